@@ -1,0 +1,54 @@
+/*
+ * aether/attention.h - attention kernels over [seq, heads, dim] tensors.
+ *
+ * Scalar reference semantics (SPARSE_ATTENTION.md sections 4, 6-8): score =
+ * dot(q, k) * (1/sqrtf(dim)) accumulated left to right without FMA; sparse
+ * kernels use the one-pass online softmax over tokens then landmark blocks
+ * in visit order; dense attention is two-pass. These functions are the
+ * definition; optimised paths are tested against them.
+ *
+ * Output tensors are caller-provided with Q's shape (AETHER_ERR_SHAPE_MISMATCH
+ * otherwise). seq = 0 is a successful no-op. Workspace: pass a buffer of at
+ * least the queried size, or ws = NULL to let the call malloc (and free) it.
+ */
+#ifndef AETHER_ATTENTION_H
+#define AETHER_ATTENTION_H
+
+#include "aether/pattern.h"
+#include "aether/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exact dense attention, two-pass softmax (section 4.3). MHA shapes, or GQA
+ * shapes (q_heads a multiple of kv_heads; head h reads kv head h/group).
+ * Validation order: q.dim 0 -> ZERO_HEAD_DIM; seq or dim mismatch ->
+ * SHAPE_MISMATCH; k/v heads differ or GQA ratio -> SHAPE_MISMATCH/GQA_RATIO. */
+aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
+                                const aether_tensor *v, int causal, aether_tensor *out);
+
+/* Workspace bytes for forward / forward_gqa / forward_auto at these shapes. */
+aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
+                                                 size_t q_heads, size_t kv_heads, size_t dim,
+                                                 size_t *bytes);
+
+/* Sparse MHA prefill (section 7): q, k, v identical shapes. */
+aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
+                                  const aether_tensor *k, const aether_tensor *v,
+                                  aether_tensor *out, void *ws, size_t ws_len);
+
+/* Sparse GQA/MQA prefill (section 8.2), validation order as the reference. */
+aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
+                                      const aether_tensor *k, const aether_tensor *v,
+                                      aether_tensor *out, void *ws, size_t ws_len);
+
+/* forward when q.heads == k.heads, forward_gqa otherwise (section 8.3). */
+aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
+                                       const aether_tensor *k, const aether_tensor *v,
+                                       aether_tensor *out, void *ws, size_t ws_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AETHER_ATTENTION_H */

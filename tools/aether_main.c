@@ -1,0 +1,51 @@
+/* aether CLI entry point: dispatches to one command per source file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "aether/core.h"
+#include "commands.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command k_commands[] = {
+    {"version", cmd_version, "print the library version"},
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+    fprintf(f, "usage: aether COMMAND [options]   (aether COMMAND --help for details)\n\ncommands:\n");
+    for (i = 0; i < sizeof k_commands / sizeof k_commands[0]; ++i)
+        fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].summary);
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("aether %s\n", aether_version());
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (i = 0; i < sizeof k_commands / sizeof k_commands[0]; ++i)
+        if (!strcmp(argv[1], k_commands[i].name))
+            return k_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "aether: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
