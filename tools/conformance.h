@@ -1,0 +1,57 @@
+/*
+ * Conformance runner internals: one handler per golden "op". A handler loads
+ * the case's arrays, runs aether, compares, and fills a conf_result.
+ * Handlers live in tools/conf_*.c and are listed in tools/conf_registry.c.
+ */
+#ifndef AETHER_TOOLS_CONFORMANCE_H
+#define AETHER_TOOLS_CONFORMANCE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "aether/attention.h"
+#include "aether/npy.h"
+
+enum { CONF_PASS = 0, CONF_FAIL = 1, CONF_SKIP = 2 };
+
+typedef struct conf_case {
+    const char *dir;   /* case directory */
+    const char *name;  /* case.json "name" (or the directory name) */
+    const char *op;    /* case.json "op" */
+    const cJSON *json; /* parsed case.json */
+    int reference;     /* 1: --reference (force the scalar reference path) */
+} conf_case;
+
+typedef struct conf_result {
+    int verdict;        /* CONF_PASS / CONF_FAIL / CONF_SKIP */
+    double max_abs_err; /* largest |aether - golden| over all compared arrays */
+    char note[256];     /* short reason for FAIL/SKIP (optional) */
+} conf_result;
+
+typedef void (*conf_op_fn)(const conf_case *c, conf_result *r);
+
+typedef struct conf_op {
+    const char *op;
+    conf_op_fn fn;
+} conf_op;
+
+/* Registry (tools/conf_registry.c). Returns NULL for an op without handler. */
+conf_op_fn conf_find_op(const char *op);
+
+/* ---- helpers (tools/conf_util.c) ---- */
+/* Load files[key] of the case; 0 on success, else fills r (FAIL) and returns -1. */
+int conf_load(const conf_case *c, const char *key, aether_npy *out, conf_result *r);
+/* Same, but requires a 3-D f32 array and gives an owned tensor. */
+int conf_load_tensor(const conf_case *c, const char *key, aether_tensor *out, conf_result *r);
+/* Parse case.json "config" into a validated config (0 ok, -1 FAIL in r). */
+int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r);
+/* Integer field of the case (top level), or `def` when absent. */
+long conf_int(const conf_case *c, const char *key, long def);
+/* Compare n floats: updates r->max_abs_err; if `exact` requires bitwise
+ * equality, else |a-b| <= tol. Returns 1 if within, 0 (and FAIL) otherwise. */
+int conf_compare(const float *got, const float *want, size_t n, int exact, double tol,
+                 const char *what, conf_result *r);
+/* Tolerance for a case per the runner's contract: 1e-6 x input scale. */
+double conf_tolerance(const conf_case *c);
+
+#endif
