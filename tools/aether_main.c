@@ -13,6 +13,8 @@ typedef struct {
 
 static const command k_commands[] = {
     {"version", cmd_version, "print the library version"},
+    {"conformance", cmd_conformance, "run golden conformance cases"},
+    {"attn", cmd_attn, "run an attention kernel on .npy tensors"},
 };
 
 static void usage(FILE *f)

@@ -28,6 +28,8 @@ typedef struct conf_result {
     char note[256];     /* short reason for FAIL/SKIP (optional) */
 } conf_result;
 
+/* The runner zero-fills r first, so a handler that finds no difference and
+ * sets nothing reports PASS with max_abs_err 0. */
 typedef void (*conf_op_fn)(const conf_case *c, conf_result *r);
 
 typedef struct conf_op {
@@ -53,5 +55,22 @@ int conf_compare(const float *got, const float *want, size_t n, int exact, doubl
                  const char *what, conf_result *r);
 /* Tolerance for a case per the runner's contract: 1e-6 x input scale. */
 double conf_tolerance(const conf_case *c);
+
+/* ---- op handlers: one prototype per line, registered in conf_registry.c ---- */
+void conf_op_f16_convert(const conf_case *c, conf_result *r); /* conf_basic.c */
+void conf_op_dense_attention(const conf_case *c, conf_result *r); /* conf_attention.c */
+void conf_op_forward(const conf_case *c, conf_result *r); /* conf_attention.c */
+void conf_op_forward_gqa(const conf_case *c, conf_result *r); /* conf_attention.c */
+void conf_op_candidates(const conf_case *c, conf_result *r); /* conf_attention.c */
+void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r); /* conf_attention.c */
+void conf_op_decode_step(const conf_case *c, conf_result *r); /* conf_kvcache.c */
+void conf_op_decode_step_f16(const conf_case *c, conf_result *r); /* conf_kvcache.c */
+void conf_op_decode_batch(const conf_case *c, conf_result *r); /* conf_kvcache.c */
+void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r); /* conf_kvcache.c */
+void conf_op_forward_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+void conf_op_forward_gqa_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+void conf_op_forward_gated(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+/* ---- end of op handlers ---- */
 
 #endif

@@ -1,0 +1,81 @@
+/*
+ * aether/attention_tiled.h - tiled ("flash") sparse prefill with scratch
+ * memory independent of the sequence length (SPARSE_ATTENTION.md section 9,
+ * issues 4 and 5).
+ *
+ * Queries are processed in tiles of T consecutive positions; only that
+ * tile's online-softmax states are alive at any time. Within a tile the local
+ * windows are visited KV tile by KV tile (each K/V tile is read once for the
+ * whole query tile, window keys in ascending order per query), then the
+ * scattered candidates (globals, log-stride, landmark blocks) per query.
+ * Landmark block means are computed on demand from K/V (sum in token order,
+ * divided by the count - the same arithmetic as the prefill landmarks) into a
+ * small per-call cache, so no O(seq) landmark table exists.
+ *
+ * Visit order per (query, head) - the result depends on it at the rounding
+ * level, never on T:
+ *   AETHER_TILED_ORDER_REFERENCE: window -> landmark blocks -> globals ->
+ *     log-stride, exactly the reference forward_flash (golden `out` of the
+ *     forward_flash* cases, bit for bit). Like the reference, it ignores
+ *     sort_candidates: a "sorted" variant of this order would match neither
+ *     the reference nor forward, so FORWARD is the order that honours it.
+ *   AETHER_TILED_ORDER_FORWARD: the order of aether_attn_forward (window ->
+ *     globals -> log-stride -> landmarks; with sort_candidates the sorted
+ *     token list, then the sorted block list), so the output is bit-identical
+ *     to aether_attn_forward / _gqa (golden `out_forward`) for every config.
+ *
+ * Workspace (bytes, before alignment padding of at most 64 per array; S =
+ * bits in size_t, c = 1 causal / 2 non-causal, G = number of globals,
+ * g = q_heads / kv_heads, T' = min(T, seq), T = tile or max(window, 1)):
+ *     T' * g * (dim * sizeof(float) + sizeof(aether_osm state))   softmax states
+ *   + (1 + G + c*S) * sizeof(size_t)                               scattered tokens
+ *   + landmarks on: (2 + c*S) * (2*sizeof(size_t) + 2*dim*sizeof(float))
+ *                                                                  block list + mean cache
+ * It does not depend on seq once seq >= T (e.g. equal for seq 1k and 64k),
+ * whereas aether_attn_forward needs O(seq / block_size * kv_heads * dim).
+ *
+ * Validation: as aether_attn_forward (MHA) / aether_attn_forward_gqa (GQA),
+ * plus INVALID_ARG for an unknown order. seq = 0 is a no-op. ws = NULL
+ * mallocs the workspace for the call.
+ */
+#ifndef AETHER_ATTENTION_TILED_H
+#define AETHER_ATTENTION_TILED_H
+
+#include "aether/attention.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum aether_tiled_order {
+    AETHER_TILED_ORDER_REFERENCE = 0, /* window, landmarks, globals, log-stride */
+    AETHER_TILED_ORDER_FORWARD = 1    /* bit-identical to aether_attn_forward */
+} aether_tiled_order;
+
+/* Tile length actually used: tile, or max(window, 1) when tile is 0. */
+size_t aether_attn_tiled_tile(const aether_attn_config *cfg, size_t tile);
+
+/* Workspace bytes for the tiled forwards (formula above). q_heads must be a
+ * multiple of kv_heads (GQA_RATIO), dim > 0 (ZERO_HEAD_DIM). */
+aether_status aether_attn_forward_tiled_workspace_size(const aether_attn_config *cfg, size_t seq,
+                                                       size_t q_heads, size_t kv_heads,
+                                                       size_t dim, size_t tile,
+                                                       aether_tiled_order order, size_t *bytes);
+
+/* MHA tiled prefill: q, k, v identical shapes (validation of forward). */
+aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aether_tensor *q,
+                                        const aether_tensor *k, const aether_tensor *v,
+                                        aether_tensor *out, size_t tile, aether_tiled_order order,
+                                        void *ws, size_t ws_len);
+
+/* GQA/MQA tiled prefill (reference forward_gqa_flash): head h reads kv head
+ * h / (q_heads / kv_heads); validation of forward_gqa. */
+aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const aether_tensor *q,
+                                            const aether_tensor *k, const aether_tensor *v,
+                                            aether_tensor *out, size_t tile,
+                                            aether_tiled_order order, void *ws, size_t ws_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AETHER_ATTENTION_TILED_H */

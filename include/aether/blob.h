@@ -1,0 +1,198 @@
+/*
+ * aether/blob.h - the RVNE weight blob (FORMATS.md sections 1-2, MODEL.md).
+ *
+ * Wire format, version 1, all fields little-endian:
+ *
+ *   [0,4)   u32 magic 0x52564E45 (bytes "ENVR")   [4,6)   u16 version = 1
+ *   [6]     u8  flags                              [7]     u8  reserved (0)
+ *   [8,20)  u16 input_dim, n_q_heads, n_kv_heads, head_dim, n_layers, n_classes
+ *   [20,24) u32 weights_len                        [24, 24+weights_len) payload
+ *   then    u32 CRC-32/IEEE over [0, 24+weights_len)
+ *
+ * Flag bits (the byte at offset 6):
+ *   bit 0  AETHER_BLOB_FLAG_F16: payload elements are IEEE binary16 (else f32).
+ *   bit 1  AETHER_BLOB_FLAG_INPUT_NORM: input normalisation. Two arrays of
+ *          input_dim elements follow the version-1 arrays inside the payload,
+ *          in the payload's element type: `mean` then `inv_std`. The model
+ *          applies x'[i] = (x[i] - mean[i]) * inv_std[i] to every frame
+ *          before layer 0. Readers that do not know the bit still parse the
+ *          blob (format level ignores it) but a model load rejects it.
+ *   bits 2-7  unassigned: carried by the parser, rejected by the model loader
+ *          (AETHER_ERR_BLOB_EXTENSION).
+ *
+ * Payload layout (model level; row-major, first-named dimension = rows, with
+ * Q = n_q_heads*head_dim, KV = n_kv_heads*head_dim, I = input_dim):
+ *   for each layer: Wq [I x Q], Wk [I x KV], Wv [I x KV], Wo [Q x I];
+ *   then the classifier Wc [I x n_classes];
+ *   then, per set extension bit in ascending bit order, its arrays.
+ *
+ * Two validity levels (MODEL.md):
+ *   - format level, aether_blob_parse(): exactly the reference's checks in
+ *     FORMATS.md section 1.1 order, one status per failure;
+ *   - model level, aether_blob_validate_model(): element size, known
+ *     extension bits, exact layout, finite weights.
+ *
+ * Parsed blobs are zero-copy views into the caller's buffer, which must stay
+ * alive and unmodified while the view is used.
+ */
+#ifndef AETHER_BLOB_H
+#define AETHER_BLOB_H
+
+#include "aether/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AETHER_BLOB_MAGIC 0x52564E45u
+#define AETHER_BLOB_VERSION 1u
+#define AETHER_BLOB_HEADER_LEN 24u   /* "header" + "body header" */
+#define AETHER_BLOB_OVERHEAD 28u     /* header + trailing CRC */
+
+#define AETHER_BLOB_FLAG_F16 0x01u
+#define AETHER_BLOB_FLAG_INPUT_NORM 0x02u
+/* Every flag bit this library understands at the model level. */
+#define AETHER_BLOB_KNOWN_FLAGS (AETHER_BLOB_FLAG_F16 | AETHER_BLOB_FLAG_INPUT_NORM)
+
+/* Header fields as stored. `version` and `reserved` are informational:
+ * the serializer always writes version 1 and reserved 0. `flags` is the raw
+ * byte, unknown bits included. */
+typedef struct aether_blob_header {
+    uint16_t version;
+    uint8_t flags;
+    uint8_t reserved;
+    uint16_t input_dim;
+    uint16_t n_q_heads;
+    uint16_t n_kv_heads;
+    uint16_t head_dim;
+    uint16_t n_layers;
+    uint16_t n_classes;
+    uint32_t weights_len; /* payload bytes */
+} aether_blob_header;
+
+/* A parsed blob: header plus a read-only pointer into the caller's buffer. */
+typedef struct aether_blob_view {
+    aether_blob_header header;
+    const unsigned char *weights; /* weights_len bytes (NULL iff weights_len 0) */
+    uint32_t crc;                 /* stored (and verified) CRC-32 */
+} aether_blob_view;
+
+/* Element counts and offsets of the model-level payload layout, in elements
+ * from the start of the payload. */
+typedef struct aether_blob_layout {
+    size_t elem_size;    /* 2 (f16) or 4 (f32) */
+    size_t q_width;      /* n_q_heads * head_dim */
+    size_t kv_width;     /* n_kv_heads * head_dim */
+    size_t layer_elems;  /* elements per layer: I*Q + 2*I*KV + Q*I */
+    size_t wq, wk, wv, wo; /* offsets of layer 0's matrices; layer l adds l*layer_elems */
+    size_t classifier;   /* offset of Wc */
+    size_t v1_elems;     /* version-1 arrays: n_layers*layer_elems + I*n_classes */
+    size_t norm_mean;    /* offset of the input-normalisation mean (if flagged) */
+    size_t norm_inv_std; /* offset of inv_std (if flagged) */
+    size_t total_elems;  /* v1_elems + extension arrays */
+    size_t total_bytes;  /* total_elems * elem_size */
+} aether_blob_layout;
+
+/* 1 when flag bit 0 says binary16, else 0. NULL gives 0. */
+int aether_blob_is_f16(const aether_blob_header *h);
+/* Element size per flag bit 0: 2 or 4 (4 for NULL). */
+size_t aether_blob_elem_size(const aether_blob_header *h);
+
+/* Read the 24 header bytes without validating anything (for diagnostics of a
+ * blob that fails to parse). AETHER_ERR_BLOB_TOO_SHORT if len < 24. */
+aether_status aether_blob_peek_header(const void *buf, size_t len, aether_blob_header *out);
+
+/* Header semantics of FORMATS.md 1.1 step 7, in order: ZERO_DIM, GQA,
+ * DEGENERATE. */
+aether_status aether_blob_check_header(const aether_blob_header *h);
+
+/* Format-level parse, FORMATS.md 1.1 order: BLOB_TOO_SHORT, BLOB_MAGIC,
+ * BLOB_VERSION, BLOB_LENGTH, BLOB_CRC, BLOB_ZERO_DIM, BLOB_GQA,
+ * BLOB_DEGENERATE (NULL_ARG for NULL pointers). Unknown flag bits, the
+ * reserved byte and the payload's structure are not checked. On success *out
+ * views `buf`; on error *out is unchanged. Lengths are compared as
+ * len - 28 == weights_len, so nothing wraps on a 32-bit size_t. */
+aether_status aether_blob_parse(const void *buf, size_t len, aether_blob_view *out);
+
+/* The reference implementation's display text for a format-level blob
+ * status (FORMATS.md 1.1, e.g. "blob CRC mismatch"; UTF-8, the degenerate
+ * shape text contains U+2265). Other statuses give aether_strerror(). */
+const char *aether_blob_reference_message(aether_status status);
+
+/* Bytes of the serialized blob (28 + weights_len), overflow-checked. */
+aether_status aether_blob_serialized_size(const aether_blob_header *h, size_t *bytes);
+
+/* Write header h (its weights_len) with the payload `weights` and the CRC
+ * into out[0, 28 + weights_len). Checks: the header semantics
+ * (aether_blob_check_header), weights_len a multiple of the element size
+ * (BLOB_ELEM_SIZE), weights non-NULL when weights_len > 0, cap large enough
+ * (BUFFER_TOO_SMALL). Flags are written as given; version 1 and reserved 0
+ * always. *written (optional) receives the byte count. */
+aether_status aether_blob_serialize(const aether_blob_header *h, const void *weights, void *out,
+                                    size_t cap, size_t *written);
+
+/* Layout of the model-level payload for header h (flag bits 0 and 1 used;
+ * unknown bits ignored here). AETHER_ERR_OVERFLOW if a count overflows. */
+aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
+
+/* Model-level validation of a parsed blob, in this order:
+ * BLOB_ELEM_SIZE (weights_len not a multiple of the element size),
+ * BLOB_EXTENSION (a flag bit outside AETHER_BLOB_KNOWN_FLAGS),
+ * BLOB_LAYOUT (payload size != the layout's total, including overflow),
+ * BLOB_NONFINITE (a NaN or Inf element, extension arrays included).
+ * `layout` (optional) receives the layout on success. */
+aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_layout *layout);
+
+/* Element `index` of the payload as f32 (f16 converted), without bounds
+ * checks beyond index < weights_len / elem_size (returns NaN otherwise). */
+float aether_blob_weight(const aether_blob_view *v, size_t index);
+
+/* Decode n payload elements starting at element `first` into dst (f16
+ * converted exactly). AETHER_ERR_INVALID_ARG if the range leaves the payload. */
+aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size_t n, float *dst);
+
+/* Number of weights the model layout declares (= layout total_elems). */
+aether_status aether_blob_param_count(const aether_blob_header *h, size_t *count);
+
+/* ---------- deterministic demo blob (FORMATS.md section 2.2) ---------- */
+
+#define AETHER_BLOB_DEMO_SEED 0xC5110007DEADBEEFull
+
+/* Parameters of the demo generator. Defaults (aether_blob_demo_default):
+ * the AETHER shape I 16, q 4, kv 1, head_dim 32, 2 layers, 4 classes, f32,
+ * seed AETHER_BLOB_DEMO_SEED, no extension - the golden
+ * init_random_blob.rvne (41,244 bytes, CRC 0xDC807956). */
+typedef struct aether_blob_demo_params {
+    uint64_t seed;      /* xorshift64* state; 0 is rejected (fixed point) */
+    int f16;            /* 1: binary16 payload (values rounded to nearest even) */
+    int input_norm;     /* 1: set flag bit 1 and append mean / inv_std */
+    uint16_t input_dim;
+    uint16_t n_q_heads;
+    uint16_t n_kv_heads;
+    uint16_t head_dim;
+    uint16_t n_layers;
+    uint16_t n_classes;
+} aether_blob_demo_params;
+
+aether_blob_demo_params aether_blob_demo_default(void);
+
+/* The generator's values: n floats in [-0.1, 0.1], advancing *state
+ * (s ^= s<<13; s ^= s>>7; s ^= s<<17; o = s*2685821657736338717;
+ * unit = (float)(u32)(o>>32) / 2^32; value = (unit - 0.5f) * 0.2f). */
+void aether_blob_demo_values(uint64_t *state, float *dst, size_t n);
+
+/* Size of the demo blob for p (28 + payload). Errors: NULL_ARG,
+ * INVALID_ARG (seed 0), the header checks of aether_blob_check_header,
+ * OVERFLOW / BLOB_LAYOUT when the payload would not fit a u32. */
+aether_status aether_blob_demo_size(const aether_blob_demo_params *p, size_t *bytes);
+
+/* Write the demo blob: version-1 arrays consecutively from the generator;
+ * with input_norm the mean array continues the same stream and inv_std[i] =
+ * 1 + 5*value (in [0.5, 1.5]). BUFFER_TOO_SMALL if cap is short. */
+aether_status aether_blob_demo_write(const aether_blob_demo_params *p, void *out, size_t cap,
+                                     size_t *written);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AETHER_BLOB_H */

@@ -1,0 +1,179 @@
+/*
+ * aether/features.h - CSI frame -> fixed-length feature vector, and running
+ * feature normalisation. Portable (library `aether`), no allocation after
+ * init, deterministic for a given libm.
+ *
+ * Recipe (all sums in double, in the order written, stored as float):
+ *  1. Tones. Only the first 64-pair block is used (the L-LTF for raw frames;
+ *     the 56 amplitudes of amplitude frames are that block's first 56 pairs).
+ *     The DC/guard pairs 0 and 27..37 are always zero and are dropped, which
+ *     leaves 52 "canonical" tones, in storage order: block indices 1..26 then
+ *     38..63. A tone is available if its index < n_pairs (an amplitude frame
+ *     of 56 has 44).
+ *  2. Amplitude a_k = sqrt(imag^2 + real^2) (raw) or the given value.
+ *  3. P = mean of a_k^2 over available tones; energy = ln(1 + P), computed
+ *     before normalisation.
+ *  4. Per-packet gain normalisation: n_k = a_k / mean(a_k) (0 if the mean is
+ *     0). ESP32-C3 recordings switch gain by exactly x2 between packets; this
+ *     cancels it, so a gain-doubled frame gives the same features except
+ *     the energy.
+ *  5. Groups: G = (input_dim - 6) / 2 groups of contiguous canonical tones;
+ *     group g holds canonical positions [floor(52 g / G), floor(52 (g+1) / G)).
+ *     Group mean = mean of n_k over its available tones (0 if none).
+ *  6. Temporal differences against the previous frame of the same node_id
+ *     (0 for a node's first frame, after a kind change, or where either frame
+ *     lacks the tone/group).
+ *  7. Phase (raw frames only; 0 for amplitude frames): phi_k = atan2(imag,
+ *     real) (Espressif order); d_k = wrap(phi_{k+1} - phi_k) into (-pi, pi]
+ *     for adjacent available tones of the same run (1..25 and 38..62: 50
+ *     differences). A constant phase ramp of s rad/tone gives mean wrap(s),
+ *     std 0. Adjacent-tone differences cancel the per-packet phase offset.
+ *
+ * Layout of the vector of D = input_dim floats (AETHER_FEATURES_MIN_DIM <= D
+ * <= AETHER_FEATURES_MAX_DIM):
+ *   [0] energy           ln(1 + mean power)
+ *   [1] dispersion       population std of n_k (spectral shape flatness)
+ *   [2] motion           mean |n_k - n_k(prev)| over tones in both frames
+ *   [3] phase_mean       mean of d_k
+ *   [4] phase_std        population std of d_k
+ *   [5] phase_motion     mean |wrap(d_k - d_k(prev))| over diffs in both frames
+ *   [6 .. 6+G)           group means
+ *   [6+G .. 6+2G)        group mean minus the previous frame's group mean
+ *   [6+2G]               only when D is odd: always 0 (reserved)
+ * D = 16 (the default) gives G = 5.
+ */
+#ifndef AETHER_FEATURES_H
+#define AETHER_FEATURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aether/core.h"
+#include "aether/csi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AETHER_FEATURES_TONES 52u      /* canonical tones of the 64-pair block */
+#define AETHER_FEATURES_FIXED 6u       /* scalar features before the groups */
+#define AETHER_FEATURES_MIN_DIM 8u     /* 6 + 2 x 1 group */
+#define AETHER_FEATURES_MAX_DIM 111u   /* 6 + 2 x 52 groups + reserved slot */
+#define AETHER_FEATURES_DEFAULT_DIM 16u
+#define AETHER_FEATURES_DEFAULT_NODES 8u
+
+/* Feature indices of the fixed part. */
+enum {
+    AETHER_FEAT_ENERGY = 0,
+    AETHER_FEAT_DISPERSION = 1,
+    AETHER_FEAT_MOTION = 2,
+    AETHER_FEAT_PHASE_MEAN = 3,
+    AETHER_FEAT_PHASE_STD = 4,
+    AETHER_FEAT_PHASE_MOTION = 5
+};
+
+typedef struct aether_features_config {
+    size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
+    size_t max_nodes; /* distinct node_ids tracked at once, 1..256 */
+} aether_features_config;
+
+/* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES}. */
+aether_features_config aether_features_config_default(void);
+
+/* Number of groups G for input_dim (0 if input_dim is out of range). */
+size_t aether_features_groups(size_t input_dim);
+
+/* Extractor with per-node previous-frame state; opaque, lives in caller memory. */
+typedef struct aether_features aether_features;
+
+/* Bytes needed by aether_features_init (AETHER_ERR_INVALID_ARG for a bad config). */
+aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes);
+/* Build an extractor in buf (any alignment; len from aether_features_size). */
+aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
+                                   aether_features **out);
+/* malloc convenience; release with aether_features_destroy. */
+aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
+void aether_features_destroy(aether_features *f);
+
+/* D of this extractor (0 for NULL). */
+size_t aether_features_dim(const aether_features *f);
+/* Forget every node's previous frame. */
+aether_status aether_features_reset(aether_features *f);
+/* Forget one node (AETHER_ERR_TRACK_NOT_FOUND if it is not tracked). */
+aether_status aether_features_forget(aether_features *f, uint32_t node_id);
+
+/*
+ * Features of one frame into out[0..D) (out_len must equal D), then remember
+ * the frame as its node's previous one. Errors (state and out unchanged):
+ * AETHER_ERR_NULL_ARG; AETHER_ERR_SHAPE_MISMATCH (out_len != D);
+ * AETHER_ERR_INVALID_ARG (bad kind, n_pairs outside 1..1024, missing
+ * samples); AETHER_ERR_NONFINITE (NaN/Inf or negative amplitude);
+ * AETHER_ERR_TRACKS_FULL (a new node_id and max_nodes already tracked).
+ */
+aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
+                                      float *out, size_t out_len);
+
+/* ---------------- running normalisation ----------------
+ * y = (x - mean) / sqrt(var + eps) per feature. WELFORD: exact running mean
+ * and population variance of every sample seen; EMA: exponentially weighted,
+ * mean += alpha (x - mean), var = (1 - alpha) (var + alpha (x - mean_old)^2),
+ * the first sample setting mean = x, var = 0. Before any sample the
+ * transform is the identity (mean 0, var 1, eps ignored).
+ *
+ * Saved state, little-endian, 36 + 16 D bytes:
+ *   0 u32 magic 0x4D524E41 ("ANRM")   4 u16 version 1   6 u8 mode   7 u8 0
+ *   8 u32 D   12 f32 alpha   16 f32 eps   20 u32 0   24 u64 count
+ *   32 f64 mean[D]   32+8D f64 m2[D] (WELFORD: sum of squared deviations;
+ *   EMA: variance)   32+16D u32 CRC-32 of bytes [0, 32+16D).
+ */
+typedef enum aether_norm_mode {
+    AETHER_NORM_WELFORD = 0,
+    AETHER_NORM_EMA = 1
+} aether_norm_mode;
+
+typedef struct aether_norm_config {
+    size_t dim;            /* 1..4096 */
+    aether_norm_mode mode;
+    float alpha;           /* EMA weight in (0, 1]; ignored by WELFORD */
+    float eps;             /* > 0, added to the variance */
+} aether_norm_config;
+
+typedef struct aether_feature_norm aether_feature_norm; /* opaque */
+
+#define AETHER_NORM_STATE_MAGIC 0x4D524E41u
+#define AETHER_NORM_STATE_VERSION 1u
+
+/* {dim, WELFORD, alpha 0.01, eps 1e-6}. */
+aether_norm_config aether_norm_config_default(size_t dim);
+aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes);
+aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
+                               aether_feature_norm **out);
+aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out);
+void aether_norm_destroy(aether_feature_norm *n);
+/* Forget all samples. */
+aether_status aether_norm_reset(aether_feature_norm *n);
+/* Samples accumulated so far (0 for NULL). */
+uint64_t aether_norm_count(const aether_feature_norm *n);
+/* Accumulate one sample (AETHER_ERR_NONFINITE leaves the state unchanged). */
+aether_status aether_norm_update(aether_feature_norm *n, const float *x, size_t dim);
+/* y = normalised x with the current statistics (x == y allowed). */
+aether_status aether_norm_apply(const aether_feature_norm *n, const float *x, float *y,
+                                size_t dim);
+/* Current mean / variance of feature i (for inspection). */
+aether_status aether_norm_stats(const aether_feature_norm *n, size_t i, double *mean,
+                                double *var);
+/* Bytes of the saved state: 36 + 16 D. */
+size_t aether_norm_state_bytes(size_t dim);
+/* Save into buf (AETHER_ERR_BUFFER_TOO_SMALL if cap is short; *out_len set). */
+aether_status aether_norm_save(const aether_feature_norm *n, void *buf, size_t cap,
+                               size_t *out_len);
+/* Load a saved state into n: AETHER_ERR_FORMAT (magic/version/mode),
+ * AETHER_ERR_SHAPE_MISMATCH (D differs from n's), AETHER_ERR_INVALID_ARG
+ * (len wrong, bad alpha/eps), AETHER_ERR_PARSE (CRC mismatch),
+ * AETHER_ERR_NONFINITE. The state is unchanged on error. */
+aether_status aether_norm_load(aether_feature_norm *n, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AETHER_FEATURES_H */

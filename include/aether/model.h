@@ -1,0 +1,165 @@
+/*
+ * aether/model.h - the temporal model an RVNE blob describes (MODEL.md).
+ *
+ * Window forward over frames x_0..x_{N-1} (row vectors of input_dim floats):
+ *   h = x                          (after (x - mean) * inv_std when the blob
+ *                                   has flag bit 1, input normalisation)
+ *   per layer l: Q = h.Wq_l, K = h.Wk_l, V = h.Wv_l      ([N, heads, d])
+ *                A = attention(Q, K, V)   (the head's backend and pattern)
+ *                h_t = h_t + (A_t.Wo_l)
+ *   pooled = h_{N-1} (LAST) or (sum_t h_t, t ascending) * (1.0f / N) (MEAN)
+ *   logits = pooled.Wc
+ * Every x.W accumulates y[j] = sum_i x[i]*W[i][j] in float, i ascending,
+ * from 0, no FMA. f16 payloads are converted to f32 once, at load.
+ *
+ * Streaming (aether_model_session_*): one KV cache per layer; a step runs the
+ * same computation for one new frame against the caches. While no cache
+ * has evicted, the logits after frame t equal the window forward over
+ * x_0..x_t with LAST pooling bit for bit, for both backends (sparse: the
+ * caches keep landmark sums; dense: the same two-pass order over the cached
+ * rows). After an eviction, positions are the frames' token ids (the cache's
+ * EVICT_SLIDING/SCORED semantics): globals and the window keep their
+ * meaning, evicted frames are simply absent, and the equivalence no longer
+ * holds.
+ *
+ * Memory: aether_model_size + aether_model_init place the model in caller
+ * memory; _create/_destroy use malloc. Weights are either copied (decoded to
+ * f32) into that memory, or borrowed zero-copy from the blob buffer (f32
+ * payload, little-endian host, 4-byte aligned payload): then the buffer the
+ * view points into must outlive the model and stay unmodified.
+ */
+#ifndef AETHER_MODEL_H
+#define AETHER_MODEL_H
+
+#include "aether/blob.h"
+#include "aether/head.h"
+#include "aether/kvcache.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum aether_pool {
+    AETHER_POOL_LAST = 0, /* last frame's hidden state (streaming decisions) */
+    AETHER_POOL_MEAN = 1  /* mean over the window (embeddings / re-ID) */
+} aether_pool;
+
+/* Where the model's weights live. */
+typedef enum aether_model_weights {
+    /* Decode the payload into the model's memory (f16 converted). The blob
+     * buffer may be released after init. */
+    AETHER_MODEL_COPY = 0,
+    /* Point into the blob's f32 payload (no copy). AETHER_ERR_UNSUPPORTED if
+     * the payload is f16, the host is big-endian or the payload address is
+     * not 4-byte aligned. The blob buffer must outlive the model. */
+    AETHER_MODEL_BORROW = 1,
+    /* BORROW when possible, else COPY. */
+    AETHER_MODEL_BORROW_IF_POSSIBLE = 2
+} aether_model_weights;
+
+typedef struct aether_model aether_model;
+
+/* Shape and options of a loaded model. */
+typedef struct aether_model_info {
+    size_t input_dim, n_q_heads, n_kv_heads, head_dim, n_layers, n_classes;
+    size_t n_params;       /* payload elements */
+    int f16_source;        /* payload was binary16 */
+    int input_norm;        /* flag bit 1 present */
+    int borrowed;          /* weights point into the blob buffer */
+    aether_head_backend backend; /* resolved backend */
+} aether_model_info;
+
+/* The head config a blob implies by default: default_aether()'s backend,
+ * window, block and causality with the blob's q_heads, kv_heads, head_dim. */
+aether_status aether_model_default_head_config(const aether_blob_view *blob,
+                                               aether_head_config *out);
+
+/* Bytes needed by aether_model_init for this blob, head config and weights
+ * mode. cfg NULL means aether_model_default_head_config(blob). Errors (also
+ * those of init, in this order): NULL_ARG; the model-level blob validation
+ * (aether_blob_validate_model: BLOB_ELEM_SIZE, BLOB_EXTENSION, BLOB_LAYOUT,
+ * BLOB_NONFINITE); the head config's validation; BLOB_SHAPE (cfg heads /
+ * head_dim differ from the blob's); INVALID_ARG (unknown mode);
+ * UNSUPPORTED (BORROW impossible); OVERFLOW. */
+aether_status aether_model_size(const aether_blob_view *blob, const aether_head_config *cfg,
+                                aether_model_weights mode, size_t *bytes);
+
+/* Build the model in buf[0, len) (BUFFER_TOO_SMALL if short). The buffer
+ * must not move while the model is used. */
+aether_status aether_model_init(void *buf, size_t len, const aether_blob_view *blob,
+                                const aether_head_config *cfg, aether_model_weights mode,
+                                aether_model **out);
+
+/* malloc convenience; destroy accepts NULL (never destroy an init'ed model). */
+aether_status aether_model_create(const aether_blob_view *blob, const aether_head_config *cfg,
+                                  aether_model_weights mode, aether_model **out);
+void aether_model_destroy(aether_model *model);
+
+aether_status aether_model_get_info(const aether_model *model, aether_model_info *out);
+/* The model's head (backend + attention pattern); NULL for NULL. */
+const aether_head *aether_model_head(const aether_model *model);
+
+/* Workspace bytes for a forward over n_frames frames. */
+aether_status aether_model_forward_workspace_size(const aether_model *model, size_t n_frames,
+                                                  size_t *bytes);
+
+/* Window forward. frames: n_frames * input_dim floats (row-major [N, I]).
+ * logits: n_classes floats; pooled (optional): input_dim floats. ws may be
+ * NULL (allocated and freed by the call), else at least the queried size.
+ * Errors: NULL_ARG, NOT_INITIALIZED, INVALID_ARG (n_frames 0 or unknown
+ * pool), NONFINITE (a NaN/Inf frame value), BUFFER_TOO_SMALL, NO_MEM, and
+ * the attention kernel's statuses. Outputs are written only on success. */
+aether_status aether_model_forward(const aether_model *model, const float *frames,
+                                   size_t n_frames, aether_pool pool, float *logits,
+                                   float *pooled, void *ws, size_t ws_len);
+
+/* ---------- streaming sessions ---------- */
+
+typedef struct aether_model_session aether_model_session;
+
+/* Session parameters (aether_model_session_params_default). */
+typedef struct aether_session_params {
+    size_t capacity;               /* frames per layer cache (default 4096) */
+    aether_kv_evict evict;         /* policy when full (default EVICT_SLIDING) */
+    aether_kv_storage storage;     /* default AETHER_KV_F32 */
+    aether_kv_landmarks landmarks; /* default AETHER_KV_LM_SUM (bit-exact contract) */
+} aether_session_params;
+
+aether_session_params aether_model_session_params_default(void);
+
+/* Bytes for a session of `model` (NULL params = defaults). Errors: NULL_ARG,
+ * NOT_INITIALIZED, the cache's parameter errors (e.g. INVALID_ARG for a
+ * sliding policy with capacity <= 1), OVERFLOW. */
+aether_status aether_model_session_size(const aether_model *model,
+                                        const aether_session_params *p, size_t *bytes);
+/* Build a session in buf[0, len); the model must outlive it. */
+aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
+                                        const aether_session_params *p,
+                                        aether_model_session **out);
+aether_status aether_model_session_create(const aether_model *model,
+                                          const aether_session_params *p,
+                                          aether_model_session **out);
+void aether_model_session_destroy(aether_model_session *s);
+
+/* Feed one frame (input_dim floats); logits (n_classes floats) and pooled
+ * (optional, input_dim floats: the frame's final hidden state) receive the
+ * result. Errors: NULL_ARG; NONFINITE (frame has NaN/Inf: nothing changes);
+ * CACHE_FULL (EVICT_NONE and the caches are full: nothing changes); STATE
+ * (an earlier step failed half-way, e.g. a projection overflowed to Inf in
+ * a later layer, leaving the layers out of step: reset first). */
+aether_status aether_model_session_step(aether_model_session *s, const float *frame,
+                                        float *logits, float *pooled);
+
+/* Forget every frame (empty caches, token ids from 0, STATE cleared). */
+aether_status aether_model_session_reset(aether_model_session *s);
+
+/* Frames stepped since the last reset (0 for NULL). */
+size_t aether_model_session_frames(const aether_model_session *s);
+/* 1 once any cache has evicted since the last reset (equivalence with the
+ * window forward no longer holds), else 0. */
+int aether_model_session_evicted(const aether_model_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AETHER_MODEL_H */

@@ -1,0 +1,373 @@
+/* CSI frame -> feature vector (recipe and layout in aether/features.h). */
+#include "aether/features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_TONES AETHER_FEATURES_TONES
+#define PI_D 3.14159265358979323846
+
+/* Previous frame of one node, in canonical tone order. */
+typedef struct node_state {
+    uint32_t node_id;
+    int used;
+    aether_csi_kind kind;
+    float amp[N_TONES];   /* gain-normalised amplitude */
+    float dphi[N_TONES];  /* phase difference tone p -> p+1 */
+    float group[N_TONES]; /* group means (first G used) */
+    unsigned char amp_ok[N_TONES];
+    unsigned char dphi_ok[N_TONES];
+    unsigned char group_ok[N_TONES];
+} node_state;
+
+struct aether_features {
+    size_t dim;
+    size_t groups;
+    size_t max_nodes;
+    node_state *nodes;
+    void *owned; /* malloc'd block when made by aether_features_create */
+};
+
+/* Per-frame working values, on the stack (about 1.5 KiB). */
+typedef struct frame_work {
+    double amp[N_TONES];
+    double phase[N_TONES];
+    unsigned char ok[N_TONES];
+    float norm[N_TONES];
+    float dphi[N_TONES];
+    unsigned char dphi_ok[N_TONES];
+    float group[N_TONES];
+    unsigned char group_ok[N_TONES];
+} frame_work;
+
+/* Block index of canonical tone p: 1..26 then 38..63. */
+static size_t tone_index(size_t p)
+{
+    return p < 26 ? p + 1 : p + 12;
+}
+
+static double wrap_pi(double x)
+{
+    if (x > PI_D)
+        x -= 2.0 * PI_D;
+    else if (x <= -PI_D)
+        x += 2.0 * PI_D;
+    return x;
+}
+
+aether_features_config aether_features_config_default(void)
+{
+    aether_features_config c;
+    c.input_dim = AETHER_FEATURES_DEFAULT_DIM;
+    c.max_nodes = AETHER_FEATURES_DEFAULT_NODES;
+    return c;
+}
+
+size_t aether_features_groups(size_t input_dim)
+{
+    if (input_dim < AETHER_FEATURES_MIN_DIM || input_dim > AETHER_FEATURES_MAX_DIM)
+        return 0;
+    return (input_dim - AETHER_FEATURES_FIXED) / 2u;
+}
+
+static aether_status check_config(const aether_features_config *cfg)
+{
+    if (!cfg)
+        return AETHER_ERR_NULL_ARG;
+    if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
+        cfg->max_nodes > 256)
+        return AETHER_ERR_INVALID_ARG;
+    return AETHER_OK;
+}
+
+static aether_features *layout(aether_arena *a, const aether_features_config *cfg)
+{
+    aether_features *f =
+        (aether_features *)aether_arena_alloc(a, 1, sizeof(aether_features), AETHER_ALIGN);
+    node_state *nodes =
+        (node_state *)aether_arena_alloc(a, cfg->max_nodes, sizeof(node_state), AETHER_ALIGN);
+    if (!f || !nodes)
+        return NULL;
+    f->dim = cfg->input_dim;
+    f->groups = aether_features_groups(cfg->input_dim);
+    f->max_nodes = cfg->max_nodes;
+    f->nodes = nodes;
+    f->owned = NULL;
+    return f;
+}
+
+aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes)
+{
+    aether_arena a;
+    aether_status s = check_config(cfg);
+    if (s != AETHER_OK)
+        return s;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    aether_arena_measure(&a);
+    (void)layout(&a, cfg);
+    if (a.status != AETHER_OK)
+        return a.status;
+    *bytes = a.used;
+    return AETHER_OK;
+}
+
+aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
+                                   aether_features **out)
+{
+    aether_arena a;
+    aether_features *f;
+    aether_status s = check_config(cfg);
+    if (s != AETHER_OK)
+        return s;
+    if (!buf || !out)
+        return AETHER_ERR_NULL_ARG;
+    aether_arena_init(&a, buf, len);
+    f = layout(&a, cfg);
+    if (!f)
+        return a.status != AETHER_OK ? a.status : AETHER_ERR_BUFFER_TOO_SMALL;
+    *out = f;
+    return AETHER_OK;
+}
+
+aether_status aether_features_create(const aether_features_config *cfg, aether_features **out)
+{
+    size_t bytes = 0;
+    void *buf;
+    aether_status s = aether_features_size(cfg, &bytes);
+    if (s != AETHER_OK)
+        return s;
+    if (!out)
+        return AETHER_ERR_NULL_ARG;
+    buf = malloc(bytes);
+    if (!buf)
+        return AETHER_ERR_NO_MEM;
+    s = aether_features_init(buf, bytes, cfg, out);
+    if (s != AETHER_OK) {
+        free(buf);
+        return s;
+    }
+    (*out)->owned = buf;
+    return AETHER_OK;
+}
+
+void aether_features_destroy(aether_features *f)
+{
+    if (f && f->owned)
+        free(f->owned);
+}
+
+size_t aether_features_dim(const aether_features *f)
+{
+    return f ? f->dim : 0;
+}
+
+aether_status aether_features_reset(aether_features *f)
+{
+    if (!f)
+        return AETHER_ERR_NULL_ARG;
+    memset(f->nodes, 0, f->max_nodes * sizeof(node_state));
+    return AETHER_OK;
+}
+
+static node_state *find_node(aether_features *f, uint32_t node_id)
+{
+    size_t i;
+    for (i = 0; i < f->max_nodes; ++i)
+        if (f->nodes[i].used && f->nodes[i].node_id == node_id)
+            return &f->nodes[i];
+    return NULL;
+}
+
+aether_status aether_features_forget(aether_features *f, uint32_t node_id)
+{
+    node_state *n;
+    if (!f)
+        return AETHER_ERR_NULL_ARG;
+    n = find_node(f, node_id);
+    if (!n)
+        return AETHER_ERR_TRACK_NOT_FOUND;
+    memset(n, 0, sizeof *n);
+    return AETHER_OK;
+}
+
+static aether_status check_frame(const aether_csi_frame *fr)
+{
+    size_t i;
+    if (fr->n_pairs < 1 || fr->n_pairs > AETHER_CSI_MAX_PAIRS)
+        return AETHER_ERR_INVALID_ARG;
+    if (fr->kind == AETHER_CSI_RAW_IQ)
+        return fr->iq ? AETHER_OK : AETHER_ERR_INVALID_ARG;
+    if (fr->kind != AETHER_CSI_AMPLITUDE || !fr->amp)
+        return AETHER_ERR_INVALID_ARG;
+    for (i = 0; i < fr->n_pairs; ++i)
+        if (!aether_isfinite(fr->amp[i]) || fr->amp[i] < 0.0f)
+            return AETHER_ERR_NONFINITE;
+    return AETHER_OK;
+}
+
+/* Amplitudes (and phases) of the available canonical tones. */
+static size_t load_tones(const aether_csi_frame *fr, frame_work *w)
+{
+    size_t p, n = 0;
+    for (p = 0; p < N_TONES; ++p) {
+        size_t k = tone_index(p);
+        w->ok[p] = (unsigned char)(k < fr->n_pairs);
+        w->amp[p] = 0.0;
+        w->phase[p] = 0.0;
+        if (!w->ok[p])
+            continue;
+        n++;
+        if (fr->kind == AETHER_CSI_RAW_IQ) {
+            double im = (double)fr->iq[2 * k];
+            double re = (double)fr->iq[2 * k + 1];
+            w->amp[p] = sqrt(im * im + re * re);
+            w->phase[p] = atan2(im, re);
+        } else {
+            w->amp[p] = (double)fr->amp[k];
+        }
+    }
+    return n;
+}
+
+/* Mean and population std of v[i] where ok[i], two-pass; 0, 0 if none. */
+static void mean_std(const float *v, const unsigned char *ok, size_t n, double *mean,
+                     double *std)
+{
+    size_t i, c = 0;
+    double s = 0.0, q = 0.0, m;
+    for (i = 0; i < n; ++i)
+        if (ok[i]) {
+            s += (double)v[i];
+            c++;
+        }
+    if (c == 0) {
+        *mean = 0.0;
+        *std = 0.0;
+        return;
+    }
+    m = s / (double)c;
+    for (i = 0; i < n; ++i)
+        if (ok[i]) {
+            double d = (double)v[i] - m;
+            q += d * d;
+        }
+    *mean = m;
+    *std = sqrt(q / (double)c);
+}
+
+static void compute(const aether_features *f, const aether_csi_frame *fr, const node_state *prev,
+                    frame_work *w, float *out)
+{
+    size_t p, g, n_avail, c;
+    double power = 0.0, sum = 0.0, mean, std, acc;
+    const size_t G = f->groups;
+
+    memset(out, 0, f->dim * sizeof(float));
+    n_avail = load_tones(fr, w);
+    for (p = 0; p < N_TONES; ++p)
+        if (w->ok[p]) {
+            power += w->amp[p] * w->amp[p];
+            sum += w->amp[p];
+        }
+    if (n_avail > 0) {
+        power /= (double)n_avail;
+        sum /= (double)n_avail;
+    }
+    out[AETHER_FEAT_ENERGY] = (float)log(1.0 + power);
+
+    for (p = 0; p < N_TONES; ++p)
+        w->norm[p] = (w->ok[p] && sum > 0.0) ? (float)(w->amp[p] / sum) : 0.0f;
+    mean_std(w->norm, w->ok, N_TONES, &mean, &std);
+    out[AETHER_FEAT_DISPERSION] = (float)std;
+
+    if (prev) {
+        acc = 0.0;
+        c = 0;
+        for (p = 0; p < N_TONES; ++p)
+            if (w->ok[p] && prev->amp_ok[p]) {
+                acc += fabs((double)w->norm[p] - (double)prev->amp[p]);
+                c++;
+            }
+        out[AETHER_FEAT_MOTION] = c ? (float)(acc / (double)c) : 0.0f;
+    }
+
+    for (p = 0; p < N_TONES; ++p) {
+        w->dphi_ok[p] = (unsigned char)(fr->kind == AETHER_CSI_RAW_IQ && p + 1 < N_TONES &&
+                                        p != 25 && w->ok[p] && w->ok[p + 1]);
+        w->dphi[p] = w->dphi_ok[p] ? (float)wrap_pi(w->phase[p + 1] - w->phase[p]) : 0.0f;
+    }
+    mean_std(w->dphi, w->dphi_ok, N_TONES, &mean, &std);
+    out[AETHER_FEAT_PHASE_MEAN] = (float)mean;
+    out[AETHER_FEAT_PHASE_STD] = (float)std;
+    if (prev) {
+        acc = 0.0;
+        c = 0;
+        for (p = 0; p < N_TONES; ++p)
+            if (w->dphi_ok[p] && prev->dphi_ok[p]) {
+                acc += fabs(wrap_pi((double)w->dphi[p] - (double)prev->dphi[p]));
+                c++;
+            }
+        out[AETHER_FEAT_PHASE_MOTION] = c ? (float)(acc / (double)c) : 0.0f;
+    }
+
+    for (g = 0; g < G; ++g) {
+        size_t lo = N_TONES * g / G, hi = N_TONES * (g + 1) / G;
+        acc = 0.0;
+        c = 0;
+        for (p = lo; p < hi; ++p)
+            if (w->ok[p]) {
+                acc += (double)w->norm[p];
+                c++;
+            }
+        w->group_ok[g] = (unsigned char)(c > 0);
+        w->group[g] = c ? (float)(acc / (double)c) : 0.0f;
+        out[AETHER_FEATURES_FIXED + g] = w->group[g];
+        if (prev && c && prev->group_ok[g])
+            out[AETHER_FEATURES_FIXED + G + g] =
+                (float)((double)w->group[g] - (double)prev->group[g]);
+    }
+}
+
+aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
+                                      float *out, size_t out_len)
+{
+    frame_work w;
+    node_state *n;
+    const node_state *prev;
+    size_t i;
+    aether_status s;
+    if (!f || !frame || !out)
+        return AETHER_ERR_NULL_ARG;
+    if (out_len != f->dim)
+        return AETHER_ERR_SHAPE_MISMATCH;
+    s = check_frame(frame);
+    if (s != AETHER_OK)
+        return s;
+    n = find_node(f, frame->node_id);
+    if (!n) {
+        for (i = 0; i < f->max_nodes && !n; ++i)
+            if (!f->nodes[i].used)
+                n = &f->nodes[i];
+        if (!n)
+            return AETHER_ERR_TRACKS_FULL;
+        prev = NULL;
+    } else {
+        /* A kind change makes the previous frame incomparable. */
+        prev = n->kind == frame->kind ? n : NULL;
+    }
+    compute(f, frame, prev, &w, out);
+    n->used = 1;
+    n->node_id = frame->node_id;
+    n->kind = frame->kind;
+    memcpy(n->amp, w.norm, sizeof n->amp);
+    memcpy(n->amp_ok, w.ok, sizeof n->amp_ok);
+    memcpy(n->dphi, w.dphi, sizeof n->dphi);
+    memcpy(n->dphi_ok, w.dphi_ok, sizeof n->dphi_ok);
+    memset(n->group, 0, sizeof n->group);
+    memset(n->group_ok, 0, sizeof n->group_ok);
+    memcpy(n->group, w.group, f->groups * sizeof(float));
+    memcpy(n->group_ok, w.group_ok, f->groups);
+    return AETHER_OK;
+}

@@ -1,0 +1,211 @@
+/* Recording front end: format detection, dispatch, counters. */
+#include "rec_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_LINE (1u << 20)
+#define SNIFF_BYTES 4096u
+
+const char *aether_csi_skip_name(aether_csi_skip skip)
+{
+    static const char *const names[AETHER_SKIP_COUNT] = {
+        "vitals", "feature", "fused_vitals", "compressed",
+        "feature_state", "classification", "other", "blank"};
+    return (unsigned)skip < AETHER_SKIP_COUNT ? names[skip] : "unknown";
+}
+
+const char *aether_recording_format_name(aether_recording_format format)
+{
+    switch (format) {
+    case AETHER_REC_JSONL:
+        return "jsonl";
+    case AETHER_REC_NPZ:
+        return "npz";
+    case AETHER_REC_ADR018:
+        return "adr018";
+    default:
+        return "unknown";
+    }
+}
+
+void aether_rec_error(aether_recording *r, uint64_t record, uint64_t offset,
+                      aether_status status, const char *reason)
+{
+    aether_csi_error e;
+    size_t n = strlen(reason);
+    if (n >= sizeof e.reason)
+        n = sizeof e.reason - 1;
+    e.record = record;
+    e.offset = offset;
+    e.status = status;
+    memcpy(e.reason, reason, n);
+    e.reason[n] = '\0';
+    r->stats.malformed++;
+    if (r->stats.n_errors < AETHER_CSI_KEEP_ERRORS)
+        r->stats.errors[r->stats.n_errors++] = e;
+    if (r->opt.on_error)
+        r->opt.on_error(r->opt.user, &e);
+}
+
+void aether_rec_count_frame(aether_recording *r, const aether_csi_frame *f)
+{
+    aether_recording_stats *st = &r->stats;
+    size_t i;
+    st->frames[f->kind]++;
+    st->frames_by_node[f->node_id & 0xFFu]++;
+    for (i = 0; i < AETHER_CSI_PAIR_BINS; ++i) {
+        if (st->pairs[i].count == 0)
+            st->pairs[i].n_pairs = (uint32_t)f->n_pairs;
+        if (st->pairs[i].n_pairs == f->n_pairs) {
+            st->pairs[i].count++;
+            break;
+        }
+    }
+    if (i == AETHER_CSI_PAIR_BINS)
+        st->pairs_other++;
+    if (!r->have_frame_time) {
+        st->t_first = f->timestamp;
+        r->have_frame_time = 1;
+    }
+    st->t_last = f->timestamp;
+}
+
+/* Decide the format from the first bytes. */
+static aether_status detect(const unsigned char *h, size_t n, aether_recording_format *fmt)
+{
+    size_t i = 0;
+    if (n >= 4 && h[0] == 'P' && h[1] == 'K' && ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6))) {
+        *fmt = AETHER_REC_NPZ;
+        return AETHER_OK;
+    }
+    if (n >= 4 && (aether_load_le32(h) & 0xFFFFFFF0u) == 0xC5110000u) {
+        *fmt = AETHER_REC_ADR018;
+        return AETHER_OK;
+    }
+    if (n >= 3 && h[0] == 0xEF && h[1] == 0xBB && h[2] == 0xBF)
+        i = 3;
+    while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\r' || h[i] == '\n'))
+        i++;
+    if (i == n || h[i] == '{') {
+        *fmt = AETHER_REC_JSONL;
+        return AETHER_OK;
+    }
+    /* A damaged first line must not hide a JSONL body. */
+    for (; i + 1 < n; ++i)
+        if (h[i] == '\n' && h[i + 1] == '{') {
+            *fmt = AETHER_REC_JSONL;
+            return AETHER_OK;
+        }
+    return AETHER_ERR_FORMAT;
+}
+
+static aether_status open_common(aether_recording *r, const aether_recording_options *opt,
+                                 aether_recording **out)
+{
+    unsigned char head[SNIFF_BYTES];
+    size_t n = r->src.size < SNIFF_BYTES ? (size_t)r->src.size : SNIFF_BYTES;
+    aether_status s;
+    if (opt)
+        r->opt = *opt;
+    if (r->opt.max_line == 0)
+        r->opt.max_line = DEFAULT_MAX_LINE;
+    if (aether_rec_src_read_at(&r->src, 0, head, n) != 0 || aether_rec_src_seek(&r->src, 0) != 0)
+        return AETHER_ERR_IO;
+    s = detect(head, n, &r->format);
+    if (s != AETHER_OK)
+        return s;
+    if (r->format == AETHER_REC_NPZ) {
+        s = aether_rec_npz_open(r);
+        if (s != AETHER_OK)
+            return s;
+    }
+    *out = r;
+    return AETHER_OK;
+}
+
+aether_status aether_recording_open(const char *path, const aether_recording_options *opt,
+                                    aether_recording **out)
+{
+    aether_recording *r;
+    aether_status s;
+    if (!path || !out)
+        return AETHER_ERR_NULL_ARG;
+    r = (aether_recording *)calloc(1, sizeof *r);
+    if (!r)
+        return AETHER_ERR_NO_MEM;
+    s = aether_rec_src_open_file(&r->src, path);
+    if (s == AETHER_OK)
+        s = open_common(r, opt, out);
+    if (s != AETHER_OK)
+        aether_recording_close(r);
+    return s;
+}
+
+aether_status aether_recording_open_memory(const void *buf, size_t len,
+                                           const aether_recording_options *opt,
+                                           aether_recording **out)
+{
+    aether_recording *r;
+    aether_status s;
+    if ((!buf && len > 0) || !out)
+        return AETHER_ERR_NULL_ARG;
+    r = (aether_recording *)calloc(1, sizeof *r);
+    if (!r)
+        return AETHER_ERR_NO_MEM;
+    aether_rec_src_open_memory(&r->src, buf ? buf : (const void *)"", len);
+    s = open_common(r, opt, out);
+    if (s != AETHER_OK)
+        aether_recording_close(r);
+    return s;
+}
+
+aether_status aether_recording_next(aether_recording *rec, aether_csi_frame *frame)
+{
+    aether_status s;
+    if (!rec || !frame)
+        return AETHER_ERR_NULL_ARG;
+    if (rec->ended)
+        return AETHER_ERR_END;
+    switch (rec->format) {
+    case AETHER_REC_JSONL:
+        s = aether_rec_jsonl_next(rec, frame);
+        break;
+    case AETHER_REC_ADR018:
+        s = aether_rec_adr018_next(rec, frame);
+        break;
+    default:
+        s = aether_rec_npz_next(rec, frame);
+        break;
+    }
+    if (s == AETHER_OK)
+        aether_rec_count_frame(rec, frame);
+    else
+        rec->ended = 1;
+    return s;
+}
+
+const aether_recording_stats *aether_recording_get_stats(const aether_recording *rec)
+{
+    return rec ? &rec->stats : NULL;
+}
+
+aether_recording_format aether_recording_get_format(const aether_recording *rec)
+{
+    return rec ? rec->format : AETHER_REC_FORMAT_COUNT;
+}
+
+const aether_npz_info *aether_recording_npz_info(const aether_recording *rec)
+{
+    return rec && rec->format == AETHER_REC_NPZ ? &rec->info : NULL;
+}
+
+void aether_recording_close(aether_recording *rec)
+{
+    if (!rec)
+        return;
+    aether_rec_src_close(&rec->src);
+    free(rec->line);
+    aether_npy_free(&rec->csi);
+    free(rec);
+}

@@ -1,0 +1,259 @@
+/*
+ * KV cache appends and incremental landmarks. Every entry point validates
+ * the whole input before the first write, so a failure changes nothing.
+ */
+#include <string.h>
+
+#include "kvcache/kvcache_internal.h"
+
+/* ---------- landmarks ---------- */
+
+static void clear_entry(aether_kvcache *c, size_t e, size_t tag)
+{
+    size_t off = e * c->row;
+    c->lm_tag[e] = tag;
+    c->lm_count[e] = 0;
+    memset(c->lm_mean_k + off, 0, c->row * sizeof(float));
+    memset(c->lm_mean_v + off, 0, c->row * sizeof(float));
+    if (c->lm_sum_k) {
+        memset(c->lm_sum_k + off, 0, c->row * sizeof(float));
+        memset(c->lm_sum_v + off, 0, c->row * sizeof(float));
+    }
+}
+
+void aether_kv_landmarks_clear(aether_kvcache *c)
+{
+    size_t e;
+    for (e = 0; e < c->nb_ring; ++e)
+        clear_entry(c, e, e);
+}
+
+void aether_kv_landmark_add(aether_kvcache *c, size_t pos, const float *k, const float *v)
+{
+    size_t b = pos / c->block_size, e = b % c->nb_ring, off = e * c->row, x;
+    float n;
+    if (c->lm_tag[e] != b || c->lm_count[e] == 0)
+        clear_entry(c, e, b); /* a new block retires the one that used the entry */
+    c->lm_count[e] += 1;
+    n = (float)c->lm_count[e];
+    if (c->lm_mode == AETHER_KV_LM_WELFORD) {
+        float *mk = c->lm_mean_k + off, *mv = c->lm_mean_v + off;
+        for (x = 0; x < c->row; ++x) {
+            mk[x] = mk[x] + (k[x] - mk[x]) / n;
+            mv[x] = mv[x] + (v[x] - mv[x]) / n;
+        }
+        return;
+    }
+    {
+        float *sk = c->lm_sum_k + off, *sv = c->lm_sum_v + off;
+        for (x = 0; x < c->row; ++x) {
+            sk[x] = sk[x] + k[x];
+            sv[x] = sv[x] + v[x];
+        }
+        /* Divide once, when the block completes: the prefill landmark. */
+        if (c->lm_count[e] == c->block_size) {
+            float *mk = c->lm_mean_k + off, *mv = c->lm_mean_v + off;
+            for (x = 0; x < c->row; ++x) {
+                mk[x] = sk[x] / n;
+                mv[x] = sv[x] / n;
+            }
+        }
+    }
+}
+
+int aether_kv_landmark_rows(aether_kvcache *c, size_t b, const float **mk, const float **mv)
+{
+    size_t e = b % c->nb_ring, off = e * c->row, x;
+    float n;
+    if (c->lm_tag[e] != b || c->lm_count[e] == 0)
+        return 0;
+    if (c->lm_mode == AETHER_KV_LM_WELFORD || c->lm_count[e] == c->block_size) {
+        *mk = c->lm_mean_k + off;
+        *mv = c->lm_mean_v + off;
+        return 1;
+    }
+    /* A partial block (never visited by the section 5.2 rules, kept for
+     * completeness): divide on use. */
+    n = (float)c->lm_count[e];
+    for (x = 0; x < c->row; ++x) {
+        c->lm_tmp[x] = c->lm_sum_k[off + x] / n;
+        c->lm_tmp[c->row + x] = c->lm_sum_v[off + x] / n;
+    }
+    *mk = c->lm_tmp;
+    *mv = c->lm_tmp + c->row;
+    return 1;
+}
+
+aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block, float *k_out,
+                                      float *v_out)
+{
+    size_t e, off, x;
+    aether_status st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    if (!k_out && !v_out)
+        return AETHER_ERR_NULL_ARG;
+    e = block % cache->nb_ring;
+    off = e * cache->row;
+    for (x = 0; x < cache->row; ++x) {
+        float mk = 0.0f, mv = 0.0f;
+        if (cache->lm_tag[e] == block && cache->lm_count[e] > 0) {
+            if (cache->lm_mode == AETHER_KV_LM_WELFORD) {
+                mk = cache->lm_mean_k[off + x];
+                mv = cache->lm_mean_v[off + x];
+            } else {
+                float n = (float)cache->lm_count[e];
+                mk = cache->lm_sum_k[off + x] / n;
+                mv = cache->lm_sum_v[off + x] / n;
+            }
+        }
+        if (k_out)
+            k_out[x] = mk;
+        if (v_out)
+            v_out[x] = mv;
+    }
+    return AETHER_OK;
+}
+
+/* ---------- storing ---------- */
+
+aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, const float *v)
+{
+    size_t x;
+    for (x = 0; x < c->row; ++x)
+        if (!aether_isfinite(k[x]) || !aether_isfinite(v[x]))
+            return AETHER_ERR_NONFINITE;
+    return AETHER_OK;
+}
+
+void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v)
+{
+    size_t off = slot * c->row;
+    if (c->storage == AETHER_KV_F16) {
+        aether_f32_to_f16_array(k, c->k16 + off, c->row);
+        aether_f32_to_f16_array(v, c->v16 + off, c->row);
+    } else {
+        memcpy(c->k32 + off, k, c->row * sizeof(float));
+        memcpy(c->v32 + off, v, c->row * sizeof(float));
+    }
+    c->slot_token[slot] = c->next_token;
+    if (c->score)
+        c->score[slot] = 0.0f;
+    if (c->slot_protected)
+        c->slot_protected[slot] = (unsigned char)aether_kv_is_protected_token(c, c->next_token);
+    c->next_token += 1;
+    /* Landmarks always see the caller's f32 rows, also for f16 storage. */
+    aether_kv_landmark_add(c, pos, k, v);
+}
+
+void aether_kv_push(aether_kvcache *c, const float *k, const float *v)
+{
+    size_t slot;
+    int logical = aether_kv_logical(c);
+    if (c->len < c->capacity) {
+        slot = c->len;
+        aether_kv_store(c, slot, logical ? c->next_token : slot, k, v);
+        c->len += 1;
+    } else {
+        /* Only SLIDING / SCORED reach here (callers check the others). */
+        slot = aether_kv_victim(c);
+        aether_kv_hash_remove(c, slot);
+        aether_kv_store(c, slot, c->next_token, k, v);
+        if (c->evict == AETHER_KV_EVICT_SLIDING)
+            c->cursor = slot + 1 == c->capacity ? 0 : slot + 1;
+    }
+    if (logical)
+        aether_kv_hash_insert(c, slot);
+}
+
+aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t)
+{
+    if (!t || !t->data)
+        return AETHER_ERR_NULL_ARG;
+    if (t->seq != 1)
+        return AETHER_ERR_SEQ_NOT_ONE;
+    if (t->heads != c->kv_heads)
+        return AETHER_ERR_KV_HEADS_MISMATCH;
+    if (t->dim != c->head_dim)
+        return AETHER_ERR_HEAD_DIM_MISMATCH;
+    return AETHER_OK;
+}
+
+/* Validation of one append, in the documented order. */
+static aether_status check_append(const aether_kvcache *c, const float *k, const float *v)
+{
+    aether_status st = aether_kv_check_rows(c, k, v);
+    if (st != AETHER_OK)
+        return st;
+    if (c->next_token == SIZE_MAX)
+        return AETHER_ERR_OVERFLOW;
+    if (c->len >= c->capacity && !aether_kv_logical(c))
+        return AETHER_ERR_CACHE_FULL;
+    return AETHER_OK;
+}
+
+aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, const float *v)
+{
+    aether_status st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    if (!k || !v)
+        return AETHER_ERR_NULL_ARG;
+    st = check_append(cache, k, v);
+    if (st != AETHER_OK)
+        return st;
+    aether_kv_push(cache, k, v);
+    return AETHER_OK;
+}
+
+aether_status aether_kvcache_append(aether_kvcache *cache, const aether_tensor *k1,
+                                    const aether_tensor *v1)
+{
+    aether_status st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    if (!k1 || !v1 || !k1->data || !v1->data)
+        return AETHER_ERR_NULL_ARG;
+    if (k1->seq != 1 || v1->seq != 1)
+        return AETHER_ERR_SEQ_NOT_ONE;
+    if (k1->heads != cache->kv_heads || v1->heads != cache->kv_heads)
+        return AETHER_ERR_KV_HEADS_MISMATCH;
+    if (k1->dim != cache->head_dim || v1->dim != cache->head_dim)
+        return AETHER_ERR_HEAD_DIM_MISMATCH;
+    return aether_kvcache_append_rows(cache, k1->data, v1->data);
+}
+
+aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tensor *k,
+                                        const aether_tensor *v)
+{
+    size_t n, t, room;
+    aether_status st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    if (!k || !v)
+        return AETHER_ERR_NULL_ARG;
+    n = k->seq;
+    if (v->seq != n)
+        return AETHER_ERR_SHAPE_MISMATCH;
+    if (n == 0)
+        return AETHER_OK;
+    if (!k->data || !v->data)
+        return AETHER_ERR_NULL_ARG;
+    if (k->heads != cache->kv_heads || v->heads != cache->kv_heads)
+        return AETHER_ERR_KV_HEADS_MISMATCH;
+    if (k->dim != cache->head_dim || v->dim != cache->head_dim)
+        return AETHER_ERR_HEAD_DIM_MISMATCH;
+    for (t = 0; t < n; ++t) {
+        st = aether_kv_check_rows(cache, k->data + t * cache->row, v->data + t * cache->row);
+        if (st != AETHER_OK)
+            return st;
+    }
+    if (n > SIZE_MAX - 1 - cache->next_token)
+        return AETHER_ERR_OVERFLOW;
+    room = cache->capacity - cache->len;
+    if (n > room)
+        return AETHER_ERR_CACHE_FULL;
+    for (t = 0; t < n; ++t)
+        aether_kv_push(cache, k->data + t * cache->row, v->data + t * cache->row);
+    return AETHER_OK;
+}

@@ -1,0 +1,187 @@
+/*
+ * Single-token decode over a KV cache (SPARSE_ATTENTION.md 14.3, 14.5): the
+ * candidate lists of the newest position come from the pattern module into
+ * scratch held by the cache; the softmax is the shared reference recurrence.
+ * Nothing here allocates or touches more than the candidates' rows.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/osm.h"
+#include "kvcache/kvcache_internal.h"
+
+static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
+{
+    aether_status st = aether_attn_config_check(cfg);
+    if (st != AETHER_OK)
+        return st;
+    if (cfg->block_size != c->block_size)
+        return AETHER_ERR_BLOCK_MISMATCH;
+    /* The scratch was sized at creation; the bound uses the same sequence
+     * bound, so the answer does not depend on the current length. */
+    if (aether_pattern_max_tokens(cfg, c->seq_bound) > c->tok_cap ||
+        aether_pattern_max_blocks(cfg, c->seq_bound) > c->blk_cap)
+        return AETHER_ERR_INVALID_CONFIG;
+    return AETHER_OK;
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i)
+        if (!aether_isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* Credit every token candidate with its normalised weight exp(s - m)/denom. */
+static void add_scores(aether_kvcache *c, const aether_osm *s, size_t n_tok)
+{
+    size_t j;
+    if (!(s->denom > 0.0f))
+        return;
+    for (j = 0; j < n_tok; ++j)
+        c->score[c->tok_slot[j]] += expf(c->tok_score[j] - s->m) / s->denom;
+}
+
+/* One decode over a non-empty cache; all arguments already validated. */
+static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                        aether_kvcache *c, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads;
+    size_t i, seq, n_tok = 0, n_blk = 0, j, m, h;
+    float scale = aether_attn_scale(dim);
+    int scored = c->evict == AETHER_KV_EVICT_SCORED;
+
+    if (aether_kv_logical(c)) {
+        i = c->next_token - 1;
+        seq = c->next_token;
+    } else {
+        i = c->len - 1;
+        seq = c->len;
+    }
+    /* Capacity was checked against the same bound: these cannot fail. */
+    (void)aether_pattern_tokens(cfg, i, seq, c->tok, c->tok_cap, &n_tok);
+    if (cfg->use_landmarks)
+        (void)aether_pattern_blocks(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
+    if (cfg->sort_candidates) {
+        aether_pattern_sort(c->tok, n_tok);
+        aether_pattern_sort(c->blk, n_blk);
+    }
+    /* Positions whose token was evicted (bounded policies) drop out. */
+    for (j = 0, m = 0; j < n_tok; ++j)
+        if (aether_kv_lookup(c, c->tok[j], &c->tok_slot[m]))
+            ++m;
+    n_tok = m;
+
+    for (h = 0; h < q_heads; ++h) {
+        const float *qr = q + h * dim;
+        size_t kvo = (h / group) * dim;
+        aether_osm s;
+        aether_osm_begin(&s, c->acc, dim);
+        for (j = 0; j < n_tok; ++j) {
+            size_t off = c->tok_slot[j] * c->row + kvo;
+            float sc;
+            if (c->storage == AETHER_KV_F16) {
+                aether_f16_to_f32_array(c->k16 + off, c->kbuf, dim);
+                sc = aether_dot_ref(qr, c->kbuf, dim) * scale;
+                aether_osm_push_f16(&s, sc, c->v16 + off);
+            } else {
+                sc = aether_dot_ref(qr, c->k32 + off, dim) * scale;
+                aether_osm_push(&s, sc, c->v32 + off);
+            }
+            if (scored)
+                c->tok_score[j] = sc;
+        }
+        for (j = 0; j < n_blk; ++j) {
+            const float *mk, *mv;
+            if (!aether_kv_landmark_rows(c, c->blk[j], &mk, &mv))
+                continue; /* retired from the landmark ring */
+            aether_osm_push(&s, aether_dot_ref(qr, mk + kvo, dim) * scale, mv + kvo);
+        }
+        aether_osm_end(&s, out + h * dim);
+        if (scored)
+            add_scores(c, &s, n_tok);
+    }
+}
+
+aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,
+                                         aether_kvcache *cache, aether_tensor *out)
+{
+    aether_status st;
+    if (!cfg || !q1 || !out)
+        return AETHER_ERR_NULL_ARG;
+    st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    st = check_cfg(cfg, cache);
+    if (st != AETHER_OK)
+        return st;
+    if (q1->seq != 1)
+        return AETHER_ERR_SEQ_NOT_ONE;
+    if (q1->dim == 0)
+        return AETHER_ERR_ZERO_HEAD_DIM;
+    if (q1->dim != cache->head_dim)
+        return AETHER_ERR_HEAD_DIM_MISMATCH;
+    if (q1->heads == 0 || q1->heads % cache->kv_heads != 0)
+        return AETHER_ERR_GQA_RATIO;
+    if (!aether_tensor_same_shape(q1, out))
+        return AETHER_ERR_SHAPE_MISMATCH;
+    if (!q1->data || !out->data)
+        return AETHER_ERR_NULL_ARG;
+    if (!all_finite(q1->data, q1->heads * q1->dim))
+        return AETHER_ERR_NONFINITE;
+    if (cache->len == 0) {
+        memset(out->data, 0, q1->heads * q1->dim * sizeof(float));
+        return AETHER_OK;
+    }
+    decode_core(cfg, q1->data, q1->heads, cache, out->data);
+    return AETHER_OK;
+}
+
+aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const aether_tensor *q,
+                                          const aether_tensor *k_new, const aether_tensor *v_new,
+                                          aether_kvcache *cache, aether_tensor *out)
+{
+    size_t n, t, qrow;
+    aether_status st;
+    if (!cfg || !q || !k_new || !v_new || !out)
+        return AETHER_ERR_NULL_ARG;
+    st = aether_kv_check(cache);
+    if (st != AETHER_OK)
+        return st;
+    st = check_cfg(cfg, cache);
+    if (st != AETHER_OK)
+        return st;
+    n = q->seq;
+    if (k_new->seq != n || v_new->seq != n || !aether_tensor_same_shape(q, out))
+        return AETHER_ERR_SHAPE_MISMATCH;
+    if (n == 0)
+        return AETHER_OK;
+    if (q->dim == 0)
+        return AETHER_ERR_ZERO_HEAD_DIM;
+    if (q->dim != cache->head_dim || k_new->dim != cache->head_dim ||
+        v_new->dim != cache->head_dim)
+        return AETHER_ERR_HEAD_DIM_MISMATCH;
+    if (k_new->heads != cache->kv_heads || v_new->heads != cache->kv_heads)
+        return AETHER_ERR_KV_HEADS_MISMATCH;
+    if (q->heads == 0 || q->heads % cache->kv_heads != 0)
+        return AETHER_ERR_GQA_RATIO;
+    if (!q->data || !k_new->data || !v_new->data || !out->data)
+        return AETHER_ERR_NULL_ARG;
+    /* Tensors exist, so seq * heads * dim did not overflow. */
+    qrow = q->heads * q->dim;
+    if (!all_finite(q->data, n * qrow) || !all_finite(k_new->data, n * cache->row) ||
+        !all_finite(v_new->data, n * cache->row))
+        return AETHER_ERR_NONFINITE;
+    if (n > SIZE_MAX - 1 - cache->next_token)
+        return AETHER_ERR_OVERFLOW;
+    if (!aether_kv_logical(cache) && n > cache->capacity - cache->len)
+        return AETHER_ERR_CACHE_FULL;
+    /* From here nothing can fail: the batch is atomic. */
+    for (t = 0; t < n; ++t) {
+        aether_kv_push(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
+        decode_core(cfg, q->data + t * qrow, q->heads, cache, out->data + t * qrow);
+    }
+    return AETHER_OK;
+}

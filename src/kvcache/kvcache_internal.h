@@ -1,0 +1,100 @@
+/*
+ * Internal layout of aether_kvcache and the helpers its files share.
+ * Everything lives in the caller's buffer, carved by one arena layout.
+ */
+#ifndef AETHER_KVCACHE_INTERNAL_H
+#define AETHER_KVCACHE_INTERNAL_H
+
+#include "aether/kvcache.h"
+
+#define AETHER_KVCACHE_MAGIC 0x4B564331u /* "KVC1" */
+
+struct aether_kvcache {
+    uint32_t magic;
+    size_t bytes;      /* size of the whole object, from the layout */
+    size_t capacity;
+    size_t kv_heads;
+    size_t head_dim;
+    size_t row;        /* kv_heads * head_dim: floats per token */
+    size_t block_size;
+    aether_kv_storage storage;
+    aether_kv_landmarks lm_mode;
+    aether_kv_evict evict;
+    size_t protect[AETHER_MAX_GLOBALS];
+    size_t n_protect;
+    size_t protect_recent;
+
+    size_t len;
+    size_t next_token; /* token id of the next append */
+
+    /* Rows [capacity][row]: exactly one of the pairs is set. */
+    float *k32, *v32;
+    uint16_t *k16, *v16;
+    size_t *slot_token;           /* token id per slot */
+    float *score;                 /* SCORED: accumulated weight per slot */
+    unsigned char *slot_protected;/* SLIDING/SCORED: token id is protected */
+    size_t cursor;                /* SLIDING: next slot to consider replacing */
+
+    /* Position -> slot (SLIDING/SCORED): open addressing, linear probing,
+     * entries hold slot + 1 (0 = empty), hash_mask + 1 is a power of two. */
+    size_t *hash;
+    size_t hash_mask;
+
+    /* Landmark ring: block b lives in entry b % nb_ring when tag == b. */
+    size_t nb_ring;
+    size_t *lm_tag;
+    size_t *lm_count;
+    float *lm_sum_k, *lm_sum_v;   /* LM_SUM only: running sums */
+    float *lm_mean_k, *lm_mean_v; /* means (SUM: complete blocks; WELFORD: running) */
+
+    /* Decode scratch, sized at init for `seq_bound` positions. */
+    size_t seq_bound;
+    size_t tok_cap, blk_cap;
+    size_t *tok;       /* token candidate positions */
+    size_t *tok_slot;  /* resolved slots */
+    size_t *blk;       /* block candidates */
+    float *tok_score;  /* SCORED: each token candidate's score for one head */
+    float *acc;        /* head_dim */
+    float *kbuf;       /* head_dim: widened f16 key row */
+    float *lm_tmp;     /* 2 * row: means of a partial block (LM_SUM) */
+};
+
+/* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */
+aether_status aether_kv_check(const aether_kvcache *c);
+
+/* 1 when the cache uses logical (token id) positions. */
+int aether_kv_logical(const aether_kvcache *c);
+
+/* Rows of a token must be finite and the id space not exhausted. */
+aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, const float *v);
+
+/* Store token rows into slot `slot` under position `pos` (the landmark
+ * position) with the next token id; bookkeeping of len is the caller's. */
+void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v);
+
+/* Add one token's rows to the landmark of position `pos`. */
+void aether_kv_landmark_add(aether_kvcache *c, size_t pos, const float *k, const float *v);
+/* Clear all landmark entries (tags = entry index, counts 0, means 0). */
+void aether_kv_landmarks_clear(aether_kvcache *c);
+/* Mean rows of block b, or 0 when the block is retired / empty. */
+int aether_kv_landmark_rows(aether_kvcache *c, size_t b, const float **mk, const float **mv);
+
+/* Append with eviction per policy (rows already validated). */
+void aether_kv_push(aether_kvcache *c, const float *k, const float *v);
+
+/* Position -> slot; returns 0 when the position is not cached. */
+int aether_kv_lookup(const aether_kvcache *c, size_t pos, size_t *slot);
+void aether_kv_hash_insert(aether_kvcache *c, size_t slot);
+void aether_kv_hash_remove(aether_kvcache *c, size_t slot);
+void aether_kv_hash_clear(aether_kvcache *c);
+
+/* Victim slot of a full SLIDING / SCORED cache. */
+size_t aether_kv_victim(const aether_kvcache *c);
+
+/* 1 when token id t is in the protect list. */
+int aether_kv_is_protected_token(const aether_kvcache *c, size_t t);
+
+/* Validation shared by the tensor entry points: [1, kv_heads, dim]. */
+aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t);
+
+#endif /* AETHER_KVCACHE_INTERNAL_H */

@@ -1,0 +1,299 @@
+/* Streaming sessions: one KV cache per layer, one frame per step
+ * (MODEL.md "Streaming"). Everything lives in one arena block. */
+#include "model/model_internal.h"
+
+#include <stdlib.h>
+
+#define SESSION_MAGIC 0x53455353u /* "SESS" */
+
+struct aether_model_session {
+    uint32_t magic;
+    const aether_model *model;
+    aether_session_params params;
+    aether_kvcache **caches; /* n_layers */
+    float *h, *q, *k, *v, *a, *tmp;
+    void *step_ws;
+    size_t step_ws_len;
+    size_t frames;
+    int broken;
+    void *owned_;
+};
+
+aether_session_params aether_model_session_params_default(void)
+{
+    aether_session_params p;
+    p.capacity = 4096;
+    p.evict = AETHER_KV_EVICT_SLIDING;
+    p.storage = AETHER_KV_F32;
+    p.landmarks = AETHER_KV_LM_SUM;
+    return p;
+}
+
+static aether_status cache_params(const aether_model *m, const aether_session_params *p,
+                                  aether_kvcache_params *cp)
+{
+    aether_status st = aether_head_cache_params(&m->head, p->capacity, cp);
+    if (st != AETHER_OK)
+        return st;
+    cp->evict = p->evict;
+    cp->storage = p->storage;
+    cp->landmarks = p->landmarks;
+    return AETHER_OK;
+}
+
+typedef struct sess_plan {
+    aether_kvcache_params cp;
+    size_t cache_bytes;
+    size_t step_ws;
+} sess_plan;
+
+static aether_status make_plan(const aether_model *m, const aether_session_params *p,
+                               sess_plan *sp)
+{
+    aether_status st = cache_params(m, p, &sp->cp);
+    if (st != AETHER_OK)
+        return st;
+    st = aether_kvcache_size(&sp->cp, &sp->cache_bytes);
+    if (st != AETHER_OK)
+        return st;
+    return aether_head_step_workspace_size(&m->head, &sp->step_ws);
+}
+
+/* One layout for measuring and placing. Each cache block's address is
+ * parked in caches[l] until aether_kvcache_init turns it into the cache. */
+static aether_status layout(aether_arena *ar, const aether_model *m, const sess_plan *sp,
+                            aether_model_session **s)
+{
+    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
+    size_t l, n_layers = m->header.n_layers;
+    aether_model_session *x;
+    aether_kvcache **caches;
+    float *h, *tmp, *q, *a, *k, *v;
+    void *ws;
+    x = (aether_model_session *)aether_arena_alloc(ar, 1, sizeof *x, AETHER_ALIGN);
+    caches = (aether_kvcache **)aether_arena_alloc(ar, n_layers, sizeof *caches, AETHER_ALIGN);
+    for (l = 0; l < n_layers; ++l) {
+        void *mem = aether_arena_alloc(ar, sp->cache_bytes, 1, AETHER_ALIGN);
+        if (caches)
+            caches[l] = (aether_kvcache *)mem;
+    }
+    h = (float *)aether_arena_alloc(ar, in, sizeof(float), AETHER_ALIGN);
+    tmp = (float *)aether_arena_alloc(ar, in, sizeof(float), AETHER_ALIGN);
+    q = (float *)aether_arena_alloc(ar, qw, sizeof(float), AETHER_ALIGN);
+    a = (float *)aether_arena_alloc(ar, qw, sizeof(float), AETHER_ALIGN);
+    k = (float *)aether_arena_alloc(ar, kvw, sizeof(float), AETHER_ALIGN);
+    v = (float *)aether_arena_alloc(ar, kvw, sizeof(float), AETHER_ALIGN);
+    ws = aether_arena_alloc(ar, sp->step_ws ? sp->step_ws : 1, 1, AETHER_ALIGN);
+    if (x && ar->status == AETHER_OK) {
+        x->caches = caches;
+        x->h = h;
+        x->tmp = tmp;
+        x->q = q;
+        x->a = a;
+        x->k = k;
+        x->v = v;
+        x->step_ws = ws;
+        x->step_ws_len = sp->step_ws;
+    }
+    *s = x;
+    return ar->status;
+}
+
+aether_status aether_model_session_size(const aether_model *model,
+                                        const aether_session_params *p, size_t *bytes)
+{
+    aether_session_params def = aether_model_session_params_default();
+    aether_model_session *s;
+    aether_arena ar;
+    sess_plan sp;
+    aether_status st = aether_model_check_(model);
+    if (st != AETHER_OK)
+        return st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    st = make_plan(model, p ? p : &def, &sp);
+    if (st != AETHER_OK)
+        return st;
+    aether_arena_measure(&ar);
+    st = layout(&ar, model, &sp, &s);
+    if (st == AETHER_OK)
+        *bytes = ar.used;
+    return st;
+}
+
+aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
+                                        const aether_session_params *p,
+                                        aether_model_session **out)
+{
+    aether_session_params def = aether_model_session_params_default();
+    aether_model_session *s;
+    aether_arena ar;
+    sess_plan sp;
+    size_t l, n_layers;
+    aether_status st = aether_model_check_(model);
+    if (st != AETHER_OK)
+        return st;
+    if (!buf || !out)
+        return AETHER_ERR_NULL_ARG;
+    if (!p)
+        p = &def;
+    st = make_plan(model, p, &sp);
+    if (st != AETHER_OK)
+        return st;
+    n_layers = model->header.n_layers;
+    aether_arena_init(&ar, buf, len);
+    st = layout(&ar, model, &sp, &s);
+    if (st != AETHER_OK)
+        return st;
+    for (l = 0; l < n_layers; ++l) {
+        aether_kvcache *c = NULL;
+        st = aether_kvcache_init((void *)s->caches[l], sp.cache_bytes, &sp.cp, &c);
+        if (st != AETHER_OK)
+            return st;
+        s->caches[l] = c;
+    }
+    s->model = model;
+    s->params = *p;
+    s->frames = 0;
+    s->broken = 0;
+    s->owned_ = NULL;
+    s->magic = SESSION_MAGIC;
+    *out = s;
+    return AETHER_OK;
+}
+
+aether_status aether_model_session_create(const aether_model *model,
+                                          const aether_session_params *p,
+                                          aether_model_session **out)
+{
+    size_t bytes;
+    void *buf;
+    aether_status st;
+    if (!out)
+        return AETHER_ERR_NULL_ARG;
+    st = aether_model_session_size(model, p, &bytes);
+    if (st != AETHER_OK)
+        return st;
+    buf = malloc(bytes);
+    if (!buf)
+        return AETHER_ERR_NO_MEM;
+    st = aether_model_session_init(buf, bytes, model, p, out);
+    if (st != AETHER_OK) {
+        free(buf);
+        return st;
+    }
+    (*out)->owned_ = buf;
+    return AETHER_OK;
+}
+
+void aether_model_session_destroy(aether_model_session *s)
+{
+    if (s && s->magic == SESSION_MAGIC && s->owned_) {
+        void *buf = s->owned_;
+        s->magic = 0;
+        free(buf);
+    }
+}
+
+static aether_status check(const aether_model_session *s)
+{
+    if (!s)
+        return AETHER_ERR_NULL_ARG;
+    return s->magic == SESSION_MAGIC ? AETHER_OK : AETHER_ERR_NOT_INITIALIZED;
+}
+
+/* Run the frame already in s->h through every layer. */
+static aether_status run_layers(aether_model_session *s)
+{
+    const aether_model *m = s->model;
+    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
+    size_t qh = m->header.n_q_heads, kvh = m->header.n_kv_heads, d = m->header.head_dim, l;
+    aether_tensor q1, k1, v1, a1;
+    aether_status st;
+
+    if ((st = aether_tensor_view(&q1, s->q, qw, 1, qh, d)) != AETHER_OK ||
+        (st = aether_tensor_view(&k1, s->k, kvw, 1, kvh, d)) != AETHER_OK ||
+        (st = aether_tensor_view(&v1, s->v, kvw, 1, kvh, d)) != AETHER_OK ||
+        (st = aether_tensor_view(&a1, s->a, qw, 1, qh, d)) != AETHER_OK)
+        return st;
+    for (l = 0; l < m->header.n_layers; ++l) {
+        size_t seen = aether_kvcache_tokens_seen(s->caches[l]);
+        aether_model_matvec_(s->h, in, aether_model_wq_(m, l), qw, s->q);
+        aether_model_matvec_(s->h, in, aether_model_wk_(m, l), kvw, s->k);
+        aether_model_matvec_(s->h, in, aether_model_wv_(m, l), kvw, s->v);
+        st = aether_head_step(&m->head, &q1, &k1, &v1, s->caches[l], &a1, s->step_ws,
+                              s->step_ws_len);
+        if (st != AETHER_OK) {
+            /* Layers before this one (or this cache) already hold the frame:
+             * the caches are out of step until a reset. */
+            if (l > 0 || aether_kvcache_tokens_seen(s->caches[l]) != seen)
+                s->broken = 1;
+            return st;
+        }
+        aether_model_residual_(m, l, s->a, s->tmp, s->h);
+    }
+    return AETHER_OK;
+}
+
+aether_status aether_model_session_step(aether_model_session *s, const float *frame,
+                                        float *logits, float *pooled)
+{
+    const aether_model *m;
+    size_t i, in;
+    aether_status st = check(s);
+    if (st != AETHER_OK)
+        return st;
+    if (!frame || !logits)
+        return AETHER_ERR_NULL_ARG;
+    if (s->broken)
+        return AETHER_ERR_STATE;
+    m = s->model;
+    in = m->header.input_dim;
+    for (i = 0; i < in; ++i)
+        if (!aether_isfinite(frame[i]))
+            return AETHER_ERR_NONFINITE;
+    /* Policies that never evict on append fail up front, before any layer
+     * has taken the frame (all caches hold the same number of frames). */
+    if ((s->params.evict == AETHER_KV_EVICT_NONE ||
+         s->params.evict == AETHER_KV_EVICT_H2O_COMPAT) &&
+        aether_kvcache_is_full(s->caches[0]))
+        return AETHER_ERR_CACHE_FULL;
+    aether_model_prepare_frame_(m, frame, s->h);
+    st = run_layers(s);
+    if (st != AETHER_OK)
+        return st;
+    aether_model_matvec_(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
+    if (pooled)
+        for (i = 0; i < in; ++i)
+            pooled[i] = s->h[i];
+    s->frames++;
+    return AETHER_OK;
+}
+
+aether_status aether_model_session_reset(aether_model_session *s)
+{
+    size_t l;
+    aether_status st = check(s);
+    if (st != AETHER_OK)
+        return st;
+    for (l = 0; l < s->model->header.n_layers; ++l) {
+        st = aether_kvcache_reset(s->caches[l]);
+        if (st != AETHER_OK)
+            return st;
+    }
+    s->frames = 0;
+    s->broken = 0;
+    return AETHER_OK;
+}
+
+size_t aether_model_session_frames(const aether_model_session *s)
+{
+    return check(s) == AETHER_OK ? s->frames : 0;
+}
+
+int aether_model_session_evicted(const aether_model_session *s)
+{
+    if (check(s) != AETHER_OK)
+        return 0;
+    return aether_kvcache_tokens_seen(s->caches[0]) > aether_kvcache_len(s->caches[0]);
+}

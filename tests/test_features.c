@@ -1,0 +1,607 @@
+/* ADR-018 frames and CSI feature extraction / normalisation: known answers
+ * on synthetic frames, per-node state, every malformed length field. */
+#include "aether/csi.h"
+#include "aether/features.h"
+#include "check.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#define PI_D 3.14159265358979323846
+
+static int is_null_tone(size_t k)
+{
+    return k == 0 || (k >= 27 && k <= 37);
+}
+
+/* Raw 64-pair frame with pair k = (imag, real) from the given arrays. */
+static aether_csi_frame raw_frame(int8_t *iq, size_t pairs, uint32_t node)
+{
+    aether_csi_frame f;
+    memset(&f, 0, sizeof f);
+    f.kind = AETHER_CSI_RAW_IQ;
+    f.n_pairs = pairs;
+    f.iq = iq;
+    f.node_id = node;
+    return f;
+}
+
+static void fill_constant(int8_t *iq, size_t pairs, int im, int re)
+{
+    size_t k;
+    for (k = 0; k < pairs; ++k) {
+        int z = is_null_tone(k % 64);
+        iq[2 * k] = (int8_t)(z ? 0 : im);
+        iq[2 * k + 1] = (int8_t)(z ? 0 : re);
+    }
+}
+
+static uint32_t g_lcg = 12345u;
+static int lcg_int(int lo, int hi)
+{
+    g_lcg = g_lcg * 1664525u + 1013904223u;
+    return lo + (int)((g_lcg >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+static aether_features *make(size_t dim, size_t nodes)
+{
+    aether_features_config c;
+    aether_features *f = NULL;
+    c.input_dim = dim;
+    c.max_nodes = nodes;
+    CHECK_STATUS(aether_features_create(&c, &f), AETHER_OK);
+    return f;
+}
+
+/* ---------------- ADR-018 ---------------- */
+
+static size_t build_adr018(unsigned char *b, unsigned node, unsigned n_ant, unsigned n_sc)
+{
+    size_t i, total = 20 + 2u * n_ant * n_sc;
+    aether_store_le32(b, AETHER_ADR018_MAGIC);
+    b[4] = (unsigned char)node;
+    b[5] = (unsigned char)n_ant;
+    aether_store_le16(b + 6, (uint16_t)n_sc);
+    aether_store_le32(b + 8, 2437);
+    aether_store_le32(b + 12, 0xFFFFFFFEu);
+    b[16] = (unsigned char)(256 - 42); /* rssi -42 */
+    b[17] = (unsigned char)(256 - 95); /* noise -95 */
+    b[18] = b[19] = 0;
+    for (i = 20; i < total; ++i)
+        b[i] = (unsigned char)(i * 7u);
+    return total;
+}
+
+static void test_adr018_valid(void)
+{
+    static unsigned char b[AETHER_ADR018_MAX_BYTES], e[AETHER_ADR018_MAX_BYTES];
+    aether_csi_frame f;
+    size_t total = build_adr018(b, 7, 1, 64), n = 0, flen = 0;
+    CHECK_EQ_INT(total, 148);
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_OK);
+    CHECK_EQ_INT(f.kind, AETHER_CSI_RAW_IQ);
+    CHECK_EQ_INT(f.node_id, 7);
+    CHECK_EQ_INT(f.n_antennas, 1);
+    CHECK_EQ_INT(f.n_pairs, 64);
+    CHECK_EQ_INT(f.freq_mhz, 2437);
+    CHECK_EQ_INT(f.sequence, 0xFFFFFFFEu);
+    CHECK_EQ_INT(f.rssi, -42);
+    CHECK_EQ_INT(f.noise_floor, -95);
+    CHECK(f.iq == (const int8_t *)(b + 20));
+    /* byte 20+3 = 161 = 0xA1 -> int8 -95: real part of pair 1 */
+    CHECK_EQ_INT(f.iq[3], (int)(unsigned char)(23u * 7u) - 256);
+    CHECK_EQ_INT(f.flags, AETHER_CSI_HAS_NODE | AETHER_CSI_HAS_HEADER);
+    CHECK_STATUS(aether_adr018_frame_length(b, 8, &flen), AETHER_OK);
+    CHECK_EQ_INT(flen, 148);
+    CHECK_STATUS(aether_adr018_encode(&f, e, sizeof e, &n), AETHER_OK);
+    CHECK_EQ_INT(n, total);
+    CHECK(memcmp(b, e, total) == 0);
+    CHECK_STATUS(aether_adr018_encode(&f, e, total - 1, &n), AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_INT(n, total);
+
+    /* limits: 4 antennas x 256 subcarriers, and 1 x 1 */
+    total = build_adr018(b, 255, 4, 256);
+    CHECK_EQ_INT(total, AETHER_ADR018_MAX_BYTES);
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_OK);
+    CHECK_EQ_INT(f.n_pairs, 1024);
+    CHECK_EQ_INT(f.node_id, 255);
+    CHECK_STATUS(aether_adr018_encode(&f, e, sizeof e, &n), AETHER_OK);
+    CHECK(n == total && memcmp(b, e, total) == 0);
+    total = build_adr018(b, 0, 1, 1);
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_OK);
+    CHECK_EQ_INT(f.n_pairs, 1);
+}
+
+static void test_adr018_malformed(void)
+{
+    static unsigned char b[AETHER_ADR018_MAX_BYTES + 8];
+    aether_csi_frame f, sentinel;
+    size_t total, len, flen = 99;
+    memset(&sentinel, 0x5A, sizeof sentinel);
+    f = sentinel;
+
+    total = build_adr018(b, 1, 1, 64);
+    CHECK_STATUS(aether_adr018_parse(NULL, total, &f), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_adr018_parse(b, total, NULL), AETHER_ERR_NULL_ARG);
+    /* magic */
+    b[3] = 0xC6;
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_ERR_FRAME_MAGIC);
+    CHECK_STATUS(aether_adr018_frame_length(b, 8, &flen), AETHER_ERR_FRAME_MAGIC);
+    CHECK_STATUS(aether_adr018_parse(b, 4, &f), AETHER_ERR_FRAME_MAGIC);
+    b[3] = 0xC5;
+    /* every length shorter than the header */
+    for (len = 0; len < 20; ++len)
+        CHECK_STATUS(aether_adr018_parse(b, len, &f), AETHER_ERR_FRAME_LENGTH);
+    CHECK_STATUS(aether_adr018_frame_length(b, 7, &flen), AETHER_ERR_FRAME_LENGTH);
+    /* total length off by one either way, and payload-less */
+    CHECK_STATUS(aether_adr018_parse(b, total - 1, &f), AETHER_ERR_FRAME_LENGTH);
+    CHECK_STATUS(aether_adr018_parse(b, total + 1, &f), AETHER_ERR_FRAME_LENGTH);
+    CHECK_STATUS(aether_adr018_parse(b, 20, &f), AETHER_ERR_FRAME_LENGTH);
+    /* n_antennas 0 and 5 */
+    b[5] = 0;
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_ERR_FRAME_LENGTH);
+    CHECK_STATUS(aether_adr018_frame_length(b, 8, &flen), AETHER_ERR_FRAME_LENGTH);
+    b[5] = 5;
+    CHECK_STATUS(aether_adr018_parse(b, 20 + 2u * 5u * 64u, &f), AETHER_ERR_FRAME_LENGTH);
+    /* 2 antennas of 64: the 1-antenna length no longer matches */
+    b[5] = 2;
+    CHECK_STATUS(aether_adr018_parse(b, total, &f), AETHER_ERR_FRAME_LENGTH);
+    b[5] = 1;
+    /* n_subcarriers 0 and 257 */
+    aether_store_le16(b + 6, 0);
+    CHECK_STATUS(aether_adr018_parse(b, 20, &f), AETHER_ERR_FRAME_LENGTH);
+    aether_store_le16(b + 6, 257);
+    CHECK_STATUS(aether_adr018_parse(b, 20 + 2u * 257u, &f), AETHER_ERR_FRAME_LENGTH);
+    aether_store_le16(b + 6, 0xFFFF);
+    CHECK_STATUS(aether_adr018_frame_length(b, 8, &flen), AETHER_ERR_FRAME_LENGTH);
+    CHECK_EQ_INT(flen, 99);
+    CHECK(memcmp(&f, &sentinel, sizeof f) == 0);
+
+    /* encoder argument checks */
+    {
+        int8_t iq[6] = {0};
+        aether_csi_frame g = raw_frame(iq, 3, 1);
+        size_t n;
+        g.flags = AETHER_CSI_HAS_HEADER;
+        g.n_antennas = 2; /* 3 pairs do not split over 2 antennas */
+        CHECK_STATUS(aether_adr018_encode(&g, b, sizeof b, &n), AETHER_ERR_INVALID_ARG);
+        g.n_antennas = 1;
+        g.node_id = 256;
+        CHECK_STATUS(aether_adr018_encode(&g, b, sizeof b, &n), AETHER_ERR_INVALID_ARG);
+        g.node_id = 1;
+        g.kind = AETHER_CSI_AMPLITUDE;
+        CHECK_STATUS(aether_adr018_encode(&g, b, sizeof b, &n), AETHER_ERR_INVALID_ARG);
+    }
+}
+
+/* ---------------- features: known answers ---------------- */
+
+static void test_constant_amplitude(void)
+{
+    int8_t iq[128];
+    float v[16], w[16];
+    aether_csi_frame f;
+    aether_features *fx = make(16, 4);
+    size_t i;
+    CHECK_EQ_INT(aether_features_groups(16), 5);
+    fill_constant(iq, 64, 3, 4); /* |z| = 5 on every real tone */
+    f = raw_frame(iq, 64, 1);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_NEAR(v[AETHER_FEAT_ENERGY], log(26.0), 1e-6);
+    CHECK_NEAR(v[AETHER_FEAT_DISPERSION], 0.0, 1e-7);
+    CHECK_NEAR(v[AETHER_FEAT_MOTION], 0.0, 0.0);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_MEAN], 0.0, 0.0);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_STD], 0.0, 0.0);
+    for (i = 0; i < 5; ++i) {
+        CHECK_NEAR(v[6 + i], 1.0, 1e-7);
+        CHECK_NEAR(v[11 + i], 0.0, 0.0);
+    }
+    /* The same frame again: every temporal difference is zero. */
+    CHECK_STATUS(aether_features_compute(fx, &f, w, 16), AETHER_OK);
+    CHECK_NEAR(w[AETHER_FEAT_MOTION], 0.0, 0.0);
+    CHECK_NEAR(w[AETHER_FEAT_PHASE_MOTION], 0.0, 0.0);
+    for (i = 0; i < 16; ++i)
+        CHECK(v[i] == w[i]);
+    /* Non-null tones only: dirt on the guards changes nothing but nothing else. */
+    iq[2 * 30] = 100;
+    iq[0] = -100;
+    CHECK_STATUS(aether_features_compute(fx, &f, w, 16), AETHER_OK);
+    for (i = 0; i < 16; ++i)
+        CHECK(v[i] == w[i]);
+    aether_features_destroy(fx);
+}
+
+static void test_known_groups(void)
+{
+    /* 56 amplitudes: 44 canonical tones available (block 1..26, 38..55). */
+    float amp[56], v[16];
+    aether_csi_frame f;
+    aether_features *fx = make(16, 1);
+    size_t k, p;
+    double mean = (10.0 * 2.0 + 34.0 * 1.0) / 44.0, disp = 0.0;
+    for (k = 0; k < 56; ++k)
+        amp[k] = 0.0f;
+    for (p = 0; p < 44; ++p) {
+        size_t k2 = p < 26 ? p + 1 : p + 12;
+        amp[k2] = p < 10 ? 2.0f : 1.0f; /* group 0 = canonical 0..9 */
+    }
+    memset(&f, 0, sizeof f);
+    f.kind = AETHER_CSI_AMPLITUDE;
+    f.n_pairs = 56;
+    f.amp = amp;
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_NEAR(v[AETHER_FEAT_ENERGY], log(1.0 + (10.0 * 4.0 + 34.0) / 44.0), 1e-6);
+    for (p = 0; p < 44; ++p) {
+        double d = (p < 10 ? 2.0 : 1.0) / mean - 1.0;
+        disp += d * d;
+    }
+    CHECK_NEAR(v[AETHER_FEAT_DISPERSION], sqrt(disp / 44.0), 1e-6);
+    CHECK_NEAR(v[6], 2.0 / mean, 1e-6);
+    CHECK_NEAR(v[7], 1.0 / mean, 1e-6);
+    CHECK_NEAR(v[8], 1.0 / mean, 1e-6);
+    CHECK_NEAR(v[9], 1.0 / mean, 1e-6);
+    CHECK_NEAR(v[10], 1.0 / mean, 1e-6); /* group 4: only canonical 41..43 present */
+    /* amplitude frames carry no phase */
+    CHECK(v[AETHER_FEAT_PHASE_MEAN] == 0.0f && v[AETHER_FEAT_PHASE_STD] == 0.0f);
+
+    /* A 16-amplitude frame leaves groups 2..4 without tones: exactly 0. */
+    f.n_pairs = 16;
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK(v[8] == 0.0f && v[9] == 0.0f && v[10] == 0.0f);
+    CHECK_NEAR(v[6], 2.0 / ((10.0 * 2.0 + 5.0) / 15.0), 1e-6);
+    aether_features_destroy(fx);
+}
+
+/* Phase of block tone k = step * k (+ offset), amplitude 100, exact values. */
+static void fill_quarter_ramp(int8_t *iq, int step_quarters, int offset_quarters)
+{
+    static const int im[4] = {0, 100, 0, -100}, re[4] = {100, 0, -100, 0};
+    size_t k;
+    for (k = 0; k < 64; ++k) {
+        int q = (((int)k * step_quarters + offset_quarters) % 4 + 4) % 4;
+        iq[2 * k] = (int8_t)(is_null_tone(k) ? 0 : im[q]);
+        iq[2 * k + 1] = (int8_t)(is_null_tone(k) ? 0 : re[q]);
+    }
+}
+
+static void test_phase_ramp(void)
+{
+    int8_t iq[128], iq2[128];
+    float v[16], w[16];
+    aether_csi_frame f = raw_frame(iq, 64, 1), g = raw_frame(iq2, 64, 2);
+    aether_features *fx = make(16, 4);
+    size_t i;
+    fill_quarter_ramp(iq, 1, 0);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_MEAN], PI_D / 2.0, 1e-6);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_STD], 0.0, 1e-6);
+    CHECK_NEAR(v[AETHER_FEAT_DISPERSION], 0.0, 1e-7);
+    /* A common phase offset (another packet's CFO) changes nothing. */
+    fill_quarter_ramp(iq2, 1, 3);
+    CHECK_STATUS(aether_features_compute(fx, &g, w, 16), AETHER_OK);
+    for (i = 0; i < 16; ++i)
+        CHECK_NEAR(w[i], v[i], 1e-6);
+    /* Descending ramp, and a half-turn ramp that sits on the wrap point. */
+    fill_quarter_ramp(iq, -1, 0);
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_MEAN], -PI_D / 2.0, 1e-6);
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_STD], 0.0, 1e-6);
+    fill_quarter_ramp(iq, 2, 0);
+    CHECK_STATUS(aether_features_compute(fx, &f, w, 16), AETHER_OK);
+    CHECK_NEAR(w[AETHER_FEAT_PHASE_MEAN], PI_D, 1e-6);
+    CHECK_NEAR(w[AETHER_FEAT_PHASE_STD], 0.0, 1e-6);
+    /* Ramp +pi/2 -> +pi: every adjacent difference moved by pi/2. */
+    CHECK_NEAR(w[AETHER_FEAT_PHASE_MOTION], 3.0 * PI_D / 2.0 - PI_D, 1e-6);
+    /* Imaginary-first order: (imag, real) = (100, 0) is +pi/2, not 0. */
+    fill_constant(iq, 64, 0, 100);
+    for (i = 1; i < 27; i += 2) {
+        iq[2 * i] = 100;
+        iq[2 * i + 1] = 0;
+    }
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    /* Tones 1..26 alternate pi/2, 0: 13 steps down, 12 up (real-first
+     * reading would flip the sign); tones 38..63 add 25 zero steps. */
+    CHECK_NEAR(v[AETHER_FEAT_PHASE_MEAN], (-PI_D / 2.0) / 50.0, 1e-6);
+    aether_features_destroy(fx);
+}
+
+static void test_gain_doubled(void)
+{
+    int8_t a[2 * 192], b[2 * 192];
+    float va[32], vb[32], vc[32];
+    aether_csi_frame fa = raw_frame(a, 192, 1), fb = raw_frame(b, 192, 2);
+    aether_features *fx = make(32, 4);
+    double pa = 0.0;
+    size_t i, p;
+    for (i = 0; i < 2 * 192; ++i) {
+        a[i] = (int8_t)(is_null_tone((i / 2) % 64) ? 0 : lcg_int(-60, 60));
+        b[i] = (int8_t)(2 * a[i]);
+    }
+    for (p = 0; p < 52; ++p) {
+        size_t k = p < 26 ? p + 1 : p + 12;
+        pa += (double)a[2 * k] * a[2 * k] + (double)a[2 * k + 1] * a[2 * k + 1];
+    }
+    pa /= 52.0;
+    CHECK_STATUS(aether_features_compute(fx, &fa, va, 32), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &fb, vb, 32), AETHER_OK);
+    CHECK_NEAR(va[0], log(1.0 + pa), 1e-5);
+    CHECK_NEAR(vb[0], log(1.0 + 4.0 * pa), 1e-5);
+    for (i = 1; i < 32; ++i)
+        CHECK_NEAR(va[i], vb[i], 1e-6);
+    /* A x2 gain jump between packets of one node is not motion. */
+    fb.node_id = 1;
+    CHECK_STATUS(aether_features_compute(fx, &fb, vc, 32), AETHER_OK);
+    CHECK_NEAR(vc[AETHER_FEAT_MOTION], 0.0, 1e-6);
+    CHECK_NEAR(vc[AETHER_FEAT_PHASE_MOTION], 0.0, 1e-6);
+    for (i = 0; i < aether_features_groups(32); ++i)
+        CHECK_NEAR(vc[6 + aether_features_groups(32) + i], 0.0, 1e-6);
+    aether_features_destroy(fx);
+}
+
+static void test_nodes_and_state(void)
+{
+    int8_t c[128], x[128];
+    float v[16], before[16];
+    aether_csi_frame fc1 = raw_frame(c, 64, 1), fx2 = raw_frame(x, 64, 2);
+    aether_features *fx = make(16, 2);
+    size_t i;
+    fill_constant(c, 64, 3, 4);
+    for (i = 0; i < 128; ++i)
+        x[i] = (int8_t)(is_null_tone(i / 2) ? 0 : lcg_int(-50, 50));
+    CHECK_STATUS(aether_features_compute(fx, &fc1, v, 16), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &fx2, v, 16), AETHER_OK);
+    CHECK(v[AETHER_FEAT_MOTION] == 0.0f); /* node 2's first frame */
+    /* Node 1 again: compared with its own previous frame, not node 2's. */
+    CHECK_STATUS(aether_features_compute(fx, &fc1, v, 16), AETHER_OK);
+    CHECK(v[AETHER_FEAT_MOTION] == 0.0f);
+    /* Node 2 now sees the constant frame: real motion. */
+    fx2.iq = c;
+    CHECK_STATUS(aether_features_compute(fx, &fx2, v, 16), AETHER_OK);
+    CHECK(v[AETHER_FEAT_MOTION] > 0.1f);
+    CHECK(v[AETHER_FEAT_PHASE_MOTION] > 0.1f);
+    /* Table full: a third node fails and changes nothing. */
+    memcpy(before, v, sizeof v);
+    fc1.node_id = 3;
+    CHECK_STATUS(aether_features_compute(fx, &fc1, v, 16), AETHER_ERR_TRACKS_FULL);
+    CHECK(memcmp(before, v, sizeof v) == 0);
+    CHECK_STATUS(aether_features_forget(fx, 3), AETHER_ERR_TRACK_NOT_FOUND);
+    CHECK_STATUS(aether_features_forget(fx, 1), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &fc1, v, 16), AETHER_OK);
+    /* Node 2 still remembers: same frame again is motionless. */
+    CHECK_STATUS(aether_features_compute(fx, &fx2, v, 16), AETHER_OK);
+    CHECK(v[AETHER_FEAT_MOTION] == 0.0f);
+    /* A kind change on one node restarts its differences. */
+    {
+        float amp[56];
+        aether_csi_frame fa;
+        for (i = 0; i < 56; ++i)
+            amp[i] = (float)(i % 7);
+        memset(&fa, 0, sizeof fa);
+        fa.kind = AETHER_CSI_AMPLITUDE;
+        fa.n_pairs = 56;
+        fa.amp = amp;
+        fa.node_id = 2;
+        CHECK_STATUS(aether_features_compute(fx, &fa, v, 16), AETHER_OK);
+        CHECK(v[AETHER_FEAT_MOTION] == 0.0f);
+        for (i = 11; i < 16; ++i)
+            CHECK(v[i] == 0.0f);
+    }
+    aether_features_destroy(fx);
+}
+
+static void test_dims(void)
+{
+    int8_t iq[128];
+    float v[AETHER_FEATURES_MAX_DIM + 1];
+    aether_csi_frame f = raw_frame(iq, 64, 0);
+    aether_features_config c = aether_features_config_default();
+    size_t d, i, bytes;
+    fill_constant(iq, 64, -7, 24); /* |z| = 25 */
+    CHECK_EQ_INT(c.input_dim, 16);
+    CHECK_EQ_INT(aether_features_groups(7), 0);
+    CHECK_EQ_INT(aether_features_groups(8), 1);
+    CHECK_EQ_INT(aether_features_groups(9), 1);
+    CHECK_EQ_INT(aether_features_groups(110), 52);
+    CHECK_EQ_INT(aether_features_groups(111), 52);
+    CHECK_EQ_INT(aether_features_groups(112), 0);
+    c.input_dim = 7;
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    c.input_dim = 112;
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    c.input_dim = 16;
+    c.max_nodes = 0;
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    for (d = AETHER_FEATURES_MIN_DIM; d <= AETHER_FEATURES_MAX_DIM; ++d) {
+        aether_features *fx = make(d, 1);
+        size_t g = aether_features_groups(d);
+        CHECK_EQ_INT(aether_features_dim(fx), d);
+        memset(v, 0x7F, sizeof v);
+        CHECK_STATUS(aether_features_compute(fx, &f, v, d), AETHER_OK);
+        CHECK_NEAR(v[0], log(1.0 + 625.0), 1e-5);
+        for (i = 0; i < g; ++i)
+            CHECK_NEAR(v[6 + i], 1.0, 1e-6);
+        if (d % 2 == 1)
+            CHECK(v[d - 1] == 0.0f); /* reserved slot */
+        CHECK(v[d] != 0.0f);         /* nothing written past D */
+        aether_features_destroy(fx);
+    }
+}
+
+static void test_errors_and_memory(void)
+{
+    int8_t iq[128];
+    float amp[8] = {1, 2, 3, 4, 5, 6, 7, 8}, v[16], w[16];
+    aether_csi_frame f = raw_frame(iq, 64, 1), bad;
+    aether_features_config c = aether_features_config_default();
+    aether_features *fx = NULL, *fy = NULL;
+    unsigned char *buf;
+    size_t bytes = 0, off;
+    fill_constant(iq, 64, 3, 4);
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_OK);
+    CHECK(bytes > 0);
+    CHECK_STATUS(aether_features_size(NULL, &bytes), AETHER_ERR_NULL_ARG);
+    buf = (unsigned char *)malloc(bytes + 64);
+    /* any alignment of the caller's buffer */
+    for (off = 0; off < 64; off += 13) {
+        CHECK_STATUS(aether_features_init(buf + off, bytes, &c, &fx), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    }
+    CHECK_STATUS(aether_features_init(buf, bytes / 2, &c, &fy), AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(fy == NULL);
+    CHECK_STATUS(aether_features_init(NULL, bytes, &c, &fy), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+
+    CHECK_STATUS(aether_features_compute(NULL, &f, v, 16), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_features_compute(fx, NULL, v, 16), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_features_compute(fx, &f, NULL, 16), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 15), AETHER_ERR_SHAPE_MISMATCH);
+    bad = f;
+    bad.n_pairs = 0;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_INVALID_ARG);
+    bad.n_pairs = AETHER_CSI_MAX_PAIRS + 1;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_INVALID_ARG);
+    bad = f;
+    bad.iq = NULL;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_INVALID_ARG);
+    bad.kind = (aether_csi_kind)7;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_INVALID_ARG);
+    memset(&bad, 0, sizeof bad);
+    bad.kind = AETHER_CSI_AMPLITUDE;
+    bad.n_pairs = 8;
+    bad.amp = amp;
+    bad.node_id = 1;
+    amp[3] = (float)NAN;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_NONFINITE);
+    amp[3] = -1.0f;
+    CHECK_STATUS(aether_features_compute(fx, &bad, v, 16), AETHER_ERR_NONFINITE);
+    /* The failed amplitude frames were not remembered for node 1: its
+     * previous frame is still the raw one, so a changed raw frame moves. */
+    {
+        int8_t iq2[128];
+        aether_csi_frame g = raw_frame(iq2, 64, 1);
+        size_t i;
+        for (i = 0; i < 128; ++i)
+            iq2[i] = (int8_t)lcg_int(-40, 40);
+        CHECK_STATUS(aether_features_compute(fx, &g, v, 16), AETHER_OK);
+        CHECK(v[AETHER_FEAT_MOTION] > 0.05f);
+    }
+    /* Determinism: a fresh extractor gives bit-identical output. */
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_STATUS(aether_features_create(&c, &fy), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fy, &f, w, 16), AETHER_OK);
+    CHECK(memcmp(v, w, sizeof v) == 0);
+    aether_features_destroy(fy);
+    aether_features_destroy(fx); /* no-op for caller memory */
+    free(buf);
+}
+
+/* ---------------- normalisation ---------------- */
+
+static void test_norm_welford(void)
+{
+    aether_norm_config c = aether_norm_config_default(3);
+    aether_feature_norm *n = NULL, *m = NULL;
+    float x[3], y[3], y2[3];
+    double mean, var;
+    unsigned char state[36 + 48], bad[36 + 48];
+    size_t len = 0, i;
+    static const float xs[4][3] = {{1, 10, -5}, {2, 10, -5}, {3, 10, 5}, {4, 10, 5}};
+    CHECK_STATUS(aether_norm_create(&c, &n), AETHER_OK);
+    /* identity before any sample */
+    x[0] = 2.5f, x[1] = -1.0f, x[2] = 0.0f;
+    CHECK_STATUS(aether_norm_apply(n, x, y, 3), AETHER_OK);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    for (i = 0; i < 4; ++i)
+        CHECK_STATUS(aether_norm_update(n, xs[i], 3), AETHER_OK);
+    CHECK_EQ_INT(aether_norm_count(n), 4);
+    CHECK_STATUS(aether_norm_stats(n, 0, &mean, &var), AETHER_OK);
+    CHECK_NEAR(mean, 2.5, 1e-12);
+    CHECK_NEAR(var, 1.25, 1e-12);
+    CHECK_STATUS(aether_norm_stats(n, 2, &mean, &var), AETHER_OK);
+    CHECK_NEAR(mean, 0.0, 1e-12);
+    CHECK_NEAR(var, 25.0, 1e-12);
+    CHECK_STATUS(aether_norm_stats(n, 3, &mean, &var), AETHER_ERR_INVALID_ARG);
+    x[0] = 4.0f, x[1] = 10.0f, x[2] = -5.0f;
+    CHECK_STATUS(aether_norm_apply(n, x, y, 3), AETHER_OK);
+    CHECK_NEAR(y[0], 1.5 / sqrt(1.25 + 1e-6), 1e-6);
+    CHECK_NEAR(y[1], 0.0, 1e-6); /* constant feature: no blow-up */
+    CHECK_NEAR(y[2], -1.0, 1e-6);
+    x[1] = (float)INFINITY;
+    CHECK_STATUS(aether_norm_update(n, x, 3), AETHER_ERR_NONFINITE);
+    CHECK_EQ_INT(aether_norm_count(n), 4);
+    CHECK_STATUS(aether_norm_update(n, x, 2), AETHER_ERR_SHAPE_MISMATCH);
+
+    /* save -> load round trip, then both evolve identically */
+    CHECK_EQ_INT(aether_norm_state_bytes(3), 36 + 48);
+    CHECK_STATUS(aether_norm_save(n, state, 10, &len), AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ_INT(len, sizeof state);
+    CHECK_STATUS(aether_norm_save(n, state, sizeof state, &len), AETHER_OK);
+    CHECK_EQ_INT(aether_load_le32(state), AETHER_NORM_STATE_MAGIC);
+    CHECK_EQ_INT(aether_load_le32(state + 8), 3);
+    CHECK_EQ_INT(aether_load_le64(state + 24), 4);
+    CHECK_STATUS(aether_norm_create(&c, &m), AETHER_OK);
+    CHECK_STATUS(aether_norm_load(m, state, len), AETHER_OK);
+    x[0] = 7.0f, x[1] = 11.0f, x[2] = 0.5f;
+    CHECK_STATUS(aether_norm_update(n, x, 3), AETHER_OK);
+    CHECK_STATUS(aether_norm_update(m, x, 3), AETHER_OK);
+    CHECK_STATUS(aether_norm_apply(n, x, y, 3), AETHER_OK);
+    CHECK_STATUS(aether_norm_apply(m, x, y2, 3), AETHER_OK);
+    CHECK(memcmp(y, y2, sizeof y) == 0);
+
+    /* damaged states are refused and leave m unchanged */
+    memcpy(bad, state, len);
+    bad[40] ^= 1;
+    CHECK_STATUS(aether_norm_load(m, bad, len), AETHER_ERR_PARSE);
+    memcpy(bad, state, len);
+    bad[0] ^= 1;
+    CHECK_STATUS(aether_norm_load(m, bad, len), AETHER_ERR_FORMAT);
+    CHECK_STATUS(aether_norm_load(m, state, len - 1), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_norm_load(m, state, 8), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_norm_load(NULL, state, len), AETHER_ERR_NULL_ARG);
+    CHECK_EQ_INT(aether_norm_count(m), 5);
+    aether_norm_destroy(m);
+    c.dim = 4;
+    CHECK_STATUS(aether_norm_create(&c, &m), AETHER_OK);
+    CHECK_STATUS(aether_norm_load(m, state, len), AETHER_ERR_SHAPE_MISMATCH);
+    aether_norm_destroy(m);
+    CHECK_STATUS(aether_norm_reset(n), AETHER_OK);
+    CHECK_EQ_INT(aether_norm_count(n), 0);
+    aether_norm_destroy(n);
+}
+
+static void test_norm_ema(void)
+{
+    aether_norm_config c = aether_norm_config_default(1);
+    aether_feature_norm *n = NULL;
+    unsigned char buf[1024];
+    float x;
+    double mean, var;
+    size_t bytes = 0;
+    c.mode = AETHER_NORM_EMA;
+    c.alpha = 0.25f;
+    c.alpha = 0.0f;
+    CHECK_STATUS(aether_norm_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    c.alpha = 0.25f;
+    c.eps = 0.0f;
+    CHECK_STATUS(aether_norm_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    c.eps = 1e-6f;
+    CHECK_STATUS(aether_norm_size(&c, &bytes), AETHER_OK);
+    CHECK(bytes <= sizeof buf);
+    CHECK_STATUS(aether_norm_init(buf, bytes, &c, &n), AETHER_OK);
+    x = 2.0f;
+    CHECK_STATUS(aether_norm_update(n, &x, 1), AETHER_OK);
+    x = 6.0f;
+    CHECK_STATUS(aether_norm_update(n, &x, 1), AETHER_OK);
+    CHECK_STATUS(aether_norm_stats(n, 0, &mean, &var), AETHER_OK);
+    CHECK_NEAR(mean, 3.0, 1e-12);                 /* 2 + 0.25 * 4 */
+    CHECK_NEAR(var, 0.75 * (0.25 * 16.0), 1e-12); /* 3 */
+}
+
+TEST_MAIN(test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
+          test_phase_ramp, test_gain_doubled, test_nodes_and_state, test_dims,
+          test_errors_and_memory, test_norm_welford, test_norm_ema)

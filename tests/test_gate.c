@@ -1,0 +1,533 @@
+/* FastGRNN gate: init bit-exactness, recurrence test vector, goldens of
+ * forward_gated_with_fastgrnn, keep masks (total order), causal gate. */
+#include "aether/gate.h"
+#include "aether/npy.h"
+#include "check.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static int load_npy(const char *dir, const char *file, aether_npy *a)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
+    if (aether_npy_load(path, a) != AETHER_OK) {
+        CHECK_MSG(0, "cannot load %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int load(const char *dir, const char *file, aether_tensor *t)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
+    if (aether_npy_load_tensor(path, t) != AETHER_OK) {
+        CHECK_MSG(0, "cannot load %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static size_t bit_diffs(const float *a, const float *b, size_t n)
+{
+    size_t i, d = 0;
+    for (i = 0; i < n; ++i)
+        if (aether_f32_bits(a[i]) != aether_f32_bits(b[i]))
+            d++;
+    return d;
+}
+
+static void test_init_vector(void)
+{
+    aether_fastgrnn *g = NULL;
+    const float *wg, *ug, *wu, *uu, *bg, *bu;
+    float zeta, nu;
+    size_t bytes = 0, r;
+    unsigned char *buf;
+    CHECK_STATUS(aether_fastgrnn_size(4, 8, &bytes), AETHER_OK);
+    buf = (unsigned char *)malloc(bytes + 3);
+    CHECK_STATUS(aether_fastgrnn_init(buf + 3, bytes - 1, 4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(g == NULL);
+    CHECK_STATUS(aether_fastgrnn_init(buf + 3, bytes, 4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g),
+                 AETHER_OK);
+    CHECK_EQ_INT(aether_fastgrnn_input_dim(g), 4);
+    CHECK_EQ_INT(aether_fastgrnn_hidden_dim(g), 8);
+    CHECK_STATUS(aether_fastgrnn_params(g, &wg, &ug, &wu, &uu, &bg, &bu, &zeta, &nu), AETHER_OK);
+    CHECK_EQ_INT(aether_f32_bits(wg[0]), 0x3C1DE657u);
+    CHECK_EQ_INT(aether_f32_bits(wg[1]), 0xBCB0898Bu);
+    CHECK(wg[0] == 0.009637437f);
+    CHECK(wg[1] == -0.02154996f);
+    CHECK(wg[2] == 0.028912306f);
+    CHECK(wg[3] == -0.0022750895f);
+    CHECK(ug[0] == 0.012412443f);
+    CHECK(ug[1] == -0.01877495f);
+    CHECK(wu[0] == 0.015187454f);
+    CHECK(uu[0] == 0.017962461f);
+    for (r = 0; r < 8; ++r)
+        CHECK(bg[r] == 0.0f && bu[r] == 0.0f);
+    CHECK(zeta == 1.0f && nu == 0.0f);
+    free(buf);
+}
+
+static void test_salience_vector(void)
+{
+    static const float want[6] = {0.04931711f, 0.05898581f, 0.052921593f,
+                                  0.047916025f, 0.056698654f, 0.07849147f};
+    aether_fastgrnn *g = NULL;
+    float x[6 * 4], s[6], h[8], h2[8], sal;
+    size_t t, r;
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    for (t = 0; t < 6; ++t) {
+        x[t * 4 + 0] = (float)t * 0.5f - 1.0f;
+        x[t * 4 + 1] = 0.25f;
+        x[t * 4 + 2] = -0.5f;
+        x[t * 4 + 3] = (float)t * 0.1f;
+    }
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 6, NULL, 0), AETHER_OK);
+    for (t = 0; t < 6; ++t)
+        CHECK_NEAR(s[t], want[t], 1e-6);
+    /* step-by-step equals score_sequence */
+    for (r = 0; r < 8; ++r)
+        h[r] = 0.0f;
+    for (t = 0; t < 6; ++t) {
+        CHECK_STATUS(aether_fastgrnn_step(g, x + t * 4, 4, h, h2, &sal), AETHER_OK);
+        CHECK(aether_f32_bits(sal) == aether_f32_bits(s[t]));
+        memcpy(h, h2, sizeof h);
+    }
+    /* errors */
+    CHECK_STATUS(aether_fastgrnn_step(g, x, 4, h, h, &sal), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_fastgrnn_step(g, x, 4, h, h + 1, &sal), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_fastgrnn_step(g, x, 3, h, h2, &sal), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(aether_fastgrnn_step(NULL, x, 4, h, h2, &sal), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 23, 6, s, 6, NULL, 0),
+                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 5, NULL, 0),
+                 AETHER_ERR_SHAPE_MISMATCH);
+    {
+        size_t need = 0;
+        unsigned char wsb[512];
+        CHECK_STATUS(aether_fastgrnn_workspace_size(g, &need), AETHER_OK);
+        CHECK(need <= sizeof wsb);
+        CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 6, wsb, need - 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 6, wsb, need), AETHER_OK);
+        CHECK_NEAR(s[5], want[5], 1e-6);
+    }
+    aether_fastgrnn_destroy(g);
+}
+
+static void test_seeding_and_weights(void)
+{
+    aether_fastgrnn *ref = NULL, *dis = NULL, *small_ref = NULL, *small_dis = NULL, *fw = NULL;
+    const float *a[4], *b[4];
+    aether_fastgrnn_weights w;
+    float zeros[32];
+    size_t i, m, same = 0;
+    memset(zeros, 0, sizeof zeros);
+    CHECK_STATUS(aether_fastgrnn_create(32, 32, AETHER_FASTGRNN_SEED_REFERENCE, &ref), AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_create(32, 32, AETHER_FASTGRNN_SEED_DISJOINT, &dis), AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_params(ref, &a[0], &a[1], &a[2], &a[3], NULL, NULL, NULL, NULL),
+                 AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_params(dis, &b[0], &b[1], &b[2], &b[3], NULL, NULL, NULL, NULL),
+                 AETHER_OK);
+    /* Reference overlap (issue 17): W_g[1000 + e] == U_g[e] for 1024-element matrices. */
+    for (i = 0; i < 24; ++i)
+        CHECK(aether_f32_bits(a[0][1000 + i]) == aether_f32_bits(a[1][i]));
+    /* Disjoint seeding: W_g is the same; no weight repeats across matrices. */
+    CHECK(bit_diffs(a[0], b[0], 1024) == 0);
+    for (m = 1; m < 4; ++m)
+        for (i = 0; i < 1024; ++i)
+            if (aether_f32_bits(b[0][i]) == aether_f32_bits(b[m][i]) ||
+                aether_f32_bits(b[0][1000 + (i % 24)]) == aether_f32_bits(b[m][i % 24]))
+                same++;
+    CHECK_EQ_INT(same, 0);
+    /* Without overlap both seedings agree. */
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &small_ref),
+                 AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_DISJOINT, &small_dis),
+                 AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_params(small_ref, &a[0], &a[1], &a[2], &a[3], NULL, NULL, NULL,
+                                        NULL),
+                 AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_params(small_dis, &b[0], &b[1], &b[2], &b[3], NULL, NULL, NULL,
+                                        NULL),
+                 AETHER_OK);
+    CHECK(bit_diffs(a[0], b[0], 32) == 0 && bit_diffs(a[1], b[1], 64) == 0 &&
+          bit_diffs(a[2], b[2], 32) == 0 && bit_diffs(a[3], b[3], 64) == 0);
+
+    /* from_weights: length checks in reference order, then a faithful copy */
+    memset(&w, 0, sizeof w);
+    w.input_dim = 4;
+    w.hidden_dim = 8;
+    w.w_gate = a[0];
+    w.w_gate_len = 32;
+    w.u_gate = a[1];
+    w.u_gate_len = 64;
+    w.w_update = a[2];
+    w.w_update_len = 32;
+    w.u_update = a[3];
+    w.u_update_len = 64;
+    w.b_gate = zeros;
+    w.b_gate_len = 8;
+    w.b_update = zeros;
+    w.b_update_len = 8;
+    w.zeta = 1.0f;
+    w.nu = 0.0f;
+    w.u_gate_len = 63;
+    w.b_update_len = 7;
+    CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_ERR_SHAPE_MISMATCH);
+    w.u_gate_len = 64;
+    CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_ERR_SHAPE_MISMATCH);
+    w.b_update_len = 8;
+    w.hidden_dim = 0;
+    CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_ERR_INVALID_ARG);
+    w.hidden_dim = 8;
+    w.b_gate = NULL;
+    CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_ERR_NULL_ARG);
+    w.b_gate = zeros;
+    CHECK(fw == NULL);
+    CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_OK);
+    {
+        float x[4] = {0.5f, -1.0f, 0.25f, 2.0f}, s1[1], s2[1];
+        CHECK_STATUS(aether_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1, NULL, 0), AETHER_OK);
+        CHECK_STATUS(aether_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1, NULL, 0),
+                     AETHER_OK);
+        CHECK(aether_f32_bits(s1[0]) == aether_f32_bits(s2[0]));
+    }
+    {
+        aether_fastgrnn *g = NULL;
+        size_t bytes;
+        CHECK_STATUS(aether_fastgrnn_size(0, 8, &bytes), AETHER_ERR_INVALID_ARG);
+        CHECK_STATUS(aether_fastgrnn_size((size_t)-1, (size_t)-1, &bytes), AETHER_ERR_OVERFLOW);
+        CHECK_STATUS(aether_fastgrnn_create(4, 8, (aether_fastgrnn_seeding)9, &g),
+                     AETHER_ERR_INVALID_ARG);
+        CHECK_EQ_INT(aether_fastgrnn_input_dim(NULL), 0);
+    }
+    aether_fastgrnn_destroy(ref);
+    aether_fastgrnn_destroy(dis);
+    aether_fastgrnn_destroy(small_ref);
+    aether_fastgrnn_destroy(small_dis);
+    aether_fastgrnn_destroy(fw);
+    aether_fastgrnn_destroy(NULL);
+}
+
+typedef struct fg_case {
+    const char *name;
+    size_t window, block;
+    size_t globals[2];
+    size_t n_globals;
+    int causal;
+    size_t hidden, top_k;
+} fg_case;
+
+static const fg_case k_fg[] = {
+    {"forward_gated_fastgrnn_c_w32_b16_g01_s1000_h32_top8", 32, 16, {0, 1}, 2, 1, 32, 8},
+    {"forward_gated_fastgrnn_c_w8_b16_s100_h16_top2", 8, 16, {0, 0}, 1, 1, 16, 2},
+    {"forward_gated_fastgrnn_c_w8_b16_s100_h16_top8", 8, 16, {0, 0}, 1, 1, 16, 8},
+    {"forward_gated_fastgrnn_nc_w8_b16_s100_h8_top2", 8, 16, {0, 0}, 1, 0, 8, 2},
+};
+
+static void make_config(aether_attn_config *cfg, size_t window, size_t block,
+                        const size_t *globals, size_t n_globals, int causal)
+{
+    aether_attn_params p = aether_attn_params_default();
+    p.window = window;
+    p.block_size = block;
+    p.globals = globals;
+    p.n_globals = n_globals;
+    p.causal = causal;
+    CHECK_STATUS(aether_attn_config_init(cfg, &p), AETHER_OK);
+}
+
+static void test_fastgrnn_goldens(void)
+{
+    size_t c;
+    for (c = 0; c < sizeof k_fg / sizeof k_fg[0]; ++c) {
+        const fg_case *fc = &k_fg[c];
+        static const char *mats[4] = {"gate_w_gate.npy", "gate_u_gate.npy", "gate_w_update.npy",
+                                      "gate_u_update.npy"};
+        aether_attn_config cfg;
+        aether_fastgrnn *g = NULL;
+        aether_tensor q, k, v, want, got;
+        aether_npy sal, mask, mat;
+        const float *p[4];
+        float *s;
+        uint8_t *m;
+        size_t i, mi;
+        make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals, fc->causal);
+        if (load(fc->name, "q.npy", &q) || load(fc->name, "k.npy", &k) ||
+            load(fc->name, "v.npy", &v) || load(fc->name, "out.npy", &want) ||
+            load_npy(fc->name, "salience.npy", &sal) || load_npy(fc->name, "keep_mask.npy", &mask))
+            continue;
+        CHECK_STATUS(aether_fastgrnn_create(k.dim, fc->hidden, AETHER_FASTGRNN_SEED_REFERENCE, &g),
+                     AETHER_OK);
+        CHECK_STATUS(aether_fastgrnn_params(g, &p[0], &p[1], &p[2], &p[3], NULL, NULL, NULL, NULL),
+                     AETHER_OK);
+        for (mi = 0; mi < 4; ++mi) {
+            if (load_npy(fc->name, mats[mi], &mat))
+                continue;
+            CHECK_MSG(bit_diffs(p[mi], (const float *)mat.data, mat.count) == 0, "%s %s",
+                      fc->name, mats[mi]);
+            aether_npy_free(&mat);
+        }
+        s = (float *)malloc(k.seq * sizeof(float));
+        m = (uint8_t *)malloc(k.seq);
+        CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
+        CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m,
+                                                        NULL, 0),
+                     AETHER_OK);
+        CHECK_MSG(bit_diffs(s, (const float *)sal.data, k.seq) == 0, "%s salience", fc->name);
+        for (i = 0; i < k.seq; ++i) {
+            double d = fabs((double)s[i] - ((const float *)sal.data)[i]);
+            CHECK_MSG(d <= 1e-6, "%s salience[%zu] off by %g", fc->name, i, d);
+            if (d > 1e-6)
+                break;
+        }
+        CHECK_MSG(memcmp(m, mask.data, k.seq) == 0, "%s keep_mask", fc->name);
+        CHECK_MSG(bit_diffs(got.data, want.data, aether_tensor_size(&got)) == 0, "%s out",
+                  fc->name);
+        /* the pieces separately give the same */
+        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, k.seq, NULL, 0), AETHER_OK);
+        CHECK(bit_diffs(s, (const float *)sal.data, k.seq) == 0);
+        CHECK_STATUS(aether_keep_mask_top_k(s, k.seq, fc->top_k, m, NULL, 0), AETHER_OK);
+        CHECK(memcmp(m, mask.data, k.seq) == 0);
+        free(s);
+        free(m);
+        aether_fastgrnn_destroy(g);
+        aether_npy_free(&sal);
+        aether_npy_free(&mask);
+        aether_tensor_free(&q);
+        aether_tensor_free(&k);
+        aether_tensor_free(&v);
+        aether_tensor_free(&want);
+        aether_tensor_free(&got);
+    }
+}
+
+static void test_fastgrnn_forward_errors(void)
+{
+    static const size_t globals[1] = {0};
+    aether_attn_config cfg;
+    aether_fastgrnn *g = NULL;
+    aether_tensor q, k, v, o, kq;
+    float qb[5 * 2 * 8], kb[5 * 2 * 8], vb[5 * 2 * 8], ob[5 * 2 * 8], s[5];
+    memset(qb, 0, sizeof qb);
+    memset(kb, 0, sizeof kb);
+    memset(vb, 0, sizeof vb);
+    make_config(&cfg, 2, 2, globals, 1, 1);
+    aether_tensor_view(&q, qb, 80, 5, 2, 8);
+    aether_tensor_view(&k, kb, 80, 5, 2, 8);
+    aether_tensor_view(&v, vb, 80, 5, 2, 8);
+    aether_tensor_view(&o, ob, 80, 5, 2, 8);
+    aether_tensor_view(&kq, kb, 80, 5, 4, 4);
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    /* gate input_dim 4 != head dim 8: an error, not an abort */
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, 2, &o, NULL, NULL, NULL,
+                                                    0),
+                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, 5, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    /* attention validation first */
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &kq, &v, 2, &o, NULL, NULL, NULL,
+                                                    0),
+                 AETHER_ERR_HEAD_DIM_MISMATCH);
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, NULL, &q, &k, &v, 2, &o, NULL, NULL,
+                                                    NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 4, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 5, NULL, 0), AETHER_OK);
+    aether_fastgrnn_destroy(g);
+}
+
+static void mask_from(const uint8_t *m, size_t n, char *out)
+{
+    size_t i;
+    for (i = 0; i < n; ++i)
+        out[i] = m[i] ? 'T' : 'F';
+    out[n] = '\0';
+}
+
+static void test_keep_masks(void)
+{
+    static const float crate[8] = {0.1f, 0.5f, 0.9f, 0.2f, 0.8f, 0.3f, 0.7f, 0.4f};
+    static const float small[4] = {0.3f, 0.1f, 0.3f, 0.2f};
+    float withnan[6] = {0.3f, 0.1f, 0.3f, 0.2f, 0.0f, 0.3f};
+    uint8_t m[8];
+    char str[9];
+    size_t need = 0;
+    unsigned char ws[64];
+    withnan[4] = NAN;
+
+    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, NULL, 0), AETHER_OK);
+    mask_from(m, 8, str);
+    CHECK(strcmp(str, "FFTFTFTF") == 0);
+    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 3, m, NULL, 0), AETHER_OK);
+    mask_from(m, 6, str);
+    CHECK_MSG(strcmp(str, "TFTFFT") == 0, "NaN top-3 gave %s", str);
+    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 5, m, NULL, 0), AETHER_OK);
+    mask_from(m, 6, str);
+    CHECK(strcmp(str, "TTTTFT") == 0); /* NaN is the lowest */
+    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 0, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "FFFF") == 0);
+    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 4, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TTTT") == 0);
+    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 1, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TFFF") == 0); /* tie 0.3/0.3 -> lower index */
+    CHECK_STATUS(aether_keep_mask_top_k_workspace_size(8, 3, &need), AETHER_OK);
+    CHECK(need <= sizeof ws);
+    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws, need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws, need), AETHER_OK);
+    CHECK_STATUS(aether_keep_mask_top_k(NULL, 0, 3, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(aether_keep_mask_top_k(NULL, 2, 1, m, NULL, 0), AETHER_ERR_NULL_ARG);
+
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TFTF") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 1.0f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TFTF") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.0f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TTTT") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 7.0f, m, NULL, 0), AETHER_OK); /* clamped */
+    mask_from(m, 4, str);
+    CHECK(strcmp(str, "TFTF") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(crate, 8, 0.75f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 8, str);
+    CHECK(strcmp(str, "FFTFTFFF") == 0);
+    /* NaN: sorted first; q 0 -> NaN threshold keeps all; q 0.5 -> NaN dropped */
+    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.0f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 6, str);
+    CHECK(strcmp(str, "TTTTTT") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.5f, m, NULL, 0), AETHER_OK);
+    mask_from(m, 6, str);
+    CHECK(strcmp(str, "TFTFFT") == 0);
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, NAN, m, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_keep_mask_quantile_workspace_size(4, &need), AETHER_OK);
+    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, ws, need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float urand(uint64_t *s)
+{
+    return (float)(splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+}
+
+/* Prefix top-k against a direct O(n^2) definition, the superset property,
+ * NaN and ties, and the threshold rule. */
+static void test_causal_masks(void)
+{
+    uint64_t seed = 11;
+    float s[300];
+    uint8_t mc[300], mg[300];
+    size_t n = 300, i, j, k;
+    aether_causal_params p;
+    for (i = 0; i < n; ++i)
+        s[i] = (float)(int)(urand(&seed) * 20.0f) / 20.0f; /* many ties */
+    s[17] = NAN;
+    s[150] = NAN;
+    p.rule = AETHER_CAUSAL_PREFIX_TOP_K;
+    p.threshold = 0.0f;
+    for (k = 0; k <= 12; k += 3) {
+        p.top_k = k;
+        CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+        CHECK_STATUS(aether_keep_mask_top_k(s, n, k, mg, NULL, 0), AETHER_OK);
+        for (j = 0; j < n; ++j) {
+            size_t above = 0;
+            for (i = 0; i < j; ++i) {
+                int ge = isnan(s[j]) ? 1 : (!isnan(s[i]) && s[i] >= s[j]);
+                above += (size_t)ge;
+            }
+            CHECK_MSG(mc[j] == (above < k), "k %zu j %zu", k, j);
+            CHECK(!mg[j] || mc[j]); /* superset of the reference top-k */
+        }
+    }
+    p.top_k = 1000;
+    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    for (j = 0; j < n; ++j)
+        CHECK(mc[j] == 1);
+    p.rule = AETHER_CAUSAL_THRESHOLD;
+    p.threshold = 0.25f;
+    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    for (j = 0; j < n; ++j)
+        CHECK(mc[j] == (s[j] >= 0.25f));
+    p.threshold = NAN;
+    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+    p.rule = (aether_causal_rule)5;
+    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+}
+
+/* The streaming state decides exactly what the window function decides. */
+static void test_causal_stream_matches_window(void)
+{
+    uint64_t seed = 23;
+    aether_fastgrnn *g = NULL;
+    aether_causal_gate *cg = NULL;
+    aether_causal_params p;
+    aether_tensor k;
+    size_t seq = 400, kvh = 3, dim = 8, t, rule;
+    uint8_t mask[400], keep;
+    float sal[400], s1;
+    CHECK_STATUS(aether_fastgrnn_create(dim, 16, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    CHECK_STATUS(aether_tensor_zeros(&k, seq, kvh, dim), AETHER_OK);
+    for (t = 0; t < aether_tensor_size(&k); ++t)
+        k.data[t] = urand(&seed) * 3.0f;
+    for (rule = 0; rule < 2; ++rule) {
+        p.rule = rule ? AETHER_CAUSAL_THRESHOLD : AETHER_CAUSAL_PREFIX_TOP_K;
+        p.top_k = 6;
+        p.threshold = 0.2f;
+        CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, sal, NULL, 0), AETHER_OK);
+        CHECK_STATUS(aether_causal_gate_create(g, &p, kvh, &cg), AETHER_OK);
+        for (t = 0; t < seq; ++t) {
+            CHECK_STATUS(aether_causal_gate_step(cg, aether_tensor_row(&k, t, 0), kvh * dim,
+                                                 &keep, &s1),
+                         AETHER_OK);
+            CHECK(keep == mask[t]);
+            CHECK(aether_f32_bits(s1) == aether_f32_bits(sal[t]));
+        }
+        CHECK_EQ_INT(aether_causal_gate_position(cg), seq);
+        /* errors leave the state alone; reset restarts */
+        CHECK_STATUS(aether_causal_gate_step(cg, k.data, kvh * dim - 1, &keep, NULL),
+                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_EQ_INT(aether_causal_gate_position(cg), seq);
+        CHECK_STATUS(aether_causal_gate_reset(cg), AETHER_OK);
+        CHECK_STATUS(aether_causal_gate_step(cg, k.data, kvh * dim, &keep, &s1), AETHER_OK);
+        CHECK(keep == mask[0] && aether_f32_bits(s1) == aether_f32_bits(sal[0]));
+        aether_causal_gate_destroy(cg);
+        cg = NULL;
+    }
+    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq - 1, NULL, NULL, 0),
+                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(aether_causal_gate_create(g, &p, 0, &cg), AETHER_ERR_INVALID_ARG);
+    {
+        size_t bytes = 0;
+        unsigned char *buf;
+        p.rule = AETHER_CAUSAL_PREFIX_TOP_K;
+        CHECK_STATUS(aether_causal_gate_size(g, &p, kvh, &bytes), AETHER_OK);
+        buf = (unsigned char *)malloc(bytes);
+        CHECK_STATUS(aether_causal_gate_init(buf, bytes - 1, g, &p, kvh, &cg),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_causal_gate_init(buf, bytes, g, &p, kvh, &cg), AETHER_OK);
+        CHECK_EQ_INT(aether_causal_gate_position(cg), 0);
+        free(buf);
+    }
+    aether_tensor_free(&k);
+    aether_fastgrnn_destroy(g);
+}
+
+TEST_MAIN(test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
+          test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
+          test_causal_stream_matches_window)

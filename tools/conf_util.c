@@ -1,0 +1,238 @@
+/* Helpers shared by the conformance op handlers: loading a case's arrays,
+ * reading its config, and comparing results against the golden arrays. */
+#include "conformance.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Record a failure; the first note wins because it is usually the cause. */
+static void fail(conf_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    r->verdict = CONF_FAIL;
+    if (r->note[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(r->note, sizeof r->note, fmt, ap);
+    va_end(ap);
+}
+
+/* A JSON number that is a non-negative integer representable as size_t. */
+static int json_size(const cJSON *item, size_t *out)
+{
+    double d;
+    if (!cJSON_IsNumber(item))
+        return 0;
+    d = item->valuedouble;
+    if (!(d >= 0.0) || d != floor(d) || d > 9007199254740992.0 || d > (double)SIZE_MAX)
+        return 0;
+    *out = (size_t)d;
+    return 1;
+}
+
+/* Path of files[key] and the entry itself; 0 and FAIL in r when absent. */
+static int case_file(const conf_case *c, const char *key, char *path, size_t cap,
+                     const cJSON **entry, conf_result *r)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(c->json, "files");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(files, key);
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(e, "file");
+    int n;
+    if (!cJSON_IsString(file) || !file->valuestring[0]) {
+        fail(r, "case.json has no files.%s.file", key);
+        return 0;
+    }
+    n = snprintf(path, cap, "%s/%s", c->dir, file->valuestring);
+    if (n < 0 || (size_t)n >= cap) {
+        fail(r, "path of %s too long", key);
+        return 0;
+    }
+    *entry = e;
+    return 1;
+}
+
+/* The loaded shape must agree with the shape case.json declares. */
+static int check_declared_shape(const cJSON *entry, const char *key, size_t ndim,
+                                const size_t *shape, conf_result *r)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(entry, "shape");
+    const cJSON *d;
+    size_t i = 0, v;
+    if (!cJSON_IsArray(s))
+        return 1;
+    cJSON_ArrayForEach(d, s)
+    {
+        if (i >= ndim || !json_size(d, &v) || v != shape[i]) {
+            fail(r, "%s: shape differs from case.json", key);
+            return 0;
+        }
+        i++;
+    }
+    if (i != ndim) {
+        fail(r, "%s: rank differs from case.json", key);
+        return 0;
+    }
+    return 1;
+}
+
+int conf_load(const conf_case *c, const char *key, aether_npy *out, conf_result *r)
+{
+    char path[4096];
+    const cJSON *entry;
+    aether_status s;
+    memset(out, 0, sizeof *out);
+    if (!case_file(c, key, path, sizeof path, &entry, r))
+        return -1;
+    s = aether_npy_load(path, out);
+    if (s != AETHER_OK) {
+        fail(r, "%s: %s", key, aether_strerror(s));
+        return -1;
+    }
+    if (!check_declared_shape(entry, key, out->ndim, out->shape, r)) {
+        aether_npy_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int conf_load_tensor(const conf_case *c, const char *key, aether_tensor *out, conf_result *r)
+{
+    char path[4096];
+    const cJSON *entry;
+    aether_status s;
+    size_t shape[3];
+    memset(out, 0, sizeof *out);
+    if (!case_file(c, key, path, sizeof path, &entry, r))
+        return -1;
+    s = aether_npy_load_tensor(path, out);
+    if (s != AETHER_OK) {
+        fail(r, "%s: %s", key,
+             s == AETHER_ERR_SHAPE_MISMATCH ? "not a 3-D float32 array" : aether_strerror(s));
+        return -1;
+    }
+    shape[0] = out->seq;
+    shape[1] = out->heads;
+    shape[2] = out->dim;
+    if (!check_declared_shape(entry, key, 3, shape, r)) {
+        aether_tensor_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+static int json_flag(const cJSON *cfg, const char *key, int *out, conf_result *r)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    if (!cJSON_IsBool(v)) {
+        fail(r, "config.%s missing or not a boolean", key);
+        return 0;
+    }
+    *out = cJSON_IsTrue(v) ? 1 : 0;
+    return 1;
+}
+
+int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(c->json, "config");
+    const cJSON *g, *item;
+    size_t globals[AETHER_MAX_GLOBALS];
+    aether_attn_params p;
+    aether_status s;
+
+    if (!cJSON_IsObject(j)) {
+        fail(r, "case.json has no config");
+        return -1;
+    }
+    memset(&p, 0, sizeof p);
+    if (!json_size(cJSON_GetObjectItemCaseSensitive(j, "window"), &p.window) ||
+        !json_size(cJSON_GetObjectItemCaseSensitive(j, "block_size"), &p.block_size)) {
+        fail(r, "config.window/block_size missing or invalid");
+        return -1;
+    }
+    g = cJSON_GetObjectItemCaseSensitive(j, "global_tokens");
+    if (!cJSON_IsArray(g)) {
+        fail(r, "config.global_tokens missing");
+        return -1;
+    }
+    cJSON_ArrayForEach(item, g)
+    {
+        if (p.n_globals == AETHER_MAX_GLOBALS) {
+            fail(r, "config.global_tokens: more than %d", AETHER_MAX_GLOBALS);
+            return -1;
+        }
+        if (!json_size(item, &globals[p.n_globals])) {
+            fail(r, "config.global_tokens: invalid entry");
+            return -1;
+        }
+        p.n_globals++;
+    }
+    p.globals = globals;
+    if (!json_flag(j, "causal", &p.causal, r) || !json_flag(j, "use_log_stride", &p.use_log_stride, r) ||
+        !json_flag(j, "use_landmarks", &p.use_landmarks, r) ||
+        !json_flag(j, "sort_candidates", &p.sort_candidates, r))
+        return -1;
+    s = aether_attn_config_init(cfg, &p);
+    if (s != AETHER_OK) {
+        fail(r, "config rejected: %s", aether_strerror(s));
+        return -1;
+    }
+    return 0;
+}
+
+long conf_int(const conf_case *c, const char *key, long def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->json, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < -2147483648.0 || v->valuedouble > 2147483647.0)
+        return def;
+    return (long)v->valuedouble;
+}
+
+double conf_tolerance(const conf_case *c)
+{
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(c->json, "input_gen");
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(gen, "scale");
+    double s = 1.0;
+    if (cJSON_IsNumber(scale) && scale->valuedouble > 0.0 && isfinite(scale->valuedouble))
+        s = scale->valuedouble;
+    return 1e-6 * s;
+}
+
+int conf_compare(const float *got, const float *want, size_t n, int exact, double tol,
+                 const char *what, conf_result *r)
+{
+    size_t i, bad = 0, first = 0;
+    if (n && (!got || !want)) {
+        fail(r, "%s: missing data", what);
+        return 0;
+    }
+    for (i = 0; i < n; ++i) {
+        uint32_t gb = aether_f32_bits(got[i]), wb = aether_f32_bits(want[i]);
+        int gnan = got[i] != got[i], wnan = want[i] != want[i];
+        double diff;
+        int ok;
+        if (gnan || wnan) {
+            /* NaN never matches within a tolerance; bitwise it may. */
+            ok = exact && gnan && wnan && gb == wb;
+            diff = ok ? 0.0 : HUGE_VAL;
+        } else {
+            diff = got[i] == want[i] ? 0.0 : fabs((double)got[i] - (double)want[i]);
+            ok = exact ? gb == wb : diff <= tol;
+        }
+        if (diff > r->max_abs_err)
+            r->max_abs_err = diff;
+        if (!ok && bad++ == 0)
+            first = i;
+    }
+    if (bad) {
+        fail(r, "%s: %lu of %lu differ, first [%lu] got %.9g (0x%08lx) want %.9g (0x%08lx)", what,
+             (unsigned long)bad, (unsigned long)n, (unsigned long)first, (double)got[first],
+             (unsigned long)aether_f32_bits(got[first]), (double)want[first],
+             (unsigned long)aether_f32_bits(want[first]));
+        return 0;
+    }
+    return 1;
+}
