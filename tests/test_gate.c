@@ -1,7 +1,9 @@
 /* FastGRNN gate: init bit-exactness, recurrence test vector, goldens of
  * forward_gated_with_fastgrnn, keep masks (total order), causal gate. */
 #include "aether/gate.h"
+#include "aether/kvcache.h"
 #include "aether/npy.h"
+#include "aether/dispatch.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -95,12 +97,15 @@ static void test_salience_vector(void)
         CHECK_STATUS(aether_fastgrnn_step(g, x + t * 4, 4, h, h2, &sal), AETHER_OK);
         CHECK(aether_f32_bits(sal) == aether_f32_bits(s[t]));
         memcpy(h, h2, sizeof h);
+        CHECK_STATUS(aether_fastgrnn_salience(g, h, 8, &sal), AETHER_OK);
+        CHECK(aether_f32_bits(sal) == aether_f32_bits(s[t]));
     }
     /* errors */
     CHECK_STATUS(aether_fastgrnn_step(g, x, 4, h, h, &sal), AETHER_ERR_INVALID_ARG);
     CHECK_STATUS(aether_fastgrnn_step(g, x, 4, h, h + 1, &sal), AETHER_ERR_INVALID_ARG);
     CHECK_STATUS(aether_fastgrnn_step(g, x, 3, h, h2, &sal), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_step(NULL, x, 4, h, h2, &sal), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_salience(g, h, 7, &sal), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 23, 6, s, 6, NULL, 0),
                  AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 5, NULL, 0),
@@ -381,7 +386,10 @@ static void test_keep_masks(void)
     CHECK(need <= sizeof ws);
     CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws, need - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);
-    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws, need), AETHER_OK);
+    /* any buffer alignment works */
+    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws + 1, need), AETHER_OK);
+    mask_from(m, 8, str);
+    CHECK(strcmp(str, "FFTFTFTF") == 0);
     CHECK_STATUS(aether_keep_mask_top_k(NULL, 0, 3, NULL, NULL, 0), AETHER_OK);
     CHECK_STATUS(aether_keep_mask_top_k(NULL, 2, 1, m, NULL, 0), AETHER_ERR_NULL_ARG);
 
@@ -411,6 +419,9 @@ static void test_keep_masks(void)
     CHECK_STATUS(aether_keep_mask_quantile_workspace_size(4, &need), AETHER_OK);
     CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, ws, need - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_keep_mask_quantile(crate, 8, 0.75f, m, ws + 3, 60), AETHER_OK);
+    mask_from(m, 8, str);
+    CHECK(strcmp(str, "FFTFTFFF") == 0);
 }
 
 static uint64_t splitmix(uint64_t *s)
@@ -528,6 +539,135 @@ static void test_causal_stream_matches_window(void)
     aether_fastgrnn_destroy(g);
 }
 
-TEST_MAIN(test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
+/* Streaming: append each token to a KV cache, let the causal gate decide its
+ * keep bit as it arrives, decode with the gated decode step - and get, at
+ * every position, exactly the row of the gated window forward that uses the
+ * causal mask of the whole window. */
+static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads, aether_causal_rule rule)
+{
+    static const size_t globals[2] = {0, 3};
+    uint64_t seed = 1234 + (uint64_t)(sort * 2 + lm);
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_fastgrnn *g = NULL;
+    aether_causal_gate *cg = NULL;
+    aether_causal_params p;
+    aether_kvcache_params kp;
+    aether_kvcache *cache = NULL;
+    aether_tensor q, k, v, win, q1, o1, o2;
+    size_t seq = 300, dim = 16, t, d, bad = 0, bad_plain = 0, need = 0, kept = 0;
+    uint8_t mask[300], stream_mask[300], ones[300];
+    unsigned char *ws;
+
+    ap.window = 6;
+    ap.block_size = 8;
+    ap.globals = globals;
+    ap.n_globals = 2;
+    ap.sort_candidates = sort;
+    ap.use_landmarks = lm;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    CHECK_STATUS(aether_fastgrnn_create(dim, 16, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    aether_tensor_zeros(&q, seq, q_heads, dim);
+    aether_tensor_zeros(&k, seq, kv_heads, dim);
+    aether_tensor_zeros(&v, seq, kv_heads, dim);
+    aether_tensor_zeros(&win, seq, q_heads, dim);
+    aether_tensor_zeros(&o1, 1, q_heads, dim);
+    aether_tensor_zeros(&o2, 1, q_heads, dim);
+    for (t = 0; t < aether_tensor_size(&q); ++t)
+        q.data[t] = urand(&seed);
+    for (t = 0; t < aether_tensor_size(&k); ++t) {
+        k.data[t] = urand(&seed);
+        v.data[t] = urand(&seed);
+    }
+    p.rule = rule;
+    p.top_k = 10;
+    {
+        /* a threshold inside the salience range of this data */
+        float sal[300];
+        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, seq, NULL, 0), AETHER_OK);
+        p.threshold = sal[seq / 2];
+    }
+
+    /* window: causal mask, then the gated forward */
+    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win, NULL, 0),
+                 AETHER_OK);
+
+    /* stream */
+    kp = aether_kvcache_params_default(&cfg, seq, kv_heads, dim);
+    CHECK_STATUS(aether_kvcache_create(&kp, &cache), AETHER_OK);
+    CHECK_STATUS(aether_causal_gate_create(g, &p, kv_heads, &cg), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_decode_gated_workspace_size(&cfg, cache, q_heads, &need),
+                 AETHER_OK);
+    ws = (unsigned char *)malloc(need);
+    for (t = 0; t < seq; ++t) {
+        float *kr = aether_tensor_row(&k, t, 0), *vr = aether_tensor_row(&v, t, 0);
+        CHECK_STATUS(aether_kvcache_append_rows(cache, kr, vr), AETHER_OK);
+        CHECK_STATUS(aether_causal_gate_step(cg, kr, kv_heads * dim, &stream_mask[t], NULL),
+                     AETHER_OK);
+        ones[t] = 1;
+        kept += stream_mask[t];
+        aether_tensor_view(&q1, aether_tensor_row(&q, t, 0), q_heads * dim, 1, q_heads, dim);
+        CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, cache, stream_mask, t + 1, &o1, ws,
+                                                 need),
+                     AETHER_OK);
+        for (d = 0; d < q_heads * dim; ++d)
+            if (aether_f32_bits(o1.data[d]) != aether_f32_bits(aether_tensor_row(&win, t, 0)[d]))
+                bad++;
+        /* all-ones mask == the cache's own decode step */
+        CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, cache, ones, t + 1, &o1, ws, need),
+                     AETHER_OK);
+        CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, cache, &o2), AETHER_OK);
+        for (d = 0; d < q_heads * dim; ++d)
+            if (aether_f32_bits(o1.data[d]) != aether_f32_bits(o2.data[d]))
+                bad_plain++;
+    }
+    CHECK(memcmp(mask, stream_mask, seq) == 0);
+    CHECK_MSG(bad == 0, "sort %d lm %d q%zu kv%zu rule %d: %zu values differ from the window",
+              sort, lm, q_heads, kv_heads, (int)rule, bad);
+    CHECK_MSG(bad_plain == 0, "all-ones gated decode != decode_step (%zu values)", bad_plain);
+    CHECK_MSG(kept > 0 && kept < seq, "rule %d kept %zu of %zu", (int)rule, kept, seq);
+
+    /* errors */
+    aether_tensor_view(&q1, q.data, q_heads * dim, 1, q_heads, dim);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, cache, stream_mask, seq - 1, &o1, ws,
+                                             need),
+                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, cache, stream_mask, seq, &o1, ws,
+                                             need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q, cache, stream_mask, seq, &o1, ws, need),
+                 AETHER_ERR_SEQ_NOT_ONE);
+    free(ws);
+    aether_kvcache_destroy(cache);
+    aether_causal_gate_destroy(cg);
+    aether_fastgrnn_destroy(g);
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&win);
+    aether_tensor_free(&o1);
+    aether_tensor_free(&o2);
+}
+
+static void test_stream_gated_decode(void)
+{
+    int sort, lm;
+    for (sort = 0; sort <= 1; ++sort)
+        for (lm = 0; lm <= 1; ++lm)
+            stream_case(sort, lm, 4, 2, AETHER_CAUSAL_PREFIX_TOP_K);
+    stream_case(0, 1, 3, 3, AETHER_CAUSAL_THRESHOLD);
+    stream_case(1, 1, 2, 1, AETHER_CAUSAL_THRESHOLD);
+}
+
+/* The comparisons against aether_attn_forward / decode_step are bitwise:
+ * pin the scalar reference kernels (the optimised paths are only within
+ * tolerance). The kernels under test here are reference-only anyway. */
+static void use_reference_kernels(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+}
+
+TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
           test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
-          test_causal_stream_matches_window)
+          test_causal_stream_matches_window, test_stream_gated_decode)

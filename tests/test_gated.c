@@ -2,6 +2,7 @@
  * filtering semantics, errors. */
 #include "aether/attention_gated.h"
 #include "aether/npy.h"
+#include "aether/dispatch.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -286,5 +287,13 @@ static void test_errors(void)
     free(ws);
 }
 
-TEST_MAIN(test_gated_goldens, test_all_true_equals_forward, test_gqa_equals_expanded,
+/* The comparisons against aether_attn_forward / decode_step are bitwise:
+ * pin the scalar reference kernels (the optimised paths are only within
+ * tolerance). The kernels under test here are reference-only anyway. */
+static void use_reference_kernels(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+}
+
+TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward, test_gqa_equals_expanded,
           test_filter_semantics, test_errors)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aether/dispatch.h"
 #include "aether/head.h"
 #include "aether/npy.h"
 #include "check.h"
@@ -95,13 +96,18 @@ static void free3(aether_tensor *a, aether_tensor *b, aether_tensor *c)
 
 /* Step every token through a fresh cache; returns the status of the first
  * failing step. out_steps is [seq, q_heads, dim]. */
-static aether_status stream_all(const aether_head *h, const aether_tensor *q,
-                                const aether_tensor *k, const aether_tensor *v, size_t capacity,
-                                aether_tensor *out_steps)
+static aether_status stream_lm(const aether_head *h, const aether_tensor *q,
+                               const aether_tensor *k, const aether_tensor *v, size_t capacity,
+                               aether_kv_landmarks lm, aether_tensor *out_steps)
 {
     aether_kvcache *cache = NULL;
-    aether_status st = aether_head_make_cache(h, capacity, &cache);
+    aether_kvcache_params p;
+    aether_status st = aether_head_cache_params(h, capacity, &p);
     size_t t;
+    if (st != AETHER_OK)
+        return st;
+    p.landmarks = lm;
+    st = aether_kvcache_create(&p, &cache);
     if (st != AETHER_OK)
         return st;
     for (t = 0; t < q->seq && st == AETHER_OK; ++t) {
@@ -115,6 +121,22 @@ static aether_status stream_all(const aether_head *h, const aether_tensor *q,
     }
     aether_kvcache_destroy(cache);
     return st;
+}
+
+static aether_status stream_all(const aether_head *h, const aether_tensor *q,
+                                const aether_tensor *k, const aether_tensor *v, size_t capacity,
+                                aether_tensor *out_steps)
+{
+    return stream_lm(h, q, k, v, capacity, AETHER_KV_LM_SUM, out_steps);
+}
+
+/* Bit-exact expectations (goldens, stream == forward) hold for the scalar
+ * reference kernels; the optimised prefill is checked against its accuracy
+ * contract at the end. */
+static void test_use_reference_kernels(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+    CHECK(!strcmp(aether_kernel_name(), "reference"));
 }
 
 /* ---- smoke.rs ---- */
@@ -586,6 +608,9 @@ static void golden_case(const char *cs, size_t window, size_t block, int with_st
         d = max_abs(steps.data, want_steps.data, aether_tensor_size(&steps));
         CHECK_MSG(d <= 1e-6, "%s steps max diff %g", cs, d);
         CHECK(memcmp(steps.data, out.data, aether_tensor_size(&out) * sizeof(float)) == 0);
+        /* a cache in the reference's Welford mode reproduces its steps exactly */
+        CHECK_STATUS(stream_lm(&h, &q, &k, &v, q.seq, AETHER_KV_LM_WELFORD, &steps), AETHER_OK);
+        CHECK(memcmp(steps.data, want_steps.data, aether_tensor_size(&steps) * sizeof(float)) == 0);
         aether_tensor_free(&steps);
         aether_tensor_free(&want_steps);
     }
@@ -604,7 +629,49 @@ static void test_golden_temporal(void)
     golden_case("temporal_long_window_prng_s1000", 64, 32, 0);
 }
 
-TEST_MAIN(test_sparse_gqa_forward_runs_at_aether_default,
+/* Default kernel selection (possibly SIMD prefill): forward within the
+ * dispatch contract |fast - ref| <= 1e-6*s + 2e-6*|ref| of the goldens, and
+ * streaming (scalar decode) within the same bound of the forward. */
+static void fast_case(const char *cs, size_t window, size_t block)
+{
+    aether_tensor q, k, v, want, out, steps;
+    aether_head_config c;
+    aether_head h;
+    size_t i, n, bad = 0;
+    if (!load(cs, "q", &q) || !load(cs, "k", &k) || !load(cs, "v", &v) || !load(cs, "out", &want)) {
+        CHECK_MSG(0, "%s: cannot load", cs);
+        return;
+    }
+    c = cfg_of(AETHER_HEAD_SPARSE_GQA, q.heads, k.heads, q.dim, window, block);
+    CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
+    aether_tensor_zeros(&out, q.seq, q.heads, q.dim);
+    aether_tensor_zeros(&steps, q.seq, q.heads, q.dim);
+    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(stream_all(&h, &q, &k, &v, q.seq, &steps), AETHER_OK);
+    n = aether_tensor_size(&out);
+    for (i = 0; i < n; ++i) {
+        double tol = 1e-6 + 2e-6 * fabs((double)want.data[i]);
+        if (fabs((double)out.data[i] - want.data[i]) > tol ||
+            fabs((double)steps.data[i] - out.data[i]) > 2 * tol)
+            bad++;
+    }
+    CHECK_MSG(bad == 0, "%s (%s kernels): %lu elements outside the contract", cs,
+              aether_kernel_name(), (unsigned long)bad);
+    free3(&q, &k, &v);
+    aether_tensor_free(&want);
+    aether_tensor_free(&out);
+    aether_tensor_free(&steps);
+}
+
+static void test_default_kernels_within_contract(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    fast_case("temporal_aether_default_prng_s1000", 32, 16);
+    fast_case("temporal_mha_small_prng_s300", 8, 4);
+    fast_case("temporal_long_window_prng_s1000", 64, 32);
+}
+
+TEST_MAIN(test_use_reference_kernels, test_sparse_gqa_forward_runs_at_aether_default,
           test_sparse_mha_path_runs_when_qkv_heads_match, test_dense_forward_matches_kernel_dense,
           test_invalid_gqa_ratio_rejected_at_construction,
           test_long_window_at_aether_roadmap_target,
@@ -613,4 +680,5 @@ TEST_MAIN(test_sparse_gqa_forward_runs_at_aether_default,
           test_validation_order_and_messages, test_auto_backend_rule, test_step_is_atomic,
           test_step_on_full_cache, test_dense_step_matches_dense_forward,
           test_sparse_step_matches_forward_random, test_dense_vs_sparse_saturated,
-          test_dense_vs_sparse_realistic, test_golden_temporal)
+          test_dense_vs_sparse_realistic, test_golden_temporal,
+          test_default_kernels_within_contract)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "aether/attention.h"
+#include "aether/dispatch.h"
 #include "aether/kvcache.h"
 #include "check.h"
 
@@ -77,6 +78,9 @@ static void stream_vs_forward(const rcfg *r, aether_kv_evict ev, size_t capacity
     aether_kvcache_params p;
     aether_kvcache *kc = NULL;
     size_t t, bad = 0;
+    /* The decode step is the scalar reference; compare with the reference
+     * forward (optimised kernels only agree within their accuracy bound). */
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
     make_cfg(&cfg, r);
     CHECK_STATUS(aether_tensor_zeros(&q, r->seq, r->qh, r->dim), AETHER_OK);
     CHECK_STATUS(aether_tensor_zeros(&k, r->seq, r->kvh, r->dim), AETHER_OK);
@@ -528,6 +532,61 @@ static void test_scored_eviction(void)
     aether_kvcache_destroy(kc);
 }
 
+/* The tournament tree picks exactly what a full scan would: the lowest score
+ * among unprotected, non-recent slots, ties to the oldest token. */
+static void test_scored_tree_matches_scan(void)
+{
+    aether_attn_config cfg;
+    aether_attn_params ap = aether_attn_params_default();
+    aether_kvcache_params p;
+    aether_kvcache *kc = NULL;
+    size_t prot[2] = {0, 5}, t, s, x, tok, mism = 0, evictions = 0;
+    float kv[4], q[4], o[4];
+    aether_tensor q1, o1;
+    ap.window = 3;
+    ap.block_size = 4;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    p = aether_kvcache_params_default(&cfg, 16, 1, 4);
+    p.evict = AETHER_KV_EVICT_SCORED;
+    p.protect_tokens = prot;
+    p.n_protect = 2;
+    p.protect_recent = 3;
+    CHECK_STATUS(aether_kvcache_create(&p, &kc), AETHER_OK);
+    (void)aether_tensor_view(&q1, q, 4, 1, 1, 4);
+    (void)aether_tensor_view(&o1, o, 4, 1, 1, 4);
+    for (t = 0; kc && t < 600; ++t) {
+        size_t want = SIZE_MAX, seen = aether_kvcache_tokens_seen(kc), found = 0;
+        float best = 0.0f, sc;
+        for (x = 0; x < 4; ++x) {
+            kv[x] = rnd();
+            q[x] = rnd() * 3.0f;
+        }
+        if (aether_kvcache_is_full(kc)) {
+            for (s = 0; s < 16; ++s) {
+                (void)aether_kvcache_slot_token(kc, s, &tok);
+                (void)aether_kvcache_slot_score(kc, s, &sc);
+                if (tok == 0 || tok == 5 || seen - tok <= 3)
+                    continue;
+                if (want == SIZE_MAX || sc < best || (sc == best && tok < want)) {
+                    want = tok;
+                    best = sc;
+                }
+            }
+            ++evictions;
+        }
+        CHECK_STATUS(aether_kvcache_append_rows(kc, kv, kv), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, kc, &o1), AETHER_OK);
+        for (s = 0; s < aether_kvcache_len(kc); ++s) {
+            (void)aether_kvcache_slot_token(kc, s, &tok);
+            found += tok == want;
+        }
+        mism += want != SIZE_MAX && found != 0;
+    }
+    CHECK_EQ_INT(evictions, 600 - 16);
+    CHECK_EQ_INT(mism, 0);
+    aether_kvcache_destroy(kc);
+}
+
 /* decode_batch == the sequential loop, bit for bit, for every policy. */
 static void check_batch_equals_loop(aether_kv_evict ev, aether_kv_storage st)
 {
@@ -631,5 +690,6 @@ static void test_f16_sort_and_rounding(void)
 
 TEST_MAIN(test_stream_equals_forward, test_bounded_policies_keep_window,
           test_errors_leave_state_unchanged, test_params_and_lifecycle, test_h2o_spec_vectors,
-          test_sliding_retention, test_scored_eviction, test_batch_equals_loop,
+          test_sliding_retention, test_scored_eviction, test_scored_tree_matches_scan,
+          test_batch_equals_loop,
           test_f16_sort_and_rounding)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aether/dispatch.h"
 #include "aether/model.h"
 #include "check.h"
 
@@ -147,6 +148,14 @@ static int same_bits(const float *a, const float *b, size_t n)
 }
 
 /* ---------- tests ---------- */
+
+/* The bit-exact contracts (re-derivation, stream == window forward) are
+ * those of the scalar reference kernels; the default selection is checked
+ * with the dispatch tolerance at the end. */
+static void test_use_reference_kernels(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+}
 
 static void test_forward_matches_rederivation(void)
 {
@@ -426,6 +435,15 @@ static void test_memory_modes(void)
     CHECK_STATUS(aether_model_get_info(mb, &info), AETHER_OK);
     CHECK_EQ_INT(info.borrowed, 1);
     CHECK_STATUS(aether_model_forward_workspace_size(m, 10, &ws_len), AETHER_OK);
+    {
+        size_t planned = 0, sess = 0, sess_planned = 0;
+        CHECK_STATUS(aether_model_forward_workspace_size_for(&b.view, NULL, 10, &planned),
+                     AETHER_OK);
+        CHECK_EQ_INT(planned, ws_len);
+        CHECK_STATUS(aether_model_session_size(m, NULL, &sess), AETHER_OK);
+        CHECK_STATUS(aether_model_session_size_for(&b.view, NULL, NULL, &sess_planned), AETHER_OK);
+        CHECK_EQ_INT(sess_planned, sess);
+    }
     ws = malloc(ws_len);
     CHECK_STATUS(aether_model_forward(m, x, 10, AETHER_POOL_LAST, a, pooled, ws, ws_len / 2),
                  AETHER_ERR_BUFFER_TOO_SMALL);
@@ -604,7 +622,38 @@ static void test_session_errors_and_eviction(void)
     free(b.bytes);
 }
 
-TEST_MAIN(test_forward_matches_rederivation, test_zero_attention_is_linear_classifier,
+/* Default kernels (possibly SIMD prefill): streaming logits stay within a
+ * small tolerance of the window forward. */
+static void test_default_kernels_streaming_close(void)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    blob_buf b;
+    aether_model *m = NULL;
+    aether_model_session *s = NULL;
+    float *x = random_frames(80, 16, 1.0f), lg[4], lw[4];
+    size_t t, i;
+    double worst = 0;
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    CHECK(make_demo(&b, &p));
+    CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    CHECK_STATUS(aether_model_session_create(m, NULL, &s), AETHER_OK);
+    for (t = 0; t < 80; ++t) {
+        CHECK_STATUS(aether_model_session_step(s, x + t * 16, lg, NULL), AETHER_OK);
+        CHECK_STATUS(aether_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, NULL, NULL, 0),
+                     AETHER_OK);
+        for (i = 0; i < 4; ++i)
+            if (fabs((double)lg[i] - lw[i]) > worst)
+                worst = fabs((double)lg[i] - lw[i]);
+    }
+    CHECK_MSG(worst <= 1e-5, "worst |stream - forward| = %g (%s kernels)", worst,
+              aether_kernel_name());
+    aether_model_session_destroy(s);
+    aether_model_destroy(m);
+    free(x);
+    free(b.bytes);
+}
+
+TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation, test_zero_attention_is_linear_classifier,
           test_streaming_equals_window_forward, test_f16_blob_matches_rounded_f32,
           test_input_normalisation, test_memory_modes, test_load_errors,
-          test_session_errors_and_eviction)
+          test_session_errors_and_eviction, test_default_kernels_streaming_close)

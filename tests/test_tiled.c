@@ -2,6 +2,7 @@
  * independence, seq-independent workspace, errors. */
 #include "aether/attention_tiled.h"
 #include "aether/npy.h"
+#include "aether/dispatch.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -274,6 +275,14 @@ static void test_workspace_bound(void)
                  AETHER_OK);
     CHECK(big > small);
     CHECK(big - small >= 16 * 4 * 32 * sizeof(float));
+    /* the header's formula, term by term (worst-case padding included) */
+    {
+        size_t S = sizeof(size_t) * 8, P = sizeof(void *), T = 128, g = 4, dim = 32, G = 1;
+        size_t formula = T * g * (4 * dim + 8 + 2 * P) + (1 + G + S) * sizeof(size_t) +
+                         (2 + S) * (2 * sizeof(size_t) + 8 * dim) + 4 * 63 +
+                         3 * (sizeof(size_t) - 1);
+        CHECK_EQ_INT(s64, formula);
+    }
     printf("tiled workspace: seq 1k %zu B, 64k %zu B; forward: 1k %zu B, 64k %zu B\n", s1, s64,
            fwd1, fwd64);
 }
@@ -389,5 +398,13 @@ static void test_errors(void)
     CHECK_EQ_INT(aether_attn_tiled_tile(&cfg, 9), 9);
 }
 
-TEST_MAIN(test_flash_goldens, test_forward_order_matches_forward, test_mha_and_alias,
+/* The comparisons against aether_attn_forward / decode_step are bitwise:
+ * pin the scalar reference kernels (the optimised paths are only within
+ * tolerance). The kernels under test here are reference-only anyway. */
+static void use_reference_kernels(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+}
+
+TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward, test_mha_and_alias,
           test_workspace_bound, test_workspace_exact, test_errors)

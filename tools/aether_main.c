@@ -15,6 +15,16 @@ static const command k_commands[] = {
     {"version", cmd_version, "print the library version"},
     {"conformance", cmd_conformance, "run golden conformance cases"},
     {"attn", cmd_attn, "run an attention kernel on .npy tensors"},
+    {"bench", cmd_bench, "time the kernels against the scalar reference"},
+    {"csi", cmd_csi, "summarise a CSI recording (--features: feature vectors)"},
+    {"init-blob", cmd_init_blob, "write the deterministic demo weight blob"},
+    {"inspect", cmd_inspect, "show and validate an RVNE weight blob"},
+    {"packet", cmd_packet, "decode 0xC5110007 classification packets"},
+    {"classify", cmd_classify, "classify a window of frames with a model blob"},
+    {"stream", cmd_stream, "classify frame by frame through a streaming session"},
+    {"train", cmd_train, "train a temporal model from labelled recordings"},
+    {"eval", cmd_eval, "score a model on the time-based validation split"},
+    {"baseline", cmd_baseline, "score a logistic-regression baseline on the same split"},
 };
 
 static void usage(FILE *f)

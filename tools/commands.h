@@ -7,5 +7,15 @@
 int cmd_version(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_attn(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_csi(int argc, char **argv);
+int cmd_init_blob(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_packet(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const conf_op k_ops[] = {
     {"decode_step", conf_op_decode_step},
     {"decode_step_f16", conf_op_decode_step_f16},
     {"dense_attention", conf_op_dense_attention},
+    {"errors", conf_op_errors},
     {"estimate_sparse_edges", conf_op_estimate_sparse_edges},
     {"f16_convert", conf_op_f16_convert},
     {"forward", conf_op_forward},
@@ -20,6 +21,9 @@ static const conf_op k_ops[] = {
     {"forward_gqa", conf_op_forward_gqa},
     {"forward_gqa_flash", conf_op_forward_gqa_flash},
     {"kvcache_evict_and_append", conf_op_kvcache_evict_and_append},
+    {"rvne_weight_blob", conf_op_rvne_weight_blob},
+    {"temporal_forward", conf_op_temporal_forward},
+    {"temporal_forward_and_step", conf_op_temporal_forward_and_step},
     /* ---- end of op table ---- */
     {NULL, NULL},
 };

@@ -10,6 +10,10 @@
  *   rvne_weight_blob           every blob of rvne.json: parse verdict, error
  *                              text, header, CRC, byte-exact re-serialisation,
  *                              and the demo generator vs init_random_blob.
+ * "Exact" assumes the scalar reference kernels. When an optimised prefill is
+ * selected, forward results are compared within the dispatch contract
+ * (1e-6*s + 2e-6*|ref|, and |ref| <= s for these attention outputs); the
+ * decode is always scalar, so the Welford steps stay exact.
  */
 #include "conformance.h"
 
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "aether/blob.h"
+#include "aether/dispatch.h"
 #include "aether/head.h"
 
 static void fail(conf_result *r, const char *fmt, ...)
@@ -112,6 +117,9 @@ static void temporal(const conf_case *c, conf_result *r, int with_steps)
     aether_head h;
     aether_status s;
     size_t capacity, n;
+    /* Decode is always scalar; only the prefill can take a fast path. */
+    int exact = !strcmp(aether_kernel_name(), "reference");
+    double tol = exact ? 0.0 : 3.0 * conf_tolerance(c);
 
     memset(&q, 0, sizeof q);
     memset(&k, 0, sizeof k);
@@ -139,7 +147,7 @@ static void temporal(const conf_case *c, conf_result *r, int with_steps)
         fail(r, "forward: %s", aether_strerror(s));
         goto done;
     }
-    if (!conf_compare(out.data, want.data, n, 1, 0.0, "out", r) || !with_steps)
+    if (!conf_compare(out.data, want.data, n, exact, tol, "out", r) || !with_steps)
         goto done;
     capacity = (size_t)conf_int(c, "capacity", (long)q.seq);
     /* the reference's own cache (Welford means): bit for bit */
@@ -149,7 +157,7 @@ static void temporal(const conf_case *c, conf_result *r, int with_steps)
     /* aether's default (landmark sums): equal to its forward, ~1e-7 from
      * the reference's steps */
     if (stream(&h, &q, &k, &v, capacity, AETHER_KV_LM_SUM, &steps, r) &&
-        conf_compare(steps.data, out.data, n, 1, 0.0, "steps (sum) vs forward", r))
+        conf_compare(steps.data, out.data, n, exact, 2.0 * tol, "steps (sum) vs forward", r))
         conf_compare(steps.data, want_steps.data, n, 0, 1e-6, "out_steps (sum)", r);
 done:
     aether_tensor_free(&q);

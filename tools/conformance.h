@@ -55,6 +55,8 @@ int conf_compare(const float *got, const float *want, size_t n, int exact, doubl
                  const char *what, conf_result *r);
 /* Tolerance for a case per the runner's contract: 1e-6 x input scale. */
 double conf_tolerance(const conf_case *c);
+/* tol > 0: exact comparisons use the optimised-kernel contract (see conf_util.c). */
+void conf_set_relaxed(double tol);
 
 /* ---- op handlers: one prototype per line, registered in conf_registry.c ---- */
 void conf_op_f16_convert(const conf_case *c, conf_result *r); /* conf_basic.c */
@@ -70,7 +72,11 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r); /* co
 void conf_op_forward_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
 void conf_op_forward_gqa_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
 void conf_op_forward_gated(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
-void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r); /* conf_tiled_gated */
+void conf_op_temporal_forward_and_step(const conf_case *c, conf_result *r); /* conf_temporal.c */
+void conf_op_temporal_forward(const conf_case *c, conf_result *r); /* conf_temporal.c */
+void conf_op_rvne_weight_blob(const conf_case *c, conf_result *r); /* conf_temporal.c */
+void conf_op_errors(const conf_case *c, conf_result *r); /* conf_errors.c */
 /* ---- end of op handlers ---- */
 
 #endif

@@ -16,7 +16,9 @@
  * The mask can only remove keys (log-stride ones, in effect); it never adds a
  * position that is not already a candidate.
  *
- * Workspace: as aether_attn_forward (same layout); ws = NULL mallocs.
+ * Workspace: the reference forward's layout (landmark table, candidate lists,
+ * one accumulator); ws = NULL mallocs. These kernels are scalar reference
+ * code: the optimised paths of aether/dispatch.h do not apply to them.
  */
 #ifndef AETHER_ATTENTION_GATED_H
 #define AETHER_ATTENTION_GATED_H
@@ -24,12 +26,13 @@
 #include <stdint.h>
 
 #include "aether/attention.h"
+#include "aether/kvcache.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Workspace bytes for both gated forwards (equal to the plain forward's). */
+/* Workspace bytes for both gated forwards. */
 aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                        size_t q_heads, size_t kv_heads,
                                                        size_t dim, size_t *bytes);
@@ -57,6 +60,36 @@ aether_status aether_attn_forward_gqa_gated(const aether_attn_config *cfg, const
                                             const aether_tensor *k, const aether_tensor *v,
                                             const uint8_t *keep_mask, size_t n_mask,
                                             aether_tensor *out, void *ws, size_t ws_len);
+
+/* ---------- gated streaming decode over a KV cache ---------- */
+
+/* Workspace bytes of aether_kvcache_decode_gated for queries with q_heads
+ * heads over this cache (bounded by the cache capacity, so one buffer serves
+ * every step). */
+aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_config *cfg,
+                                                         const aether_kvcache *cache,
+                                                         size_t q_heads, size_t *bytes);
+
+/*
+ * aether_kvcache_decode_step with the section 10.1 token filter: the newest
+ * position i = len - 1 attends to its window, globals, landmark blocks and
+ * those log-stride keys j with keep[j] != 0. keep holds n_keep == len bytes,
+ * one per cached position (MASK_LENGTH otherwise). With a causal config and a
+ * causal mask (keep[j] fixed when j arrived, see aether_causal_gate_step in
+ * aether/gate.h), step t equals row t of the gated forward over the whole
+ * window - bit for bit with the cache's LM_SUM landmarks - and with an
+ * all-ones mask it equals aether_kvcache_decode_step.
+ * Positions must be slots: a cache that has evicted or compacted tokens
+ * (tokens_seen != len) gives UNSUPPORTED. The cache is only read.
+ * Errors, in order: NULL_ARG; NOT_INITIALIZED; BLOCK_MISMATCH; SEQ_NOT_ONE;
+ * ZERO_HEAD_DIM; HEAD_DIM_MISMATCH; GQA_RATIO; SHAPE_MISMATCH (out);
+ * MASK_LENGTH; UNSUPPORTED; NONFINITE (q); BUFFER_TOO_SMALL. An empty cache
+ * gives zeros. ws = NULL mallocs.
+ */
+aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const aether_tensor *q1,
+                                          const aether_kvcache *cache, const uint8_t *keep,
+                                          size_t n_keep, aether_tensor *out, void *ws,
+                                          size_t ws_len);
 
 #ifdef __cplusplus
 }

@@ -22,17 +22,24 @@
  *   AETHER_TILED_ORDER_FORWARD: the order of aether_attn_forward (window ->
  *     globals -> log-stride -> landmarks; with sort_candidates the sorted
  *     token list, then the sorted block list), so the output is bit-identical
- *     to aether_attn_forward / _gqa (golden `out_forward`) for every config.
+ *     to aether_attn_forward / _gqa (golden `out_forward`) for every config,
+ *     more precisely to their scalar reference path: these tiled kernels are
+ *     scalar reference code, and the optimised paths of aether/dispatch.h
+ *     agree with the reference only within their tolerance.
  *
- * Workspace (bytes, before alignment padding of at most 64 per array; S =
- * bits in size_t, c = 1 causal / 2 non-causal, G = number of globals,
- * g = q_heads / kv_heads, T' = min(T, seq), T = tile or max(window, 1)):
- *     T' * g * (dim * sizeof(float) + sizeof(aether_osm state))   softmax states
- *   + (1 + G + c*S) * sizeof(size_t)                               scattered tokens
- *   + landmarks on: (2 + c*S) * (2*sizeof(size_t) + 2*dim*sizeof(float))
- *                                                                  block list + mean cache
- * It does not depend on seq once seq >= T (e.g. equal for seq 1k and 64k),
- * whereas aether_attn_forward needs O(seq / block_size * kv_heads * dim).
+ * Workspace (bytes; S = bits in size_t, c = 1 causal / 2 non-causal,
+ * G = number of globals, g = q_heads / kv_heads, T' = min(T, seq),
+ * T = tile or max(window, 1), P = sizeof(void *)):
+ *     T' * g * (4*dim + 8 + 2*P)                 softmax states (acc, m, denom)
+ *   + (1 + G + c*S) * sizeof(size_t)             scattered token list
+ *   + landmarks on: (2 + c*S) * (2*sizeof(size_t) + 8*dim)
+ *                                                block list + block-mean cache
+ *   + alignment padding (at most 4*63 + 3*(sizeof(size_t)-1)).
+ * Example: default config (W 128, B 64, globals {0}), q 4 / kv 1 heads, dim
+ * 32: 96 577 bytes for any seq >= 128 (1k and 64k alike), where
+ * aether_attn_forward needs O(seq / block_size * kv_heads * dim) for its
+ * landmark table (about 4 kB at 1k, 256 kB at 64k, plus its candidate lists).
+ * The softmax states dominate; a smaller tile shrinks them linearly.
  *
  * Validation: as aether_attn_forward (MHA) / aether_attn_forward_gqa (GQA),
  * plus INVALID_ARG for an unknown order. seq = 0 is a no-op. ws = NULL

@@ -135,7 +135,9 @@ aether_status aether_blob_serialize(const aether_blob_header *h, const void *wei
  * unknown bits ignored here). AETHER_ERR_OVERFLOW if a count overflows. */
 aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
 
-/* Model-level validation of a parsed blob, in this order:
+/* Model-level validation of a parsed blob, in this order (after the header
+ * semantics of aether_blob_check_header, which matter only for a view not
+ * produced by the parser):
  * BLOB_ELEM_SIZE (weights_len not a multiple of the element size),
  * BLOB_EXTENSION (a flag bit outside AETHER_BLOB_KNOWN_FLAGS),
  * BLOB_LAYOUT (payload size != the layout's total, including overflow),

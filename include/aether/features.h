@@ -9,7 +9,9 @@
  *     The DC/guard pairs 0 and 27..37 are always zero and are dropped, which
  *     leaves 52 "canonical" tones, in storage order: block indices 1..26 then
  *     38..63. A tone is available if its index < n_pairs (an amplitude frame
- *     of 56 has 44).
+ *     of 56 has 44). Indices are the chip's storage order: ESP32-C5/C6 order
+ *     subcarriers differently from C3/S3, so group features compare only
+ *     within one chip family.
  *  2. Amplitude a_k = sqrt(imag^2 + real^2) (raw) or the given value.
  *  3. P = mean of a_k^2 over available tones; energy = ln(1 + P), computed
  *     before normalisation.

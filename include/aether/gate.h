@@ -127,6 +127,12 @@ aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const float **w_g
 aether_status aether_fastgrnn_step(const aether_fastgrnn *g, const float *x, size_t x_len,
                                    const float *h, float *h_out, float *salience);
 
+/* Salience of a hidden state h (hidden_dim floats, h_len checked): its L2
+ * norm, squares summed left to right in f32, then sqrtf - the value
+ * aether_fastgrnn_step reports for its new state. */
+aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h, size_t h_len,
+                                       float *salience);
+
 /* Scratch bytes of aether_fastgrnn_score_sequence / _score_kv (two hidden
  * states and one pooled row). */
 aether_status aether_fastgrnn_workspace_size(const aether_fastgrnn *g, size_t *bytes);
@@ -182,6 +188,8 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
  *     always kept. Every key kept by the reference keep_mask_top_k(s, k) over
  *     any sequence extending the prefix is also kept here (the causal mask is
  *     a superset), so it prunes less but never something the reference keeps.
+ *     For exchangeable saliences about k * (1 + ln(n / k)) of n positions are
+ *     kept (position j >= k survives with probability k / (j + 1)).
  *     State: the k best saliences seen so far (a min-heap), O(k).
  *   THRESHOLD (tau): keep j iff s_j >= tau (a NaN salience is never kept).
  *     State: none beyond the recurrence.

@@ -98,7 +98,10 @@ aether_status aether_head_init(aether_head *head, const aether_head_config *cfg)
 aether_status aether_head_forward_workspace_size(const aether_head *head, size_t seq,
                                                  size_t *bytes);
 
-/* Window prefill. q [seq, q_heads, head_dim], k/v [seq, kv_heads, head_dim],
+/* Window prefill on the kernel path aether/dispatch.h selects (the scalar
+ * reference reproduces the goldens bit for bit; optimised paths stay within
+ * the dispatch accuracy contract).
+ * q [seq, q_heads, head_dim], k/v [seq, kv_heads, head_dim],
  * out shaped like q. Unlike the reference the tensors are checked against
  * the config first (SHAPE_MISMATCH), then the kernel validates as usual.
  * ws may be NULL (the call allocates and frees); else ws_len must be at
@@ -138,7 +141,9 @@ aether_status aether_head_step_workspace_size(const aether_head *head, size_t *b
  *   (CACHE_FULL when full without eviction) and the decode's.
  * ws as in forward (NULL allowed). The sparse step is bit-identical to the
  * corresponding row of aether_head_forward (causal, LM_SUM cache, no
- * eviction); the dense step too (same two-pass order over slots 0..len-1). */
+ * eviction, reference kernels selected for the forward); the dense step too
+ * (same two-pass order over slots 0..len-1). The step itself is always the
+ * scalar reference arithmetic. */
 aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
                                const aether_tensor *k1, const aether_tensor *v1,
                                aether_kvcache *cache, aether_tensor *out, void *ws,

@@ -5,14 +5,15 @@
  * A cache holds up to `capacity` tokens of K and V rows ([kv_heads, head_dim]
  * per token) as binary32 or binary16, plus per-block landmark (block mean)
  * rows, plus the scratch the decode step needs. Its size is fixed when it is
- * created: nothing is allocated afterwards and no call does work proportional
- * to the number of tokens seen.
+ * created: nothing is allocated afterwards, and appends and decode steps do
+ * no work proportional to the number of cached tokens (only init, reset and
+ * the reference-compatible H2O eviction are O(capacity); see the cost table).
  *
  * Lifetime: aether_kvcache_size() + aether_kvcache_init() place the whole
  * object in caller memory (64-byte aligned is best; any alignment works);
  * aether_kvcache_create()/aether_kvcache_destroy() do the same with malloc.
- * The object contains no pointers to memory outside its buffer, except that
- * it must not be moved after init (it points into itself).
+ * All of the object's memory is inside that buffer; it holds pointers into
+ * it, so it must not be moved or copied after init.
  *
  * Errors: every function validates all arguments (shapes, dims, finiteness)
  * before changing anything; a call that fails leaves the cache bit-for-bit
@@ -47,7 +48,9 @@
  *     the block completes (a complete block's means are cached, so a decode
  *     reads them in O(1)). This is exactly the prefill landmark of forward():
  *     causal decode after appending tokens 0..L-1 equals row L-1 of
- *     aether_attn_forward / _gqa bit for bit.
+ *     aether_attn_forward / _gqa bit for bit. (The decode step is the scalar
+ *     reference arithmetic; it equals forward run with the reference kernels,
+ *     and the optimised forward kernels within their accuracy bound.)
  *   LM_WELFORD: the reference cache's running mean (mean += (x-mean)/count),
  *     to reproduce the reference decode goldens bit for bit.
  * In EVICT_SLIDING / EVICT_SCORED a landmark summarises every token appended to
@@ -63,12 +66,14 @@
  *   decode_step                         : O(q_heads * C * dim) arithmetic +
  *                                         O(C) candidate lists (SLIDING/SCORED
  *                                         add an O(1) expected hash lookup per
- *                                         token candidate)
+ *                                         token candidate; SCORED adds
+ *                                         O(C log T) to re-rank the credited
+ *                                         slots in its tournament tree)
  *   EVICT_SLIDING eviction              : O(G + kv_heads * dim) (ring cursor)
- *   EVICT_SCORED eviction               : O(T) scan of one float per slot for
- *                                         the weakest slot, then an O(1)
- *                                         in-place replacement (no row moves,
- *                                         no landmark rebuild)
+ *   EVICT_SCORED eviction               : O(log T + kv_heads * dim): the
+ *                                         weakest slot is the tree's root; the
+ *                                         new token replaces it in place (no
+ *                                         row moves, no landmark rebuild)
  *   EVICT_H2O_COMPAT eviction           : O(T * kv_heads * dim) compaction and
  *                                         landmark rebuild (reference behaviour)
  */

@@ -17,7 +17,10 @@
  * has evicted, the logits after frame t equal the window forward over
  * x_0..x_t with LAST pooling bit for bit, for both backends (sparse: the
  * caches keep landmark sums; dense: the same two-pass order over the cached
- * rows). After an eviction, positions are the frames' token ids (the cache's
+ * rows), when the window forward runs the scalar reference kernels
+ * (AETHER_KERNELS_REFERENCE, aether/dispatch.h). The streaming decode is
+ * always scalar; an optimised prefill differs from it within the dispatch
+ * accuracy contract (about 1e-6). After an eviction, positions are the frames' token ids (the cache's
  * EVICT_SLIDING/SCORED semantics): globals and the window keep their
  * meaning, evicted frames are simply absent, and the equivalence no longer
  * holds.
@@ -27,6 +30,10 @@
  * f32) into that memory, or borrowed zero-copy from the blob buffer (f32
  * payload, little-endian host, 4-byte aligned payload): then the buffer the
  * view points into must outlive the model and stay unmodified.
+ *
+ * Threads: a model is read-only after init, so forwards may run concurrently
+ * (each with its own workspace) and several sessions may share one model; a
+ * session is used by one thread at a time.
  */
 #ifndef AETHER_MODEL_H
 #define AETHER_MODEL_H
@@ -103,6 +110,13 @@ const aether_head *aether_model_head(const aether_model *model);
 aether_status aether_model_forward_workspace_size(const aether_model *model, size_t n_frames,
                                                   size_t *bytes);
 
+/* The same query before the model exists (to plan one memory block for
+ * model + workspace + session): the result for a model built from (blob,
+ * cfg), with the errors of aether_model_size. */
+aether_status aether_model_forward_workspace_size_for(const aether_blob_view *blob,
+                                                      const aether_head_config *cfg,
+                                                      size_t n_frames, size_t *bytes);
+
 /* Window forward. frames: n_frames * input_dim floats (row-major [N, I]).
  * logits: n_classes floats; pooled (optional): input_dim floats. ws may be
  * NULL (allocated and freed by the call), else at least the queried size.
@@ -132,6 +146,11 @@ aether_session_params aether_model_session_params_default(void);
  * sliding policy with capacity <= 1), OVERFLOW. */
 aether_status aether_model_session_size(const aether_model *model,
                                         const aether_session_params *p, size_t *bytes);
+/* The same before the model exists (see
+ * aether_model_forward_workspace_size_for). */
+aether_status aether_model_session_size_for(const aether_blob_view *blob,
+                                            const aether_head_config *cfg,
+                                            const aether_session_params *p, size_t *bytes);
 /* Build a session in buf[0, len); the model must outlive it. */
 aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
                                         const aether_session_params *p,

@@ -41,6 +41,13 @@ void aether_blob_demo_values(uint64_t *state, float *dst, size_t n)
         dst[i] = next_value(state);
 }
 
+/* Through a u64 parameter so a 32-bit size_t does not make the test a
+ * constant comparison. */
+static int exceeds_u32(uint64_t v)
+{
+    return v > 0xFFFFFFFFull;
+}
+
 static aether_status demo_header(const aether_blob_demo_params *p, aether_blob_header *h,
                                  aether_blob_layout *l)
 {
@@ -66,7 +73,7 @@ static aether_status demo_header(const aether_blob_demo_params *p, aether_blob_h
     st = aether_blob_layout_of(h, l);
     if (st != AETHER_OK)
         return st;
-    if ((uint64_t)l->total_bytes > 0xFFFFFFFFull)
+    if (exceeds_u32(l->total_bytes))
         return AETHER_ERR_BLOB_LAYOUT; /* weights_len is a u32 on the wire */
     h->weights_len = (uint32_t)l->total_bytes;
     return AETHER_OK;

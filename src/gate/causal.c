@@ -94,17 +94,34 @@ static size_t heap_len(const aether_causal_params *p, size_t n)
     return p->top_k < n ? p->top_k : n;
 }
 
+/* The heap carved from ws (aligned, whatever ws's alignment), or measured
+ * when ws is NULL. */
+static float *heap_layout(const aether_causal_params *p, size_t n, void *ws, size_t ws_len,
+                          size_t *need, aether_status *st)
+{
+    aether_arena a;
+    float *h;
+    size_t m = heap_len(p, n);
+    if (ws)
+        aether_arena_init(&a, ws, ws_len);
+    else
+        aether_arena_measure(&a);
+    h = (float *)aether_arena_alloc(&a, m ? m : 1, sizeof(float), sizeof(float));
+    *need = a.used;
+    *st = a.status;
+    return h;
+}
+
 aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p, size_t n,
                                                      size_t *bytes)
 {
-    size_t m;
     aether_status st = check_params(p);
     if (st != AETHER_OK)
         return st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
-    m = heap_len(p, n);
-    return aether_size_mul(m ? m : 1, sizeof(float), bytes);
+    (void)heap_layout(p, n, NULL, 0, bytes, &st);
+    return st;
 }
 
 aether_status aether_keep_mask_causal(const aether_causal_params *p, const float *s, size_t n,
@@ -129,10 +146,11 @@ aether_status aether_keep_mask_causal(const aether_causal_params *p, const float
         if (!(heap = malloc(need)))
             return AETHER_ERR_NO_MEM;
         ws = heap;
+        ws_len = need;
     } else if (ws_len < need) {
         return AETHER_ERR_BUFFER_TOO_SMALL;
     }
-    t.heap = (float *)ws;
+    t.heap = heap_layout(p, n, ws, ws_len, &need, &st);
     t.k = heap_len(p, n);
     t.n = 0;
     /* With k >= n every position is kept, and k entries are never needed. */

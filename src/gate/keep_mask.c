@@ -59,12 +59,31 @@ static void idx_sift_up(const float *s, size_t *h, size_t r)
     }
 }
 
+/* Carves `count` elements of `elem` bytes from ws (aligned, whatever ws's
+ * own alignment), or measures when ws is NULL. */
+static void *carve(void *ws, size_t ws_len, size_t count, size_t elem, size_t *need,
+                   aether_status *st)
+{
+    aether_arena a;
+    void *p;
+    if (ws)
+        aether_arena_init(&a, ws, ws_len);
+    else
+        aether_arena_measure(&a);
+    p = aether_arena_alloc(&a, count ? count : 1, elem, elem);
+    *need = a.used;
+    *st = a.status;
+    return p;
+}
+
 aether_status aether_keep_mask_top_k_workspace_size(size_t n, size_t k, size_t *bytes)
 {
     size_t m = k < n ? k : 0; /* k >= n needs no ranking at all */
+    aether_status st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
-    return aether_size_mul(m ? m : 1, sizeof(size_t), bytes);
+    (void)carve(NULL, 0, m, sizeof(size_t), bytes, &st);
+    return st;
 }
 
 aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t *mask, void *ws,
@@ -89,10 +108,11 @@ aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t
         if (!(heap = malloc(need)))
             return AETHER_ERR_NO_MEM;
         ws = heap;
+        ws_len = need;
     } else if (ws_len < need) {
         return AETHER_ERR_BUFFER_TOO_SMALL;
     }
-    h = (size_t *)ws;
+    h = (size_t *)carve(ws, ws_len, k, sizeof(size_t), &need, &st);
     /* Later indices lose ties, so a newcomer displaces the weakest kept
      * position only if its salience is strictly higher. */
     for (i = 0; i < n; ++i) {
@@ -114,9 +134,11 @@ aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t
 
 aether_status aether_keep_mask_quantile_workspace_size(size_t n, size_t *bytes)
 {
+    aether_status st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
-    return aether_size_mul(n ? n : 1, sizeof(float), bytes);
+    (void)carve(NULL, 0, n, sizeof(float), bytes, &st);
+    return st;
 }
 
 /* Ascending heapsort in the total order (NaN first). */
@@ -170,10 +192,11 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
         if (!(heap = malloc(need)))
             return AETHER_ERR_NO_MEM;
         ws = heap;
+        ws_len = need;
     } else if (ws_len < need) {
         return AETHER_ERR_BUFFER_TOO_SMALL;
     }
-    sorted = (float *)ws;
+    sorted = (float *)carve(ws, ws_len, n, sizeof(float), &need, &st);
     for (i = 0; i < n; ++i)
         sorted[i] = s[i];
     float_sort(sorted, n);

@@ -8,11 +8,33 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+static float l2norm(const float *h, size_t n)
+{
+    float norm2 = 0.0f;
+    size_t r;
+    for (r = 0; r < n; ++r)
+        norm2 += h[r] * h[r];
+    return sqrtf(norm2);
+}
+
+aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h, size_t h_len,
+                                       float *salience)
+{
+    aether_status st = aether_fastgrnn_check(g);
+    if (st != AETHER_OK)
+        return st;
+    if (!h || !salience)
+        return AETHER_ERR_NULL_ARG;
+    if (h_len != g->hid)
+        return AETHER_ERR_SHAPE_MISMATCH;
+    *salience = l2norm(h, h_len);
+    return AETHER_OK;
+}
+
 float aether_fastgrnn_step_raw(const aether_fastgrnn *g, const float *x, const float *h,
                                float *h_out)
 {
     size_t in = g->in, hid = g->hid, r, c;
-    float norm2 = 0.0f;
     for (r = 0; r < hid; ++r) {
         const float *wg = g->w_g + r * in, *wu = g->w_u + r * in;
         const float *ug = g->u_g + r * hid, *uu = g->u_u + r * hid;
@@ -36,9 +58,7 @@ float aether_fastgrnn_step_raw(const aether_fastgrnn *g, const float *x, const f
             gf = 1.0f;
         h_out[r] = gf * h[r] + (1.0f - gf) * cand;
     }
-    for (r = 0; r < hid; ++r)
-        norm2 += h_out[r] * h_out[r];
-    return sqrtf(norm2);
+    return l2norm(h_out, hid);
 }
 
 static int overlaps(const float *a, size_t na, const float *b, size_t nb)

@@ -181,8 +181,11 @@ static aether_status load_member(rec_source *src, const zip_dir *z, const zip_en
         return AETHER_ERR_UNSUPPORTED; /* encrypted */
     if (e->method != 0 && e->method != 8)
         return AETHER_ERR_UNSUPPORTED;
+    /* Sizes must be plausible for the method before anything is allocated:
+     * deflate expands at most ~1032:1 and stored blocks add ~5 bytes in 64 KiB. */
     if (e->usize > limit || e->csize > src->size || (e->method == 0 && e->csize != e->usize) ||
-        (e->method == 8 && e->usize > e->csize * DEFLATE_MAX_RATIO + 1024u))
+        (e->method == 8 && (e->usize > e->csize * DEFLATE_MAX_RATIO + 1024u ||
+                            e->csize > e->usize + e->usize / 64u + 1024u)))
         return AETHER_ERR_ZIP;
     if (e->local_off > z->cd_off || z->cd_off - e->local_off < LOC_BYTES ||
         aether_rec_src_read_at(src, e->local_off, loc, LOC_BYTES) != 0 ||

@@ -79,7 +79,8 @@ static aether_status detect(const unsigned char *h, size_t n, aether_recording_f
         *fmt = AETHER_REC_NPZ;
         return AETHER_OK;
     }
-    if (n >= 4 && (aether_load_le32(h) & 0xFFFFFFF0u) == 0xC5110000u) {
+    if (n >= 4 && aether_load_le32(h) >= AETHER_ADR018_MAGIC &&
+        aether_load_le32(h) <= AETHER_MAGIC_CLASSIFICATION) {
         *fmt = AETHER_REC_ADR018;
         return AETHER_OK;
     }

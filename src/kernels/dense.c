@@ -3,6 +3,7 @@
  * max first, then weights summed in ascending key order. MHA or GQA shapes
  * (query head h reads kv head h / group, section 8.1).
  */
+#include "kernels/fast.h"
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 
@@ -67,6 +68,12 @@ aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
     dim = q->dim;
     if (seq == 0 || qh == 0)
         return AETHER_OK;
+    {
+        /* Optimised path; its only failure (no memory) falls back here. */
+        const aether_simd_ops *ops = aether_simd_active();
+        if (ops && aether_fast_dense(ops, q, k, v, causal, out) == AETHER_OK)
+            return AETHER_OK;
+    }
     group = qh / kvh;
     scale = aether_attn_scale(dim);
     for (h = 0; h < qh; ++h) {

@@ -5,6 +5,7 @@
  * Non-finite inputs are not screened: NaN/Inf propagate exactly as in the
  * reference recurrence (section 17 item 23).
  */
+#include "kernels/fast.h"
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 
@@ -110,6 +111,22 @@ static aether_status check_data(const aether_tensor *q, const aether_tensor *k,
     return AETHER_OK;
 }
 
+/* Scratch of the optimised path, appended to the reference layout so one
+ * workspace size serves every kernel mode (single-threaded; more threads
+ * malloc their own). */
+static aether_status fast_layout(aether_arena *a, const aether_sparse_ws *w, size_t dim,
+                                 void **scratch)
+{
+    size_t bytes = 0;
+    void *p;
+    if (aether_fast_scratch_bytes(w->tok_cap, w->blk_cap, dim, &bytes) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    p = aether_arena_alloc(a, bytes, 1, AETHER_ALIGN);
+    if (scratch)
+        *scratch = p;
+    return a->status;
+}
+
 aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                  size_t q_heads, size_t kv_heads, size_t dim,
                                                  size_t *bytes)
@@ -124,7 +141,8 @@ aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, 
     if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
         return st;
     aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK)
+    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK ||
+        (st = fast_layout(&a, &w, dim, NULL)) != AETHER_OK)
         return st;
     *bytes = a.used;
     return AETHER_OK;
@@ -140,14 +158,16 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
     aether_arena a;
     aether_sparse_ws w;
     aether_status st;
-    void *heap = NULL;
+    void *heap = NULL, *fast_ws = NULL;
+    const aether_simd_ops *ops;
     float scale;
 
     if (seq == 0 || qh == 0)
         return AETHER_OK;
     group = qh / kvh;
     aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK)
+    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK ||
+        (st = fast_layout(&a, &w, dim, NULL)) != AETHER_OK)
         return st;
     need = a.used;
     if (!ws) {
@@ -160,7 +180,8 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
         return AETHER_ERR_BUFFER_TOO_SMALL;
     }
     aether_arena_init(&a, ws, ws_len);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK) {
+    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK ||
+        (st = fast_layout(&a, &w, dim, &fast_ws)) != AETHER_OK) {
         free(heap);
         return st;
     }
@@ -170,6 +191,14 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
         aether_landmarks_prefill(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
     }
     scale = aether_attn_scale(dim);
+
+    ops = aether_simd_active();
+    if (ops && aether_fast_sparse(ops, cfg, q, k, v, out, w.lm_k, w.lm_v, w.tok_cap, w.blk_cap,
+                                  fast_ws, (size_t)(a.base + a.used - (unsigned char *)fast_ws)) ==
+                   AETHER_OK) {
+        free(heap);
+        return AETHER_OK;
+    }
 
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;

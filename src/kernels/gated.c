@@ -10,10 +10,10 @@
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 
-/* Keep the tokens allowed by section 10.1, in order. The list may already be
- * sorted: filtering and sorting commute, so this equals "filter, then sort". */
-static size_t filter_tokens(const aether_attn_config *cfg, size_t i, size_t seq,
-                            const uint8_t *keep, size_t *tok, size_t n)
+/* The list may already be sorted: filtering and sorting commute, so this
+ * equals "filter, then sort". */
+size_t aether_gated_filter(const aether_attn_config *cfg, size_t i, size_t seq,
+                           const uint8_t *keep, size_t *tok, size_t n)
 {
     size_t lo = i >= cfg->window ? i - cfg->window : 0, hi, a, m = 0;
     if (cfg->causal)
@@ -77,7 +77,7 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
                                       &n_blk);
         if (st != AETHER_OK)
             break; /* cannot happen: capacities are the pattern's bounds */
-        n_tok = filter_tokens(cfg, i, seq, keep, w.tok, n_tok);
+        n_tok = aether_gated_filter(cfg, i, seq, keep, w.tok, n_tok);
         for (h = 0; h < qh; ++h) {
             size_t hk = h / group;
             aether_rows toks, blks;
@@ -124,7 +124,19 @@ aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config 
                                                        size_t q_heads, size_t kv_heads,
                                                        size_t dim, size_t *bytes)
 {
-    return aether_attn_forward_workspace_size(cfg, seq, q_heads, kv_heads, dim, bytes);
+    aether_arena a;
+    aether_sparse_ws w;
+    aether_status st;
+    (void)q_heads; /* candidate lists and landmarks are per kv head */
+    if (!cfg || !bytes)
+        return AETHER_ERR_NULL_ARG;
+    if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
+        return st;
+    aether_arena_measure(&a);
+    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK)
+        return st;
+    *bytes = a.used;
+    return AETHER_OK;
 }
 
 aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_tensor *q,

@@ -65,11 +65,14 @@ static aether_status layout(aether_arena *a, const aether_attn_config *cfg, size
     w->mk = w->mv = NULL;
     w->tag = NULL;
     if (cfg->use_landmarks) {
+        size_t means;
         w->blk_cap = 2 + strides_bound(cfg);
+        if (aether_size_mul(w->blk_cap, dim, &means) != AETHER_OK)
+            return AETHER_ERR_OVERFLOW;
         w->blk = (size_t *)aether_arena_alloc(a, w->blk_cap, sizeof(size_t), sizeof(size_t));
         w->tag = (size_t *)aether_arena_alloc(a, w->blk_cap, sizeof(size_t), sizeof(size_t));
-        w->mk = (float *)aether_arena_alloc(a, w->blk_cap * dim, sizeof(float), AETHER_ALIGN);
-        w->mv = (float *)aether_arena_alloc(a, w->blk_cap * dim, sizeof(float), AETHER_ALIGN);
+        w->mk = (float *)aether_arena_alloc(a, means, sizeof(float), AETHER_ALIGN);
+        w->mv = (float *)aether_arena_alloc(a, means, sizeof(float), AETHER_ALIGN);
     }
     return a->status;
 }

@@ -164,6 +164,14 @@ void aether_kv_push(aether_kvcache *c, const float *k, const float *v)
     }
     if (logical)
         aether_kv_hash_insert(c, slot);
+    if (c->tree) {
+        size_t aged;
+        aether_kv_tree_update(c, slot);
+        /* Exactly one token leaves the protected recent range per append. */
+        if (c->next_token > c->protect_recent &&
+            aether_kv_lookup(c, c->next_token - 1 - c->protect_recent, &aged))
+            aether_kv_tree_update(c, aged);
+    }
 }
 
 aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t)

@@ -145,6 +145,9 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
             a, s->hash_slots ? p->capacity : 0, 1, AETHER_ALIGN);
         size_t *hash = (size_t *)aether_arena_alloc(a, s->hash_slots, sizeof(size_t),
                                                     AETHER_ALIGN);
+        /* SCORED: tournament tree over power-of-two leaves >= capacity. */
+        size_t n_tree = p->evict == AETHER_KV_EVICT_SCORED ? s->hash_slots : 0;
+        size_t *tree = (size_t *)aether_arena_alloc(a, n_tree, sizeof(size_t), AETHER_ALIGN);
         size_t *tag = (size_t *)aether_arena_alloc(a, s->nb_ring, sizeof(size_t), AETHER_ALIGN);
         size_t *cnt = (size_t *)aether_arena_alloc(a, s->nb_ring, sizeof(size_t), AETHER_ALIGN);
         size_t sum_cells = p->landmarks == AETHER_KV_LM_SUM ? lm_cells : 0;
@@ -165,6 +168,8 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         /* Zero-length blocks still get an address: mark them absent. */
         if (p->evict != AETHER_KV_EVICT_SCORED)
             score = NULL;
+        if (!n_tree)
+            tree = NULL;
         if (!s->hash_slots) {
             prot = NULL;
             hash = NULL;
@@ -198,6 +203,8 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         }
         c->slot_token = slot_token;
         c->score = score;
+        c->tree = tree;
+        c->tree_base = n_tree / 2;
         c->slot_protected = prot;
         c->cursor = 0;
         c->hash = hash;
@@ -336,6 +343,8 @@ aether_status aether_kvcache_reset(aether_kvcache *cache)
     cache->cursor = 0;
     if (cache->score)
         memset(cache->score, 0, cache->capacity * sizeof(float));
+    if (cache->tree)
+        memset(cache->tree, 0, 2 * cache->tree_base * sizeof(size_t));
     if (cache->slot_protected)
         memset(cache->slot_protected, 0, cache->capacity);
     if (aether_kv_logical(cache))

@@ -103,6 +103,10 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
         if (scored)
             add_scores(c, &s, n_tok);
     }
+    if (scored)
+        for (j = 0; j < n_tok; ++j)
+            if (aether_kv_evictable(c, c->tok_slot[j]))
+                aether_kv_tree_update(c, c->tok_slot[j]);
 }
 
 aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,

@@ -32,6 +32,10 @@ struct aether_kvcache {
     uint16_t *k16, *v16;
     size_t *slot_token;           /* token id per slot */
     float *score;                 /* SCORED: accumulated weight per slot */
+    /* SCORED: tournament tree; node i holds 1 + the weakest evictable slot
+     * below it (0 = none), leaves at tree_base + slot. */
+    size_t *tree;
+    size_t tree_base;
     unsigned char *slot_protected;/* SLIDING/SCORED: token id is protected */
     size_t cursor;                /* SLIDING: next slot to consider replacing */
 
@@ -87,6 +91,11 @@ int aether_kv_lookup(const aether_kvcache *c, size_t pos, size_t *slot);
 void aether_kv_hash_insert(aether_kvcache *c, size_t slot);
 void aether_kv_hash_remove(aether_kvcache *c, size_t slot);
 void aether_kv_hash_clear(aether_kvcache *c);
+
+/* SCORED: re-rank a slot after its score or evictability changed. */
+void aether_kv_tree_update(aether_kvcache *c, size_t slot);
+/* SCORED: 1 when the slot may be evicted now. */
+int aether_kv_evictable(const aether_kvcache *c, size_t slot);
 
 /* Victim slot of a full SLIDING / SCORED cache. */
 size_t aether_kv_victim(const aether_kvcache *c);

@@ -92,10 +92,39 @@ static int score_less(float a, float b)
     return a < b;
 }
 
+int aether_kv_evictable(const aether_kvcache *c, size_t slot)
+{
+    return slot < c->len && !c->slot_protected[slot] &&
+           c->next_token - c->slot_token[slot] > c->protect_recent;
+}
+
+/* The weaker of two tree entries (slot + 1, 0 = none): lower score, NaN
+ * lowest, ties to the older token. */
+static size_t weaker(const aether_kvcache *c, size_t a, size_t b)
+{
+    float sa, sb;
+    if (!a || !b)
+        return a ? a : b;
+    sa = c->score[a - 1];
+    sb = c->score[b - 1];
+    if (score_less(sa, sb))
+        return a;
+    if (score_less(sb, sa))
+        return b;
+    return c->slot_token[a - 1] < c->slot_token[b - 1] ? a : b;
+}
+
+void aether_kv_tree_update(aether_kvcache *c, size_t slot)
+{
+    size_t i = c->tree_base + slot;
+    c->tree[i] = aether_kv_evictable(c, slot) ? slot + 1 : 0;
+    for (i >>= 1; i >= 1; i >>= 1)
+        c->tree[i] = weaker(c, c->tree[2 * i], c->tree[2 * i + 1]);
+}
+
 size_t aether_kv_victim(const aether_kvcache *c)
 {
-    size_t s, best = 0;
-    int found = 0;
+    size_t s;
     if (c->evict == AETHER_KV_EVICT_SLIDING) {
         /* Non-protected slots were filled in token order from the cursor on,
          * so the first one from the cursor holds the oldest token. At most
@@ -105,15 +134,7 @@ size_t aether_kv_victim(const aether_kvcache *c)
             s = s + 1 == c->capacity ? 0 : s + 1;
         return s;
     }
-    for (s = 0; s < c->capacity; ++s) {
-        size_t t = c->slot_token[s];
-        if (c->slot_protected[s] || c->next_token - t <= c->protect_recent)
-            continue;
-        if (!found || score_less(c->score[s], c->score[best]) ||
-            (!score_less(c->score[best], c->score[s]) && t < c->slot_token[best])) {
-            best = s;
-            found = 1;
-        }
-    }
-    return best;
+    /* The creation constraint (capacity > protected + recent) guarantees an
+     * evictable slot, so the root is never empty. */
+    return c->tree[1] ? c->tree[1] - 1 : 0;
 }

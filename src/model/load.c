@@ -207,3 +207,44 @@ const aether_head *aether_model_head(const aether_model *model)
 {
     return aether_model_check_(model) == AETHER_OK ? &model->head : NULL;
 }
+
+/* A weightless stand-in carrying what the size queries read (header,
+ * layout, head), so sizes can be planned before the model's memory exists. */
+static aether_status probe(const aether_blob_view *blob, const aether_head_config *cfg,
+                           aether_model *m)
+{
+    plan p;
+    aether_status st = make_plan(blob, cfg, AETHER_MODEL_COPY, &p);
+    if (st != AETHER_OK)
+        return st;
+    memset(m, 0, sizeof *m);
+    m->header = blob->header;
+    m->layout = p.layout;
+    m->head = p.head;
+    m->magic = AETHER_MODEL_MAGIC;
+    return AETHER_OK;
+}
+
+aether_status aether_model_forward_workspace_size_for(const aether_blob_view *blob,
+                                                      const aether_head_config *cfg,
+                                                      size_t n_frames, size_t *bytes)
+{
+    aether_model m;
+    aether_status st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    st = probe(blob, cfg, &m);
+    return st == AETHER_OK ? aether_model_forward_workspace_size(&m, n_frames, bytes) : st;
+}
+
+aether_status aether_model_session_size_for(const aether_blob_view *blob,
+                                            const aether_head_config *cfg,
+                                            const aether_session_params *p, size_t *bytes)
+{
+    aether_model m;
+    aether_status st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    st = probe(blob, cfg, &m);
+    return st == AETHER_OK ? aether_model_session_size(&m, p, bytes) : st;
+}

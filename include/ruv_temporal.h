@@ -1,0 +1,351 @@
+/*
+ * ruv_temporal.h - firmware C ABI of the temporal head (FORMATS.md section 3).
+ *
+ * Drop-in for the ESP32-S3 component `ruv_temporal`: same names, same
+ * argument order, same esp_err_t numeric values. A context owns a frame ring
+ * (window mode) or one KV cache per layer (streaming mode) and a model built
+ * from an RVNE weight blob; classify returns the model's real logits (the
+ * original returned zeros).
+ *
+ * ---- Modes ----
+ *   WINDOW (plain ruv_temporal_init): push copies the frame into a ring of
+ *     window_len frames (FORMATS.md 3.5). classify runs the window forward
+ *     (aether_model_forward) over the frames in chronological order, oldest
+ *     first - a partially filled ring gives only the frames pushed so far,
+ *     never zero padding. Pooling LAST by default (MEAN via init_ex). The
+ *     logits are bit-identical to `aether classify --model BLOB --frames F`
+ *     over the same frames with the same head configuration. Costs: push
+ *     O(input_dim), classify O(window_len) model work.
+ *   STREAMING (init_ex): push advances the model's streaming session (one
+ *     KV cache per layer, aether_model_session_step) and keeps that frame's
+ *     logits; classify copies them (O(1) in the window). Caches hold at most
+ *     window_len frames; when full the configured policy applies (default
+ *     sliding: keep global token 0 and the most recent frames). Until the
+ *     first eviction the logits equal the WINDOW-mode logits over every frame
+ *     since init/reset, bit for bit (f32 cache) when the window forward runs
+ *     the scalar reference kernels - always the case on the firmware targets;
+ *     hosts with an optimised prefill (aether/dispatch.h, AETHER_KERNELS=
+ *     reference to force it) agree within its ~1e-6 accuracy contract. After
+ *     it, positions are
+ *     token ids since init/reset (globals and the local window keep their
+ *     meaning, evicted frames are absent), so results differ from a window
+ *     forward over the last window_len frames. Pooling is LAST only.
+ *
+ * ---- Memory ----
+ *   ruv_temporal_init / _init_ex: one malloc for the whole context at init;
+ *     nothing is allocated by push, classify, make_packet or reset.
+ *   ruv_temporal_ctx_size + ruv_temporal_init_static: no allocation at all;
+ *     the context lives in the caller's buffer (any alignment; it is aligned
+ *     internally) which must stay in place until the context is abandoned.
+ *   Weights: plain ruv_temporal_init COPIES the payload (decoded to f32), so
+ *     the blob may be freed after init, as with the original (which kept
+ *     nothing). The config's `weights` field (default BORROW_IF_POSSIBLE,
+ *     used by init_ex / init_static / ctx_size) may instead reference the
+ *     blob's f32 payload zero-copy - possible on little-endian hosts for f32
+ *     blobs whose buffer is 4-byte aligned; the blob bytes must then stay
+ *     alive and unmodified for the context's whole life.
+ *     ruv_temporal_get_info() reports which one happened.
+ *
+ * ---- Threads ----
+ * One context per task. A context is not thread-safe: one task owns it and
+ * serialises every call; init/destroy must not race with push/classify.
+ * The ABI keeps no globals and no static mutable state: all state is in the
+ * context, so distinct contexts may be used concurrently from distinct
+ * tasks, and ruv_temporal_kernel_self_test may run from any task at any time
+ * (it uses about 2.5 KB of stack). The one process-wide setting underneath
+ * is the host kernel dispatch (aether/dispatch.h: an atomic mode, only
+ * meaningful on hosts with SIMD paths; the firmware targets always run the
+ * scalar reference).
+ *
+ * Zero allocation after init holds for the sparse backend with the default
+ * single kernel thread. On hosts, the optimised DENSE prefill and
+ * aether_set_num_threads(n > 1) allocate scratch per call.
+ *
+ * ---- Return codes (esp_err_t, ESP-IDF numbering) ----
+ *   situation                                         code
+ *   ------------------------------------------------  ---------------------------
+ *   NULL pointer argument, input_dim/window_len/       ESP_ERR_INVALID_ARG 0x102
+ *     n_classes 0, weights NULL or weights_len 0,
+ *     invalid config value, NaN/Inf in a pushed frame
+ *     (the context is left unchanged), destroyed ctx
+ *   blob too short, bad magic, length != 28+len       ESP_ERR_INVALID_ARG 0x102
+ *   blob version != 1                                 ESP_ERR_INVALID_VERSION 0x10A
+ *   blob CRC mismatch                                 ESP_ERR_INVALID_CRC 0x109
+ *   blob zero dimension, GQA ratio, n_layers 0 or     ESP_ERR_INVALID_SIZE 0x104
+ *     n_classes < 2, payload not a multiple of the
+ *     element size, payload != declared layout
+ *   blob NaN/Inf weight                               ESP_ERR_INVALID_ARG 0x102
+ *   blob flag bit this library does not know          ESP_ERR_NOT_SUPPORTED 0x106
+ *   input_dim / n_classes != the blob's (init),       ESP_ERR_INVALID_SIZE 0x104
+ *     n_classes != the init value (classify)
+ *   STREAMING with MEAN pooling, BORROW impossible    ESP_ERR_NOT_SUPPORTED 0x106
+ *   malloc failed, size overflow, init_static buffer  ESP_ERR_NO_MEM 0x101
+ *     shorter than ruv_temporal_ctx_size
+ *   classify/make_packet with no frame since          ESP_ERR_INVALID_STATE 0x103
+ *     init/reset; push with cache policy FAIL and
+ *     full caches; streaming context left
+ *     inconsistent by an internal failure (reset it)
+ *   kernel self test mismatch, internal failure       ESP_FAIL -1
+ *
+ * ---- Deliberate differences from the original (49e57efc) ----
+ *   - CRC errors return ESP_ERR_INVALID_CRC (0x109), not 0x10C
+ *     (ESP_ERR_NOT_FINISHED); version errors ESP_ERR_INVALID_VERSION (0x10A),
+ *     not 0x102; shape errors ESP_ERR_INVALID_SIZE (0x104), not 0x103
+ *     (ESP_ERR_INVALID_STATE).
+ *   - weights NULL / weights_len 0 is an error: a context always has a
+ *     model (the original silently ran without weights).
+ *   - The blob is also validated at model level (payload layout, finite
+ *     weights, known flag bits), and all of heads/head_dim/layers are used.
+ *   - input_dim / n_classes disagreeing with the blob give
+ *     ESP_ERR_INVALID_SIZE (was 0x102), as does a classify n_classes
+ *     mismatch (was 0x102).
+ *   - classify computes real logits; with no frame pushed it returns
+ *     ESP_ERR_INVALID_STATE instead of zeros.
+ *   - push rejects NaN/Inf frames (ESP_ERR_INVALID_ARG, nothing changes).
+ *   - allocation failure is reported (ESP_ERR_NO_MEM) instead of aborting.
+ *   - the kernel self test runs real attention and compares bit patterns.
+ *   - additions: init_ex / config, ctx_size + init_static, reset, get_info,
+ *     make_packet.
+ */
+#ifndef RUV_TEMPORAL_H
+#define RUV_TEMPORAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(ESP_PLATFORM)
+#include <esp_err.h>
+#else
+#ifndef RUV_TEMPORAL_ESP_ERR_T_DEFINED
+#define RUV_TEMPORAL_ESP_ERR_T_DEFINED
+/* ESP-IDF's type and numeric values, for host builds. */
+typedef int esp_err_t;
+#endif
+#endif
+
+/* Each code is defined only if esp_err.h (or another copy) has not. */
+#ifndef ESP_OK
+#define ESP_OK 0
+#endif
+#ifndef ESP_FAIL
+#define ESP_FAIL -1
+#endif
+#ifndef ESP_ERR_NO_MEM
+#define ESP_ERR_NO_MEM 0x101
+#endif
+#ifndef ESP_ERR_INVALID_ARG
+#define ESP_ERR_INVALID_ARG 0x102
+#endif
+#ifndef ESP_ERR_INVALID_STATE
+#define ESP_ERR_INVALID_STATE 0x103
+#endif
+#ifndef ESP_ERR_INVALID_SIZE
+#define ESP_ERR_INVALID_SIZE 0x104
+#endif
+#ifndef ESP_ERR_NOT_FOUND
+#define ESP_ERR_NOT_FOUND 0x105
+#endif
+#ifndef ESP_ERR_NOT_SUPPORTED
+#define ESP_ERR_NOT_SUPPORTED 0x106
+#endif
+#ifndef ESP_ERR_TIMEOUT
+#define ESP_ERR_TIMEOUT 0x107
+#endif
+#ifndef ESP_ERR_INVALID_RESPONSE
+#define ESP_ERR_INVALID_RESPONSE 0x108
+#endif
+#ifndef ESP_ERR_INVALID_CRC
+#define ESP_ERR_INVALID_CRC 0x109
+#endif
+#ifndef ESP_ERR_INVALID_VERSION
+#define ESP_ERR_INVALID_VERSION 0x10A
+#endif
+#ifndef ESP_ERR_INVALID_MAC
+#define ESP_ERR_INVALID_MAC 0x10B
+#endif
+#ifndef ESP_ERR_NOT_FINISHED
+#define ESP_ERR_NOT_FINISHED 0x10C
+#endif
+#ifndef ESP_ERR_NOT_ALLOWED
+#define ESP_ERR_NOT_ALLOWED 0x10D
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Defaults (ESP-IDF: from Kconfig, see esp-idf/Kconfig). */
+#if defined(CONFIG_AETHER_TEMPORAL_WINDOW_LEN)
+#define RUV_TEMPORAL_DEFAULT_WINDOW_LEN CONFIG_AETHER_TEMPORAL_WINDOW_LEN
+#else
+#define RUV_TEMPORAL_DEFAULT_WINDOW_LEN 256
+#endif
+#if defined(CONFIG_AETHER_TEMPORAL_N_CLASSES)
+#define RUV_TEMPORAL_DEFAULT_N_CLASSES CONFIG_AETHER_TEMPORAL_N_CLASSES
+#else
+#define RUV_TEMPORAL_DEFAULT_N_CLASSES 4
+#endif
+#if defined(CONFIG_AETHER_TEMPORAL_INPUT_DIM)
+#define RUV_TEMPORAL_DEFAULT_INPUT_DIM CONFIG_AETHER_TEMPORAL_INPUT_DIM
+#else
+#define RUV_TEMPORAL_DEFAULT_INPUT_DIM 16
+#endif
+
+/* Length of the 0xC5110007 classification packet (FORMATS.md 4.2). */
+#define RUV_TEMPORAL_PACKET_LEN 40u
+
+/* Config fields that take this value use the model's default. */
+#define RUV_TEMPORAL_DEFAULT 0xFFFFFFFFu
+
+/* Opaque context. */
+typedef struct ruv_temporal_ctx ruv_temporal_ctx_t;
+
+typedef enum ruv_temporal_mode {
+    RUV_TEMPORAL_MODE_WINDOW = 0,   /* ring + window forward at classify */
+    RUV_TEMPORAL_MODE_STREAMING = 1 /* per-layer KV caches, step at push */
+} ruv_temporal_mode_t;
+
+typedef enum ruv_temporal_pooling {
+    RUV_TEMPORAL_POOL_LAST = 0, /* last frame's hidden state (default) */
+    RUV_TEMPORAL_POOL_MEAN = 1  /* mean over the window (WINDOW mode only) */
+} ruv_temporal_pooling_t;
+
+/* STREAMING: what a push does when the caches already hold window_len
+ * frames. */
+typedef enum ruv_temporal_cache_policy {
+    RUV_TEMPORAL_CACHE_SLIDING = 0, /* drop the oldest non-global frame */
+    RUV_TEMPORAL_CACHE_SCORED = 1,  /* drop the lowest attention-score frame
+                                       (needs window_len > attn_window + 1) */
+    RUV_TEMPORAL_CACHE_FAIL = 2     /* push returns ESP_ERR_INVALID_STATE */
+} ruv_temporal_cache_policy_t;
+
+typedef enum ruv_temporal_weights {
+    RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE = 0, /* zero-copy when possible */
+    RUV_TEMPORAL_WEIGHTS_COPY = 1,               /* decode into the context */
+    RUV_TEMPORAL_WEIGHTS_BORROW = 2              /* zero-copy or NOT_SUPPORTED */
+} ruv_temporal_weights_t;
+
+typedef enum ruv_temporal_backend {
+    RUV_TEMPORAL_BACKEND_SPARSE = 0, /* log-sparse GQA attention (default) */
+    RUV_TEMPORAL_BACKEND_DENSE = 1   /* exact dense attention (O(T) per step) */
+} ruv_temporal_backend_t;
+
+/* Extended configuration; start from ruv_temporal_config_default(). */
+typedef struct ruv_temporal_config {
+    ruv_temporal_mode_t mode;
+    ruv_temporal_pooling_t pooling;
+    ruv_temporal_backend_t backend;
+    uint32_t attn_window; /* local window radius; RUV_TEMPORAL_DEFAULT = 32 */
+    uint32_t attn_block;  /* landmark block (> 0); RUV_TEMPORAL_DEFAULT = 16 */
+    ruv_temporal_cache_policy_t cache_policy; /* STREAMING only */
+    int cache_f16; /* STREAMING: 1 stores K/V as binary16 (half the cache
+                      memory; logits then differ slightly from WINDOW) */
+    ruv_temporal_weights_t weights;
+} ruv_temporal_config_t;
+
+/* Defaults: WINDOW mode (STREAMING when Kconfig selects it), pooling LAST,
+ * sparse backend, attention window 32 / block 16 (the model defaults), cache
+ * SLIDING f32, weights BORROW_IF_POSSIBLE. */
+ruv_temporal_config_t ruv_temporal_config_default(void);
+
+/* Parse and validate `weights` (an RVNE blob of weights_len bytes) at format
+ * and model level, check it declares input_dim and n_classes, size the
+ * context for window_len frames and allocate it in one block. WINDOW mode,
+ * pooling LAST, weights copied (the blob may be freed after the call).
+ * *out_ctx is written only on success. Codes: see the table above. */
+esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                            uint32_t window_len, uint32_t n_classes,
+                            ruv_temporal_ctx_t **out_ctx);
+
+/* As ruv_temporal_init with a configuration (NULL = defaults). */
+esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                               uint32_t window_len, uint32_t n_classes,
+                               const ruv_temporal_config_t *cfg, ruv_temporal_ctx_t **out_ctx);
+
+/* Bytes ruv_temporal_init_static needs for these arguments with the default
+ * configuration (BORROW_IF_POSSIBLE weights: the count depends on whether
+ * `weights` can be borrowed, i.e. on its alignment). 0 if any argument is
+ * invalid (ruv_temporal_ctx_size_ex gives the reason). Allocates nothing. */
+size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                             uint32_t window_len, uint32_t n_classes);
+
+/* The same with a configuration (NULL = defaults); *out_bytes receives the
+ * size. Validates exactly as init does and returns the same codes. */
+esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
+                                   uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+                                   const ruv_temporal_config_t *cfg, size_t *out_bytes);
+
+/* Build the context inside buf[0, buf_len) with the default configuration;
+ * no allocation, ever. buf_len below ruv_temporal_ctx_size -> ESP_ERR_NO_MEM.
+ * The buffer must stay in place and untouched while the context is used;
+ * with borrowed weights so must the blob. */
+esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
+                                   size_t weights_len, uint32_t input_dim, uint32_t window_len,
+                                   uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
+
+/* The same with a configuration (NULL = defaults). */
+esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
+                                      size_t weights_len, uint32_t input_dim,
+                                      uint32_t window_len, uint32_t n_classes,
+                                      const ruv_temporal_config_t *cfg,
+                                      ruv_temporal_ctx_t **out_ctx);
+
+/* Append one frame of input_dim floats (the caller guarantees the length).
+ * A frame holding NaN or Inf is rejected with ESP_ERR_INVALID_ARG and changes
+ * nothing. WINDOW: copies into the ring, overwriting the oldest frame once
+ * window_len frames are held. STREAMING: runs the frame through every layer
+ * (O(log window) attention per layer). */
+esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame);
+
+/* Write n_classes logits (n_classes must equal the init value). WINDOW:
+ * window forward over the held frames, oldest first; STREAMING: the logits
+ * of the latest push. ESP_ERR_INVALID_STATE when no frame was pushed since
+ * init/reset. logits are written only on success. */
+esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t n_classes);
+
+/* Forget every frame (empty ring / caches); the model stays. */
+esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
+
+/* Classify, then encode the 40-byte 0xC5110007 packet (FORMATS.md 4.2:
+ * n_classes, node_id, ts_us, seq, argmax, top logit, top1 - top2, CRC-32)
+ * into out. Codes as classify; out is written only on success. */
+esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,
+                                   uint32_t seq, uint8_t out[RUV_TEMPORAL_PACKET_LEN]);
+
+/* What a context holds. */
+typedef struct ruv_temporal_info {
+    ruv_temporal_mode_t mode;
+    ruv_temporal_pooling_t pooling;
+    uint32_t input_dim, window_len, n_classes;
+    uint32_t n_q_heads, n_kv_heads, head_dim, n_layers; /* from the blob */
+    uint32_t frames_held;  /* frames classify would use (WINDOW: <= window_len;
+                              STREAMING: frames in the caches) */
+    uint64_t frames_total; /* frames pushed since init/reset */
+    int weights_borrowed;  /* 1: the context reads the caller's blob */
+    int evicted;           /* STREAMING: a cache has evicted since init/reset */
+    size_t ctx_bytes;      /* the context's memory (= ctx_size for static) */
+} ruv_temporal_info_t;
+
+esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info_t *out);
+
+/* Release a context. NULL is a no-op. A static context's memory belongs to
+ * the caller: destroy only marks it dead. Double destroy is undefined for
+ * malloc'd contexts. */
+void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
+
+/* Run a fixed sparse attention case (seq 8, 2 heads, dim 4, window 2,
+ * block 2, globals {0}, causal, log-stride and landmarks on) through the
+ * attention kernel the device runs and compare with the scalar reference's
+ * outputs recorded in the library: bit patterns must be identical when the
+ * reference path is active (always on the firmware targets), an optimised
+ * host path must meet its accuracy contract (1e-6 + 2e-6 * |ref|). Also
+ * checks the (possibly esp-dsp) dot product used on the target. ESP_OK, or
+ * ESP_FAIL on any mismatch. Uses about 2.5 KB of stack; allocates only
+ * if the kernel's workspace for this case exceeds 1 KB (it then mallocs and
+ * frees it within the call). */
+esp_err_t ruv_temporal_kernel_self_test(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RUV_TEMPORAL_H */

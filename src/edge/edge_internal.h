@@ -1,0 +1,44 @@
+/* Internal: the ruv_temporal context and the helpers its files share. */
+#ifndef AETHER_EDGE_INTERNAL_H
+#define AETHER_EDGE_INTERNAL_H
+
+#include "ruv_temporal.h"
+
+#include "aether/blob.h"
+#include "aether/model.h"
+
+#define RUV_TEMPORAL_MAGIC 0x52555654u /* "RUVT" */
+
+struct ruv_temporal_ctx {
+    uint32_t magic;
+    ruv_temporal_config_t cfg;
+    uint32_t input_dim, window_len, n_classes;
+    aether_model *model;
+    float *scratch_logits;  /* n_classes: make_packet's classify target */
+    /* WINDOW */
+    float *ring;            /* window_len * input_dim, slot-major */
+    uint32_t next_write, filled;
+    void *fwd_ws;
+    size_t fwd_ws_len;
+    /* STREAMING */
+    aether_model_session *session;
+    float *last_logits;     /* n_classes: logits of the latest push */
+    int broken;             /* a failed step left the caches out of step */
+    uint64_t frames_total;
+    size_t bytes;
+    void *owned;            /* malloc'd block, NULL for init_static */
+};
+
+/* The esp_err_t a library status maps to (the table in ruv_temporal.h). */
+esp_err_t ruv_temporal_err_(aether_status st);
+
+/* Dot product used by the on-target self test: the reference order, or
+ * esp-dsp's dsps_dotprod_f32 when built with AETHER_USE_ESP_DSP under
+ * ESP-IDF. */
+float ruv_temporal_dot_(const float *a, const float *b, size_t n);
+
+/* The self test's case: fills out (8*2*4 floats) with the kernel output
+ * (ESP_FAIL if the kernel or the dot product check fails). */
+esp_err_t ruv_temporal_self_test_run_(float *out);
+
+#endif

@@ -1,0 +1,320 @@
+/* ruv_temporal context construction: validation, one sizing plan shared by
+ * the size query and both inits, and the arena layout of the context. */
+#include "edge/edge_internal.h"
+#include "model/model_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ruv_temporal_config_t ruv_temporal_config_default(void)
+{
+    ruv_temporal_config_t c;
+#if defined(CONFIG_AETHER_TEMPORAL_MODE_STREAMING)
+    c.mode = RUV_TEMPORAL_MODE_STREAMING;
+#else
+    c.mode = RUV_TEMPORAL_MODE_WINDOW;
+#endif
+    c.pooling = RUV_TEMPORAL_POOL_LAST;
+    c.backend = RUV_TEMPORAL_BACKEND_SPARSE;
+    c.attn_window = RUV_TEMPORAL_DEFAULT;
+    c.attn_block = RUV_TEMPORAL_DEFAULT;
+    c.cache_policy = RUV_TEMPORAL_CACHE_SLIDING;
+    c.cache_f16 = 0;
+    c.weights = RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE;
+    return c;
+}
+
+/* Everything init needs to know before touching memory. */
+typedef struct edge_plan {
+    ruv_temporal_config_t cfg;
+    aether_blob_view blob;
+    aether_head_config head;
+    aether_model_weights wmode;
+    aether_session_params sp;
+    size_t model_bytes;
+    size_t fwd_ws;     /* WINDOW */
+    size_t sess_bytes; /* STREAMING */
+} edge_plan;
+
+static esp_err_t check_config(const ruv_temporal_config_t *c)
+{
+    if ((unsigned)c->mode > RUV_TEMPORAL_MODE_STREAMING ||
+        (unsigned)c->pooling > RUV_TEMPORAL_POOL_MEAN ||
+        (unsigned)c->backend > RUV_TEMPORAL_BACKEND_DENSE ||
+        (unsigned)c->cache_policy > RUV_TEMPORAL_CACHE_FAIL ||
+        (unsigned)c->weights > RUV_TEMPORAL_WEIGHTS_BORROW ||
+        (c->cache_f16 != 0 && c->cache_f16 != 1) || c->attn_block == 0)
+        return ESP_ERR_INVALID_ARG;
+    /* The session's logits are per frame; a window mean would need the
+     * whole window's hidden states again, which streaming exists to avoid. */
+    if (c->mode == RUV_TEMPORAL_MODE_STREAMING && c->pooling != RUV_TEMPORAL_POOL_LAST)
+        return ESP_ERR_NOT_SUPPORTED;
+    return ESP_OK;
+}
+
+/* A model object carrying only the shape and the head, enough for the
+ * size queries that take a model (forward workspace, session) before the
+ * real model exists in the caller's memory. */
+static aether_status probe_model(const edge_plan *p, aether_model *m)
+{
+    aether_status st;
+    memset(m, 0, sizeof *m);
+    m->header = p->blob.header;
+    st = aether_blob_layout_of(&p->blob.header, &m->layout);
+    if (st != AETHER_OK)
+        return st;
+    st = aether_head_init(&m->head, &p->head);
+    if (st != AETHER_OK)
+        return st;
+    m->magic = AETHER_MODEL_MAGIC;
+    return AETHER_OK;
+}
+
+static aether_model_weights weights_mode(ruv_temporal_weights_t w)
+{
+    switch (w) {
+    case RUV_TEMPORAL_WEIGHTS_COPY: return AETHER_MODEL_COPY;
+    case RUV_TEMPORAL_WEIGHTS_BORROW: return AETHER_MODEL_BORROW;
+    default: return AETHER_MODEL_BORROW_IF_POSSIBLE;
+    }
+}
+
+static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
+{
+    switch (c) {
+    case RUV_TEMPORAL_CACHE_SCORED: return AETHER_KV_EVICT_SCORED;
+    case RUV_TEMPORAL_CACHE_FAIL: return AETHER_KV_EVICT_NONE;
+    default: return AETHER_KV_EVICT_SLIDING;
+    }
+}
+
+static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                           uint32_t window_len, uint32_t n_classes,
+                           const ruv_temporal_config_t *cfg, edge_plan *p)
+{
+    aether_model probe;
+    aether_status st;
+    esp_err_t e;
+
+    if (!weights || weights_len == 0 || input_dim == 0 || window_len == 0 || n_classes == 0)
+        return ESP_ERR_INVALID_ARG;
+    p->cfg = cfg ? *cfg : ruv_temporal_config_default();
+    if ((e = check_config(&p->cfg)) != ESP_OK)
+        return e;
+    st = aether_blob_parse(weights, weights_len, &p->blob);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    if (p->blob.header.input_dim != input_dim || p->blob.header.n_classes != n_classes)
+        return ESP_ERR_INVALID_SIZE;
+
+    aether_model_default_head_config(&p->blob, &p->head);
+    if (p->cfg.attn_window != RUV_TEMPORAL_DEFAULT)
+        p->head.window = p->cfg.attn_window;
+    if (p->cfg.attn_block != RUV_TEMPORAL_DEFAULT)
+        p->head.block_size = p->cfg.attn_block;
+    p->head.backend = p->cfg.backend == RUV_TEMPORAL_BACKEND_DENSE ? AETHER_HEAD_DENSE
+                                                                  : AETHER_HEAD_SPARSE_GQA;
+    p->wmode = weights_mode(p->cfg.weights);
+    /* Model-level validation (layout, finite weights, extension bits). */
+    st = aether_model_size(&p->blob, &p->head, p->wmode, &p->model_bytes);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    if ((st = probe_model(p, &probe)) != AETHER_OK)
+        return ruv_temporal_err_(st);
+
+    p->fwd_ws = 0;
+    p->sess_bytes = 0;
+    if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
+        st = aether_model_forward_workspace_size(&probe, window_len, &p->fwd_ws);
+    } else {
+        p->sp = aether_model_session_params_default();
+        p->sp.capacity = window_len;
+        p->sp.evict = evict_policy(p->cfg.cache_policy);
+        p->sp.storage = p->cfg.cache_f16 ? AETHER_KV_F16 : AETHER_KV_F32;
+        p->sp.landmarks = AETHER_KV_LM_SUM;
+        st = aether_model_session_size(&probe, &p->sp, &p->sess_bytes);
+    }
+    return ruv_temporal_err_(st);
+}
+
+/* The context's blocks, in one arena: the same function measures (base
+ * NULL) and places. */
+typedef struct edge_parts {
+    ruv_temporal_ctx_t *ctx;
+    void *model_mem, *ws, *sess_mem;
+    float *scratch_logits, *last_logits, *ring;
+} edge_parts;
+
+static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input_dim,
+                            uint32_t window_len, uint32_t n_classes, edge_parts *x)
+{
+    size_t ring_elems;
+    memset(x, 0, sizeof *x);
+    x->ctx = (ruv_temporal_ctx_t *)aether_arena_alloc(ar, 1, sizeof *x->ctx, AETHER_ALIGN);
+    x->model_mem = aether_arena_alloc(ar, p->model_bytes, 1, AETHER_ALIGN);
+    x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+    if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
+        if (aether_size_mul(window_len, input_dim, &ring_elems) != AETHER_OK)
+            return AETHER_ERR_OVERFLOW;
+        x->ring = (float *)aether_arena_alloc(ar, ring_elems, sizeof(float), AETHER_ALIGN);
+        x->ws = aether_arena_alloc(ar, p->fwd_ws ? p->fwd_ws : 1, 1, AETHER_ALIGN);
+    } else {
+        x->last_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+        x->sess_mem = aether_arena_alloc(ar, p->sess_bytes, 1, AETHER_ALIGN);
+    }
+    return ar->status;
+}
+
+esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
+                                   uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+                                   const ruv_temporal_config_t *cfg, size_t *out_bytes)
+{
+    edge_plan p;
+    edge_parts x;
+    aether_arena ar;
+    aether_status st;
+    esp_err_t e;
+    if (!out_bytes)
+        return ESP_ERR_INVALID_ARG;
+    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    if (e != ESP_OK)
+        return e;
+    aether_arena_measure(&ar);
+    st = layout(&ar, &p, input_dim, window_len, n_classes, &x);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    *out_bytes = ar.used;
+    return ESP_OK;
+}
+
+size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                             uint32_t window_len, uint32_t n_classes)
+{
+    size_t bytes = 0;
+    if (ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, NULL,
+                                 &bytes) != ESP_OK)
+        return 0;
+    return bytes;
+}
+
+/* Place and initialise a planned context in buf[0, len). */
+static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input_dim,
+                       uint32_t window_len, uint32_t n_classes, ruv_temporal_ctx_t **out)
+{
+    edge_parts x;
+    aether_arena ar;
+    aether_status st;
+    ruv_temporal_ctx_t *c;
+
+    aether_arena_init(&ar, buf, len);
+    st = layout(&ar, p, input_dim, window_len, n_classes, &x);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    c = x.ctx;
+    memset(c, 0, sizeof *c);
+    st = aether_model_init(x.model_mem, p->model_bytes, &p->blob, &p->head, p->wmode, &c->model);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    if (p->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+        st = aether_model_session_init(x.sess_mem, p->sess_bytes, c->model, &p->sp, &c->session);
+        if (st != AETHER_OK)
+            return ruv_temporal_err_(st);
+    }
+    c->cfg = p->cfg;
+    c->input_dim = input_dim;
+    c->window_len = window_len;
+    c->n_classes = n_classes;
+    c->scratch_logits = x.scratch_logits;
+    c->ring = x.ring;
+    c->next_write = 0;
+    c->filled = 0;
+    c->fwd_ws = x.ws;
+    c->fwd_ws_len = p->fwd_ws;
+    c->last_logits = x.last_logits;
+    c->broken = 0;
+    c->frames_total = 0;
+    c->bytes = ar.used;
+    c->owned = NULL;
+    c->magic = RUV_TEMPORAL_MAGIC;
+    *out = c;
+    return ESP_OK;
+}
+
+esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
+                                      size_t weights_len, uint32_t input_dim,
+                                      uint32_t window_len, uint32_t n_classes,
+                                      const ruv_temporal_config_t *cfg,
+                                      ruv_temporal_ctx_t **out_ctx)
+{
+    edge_plan p;
+    esp_err_t e;
+    if (!buf || !out_ctx)
+        return ESP_ERR_INVALID_ARG;
+    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    if (e != ESP_OK)
+        return e;
+    return build(buf, buf_len, &p, input_dim, window_len, n_classes, out_ctx);
+}
+
+esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
+                                   size_t weights_len, uint32_t input_dim, uint32_t window_len,
+                                   uint32_t n_classes, ruv_temporal_ctx_t **out_ctx)
+{
+    return ruv_temporal_init_static_ex(buf, buf_len, weights, weights_len, input_dim, window_len,
+                                       n_classes, NULL, out_ctx);
+}
+
+esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                               uint32_t window_len, uint32_t n_classes,
+                               const ruv_temporal_config_t *cfg, ruv_temporal_ctx_t **out_ctx)
+{
+    edge_plan p;
+    edge_parts x;
+    aether_arena ar;
+    aether_status st;
+    esp_err_t e;
+    void *buf;
+
+    if (!out_ctx)
+        return ESP_ERR_INVALID_ARG;
+    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    if (e != ESP_OK)
+        return e;
+    aether_arena_measure(&ar);
+    st = layout(&ar, &p, input_dim, window_len, n_classes, &x);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
+    buf = malloc(ar.used);
+    if (!buf)
+        return ESP_ERR_NO_MEM;
+    e = build(buf, ar.used, &p, input_dim, window_len, n_classes, out_ctx);
+    if (e != ESP_OK) {
+        free(buf);
+        return e;
+    }
+    (*out_ctx)->owned = buf;
+    return ESP_OK;
+}
+
+esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                            uint32_t window_len, uint32_t n_classes, ruv_temporal_ctx_t **out_ctx)
+{
+    /* The original kept nothing of the blob, so callers may free it after
+     * init: copy the weights. */
+    ruv_temporal_config_t c = ruv_temporal_config_default();
+    c.mode = RUV_TEMPORAL_MODE_WINDOW;
+    c.pooling = RUV_TEMPORAL_POOL_LAST;
+    c.weights = RUV_TEMPORAL_WEIGHTS_COPY;
+    return ruv_temporal_init_ex(weights, weights_len, input_dim, window_len, n_classes, &c,
+                                out_ctx);
+}
+
+void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx)
+{
+    void *owned;
+    if (!ctx || ctx->magic != RUV_TEMPORAL_MAGIC)
+        return;
+    owned = ctx->owned;
+    ctx->magic = 0;
+    free(owned);
+}

@@ -1,0 +1,183 @@
+/* ruv_temporal hot path: push, classify, reset, packet, info. Nothing here
+ * allocates; every call validates before changing the context. */
+#include "edge/edge_internal.h"
+
+#include "aether/packet.h"
+
+#include <string.h>
+
+static int live(const ruv_temporal_ctx_t *ctx)
+{
+    return ctx && ctx->magic == RUV_TEMPORAL_MAGIC;
+}
+
+static int frame_finite(const float *frame, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; ++i)
+        if (!aether_isfinite(frame[i]))
+            return 0;
+    return 1;
+}
+
+esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
+{
+    aether_status st;
+    if (!live(ctx) || !frame)
+        return ESP_ERR_INVALID_ARG;
+    if (!frame_finite(frame, ctx->input_dim))
+        return ESP_ERR_INVALID_ARG;
+    if (ctx->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
+        memcpy(ctx->ring + (size_t)ctx->next_write * ctx->input_dim, frame,
+               (size_t)ctx->input_dim * sizeof(float));
+        ctx->next_write = ctx->next_write + 1 == ctx->window_len ? 0 : ctx->next_write + 1;
+        if (ctx->filled < ctx->window_len)
+            ctx->filled++;
+        ctx->frames_total++;
+        return ESP_OK;
+    }
+    if (ctx->broken)
+        return ESP_ERR_INVALID_STATE;
+    st = aether_model_session_step(ctx->session, frame, ctx->last_logits, NULL);
+    if (st == AETHER_OK) {
+        ctx->frames_total++;
+        return ESP_OK;
+    }
+    /* A full cache under policy FAIL changes nothing; anything else may have
+     * left the layers out of step. */
+    if (st != AETHER_ERR_CACHE_FULL)
+        ctx->broken = 1;
+    return ruv_temporal_err_(st);
+}
+
+/* Swap frames a and b of the ring (input_dim floats each). */
+static void swap_frames(float *ring, uint32_t dim, uint32_t a, uint32_t b)
+{
+    float *x = ring + (size_t)a * dim, *y = ring + (size_t)b * dim;
+    uint32_t i;
+    for (i = 0; i < dim; ++i) {
+        float t = x[i];
+        x[i] = y[i];
+        y[i] = t;
+    }
+}
+
+static void reverse_frames(float *ring, uint32_t dim, uint32_t lo, uint32_t hi)
+{
+    while (lo + 1 < hi) {
+        swap_frames(ring, dim, lo, hi - 1);
+        ++lo;
+        --hi;
+    }
+}
+
+/* Make the ring chronological in place (oldest frame in slot 0) with three
+ * reversals, so the forward can read it as one [N, I] array without a
+ * second window-sized buffer. The logical contents do not change. */
+static void linearise(ruv_temporal_ctx_t *ctx)
+{
+    uint32_t k = ctx->next_write, n = ctx->window_len;
+    if (ctx->filled < n || k == 0)
+        return; /* partial rings fill from slot 0 and are already in order */
+    reverse_frames(ctx->ring, ctx->input_dim, 0, k);
+    reverse_frames(ctx->ring, ctx->input_dim, k, n);
+    reverse_frames(ctx->ring, ctx->input_dim, 0, n);
+    ctx->next_write = 0;
+}
+
+static esp_err_t classify_into(ruv_temporal_ctx_t *ctx, float *logits)
+{
+    aether_status st;
+    if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+        if (ctx->broken)
+            return ESP_ERR_INVALID_STATE;
+        if (aether_model_session_frames(ctx->session) == 0)
+            return ESP_ERR_INVALID_STATE;
+        memcpy(logits, ctx->last_logits, (size_t)ctx->n_classes * sizeof(float));
+        return ESP_OK;
+    }
+    if (ctx->filled == 0)
+        return ESP_ERR_INVALID_STATE;
+    linearise(ctx);
+    st = aether_model_forward(ctx->model, ctx->ring, ctx->filled,
+                              ctx->cfg.pooling == RUV_TEMPORAL_POOL_MEAN ? AETHER_POOL_MEAN
+                                                                         : AETHER_POOL_LAST,
+                              logits, NULL, ctx->fwd_ws, ctx->fwd_ws_len);
+    /* Frames were checked at push, so any failure here is internal. */
+    return st == AETHER_OK ? ESP_OK : ESP_FAIL;
+}
+
+esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t n_classes)
+{
+    if (!live(ctx) || !logits)
+        return ESP_ERR_INVALID_ARG;
+    if (n_classes != ctx->n_classes)
+        return ESP_ERR_INVALID_SIZE;
+    return classify_into(ctx, logits);
+}
+
+esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx)
+{
+    if (!live(ctx))
+        return ESP_ERR_INVALID_ARG;
+    if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+        aether_status st = aether_model_session_reset(ctx->session);
+        if (st != AETHER_OK)
+            return ruv_temporal_err_(st);
+        ctx->broken = 0;
+    } else {
+        memset(ctx->ring, 0, (size_t)ctx->window_len * ctx->input_dim * sizeof(float));
+        ctx->next_write = 0;
+        ctx->filled = 0;
+    }
+    ctx->frames_total = 0;
+    return ESP_OK;
+}
+
+esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,
+                                   uint32_t seq, uint8_t out[RUV_TEMPORAL_PACKET_LEN])
+{
+    aether_class_packet pkt;
+    aether_status st;
+    esp_err_t e;
+    if (!live(ctx) || !out)
+        return ESP_ERR_INVALID_ARG;
+    e = classify_into(ctx, ctx->scratch_logits);
+    if (e != ESP_OK)
+        return e;
+    st = aether_packet_from_logits(&pkt, ctx->scratch_logits, ctx->n_classes, node_id, ts_us, seq);
+    if (st == AETHER_OK)
+        st = aether_packet_encode(&pkt, out, RUV_TEMPORAL_PACKET_LEN);
+    /* n_classes too large for the packet's u8 argmax / u16 count. */
+    return st == AETHER_OK ? ESP_OK : ESP_ERR_INVALID_SIZE;
+}
+
+esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info_t *out)
+{
+    aether_model_info mi;
+    if (!live(ctx) || !out)
+        return ESP_ERR_INVALID_ARG;
+    if (aether_model_get_info(ctx->model, &mi) != AETHER_OK)
+        return ESP_FAIL;
+    memset(out, 0, sizeof *out);
+    out->mode = ctx->cfg.mode;
+    out->pooling = ctx->cfg.pooling;
+    out->input_dim = ctx->input_dim;
+    out->window_len = ctx->window_len;
+    out->n_classes = ctx->n_classes;
+    out->n_q_heads = (uint32_t)mi.n_q_heads;
+    out->n_kv_heads = (uint32_t)mi.n_kv_heads;
+    out->head_dim = (uint32_t)mi.head_dim;
+    out->n_layers = (uint32_t)mi.n_layers;
+    out->weights_borrowed = mi.borrowed;
+    out->frames_total = ctx->frames_total;
+    if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+        uint64_t held = ctx->frames_total < ctx->window_len ? ctx->frames_total : ctx->window_len;
+        out->frames_held = (uint32_t)held;
+        out->evicted = aether_model_session_evicted(ctx->session);
+    } else {
+        out->frames_held = ctx->filled;
+    }
+    out->ctx_bytes = ctx->bytes;
+    return ESP_OK;
+}

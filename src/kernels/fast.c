@@ -1,0 +1,246 @@
+/*
+ * Optimised prefill/dense drivers. Work is cut into items of (kv head,
+ * subgroup of its query heads, block of consecutive queries); the rows of
+ * an item (queries x heads) share every K/V row load. The cut depends only
+ * on the shapes and the ISA, never on the thread count, so every row sees
+ * the same arithmetic whichever worker computes it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aether/dispatch.h"
+#include "dispatch/parallel.h"
+#include "kernels/fast.h"
+#include "kernels/osm.h"
+
+#define ALIGN_UP(x) (((x) + (AETHER_ALIGN - 1)) & ~(size_t)(AETHER_ALIGN - 1))
+
+aether_status aether_fast_scratch_bytes(size_t tok_cap, size_t blk_cap, size_t dim, size_t *bytes)
+{
+    size_t f = 0, lists = 0, per = 0, total = 0;
+    if (aether_size_mul(dim, 2 * AETHER_TILE_RMAX, &f) != AETHER_OK ||
+        aether_size_add(f, AETHER_TILE_KC * AETHER_TILE_RMAX + 3 * AETHER_TILE_RMAX, &f) !=
+            AETHER_OK ||
+        aether_size_mul(f, sizeof(float), &f) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    /* Per query of an item: its token and block lists (extras). */
+    if (aether_size_add(tok_cap, blk_cap, &per) != AETHER_OK ||
+        aether_size_add(per, 2, &per) != AETHER_OK ||
+        aether_size_mul3(per, AETHER_TILE_RMAX + 1, sizeof(size_t), &lists) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    if (aether_size_add(ALIGN_UP(f), lists, &total) != AETHER_OK ||
+        aether_size_add(total, 2 * AETHER_ALIGN, &total) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    *bytes = total;
+    return AETHER_OK;
+}
+
+typedef struct job {
+    const aether_simd_ops *ops;
+    const aether_attn_config *cfg; /* NULL: dense */
+    int causal;
+    const float *q, *k, *v, *lm_k, *lm_v;
+    float *out;
+    size_t seq, qh, kvh, dim, group;
+    size_t gsub, n_sub; /* heads per item, subgroups per kv head */
+    size_t qt, n_qt;    /* queries per item, query blocks */
+    size_t tok_cap, blk_cap;
+    float scale;
+    unsigned char **scratch; /* per worker, 64-byte aligned */
+} job;
+
+/* The window of query i as the pattern emits it (section 5.1). */
+static void window_of(const job *j, size_t i, size_t *lo, size_t *hi)
+{
+    size_t w;
+    if (!j->cfg) {
+        *lo = 0;
+        *hi = j->causal ? i : j->seq - 1;
+        return;
+    }
+    w = j->cfg->window;
+    *lo = i >= w ? i - w : 0;
+    if (j->cfg->causal)
+        *hi = i;
+    else
+        *hi = w >= j->seq - 1 - i ? j->seq - 1 : i + w;
+}
+
+/* One item: a block of queries and one subgroup of heads per kv head, for
+ * every kv head in turn (the candidate lists are head-independent, so they
+ * are built once per item). */
+static void run_item(void *ctx, size_t item, unsigned worker)
+{
+    const job *j = (const job *)ctx;
+    size_t qb = item % j->n_qt, sg = item / j->n_qt;
+    size_t i0 = qb * j->qt, nq = j->seq - i0 < j->qt ? j->seq - i0 : j->qt;
+    size_t nh = j->group - sg * j->gsub < j->gsub ? j->group - sg * j->gsub : j->gsub;
+    unsigned char *base = j->scratch[worker];
+    size_t fl = ALIGN_UP(aether_tile_scratch_floats(j->dim) * sizeof(float));
+    size_t *lists = (size_t *)(void *)(base + fl);
+    size_t per = j->tok_cap + j->blk_cap + 2;
+    const float *qp[AETHER_TILE_RMAX];
+    float *op[AETHER_TILE_RMAX];
+    size_t lo[AETHER_TILE_RMAX], hi[AETHER_TILE_RMAX];
+    const size_t *et[AETHER_TILE_RMAX], *eb[AETHER_TILE_RMAX];
+    size_t net[AETHER_TILE_RMAX], neb[AETHER_TILE_RMAX];
+    size_t a, hh, hk, r = 0;
+    aether_tile t;
+
+    for (a = 0; a < nq; ++a) {
+        size_t i = i0 + a, wlo, whi, n_tok = 0, n_blk = 0, n_x = 0, b;
+        size_t *tok = lists + a * per, *blk = tok + j->tok_cap + 1;
+        window_of(j, i, &wlo, &whi);
+        if (j->cfg) {
+            /* Capacities are the pattern's bounds: these cannot fail. */
+            (void)aether_pattern_tokens(j->cfg, i, j->seq, tok, j->tok_cap, &n_tok);
+            if (j->lm_k)
+                (void)aether_pattern_blocks(j->cfg, i, j->seq, blk, j->blk_cap, &n_blk);
+            /* Keep only the tokens outside the window: the tile covers it. */
+            for (b = 0; b < n_tok; ++b)
+                if (tok[b] < wlo || tok[b] > whi)
+                    tok[n_x++] = tok[b];
+        }
+        for (hh = 0; hh < nh; ++hh, ++r) {
+            lo[r] = wlo;
+            hi[r] = whi;
+            et[r] = tok;
+            net[r] = n_x;
+            eb[r] = blk;
+            neb[r] = n_blk;
+        }
+    }
+    t.rows = r;
+    t.dim = j->dim;
+    t.scale = j->scale;
+    t.q = qp;
+    t.out = op;
+    t.lo = lo;
+    t.hi = hi;
+    t.ext_tok = et;
+    t.n_ext_tok = net;
+    t.ext_blk = eb;
+    t.n_ext_blk = neb;
+    t.scratch = (float *)(void *)base;
+    for (hk = 0; hk < j->kvh; ++hk) {
+        size_t h0 = hk * j->group + sg * j->gsub;
+        for (a = 0, r = 0; a < nq; ++a)
+            for (hh = 0; hh < nh; ++hh, ++r) {
+                size_t row = (i0 + a) * j->qh + h0 + hh;
+                qp[r] = j->q + row * j->dim;
+                op[r] = j->out + row * j->dim;
+            }
+        t.tokens.k = j->k + hk * j->dim;
+        t.tokens.v = j->v + hk * j->dim;
+        t.tokens.stride = j->kvh * j->dim;
+        t.blocks.k = j->lm_k ? j->lm_k + hk * j->dim : NULL;
+        t.blocks.v = j->lm_v ? j->lm_v + hk * j->dim : NULL;
+        t.blocks.stride = j->kvh * j->dim;
+        j->ops->tile(&t);
+    }
+}
+
+static unsigned char *align64(void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (unsigned char *)p + ((AETHER_ALIGN - u % AETHER_ALIGN) % AETHER_ALIGN);
+}
+
+static aether_status run(job *j, void *scratch0, size_t len0)
+{
+    unsigned threads = aether_get_num_threads(), t, have;
+    size_t need, items;
+    unsigned char *ptrs[256];
+    void *heap[256];
+    aether_status st = aether_fast_scratch_bytes(j->tok_cap, j->blk_cap, j->dim, &need);
+    if (st != AETHER_OK)
+        return st;
+    j->group = j->qh / j->kvh;
+    j->scale = aether_attn_scale(j->dim);
+    if (j->group >= j->ops->rows) {
+        j->gsub = j->ops->rows;
+        j->qt = 1;
+    } else {
+        j->gsub = j->group;
+        j->qt = j->ops->rows / j->group;
+    }
+    j->n_sub = aether_ceil_div(j->group, j->gsub);
+    j->n_qt = aether_ceil_div(j->seq, j->qt);
+    items = j->n_sub * j->n_qt;
+    if (threads > 256)
+        threads = 256;
+    memset(heap, 0, sizeof heap);
+    have = 0;
+    if (scratch0 && len0 >= need) {
+        ptrs[have++] = align64(scratch0);
+    }
+    for (t = have; t < threads || have == 0; ++t) {
+        heap[t] = malloc(need);
+        if (!heap[t])
+            break;
+        ptrs[have++] = align64(heap[t]);
+    }
+    if (have == 0)
+        return AETHER_ERR_NO_MEM;
+    j->scratch = ptrs;
+    aether_parallel_run(have, items, run_item, j);
+    for (t = 0; t < 256; ++t)
+        free(heap[t]);
+    return AETHER_OK;
+}
+
+aether_status aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_config *cfg,
+                                 const aether_tensor *q, const aether_tensor *k,
+                                 const aether_tensor *v, aether_tensor *out, const float *lm_k,
+                                 const float *lm_v, size_t tok_cap, size_t blk_cap,
+                                 void *scratch, size_t scratch_len)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.ops = ops;
+    j.cfg = cfg;
+    j.causal = cfg->causal;
+    j.q = q->data;
+    j.k = k->data;
+    j.v = v->data;
+    j.lm_k = lm_k;
+    j.lm_v = lm_v;
+    j.out = out->data;
+    j.seq = q->seq;
+    j.qh = q->heads;
+    j.kvh = k->heads;
+    j.dim = q->dim;
+    j.tok_cap = tok_cap;
+    j.blk_cap = blk_cap;
+    return run(&j, scratch, scratch_len);
+}
+
+aether_status aether_fast_dense(const aether_simd_ops *ops, const aether_tensor *q,
+                                const aether_tensor *k, const aether_tensor *v, int causal,
+                                aether_tensor *out)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.ops = ops;
+    j.causal = causal;
+    j.q = q->data;
+    j.k = k->data;
+    j.v = v->data;
+    j.out = out->data;
+    j.seq = q->seq;
+    j.qh = q->heads;
+    j.kvh = k->heads;
+    j.dim = q->dim;
+    return run(&j, NULL, 0);
+}
+
+void aether_sparse_query_fast(const float *q, size_t dim, float scale, const aether_rows *tokens,
+                              const size_t *tok, size_t n_tok, const aether_rows *blocks,
+                              const size_t *blk, size_t n_blk, float *acc, float *out)
+{
+    const aether_simd_ops *ops = aether_simd_active();
+    if (ops)
+        ops->query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+    else
+        aether_sparse_query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+}

@@ -1,0 +1,69 @@
+/*
+ * AVX2 + FMA kernels (compiled with -mavx2 -mfma on x86-64 only; elsewhere
+ * this file only provides a NULL getter).
+ */
+#include "simd/simd.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* Same algorithm and bounds as the AVX-512 exp (kern_avx512.c). */
+static inline __m256 ae_vexp(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.3365478515625f), hi = _mm256_set1_ps(88.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 xc = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    __m256 p, y;
+    __m256i e;
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+static inline float ae_hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#define AE_ISA avx2
+#define AE_OPS_NAME "avx2"
+#define AE_VW 8u
+#define AE_V __m256
+#define AE_LOADU(p) _mm256_loadu_ps(p)
+#define AE_STOREU(p, x) _mm256_storeu_ps((p), (x))
+#define AE_SET1(x) _mm256_set1_ps(x)
+#define AE_ZERO() _mm256_setzero_ps()
+#define AE_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define AE_ADD(a, b) _mm256_add_ps((a), (b))
+#define AE_SUB(a, b) _mm256_sub_ps((a), (b))
+#define AE_MUL(a, b) _mm256_mul_ps((a), (b))
+#define AE_MAX(a, b) _mm256_max_ps((a), (b))
+#define AE_HSUM(v) ae_hsum256(v)
+#define AE_PD 2u
+#include "simd/tile_impl.h"
+
+const aether_simd_ops *aether_simd_avx2(void)
+{
+    return &ops_avx2;
+}
+#else
+const aether_simd_ops *aether_simd_avx2(void)
+{
+    return NULL;
+}
+#endif

@@ -1,0 +1,60 @@
+/*
+ * AArch64 Advanced SIMD kernels (always available on AArch64; elsewhere this
+ * file only provides a NULL getter).
+ */
+#include "simd/simd.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+
+/* Same algorithm and bounds as the AVX-512 exp (kern_avx512.c). */
+static inline float32x4_t ae_vexp(float32x4_t x)
+{
+    const float32x4_t lo = vdupq_n_f32(-87.3365478515625f), hi = vdupq_n_f32(88.0f);
+    uint32x4_t under = vcltq_f32(x, lo);
+    float32x4_t xc = vminq_f32(hi, vmaxq_f32(lo, x));
+    float32x4_t n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(xc, n, vdupq_n_f32(0.693359375f));
+    float32x4_t p, y;
+    int32x4_t e;
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    y = vfmaq_f32(r, p, vmulq_f32(r, r));
+    y = vaddq_f32(y, vdupq_n_f32(1.0f));
+    e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    y = vmulq_f32(y, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), under));
+}
+
+#define AE_ISA neon
+#define AE_OPS_NAME "neon"
+#define AE_VW 4u
+#define AE_V float32x4_t
+#define AE_LOADU(p) vld1q_f32(p)
+#define AE_STOREU(p, x) vst1q_f32((p), (x))
+#define AE_SET1(x) vdupq_n_f32(x)
+#define AE_ZERO() vdupq_n_f32(0.0f)
+#define AE_FMA(a, b, c) vfmaq_f32((c), (a), (b))
+#define AE_ADD(a, b) vaddq_f32((a), (b))
+#define AE_SUB(a, b) vsubq_f32((a), (b))
+#define AE_MUL(a, b) vmulq_f32((a), (b))
+#define AE_MAX(a, b) vmaxq_f32((a), (b))
+#define AE_HSUM(v) vaddvq_f32(v)
+#define AE_PD 4u
+#include "simd/tile_impl.h"
+
+const aether_simd_ops *aether_simd_neon(void)
+{
+    return &ops_neon;
+}
+#else
+const aether_simd_ops *aether_simd_neon(void)
+{
+    return NULL;
+}
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Internal: the optimised kernel paths behind aether/dispatch.h.
+ *
+ * Each instruction set provides one aether_simd_ops table, built from the
+ * shared template tile_impl.h with that ISA's vector primitives. The tables
+ * are only compiled where the compiler targets the ISA; a getter returns
+ * NULL elsewhere, so callers never need #ifdefs.
+ *
+ * The tile kernel computes attention for up to `rows` query rows that share
+ * one K/V head: each row has a contiguous window [lo, hi] of key indices
+ * plus optional extra candidates (token indices outside the window and
+ * landmark block indices). Scores of all rows against a chunk of keys are
+ * computed as a small GEMM with the rows in the vector lanes, the softmax
+ * statistics are kept per row (online across chunks), and P.V accumulates
+ * with the head dimension in the vector lanes. Extras go through the
+ * gathered single-row path. Keys outside a row's window never touch that
+ * row: their scores are replaced by -inf and the P.V loop skips them.
+ */
+#ifndef AETHER_SIMD_SIMD_H
+#define AETHER_SIMD_SIMD_H
+
+#include <stddef.h>
+
+#include "kernels/sparse_internal.h"
+
+/* Keys per score chunk (bounds the score scratch). */
+#define AETHER_TILE_KC 128u
+/* Largest row count of any ISA's tile (AVX-512: 2 x 16 lanes). */
+#define AETHER_TILE_RMAX 32u
+
+typedef struct aether_tile {
+    size_t rows;               /* 1..ops->rows */
+    size_t dim;
+    float scale;
+    const float *const *q;     /* rows pointers to dim floats */
+    float *const *out;         /* rows pointers to dim floats */
+    const size_t *lo, *hi;     /* rows windows [lo, hi] (inclusive, lo <= hi) */
+    const size_t *const *ext_tok; /* rows lists of extra token indices (or NULL) */
+    const size_t *n_ext_tok;
+    const size_t *const *ext_blk; /* rows lists of landmark block indices (or NULL) */
+    const size_t *n_ext_blk;
+    aether_rows tokens;        /* token rows of this kv head */
+    aether_rows blocks;        /* landmark rows of this kv head (k NULL if none) */
+    float *scratch;            /* aether_tile_scratch_floats(dim) floats, 64-byte aligned */
+} aether_tile;
+
+/* Scratch floats any ISA's tile needs for this head dimension. */
+size_t aether_tile_scratch_floats(size_t dim);
+
+typedef struct aether_simd_ops {
+    const char *name;
+    size_t rows; /* rows per tile */
+    void (*tile)(const aether_tile *t);
+    /* Same contract as aether_sparse_query (acc: dim floats of scratch). */
+    void (*query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
+                  const size_t *tok, size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                  size_t n_blk, float *acc, float *out);
+    /* y[i] = exp(x[i]) with the vector polynomial (y may equal x). */
+    void (*exp)(const float *x, float *y, size_t n);
+} aether_simd_ops;
+
+const aether_simd_ops *aether_simd_avx2(void);
+const aether_simd_ops *aether_simd_avx512(void);
+const aether_simd_ops *aether_simd_neon(void);
+
+/* The ops of the active kernel path, NULL when it is the reference. */
+const aether_simd_ops *aether_simd_active(void);
+
+#endif /* AETHER_SIMD_SIMD_H */

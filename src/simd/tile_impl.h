@@ -1,0 +1,374 @@
+/*
+ * Shared body of the optimised kernels, included once per ISA after that
+ * file defined its vector primitives:
+ *   AE_ISA            suffix of the generated function names
+ *   AE_VW             floats per vector;  AE_V  the vector type
+ *   AE_LOADU/STOREU   unaligned load / store
+ *   AE_SET1, AE_ZERO  broadcast, zero
+ *   AE_FMA(a, b, c)   a * b + c (fused);  AE_ADD, AE_SUB, AE_MUL, AE_MAX
+ *   AE_HSUM(v)        horizontal sum
+ *   ae_vexp(v)        vector exp (see the ISA file for its error bound)
+ *   AE_PD             vectors of the head dimension per P.V register block
+ * No #include guard: meant to be included once per translation unit.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define AE_CAT2(a, b) a##_##b
+#define AE_CAT(a, b) AE_CAT2(a, b)
+#define AE_FN(n) AE_CAT(n, AE_ISA)
+
+#define AE_RV 2u              /* row vectors per tile */
+#define AE_R (AE_RV * AE_VW)  /* rows per tile */
+#define AE_MK 4u              /* keys per score register block */
+#define AE_PR 4u              /* rows per P.V register block */
+#define AE_KC AETHER_TILE_KC
+#define AE_BATCH 64u          /* gathered candidates scored at a time */
+
+/* Initial running max: finite, so fully masked chunks give exp(-inf) = 0
+ * instead of exp(-inf - -inf) = NaN. */
+#define AE_MINIT (-FLT_MAX)
+
+static void AE_FN(exp_array)(const float *x, float *y, size_t n)
+{
+    size_t i = 0, j;
+    for (; i + AE_VW <= n; i += AE_VW)
+        AE_STOREU(y + i, ae_vexp(AE_LOADU(x + i)));
+    if (i < n) {
+        float t[AE_VW];
+        for (j = 0; j < AE_VW; ++j)
+            t[j] = i + j < n ? x[i + j] : 0.0f;
+        AE_STOREU(t, ae_vexp(AE_LOADU(t)));
+        for (j = 0; i + j < n; ++j)
+            y[i + j] = t[j];
+    }
+}
+
+static float AE_FN(dot)(const float *a, const float *b, size_t n)
+{
+    AE_V s0 = AE_ZERO(), s1 = AE_ZERO();
+    size_t d = 0;
+    float s;
+    for (; d + 2 * AE_VW <= n; d += 2 * AE_VW) {
+        s0 = AE_FMA(AE_LOADU(a + d), AE_LOADU(b + d), s0);
+        s1 = AE_FMA(AE_LOADU(a + d + AE_VW), AE_LOADU(b + d + AE_VW), s1);
+    }
+    for (; d + AE_VW <= n; d += AE_VW)
+        s0 = AE_FMA(AE_LOADU(a + d), AE_LOADU(b + d), s0);
+    s = AE_HSUM(AE_ADD(s0, s1));
+    for (; d < n; ++d)
+        s += a[d] * b[d];
+    return s;
+}
+
+/* acc[0..dim) = acc * c */
+static void AE_FN(scale_row)(float *acc, size_t dim, float c)
+{
+    AE_V cv = AE_SET1(c);
+    size_t d = 0;
+    for (; d + AE_VW <= dim; d += AE_VW)
+        AE_STOREU(acc + d, AE_MUL(AE_LOADU(acc + d), cv));
+    for (; d < dim; ++d)
+        acc[d] *= c;
+}
+
+/* acc[d0..dim) += sum over a < n of w[a * wstride] * row_a[d0..dim), with
+ * row_a = base + (idx ? idx[a] : a) * stride. The accumulator stays in
+ * registers across the rows (4 vectors at a time). */
+static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, size_t stride,
+                         const size_t *idx, size_t n, const float *w, size_t wstride)
+{
+    size_t d = d0, a;
+    for (; d + 4 * AE_VW <= dim; d += 4 * AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d), a1 = AE_LOADU(acc + d + AE_VW);
+        AE_V a2 = AE_LOADU(acc + d + 2 * AE_VW), a3 = AE_LOADU(acc + d + 3 * AE_VW);
+        for (a = 0; a < n; ++a) {
+            const float *r = base + (idx ? idx[a] : a) * stride + d;
+            AE_V wv = AE_SET1(w[a * wstride]);
+            a0 = AE_FMA(wv, AE_LOADU(r), a0);
+            a1 = AE_FMA(wv, AE_LOADU(r + AE_VW), a1);
+            a2 = AE_FMA(wv, AE_LOADU(r + 2 * AE_VW), a2);
+            a3 = AE_FMA(wv, AE_LOADU(r + 3 * AE_VW), a3);
+        }
+        AE_STOREU(acc + d, a0);
+        AE_STOREU(acc + d + AE_VW, a1);
+        AE_STOREU(acc + d + 2 * AE_VW, a2);
+        AE_STOREU(acc + d + 3 * AE_VW, a3);
+    }
+    for (; d + AE_VW <= dim; d += AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d);
+        for (a = 0; a < n; ++a)
+            a0 = AE_FMA(AE_SET1(w[a * wstride]),
+                        AE_LOADU(base + (idx ? idx[a] : a) * stride + d), a0);
+        AE_STOREU(acc + d, a0);
+    }
+    for (; d < dim; ++d) {
+        float x = acc[d];
+        for (a = 0; a < n; ++a)
+            x += w[a * wstride] * base[(idx ? idx[a] : a) * stride + d];
+        acc[d] = x;
+    }
+}
+
+/* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
+ * continuing the state (m, l, acc). */
+static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
+                            const size_t *idx, size_t n, float *m, float *l, float *acc)
+{
+    float s[AE_BATCH];
+    size_t a = 0, j, c;
+    while (a < n) {
+        float mx = *m, sum = 0.0f;
+        c = n - a < AE_BATCH ? n - a : AE_BATCH;
+        for (j = 0; j < c; ++j) {
+            s[j] = AE_FN(dot)(q, rows->k + idx[a + j] * rows->stride, dim) * scale;
+            mx = s[j] > mx ? s[j] : mx;
+        }
+        if (mx > *m) {
+            float al = expf(*m - mx);
+            AE_FN(scale_row)(acc, dim, al);
+            *l *= al;
+            *m = mx;
+        }
+        for (j = 0; j < c; ++j)
+            s[j] -= mx;
+        AE_FN(exp_array)(s, s, c);
+        for (j = 0; j < c; ++j)
+            sum += s[j];
+        AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
+        *l += sum;
+        a += c;
+    }
+}
+
+static void AE_FN(finish_row)(const float *acc, size_t dim, float l, float *out)
+{
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    size_t d;
+    if (l != l) /* NaN weights make the whole row NaN, as the reference */
+        inv = l;
+    for (d = 0; d < dim; ++d)
+        out[d] = acc[d] * inv;
+}
+
+static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
+                         const size_t *tok, size_t n_tok, const aether_rows *blocks,
+                         const size_t *blk, size_t n_blk, float *acc, float *out)
+{
+    float m = AE_MINIT, l = 0.0f;
+    memset(acc, 0, dim * sizeof(float));
+    AE_FN(row_list)(q, dim, scale, tokens, tok, n_tok, &m, &l, acc);
+    if (n_blk)
+        AE_FN(row_list)(q, dim, scale, blocks, blk, n_blk, &m, &l, acc);
+    AE_FN(finish_row)(acc, dim, l, out);
+}
+
+/* st[j*R + r] = scale * dot(q_r, k_j) for the kc keys at kb; qt is Q^T.
+ * Each lane runs the reference's own recurrence (left to right, multiply
+ * then add, no fusion), so window scores are bit-identical to the
+ * reference: only exp and the P.V summation order differ. */
+static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, size_t dim, size_t kc,
+                          float scale, float *st)
+{
+    AE_V sc = AE_SET1(scale);
+    size_t j = 0, d, m, rv;
+    for (; j + AE_MK <= kc; j += AE_MK) {
+        const float *k0 = kb + j * stride, *k1 = k0 + stride, *k2 = k1 + stride,
+                    *k3 = k2 + stride;
+        AE_V a00 = AE_ZERO(), a01 = AE_ZERO(), a10 = AE_ZERO(), a11 = AE_ZERO();
+        AE_V a20 = AE_ZERO(), a21 = AE_ZERO(), a30 = AE_ZERO(), a31 = AE_ZERO();
+        for (d = 0; d < dim; ++d) {
+            AE_V q0 = AE_LOADU(qt + d * AE_R), q1 = AE_LOADU(qt + d * AE_R + AE_VW);
+            AE_V b0 = AE_SET1(k0[d]), b1 = AE_SET1(k1[d]), b2 = AE_SET1(k2[d]),
+                 b3 = AE_SET1(k3[d]);
+            a00 = AE_ADD(a00, AE_MUL(q0, b0));
+            a01 = AE_ADD(a01, AE_MUL(q1, b0));
+            a10 = AE_ADD(a10, AE_MUL(q0, b1));
+            a11 = AE_ADD(a11, AE_MUL(q1, b1));
+            a20 = AE_ADD(a20, AE_MUL(q0, b2));
+            a21 = AE_ADD(a21, AE_MUL(q1, b2));
+            a30 = AE_ADD(a30, AE_MUL(q0, b3));
+            a31 = AE_ADD(a31, AE_MUL(q1, b3));
+        }
+        AE_STOREU(st + (j + 0) * AE_R, AE_MUL(a00, sc));
+        AE_STOREU(st + (j + 0) * AE_R + AE_VW, AE_MUL(a01, sc));
+        AE_STOREU(st + (j + 1) * AE_R, AE_MUL(a10, sc));
+        AE_STOREU(st + (j + 1) * AE_R + AE_VW, AE_MUL(a11, sc));
+        AE_STOREU(st + (j + 2) * AE_R, AE_MUL(a20, sc));
+        AE_STOREU(st + (j + 2) * AE_R + AE_VW, AE_MUL(a21, sc));
+        AE_STOREU(st + (j + 3) * AE_R, AE_MUL(a30, sc));
+        AE_STOREU(st + (j + 3) * AE_R + AE_VW, AE_MUL(a31, sc));
+    }
+    for (; j < kc; ++j) {
+        const float *k0 = kb + j * stride;
+        for (rv = 0; rv < AE_RV; ++rv) {
+            AE_V a = AE_ZERO();
+            for (d = 0; d < dim; ++d)
+                a = AE_ADD(a, AE_MUL(AE_LOADU(qt + d * AE_R + rv * AE_VW), AE_SET1(k0[d])));
+            AE_STOREU(st + j * AE_R + rv * AE_VW, AE_MUL(a, sc));
+        }
+    }
+    (void)m;
+}
+
+/* o_r[d0..dim) += sum over j in [j0, j1) of p[j*R + r] * v_j[d0..dim). */
+static void AE_FN(pv_row)(const float *p, const float *vb, size_t stride, size_t r, size_t j0,
+                          size_t j1, size_t d0, size_t dim, float *o)
+{
+    if (j1 > j0)
+        AE_FN(accum)(o, d0, dim, vb + j0 * stride, stride, NULL, j1 - j0, p + j0 * AE_R + r, AE_R);
+}
+
+/* P.V of a chunk: AE_PR rows share each V load where their ranges overlap;
+ * the rest (range edges, dim tail, leftover rows) goes row by row. */
+static void AE_FN(pv)(const float *p, const float *vb, size_t stride, size_t dim, size_t rows,
+                      const size_t *j0, const size_t *j1, float *o)
+{
+    size_t dv = dim - dim % AE_VW, r0 = 0, r, d, j, pd;
+    for (; r0 + AE_PR <= rows; r0 += AE_PR) {
+        size_t ja = j0[r0], jb = j1[r0];
+        for (r = r0 + 1; r < r0 + AE_PR; ++r) {
+            ja = j0[r] > ja ? j0[r] : ja;
+            jb = j1[r] < jb ? j1[r] : jb;
+        }
+        if (ja >= jb) {
+            for (r = r0; r < r0 + AE_PR; ++r)
+                AE_FN(pv_row)(p, vb, stride, r, j0[r], j1[r], 0, dim, o + r * dim);
+            continue;
+        }
+        for (d = 0; d < dv;) {
+            size_t nv = (dv - d) / AE_VW;
+            if (nv >= AE_PD) {
+                AE_V acc[AE_PR][AE_PD];
+                for (r = 0; r < AE_PR; ++r)
+                    for (pd = 0; pd < AE_PD; ++pd)
+                        acc[r][pd] = AE_LOADU(o + (r0 + r) * dim + d + pd * AE_VW);
+                for (j = ja; j < jb; ++j) {
+                    const float *vr = vb + j * stride + d;
+                    const float *pr = p + j * AE_R + r0;
+                    AE_V vv[AE_PD];
+                    for (pd = 0; pd < AE_PD; ++pd)
+                        vv[pd] = AE_LOADU(vr + pd * AE_VW);
+                    for (r = 0; r < AE_PR; ++r) {
+                        AE_V w = AE_SET1(pr[r]);
+                        for (pd = 0; pd < AE_PD; ++pd)
+                            acc[r][pd] = AE_FMA(w, vv[pd], acc[r][pd]);
+                    }
+                }
+                for (r = 0; r < AE_PR; ++r)
+                    for (pd = 0; pd < AE_PD; ++pd)
+                        AE_STOREU(o + (r0 + r) * dim + d + pd * AE_VW, acc[r][pd]);
+                d += AE_PD * AE_VW;
+            } else {
+                AE_V acc[AE_PR];
+                for (r = 0; r < AE_PR; ++r)
+                    acc[r] = AE_LOADU(o + (r0 + r) * dim + d);
+                for (j = ja; j < jb; ++j) {
+                    AE_V vv = AE_LOADU(vb + j * stride + d);
+                    const float *pr = p + j * AE_R + r0;
+                    for (r = 0; r < AE_PR; ++r)
+                        acc[r] = AE_FMA(AE_SET1(pr[r]), vv, acc[r]);
+                }
+                for (r = 0; r < AE_PR; ++r)
+                    AE_STOREU(o + (r0 + r) * dim + d, acc[r]);
+                d += AE_VW;
+            }
+        }
+        for (r = r0; r < r0 + AE_PR; ++r) {
+            float *orow = o + r * dim;
+            if (dv < dim)
+                AE_FN(pv_row)(p, vb, stride, r, ja, jb, dv, dim, orow);
+            AE_FN(pv_row)(p, vb, stride, r, j0[r], ja, 0, dim, orow);
+            AE_FN(pv_row)(p, vb, stride, r, jb, j1[r], 0, dim, orow);
+        }
+    }
+    for (r = r0; r < rows; ++r)
+        AE_FN(pv_row)(p, vb, stride, r, j0[r], j1[r], 0, dim, o + r * dim);
+}
+
+static void AE_FN(tile)(const aether_tile *t)
+{
+    const size_t dim = t->dim, rows = t->rows, stride = t->tokens.stride;
+    float *qt = t->scratch;
+    float *st = qt + dim * AE_R;
+    float *o = st + AE_KC * AE_R;
+    float *m = o + AE_R * dim;
+    float *l = m + AE_R;
+    float *al = l + AE_R;
+    size_t j0[AE_R], j1[AE_R];
+    size_t r, d, j, c0, kc, L = (size_t)-1, H = 0, rv;
+
+    for (r = 0; r < AE_R; ++r) {
+        const float *qr = r < rows ? t->q[r] : NULL;
+        for (d = 0; d < dim; ++d)
+            qt[d * AE_R + r] = qr ? qr[d] : 0.0f;
+    }
+    memset(o, 0, AE_R * dim * sizeof(float));
+    for (r = 0; r < AE_R; ++r) {
+        m[r] = AE_MINIT;
+        l[r] = 0.0f;
+    }
+    for (r = 0; r < rows; ++r) {
+        L = t->lo[r] < L ? t->lo[r] : L;
+        H = t->hi[r] > H ? t->hi[r] : H;
+    }
+
+    for (c0 = L; c0 <= H; c0 += kc) {
+        size_t last;
+        kc = H - c0 + 1 < AE_KC ? H - c0 + 1 : AE_KC;
+        last = c0 + kc - 1;
+        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, dim, kc, t->scale, st);
+        /* Mask: keys outside a row's window get -inf and no P.V work. */
+        for (r = 0; r < AE_R; ++r) {
+            if (r >= rows || t->hi[r] < c0 || t->lo[r] > last) {
+                for (j = 0; j < kc; ++j)
+                    st[j * AE_R + r] = -INFINITY;
+                j0[r] = j1[r] = 0;
+                continue;
+            }
+            j0[r] = t->lo[r] > c0 ? t->lo[r] - c0 : 0;
+            j1[r] = (t->hi[r] < last ? t->hi[r] : last) - c0 + 1;
+            for (j = 0; j < j0[r]; ++j)
+                st[j * AE_R + r] = -INFINITY;
+            for (j = j1[r]; j < kc; ++j)
+                st[j * AE_R + r] = -INFINITY;
+        }
+        /* Softmax statistics with the rows in the lanes. */
+        for (rv = 0; rv < AE_RV; ++rv) {
+            AE_V mv = AE_LOADU(m + rv * AE_VW), mx = mv, lv;
+            for (j = 0; j < kc; ++j)
+                mx = AE_MAX(mx, AE_LOADU(st + j * AE_R + rv * AE_VW));
+            AE_STOREU(al + rv * AE_VW, ae_vexp(AE_SUB(mv, mx)));
+            AE_STOREU(m + rv * AE_VW, mx);
+            lv = AE_MUL(AE_LOADU(l + rv * AE_VW), AE_LOADU(al + rv * AE_VW));
+            for (j = 0; j < kc; ++j) {
+                AE_V pj = ae_vexp(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
+                AE_STOREU(st + j * AE_R + rv * AE_VW, pj);
+                lv = AE_ADD(lv, pj);
+            }
+            AE_STOREU(l + rv * AE_VW, lv);
+        }
+        for (r = 0; r < rows; ++r)
+            if (al[r] != 1.0f)
+                AE_FN(scale_row)(o + r * dim, dim, al[r]);
+        AE_FN(pv)(st, t->tokens.v + c0 * stride, stride, dim, rows, j0, j1, o);
+        if (last == H)
+            break;
+    }
+
+    for (r = 0; r < rows; ++r) {
+        float *orow = o + r * dim;
+        if (t->n_ext_tok && t->n_ext_tok[r])
+            AE_FN(row_list)(t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r],
+                            &m[r], &l[r], orow);
+        if (t->n_ext_blk && t->n_ext_blk[r])
+            AE_FN(row_list)(t->q[r], dim, t->scale, &t->blocks, t->ext_blk[r], t->n_ext_blk[r],
+                            &m[r], &l[r], orow);
+        AE_FN(finish_row)(orow, dim, l[r], t->out[r]);
+    }
+}
+
+static const aether_simd_ops AE_FN(ops) = {
+    AE_OPS_NAME, AE_R, AE_FN(tile), AE_FN(query), AE_FN(exp_array),
+};

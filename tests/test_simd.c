@@ -1,0 +1,353 @@
+/* Optimised kernel paths against the scalar reference: every path this CPU
+ * runs, on odd shapes, within the accuracy contract of aether/dispatch.h;
+ * vector exp accuracy; thread-count determinism; dispatch API and the
+ * AETHER_KERNELS environment variable. */
+#define _POSIX_C_SOURCE 200112L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aether/attention.h"
+#include "aether/dispatch.h"
+#include "check.h"
+#include "kernels/fast.h"
+#include "kernels/osm.h"
+
+static unsigned long long g_rng = 88172645463325252ull;
+
+static float frand(float scale)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return scale * ((float)(g_rng >> 40) / (float)(1u << 24) * 2.0f - 1.0f);
+}
+
+static void fill(aether_tensor *t, float scale)
+{
+    size_t i, n = aether_tensor_size(t);
+    for (i = 0; i < n; ++i)
+        t->data[i] = frand(scale);
+}
+
+static const aether_kernel_mode k_fast[] = {AETHER_KERNELS_AVX2, AETHER_KERNELS_AVX512,
+                                            AETHER_KERNELS_NEON};
+static const char *const k_fast_name[] = {"avx2", "avx512", "neon"};
+static double g_max_abs[3], g_max_rel[3];
+static double g_bad_d, g_bad_ref; /* worst violation of the last failing call */
+static size_t g_bad_i;
+
+/* Contract: |got - ref| <= 1e-6 * scale + 2e-6 * |ref|. */
+static int within(const aether_tensor *got, const aether_tensor *ref, float scale, int path)
+{
+    size_t i, n = aether_tensor_size(ref);
+    int ok = 1;
+    for (i = 0; i < n; ++i) {
+        double r = ref->data[i], g = got->data[i], d = fabs(g - r);
+        if (d > g_max_abs[path])
+            g_max_abs[path] = d;
+        if (fabs(r) > 1e-3 && d / fabs(r) > g_max_rel[path])
+            g_max_rel[path] = d / fabs(r);
+        if (!(d <= 1e-6 * scale + 2e-6 * fabs(r))) {
+            if (ok || d > g_bad_d) {
+                g_bad_d = d;
+                g_bad_ref = r;
+                g_bad_i = i;
+            }
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* Must run first: the variable is read at first use. */
+static void test_env_var(void)
+{
+    setenv("AETHER_KERNELS", "reference", 1);
+    CHECK_EQ_INT(aether_get_kernel_mode(), AETHER_KERNELS_REFERENCE);
+    CHECK(strcmp(aether_kernel_name(), "reference") == 0);
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    unsetenv("AETHER_KERNELS");
+}
+
+static void test_dispatch_api(void)
+{
+    aether_kernel_mode m;
+    unsigned f = aether_cpu_features();
+    size_t p;
+    CHECK_STATUS(aether_kernel_mode_parse("avx512", &m), AETHER_OK);
+    CHECK_EQ_INT(m, AETHER_KERNELS_AVX512);
+    CHECK_STATUS(aether_kernel_mode_parse("reference", &m), AETHER_OK);
+    CHECK_EQ_INT(m, AETHER_KERNELS_REFERENCE);
+    CHECK_STATUS(aether_kernel_mode_parse("sse9", &m), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_kernel_mode_parse(NULL, &m), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_set_kernel_mode((aether_kernel_mode)99), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+    CHECK(strcmp(aether_kernel_name(), "reference") == 0);
+    for (p = 0; p < 3; ++p) {
+        unsigned bit = p == 0 ? AETHER_CPU_AVX2 : p == 1 ? AETHER_CPU_AVX512 : AETHER_CPU_NEON;
+        aether_status st = aether_set_kernel_mode(k_fast[p]);
+        if (f & bit) {
+            CHECK_EQ_INT(st, AETHER_OK);
+            CHECK(strcmp(aether_kernel_name(), k_fast_name[p]) == 0);
+        } else {
+            CHECK_EQ_INT(st, AETHER_ERR_UNSUPPORTED);
+        }
+    }
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    CHECK_EQ_INT(aether_get_kernel_mode(), AETHER_KERNELS_AUTO);
+#if defined(__aarch64__)
+    CHECK(f & AETHER_CPU_NEON);
+    CHECK(strcmp(aether_kernel_name(), "neon") == 0);
+#endif
+    CHECK_STATUS(aether_set_num_threads(0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_set_num_threads(257), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_set_num_threads(1), AETHER_OK);
+    CHECK_EQ_INT(aether_get_num_threads(), 1);
+    printf("cpu features 0x%x, auto path %s\n", f, aether_kernel_name());
+}
+
+/* exp over a dense sweep of [-87, 88] against expf. */
+static void test_exp(void)
+{
+    size_t p, n = 0, i;
+    static float x[200001], y[200001];
+    for (i = 0; i < 200001; ++i)
+        x[n++] = -87.0f + 175.0f * (float)i / 200000.0f;
+    for (p = 0; p < 3; ++p) {
+        double worst = 0.0;
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        aether_simd_active()->exp(x, y, n);
+        for (i = 0; i < n; ++i) {
+            double e = expf(x[i]), rel = fabs(y[i] - e) / e;
+            worst = rel > worst ? rel : worst;
+        }
+        printf("%s exp: max rel error %.3g over %lu points in [-87, 88]\n", k_fast_name[p],
+               worst, (unsigned long)n);
+        CHECK_MSG(worst < 3.6e-7, "%s exp rel err %g", k_fast_name[p], worst);
+        /* Below the range (masked scores) gives exact zero; 0 gives 1. */
+        x[0] = -INFINITY;
+        x[1] = -100.0f;
+        x[2] = 0.0f;
+        x[3] = NAN;
+        aether_simd_active()->exp(x, y, 4);
+        CHECK(y[0] == 0.0f && y[1] == 0.0f && fabs(y[2] - 1.0f) < 2e-7 && y[3] != y[3]);
+        x[0] = -87.0f;
+        x[1] = -87.0f + 175.0f / 200000.0f;
+        x[2] = -87.0f + 350.0f / 200000.0f;
+        x[3] = -87.0f + 525.0f / 200000.0f;
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+typedef struct shape {
+    size_t seq, qh, kvh, dim;
+} shape;
+
+static void make_cfg(aether_attn_config *cfg, size_t w, size_t b, int causal, int logs, int lm,
+                     int sort, int globals)
+{
+    static const size_t g[] = {0, 3, 50};
+    aether_attn_params p = aether_attn_params_default();
+    p.window = w;
+    p.block_size = b;
+    p.causal = causal;
+    p.use_log_stride = logs;
+    p.use_landmarks = lm;
+    p.sort_candidates = sort;
+    p.globals = g;
+    p.n_globals = (size_t)globals;
+    aether_attn_config_init(cfg, &p);
+}
+
+/* Sparse forward and dense over a grid, every fast path vs reference. */
+static void test_paths_vs_reference(void)
+{
+    static const shape shapes[] = {{1, 1, 1, 1},   {7, 2, 2, 3},   {100, 4, 1, 17},
+                                   {257, 3, 3, 33}, {130, 8, 2, 64}, {65, 6, 2, 65},
+                                   {300, 1, 1, 64}, {45, 40, 1, 8}};
+    size_t si, p, variant;
+    for (si = 0; si < sizeof shapes / sizeof shapes[0]; ++si) {
+        shape s = shapes[si];
+        aether_tensor q, k, v, ref, got;
+        float scale = si % 3 == 2 ? 4.0f : 1.0f;
+        aether_tensor_zeros(&q, s.seq, s.qh, s.dim);
+        aether_tensor_zeros(&k, s.seq, s.kvh, s.dim);
+        aether_tensor_zeros(&v, s.seq, s.kvh, s.dim);
+        aether_tensor_zeros(&ref, s.seq, s.qh, s.dim);
+        aether_tensor_zeros(&got, s.seq, s.qh, s.dim);
+        fill(&q, scale);
+        fill(&k, scale);
+        fill(&v, scale);
+        for (variant = 0; variant < 8; ++variant) {
+            aether_attn_config cfg;
+            int causal = !(variant & 1);
+            size_t w = variant & 4 ? 3 : 16 + si;
+            make_cfg(&cfg, w, variant & 2 ? 4 : 7, causal, variant != 5, variant != 3,
+                     variant == 6, (int)(variant % 4));
+            aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+            CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+            for (p = 0; p < 3; ++p) {
+                if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+                    continue;
+                memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
+                CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &got, NULL, 0),
+                             AETHER_OK);
+                CHECK_MSG(within(&got, &ref, scale, (int)p),
+                          "%s sparse seq %lu q%lu kv%lu dim %lu variant %lu: [%lu] ref %g diff %g",
+                          k_fast_name[p],
+                          (unsigned long)s.seq, (unsigned long)s.qh, (unsigned long)s.kvh,
+                          (unsigned long)s.dim, (unsigned long)variant, (unsigned long)g_bad_i,
+                          g_bad_ref, g_bad_d);
+            }
+        }
+        for (variant = 0; variant < 2; ++variant) {
+            aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+            CHECK_STATUS(aether_attn_dense(&q, &k, &v, (int)variant, &ref), AETHER_OK);
+            for (p = 0; p < 3; ++p) {
+                if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+                    continue;
+                CHECK_STATUS(aether_attn_dense(&q, &k, &v, (int)variant, &got), AETHER_OK);
+                CHECK_MSG(within(&got, &ref, scale, (int)p), "%s dense seq %lu dim %lu causal %d",
+                          k_fast_name[p], (unsigned long)s.seq, (unsigned long)s.dim,
+                          (int)variant);
+            }
+        }
+        aether_tensor_free(&q);
+        aether_tensor_free(&k);
+        aether_tensor_free(&v);
+        aether_tensor_free(&ref);
+        aether_tensor_free(&got);
+    }
+    for (p = 0; p < 3; ++p)
+        if (aether_set_kernel_mode(k_fast[p]) == AETHER_OK)
+            printf("%s vs reference: max abs %.3g, max rel (|ref| > 1e-3) %.3g\n", k_fast_name[p],
+                   g_max_abs[p], g_max_rel[p]);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+/* Output in place (out == q) is allowed by forward and must still work. */
+static void test_in_place(void)
+{
+    aether_tensor q, k, v, ref;
+    aether_attn_config cfg;
+    make_cfg(&cfg, 8, 4, 1, 1, 1, 0, 1);
+    aether_tensor_zeros(&q, 90, 4, 20);
+    aether_tensor_zeros(&k, 90, 4, 20);
+    aether_tensor_zeros(&v, 90, 4, 20);
+    aether_tensor_zeros(&ref, 90, 4, 20);
+    fill(&q, 1.0f);
+    fill(&k, 1.0f);
+    fill(&v, 1.0f);
+    aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &q, NULL, 0), AETHER_OK);
+    CHECK(within(&q, &ref, 1.0f, 0));
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&ref);
+}
+
+/* Same bits for 1, 2 and 3 threads (sparse GQA and dense). */
+static void test_thread_determinism(void)
+{
+    aether_tensor q, k, v, o1, o2;
+    aether_attn_config cfg;
+    unsigned t;
+    make_cfg(&cfg, 20, 8, 1, 1, 1, 0, 1);
+    aether_tensor_zeros(&q, 333, 8, 24);
+    aether_tensor_zeros(&k, 333, 2, 24);
+    aether_tensor_zeros(&v, 333, 2, 24);
+    aether_tensor_zeros(&o1, 333, 8, 24);
+    aether_tensor_zeros(&o2, 333, 8, 24);
+    fill(&q, 1.0f);
+    fill(&k, 1.0f);
+    fill(&v, 1.0f);
+    aether_set_num_threads(1);
+    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o1, NULL, 0), AETHER_OK);
+    for (t = 2; t <= 3; ++t) {
+        aether_set_num_threads(t);
+        CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o2, NULL, 0), AETHER_OK);
+        CHECK(memcmp(o1.data, o2.data, aether_tensor_size(&o1) * sizeof(float)) == 0);
+    }
+    aether_set_num_threads(1);
+    CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &o1), AETHER_OK);
+    aether_set_num_threads(3);
+    CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &o2), AETHER_OK);
+    CHECK(memcmp(o1.data, o2.data, aether_tensor_size(&o1) * sizeof(float)) == 0);
+    aether_set_num_threads(1);
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&o1);
+    aether_tensor_free(&o2);
+}
+
+/* Caller workspace of the queried size runs the fast path too. */
+static void test_workspace(void)
+{
+    aether_tensor q, k, v, a, b;
+    aether_attn_config cfg;
+    size_t bytes = 0;
+    void *ws;
+    make_cfg(&cfg, 16, 8, 1, 1, 1, 0, 1);
+    aether_tensor_zeros(&q, 200, 2, 32);
+    aether_tensor_zeros(&k, 200, 2, 32);
+    aether_tensor_zeros(&v, 200, 2, 32);
+    aether_tensor_zeros(&a, 200, 2, 32);
+    aether_tensor_zeros(&b, 200, 2, 32);
+    fill(&q, 1.0f);
+    fill(&k, 1.0f);
+    fill(&v, 1.0f);
+    CHECK_STATUS(aether_attn_forward_workspace_size(&cfg, 200, 2, 2, 32, &bytes), AETHER_OK);
+    ws = malloc(bytes);
+    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &a, ws, bytes), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &b, NULL, 0), AETHER_OK);
+    CHECK(memcmp(a.data, b.data, aether_tensor_size(&a) * sizeof(float)) == 0);
+    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &b, ws, bytes - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    free(ws);
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&a);
+    aether_tensor_free(&b);
+}
+
+/* The decode hook equals the reference row within the contract. */
+static void test_query_fast(void)
+{
+    float k[300 * 40], vv[300 * 40], qr[40], acc[40], ref[40], got[40];
+    size_t tok[50], blk[3] = {1, 5, 2}, i, p, d;
+    aether_rows rows;
+    for (i = 0; i < 300 * 40; ++i) {
+        k[i] = frand(1.0f);
+        vv[i] = frand(1.0f);
+    }
+    for (i = 0; i < 40; ++i)
+        qr[i] = frand(1.0f);
+    for (i = 0; i < 50; ++i)
+        tok[i] = (i * 37) % 300;
+    rows.k = k;
+    rows.v = vv;
+    rows.stride = 40;
+    aether_sparse_query(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, ref);
+    for (p = 0; p < 3; ++p) {
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        aether_sparse_query_fast(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
+        for (d = 0; d < 37; ++d)
+            CHECK_NEAR(got[d], ref[d], 1e-6 + 2e-6 * fabs(ref[d]));
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+    aether_sparse_query_fast(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
+    CHECK(memcmp(got, ref, 37 * sizeof(float)) == 0);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_paths_vs_reference, test_in_place,
+          test_thread_determinism, test_workspace, test_query_fast)

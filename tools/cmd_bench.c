@@ -1,0 +1,391 @@
+/*
+ * aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N]
+ *
+ * Times the attention workloads of the performance table on the active
+ * kernel path and on the scalar reference in the same run (medians of
+ * repeated runs; the reference gets fewer repeats when slow), decode steps
+ * over cache length T, the streaming temporal model, and the two README
+ * curves (sparse vs dense forward over N; streaming step vs full recompute
+ * over history T). GFLOP/s counts 4 * dim flops per attention edge
+ * (2 * dim for q.k, 2 * dim for p.v); softmax and landmarks are not counted.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aether/attention.h"
+#include "aether/blob.h"
+#include "aether/dispatch.h"
+#include "aether/kvcache.h"
+#include "aether/model.h"
+#include "commands.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_d);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static unsigned long long g_rng = 0x9E3779B97F4A7C15ull;
+static void fill(aether_tensor *t)
+{
+    size_t i, n = aether_tensor_size(t);
+    for (i = 0; i < n; ++i) {
+        g_rng ^= g_rng << 13;
+        g_rng ^= g_rng >> 7;
+        g_rng ^= g_rng << 17;
+        t->data[i] = (float)(g_rng >> 40) / (float)(1u << 23) - 1.0f;
+    }
+}
+
+typedef struct wl {
+    const char *name;
+    int dense; /* 1: dense causal */
+    size_t seq, qh, kvh, dim, window, block;
+} wl;
+
+static void make_cfg(aether_attn_config *cfg, size_t window, size_t block)
+{
+    static const size_t g0[] = {0};
+    aether_attn_params p = aether_attn_params_default();
+    p.window = window;
+    p.block_size = block;
+    p.globals = g0;
+    p.n_globals = 1;
+    aether_attn_config_init(cfg, &p);
+}
+
+/* Median seconds of one run of the workload, reps >= 1 (budget-limited). */
+static double time_wl(const wl *w, aether_kernel_mode mode, int reps, double budget)
+{
+    aether_tensor q, k, v, o;
+    aether_attn_config cfg;
+    double t[31];
+    int n = 0;
+    double start;
+    aether_set_kernel_mode(mode);
+    make_cfg(&cfg, w->window, w->block);
+    aether_tensor_zeros(&q, w->seq, w->qh, w->dim);
+    aether_tensor_zeros(&k, w->seq, w->kvh, w->dim);
+    aether_tensor_zeros(&v, w->seq, w->kvh, w->dim);
+    aether_tensor_zeros(&o, w->seq, w->qh, w->dim);
+    fill(&q);
+    fill(&k);
+    fill(&v);
+    if (reps > 31)
+        reps = 31;
+    start = now_s();
+    while (n < reps) {
+        double t0 = now_s();
+        if (w->dense)
+            aether_attn_dense(&q, &k, &v, 1, &o);
+        else
+            aether_attn_forward_auto(&cfg, &q, &k, &v, &o, NULL, 0);
+        t[n++] = now_s() - t0;
+        if (now_s() - start > budget && n >= 1)
+            break;
+    }
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&o);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+    return median(t, n);
+}
+
+static double edges_of(const wl *w)
+{
+    aether_attn_config cfg;
+    if (w->dense)
+        return (double)w->qh * (double)w->seq * (double)(w->seq + 1) / 2.0;
+    make_cfg(&cfg, w->window, w->block);
+    return (double)w->qh * (double)aether_estimate_sparse_edges(&cfg, w->seq);
+}
+
+/* Decode step time (seconds, median) over a cache of T tokens. */
+static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t window,
+                          size_t block, int steps)
+{
+    aether_attn_config cfg;
+    aether_kvcache_params p;
+    aether_kvcache *c = NULL;
+    aether_tensor k, v, q1, o1;
+    double t[64];
+    int n;
+    size_t chunk = 4096, done = 0;
+    make_cfg(&cfg, window, block);
+    p = aether_kvcache_params_default(&cfg, T, kvh, dim);
+    if (aether_kvcache_create(&p, &c) != AETHER_OK)
+        return -1.0;
+    aether_tensor_zeros(&k, chunk, kvh, dim);
+    aether_tensor_zeros(&v, chunk, kvh, dim);
+    fill(&k);
+    fill(&v);
+    while (done < T) {
+        size_t m = T - done < chunk ? T - done : chunk;
+        aether_tensor kk = k, vv = v;
+        kk.seq = vv.seq = m;
+        if (aether_kvcache_append_all(c, &kk, &vv) != AETHER_OK)
+            break;
+        done += m;
+    }
+    aether_tensor_zeros(&q1, 1, qh, dim);
+    aether_tensor_zeros(&o1, 1, qh, dim);
+    fill(&q1);
+    if (steps > 64)
+        steps = 64;
+    for (n = 0; n < steps; ++n) {
+        int r;
+        double t0 = now_s();
+        for (r = 0; r < 200; ++r)
+            aether_kvcache_decode_step(&cfg, &q1, c, &o1);
+        t[n] = (now_s() - t0) / 200.0;
+    }
+    aether_kvcache_destroy(c);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&o1);
+    return median(t, n);
+}
+
+/* Seconds per frame of the demo temporal model's streaming session with a
+ * cache already holding `hist` frames; -1 when the model is unavailable. */
+static double time_model(size_t hist)
+{
+    aether_blob_demo_params dp = aether_blob_demo_default();
+    aether_blob_view bv;
+    aether_model *m = NULL;
+    aether_model_session *s = NULL;
+    aether_session_params sp = aether_model_session_params_default();
+    size_t bytes = 0, i;
+    void *blob;
+    float frame[16], logits[64];
+    double t0, r = -1.0;
+    if (aether_blob_demo_size(&dp, &bytes) != AETHER_OK || !(blob = malloc(bytes)))
+        return -1.0;
+    sp.capacity = hist + 4096;
+    if (aether_blob_demo_write(&dp, blob, bytes, &bytes) == AETHER_OK &&
+        aether_blob_parse(blob, bytes, &bv) == AETHER_OK &&
+        aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m) == AETHER_OK &&
+        aether_model_session_create(m, &sp, &s) == AETHER_OK) {
+        for (i = 0; i < 16; ++i)
+            frame[i] = 0.01f * (float)i;
+        for (i = 0; i < hist; ++i)
+            aether_model_session_step(s, frame, logits, NULL);
+        t0 = now_s();
+        for (i = 0; i < 2000; ++i) {
+            frame[i % 16] += 0.001f;
+            aether_model_session_step(s, frame, logits, NULL);
+        }
+        r = (now_s() - t0) / 2000.0;
+    }
+    aether_model_session_destroy(s);
+    aether_model_destroy(m);
+    free(blob);
+    return r;
+}
+
+static FILE *open_out(const char *path)
+{
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (path && !f)
+        fprintf(stderr, "aether bench: cannot write %s\n", path);
+    return f;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const wl table[] = {
+        {"sparse 8x64 W128 seq 512", 0, 512, 8, 8, 64, 128, 64},
+        {"sparse 8x64 W128 seq 2048", 0, 2048, 8, 8, 64, 128, 64},
+        {"sparse 8x64 W128 seq 8192", 0, 8192, 8, 8, 64, 128, 64},
+        {"dense causal 8x64 seq 512", 1, 512, 8, 8, 64, 0, 64},
+        {"dense causal 8x64 seq 1024", 1, 1024, 8, 8, 64, 0, 64},
+        {"dense causal 8x64 seq 2048", 1, 2048, 8, 8, 64, 0, 64},
+        {"gqa 32q/8kv x64 seq 2048", 0, 2048, 32, 8, 64, 128, 64},
+        {"temporal q4kv1x32 W32 seq 100", 0, 100, 4, 1, 32, 32, 16},
+        {"temporal q4kv1x32 W32 seq 1000", 0, 1000, 4, 1, 32, 32, 16},
+        {"temporal q4kv1x32 W32 seq 8192", 0, 8192, 4, 1, 32, 32, 16},
+    };
+    const char *csv = NULL, *json = NULL, *png = NULL;
+    int quick = 0, i, first = 1;
+    unsigned threads = 1;
+    FILE *fc, *fj;
+    double sparse_t[3] = {0, 0, 0};
+    char tmp[64];
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+            csv = argv[++i];
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else if (!strcmp(argv[i], "--png") && i + 1 < argc)
+            png = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = (unsigned)strtoul(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: aether bench [--quick] [--csv FILE] [--json FILE] "
+                            "[--png FILE] [--threads N]\n");
+            return 2;
+        }
+    }
+    if (aether_set_num_threads(threads) != AETHER_OK) {
+        fprintf(stderr, "aether bench: --threads must be 1..256\n");
+        return 2;
+    }
+    fc = open_out(csv);
+    fj = open_out(json);
+    if ((csv && !fc) || (json && !fj))
+        return 3;
+    printf("kernels: %s, threads %u%s; GFLOP/s = edges * 4 * dim / time\n", aether_kernel_name(),
+           threads, quick ? ", quick" : "");
+    if (fc)
+        fprintf(fc, "section,name,x,fast_s,reference_s,edges,gflops,speedup\n");
+    if (fj)
+        fprintf(fj, "{\"kernels\":\"%s\",\"threads\":%u,\"rows\":[\n", aether_kernel_name(),
+                threads);
+    printf("%-32s %11s %11s %8s %12s %8s\n", "workload", "fast ms", "ref ms", "speedup",
+           "edges/s", "GFLOP/s");
+    for (i = 0; i < (int)(sizeof table / sizeof table[0]); ++i) {
+        const wl *w = &table[i];
+        double e = edges_of(w), tf, tr;
+        tf = time_wl(w, AETHER_KERNELS_AUTO, quick ? 5 : 15, quick ? 1.0 : 4.0);
+        tr = time_wl(w, AETHER_KERNELS_REFERENCE, quick ? 1 : 3, quick ? 0.5 : 6.0);
+        if (!w->dense && w->qh == 8 && w->dim == 64)
+            sparse_t[i] = tf;
+        printf("%-32s %11.3f %11.3f %7.1fx %12.3g %8.1f", w->name, tf * 1e3, tr * 1e3, tr / tf,
+               e / tf, e * 4.0 * (double)w->dim / tf * 1e-9);
+        if (w->dense && sparse_t[i - 3] > 0)
+            printf("  sparse/dense time %.3f", sparse_t[i - 3] / tf);
+        printf("\n");
+        if (fc)
+            fprintf(fc, "table,%s,%lu,%.9g,%.9g,%.0f,%.3f,%.3f\n", w->name, (unsigned long)w->seq,
+                    tf, tr, e, e * 4.0 * (double)w->dim / tf * 1e-9, tr / tf);
+        if (fj)
+            fprintf(fj, "%s{\"section\":\"table\",\"name\":\"%s\",\"seq\":%lu,\"fast_s\":%.9g,"
+                        "\"reference_s\":%.9g,\"edges\":%.0f,\"speedup\":%.3f}",
+                    first ? "" : ",\n", w->name, (unsigned long)w->seq, tf, tr, e, tr / tf);
+        first = 0;
+    }
+
+    /* Decode over T: flatness of the per-step cost. */
+    {
+        static const size_t Ts[] = {1000, 4000, 15000, 65536, 262144};
+        size_t n = quick ? 4 : 5, a, cfgi;
+        for (cfgi = 0; cfgi < 2; ++cfgi) {
+            size_t qh = cfgi ? 4 : 8, kvh = cfgi ? 1 : 8, dim = cfgi ? 32 : 64;
+            size_t win = cfgi ? 32 : 128, blk = cfgi ? 16 : 64;
+            double t1 = 0, tl = 0;
+            printf("decode %s:", cfgi ? "temporal q4kv1x32" : "8x64 W128");
+            for (a = 0; a < n; ++a) {
+                double tf = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11), tr;
+                aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+                tr = time_decode(Ts[a], qh, kvh, dim, win, blk, 3);
+                aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+                if (a == 0)
+                    t1 = tf;
+                tl = tf;
+                printf("  T=%lu %.2f us (ref %.2f)", (unsigned long)Ts[a], tf * 1e6, tr * 1e6);
+                if (fc)
+                    fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,\n", cfgi ? "temporal" : "8x64",
+                            (unsigned long)Ts[a], tf, tr);
+                if (fj)
+                    fprintf(fj, ",\n{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
+                                "\"reference_s\":%.9g}",
+                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr);
+            }
+            printf("\n  flatness step(T=%lu)/step(T=1000) = %.3f\n", (unsigned long)Ts[n - 1],
+                   tl / t1);
+        }
+    }
+
+    /* Temporal model through its streaming session. */
+    {
+        double tm = time_model(1000);
+        if (tm > 0)
+            printf("temporal model (demo blob, 2 layers, I 16) session step, cache 1000: %.2f us "
+                   "per frame -> %.0f tracks per core at 100 frames/s\n",
+                   tm * 1e6, 1.0 / (tm * 100.0));
+        else
+            printf("temporal model: session API unavailable\n");
+        if (fj)
+            fprintf(fj, ",\n{\"section\":\"model\",\"step_s\":%.9g}", tm);
+    }
+
+    /* Curves: sparse vs dense forward over N; streaming step vs recompute. */
+    {
+        static const size_t Ns[] = {100, 256, 512, 1024, 2048, 4096, 8192};
+        size_t a, n = quick ? 6 : 7;
+        FILE *dat;
+        snprintf(tmp, sizeof tmp, "/tmp/aether_bench_%ld.dat", (long)time(NULL));
+        dat = fopen(tmp, "w");
+        printf("curve: N, sparse forward ms, dense forward ms, streaming step us, full "
+               "recompute ms (temporal q4kv1x32 W32)\n");
+        for (a = 0; a < n; ++a) {
+            wl ws = {"", 0, Ns[a], 4, 1, 32, 32, 16}, wd = ws;
+            double ts, td, tstep;
+            wd.dense = 1;
+            ts = time_wl(&ws, AETHER_KERNELS_AUTO, 5, 1.0);
+            td = time_wl(&wd, AETHER_KERNELS_AUTO, quick ? 3 : 5, 1.0);
+            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5);
+            printf("  %5lu %10.3f %10.3f %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3,
+                   td * 1e3, tstep * 1e6, ts * 1e3);
+            if (dat)
+                fprintf(dat, "%lu %.9g %.9g %.9g %.9g\n", (unsigned long)Ns[a], ts, td, tstep, ts);
+            if (fc)
+                fprintf(fc, "curve,N,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], ts, td);
+            if (fc)
+                fprintf(fc, "curve_stream,T,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], tstep, ts);
+            if (fj)
+                fprintf(fj, ",\n{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
+                            "\"dense_s\":%.9g,\"step_s\":%.9g,\"recompute_s\":%.9g}",
+                        (unsigned long)Ns[a], ts, td, tstep, ts);
+        }
+        if (dat)
+            fclose(dat);
+        if (png && dat) {
+            FILE *gp = popen("gnuplot", "w");
+            if (gp) {
+                fprintf(gp,
+                        "set terminal png size 1100,480\nset output '%s'\nset multiplot "
+                        "layout 1,2\nset logscale xy\nset grid\nset key top left\n"
+                        "set xlabel 'window N (frames)'\nset ylabel 'seconds'\n"
+                        "set title 'sparse vs dense forward (q4/kv1, dim 32, %s)'\n"
+                        "plot '%s' u 1:2 w lp t 'sparse', '' u 1:3 w lp t 'dense'\n"
+                        "set xlabel 'history T (frames)'\n"
+                        "set title 'streaming step vs full recompute'\n"
+                        "plot '%s' u 1:4 w lp t 'streaming step', '' u 1:5 w lp t "
+                        "'full recompute'\nunset multiplot\n",
+                        png, aether_kernel_name(), tmp, tmp);
+                if (pclose(gp) == 0)
+                    printf("wrote %s\n", png);
+            }
+        }
+        remove(tmp);
+    }
+    if (fj) {
+        fprintf(fj, "\n]}\n");
+        fclose(fj);
+    }
+    if (fc)
+        fclose(fc);
+    return 0;
+}

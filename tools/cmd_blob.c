@@ -1,0 +1,375 @@
+/* `aether init-blob` (the deterministic demo blob) and `aether inspect`
+ * (both validity levels of an RVNE blob). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aether/blob.h"
+#include "commands.h"
+
+/* inspect's exit status when the blob parses but cannot load as a model. */
+#define EXIT_MODEL_INVALID 5
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return 0;
+    errno = 0;
+    v = strtoull(s, &end, 0); /* decimal, or 0x... hex */
+    if (errno || *end || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 65536;
+            unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* ---------- init-blob ---------- */
+
+static void init_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aether init-blob [options] OUT.rvne\n"
+            "  Writes the deterministic demo blob (FORMATS.md 2.2: xorshift64*, values in\n"
+            "  [-0.1, 0.1]). With no options the output is byte-identical to the reference\n"
+            "  init_random_blob example (41,244 bytes, CRC 0xDC807956).\n"
+            "options:\n"
+            "  --seed S          PRNG seed, decimal or 0x-hex, non-zero (0xC5110007DEADBEEF)\n"
+            "  --dtype f32|f16   payload element type (f32)\n"
+            "  --input-dim N     per-frame features (16)\n"
+            "  --q-heads N       query heads (4)\n"
+            "  --kv-heads N      key/value heads, divides q-heads (1)\n"
+            "  --head-dim N      per-head width (32)\n"
+            "  --layers N        attention layers (2)\n"
+            "  --classes N       classifier outputs, >= 2 (4)\n"
+            "  --input-norm      set flag bit 1 and append mean / inv_std arrays\n");
+}
+
+int cmd_init_blob(int argc, char **argv)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    const char *out = NULL;
+    unsigned char *buf;
+    size_t len = 0, n = 0;
+    aether_status st;
+    FILE *f;
+    int i, ok;
+
+    for (i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        unsigned long long v = 0;
+        uint16_t *dim = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            init_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--input-norm")) {
+            p.input_norm = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (out) {
+                init_usage(stderr);
+                return 2;
+            }
+            out = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "aether init-blob: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--seed")) {
+            if (!parse_u64(argv[++i], ~0ull, &v) || v == 0) {
+                fprintf(stderr, "aether init-blob: --seed must be a non-zero 64-bit integer\n");
+                return 2;
+            }
+            p.seed = v;
+            continue;
+        }
+        if (!strcmp(a, "--dtype")) {
+            const char *d = argv[++i];
+            if (!strcmp(d, "f32"))
+                p.f16 = 0;
+            else if (!strcmp(d, "f16"))
+                p.f16 = 1;
+            else {
+                fprintf(stderr, "aether init-blob: --dtype is f32 or f16\n");
+                return 2;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--input-dim"))
+            dim = &p.input_dim;
+        else if (!strcmp(a, "--q-heads"))
+            dim = &p.n_q_heads;
+        else if (!strcmp(a, "--kv-heads"))
+            dim = &p.n_kv_heads;
+        else if (!strcmp(a, "--head-dim"))
+            dim = &p.head_dim;
+        else if (!strcmp(a, "--layers"))
+            dim = &p.n_layers;
+        else if (!strcmp(a, "--classes"))
+            dim = &p.n_classes;
+        if (!dim) {
+            fprintf(stderr, "aether init-blob: unknown option %s\n", a);
+            init_usage(stderr);
+            return 2;
+        }
+        ok = parse_u64(argv[++i], 0xFFFFu, &v);
+        if (!ok) {
+            fprintf(stderr, "aether init-blob: %s must be an integer in [0, 65535]\n", a);
+            return 2;
+        }
+        *dim = (uint16_t)v;
+    }
+    if (!out) {
+        init_usage(stderr);
+        return 2;
+    }
+    st = aether_blob_demo_size(&p, &len);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether init-blob: invalid shape: %s (%s)\n",
+                aether_blob_reference_message(st), aether_status_name(st));
+        return 2;
+    }
+    buf = (unsigned char *)malloc(len);
+    if (!buf) {
+        fprintf(stderr, "aether init-blob: out of memory\n");
+        return 1;
+    }
+    st = aether_blob_demo_write(&p, buf, len, &n);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether init-blob: %s\n", aether_strerror(st));
+        free(buf);
+        return 1;
+    }
+    f = fopen(out, "wb");
+    ok = f && fwrite(buf, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok) {
+        fprintf(stderr, "aether init-blob: cannot write %s\n", out);
+        free(buf);
+        return 3;
+    }
+    printf("wrote %s: %lu bytes, CRC 0x%08lX\n", out, (unsigned long)n,
+           (unsigned long)aether_load_le32(buf + n - 4));
+    free(buf);
+    return 0;
+}
+
+/* ---------- inspect ---------- */
+
+static void inspect_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aether inspect BLOB [--json]\n"
+            "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
+            "  validity at the format level (the reference parser) and at the model level\n"
+            "  (exact layout, known extensions, finite weights).\n"
+            "exit status: 0 valid at both levels, 4 rejected by the format-level parse,\n"
+            "  5 parses but is not a loadable model, 3 unreadable file, 2 usage error\n");
+}
+
+typedef struct report {
+    const char *path;
+    size_t size;
+    aether_status format, model, peek;
+    aether_blob_header h;
+    uint32_t magic;
+    int have_crc;
+    uint32_t crc_stored, crc_computed;
+    int have_layout;
+    aether_blob_layout layout;
+} report;
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; ++s) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void print_json(const report *r)
+{
+    printf("{\"file\":");
+    json_str(r->path);
+    printf(",\"size\":%lu,\"format\":{\"ok\":%s,\"status\":\"%s\",\"message\":", (unsigned long)r->size,
+           r->format == AETHER_OK ? "true" : "false", aether_status_name(r->format));
+    json_str(aether_blob_reference_message(r->format));
+    printf("}");
+    if (r->peek == AETHER_OK) {
+        printf(",\"header\":{\"magic\":\"0x%08lX\",\"version\":%u,\"flags\":%u,\"reserved\":%u,"
+               "\"dtype\":\"%s\",\"input_dim\":%u,\"n_q_heads\":%u,\"n_kv_heads\":%u,"
+               "\"head_dim\":%u,\"n_layers\":%u,\"n_classes\":%u,\"weights_len\":%lu}",
+               (unsigned long)r->magic, r->h.version, r->h.flags, r->h.reserved,
+               aether_blob_is_f16(&r->h) ? "f16" : "f32", r->h.input_dim, r->h.n_q_heads,
+               r->h.n_kv_heads, r->h.head_dim, r->h.n_layers, r->h.n_classes,
+               (unsigned long)r->h.weights_len);
+        printf(",\"extensions\":{\"input_norm\":%s,\"unknown_bits\":%u}",
+               (r->h.flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "true" : "false",
+               (unsigned)(r->h.flags & (uint8_t)~AETHER_BLOB_KNOWN_FLAGS));
+    }
+    if (r->have_crc)
+        printf(",\"crc\":{\"stored\":\"0x%08lX\",\"computed\":\"0x%08lX\",\"match\":%s}",
+               (unsigned long)r->crc_stored, (unsigned long)r->crc_computed,
+               r->crc_stored == r->crc_computed ? "true" : "false");
+    if (r->have_layout)
+        printf(",\"params\":%lu,\"payload_elements\":%lu", (unsigned long)r->layout.total_elems,
+               (unsigned long)(r->h.weights_len / r->layout.elem_size));
+    if (r->format == AETHER_OK) {
+        printf(",\"model\":{\"ok\":%s,\"status\":\"%s\",\"message\":",
+               r->model == AETHER_OK ? "true" : "false", aether_status_name(r->model));
+        json_str(aether_strerror(r->model));
+        printf("}");
+    }
+    printf("}\n");
+}
+
+static void print_text(const report *r)
+{
+    printf("file        %s (%lu bytes)\n", r->path, (unsigned long)r->size);
+    if (r->peek == AETHER_OK) {
+        const aether_blob_header *h = &r->h;
+        printf("header      magic 0x%08lX%s, version %u, flags 0x%02X (%s payload), reserved %u\n",
+               (unsigned long)r->magic, r->magic == AETHER_BLOB_MAGIC ? "" : " (not RVNE)",
+               h->version, h->flags, aether_blob_is_f16(h) ? "f16" : "f32", h->reserved);
+        printf("shape       input_dim %u, q_heads %u, kv_heads %u, head_dim %u, layers %u, "
+               "classes %u\n",
+               h->input_dim, h->n_q_heads, h->n_kv_heads, h->head_dim, h->n_layers,
+               h->n_classes);
+        printf("payload     %lu bytes\n", (unsigned long)h->weights_len);
+        printf("extensions  input_norm (bit 1): %s; unknown bits: 0x%02X\n",
+               (h->flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "yes" : "no",
+               (unsigned)(h->flags & (uint8_t)~AETHER_BLOB_KNOWN_FLAGS));
+    }
+    if (r->have_crc)
+        printf("crc         stored 0x%08lX, computed 0x%08lX (%s)\n", (unsigned long)r->crc_stored,
+               (unsigned long)r->crc_computed, r->crc_stored == r->crc_computed ? "ok" : "MISMATCH");
+    if (r->have_layout)
+        printf("layout      per layer Wq %ux%lu, Wk %ux%lu, Wv %ux%lu, Wo %lux%u; Wc %ux%u%s;\n"
+               "            %lu parameters (payload holds %lu elements)\n",
+               r->h.input_dim, (unsigned long)r->layout.q_width, r->h.input_dim,
+               (unsigned long)r->layout.kv_width, r->h.input_dim,
+               (unsigned long)r->layout.kv_width, (unsigned long)r->layout.q_width,
+               r->h.input_dim, r->h.input_dim, r->h.n_classes,
+               (r->h.flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "; mean, inv_std" : "",
+               (unsigned long)r->layout.total_elems,
+               (unsigned long)(r->h.weights_len / r->layout.elem_size));
+    if (r->format == AETHER_OK)
+        printf("format      ok\n");
+    else
+        printf("format      INVALID: %s (%s)\n", aether_blob_reference_message(r->format),
+               aether_status_name(r->format));
+    if (r->format == AETHER_OK) {
+        if (r->model == AETHER_OK)
+            printf("model       ok\n");
+        else
+            printf("model       INVALID: %s (%s)\n", aether_strerror(r->model),
+                   aether_status_name(r->model));
+    } else {
+        printf("model       not checked (format invalid)\n");
+    }
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    const char *path = NULL;
+    int json = 0, i;
+    unsigned char *buf;
+    report r;
+    aether_blob_view v;
+
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            inspect_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else {
+            inspect_usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        inspect_usage(stderr);
+        return 2;
+    }
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    buf = read_file(path, &r.size);
+    if (!buf) {
+        fprintf(stderr, "aether inspect: cannot read %s\n", path);
+        return 3;
+    }
+    r.peek = aether_blob_peek_header(buf, r.size, &r.h);
+    if (r.peek == AETHER_OK)
+        r.magic = aether_load_le32(buf);
+    /* The CRC can be shown whenever the length is self-consistent. */
+    if (r.peek == AETHER_OK && r.size >= AETHER_BLOB_OVERHEAD &&
+        (uint64_t)(r.size - AETHER_BLOB_OVERHEAD) == (uint64_t)r.h.weights_len) {
+        r.have_crc = 1;
+        r.crc_stored = aether_load_le32(buf + r.size - 4);
+        r.crc_computed = aether_crc32(buf, r.size - 4);
+    }
+    if (r.peek == AETHER_OK && aether_blob_check_header(&r.h) == AETHER_OK &&
+        aether_blob_layout_of(&r.h, &r.layout) == AETHER_OK)
+        r.have_layout = 1;
+    r.format = aether_blob_parse(buf, r.size, &v);
+    r.model = r.format == AETHER_OK ? aether_blob_validate_model(&v, NULL) : r.format;
+    if (json)
+        print_json(&r);
+    else
+        print_text(&r);
+    free(buf);
+    if (r.format != AETHER_OK)
+        return 4;
+    return r.model == AETHER_OK ? 0 : EXIT_MODEL_INVALID;
+}
