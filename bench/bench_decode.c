@@ -5,13 +5,13 @@
  *   B: the temporal default: q 4, kv 1, dim 32, window 32, block 16, globals {0}
  * Columns:
  *   step      one append + decode_step on a cache already holding T tokens
- *             (best of 3 runs of 256 consecutive steps)
+ *             (median of 768 consecutive steps, each timed on its own)
  *   last-row  what a stateless recompute needs for the newest output only:
  *             landmarks of all T tokens from scratch + the newest query's
  *             candidates (the cheapest possible "full-window recompute")
  *   forward   the whole sparse forward over T tokens (whose last row is the
- *             same output); only run up to T = 16k, where it already takes
- *             seconds
+ *             same output), best of 2, with the kernels aether_kernel_name()
+ *             reports; only run up to T = 16k (beyond, only last-row)
  * Usage: bench_decode [max_T] (default 262144).
  */
 #include <math.h>
@@ -54,6 +54,13 @@ typedef struct bench_cfg {
 } bench_cfg;
 
 static volatile float g_sink;
+static double times[REPS * STEPS];
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 
 /* Stateless cost of the newest row over T tokens (landmarks rebuilt). */
 static double recompute_last_row(const aether_attn_config *cfg, const bench_cfg *b,
@@ -119,7 +126,7 @@ static int run(const bench_cfg *b, size_t max_t)
         aether_kvcache_params p = aether_kvcache_params_default(&cfg, cap, b->kv_heads, b->dim);
         aether_kvcache *kc = NULL;
         aether_tensor kt, vt, q1, o1;
-        double t0, step = 1e30, last = 1e30, fwd = -1;
+        double t0, step, last = 1e30, fwd = -1;
         if (!k || !v || !q || !out || !lm_k || !lm_v || !tok || !blk || !acc ||
             aether_kvcache_create(&p, &kc) != AETHER_OK) {
             printf("%8zu  (out of memory)\n", T);
@@ -136,18 +143,19 @@ static int run(const bench_cfg *b, size_t max_t)
         if (aether_kvcache_append_all(kc, &kt, &vt) != AETHER_OK)
             return 1;
         (void)aether_tensor_view(&o1, out, qrow, 1, b->q_heads, b->dim);
+        /* Each step timed on its own; the median resists preemption on a
+         * busy machine. */
         for (r = 0; r < REPS; ++r) {
-            double s;
-            t0 = now_s();
             for (i = 0; i < STEPS; ++i, ++at) {
+                t0 = now_s();
                 (void)aether_kvcache_append_rows(kc, k + at * kvrow, v + at * kvrow);
                 (void)aether_tensor_view(&q1, q + i * qrow, qrow, 1, b->q_heads, b->dim);
                 (void)aether_kvcache_decode_step(&cfg, &q1, kc, &o1);
+                times[r * STEPS + i] = now_s() - t0;
             }
-            s = (now_s() - t0) / STEPS;
-            if (s < step)
-                step = s;
         }
+        qsort(times, REPS * STEPS, sizeof(double), cmp_double);
+        step = times[REPS * STEPS / 2];
         for (i = 0; i < 3; ++i) {
             double rt = recompute_last_row(&cfg, b, q, k, v, T, lm_k, lm_v, tok, tok_cap, blk,
                                           blk_cap, acc, out);
@@ -163,9 +171,13 @@ static int run(const bench_cfg *b, size_t max_t)
                     qq[i] = rnd();
                 (void)aether_tensor_view(&qa, qq, T * qrow, T, b->q_heads, b->dim);
                 (void)aether_tensor_view(&fo, oo, T * qrow, T, b->q_heads, b->dim);
-                t0 = now_s();
-                (void)aether_attn_forward_auto(&cfg, &qa, &kt, &vt, &fo, NULL, 0);
-                fwd = now_s() - t0;
+                for (r = 0; r < 2; ++r) { /* best of 2 */
+                    t0 = now_s();
+                    (void)aether_attn_forward_auto(&cfg, &qa, &kt, &vt, &fo, NULL, 0);
+                    t0 = now_s() - t0;
+                    if (fwd < 0 || t0 < fwd)
+                        fwd = t0;
+                }
             }
             free(qq);
             free(oo);

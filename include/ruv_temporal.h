@@ -14,8 +14,12 @@
  *     first - a partially filled ring gives only the frames pushed so far,
  *     never zero padding. Pooling LAST by default (MEAN via init_ex). The
  *     logits are bit-identical to `aether classify --model BLOB --frames F`
- *     over the same frames with the same head configuration. Costs: push
- *     O(input_dim), classify O(window_len) model work.
+ *     over the same frames with the same head configuration (that command
+ *     forces the scalar reference kernels, the only path on the firmware
+ *     targets; on hosts with SIMD kernels select them with
+ *     AETHER_KERNELS=reference or aether_set_kernel_mode, otherwise the
+ *     optimised prefill agrees within ~1e-6). Costs: push O(input_dim),
+ *     classify O(window_len) model work.
  *   STREAMING (init_ex): push advances the model's streaming session (one
  *     KV cache per layer, aether_model_session_step) and keeps that frame's
  *     logits; classify copies them (O(1) in the window). Caches hold at most
@@ -25,11 +29,11 @@
  *     since init/reset, bit for bit (f32 cache) when the window forward runs
  *     the scalar reference kernels - always the case on the firmware targets;
  *     hosts with an optimised prefill (aether/dispatch.h, AETHER_KERNELS=
- *     reference to force it) agree within its ~1e-6 accuracy contract. After
- *     it, positions are
- *     token ids since init/reset (globals and the local window keep their
- *     meaning, evicted frames are absent), so results differ from a window
- *     forward over the last window_len frames. Pooling is LAST only.
+ *     reference to force it) agree within its ~1e-6 accuracy contract.
+ *     After the first eviction, positions are token ids since init/reset
+ *     (globals and the local window keep their meaning, evicted frames are
+ *     absent), so results differ from a window forward over the last
+ *     window_len frames. Pooling is LAST only.
  *
  * ---- Memory ----
  *   ruv_temporal_init / _init_ex: one malloc for the whole context at init;
@@ -66,8 +70,11 @@
  *   ------------------------------------------------  ---------------------------
  *   NULL pointer argument, input_dim/window_len/       ESP_ERR_INVALID_ARG 0x102
  *     n_classes 0, weights NULL or weights_len 0,
- *     invalid config value, NaN/Inf in a pushed frame
- *     (the context is left unchanged), destroyed ctx
+ *     invalid config value, STREAMING cache policy
+ *     that cannot evict at this window_len (SLIDING
+ *     needs >= 2, SCORED > attn_window + 1), NaN/Inf
+ *     in a pushed frame (the context is left
+ *     unchanged), destroyed ctx
  *   blob too short, bad magic, length != 28+len       ESP_ERR_INVALID_ARG 0x102
  *   blob version != 1                                 ESP_ERR_INVALID_VERSION 0x10A
  *   blob CRC mismatch                                 ESP_ERR_INVALID_CRC 0x109
@@ -115,6 +122,7 @@
 
 #if defined(ESP_PLATFORM)
 #include <esp_err.h>
+#include "sdkconfig.h" /* CONFIG_AETHER_* defaults below */
 #else
 #ifndef RUV_TEMPORAL_ESP_ERR_T_DEFINED
 #define RUV_TEMPORAL_ESP_ERR_T_DEFINED

@@ -586,21 +586,25 @@ static void test_constructors(void)
 /* The wrappers themselves: a failed allocation is not counted, frees are. */
 static void test_wrappers(void)
 {
+    /* Through volatile pointers: the compiler may not elide the pairs. */
+    void *(*volatile do_malloc)(size_t) = malloc;
+    void *(*volatile do_realloc)(void *, size_t) = realloc;
+    void (*volatile do_free)(void *) = free;
     long before = g_outstanding;
     void *p;
     g_calls = 0;
     g_fail_at = 1;
     g_failed = 0;
-    p = malloc(16);
+    p = do_malloc(16);
     g_fail_at = 0;
     CHECK(p == NULL && g_failed);
     CHECK_EQ_INT(g_outstanding, before);
-    p = malloc(16);
+    p = do_malloc(16);
     CHECK(p != NULL);
     CHECK_EQ_INT(g_outstanding, before + 1);
-    p = realloc(p, 64);
+    p = do_realloc(p, 64);
     CHECK_EQ_INT(g_outstanding, before + 1);
-    free(p);
+    do_free(p);
     CHECK_EQ_INT(g_outstanding, before);
 }
 

@@ -245,6 +245,22 @@ static void test_config_errors(void)
     c.pooling = RUV_TEMPORAL_POOL_LAST;
     c.cache_policy = RUV_TEMPORAL_CACHE_SCORED;
     CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, 32, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
+    /* Sliding eviction keeps the global frame: one slot cannot slide. */
+    c.cache_policy = RUV_TEMPORAL_CACHE_SLIDING;
+    CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, 1, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
+    CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, 2, NC, &c, &ctx), ESP_OK);
+    ruv_temporal_destroy(ctx);
+    ctx = NULL;
+    /* BORROW demanded on a misaligned payload */
+    {
+        unsigned char *odd = (unsigned char *)malloc(len + 1);
+        memcpy(odd + 1, b, len);
+        c = ruv_temporal_config_default();
+        c.weights = RUV_TEMPORAL_WEIGHTS_BORROW;
+        CHECK_EQ_INT(ruv_temporal_init_ex(odd + 1, len, IN, 8, NC, &c, &ctx),
+                     ESP_ERR_NOT_SUPPORTED);
+        free(odd);
+    }
     CHECK(ctx == NULL);
     free(b);
 }
@@ -314,6 +330,8 @@ static void test_ring_order_and_partial(void)
     ruv_temporal_ctx_t *ctx = NULL;
     float frames[TOTAL * IN], got[NC], want[NC];
     make_frames(frames, TOTAL * IN, 3u);
+    /* As `aether classify` runs it. */
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
     CHECK_EQ_INT(ruv_temporal_init(b, len, IN, W, NC, &ctx), ESP_OK);
     if (!ctx) {
         free(b);
@@ -334,6 +352,7 @@ static void test_ring_order_and_partial(void)
     /* Twice in a row gives the same numbers. */
     CHECK_EQ_INT(ruv_temporal_classify(ctx, want, NC), ESP_OK);
     CHECK(same_bits(got, want, NC));
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
     ruv_temporal_destroy(ctx);
     free(b);
 }

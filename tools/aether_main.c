@@ -22,6 +22,7 @@ static const command k_commands[] = {
     {"packet", cmd_packet, "decode 0xC5110007 classification packets"},
     {"classify", cmd_classify, "classify a window of frames with a model blob"},
     {"stream", cmd_stream, "classify frame by frame through a streaming session"},
+    {"run", cmd_run, "stream a CSI recording to per-node decisions (features -> model)"},
     {"train", cmd_train, "train a temporal model from labelled recordings"},
     {"eval", cmd_eval, "score a model on the time-based validation split"},
     {"baseline", cmd_baseline, "score a logistic-regression baseline on the same split"},

@@ -39,7 +39,8 @@ static void train_usage(FILE *f, const char *cmd)
                    "  --epochs N (30) --lr X (0.003) --seed N (1) --batch N (32) --threads N (1)\n"
                    "  --layers N (1) --heads N (4) --kv-heads N (1) --head-dim N (8)\n"
                    "  --weight-decay X (0.01) --patience N (8) --aug-scale X (0.7)\n"
-                   "  --aug-noise X (0) --no-shift --no-class-weights --quiet\n");
+                   "  --aug-noise X (0) --aug-offset X (0) --no-shift --no-class-weights\n"
+                   "  --quiet\n");
     if (!strcmp(cmd, "eval"))
         fprintf(f, "  --model MODEL.rvne     blob to score (required)\n"
                    "  --all                  score every recording, not only validation\n"
@@ -183,6 +184,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
             }
         } else if (!strcmp(a, "--lr") || !strcmp(a, "--weight-decay") ||
                    !strcmp(a, "--aug-scale") || !strcmp(a, "--aug-noise") ||
+                   !strcmp(a, "--aug-offset") ||
                    !strcmp(a, "--val-frac")) {
             if (!parse_double(v, &d) || d < 0.0) {
                 fprintf(stderr, "aether %s: bad value for %s\n", cmd, a);
@@ -192,6 +194,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
             else if (!strcmp(a, "--weight-decay")) o->tc.weight_decay = (float)d;
             else if (!strcmp(a, "--aug-scale")) o->tc.aug_scale = (float)d;
             else if (!strcmp(a, "--aug-noise")) o->tc.aug_noise = (float)d;
+            else if (!strcmp(a, "--aug-offset")) o->tc.aug_offset = (float)d;
             else o->val_frac = d;
         } else {
             if (!parse_size(v, &z)) {

@@ -201,13 +201,16 @@ typedef struct aether_train_config {
     float aug_scale;        /* max |ln s| of a random amplitude scale s; 0 = off */
     long energy_feature;    /* feature index holding ln(1 + P) (scaled by s^2), -1 none */
     float aug_noise;        /* std of Gaussian noise added to normalised features */
+    float aug_offset;       /* std of a random per-window constant added to each
+                             * normalised feature (level invariance); 0 = off */
     long const_feature;     /* feature held constant (bias input): no noise; -1 none */
 } aether_train_config;
 
 /* Defaults: window 64, stride 16, pool LAST, 30 epochs, batch 32, lr 3e-3,
  * min_lr_frac 0.05, warmup_frac 0.05, weight_decay 1e-2, Adam (0.9, 0.999,
  * 1e-8), clip 1, seed 1, threads 1, patience 8, class weighting on, shift
- * on, aug_scale 0.7, energy_feature 0, aug_noise 0, const_feature -1. */
+ * on, aug_scale 0.7, energy_feature 0, aug_noise 0, aug_offset 0,
+ * const_feature -1. */
 aether_train_config aether_train_config_default(void);
 
 typedef struct aether_train_epoch {
@@ -235,7 +238,8 @@ typedef struct aether_train_result {
  * after every epoch, evaluate on VAL; keep the weights of the best epoch
  * (highest val macro-F1, then lowest val loss) and stop after `patience`
  * epochs without improvement. Without VAL recordings the last epoch is kept.
- * Deterministic for a given config and data, whatever `threads`.
+ * Deterministic for a given config and data, whatever `threads`. On error
+ * the weights are restored to their values at entry.
  */
 aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
                                size_t n_recs, const aether_train_config *cfg,

@@ -42,8 +42,17 @@ typedef struct aether_prefix_topk {
     size_t n; /* entries in use (<= k) */
 } aether_prefix_topk;
 
+/* AETHER_OK for a known rule with its parameter valid, else NULL_ARG /
+ * INVALID_ARG. */
+aether_status aether_causal_check_params(const aether_causal_params *p);
+
 /* Decide for the next salience s (ties go to the earlier positions) and
  * record it; returns 1 to keep. */
 int aether_prefix_topk_push(aether_prefix_topk *t, float s);
+
+/* The keep decision for the next salience s under rule p (t: the
+ * PREFIX_TOP_K state, unused by THRESHOLD). Shared by the window mask and the
+ * streaming gate so both decide identically. */
+int aether_causal_decide(const aether_causal_params *p, aether_prefix_topk *t, float s);
 
 #endif /* AETHER_GATE_INTERNAL_H */

@@ -44,8 +44,8 @@ static inline float32x4_t ae_vexp(float32x4_t x)
 #define AE_SUB(a, b) vsubq_f32((a), (b))
 #define AE_MUL(a, b) vmulq_f32((a), (b))
 #define AE_MAX(a, b) vmaxq_f32((a), (b))
-#define AE_HSUM(v) vaddvq_f32(v)
 #define AE_PD 4u
+#define AE_PREFETCH(p) __builtin_prefetch(p)
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_neon(void)

@@ -6,9 +6,9 @@
  *   AE_LOADU/STOREU   unaligned load / store
  *   AE_SET1, AE_ZERO  broadcast, zero
  *   AE_FMA(a, b, c)   a * b + c (fused);  AE_ADD, AE_SUB, AE_MUL, AE_MAX
- *   AE_HSUM(v)        horizontal sum
  *   ae_vexp(v)        vector exp (see the ISA file for its error bound)
  *   AE_PD             vectors of the head dimension per P.V register block
+ *   AE_PREFETCH(p)    prefetch the cache line of p into L1
  * No #include guard: meant to be included once per translation unit.
  */
 #include <float.h>
@@ -25,6 +25,8 @@
 #define AE_PR 4u              /* rows per P.V register block */
 #define AE_KC AETHER_TILE_KC
 #define AE_BATCH 64u          /* gathered candidates scored at a time */
+#define AE_PF_AHEAD 4u        /* rows of extras prefetched ahead */
+#define AE_UMAX 48u           /* largest shared landmark union (<= AE_KC) */
 
 /* Initial running max: finite, so fully masked chunks give exp(-inf) = 0
  * instead of exp(-inf - -inf) = NaN. */
@@ -43,23 +45,6 @@ static void AE_FN(exp_array)(const float *x, float *y, size_t n)
         for (j = 0; i + j < n; ++j)
             y[i + j] = t[j];
     }
-}
-
-static float AE_FN(dot)(const float *a, const float *b, size_t n)
-{
-    AE_V s0 = AE_ZERO(), s1 = AE_ZERO();
-    size_t d = 0;
-    float s;
-    for (; d + 2 * AE_VW <= n; d += 2 * AE_VW) {
-        s0 = AE_FMA(AE_LOADU(a + d), AE_LOADU(b + d), s0);
-        s1 = AE_FMA(AE_LOADU(a + d + AE_VW), AE_LOADU(b + d + AE_VW), s1);
-    }
-    for (; d + AE_VW <= n; d += AE_VW)
-        s0 = AE_FMA(AE_LOADU(a + d), AE_LOADU(b + d), s0);
-    s = AE_HSUM(AE_ADD(s0, s1));
-    for (; d < n; ++d)
-        s += a[d] * b[d];
-    return s;
 }
 
 /* acc[0..dim) = acc * c */
@@ -111,6 +96,55 @@ static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, s
     }
 }
 
+/* s[j] = scale * dot(q, k_idx[j]) in the reference's order (left to right,
+ * unfused), four independent chains at a time: gathered scores then match
+ * the reference bit for bit, like the window scores. */
+static void AE_FN(dots_exact)(const float *q, size_t dim, const aether_rows *rows,
+                              const size_t *idx, size_t n, float scale, float *s)
+{
+    size_t j = 0, d;
+    for (; j + 4 <= n; j += 4) {
+        const float *k0 = rows->k + idx[j] * rows->stride;
+        const float *k1 = rows->k + idx[j + 1] * rows->stride;
+        const float *k2 = rows->k + idx[j + 2] * rows->stride;
+        const float *k3 = rows->k + idx[j + 3] * rows->stride;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (d = 0; d < dim; ++d) {
+            float x = q[d];
+            s0 += x * k0[d];
+            s1 += x * k1[d];
+            s2 += x * k2[d];
+            s3 += x * k3[d];
+        }
+        s[j] = s0 * scale;
+        s[j + 1] = s1 * scale;
+        s[j + 2] = s2 * scale;
+        s[j + 3] = s3 * scale;
+    }
+    for (; j < n; ++j) {
+        const float *k0 = rows->k + idx[j] * rows->stride;
+        float s0 = 0.0f;
+        for (d = 0; d < dim; ++d)
+            s0 += q[d] * k0[d];
+        s[j] = s0 * scale;
+    }
+}
+
+/* Gathered rows are scattered in memory: the tile requests the rows of a
+ * later row's extras ahead of use so the cache misses overlap. */
+static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
+{
+    size_t j, d;
+    for (j = 0; j < n; ++j) {
+        const float *kr = rows->k + idx[j] * rows->stride;
+        const float *vr = rows->v + idx[j] * rows->stride;
+        for (d = 0; d < dim; d += 16) {
+            AE_PREFETCH(kr + d);
+            AE_PREFETCH(vr + d);
+        }
+    }
+}
+
 /* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
  * continuing the state (m, l, acc). */
 static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
@@ -121,10 +155,9 @@ static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aethe
     while (a < n) {
         float mx = *m, sum = 0.0f;
         c = n - a < AE_BATCH ? n - a : AE_BATCH;
-        for (j = 0; j < c; ++j) {
-            s[j] = AE_FN(dot)(q, rows->k + idx[a + j] * rows->stride, dim) * scale;
+        AE_FN(dots_exact)(q, dim, rows, idx + a, c, scale, s);
+        for (j = 0; j < c; ++j)
             mx = s[j] > mx ? s[j] : mx;
-        }
         if (mx > *m) {
             float al = expf(*m - mx);
             AE_FN(scale_row)(acc, dim, al);
@@ -168,14 +201,16 @@ static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_r
  * Each lane runs the reference's own recurrence (left to right, multiply
  * then add, no fusion), so window scores are bit-identical to the
  * reference: only exp and the P.V summation order differ. */
-static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, size_t dim, size_t kc,
-                          float scale, float *st)
+static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const size_t *idx,
+                          size_t dim, size_t kc, float scale, float *st)
 {
     AE_V sc = AE_SET1(scale);
     size_t j = 0, d, m, rv;
     for (; j + AE_MK <= kc; j += AE_MK) {
-        const float *k0 = kb + j * stride, *k1 = k0 + stride, *k2 = k1 + stride,
-                    *k3 = k2 + stride;
+        const float *k0 = kb + (idx ? idx[j] : j) * stride;
+        const float *k1 = kb + (idx ? idx[j + 1] : j + 1) * stride;
+        const float *k2 = kb + (idx ? idx[j + 2] : j + 2) * stride;
+        const float *k3 = kb + (idx ? idx[j + 3] : j + 3) * stride;
         AE_V a00 = AE_ZERO(), a01 = AE_ZERO(), a10 = AE_ZERO(), a11 = AE_ZERO();
         AE_V a20 = AE_ZERO(), a21 = AE_ZERO(), a30 = AE_ZERO(), a31 = AE_ZERO();
         for (d = 0; d < dim; ++d) {
@@ -201,7 +236,7 @@ static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, size_
         AE_STOREU(st + (j + 3) * AE_R + AE_VW, AE_MUL(a31, sc));
     }
     for (; j < kc; ++j) {
-        const float *k0 = kb + j * stride;
+        const float *k0 = kb + (idx ? idx[j] : j) * stride;
         for (rv = 0; rv < AE_RV; ++rv) {
             AE_V a = AE_ZERO();
             for (d = 0; d < dim; ++d)
@@ -287,6 +322,81 @@ static void AE_FN(pv)(const float *p, const float *vb, size_t stride, size_t dim
         AE_FN(pv_row)(p, vb, stride, r, j0[r], j1[r], 0, dim, o + r * dim);
 }
 
+/* Online softmax update of every row for a chunk of kc scores in st (rows
+ * in the lanes): new max, rescale of l and of the accumulators o, and the
+ * weights p = exp(s - m) written back into st. */
+static void AE_FN(chunk_stats)(float *st, size_t kc, size_t rows, size_t dim, float *m, float *l,
+                               float *al, float *o)
+{
+    size_t rv, j, r;
+    for (rv = 0; rv < AE_RV; ++rv) {
+        AE_V mv = AE_LOADU(m + rv * AE_VW), mx = mv, lv;
+        for (j = 0; j < kc; ++j)
+            mx = AE_MAX(mx, AE_LOADU(st + j * AE_R + rv * AE_VW));
+        AE_STOREU(al + rv * AE_VW, ae_vexp(AE_SUB(mv, mx)));
+        AE_STOREU(m + rv * AE_VW, mx);
+        lv = AE_MUL(AE_LOADU(l + rv * AE_VW), AE_LOADU(al + rv * AE_VW));
+        for (j = 0; j < kc; ++j) {
+            AE_V pj = ae_vexp(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
+            AE_STOREU(st + j * AE_R + rv * AE_VW, pj);
+            lv = AE_ADD(lv, pj);
+        }
+        AE_STOREU(l + rv * AE_VW, lv);
+    }
+    for (r = 0; r < rows; ++r)
+        if (al[r] != 1.0f)
+            AE_FN(scale_row)(o + r * dim, dim, al[r]);
+}
+
+/* Landmark extras shared by the rows (queries of one block share their
+ * block lists): scores of the union against all rows at once, masked per
+ * row. Returns 0 (nothing done) when the union is too large to pay off. */
+static int AE_FN(shared_blocks)(const aether_tile *t, const float *qt, float *st, float *m,
+                                float *l, float *al, float *o)
+{
+    size_t u[AE_UMAX], nu = 0, r, a, b, c;
+    size_t idx[AE_UMAX];
+    float w[AE_UMAX];
+    const size_t rows = t->rows, dim = t->dim, stride = t->blocks.stride;
+    for (r = 0; r < rows; ++r) {
+        if (r > 0 && t->ext_blk[r] == t->ext_blk[r - 1])
+            continue;
+        for (a = 0; a < t->n_ext_blk[r]; ++a) {
+            size_t x = t->ext_blk[r][a];
+            for (b = 0; b < nu; ++b)
+                if (u[b] == x)
+                    break;
+            if (b < nu)
+                continue;
+            if (nu == AE_UMAX)
+                return 0;
+            u[nu++] = x;
+        }
+    }
+    if (nu == 0)
+        return 1;
+    AE_FN(scores)(qt, t->blocks.k, stride, u, dim, nu, t->scale, st);
+    for (r = 0; r < AE_R; ++r)
+        for (b = 0; b < nu; ++b) {
+            int in = 0;
+            if (r < rows)
+                for (a = 0; a < t->n_ext_blk[r] && !in; ++a)
+                    in = t->ext_blk[r][a] == u[b];
+            if (!in)
+                st[b * AE_R + r] = -INFINITY;
+        }
+    AE_FN(chunk_stats)(st, nu, rows, dim, m, l, al, o);
+    for (r = 0; r < rows; ++r) {
+        for (b = 0, c = 0; b < nu; ++b)
+            if (st[b * AE_R + r] != 0.0f) {
+                idx[c] = u[b];
+                w[c++] = st[b * AE_R + r];
+            }
+        AE_FN(accum)(o + r * dim, 0, dim, t->blocks.v, stride, idx, c, w, 1);
+    }
+    return 1;
+}
+
 static void AE_FN(tile)(const aether_tile *t)
 {
     const size_t dim = t->dim, rows = t->rows, stride = t->tokens.stride;
@@ -297,7 +407,8 @@ static void AE_FN(tile)(const aether_tile *t)
     float *l = m + AE_R;
     float *al = l + AE_R;
     size_t j0[AE_R], j1[AE_R];
-    size_t r, d, j, c0, kc, L = (size_t)-1, H = 0, rv;
+    size_t r, d, j, c0, kc, L = (size_t)-1, H = 0;
+    int shared;
 
     for (r = 0; r < AE_R; ++r) {
         const float *qr = r < rows ? t->q[r] : NULL;
@@ -318,7 +429,7 @@ static void AE_FN(tile)(const aether_tile *t)
         size_t last;
         kc = H - c0 + 1 < AE_KC ? H - c0 + 1 : AE_KC;
         last = c0 + kc - 1;
-        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, dim, kc, t->scale, st);
+        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, NULL, dim, kc, t->scale, st);
         /* Mask: keys outside a row's window get -inf and no P.V work. */
         for (r = 0; r < AE_R; ++r) {
             if (r >= rows || t->hi[r] < c0 || t->lo[r] > last) {
@@ -334,35 +445,26 @@ static void AE_FN(tile)(const aether_tile *t)
             for (j = j1[r]; j < kc; ++j)
                 st[j * AE_R + r] = -INFINITY;
         }
-        /* Softmax statistics with the rows in the lanes. */
-        for (rv = 0; rv < AE_RV; ++rv) {
-            AE_V mv = AE_LOADU(m + rv * AE_VW), mx = mv, lv;
-            for (j = 0; j < kc; ++j)
-                mx = AE_MAX(mx, AE_LOADU(st + j * AE_R + rv * AE_VW));
-            AE_STOREU(al + rv * AE_VW, ae_vexp(AE_SUB(mv, mx)));
-            AE_STOREU(m + rv * AE_VW, mx);
-            lv = AE_MUL(AE_LOADU(l + rv * AE_VW), AE_LOADU(al + rv * AE_VW));
-            for (j = 0; j < kc; ++j) {
-                AE_V pj = ae_vexp(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
-                AE_STOREU(st + j * AE_R + rv * AE_VW, pj);
-                lv = AE_ADD(lv, pj);
-            }
-            AE_STOREU(l + rv * AE_VW, lv);
-        }
-        for (r = 0; r < rows; ++r)
-            if (al[r] != 1.0f)
-                AE_FN(scale_row)(o + r * dim, dim, al[r]);
+        AE_FN(chunk_stats)(st, kc, rows, dim, m, l, al, o);
         AE_FN(pv)(st, t->tokens.v + c0 * stride, stride, dim, rows, j0, j1, o);
         if (last == H)
             break;
     }
 
+    shared = t->n_ext_blk && t->blocks.k && AE_FN(shared_blocks)(t, qt, st, m, l, al, o);
+    for (r = 0; r < rows && r < AE_PF_AHEAD; ++r)
+        if (t->n_ext_tok && t->n_ext_tok[r])
+            AE_FN(prefetch_rows)(&t->tokens, t->ext_tok[r], t->n_ext_tok[r], dim);
     for (r = 0; r < rows; ++r) {
         float *orow = o + r * dim;
+        if (r + AE_PF_AHEAD < rows && t->n_ext_tok && t->n_ext_tok[r + AE_PF_AHEAD] &&
+            t->ext_tok[r + AE_PF_AHEAD] != t->ext_tok[r])
+            AE_FN(prefetch_rows)(&t->tokens, t->ext_tok[r + AE_PF_AHEAD],
+                                 t->n_ext_tok[r + AE_PF_AHEAD], dim);
         if (t->n_ext_tok && t->n_ext_tok[r])
             AE_FN(row_list)(t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r],
                             &m[r], &l[r], orow);
-        if (t->n_ext_blk && t->n_ext_blk[r])
+        if (!shared && t->n_ext_blk && t->n_ext_blk[r])
             AE_FN(row_list)(t->q[r], dim, t->scale, &t->blocks, t->ext_blk[r], t->n_ext_blk[r],
                             &m[r], &l[r], orow);
         AE_FN(finish_row)(orow, dim, l[r], t->out[r]);

@@ -96,15 +96,24 @@ static void make_frames(const batch_job *j, const example *e, float *out)
             out[t * dim + f] = (float)log1p(s2 * (p > 0.0 ? p : 0.0));
         }
     }
-    if (j->cfg->aug_noise > 0.0f && (net->header.flags & AETHER_BLOB_FLAG_INPUT_NORM)) {
+    if ((j->cfg->aug_noise > 0.0f || j->cfg->aug_offset > 0.0f) &&
+        (net->header.flags & AETHER_BLOB_FLAG_INPUT_NORM)) {
         const float *inv = net->w + net->layout.norm_inv_std;
         aether_train_rng rng;
         aether_train_rng_seed(&rng, e->noise_seed);
-        for (t = 0; t < e->len; ++t)
-            for (k = 0; k < dim; ++k)
-                if (inv[k] > 0.0f && (long)k != j->cfg->const_feature)
-                    out[t * dim + k] += (float)((double)j->cfg->aug_noise *
-                                                aether_train_rng_normal(&rng) / inv[k]);
+        for (k = 0; k < dim; ++k) {
+            double off = (double)j->cfg->aug_offset * aether_train_rng_normal(&rng);
+            if (!(inv[k] > 0.0f) || (long)k == j->cfg->const_feature || off == 0.0)
+                continue;
+            for (t = 0; t < e->len; ++t)
+                out[t * dim + k] += (float)(off / inv[k]);
+        }
+        if (j->cfg->aug_noise > 0.0f)
+            for (t = 0; t < e->len; ++t)
+                for (k = 0; k < dim; ++k)
+                    if (inv[k] > 0.0f && (long)k != j->cfg->const_feature)
+                        out[t * dim + k] += (float)((double)j->cfg->aug_noise *
+                                                    aether_train_rng_normal(&rng) / inv[k]);
     }
 }
 
@@ -194,9 +203,10 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     aether_adam adam;
     batch_job job;
     example *ex = NULL;
-    float *best_w = NULL, *grad = NULL, class_w[AETHER_TRAIN_MAX_CLASSES];
+    float *best_w = NULL, *orig_w = NULL, *grad = NULL, class_w[AETHER_TRAIN_MAX_CLASSES];
     size_t n_ex = 0, cap_ex = 0, r, k, C, P, dim, epoch, step = 0, total_steps, warmup;
     size_t n_train = 0, n_val = 0, since_best = 0, workers;
+    int saved = 0;
     size_t cls_count[AETHER_TRAIN_MAX_CLASSES];
     double best_f1 = -1.0, best_loss = INFINITY;
     aether_train_result res;
@@ -211,7 +221,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     if (C < 2 || C > AETHER_TRAIN_MAX_CLASSES || c.window == 0 || c.stride == 0 ||
         c.epochs == 0 || c.batch == 0 || c.seed == 0 || c.threads == 0 || c.threads > 64 ||
         (c.pool != AETHER_POOL_LAST && c.pool != AETHER_POOL_MEAN) || !(c.lr > 0.0f) ||
-        !(c.aug_scale >= 0.0f) || !(c.aug_noise >= 0.0f))
+        !(c.aug_scale >= 0.0f) || !(c.aug_noise >= 0.0f) || !(c.aug_offset >= 0.0f))
         return AETHER_ERR_INVALID_ARG;
     memset(cls_count, 0, sizeof cls_count);
     for (r = 0; r < n_recs; ++r) {
@@ -244,6 +254,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     job.ws_len = (job.ws_len + 63u) & ~(size_t)63u;
     ex = (example *)malloc(cap_ex * sizeof(example));
     best_w = (float *)malloc(P * sizeof(float));
+    orig_w = (float *)malloc(P * sizeof(float));
     grad = (float *)malloc(P * sizeof(float));
     job.slot_grad = (float *)malloc(c.batch * P * sizeof(float));
     job.slot_frames = (float *)malloc(workers * c.window * dim * sizeof(float));
@@ -251,7 +262,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     job.loss = (double *)malloc(c.batch * sizeof(double));
     job.pred = (size_t *)malloc(c.batch * sizeof(size_t));
     job.status = (aether_status *)malloc(workers * sizeof(aether_status));
-    if (!ex || !best_w || !grad || !job.slot_grad || !job.slot_frames || !job.slot_ws ||
+    if (!ex || !best_w || !orig_w || !grad || !job.slot_grad || !job.slot_frames || !job.slot_ws ||
         !job.loss || !job.pred || !job.status) {
         st = AETHER_ERR_NO_MEM;
         goto done;
@@ -260,6 +271,8 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     if (st != AETHER_OK)
         goto done;
     memcpy(best_w, net->w, P * sizeof(float));
+    memcpy(orig_w, net->w, P * sizeof(float));
+    saved = 1;
     job.net = net;
     job.recs = recs;
     job.cfg = &c;
@@ -389,9 +402,12 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     if (out)
         *out = res;
 done:
+    if (st != AETHER_OK && saved)
+        memcpy(net->w, orig_w, P * sizeof(float)); /* unchanged on error */
     aether_adam_free(&adam);
     free(ex);
     free(best_w);
+    free(orig_w);
     free(grad);
     free(job.slot_grad);
     free(job.slot_frames);

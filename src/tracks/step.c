@@ -1,0 +1,199 @@
+/* Stepping a track, and the three ways a track leaves the table (age,
+ * count, forget), all of which erase its memory. */
+#include "tracks/tracks_internal.h"
+
+#include <string.h>
+
+void aether_tracks_wipe_(aether_tracks *t, size_t i)
+{
+    /* The slot stays reachable through t, so these stores cannot be
+     * optimised away. */
+    memset(t->mem + i * t->stride, 0, t->stride);
+    memset(&t->slots[i], 0, sizeof t->slots[i]);
+}
+
+static int finite_double(double x)
+{
+    return x == x && x - x == 0.0;
+}
+
+static int is_due(const aether_tracks *t, size_t i, double now)
+{
+    const aether_track_slot_ *s = &t->slots[i];
+    return s->in_use && t->params.max_age > 0.0 && now - s->last_seen > t->params.max_age;
+}
+
+static size_t expire_at(aether_tracks *t, double now)
+{
+    size_t i, n = 0;
+    for (i = 0; i < t->n_slots; ++i)
+        if (is_due(t, i, now)) {
+            aether_tracks_wipe_(t, i);
+            t->active--;
+            ++n;
+        }
+    t->stats.evicted_age += n;
+    return n;
+}
+
+static double later(double a, double b)
+{
+    return b > a ? b : a;
+}
+
+/* Step an active track that is not due. */
+static aether_status step_existing(aether_tracks *t, size_t i, double ts, double now,
+                                   const float *frame, float *logits, float *pooled)
+{
+    aether_track_slot_ *s = &t->slots[i];
+    aether_status st = aether_model_session_step(s->session, frame, logits, pooled);
+    if (st != AETHER_OK)
+        return st;
+    s->last_seen = later(s->last_seen, ts);
+    s->frames++;
+    s->lru = ++t->tick;
+    t->now = now;
+    t->stats.steps++;
+    expire_at(t, now);
+    return AETHER_OK;
+}
+
+/* Least recently stepped active track that is not due at `now`. */
+static size_t lru_victim(const aether_tracks *t, double now)
+{
+    size_t i, best = AETHER_TRACKS_NONE;
+    for (i = 0; i < t->n_slots; ++i)
+        if (t->slots[i].in_use && !is_due(t, i, now) &&
+            (best == AETHER_TRACKS_NONE || t->slots[i].lru < t->slots[best].lru))
+            best = i;
+    return best;
+}
+
+/* Create track `id` in a free slot and step it; only after that succeeded
+ * are due tracks and the LRU victim erased, so a failure changes nothing. */
+static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double now,
+                              const float *frame, float *logits, float *pooled)
+{
+    size_t i, due = 0, free_slot = AETHER_TRACKS_NONE, victim = AETHER_TRACKS_NONE;
+    aether_model_session *s = NULL;
+    aether_track_slot_ *slot;
+    aether_status st;
+    for (i = 0; i < t->n_slots; ++i) {
+        if (is_due(t, i, now))
+            ++due;
+        if (!t->slots[i].in_use && free_slot == AETHER_TRACKS_NONE)
+            free_slot = i;
+    }
+    if (t->active - due >= t->params.max_tracks) {
+        if (t->params.full == AETHER_TRACKS_FULL_FAIL)
+            return AETHER_ERR_TRACKS_FULL;
+        victim = lru_victim(t, now);
+    }
+    /* active <= max_tracks < n_slots: the spare guarantees a free slot. */
+    if (free_slot == AETHER_TRACKS_NONE)
+        return AETHER_ERR_STATE;
+    st = aether_model_session_init(t->mem + free_slot * t->stride, t->stride, t->model,
+                                   &t->params.session, &s);
+    if (st == AETHER_OK)
+        st = aether_model_session_step(s, frame, logits, pooled);
+    if (st != AETHER_OK) {
+        aether_tracks_wipe_(t, free_slot);
+        return st;
+    }
+    t->now = now;
+    expire_at(t, now);
+    if (victim != AETHER_TRACKS_NONE) {
+        aether_tracks_wipe_(t, victim);
+        t->active--;
+        t->stats.evicted_count++;
+    }
+    slot = &t->slots[free_slot];
+    slot->id = id;
+    slot->lru = ++t->tick;
+    slot->frames = 1;
+    slot->first_seen = ts;
+    slot->last_seen = ts;
+    slot->session = s;
+    slot->in_use = 1;
+    t->active++;
+    t->stats.created++;
+    t->stats.steps++;
+    return AETHER_OK;
+}
+
+aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp,
+                                 const float *frame, float *logits, float *pooled,
+                                 int *created_out)
+{
+    size_t i, k;
+    double now;
+    aether_status st = aether_tracks_check_(t);
+    if (st != AETHER_OK)
+        return st;
+    if (!frame || !logits)
+        return AETHER_ERR_NULL_ARG;
+    if (!finite_double(timestamp))
+        return AETHER_ERR_NONFINITE;
+    /* Checked here as well as in the session so that a bad frame for a new
+     * id does not even build a session. */
+    for (k = 0; k < t->input_dim; ++k)
+        if (!aether_isfinite(frame[k]))
+            return AETHER_ERR_NONFINITE;
+    now = later(t->now, timestamp);
+    i = aether_tracks_find_(t, id);
+    if (i != AETHER_TRACKS_NONE && !is_due(t, i, now)) {
+        st = step_existing(t, i, timestamp, now, frame, logits, pooled);
+        if (st == AETHER_OK && created_out)
+            *created_out = 0;
+        return st;
+    }
+    st = step_new(t, id, timestamp, now, frame, logits, pooled);
+    if (st == AETHER_OK && created_out)
+        *created_out = 1;
+    return st;
+}
+
+aether_status aether_tracks_expire(aether_tracks *t, double now, size_t *evicted)
+{
+    size_t n;
+    aether_status st = aether_tracks_check_(t);
+    if (st != AETHER_OK)
+        return st;
+    if (!finite_double(now))
+        return AETHER_ERR_NONFINITE;
+    t->now = later(t->now, now);
+    n = expire_at(t, t->now);
+    if (evicted)
+        *evicted = n;
+    return AETHER_OK;
+}
+
+aether_status aether_tracks_forget(aether_tracks *t, uint64_t id)
+{
+    size_t i;
+    aether_status st = aether_tracks_check_(t);
+    if (st != AETHER_OK)
+        return st;
+    i = aether_tracks_find_(t, id);
+    if (i == AETHER_TRACKS_NONE)
+        return AETHER_ERR_TRACK_NOT_FOUND;
+    aether_tracks_wipe_(t, i);
+    t->active--;
+    t->stats.forgotten++;
+    return AETHER_OK;
+}
+
+aether_status aether_tracks_forget_all(aether_tracks *t)
+{
+    size_t i;
+    aether_status st = aether_tracks_check_(t);
+    if (st != AETHER_OK)
+        return st;
+    for (i = 0; i < t->n_slots; ++i)
+        if (t->slots[i].in_use) {
+            aether_tracks_wipe_(t, i);
+            t->active--;
+            t->stats.forgotten++;
+        }
+    return AETHER_OK;
+}

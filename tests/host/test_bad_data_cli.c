@@ -1,0 +1,477 @@
+/*
+ * Bad data end to end through the CLI: NaN/Inf frames, frames of the wrong
+ * size, truncated and garbage .npy / blobs / recordings, a blob for another
+ * shape, missing files. Each run must end normally (never by a signal) with
+ * the documented exit status (tools/commands.h: 2 usage, 3 I/O, 4 invalid
+ * data or model; inspect: 5 parses but is not a loadable model) and a
+ * message naming the problem. `aether stream` must reject a bad frame and
+ * carry on in a valid state: the frames after it get exactly the logits of
+ * a stream over the same frames without the bad one.
+ *
+ * The CLI path comes from argv[1] or from AETHER_CLI_PATH (set by
+ * tests/CMakeLists.txt); inputs are generated in a fresh temp directory.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aether/blob.h"
+#include "aether/npy.h"
+#include "check.h"
+
+#ifndef AETHER_CLI_PATH
+#define AETHER_CLI_PATH ""
+#endif
+
+static const char *g_cli;
+static char g_dir[256];
+
+static void path_of(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", g_dir, name);
+}
+
+static int write_bytes(const char *name, const void *data, size_t len)
+{
+    char p[512];
+    FILE *f;
+    path_of(p, sizeof p, name);
+    f = fopen(p, "wb");
+    if (!f)
+        return 0;
+    if (len && fwrite(data, 1, len, f) != len) {
+        fclose(f);
+        return 0;
+    }
+    return fclose(f) == 0;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = NULL;
+    long n;
+    *len = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (unsigned char *)malloc((size_t)n + 1);
+    if (b) {
+        *len = fread(b, 1, (size_t)n, f);
+        b[*len] = 0;
+    }
+    fclose(f);
+    return b;
+}
+
+/* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
+ * stderr go to files; returns the exit status, or -1 if killed by a signal
+ * (or could not run). */
+static int run_cli(const char *const *args, char **out, char **err)
+{
+    char op[512], ep[512];
+    const char *argv[32];
+    size_t n = 0, len;
+    pid_t pid;
+    int status = 0;
+    argv[n++] = g_cli;
+    while (args[n - 1] && n < 31) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    path_of(op, sizeof op, "stdout.txt");
+    path_of(ep, sizeof ep, "stderr.txt");
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || chdir(g_dir) != 0)
+            _exit(126);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    *out = (char *)read_all(op, &len);
+    *err = (char *)read_all(ep, &len);
+    if (!WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* One case: expected status, and a phrase that must appear in stdout or
+ * stderr. */
+static void expect(const char *const *args, int want, const char *phrase)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run_cli(args, &out, &err);
+    char cmd[256] = "";
+    size_t i;
+    for (i = 0; args[i]; ++i) {
+        strncat(cmd, args[i], sizeof cmd - strlen(cmd) - 2);
+        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    }
+    CHECK_MSG(rc >= 0, "%s: killed by a signal or did not run", cmd);
+    CHECK_MSG(rc == want, "%s: exit %d, expected %d (stderr: %.200s)", cmd, rc, want,
+              err ? err : "");
+    if (phrase)
+        CHECK_MSG((out && strstr(out, phrase)) || (err && strstr(err, phrase)),
+                  "%s: no \"%s\" in the output (stderr: %.200s)", cmd, phrase, err ? err : "");
+    if (want != 0)
+        CHECK_MSG((err && err[0]) || (out && out[0]), "%s: failed without a message", cmd);
+    printf("  exit %d  %s\n", rc, cmd);
+    free(out);
+    free(err);
+}
+
+#define IN 16
+#define NF 20
+
+static float g_frames[NF * IN];
+
+static int make_inputs(void)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    size_t n = 0, len = 0, i, shape[2] = {NF, IN};
+    unsigned char *b, *nb;
+    float bad[NF * IN], wrong[NF * (IN - 1)], skip[(NF - 1) * IN];
+    char path[512];
+    int ok = 1;
+
+    for (i = 0; i < NF * IN; ++i)
+        g_frames[i] = (float)((int)((i * 7919u) % 23u) - 11) * 0.05f;
+#define SAVE(name, nd, shp, data)                                                  \
+    do {                                                                           \
+        path_of(path, sizeof path, name);                                          \
+        ok &= aether_npy_save(path, AETHER_DTYPE_F32, nd, shp, data) == AETHER_OK; \
+    } while (0)
+    SAVE("good.npy", 2, shape, g_frames);
+    memcpy(bad, g_frames, sizeof bad);
+    bad[5 * IN + 3] = aether_f32_from_bits(0x7FC00000u);
+    SAVE("nan.npy", 2, shape, bad);
+    bad[5 * IN + 3] = aether_f32_from_bits(0xFF800000u);
+    SAVE("inf.npy", 2, shape, bad);
+    memcpy(skip, g_frames, 5 * IN * sizeof(float));
+    memcpy(skip + 5 * IN, g_frames + 6 * IN, (NF - 6) * IN * sizeof(float));
+    {
+        size_t s2[2] = {NF - 1, IN};
+        SAVE("skip5.npy", 2, s2, skip);
+    }
+    for (i = 0; i < NF * (IN - 1); ++i)
+        wrong[i] = 0.25f;
+    {
+        size_t s2[2] = {NF, IN - 1};
+        SAVE("wrongdim.npy", 2, s2, wrong);
+    }
+    {
+        size_t s0[2] = {0, IN};
+        SAVE("empty.npy", 2, s0, g_frames);
+    }
+    {
+        unsigned char *enc = NULL;
+        size_t enc_len = 0;
+        ok &= aether_npy_encode(AETHER_DTYPE_F32, 2, shape, g_frames, &enc, &enc_len) == AETHER_OK;
+        if (enc) {
+            ok &= write_bytes("trunc.npy", enc, enc_len / 2);
+            free(enc);
+        }
+    }
+    {
+        unsigned char g[300];
+        for (i = 0; i < sizeof g; ++i)
+            g[i] = (unsigned char)(i * 131u + 7u);
+        ok &= write_bytes("garbage.npy", g, sizeof g);
+        ok &= write_bytes("garbage.rvne", g, sizeof g);
+        ok &= write_bytes("garbage.bin", g, sizeof g);
+    }
+    /* Blobs: the default shape (I = 16), another shape (I = 8), truncated,
+     * CRC-corrupt, NaN weight with a valid CRC. */
+    if (aether_blob_demo_size(&p, &n) != AETHER_OK)
+        return 0;
+    b = (unsigned char *)malloc(n);
+    if (!b || aether_blob_demo_write(&p, b, n, &len) != AETHER_OK) {
+        free(b);
+        return 0;
+    }
+    ok &= write_bytes("good.rvne", b, len);
+    ok &= write_bytes("trunc.rvne", b, len / 3);
+    nb = (unsigned char *)malloc(len);
+    if (nb) {
+        memcpy(nb, b, len);
+        nb[len / 2] ^= 0x10;
+        ok &= write_bytes("crc.rvne", nb, len);
+        memcpy(nb, b, len);
+        aether_store_le32(nb + 24, 0x7FC00000u);
+        aether_store_le32(nb + len - 4, aether_crc32(nb, len - 4));
+        ok &= write_bytes("nanw.rvne", nb, len);
+        free(nb);
+    }
+    free(b);
+    p.input_dim = 8;
+    if (aether_blob_demo_size(&p, &n) != AETHER_OK)
+        return 0;
+    b = (unsigned char *)malloc(n);
+    if (!b || aether_blob_demo_write(&p, b, n, &len) != AETHER_OK) {
+        free(b);
+        return 0;
+    }
+    ok &= write_bytes("other.rvne", b, len);
+    free(b);
+    /* Recordings. */
+    {
+        static const char line[] =
+            "{\"timestamp\":1772472969.092,\"subcarriers\":[0.0,3.0,4.1,8.0,10.2,13.1,15.1,16.0]}";
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s\n%.*s", line, (int)(sizeof line / 2), line);
+        ok &= write_bytes("trunc.csi.jsonl", buf, strlen(buf));
+        snprintf(buf, sizeof buf, "%s\n{\"timestamp\": oops\n[1,2]\n{\"subcarriers\":[NaN,1]}\n%s\n",
+                 line, line);
+        ok &= write_bytes("badlines.csi.jsonl", buf, strlen(buf));
+        ok &= write_bytes("trunc.npz", "PK\x03\x04\x14\x00\x00\x00\x08\x00", 10);
+        ok &= write_bytes("empty.csi.jsonl", "", 0);
+    }
+    return ok;
+}
+
+static void test_classify_bad_frames(void)
+{
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "good.npy", NULL};
+        expect(a, 0, "argmax");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "nan.npy", NULL};
+        expect(a, 4, "NaN or Inf");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "inf.npy", NULL};
+        expect(a, 4, "NaN or Inf");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "wrongdim.npy", NULL};
+        expect(a, 4, "[N, 16]");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "empty.npy", NULL};
+        expect(a, 4, "no frames");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "trunc.npy", NULL};
+        expect(a, 4, "truncated");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "garbage.npy", NULL};
+        expect(a, 4, "not a .npy");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", "--frames", "missing.npy", NULL};
+        expect(a, 3, "missing.npy");
+    }
+    {
+        const char *a[] = {"classify", "--model", "good.rvne", NULL};
+        expect(a, 2, NULL);
+    }
+}
+
+static void test_classify_bad_models(void)
+{
+    {
+        const char *a[] = {"classify", "--model", "other.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "[N, 8]");
+    }
+    {
+        const char *a[] = {"classify", "--model", "trunc.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_LENGTH");
+    }
+    {
+        const char *a[] = {"classify", "--model", "crc.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_CRC");
+    }
+    {
+        const char *a[] = {"classify", "--model", "garbage.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_MAGIC");
+    }
+    {
+        const char *a[] = {"classify", "--model", "nanw.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_NONFINITE");
+    }
+    {
+        const char *a[] = {"classify", "--model", "missing.rvne", "--frames", "good.npy", NULL};
+        expect(a, 3, "missing.rvne");
+    }
+}
+
+/* Logit text of line "t N ..." in a stream output (NULL if absent). */
+static const char *stream_line(const char *out, int t, char *buf, size_t cap)
+{
+    char key[32];
+    const char *p, *e;
+    snprintf(key, sizeof key, "t %d ", t);
+    for (p = out; p && *p; p = e ? e + 1 : NULL) {
+        e = strchr(p, '\n');
+        if (strncmp(p, key, strlen(key)) == 0) {
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            const char *rest = p + strlen(key);
+            n -= (size_t)(rest - p);
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(buf, rest, n);
+            buf[n] = 0;
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void test_stream_recovers(void)
+{
+    const char *a_bad[] = {"stream", "--model", "good.rvne", "--frames", "nan.npy", NULL};
+    const char *a_ref[] = {"stream", "--model", "good.rvne", "--frames", "skip5.npy", NULL};
+    char *out_bad = NULL, *err_bad = NULL, *out_ref = NULL, *err_ref = NULL;
+    int rc_bad = run_cli(a_bad, &out_bad, &err_bad);
+    int rc_ref = run_cli(a_ref, &out_ref, &err_ref);
+    int t, same = 0;
+    CHECK_EQ_INT(rc_bad, 4);
+    CHECK_EQ_INT(rc_ref, 0);
+    CHECK(out_bad && strstr(out_bad, "t 5 REJECTED") && strstr(out_bad, "NaN or Inf"));
+    /* Frames after the rejected one: bad-file frame t (t > 5) is frame t-1
+     * of the stream without it. */
+    for (t = 6; t < NF && out_bad && out_ref; ++t) {
+        char b1[512], b2[512];
+        const char *l1 = stream_line(out_bad, t, b1, sizeof b1);
+        const char *l2 = stream_line(out_ref, t - 1, b2, sizeof b2);
+        if (l1 && l2 && strcmp(l1, l2) == 0)
+            same++;
+    }
+    CHECK_EQ_INT(same, NF - 6);
+    free(out_bad);
+    free(err_bad);
+    free(out_ref);
+    free(err_ref);
+    {
+        const char *a[] = {"stream", "--model", "other.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "[N, 8]");
+    }
+    {
+        const char *a[] = {"stream", "--model", "good.rvne", "--frames", "wrongdim.npy", NULL};
+        expect(a, 4, "[N, 16]");
+    }
+    {
+        const char *a[] = {"stream", "--model", "crc.rvne", "--frames", "good.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_CRC");
+    }
+}
+
+static void test_csi_bad_recordings(void)
+{
+    {
+        /* A malformed last line is counted and reported; the rest is read. */
+        const char *a[] = {"csi", "trunc.csi.jsonl", NULL};
+        expect(a, 0, "malformed: 1");
+    }
+    {
+        const char *a[] = {"csi", "badlines.csi.jsonl", NULL};
+        expect(a, 0, "malformed: 3");
+    }
+    {
+        const char *a[] = {"csi", "garbage.bin", NULL};
+        expect(a, 4, "unrecognised file format");
+    }
+    {
+        const char *a[] = {"csi", "trunc.npz", NULL};
+        expect(a, 4, "zip");
+    }
+    {
+        const char *a[] = {"csi", "empty.csi.jsonl", NULL};
+        expect(a, 0, "frames:    0");
+    }
+    {
+        const char *a[] = {"csi", "missing.csi.jsonl", NULL};
+        expect(a, 3, "missing.csi.jsonl");
+    }
+}
+
+static void test_inspect_bad_blobs(void)
+{
+    {
+        const char *a[] = {"inspect", "good.rvne", NULL};
+        expect(a, 0, NULL);
+    }
+    {
+        const char *a[] = {"inspect", "trunc.rvne", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_LENGTH");
+    }
+    {
+        const char *a[] = {"inspect", "garbage.rvne", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_MAGIC");
+    }
+    {
+        const char *a[] = {"inspect", "nanw.rvne", NULL};
+        expect(a, 5, "AETHER_ERR_BLOB_NONFINITE");
+    }
+    {
+        const char *a[] = {"inspect", "missing.rvne", NULL};
+        expect(a, 3, NULL);
+    }
+}
+
+static void cleanup(void)
+{
+    static const char *const names[] = {
+        "good.npy",  "nan.npy",      "inf.npy",     "skip5.npy",  "wrongdim.npy",
+        "empty.npy", "trunc.npy",    "garbage.npy", "garbage.rvne", "garbage.bin",
+        "good.rvne", "trunc.rvne",   "crc.rvne",    "nanw.rvne",  "other.rvne",
+        "trunc.csi.jsonl", "badlines.csi.jsonl", "trunc.npz", "empty.csi.jsonl",
+        "stdout.txt", "stderr.txt"};
+    size_t i;
+    char p[512];
+    for (i = 0; i < sizeof names / sizeof names[0]; ++i) {
+        path_of(p, sizeof p, names[i]);
+        remove(p);
+    }
+    rmdir(g_dir);
+}
+
+int main(int argc, char **argv)
+{
+    static const check_test_fn tests[] = {test_classify_bad_frames, test_classify_bad_models,
+                                          test_stream_recovers, test_csi_bad_recordings,
+                                          test_inspect_bad_blobs};
+    static const char *const names[] = {"test_classify_bad_frames", "test_classify_bad_models",
+                                        "test_stream_recovers", "test_csi_bad_recordings",
+                                        "test_inspect_bad_blobs"};
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+    g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
+    if (!g_cli || !g_cli[0] || access(g_cli, X_OK) != 0) {
+        printf("test_bad_data_cli: no CLI (pass its path as argv[1]); skipped\n");
+        return 0;
+    }
+    snprintf(g_dir, sizeof g_dir, "%s/aether_bad_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        fprintf(stderr, "cannot create a temp dir\n");
+        return 1;
+    }
+    if (!make_inputs()) {
+        fprintf(stderr, "cannot write the inputs\n");
+        cleanup();
+        return 1;
+    }
+    rc = check_run(__FILE__, tests, names, 5);
+    cleanup();
+    return rc;
+}

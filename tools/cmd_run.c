@@ -1,0 +1,826 @@
+/*
+ * `aether run`: a recording through features -> one streaming session per
+ * node (aether/tracks.h, track id = node id) -> periodic decisions, as text
+ * or JSON lines, optionally as 0xC5110007 packets, with a summary.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aether/csi.h"
+#include "aether/features.h"
+#include "aether/model.h"
+#include "aether/packet.h"
+#include "aether/tracks.h"
+#include "commands.h"
+
+/* Exit statuses (tools/commands.h), plus 5 as `aether inspect` uses it: the
+ * blob is a valid model but does not fit this run (feature dimension, label
+ * count, packet argmax field). */
+enum { RUN_OK = 0, RUN_FAIL = 1, RUN_USAGE = 2, RUN_IO = 3, RUN_INVALID = 4, RUN_MISFIT = 5 };
+
+#define MAX_LABELS 256u
+#define N_NODES 256u
+
+typedef struct run_opts {
+    const char *model_path, *input_path, *packets_path, *labels_arg;
+    int have_node;
+    unsigned node;
+    size_t every;
+    double period; /* > 0: decide by time instead of frame count */
+    int json, no_progress;
+    size_t input_dim; /* 0 = the blob's */
+    aether_head_backend backend;
+    int have_backend, dense_checkpoint, have_window, have_block;
+    size_t window, block, capacity, max_tracks;
+    double max_age;
+    size_t max_line;
+    char *labels[MAX_LABELS];
+    size_t n_labels;
+    char labels_buf[4096];
+} run_opts;
+
+/* Decision schedule and counters of one node. */
+typedef struct node_state {
+    uint64_t stepped, decisions, refused;
+    uint32_t seq;
+    double next_due;
+    int have_due;
+} node_state;
+
+typedef struct run_state {
+    unsigned char *blob_bytes;
+    aether_blob_view blob;
+    aether_model *model;
+    aether_model_info info;
+    aether_head_config hc;
+    aether_recording *rec;
+    aether_features *fx;
+    aether_tracks *tracks;
+    FILE *packets;
+    float *logits;
+    node_state nodes[N_NODES];
+    uint64_t filtered, refused_features, refused_model, decisions, packets_written;
+    aether_status first_refusal;
+    double t0;
+    int have_t0;
+    double ns_features, ns_model;
+    uint64_t timed_frames;
+    /* progress */
+    int tty;
+    uint64_t total_records; /* 0 = unknown */
+    double last_draw;
+} run_state;
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aether run --model M.rvne --input FILE [options]\n"
+            "  Streams a CSI recording (.csi.jsonl, ESPectre .npz, ADR-018 stream)\n"
+            "  through per-node feature extraction into one streaming model session\n"
+            "  per node (track id = node id) and prints a decision per node every N\n"
+            "  frames or S seconds: time, node, class (and label), margin, logits.\n"
+            "options:\n"
+            "  --node N            only frames of node N (0..255)\n"
+            "  --every N           a decision every N frames of a node (default 50)\n"
+            "  --period S          a decision every S seconds of a node's recording time\n"
+            "  --json              JSON lines: decisions, then one summary object\n"
+            "  --packets OUT       also write 0xC5110007 packets (seq per node from 1)\n"
+            "  --labels a,b,c      class names (as many as the model has classes)\n"
+            "  --input-dim D       feature dimension; must equal the blob's (default)\n"
+            "  --backend sparse|dense|auto  attention backend (sparse)\n"
+            "  --dense-checkpoint  for auto: the weights come from a dense-MHA checkpoint\n"
+            "  --window N --block N  attention window radius / landmark block (32, 16)\n"
+            "  --capacity N        frames per layer cache of a node's session (4096)\n"
+            "  --max-tracks N      node sessions kept at once, least recently used\n"
+            "                      replaced beyond (8)\n"
+            "  --max-age S         restart a node's session after S seconds unseen (0: never)\n"
+            "  --max-line BYTES    longest JSONL line accepted (1 MiB)\n"
+            "  --no-progress       no progress bar (it is only drawn on a terminal)\n"
+            "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid model or recording,\n"
+            "  5 the model does not fit (feature dimension, --labels count, packets)\n");
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return 0;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v > (unsigned long long)(size_t)-1)
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end || !(v >= 0.0) || v > 1e12)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int split_labels(run_opts *o)
+{
+    char *p;
+    if (strlen(o->labels_arg) >= sizeof o->labels_buf)
+        return 0;
+    strcpy(o->labels_buf, o->labels_arg);
+    o->n_labels = 0;
+    for (p = o->labels_buf; p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!*p || o->n_labels == MAX_LABELS)
+            return 0;
+        o->labels[o->n_labels++] = p;
+        p = comma ? comma + 1 : NULL;
+    }
+    return 1;
+}
+
+/* 0 ok, -1 help printed, else the exit status. */
+static int parse_opts(int argc, char **argv, run_opts *o)
+{
+    int i, have_every = 0;
+    memset(o, 0, sizeof *o);
+    o->every = 50;
+    o->backend = AETHER_HEAD_SPARSE_GQA;
+    o->capacity = aether_model_session_params_default().capacity;
+    o->max_tracks = 8;
+    for (i = 1; i < argc; ++i) {
+        const char *a = argv[i], *v;
+        size_t n = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            run_usage(stdout);
+            return -1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-progress")) {
+            o->no_progress = 1;
+            continue;
+        }
+        if (!strcmp(a, "--dense-checkpoint")) {
+            o->dense_checkpoint = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "aether run: %s needs a value (or is unknown)\n", a);
+            return RUN_USAGE;
+        }
+        v = argv[++i];
+        if (!strcmp(a, "--model")) {
+            o->model_path = v;
+        } else if (!strcmp(a, "--input")) {
+            o->input_path = v;
+        } else if (!strcmp(a, "--packets")) {
+            o->packets_path = v;
+        } else if (!strcmp(a, "--labels")) {
+            o->labels_arg = v;
+            if (!split_labels(o)) {
+                fprintf(stderr, "aether run: --labels is a comma-separated list of names\n");
+                return RUN_USAGE;
+            }
+        } else if (!strcmp(a, "--backend")) {
+            if (aether_head_backend_parse(v, &o->backend) != AETHER_OK) {
+                fprintf(stderr, "aether run: --backend is sparse, dense or auto\n");
+                return RUN_USAGE;
+            }
+        } else if (!strcmp(a, "--node")) {
+            if (!parse_size(v, &n) || n > 255) {
+                fprintf(stderr, "aether run: --node is 0..255\n");
+                return RUN_USAGE;
+            }
+            o->have_node = 1;
+            o->node = (unsigned)n;
+        } else if (!strcmp(a, "--every")) {
+            if (!parse_size(v, &o->every) || o->every == 0) {
+                fprintf(stderr, "aether run: --every needs a positive frame count\n");
+                return RUN_USAGE;
+            }
+            have_every = 1;
+        } else if (!strcmp(a, "--period")) {
+            if (!parse_seconds(v, &o->period) || o->period <= 0.0) {
+                fprintf(stderr, "aether run: --period needs a positive number of seconds\n");
+                return RUN_USAGE;
+            }
+        } else if (!strcmp(a, "--max-age")) {
+            if (!parse_seconds(v, &o->max_age)) {
+                fprintf(stderr, "aether run: --max-age needs a non-negative number of seconds\n");
+                return RUN_USAGE;
+            }
+        } else if (!strcmp(a, "--input-dim") || !strcmp(a, "--window") ||
+                   !strcmp(a, "--block") || !strcmp(a, "--capacity") ||
+                   !strcmp(a, "--max-tracks") || !strcmp(a, "--max-line")) {
+            if (!parse_size(v, &n)) {
+                fprintf(stderr, "aether run: %s needs a non-negative integer\n", a);
+                return RUN_USAGE;
+            }
+            if (!strcmp(a, "--input-dim")) {
+                if (aether_features_groups(n) == 0) {
+                    fprintf(stderr, "aether run: --input-dim is %u..%u\n",
+                            AETHER_FEATURES_MIN_DIM, AETHER_FEATURES_MAX_DIM);
+                    return RUN_USAGE;
+                }
+                o->input_dim = n;
+            } else if (!strcmp(a, "--window")) {
+                o->window = n;
+                o->have_window = 1;
+            } else if (!strcmp(a, "--block")) {
+                o->block = n;
+                o->have_block = 1;
+            } else if (!strcmp(a, "--capacity")) {
+                o->capacity = n;
+            } else if (!strcmp(a, "--max-tracks")) {
+                o->max_tracks = n;
+            } else {
+                o->max_line = n;
+            }
+        } else {
+            fprintf(stderr, "aether run: unknown option %s\n", a);
+            run_usage(stderr);
+            return RUN_USAGE;
+        }
+    }
+    if (!o->model_path || !o->input_path) {
+        run_usage(stderr);
+        return RUN_USAGE;
+    }
+    if (have_every && o->period > 0.0) {
+        fprintf(stderr, "aether run: give --every or --period, not both\n");
+        return RUN_USAGE;
+    }
+    if (o->capacity == 0 || o->max_tracks == 0 || o->max_tracks > N_NODES) {
+        fprintf(stderr, "aether run: --capacity must be > 0 and --max-tracks 1..%u\n", N_NODES);
+        return RUN_USAGE;
+    }
+    return 0;
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 65536;
+            unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Blob -> model, checked against the features and the options. */
+static int load_model(const run_opts *o, run_state *r)
+{
+    size_t len = 0;
+    aether_status st;
+    r->blob_bytes = read_file(o->model_path, &len);
+    if (!r->blob_bytes) {
+        fprintf(stderr, "aether run: cannot read %s\n", o->model_path);
+        return RUN_IO;
+    }
+    st = aether_blob_parse(r->blob_bytes, len, &r->blob);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether run: %s: invalid blob: %s (%s)\n", o->model_path,
+                aether_blob_reference_message(st), aether_status_name(st));
+        return RUN_INVALID;
+    }
+    aether_model_default_head_config(&r->blob, &r->hc);
+    r->hc.backend = o->backend;
+    r->hc.checkpoint_dense_mha = o->dense_checkpoint;
+    if (o->have_window)
+        r->hc.window = o->window;
+    if (o->have_block)
+        r->hc.block_size = o->block;
+    /* The blob buffer lives as long as the model: f32 weights used in place. */
+    st = aether_model_create(&r->blob, &r->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
+    if (st != AETHER_OK) {
+        const char *msg = NULL;
+        if (aether_head_config_validate(&r->hc, &msg) != AETHER_OK && msg)
+            fprintf(stderr, "aether run: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
+        else
+            fprintf(stderr, "aether run: %s: cannot load the model: %s (%s)\n", o->model_path,
+                    aether_strerror(st), aether_status_name(st));
+        return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
+    }
+    aether_model_get_info(r->model, &r->info);
+    if (aether_features_groups(r->info.input_dim) == 0) {
+        fprintf(stderr,
+                "aether run: %s: the model takes %lu inputs per frame, but CSI feature vectors "
+                "have %u..%u values: this model was not made for CSI features\n",
+                o->model_path, (unsigned long)r->info.input_dim, AETHER_FEATURES_MIN_DIM,
+                AETHER_FEATURES_MAX_DIM);
+        return RUN_MISFIT;
+    }
+    if (o->input_dim && o->input_dim != r->info.input_dim) {
+        fprintf(stderr,
+                "aether run: %s: the model takes %lu inputs per frame but --input-dim is %lu "
+                "(drop --input-dim to use the model's)\n",
+                o->model_path, (unsigned long)r->info.input_dim, (unsigned long)o->input_dim);
+        return RUN_MISFIT;
+    }
+    if (o->n_labels && o->n_labels != r->info.n_classes) {
+        fprintf(stderr, "aether run: %s has %lu classes but --labels names %lu\n", o->model_path,
+                (unsigned long)r->info.n_classes, (unsigned long)o->n_labels);
+        return RUN_MISFIT;
+    }
+    if (o->packets_path && r->info.n_classes > 256) {
+        fprintf(stderr,
+                "aether run: %s has %lu classes; a 0xC5110007 packet carries at most 256\n",
+                o->model_path, (unsigned long)r->info.n_classes);
+        return RUN_MISFIT;
+    }
+    r->logits = (float *)malloc(r->info.n_classes * sizeof(float));
+    if (!r->logits) {
+        fprintf(stderr, "aether run: out of memory\n");
+        return RUN_FAIL;
+    }
+    return RUN_OK;
+}
+
+static int open_pipeline(const run_opts *o, run_state *r)
+{
+    aether_recording_options ro;
+    aether_features_config fc;
+    aether_tracks_params tp = aether_tracks_params_default();
+    aether_status st;
+    memset(&ro, 0, sizeof ro);
+    ro.max_line = o->max_line;
+    st = aether_recording_open(o->input_path, &ro, &r->rec);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether run: %s: %s\n", o->input_path, aether_strerror(st));
+        return st == AETHER_ERR_IO ? RUN_IO : st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
+    }
+    fc.input_dim = r->info.input_dim;
+    fc.max_nodes = N_NODES; /* every node id fits: never TRACKS_FULL here */
+    st = aether_features_create(&fc, &r->fx);
+    if (st == AETHER_OK) {
+        tp.max_tracks = o->max_tracks;
+        tp.max_age = o->max_age;
+        tp.session.capacity = o->capacity;
+        st = aether_tracks_create(r->model, &tp, &r->tracks);
+    }
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether run: cannot set up the sessions: %s (%s)\n", aether_strerror(st),
+                aether_status_name(st));
+        return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_USAGE;
+    }
+    if (o->packets_path) {
+        r->packets = fopen(o->packets_path, "wb");
+        if (!r->packets) {
+            fprintf(stderr, "aether run: cannot write %s\n", o->packets_path);
+            return RUN_IO;
+        }
+    }
+    return RUN_OK;
+}
+
+/* ---------------- progress (stderr, terminals only) ---------------- */
+
+/* Lines of a text file, for the bar's denominator; 0 if unknown. */
+static uint64_t count_lines(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    uint64_t n = 0;
+    size_t got, i;
+    int last = '\n';
+    if (!f)
+        return 0;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (i = 0; i < got; ++i)
+            n += buf[i] == '\n';
+        last = (unsigned char)buf[got - 1];
+    }
+    fclose(f);
+    return n + (last != '\n');
+}
+
+static void progress_setup(const run_opts *o, run_state *r)
+{
+    const aether_npz_info *npz;
+    r->tty = !o->no_progress && isatty(fileno(stderr));
+    if (!r->tty)
+        return;
+    npz = aether_recording_npz_info(r->rec);
+    if (npz)
+        r->total_records = npz->rows;
+    else if (aether_recording_get_format(r->rec) == AETHER_REC_JSONL)
+        r->total_records = count_lines(o->input_path);
+}
+
+static void progress_draw(run_state *r, uint64_t record, int force)
+{
+    double t;
+    uint64_t frames;
+    const aether_recording_stats *rs;
+    if (!r->tty)
+        return;
+    t = now_ns();
+    if (!force && t - r->last_draw < 1e8)
+        return;
+    r->last_draw = t;
+    rs = aether_recording_get_stats(r->rec);
+    frames = rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE];
+    if (r->total_records) {
+        char bar[31];
+        double f = (double)record / (double)r->total_records;
+        size_t i, fill;
+        if (f > 1.0)
+            f = 1.0;
+        fill = (size_t)(f * 30.0);
+        for (i = 0; i < 30; ++i)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r[%s] %3d%%  %llu frames  %llu decisions ", bar, (int)(f * 100.0),
+                (unsigned long long)frames, (unsigned long long)r->decisions);
+    } else {
+        fprintf(stderr, "\r%llu frames  %llu decisions ", (unsigned long long)frames,
+                (unsigned long long)r->decisions);
+    }
+    fflush(stderr);
+}
+
+static void progress_clear(run_state *r)
+{
+    if (r->tty)
+        fprintf(stderr, "\r%70s\r", "");
+}
+
+/* ---------------- decisions ---------------- */
+
+static void print_number(float x, int json)
+{
+    if (json && !aether_isfinite(x))
+        printf("null");
+    else
+        printf("%.6g", (double)x);
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame *f,
+                         node_state *ns)
+{
+    size_t am = 0, i, nc = r->info.n_classes;
+    float top = 0, margin = 0;
+    double rel = f->timestamp - r->t0;
+    aether_packet_argmax(r->logits, nc, &am, &top, &margin);
+    /* stdout may share the terminal with the bar: lift the bar first, and
+     * let the next draw put it back under the decision. */
+    if (r->tty) {
+        progress_clear(r);
+        fflush(stderr);
+        r->last_draw = 0.0;
+    }
+    ns->decisions++;
+    r->decisions++;
+    if (o->json) {
+        printf("{\"type\":\"decision\",\"t\":%.6f,\"timestamp\":%.6f,\"node\":%u,\"frame\":%llu,"
+               "\"record\":%llu,\"class\":%lu,",
+               rel, f->timestamp, (unsigned)f->node_id, (unsigned long long)ns->stepped,
+               (unsigned long long)f->record, (unsigned long)am);
+        if (o->n_labels) {
+            printf("\"label\":");
+            json_string(o->labels[am]);
+            putchar(',');
+        }
+        printf("\"margin\":");
+        print_number(margin, 1);
+        printf(",\"logits\":[");
+        for (i = 0; i < nc; ++i) {
+            if (i)
+                putchar(',');
+            print_number(r->logits[i], 1);
+        }
+        printf("]}\n");
+    } else {
+        printf("%10.3f s  node %3u  frame %6llu  class %lu", rel, (unsigned)f->node_id,
+               (unsigned long long)ns->stepped, (unsigned long)am);
+        if (o->n_labels)
+            printf(" %-12s", o->labels[am]);
+        printf("  margin ");
+        print_number(margin, 0);
+        printf("  logits");
+        for (i = 0; i < nc; ++i) {
+            putchar(' ');
+            print_number(r->logits[i], 0);
+        }
+        putchar('\n');
+    }
+    if (r->tty)
+        fflush(stdout);
+    if (r->packets) {
+        aether_class_packet p;
+        unsigned char b[AETHER_PACKET_LEN];
+        double us = f->timestamp * 1e6;
+        uint64_t ts_us = us > 0.0 && us < 1.8e19 ? (uint64_t)(us + 0.5) : 0;
+        aether_status st = aether_packet_from_logits(&p, r->logits, nc, (uint8_t)f->node_id,
+                                                     ts_us, ++ns->seq);
+        if (st == AETHER_OK)
+            st = aether_packet_encode(&p, b, sizeof b);
+        if (st != AETHER_OK) {
+            fprintf(stderr, "aether run: cannot encode a packet: %s\n", aether_strerror(st));
+            return RUN_INVALID;
+        }
+        if (fwrite(b, 1, sizeof b, r->packets) != sizeof b) {
+            fprintf(stderr, "aether run: cannot write %s\n", o->packets_path);
+            return RUN_IO;
+        }
+        r->packets_written++;
+    }
+    return RUN_OK;
+}
+
+static int decision_due(const run_opts *o, node_state *ns, double ts)
+{
+    if (o->period <= 0.0)
+        return ns->stepped % o->every == 0;
+    if (!ns->have_due) {
+        ns->next_due = ts + o->period;
+        ns->have_due = 1;
+        return 0;
+    }
+    if (ts < ns->next_due)
+        return 0;
+    /* One decision however long the gap; the schedule stays on its grid. */
+    while (ns->next_due <= ts)
+        ns->next_due += o->period;
+    return 1;
+}
+
+/* One frame through features and the node's session; 0 or an exit status. */
+static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame *f)
+{
+    float x[AETHER_FEATURES_MAX_DIM];
+    node_state *ns = &r->nodes[f->node_id & 0xFFu];
+    double t1, t2, t3;
+    aether_status st;
+    if (!r->have_t0) {
+        r->t0 = f->timestamp;
+        r->have_t0 = 1;
+    }
+    t1 = now_ns();
+    st = aether_features_compute(r->fx, f, x, r->info.input_dim);
+    t2 = now_ns();
+    r->ns_features += t2 - t1;
+    if (st != AETHER_OK) {
+        if (r->refused_features++ + r->refused_model == 0)
+            r->first_refusal = st;
+        ns->refused++;
+        return RUN_OK;
+    }
+    st = aether_tracks_step(r->tracks, f->node_id, f->timestamp, x, r->logits, NULL, NULL);
+    t3 = now_ns();
+    r->ns_model += t3 - t2;
+    r->timed_frames++;
+    if (st != AETHER_OK) {
+        if (r->refused_features + r->refused_model++ == 0)
+            r->first_refusal = st;
+        ns->refused++;
+        /* A session broken half-way refuses every later frame: start over. */
+        if (st == AETHER_ERR_STATE)
+            aether_tracks_forget(r->tracks, f->node_id);
+        return RUN_OK;
+    }
+    ns->stepped++;
+    if (decision_due(o, ns, f->timestamp))
+        return emit_decision(o, r, f, ns);
+    return RUN_OK;
+}
+
+/* ---------------- summary ---------------- */
+
+static void summary_text(const run_opts *o, const run_state *r, double wall_s)
+{
+    const aether_recording_stats *rs = aether_recording_get_stats(r->rec);
+    aether_tracks_stats ts;
+    uint64_t frames = rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE];
+    size_t i;
+    int any = 0;
+    aether_tracks_get_stats(r->tracks, &ts);
+    printf("summary: %s (%s), %llu records\n", o->input_path,
+           aether_recording_format_name(aether_recording_get_format(r->rec)),
+           (unsigned long long)rs->records);
+    printf("  frames:     %llu (raw_iq %llu, amplitude %llu)", (unsigned long long)frames,
+           (unsigned long long)rs->frames[AETHER_CSI_RAW_IQ],
+           (unsigned long long)rs->frames[AETHER_CSI_AMPLITUDE]);
+    for (i = 0; i < N_NODES; ++i)
+        if (rs->frames_by_node[i])
+            printf("; node %u: %llu", (unsigned)i, (unsigned long long)rs->frames_by_node[i]);
+    printf("\n  skipped:   ");
+    for (i = 0; i < AETHER_SKIP_COUNT; ++i)
+        if (rs->skipped[i]) {
+            printf(" %s %llu", aether_csi_skip_name((aether_csi_skip)i),
+                   (unsigned long long)rs->skipped[i]);
+            any = 1;
+        }
+    printf("%s\n", any ? "" : " none");
+    printf("  malformed:  %llu\n", (unsigned long long)rs->malformed);
+    for (i = 0; i < rs->n_errors; ++i)
+        printf("    record %llu: %s [%s]\n", (unsigned long long)rs->errors[i].record,
+               rs->errors[i].reason, aether_status_name(rs->errors[i].status));
+    if (o->have_node)
+        printf("  filtered:   %llu (not node %u)\n", (unsigned long long)r->filtered, o->node);
+    printf("  refused:    %llu", (unsigned long long)(r->refused_features + r->refused_model));
+    if (r->refused_features + r->refused_model)
+        printf(" (features %llu, model %llu; first %s)", (unsigned long long)r->refused_features,
+               (unsigned long long)r->refused_model, aether_status_name(r->first_refusal));
+    printf("\n  decisions:  %llu", (unsigned long long)r->decisions);
+    for (i = 0; i < N_NODES; ++i)
+        if (r->nodes[i].decisions)
+            printf("; node %u: %llu", (unsigned)i, (unsigned long long)r->nodes[i].decisions);
+    if (o->period > 0.0)
+        printf(" (every %g s)\n", o->period);
+    else
+        printf(" (every %lu frames)\n", (unsigned long)o->every);
+    printf("  tracks:     %lu active of %lu, created %llu, evicted by age %llu, by count %llu "
+           "(%lu bytes)\n",
+           (unsigned long)ts.active, (unsigned long)ts.max_tracks,
+           (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
+           (unsigned long long)ts.evicted_count, (unsigned long)aether_tracks_bytes(r->tracks));
+    if (r->timed_frames)
+        printf("  cost:       %.1f us/frame (features %.1f, model %.1f) over %llu frames; "
+               "%.2f s in all\n",
+               (r->ns_features + r->ns_model) / 1e3 / (double)r->timed_frames,
+               r->ns_features / 1e3 / (double)r->timed_frames,
+               r->ns_model / 1e3 / (double)r->timed_frames, (unsigned long long)r->timed_frames,
+               wall_s);
+    else
+        printf("  cost:       no frames processed; %.2f s in all\n", wall_s);
+    if (o->packets_path)
+        printf("  packets:    %llu written to %s\n", (unsigned long long)r->packets_written,
+               o->packets_path);
+}
+
+static void summary_json(const run_opts *o, const run_state *r, double wall_s)
+{
+    const aether_recording_stats *rs = aether_recording_get_stats(r->rec);
+    aether_tracks_stats ts;
+    size_t i;
+    int first = 1;
+    double per = r->timed_frames ? 1.0 / (1e3 * (double)r->timed_frames) : 0.0;
+    aether_tracks_get_stats(r->tracks, &ts);
+    printf("{\"type\":\"summary\",\"input\":");
+    json_string(o->input_path);
+    printf(",\"format\":\"%s\",\"records\":%llu,\"frames\":{\"raw_iq\":%llu,\"amplitude\":%llu},"
+           "\"frames_by_node\":{",
+           aether_recording_format_name(aether_recording_get_format(r->rec)),
+           (unsigned long long)rs->records, (unsigned long long)rs->frames[AETHER_CSI_RAW_IQ],
+           (unsigned long long)rs->frames[AETHER_CSI_AMPLITUDE]);
+    for (i = 0; i < N_NODES; ++i)
+        if (rs->frames_by_node[i]) {
+            printf("%s\"%u\":%llu", first ? "" : ",", (unsigned)i,
+                   (unsigned long long)rs->frames_by_node[i]);
+            first = 0;
+        }
+    printf("},\"skipped\":{");
+    for (i = 0; i < AETHER_SKIP_COUNT; ++i)
+        printf("%s\"%s\":%llu", i ? "," : "", aether_csi_skip_name((aether_csi_skip)i),
+               (unsigned long long)rs->skipped[i]);
+    printf("},\"malformed\":%llu,\"filtered\":%llu,\"refused\":{\"features\":%llu,\"model\":%llu},"
+           "\"decisions\":%llu,\"decisions_by_node\":{",
+           (unsigned long long)rs->malformed, (unsigned long long)r->filtered,
+           (unsigned long long)r->refused_features, (unsigned long long)r->refused_model,
+           (unsigned long long)r->decisions);
+    first = 1;
+    for (i = 0; i < N_NODES; ++i)
+        if (r->nodes[i].decisions) {
+            printf("%s\"%u\":%llu", first ? "" : ",", (unsigned)i,
+                   (unsigned long long)r->nodes[i].decisions);
+            first = 0;
+        }
+    printf("},\"tracks\":{\"active\":%lu,\"max\":%lu,\"created\":%llu,\"evicted_age\":%llu,"
+           "\"evicted_count\":%llu,\"bytes\":%lu},\"packets\":%llu,"
+           "\"us_per_frame\":%.3f,\"us_features\":%.3f,\"us_model\":%.3f,\"seconds\":%.3f}\n",
+           (unsigned long)ts.active, (unsigned long)ts.max_tracks,
+           (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
+           (unsigned long long)ts.evicted_count, (unsigned long)aether_tracks_bytes(r->tracks),
+           (unsigned long long)r->packets_written, (r->ns_features + r->ns_model) * per,
+           r->ns_features * per, r->ns_model * per, wall_s);
+}
+
+static void close_all(run_state *r)
+{
+    aether_tracks_destroy(r->tracks);
+    aether_features_destroy(r->fx);
+    aether_recording_close(r->rec);
+    aether_model_destroy(r->model);
+    free(r->blob_bytes);
+    free(r->logits);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    run_state *r;
+    aether_csi_frame f;
+    aether_status st;
+    double t_start;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    r = (run_state *)calloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "aether run: out of memory\n");
+        return RUN_FAIL;
+    }
+    t_start = now_ns();
+    rc = load_model(&o, r);
+    if (rc == RUN_OK)
+        rc = open_pipeline(&o, r);
+    if (rc == RUN_OK) {
+        progress_setup(&o, r);
+        while ((st = aether_recording_next(r->rec, &f)) == AETHER_OK) {
+            if (o.have_node && f.node_id != o.node) {
+                r->filtered++;
+                continue;
+            }
+            rc = process_frame(&o, r, &f);
+            if (rc != RUN_OK)
+                break;
+            progress_draw(r, f.record, 0);
+        }
+        progress_clear(r);
+        if (rc == RUN_OK && st != AETHER_ERR_END) {
+            fprintf(stderr, "aether run: %s: %s\n", o.input_path, aether_strerror(st));
+            rc = st == AETHER_ERR_IO ? RUN_IO : RUN_INVALID;
+        }
+        if (r->packets && fclose(r->packets) != 0 && rc == RUN_OK) {
+            fprintf(stderr, "aether run: cannot write %s\n", o.packets_path);
+            rc = RUN_IO;
+        }
+        r->packets = NULL;
+        if (o.json)
+            summary_json(&o, r, (now_ns() - t_start) / 1e9);
+        else
+            summary_text(&o, r, (now_ns() - t_start) / 1e9);
+    }
+    if (r->packets)
+        fclose(r->packets);
+    close_all(r);
+    free(r);
+    fflush(stdout);
+    return rc;
+}
