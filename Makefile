@@ -14,8 +14,12 @@ build:
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+DEMO_MODEL ?= $(BUILD)/demo.rvne
+DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
+
 demo: build
-	./$(BUILD)/aether demo
+	./$(BUILD)/aether init-blob $(BUILD)/demo.rvne
+	./$(BUILD)/aether run --model $(DEMO_MODEL) --input $(DEMO_INPUT) --every 50
 
 clean:
 	rm -rf $(BUILD)

@@ -201,12 +201,12 @@ static void run_mode(ruv_temporal_mode_t mode, long per_push, long per_cls, cons
 
 static void test_window_mode(void)
 {
-    run_mode(RUV_TEMPORAL_MODE_WINDOW, 2000, 1, "window");
+    run_mode(RUV_TEMPORAL_MODE_WINDOW, 5000, 1, "window");
 }
 
 static void test_streaming_mode(void)
 {
-    run_mode(RUV_TEMPORAL_MODE_STREAMING, 1, 9, "streaming");
+    run_mode(RUV_TEMPORAL_MODE_STREAMING, 1, 19, "streaming");
 }
 
 /* Working-set bytes of the default shape for the report and the budget. */

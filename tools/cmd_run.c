@@ -499,10 +499,11 @@ static void progress_clear(run_state *r)
 
 static void print_number(float x, int json)
 {
+    /* JSON: enough digits to give back the exact float. */
     if (json && !aether_isfinite(x))
         printf("null");
     else
-        printf("%.6g", (double)x);
+        printf(json ? "%.9g" : "%.6g", (double)x);
 }
 
 static void json_string(const char *s)
@@ -751,7 +752,16 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
                    (unsigned long long)r->nodes[i].decisions);
             first = 0;
         }
-    printf("},\"tracks\":{\"active\":%lu,\"max\":%lu,\"created\":%llu,\"evicted_age\":%llu,"
+    printf("},\"errors\":[");
+    for (i = 0; i < rs->n_errors; ++i) {
+        printf("%s{\"record\":%llu,\"offset\":%llu,\"status\":\"%s\",\"reason\":", i ? "," : "",
+               (unsigned long long)rs->errors[i].record,
+               (unsigned long long)rs->errors[i].offset,
+               aether_status_name(rs->errors[i].status));
+        json_string(rs->errors[i].reason);
+        putchar('}');
+    }
+    printf("],\"tracks\":{\"active\":%lu,\"max\":%lu,\"created\":%llu,\"evicted_age\":%llu,"
            "\"evicted_count\":%llu,\"bytes\":%lu},\"packets\":%llu,"
            "\"us_per_frame\":%.3f,\"us_features\":%.3f,\"us_model\":%.3f,\"seconds\":%.3f}\n",
            (unsigned long)ts.active, (unsigned long)ts.max_tracks,

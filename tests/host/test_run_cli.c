@@ -141,7 +141,8 @@ static int decision_ok(const cJSON *d, size_t n_classes, size_t every)
     aether_packet_argmax(l, n, &am, &top, &margin);
     if ((size_t)num(d, "class") != am)
         return 0;
-    if (fabs(num(d, "margin") - (double)margin) > 1e-5)
+    /* logits are printed exactly: the margin is reproduced exactly */
+    if ((float)num(d, "margin") != margin)
         return 0;
     if (every && ((size_t)num(d, "frame") % every) != 0)
         return 0;
@@ -564,6 +565,11 @@ static void test_corrupted_copy(void)
     CHECK_EQ_INT(p.bad_decisions, 0);
     check_summary_counts(p.summary, &c);
     CHECK_EQ_INT(num(p.summary, "malformed"), damaged);
+    {
+        const cJSON *errs = cJSON_GetObjectItemCaseSensitive(p.summary, "errors");
+        CHECK(cJSON_IsArray(errs) && cJSON_GetArraySize(errs) == (int)AETHER_CSI_KEEP_ERRORS);
+        CHECK_EQ_INT(num(cJSON_GetArrayItem(errs, 0), "record"), 97);
+    }
     CHECK_EQ_INT(p.n_decisions, expected_every(&c, 50));
     CHECK(p.n_decisions > 20);
     parsed_free(&p);
