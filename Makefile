@@ -1,9 +1,15 @@
-# Thin wrapper over CMake for the two README commands.
+# Thin wrapper over CMake and scripts/ for the README commands.
+#   make demo    the main job on the shipped data
+#   make test    every test stage (scripts/test_all.sh; what CI runs)
+#   make check   the native build and its test suite only (fast loop)
 BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
+DEMO_MODEL ?= models/gesture.rvne
+DEMO_LABELS ?= wave,circle_cw,no_gesture
+DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
 
-.PHONY: all build test demo clean
+.PHONY: all build test check demo bench clean
 
 all: build
 
@@ -11,15 +17,18 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test:
+	JOBS=$(JOBS) BUILD=$(BUILD) sh scripts/test_all.sh
+
+check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-DEMO_MODEL ?= $(BUILD)/demo.rvne
-DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
-
 demo: build
-	./$(BUILD)/aether init-blob $(BUILD)/demo.rvne
-	./$(BUILD)/aether run --model $(DEMO_MODEL) --input $(DEMO_INPUT) --every 50
+	./$(BUILD)/aether inspect $(DEMO_MODEL)
+	./$(BUILD)/aether run --model $(DEMO_MODEL) --labels $(DEMO_LABELS) --input $(DEMO_INPUT) --every 50
+
+bench: build
+	./$(BUILD)/aether bench --quick
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-*

@@ -45,9 +45,11 @@ static int valid_code(esp_err_t e)
 
 #define FUZZ_VALID_ESP(e) FUZZ_ASSERT(valid_code(e))
 
-/* AETHER_FUZZ_LENIENT_PUSH=1 tolerates a known defect (a finite frame whose
- * projection overflows is refused with INVALID_ARG yet leaves a streaming
- * context refusing classify) so a campaign can look past it. */
+/* AETHER_FUZZ_LENIENT_PUSH=1 tolerates a known defect so a campaign can look
+ * past it: a finite frame whose projection overflows is refused with
+ * INVALID_ARG ("nothing changed") although the streaming context may have
+ * absorbed it in earlier layers (a cache evicted) and is in any case marked
+ * inconsistent (classify then gives INVALID_STATE). */
 static int lenient_push_break(void)
 {
     static int v = -1;
@@ -190,7 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(info2.frames_held >= 1);
                 have_logits = 0;
             } else {
-                FUZZ_ASSERT(same_info(&info, &info2));
+                int known = lenient_push_break() && e == ESP_ERR_INVALID_ARG && finite;
+                if (!known)
+                    FUZZ_ASSERT(same_info(&info, &info2));
                 if (!finite) {
                     FUZZ_ASSERT(e == ESP_ERR_INVALID_ARG);
                 } else {
@@ -206,8 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      * that overflowed half-way may instead leave a streaming
                      * context marked inconsistent: INVALID_STATE until reset.) */
                     esp_err_t ce = ruv_temporal_classify(ctx, logits, n_cls);
-                    if (lenient_push_break() && ce == ESP_ERR_INVALID_STATE &&
-                        e == ESP_ERR_INVALID_ARG && finite)
+                    if (known && ce == ESP_ERR_INVALID_STATE)
                         ce = ESP_OK, memcpy(logits, last_logits, n_cls * sizeof(float));
                     if (ce == ESP_OK)
                         FUZZ_ASSERT(memcmp(logits, last_logits, n_cls * sizeof(float)) == 0);

@@ -22,6 +22,7 @@
 #include "aether/kvcache.h"
 #include "aether/model.h"
 #include "commands.h"
+#include "kernels/fast.h"
 
 static double now_s(void)
 {
@@ -165,6 +166,85 @@ static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t wi
     return median(t, n);
 }
 
+/* Decode step at the kernel level: the step's candidate lists plus the
+ * per-head single-query kernel (aether_sparse_query_fast, or the reference
+ * aether_sparse_query) over a [T, kv_heads, dim] cache with prefill
+ * landmark means - what a cache's decode costs when it uses the hook. */
+static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, size_t window,
+                                 size_t block, int steps, int fast)
+{
+    aether_attn_config cfg;
+    aether_tensor k, v, q1, o1;
+    size_t nb = (T + block - 1) / block, tok_cap, blk_cap, group = qh / kvh;
+    size_t *tok, *blk;
+    float *lmk, *lmv, *acc, scale = 1.0f / sqrtf((float)dim);
+    double t[64];
+    int n;
+    make_cfg(&cfg, window, block);
+    tok_cap = aether_pattern_max_tokens(&cfg, T);
+    blk_cap = aether_pattern_max_blocks(&cfg, T);
+    tok = malloc((tok_cap + 1) * sizeof *tok);
+    blk = malloc((blk_cap + 1) * sizeof *blk);
+    lmk = malloc(nb * kvh * dim * sizeof *lmk);
+    lmv = malloc(nb * kvh * dim * sizeof *lmv);
+    acc = malloc(dim * sizeof *acc);
+    if (!tok || !blk || !lmk || !lmv || !acc ||
+        aether_tensor_zeros(&k, T, kvh, dim) != AETHER_OK ||
+        aether_tensor_zeros(&v, T, kvh, dim) != AETHER_OK) {
+        free(tok);
+        free(blk);
+        free(lmk);
+        free(lmv);
+        free(acc);
+        return -1.0;
+    }
+    fill(&k);
+    fill(&v);
+    aether_landmarks_prefill(k.data, T, kvh, dim, block, lmk);
+    aether_landmarks_prefill(v.data, T, kvh, dim, block, lmv);
+    aether_tensor_zeros(&q1, 1, qh, dim);
+    aether_tensor_zeros(&o1, 1, qh, dim);
+    fill(&q1);
+    if (steps > 64)
+        steps = 64;
+    for (n = 0; n < steps; ++n) {
+        int r;
+        double t0 = now_s();
+        for (r = 0; r < 200; ++r) {
+            size_t n_tok = 0, n_blk = 0, h;
+            aether_pattern_tokens(&cfg, T - 1, T, tok, tok_cap, &n_tok);
+            aether_pattern_blocks(&cfg, T - 1, T, blk, blk_cap, &n_blk);
+            for (h = 0; h < qh; ++h) {
+                size_t hk = h / group;
+                aether_rows tr, br;
+                tr.k = k.data + hk * dim;
+                tr.v = v.data + hk * dim;
+                tr.stride = kvh * dim;
+                br.k = lmk + hk * dim;
+                br.v = lmv + hk * dim;
+                br.stride = kvh * dim;
+                if (fast)
+                    aether_sparse_query_fast(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br,
+                                             blk, n_blk, acc, o1.data + h * dim);
+                else
+                    aether_sparse_query(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br, blk,
+                                        n_blk, acc, o1.data + h * dim);
+            }
+        }
+        t[n] = (now_s() - t0) / 200.0;
+    }
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&o1);
+    free(tok);
+    free(blk);
+    free(lmk);
+    free(lmv);
+    free(acc);
+    return median(t, n);
+}
+
 /* Seconds per frame of the demo temporal model's streaming session with a
  * cache already holding `hist` frames; -1 when the model is unavailable. */
 static double time_model(size_t hist)
@@ -294,26 +374,32 @@ int cmd_bench(int argc, char **argv)
             size_t qh = cfgi ? 4 : 8, kvh = cfgi ? 1 : 8, dim = cfgi ? 32 : 64;
             size_t win = cfgi ? 32 : 128, blk = cfgi ? 16 : 64;
             double t1 = 0, tl = 0;
-            printf("decode %s:", cfgi ? "temporal q4kv1x32" : "8x64 W128");
+            double c1 = 0, cl = 0;
+            printf("decode %s (us per step; kernel = candidates + aether_sparse_query_fast; "
+                   "cache = aether_kvcache_decode_step):\n",
+                   cfgi ? "temporal q4kv1x32 W32" : "8x64 W128");
             for (a = 0; a < n; ++a) {
-                double tf = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11), tr;
-                aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-                tr = time_decode(Ts[a], qh, kvh, dim, win, blk, 3);
-                aether_set_kernel_mode(AETHER_KERNELS_AUTO);
-                if (a == 0)
+                double tf = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11, 1);
+                double tr = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, 3, 0);
+                double tc = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 3 : 7);
+                if (a == 0) {
                     t1 = tf;
+                    c1 = tc;
+                }
                 tl = tf;
-                printf("  T=%lu %.2f us (ref %.2f)", (unsigned long)Ts[a], tf * 1e6, tr * 1e6);
+                cl = tc;
+                printf("  T=%-7lu kernel %7.2f  reference %7.2f  (%.1fx)  cache %7.2f\n",
+                       (unsigned long)Ts[a], tf * 1e6, tr * 1e6, tr / tf, tc * 1e6);
                 if (fc)
-                    fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,\n", cfgi ? "temporal" : "8x64",
-                            (unsigned long)Ts[a], tf, tr);
+                    fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,%.3f\n", cfgi ? "temporal" : "8x64",
+                            (unsigned long)Ts[a], tf, tr, tr / tf);
                 if (fj)
                     fprintf(fj, ",\n{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
-                                "\"reference_s\":%.9g}",
-                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr);
+                                "\"reference_s\":%.9g,\"cache_api_s\":%.9g}",
+                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tc);
             }
-            printf("\n  flatness step(T=%lu)/step(T=1000) = %.3f\n", (unsigned long)Ts[n - 1],
-                   tl / t1);
+            printf("  flatness step(T=%lu)/step(T=1000): kernel %.3f, cache %.3f\n",
+                   (unsigned long)Ts[n - 1], tl / t1, cl / c1);
         }
     }
 
@@ -345,7 +431,7 @@ int cmd_bench(int argc, char **argv)
             wd.dense = 1;
             ts = time_wl(&ws, AETHER_KERNELS_AUTO, 5, 1.0);
             td = time_wl(&wd, AETHER_KERNELS_AUTO, quick ? 3 : 5, 1.0);
-            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5);
+            tstep = time_decode_kernel(Ns[a], 4, 1, 32, 32, 16, 5, 1);
             printf("  %5lu %10.3f %10.3f %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3,
                    td * 1e3, tstep * 1e6, ts * 1e3);
             if (dat)

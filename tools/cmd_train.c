@@ -4,6 +4,7 @@
  * baseline on window summary statistics, all on the same time-based
  * validation split (per class, the latest recordings).
  */
+#define _POSIX_C_SOURCE 200809L /* isatty */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -289,8 +290,8 @@ static void print_metrics(const opts *o, const aether_dataset *ds, const char *w
         printf("]}\n");
         return;
     }
-    printf("%s on %s split: %zu recordings, %zu windows\n", what,
-           o->all ? "every recording" : "the time-based validation", n_rec, n_win);
+    printf("%s on %s: %zu recordings, %zu windows\n", what,
+           o->all ? "every recording" : "the time-based validation split", n_rec, n_win);
     printf("  accuracy %.4f   macro-F1 %.4f\n  recall:", m.accuracy, m.macro_f1);
     for (i = 0; i < C; ++i)
         printf("  %s %.3f", ds->labels[i], m.recall[i]);

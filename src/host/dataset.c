@@ -4,6 +4,7 @@
  * fresh extractor per recording) plus the gain-normalised amplitudes of
  * the 52 canonical tones (for summary-feature baselines and probes).
  */
+#define _POSIX_C_SOURCE 200809L /* opendir, readdir */
 #include "aether/features.h"
 #include "aether/train.h"
 

@@ -32,6 +32,14 @@ static inline __m256 ae_vexp(__m256 x)
     return _mm256_andnot_ps(under, y);
 }
 
+static inline float ae_hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 #define AE_ISA avx2
 #define AE_OPS_NAME "avx2"
 #define AE_VW 8u
@@ -46,6 +54,7 @@ static inline __m256 ae_vexp(__m256 x)
 #define AE_MUL(a, b) _mm256_mul_ps((a), (b))
 #define AE_MAX(a, b) _mm256_max_ps((a), (b))
 #define AE_PD 2u
+#define AE_HSUM(v) ae_hsum256(v)
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #include "simd/tile_impl.h"
 

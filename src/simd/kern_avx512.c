@@ -51,6 +51,7 @@ static inline __m512 ae_vexp(__m512 x)
 #define AE_MUL(a, b) _mm512_mul_ps((a), (b))
 #define AE_MAX(a, b) _mm512_max_ps((a), (b))
 #define AE_PD 4u
+#define AE_HSUM(v) _mm512_reduce_add_ps(v)
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #include "simd/tile_impl.h"
 

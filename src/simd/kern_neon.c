@@ -45,6 +45,7 @@ static inline float32x4_t ae_vexp(float32x4_t x)
 #define AE_MUL(a, b) vmulq_f32((a), (b))
 #define AE_MAX(a, b) vmaxq_f32((a), (b))
 #define AE_PD 4u
+#define AE_HSUM(v) vaddvq_f32(v)
 #define AE_PREFETCH(p) __builtin_prefetch(p)
 #include "simd/tile_impl.h"
 

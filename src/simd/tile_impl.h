@@ -9,6 +9,7 @@
  *   ae_vexp(v)        vector exp (see the ISA file for its error bound)
  *   AE_PD             vectors of the head dimension per P.V register block
  *   AE_PREFETCH(p)    prefetch the cache line of p into L1
+ *   AE_HSUM(v)        horizontal sum
  * No #include guard: meant to be included once per translation unit.
  */
 #include <float.h>
@@ -185,15 +186,90 @@ static void AE_FN(finish_row)(const float *acc, size_t dim, float l, float *out)
         out[d] = acc[d] * inv;
 }
 
+/* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
+ * (fused, reordered: not the reference's bits, within the contract). The
+ * single-query path has no rows to put in the lanes. */
+static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows,
+                             const size_t *idx, size_t n, float scale, float *s)
+{
+    size_t j = 0, d, dv = dim - dim % AE_VW;
+    for (; j + 4 <= n; j += 4) {
+        const float *k0 = rows->k + idx[j] * rows->stride;
+        const float *k1 = rows->k + idx[j + 1] * rows->stride;
+        const float *k2 = rows->k + idx[j + 2] * rows->stride;
+        const float *k3 = rows->k + idx[j + 3] * rows->stride;
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        float t0, t1, t2, t3;
+        for (d = 0; d < dv; d += AE_VW) {
+            AE_V x = AE_LOADU(q + d);
+            a0 = AE_FMA(x, AE_LOADU(k0 + d), a0);
+            a1 = AE_FMA(x, AE_LOADU(k1 + d), a1);
+            a2 = AE_FMA(x, AE_LOADU(k2 + d), a2);
+            a3 = AE_FMA(x, AE_LOADU(k3 + d), a3);
+        }
+        t0 = AE_HSUM(a0);
+        t1 = AE_HSUM(a1);
+        t2 = AE_HSUM(a2);
+        t3 = AE_HSUM(a3);
+        for (; d < dim; ++d) {
+            t0 += q[d] * k0[d];
+            t1 += q[d] * k1[d];
+            t2 += q[d] * k2[d];
+            t3 += q[d] * k3[d];
+        }
+        s[j] = t0 * scale;
+        s[j + 1] = t1 * scale;
+        s[j + 2] = t2 * scale;
+        s[j + 3] = t3 * scale;
+    }
+    for (; j < n; ++j) {
+        const float *k0 = rows->k + idx[j] * rows->stride;
+        AE_V a0 = AE_ZERO();
+        float t0;
+        for (d = 0; d < dv; d += AE_VW)
+            a0 = AE_FMA(AE_LOADU(q + d), AE_LOADU(k0 + d), a0);
+        t0 = AE_HSUM(a0);
+        for (; d < dim; ++d)
+            t0 += q[d] * k0[d];
+        s[j] = t0 * scale;
+    }
+}
+
+/* One query row over gathered candidates (decode): the whole list is
+ * scored first, then a single max / exp / weighted sum pass. */
 static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
                          const size_t *tok, size_t n_tok, const aether_rows *blocks,
                          const size_t *blk, size_t n_blk, float *acc, float *out)
 {
+    float s[AE_BATCH];
     float m = AE_MINIT, l = 0.0f;
+    size_t pass, a, c, j;
     memset(acc, 0, dim * sizeof(float));
-    AE_FN(row_list)(q, dim, scale, tokens, tok, n_tok, &m, &l, acc);
-    if (n_blk)
-        AE_FN(row_list)(q, dim, scale, blocks, blk, n_blk, &m, &l, acc);
+    for (pass = 0; pass < 2; ++pass) {
+        const aether_rows *rows = pass ? blocks : tokens;
+        const size_t *idx = pass ? blk : tok;
+        size_t n = pass ? n_blk : n_tok;
+        for (a = 0; a < n; a += c) {
+            float mx = m, sum = 0.0f;
+            c = n - a < AE_BATCH ? n - a : AE_BATCH;
+            AE_FN(dots_fast)(q, dim, rows, idx + a, c, scale, s);
+            for (j = 0; j < c; ++j)
+                mx = s[j] > mx ? s[j] : mx;
+            if (mx > m) {
+                float al = expf(m - mx);
+                AE_FN(scale_row)(acc, dim, al);
+                l *= al;
+                m = mx;
+            }
+            for (j = 0; j < c; ++j)
+                s[j] -= mx;
+            AE_FN(exp_array)(s, s, c);
+            for (j = 0; j < c; ++j)
+                sum += s[j];
+            AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
+            l += sum;
+        }
+    }
     AE_FN(finish_row)(acc, dim, l, out);
 }
 

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Everything the project promises, in one run (the README's test command):
+#   1. native gcc Release build: unit tests, golden conformance, CLI, Python
+#   2. clang build with -Werror (warnings are errors under both compilers)
+#   3. the whole unit suite under ASan+UBSan (clang)
+#   4. the multi-threaded ownership test under TSan
+#   5. valgrind memcheck on a representative subset
+#   6. every fuzz target for a bounded time plus a replay of the corpus
+#   7. the unit suite cross-built for armhf (32-bit) and s390x (big-endian)
+#      and run under qemu-user, with a cross-architecture output digest
+# Stages whose tools are missing fail (CI installs them; see .ci/run), unless
+# AETHER_QUICK=1, which runs stage 1 only.
+# env: JOBS (default 2), FUZZ_SECONDS (default 30 per target).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+BUILD=${BUILD:-build}
+passed=0
+failed=0
+failures=""
+
+stage() {
+    name=$1
+    shift
+    start=$(date +%s)
+    echo "==== stage: $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "==== stage $name: PASS ($(($(date +%s) - start)) s)"
+    else
+        failed=$((failed + 1))
+        failures="$failures $name"
+        echo "==== stage $name: FAIL ($(($(date +%s) - start)) s)"
+    fi
+}
+
+native() {
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null &&
+        cmake --build "$BUILD" -j "$JOBS" &&
+        (cd "$BUILD" && ctest --output-on-failure -j "$JOBS")
+}
+
+clang_werror() {
+    CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DAETHER_WERROR=ON >/dev/null &&
+        cmake --build build-clang -j "$JOBS" >/dev/null &&
+        (cd build-clang && ctest -j "$JOBS" -R 'test_(core|attention|pattern|kvcache_golden|model|blob)$')
+}
+
+stage native native
+if [ "${AETHER_QUICK:-0}" != "1" ]; then
+    stage clang-werror clang_werror
+    stage asan-ubsan env JOBS="$JOBS" sh scripts/sanitize.sh asan
+    stage tsan env JOBS="$JOBS" sh scripts/sanitize.sh tsan
+    stage valgrind sh scripts/valgrind.sh
+    stage fuzz sh scripts/fuzz.sh "$FUZZ_SECONDS"
+    stage cross-armhf sh scripts/cross_test.sh armhf
+    stage cross-s390x sh scripts/cross_test.sh s390x
+fi
+
+echo "stages: $passed passed, $failed failed${failures:+ (failed:$failures)}"
+[ "$failed" -eq 0 ]
