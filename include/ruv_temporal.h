@@ -302,7 +302,12 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
  * A frame holding NaN or Inf is rejected with ESP_ERR_INVALID_ARG and changes
  * nothing. WINDOW: copies into the ring, overwriting the oldest frame once
  * window_len frames are held. STREAMING: runs the frame through every layer
- * (O(log window) attention per layer). */
+ * (O(log window) attention per layer). If a finite frame still overflows to
+ * NaN/Inf inside the model, push returns ESP_ERR_INVALID_ARG when no layer
+ * had taken it (nothing changed), or ESP_ERR_INVALID_STATE when an earlier
+ * layer had (the context then refuses push/classify until ruv_temporal_reset).
+ * A full cache under RUV_TEMPORAL_CACHE_FAIL gives ESP_ERR_INVALID_STATE and
+ * changes nothing. */
 esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame);
 
 /* Write n_classes logits (n_classes must equal the init value). WINDOW:

@@ -40,9 +40,16 @@ run_one() {
         -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/" >"$dir/log.txt" 2>&1
     rc=$?
-    # Replay the committed corpus plus everything found (no mutation).
+    # Replay the committed corpus, the committed regression inputs of this
+    # target (fuzz/regressions/<target>-*) and everything found.
+    regs=$(ls "$ROOT/fuzz/regressions/$t"-* 2>/dev/null)
     "$BUILD_DIR/fuzz_$t" -runs=0 "$ROOT/fuzz/corpus/$t" "$dir/corpus" >"$dir/replay.txt" 2>&1
     rrc=$?
+    if [ $rrc -eq 0 ] && [ -n "$regs" ]; then
+        # shellcheck disable=SC2086
+        "$BUILD_DIR/fuzz_$t" -runs=0 $regs >>"$dir/replay.txt" 2>&1
+        rrc=$?
+    fi
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/log.txt" | grep -o '[0-9]*$')
     cov=$(grep -o 'cov: [0-9]*' "$dir/log.txt" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$dir/log.txt" | tail -1 | grep -o '[0-9]*')

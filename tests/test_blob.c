@@ -396,7 +396,7 @@ static void test_validate_model(void)
     CHECK_STATUS(aether_blob_validate_model(&v, NULL), AETHER_OK);
     /* unknown extension bit */
     memcpy(c, b, n);
-    c[6] = 0x04;
+    c[6] = 0x08;
     fix_crc(c, n);
     CHECK_STATUS(aether_blob_parse(c, n, &v), AETHER_OK);
     CHECK_STATUS(aether_blob_validate_model(&v, NULL), AETHER_ERR_BLOB_EXTENSION);

@@ -99,8 +99,26 @@ static aether_status expect_model(const unsigned char *b, size_t len)
     if (per_layer && layers > (UINT64_MAX / 4 - in * classes - 2 * in) / per_layer)
         return AETHER_ERR_BLOB_LAYOUT;
     total = layers * per_layer + in * classes + ((flags & 2u) ? 2 * in : 0);
-    if (total * es != wlen)
+    if (flags & 4u) {
+        /* bit 2: text, zero padding to 4, u32 length, u32 "META" at the end */
+        uint64_t arrays = total * es, L, pad;
+        const unsigned char *end = b + 24 + wlen;
+        if (wlen < arrays + 8)
+            return AETHER_ERR_BLOB_LAYOUT;
+        if (aether_load_le32(end - 4) != 0x4154454Du || aether_load_le32(end - 8) > 4096)
+            return AETHER_ERR_BLOB_EXTENSION;
+        L = aether_load_le32(end - 8);
+        pad = (4 - L % 4) % 4;
+        if (arrays + L + pad + 8 != wlen)
+            return AETHER_ERR_BLOB_LAYOUT;
+        for (i = 0; i < pad; ++i)
+            if (b[24 + arrays + L + i])
+                return AETHER_ERR_BLOB_EXTENSION;
+        if (aether_blob_metadata_check_text((const char *)b + 24 + arrays, (size_t)L, NULL))
+            return AETHER_ERR_BLOB_EXTENSION;
+    } else if (total * es != wlen) {
         return AETHER_ERR_BLOB_LAYOUT;
+    }
     for (i = 0; i < total; ++i) {
         const unsigned char *p = b + 24 + i * es;
         float x = es == 2 ? aether_f16_to_f32(aether_load_le16(p)) : aether_load_lef32(p);
@@ -329,10 +347,15 @@ static void test_header_field_boundaries(void)
         }
         aether_store_le16(b + 4, 1);
     }
+    /* Bit 2 (metadata) without its record: the payload has no room for it. */
+    b[6] = AETHER_BLOB_FLAG_METADATA;
+    fix_crc(b, len);
+    CHECK_STATUS(parse_checked(b, len, &v), AETHER_OK);
+    CHECK_STATUS(aether_blob_validate_model(&v, NULL), AETHER_ERR_BLOB_LAYOUT);
     /* Every unknown flag bit is carried by the parser, rejected by the model. */
     {
         int bit;
-        for (bit = 2; bit < 8; ++bit) {
+        for (bit = 3; bit < 8; ++bit) {
             aether_model *m = NULL;
             b[6] = (unsigned char)(1u << bit);
             fix_crc(b, len);

@@ -49,6 +49,7 @@ static aether_features *make(size_t dim, size_t nodes)
     aether_features *f = NULL;
     c.input_dim = dim;
     c.max_nodes = nodes;
+    c.recipe = AETHER_FEATURES_V1;
     CHECK_STATUS(aether_features_create(&c, &f), AETHER_OK);
     return f;
 }
@@ -430,6 +431,153 @@ static void test_dims(void)
     }
 }
 
+static aether_features *make_v2(size_t dim)
+{
+    aether_features_config c = aether_features_config_default();
+    aether_features *f = NULL;
+    c.input_dim = dim;
+    c.max_nodes = 4;
+    c.recipe = AETHER_FEATURES_V2;
+    CHECK_STATUS(aether_features_create(&c, &f), AETHER_OK);
+    return f;
+}
+
+/* Amplitude frame of 56 values (44 canonical tones, 22 of each sign):
+ * block tone k = 1 + sign * s, sign alternating over canonical positions,
+ * so the per-packet mean is 1 and n_k = amplitude. perm (optional) moves
+ * canonical position p's value to position perm[p] (a chip with another
+ * subcarrier order). */
+static void fill_alternating(float *amp, double s, double gain, const size_t *perm)
+{
+    size_t p;
+    for (p = 0; p < 56; ++p)
+        amp[p] = 0.0f;
+    for (p = 0; p < 44; ++p) {
+        size_t q = perm ? perm[p] : p;
+        size_t k = q < 26 ? q + 1 : q + 12;
+        amp[k] = (float)(gain * (1.0 + ((p % 2) ? -s : s)));
+    }
+}
+
+#define FL AETHER_FEATURES_V2_FLOOR
+
+static void test_recipe_v2(void)
+{
+    float a1[56], a2[56], v1[17], v2[17], w[17];
+    aether_csi_frame f;
+    aether_features *x1 = make(17, 4), *x2 = make_v2(17);
+    const size_t G = 5, B = AETHER_FEATURES_FIXED + G;
+    const double s = 0.25;
+    size_t i, perm[44];
+    unsigned r = 0;
+    int8_t iq[128];
+
+    CHECK_EQ_INT(aether_features_recipe(x1), AETHER_FEATURES_V1);
+    CHECK_EQ_INT(aether_features_recipe(x2), AETHER_FEATURES_V2);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v2", &r), AETHER_OK);
+    CHECK_EQ_INT(r, AETHER_FEATURES_V2);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v3", &r), AETHER_ERR_INVALID_ARG);
+    CHECK(!strcmp(aether_features_recipe_name(0), "csi-v1"));
+    CHECK(aether_features_recipe_name(3) == NULL);
+    {
+        aether_features_config c = aether_features_config_default();
+        size_t bytes;
+        c.recipe = 3;
+        CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    }
+
+    memset(&f, 0, sizeof f);
+    f.kind = AETHER_CSI_AMPLITUDE;
+    f.n_pairs = 56;
+    f.amp = a1;
+    /* first frame: every statistic starts, variability at the floor */
+    fill_alternating(a1, s, 1.0, NULL);
+    CHECK_STATUS(aether_features_compute(x1, &f, v1, 17), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(x2, &f, v2, 17), AETHER_OK);
+    for (i = 0; i < 17; ++i)
+        if (i < B || i >= B + 5)
+            CHECK(v1[i] == v2[i]); /* v1 slots unchanged */
+    for (i = 0; i < 3; ++i)
+        CHECK_NEAR(v2[B + i], log(FL), 1e-6);
+    CHECK(v2[B + 3] == 0.0f); /* no phase differences in amplitude frames */
+    CHECK_NEAR(v2[B + 4], log(FL), 1e-6);
+
+    /* second frame: the pattern flips sign, |n_k - n_k(prev)| = 2s on
+     * every tone and r = -1. EMS after two samples: v = (1-a) a d^2. */
+    fill_alternating(a2, -s, 1.0, NULL);
+    f.amp = a2;
+    CHECK_STATUS(aether_features_compute(x1, &f, v1, 17), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(x2, &f, v2, 17), AETHER_OK);
+    CHECK_NEAR(v2[AETHER_FEAT_MOTION], 2.0 * s, 1e-6);
+    CHECK_NEAR(v2[B + 0], log(FL + sqrt(7.0 / 64.0) * 2.0 * s), 1e-5);
+    CHECK_NEAR(v2[B + 1], log(FL + sqrt(31.0 / 1024.0) * 2.0 * s), 1e-5);
+    CHECK_NEAR(v2[B + 2], log(FL + 2.0), 1e-6);
+    CHECK_NEAR(v2[B + 4], log(FL + 2.0 * s / 8.0), 1e-5);
+    for (i = 0; i < B; ++i)
+        CHECK(v1[i] == v2[i]);
+
+    /* another chip's subcarrier order and a x2 gain step: the pooled
+     * variability features are the same */
+    for (i = 0; i < 44; ++i)
+        perm[i] = (i * 7 + 3) % 44; /* 7 is coprime with 44 */
+    {
+        aether_features *x3 = make_v2(17);
+        fill_alternating(a1, s, 1.0, perm);
+        fill_alternating(a2, -s, 2.0, perm);
+        f.amp = a1;
+        CHECK_STATUS(aether_features_compute(x3, &f, w, 17), AETHER_OK);
+        f.amp = a2;
+        CHECK_STATUS(aether_features_compute(x3, &f, w, 17), AETHER_OK);
+        for (i = 0; i < 5; ++i)
+            CHECK_NEAR(w[B + i], v2[B + i], 1e-5);
+        aether_features_destroy(x3);
+    }
+
+    /* a constant stream: variability decays towards the floor, r = 1 */
+    f.amp = a2;
+    fill_alternating(a2, -s, 1.0, NULL);
+    for (i = 0; i < 400; ++i)
+        CHECK_STATUS(aether_features_compute(x2, &f, v2, 17), AETHER_OK);
+    CHECK_NEAR(v2[B + 2], log(FL), 1e-6);
+    CHECK(v2[B + 0] < log(FL + 1e-6));
+    CHECK(v2[B + 4] < log(FL + 1e-6));
+
+    /* phases: two quarter-turn ramps, +pi/2 then -pi/2 per tone: every
+     * adjacent difference moves by wrap(-pi) = pi, so v = (7/64) pi^2 */
+    {
+        aether_features *x4 = make_v2(17);
+        aether_csi_frame g = raw_frame(iq, 64, 1);
+        fill_quarter_ramp(iq, 1, 0);
+        CHECK_STATUS(aether_features_compute(x4, &g, w, 17), AETHER_OK);
+        CHECK_NEAR(w[B + 3], log(FL), 1e-6);
+        fill_quarter_ramp(iq, -1, 0);
+        CHECK_STATUS(aether_features_compute(x4, &g, w, 17), AETHER_OK);
+        CHECK_NEAR(w[B + 3], log(FL + sqrt(7.0 / 64.0) * PI_D), 1e-5);
+        /* forgetting the node restarts its statistics */
+        CHECK_STATUS(aether_features_forget(x4, 1), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(x4, &g, w, 17), AETHER_OK);
+        CHECK_NEAR(w[B + 3], log(FL), 1e-6);
+        aether_features_destroy(x4);
+    }
+    /* G < 5 (D = 10, G = 2): only the first G variability slots */
+    {
+        aether_features *x5 = make_v2(10), *x6 = make(10, 4);
+        float p5[10], p6[10];
+        f.amp = a1;
+        fill_alternating(a1, s, 1.0, NULL);
+        CHECK_STATUS(aether_features_compute(x5, &f, p5, 10), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(x6, &f, p6, 10), AETHER_OK);
+        for (i = 0; i < 8; ++i)
+            CHECK(p5[i] == p6[i]);
+        CHECK_NEAR(p5[8], log(FL), 1e-6);
+        CHECK_NEAR(p5[9], log(FL), 1e-6);
+        aether_features_destroy(x5);
+        aether_features_destroy(x6);
+    }
+    aether_features_destroy(x1);
+    aether_features_destroy(x2);
+}
+
 static void test_errors_and_memory(void)
 {
     int8_t iq[128];
@@ -602,6 +750,6 @@ static void test_norm_ema(void)
     CHECK_NEAR(var, 0.75 * (0.25 * 16.0), 1e-12); /* 3 */
 }
 
-TEST_MAIN(test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
+TEST_MAIN(test_recipe_v2, test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
           test_phase_ramp, test_gain_doubled, test_nodes_and_state, test_dims,
           test_errors_and_memory, test_norm_welford, test_norm_ema)

@@ -154,7 +154,7 @@ static aether_kvcache *small_cache(aether_attn_config *cfg, void **mem, size_t *
     p.storage = st;
     p.protect_recent = 2;
     CHECK_STATUS(aether_kvcache_size(&p, bytes), AETHER_OK);
-    *mem = malloc(*bytes);
+    *mem = calloc(1, *bytes); /* padding bytes are compared too */
     CHECK_STATUS(aether_kvcache_init(*mem, *bytes, &p, &kc), AETHER_OK);
     CHECK_EQ_INT(aether_kvcache_bytes(kc), *bytes);
     return kc;

@@ -6,9 +6,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "aether/dispatch.h"
 #include "aether/kvcache.h"
 #include "aether/npy.h"
 #include "check.h"
+
+/* The goldens and the decode == forward claims are bit for bit: they hold
+ * for the reference arithmetic, so every test here runs on it. */
+static void test_pin_reference(void)
+{
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+}
 
 /* ---------- tiny case.json reader (the fields these cases use) ---------- */
 
@@ -462,5 +470,5 @@ static void test_h2o_goldens(void)
     run_h2o_case("h2o_cap10_win3_g02_n30_ties");
 }
 
-TEST_MAIN(test_decode_goldens, test_decode_sum_equals_forward, test_decode_f16_goldens,
+TEST_MAIN(test_pin_reference, test_decode_goldens, test_decode_sum_equals_forward, test_decode_f16_goldens,
           test_decode_batch_goldens, test_h2o_goldens)

@@ -255,8 +255,12 @@ static void test_fit_errors(void)
 
 /* The models shipped in models/ load at both validity levels and classify
  * a synthetic window. */
-static void shipped_model(const char *name, size_t n_classes)
+static void shipped_model(const char *name, size_t n_classes, const char *labels,
+                          const char *window, const char *recipe)
 {
+    aether_blob_metadata md;
+    char val[256];
+    int found = 0;
     char path[1024];
     FILE *f;
     unsigned char *buf;
@@ -282,6 +286,20 @@ static void shipped_model(const char *name, size_t n_classes)
     CHECK_STATUS(aether_blob_validate_model(&v, NULL), AETHER_OK);
     CHECK_EQ_INT(v.header.n_classes, n_classes);
     CHECK(v.header.flags & AETHER_BLOB_FLAG_INPUT_NORM);
+    /* the metadata says how the model was trained (run / eval use it) */
+    CHECK(v.header.flags & AETHER_BLOB_FLAG_METADATA);
+    CHECK_STATUS(aether_blob_metadata_get(&v, &md), AETHER_OK);
+    CHECK_STATUS(aether_blob_metadata_copy(&md, "labels", val, sizeof val, &found), AETHER_OK);
+    CHECK(found && !strcmp(val, labels));
+    CHECK_STATUS(aether_blob_metadata_copy(&md, "pool", val, sizeof val, &found), AETHER_OK);
+    CHECK(found && !strcmp(val, "mean"));
+    CHECK_STATUS(aether_blob_metadata_copy(&md, "window_frames", val, sizeof val, &found),
+                 AETHER_OK);
+    CHECK(found && !strcmp(val, window));
+    CHECK_STATUS(aether_blob_metadata_copy(&md, "features", val, sizeof val, &found), AETHER_OK);
+    CHECK(found && !strcmp(val, recipe));
+    CHECK_STATUS(aether_blob_metadata_copy(&md, "input_dim", val, sizeof val, &found), AETHER_OK);
+    CHECK(found && (size_t)atoi(val) == v.header.input_dim);
     CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
     if (!model) {
         free(buf);
@@ -307,8 +325,8 @@ static void shipped_model(const char *name, size_t n_classes)
 
 static void test_shipped_models(void)
 {
-    shipped_model("gesture.rvne", 3);
-    shipped_model("motion.rvne", 2);
+    shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v1");
+    shipped_model("motion.rvne", 2, "baseline,movement", "256", "csi-v2");
 }
 
 TEST_MAIN(test_adam_step, test_schedule, test_split_by_time, test_metrics, test_norm_stats,

@@ -1,10 +1,12 @@
 /*
- * aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N]
+ * aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N] [--wall]
  *
  * Times the attention workloads of the performance table on the active
  * kernel path and on the scalar reference in the same run (medians of
- * repeated runs; the reference gets fewer repeats when slow), decode steps
- * over cache length T, the streaming temporal model, and the two README
+ * repeated runs; the reference gets fewer repeats when slow), streaming
+ * decode steps through the cache API (append + decode_step) over cache
+ * length T with their flatness, the temporal model's session step (fast
+ * and reference, tracks per core from the steady evicting state), and the two README
  * curves (sparse vs dense forward over N; streaming step vs full recompute
  * over history T). GFLOP/s counts 4 * dim flops per attention edge
  * (2 * dim for q.k, 2 * dim for p.v); softmax and landmarks are not counted.
@@ -24,10 +26,14 @@
 #include "commands.h"
 #include "kernels/fast.h"
 
+/* Single-threaded runs time the calling thread's CPU time, so other load
+ * on the machine does not count; threaded runs use the wall clock. */
+static int g_wall;
+
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -119,19 +125,25 @@ static double edges_of(const wl *w)
     return (double)w->qh * (double)aether_estimate_sparse_edges(&cfg, w->seq);
 }
 
-/* Decode step time (seconds, median) over a cache of T tokens. */
+/* Streaming step time (seconds, median) through the cache API on kernel
+ * path `mode`: the cache already holds T tokens, and every timed step is
+ * aether_kvcache_append of a new token plus aether_kvcache_decode_step
+ * (the cache has room for all appends, so T grows by the steps taken). */
+#define DECODE_REPS 100
 static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t window,
-                          size_t block, int steps)
+                          size_t block, int steps, aether_kernel_mode mode)
 {
     aether_attn_config cfg;
     aether_kvcache_params p;
     aether_kvcache *c = NULL;
-    aether_tensor k, v, q1, o1;
+    aether_tensor k, v, q1, o1, k1, v1;
     double t[64];
-    int n;
+    int n = 0;
     size_t chunk = 4096, done = 0;
+    if (steps > 64)
+        steps = 64;
     make_cfg(&cfg, window, block);
-    p = aether_kvcache_params_default(&cfg, T, kvh, dim);
+    p = aether_kvcache_params_default(&cfg, T + (size_t)steps * DECODE_REPS, kvh, dim);
     if (aether_kvcache_create(&p, &c) != AETHER_OK)
         return -1.0;
     aether_tensor_zeros(&k, chunk, kvh, dim);
@@ -149,15 +161,24 @@ static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t wi
     aether_tensor_zeros(&q1, 1, qh, dim);
     aether_tensor_zeros(&o1, 1, qh, dim);
     fill(&q1);
-    if (steps > 64)
-        steps = 64;
+    /* The appended rows: a window of the prefill rows (finite, varied). */
+    k1 = k;
+    v1 = v;
+    k1.seq = v1.seq = 1;
+    aether_set_kernel_mode(mode);
     for (n = 0; n < steps; ++n) {
         int r;
         double t0 = now_s();
-        for (r = 0; r < 200; ++r)
+        for (r = 0; r < DECODE_REPS; ++r) {
+            size_t off = (size_t)((n * DECODE_REPS + r) % (int)chunk) * kvh * dim;
+            k1.data = k.data + off;
+            v1.data = v.data + off;
+            aether_kvcache_append(c, &k1, &v1);
             aether_kvcache_decode_step(&cfg, &q1, c, &o1);
-        t[n] = (now_s() - t0) / 200.0;
+        }
+        t[n] = (now_s() - t0) / DECODE_REPS;
     }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
     aether_kvcache_destroy(c);
     aether_tensor_free(&k);
     aether_tensor_free(&v);
@@ -245,9 +266,11 @@ static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, si
     return median(t, n);
 }
 
-/* Seconds per frame of the demo temporal model's streaming session with a
- * cache already holding `hist` frames; -1 when the model is unavailable. */
-static double time_model(size_t hist)
+/* Seconds per frame (median of 5 runs of 1000 frames) of the demo
+ * temporal model's streaming session on kernel path `mode`, after `warm`
+ * frames into a session of cache capacity `cap` (SLIDING eviction once
+ * full); -1 when the model is unavailable. */
+static double time_model(size_t warm, size_t cap, aether_kernel_mode mode)
 {
     aether_blob_demo_params dp = aether_blob_demo_default();
     aether_blob_view bv;
@@ -257,24 +280,32 @@ static double time_model(size_t hist)
     size_t bytes = 0, i;
     void *blob;
     float frame[16], logits[64];
-    double t0, r = -1.0;
+    double t[5], r = -1.0;
+    int n;
     if (aether_blob_demo_size(&dp, &bytes) != AETHER_OK || !(blob = malloc(bytes)))
         return -1.0;
-    sp.capacity = hist + 4096;
+    sp.capacity = cap;
     if (aether_blob_demo_write(&dp, blob, bytes, &bytes) == AETHER_OK &&
         aether_blob_parse(blob, bytes, &bv) == AETHER_OK &&
         aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m) == AETHER_OK &&
         aether_model_session_create(m, &sp, &s) == AETHER_OK) {
+        aether_set_kernel_mode(mode);
         for (i = 0; i < 16; ++i)
             frame[i] = 0.01f * (float)i;
-        for (i = 0; i < hist; ++i)
-            aether_model_session_step(s, frame, logits, NULL);
-        t0 = now_s();
-        for (i = 0; i < 2000; ++i) {
-            frame[i % 16] += 0.001f;
+        for (i = 0; i < warm; ++i) {
+            frame[i % 16] = 0.5f * sinf(0.01f * (float)i + (float)(i % 16));
             aether_model_session_step(s, frame, logits, NULL);
         }
-        r = (now_s() - t0) / 2000.0;
+        for (n = 0; n < 5; ++n) {
+            double t0 = now_s();
+            for (i = 0; i < 1000; ++i) {
+                frame[i % 16] = 0.5f * sinf(0.01f * (float)(i + warm) + (float)(i % 16));
+                aether_model_session_step(s, frame, logits, NULL);
+            }
+            t[n] = (now_s() - t0) / 1000.0;
+        }
+        r = median(t, 5);
+        aether_set_kernel_mode(AETHER_KERNELS_AUTO);
     }
     aether_model_session_destroy(s);
     aether_model_destroy(m);
@@ -321,12 +352,16 @@ int cmd_bench(int argc, char **argv)
             png = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--wall"))
+            g_wall = 1;
         else {
             fprintf(stderr, "usage: aether bench [--quick] [--csv FILE] [--json FILE] "
-                            "[--png FILE] [--threads N]\n");
+                            "[--png FILE] [--threads N] [--wall]\n");
             return 2;
         }
     }
+    if (threads > 1)
+        g_wall = 1;
     if (aether_set_num_threads(threads) != AETHER_OK) {
         fprintf(stderr, "aether bench: --threads must be 1..256\n");
         return 2;
@@ -335,8 +370,9 @@ int cmd_bench(int argc, char **argv)
     fj = open_out(json);
     if ((csv && !fc) || (json && !fj))
         return 3;
-    printf("kernels: %s, threads %u%s; GFLOP/s = edges * 4 * dim / time\n", aether_kernel_name(),
-           threads, quick ? ", quick" : "");
+    printf("kernels: %s, threads %u%s, %s; GFLOP/s = edges * 4 * dim / time\n",
+           aether_kernel_name(), threads, quick ? ", quick" : "",
+           g_wall ? "wall-clock time" : "thread CPU time");
     if (fc)
         fprintf(fc, "section,name,x,fast_s,reference_s,edges,gflops,speedup\n");
     if (fj)
@@ -366,54 +402,69 @@ int cmd_bench(int argc, char **argv)
         first = 0;
     }
 
-    /* Decode over T: flatness of the per-step cost. */
+    /* Streaming decode over T through the cache API: flatness of the step. */
     {
         static const size_t Ts[] = {1000, 4000, 15000, 65536, 262144};
         size_t n = quick ? 4 : 5, a, cfgi;
         for (cfgi = 0; cfgi < 2; ++cfgi) {
             size_t qh = cfgi ? 4 : 8, kvh = cfgi ? 1 : 8, dim = cfgi ? 32 : 64;
             size_t win = cfgi ? 32 : 128, blk = cfgi ? 16 : 64;
-            double t1 = 0, tl = 0;
-            double c1 = 0, cl = 0;
-            printf("decode %s (us per step; kernel = candidates + aether_sparse_query_fast; "
-                   "cache = aether_kvcache_decode_step):\n",
+            double t1 = 0, tl = 0, r1 = 0, rl = 0;
+            printf("decode %s, us per step (aether_kvcache_append + "
+                   "aether_kvcache_decode_step, single thread):\n",
                    cfgi ? "temporal q4kv1x32 W32" : "8x64 W128");
             for (a = 0; a < n; ++a) {
-                double tf = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11, 1);
-                double tr = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, 3, 0);
-                double tc = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 3 : 7);
+                double tf = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11,
+                                        AETHER_KERNELS_AUTO);
+                double tr = time_decode(Ts[a], qh, kvh, dim, win, blk, 3,
+                                        AETHER_KERNELS_REFERENCE);
+                double tk = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, 3, 1);
                 if (a == 0) {
                     t1 = tf;
-                    c1 = tc;
+                    r1 = tr;
                 }
                 tl = tf;
-                cl = tc;
-                printf("  T=%-7lu kernel %7.2f  reference %7.2f  (%.1fx)  cache %7.2f\n",
-                       (unsigned long)Ts[a], tf * 1e6, tr * 1e6, tr / tf, tc * 1e6);
+                rl = tr;
+                printf("  T=%-7lu fast %7.2f  reference %7.2f  (%.1fx)  [kernel only %6.2f]\n",
+                       (unsigned long)Ts[a], tf * 1e6, tr * 1e6, tr / tf, tk * 1e6);
                 if (fc)
                     fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,%.3f\n", cfgi ? "temporal" : "8x64",
                             (unsigned long)Ts[a], tf, tr, tr / tf);
                 if (fj)
                     fprintf(fj, ",\n{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
-                                "\"reference_s\":%.9g,\"cache_api_s\":%.9g}",
-                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tc);
+                                "\"reference_s\":%.9g,\"kernel_s\":%.9g}",
+                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tk);
             }
-            printf("  flatness step(T=%lu)/step(T=1000): kernel %.3f, cache %.3f\n",
-                   (unsigned long)Ts[n - 1], tl / t1, cl / c1);
+            printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
+                   (unsigned long)Ts[n - 1], tl / t1, rl / r1);
         }
     }
 
-    /* Temporal model through its streaming session. */
+    /* Temporal model through its streaming session (the per-track cost). */
     {
-        double tm = time_model(1000);
-        if (tm > 0)
-            printf("temporal model (demo blob, 2 layers, I 16) session step, cache 1000: %.2f us "
-                   "per frame -> %.0f tracks per core at 100 frames/s\n",
-                   tm * 1e6, 1.0 / (tm * 100.0));
-        else
+        double tm = time_model(1000, 1000 + 6000, AETHER_KERNELS_AUTO);
+        double tmr = time_model(1000, 1000 + 6000, AETHER_KERNELS_REFERENCE);
+        double ts = time_model(3000, 1000, AETHER_KERNELS_AUTO);
+        double tsr = time_model(3000, 1000, AETHER_KERNELS_REFERENCE);
+        if (tm > 0 && tmr > 0 && ts > 0 && tsr > 0) {
+            printf("temporal model session step (demo blob: 2 layers, I 16, q4 kv1 x32, W32, "
+                   "B16), us per frame:\n");
+            printf("  history 1000 frames   fast %6.2f  reference %6.2f  (%.1fx)\n", tm * 1e6,
+                   tmr * 1e6, tmr / tm);
+            printf("  cache 1000, evicting  fast %6.2f  reference %6.2f  (%.1fx)\n", ts * 1e6,
+                   tsr * 1e6, tsr / ts);
+            printf("  -> %.0f tracks per core at 100 frames/s (reference %.0f)\n",
+                   1.0 / (ts * 100.0), 1.0 / (tsr * 100.0));
+        } else {
             printf("temporal model: session API unavailable\n");
+        }
+        if (fc)
+            fprintf(fc, "model,cache,1000,%.9g,%.9g,,,%.3f\n", ts, tsr, tsr / ts);
         if (fj)
-            fprintf(fj, ",\n{\"section\":\"model\",\"step_s\":%.9g}", tm);
+            fprintf(fj, ",\n{\"section\":\"model\",\"step_s\":%.9g,\"reference_s\":%.9g,"
+                        "\"steady_step_s\":%.9g,\"steady_reference_s\":%.9g,"
+                        "\"tracks_per_core\":%.0f}",
+                    tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
     }
 
     /* Curves: sparse vs dense forward over N; streaming step vs recompute. */
@@ -431,7 +482,7 @@ int cmd_bench(int argc, char **argv)
             wd.dense = 1;
             ts = time_wl(&ws, AETHER_KERNELS_AUTO, 5, 1.0);
             td = time_wl(&wd, AETHER_KERNELS_AUTO, quick ? 3 : 5, 1.0);
-            tstep = time_decode_kernel(Ns[a], 4, 1, 32, 32, 16, 5, 1);
+            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5, AETHER_KERNELS_AUTO);
             printf("  %5lu %10.3f %10.3f %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3,
                    td * 1e3, tstep * 1e6, ts * 1e3);
             if (dat)

@@ -217,6 +217,8 @@ typedef struct report {
     uint32_t crc_stored, crc_computed;
     int have_layout;
     aether_blob_layout layout;
+    aether_blob_metadata meta; /* when the model level is valid */
+    size_t meta_bytes;
 } report;
 
 static void json_str(const char *s)
@@ -250,9 +252,29 @@ static void print_json(const report *r)
                aether_blob_is_f16(&r->h) ? "f16" : "f32", r->h.input_dim, r->h.n_q_heads,
                r->h.n_kv_heads, r->h.head_dim, r->h.n_layers, r->h.n_classes,
                (unsigned long)r->h.weights_len);
-        printf(",\"extensions\":{\"input_norm\":%s,\"unknown_bits\":%u}",
+        printf(",\"extensions\":{\"input_norm\":%s,\"metadata\":%s,\"unknown_bits\":%u}",
                (r->h.flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "true" : "false",
+               (r->h.flags & AETHER_BLOB_FLAG_METADATA) ? "true" : "false",
                (unsigned)(r->h.flags & (uint8_t)~AETHER_BLOB_KNOWN_FLAGS));
+    }
+    if (r->meta.present) {
+        size_t i;
+        printf(",\"metadata\":{");
+        for (i = 0; i < r->meta.n_entries; ++i) {
+            const char *k, *v;
+            size_t kl, vl;
+            char kb[AETHER_BLOB_META_MAX_KEY + 1], vb[AETHER_BLOB_META_MAX_TEXT + 1];
+            aether_blob_metadata_entry(&r->meta, i, &k, &kl, &v, &vl);
+            memcpy(kb, k, kl);
+            kb[kl] = '\0';
+            memcpy(vb, v, vl);
+            vb[vl] = '\0';
+            printf("%s", i ? "," : "");
+            json_str(kb);
+            putchar(':');
+            json_str(vb);
+        }
+        printf("}");
     }
     if (r->have_crc)
         printf(",\"crc\":{\"stored\":\"0x%08lX\",\"computed\":\"0x%08lX\",\"match\":%s}",
@@ -260,7 +282,7 @@ static void print_json(const report *r)
                r->crc_stored == r->crc_computed ? "true" : "false");
     if (r->have_layout)
         printf(",\"params\":%lu,\"payload_elements\":%lu", (unsigned long)r->layout.total_elems,
-               (unsigned long)(r->h.weights_len / r->layout.elem_size));
+               (unsigned long)((r->h.weights_len - r->meta_bytes) / r->layout.elem_size));
     if (r->format == AETHER_OK) {
         printf(",\"model\":{\"ok\":%s,\"status\":\"%s\",\"message\":",
                r->model == AETHER_OK ? "true" : "false", aether_status_name(r->model));
@@ -283,9 +305,22 @@ static void print_text(const report *r)
                h->input_dim, h->n_q_heads, h->n_kv_heads, h->head_dim, h->n_layers,
                h->n_classes);
         printf("payload     %lu bytes\n", (unsigned long)h->weights_len);
-        printf("extensions  input_norm (bit 1): %s; unknown bits: 0x%02X\n",
+        printf("extensions  input_norm (bit 1): %s; metadata (bit 2): %s; unknown bits: 0x%02X\n",
                (h->flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "yes" : "no",
+               (h->flags & AETHER_BLOB_FLAG_METADATA) ? "yes" : "no",
                (unsigned)(h->flags & (uint8_t)~AETHER_BLOB_KNOWN_FLAGS));
+    }
+    if (r->meta.present) {
+        size_t i;
+        printf("metadata    %lu entries, %lu bytes of text (record %lu bytes)\n",
+               (unsigned long)r->meta.n_entries, (unsigned long)r->meta.text_len,
+               (unsigned long)r->meta_bytes);
+        for (i = 0; i < r->meta.n_entries; ++i) {
+            const char *k, *v;
+            size_t kl, vl;
+            aether_blob_metadata_entry(&r->meta, i, &k, &kl, &v, &vl);
+            printf("            %-14.*s %.*s\n", (int)kl, k, (int)vl, v);
+        }
     }
     if (r->have_crc)
         printf("crc         stored 0x%08lX, computed 0x%08lX (%s)\n", (unsigned long)r->crc_stored,
@@ -299,7 +334,7 @@ static void print_text(const report *r)
                r->h.input_dim, r->h.input_dim, r->h.n_classes,
                (r->h.flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "; mean, inv_std" : "",
                (unsigned long)r->layout.total_elems,
-               (unsigned long)(r->h.weights_len / r->layout.elem_size));
+               (unsigned long)((r->h.weights_len - r->meta_bytes) / r->layout.elem_size));
     if (r->format == AETHER_OK)
         printf("format      ok\n");
     else
@@ -364,6 +399,12 @@ int cmd_inspect(int argc, char **argv)
         r.have_layout = 1;
     r.format = aether_blob_parse(buf, r.size, &v);
     r.model = r.format == AETHER_OK ? aether_blob_validate_model(&v, NULL) : r.format;
+    if (r.model == AETHER_OK) {
+        aether_blob_layout l;
+        aether_blob_validate_model(&v, &l);
+        r.meta_bytes = l.meta_bytes;
+        aether_blob_metadata_get(&v, &r.meta);
+    }
     if (json)
         print_json(&r);
     else

@@ -107,6 +107,7 @@ static aether_status feat_open(feat_run *fr, const csi_args *a)
     memset(fr, 0, sizeof *fr);
     fc.input_dim = a->input_dim;
     fc.max_nodes = 256; /* every possible node id: never TRACKS_FULL */
+    fc.recipe = AETHER_FEATURES_V1;
     s = aether_features_create(&fc, &fr->fx);
     if (s == AETHER_OK)
         s = aether_norm_create(&nc, &fr->norm);

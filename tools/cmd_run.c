@@ -2,6 +2,13 @@
  * `aether run`: a recording through features -> one streaming session per
  * node (aether/tracks.h, track id = node id) -> periodic decisions, as text
  * or JSON lines, optionally as 0xC5110007 packets, with a summary.
+ *
+ * A model trained as a mean-pooled window classifier (blob metadata
+ * pool=mean, or --pool mean) is used the way it was trained instead: each
+ * node keeps a ring of its last window_frames feature frames, and every
+ * decision is one window forward (mean pooling) over the ring's frames in
+ * order (fewer while the ring fills). Labels, attention config and feature
+ * recipe also come from the metadata unless given on the command line.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -19,6 +26,7 @@
 #include "aether/packet.h"
 #include "aether/tracks.h"
 #include "commands.h"
+#include "model_meta.h"
 
 /* Exit statuses (tools/commands.h), plus 5 as `aether inspect` uses it: the
  * blob is a valid model but does not fit this run (feature dimension, label
@@ -38,6 +46,10 @@ typedef struct run_opts {
     size_t input_dim; /* 0 = the blob's */
     aether_head_backend backend;
     int have_backend, dense_checkpoint, have_window, have_block;
+    int have_pool, have_recipe;
+    aether_pool pool;
+    size_t window_frames; /* 0 = metadata's */
+    unsigned recipe;
     size_t window, block, capacity, max_tracks;
     double max_age;
     size_t max_line;
@@ -52,6 +64,10 @@ typedef struct node_state {
     uint32_t seq;
     double next_due;
     int have_due;
+    /* window mode: ring of the last window_frames feature frames */
+    float *ring;
+    size_t ring_head, ring_count;
+    double last_ts;
 } node_state;
 
 typedef struct run_state {
@@ -65,6 +81,14 @@ typedef struct run_state {
     aether_tracks *tracks;
     FILE *packets;
     float *logits;
+    model_meta meta;
+    const char *labels_from; /* "--labels", "metadata" or NULL */
+    int window_mode;         /* mean-pooled windows instead of sessions */
+    size_t window_frames;
+    unsigned recipe;
+    float *window_buf;       /* window_frames x input_dim, chronological */
+    void *ws;
+    size_t ws_len;
     node_state nodes[N_NODES];
     uint64_t filtered, refused_features, refused_model, decisions, packets_written;
     aether_status first_refusal;
@@ -92,11 +116,18 @@ static void run_usage(FILE *f)
             "  --period S          a decision every S seconds of a node's recording time\n"
             "  --json              JSON lines: decisions, then one summary object\n"
             "  --packets OUT       also write 0xC5110007 packets (seq per node from 1)\n"
-            "  --labels a,b,c      class names (as many as the model has classes)\n"
+            "  --labels a,b,c      class names (as many as the model has classes;\n"
+            "                      default: the blob's metadata)\n"
+            "  --pool last|mean    last: one streaming session per node; mean: a window\n"
+            "                      forward over each node's last N frames per decision\n"
+            "                      (default: the blob's metadata, else last)\n"
+            "  --window-frames N   N for --pool mean (default: the blob's metadata)\n"
+            "  --recipe csi-v1|csi-v2  feature recipe (default: the blob's, else csi-v1)\n"
             "  --input-dim D       feature dimension; must equal the blob's (default)\n"
-            "  --backend sparse|dense|auto  attention backend (sparse)\n"
+            "  --backend sparse|dense|auto  attention backend (metadata, else sparse)\n"
             "  --dense-checkpoint  for auto: the weights come from a dense-MHA checkpoint\n"
-            "  --window N --block N  attention window radius / landmark block (32, 16)\n"
+            "  --window N --block N  attention window radius / landmark block\n"
+            "                      (metadata, else 32, 16)\n"
             "  --capacity N        frames per layer cache of a node's session (4096)\n"
             "  --max-tracks N      node sessions kept at once, least recently used\n"
             "                      replaced beyond (8)\n"
@@ -202,6 +233,29 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         } else if (!strcmp(a, "--backend")) {
             if (aether_head_backend_parse(v, &o->backend) != AETHER_OK) {
                 fprintf(stderr, "aether run: --backend is sparse, dense or auto\n");
+                return RUN_USAGE;
+            }
+            o->have_backend = 1;
+        } else if (!strcmp(a, "--pool")) {
+            if (!strcmp(v, "last"))
+                o->pool = AETHER_POOL_LAST;
+            else if (!strcmp(v, "mean"))
+                o->pool = AETHER_POOL_MEAN;
+            else {
+                fprintf(stderr, "aether run: --pool is last or mean\n");
+                return RUN_USAGE;
+            }
+            o->have_pool = 1;
+        } else if (!strcmp(a, "--recipe")) {
+            if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK) {
+                fprintf(stderr, "aether run: --recipe is csi-v1 or csi-v2\n");
+                return RUN_USAGE;
+            }
+            o->have_recipe = 1;
+        } else if (!strcmp(a, "--window-frames")) {
+            if (!parse_size(v, &o->window_frames) || o->window_frames == 0 ||
+                o->window_frames > 65536) {
+                fprintf(stderr, "aether run: --window-frames is 1..65536\n");
                 return RUN_USAGE;
             }
         } else if (!strcmp(a, "--node")) {
@@ -317,11 +371,64 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* How the model is used: metadata defaults under the command line's
+ * choices (labels, attention config, pooling, window, recipe). */
+static int apply_metadata(run_opts *o, run_state *r)
+{
+    char err[256];
+    model_meta *mm = &r->meta;
+    memset(mm, 0, sizeof *mm);
+    /* An invalid blob is left to the model loader's diagnostics. */
+    if (aether_blob_validate_model(&r->blob, NULL) == AETHER_OK &&
+        model_meta_read(&r->blob, mm, err, sizeof err) != 0) {
+        fprintf(stderr, "aether run: %s: %s\n", o->model_path, err);
+        return RUN_INVALID;
+    }
+    if (o->have_backend)
+        r->hc.backend = o->backend;
+    else if (mm->have_backend)
+        r->hc.backend = mm->backend;
+    else
+        r->hc.backend = o->backend;
+    if (o->have_window)
+        r->hc.window = o->window;
+    else if (mm->have_attn_window)
+        r->hc.window = mm->attn_window;
+    if (o->have_block)
+        r->hc.block_size = o->block;
+    else if (mm->have_attn_block)
+        r->hc.block_size = mm->attn_block;
+    if (o->n_labels) {
+        r->labels_from = "--labels"; /* the command line wins over metadata */
+    } else if (mm->have_labels) {
+        o->labels_arg = mm->labels;
+        if (!split_labels(o)) {
+            fprintf(stderr, "aether run: %s: the metadata labels are not a list of names\n",
+                    o->model_path);
+            return RUN_INVALID;
+        }
+        r->labels_from = "metadata";
+    }
+    r->window_mode = (o->have_pool ? o->pool
+                                   : mm->have_pool ? mm->pool : AETHER_POOL_LAST) ==
+                     AETHER_POOL_MEAN;
+    r->window_frames = o->window_frames ? o->window_frames
+                                        : mm->have_window_frames ? mm->window_frames : 0;
+    if (r->window_mode && r->window_frames == 0) {
+        fprintf(stderr, "aether run: pooling mean needs --window-frames N (the blob has no "
+                        "window_frames metadata)\n");
+        return RUN_USAGE;
+    }
+    r->recipe = o->have_recipe ? o->recipe : mm->have_recipe ? mm->recipe : AETHER_FEATURES_V1;
+    return RUN_OK;
+}
+
 /* Blob -> model, checked against the features and the options. */
-static int load_model(const run_opts *o, run_state *r)
+static int load_model(run_opts *o, run_state *r)
 {
     size_t len = 0;
     aether_status st;
+    int rc;
     r->blob_bytes = read_file(o->model_path, &len);
     if (!r->blob_bytes) {
         fprintf(stderr, "aether run: cannot read %s\n", o->model_path);
@@ -334,12 +441,10 @@ static int load_model(const run_opts *o, run_state *r)
         return RUN_INVALID;
     }
     aether_model_default_head_config(&r->blob, &r->hc);
-    r->hc.backend = o->backend;
     r->hc.checkpoint_dense_mha = o->dense_checkpoint;
-    if (o->have_window)
-        r->hc.window = o->window;
-    if (o->have_block)
-        r->hc.block_size = o->block;
+    rc = apply_metadata(o, r);
+    if (rc != RUN_OK)
+        return rc;
     /* The blob buffer lives as long as the model: f32 weights used in place. */
     st = aether_model_create(&r->blob, &r->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
     if (st != AETHER_OK) {
@@ -368,8 +473,11 @@ static int load_model(const run_opts *o, run_state *r)
         return RUN_MISFIT;
     }
     if (o->n_labels && o->n_labels != r->info.n_classes) {
-        fprintf(stderr, "aether run: %s has %lu classes but --labels names %lu\n", o->model_path,
-                (unsigned long)r->info.n_classes, (unsigned long)o->n_labels);
+        fprintf(stderr, "aether run: %s has %lu classes but %s names %lu\n", o->model_path,
+                (unsigned long)r->info.n_classes,
+                r->labels_from && !strcmp(r->labels_from, "metadata") ? "its labels metadata"
+                                                                       : "--labels",
+                (unsigned long)o->n_labels);
         return RUN_MISFIT;
     }
     if (o->packets_path && r->info.n_classes > 256) {
@@ -401,8 +509,20 @@ static int open_pipeline(const run_opts *o, run_state *r)
     }
     fc.input_dim = r->info.input_dim;
     fc.max_nodes = N_NODES; /* every node id fits: never TRACKS_FULL here */
+    fc.recipe = r->recipe;
     st = aether_features_create(&fc, &r->fx);
-    if (st == AETHER_OK) {
+    if (st == AETHER_OK && r->window_mode) {
+        /* window mode needs no sessions: one forward workspace and one
+         * chronological window buffer serve every node */
+        st = aether_model_forward_workspace_size(r->model, r->window_frames, &r->ws_len);
+        if (st == AETHER_OK) {
+            r->ws = malloc(r->ws_len ? r->ws_len : 1);
+            r->window_buf =
+                (float *)malloc(r->window_frames * r->info.input_dim * sizeof(float));
+            if (!r->ws || !r->window_buf)
+                st = AETHER_ERR_NO_MEM;
+        }
+    } else if (st == AETHER_OK) {
         tp.max_tracks = o->max_tracks;
         tp.max_age = o->max_age;
         tp.session.capacity = o->capacity;
@@ -611,6 +731,71 @@ static int decision_due(const run_opts *o, node_state *ns, double ts)
     return 1;
 }
 
+/* Window mode: remember frame x in the node's ring (allocated at the
+ * node's first frame; a gap longer than --max-age empties it). */
+static aether_status window_push(const run_opts *o, run_state *r, node_state *ns,
+                                 const aether_csi_frame *f, const float *x)
+{
+    size_t D = r->info.input_dim;
+    if (!ns->ring) {
+        ns->ring = (float *)malloc(r->window_frames * D * sizeof(float));
+        if (!ns->ring)
+            return AETHER_ERR_NO_MEM;
+    } else if (o->max_age > 0.0 && f->timestamp - ns->last_ts > o->max_age) {
+        ns->ring_count = 0;
+        ns->ring_head = 0;
+    }
+    memcpy(ns->ring + ns->ring_head * D, x, D * sizeof(float));
+    ns->ring_head = (ns->ring_head + 1) % r->window_frames;
+    if (ns->ring_count < r->window_frames)
+        ns->ring_count++;
+    ns->last_ts = f->timestamp;
+    return AETHER_OK;
+}
+
+/* Window mode: logits of the node's ring, oldest frame first. */
+static aether_status window_forward(run_state *r, const node_state *ns)
+{
+    size_t D = r->info.input_dim, n = ns->ring_count, i;
+    size_t first = (ns->ring_head + r->window_frames - n) % r->window_frames;
+    for (i = 0; i < n; ++i)
+        memcpy(r->window_buf + i * D, ns->ring + ((first + i) % r->window_frames) * D,
+               D * sizeof(float));
+    return aether_model_forward(r->model, r->window_buf, n, AETHER_POOL_MEAN, r->logits, NULL,
+                                r->ws, r->ws_len);
+}
+
+/* Window mode's step: ring push, and a window forward when a decision is
+ * due. */
+static int process_window(const run_opts *o, run_state *r, const aether_csi_frame *f,
+                          node_state *ns, const float *x, double t2)
+{
+    aether_status st = window_push(o, r, ns, f, x);
+    if (st == AETHER_OK) {
+        ns->stepped++;
+        if (decision_due(o, ns, f->timestamp)) {
+            st = window_forward(r, ns);
+            if (st == AETHER_OK) {
+                r->ns_model += now_ns() - t2;
+                r->timed_frames++;
+                return emit_decision(o, r, f, ns);
+            }
+        }
+    }
+    r->ns_model += now_ns() - t2;
+    r->timed_frames++;
+    if (st != AETHER_OK) {
+        if (r->refused_features + r->refused_model++ == 0)
+            r->first_refusal = st;
+        ns->refused++;
+        if (st == AETHER_ERR_NO_MEM) {
+            fprintf(stderr, "aether run: out of memory\n");
+            return RUN_FAIL;
+        }
+    }
+    return RUN_OK;
+}
+
 /* One frame through features and the node's session; 0 or an exit status. */
 static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame *f)
 {
@@ -632,6 +817,8 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
         ns->refused++;
         return RUN_OK;
     }
+    if (r->window_mode)
+        return process_window(o, r, f, ns, x, t2);
     st = aether_tracks_step(r->tracks, f->node_id, f->timestamp, x, r->logits, NULL, NULL);
     t3 = now_ns();
     r->ns_model += t3 - t2;
@@ -660,10 +847,21 @@ static void summary_text(const run_opts *o, const run_state *r, double wall_s)
     uint64_t frames = rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE];
     size_t i;
     int any = 0;
-    aether_tracks_get_stats(r->tracks, &ts);
+    memset(&ts, 0, sizeof ts);
+    if (r->tracks)
+        aether_tracks_get_stats(r->tracks, &ts);
     printf("summary: %s (%s), %llu records\n", o->input_path,
            aether_recording_format_name(aether_recording_get_format(r->rec)),
            (unsigned long long)rs->records);
+    if (r->window_mode)
+        printf("  model:      window classifier, mean pooling over each node's last %lu frames",
+               (unsigned long)r->window_frames);
+    else
+        printf("  model:      streaming session per node, pooling last");
+    printf("; features %s; labels %s\n", aether_features_recipe_name(r->recipe),
+           r->labels_from ? (strcmp(r->labels_from, "metadata") ? "from --labels"
+                                                                 : "from the blob's metadata")
+                          : "none");
     printf("  frames:     %llu (raw_iq %llu, amplitude %llu)", (unsigned long long)frames,
            (unsigned long long)rs->frames[AETHER_CSI_RAW_IQ],
            (unsigned long long)rs->frames[AETHER_CSI_AMPLITUDE]);
@@ -696,11 +894,13 @@ static void summary_text(const run_opts *o, const run_state *r, double wall_s)
         printf(" (every %g s)\n", o->period);
     else
         printf(" (every %lu frames)\n", (unsigned long)o->every);
-    printf("  tracks:     %lu active of %lu, created %llu, evicted by age %llu, by count %llu "
-           "(%lu bytes)\n",
-           (unsigned long)ts.active, (unsigned long)ts.max_tracks,
-           (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
-           (unsigned long long)ts.evicted_count, (unsigned long)aether_tracks_bytes(r->tracks));
+    if (r->tracks)
+        printf("  tracks:     %lu active of %lu, created %llu, evicted by age %llu, by count "
+               "%llu (%lu bytes)\n",
+               (unsigned long)ts.active, (unsigned long)ts.max_tracks,
+               (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
+               (unsigned long long)ts.evicted_count,
+               (unsigned long)aether_tracks_bytes(r->tracks));
     if (r->timed_frames)
         printf("  cost:       %.1f us/frame (features %.1f, model %.1f) over %llu frames; "
                "%.2f s in all\n",
@@ -722,9 +922,14 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     size_t i;
     int first = 1;
     double per = r->timed_frames ? 1.0 / (1e3 * (double)r->timed_frames) : 0.0;
-    aether_tracks_get_stats(r->tracks, &ts);
+    memset(&ts, 0, sizeof ts);
+    if (r->tracks)
+        aether_tracks_get_stats(r->tracks, &ts);
     printf("{\"type\":\"summary\",\"input\":");
     json_string(o->input_path);
+    printf(",\"pool\":\"%s\",\"window_frames\":%lu,\"features\":\"%s\"",
+           r->window_mode ? "mean" : "last", (unsigned long)(r->window_mode ? r->window_frames : 0),
+           aether_features_recipe_name(r->recipe));
     printf(",\"format\":\"%s\",\"records\":%llu,\"frames\":{\"raw_iq\":%llu,\"amplitude\":%llu},"
            "\"frames_by_node\":{",
            aether_recording_format_name(aether_recording_get_format(r->rec)),
@@ -766,13 +971,19 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
            "\"us_per_frame\":%.3f,\"us_features\":%.3f,\"us_model\":%.3f,\"seconds\":%.3f}\n",
            (unsigned long)ts.active, (unsigned long)ts.max_tracks,
            (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
-           (unsigned long long)ts.evicted_count, (unsigned long)aether_tracks_bytes(r->tracks),
+           (unsigned long long)ts.evicted_count,
+           (unsigned long)(r->tracks ? aether_tracks_bytes(r->tracks) : 0),
            (unsigned long long)r->packets_written, (r->ns_features + r->ns_model) * per,
            r->ns_features * per, r->ns_model * per, wall_s);
 }
 
 static void close_all(run_state *r)
 {
+    size_t i;
+    for (i = 0; i < N_NODES; ++i)
+        free(r->nodes[i].ring);
+    free(r->window_buf);
+    free(r->ws);
     aether_tracks_destroy(r->tracks);
     aether_features_destroy(r->fx);
     aether_recording_close(r->rec);

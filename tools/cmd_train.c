@@ -17,6 +17,7 @@
 #include "aether/model.h"
 #include "aether/train.h"
 #include "commands.h"
+#include "model_meta.h"
 
 typedef struct opts {
     const char *data, *out, *model, *labels_arg, *features_arg;
@@ -28,8 +29,12 @@ typedef struct opts {
     size_t input_dim, layers, heads, kv_heads, head_dim;
     double val_frac;
     int json, all, quiet, probe_means, have_window, have_stride;
+    int have_pool, have_attn_window, have_block, have_backend, have_recipe;
+    unsigned recipe; /* feature recipe, AETHER_FEATURES_V1 / _V2 */
     unsigned char mask[AETHER_FEATURES_MAX_DIM];
     int have_mask;
+    const char *offset_arg; /* --aug-offset-features */
+    unsigned char offset_mask[AETHER_FEATURES_MAX_DIM];
 } opts;
 
 static void train_usage(FILE *f, const char *cmd)
@@ -41,11 +46,16 @@ static void train_usage(FILE *f, const char *cmd)
                    "  --layers N (1) --heads N (4) --kv-heads N (1) --head-dim N (8)\n"
                    "  --weight-decay X (0.01) --patience N (8) --aug-scale X (0.7)\n"
                    "  --aug-noise X (0) --aug-offset X (0) --no-shift --no-class-weights\n"
-                   "  --quiet\n");
+                   "  --aug-offset-features LIST  features that get --aug-offset (all)\n"
+                   "  --quiet\n"
+                   "  the blob records labels, pooling, window, stride, attention config,\n"
+                   "  feature recipe and input dim as metadata (flag bit 2)\n");
     if (!strcmp(cmd, "eval"))
         fprintf(f, "  --model MODEL.rvne     blob to score (required)\n"
                    "  --all                  score every recording, not only validation\n"
-                   "  --json                 machine-readable output\n");
+                   "  --json                 machine-readable output\n"
+                   "  labels, pool, window, stride, attention config and feature recipe\n"
+                   "  default to the blob's metadata; options given here win\n");
     if (!strcmp(cmd, "baseline"))
         fprintf(f, "  --probe-means          only per-subcarrier mean levels (session probe)\n"
                    "  --json                 machine-readable output\n");
@@ -56,6 +66,7 @@ static void train_usage(FILE *f, const char *cmd)
                "  --features LIST        feature indices the model sees, e.g. 1-5,11-15\n"
                "                         (others are masked through the blob's normalisation)\n"
                "  --backend sparse|dense --attn-window N (32) --block N (16)\n"
+               "  --recipe csi-v1|csi-v2 (csi-v1)  feature recipe (aether/features.h)\n"
                "validation: per class, the last val-frac of the recordings in recording-time\n"
                "order (npz collected_at, else the file name's timestamp).\n"
                "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid data or model\n");
@@ -105,10 +116,9 @@ static int split_labels(opts *o)
 }
 
 /* "1-5,11,13-15" -> mask over input_dim features. */
-static int parse_mask(opts *o)
+static int parse_list(const opts *o, const char *s, unsigned char *mask)
 {
-    const char *s = o->features_arg;
-    memset(o->mask, 0, sizeof o->mask);
+    memset(mask, 0, AETHER_FEATURES_MAX_DIM);
     while (*s) {
         char *end;
         unsigned long a, b;
@@ -127,14 +137,19 @@ static int parse_mask(opts *o)
         if (a > b || b >= o->input_dim)
             return 0;
         for (; a <= b; ++a)
-            o->mask[a] = 1;
+            mask[a] = 1;
         if (*s == ',')
             s++;
         else if (*s)
             return 0;
     }
-    o->have_mask = 1;
     return 1;
+}
+
+static int parse_mask(opts *o)
+{
+    o->have_mask = parse_list(o, o->features_arg, o->mask);
+    return o->have_mask;
 }
 
 static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
@@ -149,6 +164,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
     o->kv_heads = 1;
     o->head_dim = 8;
     o->val_frac = 0.25;
+    o->recipe = AETHER_FEATURES_V1;
     for (i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t z;
@@ -173,7 +189,15 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
         else if (!strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "--labels")) o->labels_arg = v;
         else if (!strcmp(a, "--features")) o->features_arg = v;
-        else if (!strcmp(a, "--pool")) {
+        else if (!strcmp(a, "--aug-offset-features")) o->offset_arg = v;
+        else if (!strcmp(a, "--recipe")) {
+            if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK) {
+                fprintf(stderr, "aether %s: --recipe is csi-v1 or csi-v2\n", cmd);
+                return 0;
+            }
+            o->have_recipe = 1;
+        } else if (!strcmp(a, "--pool")) {
+            o->have_pool = 1;
             if (!strcmp(v, "last")) o->tc.pool = AETHER_POOL_LAST;
             else if (!strcmp(v, "mean")) o->tc.pool = AETHER_POOL_MEAN;
             else { fprintf(stderr, "aether %s: --pool is last or mean\n", cmd); return 0; }
@@ -183,6 +207,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
                 fprintf(stderr, "aether %s: --backend is sparse or dense\n", cmd);
                 return 0;
             }
+            o->have_backend = 1;
         } else if (!strcmp(a, "--lr") || !strcmp(a, "--weight-decay") ||
                    !strcmp(a, "--aug-scale") || !strcmp(a, "--aug-noise") ||
                    !strcmp(a, "--aug-offset") ||
@@ -214,15 +239,17 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
             else if (!strcmp(a, "--kv-heads")) o->kv_heads = z;
             else if (!strcmp(a, "--head-dim")) o->head_dim = z;
             else if (!strcmp(a, "--input-dim")) o->input_dim = z;
-            else if (!strcmp(a, "--attn-window")) o->head.window = z;
-            else if (!strcmp(a, "--block")) o->head.block_size = z;
+            else if (!strcmp(a, "--attn-window")) { o->head.window = z; o->have_attn_window = 1; }
+            else if (!strcmp(a, "--block")) { o->head.block_size = z; o->have_block = 1; }
             else {
                 fprintf(stderr, "aether %s: unknown option %s\n", cmd, a);
                 return 0;
             }
         }
     }
-    if (!o->data || !o->labels_arg || !split_labels(o)) {
+    /* eval may take the labels from the blob's metadata */
+    if (!o->data || (!o->labels_arg && strcmp(cmd, "eval")) ||
+        (o->labels_arg && !split_labels(o))) {
         fprintf(stderr, "aether %s: --data DIR and --labels a,b[,...] (2..%u labels) are required\n",
                 cmd, AETHER_TRAIN_MAX_CLASSES);
         return 0;
@@ -238,6 +265,14 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
                 AETHER_FEATURES_MAX_DIM);
         return 0;
     }
+    if (o->offset_arg) {
+        if (!parse_list(o, o->offset_arg, o->offset_mask)) {
+            fprintf(stderr, "aether %s: bad --aug-offset-features list for input dim %zu\n", cmd,
+                    o->input_dim);
+            return 0;
+        }
+        o->tc.aug_offset_mask = o->offset_mask;
+    }
     if (o->features_arg && !parse_mask(o)) {
         fprintf(stderr, "aether %s: bad --features list for input dim %zu\n", cmd, o->input_dim);
         return 0;
@@ -247,8 +282,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
 
 static int load_data(const opts *o, const char *cmd, aether_dataset *ds)
 {
-    aether_status st = aether_dataset_load(o->data, (const char *const *)o->labels, o->n_labels,
-                                           o->input_dim, ds);
+    aether_status st = aether_dataset_load_recipe(o->data, (const char *const *)o->labels,
+                                                  o->n_labels, o->input_dim, o->recipe, ds);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether %s: cannot load %s: %s\n", cmd, o->data, aether_strerror(st));
         return st == AETHER_ERR_IO ? 3 : 4;
@@ -360,6 +395,30 @@ static int write_file(const char *path, const void *buf, size_t len)
     return ok;
 }
 
+/* Re-serialise *blob with the metadata record of these options (flag
+ * bit 2): what run / eval need to use the model as it was trained. */
+static int add_metadata(const opts *o, unsigned char **blob, size_t *bytes)
+{
+    aether_blob_view v;
+    char text[AETHER_BLOB_META_MAX_TEXT];
+    size_t text_len = 0, need = 0;
+    unsigned char *out;
+    if (aether_blob_parse(*blob, *bytes, &v) != AETHER_OK ||
+        model_meta_format(text, sizeof text, &text_len, o->labels_arg, o->tc.pool, o->tc.window,
+                          o->tc.stride, &o->head, o->recipe, o->input_dim) != 0 ||
+        aether_blob_with_metadata_size(&v, text_len, &need) != AETHER_OK)
+        return 0;
+    out = (unsigned char *)malloc(need);
+    if (!out || aether_blob_with_metadata(&v, text, text_len, out, need, NULL) != AETHER_OK) {
+        free(out);
+        return 0;
+    }
+    free(*blob);
+    *blob = out;
+    *bytes = need;
+    return 1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     opts o;
@@ -436,7 +495,8 @@ int cmd_train(int argc, char **argv)
     }
     st = aether_train_net_blob_size(net, &bytes);
     blob = st == AETHER_OK ? (unsigned char *)malloc(bytes) : NULL;
-    if (!blob || aether_train_net_serialize(net, blob, bytes, NULL) != AETHER_OK) {
+    if (!blob || aether_train_net_serialize(net, blob, bytes, NULL) != AETHER_OK ||
+        !add_metadata(&o, &blob, &bytes)) {
         fprintf(stderr, "aether train: cannot serialise the model\n");
         rc = 4;
         goto out;
@@ -484,6 +544,44 @@ static unsigned char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Defaults from the blob's metadata for what the command line left out;
+ * 0, or an exit status after a message. */
+static int apply_metadata(opts *o, const aether_blob_view *v)
+{
+    model_meta mm;
+    char err[256];
+    if (model_meta_read(v, &mm, err, sizeof err) != 0) {
+        fprintf(stderr, "aether eval: %s: %s\n", o->model, err);
+        return 4;
+    }
+    if (!o->labels_arg && mm.have_labels) {
+        o->labels_arg = mm.labels;
+        if (!split_labels(o)) {
+            fprintf(stderr, "aether eval: %s: metadata labels unusable\n", o->model);
+            return 4;
+        }
+    }
+    if (!o->labels_arg) {
+        fprintf(stderr, "aether eval: --labels is required (the blob has no labels metadata)\n");
+        return 2;
+    }
+    if (!o->have_pool && mm.have_pool)
+        o->tc.pool = mm.pool;
+    if (!o->have_window && mm.have_window_frames)
+        o->tc.window = mm.window_frames;
+    if (!o->have_stride && mm.have_window_stride)
+        o->tc.stride = mm.window_stride;
+    if (!o->have_attn_window && mm.have_attn_window)
+        o->head.window = mm.attn_window;
+    if (!o->have_block && mm.have_attn_block)
+        o->head.block_size = mm.attn_block;
+    if (!o->have_backend && mm.have_backend)
+        o->head.backend = mm.backend;
+    if (!o->have_recipe && mm.have_recipe)
+        o->recipe = mm.recipe;
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     opts o;
@@ -511,6 +609,10 @@ int cmd_eval(int argc, char **argv)
         return 3;
     }
     st = aether_blob_parse(blob, len, &view);
+    if (st == AETHER_OK && (rc = apply_metadata(&o, &view)) != 0) {
+        free(blob);
+        return rc;
+    }
     if (st == AETHER_OK) {
         o.head.q_heads = view.header.n_q_heads;
         o.head.kv_heads = view.header.n_kv_heads;

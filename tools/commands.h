@@ -5,6 +5,7 @@
 #define AETHER_TOOLS_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_ab(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_attn(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

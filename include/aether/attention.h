@@ -5,7 +5,10 @@
  * dot(q, k) * (1/sqrtf(dim)) accumulated left to right without FMA; sparse
  * kernels use the one-pass online softmax over tokens then landmark blocks
  * in visit order; dense attention is two-pass. These functions are the
- * definition; optimised paths are tested against them.
+ * definition; optimised paths are tested against them. Which path runs is
+ * chosen by aether/dispatch.h: AETHER_KERNELS_REFERENCE gives the bits
+ * above, the default AUTO mode the fastest path within its accuracy
+ * contract.
  *
  * Output tensors are caller-provided with Q's shape (AETHER_ERR_SHAPE_MISMATCH
  * otherwise). seq = 0 is a successful no-op. Workspace: pass a buffer of at

@@ -17,14 +17,48 @@
  *          applies x'[i] = (x[i] - mean[i]) * inv_std[i] to every frame
  *          before layer 0. Readers that do not know the bit still parse the
  *          blob (format level ignores it) but a model load rejects it.
- *   bits 2-7  unassigned: carried by the parser, rejected by the model loader
+ *   bit 2  AETHER_BLOB_FLAG_METADATA: model metadata. A self-describing
+ *          record ends the payload (after the version-1 arrays and any bit-1
+ *          arrays), so it is found from the payload end whatever the element
+ *          type. With A = the arrays' bytes (layout total_elems * elem_size)
+ *          and L the text length, offsets within the payload:
+ *            [A, A+L)          text: UTF-8, lines "key=value\n"
+ *            [A+L, A+L+P)      P = (4 - L % 4) % 4 zero bytes
+ *            [A+L+P, +4)       u32 L
+ *            [A+L+P+4, +4)     u32 tag AETHER_BLOB_META_TAG (bytes "META")
+ *          so weights_len = A + L + P + 8 (a multiple of 4: the element-size
+ *          rule still holds). Validation (model level, in this order):
+ *          weights_len < A + 8 -> BLOB_LAYOUT; tag wrong or
+ *          L > AETHER_BLOB_META_MAX_TEXT -> BLOB_EXTENSION;
+ *          A + L + P + 8 != weights_len -> BLOB_LAYOUT; then the text ->
+ *          BLOB_EXTENSION unless: padding bytes zero; well-formed UTF-8
+ *          (no overlong forms, surrogates or code points above U+10FFFF);
+ *          no control characters (bytes < 0x20 other than '\n', and 0x7F);
+ *          empty or ending in '\n'; every line `key=value` with a key of 1..
+ *          AETHER_BLOB_META_MAX_KEY characters from [A-Za-z0-9_.-]; no key
+ *          twice. Values are free text (may be empty, may contain '=').
+ *          Readers ignore keys they do not know. Keys written by
+ *          `aether train` (all optional to readers):
+ *            labels=a,b,c        class names in class-index order
+ *            pool=last|mean      pooling the model was trained with
+ *            window_frames=N     training window (frames)
+ *            window_stride=N     training / evaluation stride (frames)
+ *            attn_window=N       attention window radius
+ *            attn_block=N        landmark block size
+ *            backend=sparse_gqa|dense  attention backend
+ *            features=csi-v1|csi-v2  feature recipe (aether/features.h)
+ *            input_dim=N         feature vector length (= header input_dim)
+ *          A reader that finds a known key with a value it cannot use
+ *          should refuse the model rather than guess.
+ *   bits 3-7  unassigned: carried by the parser, rejected by the model loader
  *          (AETHER_ERR_BLOB_EXTENSION).
  *
  * Payload layout (model level; row-major, first-named dimension = rows, with
  * Q = n_q_heads*head_dim, KV = n_kv_heads*head_dim, I = input_dim):
  *   for each layer: Wq [I x Q], Wk [I x KV], Wv [I x KV], Wo [Q x I];
  *   then the classifier Wc [I x n_classes];
- *   then, per set extension bit in ascending bit order, its arrays.
+ *   then, per set extension bit in ascending bit order, its arrays; the
+ *   bit-2 metadata record, when present, is always last.
  *
  * Two validity levels (MODEL.md):
  *   - format level, aether_blob_parse(): exactly the reference's checks in
@@ -52,7 +86,14 @@ extern "C" {
 #define AETHER_BLOB_FLAG_F16 0x01u
 #define AETHER_BLOB_FLAG_INPUT_NORM 0x02u
 /* Every flag bit this library understands at the model level. */
-#define AETHER_BLOB_KNOWN_FLAGS (AETHER_BLOB_FLAG_F16 | AETHER_BLOB_FLAG_INPUT_NORM)
+#define AETHER_BLOB_FLAG_METADATA 0x04u
+#define AETHER_BLOB_KNOWN_FLAGS \
+    (AETHER_BLOB_FLAG_F16 | AETHER_BLOB_FLAG_INPUT_NORM | AETHER_BLOB_FLAG_METADATA)
+
+#define AETHER_BLOB_META_TAG 0x4154454Du   /* u32 LE of the bytes "META" */
+#define AETHER_BLOB_META_TRAILER 8u        /* u32 length + u32 tag */
+#define AETHER_BLOB_META_MAX_TEXT 4096u    /* longest metadata text, bytes */
+#define AETHER_BLOB_META_MAX_KEY 32u       /* longest key, bytes */
 
 /* Header fields as stored. `version` and `reserved` are informational:
  * the serializer always writes version 1 and reserved 0. `flags` is the raw
@@ -90,7 +131,9 @@ typedef struct aether_blob_layout {
     size_t norm_mean;    /* offset of the input-normalisation mean (if flagged) */
     size_t norm_inv_std; /* offset of inv_std (if flagged) */
     size_t total_elems;  /* v1_elems + extension arrays */
-    size_t total_bytes;  /* total_elems * elem_size */
+    size_t total_bytes;  /* total_elems * elem_size + meta_bytes = payload bytes */
+    size_t meta_bytes;   /* bit-2 record incl. padding and trailer; 0 without the
+                          * bit, and from aether_blob_layout_of (header only) */
 } aether_blob_layout;
 
 /* 1 when flag bit 0 says binary16, else 0. NULL gives 0. */
@@ -132,7 +175,9 @@ aether_status aether_blob_serialize(const aether_blob_header *h, const void *wei
                                     size_t cap, size_t *written);
 
 /* Layout of the model-level payload for header h (flag bits 0 and 1 used;
- * unknown bits ignored here). AETHER_ERR_OVERFLOW if a count overflows. */
+ * other bits ignored here; meta_bytes is 0 because the metadata record's
+ * size is in the payload, not the header: aether_blob_validate_model fills
+ * it). AETHER_ERR_OVERFLOW if a count overflows. */
 aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
 
 /* Model-level validation of a parsed blob, in this order (after the header
@@ -140,7 +185,9 @@ aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_lay
  * produced by the parser):
  * BLOB_ELEM_SIZE (weights_len not a multiple of the element size),
  * BLOB_EXTENSION (a flag bit outside AETHER_BLOB_KNOWN_FLAGS),
- * BLOB_LAYOUT (payload size != the layout's total, including overflow),
+ * BLOB_LAYOUT (payload size != the layout's total, including overflow; with
+ * bit 2 the total is arrays + metadata record, and the record's own checks
+ * above give BLOB_LAYOUT / BLOB_EXTENSION),
  * BLOB_NONFINITE (a NaN or Inf element, extension arrays included).
  * `layout` (optional) receives the layout on success. */
 aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_layout *layout);
@@ -155,6 +202,60 @@ aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size
 
 /* Number of weights the model layout declares (= layout total_elems). */
 aether_status aether_blob_param_count(const aether_blob_header *h, size_t *count);
+
+/* ---------- model metadata (flag bit 2) ---------- */
+
+/* A validated metadata text, viewed in the blob's buffer (not NUL-ended). */
+typedef struct aether_blob_metadata {
+    int present;        /* 1 when flag bit 2 is set */
+    const char *text;   /* text_len bytes (NULL when absent or empty) */
+    size_t text_len;
+    size_t n_entries;   /* key=value lines */
+} aether_blob_metadata;
+
+/* Check a metadata text by the bit-2 rules (UTF-8, no control characters,
+ * key=value lines, key syntax, no duplicate key, length <=
+ * AETHER_BLOB_META_MAX_TEXT). *n_entries (optional) receives the line count.
+ * NULL_ARG (text NULL with len > 0), BLOB_EXTENSION when invalid. */
+aether_status aether_blob_metadata_check_text(const char *text, size_t len, size_t *n_entries);
+
+/* The metadata of a model-level valid blob (aether_blob_validate_model runs
+ * first and its status is returned on failure). Without flag bit 2:
+ * AETHER_OK with present 0 and no entries. */
+aether_status aether_blob_metadata_get(const aether_blob_view *v, aether_blob_metadata *out);
+
+/* Value of `key` (NUL-terminated) as a view: *value / *value_len, or
+ * *value NULL and *value_len 0 when the key is absent (still AETHER_OK). */
+aether_status aether_blob_metadata_find(const aether_blob_metadata *m, const char *key,
+                                        const char **value, size_t *value_len);
+
+/* The same value copied NUL-terminated into buf[cap]: *found (optional) is
+ * 1 or 0; an absent key gives "" . BUFFER_TOO_SMALL if value + NUL > cap
+ * (buf then holds ""). */
+aether_status aether_blob_metadata_copy(const aether_blob_metadata *m, const char *key,
+                                        char *buf, size_t cap, int *found);
+
+/* Entry `index` (text order): key and value views. INVALID_ARG past the end. */
+aether_status aether_blob_metadata_entry(const aether_blob_metadata *m, size_t index,
+                                         const char **key, size_t *key_len, const char **value,
+                                         size_t *value_len);
+
+/* Bytes of a metadata record for a text of text_len bytes: text, padding,
+ * trailer. INVALID_ARG if text_len > AETHER_BLOB_META_MAX_TEXT. */
+aether_status aether_blob_metadata_record_size(size_t text_len, size_t *bytes);
+
+/* Bytes of the blob aether_blob_with_metadata writes for v and text_len. */
+aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t text_len,
+                                             size_t *bytes);
+
+/* Serialise the model-level valid blob v with flag bit 2 set and `text` as
+ * its metadata record, replacing any record v already has: header, v's
+ * arrays, record, CRC. The text is checked first (BLOB_EXTENSION). out must
+ * not overlap v's buffer. Errors: NULL_ARG, validation statuses,
+ * BLOB_EXTENSION, BLOB_LAYOUT (payload would exceed a u32),
+ * BUFFER_TOO_SMALL. *written (optional) receives the bytes. */
+aether_status aether_blob_with_metadata(const aether_blob_view *v, const char *text,
+                                        size_t text_len, void *out, size_t cap, size_t *written);
 
 /* ---------- deterministic demo blob (FORMATS.md section 2.2) ---------- */
 

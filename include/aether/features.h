@@ -43,6 +43,31 @@
  *   [6+G .. 6+2G)        group mean minus the previous frame's group mean
  *   [6+2G]               only when D is odd: always 0 (reserved)
  * D = 16 (the default) gives G = 5.
+ *
+ * Recipes. The layout above is recipe v1 ("csi-v1", the default). Recipe v2
+ * ("csi-v2") keeps every slot of v1 except the first min(G, 5) group-delta
+ * slots [6+G .. 6+G+min(G,5)), which carry temporal-variability features
+ * instead. They do not depend on which tone sits at which index (each pools
+ * over tones with a mean), so chips that order subcarriers differently give
+ * comparable values, and they use the gain-normalised n_k, so gain steps
+ * cancel. Per node and tone, exponential moving statistics (EMS) with weight
+ * a: the first sample sets m = x, v = 0, then d = x - m, m += a d,
+ * v = (1 - a)(v + a d^2) (for phases d and m are wrapped into (-pi, pi]).
+ * A tone's EMS restart when it was missing in the node's previous frame,
+ * and all of a node's restart with its first frame or a kind change. With
+ * F = AETHER_FEATURES_V2_FLOOR (1e-3):
+ *   [6+G+0] ln(F + mean_k sqrt(v_k))  EMS of n_k, a = 1/8 (~16 frames)
+ *   [6+G+1] ln(F + mean_k sqrt(v_k))  EMS of n_k, a = 1/32 (~64 frames)
+ *   [6+G+2] ln(F + max(0, 1 - r)), r = Pearson correlation of the n_k of
+ *           this and the previous frame over tones in both (r = 1 when
+ *           either vector is constant or fewer than 2 tones are shared;
+ *           a node's first frame gives ln F)
+ *   [6+G+3] ln(F + mean_k sqrt(v_k))  EMS of the phase differences d_k,
+ *           a = 1/8 (0 for frames without phase differences)
+ *   [6+G+4] ln(F + e), e = EMA of the motion feature [2], a = 1/8, started at
+ *           the node's first frame's value
+ * The means run over the tones available in the current frame, in
+ * canonical order, in double. Slots 6+G+5.. (G > 5) keep the v1 deltas.
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -74,13 +99,27 @@ enum {
     AETHER_FEAT_PHASE_MOTION = 5
 };
 
+/* Recipe selectors (aether_features_config.recipe); 0 means v1. */
+#define AETHER_FEATURES_V1 1u
+#define AETHER_FEATURES_V2 2u
+#define AETHER_FEATURES_V2_SLOTS 5u    /* variability slots of recipe v2 */
+#define AETHER_FEATURES_V2_FLOOR 1e-3  /* log floor of the v2 features */
+
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
     size_t max_nodes; /* distinct node_ids tracked at once, 1..256 */
+    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, AETHER_FEATURES_V2 */
 } aether_features_config;
 
-/* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES}. */
+/* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
+ * AETHER_FEATURES_V1}. */
 aether_features_config aether_features_config_default(void);
+
+/* Recipe name <-> selector: "csi-v1" / "csi-v2" (the names blob metadata
+ * stores under `features`). parse: INVALID_ARG for other names, NULL_ARG.
+ * name: "csi-v1" for 0 and 1, "csi-v2", NULL for unknown values. */
+aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
+const char *aether_features_recipe_name(unsigned recipe);
 
 /* Number of groups G for input_dim (0 if input_dim is out of range). */
 size_t aether_features_groups(size_t input_dim);
@@ -97,6 +136,8 @@ aether_status aether_features_init(void *buf, size_t len, const aether_features_
 aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
 void aether_features_destroy(aether_features *f);
 
+/* Recipe of this extractor, AETHER_FEATURES_V1 or _V2 (0 for NULL). */
+unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
 size_t aether_features_dim(const aether_features *f);
 /* Forget every node's previous frame. */

@@ -177,6 +177,10 @@ size_t aether_model_session_frames(const aether_model_session *s);
 /* 1 once any cache has evicted since the last reset (equivalence with the
  * window forward no longer holds), else 0. */
 int aether_model_session_evicted(const aether_model_session *s);
+/* 1 when a failed step left the layers' caches out of step (some layer took
+ * the frame, a later one failed): every step then returns AETHER_ERR_STATE
+ * until aether_model_session_reset. 0 otherwise (also for NULL). */
+int aether_model_session_broken(const aether_model_session *s);
 
 #ifdef __cplusplus
 }

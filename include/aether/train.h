@@ -204,13 +204,16 @@ typedef struct aether_train_config {
     float aug_offset;       /* std of a random per-window constant added to each
                              * normalised feature (level invariance); 0 = off */
     long const_feature;     /* feature held constant (bias input): no noise; -1 none */
+    const unsigned char *aug_offset_mask; /* input_dim bytes: 0 = no offset for that
+                             * feature (variability features, whose level is
+                             * the signal); NULL = every feature */
 } aether_train_config;
 
 /* Defaults: window 64, stride 16, pool LAST, 30 epochs, batch 32, lr 3e-3,
  * min_lr_frac 0.05, warmup_frac 0.05, weight_decay 1e-2, Adam (0.9, 0.999,
  * 1e-8), clip 1, seed 1, threads 1, patience 8, class weighting on, shift
  * on, aug_scale 0.7, energy_feature 0, aug_noise 0, aug_offset 0,
- * const_feature -1. */
+ * const_feature -1, aug_offset_mask NULL. */
 aether_train_config aether_train_config_default(void);
 
 typedef struct aether_train_epoch {
@@ -272,6 +275,7 @@ typedef struct aether_dataset {
     float **tones;       /* per recording: n_frames x AETHER_DATASET_TONES gain-normalised amplitudes */
     size_t n_classes;
     char labels[AETHER_TRAIN_MAX_CLASSES][32];
+    unsigned recipe;     /* feature recipe used (AETHER_FEATURES_V1 / _V2) */
 } aether_dataset;
 
 #define AETHER_DATASET_TONES 52u
@@ -285,6 +289,11 @@ typedef struct aether_dataset {
  * readers' errors, NO_MEM. */
 aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
                                   size_t dim, aether_dataset *out);
+/* The same with a feature recipe (AETHER_FEATURES_V1 or _V2; 0 = v1;
+ * others INVALID_ARG). aether_dataset_load is this with recipe v1. */
+aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
+                                         size_t n_labels, size_t dim, unsigned recipe,
+                                         aether_dataset *out);
 void aether_dataset_free(aether_dataset *ds);
 
 #ifdef __cplusplus

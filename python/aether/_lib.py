@@ -147,7 +147,8 @@ class BlobView(Structure):
 class BlobLayout(Structure):
     _fields_ = [(n, c_size_t) for n in (
         "elem_size", "q_width", "kv_width", "layer_elems", "wq", "wk", "wv", "wo",
-        "classifier", "v1_elems", "norm_mean", "norm_inv_std", "total_elems", "total_bytes")]
+        "classifier", "v1_elems", "norm_mean", "norm_inv_std", "total_elems", "total_bytes",
+        "meta_bytes")]
 
 
 class BlobDemoParams(Structure):
@@ -221,7 +222,7 @@ class RecordingOptions(Structure):
 
 
 class FeaturesConfig(Structure):
-    _fields_ = [("input_dim", c_size_t), ("max_nodes", c_size_t)]
+    _fields_ = [("input_dim", c_size_t), ("max_nodes", c_size_t), ("recipe", c_uint)]
 
 
 class NormConfig(Structure):

@@ -1,6 +1,6 @@
 /* RVNE blob: the model-level payload layout (FORMATS.md 2, MODEL.md
  * "Extensions") and model-level validation. */
-#include "aether/blob.h"
+#include "blob_internal.h"
 
 static aether_status mul_add(size_t a, size_t b, size_t *acc)
 {
@@ -49,6 +49,7 @@ aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_lay
             return AETHER_ERR_OVERFLOW;
     }
     l.total_elems = all;
+    l.meta_bytes = 0;
     if (aether_size_mul(all, l.elem_size, &l.total_bytes) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
     *out = l;
@@ -123,8 +124,19 @@ aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_
     if (v->header.flags & (uint8_t)~AETHER_BLOB_KNOWN_FLAGS)
         return AETHER_ERR_BLOB_EXTENSION;
     /* A layout too large for size_t cannot match a u32 payload length. */
-    if (aether_blob_layout_of(&v->header, &l) != AETHER_OK ||
-        (uint64_t)l.total_bytes != (uint64_t)v->header.weights_len)
+    if (aether_blob_layout_of(&v->header, &l) != AETHER_OK)
+        return AETHER_ERR_BLOB_LAYOUT;
+    if (v->header.flags & AETHER_BLOB_FLAG_METADATA) {
+        size_t text_len;
+        if (!v->weights)
+            return AETHER_ERR_BLOB_LAYOUT; /* no room for the record's trailer */
+        st = aether_blob_meta_locate_(v->weights, v->header.weights_len, l.total_bytes,
+                                      &text_len, &l.meta_bytes);
+        if (st != AETHER_OK)
+            return st;
+        l.total_bytes += l.meta_bytes; /* the record fits the u32 payload */
+    }
+    if ((uint64_t)l.total_bytes != (uint64_t)v->header.weights_len)
         return AETHER_ERR_BLOB_LAYOUT;
     if (l.total_elems > 0 && !v->weights)
         return AETHER_ERR_NULL_ARG;

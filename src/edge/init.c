@@ -253,6 +253,18 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
     e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
+    /* The documented contract is against ruv_temporal_ctx_size: a buffer
+     * below it is refused even when this buffer's alignment would happen to
+     * need less padding than the worst case the size counts. */
+    {
+        size_t need = 0;
+        e = ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, cfg,
+                                     &need);
+        if (e != ESP_OK)
+            return e;
+        if (buf_len < need)
+            return ESP_ERR_NO_MEM;
+    }
     return build(buf, buf_len, &p, input_dim, window_len, n_classes, out_ctx);
 }
 

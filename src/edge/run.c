@@ -43,10 +43,16 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
         ctx->frames_total++;
         return ESP_OK;
     }
-    /* A full cache under policy FAIL changes nothing; anything else may have
-     * left the layers out of step. */
-    if (st != AETHER_ERR_CACHE_FULL)
+    /* A failure before any layer took the frame (a full cache under policy
+     * FAIL, or an overflow in the first layer) changes nothing and keeps the
+     * documented "state unchanged" meaning of the code. If an earlier layer
+     * already took the frame the context needs a reset: INVALID_STATE. */
+    if (aether_model_session_broken(ctx->session)) {
         ctx->broken = 1;
+        return ESP_ERR_INVALID_STATE;
+    }
+    if (st == AETHER_ERR_CACHE_FULL)
+        return ESP_ERR_INVALID_STATE;
     return ruv_temporal_err_(st);
 }
 

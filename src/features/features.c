@@ -19,10 +19,17 @@ typedef struct node_state {
     unsigned char amp_ok[N_TONES];
     unsigned char dphi_ok[N_TONES];
     unsigned char group_ok[N_TONES];
+    /* recipe v2: per-tone exponential moving statistics (see features.h) */
+    uint64_t seen;         /* frames since the node's state began */
+    float ema_m[N_TONES], ema_v[N_TONES];   /* gain-normalised amp, alpha 1/8 */
+    float ema_lm[N_TONES], ema_lv[N_TONES]; /* the same, alpha 1/32 */
+    float ph_m[N_TONES], ph_v[N_TONES];     /* phase differences, alpha 1/8 */
+    double motion_ema;
 } node_state;
 
 struct aether_features {
     size_t dim;
+    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
     size_t groups;
     size_t max_nodes;
     node_state *nodes;
@@ -39,6 +46,7 @@ typedef struct frame_work {
     unsigned char dphi_ok[N_TONES];
     float group[N_TONES];
     unsigned char group_ok[N_TONES];
+    int any_dphi;
 } frame_work;
 
 /* Block index of canonical tone p: 1..26 then 38..63. */
@@ -61,6 +69,7 @@ aether_features_config aether_features_config_default(void)
     aether_features_config c;
     c.input_dim = AETHER_FEATURES_DEFAULT_DIM;
     c.max_nodes = AETHER_FEATURES_DEFAULT_NODES;
+    c.recipe = AETHER_FEATURES_V1;
     return c;
 }
 
@@ -76,7 +85,7 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > 256)
+        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V2)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
@@ -90,6 +99,7 @@ static aether_features *layout(aether_arena *a, const aether_features_config *cf
     if (!f || !nodes)
         return NULL;
     f->dim = cfg->input_dim;
+    f->recipe = cfg->recipe == AETHER_FEATURES_V2 ? AETHER_FEATURES_V2 : AETHER_FEATURES_V1;
     f->groups = aether_features_groups(cfg->input_dim);
     f->max_nodes = cfg->max_nodes;
     f->nodes = nodes;
@@ -156,6 +166,31 @@ void aether_features_destroy(aether_features *f)
 {
     if (f && f->owned)
         free(f->owned);
+}
+
+aether_status aether_features_recipe_parse(const char *name, unsigned *recipe)
+{
+    if (!name || !recipe)
+        return AETHER_ERR_NULL_ARG;
+    if (!strcmp(name, "csi-v1"))
+        *recipe = AETHER_FEATURES_V1;
+    else if (!strcmp(name, "csi-v2"))
+        *recipe = AETHER_FEATURES_V2;
+    else
+        return AETHER_ERR_INVALID_ARG;
+    return AETHER_OK;
+}
+
+const char *aether_features_recipe_name(unsigned recipe)
+{
+    if (recipe == 0 || recipe == AETHER_FEATURES_V1)
+        return "csi-v1";
+    return recipe == AETHER_FEATURES_V2 ? "csi-v2" : NULL;
+}
+
+unsigned aether_features_recipe(const aether_features *f)
+{
+    return f ? f->recipe : 0u;
 }
 
 size_t aether_features_dim(const aether_features *f)
@@ -298,6 +333,9 @@ static void compute(const aether_features *f, const aether_csi_frame *fr, const 
                                         p != 25 && w->ok[p] && w->ok[p + 1]);
         w->dphi[p] = w->dphi_ok[p] ? (float)wrap_pi(w->phase[p + 1] - w->phase[p]) : 0.0f;
     }
+    w->any_dphi = 0;
+    for (p = 0; p < N_TONES; ++p)
+        w->any_dphi |= w->dphi_ok[p];
     mean_std(w->dphi, w->dphi_ok, N_TONES, &mean, &std);
     out[AETHER_FEAT_PHASE_MEAN] = (float)mean;
     out[AETHER_FEAT_PHASE_STD] = (float)std;
@@ -330,6 +368,105 @@ static void compute(const aether_features *f, const aether_csi_frame *fr, const 
     }
 }
 
+/* Pearson correlation of the gain-normalised amplitude vectors of this and
+ * the previous frame over the tones both have; 1 when either is flat. */
+static double frame_correlation(const frame_work *w, const node_state *prev)
+{
+    size_t p, c = 0;
+    double sa = 0.0, sb = 0.0, ma, mb, xy = 0.0, xx = 0.0, yy = 0.0;
+    for (p = 0; p < N_TONES; ++p)
+        if (w->ok[p] && prev->amp_ok[p]) {
+            sa += (double)w->norm[p];
+            sb += (double)prev->amp[p];
+            c++;
+        }
+    if (c < 2)
+        return 1.0;
+    ma = sa / (double)c;
+    mb = sb / (double)c;
+    for (p = 0; p < N_TONES; ++p)
+        if (w->ok[p] && prev->amp_ok[p]) {
+            double a = (double)w->norm[p] - ma, b = (double)prev->amp[p] - mb;
+            xy += a * b;
+            xx += a * a;
+            yy += b * b;
+        }
+    if (xx <= 0.0 || yy <= 0.0)
+        return 1.0;
+    return xy / sqrt(xx * yy);
+}
+
+/* One exponential moving mean/variance step (the first sample sets mean x,
+ * variance 0); wrapped differences for phases. */
+static void ema_step(float *m, float *v, double x, double alpha, int first, int phase)
+{
+    double d, mm = (double)*m, vv = (double)*v;
+    if (first) {
+        *m = (float)x;
+        *v = 0.0f;
+        return;
+    }
+    d = phase ? wrap_pi(x - mm) : x - mm;
+    mm += alpha * d;
+    vv = (1.0 - alpha) * (vv + alpha * d * d);
+    *m = (float)(phase ? wrap_pi(mm) : mm);
+    *v = (float)vv;
+}
+
+/* Mean over tones with ok[p] of sqrt(v[p]); 0 if none. */
+static double pooled_std(const float *v, const unsigned char *ok)
+{
+    size_t p, c = 0;
+    double s = 0.0;
+    for (p = 0; p < N_TONES; ++p)
+        if (ok[p]) {
+            s += sqrt((double)v[p]);
+            c++;
+        }
+    return c ? s / (double)c : 0.0;
+}
+
+/* Recipe v2: the variability slots (features.h). `n` holds the node's
+ * state before this frame (prev says whether it is comparable) and is
+ * updated here; ok flags of a tone that appears for the first time start
+ * its statistics. */
+static void compute_v2(const aether_features *f, const frame_work *w, node_state *n,
+                       const node_state *prev, float *out)
+{
+    const size_t G = f->groups, base = AETHER_FEATURES_FIXED + G;
+    const size_t slots = G < AETHER_FEATURES_V2_SLOTS ? G : AETHER_FEATURES_V2_SLOTS;
+    int first = prev == NULL;
+    size_t p;
+    float v2[AETHER_FEATURES_V2_SLOTS];
+    for (p = 0; p < N_TONES; ++p) {
+        int tone_first = first || !n->amp_ok[p];
+        int ph_first = first || !n->dphi_ok[p];
+        if (w->ok[p]) {
+            ema_step(&n->ema_m[p], &n->ema_v[p], (double)w->norm[p], 1.0 / 8.0, tone_first, 0);
+            ema_step(&n->ema_lm[p], &n->ema_lv[p], (double)w->norm[p], 1.0 / 32.0, tone_first,
+                     0);
+        }
+        if (w->dphi_ok[p])
+            ema_step(&n->ph_m[p], &n->ph_v[p], (double)w->dphi[p], 1.0 / 8.0, ph_first, 1);
+    }
+    n->motion_ema = first ? (double)out[AETHER_FEAT_MOTION]
+                          : n->motion_ema + (1.0 / 8.0) * ((double)out[AETHER_FEAT_MOTION] -
+                                                           n->motion_ema);
+    v2[0] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_v, w->ok));
+    v2[1] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_lv, w->ok));
+    {
+        double dec = prev ? 1.0 - frame_correlation(w, prev) : 0.0;
+        if (dec < 0.0)
+            dec = 0.0;
+        v2[2] = (float)log(AETHER_FEATURES_V2_FLOOR + dec);
+    }
+    v2[3] = w->any_dphi ? (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ph_v, w->dphi_ok))
+                        : 0.0f;
+    v2[4] = (float)log(AETHER_FEATURES_V2_FLOOR + n->motion_ema);
+    for (p = 0; p < slots; ++p)
+        out[base + p] = v2[p];
+}
+
 aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
                                       float *out, size_t out_len)
 {
@@ -358,6 +495,13 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         prev = n->kind == frame->kind ? n : NULL;
     }
     compute(f, frame, prev, &w, out);
+    if (f->recipe == AETHER_FEATURES_V2) {
+        if (!prev)
+            n->seen = 0;
+        /* the v2 statistics read the previous frame's ok flags from n */
+        compute_v2(f, &w, n, prev, out);
+        n->seen++;
+    }
     n->used = 1;
     n->node_id = frame->node_id;
     n->kind = frame->kind;

@@ -88,7 +88,7 @@ static void tone_amps(const aether_csi_frame *f, float *out)
 }
 
 static aether_status load_file(const char *path, const char *name, size_t label, size_t dim,
-                               aether_train_recording *rec, float **tones_out)
+                               unsigned recipe, aether_train_recording *rec, float **tones_out)
 {
     aether_recording *r = NULL;
     aether_features *fx = NULL;
@@ -103,6 +103,7 @@ static aether_status load_file(const char *path, const char *name, size_t label,
     if (st != AETHER_OK)
         return st;
     fc.input_dim = dim;
+    fc.recipe = recipe;
     st = aether_features_create(&fc, &fx);
     if (st != AETHER_OK) {
         aether_recording_close(r);
@@ -177,15 +178,24 @@ void aether_dataset_free(aether_dataset *ds)
 aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
                                   size_t dim, aether_dataset *out)
 {
+    return aether_dataset_load_recipe(dir, labels, n_labels, dim, AETHER_FEATURES_V1, out);
+}
+
+aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
+                                         size_t n_labels, size_t dim, unsigned recipe,
+                                         aether_dataset *out)
+{
     aether_dataset ds;
     size_t c;
     aether_status st = AETHER_OK;
     if (!dir || !labels || !out)
         return AETHER_ERR_NULL_ARG;
-    if (n_labels < 2 || n_labels > AETHER_TRAIN_MAX_CLASSES || aether_features_groups(dim) == 0)
+    if (n_labels < 2 || n_labels > AETHER_TRAIN_MAX_CLASSES || aether_features_groups(dim) == 0 ||
+        recipe > AETHER_FEATURES_V2)
         return AETHER_ERR_INVALID_ARG;
     memset(&ds, 0, sizeof ds);
     ds.dim = dim;
+    ds.recipe = recipe ? recipe : AETHER_FEATURES_V1;
     ds.n_classes = n_labels;
     for (c = 0; c < n_labels && st == AETHER_OK; ++c) {
         char path[4096];
@@ -241,7 +251,7 @@ aether_status aether_dataset_load(const char *dir, const char *const *labels, si
             }
             ds.tones = nt;
             snprintf(fpath, sizeof fpath, "%s/%s", path, names[i]);
-            st = load_file(fpath, names[i], c, dim, &ds.recs[ds.n_recs], &ds.tones[ds.n_recs]);
+            st = load_file(fpath, names[i], c, dim, recipe, &ds.recs[ds.n_recs], &ds.tones[ds.n_recs]);
             if (st == AETHER_OK)
                 ds.n_recs++;
         }

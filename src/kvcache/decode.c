@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "kernels/osm.h"
+#include "kvcache/kv_step.h"
 #include "kvcache/kvcache_internal.h"
+#include "simd/simd.h"
 
 static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
 {
@@ -25,15 +27,6 @@ static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcac
     return AETHER_OK;
 }
 
-static int all_finite(const float *x, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; ++i)
-        if (!aether_isfinite(x[i]))
-            return 0;
-    return 1;
-}
-
 /* Credit every token candidate with its normalised weight exp(s - m)/denom. */
 static void add_scores(aether_kvcache *c, const aether_osm *s, size_t n_tok)
 {
@@ -44,14 +37,87 @@ static void add_scores(aether_kvcache *c, const aether_osm *s, size_t n_tok)
         c->score[c->tok_slot[j]] += expf(c->tok_score[j] - s->m) / s->denom;
 }
 
+/* Slots of the token candidates of a cache that has evicted. A bounded
+ * ring fills its slots in order, so token last - d usually sits d slots
+ * before the newest token's slot: that guess is tried first and kept only
+ * when the slot really holds the token; otherwise the hash decides. */
+static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
+{
+    size_t last = c->next_token - 1, s_last = 0, j, m = 0, len = c->len;
+    int have = len > 0 && aether_kv_lookup(c, last, &s_last);
+    for (j = 0; j < n_tok; ++j) {
+        size_t pos = c->tok[j];
+        if (have && pos <= last) {
+            size_t d = (last - pos) % len;
+            size_t g = s_last >= d ? s_last - d : s_last + len - d;
+            if (c->slot_token[g] == pos) {
+                c->tok_slot[m++] = g;
+                continue;
+            }
+        }
+        if (aether_kv_lookup(c, pos, &c->tok_slot[m]))
+            ++m;
+    }
+    return m;
+}
+
+/* Turn the block candidates into landmark ring entries (in place, retired
+ * blocks dropped). Returns 0 when a candidate is a partial LM_SUM block,
+ * whose mean exists only in the shared temporary row. */
+static int block_entries(aether_kvcache *c, size_t *n_blk)
+{
+    size_t j, m = 0;
+    for (j = 0; j < *n_blk; ++j) {
+        size_t b = c->blk[j], e = b % c->nb_ring;
+        if (c->lm_tag[e] != b || c->lm_count[e] == 0)
+            continue;
+        if (c->lm_mode != AETHER_KV_LM_WELFORD && c->lm_count[e] != c->block_size)
+            return 0;
+        c->blk[m++] = e;
+    }
+    *n_blk = m;
+    return 1;
+}
+
+/* The optimised decode (f32 rows, no per-candidate weights needed): every
+ * GQA group goes through the multi-row kernel, which loads each gathered
+ * K/V row once for all rows of the group (accumulating in place in `out`,
+ * which the kernel allows). Returns 0 when it does not apply;
+ * then nothing was written but the block list, which the caller rebuilds. */
+static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const float *q,
+                       size_t q_heads, size_t n_tok, size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, hk, h0, nh;
+    float scale = aether_attn_scale(dim);
+    if (!block_entries(c, &n_blk))
+        return 0;
+    for (hk = 0; hk < c->kv_heads; ++hk) {
+        aether_rows tr, br;
+        tr.k = c->k32 + hk * dim;
+        tr.v = c->v32 + hk * dim;
+        tr.stride = c->row;
+        br.k = c->lm_mean_k + hk * dim;
+        br.v = c->lm_mean_v + hk * dim;
+        br.stride = c->row;
+        for (h0 = 0; h0 < group; h0 += nh) {
+            size_t h = hk * group + h0;
+            nh = group - h0 < AETHER_QGROUP_MAX ? group - h0 : AETHER_QGROUP_MAX;
+            ops->query_group(q + h * dim, nh, dim, scale, &tr, c->tok_slot, n_tok, &br, c->blk,
+                             n_blk, out + h * dim, out + h * dim);
+        }
+    }
+    return 1;
+}
+
 /* One decode over a non-empty cache; all arguments already validated. */
 static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
                         aether_kvcache *c, float *out)
 {
     size_t dim = c->head_dim, group = q_heads / c->kv_heads;
-    size_t i, seq, n_tok = 0, n_blk = 0, j, m, h;
+    size_t i, seq, n_tok = 0, n_blk = 0, j, h;
     float scale = aether_attn_scale(dim);
     int scored = c->evict == AETHER_KV_EVICT_SCORED;
+    const aether_simd_ops *ops = aether_simd_active();
 
     if (aether_kv_logical(c)) {
         i = c->next_token - 1;
@@ -68,12 +134,24 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
         aether_pattern_sort(c->tok, n_tok);
         aether_pattern_sort(c->blk, n_blk);
     }
-    /* Positions whose token was evicted (bounded policies) drop out. */
-    for (j = 0, m = 0; j < n_tok; ++j)
-        if (aether_kv_lookup(c, c->tok[j], &c->tok_slot[m]))
-            ++m;
-    n_tok = m;
+    /* Positions whose token was evicted (bounded policies) drop out. Until
+     * a bounded cache first evicts (every token seen is still held), token
+     * t sits in slot t, as in an unbounded cache: no hash probes. */
+    if (!aether_kv_logical(c) || c->next_token == c->len) {
+        for (j = 0; j < n_tok; ++j)
+            c->tok_slot[j] = c->tok[j];
+    } else {
+        n_tok = resolve_logical(c, n_tok);
+    }
 
+    if (ops && !scored && c->storage == AETHER_KV_F32) {
+        if (decode_fast(ops, c, q, q_heads, n_tok, n_blk, out))
+            return;
+        /* A partial landmark block: rebuild the list for the reference. */
+        (void)aether_pattern_blocks(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
+        if (cfg->sort_candidates)
+            aether_pattern_sort(c->blk, n_blk);
+    }
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
         size_t kvo = (h / group) * dim;
@@ -133,7 +211,7 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
         return AETHER_ERR_SHAPE_MISMATCH;
     if (!q1->data || !out->data)
         return AETHER_ERR_NULL_ARG;
-    if (!all_finite(q1->data, q1->heads * q1->dim))
+    if (!aether_kv_rows_finite_(q1->data, q1->heads * q1->dim))
         return AETHER_ERR_NONFINITE;
     if (cache->len == 0) {
         memset(out->data, 0, q1->heads * q1->dim * sizeof(float));
@@ -175,8 +253,9 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
         return AETHER_ERR_NULL_ARG;
     /* Tensors exist, so seq * heads * dim did not overflow. */
     qrow = q->heads * q->dim;
-    if (!all_finite(q->data, n * qrow) || !all_finite(k_new->data, n * cache->row) ||
-        !all_finite(v_new->data, n * cache->row))
+    if (!aether_kv_rows_finite_(q->data, n * qrow) ||
+        !aether_kv_rows_finite_(k_new->data, n * cache->row) ||
+        !aether_kv_rows_finite_(v_new->data, n * cache->row))
         return AETHER_ERR_NONFINITE;
     if (n > SIZE_MAX - 1 - cache->next_token)
         return AETHER_ERR_OVERFLOW;
@@ -187,5 +266,30 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
         aether_kv_push(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
         decode_core(cfg, q->data + t * qrow, q->heads, cache, out->data + t * qrow);
     }
+    return AETHER_OK;
+}
+
+int aether_kv_rows_finite_(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (uint32_t)((b & 0x7F800000u) == 0x7F800000u);
+    }
+    return bad == 0;
+}
+
+aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                                   const float *k, const float *v, aether_kvcache *c, float *out)
+{
+    /* The checks of aether_kvcache_append_rows after the finite rows. */
+    if (c->next_token == SIZE_MAX)
+        return AETHER_ERR_OVERFLOW;
+    if (c->len >= c->capacity && !aether_kv_logical(c))
+        return AETHER_ERR_CACHE_FULL;
+    aether_kv_push(c, k, v);
+    decode_core(cfg, q, q_heads, c, out);
     return AETHER_OK;
 }

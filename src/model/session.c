@@ -3,6 +3,10 @@
 #include "model/model_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "kvcache/kv_step.h"
+#include "simd/simd.h"
 
 #define SESSION_MAGIC 0x53455353u /* "SESS" */
 
@@ -22,6 +26,7 @@ struct aether_model_session {
 aether_session_params aether_model_session_params_default(void)
 {
     aether_session_params p;
+    memset(&p, 0, sizeof p); /* padding too: callers may compare structs */
     p.capacity = 4096;
     p.evict = AETHER_KV_EVICT_SLIDING;
     p.storage = AETHER_KV_F32;
@@ -235,10 +240,43 @@ static aether_status run_layers(aether_model_session *s)
     return AETHER_OK;
 }
 
+/* The optimised path of run_layers (sparse head, SIMD kernels active):
+ * projections as vector matvecs, and the cache step without the per-call
+ * tensor and configuration checks the session already did once. Failures
+ * and their order are those of aether_head_step. */
+static aether_status run_layers_fast(aether_model_session *s, const aether_simd_ops *ops)
+{
+    const aether_model *m = s->model;
+    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
+    size_t qh = m->header.n_q_heads, l, j;
+    aether_status st;
+    for (l = 0; l < m->header.n_layers; ++l) {
+        ops->matvec(s->h, in, aether_model_wq_(m, l), qw, s->q);
+        ops->matvec(s->h, in, aether_model_wk_(m, l), kvw, s->k);
+        ops->matvec(s->h, in, aether_model_wv_(m, l), kvw, s->v);
+        if (!aether_kv_rows_finite_(s->q, qw) || !aether_kv_rows_finite_(s->k, kvw) ||
+            !aether_kv_rows_finite_(s->v, kvw))
+            st = AETHER_ERR_NONFINITE;
+        else
+            st = aether_kv_step_rows_(&m->head.attn, s->q, qh, s->k, s->v, s->caches[l], s->a);
+        if (st != AETHER_OK) {
+            /* Nothing of this layer was stored; earlier layers were. */
+            if (l > 0)
+                s->broken = 1;
+            return st;
+        }
+        ops->matvec(s->a, qw, aether_model_wo_(m, l), in, s->tmp);
+        for (j = 0; j < in; ++j)
+            s->h[j] = s->h[j] + s->tmp[j];
+    }
+    return AETHER_OK;
+}
+
 aether_status aether_model_session_step(aether_model_session *s, const float *frame,
                                         float *logits, float *pooled)
 {
     const aether_model *m;
+    const aether_simd_ops *ops;
     size_t i, in;
     aether_status st = check(s);
     if (st != AETHER_OK)
@@ -249,9 +287,8 @@ aether_status aether_model_session_step(aether_model_session *s, const float *fr
         return AETHER_ERR_STATE;
     m = s->model;
     in = m->header.input_dim;
-    for (i = 0; i < in; ++i)
-        if (!aether_isfinite(frame[i]))
-            return AETHER_ERR_NONFINITE;
+    if (!aether_kv_rows_finite_(frame, in))
+        return AETHER_ERR_NONFINITE;
     /* Policies that never evict on append fail up front, before any layer
      * has taken the frame (all caches hold the same number of frames). */
     if ((s->params.evict == AETHER_KV_EVICT_NONE ||
@@ -259,10 +296,14 @@ aether_status aether_model_session_step(aether_model_session *s, const float *fr
         aether_kvcache_is_full(s->caches[0]))
         return AETHER_ERR_CACHE_FULL;
     aether_model_prepare_frame_(m, frame, s->h);
-    st = run_layers(s);
+    ops = m->head.backend == AETHER_HEAD_SPARSE_GQA ? aether_simd_active() : NULL;
+    st = ops ? run_layers_fast(s, ops) : run_layers(s);
     if (st != AETHER_OK)
         return st;
-    aether_model_matvec_(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
+    if (ops)
+        ops->matvec(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
+    else
+        aether_model_matvec_(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
     if (pooled)
         for (i = 0; i < in; ++i)
             pooled[i] = s->h[i];
@@ -296,4 +337,9 @@ int aether_model_session_evicted(const aether_model_session *s)
     if (check(s) != AETHER_OK)
         return 0;
     return aether_kvcache_tokens_seen(s->caches[0]) > aether_kvcache_len(s->caches[0]);
+}
+
+int aether_model_session_broken(const aether_model_session *s)
+{
+    return check(s) == AETHER_OK && s->broken;
 }

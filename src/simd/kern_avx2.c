@@ -40,6 +40,12 @@ static inline float ae_hsum256(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+static inline void ae_hsum4(__m256 a, __m256 b, __m256 c, __m256 d, float *out)
+{
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
 #define AE_ISA avx2
 #define AE_OPS_NAME "avx2"
 #define AE_VW 8u
@@ -55,6 +61,7 @@ static inline float ae_hsum256(__m256 v)
 #define AE_MAX(a, b) _mm256_max_ps((a), (b))
 #define AE_PD 2u
 #define AE_HSUM(v) ae_hsum256(v)
+#define AE_HSUM4(a, b, c, d, o) ae_hsum4((a), (b), (c), (d), (o))
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #include "simd/tile_impl.h"
 

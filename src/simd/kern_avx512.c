@@ -37,6 +37,18 @@ static inline __m512 ae_vexp(__m512 x)
     return _mm512_maskz_mov_ps((__mmask16)~under, y);
 }
 
+/* Horizontal sums of four vectors at once (a transpose-add tree). */
+static inline void ae_hsum4(__m512 a, __m512 b, __m512 c, __m512 d, float *out)
+{
+    __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 w = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(w), _mm256_extractf128_ps(w, 1));
+    _mm_storeu_ps(out, x);
+}
+
 #define AE_ISA avx512
 #define AE_OPS_NAME "avx512"
 #define AE_VW 16u
@@ -52,6 +64,7 @@ static inline __m512 ae_vexp(__m512 x)
 #define AE_MAX(a, b) _mm512_max_ps((a), (b))
 #define AE_PD 4u
 #define AE_HSUM(v) _mm512_reduce_add_ps(v)
+#define AE_HSUM4(a, b, c, d, o) ae_hsum4((a), (b), (c), (d), (o))
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #include "simd/tile_impl.h"
 

@@ -46,6 +46,8 @@ static inline float32x4_t ae_vexp(float32x4_t x)
 #define AE_MAX(a, b) vmaxq_f32((a), (b))
 #define AE_PD 4u
 #define AE_HSUM(v) vaddvq_f32(v)
+#define AE_HSUM4(a, b, c, d, o) \
+    vst1q_f32((o), vpaddq_f32(vpaddq_f32((a), (b)), vpaddq_f32((c), (d))))
 #define AE_PREFETCH(p) __builtin_prefetch(p)
 #include "simd/tile_impl.h"
 

@@ -57,7 +57,23 @@ typedef struct aether_simd_ops {
                   size_t n_blk, float *acc, float *out);
     /* y[i] = exp(x[i]) with the vector polynomial (y may equal x). */
     void (*exp)(const float *x, float *y, size_t n);
+    /* nh (1..AETHER_QGROUP_MAX) query rows q[h*dim..] sharing one K/V head
+     * over the same gathered candidates (decode of a GQA group): each K/V
+     * row is loaded once for all nh rows. acc: nh*dim floats of scratch,
+     * which may be `out` itself (nh rows of dim floats). Per row, the same
+     * contract as query. */
+    void (*query_group)(const float *q, size_t nh, size_t dim, float scale,
+                        const aether_rows *tokens, const size_t *tok, size_t n_tok,
+                        const aether_rows *blocks, const size_t *blk, size_t n_blk, float *acc,
+                        float *out);
+    /* y[0..cols) = x[0..rows) . W (row-major rows x cols), vectorised over
+     * the columns with fused multiply-adds (within the accuracy contract,
+     * not the reference's bits). */
+    void (*matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
 } aether_simd_ops;
+
+/* Most query rows query_group takes at once. */
+#define AETHER_QGROUP_MAX 4u
 
 const aether_simd_ops *aether_simd_avx2(void);
 const aether_simd_ops *aether_simd_avx512(void);

@@ -10,6 +10,7 @@
  *   AE_PD             vectors of the head dimension per P.V register block
  *   AE_PREFETCH(p)    prefetch the cache line of p into L1
  *   AE_HSUM(v)        horizontal sum
+ *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
  * No #include guard: meant to be included once per translation unit.
  */
 #include <float.h>
@@ -26,7 +27,7 @@
 #define AE_PR 4u              /* rows per P.V register block */
 #define AE_KC AETHER_TILE_KC
 #define AE_BATCH 64u          /* gathered candidates scored at a time */
-#define AE_PF_AHEAD 4u        /* rows of extras prefetched ahead */
+#define AE_QB 256u            /* decode: candidates per softmax update */
 #define AE_UMAX 48u           /* largest shared landmark union (<= AE_KC) */
 
 /* Initial running max: finite, so fully masked chunks give exp(-inf) = 0
@@ -131,21 +132,6 @@ static void AE_FN(dots_exact)(const float *q, size_t dim, const aether_rows *row
     }
 }
 
-/* Gathered rows are scattered in memory: the tile requests the rows of a
- * later row's extras ahead of use so the cache misses overlap. */
-static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
-{
-    size_t j, d;
-    for (j = 0; j < n; ++j) {
-        const float *kr = rows->k + idx[j] * rows->stride;
-        const float *vr = rows->v + idx[j] * rows->stride;
-        for (d = 0; d < dim; d += 16) {
-            AE_PREFETCH(kr + d);
-            AE_PREFETCH(vr + d);
-        }
-    }
-}
-
 /* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
  * continuing the state (m, l, acc). */
 static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
@@ -207,10 +193,14 @@ static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows
             a2 = AE_FMA(x, AE_LOADU(k2 + d), a2);
             a3 = AE_FMA(x, AE_LOADU(k3 + d), a3);
         }
-        t0 = AE_HSUM(a0);
-        t1 = AE_HSUM(a1);
-        t2 = AE_HSUM(a2);
-        t3 = AE_HSUM(a3);
+        {
+            float t4[4];
+            AE_HSUM4(a0, a1, a2, a3, t4);
+            t0 = t4[0];
+            t1 = t4[1];
+            t2 = t4[2];
+            t3 = t4[3];
+        }
         for (; d < dim; ++d) {
             t0 += q[d] * k0[d];
             t1 += q[d] * k1[d];
@@ -235,40 +225,169 @@ static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows
     }
 }
 
-/* One query row over gathered candidates (decode): the whole list is
- * scored first, then a single max / exp / weighted sum pass. */
+/* max(init, x[0..n)) */
+static float AE_FN(max_array)(const float *x, size_t n, float init)
+{
+    AE_V mv = AE_SET1(init);
+    float t[AE_VW], mx;
+    size_t i = 0;
+    for (; i + AE_VW <= n; i += AE_VW)
+        mv = AE_MAX(mv, AE_LOADU(x + i));
+    AE_STOREU(t, mv);
+    mx = t[0];
+    for (i = 1; i < AE_VW; ++i)
+        mx = t[i] > mx ? t[i] : mx;
+    for (i = n - n % AE_VW; i < n; ++i)
+        mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* x[i] = exp(x[i] - mx) in place; returns the sum (lane-split order). */
+static float AE_FN(exp_sub_sum)(float *x, size_t n, float mx)
+{
+    AE_V mv = AE_SET1(mx), sv = AE_ZERO();
+    float t[AE_VW], sum = 0.0f;
+    size_t i = 0, j;
+    for (; i + AE_VW <= n; i += AE_VW) {
+        AE_V e = ae_vexp(AE_SUB(AE_LOADU(x + i), mv));
+        AE_STOREU(x + i, e);
+        sv = AE_ADD(sv, e);
+    }
+    if (i < n) {
+        /* Padding lanes hold -inf: exp gives 0 and adds nothing. */
+        for (j = 0; j < AE_VW; ++j)
+            t[j] = i + j < n ? x[i + j] : -INFINITY;
+        AE_V e = ae_vexp(AE_SUB(AE_LOADU(t), mv));
+        sv = AE_ADD(sv, e);
+        AE_STOREU(t, e);
+        for (j = 0; i + j < n; ++j)
+            x[i + j] = t[j];
+    }
+    AE_STOREU(t, sv);
+    for (j = 0; j < AE_VW; ++j)
+        sum += t[j];
+    return sum;
+}
+
+/* Request every cache line of the batch's K and V rows up front: gathered
+ * far candidates are cold, and the loads then overlap instead of each row
+ * stalling its dot product or weighted sum in turn. */
+static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
+{
+    size_t j, d;
+    for (j = 0; j < n; ++j) {
+        const float *k = rows->k + idx[j] * rows->stride, *v = rows->v + idx[j] * rows->stride;
+        for (d = 0; d < dim; d += 16) {
+            AE_PREFETCH(k + d);
+            AE_PREFETCH(v + d);
+        }
+    }
+}
+
+/* acc[0..dim) += sum over a < n of w[a] * row_a (row_a = base + idx[a] *
+ * stride) for the single-row decode: four candidates at a time into
+ * separate partial sums, so the fused adds of long candidate lists overlap
+ * instead of waiting on one chain per vector. */
+static void AE_FN(accum_dec)(float *acc, size_t dim, const float *base, size_t stride,
+                             const size_t *idx, size_t n, const float *w)
+{
+    size_t d = 0, a;
+    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d), a1 = AE_LOADU(acc + d + AE_VW);
+        AE_V b0 = AE_ZERO(), b1 = AE_ZERO(), c0 = AE_ZERO(), c1 = AE_ZERO();
+        AE_V e0 = AE_ZERO(), e1 = AE_ZERO();
+        for (a = 0; a + 4 <= n; a += 4) {
+            const float *r0 = base + idx[a] * stride + d, *r1 = base + idx[a + 1] * stride + d;
+            const float *r2 = base + idx[a + 2] * stride + d;
+            const float *r3 = base + idx[a + 3] * stride + d;
+            AE_V w0 = AE_SET1(w[a]), w1 = AE_SET1(w[a + 1]);
+            AE_V w2 = AE_SET1(w[a + 2]), w3 = AE_SET1(w[a + 3]);
+            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
+            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
+            b0 = AE_FMA(w1, AE_LOADU(r1), b0);
+            b1 = AE_FMA(w1, AE_LOADU(r1 + AE_VW), b1);
+            c0 = AE_FMA(w2, AE_LOADU(r2), c0);
+            c1 = AE_FMA(w2, AE_LOADU(r2 + AE_VW), c1);
+            e0 = AE_FMA(w3, AE_LOADU(r3), e0);
+            e1 = AE_FMA(w3, AE_LOADU(r3 + AE_VW), e1);
+        }
+        for (; a < n; ++a) {
+            const float *r0 = base + idx[a] * stride + d;
+            AE_V w0 = AE_SET1(w[a]);
+            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
+            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
+        }
+        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
+        AE_STOREU(acc + d + AE_VW, AE_ADD(AE_ADD(a1, b1), AE_ADD(c1, e1)));
+    }
+    for (; d + AE_VW <= dim; d += AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d), b0 = AE_ZERO(), c0 = AE_ZERO(), e0 = AE_ZERO();
+        for (a = 0; a + 4 <= n; a += 4) {
+            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
+            b0 = AE_FMA(AE_SET1(w[a + 1]), AE_LOADU(base + idx[a + 1] * stride + d), b0);
+            c0 = AE_FMA(AE_SET1(w[a + 2]), AE_LOADU(base + idx[a + 2] * stride + d), c0);
+            e0 = AE_FMA(AE_SET1(w[a + 3]), AE_LOADU(base + idx[a + 3] * stride + d), e0);
+        }
+        for (; a < n; ++a)
+            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
+        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
+    }
+    if (d < dim)
+        AE_FN(accum)(acc, d, dim, base, stride, idx, n, w, 1);
+}
+
+/* A decode batch: up to AE_QB candidates of the list "tokens, then
+ * landmark blocks", i.e. a token part and a block part. */
+typedef struct AE_FN(qbatch) {
+    size_t ta, tc, ba, bc;
+} AE_FN(qbatch);
+
+static AE_FN(qbatch) AE_FN(next_batch)(size_t a, size_t n_tok, size_t n_blk)
+{
+    AE_FN(qbatch) b;
+    size_t c = n_tok + n_blk - a < AE_QB ? n_tok + n_blk - a : AE_QB;
+    b.ta = a < n_tok ? a : n_tok;
+    b.tc = a < n_tok ? (n_tok - a < c ? n_tok - a : c) : 0;
+    b.bc = c - b.tc;
+    b.ba = a + b.tc - n_tok;
+    return b;
+}
+
+/* One query row over gathered candidates (decode): tokens and landmarks
+ * are scored into one batch, then a single max / exp / weighted sum pass
+ * (one online-softmax update per AE_QB candidates). acc may be out. */
 static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
                          const size_t *tok, size_t n_tok, const aether_rows *blocks,
                          const size_t *blk, size_t n_blk, float *acc, float *out)
 {
-    float s[AE_BATCH];
+    float s[AE_QB];
     float m = AE_MINIT, l = 0.0f;
-    size_t pass, a, c, j;
+    size_t a, c;
     memset(acc, 0, dim * sizeof(float));
-    for (pass = 0; pass < 2; ++pass) {
-        const aether_rows *rows = pass ? blocks : tokens;
-        const size_t *idx = pass ? blk : tok;
-        size_t n = pass ? n_blk : n_tok;
-        for (a = 0; a < n; a += c) {
-            float mx = m, sum = 0.0f;
-            c = n - a < AE_BATCH ? n - a : AE_BATCH;
-            AE_FN(dots_fast)(q, dim, rows, idx + a, c, scale, s);
-            for (j = 0; j < c; ++j)
-                mx = s[j] > mx ? s[j] : mx;
-            if (mx > m) {
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        float mx;
+        c = b.tc + b.bc;
+        if (b.tc)
+            AE_FN(dots_fast)(q, dim, tokens, tok + b.ta, b.tc, scale, s);
+        if (b.bc)
+            AE_FN(dots_fast)(q, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+        mx = AE_FN(max_array)(s, c, m);
+        if (mx > m) {
+            /* Nothing accumulated yet: no rescale (and no expf of a huge
+             * negative argument, which takes libm's slow path). */
+            if (m != AE_MINIT) {
                 float al = expf(m - mx);
                 AE_FN(scale_row)(acc, dim, al);
                 l *= al;
-                m = mx;
             }
-            for (j = 0; j < c; ++j)
-                s[j] -= mx;
-            AE_FN(exp_array)(s, s, c);
-            for (j = 0; j < c; ++j)
-                sum += s[j];
-            AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
-            l += sum;
+            m = mx;
         }
+        l += AE_FN(exp_sub_sum)(s, c, mx);
+        if (b.tc)
+            AE_FN(accum_dec)(acc, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
+        if (b.bc)
+            AE_FN(accum_dec)(acc, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
     }
     AE_FN(finish_row)(acc, dim, l, out);
 }
@@ -473,6 +592,66 @@ static int AE_FN(shared_blocks)(const aether_tile *t, const float *qt, float *st
     return 1;
 }
 
+/* Token extras of every row, slot by slot: slot e holds the e-th extra of
+ * each row (for consecutive queries mostly i - s for one stride s, so the
+ * rows walk memory in order). Scores in the reference's order, four rows'
+ * chains at a time; one online update for all slots. Returns 0 (nothing
+ * done) when a row has more extras than the score buffer holds. */
+static int AE_FN(slot_tokens)(const aether_tile *t, float *st, float *m, float *l, float *al,
+                              float *o)
+{
+    const size_t rows = t->rows, dim = t->dim, stride = t->tokens.stride;
+    size_t E = 0, e, r, d, x;
+    for (r = 0; r < rows; ++r)
+        E = t->n_ext_tok[r] > E ? t->n_ext_tok[r] : E;
+    if (E == 0)
+        return 1;
+    if (E > AE_KC)
+        return 0;
+    for (e = 0; e < E; ++e) {
+        float *se = st + e * AE_R;
+        for (r = 0; r < AE_R; ++r)
+            se[r] = -INFINITY;
+        for (r = 0; r < rows;) {
+            const float *qp[4], *kp[4];
+            size_t rr[4], c = 0;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+            for (; r < rows && c < 4; ++r)
+                if (e < t->n_ext_tok[r]) {
+                    rr[c] = r;
+                    qp[c] = t->q[r];
+                    kp[c++] = t->tokens.k + t->ext_tok[r][e] * stride;
+                }
+            if (c == 0)
+                break;
+            for (x = c; x < 4; ++x) {
+                qp[x] = qp[0];
+                kp[x] = kp[0];
+            }
+            for (d = 0; d < dim; ++d) {
+                s0 += qp[0][d] * kp[0][d];
+                s1 += qp[1][d] * kp[1][d];
+                s2 += qp[2][d] * kp[2][d];
+                s3 += qp[3][d] * kp[3][d];
+            }
+            se[rr[0]] = s0 * t->scale;
+            if (c > 1)
+                se[rr[1]] = s1 * t->scale;
+            if (c > 2)
+                se[rr[2]] = s2 * t->scale;
+            if (c > 3)
+                se[rr[3]] = s3 * t->scale;
+        }
+    }
+    AE_FN(chunk_stats)(st, E, rows, dim, m, l, al, o);
+    for (e = 0; e < E; ++e)
+        for (r = 0; r < rows; ++r)
+            if (e < t->n_ext_tok[r])
+                AE_FN(accum)(o + r * dim, 0, dim, t->tokens.v, stride, &t->ext_tok[r][e], 1,
+                             st + e * AE_R + r, 1);
+    return 1;
+}
+
 static void AE_FN(tile)(const aether_tile *t)
 {
     const size_t dim = t->dim, rows = t->rows, stride = t->tokens.stride;
@@ -484,7 +663,7 @@ static void AE_FN(tile)(const aether_tile *t)
     float *al = l + AE_R;
     size_t j0[AE_R], j1[AE_R];
     size_t r, d, j, c0, kc, L = (size_t)-1, H = 0;
-    int shared;
+    int shared, toks;
 
     for (r = 0; r < AE_R; ++r) {
         const float *qr = r < rows ? t->q[r] : NULL;
@@ -528,16 +707,10 @@ static void AE_FN(tile)(const aether_tile *t)
     }
 
     shared = t->n_ext_blk && t->blocks.k && AE_FN(shared_blocks)(t, qt, st, m, l, al, o);
-    for (r = 0; r < rows && r < AE_PF_AHEAD; ++r)
-        if (t->n_ext_tok && t->n_ext_tok[r])
-            AE_FN(prefetch_rows)(&t->tokens, t->ext_tok[r], t->n_ext_tok[r], dim);
+    toks = t->n_ext_tok && AE_FN(slot_tokens)(t, st, m, l, al, o);
     for (r = 0; r < rows; ++r) {
         float *orow = o + r * dim;
-        if (r + AE_PF_AHEAD < rows && t->n_ext_tok && t->n_ext_tok[r + AE_PF_AHEAD] &&
-            t->ext_tok[r + AE_PF_AHEAD] != t->ext_tok[r])
-            AE_FN(prefetch_rows)(&t->tokens, t->ext_tok[r + AE_PF_AHEAD],
-                                 t->n_ext_tok[r + AE_PF_AHEAD], dim);
-        if (t->n_ext_tok && t->n_ext_tok[r])
+        if (!toks && t->n_ext_tok && t->n_ext_tok[r])
             AE_FN(row_list)(t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r],
                             &m[r], &l[r], orow);
         if (!shared && t->n_ext_blk && t->n_ext_blk[r])
@@ -547,6 +720,201 @@ static void AE_FN(tile)(const aether_tile *t)
     }
 }
 
+/* s[h * AE_QB + j] = scale * dot(q_h, k_idx[j]) for nh <= 4 rows q_h =
+ * q + h * dim: each K row is loaded once and feeds all rows. */
+static void AE_FN(dots_group)(const float *q, size_t nh, size_t dim, const aether_rows *rows,
+                              const size_t *idx, size_t n, float scale, float *s)
+{
+    const float *q0 = q, *q1 = nh > 1 ? q + dim : q, *q2 = nh > 2 ? q + 2 * dim : q;
+    const float *q3 = nh > 3 ? q + 3 * dim : q;
+    size_t j, d, h, dv = dim - dim % AE_VW;
+    for (j = 0; j < n; ++j) {
+        const float *k0 = rows->k + idx[j] * rows->stride;
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        float t[4];
+        for (d = 0; d < dv; d += AE_VW) {
+            AE_V kv = AE_LOADU(k0 + d);
+            a0 = AE_FMA(AE_LOADU(q0 + d), kv, a0);
+            a1 = AE_FMA(AE_LOADU(q1 + d), kv, a1);
+            a2 = AE_FMA(AE_LOADU(q2 + d), kv, a2);
+            a3 = AE_FMA(AE_LOADU(q3 + d), kv, a3);
+        }
+        AE_HSUM4(a0, a1, a2, a3, t);
+        for (; d < dim; ++d) {
+            t[0] += q0[d] * k0[d];
+            t[1] += q1[d] * k0[d];
+            t[2] += q2[d] * k0[d];
+            t[3] += q3[d] * k0[d];
+        }
+        for (h = 0; h < nh; ++h)
+            s[h * AE_QB + j] = t[h] * scale;
+    }
+}
+
+/* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * row_a for the
+ * nh <= 4 rows acc_h = acc + h * dim (rows past nh have zero weights and
+ * are not stored): each V row is loaded once for all rows. */
+static void AE_FN(accum_group)(float *acc, size_t nh, size_t dim, const float *base,
+                               size_t stride, const size_t *idx, size_t n, const float *w)
+{
+    const float *w0 = w, *w1 = w + AE_QB, *w2 = w + 2 * AE_QB, *w3 = w + 3 * AE_QB;
+    float *r0 = acc, *r1 = nh > 1 ? acc + dim : acc, *r2 = nh > 2 ? acc + 2 * dim : acc;
+    float *r3 = nh > 3 ? acc + 3 * dim : acc;
+    size_t d = 0, a;
+    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
+        AE_V c00 = AE_LOADU(r0 + d), c01 = AE_LOADU(r0 + d + AE_VW);
+        AE_V c10 = AE_LOADU(r1 + d), c11 = AE_LOADU(r1 + d + AE_VW);
+        AE_V c20 = AE_LOADU(r2 + d), c21 = AE_LOADU(r2 + d + AE_VW);
+        AE_V c30 = AE_LOADU(r3 + d), c31 = AE_LOADU(r3 + d + AE_VW);
+        for (a = 0; a < n; ++a) {
+            const float *vr = base + idx[a] * stride + d;
+            AE_V v0 = AE_LOADU(vr), v1 = AE_LOADU(vr + AE_VW), x;
+            x = AE_SET1(w0[a]);
+            c00 = AE_FMA(x, v0, c00);
+            c01 = AE_FMA(x, v1, c01);
+            x = AE_SET1(w1[a]);
+            c10 = AE_FMA(x, v0, c10);
+            c11 = AE_FMA(x, v1, c11);
+            x = AE_SET1(w2[a]);
+            c20 = AE_FMA(x, v0, c20);
+            c21 = AE_FMA(x, v1, c21);
+            x = AE_SET1(w3[a]);
+            c30 = AE_FMA(x, v0, c30);
+            c31 = AE_FMA(x, v1, c31);
+        }
+        if (nh > 3) {
+            AE_STOREU(r3 + d, c30);
+            AE_STOREU(r3 + d + AE_VW, c31);
+        }
+        if (nh > 2) {
+            AE_STOREU(r2 + d, c20);
+            AE_STOREU(r2 + d + AE_VW, c21);
+        }
+        if (nh > 1) {
+            AE_STOREU(r1 + d, c10);
+            AE_STOREU(r1 + d + AE_VW, c11);
+        }
+        AE_STOREU(r0 + d, c00);
+        AE_STOREU(r0 + d + AE_VW, c01);
+    }
+    for (; d < dim; ++d) {
+        float x0 = r0[d], x1 = r1[d], x2 = r2[d], x3 = r3[d];
+        for (a = 0; a < n; ++a) {
+            float vv = base[idx[a] * stride + d];
+            x0 += w0[a] * vv;
+            x1 += w1[a] * vv;
+            x2 += w2[a] * vv;
+            x3 += w3[a] * vv;
+        }
+        if (nh > 3)
+            r3[d] = x3;
+        if (nh > 2)
+            r2[d] = x2;
+        if (nh > 1)
+            r1[d] = x1;
+        r0[d] = x0;
+    }
+}
+
+/* Decode of up to four query rows of one GQA group: scores of a batch of
+ * candidates for every row (shared K loads), per row the max / exp pass,
+ * then the weighted sums of all rows at once (shared V loads). */
+static void AE_FN(query_group)(const float *q, size_t nh, size_t dim, float scale,
+                               const aether_rows *tokens, const size_t *tok, size_t n_tok,
+                               const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                               float *acc, float *out)
+{
+    float s[4 * AE_QB];
+    float m[4], l[4];
+    size_t a, c, h;
+    if (nh == 1) {
+        AE_FN(query)(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        return;
+    }
+    memset(acc, 0, nh * dim * sizeof(float));
+    /* Rows past nh carry zero weights through accum_group. */
+    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        c = b.tc + b.bc;
+        if (b.tc) {
+            AE_FN(prefetch_rows)(tokens, tok + b.ta, b.tc, dim);
+            AE_FN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+        }
+        if (b.bc) {
+            AE_FN(prefetch_rows)(blocks, blk + b.ba, b.bc, dim);
+            AE_FN(dots_group)(q, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+        }
+        for (h = 0; h < nh; ++h) {
+            float *sh = s + h * AE_QB, *ah = acc + h * dim;
+            float mx = AE_FN(max_array)(sh, c, m[h]);
+            if (mx > m[h]) {
+                if (m[h] != AE_MINIT) {
+                    float al = expf(m[h] - mx);
+                    AE_FN(scale_row)(ah, dim, al);
+                    l[h] *= al;
+                }
+                m[h] = mx;
+            }
+            l[h] += AE_FN(exp_sub_sum)(sh, c, mx);
+        }
+        if (b.tc)
+            AE_FN(accum_group)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
+        if (b.bc)
+            AE_FN(accum_group)(acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc,
+                               s + b.tc);
+    }
+    for (h = 0; h < nh; ++h)
+        AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
+}
+
+/* y = x . W, columns in the lanes, four vectors of columns per pass. */
+static void AE_FN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)
+{
+    size_t i, j = 0;
+    for (; j + 4 * AE_VW <= cols; j += 4 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+    }
+    /* Narrow blocks: four partial sums over the rows, so the adds do not
+     * wait on one another (Wo has few columns and many rows). */
+    for (; j + AE_VW <= cols; j += AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        for (i = 0; i + 4 <= rows; i += 4) {
+            const float *wr = w + i * cols + j;
+            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(wr), a0);
+            a1 = AE_FMA(AE_SET1(x[i + 1]), AE_LOADU(wr + cols), a1);
+            a2 = AE_FMA(AE_SET1(x[i + 2]), AE_LOADU(wr + 2 * cols), a2);
+            a3 = AE_FMA(AE_SET1(x[i + 3]), AE_LOADU(wr + 3 * cols), a3);
+        }
+        for (; i < rows; ++i)
+            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(w + i * cols + j), a0);
+        AE_STOREU(y + j, AE_ADD(AE_ADD(a0, a1), AE_ADD(a2, a3)));
+    }
+    for (; j < cols; ++j) {
+        float t = 0.0f;
+        for (i = 0; i < rows; ++i)
+            t += x[i] * w[i * cols + j];
+        y[j] = t;
+    }
+}
+
 static const aether_simd_ops AE_FN(ops) = {
-    AE_OPS_NAME, AE_R, AE_FN(tile), AE_FN(query), AE_FN(exp_array),
+    AE_OPS_NAME, AE_R, AE_FN(tile), AE_FN(query), AE_FN(exp_array), AE_FN(query_group),
+    AE_FN(matvec),
 };

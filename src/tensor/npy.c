@@ -366,10 +366,11 @@ aether_status aether_npy_parse(const void *buf, size_t len, aether_npy *out)
     if (len < pre)
         return AETHER_ERR_NPY_TRUNCATED;
     hlen = b[6] == 1 ? (size_t)aether_load_le16(b + 8) : (size_t)aether_load_le32(b + 8);
-    if (aether_size_add(pre, hlen, &data_off) != AETHER_OK)
-        return AETHER_ERR_OVERFLOW;
-    if (data_off > len)
+    /* len >= pre here, so comparing against the remainder cannot wrap even
+     * where size_t is 32 bits and hlen is a u32 from the file. */
+    if (hlen > len - pre)
         return AETHER_ERR_NPY_TRUNCATED;
+    data_off = pre + hlen;
 
     memset(&h, 0, sizeof h);
     /* The dictionary is pure ASCII in every version (3.0 only permits UTF-8

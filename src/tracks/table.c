@@ -9,6 +9,7 @@
 aether_tracks_params aether_tracks_params_default(void)
 {
     aether_tracks_params p;
+    memset(&p, 0, sizeof p); /* padding too: callers may compare structs */
     p.max_tracks = 16;
     p.max_age = 0.0;
     p.full = AETHER_TRACKS_FULL_EVICT_LRU;

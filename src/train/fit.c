@@ -47,6 +47,7 @@ aether_train_config aether_train_config_default(void)
     c.energy_feature = 0;
     c.aug_noise = 0.0f;
     c.const_feature = -1;
+    c.aug_offset_mask = NULL;
     return c;
 }
 
@@ -103,7 +104,8 @@ static void make_frames(const batch_job *j, const example *e, float *out)
         aether_train_rng_seed(&rng, e->noise_seed);
         for (k = 0; k < dim; ++k) {
             double off = (double)j->cfg->aug_offset * aether_train_rng_normal(&rng);
-            if (!(inv[k] > 0.0f) || (long)k == j->cfg->const_feature || off == 0.0)
+            if (!(inv[k] > 0.0f) || (long)k == j->cfg->const_feature || off == 0.0 ||
+                (j->cfg->aug_offset_mask && !j->cfg->aug_offset_mask[k]))
                 continue;
             for (t = 0; t < e->len; ++t)
                 out[t * dim + k] += (float)(off / inv[k]);

@@ -6,7 +6,10 @@
  * The binary: $AETHER_CLI, else argv[1], else ../aether next to this
  * program (the build tree's layout). */
 #define _POSIX_C_SOURCE 200809L
+#include "aether/blob.h"
 #include "aether/csi.h"
+#include "aether/features.h"
+#include "aether/model.h"
 #include "aether/packet.h"
 #include "check.h"
 
@@ -623,6 +626,174 @@ static void test_shipped_excerpt(void)
     run_free(&r);
 }
 
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = NULL;
+    long n;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        b = (unsigned char *)malloc((size_t)n);
+        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+            free(b);
+            b = NULL;
+        }
+        *len = (size_t)n;
+    }
+    fclose(f);
+    return b;
+}
+
+/* g_blob with a metadata record, written to path. */
+static int write_meta_blob(const char *path, const char *text)
+{
+    size_t len = 0, need = 0;
+    unsigned char *b = slurp(g_blob, &len), *o = NULL;
+    aether_blob_view v;
+    FILE *f;
+    int ok = 0;
+    if (b && aether_blob_parse(b, len, &v) == AETHER_OK &&
+        aether_blob_with_metadata_size(&v, strlen(text), &need) == AETHER_OK &&
+        (o = (unsigned char *)malloc(need)) != NULL &&
+        aether_blob_with_metadata(&v, text, strlen(text), o, need, NULL) == AETHER_OK &&
+        (f = fopen(path, "wb")) != NULL) {
+        ok = fwrite(o, 1, need, f) == need;
+        ok = fclose(f) == 0 && ok;
+    }
+    free(o);
+    free(b);
+    return ok;
+}
+
+#define WIN 20u
+#define EVERY 25u
+
+/* Pool mean from the metadata: every decision equals a window forward
+ * (mean pooling) over the node's last WIN feature frames of recipe v2,
+ * computed here through the library; labels come from the metadata unless
+ * --labels is given. */
+static void test_window_mode(void)
+{
+    char path[512], args[4096];
+    size_t len = 0, n_dec = 0, n_node = 0, head = 0, count = 0, i;
+    unsigned char *blob;
+    aether_blob_view v;
+    aether_model *model = NULL;
+    aether_features *fx = NULL;
+    aether_features_config fc = aether_features_config_default();
+    aether_recording *rec = NULL;
+    aether_csi_frame f;
+    float ring[WIN * 16], win[WIN * 16], logits[4];
+    run_out r;
+    char *line, *save = NULL;
+    int mismatches = 0, labels_ok = 1;
+
+    snprintf(path, sizeof path, "%s/meta.rvne", g_dir);
+    CHECK(write_meta_blob(path, "labels=a,b,c,d\npool=mean\nwindow_frames=20\n"
+                                "features=csi-v2\nfuture_key=ignored\n"));
+    snprintf(args, sizeof args, "run --model '%s' --input '%s' --node 1 --every %u --json", path,
+             EXCERPT, EVERY);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(r.out && strstr(r.out, "\"pool\":\"mean\",\"window_frames\":20,\"features\":\"csi-v2\""));
+
+    blob = slurp(path, &len);
+    CHECK(blob && aether_blob_parse(blob, len, &v) == AETHER_OK);
+    CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
+    fc.max_nodes = 256;
+    fc.recipe = AETHER_FEATURES_V2;
+    CHECK_STATUS(aether_features_create(&fc, &fx), AETHER_OK);
+    CHECK_STATUS(aether_recording_open(EXCERPT, NULL, &rec), AETHER_OK);
+    line = r.out ? strtok_r(r.out, "\n", &save) : NULL;
+    while (model && fx && rec && aether_recording_next(rec, &f) == AETHER_OK) {
+        float x[16];
+        if (f.node_id != 1)
+            continue;
+        if (aether_features_compute(fx, &f, x, 16) != AETHER_OK)
+            continue;
+        memcpy(ring + head * 16, x, sizeof x);
+        head = (head + 1) % WIN;
+        count += count < WIN;
+        if (++n_node % EVERY)
+            continue;
+        for (i = 0; i < count; ++i)
+            memcpy(win + i * 16, ring + ((head + WIN - count + i) % WIN) * 16, sizeof x);
+        CHECK_STATUS(aether_model_forward(model, win, count, AETHER_POOL_MEAN, logits, NULL, NULL,
+                                          0),
+                     AETHER_OK);
+        /* the next decision line of the CLI */
+        {
+            cJSON *o = line ? cJSON_Parse(line) : NULL;
+            const cJSON *lg = cJSON_GetObjectItemCaseSensitive(o, "logits");
+            const cJSON *lb = cJSON_GetObjectItemCaseSensitive(o, "label");
+            size_t c, best = 0;
+            for (c = 1; c < 4; ++c)
+                if (logits[c] > logits[best])
+                    best = c;
+            if (!cJSON_IsArray(lg) || cJSON_GetArraySize(lg) != 4)
+                mismatches++;
+            else
+                for (c = 0; c < 4; ++c)
+                    if ((float)cJSON_GetArrayItem(lg, (int)c)->valuedouble != logits[c])
+                        mismatches++;
+            if (!cJSON_IsString(lb) || lb->valuestring[0] != "abcd"[best] || lb->valuestring[1])
+                labels_ok = 0;
+            cJSON_Delete(o);
+            n_dec++;
+            line = strtok_r(NULL, "\n", &save);
+        }
+    }
+    CHECK(n_dec == 334 / EVERY); /* node 1 has 334 frames in the excerpt */
+    CHECK_EQ_INT(mismatches, 0);
+    CHECK(labels_ok);
+    CHECK(line && strstr(line, "\"type\":\"summary\""));
+    aether_recording_close(rec);
+    aether_features_destroy(fx);
+    aether_model_destroy(model);
+    free(blob);
+    run_free(&r);
+
+    /* --labels wins over the metadata; --pool last brings the sessions back */
+    snprintf(args, sizeof args,
+             "run --model '%s' --input '%s' --labels w,x,y,z --pool last --every 100", path,
+             EXCERPT);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(r.out && strstr(r.out, "streaming session per node, pooling last; features csi-v2; "
+                                 "labels from --labels"));
+    CHECK(r.out && strstr(r.out, "tracks:") != NULL);
+    CHECK(r.out && (strstr(r.out, " w ") || strstr(r.out, " x ") || strstr(r.out, " y ") ||
+                    strstr(r.out, " z ")));
+    run_free(&r);
+    /* metadata labels of the wrong count: the model does not fit */
+    snprintf(path, sizeof path, "%s/meta3.rvne", g_dir);
+    CHECK(write_meta_blob(path, "labels=a,b,c\n"));
+    snprintf(args, sizeof args, "run --model '%s' --input '%s'", path, AMP_SHORT);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 5);
+    run_free(&r);
+    /* a known key with a value this version cannot use */
+    snprintf(path, sizeof path, "%s/metabad.rvne", g_dir);
+    CHECK(write_meta_blob(path, "pool=max\n"));
+    snprintf(args, sizeof args, "run --model '%s' --input '%s'", path, AMP_SHORT);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 4);
+    run_free(&r);
+    /* without metadata: --pool mean needs --window-frames */
+    snprintf(args, sizeof args, "run --model '%s' --input '%s' --pool mean", g_blob, AMP_SHORT);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 2);
+    run_free(&r);
+    snprintf(args, sizeof args,
+             "run --model '%s' --input '%s' --pool mean --window-frames 8 --every 5 --json",
+             g_blob, AMP_SHORT);
+    r = run(args);
+    CHECK_EQ_INT(r.status, 0);
+    CHECK(r.out && strstr(r.out, "\"pool\":\"mean\",\"window_frames\":8,\"features\":\"csi-v1\""));
+    run_free(&r);
+}
+
 static void test_exit_statuses(void)
 {
     char args[4096], path[512];
@@ -773,11 +944,13 @@ int main(int argc, char **argv)
     static const check_test_fn tests[] = {test_raw_2node_every_100, test_node_filter_and_packets,
                                           test_amplitude_files,     test_every_npz,
                                           test_period,              test_corrupted_copy,
-                                          test_shipped_excerpt,     test_exit_statuses};
+                                          test_shipped_excerpt,     test_exit_statuses,
+                                          test_window_mode};
     static const char *const names[] = {"test_raw_2node_every_100", "test_node_filter_and_packets",
                                         "test_amplitude_files",     "test_every_npz",
                                         "test_period",              "test_corrupted_copy",
-                                        "test_shipped_excerpt",     "test_exit_statuses"};
+                                        "test_shipped_excerpt",     "test_exit_statuses",
+                                        "test_window_mode"};
     char cmd[8192];
     int rc, st;
     if (!locate_cli(argc, argv)) {

@@ -1,0 +1,15 @@
+/* Internal helpers shared by the blob sources. */
+#ifndef AETHER_BLOB_INTERNAL_H
+#define AETHER_BLOB_INTERNAL_H
+
+#include "aether/blob.h"
+
+/* Find and check the bit-2 metadata record at the end of a payload of
+ * payload_len bytes whose arrays take arrays_bytes. On success *text_len and
+ * *record_bytes are set (text at payload + arrays_bytes). Statuses as in
+ * blob.h: BLOB_LAYOUT (sizes), BLOB_EXTENSION (tag, length, text). */
+aether_status aether_blob_meta_locate_(const unsigned char *payload, size_t payload_len,
+                                       size_t arrays_bytes, size_t *text_len,
+                                       size_t *record_bytes);
+
+#endif

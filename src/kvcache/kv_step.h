@@ -1,0 +1,22 @@
+/*
+ * Internal: the streaming hot path of the KV cache for callers that hold
+ * their rows as plain arrays and validated shapes and configuration once
+ * (the model session), so a frame pays no per-call tensor checks.
+ */
+#ifndef AETHER_KVCACHE_KV_STEP_H
+#define AETHER_KVCACHE_KV_STEP_H
+
+#include "aether/kvcache.h"
+
+/* 1 when all n floats are finite (exponent test on the bits: no calls). */
+int aether_kv_rows_finite_(const float *x, size_t n);
+
+/* Append one token (k, v: kv_heads * head_dim floats each) and decode the
+ * q_heads query rows q against the cache into out, as aether_head_step
+ * does with a sparse head. cfg must be the configuration the cache was
+ * built for; q_heads a multiple of kv_heads; q, k, v finite. Fails with
+ * AETHER_ERR_OVERFLOW / AETHER_ERR_CACHE_FULL before touching the cache. */
+aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                                   const float *k, const float *v, aether_kvcache *c, float *out);
+
+#endif /* AETHER_KVCACHE_KV_STEP_H */

@@ -1,0 +1,254 @@
+/* The optimised KV cache decode and model session step against the
+ * reference arithmetic: the same cache fed the same rows decodes within the
+ * accuracy contract on every SIMD path this CPU runs (MHA and GQA groups,
+ * odd head dims, sorted and unsorted candidates, both storages, both
+ * landmark modes, every eviction policy), and the streaming temporal model
+ * stays within tolerance of its REFERENCE-mode twin. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aether/blob.h"
+#include "aether/dispatch.h"
+#include "aether/kvcache.h"
+#include "aether/model.h"
+#include "check.h"
+
+static unsigned long long g_rng = 0x2545F4914F6CDD1Dull;
+
+static float frand(float scale)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return scale * ((float)(g_rng >> 40) / (float)(1u << 24) * 2.0f - 1.0f);
+}
+
+static const aether_kernel_mode k_fast[] = {AETHER_KERNELS_AVX2, AETHER_KERNELS_AVX512,
+                                            AETHER_KERNELS_NEON};
+
+typedef struct dshape {
+    size_t qh, kvh, dim, window, block;
+} dshape;
+
+static void make_cfg(aether_attn_config *cfg, size_t window, size_t block, int sort)
+{
+    static const size_t g[] = {0, 3};
+    aether_attn_params p = aether_attn_params_default();
+    p.window = window;
+    p.block_size = block;
+    p.globals = g;
+    p.n_globals = 2;
+    p.sort_candidates = sort;
+    aether_attn_config_init(cfg, &p);
+}
+
+/* Contract of aether/dispatch.h: |got - ref| <= 1e-6 * scale + 2e-6 * |ref|. */
+static int within(const float *got, const float *ref, size_t n, float scale, double *worst)
+{
+    size_t i;
+    int ok = 1;
+    for (i = 0; i < n; ++i) {
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (d > *worst)
+            *worst = d;
+        if (!(d <= 1e-6 * scale + 2e-6 * fabs((double)ref[i])))
+            ok = 0;
+    }
+    return ok;
+}
+
+/* One configuration: two identical caches, one decoded on the reference,
+ * one on `fast`; steps appends with a decode after each. */
+static void run_case(aether_kernel_mode fast, const dshape *s, int sort, aether_kv_storage st,
+                     aether_kv_landmarks lm, aether_kv_evict ev, size_t steps, float scale,
+                     double *worst)
+{
+    aether_attn_config cfg;
+    aether_kvcache_params p;
+    aether_kvcache *cr = NULL, *cf = NULL;
+    aether_tensor k1, v1, q1, oref, ofast;
+    size_t t, i, bad = 0;
+    make_cfg(&cfg, s->window, s->block, sort);
+    p = aether_kvcache_params_default(&cfg, steps, s->kvh, s->dim);
+    p.storage = st;
+    p.landmarks = lm;
+    p.evict = ev;
+    if (ev == AETHER_KV_EVICT_SLIDING || ev == AETHER_KV_EVICT_SCORED)
+        p.capacity = s->window + 2 + 4 + steps / 3; /* evicts along the way */
+    CHECK_STATUS(aether_kvcache_create(&p, &cr), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_create(&p, &cf), AETHER_OK);
+    aether_tensor_zeros(&k1, 1, s->kvh, s->dim);
+    aether_tensor_zeros(&v1, 1, s->kvh, s->dim);
+    aether_tensor_zeros(&q1, 1, s->qh, s->dim);
+    aether_tensor_zeros(&oref, 1, s->qh, s->dim);
+    aether_tensor_zeros(&ofast, 1, s->qh, s->dim);
+    for (t = 0; t < steps && cr && cf; ++t) {
+        for (i = 0; i < s->kvh * s->dim; ++i) {
+            k1.data[i] = frand(scale);
+            v1.data[i] = frand(scale);
+        }
+        for (i = 0; i < s->qh * s->dim; ++i)
+            q1.data[i] = frand(scale);
+        CHECK_STATUS(aether_kvcache_append(cr, &k1, &v1), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_append(cf, &k1, &v1), AETHER_OK);
+        aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+        CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, cr, &oref), AETHER_OK);
+        aether_set_kernel_mode(fast);
+        CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, cf, &ofast), AETHER_OK);
+        /* The decode kernels reorder the q.k sums (fused, lane-split): the
+         * score error grows with |q||k|, so the bound takes scale^2 (equal
+         * to the contract's scale at the unit inputs of test_simd). */
+        if (!within(ofast.data, oref.data, s->qh * s->dim, scale * scale, worst))
+            ++bad;
+    }
+    CHECK_MSG(bad == 0,
+              "%s q%lu kv%lu dim %lu sort %d storage %d lm %d evict %d: %lu steps off contract",
+              aether_kernel_name(), (unsigned long)s->qh, (unsigned long)s->kvh,
+              (unsigned long)s->dim, sort, (int)st, (int)lm, (int)ev, (unsigned long)bad);
+    /* Same rows, same policy: the two caches hold the same tokens. */
+    CHECK_EQ_INT((long)aether_kvcache_len(cf), (long)aether_kvcache_len(cr));
+    aether_kvcache_destroy(cr);
+    aether_kvcache_destroy(cf);
+    aether_tensor_free(&k1);
+    aether_tensor_free(&v1);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&oref);
+    aether_tensor_free(&ofast);
+}
+
+static void test_decode_vs_reference(void)
+{
+    static const dshape shapes[] = {{1, 1, 1, 2, 2},   {3, 3, 7, 4, 4},   {4, 1, 32, 8, 4},
+                                    {8, 2, 33, 5, 3},  {6, 2, 17, 6, 4},  {5, 1, 64, 7, 8},
+                                    {8, 8, 64, 9, 4},  {12, 3, 40, 3, 2}, {2, 1, 65, 4, 5}};
+    static const aether_kv_evict evs[] = {AETHER_KV_EVICT_NONE, AETHER_KV_EVICT_SLIDING,
+                                          AETHER_KV_EVICT_SCORED, AETHER_KV_EVICT_H2O_COMPAT};
+    size_t p, si, e, ran = 0;
+    double worst = 0.0;
+    for (p = 0; p < 3; ++p) {
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        for (si = 0; si < sizeof shapes / sizeof shapes[0]; ++si)
+            for (e = 0; e < 4; ++e) {
+                int sort = (int)((si + e) % 2);
+                float scale = si % 3 == 1 ? 4.0f : 1.0f;
+                aether_kv_landmarks lm = (si + e) % 3 ? AETHER_KV_LM_SUM : AETHER_KV_LM_WELFORD;
+                run_case(k_fast[p], &shapes[si], sort, AETHER_KV_F32, lm, evs[e], 70, scale,
+                         &worst);
+                if (e == 1)
+                    run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40,
+                             scale, &worst);
+                ++ran;
+            }
+    }
+    printf("fast decode vs reference: %lu configurations, max abs diff %.3g\n",
+           (unsigned long)ran, worst);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+/* REFERENCE mode keeps the reference arithmetic: two caches decoded in
+ * that mode agree bit for bit with the reference decode of either. */
+static void test_reference_mode_exact(void)
+{
+    static const dshape s = {8, 2, 16, 6, 4};
+    aether_attn_config cfg;
+    aether_kvcache_params p;
+    aether_kvcache *c = NULL;
+    aether_tensor k1, v1, q1, o1, o2;
+    size_t t, i;
+    make_cfg(&cfg, s.window, s.block, 0);
+    p = aether_kvcache_params_default(&cfg, 64, s.kvh, s.dim);
+    CHECK_STATUS(aether_kvcache_create(&p, &c), AETHER_OK);
+    aether_tensor_zeros(&k1, 1, s.kvh, s.dim);
+    aether_tensor_zeros(&v1, 1, s.kvh, s.dim);
+    aether_tensor_zeros(&q1, 1, s.qh, s.dim);
+    aether_tensor_zeros(&o1, 1, s.qh, s.dim);
+    aether_tensor_zeros(&o2, 1, s.qh, s.dim);
+    for (t = 0; t < 40; ++t) {
+        for (i = 0; i < s.kvh * s.dim; ++i) {
+            k1.data[i] = frand(1.0f);
+            v1.data[i] = frand(1.0f);
+        }
+        for (i = 0; i < s.qh * s.dim; ++i)
+            q1.data[i] = frand(1.0f);
+        CHECK_STATUS(aether_kvcache_append(c, &k1, &v1), AETHER_OK);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+    CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c, &o1), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c, &o2), AETHER_OK);
+    CHECK(memcmp(o1.data, o2.data, s.qh * s.dim * sizeof(float)) == 0);
+    /* The fast path differs from the reference only by rounding. */
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+    CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c, &o2), AETHER_OK);
+    for (i = 0; i < s.qh * s.dim; ++i)
+        CHECK_NEAR(o2.data[i], o1.data[i], 1e-6 + 2e-6 * fabs(o1.data[i]));
+    aether_kvcache_destroy(c);
+    aether_tensor_free(&k1);
+    aether_tensor_free(&v1);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&o1);
+    aether_tensor_free(&o2);
+}
+
+/* The demo model streamed on the reference and on the active fast path:
+ * logits and pooled state stay close frame after frame (the hidden state
+ * carries the rounding differences through the layers and the cache). */
+static void test_model_step(void)
+{
+    aether_blob_demo_params dp = aether_blob_demo_default();
+    aether_blob_view bv;
+    aether_model *m = NULL;
+    aether_model_session *sr = NULL, *sf = NULL;
+    aether_session_params sp = aether_model_session_params_default();
+    size_t bytes = 0, i, f, n_cls, in;
+    void *blob;
+    float frame[64], lr[64], lf[64], pr[64], pf[64];
+    double worst = 0.0;
+    aether_model_info info;
+    CHECK_STATUS(aether_blob_demo_size(&dp, &bytes), AETHER_OK);
+    blob = malloc(bytes);
+    CHECK(blob != NULL);
+    if (!blob)
+        return;
+    sp.capacity = 150; /* SLIDING: evicts during the run */
+    CHECK_STATUS(aether_blob_demo_write(&dp, blob, bytes, &bytes), AETHER_OK);
+    CHECK_STATUS(aether_blob_parse(blob, bytes, &bv), AETHER_OK);
+    CHECK_STATUS(aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    CHECK_STATUS(aether_model_session_create(m, &sp, &sr), AETHER_OK);
+    CHECK_STATUS(aether_model_session_create(m, &sp, &sf), AETHER_OK);
+    CHECK_STATUS(aether_model_get_info(m, &info), AETHER_OK);
+    in = info.input_dim;
+    n_cls = info.n_classes;
+    CHECK(in <= 64 && n_cls <= 64);
+    for (f = 0; f < 400 && sr && sf && in <= 64 && n_cls <= 64; ++f) {
+        for (i = 0; i < in; ++i)
+            frame[i] = frand(2.0f);
+        aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+        CHECK_STATUS(aether_model_session_step(sr, frame, lr, pr), AETHER_OK);
+        aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+        CHECK_STATUS(aether_model_session_step(sf, frame, lf, pf), AETHER_OK);
+        for (i = 0; i < n_cls; ++i) {
+            double d = fabs((double)lf[i] - (double)lr[i]);
+            worst = d > worst ? d : worst;
+            CHECK_NEAR(lf[i], lr[i], 1e-4 + 1e-4 * fabs(lr[i]));
+        }
+        for (i = 0; i < in; ++i)
+            CHECK_NEAR(pf[i], pr[i], 1e-4 + 1e-4 * fabs(pr[i]));
+    }
+    printf("model step (%s) vs reference: max logit diff %.3g over 400 frames\n",
+           aether_kernel_name(), worst);
+    /* A non-finite frame fails on both paths, before any layer took it. */
+    frame[0] = NAN;
+    CHECK_STATUS(aether_model_session_step(sf, frame, lf, NULL), AETHER_ERR_NONFINITE);
+    CHECK_EQ_INT((long)aether_model_session_frames(sf), 400);
+    frame[0] = 0.5f;
+    CHECK_STATUS(aether_model_session_step(sf, frame, lf, NULL), AETHER_OK);
+    aether_model_session_destroy(sr);
+    aether_model_session_destroy(sf);
+    aether_model_destroy(m);
+    free(blob);
+}
+
+TEST_MAIN(test_decode_vs_reference, test_reference_mode_exact, test_model_step)

@@ -1,0 +1,37 @@
+/*
+ * Typed view of the blob metadata keys (flag bit 2, aether/blob.h) that the
+ * CLI writes (`aether train`) and reads (`aether run`, `aether eval`,
+ * `aether inspect`).
+ */
+#ifndef AETHER_TOOLS_MODEL_META_H
+#define AETHER_TOOLS_MODEL_META_H
+
+#include <stddef.h>
+
+#include "aether/blob.h"
+#include "aether/head.h"
+#include "aether/model.h"
+
+typedef struct model_meta {
+    int present; /* the blob has a metadata record */
+    int have_labels, have_pool, have_window_frames, have_window_stride;
+    int have_attn_window, have_attn_block, have_backend, have_recipe, have_input_dim;
+    char labels[1024]; /* comma-separated */
+    aether_pool pool;
+    size_t window_frames, window_stride, attn_window, attn_block, input_dim;
+    aether_head_backend backend;
+    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
+} model_meta;
+
+/* Read the known keys of a model-level valid blob. Returns 0, or -1 with a
+ * message in err (a known key with a malformed value, or the blob's
+ * validation status). Unknown keys are ignored. */
+int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap);
+
+/* Metadata text (key=value lines) for the given values into buf; 0, or -1
+ * if it does not fit. labels NULL leaves the key out. */
+int model_meta_format(char *buf, size_t cap, size_t *len, const char *labels, aether_pool pool,
+                      size_t window_frames, size_t window_stride, const aether_head_config *head,
+                      unsigned recipe, size_t input_dim);
+
+#endif
