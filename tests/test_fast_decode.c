@@ -14,6 +14,8 @@
 #include "aether/kvcache.h"
 #include "aether/model.h"
 #include "check.h"
+#include "kernels/osm.h"
+#include "kernels/sparse_internal.h"
 
 static unsigned long long g_rng = 0x2545F4914F6CDD1Dull;
 
@@ -192,6 +194,75 @@ static void test_reference_mode_exact(void)
     aether_tensor_free(&o2);
 }
 
+/* The slot resolution shortcuts of an evicting cache (in-order guesses
+ * past protected slots, checked against the slot's token) find exactly the
+ * tokens the position hash holds: a SLIDING cache's decode equals the
+ * reference recurrence over rows looked up by scanning every slot. */
+static void test_sliding_slots_exact(void)
+{
+    enum { DIM = 8, CAP = 23 };
+    static const size_t g[] = {0, 5, 9};
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_kvcache_params p;
+    aether_kvcache *c = NULL;
+    aether_tensor k1, v1, q1, o1;
+    size_t t, i, j, a, tok[256], n_tok = 0, s, id, bad = 0;
+    float kr[DIM], vr[DIM], ks[256 * DIM], vs[256 * DIM], acc[DIM], want[DIM];
+    ap.window = 4;
+    ap.block_size = 4;
+    ap.globals = g;
+    ap.n_globals = 3;
+    ap.use_landmarks = 0;
+    aether_attn_config_init(&cfg, &ap);
+    p = aether_kvcache_params_default(&cfg, CAP, 1, DIM);
+    p.evict = AETHER_KV_EVICT_SLIDING;
+    CHECK_STATUS(aether_kvcache_create(&p, &c), AETHER_OK);
+    aether_tensor_zeros(&k1, 1, 1, DIM);
+    aether_tensor_zeros(&v1, 1, 1, DIM);
+    aether_tensor_zeros(&q1, 1, 1, DIM);
+    aether_tensor_zeros(&o1, 1, 1, DIM);
+    aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+    for (t = 0; t < 300 && c; ++t) {
+        aether_rows rows;
+        size_t n = 0;
+        for (i = 0; i < DIM; ++i) {
+            k1.data[i] = frand(1.0f);
+            v1.data[i] = frand(1.0f);
+            q1.data[i] = frand(1.0f);
+        }
+        CHECK_STATUS(aether_kvcache_append(c, &k1, &v1), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c, &o1), AETHER_OK);
+        CHECK_STATUS(aether_pattern_tokens(&cfg, t, t + 1, tok, 256, &n_tok), AETHER_OK);
+        for (j = 0; j < n_tok; ++j)
+            for (s = 0; s < aether_kvcache_len(c); ++s)
+                if (aether_kvcache_slot_token(c, s, &id) == AETHER_OK && id == tok[j]) {
+                    aether_kvcache_slot_rows(c, s, kr, vr);
+                    memcpy(ks + n * DIM, kr, sizeof kr);
+                    memcpy(vs + n * DIM, vr, sizeof vr);
+                    ++n;
+                    break;
+                }
+        for (a = 0; a < n; ++a)
+            tok[a] = a;
+        rows.k = ks;
+        rows.v = vs;
+        rows.stride = DIM;
+        aether_sparse_query(q1.data, DIM, aether_attn_scale(DIM), &rows, tok, n, &rows, NULL, 0,
+                            acc, want);
+        if (memcmp(want, o1.data, sizeof want) != 0)
+            ++bad;
+    }
+    CHECK_EQ_INT((long)bad, 0);
+    CHECK_EQ_INT((long)aether_kvcache_len(c), CAP);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+    aether_kvcache_destroy(c);
+    aether_tensor_free(&k1);
+    aether_tensor_free(&v1);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&o1);
+}
+
 /* The demo model streamed on the reference and on the active fast path:
  * logits and pooled state stay close frame after frame (the hidden state
  * carries the rounding differences through the layers and the cache). */
@@ -251,4 +322,5 @@ static void test_model_step(void)
     free(blob);
 }
 
-TEST_MAIN(test_decode_vs_reference, test_reference_mode_exact, test_model_step)
+TEST_MAIN(test_decode_vs_reference, test_reference_mode_exact, test_sliding_slots_exact,
+          test_model_step)

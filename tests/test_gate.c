@@ -9,6 +9,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* The goldens were produced with x86-64 glibc's expf/tanhf. */
+static int same_libm_as_goldens(void)
+{
+#if defined(__x86_64__) && defined(__GLIBC__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 static int load_npy(const char *dir, const char *file, aether_npy *a)
 {
     char path[512];
@@ -283,7 +293,11 @@ static void test_fastgrnn_goldens(void)
         CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m,
                                                         NULL, 0),
                      AETHER_OK);
-        CHECK_MSG(bit_diffs(s, (const float *)sal.data, k.seq) == 0, "%s salience", fc->name);
+        /* Saliences go through tanhf/expf: bit-exact with the x86-64 glibc
+         * the goldens came from, within 1e-6 (SPARSE_ATTENTION.md 11.4) with
+         * another libm. */
+        if (same_libm_as_goldens())
+            CHECK_MSG(bit_diffs(s, (const float *)sal.data, k.seq) == 0, "%s salience", fc->name);
         for (i = 0; i < k.seq; ++i) {
             double d = fabs((double)s[i] - ((const float *)sal.data)[i]);
             CHECK_MSG(d <= 1e-6, "%s salience[%zu] off by %g", fc->name, i, d);
@@ -295,7 +309,7 @@ static void test_fastgrnn_goldens(void)
                   fc->name);
         /* the pieces separately give the same */
         CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, k.seq, NULL, 0), AETHER_OK);
-        CHECK(bit_diffs(s, (const float *)sal.data, k.seq) == 0);
+        CHECK(!same_libm_as_goldens() || bit_diffs(s, (const float *)sal.data, k.seq) == 0);
         CHECK_STATUS(aether_keep_mask_top_k(s, k.seq, fc->top_k, m, NULL, 0), AETHER_OK);
         CHECK(memcmp(m, mask.data, k.seq) == 0);
         free(s);

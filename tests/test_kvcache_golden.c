@@ -470,5 +470,5 @@ static void test_h2o_goldens(void)
     run_h2o_case("h2o_cap10_win3_g02_n30_ties");
 }
 
-TEST_MAIN(test_pin_reference, test_decode_goldens, test_decode_sum_equals_forward, test_decode_f16_goldens,
-          test_decode_batch_goldens, test_h2o_goldens)
+TEST_MAIN(test_pin_reference, test_decode_goldens, test_decode_sum_equals_forward,
+          test_decode_f16_goldens, test_decode_batch_goldens, test_h2o_goldens)

@@ -269,7 +269,7 @@ static int load(const model_opts *o, loaded *l)
           (l->frames.ndim == 1 && l->frames.shape[0] == l->info.input_dim))) {
         fprintf(stderr, "aether: %s: expected float32 [N, %lu] frames\n", o->frames_path,
                 (unsigned long)l->info.input_dim);
-        return 4;
+        return l->frames.dtype == AETHER_DTYPE_F32 ? 5 : 4;
     }
     l->n_frames = l->frames.ndim == 2 ? l->frames.shape[0] : 1;
     if (l->n_frames == 0) {
@@ -369,7 +369,7 @@ int cmd_classify(int argc, char **argv)
                               NULL, NULL, 0);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st), aether_status_name(st));
-        rc = st == AETHER_ERR_NO_MEM ? 1 : 4;
+        rc = st == AETHER_ERR_NO_MEM ? 1 : st == AETHER_ERR_NONFINITE ? 6 : 4;
         goto done;
     }
     aether_packet_argmax(logits, l.info.n_classes, &am, &top, &margin);
@@ -480,7 +480,7 @@ int cmd_stream(int argc, char **argv)
             rc = emit_packet(pf, logits, l.info.n_classes, &o, (uint64_t)(t * o.period_us), ++seq);
     }
     if (rc == 0 && rejected)
-        rc = 4;
+        rc = 6; /* only non-finite frames are skipped; anything else stops */
 done:
     rc = close_packets(pf, &o, rc);
     free(logits);

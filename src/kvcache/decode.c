@@ -39,18 +39,25 @@ static void add_scores(aether_kvcache *c, const aether_osm *s, size_t n_tok)
 
 /* Slots of the token candidates of a cache that has evicted. A bounded
  * ring fills its slots in order, so token last - d usually sits d slots
- * before the newest token's slot: that guess is tried first and kept only
- * when the slot really holds the token; otherwise the hash decides. */
+ * before the newest token's slot (or a few more, past skipped protected
+ * slots): those guesses are tried first and kept only when the slot really
+ * holds the token; otherwise the hash decides. */
 static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
 {
     size_t last = c->next_token - 1, s_last = 0, j, m = 0, len = c->len;
     int have = len > 0 && aether_kv_lookup(c, last, &s_last);
     for (j = 0; j < n_tok; ++j) {
         size_t pos = c->tok[j];
-        if (have && pos <= last) {
-            size_t d = (last - pos) % len;
-            size_t g = s_last >= d ? s_last - d : s_last + len - d;
-            if (c->slot_token[g] == pos) {
+        if (have && pos <= last && last - pos < len) {
+            /* Each protected slot the ring skipped since pos was written
+             * moves it one slot further back. */
+            size_t d = last - pos, e, g = 0;
+            int hit = 0;
+            for (e = 0; e <= c->n_protect && d + e < len && !hit; ++e) {
+                g = s_last >= d + e ? s_last - d - e : s_last + len - d - e;
+                hit = c->slot_token[g] == pos;
+            }
+            if (hit) {
                 c->tok_slot[m++] = g;
                 continue;
             }

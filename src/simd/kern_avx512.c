@@ -49,6 +49,50 @@ static inline void ae_hsum4(__m512 a, __m512 b, __m512 c, __m512 d, float *out)
     _mm_storeu_ps(out, x);
 }
 
+/* Scores of four gathered keys against four query rows at once (GQA
+ * decode): the lanes hold (row, d mod 4), qv[k] packs q_0..q_3[4k..4k+3],
+ * each key's 4 floats d = 4k..4k+3 are broadcast to the four lane groups,
+ * and one transpose-add turns the four keys' accumulators into the 16
+ * (row, key) sums - instead of a horizontal sum per key. Handles n rounded
+ * down to a multiple of 4 and returns that count; s[h * sstride + j]. */
+static size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t stride,
+                         const size_t *idx, size_t n, float scale, float *s, size_t sstride,
+                         size_t nh)
+{
+    size_t j, k, nk = dim / 4;
+    __m512 sc = _mm512_set1_ps(scale);
+    for (j = 0; j + 4 <= n; j += 4) {
+        const float *k0 = kb + idx[j] * stride, *k1 = kb + idx[j + 1] * stride;
+        const float *k2 = kb + idx[j + 2] * stride, *k3 = kb + idx[j + 3] * stride;
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        __m512 c = _mm512_setzero_ps(), d = _mm512_setzero_ps(), t0, t1, u;
+        for (k = 0; k < nk; ++k) {
+            __m512 qk = _mm512_loadu_ps(qv + 16 * k);
+            a = _mm512_fmadd_ps(qk, _mm512_broadcast_f32x4(_mm_loadu_ps(k0 + 4 * k)), a);
+            b = _mm512_fmadd_ps(qk, _mm512_broadcast_f32x4(_mm_loadu_ps(k1 + 4 * k)), b);
+            c = _mm512_fmadd_ps(qk, _mm512_broadcast_f32x4(_mm_loadu_ps(k2 + 4 * k)), c);
+            d = _mm512_fmadd_ps(qk, _mm512_broadcast_f32x4(_mm_loadu_ps(k3 + 4 * k)), d);
+        }
+        /* Per lane group: [a0+a2, b0+b2, a1+a3, b1+b3], then key sums. */
+        t0 = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+        t1 = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+        u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+        u = _mm512_mul_ps(u, sc);
+        /* Lane group h now holds row h's scores of keys j..j+3. */
+        _mm_storeu_ps(s + j, _mm512_castps512_ps128(u));
+        if (nh > 1)
+            _mm_storeu_ps(s + sstride + j, _mm512_extractf32x4_ps(u, 1));
+        if (nh > 2)
+            _mm_storeu_ps(s + 2 * sstride + j, _mm512_extractf32x4_ps(u, 2));
+        if (nh > 3)
+            _mm_storeu_ps(s + 3 * sstride + j, _mm512_extractf32x4_ps(u, 3));
+    }
+    return j;
+}
+#define AE_DOTS_G4(qv, dim, kb, stride, idx, n, scale, s, sstride, nh) \
+    ae_dots_g4((qv), (dim), (kb), (stride), (idx), (n), (scale), (s), (sstride), (nh))
+
 #define AE_ISA avx512
 #define AE_OPS_NAME "avx512"
 #define AE_VW 16u

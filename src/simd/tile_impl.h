@@ -816,6 +816,27 @@ static void AE_FN(accum_group)(float *acc, size_t nh, size_t dim, const float *b
     }
 }
 
+#ifdef AE_DOTS_G4
+#define AE_G4_DMAX 128u /* largest head dim of the packed 4 x 4 path */
+#endif
+
+/* dots_group through the ISA's 4 x 4 kernel when the packed rows qv exist
+ * (leftover keys go the generic way). */
+static void AE_FN(dots_any)(const float *q, const float *qv, size_t nh, size_t dim,
+                            const aether_rows *rows, const size_t *idx, size_t n, float scale,
+                            float *s)
+{
+    size_t done = 0;
+#ifdef AE_DOTS_G4
+    if (qv)
+        done = AE_DOTS_G4(qv, dim, rows->k, rows->stride, idx, n, scale, s, AE_QB, nh);
+#else
+    (void)qv;
+#endif
+    if (done < n)
+        AE_FN(dots_group)(q, nh, dim, rows, idx + done, n - done, scale, s + done);
+}
+
 /* Decode of up to four query rows of one GQA group: scores of a batch of
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
@@ -826,11 +847,26 @@ static void AE_FN(query_group)(const float *q, size_t nh, size_t dim, float scal
 {
     float s[4 * AE_QB];
     float m[4], l[4];
+    const float *qv_arg = NULL;
     size_t a, c, h;
+#ifdef AE_DOTS_G4
+    float qv[4 * AE_G4_DMAX];
+#endif
     if (nh == 1) {
         AE_FN(query)(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
         return;
     }
+#ifdef AE_DOTS_G4
+    /* The ISA's 4 x 4 score kernel: q packed as (row, d mod 4) lanes. */
+    if (dim % 4 == 0 && dim <= AE_G4_DMAX) {
+        size_t k, e;
+        for (k = 0; k < dim / 4; ++k)
+            for (h = 0; h < 4; ++h)
+                for (e = 0; e < 4; ++e)
+                    qv[16 * k + 4 * h + e] = h < nh ? q[h * dim + 4 * k + e] : 0.0f;
+        qv_arg = qv;
+    }
+#endif
     memset(acc, 0, nh * dim * sizeof(float));
     /* Rows past nh carry zero weights through accum_group. */
     memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
@@ -843,11 +879,11 @@ static void AE_FN(query_group)(const float *q, size_t nh, size_t dim, float scal
         c = b.tc + b.bc;
         if (b.tc) {
             AE_FN(prefetch_rows)(tokens, tok + b.ta, b.tc, dim);
-            AE_FN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+            AE_FN(dots_any)(q, qv_arg, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
         }
         if (b.bc) {
             AE_FN(prefetch_rows)(blocks, blk + b.ba, b.bc, dim);
-            AE_FN(dots_group)(q, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+            AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
         }
         for (h = 0; h < nh; ++h) {
             float *sh = s + h * AE_QB, *ah = acc + h * dim;
@@ -872,10 +908,34 @@ static void AE_FN(query_group)(const float *q, size_t nh, size_t dim, float scal
         AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
 }
 
-/* y = x . W, columns in the lanes, four vectors of columns per pass. */
+/* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
 static void AE_FN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)
 {
     size_t i, j = 0;
+    for (; j + 8 * AE_VW <= cols; j += 8 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+            a4 = AE_FMA(xv, AE_LOADU(wr + 4 * AE_VW), a4);
+            a5 = AE_FMA(xv, AE_LOADU(wr + 5 * AE_VW), a5);
+            a6 = AE_FMA(xv, AE_LOADU(wr + 6 * AE_VW), a6);
+            a7 = AE_FMA(xv, AE_LOADU(wr + 7 * AE_VW), a7);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+        AE_STOREU(y + j + 4 * AE_VW, a4);
+        AE_STOREU(y + j + 5 * AE_VW, a5);
+        AE_STOREU(y + j + 6 * AE_VW, a6);
+        AE_STOREU(y + j + 7 * AE_VW, a7);
+    }
     for (; j + 4 * AE_VW <= cols; j += 4 * AE_VW) {
         AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
         for (i = 0; i < rows; ++i) {

@@ -2,8 +2,9 @@
  * Bad data end to end through the CLI: NaN/Inf frames, frames of the wrong
  * size, truncated and garbage .npy / blobs / recordings, a blob for another
  * shape, missing files. Each run must end normally (never by a signal) with
- * the documented exit status (tools/commands.h: 2 usage, 3 I/O, 4 invalid
- * data or model; inspect: 5 parses but is not a loadable model) and a
+ * the documented exit status (tools/commands.h: 2 usage, 3 I/O, 4 malformed
+ * input, 5 valid input that does not fit, 6 non-finite data; inspect: 5
+ * parses but is not a loadable model) and a
  * message naming the problem. `aether stream` must reject a bad frame and
  * carry on in a valid state: the frames after it get exactly the logits of
  * a stream over the same frames without the bad one.
@@ -255,15 +256,15 @@ static void test_classify_bad_frames(void)
     }
     {
         const char *a[] = {"classify", "--model", "good.rvne", "--frames", "nan.npy", NULL};
-        expect(a, 4, "NaN or Inf");
+        expect(a, 6, "NaN or Inf");
     }
     {
         const char *a[] = {"classify", "--model", "good.rvne", "--frames", "inf.npy", NULL};
-        expect(a, 4, "NaN or Inf");
+        expect(a, 6, "NaN or Inf");
     }
     {
         const char *a[] = {"classify", "--model", "good.rvne", "--frames", "wrongdim.npy", NULL};
-        expect(a, 4, "[N, 16]");
+        expect(a, 5, "[N, 16]");
     }
     {
         const char *a[] = {"classify", "--model", "good.rvne", "--frames", "empty.npy", NULL};
@@ -291,7 +292,7 @@ static void test_classify_bad_models(void)
 {
     {
         const char *a[] = {"classify", "--model", "other.rvne", "--frames", "good.npy", NULL};
-        expect(a, 4, "[N, 8]");
+        expect(a, 5, "[N, 8]");
     }
     {
         const char *a[] = {"classify", "--model", "trunc.rvne", "--frames", "good.npy", NULL};
@@ -345,7 +346,7 @@ static void test_stream_recovers(void)
     int rc_bad = run_cli(a_bad, &out_bad, &err_bad);
     int rc_ref = run_cli(a_ref, &out_ref, &err_ref);
     int t, same = 0;
-    CHECK_EQ_INT(rc_bad, 4);
+    CHECK_EQ_INT(rc_bad, 6);
     CHECK_EQ_INT(rc_ref, 0);
     CHECK(out_bad && strstr(out_bad, "t 5 REJECTED") && strstr(out_bad, "NaN or Inf"));
     /* Frames after the rejected one: bad-file frame t (t > 5) is frame t-1
@@ -364,11 +365,11 @@ static void test_stream_recovers(void)
     free(err_ref);
     {
         const char *a[] = {"stream", "--model", "other.rvne", "--frames", "good.npy", NULL};
-        expect(a, 4, "[N, 8]");
+        expect(a, 5, "[N, 8]");
     }
     {
         const char *a[] = {"stream", "--model", "good.rvne", "--frames", "wrongdim.npy", NULL};
-        expect(a, 4, "[N, 16]");
+        expect(a, 5, "[N, 16]");
     }
     {
         const char *a[] = {"stream", "--model", "crc.rvne", "--frames", "good.npy", NULL};
