@@ -1,5 +1,4 @@
 /* `aether attn`: run one attention kernel over .npy tensors. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 
 #include "aether/attention.h"
 #include "aether/npy.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static void attn_usage(FILE *f)
@@ -27,20 +27,6 @@ static void attn_usage(FILE *f)
             "  --sort            visit candidates in ascending order\n");
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > (unsigned long long)(size_t)-1)
-        return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 static int parse_globals(const char *s, size_t *g, size_t *n)
 {
     char buf[32];
@@ -51,7 +37,7 @@ static int parse_globals(const char *s, size_t *g, size_t *n)
             return 0;
         memcpy(buf, s, len);
         buf[len] = '\0';
-        if (!parse_size(buf, &g[*n]))
+        if (!cli_parse_size(buf, &g[*n]))
             return 0;
         ++*n;
         s += len;
@@ -113,13 +99,13 @@ int cmd_attn(int argc, char **argv)
             op = val;
             ++i;
         } else if (!strcmp(a, "--window") && val) {
-            if (!parse_size(val, &p.window)) {
+            if (!cli_parse_size(val, &p.window)) {
                 fprintf(stderr, "aether attn: bad --window '%s'\n", val);
                 return 2;
             }
             ++i;
         } else if (!strcmp(a, "--block") && val) {
-            if (!parse_size(val, &p.block_size)) {
+            if (!cli_parse_size(val, &p.block_size)) {
                 fprintf(stderr, "aether attn: bad --block '%s'\n", val);
                 return 2;
             }

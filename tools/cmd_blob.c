@@ -1,63 +1,15 @@
 /* `aether init-blob` (the deterministic demo blob) and `aether inspect`
  * (both validity levels of an RVNE blob). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aether/blob.h"
+#include "cli_util.h"
 #include "commands.h"
 
 /* inspect's exit status when the blob parses but cannot load as a model. */
 #define EXIT_MODEL_INVALID 5
-
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 0); /* decimal, or 0x... hex */
-    if (errno || *end || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 65536;
-            unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 /* ---------- init-blob ---------- */
 
@@ -115,7 +67,7 @@ int cmd_init_blob(int argc, char **argv)
             return 2;
         }
         if (!strcmp(a, "--seed")) {
-            if (!parse_u64(argv[++i], ~0ull, &v) || v == 0) {
+            if (!cli_parse_ull(argv[++i], 0, ~0ull, &v) || v == 0) {
                 fprintf(stderr, "aether init-blob: --seed must be a non-zero 64-bit integer\n");
                 return 2;
             }
@@ -151,7 +103,7 @@ int cmd_init_blob(int argc, char **argv)
             init_usage(stderr);
             return 2;
         }
-        ok = parse_u64(argv[++i], 0xFFFFu, &v);
+        ok = cli_parse_ull(argv[++i], 0, 0xFFFFu, &v);
         if (!ok) {
             fprintf(stderr, "aether init-blob: %s must be an integer in [0, 65535]\n", a);
             return 2;
@@ -221,28 +173,13 @@ typedef struct report {
     size_t meta_bytes;
 } report;
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; ++s) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void print_json(const report *r)
 {
     printf("{\"file\":");
-    json_str(r->path);
+    cli_json_string(r->path);
     printf(",\"size\":%lu,\"format\":{\"ok\":%s,\"status\":\"%s\",\"message\":", (unsigned long)r->size,
            r->format == AETHER_OK ? "true" : "false", aether_status_name(r->format));
-    json_str(aether_blob_reference_message(r->format));
+    cli_json_string(aether_blob_reference_message(r->format));
     printf("}");
     if (r->peek == AETHER_OK) {
         printf(",\"header\":{\"magic\":\"0x%08lX\",\"version\":%u,\"flags\":%u,\"reserved\":%u,"
@@ -270,9 +207,9 @@ static void print_json(const report *r)
             memcpy(vb, v, vl);
             vb[vl] = '\0';
             printf("%s", i ? "," : "");
-            json_str(kb);
+            cli_json_string(kb);
             putchar(':');
-            json_str(vb);
+            cli_json_string(vb);
         }
         printf("}");
     }
@@ -286,7 +223,7 @@ static void print_json(const report *r)
     if (r->format == AETHER_OK) {
         printf(",\"model\":{\"ok\":%s,\"status\":\"%s\",\"message\":",
                r->model == AETHER_OK ? "true" : "false", aether_status_name(r->model));
-        json_str(aether_strerror(r->model));
+        cli_json_string(aether_strerror(r->model));
         printf("}");
     }
     printf("}\n");
@@ -379,7 +316,7 @@ int cmd_inspect(int argc, char **argv)
     }
     memset(&r, 0, sizeof r);
     r.path = path;
-    buf = read_file(path, &r.size);
+    buf = cli_read_file(path, &r.size);
     if (!buf) {
         fprintf(stderr, "aether inspect: cannot read %s\n", path);
         return 3;

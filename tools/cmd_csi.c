@@ -1,6 +1,5 @@
 /* `aether csi`: summarise a CSI recording, optionally with feature vectors. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "aether/csi.h"
 #include "aether/features.h"
+#include "cli_util.h"
 #include "commands.h"
 
 #define MAX_SHOWN 1000u
@@ -39,20 +39,6 @@ static void csi_usage(FILE *f)
             MAX_SHOWN);
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > (unsigned long long)(size_t)-1)
-        return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 static int parse_args(int argc, char **argv, csi_args *a)
 {
     int i;
@@ -66,14 +52,14 @@ static int parse_args(int argc, char **argv, csi_args *a)
         } else if (!strcmp(s, "--json")) {
             a->json = 1;
         } else if (!strcmp(s, "--input-dim") && i + 1 < argc) {
-            if (!parse_size(argv[++i], &a->input_dim) ||
+            if (!cli_parse_size(argv[++i], &a->input_dim) ||
                 aether_features_groups(a->input_dim) == 0)
                 return 0;
         } else if (!strcmp(s, "--count") && i + 1 < argc) {
-            if (!parse_size(argv[++i], &a->count) || a->count > MAX_SHOWN)
+            if (!cli_parse_size(argv[++i], &a->count) || a->count > MAX_SHOWN)
                 return 0;
         } else if (!strcmp(s, "--max-line") && i + 1 < argc) {
-            if (!parse_size(argv[++i], &a->max_line) || a->max_line == 0)
+            if (!cli_parse_size(argv[++i], &a->max_line) || a->max_line == 0)
                 return 0;
         } else if (s[0] == '-' && s[1] != '\0') {
             return 0;

@@ -1,6 +1,5 @@
 /* `aether classify` (window forward) and `aether stream` (per-frame
  * session) over a frames .npy with a model from an RVNE blob. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "aether/model.h"
 #include "aether/npy.h"
 #include "aether/packet.h"
+#include "cli_util.h"
 #include "commands.h"
 
 typedef struct model_opts {
@@ -66,20 +66,6 @@ static void model_usage(FILE *f, int stream)
                    "                       ~1e-6 of the reference instead of identical\n"
                    "  --ts-us T            packet timestamp (0)\n");
     fprintf(f, "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid model or frames\n");
-}
-
-static int parse_ull(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return 0;
-    *out = v;
-    return 1;
 }
 
 /* 0 ok, else the exit status. */
@@ -149,7 +135,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
             }
         } else if (!strcmp(a, "--window") || !strcmp(a, "--block") ||
                    (!strcmp(a, "--capacity") && stream)) {
-            if (!parse_ull(val, (size_t)-1, &v)) {
+            if (!cli_parse_ull(val, 10, (size_t)-1, &v)) {
                 fprintf(stderr, "aether: %s needs a non-negative integer\n", a);
                 return 2;
             }
@@ -163,12 +149,12 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
                 o->capacity = (size_t)v;
             }
         } else if (!strcmp(a, "--node")) {
-            if (!parse_ull(val, 255, &o->node)) {
+            if (!cli_parse_ull(val, 10, 255, &o->node)) {
                 fprintf(stderr, "aether: --node is 0..255\n");
                 return 2;
             }
         } else if ((!strcmp(a, "--ts-us") && !stream) || (!strcmp(a, "--period-us") && stream)) {
-            if (!parse_ull(val, ~0ull, stream ? &o->period_us : &o->ts_us)) {
+            if (!cli_parse_ull(val, 10, ~0ull, stream ? &o->period_us : &o->ts_us)) {
                 fprintf(stderr, "aether: %s needs a non-negative integer\n", a);
                 return 2;
             }
@@ -281,8 +267,8 @@ static int load(const model_opts *o, loaded *l)
 
 static void print_float(float x, int json)
 {
-    if (json && !aether_isfinite(x))
-        printf("null");
+    if (json)
+        cli_json_float(x);
     else
         printf("%.9g", (double)x);
 }

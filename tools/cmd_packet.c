@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "aether/packet.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static void packet_usage(FILE *f)
@@ -19,14 +20,6 @@ static void packet_usage(FILE *f)
 }
 
 /* JSON has no NaN/Inf: print null for them. */
-static void json_float(float x)
-{
-    if (aether_isfinite(x))
-        printf("%.9g", (double)x);
-    else
-        printf("null");
-}
-
 static void print_ok(size_t index, const aether_class_packet *p, int json)
 {
     if (json) {
@@ -34,9 +27,9 @@ static void print_ok(size_t index, const aether_class_packet *p, int json)
                "\"ts_us\":%llu,\"seq\":%lu,\"argmax\":%u,\"top_logit\":",
                (unsigned long)index, p->version, p->n_classes, p->node_id,
                (unsigned long long)p->ts_us, (unsigned long)p->seq, p->argmax);
-        json_float(p->top_logit);
+        cli_json_float(p->top_logit);
         printf(",\"margin\":");
-        json_float(p->margin);
+        cli_json_float(p->margin);
         printf(",\"crc\":\"0x%08lX\"}\n", (unsigned long)p->crc);
     } else {
         printf("#%lu node %u seq %lu ts_us %llu classes %u argmax %u top %.9g margin %.9g "

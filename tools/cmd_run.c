@@ -25,6 +25,7 @@
 #include "aether/model.h"
 #include "aether/packet.h"
 #include "aether/tracks.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "model_meta.h"
 
@@ -138,20 +139,6 @@ static void run_usage(FILE *f)
             "  5 the model does not fit (feature dimension, --labels count, packets)\n");
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > (unsigned long long)(size_t)-1)
-        return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 static int parse_seconds(const char *s, double *out)
 {
     char *end;
@@ -253,20 +240,20 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             }
             o->have_recipe = 1;
         } else if (!strcmp(a, "--window-frames")) {
-            if (!parse_size(v, &o->window_frames) || o->window_frames == 0 ||
+            if (!cli_parse_size(v, &o->window_frames) || o->window_frames == 0 ||
                 o->window_frames > 65536) {
                 fprintf(stderr, "aether run: --window-frames is 1..65536\n");
                 return RUN_USAGE;
             }
         } else if (!strcmp(a, "--node")) {
-            if (!parse_size(v, &n) || n > 255) {
+            if (!cli_parse_size(v, &n) || n > 255) {
                 fprintf(stderr, "aether run: --node is 0..255\n");
                 return RUN_USAGE;
             }
             o->have_node = 1;
             o->node = (unsigned)n;
         } else if (!strcmp(a, "--every")) {
-            if (!parse_size(v, &o->every) || o->every == 0) {
+            if (!cli_parse_size(v, &o->every) || o->every == 0) {
                 fprintf(stderr, "aether run: --every needs a positive frame count\n");
                 return RUN_USAGE;
             }
@@ -284,7 +271,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         } else if (!strcmp(a, "--input-dim") || !strcmp(a, "--window") ||
                    !strcmp(a, "--block") || !strcmp(a, "--capacity") ||
                    !strcmp(a, "--max-tracks") || !strcmp(a, "--max-line")) {
-            if (!parse_size(v, &n)) {
+            if (!cli_parse_size(v, &n)) {
                 fprintf(stderr, "aether run: %s needs a non-negative integer\n", a);
                 return RUN_USAGE;
             }
@@ -327,41 +314,6 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         return RUN_USAGE;
     }
     return 0;
-}
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 65536;
-            unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static double now_ns(void)
@@ -429,7 +381,7 @@ static int load_model(run_opts *o, run_state *r)
     size_t len = 0;
     aether_status st;
     int rc;
-    r->blob_bytes = read_file(o->model_path, &len);
+    r->blob_bytes = cli_read_file(o->model_path, &len);
     if (!r->blob_bytes) {
         fprintf(stderr, "aether run: cannot read %s\n", o->model_path);
         return RUN_IO;
@@ -626,21 +578,6 @@ static void print_number(float x, int json)
         printf(json ? "%.9g" : "%.6g", (double)x);
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame *f,
                          node_state *ns)
 {
@@ -664,7 +601,7 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
                (unsigned long long)f->record, (unsigned long)am);
         if (o->n_labels) {
             printf("\"label\":");
-            json_string(o->labels[am]);
+            cli_json_string(o->labels[am]);
             putchar(',');
         }
         printf("\"margin\":");
@@ -926,7 +863,7 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     if (r->tracks)
         aether_tracks_get_stats(r->tracks, &ts);
     printf("{\"type\":\"summary\",\"input\":");
-    json_string(o->input_path);
+    cli_json_string(o->input_path);
     printf(",\"pool\":\"%s\",\"window_frames\":%lu,\"features\":\"%s\"",
            r->window_mode ? "mean" : "last", (unsigned long)(r->window_mode ? r->window_frames : 0),
            aether_features_recipe_name(r->recipe));
@@ -963,7 +900,7 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
                (unsigned long long)rs->errors[i].record,
                (unsigned long long)rs->errors[i].offset,
                aether_status_name(rs->errors[i].status));
-        json_string(rs->errors[i].reason);
+        cli_json_string(rs->errors[i].reason);
         putchar('}');
     }
     printf("],\"tracks\":{\"active\":%lu,\"max\":%lu,\"created\":%llu,\"evicted_age\":%llu,"

@@ -16,6 +16,7 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/train.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "model_meta.h"
 
@@ -70,20 +71,6 @@ static void train_usage(FILE *f, const char *cmd)
                "validation: per class, the last val-frac of the recordings in recording-time\n"
                "order (npz collected_at, else the file name's timestamp).\n"
                "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid data or model\n");
-}
-
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > (unsigned long long)(size_t)-1)
-        return 0;
-    *out = (size_t)v;
-    return 1;
 }
 
 static int parse_double(const char *s, double *out)
@@ -223,7 +210,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
             else if (!strcmp(a, "--aug-offset")) o->tc.aug_offset = (float)d;
             else o->val_frac = d;
         } else {
-            if (!parse_size(v, &z)) {
+            if (!cli_parse_size(v, &z)) {
                 fprintf(stderr, "aether %s: bad value for %s (or unknown option)\n", cmd, a);
                 return 0;
             }

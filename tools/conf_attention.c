@@ -7,59 +7,12 @@
  */
 #include "conformance.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void fail(conf_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    r->verdict = CONF_FAIL;
-    if (r->note[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(r->note, sizeof r->note, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(conf_result *r)
-{
-    if (r->verdict != CONF_FAIL)
-        r->verdict = CONF_PASS;
-}
-
-typedef struct qkv {
-    aether_tensor q, k, v, want, out;
-} qkv;
-
-static void qkv_free(qkv *t)
-{
-    aether_tensor_free(&t->q);
-    aether_tensor_free(&t->k);
-    aether_tensor_free(&t->v);
-    aether_tensor_free(&t->want);
-    aether_tensor_free(&t->out);
-}
-
-/* Loads q, k, v, out and allocates an output of out's shape. */
-static int qkv_load(const conf_case *c, qkv *t, conf_result *r)
-{
-    aether_status s;
-    memset(t, 0, sizeof *t);
-    if (conf_load_tensor(c, "q", &t->q, r) || conf_load_tensor(c, "k", &t->k, r) ||
-        conf_load_tensor(c, "v", &t->v, r) || conf_load_tensor(c, "out", &t->want, r))
-        return -1;
-    s = aether_tensor_zeros(&t->out, t->want.seq, t->want.heads, t->want.dim);
-    if (s != AETHER_OK) {
-        fail(r, "output: %s", aether_strerror(s));
-        return -1;
-    }
-    return 0;
-}
-
-static void compare_out(qkv *t, const char *what, conf_result *r)
+static void compare_out(conf_qkv *t, const char *what, conf_result *r)
 {
     conf_compare(t->out.data, t->want.data, aether_tensor_size(&t->want), 1, 0.0, what, r);
 }
@@ -68,21 +21,21 @@ void conf_op_dense_attention(const conf_case *c, conf_result *r)
 {
     const cJSON *causal = cJSON_GetObjectItemCaseSensitive(c->json, "causal");
     aether_status s;
-    qkv t;
+    conf_qkv t;
     (void)c->reference;
     if (!cJSON_IsBool(causal)) {
-        fail(r, "case.json has no boolean causal");
+        conf_fail(r, "case.json has no boolean causal");
         return;
     }
-    if (qkv_load(c, &t, r) == 0) {
+    if (conf_qkv_load(c, &t, r) == 0) {
         s = aether_attn_dense(&t.q, &t.k, &t.v, cJSON_IsTrue(causal), &t.out);
         if (s != AETHER_OK)
-            fail(r, "aether_attn_dense: %s", aether_strerror(s));
+            conf_fail(r, "aether_attn_dense: %s", aether_strerror(s));
         else
             compare_out(&t, "out", r);
     }
-    qkv_free(&t);
-    finish(r);
+    conf_qkv_free(&t);
+    conf_finish(r);
 }
 
 /* The per-head edge count recorded next to a forward case, when present. */
@@ -95,50 +48,50 @@ static void check_edges_field(const conf_case *c, const aether_attn_config *cfg,
         return;
     got = aether_estimate_sparse_edges(cfg, seq);
     if (got != (uint64_t)want)
-        fail(r, "estimate_sparse_edges: %llu, want %ld", (unsigned long long)got, want);
+        conf_fail(r, "estimate_sparse_edges: %llu, want %ld", (unsigned long long)got, want);
 }
 
 void conf_op_forward(const conf_case *c, conf_result *r)
 {
     aether_attn_config cfg;
     aether_status s;
-    qkv t;
+    conf_qkv t;
     (void)c->reference;
-    if (conf_attn_config(c, &cfg, r) == 0 && qkv_load(c, &t, r) == 0) {
+    if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0) {
         s = aether_attn_forward(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
         if (s != AETHER_OK)
-            fail(r, "aether_attn_forward: %s", aether_strerror(s));
+            conf_fail(r, "aether_attn_forward: %s", aether_strerror(s));
         else
             compare_out(&t, "out", r);
         check_edges_field(c, &cfg, t.q.seq, r);
-        qkv_free(&t);
+        conf_qkv_free(&t);
     }
-    finish(r);
+    conf_finish(r);
 }
 
 void conf_op_forward_gqa(const conf_case *c, conf_result *r)
 {
     aether_attn_config cfg;
     aether_status s;
-    qkv t;
+    conf_qkv t;
     (void)c->reference;
-    if (conf_attn_config(c, &cfg, r) == 0 && qkv_load(c, &t, r) == 0) {
+    if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0) {
         s = aether_attn_forward_gqa(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
         if (s != AETHER_OK) {
-            fail(r, "aether_attn_forward_gqa: %s", aether_strerror(s));
+            conf_fail(r, "aether_attn_forward_gqa: %s", aether_strerror(s));
         } else {
             compare_out(&t, "out", r);
             /* The dispatcher must pick the same kernel for these shapes. */
             memset(t.out.data, 0, aether_tensor_size(&t.out) * sizeof(float));
             s = aether_attn_forward_auto(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
             if (s != AETHER_OK)
-                fail(r, "aether_attn_forward_auto: %s", aether_strerror(s));
+                conf_fail(r, "aether_attn_forward_auto: %s", aether_strerror(s));
             else
                 compare_out(&t, "out (forward_auto)", r);
         }
-        qkv_free(&t);
+        conf_qkv_free(&t);
     }
-    finish(r);
+    conf_finish(r);
 }
 
 /* One flat/offsets pair against the list builder `fn`. */
@@ -154,34 +107,34 @@ static uint64_t compare_lists(const aether_attn_config *cfg, size_t seq, const a
     uint64_t total = 0;
     if (flat->dtype != AETHER_DTYPE_I32 || offs->dtype != AETHER_DTYPE_I32 ||
         offs->count != seq + 1) {
-        fail(r, "%s: expected int32 arrays with seq+1 offsets", what);
+        conf_fail(r, "%s: expected int32 arrays with seq+1 offsets", what);
         return 0;
     }
     buf = (size_t *)malloc((cap ? cap : 1) * sizeof *buf);
     if (!buf) {
-        fail(r, "out of memory");
+        conf_fail(r, "out of memory");
         return 0;
     }
     for (i = 0; i < seq; ++i) {
         size_t n = 0, a;
         aether_status s = fn(cfg, i, seq, buf, cap, &n);
         if (s != AETHER_OK) {
-            fail(r, "%s of query %lu: %s", what, (unsigned long)i, aether_strerror(s));
+            conf_fail(r, "%s of query %lu: %s", what, (unsigned long)i, aether_strerror(s));
             break;
         }
         total += n;
         if (o[i] < 0 || o[i + 1] < o[i] || (size_t)o[i + 1] > flat->count) {
-            fail(r, "%s: bad offsets at query %lu", what, (unsigned long)i);
+            conf_fail(r, "%s: bad offsets at query %lu", what, (unsigned long)i);
             break;
         }
         if (n != (size_t)(o[i + 1] - o[i])) {
-            fail(r, "%s of query %lu: %lu entries, want %ld", what, (unsigned long)i,
+            conf_fail(r, "%s of query %lu: %lu entries, want %ld", what, (unsigned long)i,
                  (unsigned long)n, (long)(o[i + 1] - o[i]));
             break;
         }
         for (a = 0; a < n; ++a)
             if (f[o[i] + (int32_t)a] < 0 || buf[a] != (size_t)f[o[i] + (int32_t)a]) {
-                fail(r, "%s of query %lu differs at position %lu: %lu, want %ld", what,
+                conf_fail(r, "%s of query %lu differs at position %lu: %lu, want %ld", what,
                      (unsigned long)i, (unsigned long)a, (unsigned long)buf[a],
                      (long)f[o[i] + (int32_t)a]);
                 break;
@@ -205,7 +158,7 @@ void conf_op_candidates(const conf_case *c, conf_result *r)
     memset(&tf, 0, sizeof tf);
     to = bf = bo = tf;
     if (seq < 0) {
-        fail(r, "case.json has no seq");
+        conf_fail(r, "case.json has no seq");
         return;
     }
     if (conf_attn_config(c, &cfg, r) || conf_load(c, "tok_flat", &tf, r) ||
@@ -219,10 +172,10 @@ void conf_op_candidates(const conf_case *c, conf_result *r)
     if (r->verdict != CONF_FAIL) {
         uint64_t est = aether_estimate_sparse_edges(&cfg, (size_t)seq);
         if (est != total)
-            fail(r, "estimate_sparse_edges %llu != list total %llu", (unsigned long long)est,
+            conf_fail(r, "estimate_sparse_edges %llu != list total %llu", (unsigned long long)est,
                  (unsigned long long)total);
         else if (cJSON_IsNumber(tot) && (double)est != tot->valuedouble)
-            fail(r, "estimate_sparse_edges %llu, want %.0f", (unsigned long long)est,
+            conf_fail(r, "estimate_sparse_edges %llu, want %.0f", (unsigned long long)est,
                  tot->valuedouble);
     }
 done:
@@ -230,7 +183,7 @@ done:
     aether_npy_free(&to);
     aether_npy_free(&bf);
     aether_npy_free(&bo);
-    finish(r);
+    conf_finish(r);
 }
 
 /* edges/edges.json: configs[] each with a config and results[] {seq, edges}. */
@@ -241,7 +194,7 @@ void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r)
     size_t checked = 0;
     (void)c->reference;
     if (!cJSON_IsArray(configs)) {
-        fail(r, "edges.json has no configs array");
+        conf_fail(r, "edges.json has no configs array");
         return;
     }
     cJSON_ArrayForEach(entry, configs)
@@ -255,7 +208,7 @@ void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r)
         if (conf_attn_config(&sub, &cfg, r))
             break;
         if (!cJSON_IsArray(results)) {
-            fail(r, "config without results");
+            conf_fail(r, "config without results");
             break;
         }
         cJSON_ArrayForEach(row, results)
@@ -264,17 +217,17 @@ void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r)
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "edges");
             uint64_t got;
             if (!cJSON_IsNumber(s) || !cJSON_IsNumber(e) || s->valuedouble < 0) {
-                fail(r, "malformed result row");
+                conf_fail(r, "malformed result row");
                 break;
             }
             got = aether_estimate_sparse_edges(&cfg, (size_t)s->valuedouble);
             if ((double)got != e->valuedouble)
-                fail(r, "seq %.0f: %llu edges, want %.0f", s->valuedouble,
+                conf_fail(r, "seq %.0f: %llu edges, want %.0f", s->valuedouble,
                      (unsigned long long)got, e->valuedouble);
             checked++;
         }
     }
     if (r->verdict != CONF_FAIL && checked == 0)
-        fail(r, "no results to check");
-    finish(r);
+        conf_fail(r, "no results to check");
+    conf_finish(r);
 }

@@ -8,30 +8,12 @@
  */
 #include "conformance.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aether/kvcache.h"
-
-static void fail(conf_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    r->verdict = CONF_FAIL;
-    if (r->note[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(r->note, sizeof r->note, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(conf_result *r)
-{
-    if (r->verdict != CONF_FAIL)
-        r->verdict = CONF_PASS;
-}
 
 typedef struct kv_case {
     aether_attn_config cfg;
@@ -58,7 +40,7 @@ static int kv_case_load(const conf_case *c, kv_case *t, conf_result *r)
     t->seq = t->q.seq;
     t->capacity = (size_t)conf_int(c, "capacity", (long)t->seq);
     if (t->k.seq != t->seq || t->v.seq != t->seq || t->k.dim != t->dim) {
-        fail(r, "q/k/v shapes disagree");
+        conf_fail(r, "q/k/v shapes disagree");
         return -1;
     }
     return 0;
@@ -75,7 +57,7 @@ static int make_cache(const kv_case *t, const aether_attn_config *cfg, aether_kv
     p.evict = ev;
     s = aether_kvcache_create(&p, out);
     if (s != AETHER_OK) {
-        fail(r, "aether_kvcache_create: %s", aether_strerror(s));
+        conf_fail(r, "aether_kvcache_create: %s", aether_strerror(s));
         return -1;
     }
     return 0;
@@ -101,7 +83,7 @@ static int stream(const kv_case *t, const aether_attn_config *cfg, aether_kvcach
         if (s == AETHER_OK)
             s = aether_kvcache_decode_step(cfg, &q1, kc, &o1);
         if (s != AETHER_OK) {
-            fail(r, "step %lu: %s", (unsigned long)i, aether_strerror(s));
+            conf_fail(r, "step %lu: %s", (unsigned long)i, aether_strerror(s));
             return -1;
         }
     }
@@ -129,7 +111,7 @@ static void compare_landmarks(const conf_case *c, aether_kvcache *kc, size_t row
         conf_compare(gk, (const float *)lk.data, nb * row, 1, 0.0, "landmarks_keys_final", r);
         conf_compare(gv, (const float *)lv.data, nb * row, 1, 0.0, "landmarks_values_final", r);
     } else {
-        fail(r, "landmark arrays: unexpected shape");
+        conf_fail(r, "landmark arrays: unexpected shape");
     }
     free(gk);
     free(gv);
@@ -160,12 +142,12 @@ static void run_decode(const conf_case *c, conf_result *r, aether_kv_storage st)
         p.use_landmarks = t.cfg.use_landmarks;
         p.sort_candidates = 0;
         if (aether_attn_config_init(&cfg, &p) != AETHER_OK) {
-            fail(r, "config without sorting");
+            conf_fail(r, "config without sorting");
             goto done;
         }
     }
     if (aether_tensor_zeros(&steps, t.seq, t.q_heads, t.dim) != AETHER_OK) {
-        fail(r, "out of memory");
+        conf_fail(r, "out of memory");
         goto done;
     }
     if (make_cache(&t, &cfg, st, AETHER_KV_LM_WELFORD, AETHER_KV_EVICT_NONE, &kc, r) ||
@@ -185,7 +167,7 @@ static void run_decode(const conf_case *c, conf_result *r, aether_kv_storage st)
                     bad += aether_f32_to_f16(kr[x]) != ((const uint16_t *)bits.data)[i * row + x];
             }
             if (bad)
-                fail(r, "k_f16_bits: %lu differ", (unsigned long)bad);
+                conf_fail(r, "k_f16_bits: %lu differ", (unsigned long)bad);
             free(kr);
         }
         aether_npy_free(&bits);
@@ -207,7 +189,7 @@ done:
     aether_tensor_free(&want);
     aether_tensor_free(&steps);
     kv_case_free(&t);
-    finish(r);
+    conf_finish(r);
 }
 
 void conf_op_decode_step(const conf_case *c, conf_result *r)
@@ -234,7 +216,7 @@ void conf_op_decode_batch(const conf_case *c, conf_result *r)
         goto done;
     pre = (size_t)conf_int(c, "prefill_len", 0);
     if (pre > t.seq || want.seq != t.seq - pre) {
-        fail(r, "prefill_len / out shape");
+        conf_fail(r, "prefill_len / out shape");
         goto done;
     }
     n = t.seq - pre;
@@ -252,7 +234,7 @@ void conf_op_decode_batch(const conf_case *c, conf_result *r)
     if (s == AETHER_OK)
         s = aether_kvcache_decode_batch(&t.cfg, &qd, &kd, &vd, kc, &out);
     if (s != AETHER_OK) {
-        fail(r, "decode_batch: %s", aether_strerror(s));
+        conf_fail(r, "decode_batch: %s", aether_strerror(s));
         goto done;
     }
     conf_compare(out.data, want.data, aether_tensor_size(&want), 1, 0.0, "out", r);
@@ -261,7 +243,7 @@ done:
     aether_tensor_free(&want);
     aether_tensor_free(&out);
     kv_case_free(&t);
-    finish(r);
+    conf_finish(r);
 }
 
 static size_t json_sizes(const conf_case *c, const char *key, size_t *out, size_t cap)
@@ -308,7 +290,7 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
     nb = lmk.ndim == 4 ? lmk.shape[1] : 0;
     if (sc.count != t.seq * cap || ids.count != t.seq * cap || keys.count != t.seq * cap * row ||
         lmk.count != t.seq * nb * row || lmv.count != lmk.count) {
-        fail(r, "unexpected array shapes");
+        conf_fail(r, "unexpected array shapes");
         goto done;
     }
     if (make_cache(&t, &t.cfg, AETHER_KV_F32, AETHER_KV_LM_WELFORD, AETHER_KV_EVICT_H2O_COMPAT,
@@ -319,7 +301,7 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
     gl = (float *)malloc(t.seq * nb * row * sizeof(float) + 1);
     glv = (float *)malloc(t.seq * nb * row * sizeof(float) + 1);
     if (!gk || !gl || !glv) {
-        fail(r, "out of memory");
+        conf_fail(r, "out of memory");
         goto done;
     }
     for (i = 0; i < t.seq; ++i) {
@@ -332,7 +314,7 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
         if (st == AETHER_OK)
             st = aether_kvcache_decode_step(&t.cfg, &q1, kc, &o1);
         if (st != AETHER_OK) {
-            fail(r, "step %lu: %s", (unsigned long)i, aether_strerror(st));
+            conf_fail(r, "step %lu: %s", (unsigned long)i, aether_strerror(st));
             goto done;
         }
         bad_ev += want_ev < 0 ? slot != AETHER_KVCACHE_NO_SLOT : slot != (size_t)want_ev;
@@ -350,7 +332,7 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
                                           glv + (i * nb + s) * row);
     }
     if (bad_ev || bad_ids || bad_len)
-        fail(r, "evicted_slot %lu, slot ids %lu, len %lu differ", (unsigned long)bad_ev,
+        conf_fail(r, "evicted_slot %lu, slot ids %lu, len %lu differ", (unsigned long)bad_ev,
              (unsigned long)bad_ids, (unsigned long)bad_len);
     conf_compare(gk, (const float *)keys.data, keys.count, 1, 0.0, "cache_keys_steps", r);
     conf_compare(gl, (const float *)lmk.data, lmk.count, 1, 0.0, "landmarks_keys_steps", r);
@@ -371,5 +353,5 @@ done:
     aether_tensor_free(&outs);
     aether_tensor_free(&got_out);
     kv_case_free(&t);
-    finish(r);
+    conf_finish(r);
 }

@@ -18,7 +18,6 @@
 #include "conformance.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +25,6 @@
 #include "aether/blob.h"
 #include "aether/dispatch.h"
 #include "aether/head.h"
-
-static void fail(conf_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    r->verdict = CONF_FAIL;
-    if (r->note[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(r->note, sizeof r->note, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(conf_result *r)
-{
-    if (r->verdict != CONF_FAIL)
-        r->verdict = CONF_PASS;
-}
 
 static int json_num(const cJSON *obj, const char *key, size_t *out)
 {
@@ -64,7 +46,7 @@ static int head_config(const conf_case *c, aether_head_config *hc, conf_result *
         !json_num(t, "kv_heads", &hc->kv_heads) || !json_num(t, "head_dim", &hc->head_dim) ||
         !json_num(t, "window", &hc->window) || !json_num(t, "block_size", &hc->block_size) ||
         !cJSON_IsBool(causal)) {
-        fail(r, "temporal_config missing or incomplete");
+        conf_fail(r, "temporal_config missing or incomplete");
         return 0;
     }
     hc->causal = cJSON_IsTrue(causal) ? 1 : 0;
@@ -73,7 +55,7 @@ static int head_config(const conf_case *c, aether_head_config *hc, conf_result *
     else if (cJSON_IsString(b) && !strcmp(b->valuestring, "SparseGqa"))
         hc->backend = AETHER_HEAD_SPARSE_GQA;
     else {
-        fail(r, "temporal_config.backend unknown");
+        conf_fail(r, "temporal_config.backend unknown");
         return 0;
     }
     return 1;
@@ -106,7 +88,7 @@ static int stream(const aether_head *h, const aether_tensor *q, const aether_ten
     if (s == AETHER_OK)
         return 1;
 bad:
-    fail(r, "step: %s", aether_strerror(s));
+    conf_fail(r, "step: %s", aether_strerror(s));
     return 0;
 }
 
@@ -134,17 +116,17 @@ static void temporal(const conf_case *c, conf_result *r, int with_steps)
         (with_steps && conf_load_tensor(c, "out_steps", &want_steps, r)))
         goto done;
     if ((s = aether_head_init(&h, &hc)) != AETHER_OK) {
-        fail(r, "head init: %s", aether_strerror(s));
+        conf_fail(r, "head init: %s", aether_strerror(s));
         goto done;
     }
     n = aether_tensor_size(&q);
     if (aether_tensor_zeros(&out, q.seq, q.heads, q.dim) != AETHER_OK ||
         aether_tensor_zeros(&steps, q.seq, q.heads, q.dim) != AETHER_OK) {
-        fail(r, "out of memory");
+        conf_fail(r, "out of memory");
         goto done;
     }
     if ((s = aether_head_forward(&h, &q, &k, &v, &out, NULL, 0)) != AETHER_OK) {
-        fail(r, "forward: %s", aether_strerror(s));
+        conf_fail(r, "forward: %s", aether_strerror(s));
         goto done;
     }
     if (!conf_compare(out.data, want.data, n, exact, tol, "out", r) || !with_steps)
@@ -167,7 +149,7 @@ done:
     aether_tensor_free(&want_steps);
     aether_tensor_free(&out);
     aether_tensor_free(&steps);
-    finish(r);
+    conf_finish(r);
 }
 
 void conf_op_temporal_forward_and_step(const conf_case *c, conf_result *r)
@@ -232,10 +214,10 @@ static void check_header(const char *file, const cJSON *jh, const aether_blob_vi
     got[6] = bv->header.weights_len;
     for (i = 0; i < 7; ++i)
         if (!json_num(jh, keys[i], &want) || want != got[i])
-            fail(r, "%s: header.%s differs", file, keys[i]);
+            conf_fail(r, "%s: header.%s differs", file, keys[i]);
     if (!cJSON_IsString(dtype) ||
         strcmp(dtype->valuestring, aether_blob_is_f16(&bv->header) ? "F16" : "F32") != 0)
-        fail(r, "%s: dtype differs", file);
+        conf_fail(r, "%s: dtype differs", file);
 }
 
 static void check_blob(const conf_case *c, const cJSON *b, conf_result *r)
@@ -249,30 +231,30 @@ static void check_blob(const conf_case *c, const cJSON *b, conf_result *r)
     aether_status s;
 
     if (!cJSON_IsString(file) || !cJSON_IsString(parse)) {
-        fail(r, "blob entry without file/parse");
+        conf_fail(r, "blob entry without file/parse");
         return;
     }
     snprintf(path, sizeof path, "%s/%s", c->dir, file->valuestring);
     buf = read_all(path, &len);
     if (!buf) {
-        fail(r, "%s: unreadable", file->valuestring);
+        conf_fail(r, "%s: unreadable", file->valuestring);
         return;
     }
     if (json_num(b, "size", &size) && size != len)
-        fail(r, "%s: size differs", file->valuestring);
+        conf_fail(r, "%s: size differs", file->valuestring);
     s = aether_blob_parse(buf, len, &bv);
     if (!strcmp(parse->valuestring, "ok")) {
         if (s != AETHER_OK) {
-            fail(r, "%s: parse failed: %s", file->valuestring, aether_status_name(s));
+            conf_fail(r, "%s: parse failed: %s", file->valuestring, aether_status_name(s));
         } else {
             check_header(file->valuestring, cJSON_GetObjectItemCaseSensitive(b, "header"), &bv,
                          r);
             if (!hex_eq(cJSON_GetObjectItemCaseSensitive(b, "crc32_footer"), bv.crc))
-                fail(r, "%s: CRC differs", file->valuestring);
+                conf_fail(r, "%s: CRC differs", file->valuestring);
             again = (unsigned char *)malloc(len);
             if (!again || aether_blob_serialize(&bv.header, bv.weights, again, len, &n) != AETHER_OK ||
                 n != len || memcmp(again, buf, len) != 0)
-                fail(r, "%s: re-serialisation is not byte-identical", file->valuestring);
+                conf_fail(r, "%s: re-serialisation is not byte-identical", file->valuestring);
             free(again);
         }
     } else {
@@ -281,9 +263,9 @@ static void check_blob(const conf_case *c, const cJSON *b, conf_result *r)
         snprintf(text, sizeof text, "%s%s", AETHER_HEAD_ERR_PREFIX,
                  aether_blob_reference_message(s));
         if (s == AETHER_OK)
-            fail(r, "%s: parsed although the reference rejects it", file->valuestring);
+            conf_fail(r, "%s: parsed although the reference rejects it", file->valuestring);
         else if (!cJSON_IsString(disp) || strcmp(disp->valuestring, text) != 0)
-            fail(r, "%s: error \"%s\" differs from the reference's", file->valuestring, text);
+            conf_fail(r, "%s: error \"%s\" differs from the reference's", file->valuestring, text);
     }
     free(buf);
 }
@@ -299,12 +281,12 @@ static void check_demo(const conf_case *c, conf_result *r)
     if (!g)
         return; /* covered by the blob list */
     if (aether_blob_demo_size(&p, &need) != AETHER_OK || need != glen) {
-        fail(r, "demo blob size %lu != %lu", (unsigned long)need, (unsigned long)glen);
+        conf_fail(r, "demo blob size %lu != %lu", (unsigned long)need, (unsigned long)glen);
     } else {
         mine = (unsigned char *)malloc(need);
         if (!mine || aether_blob_demo_write(&p, mine, need, &n) != AETHER_OK ||
             memcmp(mine, g, glen) != 0)
-            fail(r, "demo generator output differs from init_random_blob.rvne");
+            conf_fail(r, "demo generator output differs from init_random_blob.rvne");
         free(mine);
     }
     free(g);
@@ -315,12 +297,12 @@ void conf_op_rvne_weight_blob(const conf_case *c, conf_result *r)
     const cJSON *blobs = cJSON_GetObjectItemCaseSensitive(c->json, "blobs"), *b;
     if (!hex_eq(cJSON_GetObjectItemCaseSensitive(c->json, "crc32_of_123456789"),
                 aether_crc32("123456789", 9)))
-        fail(r, "CRC-32 check value differs");
+        conf_fail(r, "CRC-32 check value differs");
     if (!hex_eq(cJSON_GetObjectItemCaseSensitive(c->json, "crc32_of_empty"), aether_crc32("", 0)))
-        fail(r, "CRC-32 of empty input differs");
+        conf_fail(r, "CRC-32 of empty input differs");
     if (!cJSON_IsArray(blobs) || cJSON_GetArraySize(blobs) == 0)
-        fail(r, "rvne.json has no blobs");
+        conf_fail(r, "rvne.json has no blobs");
     cJSON_ArrayForEach(b, blobs) check_blob(c, b, r);
     check_demo(c, r);
-    finish(r);
+    conf_finish(r);
 }

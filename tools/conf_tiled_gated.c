@@ -6,7 +6,6 @@
  */
 #include "conformance.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,64 +15,19 @@
 #include "aether/attention_tiled.h"
 #include "aether/gate.h"
 
-static void fail(conf_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    r->verdict = CONF_FAIL;
-    if (r->note[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(r->note, sizeof r->note, fmt, ap);
-    va_end(ap);
-}
-
-static void finish(conf_result *r)
-{
-    if (r->verdict != CONF_FAIL)
-        r->verdict = CONF_PASS;
-}
-
-typedef struct io {
-    aether_tensor q, k, v, want, out;
-} io;
-
-static void io_free(io *t)
-{
-    aether_tensor_free(&t->q);
-    aether_tensor_free(&t->k);
-    aether_tensor_free(&t->v);
-    aether_tensor_free(&t->want);
-    aether_tensor_free(&t->out);
-}
-
-static int io_load(const conf_case *c, io *t, conf_result *r)
-{
-    aether_status s;
-    memset(t, 0, sizeof *t);
-    if (conf_load_tensor(c, "q", &t->q, r) || conf_load_tensor(c, "k", &t->k, r) ||
-        conf_load_tensor(c, "v", &t->v, r) || conf_load_tensor(c, "out", &t->want, r))
-        return -1;
-    s = aether_tensor_zeros(&t->out, t->want.seq, t->want.heads, t->want.dim);
-    if (s != AETHER_OK) {
-        fail(r, "output: %s", aether_strerror(s));
-        return -1;
-    }
-    return 0;
-}
-
 static void flash(const conf_case *c, conf_result *r, int gqa)
 {
     aether_attn_config cfg;
     aether_tensor want_fwd;
     aether_status s;
     long tile = conf_int(c, "tile_size", -1);
-    io t;
+    conf_qkv t;
     (void)c->reference;
     memset(&t, 0, sizeof t);
     memset(&want_fwd, 0, sizeof want_fwd);
     if (tile < 0) {
-        fail(r, "case.json has no tile_size");
-    } else if (conf_attn_config(c, &cfg, r) == 0 && io_load(c, &t, r) == 0 &&
+        conf_fail(r, "case.json has no tile_size");
+    } else if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0 &&
                conf_load_tensor(c, "out_forward", &want_fwd, r) == 0) {
         static const aether_tiled_order orders[2] = {AETHER_TILED_ORDER_REFERENCE,
                                                      AETHER_TILED_ORDER_FORWARD};
@@ -90,20 +44,20 @@ static void flash(const conf_case *c, conf_result *r, int gqa)
                 s = aether_attn_forward_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
                                               orders[o], NULL, 0);
             if (s != AETHER_OK) {
-                fail(r, "tiled forward: %s", aether_strerror(s));
+                conf_fail(r, "tiled forward: %s", aether_strerror(s));
                 break;
             }
             if (aether_tensor_size(wants[o]) != aether_tensor_size(&t.out)) {
-                fail(r, "%s: shape differs", o ? "out_forward" : "out");
+                conf_fail(r, "%s: shape differs", o ? "out_forward" : "out");
                 break;
             }
             conf_compare(t.out.data, wants[o]->data, aether_tensor_size(&t.out), 1, 0.0,
                          o ? "out_forward (FORWARD order)" : "out (REFERENCE order)", r);
         }
     }
-    io_free(&t);
+    conf_qkv_free(&t);
     aether_tensor_free(&want_fwd);
-    finish(r);
+    conf_finish(r);
 }
 
 void conf_op_forward_flash(const conf_case *c, conf_result *r)
@@ -122,7 +76,7 @@ static int load_mask(const conf_case *c, size_t seq, aether_npy *m, conf_result 
     if (conf_load(c, "keep_mask", m, r))
         return -1;
     if (m->dtype != AETHER_DTYPE_U8 || m->count != seq) {
-        fail(r, "keep_mask: expected %lu uint8 values", (unsigned long)seq);
+        conf_fail(r, "keep_mask: expected %lu uint8 values", (unsigned long)seq);
         aether_npy_free(m);
         return -1;
     }
@@ -134,21 +88,21 @@ void conf_op_forward_gated(const conf_case *c, conf_result *r)
     aether_attn_config cfg;
     aether_npy mask;
     aether_status s;
-    io t;
+    conf_qkv t;
     (void)c->reference;
     memset(&t, 0, sizeof t);
-    if (conf_attn_config(c, &cfg, r) == 0 && io_load(c, &t, r) == 0 &&
+    if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0 &&
         load_mask(c, t.q.seq, &mask, r) == 0) {
         s = aether_attn_forward_gated(&cfg, &t.q, &t.k, &t.v, (const uint8_t *)mask.data,
                                       mask.count, &t.out, NULL, 0);
         if (s != AETHER_OK)
-            fail(r, "aether_attn_forward_gated: %s", aether_strerror(s));
+            conf_fail(r, "aether_attn_forward_gated: %s", aether_strerror(s));
         else
             conf_compare(t.out.data, t.want.data, aether_tensor_size(&t.want), 1, 0.0, "out", r);
         aether_npy_free(&mask);
     }
-    io_free(&t);
-    finish(r);
+    conf_qkv_free(&t);
+    conf_finish(r);
 }
 
 /* The gate's four matrices against the dumped ones. */
@@ -159,7 +113,7 @@ static void compare_gate(const conf_case *c, const aether_fastgrnn *g, conf_resu
     int m;
     if (aether_fastgrnn_params(g, &p[0], &p[1], &p[2], &p[3], NULL, NULL, NULL, NULL) !=
         AETHER_OK) {
-        fail(r, "gate parameters unavailable");
+        conf_fail(r, "gate parameters unavailable");
         return;
     }
     for (m = 0; m < 4; ++m) {
@@ -169,7 +123,7 @@ static void compare_gate(const conf_case *c, const aether_fastgrnn *g, conf_resu
         if (conf_load(c, keys[m], &a, r))
             return;
         if (a.dtype != AETHER_DTYPE_F32 || a.count != want)
-            fail(r, "%s: expected %lu f32 values", keys[m], (unsigned long)want);
+            conf_fail(r, "%s: expected %lu f32 values", keys[m], (unsigned long)want);
         else
             conf_compare(p[m], (const float *)a.data, want, 1, 0.0, keys[m], r);
         aether_npy_free(&a);
@@ -185,7 +139,7 @@ static int gate_dims(const conf_case *c, size_t *in, size_t *hid, size_t *top_k,
     if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !cJSON_IsNumber(k) || a->valuedouble < 1 ||
         b->valuedouble < 1 || k->valuedouble < 0 || a->valuedouble > 1e6 ||
         b->valuedouble > 1e6 || k->valuedouble > 1e9) {
-        fail(r, "case.json gate: missing or bad input_dim / hidden_dim / top_k");
+        conf_fail(r, "case.json gate: missing or bad input_dim / hidden_dim / top_k");
         return -1;
     }
     *in = (size_t)a->valuedouble;
@@ -203,38 +157,38 @@ void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r)
     size_t in, hid, top_k;
     float *got_sal = NULL;
     uint8_t *got_mask = NULL;
-    io t;
+    conf_qkv t;
     (void)c->reference;
     memset(&t, 0, sizeof t);
     memset(&sal, 0, sizeof sal);
     memset(&mask, 0, sizeof mask);
     if (gate_dims(c, &in, &hid, &top_k, r) || conf_attn_config(c, &cfg, r) ||
-        io_load(c, &t, r) || load_mask(c, t.q.seq, &mask, r) || conf_load(c, "salience", &sal, r))
+        conf_qkv_load(c, &t, r) || load_mask(c, t.q.seq, &mask, r) || conf_load(c, "salience", &sal, r))
         goto done;
     if (sal.dtype != AETHER_DTYPE_F32 || sal.count != t.q.seq) {
-        fail(r, "salience: expected %lu f32 values", (unsigned long)t.q.seq);
+        conf_fail(r, "salience: expected %lu f32 values", (unsigned long)t.q.seq);
         goto done;
     }
     if ((s = aether_fastgrnn_create(in, hid, AETHER_FASTGRNN_SEED_REFERENCE, &g)) != AETHER_OK) {
-        fail(r, "aether_fastgrnn_create: %s", aether_strerror(s));
+        conf_fail(r, "aether_fastgrnn_create: %s", aether_strerror(s));
         goto done;
     }
     compare_gate(c, g, r);
     got_sal = (float *)malloc((t.q.seq ? t.q.seq : 1) * sizeof(float));
     got_mask = (uint8_t *)malloc(t.q.seq ? t.q.seq : 1);
     if (!got_sal || !got_mask) {
-        fail(r, "out of memory");
+        conf_fail(r, "out of memory");
         goto done;
     }
     s = aether_attn_forward_gated_fastgrnn(&cfg, g, &t.q, &t.k, &t.v, top_k, &t.out, got_sal,
                                            got_mask, NULL, 0);
     if (s != AETHER_OK) {
-        fail(r, "aether_attn_forward_gated_fastgrnn: %s", aether_strerror(s));
+        conf_fail(r, "aether_attn_forward_gated_fastgrnn: %s", aether_strerror(s));
         goto done;
     }
     conf_compare(got_sal, (const float *)sal.data, t.q.seq, 1, 0.0, "salience", r);
     if (memcmp(got_mask, mask.data, t.q.seq) != 0)
-        fail(r, "keep_mask differs");
+        conf_fail(r, "keep_mask differs");
     conf_compare(t.out.data, t.want.data, aether_tensor_size(&t.want), 1, 0.0, "out", r);
 done:
     free(got_sal);
@@ -242,6 +196,6 @@ done:
     aether_fastgrnn_destroy(g);
     aether_npy_free(&sal);
     aether_npy_free(&mask);
-    io_free(&t);
-    finish(r);
+    conf_qkv_free(&t);
+    conf_finish(r);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Record a failure; the first note wins because it is usually the cause. */
-static void fail(conf_result *r, const char *fmt, ...)
+void conf_fail(conf_result *r, const char *fmt, ...)
 {
     va_list ap;
     r->verdict = CONF_FAIL;
@@ -42,12 +42,12 @@ static int case_file(const conf_case *c, const char *key, char *path, size_t cap
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(e, "file");
     int n;
     if (!cJSON_IsString(file) || !file->valuestring[0]) {
-        fail(r, "case.json has no files.%s.file", key);
+        conf_fail(r, "case.json has no files.%s.file", key);
         return 0;
     }
     n = snprintf(path, cap, "%s/%s", c->dir, file->valuestring);
     if (n < 0 || (size_t)n >= cap) {
-        fail(r, "path of %s too long", key);
+        conf_fail(r, "path of %s too long", key);
         return 0;
     }
     *entry = e;
@@ -66,13 +66,13 @@ static int check_declared_shape(const cJSON *entry, const char *key, size_t ndim
     cJSON_ArrayForEach(d, s)
     {
         if (i >= ndim || !json_size(d, &v) || v != shape[i]) {
-            fail(r, "%s: shape differs from case.json", key);
+            conf_fail(r, "%s: shape differs from case.json", key);
             return 0;
         }
         i++;
     }
     if (i != ndim) {
-        fail(r, "%s: rank differs from case.json", key);
+        conf_fail(r, "%s: rank differs from case.json", key);
         return 0;
     }
     return 1;
@@ -88,7 +88,7 @@ int conf_load(const conf_case *c, const char *key, aether_npy *out, conf_result 
         return -1;
     s = aether_npy_load(path, out);
     if (s != AETHER_OK) {
-        fail(r, "%s: %s", key, aether_strerror(s));
+        conf_fail(r, "%s: %s", key, aether_strerror(s));
         return -1;
     }
     if (!check_declared_shape(entry, key, out->ndim, out->shape, r)) {
@@ -109,7 +109,7 @@ int conf_load_tensor(const conf_case *c, const char *key, aether_tensor *out, co
         return -1;
     s = aether_npy_load_tensor(path, out);
     if (s != AETHER_OK) {
-        fail(r, "%s: %s", key,
+        conf_fail(r, "%s: %s", key,
              s == AETHER_ERR_SHAPE_MISMATCH ? "not a 3-D float32 array" : aether_strerror(s));
         return -1;
     }
@@ -127,7 +127,7 @@ static int json_flag(const cJSON *cfg, const char *key, int *out, conf_result *r
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (!cJSON_IsBool(v)) {
-        fail(r, "config.%s missing or not a boolean", key);
+        conf_fail(r, "config.%s missing or not a boolean", key);
         return 0;
     }
     *out = cJSON_IsTrue(v) ? 1 : 0;
@@ -143,28 +143,28 @@ int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r
     aether_status s;
 
     if (!cJSON_IsObject(j)) {
-        fail(r, "case.json has no config");
+        conf_fail(r, "case.json has no config");
         return -1;
     }
     memset(&p, 0, sizeof p);
     if (!json_size(cJSON_GetObjectItemCaseSensitive(j, "window"), &p.window) ||
         !json_size(cJSON_GetObjectItemCaseSensitive(j, "block_size"), &p.block_size)) {
-        fail(r, "config.window/block_size missing or invalid");
+        conf_fail(r, "config.window/block_size missing or invalid");
         return -1;
     }
     g = cJSON_GetObjectItemCaseSensitive(j, "global_tokens");
     if (!cJSON_IsArray(g)) {
-        fail(r, "config.global_tokens missing");
+        conf_fail(r, "config.global_tokens missing");
         return -1;
     }
     cJSON_ArrayForEach(item, g)
     {
         if (p.n_globals == AETHER_MAX_GLOBALS) {
-            fail(r, "config.global_tokens: more than %d", AETHER_MAX_GLOBALS);
+            conf_fail(r, "config.global_tokens: more than %d", AETHER_MAX_GLOBALS);
             return -1;
         }
         if (!json_size(item, &globals[p.n_globals])) {
-            fail(r, "config.global_tokens: invalid entry");
+            conf_fail(r, "config.global_tokens: invalid entry");
             return -1;
         }
         p.n_globals++;
@@ -176,7 +176,7 @@ int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r
         return -1;
     s = aether_attn_config_init(cfg, &p);
     if (s != AETHER_OK) {
-        fail(r, "config rejected: %s", aether_strerror(s));
+        conf_fail(r, "config rejected: %s", aether_strerror(s));
         return -1;
     }
     return 0;
@@ -215,7 +215,7 @@ int conf_compare(const float *got, const float *want, size_t n, int exact, doubl
 {
     size_t i, bad = 0, first = 0;
     if (n && (!got || !want)) {
-        fail(r, "%s: missing data", what);
+        conf_fail(r, "%s: missing data", what);
         return 0;
     }
     for (i = 0; i < n; ++i) {
@@ -240,11 +240,41 @@ int conf_compare(const float *got, const float *want, size_t n, int exact, doubl
             first = i;
     }
     if (bad) {
-        fail(r, "%s: %lu of %lu differ, first [%lu] got %.9g (0x%08lx) want %.9g (0x%08lx)", what,
+        conf_fail(r, "%s: %lu of %lu differ, first [%lu] got %.9g (0x%08lx) want %.9g (0x%08lx)", what,
              (unsigned long)bad, (unsigned long)n, (unsigned long)first, (double)got[first],
              (unsigned long)aether_f32_bits(got[first]), (double)want[first],
              (unsigned long)aether_f32_bits(want[first]));
         return 0;
     }
     return 1;
+}
+
+void conf_finish(conf_result *r)
+{
+    if (r->verdict != CONF_FAIL)
+        r->verdict = CONF_PASS;
+}
+
+void conf_qkv_free(conf_qkv *t)
+{
+    aether_tensor_free(&t->q);
+    aether_tensor_free(&t->k);
+    aether_tensor_free(&t->v);
+    aether_tensor_free(&t->want);
+    aether_tensor_free(&t->out);
+}
+
+int conf_qkv_load(const conf_case *c, conf_qkv *t, conf_result *r)
+{
+    aether_status s;
+    memset(t, 0, sizeof *t);
+    if (conf_load_tensor(c, "q", &t->q, r) || conf_load_tensor(c, "k", &t->k, r) ||
+        conf_load_tensor(c, "v", &t->v, r) || conf_load_tensor(c, "out", &t->want, r))
+        return -1;
+    s = aether_tensor_zeros(&t->out, t->want.seq, t->want.heads, t->want.dim);
+    if (s != AETHER_OK) {
+        conf_fail(r, "output: %s", aether_strerror(s));
+        return -1;
+    }
+    return 0;
 }

@@ -41,6 +41,18 @@ typedef struct conf_op {
 conf_op_fn conf_find_op(const char *op);
 
 /* ---- helpers (tools/conf_util.c) ---- */
+/* Record a failure in r; the first note wins because it is usually the cause. */
+void conf_fail(conf_result *r, const char *fmt, ...);
+/* PASS unless something recorded a FAIL. */
+void conf_finish(conf_result *r);
+/* A case's q, k, v, its expected `out` (want) and an output of out's shape. */
+typedef struct conf_qkv {
+    aether_tensor q, k, v, want, out;
+} conf_qkv;
+/* Loads q, k, v, out and allocates out; 0 ok, -1 FAIL in r. Free with
+ * conf_qkv_free even after a failure. */
+int conf_qkv_load(const conf_case *c, conf_qkv *t, conf_result *r);
+void conf_qkv_free(conf_qkv *t);
 /* Load files[key] of the case; 0 on success, else fills r (FAIL) and returns -1. */
 int conf_load(const conf_case *c, const char *key, aether_npy *out, conf_result *r);
 /* Same, but requires a 3-D f32 array and gives an owned tensor. */
