@@ -6,33 +6,7 @@
 
 #include "aether/blob.h"
 #include "check.h"
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static unsigned char *golden(const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/rvne/%s", AETHER_GOLDEN_DIR, name);
-    return read_file(path, len);
-}
+#include "test_util.h"
 
 static aether_blob_header aether_header(uint8_t flags, uint32_t weights_len)
 {
@@ -309,7 +283,7 @@ static void test_demo_blob_golden(void)
     uint64_t s = AETHER_BLOB_DEMO_SEED;
     float first[4];
     size_t glen = 0, n = 0, params = 0;
-    unsigned char *g = golden("init_random_blob.rvne", &glen);
+    unsigned char *g = test_golden_blob("init_random_blob.rvne", &glen);
     unsigned char *mine = (unsigned char *)malloc(41244);
     aether_blob_view v;
     aether_blob_layout l;
@@ -464,7 +438,7 @@ static void test_golden_blobs(void)
     for (i = 0; i < sizeof k_golden / sizeof k_golden[0]; ++i) {
         const golden_blob *gb = &k_golden[i];
         size_t len = 0, n = 0;
-        unsigned char *b = golden(gb->file, &len);
+        unsigned char *b = test_golden_blob(gb->file, &len);
         aether_blob_view v;
         CHECK_MSG(b != NULL, "%s", gb->file);
         if (!b)
@@ -496,8 +470,8 @@ static void test_golden_blobs(void)
 static void test_golden_f16_payload(void)
 {
     size_t l32 = 0, l16 = 0, i;
-    unsigned char *b32 = golden("fp32_small.bin", &l32);
-    unsigned char *b16 = golden("fp16_small.bin", &l16);
+    unsigned char *b32 = test_golden_blob("fp32_small.bin", &l32);
+    unsigned char *b16 = test_golden_blob("fp16_small.bin", &l16);
     aether_blob_view v32, v16;
     float a[64], h[64];
     CHECK(b32 && b16);
@@ -576,7 +550,7 @@ static void test_deterministic_seed_produces_byte_identical_blobs(void)
 static void test_peek_header(void)
 {
     size_t len = 0;
-    unsigned char *b = golden("bad_version.bin", &len);
+    unsigned char *b = test_golden_blob("bad_version.bin", &len);
     aether_blob_header h;
     CHECK(b != NULL);
     if (!b)

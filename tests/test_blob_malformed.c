@@ -18,33 +18,7 @@
 #include "aether/blob.h"
 #include "aether/model.h"
 #include "check.h"
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static unsigned char *golden(const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/rvne/%s", AETHER_GOLDEN_DIR, name);
-    return read_file(path, len);
-}
+#include "test_util.h"
 
 static void fix_crc(unsigned char *b, size_t len)
 {
@@ -154,7 +128,7 @@ static int exhaustive(void)
 static void check_truncations(const char *name)
 {
     size_t len, cut, bad = 0;
-    unsigned char *b = golden(name, &len);
+    unsigned char *b = test_golden_blob(name, &len);
     aether_blob_view v;
     CHECK(b != NULL);
     if (!b)
@@ -188,7 +162,7 @@ static void check_truncations(const char *name)
 static void check_flips(const char *name, size_t payload_stride)
 {
     size_t len, i, bad_stale = 0, bad_fixed = 0, bad_model = 0, flips = 0;
-    unsigned char *b = golden(name, &len), *t;
+    unsigned char *b = test_golden_blob(name, &len), *t;
     aether_blob_view v;
     CHECK(b != NULL);
     if (!b)
@@ -273,8 +247,6 @@ static unsigned char *make_blob(uint16_t in, uint16_t q, uint16_t kv, uint16_t d
                                 uint16_t classes, int f16, int norm, size_t *len)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    unsigned char *b;
-    size_t n = 0;
     p.input_dim = in;
     p.n_q_heads = q;
     p.n_kv_heads = kv;
@@ -283,14 +255,7 @@ static unsigned char *make_blob(uint16_t in, uint16_t q, uint16_t kv, uint16_t d
     p.n_classes = classes;
     p.f16 = f16;
     p.input_norm = norm;
-    if (aether_blob_demo_size(&p, &n) != AETHER_OK)
-        return NULL;
-    b = (unsigned char *)malloc(n);
-    if (b && aether_blob_demo_write(&p, b, n, len) != AETHER_OK) {
-        free(b);
-        return NULL;
-    }
-    return b;
+    return test_demo_blob_of(&p, len);
 }
 
 /* Set a u16 header field at `off`, fix the CRC, check parse + model level. */
@@ -567,7 +532,7 @@ static void test_golden_malformed(void)
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         size_t len = 0;
-        unsigned char *b = golden(cases[i].file, &len);
+        unsigned char *b = test_golden_blob(cases[i].file, &len);
         aether_blob_view v;
         CHECK(b != NULL);
         if (!b)

@@ -5,6 +5,7 @@
 #include "aether/npy.h"
 #include "aether/dispatch.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,17 +25,6 @@ static int load_npy(const char *dir, const char *file, aether_npy *a)
     char path[512];
     snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
     if (aether_npy_load(path, a) != AETHER_OK) {
-        CHECK_MSG(0, "cannot load %s", path);
-        return -1;
-    }
-    return 0;
-}
-
-static int load(const char *dir, const char *file, aether_tensor *t)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
-    if (aether_npy_load_tensor(path, t) != AETHER_OK) {
         CHECK_MSG(0, "cannot load %s", path);
         return -1;
     }
@@ -272,8 +262,9 @@ static void test_fastgrnn_goldens(void)
         uint8_t *m;
         size_t i, mi;
         make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals, fc->causal);
-        if (load(fc->name, "q.npy", &q) || load(fc->name, "k.npy", &k) ||
-            load(fc->name, "v.npy", &v) || load(fc->name, "out.npy", &want) ||
+        if (test_load_golden(fc->name, "q.npy", &q) || test_load_golden(fc->name, "k.npy", &k) ||
+            test_load_golden(fc->name, "v.npy", &v) ||
+            test_load_golden(fc->name, "out.npy", &want) ||
             load_npy(fc->name, "salience.npy", &sal) || load_npy(fc->name, "keep_mask.npy", &mask))
             continue;
         CHECK_STATUS(aether_fastgrnn_create(k.dim, fc->hidden, AETHER_FASTGRNN_SEED_REFERENCE, &g),
@@ -438,17 +429,9 @@ static void test_keep_masks(void)
     CHECK(strcmp(str, "FFTFTFFF") == 0);
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static float urand(uint64_t *s)
 {
-    return (float)(splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+    return (float)(test_splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
 }
 
 /* Prefix top-k against a direct O(n^2) definition, the superset property,

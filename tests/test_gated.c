@@ -4,6 +4,7 @@
 #include "aether/npy.h"
 #include "aether/dispatch.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,44 +27,6 @@ static const gated_case k_cases[] = {
     {"forward_gated_nc_w8_b16_g0_log_lm_s100_rand30", 8, 16, {0, 0}, 1, 0, 1, 1, 0},
 };
 
-static void make_config(aether_attn_config *cfg, size_t window, size_t block,
-                        const size_t *globals, size_t n_globals, int causal, int log, int lm,
-                        int sort)
-{
-    aether_attn_params p = aether_attn_params_default();
-    p.window = window;
-    p.block_size = block;
-    p.globals = globals;
-    p.n_globals = n_globals;
-    p.causal = causal;
-    p.use_log_stride = log;
-    p.use_landmarks = lm;
-    p.sort_candidates = sort;
-    CHECK_STATUS(aether_attn_config_init(cfg, &p), AETHER_OK);
-}
-
-static int load(const char *dir, const char *file, aether_tensor *t)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
-    if (aether_npy_load_tensor(path, t) != AETHER_OK) {
-        CHECK_MSG(0, "cannot load %s", path);
-        return -1;
-    }
-    return 0;
-}
-
-static size_t count_bit_diffs(const aether_tensor *a, const aether_tensor *b)
-{
-    size_t i, n = aether_tensor_size(a), diffs = 0;
-    if (!aether_tensor_same_shape(a, b))
-        return (size_t)-1;
-    for (i = 0; i < n; ++i)
-        if (aether_f32_bits(a->data[i]) != aether_f32_bits(b->data[i]))
-            diffs++;
-    return diffs;
-}
-
 static void test_gated_goldens(void)
 {
     size_t c;
@@ -73,24 +36,24 @@ static void test_gated_goldens(void)
         aether_tensor q, k, v, want, got;
         aether_npy mask;
         char path[512];
-        make_config(&cfg, gc->window, gc->block, gc->globals, gc->n_globals, gc->causal, gc->log,
-                    gc->lm, gc->sort);
+        test_make_config(&cfg, gc->window, gc->block, gc->globals, gc->n_globals,
+                         gc->causal, gc->log, gc->lm, gc->sort);
         snprintf(path, sizeof path, "%s/%s/keep_mask.npy", AETHER_GOLDEN_DIR, gc->name);
         CHECK_STATUS(aether_npy_load(path, &mask), AETHER_OK);
         CHECK(mask.dtype == AETHER_DTYPE_U8);
-        if (load(gc->name, "q.npy", &q) || load(gc->name, "k.npy", &k) ||
-            load(gc->name, "v.npy", &v) || load(gc->name, "out.npy", &want))
+        if (test_load_golden(gc->name, "q.npy", &q) || test_load_golden(gc->name, "k.npy", &k) ||
+            test_load_golden(gc->name, "v.npy", &v) || test_load_golden(gc->name, "out.npy", &want))
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
         CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
                                                mask.count, &got, NULL, 0),
                      AETHER_OK);
-        CHECK_MSG(count_bit_diffs(&got, &want) == 0, "%s: gated != golden", gc->name);
+        CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gated != golden", gc->name);
         /* the GQA entry point with group 1 is the same computation */
         CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
                                                    mask.count, &got, NULL, 0),
                      AETHER_OK);
-        CHECK_MSG(count_bit_diffs(&got, &want) == 0, "%s: gqa gated != golden", gc->name);
+        CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gqa gated != golden", gc->name);
         aether_npy_free(&mask);
         aether_tensor_free(&q);
         aether_tensor_free(&k);
@@ -98,21 +61,6 @@ static void test_gated_goldens(void)
         aether_tensor_free(&want);
         aether_tensor_free(&got);
     }
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void fill(aether_tensor *t, uint64_t *s, float scale)
-{
-    size_t i, n = aether_tensor_size(t);
-    for (i = 0; i < n; ++i)
-        t->data[i] = ((float)(splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * scale;
 }
 
 /* All-ones mask == forward, for MHA and GQA, every flag combination
@@ -130,15 +78,15 @@ static void test_all_true_equals_forward(void)
                     aether_tensor q, k, v, a, b;
                     size_t seq = 130, qh = 6, kvh = 3, dim = 8, i;
                     uint8_t mask[130];
-                    make_config(&cfg, 3, 5, globals, 3, causal, log, lm, sort);
+                    test_make_config(&cfg, 3, 5, globals, 3, causal, log, lm, sort);
                     aether_tensor_zeros(&q, seq, qh, dim);
                     aether_tensor_zeros(&k, seq, kvh, dim);
                     aether_tensor_zeros(&v, seq, kvh, dim);
                     aether_tensor_zeros(&a, seq, qh, dim);
                     aether_tensor_zeros(&b, seq, qh, dim);
-                    fill(&q, &seed, 2.0f);
-                    fill(&k, &seed, 2.0f);
-                    fill(&v, &seed, 1.0f);
+                    test_fill(&q, &seed, 2.0f);
+                    test_fill(&k, &seed, 2.0f);
+                    test_fill(&v, &seed, 1.0f);
                     for (i = 0; i < seq; ++i)
                         mask[i] = (uint8_t)(1 + i % 3); /* any nonzero byte keeps */
                     CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &a, NULL, 0),
@@ -146,7 +94,7 @@ static void test_all_true_equals_forward(void)
                     CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b,
                                                                NULL, 0),
                                  AETHER_OK);
-                    CHECK_MSG(count_bit_diffs(&a, &b) == 0, "causal %d sort %d lm %d log %d",
+                    CHECK_MSG(test_count_bit_diffs(&a, &b) == 0, "causal %d sort %d lm %d log %d",
                               causal, sort, lm, log);
                     aether_tensor_free(&q);
                     aether_tensor_free(&k);
@@ -165,7 +113,7 @@ static void test_gqa_equals_expanded(void)
     uint64_t seed = 5;
     size_t seq = 200, qh = 8, kvh = 2, dim = 16, t, h;
     uint8_t mask[200];
-    make_config(&cfg, 6, 8, globals, 2, 1, 1, 1, 1);
+    test_make_config(&cfg, 6, 8, globals, 2, 1, 1, 1, 1);
     aether_tensor_zeros(&q, seq, qh, dim);
     aether_tensor_zeros(&k, seq, kvh, dim);
     aether_tensor_zeros(&v, seq, kvh, dim);
@@ -173,11 +121,11 @@ static void test_gqa_equals_expanded(void)
     aether_tensor_zeros(&ve, seq, qh, dim);
     aether_tensor_zeros(&a, seq, qh, dim);
     aether_tensor_zeros(&b, seq, qh, dim);
-    fill(&q, &seed, 1.0f);
-    fill(&k, &seed, 1.0f);
-    fill(&v, &seed, 1.0f);
+    test_fill(&q, &seed, 1.0f);
+    test_fill(&k, &seed, 1.0f);
+    test_fill(&v, &seed, 1.0f);
     for (t = 0; t < seq; ++t) {
-        mask[t] = (uint8_t)((splitmix(&seed) >> 62) == 0);
+        mask[t] = (uint8_t)((test_splitmix(&seed) >> 62) == 0);
         for (h = 0; h < qh; ++h) {
             memcpy(aether_tensor_row(&ke, t, h), aether_tensor_row(&k, t, h / (qh / kvh)),
                    dim * sizeof(float));
@@ -188,7 +136,7 @@ static void test_gqa_equals_expanded(void)
     CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a, NULL, 0),
                  AETHER_OK);
     CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b, NULL, 0), AETHER_OK);
-    CHECK(count_bit_diffs(&a, &b) == 0);
+    CHECK(test_count_bit_diffs(&a, &b) == 0);
     aether_tensor_free(&q);
     aether_tensor_free(&k);
     aether_tensor_free(&v);
@@ -208,7 +156,7 @@ static void test_filter_semantics(void)
     aether_tensor q, k, v, o;
     size_t seq = 40, dim = 40, i, j;
     uint8_t mask[40];
-    make_config(&cfg, 3, 4, globals, 1, 1, 1, 0, 0);
+    test_make_config(&cfg, 3, 4, globals, 1, 1, 1, 0, 0);
     aether_tensor_zeros(&q, seq, 1, dim);
     aether_tensor_zeros(&k, seq, 1, dim);
     aether_tensor_zeros(&v, seq, 1, dim);
@@ -242,7 +190,7 @@ static void test_errors(void)
     uint8_t mask[5] = {1, 1, 1, 1, 1};
     size_t need = 0;
     unsigned char *ws;
-    make_config(&cfg, 2, 2, globals, 1, 1, 1, 1, 0);
+    test_make_config(&cfg, 2, 2, globals, 1, 1, 1, 1, 0);
     memset(&bad, 0, sizeof bad);
     memset(qb, 0, sizeof qb);
     memset(kb, 0, sizeof kb);

@@ -20,6 +20,7 @@
 #include "aether/blob.h"
 #include "aether/dispatch.h"
 #include "check.h"
+#include "test_util.h"
 #include "ruv_temporal.h"
 
 static int g_counting;
@@ -72,23 +73,6 @@ void __wrap_free(void *p)
 #define GUARD 64u
 #define CALLS 100000L
 
-static unsigned char *demo_blob(size_t *len)
-{
-    aether_blob_demo_params p = aether_blob_demo_default();
-    unsigned char *b;
-    size_t n = 0;
-    if (aether_blob_demo_size(&p, len) != AETHER_OK)
-        return NULL;
-    /* malloc'd memory is suitably aligned: the f32 payload at offset 24 can
-     * be borrowed. */
-    b = (unsigned char *)malloc(*len);
-    if (b && aether_blob_demo_write(&p, b, *len, &n) != AETHER_OK) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
-
 static int guards_intact(const unsigned char *mem, size_t bytes)
 {
     size_t i;
@@ -114,7 +98,7 @@ static void frame_at(float *f, long t)
 static void run_mode(ruv_temporal_mode_t mode, long per_push, long per_cls, const char *name)
 {
     size_t len = 0, bytes = 0;
-    unsigned char *blob = demo_blob(&len), *mem;
+    unsigned char *blob = test_demo_blob(&len), *mem;
     ruv_temporal_config_t cfg = ruv_temporal_config_default();
     ruv_temporal_ctx_t *ctx = NULL;
     ruv_temporal_info_t info;
@@ -213,7 +197,7 @@ static void test_streaming_mode(void)
 static void test_working_set(void)
 {
     size_t len = 0, bytes;
-    unsigned char *blob = demo_blob(&len);
+    unsigned char *blob = test_demo_blob(&len);
     int mode, w;
     for (mode = 0; mode < 2; ++mode)
         for (w = 0; w < 2; ++w) {
@@ -244,7 +228,7 @@ static void test_working_set(void)
 static void test_alloc_failure(void)
 {
     size_t len = 0;
-    unsigned char *blob = demo_blob(&len);
+    unsigned char *blob = test_demo_blob(&len);
     ruv_temporal_ctx_t *ctx = NULL;
     if (!WRAPPED || !blob) {
         free(blob);

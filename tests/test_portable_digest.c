@@ -15,6 +15,7 @@
 #include "aether/dispatch.h"
 #include "aether/packet.h"
 #include "check.h"
+#include "test_util.h"
 #include "ruv_temporal.h"
 
 /* Recorded on x86_64 (gcc and clang, -ffp-contract=off). */
@@ -53,21 +54,6 @@ static void report(const char *part, uint32_t got, uint32_t want)
               (unsigned long)want);
 }
 
-static unsigned char *demo_blob(size_t *len)
-{
-    aether_blob_demo_params p = aether_blob_demo_default();
-    unsigned char *b;
-    size_t n = 0;
-    if (aether_blob_demo_size(&p, len) != AETHER_OK)
-        return NULL;
-    b = (unsigned char *)malloc(*len);
-    if (b && aether_blob_demo_write(&p, b, *len, &n) != AETHER_OK) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
-
 static void test_setup(void)
 {
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
@@ -77,7 +63,7 @@ static void test_setup(void)
 static void test_blob(void)
 {
     size_t len = 0;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     uint32_t crc;
     CHECK(b != NULL);
     if (!b)
@@ -169,7 +155,7 @@ static void test_logits(void)
 {
     enum { W = 32, TOTAL = 40, IN = 16, NC = 4 };
     size_t len = 0, t;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     float frames[TOTAL * IN], logits[NC];
     uint32_t crc = 0;
     int k;

@@ -9,27 +9,13 @@
 #include "aether/model.h"
 #include "aether/packet.h"
 #include "check.h"
+#include "test_util.h"
 #include "ruv_temporal.h"
 
 #define IN 16u
 #define NC 4u
 
 /* ---------- fixtures ---------- */
-
-static unsigned char *demo_blob(size_t *len)
-{
-    aether_blob_demo_params p = aether_blob_demo_default();
-    unsigned char *b;
-    size_t n = 0;
-    if (aether_blob_demo_size(&p, len) != AETHER_OK)
-        return NULL;
-    b = (unsigned char *)malloc(*len);
-    if (b && aether_blob_demo_write(&p, b, *len, &n) != AETHER_OK) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
 
 static unsigned char *read_golden(const char *name, size_t *len)
 {
@@ -120,7 +106,7 @@ static void test_esp_codes(void)
 static void test_null_and_zero_args(void)
 {
     size_t len = 0;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     ruv_temporal_ctx_t *sentinel = (ruv_temporal_ctx_t *)&len, *ctx = sentinel;
     CHECK(b != NULL);
     CHECK_EQ_INT(ruv_temporal_init(b, len, IN, 256, NC, NULL), ESP_ERR_INVALID_ARG);
@@ -183,7 +169,7 @@ static void test_golden_blob_errors(void)
 static unsigned char *tweaked_blob(size_t *len, uint8_t flags, size_t nan_index)
 {
     size_t n = 0;
-    unsigned char *b = demo_blob(len), *out;
+    unsigned char *b = test_demo_blob(len), *out;
     aether_blob_view v;
     unsigned char *payload;
     if (!b || aether_blob_parse(b, *len, &v) != AETHER_OK)
@@ -206,7 +192,7 @@ static unsigned char *tweaked_blob(size_t *len, uint8_t flags, size_t nan_index)
 static void test_model_level_errors(void)
 {
     size_t len = 0;
-    unsigned char *b = demo_blob(&len), *nanb, *extb;
+    unsigned char *b = test_demo_blob(&len), *nanb, *extb;
     ruv_temporal_ctx_t *ctx = NULL;
     CHECK_EQ_INT(ruv_temporal_init(b, len, IN + 1, 256, NC, &ctx), ESP_ERR_INVALID_SIZE);
     CHECK_EQ_INT(ruv_temporal_init(b, len, IN, 256, NC - 1, &ctx), ESP_ERR_INVALID_SIZE);
@@ -227,7 +213,7 @@ static void test_model_level_errors(void)
 static void test_config_errors(void)
 {
     size_t len = 0;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     ruv_temporal_ctx_t *ctx = NULL;
     ruv_temporal_config_t c = ruv_temporal_config_default();
     CHECK_EQ_INT(c.mode, RUV_TEMPORAL_MODE_WINDOW);
@@ -271,7 +257,7 @@ static void test_classify_state_and_nan(void)
 {
     int mode;
     size_t len = 0;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     /* Streaming results are compared with the reference prefill. */
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
     for (mode = 0; mode < 2; ++mode) {
@@ -326,7 +312,7 @@ static void test_ring_order_and_partial(void)
 {
     enum { W = 8, TOTAL = 29 };
     size_t len = 0, t;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     ruv_temporal_ctx_t *ctx = NULL;
     float frames[TOTAL * IN], got[NC], want[NC];
     make_frames(frames, TOTAL * IN, 3u);
@@ -361,7 +347,7 @@ static void test_window_options(void)
 {
     enum { W = 12, TOTAL = 19 };
     size_t len = 0, t;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     float frames[TOTAL * IN], got[NC], want[NC];
     int k;
     make_frames(frames, TOTAL * IN, 11u);
@@ -400,7 +386,7 @@ static void test_streaming_equals_window(void)
 {
     enum { W = 16, TOTAL = 24 };
     size_t len = 0, t;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     float frames[TOTAL * IN], got[NC], want[NC];
     int dense;
     make_frames(frames, TOTAL * IN, 5u);
@@ -440,7 +426,7 @@ static void test_streaming_fail_policy(void)
 {
     enum { W = 6 };
     size_t len = 0, t;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     ruv_temporal_config_t c = ruv_temporal_config_default();
     ruv_temporal_ctx_t *ctx = NULL;
     float frames[(W + 1) * IN], got[NC], want[NC];
@@ -466,7 +452,7 @@ static void test_static_context(void)
 {
     enum { W = 32, TOTAL = 40 };
     size_t len = 0, bytes, t;
-    unsigned char *b = demo_blob(&len), *mem;
+    unsigned char *b = test_demo_blob(&len), *mem;
     ruv_temporal_ctx_t *sctx = NULL, *hctx = NULL;
     ruv_temporal_info_t info;
     float frames[TOTAL * IN], got[NC], want[NC];
@@ -535,7 +521,7 @@ static void test_static_context(void)
 static void test_make_packet(void)
 {
     size_t len = 0, t, am = 0;
-    unsigned char *b = demo_blob(&len);
+    unsigned char *b = test_demo_blob(&len);
     ruv_temporal_ctx_t *ctx = NULL;
     uint8_t pkt[RUV_TEMPORAL_PACKET_LEN];
     aether_class_packet dec;

@@ -24,6 +24,7 @@
 #include "aether/blob.h"
 #include "aether/kvcache.h"
 #include "check.h"
+#include "test_util.h"
 #include "ruv_temporal.h"
 
 /* ---- allocation counter (linked with --wrap where the linker can; else
@@ -102,22 +103,13 @@ static long rss_kib(void)
 static unsigned char *make_blob(size_t *len)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    unsigned char *b;
-    size_t n = 0;
     p.input_dim = IN_DIM;
     p.n_q_heads = 2;
     p.n_kv_heads = 1;
     p.head_dim = 4;
     p.n_layers = 2;
     p.n_classes = N_CLS;
-    if (aether_blob_demo_size(&p, &n) != AETHER_OK)
-        return NULL;
-    b = (unsigned char *)malloc(n);
-    if (b && aether_blob_demo_write(&p, b, n, len) != AETHER_OK) {
-        free(b);
-        return NULL;
-    }
-    return b;
+    return test_demo_blob_of(&p, len);
 }
 
 /* A bounded, deterministic frame stream (slow drift + periodic bursts). */

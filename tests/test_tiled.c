@@ -4,6 +4,7 @@
 #include "aether/npy.h"
 #include "aether/dispatch.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,44 +37,6 @@ static const flash_case k_cases[] = {
     {"forward_gqa_flash_nc_w8_b4_g0_log_lm_q8kv2_s100_t4", 8, 4, {0, 0}, 1, 0, 1, 1, 0, 4, 1},
 };
 
-static void make_config(aether_attn_config *cfg, size_t window, size_t block,
-                        const size_t *globals, size_t n_globals, int causal, int log, int lm,
-                        int sort)
-{
-    aether_attn_params p = aether_attn_params_default();
-    p.window = window;
-    p.block_size = block;
-    p.globals = globals;
-    p.n_globals = n_globals;
-    p.causal = causal;
-    p.use_log_stride = log;
-    p.use_landmarks = lm;
-    p.sort_candidates = sort;
-    CHECK_STATUS(aether_attn_config_init(cfg, &p), AETHER_OK);
-}
-
-static int load(const char *dir, const char *file, aether_tensor *t)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s/%s", AETHER_GOLDEN_DIR, dir, file);
-    if (aether_npy_load_tensor(path, t) != AETHER_OK) {
-        CHECK_MSG(0, "cannot load %s", path);
-        return -1;
-    }
-    return 0;
-}
-
-static size_t count_bit_diffs(const aether_tensor *a, const aether_tensor *b)
-{
-    size_t i, n = aether_tensor_size(a), diffs = 0;
-    if (!aether_tensor_same_shape(a, b))
-        return (size_t)-1;
-    for (i = 0; i < n; ++i)
-        if (aether_f32_bits(a->data[i]) != aether_f32_bits(b->data[i]))
-            diffs++;
-    return diffs;
-}
-
 static aether_status run(const aether_attn_config *cfg, int gqa, const aether_tensor *q,
                          const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
                          size_t tile, aether_tiled_order order)
@@ -92,26 +55,27 @@ static void test_flash_goldens(void)
         aether_tensor q, k, v, want, want_fwd, got, ref;
         static const size_t tiles[] = {1, 2, 7, 64, 100000};
         size_t t;
-        make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals, fc->causal, fc->log,
-                    fc->lm, fc->sort);
-        if (load(fc->name, "q.npy", &q) || load(fc->name, "k.npy", &k) ||
-            load(fc->name, "v.npy", &v) || load(fc->name, "out.npy", &want) ||
-            load(fc->name, "out_forward.npy", &want_fwd))
+        test_make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals,
+                         fc->causal, fc->log, fc->lm, fc->sort);
+        if (test_load_golden(fc->name, "q.npy", &q) || test_load_golden(fc->name, "k.npy", &k) ||
+            test_load_golden(fc->name, "v.npy", &v) ||
+            test_load_golden(fc->name, "out.npy", &want) ||
+            test_load_golden(fc->name, "out_forward.npy", &want_fwd))
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
         CHECK_STATUS(aether_tensor_zeros(&ref, q.seq, q.heads, q.dim), AETHER_OK);
 
         CHECK_STATUS(run(&cfg, fc->gqa, &q, &k, &v, &got, fc->tile, AETHER_TILED_ORDER_REFERENCE),
                      AETHER_OK);
-        CHECK_MSG(count_bit_diffs(&got, &want) == 0, "%s: REFERENCE order != golden out",
+        CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: REFERENCE order != golden out",
                   fc->name);
         CHECK_STATUS(run(&cfg, fc->gqa, &q, &k, &v, &got, fc->tile, AETHER_TILED_ORDER_FORWARD),
                      AETHER_OK);
-        CHECK_MSG(count_bit_diffs(&got, &want_fwd) == 0, "%s: FORWARD order != out_forward",
+        CHECK_MSG(test_count_bit_diffs(&got, &want_fwd) == 0, "%s: FORWARD order != out_forward",
                   fc->name);
         /* and the library's own forward agrees */
         CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
-        CHECK_MSG(count_bit_diffs(&got, &ref) == 0, "%s: FORWARD order != aether_attn_forward",
+        CHECK_MSG(test_count_bit_diffs(&got, &ref) == 0, "%s: FORWARD order != aether_attn_forward",
                   fc->name);
 
         /* The tile length never changes a bit. */
@@ -119,7 +83,7 @@ static void test_flash_goldens(void)
             CHECK_STATUS(run(&cfg, fc->gqa, &q, &k, &v, &got, tiles[t],
                              AETHER_TILED_ORDER_REFERENCE),
                          AETHER_OK);
-            CHECK_MSG(count_bit_diffs(&got, &want) == 0, "%s tile %zu: REFERENCE differs",
+            CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s tile %zu: REFERENCE differs",
                       fc->name, tiles[t]);
         }
         aether_tensor_free(&q);
@@ -130,21 +94,6 @@ static void test_flash_goldens(void)
         aether_tensor_free(&got);
         aether_tensor_free(&ref);
     }
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void fill(aether_tensor *t, uint64_t *s, float scale)
-{
-    size_t i, n = aether_tensor_size(t);
-    for (i = 0; i < n; ++i)
-        t->data[i] = ((float)(splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * scale;
 }
 
 /* FORWARD order equals aether_attn_forward bit for bit over a grid of
@@ -163,16 +112,16 @@ static void test_forward_order_matches_forward(void)
                     aether_tensor q, k, v, a, b, r;
                     size_t seq = 150, qh = 4, kvh = 2, dim = 8, t;
                     static const size_t tiles[] = {0, 1, 3, 16, 149, 150, 151};
-                    make_config(&cfg, 5, 7, globals, 3, causal, log, lm, sort);
+                    test_make_config(&cfg, 5, 7, globals, 3, causal, log, lm, sort);
                     aether_tensor_zeros(&q, seq, qh, dim);
                     aether_tensor_zeros(&k, seq, kvh, dim);
                     aether_tensor_zeros(&v, seq, kvh, dim);
                     aether_tensor_zeros(&a, seq, qh, dim);
                     aether_tensor_zeros(&b, seq, qh, dim);
                     aether_tensor_zeros(&r, seq, qh, dim);
-                    fill(&q, &seed, 2.0f);
-                    fill(&k, &seed, 2.0f);
-                    fill(&v, &seed, 1.0f);
+                    test_fill(&q, &seed, 2.0f);
+                    test_fill(&k, &seed, 2.0f);
+                    test_fill(&v, &seed, 1.0f);
                     CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &b, NULL, 0),
                                  AETHER_OK);
                     CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &r, 0,
@@ -186,14 +135,14 @@ static void test_forward_order_matches_forward(void)
                                                                    AETHER_TILED_ORDER_FORWARD,
                                                                    NULL, 0),
                                      AETHER_OK);
-                        CHECK_MSG(count_bit_diffs(&a, &b) == 0,
+                        CHECK_MSG(test_count_bit_diffs(&a, &b) == 0,
                                   "causal %d sort %d lm %d log %d tile %zu", causal, sort, lm,
                                   log, tiles[t]);
                         CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
                                                                    AETHER_TILED_ORDER_REFERENCE,
                                                                    NULL, 0),
                                      AETHER_OK);
-                        CHECK(count_bit_diffs(&a, &r) == 0);
+                        CHECK(test_count_bit_diffs(&a, &r) == 0);
                         for (i = 0; i < n; ++i)
                             if (fabs((double)a.data[i] - b.data[i]) > md)
                                 md = fabs((double)a.data[i] - b.data[i]);
@@ -216,27 +165,27 @@ static void test_mha_and_alias(void)
     aether_tensor q, k, v, a, b;
     uint64_t seed = 7;
     size_t seq = 90, h = 3, dim = 12;
-    make_config(&cfg, 6, 4, globals, 1, 1, 1, 1, 0);
+    test_make_config(&cfg, 6, 4, globals, 1, 1, 1, 1, 0);
     aether_tensor_zeros(&q, seq, h, dim);
     aether_tensor_zeros(&k, seq, h, dim);
     aether_tensor_zeros(&v, seq, h, dim);
     aether_tensor_zeros(&a, seq, h, dim);
     aether_tensor_zeros(&b, seq, h, dim);
-    fill(&q, &seed, 1.0f);
-    fill(&k, &seed, 1.0f);
-    fill(&v, &seed, 1.0f);
+    test_fill(&q, &seed, 1.0f);
+    test_fill(&k, &seed, 1.0f);
+    test_fill(&v, &seed, 1.0f);
     CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &a, 5, AETHER_TILED_ORDER_REFERENCE,
                                            NULL, 0),
                  AETHER_OK);
     CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &b, 5,
                                                AETHER_TILED_ORDER_REFERENCE, NULL, 0),
                  AETHER_OK);
-    CHECK(count_bit_diffs(&a, &b) == 0);
+    CHECK(test_count_bit_diffs(&a, &b) == 0);
     /* in place: out == q */
     CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &q, 5, AETHER_TILED_ORDER_REFERENCE,
                                            NULL, 0),
                  AETHER_OK);
-    CHECK(count_bit_diffs(&q, &a) == 0);
+    CHECK(test_count_bit_diffs(&q, &a) == 0);
     aether_tensor_free(&q);
     aether_tensor_free(&k);
     aether_tensor_free(&v);
@@ -297,15 +246,15 @@ static void test_workspace_exact(void)
     uint64_t seed = 3;
     size_t seq = 5000, dim = 8, need = 0;
     unsigned char *ws;
-    make_config(&cfg, 16, 8, globals, 1, 1, 1, 1, 0);
+    test_make_config(&cfg, 16, 8, globals, 1, 1, 1, 1, 0);
     aether_tensor_zeros(&q, seq, 2, dim);
     aether_tensor_zeros(&k, seq, 1, dim);
     aether_tensor_zeros(&v, seq, 1, dim);
     aether_tensor_zeros(&a, seq, 2, dim);
     aether_tensor_zeros(&b, seq, 2, dim);
-    fill(&q, &seed, 1.0f);
-    fill(&k, &seed, 1.0f);
-    fill(&v, &seed, 1.0f);
+    test_fill(&q, &seed, 1.0f);
+    test_fill(&k, &seed, 1.0f);
+    test_fill(&v, &seed, 1.0f);
     CHECK_STATUS(aether_attn_forward_tiled_workspace_size(&cfg, seq, 2, 1, dim, 0,
                                                           AETHER_TILED_ORDER_FORWARD, &need),
                  AETHER_OK);
@@ -317,7 +266,7 @@ static void test_workspace_exact(void)
                                                ws + 1, need),
                  AETHER_OK);
     CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &b, NULL, 0), AETHER_OK);
-    CHECK(count_bit_diffs(&a, &b) == 0);
+    CHECK(test_count_bit_diffs(&a, &b) == 0);
     free(ws);
     aether_tensor_free(&q);
     aether_tensor_free(&k);
@@ -334,7 +283,7 @@ static void test_errors(void)
     float buf[4 * 2 * 8], kb[4 * 2 * 8], vb[4 * 2 * 8], ob[4 * 2 * 8], k2b[4 * 3 * 8];
     float ob2[4 * 2 * 4];
     size_t bytes;
-    make_config(&cfg, 2, 2, globals, 1, 1, 1, 1, 0);
+    test_make_config(&cfg, 2, 2, globals, 1, 1, 1, 1, 0);
     memset(&bad, 0, sizeof bad);
     memset(buf, 0, sizeof buf);
     memset(kb, 0, sizeof kb);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aether/core.h"
 
@@ -39,6 +40,31 @@ unsigned char *cli_read_file(const char *path, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+}
+
+int cli_parse_file_args(int argc, char **argv, void (*usage)(FILE *f), const char **path,
+                        int *json)
+{
+    int i;
+    for (i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--json"))
+            *json = 1;
+        else if (argv[i][0] != '-' && !*path)
+            *path = argv[i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!*path) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
 }
 
 int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long long *out)

@@ -291,29 +291,14 @@ static void print_text(const report *r)
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0, i;
+    int json = 0, rc;
     unsigned char *buf;
     report r;
     aether_blob_view v;
 
-    for (i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            inspect_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else {
-            inspect_usage(stderr);
-            return 2;
-        }
-    }
-    if (!path) {
-        inspect_usage(stderr);
-        return 2;
-    }
+    rc = cli_parse_file_args(argc, argv, inspect_usage, &path, &json);
+    if (rc >= 0)
+        return rc;
     memset(&r, 0, sizeof r);
     r.path = path;
     buf = cli_read_file(path, &r.size);

@@ -171,36 +171,6 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
     return 0;
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 65536;
-            unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static void unload(loaded *l)
 {
     aether_model_destroy(l->model);
@@ -214,7 +184,7 @@ static int load(const model_opts *o, loaded *l)
     size_t len = 0;
     aether_status st;
     memset(l, 0, sizeof *l);
-    l->blob_bytes = read_file(o->model_path, &len);
+    l->blob_bytes = cli_read_file(o->model_path, &len);
     if (!l->blob_bytes) {
         fprintf(stderr, "aether: cannot read %s\n", o->model_path);
         return 3;

@@ -54,29 +54,14 @@ static void print_bad(size_t index, aether_status st, size_t len, int json)
 int cmd_packet(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0, bad = 0, i;
+    int json = 0, bad = 0, rc;
     unsigned char chunk[AETHER_PACKET_LEN];
     size_t index = 0, got;
     FILE *f;
 
-    for (i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            packet_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else {
-            packet_usage(stderr);
-            return 2;
-        }
-    }
-    if (!path) {
-        packet_usage(stderr);
-        return 2;
-    }
+    rc = cli_parse_file_args(argc, argv, packet_usage, &path, &json);
+    if (rc >= 0)
+        return rc;
     f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "aether packet: cannot read %s\n", path);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "features_internal.h"
+
 #define N_TONES AETHER_FEATURES_TONES
 #define PI_D 3.14159265358979323846
 
@@ -107,58 +109,45 @@ static aether_features *layout(aether_arena *a, const aether_features_config *cf
     return f;
 }
 
+static void *layout_any(aether_arena *a, const void *cfg)
+{
+    return layout(a, (const aether_features_config *)cfg);
+}
+
 aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes)
 {
-    aether_arena a;
     aether_status s = check_config(cfg);
-    if (s != AETHER_OK)
-        return s;
-    if (!bytes)
-        return AETHER_ERR_NULL_ARG;
-    aether_arena_measure(&a);
-    (void)layout(&a, cfg);
-    if (a.status != AETHER_OK)
-        return a.status;
-    *bytes = a.used;
-    return AETHER_OK;
+    return s != AETHER_OK ? s : aether_feat_layout_size(layout_any, cfg, bytes);
 }
 
 aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
                                    aether_features **out)
 {
-    aether_arena a;
-    aether_features *f;
+    void *o;
     aether_status s = check_config(cfg);
-    if (s != AETHER_OK)
-        return s;
-    if (!buf || !out)
-        return AETHER_ERR_NULL_ARG;
-    aether_arena_init(&a, buf, len);
-    f = layout(&a, cfg);
-    if (!f)
-        return a.status != AETHER_OK ? a.status : AETHER_ERR_BUFFER_TOO_SMALL;
-    *out = f;
-    return AETHER_OK;
-}
-
-aether_status aether_features_create(const aether_features_config *cfg, aether_features **out)
-{
-    size_t bytes = 0;
-    void *buf;
-    aether_status s = aether_features_size(cfg, &bytes);
     if (s != AETHER_OK)
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    buf = malloc(bytes);
-    if (!buf)
-        return AETHER_ERR_NO_MEM;
-    s = aether_features_init(buf, bytes, cfg, out);
-    if (s != AETHER_OK) {
-        free(buf);
+    s = aether_feat_layout_init(layout_any, buf, len, cfg, &o);
+    if (s == AETHER_OK)
+        *out = (aether_features *)o;
+    return s;
+}
+
+aether_status aether_features_create(const aether_features_config *cfg, aether_features **out)
+{
+    void *o, *block;
+    aether_status s = check_config(cfg);
+    if (s != AETHER_OK)
         return s;
-    }
-    (*out)->owned = buf;
+    if (!out)
+        return AETHER_ERR_NULL_ARG;
+    s = aether_feat_layout_create(layout_any, cfg, &o, &block);
+    if (s != AETHER_OK)
+        return s;
+    *out = (aether_features *)o;
+    (*out)->owned = block;
     return AETHER_OK;
 }
 

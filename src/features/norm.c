@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "features_internal.h"
+
 #define NORM_MAX_DIM 4096u
 #define NORM_HEADER 32u
 
@@ -58,58 +60,45 @@ static aether_feature_norm *layout(aether_arena *a, const aether_norm_config *cf
     return n;
 }
 
+static void *layout_any(aether_arena *a, const void *cfg)
+{
+    return layout(a, (const aether_norm_config *)cfg);
+}
+
 aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes)
 {
-    aether_arena a;
     aether_status s = check_config(cfg);
-    if (s != AETHER_OK)
-        return s;
-    if (!bytes)
-        return AETHER_ERR_NULL_ARG;
-    aether_arena_measure(&a);
-    (void)layout(&a, cfg);
-    if (a.status != AETHER_OK)
-        return a.status;
-    *bytes = a.used;
-    return AETHER_OK;
+    return s != AETHER_OK ? s : aether_feat_layout_size(layout_any, cfg, bytes);
 }
 
 aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
                                aether_feature_norm **out)
 {
-    aether_arena a;
-    aether_feature_norm *n;
+    void *o;
     aether_status s = check_config(cfg);
-    if (s != AETHER_OK)
-        return s;
-    if (!buf || !out)
-        return AETHER_ERR_NULL_ARG;
-    aether_arena_init(&a, buf, len);
-    n = layout(&a, cfg);
-    if (!n)
-        return a.status != AETHER_OK ? a.status : AETHER_ERR_BUFFER_TOO_SMALL;
-    *out = n;
-    return AETHER_OK;
-}
-
-aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out)
-{
-    size_t bytes = 0;
-    void *buf;
-    aether_status s = aether_norm_size(cfg, &bytes);
     if (s != AETHER_OK)
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    buf = malloc(bytes);
-    if (!buf)
-        return AETHER_ERR_NO_MEM;
-    s = aether_norm_init(buf, bytes, cfg, out);
-    if (s != AETHER_OK) {
-        free(buf);
+    s = aether_feat_layout_init(layout_any, buf, len, cfg, &o);
+    if (s == AETHER_OK)
+        *out = (aether_feature_norm *)o;
+    return s;
+}
+
+aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out)
+{
+    void *o, *block;
+    aether_status s = check_config(cfg);
+    if (s != AETHER_OK)
         return s;
-    }
-    (*out)->owned = buf;
+    if (!out)
+        return AETHER_ERR_NULL_ARG;
+    s = aether_feat_layout_create(layout_any, cfg, &o, &block);
+    if (s != AETHER_OK)
+        return s;
+    *out = (aether_feature_norm *)o;
+    (*out)->owned = block;
     return AETHER_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/osm.h"
 #include "kvcache/kv_step.h"
 #include "kvcache/kvcache_internal.h"
+#include "pattern/pattern_fill.h"
 #include "simd/simd.h"
 
 static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
@@ -45,9 +46,29 @@ static void add_scores(aether_kvcache *c, const aether_osm *s, size_t n_tok)
 static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
 {
     size_t last = c->next_token - 1, s_last = 0, j, m = 0, len = c->len;
-    int have = len > 0 && aether_kv_lookup(c, last, &s_last);
+    size_t prev_pos = SIZE_MAX, prev_slot = 0;
+    int sliding = c->evict == AETHER_KV_EVICT_SLIDING, have = 0;
+    /* A sliding ring's newest token sits just before the cursor. */
+    if (sliding && len > 0) {
+        s_last = c->cursor == 0 ? len - 1 : c->cursor - 1;
+        have = s_last < len && c->slot_token[s_last] == last;
+    }
+    if (!have)
+        have = len > 0 && aether_kv_lookup(c, last, &s_last);
     for (j = 0; j < n_tok; ++j) {
         size_t pos = c->tok[j];
+        /* Window runs are consecutive: the next token usually sits in the
+         * slot after the previous one. */
+        if (prev_pos != SIZE_MAX && pos == prev_pos + 1) {
+            size_t g = prev_slot + 1 == len ? 0 : prev_slot + 1;
+            if (c->slot_token[g] == pos) {
+                c->tok_slot[m++] = g;
+                prev_pos = pos;
+                prev_slot = g;
+                continue;
+            }
+        }
+        prev_pos = SIZE_MAX;
         if (have && pos <= last && last - pos < len) {
             /* Each protected slot the ring skipped since pos was written
              * moves it one slot further back. */
@@ -59,8 +80,14 @@ static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
             }
             if (hit) {
                 c->tok_slot[m++] = g;
+                prev_pos = pos;
+                prev_slot = g;
                 continue;
             }
+        } else if (have && sliding && pos <= last && !aether_kv_is_protected_token(c, pos)) {
+            /* A sliding cache holds its protected tokens and otherwise only
+             * the newest ones, all within len of the last: this one left. */
+            continue;
         }
         if (aether_kv_lookup(c, pos, &c->tok_slot[m]))
             ++m;
@@ -73,9 +100,17 @@ static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
  * whose mean exists only in the shared temporary row. */
 static int block_entries(aether_kvcache *c, size_t *n_blk)
 {
-    size_t j, m = 0;
+    size_t j, m = 0, prev_b = SIZE_MAX, prev_e = 0;
     for (j = 0; j < *n_blk; ++j) {
-        size_t b = c->blk[j], e = b % c->nb_ring;
+        size_t b = c->blk[j], e;
+        /* Runs of consecutive blocks step through the ring without the
+         * division, which costs more than the rest of the loop. */
+        if (prev_b != SIZE_MAX && b == prev_b + 1)
+            e = prev_e + 1 == c->nb_ring ? 0 : prev_e + 1;
+        else
+            e = b % c->nb_ring;
+        prev_b = b;
+        prev_e = e;
         if (c->lm_tag[e] != b || c->lm_count[e] == 0)
             continue;
         if (c->lm_mode != AETHER_KV_LM_WELFORD && c->lm_count[e] != c->block_size)
@@ -134,9 +169,9 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
         seq = c->len;
     }
     /* Capacity was checked against the same bound: these cannot fail. */
-    (void)aether_pattern_tokens(cfg, i, seq, c->tok, c->tok_cap, &n_tok);
+    aether_pattern_tokens_fill_(cfg, i, seq, c->tok, c->tok_cap, &n_tok);
     if (cfg->use_landmarks)
-        (void)aether_pattern_blocks(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
+        aether_pattern_blocks_fill_(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
     if (cfg->sort_candidates) {
         aether_pattern_sort(c->tok, n_tok);
         aether_pattern_sort(c->blk, n_blk);
@@ -278,14 +313,16 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
 
 int aether_kv_rows_finite_(const float *x, size_t n)
 {
+    /* An all-ones exponent (NaN, infinity) carries into bit 31 when one is
+     * added to it: add, and, or only, which compilers vectorise. */
     uint32_t bad = 0;
     size_t i;
     for (i = 0; i < n; ++i) {
         uint32_t b;
         memcpy(&b, x + i, sizeof b);
-        bad |= (uint32_t)((b & 0x7F800000u) == 0x7F800000u);
+        bad |= (b & 0x7F800000u) + 0x00800000u;
     }
-    return bad == 0;
+    return (bad & 0x80000000u) == 0;
 }
 
 aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,

@@ -20,6 +20,7 @@
  * landmarks (and, for clarity, log-stride) turned off.
  */
 #include "aether/pattern.h"
+#include "pattern/pattern_fill.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -262,6 +263,29 @@ aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, siz
     fill.n = 0;
     emit_blocks(cfg, i, seq, &fill);
     return AETHER_OK;
+}
+
+void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
+                                 size_t *out, size_t cap, size_t *n_out)
+{
+    size_t ug[AETHER_MAX_GLOBALS], nug = unique_globals(cfg, ug);
+    sink fill;
+    fill.out = out;
+    fill.cap = cap;
+    fill.n = 0;
+    emit_tokens(cfg, ug, nug, i, seq, &fill);
+    *n_out = fill.n;
+}
+
+void aether_pattern_blocks_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
+                                 size_t *out, size_t cap, size_t *n_out)
+{
+    sink fill;
+    fill.out = out;
+    fill.cap = cap;
+    fill.n = 0;
+    emit_blocks(cfg, i, seq, &fill);
+    *n_out = fill.n;
 }
 
 static void sift_down(size_t *a, size_t root, size_t n)
