@@ -96,8 +96,8 @@ int aether_attn_overlaps(const aether_tensor *a, const aether_tensor *b)
 /* Data pointers, sizes and aliasing, after the shape checks have passed.
  * out may share memory with q (row (i,h) of q is read before the same row
  * of out is written, and by nobody else) but never with k or v. */
-static aether_status check_data(const aether_tensor *q, const aether_tensor *k,
-                                const aether_tensor *v, const aether_tensor *out)
+aether_status aether_attn_check_data(const aether_tensor *q, const aether_tensor *k,
+                                     const aether_tensor *v, const aether_tensor *out)
 {
     aether_status st;
     if ((st = aether_attn_check_tensor(q)) != AETHER_OK ||
@@ -241,7 +241,7 @@ aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_te
         return AETHER_ERR_BLOCK_SIZE;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
         return st;
     if (q->heads == 0)
         return AETHER_OK;
@@ -271,7 +271,7 @@ aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aethe
         return AETHER_ERR_BLOCK_SIZE;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
         return st;
     return run_sparse(cfg, q, k, v, out, ws, ws_len);
 }

@@ -95,21 +95,6 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
     return st;
 }
 
-/* Data pointers and aliasing: out may be q itself, never k or v. */
-static aether_status check_data(const aether_tensor *q, const aether_tensor *k,
-                                const aether_tensor *v, const aether_tensor *out)
-{
-    aether_status st;
-    if ((st = aether_attn_check_tensor(q)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(k)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(v)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(out)) != AETHER_OK)
-        return st;
-    if ((out->data != q->data && aether_attn_overlaps(out, q)) || aether_attn_overlaps(out, k) ||
-        aether_attn_overlaps(out, v))
-        return AETHER_ERR_INVALID_ARG;
-    return AETHER_OK;
-}
 
 static aether_status check_mask(const aether_tensor *q, const uint8_t *keep, size_t n_mask)
 {
@@ -165,7 +150,7 @@ aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_
     }
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    return check_data(q, k, v, out);
+    return aether_attn_check_data(q, k, v, out);
 }
 
 aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aether_tensor *q,

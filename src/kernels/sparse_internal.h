@@ -62,6 +62,11 @@ aether_status aether_sparse_ws_layout(aether_arena *a, const aether_attn_config 
 /* AETHER_OK, AETHER_ERR_OVERFLOW (seq*heads*dim) or AETHER_ERR_NULL_ARG
  * (non-empty tensor without data). */
 aether_status aether_attn_check_tensor(const aether_tensor *t);
+/* The data checks every attention entry point runs after its shape checks:
+ * each tensor's size and data pointer, then aliasing (out may be q itself,
+ * never overlap k or v: AETHER_ERR_INVALID_ARG). */
+aether_status aether_attn_check_data(const aether_tensor *q, const aether_tensor *k,
+                                     const aether_tensor *v, const aether_tensor *out);
 
 /* 1 when the two tensors' (non-empty) data ranges share memory. */
 int aether_attn_overlaps(const aether_tensor *a, const aether_tensor *b);

@@ -367,22 +367,6 @@ static aether_status run_tiled(const aether_attn_config *cfg, const aether_tenso
     return AETHER_OK;
 }
 
-/* Data pointers and aliasing: out may be q itself (a query's rows are read
- * before its output rows are written, and by no other query), never k or v. */
-static aether_status check_data(const aether_tensor *q, const aether_tensor *k,
-                                const aether_tensor *v, const aether_tensor *out)
-{
-    aether_status st;
-    if ((st = aether_attn_check_tensor(q)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(k)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(v)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(out)) != AETHER_OK)
-        return st;
-    if ((out->data != q->data && aether_attn_overlaps(out, q)) || aether_attn_overlaps(out, k) ||
-        aether_attn_overlaps(out, v))
-        return AETHER_ERR_INVALID_ARG;
-    return AETHER_OK;
-}
 
 static int order_ok(aether_tiled_order order)
 {
@@ -407,7 +391,7 @@ aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aet
         return AETHER_ERR_SHAPE_MISMATCH;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
         return st;
     return run_tiled(cfg, q, k, v, out, tile, order, ws, ws_len);
 }
@@ -436,7 +420,7 @@ aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const
         return AETHER_ERR_KV_HEADS_MISMATCH;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
         return st;
     return run_tiled(cfg, q, k, v, out, tile, order, ws, ws_len);
 }
