@@ -1,5 +1,6 @@
 /*
  * aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N] [--wall]
+ *              [--only TEXT]
  *
  * Times the attention workloads of the performance table on the active
  * kernel path and on the scalar reference in the same run (medians of
@@ -313,6 +314,17 @@ static double time_model(size_t warm, size_t cap, aether_kernel_mode mode)
     return r;
 }
 
+/* --only TEXT: run just the table rows and sections whose name contains it
+ * ("sparse", "dense", "decode 8x64", "decode temporal", "model", "curve"). */
+static const char *g_only;
+static const char *jsep(int *first)
+{
+    const char *sep = *first ? "" : ",\n";
+    *first = 0;
+    return sep;
+}
+static int want(const char *name) { return !g_only || strstr(name, g_only) != NULL; }
+
 static FILE *open_out(const char *path)
 {
     FILE *f = path ? fopen(path, "w") : NULL;
@@ -354,9 +366,11 @@ int cmd_bench(int argc, char **argv)
             threads = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--wall"))
             g_wall = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            g_only = argv[++i];
         else {
             fprintf(stderr, "usage: aether bench [--quick] [--csv FILE] [--json FILE] "
-                            "[--png FILE] [--threads N] [--wall]\n");
+                            "[--png FILE] [--threads N] [--wall] [--only TEXT]\n");
             return 2;
         }
     }
@@ -383,6 +397,8 @@ int cmd_bench(int argc, char **argv)
     for (i = 0; i < (int)(sizeof table / sizeof table[0]); ++i) {
         const wl *w = &table[i];
         double e = edges_of(w), tf, tr;
+        if (!want(w->name))
+            continue;
         tf = time_wl(w, AETHER_KERNELS_AUTO, quick ? 5 : 15, quick ? 1.0 : 4.0);
         tr = time_wl(w, AETHER_KERNELS_REFERENCE, quick ? 1 : 3, quick ? 0.5 : 6.0);
         if (!w->dense && w->qh == 8 && w->dim == 64)
@@ -398,8 +414,7 @@ int cmd_bench(int argc, char **argv)
         if (fj)
             fprintf(fj, "%s{\"section\":\"table\",\"name\":\"%s\",\"seq\":%lu,\"fast_s\":%.9g,"
                         "\"reference_s\":%.9g,\"edges\":%.0f,\"speedup\":%.3f}",
-                    first ? "" : ",\n", w->name, (unsigned long)w->seq, tf, tr, e, tr / tf);
-        first = 0;
+                    jsep(&first), w->name, (unsigned long)w->seq, tf, tr, e, tr / tf);
     }
 
     /* Streaming decode over T through the cache API: flatness of the step. */
@@ -410,6 +425,8 @@ int cmd_bench(int argc, char **argv)
             size_t qh = cfgi ? 4 : 8, kvh = cfgi ? 1 : 8, dim = cfgi ? 32 : 64;
             size_t win = cfgi ? 32 : 128, blk = cfgi ? 16 : 64;
             double t1 = 0, tl = 0, r1 = 0, rl = 0;
+            if (!want(cfgi ? "decode temporal" : "decode 8x64"))
+                continue;
             printf("decode %s, us per step (aether_kvcache_append + "
                    "aether_kvcache_decode_step, single thread):\n",
                    cfgi ? "temporal q4kv1x32 W32" : "8x64 W128");
@@ -431,9 +448,9 @@ int cmd_bench(int argc, char **argv)
                     fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,%.3f\n", cfgi ? "temporal" : "8x64",
                             (unsigned long)Ts[a], tf, tr, tr / tf);
                 if (fj)
-                    fprintf(fj, ",\n{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
+                    fprintf(fj, "%s{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
                                 "\"reference_s\":%.9g,\"kernel_s\":%.9g}",
-                            cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tk);
+                            jsep(&first), cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tk);
             }
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
@@ -441,7 +458,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* Temporal model through its streaming session (the per-track cost). */
-    {
+    if (want("model")) {
         double tm = time_model(1000, 1000 + 6000, AETHER_KERNELS_AUTO);
         double tmr = time_model(1000, 1000 + 6000, AETHER_KERNELS_REFERENCE);
         double ts = time_model(3000, 1000, AETHER_KERNELS_AUTO);
@@ -461,14 +478,14 @@ int cmd_bench(int argc, char **argv)
         if (fc)
             fprintf(fc, "model,cache,1000,%.9g,%.9g,,,%.3f\n", ts, tsr, tsr / ts);
         if (fj)
-            fprintf(fj, ",\n{\"section\":\"model\",\"step_s\":%.9g,\"reference_s\":%.9g,"
+            fprintf(fj, "%s{\"section\":\"model\",\"step_s\":%.9g,\"reference_s\":%.9g,"
                         "\"steady_step_s\":%.9g,\"steady_reference_s\":%.9g,"
                         "\"tracks_per_core\":%.0f}",
-                    tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
+                    jsep(&first), tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
     }
 
     /* Curves: sparse vs dense forward over N; streaming step vs recompute. */
-    {
+    if (want("curve")) {
         static const size_t Ns[] = {100, 256, 512, 1024, 2048, 4096, 8192};
         size_t a, n = quick ? 6 : 7;
         FILE *dat;
@@ -492,9 +509,9 @@ int cmd_bench(int argc, char **argv)
             if (fc)
                 fprintf(fc, "curve_stream,T,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], tstep, ts);
             if (fj)
-                fprintf(fj, ",\n{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
+                fprintf(fj, "%s{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
                             "\"dense_s\":%.9g,\"step_s\":%.9g,\"recompute_s\":%.9g}",
-                        (unsigned long)Ns[a], ts, td, tstep, ts);
+                        jsep(&first), (unsigned long)Ns[a], ts, td, tstep, ts);
         }
         if (dat)
             fclose(dat);
