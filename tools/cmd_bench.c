@@ -450,7 +450,8 @@ int cmd_bench(int argc, char **argv)
                 if (fj)
                     fprintf(fj, "%s{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
                                 "\"reference_s\":%.9g,\"kernel_s\":%.9g}",
-                            jsep(&first), cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf, tr, tk);
+                            jsep(&first), cfgi ? "temporal" : "8x64",
+                            (unsigned long)Ts[a], tf, tr, tk);
             }
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
