@@ -11,9 +11,8 @@
  * frames_total exact (64-bit, no wrap), frames_held pinned at window_len,
  * the eviction flag set, and a reset giving back the very first logits.
  *
- * Counters cannot be started near their wrap point through the public API
- * (frames_total and token ids start at 0 on init/reset); with 64-bit
- * counters the wrap is unreachable in practice (2^64 frames).
+ * Counters started near their wrap point (token ids, frames_total) are
+ * tested in test_counters.c, which sets them through the internal layouts.
  */
 #include <stdint.h>
 #include <stdio.h>

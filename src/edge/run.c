@@ -20,6 +20,13 @@ static int frame_finite(const float *frame, uint32_t n)
     return 1;
 }
 
+/* frames_total saturates instead of wrapping, so it never reads as "no frames" again. */
+static void count_frame(ruv_temporal_ctx_t *ctx)
+{
+    if (ctx->frames_total != UINT64_MAX)
+        ctx->frames_total++;
+}
+
 esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
 {
     aether_status st;
@@ -33,14 +40,14 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
         ctx->next_write = ctx->next_write + 1 == ctx->window_len ? 0 : ctx->next_write + 1;
         if (ctx->filled < ctx->window_len)
             ctx->filled++;
-        ctx->frames_total++;
+        count_frame(ctx);
         return ESP_OK;
     }
     if (ctx->broken)
         return ESP_ERR_INVALID_STATE;
     st = aether_model_session_step(ctx->session, frame, ctx->last_logits, NULL);
     if (st == AETHER_OK) {
-        ctx->frames_total++;
+        count_frame(ctx);
         return ESP_OK;
     }
     /* A failure before any layer took the frame (a full cache under policy
@@ -51,7 +58,10 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
         ctx->broken = 1;
         return ESP_ERR_INVALID_STATE;
     }
-    if (st == AETHER_ERR_CACHE_FULL)
+    /* A full cache, or token ids used up (SIZE_MAX - 1 frames since reset:
+     * about 497 days at 100 Hz with a 32-bit size_t), is a state only a
+     * reset clears, not a lack of memory. */
+    if (st == AETHER_ERR_CACHE_FULL || st == AETHER_ERR_OVERFLOW)
         return ESP_ERR_INVALID_STATE;
     return ruv_temporal_err_(st);
 }

@@ -256,7 +256,7 @@ aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tens
         if (st != AETHER_OK)
             return st;
     }
-    if (n > SIZE_MAX - 1 - cache->next_token)
+    if (n > SIZE_MAX - cache->next_token)
         return AETHER_ERR_OVERFLOW;
     room = cache->capacity - cache->len;
     if (n > room)

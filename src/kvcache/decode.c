@@ -299,7 +299,7 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
         !aether_kv_rows_finite_(k_new->data, n * cache->row) ||
         !aether_kv_rows_finite_(v_new->data, n * cache->row))
         return AETHER_ERR_NONFINITE;
-    if (n > SIZE_MAX - 1 - cache->next_token)
+    if (n > SIZE_MAX - cache->next_token)
         return AETHER_ERR_OVERFLOW;
     if (!aether_kv_logical(cache) && n > cache->capacity - cache->len)
         return AETHER_ERR_CACHE_FULL;
