@@ -10,12 +10,13 @@
 #      and run under qemu-user, with a cross-architecture output digest
 # Stages whose tools are missing fail (CI installs them; see .ci/run), unless
 # AETHER_QUICK=1, which runs stage 1 only.
-# env: JOBS (default 2), FUZZ_SECONDS (default 30 per target).
+# env: JOBS (default 2; also the fuzz targets run two at a time), FUZZ_SECONDS
+# (default 60 per target).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 BUILD=${BUILD:-build}
 passed=0
 failed=0
@@ -54,7 +55,7 @@ if [ "${AETHER_QUICK:-0}" != "1" ]; then
     stage asan-ubsan env JOBS="$JOBS" sh scripts/sanitize.sh asan
     stage tsan env JOBS="$JOBS" sh scripts/sanitize.sh tsan
     stage valgrind sh scripts/valgrind.sh
-    stage fuzz sh scripts/fuzz.sh "$FUZZ_SECONDS"
+    stage fuzz env JOBS="$JOBS" sh scripts/fuzz.sh "$FUZZ_SECONDS"
     stage cross-armhf sh scripts/cross_test.sh armhf
     stage cross-s390x sh scripts/cross_test.sh s390x
 fi
