@@ -3,7 +3,8 @@
 # of CPU time (default 30), in chunks of CHUNK seconds (default 300) with
 # WORKERS libFuzzer workers (default 2), continuing from the corpus grown so
 # far. CPU time, not wall time, is the budget, so a busy machine lengthens
-# the run instead of shortening the search.
+# the run instead of shortening the search. The campaign resumes: chunks
+# already logged in FUZZ_OUT/<target>.chunks.txt count towards the budget.
 #
 # usage: scripts/fuzz_campaign.sh [CPU_MINUTES] [TARGET...]
 #   env: FUZZ_OUT (default build-fuzz/campaign), WORKERS, CHUNK
@@ -25,6 +26,12 @@ need=$((MIN * 60))
 mkdir -p "$FUZZ_OUT"
 for t in $TARGETS; do
     cpu=0 execs=0 chunks=0 line=""
+    if [ -s "$FUZZ_OUT/$t.chunks.txt" ]; then
+        cpu=$(sed -n 's/.*cpu_s=\([0-9]*\).*/\1/p' "$FUZZ_OUT/$t.chunks.txt" | awk '{s += $1} END {print s + 0}')
+        execs=$(sed -n 's/.*execs=\([0-9]*\).*/\1/p' "$FUZZ_OUT/$t.chunks.txt" | awk '{s += $1} END {printf "%.0f", s}')
+        chunks=$(wc -l <"$FUZZ_OUT/$t.chunks.txt")
+        line=$(tail -1 "$FUZZ_OUT/$t.chunks.txt")
+    fi
     while [ "$cpu" -lt "$need" ]; do
         if ! sh "$ROOT/scripts/fuzz.sh" "$CHUNK" "$t" >"$FUZZ_OUT/$t.chunk.txt" 2>&1; then
             cat "$FUZZ_OUT/$t.chunk.txt"
