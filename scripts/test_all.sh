@@ -6,8 +6,9 @@
 #   4. the multi-threaded ownership test under TSan
 #   5. valgrind memcheck on a representative subset
 #   6. every fuzz target for a bounded time plus a replay of the corpus
-#   7. the unit suite cross-built for armhf (32-bit) and s390x (big-endian)
-#      and run under qemu-user, with a cross-architecture output digest
+#   7. the unit suite cross-built for armhf (32-bit), s390x (big-endian) and
+#      aarch64 (the NEON kernels) and run under qemu-user, with a
+#      cross-architecture output digest
 # Stages whose tools are missing fail (CI installs them; see .ci/run), unless
 # AETHER_QUICK=1, which runs stage 1 only.
 # env: JOBS (default 2; also the fuzz targets run two at a time), FUZZ_SECONDS
@@ -58,6 +59,7 @@ if [ "${AETHER_QUICK:-0}" != "1" ]; then
     stage fuzz env JOBS="$JOBS" sh scripts/fuzz.sh "$FUZZ_SECONDS"
     stage cross-armhf sh scripts/cross_test.sh armhf
     stage cross-s390x sh scripts/cross_test.sh s390x
+    stage cross-aarch64 sh scripts/cross_test.sh aarch64
 fi
 
 echo "stages: $passed passed, $failed failed${failures:+ (failed:$failures)}"
