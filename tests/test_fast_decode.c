@@ -16,6 +16,7 @@
 #include "check.h"
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
+#include "kvcache/kv_step.h"
 
 static unsigned long long g_rng = 0x2545F4914F6CDD1Dull;
 
@@ -147,6 +148,126 @@ static void test_decode_vs_reference(void)
     }
     printf("fast decode vs reference: %lu configurations, max abs diff %.3g\n",
            (unsigned long)ran, worst);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+/* Windows wider than one softmax batch of the decode kernels, with several
+ * kv heads (the whole-row multi-head kernel) and one (the GQA group
+ * kernel): the online rescale between batches, sets of more than eight
+ * query rows, head dims with tails, evicting or not. */
+static void test_decode_long_lists(void)
+{
+    static const dshape shapes[] = {{8, 8, 64, 300, 64}, {10, 5, 20, 270, 16},
+                                    {12, 3, 33, 290, 8}, {3, 3, 9, 260, 32},
+                                    {4, 1, 32, 280, 16}, {6, 1, 17, 265, 4}};
+    static const aether_kv_evict evs[] = {AETHER_KV_EVICT_NONE, AETHER_KV_EVICT_SLIDING};
+    size_t p, si, e, ran = 0;
+    double worst = 0.0;
+    for (p = 0; p < 3; ++p) {
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        for (si = 0; si < sizeof shapes / sizeof shapes[0]; ++si)
+            for (e = 0; e < 2; ++e) {
+                float scale = si % 2 ? 4.0f : 1.0f;
+                aether_kv_landmarks lm = (si + e) % 2 ? AETHER_KV_LM_SUM : AETHER_KV_LM_WELFORD;
+                run_case(k_fast[p], &shapes[si], (int)(si % 2), AETHER_KV_F32, lm, evs[e], 420,
+                         scale, &worst);
+                ++ran;
+            }
+    }
+    printf("fast decode, long lists: %lu configurations, max abs diff %.3g\n",
+           (unsigned long)ran, worst);
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+/* A cache decoding from its twin's candidate lists (the model session's
+ * layers) gives exactly what it gives building its own; a twin that is not
+ * in the same state (one more token, another policy, reset) is ignored. */
+static void twin_case(aether_kvcache_params p, const aether_attn_config *cfg, size_t qh,
+                      size_t steps)
+{
+    aether_kvcache *a = NULL, *b = NULL, *own = NULL, *odd = NULL;
+    size_t row = p.kv_heads * p.head_dim, t, i, diff = 0;
+    float *k = malloc(row * sizeof(float)), *v = malloc(row * sizeof(float));
+    float *q = malloc(qh * p.head_dim * sizeof(float)), *q2 = malloc(qh * p.head_dim * sizeof(float));
+    float *oa = malloc(qh * p.head_dim * sizeof(float)), *ob = malloc(qh * p.head_dim * sizeof(float));
+    float *oo = malloc(qh * p.head_dim * sizeof(float)), *od = malloc(qh * p.head_dim * sizeof(float));
+    CHECK(k && v && q && q2 && oa && ob && oo && od);
+    CHECK_STATUS(aether_kvcache_create(&p, &a), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_create(&p, &b), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_create(&p, &own), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_create(&p, &odd), AETHER_OK);
+    for (t = 0; t < steps && k && v && q && q2 && oa && ob && oo && od && a && b && own && odd;
+         ++t) {
+        for (i = 0; i < row; ++i) {
+            k[i] = frand(1.0f);
+            v[i] = frand(1.0f);
+        }
+        for (i = 0; i < qh * p.head_dim; ++i) {
+            q[i] = frand(1.0f);
+            q2[i] = frand(1.0f);
+        }
+        /* odd runs one token ahead from the start, on its own lists. */
+        if (t == 0)
+            CHECK_STATUS(aether_kv_step_rows_(cfg, q, qh, k, v, odd, od), AETHER_OK);
+        CHECK_STATUS(aether_kv_step_rows_(cfg, q, qh, k, v, a, oa), AETHER_OK);
+        CHECK_STATUS(aether_kv_step_rows_(cfg, q, qh, k, v, odd, od), AETHER_OK);
+        /* Every other step b is offered odd, one token ahead (and after the
+         * reset, far apart): b must build its own lists then. */
+        CHECK_STATUS(aether_kv_step_rows_twin_(cfg, q2, qh, k, v, b, t % 2 ? odd : a, ob),
+                     AETHER_OK);
+        CHECK_STATUS(aether_kv_step_rows_(cfg, q2, qh, k, v, own, oo), AETHER_OK);
+        diff += memcmp(ob, oo, qh * p.head_dim * sizeof(float)) != 0;
+        if (t == steps / 2) {
+            CHECK_STATUS(aether_kvcache_reset(a), AETHER_OK);
+            CHECK_STATUS(aether_kvcache_reset(b), AETHER_OK);
+            CHECK_STATUS(aether_kvcache_reset(own), AETHER_OK);
+        }
+    }
+    CHECK_MSG(diff == 0, "%s evict %d: %lu twin decodes differ from the cache's own",
+              aether_kernel_name(), (int)p.evict, (unsigned long)diff);
+    aether_kvcache_destroy(a);
+    aether_kvcache_destroy(b);
+    aether_kvcache_destroy(own);
+    aether_kvcache_destroy(odd);
+    free(k);
+    free(v);
+    free(q);
+    free(q2);
+    free(oa);
+    free(ob);
+    free(oo);
+    free(od);
+}
+
+static void test_twin_lists(void)
+{
+    static const size_t prot[] = {2, 5};
+    static const aether_kv_evict evs[] = {AETHER_KV_EVICT_NONE, AETHER_KV_EVICT_SLIDING,
+                                          AETHER_KV_EVICT_SCORED};
+    static const dshape shapes[] = {{4, 1, 32, 8, 4}, {8, 8, 16, 6, 4}, {6, 2, 9, 5, 3}};
+    size_t pth, si, e;
+    for (pth = 0; pth < 4; ++pth) {
+        if (pth < 3 && aether_set_kernel_mode(k_fast[pth]) != AETHER_OK)
+            continue;
+        if (pth == 3)
+            aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+        for (si = 0; si < sizeof shapes / sizeof shapes[0]; ++si)
+            for (e = 0; e < 3; ++e) {
+                aether_attn_config cfg;
+                aether_kvcache_params p;
+                make_cfg(&cfg, shapes[si].window, shapes[si].block, (int)(si % 2));
+                p = aether_kvcache_params_default(&cfg, 200, shapes[si].kvh, shapes[si].dim);
+                p.evict = evs[e];
+                p.landmarks = si % 2 ? AETHER_KV_LM_WELFORD : AETHER_KV_LM_SUM;
+                if (evs[e] != AETHER_KV_EVICT_NONE) {
+                    p.capacity = shapes[si].window + 9;
+                    p.protect_tokens = prot;
+                    p.n_protect = 2;
+                }
+                twin_case(p, &cfg, shapes[si].qh, 120);
+            }
+    }
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
@@ -322,5 +443,5 @@ static void test_model_step(void)
     free(blob);
 }
 
-TEST_MAIN(test_decode_vs_reference, test_reference_mode_exact, test_sliding_slots_exact,
+TEST_MAIN(test_decode_vs_reference, test_decode_long_lists, test_twin_lists, test_reference_mode_exact, test_sliding_slots_exact,
           test_model_step)

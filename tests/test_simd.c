@@ -24,6 +24,13 @@ static float frand(float scale)
     return scale * ((float)(g_rng >> 40) / (float)(1u << 24) * 2.0f - 1.0f);
 }
 
+/* Uniform in [0, n). */
+static size_t urand(size_t n)
+{
+    size_t x = (size_t)((frand(0.5f) + 0.5f) * (float)n);
+    return x < n ? x : n - 1;
+}
+
 static void fill(aether_tensor *t, float scale)
 {
     size_t i, n = aether_tensor_size(t);
@@ -228,6 +235,67 @@ static void test_paths_vs_reference(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
+/* The tile's batched far candidates (extra tokens scored per slot, the
+ * shared landmark union, their fallbacks when the union is too large) on
+ * random shapes: long enough sequences for log-stride tokens beyond the
+ * window, head dimensions off the vector width, sequences off the tile
+ * size, GQA, non-causal, several (out-of-range, duplicate) globals, tiny
+ * blocks whose unions overflow, every fast path vs the reference. */
+static void test_far_batched(void)
+{
+    static const size_t dims[] = {1, 5, 8, 16, 17, 31, 33, 48, 64, 65, 72};
+    static const size_t blocks[] = {1, 2, 3, 5, 8, 16, 64};
+    size_t it, p;
+    for (it = 0; it < 24; ++it) {
+        size_t kvh = 1 + urand(3), group = 1 + it % 5, seq = 40 + urand(660);
+        size_t dim = dims[it % (sizeof dims / sizeof dims[0])];
+        size_t glob[4], ng = it % 5 > 3 ? 4 : it % 5, g;
+        float scale = it % 4 == 3 ? 4.0f : 1.0f;
+        aether_attn_params prm = aether_attn_params_default();
+        aether_attn_config cfg;
+        aether_tensor q, k, v, ref, got;
+        for (g = 0; g < ng; ++g)
+            glob[g] = g == 3 ? glob[0] : urand(seq + 20);
+        prm.window = 1 + (it * 7) % 40;
+        prm.block_size = blocks[it % (sizeof blocks / sizeof blocks[0])];
+        prm.causal = it % 3 != 1;
+        prm.use_landmarks = it % 7 != 6;
+        prm.sort_candidates = it % 6 == 5;
+        prm.globals = glob;
+        prm.n_globals = ng;
+        CHECK_STATUS(aether_attn_config_init(&cfg, &prm), AETHER_OK);
+        aether_tensor_zeros(&q, seq, kvh * group, dim);
+        aether_tensor_zeros(&k, seq, kvh, dim);
+        aether_tensor_zeros(&v, seq, kvh, dim);
+        aether_tensor_zeros(&ref, seq, kvh * group, dim);
+        aether_tensor_zeros(&got, seq, kvh * group, dim);
+        fill(&q, scale);
+        fill(&k, scale);
+        fill(&v, scale);
+        aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+        CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+        for (p = 0; p < 3; ++p) {
+            if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+                continue;
+            memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
+            CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &got, NULL, 0), AETHER_OK);
+            CHECK_MSG(within(&got, &ref, scale, (int)p),
+                      "%s far case %lu: seq %lu q%lu kv%lu dim %lu W %lu B %lu causal %d "
+                      "globals %lu: [%lu] ref %g diff %g",
+                      k_fast_name[p], (unsigned long)it, (unsigned long)seq,
+                      (unsigned long)(kvh * group), (unsigned long)kvh, (unsigned long)dim,
+                      (unsigned long)prm.window, (unsigned long)prm.block_size, prm.causal,
+                      (unsigned long)ng, (unsigned long)g_bad_i, g_bad_ref, g_bad_d);
+        }
+        aether_tensor_free(&q);
+        aether_tensor_free(&k);
+        aether_tensor_free(&v);
+        aether_tensor_free(&ref);
+        aether_tensor_free(&got);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
 /* Output in place (out == q) is allowed by forward and must still work. */
 static void test_in_place(void)
 {
@@ -349,5 +417,5 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_paths_vs_reference, test_in_place,
-          test_thread_determinism, test_workspace, test_query_fast)
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_paths_vs_reference, test_far_batched,
+          test_in_place, test_thread_determinism, test_workspace, test_query_fast)

@@ -84,7 +84,8 @@ static void run_item(void *ctx, size_t item, unsigned worker)
     size_t lo[AETHER_TILE_RMAX], hi[AETHER_TILE_RMAX];
     const size_t *et[AETHER_TILE_RMAX], *eb[AETHER_TILE_RMAX];
     size_t net[AETHER_TILE_RMAX], neb[AETHER_TILE_RMAX];
-    size_t a, hh, hk, r = 0;
+    size_t a, hh, hk, r = 0, n_prev = 0;
+    size_t *prev = NULL;
     aether_tile t;
 
     for (a = 0; a < nq; ++a) {
@@ -101,6 +102,12 @@ static void run_item(void *ctx, size_t item, unsigned worker)
                 if (tok[b] < wlo || tok[b] > whi)
                     tok[n_x++] = tok[b];
         }
+        /* Consecutive queries mostly have the same landmark list: share
+         * the pointer, so the tile sees the rows' lists as one. */
+        if (prev && n_blk == n_prev && !memcmp(prev, blk, n_blk * sizeof *blk))
+            blk = prev;
+        prev = blk;
+        n_prev = n_blk;
         for (hh = 0; hh < nh; ++hh, ++r) {
             lo[r] = wlo;
             hi[r] = whi;

@@ -192,6 +192,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         c->protect_recent = p->evict == AETHER_KV_EVICT_SCORED ? p->protect_recent : 0;
         c->len = 0;
         c->next_token = 0;
+        c->fast_token = c->fast_n_tok = c->fast_n_blk = 0;
         if (p->storage == AETHER_KV_F16) {
             c->k16 = (uint16_t *)k;
             c->v16 = (uint16_t *)v;
@@ -341,6 +342,7 @@ aether_status aether_kvcache_reset(aether_kvcache *cache)
     cache->len = 0;
     cache->next_token = 0;
     cache->cursor = 0;
+    cache->fast_token = 0;
     if (cache->score)
         memset(cache->score, 0, cache->capacity * sizeof(float));
     if (cache->tree)

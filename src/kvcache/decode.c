@@ -95,20 +95,31 @@ static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
     return m;
 }
 
+/* Ring entry of block b given a nearby block pb in entry pe: candidate
+ * lists step by small strides, so the entry usually follows from the
+ * distance with one wrap, without the division. */
+static size_t ring_entry(size_t b, size_t pb, size_t pe, size_t nb)
+{
+    if (b >= pb && b - pb < nb) {
+        size_t e = pe + (b - pb);
+        return e >= nb ? e - nb : e;
+    }
+    if (b < pb && pb - b < nb) {
+        size_t d = pb - b;
+        return pe >= d ? pe - d : pe + nb - d;
+    }
+    return b % nb;
+}
+
 /* Turn the block candidates into landmark ring entries (in place, retired
  * blocks dropped). Returns 0 when a candidate is a partial LM_SUM block,
  * whose mean exists only in the shared temporary row. */
 static int block_entries(aether_kvcache *c, size_t *n_blk)
 {
-    size_t j, m = 0, prev_b = SIZE_MAX, prev_e = 0;
+    size_t j, m = 0, prev_b = 0, prev_e = 0;
     for (j = 0; j < *n_blk; ++j) {
-        size_t b = c->blk[j], e;
-        /* Runs of consecutive blocks step through the ring without the
-         * division, which costs more than the rest of the loop. */
-        if (prev_b != SIZE_MAX && b == prev_b + 1)
-            e = prev_e + 1 == c->nb_ring ? 0 : prev_e + 1;
-        else
-            e = b % c->nb_ring;
+        size_t b = c->blk[j];
+        size_t e = j > 0 ? ring_entry(b, prev_b, prev_e, c->nb_ring) : b % c->nb_ring;
         prev_b = b;
         prev_e = e;
         if (c->lm_tag[e] != b || c->lm_count[e] == 0)
@@ -121,18 +132,40 @@ static int block_entries(aether_kvcache *c, size_t *n_blk)
     return 1;
 }
 
-/* The optimised decode (f32 rows, no per-candidate weights needed): every
- * GQA group goes through the multi-row kernel, which loads each gathered
- * K/V row once for all rows of the group (accumulating in place in `out`,
- * which the kernel allows). Returns 0 when it does not apply;
- * then nothing was written but the block list, which the caller rebuilds. */
-static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const float *q,
-                       size_t q_heads, size_t n_tok, size_t n_blk, float *out)
+/* Floats per K (and V) store past which a cache no longer fits L2. */
+#define COLD_FLOATS ((size_t)1 << 18)
+
+/* The optimised decode kernels (f32 rows, no per-candidate weights
+ * needed) over final lists: tok_slot[0..n_tok) slots, blk[0..n_blk) ring
+ * entries. With several kv heads and small groups, sets of query rows go
+ * through the kernel that sweeps each candidate's whole token row once for
+ * all of them; otherwise every GQA group goes through the multi-row
+ * kernel, which loads each gathered K/V row once for all (up to four) rows
+ * of the group - with four rows that reuse outweighs the whole-row sweep -
+ * accumulating in place in `out`, which the kernel allows. */
+static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, const float *q,
+                           size_t q_heads, size_t n_tok, size_t n_blk, float *out)
 {
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, hk, h0, nh;
     float scale = aether_attn_scale(dim);
-    if (!block_entries(c, &n_blk))
-        return 0;
+    if (c->kv_heads > 1 && group < AETHER_QGROUP_MAX) {
+        aether_rows tr, br;
+        size_t koff[AETHER_QHEADS_MAX], h;
+        tr.k = c->k32;
+        tr.v = c->v32;
+        tr.stride = c->row;
+        br.k = c->lm_mean_k;
+        br.v = c->lm_mean_v;
+        br.stride = c->row;
+        for (h0 = 0; h0 < q_heads; h0 += nh) {
+            nh = q_heads - h0 < AETHER_QHEADS_MAX ? q_heads - h0 : AETHER_QHEADS_MAX;
+            for (h = 0; h < nh; ++h)
+                koff[h] = (h0 + h) / group * dim;
+            ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, c->tok_slot, n_tok, &br,
+                             c->blk, n_blk, out + h0 * dim);
+        }
+        return;
+    }
     for (hk = 0; hk < c->kv_heads; ++hk) {
         aether_rows tr, br;
         tr.k = c->k32 + hk * dim;
@@ -141,6 +174,12 @@ static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const floa
         br.k = c->lm_mean_k + hk * dim;
         br.v = c->lm_mean_v + hk * dim;
         br.stride = c->row;
+        /* Rows of a cache past L2 are mostly cold: request them all first,
+         * so their loads overlap instead of stalling one at a time. */
+        if (c->len * c->row > COLD_FLOATS) {
+            ops->prefetch(&tr, c->tok_slot, n_tok, dim);
+            ops->prefetch(&br, c->blk, n_blk, dim);
+        }
         for (h0 = 0; h0 < group; h0 += nh) {
             size_t h = hk * group + h0;
             nh = group - h0 < AETHER_QGROUP_MAX ? group - h0 : AETHER_QGROUP_MAX;
@@ -148,18 +187,60 @@ static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const floa
                              n_blk, out + h * dim, out + h * dim);
         }
     }
+}
+
+/* The optimised decode: landmark entries, then the kernels; the final lists
+ * are kept for a twin cache. Returns 0 when it does not apply; then nothing
+ * was written but the block list, which the caller rebuilds. */
+static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const float *q,
+                       size_t q_heads, size_t n_tok, size_t n_blk, float *out)
+{
+    if (!block_entries(c, &n_blk))
+        return 0;
+    decode_kernels(ops, c, q, q_heads, n_tok, n_blk, out);
+    c->fast_token = c->next_token;
+    c->fast_n_tok = n_tok;
+    c->fast_n_blk = n_blk;
     return 1;
+}
+
+/* 1 when the twin's final lists are those of c's next decode: it holds
+ * them for c's token count and is in the same state (same layout and
+ * policy, same length and ring cursor: with identical histories of a
+ * deterministic policy, the same slots and landmarks). */
+static int twin_lists(const aether_kvcache *c, const aether_kvcache *prev)
+{
+    return prev && prev != c && prev->magic == AETHER_KVCACHE_MAGIC &&
+           prev->fast_token != 0 && prev->fast_token == prev->next_token &&
+           prev->next_token == c->next_token && prev->len == c->len &&
+           prev->cursor == c->cursor && prev->capacity == c->capacity &&
+           prev->evict == c->evict && prev->block_size == c->block_size &&
+           prev->nb_ring == c->nb_ring && prev->lm_mode == c->lm_mode &&
+           prev->storage == c->storage && prev->tok_cap == c->tok_cap &&
+           prev->blk_cap == c->blk_cap &&
+           (c->evict == AETHER_KV_EVICT_NONE || c->evict == AETHER_KV_EVICT_SLIDING);
 }
 
 /* One decode over a non-empty cache; all arguments already validated. */
 static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                        aether_kvcache *c, float *out)
+                        aether_kvcache *c, const aether_kvcache *twin, float *out)
 {
     size_t dim = c->head_dim, group = q_heads / c->kv_heads;
     size_t i, seq, n_tok = 0, n_blk = 0, j, h;
     float scale = aether_attn_scale(dim);
     int scored = c->evict == AETHER_KV_EVICT_SCORED;
     const aether_simd_ops *ops = aether_simd_active();
+
+    c->fast_token = 0;
+    if (ops && !scored && c->storage == AETHER_KV_F32 && twin_lists(c, twin)) {
+        memcpy(c->tok_slot, twin->tok_slot, twin->fast_n_tok * sizeof(size_t));
+        memcpy(c->blk, twin->blk, twin->fast_n_blk * sizeof(size_t));
+        decode_kernels(ops, c, q, q_heads, twin->fast_n_tok, twin->fast_n_blk, out);
+        c->fast_token = c->next_token;
+        c->fast_n_tok = twin->fast_n_tok;
+        c->fast_n_blk = twin->fast_n_blk;
+        return;
+    }
 
     if (aether_kv_logical(c)) {
         i = c->next_token - 1;
@@ -259,7 +340,7 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
         memset(out->data, 0, q1->heads * q1->dim * sizeof(float));
         return AETHER_OK;
     }
-    decode_core(cfg, q1->data, q1->heads, cache, out->data);
+    decode_core(cfg, q1->data, q1->heads, cache, NULL, out->data);
     return AETHER_OK;
 }
 
@@ -306,7 +387,7 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
     /* From here nothing can fail: the batch is atomic. */
     for (t = 0; t < n; ++t) {
         aether_kv_push(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
-        decode_core(cfg, q->data + t * qrow, q->heads, cache, out->data + t * qrow);
+        decode_core(cfg, q->data + t * qrow, q->heads, cache, NULL, out->data + t * qrow);
     }
     return AETHER_OK;
 }
@@ -325,15 +406,31 @@ int aether_kv_rows_finite_(const float *x, size_t n)
     return (bad & 0x80000000u) == 0;
 }
 
-aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                                   const float *k, const float *v, aether_kvcache *c, float *out)
+/* The checks of aether_kvcache_append_rows after the finite rows, then
+ * the append and the decode. */
+static aether_status step_rows(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                               const float *k, const float *v, aether_kvcache *c,
+                               const aether_kvcache *twin, float *out)
 {
-    /* The checks of aether_kvcache_append_rows after the finite rows. */
     if (c->next_token == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
     if (c->len >= c->capacity && !aether_kv_logical(c))
         return AETHER_ERR_CACHE_FULL;
     aether_kv_push(c, k, v);
-    decode_core(cfg, q, q_heads, c, out);
+    decode_core(cfg, q, q_heads, c, twin, out);
     return AETHER_OK;
+}
+
+aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                                   const float *k, const float *v, aether_kvcache *c, float *out)
+{
+    return step_rows(cfg, q, q_heads, k, v, c, NULL, out);
+}
+
+aether_status aether_kv_step_rows_twin_(const aether_attn_config *cfg, const float *q,
+                                        size_t q_heads, const float *k, const float *v,
+                                        aether_kvcache *c, const aether_kvcache *prev,
+                                        float *out)
+{
+    return step_rows(cfg, q, q_heads, k, v, c, prev, out);
 }

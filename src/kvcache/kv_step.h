@@ -19,4 +19,16 @@ int aether_kv_rows_finite_(const float *x, size_t n);
 aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
                                    const float *k, const float *v, aether_kvcache *c, float *out);
 
+/* aether_kv_step_rows_ for a cache `c` whose twin `prev` (same
+ * parameters, same appended history, so the same slots and landmarks; a
+ * NONE or SLIDING policy) took this frame's token and was decoded with the
+ * same cfg just before: c's decode reuses prev's resolved candidate lists
+ * when prev still holds them for this token count (e.g. the layers of a
+ * model session), else builds its own. Results are those of
+ * aether_kv_step_rows_. */
+aether_status aether_kv_step_rows_twin_(const aether_attn_config *cfg, const float *q,
+                                        size_t q_heads, const float *k, const float *v,
+                                        aether_kvcache *c, const aether_kvcache *prev,
+                                        float *out);
+
 #endif /* AETHER_KVCACHE_KV_STEP_H */

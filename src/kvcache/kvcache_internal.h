@@ -61,6 +61,11 @@ struct aether_kvcache {
     float *acc;        /* head_dim */
     float *kbuf;       /* head_dim: widened f16 key row */
     float *lm_tmp;     /* 2 * row: means of a partial block (LM_SUM) */
+    /* The last optimised decode left tok_slot[0..fast_n_tok) and blk[0..
+     * fast_n_blk) (ring entries) final for token count fast_token (0 = no
+     * such lists): a twin cache with the same configuration and history
+     * may decode the same position from them (aether_kv_step_rows_twin_). */
+    size_t fast_token, fast_n_tok, fast_n_blk;
 };
 
 /* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */

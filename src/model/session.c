@@ -258,7 +258,10 @@ static aether_status run_layers_fast(aether_model_session *s, const aether_simd_
             !aether_kv_rows_finite_(s->v, kvw))
             st = AETHER_ERR_NONFINITE;
         else
-            st = aether_kv_step_rows_(&m->head.attn, s->q, qh, s->k, s->v, s->caches[l], s->a);
+            /* The layers' caches share parameters and history: layer l
+             * decodes from the candidate lists layer l - 1 just resolved. */
+            st = aether_kv_step_rows_twin_(&m->head.attn, s->q, qh, s->k, s->v, s->caches[l],
+                                           l > 0 ? s->caches[l - 1] : NULL, s->a);
         if (st != AETHER_OK) {
             /* Nothing of this layer was stored; earlier layers were. */
             if (l > 0)

@@ -63,6 +63,29 @@ static inline void ae_hsum4(__m256 a, __m256 b, __m256 c, __m256 d, float *out)
 #define AE_HSUM(v) ae_hsum256(v)
 #define AE_HSUM4(a, b, c, d, o) ae_hsum4((a), (b), (c), (d), (o))
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+/* In-place transpose of the 8 x 8 block v[0..8) (v[i] lane j becomes v[j]
+ * lane i): pairs interleaved, groups of four per 128-bit half, halves
+ * exchanged. */
+static inline void ae_transpose8(__m256 *v)
+{
+    __m256 t[8], u[8];
+    int i;
+    for (i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (i = 0; i < 2; ++i) {
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (i = 0; i < 4; ++i) {
+        v[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+        v[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+    }
+}
+#define AE_TRANSPOSE(v) ae_transpose8(v)
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_avx2(void)

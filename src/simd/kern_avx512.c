@@ -110,6 +110,36 @@ static size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t st
 #define AE_HSUM(v) _mm512_reduce_add_ps(v)
 #define AE_HSUM4(a, b, c, d, o) ae_hsum4((a), (b), (c), (d), (o))
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+/* In-place transpose of the 16 x 16 block v[0..16) (v[i] lane j becomes
+ * v[j] lane i): pairs of rows interleaved, then groups of four rows per
+ * 128-bit lane, then the lanes gathered across the four groups. */
+static inline void ae_transpose16(__m512 *v)
+{
+    __m512 t[16], u[16];
+    int i, k;
+    for (i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (i = 0; i < 4; ++i) {
+        u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    /* u[4i + k] lane L: rows 4i..4i+3 at column 4L + k. */
+    for (k = 0; k < 4; ++k) {
+        __m512 a0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
+        __m512 a1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+        __m512 b0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+        __m512 b1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+        v[k] = _mm512_shuffle_f32x4(a0, b0, 0x88);
+        v[8 + k] = _mm512_shuffle_f32x4(a0, b0, 0xDD);
+        v[4 + k] = _mm512_shuffle_f32x4(a1, b1, 0x88);
+        v[12 + k] = _mm512_shuffle_f32x4(a1, b1, 0xDD);
+    }
+}
+#define AE_TRANSPOSE(v) ae_transpose16(v)
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_avx512(void)

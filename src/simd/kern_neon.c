@@ -49,6 +49,17 @@ static inline float32x4_t ae_vexp(float32x4_t x)
 #define AE_HSUM4(a, b, c, d, o) \
     vst1q_f32((o), vpaddq_f32(vpaddq_f32((a), (b)), vpaddq_f32((c), (d))))
 #define AE_PREFETCH(p) __builtin_prefetch(p)
+/* In-place transpose of the 4 x 4 block v[0..4) (v[i] lane j becomes v[j]
+ * lane i). */
+static inline void ae_transpose4(float32x4_t *v)
+{
+    float32x4x2_t a = vtrnq_f32(v[0], v[1]), b = vtrnq_f32(v[2], v[3]);
+    v[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+    v[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+    v[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+    v[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+}
+#define AE_TRANSPOSE(v) ae_transpose4(v)
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_neon(void)

@@ -70,10 +70,23 @@ typedef struct aether_simd_ops {
      * the columns with fused multiply-adds (within the accuracy contract,
      * not the reference's bits). */
     void (*matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
+    /* nh (1..AETHER_QHEADS_MAX) query rows q[h*dim..] over the same
+     * gathered candidates, row h reading the dim floats at offset koff[h]
+     * of each candidate's token / landmark row (its kv head): one sweep
+     * over each row serves every head. Per row, the contract of query;
+     * out: nh rows of dim floats (also the accumulator). */
+    void (*query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
+                        const aether_rows *tokens, const size_t *tok, size_t n_tok,
+                        const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
+    /* Start loading the first len floats of the K and V rows idx[0..n) of
+     * `rows` (a hint: reads nothing, cannot fault). */
+    void (*prefetch)(const aether_rows *rows, const size_t *idx, size_t n, size_t len);
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */
 #define AETHER_QGROUP_MAX 4u
+/* Most query rows query_heads takes at once. */
+#define AETHER_QHEADS_MAX 8u
 
 const aether_simd_ops *aether_simd_avx2(void);
 const aether_simd_ops *aether_simd_avx512(void);

@@ -11,6 +11,7 @@
  *   AE_PREFETCH(p)    prefetch the cache line of p into L1
  *   AE_HSUM(v)        horizontal sum
  *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
+ *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
  * No #include guard: meant to be included once per translation unit.
  */
 #include <float.h>
@@ -29,6 +30,8 @@
 #define AE_BATCH 64u          /* gathered candidates scored at a time */
 #define AE_QB 256u            /* decode: candidates per softmax update */
 #define AE_UMAX 48u           /* largest shared landmark union (<= AE_KC) */
+#define AE_PFMAX 512u         /* far token rows prefetched per tile */
+#define AE_DC 32u             /* head-dimension columns per gathered key block */
 
 /* Initial running max: finite, so fully masked chunks give exp(-inf) = 0
  * instead of exp(-inf - -inf) = NaN. */
@@ -132,6 +135,21 @@ static void AE_FN(dots_exact)(const float *q, size_t dim, const aether_rows *row
     }
 }
 
+/* Request every cache line of the batch's K and V rows up front: gathered
+ * far candidates are cold, and the loads then overlap instead of each row
+ * stalling its dot product or weighted sum in turn. */
+static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
+{
+    size_t j, d;
+    for (j = 0; j < n; ++j) {
+        const float *k = rows->k + idx[j] * rows->stride, *v = rows->v + idx[j] * rows->stride;
+        for (d = 0; d < dim; d += 16) {
+            AE_PREFETCH(k + d);
+            AE_PREFETCH(v + d);
+        }
+    }
+}
+
 /* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
  * continuing the state (m, l, acc). */
 static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
@@ -142,6 +160,7 @@ static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aethe
     while (a < n) {
         float mx = *m, sum = 0.0f;
         c = n - a < AE_BATCH ? n - a : AE_BATCH;
+        AE_FN(prefetch_rows)(rows, idx + a, c, dim);
         AE_FN(dots_exact)(q, dim, rows, idx + a, c, scale, s);
         for (j = 0; j < c; ++j)
             mx = s[j] > mx ? s[j] : mx;
@@ -269,21 +288,6 @@ static float AE_FN(exp_sub_sum)(float *x, size_t n, float mx)
     return sum;
 }
 
-/* Request every cache line of the batch's K and V rows up front: gathered
- * far candidates are cold, and the loads then overlap instead of each row
- * stalling its dot product or weighted sum in turn. */
-static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
-{
-    size_t j, d;
-    for (j = 0; j < n; ++j) {
-        const float *k = rows->k + idx[j] * rows->stride, *v = rows->v + idx[j] * rows->stride;
-        for (d = 0; d < dim; d += 16) {
-            AE_PREFETCH(k + d);
-            AE_PREFETCH(v + d);
-        }
-    }
-}
-
 /* acc[0..dim) += sum over a < n of w[a] * row_a (row_a = base + idx[a] *
  * stride) for the single-row decode: four candidates at a time into
  * separate partial sums, so the fused adds of long candidate lists overlap
@@ -392,12 +396,80 @@ static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_r
     AE_FN(finish_row)(acc, dim, l, out);
 }
 
+/* Far token rows lie far behind the window and miss the caches, and the
+ * core can only wait on a few misses at a time. Their K and V lines are
+ * requested while the window's GEMM runs, a few per score key group and
+ * per P.V row group, so the misses overlap with arithmetic; requested all
+ * at once they would stall the core instead. */
+typedef struct AE_FN(pfq) {
+    size_t off[AE_PFMAX]; /* row offsets (index * stride) to request */
+    size_t n, i, d, per;
+    const aether_tile *t;
+} AE_FN(pfq);
+
+/* Rows sharing the previous row's list add nothing; `steps` calls of
+ * pf_step follow. */
+static void AE_FN(pf_init)(AE_FN(pfq) *q, const aether_tile *t, size_t steps)
+{
+    size_t r, a;
+    q->n = q->i = q->d = q->per = 0;
+    q->t = t;
+    if (!t->n_ext_tok)
+        return;
+    for (r = 0; r < t->rows; ++r) {
+        if (r > 0 && t->ext_tok[r] == t->ext_tok[r - 1])
+            continue;
+        for (a = 0; a < t->n_ext_tok[r] && q->n < AE_PFMAX; ++a)
+            q->off[q->n++] = t->ext_tok[r][a] * t->tokens.stride;
+    }
+    q->per = (q->n * ((t->dim + 15) / 16) + steps - 1) / steps;
+}
+
+/* The next `per` lines of K and of V. */
+static void AE_FN(pf_step)(AE_FN(pfq) *q)
+{
+    size_t c;
+    for (c = 0; c < q->per && q->i < q->n; ++c) {
+        AE_PREFETCH(q->t->tokens.k + q->off[q->i] + q->d);
+        AE_PREFETCH(q->t->tokens.v + q->off[q->i] + q->d);
+        q->d += 16;
+        if (q->d >= q->t->dim) {
+            q->d = 0;
+            ++q->i;
+        }
+    }
+}
+
+/* Scores of four keys for the rows of one row vector (offset ro), as in
+ * scores below. */
+static void AE_FN(scores_half)(const float *qt, const float *k0, const float *k1, const float *k2,
+                               const float *k3, size_t dim, size_t ro, AE_V sc, float *st)
+{
+    AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+    size_t d;
+    for (d = 0; d < dim; ++d) {
+        AE_V q0 = AE_LOADU(qt + d * AE_R + ro);
+        a0 = AE_ADD(a0, AE_MUL(q0, AE_SET1(k0[d])));
+        a1 = AE_ADD(a1, AE_MUL(q0, AE_SET1(k1[d])));
+        a2 = AE_ADD(a2, AE_MUL(q0, AE_SET1(k2[d])));
+        a3 = AE_ADD(a3, AE_MUL(q0, AE_SET1(k3[d])));
+    }
+    AE_STOREU(st + ro, AE_MUL(a0, sc));
+    AE_STOREU(st + AE_R + ro, AE_MUL(a1, sc));
+    AE_STOREU(st + 2 * AE_R + ro, AE_MUL(a2, sc));
+    AE_STOREU(st + 3 * AE_R + ro, AE_MUL(a3, sc));
+}
+
 /* st[j*R + r] = scale * dot(q_r, k_j) for the kc keys at kb; qt is Q^T.
  * Each lane runs the reference's own recurrence (left to right, multiply
  * then add, no fusion), so window scores are bit-identical to the
- * reference: only exp and the P.V summation order differ. */
+ * reference: only exp and the P.V summation order differ. jr, if not NULL,
+ * holds per row vector the key range [jr[2v], jr[2v+1]) its rows use: a
+ * key group outside one vector's range is scored for the other only (the
+ * caller masks those entries anyway). pf (or NULL): prefetch steps. */
 static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const size_t *idx,
-                          size_t dim, size_t kc, float scale, float *st)
+                          size_t dim, size_t kc, float scale, float *st, AE_FN(pfq) *pf,
+                          const size_t *jr)
 {
     AE_V sc = AE_SET1(scale);
     size_t j = 0, d, m, rv;
@@ -408,6 +480,17 @@ static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const
         const float *k3 = kb + (idx ? idx[j + 3] : j + 3) * stride;
         AE_V a00 = AE_ZERO(), a01 = AE_ZERO(), a10 = AE_ZERO(), a11 = AE_ZERO();
         AE_V a20 = AE_ZERO(), a21 = AE_ZERO(), a30 = AE_ZERO(), a31 = AE_ZERO();
+        if (pf)
+            AE_FN(pf_step)(pf);
+        if (jr) {
+            int u0 = j < jr[1] && j + AE_MK > jr[0], u1 = j < jr[3] && j + AE_MK > jr[2];
+            if (!u0 || !u1) {
+                if (u0 || u1)
+                    AE_FN(scores_half)(qt, k0, k1, k2, k3, dim, u0 ? 0 : AE_VW, sc,
+                                       st + j * AE_R);
+                continue;
+            }
+        }
         for (d = 0; d < dim; ++d) {
             AE_V q0 = AE_LOADU(qt + d * AE_R), q1 = AE_LOADU(qt + d * AE_R + AE_VW);
             AE_V b0 = AE_SET1(k0[d]), b1 = AE_SET1(k1[d]), b2 = AE_SET1(k2[d]),
@@ -453,11 +536,12 @@ static void AE_FN(pv_row)(const float *p, const float *vb, size_t stride, size_t
 /* P.V of a chunk: AE_PR rows share each V load where their ranges overlap;
  * the rest (range edges, dim tail, leftover rows) goes row by row. */
 static void AE_FN(pv)(const float *p, const float *vb, size_t stride, size_t dim, size_t rows,
-                      const size_t *j0, const size_t *j1, float *o)
+                      const size_t *j0, const size_t *j1, float *o, AE_FN(pfq) *pf)
 {
     size_t dv = dim - dim % AE_VW, r0 = 0, r, d, j, pd;
     for (; r0 + AE_PR <= rows; r0 += AE_PR) {
         size_t ja = j0[r0], jb = j1[r0];
+        AE_FN(pf_step)(pf);
         for (r = r0 + 1; r < r0 + AE_PR; ++r) {
             ja = j0[r] > ja ? j0[r] : ja;
             jb = j1[r] < jb ? j1[r] : jb;
@@ -521,17 +605,21 @@ static void AE_FN(pv)(const float *p, const float *vb, size_t stride, size_t dim
  * in the lanes): new max, rescale of l and of the accumulators o, and the
  * weights p = exp(s - m) written back into st. */
 static void AE_FN(chunk_stats)(float *st, size_t kc, size_t rows, size_t dim, float *m, float *l,
-                               float *al, float *o)
+                               float *al, float *o, const size_t *jr)
 {
-    size_t rv, j, r;
+    size_t rv, j, r, ja, jb;
     for (rv = 0; rv < AE_RV; ++rv) {
         AE_V mv = AE_LOADU(m + rv * AE_VW), mx = mv, lv;
-        for (j = 0; j < kc; ++j)
+        /* Outside jr the vector's entries are all -inf (weights 0): those
+         * keys are skipped, and never read by the P.V of these rows. */
+        ja = jr ? jr[2 * rv] : 0;
+        jb = jr ? (jr[2 * rv + 1] > ja ? jr[2 * rv + 1] : ja) : kc;
+        for (j = ja; j < jb; ++j)
             mx = AE_MAX(mx, AE_LOADU(st + j * AE_R + rv * AE_VW));
         AE_STOREU(al + rv * AE_VW, ae_vexp(AE_SUB(mv, mx)));
         AE_STOREU(m + rv * AE_VW, mx);
         lv = AE_MUL(AE_LOADU(l + rv * AE_VW), AE_LOADU(al + rv * AE_VW));
-        for (j = 0; j < kc; ++j) {
+        for (j = ja; j < jb; ++j) {
             AE_V pj = ae_vexp(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
             AE_STOREU(st + j * AE_R + rv * AE_VW, pj);
             lv = AE_ADD(lv, pj);
@@ -543,24 +631,21 @@ static void AE_FN(chunk_stats)(float *st, size_t kc, size_t rows, size_t dim, fl
             AE_FN(scale_row)(o + r * dim, dim, al[r]);
 }
 
-/* Landmark extras shared by the rows (queries of one block share their
- * block lists): scores of the union against all rows at once, masked per
- * row. Returns 0 (nothing done) when the union is too large to pay off. */
-static int AE_FN(shared_blocks)(const aether_tile *t, const float *qt, float *st, float *m,
-                                float *l, float *al, float *o)
+/* The union of the rows' landmark lists in first-seen order. A row whose
+ * list is the previous row's (same pointer: the driver shares equal lists
+ * of consecutive queries) adds nothing. Returns 0 when it exceeds AE_UMAX. */
+static int AE_FN(blk_union)(const aether_tile *t, size_t *u, size_t *nu_out)
 {
-    size_t u[AE_UMAX], nu = 0, r, a, b, c;
-    size_t idx[AE_UMAX];
-    float w[AE_UMAX];
-    const size_t rows = t->rows, dim = t->dim, stride = t->blocks.stride;
-    for (r = 0; r < rows; ++r) {
+    size_t nu = 0, r, a, b;
+    for (r = 0; r < t->rows; ++r) {
         if (r > 0 && t->ext_blk[r] == t->ext_blk[r - 1])
             continue;
+        if (t->n_ext_blk[r] > AE_UMAX)
+            return 0;
         for (a = 0; a < t->n_ext_blk[r]; ++a) {
             size_t x = t->ext_blk[r][a];
-            for (b = 0; b < nu; ++b)
-                if (u[b] == x)
-                    break;
+            for (b = 0; b < nu && u[b] != x; ++b)
+                ;
             if (b < nu)
                 continue;
             if (nu == AE_UMAX)
@@ -568,88 +653,172 @@ static int AE_FN(shared_blocks)(const aether_tile *t, const float *qt, float *st
             u[nu++] = x;
         }
     }
-    if (nu == 0)
-        return 1;
-    AE_FN(scores)(qt, t->blocks.k, stride, u, dim, nu, t->scale, st);
-    for (r = 0; r < AE_R; ++r)
-        for (b = 0; b < nu; ++b) {
-            int in = 0;
-            if (r < rows)
-                for (a = 0; a < t->n_ext_blk[r] && !in; ++a)
-                    in = t->ext_blk[r][a] == u[b];
-            if (!in)
-                st[b * AE_R + r] = -INFINITY;
-        }
-    AE_FN(chunk_stats)(st, nu, rows, dim, m, l, al, o);
-    for (r = 0; r < rows; ++r) {
-        for (b = 0, c = 0; b < nu; ++b)
-            if (st[b * AE_R + r] != 0.0f) {
-                idx[c] = u[b];
-                w[c++] = st[b * AE_R + r];
-            }
-        AE_FN(accum)(o + r * dim, 0, dim, t->blocks.v, stride, idx, c, w, 1);
-    }
+    *nu_out = nu;
     return 1;
 }
 
-/* Token extras of every row, slot by slot: slot e holds the e-th extra of
- * each row (for consecutive queries mostly i - s for one stride s, so the
- * rows walk memory in order). Scores in the reference's order, four rows'
- * chains at a time; one online update for all slots. Returns 0 (nothing
- * done) when a row has more extras than the score buffer holds. */
-static int AE_FN(slot_tokens)(const aether_tile *t, float *st, float *m, float *l, float *al,
-                              float *o)
+/* pos[a] = place of list[a] in the union u (which holds it); in[b] = 1 for
+ * the union entries in the list. */
+static void AE_FN(blk_map)(const size_t *list, size_t n, const size_t *u, size_t nu, size_t *pos,
+                           unsigned char *in)
 {
-    const size_t rows = t->rows, dim = t->dim, stride = t->tokens.stride;
-    size_t E = 0, e, r, d, x;
-    for (r = 0; r < rows; ++r)
-        E = t->n_ext_tok[r] > E ? t->n_ext_tok[r] : E;
-    if (E == 0)
-        return 1;
-    if (E > AE_KC)
-        return 0;
-    for (e = 0; e < E; ++e) {
-        float *se = st + e * AE_R;
-        for (r = 0; r < AE_R; ++r)
-            se[r] = -INFINITY;
-        for (r = 0; r < rows;) {
-            const float *qp[4], *kp[4];
-            size_t rr[4], c = 0;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-            for (; r < rows && c < 4; ++r)
-                if (e < t->n_ext_tok[r]) {
-                    rr[c] = r;
-                    qp[c] = t->q[r];
-                    kp[c++] = t->tokens.k + t->ext_tok[r][e] * stride;
-                }
-            if (c == 0)
-                break;
-            for (x = c; x < 4; ++x) {
-                qp[x] = qp[0];
-                kp[x] = kp[0];
-            }
-            for (d = 0; d < dim; ++d) {
-                s0 += qp[0][d] * kp[0][d];
-                s1 += qp[1][d] * kp[1][d];
-                s2 += qp[2][d] * kp[2][d];
-                s3 += qp[3][d] * kp[3][d];
-            }
-            se[rr[0]] = s0 * t->scale;
-            if (c > 1)
-                se[rr[1]] = s1 * t->scale;
-            if (c > 2)
-                se[rr[2]] = s2 * t->scale;
-            if (c > 3)
-                se[rr[3]] = s3 * t->scale;
-        }
+    size_t a, b;
+    memset(in, 0, nu);
+    for (a = 0; a < n; ++a) {
+        for (b = 0; u[b] != list[a]; ++b)
+            ;
+        pos[a] = b;
+        in[b] = 1;
     }
-    AE_FN(chunk_stats)(st, E, rows, dim, m, l, al, o);
-    for (e = 0; e < E; ++e)
+}
+
+/* acc[rv] lane r += q_r[d] * kr[r][d] for d in [d0, dim), in d order (kr[r]
+ * NULL: no key, zeros). Whole AE_VW x AE_VW blocks of keys are transposed
+ * in registers; the rest of the columns is copied transposed. */
+static void AE_FN(slot_dots)(const float *qt, const float *const *kr, size_t dim, AE_V *acc)
+{
+    float kt[AE_DC * AE_R];
+    AE_V b[AE_VW];
+    size_t r, d0 = 0, d, dc, rv;
+    for (; d0 + AE_VW <= dim; d0 += AE_VW)
+        for (rv = 0; rv < AE_RV; ++rv) {
+            const float *const *kp = kr + rv * AE_VW;
+            for (r = 0; r < AE_VW; ++r)
+                b[r] = kp[r] ? AE_LOADU(kp[r] + d0) : AE_ZERO();
+            AE_TRANSPOSE(b);
+            for (d = 0; d < AE_VW; ++d)
+                acc[rv] = AE_ADD(acc[rv],
+                                 AE_MUL(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW), b[d]));
+        }
+    for (; d0 < dim; d0 += dc) {
+        dc = dim - d0 < AE_DC ? dim - d0 : AE_DC;
+        for (r = 0; r < AE_R; ++r)
+            for (d = 0; d < dc; ++d)
+                kt[d * AE_R + r] = kr[r] ? kr[r][d0 + d] : 0.0f;
+        for (d = 0; d < dc; ++d)
+            for (rv = 0; rv < AE_RV; ++rv)
+                acc[rv] = AE_ADD(acc[rv], AE_MUL(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW),
+                                                 AE_LOADU(kt + d * AE_R + rv * AE_VW)));
+    }
+}
+
+/* Token slots: st[e*R + r] = score of row r's e-th extra token, -inf past
+ * its list. Consecutive queries look back by the same strides from
+ * different places, so the rows share no keys: each lane gathers its own
+ * key, and runs its row's dot in the reference's order as in the window,
+ * so the scores are bit-identical to the reference (scores of large inputs
+ * are too sensitive for a reordered sum). */
+static void AE_FN(far_tok_scores)(const aether_tile *t, const float *qt, size_t E, float *st)
+{
+    const float *kr[AE_R];
+    const size_t rows = t->rows, dim = t->dim, stride = t->tokens.stride;
+    const AE_V sc = AE_SET1(t->scale);
+    size_t e, r, rv;
+    for (e = 0; e < E; ++e) {
+        AE_V acc[AE_RV];
+        for (r = 0; r < AE_R; ++r) {
+            kr[r] = NULL;
+            if (r < rows && e < t->n_ext_tok[r])
+                kr[r] = t->tokens.k + t->ext_tok[r][e] * stride;
+        }
+        for (rv = 0; rv < AE_RV; ++rv)
+            acc[rv] = AE_ZERO();
+        AE_FN(slot_dots)(qt, kr, dim, acc);
+        for (rv = 0; rv < AE_RV; ++rv)
+            AE_STOREU(st + e * AE_R + rv * AE_VW, AE_MUL(acc[rv], sc));
+        for (r = 0; r < AE_R; ++r)
+            if (!kr[r])
+                st[e * AE_R + r] = -INFINITY;
+    }
+}
+
+/* Block slots: the union u scored against all rows at once (queries of a
+ * tile share nearly all their blocks), in the reference's order, then
+ * masked per row. */
+static void AE_FN(far_blk_scores)(const aether_tile *t, const float *qt, const size_t *u,
+                                  size_t nu, float *sb)
+{
+    size_t pos[AE_UMAX], r, b;
+    unsigned char in[AE_UMAX];
+    AE_FN(scores)(qt, t->blocks.k, t->blocks.stride, u, t->dim, nu, t->scale, sb, NULL, NULL);
+    for (r = 0; r < AE_R; ++r) {
+        if (r >= t->rows)
+            memset(in, 0, nu);
+        else if (r == 0 || t->ext_blk[r] != t->ext_blk[r - 1])
+            AE_FN(blk_map)(t->ext_blk[r], t->n_ext_blk[r], u, nu, pos, in);
+        for (b = 0; b < nu; ++b)
+            if (!in[b])
+                sb[b * AE_R + r] = -INFINITY;
+    }
+}
+
+/* Far candidates of every row (extra tokens, then the landmark union) in
+ * one online-softmax update, then their P.V row by row over each row's own
+ * lists. Returns the parts done: bit 0 tokens, bit 1 blocks; the caller
+ * runs the others row by row (a row with more extras than the score
+ * buffer holds, or a landmark union beyond AE_UMAX). */
+static unsigned AE_FN(far)(const aether_tile *t, const float *qt, float *st, float *m, float *l,
+                           float *al, float *o)
+{
+    const size_t rows = t->rows, dim = t->dim;
+    size_t u[AE_UMAX], pos[AE_UMAX], E = 0, nu = 0, r, a;
+    unsigned char in[AE_UMAX];
+    float w[AE_UMAX], *sb;
+    unsigned done = 0;
+    if (t->n_ext_tok) {
         for (r = 0; r < rows; ++r)
-            if (e < t->n_ext_tok[r])
-                AE_FN(accum)(o + r * dim, 0, dim, t->tokens.v, stride, &t->ext_tok[r][e], 1,
-                             st + e * AE_R + r, 1);
-    return 1;
+            E = t->n_ext_tok[r] > E ? t->n_ext_tok[r] : E;
+        if (E <= AE_KC)
+            done |= 1u;
+        else
+            E = 0;
+    }
+    if (t->n_ext_blk && t->blocks.k && AE_FN(blk_union)(t, u, &nu) && nu <= AE_KC - E)
+        done |= 2u;
+    else
+        nu = 0;
+    if (E + nu == 0)
+        return done;
+    sb = st + E * AE_R;
+    if (E)
+        AE_FN(far_tok_scores)(t, qt, E, st);
+    if (nu)
+        AE_FN(far_blk_scores)(t, qt, u, nu, sb);
+    AE_FN(chunk_stats)(st, E + nu, rows, dim, m, l, al, o, NULL);
+    for (r = 0; r < rows; ++r) {
+        size_t nt = E ? t->n_ext_tok[r] : 0, nb = nu ? t->n_ext_blk[r] : 0;
+        if (nt)
+            AE_FN(accum)(o + r * dim, 0, dim, t->tokens.v, t->tokens.stride, t->ext_tok[r], nt,
+                         st + r, AE_R);
+        if (!nb)
+            continue;
+        if (r == 0 || t->ext_blk[r] != t->ext_blk[r - 1])
+            AE_FN(blk_map)(t->ext_blk[r], nb, u, nu, pos, in);
+        for (a = 0; a < nb; ++a)
+            w[a] = sb[pos[a] * AE_R + r];
+        AE_FN(accum)(o + r * dim, 0, dim, t->blocks.v, t->blocks.stride, t->ext_blk[r], nb, w, 1);
+    }
+    return done;
+}
+
+/* qt[d*R + r] = q_r[d] (0 for padding rows): whole AE_VW x AE_VW blocks
+ * transposed in registers, the head-dimension tail element by element. */
+static void AE_FN(transpose_q)(const aether_tile *t, float *qt)
+{
+    const size_t rows = t->rows, dim = t->dim, dv = dim - dim % AE_VW;
+    AE_V b[AE_VW];
+    size_t r, d, d0, rv;
+    for (rv = 0; rv < AE_RV; ++rv)
+        for (d0 = 0; d0 < dv; d0 += AE_VW) {
+            for (r = 0; r < AE_VW; ++r)
+                b[r] = rv * AE_VW + r < rows ? AE_LOADU(t->q[rv * AE_VW + r] + d0) : AE_ZERO();
+            AE_TRANSPOSE(b);
+            for (d = 0; d < AE_VW; ++d)
+                AE_STOREU(qt + (d0 + d) * AE_R + rv * AE_VW, b[d]);
+        }
+    for (r = 0; r < AE_R; ++r)
+        for (d = dv; d < dim; ++d)
+            qt[d * AE_R + r] = r < rows ? t->q[r][d] : 0.0f;
 }
 
 static void AE_FN(tile)(const aether_tile *t)
@@ -661,15 +830,12 @@ static void AE_FN(tile)(const aether_tile *t)
     float *m = o + AE_R * dim;
     float *l = m + AE_R;
     float *al = l + AE_R;
-    size_t j0[AE_R], j1[AE_R];
-    size_t r, d, j, c0, kc, L = (size_t)-1, H = 0;
-    int shared, toks;
+    size_t j0[AE_R], j1[AE_R], jr[2 * AE_RV];
+    size_t r, j, c0, kc, L = (size_t)-1, H = 0;
+    unsigned done;
+    AE_FN(pfq) pf;
 
-    for (r = 0; r < AE_R; ++r) {
-        const float *qr = r < rows ? t->q[r] : NULL;
-        for (d = 0; d < dim; ++d)
-            qt[d * AE_R + r] = qr ? qr[d] : 0.0f;
-    }
+    AE_FN(transpose_q)(t, qt);
     memset(o, 0, AE_R * dim * sizeof(float));
     for (r = 0; r < AE_R; ++r) {
         m[r] = AE_MINIT;
@@ -680,40 +846,54 @@ static void AE_FN(tile)(const aether_tile *t)
         H = t->hi[r] > H ? t->hi[r] : H;
     }
 
+    /* One step per score key group and per P.V row group of each chunk. */
+    AE_FN(pf_init)(&pf, t, (H - L) / AE_MK + 1 + ((H - L) / AE_KC + 1) * (rows / AE_PR));
     for (c0 = L; c0 <= H; c0 += kc) {
         size_t last;
         kc = H - c0 + 1 < AE_KC ? H - c0 + 1 : AE_KC;
         last = c0 + kc - 1;
-        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, NULL, dim, kc, t->scale, st);
-        /* Mask: keys outside a row's window get -inf and no P.V work. */
+        /* Each row's keys in the chunk [j0, j1), and their span per row
+         * vector (rows of consecutive queries: the two vectors' windows are
+         * offset, so the chunk's edges need only one of them). */
         for (r = 0; r < AE_R; ++r) {
             if (r >= rows || t->hi[r] < c0 || t->lo[r] > last) {
-                for (j = 0; j < kc; ++j)
-                    st[j * AE_R + r] = -INFINITY;
                 j0[r] = j1[r] = 0;
-                continue;
+            } else {
+                j0[r] = t->lo[r] > c0 ? t->lo[r] - c0 : 0;
+                j1[r] = (t->hi[r] < last ? t->hi[r] : last) - c0 + 1;
             }
-            j0[r] = t->lo[r] > c0 ? t->lo[r] - c0 : 0;
-            j1[r] = (t->hi[r] < last ? t->hi[r] : last) - c0 + 1;
+            if (r % AE_VW == 0) {
+                jr[2 * (r / AE_VW)] = kc;
+                jr[2 * (r / AE_VW) + 1] = 0;
+            }
+            if (j0[r] < j1[r]) {
+                size_t *v = jr + 2 * (r / AE_VW);
+                v[0] = j0[r] < v[0] ? j0[r] : v[0];
+                v[1] = j1[r] > v[1] ? j1[r] : v[1];
+            }
+        }
+        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, NULL, dim, kc, t->scale, st, &pf,
+                      jr);
+        /* Mask: keys outside a row's window get -inf and no P.V work. */
+        for (r = 0; r < AE_R; ++r) {
             for (j = 0; j < j0[r]; ++j)
                 st[j * AE_R + r] = -INFINITY;
-            for (j = j1[r]; j < kc; ++j)
+            for (j = j1[r] > j0[r] ? j1[r] : 0; j < kc; ++j)
                 st[j * AE_R + r] = -INFINITY;
         }
-        AE_FN(chunk_stats)(st, kc, rows, dim, m, l, al, o);
-        AE_FN(pv)(st, t->tokens.v + c0 * stride, stride, dim, rows, j0, j1, o);
+        AE_FN(chunk_stats)(st, kc, rows, dim, m, l, al, o, jr);
+        AE_FN(pv)(st, t->tokens.v + c0 * stride, stride, dim, rows, j0, j1, o, &pf);
         if (last == H)
             break;
     }
 
-    shared = t->n_ext_blk && t->blocks.k && AE_FN(shared_blocks)(t, qt, st, m, l, al, o);
-    toks = t->n_ext_tok && AE_FN(slot_tokens)(t, st, m, l, al, o);
+    done = AE_FN(far)(t, qt, st, m, l, al, o);
     for (r = 0; r < rows; ++r) {
         float *orow = o + r * dim;
-        if (!toks && t->n_ext_tok && t->n_ext_tok[r])
+        if (!(done & 1u) && t->n_ext_tok && t->n_ext_tok[r])
             AE_FN(row_list)(t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r],
                             &m[r], &l[r], orow);
-        if (!shared && t->n_ext_blk && t->n_ext_blk[r])
+        if (!(done & 2u) && t->n_ext_blk && t->n_ext_blk[r])
             AE_FN(row_list)(t->q[r], dim, t->scale, &t->blocks, t->ext_blk[r], t->n_ext_blk[r],
                             &m[r], &l[r], orow);
         AE_FN(finish_row)(orow, dim, l[r], t->out[r]);
