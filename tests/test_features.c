@@ -476,13 +476,13 @@ static void test_recipe_v2(void)
     CHECK_EQ_INT(aether_features_recipe(x2), AETHER_FEATURES_V2);
     CHECK_STATUS(aether_features_recipe_parse("csi-v2", &r), AETHER_OK);
     CHECK_EQ_INT(r, AETHER_FEATURES_V2);
-    CHECK_STATUS(aether_features_recipe_parse("csi-v3", &r), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v4", &r), AETHER_ERR_INVALID_ARG);
     CHECK(!strcmp(aether_features_recipe_name(0), "csi-v1"));
-    CHECK(aether_features_recipe_name(3) == NULL);
+    CHECK(aether_features_recipe_name(4) == NULL);
     {
         aether_features_config c = aether_features_config_default();
         size_t bytes;
-        c.recipe = 3;
+        c.recipe = 4;
         CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
     }
 
@@ -576,6 +576,152 @@ static void test_recipe_v2(void)
     }
     aether_features_destroy(x1);
     aether_features_destroy(x2);
+}
+
+static aether_features *make_v3(size_t dim)
+{
+    aether_features_config c = aether_features_config_default();
+    aether_features *f = NULL;
+    c.input_dim = dim;
+    c.max_nodes = 4;
+    c.recipe = AETHER_FEATURES_V3;
+    CHECK_STATUS(aether_features_create(&c, &f), AETHER_OK);
+    return f;
+}
+
+/* Amplitude frame whose canonical tones all sit at 1 + s (then the same
+ * value 1 + s on every tone would cancel in the gain normalisation, so the
+ * two halves of the tones move in opposite directions: 1 + s, 1 - s). */
+static void fill_halves(float *amp, double s)
+{
+    size_t p;
+    for (p = 0; p < 56; ++p)
+        amp[p] = 0.0f;
+    for (p = 0; p < 44; ++p) {
+        size_t k = p < 26 ? p + 1 : p + 12;
+        amp[k] = (float)(1.0 + (p < 22 ? s : -s));
+    }
+}
+
+/* Long ratio slot [B+2] after n frames of x_t = s * wave(t) on the two
+ * tone halves. */
+static float v3_ratio_after(size_t n, double period, const size_t *perm)
+{
+    float a[56], v[17] = {0};
+    aether_csi_frame f;
+    aether_features *x = make_v3(17);
+    size_t t;
+    memset(&f, 0, sizeof f);
+    f.kind = AETHER_CSI_AMPLITUDE;
+    f.n_pairs = 56;
+    f.amp = a;
+    for (t = 0; t < n; ++t) {
+        double w = period > 0.0 ? sin(2.0 * PI_D * (double)t / period) : ((t % 2) ? -1.0 : 1.0);
+        if (perm)
+            fill_alternating(a, 0.1 * w, 1.0, perm);
+        else
+            fill_halves(a, 0.1 * w);
+        CHECK_STATUS(aether_features_compute(x, &f, v, 17), AETHER_OK);
+    }
+    aether_features_destroy(x);
+    return v[AETHER_FEATURES_FIXED + 5 + 2];
+}
+
+static void test_recipe_v3(void)
+{
+    float a1[56], a2[56], v1[17], v3[17], w[17];
+    aether_csi_frame f;
+    aether_features *x1 = make(17, 4), *x3 = make_v3(17);
+    const size_t G = 5, B = AETHER_FEATURES_FIXED + G;
+    const double s = 0.25, E = AETHER_FEATURES_V3_EPS;
+    size_t i, perm[44];
+    unsigned r = 0;
+
+    CHECK_EQ_INT(aether_features_recipe(x3), AETHER_FEATURES_V3);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v3", &r), AETHER_OK);
+    CHECK_EQ_INT(r, AETHER_FEATURES_V3);
+    CHECK(!strcmp(aether_features_recipe_name(AETHER_FEATURES_V3), "csi-v3"));
+
+    memset(&f, 0, sizeof f);
+    f.kind = AETHER_CSI_AMPLITUDE;
+    f.n_pairs = 56;
+    f.amp = a1;
+    /* first frame: no variance, no differences, ratios and coherence 0 */
+    fill_alternating(a1, s, 1.0, NULL);
+    CHECK_STATUS(aether_features_compute(x1, &f, v1, 17), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(x3, &f, v3, 17), AETHER_OK);
+    for (i = 0; i < 17; ++i)
+        if (i < B || i >= B + 5)
+            CHECK(v1[i] == v3[i]); /* v1 slots unchanged */
+    CHECK_NEAR(v3[B + 0], log(FL), 1e-6);
+    CHECK_NEAR(v3[B + 1], log(FL), 1e-6);
+    CHECK(v3[B + 2] == 0.0f && v3[B + 3] == 0.0f && v3[B + 4] == 0.0f);
+
+    /* second frame, pattern flipped (each tone moves by 2s): the exact
+     * two-sample variance s^2 (no warm-up bias), white = (2s)^2 / 2, and
+     * adjacent tones deviate in opposite directions (coherence -1) */
+    fill_alternating(a2, -s, 1.0, NULL);
+    f.amp = a2;
+    CHECK_STATUS(aether_features_compute(x1, &f, v1, 17), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(x3, &f, v3, 17), AETHER_OK);
+    CHECK_NEAR(v3[B + 0], log(FL + s), 1e-5);
+    CHECK_NEAR(v3[B + 1], log(FL + s), 1e-5);
+    CHECK_NEAR(v3[B + 2], log((E + s * s) / (E + 2.0 * s * s)), 1e-5);
+    CHECK_NEAR(v3[B + 3], log((E + s * s) / (E + 2.0 * s * s)), 1e-5);
+    CHECK_NEAR(v3[B + 4], -1.0, 1e-6);
+    for (i = 0; i < B; ++i)
+        CHECK(v1[i] == v3[i]);
+
+    /* third frame back to the first: still the exact population variance
+     * of (s, -s, s), 8 s^2 / 9 */
+    f.amp = a1;
+    CHECK_STATUS(aether_features_compute(x3, &f, v3, 17), AETHER_OK);
+    CHECK_NEAR(v3[B + 0], log(FL + sqrt(8.0 / 9.0) * s), 1e-5);
+    CHECK_NEAR(v3[B + 1], log(FL + sqrt(8.0 / 9.0) * s), 1e-5);
+
+    /* another chip's subcarrier order and a x2 gain step: the pooled slots
+     * 0..3 are the same */
+    for (i = 0; i < 44; ++i)
+        perm[i] = (i * 7 + 3) % 44;
+    {
+        aether_features *x4 = make_v3(17), *x5 = make_v3(17);
+        fill_alternating(a1, s, 1.0, perm);
+        fill_alternating(a2, -s, 2.0, perm);
+        f.amp = a1;
+        CHECK_STATUS(aether_features_compute(x4, &f, w, 17), AETHER_OK);
+        f.amp = a2;
+        CHECK_STATUS(aether_features_compute(x4, &f, w, 17), AETHER_OK);
+        fill_alternating(a1, s, 1.0, NULL);
+        fill_alternating(a2, -s, 1.0, NULL);
+        f.amp = a1;
+        CHECK_STATUS(aether_features_compute(x5, &f, v3, 17), AETHER_OK);
+        f.amp = a2;
+        CHECK_STATUS(aether_features_compute(x5, &f, v3, 17), AETHER_OK);
+        for (i = 0; i < 4; ++i)
+            CHECK_NEAR(w[B + i], v3[B + i], 1e-5);
+        aether_features_destroy(x4);
+        aether_features_destroy(x5);
+    }
+
+    /* the slow-variance ratio: a fast flicker (every frame) stays below 0,
+     * a slow change (period 200 frames) of the same size goes well above,
+     * and the level of the change does not matter */
+    {
+        float fast = v3_ratio_after(400, 0.0, NULL), slow = v3_ratio_after(400, 200.0, NULL);
+        float slow_perm = v3_ratio_after(400, 200.0, perm);
+        CHECK(fast < 0.0f);
+        CHECK(slow > 3.0f);
+        CHECK_NEAR(slow_perm, slow, 1e-3);
+    }
+
+    /* a node's restart (forget) restarts the statistics */
+    CHECK_STATUS(aether_features_forget(x3, 0), AETHER_OK);
+    f.amp = a1;
+    CHECK_STATUS(aether_features_compute(x3, &f, v3, 17), AETHER_OK);
+    CHECK_NEAR(v3[B + 0], log(FL), 1e-6);
+    CHECK(v3[B + 2] == 0.0f && v3[B + 4] == 0.0f);
+    aether_features_destroy(x1);
+    aether_features_destroy(x3);
 }
 
 static void test_errors_and_memory(void)
@@ -750,6 +896,6 @@ static void test_norm_ema(void)
     CHECK_NEAR(var, 0.75 * (0.25 * 16.0), 1e-12); /* 3 */
 }
 
-TEST_MAIN(test_recipe_v2, test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
+TEST_MAIN(test_recipe_v2, test_recipe_v3, test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
           test_phase_ramp, test_gain_doubled, test_nodes_and_state, test_dims,
           test_errors_and_memory, test_norm_welford, test_norm_ema)

@@ -152,8 +152,8 @@ static void make_synthetic(aether_train_recording *r, float *store)
     }
 }
 
-static unsigned char *train_once(const aether_train_recording *r, size_t threads, size_t *len,
-                                 double *val_acc)
+static unsigned char *train_opts(const aether_train_recording *r, size_t threads, size_t *len,
+                                 double *val_acc, int keep_last, aether_train_result *out)
 {
     aether_train_shape sh = {SD, 2, 1, 4, 1, 2, 1};
     aether_head_config hc = aether_head_config_default_aether();
@@ -179,12 +179,17 @@ static unsigned char *train_once(const aether_train_recording *r, size_t threads
     cfg.aug_noise = 0.05f;
     cfg.aug_offset = 0.05f;
     cfg.pool = AETHER_POOL_MEAN;
+    cfg.keep_last = keep_last;
+    if (keep_last)
+        cfg.patience = 1; /* ignored: no early stopping */
     CHECK_STATUS(aether_train_net_create(&sh, &hc, &net), AETHER_OK);
     CHECK_STATUS(aether_train_net_randomize(net, 42), AETHER_OK);
     CHECK_STATUS(aether_train_norm_stats(r, SR, SD, NULL, 1e-3f, mean, inv), AETHER_OK);
     CHECK_STATUS(aether_train_net_set_norm(net, mean, inv), AETHER_OK);
     CHECK_STATUS(aether_train_fit(net, r, SR, &cfg, NULL, &res), AETHER_OK);
     CHECK(res.epochs_run >= 1 && res.best_epoch >= 1);
+    if (out)
+        *out = res;
     CHECK_STATUS(aether_train_evaluate(net, r, SR, AETHER_SPLIT_VAL, 16, 8, AETHER_POOL_MEAN, conf,
                                        NULL, NULL),
                  AETHER_OK);
@@ -195,6 +200,37 @@ static unsigned char *train_once(const aether_train_recording *r, size_t threads
     CHECK_STATUS(aether_train_net_serialize(net, blob, *len, NULL), AETHER_OK);
     aether_train_net_destroy(net);
     return blob;
+}
+
+static unsigned char *train_once(const aether_train_recording *r, size_t threads, size_t *len,
+                                 double *val_acc)
+{
+    return train_opts(r, threads, len, val_acc, 0, NULL);
+}
+
+/* keep_last: every epoch runs and the last is kept; the validation
+ * recordings are only scored, so setting them aside changes no byte. */
+static void test_keep_last(void)
+{
+    static float store[SR * SF * SD];
+    aether_train_recording r[SR];
+    aether_train_result res;
+    size_t l1 = 0, l2 = 0, i;
+    double a1 = 0, a2 = 0;
+    unsigned char *b1, *b2;
+    make_synthetic(r, store);
+    CHECK_STATUS(aether_train_split_by_time(r, SR, 2, 0.25), AETHER_OK);
+    b1 = train_opts(r, 1, &l1, &a1, 1, &res);
+    CHECK_EQ_INT(res.epochs_run, 6);
+    CHECK_EQ_INT(res.best_epoch, 6);
+    for (i = 0; i < SR; ++i)
+        if (r[i].split == AETHER_SPLIT_VAL)
+            r[i].split = 3; /* neither split: ignored by the fit */
+    b2 = train_opts(r, 1, &l2, &a2, 1, &res);
+    CHECK_EQ_INT(res.epochs_run, 6);
+    CHECK(b1 && b2 && l1 == l2 && memcmp(b1, b2, l1) == 0);
+    free(b1);
+    free(b2);
 }
 
 static void test_train_deterministic(void)
@@ -326,8 +362,8 @@ static void shipped_model(const char *name, size_t n_classes, const char *labels
 static void test_shipped_models(void)
 {
     shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v1");
-    shipped_model("motion.rvne", 2, "baseline,movement", "256", "csi-v2");
+    shipped_model("motion.rvne", 2, "baseline,movement", "256", "csi-v3");
 }
 
 TEST_MAIN(test_adam_step, test_schedule, test_split_by_time, test_metrics, test_norm_stats,
-          test_logreg, test_train_deterministic, test_fit_errors, test_shipped_models)
+          test_logreg, test_train_deterministic, test_keep_last, test_fit_errors, test_shipped_models)

@@ -123,7 +123,7 @@ static void run_usage(FILE *f)
             "                      forward over each node's last N frames per decision\n"
             "                      (default: the blob's metadata, else last)\n"
             "  --window-frames N   N for --pool mean (default: the blob's metadata)\n"
-            "  --recipe csi-v1|csi-v2  feature recipe (default: the blob's, else csi-v1)\n"
+            "  --recipe csi-v1|csi-v2|csi-v3  feature recipe (default: the blob's, else csi-v1)\n"
             "  --input-dim D       feature dimension; must equal the blob's (default)\n"
             "  --backend sparse|dense|auto  attention backend (metadata, else sparse)\n"
             "  --dense-checkpoint  for auto: the weights come from a dense-MHA checkpoint\n"
@@ -235,7 +235,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             o->have_pool = 1;
         } else if (!strcmp(a, "--recipe")) {
             if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK) {
-                fprintf(stderr, "aether run: --recipe is csi-v1 or csi-v2\n");
+                fprintf(stderr, "aether run: --recipe is csi-v1, csi-v2 or csi-v3\n");
                 return RUN_USAGE;
             }
             o->have_recipe = 1;

@@ -29,7 +29,10 @@ typedef struct opts {
     aether_head_config head;
     size_t input_dim, layers, heads, kv_heads, head_dim;
     double val_frac;
-    int json, all, quiet, probe_means, have_window, have_stride;
+    int json, all, quiet, probe_means, have_window, have_stride, per_file;
+    size_t cv_folds; /* train --cv K: cross-validation inside the training split */
+    long cv_field;   /* --cv-field N: folds by the N-th '_' field of the file name */
+    size_t trim_start; /* --trim-start N: frames dropped from each training recording's start */
     int have_pool, have_attn_window, have_block, have_backend, have_recipe;
     unsigned recipe; /* feature recipe, AETHER_FEATURES_V1 / _V2 */
     unsigned char mask[AETHER_FEATURES_MAX_DIM];
@@ -48,12 +51,25 @@ static void train_usage(FILE *f, const char *cmd)
                    "  --weight-decay X (0.01) --patience N (8) --aug-scale X (0.7)\n"
                    "  --aug-noise X (0) --aug-offset X (0) --no-shift --no-class-weights\n"
                    "  --aug-offset-features LIST  features that get --aug-offset (all)\n"
+                   "  --trim-start N         fit without the first N frames of each training\n"
+                   "                         recording (receiver gain settling after the capture\n"
+                   "                         starts); scoring always uses whole recordings\n"
+                   "  --keep-last            keep the last epoch (validation only reported,\n"
+                   "                         not used for early stopping)\n"
+                   "  --cv K                 instead of training a blob: K-fold cross-validation\n"
+                   "                         inside the training split (per class, K blocks of\n"
+                   "                         recordings in time order; the validation split is\n"
+                   "                         never read); prints each held-out recording\n"
+                   "  --cv-field N           cross-validation folds by the N-th '_'-separated\n"
+                   "                         field of the file name instead (ESPectre: 1 = chip,\n"
+                   "                         i.e. leave one chip out)\n"
                    "  --quiet\n"
                    "  the blob records labels, pooling, window, stride, attention config,\n"
                    "  feature recipe and input dim as metadata (flag bit 2)\n");
     if (!strcmp(cmd, "eval"))
         fprintf(f, "  --model MODEL.rvne     blob to score (required)\n"
                    "  --all                  score every recording, not only validation\n"
+                   "  --per-file             correct windows of each recording\n"
                    "  --json                 machine-readable output\n"
                    "  labels, pool, window, stride, attention config and feature recipe\n"
                    "  default to the blob's metadata; options given here win\n");
@@ -67,7 +83,7 @@ static void train_usage(FILE *f, const char *cmd)
                "  --features LIST        feature indices the model sees, e.g. 1-5,11-15\n"
                "                         (others are masked through the blob's normalisation)\n"
                "  --backend sparse|dense --attn-window N (32) --block N (16)\n"
-               "  --recipe csi-v1|csi-v2 (csi-v1)  feature recipe (aether/features.h)\n"
+               "  --recipe csi-v1|csi-v2|csi-v3 (csi-v1)  feature recipe (aether/features.h)\n"
                "validation: per class, the last val-frac of the recordings in recording-time\n"
                "order (npz collected_at, else the file name's timestamp).\n"
                "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid data or model\n");
@@ -152,6 +168,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
     o->head_dim = 8;
     o->val_frac = 0.25;
     o->recipe = AETHER_FEATURES_V1;
+    o->cv_field = -1;
     for (i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t z;
@@ -164,6 +181,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
         if (!strcmp(a, "--all")) { o->all = 1; continue; }
         if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
         if (!strcmp(a, "--probe-means")) { o->probe_means = 1; continue; }
+        if (!strcmp(a, "--per-file")) { o->per_file = 1; continue; }
+        if (!strcmp(a, "--keep-last")) { o->tc.keep_last = 1; continue; }
         if (!strcmp(a, "--no-shift")) { o->tc.aug_shift = 0; continue; }
         if (!strcmp(a, "--no-class-weights")) { o->tc.class_weighting = 0; continue; }
         if (!v) {
@@ -179,7 +198,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
         else if (!strcmp(a, "--aug-offset-features")) o->offset_arg = v;
         else if (!strcmp(a, "--recipe")) {
             if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK) {
-                fprintf(stderr, "aether %s: --recipe is csi-v1 or csi-v2\n", cmd);
+                fprintf(stderr, "aether %s: --recipe is csi-v1, csi-v2 or csi-v3\n", cmd);
                 return 0;
             }
             o->have_recipe = 1;
@@ -221,6 +240,9 @@ static int parse_opts(int argc, char **argv, const char *cmd, opts *o)
             else if (!strcmp(a, "--batch")) o->tc.batch = z;
             else if (!strcmp(a, "--threads")) o->tc.threads = z;
             else if (!strcmp(a, "--patience")) o->tc.patience = z;
+            else if (!strcmp(a, "--cv")) o->cv_folds = z;
+            else if (!strcmp(a, "--trim-start")) o->trim_start = z;
+            else if (!strcmp(a, "--cv-field")) o->cv_field = (long)(z < 16 ? z : 16);
             else if (!strcmp(a, "--layers")) o->layers = z;
             else if (!strcmp(a, "--heads")) o->heads = z;
             else if (!strcmp(a, "--kv-heads")) o->kv_heads = z;
@@ -406,16 +428,252 @@ static int add_metadata(const opts *o, unsigned char **blob, size_t *bytes)
     return 1;
 }
 
+/* A randomised network of the options' shape with the input normalisation
+ * of the recordings' TRAIN split; sets tc->const_feature for odd dims. */
+static aether_status make_net(opts *o, const aether_dataset *ds,
+                              const aether_train_recording *recs, aether_train_config *tc,
+                              aether_train_net **out)
+{
+    aether_train_shape sh;
+    aether_train_net *net = NULL;
+    float mean[AETHER_FEATURES_MAX_DIM], inv[AETHER_FEATURES_MAX_DIM];
+    aether_status st;
+    sh.input_dim = o->input_dim;
+    sh.n_q_heads = o->heads;
+    sh.n_kv_heads = o->kv_heads;
+    sh.head_dim = o->head_dim;
+    sh.n_layers = o->layers;
+    sh.n_classes = ds->n_classes;
+    sh.input_norm = 1;
+    o->head.q_heads = o->heads;
+    o->head.kv_heads = o->kv_heads;
+    o->head.head_dim = o->head_dim;
+    st = aether_train_net_create(&sh, &o->head, &net);
+    if (st == AETHER_OK)
+        st = aether_train_net_randomize(net, tc->seed);
+    if (st == AETHER_OK)
+        st = aether_train_norm_stats(recs, ds->n_recs, o->input_dim,
+                                     o->have_mask ? o->mask : NULL, 1e-3f, mean, inv);
+    if (st == AETHER_OK && (o->input_dim & 1u)) {
+        /* odd input dims end in the recipe's reserved slot, always 0: with
+         * mean -1 and inv_std 1 it becomes a constant 1, i.e. a bias input
+         * for every projection and the classifier */
+        mean[o->input_dim - 1] = -1.0f;
+        inv[o->input_dim - 1] = 1.0f;
+        tc->const_feature = (long)o->input_dim - 1;
+    }
+    if (st == AETHER_OK)
+        st = aether_train_net_set_norm(net, mean, inv);
+    if (st != AETHER_OK) {
+        aether_train_net_destroy(net);
+        return st;
+    }
+    *out = net;
+    return AETHER_OK;
+}
+
+/* The recordings as the fit sees them: TRAIN ones without their first
+ * --trim-start frames (at least one window is left). Same order and
+ * splits; the frames are shared, not copied. NULL when out of memory. */
+static aether_train_recording *fit_view(const opts *o, const aether_dataset *ds)
+{
+    aether_train_recording *v =
+        (aether_train_recording *)malloc(ds->n_recs * sizeof(aether_train_recording));
+    size_t r;
+    if (!v)
+        return NULL;
+    memcpy(v, ds->recs, ds->n_recs * sizeof(aether_train_recording));
+    for (r = 0; r < ds->n_recs; ++r) {
+        size_t cut = o->trim_start;
+        if (v[r].split != AETHER_SPLIT_TRAIN)
+            continue;
+        if (v[r].n_frames < o->tc.window + cut)
+            cut = v[r].n_frames > o->tc.window ? v[r].n_frames - o->tc.window : 0;
+        v[r].frames += cut * ds->dim;
+        v[r].n_frames -= cut;
+    }
+    return v;
+}
+
+/* ------------------------------ cross-validation ------------------------------ */
+
+/* Split codes used only while cross-validating: the outer validation split
+ * is set aside (never read) and the current fold is held out. */
+#define CV_HELD_OUT 2
+#define CV_SET_ASIDE 3
+
+static int rec_earlier(const aether_train_recording *a, const aether_train_recording *b)
+{
+    if (a->time != b->time)
+        return a->time < b->time;
+    return strcmp(a->name, b->name) < 0;
+}
+
+/* Fold of each TRAIN recording: per class, in (time, name) order, rank i of
+ * n goes to fold i * K / n, so every fold is a contiguous block of time and
+ * holds recordings of every class that has at least K. */
+static void assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
+{
+    size_t r, q, c;
+    for (r = 0; r < ds->n_recs; ++r) {
+        size_t rank = 0, n = 0;
+        const aether_train_recording *a = &ds->recs[r];
+        fold[r] = (size_t)-1;
+        if (a->split != AETHER_SPLIT_TRAIN)
+            continue;
+        for (q = 0; q < ds->n_recs; ++q) {
+            const aether_train_recording *b = &ds->recs[q];
+            if (b->split != AETHER_SPLIT_TRAIN || b->label != a->label)
+                continue;
+            n++;
+            rank += rec_earlier(b, a);
+        }
+        c = rank * K / n;
+        fold[r] = c;
+    }
+}
+
+/* Train on K-1 folds, score the held-out one; per recording and pooled. */
+static int cv_fold(opts *o, aether_dataset *ds, const size_t *fold, const int *orig, size_t f,
+                   size_t *conf_all, double *f1_out)
+{
+    aether_train_config tc = o->tc;
+    aether_train_net *net = NULL;
+    aether_train_recording *view;
+    aether_train_result res;
+    aether_metrics m;
+    size_t C = ds->n_classes, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t r, k;
+    aether_status st;
+    for (r = 0; r < ds->n_recs; ++r)
+        ds->recs[r].split = orig[r] != AETHER_SPLIT_TRAIN ? CV_SET_ASIDE
+                            : fold[r] == f                ? CV_HELD_OUT
+                                                          : AETHER_SPLIT_TRAIN;
+    view = fit_view(o, ds);
+    st = view ? make_net(o, ds, view, &tc, &net) : AETHER_ERR_NO_MEM;
+    if (st == AETHER_OK)
+        st = aether_train_fit(net, view, ds->n_recs, &tc, NULL, &res);
+    free(view);
+    memset(conf, 0, sizeof conf);
+    for (r = 0; r < ds->n_recs && st == AETHER_OK; ++r) {
+        size_t one[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, ok;
+        if (ds->recs[r].split != CV_HELD_OUT)
+            continue;
+        memset(one, 0, sizeof one);
+        st = aether_train_evaluate(net, &ds->recs[r], 1, CV_HELD_OUT, tc.window, tc.stride,
+                                   tc.pool, one, NULL, &nw);
+        ok = one[ds->recs[r].label * C + ds->recs[r].label];
+        printf("  fold %zu  %-44s %-12s %3zu/%-3zu windows right\n", f + 1, ds->recs[r].name,
+               ds->labels[ds->recs[r].label], ok, nw);
+        for (k = 0; k < C * C; ++k)
+            conf[k] += one[k];
+    }
+    aether_train_net_destroy(net);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether train --cv: %s\n", aether_strerror(st));
+        return 4;
+    }
+    aether_metrics_compute(conf, C, &m);
+    printf("fold %zu: accuracy %.4f  macro-F1 %.4f\n", f + 1, m.accuracy, m.macro_f1);
+    fflush(stdout);
+    for (k = 0; k < C * C; ++k)
+        conf_all[k] += conf[k];
+    *f1_out = m.macro_f1;
+    return 0;
+}
+
+/* Field `field` of a file name split at '_' into buf ("" if absent). */
+static void name_field(const char *name, long field, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; field > 0 && *name; ++name)
+        if (*name == '_')
+            field--;
+    while (*name && *name != '_' && *name != '.' && n + 1 < cap)
+        buf[n++] = *name++;
+    buf[n] = '\0';
+}
+
+/* Folds by a name field: fold = index of the field's value among the
+ * distinct values in recording order. Returns the number of folds. */
+static size_t assign_field_folds(const aether_dataset *ds, long field, size_t *fold)
+{
+    char keys[64][32], key[32];
+    size_t r, k, n = 0;
+    for (r = 0; r < ds->n_recs; ++r) {
+        fold[r] = (size_t)-1;
+        if (ds->recs[r].split != AETHER_SPLIT_TRAIN)
+            continue;
+        name_field(ds->recs[r].name, field, key, sizeof key);
+        for (k = 0; k < n && strcmp(keys[k], key); ++k)
+            ;
+        if (k == n && n < 64)
+            strcpy(keys[n++], key);
+        fold[r] = k < n ? k : 0;
+    }
+    for (k = 0; k < n; ++k)
+        printf("fold %zu: %s\n", k + 1, keys[k]);
+    return n;
+}
+
+static int run_cv(opts *o, aether_dataset *ds)
+{
+    size_t K = o->cv_folds, f, r, C = ds->n_classes;
+    size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t *fold = (size_t *)malloc(ds->n_recs * sizeof(size_t));
+    int *orig = (int *)malloc(ds->n_recs * sizeof(int));
+    double f1 = 0.0, sum = 0.0, lo = 1.0;
+    aether_metrics m;
+    int rc = 0;
+    if (!fold || !orig) {
+        free(fold);
+        free(orig);
+        return 4;
+    }
+    for (r = 0; r < ds->n_recs; ++r)
+        orig[r] = ds->recs[r].split;
+    if (o->cv_field >= 0)
+        K = assign_field_folds(ds, o->cv_field, fold);
+    else
+        assign_folds(ds, K, fold);
+    if (K < 2) {
+        fprintf(stderr, "aether train --cv: fewer than 2 folds\n");
+        free(fold);
+        free(orig);
+        return 4;
+    }
+    memset(conf, 0, sizeof conf);
+    for (f = 0; f < K && rc == 0; ++f) {
+        rc = cv_fold(o, ds, fold, orig, f, conf, &f1);
+        sum += f1;
+        lo = f1 < lo ? f1 : lo;
+    }
+    for (r = 0; r < ds->n_recs; ++r)
+        ds->recs[r].split = orig[r];
+    if (rc == 0) {
+        aether_metrics_compute(conf, C, &m);
+        printf("cv %zu folds, seed %llu: pooled accuracy %.4f  pooled macro-F1 %.4f  "
+               "fold mean %.4f  fold min %.4f\n",
+               K, (unsigned long long)o->tc.seed, m.accuracy, m.macro_f1, sum / (double)K, lo);
+        printf("  pooled confusion (rows: true):");
+        for (r = 0; r < C * C; ++r)
+            printf("%s%zu", r % C ? " " : (r ? " | " : " "), conf[r]);
+        printf("\n");
+    }
+    free(fold);
+    free(orig);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     opts o;
     aether_dataset ds;
-    aether_train_shape sh;
     aether_train_net *net = NULL;
+    aether_train_recording *view = NULL;
     aether_train_callbacks cb;
     aether_train_result res;
     progress pr;
-    float mean[AETHER_FEATURES_MAX_DIM], inv[AETHER_FEATURES_MAX_DIM];
     unsigned char *blob = NULL;
     size_t bytes = 0, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, r, nv = 0;
     aether_status st;
@@ -425,38 +683,25 @@ int cmd_train(int argc, char **argv)
         train_usage(stderr, "train");
         return 2;
     }
-    if (!o.out) {
-        fprintf(stderr, "aether train: --out MODEL.rvne is required\n");
+    if (o.cv_field >= 0 && o.cv_folds == 0)
+        o.cv_folds = 2; /* the fold count comes from the names */
+    if (!o.out && o.cv_folds == 0) {
+        fprintf(stderr, "aether train: --out MODEL.rvne (or --cv K) is required\n");
+        return 2;
+    }
+    if (o.cv_folds == 1) {
+        fprintf(stderr, "aether train: --cv needs at least 2 folds\n");
         return 2;
     }
     if ((rc = load_data(&o, "train", &ds)) != 0)
         return rc;
-    sh.input_dim = o.input_dim;
-    sh.n_q_heads = o.heads;
-    sh.n_kv_heads = o.kv_heads;
-    sh.head_dim = o.head_dim;
-    sh.n_layers = o.layers;
-    sh.n_classes = ds.n_classes;
-    sh.input_norm = 1;
-    o.head.q_heads = o.heads;
-    o.head.kv_heads = o.kv_heads;
-    o.head.head_dim = o.head_dim;
-    st = aether_train_net_create(&sh, &o.head, &net);
-    if (st == AETHER_OK)
-        st = aether_train_net_randomize(net, o.tc.seed);
-    if (st == AETHER_OK)
-        st = aether_train_norm_stats(ds.recs, ds.n_recs, o.input_dim,
-                                     o.have_mask ? o.mask : NULL, 1e-3f, mean, inv);
-    if (st == AETHER_OK && (o.input_dim & 1u)) {
-        /* odd input dims end in the recipe's reserved slot, always 0: with
-         * mean -1 and inv_std 1 it becomes a constant 1, i.e. a bias input
-         * for every projection and the classifier */
-        mean[o.input_dim - 1] = -1.0f;
-        inv[o.input_dim - 1] = 1.0f;
-        o.tc.const_feature = (long)o.input_dim - 1;
+    if (o.cv_folds) {
+        rc = run_cv(&o, &ds);
+        aether_dataset_free(&ds);
+        return rc;
     }
-    if (st == AETHER_OK)
-        st = aether_train_net_set_norm(net, mean, inv);
+    view = fit_view(&o, &ds);
+    st = view ? make_net(&o, &ds, view, &o.tc, &net) : AETHER_ERR_NO_MEM;
     if (st != AETHER_OK) {
         fprintf(stderr, "aether train: %s\n", aether_strerror(st));
         rc = 4;
@@ -474,7 +719,7 @@ int cmd_train(int argc, char **argv)
     cb.on_batch = on_batch;
     cb.on_epoch = on_epoch;
     cb.user = &pr;
-    st = aether_train_fit(net, ds.recs, ds.n_recs, &o.tc, &cb, &res);
+    st = aether_train_fit(net, view, ds.n_recs, &o.tc, &cb, &res);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether train: %s\n", aether_strerror(st));
         rc = 4;
@@ -505,6 +750,7 @@ int cmd_train(int argc, char **argv)
     rc = 0;
 out:
     free(blob);
+    free(view);
     aether_train_net_destroy(net);
     aether_dataset_free(&ds);
     return rc;
@@ -632,11 +878,13 @@ int cmd_eval(int argc, char **argv)
      * head's kernel exactly as inference runs them */
     for (r = 0; r < ds.n_recs; ++r) {
         const aether_train_recording *rec = &ds.recs[r];
-        size_t nw;
+        size_t nw, right = 0;
         if (!o.all && rec->split != AETHER_SPLIT_VAL)
             continue;
         n_rec++;
         nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
+        if (o.per_file && !o.json)
+            printf("%-44s %-12s", rec->name, ds.labels[rec->label]);
         for (k = 0; k < nw; ++k) {
             float logits[AETHER_TRAIN_MAX_CLASSES];
             size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
@@ -652,7 +900,12 @@ int cmd_eval(int argc, char **argv)
                     best = c;
             conf[rec->label * C + best]++;
             n_win++;
+            right += best == rec->label;
+            if (o.per_file && !o.json)
+                printf(" %c", best == rec->label ? '.' : (char)('0' + best % 10));
         }
+        if (o.per_file && !o.json)
+            printf("   %zu/%zu\n", right, nw);
     }
     print_metrics(&o, &ds, "model", conf, n_rec, n_win);
 out:

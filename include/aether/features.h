@@ -68,6 +68,32 @@
  *           the node's first frame's value
  * The means run over the tones available in the current frame, in
  * canonical order, in double. Slots 6+G+5.. (G > 5) keep the v1 deltas.
+ *
+ * Recipe v3 ("csi-v3") uses the same slots as v2 for features that do not
+ * depend on a chip's noise level and have no warm-up bias. Its EMS use the
+ * weight max(a, 1/(c+1)) for the c-th sample since a tone's restart
+ * (c = 0, 1, ...), which is the exact running mean / population variance
+ * until 1/(c+1) falls to a (v2's weight-a start underestimates the
+ * variance over the first ~2/a frames). Per tone, white_a = the same kind
+ * of moving average (weight max(a, 1/c) for the c-th difference) of
+ * (n_k - n_k(prev))^2 / 2, the variance that frame-to-frame noise alone
+ * would give. With E = AETHER_FEATURES_V3_EPS (1e-6):
+ *   [6+G+0] ln(F + mean_k sqrt(v_k))  EMS of n_k, a = 1/8
+ *   [6+G+1] ln(F + mean_k sqrt(v_k))  EMS of n_k, a = 1/32
+ *   [6+G+2] ln((E + mean_k v_k) / (E + mean_k white_k)), a = 1/32: about 0
+ *           for white noise of any level, larger when the amplitudes change
+ *           slowly over many frames (a moving body)
+ *   [6+G+3] the same with a = 1/8
+ *   [6+G+4] coherence of the deviations e_k = n_k - m_k (m_k the a = 1/32
+ *           mean before this frame) between adjacent tones p, p+1 of one
+ *           run (both with an earlier sample): P = sum e_p e_{p+1},
+ *           Q = sum (e_p^2 + e_{p+1}^2) / 2, each averaged over frames with
+ *           weight max(1/8, 1/(c+1)) (c = the node's earlier frames);
+ *           the slot is P / Q in [-1, 1] (0 when Q is 0). Noise is
+ *           independent between tones (about 0), multipath changes are not.
+ * A tone's statistics restart when it was missing in the previous frame,
+ * and all of a node's with its first frame or a kind change. Slots
+ * 6+G+5.. (G > 5) keep the v1 deltas.
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -104,20 +130,22 @@ enum {
 #define AETHER_FEATURES_V2 2u
 #define AETHER_FEATURES_V2_SLOTS 5u    /* variability slots of recipe v2 */
 #define AETHER_FEATURES_V2_FLOOR 1e-3  /* log floor of the v2 features */
+#define AETHER_FEATURES_V3 3u
+#define AETHER_FEATURES_V3_EPS 1e-6    /* variance floor of the v3 ratios */
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
     size_t max_nodes; /* distinct node_ids tracked at once, 1..256 */
-    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, AETHER_FEATURES_V2 */
+    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3 */
 } aether_features_config;
 
 /* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
  * AETHER_FEATURES_V1}. */
 aether_features_config aether_features_config_default(void);
 
-/* Recipe name <-> selector: "csi-v1" / "csi-v2" (the names blob metadata
+/* Recipe name <-> selector: "csi-v1", "csi-v2", "csi-v3" (names blob metadata
  * stores under `features`). parse: INVALID_ARG for other names, NULL_ARG.
- * name: "csi-v1" for 0 and 1, "csi-v2", NULL for unknown values. */
+ * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", NULL for unknown values. */
 aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
 const char *aether_features_recipe_name(unsigned recipe);
 
@@ -136,7 +164,7 @@ aether_status aether_features_init(void *buf, size_t len, const aether_features_
 aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
 void aether_features_destroy(aether_features *f);
 
-/* Recipe of this extractor, AETHER_FEATURES_V1 or _V2 (0 for NULL). */
+/* Recipe of this extractor, AETHER_FEATURES_V1, _V2 or _V3 (0 for NULL). */
 unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
 size_t aether_features_dim(const aether_features *f);

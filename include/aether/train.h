@@ -207,13 +207,16 @@ typedef struct aether_train_config {
     const unsigned char *aug_offset_mask; /* input_dim bytes: 0 = no offset for that
                              * feature (variability features, whose level is
                              * the signal); NULL = every feature */
+    int keep_last;          /* 1: keep the last epoch's weights; validation is
+                             * only reported, never used to choose (no early
+                             * stopping), so its score is an unbiased estimate */
 } aether_train_config;
 
 /* Defaults: window 64, stride 16, pool LAST, 30 epochs, batch 32, lr 3e-3,
  * min_lr_frac 0.05, warmup_frac 0.05, weight_decay 1e-2, Adam (0.9, 0.999,
  * 1e-8), clip 1, seed 1, threads 1, patience 8, class weighting on, shift
  * on, aug_scale 0.7, energy_feature 0, aug_noise 0, aug_offset 0,
- * const_feature -1, aug_offset_mask NULL. */
+ * const_feature -1, aug_offset_mask NULL, keep_last 0. */
 aether_train_config aether_train_config_default(void);
 
 typedef struct aether_train_epoch {
@@ -240,7 +243,10 @@ typedef struct aether_train_result {
  * Train net (already randomised, norm already set) on the TRAIN recordings;
  * after every epoch, evaluate on VAL; keep the weights of the best epoch
  * (highest val macro-F1, then lowest val loss) and stop after `patience`
- * epochs without improvement. Without VAL recordings the last epoch is kept.
+ * epochs without improvement. Without VAL recordings, or with
+ * cfg->keep_last, every epoch runs and the last one is kept. Recordings
+ * whose split is neither TRAIN nor VAL are ignored (cross-validation folds
+ * held out by the caller).
  * Deterministic for a given config and data, whatever `threads`. On error
  * the weights are restored to their values at entry.
  */
@@ -275,7 +281,7 @@ typedef struct aether_dataset {
     float **tones;       /* per recording: n_frames x AETHER_DATASET_TONES gain-normalised amplitudes */
     size_t n_classes;
     char labels[AETHER_TRAIN_MAX_CLASSES][32];
-    unsigned recipe;     /* feature recipe used (AETHER_FEATURES_V1 / _V2) */
+    unsigned recipe;     /* feature recipe used (AETHER_FEATURES_V1 / _V2 / _V3) */
 } aether_dataset;
 
 #define AETHER_DATASET_TONES 52u
@@ -289,7 +295,7 @@ typedef struct aether_dataset {
  * readers' errors, NO_MEM. */
 aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
                                   size_t dim, aether_dataset *out);
-/* The same with a feature recipe (AETHER_FEATURES_V1 or _V2; 0 = v1;
+/* The same with a feature recipe (AETHER_FEATURES_V1, _V2 or _V3; 0 = v1;
  * others INVALID_ARG). aether_dataset_load is this with recipe v1. */
 aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
                                          size_t n_labels, size_t dim, unsigned recipe,

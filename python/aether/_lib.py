@@ -387,6 +387,8 @@ _PROTOS = {
     "aether_features_forget": (S, [vp, c_uint32]),
     "aether_features_compute": (S, [vp, POINTER(CsiFrame), float_p, c_size_t]),
     "aether_features_groups": (c_size_t, [c_size_t]),
+    "aether_features_recipe_parse": (S, [c_char_p, POINTER(c_uint)]),
+    "aether_features_recipe_name": (c_char_p, [c_uint]),
     "aether_norm_create": (S, [POINTER(NormConfig), POINTER(vp)]),
     "aether_norm_destroy": (None, [vp]),
     "aether_norm_reset": (S, [vp]),

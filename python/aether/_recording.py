@@ -217,14 +217,21 @@ def read_recording(path, max_line=0):
 
 class Features(object):
     """CSI frame -> feature vector of input_dim floats (aether/features.h),
-    with per-node previous-frame state."""
+    with per-node previous-frame state. recipe: "csi-v1" (default),
+    "csi-v2" or "csi-v3" - use the one a model was trained with (its
+    metadata's "features" key; the shipped motion model reads csi-v3)."""
 
-    def __init__(self, input_dim=16, max_nodes=8):
-        cfg = _lib.FeaturesConfig(int(input_dim), int(max_nodes))
+    def __init__(self, input_dim=16, max_nodes=8, recipe="csi-v1"):
+        code = ctypes.c_uint(0)
+        if not isinstance(recipe, str):
+            raise TypeError("recipe must be a string such as 'csi-v1'")
+        check(fn.features_recipe_parse(recipe.encode(), ctypes.byref(code)))
+        cfg = _lib.FeaturesConfig(int(input_dim), int(max_nodes), code.value)
         ptr = ctypes.c_void_p()
         check(fn.features_create(ctypes.byref(cfg), ctypes.byref(ptr)))
         self._h = Handle(ptr.value, fn.features_destroy)
         self.input_dim, self.max_nodes = int(input_dim), int(max_nodes)
+        self.recipe = fn.features_recipe_name(code.value).decode()
 
     def compute(self, frame):
         """Features of one Frame (float32 [input_dim]); updates the node's state."""
@@ -257,10 +264,11 @@ class Features(object):
         self._h.close()
 
 
-def features(source, input_dim=16, max_nodes=8, kinds=None, return_frames=False):
+def features(source, input_dim=16, max_nodes=8, kinds=None, return_frames=False,
+             recipe="csi-v1"):
     """Feature matrix [N, input_dim] of a recording path or an iterable of
     Frames. With return_frames=True also returns (timestamps, node_ids)."""
-    fx = Features(input_dim, max_nodes)
+    fx = Features(input_dim, max_nodes, recipe)
     rec = None
     if isinstance(source, (str, bytes, os.PathLike)):
         rec = source = Recording(source)

@@ -167,3 +167,23 @@ def test_feature_norm():
         n.update(bad)
     n.reset()
     assert len(n) == 0
+
+
+def test_feature_recipes():
+    frames = list(aether.read_recording(data_path(RAW)))[:300]
+    v1 = aether.features(frames, input_dim=17)
+    assert np.array_equal(v1, aether.features(frames, input_dim=17, recipe="csi-v1"))
+    rows = {}
+    for name in ("csi-v1", "csi-v2", "csi-v3"):
+        fx = aether.Features(input_dim=17, recipe=name)
+        assert fx.recipe == name
+        rows[name] = fx.compute_all(frames)
+        assert rows[name].shape == (300, 17) and np.isfinite(rows[name]).all()
+    # the recipes share the scalar features and differ in the variability slots
+    assert np.array_equal(rows["csi-v1"][:, :6], rows["csi-v3"][:, :6])
+    assert not np.array_equal(rows["csi-v2"], rows["csi-v3"])
+    assert not np.array_equal(rows["csi-v1"], rows["csi-v2"])
+    with pytest.raises(aether.AetherError):
+        aether.Features(input_dim=17, recipe="csi-v9")
+    with pytest.raises(TypeError):
+        aether.Features(input_dim=17, recipe=3)

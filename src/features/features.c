@@ -27,11 +27,16 @@ typedef struct node_state {
     float ema_lm[N_TONES], ema_lv[N_TONES]; /* the same, alpha 1/32 */
     float ph_m[N_TONES], ph_v[N_TONES];     /* phase differences, alpha 1/8 */
     double motion_ema;
+    /* recipe v3 (ema_* above hold its warm-up-corrected EMS of n_k) */
+    uint32_t count[N_TONES];                /* samples since the tone's restart */
+    float white_s[N_TONES], white_l[N_TONES]; /* EMA of delta^2 / 2, alpha 1/8, 1/32 */
+    double coh_p, coh_q;                    /* EMA of the adjacent-tone deviation sums */
+    uint64_t coh_n;                         /* frames in the coherence EMA */
 } node_state;
 
 struct aether_features {
     size_t dim;
-    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
+    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 / _V3 */
     size_t groups;
     size_t max_nodes;
     node_state *nodes;
@@ -87,7 +92,7 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V2)
+        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V3)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
@@ -101,7 +106,7 @@ static aether_features *layout(aether_arena *a, const aether_features_config *cf
     if (!f || !nodes)
         return NULL;
     f->dim = cfg->input_dim;
-    f->recipe = cfg->recipe == AETHER_FEATURES_V2 ? AETHER_FEATURES_V2 : AETHER_FEATURES_V1;
+    f->recipe = cfg->recipe == 0 ? AETHER_FEATURES_V1 : cfg->recipe;
     f->groups = aether_features_groups(cfg->input_dim);
     f->max_nodes = cfg->max_nodes;
     f->nodes = nodes;
@@ -165,6 +170,8 @@ aether_status aether_features_recipe_parse(const char *name, unsigned *recipe)
         *recipe = AETHER_FEATURES_V1;
     else if (!strcmp(name, "csi-v2"))
         *recipe = AETHER_FEATURES_V2;
+    else if (!strcmp(name, "csi-v3"))
+        *recipe = AETHER_FEATURES_V3;
     else
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
@@ -174,7 +181,9 @@ const char *aether_features_recipe_name(unsigned recipe)
 {
     if (recipe == 0 || recipe == AETHER_FEATURES_V1)
         return "csi-v1";
-    return recipe == AETHER_FEATURES_V2 ? "csi-v2" : NULL;
+    if (recipe == AETHER_FEATURES_V2)
+        return "csi-v2";
+    return recipe == AETHER_FEATURES_V3 ? "csi-v3" : NULL;
 }
 
 unsigned aether_features_recipe(const aether_features *f)
@@ -456,6 +465,108 @@ static void compute_v2(const aether_features *f, const frame_work *w, node_state
         out[base + p] = v2[p];
 }
 
+/* Recipe v3: exponential moving statistics whose weight starts at 1 and
+ * falls as 1/(c+1) until it reaches alpha, so the first samples give the
+ * exact running mean and population variance instead of a biased warm-up
+ * (the recursion is Welford's while 1/(c+1) > alpha). */
+static double v3_alpha(double alpha, uint32_t c)
+{
+    double w = 1.0 / ((double)c + 1.0);
+    return w > alpha ? w : alpha;
+}
+
+static void v3_ems(float *m, float *v, double x, double alpha)
+{
+    double d = x - (double)*m;
+    *m = (float)((double)*m + alpha * d);
+    *v = (float)((1.0 - alpha) * ((double)*v + alpha * d * d));
+}
+
+/* ln((eps + mean_k v_k) / (eps + mean_k white_k)) over the tones of this
+ * frame: how much of the amplitude variance is slower than frame-to-frame
+ * noise. White noise gives about 0 whatever its level; a moving body, whose
+ * channel changes smoothly over many frames, gives clearly more. */
+static double v3_slow_ratio(const float *v, const float *white, const unsigned char *ok)
+{
+    size_t p, c = 0;
+    double sv = 0.0, sw = 0.0;
+    for (p = 0; p < N_TONES; ++p)
+        if (ok[p]) {
+            sv += (double)v[p];
+            sw += (double)white[p];
+            c++;
+        }
+    if (c == 0)
+        return 0.0;
+    return log((AETHER_FEATURES_V3_EPS + sv / (double)c) /
+               (AETHER_FEATURES_V3_EPS + sw / (double)c));
+}
+
+/* Recipe v3 slots (features.h). n holds the node's state before this frame
+ * and is updated here. */
+static void compute_v3(const aether_features *f, const frame_work *w, node_state *n,
+                       const node_state *prev, float *out)
+{
+    const size_t G = f->groups, base = AETHER_FEATURES_FIXED + G;
+    const size_t slots = G < AETHER_FEATURES_V2_SLOTS ? G : AETHER_FEATURES_V2_SLOTS;
+    double dev[N_TONES], cp = 0.0, cq = 0.0, a;
+    unsigned char dev_ok[N_TONES];
+    float v3[AETHER_FEATURES_V2_SLOTS];
+    size_t p;
+    if (!prev) {
+        memset(n->count, 0, sizeof n->count);
+        n->coh_n = 0;
+        n->coh_p = 0.0;
+        n->coh_q = 0.0;
+    }
+    for (p = 0; p < N_TONES; ++p) {
+        double x = (double)w->norm[p];
+        dev_ok[p] = 0;
+        dev[p] = 0.0;
+        if (!w->ok[p]) {
+            n->count[p] = 0;
+            continue;
+        }
+        if (prev && !prev->amp_ok[p])
+            n->count[p] = 0;
+        if (n->count[p] > 0) {
+            /* a frame-to-frame difference of white noise has variance 2 s^2 */
+            double d = x - (double)prev->amp[p], h = 0.5 * d * d;
+            a = v3_alpha(1.0 / 8.0, n->count[p] - 1u);
+            n->white_s[p] = (float)((double)n->white_s[p] + a * (h - (double)n->white_s[p]));
+            a = v3_alpha(1.0 / 32.0, n->count[p] - 1u);
+            n->white_l[p] = (float)((double)n->white_l[p] + a * (h - (double)n->white_l[p]));
+            dev[p] = x - (double)n->ema_lm[p];
+            dev_ok[p] = 1;
+        } else {
+            n->white_s[p] = 0.0f;
+            n->white_l[p] = 0.0f;
+            n->ema_m[p] = n->ema_v[p] = n->ema_lm[p] = n->ema_lv[p] = 0.0f;
+        }
+        v3_ems(&n->ema_m[p], &n->ema_v[p], x, v3_alpha(1.0 / 8.0, n->count[p]));
+        v3_ems(&n->ema_lm[p], &n->ema_lv[p], x, v3_alpha(1.0 / 32.0, n->count[p]));
+        if (n->count[p] < UINT32_MAX)
+            n->count[p]++;
+    }
+    /* adjacent tones of one run (not across the DC gap at 25 | 26) */
+    for (p = 0; p + 1 < N_TONES; ++p)
+        if (p != 25 && dev_ok[p] && dev_ok[p + 1]) {
+            cp += dev[p] * dev[p + 1];
+            cq += 0.5 * (dev[p] * dev[p] + dev[p + 1] * dev[p + 1]);
+        }
+    a = v3_alpha(1.0 / 8.0, n->coh_n > UINT32_MAX ? UINT32_MAX : (uint32_t)n->coh_n);
+    n->coh_p += a * (cp - n->coh_p);
+    n->coh_q += a * (cq - n->coh_q);
+    n->coh_n++;
+    v3[0] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_v, w->ok));
+    v3[1] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_lv, w->ok));
+    v3[2] = (float)v3_slow_ratio(n->ema_lv, n->white_l, w->ok);
+    v3[3] = (float)v3_slow_ratio(n->ema_v, n->white_s, w->ok);
+    v3[4] = n->coh_q > 0.0 ? (float)(n->coh_p / n->coh_q) : 0.0f;
+    for (p = 0; p < slots; ++p)
+        out[base + p] = v3[p];
+}
+
 aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
                                       float *out, size_t out_len)
 {
@@ -490,6 +601,8 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         /* the v2 statistics read the previous frame's ok flags from n */
         compute_v2(f, &w, n, prev, out);
         n->seen++;
+    } else if (f->recipe == AETHER_FEATURES_V3) {
+        compute_v3(f, &w, n, prev, out);
     }
     n->used = 1;
     n->node_id = frame->node_id;

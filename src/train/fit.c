@@ -48,6 +48,7 @@ aether_train_config aether_train_config_default(void)
     c.aug_noise = 0.0f;
     c.const_feature = -1;
     c.aug_offset_mask = NULL;
+    c.keep_last = 0;
     return c;
 }
 
@@ -379,7 +380,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
             info.val_loss = nw ? vl / (double)nw : 0.0;
             info.val_acc = m.accuracy;
             info.val_macro_f1 = m.macro_f1;
-            info.best = better(m.macro_f1, info.val_loss, best_f1, best_loss);
+            info.best = c.keep_last ? 1 : better(m.macro_f1, info.val_loss, best_f1, best_loss);
         } else {
             info.best = 1;
         }
@@ -395,7 +396,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
         res.epochs_run = epoch + 1;
         if (cb && cb->on_epoch)
             cb->on_epoch(cb->user, &info);
-        if (n_val > 0 && c.patience > 0 && since_best >= c.patience)
+        if (n_val > 0 && !c.keep_last && c.patience > 0 && since_best >= c.patience)
             break;
     }
     memcpy(net->w, best_w, P * sizeof(float));
