@@ -135,6 +135,18 @@ static int block_entries(aether_kvcache *c, size_t *n_blk)
 /* Floats per K (and V) store past which a cache no longer fits L2. */
 #define COLD_FLOATS ((size_t)1 << 18)
 
+/* Token and landmark rows of the cache starting `off` floats into each row
+ * (a kv head's slice, or 0 for whole rows). */
+static void head_rows(const aether_kvcache *c, size_t off, aether_rows *tr, aether_rows *br)
+{
+    tr->k = c->k32 + off;
+    tr->v = c->v32 + off;
+    tr->stride = c->row;
+    br->k = c->lm_mean_k + off;
+    br->v = c->lm_mean_v + off;
+    br->stride = c->row;
+}
+
 /* The optimised decode kernels (f32 rows, no per-candidate weights
  * needed) over final lists: tok_slot[0..n_tok) slots, blk[0..n_blk) ring
  * entries. With several kv heads and small groups, sets of query rows go
@@ -151,12 +163,7 @@ static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, 
     if (c->kv_heads > 1 && group < AETHER_QGROUP_MAX) {
         aether_rows tr, br;
         size_t koff[AETHER_QHEADS_MAX], h;
-        tr.k = c->k32;
-        tr.v = c->v32;
-        tr.stride = c->row;
-        br.k = c->lm_mean_k;
-        br.v = c->lm_mean_v;
-        br.stride = c->row;
+        head_rows(c, 0, &tr, &br);
         for (h0 = 0; h0 < q_heads; h0 += nh) {
             nh = q_heads - h0 < AETHER_QHEADS_MAX ? q_heads - h0 : AETHER_QHEADS_MAX;
             for (h = 0; h < nh; ++h)
@@ -168,12 +175,7 @@ static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, 
     }
     for (hk = 0; hk < c->kv_heads; ++hk) {
         aether_rows tr, br;
-        tr.k = c->k32 + hk * dim;
-        tr.v = c->v32 + hk * dim;
-        tr.stride = c->row;
-        br.k = c->lm_mean_k + hk * dim;
-        br.v = c->lm_mean_v + hk * dim;
-        br.stride = c->row;
+        head_rows(c, hk * dim, &tr, &br);
         /* Rows of a cache past L2 are mostly cold: request them all first,
          * so their loads overlap instead of stalling one at a time. */
         if (c->len * c->row > COLD_FLOATS) {
