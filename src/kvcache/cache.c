@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigmem.h"
 #include "kvcache/kvcache_internal.h"
 
 aether_kvcache_params aether_kvcache_params_default(const aether_attn_config *attn,
@@ -285,6 +286,7 @@ aether_status aether_kvcache_create(const aether_kvcache_params *p, aether_kvcac
 {
     size_t need, total;
     unsigned char *mem;
+    void *base = NULL;
     aether_kvcache *c;
     aether_status st;
     if (!out)
@@ -295,17 +297,17 @@ aether_status aether_kvcache_create(const aether_kvcache_params *p, aether_kvcac
     /* room for the owner record plus worst-case alignment slack */
     if (aether_size_add(need, AETHER_ALIGN + sizeof(kv_owner), &total) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    mem = (unsigned char *)malloc(total);
+    mem = (unsigned char *)aether_big_alloc_(total, 0, &base);
     if (!mem)
         return AETHER_ERR_NO_MEM;
     st = aether_kvcache_init(mem + sizeof(kv_owner), total - sizeof(kv_owner), p, &c);
     if (st != AETHER_OK) {
-        free(mem);
+        free(base);
         return st;
     }
     {
         kv_owner o;
-        o.base = mem;
+        o.base = base;
         memcpy((unsigned char *)c - sizeof(kv_owner), &o, sizeof o);
     }
     *out = c;

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/bigmem.h"
+
 aether_status aether_tensor_numel(size_t seq, size_t heads, size_t dim, size_t *out)
 {
     return aether_size_mul3(seq, heads, dim, out);
@@ -32,19 +34,20 @@ aether_status aether_tensor_zeros(aether_tensor *t, size_t seq, size_t heads, si
 {
     size_t n, bytes;
     float *p;
+    void *base = NULL;
     if (!t)
         return AETHER_ERR_NULL_ARG;
     if (aether_tensor_numel(seq, heads, dim, &n) != AETHER_OK ||
         aether_size_mul(n, sizeof(float), &bytes) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    p = (float *)calloc(n ? n : 1, sizeof(float));
+    p = (float *)aether_big_alloc_(bytes, 1, &base);
     if (!p)
         return AETHER_ERR_NO_MEM;
     t->data = p;
     t->seq = seq;
     t->heads = heads;
     t->dim = dim;
-    t->owned_ = p;
+    t->owned_ = base;
     return AETHER_OK;
 }
 
