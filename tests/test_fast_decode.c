@@ -17,6 +17,7 @@
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 #include "kvcache/kv_step.h"
+#include "kvcache/kvcache_internal.h"
 
 static unsigned long long g_rng = 0x2545F4914F6CDD1Dull;
 
@@ -140,7 +141,9 @@ static void test_decode_vs_reference(void)
                 aether_kv_landmarks lm = (si + e) % 3 ? AETHER_KV_LM_SUM : AETHER_KV_LM_WELFORD;
                 run_case(k_fast[p], &shapes[si], sort, AETHER_KV_F32, lm, evs[e], 70, scale,
                          &worst);
-                if (e == 1)
+                /* F16 storage: the widened rows through the same kernels
+                 * (SCORED decodes on the reference; H2O_COMPAT needs f32). */
+                if (evs[e] != AETHER_KV_EVICT_H2O_COMPAT)
                     run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40,
                              scale, &worst);
                 ++ran;
@@ -171,6 +174,8 @@ static void test_decode_long_lists(void)
                 float scale = si % 2 ? 4.0f : 1.0f;
                 aether_kv_landmarks lm = (si + e) % 2 ? AETHER_KV_LM_SUM : AETHER_KV_LM_WELFORD;
                 run_case(k_fast[p], &shapes[si], (int)(si % 2), AETHER_KV_F32, lm, evs[e], 420,
+                         scale, &worst);
+                run_case(k_fast[p], &shapes[si], (int)(si % 2), AETHER_KV_F16, lm, evs[e], 300,
                          scale, &worst);
                 ++ran;
             }
@@ -443,5 +448,63 @@ static void test_model_step(void)
     free(blob);
 }
 
-TEST_MAIN(test_decode_vs_reference, test_decode_long_lists, test_twin_lists, test_reference_mode_exact, test_sliding_slots_exact,
+/* An F16 cache decodes on the optimised kernels (over its widened rows),
+ * not on the reference: the decode leaves the final lists of a fast decode
+ * behind (fast_token), and the result equals an F32 cache holding the
+ * same (f16-representable) rows decoded on the same path, bit for bit. */
+static void test_f16_takes_fast_path(void)
+{
+    aether_attn_config cfg;
+    aether_kvcache_params p;
+    aether_kvcache *c16 = NULL, *c32 = NULL;
+    aether_tensor k1, v1, q1, o16, o32;
+    size_t p_i, t, i, same = 0, steps = 150;
+    make_cfg(&cfg, 24, 8, 0);
+    p = aether_kvcache_params_default(&cfg, steps, 2, 40);
+    aether_tensor_zeros(&k1, 1, 2, 40);
+    aether_tensor_zeros(&v1, 1, 2, 40);
+    aether_tensor_zeros(&q1, 1, 4, 40);
+    aether_tensor_zeros(&o16, 1, 4, 40);
+    aether_tensor_zeros(&o32, 1, 4, 40);
+    for (p_i = 0; p_i < 3; ++p_i) {
+        if (aether_set_kernel_mode(k_fast[p_i]) != AETHER_OK)
+            continue;
+        p.storage = AETHER_KV_F16;
+        CHECK_STATUS(aether_kvcache_create(&p, &c16), AETHER_OK);
+        p.storage = AETHER_KV_F32;
+        CHECK_STATUS(aether_kvcache_create(&p, &c32), AETHER_OK);
+        if (!c16 || !c32)
+            break;
+        CHECK(AETHER_KV_WIDE == 0 || c16->wide_k != NULL);
+        CHECK(c32->wide_k == NULL);
+        for (t = 0, same = 0; t < steps; ++t) {
+            for (i = 0; i < 80; ++i) {
+                /* Values an f16 holds exactly: both caches see the same. */
+                k1.data[i] = aether_f16_to_f32(aether_f32_to_f16(frand(2.0f)));
+                v1.data[i] = aether_f16_to_f32(aether_f32_to_f16(frand(2.0f)));
+            }
+            for (i = 0; i < 160; ++i)
+                q1.data[i] = frand(1.0f);
+            CHECK_STATUS(aether_kvcache_append(c16, &k1, &v1), AETHER_OK);
+            CHECK_STATUS(aether_kvcache_append(c32, &k1, &v1), AETHER_OK);
+            CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c16, &o16), AETHER_OK);
+            CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c32, &o32), AETHER_OK);
+            same += memcmp(o16.data, o32.data, 160 * sizeof(float)) == 0;
+            if (AETHER_KV_WIDE && (t + 1) % cfg.block_size != 0)
+                CHECK(c16->fast_token == c16->next_token);
+        }
+        CHECK_EQ_INT((long)same, (long)steps);
+        aether_kvcache_destroy(c16);
+        aether_kvcache_destroy(c32);
+        c16 = c32 = NULL;
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+    aether_tensor_free(&k1);
+    aether_tensor_free(&v1);
+    aether_tensor_free(&q1);
+    aether_tensor_free(&o16);
+    aether_tensor_free(&o32);
+}
+
+TEST_MAIN(test_f16_takes_fast_path, test_decode_vs_reference, test_decode_long_lists, test_twin_lists, test_reference_mode_exact, test_sliding_slots_exact,
           test_model_step)

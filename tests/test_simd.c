@@ -149,6 +149,48 @@ static void test_exp(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
+/* Every binary16 value widens to exactly the scalar aether_f16_to_f32
+ * bits (NaNs quietened alike), from any alignment and with every tail
+ * length. */
+static void test_widen_f16(void)
+{
+    static uint16_t h[65536 + 64];
+    static float got[65536 + 64];
+    size_t p, i, off, n;
+    for (p = 0; p < 3; ++p) {
+        size_t bad = 0;
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        for (i = 0; i < 65536; ++i)
+            h[i + 3] = (uint16_t)i;
+        aether_simd_active()->widen_f16(h + 3, got + 1, 65536);
+        for (i = 0; i < 65536; ++i) {
+            uint32_t a, b;
+            float ref = aether_f16_to_f32((uint16_t)i);
+            memcpy(&a, &got[i + 1], 4);
+            memcpy(&b, &ref, 4);
+            bad += a != b;
+        }
+        CHECK_MSG(bad == 0, "%s widen_f16: %lu of 65536 values differ", k_fast_name[p],
+                  (unsigned long)bad);
+        /* Short and odd lengths: exactly n floats written. */
+        for (n = 0; n <= 70; ++n)
+            for (off = 0; off < 3; ++off) {
+                for (i = 0; i < 80; ++i) {
+                    h[i] = (uint16_t)(0x3c00u + 37u * i); /* 1.0 onwards */
+                    got[i] = -7.0f;
+                }
+                aether_simd_active()->widen_f16(h + off, got, n);
+                for (i = 0; i < n; ++i)
+                    bad += got[i] != aether_f16_to_f32(h[off + i]);
+                for (; i < 80; ++i)
+                    bad += got[i] != -7.0f;
+            }
+        CHECK_MSG(bad == 0, "%s widen_f16 lengths: %lu bad", k_fast_name[p], (unsigned long)bad);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
 typedef struct shape {
     size_t seq, qh, kvh, dim;
 } shape;
@@ -417,5 +459,5 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_paths_vs_reference, test_far_batched,
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_paths_vs_reference, test_far_batched,
           test_in_place, test_thread_determinism, test_workspace, test_query_fast)

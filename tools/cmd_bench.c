@@ -129,10 +129,12 @@ static double edges_of(const wl *w)
 /* Streaming step time (seconds, median) through the cache API on kernel
  * path `mode`: the cache already holds T tokens, and every timed step is
  * aether_kvcache_append of a new token plus aether_kvcache_decode_step
- * (the cache has room for all appends, so T grows by the steps taken). */
+ * (the cache has room for all appends, so T grows by the steps taken),
+ * rows stored as `storage`. */
 #define DECODE_REPS 100
 static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t window,
-                          size_t block, int steps, aether_kernel_mode mode)
+                          size_t block, int steps, aether_kernel_mode mode,
+                          aether_kv_storage storage)
 {
     aether_attn_config cfg;
     aether_kvcache_params p;
@@ -145,6 +147,7 @@ static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t wi
         steps = 64;
     make_cfg(&cfg, window, block);
     p = aether_kvcache_params_default(&cfg, T + (size_t)steps * DECODE_REPS, kvh, dim);
+    p.storage = storage;
     if (aether_kvcache_create(&p, &c) != AETHER_OK)
         return -1.0;
     aether_tensor_zeros(&k, chunk, kvh, dim);
@@ -437,9 +440,9 @@ int cmd_bench(int argc, char **argv)
                    cfgi ? "temporal q4kv1x32 W32" : "8x64 W128");
             for (a = 0; a < n; ++a) {
                 double tf = time_decode(Ts[a], qh, kvh, dim, win, blk, quick ? 5 : 11,
-                                        AETHER_KERNELS_AUTO);
+                                        AETHER_KERNELS_AUTO, AETHER_KV_F32);
                 double tr = time_decode(Ts[a], qh, kvh, dim, win, blk, 3,
-                                        AETHER_KERNELS_REFERENCE);
+                                        AETHER_KERNELS_REFERENCE, AETHER_KV_F32);
                 double tk = time_decode_kernel(Ts[a], qh, kvh, dim, win, blk, 3, 1);
                 if (a == 0) {
                     t1 = tf;
@@ -460,6 +463,22 @@ int cmd_bench(int argc, char **argv)
             }
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
+            /* Half-size rows: the same step over an f16 cache. */
+            {
+                double hf = time_decode(15000, qh, kvh, dim, win, blk, quick ? 5 : 11,
+                                        AETHER_KERNELS_AUTO, AETHER_KV_F16);
+                double hr = time_decode(15000, qh, kvh, dim, win, blk, 3,
+                                        AETHER_KERNELS_REFERENCE, AETHER_KV_F16);
+                printf("  f16 cache T=15000  fast %7.2f  reference %7.2f  (%.1fx)\n", hf * 1e6,
+                       hr * 1e6, hr / hf);
+                if (fc)
+                    fprintf(fc, "decode_%s_f16,T,15000,%.9g,%.9g,,,%.3f\n",
+                            cfgi ? "temporal" : "8x64", hf, hr, hr / hf);
+                if (fj)
+                    fprintf(fj, "%s{\"section\":\"decode_%s_f16\",\"T\":15000,\"fast_s\":%.9g,"
+                                "\"reference_s\":%.9g}",
+                            jsep(&first), cfgi ? "temporal" : "8x64", hf, hr);
+            }
         }
     }
 
@@ -505,7 +524,7 @@ int cmd_bench(int argc, char **argv)
             wd.dense = 1;
             ts = time_wl(&ws, AETHER_KERNELS_AUTO, 5, 1.0);
             td = time_wl(&wd, AETHER_KERNELS_AUTO, quick ? 3 : 5, 1.0);
-            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5, AETHER_KERNELS_AUTO);
+            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5, AETHER_KERNELS_AUTO, AETHER_KV_F32);
             printf("  %5lu %10.3f %10.3f %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3,
                    td * 1e3, tstep * 1e6, ts * 1e3);
             if (dat)

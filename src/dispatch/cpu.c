@@ -30,10 +30,12 @@ static unsigned detect(void)
     if ((xcr0 & 0x6u) != 0x6u) /* SSE and AVX state saved by the OS */
         return 0;
     {
-        int fma = (c & (1u << 12)) != 0;
+        /* FMA (12) and F16C (29): every AVX2 part has both; the AVX2
+         * kernels use them. */
+        int fma = (c & (1u << 12)) != 0, f16c = (c & (1u << 29)) != 0;
         if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
             return 0;
-        if (fma && (b & (1u << 5)))
+        if (fma && f16c && (b & (1u << 5)))
             f |= AETHER_CPU_AVX2;
         /* AVX-512F (16) + DQ (17), opmask/ZMM state (XCR0 bits 5-7). */
         if (fma && (b & (1u << 16)) && (b & (1u << 17)) && (xcr0 & 0xE6u) == 0xE6u)

@@ -522,7 +522,28 @@ static void AE_FN(matvec)(const float *x, size_t rows, const float *w, size_t co
     }
 }
 
+/* Binary16 to float: the conversion is exact, so the hardware's result is
+ * the scalar one; the tail goes through the scalar routine itself. */
+static void AE_FN(widen_f16)(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 * AE_VW <= n; i += 4 * AE_VW) {
+        AE_V a = AE_WIDEN16(src + i), b = AE_WIDEN16(src + i + AE_VW);
+        AE_V c = AE_WIDEN16(src + i + 2 * AE_VW), d = AE_WIDEN16(src + i + 3 * AE_VW);
+        AE_STOREU(dst + i, a);
+        AE_STOREU(dst + i + AE_VW, b);
+        AE_STOREU(dst + i + 2 * AE_VW, c);
+        AE_STOREU(dst + i + 3 * AE_VW, d);
+    }
+    for (; i + AE_VW <= n; i += AE_VW)
+        AE_STOREU(dst + i, AE_WIDEN16(src + i));
+    for (; i < n; ++i)
+        dst[i] = aether_f16_to_f32(src[i]);
+}
+
 static const aether_simd_ops AE_FN(ops) = {
-    AE_OPS_NAME, AE_R, AE_FN(tile), AE_FN(query), AE_FN(exp_array), AE_FN(query_group),
-    AE_FN(matvec), AE_FN(query_heads), AE_FN(prefetch_rows),
+    AE_OPS_NAME,         AE_R,           AE_FN(tile),
+    AE_FN(query),        AE_FN(exp_array), AE_FN(query_group),
+    AE_FN(matvec),       AE_FN(query_heads), AE_FN(prefetch_rows),
+    AE_FN(widen_f16),
 };

@@ -1,10 +1,11 @@
 /*
- * AVX2 + FMA kernels (compiled with -mavx2 -mfma on x86-64 only; elsewhere
- * this file only provides a NULL getter).
+ * AVX2 + FMA (+ F16C) kernels (compiled with -mavx2 -mfma -mf16c on x86-64
+ * only; elsewhere this file only provides a NULL getter).
  */
 #include "simd/simd.h"
 
-#if (defined(__x86_64__) || defined(_M_X64)) && defined(__AVX2__) && defined(__FMA__)
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__AVX2__) && defined(__FMA__) && \
+    defined(__F16C__)
 #include <immintrin.h>
 
 /* Same algorithm and bounds as the AVX-512 exp (kern_avx512.c). */
@@ -86,6 +87,7 @@ static inline void ae_transpose8(__m256 *v)
     }
 }
 #define AE_TRANSPOSE(v) ae_transpose8(v)
+#define AE_WIDEN16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_avx2(void)

@@ -140,6 +140,7 @@ static inline void ae_transpose16(__m512 *v)
     }
 }
 #define AE_TRANSPOSE(v) ae_transpose16(v)
+#define AE_WIDEN16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_avx512(void)

@@ -60,6 +60,7 @@ static inline void ae_transpose4(float32x4_t *v)
     v[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
 }
 #define AE_TRANSPOSE(v) ae_transpose4(v)
+#define AE_WIDEN16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))
 #include "simd/tile_impl.h"
 
 const aether_simd_ops *aether_simd_neon(void)

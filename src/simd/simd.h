@@ -20,6 +20,7 @@
 #define AETHER_SIMD_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/sparse_internal.h"
 
@@ -81,6 +82,9 @@ typedef struct aether_simd_ops {
     /* Start loading the first len floats of the K and V rows idx[0..n) of
      * `rows` (a hint: reads nothing, cannot fault). */
     void (*prefetch)(const aether_rows *rows, const size_t *idx, size_t n, size_t len);
+    /* dst[0..n) = src[0..n) widened from IEEE binary16, bit for bit what
+     * aether_f16_to_f32 gives (NaNs quietened the same way). */
+    void (*widen_f16)(const uint16_t *src, float *dst, size_t n);
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */

@@ -12,11 +12,14 @@
  *   AE_HSUM(v)        horizontal sum
  *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
  *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
+ *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
  * No #include guard: meant to be included once per translation unit.
  */
 #include <float.h>
 #include <math.h>
 #include <string.h>
+
+#include "aether/core.h"
 
 #define AE_CAT2(a, b) a##_##b
 #define AE_CAT(a, b) AE_CAT2(a, b)
