@@ -123,12 +123,10 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
 {
     aether_kvcache *c = (aether_kvcache *)aether_arena_alloc(a, 1, sizeof(aether_kvcache),
                                                              AETHER_ALIGN);
-    size_t cells = 0, lm_cells = 0, wide_cells = 0;
+    size_t cells = 0, lm_cells = 0;
     void *k, *v;
     if (aether_size_mul(p->capacity, s->row, &cells) != AETHER_OK ||
-        aether_size_mul(s->nb_ring, s->row, &lm_cells) != AETHER_OK ||
-        (AETHER_KV_WIDE && p->storage == AETHER_KV_F16 &&
-         aether_size_mul(s->tok_cap, s->row, &wide_cells) != AETHER_OK)) {
+        aether_size_mul(s->nb_ring, s->row, &lm_cells) != AETHER_OK) {
         a->status = AETHER_ERR_OVERFLOW;
         return NULL;
     }
@@ -165,8 +163,6 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         float *acc = (float *)aether_arena_alloc(a, p->head_dim, sizeof(float), AETHER_ALIGN);
         float *kbuf = (float *)aether_arena_alloc(a, p->head_dim, sizeof(float), AETHER_ALIGN);
         float *lm_tmp = (float *)aether_arena_alloc(a, s->row, 2 * sizeof(float), AETHER_ALIGN);
-        float *wk = (float *)aether_arena_alloc(a, wide_cells, sizeof(float), AETHER_ALIGN);
-        float *wv = (float *)aether_arena_alloc(a, wide_cells, sizeof(float), AETHER_ALIGN);
         size_t i;
         if (!c || a->status != AETHER_OK)
             return NULL;
@@ -181,8 +177,6 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         }
         if (!sum_cells)
             sk = sv = NULL;
-        if (!wide_cells)
-            wk = wv = NULL;
         c->magic = AETHER_KVCACHE_MAGIC;
         c->bytes = a->used;
         c->capacity = p->capacity;
@@ -234,8 +228,6 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         c->acc = acc;
         c->kbuf = kbuf;
         c->lm_tmp = lm_tmp;
-        c->wide_k = wk;
-        c->wide_v = wv;
         aether_kv_landmarks_clear(c);
         return c;
     }

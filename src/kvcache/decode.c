@@ -135,84 +135,75 @@ static int block_entries(aether_kvcache *c, size_t *n_blk)
 /* Floats per K (and V) store past which a cache no longer fits L2. */
 #define COLD_FLOATS ((size_t)1 << 18)
 
-/* The f32 token rows the kernels read, and the index list into them: the
- * cache's own rows and resolved slots, or, for F16 storage, the widened
- * candidate rows (candidate j in row j). */
-typedef struct kern_rows {
-    const float *k, *v;
-    const size_t *idx;
-} kern_rows;
-
-/* Token and landmark rows starting `off` floats into each row (a kv
- * head's slice, or 0 for whole rows). */
-static void head_rows(const aether_kvcache *c, const kern_rows *kr, size_t off, aether_rows *tr,
+/* Token and landmark rows of the cache starting `off` elements into each
+ * row (a kv head's slice, or 0 for whole rows); the token rows of an F16
+ * cache go to *t16, of an F32 cache to *tr. */
+static void head_rows(const aether_kvcache *c, size_t off, aether_rows *tr, aether_rows16 *t16,
                       aether_rows *br)
 {
-    tr->k = kr->k + off;
-    tr->v = kr->v + off;
+    tr->k = c->k32 ? c->k32 + off : NULL;
+    tr->v = c->v32 ? c->v32 + off : NULL;
     tr->stride = c->row;
+    t16->k = c->k16 ? c->k16 + off : NULL;
+    t16->v = c->v16 ? c->v16 + off : NULL;
+    t16->stride = c->row;
     br->k = c->lm_mean_k + off;
     br->v = c->lm_mean_v + off;
     br->stride = c->row;
 }
 
-/* The optimised decode kernels (f32 rows, no per-candidate weights
- * needed) over final lists: tok_slot[0..n_tok) slots, blk[0..n_blk) ring
- * entries. With several kv heads and small groups, sets of query rows go
- * through the kernel that sweeps each candidate's whole token row once for
- * all of them; otherwise every GQA group goes through the multi-row
- * kernel, which loads each gathered K/V row once for all (up to four) rows
- * of the group - with four rows that reuse outweighs the whole-row sweep -
- * accumulating in place in `out`, which the kernel allows. */
+/* The optimised decode kernels (no per-candidate weights needed) over
+ * final lists: tok_slot[0..n_tok) slots, blk[0..n_blk) ring entries; F16
+ * caches through the kernels' binary16 twins. With several kv heads and
+ * small groups, sets of query rows go through the kernel that sweeps each
+ * candidate's whole token row once for all of them; otherwise every GQA
+ * group goes through the multi-row kernel, which loads each gathered K/V
+ * row once for all (up to four) rows of the group - with four rows that
+ * reuse outweighs the whole-row sweep - accumulating in place in `out`,
+ * which the kernel allows. */
 static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, const float *q,
                            size_t q_heads, size_t n_tok, size_t n_blk, float *out)
 {
-    size_t dim = c->head_dim, group = q_heads / c->kv_heads, hk, h0, nh, j;
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, hk, h0, nh;
     float scale = aether_attn_scale(dim);
-    kern_rows kr;
-    kr.k = c->k32;
-    kr.v = c->v32;
-    kr.idx = c->tok_slot;
-    if (c->storage == AETHER_KV_F16) {
-        /* Widen each candidate's whole row once (exact), then decode the
-         * copies: c->tok, free once the slots are resolved, lists them. */
-        for (j = 0; j < n_tok; ++j) {
-            size_t off = c->tok_slot[j] * c->row;
-            ops->widen_f16(c->k16 + off, c->wide_k + j * c->row, c->row);
-            ops->widen_f16(c->v16 + off, c->wide_v + j * c->row, c->row);
-            c->tok[j] = j;
-        }
-        kr.k = c->wide_k;
-        kr.v = c->wide_v;
-        kr.idx = c->tok;
-    }
+    int f16 = c->storage == AETHER_KV_F16;
     if (c->kv_heads > 1 && group < AETHER_QGROUP_MAX) {
         aether_rows tr, br;
+        aether_rows16 t16;
         size_t koff[AETHER_QHEADS_MAX], h;
-        head_rows(c, &kr, 0, &tr, &br);
+        head_rows(c, 0, &tr, &t16, &br);
         for (h0 = 0; h0 < q_heads; h0 += nh) {
             nh = q_heads - h0 < AETHER_QHEADS_MAX ? q_heads - h0 : AETHER_QHEADS_MAX;
             for (h = 0; h < nh; ++h)
                 koff[h] = (h0 + h) / group * dim;
-            ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, kr.idx, n_tok, &br,
-                             c->blk, n_blk, out + h0 * dim);
+            if (f16)
+                ops->query_heads16(q + h0 * dim, nh, dim, koff, scale, &t16, c->tok_slot, n_tok,
+                                   &br, c->blk, n_blk, out + h0 * dim);
+            else
+                ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, c->tok_slot, n_tok,
+                                 &br, c->blk, n_blk, out + h0 * dim);
         }
         return;
     }
     for (hk = 0; hk < c->kv_heads; ++hk) {
         aether_rows tr, br;
-        head_rows(c, &kr, hk * dim, &tr, &br);
+        aether_rows16 t16;
+        head_rows(c, hk * dim, &tr, &t16, &br);
         /* Rows of a cache past L2 are mostly cold: request them all first,
          * so their loads overlap instead of stalling one at a time. */
-        if (c->len * c->row > COLD_FLOATS && c->storage == AETHER_KV_F32) {
-            ops->prefetch(&tr, kr.idx, n_tok, dim);
+        if (!f16 && c->len * c->row > COLD_FLOATS) {
+            ops->prefetch(&tr, c->tok_slot, n_tok, dim);
             ops->prefetch(&br, c->blk, n_blk, dim);
         }
         for (h0 = 0; h0 < group; h0 += nh) {
             size_t h = hk * group + h0;
             nh = group - h0 < AETHER_QGROUP_MAX ? group - h0 : AETHER_QGROUP_MAX;
-            ops->query_group(q + h * dim, nh, dim, scale, &tr, kr.idx, n_tok, &br, c->blk,
-                             n_blk, out + h * dim, out + h * dim);
+            if (f16)
+                ops->query_group16(q + h * dim, nh, dim, scale, &t16, c->tok_slot, n_tok, &br,
+                                   c->blk, n_blk, out + h * dim, out + h * dim);
+            else
+                ops->query_group(q + h * dim, nh, dim, scale, &tr, c->tok_slot, n_tok, &br,
+                                 c->blk, n_blk, out + h * dim, out + h * dim);
         }
     }
 }
@@ -249,13 +240,6 @@ static int twin_lists(const aether_kvcache *c, const aether_kvcache *prev)
            (c->evict == AETHER_KV_EVICT_NONE || c->evict == AETHER_KV_EVICT_SLIDING);
 }
 
-/* 1 when the optimised kernels can read the cache's rows: f32 storage, or
- * f16 with the widening scratch. */
-static int fast_rows(const aether_kvcache *c)
-{
-    return c->storage == AETHER_KV_F32 || c->wide_k != NULL;
-}
-
 /* One decode over a non-empty cache; all arguments already validated. */
 static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
                         aether_kvcache *c, const aether_kvcache *twin, float *out)
@@ -267,7 +251,7 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
     const aether_simd_ops *ops = aether_simd_active();
 
     c->fast_token = 0;
-    if (ops && !scored && fast_rows(c) && twin_lists(c, twin)) {
+    if (ops && !scored && twin_lists(c, twin)) {
         memcpy(c->tok_slot, twin->tok_slot, twin->fast_n_tok * sizeof(size_t));
         memcpy(c->blk, twin->blk, twin->fast_n_blk * sizeof(size_t));
         decode_kernels(ops, c, q, q_heads, twin->fast_n_tok, twin->fast_n_blk, out);
@@ -302,7 +286,7 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
         n_tok = resolve_logical(c, n_tok);
     }
 
-    if (ops && !scored && fast_rows(c)) {
+    if (ops && !scored) {
         if (decode_fast(ops, c, q, q_heads, n_tok, n_blk, out))
             return;
         /* A partial landmark block: rebuild the list for the reference. */

@@ -61,24 +61,12 @@ struct aether_kvcache {
     float *acc;        /* head_dim */
     float *kbuf;       /* head_dim: widened f16 key row */
     float *lm_tmp;     /* 2 * row: means of a partial block (LM_SUM) */
-    /* F16 storage, builds with optimised kernels: tok_cap * row floats each,
-     * the candidates' K and V rows widened for the f32 decode kernels
-     * (NULL otherwise: the reference path widens one row at a time). */
-    float *wide_k, *wide_v;
     /* The last optimised decode left tok_slot[0..fast_n_tok) and blk[0..
      * fast_n_blk) (ring entries) final for token count fast_token (0 = no
      * such lists): a twin cache with the same configuration and history
      * may decode the same position from them (aether_kv_step_rows_twin_). */
     size_t fast_token, fast_n_tok, fast_n_blk;
 };
-
-/* Builds that compile optimised decode kernels (see src/simd) reserve the
- * widened-row scratch of F16 caches; elsewhere it would never be used. */
-#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
-#define AETHER_KV_WIDE 1
-#else
-#define AETHER_KV_WIDE 0
-#endif
 
 /* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */
 aether_status aether_kv_check(const aether_kvcache *c);

@@ -29,6 +29,13 @@
 /* Largest row count of any ISA's tile (AVX-512: 2 x 16 lanes). */
 #define AETHER_TILE_RMAX 32u
 
+/* Token rows stored as IEEE binary16 (F16 caches): as aether_rows. */
+typedef struct aether_rows16 {
+    const uint16_t *k;
+    const uint16_t *v;
+    size_t stride; /* elements between consecutive rows */
+} aether_rows16;
+
 typedef struct aether_tile {
     size_t rows;               /* 1..ops->rows */
     size_t dim;
@@ -83,8 +90,20 @@ typedef struct aether_simd_ops {
      * `rows` (a hint: reads nothing, cannot fault). */
     void (*prefetch)(const aether_rows *rows, const size_t *idx, size_t n, size_t len);
     /* dst[0..n) = src[0..n) widened from IEEE binary16, bit for bit what
-     * aether_f16_to_f32 gives (NaNs quietened the same way). */
+     * aether_f16_to_f32 gives (NaNs quietened the same way): the
+     * conversion the f16 kernels below apply to every row element. */
     void (*widen_f16)(const uint16_t *src, float *dst, size_t n);
+    /* query_group and query_heads over binary16 token rows (landmark rows
+     * stay f32): the same arithmetic as on f32 rows holding the widened
+     * values, at half the bytes read. */
+    void (*query_group16)(const float *q, size_t nh, size_t dim, float scale,
+                          const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
+                          const aether_rows *blocks, const size_t *blk, size_t n_blk, float *acc,
+                          float *out);
+    void (*query_heads16)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
+                          const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
+                          const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                          float *out);
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */

@@ -1,0 +1,394 @@
+/*
+ * The decode kernels that read K/V token rows, included twice by
+ * decode_impl.h: once for f32 rows (AE_RF32 1) and once for IEEE binary16
+ * rows (AE_RF32 0: F16 caches), with
+ *   AE_RT       the row element type
+ *   AE_RLD(p)   AE_VW row elements at p as a float vector
+ *   AE_RSC(x)   one row element as a float
+ *   AE_RROWS    the token rows type (aether_rows / aether_rows16)
+ *   AE_RN(n)    the generated name
+ * Landmark rows are f32 in both: the f16 variants read them through the
+ * f32 functions. Binary16 widens exactly, so an f16 row gives the very
+ * arithmetic of the f32 row holding the same values. No include guard.
+ */
+
+/* s[h * AE_QB + j] = scale * dot(q_h, k_idx[j]) for nh <= 4 rows q_h =
+ * q + h * dim: each K row is loaded once and feeds all rows. */
+static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RROWS *rows,
+                              const size_t *idx, size_t n, float scale, float *s)
+{
+    const float *q0 = q, *q1 = nh > 1 ? q + dim : q, *q2 = nh > 2 ? q + 2 * dim : q;
+    const float *q3 = nh > 3 ? q + 3 * dim : q;
+    size_t j, d, h, dv = dim - dim % AE_VW;
+    for (j = 0; j < n; ++j) {
+        const AE_RT *k0 = rows->k + idx[j] * rows->stride;
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        float t[4];
+        for (d = 0; d < dv; d += AE_VW) {
+            AE_V kv = AE_RLD(k0 + d);
+            a0 = AE_FMA(AE_LOADU(q0 + d), kv, a0);
+            a1 = AE_FMA(AE_LOADU(q1 + d), kv, a1);
+            a2 = AE_FMA(AE_LOADU(q2 + d), kv, a2);
+            a3 = AE_FMA(AE_LOADU(q3 + d), kv, a3);
+        }
+        AE_HSUM4(a0, a1, a2, a3, t);
+        for (; d < dim; ++d) {
+            t[0] += q0[d] * AE_RSC(k0[d]);
+            t[1] += q1[d] * AE_RSC(k0[d]);
+            t[2] += q2[d] * AE_RSC(k0[d]);
+            t[3] += q3[d] * AE_RSC(k0[d]);
+        }
+        for (h = 0; h < nh; ++h)
+            s[h * AE_QB + j] = t[h] * scale;
+    }
+}
+
+/* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * row_a for the
+ * nh <= 4 rows acc_h = acc + h * dim (rows past nh have zero weights and
+ * are not stored): each V row is loaded once for all rows. */
+static void AE_RN(accum_group)(float *acc, size_t nh, size_t dim, const AE_RT *base,
+                               size_t stride, const size_t *idx, size_t n, const float *w)
+{
+    const float *w0 = w, *w1 = w + AE_QB, *w2 = w + 2 * AE_QB, *w3 = w + 3 * AE_QB;
+    float *r0 = acc, *r1 = nh > 1 ? acc + dim : acc, *r2 = nh > 2 ? acc + 2 * dim : acc;
+    float *r3 = nh > 3 ? acc + 3 * dim : acc;
+    size_t d = 0, a;
+    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
+        AE_V c00 = AE_LOADU(r0 + d), c01 = AE_LOADU(r0 + d + AE_VW);
+        AE_V c10 = AE_LOADU(r1 + d), c11 = AE_LOADU(r1 + d + AE_VW);
+        AE_V c20 = AE_LOADU(r2 + d), c21 = AE_LOADU(r2 + d + AE_VW);
+        AE_V c30 = AE_LOADU(r3 + d), c31 = AE_LOADU(r3 + d + AE_VW);
+        /* Odd candidates go to a second set of sums: short candidate lists
+         * are otherwise one long chain of dependent multiply-adds. */
+        AE_V e00 = AE_ZERO(), e01 = AE_ZERO(), e10 = AE_ZERO(), e11 = AE_ZERO();
+        AE_V e20 = AE_ZERO(), e21 = AE_ZERO(), e30 = AE_ZERO(), e31 = AE_ZERO();
+        for (a = 0; a + 2 <= n; a += 2) {
+            const AE_RT *vr = base + idx[a] * stride + d, *vs = base + idx[a + 1] * stride + d;
+            AE_V v0 = AE_RLD(vr), v1 = AE_RLD(vr + AE_VW), x;
+            AE_V u0 = AE_RLD(vs), u1 = AE_RLD(vs + AE_VW), y;
+            x = AE_SET1(w0[a]);
+            y = AE_SET1(w0[a + 1]);
+            c00 = AE_FMA(x, v0, c00);
+            c01 = AE_FMA(x, v1, c01);
+            e00 = AE_FMA(y, u0, e00);
+            e01 = AE_FMA(y, u1, e01);
+            x = AE_SET1(w1[a]);
+            y = AE_SET1(w1[a + 1]);
+            c10 = AE_FMA(x, v0, c10);
+            c11 = AE_FMA(x, v1, c11);
+            e10 = AE_FMA(y, u0, e10);
+            e11 = AE_FMA(y, u1, e11);
+            x = AE_SET1(w2[a]);
+            y = AE_SET1(w2[a + 1]);
+            c20 = AE_FMA(x, v0, c20);
+            c21 = AE_FMA(x, v1, c21);
+            e20 = AE_FMA(y, u0, e20);
+            e21 = AE_FMA(y, u1, e21);
+            x = AE_SET1(w3[a]);
+            y = AE_SET1(w3[a + 1]);
+            c30 = AE_FMA(x, v0, c30);
+            c31 = AE_FMA(x, v1, c31);
+            e30 = AE_FMA(y, u0, e30);
+            e31 = AE_FMA(y, u1, e31);
+        }
+        for (; a < n; ++a) {
+            const AE_RT *vr = base + idx[a] * stride + d;
+            AE_V v0 = AE_RLD(vr), v1 = AE_RLD(vr + AE_VW), x;
+            x = AE_SET1(w0[a]);
+            c00 = AE_FMA(x, v0, c00);
+            c01 = AE_FMA(x, v1, c01);
+            x = AE_SET1(w1[a]);
+            c10 = AE_FMA(x, v0, c10);
+            c11 = AE_FMA(x, v1, c11);
+            x = AE_SET1(w2[a]);
+            c20 = AE_FMA(x, v0, c20);
+            c21 = AE_FMA(x, v1, c21);
+            x = AE_SET1(w3[a]);
+            c30 = AE_FMA(x, v0, c30);
+            c31 = AE_FMA(x, v1, c31);
+        }
+        c00 = AE_ADD(c00, e00);
+        c01 = AE_ADD(c01, e01);
+        c10 = AE_ADD(c10, e10);
+        c11 = AE_ADD(c11, e11);
+        c20 = AE_ADD(c20, e20);
+        c21 = AE_ADD(c21, e21);
+        c30 = AE_ADD(c30, e30);
+        c31 = AE_ADD(c31, e31);
+        if (nh > 3) {
+            AE_STOREU(r3 + d, c30);
+            AE_STOREU(r3 + d + AE_VW, c31);
+        }
+        if (nh > 2) {
+            AE_STOREU(r2 + d, c20);
+            AE_STOREU(r2 + d + AE_VW, c21);
+        }
+        if (nh > 1) {
+            AE_STOREU(r1 + d, c10);
+            AE_STOREU(r1 + d + AE_VW, c11);
+        }
+        AE_STOREU(r0 + d, c00);
+        AE_STOREU(r0 + d + AE_VW, c01);
+    }
+    for (; d < dim; ++d) {
+        float x0 = r0[d], x1 = r1[d], x2 = r2[d], x3 = r3[d];
+        for (a = 0; a < n; ++a) {
+            float vv = AE_RSC(base[idx[a] * stride + d]);
+            x0 += w0[a] * vv;
+            x1 += w1[a] * vv;
+            x2 += w2[a] * vv;
+            x3 += w3[a] * vv;
+        }
+        if (nh > 3)
+            r3[d] = x3;
+        if (nh > 2)
+            r2[d] = x2;
+        if (nh > 1)
+            r1[d] = x1;
+        r0[d] = x0;
+    }
+}
+
+#if AE_RF32
+
+/* dots_group through the ISA's 4 x 4 kernel when the packed rows qv exist
+ * (leftover keys go the generic way). */
+static void AE_FN(dots_any)(const float *q, const float *qv, size_t nh, size_t dim,
+                            const aether_rows *rows, const size_t *idx, size_t n, float scale,
+                            float *s)
+{
+    size_t done = 0;
+#ifdef AE_DOTS_G4
+    if (qv)
+        done = AE_DOTS_G4(qv, dim, rows->k, rows->stride, idx, n, scale, s, AE_QB, nh);
+#else
+    (void)qv;
+#endif
+    if (done < n)
+        AE_FN(dots_group)(q, nh, dim, rows, idx + done, n - done, scale, s + done);
+}
+#endif
+
+/* Decode of up to four query rows of one GQA group: scores of a batch of
+ * candidates for every row (shared K loads), per row the max / exp pass,
+ * then the weighted sums of all rows at once (shared V loads). */
+static void AE_RN(query_group)(const float *q, size_t nh, size_t dim, float scale,
+                               const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
+                               const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                               float *acc, float *out)
+{
+    float s[4 * AE_QB];
+    float m[4], l[4];
+    const float *qv_arg = NULL;
+    size_t a, c, h;
+#ifdef AE_DOTS_G4
+    float qv[4 * AE_G4_DMAX];
+#endif
+#if AE_RF32
+    if (nh == 1) {
+        AE_FN(query)(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        return;
+    }
+#endif
+#ifdef AE_DOTS_G4
+    /* The ISA's 4 x 4 score kernel: q packed as (row, d mod 4) lanes. */
+    if (dim % 4 == 0 && dim <= AE_G4_DMAX) {
+        size_t k;
+        for (k = 0; k < dim / 4; ++k)
+            for (h = 0; h < 4; ++h) {
+                /* Four floats at a time: one 16-byte move each. */
+                if (h < nh)
+                    memcpy(qv + 16 * k + 4 * h, q + h * dim + 4 * k, 4 * sizeof(float));
+                else
+                    memset(qv + 16 * k + 4 * h, 0, 4 * sizeof(float));
+            }
+        qv_arg = qv;
+    }
+#endif
+    memset(acc, 0, nh * dim * sizeof(float));
+    /* Rows past nh carry zero weights through accum_group. */
+    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        c = b.tc + b.bc;
+        AE_FN(pad_rows)(s, nh, c);
+        /* Cold rows of a large cache are requested by the caller (ops
+         * prefetch): a small one is in the inner caches already. */
+#if AE_RF32
+        if (b.tc)
+            AE_FN(dots_any)(q, qv_arg, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+#else
+        if (b.tc)
+            AE_RN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+#endif
+        if (b.bc)
+            AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+        AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
+        if (b.tc)
+            AE_RN(accum_group)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
+        if (b.bc)
+            AE_FN(accum_group)(acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc,
+                               s + b.tc);
+    }
+    for (h = 0; h < nh; ++h)
+        AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
+}
+
+/* s[h * AE_QB + j] = scale * dot(q_h, row_j + koff[h]) for nh query rows
+ * over whole token rows (all kv heads side by side). Four candidates at a
+ * time share each load of q_h (the load ports, not the multiply-adds, bound
+ * this loop), and the heads walk the four rows front to back. */
+static void AE_RN(dots_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                              const AE_RT *kb, size_t stride, const size_t *idx, size_t n,
+                              float scale, float *s)
+{
+    size_t j = 0, d, h, dv = dim - dim % AE_VW;
+    for (; j + 4 <= n; j += 4) {
+        const AE_RT *r0 = kb + idx[j] * stride, *r1 = kb + idx[j + 1] * stride;
+        const AE_RT *r2 = kb + idx[j + 2] * stride, *r3 = kb + idx[j + 3] * stride;
+        for (h = 0; h < nh; ++h) {
+            const float *qh = q + h * dim;
+            const AE_RT *k0 = r0 + koff[h], *k1 = r1 + koff[h];
+            const AE_RT *k2 = r2 + koff[h], *k3 = r3 + koff[h];
+            AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+            float t[4], *sh = s + h * AE_QB + j;
+            for (d = 0; d < dv; d += AE_VW) {
+                AE_V x = AE_LOADU(qh + d);
+                a0 = AE_FMA(x, AE_RLD(k0 + d), a0);
+                a1 = AE_FMA(x, AE_RLD(k1 + d), a1);
+                a2 = AE_FMA(x, AE_RLD(k2 + d), a2);
+                a3 = AE_FMA(x, AE_RLD(k3 + d), a3);
+            }
+            AE_HSUM4(a0, a1, a2, a3, t);
+            for (; d < dim; ++d) {
+                t[0] += qh[d] * AE_RSC(k0[d]);
+                t[1] += qh[d] * AE_RSC(k1[d]);
+                t[2] += qh[d] * AE_RSC(k2[d]);
+                t[3] += qh[d] * AE_RSC(k3[d]);
+            }
+            sh[0] = t[0] * scale;
+            sh[1] = t[1] * scale;
+            sh[2] = t[2] * scale;
+            sh[3] = t[3] * scale;
+        }
+    }
+    for (; j < n; ++j) {
+        const AE_RT *r0 = kb + idx[j] * stride;
+        for (h = 0; h < nh; ++h) {
+            const float *qh = q + h * dim;
+            const AE_RT *k0 = r0 + koff[h];
+            AE_V a0 = AE_ZERO();
+            float t0;
+            for (d = 0; d < dv; d += AE_VW)
+                a0 = AE_FMA(AE_LOADU(qh + d), AE_RLD(k0 + d), a0);
+            t0 = AE_HSUM(a0);
+            for (; d < dim; ++d)
+                t0 += qh[d] * AE_RSC(k0[d]);
+            s[h * AE_QB + j] = t0 * scale;
+        }
+    }
+}
+
+/* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * (row_a + koff[h])
+ * for the nh <= 8 rows acc_h = acc + h * dim, four rows and AE_PD vectors
+ * of the head dimension per register block: a block reads one stretch of
+ * each V row. */
+static void AE_RN(accum_heads)(float *acc, size_t nh, size_t dim, const size_t *koff,
+                               const AE_RT *vb, size_t stride, const size_t *idx, size_t n,
+                               const float *w)
+{
+    size_t h0, d, a, r, pd;
+    for (h0 = 0; h0 < nh; h0 += 4) {
+        size_t hn = nh - h0 < 4 ? nh - h0 : 4, off[4];
+        const float *wr[4];
+        float *ar[4];
+        for (r = 0; r < 4; ++r) {
+            size_t h = h0 + (r < hn ? r : 0);
+            off[r] = koff[h];
+            wr[r] = w + (h0 + r) * AE_QB; /* rows past nh: zero weights */
+            ar[r] = acc + h * dim;
+        }
+        d = 0;
+        for (; d + AE_PD * AE_VW <= dim; d += AE_PD * AE_VW) {
+            AE_V c[4][AE_PD];
+            for (r = 0; r < 4; ++r)
+                for (pd = 0; pd < AE_PD; ++pd)
+                    c[r][pd] = AE_LOADU(ar[r] + d + pd * AE_VW);
+            for (a = 0; a < n; ++a) {
+                const AE_RT *vr = vb + idx[a] * stride + d;
+                for (r = 0; r < 4; ++r) {
+                    AE_V x = AE_SET1(wr[r][a]);
+                    for (pd = 0; pd < AE_PD; ++pd)
+                        c[r][pd] = AE_FMA(x, AE_RLD(vr + off[r] + pd * AE_VW), c[r][pd]);
+                }
+            }
+            for (r = hn; r-- > 0;)
+                for (pd = 0; pd < AE_PD; ++pd)
+                    AE_STOREU(ar[r] + d + pd * AE_VW, c[r][pd]);
+        }
+        for (; d + AE_VW <= dim; d += AE_VW) {
+            AE_V c[4];
+            for (r = 0; r < 4; ++r)
+                c[r] = AE_LOADU(ar[r] + d);
+            for (a = 0; a < n; ++a) {
+                const AE_RT *vr = vb + idx[a] * stride + d;
+                for (r = 0; r < 4; ++r)
+                    c[r] = AE_FMA(AE_SET1(wr[r][a]), AE_RLD(vr + off[r]), c[r]);
+            }
+            for (r = hn; r-- > 0;)
+                AE_STOREU(ar[r] + d, c[r]);
+        }
+        for (; d < dim; ++d)
+            for (r = 0; r < hn; ++r) {
+                float x = ar[r][d];
+                for (a = 0; a < n; ++a)
+                    x += wr[r][a] * AE_RSC(vb[idx[a] * stride + off[r] + d]);
+                ar[r][d] = x;
+            }
+    }
+}
+
+/* Decode of up to AETHER_QHEADS_MAX query rows over whole token rows: the
+ * scores of a batch for every row, per row the max / exp pass, then the
+ * weighted sums. Rows of different kv heads share each candidate's cache
+ * lines instead of striding over the rows once per head. */
+static void AE_RN(query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                               float scale, const AE_RROWS *tokens, const size_t *tok,
+                               size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                               size_t n_blk, float *out)
+{
+    float s[AETHER_QHEADS_MAX * AE_QB];
+    float m[AETHER_QHEADS_MAX], l[AETHER_QHEADS_MAX];
+    size_t a, c, h, nh4 = (nh + 3) / 4 * 4;
+    memset(out, 0, nh * dim * sizeof(float));
+    for (h = nh; h < nh4; ++h)
+        memset(s + h * AE_QB, 0, AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        c = b.tc + b.bc;
+        AE_FN(pad_rows)(s, nh, c);
+        if (b.tc)
+            AE_RN(dots_heads)(q, nh, dim, koff, tokens->k, tokens->stride, tok + b.ta, b.tc,
+                              scale, s);
+        if (b.bc)
+            AE_FN(dots_heads)(q, nh, dim, koff, blocks->k, blocks->stride, blk + b.ba, b.bc,
+                              scale, s + b.tc);
+        AE_FN(softmax_rows)(s, nh, c, m, l, out, dim);
+        if (b.tc)
+            AE_RN(accum_heads)(out, nh, dim, koff, tokens->v, tokens->stride, tok + b.ta, b.tc,
+                               s);
+        if (b.bc)
+            AE_FN(accum_heads)(out, nh, dim, koff, blocks->v, blocks->stride, blk + b.ba, b.bc,
+                               s + b.tc);
+    }
+    for (h = 0; h < nh; ++h)
+        AE_FN(finish_row)(out + h * dim, dim, l[h], out + h * dim);
+}
