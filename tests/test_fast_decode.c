@@ -271,6 +271,9 @@ static void test_twin_lists(void)
                     p.n_protect = 2;
                 }
                 twin_case(p, &cfg, shapes[si].qh, 120);
+                /* F16 caches share lists the same way (binary16 kernels). */
+                p.storage = AETHER_KV_F16;
+                twin_case(p, &cfg, shapes[si].qh, 120);
             }
     }
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
