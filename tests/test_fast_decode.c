@@ -141,8 +141,8 @@ static void test_decode_vs_reference(void)
                 aether_kv_landmarks lm = (si + e) % 3 ? AETHER_KV_LM_SUM : AETHER_KV_LM_WELFORD;
                 run_case(k_fast[p], &shapes[si], sort, AETHER_KV_F32, lm, evs[e], 70, scale,
                          &worst);
-                /* F16 storage: the widened rows through the same kernels
-                 * (SCORED decodes on the reference; H2O_COMPAT needs f32). */
+                /* F16 storage: the kernels' binary16 twins (SCORED decodes
+                 * on the reference; H2O_COMPAT needs f32). */
                 if (evs[e] != AETHER_KV_EVICT_H2O_COMPAT)
                     run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40,
                              scale, &worst);

@@ -88,12 +88,6 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 #define AE_RROWS aether_rows
 #define AE_RN(n) AE_FN(n)
 #include "simd/decode_rows_impl.h"
-#undef AE_RF32
-#undef AE_RT
-#undef AE_RLD
-#undef AE_RSC
-#undef AE_RROWS
-#undef AE_RN
 
 #define AE_RF32 0
 #define AE_RT uint16_t
@@ -103,12 +97,6 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 #define AE_RN16(n) AE_CAT(AE_CAT2(n, h), AE_ISA)
 #define AE_RN(n) AE_RN16(n)
 #include "simd/decode_rows_impl.h"
-#undef AE_RF32
-#undef AE_RT
-#undef AE_RLD
-#undef AE_RSC
-#undef AE_RROWS
-#undef AE_RN
 
 /* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
 static void AE_FN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)

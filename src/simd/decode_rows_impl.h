@@ -9,7 +9,8 @@
  *   AE_RN(n)    the generated name
  * Landmark rows are f32 in both: the f16 variants read them through the
  * f32 functions. Binary16 widens exactly, so an f16 row gives the very
- * arithmetic of the f32 row holding the same values. No include guard.
+ * arithmetic of the f32 row holding the same values. No include guard;
+ * the parameters are undefined at the end.
  */
 
 /* s[h * AE_QB + j] = scale * dot(q_h, k_idx[j]) for nh <= 4 rows q_h =
@@ -392,3 +393,11 @@ static void AE_RN(query_heads)(const float *q, size_t nh, size_t dim, const size
     for (h = 0; h < nh; ++h)
         AE_FN(finish_row)(out + h * dim, dim, l[h], out + h * dim);
 }
+
+/* The parameters are per inclusion. */
+#undef AE_RF32
+#undef AE_RT
+#undef AE_RLD
+#undef AE_RSC
+#undef AE_RROWS
+#undef AE_RN
