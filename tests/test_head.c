@@ -630,7 +630,7 @@ static void test_golden_temporal(void)
 }
 
 /* Default kernel selection (possibly SIMD prefill): forward within the
- * dispatch contract |fast - ref| <= 1e-6*s + 2e-6*|ref| of the goldens, and
+ * dispatch contract |fast - ref| <= 1e-6*s^2 + 2e-6*|ref| of the goldens, and
  * streaming (scalar decode) within the same bound of the forward. */
 static void fast_case(const char *cs, size_t window, size_t block)
 {

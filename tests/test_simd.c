@@ -45,7 +45,7 @@ static double g_max_abs[3], g_max_rel[3];
 static double g_bad_d, g_bad_ref; /* worst violation of the last failing call */
 static size_t g_bad_i;
 
-/* Contract: |got - ref| <= 1e-6 * scale + 2e-6 * |ref|. */
+/* Contract: |got - ref| <= 1e-6 * scale^2 + 2e-6 * |ref|. */
 static int within(const aether_tensor *got, const aether_tensor *ref, float scale, int path)
 {
     size_t i, n = aether_tensor_size(ref);
@@ -56,7 +56,7 @@ static int within(const aether_tensor *got, const aether_tensor *ref, float scal
             g_max_abs[path] = d;
         if (fabs(r) > 1e-3 && d / fabs(r) > g_max_rel[path])
             g_max_rel[path] = d / fabs(r);
-        if (!(d <= 1e-6 * scale + 2e-6 * fabs(r))) {
+        if (!(d <= 1e-6 * scale * scale + 2e-6 * fabs(r))) {
             if (ok || d > g_bad_d) {
                 g_bad_d = d;
                 g_bad_ref = r;

@@ -12,7 +12,7 @@
  *                              and the demo generator vs init_random_blob.
  * "Exact" assumes the scalar reference kernels. When an optimised prefill is
  * selected, forward results are compared within the dispatch contract
- * (1e-6*s + 2e-6*|ref|, and |ref| <= s for these attention outputs); the
+ * (1e-6*s^2 + 2e-6*|ref|); the
  * decode is always scalar, so the Welford steps stay exact.
  */
 #include "conformance.h"

@@ -198,11 +198,11 @@ double conf_tolerance(const conf_case *c)
     double s = 1.0;
     if (cJSON_IsNumber(scale) && scale->valuedouble > 0.0 && isfinite(scale->valuedouble))
         s = scale->valuedouble;
-    return 1e-6 * s;
+    return 1e-6 * s * s;
 }
 
 /* > 0: "exact" comparisons accept |a-b| <= g_relax or <= 2 g_relax |want|
- * (the optimised kernels' contract, g_relax = 1e-6 x input scale). */
+ * (the optimised kernels' contract, g_relax = 1e-6 x input scale^2). */
 static double g_relax;
 
 void conf_set_relaxed(double tol)

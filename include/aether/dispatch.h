@@ -6,12 +6,12 @@
  * attention in a different order and with a polynomial exp; they agree with
  * the reference within the accuracy contract, per output element, for
  * inputs of scale s (|x| <= s):
- *   sparse and dense forward (scores bit-identical to the reference, only
- *   exp and the P.V sums differ):       |fast - ref| <= 1e-6 * s + 2e-6 * |ref|
- *   KV cache decode and model step (one query row: the q.k sums are fused
- *   and split over the vector lanes, an error that grows with |q||k|):
  *                                      |fast - ref| <= 1e-6 * s^2 + 2e-6 * |ref|
- * For unit-scale inputs (s <= 1) both read 1e-6 + 2e-6 * |ref|.
+ * on every path: sparse and dense forward (the q.k sums are fused, in the
+ * reference's order), KV cache decode and model step (one query row: the
+ * q.k sums are fused and split over the vector lanes). The s^2 term is the
+ * scores' error, which grows with |q||k|; exp and the P.V sums add the
+ * relative part. For unit-scale inputs (s <= 1): 1e-6 + 2e-6 * |ref|.
  *
  * Selection: AETHER_KERNELS_AUTO (default) takes the best path the CPU and
  * the operating system support. The environment variable AETHER_KERNELS

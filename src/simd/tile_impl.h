@@ -104,96 +104,6 @@ static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, s
     }
 }
 
-/* s[j] = scale * dot(q, k_idx[j]) in the reference's order (left to right,
- * unfused), four independent chains at a time: gathered scores then match
- * the reference bit for bit, like the window scores. */
-static void AE_FN(dots_exact)(const float *q, size_t dim, const aether_rows *rows,
-                              const size_t *idx, size_t n, float scale, float *s)
-{
-    size_t j = 0, d;
-    for (; j + 4 <= n; j += 4) {
-        const float *k0 = rows->k + idx[j] * rows->stride;
-        const float *k1 = rows->k + idx[j + 1] * rows->stride;
-        const float *k2 = rows->k + idx[j + 2] * rows->stride;
-        const float *k3 = rows->k + idx[j + 3] * rows->stride;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-        for (d = 0; d < dim; ++d) {
-            float x = q[d];
-            s0 += x * k0[d];
-            s1 += x * k1[d];
-            s2 += x * k2[d];
-            s3 += x * k3[d];
-        }
-        s[j] = s0 * scale;
-        s[j + 1] = s1 * scale;
-        s[j + 2] = s2 * scale;
-        s[j + 3] = s3 * scale;
-    }
-    for (; j < n; ++j) {
-        const float *k0 = rows->k + idx[j] * rows->stride;
-        float s0 = 0.0f;
-        for (d = 0; d < dim; ++d)
-            s0 += q[d] * k0[d];
-        s[j] = s0 * scale;
-    }
-}
-
-/* Request every cache line of the batch's K and V rows up front: gathered
- * far candidates are cold, and the loads then overlap instead of each row
- * stalling its dot product or weighted sum in turn. */
-static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
-{
-    size_t j, d;
-    for (j = 0; j < n; ++j) {
-        const float *k = rows->k + idx[j] * rows->stride, *v = rows->v + idx[j] * rows->stride;
-        for (d = 0; d < dim; d += 16) {
-            AE_PREFETCH(k + d);
-            AE_PREFETCH(v + d);
-        }
-    }
-}
-
-/* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
- * continuing the state (m, l, acc). */
-static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
-                            const size_t *idx, size_t n, float *m, float *l, float *acc)
-{
-    float s[AE_BATCH];
-    size_t a = 0, j, c;
-    while (a < n) {
-        float mx = *m, sum = 0.0f;
-        c = n - a < AE_BATCH ? n - a : AE_BATCH;
-        AE_FN(prefetch_rows)(rows, idx + a, c, dim);
-        AE_FN(dots_exact)(q, dim, rows, idx + a, c, scale, s);
-        for (j = 0; j < c; ++j)
-            mx = s[j] > mx ? s[j] : mx;
-        if (mx > *m) {
-            float al = expf(*m - mx);
-            AE_FN(scale_row)(acc, dim, al);
-            *l *= al;
-            *m = mx;
-        }
-        for (j = 0; j < c; ++j)
-            s[j] -= mx;
-        AE_FN(exp_array)(s, s, c);
-        for (j = 0; j < c; ++j)
-            sum += s[j];
-        AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
-        *l += sum;
-        a += c;
-    }
-}
-
-static void AE_FN(finish_row)(const float *acc, size_t dim, float l, float *out)
-{
-    float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    size_t d;
-    if (l != l) /* NaN weights make the whole row NaN, as the reference */
-        inv = l;
-    for (d = 0; d < dim; ++d)
-        out[d] = acc[d] * inv;
-}
-
 /* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
  * (fused, reordered: not the reference's bits, within the contract). The
  * single-query path has no rows to put in the lanes. */
@@ -245,6 +155,62 @@ static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows
             t0 += q[d] * k0[d];
         s[j] = t0 * scale;
     }
+}
+
+/* Request every cache line of the batch's K and V rows up front: gathered
+ * far candidates are cold, and the loads then overlap instead of each row
+ * stalling its dot product or weighted sum in turn. */
+static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
+{
+    size_t j, d;
+    for (j = 0; j < n; ++j) {
+        const float *k = rows->k + idx[j] * rows->stride, *v = rows->v + idx[j] * rows->stride;
+        for (d = 0; d < dim; d += 16) {
+            AE_PREFETCH(k + d);
+            AE_PREFETCH(v + d);
+        }
+    }
+}
+
+/* Online softmax of one row over gathered candidates idx[0..n) of `rows`,
+ * continuing the state (m, l, acc). */
+static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aether_rows *rows,
+                            const size_t *idx, size_t n, float *m, float *l, float *acc)
+{
+    float s[AE_BATCH];
+    size_t a = 0, j, c;
+    while (a < n) {
+        float mx = *m, sum = 0.0f;
+        c = n - a < AE_BATCH ? n - a : AE_BATCH;
+        AE_FN(prefetch_rows)(rows, idx + a, c, dim);
+        AE_FN(dots_fast)(q, dim, rows, idx + a, c, scale, s);
+        for (j = 0; j < c; ++j)
+            mx = s[j] > mx ? s[j] : mx;
+        if (mx > *m) {
+            float al = expf(*m - mx);
+            AE_FN(scale_row)(acc, dim, al);
+            *l *= al;
+            *m = mx;
+        }
+        for (j = 0; j < c; ++j)
+            s[j] -= mx;
+        AE_FN(exp_array)(s, s, c);
+        for (j = 0; j < c; ++j)
+            sum += s[j];
+        AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
+        *l += sum;
+        a += c;
+    }
+}
+
+static void AE_FN(finish_row)(const float *acc, size_t dim, float l, float *out)
+{
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    size_t d;
+    if (l != l) /* NaN weights make the whole row NaN, as the reference */
+        inv = l;
+    for (d = 0; d < dim; ++d)
+        out[d] = acc[d] * inv;
 }
 
 /* max(init, x[0..n)) */
@@ -452,10 +418,10 @@ static void AE_FN(scores_half)(const float *qt, const float *k0, const float *k1
     size_t d;
     for (d = 0; d < dim; ++d) {
         AE_V q0 = AE_LOADU(qt + d * AE_R + ro);
-        a0 = AE_ADD(a0, AE_MUL(q0, AE_SET1(k0[d])));
-        a1 = AE_ADD(a1, AE_MUL(q0, AE_SET1(k1[d])));
-        a2 = AE_ADD(a2, AE_MUL(q0, AE_SET1(k2[d])));
-        a3 = AE_ADD(a3, AE_MUL(q0, AE_SET1(k3[d])));
+        a0 = AE_FMA(q0, AE_SET1(k0[d]), a0);
+        a1 = AE_FMA(q0, AE_SET1(k1[d]), a1);
+        a2 = AE_FMA(q0, AE_SET1(k2[d]), a2);
+        a3 = AE_FMA(q0, AE_SET1(k3[d]), a3);
     }
     AE_STOREU(st + ro, AE_MUL(a0, sc));
     AE_STOREU(st + AE_R + ro, AE_MUL(a1, sc));
@@ -464,9 +430,10 @@ static void AE_FN(scores_half)(const float *qt, const float *k0, const float *k1
 }
 
 /* st[j*R + r] = scale * dot(q_r, k_j) for the kc keys at kb; qt is Q^T.
- * Each lane runs the reference's own recurrence (left to right, multiply
- * then add, no fusion), so window scores are bit-identical to the
- * reference: only exp and the P.V summation order differ. jr, if not NULL,
+ * Each lane runs the reference's recurrence left to right, fused: each
+ * step skips the product's rounding, so a score differs from the
+ * reference's by at most a few ulps of sum |q_d k_d| (the contract's s^2
+ * term). Unfused, the loop cost 1.46x as much. jr, if not NULL,
  * holds per row vector the key range [jr[2v], jr[2v+1]) its rows use: a
  * key group outside one vector's range is scored for the other only (the
  * caller masks those entries anyway). pf (or NULL): prefetch steps. */
@@ -498,14 +465,14 @@ static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const
             AE_V q0 = AE_LOADU(qt + d * AE_R), q1 = AE_LOADU(qt + d * AE_R + AE_VW);
             AE_V b0 = AE_SET1(k0[d]), b1 = AE_SET1(k1[d]), b2 = AE_SET1(k2[d]),
                  b3 = AE_SET1(k3[d]);
-            a00 = AE_ADD(a00, AE_MUL(q0, b0));
-            a01 = AE_ADD(a01, AE_MUL(q1, b0));
-            a10 = AE_ADD(a10, AE_MUL(q0, b1));
-            a11 = AE_ADD(a11, AE_MUL(q1, b1));
-            a20 = AE_ADD(a20, AE_MUL(q0, b2));
-            a21 = AE_ADD(a21, AE_MUL(q1, b2));
-            a30 = AE_ADD(a30, AE_MUL(q0, b3));
-            a31 = AE_ADD(a31, AE_MUL(q1, b3));
+            a00 = AE_FMA(q0, b0, a00);
+            a01 = AE_FMA(q1, b0, a01);
+            a10 = AE_FMA(q0, b1, a10);
+            a11 = AE_FMA(q1, b1, a11);
+            a20 = AE_FMA(q0, b2, a20);
+            a21 = AE_FMA(q1, b2, a21);
+            a30 = AE_FMA(q0, b3, a30);
+            a31 = AE_FMA(q1, b3, a31);
         }
         AE_STOREU(st + (j + 0) * AE_R, AE_MUL(a00, sc));
         AE_STOREU(st + (j + 0) * AE_R + AE_VW, AE_MUL(a01, sc));
@@ -521,7 +488,7 @@ static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const
         for (rv = 0; rv < AE_RV; ++rv) {
             AE_V a = AE_ZERO();
             for (d = 0; d < dim; ++d)
-                a = AE_ADD(a, AE_MUL(AE_LOADU(qt + d * AE_R + rv * AE_VW), AE_SET1(k0[d])));
+                a = AE_FMA(AE_LOADU(qt + d * AE_R + rv * AE_VW), AE_SET1(k0[d]), a);
             AE_STOREU(st + j * AE_R + rv * AE_VW, AE_MUL(a, sc));
         }
     }
@@ -690,8 +657,7 @@ static void AE_FN(slot_dots)(const float *qt, const float *const *kr, size_t dim
                 b[r] = kp[r] ? AE_LOADU(kp[r] + d0) : AE_ZERO();
             AE_TRANSPOSE(b);
             for (d = 0; d < AE_VW; ++d)
-                acc[rv] = AE_ADD(acc[rv],
-                                 AE_MUL(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW), b[d]));
+                acc[rv] = AE_FMA(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW), b[d], acc[rv]);
         }
     for (; d0 < dim; d0 += dc) {
         dc = dim - d0 < AE_DC ? dim - d0 : AE_DC;
@@ -700,17 +666,15 @@ static void AE_FN(slot_dots)(const float *qt, const float *const *kr, size_t dim
                 kt[d * AE_R + r] = kr[r] ? kr[r][d0 + d] : 0.0f;
         for (d = 0; d < dc; ++d)
             for (rv = 0; rv < AE_RV; ++rv)
-                acc[rv] = AE_ADD(acc[rv], AE_MUL(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW),
-                                                 AE_LOADU(kt + d * AE_R + rv * AE_VW)));
+                acc[rv] = AE_FMA(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW),
+                                 AE_LOADU(kt + d * AE_R + rv * AE_VW), acc[rv]);
     }
 }
 
 /* Token slots: st[e*R + r] = score of row r's e-th extra token, -inf past
  * its list. Consecutive queries look back by the same strides from
  * different places, so the rows share no keys: each lane gathers its own
- * key, and runs its row's dot in the reference's order as in the window,
- * so the scores are bit-identical to the reference (scores of large inputs
- * are too sensitive for a reordered sum). */
+ * key, and runs its row's dot left to right, fused, as in the window. */
 static void AE_FN(far_tok_scores)(const aether_tile *t, const float *qt, size_t E, float *st)
 {
     const float *kr[AE_R];
@@ -736,8 +700,8 @@ static void AE_FN(far_tok_scores)(const aether_tile *t, const float *qt, size_t 
 }
 
 /* Block slots: the union u scored against all rows at once (queries of a
- * tile share nearly all their blocks), in the reference's order, then
- * masked per row. */
+ * tile share nearly all their blocks), as in the window, then masked per
+ * row. */
 static void AE_FN(far_blk_scores)(const aether_tile *t, const float *qt, const size_t *u,
                                   size_t nu, float *sb)
 {
