@@ -191,6 +191,40 @@ static void test_widen_f16(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
+/* The benchmark's machine probes: the sum read_probe returns (integer
+ * values, so every order gives the same float) over lengths off the
+ * vector width, and fma_probe's chains (0 steps: the seeds x .. x + 11 in
+ * every lane; 1000 steps: the recurrence's closed form). */
+static void test_probes(void)
+{
+    static float buf[1000];
+    size_t p, i, n;
+    for (i = 0; i < 1000; ++i)
+        buf[i] = (float)(i % 7);
+    for (p = 0; p < 3; ++p) {
+        const aether_simd_ops *ops;
+        size_t bad = 0;
+        double f = pow(0.999999, 1000.0), want = 0.0;
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        ops = aether_simd_active();
+        for (n = 0; n <= 1000; n += 37) {
+            float sum = 0.0f;
+            for (i = 0; i < n; ++i)
+                sum += buf[i + (1000 - n)];
+            bad += ops->read_probe(buf + (1000 - n), n) != sum;
+        }
+        CHECK_MSG(bad == 0, "%s read_probe: %lu lengths wrong", k_fast_name[p], (unsigned long)bad);
+        CHECK_NEAR(ops->fma_probe(0, 2.0f), (double)ops->lanes * (12.0 * 2.0 + 66.0), 1e-3);
+        /* Chain k after 1000 steps: 0.1 + (2 + k - 0.1) * 0.999999^1000. */
+        for (i = 0; i < 12; ++i)
+            want += 0.1 + (2.0 + (double)i - 0.1) * f;
+        want *= (double)ops->lanes;
+        CHECK_NEAR(ops->fma_probe(1000, 2.0f), want, 1e-4 * want);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
 typedef struct shape {
     size_t seq, qh, kvh, dim;
 } shape;
@@ -459,5 +493,5 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_paths_vs_reference, test_far_batched,
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_probes, test_paths_vs_reference, test_far_batched,
           test_in_place, test_thread_determinism, test_workspace, test_query_fast)

@@ -7,9 +7,10 @@
  * repeated runs; the reference gets fewer repeats when slow), streaming
  * decode steps through the cache API (append + decode_step) over cache
  * length T with their flatness, the temporal model's session step (fast
- * and reference, tracks per core from the steady evicting state), and the two README
+ * and reference, tracks per core from the steady evicting state), the two README
  * curves (sparse vs dense forward over N; streaming step vs full recompute
- * over history T). GFLOP/s counts 4 * dim flops per attention edge
+ * over history T), and the machine's bounds (bench_bounds.h) with the floor
+ * they put under the sparse, decode and flatness targets. GFLOP/s counts 4 * dim flops per attention edge
  * (2 * dim for q.k, 2 * dim for p.v); softmax and landmarks are not counted.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -24,8 +25,10 @@
 #include "aether/dispatch.h"
 #include "aether/kvcache.h"
 #include "aether/model.h"
+#include "bench_bounds.h"
 #include "commands.h"
 #include "kernels/fast.h"
+#include "kernels/sparse_internal.h"
 
 /* Single-threaded runs time the calling thread's CPU time, so other load
  * on the machine does not count; threaded runs use the wall clock. */
@@ -328,6 +331,91 @@ static const char *jsep(int *first)
 }
 static int want(const char *name) { return !g_only || strstr(name, g_only) != NULL; }
 
+/* Candidate rows of the 8x64 W128 B64 decode step at cache length T, and
+ * how many of them lie more than `back` bytes of newer rows behind the
+ * newest (rows of row_bytes each). */
+static size_t decode_rows(size_t T, size_t row_bytes, size_t back, size_t *far)
+{
+    aether_attn_config cfg;
+    size_t tok_cap, blk_cap, n_tok = 0, n_blk = 0, a, *tok, *blk;
+    make_cfg(&cfg, 128, 64);
+    tok_cap = aether_pattern_max_tokens(&cfg, T);
+    blk_cap = aether_pattern_max_blocks(&cfg, T);
+    tok = malloc((tok_cap + 1) * sizeof *tok);
+    blk = malloc((blk_cap + 1) * sizeof *blk);
+    *far = 0;
+    if (!tok || !blk ||
+        aether_sparse_candidates(&cfg, T - 1, T, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk) !=
+            AETHER_OK) {
+        free(tok);
+        free(blk);
+        return 0;
+    }
+    /* Token 0 (the global) is read by every step and stays cached. */
+    for (a = 0; a < n_tok; ++a)
+        if (tok[a] != 0 && (T - 1 - tok[a]) * row_bytes > back)
+            ++*far;
+    free(tok);
+    free(blk);
+    return n_tok + n_blk;
+}
+
+/* The machine's measured limits and the floor they put under the targets
+ * (sparse forward 20x, decode <= 5 us, flatness <= 1.25): sp is the sparse
+ * seq 8,192 row, sp_t / sp_r its times in this run (0: not run), dec_t1
+ * the 8x64 step at T = 1,000 (0: not run). */
+static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, double dec_t1,
+                         FILE *fc, FILE *fj, int *first)
+{
+    bench_bounds b;
+    const size_t row = 2 * 8 * 64 * sizeof(float);
+    size_t n15, nfar, f15, llc;
+    double flops, floor_s, dec_floor, cold;
+    if (bench_bounds_measure(quick, &b) != 0) {
+        printf("bounds: need the vector kernels and %d MiB\n", quick ? 256 : 1024);
+        return;
+    }
+    llc = b.llc_bytes ? b.llc_bytes : (size_t)32 << 20;
+    printf("bounds (%s, one core): multiply-add peak %.1f GFLOP/s; reads: %lu KiB (half of L2) "
+           "%.1f GB/s, %lu MiB (half of L3) %.1f GB/s, DRAM (%lu MiB) %.1f GB/s; a cold 4 KiB "
+           "row %.2f us\n",
+           b.isa, b.fma_gflops, (unsigned long)((b.l2_bytes ? b.l2_bytes : 1u << 20) >> 11),
+           b.read_l2_gbs, (unsigned long)(llc >> 21), b.read_l3_gbs, (unsigned long)b.dram_mib,
+           b.read_dram_gbs, b.cold_row_s * 1e6);
+    flops = edges_of(sp) * 4.0 * (double)sp->dim;
+    floor_s = flops / (b.fma_gflops * 1e9);
+    printf("  %s: %.2f GFLOP of edges -> >= %.1f ms at that peak", sp->name, flops * 1e-9,
+           floor_s * 1e3);
+    if (sp_t > 0 && sp_r > 0)
+        printf("; this run %.1f ms = %.0f%% of peak; 20x the reference (%.1f ms) needs %.0f%%",
+               sp_t * 1e3, floor_s / sp_t * 100.0, sp_r / 20.0 * 1e3, floor_s / (sp_r / 20.0) * 100.0);
+    printf("\n");
+    n15 = decode_rows(15000, row, llc, &f15);
+    dec_floor = (double)n15 * (double)row / (b.read_l2_gbs * 1e9);
+    printf("  decode 8x64 T=15000: %lu candidate rows x %lu KiB of K and V -> >= %.2f us at the "
+           "L2 read rate\n",
+           (unsigned long)n15, (unsigned long)(row / 1024), dec_floor * 1e6);
+    (void)decode_rows(262144, row, llc, &nfar);
+    cold = (double)nfar * b.cold_row_s;
+    printf("  decode 8x64 T=262144: %lu candidate rows lie beyond the %lu MiB last-level cache -> "
+           "+%.2f us of cold reads per step",
+           (unsigned long)nfar, (unsigned long)(llc >> 20), cold * 1e6);
+    if (dec_t1 > 0)
+        printf("; flatness >= %.2f over this run's T=1000 step (%.2f us)", (dec_t1 + cold) / dec_t1,
+               dec_t1 * 1e6);
+    printf("\n");
+    if (fc)
+        fprintf(fc, "bounds,%s,,%.6g,%.6g,%.6g,%.6g,%.6g\n", b.isa, b.fma_gflops, b.read_l2_gbs,
+                b.read_l3_gbs, b.read_dram_gbs, b.cold_row_s);
+    if (fj)
+        fprintf(fj, "%s{\"section\":\"bounds\",\"isa\":\"%s\",\"fma_gflops\":%.6g,"
+                    "\"read_l2_gbs\":%.6g,\"read_16mib_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
+                    "\"cold_row_s\":%.6g,\"sparse8192_floor_s\":%.6g,"
+                    "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu}",
+                jsep(first), b.isa, b.fma_gflops, b.read_l2_gbs, b.read_l3_gbs, b.read_dram_gbs,
+                b.cold_row_s, floor_s, dec_floor, (unsigned long)nfar);
+}
+
 static FILE *open_out(const char *path)
 {
     FILE *f = path ? fopen(path, "w") : NULL;
@@ -354,7 +442,7 @@ int cmd_bench(int argc, char **argv)
     int quick = 0, i, first = 1;
     unsigned threads = 1;
     FILE *fc, *fj;
-    double sparse_t[3] = {0, 0, 0};
+    double sparse_t[3] = {0, 0, 0}, sparse_r[3] = {0, 0, 0}, dec_t1 = 0;
     size_t sparse_seq[3] = {0, 0, 0}, si;
     char tmp[64];
     for (i = 1; i < argc; ++i) {
@@ -407,6 +495,7 @@ int cmd_bench(int argc, char **argv)
         tr = time_wl(w, AETHER_KERNELS_REFERENCE, quick ? 1 : 3, quick ? 0.5 : 6.0);
         if (!w->dense && w->qh == 8 && w->dim == 64) {
             sparse_t[i] = tf;
+            sparse_r[i] = tr;
             sparse_seq[i] = w->seq;
         }
         printf("%-32s %11.3f %11.3f %7.1fx %12.3g %8.1f", w->name, tf * 1e3, tr * 1e3, tr / tf,
@@ -447,6 +536,8 @@ int cmd_bench(int argc, char **argv)
                 if (a == 0) {
                     t1 = tf;
                     r1 = tr;
+                    if (!cfgi)
+                        dec_t1 = tf;
                 }
                 tl = tf;
                 rl = tr;
@@ -560,6 +651,8 @@ int cmd_bench(int argc, char **argv)
         }
         remove(tmp);
     }
+    if (want("bounds"))
+        print_bounds(quick, &table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
     if (fj) {
         fprintf(fj, "\n]}\n");
         fclose(fj);

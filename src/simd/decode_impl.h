@@ -190,6 +190,8 @@ static void AE_FN(widen_f16)(const uint16_t *src, float *dst, size_t n)
         dst[i] = aether_f16_to_f32(src[i]);
 }
 
+#include "simd/probe_impl.h"
+
 static const aether_simd_ops AE_FN(ops) = {
     AE_OPS_NAME,          AE_R,
     AE_FN(tile),          AE_FN(query),
@@ -197,4 +199,6 @@ static const aether_simd_ops AE_FN(ops) = {
     AE_FN(matvec),        AE_FN(query_heads),
     AE_FN(prefetch_rows), AE_FN(widen_f16),
     AE_RN16(query_group), AE_RN16(query_heads),
+    AE_FN(fma_probe),     AE_FN(read_probe),
+    AE_VW,
 };

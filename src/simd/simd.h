@@ -104,6 +104,14 @@ typedef struct aether_simd_ops {
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                           const aether_rows *blocks, const size_t *blk, size_t n_blk,
                           float *out);
+    /* Machine probes for the benchmark's bounds (no kernel uses them):
+     * fma_probe runs iters steps of 12 independent multiply-add chains of
+     * vectors seeded from x (24 * lanes * iters flops); read_probe sums
+     * p[0..n) with streaming vector loads. Both return a value that
+     * depends on all their work. */
+    float (*fma_probe)(size_t iters, float x);
+    float (*read_probe)(const float *p, size_t n);
+    size_t lanes; /* floats per vector */
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */
