@@ -409,7 +409,7 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
                 b.read_l3_gbs, b.read_dram_gbs, b.cold_row_s);
     if (fj)
         fprintf(fj, "%s{\"section\":\"bounds\",\"isa\":\"%s\",\"fma_gflops\":%.6g,"
-                    "\"read_l2_gbs\":%.6g,\"read_16mib_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
+                    "\"read_half_l2_gbs\":%.6g,\"read_half_l3_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
                     "\"cold_row_s\":%.6g,\"sparse8192_floor_s\":%.6g,"
                     "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu}",
                 jsep(first), b.isa, b.fma_gflops, b.read_l2_gbs, b.read_l3_gbs, b.read_dram_gbs,
