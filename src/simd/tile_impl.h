@@ -104,57 +104,20 @@ static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, s
     }
 }
 
+/* Defined with the decode kernels (decode_rows_impl.h, f32 rows). */
+static void AE_FN(dots_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                              const float *kb, size_t stride, const size_t *idx, size_t n,
+                              float scale, float *s);
+
 /* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
- * (fused, reordered: not the reference's bits, within the contract). The
- * single-query path has no rows to put in the lanes. */
+ * (fused, reordered: not the reference's bits, within the contract): the
+ * one-row case of the decode's dots_heads. The single-query path has no
+ * rows to put in the lanes. */
 static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows,
                              const size_t *idx, size_t n, float scale, float *s)
 {
-    size_t j = 0, d, dv = dim - dim % AE_VW;
-    for (; j + 4 <= n; j += 4) {
-        const float *k0 = rows->k + idx[j] * rows->stride;
-        const float *k1 = rows->k + idx[j + 1] * rows->stride;
-        const float *k2 = rows->k + idx[j + 2] * rows->stride;
-        const float *k3 = rows->k + idx[j + 3] * rows->stride;
-        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
-        float t0, t1, t2, t3;
-        for (d = 0; d < dv; d += AE_VW) {
-            AE_V x = AE_LOADU(q + d);
-            a0 = AE_FMA(x, AE_LOADU(k0 + d), a0);
-            a1 = AE_FMA(x, AE_LOADU(k1 + d), a1);
-            a2 = AE_FMA(x, AE_LOADU(k2 + d), a2);
-            a3 = AE_FMA(x, AE_LOADU(k3 + d), a3);
-        }
-        {
-            float t4[4];
-            AE_HSUM4(a0, a1, a2, a3, t4);
-            t0 = t4[0];
-            t1 = t4[1];
-            t2 = t4[2];
-            t3 = t4[3];
-        }
-        for (; d < dim; ++d) {
-            t0 += q[d] * k0[d];
-            t1 += q[d] * k1[d];
-            t2 += q[d] * k2[d];
-            t3 += q[d] * k3[d];
-        }
-        s[j] = t0 * scale;
-        s[j + 1] = t1 * scale;
-        s[j + 2] = t2 * scale;
-        s[j + 3] = t3 * scale;
-    }
-    for (; j < n; ++j) {
-        const float *k0 = rows->k + idx[j] * rows->stride;
-        AE_V a0 = AE_ZERO();
-        float t0;
-        for (d = 0; d < dv; d += AE_VW)
-            a0 = AE_FMA(AE_LOADU(q + d), AE_LOADU(k0 + d), a0);
-        t0 = AE_HSUM(a0);
-        for (; d < dim; ++d)
-            t0 += q[d] * k0[d];
-        s[j] = t0 * scale;
-    }
+    static const size_t koff0 = 0;
+    AE_FN(dots_heads)(q, 1, dim, &koff0, rows->k, rows->stride, idx, n, scale, s);
 }
 
 /* Request every cache line of the batch's K and V rows up front: gathered
