@@ -117,9 +117,14 @@ int bench_bounds_measure(int quick, bench_bounds *b)
         big[i] = (float)(i & 1023u) * 1e-3f;
     b->l2_bytes = cache_bytes(2);
     b->llc_bytes = cache_bytes(3);
-    /* Half of each level: the buffer stays in it with room to spare. */
-    l2 = (b->l2_bytes ? b->l2_bytes : (size_t)1 << 20) / 8;
-    l3 = (b->llc_bytes ? b->llc_bytes : (size_t)32 << 20) / 8;
+    if (!b->l2_bytes)
+        b->l2_bytes = (size_t)1 << 20;
+    if (!b->llc_bytes)
+        b->llc_bytes = (size_t)32 << 20;
+    /* Half of each level (bytes / 8 floats): the buffer stays in it with
+     * room to spare. */
+    l2 = b->l2_bytes / 8;
+    l3 = b->llc_bytes / 8;
     b->isa = ops->name;
     b->fma_gflops = best_fma(ops);
     b->read_l2_gbs = best_read(ops, big, l2, 64);

@@ -13,8 +13,8 @@ typedef struct bench_bounds {
     double read_dram_gbs;  /* one pass over a buffer of dram_mib MiB */
     double cold_row_s;     /* one 4 KiB row at a random place of that buffer */
     size_t dram_mib;
-    size_t l2_bytes;       /* cache sizes the system reports (0: unknown) */
-    size_t llc_bytes;
+    size_t l2_bytes;       /* cache sizes the system reports (1 MiB and */
+    size_t llc_bytes;      /* 32 MiB assumed when it does not say) */
 } bench_bounds;
 
 /* Fills b; quick uses a 256 MiB buffer instead of 1 GiB. Returns 0, or -1

@@ -369,18 +369,17 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
 {
     bench_bounds b;
     const size_t row = 2 * 8 * 64 * sizeof(float);
-    size_t n15, nfar, f15, llc;
+    size_t n15, nfar, f15;
     double flops, floor_s, dec_floor, cold;
     if (bench_bounds_measure(quick, &b) != 0) {
         printf("bounds: need the vector kernels and %d MiB\n", quick ? 256 : 1024);
         return;
     }
-    llc = b.llc_bytes ? b.llc_bytes : (size_t)32 << 20;
     printf("bounds (%s, one core): multiply-add peak %.1f GFLOP/s; reads: %lu KiB (half of L2) "
            "%.1f GB/s, %lu MiB (half of L3) %.1f GB/s, DRAM (%lu MiB) %.1f GB/s; a cold 4 KiB "
            "row %.2f us\n",
-           b.isa, b.fma_gflops, (unsigned long)((b.l2_bytes ? b.l2_bytes : 1u << 20) >> 11),
-           b.read_l2_gbs, (unsigned long)(llc >> 21), b.read_l3_gbs, (unsigned long)b.dram_mib,
+           b.isa, b.fma_gflops, (unsigned long)(b.l2_bytes >> 11),
+           b.read_l2_gbs, (unsigned long)(b.llc_bytes >> 21), b.read_l3_gbs, (unsigned long)b.dram_mib,
            b.read_dram_gbs, b.cold_row_s * 1e6);
     flops = edges_of(sp) * 4.0 * (double)sp->dim;
     floor_s = flops / (b.fma_gflops * 1e9);
@@ -390,16 +389,16 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
         printf("; this run %.1f ms = %.0f%% of peak; 20x the reference (%.1f ms) needs %.0f%%",
                sp_t * 1e3, floor_s / sp_t * 100.0, sp_r / 20.0 * 1e3, floor_s / (sp_r / 20.0) * 100.0);
     printf("\n");
-    n15 = decode_rows(15000, row, llc, &f15);
+    n15 = decode_rows(15000, row, b.llc_bytes, &f15);
     dec_floor = (double)n15 * (double)row / (b.read_l2_gbs * 1e9);
     printf("  decode 8x64 T=15000: %lu candidate rows x %lu KiB of K and V -> >= %.2f us at the "
            "L2 read rate\n",
            (unsigned long)n15, (unsigned long)(row / 1024), dec_floor * 1e6);
-    (void)decode_rows(262144, row, llc, &nfar);
+    (void)decode_rows(262144, row, b.llc_bytes, &nfar);
     cold = (double)nfar * b.cold_row_s;
     printf("  decode 8x64 T=262144: %lu candidate rows lie beyond the %lu MiB last-level cache -> "
            "+%.2f us of cold reads per step",
-           (unsigned long)nfar, (unsigned long)(llc >> 20), cold * 1e6);
+           (unsigned long)nfar, (unsigned long)(b.llc_bytes >> 20), cold * 1e6);
     if (dec_t1 > 0)
         printf("; flatness >= %.2f over this run's T=1000 step (%.2f us)", (dec_t1 + cold) / dec_t1,
                dec_t1 * 1e6);
