@@ -1,8 +1,10 @@
 /* aether CLI entry point: dispatches to one command per source file. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "aether/core.h"
+#include "cli_util.h"
 #include "commands.h"
 
 typedef struct {
@@ -37,10 +39,27 @@ static void usage(FILE *f)
         fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].summary);
 }
 
+static void version_usage(FILE *f)
+{
+    fprintf(f, "usage: aether version   (also: aether --version, aether COMMAND --version)\n"
+               "  Prints the library version.\n");
+    cli_print_exit_statuses(f);
+}
+
 int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    static const struct option options[] = {{NULL, 0, NULL, 0}};
+    cli_command c = {0};
+    int rc = 0, n;
+    c.name = "version";
+    c.options = options;
+    c.usage = version_usage;
+    c.argc = argc;
+    c.argv = argv;
+    if (cli_next_option(&c, &rc) == CLI_STOP)
+        return rc;
+    if (!cli_positionals(&c, 0, 0, &n, &rc))
+        return rc;
     printf("aether %s\n", aether_version());
     return 0;
 }
@@ -50,16 +69,18 @@ int main(int argc, char **argv)
     size_t i;
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return cmd_version(argc - 1, argv + 1);
     for (i = 0; i < sizeof k_commands / sizeof k_commands[0]; ++i)
         if (!strcmp(argv[1], k_commands[i].name))
             return k_commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "aether: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return 2;
+    return CLI_EXIT_USAGE;
 }

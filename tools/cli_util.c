@@ -1,15 +1,240 @@
+#define _POSIX_C_SOURCE 200809L /* stat */
 #include "cli_util.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aether/core.h"
+#include "commands.h"
+
+/* ---------- options ---------- */
+
+enum { OPT_HELP = 'h', OPT_VERSION = 0x7F00 };
+#define MAX_OPTIONS 64
+
+static void print_version(void)
+{
+    printf("aether %s\n", aether_version());
+}
+
+static void try_help(const cli_command *c)
+{
+    fprintf(stderr, "Try 'aether %s --help'.\n", c->name);
+}
+
+int cli_next_option(cli_command *c, int *rc)
+{
+    /* The command's table plus --help and --version, rebuilt per call: the
+     * table is small and parsing happens once per process. */
+    struct option all[MAX_OPTIONS + 3];
+    size_t n = 0;
+    int r;
+    while (c->options && c->options[n].name) {
+        if (n == MAX_OPTIONS) {
+            fprintf(stderr, "aether %s: too many options in the table\n", c->name);
+            *rc = CLI_EXIT_FAILED;
+            return CLI_STOP;
+        }
+        all[n] = c->options[n];
+        ++n;
+    }
+    all[n].name = "help";
+    all[n].has_arg = no_argument;
+    all[n].flag = NULL;
+    all[n].val = OPT_HELP;
+    all[n + 1].name = "version";
+    all[n + 1].has_arg = no_argument;
+    all[n + 1].flag = NULL;
+    all[n + 1].val = OPT_VERSION;
+    memset(&all[n + 2], 0, sizeof all[n + 2]);
+    if (!c->started) {
+        c->started = 1;
+        opterr = 0;
+#ifdef __GLIBC__
+        optind = 0; /* full re-initialisation */
+#else
+        optind = 1;
+#endif
+    }
+    r = getopt_long(c->argc, c->argv, ":h", all, NULL);
+    c->optarg = optarg;
+    if (r == -1) {
+        c->first_positional = optind;
+        return CLI_DONE;
+    }
+    if (r == OPT_HELP) {
+        c->usage(stdout);
+        *rc = CLI_EXIT_OK;
+        return CLI_STOP;
+    }
+    if (r == OPT_VERSION) {
+        print_version();
+        *rc = CLI_EXIT_OK;
+        return CLI_STOP;
+    }
+    if (r == ':' || r == '?') {
+        const char *arg = optind > 0 && optind <= c->argc ? c->argv[optind - 1] : "";
+        if (r == ':')
+            fprintf(stderr, "aether %s: option '%s' needs a value\n", c->name, arg);
+        else if (optopt && !strncmp(arg, "--", 2))
+            fprintf(stderr, "aether %s: option '%.*s' takes no value\n", c->name,
+                    (int)strcspn(arg, "="), arg);
+        else if (optopt)
+            fprintf(stderr, "aether %s: unknown option '-%c'\n", c->name, optopt);
+        else
+            fprintf(stderr, "aether %s: unknown option '%s'\n", c->name, arg);
+        try_help(c);
+        *rc = CLI_EXIT_USAGE;
+        return CLI_STOP;
+    }
+    return r;
+}
+
+char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc)
+{
+    int count = c->argc - c->first_positional;
+    *n = count;
+    if (count < min) {
+        fprintf(stderr, "aether %s: missing argument%s\n", c->name, min - count > 1 ? "s" : "");
+        try_help(c);
+        *rc = CLI_EXIT_USAGE;
+        return NULL;
+    }
+    if (count > max) {
+        fprintf(stderr, "aether %s: unexpected argument '%s'\n", c->name,
+                c->argv[c->first_positional + max]);
+        try_help(c);
+        *rc = CLI_EXIT_USAGE;
+        return NULL;
+    }
+    return c->argv + c->first_positional;
+}
+
+int cli_usage_error(const cli_command *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "aether %s: ", c->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    try_help(c);
+    return CLI_EXIT_USAGE;
+}
+
+/* ---------- exit statuses ---------- */
+
+int cli_exit_status(aether_status st)
+{
+    switch (st) {
+    case AETHER_OK:
+        return CLI_EXIT_OK;
+    case AETHER_ERR_IO:
+        return CLI_EXIT_IO;
+    case AETHER_ERR_NONFINITE:
+        return CLI_EXIT_NONFINITE;
+    case AETHER_ERR_INVALID_ARG:
+    case AETHER_ERR_INVALID_CONFIG:
+    case AETHER_ERR_ZERO_HEAD_DIM:
+    case AETHER_ERR_BLOCK_SIZE:
+    case AETHER_ERR_TOO_MANY_GLOBALS:
+        return CLI_EXIT_USAGE;
+    case AETHER_ERR_SHAPE_MISMATCH:
+    case AETHER_ERR_GQA_RATIO:
+    case AETHER_ERR_HEAD_DIM_MISMATCH:
+    case AETHER_ERR_KV_HEADS_MISMATCH:
+    case AETHER_ERR_MASK_LENGTH:
+    case AETHER_ERR_CACHE_FULL:
+    case AETHER_ERR_CACHE_EMPTY:
+    case AETHER_ERR_SEQ_NOT_ONE:
+    case AETHER_ERR_BLOCK_MISMATCH:
+    case AETHER_ERR_ALL_PROTECTED:
+    case AETHER_ERR_SCORES_LENGTH:
+    case AETHER_ERR_BLOB_SHAPE:
+    case AETHER_ERR_TRACKS_FULL:
+        return CLI_EXIT_MISFIT;
+    case AETHER_ERR_NPY_MAGIC:
+    case AETHER_ERR_NPY_VERSION:
+    case AETHER_ERR_NPY_HEADER:
+    case AETHER_ERR_NPY_DTYPE:
+    case AETHER_ERR_NPY_FORTRAN:
+    case AETHER_ERR_NPY_ENDIAN:
+    case AETHER_ERR_NPY_TRUNCATED:
+    case AETHER_ERR_NPY_SIZE:
+    case AETHER_ERR_BLOB_TOO_SHORT:
+    case AETHER_ERR_BLOB_MAGIC:
+    case AETHER_ERR_BLOB_VERSION:
+    case AETHER_ERR_BLOB_LENGTH:
+    case AETHER_ERR_BLOB_CRC:
+    case AETHER_ERR_BLOB_ZERO_DIM:
+    case AETHER_ERR_BLOB_GQA:
+    case AETHER_ERR_BLOB_DEGENERATE:
+    case AETHER_ERR_BLOB_ELEM_SIZE:
+    case AETHER_ERR_BLOB_LAYOUT:
+    case AETHER_ERR_BLOB_NONFINITE:
+    case AETHER_ERR_BLOB_EXTENSION:
+    case AETHER_ERR_PACKET_SIZE:
+    case AETHER_ERR_PACKET_MAGIC:
+    case AETHER_ERR_PACKET_VERSION:
+    case AETHER_ERR_PACKET_CRC:
+    case AETHER_ERR_PACKET_CLASSES:
+    case AETHER_ERR_PACKET_ARGMAX:
+    case AETHER_ERR_PARSE:
+    case AETHER_ERR_FRAME_MAGIC:
+    case AETHER_ERR_FRAME_LENGTH:
+    case AETHER_ERR_FORMAT:
+    case AETHER_ERR_ZIP:
+        return CLI_EXIT_MALFORMED;
+    default:
+        return CLI_EXIT_FAILED;
+    }
+}
+
+void cli_print_exit_statuses(FILE *f)
+{
+    fprintf(f, "exit status: 0 ok, 1 failed, 2 usage, 3 I/O (missing or unreadable file),\n"
+               "  4 malformed input, 5 input that does not fit (shape, width, labels, a full\n"
+               "  cache), 6 NaN/Inf in the input\n");
+}
+
+/* ---------- files ---------- */
+
+const char *cli_path_problem(const char *path, int err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return strerror(errno);
+    if (S_ISDIR(sb.st_mode))
+        return "is a directory";
+    return strerror(err ? err : EIO);
+}
+
+int cli_read_error(const char *path, int err)
+{
+    fprintf(stderr, "aether: %s: cannot read (%s)\n", path, cli_path_problem(path, err));
+    return err == ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_IO;
+}
+
+FILE *cli_open_read(const char *path)
+{
+    struct stat sb;
+    /* fopen succeeds on a directory on some systems; reading it then fails
+     * with a less helpful message. */
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        errno = EISDIR;
+        return NULL;
+    }
+    return fopen(path, "rb");
+}
 
 unsigned char *cli_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = cli_open_read(path);
     unsigned char *buf = NULL;
     size_t cap = 0, n = 0;
     if (!f)
@@ -22,6 +247,7 @@ unsigned char *cli_read_file(const char *path, size_t *len)
             if (!nb) {
                 free(buf);
                 fclose(f);
+                errno = ENOMEM;
                 return NULL;
             }
             buf = nb;
@@ -33,8 +259,10 @@ unsigned char *cli_read_file(const char *path, size_t *len)
             break;
     }
     if (ferror(f)) {
+        int err = errno;
         free(buf);
         fclose(f);
+        errno = err ? err : EIO;
         return NULL;
     }
     fclose(f);
@@ -42,28 +270,27 @@ unsigned char *cli_read_file(const char *path, size_t *len)
     return buf;
 }
 
-int cli_parse_file_args(int argc, char **argv, void (*usage)(FILE *f), const char **path,
-                        int *json)
+int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
+                        const char **path, int *json)
 {
-    int i;
-    for (i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--json"))
-            *json = 1;
-        else if (argv[i][0] != '-' && !*path)
-            *path = argv[i];
-        else {
-            usage(stderr);
-            return 2;
-        }
+    static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    cli_command c = {0};
+    char **pos;
+    int opt, rc = CLI_EXIT_OK, n;
+    c.name = name;
+    c.options = options;
+    c.usage = usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        if (opt == CLI_STOP)
+            return rc;
+        *json = 1;
     }
-    if (!*path) {
-        usage(stderr);
-        return 2;
-    }
+    pos = cli_positionals(&c, 1, 1, &n, &rc);
+    if (!pos)
+        return rc;
+    *path = pos[0];
     return -1;
 }
 
@@ -87,6 +314,27 @@ int cli_parse_size(const char *s, size_t *out)
     if (!cli_parse_ull(s, 10, (unsigned long long)(size_t)-1, &v))
         return 0;
     *out = (size_t)v;
+    return 1;
+}
+
+int cli_split_labels(const char *text, char *buf, size_t cap, char **names, size_t max,
+                     size_t *n)
+{
+    char *p;
+    size_t len = strlen(text);
+    if (len >= cap)
+        return 0;
+    memcpy(buf, text, len + 1);
+    *n = 0;
+    for (p = buf; p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!*p || *n == max)
+            return 0;
+        names[(*n)++] = p;
+        p = comma ? comma + 1 : NULL;
+    }
     return 1;
 }
 

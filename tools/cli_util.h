@@ -7,15 +7,81 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "aether/core.h"
+
+/* ---------- options: one parser for every command ----------
+ * Every command declares its options as a table of getopt_long entries
+ * (`struct option`, with a distinct positive val each) and loops on
+ * cli_next_option(). The conventions live here once:
+ *   --opt VALUE and --opt=VALUE; unambiguous prefixes of long names;
+ *   -h / --help prints the usage to stdout, --version the version: exit 0;
+ *   an unknown option, a missing value or a value given to a flag prints
+ *   one line naming the option and a pointer to --help on stderr: exit 2;
+ *   positional arguments may stand anywhere; "--" ends the options. */
+struct option;
+
+typedef struct cli_command {
+    const char *name;            /* "classify": used in messages */
+    const struct option *options; /* terminated by an all-zero entry */
+    void (*usage)(FILE *f);
+    int argc;
+    char **argv;
+    /* parser state */
+    int started;
+    const char *optarg; /* the value of the option just returned */
+    int first_positional; /* after CLI_DONE: argv[first_positional..argc-1] */
+} cli_command;
+
+#define CLI_DONE (-1) /* no more options */
+#define CLI_STOP (-2) /* return *rc from the command (help, version or a usage error) */
+
+/* The next option's val; CLI_DONE when the options are over; CLI_STOP with
+ * *rc set when the command must return now. */
+int cli_next_option(cli_command *c, int *rc);
+
+/* The positional arguments after CLI_DONE: their count in *n and the first
+ * of them as the return value. Between min and max of them are accepted;
+ * otherwise a message names what is missing or unexpected, and the return
+ * is NULL with *rc = CLI_EXIT_USAGE. */
+char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc);
+
+/* A usage error about an option's value: prints "aether CMD: MESSAGE" and
+ * the pointer to --help, and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_command *c, const char *fmt, ...);
+
+/* ---------- exit statuses ---------- */
+
+/* The exit status (commands.h) for a library status: I/O 3, parse errors 4,
+ * shapes and capacities that do not fit 5, non-finite data 6, invalid
+ * options 2, memory and the rest 1. */
+int cli_exit_status(aether_status st);
+
+/* The exit-status table (commands.h), for the end of a usage text. */
+void cli_print_exit_statuses(FILE *f);
+
+/* ---------- files ---------- */
+
+/* Why path cannot be read, as a phrase: "no such file or directory", "is a
+ * directory", "permission denied", ... (from stat/errno). */
+const char *cli_path_problem(const char *path, int err);
+
+/* Prints "aether: PATH: cannot read (REASON)" and returns CLI_EXIT_IO. */
+int cli_read_error(const char *path, int err);
+
+/* fopen(path, "rb"), except that a directory fails with errno EISDIR. */
+FILE *cli_open_read(const char *path);
+
 /* The whole file at path in a malloc'd buffer (free() it), its length in
- * *len; NULL when it cannot be opened, read, or memory runs out. */
+ * *len; NULL when it cannot be opened, read, or memory runs out, with errno
+ * saying why (EISDIR for a directory, ENOMEM). */
 unsigned char *cli_read_file(const char *path, size_t *len);
 
 /* Arguments of a command that takes one FILE and --json: -1 when the
  * command should go on (*path set, *json 1 if --json was given), else the
- * exit status to return (0 after --help / -h, 2 after a usage message). */
-int cli_parse_file_args(int argc, char **argv, void (*usage)(FILE *f), const char **path,
-                        int *json);
+ * exit status to return (0 after --help or --version, 2 after a usage
+ * message). */
+int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
+                        const char **path, int *json);
 
 /* Strict unsigned parse: no sign, no trailing text, no overflow, at most max.
  * base as for strtoull (0 also takes 0x... hex). 1 on success, else 0 and
@@ -24,6 +90,12 @@ int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long
 
 /* cli_parse_ull in decimal into a size_t. */
 int cli_parse_size(const char *s, size_t *out);
+
+/* Comma-separated names ("wave,circle_cw,no_gesture") split in place into
+ * buf (cap bytes): names[0..*n-1] point into buf. 1 on success; 0 when the
+ * text does not fit, a name is empty or there are more than max. */
+int cli_split_labels(const char *text, char *buf, size_t cap, char **names, size_t max,
+                     size_t *n);
 
 /* s as a JSON string literal on stdout (quotes, backslashes and control
  * characters escaped). */

@@ -1,5 +1,6 @@
 /* `aether init-blob` (the deterministic demo blob) and `aether inspect`
  * (both validity levels of an RVNE blob). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,6 @@
 #include "commands.h"
 
 /* inspect's exit status when the blob parses but cannot load as a model. */
-#define EXIT_MODEL_INVALID 5
 
 /* ---------- init-blob ---------- */
 
@@ -296,16 +296,14 @@ int cmd_inspect(int argc, char **argv)
     report r;
     aether_blob_view v;
 
-    rc = cli_parse_file_args(argc, argv, inspect_usage, &path, &json);
+    rc = cli_parse_file_args("inspect", argc, argv, inspect_usage, &path, &json);
     if (rc >= 0)
         return rc;
     memset(&r, 0, sizeof r);
     r.path = path;
     buf = cli_read_file(path, &r.size);
-    if (!buf) {
-        fprintf(stderr, "aether inspect: cannot read %s\n", path);
-        return 3;
-    }
+    if (!buf)
+        return cli_read_error(path, errno);
     r.peek = aether_blob_peek_header(buf, r.size, &r.h);
     if (r.peek == AETHER_OK)
         r.magic = aether_load_le32(buf);
@@ -334,5 +332,5 @@ int cmd_inspect(int argc, char **argv)
     free(buf);
     if (r.format != AETHER_OK)
         return 4;
-    return r.model == AETHER_OK ? 0 : EXIT_MODEL_INVALID;
+    return cli_exit_status(r.model);
 }

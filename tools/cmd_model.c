@@ -1,5 +1,7 @@
 /* `aether classify` (window forward) and `aether stream` (per-frame
  * session) over a frames .npy with a model from an RVNE blob. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +12,12 @@
 #include "aether/packet.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_meta.h"
 
 typedef struct model_opts {
     const char *model_path, *frames_path, *packet_path;
     aether_pool pool;
+    int have_pool, have_backend;
     int json;
     aether_head_backend backend;
     int dense_checkpoint;
@@ -33,6 +37,11 @@ typedef struct loaded {
     aether_head_config hc;
     aether_npy frames;
     size_t n_frames;
+    model_meta meta;       /* the blob's metadata: defaults under the options */
+    aether_pool pool;      /* --pool, else the metadata's, else last */
+    char *labels[256];
+    size_t n_labels;       /* 0 without labels metadata */
+    char labels_buf[sizeof ((model_meta *)0)->labels];
 } loaded;
 
 static void model_usage(FILE *f, int stream)
@@ -50,6 +59,8 @@ static void model_usage(FILE *f, int stream)
                    "  reference kernels, whose logits `aether stream` reproduces bit for bit.\n");
     fprintf(f, "  FRAMES.npy: float32 [N, input_dim] (or [input_dim] for one frame).\n"
                "options:\n"
+               "  Defaults come from the blob's metadata when it has them (labels, pooling,\n"
+               "  backend, window, block); the options below override them.\n"
                "  --backend sparse|dense|auto  attention backend (sparse)\n"
                "  --dense-checkpoint   for auto: the weights come from a dense-MHA checkpoint\n"
                "  --window N --block N          attention window radius / landmark block (32, 16)\n"
@@ -61,112 +72,152 @@ static void model_usage(FILE *f, int stream)
                    "  --evict sliding|none|scored   policy when a cache is full (sliding)\n"
                    "  --period-us P        packet timestamp step per frame (200000)\n");
     else
-        fprintf(f, "  --pool last|mean     pooling (last)\n"
+        fprintf(f, "  --pool last|mean     pooling (the metadata's, else last)\n"
                    "  --fast               allow optimised (SIMD) kernels: faster, logits within\n"
                    "                       ~1e-6 of the reference instead of identical\n"
                    "  --ts-us T            packet timestamp (0)\n");
-    fprintf(f, "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid model or frames\n");
+    cli_print_exit_statuses(f);
 }
 
-/* 0 ok, else the exit status. */
+enum {
+    OPT_MODEL = 1, OPT_FRAMES, OPT_PACKET, OPT_BACKEND, OPT_DENSE_CHECKPOINT, OPT_WINDOW,
+    OPT_BLOCK, OPT_JSON, OPT_NODE, OPT_POOL, OPT_FAST, OPT_TS_US, OPT_CAPACITY, OPT_EVICT,
+    OPT_PERIOD_US
+};
+
+#define COMMON_OPTIONS                                                                         \
+    {"model", required_argument, NULL, OPT_MODEL},                                            \
+        {"frames", required_argument, NULL, OPT_FRAMES},                                      \
+        {"packet", required_argument, NULL, OPT_PACKET},                                      \
+        {"backend", required_argument, NULL, OPT_BACKEND},                                    \
+        {"dense-checkpoint", no_argument, NULL, OPT_DENSE_CHECKPOINT},                        \
+        {"window", required_argument, NULL, OPT_WINDOW},                                      \
+        {"block", required_argument, NULL, OPT_BLOCK}, {"json", no_argument, NULL, OPT_JSON}, \
+        {"node", required_argument, NULL, OPT_NODE}
+
+static const struct option k_classify_options[] = {
+    COMMON_OPTIONS,
+    {"pool", required_argument, NULL, OPT_POOL},
+    {"fast", no_argument, NULL, OPT_FAST},
+    {"ts-us", required_argument, NULL, OPT_TS_US},
+    {NULL, 0, NULL, 0}};
+
+static const struct option k_stream_options[] = {
+    COMMON_OPTIONS,
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"evict", required_argument, NULL, OPT_EVICT},
+    {"period-us", required_argument, NULL, OPT_PERIOD_US},
+    {NULL, 0, NULL, 0}};
+
+static void classify_usage(FILE *f)
+{
+    model_usage(f, 0);
+}
+
+static void stream_usage(FILE *f)
+{
+    model_usage(f, 1);
+}
+
+/* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, int stream, model_opts *o)
 {
-    int i;
+    cli_command c = {0};
+    int opt, rc = 0, n;
+    unsigned long long v = 0;
     memset(o, 0, sizeof *o);
-    o->pool = AETHER_POOL_LAST;
     o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = 4096;
     o->evict = AETHER_KV_EVICT_SLIDING;
     o->period_us = 200000;
-    for (i = 1; i < argc; ++i) {
-        const char *a = argv[i], *val;
-        unsigned long long v = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            model_usage(stdout, stream);
-            return -1;
-        }
-        if (!strcmp(a, "--json")) {
+    c.name = stream ? "stream" : "classify";
+    c.options = stream ? k_stream_options : k_classify_options;
+    c.usage = stream ? stream_usage : classify_usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        const char *val = c.optarg;
+        switch (opt) {
+        case CLI_STOP:
+            return rc == 0 ? -1 : rc;
+        case OPT_JSON:
             o->json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--dense-checkpoint")) {
+            break;
+        case OPT_DENSE_CHECKPOINT:
             o->dense_checkpoint = 1;
-            continue;
-        }
-        if (!strcmp(a, "--fast") && !stream) {
+            break;
+        case OPT_FAST:
             o->fast = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "aether: %s needs a value\n", a);
-            return 2;
-        }
-        val = argv[++i];
-        if (!strcmp(a, "--model"))
+            break;
+        case OPT_MODEL:
             o->model_path = val;
-        else if (!strcmp(a, "--frames"))
+            break;
+        case OPT_FRAMES:
             o->frames_path = val;
-        else if (!strcmp(a, "--packet"))
+            break;
+        case OPT_PACKET:
             o->packet_path = val;
-        else if (!strcmp(a, "--backend")) {
-            if (aether_head_backend_parse(val, &o->backend) != AETHER_OK) {
-                fprintf(stderr, "aether: --backend is sparse, dense or auto\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--pool") && !stream) {
+            break;
+        case OPT_BACKEND:
+            if (aether_head_backend_parse(val, &o->backend) != AETHER_OK)
+                return cli_usage_error(&c, "--backend is sparse, dense or auto");
+            o->have_backend = 1;
+            break;
+        case OPT_POOL:
             if (!strcmp(val, "last"))
                 o->pool = AETHER_POOL_LAST;
             else if (!strcmp(val, "mean"))
                 o->pool = AETHER_POOL_MEAN;
-            else {
-                fprintf(stderr, "aether: --pool is last or mean\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--evict") && stream) {
+            else
+                return cli_usage_error(&c, "--pool is last or mean");
+            o->have_pool = 1;
+            break;
+        case OPT_EVICT:
             if (!strcmp(val, "sliding"))
                 o->evict = AETHER_KV_EVICT_SLIDING;
             else if (!strcmp(val, "none"))
                 o->evict = AETHER_KV_EVICT_NONE;
             else if (!strcmp(val, "scored"))
                 o->evict = AETHER_KV_EVICT_SCORED;
-            else {
-                fprintf(stderr, "aether: --evict is sliding, none or scored\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--window") || !strcmp(a, "--block") ||
-                   (!strcmp(a, "--capacity") && stream)) {
-            if (!cli_parse_ull(val, 10, (size_t)-1, &v)) {
-                fprintf(stderr, "aether: %s needs a non-negative integer\n", a);
-                return 2;
-            }
-            if (a[2] == 'w') {
+            else
+                return cli_usage_error(&c, "--evict is sliding, none or scored");
+            break;
+        case OPT_WINDOW:
+        case OPT_BLOCK:
+        case OPT_CAPACITY:
+            if (!cli_parse_ull(val, 10, (size_t)-1, &v))
+                return cli_usage_error(&c, "--%s needs a non-negative integer",
+                                       opt == OPT_WINDOW ? "window"
+                                       : opt == OPT_BLOCK ? "block"
+                                                          : "capacity");
+            if (opt == OPT_WINDOW) {
                 o->window = (size_t)v;
                 o->have_window = 1;
-            } else if (a[2] == 'b') {
+            } else if (opt == OPT_BLOCK) {
                 o->block = (size_t)v;
                 o->have_block = 1;
             } else {
                 o->capacity = (size_t)v;
             }
-        } else if (!strcmp(a, "--node")) {
-            if (!cli_parse_ull(val, 10, 255, &o->node)) {
-                fprintf(stderr, "aether: --node is 0..255\n");
-                return 2;
-            }
-        } else if ((!strcmp(a, "--ts-us") && !stream) || (!strcmp(a, "--period-us") && stream)) {
-            if (!cli_parse_ull(val, 10, ~0ull, stream ? &o->period_us : &o->ts_us)) {
-                fprintf(stderr, "aether: %s needs a non-negative integer\n", a);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "aether: unknown option %s\n", a);
-            model_usage(stderr, stream);
-            return 2;
+            break;
+        case OPT_NODE:
+            if (!cli_parse_ull(val, 10, 255, &o->node))
+                return cli_usage_error(&c, "--node is 0..255");
+            break;
+        case OPT_TS_US:
+        case OPT_PERIOD_US:
+            if (!cli_parse_ull(val, 10, ~0ull, opt == OPT_PERIOD_US ? &o->period_us : &o->ts_us))
+                return cli_usage_error(&c, "--%s needs a non-negative integer",
+                                       opt == OPT_PERIOD_US ? "period-us" : "ts-us");
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
         }
     }
+    if (!cli_positionals(&c, 0, 0, &n, &rc))
+        return rc;
     if (!o->model_path || !o->frames_path) {
-        model_usage(stderr, stream);
-        return 2;
+        return cli_usage_error(&c, "--model and --frames are required");
     }
     return 0;
 }
@@ -178,59 +229,86 @@ static void unload(loaded *l)
     free(l->blob_bytes);
 }
 
-/* Blob -> model, frames .npy -> [N, input_dim]. 0 ok, else exit status. */
+/* Blob -> model (metadata defaults under the options), frames .npy ->
+ * [N, input_dim]. 0 ok, else exit status. */
 static int load(const model_opts *o, loaded *l)
 {
     size_t len = 0;
     aether_status st;
+    char err[256];
     memset(l, 0, sizeof *l);
     l->blob_bytes = cli_read_file(o->model_path, &len);
-    if (!l->blob_bytes) {
-        fprintf(stderr, "aether: cannot read %s\n", o->model_path);
-        return 3;
-    }
+    if (!l->blob_bytes)
+        return cli_read_error(o->model_path, errno);
     st = aether_blob_parse(l->blob_bytes, len, &l->blob);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether: %s: invalid blob: %s (%s)\n", o->model_path,
                 aether_blob_reference_message(st), aether_status_name(st));
-        return 4;
+        return CLI_EXIT_MALFORMED;
+    }
+    /* An invalid model is left to the model loader's diagnostics. */
+    if (aether_blob_validate_model(&l->blob, NULL) == AETHER_OK &&
+        model_meta_read(&l->blob, &l->meta, err, sizeof err) != 0) {
+        fprintf(stderr, "aether: %s: %s\n", o->model_path, err);
+        return CLI_EXIT_MALFORMED;
     }
     aether_model_default_head_config(&l->blob, &l->hc);
-    l->hc.backend = o->backend;
+    l->hc.backend = o->have_backend ? o->backend
+                    : l->meta.have_backend ? l->meta.backend
+                                           : o->backend;
     l->hc.checkpoint_dense_mha = o->dense_checkpoint;
     if (o->have_window)
         l->hc.window = o->window;
+    else if (l->meta.have_attn_window)
+        l->hc.window = l->meta.attn_window;
     if (o->have_block)
         l->hc.block_size = o->block;
+    else if (l->meta.have_attn_block)
+        l->hc.block_size = l->meta.attn_block;
+    l->pool = o->have_pool ? o->pool : l->meta.have_pool ? l->meta.pool : AETHER_POOL_LAST;
     /* The blob buffer stays alive until unload, so f32 weights are used in
      * place. */
     st = aether_model_create(&l->blob, &l->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &l->model);
     if (st != AETHER_OK) {
         const char *msg = NULL;
-        if (aether_head_config_validate(&l->hc, &msg) != AETHER_OK && msg)
+        if (aether_head_config_validate(&l->hc, &msg) != AETHER_OK && msg) {
             fprintf(stderr, "aether: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
-        else
-            fprintf(stderr, "aether: %s: cannot load the model: %s (%s)\n", o->model_path,
-                    aether_strerror(st), aether_status_name(st));
-        return 4;
+            return CLI_EXIT_USAGE;
+        }
+        fprintf(stderr, "aether: %s: cannot load the model: %s (%s)\n", o->model_path,
+                aether_strerror(st), aether_status_name(st));
+        return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;
     }
     aether_model_get_info(l->model, &l->info);
+    if (l->meta.have_labels &&
+        (!cli_split_labels(l->meta.labels, l->labels_buf, sizeof l->labels_buf, l->labels,
+                           sizeof l->labels / sizeof l->labels[0], &l->n_labels) ||
+         l->n_labels != l->info.n_classes)) {
+        fprintf(stderr, "aether: %s: its labels metadata names %lu labels for %lu classes\n",
+                o->model_path, (unsigned long)l->n_labels, (unsigned long)l->info.n_classes);
+        return CLI_EXIT_MISFIT;
+    }
     st = aether_npy_load(o->frames_path, &l->frames);
+    if (st == AETHER_ERR_IO)
+        return cli_read_error(o->frames_path, errno);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether: %s: %s\n", o->frames_path, aether_strerror(st));
-        return st == AETHER_ERR_IO ? 3 : 4;
+        return cli_exit_status(st);
     }
-    if (l->frames.dtype != AETHER_DTYPE_F32 ||
-        !((l->frames.ndim == 2 && l->frames.shape[1] == l->info.input_dim) ||
+    if (l->frames.dtype != AETHER_DTYPE_F32) {
+        fprintf(stderr, "aether: %s: expected float32 frames\n", o->frames_path);
+        return CLI_EXIT_MALFORMED;
+    }
+    if (!((l->frames.ndim == 2 && l->frames.shape[1] == l->info.input_dim) ||
           (l->frames.ndim == 1 && l->frames.shape[0] == l->info.input_dim))) {
-        fprintf(stderr, "aether: %s: expected float32 [N, %lu] frames\n", o->frames_path,
-                (unsigned long)l->info.input_dim);
-        return l->frames.dtype == AETHER_DTYPE_F32 ? 5 : 4;
+        fprintf(stderr, "aether: %s: expected float32 [N, %lu] frames (the model's input width)\n",
+                o->frames_path, (unsigned long)l->info.input_dim);
+        return CLI_EXIT_MISFIT;
     }
     l->n_frames = l->frames.ndim == 2 ? l->frames.shape[0] : 1;
     if (l->n_frames == 0) {
         fprintf(stderr, "aether: %s holds no frames\n", o->frames_path);
-        return 4;
+        return CLI_EXIT_MALFORMED;
     }
     return 0;
 }
@@ -241,6 +319,21 @@ static void print_float(float x, int json)
         cli_json_float(x);
     else
         printf("%.9g", (double)x);
+}
+
+/* "label NAME " (text) or "\"label\":\"NAME\"," (JSON) when the blob names
+ * its classes; nothing otherwise. */
+static void print_label(const loaded *l, size_t index, int json)
+{
+    if (index >= l->n_labels)
+        return;
+    if (json) {
+        printf("\"label\":");
+        cli_json_string(l->labels[index]);
+        putchar(',');
+    } else {
+        printf("label %s ", l->labels[index]);
+    }
 }
 
 static void print_logits(const float *lg, size_t n, int json)
@@ -268,11 +361,11 @@ static int emit_packet(FILE *pf, const float *lg, size_t n, const model_opts *o,
         st = aether_packet_encode(&p, b, sizeof b);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether: cannot encode a packet: %s\n", aether_strerror(st));
-        return 4;
+        return cli_exit_status(st);
     }
     if (fwrite(b, 1, sizeof b, pf) != sizeof b) {
         fprintf(stderr, "aether: cannot write %s\n", o->packet_path);
-        return 3;
+        return CLI_EXIT_IO;
     }
     return 0;
 }
@@ -292,7 +385,7 @@ static int close_packets(FILE *f, const model_opts *o, int rc)
 {
     if (f && fclose(f) != 0 && rc == 0) {
         fprintf(stderr, "aether: cannot write %s\n", o->packet_path);
-        return 3;
+        return CLI_EXIT_IO;
     }
     return rc;
 }
@@ -321,34 +414,37 @@ int cmd_classify(int argc, char **argv)
      * classify == stream (last frame) equality exact. */
     if (!o.fast)
         aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    st = aether_model_forward(l.model, (const float *)l.frames.data, l.n_frames, o.pool, logits,
+    st = aether_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
                               NULL, NULL, 0);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st), aether_status_name(st));
-        rc = st == AETHER_ERR_NO_MEM ? 1 : st == AETHER_ERR_NONFINITE ? 6 : 4;
+        rc = cli_exit_status(st);
         goto done;
     }
     aether_packet_argmax(logits, l.info.n_classes, &am, &top, &margin);
     if (o.json) {
         printf("{\"frames\":%lu,\"pool\":\"%s\",\"backend\":\"%s\",\"window\":%lu,\"block\":%lu,"
                "\"logits\":",
-               (unsigned long)l.n_frames, o.pool == AETHER_POOL_LAST ? "last" : "mean",
+               (unsigned long)l.n_frames, l.pool == AETHER_POOL_LAST ? "last" : "mean",
                aether_head_backend_name(l.info.backend), (unsigned long)l.hc.window,
                (unsigned long)l.hc.block_size);
         print_logits(logits, l.info.n_classes, 1);
-        printf(",\"argmax\":%lu,\"top_logit\":", (unsigned long)am);
+        printf(",\"argmax\":%lu,", (unsigned long)am);
+        print_label(&l, am, 1);
+        printf("\"top_logit\":");
         print_float(top, 1);
         printf(",\"margin\":");
         print_float(margin, 1);
         printf("}\n");
     } else {
         printf("frames %lu (pool %s, backend %s, window %lu, block %lu)\nlogits ",
-               (unsigned long)l.n_frames, o.pool == AETHER_POOL_LAST ? "last" : "mean",
+               (unsigned long)l.n_frames, l.pool == AETHER_POOL_LAST ? "last" : "mean",
                aether_head_backend_name(l.info.backend), (unsigned long)l.hc.window,
                (unsigned long)l.hc.block_size);
         print_logits(logits, l.info.n_classes, 0);
-        printf("\nargmax %lu (top %.9g, margin %.9g)\n", (unsigned long)am, (double)top,
-               (double)margin);
+        printf("\nargmax %lu ", (unsigned long)am);
+        print_label(&l, am, 0);
+        printf("(top %.9g, margin %.9g)\n", (double)top, (double)margin);
     }
     if (o.packet_path) {
         pf = open_packets(&o);
@@ -389,7 +485,7 @@ int cmd_stream(int argc, char **argv)
                     ? "; an evicting cache needs a capacity above its protected frames "
                       "(sliding: the global frame; scored: also window + 1 recent frames)"
                     : "");
-        rc = st == AETHER_ERR_NO_MEM ? 1 : 2;
+        rc = st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
         goto done;
     }
     logits = (float *)malloc(l.info.n_classes * sizeof(float));
@@ -412,14 +508,22 @@ int cmd_stream(int argc, char **argv)
             else
                 printf("t %lu REJECTED: %s (%s)\n", (unsigned long)t, aether_strerror(st),
                        aether_status_name(st));
-            if (st != AETHER_ERR_NONFINITE)
+            if (st != AETHER_ERR_NONFINITE) {
+                fprintf(stderr, "aether stream: frame %lu: %s (%s)%s\n", (unsigned long)t,
+                        aether_strerror(st), aether_status_name(st),
+                        st == AETHER_ERR_CACHE_FULL
+                            ? "; raise --capacity or let the cache evict (--evict sliding)"
+                            : "");
+                rc = cli_exit_status(st);
                 break;
+            }
             continue;
         }
         aether_packet_argmax(logits, l.info.n_classes, &am, &top, &margin);
         if (o.json) {
-            printf("{\"t\":%lu,\"ok\":true,\"argmax\":%lu,\"top_logit\":", (unsigned long)t,
-                   (unsigned long)am);
+            printf("{\"t\":%lu,\"ok\":true,\"argmax\":%lu,", (unsigned long)t, (unsigned long)am);
+            print_label(&l, am, 1);
+            printf("\"top_logit\":");
             print_float(top, 1);
             printf(",\"margin\":");
             print_float(margin, 1);
@@ -427,8 +531,9 @@ int cmd_stream(int argc, char **argv)
             print_logits(logits, l.info.n_classes, 1);
             printf("}\n");
         } else {
-            printf("t %lu argmax %lu margin %.9g logits ", (unsigned long)t, (unsigned long)am,
-                   (double)margin);
+            printf("t %lu argmax %lu ", (unsigned long)t, (unsigned long)am);
+            print_label(&l, am, 0);
+            printf("margin %.9g logits ", (double)margin);
             print_logits(logits, l.info.n_classes, 0);
             putchar('\n');
         }
@@ -436,7 +541,7 @@ int cmd_stream(int argc, char **argv)
             rc = emit_packet(pf, logits, l.info.n_classes, &o, (uint64_t)(t * o.period_us), ++seq);
     }
     if (rc == 0 && rejected)
-        rc = 6; /* only non-finite frames are skipped; anything else stops */
+        rc = CLI_EXIT_NONFINITE; /* only non-finite frames are skipped; anything else stops */
 done:
     rc = close_packets(pf, &o, rc);
     free(logits);

@@ -1,5 +1,6 @@
 /* `aether packet`: decode a file of concatenated 40-byte 0xC5110007
  * classification packets. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +60,12 @@ int cmd_packet(int argc, char **argv)
     size_t index = 0, got;
     FILE *f;
 
-    rc = cli_parse_file_args(argc, argv, packet_usage, &path, &json);
+    rc = cli_parse_file_args("packet", argc, argv, packet_usage, &path, &json);
     if (rc >= 0)
         return rc;
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "aether packet: cannot read %s\n", path);
-        return 3;
-    }
+    f = cli_open_read(path);
+    if (!f)
+        return cli_read_error(path, errno);
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         aether_class_packet p;
         aether_status st = aether_packet_decode(chunk, got, &p);

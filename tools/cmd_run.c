@@ -155,21 +155,8 @@ static int parse_seconds(const char *s, double *out)
 
 static int split_labels(run_opts *o)
 {
-    char *p;
-    if (strlen(o->labels_arg) >= sizeof o->labels_buf)
-        return 0;
-    strcpy(o->labels_buf, o->labels_arg);
-    o->n_labels = 0;
-    for (p = o->labels_buf; p;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (!*p || o->n_labels == MAX_LABELS)
-            return 0;
-        o->labels[o->n_labels++] = p;
-        p = comma ? comma + 1 : NULL;
-    }
-    return 1;
+    return cli_split_labels(o->labels_arg, o->labels_buf, sizeof o->labels_buf, o->labels,
+                            MAX_LABELS, &o->n_labels);
 }
 
 /* 0 ok, -1 help printed, else the exit status. */

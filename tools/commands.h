@@ -1,16 +1,19 @@
-/* One function per CLI command: argv[0] is the command name. Exit statuses
- * (one per kind of failure, so scripts can tell them apart):
- *   0 success
- *   1 the operation failed (a conformance FAIL, out of memory)
- *   2 usage error
- *   3 I/O error (missing or unreadable file, write failure)
- *   4 malformed input: a blob, .npy or recording that does not parse, or a
- *     blob that is not a loadable model
- *   5 valid input that does not fit: frames of another width than the
- *     model's input_dim, a blob for another shape, labels of another count
- *   6 non-finite data: NaN or Inf in the input frames */
+/* One function per CLI command: argv[0] is the command name. Every command
+ * returns one of the exit statuses below (cli_exit_status() maps a library
+ * status onto them), so scripts can tell the kinds of failure apart. */
 #ifndef AETHER_TOOLS_COMMANDS_H
 #define AETHER_TOOLS_COMMANDS_H
+
+enum {
+    CLI_EXIT_OK = 0,        /* success */
+    CLI_EXIT_FAILED = 1,    /* the operation failed: a conformance FAIL, out of memory */
+    CLI_EXIT_USAGE = 2,     /* usage error: unknown option, bad option value */
+    CLI_EXIT_IO = 3,        /* I/O: a missing, unreadable or unwritable file */
+    CLI_EXIT_MALFORMED = 4, /* a blob, .npy, recording or packet that does not parse */
+    CLI_EXIT_MISFIT = 5,    /* valid input that does not fit: another shape or width,
+                               labels of another count, a full cache or table */
+    CLI_EXIT_NONFINITE = 6  /* NaN or Inf in the input data */
+};
 
 int cmd_version(int argc, char **argv);
 int cmd_ab(int argc, char **argv);
