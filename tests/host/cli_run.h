@@ -1,0 +1,162 @@
+/*
+ * Running the aether CLI from a test: the binary's path in g_cli, a scratch
+ * directory in g_dir (the child runs there), stdout and stderr captured into
+ * files and read back. Included by the CLI test programs in this folder.
+ */
+#ifndef AETHER_TESTS_CLI_RUN_H
+#define AETHER_TESTS_CLI_RUN_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef AETHER_CLI_PATH
+#define AETHER_CLI_PATH ""
+#ifdef CHECK_MSG
+/* One case: expected status, and a phrase that must appear in stdout or
+ * stderr. */
+static void expect(const char *const *args, int want, const char *phrase)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run_cli(args, &out, &err);
+    char cmd[256] = "";
+    size_t i;
+    for (i = 0; args[i]; ++i) {
+        strncat(cmd, args[i], sizeof cmd - strlen(cmd) - 2);
+        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    }
+    CHECK_MSG(rc >= 0, "%s: killed by a signal or did not run", cmd);
+    CHECK_MSG(rc == want, "%s: exit %d, expected %d (stderr: %.200s)", cmd, rc, want,
+              err ? err : "");
+    if (phrase)
+        CHECK_MSG((out && strstr(out, phrase)) || (err && strstr(err, phrase)),
+                  "%s: no \"%s\" in the output (stderr: %.200s)", cmd, phrase, err ? err : "");
+    if (want != 0)
+        CHECK_MSG((err && err[0]) || (out && out[0]), "%s: failed without a message", cmd);
+    printf("  exit %d  %s\n", rc, cmd);
+    free(out);
+    free(err);
+}
+
+#endif
+
+#endif
+
+static const char *g_cli;
+static char g_dir[256];
+
+static void path_of(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", g_dir, name);
+}
+
+static int write_bytes(const char *name, const void *data, size_t len)
+{
+    char p[512];
+    FILE *f;
+    path_of(p, sizeof p, name);
+    f = fopen(p, "wb");
+    if (!f)
+        return 0;
+    if (len && fwrite(data, 1, len, f) != len) {
+        fclose(f);
+        return 0;
+    }
+    return fclose(f) == 0;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = NULL;
+    long n;
+    *len = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = (unsigned char *)malloc((size_t)n + 1);
+    if (b) {
+        *len = fread(b, 1, (size_t)n, f);
+        b[*len] = 0;
+    }
+    fclose(f);
+    return b;
+}
+
+/* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
+ * stderr go to files; returns the exit status, or -1 if killed by a signal
+ * (or could not run). */
+static int run_cli(const char *const *args, char **out, char **err)
+{
+    char op[512], ep[512];
+    const char *argv[32];
+    size_t n = 0, len;
+    pid_t pid;
+    int status = 0;
+    argv[n++] = g_cli;
+    while (args[n - 1] && n < 31) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    path_of(op, sizeof op, "stdout.txt");
+    path_of(ep, sizeof ep, "stderr.txt");
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || chdir(g_dir) != 0)
+            _exit(126);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    *out = (char *)read_all(op, &len);
+    *err = (char *)read_all(ep, &len);
+    if (!WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+#ifdef CHECK_MSG
+/* One case: expected status, and a phrase that must appear in stdout or
+ * stderr. */
+static void expect(const char *const *args, int want, const char *phrase)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run_cli(args, &out, &err);
+    char cmd[256] = "";
+    size_t i;
+    for (i = 0; args[i]; ++i) {
+        strncat(cmd, args[i], sizeof cmd - strlen(cmd) - 2);
+        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
+    }
+    CHECK_MSG(rc >= 0, "%s: killed by a signal or did not run", cmd);
+    CHECK_MSG(rc == want, "%s: exit %d, expected %d (stderr: %.200s)", cmd, rc, want,
+              err ? err : "");
+    if (phrase)
+        CHECK_MSG((out && strstr(out, phrase)) || (err && strstr(err, phrase)),
+                  "%s: no \"%s\" in the output (stderr: %.200s)", cmd, phrase, err ? err : "");
+    if (want != 0)
+        CHECK_MSG((err && err[0]) || (out && out[0]), "%s: failed without a message", cmd);
+    printf("  exit %d  %s\n", rc, cmd);
+    free(out);
+    free(err);
+}
+
+#endif
+
+#endif
