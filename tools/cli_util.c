@@ -115,6 +115,15 @@ char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc)
     return c->argv + c->first_positional;
 }
 
+const char *cli_option_name(const cli_command *c, int val)
+{
+    size_t i;
+    for (i = 0; c->options && c->options[i].name; ++i)
+        if (c->options[i].val == val)
+            return c->options[i].name;
+    return "?";
+}
+
 int cli_usage_error(const cli_command *c, const char *fmt, ...)
 {
     va_list ap;

@@ -45,6 +45,9 @@ int cli_next_option(cli_command *c, int *rc);
  * is NULL with *rc = CLI_EXIT_USAGE. */
 char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc);
 
+/* The long name (without "--") of the option whose val is val; "?" if none. */
+const char *cli_option_name(const cli_command *c, int val);
+
 /* A usage error about an option's value: prints "aether CMD: MESSAGE" and
  * the pointer to --help, and returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_command *c, const char *fmt, ...);

@@ -1,4 +1,6 @@
 /* `aether attn`: run one attention kernel over .npy tensors. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ static void attn_usage(FILE *f)
             "  --no-log-stride   drop the power-of-two offsets\n"
             "  --no-landmarks    drop the block-mean candidates\n"
             "  --sort            visit candidates in ascending order\n");
+    cli_print_exit_statuses(f);
 }
 
 static int parse_globals(const char *s, size_t *g, size_t *n)
@@ -47,12 +50,6 @@ static int parse_globals(const char *s, size_t *g, size_t *n)
     return 1;
 }
 
-/* File problems are I/O (3); a readable file with bad contents is 4. */
-static int load_exit(aether_status s)
-{
-    return s == AETHER_ERR_IO ? 3 : s == AETHER_ERR_NO_MEM ? 1 : 4;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -60,6 +57,27 @@ static double now_ms(void)
         return 0.0;
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+
+enum {
+    OPT_Q = 1, OPT_K, OPT_V, OPT_OUT, OPT_OP, OPT_WINDOW, OPT_BLOCK, OPT_GLOBALS, OPT_CAUSAL,
+    OPT_NO_CAUSAL, OPT_NO_LOG_STRIDE, OPT_NO_LANDMARKS, OPT_SORT
+};
+
+static const struct option k_options[] = {
+    {"q", required_argument, NULL, OPT_Q},
+    {"k", required_argument, NULL, OPT_K},
+    {"v", required_argument, NULL, OPT_V},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"op", required_argument, NULL, OPT_OP},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"block", required_argument, NULL, OPT_BLOCK},
+    {"globals", required_argument, NULL, OPT_GLOBALS},
+    {"causal", no_argument, NULL, OPT_CAUSAL},
+    {"no-causal", no_argument, NULL, OPT_NO_CAUSAL},
+    {"no-log-stride", no_argument, NULL, OPT_NO_LOG_STRIDE},
+    {"no-landmarks", no_argument, NULL, OPT_NO_LANDMARKS},
+    {"sort", no_argument, NULL, OPT_SORT},
+    {NULL, 0, NULL, 0}};
 
 int cmd_attn(int argc, char **argv)
 {
@@ -70,101 +88,95 @@ int cmd_attn(int argc, char **argv)
     aether_attn_config cfg;
     aether_tensor t[4]; /* q k v out */
     aether_status s = AETHER_OK;
+    cli_command c = {0};
     double t0, ms;
-    int i, j, rc = 0;
+    int j, rc = 0, opt, n;
 
     globals[0] = 0;
-    for (i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int taken = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            attn_usage(stdout);
-            return 0;
-        }
-        for (j = 0; j < 4; ++j)
-            if (!strcmp(a, names[j])) {
-                if (!val) {
-                    fprintf(stderr, "aether attn: %s needs a file\n", a);
-                    return 2;
-                }
-                paths[j] = val;
-                taken = 1;
-            }
-        if (taken) {
-            ++i;
-            continue;
-        }
-        if (!strcmp(a, "--op") && val) {
+    c.name = "attn";
+    c.options = k_options;
+    c.usage = attn_usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        const char *val = c.optarg;
+        switch (opt) {
+        case CLI_STOP:
+            return rc;
+        case OPT_Q:
+        case OPT_K:
+        case OPT_V:
+        case OPT_OUT:
+            paths[opt - OPT_Q] = val;
+            break;
+        case OPT_OP:
             op = val;
-            ++i;
-        } else if (!strcmp(a, "--window") && val) {
-            if (!cli_parse_size(val, &p.window)) {
-                fprintf(stderr, "aether attn: bad --window '%s'\n", val);
-                return 2;
-            }
-            ++i;
-        } else if (!strcmp(a, "--block") && val) {
-            if (!cli_parse_size(val, &p.block_size)) {
-                fprintf(stderr, "aether attn: bad --block '%s'\n", val);
-                return 2;
-            }
-            ++i;
-        } else if (!strcmp(a, "--globals") && val) {
-            if (!parse_globals(val, globals, &p.n_globals)) {
-                fprintf(stderr, "aether attn: bad --globals '%s' (at most %d positions)\n", val,
-                        AETHER_MAX_GLOBALS);
-                return 2;
-            }
-            ++i;
-        } else if (!strcmp(a, "--causal")) {
+            break;
+        case OPT_WINDOW:
+            if (!cli_parse_size(val, &p.window))
+                return cli_usage_error(&c, "bad --window '%s'", val);
+            break;
+        case OPT_BLOCK:
+            if (!cli_parse_size(val, &p.block_size))
+                return cli_usage_error(&c, "bad --block '%s'", val);
+            break;
+        case OPT_GLOBALS:
+            if (!parse_globals(val, globals, &p.n_globals))
+                return cli_usage_error(&c, "bad --globals '%s' (at most %d positions)", val,
+                                       AETHER_MAX_GLOBALS);
+            break;
+        case OPT_CAUSAL:
             p.causal = 1;
-        } else if (!strcmp(a, "--no-causal")) {
+            break;
+        case OPT_NO_CAUSAL:
             p.causal = 0;
-        } else if (!strcmp(a, "--no-log-stride")) {
+            break;
+        case OPT_NO_LOG_STRIDE:
             p.use_log_stride = 0;
-        } else if (!strcmp(a, "--no-landmarks")) {
+            break;
+        case OPT_NO_LANDMARKS:
             p.use_landmarks = 0;
-        } else if (!strcmp(a, "--sort")) {
+            break;
+        case OPT_SORT:
             p.sort_candidates = 1;
-        } else {
-            fprintf(stderr, "aether attn: unknown or incomplete option '%s'\n", a);
-            attn_usage(stderr);
-            return 2;
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
         }
     }
+    if (!cli_positionals(&c, 0, 0, &n, &rc))
+        return rc;
     p.globals = globals;
     if (!op || (strcmp(op, "dense") && strcmp(op, "forward") && strcmp(op, "gqa") &&
-                strcmp(op, "auto"))) {
-        fprintf(stderr, "aether attn: --op must be dense, forward, gqa or auto\n");
-        return 2;
-    }
+                strcmp(op, "auto")))
+        return cli_usage_error(&c, "--op must be dense, forward, gqa or auto");
     for (j = 0; j < 4; ++j)
-        if (!paths[j]) {
-            fprintf(stderr, "aether attn: %s is required\n", names[j]);
-            return 2;
-        }
+        if (!paths[j])
+            return cli_usage_error(&c, "%s is required", names[j]);
     s = aether_attn_config_init(&cfg, &p);
-    if (s != AETHER_OK) {
-        fprintf(stderr, "aether attn: invalid configuration: %s\n", aether_strerror(s));
-        return 2;
-    }
+    if (s != AETHER_OK)
+        return cli_usage_error(&c, "invalid configuration: %s", aether_strerror(s));
 
     memset(t, 0, sizeof t);
     for (j = 0; j < 3; ++j) {
         s = aether_npy_load_tensor(paths[j], &t[j]);
+        if (s == AETHER_ERR_IO) {
+            rc = cli_read_error(paths[j], errno);
+            goto done;
+        }
         if (s != AETHER_OK) {
+            /* A readable array of another shape or dtype does not fit (5). */
             fprintf(stderr, "aether attn: %s: %s\n", paths[j],
                     s == AETHER_ERR_SHAPE_MISMATCH ? "not a 3-D float32 array"
                                                    : aether_strerror(s));
-            rc = load_exit(s);
+            rc = cli_exit_status(s);
             goto done;
         }
     }
     s = aether_tensor_zeros(&t[3], t[0].seq, t[0].heads, t[0].dim);
     if (s != AETHER_OK) {
         fprintf(stderr, "aether attn: output: %s\n", aether_strerror(s));
-        rc = s == AETHER_ERR_NO_MEM ? 1 : 4;
+        rc = cli_exit_status(s);
         goto done;
     }
 
@@ -179,14 +191,15 @@ int cmd_attn(int argc, char **argv)
         s = aether_attn_forward_auto(&cfg, &t[0], &t[1], &t[2], &t[3], NULL, 0);
     ms = now_ms() - t0;
     if (s != AETHER_OK) {
-        fprintf(stderr, "aether attn: %s: %s\n", op, aether_strerror(s));
-        rc = s == AETHER_ERR_NO_MEM ? 1 : 4;
+        fprintf(stderr, "aether attn: %s: %s (%s)\n", op, aether_strerror(s),
+                aether_status_name(s));
+        rc = cli_exit_status(s);
         goto done;
     }
     s = aether_npy_save_tensor(paths[3], &t[3]);
     if (s != AETHER_OK) {
         fprintf(stderr, "aether attn: %s: %s\n", paths[3], aether_strerror(s));
-        rc = 3;
+        rc = CLI_EXIT_IO;
         goto done;
     }
 

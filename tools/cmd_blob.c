@@ -1,6 +1,7 @@
 /* `aether init-blob` (the deterministic demo blob) and `aether inspect`
  * (both validity levels of an RVNE blob). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,6 @@
 #include "aether/blob.h"
 #include "cli_util.h"
 #include "commands.h"
-
-/* inspect's exit status when the blob parses but cannot load as a model. */
 
 /* ---------- init-blob ---------- */
 
@@ -30,7 +29,25 @@ static void init_usage(FILE *f)
             "  --layers N        attention layers (2)\n"
             "  --classes N       classifier outputs, >= 2 (4)\n"
             "  --input-norm      set flag bit 1 and append mean / inv_std arrays\n");
+    cli_print_exit_statuses(f);
 }
+
+enum {
+    OPT_INPUT_NORM = 1, OPT_SEED, OPT_DTYPE, OPT_INPUT_DIM, OPT_Q_HEADS, OPT_KV_HEADS,
+    OPT_HEAD_DIM, OPT_LAYERS, OPT_CLASSES
+};
+
+static const struct option k_init_options[] = {
+    {"input-norm", no_argument, NULL, OPT_INPUT_NORM},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"dtype", required_argument, NULL, OPT_DTYPE},
+    {"input-dim", required_argument, NULL, OPT_INPUT_DIM},
+    {"q-heads", required_argument, NULL, OPT_Q_HEADS},
+    {"kv-heads", required_argument, NULL, OPT_KV_HEADS},
+    {"head-dim", required_argument, NULL, OPT_HEAD_DIM},
+    {"layers", required_argument, NULL, OPT_LAYERS},
+    {"classes", required_argument, NULL, OPT_CLASSES},
+    {NULL, 0, NULL, 0}};
 
 int cmd_init_blob(int argc, char **argv)
 {
@@ -39,97 +56,83 @@ int cmd_init_blob(int argc, char **argv)
     unsigned char *buf;
     size_t len = 0, n = 0;
     aether_status st;
+    cli_command c = {0};
+    char **pos;
     FILE *f;
-    int i, ok;
+    int ok, opt, rc = 0, npos;
 
-    for (i = 1; i < argc; ++i) {
-        const char *a = argv[i];
+    c.name = "init-blob";
+    c.options = k_init_options;
+    c.usage = init_usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         unsigned long long v = 0;
         uint16_t *dim = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            init_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--input-norm")) {
+        switch (opt) {
+        case CLI_STOP:
+            return rc;
+        case OPT_INPUT_NORM:
             p.input_norm = 1;
             continue;
-        }
-        if (a[0] != '-') {
-            if (out) {
-                init_usage(stderr);
-                return 2;
-            }
-            out = a;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "aether init-blob: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--seed")) {
-            if (!cli_parse_ull(argv[++i], 0, ~0ull, &v) || v == 0) {
-                fprintf(stderr, "aether init-blob: --seed must be a non-zero 64-bit integer\n");
-                return 2;
-            }
+        case OPT_SEED:
+            if (!cli_parse_ull(c.optarg, 0, ~0ull, &v) || v == 0)
+                return cli_usage_error(&c, "--seed must be a non-zero 64-bit integer");
             p.seed = v;
             continue;
-        }
-        if (!strcmp(a, "--dtype")) {
-            const char *d = argv[++i];
-            if (!strcmp(d, "f32"))
+        case OPT_DTYPE:
+            if (!strcmp(c.optarg, "f32"))
                 p.f16 = 0;
-            else if (!strcmp(d, "f16"))
+            else if (!strcmp(c.optarg, "f16"))
                 p.f16 = 1;
-            else {
-                fprintf(stderr, "aether init-blob: --dtype is f32 or f16\n");
-                return 2;
-            }
+            else
+                return cli_usage_error(&c, "--dtype is f32 or f16");
             continue;
-        }
-        if (!strcmp(a, "--input-dim"))
+        case OPT_INPUT_DIM:
             dim = &p.input_dim;
-        else if (!strcmp(a, "--q-heads"))
+            break;
+        case OPT_Q_HEADS:
             dim = &p.n_q_heads;
-        else if (!strcmp(a, "--kv-heads"))
+            break;
+        case OPT_KV_HEADS:
             dim = &p.n_kv_heads;
-        else if (!strcmp(a, "--head-dim"))
+            break;
+        case OPT_HEAD_DIM:
             dim = &p.head_dim;
-        else if (!strcmp(a, "--layers"))
+            break;
+        case OPT_LAYERS:
             dim = &p.n_layers;
-        else if (!strcmp(a, "--classes"))
+            break;
+        case OPT_CLASSES:
             dim = &p.n_classes;
-        if (!dim) {
-            fprintf(stderr, "aether init-blob: unknown option %s\n", a);
-            init_usage(stderr);
-            return 2;
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
         }
-        ok = cli_parse_ull(argv[++i], 0, 0xFFFFu, &v);
-        if (!ok) {
-            fprintf(stderr, "aether init-blob: %s must be an integer in [0, 65535]\n", a);
-            return 2;
-        }
+        if (!cli_parse_ull(c.optarg, 0, 0xFFFFu, &v))
+            return cli_usage_error(&c, "--%s must be an integer in [0, 65535]",
+                                   cli_option_name(&c, opt));
         *dim = (uint16_t)v;
     }
-    if (!out) {
-        init_usage(stderr);
-        return 2;
-    }
+    pos = cli_positionals(&c, 1, 1, &npos, &rc);
+    if (!pos)
+        return rc;
+    out = pos[0];
     st = aether_blob_demo_size(&p, &len);
     if (st != AETHER_OK) {
-        fprintf(stderr, "aether init-blob: invalid shape: %s (%s)\n",
-                aether_blob_reference_message(st), aether_status_name(st));
-        return 2;
+        return cli_usage_error(&c, "invalid shape: %s (%s)", aether_blob_reference_message(st),
+                               aether_status_name(st));
     }
     buf = (unsigned char *)malloc(len);
     if (!buf) {
         fprintf(stderr, "aether init-blob: out of memory\n");
-        return 1;
+        return CLI_EXIT_FAILED;
     }
     st = aether_blob_demo_write(&p, buf, len, &n);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether init-blob: %s\n", aether_strerror(st));
         free(buf);
-        return 1;
+        return CLI_EXIT_FAILED;
     }
     f = fopen(out, "wb");
     ok = f && fwrite(buf, 1, n, f) == n;
@@ -138,7 +141,7 @@ int cmd_init_blob(int argc, char **argv)
     if (!ok) {
         fprintf(stderr, "aether init-blob: cannot write %s\n", out);
         free(buf);
-        return 3;
+        return CLI_EXIT_IO;
     }
     printf("wrote %s: %lu bytes, CRC 0x%08lX\n", out, (unsigned long)n,
            (unsigned long)aether_load_le32(buf + n - 4));
@@ -155,8 +158,8 @@ static void inspect_usage(FILE *f)
             "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
             "  validity at the format level (the reference parser) and at the model level\n"
             "  (exact layout, known extensions, finite weights).\n"
-            "exit status: 0 valid at both levels, 4 rejected by the format-level parse,\n"
-            "  5 parses but is not a loadable model, 3 unreadable file, 2 usage error\n");
+            "  Exit status 0 when valid at both levels, 4 when rejected at either.\n");
+    cli_print_exit_statuses(f);
 }
 
 typedef struct report {
@@ -330,7 +333,5 @@ int cmd_inspect(int argc, char **argv)
     else
         print_text(&r);
     free(buf);
-    if (r.format != AETHER_OK)
-        return 4;
-    return cli_exit_status(r.model);
+    return r.format != AETHER_OK ? CLI_EXIT_MALFORMED : cli_exit_status(r.model);
 }

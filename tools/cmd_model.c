@@ -187,9 +187,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
         case OPT_CAPACITY:
             if (!cli_parse_ull(val, 10, (size_t)-1, &v))
                 return cli_usage_error(&c, "--%s needs a non-negative integer",
-                                       opt == OPT_WINDOW ? "window"
-                                       : opt == OPT_BLOCK ? "block"
-                                                          : "capacity");
+                                       cli_option_name(&c, opt));
             if (opt == OPT_WINDOW) {
                 o->window = (size_t)v;
                 o->have_window = 1;
@@ -208,7 +206,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
         case OPT_PERIOD_US:
             if (!cli_parse_ull(val, 10, ~0ull, opt == OPT_PERIOD_US ? &o->period_us : &o->ts_us))
                 return cli_usage_error(&c, "--%s needs a non-negative integer",
-                                       opt == OPT_PERIOD_US ? "period-us" : "ts-us");
+                                       cli_option_name(&c, opt));
             break;
         default:
             return cli_usage_error(&c, "unhandled option");

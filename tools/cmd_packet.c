@@ -16,8 +16,9 @@ static void packet_usage(FILE *f)
             "  Decodes every 40-byte classification packet (magic 0xC5110007) in FILE,\n"
             "  one line each (--json: one JSON object per line). A packet the decoder\n"
             "  rejects is reported with its status and the rest are still decoded.\n"
-            "exit status: 0 all valid, 4 any invalid packet (or a trailing partial one),\n"
-            "  3 unreadable file, 2 usage error\n");
+            "  Exit status 0 when all are valid, 4 for any invalid packet (or a trailing\n"
+            "  partial one).\n");
+    cli_print_exit_statuses(f);
 }
 
 /* JSON has no NaN/Inf: print null for them. */
@@ -80,12 +81,12 @@ int cmd_packet(int argc, char **argv)
     if (ferror(f)) {
         fclose(f);
         fprintf(stderr, "aether packet: read error on %s\n", path);
-        return 3;
+        return CLI_EXIT_IO;
     }
     fclose(f);
     if (index == 0) {
         fprintf(stderr, "aether packet: %s is empty\n", path);
-        return 4;
+        return CLI_EXIT_MALFORMED;
     }
-    return bad ? 4 : 0;
+    return bad ? CLI_EXIT_MALFORMED : CLI_EXIT_OK;
 }
