@@ -20,6 +20,7 @@ static const command k_commands[] = {
     {"bench", cmd_bench, "time the kernels against the scalar reference"},
     {"ab", cmd_ab, "dense vs sparse backend A/B (ADR-096 section 5 gate figures)"},
     {"csi", cmd_csi, "summarise a CSI recording (--features: feature vectors)"},
+    {"features", cmd_features, "write a recording's feature frames (.npy) for a model"},
     {"init-blob", cmd_init_blob, "write the deterministic demo weight blob"},
     {"inspect", cmd_inspect, "show and validate an RVNE weight blob"},
     {"packet", cmd_packet, "decode 0xC5110007 classification packets"},

@@ -1,5 +1,7 @@
 /* `aether csi`: summarise a CSI recording, optionally with feature vectors. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,57 +21,96 @@ typedef struct csi_args {
     size_t input_dim;
     size_t count;
     size_t max_line;
+    unsigned recipe;
 } csi_args;
 
 static void csi_usage(FILE *f)
 {
     fprintf(f,
-            "usage: aether csi FILE [--features] [--input-dim N] [--count K] [--json]\n"
-            "                  [--max-line BYTES]\n"
+            "usage: aether csi FILE [--features] [--recipe R] [--input-dim N] [--count K]\n"
+            "                  [--json] [--max-line BYTES]\n"
             "  Reads a .csi.jsonl recording, an ESPectre .npz or a stream of ADR-018\n"
             "  frames and prints frames per kind, node and pair count, skipped and\n"
             "  malformed records (first few with line numbers and reasons), duration.\n"
             "  --features     also compute feature vectors: print the first K and the\n"
             "                 per-feature mean and std over the whole recording\n"
+            "  --recipe R     feature recipe: csi-v1 (default), csi-v2 or csi-v3\n"
             "  --input-dim N  feature vector length (%u..%u, default %u)\n"
-            "  --count K      feature vectors printed (default 5, at most %u)\n"
+            "  --count K      feature vectors printed (default 5, at most %u; `aether\n"
+            "                 features` writes all of them to a .npy)\n"
             "  --json         one JSON object instead of text\n"
-            "  --max-line B   longest JSONL line accepted (default 1 MiB)\n",
+            "  --max-line B   longest JSONL line accepted (default 1 MiB)\n"
+            "  A file that holds no CSI frame at all (empty, or every record malformed\n"
+            "  or skipped) is reported and exits 4.\n",
             AETHER_FEATURES_MIN_DIM, AETHER_FEATURES_MAX_DIM, AETHER_FEATURES_DEFAULT_DIM,
             MAX_SHOWN);
+    cli_print_exit_statuses(f);
 }
 
+enum { OPT_FEATURES = 1, OPT_JSON, OPT_INPUT_DIM, OPT_COUNT, OPT_MAX_LINE, OPT_RECIPE };
+
+static const struct option k_options[] = {
+    {"features", no_argument, NULL, OPT_FEATURES},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"input-dim", required_argument, NULL, OPT_INPUT_DIM},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"recipe", required_argument, NULL, OPT_RECIPE},
+    {NULL, 0, NULL, 0}};
+
+/* 0 to go on, else the exit status to return (-1 after --help/--version). */
 static int parse_args(int argc, char **argv, csi_args *a)
 {
-    int i;
+    cli_command c = {0};
+    char **pos;
+    int opt, rc = 0, n;
     memset(a, 0, sizeof *a);
     a->input_dim = AETHER_FEATURES_DEFAULT_DIM;
     a->count = 5;
-    for (i = 1; i < argc; ++i) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--features")) {
+    a->recipe = AETHER_FEATURES_V1;
+    c.name = "csi";
+    c.options = k_options;
+    c.usage = csi_usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        switch (opt) {
+        case CLI_STOP:
+            return rc == 0 ? -1 : rc;
+        case OPT_FEATURES:
             a->features = 1;
-        } else if (!strcmp(s, "--json")) {
+            break;
+        case OPT_JSON:
             a->json = 1;
-        } else if (!strcmp(s, "--input-dim") && i + 1 < argc) {
-            if (!cli_parse_size(argv[++i], &a->input_dim) ||
+            break;
+        case OPT_INPUT_DIM:
+            if (!cli_parse_size(c.optarg, &a->input_dim) ||
                 aether_features_groups(a->input_dim) == 0)
-                return 0;
-        } else if (!strcmp(s, "--count") && i + 1 < argc) {
-            if (!cli_parse_size(argv[++i], &a->count) || a->count > MAX_SHOWN)
-                return 0;
-        } else if (!strcmp(s, "--max-line") && i + 1 < argc) {
-            if (!cli_parse_size(argv[++i], &a->max_line) || a->max_line == 0)
-                return 0;
-        } else if (s[0] == '-' && s[1] != '\0') {
-            return 0;
-        } else if (!a->path) {
-            a->path = s;
-        } else {
-            return 0;
+                return cli_usage_error(&c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
+                                       AETHER_FEATURES_MAX_DIM);
+            break;
+        case OPT_COUNT:
+            if (!cli_parse_size(c.optarg, &a->count) || a->count > MAX_SHOWN)
+                return cli_usage_error(&c, "--count is 0..%u (aether features writes all)",
+                                       MAX_SHOWN);
+            break;
+        case OPT_MAX_LINE:
+            if (!cli_parse_size(c.optarg, &a->max_line) || a->max_line == 0)
+                return cli_usage_error(&c, "--max-line needs a positive integer");
+            break;
+        case OPT_RECIPE:
+            if (aether_features_recipe_parse(c.optarg, &a->recipe) != AETHER_OK)
+                return cli_usage_error(&c, "--recipe is csi-v1, csi-v2 or csi-v3");
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
         }
     }
-    return a->path != NULL;
+    pos = cli_positionals(&c, 1, 1, &n, &rc);
+    if (!pos)
+        return rc;
+    a->path = pos[0];
+    return 0;
 }
 
 /* Feature pass state: first vectors kept for printing, running mean/std. */
@@ -93,7 +134,7 @@ static aether_status feat_open(feat_run *fr, const csi_args *a)
     memset(fr, 0, sizeof *fr);
     fc.input_dim = a->input_dim;
     fc.max_nodes = 256; /* every possible node id: never TRACKS_FULL */
-    fc.recipe = AETHER_FEATURES_V1;
+    fc.recipe = a->recipe;
     s = aether_features_create(&fc, &fr->fx);
     if (s == AETHER_OK)
         s = aether_norm_create(&nc, &fr->norm);
@@ -204,7 +245,8 @@ static void print_text(const csi_args *a, const aether_recording *r, const feat_
                in->gain_locked, in->collected_at, in->format_version, in->rows, in->row_bytes);
     if (!fr)
         return;
-    printf("features:  input_dim %zu (%zu groups), %llu vectors", a->input_dim,
+    printf("features:  %s, input_dim %zu (%zu groups), %llu vectors",
+           aether_features_recipe_name(a->recipe), a->input_dim,
            aether_features_groups(a->input_dim),
            (unsigned long long)aether_norm_count(fr->norm));
     if (fr->failed)
@@ -314,6 +356,7 @@ static int print_json(const csi_args *a, const aether_recording *r, const feat_r
     if (fr) {
         cJSON *vecs, *mean = cJSON_CreateArray(), *sd = cJSON_CreateArray();
         x = cJSON_AddObjectToObject(o, "features");
+        cJSON_AddStringToObject(x, "recipe", aether_features_recipe_name(a->recipe));
         cJSON_AddNumberToObject(x, "input_dim", (double)a->input_dim);
         cJSON_AddNumberToObject(x, "groups", (double)aether_features_groups(a->input_dim));
         cJSON_AddNumberToObject(x, "vectors", (double)aether_norm_count(fr->norm));
@@ -355,27 +398,24 @@ int cmd_csi(int argc, char **argv)
     feat_run fr;
     aether_status s;
     unsigned time_flags = 0;
-    int rc = 0;
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        csi_usage(stdout);
-        return 0;
-    }
-    if (!parse_args(argc, argv, &a)) {
-        csi_usage(stderr);
-        return 2;
-    }
+    const aether_recording_stats *rs;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
     memset(&opt, 0, sizeof opt);
     opt.max_line = a.max_line;
     s = aether_recording_open(a.path, &opt, &r);
+    if (s == AETHER_ERR_IO)
+        return cli_read_error(a.path, errno);
     if (s != AETHER_OK) {
         fprintf(stderr, "aether csi: %s: %s\n", a.path, aether_strerror(s));
-        return s == AETHER_ERR_IO ? 3 : s == AETHER_ERR_NO_MEM ? 1 : 4;
+        return cli_exit_status(s);
     }
     if (a.features && (s = feat_open(&fr, &a)) != AETHER_OK) {
         fprintf(stderr, "aether csi: %s\n", aether_strerror(s));
         feat_close(&fr);
         aether_recording_close(r);
-        return 1;
+        return CLI_EXIT_FAILED;
     }
     while ((s = aether_recording_next(r, &f)) == AETHER_OK) {
         time_flags |= f.flags;
@@ -384,13 +424,19 @@ int cmd_csi(int argc, char **argv)
     }
     if (s != AETHER_ERR_END) {
         fprintf(stderr, "aether csi: %s: %s\n", a.path, aether_strerror(s));
-        rc = 3;
+        rc = cli_exit_status(s);
     }
     if (a.json) {
         if (!print_json(&a, r, a.features ? &fr : NULL, time_flags))
-            rc = 1;
+            rc = CLI_EXIT_FAILED;
     } else {
         print_text(&a, r, a.features ? &fr : NULL, time_flags);
+    }
+    rs = aether_recording_get_stats(r);
+    if (rc == 0 && rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE] == 0) {
+        fprintf(stderr, "aether csi: %s holds no CSI frame (%llu records, %llu malformed)\n",
+                a.path, (unsigned long long)rs->records, (unsigned long long)rs->malformed);
+        rc = CLI_EXIT_MALFORMED;
     }
     if (a.features)
         feat_close(&fr);

@@ -21,6 +21,7 @@ int cmd_conformance(int argc, char **argv);
 int cmd_attn(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_csi(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 int cmd_init_blob(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_packet(int argc, char **argv);

@@ -285,8 +285,14 @@ static void test_csi_bad_recordings(void)
         expect(a, 4, "zip");
     }
     {
+        /* the summary is printed, but a file without one CSI frame is an
+         * error (4) */
         const char *a[] = {"csi", "empty.csi.jsonl", NULL};
-        expect(a, 0, "frames:    0");
+        expect(a, 4, "frames:    0");
+    }
+    {
+        const char *a[] = {"csi", "empty.csi.jsonl", NULL};
+        expect(a, 4, "holds no CSI frame");
     }
     {
         const char *a[] = {"csi", "missing.csi.jsonl", NULL};
