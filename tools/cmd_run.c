@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,16 @@
 #include "commands.h"
 #include "model_meta.h"
 
-/* Exit statuses (tools/commands.h), plus 5 as `aether inspect` uses it: the
- * blob is a valid model but does not fit this run (feature dimension, label
- * count, packet argmax field). */
-enum { RUN_OK = 0, RUN_FAIL = 1, RUN_USAGE = 2, RUN_IO = 3, RUN_INVALID = 4, RUN_MISFIT = 5 };
+/* Exit statuses: the table in tools/commands.h; RUN_MISFIT is a valid model
+ * that does not fit this run (feature dimension, label count, packets). */
+enum {
+    RUN_OK = CLI_EXIT_OK,
+    RUN_FAIL = CLI_EXIT_FAILED,
+    RUN_USAGE = CLI_EXIT_USAGE,
+    RUN_IO = CLI_EXIT_IO,
+    RUN_INVALID = CLI_EXIT_MALFORMED,
+    RUN_MISFIT = CLI_EXIT_MISFIT
+};
 
 #define MAX_LABELS 256u
 #define N_NODES 256u
@@ -134,9 +141,8 @@ static void run_usage(FILE *f)
             "                      replaced beyond (8)\n"
             "  --max-age S         restart a node's session after S seconds unseen (0: never)\n"
             "  --max-line BYTES    longest JSONL line accepted (1 MiB)\n"
-            "  --no-progress       no progress bar (it is only drawn on a terminal)\n"
-            "exit status: 0 ok, 2 usage, 3 I/O error, 4 invalid model or recording,\n"
-            "  5 the model does not fit (feature dimension, --labels count, packets)\n");
+            "  --no-progress       no progress bar (it is only drawn on a terminal)\n");
+    cli_print_exit_statuses(f);
 }
 
 static int parse_seconds(const char *s, double *out)
@@ -159,147 +165,164 @@ static int split_labels(run_opts *o)
                             MAX_LABELS, &o->n_labels);
 }
 
-/* 0 ok, -1 help printed, else the exit status. */
+enum {
+    OPT_JSON = 1, OPT_NO_PROGRESS, OPT_DENSE_CHECKPOINT, OPT_MODEL, OPT_INPUT, OPT_PACKETS,
+    OPT_LABELS, OPT_BACKEND, OPT_POOL, OPT_RECIPE, OPT_WINDOW_FRAMES, OPT_NODE, OPT_EVERY,
+    OPT_PERIOD, OPT_MAX_AGE, OPT_INPUT_DIM, OPT_WINDOW, OPT_BLOCK, OPT_CAPACITY, OPT_MAX_TRACKS,
+    OPT_MAX_LINE
+};
+
+static const struct option k_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"dense-checkpoint", no_argument, NULL, OPT_DENSE_CHECKPOINT},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"packets", required_argument, NULL, OPT_PACKETS},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"pool", required_argument, NULL, OPT_POOL},
+    {"recipe", required_argument, NULL, OPT_RECIPE},
+    {"window-frames", required_argument, NULL, OPT_WINDOW_FRAMES},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"every", required_argument, NULL, OPT_EVERY},
+    {"period", required_argument, NULL, OPT_PERIOD},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"input-dim", required_argument, NULL, OPT_INPUT_DIM},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"block", required_argument, NULL, OPT_BLOCK},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"max-tracks", required_argument, NULL, OPT_MAX_TRACKS},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {NULL, 0, NULL, 0}};
+
+/* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
-    int i, have_every = 0;
+    cli_command c = {0};
+    int opt, rc = 0, have_every = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
     o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = aether_model_session_params_default().capacity;
     o->max_tracks = 8;
-    for (i = 1; i < argc; ++i) {
-        const char *a = argv[i], *v;
+    c.name = "run";
+    c.options = k_options;
+    c.usage = run_usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        const char *v = c.optarg;
         size_t n = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            run_usage(stdout);
-            return -1;
-        }
-        if (!strcmp(a, "--json")) {
+        switch (opt) {
+        case CLI_STOP:
+            return rc == 0 ? -1 : rc;
+        case OPT_JSON:
             o->json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--no-progress")) {
+            break;
+        case OPT_NO_PROGRESS:
             o->no_progress = 1;
-            continue;
-        }
-        if (!strcmp(a, "--dense-checkpoint")) {
+            break;
+        case OPT_DENSE_CHECKPOINT:
             o->dense_checkpoint = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "aether run: %s needs a value (or is unknown)\n", a);
-            return RUN_USAGE;
-        }
-        v = argv[++i];
-        if (!strcmp(a, "--model")) {
+            break;
+        case OPT_MODEL:
             o->model_path = v;
-        } else if (!strcmp(a, "--input")) {
+            break;
+        case OPT_INPUT:
             o->input_path = v;
-        } else if (!strcmp(a, "--packets")) {
+            break;
+        case OPT_PACKETS:
             o->packets_path = v;
-        } else if (!strcmp(a, "--labels")) {
+            break;
+        case OPT_LABELS:
             o->labels_arg = v;
-            if (!split_labels(o)) {
-                fprintf(stderr, "aether run: --labels is a comma-separated list of names\n");
-                return RUN_USAGE;
-            }
-        } else if (!strcmp(a, "--backend")) {
-            if (aether_head_backend_parse(v, &o->backend) != AETHER_OK) {
-                fprintf(stderr, "aether run: --backend is sparse, dense or auto\n");
-                return RUN_USAGE;
-            }
+            if (!split_labels(o))
+                return cli_usage_error(&c, "--labels is a comma-separated list of names");
+            break;
+        case OPT_BACKEND:
+            if (aether_head_backend_parse(v, &o->backend) != AETHER_OK)
+                return cli_usage_error(&c, "--backend is sparse, dense or auto");
             o->have_backend = 1;
-        } else if (!strcmp(a, "--pool")) {
+            break;
+        case OPT_POOL:
             if (!strcmp(v, "last"))
                 o->pool = AETHER_POOL_LAST;
             else if (!strcmp(v, "mean"))
                 o->pool = AETHER_POOL_MEAN;
-            else {
-                fprintf(stderr, "aether run: --pool is last or mean\n");
-                return RUN_USAGE;
-            }
+            else
+                return cli_usage_error(&c, "--pool is last or mean");
             o->have_pool = 1;
-        } else if (!strcmp(a, "--recipe")) {
-            if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK) {
-                fprintf(stderr, "aether run: --recipe is csi-v1, csi-v2 or csi-v3\n");
-                return RUN_USAGE;
-            }
+            break;
+        case OPT_RECIPE:
+            if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK)
+                return cli_usage_error(&c, "--recipe is csi-v1, csi-v2 or csi-v3");
             o->have_recipe = 1;
-        } else if (!strcmp(a, "--window-frames")) {
+            break;
+        case OPT_WINDOW_FRAMES:
             if (!cli_parse_size(v, &o->window_frames) || o->window_frames == 0 ||
-                o->window_frames > 65536) {
-                fprintf(stderr, "aether run: --window-frames is 1..65536\n");
-                return RUN_USAGE;
-            }
-        } else if (!strcmp(a, "--node")) {
-            if (!cli_parse_size(v, &n) || n > 255) {
-                fprintf(stderr, "aether run: --node is 0..255\n");
-                return RUN_USAGE;
-            }
+                o->window_frames > 65536)
+                return cli_usage_error(&c, "--window-frames is 1..65536");
+            break;
+        case OPT_NODE:
+            if (!cli_parse_size(v, &n) || n > 255)
+                return cli_usage_error(&c, "--node is 0..255");
             o->have_node = 1;
             o->node = (unsigned)n;
-        } else if (!strcmp(a, "--every")) {
-            if (!cli_parse_size(v, &o->every) || o->every == 0) {
-                fprintf(stderr, "aether run: --every needs a positive frame count\n");
-                return RUN_USAGE;
-            }
+            break;
+        case OPT_EVERY:
+            if (!cli_parse_size(v, &o->every) || o->every == 0)
+                return cli_usage_error(&c, "--every needs a positive frame count");
             have_every = 1;
-        } else if (!strcmp(a, "--period")) {
-            if (!parse_seconds(v, &o->period) || o->period <= 0.0) {
-                fprintf(stderr, "aether run: --period needs a positive number of seconds\n");
-                return RUN_USAGE;
-            }
-        } else if (!strcmp(a, "--max-age")) {
-            if (!parse_seconds(v, &o->max_age)) {
-                fprintf(stderr, "aether run: --max-age needs a non-negative number of seconds\n");
-                return RUN_USAGE;
-            }
-        } else if (!strcmp(a, "--input-dim") || !strcmp(a, "--window") ||
-                   !strcmp(a, "--block") || !strcmp(a, "--capacity") ||
-                   !strcmp(a, "--max-tracks") || !strcmp(a, "--max-line")) {
-            if (!cli_parse_size(v, &n)) {
-                fprintf(stderr, "aether run: %s needs a non-negative integer\n", a);
-                return RUN_USAGE;
-            }
-            if (!strcmp(a, "--input-dim")) {
-                if (aether_features_groups(n) == 0) {
-                    fprintf(stderr, "aether run: --input-dim is %u..%u\n",
-                            AETHER_FEATURES_MIN_DIM, AETHER_FEATURES_MAX_DIM);
-                    return RUN_USAGE;
-                }
+            break;
+        case OPT_PERIOD:
+            if (!parse_seconds(v, &o->period) || o->period <= 0.0)
+                return cli_usage_error(&c, "--period needs a positive number of seconds");
+            break;
+        case OPT_MAX_AGE:
+            if (!parse_seconds(v, &o->max_age))
+                return cli_usage_error(&c, "--max-age needs a non-negative number of seconds");
+            break;
+        case OPT_INPUT_DIM:
+        case OPT_WINDOW:
+        case OPT_BLOCK:
+        case OPT_CAPACITY:
+        case OPT_MAX_TRACKS:
+        case OPT_MAX_LINE:
+            if (!cli_parse_size(v, &n))
+                return cli_usage_error(&c, "--%s needs a non-negative integer",
+                                       cli_option_name(&c, opt));
+            if (opt == OPT_INPUT_DIM) {
+                if (aether_features_groups(n) == 0)
+                    return cli_usage_error(&c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
+                                           AETHER_FEATURES_MAX_DIM);
                 o->input_dim = n;
-            } else if (!strcmp(a, "--window")) {
+            } else if (opt == OPT_WINDOW) {
                 o->window = n;
                 o->have_window = 1;
-            } else if (!strcmp(a, "--block")) {
+            } else if (opt == OPT_BLOCK) {
                 o->block = n;
                 o->have_block = 1;
-            } else if (!strcmp(a, "--capacity")) {
+            } else if (opt == OPT_CAPACITY) {
                 o->capacity = n;
-            } else if (!strcmp(a, "--max-tracks")) {
+            } else if (opt == OPT_MAX_TRACKS) {
                 o->max_tracks = n;
             } else {
                 o->max_line = n;
             }
-        } else {
-            fprintf(stderr, "aether run: unknown option %s\n", a);
-            run_usage(stderr);
-            return RUN_USAGE;
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
         }
     }
-    if (!o->model_path || !o->input_path) {
-        run_usage(stderr);
-        return RUN_USAGE;
-    }
-    if (have_every && o->period > 0.0) {
-        fprintf(stderr, "aether run: give --every or --period, not both\n");
-        return RUN_USAGE;
-    }
-    if (o->capacity == 0 || o->max_tracks == 0 || o->max_tracks > N_NODES) {
-        fprintf(stderr, "aether run: --capacity must be > 0 and --max-tracks 1..%u\n", N_NODES);
-        return RUN_USAGE;
-    }
+    if (!cli_positionals(&c, 0, 0, &npos, &rc))
+        return rc;
+    if (!o->model_path || !o->input_path)
+        return cli_usage_error(&c, "--model and --input are required");
+    if (have_every && o->period > 0.0)
+        return cli_usage_error(&c, "give --every or --period, not both");
+    if (o->capacity == 0 || o->max_tracks == 0 || o->max_tracks > N_NODES)
+        return cli_usage_error(&c, "--capacity must be > 0 and --max-tracks 1..%u", N_NODES);
     return 0;
 }
 
@@ -369,10 +392,8 @@ static int load_model(run_opts *o, run_state *r)
     aether_status st;
     int rc;
     r->blob_bytes = cli_read_file(o->model_path, &len);
-    if (!r->blob_bytes) {
-        fprintf(stderr, "aether run: cannot read %s\n", o->model_path);
-        return RUN_IO;
-    }
+    if (!r->blob_bytes)
+        return cli_read_error(o->model_path, errno);
     st = aether_blob_parse(r->blob_bytes, len, &r->blob);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether run: %s: invalid blob: %s (%s)\n", o->model_path,
@@ -442,9 +463,11 @@ static int open_pipeline(const run_opts *o, run_state *r)
     memset(&ro, 0, sizeof ro);
     ro.max_line = o->max_line;
     st = aether_recording_open(o->input_path, &ro, &r->rec);
+    if (st == AETHER_ERR_IO)
+        return cli_read_error(o->input_path, errno);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether run: %s: %s\n", o->input_path, aether_strerror(st));
-        return st == AETHER_ERR_IO ? RUN_IO : st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
+        return cli_exit_status(st);
     }
     fc.input_dim = r->info.input_dim;
     fc.max_nodes = N_NODES; /* every node id fits: never TRACKS_FULL here */
