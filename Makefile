@@ -21,7 +21,7 @@ test:
 	JOBS=$(JOBS) BUILD=$(BUILD) sh scripts/test_all.sh
 
 check: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	sh scripts/check.sh $(BUILD) $(JOBS)
 
 demo: build
 	./$(BUILD)/aether inspect $(DEMO_MODEL)

@@ -12,6 +12,36 @@
 
 static int g_check_pass;
 static int g_check_fail;
+/* Test functions that could not run because external data is missing (the
+ * golden vectors and recordings checked out beside the repository as
+ * ../shared), and the first path that was missing. */
+static int g_check_skipped;
+static char g_check_missing[512];
+
+static inline int check_path_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+static inline void check_note_missing(const char *path)
+{
+    if (!g_check_skipped++)
+        snprintf(g_check_missing, sizeof g_check_missing, "%s", path);
+}
+
+/* First statement of a test function that needs a file outside the
+ * repository: when path is missing the function is skipped and counted
+ * (the program then exits 77, which CTest reports as skipped). */
+#define REQUIRE_PATH(path)                  \
+    do {                                    \
+        if (!check_path_exists(path)) {     \
+            check_note_missing(path);       \
+            return;                         \
+        }                                   \
+    } while (0)
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
@@ -56,6 +86,15 @@ static int g_check_fail;
                   check_a_, #b, check_b_, (double)(tol));                              \
     } while (0)
 
+/* Test functions that read the golden vectors or the recordings start with
+ * one of these: without them they are skipped, not failed. */
+#define REQUIRE_GOLDEN() REQUIRE_PATH(AETHER_GOLDEN_DIR "/index.json")
+#define REQUIRE_DATA() REQUIRE_PATH(AETHER_DATA_DIR "/README.md")
+
+/* Exit status of a program some of whose test functions were skipped and
+ * none failed (tests/CMakeLists.txt: SKIP_RETURN_CODE). */
+#define CHECK_SKIP_STATUS 77
+
 typedef void (*check_test_fn)(void);
 
 static inline int check_run(const char *name, const check_test_fn *tests, const char *const *names,
@@ -69,7 +108,12 @@ static inline int check_run(const char *name, const check_test_fn *tests, const 
             fprintf(stderr, "[%s] %s: FAILED\n", name, names[i]);
     }
     printf("%s: %d passed, %d failed\n", name, g_check_pass, g_check_fail);
-    return g_check_fail ? 1 : 0;
+    if (g_check_skipped)
+        printf("%s: %d test functions skipped: %s not found (the golden vectors and "
+               "recordings are checked out beside the repository as ../shared; configure "
+               "with -DAETHER_GOLDEN_DIR=... -DAETHER_DATA_DIR=... to use another place)\n",
+               name, g_check_skipped, g_check_missing);
+    return g_check_fail ? 1 : g_check_skipped ? CHECK_SKIP_STATUS : 0;
 }
 
 /* Usage: TEST_MAIN(test_a, test_b, ...) */

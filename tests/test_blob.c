@@ -279,6 +279,7 @@ static void test_format_vectors(void)
 /* FORMATS.md 2.2 first values, and the golden init_random_blob.rvne. */
 static void test_demo_blob_golden(void)
 {
+    REQUIRE_GOLDEN();
     aether_blob_demo_params p = aether_blob_demo_default();
     uint64_t s = AETHER_BLOB_DEMO_SEED;
     float first[4];
@@ -434,6 +435,7 @@ static const golden_blob k_golden[] = {
 
 static void test_golden_blobs(void)
 {
+    REQUIRE_GOLDEN();
     size_t i;
     for (i = 0; i < sizeof k_golden / sizeof k_golden[0]; ++i) {
         const golden_blob *gb = &k_golden[i];
@@ -469,6 +471,7 @@ static void test_golden_blobs(void)
 /* fp16_small holds the f16 rounding of small_weights_f32's values. */
 static void test_golden_f16_payload(void)
 {
+    REQUIRE_GOLDEN();
     size_t l32 = 0, l16 = 0, i;
     unsigned char *b32 = test_golden_blob("fp32_small.bin", &l32);
     unsigned char *b16 = test_golden_blob("fp16_small.bin", &l16);
@@ -549,6 +552,7 @@ static void test_deterministic_seed_produces_byte_identical_blobs(void)
 
 static void test_peek_header(void)
 {
+    REQUIRE_GOLDEN();
     size_t len = 0;
     unsigned char *b = test_golden_blob("bad_version.bin", &len);
     aether_blob_header h;

@@ -226,6 +226,7 @@ static void check_flips(const char *name, size_t payload_stride)
 
 static void test_truncations(void)
 {
+    REQUIRE_GOLDEN();
     check_truncations("fp32_small.bin");
     check_truncations("fp16_small.bin");
     check_truncations("init_random_blob.rvne");
@@ -233,12 +234,14 @@ static void test_truncations(void)
 
 static void test_bit_flips_small(void)
 {
+    REQUIRE_GOLDEN();
     check_flips("fp32_small.bin", 1);
     check_flips("fp16_small.bin", 1);
 }
 
 static void test_bit_flips_large(void)
 {
+    REQUIRE_GOLDEN();
     check_flips("init_random_blob.rvne", exhaustive() ? 1 : 97);
 }
 
@@ -520,6 +523,7 @@ static void test_nonfinite_weights(void)
 /* The fixed golden malformed blobs give their documented statuses. */
 static void test_golden_malformed(void)
 {
+    REQUIRE_GOLDEN();
     static const struct {
         const char *file;
         aether_status parse;

@@ -22,6 +22,7 @@ static int load(const char *path, aether_dtype dt, size_t count, aether_npy *a)
 
 static void test_from_f32(void)
 {
+    REQUIRE_GOLDEN();
     aether_npy in, bits;
     size_t i, n, bad = 0, nan_inputs = 0;
     uint16_t *arr;
@@ -62,6 +63,7 @@ static void test_from_f32(void)
 
 static void test_roundtrip(void)
 {
+    REQUIRE_GOLDEN();
     aether_npy bits, rt;
     size_t i, bad = 0;
     float *arr;
@@ -91,6 +93,7 @@ static void test_roundtrip(void)
 
 static void test_all_patterns(void)
 {
+    REQUIRE_GOLDEN();
     aether_npy all;
     size_t bad = 0, nans = 0;
     uint32_t h;

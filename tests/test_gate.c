@@ -248,6 +248,7 @@ static void make_config(aether_attn_config *cfg, size_t window, size_t block,
 
 static void test_fastgrnn_goldens(void)
 {
+    REQUIRE_GOLDEN();
     size_t c;
     for (c = 0; c < sizeof k_fg / sizeof k_fg[0]; ++c) {
         const fg_case *fc = &k_fg[c];

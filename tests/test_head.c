@@ -621,6 +621,7 @@ static void golden_case(const char *cs, size_t window, size_t block, int with_st
 
 static void test_golden_temporal(void)
 {
+    REQUIRE_GOLDEN();
     golden_case("temporal_aether_default_prng_s100", 32, 16, 1);
     golden_case("temporal_aether_default_prng_s1000", 32, 16, 1);
     golden_case("temporal_aether_default_testinputs_s64", 32, 16, 1);
@@ -665,6 +666,7 @@ static void fast_case(const char *cs, size_t window, size_t block)
 
 static void test_default_kernels_within_contract(void)
 {
+    REQUIRE_GOLDEN();
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
     fast_case("temporal_aether_default_prng_s1000", 32, 16);
     fast_case("temporal_mha_small_prng_s300", 8, 4);

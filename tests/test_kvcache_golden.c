@@ -299,6 +299,7 @@ static const char *const k_decode[] = {
 
 static void test_decode_goldens(void)
 {
+    REQUIRE_GOLDEN();
     size_t i;
     for (i = 0; i < sizeof k_decode / sizeof k_decode[0]; ++i)
         run_decode_case(k_decode[i], AETHER_KV_F32, AETHER_KV_LM_WELFORD, 0, 0.0);
@@ -306,6 +307,7 @@ static void test_decode_goldens(void)
 
 static void test_decode_sum_equals_forward(void)
 {
+    REQUIRE_GOLDEN();
     size_t i;
     for (i = 0; i < sizeof k_decode / sizeof k_decode[0]; ++i)
         if (strstr(k_decode[i], "_c_"))
@@ -315,6 +317,7 @@ static void test_decode_sum_equals_forward(void)
 
 static void test_decode_f16_goldens(void)
 {
+    REQUIRE_GOLDEN();
     static const char *const names[] = {
         "decode_f16_gqa_c_w32_b16_g0_log_lm_q4kv1_s100",
         "decode_f16_mha_c_w16_b8_g03_log_lm_sort_s300",
@@ -371,6 +374,7 @@ static void run_batch_case(const char *name)
 
 static void test_decode_batch_goldens(void)
 {
+    REQUIRE_GOLDEN();
     run_batch_case("decode_batch_c_w8_b4_g0_log_lm_q2kv2_s16_p0");
     run_batch_case("decode_batch_c_w8_b4_g0_log_lm_q4kv2_s100_p40");
 }
@@ -465,6 +469,7 @@ static void run_h2o_case(const char *name)
 
 static void test_h2o_goldens(void)
 {
+    REQUIRE_GOLDEN();
     run_h2o_case("h2o_cap12_win4_g0_n40");
     run_h2o_case("h2o_cap6_win8_g0_n14_fallback");
     run_h2o_case("h2o_cap10_win3_g02_n30_ties");

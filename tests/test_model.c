@@ -522,6 +522,7 @@ static unsigned char *read_golden(const char *name, size_t *len)
 
 static void test_load_errors(void)
 {
+    REQUIRE_GOLDEN();
     aether_blob_demo_params p = aether_blob_demo_default();
     blob_buf b;
     aether_head_config hc;

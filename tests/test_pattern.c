@@ -271,6 +271,7 @@ done:
 
 static void test_golden_candidates(void)
 {
+    REQUIRE_GOLDEN();
     static const golden_cand cases[] = {
         {"candidates_c_aether_w32_b16_g0_log_lm_s300", 32, 16, {0, 0}, 1, 1, 1, 300, 11302},
         {"candidates_c_w128_b64_g0_log_lm_s1000", 128, 64, {0, 0}, 1, 1, 1, 1000, 126570},

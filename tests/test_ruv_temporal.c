@@ -136,6 +136,7 @@ typedef struct golden_case {
 
 static void test_golden_blob_errors(void)
 {
+    REQUIRE_GOLDEN();
     static const golden_case cases[] = {
         {"too_short.bin", ESP_ERR_INVALID_ARG},       {"bad_magic.bin", ESP_ERR_INVALID_ARG},
         {"size_mismatch.bin", ESP_ERR_INVALID_ARG},   {"bad_version.bin", ESP_ERR_INVALID_VERSION},

@@ -48,6 +48,7 @@ static aether_status run(const aether_attn_config *cfg, int gqa, const aether_te
 
 static void test_flash_goldens(void)
 {
+    REQUIRE_GOLDEN();
     size_t c;
     for (c = 0; c < sizeof k_cases / sizeof k_cases[0]; ++c) {
         const flash_case *fc = &k_cases[c];

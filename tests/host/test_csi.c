@@ -67,6 +67,7 @@ static uint64_t pair_count(const aether_recording_stats *st, uint32_t pairs)
 
 static void test_raw_two_node(void)
 {
+    REQUIRE_DATA();
     aether_recording *r = NULL;
     aether_csi_frame f;
     const aether_recording_stats *st;
@@ -170,6 +171,7 @@ static void check_amplitude_file(const char *path, uint64_t expect)
 
 static void test_amplitude_files(void)
 {
+    REQUIRE_DATA();
     check_amplitude_file(DATA "amplitude-features.csi.jsonl", 253);
     check_amplitude_file(DATA "amplitude-features-short.csi.jsonl", 3);
 }
@@ -190,6 +192,7 @@ static long listed_packets(const cJSON *info, const char *label, const char *fil
 
 static void test_espectre_npz(void)
 {
+    REQUIRE_DATA();
     static const char *const labels[] = {"wave", "circle_cw", "no_gesture",
                                          "baseline", "movement", "test"};
     static const int expect_files[] = {21, 21, 42, 8, 8, 1};
@@ -295,6 +298,7 @@ static size_t split_lines(char *text, size_t len, char **lines, size_t max)
 
 static void test_corrupted_jsonl(void)
 {
+    REQUIRE_DATA();
     const char *path = "/tmp/aether_test_csi_corrupt.csi.jsonl";
     size_t len = 0, n, i, good = 0, orig_vitals = 0, raw_idx = 0;
     unsigned char *all = read_all(RAW2, &len);
@@ -432,6 +436,7 @@ static void test_corrupted_jsonl(void)
 
 static void test_adr018_stream(void)
 {
+    REQUIRE_DATA();
     const char *path = "/tmp/aether_test_csi_stream.bin";
     static int8_t keep[40][2 * 192];
     static size_t keep_n[40];
@@ -504,6 +509,7 @@ static void test_adr018_stream(void)
 
 static void test_corrupted_npz(void)
 {
+    REQUIRE_DATA();
     const char *src = DATA "espectre/no_gesture/no_gesture_c3_64sc_20260314_174306.npz";
     const char *path = "/tmp/aether_test_csi_trunc.npz";
     size_t len = 0, it, opened = 0, cut;
@@ -593,6 +599,7 @@ static void test_corrupted_npz(void)
 
 static void test_detection_and_args(void)
 {
+    REQUIRE_DATA();
     aether_recording *r = NULL;
     aether_csi_frame f;
     const char *path = "/tmp/aether_test_csi_detect.bin";
@@ -635,6 +642,7 @@ static void test_detection_and_args(void)
  * jump (ln 4), the gain-normalised motion feature must not. */
 static void test_gain_jumps_real(void)
 {
+    REQUIRE_DATA();
     const char *dir = DATA "espectre/wave";
     DIR *d = opendir(dir);
     struct dirent *de;

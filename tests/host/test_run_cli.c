@@ -272,6 +272,7 @@ static void check_summary_counts(const cJSON *s, const counts *c)
 
 static void test_raw_2node_every_100(void)
 {
+    REQUIRE_DATA();
     char args[2048];
     run_out r;
     parsed p;
@@ -321,6 +322,7 @@ static void test_raw_2node_every_100(void)
 
 static void test_node_filter_and_packets(void)
 {
+    REQUIRE_DATA();
     char args[2048], pk[512];
     unsigned char *bytes = NULL;
     size_t i;
@@ -370,6 +372,7 @@ static void test_node_filter_and_packets(void)
 
 static void test_amplitude_files(void)
 {
+    REQUIRE_DATA();
     char args[2048];
     run_out r;
     parsed p;
@@ -409,6 +412,7 @@ static void test_amplitude_files(void)
  * floor(frames / 64) decisions. */
 static void test_every_npz(void)
 {
+    REQUIRE_DATA();
     static const char *const dirs[] = {"wave",     "circle_cw", "no_gesture",
                                        "baseline", "movement",  "test"};
     size_t d, files = 0, failures = 0;
@@ -461,6 +465,7 @@ static void test_every_npz(void)
 
 static void test_period(void)
 {
+    REQUIRE_DATA();
     char path[1024], args[2048];
     DIR *dp;
     struct dirent *e;
@@ -508,6 +513,7 @@ static void test_period(void)
  * is counted as malformed, the rest still give frames and decisions. */
 static void test_corrupted_copy(void)
 {
+    REQUIRE_DATA();
     char out_path[512], args[2048];
     FILE *in = fopen(RAW2, "rb"), *out;
     char *line = NULL;
@@ -590,6 +596,7 @@ static void test_corrupted_copy(void)
  * original recording, and what the demo prints. */
 static void test_shipped_excerpt(void)
 {
+    REQUIRE_DATA();
     char args[2048];
     FILE *a = fopen(EXCERPT, "rb"), *b = fopen(RAW2, "rb");
     size_t n = 0, differ = 0;
@@ -675,6 +682,7 @@ static int write_meta_blob(const char *path, const char *text)
  * --labels is given. */
 static void test_window_mode(void)
 {
+    REQUIRE_DATA();
     char path[512], args[4096];
     size_t len = 0, n_dec = 0, n_node = 0, head = 0, count = 0, i;
     unsigned char *blob;
@@ -796,6 +804,7 @@ static void test_window_mode(void)
 
 static void test_exit_statuses(void)
 {
+    REQUIRE_DATA();
     char args[4096], path[512];
     unsigned char *b;
     FILE *f;

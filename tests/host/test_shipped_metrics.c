@@ -119,21 +119,11 @@ static double validation_f1(const char *name, size_t *n_windows)
     return f1;
 }
 
-static int have_data(void)
-{
-    struct stat st;
-    if (stat(ESPECTRE, &st) == 0)
-        return 1;
-    printf("  %s not found: skipped\n", ESPECTRE);
-    return 0;
-}
-
 static void test_motion_model(void)
 {
     size_t n = 0;
     double f1;
-    if (!have_data())
-        return;
+    REQUIRE_PATH(ESPECTRE "/dataset_info.json");
     f1 = validation_f1("motion.rvne", &n);
     CHECK_EQ_INT(n, 48);
     CHECK(f1 >= 0.97);  /* target */
@@ -144,8 +134,7 @@ static void test_gesture_model(void)
 {
     size_t n = 0;
     double f1;
-    if (!have_data())
-        return;
+    REQUIRE_PATH(ESPECTRE "/dataset_info.json");
     f1 = validation_f1("gesture.rvne", &n);
     CHECK_EQ_INT(n, 357);
     CHECK(f1 >= 0.90);
