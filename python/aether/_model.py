@@ -23,6 +23,9 @@ def _pick(table, value, what):
     return table[value]
 
 
+_EMPTY = ctypes.create_string_buffer(1)  # a valid address for a zero-length blob
+
+
 class Blob(object):
     """A parsed RVNE weight blob. The bytes live in an aligned NumPy buffer
     owned by this object; models built from it keep it alive."""
@@ -35,8 +38,11 @@ class Blob(object):
         buf = np.empty(raw.size, dtype=np.uint8)  # owned and aligned: BORROW-able
         buf[:] = raw
         view = _lib.BlobView()
-        check(fn.blob_parse(buf.ctypes.data_as(ctypes.c_void_p) if buf.size else None,
-                            buf.size, ctypes.byref(view)))
+        # An empty blob is a blob too short, not a missing buffer: give the
+        # parser a valid pointer with length 0 so it reports the format error.
+        ptr = buf.ctypes.data_as(ctypes.c_void_p) if buf.size else \
+            ctypes.cast(_EMPTY, ctypes.c_void_p)
+        check(fn.blob_parse(ptr, buf.size, ctypes.byref(view)))
         self._buf = buf
         self._view = view
 

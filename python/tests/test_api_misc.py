@@ -54,3 +54,30 @@ def test_borrowed_weights_survive_blob_deletion():
     assert np.array_equal(m.classify(x), want)
     with pytest.raises(aether.UnsupportedError):
         aether.Model(aether.Blob.demo(f16=True), weights="borrow")
+
+
+def _main(*args):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, AETHER_LIB=aether.lib_path)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(aether.__file__))] +
+        [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return subprocess.run([sys.executable, "-m", "aether"] + list(args), env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_python_m_aether_version_and_help():
+    r = _main("--version")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    # in place: no recorded package version, but the library's version and path
+    assert lines[0].startswith("aether from the source tree at ")
+    assert lines[1] == "libaether %s (%s)" % (aether.version(), aether.lib_path)
+    for args in (("--help",), ()):
+        r = _main(*args)
+        assert r.returncode == 0 and r.stdout.startswith("usage: python -m aether")
+    r = _main("--frobnicate")
+    assert r.returncode == 2 and "unknown argument '--frobnicate'" in r.stderr
+    assert r.stdout == ""

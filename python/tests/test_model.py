@@ -51,6 +51,18 @@ def test_blob_load_save_roundtrip(tmp_path):
         aether.Model(b)
 
 
+def test_empty_blob_is_too_short_like_the_cli(tmp_path):
+    """A 0-byte file is a blob too short (the CLI's message), not a NULL argument."""
+    empty = tmp_path / "empty.rvne"
+    empty.write_bytes(b"")
+    for load in (lambda: aether.Blob.load(empty), lambda: aether.Blob(b""),
+                 lambda: aether.Model(str(empty))):
+        with pytest.raises(aether.BlobTooShortError) as ei:
+            load()
+        assert ei.value.name == "AETHER_ERR_BLOB_TOO_SHORT"
+        assert ei.value.message == "blob too short"
+
+
 @pytest.mark.parametrize("name,cls,status", BAD_BLOBS)
 def test_bad_blobs_raise_specific_errors(name, cls, status):
     with pytest.raises(cls) as ei:
