@@ -16,33 +16,6 @@
 
 #ifndef AETHER_CLI_PATH
 #define AETHER_CLI_PATH ""
-#ifdef CHECK_MSG
-/* One case: expected status, and a phrase that must appear in stdout or
- * stderr. */
-static void expect(const char *const *args, int want, const char *phrase)
-{
-    char *out = NULL, *err = NULL;
-    int rc = run_cli(args, &out, &err);
-    char cmd[256] = "";
-    size_t i;
-    for (i = 0; args[i]; ++i) {
-        strncat(cmd, args[i], sizeof cmd - strlen(cmd) - 2);
-        strncat(cmd, " ", sizeof cmd - strlen(cmd) - 1);
-    }
-    CHECK_MSG(rc >= 0, "%s: killed by a signal or did not run", cmd);
-    CHECK_MSG(rc == want, "%s: exit %d, expected %d (stderr: %.200s)", cmd, rc, want,
-              err ? err : "");
-    if (phrase)
-        CHECK_MSG((out && strstr(out, phrase)) || (err && strstr(err, phrase)),
-                  "%s: no \"%s\" in the output (stderr: %.200s)", cmd, phrase, err ? err : "");
-    if (want != 0)
-        CHECK_MSG((err && err[0]) || (out && out[0]), "%s: failed without a message", cmd);
-    printf("  exit %d  %s\n", rc, cmd);
-    free(out);
-    free(err);
-}
-
-#endif
 
 #endif
 
