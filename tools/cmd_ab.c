@@ -12,6 +12,8 @@
  * Criteria 1-2 of the gate (loss and re-ID accuracy after training) need
  * trained checkpoints of both backends and are not measured here.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "aether/dispatch.h"
 #include "aether/features.h"
 #include "aether/model.h"
+#include "cli_util.h"
 #include "commands.h"
 
 #define AB_DIM 16
@@ -49,8 +52,9 @@ static int seq_push(seq_buf *s, const float *row)
 }
 
 /* Features of one recording, one stream per node, appended to `all` node by
- * node; windows never straddle two streams (they are cut per stream). */
-static int load_streams(const char *path, seq_buf *all, size_t *starts, size_t *n_streams,
+ * node; windows never straddle two streams (they are cut per stream). The
+ * status of opening the recording (errno set on AETHER_ERR_IO). */
+static aether_status load_streams(const char *path, seq_buf *all, size_t *starts, size_t *n_streams,
                         size_t max_streams)
 {
     aether_recording *rec = NULL;
@@ -62,12 +66,16 @@ static int load_streams(const char *path, seq_buf *all, size_t *starts, size_t *
     size_t n_nodes = 0, i;
     float row[AB_DIM];
     memset(per, 0, sizeof per);
+    aether_status st;
     fc.input_dim = AB_DIM;
-    if (aether_recording_open(path, NULL, &rec) != AETHER_OK)
-        return -1;
-    if (aether_features_create(&fc, &f) != AETHER_OK) {
+    errno = 0;
+    st = aether_recording_open(path, NULL, &rec);
+    if (st != AETHER_OK)
+        return st;
+    st = aether_features_create(&fc, &f);
+    if (st != AETHER_OK) {
         aether_recording_close(rec);
-        return -1;
+        return st;
     }
     while (aether_recording_next(rec, &fr) == AETHER_OK) {
         size_t k;
@@ -94,7 +102,7 @@ static int load_streams(const char *path, seq_buf *all, size_t *starts, size_t *
     }
     aether_features_destroy(f);
     aether_recording_close(rec);
-    return 0;
+    return AETHER_OK;
 }
 
 static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
@@ -214,16 +222,35 @@ static void usage(FILE *f)
                "                 [--min-rho R] [--json]\n"
                "  Dense vs sparse backend on one random-init model (ADR-096 section 5 gate):\n"
                "  top-50 neighbour Spearman rho, logit differences, latency at N=100/1000/8192.\n"
-               "  DIR (default ../shared/data) must hold esp32-raw-2node.csi.jsonl and espectre/.\n"
-               "  Exit status 1 when the mean rho is below --min-rho.\n");
+               "  --data DIR        recordings (../shared/data): esp32-raw-2node.csi.jsonl,\n"
+               "                    amplitude-features.csi.jsonl and espectre/\n"
+               "  --window N        frames per window (100, at least 2)\n"
+               "  --stride N        frames between window starts (50, at least 1)\n"
+               "  --max-windows N   windows compared (400, more than %d)\n"
+               "  --min-rho R       exit 1 when the mean rho is below R (-1..1; off by default)\n"
+               "  --json            machine-readable output\n",
+            AB_TOPK);
+    cli_print_exit_statuses(f);
 }
+
+enum { OPT_DATA = 1, OPT_WINDOW, OPT_STRIDE, OPT_MAX_WINDOWS, OPT_MIN_RHO, OPT_JSON };
+
+static const struct option k_options[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"stride", required_argument, NULL, OPT_STRIDE},
+    {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
+    {"min-rho", required_argument, NULL, OPT_MIN_RHO},
+    {"json", no_argument, NULL, OPT_JSON},
+    {NULL, 0, NULL, 0}};
 
 int cmd_ab(int argc, char **argv)
 {
     const char *data = "../shared/data";
     size_t window = 100, stride = 50, max_windows = 400, starts[512], n_streams = 0, s, nw = 0;
-    int json = 0, i;
+    int json = 0, opt, npos = 0;
     double min_rho = -2.0;
+    cli_command cmd = {0};
     static const char *const files[] = {
         "esp32-raw-2node.csi.jsonl",
         "amplitude-features.csi.jsonl",
@@ -244,40 +271,63 @@ int cmd_ab(int argc, char **argv)
     float *es = NULL, *ed = NULL, ls[16], ld[16];
     double max_diff = 0, sum_diff = 0, rho_mean = 0, rho_min = 0, overlap = 0;
     double t_s[3] = {0}, t_d[3] = {0};
-    int rc = 1;
+    int rc = CLI_EXIT_FAILED;
 
-    for (i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
-            data = argv[++i];
-        } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
-            window = strtoul(argv[++i], NULL, 10);
-        } else if (!strcmp(argv[i], "--stride") && i + 1 < argc) {
-            stride = strtoul(argv[++i], NULL, 10);
-        } else if (!strcmp(argv[i], "--max-windows") && i + 1 < argc) {
-            max_windows = strtoul(argv[++i], NULL, 10);
-        } else if (!strcmp(argv[i], "--min-rho") && i + 1 < argc) {
-            min_rho = strtod(argv[++i], NULL);
-        } else if (!strcmp(argv[i], "--json")) {
+    cmd.name = "ab";
+    cmd.options = k_options;
+    cmd.usage = usage;
+    cmd.argc = argc;
+    cmd.argv = argv;
+    while ((opt = cli_next_option(&cmd, &rc)) != CLI_DONE) {
+        switch (opt) {
+        case CLI_STOP:
+            return rc;
+        case OPT_DATA:
+            data = cmd.optarg;
+            break;
+        case OPT_WINDOW:
+            if (!cli_parse_size(cmd.optarg, &window) || window < 2 || window > 1000000)
+                return cli_usage_error(&cmd, "--window is 2..1000000 frames");
+            break;
+        case OPT_STRIDE:
+            if (!cli_parse_size(cmd.optarg, &stride) || stride < 1)
+                return cli_usage_error(&cmd, "--stride is a positive integer");
+            break;
+        case OPT_MAX_WINDOWS:
+            if (!cli_parse_size(cmd.optarg, &max_windows) || max_windows <= AB_TOPK ||
+                max_windows > 100000)
+                return cli_usage_error(&cmd, "--max-windows is %d..100000", AB_TOPK + 1);
+            break;
+        case OPT_MIN_RHO: {
+            char *end = NULL;
+            min_rho = strtod(cmd.optarg, &end);
+            if (end == cmd.optarg || *end || !(min_rho >= -1.0 && min_rho <= 1.0))
+                return cli_usage_error(&cmd, "--min-rho is a number in -1..1");
+            break;
+        }
+        case OPT_JSON:
             json = 1;
-        } else {
-            usage(stderr);
-            return 2;
+            break;
+        default:
+            return cli_usage_error(&cmd, "unhandled option");
         }
     }
-    if (window < 2 || stride == 0 || max_windows <= AB_TOPK) {
-        fprintf(stderr, "aether ab: need window >= 2, stride >= 1, max-windows > %d\n", AB_TOPK);
-        return 2;
-    }
+    if (!cli_positionals(&cmd, 0, 0, &npos, &rc))
+        return rc;
     for (s = 0; s < sizeof files / sizeof files[0]; ++s) {
         char path[1024];
+        aether_status st;
         snprintf(path, sizeof path, "%s/%s", data, files[s]);
-        if (load_streams(path, &all, starts, &n_streams, 500) != 0) {
-            fprintf(stderr, "aether ab: cannot read %s\n", path);
+        st = load_streams(path, &all, starts, &n_streams, 500);
+        if (st != AETHER_OK) {
+            if (st == AETHER_ERR_IO)
+                rc = cli_read_error(path, errno);
+            else {
+                fprintf(stderr, "aether ab: %s: %s\n", path, aether_strerror(st));
+                rc = cli_exit_status(st);
+            }
             free(all.x);
-            return 3;
+            return rc;
         }
     }
     if (aether_blob_demo_size(&dp, &blob_len) != AETHER_OK || !(blob = malloc(blob_len)) ||
@@ -364,7 +414,7 @@ int cmd_ab(int argc, char **argv)
             printf("  window %5zu: dense %9.3f ms, sparse %8.3f ms, dense/sparse %.1fx\n", lat_n[s],
                    t_d[s] * 1e3, t_s[s] * 1e3, t_s[s] > 0 ? t_d[s] / t_s[s] : 0.0);
     }
-    rc = rho_mean >= min_rho ? 0 : 1;
+    rc = rho_mean >= min_rho ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     if (rc)
         fprintf(stderr, "aether ab: Spearman rho %.4f below --min-rho %.4f\n", rho_mean, min_rho);
 done:

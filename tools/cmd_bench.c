@@ -1,24 +1,40 @@
 /*
  * aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N] [--wall]
- *              [--only TEXT]
+ *              [--only NAME|REGEX]... [--list]
  *
  * Times the attention workloads of the performance table on the active
  * kernel path and on the scalar reference in the same run (medians of
  * repeated runs; the reference gets fewer repeats when slow), streaming
  * decode steps through the cache API (append + decode_step) over cache
  * length T with their flatness, the temporal model's session step (fast
- * and reference, tracks per core from the steady evicting state), the two README
- * curves (sparse vs dense forward over N; streaming step vs full recompute
- * over history T), and the machine's bounds (bench_bounds.h) with the floor
- * they put under the sparse, decode and flatness targets. GFLOP/s counts 4 * dim flops per attention edge
- * (2 * dim for q.k, 2 * dim for p.v); softmax and landmarks are not counted.
+ * and reference, tracks per core from the steady evicting state), the two
+ * curves of the README picture ("curve forward": sparse vs dense forward
+ * over a window of N frames; "curve stream": per new frame, the streaming
+ * step vs a full recompute over history T, each measured for its curve),
+ * and the machine's bounds (bench_bounds.h) with the floor they put under
+ * the sparse, decode and flatness targets. GFLOP/s counts 4 * dim flops per
+ * attention edge (2 * dim for q.k, 2 * dim for p.v); softmax and landmarks
+ * are not counted.
+ *
+ * Rows and sections have names (--list); --only selects by exact name or
+ * by a POSIX extended regular expression matching a whole name. --png runs
+ * gnuplot directly (no shell) and fails, before any timing, when it is not
+ * on PATH.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "aether/attention.h"
 #include "aether/blob.h"
@@ -26,6 +42,7 @@
 #include "aether/kvcache.h"
 #include "aether/model.h"
 #include "bench_bounds.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "kernels/fast.h"
 #include "kernels/sparse_internal.h"
@@ -320,16 +337,92 @@ static double time_model(size_t warm, size_t cap, aether_kernel_mode mode)
     return r;
 }
 
-/* --only TEXT: run just the table rows and sections whose name contains it
- * ("sparse", "dense", "decode 8x64", "decode temporal", "model", "curve"). */
-static const char *g_only;
 static const char *jsep(int *first)
 {
     const char *sep = *first ? "" : ",\n";
     *first = 0;
     return sep;
 }
-static int want(const char *name) { return !g_only || strstr(name, g_only) != NULL; }
+
+/* ---------- what runs: rows of the table and sections, by name ---------- */
+
+static const wl k_table[] = {
+    {"sparse 8x64 W128 seq 512", 0, 512, 8, 8, 64, 128, 64},
+    {"sparse 8x64 W128 seq 2048", 0, 2048, 8, 8, 64, 128, 64},
+    {"sparse 8x64 W128 seq 8192", 0, 8192, 8, 8, 64, 128, 64},
+    {"dense causal 8x64 seq 512", 1, 512, 8, 8, 64, 0, 64},
+    {"dense causal 8x64 seq 1024", 1, 1024, 8, 8, 64, 0, 64},
+    {"dense causal 8x64 seq 2048", 1, 2048, 8, 8, 64, 0, 64},
+    {"gqa 32q/8kv x64 seq 2048", 0, 2048, 32, 8, 64, 128, 64},
+    {"temporal q4kv1x32 W32 seq 100", 0, 100, 4, 1, 32, 32, 16},
+    {"temporal q4kv1x32 W32 seq 1000", 0, 1000, 4, 1, 32, 32, 16},
+    {"temporal q4kv1x32 W32 seq 8192", 0, 8192, 4, 1, 32, 32, 16},
+};
+#define N_TABLE (sizeof k_table / sizeof k_table[0])
+
+/* The sections after the table, in the order they run. */
+enum { SEC_DECODE_8X64, SEC_DECODE_TEMPORAL, SEC_MODEL, SEC_CURVE_FORWARD, SEC_CURVE_STREAM,
+       SEC_BOUNDS, N_SECTIONS };
+static const char *const k_sections[N_SECTIONS] = {
+    "decode 8x64", "decode temporal", "model", "curve forward", "curve stream", "bounds"};
+
+#define N_NAMES (N_TABLE + N_SECTIONS)
+#define MAX_ONLY 32
+
+static const char *name_at(size_t i)
+{
+    return i < N_TABLE ? k_table[i].name : k_sections[i - N_TABLE];
+}
+
+/* on[i] for name_at(i): everything without --only; else the names some
+ * --only TEXT selects. A TEXT equal to a name selects exactly that name;
+ * any other TEXT is a POSIX extended regular expression that must match a
+ * whole name. Every TEXT must select something. 0, or the exit status after
+ * a message. */
+static int select_names(const char *const *only, size_t n_only, unsigned char *on)
+{
+    size_t a, i;
+    memset(on, n_only ? 0 : 1, N_NAMES);
+    for (a = 0; a < n_only; ++a) {
+        size_t hits = 0;
+        for (i = 0; i < N_NAMES; ++i)
+            if (!strcmp(only[a], name_at(i))) {
+                on[i] = 1;
+                hits++;
+            }
+        if (!hits) {
+            regex_t re;
+            regmatch_t m[1];
+            int err = regcomp(&re, only[a], REG_EXTENDED);
+            if (err) {
+                char msg[128];
+                regerror(err, &re, msg, sizeof msg);
+                fprintf(stderr, "aether bench: --only '%s' is neither a row or section name nor a "
+                                "valid regular expression (%s)\n"
+                                "Try 'aether bench --list'.\n",
+                        only[a], msg);
+                return CLI_EXIT_USAGE;
+            }
+            /* The match (leftmost, longest) must be the whole name. */
+            for (i = 0; i < N_NAMES; ++i)
+                if (regexec(&re, name_at(i), 1, m, 0) == 0 && m[0].rm_so == 0 &&
+                    (size_t)m[0].rm_eo == strlen(name_at(i))) {
+                    on[i] = 1;
+                    hits++;
+                }
+            regfree(&re);
+        }
+        if (!hits) {
+            fprintf(stderr, "aether bench: --only '%s' matches no row or section name; the names "
+                            "are (aether bench --list):\n",
+                    only[a]);
+            for (i = 0; i < N_NAMES; ++i)
+                fprintf(stderr, "  %s\n", name_at(i));
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
 
 /* Candidate rows of the 8x64 W128 B64 decode step at cache length T, and
  * how many of them lie more than `back` bytes of newer rows behind the
@@ -415,66 +508,388 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
                 b.cold_row_s, floor_s, dec_floor, (unsigned long)nfar);
 }
 
+/* ---------- outputs ---------- */
+
 static FILE *open_out(const char *path)
 {
     FILE *f = path ? fopen(path, "w") : NULL;
     if (path && !f)
-        fprintf(stderr, "aether bench: cannot write %s\n", path);
+        fprintf(stderr, "aether bench: %s: cannot write (%s)\n", path, strerror(errno));
     return f;
 }
 
+/* The full path of an executable `name` on PATH in buf; 0 when there is none. */
+static int find_on_path(const char *name, char *buf, size_t cap)
+{
+    const char *p = getenv("PATH");
+    if (!p || !*p)
+        return 0;
+    for (;;) {
+        const char *e = strchr(p, ':');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        struct stat sb;
+        int n = len ? snprintf(buf, cap, "%.*s/%s", (int)len, p, name)
+                    : snprintf(buf, cap, "./%s", name); /* an empty entry is "." */
+        if (n > 0 && (size_t)n < cap && stat(buf, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            access(buf, X_OK) == 0)
+            return 1;
+        if (!e)
+            return 0;
+        p = e + 1;
+    }
+}
+
+/* The CPU's model name from /proc/cpuinfo (x86 "model name", Arm "Model" or
+ * "Hardware"), else "unknown CPU"; printable ASCII only. */
+static void cpu_model(char *buf, size_t cap)
+{
+    static const char *const keys[] = {"model name", "Model", "Hardware", "cpu model"};
+    char line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    size_t k, best = sizeof keys / sizeof keys[0];
+    snprintf(buf, cap, "unknown CPU");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':'), *v, *end;
+        for (k = 0; colon && k < best; ++k) {
+            size_t kl = strlen(keys[k]);
+            if (strncmp(line, keys[k], kl) != 0 || strspn(line + kl, " \t") != (size_t)(colon - line) - kl)
+                continue;
+            for (v = colon + 1; *v == ' ' || *v == '\t'; ++v)
+                ;
+            for (end = v + strlen(v); end > v && (end[-1] == '\n' || end[-1] == ' '); --end)
+                ;
+            if (end > v) {
+                snprintf(buf, cap, "%.*s", (int)(end - v), v);
+                best = k;
+            }
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    for (; *buf; ++buf)
+        if ((unsigned char)*buf < 32 || (unsigned char)*buf > 126)
+            *buf = ' ';
+}
+
+/* s as a gnuplot single-quoted string (a quote is doubled). */
+static void gp_string(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; ++s) {
+        if (*s == '\'')
+            fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
+/* One point of a curve: x and two times in seconds (<= 0: not measured). */
+typedef struct curve_pt {
+    double x, a, b;
+} curve_pt;
+
+/* The largest time of a curve (room for the key is left above it). */
+static double curve_max(const curve_pt *p, size_t n)
+{
+    double m = 1e-9;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        if (p[i].a > m)
+            m = p[i].a;
+        if (p[i].b > m)
+            m = p[i].b;
+    }
+    return m;
+}
+
+static void gp_block(FILE *f, const char *name, const curve_pt *p, size_t n)
+{
+    size_t i;
+    fprintf(f, "$%s << EOD\n", name);
+    for (i = 0; i < n; ++i) {
+        fprintf(f, "%.0f", p[i].x);
+        if (p[i].a > 0)
+            fprintf(f, " %.9g", p[i].a);
+        else
+            fprintf(f, " NaN");
+        if (p[i].b > 0)
+            fprintf(f, " %.9g\n", p[i].b);
+        else
+            fprintf(f, " NaN\n");
+    }
+    fprintf(f, "EOD\n");
+}
+
+/* The two curves as a PNG through gnuplot (run directly, no shell): left
+ * the sparse vs dense forward over N, right the streaming step vs full
+ * recompute over T (a panel without points is left out). Checks gnuplot's
+ * exit status and that it wrote the file. */
+static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, size_t n_fwd,
+                    const curve_pt *str, size_t n_str, unsigned threads, int quick)
+{
+    char cpu[160];
+    int fd[2], status = 0, panels = (n_fwd > 0) + (n_str > 0);
+    pid_t pid;
+    FILE *gp;
+    struct stat sb;
+    void (*old_pipe)(int);
+    if (!panels)
+        return CLI_EXIT_OK;
+    cpu_model(cpu, sizeof cpu);
+    remove(png); /* an old picture must not pass for this run's */
+    if (pipe(fd) != 0) {
+        fprintf(stderr, "aether bench: cannot start gnuplot (%s)\n", strerror(errno));
+        return CLI_EXIT_FAILED;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "aether bench: cannot start gnuplot (%s)\n", strerror(errno));
+        close(fd[0]);
+        close(fd[1]);
+        return CLI_EXIT_FAILED;
+    }
+    if (pid == 0) {
+        char *const args[] = {(char *)"gnuplot", NULL};
+        close(fd[1]);
+        if (dup2(fd[0], 0) < 0)
+            _exit(127);
+        close(fd[0]);
+        execv(gnuplot, args);
+        _exit(127);
+    }
+    close(fd[0]);
+    old_pipe = signal(SIGPIPE, SIG_IGN); /* gnuplot may stop reading early */
+    gp = fdopen(fd[1], "w");
+    if (gp) {
+        fprintf(gp, "set encoding utf8\n"
+                    "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n"
+                    "  set terminal pngcairo size %d,560 font 'Sans,11' noenhanced\n"
+                    "} else {\n"
+                    "  set terminal png size %d,560 noenhanced\n"
+                    "}\n"
+                    "if (GPVAL_VERSION >= 5.4) { set micro }\n"
+                    "set output ",
+                panels == 2 ? 1200 : 820, panels == 2 ? 1200 : 820);
+        gp_string(gp, png);
+        fprintf(gp, "\n");
+        gp_block(gp, "fwd", fwd, n_fwd);
+        gp_block(gp, "stream", str, n_str);
+        fprintf(gp, "set logscale xy\nset grid\nset key top left Left reverse samplen 3\n"
+                    "set format x '%%.0s%%c'\nset format y '%%.0s %%cs'\n"
+                    "set style line 1 lw 2 pt 7 ps 1.2 lc rgb '#1f77b4'\n"
+                    "set style line 2 lw 2 pt 5 ps 1.2 lc rgb '#d62728'\n");
+        fprintf(gp, "set multiplot layout 1,%d margins %s,0.97,0.17,0.88 spacing 0.09 title ",
+                panels, panels == 2 ? "0.07" : "0.11");
+        gp_string(gp, "aether: sparse temporal attention (q4/kv1, dim 32, window 32, block 16)");
+        fprintf(gp, " font 'Sans,13'\n");
+        {
+            char cap[320];
+            snprintf(cap, sizeof cap, "aether %s on %s; kernels %s; %u thread%s (%s); medians%s",
+                     aether_version(), cpu, aether_kernel_name(), threads, threads == 1 ? "" : "s",
+                     g_wall ? "wall-clock time" : "thread CPU time",
+                     quick ? " of a --quick run" : "");
+            fprintf(gp, "set label 1 ");
+            gp_string(gp, cap);
+            fprintf(gp, " at screen 0.5,0.035 center font 'Sans,10'\n");
+        }
+        if (n_fwd) {
+            fprintf(gp, "set xrange [%g:%g]\nset yrange [*:%g]\n", fwd[0].x / 1.4,
+                    fwd[n_fwd - 1].x * 1.4, 20.0 * curve_max(fwd, n_fwd));
+            fprintf(gp, "set title 'sparse vs dense forward over a window of N frames'\n"
+                        "set xlabel 'window N (frames)'\nset ylabel 'time per forward'\n"
+                        "plot $fwd u 1:2 w lp ls 1 t 'sparse (local window, log-stride, "
+                        "landmarks)', '' u 1:3 w lp ls 2 t 'dense causal'\n"
+                        "unset label 1\n");
+        }
+        if (n_str) {
+            fprintf(gp, "set xrange [%g:%g]\nset yrange [*:%g]\n", str[0].x / 1.4,
+                    str[n_str - 1].x * 1.4, 20.0 * curve_max(str, n_str));
+            fprintf(gp, "set title 'per new frame: streaming step vs full recompute'\n"
+                        "set xlabel 'history T (frames)'\nset ylabel 'time per new frame'\n"
+                        "plot $stream u 1:2 w lp ls 1 t 'streaming step (cache append + "
+                        "decode step)', '' u 1:3 w lp ls 2 t 'full recompute (sparse forward "
+                        "over all T frames)'\n");
+        }
+        fprintf(gp, "unset multiplot\nset output\n");
+        fclose(gp);
+    } else {
+        close(fd[1]);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    signal(SIGPIPE, old_pipe);
+    if (!gp) {
+        fprintf(stderr, "aether bench: cannot write to gnuplot\n");
+        return CLI_EXIT_FAILED;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFEXITED(status))
+            fprintf(stderr, "aether bench: gnuplot failed (exit status %d); %s not written\n",
+                    WEXITSTATUS(status), png);
+        else
+            fprintf(stderr, "aether bench: gnuplot was killed (signal %d); %s not written\n",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : 0, png);
+        remove(png);
+        return CLI_EXIT_FAILED;
+    }
+    if (stat(png, &sb) != 0 || sb.st_size == 0) {
+        fprintf(stderr, "aether bench: gnuplot wrote no picture to %s\n", png);
+        remove(png);
+        return CLI_EXIT_FAILED;
+    }
+    printf("wrote %s\n", png);
+    return CLI_EXIT_OK;
+}
+
+/* ---------- the command ---------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N]\n"
+            "                    [--wall] [--only NAME|REGEX]... [--list]\n"
+            "  Times the attention workloads on the active kernels and on the scalar\n"
+            "  reference in the same run (medians), the streaming decode step over cache\n"
+            "  length T, the temporal model's session step, the two curves of the README\n"
+            "  picture and the machine's bounds. Timings are reported, never asserted.\n"
+            "  --quick          fewer repeats and sizes (about 15 s on a quiet core)\n"
+            "  --csv FILE       every result as CSV; --json FILE as JSON\n"
+            "  --png FILE       plot the curves: 'curve forward' (sparse vs dense forward\n"
+            "                   over N) and 'curve stream' (streaming step vs full recompute\n"
+            "                   over history T), whichever of them run. Needs gnuplot on\n"
+            "                   PATH: without it bench stops before running (exit 1), and\n"
+            "                   a gnuplot failure or an empty picture is exit 1; with --only\n"
+            "                   selecting neither curve it is a usage error (exit 2)\n"
+            "  --threads N      library threads, 1..256 (1); more than 1 implies --wall\n"
+            "  --wall           wall-clock time (default: the thread's CPU time)\n"
+            "  --only TEXT      run only the named rows and sections; may be repeated. A\n"
+            "                   TEXT equal to a name selects that name; any other TEXT is a\n"
+            "                   POSIX extended regular expression that must match a whole\n"
+            "                   name ('sparse.*', 'decode .*', 'curve .*'). A TEXT that\n"
+            "                   selects nothing is exit 2 with the list of names\n"
+            "  --list           print the names (those --only selects, if given) and exit\n");
+    cli_print_exit_statuses(f);
+}
+
+enum { OPT_QUICK = 1, OPT_CSV, OPT_JSON, OPT_PNG, OPT_THREADS, OPT_WALL, OPT_ONLY, OPT_LIST };
+
+static const struct option k_options[] = {
+    {"quick", no_argument, NULL, OPT_QUICK},     {"csv", required_argument, NULL, OPT_CSV},
+    {"json", required_argument, NULL, OPT_JSON}, {"png", required_argument, NULL, OPT_PNG},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"wall", no_argument, NULL, OPT_WALL},       {"only", required_argument, NULL, OPT_ONLY},
+    {"list", no_argument, NULL, OPT_LIST},       {NULL, 0, NULL, 0}};
+
 int cmd_bench(int argc, char **argv)
 {
-    static const wl table[] = {
-        {"sparse 8x64 W128 seq 512", 0, 512, 8, 8, 64, 128, 64},
-        {"sparse 8x64 W128 seq 2048", 0, 2048, 8, 8, 64, 128, 64},
-        {"sparse 8x64 W128 seq 8192", 0, 8192, 8, 8, 64, 128, 64},
-        {"dense causal 8x64 seq 512", 1, 512, 8, 8, 64, 0, 64},
-        {"dense causal 8x64 seq 1024", 1, 1024, 8, 8, 64, 0, 64},
-        {"dense causal 8x64 seq 2048", 1, 2048, 8, 8, 64, 0, 64},
-        {"gqa 32q/8kv x64 seq 2048", 0, 2048, 32, 8, 64, 128, 64},
-        {"temporal q4kv1x32 W32 seq 100", 0, 100, 4, 1, 32, 32, 16},
-        {"temporal q4kv1x32 W32 seq 1000", 0, 1000, 4, 1, 32, 32, 16},
-        {"temporal q4kv1x32 W32 seq 8192", 0, 8192, 4, 1, 32, 32, 16},
-    };
-    const char *csv = NULL, *json = NULL, *png = NULL;
-    int quick = 0, i, first = 1;
+    static const size_t Ns[] = {100, 256, 512, 1024, 2048, 4096, 8192};
+    static const size_t Ts_stream[] = {1000, 4000, 8192, 15000, 65536, 262144};
+    const char *csv = NULL, *json = NULL, *png = NULL, *only[MAX_ONLY];
+    char gnuplot[4096];
+    cli_command c = {0};
+    unsigned char on[N_NAMES];
+    int quick = 0, list = 0, first = 1, opt, rc = CLI_EXIT_OK, npos;
+    size_t n_only = 0, i;
     unsigned threads = 1;
+    unsigned long long v;
     FILE *fc, *fj;
     double sparse_t[3] = {0, 0, 0}, sparse_r[3] = {0, 0, 0}, dec_t1 = 0;
-    size_t sparse_seq[3] = {0, 0, 0}, si;
-    char tmp[64];
-    for (i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--quick"))
+    size_t sparse_seq[3] = {0, 0, 0}, si, n_fwd = 0, n_str = 0;
+    curve_pt fwd[sizeof Ns / sizeof Ns[0]], str[sizeof Ts_stream / sizeof Ts_stream[0]];
+
+    c.name = "bench";
+    c.options = k_options;
+    c.usage = usage;
+    c.argc = argc;
+    c.argv = argv;
+    while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
+        switch (opt) {
+        case CLI_STOP:
+            return rc;
+        case OPT_QUICK:
             quick = 1;
-        else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
-            csv = argv[++i];
-        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
-            json = argv[++i];
-        else if (!strcmp(argv[i], "--png") && i + 1 < argc)
-            png = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            threads = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--wall"))
+            break;
+        case OPT_CSV:
+            csv = c.optarg;
+            break;
+        case OPT_JSON:
+            json = c.optarg;
+            break;
+        case OPT_PNG:
+            png = c.optarg;
+            break;
+        case OPT_THREADS:
+            if (!cli_parse_ull(c.optarg, 10, 256, &v) || v < 1)
+                return cli_usage_error(&c, "--threads is 1..256");
+            threads = (unsigned)v;
+            break;
+        case OPT_WALL:
             g_wall = 1;
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
-            g_only = argv[++i];
-        else {
-            fprintf(stderr, "usage: aether bench [--quick] [--csv FILE] [--json FILE] "
-                            "[--png FILE] [--threads N] [--wall] [--only TEXT]\n");
-            return 2;
+            break;
+        case OPT_ONLY:
+            if (n_only == MAX_ONLY)
+                return cli_usage_error(&c, "at most %d --only", MAX_ONLY);
+            only[n_only++] = c.optarg;
+            break;
+        case OPT_LIST:
+            list = 1;
+            break;
+        default:
+            return cli_usage_error(&c, "unhandled option");
+        }
+    }
+    if (!cli_positionals(&c, 0, 0, &npos, &rc))
+        return rc;
+    if ((rc = select_names(only, n_only, on)) != 0)
+        return rc;
+    if (list) {
+        for (i = 0; i < N_NAMES; ++i)
+            if (on[i])
+                printf("%s\n", name_at(i));
+        return CLI_EXIT_OK;
+    }
+    /* Everything that can fail before the run fails before it. */
+    if (png) {
+        if (!on[N_TABLE + SEC_CURVE_FORWARD] && !on[N_TABLE + SEC_CURVE_STREAM])
+            return cli_usage_error(&c, "--png plots the sections 'curve forward' and 'curve "
+                                       "stream', and --only selects neither");
+        if (!find_on_path("gnuplot", gnuplot, sizeof gnuplot)) {
+            fprintf(stderr, "aether bench: --png needs gnuplot (Debian: gnuplot-nox), and there "
+                            "is none on PATH; nothing was run\n");
+            return CLI_EXIT_FAILED;
         }
     }
     if (threads > 1)
         g_wall = 1;
     if (aether_set_num_threads(threads) != AETHER_OK) {
-        fprintf(stderr, "aether bench: --threads must be 1..256\n");
-        return 2;
+        fprintf(stderr, "aether bench: cannot use %u threads\n", threads);
+        return CLI_EXIT_FAILED;
+    }
+    if (png) {
+        /* Writable? (without truncating a picture gnuplot will replace) */
+        struct stat sb;
+        int existed = stat(png, &sb) == 0;
+        FILE *f = fopen(png, "a");
+        if (!f) {
+            fprintf(stderr, "aether bench: %s: cannot write (%s)\n", png, strerror(errno));
+            return CLI_EXIT_IO;
+        }
+        fclose(f);
+        if (!existed)
+            remove(png);
     }
     fc = open_out(csv);
     fj = open_out(json);
-    if ((csv && !fc) || (json && !fj))
-        return 3;
+    if ((csv && !fc) || (json && !fj)) {
+        if (fc)
+            fclose(fc);
+        if (fj)
+            fclose(fj);
+        return CLI_EXIT_IO;
+    }
     printf("kernels: %s, threads %u%s, %s; GFLOP/s = edges * 4 * dim / time\n",
            aether_kernel_name(), threads, quick ? ", quick" : "",
            g_wall ? "wall-clock time" : "thread CPU time");
@@ -483,16 +898,19 @@ int cmd_bench(int argc, char **argv)
     if (fj)
         fprintf(fj, "{\"kernels\":\"%s\",\"threads\":%u,\"rows\":[\n", aether_kernel_name(),
                 threads);
-    printf("%-32s %11s %11s %8s %12s %8s\n", "workload", "fast ms", "ref ms", "speedup",
-           "edges/s", "GFLOP/s");
-    for (i = 0; i < (int)(sizeof table / sizeof table[0]); ++i) {
-        const wl *w = &table[i];
+    for (i = 0; i < N_TABLE && !on[i]; ++i)
+        ;
+    if (i < N_TABLE)
+        printf("%-32s %11s %11s %8s %12s %8s\n", "workload", "fast ms", "ref ms", "speedup",
+               "edges/s", "GFLOP/s");
+    for (i = 0; i < N_TABLE; ++i) {
+        const wl *w = &k_table[i];
         double e = edges_of(w), tf, tr;
-        if (!want(w->name))
+        if (!on[i])
             continue;
         tf = time_wl(w, AETHER_KERNELS_AUTO, quick ? 5 : 15, quick ? 1.0 : 4.0);
         tr = time_wl(w, AETHER_KERNELS_REFERENCE, quick ? 1 : 3, quick ? 0.5 : 6.0);
-        if (!w->dense && w->qh == 8 && w->dim == 64) {
+        if (!w->dense && w->qh == 8 && w->dim == 64 && i < 3) {
             sparse_t[i] = tf;
             sparse_r[i] = tr;
             sparse_seq[i] = w->seq;
@@ -512,7 +930,6 @@ int cmd_bench(int argc, char **argv)
                         "\"reference_s\":%.9g,\"edges\":%.0f,\"speedup\":%.3f}",
                     jsep(&first), w->name, (unsigned long)w->seq, tf, tr, e, tr / tf);
     }
-
     /* Streaming decode over T through the cache API: flatness of the step. */
     {
         static const size_t Ts[] = {1000, 4000, 15000, 65536, 262144};
@@ -521,7 +938,7 @@ int cmd_bench(int argc, char **argv)
             size_t qh = cfgi ? 4 : 8, kvh = cfgi ? 1 : 8, dim = cfgi ? 32 : 64;
             size_t win = cfgi ? 32 : 128, blk = cfgi ? 16 : 64;
             double t1 = 0, tl = 0, r1 = 0, rl = 0;
-            if (!want(cfgi ? "decode temporal" : "decode 8x64"))
+            if (!on[N_TABLE + (cfgi ? SEC_DECODE_TEMPORAL : SEC_DECODE_8X64)])
                 continue;
             printf("decode %s, us per step (aether_kvcache_append + "
                    "aether_kvcache_decode_step, single thread):\n",
@@ -573,7 +990,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* Temporal model through its streaming session (the per-track cost). */
-    if (want("model")) {
+    if (on[N_TABLE + SEC_MODEL]) {
         double tm = time_model(1000, 1000 + 6000, AETHER_KERNELS_AUTO);
         double tmr = time_model(1000, 1000 + 6000, AETHER_KERNELS_REFERENCE);
         double ts = time_model(3000, 1000, AETHER_KERNELS_AUTO);
@@ -599,64 +1016,75 @@ int cmd_bench(int argc, char **argv)
                     jsep(&first), tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
     }
 
-    /* Curves: sparse vs dense forward over N; streaming step vs recompute. */
-    if (want("curve")) {
-        static const size_t Ns[] = {100, 256, 512, 1024, 2048, 4096, 8192};
+    /* The picture's curves, on the temporal attention shape (q4 kv1 x32, W32
+     * B16). Left: a sparse against a dense forward over a window of N frames.
+     * Right: what a new frame costs with history T, as a streaming step
+     * (append + decode step on a cache holding T frames) against a full
+     * recompute (the sparse forward over all T frames, which a model without
+     * a cache runs for every new frame). */
+    if (on[N_TABLE + SEC_CURVE_FORWARD]) {
         size_t a, n = quick ? 6 : 7;
-        FILE *dat;
-        snprintf(tmp, sizeof tmp, "/tmp/aether_bench_%ld.dat", (long)time(NULL));
-        dat = fopen(tmp, "w");
-        printf("curve: N, sparse forward ms, dense forward ms, streaming step us, full "
-               "recompute ms (temporal q4kv1x32 W32)\n");
+        printf("curve forward (temporal q4kv1x32 W32 B16): window N, sparse forward ms, dense "
+               "forward ms\n");
         for (a = 0; a < n; ++a) {
             wl ws = {"", 0, Ns[a], 4, 1, 32, 32, 16}, wd = ws;
-            double ts, td, tstep;
+            double ts, td;
             wd.dense = 1;
             ts = time_wl(&ws, AETHER_KERNELS_AUTO, 5, 1.0);
             td = time_wl(&wd, AETHER_KERNELS_AUTO, quick ? 3 : 5, 1.0);
-            tstep = time_decode(Ns[a], 4, 1, 32, 32, 16, 5, AETHER_KERNELS_AUTO, AETHER_KV_F32);
-            printf("  %5lu %10.3f %10.3f %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3,
-                   td * 1e3, tstep * 1e6, ts * 1e3);
-            if (dat)
-                fprintf(dat, "%lu %.9g %.9g %.9g %.9g\n", (unsigned long)Ns[a], ts, td, tstep, ts);
+            fwd[n_fwd].x = (double)Ns[a];
+            fwd[n_fwd].a = ts;
+            fwd[n_fwd++].b = td;
+            printf("  N=%-6lu %10.3f %10.3f\n", (unsigned long)Ns[a], ts * 1e3, td * 1e3);
             if (fc)
                 fprintf(fc, "curve,N,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], ts, td);
-            if (fc)
-                fprintf(fc, "curve_stream,T,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], tstep, ts);
             if (fj)
                 fprintf(fj, "%s{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
-                            "\"dense_s\":%.9g,\"step_s\":%.9g,\"recompute_s\":%.9g}",
-                        jsep(&first), (unsigned long)Ns[a], ts, td, tstep, ts);
+                            "\"dense_s\":%.9g}",
+                        jsep(&first), (unsigned long)Ns[a], ts, td);
         }
-        if (dat)
-            fclose(dat);
-        if (png && dat) {
-            FILE *gp = popen("gnuplot", "w");
-            if (gp) {
-                fprintf(gp,
-                        "set terminal png size 1100,480\nset output '%s'\nset multiplot "
-                        "layout 1,2\nset logscale xy\nset grid\nset key top left\n"
-                        "set xlabel 'window N (frames)'\nset ylabel 'seconds'\n"
-                        "set title 'sparse vs dense forward (q4/kv1, dim 32, %s)'\n"
-                        "plot '%s' u 1:2 w lp t 'sparse', '' u 1:3 w lp t 'dense'\n"
-                        "set xlabel 'history T (frames)'\n"
-                        "set title 'streaming step vs full recompute'\n"
-                        "plot '%s' u 1:4 w lp t 'streaming step', '' u 1:5 w lp t "
-                        "'full recompute'\nunset multiplot\n",
-                        png, aether_kernel_name(), tmp, tmp);
-                if (pclose(gp) == 0)
-                    printf("wrote %s\n", png);
-            }
-        }
-        remove(tmp);
     }
-    if (want("bounds"))
-        print_bounds(quick, &table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
+    if (on[N_TABLE + SEC_CURVE_STREAM]) {
+        size_t a, n = quick ? 5 : 6;
+        printf("curve stream (temporal q4kv1x32 W32 B16): history T, streaming step us, full "
+               "recompute ms\n");
+        for (a = 0; a < n; ++a) {
+            wl ws = {"", 0, Ts_stream[a], 4, 1, 32, 32, 16};
+            double tstep, tre;
+            tstep = time_decode(Ts_stream[a], 4, 1, 32, 32, 16, quick ? 5 : 11,
+                                AETHER_KERNELS_AUTO, AETHER_KV_F32);
+            tre = time_wl(&ws, AETHER_KERNELS_AUTO, quick ? 3 : 5, quick ? 1.0 : 2.0);
+            str[n_str].x = (double)Ts_stream[a];
+            str[n_str].a = tstep;
+            str[n_str++].b = tre;
+            printf("  T=%-7lu %10.3f %10.3f\n", (unsigned long)Ts_stream[a], tstep * 1e6,
+                   tre * 1e3);
+            if (fc)
+                fprintf(fc, "curve_stream,T,%lu,%.9g,%.9g,,,\n", (unsigned long)Ts_stream[a],
+                        tstep, tre);
+            if (fj)
+                fprintf(fj, "%s{\"section\":\"curve_stream\",\"T\":%lu,\"step_s\":%.9g,"
+                            "\"recompute_s\":%.9g}",
+                        jsep(&first), (unsigned long)Ts_stream[a], tstep, tre);
+        }
+    }
+    if (on[N_TABLE + SEC_BOUNDS])
+        print_bounds(quick, &k_table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
     if (fj) {
         fprintf(fj, "\n]}\n");
-        fclose(fj);
+        if (fclose(fj) != 0) {
+            fprintf(stderr, "aether bench: %s: cannot write (%s)\n", json, strerror(errno));
+            rc = CLI_EXIT_IO;
+        }
     }
-    if (fc)
-        fclose(fc);
-    return 0;
+    if (fc && fclose(fc) != 0) {
+        fprintf(stderr, "aether bench: %s: cannot write (%s)\n", csv, strerror(errno));
+        rc = CLI_EXIT_IO;
+    }
+    if (png) {
+        int prc = plot_png(gnuplot, png, fwd, n_fwd, str, n_str, threads, quick);
+        if (prc != CLI_EXIT_OK && rc == CLI_EXIT_OK)
+            rc = prc;
+    }
+    return rc;
 }

@@ -1,24 +1,11 @@
-/* Helpers shared by the conformance op handlers: loading a case's arrays,
- * reading its config, and comparing results against the golden arrays. */
+/* Helpers shared by the conformance op handlers: loading a case's arrays and
+ * reading its config (the comparator is in conf_compare.c). */
 #include "conformance.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Record a failure; the first note wins because it is usually the cause. */
-void conf_fail(conf_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    r->verdict = CONF_FAIL;
-    if (r->note[0])
-        return;
-    va_start(ap, fmt);
-    vsnprintf(r->note, sizeof r->note, fmt, ap);
-    va_end(ap);
-}
 
 /* A JSON number that is a non-negative integer representable as size_t. */
 static int json_size(const cJSON *item, size_t *out)
@@ -191,68 +178,19 @@ long conf_int(const conf_case *c, const char *key, long def)
     return (long)v->valuedouble;
 }
 
-double conf_tolerance(const conf_case *c)
+double conf_scale(const conf_case *c)
 {
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(c->json, "input_gen");
     const cJSON *scale = cJSON_GetObjectItemCaseSensitive(gen, "scale");
-    double s = 1.0;
     if (cJSON_IsNumber(scale) && scale->valuedouble > 0.0 && isfinite(scale->valuedouble))
-        s = scale->valuedouble;
+        return scale->valuedouble;
+    return 1.0;
+}
+
+double conf_tolerance(const conf_case *c)
+{
+    double s = conf_scale(c);
     return 1e-6 * s * s;
-}
-
-/* > 0: "exact" comparisons accept |a-b| <= g_relax or <= 2 g_relax |want|
- * (the optimised kernels' contract, g_relax = 1e-6 x input scale^2). */
-static double g_relax;
-
-void conf_set_relaxed(double tol)
-{
-    g_relax = tol > 0.0 ? tol : 0.0;
-}
-
-int conf_compare(const float *got, const float *want, size_t n, int exact, double tol,
-                 const char *what, conf_result *r)
-{
-    size_t i, bad = 0, first = 0;
-    if (n && (!got || !want)) {
-        conf_fail(r, "%s: missing data", what);
-        return 0;
-    }
-    for (i = 0; i < n; ++i) {
-        uint32_t gb = aether_f32_bits(got[i]), wb = aether_f32_bits(want[i]);
-        int gnan = got[i] != got[i], wnan = want[i] != want[i];
-        double diff;
-        int ok;
-        if (gnan || wnan) {
-            /* NaN never matches within a tolerance; bitwise it may. */
-            ok = exact && gnan && wnan && (gb == wb || g_relax > 0.0);
-            diff = ok ? 0.0 : HUGE_VAL;
-        } else {
-            diff = got[i] == want[i] ? 0.0 : fabs((double)got[i] - (double)want[i]);
-            if (exact && g_relax > 0.0)
-                ok = gb == wb || diff <= g_relax || diff <= 2.0 * g_relax * fabs(want[i]);
-            else
-                ok = exact ? gb == wb : diff <= tol;
-        }
-        if (diff > r->max_abs_err)
-            r->max_abs_err = diff;
-        if (!ok && bad++ == 0)
-            first = i;
-    }
-    if (bad) {
-        conf_fail(r, "%s: %lu of %lu differ, first [%lu] got %.9g (0x%08lx) want %.9g (0x%08lx)", what,
-             (unsigned long)bad, (unsigned long)n, (unsigned long)first, (double)got[first],
-             (unsigned long)aether_f32_bits(got[first]), (double)want[first],
-             (unsigned long)aether_f32_bits(want[first]));
-        return 0;
-    }
-    return 1;
-}
-
-void conf_finish(conf_result *r)
-{
-    if (r->verdict != CONF_FAIL)
-        r->verdict = CONF_PASS;
 }
 
 void conf_qkv_free(conf_qkv *t)

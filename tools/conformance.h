@@ -11,8 +11,7 @@
 
 #include "aether/attention.h"
 #include "aether/npy.h"
-
-enum { CONF_PASS = 0, CONF_FAIL = 1, CONF_SKIP = 2 };
+#include "conf_compare.h" /* conf_result, conf_fail, conf_finish, conf_compare */
 
 typedef struct conf_case {
     const char *dir;   /* case directory */
@@ -21,12 +20,6 @@ typedef struct conf_case {
     const cJSON *json; /* parsed case.json */
     int reference;     /* 1: --reference (force the scalar reference path) */
 } conf_case;
-
-typedef struct conf_result {
-    int verdict;        /* CONF_PASS / CONF_FAIL / CONF_SKIP */
-    double max_abs_err; /* largest |aether - golden| over all compared arrays */
-    char note[256];     /* short reason for FAIL/SKIP (optional) */
-} conf_result;
 
 /* The runner zero-fills r first, so a handler that finds no difference and
  * sets nothing reports PASS with max_abs_err 0. */
@@ -41,10 +34,6 @@ typedef struct conf_op {
 conf_op_fn conf_find_op(const char *op);
 
 /* ---- helpers (tools/conf_util.c) ---- */
-/* Record a failure in r; the first note wins because it is usually the cause. */
-void conf_fail(conf_result *r, const char *fmt, ...);
-/* PASS unless something recorded a FAIL. */
-void conf_finish(conf_result *r);
 /* A case's q, k, v, its expected `out` (want) and an output of out's shape. */
 typedef struct conf_qkv {
     aether_tensor q, k, v, want, out;
@@ -61,14 +50,10 @@ int conf_load_tensor(const conf_case *c, const char *key, aether_tensor *out, co
 int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r);
 /* Integer field of the case (top level), or `def` when absent. */
 long conf_int(const conf_case *c, const char *key, long def);
-/* Compare n floats: updates r->max_abs_err; if `exact` requires bitwise
- * equality, else |a-b| <= tol. Returns 1 if within, 0 (and FAIL) otherwise. */
-int conf_compare(const float *got, const float *want, size_t n, int exact, double tol,
-                 const char *what, conf_result *r);
-/* Tolerance for a case per the runner's contract: 1e-6 x input scale. */
+/* The case's input scale s (input_gen.scale; 1 when absent or invalid). */
+double conf_scale(const conf_case *c);
+/* The contract's absolute part for the case: 1e-6 s^2. */
 double conf_tolerance(const conf_case *c);
-/* tol > 0: exact comparisons use the optimised-kernel contract (see conf_util.c). */
-void conf_set_relaxed(double tol);
 
 /* ---- op handlers: one prototype per line, registered in conf_registry.c ---- */
 void conf_op_f16_convert(const conf_case *c, conf_result *r); /* conf_basic.c */

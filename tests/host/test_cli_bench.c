@@ -1,0 +1,407 @@
+/*
+ * The options of `aether bench`, `aether ab` and `aether conformance`
+ * through the CLI: --opt=value, --help (exit 0), unknown options (exit 2);
+ * bench --only selects whole names (exactly, or by a regular expression
+ * matching a whole name), so "temporal ... seq 100" never runs "seq 1000",
+ * and a TEXT that selects nothing is exit 2 with the names; --list prints
+ * the names without running anything; --png without gnuplot on PATH fails
+ * before running with a clear message (exit 1), --png with --only selecting
+ * no curve is exit 2, a gnuplot that fails or writes nothing is exit 1, and
+ * --png with --only one curve plots that curve.
+ *
+ * Only --list and single small rows or one quick curve run, so the test is
+ * fast. The CLI path comes from argv[1] or AETHER_CLI_PATH.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#include "cli_run.h"
+
+/* Runs args; the exit status, stdout and stderr (free them). */
+static int run(const char *const *args, char **out, char **err)
+{
+    int rc = run_cli(args, out, err);
+    if (!*out)
+        *out = calloc(1, 1);
+    if (!*err)
+        *err = calloc(1, 1);
+    return rc;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; ++s)
+        n += *s == '\n';
+    return n;
+}
+
+static void test_help_and_unknown_options(void)
+{
+    static const char *const cmds[] = {"bench", "ab", "conformance"};
+    size_t i;
+    for (i = 0; i < 3; ++i) {
+        const char *help[] = {cmds[i], "--help", NULL};
+        const char *h[] = {cmds[i], "-h", NULL};
+        const char *bad[] = {cmds[i], "--no-such-option", NULL};
+        const char *badval[] = {cmds[i], "--help=yes", NULL};
+        char want[64];
+        snprintf(want, sizeof want, "usage: aether %s", cmds[i]);
+        expect(help, 0, want);
+        expect(h, 0, want);
+        expect(help, 0, "exit status:");
+        expect(bad, 2, "unknown option '--no-such-option'");
+        expect(badval, 2, "takes no value");
+    }
+    {
+        const char *a[] = {"bench", "extra", NULL};
+        const char *b[] = {"conformance", NULL};
+        const char *c[] = {"ab", "--window", NULL};
+        expect(a, 2, "unexpected argument 'extra'");
+        expect(b, 2, "missing argument");
+        expect(c, 2, "needs a value");
+    }
+}
+
+static void test_opt_equals_value(void)
+{
+    char *out, *err;
+    const char *only_eq[] = {"bench", "--list", "--only=model", NULL};
+    const char *only_sp[] = {"bench", "--list", "--only", "model", NULL};
+    const char *threads0[] = {"bench", "--threads=0", NULL};
+    const char *threads_x[] = {"bench", "--threads=2x", NULL};
+    const char *window[] = {"ab", "--window=1", NULL};
+    const char *rho[] = {"ab", "--min-rho=2", NULL};
+    const char *rho_x[] = {"ab", "--min-rho=0.9x", NULL};
+    const char *stride[] = {"ab", "--stride=0", NULL};
+    const char *data[] = {"ab", "--data=no_such_dir", NULL};
+    int rc = run(only_eq, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(!strcmp(out, "model\n"), "stdout: %s", out);
+    free(out);
+    free(err);
+    rc = run(only_sp, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(!strcmp(out, "model\n"));
+    free(out);
+    free(err);
+    expect(threads0, 2, "--threads is 1..256");
+    expect(threads_x, 2, "--threads is 1..256");
+    expect(window, 2, "--window is 2..");
+    expect(rho, 2, "--min-rho is a number in -1..1");
+    expect(rho_x, 2, "--min-rho is a number in -1..1");
+    expect(stride, 2, "--stride");
+    /* the value reached the command: the missing directory is named */
+    expect(data, 3, "no_such_dir/esp32-raw-2node.csi.jsonl: cannot read");
+#ifdef AETHER_GOLDEN_DIR
+    {
+        char dir[1024], idx[1100];
+        struct stat sb;
+        snprintf(dir, sizeof dir, "%s", AETHER_GOLDEN_DIR);
+        snprintf(idx, sizeof idx, "%s/index.json", dir);
+        if (dir[0] == '/' && stat(idx, &sb) == 0) {
+            const char *filt[] = {"conformance", "--filter=dense_c_", dir, NULL};
+            const char *ref[] = {"conformance", "--reference", "--filter=forward_gqa", dir, NULL};
+            rc = run(filt, &out, &err);
+            CHECK_EQ_INT(rc, 0);
+            CHECK_MSG(strstr(out, "\ndense_c_") && strstr(out, " dense_attention ") &&
+                          !strstr(out, " forward "),
+                      "stdout: %.300s", out);
+            CHECK(strstr(out, " passed, 0 failed") != NULL && !strstr(out, "\n0 passed"));
+            free(out);
+            free(err);
+            rc = run(ref, &out, &err);
+            CHECK_EQ_INT(rc, 0);
+            CHECK(strstr(out, "kernels: reference (bit-exact comparisons)") != NULL);
+            CHECK(strstr(out, "\nforward_gqa_") != NULL && strstr(out, " passed, 0 failed") != NULL);
+            free(out);
+            free(err);
+        } else {
+            printf("  (no golden vectors: conformance --filter= not run)\n");
+        }
+    }
+#endif
+}
+
+static void test_list(void)
+{
+    char *out, *err;
+    const char *list[] = {"bench", "--list", NULL};
+    int rc = run(list, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    /* 10 table rows and 6 sections, one per line */
+    CHECK_EQ_INT(count_lines(out), 16);
+    CHECK(strstr(out, "temporal q4kv1x32 W32 seq 100\n") != NULL);
+    CHECK(strstr(out, "temporal q4kv1x32 W32 seq 1000\n") != NULL);
+    CHECK(strstr(out, "\ncurve forward\ncurve stream\nbounds\n") != NULL);
+    CHECK(strstr(out, "kernels:") == NULL); /* nothing ran */
+    free(out);
+    free(err);
+}
+
+static void test_only_whole_names(void)
+{
+    char *out, *err;
+    const char *exact[] = {"bench", "--list", "--only", "temporal q4kv1x32 W32 seq 100", NULL};
+    const char *part[] = {"bench", "--list", "--only", "seq 100", NULL};
+    const char *regex[] = {"bench", "--list", "--only", "temporal .* seq 100", NULL};
+    const char *regex2[] = {"bench", "--list", "--only", "sparse.*", "--only", "decode .*", NULL};
+    const char *alt[] = {"bench", "--list", "--only", "model|bounds", NULL};
+    const char *badre[] = {"bench", "--list", "--only", "seq (100", NULL};
+    const char *none[] = {"bench", "--only", "curve", NULL};
+    int rc = run(exact, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(!strcmp(out, "temporal q4kv1x32 W32 seq 100\n"), "stdout: %s", out);
+    free(out);
+    free(err);
+    /* a part of a name is no name, and as an expression it matches no whole name */
+    rc = run(part, &out, &err);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(strstr(err, "--only 'seq 100' matches no row or section name") != NULL);
+    CHECK(strstr(err, "aether bench --list") != NULL);
+    CHECK(strstr(err, "  temporal q4kv1x32 W32 seq 1000\n") != NULL); /* the names */
+    CHECK(out[0] == '\0');
+    free(out);
+    free(err);
+    /* anchored: ".* seq 100" does not reach "seq 1000" */
+    rc = run(regex, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(!strcmp(out, "temporal q4kv1x32 W32 seq 100\n"), "stdout: %s", out);
+    free(out);
+    free(err);
+    rc = run(regex2, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(!strcmp(out, "sparse 8x64 W128 seq 512\nsparse 8x64 W128 seq 2048\n"
+                           "sparse 8x64 W128 seq 8192\ndecode 8x64\ndecode temporal\n"),
+              "stdout: %s", out);
+    free(out);
+    free(err);
+    rc = run(alt, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(!strcmp(out, "model\nbounds\n"));
+    free(out);
+    free(err);
+    expect(badre, 2, "nor a valid regular expression");
+    /* nothing selected: exit 2 before running */
+    rc = run(none, &out, &err);
+    CHECK_EQ_INT(rc, 2);
+    CHECK(strstr(err, "--only 'curve' matches no row or section name") != NULL);
+    CHECK(strstr(out, "kernels:") == NULL);
+    free(out);
+    free(err);
+}
+
+/* One small row really runs, and only that row. */
+static void test_only_runs_one_row(void)
+{
+    char *out, *err;
+    const char *a[] = {"bench", "--quick", "--only", "temporal q4kv1x32 W32 seq 100", NULL};
+    int rc = run(a, &out, &err);
+    CHECK_EQ_INT(rc, 0);
+    CHECK(strstr(out, "\ntemporal q4kv1x32 W32 seq 100 ") != NULL);
+    CHECK(strstr(out, "seq 1000") == NULL);
+    CHECK(strstr(out, "seq 8192") == NULL);
+    CHECK(strstr(out, "decode") == NULL && strstr(out, "curve") == NULL);
+    CHECK_EQ_INT(count_lines(out), 3); /* header line, column titles, the row */
+    free(out);
+    free(err);
+}
+
+/* A directory in g_dir holding `gnuplot` with the given script body (NULL:
+ * an empty directory); its path in dir. */
+static int make_path_dir(const char *name, const char *script, char *dir, size_t cap)
+{
+    char rel[64], file[600], text[512];
+    int n;
+    snprintf(dir, cap, "%s/%s", g_dir, name);
+    if (mkdir(dir, 0755) != 0)
+        return 0;
+    if (!script)
+        return 1;
+    snprintf(rel, sizeof rel, "%.20s/gnuplot", name);
+    n = snprintf(text, sizeof text, "#!/bin/sh\n%s\n", script);
+    if (n <= 0 || (size_t)n >= sizeof text || !write_bytes(rel, text, (size_t)n))
+        return 0;
+    snprintf(file, sizeof file, "%s/gnuplot", dir);
+    return chmod(file, 0755) == 0;
+}
+
+static void remove_path_dir(const char *dir)
+{
+    char file[600];
+    snprintf(file, sizeof file, "%s/gnuplot", dir);
+    remove(file);
+    rmdir(dir);
+}
+
+/* Runs args with PATH=path_dir; exit status, stdout, stderr. */
+static int run_with_path(const char *path_dir, const char *const *args, char **out, char **err)
+{
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    int rc;
+    setenv("PATH", path_dir, 1);
+    rc = run(args, out, err);
+    if (saved) {
+        setenv("PATH", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("PATH");
+    }
+    return rc;
+}
+
+static int file_size(const char *name, long *size)
+{
+    char p[600];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    if (stat(p, &sb) != 0)
+        return 0;
+    *size = (long)sb.st_size;
+    return 1;
+}
+
+static void test_png_without_gnuplot(void)
+{
+    char dir[512], *out, *err;
+    const char *a[] = {"bench", "--png", "pic.png", NULL};
+    const char *b[] = {"bench", "--quick", "--png=pic.png", "--only", "curve forward", NULL};
+    long size;
+    int rc;
+    if (!make_path_dir("nogp", NULL, dir, sizeof dir)) {
+        CHECK_MSG(0, "cannot make %s", dir);
+        return;
+    }
+    rc = run_with_path(dir, a, &out, &err);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_MSG(strstr(err, "--png needs gnuplot (Debian: gnuplot-nox)") != NULL, "stderr: %s",
+              err);
+    CHECK(strstr(err, "not found") == NULL);       /* no shell's text */
+    CHECK(strstr(out, "kernels:") == NULL);        /* failed before running */
+    CHECK(!file_size("pic.png", &size));
+    free(out);
+    free(err);
+    rc = run_with_path(dir, b, &out, &err);
+    CHECK_EQ_INT(rc, 1);
+    CHECK(strstr(err, "--png needs gnuplot") != NULL && out[0] == '\0');
+    free(out);
+    free(err);
+    remove_path_dir(dir);
+}
+
+static void test_png_only_a_table_row(void)
+{
+    const char *a[] = {"bench", "--png", "pic.png", "--only", "temporal q4kv1x32 W32 seq 100",
+                       NULL};
+    const char *b[] = {"bench", "--png", "pic.png", "--only", "model", "--only", "bounds", NULL};
+    long size;
+    expect(a, 2, "--png plots the sections 'curve forward' and 'curve stream', and --only "
+                 "selects neither");
+    expect(b, 2, "selects neither");
+    CHECK(!file_size("pic.png", &size));
+}
+
+static void test_png_gnuplot_fails(void)
+{
+    char dir[512], *out, *err;
+    const char *a[] = {"bench", "--quick", "--only", "curve forward", "--png", "pic.png", NULL};
+    long size;
+    int rc;
+    /* gnuplot reads its script, then fails */
+    if (!make_path_dir("gp_fails", "/bin/cat >/dev/null\necho 'gnuplot: some error' >&2\nexit 3",
+                       dir, sizeof dir)) {
+        CHECK_MSG(0, "cannot make %s", dir);
+        return;
+    }
+    rc = run_with_path(dir, a, &out, &err);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_MSG(strstr(err, "gnuplot failed (exit status 3); pic.png not written") != NULL,
+              "stderr: %s", err);
+    CHECK(strstr(out, "curve forward") != NULL); /* the run itself happened */
+    CHECK(strstr(out, "wrote pic.png") == NULL);
+    CHECK(!file_size("pic.png", &size));
+    free(out);
+    free(err);
+    remove_path_dir(dir);
+    /* gnuplot succeeds without writing the picture */
+    if (!make_path_dir("gp_silent", "exit 0", dir, sizeof dir)) {
+        CHECK_MSG(0, "cannot make %s", dir);
+        return;
+    }
+    rc = run_with_path(dir, a, &out, &err);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_MSG(strstr(err, "gnuplot wrote no picture to pic.png") != NULL, "stderr: %s", err);
+    CHECK(!file_size("pic.png", &size));
+    free(out);
+    free(err);
+    remove_path_dir(dir);
+}
+
+/* --only one curve with --png plots what ran (needs a real gnuplot). */
+static void test_png_one_curve(void)
+{
+    char *out, *err, p[600];
+    const char *a[] = {"bench", "--quick", "--only", "curve forward", "--png", "pic.png", NULL};
+    unsigned char magic[8] = {0};
+    long size = 0;
+    FILE *f;
+    int rc;
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        printf("  (no gnuplot on PATH: --png with one curve not run)\n");
+        return;
+    }
+    rc = run(a, &out, &err);
+    CHECK_MSG(rc == 0, "exit %d, stderr: %s", rc, err);
+    CHECK(strstr(out, "wrote pic.png") != NULL);
+    CHECK(strstr(out, "curve stream") == NULL);
+    CHECK(file_size("pic.png", &size) && size > 1000);
+    snprintf(p, sizeof p, "%s/pic.png", g_dir);
+    f = fopen(p, "rb");
+    CHECK(f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8));
+    if (f)
+        fclose(f);
+    remove(p);
+    free(out);
+    free(err);
+}
+
+int main(int argc, char **argv)
+{
+    static const check_test_fn tests[] = {
+        test_help_and_unknown_options, test_opt_equals_value, test_list,
+        test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
+        test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve};
+    static const char *const names[] = {
+        "test_help_and_unknown_options", "test_opt_equals_value", "test_list",
+        "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
+        "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve"};
+    const char *tmp = getenv("TMPDIR");
+    char p[600];
+    int rc;
+    g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
+    if (!g_cli || !g_cli[0] || access(g_cli, X_OK) != 0) {
+        printf("test_cli_bench: no CLI (pass its path as argv[1]); skipped\n");
+        return 0;
+    }
+    snprintf(g_dir, sizeof g_dir, "%s/aether_cli_bench_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        fprintf(stderr, "cannot create a temp dir\n");
+        return 1;
+    }
+    rc = check_run(__FILE__, tests, names, (int)(sizeof tests / sizeof tests[0]));
+    path_of(p, sizeof p, "stdout.txt");
+    remove(p);
+    path_of(p, sizeof p, "stderr.txt");
+    remove(p);
+    path_of(p, sizeof p, "pic.png");
+    remove(p);
+    rmdir(g_dir);
+    return rc;
+}
