@@ -187,6 +187,7 @@ int cli_exit_status(aether_status st)
     case AETHER_ERR_BLOB_LAYOUT:
     case AETHER_ERR_BLOB_NONFINITE:
     case AETHER_ERR_BLOB_EXTENSION:
+    case AETHER_ERR_BLOB_METADATA:
     case AETHER_ERR_PACKET_SIZE:
     case AETHER_ERR_PACKET_MAGIC:
     case AETHER_ERR_PACKET_VERSION:

@@ -257,6 +257,54 @@ aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t t
 aether_status aether_blob_with_metadata(const aether_blob_view *v, const char *text,
                                         size_t text_len, void *out, size_t cap, size_t *written);
 
+/* ---------- the model metadata keys, typed ----------
+ * The keys aether writes (`aether train`) and every front end reads (CLI,
+ * tracks, firmware, Python), parsed once here:
+ *   labels         comma-separated class names, one per class
+ *   pool           last | mean
+ *   window_frames  decision window length in frames (> 0)
+ *   window_stride  frames between decisions (> 0)
+ *   attn_window    attention window radius
+ *   attn_block     landmark block size
+ *   backend        attention backend name (aether/head.h parses it)
+ *   features       feature recipe name (aether/features.h parses it)
+ *   input_dim      must equal the header's input_dim
+ * Other keys are ignored. Absent keys leave their have_* flag 0. */
+
+#define AETHER_BLOB_META_MAX_LABELS 256u /* class names at most */
+#define AETHER_BLOB_META_NAME_MAX 32u    /* backend / features value bytes + NUL */
+
+typedef enum aether_meta_pool {
+    AETHER_META_POOL_UNSET = 0,
+    AETHER_META_POOL_LAST = 1,
+    AETHER_META_POOL_MEAN = 2
+} aether_meta_pool;
+
+typedef struct aether_blob_model_meta {
+    int present;               /* the blob has a metadata record */
+    size_t n_labels;           /* 0 without a labels key */
+    char labels[AETHER_BLOB_META_MAX_TEXT + 1]; /* the names, each NUL-ended, back to back */
+    aether_meta_pool pool;
+    int have_window_frames, have_window_stride, have_attn_window, have_attn_block,
+        have_input_dim;
+    size_t window_frames, window_stride, attn_window, attn_block, input_dim;
+    char backend[AETHER_BLOB_META_NAME_MAX];  /* "" when absent */
+    char features[AETHER_BLOB_META_NAME_MAX]; /* "" when absent */
+} aether_blob_model_meta;
+
+/* Read the known keys of a model-level valid blob into *out (zeroed
+ * first). Errors: NULL_ARG; the validation status (aether_blob_metadata_get);
+ * BLOB_METADATA when a known key's value is unusable: labels empty, with an
+ * empty name, more than AETHER_BLOB_META_MAX_LABELS names or not one per
+ * class; pool not last/mean; a count that is not a decimal integer below
+ * 2^32 (window_frames and window_stride also > 0); a name longer than
+ * AETHER_BLOB_META_NAME_MAX - 1; input_dim other than the header's. */
+aether_status aether_blob_model_meta_read(const aether_blob_view *v,
+                                          aether_blob_model_meta *out);
+
+/* Label i (NUL-terminated), or NULL when i >= n_labels. */
+const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i);
+
 /* ---------- deterministic demo blob (FORMATS.md section 2.2) ---------- */
 
 #define AETHER_BLOB_DEMO_SEED 0xC5110007DEADBEEFull

@@ -87,6 +87,7 @@ typedef enum aether_status {
     AETHER_ERR_BLOB_NONFINITE = 50, /* NaN or Inf weight */
     AETHER_ERR_BLOB_EXTENSION = 51, /* unknown or malformed extension */
     AETHER_ERR_BLOB_SHAPE = 52,     /* blob shape disagrees with the caller's */
+    AETHER_ERR_BLOB_METADATA = 53,  /* a known metadata key with an unusable value */
 
     /* classification packet 0xC5110007 */
     AETHER_ERR_PACKET_SIZE = 60,

@@ -38,7 +38,7 @@ class NpyError(AetherError, ValueError):
 
 
 class BlobError(AetherError, ValueError):
-    """RVNE weight blob rejected (40-52)."""
+    """RVNE weight blob rejected (40-53)."""
 
 
 class PacketError(AetherError, ValueError):
@@ -101,6 +101,7 @@ _TABLE = {
     50: ("BlobNonFiniteError", BlobError),
     51: ("BlobExtensionError", BlobError),
     52: ("BlobShapeError", BlobError),
+    53: ("BlobMetadataError", BlobError),
     60: ("PacketSizeError", PacketError),
     61: ("PacketMagicError", PacketError),
     62: ("PacketVersionError", PacketError),

@@ -55,6 +55,7 @@ static const status_entry k_status[] = {
     {AETHER_ERR_BLOB_NONFINITE, "AETHER_ERR_BLOB_NONFINITE", "blob contains a NaN or Inf weight"},
     {AETHER_ERR_BLOB_EXTENSION, "AETHER_ERR_BLOB_EXTENSION", "unknown or malformed blob extension"},
     {AETHER_ERR_BLOB_SHAPE, "AETHER_ERR_BLOB_SHAPE", "blob shape does not match the requested shape"},
+    {AETHER_ERR_BLOB_METADATA, "AETHER_ERR_BLOB_METADATA", "a model metadata key has a value this version cannot use"},
     {AETHER_ERR_PACKET_SIZE, "AETHER_ERR_PACKET_SIZE", "classification packet is not 40 bytes"},
     {AETHER_ERR_PACKET_MAGIC, "AETHER_ERR_PACKET_MAGIC", "classification packet has a bad magic"},
     {AETHER_ERR_PACKET_VERSION, "AETHER_ERR_PACKET_VERSION", "unsupported classification packet version"},
