@@ -1,0 +1,344 @@
+/*
+ * `aether eval`: score a model blob on DIR/<label>/ recordings through the
+ * model API (its normalisation and the head's kernel exactly as inference
+ * runs them). `aether baseline`: score a logistic-regression baseline on
+ * window summary statistics. Both on the time-based validation split of
+ * `aether train` (per class, the latest recordings), or on every recording.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "model_meta.h"
+#include "train_common.h"
+
+static const struct option k_eval_options[] = {
+    TRAIN_COMMON_OPTIONS,
+    {"model", required_argument, NULL, TOPT_MODEL},
+    {"all", no_argument, NULL, TOPT_ALL},
+    {"per-file", no_argument, NULL, TOPT_PER_FILE},
+    {"json", no_argument, NULL, TOPT_JSON},
+    {NULL, 0, NULL, 0}};
+
+static const struct option k_baseline_options[] = {
+    TRAIN_COMMON_OPTIONS,
+    {"probe-means", no_argument, NULL, TOPT_PROBE_MEANS},
+    {"all", no_argument, NULL, TOPT_ALL},
+    {"json", no_argument, NULL, TOPT_JSON},
+    {NULL, 0, NULL, 0}};
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: aether eval --model MODEL.rvne [--data] DIR [--labels a,b,c] [options]\n"
+               "  --model MODEL.rvne     blob to score (required)\n"
+               "  --all                  score every recording, not only validation\n"
+               "  --per-file             correct windows of each recording\n"
+               "  --json                 machine-readable output\n"
+               "  labels, pool, window, stride, attention config and feature recipe\n"
+               "  default to the blob's metadata; options given here win\n");
+    train_usage_common(f);
+}
+
+static void baseline_usage(FILE *f)
+{
+    fprintf(f, "usage: aether baseline [--data] DIR --labels a,b,c [options]\n"
+               "  --probe-means          only per-subcarrier mean levels (session probe)\n"
+               "  --all                  score every recording, not only validation\n"
+               "  --json                 machine-readable output\n");
+    train_usage_common(f);
+}
+
+/* -1 when the command goes on, else the exit status (0 after --help or
+ * --version). */
+static int parse(int argc, char **argv, const char *name, const struct option *table,
+                 void (*usage)(FILE *f), int labels_required, train_opts *o)
+{
+    cli_command c = {0};
+    int rc;
+    c.name = name;
+    c.options = table;
+    c.usage = usage;
+    c.argc = argc;
+    c.argv = argv;
+    rc = train_parse_options(&c, o, labels_required);
+    if (rc < 0 && !strcmp(name, "eval") && !o->model)
+        return cli_usage_error(&c, "--model MODEL.rvne is required");
+    return rc;
+}
+
+/* ------------------------------ eval ------------------------------ */
+
+/* Defaults from the blob's metadata for what the command line left out;
+ * 0, or an exit status after a message. */
+static int apply_metadata(train_opts *o, const aether_blob_view *v)
+{
+    model_meta mm;
+    char err[256];
+    if (model_meta_read(v, &mm, err, sizeof err) != 0) {
+        fprintf(stderr, "aether eval: %s: %s\n", o->model, err);
+        return CLI_EXIT_MALFORMED;
+    }
+    if (!o->labels_arg && mm.have_labels) {
+        o->labels_arg = mm.labels;
+        if (train_split_labels(o) != 0) {
+            fprintf(stderr, "aether eval: %s: metadata labels unusable\n", o->model);
+            return CLI_EXIT_MALFORMED;
+        }
+    }
+    if (!o->labels_arg) {
+        fprintf(stderr, "aether eval: --labels is required (the blob has no labels metadata)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->have_pool && mm.have_pool)
+        o->tc.pool = mm.pool;
+    if (!o->have_window && mm.have_window_frames)
+        o->tc.window = mm.window_frames;
+    if (!o->have_stride && mm.have_window_stride)
+        o->tc.stride = mm.window_stride;
+    if (!o->have_attn_window && mm.have_attn_window)
+        o->head.window = mm.attn_window;
+    if (!o->have_block && mm.have_attn_block)
+        o->head.block_size = mm.attn_block;
+    if (!o->have_backend && mm.have_backend)
+        o->head.backend = mm.backend;
+    if (!o->have_recipe && mm.have_recipe)
+        o->recipe = mm.recipe;
+    return CLI_EXIT_OK;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    train_opts o;
+    aether_dataset ds;
+    aether_blob_view view;
+    aether_model *model = NULL;
+    unsigned char *blob;
+    size_t len = 0, r, k, C, n_rec = 0, n_win = 0, need = 0;
+    size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    void *ws = NULL;
+    aether_status st;
+    int rc;
+
+    if ((rc = parse(argc, argv, "eval", k_eval_options, eval_usage, 0, &o)) >= 0)
+        return rc;
+    blob = cli_read_file(o.model, &len);
+    if (!blob)
+        return cli_read_error(o.model, errno);
+    st = aether_blob_parse(blob, len, &view);
+    if (st == AETHER_OK && (rc = apply_metadata(&o, &view)) != CLI_EXIT_OK) {
+        free(blob);
+        return rc;
+    }
+    if (st == AETHER_OK) {
+        o.head.q_heads = view.header.n_q_heads;
+        o.head.kv_heads = view.header.n_kv_heads;
+        o.head.head_dim = view.header.head_dim;
+        st = aether_model_create(&view, &o.head, AETHER_MODEL_COPY, &model);
+    }
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether eval: %s: %s\n", o.model, aether_strerror(st));
+        free(blob);
+        return cli_exit_status(st);
+    }
+    o.input_dim = view.header.input_dim;
+    if ((rc = train_load_data(&o, "eval", &ds)) != CLI_EXIT_OK)
+        goto out_model;
+    C = ds.n_classes;
+    if (C != view.header.n_classes) {
+        fprintf(stderr, "aether eval: the model has %u classes, --labels gives %zu\n",
+                (unsigned)view.header.n_classes, C);
+        rc = CLI_EXIT_MISFIT;
+        goto out;
+    }
+    memset(conf, 0, sizeof conf);
+    st = aether_model_forward_workspace_size(model, o.tc.window, &need);
+    ws = st == AETHER_OK ? malloc(need) : NULL;
+    if (!ws) {
+        fprintf(stderr, "aether eval: workspace for a %zu-frame window: %s\n", o.tc.window,
+                aether_strerror(st == AETHER_OK ? AETHER_ERR_NO_MEM : st));
+        rc = st == AETHER_OK ? CLI_EXIT_FAILED : cli_exit_status(st);
+        goto out;
+    }
+    /* scored through the model API: the blob's normalisation and the
+     * head's kernel exactly as inference runs them */
+    for (r = 0; r < ds.n_recs; ++r) {
+        const aether_train_recording *rec = &ds.recs[r];
+        size_t nw, right = 0;
+        if (!o.all && rec->split != AETHER_SPLIT_VAL)
+            continue;
+        n_rec++;
+        nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
+        if (o.per_file && !o.json)
+            printf("%-44s %-12s", rec->name, ds.labels[rec->label]);
+        for (k = 0; k < nw; ++k) {
+            float logits[AETHER_TRAIN_MAX_CLASSES];
+            size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
+            st = aether_model_forward(model, rec->frames + k * o.tc.stride * o.input_dim, n,
+                                      o.tc.pool, logits, NULL, ws, need);
+            if (st != AETHER_OK) {
+                fprintf(stderr, "aether eval: %s: %s\n", rec->name, aether_strerror(st));
+                rc = cli_exit_status(st);
+                goto out;
+            }
+            for (c = 1; c < C; ++c)
+                if (logits[c] > logits[best])
+                    best = c;
+            conf[rec->label * C + best]++;
+            n_win++;
+            right += best == rec->label;
+            if (o.per_file && !o.json)
+                printf(" %c", best == rec->label ? '.' : (char)('0' + best % 10));
+        }
+        if (o.per_file && !o.json)
+            printf("   %zu/%zu\n", right, nw);
+    }
+    train_print_metrics(&o, &ds, "model", conf, n_rec, n_win);
+    rc = CLI_EXIT_OK;
+out:
+    free(ws);
+    aether_dataset_free(&ds);
+out_model:
+    aether_model_destroy(model);
+    free(blob);
+    return rc;
+}
+
+/* ------------------------------ baseline ------------------------------ */
+
+#define BASE_GROUPS 8u
+
+/* Summary statistics of one window of gain-normalised tone amplitudes:
+ * per group of contiguous tones the mean level and the temporal std of the
+ * group mean, plus the mean over tones of the temporal std and of |delta|
+ * (the approach of threshold / logistic CSI motion detectors). With
+ * probe_means: only each tone's mean level. */
+static size_t summary_dim(int probe_means)
+{
+    return probe_means ? AETHER_DATASET_TONES : 2 * BASE_GROUPS + 2;
+}
+
+static void summary(const float *tones, size_t n, int probe_means, float *out)
+{
+    size_t T = AETHER_DATASET_TONES, t, k, g;
+    if (probe_means) {
+        for (k = 0; k < T; ++k) {
+            double s = 0.0;
+            for (t = 0; t < n; ++t)
+                s += tones[t * T + k];
+            out[k] = (float)(s / (double)n);
+        }
+        return;
+    }
+    for (g = 0; g < BASE_GROUPS; ++g) {
+        size_t k0 = T * g / BASE_GROUPS, k1 = T * (g + 1) / BASE_GROUPS;
+        double s = 0.0, s2 = 0.0;
+        for (t = 0; t < n; ++t) {
+            double gm = 0.0;
+            for (k = k0; k < k1; ++k)
+                gm += tones[t * T + k];
+            gm /= (double)(k1 - k0);
+            s += gm;
+            s2 += gm * gm;
+        }
+        s /= (double)n;
+        out[2 * g] = (float)s;
+        out[2 * g + 1] = (float)sqrt(fmax(0.0, s2 / (double)n - s * s));
+    }
+    {
+        double sd = 0.0, dd = 0.0;
+        for (k = 0; k < T; ++k) {
+            double s = 0.0, s2 = 0.0, d = 0.0;
+            for (t = 0; t < n; ++t) {
+                double v = tones[t * T + k];
+                s += v;
+                s2 += v * v;
+                if (t > 0)
+                    d += fabs(v - tones[(t - 1) * T + k]);
+            }
+            s /= (double)n;
+            sd += sqrt(fmax(0.0, s2 / (double)n - s * s));
+            dd += n > 1 ? d / (double)(n - 1) : 0.0;
+        }
+        out[2 * BASE_GROUPS] = (float)(sd / (double)T);
+        out[2 * BASE_GROUPS + 1] = (float)(dd / (double)T);
+    }
+}
+
+int cmd_baseline(int argc, char **argv)
+{
+    train_opts o;
+    aether_dataset ds;
+    aether_logreg lr;
+    float *x = NULL;
+    size_t *y = NULL, n = 0, cap = 0, r, k, D, C, n_rec = 0, n_win = 0;
+    size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    float row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
+    aether_status st;
+    int rc;
+
+    if ((rc = parse(argc, argv, "baseline", k_baseline_options, baseline_usage, 1, &o)) >= 0)
+        return rc;
+    if ((rc = train_load_data(&o, "baseline", &ds)) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = train_require_training(&o, &ds, "baseline")) != CLI_EXIT_OK) {
+        aether_dataset_free(&ds);
+        return rc;
+    }
+    D = summary_dim(o.probe_means);
+    C = ds.n_classes;
+    for (r = 0; r < ds.n_recs; ++r)
+        if (ds.recs[r].split == AETHER_SPLIT_TRAIN)
+            cap += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
+    x = (float *)malloc((cap ? cap : 1) * D * sizeof(float));
+    y = (size_t *)malloc((cap ? cap : 1) * sizeof(size_t));
+    if (!x || !y) {
+        fprintf(stderr, "aether baseline: %s\n", aether_strerror(AETHER_ERR_NO_MEM));
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
+    for (r = 0; r < ds.n_recs; ++r) {
+        const aether_train_recording *rec = &ds.recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
+        if (rec->split != AETHER_SPLIT_TRAIN)
+            continue;
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
+            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
+                    x + n * D);
+            y[n++] = rec->label;
+        }
+    }
+    st = aether_logreg_fit(&lr, x, y, n, D, C, 1e-3f, 500);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether baseline: %s\n", aether_strerror(st));
+        rc = cli_exit_status(st);
+        goto out;
+    }
+    memset(conf, 0, sizeof conf);
+    for (r = 0; r < ds.n_recs; ++r) {
+        const aether_train_recording *rec = &ds.recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
+        if (!o.all && rec->split != AETHER_SPLIT_VAL)
+            continue;
+        n_rec++;
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
+            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
+                    row);
+            conf[rec->label * C + aether_logreg_predict(&lr, row)]++;
+            n_win++;
+        }
+    }
+    train_print_metrics(&o, &ds, o.probe_means ? "mean-level probe" : "baseline", conf, n_rec,
+                        n_win);
+    aether_logreg_free(&lr);
+    rc = CLI_EXIT_OK;
+out:
+    free(x);
+    free(y);
+    aether_dataset_free(&ds);
+    return rc;
+}

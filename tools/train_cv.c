@@ -1,0 +1,181 @@
+/*
+ * `aether train --cv K` / `--cv-field N`: cross-validation inside the
+ * training split. The validation split is set aside (never read); each fold
+ * in turn is held out, a model is trained on the others with the command's
+ * options, and every held-out recording is scored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "train_common.h"
+
+/* Split codes used only while cross-validating: the outer validation split
+ * is set aside (never read) and the current fold is held out. */
+#define CV_HELD_OUT 2
+#define CV_SET_ASIDE 3
+
+static int rec_earlier(const aether_train_recording *a, const aether_train_recording *b)
+{
+    if (a->time != b->time)
+        return a->time < b->time;
+    return strcmp(a->name, b->name) < 0;
+}
+
+/* Fold of each TRAIN recording: per class, in (time, name) order, rank i of
+ * n goes to fold i * K / n, so every fold is a contiguous block of time and
+ * holds recordings of every class that has at least K. */
+static void assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
+{
+    size_t r, q, c;
+    for (r = 0; r < ds->n_recs; ++r) {
+        size_t rank = 0, n = 0;
+        const aether_train_recording *a = &ds->recs[r];
+        fold[r] = (size_t)-1;
+        if (a->split != AETHER_SPLIT_TRAIN)
+            continue;
+        for (q = 0; q < ds->n_recs; ++q) {
+            const aether_train_recording *b = &ds->recs[q];
+            if (b->split != AETHER_SPLIT_TRAIN || b->label != a->label)
+                continue;
+            n++;
+            rank += rec_earlier(b, a);
+        }
+        c = rank * K / n;
+        fold[r] = c;
+    }
+}
+
+/* Train on K-1 folds, score the held-out one; per recording and pooled. */
+static int cv_fold(train_opts *o, aether_dataset *ds, const size_t *fold, const int *orig,
+                   size_t f, size_t *conf_all, double *f1_out)
+{
+    aether_train_config tc = o->tc;
+    aether_train_net *net = NULL;
+    aether_train_recording *view;
+    aether_train_result res;
+    aether_metrics m;
+    size_t C = ds->n_classes, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t r, k;
+    aether_status st;
+    for (r = 0; r < ds->n_recs; ++r)
+        ds->recs[r].split = orig[r] != AETHER_SPLIT_TRAIN ? CV_SET_ASIDE
+                            : fold[r] == f                ? CV_HELD_OUT
+                                                          : AETHER_SPLIT_TRAIN;
+    view = train_fit_view(o, ds);
+    st = view ? train_make_net(o, ds, view, &tc, &net) : AETHER_ERR_NO_MEM;
+    if (st == AETHER_OK)
+        st = aether_train_fit(net, view, ds->n_recs, &tc, NULL, &res);
+    free(view);
+    memset(conf, 0, sizeof conf);
+    for (r = 0; r < ds->n_recs && st == AETHER_OK; ++r) {
+        size_t one[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, ok;
+        if (ds->recs[r].split != CV_HELD_OUT)
+            continue;
+        memset(one, 0, sizeof one);
+        st = aether_train_evaluate(net, &ds->recs[r], 1, CV_HELD_OUT, tc.window, tc.stride,
+                                   tc.pool, one, NULL, &nw);
+        ok = one[ds->recs[r].label * C + ds->recs[r].label];
+        printf("  fold %zu  %-44s %-12s %3zu/%-3zu windows right\n", f + 1, ds->recs[r].name,
+               ds->labels[ds->recs[r].label], ok, nw);
+        for (k = 0; k < C * C; ++k)
+            conf[k] += one[k];
+    }
+    aether_train_net_destroy(net);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether train --cv: %s\n", aether_strerror(st));
+        return cli_exit_status(st);
+    }
+    aether_metrics_compute(conf, C, &m);
+    printf("fold %zu: accuracy %.4f  macro-F1 %.4f\n", f + 1, m.accuracy, m.macro_f1);
+    fflush(stdout);
+    for (k = 0; k < C * C; ++k)
+        conf_all[k] += conf[k];
+    *f1_out = m.macro_f1;
+    return CLI_EXIT_OK;
+}
+
+/* Field `field` of a file name split at '_' into buf ("" if absent). */
+static void name_field(const char *name, long field, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; field > 0 && *name; ++name)
+        if (*name == '_')
+            field--;
+    while (*name && *name != '_' && *name != '.' && n + 1 < cap)
+        buf[n++] = *name++;
+    buf[n] = '\0';
+}
+
+/* Folds by a name field: fold = index of the field's value among the
+ * distinct values in recording order. Returns the number of folds. */
+static size_t assign_field_folds(const aether_dataset *ds, long field, size_t *fold)
+{
+    char keys[64][32], key[32];
+    size_t r, k, n = 0;
+    for (r = 0; r < ds->n_recs; ++r) {
+        fold[r] = (size_t)-1;
+        if (ds->recs[r].split != AETHER_SPLIT_TRAIN)
+            continue;
+        name_field(ds->recs[r].name, field, key, sizeof key);
+        for (k = 0; k < n && strcmp(keys[k], key); ++k)
+            ;
+        if (k == n && n < 64)
+            strcpy(keys[n++], key);
+        fold[r] = k < n ? k : 0;
+    }
+    for (k = 0; k < n; ++k)
+        printf("fold %zu: %s\n", k + 1, keys[k]);
+    return n;
+}
+
+int train_run_cv(train_opts *o, aether_dataset *ds)
+{
+    size_t K = o->cv_folds, f, r, C = ds->n_classes;
+    size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t *fold = (size_t *)malloc((ds->n_recs ? ds->n_recs : 1) * sizeof(size_t));
+    int *orig = (int *)malloc((ds->n_recs ? ds->n_recs : 1) * sizeof(int));
+    double f1 = 0.0, sum = 0.0, lo = 1.0;
+    aether_metrics m;
+    int rc = CLI_EXIT_OK;
+    if (!fold || !orig) {
+        fprintf(stderr, "aether train --cv: %s\n", aether_strerror(AETHER_ERR_NO_MEM));
+        free(fold);
+        free(orig);
+        return CLI_EXIT_FAILED;
+    }
+    for (r = 0; r < ds->n_recs; ++r)
+        orig[r] = ds->recs[r].split;
+    if (o->cv_field >= 0)
+        K = assign_field_folds(ds, o->cv_field, fold);
+    else
+        assign_folds(ds, K, fold);
+    if (K < 2) {
+        fprintf(stderr, "aether train --cv: the training split gives fewer than 2 folds\n");
+        free(fold);
+        free(orig);
+        return CLI_EXIT_MISFIT;
+    }
+    memset(conf, 0, sizeof conf);
+    for (f = 0; f < K && rc == CLI_EXIT_OK; ++f) {
+        rc = cv_fold(o, ds, fold, orig, f, conf, &f1);
+        sum += f1;
+        lo = f1 < lo ? f1 : lo;
+    }
+    for (r = 0; r < ds->n_recs; ++r)
+        ds->recs[r].split = orig[r];
+    if (rc == CLI_EXIT_OK) {
+        aether_metrics_compute(conf, C, &m);
+        printf("cv %zu folds, seed %llu: pooled accuracy %.4f  pooled macro-F1 %.4f  "
+               "fold mean %.4f  fold min %.4f\n",
+               K, (unsigned long long)o->tc.seed, m.accuracy, m.macro_f1, sum / (double)K, lo);
+        printf("  pooled confusion (rows: true):");
+        for (r = 0; r < C * C; ++r)
+            printf("%s%zu", r % C ? " " : (r ? " | " : " "), conf[r]);
+        printf("\n");
+    }
+    free(fold);
+    free(orig);
+    return rc;
+}
