@@ -23,9 +23,9 @@ typedef struct model_meta {
     unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
 } model_meta;
 
-/* Read the known keys of a model-level valid blob. Returns 0, or -1 with a
- * message in err (a known key with a malformed value, or the blob's
- * validation status). Unknown keys are ignored. */
+/* The known keys of a model-level valid blob (aether_blob_model_meta_read),
+ * with the backend and recipe names resolved. Returns 0, or -1 with a
+ * message in err. */
 int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap);
 
 /* Metadata text (key=value lines) for the given values into buf; 0, or -1

@@ -774,12 +774,14 @@ static void test_window_mode(void)
     CHECK(r.out && (strstr(r.out, " w ") || strstr(r.out, " x ") || strstr(r.out, " y ") ||
                     strstr(r.out, " z ")));
     run_free(&r);
-    /* metadata labels of the wrong count: the model does not fit */
+    /* metadata labels of another count than the blob's classes: the blob
+     * contradicts itself (AETHER_ERR_BLOB_METADATA), malformed */
     snprintf(path, sizeof path, "%s/meta3.rvne", g_dir);
     CHECK(write_meta_blob(path, "labels=a,b,c\n"));
     snprintf(args, sizeof args, "run --model '%s' --input '%s'", path, AMP_SHORT);
     r = run(args);
-    CHECK_EQ_INT(r.status, 5);
+    CHECK_EQ_INT(r.status, 4);
+    CHECK(r.err && strstr(r.err, "AETHER_ERR_BLOB_METADATA"));
     run_free(&r);
     /* a known key with a value this version cannot use */
     snprintf(path, sizeof path, "%s/metabad.rvne", g_dir);
