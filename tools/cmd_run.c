@@ -4,11 +4,12 @@
  * or JSON lines, optionally as 0xC5110007 packets, with a summary.
  *
  * A model trained as a mean-pooled window classifier (blob metadata
- * pool=mean, or --pool mean) is used the way it was trained instead: each
- * node keeps a ring of its last window_frames feature frames, and every
- * decision is one window forward (mean pooling) over the ring's frames in
- * order (fewer while the ring fills). Labels, attention config and feature
- * recipe also come from the metadata unless given on the command line.
+ * pool=mean, or --pool mean) is used the way it was trained instead: the
+ * same table keeps one window classifier per node (aether/window.h: the
+ * node's last window_frames feature frames), and every decision is one
+ * window forward (mean pooling) over them in order (fewer while the window
+ * fills). Labels, attention config and feature recipe also come from the
+ * metadata unless given on the command line.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -72,10 +73,6 @@ typedef struct node_state {
     uint32_t seq;
     double next_due;
     int have_due;
-    /* window mode: ring of the last window_frames feature frames */
-    float *ring;
-    size_t ring_head, ring_count;
-    double last_ts;
 } node_state;
 
 typedef struct run_state {
@@ -94,9 +91,6 @@ typedef struct run_state {
     int window_mode;         /* mean-pooled windows instead of sessions */
     size_t window_frames;
     unsigned recipe;
-    float *window_buf;       /* window_frames x input_dim, chronological */
-    void *ws;
-    size_t ws_len;
     node_state nodes[N_NODES];
     uint64_t filtered, refused_features, refused_model, decisions, packets_written;
     aether_status first_refusal;
@@ -473,21 +467,15 @@ static int open_pipeline(const run_opts *o, run_state *r)
     fc.max_nodes = N_NODES; /* every node id fits: never TRACKS_FULL here */
     fc.recipe = r->recipe;
     st = aether_features_create(&fc, &r->fx);
-    if (st == AETHER_OK && r->window_mode) {
-        /* window mode needs no sessions: one forward workspace and one
-         * chronological window buffer serve every node */
-        st = aether_model_forward_workspace_size(r->model, r->window_frames, &r->ws_len);
-        if (st == AETHER_OK) {
-            r->ws = malloc(r->ws_len ? r->ws_len : 1);
-            r->window_buf =
-                (float *)malloc(r->window_frames * r->info.input_dim * sizeof(float));
-            if (!r->ws || !r->window_buf)
-                st = AETHER_ERR_NO_MEM;
-        }
-    } else if (st == AETHER_OK) {
+    if (st == AETHER_OK) {
+        /* one session per node, or one window classifier per node */
         tp.max_tracks = o->max_tracks;
         tp.max_age = o->max_age;
         tp.session.capacity = o->capacity;
+        if (r->window_mode) {
+            tp.window.frames = r->window_frames;
+            tp.window.pool = AETHER_POOL_MEAN;
+        }
         st = aether_tracks_create(r->model, &tp, &r->tracks);
     }
     if (st != AETHER_OK) {
@@ -678,71 +666,6 @@ static int decision_due(const run_opts *o, node_state *ns, double ts)
     return 1;
 }
 
-/* Window mode: remember frame x in the node's ring (allocated at the
- * node's first frame; a gap longer than --max-age empties it). */
-static aether_status window_push(const run_opts *o, run_state *r, node_state *ns,
-                                 const aether_csi_frame *f, const float *x)
-{
-    size_t D = r->info.input_dim;
-    if (!ns->ring) {
-        ns->ring = (float *)malloc(r->window_frames * D * sizeof(float));
-        if (!ns->ring)
-            return AETHER_ERR_NO_MEM;
-    } else if (o->max_age > 0.0 && f->timestamp - ns->last_ts > o->max_age) {
-        ns->ring_count = 0;
-        ns->ring_head = 0;
-    }
-    memcpy(ns->ring + ns->ring_head * D, x, D * sizeof(float));
-    ns->ring_head = (ns->ring_head + 1) % r->window_frames;
-    if (ns->ring_count < r->window_frames)
-        ns->ring_count++;
-    ns->last_ts = f->timestamp;
-    return AETHER_OK;
-}
-
-/* Window mode: logits of the node's ring, oldest frame first. */
-static aether_status window_forward(run_state *r, const node_state *ns)
-{
-    size_t D = r->info.input_dim, n = ns->ring_count, i;
-    size_t first = (ns->ring_head + r->window_frames - n) % r->window_frames;
-    for (i = 0; i < n; ++i)
-        memcpy(r->window_buf + i * D, ns->ring + ((first + i) % r->window_frames) * D,
-               D * sizeof(float));
-    return aether_model_forward(r->model, r->window_buf, n, AETHER_POOL_MEAN, r->logits, NULL,
-                                r->ws, r->ws_len);
-}
-
-/* Window mode's step: ring push, and a window forward when a decision is
- * due. */
-static int process_window(const run_opts *o, run_state *r, const aether_csi_frame *f,
-                          node_state *ns, const float *x, double t2)
-{
-    aether_status st = window_push(o, r, ns, f, x);
-    if (st == AETHER_OK) {
-        ns->stepped++;
-        if (decision_due(o, ns, f->timestamp)) {
-            st = window_forward(r, ns);
-            if (st == AETHER_OK) {
-                r->ns_model += now_ns() - t2;
-                r->timed_frames++;
-                return emit_decision(o, r, f, ns);
-            }
-        }
-    }
-    r->ns_model += now_ns() - t2;
-    r->timed_frames++;
-    if (st != AETHER_OK) {
-        if (r->refused_features + r->refused_model++ == 0)
-            r->first_refusal = st;
-        ns->refused++;
-        if (st == AETHER_ERR_NO_MEM) {
-            fprintf(stderr, "aether run: out of memory\n");
-            return RUN_FAIL;
-        }
-    }
-    return RUN_OK;
-}
-
 /* One frame through features and the node's session; 0 or an exit status. */
 static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame *f)
 {
@@ -750,6 +673,7 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
     node_state *ns = &r->nodes[f->node_id & 0xFFu];
     double t1, t2, t3;
     aether_status st;
+    int due = 0;
     if (!r->have_t0) {
         r->t0 = f->timestamp;
         r->have_t0 = 1;
@@ -764,9 +688,23 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
         ns->refused++;
         return RUN_OK;
     }
-    if (r->window_mode)
-        return process_window(o, r, f, ns, x, t2);
-    st = aether_tracks_step(r->tracks, f->node_id, f->timestamp, x, r->logits, NULL, NULL);
+    if (r->window_mode) {
+        /* the frame joins the node's window; a forward only when a
+         * decision is due (counted first, restored if the push fails) */
+        node_state before = *ns;
+        ns->stepped++;
+        due = decision_due(o, ns, f->timestamp);
+        st = aether_tracks_step(r->tracks, f->node_id, f->timestamp, x, due ? r->logits : NULL,
+                                NULL, NULL);
+        if (st != AETHER_OK)
+            *ns = before;
+    } else {
+        st = aether_tracks_step(r->tracks, f->node_id, f->timestamp, x, r->logits, NULL, NULL);
+        if (st == AETHER_OK) {
+            ns->stepped++;
+            due = decision_due(o, ns, f->timestamp);
+        }
+    }
     t3 = now_ns();
     r->ns_model += t3 - t2;
     r->timed_frames++;
@@ -774,13 +712,16 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
         if (r->refused_features + r->refused_model++ == 0)
             r->first_refusal = st;
         ns->refused++;
+        if (st == AETHER_ERR_NO_MEM) {
+            fprintf(stderr, "aether run: out of memory\n");
+            return RUN_FAIL;
+        }
         /* A session broken half-way refuses every later frame: start over. */
         if (st == AETHER_ERR_STATE)
             aether_tracks_forget(r->tracks, f->node_id);
         return RUN_OK;
     }
-    ns->stepped++;
-    if (decision_due(o, ns, f->timestamp))
+    if (due)
         return emit_decision(o, r, f, ns);
     return RUN_OK;
 }
@@ -926,11 +867,6 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
 
 static void close_all(run_state *r)
 {
-    size_t i;
-    for (i = 0; i < N_NODES; ++i)
-        free(r->nodes[i].ring);
-    free(r->window_buf);
-    free(r->ws);
     aether_tracks_destroy(r->tracks);
     aether_features_destroy(r->fx);
     aether_recording_close(r->rec);

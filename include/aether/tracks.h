@@ -30,7 +30,8 @@
  *
  * Results: a track's logits are exactly those of a standalone
  * aether_model_session (same model and session parameters) fed the same
- * frames since the track was created.
+ * frames since the track was created; in window mode, those of a
+ * standalone aether_window (same model and window parameters) fed them.
  *
  * Cost: finding a track scans the table, O(max_tracks) per step; creating
  * one initialises (zero-fills) a session, O(session bytes); erasing one is
@@ -45,6 +46,7 @@
 
 #include "aether/core.h"
 #include "aether/model.h"
+#include "aether/window.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +64,11 @@ typedef struct aether_tracks_params {
     double max_age;             /* seconds; 0 = never evict by age (default 0) */
     aether_tracks_full_policy full; /* default AETHER_TRACKS_FULL_EVICT_LRU */
     aether_session_params session;  /* every track's session (model defaults) */
+    /* window.frames 0 (default): one streaming session per track. > 0: one
+     * window classifier per track (aether/window.h; its
+     * external_workspace is ignored: the table holds one forward workspace
+     * that every track's classify uses), the session parameters unused. */
+    aether_window_params window;
 } aether_tracks_params;
 
 /* Counters since init (aether_tracks_reset_stats clears the cumulative ones). */
@@ -121,13 +128,17 @@ size_t aether_tracks_bytes(const aether_tracks *t);
  * max_tracks would be exceeded; the frame is stepped through the track's
  * session. logits (n_classes floats) and pooled (optional, input_dim
  * floats) receive the session's outputs; *created_out (optional) is 1 when
- * this call created the track.
+ * this call created the track. In window mode the frame is pushed into the
+ * track's window, and the window is classified only when logits is not
+ * NULL (a decision is due): pushing alone costs a copy.
  * Errors, with nothing changed: NULL_ARG; NOT_INITIALIZED; NONFINITE
  * (timestamp or a frame value is NaN/Inf); TRACKS_FULL (FULL_FAIL policy,
  * a new id and max_tracks tracks that are not due); the session's step
  * errors (e.g. CACHE_FULL with an EVICT_NONE session). AETHER_ERR_STATE
  * is the session's: a step of an existing track failed half-way through
- * its layers; that track refuses frames until forgotten.
+ * its layers; that track refuses frames until forgotten. In window mode a
+ * failed classify of an existing track keeps the pushed frame (it returns
+ * the forward's status; the window stays usable).
  */
 aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp,
                                  const float *frame, float *logits, float *pooled,

@@ -6,6 +6,7 @@
 
 #include "aether/blob.h"
 #include "aether/model.h"
+#include "aether/window.h"
 
 #define RUV_TEMPORAL_MAGIC 0x52555654u /* "RUVT" */
 
@@ -16,10 +17,7 @@ struct ruv_temporal_ctx {
     aether_model *model;
     float *scratch_logits;  /* n_classes: make_packet's classify target */
     /* WINDOW */
-    float *ring;            /* window_len * input_dim, slot-major */
-    uint32_t next_write, filled;
-    void *fwd_ws;
-    size_t fwd_ws_len;
+    aether_window *window;  /* the library's window classifier, in ctx memory */
     /* STREAMING */
     aether_model_session *session;
     float *last_logits;     /* n_classes: logits of the latest push */

@@ -1,7 +1,6 @@
 /* ruv_temporal context construction: validation, one sizing plan shared by
  * the size query and both inits, and the arena layout of the context. */
 #include "edge/edge_internal.h"
-#include "model/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,9 @@ typedef struct edge_plan {
     aether_model_weights wmode;
     aether_session_params sp;
     size_t model_bytes;
-    size_t fwd_ws;     /* WINDOW */
-    size_t sess_bytes; /* STREAMING */
+    aether_window_params wp; /* WINDOW */
+    size_t window_bytes;     /* WINDOW */
+    size_t sess_bytes;       /* STREAMING */
 } edge_plan;
 
 static esp_err_t check_config(const ruv_temporal_config_t *c)
@@ -50,24 +50,6 @@ static esp_err_t check_config(const ruv_temporal_config_t *c)
     if (c->mode == RUV_TEMPORAL_MODE_STREAMING && c->pooling != RUV_TEMPORAL_POOL_LAST)
         return ESP_ERR_NOT_SUPPORTED;
     return ESP_OK;
-}
-
-/* A model object carrying only the shape and the head, enough for the
- * size queries that take a model (forward workspace, session) before the
- * real model exists in the caller's memory. */
-static aether_status probe_model(const edge_plan *p, aether_model *m)
-{
-    aether_status st;
-    memset(m, 0, sizeof *m);
-    m->header = p->blob.header;
-    st = aether_blob_layout_of(&p->blob.header, &m->layout);
-    if (st != AETHER_OK)
-        return st;
-    st = aether_head_init(&m->head, &p->head);
-    if (st != AETHER_OK)
-        return st;
-    m->magic = AETHER_MODEL_MAGIC;
-    return AETHER_OK;
 }
 
 static aether_model_weights weights_mode(ruv_temporal_weights_t w)
@@ -92,7 +74,6 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
                            uint32_t window_len, uint32_t n_classes,
                            const ruv_temporal_config_t *cfg, edge_plan *p)
 {
-    aether_model probe;
     aether_status st;
     esp_err_t e;
 
@@ -119,20 +100,21 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     st = aether_model_size(&p->blob, &p->head, p->wmode, &p->model_bytes);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
-    if ((st = probe_model(p, &probe)) != AETHER_OK)
-        return ruv_temporal_err_(st);
-
-    p->fwd_ws = 0;
+    p->window_bytes = 0;
     p->sess_bytes = 0;
     if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
-        st = aether_model_forward_workspace_size(&probe, window_len, &p->fwd_ws);
+        p->wp.frames = window_len;
+        p->wp.pool = p->cfg.pooling == RUV_TEMPORAL_POOL_MEAN ? AETHER_POOL_MEAN
+                                                              : AETHER_POOL_LAST;
+        p->wp.external_workspace = 0;
+        st = aether_window_size_for(&p->blob, &p->head, &p->wp, &p->window_bytes);
     } else {
         p->sp = aether_model_session_params_default();
         p->sp.capacity = window_len;
         p->sp.evict = evict_policy(p->cfg.cache_policy);
         p->sp.storage = p->cfg.cache_f16 ? AETHER_KV_F16 : AETHER_KV_F32;
         p->sp.landmarks = AETHER_KV_LM_SUM;
-        st = aether_model_session_size(&probe, &p->sp, &p->sess_bytes);
+        st = aether_model_session_size_for(&p->blob, &p->head, &p->sp, &p->sess_bytes);
     }
     return ruv_temporal_err_(st);
 }
@@ -141,23 +123,21 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
  * NULL) and places. */
 typedef struct edge_parts {
     ruv_temporal_ctx_t *ctx;
-    void *model_mem, *ws, *sess_mem;
-    float *scratch_logits, *last_logits, *ring;
+    void *model_mem, *window_mem, *sess_mem;
+    float *scratch_logits, *last_logits;
 } edge_parts;
 
 static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input_dim,
                             uint32_t window_len, uint32_t n_classes, edge_parts *x)
 {
-    size_t ring_elems;
+    (void)input_dim;
+    (void)window_len;
     memset(x, 0, sizeof *x);
     x->ctx = (ruv_temporal_ctx_t *)aether_arena_alloc(ar, 1, sizeof *x->ctx, AETHER_ALIGN);
     x->model_mem = aether_arena_alloc(ar, p->model_bytes, 1, AETHER_ALIGN);
     x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
     if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
-        if (aether_size_mul(window_len, input_dim, &ring_elems) != AETHER_OK)
-            return AETHER_ERR_OVERFLOW;
-        x->ring = (float *)aether_arena_alloc(ar, ring_elems, sizeof(float), AETHER_ALIGN);
-        x->ws = aether_arena_alloc(ar, p->fwd_ws ? p->fwd_ws : 1, 1, AETHER_ALIGN);
+        x->window_mem = aether_arena_alloc(ar, p->window_bytes, 1, AETHER_ALIGN);
     } else {
         x->last_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
         x->sess_mem = aether_arena_alloc(ar, p->sess_bytes, 1, AETHER_ALIGN);
@@ -215,21 +195,17 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
     st = aether_model_init(x.model_mem, p->model_bytes, &p->blob, &p->head, p->wmode, &c->model);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
-    if (p->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+    if (p->cfg.mode == RUV_TEMPORAL_MODE_STREAMING)
         st = aether_model_session_init(x.sess_mem, p->sess_bytes, c->model, &p->sp, &c->session);
-        if (st != AETHER_OK)
-            return ruv_temporal_err_(st);
-    }
+    else
+        st = aether_window_init(x.window_mem, p->window_bytes, c->model, &p->wp, &c->window);
+    if (st != AETHER_OK)
+        return ruv_temporal_err_(st);
     c->cfg = p->cfg;
     c->input_dim = input_dim;
     c->window_len = window_len;
     c->n_classes = n_classes;
     c->scratch_logits = x.scratch_logits;
-    c->ring = x.ring;
-    c->next_write = 0;
-    c->filled = 0;
-    c->fwd_ws = x.ws;
-    c->fwd_ws_len = p->fwd_ws;
     c->last_logits = x.last_logits;
     c->broken = 0;
     c->frames_total = 0;

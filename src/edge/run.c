@@ -35,11 +35,9 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
     if (!frame_finite(frame, ctx->input_dim))
         return ESP_ERR_INVALID_ARG;
     if (ctx->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
-        memcpy(ctx->ring + (size_t)ctx->next_write * ctx->input_dim, frame,
-               (size_t)ctx->input_dim * sizeof(float));
-        ctx->next_write = ctx->next_write + 1 == ctx->window_len ? 0 : ctx->next_write + 1;
-        if (ctx->filled < ctx->window_len)
-            ctx->filled++;
+        st = aether_window_push(ctx->window, frame);
+        if (st != AETHER_OK)
+            return ruv_temporal_err_(st);
         count_frame(ctx);
         return ESP_OK;
     }
@@ -66,41 +64,6 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
     return ruv_temporal_err_(st);
 }
 
-/* Swap frames a and b of the ring (input_dim floats each). */
-static void swap_frames(float *ring, uint32_t dim, uint32_t a, uint32_t b)
-{
-    float *x = ring + (size_t)a * dim, *y = ring + (size_t)b * dim;
-    uint32_t i;
-    for (i = 0; i < dim; ++i) {
-        float t = x[i];
-        x[i] = y[i];
-        y[i] = t;
-    }
-}
-
-static void reverse_frames(float *ring, uint32_t dim, uint32_t lo, uint32_t hi)
-{
-    while (lo + 1 < hi) {
-        swap_frames(ring, dim, lo, hi - 1);
-        ++lo;
-        --hi;
-    }
-}
-
-/* Make the ring chronological in place (oldest frame in slot 0) with three
- * reversals, so the forward can read it as one [N, I] array without a
- * second window-sized buffer. The logical contents do not change. */
-static void linearise(ruv_temporal_ctx_t *ctx)
-{
-    uint32_t k = ctx->next_write, n = ctx->window_len;
-    if (ctx->filled < n || k == 0)
-        return; /* partial rings fill from slot 0 and are already in order */
-    reverse_frames(ctx->ring, ctx->input_dim, 0, k);
-    reverse_frames(ctx->ring, ctx->input_dim, k, n);
-    reverse_frames(ctx->ring, ctx->input_dim, 0, n);
-    ctx->next_write = 0;
-}
-
 static esp_err_t classify_into(ruv_temporal_ctx_t *ctx, float *logits)
 {
     aether_status st;
@@ -112,13 +75,9 @@ static esp_err_t classify_into(ruv_temporal_ctx_t *ctx, float *logits)
         memcpy(logits, ctx->last_logits, (size_t)ctx->n_classes * sizeof(float));
         return ESP_OK;
     }
-    if (ctx->filled == 0)
+    if (aether_window_held(ctx->window) == 0)
         return ESP_ERR_INVALID_STATE;
-    linearise(ctx);
-    st = aether_model_forward(ctx->model, ctx->ring, ctx->filled,
-                              ctx->cfg.pooling == RUV_TEMPORAL_POOL_MEAN ? AETHER_POOL_MEAN
-                                                                         : AETHER_POOL_LAST,
-                              logits, NULL, ctx->fwd_ws, ctx->fwd_ws_len);
+    st = aether_window_classify(ctx->window, logits, NULL);
     /* Frames were checked at push, so any failure here is internal. */
     return st == AETHER_OK ? ESP_OK : ESP_FAIL;
 }
@@ -142,9 +101,9 @@ esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx)
             return ruv_temporal_err_(st);
         ctx->broken = 0;
     } else {
-        memset(ctx->ring, 0, (size_t)ctx->window_len * ctx->input_dim * sizeof(float));
-        ctx->next_write = 0;
-        ctx->filled = 0;
+        aether_status st = aether_window_reset(ctx->window);
+        if (st != AETHER_OK)
+            return ruv_temporal_err_(st);
     }
     ctx->frames_total = 0;
     return ESP_OK;
@@ -192,7 +151,7 @@ esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info
         out->frames_held = (uint32_t)held;
         out->evicted = aether_model_session_evicted(ctx->session);
     } else {
-        out->frames_held = ctx->filled;
+        out->frames_held = (uint32_t)aether_window_held(ctx->window);
     }
     out->ctx_bytes = ctx->bytes;
     return ESP_OK;

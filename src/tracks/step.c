@@ -41,12 +41,26 @@ static double later(double a, double b)
     return b > a ? b : a;
 }
 
+/* One frame through a track's model state: its session, or its window
+ * (then a classify only when logits is given). */
+static aether_status feed(aether_tracks *t, aether_track_slot_ *s, const float *frame,
+                          float *logits, float *pooled)
+{
+    aether_status st;
+    if (!s->window)
+        return aether_model_session_step(s->session, frame, logits, pooled);
+    st = aether_window_push(s->window, frame);
+    if (st == AETHER_OK && logits)
+        st = aether_window_classify_ws(s->window, t->ws, t->ws_len, logits, pooled);
+    return st;
+}
+
 /* Step an active track that is not due. */
 static aether_status step_existing(aether_tracks *t, size_t i, double ts, double now,
                                    const float *frame, float *logits, float *pooled)
 {
     aether_track_slot_ *s = &t->slots[i];
-    aether_status st = aether_model_session_step(s->session, frame, logits, pooled);
+    aether_status st = feed(t, s, frame, logits, pooled);
     if (st != AETHER_OK)
         return st;
     s->last_seen = later(s->last_seen, ts);
@@ -75,8 +89,7 @@ static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double n
                               const float *frame, float *logits, float *pooled)
 {
     size_t i, due = 0, free_slot = AETHER_TRACKS_NONE, victim = AETHER_TRACKS_NONE;
-    aether_model_session *s = NULL;
-    aether_track_slot_ *slot;
+    aether_track_slot_ *slot, fresh;
     aether_status st;
     for (i = 0; i < t->n_slots; ++i) {
         if (is_due(t, i, now))
@@ -92,10 +105,18 @@ static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double n
     /* active <= max_tracks < n_slots: the spare guarantees a free slot. */
     if (free_slot == AETHER_TRACKS_NONE)
         return AETHER_ERR_STATE;
-    st = aether_model_session_init(t->mem + free_slot * t->stride, t->stride, t->model,
-                                   &t->params.session, &s);
+    memset(&fresh, 0, sizeof fresh);
+    if (t->params.window.frames) {
+        aether_window_params w = t->params.window;
+        w.external_workspace = 1;
+        st = aether_window_init(t->mem + free_slot * t->stride, t->stride, t->model, &w,
+                                &fresh.window);
+    } else {
+        st = aether_model_session_init(t->mem + free_slot * t->stride, t->stride, t->model,
+                                       &t->params.session, &fresh.session);
+    }
     if (st == AETHER_OK)
-        st = aether_model_session_step(s, frame, logits, pooled);
+        st = feed(t, &fresh, frame, logits, pooled);
     if (st != AETHER_OK) {
         aether_tracks_wipe_(t, free_slot);
         return st;
@@ -113,7 +134,8 @@ static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double n
     slot->frames = 1;
     slot->first_seen = ts;
     slot->last_seen = ts;
-    slot->session = s;
+    slot->session = fresh.session;
+    slot->window = fresh.window;
     slot->in_use = 1;
     t->active++;
     t->stats.created++;
@@ -130,7 +152,7 @@ aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp
     aether_status st = aether_tracks_check_(t);
     if (st != AETHER_OK)
         return st;
-    if (!frame || !logits)
+    if (!frame || (!logits && !t->params.window.frames))
         return AETHER_ERR_NULL_ARG;
     if (!finite_double(timestamp))
         return AETHER_ERR_NONFINITE;

@@ -14,6 +14,9 @@ aether_tracks_params aether_tracks_params_default(void)
     p.max_age = 0.0;
     p.full = AETHER_TRACKS_FULL_EVICT_LRU;
     p.session = aether_model_session_params_default();
+    p.window.frames = 0; /* sessions */
+    p.window.pool = AETHER_POOL_LAST;
+    p.window.external_workspace = 1;
     return p;
 }
 
@@ -44,14 +47,22 @@ static aether_status check_params(const aether_tracks_params *p)
     if (p->full != AETHER_TRACKS_FULL_EVICT_LRU && p->full != AETHER_TRACKS_FULL_FAIL)
         return AETHER_ERR_INVALID_ARG;
     /* A session that can hold no frame would refuse every step. */
-    if (p->session.capacity == 0)
+    if (p->window.frames == 0 && p->session.capacity == 0)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
 
 typedef struct tracks_plan {
-    size_t n_slots, stride;
+    size_t n_slots, stride, ws_len;
 } tracks_plan;
+
+/* The window parameters every track's window is built with. */
+static aether_window_params slot_window(const aether_tracks_params *p)
+{
+    aether_window_params w = p->window;
+    w.external_workspace = 1;
+    return w;
+}
 
 static aether_status make_plan(const aether_model *model, const aether_tracks_params *p,
                                tracks_plan *tp)
@@ -60,7 +71,15 @@ static aether_status make_plan(const aether_model *model, const aether_tracks_pa
     aether_status st = check_params(p);
     if (st != AETHER_OK)
         return st;
-    st = aether_model_session_size(model, &p->session, &session_bytes);
+    tp->ws_len = 0;
+    if (p->window.frames) {
+        aether_window_params w = slot_window(p);
+        st = aether_window_size(model, &w, &session_bytes);
+        if (st == AETHER_OK)
+            st = aether_window_workspace_size(model, &w, &tp->ws_len);
+    } else {
+        st = aether_model_session_size(model, &p->session, &session_bytes);
+    }
     if (st != AETHER_OK)
         return st;
     /* The session's own size already includes worst-case alignment padding,
@@ -80,12 +99,16 @@ static aether_status layout(aether_arena *ar, const tracks_plan *tp, aether_trac
         ar, tp->n_slots, sizeof *slots, AETHER_ALIGN);
     size_t mem_bytes;
     unsigned char *mem = NULL;
+    void *ws;
     if (aether_size_mul(tp->n_slots, tp->stride, &mem_bytes) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
     mem = (unsigned char *)aether_arena_alloc(ar, mem_bytes, 1, AETHER_ALIGN);
+    ws = tp->ws_len ? aether_arena_alloc(ar, tp->ws_len, 1, AETHER_ALIGN) : NULL;
     if (t && ar->status == AETHER_OK) {
         t->slots = slots;
         t->mem = mem;
+        t->ws = ws;
+        t->ws_len = tp->ws_len;
     }
     *out = t;
     return ar->status;

@@ -13,7 +13,8 @@ typedef struct aether_track_slot_ {
     uint64_t lru;        /* table tick of the track's latest step */
     uint64_t frames;
     double first_seen, last_seen;
-    aether_model_session *session; /* inside this slot's memory block */
+    aether_model_session *session; /* inside this slot's memory block (session mode) */
+    aether_window *window;         /* inside this slot's memory block (window mode) */
     unsigned in_use;
 } aether_track_slot_;
 
@@ -26,6 +27,8 @@ struct aether_tracks {
     size_t stride;           /* bytes per slot memory block (multiple of 64) */
     aether_track_slot_ *slots;
     unsigned char *mem;      /* n_slots * stride bytes */
+    void *ws;                /* window mode: the shared forward workspace */
+    size_t ws_len;
     size_t total_bytes;      /* the size query's answer */
     size_t active;
     uint64_t tick;
