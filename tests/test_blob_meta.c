@@ -242,4 +242,58 @@ static void test_malformed_records(void)
     free(b);
 }
 
-TEST_MAIN(test_roundtrip, test_text_rules, test_malformed_records)
+/* The typed reader: each known key with an unusable value is
+ * BLOB_METADATA; good values come back typed; unknown keys are ignored. */
+static void test_typed_keys(void)
+{
+    static const char *const bad[] = {
+        "labels=a,b\n",            /* two names for three classes */
+        "labels=a,,c\n",           /* an empty name */
+        "labels=\n",               /* no name at all */
+        "pool=max\n",
+        "window_frames=0\n",
+        "window_stride=0\n",
+        "window_frames=-3\n",
+        "attn_window=12x\n",
+        "attn_block=4294967296\n", /* 2^32 */
+        "input_dim=7\n",           /* the header's is 6 */
+        "backend=a_backend_name_longer_than_thirty_one\n",
+    };
+    size_t len = 0, i, n = 0;
+    unsigned char *b = demo(0, 0, &len);
+    aether_blob_model_meta m;
+    aether_blob_view v;
+    for (i = 0; i < sizeof bad / sizeof bad[0] && b; ++i) {
+        unsigned char *o = with_meta(b, len, bad[i], strlen(bad[i]), &n);
+        CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
+        CHECK_MSG(aether_blob_model_meta_read(&v, &m) == AETHER_ERR_BLOB_METADATA, "'%s'",
+                  bad[i]);
+        CHECK(m.n_labels == 0 && m.pool == AETHER_META_POOL_UNSET); /* zeroed on error */
+        free(o);
+    }
+    if (b) {
+        static const char good[] = "labels=x,y,z\npool=last\nwindow_frames=4294967295\n"
+                                   "window_stride=3\nattn_window=0\nattn_block=16\n"
+                                   "backend=dense\nfeatures=csi-v2\ninput_dim=6\nother=1\n";
+        unsigned char *o = with_meta(b, len, good, strlen(good), &n);
+        CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
+        CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
+        CHECK(m.present && m.n_labels == 3 && m.pool == AETHER_META_POOL_LAST);
+        CHECK(!strcmp(aether_blob_model_meta_label(&m, 1), "y"));
+        CHECK(m.have_window_frames && m.window_frames == 4294967295u);
+        CHECK(m.have_window_stride && m.window_stride == 3);
+        CHECK(m.have_attn_window && m.attn_window == 0);
+        CHECK(m.have_attn_block && m.attn_block == 16);
+        CHECK(m.have_input_dim && m.input_dim == 6);
+        CHECK(!strcmp(m.backend, "dense") && !strcmp(m.features, "csi-v2"));
+        free(o);
+        /* no metadata at all */
+        CHECK_STATUS(aether_blob_parse(b, len, &v), AETHER_OK);
+        CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
+        CHECK(!m.present && m.n_labels == 0 && !m.have_window_frames && !m.backend[0]);
+        CHECK_STATUS(aether_blob_model_meta_read(NULL, &m), AETHER_ERR_NULL_ARG);
+    }
+    free(b);
+}
+
+TEST_MAIN(test_roundtrip, test_text_rules, test_malformed_records, test_typed_keys)

@@ -601,6 +601,66 @@ static void test_teardown(void)
     CHECK(1);
 }
 
-TEST_MAIN(test_params_and_size, test_bit_exact_vs_standalone, test_evict_by_age,
+/* Window mode: each track is a window classifier; logits equal standalone
+ * windows fed the same frames, a push without logits runs no forward, no
+ * heap call after init, and forget zero-fills the track's memory. */
+static void test_window_mode(void)
+{
+    aether_tracks_params p = params(3, 0.0);
+    aether_window_params wp = {5, AETHER_POOL_MEAN, 0};
+    aether_window *solo[3] = {NULL, NULL, NULL};
+    table tb;
+    size_t i, k;
+    long heap;
+    p.window = wp;
+    p.session.capacity = 0; /* unused in window mode */
+    CHECK(table_open(&tb, &p));
+    for (k = 0; k < 3; ++k)
+        CHECK_STATUS(aether_window_create(model(), &wp, &solo[k]), AETHER_OK);
+    if (!tb.t || !solo[0] || !solo[1] || !solo[2])
+        return;
+    /* the first steps create the tracks (heap calls counted from here) */
+    heap = HEAP_CALLS();
+    for (i = 0; i < 40; ++i) {
+        float x[IN], got[CLASSES], want[CLASSES];
+        size_t id = (i * 7u) % 3u;
+        int due = i % 4 == 3, created = -1;
+        random_frame(x);
+        CHECK_STATUS(aether_window_push(solo[id], x), AETHER_OK);
+        CHECK_STATUS(aether_tracks_step(tb.t, 100 + id, (double)i, x, due ? got : NULL, NULL,
+                                        &created),
+                     AETHER_OK);
+        CHECK(created == (i < 3));
+        if (!due)
+            continue;
+        CHECK_STATUS(aether_window_classify(solo[id], want, NULL), AETHER_OK);
+        CHECK(memcmp(got, want, sizeof got) == 0);
+    }
+    if (WRAPPED)
+        CHECK_EQ_INT(HEAP_CALLS() - heap, 0);
+    {
+        aether_track_info info;
+        CHECK_STATUS(aether_tracks_info(tb.t, 101, &info), AETHER_OK);
+        CHECK_EQ_INT(info.frames, 13);
+        CHECK(aether_tracks_session(tb.t, 101) == NULL); /* windows, not sessions */
+        CHECK_STATUS(aether_tracks_forget(tb.t, 101), AETHER_OK);
+        CHECK(!slot_nonzero(tb.t, info.slot));
+    }
+    CHECK(canary_intact(&tb));
+    table_close(&tb);
+    for (k = 0; k < 3; ++k)
+        aether_window_destroy(solo[k]);
+    /* session mode still needs logits */
+    p = params(2, 0.0);
+    CHECK(table_open(&tb, &p));
+    if (tb.t) {
+        float x[IN];
+        random_frame(x);
+        CHECK_STATUS(aether_tracks_step(tb.t, 1, 0.0, x, NULL, NULL, NULL), AETHER_ERR_NULL_ARG);
+    }
+    table_close(&tb);
+}
+
+TEST_MAIN(test_window_mode, test_params_and_size, test_bit_exact_vs_standalone, test_evict_by_age,
           test_evict_by_count_lru, test_full_policy_fail, test_forget_erases, test_memory_bound,
           test_errors_leave_state, test_teardown)
