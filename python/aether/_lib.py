@@ -164,6 +164,25 @@ class ModelInfo(Structure):
                 ("borrowed", c_int), ("backend", c_int)]
 
 
+META_MAX_TEXT = 4096  # AETHER_BLOB_META_MAX_TEXT
+META_NAME_MAX = 32    # AETHER_BLOB_META_NAME_MAX
+
+
+class BlobModelMeta(Structure):
+    _fields_ = [("present", c_int), ("n_labels", c_size_t),
+                ("labels", c_char * (META_MAX_TEXT + 1)), ("pool", c_int),
+                ("have_window_frames", c_int), ("have_window_stride", c_int),
+                ("have_attn_window", c_int), ("have_attn_block", c_int),
+                ("have_input_dim", c_int),
+                ("window_frames", c_size_t), ("window_stride", c_size_t),
+                ("attn_window", c_size_t), ("attn_block", c_size_t), ("input_dim", c_size_t),
+                ("backend", c_char * META_NAME_MAX), ("features", c_char * META_NAME_MAX)]
+
+
+class WindowParams(Structure):
+    _fields_ = [("frames", c_size_t), ("pool", c_int), ("external_workspace", c_int)]
+
+
 class SessionParams(Structure):
     _fields_ = [("capacity", c_size_t), ("evict", c_int), ("storage", c_int),
                 ("landmarks", c_int)]
@@ -352,6 +371,15 @@ _PROTOS = {
     "aether_model_get_info": (S, [vp, POINTER(ModelInfo)]),
     "aether_model_forward": (S, [vp, float_p, c_size_t, c_int, float_p, float_p, vp,
                                  c_size_t]),
+    "aether_blob_model_meta_read": (S, [POINTER(BlobView), POINTER(BlobModelMeta)]),
+    "aether_blob_model_meta_label": (c_char_p, [POINTER(BlobModelMeta), c_size_t]),
+    "aether_window_create": (S, [vp, POINTER(WindowParams), POINTER(vp)]),
+    "aether_window_destroy": (None, [vp]),
+    "aether_window_push": (S, [vp, float_p]),
+    "aether_window_classify": (S, [vp, float_p, float_p]),
+    "aether_window_reset": (S, [vp]),
+    "aether_window_held": (c_size_t, [vp]),
+    "aether_window_pushed": (c_uint64, [vp]),
     "aether_model_session_params_default": (SessionParams, []),
     "aether_model_session_create": (S, [vp, POINTER(SessionParams), POINTER(vp)]),
     "aether_model_session_destroy": (None, [vp]),

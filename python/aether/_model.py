@@ -103,6 +103,32 @@ class Blob(object):
         return int(self._buf.size)
 
     @property
+    def meta(self):
+        """The model metadata keys, typed (as every front end reads them):
+        a dict with labels (list), pool, window_frames, window_stride,
+        attn_window, attn_block, backend, features (the recipe) and
+        input_dim, each only when the blob has it. BlobMetadataError for a
+        key with an unusable value (labels not one per class, pool not
+        last/mean, ...)."""
+        m = _lib.BlobModelMeta()
+        check(fn.blob_model_meta_read(ctypes.byref(self._view), ctypes.byref(m)))
+        out = {}
+        if m.n_labels:
+            out["labels"] = [_lib.text(fn.blob_model_meta_label(ctypes.byref(m), i))
+                             for i in range(m.n_labels)]
+        if m.pool:
+            out["pool"] = "last" if m.pool == 1 else "mean"
+        for key in ("window_frames", "window_stride", "attn_window", "attn_block",
+                    "input_dim"):
+            if getattr(m, "have_" + key):
+                out[key] = int(getattr(m, key))
+        for key in ("backend", "features"):
+            value = getattr(m, key)
+            if value:
+                out[key] = value.decode("utf-8")
+        return out
+
+    @property
     def header(self):
         h = self._view.header
         return {name: int(getattr(h, name)) for name, _ in _lib.BlobHeader._fields_}
@@ -241,12 +267,79 @@ class Model(object):
     def close(self):
         self._h.close()
 
+    def window(self, frames=None, pool=None):
+        """A Window classifier over the last `frames` frames, pooled by
+        `pool`; both default to the blob's metadata (window_frames, pool).
+        ValueError when neither gives a window length."""
+        meta = self.blob.meta
+        if frames is None:
+            frames = meta.get("window_frames")
+        if frames is None:
+            raise ValueError("the blob has no window_frames metadata: give frames=")
+        if pool is None:
+            pool = meta.get("pool", "last")
+        return Window(self, frames, pool)
+
     def __repr__(self):
         i = self.info
         return ("Model(input_dim=%d, q_heads=%d, kv_heads=%d, head_dim=%d, layers=%d, "
                 "classes=%d, backend=%s)" % (i["input_dim"], i["n_q_heads"], i["n_kv_heads"],
                                              i["head_dim"], i["n_layers"], i["n_classes"],
                                              i["backend"]))
+
+
+class Window(object):
+    """The library's window classifier: a ring of the last `frames` frames
+    and the window forward over them. push(frame) adds one; classify()
+    returns the logits of the frames held, oldest first: exactly
+    Model.forward(last frames, pool) and what `aether run` decides on."""
+
+    def __init__(self, model, frames, pool="mean"):
+        if not isinstance(model, Model):
+            raise TypeError("model must be an aether.Model")
+        p = _lib.WindowParams()
+        p.frames = int(frames)
+        p.pool = _pick(_POOL, pool, "pool")
+        p.external_workspace = 0
+        ptr = ctypes.c_void_p()
+        check(fn.window_create(model._h.get("Model"), ctypes.byref(p), ctypes.byref(ptr)))
+        self.model = model
+        self.frames, self.pool = int(frames), pool
+        self._h = Handle(ptr.value, fn.window_destroy, keep=(model._h,))
+        self.input_dim, self.n_classes = model.input_dim, model.n_classes
+
+    def push(self, frame):
+        """Append one frame [input_dim]; NaN/Inf raise NonFiniteError and
+        change nothing."""
+        x = f32(frame, "frame", shape=(self.input_dim,))
+        with self._h.lock:
+            check(fn.window_push(self._h.get("Window"), fptr(x)))
+
+    def classify(self, return_pooled=False):
+        """Logits [n_classes] of the frames held (CacheEmptyError if none)."""
+        logits = np.zeros(self.n_classes, np.float32)
+        pooled = np.zeros(self.input_dim, np.float32) if return_pooled else None
+        with self._h.lock:
+            check(fn.window_classify(self._h.get("Window"), fptr(logits), fptr(pooled)))
+        return (logits, pooled) if return_pooled else logits
+
+    def reset(self):
+        with self._h.lock:
+            check(fn.window_reset(self._h.get("Window")))
+
+    @property
+    def held(self):
+        return int(fn.window_held(self._h.get("Window")))
+
+    def __len__(self):
+        return self.held
+
+    @property
+    def pushed(self):
+        return int(fn.window_pushed(self._h.get("Window")))
+
+    def close(self):
+        self._h.close()
 
 
 class Session(object):
