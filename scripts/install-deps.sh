@@ -18,10 +18,11 @@ set -eu
 BUILD_PACKAGES="build-essential cmake libcjson-dev zlib1g-dev"
 # Every stage of scripts/test_all.sh: clang (+ its sanitizer runtimes),
 # valgrind, Python with NumPy and pytest, gnuplot for the bench plot, the
-# cross toolchains and qemu-user, pkg-config for the install test, and the
-# Python packaging tools.
+# cross toolchains and qemu-user, pkg-config and file for the install test
+# (file: CPack's shlibs and ldconfig hooks in the .deb), and the Python
+# packaging tools.
 TEST_PACKAGES="clang libclang-rt-14-dev valgrind python3 python3-numpy python3-pytest
-  python3-venv python3-wheel python3-setuptools python3-pip gnuplot-nox pkg-config
+  python3-venv python3-wheel python3-setuptools python3-pip gnuplot-nox pkg-config file
   qemu-user gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 

@@ -207,6 +207,12 @@ if command -v dpkg-deb >/dev/null 2>&1; then
     fi
     dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "$deblib/pkgconfig/aether.pc" | grep -qx 'prefix=/usr' ||
         fail "the packaged aether.pc does not say prefix=/usr"
+    if command -v file >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
+        dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./shlibs | grep -q "^libaether $SOMAJOR aether" ||
+            fail "$(basename "$deb") has no shlibs line for libaether $SOMAJOR"
+        dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst | grep -q ldconfig ||
+            fail "$(basename "$deb") does not run ldconfig after install"
+    fi
     echo "$(basename "$deb"): $(wc -l <"$WORK/deb.list") entries, Package $(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version), Depends: $(dpkg-deb -f "$deb" Depends)"
 else
     echo "---- cpack -G DEB: skipped (no dpkg-deb on this system)"
