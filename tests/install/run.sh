@@ -182,7 +182,7 @@ for pair in core:aether host:aether-host; do
     echo "$pc: $flags"
     # shellcheck disable=SC2086
     run "$WORK/pc-$src.log" "$CC_" $CFLAGS_ -std=c11 -Wall -Wextra -Werror \
-        "$HERE/consumer/${src}_consumer.c" -o "$WORK/pc_$src" $flags -lm $LDFLAGS_
+        "$HERE/consumer/${src}_consumer.c" -o "$WORK/pc_$src" $flags $LDFLAGS_
     expect_pass "pc_$src" env LD_LIBRARY_PATH="$LIB" "$WORK/pc_$src" "$WORK/pc_$src.csi.jsonl"
     loads_from "$WORK/pc_$src" "$LIB" "$LIB"
 done
