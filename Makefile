@@ -1,7 +1,11 @@
 # Thin wrapper over CMake and scripts/ for the README commands.
-#   make demo    the main job on the shipped data
-#   make test    every test stage (scripts/test_all.sh; what CI runs)
+#   make demo    the main job on the shipped data (installs the build's
+#                Debian packages first when any is missing)
+#   make test    every test stage (scripts/test_all.sh; what CI runs), after
+#                installing the test packages when any is missing
 #   make check   the native build and its test suite only (fast loop)
+#   make deps / make test-deps   only the package installs
+#                (scripts/install-deps.sh [--test])
 BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
@@ -9,7 +13,7 @@ DEMO_MODEL ?= models/gesture.rvne
 DEMO_LABELS ?= wave,circle_cw,no_gesture
 DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
 
-.PHONY: all build test check demo bench clean
+.PHONY: all build test check demo bench clean deps test-deps
 
 all: build
 
@@ -17,13 +21,20 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test:
+deps:
+	sh scripts/install-deps.sh
+
+test-deps:
+	sh scripts/install-deps.sh --test
+
+test: test-deps
 	JOBS=$(JOBS) BUILD=$(BUILD) sh scripts/test_all.sh
 
 check: build
 	sh scripts/check.sh $(BUILD) $(JOBS)
 
-demo: build
+demo: deps
+	$(MAKE) --no-print-directory build
 	./$(BUILD)/aether inspect $(DEMO_MODEL)
 	./$(BUILD)/aether run --model $(DEMO_MODEL) --labels $(DEMO_LABELS) --input $(DEMO_INPUT) --every 50
 
