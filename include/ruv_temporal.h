@@ -1,5 +1,5 @@
 /*
- * ruv_temporal.h - firmware C ABI of the temporal head (FORMATS.md section 3).
+ * ruv_temporal.h - firmware C ABI of the temporal head (docs/FORMATS.md section 3).
  *
  * Drop-in for the ESP32-S3 component `ruv_temporal`: same names, same
  * argument order, same esp_err_t numeric values. A context owns a frame ring
@@ -9,7 +9,7 @@
  *
  * ---- Modes ----
  *   WINDOW (plain ruv_temporal_init): push copies the frame into a ring of
- *     window_len frames (FORMATS.md 3.5). classify runs the window forward
+ *     window_len frames (docs/FORMATS.md section 3.5). classify runs the window forward
  *     (aether_model_forward) over the frames in chronological order, oldest
  *     first - a partially filled ring gives only the frames pushed so far,
  *     never zero padding. Pooling LAST by default (MEAN via init_ex). The
@@ -200,7 +200,7 @@ extern "C" {
 #define RUV_TEMPORAL_DEFAULT_INPUT_DIM 16
 #endif
 
-/* Length of the 0xC5110007 classification packet (FORMATS.md 4.2). */
+/* Length of the 0xC5110007 classification packet (docs/FORMATS.md section 4). */
 #define RUV_TEMPORAL_PACKET_LEN 40u
 
 /* Config fields that take this value use the model's default. */
@@ -323,7 +323,7 @@ esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t
 /* Forget every frame (empty ring / caches); the model stays. */
 esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
 
-/* Classify, then encode the 40-byte 0xC5110007 packet (FORMATS.md 4.2:
+/* Classify, then encode the 40-byte 0xC5110007 packet (docs/FORMATS.md section 4:
  * n_classes, node_id, ts_us, seq, argmax, top logit, top1 - top2, CRC-32)
  * into out. Codes as classify; out is written only on success. */
 esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,

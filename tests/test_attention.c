@@ -400,7 +400,7 @@ static void test_gqa_group_one(void)
 
 /* A window covering the sequence with landmarks and log-stride off visits
  * exactly the dense key set in ascending order: equal up to the one-pass vs
- * two-pass rounding (section 17 item 3). */
+ * two-pass rounding (docs/KERNELS.md section 5.5). */
 static void test_saturated_window_is_dense(void)
 {
     const size_t seq = 50, h = 2, dim = 16;
@@ -419,7 +419,7 @@ static void test_saturated_window_is_dense(void)
             if (fabs((double)o1[i] - (double)o2[i]) > worst)
                 worst = fabs((double)o1[i] - (double)o2[i]);
         CHECK_MSG(worst <= 1e-6, "max diff %g", worst);
-        /* With landmarks on it is no longer dense (section 17 item 3). */
+        /* With landmarks on it is no longer dense (docs/KERNELS.md section 5.5). */
         c = make_cfg(seq, 4, g0, 1, (int)causal, 0, 1, 0);
         CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
         CHECK(bit_diffs(o1, o2, n) > 0);

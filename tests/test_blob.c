@@ -1,5 +1,5 @@
 /* RVNE weight blob: the original's weight_blob.rs and blob_e2e.rs tests,
- * the FORMATS.md 1.2 / 2.2 vectors, and every golden blob in rvne/. */
+ * the docs/FORMATS.md sections 1.2, 2.2 vectors, and every golden blob in rvne/. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,7 +246,7 @@ static void test_serialize_validation(void)
     CHECK_EQ_INT(n, 34);
 }
 
-/* FORMATS.md 1.2: the 24-byte AETHER header and the complete 28-byte blob. */
+/* docs/FORMATS.md section 1.2: the 24-byte AETHER header and the complete 28-byte blob. */
 static void test_format_vectors(void)
 {
     static const unsigned char hdr[24] = {0x45, 0x4e, 0x56, 0x52, 0x01, 0x00, 0x00, 0x00,
@@ -276,7 +276,7 @@ static void test_format_vectors(void)
     free(demo);
 }
 
-/* FORMATS.md 2.2 first values, and the golden init_random_blob.rvne. */
+/* docs/FORMATS.md section 2.2 first values, and the golden init_random_blob.rvne. */
 static void test_demo_blob_golden(void)
 {
     REQUIRE_GOLDEN();

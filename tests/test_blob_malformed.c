@@ -4,7 +4,7 @@
  * and non-finite weights. Each case must give its specific status, never a
  * crash, and a failed parse must leave the output view untouched.
  *
- * Expected statuses are derived here from FORMATS.md 1.1 and MODEL.md
+ * Expected statuses are derived here from docs/FORMATS.md sections 1.1 and 2.5
  * (independently of the parser's code). The 41 KB golden blob gets every bit
  * of its header and trailer flipped and every bit of a stride of payload
  * bytes (each flip costs two CRCs over 41 KB); the small goldens get every
@@ -38,7 +38,7 @@ static aether_status parse_checked(const unsigned char *b, size_t len, aether_bl
     return st;
 }
 
-/* FORMATS.md 1.1 step 7 from the header bytes. */
+/* docs/FORMATS.md section 1.1 steps 6-8 from the header bytes. */
 static aether_status expect_header(const unsigned char *b)
 {
     unsigned in = aether_load_le16(b + 8), q = aether_load_le16(b + 10);
@@ -53,7 +53,7 @@ static aether_status expect_header(const unsigned char *b)
     return AETHER_OK;
 }
 
-/* MODEL.md model level for a blob that parsed: element size, extension bits,
+/* docs/FORMATS.md section 2.5 model level for a blob that parsed: element size, extension bits,
  * layout (computed in 128-bit-safe steps: any overflow is a layout error),
  * finiteness. */
 static aether_status expect_model(const unsigned char *b, size_t len)

@@ -79,7 +79,7 @@ static void test_crc32(void)
     uint32_t c;
     CHECK_EQ_INT(aether_crc32("123456789", 9), 0xCBF43926u);
     CHECK_EQ_INT(aether_crc32("", 0), 0);
-    /* FORMATS.md 1.2: empty-payload blob header has CRC 0x58AE0EF0. */
+    /* docs/FORMATS.md section 1.2: empty-payload blob header has CRC 0x58AE0EF0. */
     CHECK_EQ_INT(aether_crc32(hdr, sizeof hdr), 0x58AE0EF0u);
     c = aether_crc32_update(0, "1234", 4);
     c = aether_crc32_update(c, "56789", 5);

@@ -137,7 +137,7 @@ static void test_seeding_and_weights(void)
                  AETHER_OK);
     CHECK_STATUS(aether_fastgrnn_params(dis, &b[0], &b[1], &b[2], &b[3], NULL, NULL, NULL, NULL),
                  AETHER_OK);
-    /* Reference overlap (issue 17): W_g[1000 + e] == U_g[e] for 1024-element matrices. */
+    /* Seed overlap (docs/KERNELS.md 11.2): W_g[1000 + e] == U_g[e] for 1024-element matrices. */
     for (i = 0; i < 24; ++i)
         CHECK(aether_f32_bits(a[0][1000 + i]) == aether_f32_bits(a[1][i]));
     /* Disjoint seeding: W_g is the same; no weight repeats across matrices. */
@@ -286,7 +286,7 @@ static void test_fastgrnn_goldens(void)
                                                         NULL, 0),
                      AETHER_OK);
         /* Saliences go through tanhf/expf: bit-exact with the x86-64 glibc
-         * the goldens came from, within 1e-6 (SPARSE_ATTENTION.md 11.4) with
+         * the goldens came from, within 1e-6 (docs/KERNELS.md section 11.4) with
          * another libm. */
         if (same_libm_as_goldens())
             CHECK_MSG(bit_diffs(s, (const float *)sal.data, k.seq) == 0, "%s salience", fc->name);

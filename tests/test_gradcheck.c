@@ -1,7 +1,7 @@
 /*
  * Gradient checks of aether_train_example against central finite
  * differences of an independent double-precision forward of the same model
- * (MODEL.md, same attention candidates), for every parameter tensor, both
+ * (docs/MODEL.md section 7, same attention candidates), for every parameter tensor, both
  * backends (sparse with a window small enough that log-stride tokens and
  * landmarks are used) and both poolings. Also: the training forward gives
  * the same logits as aether_model_forward on the serialised weights.

@@ -1,5 +1,5 @@
 /* Temporal head: the original's smoke.rs / streaming.rs tests, the
- * dense-vs-sparse A/B (TEMPORAL_HEAD.md 9.4), validation messages, step
+ * dense-vs-sparse A/B (docs/MODEL.md section 9.3), validation messages, step
  * atomicity, and the temporal_* goldens. */
 #include <math.h>
 #include <stdio.h>
@@ -518,7 +518,7 @@ static void test_sparse_step_matches_forward_random(void)
     }
 }
 
-/* ---- dense_vs_sparse.rs (TEMPORAL_HEAD.md 9.4) ---- */
+/* ---- dense_vs_sparse.rs (docs/MODEL.md section 9.3) ---- */
 
 static void test_dense_vs_sparse_saturated(void)
 {

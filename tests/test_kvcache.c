@@ -1,7 +1,7 @@
 /*
  * KV cache: streaming equals prefill (LM_SUM, MHA and GQA, every position),
  * validation and atomicity (a failed call leaves every byte unchanged),
- * eviction policies, batch decode, the section 14.6 test vectors.
+ * eviction policies, batch decode, the docs/KERNELS.md section 14.6 test vectors.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -372,7 +372,7 @@ static void test_params_and_lifecycle(void)
     CHECK_STATUS(aether_kvcache_reset(NULL), AETHER_ERR_NULL_ARG);
 }
 
-/* SPARSE_ATTENTION.md 14.6 vectors (reference eviction). */
+/* docs/KERNELS.md section 14.6 vectors (reference eviction). */
 static void test_h2o_spec_vectors(void)
 {
     aether_attn_config cfg;

@@ -1,4 +1,4 @@
-/* Temporal model (MODEL.md): window forward against an independent
+/* Temporal model (docs/MODEL.md): window forward against an independent
  * re-derivation, streaming == window forward, f16 vs f32 blobs, input
  * normalisation, memory modes and error statuses. */
 #include <math.h>
@@ -70,7 +70,7 @@ static float *random_frames(size_t n, size_t in, float scale)
     return x;
 }
 
-/* ---------- independent re-derivation of MODEL.md ---------- */
+/* ---------- independent re-derivation of docs/MODEL.md section 2 ---------- */
 
 /* y[j] = sum_i x[i] W[i][j], written column by column (j outer) */
 static void ref_matvec(const float *x, size_t rows, const float *w, size_t cols, float *y)

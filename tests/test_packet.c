@@ -1,4 +1,4 @@
-/* Classification packet 0xC5110007 (FORMATS.md 4.2). */
+/* Classification packet 0xC5110007 (docs/FORMATS.md section 4). */
 #include <string.h>
 
 #include "aether/packet.h"

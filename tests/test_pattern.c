@@ -1,5 +1,5 @@
-/* Candidate pattern: config validation, worked examples (section 5.3), the
- * golden candidate lists, edge estimates (section 12) and overflow safety. */
+/* Candidate pattern: config validation, worked examples (docs/KERNELS.md section 5.3), the
+ * golden candidate lists, edge estimates (docs/KERNELS.md section 12) and overflow safety. */
 #include "aether/npy.h"
 #include "aether/pattern.h"
 #include "check.h"
@@ -304,7 +304,7 @@ static void check_edges(const aether_attn_config *c, const edge_row *rows, size_
 static void test_edges(void)
 {
     static const size_t g0[1] = {0}, g03[2] = {0, 3};
-    /* edges/edges.json plus the section 12 vectors. */
+    /* edges/edges.json plus the docs/KERNELS.md section 12 vectors. */
     static const edge_row upstream[] = {
         {0, 0},           {1, 1},           {2, 3},          {3, 6},
         {8, 36},          {100, 5087},      {1000, 126570},  {8192, 1146498},

@@ -18,7 +18,7 @@ static const command k_commands[] = {
     {"conformance", cmd_conformance, "run golden conformance cases"},
     {"attn", cmd_attn, "run an attention kernel on .npy tensors"},
     {"bench", cmd_bench, "time the kernels against the scalar reference"},
-    {"ab", cmd_ab, "dense vs sparse backend A/B (ADR-096 section 5 gate figures)"},
+    {"ab", cmd_ab, "dense vs sparse backend A/B (gate figures, docs/MODEL.md section 9)"},
     {"csi", cmd_csi, "summarise a CSI recording (--features: feature vectors)"},
     {"features", cmd_features, "write a recording's feature frames (.npy) for a model"},
     {"init-blob", cmd_init_blob, "write the deterministic demo weight blob"},

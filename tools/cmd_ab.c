@@ -1,5 +1,5 @@
 /*
- * aether ab: the ADR-096 section 5 gate, measured (TEMPORAL_HEAD.md 5).
+ * aether ab: the dense-vs-sparse A/B gate, measured (docs/MODEL.md section 9).
  * The same random-init model is run with the dense and the sparse backend on
  * windows cut from real recordings; we report
  *   - Spearman rank correlation between the dense and the sparse ordering of
@@ -220,7 +220,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: aether ab [--data DIR] [--window N] [--stride N] [--max-windows N]\n"
                "                 [--min-rho R] [--json]\n"
-               "  Dense vs sparse backend on one random-init model (ADR-096 section 5 gate):\n"
+               "  Dense vs sparse backend on one random-init model (A/B gate, docs/MODEL.md 9):\n"
                "  top-50 neighbour Spearman rho, logit differences, latency at N=100/1000/8192.\n"
                "  --data DIR        recordings (../shared/data): esp32-raw-2node.csi.jsonl,\n"
                "                    amplitude-features.csi.jsonl and espectre/\n"

@@ -16,7 +16,7 @@ static void init_usage(FILE *f)
 {
     fprintf(f,
             "usage: aether init-blob [options] OUT.rvne\n"
-            "  Writes the deterministic demo blob (FORMATS.md 2.2: xorshift64*, values in\n"
+            "  Writes the deterministic demo blob (docs/FORMATS.md 2.2: xorshift64*, values in\n"
             "  [-0.1, 0.1]). With no options the output is byte-identical to the reference\n"
             "  init_random_blob example (41,244 bytes, CRC 0xDC807956).\n"
             "options:\n"

@@ -55,7 +55,7 @@ static void model_usage(FILE *f, int stream)
     else
         fprintf(f, "usage: aether classify --model BLOB --frames FRAMES.npy [options]\n"
                    "  Runs the model over the whole window and prints the logits, the argmax\n"
-                   "  and the top1 - top2 margin (FORMATS.md 4.2 rule). Uses the scalar\n"
+                   "  and the top1 - top2 margin (docs/FORMATS.md 4.2). Uses the scalar\n"
                    "  reference kernels, whose logits `aether stream` reproduces bit for bit.\n");
     fprintf(f, "  FRAMES.npy: float32 [N, input_dim] (or [input_dim] for one frame).\n"
                "options:\n"

@@ -4,10 +4,10 @@
  * strings are not ours; what must agree is that the same call fails (with the
  * distinct status aether assigns to that failure) or succeeds with the same
  * result. Two cases deliberately differ, as the specification adopts:
- *   - the Dense head backend is implemented (TEMPORAL_HEAD.md 2.2);
+ *   - the Dense head backend is implemented (docs/MODEL.md section 4.3);
  *   - a cache whose block size differs from the config's is rejected with
  *     AETHER_ERR_BLOCK_MISMATCH instead of panicking or reading wrong rows
- *     (SPARSE_ATTENTION.md 17.7).
+ *     (docs/KERNELS.md section 14.2).
  */
 #include "conformance.h"
 

@@ -1,7 +1,7 @@
 /*
  * aether/attention.h - attention kernels over [seq, heads, dim] tensors.
  *
- * Scalar reference semantics (SPARSE_ATTENTION.md sections 4, 6-8): score =
+ * Scalar reference semantics (docs/KERNELS.md sections 4, 6-8): score =
  * dot(q, k) * (1/sqrtf(dim)) accumulated left to right without FMA; sparse
  * kernels use the one-pass online softmax over tokens then landmark blocks
  * in visit order; dense attention is two-pass. These functions are the
@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-/* Exact dense attention, two-pass softmax (section 4.3). MHA shapes, or GQA
+/* Exact dense attention, two-pass softmax (docs/KERNELS.md section 4.3). MHA shapes, or GQA
  * shapes (q_heads a multiple of kv_heads; head h reads kv head h/group).
  * Validation order: q.dim 0 -> ZERO_HEAD_DIM; seq or dim mismatch ->
  * SHAPE_MISMATCH; k/v heads differ or GQA ratio -> SHAPE_MISMATCH/GQA_RATIO. */
@@ -36,17 +36,17 @@ aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, 
                                                  size_t q_heads, size_t kv_heads, size_t dim,
                                                  size_t *bytes);
 
-/* Sparse MHA prefill (section 7): q, k, v identical shapes. */
+/* Sparse MHA prefill (docs/KERNELS.md section 7): q, k, v identical shapes. */
 aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
                                   const aether_tensor *k, const aether_tensor *v,
                                   aether_tensor *out, void *ws, size_t ws_len);
 
-/* Sparse GQA/MQA prefill (section 8.2), validation order as the reference. */
+/* Sparse GQA/MQA prefill (docs/KERNELS.md section 8.2, its validation order). */
 aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
                                       const aether_tensor *k, const aether_tensor *v,
                                       aether_tensor *out, void *ws, size_t ws_len);
 
-/* forward when q.heads == k.heads, forward_gqa otherwise (section 8.3). */
+/* forward when q.heads == k.heads, forward_gqa otherwise (docs/KERNELS.md section 8.3). */
 aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
                                        const aether_tensor *k, const aether_tensor *v,
                                        aether_tensor *out, void *ws, size_t ws_len);

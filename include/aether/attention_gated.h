@@ -1,11 +1,11 @@
 /*
  * aether/attention_gated.h - sparse attention with a per-key keep mask
- * (SPARSE_ATTENTION.md section 10.1, issue 14).
+ * (docs/KERNELS.md section 10).
  *
  * For query i the candidate lists of aether/pattern.h are built, then the
  * token list is filtered: j survives iff
  *     j == i  OR  j in window(i)  OR  j is a configured global  OR  keep[j]
- * (window(i) is the section 5.1 range; the global test ignores causality,
+ * (window(i) is the docs/KERNELS.md section 5.1 range; the global test ignores causality,
  * which changes nothing because causal lists never hold future globals).
  * Survivors keep their order; landmark blocks are never filtered. Then
  * sort_candidates, if set, sorts the surviving tokens and the blocks
@@ -50,7 +50,7 @@ aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aet
                                         aether_tensor *out, void *ws, size_t ws_len);
 
 /*
- * GQA/MQA gated prefill (issue 14): query head h reads kv head h / (q_heads /
+ * GQA/MQA gated prefill (docs/KERNELS.md section 10.1): query head h reads kv head h / (q_heads /
  * kv_heads). Validation as aether_attn_forward_gqa (q.dim 0; seq mismatch ->
  * SHAPE_MISMATCH; dim mismatch -> HEAD_DIM_MISMATCH; kv heads 0 or not a
  * divisor -> GQA_RATIO; k/v heads differ -> KV_HEADS_MISMATCH; out shape),
@@ -71,7 +71,7 @@ aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_confi
                                                          size_t q_heads, size_t *bytes);
 
 /*
- * aether_kvcache_decode_step with the section 10.1 token filter: the newest
+ * aether_kvcache_decode_step with the docs/KERNELS.md section 10.1 filter: the newest
  * position i = len - 1 attends to its window, globals, landmark blocks and
  * those log-stride keys j with keep[j] != 0. keep holds n_keep == len bytes,
  * one per cached position (MASK_LENGTH otherwise). With a causal config and a

@@ -1,7 +1,6 @@
 /*
  * aether/attention_tiled.h - tiled ("flash") sparse prefill with scratch
- * memory independent of the sequence length (SPARSE_ATTENTION.md section 9,
- * issues 4 and 5).
+ * memory independent of the sequence length (docs/KERNELS.md section 9).
  *
  * Queries are processed in tiles of T consecutive positions; only that
  * tile's online-softmax states are alive at any time. Within a tile the local

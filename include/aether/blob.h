@@ -1,5 +1,5 @@
 /*
- * aether/blob.h - the RVNE weight blob (FORMATS.md sections 1-2, MODEL.md).
+ * aether/blob.h - the RVNE weight blob (docs/FORMATS.md sections 1-2, docs/MODEL.md section 3).
  *
  * Wire format, version 1, all fields little-endian:
  *
@@ -60,9 +60,9 @@
  *   then, per set extension bit in ascending bit order, its arrays; the
  *   bit-2 metadata record, when present, is always last.
  *
- * Two validity levels (MODEL.md):
+ * Two validity levels (docs/MODEL.md section 3):
  *   - format level, aether_blob_parse(): exactly the reference's checks in
- *     FORMATS.md section 1.1 order, one status per failure;
+ *     docs/FORMATS.md section 1.1 order, one status per failure;
  *   - model level, aether_blob_validate_model(): element size, known
  *     extension bits, exact layout, finite weights.
  *
@@ -145,11 +145,11 @@ size_t aether_blob_elem_size(const aether_blob_header *h);
  * blob that fails to parse). AETHER_ERR_BLOB_TOO_SHORT if len < 24. */
 aether_status aether_blob_peek_header(const void *buf, size_t len, aether_blob_header *out);
 
-/* Header semantics of FORMATS.md 1.1 step 7, in order: ZERO_DIM, GQA,
+/* Header semantics of docs/FORMATS.md section 1.1 (steps 6-8), in order: ZERO_DIM, GQA,
  * DEGENERATE. */
 aether_status aether_blob_check_header(const aether_blob_header *h);
 
-/* Format-level parse, FORMATS.md 1.1 order: BLOB_TOO_SHORT, BLOB_MAGIC,
+/* Format-level parse, docs/FORMATS.md section 1.1 order: BLOB_TOO_SHORT, BLOB_MAGIC,
  * BLOB_VERSION, BLOB_LENGTH, BLOB_CRC, BLOB_ZERO_DIM, BLOB_GQA,
  * BLOB_DEGENERATE (NULL_ARG for NULL pointers). Unknown flag bits, the
  * reserved byte and the payload's structure are not checked. On success *out
@@ -158,7 +158,7 @@ aether_status aether_blob_check_header(const aether_blob_header *h);
 aether_status aether_blob_parse(const void *buf, size_t len, aether_blob_view *out);
 
 /* The reference implementation's display text for a format-level blob
- * status (FORMATS.md 1.1, e.g. "blob CRC mismatch"; UTF-8, the degenerate
+ * status (docs/FORMATS.md section 1.1, e.g. "blob CRC mismatch"; UTF-8, the degenerate
  * shape text contains U+2265). Other statuses give aether_strerror(). */
 const char *aether_blob_reference_message(aether_status status);
 
@@ -305,7 +305,7 @@ aether_status aether_blob_model_meta_read(const aether_blob_view *v,
 /* Label i (NUL-terminated), or NULL when i >= n_labels. */
 const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i);
 
-/* ---------- deterministic demo blob (FORMATS.md section 2.2) ---------- */
+/* ---------- deterministic demo blob (docs/FORMATS.md section 2.2) ---------- */
 
 #define AETHER_BLOB_DEMO_SEED 0xC5110007DEADBEEFull
 

@@ -72,7 +72,7 @@ typedef enum aether_status {
     AETHER_ERR_NPY_TRUNCATED = 37,  /* data shorter than the header declares */
     AETHER_ERR_NPY_SIZE = 38,       /* data longer than declared / size mismatch */
 
-    /* RVNE weight blob: format level, in FORMATS.md section 1.1 order */
+    /* RVNE weight blob: format level, in docs/FORMATS.md section 1.1 order */
     AETHER_ERR_BLOB_TOO_SHORT = 40,
     AETHER_ERR_BLOB_MAGIC = 41,
     AETHER_ERR_BLOB_VERSION = 42,

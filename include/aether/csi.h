@@ -3,10 +3,10 @@
  *
  * Two halves:
  *  - portable (library `aether`, no dependencies): the frame struct and the
- *    ADR-018 raw CSI frame parser/encoder (FORMATS.md section 5), usable on
+ *    ADR-018 raw CSI frame parser/encoder (docs/FORMATS.md section 5), usable on
  *    firmware;
  *  - host-only (library `aether_host`, needs cJSON and zlib): streaming
- *    readers for `.csi.jsonl` recordings (FORMATS.md section 7), ESPectre
+ *    readers for `.csi.jsonl` recordings (docs/FORMATS.md section 7), ESPectre
  *    `.npz` archives and files of concatenated ADR-018 frames.
  *
  * I/Q order: every raw pair is two signed bytes in Espressif order,
@@ -36,7 +36,7 @@ extern "C" {
 /* Largest ADR-018 frame: 20 + 2 * 1024 bytes. */
 #define AETHER_ADR018_MAX_BYTES (AETHER_ADR018_HEADER_BYTES + 2u * AETHER_CSI_MAX_PAIRS)
 
-/* Magics of the sibling packets sharing the ADR-018 port (FORMATS.md 6). */
+/* Magics of the sibling packets sharing the ADR-018 port (docs/FORMATS.md section 6). */
 #define AETHER_MAGIC_VITALS 0xC5110002u
 #define AETHER_MAGIC_FEATURE 0xC5110003u
 #define AETHER_MAGIC_FUSED_VITALS 0xC5110004u

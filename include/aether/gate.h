@@ -1,6 +1,6 @@
 /*
  * aether/gate.h - FastGRNN salience gate, keep masks and gated attention
- * driven by the gate (SPARSE_ATTENTION.md sections 10.2 and 11, issues 15-17).
+ * driven by the gate (docs/KERNELS.md sections 10.2 and 11).
  *
  * The gate is a tiny recurrent cell run over one feature vector per key
  * position (the key rows averaged over the kv heads); the L2 norm of its
@@ -15,7 +15,7 @@
  *     from the saliences 0..j only, and never revises it. A window forward with
  *     the causal mask therefore equals streaming decode frame by frame.
  *
- * Ordering of saliences everywhere (issue 16): a total order in which NaN is
+ * Ordering of saliences everywhere (docs/KERNELS.md section 11.8): a total order in which NaN is
  * below every number (NaNs equal to each other), -0 == +0, and ties are broken
  * towards the lower index ("ranks higher").
  *
@@ -49,11 +49,11 @@ extern "C" {
 typedef struct aether_fastgrnn aether_fastgrnn;
 
 /*
- * Seed layout of the deterministic initialisation (section 11.2). Element e of
+ * Seed layout of the deterministic initialisation (docs/KERNELS.md 11.2). Element e of
  * matrix m (order W_g, U_g, W_u, U_u) uses seed index e + offset[m].
  *   REFERENCE: offsets 0, 1000, 2000, 3000 - bit-exact with the reference,
  *              including its overlap (identical weights across matrices) when a
- *              matrix has more than 1000 elements (issue 17).
+ *              matrix has more than 1000 elements.
  *   DISJOINT:  offset[0] = 0, offset[m+1] = offset[m] + max(1000, len[m]).
  *              Equal to REFERENCE whenever its ranges do not overlap, and never
  *              overlapping otherwise (seed indices are distinct, and the 32-bit
@@ -84,7 +84,7 @@ typedef struct aether_fastgrnn_weights {
  * OVERFLOW if the size does not fit. */
 aether_status aether_fastgrnn_size(size_t input_dim, size_t hidden_dim, size_t *bytes);
 
-/* Deterministic initialisation of section 11.2 on caller memory: weights
+/* Deterministic initialisation of docs/KERNELS.md section 11.2 on caller memory: weights
  * from the seed hash, biases 0, zeta 1, nu 0. Errors: NULL_ARG, INVALID_ARG
  * (dim 0 or unknown seeding), OVERFLOW, BUFFER_TOO_SMALL. */
 aether_status aether_fastgrnn_init(void *buf, size_t len, size_t input_dim, size_t hidden_dim,
@@ -118,7 +118,7 @@ aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const float **w_g
                                      const float **b_update, float *zeta, float *nu);
 
 /*
- * One recurrence step (section 11.3). x has input_dim floats, h and h_out
+ * One recurrence step (docs/KERNELS.md section 11.3). x has input_dim floats, h and h_out
  * hidden_dim floats; h_out must not overlap h (every row reads the whole old
  * state) - INVALID_ARG otherwise. Per hidden unit r the products accumulate in
  * one running f32 sum, left to right from 0: the W x terms, then the U h terms.
@@ -143,7 +143,7 @@ aether_status aether_fastgrnn_score_sequence(const aether_fastgrnn *g, const flo
                                              size_t x_len, size_t n, float *salience,
                                              size_t n_salience, void *ws, size_t ws_len);
 
-/* score_kv (section 11.4): position i's input is the mean of k[i, :, :] over
+/* score_kv (docs/KERNELS.md section 11.4): position i's input is the mean of k[i, :, :] over
  * heads, accumulated in head order from 0 with each term multiplied by the
  * float reciprocal of k->heads; then score_sequence. n_salience must equal
  * k->seq (SHAPE_MISMATCH); k->dim != input_dim is SHAPE_MISMATCH (the
@@ -176,7 +176,7 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
                                         void *ws, size_t ws_len);
 
 /* ------------------------------------------------------------------------ */
-/* Causal gate (streaming, issue 15)                                         */
+/* Causal gate (streaming, docs/KERNELS.md section 11.7)                     */
 /* ------------------------------------------------------------------------ */
 
 /*
@@ -252,7 +252,7 @@ aether_status aether_causal_gate_step(aether_causal_gate *cg, const float *k_row
                                       uint8_t *keep, float *salience);
 
 /* ------------------------------------------------------------------------ */
-/* Gated attention with the FastGRNN gate (section 10.2)                     */
+/* Gated attention with the FastGRNN gate (docs/KERNELS.md section 10.2)     */
 /* ------------------------------------------------------------------------ */
 
 /* Workspace for aether_attn_forward_gated_fastgrnn at these shapes. */

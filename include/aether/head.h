@@ -1,5 +1,5 @@
 /*
- * aether/head.h - the AETHER temporal head (TEMPORAL_HEAD.md): a thin,
+ * aether/head.h - the AETHER temporal head (docs/MODEL.md section 4): a thin,
  * weight-free layer over the attention kernels and the KV cache. Q/K/V
  * arrive already projected ([seq, heads, head_dim] tensors); pooling and
  * classification are the caller's (see aether/model.h).
@@ -12,7 +12,7 @@
  *               appends to a cache then runs aether_kvcache_decode_step.
  *   DENSE       exact dense attention (aether_attn_dense, GQA-capable);
  *               step attends to every cached token (O(T), the baseline).
- *   AUTO        resolved once at init by the ADR-096 section 4.4 rule:
+ *   AUTO        resolved once at init by the rule of docs/MODEL.md section 4.4:
  *               window <= 64 and a dense-MHA checkpoint -> DENSE, otherwise
  *               SPARSE_GQA (which itself picks forward vs forward_gqa).
  *
@@ -37,7 +37,7 @@ typedef enum aether_head_backend {
     AETHER_HEAD_AUTO = 2
 } aether_head_backend;
 
-/* Head configuration (TEMPORAL_HEAD.md section 1). */
+/* Head configuration (docs/MODEL.md section 4.1). */
 typedef struct aether_head_config {
     aether_head_backend backend;
     size_t q_heads;    /* query heads */
@@ -87,7 +87,7 @@ typedef struct aether_head {
     uint32_t magic_;
     aether_head_config cfg;     /* as given */
     aether_head_backend backend; /* resolved: DENSE or SPARSE_GQA */
-    aether_attn_config attn;    /* the kernel pattern of section 2.1 */
+    aether_attn_config attn;    /* kernel pattern, docs/MODEL.md 4.3 */
 } aether_head;
 
 /* Validate cfg (as aether_head_config_validate) and build the head. On error

@@ -1,6 +1,6 @@
 /*
  * aether/kvcache.h - streaming key/value cache with incremental landmarks and
- * the single-token decode step (SPARSE_ATTENTION.md sections 14-15, 17).
+ * the single-token decode step (docs/KERNELS.md sections 14-15).
  *
  * A cache holds up to `capacity` tokens of K and V rows ([kv_heads, head_dim]
  * per token) as binary32 or binary16, plus per-block landmark (block mean)
@@ -241,9 +241,9 @@ aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block,
 
 /* ---------- decoding ---------- */
 
-/* Attention of the newest token's query over the cache (SPARSE_ATTENTION.md
- * 14.3): the caller has appended the token's K/V first; the query sits at the
- * newest position and sees the candidates of section 5 for that position,
+/* Attention of the newest token's query over the cache (docs/KERNELS.md 14.3):
+ * the caller has appended the token's K/V first; the query sits at the
+ * newest position and sees the candidates of docs/KERNELS.md section 5 for it,
  * then the landmark blocks. q1 is [1, q_heads, head_dim] with q_heads a
  * multiple of kv_heads (head h reads kv head h / (q_heads / kv_heads));
  * out is [1, q_heads, head_dim]. Honours sort_candidates for both storages.
@@ -259,7 +259,7 @@ aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block,
 aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,
                                          aether_kvcache *cache, aether_tensor *out);
 
-/* Speculative drafts (14.5): for t = 0..n-1 append (k_new[t], v_new[t]) then
+/* Speculative drafts (docs/KERNELS.md 14.5): for t = 0..n-1 append (k_new[t], v_new[t]) then
  * decode q[t] into out[t]. q is [n, q_heads, dim], k_new / v_new are
  * [n, kv_heads, dim], out is [n, q_heads, dim]. Everything (including
  * capacity for all n tokens under EVICT_NONE / H2O_COMPAT, and finiteness of
@@ -271,7 +271,7 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
 
 /* ---------- reference heavy-hitter eviction (EVICT_H2O_COMPAT only) ---------- */
 
-/* The reference evict_and_append (14.6). If the cache is not full: a plain
+/* The reference evict_and_append (docs/KERNELS.md 14.6). If the cache is not full: a plain
  * append (scores, globals, window ignored; *evicted_slot = NO_SLOT).
  * Otherwise scores[j] is the caller's score of slot j (n_scores == len, else
  * SCORES_LENGTH); protected slots are j >= len - window and j in globals

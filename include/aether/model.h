@@ -1,5 +1,5 @@
 /*
- * aether/model.h - the temporal model an RVNE blob describes (MODEL.md).
+ * aether/model.h - the temporal model an RVNE blob describes (docs/MODEL.md).
  *
  * Window forward over frames x_0..x_{N-1} (row vectors of input_dim floats):
  *   h = x                          (after (x - mean) * inv_std when the blob

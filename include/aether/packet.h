@@ -1,6 +1,6 @@
 /*
  * aether/packet.h - the 40-byte classification packet 0xC5110007
- * (FORMATS.md section 4.2). Little-endian on the wire whatever the host.
+ * (docs/FORMATS.md section 4). Little-endian on the wire whatever the host.
  *
  *   [0,4) u32 magic 0xC5110007   [4,6) u16 version 1   [6,8) u16 n_classes
  *   [8] u8 node_id  [9,12) reserved 0   [12,20) u64 ts_us (unaligned)
@@ -33,7 +33,7 @@ typedef struct aether_class_packet {
     uint32_t crc;       /* decode: the verified CRC; encode: ignored (computed) */
 } aether_class_packet;
 
-/* The argmax/margin rule of FORMATS.md 4.2: top1 = logits[0], argmax 0,
+/* The argmax/margin rule of docs/FORMATS.md section 4.2: top1 = logits[0], argmax 0,
  * top2 = -1e30; for i = 1..n-1: v > top1 -> (top2, top1, argmax) =
  * (top1, v, i); else v > top2 -> top2 = v. Ties keep the lower index and give
  * margin 0; n = 1 gives margin top1 + 1e30. NaN never wins: the scan starts

@@ -1,6 +1,6 @@
 /*
  * aether/pattern.h - the log-sparse attention configuration and the candidate
- * set of a query (SPARSE_ATTENTION.md sections 3, 5 and 12).
+ * set of a query (docs/KERNELS.md sections 3, 5 and 12).
  *
  * A query i in a sequence of length seq attends to two ordered, duplicate-free
  * lists ("first occurrence wins"):
@@ -78,7 +78,7 @@ aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, siz
 /* Ascending in-place sort (for sort_candidates). */
 void aether_pattern_sort(size_t *idx, size_t n);
 
-/* Sum over i < seq of |tokens(i)| + |blocks(i)| for one head (section 12).
+/* Sum over i < seq of |tokens(i)| + |blocks(i)| for one head (docs/KERNELS.md section 12).
  * Returns 0 for seq 0 or an invalid config. */
 uint64_t aether_estimate_sparse_edges(const aether_attn_config *cfg, size_t seq);
 

@@ -1,6 +1,6 @@
 /*
  * aether/tracks.h - one streaming model session per tracked subject
- * (TEMPORAL_HEAD.md section 4.2: one cache per tracked person, dropped with
+ * (docs/MODEL.md section 6: one cache per tracked person, dropped with
  * the track when it has not been seen for too long).
  *
  * A track table keeps up to `max_tracks` sessions of one model, keyed by a

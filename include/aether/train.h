@@ -3,7 +3,7 @@
  *
  * Portable part (library `aether`, no dependencies beyond libm and, when the
  * platform has them, POSIX threads):
- *  - aether_train_net: the weights of MODEL.md's model as one float array in
+ *  - aether_train_net: the weights of the model (docs/MODEL.md section 7) as one float array in
  *    the RVNE payload order (aether_blob_layout), plus the head config. It
  *    serialises to a blob that aether_model_* loads and that gives the same
  *    logits as aether_train_example's forward (same arithmetic: the model's

@@ -54,7 +54,7 @@ class Blob(object):
     @classmethod
     def demo(cls, seed=None, f16=False, input_norm=False, input_dim=16, q_heads=4,
              kv_heads=1, head_dim=32, layers=2, classes=4):
-        """The deterministic demo blob of FORMATS.md 2.2 (defaults: the
+        """The deterministic demo blob of docs/FORMATS.md section 2.2 (defaults: the
         41,244-byte AETHER init_random_blob)."""
         p = fn.blob_demo_default()
         if seed is not None:

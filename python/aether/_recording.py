@@ -98,7 +98,7 @@ class Frame(object):
 
     @classmethod
     def from_adr018(cls, data):
-        """Parse one ADR-018 binary CSI frame (a datagram of exactly len(data) bytes)."""
+        """Parse one ADR-018 frame (docs/FORMATS.md section 5): a datagram of len(data) bytes."""
         data = bytes(data)
         c = _lib.CsiFrame()
         check(fn.adr018_parse(data, len(data), ctypes.byref(c)))

@@ -1,4 +1,4 @@
-/* The deterministic demo blob of FORMATS.md 2.2 (the original's
+/* The deterministic demo blob of docs/FORMATS.md section 2.2 (the original's
  * init_random_blob example): a reproducible fixture, not a trained model. */
 #include "aether/blob.h"
 

@@ -1,5 +1,5 @@
-/* RVNE blob: the model-level payload layout (FORMATS.md 2, MODEL.md
- * "Extensions") and model-level validation. */
+/* RVNE blob: the model-level payload layout (docs/FORMATS.md sections 2.1-2.4)
+ * and model-level validation (docs/FORMATS.md section 2.5). */
 #include "blob_internal.h"
 
 static aether_status mul_add(size_t a, size_t b, size_t *acc)

@@ -1,4 +1,4 @@
-/* RVNE blob: header access and the format-level parse (FORMATS.md 1.1). */
+/* RVNE blob: header access and the format-level parse (docs/FORMATS.md section 1.1). */
 #include "aether/blob.h"
 
 int aether_blob_is_f16(const aether_blob_header *h)

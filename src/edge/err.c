@@ -1,5 +1,5 @@
 /* Library statuses to ESP-IDF codes: the mapping table of ruv_temporal.h
- * (FORMATS.md 1.1 with the corrected values). */
+ * (docs/FORMATS.md section 3.3). */
 #include "edge/edge_internal.h"
 
 esp_err_t ruv_temporal_err_(aether_status st)

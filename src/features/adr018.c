@@ -1,4 +1,4 @@
-/* ADR-018 raw CSI frame (FORMATS.md section 5): header validation, parse
+/* ADR-018 raw CSI frame (docs/FORMATS.md section 5): header validation, parse
  * into a zero-copy frame view, and serialisation. */
 #include "aether/csi.h"
 

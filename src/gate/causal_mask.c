@@ -1,5 +1,5 @@
 /*
- * Causal keep masks (issue 15): keep[j] is fixed when key j arrives, from the
+ * Causal keep masks (docs/KERNELS.md section 11.7): keep[j] is fixed when key j arrives, from the
  * saliences 0..j, so a window forward with the mask and a streaming decode
  * that gates each key as it arrives (causal_gate.c) see the same candidates.
  */

@@ -1,6 +1,6 @@
 /*
  * FastGRNN gate parameters: layout on caller memory, the deterministic
- * initialisation of SPARSE_ATTENTION.md section 11.2, from_weights, accessors.
+ * initialisation of docs/KERNELS.md section 11.2, from_weights, accessors.
  */
 #include "gate/gate_internal.h"
 

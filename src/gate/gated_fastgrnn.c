@@ -1,5 +1,5 @@
 /*
- * forward_gated_with_fastgrnn (SPARSE_ATTENTION.md section 10.2): saliences
+ * forward_gated_with_fastgrnn (docs/KERNELS.md section 10.2): saliences
  * of the keys, the reference top-k mask, then the gated forward.
  */
 #include "gate/gate_internal.h"

@@ -1,6 +1,6 @@
 /*
- * Reference keep masks (SPARSE_ATTENTION.md sections 11.5-11.6) under a total
- * order: NaN below every number, ties to the lower index (issue 16). The
+ * Reference keep masks (docs/KERNELS.md sections 11.5-11.6) under a total
+ * order: NaN below every number, ties to the lower index (docs/KERNELS.md 11.8). The
  * reference's comparator is inconsistent with NaN; this one is not, so the
  * selection is well defined for every input.
  */

@@ -1,5 +1,5 @@
 /*
- * FastGRNN recurrence and saliences (SPARSE_ATTENTION.md sections 11.3-11.4),
+ * FastGRNN recurrence and saliences (docs/KERNELS.md sections 11.3-11.4),
  * in the reference's exact accumulation order.
  */
 #include "gate/gate_internal.h"

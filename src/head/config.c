@@ -1,5 +1,5 @@
 /* Temporal head configuration: defaults, validation in the reference order,
- * the ADR-096 4.4 backend rule, and head init. */
+ * the AUTO backend rule (docs/MODEL.md section 4.4), and head init. */
 #include "head/head_internal.h"
 
 #include <string.h>
@@ -52,7 +52,7 @@ aether_head_backend aether_head_select_backend(const aether_head_config *cfg)
         return AETHER_HEAD_SPARSE_GQA;
     if (cfg->backend != AETHER_HEAD_AUTO)
         return cfg->backend;
-    /* ADR-096 4.4: short windows of a dense-MHA checkpoint stay dense; all
+    /* docs/MODEL.md section 4.4: short windows of a dense-MHA checkpoint stay dense; all
      * else is the sparse kernel, whose own head-count dispatch covers the
      * "q != kv -> forward_gqa, else forward" clauses. */
     if (cfg->window <= 64 && cfg->checkpoint_dense_mha)

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-#define FRAME_PERIOD_S 0.02 /* the firmware's 50 Hz ceiling (FORMATS.md 5) */
+#define FRAME_PERIOD_S 0.02 /* the firmware's 50 Hz ceiling (docs/FORMATS.md section 7.5) */
 
-/* Sizes of the fixed-length siblings (FORMATS.md 6); 0 = variable. */
+/* Sizes of the fixed-length siblings (docs/FORMATS.md section 6); 0 = variable. */
 static size_t sibling_size(uint32_t magic)
 {
     switch (magic) {

@@ -1,4 +1,4 @@
-/* .csi.jsonl reader (FORMATS.md section 7): one JSON object a line, parsed
+/* .csi.jsonl reader (docs/FORMATS.md section 7): one JSON object a line, parsed
  * with cJSON. Lines of any length are read into a buffer that grows up to
  * max_line; longer lines are consumed and counted as malformed. */
 #include "rec_internal.h"
@@ -220,7 +220,7 @@ static int type_to_magic(const char *type, uint32_t *magic)
     return 0;
 }
 
-/* Dispatch on magic/type (7.1), else on a subcarriers array (7.2). */
+/* Dispatch on magic/type (docs/FORMATS.md section 7.1), else on a subcarriers array (7.2). */
 static line_result classify(aether_recording *r, const cJSON *obj, aether_csi_frame *f,
                             line_outcome *o)
 {

@@ -1,7 +1,7 @@
 /*
- * Exact dense attention (SPARSE_ATTENTION.md section 4.3): two-pass softmax,
+ * Exact dense attention (docs/KERNELS.md section 4.3): two-pass softmax,
  * max first, then weights summed in ascending key order. MHA or GQA shapes
- * (query head h reads kv head h / group, section 8.1).
+ * (query head h reads kv head h / group, docs/KERNELS.md section 8.1).
  */
 #include "kernels/fast.h"
 #include "kernels/osm.h"

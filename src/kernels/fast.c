@@ -49,7 +49,7 @@ typedef struct job {
     unsigned char **scratch; /* per worker, 64-byte aligned */
 } job;
 
-/* The window of query i as the pattern emits it (section 5.1). */
+/* The window of query i as the pattern emits it (docs/KERNELS.md section 5.1). */
 static void window_of(const job *j, size_t i, size_t *lo, size_t *hi)
 {
     size_t w;

@@ -1,9 +1,9 @@
 /*
- * Sparse prefill reference (SPARSE_ATTENTION.md sections 7 and 8): MHA,
+ * Sparse prefill reference (docs/KERNELS.md sections 7 and 8): MHA,
  * GQA/MQA and the head-count dispatch. Candidate lists are head-independent,
  * so each query's lists are built once and reused for every head.
  * Non-finite inputs are not screened: NaN/Inf propagate exactly as in the
- * reference recurrence (section 17 item 23).
+ * reference recurrence (docs/KERNELS.md section 4.2).
  */
 #include "kernels/fast.h"
 #include "kernels/osm.h"

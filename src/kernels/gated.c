@@ -1,5 +1,5 @@
 /*
- * Gated sparse prefill (SPARSE_ATTENTION.md section 10.1): the reference
+ * Gated sparse prefill (docs/KERNELS.md section 10.1): the reference
  * forward loop with the token list filtered by a keep mask.
  */
 #include "aether/attention_gated.h"

@@ -14,7 +14,7 @@ aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_
                                     const aether_tensor *k, const aether_tensor *v,
                                     const aether_tensor *out, int gqa);
 
-/* Filter token candidates of query i in place (section 10.1): keep j iff
+/* Filter token candidates of query i in place (docs/KERNELS.md section 10.1): keep j iff
  * j is in the window of i (which holds i), j is a configured global, or
  * keep[j] != 0. Order is preserved; returns the new count. */
 size_t aether_gated_filter(const aether_attn_config *cfg, size_t i, size_t seq,

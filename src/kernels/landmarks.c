@@ -1,4 +1,4 @@
-/* Prefill landmarks: block means as sum-then-divide (section 6). Decode
+/* Prefill landmarks: block means as sum-then-divide (docs/KERNELS.md section 6). Decode
  * caches keep running sums with the same order, so both agree bit for bit. */
 #include "kernels/sparse_internal.h"
 

@@ -1,7 +1,7 @@
 /*
  * Internal: the scalar reference primitives every attention kernel shares -
  * the left-to-right dot product and the one-pass (online) softmax recurrence
- * of SPARSE_ATTENTION.md section 4.2. Compiled with -ffp-contract=off.
+ * of docs/KERNELS.md section 4.2. Compiled with -ffp-contract=off.
  */
 #ifndef AETHER_KERNELS_OSM_H
 #define AETHER_KERNELS_OSM_H

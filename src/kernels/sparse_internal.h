@@ -13,7 +13,7 @@
 #include "aether/pattern.h"
 
 /* Block means of x [seq, heads, dim] into means [ceil(seq/B), heads, dim]
- * (section 6): per block, head and component, the f32 sum over the block's
+ * (docs/KERNELS.md section 6): per block, head and component, the f32 sum over the block's
  * tokens in ascending order starting from 0, then divided by (float)count.
  * A partial last block is averaged over its own tokens. */
 void aether_landmarks_prefill(const float *x, size_t seq, size_t heads, size_t dim,
@@ -26,7 +26,7 @@ typedef struct aether_rows {
     size_t stride; /* floats between consecutive indices (heads * dim) */
 } aether_rows;
 
-/* One (query row, head) of the reference loop (section 4.2): online softmax
+/* One (query row, head) of the reference loop (docs/KERNELS.md section 4.2): online softmax
  * over the token candidates (rows from `tokens`), then the block candidates
  * (rows from `blocks`, may be NULL when n_blk is 0), in list order.
  * score = dot(q, k) * scale. acc holds dim floats of scratch; out gets dim

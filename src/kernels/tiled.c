@@ -1,5 +1,5 @@
 /*
- * Tiled sparse prefill (SPARSE_ATTENTION.md section 9): per kv head, query
+ * Tiled sparse prefill (docs/KERNELS.md section 9): per kv head, query
  * tiles of T positions share one pass over the K/V tiles of their windows;
  * everything else is per query. Only the current tile's softmax states and a
  * handful of block means are ever held, so scratch does not grow with seq.

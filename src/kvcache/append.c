@@ -73,7 +73,7 @@ int aether_kv_landmark_rows(aether_kvcache *c, size_t b, const float **mk, const
         *mv = c->lm_mean_v + off;
         return 1;
     }
-    /* A partial block (never visited by the section 5.2 rules, kept for
+    /* A partial block (never visited by the docs/KERNELS.md section 5.2 rules, kept for
      * completeness): divide on use. */
     n = (float)c->lm_count[e];
     for (x = 0; x < c->row; ++x) {

@@ -1,5 +1,5 @@
 /*
- * Single-token decode over a KV cache (SPARSE_ATTENTION.md 14.3, 14.5): the
+ * Single-token decode over a KV cache (docs/KERNELS.md sections 14.3, 14.5): the
  * candidate lists of the newest position come from the pattern module into
  * scratch held by the cache; the softmax is the shared reference recurrence.
  * Nothing here allocates or touches more than the candidates' rows.

@@ -1,6 +1,6 @@
 /*
- * The reference's caller-scored heavy-hitter eviction (SPARSE_ATTENTION.md
- * 14.6), kept bit-compatible: slot positions, left compaction and a landmark
+ * The reference's caller-scored heavy-hitter eviction (docs/KERNELS.md 14.6),
+ * kept bit-compatible: slot positions, left compaction and a landmark
  * rebuild from slot order. Unlike the reference, the incoming token is fully
  * validated before anything is evicted, so a failure changes nothing.
  */

@@ -82,7 +82,7 @@ int aether_kv_is_protected_token(const aether_kvcache *c, size_t t)
     return 0;
 }
 
-/* Total order for scores: NaN is the smallest value (section 17.16). */
+/* Total order for scores: NaN is the smallest value (docs/KERNELS.md section 11.8). */
 static int score_less(float a, float b)
 {
     if (isnan(a))

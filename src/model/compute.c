@@ -1,4 +1,4 @@
-/* The reference arithmetic of MODEL.md shared by forward and streaming. */
+/* The reference arithmetic (docs/MODEL.md section 2.2) shared by forward and streaming. */
 #include "model/model_internal.h"
 
 void aether_model_matvec_(const float *x, size_t rows, const float *w, size_t cols, float *y)

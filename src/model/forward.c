@@ -1,4 +1,4 @@
-/* Window forward over N frames (MODEL.md "Forward over a window"). */
+/* Window forward over N frames (docs/MODEL.md section 2). */
 #include "model/model_internal.h"
 
 #include <stdlib.h>

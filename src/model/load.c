@@ -62,7 +62,7 @@ static aether_status make_plan(const aether_blob_view *blob, const aether_head_c
     st = aether_head_config_validate(&c, NULL);
     if (st != AETHER_OK)
         return st;
-    /* MODEL.md: a head config that disagrees with the blob is an error,
+    /* docs/MODEL.md section 3: a head config that disagrees with the blob is an error,
      * never silently overridden. */
     if (c.q_heads != blob->header.n_q_heads || c.kv_heads != blob->header.n_kv_heads ||
         c.head_dim != blob->header.head_dim)

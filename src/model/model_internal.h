@@ -21,7 +21,7 @@ struct aether_model {
 aether_status aether_model_check_(const aether_model *m);
 
 /* y[0..cols) = x[0..rows) . W (row-major rows x cols): y[j] accumulates
- * x[i]*W[i][j] from 0 with i ascending (MODEL.md arithmetic). */
+ * x[i]*W[i][j] from 0 with i ascending (docs/MODEL.md section 2.2). */
 void aether_model_matvec_(const float *x, size_t rows, const float *w, size_t cols, float *y);
 
 /* Frame preparation: copy (or normalise, flag bit 1) one frame into h. */

@@ -1,5 +1,5 @@
 /* Streaming sessions: one KV cache per layer, one frame per step
- * (MODEL.md "Streaming"). Everything lives in one arena block. */
+ * (docs/MODEL.md section 5). Everything lives in one arena block. */
 #include "model/model_internal.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
- * Candidate lists of a query (SPARSE_ATTENTION.md section 5) and the edge
- * estimate (section 12).
+ * Candidate lists of a query (docs/KERNELS.md section 5) and the edge
+ * estimate (docs/KERNELS.md section 12).
  *
  * The reference de-duplicates with an O(seq) stamp array. The lists have
  * enough structure to do without one:
@@ -13,7 +13,7 @@
  * All index arithmetic is overflow-free (i+W saturates, strides stop before
  * doubling past SIZE_MAX).
  *
- * Reference semantics are kept on purpose (section 17 items 1-3): the window
+ * Reference semantics are kept on purpose (docs/KERNELS.md section 5.5): the window
  * is a radius (W+1 keys causal, up to 2W+1 non-causal); landmark blocks that
  * overlap the window are still visited, so their keys count twice; hence a
  * window covering the whole sequence equals dense attention only with

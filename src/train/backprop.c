@@ -1,5 +1,5 @@
 /*
- * Forward and backward of one window (MODEL.md) with a weighted
+ * Forward and backward of one window (docs/MODEL.md sections 2, 7) with a weighted
  * cross-entropy loss. The forward is the model's own arithmetic (same
  * vector-matrix order, the head's attention kernel, same pooling), so the
  * logits equal aether_model_forward's on the serialised weights. The

@@ -23,7 +23,7 @@ double aether_train_rng_normal(aether_train_rng *r);
 /* Uniform integer in [0, n) (n > 0). */
 size_t aether_train_rng_below(aether_train_rng *r, size_t n);
 
-/* y[0..cols) = x . W with the model's accumulation order (MODEL.md). */
+/* y[0..cols) = x . W with the model's accumulation order (docs/MODEL.md section 2.2). */
 void aether_train_matvec(const float *x, size_t rows, const float *w, size_t cols, float *y);
 
 #endif
