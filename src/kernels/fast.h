@@ -5,6 +5,7 @@
 #ifndef AETHER_KERNELS_FAST_H
 #define AETHER_KERNELS_FAST_H
 
+#include "kernels/sparse_internal.h"
 #include "simd/simd.h"
 
 /* Scratch bytes of one worker of the sparse/dense drivers (tok_cap/blk_cap

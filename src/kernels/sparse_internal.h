@@ -11,6 +11,7 @@
 
 #include "aether/attention.h"
 #include "aether/pattern.h"
+#include "simd/rows.h"
 
 /* Block means of x [seq, heads, dim] into means [ceil(seq/B), heads, dim]
  * (section 6): per block, head and component, the f32 sum over the block's
@@ -18,13 +19,6 @@
  * A partial last block is averaged over its own tokens. */
 void aether_landmarks_prefill(const float *x, size_t seq, size_t heads, size_t dim,
                               size_t block_size, float *means);
-
-/* Rows of one head: index j's row starts at base + j * stride. */
-typedef struct aether_rows {
-    const float *k;
-    const float *v;
-    size_t stride; /* floats between consecutive indices (heads * dim) */
-} aether_rows;
 
 /* One (query row, head) of the reference loop (section 4.2): online softmax
  * over the token candidates (rows from `tokens`), then the block candidates

@@ -22,19 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/sparse_internal.h"
+#include "aether/core.h"
+#include "simd/rows.h"
 
 /* Keys per score chunk (bounds the score scratch). */
 #define AETHER_TILE_KC 128u
 /* Largest row count of any ISA's tile (AVX-512: 2 x 16 lanes). */
 #define AETHER_TILE_RMAX 32u
-
-/* Token rows stored as IEEE binary16 (F16 caches): as aether_rows. */
-typedef struct aether_rows16 {
-    const uint16_t *k;
-    const uint16_t *v;
-    size_t stride; /* elements between consecutive rows */
-} aether_rows16;
 
 typedef struct aether_tile {
     size_t rows;               /* 1..ops->rows */
