@@ -11,7 +11,8 @@
 #include "aether/attention.h"
 #include "aether/dispatch.h"
 #include "check.h"
-#include "kernels/fast.h"
+#include "dispatch/kernels.h"
+#include "kernels/sparse_internal.h"
 #include "kernels/osm.h"
 
 static unsigned long long g_rng = 88172645463325252ull;

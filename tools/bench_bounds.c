@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "simd/simd.h"
+#include "dispatch/kernels.h"
 
 static double cpu_s(void)
 {

@@ -27,7 +27,7 @@
 #include "aether/model.h"
 #include "bench_bounds.h"
 #include "commands.h"
-#include "kernels/fast.h"
+#include "dispatch/kernels.h"
 #include "kernels/sparse_internal.h"
 
 /* Single-threaded runs time the calling thread's CPU time, so other load

@@ -53,6 +53,18 @@ typedef struct aether_sparse_ws {
 aether_status aether_sparse_ws_layout(aether_arena *a, const aether_attn_config *cfg, size_t seq,
                                       size_t kv_heads, size_t dim, aether_sparse_ws *w);
 
+/* The reference prefill loop over validated shapes (q heads a multiple
+ * of kv heads, seq and heads > 0): w laid out by aether_sparse_ws_layout,
+ * landmark means already built. */
+void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tensor *q,
+                               const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
+                               const aether_sparse_ws *w);
+
+/* The reference dense attention (section 4.3) over validated shapes; out
+ * must not share memory with q, k or v. */
+void aether_dense_ref(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+                      int causal, aether_tensor *out);
+
 /* AETHER_OK, AETHER_ERR_OVERFLOW (seq*heads*dim) or AETHER_ERR_NULL_ARG
  * (non-empty tensor without data). */
 aether_status aether_attn_check_tensor(const aether_tensor *t);

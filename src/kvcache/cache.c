@@ -177,6 +177,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         }
         if (!sum_cells)
             sk = sv = NULL;
+        aether_kernel_select(&c->kern);
         c->magic = AETHER_KVCACHE_MAGIC;
         c->bytes = a->used;
         c->capacity = p->capacity;

@@ -6,6 +6,7 @@
 #define AETHER_KVCACHE_INTERNAL_H
 
 #include "aether/kvcache.h"
+#include "dispatch/kernels.h"
 
 #define AETHER_KVCACHE_MAGIC 0x4B564331u /* "KVC1" */
 
@@ -66,6 +67,8 @@ struct aether_kvcache {
      * such lists): a twin cache with the same configuration and history
      * may decode the same position from them (aether_kv_step_rows_twin_). */
     size_t fast_token, fast_n_tok, fast_n_blk;
+    /* Decode kernels chosen at init (dispatch/kernels.h). */
+    aether_kernel_sel kern;
 };
 
 /* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */

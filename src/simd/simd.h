@@ -46,8 +46,13 @@ typedef struct aether_tile {
     float *scratch;            /* aether_tile_scratch_floats(dim) floats, 64-byte aligned */
 } aether_tile;
 
-/* Scratch floats any ISA's tile needs for this head dimension. */
-size_t aether_tile_scratch_floats(size_t dim);
+/* Scratch floats any ISA's tile needs for this head dimension: Q^T,
+ * scores, accumulators, then m, l, alpha per row. */
+static inline size_t aether_tile_scratch_floats(size_t dim)
+{
+    return dim * AETHER_TILE_RMAX + AETHER_TILE_KC * AETHER_TILE_RMAX + AETHER_TILE_RMAX * dim +
+           3 * AETHER_TILE_RMAX;
+}
 
 typedef struct aether_simd_ops {
     const char *name;
@@ -116,8 +121,5 @@ typedef struct aether_simd_ops {
 const aether_simd_ops *aether_simd_avx2(void);
 const aether_simd_ops *aether_simd_avx512(void);
 const aether_simd_ops *aether_simd_neon(void);
-
-/* The ops of the active kernel path, NULL when it is the reference. */
-const aether_simd_ops *aether_simd_active(void);
 
 #endif /* AETHER_SIMD_SIMD_H */
