@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "kernels/osm.h"
+#include "kvcache/kv_append.h"
+#include "kvcache/kv_checks.h"
+#include "kvcache/kv_landmarks.h"
+#include "kvcache/kv_slots.h"
 #include "kvcache/kv_step.h"
-#include "kvcache/kvcache_internal.h"
 #include "pattern/pattern_fill.h"
 
 static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
