@@ -18,6 +18,9 @@
 /* The ops of the current kernel mode, NULL when it is the reference. */
 const aether_simd_ops *aether_simd_active(void);
 
+/* The benchmark probes of the current mode's ISA, NULL for the reference. */
+const aether_simd_probes *aether_simd_probes_active(void);
+
 /* Counter bumped by every mode change (starts at 1; 0 never occurs). */
 unsigned aether_kernel_generation(void);
 

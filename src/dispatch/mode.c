@@ -5,7 +5,7 @@
  * atomics so concurrent callers never race.
  *
  * The table below is the only place that knows the ISA tables: one row
- * per kernel path {name, mode, CPU feature, ops getter}, in AUTO's order of
+ * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in AUTO's order of
  * preference. Adding an ISA is its kernel file plus one row here (and its
  * feature bit in cpu.c's detection).
  */
@@ -36,13 +36,15 @@ typedef struct kernel_row {
     aether_kernel_mode mode;
     unsigned cpu_feature;                /* AETHER_CPU_* bit, 0: always there */
     const aether_simd_ops *(*ops)(void); /* NULL: the scalar reference */
+    const aether_simd_probes *(*probes)(void); /* the benchmark's probes */
 } kernel_row;
 
 static const kernel_row k_rows[] = {
-    {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512},
-    {"avx2", AETHER_KERNELS_AVX2, AETHER_CPU_AVX2, aether_simd_avx2},
-    {"neon", AETHER_KERNELS_NEON, AETHER_CPU_NEON, aether_simd_neon},
-    {"reference", AETHER_KERNELS_REFERENCE, 0, NULL},
+    {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512,
+     aether_simd_probes_avx512},
+    {"avx2", AETHER_KERNELS_AVX2, AETHER_CPU_AVX2, aether_simd_avx2, aether_simd_probes_avx2},
+    {"neon", AETHER_KERNELS_NEON, AETHER_CPU_NEON, aether_simd_neon, aether_simd_probes_neon},
+    {"reference", AETHER_KERNELS_REFERENCE, 0, NULL, NULL},
 };
 #define N_ROWS (sizeof k_rows / sizeof k_rows[0])
 
@@ -162,6 +164,12 @@ const aether_simd_ops *aether_simd_active(void)
 {
     const kernel_row *r = active_row();
     return r && r->ops ? r->ops() : NULL;
+}
+
+const aether_simd_probes *aether_simd_probes_active(void)
+{
+    const kernel_row *r = active_row();
+    return r && r->probes ? r->probes() : NULL;
 }
 
 void aether_kernel_select(aether_kernel_sel *s)

@@ -103,13 +103,6 @@ typedef struct aether_simd_ops {
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                           const aether_rows *blocks, const size_t *blk, size_t n_blk,
                           float *out);
-    /* Machine probes for the benchmark's bounds (no kernel uses them):
-     * fma_probe runs iters steps of 12 independent multiply-add chains of
-     * vectors seeded from x (24 * lanes * iters flops); read_probe sums
-     * p[0..n) with streaming vector loads. Both return a value that
-     * depends on all their work. */
-    float (*fma_probe)(size_t iters, float x);
-    float (*read_probe)(const float *p, size_t n);
     size_t lanes; /* floats per vector */
 } aether_simd_ops;
 
@@ -121,5 +114,23 @@ typedef struct aether_simd_ops {
 const aether_simd_ops *aether_simd_avx2(void);
 const aether_simd_ops *aether_simd_avx512(void);
 const aether_simd_ops *aether_simd_neon(void);
+
+/* Machine probes for the benchmark's bounds (aether bench), built with the
+ * same vector primitives as the kernels but kept out of their tables (no
+ * kernel uses them): fma_probe runs iters steps of 12 independent
+ * multiply-add chains of vectors seeded from x (24 * lanes * iters flops);
+ * read_probe sums p[0..n) with streaming vector loads. Both return a value
+ * that depends on all their work. */
+typedef struct aether_simd_probes {
+    const char *name;
+    size_t lanes; /* floats per vector */
+    float (*fma_probe)(size_t iters, float x);
+    float (*read_probe)(const float *p, size_t n);
+} aether_simd_probes;
+
+/* NULL where the ISA's table is (see the getters above). */
+const aether_simd_probes *aether_simd_probes_avx2(void);
+const aether_simd_probes *aether_simd_probes_avx512(void);
+const aether_simd_probes *aether_simd_probes_neon(void);
 
 #endif /* AETHER_SIMD_SIMD_H */
