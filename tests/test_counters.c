@@ -18,6 +18,7 @@
 #include "aether/kvcache.h"
 #include "check.h"
 #include "edge/edge_internal.h"
+#include "kvcache/kv_checks.h"
 #include "kvcache/kvcache_internal.h"
 #include "ruv_temporal.h"
 #include "test_util.h"

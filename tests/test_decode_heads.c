@@ -11,7 +11,7 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "kernels/sparse_internal.h"
-#include "simd/simd.h"
+#include "dispatch/kernels.h"
 
 static unsigned long long g_rng = 0x9E3779B97F4A7C15ull;
 

@@ -11,7 +11,8 @@
 #include "aether/attention.h"
 #include "aether/dispatch.h"
 #include "check.h"
-#include "kernels/fast.h"
+#include "dispatch/kernels.h"
+#include "kernels/sparse_internal.h"
 #include "kernels/osm.h"
 
 static unsigned long long g_rng = 88172645463325252ull;
@@ -202,12 +203,12 @@ static void test_probes(void)
     for (i = 0; i < 1000; ++i)
         buf[i] = (float)(i % 7);
     for (p = 0; p < 3; ++p) {
-        const aether_simd_ops *ops;
+        const aether_simd_probes *ops;
         size_t bad = 0;
         double f = pow(0.999999, 1000.0), want = 0.0;
         if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
             continue;
-        ops = aether_simd_active();
+        ops = aether_simd_probes_active();
         for (n = 0; n <= 1000; n += 37) {
             float sum = 0.0f;
             for (i = 0; i < n; ++i)

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "simd/simd.h"
+#include "dispatch/kernels.h"
 
 static double cpu_s(void)
 {
@@ -65,7 +65,7 @@ static size_t cache_bytes(int level)
 /* Keeps the probes' results alive. */
 static volatile float g_sink;
 
-static double best_fma(const aether_simd_ops *ops)
+static double best_fma(const aether_simd_probes *ops)
 {
     const size_t iters = 20u * 1000u * 1000u;
     double best = 0.0;
@@ -81,7 +81,7 @@ static double best_fma(const aether_simd_ops *ops)
 }
 
 /* Best GB/s of `passes` sweeps over n floats (already touched). */
-static double best_read(const aether_simd_ops *ops, const float *p, size_t n, int passes)
+static double best_read(const aether_simd_probes *ops, const float *p, size_t n, int passes)
 {
     double best = 0.0;
     int r, k;
@@ -98,7 +98,7 @@ static double best_read(const aether_simd_ops *ops, const float *p, size_t n, in
 
 int bench_bounds_measure(int quick, bench_bounds *b)
 {
-    const aether_simd_ops *ops = aether_simd_active();
+    const aether_simd_probes *ops = aether_simd_probes_active();
     const size_t row = 1024;
     size_t n, rows, i, l2, l3;
     unsigned long long rng = 0x2545F4914F6CDD1Dull;

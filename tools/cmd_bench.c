@@ -44,7 +44,7 @@
 #include "bench_bounds.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "kernels/fast.h"
+#include "dispatch/kernels.h"
 #include "kernels/sparse_internal.h"
 
 /* Single-threaded runs time the calling thread's CPU time, so other load

@@ -31,7 +31,25 @@ extern "C" {
 aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
                                 const aether_tensor *v, int causal, aether_tensor *out);
 
-/* Workspace bytes for forward / forward_gqa / forward_auto at these shapes. */
+/* Workspace bytes of aether_attn_dense_ws: the optimised kernels' scratch
+ * for aether_get_num_threads() threads (query it after setting them). */
+aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
+                                               size_t *bytes);
+
+/* aether_attn_dense on the caller's workspace (ws_len from
+ * aether_attn_dense_workspace_size): no heap call. A workspace for fewer
+ * threads runs fewer threads (same results); below one thread's share
+ * AETHER_ERR_BUFFER_TOO_SMALL. ws NULL: allocated here, as aether_attn_dense
+ * does (which falls back to the reference kernel if that fails). */
+aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
+                                   const aether_tensor *v, int causal, aether_tensor *out,
+                                   void *ws, size_t ws_len);
+
+/* Workspace bytes for forward / forward_gqa / forward_auto at these shapes,
+ * with the optimised kernels' scratch for aether_get_num_threads() threads
+ * (query it after setting them; a workspace for fewer threads runs fewer,
+ * with the same results). With it the forward makes no heap call; ws NULL
+ * allocates that size once per call. */
 aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                  size_t q_heads, size_t kv_heads, size_t dim,
                                                  size_t *bytes);

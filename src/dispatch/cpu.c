@@ -5,7 +5,6 @@
  * SIMD is architectural. Only features this build has kernels for count.
  */
 #include "aether/dispatch.h"
-#include "simd/simd.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -55,17 +54,8 @@ static unsigned detect(void)
 }
 #endif
 
-static unsigned built(void)
-{
-    unsigned f = 0;
-    if (aether_simd_avx2())
-        f |= AETHER_CPU_AVX2;
-    if (aether_simd_avx512())
-        f |= AETHER_CPU_AVX512;
-    if (aether_simd_neon())
-        f |= AETHER_CPU_NEON;
-    return f;
-}
+/* Features of the ISA tables this build compiled (the table in mode.c). */
+unsigned aether_cpu_built_(void);
 
 /* The answer never changes, so a racing first call only repeats the work
  * and stores the same value; the atomic makes that race well defined. */
@@ -76,7 +66,7 @@ unsigned aether_cpu_features(void)
 {
     unsigned f = atomic_load_explicit(&g_features, memory_order_relaxed);
     if (!(f & 0x80000000u)) {
-        f = (detect() & built()) | 0x80000000u;
+        f = (detect() & aether_cpu_built_()) | 0x80000000u;
         atomic_store_explicit(&g_features, f, memory_order_relaxed);
     }
     return f & ~0x80000000u;
@@ -84,6 +74,6 @@ unsigned aether_cpu_features(void)
 #else
 unsigned aether_cpu_features(void)
 {
-    return detect() & built(); /* no atomics: detect on every call */
+    return detect() & aether_cpu_built_(); /* no atomics: detect on every call */
 }
 #endif

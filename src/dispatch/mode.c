@@ -3,65 +3,104 @@
  * starts as AETHER_KERNELS from the environment (read once, at first use)
  * and can be changed by aether_set_kernel_mode. State is held in C11
  * atomics so concurrent callers never race.
+ *
+ * The table below is the only place that knows the ISA tables: one row
+ * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in AUTO's order of
+ * preference. Adding an ISA is its kernel file plus one row here (and its
+ * feature bit in cpu.c's detection).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "aether/dispatch.h"
-#include "simd/simd.h"
+#include "dispatch/kernels.h"
 
 #if !defined(__STDC_NO_ATOMICS__)
 #include <stdatomic.h>
 #define AE_ATOMIC_INT atomic_int
+#define AE_ATOMIC_UINT atomic_uint
 #define AE_LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define AE_STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+#define AE_INC(x) atomic_fetch_add_explicit(&(x), 1u, memory_order_relaxed)
 #else
 #define AE_ATOMIC_INT volatile int
+#define AE_ATOMIC_UINT volatile unsigned
 #define AE_LOAD(x) (x)
 #define AE_STORE(x, v) ((x) = (v))
+#define AE_INC(x) ((x)++)
 #endif
 
 #define MODE_UNSET (-1)
 
+typedef struct kernel_row {
+    const char *name;
+    aether_kernel_mode mode;
+    unsigned cpu_feature;                /* AETHER_CPU_* bit, 0: always there */
+    const aether_simd_ops *(*ops)(void); /* NULL: the scalar reference */
+    const aether_simd_probes *(*probes)(void); /* the benchmark's probes */
+} kernel_row;
+
+static const kernel_row k_rows[] = {
+    {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512,
+     aether_simd_probes_avx512},
+    {"avx2", AETHER_KERNELS_AVX2, AETHER_CPU_AVX2, aether_simd_avx2, aether_simd_probes_avx2},
+    {"neon", AETHER_KERNELS_NEON, AETHER_CPU_NEON, aether_simd_neon, aether_simd_probes_neon},
+    {"reference", AETHER_KERNELS_REFERENCE, 0, NULL, NULL},
+};
+#define N_ROWS (sizeof k_rows / sizeof k_rows[0])
+
 static AE_ATOMIC_INT g_mode = MODE_UNSET;
 static AE_ATOMIC_INT g_threads = 1;
+static AE_ATOMIC_UINT g_generation = 1;
+
+unsigned aether_cpu_built_(void);
+
+/* Feature bits of the ISA tables this build compiled (cpu.c asks). */
+unsigned aether_cpu_built_(void)
+{
+    unsigned f = 0;
+    size_t i;
+    for (i = 0; i < N_ROWS; ++i)
+        if (k_rows[i].ops && k_rows[i].ops())
+            f |= k_rows[i].cpu_feature;
+    return f;
+}
+
+static const kernel_row *row_of(aether_kernel_mode m)
+{
+    size_t i;
+    for (i = 0; i < N_ROWS; ++i)
+        if (k_rows[i].mode == m)
+            return &k_rows[i];
+    return NULL;
+}
 
 aether_status aether_kernel_mode_parse(const char *name, aether_kernel_mode *mode)
 {
-    static const struct {
-        const char *name;
-        aether_kernel_mode mode;
-    } names[] = {{"auto", AETHER_KERNELS_AUTO},
-                 {"reference", AETHER_KERNELS_REFERENCE},
-                 {"avx2", AETHER_KERNELS_AVX2},
-                 {"avx512", AETHER_KERNELS_AVX512},
-                 {"neon", AETHER_KERNELS_NEON}};
     size_t i;
     if (!name || !mode)
         return AETHER_ERR_NULL_ARG;
-    for (i = 0; i < sizeof names / sizeof names[0]; ++i)
-        if (!strcmp(name, names[i].name)) {
-            *mode = names[i].mode;
+    if (!strcmp(name, "auto")) {
+        *mode = AETHER_KERNELS_AUTO;
+        return AETHER_OK;
+    }
+    for (i = 0; i < N_ROWS; ++i)
+        if (!strcmp(name, k_rows[i].name)) {
+            *mode = k_rows[i].mode;
             return AETHER_OK;
         }
     return AETHER_ERR_INVALID_ARG;
 }
 
-static int supported(aether_kernel_mode m)
+/* -1: not a mode; 0: known but not supported here; 1: supported. */
+static int support(aether_kernel_mode m)
 {
-    unsigned f = aether_cpu_features();
-    switch (m) {
-    case AETHER_KERNELS_AUTO:
-    case AETHER_KERNELS_REFERENCE:
+    const kernel_row *r;
+    if (m == AETHER_KERNELS_AUTO)
         return 1;
-    case AETHER_KERNELS_AVX2:
-        return (f & AETHER_CPU_AVX2) != 0;
-    case AETHER_KERNELS_AVX512:
-        return (f & AETHER_CPU_AVX512) != 0;
-    case AETHER_KERNELS_NEON:
-        return (f & AETHER_CPU_NEON) != 0;
-    }
-    return 0;
+    r = row_of(m);
+    if (!r)
+        return -1;
+    return r->cpu_feature == 0 || (aether_cpu_features() & r->cpu_feature) != 0;
 }
 
 aether_kernel_mode aether_get_kernel_mode(void)
@@ -71,7 +110,7 @@ aether_kernel_mode aether_get_kernel_mode(void)
         /* An unknown or unsupported AETHER_KERNELS value means AUTO. */
         aether_kernel_mode env = AETHER_KERNELS_AUTO;
         const char *s = getenv("AETHER_KERNELS");
-        if (!s || aether_kernel_mode_parse(s, &env) != AETHER_OK || !supported(env))
+        if (!s || aether_kernel_mode_parse(s, &env) != AETHER_OK || support(env) != 1)
             env = AETHER_KERNELS_AUTO;
 #if !defined(__STDC_NO_ATOMICS__)
         {
@@ -89,45 +128,62 @@ aether_kernel_mode aether_get_kernel_mode(void)
 
 aether_status aether_set_kernel_mode(aether_kernel_mode mode)
 {
-    switch (mode) {
-    case AETHER_KERNELS_AUTO:
-    case AETHER_KERNELS_REFERENCE:
-    case AETHER_KERNELS_AVX2:
-    case AETHER_KERNELS_AVX512:
-    case AETHER_KERNELS_NEON:
-        break;
-    default:
+    int s = support(mode);
+    if (s < 0)
         return AETHER_ERR_INVALID_ARG;
-    }
-    if (!supported(mode))
+    if (s == 0)
         return AETHER_ERR_UNSUPPORTED;
     AE_STORE(g_mode, (int)mode);
+    AE_INC(g_generation);
     return AETHER_OK;
+}
+
+unsigned aether_kernel_generation(void)
+{
+    unsigned g = AE_LOAD(g_generation);
+    return g;
+}
+
+/* The table row the current mode runs: the requested row, or under AUTO the
+ * first row (in preference order) the CPU supports. */
+static const kernel_row *active_row(void)
+{
+    aether_kernel_mode m = aether_get_kernel_mode();
+    unsigned f;
+    size_t i;
+    if (m != AETHER_KERNELS_AUTO)
+        return row_of(m);
+    f = aether_cpu_features();
+    for (i = 0; i < N_ROWS; ++i)
+        if (k_rows[i].cpu_feature == 0 || (f & k_rows[i].cpu_feature))
+            return &k_rows[i];
+    return &k_rows[N_ROWS - 1];
 }
 
 const aether_simd_ops *aether_simd_active(void)
 {
-    unsigned f;
-    switch (aether_get_kernel_mode()) {
-    case AETHER_KERNELS_REFERENCE:
-        return NULL;
-    case AETHER_KERNELS_AVX2:
-        return aether_simd_avx2();
-    case AETHER_KERNELS_AVX512:
-        return aether_simd_avx512();
-    case AETHER_KERNELS_NEON:
-        return aether_simd_neon();
-    case AETHER_KERNELS_AUTO:
-        break;
-    }
-    f = aether_cpu_features();
-    if (f & AETHER_CPU_AVX512)
-        return aether_simd_avx512();
-    if (f & AETHER_CPU_AVX2)
-        return aether_simd_avx2();
-    if (f & AETHER_CPU_NEON)
-        return aether_simd_neon();
-    return NULL;
+    const kernel_row *r = active_row();
+    return r && r->ops ? r->ops() : NULL;
+}
+
+const aether_simd_probes *aether_simd_probes_active(void)
+{
+    const kernel_row *r = active_row();
+    return r && r->probes ? r->probes() : NULL;
+}
+
+void aether_kernel_select(aether_kernel_sel *s)
+{
+    /* Generation first: a change racing with this choice re-chooses. */
+    unsigned g = aether_kernel_generation();
+    s->ops = aether_simd_active();
+    s->gen = g;
+}
+
+void aether_kernel_select_reference(aether_kernel_sel *s)
+{
+    s->ops = NULL;
+    s->gen = 0;
 }
 
 const char *aether_kernel_name(void)
@@ -147,11 +203,4 @@ aether_status aether_set_num_threads(unsigned n)
 unsigned aether_get_num_threads(void)
 {
     return (unsigned)AE_LOAD(g_threads);
-}
-
-size_t aether_tile_scratch_floats(size_t dim)
-{
-    /* Q^T, scores, accumulators, then m, l, alpha per row. */
-    return dim * AETHER_TILE_RMAX + AETHER_TILE_KC * AETHER_TILE_RMAX +
-           AETHER_TILE_RMAX * dim + 3 * AETHER_TILE_RMAX;
 }

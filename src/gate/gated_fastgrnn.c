@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "kernels/gated_internal.h"
+#include "gate/gated_internal.h"
 
 typedef struct gf_ws {
     float *sal;

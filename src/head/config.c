@@ -1,6 +1,7 @@
 /* Temporal head configuration: defaults, validation in the reference order,
  * the AUTO backend rule (docs/MODEL.md section 4.4), and head init. */
 #include "head/head_internal.h"
+#include "kvcache/kv_step.h"
 
 #include <string.h>
 
@@ -128,9 +129,7 @@ aether_status aether_head_check_(const aether_head *head)
 
 int aether_head_all_finite_(const float *x, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; ++i)
-        if (!aether_isfinite(x[i]))
-            return 0;
-    return 1;
+    /* The cache's branch-free exponent test: the same answer as
+     * aether_isfinite on every element. */
+    return aether_kv_rows_finite_(x, n);
 }

@@ -1,6 +1,8 @@
 /* Temporal head streaming: cache creation, the atomic step, and the dense
  * decode over every cached token. */
 #include "head/head_internal.h"
+#include "head/head_step.h"
+#include "kvcache/kv_step.h"
 #include "kernels/osm.h"
 
 #include <stdlib.h>
@@ -214,5 +216,23 @@ aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
             st = aether_kvcache_decode_step(&head->attn, q1, cache, out);
     }
     free(owned);
+    return st;
+}
+
+aether_status aether_head_step_rows_(const aether_head *head, const float *q, const float *k,
+                                     const float *v, aether_kvcache *cache,
+                                     const aether_kvcache *twin, float *out, void *ws)
+{
+    const aether_head_config *c = &head->cfg;
+    size_t qw = c->q_heads * c->head_dim, kvw = c->kv_heads * c->head_dim;
+    aether_status st;
+    if (!aether_kv_rows_finite_(q, qw) || !aether_kv_rows_finite_(k, kvw) ||
+        !aether_kv_rows_finite_(v, kvw))
+        return AETHER_ERR_NONFINITE;
+    if (head->backend != AETHER_HEAD_DENSE)
+        return aether_kv_step_rows_twin_(&head->attn, q, c->q_heads, k, v, cache, twin, out);
+    st = aether_kvcache_append_rows(cache, k, v);
+    if (st == AETHER_OK)
+        dense_decode(head, q, cache, out, (float *)ws);
     return st;
 }

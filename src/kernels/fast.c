@@ -5,11 +5,10 @@
  * on the shapes and the ISA, never on the thread count, so every row sees
  * the same arithmetic whichever worker computes it.
  */
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
-#include "aether/dispatch.h"
-#include "dispatch/parallel.h"
+#include "kernels/parallel.h"
 #include "kernels/fast.h"
 #include "kernels/osm.h"
 
@@ -153,15 +152,12 @@ static unsigned char *align64(void *p)
     return (unsigned char *)p + ((AETHER_ALIGN - u % AETHER_ALIGN) % AETHER_ALIGN);
 }
 
-static aether_status run(job *j, void *scratch0, size_t len0)
+/* Workers take consecutive blocks of `each` bytes from scratch. */
+static void run(job *j, unsigned workers, unsigned char *scratch, size_t each)
 {
-    unsigned threads = aether_get_num_threads(), t, have;
-    size_t need, items;
+    size_t items;
+    unsigned t;
     unsigned char *ptrs[256];
-    void *heap[256];
-    aether_status st = aether_fast_scratch_bytes(j->tok_cap, j->blk_cap, j->dim, &need);
-    if (st != AETHER_OK)
-        return st;
     j->group = j->qh / j->kvh;
     j->scale = aether_attn_scale(j->dim);
     if (j->group >= j->ops->rows) {
@@ -174,33 +170,20 @@ static aether_status run(job *j, void *scratch0, size_t len0)
     j->n_sub = aether_ceil_div(j->group, j->gsub);
     j->n_qt = aether_ceil_div(j->seq, j->qt);
     items = j->n_sub * j->n_qt;
-    if (threads > 256)
-        threads = 256;
-    memset(heap, 0, sizeof heap);
-    have = 0;
-    if (scratch0 && len0 >= need) {
-        ptrs[have++] = align64(scratch0);
-    }
-    for (t = have; t < threads || have == 0; ++t) {
-        heap[t] = malloc(need);
-        if (!heap[t])
-            break;
-        ptrs[have++] = align64(heap[t]);
-    }
-    if (have == 0)
-        return AETHER_ERR_NO_MEM;
+    if (workers > 256)
+        workers = 256;
+    if (workers < 1)
+        workers = 1;
+    for (t = 0; t < workers; ++t)
+        ptrs[t] = align64(scratch + (size_t)t * each);
     j->scratch = ptrs;
-    aether_parallel_run(have, items, run_item, j);
-    for (t = 0; t < 256; ++t)
-        free(heap[t]);
-    return AETHER_OK;
+    aether_parallel_run(workers, items, run_item, j);
 }
 
-aether_status aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_config *cfg,
-                                 const aether_tensor *q, const aether_tensor *k,
-                                 const aether_tensor *v, aether_tensor *out, const float *lm_k,
-                                 const float *lm_v, size_t tok_cap, size_t blk_cap,
-                                 void *scratch, size_t scratch_len)
+void aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_config *cfg,
+                        const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+                        aether_tensor *out, const float *lm_k, const float *lm_v, size_t tok_cap,
+                        size_t blk_cap, unsigned workers, void *scratch, size_t each)
 {
     job j;
     memset(&j, 0, sizeof j);
@@ -219,12 +202,12 @@ aether_status aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_c
     j.dim = q->dim;
     j.tok_cap = tok_cap;
     j.blk_cap = blk_cap;
-    return run(&j, scratch, scratch_len);
+    run(&j, workers, (unsigned char *)scratch, each);
 }
 
-aether_status aether_fast_dense(const aether_simd_ops *ops, const aether_tensor *q,
-                                const aether_tensor *k, const aether_tensor *v, int causal,
-                                aether_tensor *out)
+void aether_fast_dense(const aether_simd_ops *ops, const aether_tensor *q, const aether_tensor *k,
+                       const aether_tensor *v, int causal, aether_tensor *out, unsigned workers,
+                       void *scratch, size_t each)
 {
     job j;
     memset(&j, 0, sizeof j);
@@ -238,16 +221,5 @@ aether_status aether_fast_dense(const aether_simd_ops *ops, const aether_tensor 
     j.qh = q->heads;
     j.kvh = k->heads;
     j.dim = q->dim;
-    return run(&j, NULL, 0);
-}
-
-void aether_sparse_query_fast(const float *q, size_t dim, float scale, const aether_rows *tokens,
-                              const size_t *tok, size_t n_tok, const aether_rows *blocks,
-                              const size_t *blk, size_t n_blk, float *acc, float *out)
-{
-    const aether_simd_ops *ops = aether_simd_active();
-    if (ops)
-        ops->query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
-    else
-        aether_sparse_query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+    run(&j, workers, (unsigned char *)scratch, each);
 }

@@ -1,16 +1,15 @@
 /*
- * Sparse prefill reference (docs/KERNELS.md sections 7 and 8): MHA,
- * GQA/MQA and the head-count dispatch. Candidate lists are head-independent,
- * so each query's lists are built once and reused for every head.
+ * Sparse prefill reference (docs/KERNELS.md sections 7 and 8): MHA and
+ * GQA/MQA. Candidate lists are head-independent, so each query's lists are
+ * built once and reused for every head. Scalar code only: the public entry
+ * points (validation, workspace, kernel choice) are in src/dispatch.
  * Non-finite inputs are not screened: NaN/Inf propagate exactly as in the
  * reference recurrence (docs/KERNELS.md section 4.2).
  */
-#include "kernels/fast.h"
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 void aether_sparse_query(const float *q, size_t dim, float scale, const aether_rows *tokens,
@@ -111,101 +110,18 @@ aether_status aether_attn_check_data(const aether_tensor *q, const aether_tensor
     return AETHER_OK;
 }
 
-/* Scratch of the optimised path, appended to the reference layout so one
- * workspace size serves every kernel mode (single-threaded; more threads
- * malloc their own). */
-static aether_status fast_layout(aether_arena *a, const aether_sparse_ws *w, size_t dim,
-                                 void **scratch)
-{
-    size_t bytes = 0;
-    void *p;
-    if (aether_fast_scratch_bytes(w->tok_cap, w->blk_cap, dim, &bytes) != AETHER_OK)
-        return AETHER_ERR_OVERFLOW;
-    p = aether_arena_alloc(a, bytes, 1, AETHER_ALIGN);
-    if (scratch)
-        *scratch = p;
-    return a->status;
-}
-
-aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                 size_t q_heads, size_t kv_heads, size_t dim,
-                                                 size_t *bytes)
-{
-    aether_arena a;
-    aether_sparse_ws w;
-    aether_status st;
-    /* Candidate lists are shared by all query heads: q_heads does not matter. */
-    (void)q_heads;
-    if (!cfg || !bytes)
-        return AETHER_ERR_NULL_ARG;
-    if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
-        return st;
-    aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK ||
-        (st = fast_layout(&a, &w, dim, NULL)) != AETHER_OK)
-        return st;
-    *bytes = a.used;
-    return AETHER_OK;
-}
-
-/* Shapes are validated; k->heads > 0 and q->heads is a multiple of it. */
-static aether_status run_sparse(const aether_attn_config *cfg, const aether_tensor *q,
-                                const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
-                                void *ws, size_t ws_len)
+void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tensor *q,
+                               const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
+                               const aether_sparse_ws *w)
 {
     size_t seq = q->seq, dim = q->dim, qh = q->heads, kvh = k->heads;
-    size_t group, i, h, need;
-    aether_arena a;
-    aether_sparse_ws w;
-    aether_status st;
-    void *heap = NULL, *fast_ws = NULL;
-    const aether_simd_ops *ops;
-    float scale;
-
-    if (seq == 0 || qh == 0)
-        return AETHER_OK;
-    group = qh / kvh;
-    aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK ||
-        (st = fast_layout(&a, &w, dim, NULL)) != AETHER_OK)
-        return st;
-    need = a.used;
-    if (!ws) {
-        heap = malloc(need);
-        if (!heap)
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
-    aether_arena_init(&a, ws, ws_len);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK ||
-        (st = fast_layout(&a, &w, dim, &fast_ws)) != AETHER_OK) {
-        free(heap);
-        return st;
-    }
-
-    if (w.nb > 0) {
-        aether_landmarks_prefill(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
-        aether_landmarks_prefill(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
-    }
-    scale = aether_attn_scale(dim);
-
-    ops = aether_simd_active();
-    if (ops && aether_fast_sparse(ops, cfg, q, k, v, out, w.lm_k, w.lm_v, w.tok_cap, w.blk_cap,
-                                  fast_ws, (size_t)(a.base + a.used - (unsigned char *)fast_ws)) ==
-                   AETHER_OK) {
-        free(heap);
-        return AETHER_OK;
-    }
-
+    size_t group = qh / kvh, i, h;
+    float scale = aether_attn_scale(dim);
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;
-        st = aether_sparse_candidates(cfg, i, seq, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
-                                      &n_blk);
-        if (st != AETHER_OK)
-            break; /* cannot happen: capacities are the pattern's bounds */
+        if (aether_sparse_candidates(cfg, i, seq, w->tok, w->tok_cap, &n_tok, w->blk, w->blk_cap,
+                                     &n_blk) != AETHER_OK)
+            return; /* cannot happen: capacities are the pattern's bounds */
         for (h = 0; h < qh; ++h) {
             size_t hk = h / group;
             aether_rows toks, blks;
@@ -213,76 +129,11 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
             toks.k = k->data + hk * dim;
             toks.v = v->data + hk * dim;
             toks.stride = kvh * dim;
-            blks.k = w.lm_k ? w.lm_k + hk * dim : NULL;
-            blks.v = w.lm_v ? w.lm_v + hk * dim : NULL;
+            blks.k = w->lm_k ? w->lm_k + hk * dim : NULL;
+            blks.v = w->lm_v ? w->lm_v + hk * dim : NULL;
             blks.stride = kvh * dim;
-            aether_sparse_query(qrow, dim, scale, &toks, w.tok, n_tok, &blks, w.blk, n_blk, w.acc,
-                                out->data + (i * qh + h) * dim);
+            aether_sparse_query(qrow, dim, scale, &toks, w->tok, n_tok, &blks, w->blk, n_blk,
+                                w->acc, out->data + (i * qh + h) * dim);
         }
     }
-    free(heap);
-    return st;
-}
-
-aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
-                                  const aether_tensor *k, const aether_tensor *v,
-                                  aether_tensor *out, void *ws, size_t ws_len)
-{
-    aether_status st;
-    if (!cfg || !q || !k || !v || !out)
-        return AETHER_ERR_NULL_ARG;
-    if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
-        return st;
-    if (q->dim == 0)
-        return AETHER_ERR_ZERO_HEAD_DIM;
-    if (!aether_tensor_same_shape(q, k) || !aether_tensor_same_shape(k, v))
-        return AETHER_ERR_SHAPE_MISMATCH;
-    if (cfg->block_size == 0)
-        return AETHER_ERR_BLOCK_SIZE;
-    if (!aether_tensor_same_shape(out, q))
-        return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
-        return st;
-    if (q->heads == 0)
-        return AETHER_OK;
-    return run_sparse(cfg, q, k, v, out, ws, ws_len);
-}
-
-aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
-                                      const aether_tensor *k, const aether_tensor *v,
-                                      aether_tensor *out, void *ws, size_t ws_len)
-{
-    aether_status st;
-    if (!cfg || !q || !k || !v || !out)
-        return AETHER_ERR_NULL_ARG;
-    if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
-        return st;
-    if (q->dim == 0)
-        return AETHER_ERR_ZERO_HEAD_DIM;
-    if (q->seq != k->seq || k->seq != v->seq)
-        return AETHER_ERR_SHAPE_MISMATCH;
-    if (q->dim != k->dim || k->dim != v->dim)
-        return AETHER_ERR_HEAD_DIM_MISMATCH;
-    if (k->heads == 0 || q->heads % k->heads != 0)
-        return AETHER_ERR_GQA_RATIO;
-    if (k->heads != v->heads)
-        return AETHER_ERR_KV_HEADS_MISMATCH;
-    if (cfg->block_size == 0)
-        return AETHER_ERR_BLOCK_SIZE;
-    if (!aether_tensor_same_shape(out, q))
-        return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
-        return st;
-    return run_sparse(cfg, q, k, v, out, ws, ws_len);
-}
-
-aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
-                                       const aether_tensor *k, const aether_tensor *v,
-                                       aether_tensor *out, void *ws, size_t ws_len)
-{
-    if (!q || !k)
-        return AETHER_ERR_NULL_ARG;
-    if (q->heads == k->heads)
-        return aether_attn_forward(cfg, q, k, v, out, ws, ws_len);
-    return aether_attn_forward_gqa(cfg, q, k, v, out, ws, ws_len);
 }

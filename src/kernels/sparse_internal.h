@@ -11,6 +11,7 @@
 
 #include "aether/attention.h"
 #include "aether/pattern.h"
+#include "simd/rows.h"
 
 /* Block means of x [seq, heads, dim] into means [ceil(seq/B), heads, dim]
  * (docs/KERNELS.md section 6): per block, head and component, the f32 sum over the block's
@@ -18,13 +19,6 @@
  * A partial last block is averaged over its own tokens. */
 void aether_landmarks_prefill(const float *x, size_t seq, size_t heads, size_t dim,
                               size_t block_size, float *means);
-
-/* Rows of one head: index j's row starts at base + j * stride. */
-typedef struct aether_rows {
-    const float *k;
-    const float *v;
-    size_t stride; /* floats between consecutive indices (heads * dim) */
-} aether_rows;
 
 /* One (query row, head) of the reference loop (docs/KERNELS.md section 4.2): online softmax
  * over the token candidates (rows from `tokens`), then the block candidates
@@ -58,6 +52,18 @@ typedef struct aether_sparse_ws {
  * Returns the arena status (OVERFLOW / BUFFER_TOO_SMALL on failure). */
 aether_status aether_sparse_ws_layout(aether_arena *a, const aether_attn_config *cfg, size_t seq,
                                       size_t kv_heads, size_t dim, aether_sparse_ws *w);
+
+/* The reference prefill loop over validated shapes (q heads a multiple
+ * of kv heads, seq and heads > 0): w laid out by aether_sparse_ws_layout,
+ * landmark means already built. */
+void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tensor *q,
+                               const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
+                               const aether_sparse_ws *w);
+
+/* The reference dense attention (docs/KERNELS.md section 4.3) over validated shapes; out
+ * must not share memory with q, k or v. */
+void aether_dense_ref(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+                      int causal, aether_tensor *out);
 
 /* AETHER_OK, AETHER_ERR_OVERFLOW (seq*heads*dim) or AETHER_ERR_NULL_ARG
  * (non-empty tensor without data). */

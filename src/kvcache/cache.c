@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/bigmem.h"
-#include "kvcache/kvcache_internal.h"
+#include "kvcache/kv_checks.h"
+#include "kvcache/kv_landmarks.h"
+#include "kvcache/kv_slots.h"
 
 aether_kvcache_params aether_kvcache_params_default(const aether_attn_config *attn,
                                                     size_t capacity, size_t kv_heads,
@@ -177,6 +179,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         }
         if (!sum_cells)
             sk = sv = NULL;
+        aether_kernel_select(&c->kern);
         c->magic = AETHER_KVCACHE_MAGIC;
         c->bytes = a->used;
         c->capacity = p->capacity;

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "kernels/osm.h"
+#include "kvcache/kv_append.h"
+#include "kvcache/kv_checks.h"
+#include "kvcache/kv_landmarks.h"
+#include "kvcache/kv_slots.h"
 #include "kvcache/kv_step.h"
-#include "kvcache/kvcache_internal.h"
 #include "pattern/pattern_fill.h"
-#include "simd/simd.h"
 
 static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
 {
@@ -240,60 +242,71 @@ static int twin_lists(const aether_kvcache *c, const aether_kvcache *prev)
            (c->evict == AETHER_KV_EVICT_NONE || c->evict == AETHER_KV_EVICT_SLIDING);
 }
 
-/* One decode over a non-empty cache; all arguments already validated. */
-static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                        aether_kvcache *c, const aether_kvcache *twin, float *out)
+/* Decode from the twin's final lists (see twin_lists). */
+static void decode_from_twin(const aether_simd_ops *ops, aether_kvcache *c,
+                             const aether_kvcache *twin, const float *q, size_t q_heads,
+                             float *out)
 {
-    size_t dim = c->head_dim, group = q_heads / c->kv_heads;
-    size_t i, seq, n_tok = 0, n_blk = 0, j, h;
-    float scale = aether_attn_scale(dim);
-    int scored = c->evict == AETHER_KV_EVICT_SCORED;
-    const aether_simd_ops *ops = aether_simd_active();
+    memcpy(c->tok_slot, twin->tok_slot, twin->fast_n_tok * sizeof(size_t));
+    memcpy(c->blk, twin->blk, twin->fast_n_blk * sizeof(size_t));
+    decode_kernels(ops, c, q, q_heads, twin->fast_n_tok, twin->fast_n_blk, out);
+    c->fast_token = c->next_token;
+    c->fast_n_tok = twin->fast_n_tok;
+    c->fast_n_blk = twin->fast_n_blk;
+}
 
-    c->fast_token = 0;
-    if (ops && !scored && twin_lists(c, twin)) {
-        memcpy(c->tok_slot, twin->tok_slot, twin->fast_n_tok * sizeof(size_t));
-        memcpy(c->blk, twin->blk, twin->fast_n_blk * sizeof(size_t));
-        decode_kernels(ops, c, q, q_heads, twin->fast_n_tok, twin->fast_n_blk, out);
-        c->fast_token = c->next_token;
-        c->fast_n_tok = twin->fast_n_tok;
-        c->fast_n_blk = twin->fast_n_blk;
-        return;
-    }
-
+/* Query position and sequence length of the newest token. */
+static void newest(const aether_kvcache *c, size_t *i, size_t *seq)
+{
     if (aether_kv_logical(c)) {
-        i = c->next_token - 1;
-        seq = c->next_token;
+        *i = c->next_token - 1;
+        *seq = c->next_token;
     } else {
-        i = c->len - 1;
-        seq = c->len;
+        *i = c->len - 1;
+        *seq = c->len;
     }
-    /* Capacity was checked against the same bound: these cannot fail. */
-    aether_pattern_tokens_fill_(cfg, i, seq, c->tok, c->tok_cap, &n_tok);
+}
+
+/* Block candidates of position i (landmark block ids), sorted as asked. */
+static size_t block_list(const aether_attn_config *cfg, aether_kvcache *c, size_t i, size_t seq)
+{
+    size_t n_blk = 0;
+    /* Capacity was checked against the same bound: this cannot fail. */
     if (cfg->use_landmarks)
         aether_pattern_blocks_fill_(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
-    if (cfg->sort_candidates) {
-        aether_pattern_sort(c->tok, n_tok);
+    if (cfg->sort_candidates)
         aether_pattern_sort(c->blk, n_blk);
-    }
+    return n_blk;
+}
+
+/* Token candidates of position i resolved to slots in tok_slot (evicted
+ * positions dropped); returns their count. */
+static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size_t i, size_t seq)
+{
+    size_t n_tok = 0, j;
+    /* Capacity was checked against the same bound: this cannot fail. */
+    aether_pattern_tokens_fill_(cfg, i, seq, c->tok, c->tok_cap, &n_tok);
+    if (cfg->sort_candidates)
+        aether_pattern_sort(c->tok, n_tok);
     /* Positions whose token was evicted (bounded policies) drop out. Until
      * a bounded cache first evicts (every token seen is still held), token
      * t sits in slot t, as in an unbounded cache: no hash probes. */
     if (!aether_kv_logical(c) || c->next_token == c->len) {
         for (j = 0; j < n_tok; ++j)
             c->tok_slot[j] = c->tok[j];
-    } else {
-        n_tok = resolve_logical(c, n_tok);
+        return n_tok;
     }
+    return resolve_logical(c, n_tok);
+}
 
-    if (ops && !scored) {
-        if (decode_fast(ops, c, q, q_heads, n_tok, n_blk, out))
-            return;
-        /* A partial landmark block: rebuild the list for the reference. */
-        (void)aether_pattern_blocks(cfg, i, seq, c->blk, c->blk_cap, &n_blk);
-        if (cfg->sort_candidates)
-            aether_pattern_sort(c->blk, n_blk);
-    }
+/* The reference decode over final token slots and block ids; a SCORED
+ * cache credits every token candidate with its weight. */
+static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
+                       size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, j, h;
+    float scale = aether_attn_scale(dim);
+    int scored = c->evict == AETHER_KV_EVICT_SCORED;
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
         size_t kvo = (h / group) * dim;
@@ -327,6 +340,33 @@ static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_
         for (j = 0; j < n_tok; ++j)
             if (aether_kv_evictable(c, c->tok_slot[j]))
                 aether_kv_tree_update(c, c->tok_slot[j]);
+}
+
+/* One decode over a non-empty cache; all arguments already validated. The
+ * cache's kernels were chosen at init; SCORED eviction needs every
+ * candidate's weight, which only the reference decode computes. */
+static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                        aether_kvcache *c, const aether_kvcache *twin, float *out)
+{
+    size_t i, seq, n_tok, n_blk;
+    const aether_simd_ops *ops = aether_kernel_sel_ops(&c->kern);
+    if (c->evict == AETHER_KV_EVICT_SCORED)
+        ops = NULL;
+    c->fast_token = 0;
+    if (ops && twin_lists(c, twin)) {
+        decode_from_twin(ops, c, twin, q, q_heads, out);
+        return;
+    }
+    newest(c, &i, &seq);
+    n_tok = token_slots(cfg, c, i, seq);
+    n_blk = block_list(cfg, c, i, seq);
+    if (ops) {
+        if (decode_fast(ops, c, q, q_heads, n_tok, n_blk, out))
+            return;
+        /* A partial landmark block: rebuild the list for the reference. */
+        n_blk = block_list(cfg, c, i, seq);
+    }
+    decode_ref(q, q_heads, c, n_tok, n_blk, out);
 }
 
 aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,

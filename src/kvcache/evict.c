@@ -7,7 +7,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "kvcache/kvcache_internal.h"
+#include "kvcache/kv_append.h"
+#include "kvcache/kv_checks.h"
+#include "kvcache/kv_landmarks.h"
 
 static int in_slots(const size_t *g, size_t n, size_t j)
 {

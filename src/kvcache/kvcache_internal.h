@@ -1,11 +1,15 @@
 /*
- * Internal layout of aether_kvcache and the helpers its files share.
- * Everything lives in the caller's buffer, carved by one arena layout.
+ * Internal layout of aether_kvcache. Everything lives in the caller's
+ * buffer, carved by one arena layout. The files of this folder share their
+ * helpers per data structure: kv_checks.h (validation, a leaf), kv_slots.h
+ * (slot map, eviction order), kv_landmarks.h (landmark ring), kv_append.h
+ * (storing a token); kv_step.h is the streaming step for upper layers.
  */
 #ifndef AETHER_KVCACHE_INTERNAL_H
 #define AETHER_KVCACHE_INTERNAL_H
 
 #include "aether/kvcache.h"
+#include "dispatch/kernels.h"
 
 #define AETHER_KVCACHE_MAGIC 0x4B564331u /* "KVC1" */
 
@@ -66,49 +70,8 @@ struct aether_kvcache {
      * such lists): a twin cache with the same configuration and history
      * may decode the same position from them (aether_kv_step_rows_twin_). */
     size_t fast_token, fast_n_tok, fast_n_blk;
+    /* Decode kernels chosen at init (dispatch/kernels.h). */
+    aether_kernel_sel kern;
 };
-
-/* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */
-aether_status aether_kv_check(const aether_kvcache *c);
-
-/* 1 when the cache uses logical (token id) positions. */
-int aether_kv_logical(const aether_kvcache *c);
-
-/* Rows of a token must be finite and the id space not exhausted. */
-aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, const float *v);
-
-/* Store token rows into slot `slot` under position `pos` (the landmark
- * position) with the next token id; bookkeeping of len is the caller's. */
-void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v);
-
-/* Add one token's rows to the landmark of position `pos`. */
-void aether_kv_landmark_add(aether_kvcache *c, size_t pos, const float *k, const float *v);
-/* Clear all landmark entries (tags = entry index, counts 0, means 0). */
-void aether_kv_landmarks_clear(aether_kvcache *c);
-/* Mean rows of block b, or 0 when the block is retired / empty. */
-int aether_kv_landmark_rows(aether_kvcache *c, size_t b, const float **mk, const float **mv);
-
-/* Append with eviction per policy (rows already validated). */
-void aether_kv_push(aether_kvcache *c, const float *k, const float *v);
-
-/* Position -> slot; returns 0 when the position is not cached. */
-int aether_kv_lookup(const aether_kvcache *c, size_t pos, size_t *slot);
-void aether_kv_hash_insert(aether_kvcache *c, size_t slot);
-void aether_kv_hash_remove(aether_kvcache *c, size_t slot);
-void aether_kv_hash_clear(aether_kvcache *c);
-
-/* SCORED: re-rank a slot after its score or evictability changed. */
-void aether_kv_tree_update(aether_kvcache *c, size_t slot);
-/* SCORED: 1 when the slot may be evicted now. */
-int aether_kv_evictable(const aether_kvcache *c, size_t slot);
-
-/* Victim slot of a full SLIDING / SCORED cache. */
-size_t aether_kv_victim(const aether_kvcache *c);
-
-/* 1 when token id t is in the protect list. */
-int aether_kv_is_protected_token(const aether_kvcache *c, size_t t);
-
-/* Validation shared by the tensor entry points: [1, kv_heads, dim]. */
-aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t);
 
 #endif /* AETHER_KVCACHE_INTERNAL_H */

@@ -6,7 +6,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "kvcache/kvcache_internal.h"
+#include "kvcache/kv_checks.h"
+#include "kvcache/kv_slots.h"
 
 static size_t home(const aether_kvcache *c, size_t pos)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvcache/kv_step.h"
-#include "simd/simd.h"
+#include "dispatch/kernels.h"
+#include "head/head_step.h"
 
 #define SESSION_MAGIC 0x53455353u /* "SESS" */
 
@@ -20,6 +20,10 @@ struct aether_model_session {
     size_t step_ws_len;
     size_t frames;
     int broken;
+    /* Projection kernels chosen at init: the active ISA for a sparse head,
+     * the reference for a dense one (whose stream must equal the dense
+     * window forward bit for bit). The caches hold their own choice. */
+    aether_kernel_sel kern;
     void *owned_;
 };
 
@@ -162,6 +166,10 @@ aether_status aether_model_session_init(void *buf, size_t len, const aether_mode
     s->frames = 0;
     s->broken = 0;
     s->owned_ = NULL;
+    if (model->head.backend == AETHER_HEAD_SPARSE_GQA)
+        aether_kernel_select(&s->kern);
+    else
+        aether_kernel_select_reference(&s->kern);
     s->magic = SESSION_MAGIC;
     *out = s;
     return AETHER_OK;
@@ -207,68 +215,39 @@ static aether_status check(const aether_model_session *s)
     return s->magic == SESSION_MAGIC ? AETHER_OK : AETHER_ERR_NOT_INITIALIZED;
 }
 
-/* Run the frame already in s->h through every layer. */
-static aether_status run_layers(aether_model_session *s)
+/* y = x . W by the chosen kernel, or the model's reference product. */
+static void matvec(const aether_simd_ops *ops, const float *x, size_t rows, const float *w,
+                   size_t cols, float *y)
 {
-    const aether_model *m = s->model;
-    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
-    size_t qh = m->header.n_q_heads, kvh = m->header.n_kv_heads, d = m->header.head_dim, l;
-    aether_tensor q1, k1, v1, a1;
-    aether_status st;
-
-    if ((st = aether_tensor_view(&q1, s->q, qw, 1, qh, d)) != AETHER_OK ||
-        (st = aether_tensor_view(&k1, s->k, kvw, 1, kvh, d)) != AETHER_OK ||
-        (st = aether_tensor_view(&v1, s->v, kvw, 1, kvh, d)) != AETHER_OK ||
-        (st = aether_tensor_view(&a1, s->a, qw, 1, qh, d)) != AETHER_OK)
-        return st;
-    for (l = 0; l < m->header.n_layers; ++l) {
-        size_t seen = aether_kvcache_tokens_seen(s->caches[l]);
-        aether_model_matvec_(s->h, in, aether_model_wq_(m, l), qw, s->q);
-        aether_model_matvec_(s->h, in, aether_model_wk_(m, l), kvw, s->k);
-        aether_model_matvec_(s->h, in, aether_model_wv_(m, l), kvw, s->v);
-        st = aether_head_step(&m->head, &q1, &k1, &v1, s->caches[l], &a1, s->step_ws,
-                              s->step_ws_len);
-        if (st != AETHER_OK) {
-            /* Layers before this one (or this cache) already hold the frame:
-             * the caches are out of step until a reset. */
-            if (l > 0 || aether_kvcache_tokens_seen(s->caches[l]) != seen)
-                s->broken = 1;
-            return st;
-        }
-        aether_model_residual_(m, l, s->a, s->tmp, s->h);
-    }
-    return AETHER_OK;
+    if (ops)
+        ops->matvec(x, rows, w, cols, y);
+    else
+        aether_model_matvec_(x, rows, w, cols, y);
 }
 
-/* The optimised path of run_layers (sparse head, SIMD kernels active):
- * projections as vector matvecs, and the cache step without the per-call
- * tensor and configuration checks the session already did once. Failures
- * and their order are those of aether_head_step. */
-static aether_status run_layers_fast(aether_model_session *s, const aether_simd_ops *ops)
+/* Run the frame already in s->h through every layer: projections, the
+ * head's streaming step, the residual update. */
+static aether_status run_layers(aether_model_session *s, const aether_simd_ops *ops)
 {
     const aether_model *m = s->model;
-    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
-    size_t qh = m->header.n_q_heads, l, j;
+    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width, l, j;
     aether_status st;
     for (l = 0; l < m->header.n_layers; ++l) {
-        ops->matvec(s->h, in, aether_model_wq_(m, l), qw, s->q);
-        ops->matvec(s->h, in, aether_model_wk_(m, l), kvw, s->k);
-        ops->matvec(s->h, in, aether_model_wv_(m, l), kvw, s->v);
-        if (!aether_kv_rows_finite_(s->q, qw) || !aether_kv_rows_finite_(s->k, kvw) ||
-            !aether_kv_rows_finite_(s->v, kvw))
-            st = AETHER_ERR_NONFINITE;
-        else
-            /* The layers' caches share parameters and history: layer l
-             * decodes from the candidate lists layer l - 1 just resolved. */
-            st = aether_kv_step_rows_twin_(&m->head.attn, s->q, qh, s->k, s->v, s->caches[l],
-                                           l > 0 ? s->caches[l - 1] : NULL, s->a);
+        matvec(ops, s->h, in, aether_model_wq_(m, l), qw, s->q);
+        matvec(ops, s->h, in, aether_model_wk_(m, l), kvw, s->k);
+        matvec(ops, s->h, in, aether_model_wv_(m, l), kvw, s->v);
+        /* The layers' caches share parameters and history: layer l may
+         * decode from the candidate lists layer l - 1 just resolved. */
+        st = aether_head_step_rows_(&m->head, s->q, s->k, s->v, s->caches[l],
+                                    l > 0 ? s->caches[l - 1] : NULL, s->a, s->step_ws);
         if (st != AETHER_OK) {
-            /* Nothing of this layer was stored; earlier layers were. */
+            /* Nothing of this layer was stored; earlier layers were: the
+             * caches are out of step until a reset. */
             if (l > 0)
                 s->broken = 1;
             return st;
         }
-        ops->matvec(s->a, qw, aether_model_wo_(m, l), in, s->tmp);
+        matvec(ops, s->a, qw, aether_model_wo_(m, l), in, s->tmp);
         for (j = 0; j < in; ++j)
             s->h[j] = s->h[j] + s->tmp[j];
     }
@@ -290,7 +269,7 @@ aether_status aether_model_session_step(aether_model_session *s, const float *fr
         return AETHER_ERR_STATE;
     m = s->model;
     in = m->header.input_dim;
-    if (!aether_kv_rows_finite_(frame, in))
+    if (!aether_head_all_finite_(frame, in))
         return AETHER_ERR_NONFINITE;
     /* Policies that never evict on append fail up front, before any layer
      * has taken the frame (all caches hold the same number of frames). */
@@ -299,14 +278,11 @@ aether_status aether_model_session_step(aether_model_session *s, const float *fr
         aether_kvcache_is_full(s->caches[0]))
         return AETHER_ERR_CACHE_FULL;
     aether_model_prepare_frame_(m, frame, s->h);
-    ops = m->head.backend == AETHER_HEAD_SPARSE_GQA ? aether_simd_active() : NULL;
-    st = ops ? run_layers_fast(s, ops) : run_layers(s);
+    ops = aether_kernel_sel_ops(&s->kern);
+    st = run_layers(s, ops);
     if (st != AETHER_OK)
         return st;
-    if (ops)
-        ops->matvec(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
-    else
-        aether_model_matvec_(s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
+    matvec(ops, s->h, in, aether_model_wc_(m), m->header.n_classes, logits);
     if (pooled)
         for (i = 0; i < in; ++i)
             pooled[i] = s->h[i];

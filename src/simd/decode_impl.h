@@ -199,6 +199,9 @@ static const aether_simd_ops AE_FN(ops) = {
     AE_FN(matvec),        AE_FN(query_heads),
     AE_FN(prefetch_rows), AE_FN(widen_f16),
     AE_RN16(query_group), AE_RN16(query_heads),
-    AE_FN(fma_probe),     AE_FN(read_probe),
     AE_VW,
+};
+
+static const aether_simd_probes AE_FN(probes) = {
+    AE_OPS_NAME, AE_VW, AE_FN(fma_probe), AE_FN(read_probe),
 };

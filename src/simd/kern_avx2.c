@@ -94,8 +94,18 @@ const aether_simd_ops *aether_simd_avx2(void)
 {
     return &ops_avx2;
 }
+
+const aether_simd_probes *aether_simd_probes_avx2(void)
+{
+    return &probes_avx2;
+}
 #else
 const aether_simd_ops *aether_simd_avx2(void)
+{
+    return NULL;
+}
+
+const aether_simd_probes *aether_simd_probes_avx2(void)
 {
     return NULL;
 }

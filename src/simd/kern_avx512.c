@@ -147,8 +147,18 @@ const aether_simd_ops *aether_simd_avx512(void)
 {
     return &ops_avx512;
 }
+
+const aether_simd_probes *aether_simd_probes_avx512(void)
+{
+    return &probes_avx512;
+}
 #else
 const aether_simd_ops *aether_simd_avx512(void)
+{
+    return NULL;
+}
+
+const aether_simd_probes *aether_simd_probes_avx512(void)
 {
     return NULL;
 }

@@ -67,8 +67,18 @@ const aether_simd_ops *aether_simd_neon(void)
 {
     return &ops_neon;
 }
+
+const aether_simd_probes *aether_simd_probes_neon(void)
+{
+    return &probes_neon;
+}
 #else
 const aether_simd_ops *aether_simd_neon(void)
+{
+    return NULL;
+}
+
+const aether_simd_probes *aether_simd_probes_neon(void)
 {
     return NULL;
 }

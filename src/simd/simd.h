@@ -22,19 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/sparse_internal.h"
+#include "aether/core.h"
+#include "simd/rows.h"
 
 /* Keys per score chunk (bounds the score scratch). */
 #define AETHER_TILE_KC 128u
 /* Largest row count of any ISA's tile (AVX-512: 2 x 16 lanes). */
 #define AETHER_TILE_RMAX 32u
-
-/* Token rows stored as IEEE binary16 (F16 caches): as aether_rows. */
-typedef struct aether_rows16 {
-    const uint16_t *k;
-    const uint16_t *v;
-    size_t stride; /* elements between consecutive rows */
-} aether_rows16;
 
 typedef struct aether_tile {
     size_t rows;               /* 1..ops->rows */
@@ -52,8 +46,13 @@ typedef struct aether_tile {
     float *scratch;            /* aether_tile_scratch_floats(dim) floats, 64-byte aligned */
 } aether_tile;
 
-/* Scratch floats any ISA's tile needs for this head dimension. */
-size_t aether_tile_scratch_floats(size_t dim);
+/* Scratch floats any ISA's tile needs for this head dimension: Q^T,
+ * scores, accumulators, then m, l, alpha per row. */
+static inline size_t aether_tile_scratch_floats(size_t dim)
+{
+    return dim * AETHER_TILE_RMAX + AETHER_TILE_KC * AETHER_TILE_RMAX + AETHER_TILE_RMAX * dim +
+           3 * AETHER_TILE_RMAX;
+}
 
 typedef struct aether_simd_ops {
     const char *name;
@@ -104,13 +103,6 @@ typedef struct aether_simd_ops {
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                           const aether_rows *blocks, const size_t *blk, size_t n_blk,
                           float *out);
-    /* Machine probes for the benchmark's bounds (no kernel uses them):
-     * fma_probe runs iters steps of 12 independent multiply-add chains of
-     * vectors seeded from x (24 * lanes * iters flops); read_probe sums
-     * p[0..n) with streaming vector loads. Both return a value that
-     * depends on all their work. */
-    float (*fma_probe)(size_t iters, float x);
-    float (*read_probe)(const float *p, size_t n);
     size_t lanes; /* floats per vector */
 } aether_simd_ops;
 
@@ -123,7 +115,22 @@ const aether_simd_ops *aether_simd_avx2(void);
 const aether_simd_ops *aether_simd_avx512(void);
 const aether_simd_ops *aether_simd_neon(void);
 
-/* The ops of the active kernel path, NULL when it is the reference. */
-const aether_simd_ops *aether_simd_active(void);
+/* Machine probes for the benchmark's bounds (aether bench), built with the
+ * same vector primitives as the kernels but kept out of their tables (no
+ * kernel uses them): fma_probe runs iters steps of 12 independent
+ * multiply-add chains of vectors seeded from x (24 * lanes * iters flops);
+ * read_probe sums p[0..n) with streaming vector loads. Both return a value
+ * that depends on all their work. */
+typedef struct aether_simd_probes {
+    const char *name;
+    size_t lanes; /* floats per vector */
+    float (*fma_probe)(size_t iters, float x);
+    float (*read_probe)(const float *p, size_t n);
+} aether_simd_probes;
+
+/* NULL where the ISA's table is (see the getters above). */
+const aether_simd_probes *aether_simd_probes_avx2(void);
+const aether_simd_probes *aether_simd_probes_avx512(void);
+const aether_simd_probes *aether_simd_probes_neon(void);
 
 #endif /* AETHER_SIMD_SIMD_H */

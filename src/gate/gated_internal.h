@@ -3,8 +3,8 @@
  * FastGRNN-gated forward: argument validation (callers that compute the mask
  * first must still report attention errors first) and the token filter.
  */
-#ifndef AETHER_KERNELS_GATED_INTERNAL_H
-#define AETHER_KERNELS_GATED_INTERNAL_H
+#ifndef AETHER_GATE_GATED_INTERNAL_H
+#define AETHER_GATE_GATED_INTERNAL_H
 
 #include "aether/attention_gated.h"
 
@@ -20,4 +20,4 @@ aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_
 size_t aether_gated_filter(const aether_attn_config *cfg, size_t i, size_t seq,
                            const uint8_t *keep, size_t *tok, size_t n);
 
-#endif /* AETHER_KERNELS_GATED_INTERNAL_H */
+#endif /* AETHER_GATE_GATED_INTERNAL_H */

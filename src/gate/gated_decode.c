@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "kernels/gated_internal.h"
+#include "gate/gated_internal.h"
 #include "kernels/osm.h"
 #include "kernels/sparse_internal.h"
 

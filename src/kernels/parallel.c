@@ -2,7 +2,7 @@
  * Fork-join over POSIX threads; without them (or for one thread) the caller
  * runs every item in order.
  */
-#include "dispatch/parallel.h"
+#include "kernels/parallel.h"
 
 #if (defined(__unix__) || defined(__APPLE__)) && !defined(__STDC_NO_ATOMICS__)
 #include <pthread.h>

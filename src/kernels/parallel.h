@@ -3,8 +3,8 @@
  * counter, so which worker runs an item varies between runs; kernels keep
  * results independent of that by giving each item its own fixed arithmetic.
  */
-#ifndef AETHER_DISPATCH_PARALLEL_H
-#define AETHER_DISPATCH_PARALLEL_H
+#ifndef AETHER_KERNELS_PARALLEL_H
+#define AETHER_KERNELS_PARALLEL_H
 
 #include <stddef.h>
 
@@ -16,4 +16,4 @@ typedef void (*aether_work_fn)(void *ctx, size_t item, unsigned worker);
  * Helpers that cannot be created leave their share to the others. */
 void aether_parallel_run(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx);
 
-#endif /* AETHER_DISPATCH_PARALLEL_H */
+#endif /* AETHER_KERNELS_PARALLEL_H */
