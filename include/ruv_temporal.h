@@ -118,6 +118,7 @@
 #ifndef RUV_TEMPORAL_H
 #define RUV_TEMPORAL_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -255,49 +256,49 @@ typedef struct ruv_temporal_config {
 /* Defaults: WINDOW mode (STREAMING when Kconfig selects it), pooling LAST,
  * sparse backend, attention window 32 / block 16 (the model defaults), cache
  * SLIDING f32, weights BORROW_IF_POSSIBLE. */
-ruv_temporal_config_t ruv_temporal_config_default(void);
+AETHER_API ruv_temporal_config_t ruv_temporal_config_default(void);
 
 /* Parse and validate `weights` (an RVNE blob of weights_len bytes) at format
  * and model level, check it declares input_dim and n_classes, size the
  * context for window_len frames and allocate it in one block. WINDOW mode,
  * pooling LAST, weights copied (the blob may be freed after the call).
  * *out_ctx is written only on success. Codes: see the table above. */
-esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                            uint32_t window_len, uint32_t n_classes,
-                            ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                                       uint32_t window_len, uint32_t n_classes,
+                                       ruv_temporal_ctx_t **out_ctx);
 
 /* As ruv_temporal_init with a configuration (NULL = defaults). */
-esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                               uint32_t window_len, uint32_t n_classes,
-                               const ruv_temporal_config_t *cfg, ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                                          uint32_t window_len, uint32_t n_classes,
+                                          const ruv_temporal_config_t *cfg, ruv_temporal_ctx_t **out_ctx);
 
 /* Bytes ruv_temporal_init_static needs for these arguments with the default
  * configuration (BORROW_IF_POSSIBLE weights: the count depends on whether
  * `weights` can be borrowed, i.e. on its alignment). 0 if any argument is
  * invalid (ruv_temporal_ctx_size_ex gives the reason). Allocates nothing. */
-size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                             uint32_t window_len, uint32_t n_classes);
+AETHER_API size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                                        uint32_t window_len, uint32_t n_classes);
 
 /* The same with a configuration (NULL = defaults); *out_bytes receives the
  * size. Validates exactly as init does and returns the same codes. */
-esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
-                                   uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
-                                   const ruv_temporal_config_t *cfg, size_t *out_bytes);
+AETHER_API esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
+                                              uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+                                              const ruv_temporal_config_t *cfg, size_t *out_bytes);
 
 /* Build the context inside buf[0, buf_len) with the default configuration;
  * no allocation, ever. buf_len below ruv_temporal_ctx_size -> ESP_ERR_NO_MEM.
  * The buffer must stay in place and untouched while the context is used;
  * with borrowed weights so must the blob. */
-esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
-                                   size_t weights_len, uint32_t input_dim, uint32_t window_len,
-                                   uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
+                                              size_t weights_len, uint32_t input_dim, uint32_t window_len,
+                                              uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
 
 /* The same with a configuration (NULL = defaults). */
-esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
-                                      size_t weights_len, uint32_t input_dim,
-                                      uint32_t window_len, uint32_t n_classes,
-                                      const ruv_temporal_config_t *cfg,
-                                      ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
+                                                 size_t weights_len, uint32_t input_dim,
+                                                 uint32_t window_len, uint32_t n_classes,
+                                                 const ruv_temporal_config_t *cfg,
+                                                 ruv_temporal_ctx_t **out_ctx);
 
 /* Append one frame of input_dim floats (the caller guarantees the length).
  * A frame holding NaN or Inf is rejected with ESP_ERR_INVALID_ARG and changes
@@ -312,22 +313,22 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
  * used up (SIZE_MAX - 1 frames since init/reset: about 497 days at 100 Hz
  * where size_t is 32 bits; a reset starts over). frames_total saturates at
  * UINT64_MAX. */
-esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame);
+AETHER_API esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame);
 
 /* Write n_classes logits (n_classes must equal the init value). WINDOW:
  * window forward over the held frames, oldest first; STREAMING: the logits
  * of the latest push. ESP_ERR_INVALID_STATE when no frame was pushed since
  * init/reset. logits are written only on success. */
-esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t n_classes);
+AETHER_API esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t n_classes);
 
 /* Forget every frame (empty ring / caches); the model stays. */
-esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
+AETHER_API esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
 
 /* Classify, then encode the 40-byte 0xC5110007 packet (docs/FORMATS.md section 4:
  * n_classes, node_id, ts_us, seq, argmax, top logit, top1 - top2, CRC-32)
  * into out. Codes as classify; out is written only on success. */
-esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,
-                                   uint32_t seq, uint8_t out[RUV_TEMPORAL_PACKET_LEN]);
+AETHER_API esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,
+                                              uint32_t seq, uint8_t out[RUV_TEMPORAL_PACKET_LEN]);
 
 /* What a context holds. */
 typedef struct ruv_temporal_info {
@@ -343,12 +344,12 @@ typedef struct ruv_temporal_info {
     size_t ctx_bytes;      /* the context's memory (= ctx_size for static) */
 } ruv_temporal_info_t;
 
-esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info_t *out);
+AETHER_API esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info_t *out);
 
 /* Release a context. NULL is a no-op. A static context's memory belongs to
  * the caller: destroy only marks it dead. Double destroy is undefined for
  * malloc'd contexts. */
-void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
+AETHER_API void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
 
 /* Run a fixed sparse attention case (seq 8, 2 heads, dim 4, window 2,
  * block 2, globals {0}, causal, log-stride and landmarks on) through the
@@ -360,7 +361,7 @@ void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
  * ESP_FAIL on any mismatch. Uses about 2.5 KB of stack; allocates only
  * if the kernel's workspace for this case exceeds 1 KB (it then mallocs and
  * frees it within the call). */
-esp_err_t ruv_temporal_kernel_self_test(void);
+AETHER_API esp_err_t ruv_temporal_kernel_self_test(void);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #ifndef AETHER_ATTENTION_H
 #define AETHER_ATTENTION_H
 
+#include "aether/export.h"
 #include "aether/pattern.h"
 #include "aether/tensor.h"
 
@@ -28,46 +29,46 @@ extern "C" {
  * shapes (q_heads a multiple of kv_heads; head h reads kv head h/group).
  * Validation order: q.dim 0 -> ZERO_HEAD_DIM; seq or dim mismatch ->
  * SHAPE_MISMATCH; k/v heads differ or GQA ratio -> SHAPE_MISMATCH/GQA_RATIO. */
-aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
-                                const aether_tensor *v, int causal, aether_tensor *out);
+AETHER_API aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
+                                           const aether_tensor *v, int causal, aether_tensor *out);
 
 /* Workspace bytes of aether_attn_dense_ws: the optimised kernels' scratch
  * for aether_get_num_threads() threads (query it after setting them). */
-aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
-                                               size_t *bytes);
+AETHER_API aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
+                                                          size_t *bytes);
 
 /* aether_attn_dense on the caller's workspace (ws_len from
  * aether_attn_dense_workspace_size): no heap call. A workspace for fewer
  * threads runs fewer threads (same results); below one thread's share
  * AETHER_ERR_BUFFER_TOO_SMALL. ws NULL: allocated here, as aether_attn_dense
  * does (which falls back to the reference kernel if that fails). */
-aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
-                                   const aether_tensor *v, int causal, aether_tensor *out,
-                                   void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
+                                              const aether_tensor *v, int causal, aether_tensor *out,
+                                              void *ws, size_t ws_len);
 
 /* Workspace bytes for forward / forward_gqa / forward_auto at these shapes,
  * with the optimised kernels' scratch for aether_get_num_threads() threads
  * (query it after setting them; a workspace for fewer threads runs fewer,
  * with the same results). With it the forward makes no heap call; ws NULL
  * allocates that size once per call. */
-aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                 size_t q_heads, size_t kv_heads, size_t dim,
-                                                 size_t *bytes);
+AETHER_API aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
+                                                            size_t q_heads, size_t kv_heads, size_t dim,
+                                                            size_t *bytes);
 
 /* Sparse MHA prefill (docs/KERNELS.md section 7): q, k, v identical shapes. */
-aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
-                                  const aether_tensor *k, const aether_tensor *v,
-                                  aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
+                                             const aether_tensor *k, const aether_tensor *v,
+                                             aether_tensor *out, void *ws, size_t ws_len);
 
 /* Sparse GQA/MQA prefill (docs/KERNELS.md section 8.2, its validation order). */
-aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
-                                      const aether_tensor *k, const aether_tensor *v,
-                                      aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
+                                                 const aether_tensor *k, const aether_tensor *v,
+                                                 aether_tensor *out, void *ws, size_t ws_len);
 
 /* forward when q.heads == k.heads, forward_gqa otherwise (docs/KERNELS.md section 8.3). */
-aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
-                                       const aether_tensor *k, const aether_tensor *v,
-                                       aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
+                                                  const aether_tensor *k, const aether_tensor *v,
+                                                  aether_tensor *out, void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #ifndef AETHER_ATTENTION_GATED_H
 #define AETHER_ATTENTION_GATED_H
 
+#include "aether/export.h"
 #include <stdint.h>
 
 #include "aether/attention.h"
@@ -33,9 +34,9 @@ extern "C" {
 #endif
 
 /* Workspace bytes for both gated forwards. */
-aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                       size_t q_heads, size_t kv_heads,
-                                                       size_t dim, size_t *bytes);
+AETHER_API aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg, size_t seq,
+                                                                  size_t q_heads, size_t kv_heads,
+                                                                  size_t dim, size_t *bytes);
 
 /*
  * MHA gated prefill (reference forward_gated). keep_mask holds n_mask bytes,
@@ -44,10 +45,10 @@ aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config 
  * q shape -> SHAPE_MISMATCH; n_mask != seq -> MASK_LENGTH; seq 0 -> OK, nothing
  * written. keep_mask may be NULL only when n_mask is 0.
  */
-aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aether_tensor *q,
-                                        const aether_tensor *k, const aether_tensor *v,
-                                        const uint8_t *keep_mask, size_t n_mask,
-                                        aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aether_tensor *q,
+                                                   const aether_tensor *k, const aether_tensor *v,
+                                                   const uint8_t *keep_mask, size_t n_mask,
+                                                   aether_tensor *out, void *ws, size_t ws_len);
 
 /*
  * GQA/MQA gated prefill (docs/KERNELS.md section 10.1): query head h reads kv head h / (q_heads /
@@ -56,19 +57,19 @@ aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aet
  * divisor -> GQA_RATIO; k/v heads differ -> KV_HEADS_MISMATCH; out shape),
  * then n_mask != seq -> MASK_LENGTH. With group 1 it equals the MHA form.
  */
-aether_status aether_attn_forward_gqa_gated(const aether_attn_config *cfg, const aether_tensor *q,
-                                            const aether_tensor *k, const aether_tensor *v,
-                                            const uint8_t *keep_mask, size_t n_mask,
-                                            aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa_gated(const aether_attn_config *cfg, const aether_tensor *q,
+                                                       const aether_tensor *k, const aether_tensor *v,
+                                                       const uint8_t *keep_mask, size_t n_mask,
+                                                       aether_tensor *out, void *ws, size_t ws_len);
 
 /* ---------- gated streaming decode over a KV cache ---------- */
 
 /* Workspace bytes of aether_kvcache_decode_gated for queries with q_heads
  * heads over this cache (bounded by the cache capacity, so one buffer serves
  * every step). */
-aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_config *cfg,
-                                                         const aether_kvcache *cache,
-                                                         size_t q_heads, size_t *bytes);
+AETHER_API aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_config *cfg,
+                                                                    const aether_kvcache *cache,
+                                                                    size_t q_heads, size_t *bytes);
 
 /*
  * aether_kvcache_decode_step with the docs/KERNELS.md section 10.1 filter: the newest
@@ -86,10 +87,10 @@ aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_confi
  * MASK_LENGTH; UNSUPPORTED; NONFINITE (q); BUFFER_TOO_SMALL. An empty cache
  * gives zeros. ws = NULL mallocs.
  */
-aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const aether_tensor *q1,
-                                          const aether_kvcache *cache, const uint8_t *keep,
-                                          size_t n_keep, aether_tensor *out, void *ws,
-                                          size_t ws_len);
+AETHER_API aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const aether_tensor *q1,
+                                                     const aether_kvcache *cache, const uint8_t *keep,
+                                                     size_t n_keep, aether_tensor *out, void *ws,
+                                                     size_t ws_len);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,7 @@
 #ifndef AETHER_ATTENTION_TILED_H
 #define AETHER_ATTENTION_TILED_H
 
+#include "aether/export.h"
 #include "aether/attention.h"
 
 #ifdef __cplusplus
@@ -59,27 +60,27 @@ typedef enum aether_tiled_order {
 } aether_tiled_order;
 
 /* Tile length actually used: tile, or max(window, 1) when tile is 0. */
-size_t aether_attn_tiled_tile(const aether_attn_config *cfg, size_t tile);
+AETHER_API size_t aether_attn_tiled_tile(const aether_attn_config *cfg, size_t tile);
 
 /* Workspace bytes for the tiled forwards (formula above). q_heads must be a
  * multiple of kv_heads (GQA_RATIO), dim > 0 (ZERO_HEAD_DIM). */
-aether_status aether_attn_forward_tiled_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                       size_t q_heads, size_t kv_heads,
-                                                       size_t dim, size_t tile,
-                                                       aether_tiled_order order, size_t *bytes);
+AETHER_API aether_status aether_attn_forward_tiled_workspace_size(const aether_attn_config *cfg, size_t seq,
+                                                                  size_t q_heads, size_t kv_heads,
+                                                                  size_t dim, size_t tile,
+                                                                  aether_tiled_order order, size_t *bytes);
 
 /* MHA tiled prefill: q, k, v identical shapes (validation of forward). */
-aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aether_tensor *q,
-                                        const aether_tensor *k, const aether_tensor *v,
-                                        aether_tensor *out, size_t tile, aether_tiled_order order,
-                                        void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aether_tensor *q,
+                                                   const aether_tensor *k, const aether_tensor *v,
+                                                   aether_tensor *out, size_t tile, aether_tiled_order order,
+                                                   void *ws, size_t ws_len);
 
 /* GQA/MQA tiled prefill (reference forward_gqa_flash): head h reads kv head
  * h / (q_heads / kv_heads); validation of forward_gqa. */
-aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const aether_tensor *q,
-                                            const aether_tensor *k, const aether_tensor *v,
-                                            aether_tensor *out, size_t tile,
-                                            aether_tiled_order order, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const aether_tensor *q,
+                                                       const aether_tensor *k, const aether_tensor *v,
+                                                       aether_tensor *out, size_t tile,
+                                                       aether_tiled_order order, void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

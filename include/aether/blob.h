@@ -72,6 +72,7 @@
 #ifndef AETHER_BLOB_H
 #define AETHER_BLOB_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 
 #ifdef __cplusplus
@@ -137,17 +138,17 @@ typedef struct aether_blob_layout {
 } aether_blob_layout;
 
 /* 1 when flag bit 0 says binary16, else 0. NULL gives 0. */
-int aether_blob_is_f16(const aether_blob_header *h);
+AETHER_API int aether_blob_is_f16(const aether_blob_header *h);
 /* Element size per flag bit 0: 2 or 4 (4 for NULL). */
-size_t aether_blob_elem_size(const aether_blob_header *h);
+AETHER_API size_t aether_blob_elem_size(const aether_blob_header *h);
 
 /* Read the 24 header bytes without validating anything (for diagnostics of a
  * blob that fails to parse). AETHER_ERR_BLOB_TOO_SHORT if len < 24. */
-aether_status aether_blob_peek_header(const void *buf, size_t len, aether_blob_header *out);
+AETHER_API aether_status aether_blob_peek_header(const void *buf, size_t len, aether_blob_header *out);
 
 /* Header semantics of docs/FORMATS.md section 1.1 (steps 6-8), in order: ZERO_DIM, GQA,
  * DEGENERATE. */
-aether_status aether_blob_check_header(const aether_blob_header *h);
+AETHER_API aether_status aether_blob_check_header(const aether_blob_header *h);
 
 /* Format-level parse, docs/FORMATS.md section 1.1 order: BLOB_TOO_SHORT, BLOB_MAGIC,
  * BLOB_VERSION, BLOB_LENGTH, BLOB_CRC, BLOB_ZERO_DIM, BLOB_GQA,
@@ -155,15 +156,15 @@ aether_status aether_blob_check_header(const aether_blob_header *h);
  * reserved byte and the payload's structure are not checked. On success *out
  * views `buf`; on error *out is unchanged. Lengths are compared as
  * len - 28 == weights_len, so nothing wraps on a 32-bit size_t. */
-aether_status aether_blob_parse(const void *buf, size_t len, aether_blob_view *out);
+AETHER_API aether_status aether_blob_parse(const void *buf, size_t len, aether_blob_view *out);
 
 /* The reference implementation's display text for a format-level blob
  * status (docs/FORMATS.md section 1.1, e.g. "blob CRC mismatch"; UTF-8, the degenerate
  * shape text contains U+2265). Other statuses give aether_strerror(). */
-const char *aether_blob_reference_message(aether_status status);
+AETHER_API const char *aether_blob_reference_message(aether_status status);
 
 /* Bytes of the serialized blob (28 + weights_len), overflow-checked. */
-aether_status aether_blob_serialized_size(const aether_blob_header *h, size_t *bytes);
+AETHER_API aether_status aether_blob_serialized_size(const aether_blob_header *h, size_t *bytes);
 
 /* Write header h (its weights_len) with the payload `weights` and the CRC
  * into out[0, 28 + weights_len). Checks: the header semantics
@@ -171,14 +172,14 @@ aether_status aether_blob_serialized_size(const aether_blob_header *h, size_t *b
  * (BLOB_ELEM_SIZE), weights non-NULL when weights_len > 0, cap large enough
  * (BUFFER_TOO_SMALL). Flags are written as given; version 1 and reserved 0
  * always. *written (optional) receives the byte count. */
-aether_status aether_blob_serialize(const aether_blob_header *h, const void *weights, void *out,
-                                    size_t cap, size_t *written);
+AETHER_API aether_status aether_blob_serialize(const aether_blob_header *h, const void *weights, void *out,
+                                               size_t cap, size_t *written);
 
 /* Layout of the model-level payload for header h (flag bits 0 and 1 used;
  * other bits ignored here; meta_bytes is 0 because the metadata record's
  * size is in the payload, not the header: aether_blob_validate_model fills
  * it). AETHER_ERR_OVERFLOW if a count overflows. */
-aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
+AETHER_API aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
 
 /* Model-level validation of a parsed blob, in this order (after the header
  * semantics of aether_blob_check_header, which matter only for a view not
@@ -190,18 +191,18 @@ aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_lay
  * above give BLOB_LAYOUT / BLOB_EXTENSION),
  * BLOB_NONFINITE (a NaN or Inf element, extension arrays included).
  * `layout` (optional) receives the layout on success. */
-aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_layout *layout);
+AETHER_API aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_layout *layout);
 
 /* Element `index` of the payload as f32 (f16 converted), without bounds
  * checks beyond index < weights_len / elem_size (returns NaN otherwise). */
-float aether_blob_weight(const aether_blob_view *v, size_t index);
+AETHER_API float aether_blob_weight(const aether_blob_view *v, size_t index);
 
 /* Decode n payload elements starting at element `first` into dst (f16
  * converted exactly). AETHER_ERR_INVALID_ARG if the range leaves the payload. */
-aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size_t n, float *dst);
+AETHER_API aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size_t n, float *dst);
 
 /* Number of weights the model layout declares (= layout total_elems). */
-aether_status aether_blob_param_count(const aether_blob_header *h, size_t *count);
+AETHER_API aether_status aether_blob_param_count(const aether_blob_header *h, size_t *count);
 
 /* ---------- model metadata (flag bit 2) ---------- */
 
@@ -217,36 +218,36 @@ typedef struct aether_blob_metadata {
  * key=value lines, key syntax, no duplicate key, length <=
  * AETHER_BLOB_META_MAX_TEXT). *n_entries (optional) receives the line count.
  * NULL_ARG (text NULL with len > 0), BLOB_EXTENSION when invalid. */
-aether_status aether_blob_metadata_check_text(const char *text, size_t len, size_t *n_entries);
+AETHER_API aether_status aether_blob_metadata_check_text(const char *text, size_t len, size_t *n_entries);
 
 /* The metadata of a model-level valid blob (aether_blob_validate_model runs
  * first and its status is returned on failure). Without flag bit 2:
  * AETHER_OK with present 0 and no entries. */
-aether_status aether_blob_metadata_get(const aether_blob_view *v, aether_blob_metadata *out);
+AETHER_API aether_status aether_blob_metadata_get(const aether_blob_view *v, aether_blob_metadata *out);
 
 /* Value of `key` (NUL-terminated) as a view: *value / *value_len, or
  * *value NULL and *value_len 0 when the key is absent (still AETHER_OK). */
-aether_status aether_blob_metadata_find(const aether_blob_metadata *m, const char *key,
-                                        const char **value, size_t *value_len);
+AETHER_API aether_status aether_blob_metadata_find(const aether_blob_metadata *m, const char *key,
+                                                   const char **value, size_t *value_len);
 
 /* The same value copied NUL-terminated into buf[cap]: *found (optional) is
  * 1 or 0; an absent key gives "" . BUFFER_TOO_SMALL if value + NUL > cap
  * (buf then holds ""). */
-aether_status aether_blob_metadata_copy(const aether_blob_metadata *m, const char *key,
-                                        char *buf, size_t cap, int *found);
+AETHER_API aether_status aether_blob_metadata_copy(const aether_blob_metadata *m, const char *key,
+                                                   char *buf, size_t cap, int *found);
 
 /* Entry `index` (text order): key and value views. INVALID_ARG past the end. */
-aether_status aether_blob_metadata_entry(const aether_blob_metadata *m, size_t index,
-                                         const char **key, size_t *key_len, const char **value,
-                                         size_t *value_len);
+AETHER_API aether_status aether_blob_metadata_entry(const aether_blob_metadata *m, size_t index,
+                                                    const char **key, size_t *key_len, const char **value,
+                                                    size_t *value_len);
 
 /* Bytes of a metadata record for a text of text_len bytes: text, padding,
  * trailer. INVALID_ARG if text_len > AETHER_BLOB_META_MAX_TEXT. */
-aether_status aether_blob_metadata_record_size(size_t text_len, size_t *bytes);
+AETHER_API aether_status aether_blob_metadata_record_size(size_t text_len, size_t *bytes);
 
 /* Bytes of the blob aether_blob_with_metadata writes for v and text_len. */
-aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t text_len,
-                                             size_t *bytes);
+AETHER_API aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t text_len,
+                                                        size_t *bytes);
 
 /* Serialise the model-level valid blob v with flag bit 2 set and `text` as
  * its metadata record, replacing any record v already has: header, v's
@@ -254,8 +255,8 @@ aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t t
  * not overlap v's buffer. Errors: NULL_ARG, validation statuses,
  * BLOB_EXTENSION, BLOB_LAYOUT (payload would exceed a u32),
  * BUFFER_TOO_SMALL. *written (optional) receives the bytes. */
-aether_status aether_blob_with_metadata(const aether_blob_view *v, const char *text,
-                                        size_t text_len, void *out, size_t cap, size_t *written);
+AETHER_API aether_status aether_blob_with_metadata(const aether_blob_view *v, const char *text,
+                                                   size_t text_len, void *out, size_t cap, size_t *written);
 
 /* ---------- the model metadata keys, typed ----------
  * The keys aether writes (`aether train`) and every front end reads (CLI,
@@ -299,11 +300,11 @@ typedef struct aether_blob_model_meta {
  * class; pool not last/mean; a count that is not a decimal integer below
  * 2^32 (window_frames and window_stride also > 0); a name longer than
  * AETHER_BLOB_META_NAME_MAX - 1; input_dim other than the header's. */
-aether_status aether_blob_model_meta_read(const aether_blob_view *v,
-                                          aether_blob_model_meta *out);
+AETHER_API aether_status aether_blob_model_meta_read(const aether_blob_view *v,
+                                                     aether_blob_model_meta *out);
 
 /* Label i (NUL-terminated), or NULL when i >= n_labels. */
-const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i);
+AETHER_API const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i);
 
 /* ---------- deterministic demo blob (docs/FORMATS.md section 2.2) ---------- */
 
@@ -325,23 +326,23 @@ typedef struct aether_blob_demo_params {
     uint16_t n_classes;
 } aether_blob_demo_params;
 
-aether_blob_demo_params aether_blob_demo_default(void);
+AETHER_API aether_blob_demo_params aether_blob_demo_default(void);
 
 /* The generator's values: n floats in [-0.1, 0.1], advancing *state
  * (s ^= s<<13; s ^= s>>7; s ^= s<<17; o = s*2685821657736338717;
  * unit = (float)(u32)(o>>32) / 2^32; value = (unit - 0.5f) * 0.2f). */
-void aether_blob_demo_values(uint64_t *state, float *dst, size_t n);
+AETHER_API void aether_blob_demo_values(uint64_t *state, float *dst, size_t n);
 
 /* Size of the demo blob for p (28 + payload). Errors: NULL_ARG,
  * INVALID_ARG (seed 0), the header checks of aether_blob_check_header,
  * OVERFLOW / BLOB_LAYOUT when the payload would not fit a u32. */
-aether_status aether_blob_demo_size(const aether_blob_demo_params *p, size_t *bytes);
+AETHER_API aether_status aether_blob_demo_size(const aether_blob_demo_params *p, size_t *bytes);
 
 /* Write the demo blob: version-1 arrays consecutively from the generator;
  * with input_norm the mean array continues the same stream and inv_std[i] =
  * 1 + 5*value (in [0.5, 1.5]). BUFFER_TOO_SMALL if cap is short. */
-aether_status aether_blob_demo_write(const aether_blob_demo_params *p, void *out, size_t cap,
-                                     size_t *written);
+AETHER_API aether_status aether_blob_demo_write(const aether_blob_demo_params *p, void *out, size_t cap,
+                                                size_t *written);
 
 #ifdef __cplusplus
 }

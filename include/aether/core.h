@@ -9,6 +9,7 @@
 #ifndef AETHER_CORE_H
 #define AETHER_CORE_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,7 @@ extern "C" {
 #define AETHER_VERSION_STRING "0.1.0"
 
 /* Version of the library actually linked (may differ from the header). */
-const char *aether_version(void);
+AETHER_API const char *aether_version(void);
 
 /*
  * Status codes. Values are stable (they appear in CLI exit statuses and the
@@ -113,18 +114,18 @@ typedef enum aether_status {
 } aether_status;
 
 /* Static message for a status; unknown values give "unknown status". */
-const char *aether_strerror(aether_status status);
+AETHER_API const char *aether_strerror(aether_status status);
 /* Stable symbolic name, e.g. "AETHER_ERR_CACHE_FULL". */
-const char *aether_status_name(aether_status status);
+AETHER_API const char *aether_status_name(aether_status status);
 
 /* ---------- overflow-checked size arithmetic ---------- */
 /* Each returns AETHER_OK and stores the result, or AETHER_ERR_OVERFLOW and
  * leaves *out untouched. */
-aether_status aether_size_add(size_t a, size_t b, size_t *out);
-aether_status aether_size_mul(size_t a, size_t b, size_t *out);
-aether_status aether_size_mul3(size_t a, size_t b, size_t c, size_t *out);
+AETHER_API aether_status aether_size_add(size_t a, size_t b, size_t *out);
+AETHER_API aether_status aether_size_mul(size_t a, size_t b, size_t *out);
+AETHER_API aether_status aether_size_mul3(size_t a, size_t b, size_t c, size_t *out);
 /* ceil(a / b) with ceil_div(0, b) = 0; b must be > 0 (returns 0 otherwise). */
-size_t aether_ceil_div(size_t a, size_t b);
+AETHER_API size_t aether_ceil_div(size_t a, size_t b);
 
 /* ---------- arena over caller memory ----------
  * One layout function serves both the size query and the init: run it on a
@@ -140,41 +141,41 @@ typedef struct aether_arena {
 
 #define AETHER_ALIGN 64u /* default alignment for arrays (cache line / AVX-512) */
 
-void aether_arena_init(aether_arena *a, void *buf, size_t capacity);
-void aether_arena_measure(aether_arena *a);
+AETHER_API void aether_arena_init(aether_arena *a, void *buf, size_t capacity);
+AETHER_API void aether_arena_measure(aether_arena *a);
 /* Reserve `count * elem` bytes aligned to `align` (a power of two). Returns the
  * zero-filled block, or NULL when measuring or on failure (see a->status). */
-void *aether_arena_alloc(aether_arena *a, size_t count, size_t elem, size_t align);
+AETHER_API void *aether_arena_alloc(aether_arena *a, size_t count, size_t elem, size_t align);
 
 /* ---------- CRC-32/IEEE (reflected 0xEDB88320, init/xorout 0xFFFFFFFF) ---------- */
-uint32_t aether_crc32(const void *data, size_t len);
+AETHER_API uint32_t aether_crc32(const void *data, size_t len);
 /* Incremental: crc = aether_crc32_update(0, a, n); crc = aether_crc32_update(crc, b, m); */
-uint32_t aether_crc32_update(uint32_t crc, const void *data, size_t len);
+AETHER_API uint32_t aether_crc32_update(uint32_t crc, const void *data, size_t len);
 
 /* ---------- IEEE binary16 ----------
  * f32 -> f16: round to nearest even, overflow to +-inf, subnormals kept, NaN
  * quietened as sign|0x7E00|(mantissa>>13). f16 -> f32 exact; NaN gets the
  * quiet bit set. */
-uint16_t aether_f32_to_f16(float x);
-float aether_f16_to_f32(uint16_t h);
-void aether_f32_to_f16_array(const float *src, uint16_t *dst, size_t n);
-void aether_f16_to_f32_array(const uint16_t *src, float *dst, size_t n);
+AETHER_API uint16_t aether_f32_to_f16(float x);
+AETHER_API float aether_f16_to_f32(uint16_t h);
+AETHER_API void aether_f32_to_f16_array(const float *src, uint16_t *dst, size_t n);
+AETHER_API void aether_f16_to_f32_array(const uint16_t *src, float *dst, size_t n);
 
 /* ---------- little-endian access (host-endianness independent) ---------- */
-uint16_t aether_load_le16(const unsigned char *p);
-uint32_t aether_load_le32(const unsigned char *p);
-uint64_t aether_load_le64(const unsigned char *p);
-float aether_load_lef32(const unsigned char *p);
-void aether_store_le16(unsigned char *p, uint16_t v);
-void aether_store_le32(unsigned char *p, uint32_t v);
-void aether_store_le64(unsigned char *p, uint64_t v);
-void aether_store_lef32(unsigned char *p, float v);
+AETHER_API uint16_t aether_load_le16(const unsigned char *p);
+AETHER_API uint32_t aether_load_le32(const unsigned char *p);
+AETHER_API uint64_t aether_load_le64(const unsigned char *p);
+AETHER_API float aether_load_lef32(const unsigned char *p);
+AETHER_API void aether_store_le16(unsigned char *p, uint16_t v);
+AETHER_API void aether_store_le32(unsigned char *p, uint32_t v);
+AETHER_API void aether_store_le64(unsigned char *p, uint64_t v);
+AETHER_API void aether_store_lef32(unsigned char *p, float v);
 
 /* Bit pattern of a float and back (memcpy-based, no aliasing tricks). */
-uint32_t aether_f32_bits(float x);
-float aether_f32_from_bits(uint32_t bits);
+AETHER_API uint32_t aether_f32_bits(float x);
+AETHER_API float aether_f32_from_bits(uint32_t bits);
 /* 1 if x is neither NaN nor +-Inf. */
-int aether_isfinite(float x);
+AETHER_API int aether_isfinite(float x);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #ifndef AETHER_CSI_H
 #define AETHER_CSI_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,7 +82,7 @@ typedef struct aether_csi_frame {
 } aether_csi_frame;
 
 /* Name of a kind ("raw_iq", "amplitude"; "unknown" otherwise). */
-const char *aether_csi_kind_name(aether_csi_kind kind);
+AETHER_API const char *aether_csi_kind_name(aether_csi_kind kind);
 
 /*
  * Total byte length of the ADR-018 frame starting at buf, from its header
@@ -89,7 +90,7 @@ const char *aether_csi_kind_name(aether_csi_kind kind);
  * length fields (AETHER_ERR_FRAME_LENGTH: len < 8, n_antennas outside 1..4,
  * n_subcarriers outside 1..256). Used to walk a stream of concatenated frames.
  */
-aether_status aether_adr018_frame_length(const void *buf, size_t len, size_t *frame_len);
+AETHER_API aether_status aether_adr018_frame_length(const void *buf, size_t len, size_t *frame_len);
 
 /*
  * Parse one complete ADR-018 frame of exactly `len` bytes (a datagram).
@@ -100,7 +101,7 @@ aether_status aether_adr018_frame_length(const void *buf, size_t len, size_t *fr
  * alive), n_pairs = n_antennas*n_subcarriers, flags = HAS_NODE|HAS_HEADER,
  * timestamp 0, record 0. On error *out is unchanged.
  */
-aether_status aether_adr018_parse(const void *buf, size_t len, aether_csi_frame *out);
+AETHER_API aether_status aether_adr018_parse(const void *buf, size_t len, aether_csi_frame *out);
 
 /*
  * Serialise a RAW_IQ frame as ADR-018 (header fields from the frame when
@@ -108,8 +109,8 @@ aether_status aether_adr018_parse(const void *buf, size_t len, aether_csi_frame 
  * n_antennas with n_pairs / n_antennas in 1..256; node_id <= 255.
  * AETHER_ERR_BUFFER_TOO_SMALL if cap < the frame length (*out_len still set).
  */
-aether_status aether_adr018_encode(const aether_csi_frame *frame, void *buf, size_t cap,
-                                   size_t *out_len);
+AETHER_API aether_status aether_adr018_encode(const aether_csi_frame *frame, void *buf, size_t cap,
+                                              size_t *out_len);
 
 /* ===================== host-only: recording readers ===================== */
 /* Defined in library aether_host (links cJSON and zlib). */
@@ -135,7 +136,7 @@ typedef enum aether_csi_skip {
 } aether_csi_skip;
 
 /* Name of a skip type ("vitals", "feature", ..., "blank"). */
-const char *aether_csi_skip_name(aether_csi_skip skip);
+AETHER_API const char *aether_csi_skip_name(aether_csi_skip skip);
 
 /* One malformed record. */
 typedef struct aether_csi_error {
@@ -201,12 +202,12 @@ typedef struct aether_recording aether_recording; /* opaque */
  * AETHER_ERR_ZIP (container), _UNSUPPORTED (zip64, encryption, other
  * compression), AETHER_ERR_NPY_* (members), _FORMAT (no usable csi_data).
  */
-aether_status aether_recording_open(const char *path, const aether_recording_options *opt,
-                                    aether_recording **out);
+AETHER_API aether_status aether_recording_open(const char *path, const aether_recording_options *opt,
+                                               aether_recording **out);
 /* Same, over a caller buffer that must outlive the recording (fuzzing). */
-aether_status aether_recording_open_memory(const void *buf, size_t len,
-                                           const aether_recording_options *opt,
-                                           aether_recording **out);
+AETHER_API aether_status aether_recording_open_memory(const void *buf, size_t len,
+                                                      const aether_recording_options *opt,
+                                                      aether_recording **out);
 
 /*
  * Next frame. AETHER_OK: *frame is valid until the next call. AETHER_ERR_END:
@@ -222,17 +223,17 @@ aether_status aether_recording_open_memory(const void *buf, size_t len,
  * give RAW_IQ frames with the header fields, timestamp = index * 0.02 s
  * (the firmware's 50 Hz ceiling; the frame has no time), flag TIME_SYNTH.
  */
-aether_status aether_recording_next(aether_recording *rec, aether_csi_frame *frame);
+AETHER_API aether_status aether_recording_next(aether_recording *rec, aether_csi_frame *frame);
 
 /* Counters so far (never NULL for a valid rec; NULL for NULL). */
-const aether_recording_stats *aether_recording_get_stats(const aether_recording *rec);
+AETHER_API const aether_recording_stats *aether_recording_get_stats(const aether_recording *rec);
 /* Detected format; AETHER_REC_FORMAT_COUNT for NULL. */
-aether_recording_format aether_recording_get_format(const aether_recording *rec);
+AETHER_API aether_recording_format aether_recording_get_format(const aether_recording *rec);
 /* NPZ scalars, or NULL for other formats. */
-const aether_npz_info *aether_recording_npz_info(const aether_recording *rec);
+AETHER_API const aether_npz_info *aether_recording_npz_info(const aether_recording *rec);
 /* "jsonl", "npz", "adr018". */
-const char *aether_recording_format_name(aether_recording_format format);
-void aether_recording_close(aether_recording *rec);
+AETHER_API const char *aether_recording_format_name(aether_recording_format format);
+AETHER_API void aether_recording_close(aether_recording *rec);
 
 #ifdef __cplusplus
 }

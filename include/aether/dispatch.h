@@ -28,6 +28,7 @@
 #ifndef AETHER_DISPATCH_H
 #define AETHER_DISPATCH_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 
 #ifdef __cplusplus
@@ -48,27 +49,27 @@ typedef enum aether_kernel_mode {
 #define AETHER_CPU_NEON 0x4u   /* AArch64 Advanced SIMD */
 
 /* Features detected on this CPU that this build has kernels for. */
-unsigned aether_cpu_features(void);
+AETHER_API unsigned aether_cpu_features(void);
 
 /* Force a kernel path. AETHER_ERR_INVALID_ARG for an unknown mode,
  * AETHER_ERR_UNSUPPORTED when the CPU (or this build) lacks it; the mode is
  * then unchanged. */
-aether_status aether_set_kernel_mode(aether_kernel_mode mode);
+AETHER_API aether_status aether_set_kernel_mode(aether_kernel_mode mode);
 
 /* The requested mode (AUTO unless set by the API or AETHER_KERNELS). */
-aether_kernel_mode aether_get_kernel_mode(void);
+AETHER_API aether_kernel_mode aether_get_kernel_mode(void);
 
 /* The path kernels run now: "reference", "avx2", "avx512" or "neon". */
-const char *aether_kernel_name(void);
+AETHER_API const char *aether_kernel_name(void);
 
 /* Parse "reference", "avx2", "avx512", "neon" or "auto" (case-sensitive).
  * AETHER_ERR_INVALID_ARG for anything else. */
-aether_status aether_kernel_mode_parse(const char *name, aether_kernel_mode *mode);
+AETHER_API aether_status aether_kernel_mode_parse(const char *name, aether_kernel_mode *mode);
 
 /* Threads used by the prefill and dense kernels (1..256; default 1, which
  * never creates a thread). AETHER_ERR_INVALID_ARG outside that range. */
-aether_status aether_set_num_threads(unsigned n);
-unsigned aether_get_num_threads(void);
+AETHER_API aether_status aether_set_num_threads(unsigned n);
+AETHER_API unsigned aether_get_num_threads(void);
 
 #ifdef __cplusplus
 }

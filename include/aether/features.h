@@ -98,6 +98,7 @@
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,37 +142,37 @@ typedef struct aether_features_config {
 
 /* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
  * AETHER_FEATURES_V1}. */
-aether_features_config aether_features_config_default(void);
+AETHER_API aether_features_config aether_features_config_default(void);
 
 /* Recipe name <-> selector: "csi-v1", "csi-v2", "csi-v3" (names blob metadata
  * stores under `features`). parse: INVALID_ARG for other names, NULL_ARG.
  * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", NULL for unknown values. */
-aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
-const char *aether_features_recipe_name(unsigned recipe);
+AETHER_API aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
+AETHER_API const char *aether_features_recipe_name(unsigned recipe);
 
 /* Number of groups G for input_dim (0 if input_dim is out of range). */
-size_t aether_features_groups(size_t input_dim);
+AETHER_API size_t aether_features_groups(size_t input_dim);
 
 /* Extractor with per-node previous-frame state; opaque, lives in caller memory. */
 typedef struct aether_features aether_features;
 
 /* Bytes needed by aether_features_init (AETHER_ERR_INVALID_ARG for a bad config). */
-aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes);
+AETHER_API aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes);
 /* Build an extractor in buf (any alignment; len from aether_features_size). */
-aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
-                                   aether_features **out);
+AETHER_API aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
+                                              aether_features **out);
 /* malloc convenience; release with aether_features_destroy. */
-aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
-void aether_features_destroy(aether_features *f);
+AETHER_API aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
+AETHER_API void aether_features_destroy(aether_features *f);
 
 /* Recipe of this extractor, AETHER_FEATURES_V1, _V2 or _V3 (0 for NULL). */
-unsigned aether_features_recipe(const aether_features *f);
+AETHER_API unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
-size_t aether_features_dim(const aether_features *f);
+AETHER_API size_t aether_features_dim(const aether_features *f);
 /* Forget every node's previous frame. */
-aether_status aether_features_reset(aether_features *f);
+AETHER_API aether_status aether_features_reset(aether_features *f);
 /* Forget one node (AETHER_ERR_TRACK_NOT_FOUND if it is not tracked). */
-aether_status aether_features_forget(aether_features *f, uint32_t node_id);
+AETHER_API aether_status aether_features_forget(aether_features *f, uint32_t node_id);
 
 /*
  * Features of one frame into out[0..D) (out_len must equal D), then remember
@@ -181,8 +182,8 @@ aether_status aether_features_forget(aether_features *f, uint32_t node_id);
  * samples); AETHER_ERR_NONFINITE (NaN/Inf or negative amplitude);
  * AETHER_ERR_TRACKS_FULL (a new node_id and max_nodes already tracked).
  */
-aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
-                                      float *out, size_t out_len);
+AETHER_API aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
+                                                 float *out, size_t out_len);
 
 /* ---------------- running normalisation ----------------
  * y = (x - mean) / sqrt(var + eps) per feature. WELFORD: exact running mean
@@ -215,34 +216,34 @@ typedef struct aether_feature_norm aether_feature_norm; /* opaque */
 #define AETHER_NORM_STATE_VERSION 1u
 
 /* {dim, WELFORD, alpha 0.01, eps 1e-6}. */
-aether_norm_config aether_norm_config_default(size_t dim);
-aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes);
-aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
-                               aether_feature_norm **out);
-aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out);
-void aether_norm_destroy(aether_feature_norm *n);
+AETHER_API aether_norm_config aether_norm_config_default(size_t dim);
+AETHER_API aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes);
+AETHER_API aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
+                                          aether_feature_norm **out);
+AETHER_API aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out);
+AETHER_API void aether_norm_destroy(aether_feature_norm *n);
 /* Forget all samples. */
-aether_status aether_norm_reset(aether_feature_norm *n);
+AETHER_API aether_status aether_norm_reset(aether_feature_norm *n);
 /* Samples accumulated so far (0 for NULL). */
-uint64_t aether_norm_count(const aether_feature_norm *n);
+AETHER_API uint64_t aether_norm_count(const aether_feature_norm *n);
 /* Accumulate one sample (AETHER_ERR_NONFINITE leaves the state unchanged). */
-aether_status aether_norm_update(aether_feature_norm *n, const float *x, size_t dim);
+AETHER_API aether_status aether_norm_update(aether_feature_norm *n, const float *x, size_t dim);
 /* y = normalised x with the current statistics (x == y allowed). */
-aether_status aether_norm_apply(const aether_feature_norm *n, const float *x, float *y,
-                                size_t dim);
+AETHER_API aether_status aether_norm_apply(const aether_feature_norm *n, const float *x, float *y,
+                                           size_t dim);
 /* Current mean / variance of feature i (for inspection). */
-aether_status aether_norm_stats(const aether_feature_norm *n, size_t i, double *mean,
-                                double *var);
+AETHER_API aether_status aether_norm_stats(const aether_feature_norm *n, size_t i, double *mean,
+                                           double *var);
 /* Bytes of the saved state: 36 + 16 D. */
-size_t aether_norm_state_bytes(size_t dim);
+AETHER_API size_t aether_norm_state_bytes(size_t dim);
 /* Save into buf (AETHER_ERR_BUFFER_TOO_SMALL if cap is short; *out_len set). */
-aether_status aether_norm_save(const aether_feature_norm *n, void *buf, size_t cap,
-                               size_t *out_len);
+AETHER_API aether_status aether_norm_save(const aether_feature_norm *n, void *buf, size_t cap,
+                                          size_t *out_len);
 /* Load a saved state into n: AETHER_ERR_FORMAT (magic/version/mode),
  * AETHER_ERR_SHAPE_MISMATCH (D differs from n's), AETHER_ERR_INVALID_ARG
  * (len wrong, bad alpha/eps), AETHER_ERR_PARSE (CRC mismatch),
  * AETHER_ERR_NONFINITE. The state is unchanged on error. */
-aether_status aether_norm_load(aether_feature_norm *n, const void *buf, size_t len);
+AETHER_API aether_status aether_norm_load(aether_feature_norm *n, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

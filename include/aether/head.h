@@ -22,6 +22,7 @@
 #ifndef AETHER_HEAD_H
 #define AETHER_HEAD_H
 
+#include "aether/export.h"
 #include "aether/attention.h"
 #include "aether/kvcache.h"
 #include "aether/pattern.h"
@@ -53,7 +54,7 @@ typedef struct aether_head_config {
 
 /* default_aether(): SPARSE_GQA, q 4, kv 1 (MQA), head_dim 32, window 32,
  * block 16, causal, checkpoint_dense_mha 0. */
-aether_head_config aether_head_config_default_aether(void);
+AETHER_API aether_head_config aether_head_config_default_aether(void);
 
 /* Validate in the reference order; *message (optional) receives the
  * reference's static text (NULL on success):
@@ -65,7 +66,7 @@ aether_head_config aether_head_config_default_aether(void);
  *   4. (aether) unknown backend value -> AETHER_ERR_INVALID_ARG
  *      "unknown backend"
  * window is unchecked (0 is legal). NULL cfg -> AETHER_ERR_NULL_ARG. */
-aether_status aether_head_config_validate(const aether_head_config *cfg, const char **message);
+AETHER_API aether_status aether_head_config_validate(const aether_head_config *cfg, const char **message);
 
 /* Prefix of the reference's display text for config errors:
  * AETHER_HEAD_ERR_PREFIX + message. */
@@ -75,12 +76,12 @@ aether_status aether_head_config_validate(const aether_head_config *cfg, const c
 
 /* The backend AUTO resolves to for cfg (DENSE / SPARSE_GQA are returned as
  * given). */
-aether_head_backend aether_head_select_backend(const aether_head_config *cfg);
+AETHER_API aether_head_backend aether_head_select_backend(const aether_head_config *cfg);
 
 /* "dense", "sparse_gqa", "auto" (the ADR spellings); NULL for others. */
-const char *aether_head_backend_name(aether_head_backend b);
+AETHER_API const char *aether_head_backend_name(aether_head_backend b);
 /* Parse those names (also "sparse"); AETHER_ERR_INVALID_ARG otherwise. */
-aether_status aether_head_backend_parse(const char *name, aether_head_backend *out);
+AETHER_API aether_status aether_head_backend_parse(const char *name, aether_head_backend *out);
 
 /* An initialised head. Read-only after init; safe to share between threads. */
 typedef struct aether_head {
@@ -92,11 +93,11 @@ typedef struct aether_head {
 
 /* Validate cfg (as aether_head_config_validate) and build the head. On error
  * *head is unchanged. */
-aether_status aether_head_init(aether_head *head, const aether_head_config *cfg);
+AETHER_API aether_status aether_head_init(aether_head *head, const aether_head_config *cfg);
 
 /* Workspace bytes aether_head_forward needs at this sequence length. */
-aether_status aether_head_forward_workspace_size(const aether_head *head, size_t seq,
-                                                 size_t *bytes);
+AETHER_API aether_status aether_head_forward_workspace_size(const aether_head *head, size_t seq,
+                                                            size_t *bytes);
 
 /* Window prefill on the kernel path aether/dispatch.h selects (the scalar
  * reference reproduces the goldens bit for bit; optimised paths stay within
@@ -107,27 +108,27 @@ aether_status aether_head_forward_workspace_size(const aether_head *head, size_t
  * ws may be NULL (the call allocates and frees); else ws_len must be at
  * least the queried size. Errors: NULL_ARG, NOT_INITIALIZED (head),
  * SHAPE_MISMATCH, the kernel's statuses. */
-aether_status aether_head_forward(const aether_head *head, const aether_tensor *q,
-                                  const aether_tensor *k, const aether_tensor *v,
-                                  aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_head_forward(const aether_head *head, const aether_tensor *q,
+                                             const aether_tensor *k, const aether_tensor *v,
+                                             aether_tensor *out, void *ws, size_t ws_len);
 
 /* Cache parameters matching the head: (capacity, kv_heads, head_dim,
  * block_size) from the config, the head's attention pattern, f32 storage,
  * LM_SUM landmarks, EVICT_NONE. Callers may change storage / eviction before
  * creating the cache. */
-aether_status aether_head_cache_params(const aether_head *head, size_t capacity,
-                                       aether_kvcache_params *out);
+AETHER_API aether_status aether_head_cache_params(const aether_head *head, size_t capacity,
+                                                  aether_kvcache_params *out);
 
 /* make_cache(capacity): a malloc'd cache with aether_head_cache_params
  * (capacity 0 is accepted; every step then fails with CACHE_FULL). Free with
  * aether_kvcache_destroy. Works for both backends (the dense step reads the
  * same cache). */
-aether_status aether_head_make_cache(const aether_head *head, size_t capacity,
-                                     aether_kvcache **out);
+AETHER_API aether_status aether_head_make_cache(const aether_head *head, size_t capacity,
+                                                aether_kvcache **out);
 
 /* Workspace bytes aether_head_step needs (0 for SPARSE_GQA; the dense step
  * needs 2*kv_heads*head_dim + 2*q_heads floats). */
-aether_status aether_head_step_workspace_size(const aether_head *head, size_t *bytes);
+AETHER_API aether_status aether_head_step_workspace_size(const aether_head *head, size_t *bytes);
 
 /* One streaming step: append (k1, v1) to cache, then attend q1 over it.
  * q1 [1, q_heads, head_dim], k1/v1 [1, kv_heads, head_dim], out like q1.
@@ -144,17 +145,17 @@ aether_status aether_head_step_workspace_size(const aether_head *head, size_t *b
  * eviction, reference kernels selected for the forward); the dense step too
  * (same two-pass order over slots 0..len-1). The step itself is always the
  * scalar reference arithmetic. */
-aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
-                               const aether_tensor *k1, const aether_tensor *v1,
-                               aether_kvcache *cache, aether_tensor *out, void *ws,
-                               size_t ws_len);
+AETHER_API aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
+                                          const aether_tensor *k1, const aether_tensor *v1,
+                                          aether_kvcache *cache, aether_tensor *out, void *ws,
+                                          size_t ws_len);
 
 /* Dense decode alone: q1 over every token currently in the cache (the
  * newest token must already be appended), two-pass softmax in slot order.
  * Empty cache -> zeros. ws as in step. */
-aether_status aether_head_dense_decode(const aether_head *head, const aether_tensor *q1,
-                                       const aether_kvcache *cache, aether_tensor *out, void *ws,
-                                       size_t ws_len);
+AETHER_API aether_status aether_head_dense_decode(const aether_head *head, const aether_tensor *q1,
+                                                  const aether_kvcache *cache, aether_tensor *out, void *ws,
+                                                  size_t ws_len);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,7 @@
 #ifndef AETHER_KVCACHE_H
 #define AETHER_KVCACHE_H
 
+#include "aether/export.h"
 #include "aether/attention.h"
 #include "aether/pattern.h"
 #include "aether/tensor.h"
@@ -164,25 +165,25 @@ typedef struct aether_kvcache aether_kvcache;
  * protect_tokens = attn's globals (a pointer into *attn), protect_recent =
  * attn->window, landmark_blocks 0. attn may be NULL (then
  * the caller must set it before init). */
-aether_kvcache_params aether_kvcache_params_default(const aether_attn_config *attn,
-                                                    size_t capacity, size_t kv_heads,
-                                                    size_t head_dim);
+AETHER_API aether_kvcache_params aether_kvcache_params_default(const aether_attn_config *attn,
+                                                               size_t capacity, size_t kv_heads,
+                                                               size_t head_dim);
 
 /* Bytes of caller memory aether_kvcache_init needs for these parameters.
  * Errors: NULL_ARG, NOT_INITIALIZED (attn), ZERO_HEAD_DIM, KV_HEADS_MISMATCH
  * (kv_heads 0), BLOCK_MISMATCH (block_size != attn->block_size),
  * INVALID_ARG (unknown enum, protect constraints), TOO_MANY_GLOBALS,
  * OVERFLOW (any size product). */
-aether_status aether_kvcache_size(const aether_kvcache_params *p, size_t *bytes);
+AETHER_API aether_status aether_kvcache_size(const aether_kvcache_params *p, size_t *bytes);
 
 /* Build an empty cache in buf[0..len). BUFFER_TOO_SMALL if len is below
  * aether_kvcache_size. The buffer must outlive the cache and not move. */
-aether_status aether_kvcache_init(void *buf, size_t len, const aether_kvcache_params *p,
-                                  aether_kvcache **out);
+AETHER_API aether_status aether_kvcache_init(void *buf, size_t len, const aether_kvcache_params *p,
+                                             aether_kvcache **out);
 
 /* malloc convenience; destroy accepts NULL. Do not destroy an init'ed cache. */
-aether_status aether_kvcache_create(const aether_kvcache_params *p, aether_kvcache **out);
-void aether_kvcache_destroy(aether_kvcache *cache);
+AETHER_API aether_status aether_kvcache_create(const aether_kvcache_params *p, aether_kvcache **out);
+AETHER_API void aether_kvcache_destroy(aether_kvcache *cache);
 
 /* ---------- appending ---------- */
 
@@ -191,53 +192,53 @@ void aether_kvcache_destroy(aether_kvcache *cache);
  * HEAD_DIM_MISMATCH (dim); NONFINITE; OVERFLOW (token id space exhausted);
  * CACHE_FULL (EVICT_NONE / EVICT_H2O_COMPAT when full). With SLIDING/SCORED a
  * full cache evicts one token first (see aether_kv_evict). */
-aether_status aether_kvcache_append(aether_kvcache *cache, const aether_tensor *k1,
-                                    const aether_tensor *v1);
+AETHER_API aether_status aether_kvcache_append(aether_kvcache *cache, const aether_tensor *k1,
+                                               const aether_tensor *v1);
 
 /* Same with plain arrays of kv_heads * head_dim floats each. */
-aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, const float *v);
+AETHER_API aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, const float *v);
 
 /* Prefill: append the n = k.seq tokens of k, v ([n, kv_heads, head_dim]).
  * All-or-nothing: CACHE_FULL when len + n > capacity (any policy: a prefill
  * never evicts), SHAPE_MISMATCH when v.seq != n, then as append. n = 0 is a
  * no-op. */
-aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tensor *k,
-                                        const aether_tensor *v);
+AETHER_API aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tensor *k,
+                                                   const aether_tensor *v);
 
 /* Empty the cache: len 0, token ids restart at 0, landmarks and scores
  * cleared. Row storage is not cleared (it is never read beyond len). */
-aether_status aether_kvcache_reset(aether_kvcache *cache);
+AETHER_API aether_status aether_kvcache_reset(aether_kvcache *cache);
 
 /* ---------- queries (NULL cache gives 0) ---------- */
-size_t aether_kvcache_len(const aether_kvcache *cache);
-size_t aether_kvcache_capacity(const aether_kvcache *cache);
-int aether_kvcache_is_full(const aether_kvcache *cache); /* len >= capacity */
-size_t aether_kvcache_tokens_seen(const aether_kvcache *cache); /* next token id */
-size_t aether_kvcache_kv_heads(const aether_kvcache *cache);
-size_t aether_kvcache_head_dim(const aether_kvcache *cache);
-size_t aether_kvcache_block_size(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_len(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_capacity(const aether_kvcache *cache);
+AETHER_API int aether_kvcache_is_full(const aether_kvcache *cache); /* len >= capacity */
+AETHER_API size_t aether_kvcache_tokens_seen(const aether_kvcache *cache); /* next token id */
+AETHER_API size_t aether_kvcache_kv_heads(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_head_dim(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_block_size(const aether_kvcache *cache);
 /* Bytes the object occupies (= aether_kvcache_size of its parameters);
  * constant over its lifetime. */
-size_t aether_kvcache_bytes(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_bytes(const aether_kvcache *cache);
 
 /* Original token id held by a slot (slot < len). */
-aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot, size_t *token);
+AETHER_API aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot, size_t *token);
 /* Accumulated score of a slot (EVICT_SCORED; 0 for other policies). */
-aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot, float *score);
+AETHER_API aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot, float *score);
 /* Copy the K and V rows of a slot (kv_heads * head_dim floats each; f16
  * storage is widened). Either output may be NULL. slot < capacity: rows
  * beyond len hold whatever the storage holds (zero, or stale copies). */
-aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot, float *k_out,
-                                       float *v_out);
+AETHER_API aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot, float *k_out,
+                                                  float *v_out);
 /* Number of landmark block rows the cache keeps (ring length). */
-size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache);
+AETHER_API size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache);
 /* Copy the landmark mean rows (kv_heads * head_dim floats each) of block
  * `block` (a block of positions, see the file comment). A block with no
  * tokens, or retired from the ring, gives zeros. LM_SUM divides the running
  * sums by the count (also for a partial block); LM_WELFORD copies the running
  * means. */
-aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block, float *k_out,
-                                      float *v_out);
+AETHER_API aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block, float *k_out,
+                                                 float *v_out);
 
 /* ---------- decoding ---------- */
 
@@ -256,8 +257,8 @@ aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block,
  * for); SEQ_NOT_ONE; ZERO_HEAD_DIM; HEAD_DIM_MISMATCH (q dim != cache dim);
  * GQA_RATIO; SHAPE_MISMATCH (out); NONFINITE (q).
  * EVICT_SCORED: also accumulates the slot scores. */
-aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,
-                                         aether_kvcache *cache, aether_tensor *out);
+AETHER_API aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,
+                                                    aether_kvcache *cache, aether_tensor *out);
 
 /* Speculative drafts (docs/KERNELS.md 14.5): for t = 0..n-1 append (k_new[t], v_new[t]) then
  * decode q[t] into out[t]. q is [n, q_heads, dim], k_new / v_new are
@@ -265,9 +266,9 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
  * capacity for all n tokens under EVICT_NONE / H2O_COMPAT, and finiteness of
  * every row) is validated first; on error nothing changes. n = 0 is a no-op.
  * Equal bit for bit to the sequential loop. */
-aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const aether_tensor *q,
-                                          const aether_tensor *k_new, const aether_tensor *v_new,
-                                          aether_kvcache *cache, aether_tensor *out);
+AETHER_API aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const aether_tensor *q,
+                                                     const aether_tensor *k_new, const aether_tensor *v_new,
+                                                     aether_kvcache *cache, aether_tensor *out);
 
 /* ---------- reference heavy-hitter eviction (EVICT_H2O_COMPAT only) ---------- */
 
@@ -282,11 +283,11 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
  * appended at the end. The caller must compact its own score array the same
  * way. Errors: STATE (policy is not H2O_COMPAT), NULL_ARG, the append errors
  * (checked before evicting), SCORES_LENGTH, CACHE_FULL (capacity 0). */
-aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aether_tensor *k1,
-                                              const aether_tensor *v1, const float *scores,
-                                              size_t n_scores, const size_t *globals,
-                                              size_t n_globals, size_t window,
-                                              size_t *evicted_slot);
+AETHER_API aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aether_tensor *k1,
+                                                         const aether_tensor *v1, const float *scores,
+                                                         size_t n_scores, const size_t *globals,
+                                                         size_t n_globals, size_t window,
+                                                         size_t *evicted_slot);
 
 #ifdef __cplusplus
 }

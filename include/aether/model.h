@@ -38,6 +38,7 @@
 #ifndef AETHER_MODEL_H
 #define AETHER_MODEL_H
 
+#include "aether/export.h"
 #include "aether/blob.h"
 #include "aether/head.h"
 #include "aether/kvcache.h"
@@ -78,8 +79,8 @@ typedef struct aether_model_info {
 
 /* The head config a blob implies by default: default_aether()'s backend,
  * window, block and causality with the blob's q_heads, kv_heads, head_dim. */
-aether_status aether_model_default_head_config(const aether_blob_view *blob,
-                                               aether_head_config *out);
+AETHER_API aether_status aether_model_default_head_config(const aether_blob_view *blob,
+                                                          aether_head_config *out);
 
 /* Bytes needed by aether_model_init for this blob, head config and weights
  * mode. cfg NULL means aether_model_default_head_config(blob). Errors (also
@@ -88,34 +89,34 @@ aether_status aether_model_default_head_config(const aether_blob_view *blob,
  * BLOB_NONFINITE); the head config's validation; BLOB_SHAPE (cfg heads /
  * head_dim differ from the blob's); INVALID_ARG (unknown mode);
  * UNSUPPORTED (BORROW impossible); OVERFLOW. */
-aether_status aether_model_size(const aether_blob_view *blob, const aether_head_config *cfg,
-                                aether_model_weights mode, size_t *bytes);
+AETHER_API aether_status aether_model_size(const aether_blob_view *blob, const aether_head_config *cfg,
+                                           aether_model_weights mode, size_t *bytes);
 
 /* Build the model in buf[0, len) (BUFFER_TOO_SMALL if short). The buffer
  * must not move while the model is used. */
-aether_status aether_model_init(void *buf, size_t len, const aether_blob_view *blob,
-                                const aether_head_config *cfg, aether_model_weights mode,
-                                aether_model **out);
+AETHER_API aether_status aether_model_init(void *buf, size_t len, const aether_blob_view *blob,
+                                           const aether_head_config *cfg, aether_model_weights mode,
+                                           aether_model **out);
 
 /* malloc convenience; destroy accepts NULL (never destroy an init'ed model). */
-aether_status aether_model_create(const aether_blob_view *blob, const aether_head_config *cfg,
-                                  aether_model_weights mode, aether_model **out);
-void aether_model_destroy(aether_model *model);
+AETHER_API aether_status aether_model_create(const aether_blob_view *blob, const aether_head_config *cfg,
+                                             aether_model_weights mode, aether_model **out);
+AETHER_API void aether_model_destroy(aether_model *model);
 
-aether_status aether_model_get_info(const aether_model *model, aether_model_info *out);
+AETHER_API aether_status aether_model_get_info(const aether_model *model, aether_model_info *out);
 /* The model's head (backend + attention pattern); NULL for NULL. */
-const aether_head *aether_model_head(const aether_model *model);
+AETHER_API const aether_head *aether_model_head(const aether_model *model);
 
 /* Workspace bytes for a forward over n_frames frames. */
-aether_status aether_model_forward_workspace_size(const aether_model *model, size_t n_frames,
-                                                  size_t *bytes);
+AETHER_API aether_status aether_model_forward_workspace_size(const aether_model *model, size_t n_frames,
+                                                             size_t *bytes);
 
 /* The same query before the model exists (to plan one memory block for
  * model + workspace + session): the result for a model built from (blob,
  * cfg), with the errors of aether_model_size. */
-aether_status aether_model_forward_workspace_size_for(const aether_blob_view *blob,
-                                                      const aether_head_config *cfg,
-                                                      size_t n_frames, size_t *bytes);
+AETHER_API aether_status aether_model_forward_workspace_size_for(const aether_blob_view *blob,
+                                                                 const aether_head_config *cfg,
+                                                                 size_t n_frames, size_t *bytes);
 
 /* Window forward. frames: n_frames * input_dim floats (row-major [N, I]).
  * logits: n_classes floats; pooled (optional): input_dim floats. ws may be
@@ -123,9 +124,9 @@ aether_status aether_model_forward_workspace_size_for(const aether_blob_view *bl
  * Errors: NULL_ARG, NOT_INITIALIZED, INVALID_ARG (n_frames 0 or unknown
  * pool), NONFINITE (a NaN/Inf frame value), BUFFER_TOO_SMALL, NO_MEM, and
  * the attention kernel's statuses. Outputs are written only on success. */
-aether_status aether_model_forward(const aether_model *model, const float *frames,
-                                   size_t n_frames, aether_pool pool, float *logits,
-                                   float *pooled, void *ws, size_t ws_len);
+AETHER_API aether_status aether_model_forward(const aether_model *model, const float *frames,
+                                              size_t n_frames, aether_pool pool, float *logits,
+                                              float *pooled, void *ws, size_t ws_len);
 
 /* ---------- streaming sessions ---------- */
 
@@ -139,26 +140,26 @@ typedef struct aether_session_params {
     aether_kv_landmarks landmarks; /* default AETHER_KV_LM_SUM (bit-exact contract) */
 } aether_session_params;
 
-aether_session_params aether_model_session_params_default(void);
+AETHER_API aether_session_params aether_model_session_params_default(void);
 
 /* Bytes for a session of `model` (NULL params = defaults). Errors: NULL_ARG,
  * NOT_INITIALIZED, the cache's parameter errors (e.g. INVALID_ARG for a
  * sliding policy with capacity <= 1), OVERFLOW. */
-aether_status aether_model_session_size(const aether_model *model,
-                                        const aether_session_params *p, size_t *bytes);
+AETHER_API aether_status aether_model_session_size(const aether_model *model,
+                                                   const aether_session_params *p, size_t *bytes);
 /* The same before the model exists (see
  * aether_model_forward_workspace_size_for). */
-aether_status aether_model_session_size_for(const aether_blob_view *blob,
-                                            const aether_head_config *cfg,
-                                            const aether_session_params *p, size_t *bytes);
+AETHER_API aether_status aether_model_session_size_for(const aether_blob_view *blob,
+                                                       const aether_head_config *cfg,
+                                                       const aether_session_params *p, size_t *bytes);
 /* Build a session in buf[0, len); the model must outlive it. */
-aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
-                                        const aether_session_params *p,
-                                        aether_model_session **out);
-aether_status aether_model_session_create(const aether_model *model,
-                                          const aether_session_params *p,
-                                          aether_model_session **out);
-void aether_model_session_destroy(aether_model_session *s);
+AETHER_API aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
+                                                   const aether_session_params *p,
+                                                   aether_model_session **out);
+AETHER_API aether_status aether_model_session_create(const aether_model *model,
+                                                     const aether_session_params *p,
+                                                     aether_model_session **out);
+AETHER_API void aether_model_session_destroy(aether_model_session *s);
 
 /* Feed one frame (input_dim floats); logits (n_classes floats) and pooled
  * (optional, input_dim floats: the frame's final hidden state) receive the
@@ -166,21 +167,21 @@ void aether_model_session_destroy(aether_model_session *s);
  * CACHE_FULL (EVICT_NONE and the caches are full: nothing changes); STATE
  * (an earlier step failed half-way, e.g. a projection overflowed to Inf in
  * a later layer, leaving the layers out of step: reset first). */
-aether_status aether_model_session_step(aether_model_session *s, const float *frame,
-                                        float *logits, float *pooled);
+AETHER_API aether_status aether_model_session_step(aether_model_session *s, const float *frame,
+                                                   float *logits, float *pooled);
 
 /* Forget every frame (empty caches, token ids from 0, STATE cleared). */
-aether_status aether_model_session_reset(aether_model_session *s);
+AETHER_API aether_status aether_model_session_reset(aether_model_session *s);
 
 /* Frames stepped since the last reset (0 for NULL). */
-size_t aether_model_session_frames(const aether_model_session *s);
+AETHER_API size_t aether_model_session_frames(const aether_model_session *s);
 /* 1 once any cache has evicted since the last reset (equivalence with the
  * window forward no longer holds), else 0. */
-int aether_model_session_evicted(const aether_model_session *s);
+AETHER_API int aether_model_session_evicted(const aether_model_session *s);
 /* 1 when a failed step left the layers' caches out of step (some layer took
  * the frame, a later one failed): every step then returns AETHER_ERR_STATE
  * until aether_model_session_reset. 0 otherwise (also for NULL). */
-int aether_model_session_broken(const aether_model_session *s);
+AETHER_API int aether_model_session_broken(const aether_model_session *s);
 
 #ifdef __cplusplus
 }

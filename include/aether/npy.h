@@ -11,6 +11,7 @@
 #ifndef AETHER_NPY_H
 #define AETHER_NPY_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 #include "aether/tensor.h"
 
@@ -38,28 +39,28 @@ typedef struct aether_npy {
 } aether_npy;
 
 /* Element size in bytes (0 for an unknown dtype). */
-size_t aether_dtype_size(aether_dtype dtype);
+AETHER_API size_t aether_dtype_size(aether_dtype dtype);
 /* NumPy descr string, e.g. "<f4". */
-const char *aether_dtype_descr(aether_dtype dtype);
+AETHER_API const char *aether_dtype_descr(aether_dtype dtype);
 
 /* Parse a complete .npy image in memory; out->data is a fresh malloc'd copy.
  * On error *out is left zeroed (nothing to free). */
-aether_status aether_npy_parse(const void *buf, size_t len, aether_npy *out);
+AETHER_API aether_status aether_npy_parse(const void *buf, size_t len, aether_npy *out);
 /* Read a file and parse it. AETHER_ERR_IO if the file cannot be read. */
-aether_status aether_npy_load(const char *path, aether_npy *out);
-void aether_npy_free(aether_npy *a);
+AETHER_API aether_status aether_npy_load(const char *path, aether_npy *out);
+AETHER_API void aether_npy_free(aether_npy *a);
 
 /* Serialise to a malloc'd buffer (format 1.0, or 2.0 when the header needs
  * it); *out_len receives its length. */
-aether_status aether_npy_encode(aether_dtype dtype, size_t ndim, const size_t *shape,
-                                const void *data, unsigned char **out, size_t *out_len);
-aether_status aether_npy_save(const char *path, aether_dtype dtype, size_t ndim,
-                              const size_t *shape, const void *data);
+AETHER_API aether_status aether_npy_encode(aether_dtype dtype, size_t ndim, const size_t *shape,
+                                           const void *data, unsigned char **out, size_t *out_len);
+AETHER_API aether_status aether_npy_save(const char *path, aether_dtype dtype, size_t ndim,
+                                         const size_t *shape, const void *data);
 
 /* Convenience: load a 3-D <f4 array as an owned [seq, heads, dim] tensor
  * (AETHER_ERR_SHAPE_MISMATCH if not 3-D f32). */
-aether_status aether_npy_load_tensor(const char *path, aether_tensor *out);
-aether_status aether_npy_save_tensor(const char *path, const aether_tensor *t);
+AETHER_API aether_status aether_npy_load_tensor(const char *path, aether_tensor *out);
+AETHER_API aether_status aether_npy_save_tensor(const char *path, const aether_tensor *t);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #ifndef AETHER_PACKET_H
 #define AETHER_PACKET_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 
 #ifdef __cplusplus
@@ -40,25 +41,25 @@ typedef struct aether_class_packet {
  * at the first non-NaN logit (identical to the rule whenever logits[0] is a
  * number); all-NaN input gives argmax 0, top NaN, margin NaN.
  * Errors: NULL_ARG, INVALID_ARG (n == 0). Outputs optional. */
-aether_status aether_packet_argmax(const float *logits, size_t n, size_t *argmax, float *top,
-                                   float *margin);
+AETHER_API aether_status aether_packet_argmax(const float *logits, size_t n, size_t *argmax, float *top,
+                                              float *margin);
 
 /* Fill *pkt from logits (argmax/top/margin as above; version 1). Errors:
  * NULL_ARG; PACKET_CLASSES (n == 0); INVALID_ARG (n > 65535 or the winning
  * index does not fit the u8 argmax field). */
-aether_status aether_packet_from_logits(aether_class_packet *pkt, const float *logits, size_t n,
-                                        uint8_t node_id, uint64_t ts_us, uint32_t seq);
+AETHER_API aether_status aether_packet_from_logits(aether_class_packet *pkt, const float *logits, size_t n,
+                                                   uint8_t node_id, uint64_t ts_us, uint32_t seq);
 
 /* Serialise into out[0,40) with the CRC. Rejects what a decoder would reject:
  * PACKET_CLASSES (n_classes 0), PACKET_ARGMAX (argmax >= n_classes);
  * BUFFER_TOO_SMALL when cap < 40. Reserved bytes are written 0. */
-aether_status aether_packet_encode(const aether_class_packet *pkt, void *out, size_t cap);
+AETHER_API aether_status aether_packet_encode(const aether_class_packet *pkt, void *out, size_t cap);
 
 /* Decode one packet. Rejections, in this order, each with its own status:
  * PACKET_SIZE (len != 40), PACKET_MAGIC, PACKET_VERSION (!= 1), PACKET_CRC,
  * PACKET_CLASSES (n_classes 0), PACKET_ARGMAX (argmax >= n_classes).
  * Reserved bytes are ignored. *out is written only on success. */
-aether_status aether_packet_decode(const void *buf, size_t len, aether_class_packet *out);
+AETHER_API aether_status aether_packet_decode(const void *buf, size_t len, aether_class_packet *out);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #ifndef AETHER_PATTERN_H
 #define AETHER_PATTERN_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 
 #ifdef __cplusplus
@@ -48,39 +49,39 @@ typedef struct aether_attn_config {
 } aether_attn_config;
 
 /* Upstream defaults: W 128, B 64, globals {0}, causal, log-stride, landmarks. */
-aether_attn_params aether_attn_params_default(void);
+AETHER_API aether_attn_params aether_attn_params_default(void);
 
 /* Validate and copy. Errors: NULL_ARG, BLOCK_SIZE (block_size 0),
  * TOO_MANY_GLOBALS, NULL_ARG (globals NULL with n_globals > 0).
  * Out-of-range or duplicate globals are legal (skipped / deduplicated). */
-aether_status aether_attn_config_init(aether_attn_config *cfg, const aether_attn_params *p);
+AETHER_API aether_status aether_attn_config_init(aether_attn_config *cfg, const aether_attn_params *p);
 
 /* AETHER_OK if cfg was produced by aether_attn_config_init, else
  * AETHER_ERR_NOT_INITIALIZED (or NULL_ARG). */
-aether_status aether_attn_config_check(const aether_attn_config *cfg);
+AETHER_API aether_status aether_attn_config_check(const aether_attn_config *cfg);
 
 /* Upper bounds on list lengths for any query of a sequence of length seq
  * (use them to size caller arrays). */
-size_t aether_pattern_max_tokens(const aether_attn_config *cfg, size_t seq);
-size_t aether_pattern_max_blocks(const aether_attn_config *cfg, size_t seq);
+AETHER_API size_t aether_pattern_max_tokens(const aether_attn_config *cfg, size_t seq);
+AETHER_API size_t aether_pattern_max_blocks(const aether_attn_config *cfg, size_t seq);
 
 /* Token candidates of query i (< seq) in push order. `out` holds `cap`
  * entries; AETHER_ERR_BUFFER_TOO_SMALL if cap is below the need.
  * No scratch memory: de-duplication uses the structure of the pattern, so
  * cost is O(W + G*(G + log seq)) and independent of seq otherwise. */
-aether_status aether_pattern_tokens(const aether_attn_config *cfg, size_t i, size_t seq,
-                                    size_t *out, size_t cap, size_t *n_out);
+AETHER_API aether_status aether_pattern_tokens(const aether_attn_config *cfg, size_t i, size_t seq,
+                                               size_t *out, size_t cap, size_t *n_out);
 /* Landmark block candidates of query i in push order (empty when landmarks
  * are off). */
-aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, size_t seq,
-                                    size_t *out, size_t cap, size_t *n_out);
+AETHER_API aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, size_t seq,
+                                               size_t *out, size_t cap, size_t *n_out);
 
 /* Ascending in-place sort (for sort_candidates). */
-void aether_pattern_sort(size_t *idx, size_t n);
+AETHER_API void aether_pattern_sort(size_t *idx, size_t n);
 
 /* Sum over i < seq of |tokens(i)| + |blocks(i)| for one head (docs/KERNELS.md section 12).
  * Returns 0 for seq 0 or an invalid config. */
-uint64_t aether_estimate_sparse_edges(const aether_attn_config *cfg, size_t seq);
+AETHER_API uint64_t aether_estimate_sparse_edges(const aether_attn_config *cfg, size_t seq);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #ifndef AETHER_TENSOR_H
 #define AETHER_TENSOR_H
 
+#include "aether/export.h"
 #include "aether/core.h"
 
 #ifdef __cplusplus
@@ -24,28 +25,28 @@ typedef struct aether_tensor {
 } aether_tensor;
 
 /* seq*heads*dim, overflow-checked. */
-aether_status aether_tensor_numel(size_t seq, size_t heads, size_t dim, size_t *out);
+AETHER_API aether_status aether_tensor_numel(size_t seq, size_t heads, size_t dim, size_t *out);
 
 /* A view of `data_len` floats; data_len must equal seq*heads*dim
  * (AETHER_ERR_SHAPE_MISMATCH otherwise, AETHER_ERR_OVERFLOW on overflow).
  * data may be NULL only when the tensor is empty. */
-aether_status aether_tensor_view(aether_tensor *t, float *data, size_t data_len,
-                                 size_t seq, size_t heads, size_t dim);
+AETHER_API aether_status aether_tensor_view(aether_tensor *t, float *data, size_t data_len,
+                                            size_t seq, size_t heads, size_t dim);
 
 /* An owned zero-filled tensor (malloc). Free with aether_tensor_free. */
-aether_status aether_tensor_zeros(aether_tensor *t, size_t seq, size_t heads, size_t dim);
+AETHER_API aether_status aether_tensor_zeros(aether_tensor *t, size_t seq, size_t heads, size_t dim);
 
 /* Release an owned tensor's buffer (no-op for views); leaves t empty. */
-void aether_tensor_free(aether_tensor *t);
+AETHER_API void aether_tensor_free(aether_tensor *t);
 
 /* Number of floats (never overflows for a successfully created tensor). */
-size_t aether_tensor_size(const aether_tensor *t);
+AETHER_API size_t aether_tensor_size(const aether_tensor *t);
 
 /* Pointer to row (s, h); no bounds check beyond an assertion-free contract. */
-float *aether_tensor_row(const aether_tensor *t, size_t s, size_t h);
+AETHER_API float *aether_tensor_row(const aether_tensor *t, size_t s, size_t h);
 
 /* 1 when the three dimensions are equal. */
-int aether_tensor_same_shape(const aether_tensor *a, const aether_tensor *b);
+AETHER_API int aether_tensor_same_shape(const aether_tensor *a, const aether_tensor *b);
 
 #ifdef __cplusplus
 }

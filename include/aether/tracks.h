@@ -41,6 +41,7 @@
 #ifndef AETHER_TRACKS_H
 #define AETHER_TRACKS_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,30 +95,30 @@ typedef struct aether_track_info {
 typedef struct aether_tracks aether_tracks; /* opaque */
 
 /* {16, 0, EVICT_LRU, aether_model_session_params_default()}. */
-aether_tracks_params aether_tracks_params_default(void);
+AETHER_API aether_tracks_params aether_tracks_params_default(void);
 
 /* Bytes aether_tracks_init needs for `model` (NULL params = defaults).
  * Errors: NULL_ARG; NOT_INITIALIZED (model); INVALID_ARG (max_tracks 0,
  * max_age negative or not finite, unknown policy, session capacity 0); the
  * session's parameter errors; OVERFLOW. */
-aether_status aether_tracks_size(const aether_model *model, const aether_tracks_params *params,
-                                 size_t *bytes);
+AETHER_API aether_status aether_tracks_size(const aether_model *model, const aether_tracks_params *params,
+                                            size_t *bytes);
 
 /* Build an empty table in buf[0, len) (any alignment; BUFFER_TOO_SMALL if
  * short). The model must outlive the table; the buffer must not move. The
  * whole buffer is written at init (so its pages are committed up front). */
-aether_status aether_tracks_init(void *buf, size_t len, const aether_model *model,
-                                 const aether_tracks_params *params, aether_tracks **out);
+AETHER_API aether_status aether_tracks_init(void *buf, size_t len, const aether_model *model,
+                                            const aether_tracks_params *params, aether_tracks **out);
 
 /* malloc convenience; release with aether_tracks_destroy, which erases
  * every track before freeing (accepts NULL; never destroy an init'ed one). */
-aether_status aether_tracks_create(const aether_model *model, const aether_tracks_params *params,
-                                   aether_tracks **out);
-void aether_tracks_destroy(aether_tracks *t);
+AETHER_API aether_status aether_tracks_create(const aether_model *model, const aether_tracks_params *params,
+                                              aether_tracks **out);
+AETHER_API void aether_tracks_destroy(aether_tracks *t);
 
 /* Total bytes of the table's memory block, constant for its lifetime
  * (0 for NULL). */
-size_t aether_tracks_bytes(const aether_tracks *t);
+AETHER_API size_t aether_tracks_bytes(const aether_tracks *t);
 
 /*
  * Feed track `id` one frame observed at `timestamp` (seconds, any origin,
@@ -140,57 +141,57 @@ size_t aether_tracks_bytes(const aether_tracks *t);
  * failed classify of an existing track keeps the pushed frame (it returns
  * the forward's status; the window stays usable).
  */
-aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp,
-                                 const float *frame, float *logits, float *pooled,
-                                 int *created_out);
+AETHER_API aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp,
+                                            const float *frame, float *logits, float *pooled,
+                                            int *created_out);
 
 /* Evict every track older than max_age at `now` (the newest timestamp seen
  * advances to now if later). *evicted (optional) receives the count. With
  * max_age 0 nothing is evicted. Errors: NULL_ARG, NOT_INITIALIZED,
  * NONFINITE (now). */
-aether_status aether_tracks_expire(aether_tracks *t, double now, size_t *evicted);
+AETHER_API aether_status aether_tracks_expire(aether_tracks *t, double now, size_t *evicted);
 
 /* Erase track `id`: its slot's memory is zero-filled and the id unlinked.
  * Errors: NULL_ARG, NOT_INITIALIZED, TRACK_NOT_FOUND (nothing changes). */
-aether_status aether_tracks_forget(aether_tracks *t, uint64_t id);
+AETHER_API aether_status aether_tracks_forget(aether_tracks *t, uint64_t id);
 
 /* Erase every track (each counted as forgotten). */
-aether_status aether_tracks_forget_all(aether_tracks *t);
+AETHER_API aether_status aether_tracks_forget_all(aether_tracks *t);
 
 /* 1 if `id` is an active track, else 0 (also for NULL). Does not look at
  * ages: a track due for eviction stays until the next step or expire. */
-int aether_tracks_contains(const aether_tracks *t, uint64_t id);
+AETHER_API int aether_tracks_contains(const aether_tracks *t, uint64_t id);
 
 /* State of track `id` (TRACK_NOT_FOUND if absent). */
-aether_status aether_tracks_info(const aether_tracks *t, uint64_t id, aether_track_info *out);
+AETHER_API aether_status aether_tracks_info(const aether_tracks *t, uint64_t id, aether_track_info *out);
 
 /* The session of track `id`, read-only (for aether_model_session_frames /
  * _evicted); NULL if absent. Valid until the track leaves the table. */
-const aether_model_session *aether_tracks_session(const aether_tracks *t, uint64_t id);
+AETHER_API const aether_model_session *aether_tracks_session(const aether_tracks *t, uint64_t id);
 
 /* Active track ids, in slot order, into ids[0, cap); *n receives the number
  * of active tracks (BUFFER_TOO_SMALL if cap < *n, ids then holds the first
  * cap). */
-aether_status aether_tracks_list(const aether_tracks *t, uint64_t *ids, size_t cap, size_t *n);
+AETHER_API aether_status aether_tracks_list(const aether_tracks *t, uint64_t *ids, size_t cap, size_t *n);
 
 /* Statistics (active and max_tracks are current, the rest cumulative). */
-aether_status aether_tracks_get_stats(const aether_tracks *t, aether_tracks_stats *out);
+AETHER_API aether_status aether_tracks_get_stats(const aether_tracks *t, aether_tracks_stats *out);
 /* Zero created / evicted_* / forgotten / steps. */
-aether_status aether_tracks_reset_stats(aether_tracks *t);
+AETHER_API aether_status aether_tracks_reset_stats(aether_tracks *t);
 
 /* ---------- erasure inspection (tests and audits) ---------- */
 
 /* Number of memory slots: max_tracks + 1 (0 for NULL). */
-size_t aether_tracks_slot_count(const aether_tracks *t);
+AETHER_API size_t aether_tracks_slot_count(const aether_tracks *t);
 
 /* The raw bytes of slot `slot`: its session block (session object, layer
  * caches, scratch). Read-only; INVALID_ARG if slot >= slot_count. */
-aether_status aether_tracks_slot_memory(const aether_tracks *t, size_t slot,
-                                        const unsigned char **bytes, size_t *len);
+AETHER_API aether_status aether_tracks_slot_memory(const aether_tracks *t, size_t slot,
+                                                   const unsigned char **bytes, size_t *len);
 
 /* 1 if slot `slot` is free and every byte of its memory (session block and
  * table entry) is zero, else 0 (also for a bad slot or NULL). */
-int aether_tracks_slot_is_clear(const aether_tracks *t, size_t slot);
+AETHER_API int aether_tracks_slot_is_clear(const aether_tracks *t, size_t slot);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #ifndef AETHER_TRAIN_H
 #define AETHER_TRAIN_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,43 +54,43 @@ typedef struct aether_train_net aether_train_net; /* opaque, malloc'd */
  * (ZERO_DIM, GQA, DEGENERATE; dims above 65535 -> INVALID_ARG), BLOB_SHAPE
  * (head heads/dim differ from the shape), the head config's errors,
  * OVERFLOW, NO_MEM. */
-aether_status aether_train_net_create(const aether_train_shape *shape,
-                                      const aether_head_config *head, aether_train_net **out);
+AETHER_API aether_status aether_train_net_create(const aether_train_shape *shape,
+                                                 const aether_head_config *head, aether_train_net **out);
 /* Network holding a blob's weights (model-level valid blob; f16 converted).
  * head NULL as above. */
-aether_status aether_train_net_from_blob(const aether_blob_view *blob,
-                                         const aether_head_config *head, aether_train_net **out);
-void aether_train_net_destroy(aether_train_net *net);
+AETHER_API aether_status aether_train_net_from_blob(const aether_blob_view *blob,
+                                                    const aether_head_config *head, aether_train_net **out);
+AETHER_API void aether_train_net_destroy(aether_train_net *net);
 
 /* Seeded initialisation (xorshift64*, seed 0 rejected): Wq/Wk/Wv uniform
  * with variance 1/input_dim, Wo and Wc uniform with variance
  * 0.25/fan_in; the norm arrays are left as they are. */
-aether_status aether_train_net_randomize(aether_train_net *net, uint64_t seed);
+AETHER_API aether_status aether_train_net_randomize(aether_train_net *net, uint64_t seed);
 
 /* Blob header / payload layout / head of the network (NULL for NULL). */
-const aether_blob_header *aether_train_net_header(const aether_train_net *net);
-const aether_blob_layout *aether_train_net_layout(const aether_train_net *net);
-const aether_head *aether_train_net_head(const aether_train_net *net);
+AETHER_API const aether_blob_header *aether_train_net_header(const aether_train_net *net);
+AETHER_API const aether_blob_layout *aether_train_net_layout(const aether_train_net *net);
+AETHER_API const aether_head *aether_train_net_head(const aether_train_net *net);
 /* All payload elements in layout order (layout->total_elems floats). The
  * first layout->v1_elems are the trainable weights. */
-float *aether_train_net_params(aether_train_net *net);
-const float *aether_train_net_params_const(const aether_train_net *net);
+AETHER_API float *aether_train_net_params(aether_train_net *net);
+AETHER_API const float *aether_train_net_params_const(const aether_train_net *net);
 
 /* Set the input normalisation (INVALID_ARG if the net has none, NONFINITE
  * for NaN/Inf). inv_std 0 masks a feature (the model then sees 0). */
-aether_status aether_train_net_set_norm(aether_train_net *net, const float *mean,
-                                        const float *inv_std);
+AETHER_API aether_status aether_train_net_set_norm(aether_train_net *net, const float *mean,
+                                                   const float *inv_std);
 
 /* Serialised f32 blob bytes, and the blob itself (BUFFER_TOO_SMALL). */
-aether_status aether_train_net_blob_size(const aether_train_net *net, size_t *bytes);
-aether_status aether_train_net_serialize(const aether_train_net *net, void *out, size_t cap,
-                                         size_t *written);
+AETHER_API aether_status aether_train_net_blob_size(const aether_train_net *net, size_t *bytes);
+AETHER_API aether_status aether_train_net_serialize(const aether_train_net *net, void *out, size_t cap,
+                                                    size_t *written);
 
 /* ----------------------- one window: forward/backward ----------------------- */
 
 /* Workspace bytes of aether_train_example for windows of n_frames. */
-aether_status aether_train_example_ws_size(const aether_train_net *net, size_t n_frames,
-                                           size_t *bytes);
+AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *net, size_t n_frames,
+                                                      size_t *bytes);
 
 /*
  * Forward (and backward when grad != NULL) of one window of raw frames
@@ -101,10 +102,10 @@ aether_status aether_train_example_ws_size(const aether_train_net *net, size_t n
  * (n_frames 0, label >= n_classes, bad pool, weight < 0 or non-finite),
  * NONFINITE (frame values), BUFFER_TOO_SMALL, NO_MEM, the kernel's errors.
  */
-aether_status aether_train_example(const aether_train_net *net, const float *frames,
-                                   size_t n_frames, aether_pool pool, size_t label, float weight,
-                                   float *grad, float *logits, double *loss, void *ws,
-                                   size_t ws_len);
+AETHER_API aether_status aether_train_example(const aether_train_net *net, const float *frames,
+                                              size_t n_frames, aether_pool pool, size_t label, float weight,
+                                              float *grad, float *logits, double *loss, void *ws,
+                                              size_t ws_len);
 
 /* ------------------------------ optimiser ------------------------------ */
 
@@ -114,16 +115,16 @@ typedef struct aether_adam {
     float *m, *v; /* first / second moments (malloc'd) */
 } aether_adam;
 
-aether_status aether_adam_init(aether_adam *a, size_t n);
-void aether_adam_free(aether_adam *a);
+AETHER_API aether_status aether_adam_init(aether_adam *a, size_t n);
+AETHER_API void aether_adam_free(aether_adam *a);
 /* One step on w[0..n): Adam with bias correction, then decoupled weight
  * decay w -= lr * wd * w (AdamW). */
-aether_status aether_adam_step(aether_adam *a, float *w, const float *grad, float lr,
-                               float beta1, float beta2, float eps, float weight_decay);
+AETHER_API aether_status aether_adam_step(aether_adam *a, float *w, const float *grad, float lr,
+                                          float beta1, float beta2, float eps, float weight_decay);
 
 /* Learning rate at `step` of `total`: linear warmup over `warmup` steps to
  * base, then cosine decay to base * min_frac at total. */
-float aether_lr_schedule(float base, size_t step, size_t warmup, size_t total, float min_frac);
+AETHER_API float aether_lr_schedule(float base, size_t step, size_t warmup, size_t total, float min_frac);
 
 /* ------------------------------ data ------------------------------ */
 
@@ -143,16 +144,16 @@ typedef struct aether_train_recording {
 /* Time-based split: per class, recordings sorted by (time, name); the last
  * round(val_fraction * n) of them (at least 1 when the class has >= 2, none
  * when it has 1) become validation. val_fraction in [0, 1). */
-aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_recs,
-                                         size_t n_classes, double val_fraction);
+AETHER_API aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_recs,
+                                                    size_t n_classes, double val_fraction);
 
 /* Per-feature training statistics: mean and inv_std = 1/max(std, floor)
  * over every frame of the TRAIN split (double sums in recording/frame
  * order). mask (optional, dim bytes): features with mask 0 get mean 0,
  * inv_std 0. */
-aether_status aether_train_norm_stats(const aether_train_recording *recs, size_t n_recs,
-                                      size_t dim, const unsigned char *mask, float std_floor,
-                                      float *mean, float *inv_std);
+AETHER_API aether_status aether_train_norm_stats(const aether_train_recording *recs, size_t n_recs,
+                                                 size_t dim, const unsigned char *mask, float std_floor,
+                                                 float *mean, float *inv_std);
 
 /* ------------------------------ metrics ------------------------------ */
 
@@ -168,20 +169,20 @@ typedef struct aether_metrics {
 
 /* From a confusion matrix conf[true * C + predicted]. Classes with no true
  * and no predicted sample are left out of the macro average. */
-aether_status aether_metrics_compute(const size_t *conf, size_t n_classes, aether_metrics *out);
+AETHER_API aether_status aether_metrics_compute(const size_t *conf, size_t n_classes, aether_metrics *out);
 
 /* Windows of one recording for evaluation: offsets 0, stride, ... while
  * offset + window <= n_frames (a recording shorter than window gives one
  * window of all its frames). */
-size_t aether_train_eval_windows(size_t n_frames, size_t window, size_t stride);
+AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size_t stride);
 
 /* Classify every evaluation window of the recordings whose split matches
  * (split -1: all) and add to conf (C x C, not cleared). loss_sum
  * (optional) receives the summed unweighted loss, n_windows the count. */
-aether_status aether_train_evaluate(const aether_train_net *net,
-                                    const aether_train_recording *recs, size_t n_recs,
-                                    int split, size_t window, size_t stride, aether_pool pool,
-                                    size_t *conf, double *loss_sum, size_t *n_windows);
+AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
+                                               const aether_train_recording *recs, size_t n_recs,
+                                               int split, size_t window, size_t stride, aether_pool pool,
+                                               size_t *conf, double *loss_sum, size_t *n_windows);
 
 /* ------------------------------ training ------------------------------ */
 
@@ -217,7 +218,7 @@ typedef struct aether_train_config {
  * 1e-8), clip 1, seed 1, threads 1, patience 8, class weighting on, shift
  * on, aug_scale 0.7, energy_feature 0, aug_noise 0, aug_offset 0,
  * const_feature -1, aug_offset_mask NULL, keep_last 0. */
-aether_train_config aether_train_config_default(void);
+AETHER_API aether_train_config aether_train_config_default(void);
 
 typedef struct aether_train_epoch {
     size_t epoch, epochs, steps;
@@ -250,9 +251,9 @@ typedef struct aether_train_result {
  * Deterministic for a given config and data, whatever `threads`. On error
  * the weights are restored to their values at entry.
  */
-aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
-                               size_t n_recs, const aether_train_config *cfg,
-                               const aether_train_callbacks *cb, aether_train_result *out);
+AETHER_API aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
+                                          size_t n_recs, const aether_train_config *cfg,
+                                          const aether_train_callbacks *cb, aether_train_result *out);
 
 /* ------------------- baseline: multinomial logistic regression ------------------- */
 
@@ -265,11 +266,11 @@ typedef struct aether_logreg {
 /* Fit on rows x (n x dim) with labels y: standardise, then full-batch
  * gradient descent with L2 (`l2`), `iters` iterations, class-weighted.
  * Deterministic. */
-aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y, size_t n,
-                                size_t dim, size_t n_classes, float l2, size_t iters);
+AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y, size_t n,
+                                           size_t dim, size_t n_classes, float l2, size_t iters);
 /* Predicted class of one row. */
-size_t aether_logreg_predict(const aether_logreg *m, const float *row);
-void aether_logreg_free(aether_logreg *m);
+AETHER_API size_t aether_logreg_predict(const aether_logreg *m, const float *row);
+AETHER_API void aether_logreg_free(aether_logreg *m);
 
 /* ------------------------------ host: dataset ------------------------------ */
 /* Defined in library aether_host. */
@@ -293,14 +294,14 @@ typedef struct aether_dataset {
  * 15 digits "YYYYMMDD_HHMMSS" of the file name, else the first frame's
  * timestamp. Errors: NULL_ARG, INVALID_ARG, IO (missing folder), the
  * readers' errors, NO_MEM. */
-aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
-                                  size_t dim, aether_dataset *out);
+AETHER_API aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
+                                             size_t dim, aether_dataset *out);
 /* The same with a feature recipe (AETHER_FEATURES_V1, _V2 or _V3; 0 = v1;
  * others INVALID_ARG). aether_dataset_load is this with recipe v1. */
-aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
-                                         size_t n_labels, size_t dim, unsigned recipe,
-                                         aether_dataset *out);
-void aether_dataset_free(aether_dataset *ds);
+AETHER_API aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
+                                                    size_t n_labels, size_t dim, unsigned recipe,
+                                                    aether_dataset *out);
+AETHER_API void aether_dataset_free(aether_dataset *ds);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,7 @@
 #ifndef AETHER_WINDOW_H
 #define AETHER_WINDOW_H
 
+#include "aether/export.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,66 +53,66 @@ typedef struct aether_window_params {
 /* From the typed metadata: frames = window_frames (0 when absent: set it
  * before init), pool = the metadata's (LAST when absent), own workspace.
  * NULL_ARG only. */
-aether_status aether_window_params_from_meta(const aether_blob_model_meta *meta,
-                                             aether_window_params *out);
+AETHER_API aether_status aether_window_params_from_meta(const aether_blob_model_meta *meta,
+                                                        aether_window_params *out);
 
 typedef struct aether_window aether_window; /* opaque */
 
 /* Bytes aether_window_init needs. Errors: NULL_ARG; NOT_INITIALIZED
  * (model); INVALID_ARG (frames 0, unknown pool); OVERFLOW. */
-aether_status aether_window_size(const aether_model *model, const aether_window_params *p,
-                                 size_t *bytes);
+AETHER_API aether_status aether_window_size(const aether_model *model, const aether_window_params *p,
+                                            size_t *bytes);
 
 /* The same before the model exists (to plan one memory block for model +
  * window): the result for a model built from (blob, cfg), cfg NULL for the
  * blob's default head config. Errors: NULL_ARG, INVALID_ARG, the model
  * size query's. */
-aether_status aether_window_size_for(const aether_blob_view *blob, const aether_head_config *cfg,
-                                     const aether_window_params *p, size_t *bytes);
+AETHER_API aether_status aether_window_size_for(const aether_blob_view *blob, const aether_head_config *cfg,
+                                                const aether_window_params *p, size_t *bytes);
 
 /* An empty window in buf[0, len) (any alignment; BUFFER_TOO_SMALL if
  * short). The model must outlive it; the buffer must not move. */
-aether_status aether_window_init(void *buf, size_t len, const aether_model *model,
-                                 const aether_window_params *p, aether_window **out);
+AETHER_API aether_status aether_window_init(void *buf, size_t len, const aether_model *model,
+                                            const aether_window_params *p, aether_window **out);
 
 /* malloc convenience; destroy zero-fills and frees (accepts NULL; never
  * destroy an init'ed window). */
-aether_status aether_window_create(const aether_model *model, const aether_window_params *p,
-                                   aether_window **out);
-void aether_window_destroy(aether_window *w);
+AETHER_API aether_status aether_window_create(const aether_model *model, const aether_window_params *p,
+                                              aether_window **out);
+AETHER_API void aether_window_destroy(aether_window *w);
 
 /* Append one frame (input_dim floats); the oldest is dropped once W are
  * held. Errors, with nothing changed: NULL_ARG, NOT_INITIALIZED, NONFINITE
  * (a NaN/Inf value). */
-aether_status aether_window_push(aether_window *w, const float *frame);
+AETHER_API aether_status aether_window_push(aether_window *w, const float *frame);
 
 /* The window forward over the frames held, oldest first: logits (n_classes
  * floats), pooled (optional, input_dim floats). Errors: NULL_ARG,
  * NOT_INITIALIZED, CACHE_EMPTY (no frame held), STATE (an external-
  * workspace window: use aether_window_classify_ws), and the forward's. The
  * frames held do not change (their slots may). */
-aether_status aether_window_classify(aether_window *w, float *logits, float *pooled);
+AETHER_API aether_status aether_window_classify(aether_window *w, float *logits, float *pooled);
 
 /* Bytes of the forward workspace for W frames, for a window with an
  * external workspace (the errors of aether_window_size). */
-aether_status aether_window_workspace_size(const aether_model *model,
-                                           const aether_window_params *p, size_t *bytes);
+AETHER_API aether_status aether_window_workspace_size(const aether_model *model,
+                                                      const aether_window_params *p, size_t *bytes);
 
 /* aether_window_classify with the caller's workspace (ws_len at least the
  * size above; BUFFER_TOO_SMALL otherwise). Works for either kind of
  * window. */
-aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len,
-                                        float *logits, float *pooled);
+AETHER_API aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len,
+                                                   float *logits, float *pooled);
 
 /* Drop every frame (zero-filled). */
-aether_status aether_window_reset(aether_window *w);
+AETHER_API aether_status aether_window_reset(aether_window *w);
 
 /* Frames held now (<= W), frames pushed since init or reset; 0 for NULL. */
-size_t aether_window_held(const aether_window *w);
-uint64_t aether_window_pushed(const aether_window *w);
+AETHER_API size_t aether_window_held(const aether_window *w);
+AETHER_API uint64_t aether_window_pushed(const aether_window *w);
 
 /* The parameters the window was built with (NULL_ARG, NOT_INITIALIZED). */
-aether_status aether_window_get_params(const aether_window *w, aether_window_params *out);
+AETHER_API aether_status aether_window_get_params(const aether_window *w, aether_window_params *out);
 
 #ifdef __cplusplus
 }
