@@ -217,6 +217,9 @@ void cli_print_exit_statuses(FILE *f)
 const char *cli_path_problem(const char *path, int err)
 {
     struct stat sb;
+    if (err == ESPIPE) /* the recording readers: an .npz on a stream */
+        return "not seekable: an .npz recording is a zip archive, read from its end, so it "
+               "needs a regular file, not standard input, a pipe or a FIFO";
     if (stat(path, &sb) != 0)
         return strerror(errno);
     if (S_ISDIR(sb.st_mode))

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,14 +496,20 @@ static int open_pipeline(const run_opts *o, run_state *r)
 
 /* ---------------- progress (stderr, terminals only) ---------------- */
 
-/* Lines of a text file, for the bar's denominator; 0 if unknown. */
+/* Lines of a text file, for the bar's denominator; 0 if unknown (standard
+ * input, a pipe or a FIFO: reading them here would take the recording's
+ * bytes, or wait for a writer). */
 static uint64_t count_lines(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    struct stat sb;
     char buf[65536];
     uint64_t n = 0;
     size_t got, i;
     int last = '\n';
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    f = fopen(path, "rb");
     if (!f)
         return 0;
     while ((got = fread(buf, 1, sizeof buf, f)) > 0) {

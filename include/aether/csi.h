@@ -201,6 +201,14 @@ typedef struct aether_recording aether_recording; /* opaque */
  * Errors: AETHER_ERR_NULL_ARG, _IO, _FORMAT, _NO_MEM, and for NPZ
  * AETHER_ERR_ZIP (container), _UNSUPPORTED (zip64, encryption, other
  * compression), AETHER_ERR_NPY_* (members), _FORMAT (no usable csi_data).
+ *
+ * Streams: path "-" reads standard input; standard input, a pipe, a FIFO or
+ * a character device is read as a stream, as bytes arrive: the format is
+ * detected on the first bytes without rewinding, JSONL is parsed a line at a
+ * time and ADR-018 a frame at a time (aether_recording_next() returns each
+ * frame as soon as its bytes are in, never waiting for the end of the data).
+ * An .npz cannot be streamed (a zip is read from its end): on a stream it
+ * fails with AETHER_ERR_IO and errno ESPIPE.
  */
 AETHER_API aether_status aether_recording_open(const char *path, const aether_recording_options *opt,
                                                aether_recording **out);

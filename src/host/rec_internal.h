@@ -7,17 +7,27 @@
 #include "aether/csi.h"
 #include "aether/npy.h"
 
-/* Byte source: a file read through a buffer, or caller memory. */
+/* Byte source: a file read through a buffer, or caller memory. A regular
+ * file is seekable (size known, random access for .npz); standard input
+ * ("-"), a pipe, a FIFO or a character device is a stream: bytes are read as
+ * they arrive (one read(2) a refill, never waiting for a full buffer), the
+ * size is unknown and nothing can be re-read. Format detection peeks at the
+ * buffered head, so neither kind is ever rewound for it. */
 typedef struct rec_source {
     FILE *f;
+    int owns_file;  /* fclose at close (not for stdin) */
+    int fd;         /* stream: read(2) on it; -1 otherwise */
+    int seekable;   /* memory or a regular file */
     const unsigned char *mem;
-    uint64_t size; /* total bytes */
+    uint64_t size; /* total bytes; UINT64_MAX for a stream */
     uint64_t pos;  /* offset of the next byte returned */
     unsigned char *buf;
     size_t buf_len, buf_pos;
     int io_error;
+    int eof; /* a read found no more bytes (cleared by a seek) */
 } rec_source;
 
+/* path "-" is standard input. */
 aether_status aether_rec_src_open_file(rec_source *s, const char *path);
 void aether_rec_src_open_memory(rec_source *s, const void *buf, size_t len);
 void aether_rec_src_close(rec_source *s);
@@ -25,9 +35,16 @@ void aether_rec_src_close(rec_source *s);
 int aether_rec_src_getc(rec_source *s);
 /* Up to n sequential bytes; returns the count read. */
 size_t aether_rec_src_read(rec_source *s, void *dst, size_t n);
-/* Reposition the sequential reader. 0 ok, -1 out of range / I/O error. */
+/* The next bytes without consuming them: at least min(want, what the
+ * source still holds) when *at_end is set, otherwise what is buffered after
+ * at most one more read (call again while it is short and !*at_end).
+ * want <= 4096. Returns the count visible at *p. */
+size_t aether_rec_src_peek(rec_source *s, size_t want, const unsigned char **p, int *at_end);
+/* Reposition the sequential reader. 0 ok, -1 out of range / I/O error /
+ * not seekable. */
 int aether_rec_src_seek(rec_source *s, uint64_t off);
-/* Exactly n bytes at off (random access). 0 ok, -1 out of range / I/O error. */
+/* Exactly n bytes at off (random access). 0 ok, -1 out of range / I/O error
+ * / not seekable. */
 int aether_rec_src_read_at(rec_source *s, uint64_t off, void *dst, size_t n);
 
 struct aether_recording {

@@ -1,6 +1,7 @@
 /* Recording front end: format detection, dispatch, counters. */
 #include "rec_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,10 +72,22 @@ void aether_rec_count_frame(aether_recording *r, const aether_csi_frame *f)
     st->t_last = f->timestamp;
 }
 
-/* Decide the format from the first bytes. */
-static aether_status detect(const unsigned char *h, size_t n, aether_recording_format *fmt)
+#ifndef ESPIPE
+#define ESPIPE EINVAL
+#endif
+
+#define DETECT_MORE ((aether_status)-1) /* undecided: peek at more bytes */
+
+/* Decide the format from the first n bytes; `final` when no more bytes will
+ * be looked at (end of data, or SNIFF_BYTES of them). A stream is detected on
+ * a growing prefix: every decision taken early is the one the whole head
+ * gives, so a file and the same bytes through a pipe get the same format. */
+static aether_status detect(const unsigned char *h, size_t n, int final,
+                            aether_recording_format *fmt)
 {
     size_t i = 0;
+    if (n < 4 && !final)
+        return DETECT_MORE;
     if (n >= 4 && h[0] == 'P' && h[1] == 'K' && ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6))) {
         *fmt = AETHER_REC_NPZ;
         return AETHER_OK;
@@ -88,6 +101,8 @@ static aether_status detect(const unsigned char *h, size_t n, aether_recording_f
         i = 3;
     while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\r' || h[i] == '\n'))
         i++;
+    if (i == n && !final)
+        return DETECT_MORE;
     if (i == n || h[i] == '{') {
         *fmt = AETHER_REC_JSONL;
         return AETHER_OK;
@@ -98,25 +113,37 @@ static aether_status detect(const unsigned char *h, size_t n, aether_recording_f
             *fmt = AETHER_REC_JSONL;
             return AETHER_OK;
         }
-    return AETHER_ERR_FORMAT;
+    return final ? AETHER_ERR_FORMAT : DETECT_MORE;
 }
 
 static aether_status open_common(aether_recording *r, const aether_recording_options *opt,
                                  aether_recording **out)
 {
-    unsigned char head[SNIFF_BYTES];
-    size_t n = r->src.size < SNIFF_BYTES ? (size_t)r->src.size : SNIFF_BYTES;
     aether_status s;
     if (opt)
         r->opt = *opt;
     if (r->opt.max_line == 0)
         r->opt.max_line = DEFAULT_MAX_LINE;
-    if (aether_rec_src_read_at(&r->src, 0, head, n) != 0 || aether_rec_src_seek(&r->src, 0) != 0)
-        return AETHER_ERR_IO;
-    s = detect(head, n, &r->format);
+    /* Peek, never rewind: the head stays buffered for the format reader. */
+    do {
+        const unsigned char *head;
+        int at_end;
+        size_t n = aether_rec_src_peek(&r->src, SNIFF_BYTES, &head, &at_end);
+        if (r->src.io_error)
+            return AETHER_ERR_IO;
+        if (n > SNIFF_BYTES)
+            n = SNIFF_BYTES;
+        s = detect(head, n, at_end || n == SNIFF_BYTES, &r->format);
+    } while (s == DETECT_MORE);
     if (s != AETHER_OK)
         return s;
     if (r->format == AETHER_REC_NPZ) {
+        if (!r->src.seekable) {
+            /* A zip is read from its end (the central directory): a stream
+             * cannot be. */
+            errno = ESPIPE;
+            return AETHER_ERR_IO;
+        }
         s = aether_rec_npz_open(r);
         if (s != AETHER_OK)
             return s;
@@ -138,8 +165,11 @@ aether_status aether_recording_open(const char *path, const aether_recording_opt
     s = aether_rec_src_open_file(&r->src, path);
     if (s == AETHER_OK)
         s = open_common(r, opt, out);
-    if (s != AETHER_OK)
+    if (s != AETHER_OK) {
+        int err = errno; /* why: for the caller's message */
         aether_recording_close(r);
+        errno = err;
+    }
     return s;
 }
 
