@@ -72,9 +72,9 @@ static double recompute_last_row(const aether_attn_config *cfg, const bench_cfg 
     size_t n_tok = 0, n_blk = 0, h, group = b->q_heads / b->kv_heads;
     size_t stride = b->kv_heads * b->dim;
     float scale = 1.0f / sqrtf((float)b->dim);
-    aether_landmarks_prefill(k, T, b->kv_heads, b->dim, b->block, lm_k);
-    aether_landmarks_prefill(v, T, b->kv_heads, b->dim, b->block, lm_v);
-    (void)aether_sparse_candidates(cfg, T - 1, T, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk);
+    aether_landmarks_prefill_(k, T, b->kv_heads, b->dim, b->block, lm_k);
+    aether_landmarks_prefill_(v, T, b->kv_heads, b->dim, b->block, lm_v);
+    (void)aether_sparse_candidates_(cfg, T - 1, T, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk);
     for (h = 0; h < b->q_heads; ++h) {
         size_t kvh = h / group;
         aether_rows tr, br;
@@ -84,7 +84,7 @@ static double recompute_last_row(const aether_attn_config *cfg, const bench_cfg 
         br.k = lm_k + kvh * b->dim;
         br.v = lm_v + kvh * b->dim;
         br.stride = stride;
-        aether_sparse_query(q1 + h * b->dim, b->dim, scale, &tr, tok, n_tok, &br, blk, n_blk, acc,
+        aether_sparse_query_(q1 + h * b->dim, b->dim, scale, &tr, tok, n_tok, &br, blk, n_blk, acc,
                             out + h * b->dim);
     }
     g_sink = out[0];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aether/csi.h"
+#include "aether/recording.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

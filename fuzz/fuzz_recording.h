@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "aether/csi.h"
+#include "aether/recording.h"
 #include "fuzz_common.h"
 
 static void fuzz_recording_run(const uint8_t *data, size_t size)

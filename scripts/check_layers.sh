@@ -40,7 +40,7 @@ HEADERS = {
     "pattern.h": "pattern", "dispatch.h": "dispatch",
     "attention.h": "kernels", "attention_tiled.h": "kernels",
     "attention_gated.h": "gate", "gate.h": "gate",
-    "kvcache.h": "kvcache", "head.h": "head", "model.h": "model", "window.h": "model", "export.h": "core",
+    "kvcache.h": "kvcache", "head.h": "head", "model.h": "model", "window.h": "model", "export.h": "core", "recording.h": "host", "dataset.h": "host",
     "blob.h": "blob", "csi.h": "features", "features.h": "features",
     "packet.h": "packet", "tracks.h": "tracks", "train.h": "train",
 }
@@ -140,6 +140,10 @@ def cycle_in(comp):
 
 
 print("check_layers: %d folders, %d folder edges" % (len(folders), len(edges)))
+if os.environ.get("AETHER_LAYERS_VERBOSE"):
+    for a in sorted(folders):
+        outs = sorted(b for (x, b) in edges if x == a and b != a)
+        print("    %-10s -> %s" % (a, ", ".join(outs) if outs else "(nothing)"))
 if not comps:
     print("check_layers: no cycle between folders")
     sys.exit(0)

@@ -32,6 +32,7 @@
 #include "ruv_temporal.h"
 #ifdef AETHER_ALLOC_HOST
 #include "aether/csi.h"
+#include "aether/recording.h"
 #endif
 
 #ifdef AETHER_ALLOC_WRAP

@@ -178,7 +178,7 @@ static size_t find_caches(unsigned char *buf, size_t len, aether_kvcache **out, 
     size_t off, n = 0;
     for (off = 0; off + sizeof(aether_kvcache) <= len && n < cap; off += sizeof(void *)) {
         aether_kvcache *c = (aether_kvcache *)(void *)(buf + off);
-        if (c->magic == AETHER_KVCACHE_MAGIC && aether_kv_check(c) == AETHER_OK &&
+        if (c->magic == AETHER_KVCACHE_MAGIC && aether_kv_check_(c) == AETHER_OK &&
             c->bytes > 0 && c->bytes <= len - off)
             out[n++] = c;
     }

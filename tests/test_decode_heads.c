@@ -51,7 +51,7 @@ typedef struct trial {
 } trial;
 
 /* One trial: query_heads over sets of up to AETHER_QHEADS_MAX rows, each
- * row against aether_sparse_query on its own kv head. Returns the rows off
+ * row against aether_sparse_query_ on its own kv head. Returns the rows off
  * the contract |d| <= 1e-6 s + 2e-6 |ref| (s = scale^2: the q.k sums are
  * reordered, so the score error grows with |q||k|). */
 static size_t run_trial(const aether_simd_ops *ops, const trial *t, double *worst)
@@ -105,7 +105,7 @@ static size_t run_trial(const aether_simd_ops *ops, const trial *t, double *wors
         hb.k = mk + off;
         hb.v = mv + off;
         hb.stride = row;
-        aether_sparse_query(q + h * t->dim, t->dim, sc, &hr, tok, t->n_tok, &hb, blk, t->n_blk,
+        aether_sparse_query_(q + h * t->dim, t->dim, sc, &hr, tok, t->n_tok, &hb, blk, t->n_blk,
                             acc, ref);
         for (i = 0; i < t->dim; ++i) {
             double g = out[h * t->dim + i], r = ref[i], d = fabs(g - r);
@@ -139,7 +139,7 @@ static void test_query_heads_vs_reference(void)
         const aether_simd_ops *ops;
         if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
             continue;
-        ops = aether_simd_active();
+        ops = aether_simd_active_();
         CHECK(ops != NULL && ops->query_heads != NULL);
         if (!ops || !ops->query_heads)
             continue;

@@ -377,7 +377,7 @@ static void test_sliding_slots_exact(void)
         rows.k = ks;
         rows.v = vs;
         rows.stride = DIM;
-        aether_sparse_query(q1.data, DIM, aether_attn_scale(DIM), &rows, tok, n, &rows, NULL, 0,
+        aether_sparse_query_(q1.data, DIM, aether_attn_scale(DIM), &rows, tok, n, &rows, NULL, 0,
                             acc, want);
         if (memcmp(want, o1.data, sizeof want) != 0)
             ++bad;

@@ -93,7 +93,7 @@ static double dloss(const dctx *c)
                 for (t = 0; t < nt; ++t)
                     tok[t] = t;
             } else {
-                aether_sparse_candidates(cfg, i, n, tok, 64, &nt, blk, 64, &nbk);
+                aether_sparse_candidates_(cfg, i, n, tok, 64, &nt, blk, 64, &nbk);
             }
             for (hh = 0; hh < QH; ++hh) {
                 size_t hk = hh / group, cc;
@@ -286,7 +286,7 @@ static void test_pattern_exercised(void)
     CHECK_STATUS(aether_head_init(&head, &hc), AETHER_OK);
     for (i = 0; i < NF; ++i) {
         size_t a;
-        CHECK_STATUS(aether_sparse_candidates(&head.attn, i, NF, tok, 64, &nt, blk, 64, &nb),
+        CHECK_STATUS(aether_sparse_candidates_(&head.attn, i, NF, tok, 64, &nt, blk, 64, &nb),
                      AETHER_OK);
         for (a = 0; a < nt; ++a)
             if (tok[a] + 2 < i && tok[a] != 0)

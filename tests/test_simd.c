@@ -127,7 +127,7 @@ static void test_exp(void)
         double worst = 0.0;
         if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
             continue;
-        aether_simd_active()->exp(x, y, n);
+        aether_simd_active_()->exp(x, y, n);
         for (i = 0; i < n; ++i) {
             double e = expf(x[i]), rel = fabs(y[i] - e) / e;
             worst = rel > worst ? rel : worst;
@@ -140,7 +140,7 @@ static void test_exp(void)
         x[1] = -100.0f;
         x[2] = 0.0f;
         x[3] = NAN;
-        aether_simd_active()->exp(x, y, 4);
+        aether_simd_active_()->exp(x, y, 4);
         CHECK(y[0] == 0.0f && y[1] == 0.0f && fabs(y[2] - 1.0f) < 2e-7 && y[3] != y[3]);
         x[0] = -87.0f;
         x[1] = -87.0f + 175.0f / 200000.0f;
@@ -164,7 +164,7 @@ static void test_widen_f16(void)
             continue;
         for (i = 0; i < 65536; ++i)
             h[i + 3] = (uint16_t)i;
-        aether_simd_active()->widen_f16(h + 3, got + 1, 65536);
+        aether_simd_active_()->widen_f16(h + 3, got + 1, 65536);
         for (i = 0; i < 65536; ++i) {
             uint32_t a, b;
             float ref = aether_f16_to_f32((uint16_t)i);
@@ -181,7 +181,7 @@ static void test_widen_f16(void)
                     h[i] = (uint16_t)(0x3c00u + 37u * i); /* 1.0 onwards */
                     got[i] = -7.0f;
                 }
-                aether_simd_active()->widen_f16(h + off, got, n);
+                aether_simd_active_()->widen_f16(h + off, got, n);
                 for (i = 0; i < n; ++i)
                     bad += got[i] != aether_f16_to_f32(h[off + i]);
                 for (; i < 80; ++i)
@@ -208,7 +208,7 @@ static void test_probes(void)
         double f = pow(0.999999, 1000.0), want = 0.0;
         if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
             continue;
-        ops = aether_simd_probes_active();
+        ops = aether_simd_probes_active_();
         for (n = 0; n <= 1000; n += 37) {
             float sum = 0.0f;
             for (i = 0; i < n; ++i)
@@ -480,16 +480,16 @@ static void test_query_fast(void)
     rows.k = k;
     rows.v = vv;
     rows.stride = 40;
-    aether_sparse_query(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, ref);
+    aether_sparse_query_(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, ref);
     for (p = 0; p < 3; ++p) {
         if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
             continue;
-        aether_sparse_query_fast(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
+        aether_sparse_query_fast_(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
         for (d = 0; d < 37; ++d)
             CHECK_NEAR(got[d], ref[d], 1e-6 + 2e-6 * fabs(ref[d]));
     }
     aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    aether_sparse_query_fast(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
+    aether_sparse_query_fast_(qr, 37, 0.2f, &rows, tok, 50, &rows, blk, 3, acc, got);
     CHECK(memcmp(got, ref, 37 * sizeof(float)) == 0);
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }

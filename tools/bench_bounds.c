@@ -98,7 +98,7 @@ static double best_read(const aether_simd_probes *ops, const float *p, size_t n,
 
 int bench_bounds_measure(int quick, bench_bounds *b)
 {
-    const aether_simd_probes *ops = aether_simd_probes_active();
+    const aether_simd_probes *ops = aether_simd_probes_active_();
     const size_t row = 1024;
     size_t n, rows, i, l2, l3;
     unsigned long long rng = 0x2545F4914F6CDD1Dull;

@@ -25,6 +25,7 @@
 #include "aether/dispatch.h"
 #include "aether/features.h"
 #include "aether/model.h"
+#include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
 

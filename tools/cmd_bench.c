@@ -212,8 +212,8 @@ static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t wi
 }
 
 /* Decode step at the kernel level: the step's candidate lists plus the
- * per-head single-query kernel (aether_sparse_query_fast, or the reference
- * aether_sparse_query) over a [T, kv_heads, dim] cache with prefill
+ * per-head single-query kernel (aether_sparse_query_fast_, or the reference
+ * aether_sparse_query_) over a [T, kv_heads, dim] cache with prefill
  * landmark means - what a cache's decode costs when it uses the hook. */
 static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, size_t window,
                                  size_t block, int steps, int fast)
@@ -245,8 +245,8 @@ static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, si
     }
     fill(&k);
     fill(&v);
-    aether_landmarks_prefill(k.data, T, kvh, dim, block, lmk);
-    aether_landmarks_prefill(v.data, T, kvh, dim, block, lmv);
+    aether_landmarks_prefill_(k.data, T, kvh, dim, block, lmk);
+    aether_landmarks_prefill_(v.data, T, kvh, dim, block, lmv);
     aether_tensor_zeros(&q1, 1, qh, dim);
     aether_tensor_zeros(&o1, 1, qh, dim);
     fill(&q1);
@@ -269,10 +269,10 @@ static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, si
                 br.v = lmv + hk * dim;
                 br.stride = kvh * dim;
                 if (fast)
-                    aether_sparse_query_fast(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br,
+                    aether_sparse_query_fast_(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br,
                                              blk, n_blk, acc, o1.data + h * dim);
                 else
-                    aether_sparse_query(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br, blk,
+                    aether_sparse_query_(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br, blk,
                                         n_blk, acc, o1.data + h * dim);
             }
         }
@@ -438,7 +438,7 @@ static size_t decode_rows(size_t T, size_t row_bytes, size_t back, size_t *far)
     blk = malloc((blk_cap + 1) * sizeof *blk);
     *far = 0;
     if (!tok || !blk ||
-        aether_sparse_candidates(&cfg, T - 1, T, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk) !=
+        aether_sparse_candidates_(&cfg, T - 1, T, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk) !=
             AETHER_OK) {
         free(tok);
         free(blk);

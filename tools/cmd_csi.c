@@ -9,6 +9,7 @@
 
 #include "aether/csi.h"
 #include "aether/features.h"
+#include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
 

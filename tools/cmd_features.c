@@ -13,6 +13,7 @@
 #include "aether/csi.h"
 #include "aether/features.h"
 #include "aether/npy.h"
+#include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "model_meta.h"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aether/csi.h"
+#include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
 

@@ -28,6 +28,7 @@
 #include "aether/model.h"
 #include "aether/packet.h"
 #include "aether/tracks.h"
+#include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "model_meta.h"

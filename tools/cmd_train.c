@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "model_meta.h"
 #include "train_common.h"
+#include "aether/dataset.h"
 
 static const struct option k_train_options[] = {
     TRAIN_COMMON_OPTIONS,

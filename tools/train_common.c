@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "aether/dataset.h"
 
 /* ---------- options ---------- */
 

@@ -15,6 +15,7 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/train.h"
+#include "aether/dataset.h"
 #include "cli_util.h"
 
 typedef struct train_opts {

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "train_common.h"
+#include "aether/dataset.h"
 
 /* Split codes used only while cross-validating: the outer validation split
  * is set aside (never read) and the current fold is held out. */

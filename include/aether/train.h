@@ -21,8 +21,7 @@
  *  - metrics (confusion matrix, accuracy, macro-F1, recall) and a small
  *    multinomial logistic regression used as the baseline.
  *
- * Host part (library `aether_host`): aether_dataset_load reads DIR/<label>/
- * recordings (.npz, .csi.jsonl) through the CSI readers and aether_features.
+ * Loading labelled recordings from a folder is host-only: aether/dataset.h.
  */
 #ifndef AETHER_TRAIN_H
 #define AETHER_TRAIN_H
@@ -271,37 +270,6 @@ AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, con
 /* Predicted class of one row. */
 AETHER_API size_t aether_logreg_predict(const aether_logreg *m, const float *row);
 AETHER_API void aether_logreg_free(aether_logreg *m);
-
-/* ------------------------------ host: dataset ------------------------------ */
-/* Defined in library aether_host. */
-
-typedef struct aether_dataset {
-    aether_train_recording *recs;
-    size_t n_recs;
-    size_t dim;          /* feature dim (features.h recipe) */
-    float **tones;       /* per recording: n_frames x AETHER_DATASET_TONES gain-normalised amplitudes */
-    size_t n_classes;
-    char labels[AETHER_TRAIN_MAX_CLASSES][32];
-    unsigned recipe;     /* feature recipe used (AETHER_FEATURES_V1 / _V2 / _V3) */
-} aether_dataset;
-
-#define AETHER_DATASET_TONES 52u
-
-/* Read DIR/<label>/ *.npz and *.csi.jsonl for each of the n_labels labels
- * (class index = position in `labels`). Each recording is read with a fresh
- * aether_features extractor of input_dim `dim`; frames whose features fail
- * are skipped. time = the npz collected_at (UTC, seconds), else the last
- * 15 digits "YYYYMMDD_HHMMSS" of the file name, else the first frame's
- * timestamp. Errors: NULL_ARG, INVALID_ARG, IO (missing folder), the
- * readers' errors, NO_MEM. */
-AETHER_API aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
-                                             size_t dim, aether_dataset *out);
-/* The same with a feature recipe (AETHER_FEATURES_V1, _V2 or _V3; 0 = v1;
- * others INVALID_ARG). aether_dataset_load is this with recipe v1. */
-AETHER_API aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
-                                                    size_t n_labels, size_t dim, unsigned recipe,
-                                                    aether_dataset *out);
-AETHER_API void aether_dataset_free(aether_dataset *ds);
 
 #ifdef __cplusplus
 }

@@ -36,9 +36,11 @@ STRUCTS = {
     _lib.NormConfig: ("aether_norm_config", None),
     _lib.FastGrnnWeights: ("aether_fastgrnn_weights", None),
     _lib.CausalParams: ("aether_causal_params", None),
+    _lib.BlobModelMeta: ("aether_blob_model_meta", None),
+    _lib.WindowParams: ("aether_window_params", None),
 }
 HEADERS = ["core", "tensor", "pattern", "attention", "kvcache", "head", "blob", "model",
-           "packet", "csi", "features", "gate"]
+           "packet", "csi", "recording", "features", "gate", "window"]
 
 
 def _c_program():

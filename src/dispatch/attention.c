@@ -24,10 +24,10 @@ static aether_status plan(aether_arena *a, const aether_attn_config *cfg, size_t
 {
     size_t total = 0;
     void *p;
-    aether_status st = aether_sparse_ws_layout(a, cfg, seq, kv_heads, dim, w);
+    aether_status st = aether_sparse_ws_layout_(a, cfg, seq, kv_heads, dim, w);
     if (st != AETHER_OK)
         return st;
-    if (aether_fast_scratch_bytes(w->tok_cap, w->blk_cap, dim, each) != AETHER_OK ||
+    if (aether_fast_scratch_bytes_(w->tok_cap, w->blk_cap, dim, each) != AETHER_OK ||
         aether_size_mul(*each, workers, &total) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
     p = aether_arena_alloc(a, total, 1, AETHER_ALIGN);
@@ -88,7 +88,7 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
 
     if (seq == 0 || q->heads == 0)
         return AETHER_OK;
-    ops = aether_simd_active();
+    ops = aether_simd_active_();
     threads = ops ? aether_get_num_threads() : 1;
     if ((st = plan_bytes(cfg, seq, kvh, dim, 1, &need1, &each)) != AETHER_OK)
         return st;
@@ -111,14 +111,14 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
         return st;
     }
     if (w.nb > 0) {
-        aether_landmarks_prefill(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
-        aether_landmarks_prefill(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
+        aether_landmarks_prefill_(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
+        aether_landmarks_prefill_(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
     }
     if (ops)
-        aether_fast_sparse(ops, cfg, q, k, v, out, w.lm_k, w.lm_v, w.tok_cap, w.blk_cap, workers,
+        aether_fast_sparse_(ops, cfg, q, k, v, out, w.lm_k, w.lm_v, w.tok_cap, w.blk_cap, workers,
                            scratch, each);
     else
-        aether_sparse_prefill_ref(cfg, q, k, v, out, &w);
+        aether_sparse_prefill_ref_(cfg, q, k, v, out, &w);
     free(heap);
     return AETHER_OK;
 }
@@ -140,7 +140,7 @@ aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_te
         return AETHER_ERR_BLOCK_SIZE;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data_(q, k, v, out)) != AETHER_OK)
         return st;
     if (q->heads == 0)
         return AETHER_OK;
@@ -170,7 +170,7 @@ aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aethe
         return AETHER_ERR_BLOCK_SIZE;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data_(q, k, v, out)) != AETHER_OK)
         return st;
     return run_sparse(cfg, q, k, v, out, ws, ws_len);
 }
@@ -204,21 +204,21 @@ static aether_status dense_check(const aether_tensor *q, const aether_tensor *k,
         return AETHER_ERR_GQA_RATIO;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_tensor(q)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(k)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(v)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(out)) != AETHER_OK)
+    if ((st = aether_attn_check_tensor_(q)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(k)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(v)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(out)) != AETHER_OK)
         return st;
     /* The output row doubles as the accumulator: no sharing at all. */
-    if (aether_attn_overlaps(out, q) || aether_attn_overlaps(out, k) ||
-        aether_attn_overlaps(out, v))
+    if (aether_attn_overlaps_(out, q) || aether_attn_overlaps_(out, k) ||
+        aether_attn_overlaps_(out, v))
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
 
 static aether_status dense_each(size_t dim, size_t *each)
 {
-    return aether_fast_scratch_bytes(0, 0, dim, each);
+    return aether_fast_scratch_bytes_(0, 0, dim, each);
 }
 
 aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
@@ -251,7 +251,7 @@ aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *
         return AETHER_ERR_BUFFER_TOO_SMALL;
     if (q->seq == 0 || q->heads == 0)
         return AETHER_OK;
-    ops = aether_simd_active();
+    ops = aether_simd_active_();
     if (ops) {
         unsigned threads = aether_get_num_threads();
         if (!ws) {
@@ -264,13 +264,13 @@ aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *
             ws_len = heap ? need : 0;
         }
         if (ws) {
-            aether_fast_dense(ops, q, k, v, causal, out, workers_in(ws_len, each, each, threads),
+            aether_fast_dense_(ops, q, k, v, causal, out, workers_in(ws_len, each, each, threads),
                               ws, each);
             free(heap);
             return AETHER_OK;
         }
     }
-    aether_dense_ref(q, k, v, causal, out);
+    aether_dense_ref_(q, k, v, causal, out);
     return AETHER_OK;
 }
 
@@ -280,13 +280,13 @@ aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
     return aether_attn_dense_ws(q, k, v, causal, out, NULL, 0);
 }
 
-void aether_sparse_query_fast(const float *q, size_t dim, float scale, const aether_rows *tokens,
+void aether_sparse_query_fast_(const float *q, size_t dim, float scale, const aether_rows *tokens,
                               const size_t *tok, size_t n_tok, const aether_rows *blocks,
                               const size_t *blk, size_t n_blk, float *acc, float *out)
 {
-    const aether_simd_ops *ops = aether_simd_active();
+    const aether_simd_ops *ops = aether_simd_active_();
     if (ops)
         ops->query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
     else
-        aether_sparse_query(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        aether_sparse_query_(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
 }

@@ -40,10 +40,10 @@ typedef struct kernel_row {
 } kernel_row;
 
 static const kernel_row k_rows[] = {
-    {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512,
-     aether_simd_probes_avx512},
-    {"avx2", AETHER_KERNELS_AVX2, AETHER_CPU_AVX2, aether_simd_avx2, aether_simd_probes_avx2},
-    {"neon", AETHER_KERNELS_NEON, AETHER_CPU_NEON, aether_simd_neon, aether_simd_probes_neon},
+    {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512_,
+     aether_simd_probes_avx512_},
+    {"avx2", AETHER_KERNELS_AVX2, AETHER_CPU_AVX2, aether_simd_avx2_, aether_simd_probes_avx2_},
+    {"neon", AETHER_KERNELS_NEON, AETHER_CPU_NEON, aether_simd_neon_, aether_simd_probes_neon_},
     {"reference", AETHER_KERNELS_REFERENCE, 0, NULL, NULL},
 };
 #define N_ROWS (sizeof k_rows / sizeof k_rows[0])
@@ -138,7 +138,7 @@ aether_status aether_set_kernel_mode(aether_kernel_mode mode)
     return AETHER_OK;
 }
 
-unsigned aether_kernel_generation(void)
+unsigned aether_kernel_generation_(void)
 {
     unsigned g = AE_LOAD(g_generation);
     return g;
@@ -160,27 +160,27 @@ static const kernel_row *active_row(void)
     return &k_rows[N_ROWS - 1];
 }
 
-const aether_simd_ops *aether_simd_active(void)
+const aether_simd_ops *aether_simd_active_(void)
 {
     const kernel_row *r = active_row();
     return r && r->ops ? r->ops() : NULL;
 }
 
-const aether_simd_probes *aether_simd_probes_active(void)
+const aether_simd_probes *aether_simd_probes_active_(void)
 {
     const kernel_row *r = active_row();
     return r && r->probes ? r->probes() : NULL;
 }
 
-void aether_kernel_select(aether_kernel_sel *s)
+void aether_kernel_select_(aether_kernel_sel *s)
 {
     /* Generation first: a change racing with this choice re-chooses. */
-    unsigned g = aether_kernel_generation();
-    s->ops = aether_simd_active();
+    unsigned g = aether_kernel_generation_();
+    s->ops = aether_simd_active_();
     s->gen = g;
 }
 
-void aether_kernel_select_reference(aether_kernel_sel *s)
+void aether_kernel_select_reference_(aether_kernel_sel *s)
 {
     s->ops = NULL;
     s->gen = 0;
@@ -188,7 +188,7 @@ void aether_kernel_select_reference(aether_kernel_sel *s)
 
 const char *aether_kernel_name(void)
 {
-    const aether_simd_ops *ops = aether_simd_active();
+    const aether_simd_ops *ops = aether_simd_active_();
     return ops ? ops->name : "reference";
 }
 

@@ -122,7 +122,7 @@ static void *layout_any(aether_arena *a, const void *cfg)
 aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes)
 {
     aether_status s = check_config(cfg);
-    return s != AETHER_OK ? s : aether_feat_layout_size(layout_any, cfg, bytes);
+    return s != AETHER_OK ? s : aether_feat_layout_size_(layout_any, cfg, bytes);
 }
 
 aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
@@ -134,7 +134,7 @@ aether_status aether_features_init(void *buf, size_t len, const aether_features_
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    s = aether_feat_layout_init(layout_any, buf, len, cfg, &o);
+    s = aether_feat_layout_init_(layout_any, buf, len, cfg, &o);
     if (s == AETHER_OK)
         *out = (aether_features *)o;
     return s;
@@ -148,7 +148,7 @@ aether_status aether_features_create(const aether_features_config *cfg, aether_f
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    s = aether_feat_layout_create(layout_any, cfg, &o, &block);
+    s = aether_feat_layout_create_(layout_any, cfg, &o, &block);
     if (s != AETHER_OK)
         return s;
     *out = (aether_features *)o;

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-aether_status aether_feat_layout_size(aether_feat_layout_fn layout, const void *cfg,
+aether_status aether_feat_layout_size_(aether_feat_layout_fn layout, const void *cfg,
                                       size_t *bytes)
 {
     aether_arena a;
@@ -18,7 +18,7 @@ aether_status aether_feat_layout_size(aether_feat_layout_fn layout, const void *
     return AETHER_OK;
 }
 
-aether_status aether_feat_layout_init(aether_feat_layout_fn layout, void *buf, size_t len,
+aether_status aether_feat_layout_init_(aether_feat_layout_fn layout, void *buf, size_t len,
                                       const void *cfg, void **obj)
 {
     aether_arena a;
@@ -33,18 +33,18 @@ aether_status aether_feat_layout_init(aether_feat_layout_fn layout, void *buf, s
     return AETHER_OK;
 }
 
-aether_status aether_feat_layout_create(aether_feat_layout_fn layout, const void *cfg,
+aether_status aether_feat_layout_create_(aether_feat_layout_fn layout, const void *cfg,
                                         void **obj, void **block)
 {
     size_t bytes = 0;
     void *buf;
-    aether_status s = aether_feat_layout_size(layout, cfg, &bytes);
+    aether_status s = aether_feat_layout_size_(layout, cfg, &bytes);
     if (s != AETHER_OK)
         return s;
     buf = malloc(bytes);
     if (!buf)
         return AETHER_ERR_NO_MEM;
-    s = aether_feat_layout_init(layout, buf, bytes, cfg, obj);
+    s = aether_feat_layout_init_(layout, buf, bytes, cfg, obj);
     if (s != AETHER_OK) {
         free(buf);
         return s;

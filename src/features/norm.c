@@ -68,7 +68,7 @@ static void *layout_any(aether_arena *a, const void *cfg)
 aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes)
 {
     aether_status s = check_config(cfg);
-    return s != AETHER_OK ? s : aether_feat_layout_size(layout_any, cfg, bytes);
+    return s != AETHER_OK ? s : aether_feat_layout_size_(layout_any, cfg, bytes);
 }
 
 aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
@@ -80,7 +80,7 @@ aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    s = aether_feat_layout_init(layout_any, buf, len, cfg, &o);
+    s = aether_feat_layout_init_(layout_any, buf, len, cfg, &o);
     if (s == AETHER_OK)
         *out = (aether_feature_norm *)o;
     return s;
@@ -94,7 +94,7 @@ aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_n
         return s;
     if (!out)
         return AETHER_ERR_NULL_ARG;
-    s = aether_feat_layout_create(layout_any, cfg, &o, &block);
+    s = aether_feat_layout_create_(layout_any, cfg, &o, &block);
     if (s != AETHER_OK)
         return s;
     *out = (aether_feature_norm *)o;

@@ -59,8 +59,8 @@ aether_status aether_causal_gate_size(const aether_fastgrnn *g, const aether_cau
     aether_arena a;
     aether_causal_gate *cg;
     aether_status st;
-    if ((st = aether_fastgrnn_check(g)) != AETHER_OK ||
-        (st = aether_causal_check_params(p)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(g)) != AETHER_OK ||
+        (st = aether_causal_check_params_(p)) != AETHER_OK)
         return st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
@@ -155,18 +155,18 @@ aether_status aether_causal_gate_step(aether_causal_gate *cg, const float *k_row
     aether_status st = check_gate(cg);
     if (st != AETHER_OK)
         return st;
-    if ((st = aether_fastgrnn_check(cg->g)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(cg->g)) != AETHER_OK)
         return st;
     if (!k_row || !keep)
         return AETHER_ERR_NULL_ARG;
     if (aether_size_mul(cg->kv_heads, cg->g->in, &want) != AETHER_OK || k_len != want)
         return AETHER_ERR_SHAPE_MISMATCH;
-    aether_fastgrnn_pool(k_row, cg->kv_heads, cg->g->in, cg->px);
-    s = aether_fastgrnn_step_raw(cg->g, cg->px, cg->h, cg->h_next);
+    aether_fastgrnn_pool_(k_row, cg->kv_heads, cg->g->in, cg->px);
+    s = aether_fastgrnn_step_raw_(cg->g, cg->px, cg->h, cg->h_next);
     t = cg->h;
     cg->h = cg->h_next;
     cg->h_next = t;
-    kept = aether_causal_decide(&cg->p, &cg->topk, s);
+    kept = aether_causal_decide_(&cg->p, &cg->topk, s);
     cg->pos++;
     *keep = (uint8_t)kept;
     if (salience)

@@ -17,9 +17,9 @@ static void heap_sift_down(float *a, size_t n, size_t r)
         float t;
         if (c >= n)
             return;
-        if (c + 1 < n && aether_salience_above(a[c], a[c + 1]))
+        if (c + 1 < n && aether_salience_above_(a[c], a[c + 1]))
             ++c;
-        if (!aether_salience_above(a[r], a[c]))
+        if (!aether_salience_above_(a[r], a[c]))
             return;
         t = a[r];
         a[r] = a[c];
@@ -33,7 +33,7 @@ static void heap_sift_up(float *a, size_t r)
     while (r > 0) {
         size_t p = (r - 1) / 2;
         float t;
-        if (!aether_salience_above(a[p], a[r]))
+        if (!aether_salience_above_(a[p], a[r]))
             return;
         t = a[p];
         a[p] = a[r];
@@ -46,7 +46,7 @@ static void heap_sift_up(float *a, size_t r)
  * top k iff fewer than k earlier values are >= it; earlier equal values win
  * the tie, so it must beat the weakest of them strictly. Dropped values are
  * never among the k best, so the heap stays exact. */
-int aether_prefix_topk_push(aether_prefix_topk *t, float s)
+int aether_prefix_topk_push_(aether_prefix_topk *t, float s)
 {
     if (t->k == 0)
         return 0;
@@ -55,21 +55,21 @@ int aether_prefix_topk_push(aether_prefix_topk *t, float s)
         heap_sift_up(t->heap, t->n++);
         return 1;
     }
-    if (!aether_salience_above(s, t->heap[0]))
+    if (!aether_salience_above_(s, t->heap[0]))
         return 0;
     t->heap[0] = s;
     heap_sift_down(t->heap, t->k, 0);
     return 1;
 }
 
-int aether_causal_decide(const aether_causal_params *p, aether_prefix_topk *t, float s)
+int aether_causal_decide_(const aether_causal_params *p, aether_prefix_topk *t, float s)
 {
     if (p->rule == AETHER_CAUSAL_THRESHOLD)
         return s >= p->threshold; /* false for a NaN salience */
-    return aether_prefix_topk_push(t, s);
+    return aether_prefix_topk_push_(t, s);
 }
 
-aether_status aether_causal_check_params(const aether_causal_params *p)
+aether_status aether_causal_check_params_(const aether_causal_params *p)
 {
     if (!p)
         return AETHER_ERR_NULL_ARG;
@@ -109,7 +109,7 @@ static float *heap_layout(const aether_causal_params *p, size_t n, void *ws, siz
 aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p, size_t n,
                                                      size_t *bytes)
 {
-    aether_status st = aether_causal_check_params(p);
+    aether_status st = aether_causal_check_params_(p);
     if (st != AETHER_OK)
         return st;
     if (!bytes)
@@ -148,7 +148,7 @@ aether_status aether_keep_mask_causal(const aether_causal_params *p, const float
             mask[i] = 1;
     } else {
         for (i = 0; i < n; ++i)
-            mask[i] = (uint8_t)aether_causal_decide(p, &t, s[i]);
+            mask[i] = (uint8_t)aether_causal_decide_(p, &t, s[i]);
     }
     free(heap);
     return AETHER_OK;
@@ -179,8 +179,8 @@ aether_status aether_causal_gate_window_workspace_size(const aether_fastgrnn *g,
     void *gws, *cws;
     size_t gl, cl;
     aether_status st;
-    if ((st = aether_fastgrnn_check(g)) != AETHER_OK ||
-        (st = aether_causal_check_params(p)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(g)) != AETHER_OK ||
+        (st = aether_causal_check_params_(p)) != AETHER_OK)
         return st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
@@ -200,8 +200,8 @@ aether_status aether_causal_gate_window(const aether_fastgrnn *g, const aether_c
     void *gws, *cws, *heap = NULL;
     size_t gl, cl, need;
     aether_status st;
-    if ((st = aether_fastgrnn_check(g)) != AETHER_OK ||
-        (st = aether_causal_check_params(p)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(g)) != AETHER_OK ||
+        (st = aether_causal_check_params_(p)) != AETHER_OK)
         return st;
     if (!k)
         return AETHER_ERR_NULL_ARG;

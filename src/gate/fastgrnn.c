@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-aether_status aether_fastgrnn_check(const aether_fastgrnn *g)
+aether_status aether_fastgrnn_check_(const aether_fastgrnn *g)
 {
     if (!g)
         return AETHER_ERR_NULL_ARG;
@@ -241,7 +241,7 @@ aether_status aether_fastgrnn_create_from_weights(const aether_fastgrnn_weights 
 
 void aether_fastgrnn_destroy(aether_fastgrnn *g)
 {
-    if (aether_fastgrnn_check(g) != AETHER_OK || !g->heap)
+    if (aether_fastgrnn_check_(g) != AETHER_OK || !g->heap)
         return;
     g->magic = 0;
     free(g->heap);
@@ -249,12 +249,12 @@ void aether_fastgrnn_destroy(aether_fastgrnn *g)
 
 size_t aether_fastgrnn_input_dim(const aether_fastgrnn *g)
 {
-    return aether_fastgrnn_check(g) == AETHER_OK ? g->in : 0;
+    return aether_fastgrnn_check_(g) == AETHER_OK ? g->in : 0;
 }
 
 size_t aether_fastgrnn_hidden_dim(const aether_fastgrnn *g)
 {
-    return aether_fastgrnn_check(g) == AETHER_OK ? g->hid : 0;
+    return aether_fastgrnn_check_(g) == AETHER_OK ? g->hid : 0;
 }
 
 aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const float **w_gate,
@@ -262,7 +262,7 @@ aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const float **w_g
                                      const float **u_update, const float **b_gate,
                                      const float **b_update, float *zeta, float *nu)
 {
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     if (st != AETHER_OK)
         return st;
     if (w_gate)

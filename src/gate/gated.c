@@ -12,7 +12,7 @@
 
 /* The list may already be sorted: filtering and sorting commute, so this
  * equals "filter, then sort". */
-size_t aether_gated_filter(const aether_attn_config *cfg, size_t i, size_t seq,
+size_t aether_gated_filter_(const aether_attn_config *cfg, size_t i, size_t seq,
                            const uint8_t *keep, size_t *tok, size_t n)
 {
     size_t lo = i >= cfg->window ? i - cfg->window : 0, hi, a, m = 0;
@@ -48,7 +48,7 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
         return AETHER_OK;
     group = qh / kvh;
     aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK)
+    if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK)
         return st;
     need = a.used;
     if (!ws) {
@@ -61,23 +61,23 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
         return AETHER_ERR_BUFFER_TOO_SMALL;
     }
     aether_arena_init(&a, ws, ws_len);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK) {
+    if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK) {
         free(heap);
         return st;
     }
     if (w.nb > 0) {
-        aether_landmarks_prefill(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
-        aether_landmarks_prefill(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
+        aether_landmarks_prefill_(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
+        aether_landmarks_prefill_(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
     }
     scale = aether_attn_scale(dim);
 
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;
-        st = aether_sparse_candidates(cfg, i, seq, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
+        st = aether_sparse_candidates_(cfg, i, seq, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
                                       &n_blk);
         if (st != AETHER_OK)
             break; /* cannot happen: capacities are the pattern's bounds */
-        n_tok = aether_gated_filter(cfg, i, seq, keep, w.tok, n_tok);
+        n_tok = aether_gated_filter_(cfg, i, seq, keep, w.tok, n_tok);
         for (h = 0; h < qh; ++h) {
             size_t hk = h / group;
             aether_rows toks, blks;
@@ -87,7 +87,7 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
             blks.k = w.lm_k ? w.lm_k + hk * dim : NULL;
             blks.v = w.lm_v ? w.lm_v + hk * dim : NULL;
             blks.stride = kvh * dim;
-            aether_sparse_query(q->data + (i * qh + h) * dim, dim, scale, &toks, w.tok, n_tok,
+            aether_sparse_query_(q->data + (i * qh + h) * dim, dim, scale, &toks, w.tok, n_tok,
                                 &blks, w.blk, n_blk, w.acc, out->data + (i * qh + h) * dim);
         }
     }
@@ -118,13 +118,13 @@ aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config 
     if ((st = aether_attn_config_check(cfg)) != AETHER_OK)
         return st;
     aether_arena_measure(&a);
-    if ((st = aether_sparse_ws_layout(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK)
+    if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kv_heads, dim, &w)) != AETHER_OK)
         return st;
     *bytes = a.used;
     return AETHER_OK;
 }
 
-aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_tensor *q,
+aether_status aether_gated_validate_(const aether_attn_config *cfg, const aether_tensor *q,
                                     const aether_tensor *k, const aether_tensor *v,
                                     const aether_tensor *out, int gqa)
 {
@@ -150,7 +150,7 @@ aether_status aether_gated_validate(const aether_attn_config *cfg, const aether_
     }
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    return aether_attn_check_data(q, k, v, out);
+    return aether_attn_check_data_(q, k, v, out);
 }
 
 aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aether_tensor *q,
@@ -158,7 +158,7 @@ aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aet
                                         const uint8_t *keep_mask, size_t n_mask,
                                         aether_tensor *out, void *ws, size_t ws_len)
 {
-    aether_status st = aether_gated_validate(cfg, q, k, v, out, 0);
+    aether_status st = aether_gated_validate_(cfg, q, k, v, out, 0);
     if (st != AETHER_OK)
         return st;
     if ((st = check_mask(q, keep_mask, n_mask)) != AETHER_OK)
@@ -171,7 +171,7 @@ aether_status aether_attn_forward_gqa_gated(const aether_attn_config *cfg, const
                                             const uint8_t *keep_mask, size_t n_mask,
                                             aether_tensor *out, void *ws, size_t ws_len)
 {
-    aether_status st = aether_gated_validate(cfg, q, k, v, out, 1);
+    aether_status st = aether_gated_validate_(cfg, q, k, v, out, 1);
     if (st != AETHER_OK)
         return st;
     if ((st = check_mask(q, keep_mask, n_mask)) != AETHER_OK)

@@ -91,11 +91,11 @@ static aether_status validate(const aether_attn_config *cfg, const aether_tensor
         return AETHER_ERR_GQA_RATIO;
     if (!aether_tensor_same_shape(out, q1))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_tensor(q1)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(out)) != AETHER_OK)
+    if ((st = aether_attn_check_tensor_(q1)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(out)) != AETHER_OK)
         return st;
     /* out == q1 is fine (all scores are taken before any output row). */
-    if (out->data != q1->data && aether_attn_overlaps(out, q1))
+    if (out->data != q1->data && aether_attn_overlaps_(out, q1))
         return AETHER_ERR_INVALID_ARG;
     len = aether_kvcache_len(cache);
     if (n_keep != len)
@@ -151,10 +151,10 @@ aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const a
         goto done;
 
     i = len - 1;
-    if ((st = aether_sparse_candidates(cfg, i, len, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
+    if ((st = aether_sparse_candidates_(cfg, i, len, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
                                        &n_blk)) != AETHER_OK)
         goto done;
-    n_tok = aether_gated_filter(cfg, i, len, keep, w.tok, n_tok);
+    n_tok = aether_gated_filter_(cfg, i, len, keep, w.tok, n_tok);
     scale = aether_attn_scale(dim);
     for (h = 0; h < qh; ++h)
         aether_osm_begin(&w.st[h], w.acc + h * dim, dim);

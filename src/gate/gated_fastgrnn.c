@@ -42,7 +42,7 @@ aether_status aether_attn_forward_gated_fastgrnn_workspace_size(
     aether_status st;
     if (!cfg || !bytes)
         return AETHER_ERR_NULL_ARG;
-    if ((st = aether_fastgrnn_check(g)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(g)) != AETHER_OK)
         return st;
     aether_arena_measure(&a);
     if ((st = gf_layout(&a, cfg, g, seq, q_heads, kv_heads, dim, top_k, &w)) != AETHER_OK)
@@ -68,9 +68,9 @@ aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
     if (!q || !k)
         return AETHER_ERR_NULL_ARG;
     gqa = q->heads != k->heads;
-    if ((st = aether_gated_validate(cfg, q, k, v, out, gqa)) != AETHER_OK)
+    if ((st = aether_gated_validate_(cfg, q, k, v, out, gqa)) != AETHER_OK)
         return st;
-    if ((st = aether_fastgrnn_check(g)) != AETHER_OK)
+    if ((st = aether_fastgrnn_check_(g)) != AETHER_OK)
         return st;
     if (k->dim != g->in)
         return AETHER_ERR_SHAPE_MISMATCH;

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-int aether_salience_above(float a, float b)
+int aether_salience_above_(float a, float b)
 {
     if (isnan(a))
         return 0;
@@ -21,9 +21,9 @@ int aether_salience_above(float a, float b)
 /* Position i ranks above position j: higher salience, or equal and earlier. */
 static int ranks_above(const float *s, size_t i, size_t j)
 {
-    if (aether_salience_above(s[i], s[j]))
+    if (aether_salience_above_(s[i], s[j]))
         return 1;
-    if (aether_salience_above(s[j], s[i]))
+    if (aether_salience_above_(s[j], s[i]))
         return 0;
     return i < j;
 }
@@ -149,9 +149,9 @@ static void float_sift_down(float *a, size_t n, size_t r)
         float t;
         if (c >= n)
             return;
-        if (c + 1 < n && aether_salience_above(a[c + 1], a[c]))
+        if (c + 1 < n && aether_salience_above_(a[c + 1], a[c]))
             ++c;
-        if (!aether_salience_above(a[c], a[r]))
+        if (!aether_salience_above_(a[c], a[r]))
             return;
         t = a[r];
         a[r] = a[c];
@@ -209,7 +209,7 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
     idx = fidx < (float)n ? (size_t)fidx : n - 1;
     threshold = sorted[idx < n - 1 ? idx : n - 1];
     for (i = 0; i < n; ++i)
-        mask[i] = aether_salience_above(threshold, s[i]) ? 0 : 1;
+        mask[i] = aether_salience_above_(threshold, s[i]) ? 0 : 1;
     free(heap);
     return AETHER_OK;
 }

@@ -20,7 +20,7 @@ static float l2norm(const float *h, size_t n)
 aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h, size_t h_len,
                                        float *salience)
 {
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     if (st != AETHER_OK)
         return st;
     if (!h || !salience)
@@ -31,7 +31,7 @@ aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h,
     return AETHER_OK;
 }
 
-float aether_fastgrnn_step_raw(const aether_fastgrnn *g, const float *x, const float *h,
+float aether_fastgrnn_step_raw_(const aether_fastgrnn *g, const float *x, const float *h,
                                float *h_out)
 {
     size_t in = g->in, hid = g->hid, r, c;
@@ -71,7 +71,7 @@ static int overlaps(const float *a, size_t na, const float *b, size_t nb)
 aether_status aether_fastgrnn_step(const aether_fastgrnn *g, const float *x, size_t x_len,
                                    const float *h, float *h_out, float *salience)
 {
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     float s;
     if (st != AETHER_OK)
         return st;
@@ -81,13 +81,13 @@ aether_status aether_fastgrnn_step(const aether_fastgrnn *g, const float *x, siz
         return AETHER_ERR_SHAPE_MISMATCH;
     if (overlaps(h, g->hid, h_out, g->hid))
         return AETHER_ERR_INVALID_ARG;
-    s = aether_fastgrnn_step_raw(g, x, h, h_out);
+    s = aether_fastgrnn_step_raw_(g, x, h, h_out);
     if (salience)
         *salience = s;
     return AETHER_OK;
 }
 
-void aether_fastgrnn_pool(const float *rows, size_t heads, size_t dim, float *out)
+void aether_fastgrnn_pool_(const float *rows, size_t heads, size_t dim, float *out)
 {
     float inv = 1.0f / (float)heads;
     size_t d, h;
@@ -113,7 +113,7 @@ aether_status aether_fastgrnn_workspace_size(const aether_fastgrnn *g, size_t *b
 {
     aether_arena a;
     float *h0, *h1, *px;
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     if (st != AETHER_OK)
         return st;
     if (!bytes)
@@ -159,12 +159,12 @@ static aether_status run_scores(const aether_fastgrnn *g, const float *x, size_t
         if (pooled) {
             /* heads 0: px stays zero, the reference's empty sum */
             if (heads > 0)
-                aether_fastgrnn_pool(x + i * heads * g->in, heads, g->in, px);
+                aether_fastgrnn_pool_(x + i * heads * g->in, heads, g->in, px);
             xi = px;
         } else {
             xi = x + i * g->in;
         }
-        salience[i] = aether_fastgrnn_step_raw(g, xi, h0, h1);
+        salience[i] = aether_fastgrnn_step_raw_(g, xi, h0, h1);
         t = h0;
         h0 = h1;
         h1 = t;
@@ -178,7 +178,7 @@ aether_status aether_fastgrnn_score_sequence(const aether_fastgrnn *g, const flo
                                              size_t n_salience, void *ws, size_t ws_len)
 {
     size_t want;
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     if (st != AETHER_OK)
         return st;
     if (aether_size_mul(n, g->in, &want) != AETHER_OK)
@@ -195,7 +195,7 @@ aether_status aether_fastgrnn_score_kv(const aether_fastgrnn *g, const aether_te
                                        size_t ws_len)
 {
     size_t numel;
-    aether_status st = aether_fastgrnn_check(g);
+    aether_status st = aether_fastgrnn_check_(g);
     if (st != AETHER_OK)
         return st;
     if (!k)

@@ -7,6 +7,8 @@
 #define _POSIX_C_SOURCE 200809L /* opendir, readdir */
 #include "aether/features.h"
 #include "aether/train.h"
+#include "aether/recording.h"
+#include "aether/dataset.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -57,7 +57,7 @@ static void decode_utf32(const unsigned char *p, size_t chars, char *out, size_t
     out[n] = '\0';
 }
 
-aether_status aether_rec_npy_scalar(const unsigned char *buf, size_t len, npy_scalar *out)
+aether_status aether_rec_npy_scalar_(const unsigned char *buf, size_t len, npy_scalar *out)
 {
     char hdr[MAX_HEADER + 1];
     char descr[16];

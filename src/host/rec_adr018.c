@@ -34,7 +34,7 @@ static void resync(aether_recording *r)
     uint32_t w = 0;
     size_t seen = 0;
     int c;
-    while ((c = aether_rec_src_getc(&r->src)) != -1) {
+    while ((c = aether_rec_src_getc_(&r->src)) != -1) {
         w = (w >> 8) | ((uint32_t)c << 24);
         if (++seen >= 4 && is_known_magic(w)) {
             r->have_magic = 1;
@@ -52,12 +52,12 @@ static aether_status at_end(aether_recording *r)
 static size_t skip_bytes(aether_recording *r, size_t n)
 {
     size_t done = 0;
-    while (done < n && aether_rec_src_getc(&r->src) != -1)
+    while (done < n && aether_rec_src_getc_(&r->src) != -1)
         done++;
     return done;
 }
 
-aether_status aether_rec_adr018_next(aether_recording *r, aether_csi_frame *f)
+aether_status aether_rec_adr018_next_(aether_recording *r, aether_csi_frame *f)
 {
     unsigned char *b = r->frame_buf;
     for (;;) {
@@ -72,11 +72,11 @@ aether_status aether_rec_adr018_next(aether_recording *r, aether_csi_frame *f)
         } else {
             size_t got;
             off = r->src.pos;
-            got = aether_rec_src_read(&r->src, b, 4);
+            got = aether_rec_src_read_(&r->src, b, 4);
             if (got == 0)
                 return at_end(r);
             if (got < 4) {
-                aether_rec_error(r, ++r->stats.records, off, AETHER_ERR_FRAME_LENGTH,
+                aether_rec_error_(r, ++r->stats.records, off, AETHER_ERR_FRAME_LENGTH,
                                  "truncated record at end of stream");
                 return at_end(r);
             }
@@ -84,24 +84,24 @@ aether_status aether_rec_adr018_next(aether_recording *r, aether_csi_frame *f)
         rec = ++r->stats.records;
         magic = aether_load_le32(b);
         if (magic == AETHER_ADR018_MAGIC) {
-            if (aether_rec_src_read(&r->src, b + 4, 4) < 4) {
-                aether_rec_error(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 header");
+            if (aether_rec_src_read_(&r->src, b + 4, 4) < 4) {
+                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 header");
                 return at_end(r);
             }
             s = aether_adr018_frame_length(b, 8, &total);
             if (s != AETHER_OK) {
-                aether_rec_error(r, rec, off, s,
+                aether_rec_error_(r, rec, off, s,
                                  "ADR-018 n_antennas not 1..4 or n_subcarriers not 1..256");
                 resync(r);
                 continue;
             }
-            if (aether_rec_src_read(&r->src, b + 8, total - 8) < total - 8) {
-                aether_rec_error(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 frame");
+            if (aether_rec_src_read_(&r->src, b + 8, total - 8) < total - 8) {
+                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 frame");
                 return at_end(r);
             }
             s = aether_adr018_parse(b, total, f);
             if (s != AETHER_OK) {
-                aether_rec_error(r, rec, off, s, "invalid ADR-018 frame");
+                aether_rec_error_(r, rec, off, s, "invalid ADR-018 frame");
                 continue;
             }
             f->timestamp = (double)r->frames_out * FRAME_PERIOD_S;
@@ -111,13 +111,13 @@ aether_status aether_rec_adr018_next(aether_recording *r, aether_csi_frame *f)
             return AETHER_OK;
         }
         if (!is_known_magic(magic)) {
-            aether_rec_error(r, rec, off, AETHER_ERR_FRAME_MAGIC, "unknown magic");
+            aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_MAGIC, "unknown magic");
             resync(r);
             continue;
         }
         sib = sibling_size(magic);
         if (sib != 0 && skip_bytes(r, sib - 4) < sib - 4) {
-            aether_rec_error(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated sibling packet");
+            aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated sibling packet");
             return at_end(r);
         }
         r->stats.skipped[AETHER_SKIP_VITALS + (magic - AETHER_MAGIC_VITALS)]++;

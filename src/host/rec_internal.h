@@ -6,6 +6,7 @@
 
 #include "aether/csi.h"
 #include "aether/npy.h"
+#include "aether/recording.h"
 
 /* Byte source: a file read through a buffer, or caller memory. A regular
  * file is seekable (size known, random access for .npz); standard input
@@ -28,24 +29,24 @@ typedef struct rec_source {
 } rec_source;
 
 /* path "-" is standard input. */
-aether_status aether_rec_src_open_file(rec_source *s, const char *path);
-void aether_rec_src_open_memory(rec_source *s, const void *buf, size_t len);
-void aether_rec_src_close(rec_source *s);
+aether_status aether_rec_src_open_file_(rec_source *s, const char *path);
+void aether_rec_src_open_memory_(rec_source *s, const void *buf, size_t len);
+void aether_rec_src_close_(rec_source *s);
 /* Next byte, or -1 at end of data / on I/O error (io_error set). */
-int aether_rec_src_getc(rec_source *s);
+int aether_rec_src_getc_(rec_source *s);
 /* Up to n sequential bytes; returns the count read. */
-size_t aether_rec_src_read(rec_source *s, void *dst, size_t n);
+size_t aether_rec_src_read_(rec_source *s, void *dst, size_t n);
 /* The next bytes without consuming them: at least min(want, what the
  * source still holds) when *at_end is set, otherwise what is buffered after
  * at most one more read (call again while it is short and !*at_end).
  * want <= 4096. Returns the count visible at *p. */
-size_t aether_rec_src_peek(rec_source *s, size_t want, const unsigned char **p, int *at_end);
+size_t aether_rec_src_peek_(rec_source *s, size_t want, const unsigned char **p, int *at_end);
 /* Reposition the sequential reader. 0 ok, -1 out of range / I/O error /
  * not seekable. */
-int aether_rec_src_seek(rec_source *s, uint64_t off);
+int aether_rec_src_seek_(rec_source *s, uint64_t off);
 /* Exactly n bytes at off (random access). 0 ok, -1 out of range / I/O error
  * / not seekable. */
-int aether_rec_src_read_at(rec_source *s, uint64_t off, void *dst, size_t n);
+int aether_rec_src_read_at_(rec_source *s, uint64_t off, void *dst, size_t n);
 
 struct aether_recording {
     aether_recording_format format;
@@ -73,16 +74,16 @@ struct aether_recording {
 };
 
 /* Count a malformed record, keep it if among the first, tell the callback. */
-void aether_rec_error(aether_recording *r, uint64_t record, uint64_t offset,
+void aether_rec_error_(aether_recording *r, uint64_t record, uint64_t offset,
                       aether_status status, const char *reason);
 /* Account for a frame about to be yielded. */
-void aether_rec_count_frame(aether_recording *r, const aether_csi_frame *f);
+void aether_rec_count_frame_(aether_recording *r, const aether_csi_frame *f);
 
 /* Per-format parts: open after detection, then one frame per call. */
-aether_status aether_rec_jsonl_next(aether_recording *r, aether_csi_frame *f);
-aether_status aether_rec_adr018_next(aether_recording *r, aether_csi_frame *f);
-aether_status aether_rec_npz_open(aether_recording *r);
-aether_status aether_rec_npz_next(aether_recording *r, aether_csi_frame *f);
+aether_status aether_rec_jsonl_next_(aether_recording *r, aether_csi_frame *f);
+aether_status aether_rec_adr018_next_(aether_recording *r, aether_csi_frame *f);
+aether_status aether_rec_npz_open_(aether_recording *r);
+aether_status aether_rec_npz_next_(aether_recording *r, aether_csi_frame *f);
 
 /* Scalars of a 0-d .npy member (dtypes aether_npy does not hold). */
 typedef enum npy_scalar_kind {
@@ -101,6 +102,6 @@ typedef struct npy_scalar {
 
 /* Decode a complete 0-d .npy image. AETHER_ERR_NPY_* on malformed input,
  * AETHER_ERR_UNSUPPORTED for another dtype or a non-scalar shape. */
-aether_status aether_rec_npy_scalar(const unsigned char *buf, size_t len, npy_scalar *out);
+aether_status aether_rec_npy_scalar_(const unsigned char *buf, size_t len, npy_scalar *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "aether/recording.h"
 
 typedef enum line_result { LINE_FRAME, LINE_SKIP, LINE_BAD } line_result;
 
@@ -23,7 +24,7 @@ static int read_line(aether_recording *r, size_t *len, int *too_long, aether_sta
     int c, any = 0;
     *too_long = 0;
     *io = AETHER_OK;
-    while ((c = aether_rec_src_getc(&r->src)) != -1) {
+    while ((c = aether_rec_src_getc_(&r->src)) != -1) {
         any = 1;
         if (c == '\n')
             break;
@@ -305,7 +306,7 @@ static line_result parse_line(aether_recording *r, size_t len, uint64_t line_no,
     return res;
 }
 
-aether_status aether_rec_jsonl_next(aether_recording *r, aether_csi_frame *f)
+aether_status aether_rec_jsonl_next_(aether_recording *r, aether_csi_frame *f)
 {
     for (;;) {
         size_t len = 0;
@@ -320,7 +321,7 @@ aether_status aether_rec_jsonl_next(aether_recording *r, aether_csi_frame *f)
         line_no = ++r->stats.records;
         if (too_long) {
             r->stats.too_long++;
-            aether_rec_error(r, line_no, offset, AETHER_ERR_PARSE, "line longer than max_line");
+            aether_rec_error_(r, line_no, offset, AETHER_ERR_PARSE, "line longer than max_line");
             continue;
         }
         o.skip = AETHER_SKIP_OTHER;
@@ -333,7 +334,7 @@ aether_status aether_rec_jsonl_next(aether_recording *r, aether_csi_frame *f)
         if (res == LINE_SKIP)
             r->stats.skipped[o.skip]++;
         else
-            aether_rec_error(r, line_no, offset, AETHER_ERR_PARSE, o.reason);
+            aether_rec_error_(r, line_no, offset, AETHER_ERR_PARSE, o.reason);
         if (io != AETHER_OK)
             return io;
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "aether/recording.h"
 
 #define SIG_EOCD 0x06054b50u
 #define SIG_CEN 0x02014b50u
@@ -49,7 +50,7 @@ static aether_status find_eocd(rec_source *src, zip_dir *z)
     buf = (unsigned char *)malloc(win);
     if (!buf)
         return AETHER_ERR_NO_MEM;
-    if (aether_rec_src_read_at(src, start, buf, win) != 0) {
+    if (aether_rec_src_read_at_(src, start, buf, win) != 0) {
         free(buf);
         return AETHER_ERR_IO;
     }
@@ -188,7 +189,7 @@ static aether_status load_member(rec_source *src, const zip_dir *z, const zip_en
                             e->csize > e->usize + e->usize / 64u + 1024u)))
         return AETHER_ERR_ZIP;
     if (e->local_off > z->cd_off || z->cd_off - e->local_off < LOC_BYTES ||
-        aether_rec_src_read_at(src, e->local_off, loc, LOC_BYTES) != 0 ||
+        aether_rec_src_read_at_(src, e->local_off, loc, LOC_BYTES) != 0 ||
         aether_load_le32(loc) != SIG_LOC)
         return AETHER_ERR_ZIP;
     data_off = e->local_off + LOC_BYTES + aether_load_le16(loc + 26) + aether_load_le16(loc + 28);
@@ -198,13 +199,13 @@ static aether_status load_member(rec_source *src, const zip_dir *z, const zip_en
     if (!ubuf)
         return AETHER_ERR_NO_MEM;
     if (e->method == 0) {
-        if (aether_rec_src_read_at(src, data_off, ubuf, (size_t)e->usize) != 0)
+        if (aether_rec_src_read_at_(src, data_off, ubuf, (size_t)e->usize) != 0)
             s = AETHER_ERR_IO;
     } else {
         cbuf = (unsigned char *)malloc(e->csize ? (size_t)e->csize : 1u);
         if (!cbuf)
             s = AETHER_ERR_NO_MEM;
-        else if (aether_rec_src_read_at(src, data_off, cbuf, (size_t)e->csize) != 0)
+        else if (aether_rec_src_read_at_(src, data_off, cbuf, (size_t)e->csize) != 0)
             s = AETHER_ERR_IO;
         else
             s = inflate_raw(cbuf, (size_t)e->csize, ubuf, (size_t)e->usize);
@@ -241,7 +242,7 @@ static void member_error(aether_recording *r, const zip_entry *e, aether_status 
     msg[n] = '\0';
     strcat(msg, ": ");
     strncat(msg, what, sizeof msg - strlen(msg) - 1);
-    aether_rec_error(r, 0, e->local_off, s, msg);
+    aether_rec_error_(r, 0, e->local_off, s, msg);
 }
 
 /* A scalar member: a damaged one is reported and left absent. */
@@ -253,7 +254,7 @@ static void load_scalar(aether_recording *r, const zip_dir *z, const zip_entry *
     aether_npz_info *in = &r->info;
     aether_status s = load_member(&r->src, z, e, MAX_SCALAR_BYTES, &buf, &len);
     if (s == AETHER_OK)
-        s = aether_rec_npy_scalar(buf, len, &v);
+        s = aether_rec_npy_scalar_(buf, len, &v);
     free(buf);
     if (s != AETHER_OK) {
         member_error(r, e, s, aether_strerror(s));
@@ -328,7 +329,7 @@ static aether_status load_csi(aether_recording *r, const zip_dir *z, const zip_e
     return AETHER_OK;
 }
 
-aether_status aether_rec_npz_open(aether_recording *r)
+aether_status aether_rec_npz_open_(aether_recording *r)
 {
     zip_dir z;
     unsigned char *cd;
@@ -342,7 +343,7 @@ aether_status aether_rec_npz_open(aether_recording *r)
     cd = (unsigned char *)malloc(z.cd_size ? (size_t)z.cd_size : 1u);
     if (!cd)
         return AETHER_ERR_NO_MEM;
-    if (aether_rec_src_read_at(&r->src, z.cd_off, cd, (size_t)z.cd_size) != 0) {
+    if (aether_rec_src_read_at_(&r->src, z.cd_off, cd, (size_t)z.cd_size) != 0) {
         free(cd);
         return AETHER_ERR_IO;
     }
@@ -373,7 +374,7 @@ aether_status aether_rec_npz_open(aether_recording *r)
     return AETHER_OK;
 }
 
-aether_status aether_rec_npz_next(aether_recording *r, aether_csi_frame *f)
+aether_status aether_rec_npz_next_(aether_recording *r, aether_csi_frame *f)
 {
     size_t rb = r->info.row_bytes;
     if (r->row >= r->info.rows)

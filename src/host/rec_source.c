@@ -30,7 +30,7 @@ static int measure(rec_source *s)
     return 0;
 }
 
-aether_status aether_rec_src_open_file(rec_source *s, const char *path)
+aether_status aether_rec_src_open_file_(rec_source *s, const char *path)
 {
     int regular = 1;
     memset(s, 0, sizeof *s);
@@ -59,13 +59,13 @@ aether_status aether_rec_src_open_file(rec_source *s, const char *path)
     }
     s->buf = (unsigned char *)malloc(SRC_BUF_BYTES);
     if (!s->buf) {
-        aether_rec_src_close(s);
+        aether_rec_src_close_(s);
         return AETHER_ERR_NO_MEM;
     }
     return AETHER_OK;
 }
 
-void aether_rec_src_open_memory(rec_source *s, const void *buf, size_t len)
+void aether_rec_src_open_memory_(rec_source *s, const void *buf, size_t len)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -74,7 +74,7 @@ void aether_rec_src_open_memory(rec_source *s, const void *buf, size_t len)
     s->size = len;
 }
 
-void aether_rec_src_close(rec_source *s)
+void aether_rec_src_close_(rec_source *s)
 {
     if (s->f && s->owns_file)
         fclose(s->f);
@@ -140,7 +140,7 @@ static size_t fill_more(rec_source *s)
     return got;
 }
 
-int aether_rec_src_getc(rec_source *s)
+int aether_rec_src_getc_(rec_source *s)
 {
     if (s->mem) {
         if (s->pos >= s->size)
@@ -153,7 +153,7 @@ int aether_rec_src_getc(rec_source *s)
     return s->buf[s->buf_pos++];
 }
 
-size_t aether_rec_src_read(rec_source *s, void *dst, size_t n)
+size_t aether_rec_src_read_(rec_source *s, void *dst, size_t n)
 {
     unsigned char *d = (unsigned char *)dst;
     size_t got = 0;
@@ -179,7 +179,7 @@ size_t aether_rec_src_read(rec_source *s, void *dst, size_t n)
     return got;
 }
 
-size_t aether_rec_src_peek(rec_source *s, size_t want, const unsigned char **p, int *at_end)
+size_t aether_rec_src_peek_(rec_source *s, size_t want, const unsigned char **p, int *at_end)
 {
     size_t avail;
     if (s->mem) {
@@ -195,7 +195,7 @@ size_t aether_rec_src_peek(rec_source *s, size_t want, const unsigned char **p, 
     return avail;
 }
 
-int aether_rec_src_seek(rec_source *s, uint64_t off)
+int aether_rec_src_seek_(rec_source *s, uint64_t off)
 {
     if (!s->seekable || off > s->size)
         return -1;
@@ -211,11 +211,11 @@ int aether_rec_src_seek(rec_source *s, uint64_t off)
     return 0;
 }
 
-int aether_rec_src_read_at(rec_source *s, uint64_t off, void *dst, size_t n)
+int aether_rec_src_read_at_(rec_source *s, uint64_t off, void *dst, size_t n)
 {
     if (!s->seekable || off > s->size || (uint64_t)n > s->size - off)
         return -1;
-    if (aether_rec_src_seek(s, off) != 0)
+    if (aether_rec_src_seek_(s, off) != 0)
         return -1;
-    return aether_rec_src_read(s, dst, n) == n ? 0 : -1;
+    return aether_rec_src_read_(s, dst, n) == n ? 0 : -1;
 }

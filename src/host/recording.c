@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "aether/recording.h"
 
 #define DEFAULT_MAX_LINE (1u << 20)
 #define SNIFF_BYTES 4096u
@@ -30,7 +31,7 @@ const char *aether_recording_format_name(aether_recording_format format)
     }
 }
 
-void aether_rec_error(aether_recording *r, uint64_t record, uint64_t offset,
+void aether_rec_error_(aether_recording *r, uint64_t record, uint64_t offset,
                       aether_status status, const char *reason)
 {
     aether_csi_error e;
@@ -49,7 +50,7 @@ void aether_rec_error(aether_recording *r, uint64_t record, uint64_t offset,
         r->opt.on_error(r->opt.user, &e);
 }
 
-void aether_rec_count_frame(aether_recording *r, const aether_csi_frame *f)
+void aether_rec_count_frame_(aether_recording *r, const aether_csi_frame *f)
 {
     aether_recording_stats *st = &r->stats;
     size_t i;
@@ -128,7 +129,7 @@ static aether_status open_common(aether_recording *r, const aether_recording_opt
     do {
         const unsigned char *head;
         int at_end;
-        size_t n = aether_rec_src_peek(&r->src, SNIFF_BYTES, &head, &at_end);
+        size_t n = aether_rec_src_peek_(&r->src, SNIFF_BYTES, &head, &at_end);
         if (r->src.io_error)
             return AETHER_ERR_IO;
         if (n > SNIFF_BYTES)
@@ -144,7 +145,7 @@ static aether_status open_common(aether_recording *r, const aether_recording_opt
             errno = ESPIPE;
             return AETHER_ERR_IO;
         }
-        s = aether_rec_npz_open(r);
+        s = aether_rec_npz_open_(r);
         if (s != AETHER_OK)
             return s;
     }
@@ -162,7 +163,7 @@ aether_status aether_recording_open(const char *path, const aether_recording_opt
     r = (aether_recording *)calloc(1, sizeof *r);
     if (!r)
         return AETHER_ERR_NO_MEM;
-    s = aether_rec_src_open_file(&r->src, path);
+    s = aether_rec_src_open_file_(&r->src, path);
     if (s == AETHER_OK)
         s = open_common(r, opt, out);
     if (s != AETHER_OK) {
@@ -184,7 +185,7 @@ aether_status aether_recording_open_memory(const void *buf, size_t len,
     r = (aether_recording *)calloc(1, sizeof *r);
     if (!r)
         return AETHER_ERR_NO_MEM;
-    aether_rec_src_open_memory(&r->src, buf ? buf : (const void *)"", len);
+    aether_rec_src_open_memory_(&r->src, buf ? buf : (const void *)"", len);
     s = open_common(r, opt, out);
     if (s != AETHER_OK)
         aether_recording_close(r);
@@ -200,17 +201,17 @@ aether_status aether_recording_next(aether_recording *rec, aether_csi_frame *fra
         return AETHER_ERR_END;
     switch (rec->format) {
     case AETHER_REC_JSONL:
-        s = aether_rec_jsonl_next(rec, frame);
+        s = aether_rec_jsonl_next_(rec, frame);
         break;
     case AETHER_REC_ADR018:
-        s = aether_rec_adr018_next(rec, frame);
+        s = aether_rec_adr018_next_(rec, frame);
         break;
     default:
-        s = aether_rec_npz_next(rec, frame);
+        s = aether_rec_npz_next_(rec, frame);
         break;
     }
     if (s == AETHER_OK)
-        aether_rec_count_frame(rec, frame);
+        aether_rec_count_frame_(rec, frame);
     else
         rec->ended = 1;
     return s;
@@ -235,7 +236,7 @@ void aether_recording_close(aether_recording *rec)
 {
     if (!rec)
         return;
-    aether_rec_src_close(&rec->src);
+    aether_rec_src_close_(&rec->src);
     free(rec->line);
     aether_npy_free(&rec->csi);
     free(rec);

@@ -34,7 +34,7 @@ static void dense_row(const float *q, const float *k, const float *v, size_t str
         out[d] = out[d] * inv;
 }
 
-void aether_dense_ref(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+void aether_dense_ref_(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
                       int causal, aether_tensor *out)
 {
     size_t seq = q->seq, qh = q->heads, kvh = k->heads, dim = q->dim, group, h, i;

@@ -14,7 +14,7 @@
 
 #define ALIGN_UP(x) (((x) + (AETHER_ALIGN - 1)) & ~(size_t)(AETHER_ALIGN - 1))
 
-aether_status aether_fast_scratch_bytes(size_t tok_cap, size_t blk_cap, size_t dim, size_t *bytes)
+aether_status aether_fast_scratch_bytes_(size_t tok_cap, size_t blk_cap, size_t dim, size_t *bytes)
 {
     size_t f = 0, lists = 0, per = 0, total = 0;
     if (aether_size_mul(dim, 2 * AETHER_TILE_RMAX, &f) != AETHER_OK ||
@@ -177,10 +177,10 @@ static void run(job *j, unsigned workers, unsigned char *scratch, size_t each)
     for (t = 0; t < workers; ++t)
         ptrs[t] = align64(scratch + (size_t)t * each);
     j->scratch = ptrs;
-    aether_parallel_run(workers, items, run_item, j);
+    aether_parallel_run_(workers, items, run_item, j);
 }
 
-void aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_config *cfg,
+void aether_fast_sparse_(const aether_simd_ops *ops, const aether_attn_config *cfg,
                         const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
                         aether_tensor *out, const float *lm_k, const float *lm_v, size_t tok_cap,
                         size_t blk_cap, unsigned workers, void *scratch, size_t each)
@@ -205,7 +205,7 @@ void aether_fast_sparse(const aether_simd_ops *ops, const aether_attn_config *cf
     run(&j, workers, (unsigned char *)scratch, each);
 }
 
-void aether_fast_dense(const aether_simd_ops *ops, const aether_tensor *q, const aether_tensor *k,
+void aether_fast_dense_(const aether_simd_ops *ops, const aether_tensor *q, const aether_tensor *k,
                        const aether_tensor *v, int causal, aether_tensor *out, unsigned workers,
                        void *scratch, size_t each)
 {

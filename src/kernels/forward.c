@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-void aether_sparse_query(const float *q, size_t dim, float scale, const aether_rows *tokens,
+void aether_sparse_query_(const float *q, size_t dim, float scale, const aether_rows *tokens,
                          const size_t *tok, size_t n_tok, const aether_rows *blocks,
                          const size_t *blk, size_t n_blk, float *acc, float *out)
 {
@@ -32,7 +32,7 @@ void aether_sparse_query(const float *q, size_t dim, float scale, const aether_r
     aether_osm_end(&s, out);
 }
 
-aether_status aether_sparse_candidates(const aether_attn_config *cfg, size_t i, size_t seq,
+aether_status aether_sparse_candidates_(const aether_attn_config *cfg, size_t i, size_t seq,
                                        size_t *tok, size_t tok_cap, size_t *n_tok, size_t *blk,
                                        size_t blk_cap, size_t *n_blk)
 {
@@ -49,7 +49,7 @@ aether_status aether_sparse_candidates(const aether_attn_config *cfg, size_t i, 
     return AETHER_OK;
 }
 
-aether_status aether_sparse_ws_layout(aether_arena *a, const aether_attn_config *cfg, size_t seq,
+aether_status aether_sparse_ws_layout_(aether_arena *a, const aether_attn_config *cfg, size_t seq,
                                       size_t kv_heads, size_t dim, aether_sparse_ws *w)
 {
     size_t lm = 0;
@@ -72,7 +72,7 @@ aether_status aether_sparse_ws_layout(aether_arena *a, const aether_attn_config 
     return a->status;
 }
 
-aether_status aether_attn_check_tensor(const aether_tensor *t)
+aether_status aether_attn_check_tensor_(const aether_tensor *t)
 {
     size_t n;
     if (aether_tensor_numel(t->seq, t->heads, t->dim, &n) != AETHER_OK)
@@ -82,7 +82,7 @@ aether_status aether_attn_check_tensor(const aether_tensor *t)
     return AETHER_OK;
 }
 
-int aether_attn_overlaps(const aether_tensor *a, const aether_tensor *b)
+int aether_attn_overlaps_(const aether_tensor *a, const aether_tensor *b)
 {
     uintptr_t a0 = (uintptr_t)a->data, b0 = (uintptr_t)b->data;
     uintptr_t a1 = a0 + aether_tensor_size(a) * sizeof(float);
@@ -95,22 +95,22 @@ int aether_attn_overlaps(const aether_tensor *a, const aether_tensor *b)
 /* Data pointers, sizes and aliasing, after the shape checks have passed.
  * out may share memory with q (row (i,h) of q is read before the same row
  * of out is written, and by nobody else) but never with k or v. */
-aether_status aether_attn_check_data(const aether_tensor *q, const aether_tensor *k,
+aether_status aether_attn_check_data_(const aether_tensor *q, const aether_tensor *k,
                                      const aether_tensor *v, const aether_tensor *out)
 {
     aether_status st;
-    if ((st = aether_attn_check_tensor(q)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(k)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(v)) != AETHER_OK ||
-        (st = aether_attn_check_tensor(out)) != AETHER_OK)
+    if ((st = aether_attn_check_tensor_(q)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(k)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(v)) != AETHER_OK ||
+        (st = aether_attn_check_tensor_(out)) != AETHER_OK)
         return st;
-    if ((out->data != q->data && aether_attn_overlaps(out, q)) || aether_attn_overlaps(out, k) ||
-        aether_attn_overlaps(out, v))
+    if ((out->data != q->data && aether_attn_overlaps_(out, q)) || aether_attn_overlaps_(out, k) ||
+        aether_attn_overlaps_(out, v))
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
 
-void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tensor *q,
+void aether_sparse_prefill_ref_(const aether_attn_config *cfg, const aether_tensor *q,
                                const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
                                const aether_sparse_ws *w)
 {
@@ -119,7 +119,7 @@ void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tenso
     float scale = aether_attn_scale(dim);
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;
-        if (aether_sparse_candidates(cfg, i, seq, w->tok, w->tok_cap, &n_tok, w->blk, w->blk_cap,
+        if (aether_sparse_candidates_(cfg, i, seq, w->tok, w->tok_cap, &n_tok, w->blk, w->blk_cap,
                                      &n_blk) != AETHER_OK)
             return; /* cannot happen: capacities are the pattern's bounds */
         for (h = 0; h < qh; ++h) {
@@ -132,7 +132,7 @@ void aether_sparse_prefill_ref(const aether_attn_config *cfg, const aether_tenso
             blks.k = w->lm_k ? w->lm_k + hk * dim : NULL;
             blks.v = w->lm_v ? w->lm_v + hk * dim : NULL;
             blks.stride = kvh * dim;
-            aether_sparse_query(qrow, dim, scale, &toks, w->tok, n_tok, &blks, w->blk, n_blk,
+            aether_sparse_query_(qrow, dim, scale, &toks, w->tok, n_tok, &blks, w->blk, n_blk,
                                 w->acc, out->data + (i * qh + h) * dim);
         }
     }

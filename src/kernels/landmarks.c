@@ -2,7 +2,7 @@
  * caches keep running sums with the same order, so both agree bit for bit. */
 #include "kernels/sparse_internal.h"
 
-void aether_landmarks_prefill(const float *x, size_t seq, size_t heads, size_t dim,
+void aether_landmarks_prefill_(const float *x, size_t seq, size_t heads, size_t dim,
                               size_t block_size, float *means)
 {
     size_t row = heads * dim; /* floats per token */

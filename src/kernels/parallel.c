@@ -38,7 +38,7 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
-void aether_parallel_run(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx)
+void aether_parallel_run_(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx)
 {
     helper hs[256];
     unsigned n = 0, t;
@@ -63,7 +63,7 @@ void aether_parallel_run(unsigned threads, size_t n_items, aether_work_fn fn, vo
         pthread_join(hs[t].tid, NULL);
 }
 #else
-void aether_parallel_run(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx)
+void aether_parallel_run_(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx)
 {
     size_t i;
     (void)threads;

@@ -14,6 +14,6 @@ typedef void (*aether_work_fn)(void *ctx, size_t item, unsigned worker);
 
 /* Runs items 0..n_items-1 on up to `threads` threads (the caller included).
  * Helpers that cannot be created leave their share to the others. */
-void aether_parallel_run(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx);
+void aether_parallel_run_(unsigned threads, size_t n_items, aether_work_fn fn, void *ctx);
 
 #endif /* AETHER_KERNELS_PARALLEL_H */

@@ -178,7 +178,7 @@ static size_t scattered(const tiled_run *r, size_t i)
 /* Mean rows of block b for the current kv head, cached in slot `slot`:
  * consecutive queries mostly share their block lists, so a slot keyed by list
  * position hits until the pivot block moves. Same arithmetic as
- * aether_landmarks_prefill (per component: ascending sum, then / count). */
+ * aether_landmarks_prefill_ (per component: ascending sum, then / count). */
 static void block_means(const tiled_run *r, size_t slot, size_t b, const float **mk,
                         const float **mv)
 {
@@ -391,7 +391,7 @@ aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aet
         return AETHER_ERR_SHAPE_MISMATCH;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data_(q, k, v, out)) != AETHER_OK)
         return st;
     return run_tiled(cfg, q, k, v, out, tile, order, ws, ws_len);
 }
@@ -420,7 +420,7 @@ aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const
         return AETHER_ERR_KV_HEADS_MISMATCH;
     if (!aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
-    if ((st = aether_attn_check_data(q, k, v, out)) != AETHER_OK)
+    if ((st = aether_attn_check_data_(q, k, v, out)) != AETHER_OK)
         return st;
     return run_tiled(cfg, q, k, v, out, tile, order, ws, ws_len);
 }

@@ -14,7 +14,7 @@
 
 /* ---------- storing ---------- */
 
-aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, const float *v)
+aether_status aether_kv_check_rows_(const aether_kvcache *c, const float *k, const float *v)
 {
     /* A branch-free exponent test over both rows instead of a call per element. */
     if (!aether_kv_rows_finite_(k, c->row) || !aether_kv_rows_finite_(v, c->row))
@@ -22,7 +22,7 @@ aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, cons
     return AETHER_OK;
 }
 
-void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v)
+void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v)
 {
     size_t off = slot * c->row;
     if (c->storage == AETHER_KV_F16) {
@@ -36,41 +36,41 @@ void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k,
     if (c->score)
         c->score[slot] = 0.0f;
     if (c->slot_protected)
-        c->slot_protected[slot] = (unsigned char)aether_kv_is_protected_token(c, c->next_token);
+        c->slot_protected[slot] = (unsigned char)aether_kv_is_protected_token_(c, c->next_token);
     c->next_token += 1;
     /* Landmarks always see the caller's f32 rows, also for f16 storage. */
-    aether_kv_landmark_add(c, pos, k, v);
+    aether_kv_landmark_add_(c, pos, k, v);
 }
 
-void aether_kv_push(aether_kvcache *c, const float *k, const float *v)
+void aether_kv_push_(aether_kvcache *c, const float *k, const float *v)
 {
     size_t slot;
-    int logical = aether_kv_logical(c);
+    int logical = aether_kv_logical_(c);
     if (c->len < c->capacity) {
         slot = c->len;
-        aether_kv_store(c, slot, logical ? c->next_token : slot, k, v);
+        aether_kv_store_(c, slot, logical ? c->next_token : slot, k, v);
         c->len += 1;
     } else {
         /* Only SLIDING / SCORED reach here (callers check the others). */
-        slot = aether_kv_victim(c);
-        aether_kv_hash_remove(c, slot);
-        aether_kv_store(c, slot, c->next_token, k, v);
+        slot = aether_kv_victim_(c);
+        aether_kv_hash_remove_(c, slot);
+        aether_kv_store_(c, slot, c->next_token, k, v);
         if (c->evict == AETHER_KV_EVICT_SLIDING)
             c->cursor = slot + 1 == c->capacity ? 0 : slot + 1;
     }
     if (logical)
-        aether_kv_hash_insert(c, slot);
+        aether_kv_hash_insert_(c, slot);
     if (c->tree) {
         size_t aged;
-        aether_kv_tree_update(c, slot);
+        aether_kv_tree_update_(c, slot);
         /* Exactly one token leaves the protected recent range per append. */
         if (c->next_token > c->protect_recent &&
-            aether_kv_lookup(c, c->next_token - 1 - c->protect_recent, &aged))
-            aether_kv_tree_update(c, aged);
+            aether_kv_lookup_(c, c->next_token - 1 - c->protect_recent, &aged))
+            aether_kv_tree_update_(c, aged);
     }
 }
 
-aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t)
+aether_status aether_kv_check_token_tensor_(const aether_kvcache *c, const aether_tensor *t)
 {
     if (!t || !t->data)
         return AETHER_ERR_NULL_ARG;
@@ -86,19 +86,19 @@ aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether
 /* Validation of one append, in the documented order. */
 static aether_status check_append(const aether_kvcache *c, const float *k, const float *v)
 {
-    aether_status st = aether_kv_check_rows(c, k, v);
+    aether_status st = aether_kv_check_rows_(c, k, v);
     if (st != AETHER_OK)
         return st;
     if (c->next_token == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
-    if (c->len >= c->capacity && !aether_kv_logical(c))
+    if (c->len >= c->capacity && !aether_kv_logical_(c))
         return AETHER_ERR_CACHE_FULL;
     return AETHER_OK;
 }
 
 aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, const float *v)
 {
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!k || !v)
@@ -106,14 +106,14 @@ aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, 
     st = check_append(cache, k, v);
     if (st != AETHER_OK)
         return st;
-    aether_kv_push(cache, k, v);
+    aether_kv_push_(cache, k, v);
     return AETHER_OK;
 }
 
 aether_status aether_kvcache_append(aether_kvcache *cache, const aether_tensor *k1,
                                     const aether_tensor *v1)
 {
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!k1 || !v1 || !k1->data || !v1->data)
@@ -131,7 +131,7 @@ aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tens
                                         const aether_tensor *v)
 {
     size_t n, t, room;
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!k || !v)
@@ -148,7 +148,7 @@ aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tens
     if (k->dim != cache->head_dim || v->dim != cache->head_dim)
         return AETHER_ERR_HEAD_DIM_MISMATCH;
     for (t = 0; t < n; ++t) {
-        st = aether_kv_check_rows(cache, k->data + t * cache->row, v->data + t * cache->row);
+        st = aether_kv_check_rows_(cache, k->data + t * cache->row, v->data + t * cache->row);
         if (st != AETHER_OK)
             return st;
     }
@@ -158,6 +158,6 @@ aether_status aether_kvcache_append_all(aether_kvcache *cache, const aether_tens
     if (n > room)
         return AETHER_ERR_CACHE_FULL;
     for (t = 0; t < n; ++t)
-        aether_kv_push(cache, k->data + t * cache->row, v->data + t * cache->row);
+        aether_kv_push_(cache, k->data + t * cache->row, v->data + t * cache->row);
     return AETHER_OK;
 }

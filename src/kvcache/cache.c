@@ -179,7 +179,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         }
         if (!sum_cells)
             sk = sv = NULL;
-        aether_kernel_select(&c->kern);
+        aether_kernel_select_(&c->kern);
         c->magic = AETHER_KVCACHE_MAGIC;
         c->bytes = a->used;
         c->capacity = p->capacity;
@@ -231,7 +231,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         c->acc = acc;
         c->kbuf = kbuf;
         c->lm_tmp = lm_tmp;
-        aether_kv_landmarks_clear(c);
+        aether_kv_landmarks_clear_(c);
         return c;
     }
 }
@@ -327,21 +327,21 @@ void aether_kvcache_destroy(aether_kvcache *cache)
     free(o.base);
 }
 
-aether_status aether_kv_check(const aether_kvcache *c)
+aether_status aether_kv_check_(const aether_kvcache *c)
 {
     if (!c)
         return AETHER_ERR_NULL_ARG;
     return c->magic == AETHER_KVCACHE_MAGIC ? AETHER_OK : AETHER_ERR_NOT_INITIALIZED;
 }
 
-int aether_kv_logical(const aether_kvcache *c)
+int aether_kv_logical_(const aether_kvcache *c)
 {
     return logical_policy(c->evict);
 }
 
 aether_status aether_kvcache_reset(aether_kvcache *cache)
 {
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     cache->len = 0;
@@ -354,14 +354,14 @@ aether_status aether_kvcache_reset(aether_kvcache *cache)
         memset(cache->tree, 0, 2 * cache->tree_base * sizeof(size_t));
     if (cache->slot_protected)
         memset(cache->slot_protected, 0, cache->capacity);
-    if (aether_kv_logical(cache))
-        aether_kv_hash_clear(cache);
-    aether_kv_landmarks_clear(cache);
+    if (aether_kv_logical_(cache))
+        aether_kv_hash_clear_(cache);
+    aether_kv_landmarks_clear_(cache);
     return AETHER_OK;
 }
 
 #define KV_GET(field)                                                                         \
-    return aether_kv_check(cache) == AETHER_OK ? cache->field : 0
+    return aether_kv_check_(cache) == AETHER_OK ? cache->field : 0
 
 size_t aether_kvcache_len(const aether_kvcache *cache) { KV_GET(len); }
 size_t aether_kvcache_capacity(const aether_kvcache *cache) { KV_GET(capacity); }
@@ -374,12 +374,12 @@ size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache) { KV_GET(nb_r
 
 int aether_kvcache_is_full(const aether_kvcache *cache)
 {
-    return aether_kv_check(cache) == AETHER_OK && cache->len >= cache->capacity;
+    return aether_kv_check_(cache) == AETHER_OK && cache->len >= cache->capacity;
 }
 
 aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot, size_t *token)
 {
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!token)
@@ -392,7 +392,7 @@ aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot
 
 aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot, float *score)
 {
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!score)
@@ -407,7 +407,7 @@ aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot,
                                        float *v_out)
 {
     size_t off;
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (slot >= cache->capacity)

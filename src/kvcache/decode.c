@@ -56,7 +56,7 @@ static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
         have = s_last < len && c->slot_token[s_last] == last;
     }
     if (!have)
-        have = len > 0 && aether_kv_lookup(c, last, &s_last);
+        have = len > 0 && aether_kv_lookup_(c, last, &s_last);
     for (j = 0; j < n_tok; ++j) {
         size_t pos = c->tok[j];
         /* Window runs are consecutive: the next token usually sits in the
@@ -86,12 +86,12 @@ static size_t resolve_logical(aether_kvcache *c, size_t n_tok)
                 prev_slot = g;
                 continue;
             }
-        } else if (have && sliding && pos <= last && !aether_kv_is_protected_token(c, pos)) {
+        } else if (have && sliding && pos <= last && !aether_kv_is_protected_token_(c, pos)) {
             /* A sliding cache holds its protected tokens and otherwise only
              * the newest ones, all within len of the last: this one left. */
             continue;
         }
-        if (aether_kv_lookup(c, pos, &c->tok_slot[m]))
+        if (aether_kv_lookup_(c, pos, &c->tok_slot[m]))
             ++m;
     }
     return m;
@@ -258,7 +258,7 @@ static void decode_from_twin(const aether_simd_ops *ops, aether_kvcache *c,
 /* Query position and sequence length of the newest token. */
 static void newest(const aether_kvcache *c, size_t *i, size_t *seq)
 {
-    if (aether_kv_logical(c)) {
+    if (aether_kv_logical_(c)) {
         *i = c->next_token - 1;
         *seq = c->next_token;
     } else {
@@ -291,7 +291,7 @@ static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size
     /* Positions whose token was evicted (bounded policies) drop out. Until
      * a bounded cache first evicts (every token seen is still held), token
      * t sits in slot t, as in an unbounded cache: no hash probes. */
-    if (!aether_kv_logical(c) || c->next_token == c->len) {
+    if (!aether_kv_logical_(c) || c->next_token == c->len) {
         for (j = 0; j < n_tok; ++j)
             c->tok_slot[j] = c->tok[j];
         return n_tok;
@@ -328,7 +328,7 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
         }
         for (j = 0; j < n_blk; ++j) {
             const float *mk, *mv;
-            if (!aether_kv_landmark_rows(c, c->blk[j], &mk, &mv))
+            if (!aether_kv_landmark_rows_(c, c->blk[j], &mk, &mv))
                 continue; /* retired from the landmark ring */
             aether_osm_push(&s, aether_dot_ref(qr, mk + kvo, dim) * scale, mv + kvo);
         }
@@ -338,8 +338,8 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
     }
     if (scored)
         for (j = 0; j < n_tok; ++j)
-            if (aether_kv_evictable(c, c->tok_slot[j]))
-                aether_kv_tree_update(c, c->tok_slot[j]);
+            if (aether_kv_evictable_(c, c->tok_slot[j]))
+                aether_kv_tree_update_(c, c->tok_slot[j]);
 }
 
 /* One decode over a non-empty cache; all arguments already validated. The
@@ -375,7 +375,7 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
     aether_status st;
     if (!cfg || !q1 || !out)
         return AETHER_ERR_NULL_ARG;
-    st = aether_kv_check(cache);
+    st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     st = check_cfg(cfg, cache);
@@ -411,7 +411,7 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
     aether_status st;
     if (!cfg || !q || !k_new || !v_new || !out)
         return AETHER_ERR_NULL_ARG;
-    st = aether_kv_check(cache);
+    st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     st = check_cfg(cfg, cache);
@@ -441,11 +441,11 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
         return AETHER_ERR_NONFINITE;
     if (n > SIZE_MAX - cache->next_token)
         return AETHER_ERR_OVERFLOW;
-    if (!aether_kv_logical(cache) && n > cache->capacity - cache->len)
+    if (!aether_kv_logical_(cache) && n > cache->capacity - cache->len)
         return AETHER_ERR_CACHE_FULL;
     /* From here nothing can fail: the batch is atomic. */
     for (t = 0; t < n; ++t) {
-        aether_kv_push(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
+        aether_kv_push_(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
         decode_core(cfg, q->data + t * qrow, q->heads, cache, NULL, out->data + t * qrow);
     }
     return AETHER_OK;
@@ -473,9 +473,9 @@ static aether_status step_rows(const aether_attn_config *cfg, const float *q, si
 {
     if (c->next_token == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
-    if (c->len >= c->capacity && !aether_kv_logical(c))
+    if (c->len >= c->capacity && !aether_kv_logical_(c))
         return AETHER_ERR_CACHE_FULL;
-    aether_kv_push(c, k, v);
+    aether_kv_push_(c, k, v);
     decode_core(cfg, q, q_heads, c, twin, out);
     return AETHER_OK;
 }

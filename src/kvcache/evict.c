@@ -55,9 +55,9 @@ static void remove_slot(aether_kvcache *c, size_t victim)
     memmove(v, v + c->row, tail * c->row * sizeof(float));
     memmove(c->slot_token + victim, c->slot_token + victim + 1, tail * sizeof(size_t));
     c->len -= 1;
-    aether_kv_landmarks_clear(c);
+    aether_kv_landmarks_clear_(c);
     for (t = 0; t < c->len; ++t)
-        aether_kv_landmark_add(c, t, c->k32 + t * c->row, c->v32 + t * c->row);
+        aether_kv_landmark_add_(c, t, c->k32 + t * c->row, c->v32 + t * c->row);
 }
 
 aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aether_tensor *k1,
@@ -67,25 +67,25 @@ aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aethe
                                               size_t *evicted_slot)
 {
     size_t victim;
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (cache->evict != AETHER_KV_EVICT_H2O_COMPAT)
         return AETHER_ERR_STATE;
     if (!evicted_slot || !k1 || !v1)
         return AETHER_ERR_NULL_ARG;
-    st = aether_kv_check_token_tensor(cache, k1);
+    st = aether_kv_check_token_tensor_(cache, k1);
     if (st == AETHER_OK)
-        st = aether_kv_check_token_tensor(cache, v1);
+        st = aether_kv_check_token_tensor_(cache, v1);
     if (st != AETHER_OK)
         return st;
-    st = aether_kv_check_rows(cache, k1->data, v1->data);
+    st = aether_kv_check_rows_(cache, k1->data, v1->data);
     if (st != AETHER_OK)
         return st;
     if (cache->next_token == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
     if (cache->len < cache->capacity) {
-        aether_kv_push(cache, k1->data, v1->data);
+        aether_kv_push_(cache, k1->data, v1->data);
         *evicted_slot = AETHER_KVCACHE_NO_SLOT;
         return AETHER_OK;
     }
@@ -97,7 +97,7 @@ aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aethe
         return AETHER_ERR_CACHE_FULL;
     victim = pick_victim(cache, scores, globals, n_globals, window);
     remove_slot(cache, victim);
-    aether_kv_push(cache, k1->data, v1->data);
+    aether_kv_push_(cache, k1->data, v1->data);
     *evicted_slot = victim;
     return AETHER_OK;
 }

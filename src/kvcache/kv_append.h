@@ -8,9 +8,9 @@
 
 /* Store token rows into slot `slot` under position `pos` (the landmark
  * position) with the next token id; bookkeeping of len is the caller's. */
-void aether_kv_store(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v);
+void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v);
 
 /* Append with eviction per policy (rows already validated). */
-void aether_kv_push(aether_kvcache *c, const float *k, const float *v);
+void aether_kv_push_(aether_kvcache *c, const float *k, const float *v);
 
 #endif /* AETHER_KVCACHE_KV_APPEND_H */

@@ -7,15 +7,15 @@
 #include "aether/kvcache.h"
 
 /* AETHER_OK for a live cache, else NULL_ARG / NOT_INITIALIZED. */
-aether_status aether_kv_check(const aether_kvcache *c);
+aether_status aether_kv_check_(const aether_kvcache *c);
 
 /* 1 when the cache uses logical (token id) positions. */
-int aether_kv_logical(const aether_kvcache *c);
+int aether_kv_logical_(const aether_kvcache *c);
 
 /* Rows of a token must be finite and the id space not exhausted. */
-aether_status aether_kv_check_rows(const aether_kvcache *c, const float *k, const float *v);
+aether_status aether_kv_check_rows_(const aether_kvcache *c, const float *k, const float *v);
 
 /* Validation shared by the tensor entry points: [1, kv_heads, dim]. */
-aether_status aether_kv_check_token_tensor(const aether_kvcache *c, const aether_tensor *t);
+aether_status aether_kv_check_token_tensor_(const aether_kvcache *c, const aether_tensor *t);
 
 #endif /* AETHER_KVCACHE_KV_CHECKS_H */

@@ -20,14 +20,14 @@ static void clear_entry(aether_kvcache *c, size_t e, size_t tag)
     }
 }
 
-void aether_kv_landmarks_clear(aether_kvcache *c)
+void aether_kv_landmarks_clear_(aether_kvcache *c)
 {
     size_t e;
     for (e = 0; e < c->nb_ring; ++e)
         clear_entry(c, e, e);
 }
 
-void aether_kv_landmark_add(aether_kvcache *c, size_t pos, const float *k, const float *v)
+void aether_kv_landmark_add_(aether_kvcache *c, size_t pos, const float *k, const float *v)
 {
     size_t b = pos / c->block_size, e = b % c->nb_ring, off = e * c->row, x;
     float n;
@@ -60,7 +60,7 @@ void aether_kv_landmark_add(aether_kvcache *c, size_t pos, const float *k, const
     }
 }
 
-int aether_kv_landmark_rows(aether_kvcache *c, size_t b, const float **mk, const float **mv)
+int aether_kv_landmark_rows_(aether_kvcache *c, size_t b, const float **mk, const float **mv)
 {
     size_t e = b % c->nb_ring, off = e * c->row, x;
     float n;
@@ -87,7 +87,7 @@ aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block,
                                       float *v_out)
 {
     size_t e, off, x;
-    aether_status st = aether_kv_check(cache);
+    aether_status st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
     if (!k_out && !v_out)

@@ -16,10 +16,10 @@ static size_t home(const aether_kvcache *c, size_t pos)
     return (size_t)z & c->hash_mask;
 }
 
-int aether_kv_lookup(const aether_kvcache *c, size_t pos, size_t *slot)
+int aether_kv_lookup_(const aether_kvcache *c, size_t pos, size_t *slot)
 {
     size_t i, e;
-    if (!aether_kv_logical(c)) {
+    if (!aether_kv_logical_(c)) {
         if (pos >= c->len)
             return 0;
         *slot = pos;
@@ -36,7 +36,7 @@ int aether_kv_lookup(const aether_kvcache *c, size_t pos, size_t *slot)
     }
 }
 
-void aether_kv_hash_insert(aether_kvcache *c, size_t slot)
+void aether_kv_hash_insert_(aether_kvcache *c, size_t slot)
 {
     size_t i = home(c, c->slot_token[slot]);
     while (c->hash[i] != 0)
@@ -46,7 +46,7 @@ void aether_kv_hash_insert(aether_kvcache *c, size_t slot)
 
 /* Backward-shift deletion keeps every probe chain unbroken without
  * tombstones, so the table never degrades over a long stream. */
-void aether_kv_hash_remove(aether_kvcache *c, size_t slot)
+void aether_kv_hash_remove_(aether_kvcache *c, size_t slot)
 {
     size_t i = home(c, c->slot_token[slot]), j, k;
     while (c->hash[i] != slot + 1) {
@@ -69,12 +69,12 @@ void aether_kv_hash_remove(aether_kvcache *c, size_t slot)
     c->hash[i] = 0;
 }
 
-void aether_kv_hash_clear(aether_kvcache *c)
+void aether_kv_hash_clear_(aether_kvcache *c)
 {
     memset(c->hash, 0, (c->hash_mask + 1) * sizeof(size_t));
 }
 
-int aether_kv_is_protected_token(const aether_kvcache *c, size_t t)
+int aether_kv_is_protected_token_(const aether_kvcache *c, size_t t)
 {
     size_t g;
     for (g = 0; g < c->n_protect; ++g)
@@ -93,7 +93,7 @@ static int score_less(float a, float b)
     return a < b;
 }
 
-int aether_kv_evictable(const aether_kvcache *c, size_t slot)
+int aether_kv_evictable_(const aether_kvcache *c, size_t slot)
 {
     return slot < c->len && !c->slot_protected[slot] &&
            c->next_token - c->slot_token[slot] > c->protect_recent;
@@ -115,15 +115,15 @@ static size_t weaker(const aether_kvcache *c, size_t a, size_t b)
     return c->slot_token[a - 1] < c->slot_token[b - 1] ? a : b;
 }
 
-void aether_kv_tree_update(aether_kvcache *c, size_t slot)
+void aether_kv_tree_update_(aether_kvcache *c, size_t slot)
 {
     size_t i = c->tree_base + slot;
-    c->tree[i] = aether_kv_evictable(c, slot) ? slot + 1 : 0;
+    c->tree[i] = aether_kv_evictable_(c, slot) ? slot + 1 : 0;
     for (i >>= 1; i >= 1; i >>= 1)
         c->tree[i] = weaker(c, c->tree[2 * i], c->tree[2 * i + 1]);
 }
 
-size_t aether_kv_victim(const aether_kvcache *c)
+size_t aether_kv_victim_(const aether_kvcache *c)
 {
     size_t s;
     if (c->evict == AETHER_KV_EVICT_SLIDING) {

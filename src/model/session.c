@@ -167,9 +167,9 @@ aether_status aether_model_session_init(void *buf, size_t len, const aether_mode
     s->broken = 0;
     s->owned_ = NULL;
     if (model->head.backend == AETHER_HEAD_SPARSE_GQA)
-        aether_kernel_select(&s->kern);
+        aether_kernel_select_(&s->kern);
     else
-        aether_kernel_select_reference(&s->kern);
+        aether_kernel_select_reference_(&s->kern);
     s->magic = SESSION_MAGIC;
     *out = s;
     return AETHER_OK;

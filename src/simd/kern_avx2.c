@@ -90,22 +90,22 @@ static inline void ae_transpose8(__m256 *v)
 #define AE_WIDEN16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #include "simd/tile_impl.h"
 
-const aether_simd_ops *aether_simd_avx2(void)
+const aether_simd_ops *aether_simd_avx2_(void)
 {
     return &ops_avx2;
 }
 
-const aether_simd_probes *aether_simd_probes_avx2(void)
+const aether_simd_probes *aether_simd_probes_avx2_(void)
 {
     return &probes_avx2;
 }
 #else
-const aether_simd_ops *aether_simd_avx2(void)
+const aether_simd_ops *aether_simd_avx2_(void)
 {
     return NULL;
 }
 
-const aether_simd_probes *aether_simd_probes_avx2(void)
+const aether_simd_probes *aether_simd_probes_avx2_(void)
 {
     return NULL;
 }

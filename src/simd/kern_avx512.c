@@ -143,22 +143,22 @@ static inline void ae_transpose16(__m512 *v)
 #define AE_WIDEN16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
 #include "simd/tile_impl.h"
 
-const aether_simd_ops *aether_simd_avx512(void)
+const aether_simd_ops *aether_simd_avx512_(void)
 {
     return &ops_avx512;
 }
 
-const aether_simd_probes *aether_simd_probes_avx512(void)
+const aether_simd_probes *aether_simd_probes_avx512_(void)
 {
     return &probes_avx512;
 }
 #else
-const aether_simd_ops *aether_simd_avx512(void)
+const aether_simd_ops *aether_simd_avx512_(void)
 {
     return NULL;
 }
 
-const aether_simd_probes *aether_simd_probes_avx512(void)
+const aether_simd_probes *aether_simd_probes_avx512_(void)
 {
     return NULL;
 }

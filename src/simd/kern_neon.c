@@ -63,22 +63,22 @@ static inline void ae_transpose4(float32x4_t *v)
 #define AE_WIDEN16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))
 #include "simd/tile_impl.h"
 
-const aether_simd_ops *aether_simd_neon(void)
+const aether_simd_ops *aether_simd_neon_(void)
 {
     return &ops_neon;
 }
 
-const aether_simd_probes *aether_simd_probes_neon(void)
+const aether_simd_probes *aether_simd_probes_neon_(void)
 {
     return &probes_neon;
 }
 #else
-const aether_simd_ops *aether_simd_neon(void)
+const aether_simd_ops *aether_simd_neon_(void)
 {
     return NULL;
 }
 
-const aether_simd_probes *aether_simd_probes_neon(void)
+const aether_simd_probes *aether_simd_probes_neon_(void)
 {
     return NULL;
 }

@@ -58,7 +58,7 @@ typedef struct aether_simd_ops {
     const char *name;
     size_t rows; /* rows per tile */
     void (*tile)(const aether_tile *t);
-    /* Same contract as aether_sparse_query (acc: dim floats of scratch). */
+    /* Same contract as aether_sparse_query_ (acc: dim floats of scratch). */
     void (*query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
                   const size_t *tok, size_t n_tok, const aether_rows *blocks, const size_t *blk,
                   size_t n_blk, float *acc, float *out);
@@ -111,9 +111,9 @@ typedef struct aether_simd_ops {
 /* Most query rows query_heads takes at once. */
 #define AETHER_QHEADS_MAX 8u
 
-const aether_simd_ops *aether_simd_avx2(void);
-const aether_simd_ops *aether_simd_avx512(void);
-const aether_simd_ops *aether_simd_neon(void);
+const aether_simd_ops *aether_simd_avx2_(void);
+const aether_simd_ops *aether_simd_avx512_(void);
+const aether_simd_ops *aether_simd_neon_(void);
 
 /* Machine probes for the benchmark's bounds (aether bench), built with the
  * same vector primitives as the kernels but kept out of their tables (no
@@ -129,8 +129,8 @@ typedef struct aether_simd_probes {
 } aether_simd_probes;
 
 /* NULL where the ISA's table is (see the getters above). */
-const aether_simd_probes *aether_simd_probes_avx2(void);
-const aether_simd_probes *aether_simd_probes_avx512(void);
-const aether_simd_probes *aether_simd_probes_neon(void);
+const aether_simd_probes *aether_simd_probes_avx2_(void);
+const aether_simd_probes *aether_simd_probes_avx512_(void);
+const aether_simd_probes *aether_simd_probes_neon_(void);
 
 #endif /* AETHER_SIMD_SIMD_H */

@@ -140,9 +140,9 @@ static aether_status forward(const aether_train_net *net, const float *frames, s
         float *al = w->a + l * n * QW;
         aether_tensor tq, tk, tv, ta;
         for (t = 0; t < n; ++t) {
-            aether_train_matvec(hin + t * I, I, wl + net->layout.wq, QW, ql + t * QW);
-            aether_train_matvec(hin + t * I, I, wl + net->layout.wk, KVW, kl + t * KVW);
-            aether_train_matvec(hin + t * I, I, wl + net->layout.wv, KVW, vl + t * KVW);
+            aether_train_matvec_(hin + t * I, I, wl + net->layout.wq, QW, ql + t * QW);
+            aether_train_matvec_(hin + t * I, I, wl + net->layout.wk, KVW, kl + t * KVW);
+            aether_train_matvec_(hin + t * I, I, wl + net->layout.wv, KVW, vl + t * KVW);
         }
         if ((st = aether_tensor_view(&tq, ql, n * QW, n, qh, d)) != AETHER_OK ||
             (st = aether_tensor_view(&tk, kl, n * KVW, n, kvh, d)) != AETHER_OK ||
@@ -153,7 +153,7 @@ static aether_status forward(const aether_train_net *net, const float *frames, s
         if (st != AETHER_OK)
             return st;
         for (t = 0; t < n; ++t) {
-            aether_train_matvec(al + t * QW, QW, wl + net->layout.wo, I, w->tmp);
+            aether_train_matvec_(al + t * QW, QW, wl + net->layout.wo, I, w->tmp);
             for (j = 0; j < I; ++j)
                 hout[t * I + j] = hin[t * I + j] + w->tmp[j];
         }
@@ -174,7 +174,7 @@ static aether_status forward(const aether_train_net *net, const float *frames, s
                 w->pooled[j] = w->pooled[j] * scale;
         }
     }
-    aether_train_matvec(w->pooled, I, W + net->layout.classifier, C, w->logits);
+    aether_train_matvec_(w->pooled, I, W + net->layout.classifier, C, w->logits);
     for (j = 0; j < C; ++j)
         if (!aether_isfinite(w->logits[j]))
             return AETHER_ERR_NONFINITE;
@@ -278,8 +278,8 @@ static aether_status attn_back(const aether_train_net *net, size_t n, size_t l, 
         for (i = 0; i < n; ++i)
             w->tok[i] = i;
     if (w->nb > 0) {
-        aether_landmarks_prefill(kl, n, kvh, d, cfg->block_size, w->lm_k);
-        aether_landmarks_prefill(vl, n, kvh, d, cfg->block_size, w->lm_v);
+        aether_landmarks_prefill_(kl, n, kvh, d, cfg->block_size, w->lm_k);
+        aether_landmarks_prefill_(vl, n, kvh, d, cfg->block_size, w->lm_v);
         memset(w->dlm_k, 0, w->nb * KVW * sizeof(float));
         memset(w->dlm_v, 0, w->nb * KVW * sizeof(float));
     }
@@ -288,7 +288,7 @@ static aether_status attn_back(const aether_train_net *net, size_t n, size_t l, 
         if (is_dense(net)) {
             n_tok = net->head.cfg.causal ? i + 1 : n;
         } else {
-            st = aether_sparse_candidates(cfg, i, n, w->tok, w->tok_cap, &n_tok, w->blk,
+            st = aether_sparse_candidates_(cfg, i, n, w->tok, w->tok_cap, &n_tok, w->blk,
                                           w->blk_cap, &n_blk);
             if (st != AETHER_OK)
                 return st;

@@ -102,9 +102,9 @@ static void make_frames(const batch_job *j, const example *e, float *out)
         (net->header.flags & AETHER_BLOB_FLAG_INPUT_NORM)) {
         const float *inv = net->w + net->layout.norm_inv_std;
         aether_train_rng rng;
-        aether_train_rng_seed(&rng, e->noise_seed);
+        aether_train_rng_seed_(&rng, e->noise_seed);
         for (k = 0; k < dim; ++k) {
-            double off = (double)j->cfg->aug_offset * aether_train_rng_normal(&rng);
+            double off = (double)j->cfg->aug_offset * aether_train_rng_normal_(&rng);
             if (!(inv[k] > 0.0f) || (long)k == j->cfg->const_feature || off == 0.0 ||
                 (j->cfg->aug_offset_mask && !j->cfg->aug_offset_mask[k]))
                 continue;
@@ -116,7 +116,7 @@ static void make_frames(const batch_job *j, const example *e, float *out)
                 for (k = 0; k < dim; ++k)
                     if (inv[k] > 0.0f && (long)k != j->cfg->const_feature)
                         out[t * dim + k] += (float)((double)j->cfg->aug_noise *
-                                                    aether_train_rng_normal(&rng) / inv[k]);
+                                                    aether_train_rng_normal_(&rng) / inv[k]);
     }
 }
 
@@ -283,7 +283,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     job.n_params = P;
     job.n_workers = workers;
 
-    aether_train_rng_seed(&rng, c.seed ^ 0xA5A5A5A5DEADBEEFull);
+    aether_train_rng_seed_(&rng, c.seed ^ 0xA5A5A5A5DEADBEEFull);
     total_steps = c.epochs * ((cap_ex + c.batch - 1) / c.batch);
     warmup = (size_t)((double)c.warmup_frac * (double)total_steps);
     memset(&res, 0, sizeof res);
@@ -305,17 +305,17 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
                 example *e = &ex[n_ex++];
                 e->rec = r;
                 e->len = len;
-                e->offset = c.aug_shift ? (span ? aether_train_rng_below(&rng, span + 1) : 0)
+                e->offset = c.aug_shift ? (span ? aether_train_rng_below_(&rng, span + 1) : 0)
                                         : k * c.stride;
                 e->log_scale = c.aug_scale > 0.0f
-                                   ? (float)((2.0 * aether_train_rng_unit(&rng) - 1.0) *
+                                   ? (float)((2.0 * aether_train_rng_unit_(&rng) - 1.0) *
                                              (double)c.aug_scale)
                                    : 0.0f;
-                e->noise_seed = aether_train_rng_next(&rng);
+                e->noise_seed = aether_train_rng_next_(&rng);
             }
         }
         for (k = n_ex; k > 1; --k) {
-            size_t j = aether_train_rng_below(&rng, k);
+            size_t j = aether_train_rng_below_(&rng, k);
             example t = ex[k - 1];
             ex[k - 1] = ex[j];
             ex[j] = t;

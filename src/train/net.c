@@ -133,7 +133,7 @@ static void fill_uniform(aether_train_rng *r, float *w, size_t n, double var)
     double a = sqrt(3.0 * var);
     size_t i;
     for (i = 0; i < n; ++i)
-        w[i] = (float)((2.0 * aether_train_rng_unit(r) - 1.0) * a);
+        w[i] = (float)((2.0 * aether_train_rng_unit_(r) - 1.0) * a);
 }
 
 aether_status aether_train_net_randomize(aether_train_net *net, uint64_t seed)
@@ -145,7 +145,7 @@ aether_status aether_train_net_randomize(aether_train_net *net, uint64_t seed)
         return AETHER_ERR_NULL_ARG;
     if (seed == 0)
         return AETHER_ERR_INVALID_ARG;
-    aether_train_rng_seed(&r, seed);
+    aether_train_rng_seed_(&r, seed);
     L = &net->layout;
     I = net->header.input_dim;
     for (l = 0; l < net->header.n_layers; ++l) {

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-void aether_train_rng_seed(aether_train_rng *r, uint64_t seed)
+void aether_train_rng_seed_(aether_train_rng *r, uint64_t seed)
 {
     /* splitmix step so that nearby seeds give unrelated streams, and the
      * state is never the fixed point 0 */
@@ -15,7 +15,7 @@ void aether_train_rng_seed(aether_train_rng *r, uint64_t seed)
     r->s = z ? z : 0x2545F4914F6CDD1Dull;
 }
 
-uint64_t aether_train_rng_next(aether_train_rng *r)
+uint64_t aether_train_rng_next_(aether_train_rng *r)
 {
     uint64_t s = r->s;
     s ^= s << 13;
@@ -25,25 +25,25 @@ uint64_t aether_train_rng_next(aether_train_rng *r)
     return s * 2685821657736338717ull;
 }
 
-double aether_train_rng_unit(aether_train_rng *r)
+double aether_train_rng_unit_(aether_train_rng *r)
 {
-    return (double)(aether_train_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (double)(aether_train_rng_next_(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-double aether_train_rng_normal(aether_train_rng *r)
+double aether_train_rng_normal_(aether_train_rng *r)
 {
     /* Box-Muller; u1 in (0, 1] keeps the log finite */
-    double u1 = 1.0 - aether_train_rng_unit(r);
-    double u2 = aether_train_rng_unit(r);
+    double u1 = 1.0 - aether_train_rng_unit_(r);
+    double u2 = aether_train_rng_unit_(r);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-size_t aether_train_rng_below(aether_train_rng *r, size_t n)
+size_t aether_train_rng_below_(aether_train_rng *r, size_t n)
 {
-    return (size_t)(aether_train_rng_unit(r) * (double)n) % n;
+    return (size_t)(aether_train_rng_unit_(r) * (double)n) % n;
 }
 
-void aether_train_matvec(const float *x, size_t rows, const float *w, size_t cols, float *y)
+void aether_train_matvec_(const float *x, size_t rows, const float *w, size_t cols, float *y)
 {
     size_t i, j;
     for (j = 0; j < cols; ++j)

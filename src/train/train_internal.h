@@ -16,14 +16,14 @@ typedef struct aether_train_rng {
     uint64_t s;
 } aether_train_rng;
 
-void aether_train_rng_seed(aether_train_rng *r, uint64_t seed);
-uint64_t aether_train_rng_next(aether_train_rng *r);
-double aether_train_rng_unit(aether_train_rng *r);
-double aether_train_rng_normal(aether_train_rng *r);
+void aether_train_rng_seed_(aether_train_rng *r, uint64_t seed);
+uint64_t aether_train_rng_next_(aether_train_rng *r);
+double aether_train_rng_unit_(aether_train_rng *r);
+double aether_train_rng_normal_(aether_train_rng *r);
 /* Uniform integer in [0, n) (n > 0). */
-size_t aether_train_rng_below(aether_train_rng *r, size_t n);
+size_t aether_train_rng_below_(aether_train_rng *r, size_t n);
 
 /* y[0..cols) = x . W with the model's accumulation order (docs/MODEL.md section 2.2). */
-void aether_train_matvec(const float *x, size_t rows, const float *w, size_t cols, float *y);
+void aether_train_matvec_(const float *x, size_t rows, const float *w, size_t cols, float *y);
 
 #endif

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "aether/csi.h"
 #include "aether/features.h"
+#include "aether/recording.h"
 #include "check.h"
 
 #include <cjson/cJSON.h>

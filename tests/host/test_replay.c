@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "aether/csi.h"
+#include "aether/recording.h"
 #include "check.h"
 
 #include "cli_run.h"

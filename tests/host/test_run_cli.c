@@ -11,6 +11,7 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/packet.h"
+#include "aether/recording.h"
 #include "check.h"
 
 #include <cjson/cJSON.h>

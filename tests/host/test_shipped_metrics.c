@@ -8,6 +8,7 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/train.h"
+#include "aether/dataset.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "aether/recording.h"
 
 static int failures;
 static int checks;
