@@ -3,10 +3,12 @@
 # symbol of libaether.so is a function a public header (include/) declares,
 # and every function a public header declares is exported (a declaration
 # without AETHER_API would be missing). Prints the count of public functions.
-# usage: check_exports.sh LIBAETHER_SO INCLUDE_DIR
+# With README, also checks that it states the count ("N public functions").
+# usage: check_exports.sh LIBAETHER_SO INCLUDE_DIR [README]
 set -u
 lib=$1
 inc=$2
+readme=${3:-}
 tmp=${TMPDIR:-/tmp}/aether_exports.$$
 trap 'rm -f "$tmp".*' EXIT INT TERM
 if ! command -v nm >/dev/null 2>&1; then
@@ -43,6 +45,10 @@ fi
 if [ -n "$unmarked" ]; then
     echo "check_exports: public prototypes without AETHER_API:"
     echo "$unmarked" | sed 's/^/  /'
+    status=1
+fi
+if [ -n "$readme" ] && ! grep -q "$n public functions" "$readme"; then
+    echo "check_exports: $readme does not state the count: \"$n public functions\""
     status=1
 fi
 echo "check_exports: $n public functions, $(wc -l <"$tmp.exported") exported symbols"
