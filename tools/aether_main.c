@@ -51,13 +51,9 @@ static void version_usage(FILE *f)
 int cmd_version(int argc, char **argv)
 {
     static const struct option options[] = {{NULL, 0, NULL, 0}};
-    cli_command c = {0};
+    cli_command c;
     int rc = 0, n;
-    c.name = "version";
-    c.options = options;
-    c.usage = version_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "version", options, version_usage, argc, argv);
     if (cli_next_option(&c, &rc) == CLI_STOP)
         return rc;
     if (!cli_positionals(&c, 0, 0, &n, &rc))

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "aether/core.h"
+#include "aether/features.h"
 #include "commands.h"
 
 /* ---------- options ---------- */
@@ -20,6 +21,17 @@ enum { OPT_HELP = 'h', OPT_VERSION = 0x7F00 };
 static void print_version(void)
 {
     printf("aether %s\n", aether_version());
+}
+
+void cli_command_init(cli_command *c, const char *name, const struct option *options,
+                      void (*usage)(FILE *f), int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->options = options;
+    c->usage = usage;
+    c->argc = argc;
+    c->argv = argv;
 }
 
 static void try_help(const cli_command *c)
@@ -122,6 +134,21 @@ const char *cli_option_name(const cli_command *c, int val)
         if (c->options[i].val == val)
             return c->options[i].name;
     return "?";
+}
+
+int cli_parse_recipe(const cli_command *c, const char *value, unsigned *recipe)
+{
+    if (aether_features_recipe_parse(value, recipe) == AETHER_OK)
+        return 0;
+    return cli_usage_error(c, "--recipe is csi-v1, csi-v2 or csi-v3");
+}
+
+int cli_parse_input_dim(const cli_command *c, const char *value, size_t *dim)
+{
+    if (cli_parse_size(value, dim) && aether_features_groups(*dim) != 0)
+        return 0;
+    return cli_usage_error(c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
+                           AETHER_FEATURES_MAX_DIM);
 }
 
 int cli_usage_error(const cli_command *c, const char *fmt, ...)
@@ -287,14 +314,10 @@ int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(F
                         const char **path, int *json)
 {
     static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-    cli_command c = {0};
+    cli_command c;
     char **pos;
     int opt, rc = CLI_EXIT_OK, n;
-    c.name = name;
-    c.options = options;
-    c.usage = usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, name, options, usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         if (opt == CLI_STOP)
             return rc;

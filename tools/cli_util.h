@@ -32,6 +32,10 @@ typedef struct cli_command {
     int first_positional; /* after CLI_DONE: argv[first_positional..argc-1] */
 } cli_command;
 
+/* Set up c for a command's argv (argv[0] is the command name). */
+void cli_command_init(cli_command *c, const char *name, const struct option *options,
+                      void (*usage)(FILE *f), int argc, char **argv);
+
 #define CLI_DONE (-1) /* no more options */
 #define CLI_STOP (-2) /* return *rc from the command (help, version or a usage error) */
 
@@ -47,6 +51,12 @@ char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc);
 
 /* The long name (without "--") of the option whose val is val; "?" if none. */
 const char *cli_option_name(const cli_command *c, int val);
+
+/* Shared option values: a feature recipe name (csi-v1..v3) into *recipe, a
+ * feature vector length (AETHER_FEATURES_MIN_DIM..MAX_DIM) into *dim. 0 on
+ * success, else the usage error has been reported: return CLI_EXIT_USAGE. */
+int cli_parse_recipe(const cli_command *c, const char *value, unsigned *recipe);
+int cli_parse_input_dim(const cli_command *c, const char *value, size_t *dim);
 
 /* A usage error about an option's value: prints "aether CMD: MESSAGE" and
  * the pointer to --help, and returns CLI_EXIT_USAGE. */

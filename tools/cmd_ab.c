@@ -274,11 +274,7 @@ int cmd_ab(int argc, char **argv)
     double t_s[3] = {0}, t_d[3] = {0};
     int rc = CLI_EXIT_FAILED;
 
-    cmd.name = "ab";
-    cmd.options = k_options;
-    cmd.usage = usage;
-    cmd.argc = argc;
-    cmd.argv = argv;
+    cli_command_init(&cmd, "ab", k_options, usage, argc, argv);
     while ((opt = cli_next_option(&cmd, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:

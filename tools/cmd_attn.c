@@ -88,16 +88,12 @@ int cmd_attn(int argc, char **argv)
     aether_attn_config cfg;
     aether_tensor t[4]; /* q k v out */
     aether_status s = AETHER_OK;
-    cli_command c = {0};
+    cli_command c;
     double t0, ms;
     int j, rc = 0, opt, n;
 
     globals[0] = 0;
-    c.name = "attn";
-    c.options = k_options;
-    c.usage = attn_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "attn", k_options, attn_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *val = c.optarg;
         switch (opt) {

@@ -789,7 +789,7 @@ int cmd_bench(int argc, char **argv)
     static const size_t Ts_stream[] = {1000, 4000, 8192, 15000, 65536, 262144};
     const char *csv = NULL, *json = NULL, *png = NULL, *only[MAX_ONLY];
     char gnuplot[4096];
-    cli_command c = {0};
+    cli_command c;
     unsigned char on[N_NAMES];
     int quick = 0, list = 0, first = 1, opt, rc = CLI_EXIT_OK, npos;
     size_t n_only = 0, i;
@@ -800,11 +800,7 @@ int cmd_bench(int argc, char **argv)
     size_t sparse_seq[3] = {0, 0, 0}, si, n_fwd = 0, n_str = 0;
     curve_pt fwd[sizeof Ns / sizeof Ns[0]], str[sizeof Ts_stream / sizeof Ts_stream[0]];
 
-    c.name = "bench";
-    c.options = k_options;
-    c.usage = usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "bench", k_options, usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:

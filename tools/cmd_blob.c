@@ -56,16 +56,12 @@ int cmd_init_blob(int argc, char **argv)
     unsigned char *buf;
     size_t len = 0, n = 0;
     aether_status st;
-    cli_command c = {0};
+    cli_command c;
     char **pos;
     FILE *f;
     int ok, opt, rc = 0, npos;
 
-    c.name = "init-blob";
-    c.options = k_init_options;
-    c.usage = init_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "init-blob", k_init_options, init_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         unsigned long long v = 0;
         uint16_t *dim = NULL;

@@ -62,18 +62,14 @@ static const struct option k_options[] = {
 /* 0 to go on, else the exit status to return (-1 after --help/--version). */
 static int parse_args(int argc, char **argv, csi_args *a)
 {
-    cli_command c = {0};
+    cli_command c;
     char **pos;
     int opt, rc = 0, n;
     memset(a, 0, sizeof *a);
     a->input_dim = AETHER_FEATURES_DEFAULT_DIM;
     a->count = 5;
     a->recipe = AETHER_FEATURES_V1;
-    c.name = "csi";
-    c.options = k_options;
-    c.usage = csi_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "csi", k_options, csi_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:
@@ -85,10 +81,8 @@ static int parse_args(int argc, char **argv, csi_args *a)
             a->json = 1;
             break;
         case OPT_INPUT_DIM:
-            if (!cli_parse_size(c.optarg, &a->input_dim) ||
-                aether_features_groups(a->input_dim) == 0)
-                return cli_usage_error(&c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
-                                       AETHER_FEATURES_MAX_DIM);
+            if (cli_parse_input_dim(&c, c.optarg, &a->input_dim))
+                return CLI_EXIT_USAGE;
             break;
         case OPT_COUNT:
             if (!cli_parse_size(c.optarg, &a->count) || a->count > MAX_SHOWN)
@@ -100,8 +94,8 @@ static int parse_args(int argc, char **argv, csi_args *a)
                 return cli_usage_error(&c, "--max-line needs a positive integer");
             break;
         case OPT_RECIPE:
-            if (aether_features_recipe_parse(c.optarg, &a->recipe) != AETHER_OK)
-                return cli_usage_error(&c, "--recipe is csi-v1, csi-v2 or csi-v3");
+            if (cli_parse_recipe(&c, c.optarg, &a->recipe))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return cli_usage_error(&c, "unhandled option");

@@ -57,13 +57,9 @@ static void baseline_usage(FILE *f)
 static int parse(int argc, char **argv, const char *name, const struct option *table,
                  void (*usage)(FILE *f), int labels_required, train_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     int rc;
-    c.name = name;
-    c.options = table;
-    c.usage = usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, name, table, usage, argc, argv);
     rc = train_parse_options(&c, o, labels_required);
     if (rc < 0 && !strcmp(name, "eval") && !o->model)
         return cli_usage_error(&c, "--model MODEL.rvne is required");

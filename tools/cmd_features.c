@@ -69,15 +69,11 @@ typedef struct node_rows {
 
 static int parse(int argc, char **argv, feat_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     char **pos;
     int opt, rc = 0, n;
     memset(o, 0, sizeof *o);
-    c.name = "features";
-    c.options = k_options;
-    c.usage = features_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "features", k_options, features_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:
@@ -89,15 +85,13 @@ static int parse(int argc, char **argv, feat_opts *o)
             o->model = c.optarg;
             break;
         case OPT_RECIPE:
-            if (aether_features_recipe_parse(c.optarg, &o->recipe) != AETHER_OK)
-                return cli_usage_error(&c, "--recipe is csi-v1, csi-v2 or csi-v3");
+            if (cli_parse_recipe(&c, c.optarg, &o->recipe))
+                return CLI_EXIT_USAGE;
             o->have_recipe = 1;
             break;
         case OPT_INPUT_DIM:
-            if (!cli_parse_size(c.optarg, &o->input_dim) ||
-                aether_features_groups(o->input_dim) == 0)
-                return cli_usage_error(&c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
-                                       AETHER_FEATURES_MAX_DIM);
+            if (cli_parse_input_dim(&c, c.optarg, &o->input_dim))
+                return CLI_EXIT_USAGE;
             break;
         case OPT_NODE:
             if (!cli_parse_ull(c.optarg, 10, N_NODES - 1, &o->node))

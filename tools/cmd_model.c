@@ -122,7 +122,7 @@ static void stream_usage(FILE *f)
 /* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, int stream, model_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     int opt, rc = 0, n;
     unsigned long long v = 0;
     memset(o, 0, sizeof *o);
@@ -130,11 +130,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
     o->capacity = 4096;
     o->evict = AETHER_KV_EVICT_SLIDING;
     o->period_us = 200000;
-    c.name = stream ? "stream" : "classify";
-    c.options = stream ? k_stream_options : k_classify_options;
-    c.usage = stream ? stream_usage : classify_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, stream ? "stream" : "classify", stream ? k_stream_options : k_classify_options, stream ? stream_usage : classify_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *val = c.optarg;
         switch (opt) {

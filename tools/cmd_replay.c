@@ -169,17 +169,13 @@ static int parse_dest(const cli_command *c, replay_opts *o)
 
 static int parse_args(int argc, char **argv, replay_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     int opt, rc = 0, n;
     char **pos;
     unsigned long long v;
     memset(o, 0, sizeof *o);
     o->rate = 1.0;
-    c.name = "replay";
-    c.options = k_options;
-    c.usage = replay_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "replay", k_options, replay_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:

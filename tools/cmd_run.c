@@ -195,18 +195,14 @@ static const struct option k_options[] = {
 /* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     int opt, rc = 0, have_every = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
     o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = aether_model_session_params_default().capacity;
     o->max_tracks = 8;
-    c.name = "run";
-    c.options = k_options;
-    c.usage = run_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "run", k_options, run_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *v = c.optarg;
         size_t n = 0;
@@ -251,8 +247,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             o->have_pool = 1;
             break;
         case OPT_RECIPE:
-            if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK)
-                return cli_usage_error(&c, "--recipe is csi-v1, csi-v2 or csi-v3");
+            if (cli_parse_recipe(&c, v, &o->recipe))
+                return CLI_EXIT_USAGE;
             o->have_recipe = 1;
             break;
         case OPT_WINDOW_FRAMES:
@@ -280,6 +276,9 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 return cli_usage_error(&c, "--max-age needs a non-negative number of seconds");
             break;
         case OPT_INPUT_DIM:
+            if (cli_parse_input_dim(&c, v, &o->input_dim))
+                return CLI_EXIT_USAGE;
+            break;
         case OPT_WINDOW:
         case OPT_BLOCK:
         case OPT_CAPACITY:
@@ -288,12 +287,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             if (!cli_parse_size(v, &n))
                 return cli_usage_error(&c, "--%s needs a non-negative integer",
                                        cli_option_name(&c, opt));
-            if (opt == OPT_INPUT_DIM) {
-                if (aether_features_groups(n) == 0)
-                    return cli_usage_error(&c, "--input-dim is %u..%u", AETHER_FEATURES_MIN_DIM,
-                                           AETHER_FEATURES_MAX_DIM);
-                o->input_dim = n;
-            } else if (opt == OPT_WINDOW) {
+            if (opt == OPT_WINDOW) {
                 o->window = n;
                 o->have_window = 1;
             } else if (opt == OPT_BLOCK) {

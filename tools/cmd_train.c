@@ -156,13 +156,9 @@ static int add_metadata(const train_opts *o, unsigned char **blob, size_t *bytes
  * --version). */
 static int parse_train(int argc, char **argv, train_opts *o)
 {
-    cli_command c = {0};
+    cli_command c;
     int rc;
-    c.name = "train";
-    c.options = k_train_options;
-    c.usage = train_usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "train", k_train_options, train_usage, argc, argv);
     if ((rc = train_parse_options(&c, o, 1)) >= 0)
         return rc;
     if (o->cv_field >= 0 && o->cv_folds == 0)

@@ -343,16 +343,12 @@ static const struct option k_options[] = {
 int cmd_conformance(int argc, char **argv)
 {
     runner rn;
-    cli_command c = {0};
+    cli_command c;
     char **dirs;
     int opt, rc = CLI_EXIT_OK, ndirs = 0, i;
 
     memset(&rn, 0, sizeof rn);
-    c.name = "conformance";
-    c.options = k_options;
-    c.usage = usage;
-    c.argc = argc;
-    c.argv = argv;
+    cli_command_init(&c, "conformance", k_options, usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:

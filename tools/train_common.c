@@ -226,8 +226,8 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
         o->offset_arg = v;
         return -1;
     case TOPT_RECIPE:
-        if (aether_features_recipe_parse(v, &o->recipe) != AETHER_OK)
-            return cli_usage_error(c, "--recipe is csi-v1, csi-v2 or csi-v3");
+        if (cli_parse_recipe(c, v, &o->recipe))
+            return CLI_EXIT_USAGE;
         o->have_recipe = 1;
         return -1;
     case TOPT_POOL:
