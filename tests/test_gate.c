@@ -6,6 +6,7 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,7 +88,7 @@ static void test_salience_vector(void)
         x[t * 4 + 2] = -0.5f;
         x[t * 4 + 3] = (float)t * 0.1f;
     }
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 6, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 6), AETHER_OK);
     for (t = 0; t < 6; ++t)
         CHECK_NEAR(s[t], want[t], 1e-6);
     /* step-by-step equals score_sequence */
@@ -106,9 +107,9 @@ static void test_salience_vector(void)
     CHECK_STATUS(aether_fastgrnn_step(g, x, 3, h, h2, &sal), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_step(NULL, x, 4, h, h2, &sal), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_fastgrnn_salience(g, h, 7, &sal), AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 23, 6, s, 6, NULL, 0),
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 23, 6, s, 6),
                  AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 5, NULL, 0),
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 5),
                  AETHER_ERR_SHAPE_MISMATCH);
     {
         size_t need = 0;
@@ -196,8 +197,8 @@ static void test_seeding_and_weights(void)
     CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_OK);
     {
         float x[4] = {0.5f, -1.0f, 0.25f, 2.0f}, s1[1], s2[1];
-        CHECK_STATUS(aether_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1, NULL, 0), AETHER_OK);
-        CHECK_STATUS(aether_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1, NULL, 0),
+        CHECK_STATUS(ws_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1),
                      AETHER_OK);
         CHECK(aether_f32_bits(s1[0]) == aether_f32_bits(s2[0]));
     }
@@ -282,8 +283,7 @@ static void test_fastgrnn_goldens(void)
         s = (float *)malloc(k.seq * sizeof(float));
         m = (uint8_t *)malloc(k.seq);
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m,
-                                                        NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m),
                      AETHER_OK);
         /* Saliences go through tanhf/expf: bit-exact with the x86-64 glibc
          * the goldens came from, within 1e-6 (docs/KERNELS.md section 11.4) with
@@ -300,9 +300,9 @@ static void test_fastgrnn_goldens(void)
         CHECK_MSG(bit_diffs(got.data, want.data, aether_tensor_size(&got)) == 0, "%s out",
                   fc->name);
         /* the pieces separately give the same */
-        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, k.seq, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, s, k.seq), AETHER_OK);
         CHECK(!same_libm_as_goldens() || bit_diffs(s, (const float *)sal.data, k.seq) == 0);
-        CHECK_STATUS(aether_keep_mask_top_k(s, k.seq, fc->top_k, m, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_top_k(s, k.seq, fc->top_k, m), AETHER_OK);
         CHECK(memcmp(m, mask.data, k.seq) == 0);
         free(s);
         free(m);
@@ -335,19 +335,16 @@ static void test_fastgrnn_forward_errors(void)
     aether_tensor_view(&kq, kb, 80, 5, 4, 4);
     CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
     /* gate input_dim 4 != head dim 8: an error, not an abort */
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, 2, &o, NULL, NULL, NULL,
-                                                    0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, 5, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, s, 5), AETHER_ERR_SHAPE_MISMATCH);
     /* attention validation first */
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &kq, &v, 2, &o, NULL, NULL, NULL,
-                                                    0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &kq, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_HEAD_DIM_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, NULL, &q, &k, &v, 2, &o, NULL, NULL,
-                                                    NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, NULL, &q, &k, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 4, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 5, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &kq, s, 4), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &kq, s, 5), AETHER_OK);
     aether_fastgrnn_destroy(g);
 }
 
@@ -370,22 +367,22 @@ static void test_keep_masks(void)
     unsigned char ws[64];
     withnan[4] = NAN;
 
-    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(crate, 8, 3, m), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 3, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(withnan, 6, 3, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK_MSG(strcmp(str, "TFTFFT") == 0, "NaN top-3 gave %s", str);
-    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 5, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(withnan, 6, 5, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TTTTFT") == 0); /* NaN is the lowest */
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 0, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 0, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "FFFF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 4, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 4, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 1, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 1, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFFF") == 0); /* tie 0.3/0.3 -> lower index */
     CHECK_STATUS(aether_keep_mask_top_k_workspace_size(8, 3, &need), AETHER_OK);
@@ -396,32 +393,32 @@ static void test_keep_masks(void)
     CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws + 1, need), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(NULL, 0, 3, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_keep_mask_top_k(NULL, 2, 1, m, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_keep_mask_top_k(NULL, 0, 3, NULL), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(NULL, 2, 1, m), AETHER_ERR_NULL_ARG);
 
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 0.5f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 1.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 1.0f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 0.0f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 7.0f, m, NULL, 0), AETHER_OK); /* clamped */
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 7.0f, m), AETHER_OK); /* clamped */
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(crate, 8, 0.75f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(crate, 8, 0.75f, m), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFFF") == 0);
     /* NaN: sorted first; q 0 -> NaN threshold keeps all; q 0.5 -> NaN dropped */
-    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(withnan, 6, 0.0f, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TTTTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.5f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(withnan, 6, 0.5f, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TFTFFT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, NAN, m, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, NAN, m), AETHER_ERR_INVALID_ARG);
     CHECK_STATUS(aether_keep_mask_quantile_workspace_size(4, &need), AETHER_OK);
     CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, ws, need - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);
@@ -452,8 +449,8 @@ static void test_causal_masks(void)
     p.threshold = 0.0f;
     for (k = 0; k <= 12; k += 3) {
         p.top_k = k;
-        CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
-        CHECK_STATUS(aether_keep_mask_top_k(s, n, k, mg, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_top_k(s, n, k, mg), AETHER_OK);
         for (j = 0; j < n; ++j) {
             size_t above = 0;
             for (i = 0; i < j; ++i) {
@@ -465,18 +462,18 @@ static void test_causal_masks(void)
         }
     }
     p.top_k = 1000;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
     for (j = 0; j < n; ++j)
         CHECK(mc[j] == 1);
     p.rule = AETHER_CAUSAL_THRESHOLD;
     p.threshold = 0.25f;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
     for (j = 0; j < n; ++j)
         CHECK(mc[j] == (s[j] >= 0.25f));
     p.threshold = NAN;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_ERR_INVALID_ARG);
     p.rule = (aether_causal_rule)5;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_ERR_INVALID_ARG);
 }
 
 /* The streaming state decides exactly what the window function decides. */
@@ -498,7 +495,7 @@ static void test_causal_stream_matches_window(void)
         p.rule = rule ? AETHER_CAUSAL_THRESHOLD : AETHER_CAUSAL_PREFIX_TOP_K;
         p.top_k = 6;
         p.threshold = 0.2f;
-        CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, sal, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq, sal), AETHER_OK);
         CHECK_STATUS(aether_causal_gate_create(g, &p, kvh, &cg), AETHER_OK);
         for (t = 0; t < seq; ++t) {
             CHECK_STATUS(aether_causal_gate_step(cg, aether_tensor_row(&k, t, 0), kvh * dim,
@@ -518,7 +515,7 @@ static void test_causal_stream_matches_window(void)
         aether_causal_gate_destroy(cg);
         cg = NULL;
     }
-    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq - 1, NULL, NULL, 0),
+    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq - 1, NULL),
                  AETHER_ERR_MASK_LENGTH);
     CHECK_STATUS(aether_causal_gate_create(g, &p, 0, &cg), AETHER_ERR_INVALID_ARG);
     {
@@ -582,13 +579,13 @@ static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads, aethe
     {
         /* a threshold inside the salience range of this data */
         float sal[300];
-        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, seq, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, sal, seq), AETHER_OK);
         p.threshold = sal[seq / 2];
     }
 
     /* window: causal mask, then the gated forward */
-    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win, NULL, 0),
+    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq, NULL), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win),
                  AETHER_OK);
 
     /* stream */

@@ -5,6 +5,7 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,13 +47,13 @@ static void test_gated_goldens(void)
             test_load_golden(gc->name, "v.npy", &v) || test_load_golden(gc->name, "out.npy", &want))
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                               mask.count, &got, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
+                                               mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gated != golden", gc->name);
         /* the GQA entry point with group 1 is the same computation */
-        CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                                   mask.count, &got, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
+                                                   mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gqa gated != golden", gc->name);
         aether_npy_free(&mask);
@@ -90,10 +91,9 @@ static void test_all_true_equals_forward(void)
                     test_fill(&v, &seed, 1.0f);
                     for (i = 0; i < seq; ++i)
                         mask[i] = (uint8_t)(1 + i % 3); /* any nonzero byte keeps */
-                    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &a, NULL, 0),
+                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &a),
                                  AETHER_OK);
-                    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b,
-                                                               NULL, 0),
+                    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b),
                                  AETHER_OK);
                     CHECK_MSG(test_count_bit_diffs(&a, &b) == 0, "causal %d sort %d lm %d log %d",
                               causal, sort, lm, log);
@@ -134,9 +134,9 @@ static void test_gqa_equals_expanded(void)
                    dim * sizeof(float));
         }
     }
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a),
                  AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b), AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     aether_tensor_free(&q);
     aether_tensor_free(&k);
@@ -166,7 +166,7 @@ static void test_filter_semantics(void)
         aether_tensor_row(&v, i, 0)[i] = 1.0f; /* q, k zero: uniform weights */
     for (i = 0; i < seq; ++i)
         mask[i] = (uint8_t)(i == 7);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, seq, &o, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, seq, &o), AETHER_OK);
     {
         /* query 39: window 36..39, global 2, log-stride 38,37,35,31,23,7 -> kept: 7 only */
         const float *r = aether_tensor_row(&o, 39, 0);
@@ -202,30 +202,30 @@ static void test_errors(void)
     aether_tensor_view(&v, vb, 64, 4, 2, 8);
     aether_tensor_view(&o, ob, 64, 4, 2, 8);
     aether_tensor_view(&k2, k2b, 96, 4, 3, 8);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o),
                  AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o),
                  AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, 5, &o),
                  AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o),
                  AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward_gated(&bad, &q, &k, &v, mask, 4, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&bad, &q, &k, &v, mask, 4, &o),
                  AETHER_ERR_NOT_INITIALIZED);
     /* shape errors come before the mask check */
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k2, &v, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k2, &v, mask, 5, &o),
                  AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k2, &k2, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k2, &k2, mask, 5, &o),
                  AETHER_ERR_GQA_RATIO);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k),
                  AETHER_ERR_INVALID_ARG);
     {
         aether_tensor z, zo;
         aether_tensor_view(&z, NULL, 0, 0, 2, 8);
         aether_tensor_view(&zo, NULL, 0, 0, 2, 8);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo),
                      AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &z, &z, &z, mask, 1, &zo, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, mask, 1, &zo),
                      AETHER_ERR_MASK_LENGTH);
     }
     CHECK_STATUS(aether_attn_forward_gated_workspace_size(&cfg, 4, 2, 2, 8, &need), AETHER_OK);
