@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The goldens were produced with x86-64 glibc's expf/tanhf. */
 static int same_libm_as_goldens(void)
@@ -663,6 +664,100 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
+/* Every workspace call of this header: NULL -> NULL_ARG, 1 byte ->
+ * BUFFER_TOO_SMALL, outputs untouched; calls with nothing to compute
+ * accept NULL; the queried size works. */
+static void test_workspace_required(void)
+{
+    aether_fastgrnn *g = NULL;
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_causal_params cp = {AETHER_CAUSAL_PREFIX_TOP_K, 2, 0.0f};
+    aether_causal_params ct = {AETHER_CAUSAL_THRESHOLD, 0, 0.5f};
+    float x[6 * 4], kd[6 * 2 * 4], od[6 * 2 * 4], sal[6], salx[6];
+    uint8_t mask[6];
+    unsigned char one[1];
+    aether_tensor k, out;
+    size_t i, need = 0;
+    void *ws;
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    if (!g)
+        return;
+    for (i = 0; i < 24; ++i)
+        x[i] = (float)((int)(i % 5) - 2) * 0.25f;
+    for (i = 0; i < 48; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&k, kd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+
+    /* FastGRNN scorers */
+    for (i = 0; i < 6; ++i)
+        sal[i] = 7.0f;
+    CHECK_STATUS(aether_fastgrnn_workspace_size(g, &need), AETHER_OK);
+    CHECK(need > sizeof one);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, 6, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(sal, 6, 7.0f));
+    ws = test_ws(need);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, 6, ws, need), AETHER_OK);
+    CHECK(!test_all_equal(sal, 6, 7.0f));
+    free(ws);
+
+    /* keep masks */
+    memset(mask, 9, sizeof mask);
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 2, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 2, mask, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_keep_mask_quantile(sal, 6, 0.5f, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_causal(&cp, sal, 6, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    for (i = 0; i < 6; ++i)
+        CHECK_EQ_INT(mask[i], 9);
+    /* nothing ranked: no workspace used */
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 6, mask, NULL, 0), AETHER_OK);
+    CHECK_EQ_INT(mask[0] + mask[5], 2);
+    CHECK_STATUS(aether_keep_mask_causal(&ct, sal, 6, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_causal(&ct, NULL, 0, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(aether_keep_mask_quantile(NULL, 0, 0.5f, NULL, NULL, 0), AETHER_OK);
+
+    /* window gate */
+    memset(mask, 9, sizeof mask);
+    for (i = 0; i < 6; ++i)
+        salx[i] = 7.0f;
+    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(salx, 6, 7.0f) && mask[0] == 9 && mask[5] == 9);
+    CHECK_STATUS(aether_causal_gate_window_workspace_size(g, &cp, 6, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, ws, need), AETHER_OK);
+    CHECK(mask[0] == 1 && salx[0] == sal[0]);
+    free(ws);
+
+    /* gated attention with the gate */
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i)
+        od[i] = 7.0f;
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, NULL,
+                                                    0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn_workspace_size(&cfg, g, 6, 2, 2, 4, 3, &need),
+                 AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, ws,
+                                                    need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, ws,
+                                                    need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    aether_fastgrnn_destroy(g);
+}
+
 TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
           test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
-          test_causal_stream_matches_window, test_stream_gated_decode)
+          test_causal_stream_matches_window, test_stream_gated_decode, test_workspace_required)

@@ -244,5 +244,74 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
+/* No workspace: NULL_ARG after the argument checks, 1 byte:
+ * BUFFER_TOO_SMALL, output untouched; seq 0 needs none. */
+static void test_workspace_required(void)
+{
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_kvcache_params kp;
+    aether_kvcache *kc = NULL;
+    float qd[6 * 2 * 4], kd[6 * 1 * 4], od[6 * 2 * 4];
+    uint8_t keep[6] = {1, 0, 1, 1, 0, 1};
+    unsigned char one[1];
+    aether_tensor q, k, out, q1, o1, e;
+    size_t i, need = 0;
+    void *ws;
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i) {
+        qd[i] = (float)((int)(i % 5) - 2) * 0.25f;
+        od[i] = 7.0f;
+    }
+    for (i = 0; i < 24; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&q, qd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&k, kd, 24, 6, 1, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    /* argument errors come first */
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 5, &out, NULL, 0),
+                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &q, &q, keep, 6, &out, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_workspace_size(&cfg, 6, 2, 1, 4, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, ws, need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    CHECK_STATUS(aether_tensor_view(&e, qd, 0, 0, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_gated(&cfg, &e, &e, &e, NULL, 0, &e, NULL, 0), AETHER_OK);
+
+    /* gated decode over a cache */
+    kp = aether_kvcache_params_default(&cfg, 8, 1, 4);
+    CHECK_STATUS(aether_kvcache_create(&kp, &kc), AETHER_OK);
+    if (!kc)
+        return;
+    for (i = 0; i < 6; ++i)
+        CHECK_STATUS(aether_kvcache_append_rows(kc, kd + i * 4, kd + i * 4), AETHER_OK);
+    for (i = 0; i < 8; ++i)
+        od[i] = 7.0f;
+    CHECK_STATUS(aether_tensor_view(&q1, qd, 8, 1, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&o1, od, 8, 1, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(test_all_equal(od, 8, 7.0f));
+    CHECK_STATUS(aether_kvcache_decode_gated_workspace_size(&cfg, kc, 2, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, ws, need), AETHER_OK);
+    CHECK(!test_all_equal(od, 8, 7.0f));
+    free(ws);
+    aether_kvcache_destroy(kc);
+}
+
 TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward, test_gqa_equals_expanded,
-          test_filter_semantics, test_errors)
+          test_filter_semantics, test_errors, test_workspace_required)

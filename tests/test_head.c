@@ -686,8 +686,43 @@ static void test_default_kernels_within_contract(void)
     fast_case("temporal_long_window_prng_s1000", 64, 32);
 }
 
+/* head_forward on both backends: NULL -> NULL_ARG after the shape checks,
+ * short -> BUFFER_TOO_SMALL, nothing written; the query's size works. */
+static void test_forward_workspace_required(void)
+{
+    aether_head_backend backends[2] = {AETHER_HEAD_SPARSE_GQA, AETHER_HEAD_DENSE};
+    size_t n;
+    for (n = 0; n < 2; ++n) {
+        aether_head_config c = cfg_of(backends[n], 4, 2, 8, 8, 4);
+        aether_head h;
+        aether_tensor q, k, v, out, bad;
+        size_t need = 0, len = 0;
+        void *ws;
+        CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
+        make_qkv(12, 4, 2, 8, &q, &k, &v);
+        aether_tensor_zeros(&out, 12, 4, 8);
+        aether_tensor_zeros(&bad, 12, 3, 8);
+        len = aether_tensor_size(&out);
+        memset(out.data, 0x7f, len * sizeof(float));
+        CHECK_STATUS(aether_head_forward_workspace_size(&h, 12, &need), AETHER_OK);
+        CHECK(need > 1);
+        ws = test_ws(need);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &bad, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, 1), AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK(test_all_equal(out.data, len, out.data[0]) && out.data[0] > 1e38f);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, need), AETHER_OK);
+        CHECK(out.data[0] < 1e38f);
+        free(ws);
+        free3(&q, &k, &v);
+        aether_tensor_free(&out);
+        aether_tensor_free(&bad);
+    }
+}
+
 TEST_MAIN(test_use_reference_kernels, test_sparse_gqa_forward_runs_at_aether_default,
           test_sparse_mha_path_runs_when_qkv_heads_match, test_dense_forward_matches_kernel_dense,
+          test_forward_workspace_required,
           test_invalid_gqa_ratio_rejected_at_construction,
           test_long_window_at_aether_roadmap_target,
           test_streaming_step_matches_forward_at_last_position, test_step_rejects_multi_token_q,

@@ -674,7 +674,53 @@ static void test_default_kernels_streaming_close(void)
     free(b.bytes);
 }
 
+/* The window forward on a caller workspace only: NULL -> NULL_ARG (after
+ * the argument checks), short -> BUFFER_TOO_SMALL, outputs untouched; the
+ * queried size gives the same bits as any larger workspace. */
+static void test_forward_workspace_required(void)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    blob_buf b;
+    aether_model *m = NULL;
+    aether_model_info info;
+    float x[8 * 64], lg[64], pooled[64], lg2[64];
+    size_t i, need = 0;
+    unsigned char *ws;
+    CHECK(make_demo(&b, &p));
+    CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    if (!m) {
+        free(b.bytes);
+        return;
+    }
+    CHECK_STATUS(aether_model_get_info(m, &info), AETHER_OK);
+    CHECK(info.input_dim <= 64 && info.n_classes <= 64);
+    for (i = 0; i < 8 * info.input_dim; ++i)
+        x[i] = (float)((int)(i % 9) - 4) * 0.125f;
+    for (i = 0; i < 64; ++i)
+        lg[i] = pooled[i] = 7.0f;
+    CHECK_STATUS(aether_model_forward_workspace_size(m, 8, &need), AETHER_OK);
+    ws = (unsigned char *)test_ws(need + 64);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, NULL, need),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_model_forward(m, x, 0, AETHER_POOL_MEAN, lg, pooled, NULL, 0),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK(test_all_equal(lg, 64, 7.0f) && test_all_equal(pooled, 64, 7.0f));
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need), AETHER_OK);
+    /* another placement and a larger length: same bits */
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg2, NULL, ws + 3, need + 61),
+                 AETHER_OK);
+    CHECK(memcmp(lg, lg2, info.n_classes * sizeof(float)) == 0);
+    free(ws);
+    aether_model_destroy(m);
+    free(b.bytes);
+}
+
 TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation, test_zero_attention_is_linear_classifier,
           test_streaming_equals_window_forward, test_f16_blob_matches_rounded_f32,
           test_input_normalisation, test_memory_modes, test_load_errors,
-          test_session_errors_and_eviction, test_default_kernels_streaming_close)
+          test_session_errors_and_eviction, test_default_kernels_streaming_close,
+          test_forward_workspace_required)

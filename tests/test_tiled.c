@@ -351,5 +351,57 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
+/* No workspace: NULL_ARG after the argument checks, 1 byte:
+ * BUFFER_TOO_SMALL, output untouched; seq 0 needs none. */
+static void test_workspace_required(void)
+{
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    float qd[6 * 2 * 4], kd[6 * 1 * 4], od[6 * 2 * 4];
+    unsigned char one[1];
+    aether_tensor q, k, out, e;
+    size_t i, o, need = 0;
+    void *ws;
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i) {
+        qd[i] = (float)((int)(i % 5) - 2) * 0.25f;
+        od[i] = 7.0f;
+    }
+    for (i = 0; i < 24; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&q, qd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&k, kd, 24, 6, 1, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+    for (o = 0; o < 2; ++o) {
+        aether_tiled_order order = (aether_tiled_order)o;
+        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0, order, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0, order, one,
+                                                   sizeof one),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &q, &q, &out, 0, order, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        /* argument errors come first */
+        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &k, &out, 0, order, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK(test_all_equal(od, 48, 7.0f));
+    }
+    CHECK_STATUS(aether_attn_forward_tiled_workspace_size(&cfg, 6, 2, 1, 4, 0,
+                                                          AETHER_TILED_ORDER_FORWARD, &need),
+                 AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0,
+                                               AETHER_TILED_ORDER_FORWARD, ws, need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    CHECK_STATUS(aether_tensor_view(&e, qd, 0, 0, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &e, &e, &e, &e, 0, AETHER_TILED_ORDER_FORWARD,
+                                           NULL, 0),
+                 AETHER_OK);
+}
+
 TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward, test_mha_and_alias,
-          test_workspace_bound, test_workspace_exact, test_errors)
+          test_workspace_bound, test_workspace_exact, test_errors, test_workspace_required)

@@ -168,6 +168,7 @@ static void test_external_workspace(void)
     CHECK_STATUS(aether_window_classify(b, lb, NULL), AETHER_ERR_STATE);
     CHECK_STATUS(aether_window_classify_ws(b, ws, ws_len - 1, lb, NULL),
                  AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_window_classify_ws(b, NULL, ws_len, lb, NULL), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_window_classify(a, la, NULL), AETHER_OK);
     CHECK_STATUS(aether_window_classify_ws(b, ws, ws_len, lb, NULL), AETHER_OK);
     CHECK(memcmp(la, lb, sizeof la) == 0);

@@ -214,8 +214,7 @@ typedef struct aether_causal_params {
 
 /* Causal mask over n saliences already computed: mask[j] as the streaming
  * state would decide it. ws: at least aether_keep_mask_causal_workspace_size
- * bytes; NULL is an error unless that size is 0 (THRESHOLD, or top_k >= n)
- * or n is 0. Errors: NULL_ARG, INVALID_ARG (unknown rule, NaN threshold),
+ * bytes; NULL is an error (n 0 needs none). Errors: NULL_ARG, INVALID_ARG (unknown rule, NaN threshold),
  * then the workspace (NULL_ARG, BUFFER_TOO_SMALL). */
 AETHER_API aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p, size_t n,
                                                                 size_t *bytes);
