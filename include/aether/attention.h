@@ -12,7 +12,7 @@
  *
  * Output tensors are caller-provided with Q's shape (AETHER_ERR_SHAPE_MISMATCH
  * otherwise). seq = 0 is a successful no-op. Workspace: pass a buffer of at
- * least the queried size, or ws = NULL to let the call malloc (and free) it.
+ * least the queried size; NULL is an error (the rule of aether/core.h).
  */
 #ifndef AETHER_ATTENTION_H
 #define AETHER_ATTENTION_H
@@ -53,8 +53,8 @@ AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aeth
 /* Workspace bytes for forward / forward_gqa / forward_auto at these shapes,
  * with the optimised kernels' scratch for aether_get_num_threads() threads
  * (query it after setting them; a workspace for fewer threads runs fewer,
- * with the same results, down to one thread's share). The forwards make no
- * heap call. In each of them, ws: at least this many bytes; NULL is an
+ * with the same results, down to one thread's share; the scalar reference
+ * kernel uses the reference layout alone). The forwards make no heap call. In each of them, ws: at least this many bytes; NULL is an
  * error (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors;
  * seq 0 needs none. */
 AETHER_API aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
