@@ -248,7 +248,8 @@ static void bench_gated(const aether_attn_config *cfg, int quick)
             cp.rule = AETHER_CAUSAL_PREFIX_TOP_K;
             cp.top_k = 8;
             cp.threshold = 0.0f;
-            if (ok(aether_causal_gate_window_workspace_size(gate, &cp, seq, &cws_len), "causal ws") &&
+            if (ok(aether_causal_gate_window_workspace_size(gate, &cp, seq, &cws_len),
+                   "causal ws") &&
                 (cws = malloc(cws_len ? cws_len : 1)) != NULL &&
                 ok(aether_causal_gate_window(gate, &cp, &c.k, none, seq, NULL, cws, cws_len),
                    "causal"))

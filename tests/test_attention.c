@@ -169,14 +169,12 @@ static void test_forward_errors(void)
     CHECK_STATUS(ws_attn_forward(&c, NULL, &k, &v, &out), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, NULL), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(ws_attn_forward(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
-    CHECK_STATUS(ws_attn_forward_gqa(&z, &q, &k, &v, &out),
-                 AETHER_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(ws_attn_forward_gqa(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
 
     /* Zero head dim is reported before any shape difference. */
     bad = view(buf[4], 2, 3, 0);
     CHECK_STATUS(ws_attn_forward(&c, &bad, &k, &v, &out), AETHER_ERR_ZERO_HEAD_DIM);
-    CHECK_STATUS(ws_attn_forward_gqa(&c, &bad, &k, &v, &out),
-                 AETHER_ERR_ZERO_HEAD_DIM);
+    CHECK_STATUS(ws_attn_forward_gqa(&c, &bad, &k, &v, &out), AETHER_ERR_ZERO_HEAD_DIM);
     /* forward: any difference is a shape mismatch. */
     bad = view(buf[4], 2, 3, 2);
     CHECK_STATUS(ws_attn_forward(&c, &q, &bad, &v, &out), AETHER_ERR_SHAPE_MISMATCH);
@@ -193,27 +191,19 @@ static void test_forward_errors(void)
         aether_tensor kk = view(buf[4], 2, 3, 4), vv = view(buf[5], 2, 1, 4);
         /* seq mismatch beats the dim mismatch */
         kd.seq = 1;
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out),
-                     AETHER_ERR_SHAPE_MISMATCH);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out),
-                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out), AETHER_ERR_SHAPE_MISMATCH);
         kd.seq = 2;
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out),
-                     AETHER_ERR_HEAD_DIM_MISMATCH);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k0, &v0, &out),
-                     AETHER_ERR_GQA_RATIO);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k2, &v1, &out),
-                     AETHER_ERR_GQA_RATIO);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kk, &vv, &out),
-                     AETHER_ERR_KV_HEADS_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out), AETHER_ERR_HEAD_DIM_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k0, &v0, &out), AETHER_ERR_GQA_RATIO);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k2, &v1, &out), AETHER_ERR_GQA_RATIO);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kk, &vv, &out), AETHER_ERR_KV_HEADS_MISMATCH);
         k1.seq = 2;
         bad = view(buf[3], 2, 1, 4);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &bad),
-                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &bad), AETHER_ERR_SHAPE_MISMATCH);
         /* Output overlapping K is refused. */
         out = view(buf[4], 2, 3, 4);
-        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out),
-                     AETHER_ERR_INVALID_ARG);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out), AETHER_ERR_INVALID_ARG);
         out = view(buf[3], 2, 3, 4);
     }
 
@@ -240,8 +230,7 @@ static void test_forward_errors(void)
         aether_attn_params p = aether_attn_params_default();
         p.block_size = 0;
         CHECK_STATUS(aether_attn_config_init(&z, &p), AETHER_ERR_BLOCK_SIZE);
-        CHECK_STATUS(ws_attn_forward(&z, &q, &k, &v, &out),
-                     AETHER_ERR_NOT_INITIALIZED);
+        CHECK_STATUS(ws_attn_forward(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
     }
 }
 
@@ -303,10 +292,12 @@ static void test_dense_errors(void)
         void *ws;
         CHECK_STATUS(aether_attn_dense_workspace_size(q.heads, k.heads, q.dim, &need), AETHER_OK);
         ws = test_ws(need);
-        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &bad, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &bad, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
         memset(out.data, 0x7f, aether_tensor_size(&out) * sizeof(float));
         CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, NULL, 0), AETHER_ERR_NULL_ARG);
-        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, ws, 1), AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, ws, 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
         CHECK(test_all_equal(out.data, aether_tensor_size(&out), out.data[0]) &&
               out.data[0] > 1e38f);
         CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, ws, need), AETHER_OK);
@@ -366,10 +357,12 @@ static void test_gqa_properties(void)
         memset(o2, 0, n * sizeof(float));
         CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, ws, 16),
                      AETHER_ERR_BUFFER_TOO_SMALL);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
         CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, need),
                      AETHER_ERR_NULL_ARG);
-        CHECK_STATUS(aether_attn_forward_auto(&c, &q, &k, &v, &out2, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_auto(&c, &q, &k, &v, &out2, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
         CHECK_STATUS(aether_attn_forward(&c, &q, &kx, &vx, &out2, NULL, 0), AETHER_ERR_NULL_ARG);
         CHECK(test_all_equal(o2, n, 0.0f));
         free(ws);
@@ -387,8 +380,7 @@ static void test_gqa_properties(void)
     {
         aether_attn_config c = make_cfg(5, 4, g, 2, 1, 1, 1, 0);
         aether_tensor vbad = view(vb, seq, kvh, dim);
-        CHECK_STATUS(ws_attn_forward_auto(&c, &q, &kx, &vbad, &out2),
-                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_auto(&c, &q, &kx, &vbad, &out2), AETHER_ERR_SHAPE_MISMATCH);
         CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kx, &vbad, &out2),
                      AETHER_ERR_KV_HEADS_MISMATCH);
     }

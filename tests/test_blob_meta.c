@@ -125,10 +125,8 @@ static void test_roundtrip(void)
             CHECK_STATUS(aether_blob_parse(m, mlen, &vm), AETHER_OK);
             CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &a), AETHER_OK);
             CHECK_STATUS(aether_model_create(&vm, NULL, AETHER_MODEL_COPY, &c), AETHER_OK);
-            CHECK_STATUS(ws_model_forward(a, x, 5, AETHER_POOL_MEAN, la, NULL),
-                         AETHER_OK);
-            CHECK_STATUS(ws_model_forward(c, x, 5, AETHER_POOL_MEAN, lc, NULL),
-                         AETHER_OK);
+            CHECK_STATUS(ws_model_forward(a, x, 5, AETHER_POOL_MEAN, la, NULL), AETHER_OK);
+            CHECK_STATUS(ws_model_forward(c, x, 5, AETHER_POOL_MEAN, lc, NULL), AETHER_OK);
             CHECK(memcmp(la, lc, sizeof la) == 0);
             aether_model_destroy(a);
             aether_model_destroy(c);

@@ -108,10 +108,8 @@ static void test_salience_vector(void)
     CHECK_STATUS(aether_fastgrnn_step(g, x, 3, h, h2, &sal), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_step(NULL, x, 4, h, h2, &sal), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_fastgrnn_salience(g, h, 7, &sal), AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 23, 6, s, 6),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 5),
-                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 23, 6, s, 6), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 5), AETHER_ERR_SHAPE_MISMATCH);
     {
         size_t need = 0;
         unsigned char wsb[512];
@@ -199,8 +197,7 @@ static void test_seeding_and_weights(void)
     {
         float x[4] = {0.5f, -1.0f, 0.25f, 2.0f}, s1[1], s2[1];
         CHECK_STATUS(ws_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1), AETHER_OK);
-        CHECK_STATUS(ws_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1),
-                     AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1), AETHER_OK);
         CHECK(aether_f32_bits(s1[0]) == aether_f32_bits(s2[0]));
     }
     {
@@ -516,8 +513,7 @@ static void test_causal_stream_matches_window(void)
         aether_causal_gate_destroy(cg);
         cg = NULL;
     }
-    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq - 1, NULL),
-                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq - 1, NULL), AETHER_ERR_MASK_LENGTH);
     CHECK_STATUS(aether_causal_gate_create(g, &p, 0, &cg), AETHER_ERR_INVALID_ARG);
     {
         size_t bytes = 0;
@@ -586,8 +582,7 @@ static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads, aethe
 
     /* window: causal mask, then the gated forward */
     CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq, NULL), AETHER_OK);
-    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win),
-                 AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win), AETHER_OK);
 
     /* stream */
     kp = aether_kvcache_params_default(&cfg, seq, kv_heads, dim);
@@ -695,7 +690,8 @@ static void test_workspace_required(void)
         sal[i] = 7.0f;
     CHECK_STATUS(aether_fastgrnn_workspace_size(g, &need), AETHER_OK);
     CHECK(need > sizeof one);
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, one, sizeof one),
                  AETHER_ERR_BUFFER_TOO_SMALL);
     CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, 6, NULL, 0), AETHER_ERR_NULL_ARG);
@@ -725,7 +721,8 @@ static void test_workspace_required(void)
     memset(mask, 9, sizeof mask);
     for (i = 0; i < 6; ++i)
         salx[i] = 7.0f;
-    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
     CHECK(test_all_equal(salx, 6, 7.0f) && mask[0] == 9 && mask[5] == 9);
     CHECK_STATUS(aether_causal_gate_window_workspace_size(g, &cp, 6, &need), AETHER_OK);
     ws = test_ws(need);
@@ -739,8 +736,8 @@ static void test_workspace_required(void)
     CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
     for (i = 0; i < 48; ++i)
         od[i] = 7.0f;
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, NULL,
-                                                    0),
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask,
+                                                    NULL, 0),
                  AETHER_ERR_NULL_ARG);
     CHECK(test_all_equal(od, 48, 7.0f));
     CHECK_STATUS(aether_attn_forward_gated_fastgrnn_workspace_size(&cfg, g, 6, 2, 2, 4, 3, &need),
@@ -758,6 +755,6 @@ static void test_workspace_required(void)
     aether_fastgrnn_destroy(g);
 }
 
-TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
-          test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
+TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights,
+          test_fastgrnn_goldens, test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
           test_causal_stream_matches_window, test_stream_gated_decode, test_workspace_required)

@@ -48,12 +48,12 @@ static void test_gated_goldens(void)
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
         CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                               mask.count, &got),
+                                           mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gated != golden", gc->name);
         /* the GQA entry point with group 1 is the same computation */
         CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                                   mask.count, &got),
+                                               mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gqa gated != golden", gc->name);
         aether_npy_free(&mask);
@@ -91,8 +91,7 @@ static void test_all_true_equals_forward(void)
                     test_fill(&v, &seed, 1.0f);
                     for (i = 0; i < seq; ++i)
                         mask[i] = (uint8_t)(1 + i % 3); /* any nonzero byte keeps */
-                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &a),
-                                 AETHER_OK);
+                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &a), AETHER_OK);
                     CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b),
                                  AETHER_OK);
                     CHECK_MSG(test_count_bit_diffs(&a, &b) == 0, "causal %d sort %d lm %d log %d",
@@ -134,8 +133,7 @@ static void test_gqa_equals_expanded(void)
                    dim * sizeof(float));
         }
     }
-    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a),
-                 AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a), AETHER_OK);
     CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b), AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     aether_tensor_free(&q);
@@ -202,14 +200,11 @@ static void test_errors(void)
     aether_tensor_view(&v, vb, 64, 4, 2, 8);
     aether_tensor_view(&o, ob, 64, 4, 2, 8);
     aether_tensor_view(&k2, k2b, 96, 4, 3, 8);
-    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o),
-                 AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o),
-                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o), AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o), AETHER_ERR_MASK_LENGTH);
     CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, 5, &o),
                  AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o),
-                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(ws_attn_forward_gated(&bad, &q, &k, &v, mask, 4, &o),
                  AETHER_ERR_NOT_INITIALIZED);
     /* shape errors come before the mask check */
@@ -217,14 +212,12 @@ static void test_errors(void)
                  AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k2, &k2, mask, 5, &o),
                  AETHER_ERR_GQA_RATIO);
-    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k), AETHER_ERR_INVALID_ARG);
     {
         aether_tensor z, zo;
         aether_tensor_view(&z, NULL, 0, 0, 2, 8);
         aether_tensor_view(&zo, NULL, 0, 0, 2, 8);
-        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo),
-                     AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo), AETHER_OK);
         CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, mask, 1, &zo),
                      AETHER_ERR_MASK_LENGTH);
     }
@@ -313,5 +306,5 @@ static void test_workspace_required(void)
     aether_kvcache_destroy(kc);
 }
 
-TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward, test_gqa_equals_expanded,
-          test_filter_semantics, test_errors, test_workspace_required)
+TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward,
+          test_gqa_equals_expanded, test_filter_semantics, test_errors, test_workspace_required)

@@ -205,7 +205,8 @@ static void test_dense_forward_matches_kernel_dense(void)
         CHECK_EQ_INT(h.backend, AETHER_HEAD_DENSE);
         /* The dense kernel's own query: its per-thread scratch. */
         CHECK_STATUS(aether_head_forward_workspace_size(&h, 32, &ws), AETHER_OK);
-        CHECK_STATUS(aether_attn_dense_workspace_size(cfgs[n][0], cfgs[n][1], 16, &dws), AETHER_OK);
+        CHECK_STATUS(aether_attn_dense_workspace_size(cfgs[n][0], cfgs[n][1], 16, &dws),
+                     AETHER_OK);
         CHECK_EQ_INT(ws, dws);
         make_qkv(32, cfgs[n][0], cfgs[n][1], 16, &q, &k, &v);
         aether_tensor_zeros(&out, 32, cfgs[n][0], 16);
@@ -401,8 +402,7 @@ static void test_step_is_atomic(void)
     aether_tensor_zeros(&q3, 1, 3, 32);
     aether_tensor_zeros(&o3, 1, 3, 32);
     /* the reference appended, then failed on a 3-head query */
-    CHECK_STATUS(ws_head_step(&h, &q3, &k, &v, cache, &o3),
-                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_head_step(&h, &q3, &k, &v, cache, &o3), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     q.data[5] = NAN;
     CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_ERR_NONFINITE);
@@ -416,8 +416,7 @@ static void test_step_is_atomic(void)
     /* a cache built for another block size */
     c.block_size = 8;
     CHECK_STATUS(aether_head_init(&other, &c), AETHER_OK);
-    CHECK_STATUS(ws_head_step(&other, &q, &k, &v, cache, &out),
-                 AETHER_ERR_BLOCK_MISMATCH);
+    CHECK_STATUS(ws_head_step(&other, &q, &k, &v, cache, &out), AETHER_ERR_BLOCK_MISMATCH);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_OK);
     CHECK_EQ_INT(aether_kvcache_len(cache), 1);
@@ -707,9 +706,11 @@ static void test_forward_workspace_required(void)
         CHECK_STATUS(aether_head_forward_workspace_size(&h, 12, &need), AETHER_OK);
         CHECK(need > 1);
         ws = test_ws(need);
-        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &bad, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &bad, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
         CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
-        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, 1), AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
         CHECK(test_all_equal(out.data, len, out.data[0]) && out.data[0] > 1e38f);
         CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, need), AETHER_OK);
         CHECK(out.data[0] < 1e38f);
@@ -722,8 +723,7 @@ static void test_forward_workspace_required(void)
 
 TEST_MAIN(test_use_reference_kernels, test_sparse_gqa_forward_runs_at_aether_default,
           test_sparse_mha_path_runs_when_qkv_heads_match, test_dense_forward_matches_kernel_dense,
-          test_forward_workspace_required,
-          test_invalid_gqa_ratio_rejected_at_construction,
+          test_forward_workspace_required, test_invalid_gqa_ratio_rejected_at_construction,
           test_long_window_at_aether_roadmap_target,
           test_streaming_step_matches_forward_at_last_position, test_step_rejects_multi_token_q,
           test_make_cache_returns_kvcache_with_correct_shape, test_default_aether,

@@ -189,8 +189,7 @@ static void test_forward_matches_rederivation(void)
             float got[4], want[4], gp[16], wp[16];
             size_t n;
             for (n = 1; n <= 70; n += 23) {
-                CHECK_STATUS(ws_model_forward(m, x, n, (aether_pool)pi, got, gp),
-                             AETHER_OK);
+                CHECK_STATUS(ws_model_forward(m, x, n, (aether_pool)pi, got, gp), AETHER_OK);
                 ref_forward(&b.view, &hc, x, n, (aether_pool)pi, want, wp);
                 CHECK_MSG(same_bits(got, want, 4) && same_bits(gp, wp, 16),
                           "backend %lu pool %lu n %lu: %g vs %g", (unsigned long)bi,
@@ -244,12 +243,10 @@ static void test_zero_attention_is_linear_classifier(void)
     CHECK_STATUS(aether_blob_parse(bytes, n, &v), AETHER_OK);
     CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
     /* window [x0, x1, x2]: last = (4, -1) -> logits (4-10, 8-20, 12-30) */
-    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_LAST, logits, NULL),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_LAST, logits, NULL), AETHER_OK);
     CHECK(logits[0] == -6.0f && logits[1] == -12.0f && logits[2] == -18.0f);
     /* mean = (5.5/3, -1.5/3): 1.0f/3 * sum, exactly as specified */
-    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_MEAN, logits, NULL),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
     {
         float inv = 1.0f / 3.0f;
         float m0 = (((0.0f + 1.0f) + -3.0f) + 4.0f) * inv, m1 = (((0.0f + 2.0f) + 0.5f) + -1.0f) * inv;
@@ -298,8 +295,7 @@ static void test_streaming_equals_window_forward(void)
             CHECK_STATUS(aether_model_session_create(m, &sp, &s), AETHER_OK);
             for (t = 0; t < n; ++t) {
                 CHECK_STATUS(aether_model_session_step(s, x + t * in, lg, hs), AETHER_OK);
-                CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, hw),
-                             AETHER_OK);
+                CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, hw), AETHER_OK);
                 if (!same_bits(lg, lw, nc) || !same_bits(hs, hw, in)) {
                     if (all_equal)
                         fprintf(stderr, "shape %lu backend %lu t %lu: %.9g vs %.9g\n",
@@ -314,8 +310,7 @@ static void test_streaming_equals_window_forward(void)
             CHECK_EQ_INT(aether_model_session_frames(s), n);
             CHECK_EQ_INT(aether_model_session_evicted(s), 0);
             /* mean pooling over the whole window */
-            CHECK_STATUS(ws_model_forward(m, x, n, AETHER_POOL_MEAN, lw, hw),
-                         AETHER_OK);
+            CHECK_STATUS(ws_model_forward(m, x, n, AETHER_POOL_MEAN, lw, hw), AETHER_OK);
             for (j = 0; j < in; ++j)
                 sum[j] = sum[j] * (1.0f / (float)n);
             CHECK(same_bits(sum, hw, in));
@@ -551,17 +546,13 @@ static void test_load_errors(void)
     hc.block_size = 16;
     CHECK_STATUS(aether_model_create(&b.view, &hc, AETHER_MODEL_COPY, &m), AETHER_OK);
     memset(x, 0, sizeof x);
-    CHECK_STATUS(ws_model_forward(m, x, 0, AETHER_POOL_LAST, lg, NULL),
-                 AETHER_ERR_INVALID_ARG);
-    CHECK_STATUS(ws_model_forward(m, x, 2, (aether_pool)5, lg, NULL),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_model_forward(m, x, 0, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_model_forward(m, x, 2, (aether_pool)5, lg, NULL), AETHER_ERR_INVALID_ARG);
     x[17] = NAN;
     lg[0] = 42.0f;
-    CHECK_STATUS(ws_model_forward(m, x, 2, AETHER_POOL_LAST, lg, NULL),
-                 AETHER_ERR_NONFINITE);
+    CHECK_STATUS(ws_model_forward(m, x, 2, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_NONFINITE);
     CHECK(lg[0] == 42.0f);
-    CHECK_STATUS(ws_model_forward(NULL, x, 2, AETHER_POOL_LAST, lg, NULL),
-                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_model_forward(NULL, x, 2, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_NULL_ARG);
     aether_model_destroy(m);
     /* a NaN weight is a model-level error */
     aether_store_le32(b.bytes + 24 + 400, 0x7FC00000u);
@@ -660,8 +651,7 @@ static void test_default_kernels_streaming_close(void)
     CHECK_STATUS(aether_model_session_create(m, NULL, &s), AETHER_OK);
     for (t = 0; t < 80; ++t) {
         CHECK_STATUS(aether_model_session_step(s, x + t * 16, lg, NULL), AETHER_OK);
-        CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, NULL),
-                     AETHER_OK);
+        CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, NULL), AETHER_OK);
         for (i = 0; i < 4; ++i)
             if (fabs((double)lg[i] - lw[i]) > worst)
                 worst = fabs((double)lg[i] - lw[i]);
@@ -709,7 +699,8 @@ static void test_forward_workspace_required(void)
     CHECK_STATUS(aether_model_forward(m, x, 0, AETHER_POOL_MEAN, lg, pooled, NULL, 0),
                  AETHER_ERR_INVALID_ARG);
     CHECK(test_all_equal(lg, 64, 7.0f) && test_all_equal(pooled, 64, 7.0f));
-    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need), AETHER_OK);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need),
+                 AETHER_OK);
     /* another placement and a larger length: same bits */
     CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg2, NULL, ws + 3, need + 61),
                  AETHER_OK);
@@ -719,8 +710,8 @@ static void test_forward_workspace_required(void)
     free(b.bytes);
 }
 
-TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation, test_zero_attention_is_linear_classifier,
-          test_streaming_equals_window_forward, test_f16_blob_matches_rounded_f32,
-          test_input_normalisation, test_memory_modes, test_load_errors,
-          test_session_errors_and_eviction, test_default_kernels_streaming_close,
-          test_forward_workspace_required)
+TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation,
+          test_zero_attention_is_linear_classifier, test_streaming_equals_window_forward,
+          test_f16_blob_matches_rounded_f32, test_input_normalisation, test_memory_modes,
+          test_load_errors, test_session_errors_and_eviction,
+          test_default_kernels_streaming_close, test_forward_workspace_required)

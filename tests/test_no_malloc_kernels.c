@@ -146,7 +146,8 @@ static void forward_and_dense(aether_kernel_mode mode)
     memset(d2.data, 0, aether_tensor_size(&d2) * sizeof(float));
     start();
     CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o2, NULL, 0), AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o2, NULL, bytes1), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o2, NULL, bytes1),
+                 AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &d2, NULL, 0), AETHER_ERR_NULL_ARG);
     n = stop();
     CHECK_MSG(n == 0, "%s, ws NULL: %ld heap calls", name, n);

@@ -278,8 +278,7 @@ static void test_paths_vs_reference(void)
                 if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
                     continue;
                 memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
-                CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &got),
-                             AETHER_OK);
+                CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &got), AETHER_OK);
                 CHECK_MSG(within(&got, &ref, scale, (int)p),
                           "%s sparse seq %lu q%lu kv%lu dim %lu variant %lu: [%lu] ref %g diff %g",
                           k_fast_name[p],

@@ -124,22 +124,21 @@ static void test_forward_order_matches_forward(void)
                     test_fill(&q, &seed, 2.0f);
                     test_fill(&k, &seed, 2.0f);
                     test_fill(&v, &seed, 1.0f);
-                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &b),
-                                 AETHER_OK);
+                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &b), AETHER_OK);
                     CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &r, 0,
-                                                               AETHER_TILED_ORDER_REFERENCE),
+                                                           AETHER_TILED_ORDER_REFERENCE),
                                  AETHER_OK);
                     for (t = 0; t < sizeof tiles / sizeof tiles[0]; ++t) {
                         size_t i, n = aether_tensor_size(&a);
                         double md = 0;
                         CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
-                                                                   AETHER_TILED_ORDER_FORWARD),
+                                                               AETHER_TILED_ORDER_FORWARD),
                                      AETHER_OK);
                         CHECK_MSG(test_count_bit_diffs(&a, &b) == 0,
                                   "causal %d sort %d lm %d log %d tile %zu", causal, sort, lm,
                                   log, tiles[t]);
                         CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
-                                                                   AETHER_TILED_ORDER_REFERENCE),
+                                                               AETHER_TILED_ORDER_REFERENCE),
                                      AETHER_OK);
                         CHECK(test_count_bit_diffs(&a, &r) == 0);
                         for (i = 0; i < n; ++i)
@@ -175,8 +174,7 @@ static void test_mha_and_alias(void)
     test_fill(&v, &seed, 1.0f);
     CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &a, 5, AETHER_TILED_ORDER_REFERENCE),
                  AETHER_OK);
-    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &b, 5,
-                                               AETHER_TILED_ORDER_REFERENCE),
+    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &b, 5, AETHER_TILED_ORDER_REFERENCE),
                  AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     /* in place: out == q */
@@ -293,23 +291,16 @@ static void test_errors(void)
     aether_tensor_view(&k2, k2b, 96, 4, 3, 8);
     aether_tensor_view(&o2, ob2, 32, 4, 2, 4);
 
-    CHECK_STATUS(ws_attn_forward_tiled(NULL, &q, &k, &v, &o, 0, 0),
-                 AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, NULL, &v, &o, 0, 0),
-                 AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(ws_attn_forward_tiled(&bad, &q, &k, &v, &o, 0, 0),
-                 AETHER_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(ws_attn_forward_tiled(NULL, &q, &k, &v, &o, 0, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, NULL, &v, &o, 0, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&bad, &q, &k, &v, &o, 0, 0), AETHER_ERR_NOT_INITIALIZED);
     CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &o, 0, (aether_tiled_order)7),
                  AETHER_ERR_INVALID_ARG);
-    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k2, &v, &o, 0, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &o2, 0, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &k, 0, 0),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k2, &v, &o, 0, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &o2, 0, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &k, 0, 0), AETHER_ERR_INVALID_ARG);
     /* GQA: 2 query heads over 3 kv heads */
-    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k2, &k2, &o, 0, 0),
-                 AETHER_ERR_GQA_RATIO);
+    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k2, &k2, &o, 0, 0), AETHER_ERR_GQA_RATIO);
     CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &o2, &o2, &o, 0, 0),
                  AETHER_ERR_HEAD_DIM_MISMATCH);
     {
@@ -324,8 +315,7 @@ static void test_errors(void)
     {
         aether_tensor z;
         aether_tensor_view(&z, NULL, 0, 4, 2, 0);
-        CHECK_STATUS(ws_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0),
-                     AETHER_ERR_ZERO_HEAD_DIM);
+        CHECK_STATUS(ws_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0), AETHER_ERR_ZERO_HEAD_DIM);
         aether_tensor_view(&z, NULL, 0, 0, 2, 8);
         CHECK_STATUS(ws_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0), AETHER_OK);
     }
@@ -403,5 +393,6 @@ static void test_workspace_required(void)
                  AETHER_OK);
 }
 
-TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward, test_mha_and_alias,
-          test_workspace_bound, test_workspace_exact, test_errors, test_workspace_required)
+TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward,
+          test_mha_and_alias, test_workspace_bound, test_workspace_exact, test_errors,
+          test_workspace_required)

@@ -364,10 +364,8 @@ static void shipped_model(const char *name, size_t n_classes, const char *labels
     for (t = 0; t < 64; ++t)
         for (i = 0; i < D; ++i)
             frames[t * D + i] = (float)(0.1 * sin(0.3 * (double)(t + i)));
-    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_MEAN, logits, NULL),
-                 AETHER_OK);
-    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_LAST, logits, NULL),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_LAST, logits, NULL), AETHER_OK);
     for (i = 0; i < n_classes; ++i)
         s += logits[i];
     CHECK(aether_isfinite(s));

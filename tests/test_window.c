@@ -55,7 +55,7 @@ static void check_against_forward(aether_pool pool)
             continue;
         CHECK_STATUS(aether_window_classify(w, got, pooled_got), AETHER_OK);
         CHECK_STATUS(ws_model_forward(g_model, g_frames + (t + 1 - n) * IN, n, pool, want,
-                                          pooled_want),
+                                      pooled_want),
                      AETHER_OK);
         CHECK(memcmp(got, want, sizeof got) == 0);
         CHECK(memcmp(pooled_got, pooled_want, sizeof pooled_got) == 0);

@@ -121,8 +121,8 @@ static double time_wl(const wl *w, aether_kernel_mode mode, int reps, double bud
     if (reps > 31)
         reps = 31;
     /* One workspace for every rep, as a caller keeps it. */
-    if (!w->dense &&
-        aether_attn_forward_workspace_size(&cfg, w->seq, w->qh, w->kvh, w->dim, &ws_len) == AETHER_OK)
+    if (!w->dense && aether_attn_forward_workspace_size(&cfg, w->seq, w->qh, w->kvh, w->dim,
+                                                        &ws_len) == AETHER_OK)
         ws = malloc(ws_len ? ws_len : 1);
     start = now_s();
     while (n < reps) {

@@ -40,10 +40,10 @@ static void flash(const conf_case *c, conf_result *r, int gqa)
             memset(t.out.data, 0, aether_tensor_size(&t.out) * sizeof(float));
             if (gqa)
                 s = ws_attn_forward_gqa_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
-                                                  orders[o]);
+                                              orders[o]);
             else
                 s = ws_attn_forward_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
-                                              orders[o]);
+                                          orders[o]);
             if (s != AETHER_OK) {
                 conf_fail(r, "tiled forward: %s", aether_strerror(s));
                 break;
@@ -94,8 +94,8 @@ void conf_op_forward_gated(const conf_case *c, conf_result *r)
     memset(&t, 0, sizeof t);
     if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0 &&
         load_mask(c, t.q.seq, &mask, r) == 0) {
-        s = ws_attn_forward_gated(&cfg, &t.q, &t.k, &t.v, (const uint8_t *)mask.data,
-                                      mask.count, &t.out);
+        s = ws_attn_forward_gated(&cfg, &t.q, &t.k, &t.v, (const uint8_t *)mask.data, mask.count,
+                                  &t.out);
         if (s != AETHER_OK)
             conf_fail(r, "aether_attn_forward_gated: %s", aether_strerror(s));
         else
@@ -182,7 +182,7 @@ void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r)
         goto done;
     }
     s = ws_attn_forward_gated_fastgrnn(&cfg, g, &t.q, &t.k, &t.v, top_k, &t.out, got_sal,
-                                           got_mask);
+                                       got_mask);
     if (s != AETHER_OK) {
         conf_fail(r, "aether_attn_forward_gated_fastgrnn: %s", aether_strerror(s));
         goto done;

@@ -23,27 +23,28 @@
 #include "aether/model.h"
 
 /* The shared tail: call with the buffer when the query succeeded. */
-#define WS_RUN(query_ok, need, call_with)                                                       \
-    do {                                                                                         \
-        void *ws_ = (query_ok) ? malloc((need) ? (need) : 1) : NULL;                                           \
-        size_t len_ = ws_ ? (need) : 0;                                                          \
-        aether_status st_ = call_with(ws_, len_);                                                \
-        free(ws_);                                                                               \
-        return st_;                                                                              \
+#define WS_RUN(query_ok, need, call_with)                            \
+    do {                                                             \
+        void *ws_ = (query_ok) ? malloc((need) ? (need) : 1) : NULL; \
+        size_t len_ = ws_ ? (need) : 0;                              \
+        aether_status st_ = call_with(ws_, len_);                    \
+        free(ws_);                                                   \
+        return st_;                                                  \
     } while (0)
 
 static inline aether_status ws_attn_dense(const aether_tensor *q, const aether_tensor *k,
-                                           const aether_tensor *v, int causal, aether_tensor *out)
+                                          const aether_tensor *v, int causal, aether_tensor *out)
 {
     size_t need = 0;
-    int ok = q && k && aether_attn_dense_workspace_size(q->heads, k->heads, q->dim, &need) == AETHER_OK;
+    int ok = q && k &&
+             aether_attn_dense_workspace_size(q->heads, k->heads, q->dim, &need) == AETHER_OK;
 #define WS_CALL(w, l) aether_attn_dense_ws(q, k, v, causal, out, w, l)
     WS_RUN(ok, need, WS_CALL);
 #undef WS_CALL
 }
 
 static inline int ws_attn_size(const aether_attn_config *cfg, const aether_tensor *q,
-                                const aether_tensor *k, size_t *need)
+                               const aether_tensor *k, size_t *need)
 {
     return cfg && q && k &&
            aether_attn_forward_workspace_size(cfg, q->seq, q->heads, k->heads, q->dim, need) ==
@@ -51,8 +52,8 @@ static inline int ws_attn_size(const aether_attn_config *cfg, const aether_tenso
 }
 
 static inline aether_status ws_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
-                                             const aether_tensor *k, const aether_tensor *v,
-                                             aether_tensor *out)
+                                            const aether_tensor *k, const aether_tensor *v,
+                                            aether_tensor *out)
 {
     size_t need = 0;
     int ok = ws_attn_size(cfg, q, k, &need);
@@ -62,8 +63,8 @@ static inline aether_status ws_attn_forward(const aether_attn_config *cfg, const
 }
 
 static inline aether_status ws_attn_forward_gqa(const aether_attn_config *cfg,
-                                                 const aether_tensor *q, const aether_tensor *k,
-                                                 const aether_tensor *v, aether_tensor *out)
+                                                const aether_tensor *q, const aether_tensor *k,
+                                                const aether_tensor *v, aether_tensor *out)
 {
     size_t need = 0;
     int ok = ws_attn_size(cfg, q, k, &need);
@@ -73,8 +74,8 @@ static inline aether_status ws_attn_forward_gqa(const aether_attn_config *cfg,
 }
 
 static inline aether_status ws_attn_forward_auto(const aether_attn_config *cfg,
-                                                  const aether_tensor *q, const aether_tensor *k,
-                                                  const aether_tensor *v, aether_tensor *out)
+                                                 const aether_tensor *q, const aether_tensor *k,
+                                                 const aether_tensor *v, aether_tensor *out)
 {
     size_t need = 0;
     int ok = ws_attn_size(cfg, q, k, &need);
@@ -84,7 +85,7 @@ static inline aether_status ws_attn_forward_auto(const aether_attn_config *cfg,
 }
 
 static inline int ws_gated_size(const aether_attn_config *cfg, const aether_tensor *q,
-                                 const aether_tensor *k, size_t *need)
+                                const aether_tensor *k, size_t *need)
 {
     return cfg && q && k &&
            aether_attn_forward_gated_workspace_size(cfg, q->seq, q->heads, k->heads, q->dim,
@@ -92,9 +93,9 @@ static inline int ws_gated_size(const aether_attn_config *cfg, const aether_tens
 }
 
 static inline aether_status ws_attn_forward_gated(const aether_attn_config *cfg,
-                                                   const aether_tensor *q, const aether_tensor *k,
-                                                   const aether_tensor *v, const uint8_t *keep,
-                                                   size_t n_mask, aether_tensor *out)
+                                                  const aether_tensor *q, const aether_tensor *k,
+                                                  const aether_tensor *v, const uint8_t *keep,
+                                                  size_t n_mask, aether_tensor *out)
 {
     size_t need = 0;
     int ok = ws_gated_size(cfg, q, k, &need);
@@ -104,9 +105,10 @@ static inline aether_status ws_attn_forward_gated(const aether_attn_config *cfg,
 }
 
 static inline aether_status ws_attn_forward_gqa_gated(const aether_attn_config *cfg,
-                                                       const aether_tensor *q, const aether_tensor *k,
-                                                       const aether_tensor *v, const uint8_t *keep,
-                                                       size_t n_mask, aether_tensor *out)
+                                                      const aether_tensor *q,
+                                                      const aether_tensor *k,
+                                                      const aether_tensor *v, const uint8_t *keep,
+                                                      size_t n_mask, aether_tensor *out)
 {
     size_t need = 0;
     int ok = ws_gated_size(cfg, q, k, &need);
@@ -116,21 +118,23 @@ static inline aether_status ws_attn_forward_gqa_gated(const aether_attn_config *
 }
 
 static inline aether_status ws_kvcache_decode_gated(const aether_attn_config *cfg,
-                                                     const aether_tensor *q1,
-                                                     const aether_kvcache *cache, const uint8_t *keep,
-                                                     size_t n_keep, aether_tensor *out)
+                                                    const aether_tensor *q1,
+                                                    const aether_kvcache *cache,
+                                                    const uint8_t *keep, size_t n_keep,
+                                                    aether_tensor *out)
 {
     size_t need = 0;
     int ok = cfg && q1 && cache &&
-             aether_kvcache_decode_gated_workspace_size(cfg, cache, q1->heads, &need) == AETHER_OK;
+             aether_kvcache_decode_gated_workspace_size(cfg, cache, q1->heads, &need) ==
+                 AETHER_OK;
 #define WS_CALL(w, l) aether_kvcache_decode_gated(cfg, q1, cache, keep, n_keep, out, w, l)
     WS_RUN(ok, need, WS_CALL);
 #undef WS_CALL
 }
 
 static inline int ws_tiled_size(const aether_attn_config *cfg, const aether_tensor *q,
-                                 const aether_tensor *k, size_t tile, aether_tiled_order order,
-                                 size_t *need)
+                                const aether_tensor *k, size_t tile, aether_tiled_order order,
+                                size_t *need)
 {
     return cfg && q && k &&
            aether_attn_forward_tiled_workspace_size(cfg, q->seq, q->heads, k->heads, q->dim, tile,
@@ -138,9 +142,9 @@ static inline int ws_tiled_size(const aether_attn_config *cfg, const aether_tens
 }
 
 static inline aether_status ws_attn_forward_tiled(const aether_attn_config *cfg,
-                                                   const aether_tensor *q, const aether_tensor *k,
-                                                   const aether_tensor *v, aether_tensor *out,
-                                                   size_t tile, aether_tiled_order order)
+                                                  const aether_tensor *q, const aether_tensor *k,
+                                                  const aether_tensor *v, aether_tensor *out,
+                                                  size_t tile, aether_tiled_order order)
 {
     size_t need = 0;
     int ok = ws_tiled_size(cfg, q, k, tile, order, &need);
@@ -150,9 +154,10 @@ static inline aether_status ws_attn_forward_tiled(const aether_attn_config *cfg,
 }
 
 static inline aether_status ws_attn_forward_gqa_tiled(const aether_attn_config *cfg,
-                                                       const aether_tensor *q, const aether_tensor *k,
-                                                       const aether_tensor *v, aether_tensor *out,
-                                                       size_t tile, aether_tiled_order order)
+                                                      const aether_tensor *q,
+                                                      const aether_tensor *k,
+                                                      const aether_tensor *v, aether_tensor *out,
+                                                      size_t tile, aether_tiled_order order)
 {
     size_t need = 0;
     int ok = ws_tiled_size(cfg, q, k, tile, order, &need);
@@ -162,8 +167,8 @@ static inline aether_status ws_attn_forward_gqa_tiled(const aether_attn_config *
 }
 
 static inline aether_status ws_fastgrnn_score_sequence(const aether_fastgrnn *g, const float *x,
-                                                        size_t x_len, size_t n, float *salience,
-                                                        size_t n_salience)
+                                                       size_t x_len, size_t n, float *salience,
+                                                       size_t n_salience)
 {
     size_t need = 0;
     int ok = aether_fastgrnn_workspace_size(g, &need) == AETHER_OK;
@@ -173,7 +178,7 @@ static inline aether_status ws_fastgrnn_score_sequence(const aether_fastgrnn *g,
 }
 
 static inline aether_status ws_fastgrnn_score_kv(const aether_fastgrnn *g, const aether_tensor *k,
-                                                  float *salience, size_t n_salience)
+                                                 float *salience, size_t n_salience)
 {
     size_t need = 0;
     int ok = aether_fastgrnn_workspace_size(g, &need) == AETHER_OK;
@@ -191,7 +196,8 @@ static inline aether_status ws_keep_mask_top_k(const float *s, size_t n, size_t 
 #undef WS_CALL
 }
 
-static inline aether_status ws_keep_mask_quantile(const float *s, size_t n, float q, uint8_t *mask)
+static inline aether_status ws_keep_mask_quantile(const float *s, size_t n, float q,
+                                                  uint8_t *mask)
 {
     size_t need = 0;
     int ok = aether_keep_mask_quantile_workspace_size(n, &need) == AETHER_OK;
@@ -201,7 +207,7 @@ static inline aether_status ws_keep_mask_quantile(const float *s, size_t n, floa
 }
 
 static inline aether_status ws_keep_mask_causal(const aether_causal_params *p, const float *s,
-                                                 size_t n, uint8_t *mask)
+                                                size_t n, uint8_t *mask)
 {
     size_t need = 0;
     int ok = aether_keep_mask_causal_workspace_size(p, n, &need) == AETHER_OK;
@@ -211,9 +217,9 @@ static inline aether_status ws_keep_mask_causal(const aether_causal_params *p, c
 }
 
 static inline aether_status ws_causal_gate_window(const aether_fastgrnn *g,
-                                                   const aether_causal_params *p,
-                                                   const aether_tensor *k, uint8_t *mask,
-                                                   size_t n_mask, float *salience_out)
+                                                  const aether_causal_params *p,
+                                                  const aether_tensor *k, uint8_t *mask,
+                                                  size_t n_mask, float *salience_out)
 {
     size_t need = 0;
     int ok = k && aether_causal_gate_window_workspace_size(g, p, k->seq, &need) == AETHER_OK;
@@ -222,27 +228,25 @@ static inline aether_status ws_causal_gate_window(const aether_fastgrnn *g,
 #undef WS_CALL
 }
 
-static inline aether_status ws_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
-                                                            const aether_fastgrnn *g,
-                                                            const aether_tensor *q,
-                                                            const aether_tensor *k,
-                                                            const aether_tensor *v, size_t top_k,
-                                                            aether_tensor *out, float *salience_out,
-                                                            uint8_t *mask_out)
+static inline aether_status
+ws_attn_forward_gated_fastgrnn(const aether_attn_config *cfg, const aether_fastgrnn *g,
+                               const aether_tensor *q, const aether_tensor *k,
+                               const aether_tensor *v, size_t top_k, aether_tensor *out,
+                               float *salience_out, uint8_t *mask_out)
 {
     size_t need = 0;
     int ok = q && k &&
              aether_attn_forward_gated_fastgrnn_workspace_size(cfg, g, q->seq, q->heads, k->heads,
                                                                q->dim, top_k, &need) == AETHER_OK;
-#define WS_CALL(w, l)                                                                            \
+#define WS_CALL(w, l) \
     aether_attn_forward_gated_fastgrnn(cfg, g, q, k, v, top_k, out, salience_out, mask_out, w, l)
     WS_RUN(ok, need, WS_CALL);
 #undef WS_CALL
 }
 
 static inline aether_status ws_model_forward(const aether_model *model, const float *frames,
-                                              size_t n_frames, aether_pool pool, float *logits,
-                                              float *pooled)
+                                             size_t n_frames, aether_pool pool, float *logits,
+                                             float *pooled)
 {
     size_t need = 0;
     int ok = aether_model_forward_workspace_size(model, n_frames, &need) == AETHER_OK;
@@ -252,8 +256,8 @@ static inline aether_status ws_model_forward(const aether_model *model, const fl
 }
 
 static inline aether_status ws_head_forward(const aether_head *head, const aether_tensor *q,
-                                             const aether_tensor *k, const aether_tensor *v,
-                                             aether_tensor *out)
+                                            const aether_tensor *k, const aether_tensor *v,
+                                            aether_tensor *out)
 {
     size_t need = 0;
     int ok = q && aether_head_forward_workspace_size(head, q->seq, &need) == AETHER_OK;
@@ -263,8 +267,8 @@ static inline aether_status ws_head_forward(const aether_head *head, const aethe
 }
 
 static inline aether_status ws_head_step(const aether_head *head, const aether_tensor *q1,
-                                          const aether_tensor *k1, const aether_tensor *v1,
-                                          aether_kvcache *cache, aether_tensor *out)
+                                         const aether_tensor *k1, const aether_tensor *v1,
+                                         aether_kvcache *cache, aether_tensor *out)
 {
     size_t need = 0;
     int ok = aether_head_step_workspace_size(head, &need) == AETHER_OK;
@@ -274,7 +278,7 @@ static inline aether_status ws_head_step(const aether_head *head, const aether_t
 }
 
 static inline aether_status ws_head_dense_decode(const aether_head *head, const aether_tensor *q1,
-                                                  const aether_kvcache *cache, aether_tensor *out)
+                                                 const aether_kvcache *cache, aether_tensor *out)
 {
     size_t need = 0;
     int ok = aether_head_dense_decode_workspace_size(head, &need) == AETHER_OK;

@@ -158,7 +158,8 @@ AETHER_API aether_status aether_head_step(const aether_head *head, const aether_
 
 /* Workspace bytes of aether_head_dense_decode: 2*kv_heads*head_dim +
  * 2*q_heads floats, for either backend. */
-AETHER_API aether_status aether_head_dense_decode_workspace_size(const aether_head *head, size_t *bytes);
+AETHER_API aether_status aether_head_dense_decode_workspace_size(const aether_head *head,
+                                                                 size_t *bytes);
 
 /* Dense decode alone: q1 over every token currently in the cache (the
  * newest token must already be appended), two-pass softmax in slot order.

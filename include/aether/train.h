@@ -185,9 +185,9 @@ AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size
  * other arguments. */
 AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
                                                const aether_train_recording *recs, size_t n_recs,
-                                               int split, size_t window, size_t stride, aether_pool pool,
-                                               size_t *conf, double *loss_sum, size_t *n_windows,
-                                               void *ws, size_t ws_len);
+                                               int split, size_t window, size_t stride,
+                                               aether_pool pool, size_t *conf, double *loss_sum,
+                                               size_t *n_windows, void *ws, size_t ws_len);
 
 /* ------------------------------ training ------------------------------ */
 

@@ -273,7 +273,8 @@ aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
         return AETHER_ERR_OVERFLOW;
     if (q->seq == 0 || q->heads == 0)
         return AETHER_OK;
-    if (aether_simd_active_() && aether_size_mul(each, aether_get_num_threads(), &need) == AETHER_OK)
+    if (aether_simd_active_() &&
+        aether_size_mul(each, aether_get_num_threads(), &need) == AETHER_OK)
         heap = malloc(need);
     dense_run(q, k, v, causal, out, heap, heap ? need : 0, each);
     free(heap);

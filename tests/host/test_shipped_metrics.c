@@ -102,7 +102,7 @@ static double validation_f1(const char *name, size_t *n_windows)
             float logits[AETHER_TRAIN_MAX_CLASSES];
             size_t n = rec->n_frames < window ? rec->n_frames : window, c, best = 0;
             CHECK_STATUS(ws_model_forward(model, rec->frames + k * stride * ds.dim, n,
-                                              AETHER_POOL_MEAN, logits, NULL),
+                                          AETHER_POOL_MEAN, logits, NULL),
                          AETHER_OK);
             for (c = 1; c < C; ++c)
                 if (logits[c] > logits[best])

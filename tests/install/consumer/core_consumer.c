@@ -80,7 +80,8 @@ int main(void)
         memset(out, 0, sizeof out);
         check(aether_attn_forward(&cfg, &tq, &tk, &tv, &to, NULL, 0) == AETHER_ERR_NULL_ARG,
               "aether_attn_forward without a workspace");
-        check(ws != NULL && aether_attn_forward(&cfg, &tq, &tk, &tv, &to, ws, ws_len) == AETHER_OK,
+        check(ws != NULL &&
+                  aether_attn_forward(&cfg, &tq, &tk, &tv, &to, ws, ws_len) == AETHER_OK,
               "aether_attn_forward");
         free(ws);
         check_output(out, "sparse");
