@@ -166,19 +166,25 @@ static int run(const bench_cfg *b, size_t max_t)
             aether_tensor qa, fo;
             float *qq = (float *)malloc(T * qrow * sizeof(float));
             float *oo = (float *)malloc(T * qrow * sizeof(float));
-            if (qq && oo) {
+            size_t ws_len = 0;
+            void *ws = NULL;
+            if (aether_attn_forward_workspace_size(&cfg, T, b->q_heads, kt.heads, b->dim,
+                                                   &ws_len) == AETHER_OK)
+                ws = malloc(ws_len ? ws_len : 1);
+            if (qq && oo && ws) {
                 for (i = 0; i < T * qrow; ++i)
                     qq[i] = rnd();
                 (void)aether_tensor_view(&qa, qq, T * qrow, T, b->q_heads, b->dim);
                 (void)aether_tensor_view(&fo, oo, T * qrow, T, b->q_heads, b->dim);
                 for (r = 0; r < 2; ++r) { /* best of 2 */
                     t0 = now_s();
-                    (void)aether_attn_forward_auto(&cfg, &qa, &kt, &vt, &fo, NULL, 0);
+                    (void)aether_attn_forward_auto(&cfg, &qa, &kt, &vt, &fo, ws, ws_len);
                     t0 = now_s() - t0;
                     if (fwd < 0 || t0 < fwd)
                         fwd = t0;
                 }
             }
+            free(ws);
             free(qq);
             free(oo);
         }

@@ -243,13 +243,19 @@ static void bench_gated(const aether_attn_config *cfg, int quick)
         {
             /* keys kept by the causal prefix top-8 gate on this data */
             aether_causal_params cp;
-            size_t kept = 0;
+            size_t kept = 0, cws_len = 0;
+            void *cws = NULL;
             cp.rule = AETHER_CAUSAL_PREFIX_TOP_K;
             cp.top_k = 8;
             cp.threshold = 0.0f;
-            if (ok(aether_causal_gate_window(gate, &cp, &c.k, none, seq, NULL, NULL, 0), "causal"))
+            if (ok(aether_causal_gate_window_workspace_size(gate, &cp, seq, &cws_len),
+                   "causal ws") &&
+                (cws = malloc(cws_len ? cws_len : 1)) != NULL &&
+                ok(aether_causal_gate_window(gate, &cp, &c.k, none, seq, NULL, cws, cws_len),
+                   "causal"))
                 for (i = 0; i < seq; ++i)
                     kept += none[i];
+            free(cws);
             memset(none, 0, seq);
             printf("%zu %.1f %.1f %.1f %.1f (%zu, %zu) causal_top8_kept %zu\n", seq,
                    tf * 1e9 / (double)seq, tg * 1e9 / (double)seq, tn * 1e9 / (double)seq,

@@ -25,7 +25,8 @@ static void fuzz_model_run(const aether_blob_view *view, aether_model_weights mo
     aether_session_params sp;
     aether_status st;
     float *frames, *logits, *pooled;
-    size_t i, n, in_dim, ncls;
+    size_t i, n, in_dim, ncls, ws_len = 0;
+    void *ws;
 
     st = aether_model_create(view, NULL, mode, &m);
     FUZZ_VALID_STATUS(st);
@@ -41,22 +42,29 @@ static void fuzz_model_run(const aether_blob_view *view, aether_model_weights mo
     frames = malloc(FUZZ_MAX_FRAMES * in_dim * sizeof *frames);
     logits = malloc(ncls * sizeof *logits);
     pooled = malloc(in_dim * sizeof *pooled);
-    if (frames && logits && pooled) {
+    /* One workspace for the longest window serves every shorter one. */
+    ws = NULL;
+    if (aether_model_forward_workspace_size(m, FUZZ_MAX_FRAMES, &ws_len) == AETHER_OK)
+        ws = malloc(ws_len ? ws_len : 1);
+    if (frames && logits && pooled && ws) {
         for (i = 0; i < FUZZ_MAX_FRAMES * in_dim; ++i)
             frames[i] = (float)((int)(i % 7) - 3) * 0.25f;
         for (n = 1; n <= FUZZ_MAX_FRAMES; ++n) {
-            st = aether_model_forward(m, frames, n, AETHER_POOL_LAST, logits, pooled, NULL, 0);
+            st = aether_model_forward(m, frames, n, AETHER_POOL_LAST, logits, pooled, ws, ws_len);
             FUZZ_VALID_STATUS(st);
-            st = aether_model_forward(m, frames, n, AETHER_POOL_MEAN, logits, NULL, NULL, 0);
+            st = aether_model_forward(m, frames, n, AETHER_POOL_MEAN, logits, NULL, ws, ws_len);
             FUZZ_VALID_STATUS(st);
         }
+        /* No workspace is an error, never an allocation. */
+        FUZZ_ASSERT(aether_model_forward(m, frames, 1, AETHER_POOL_LAST, logits, NULL, NULL, 0) ==
+                    AETHER_ERR_NULL_ARG);
         /* Bad inputs must be rejected, not computed on. */
         frames[0] = aether_f32_from_bits(0x7FC00000u);
-        FUZZ_ASSERT(aether_model_forward(m, frames, 1, AETHER_POOL_LAST, logits, NULL, NULL, 0) ==
-                    AETHER_ERR_NONFINITE);
+        FUZZ_ASSERT(aether_model_forward(m, frames, 1, AETHER_POOL_LAST, logits, NULL, ws,
+                                         ws_len) == AETHER_ERR_NONFINITE);
         frames[0] = 0.0f;
-        FUZZ_ASSERT(aether_model_forward(m, frames, 0, AETHER_POOL_LAST, logits, NULL, NULL, 0) ==
-                    AETHER_ERR_INVALID_ARG);
+        FUZZ_ASSERT(aether_model_forward(m, frames, 0, AETHER_POOL_LAST, logits, NULL, ws,
+                                         ws_len) == AETHER_ERR_INVALID_ARG);
 
         sp = aether_model_session_params_default();
         sp.capacity = 4;
@@ -78,6 +86,7 @@ static void fuzz_model_run(const aether_blob_view *view, aether_model_weights mo
     free(frames);
     free(logits);
     free(pooled);
+    free(ws);
     aether_model_destroy(m);
 }
 

@@ -4,8 +4,8 @@
  * through the wrappers below, which count outstanding blocks and can make the
  * k-th allocation fail.
  *
- * For every constructor (and every call documented to allocate, e.g. a
- * forward with ws = NULL), the call is repeated with allocation k failing for
+ * For every constructor (and every call documented to allocate), the call
+ * is repeated with allocation k failing for
  * k = 1, 2, ... until a run reaches no k-th allocation. Every failing run must
  * return AETHER_ERR_NO_MEM (ESP_ERR_NO_MEM for the firmware ABI), leave the
  * outstanding-block count where it was (no leak), and leave the out pointer
@@ -14,6 +14,11 @@
  *
  * Test code itself calls the wrapped allocator too, so every buffer the
  * cases need is prepared before injection is armed.
+ *
+ * The forwards below the *_create layer make no allocation at all: on the
+ * caller's workspace they succeed with the first allocation armed to fail
+ * and no allocation call made (NO_ALLOC), and a NULL workspace is
+ * AETHER_ERR_NULL_ARG, not an allocation.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +172,30 @@ static void sweep(const char *name, case_fn run, void *ctx, int ok_code, int nom
 #define SWEEP_FALLBACK(name, fn, ctx) sweep(name, fn, ctx, AETHER_OK, AETHER_ERR_NO_MEM, 1)
 #define SWEEP_ESP(name, fn, ctx) sweep(name, fn, ctx, ESP_OK, ESP_ERR_NO_MEM, 0)
 
+/* A call on caller memory: with the first allocation armed to fail it
+ * succeeds and makes no allocation call; with a NULL workspace (the case
+ * reads g_fx.mode) it is AETHER_ERR_NULL_ARG with the output untouched
+ * ("half" stays 0) and again no allocation call. */
+static void no_alloc(const char *name, case_fn run, void *ctx, int *mode)
+{
+    long before = g_outstanding;
+    int half = 0, st;
+    g_calls = 0;
+    g_failed = 0;
+    g_fail_at = 1;
+    st = run(ctx, &half);
+    CHECK_MSG(st == AETHER_OK && g_calls == 0 && !g_failed,
+              "%s: status %d, %ld allocation call(s) on caller memory", name, st, g_calls);
+    *mode = 1;
+    g_calls = 0;
+    st = run(ctx, &half);
+    *mode = 0;
+    g_fail_at = 0;
+    CHECK_MSG(st == AETHER_ERR_NULL_ARG && g_calls == 0 && !half,
+              "%s, ws NULL: status %d, %ld allocation call(s), half %d", name, st, g_calls, half);
+    CHECK_EQ_INT(g_outstanding, before);
+}
+
 /* ---------------- shared fixtures (built before arming) ---------------- */
 
 typedef struct fixture {
@@ -181,6 +210,8 @@ typedef struct fixture {
     aether_attn_config attn;
     aether_head head_sparse, head_dense;
     aether_fastgrnn *gate;
+    void *ws; /* one workspace for every forward case (largest query) */
+    size_t ws_len;
     unsigned char *npz;
     size_t npz_len;
     int mode; /* case-specific selector */
@@ -231,6 +262,20 @@ static int setup(void)
         return 0;
     if (aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g_fx.gate) != AETHER_OK)
         return 0;
+    {
+        size_t sizes[5] = {0, 0, 0, 0, 0};
+        if (aether_model_forward_workspace_size(g_fx.model, 8, &sizes[0]) != AETHER_OK ||
+            aether_head_forward_workspace_size(&g_fx.head_sparse, 6, &sizes[1]) != AETHER_OK ||
+            aether_head_forward_workspace_size(&g_fx.head_dense, 6, &sizes[2]) != AETHER_OK ||
+            aether_attn_forward_workspace_size(&g_fx.attn, 40, 2, 2, 8, &sizes[3]) != AETHER_OK ||
+            aether_attn_forward_workspace_size(&g_fx.attn, 40, 2, 1, 8, &sizes[4]) != AETHER_OK)
+            return 0;
+        for (i = 0; i < 5; ++i)
+            if (sizes[i] > g_fx.ws_len)
+                g_fx.ws_len = sizes[i];
+        if (!(g_fx.ws = malloc(g_fx.ws_len)))
+            return 0;
+    }
 #ifdef AETHER_ALLOC_HOST
     /* A small synthetic .npz from the fuzz seed corpus. */
     f = fopen(AETHER_SOURCE_DIR "/fuzz/corpus/npz/full.npz", "rb");
@@ -252,6 +297,7 @@ static void teardown(void)
 {
     aether_fastgrnn_destroy(g_fx.gate);
     aether_model_destroy(g_fx.model);
+    free(g_fx.ws);
     free(g_fx.npz);
     free(g_fx.npy);
     free(g_fx.blob);
@@ -379,11 +425,14 @@ static int case_session_create(void *ctx, int *half)
     return st;
 }
 
+/* The forward cases' workspace: the fixture's, or NULL when g_fx.mode is 1. */
+#define FX_WS (g_fx.mode ? NULL : g_fx.ws), (g_fx.mode ? 0 : g_fx.ws_len)
+
 static int case_model_forward(void *ctx, int *half)
 {
     float logits[4] = {7, 7, 7, 7};
     aether_status st = aether_model_forward(g_fx.model, g_fx.frames, 8,
-                                            (aether_pool)(*(int *)ctx), logits, NULL, NULL, 0);
+                                            (aether_pool)(*(int *)ctx), logits, NULL, FX_WS);
     if (st != AETHER_OK)
         *half = logits[0] != 7 || logits[1] != 7 || logits[2] != 7 || logits[3] != 7;
     return st;
@@ -410,7 +459,7 @@ static int case_head_forward(void *ctx, int *half)
     aether_tensor_view(&kt, k, 6 * 32, 6, 1, 32);
     aether_tensor_view(&vt, v, 6 * 32, 6, 1, 32);
     aether_tensor_view(&ot, o, 6 * 4 * 32, 6, 4, 32);
-    st = aether_head_forward(h, &qt, &kt, &vt, &ot, NULL, 0);
+    st = aether_head_forward(h, &qt, &kt, &vt, &ot, FX_WS);
     if (st != AETHER_OK)
         *half = o[0] != 9.0f;
     return st;
@@ -432,8 +481,8 @@ static int case_attn_forward(void *ctx, int *half)
     aether_tensor_view(&kt, k, 40 * kvh * 8, 40, kvh, 8);
     aether_tensor_view(&vt, v, 40 * kvh * 8, 40, kvh, 8);
     aether_tensor_view(&ot, o, 40 * 2 * 8, 40, 2, 8);
-    st = kvh == 2 ? aether_attn_forward(&g_fx.attn, &qt, &kt, &vt, &ot, NULL, 0)
-                  : aether_attn_forward_gqa(&g_fx.attn, &qt, &kt, &vt, &ot, NULL, 0);
+    st = kvh == 2 ? aether_attn_forward(&g_fx.attn, &qt, &kt, &vt, &ot, FX_WS)
+                  : aether_attn_forward_gqa(&g_fx.attn, &qt, &kt, &vt, &ot, FX_WS);
     if (st != AETHER_OK)
         *half = o[0] != 9.0f;
     return st;
@@ -649,13 +698,13 @@ static void test_constructors(void)
     SWEEP("session_create(none)", case_session_create, &session_policies[0]);
     SWEEP("session_create(sliding)", case_session_create, &session_policies[1]);
     SWEEP("session_create(scored)", case_session_create, &session_policies[2]);
-    SWEEP("model_forward(ws=NULL,last)", case_model_forward, &pools[0]);
-    SWEEP("model_forward(ws=NULL,mean)", case_model_forward, &pools[1]);
-    SWEEP("head_forward(ws=NULL,sparse)", case_head_forward, &backends[0]);
-    SWEEP_FALLBACK("head_forward(dense)", case_head_forward, &backends[1]);
+    no_alloc("model_forward(last)", case_model_forward, &pools[0], &g_fx.mode);
+    no_alloc("model_forward(mean)", case_model_forward, &pools[1], &g_fx.mode);
+    no_alloc("head_forward(sparse)", case_head_forward, &backends[0], &g_fx.mode);
+    no_alloc("head_forward(dense)", case_head_forward, &backends[1], &g_fx.mode);
     SWEEP("head_make_cache", case_head_make_cache, &zero);
-    SWEEP("attn_forward(ws=NULL)", case_attn_forward, &backends[0]);
-    SWEEP("attn_forward_gqa(ws=NULL)", case_attn_forward, &backends[1]);
+    no_alloc("attn_forward", case_attn_forward, &backends[0], &g_fx.mode);
+    no_alloc("attn_forward_gqa", case_attn_forward, &backends[1], &g_fx.mode);
     SWEEP("npy_save", case_npy_save, &zero);
     SWEEP("fastgrnn_create", case_fastgrnn_create, &zero);
     SWEEP("causal_gate_create", case_causal_gate_create, &zero);

@@ -5,6 +5,7 @@
 #include "aether/dispatch.h"
 #include "aether/npy.h"
 #include "check.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -104,8 +105,8 @@ static void run_golden(const golden *g)
     } else {
         c = make_cfg(g->window, g->block, g->globals, g->ng, g->causal, g->log_stride,
                      g->landmarks, g->sort);
-        st = g->op == OP_GQA ? aether_attn_forward_gqa(&c, &q, &k, &v, &out, NULL, 0)
-                             : aether_attn_forward(&c, &q, &k, &v, &out, NULL, 0);
+        st = g->op == OP_GQA ? ws_attn_forward_gqa(&c, &q, &k, &v, &out)
+                             : ws_attn_forward(&c, &q, &k, &v, &out);
     }
     CHECK_STATUS(st, AETHER_OK);
     CHECK(aether_tensor_same_shape(&out, &want));
@@ -164,25 +165,23 @@ static void test_forward_errors(void)
         buf[0][i] = buf[1][i] = buf[2][i] = 0.1f * (float)i;
     memset(&z, 0, sizeof z);
 
-    CHECK_STATUS(aether_attn_forward(NULL, &q, &k, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward(&c, NULL, &k, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, NULL, NULL, 0), AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward(&z, &q, &k, &v, &out, NULL, 0), AETHER_ERR_NOT_INITIALIZED);
-    CHECK_STATUS(aether_attn_forward_gqa(&z, &q, &k, &v, &out, NULL, 0),
-                 AETHER_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(ws_attn_forward(NULL, &q, &k, &v, &out), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward(&c, NULL, &k, &v, &out), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, NULL), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(ws_attn_forward_gqa(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
 
     /* Zero head dim is reported before any shape difference. */
     bad = view(buf[4], 2, 3, 0);
-    CHECK_STATUS(aether_attn_forward(&c, &bad, &k, &v, &out, NULL, 0), AETHER_ERR_ZERO_HEAD_DIM);
-    CHECK_STATUS(aether_attn_forward_gqa(&c, &bad, &k, &v, &out, NULL, 0),
-                 AETHER_ERR_ZERO_HEAD_DIM);
+    CHECK_STATUS(ws_attn_forward(&c, &bad, &k, &v, &out), AETHER_ERR_ZERO_HEAD_DIM);
+    CHECK_STATUS(ws_attn_forward_gqa(&c, &bad, &k, &v, &out), AETHER_ERR_ZERO_HEAD_DIM);
     /* forward: any difference is a shape mismatch. */
     bad = view(buf[4], 2, 3, 2);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &bad, &v, &out, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &bad, &v, &out), AETHER_ERR_SHAPE_MISMATCH);
     bad = view(buf[4], 2, 1, 4);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &bad, &out, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &bad, &out), AETHER_ERR_SHAPE_MISMATCH);
     bad = view(buf[4], 1, 3, 4);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &bad, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &bad), AETHER_ERR_SHAPE_MISMATCH);
 
     /* forward_gqa: the reference order of checks, each with its own status. */
     {
@@ -192,33 +191,25 @@ static void test_forward_errors(void)
         aether_tensor kk = view(buf[4], 2, 3, 4), vv = view(buf[5], 2, 1, 4);
         /* seq mismatch beats the dim mismatch */
         kd.seq = 1;
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &kd, &v1, &out, NULL, 0),
-                     AETHER_ERR_SHAPE_MISMATCH);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k1, &v1, &out, NULL, 0),
-                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out), AETHER_ERR_SHAPE_MISMATCH);
         kd.seq = 2;
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &kd, &v1, &out, NULL, 0),
-                     AETHER_ERR_HEAD_DIM_MISMATCH);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k0, &v0, &out, NULL, 0),
-                     AETHER_ERR_GQA_RATIO);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k2, &v1, &out, NULL, 0),
-                     AETHER_ERR_GQA_RATIO);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &kk, &vv, &out, NULL, 0),
-                     AETHER_ERR_KV_HEADS_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kd, &v1, &out), AETHER_ERR_HEAD_DIM_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k0, &v0, &out), AETHER_ERR_GQA_RATIO);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k2, &v1, &out), AETHER_ERR_GQA_RATIO);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kk, &vv, &out), AETHER_ERR_KV_HEADS_MISMATCH);
         k1.seq = 2;
         bad = view(buf[3], 2, 1, 4);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k1, &v1, &bad, NULL, 0),
-                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &bad), AETHER_ERR_SHAPE_MISMATCH);
         /* Output overlapping K is refused. */
         out = view(buf[4], 2, 3, 4);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k1, &v1, &out, NULL, 0),
-                     AETHER_ERR_INVALID_ARG);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k1, &v1, &out), AETHER_ERR_INVALID_ARG);
         out = view(buf[3], 2, 3, 4);
     }
 
     /* Non-empty tensor without data. */
     bad = view(NULL, 2, 3, 4);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &bad, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &bad, &v, &out), AETHER_ERR_NULL_ARG);
 
     /* Workspace too small: an error, and the output is untouched. */
     for (i = 0; i < 24; ++i)
@@ -239,8 +230,7 @@ static void test_forward_errors(void)
         aether_attn_params p = aether_attn_params_default();
         p.block_size = 0;
         CHECK_STATUS(aether_attn_config_init(&z, &p), AETHER_ERR_BLOCK_SIZE);
-        CHECK_STATUS(aether_attn_forward(&z, &q, &k, &v, &out, NULL, 0),
-                     AETHER_ERR_NOT_INITIALIZED);
+        CHECK_STATUS(ws_attn_forward(&z, &q, &k, &v, &out), AETHER_ERR_NOT_INITIALIZED);
     }
 }
 
@@ -266,11 +256,11 @@ static void test_seq_zero(void)
     aether_attn_config c = make_cfg(8, 4, NULL, 0, 1, 1, 1, 0);
     aether_tensor q = view(NULL, 0, 4, 8), k = view(NULL, 0, 2, 8), v = view(NULL, 0, 2, 8);
     aether_tensor out = view(NULL, 0, 4, 8);
-    CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_auto(&c, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k, &v, &out), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_auto(&c, &q, &k, &v, &out), AETHER_OK);
     CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &out), AETHER_OK);
     q.heads = out.heads = 2;
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &out), AETHER_OK);
 }
 
 static void test_dense_errors(void)
@@ -295,6 +285,24 @@ static void test_dense_errors(void)
     bad = view(b[4], 2, 2, 8);
     CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &bad), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &q), AETHER_ERR_INVALID_ARG);
+    /* The workspace form: argument errors first, then NULL -> NULL_ARG and
+     * a short one -> BUFFER_TOO_SMALL, nothing written. */
+    {
+        size_t need = 0;
+        void *ws;
+        CHECK_STATUS(aether_attn_dense_workspace_size(q.heads, k.heads, q.dim, &need), AETHER_OK);
+        ws = test_ws(need);
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &bad, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
+        memset(out.data, 0x7f, aether_tensor_size(&out) * sizeof(float));
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, ws, 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK(test_all_equal(out.data, aether_tensor_size(&out), out.data[0]) &&
+              out.data[0] > 1e38f);
+        CHECK_STATUS(aether_attn_dense_ws(&q, &k, &v, 1, &out, ws, need), AETHER_OK);
+        free(ws);
+    }
     CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &out), AETHER_OK);
 }
 
@@ -331,12 +339,12 @@ static void test_gqa_properties(void)
         aether_attn_config c = make_cfg(5, 4, g, 2, (int)(mode & 1), 1, 1, (int)(mode >> 1));
         size_t need = 0;
         void *ws;
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
-        CHECK_STATUS(aether_attn_forward(&c, &q, &kx, &vx, &out2, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k, &v, &out1), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward(&c, &q, &kx, &vx, &out2), AETHER_OK);
         CHECK_EQ_INT(bit_diffs(o1, o2, n), 0);
         /* auto dispatches on head counts */
         memset(o2, 0, n * sizeof(float));
-        CHECK_STATUS(aether_attn_forward_auto(&c, &q, &k, &v, &out2, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_auto(&c, &q, &k, &v, &out2), AETHER_OK);
         CHECK_EQ_INT(bit_diffs(o1, o2, n), 0);
         /* caller workspace gives the same bits */
         CHECK_STATUS(aether_attn_forward_workspace_size(&c, seq, qh, kvh, dim, &need), AETHER_OK);
@@ -344,8 +352,19 @@ static void test_gqa_properties(void)
         memset(o2, 0, n * sizeof(float));
         CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, ws, need), AETHER_OK);
         CHECK_EQ_INT(bit_diffs(o1, o2, n), 0);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, ws, need - 1),
+        /* Short (here below even the reference layout) or NULL: an error
+         * after the argument checks, nothing written. */
+        memset(o2, 0, n * sizeof(float));
+        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, ws, 16),
                      AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, need),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_auto(&c, &q, &k, &v, &out2, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward(&c, &q, &kx, &vx, &out2, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK(test_all_equal(o2, n, 0.0f));
         free(ws);
     }
 
@@ -361,9 +380,8 @@ static void test_gqa_properties(void)
     {
         aether_attn_config c = make_cfg(5, 4, g, 2, 1, 1, 1, 0);
         aether_tensor vbad = view(vb, seq, kvh, dim);
-        CHECK_STATUS(aether_attn_forward_auto(&c, &q, &kx, &vbad, &out2, NULL, 0),
-                     AETHER_ERR_SHAPE_MISMATCH);
-        CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &kx, &vbad, &out2, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_auto(&c, &q, &kx, &vbad, &out2), AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &kx, &vbad, &out2),
                      AETHER_ERR_KV_HEADS_MISMATCH);
     }
     free(qb);
@@ -385,11 +403,11 @@ static void test_gqa_group_one(void)
     aether_tensor q = view(qb, seq, h, dim), k = view(kb, seq, h, dim), v = view(vb, seq, h, dim);
     aether_tensor out1 = view(o1, seq, h, dim), out2 = view(o2, seq, h, dim);
     aether_attn_config c = make_cfg(4, 8, NULL, 0, 0, 1, 1, 1);
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gqa(&c, &q, &k, &v, &out2, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &out1), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa(&c, &q, &k, &v, &out2), AETHER_OK);
     CHECK_EQ_INT(bit_diffs(o1, o2, n), 0);
     /* out may be q itself (each query row is read before it is written) */
-    CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &q, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &q), AETHER_OK);
     CHECK_EQ_INT(bit_diffs(qb, o1, n), 0);
     free(qb);
     free(kb);
@@ -413,7 +431,7 @@ static void test_saturated_window_is_dense(void)
         static const size_t g0[1] = {0};
         aether_attn_config c = make_cfg(seq, 4, g0, 1, (int)causal, 0, 0, 0);
         double worst = 0.0;
-        CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &out1), AETHER_OK);
         CHECK_STATUS(aether_attn_dense(&q, &k, &v, (int)causal, &out2), AETHER_OK);
         for (i = 0; i < n; ++i)
             if (fabs((double)o1[i] - (double)o2[i]) > worst)
@@ -421,13 +439,13 @@ static void test_saturated_window_is_dense(void)
         CHECK_MSG(worst <= 1e-6, "max diff %g", worst);
         /* With landmarks on it is no longer dense (docs/KERNELS.md section 5.5). */
         c = make_cfg(seq, 4, g0, 1, (int)causal, 0, 1, 0);
-        CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &out1), AETHER_OK);
         CHECK(bit_diffs(o1, o2, n) > 0);
     }
     /* Query 0 in causal mode sees only itself: the output is v[0]. */
     {
         aether_attn_config c = make_cfg(0, 4, NULL, 0, 1, 1, 1, 0);
-        CHECK_STATUS(aether_attn_forward(&c, &q, &k, &v, &out1, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &out1), AETHER_OK);
         CHECK_EQ_INT(bit_diffs(o1, vb, h * dim), 0);
     }
     free(qb);

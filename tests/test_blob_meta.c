@@ -6,6 +6,7 @@
 #include "aether/blob.h"
 #include "aether/model.h"
 #include "check.h"
+#include "test_ws.h"
 
 static const char k_text[] = "labels=wave,circle_cw,no_gesture\npool=mean\nwindow_frames=64\n"
                              "note=a=b \xC3\xA9t\xC3\xA9\n";
@@ -124,10 +125,8 @@ static void test_roundtrip(void)
             CHECK_STATUS(aether_blob_parse(m, mlen, &vm), AETHER_OK);
             CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &a), AETHER_OK);
             CHECK_STATUS(aether_model_create(&vm, NULL, AETHER_MODEL_COPY, &c), AETHER_OK);
-            CHECK_STATUS(aether_model_forward(a, x, 5, AETHER_POOL_MEAN, la, NULL, NULL, 0),
-                         AETHER_OK);
-            CHECK_STATUS(aether_model_forward(c, x, 5, AETHER_POOL_MEAN, lc, NULL, NULL, 0),
-                         AETHER_OK);
+            CHECK_STATUS(ws_model_forward(a, x, 5, AETHER_POOL_MEAN, la, NULL), AETHER_OK);
+            CHECK_STATUS(ws_model_forward(c, x, 5, AETHER_POOL_MEAN, lc, NULL), AETHER_OK);
             CHECK(memcmp(la, lc, sizeof la) == 0);
             aether_model_destroy(a);
             aether_model_destroy(c);

@@ -6,9 +6,11 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The goldens were produced with x86-64 glibc's expf/tanhf. */
 static int same_libm_as_goldens(void)
@@ -87,7 +89,7 @@ static void test_salience_vector(void)
         x[t * 4 + 2] = -0.5f;
         x[t * 4 + 3] = (float)t * 0.1f;
     }
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 6, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 6), AETHER_OK);
     for (t = 0; t < 6; ++t)
         CHECK_NEAR(s[t], want[t], 1e-6);
     /* step-by-step equals score_sequence */
@@ -106,10 +108,8 @@ static void test_salience_vector(void)
     CHECK_STATUS(aether_fastgrnn_step(g, x, 3, h, h2, &sal), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_STATUS(aether_fastgrnn_step(NULL, x, 4, h, h2, &sal), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_fastgrnn_salience(g, h, 7, &sal), AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 23, 6, s, 6, NULL, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, s, 5, NULL, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 23, 6, s, 6), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_sequence(g, x, 24, 6, s, 5), AETHER_ERR_SHAPE_MISMATCH);
     {
         size_t need = 0;
         unsigned char wsb[512];
@@ -196,9 +196,8 @@ static void test_seeding_and_weights(void)
     CHECK_STATUS(aether_fastgrnn_create_from_weights(&w, &fw), AETHER_OK);
     {
         float x[4] = {0.5f, -1.0f, 0.25f, 2.0f}, s1[1], s2[1];
-        CHECK_STATUS(aether_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1, NULL, 0), AETHER_OK);
-        CHECK_STATUS(aether_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1, NULL, 0),
-                     AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_sequence(fw, x, 4, 1, s1, 1), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_sequence(small_ref, x, 4, 1, s2, 1), AETHER_OK);
         CHECK(aether_f32_bits(s1[0]) == aether_f32_bits(s2[0]));
     }
     {
@@ -282,8 +281,7 @@ static void test_fastgrnn_goldens(void)
         s = (float *)malloc(k.seq * sizeof(float));
         m = (uint8_t *)malloc(k.seq);
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m,
-                                                        NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, fc->top_k, &got, s, m),
                      AETHER_OK);
         /* Saliences go through tanhf/expf: bit-exact with the x86-64 glibc
          * the goldens came from, within 1e-6 (docs/KERNELS.md section 11.4) with
@@ -300,9 +298,9 @@ static void test_fastgrnn_goldens(void)
         CHECK_MSG(bit_diffs(got.data, want.data, aether_tensor_size(&got)) == 0, "%s out",
                   fc->name);
         /* the pieces separately give the same */
-        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, k.seq, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, s, k.seq), AETHER_OK);
         CHECK(!same_libm_as_goldens() || bit_diffs(s, (const float *)sal.data, k.seq) == 0);
-        CHECK_STATUS(aether_keep_mask_top_k(s, k.seq, fc->top_k, m, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_top_k(s, k.seq, fc->top_k, m), AETHER_OK);
         CHECK(memcmp(m, mask.data, k.seq) == 0);
         free(s);
         free(m);
@@ -335,19 +333,16 @@ static void test_fastgrnn_forward_errors(void)
     aether_tensor_view(&kq, kb, 80, 5, 4, 4);
     CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
     /* gate input_dim 4 != head dim 8: an error, not an abort */
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, 2, &o, NULL, NULL, NULL,
-                                                    0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &k, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, s, 5, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, s, 5), AETHER_ERR_SHAPE_MISMATCH);
     /* attention validation first */
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &q, &kq, &v, 2, &o, NULL, NULL, NULL,
-                                                    0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, g, &q, &kq, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_HEAD_DIM_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, NULL, &q, &k, &v, 2, &o, NULL, NULL,
-                                                    NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated_fastgrnn(&cfg, NULL, &q, &k, &v, 2, &o, NULL, NULL),
                  AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 4, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_fastgrnn_score_kv(g, &kq, s, 5, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &kq, s, 4), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_fastgrnn_score_kv(g, &kq, s, 5), AETHER_OK);
     aether_fastgrnn_destroy(g);
 }
 
@@ -370,22 +365,22 @@ static void test_keep_masks(void)
     unsigned char ws[64];
     withnan[4] = NAN;
 
-    CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(crate, 8, 3, m), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 3, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(withnan, 6, 3, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK_MSG(strcmp(str, "TFTFFT") == 0, "NaN top-3 gave %s", str);
-    CHECK_STATUS(aether_keep_mask_top_k(withnan, 6, 5, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(withnan, 6, 5, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TTTTFT") == 0); /* NaN is the lowest */
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 0, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 0, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "FFFF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 4, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 4, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(small, 4, 1, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(small, 4, 1, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFFF") == 0); /* tie 0.3/0.3 -> lower index */
     CHECK_STATUS(aether_keep_mask_top_k_workspace_size(8, 3, &need), AETHER_OK);
@@ -396,32 +391,32 @@ static void test_keep_masks(void)
     CHECK_STATUS(aether_keep_mask_top_k(crate, 8, 3, m, ws + 1, need), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_top_k(NULL, 0, 3, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_keep_mask_top_k(NULL, 2, 1, m, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_keep_mask_top_k(NULL, 0, 3, NULL), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_top_k(NULL, 2, 1, m), AETHER_ERR_NULL_ARG);
 
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 0.5f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 1.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 1.0f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 0.0f, m), AETHER_OK);
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, 7.0f, m, NULL, 0), AETHER_OK); /* clamped */
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, 7.0f, m), AETHER_OK); /* clamped */
     mask_from(m, 4, str);
     CHECK(strcmp(str, "TFTF") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(crate, 8, 0.75f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(crate, 8, 0.75f, m), AETHER_OK);
     mask_from(m, 8, str);
     CHECK(strcmp(str, "FFTFTFFF") == 0);
     /* NaN: sorted first; q 0 -> NaN threshold keeps all; q 0.5 -> NaN dropped */
-    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.0f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(withnan, 6, 0.0f, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TTTTTT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(withnan, 6, 0.5f, m, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_quantile(withnan, 6, 0.5f, m), AETHER_OK);
     mask_from(m, 6, str);
     CHECK(strcmp(str, "TFTFFT") == 0);
-    CHECK_STATUS(aether_keep_mask_quantile(small, 4, NAN, m, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_quantile(small, 4, NAN, m), AETHER_ERR_INVALID_ARG);
     CHECK_STATUS(aether_keep_mask_quantile_workspace_size(4, &need), AETHER_OK);
     CHECK_STATUS(aether_keep_mask_quantile(small, 4, 0.5f, m, ws, need - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);
@@ -452,8 +447,8 @@ static void test_causal_masks(void)
     p.threshold = 0.0f;
     for (k = 0; k <= 12; k += 3) {
         p.top_k = k;
-        CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
-        CHECK_STATUS(aether_keep_mask_top_k(s, n, k, mg, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
+        CHECK_STATUS(ws_keep_mask_top_k(s, n, k, mg), AETHER_OK);
         for (j = 0; j < n; ++j) {
             size_t above = 0;
             for (i = 0; i < j; ++i) {
@@ -465,18 +460,18 @@ static void test_causal_masks(void)
         }
     }
     p.top_k = 1000;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
     for (j = 0; j < n; ++j)
         CHECK(mc[j] == 1);
     p.rule = AETHER_CAUSAL_THRESHOLD;
     p.threshold = 0.25f;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_OK);
     for (j = 0; j < n; ++j)
         CHECK(mc[j] == (s[j] >= 0.25f));
     p.threshold = NAN;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_ERR_INVALID_ARG);
     p.rule = (aether_causal_rule)5;
-    CHECK_STATUS(aether_keep_mask_causal(&p, s, n, mc, NULL, 0), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_keep_mask_causal(&p, s, n, mc), AETHER_ERR_INVALID_ARG);
 }
 
 /* The streaming state decides exactly what the window function decides. */
@@ -498,7 +493,7 @@ static void test_causal_stream_matches_window(void)
         p.rule = rule ? AETHER_CAUSAL_THRESHOLD : AETHER_CAUSAL_PREFIX_TOP_K;
         p.top_k = 6;
         p.threshold = 0.2f;
-        CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, sal, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq, sal), AETHER_OK);
         CHECK_STATUS(aether_causal_gate_create(g, &p, kvh, &cg), AETHER_OK);
         for (t = 0; t < seq; ++t) {
             CHECK_STATUS(aether_causal_gate_step(cg, aether_tensor_row(&k, t, 0), kvh * dim,
@@ -518,8 +513,7 @@ static void test_causal_stream_matches_window(void)
         aether_causal_gate_destroy(cg);
         cg = NULL;
     }
-    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq - 1, NULL, NULL, 0),
-                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq - 1, NULL), AETHER_ERR_MASK_LENGTH);
     CHECK_STATUS(aether_causal_gate_create(g, &p, 0, &cg), AETHER_ERR_INVALID_ARG);
     {
         size_t bytes = 0;
@@ -582,14 +576,13 @@ static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads, aethe
     {
         /* a threshold inside the salience range of this data */
         float sal[300];
-        CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, seq, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_fastgrnn_score_kv(g, &k, sal, seq), AETHER_OK);
         p.threshold = sal[seq / 2];
     }
 
     /* window: causal mask, then the gated forward */
-    CHECK_STATUS(aether_causal_gate_window(g, &p, &k, mask, seq, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win, NULL, 0),
-                 AETHER_OK);
+    CHECK_STATUS(ws_causal_gate_window(g, &p, &k, mask, seq, NULL), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &win), AETHER_OK);
 
     /* stream */
     kp = aether_kvcache_params_default(&cfg, seq, kv_heads, dim);
@@ -666,6 +659,102 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
-TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights, test_fastgrnn_goldens,
-          test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
-          test_causal_stream_matches_window, test_stream_gated_decode)
+/* Every workspace call of this header: NULL -> NULL_ARG, 1 byte ->
+ * BUFFER_TOO_SMALL, outputs untouched; calls with nothing to compute
+ * accept NULL; the queried size works. */
+static void test_workspace_required(void)
+{
+    aether_fastgrnn *g = NULL;
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_causal_params cp = {AETHER_CAUSAL_PREFIX_TOP_K, 2, 0.0f};
+    aether_causal_params ct = {AETHER_CAUSAL_THRESHOLD, 0, 0.5f};
+    float x[6 * 4], kd[6 * 2 * 4], od[6 * 2 * 4], sal[6], salx[6];
+    uint8_t mask[6];
+    unsigned char one[1];
+    aether_tensor k, out;
+    size_t i, need = 0;
+    void *ws;
+    CHECK_STATUS(aether_fastgrnn_create(4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g), AETHER_OK);
+    if (!g)
+        return;
+    for (i = 0; i < 24; ++i)
+        x[i] = (float)((int)(i % 5) - 2) * 0.25f;
+    for (i = 0; i < 48; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&k, kd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+
+    /* FastGRNN scorers */
+    for (i = 0; i < 6; ++i)
+        sal[i] = 7.0f;
+    CHECK_STATUS(aether_fastgrnn_workspace_size(g, &need), AETHER_OK);
+    CHECK(need > sizeof one);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_fastgrnn_score_sequence(g, x, 24, 6, sal, 6, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, 6, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(sal, 6, 7.0f));
+    ws = test_ws(need);
+    CHECK_STATUS(aether_fastgrnn_score_kv(g, &k, sal, 6, ws, need), AETHER_OK);
+    CHECK(!test_all_equal(sal, 6, 7.0f));
+    free(ws);
+
+    /* keep masks */
+    memset(mask, 9, sizeof mask);
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 2, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 2, mask, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_keep_mask_quantile(sal, 6, 0.5f, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_causal(&cp, sal, 6, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    for (i = 0; i < 6; ++i)
+        CHECK_EQ_INT(mask[i], 9);
+    /* nothing ranked: no workspace used */
+    CHECK_STATUS(aether_keep_mask_top_k(sal, 6, 6, mask, NULL, 0), AETHER_OK);
+    CHECK_EQ_INT(mask[0] + mask[5], 2);
+    CHECK_STATUS(aether_keep_mask_causal(&ct, sal, 6, mask, NULL, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_keep_mask_causal(&ct, NULL, 0, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(aether_keep_mask_quantile(NULL, 0, 0.5f, NULL, NULL, 0), AETHER_OK);
+
+    /* window gate */
+    memset(mask, 9, sizeof mask);
+    for (i = 0; i < 6; ++i)
+        salx[i] = 7.0f;
+    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(salx, 6, 7.0f) && mask[0] == 9 && mask[5] == 9);
+    CHECK_STATUS(aether_causal_gate_window_workspace_size(g, &cp, 6, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_causal_gate_window(g, &cp, &k, mask, 6, salx, ws, need), AETHER_OK);
+    CHECK(mask[0] == 1 && salx[0] == sal[0]);
+    free(ws);
+
+    /* gated attention with the gate */
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i)
+        od[i] = 7.0f;
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask,
+                                                    NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn_workspace_size(&cfg, g, 6, 2, 2, 4, 3, &need),
+                 AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, ws,
+                                                    need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_fastgrnn(&cfg, g, &k, &k, &k, 3, &out, salx, mask, ws,
+                                                    need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    aether_fastgrnn_destroy(g);
+}
+
+TEST_MAIN(use_reference_kernels, test_init_vector, test_salience_vector, test_seeding_and_weights,
+          test_fastgrnn_goldens, test_fastgrnn_forward_errors, test_keep_masks, test_causal_masks,
+          test_causal_stream_matches_window, test_stream_gated_decode, test_workspace_required)

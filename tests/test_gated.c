@@ -5,6 +5,7 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,13 +47,13 @@ static void test_gated_goldens(void)
             test_load_golden(gc->name, "v.npy", &v) || test_load_golden(gc->name, "out.npy", &want))
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                               mask.count, &got, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
+                                           mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gated != golden", gc->name);
         /* the GQA entry point with group 1 is the same computation */
-        CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
-                                                   mask.count, &got, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,
+                                               mask.count, &got),
                      AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &want) == 0, "%s: gqa gated != golden", gc->name);
         aether_npy_free(&mask);
@@ -90,10 +91,8 @@ static void test_all_true_equals_forward(void)
                     test_fill(&v, &seed, 1.0f);
                     for (i = 0; i < seq; ++i)
                         mask[i] = (uint8_t)(1 + i % 3); /* any nonzero byte keeps */
-                    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &a, NULL, 0),
-                                 AETHER_OK);
-                    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b,
-                                                               NULL, 0),
+                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &a), AETHER_OK);
+                    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &b),
                                  AETHER_OK);
                     CHECK_MSG(test_count_bit_diffs(&a, &b) == 0, "causal %d sort %d lm %d log %d",
                               causal, sort, lm, log);
@@ -134,9 +133,8 @@ static void test_gqa_equals_expanded(void)
                    dim * sizeof(float));
         }
     }
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a, NULL, 0),
-                 AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, seq, &a), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &ke, &ve, mask, seq, &b), AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     aether_tensor_free(&q);
     aether_tensor_free(&k);
@@ -166,7 +164,7 @@ static void test_filter_semantics(void)
         aether_tensor_row(&v, i, 0)[i] = 1.0f; /* q, k zero: uniform weights */
     for (i = 0; i < seq; ++i)
         mask[i] = (uint8_t)(i == 7);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, seq, &o, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, seq, &o), AETHER_OK);
     {
         /* query 39: window 36..39, global 2, log-stride 38,37,35,31,23,7 -> kept: 7 only */
         const float *r = aether_tensor_row(&o, 39, 0);
@@ -202,30 +200,25 @@ static void test_errors(void)
     aether_tensor_view(&v, vb, 64, 4, 2, 8);
     aether_tensor_view(&o, ob, 64, 4, 2, 8);
     aether_tensor_view(&k2, k2b, 96, 4, 3, 8);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 5, &o), AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o), AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, 5, &o),
                  AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 3, &o, NULL, 0),
-                 AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &v, mask, 5, &o, NULL, 0),
-                 AETHER_ERR_MASK_LENGTH);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o, NULL, 0),
-                 AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward_gated(&bad, &q, &k, &v, mask, 4, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, NULL, 4, &o), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_gated(&bad, &q, &k, &v, mask, 4, &o),
                  AETHER_ERR_NOT_INITIALIZED);
     /* shape errors come before the mask check */
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k2, &v, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k2, &v, mask, 5, &o),
                  AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k2, &k2, mask, 5, &o, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_gated(&cfg, &q, &k2, &k2, mask, 5, &o),
                  AETHER_ERR_GQA_RATIO);
-    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k, NULL, 0),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, mask, 4, &k), AETHER_ERR_INVALID_ARG);
     {
         aether_tensor z, zo;
         aether_tensor_view(&z, NULL, 0, 0, 2, 8);
         aether_tensor_view(&zo, NULL, 0, 0, 2, 8);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo, NULL, 0),
-                     AETHER_OK);
-        CHECK_STATUS(aether_attn_forward_gated(&cfg, &z, &z, &z, mask, 1, &zo, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, NULL, 0, &zo), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_gated(&cfg, &z, &z, &z, mask, 1, &zo),
                      AETHER_ERR_MASK_LENGTH);
     }
     CHECK_STATUS(aether_attn_forward_gated_workspace_size(&cfg, 4, 2, 2, 8, &need), AETHER_OK);
@@ -244,5 +237,74 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
-TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward, test_gqa_equals_expanded,
-          test_filter_semantics, test_errors)
+/* No workspace: NULL_ARG after the argument checks, 1 byte:
+ * BUFFER_TOO_SMALL, output untouched; seq 0 needs none. */
+static void test_workspace_required(void)
+{
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    aether_kvcache_params kp;
+    aether_kvcache *kc = NULL;
+    float qd[6 * 2 * 4], kd[6 * 1 * 4], od[6 * 2 * 4];
+    uint8_t keep[6] = {1, 0, 1, 1, 0, 1};
+    unsigned char one[1];
+    aether_tensor q, k, out, q1, o1, e;
+    size_t i, need = 0;
+    void *ws;
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i) {
+        qd[i] = (float)((int)(i % 5) - 2) * 0.25f;
+        od[i] = 7.0f;
+    }
+    for (i = 0; i < 24; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&q, qd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&k, kd, 24, 6, 1, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    /* argument errors come first */
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 5, &out, NULL, 0),
+                 AETHER_ERR_MASK_LENGTH);
+    CHECK_STATUS(aether_attn_forward_gated(&cfg, &q, &q, &q, keep, 6, &out, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK(test_all_equal(od, 48, 7.0f));
+    CHECK_STATUS(aether_attn_forward_gated_workspace_size(&cfg, 6, 2, 1, 4, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gqa_gated(&cfg, &q, &k, &k, keep, 6, &out, ws, need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    CHECK_STATUS(aether_tensor_view(&e, qd, 0, 0, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_gated(&cfg, &e, &e, &e, NULL, 0, &e, NULL, 0), AETHER_OK);
+
+    /* gated decode over a cache */
+    kp = aether_kvcache_params_default(&cfg, 8, 1, 4);
+    CHECK_STATUS(aether_kvcache_create(&kp, &kc), AETHER_OK);
+    if (!kc)
+        return;
+    for (i = 0; i < 6; ++i)
+        CHECK_STATUS(aether_kvcache_append_rows(kc, kd + i * 4, kd + i * 4), AETHER_OK);
+    for (i = 0; i < 8; ++i)
+        od[i] = 7.0f;
+    CHECK_STATUS(aether_tensor_view(&q1, qd, 8, 1, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&o1, od, 8, 1, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, one, sizeof one),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK(test_all_equal(od, 8, 7.0f));
+    CHECK_STATUS(aether_kvcache_decode_gated_workspace_size(&cfg, kc, 2, &need), AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_kvcache_decode_gated(&cfg, &q1, kc, keep, 6, &o1, ws, need), AETHER_OK);
+    CHECK(!test_all_equal(od, 8, 7.0f));
+    free(ws);
+    aether_kvcache_destroy(kc);
+}
+
+TEST_MAIN(use_reference_kernels, test_gated_goldens, test_all_true_equals_forward,
+          test_gqa_equals_expanded, test_filter_semantics, test_errors, test_workspace_required)

@@ -13,11 +13,29 @@
 #include "aether/model.h"
 #include "aether/train.h"
 #include "check.h"
+#include "test_ws.h"
 #include "kernels/sparse_internal.h"
 
 enum { I_ = 5, QH = 2, KVH = 1, HD = 3, NL = 2, NC = 3, NF = 13 };
 
 static uint64_t g_rng = 0x1234567887654321ull;
+/* aether_train_example on a workspace from its size query. */
+static aether_status example_ws(const aether_train_net *net, const float *frames, size_t n,
+                                aether_pool pool, size_t label, float weight, float *grad,
+                                float *logits, double *loss)
+{
+    size_t need = 0;
+    void *ws;
+    aether_status st = aether_train_example_ws_size(net, n, &need);
+    if (st != AETHER_OK)
+        return st;
+    if (!(ws = test_ws(need)))
+        return AETHER_ERR_NO_MEM;
+    st = aether_train_example(net, frames, n, pool, label, weight, grad, logits, loss, ws, need);
+    free(ws);
+    return st;
+}
+
 static double urand(void)
 {
     g_rng ^= g_rng << 13;
@@ -210,9 +228,7 @@ static void gradcheck_case(aether_head_backend backend, aether_pool pool)
     }
     grad = (float *)calloc(nv, sizeof(float));
     wd = (double *)malloc(L->total_elems * sizeof(double));
-    CHECK_STATUS(aether_train_example(net, frames, NF, pool, 1, 0.75f, grad, logits, &loss, NULL,
-                                      0),
-                 AETHER_OK);
+    CHECK_STATUS(example_ws(net, frames, NF, pool, 1, 0.75f, grad, logits, &loss), AETHER_OK);
     for (i = 0; i < L->total_elems; ++i)
         wd[i] = aether_train_net_params(net)[i];
     c.net = net;
@@ -324,14 +340,13 @@ static void model_match_case(aether_head_backend backend, aether_pool pool)
     CHECK_STATUS(aether_train_net_set_norm(net, mean, inv), AETHER_OK);
     for (i = 0; i < 40 * 16; ++i)
         frames[i] = (float)(4.0 * urand() - 2.0);
-    CHECK_STATUS(aether_train_example(net, frames, 40, pool, 0, 1.0f, NULL, lt, NULL, NULL, 0),
-                 AETHER_OK);
+    CHECK_STATUS(example_ws(net, frames, 40, pool, 0, 1.0f, NULL, lt, NULL), AETHER_OK);
     CHECK_STATUS(aether_train_net_blob_size(net, &bytes), AETHER_OK);
     blob = (unsigned char *)malloc(bytes);
     CHECK_STATUS(aether_train_net_serialize(net, blob, bytes, NULL), AETHER_OK);
     CHECK_STATUS(aether_blob_parse(blob, bytes, &view), AETHER_OK);
     CHECK_STATUS(aether_model_create(&view, &hc, AETHER_MODEL_COPY, &model), AETHER_OK);
-    CHECK_STATUS(aether_model_forward(model, frames, 40, pool, lm, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(model, frames, 40, pool, lm, NULL), AETHER_OK);
     for (i = 0; i < 3; ++i) {
         CHECK_NEAR(lt[i], lm[i], 1e-5 * (1.0 + fabs(lm[i])));
         CHECK(lt[i] == lm[i]); /* same arithmetic: bit-identical */
@@ -369,6 +384,31 @@ static void test_example_errors(void)
     CHECK_STATUS(aether_train_example(NULL, fr, 2, AETHER_POOL_LAST, 0, 1.0f, NULL, NULL, NULL,
                                       NULL, 0),
                  AETHER_ERR_NULL_ARG);
+    /* Valid arguments, NULL or short workspace: an error, nothing written. */
+    {
+        float g[64], lg[2] = {5.0f, 5.0f};
+        double l = 5.0;
+        size_t need = 0, i;
+        void *ws;
+        for (i = 0; i < 64; ++i)
+            g[i] = 5.0f;
+        fr[3] = 0.0f;
+        CHECK_STATUS(aether_train_example_ws_size(net, 2, &need), AETHER_OK);
+        CHECK(aether_train_net_layout(net)->v1_elems <= 64);
+        CHECK_STATUS(aether_train_example(net, fr, 2, AETHER_POOL_LAST, 0, 1.0f, g, lg, &l, NULL,
+                                          0),
+                     AETHER_ERR_NULL_ARG);
+        ws = test_ws(need);
+        CHECK_STATUS(aether_train_example(net, fr, 2, AETHER_POOL_LAST, 0, 1.0f, g, lg, &l, ws,
+                                          need - 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK(test_all_equal(g, 64, 5.0f) && test_all_equal(lg, 2, 5.0f) && l == 5.0);
+        CHECK_STATUS(aether_train_example(net, fr, 2, AETHER_POOL_LAST, 0, 1.0f, g, lg, &l, ws,
+                                          need),
+                     AETHER_OK);
+        CHECK(l != 5.0);
+        free(ws);
+    }
     sh.n_kv_heads = 2; /* q 1 not a multiple of kv 2 */
     {
         aether_train_net *bad = NULL;

@@ -10,6 +10,7 @@
 #include "aether/head.h"
 #include "aether/npy.h"
 #include "check.h"
+#include "test_ws.h"
 
 /* make_qkv of the original tests: q = sin(s*31+h*7+d)*0.1,
  * k = cos(s*17+h*3+d)*0.1, v = 0.5*k. */
@@ -117,7 +118,7 @@ static aether_status stream_lm(const aether_head *h, const aether_tensor *q,
         aether_tensor_view(&v1, aether_tensor_row(v, t, 0), v->heads * v->dim, 1, v->heads, v->dim);
         aether_tensor_view(&o1, aether_tensor_row(out_steps, t, 0), q->heads * q->dim, 1, q->heads,
                            q->dim);
-        st = aether_head_step(h, &q1, &k1, &v1, cache, &o1, NULL, 0);
+        st = ws_head_step(h, &q1, &k1, &v1, cache, &o1);
     }
     aether_kvcache_destroy(cache);
     return st;
@@ -152,7 +153,7 @@ static void test_sparse_gqa_forward_runs_at_aether_default(void)
     CHECK_EQ_INT(h.backend, AETHER_HEAD_SPARSE_GQA);
     make_qkv(64, 4, 1, 32, &q, &k, &v);
     aether_tensor_zeros(&out, 64, 4, 32);
-    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
     CHECK(out.seq == 64 && out.heads == 4 && out.dim == 32);
     for (i = 0; i < aether_tensor_size(&out); ++i)
         finite &= aether_isfinite(out.data[i]);
@@ -178,7 +179,7 @@ static void test_sparse_mha_path_runs_when_qkv_heads_match(void)
     CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, buf, ws), AETHER_OK);
     CHECK(out.seq == 32 && out.heads == 2 && out.dim == 16);
     /* MHA dispatch = the kernel's forward with the head's fixed pattern */
-    CHECK_STATUS(aether_attn_forward(&h.attn, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&h.attn, &q, &k, &v, &ref), AETHER_OK);
     CHECK(memcmp(out.data, ref.data, aether_tensor_size(&out) * sizeof(float)) == 0);
     CHECK_EQ_INT(h.attn.n_globals, 1);
     CHECK_EQ_INT(h.attn.globals[0], 0);
@@ -199,15 +200,18 @@ static void test_dense_forward_matches_kernel_dense(void)
         aether_head_config c = cfg_of(AETHER_HEAD_DENSE, cfgs[n][0], cfgs[n][1], 16, 8, 4);
         aether_head h;
         aether_tensor q, k, v, out, ref;
-        size_t ws = 99;
+        size_t ws = 99, dws = 0;
         CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
         CHECK_EQ_INT(h.backend, AETHER_HEAD_DENSE);
+        /* The dense kernel's own query: its per-thread scratch. */
         CHECK_STATUS(aether_head_forward_workspace_size(&h, 32, &ws), AETHER_OK);
-        CHECK_EQ_INT(ws, 0);
+        CHECK_STATUS(aether_attn_dense_workspace_size(cfgs[n][0], cfgs[n][1], 16, &dws),
+                     AETHER_OK);
+        CHECK_EQ_INT(ws, dws);
         make_qkv(32, cfgs[n][0], cfgs[n][1], 16, &q, &k, &v);
         aether_tensor_zeros(&out, 32, cfgs[n][0], 16);
         aether_tensor_zeros(&ref, 32, cfgs[n][0], 16);
-        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
         CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &ref), AETHER_OK);
         CHECK(memcmp(out.data, ref.data, aether_tensor_size(&out) * sizeof(float)) == 0);
         free3(&q, &k, &v);
@@ -236,7 +240,7 @@ static void test_long_window_at_aether_roadmap_target(void)
     CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
     make_qkv(1000, 4, 1, 16, &q, &k, &v);
     aether_tensor_zeros(&out, 1000, 4, 16);
-    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
     CHECK(out.seq == 1000 && out.heads == 4 && out.dim == 16);
     CHECK(aether_isfinite(out.data[aether_tensor_size(&out) - 1]));
     free3(&q, &k, &v);
@@ -254,7 +258,7 @@ static void test_streaming_step_matches_forward_at_last_position(void)
     make_qkv(16, 2, 2, 16, &q, &k, &v);
     aether_tensor_zeros(&fwd, 16, 2, 16);
     aether_tensor_zeros(&steps, 16, 2, 16);
-    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &fwd, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &fwd), AETHER_OK);
     CHECK_STATUS(stream_all(&h, &q, &k, &v, 16, &steps), AETHER_OK);
     CHECK(max_abs(aether_tensor_row(&steps, 15, 0), aether_tensor_row(&fwd, 15, 0), 32) < 1e-3);
     /* aether keeps landmark sums: every step is bit-identical to its row */
@@ -274,7 +278,7 @@ static void test_step_rejects_multi_token_q(void)
     CHECK_STATUS(aether_head_make_cache(&h, 8, &cache), AETHER_OK);
     make_qkv(2, 4, 1, 32, &q, &k, &v);
     aether_tensor_zeros(&out, 2, 4, 32);
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_ERR_SEQ_NOT_ONE);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_ERR_SEQ_NOT_ONE);
     CHECK(strstr(AETHER_HEAD_MSG_SEQ, "single-token") != NULL);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     aether_kvcache_destroy(cache);
@@ -398,29 +402,27 @@ static void test_step_is_atomic(void)
     aether_tensor_zeros(&q3, 1, 3, 32);
     aether_tensor_zeros(&o3, 1, 3, 32);
     /* the reference appended, then failed on a 3-head query */
-    CHECK_STATUS(aether_head_step(&h, &q3, &k, &v, cache, &o3, NULL, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_head_step(&h, &q3, &k, &v, cache, &o3), AETHER_ERR_SHAPE_MISMATCH);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     q.data[5] = NAN;
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_ERR_NONFINITE);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_ERR_NONFINITE);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     q.data[5] = 0.0f;
     v.data[3] = INFINITY;
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_ERR_NONFINITE);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_ERR_NONFINITE);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
     v.data[3] = 0.0f;
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &q3, NULL, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &q3), AETHER_ERR_SHAPE_MISMATCH);
     /* a cache built for another block size */
     c.block_size = 8;
     CHECK_STATUS(aether_head_init(&other, &c), AETHER_OK);
-    CHECK_STATUS(aether_head_step(&other, &q, &k, &v, cache, &out, NULL, 0),
-                 AETHER_ERR_BLOCK_MISMATCH);
+    CHECK_STATUS(ws_head_step(&other, &q, &k, &v, cache, &out), AETHER_ERR_BLOCK_MISMATCH);
     CHECK_EQ_INT(aether_kvcache_len(cache), 0);
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_OK);
     CHECK_EQ_INT(aether_kvcache_len(cache), 1);
     /* capacity 0 is accepted, every step is CACHE_FULL */
     CHECK_STATUS(aether_head_make_cache(&h, 0, &small), AETHER_OK);
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, small, &out, NULL, 0), AETHER_ERR_CACHE_FULL);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, small, &out), AETHER_ERR_CACHE_FULL);
     aether_kvcache_destroy(small);
     aether_kvcache_destroy(cache);
     free3(&q, &k, &v);
@@ -440,8 +442,8 @@ static void test_step_on_full_cache(void)
     CHECK_STATUS(aether_head_make_cache(&h, 1, &cache), AETHER_OK);
     make_qkv(1, 4, 1, 32, &q, &k, &v);
     aether_tensor_zeros(&out, 1, 4, 32);
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_head_step(&h, &q, &k, &v, cache, &out, NULL, 0), AETHER_ERR_CACHE_FULL);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_OK);
+    CHECK_STATUS(ws_head_step(&h, &q, &k, &v, cache, &out), AETHER_ERR_CACHE_FULL);
     CHECK_EQ_INT(aether_kvcache_len(cache), 1);
     aether_kvcache_destroy(cache);
     free3(&q, &k, &v);
@@ -465,7 +467,7 @@ static void test_dense_step_matches_dense_forward(void)
         random_qkv(40, cfgs[n][0], cfgs[n][1], 8, 1234 + n, &q, &k, &v);
         aether_tensor_zeros(&fwd, 40, cfgs[n][0], 8);
         aether_tensor_zeros(&steps, 40, cfgs[n][0], 8);
-        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &fwd, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &fwd), AETHER_OK);
         CHECK_STATUS(aether_head_step_workspace_size(&h, &ws_len), AETHER_OK);
         CHECK_EQ_INT(ws_len, (2 * cfgs[n][1] * 8 + 2 * cfgs[n][0]) * sizeof(float));
         ws = malloc(ws_len);
@@ -477,12 +479,22 @@ static void test_dense_step_matches_dense_forward(void)
             aether_tensor_view(&k1, k.data + t * kw, kw, 1, cfgs[n][1], 8);
             aether_tensor_view(&v1, v.data + t * kw, kw, 1, cfgs[n][1], 8);
             aether_tensor_view(&o1, steps.data + t * qw, qw, 1, cfgs[n][0], 8);
-            CHECK_STATUS(aether_head_step(&h, &q1, &k1, &v1, cache, &o1, (t & 1) ? NULL : ws,
-                                          ws_len),
-                         AETHER_OK);
-            if (t == 3)
+            if (t == 3) {
+                /* No or a short workspace: an error before the append. */
+                size_t len0 = aether_kvcache_len(cache);
+                memset(o1.data, 0x7f, qw * sizeof(float));
+                CHECK_STATUS(aether_head_step(&h, &q1, &k1, &v1, cache, &o1, NULL, 0),
+                             AETHER_ERR_NULL_ARG);
+                CHECK_STATUS(aether_head_step(&h, &q1, &k1, &v1, cache, &o1, NULL, ws_len),
+                             AETHER_ERR_NULL_ARG);
                 CHECK_STATUS(aether_head_step(&h, &q1, &k1, &v1, cache, &o1, ws, ws_len / 2),
                              AETHER_ERR_BUFFER_TOO_SMALL);
+                CHECK_STATUS(aether_head_dense_decode(&h, &q1, cache, &o1, NULL, 0),
+                             AETHER_ERR_NULL_ARG);
+                CHECK_EQ_INT(aether_kvcache_len(cache), len0);
+                CHECK(test_all_equal(o1.data, qw, o1.data[0]) && o1.data[0] > 1e38f);
+            }
+            CHECK_STATUS(aether_head_step(&h, &q1, &k1, &v1, cache, &o1, ws, ws_len), AETHER_OK);
         }
         CHECK(memcmp(steps.data, fwd.data, aether_tensor_size(&fwd) * sizeof(float)) == 0);
         free(ws);
@@ -507,7 +519,7 @@ static void test_sparse_step_matches_forward_random(void)
         random_qkv(150, cases[n][0], cases[n][1], cases[n][2], 99 + n, &q, &k, &v);
         aether_tensor_zeros(&fwd, 150, cases[n][0], cases[n][2]);
         aether_tensor_zeros(&steps, 150, cases[n][0], cases[n][2]);
-        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &fwd, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &fwd), AETHER_OK);
         CHECK_STATUS(stream_all(&h, &q, &k, &v, 150, &steps), AETHER_OK);
         CHECK_MSG(memcmp(steps.data, fwd.data, aether_tensor_size(&fwd) * sizeof(float)) == 0,
                   "case %lu max diff %g", (unsigned long)n,
@@ -532,8 +544,8 @@ static void test_dense_vs_sparse_saturated(void)
     make_qkv(32, 4, 4, 16, &q, &k, &v);
     aether_tensor_zeros(&od, 32, 4, 16);
     aether_tensor_zeros(&os, 32, 4, 16);
-    CHECK_STATUS(aether_head_forward(&hd, &q, &k, &v, &od, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_head_forward(&hs, &q, &k, &v, &os, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&hd, &q, &k, &v, &od), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&hs, &q, &k, &v, &os), AETHER_OK);
     d = max_abs(od.data, os.data, aether_tensor_size(&od));
     CHECK_MSG(d < 1e-4, "max |dense - sparse| = %g", d);
     /* not truly saturated: query 31 also sees the complete block-0 landmark,
@@ -559,8 +571,8 @@ static void test_dense_vs_sparse_realistic(void)
     make_qkv(256, 4, 4, 16, &q, &k, &v);
     aether_tensor_zeros(&od, 256, 4, 16);
     aether_tensor_zeros(&os, 256, 4, 16);
-    CHECK_STATUS(aether_head_forward(&hd, &q, &k, &v, &od, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_head_forward(&hs, &q, &k, &v, &os, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&hd, &q, &k, &v, &od), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&hs, &q, &k, &v, &os), AETHER_OK);
     for (i = 0; i < aether_tensor_size(&od); ++i)
         finite &= aether_isfinite(od.data[i]) && aether_isfinite(os.data[i]);
     CHECK(finite);
@@ -597,7 +609,7 @@ static void golden_case(const char *cs, size_t window, size_t block, int with_st
     c = cfg_of(AETHER_HEAD_SPARSE_GQA, q.heads, k.heads, q.dim, window, block);
     CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
     aether_tensor_zeros(&out, q.seq, q.heads, q.dim);
-    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
     CHECK_MSG(memcmp(out.data, want.data, aether_tensor_size(&out) * sizeof(float)) == 0,
               "%s forward max diff %g", cs, max_abs(out.data, want.data, aether_tensor_size(&out)));
     if (with_steps) {
@@ -647,7 +659,7 @@ static void fast_case(const char *cs, size_t window, size_t block)
     CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
     aether_tensor_zeros(&out, q.seq, q.heads, q.dim);
     aether_tensor_zeros(&steps, q.seq, q.heads, q.dim);
-    CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
     CHECK_STATUS(stream_all(&h, &q, &k, &v, q.seq, &steps), AETHER_OK);
     n = aether_tensor_size(&out);
     for (i = 0; i < n; ++i) {
@@ -673,9 +685,45 @@ static void test_default_kernels_within_contract(void)
     fast_case("temporal_long_window_prng_s1000", 64, 32);
 }
 
+/* head_forward on both backends: NULL -> NULL_ARG after the shape checks,
+ * short -> BUFFER_TOO_SMALL, nothing written; the query's size works. */
+static void test_forward_workspace_required(void)
+{
+    aether_head_backend backends[2] = {AETHER_HEAD_SPARSE_GQA, AETHER_HEAD_DENSE};
+    size_t n;
+    for (n = 0; n < 2; ++n) {
+        aether_head_config c = cfg_of(backends[n], 4, 2, 8, 8, 4);
+        aether_head h;
+        aether_tensor q, k, v, out, bad;
+        size_t need = 0, len = 0;
+        void *ws;
+        CHECK_STATUS(aether_head_init(&h, &c), AETHER_OK);
+        make_qkv(12, 4, 2, 8, &q, &k, &v);
+        aether_tensor_zeros(&out, 12, 4, 8);
+        aether_tensor_zeros(&bad, 12, 3, 8);
+        len = aether_tensor_size(&out);
+        memset(out.data, 0x7f, len * sizeof(float));
+        CHECK_STATUS(aether_head_forward_workspace_size(&h, 12, &need), AETHER_OK);
+        CHECK(need > 1);
+        ws = test_ws(need);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &bad, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, NULL, 0), AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK(test_all_equal(out.data, len, out.data[0]) && out.data[0] > 1e38f);
+        CHECK_STATUS(aether_head_forward(&h, &q, &k, &v, &out, ws, need), AETHER_OK);
+        CHECK(out.data[0] < 1e38f);
+        free(ws);
+        free3(&q, &k, &v);
+        aether_tensor_free(&out);
+        aether_tensor_free(&bad);
+    }
+}
+
 TEST_MAIN(test_use_reference_kernels, test_sparse_gqa_forward_runs_at_aether_default,
           test_sparse_mha_path_runs_when_qkv_heads_match, test_dense_forward_matches_kernel_dense,
-          test_invalid_gqa_ratio_rejected_at_construction,
+          test_forward_workspace_required, test_invalid_gqa_ratio_rejected_at_construction,
           test_long_window_at_aether_roadmap_target,
           test_streaming_step_matches_forward_at_last_position, test_step_rejects_multi_token_q,
           test_make_cache_returns_kvcache_with_correct_shape, test_default_aether,

@@ -10,6 +10,7 @@
 #include "aether/dispatch.h"
 #include "aether/kvcache.h"
 #include "check.h"
+#include "test_ws.h"
 
 static uint64_t g_rng = 12345;
 
@@ -90,7 +91,7 @@ static void stream_vs_forward(const rcfg *r, aether_kv_evict ev, size_t capacity
     fill(&q);
     fill(&k);
     fill(&v);
-    CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &ref), AETHER_OK);
     p = aether_kvcache_params_default(&cfg, capacity, r->kvh, r->dim);
     p.evict = ev;
     CHECK_STATUS(aether_kvcache_create(&p, &kc), AETHER_OK);

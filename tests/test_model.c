@@ -9,6 +9,7 @@
 #include "aether/dispatch.h"
 #include "aether/model.h"
 #include "check.h"
+#include "test_ws.h"
 
 /* ---------- fixtures ---------- */
 
@@ -121,7 +122,7 @@ static void ref_forward(const aether_blob_view *b, const aether_head_config *hc,
         if (head.backend == AETHER_HEAD_DENSE)
             aether_attn_dense(&q, &k, &v, hc->causal, &a);
         else
-            aether_attn_forward_gqa(&head.attn, &q, &k, &v, &a, NULL, 0);
+            ws_attn_forward_gqa(&head.attn, &q, &k, &v, &a);
         for (t = 0; t < n; ++t) {
             ref_matvec(a.data + t * qw, qw, wl + in * qw + 2 * in * kw, in, tmp);
             for (j = 0; j < in; ++j)
@@ -188,8 +189,7 @@ static void test_forward_matches_rederivation(void)
             float got[4], want[4], gp[16], wp[16];
             size_t n;
             for (n = 1; n <= 70; n += 23) {
-                CHECK_STATUS(aether_model_forward(m, x, n, (aether_pool)pi, got, gp, NULL, 0),
-                             AETHER_OK);
+                CHECK_STATUS(ws_model_forward(m, x, n, (aether_pool)pi, got, gp), AETHER_OK);
                 ref_forward(&b.view, &hc, x, n, (aether_pool)pi, want, wp);
                 CHECK_MSG(same_bits(got, want, 4) && same_bits(gp, wp, 16),
                           "backend %lu pool %lu n %lu: %g vs %g", (unsigned long)bi,
@@ -243,12 +243,10 @@ static void test_zero_attention_is_linear_classifier(void)
     CHECK_STATUS(aether_blob_parse(bytes, n, &v), AETHER_OK);
     CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
     /* window [x0, x1, x2]: last = (4, -1) -> logits (4-10, 8-20, 12-30) */
-    CHECK_STATUS(aether_model_forward(m, x, 3, AETHER_POOL_LAST, logits, NULL, NULL, 0),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_LAST, logits, NULL), AETHER_OK);
     CHECK(logits[0] == -6.0f && logits[1] == -12.0f && logits[2] == -18.0f);
     /* mean = (5.5/3, -1.5/3): 1.0f/3 * sum, exactly as specified */
-    CHECK_STATUS(aether_model_forward(m, x, 3, AETHER_POOL_MEAN, logits, NULL, NULL, 0),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
     {
         float inv = 1.0f / 3.0f;
         float m0 = (((0.0f + 1.0f) + -3.0f) + 4.0f) * inv, m1 = (((0.0f + 2.0f) + 0.5f) + -1.0f) * inv;
@@ -297,8 +295,7 @@ static void test_streaming_equals_window_forward(void)
             CHECK_STATUS(aether_model_session_create(m, &sp, &s), AETHER_OK);
             for (t = 0; t < n; ++t) {
                 CHECK_STATUS(aether_model_session_step(s, x + t * in, lg, hs), AETHER_OK);
-                CHECK_STATUS(aether_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, hw, NULL, 0),
-                             AETHER_OK);
+                CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, hw), AETHER_OK);
                 if (!same_bits(lg, lw, nc) || !same_bits(hs, hw, in)) {
                     if (all_equal)
                         fprintf(stderr, "shape %lu backend %lu t %lu: %.9g vs %.9g\n",
@@ -313,8 +310,7 @@ static void test_streaming_equals_window_forward(void)
             CHECK_EQ_INT(aether_model_session_frames(s), n);
             CHECK_EQ_INT(aether_model_session_evicted(s), 0);
             /* mean pooling over the whole window */
-            CHECK_STATUS(aether_model_forward(m, x, n, AETHER_POOL_MEAN, lw, hw, NULL, 0),
-                         AETHER_OK);
+            CHECK_STATUS(ws_model_forward(m, x, n, AETHER_POOL_MEAN, lw, hw), AETHER_OK);
             for (j = 0; j < in; ++j)
                 sum[j] = sum[j] * (1.0f / (float)n);
             CHECK(same_bits(sum, hw, in));
@@ -367,9 +363,9 @@ static void test_f16_blob_matches_rounded_f32(void)
                                      &mr),
                  AETHER_OK);
     CHECK_STATUS(aether_model_create(&b32.view, NULL, AETHER_MODEL_COPY, &m32), AETHER_OK);
-    CHECK_STATUS(aether_model_forward(m16, x, 40, AETHER_POOL_LAST, a, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_model_forward(mr, x, 40, AETHER_POOL_LAST, r, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_model_forward(m32, x, 40, AETHER_POOL_LAST, c, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m16, x, 40, AETHER_POOL_LAST, a, NULL), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mr, x, 40, AETHER_POOL_LAST, r, NULL), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(m32, x, 40, AETHER_POOL_LAST, c, NULL), AETHER_OK);
     CHECK(same_bits(a, r, 4));
     for (i = 0; i < 4; ++i) {
         /* weights |w| <= 0.1 rounded with relative error 2^-11; a few
@@ -411,10 +407,10 @@ static void test_input_normalisation(void)
         for (j = 0; j < 6; ++j)
             xn[t * 6 + j] = (x[t * 6 + j] - aether_blob_weight(&bn.view, l.norm_mean + j)) *
                             aether_blob_weight(&bn.view, l.norm_inv_std + j);
-    CHECK_STATUS(aether_model_forward(mn, x, 20, AETHER_POOL_MEAN, a, NULL, NULL, 0), AETHER_OK);
-    CHECK_STATUS(aether_model_forward(mp, xn, 20, AETHER_POOL_MEAN, c, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mn, x, 20, AETHER_POOL_MEAN, a, NULL), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mp, xn, 20, AETHER_POOL_MEAN, c, NULL), AETHER_OK);
     CHECK(same_bits(a, c, 3));
-    CHECK_STATUS(aether_model_forward(mp, x, 20, AETHER_POOL_MEAN, c, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mp, x, 20, AETHER_POOL_MEAN, c, NULL), AETHER_OK);
     CHECK(!same_bits(a, c, 3));
     aether_model_destroy(mn);
     aether_model_destroy(mp);
@@ -468,7 +464,7 @@ static void test_memory_modes(void)
                  AETHER_ERR_BUFFER_TOO_SMALL);
     CHECK_STATUS(aether_model_forward(m, x, 10, AETHER_POOL_LAST, a, pooled, ws, ws_len),
                  AETHER_OK);
-    CHECK_STATUS(aether_model_forward(mb, x, 10, AETHER_POOL_LAST, c, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mb, x, 10, AETHER_POOL_LAST, c, NULL), AETHER_OK);
     CHECK(same_bits(a, c, 4));
     /* misaligned payload: BORROW refused, BORROW_IF_POSSIBLE copies */
     odd = (unsigned char *)malloc(b.len + 1);
@@ -483,7 +479,7 @@ static void test_memory_modes(void)
     CHECK_STATUS(aether_model_get_info(mb, &info), AETHER_OK);
     CHECK_EQ_INT(info.borrowed, 0);
     memset(odd, 0, b.len + 1); /* a copied model no longer needs the blob */
-    CHECK_STATUS(aether_model_forward(mb, x, 10, AETHER_POOL_LAST, c, NULL, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(mb, x, 10, AETHER_POOL_LAST, c, NULL), AETHER_OK);
     CHECK(same_bits(a, c, 4));
     p.f16 = 1;
     CHECK(make_demo(&b16, &p));
@@ -550,17 +546,13 @@ static void test_load_errors(void)
     hc.block_size = 16;
     CHECK_STATUS(aether_model_create(&b.view, &hc, AETHER_MODEL_COPY, &m), AETHER_OK);
     memset(x, 0, sizeof x);
-    CHECK_STATUS(aether_model_forward(m, x, 0, AETHER_POOL_LAST, lg, NULL, NULL, 0),
-                 AETHER_ERR_INVALID_ARG);
-    CHECK_STATUS(aether_model_forward(m, x, 2, (aether_pool)5, lg, NULL, NULL, 0),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_model_forward(m, x, 0, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_model_forward(m, x, 2, (aether_pool)5, lg, NULL), AETHER_ERR_INVALID_ARG);
     x[17] = NAN;
     lg[0] = 42.0f;
-    CHECK_STATUS(aether_model_forward(m, x, 2, AETHER_POOL_LAST, lg, NULL, NULL, 0),
-                 AETHER_ERR_NONFINITE);
+    CHECK_STATUS(ws_model_forward(m, x, 2, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_NONFINITE);
     CHECK(lg[0] == 42.0f);
-    CHECK_STATUS(aether_model_forward(NULL, x, 2, AETHER_POOL_LAST, lg, NULL, NULL, 0),
-                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_model_forward(NULL, x, 2, AETHER_POOL_LAST, lg, NULL), AETHER_ERR_NULL_ARG);
     aether_model_destroy(m);
     /* a NaN weight is a model-level error */
     aether_store_le32(b.bytes + 24 + 400, 0x7FC00000u);
@@ -659,8 +651,7 @@ static void test_default_kernels_streaming_close(void)
     CHECK_STATUS(aether_model_session_create(m, NULL, &s), AETHER_OK);
     for (t = 0; t < 80; ++t) {
         CHECK_STATUS(aether_model_session_step(s, x + t * 16, lg, NULL), AETHER_OK);
-        CHECK_STATUS(aether_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, NULL, NULL, 0),
-                     AETHER_OK);
+        CHECK_STATUS(ws_model_forward(m, x, t + 1, AETHER_POOL_LAST, lw, NULL), AETHER_OK);
         for (i = 0; i < 4; ++i)
             if (fabs((double)lg[i] - lw[i]) > worst)
                 worst = fabs((double)lg[i] - lw[i]);
@@ -673,7 +664,54 @@ static void test_default_kernels_streaming_close(void)
     free(b.bytes);
 }
 
-TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation, test_zero_attention_is_linear_classifier,
-          test_streaming_equals_window_forward, test_f16_blob_matches_rounded_f32,
-          test_input_normalisation, test_memory_modes, test_load_errors,
-          test_session_errors_and_eviction, test_default_kernels_streaming_close)
+/* The window forward on a caller workspace only: NULL -> NULL_ARG (after
+ * the argument checks), short -> BUFFER_TOO_SMALL, outputs untouched; the
+ * queried size gives the same bits as any larger workspace. */
+static void test_forward_workspace_required(void)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    blob_buf b;
+    aether_model *m = NULL;
+    aether_model_info info;
+    float x[8 * 64], lg[64], pooled[64], lg2[64];
+    size_t i, need = 0;
+    unsigned char *ws;
+    CHECK(make_demo(&b, &p));
+    CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    if (!m) {
+        free(b.bytes);
+        return;
+    }
+    CHECK_STATUS(aether_model_get_info(m, &info), AETHER_OK);
+    CHECK(info.input_dim <= 64 && info.n_classes <= 64);
+    for (i = 0; i < 8 * info.input_dim; ++i)
+        x[i] = (float)((int)(i % 9) - 4) * 0.125f;
+    for (i = 0; i < 64; ++i)
+        lg[i] = pooled[i] = 7.0f;
+    CHECK_STATUS(aether_model_forward_workspace_size(m, 8, &need), AETHER_OK);
+    ws = (unsigned char *)test_ws(need + 64);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, NULL, 0),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, NULL, need),
+                 AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need - 1),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_model_forward(m, x, 0, AETHER_POOL_MEAN, lg, pooled, NULL, 0),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK(test_all_equal(lg, 64, 7.0f) && test_all_equal(pooled, 64, 7.0f));
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg, pooled, ws, need),
+                 AETHER_OK);
+    /* another placement and a larger length: same bits */
+    CHECK_STATUS(aether_model_forward(m, x, 8, AETHER_POOL_MEAN, lg2, NULL, ws + 3, need + 61),
+                 AETHER_OK);
+    CHECK(memcmp(lg, lg2, info.n_classes * sizeof(float)) == 0);
+    free(ws);
+    aether_model_destroy(m);
+    free(b.bytes);
+}
+
+TEST_MAIN(test_use_reference_kernels, test_forward_matches_rederivation,
+          test_zero_attention_is_linear_classifier, test_streaming_equals_window_forward,
+          test_f16_blob_matches_rounded_f32, test_input_normalisation, test_memory_modes,
+          test_load_errors, test_session_errors_and_eviction,
+          test_default_kernels_streaming_close, test_forward_workspace_required)

@@ -16,6 +16,7 @@
 #include "aether/packet.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 #include "ruv_temporal.h"
 
 /* Recorded on x86_64 (gcc and clang, -ffp-contract=off). */
@@ -134,7 +135,7 @@ static void test_attention(void)
     aether_tensor_view(&tk, k, SEQ * KVH * D, SEQ, KVH, D);
     aether_tensor_view(&tv, v, SEQ * KVH * D, SEQ, KVH, D);
     aether_tensor_view(&to, o, SEQ * QH * D, SEQ, QH, D);
-    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &tq, &tk, &tv, &to, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &tq, &tk, &tv, &to), AETHER_OK);
     crc = crc_floats(crc, o, SEQ * QH * D);
     /* MHA non-causal sparse prefill */
     ap.causal = 0;
@@ -143,7 +144,7 @@ static void test_attention(void)
     aether_tensor_view(&tk, k2, SEQ * 2 * D, SEQ, 2, D);
     aether_tensor_view(&tv, v2, SEQ * 2 * D, SEQ, 2, D);
     aether_tensor_view(&to, o2, SEQ * 2 * D, SEQ, 2, D);
-    CHECK_STATUS(aether_attn_forward(&cfg, &tq, &tk, &tv, &to, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&cfg, &tq, &tk, &tv, &to), AETHER_OK);
     crc = crc_floats(crc, o2, SEQ * 2 * D);
     /* dense causal */
     CHECK_STATUS(aether_attn_dense(&tq, &tk, &tv, 1, &to), AETHER_OK);

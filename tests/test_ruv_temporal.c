@@ -10,6 +10,7 @@
 #include "aether/packet.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 #include "ruv_temporal.h"
 
 #define IN 16u
@@ -70,7 +71,7 @@ static int reference_logits(const unsigned char *blob, size_t len, const float *
     hc.backend = backend;
     if (aether_model_create(&v, &hc, AETHER_MODEL_COPY, &m) != AETHER_OK)
         return 0;
-    st = aether_model_forward(m, frames, n, pool, logits, NULL, NULL, 0);
+    st = ws_model_forward(m, frames, n, pool, logits, NULL);
     aether_model_destroy(m);
     return st == AETHER_OK;
 }

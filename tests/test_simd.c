@@ -11,6 +11,7 @@
 #include "aether/attention.h"
 #include "aether/dispatch.h"
 #include "check.h"
+#include "test_ws.h"
 #include "dispatch/kernels.h"
 #include "kernels/sparse_internal.h"
 #include "kernels/osm.h"
@@ -272,13 +273,12 @@ static void test_paths_vs_reference(void)
             make_cfg(&cfg, w, variant & 2 ? 4 : 7, causal, variant != 5, variant != 3,
                      variant == 6, (int)(variant % 4));
             aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-            CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+            CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &ref), AETHER_OK);
             for (p = 0; p < 3; ++p) {
                 if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
                     continue;
                 memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
-                CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &got, NULL, 0),
-                             AETHER_OK);
+                CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &got), AETHER_OK);
                 CHECK_MSG(within(&got, &ref, scale, (int)p),
                           "%s sparse seq %lu q%lu kv%lu dim %lu variant %lu: [%lu] ref %g diff %g",
                           k_fast_name[p],
@@ -350,12 +350,12 @@ static void test_far_batched(void)
         fill(&k, scale);
         fill(&v, scale);
         aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-        CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &ref), AETHER_OK);
         for (p = 0; p < 3; ++p) {
             if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
                 continue;
             memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
-            CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &got, NULL, 0), AETHER_OK);
+            CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &got), AETHER_OK);
             CHECK_MSG(within(&got, &ref, scale, (int)p),
                       "%s far case %lu: seq %lu q%lu kv%lu dim %lu W %lu B %lu causal %d "
                       "globals %lu: [%lu] ref %g diff %g",
@@ -387,9 +387,9 @@ static void test_in_place(void)
     fill(&k, 1.0f);
     fill(&v, 1.0f);
     aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&cfg, &q, &k, &v, &ref), AETHER_OK);
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
-    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &q, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&cfg, &q, &k, &v, &q), AETHER_OK);
     CHECK(within(&q, &ref, 1.0f, 0));
     aether_tensor_free(&q);
     aether_tensor_free(&k);
@@ -413,10 +413,10 @@ static void test_thread_determinism(void)
     fill(&k, 1.0f);
     fill(&v, 1.0f);
     aether_set_num_threads(1);
-    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o1, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &o1), AETHER_OK);
     for (t = 2; t <= 3; ++t) {
         aether_set_num_threads(t);
-        CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &o2, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &o2), AETHER_OK);
         CHECK(memcmp(o1.data, o2.data, aether_tensor_size(&o1) * sizeof(float)) == 0);
     }
     aether_set_num_threads(1);
@@ -451,7 +451,7 @@ static void test_workspace(void)
     CHECK_STATUS(aether_attn_forward_workspace_size(&cfg, 200, 2, 2, 32, &bytes), AETHER_OK);
     ws = malloc(bytes);
     CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &a, ws, bytes), AETHER_OK);
-    CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &b, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward(&cfg, &q, &k, &v, &b), AETHER_OK);
     CHECK(memcmp(a.data, b.data, aether_tensor_size(&a) * sizeof(float)) == 0);
     CHECK_STATUS(aether_attn_forward(&cfg, &q, &k, &v, &b, ws, bytes - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);

@@ -19,6 +19,7 @@
 #include "aether/kvcache.h"
 #include "aether/model.h"
 #include "check.h"
+#include "test_ws.h"
 #include "ruv_temporal.h"
 
 #define N_THREADS 4
@@ -201,7 +202,7 @@ static void run_kernels(kwork *w)
     aether_tensor_view(&v, g_v, K_SEQ * K_KVH * K_DIM, K_SEQ, K_KVH, K_DIM);
     aether_tensor_view(&o, w->out, K_SEQ * K_QH * K_DIM, K_SEQ, K_QH, K_DIM);
     aether_tensor_view(&od, w->dense, K_SEQ * K_QH * K_DIM, K_SEQ, K_QH, K_DIM);
-    if (aether_attn_forward_gqa(&ac, &q, &k, &v, &o, NULL, 0) != AETHER_OK)
+    if (ws_attn_forward_gqa(&ac, &q, &k, &v, &o) != AETHER_OK)
         w->errors++;
     if (aether_attn_dense(&q, &k, &v, 1, &od) != AETHER_OK)
         w->errors++;

@@ -5,6 +5,7 @@
 #include "aether/dispatch.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,8 +43,8 @@ static aether_status run(const aether_attn_config *cfg, int gqa, const aether_te
                          size_t tile, aether_tiled_order order)
 {
     if (gqa)
-        return aether_attn_forward_gqa_tiled(cfg, q, k, v, out, tile, order, NULL, 0);
-    return aether_attn_forward_tiled(cfg, q, k, v, out, tile, order, NULL, 0);
+        return ws_attn_forward_gqa_tiled(cfg, q, k, v, out, tile, order);
+    return ws_attn_forward_tiled(cfg, q, k, v, out, tile, order);
 }
 
 static void test_flash_goldens(void)
@@ -75,7 +76,7 @@ static void test_flash_goldens(void)
         CHECK_MSG(test_count_bit_diffs(&got, &want_fwd) == 0, "%s: FORWARD order != out_forward",
                   fc->name);
         /* and the library's own forward agrees */
-        CHECK_STATUS(aether_attn_forward_auto(&cfg, &q, &k, &v, &ref, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &ref), AETHER_OK);
         CHECK_MSG(test_count_bit_diffs(&got, &ref) == 0, "%s: FORWARD order != aether_attn_forward",
                   fc->name);
 
@@ -123,25 +124,21 @@ static void test_forward_order_matches_forward(void)
                     test_fill(&q, &seed, 2.0f);
                     test_fill(&k, &seed, 2.0f);
                     test_fill(&v, &seed, 1.0f);
-                    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &b, NULL, 0),
-                                 AETHER_OK);
-                    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &r, 0,
-                                                               AETHER_TILED_ORDER_REFERENCE,
-                                                               NULL, 0),
+                    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &b), AETHER_OK);
+                    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &r, 0,
+                                                           AETHER_TILED_ORDER_REFERENCE),
                                  AETHER_OK);
                     for (t = 0; t < sizeof tiles / sizeof tiles[0]; ++t) {
                         size_t i, n = aether_tensor_size(&a);
                         double md = 0;
-                        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
-                                                                   AETHER_TILED_ORDER_FORWARD,
-                                                                   NULL, 0),
+                        CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
+                                                               AETHER_TILED_ORDER_FORWARD),
                                      AETHER_OK);
                         CHECK_MSG(test_count_bit_diffs(&a, &b) == 0,
                                   "causal %d sort %d lm %d log %d tile %zu", causal, sort, lm,
                                   log, tiles[t]);
-                        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
-                                                                   AETHER_TILED_ORDER_REFERENCE,
-                                                                   NULL, 0),
+                        CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, tiles[t],
+                                                               AETHER_TILED_ORDER_REFERENCE),
                                      AETHER_OK);
                         CHECK(test_count_bit_diffs(&a, &r) == 0);
                         for (i = 0; i < n; ++i)
@@ -175,16 +172,13 @@ static void test_mha_and_alias(void)
     test_fill(&q, &seed, 1.0f);
     test_fill(&k, &seed, 1.0f);
     test_fill(&v, &seed, 1.0f);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &a, 5, AETHER_TILED_ORDER_REFERENCE,
-                                           NULL, 0),
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &a, 5, AETHER_TILED_ORDER_REFERENCE),
                  AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &b, 5,
-                                               AETHER_TILED_ORDER_REFERENCE, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &b, 5, AETHER_TILED_ORDER_REFERENCE),
                  AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     /* in place: out == q */
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &q, 5, AETHER_TILED_ORDER_REFERENCE,
-                                           NULL, 0),
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &q, 5, AETHER_TILED_ORDER_REFERENCE),
                  AETHER_OK);
     CHECK(test_count_bit_diffs(&q, &a) == 0);
     aether_tensor_free(&q);
@@ -266,7 +260,7 @@ static void test_workspace_exact(void)
     CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, 0, AETHER_TILED_ORDER_FORWARD,
                                                ws + 1, need),
                  AETHER_OK);
-    CHECK_STATUS(aether_attn_forward_gqa(&cfg, &q, &k, &v, &b, NULL, 0), AETHER_OK);
+    CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &b), AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);
     free(ws);
     aether_tensor_free(&q);
@@ -297,42 +291,33 @@ static void test_errors(void)
     aether_tensor_view(&k2, k2b, 96, 4, 3, 8);
     aether_tensor_view(&o2, ob2, 32, 4, 2, 4);
 
-    CHECK_STATUS(aether_attn_forward_tiled(NULL, &q, &k, &v, &o, 0, 0, NULL, 0),
-                 AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, NULL, &v, &o, 0, 0, NULL, 0),
-                 AETHER_ERR_NULL_ARG);
-    CHECK_STATUS(aether_attn_forward_tiled(&bad, &q, &k, &v, &o, 0, 0, NULL, 0),
-                 AETHER_ERR_NOT_INITIALIZED);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &o, 0, (aether_tiled_order)7, NULL,
-                                           0),
+    CHECK_STATUS(ws_attn_forward_tiled(NULL, &q, &k, &v, &o, 0, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, NULL, &v, &o, 0, 0), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&bad, &q, &k, &v, &o, 0, 0), AETHER_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &o, 0, (aether_tiled_order)7),
                  AETHER_ERR_INVALID_ARG);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k2, &v, &o, 0, 0, NULL, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &o2, 0, 0, NULL, 0),
-                 AETHER_ERR_SHAPE_MISMATCH);
-    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &v, &k, 0, 0, NULL, 0),
-                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k2, &v, &o, 0, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &o2, 0, 0), AETHER_ERR_SHAPE_MISMATCH);
+    CHECK_STATUS(ws_attn_forward_tiled(&cfg, &q, &k, &v, &k, 0, 0), AETHER_ERR_INVALID_ARG);
     /* GQA: 2 query heads over 3 kv heads */
-    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k2, &k2, &o, 0, 0, NULL, 0),
-                 AETHER_ERR_GQA_RATIO);
-    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &o2, &o2, &o, 0, 0, NULL, 0),
+    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k2, &k2, &o, 0, 0), AETHER_ERR_GQA_RATIO);
+    CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &o2, &o2, &o, 0, 0),
                  AETHER_ERR_HEAD_DIM_MISMATCH);
     {
         aether_tensor k1, v1;
         aether_tensor_view(&k1, kb, 32, 4, 1, 8);
-        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k1, &v, &o, 0, 0, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k1, &v, &o, 0, 0),
                      AETHER_ERR_KV_HEADS_MISMATCH);
         aether_tensor_view(&v1, vb, 24, 3, 1, 8);
-        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k1, &v1, &o, 0, 0, NULL, 0),
+        CHECK_STATUS(ws_attn_forward_gqa_tiled(&cfg, &q, &k1, &v1, &o, 0, 0),
                      AETHER_ERR_SHAPE_MISMATCH);
     }
     {
         aether_tensor z;
         aether_tensor_view(&z, NULL, 0, 4, 2, 0);
-        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0, NULL, 0),
-                     AETHER_ERR_ZERO_HEAD_DIM);
+        CHECK_STATUS(ws_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0), AETHER_ERR_ZERO_HEAD_DIM);
         aether_tensor_view(&z, NULL, 0, 0, 2, 8);
-        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0, NULL, 0), AETHER_OK);
+        CHECK_STATUS(ws_attn_forward_tiled(&cfg, &z, &z, &z, &z, 0, 0), AETHER_OK);
     }
     CHECK_STATUS(aether_attn_forward_tiled_workspace_size(&cfg, 10, 3, 2, 8, 0, 0, &bytes),
                  AETHER_ERR_GQA_RATIO);
@@ -356,5 +341,58 @@ static void use_reference_kernels(void)
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
 }
 
-TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward, test_mha_and_alias,
-          test_workspace_bound, test_workspace_exact, test_errors)
+/* No workspace: NULL_ARG after the argument checks, 1 byte:
+ * BUFFER_TOO_SMALL, output untouched; seq 0 needs none. */
+static void test_workspace_required(void)
+{
+    aether_attn_params ap = aether_attn_params_default();
+    aether_attn_config cfg;
+    float qd[6 * 2 * 4], kd[6 * 1 * 4], od[6 * 2 * 4];
+    unsigned char one[1];
+    aether_tensor q, k, out, e;
+    size_t i, o, need = 0;
+    void *ws;
+    ap.window = 2;
+    ap.block_size = 2;
+    CHECK_STATUS(aether_attn_config_init(&cfg, &ap), AETHER_OK);
+    for (i = 0; i < 48; ++i) {
+        qd[i] = (float)((int)(i % 5) - 2) * 0.25f;
+        od[i] = 7.0f;
+    }
+    for (i = 0; i < 24; ++i)
+        kd[i] = (float)((int)(i % 7) - 3) * 0.125f;
+    CHECK_STATUS(aether_tensor_view(&q, qd, 48, 6, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&k, kd, 24, 6, 1, 4), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&out, od, 48, 6, 2, 4), AETHER_OK);
+    for (o = 0; o < 2; ++o) {
+        aether_tiled_order order = (aether_tiled_order)o;
+        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0, order, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0, order, one,
+                                                   sizeof one),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &q, &q, &out, 0, order, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        /* argument errors come first */
+        CHECK_STATUS(aether_attn_forward_tiled(&cfg, &q, &k, &k, &out, 0, order, NULL, 0),
+                     AETHER_ERR_SHAPE_MISMATCH);
+        CHECK(test_all_equal(od, 48, 7.0f));
+    }
+    CHECK_STATUS(aether_attn_forward_tiled_workspace_size(&cfg, 6, 2, 1, 4, 0,
+                                                          AETHER_TILED_ORDER_FORWARD, &need),
+                 AETHER_OK);
+    ws = test_ws(need);
+    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &k, &out, 0,
+                                               AETHER_TILED_ORDER_FORWARD, ws, need),
+                 AETHER_OK);
+    CHECK(!test_all_equal(od, 48, 7.0f));
+    free(ws);
+    CHECK_STATUS(aether_tensor_view(&e, qd, 0, 0, 2, 4), AETHER_OK);
+    CHECK_STATUS(aether_attn_forward_tiled(&cfg, &e, &e, &e, &e, 0, AETHER_TILED_ORDER_FORWARD,
+                                           NULL, 0),
+                 AETHER_OK);
+}
+
+TEST_MAIN(use_reference_kernels, test_flash_goldens, test_forward_order_matches_forward,
+          test_mha_and_alias, test_workspace_bound, test_workspace_exact, test_errors,
+          test_workspace_required)

@@ -11,6 +11,7 @@
 #include "aether/model.h"
 #include "aether/train.h"
 #include "check.h"
+#include "test_ws.h"
 
 static void test_adam_step(void)
 {
@@ -190,9 +191,25 @@ static unsigned char *train_opts(const aether_train_recording *r, size_t threads
     CHECK(res.epochs_run >= 1 && res.best_epoch >= 1);
     if (out)
         *out = res;
-    CHECK_STATUS(aether_train_evaluate(net, r, SR, AETHER_SPLIT_VAL, 16, 8, AETHER_POOL_MEAN, conf,
-                                       NULL, NULL),
-                 AETHER_OK);
+    {
+        size_t need = 0, before[4];
+        void *ws;
+        CHECK_STATUS(aether_train_example_ws_size(net, 16, &need), AETHER_OK);
+        ws = malloc(need);
+        memcpy(before, conf, sizeof before);
+        /* No workspace: an error, conf untouched. */
+        CHECK_STATUS(aether_train_evaluate(net, r, SR, AETHER_SPLIT_VAL, 16, 8, AETHER_POOL_MEAN,
+                                           conf, NULL, NULL, NULL, 0),
+                     AETHER_ERR_NULL_ARG);
+        CHECK_STATUS(aether_train_evaluate(net, r, SR, AETHER_SPLIT_VAL, 16, 8, AETHER_POOL_MEAN,
+                                           conf, NULL, NULL, ws, need - 1),
+                     AETHER_ERR_BUFFER_TOO_SMALL);
+        CHECK(memcmp(before, conf, sizeof before) == 0);
+        CHECK_STATUS(aether_train_evaluate(net, r, SR, AETHER_SPLIT_VAL, 16, 8, AETHER_POOL_MEAN,
+                                           conf, NULL, NULL, ws, need),
+                     AETHER_OK);
+        free(ws);
+    }
     aether_metrics_compute(conf, 2, &m);
     *val_acc = m.accuracy;
     CHECK_STATUS(aether_train_net_blob_size(net, len), AETHER_OK);
@@ -347,10 +364,8 @@ static void shipped_model(const char *name, size_t n_classes, const char *labels
     for (t = 0; t < 64; ++t)
         for (i = 0; i < D; ++i)
             frames[t * D + i] = (float)(0.1 * sin(0.3 * (double)(t + i)));
-    CHECK_STATUS(aether_model_forward(model, frames, 64, AETHER_POOL_MEAN, logits, NULL, NULL, 0),
-                 AETHER_OK);
-    CHECK_STATUS(aether_model_forward(model, frames, 64, AETHER_POOL_LAST, logits, NULL, NULL, 0),
-                 AETHER_OK);
+    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
+    CHECK_STATUS(ws_model_forward(model, frames, 64, AETHER_POOL_LAST, logits, NULL), AETHER_OK);
     for (i = 0; i < n_classes; ++i)
         s += logits[i];
     CHECK(aether_isfinite(s));

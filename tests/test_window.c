@@ -10,6 +10,7 @@
 #include "aether/window.h"
 #include "check.h"
 #include "test_util.h"
+#include "test_ws.h"
 
 #define IN 16u
 #define NC 4u
@@ -53,8 +54,8 @@ static void check_against_forward(aether_pool pool)
         if (t % 3 != 0 && t != N_FRAMES - 1)
             continue;
         CHECK_STATUS(aether_window_classify(w, got, pooled_got), AETHER_OK);
-        CHECK_STATUS(aether_model_forward(g_model, g_frames + (t + 1 - n) * IN, n, pool, want,
-                                          pooled_want, NULL, 0),
+        CHECK_STATUS(ws_model_forward(g_model, g_frames + (t + 1 - n) * IN, n, pool, want,
+                                      pooled_want),
                      AETHER_OK);
         CHECK(memcmp(got, want, sizeof got) == 0);
         CHECK(memcmp(pooled_got, pooled_want, sizeof pooled_got) == 0);
@@ -167,6 +168,7 @@ static void test_external_workspace(void)
     CHECK_STATUS(aether_window_classify(b, lb, NULL), AETHER_ERR_STATE);
     CHECK_STATUS(aether_window_classify_ws(b, ws, ws_len - 1, lb, NULL),
                  AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_window_classify_ws(b, NULL, ws_len, lb, NULL), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_window_classify(a, la, NULL), AETHER_OK);
     CHECK_STATUS(aether_window_classify_ws(b, ws, ws_len, lb, NULL), AETHER_OK);
     CHECK(memcmp(la, lb, sizeof la) == 0);

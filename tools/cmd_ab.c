@@ -270,6 +270,8 @@ int cmd_ab(int argc, char **argv)
     aether_head_config hs, hd;
     aether_model *ms = NULL, *md = NULL;
     float *es = NULL, *ed = NULL, ls[16], ld[16];
+    void *ws_s = NULL, *ws_d = NULL;
+    size_t ws_s_len = 0, ws_d_len = 0;
     double max_diff = 0, sum_diff = 0, rho_mean = 0, rho_min = 0, overlap = 0;
     double t_s[3] = {0}, t_d[3] = {0};
     int rc = CLI_EXIT_FAILED;
@@ -344,7 +346,9 @@ int cmd_ab(int argc, char **argv)
     }
     es = (float *)malloc(max_windows * AB_DIM * sizeof(float));
     ed = (float *)malloc(max_windows * AB_DIM * sizeof(float));
-    if (!es || !ed)
+    if (!es || !ed || aether_model_forward_workspace_size(ms, window, &ws_s_len) != AETHER_OK ||
+        aether_model_forward_workspace_size(md, window, &ws_d_len) != AETHER_OK ||
+        !(ws_s = malloc(ws_s_len)) || !(ws_d = malloc(ws_d_len)))
         goto done;
     /* Windows per stream, round-robin over streams so every source is used. */
     {
@@ -360,9 +364,9 @@ int cmd_ab(int argc, char **argv)
                 off[s] += stride;
                 progressed = 1;
                 if (aether_model_forward(ms, all.x + at * AB_DIM, window, AETHER_POOL_MEAN, ls,
-                                         es + nw * AB_DIM, NULL, 0) != AETHER_OK ||
+                                         es + nw * AB_DIM, ws_s, ws_s_len) != AETHER_OK ||
                     aether_model_forward(md, all.x + at * AB_DIM, window, AETHER_POOL_MEAN, ld,
-                                         ed + nw * AB_DIM, NULL, 0) != AETHER_OK) {
+                                         ed + nw * AB_DIM, ws_d, ws_d_len) != AETHER_OK) {
                     fprintf(stderr, "aether ab: forward failed\n");
                     goto done;
                 }
@@ -418,6 +422,8 @@ done:
     aether_model_destroy(ms);
     aether_model_destroy(md);
     free(blob);
+    free(ws_s);
+    free(ws_d);
     free(es);
     free(ed);
     free(all.x);

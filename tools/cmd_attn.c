@@ -10,6 +10,7 @@
 #include "aether/npy.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "ws_call.h"
 
 static void attn_usage(FILE *f)
 {
@@ -180,11 +181,11 @@ int cmd_attn(int argc, char **argv)
     if (!strcmp(op, "dense"))
         s = aether_attn_dense(&t[0], &t[1], &t[2], cfg.causal, &t[3]);
     else if (!strcmp(op, "forward"))
-        s = aether_attn_forward(&cfg, &t[0], &t[1], &t[2], &t[3], NULL, 0);
+        s = ws_attn_forward(&cfg, &t[0], &t[1], &t[2], &t[3]);
     else if (!strcmp(op, "gqa"))
-        s = aether_attn_forward_gqa(&cfg, &t[0], &t[1], &t[2], &t[3], NULL, 0);
+        s = ws_attn_forward_gqa(&cfg, &t[0], &t[1], &t[2], &t[3]);
     else
-        s = aether_attn_forward_auto(&cfg, &t[0], &t[1], &t[2], &t[3], NULL, 0);
+        s = ws_attn_forward_auto(&cfg, &t[0], &t[1], &t[2], &t[3]);
     ms = now_ms() - t0;
     if (s != AETHER_OK) {
         fprintf(stderr, "aether attn: %s: %s (%s)\n", op, aether_strerror(s),

@@ -11,6 +11,7 @@
 #include "aether/npy.h"
 #include "aether/packet.h"
 #include "cli_util.h"
+#include "ws_call.h"
 #include "commands.h"
 #include "model_meta.h"
 
@@ -408,8 +409,8 @@ int cmd_classify(int argc, char **argv)
      * classify == stream (last frame) equality exact. */
     if (!o.fast)
         aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    st = aether_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
-                              NULL, NULL, 0);
+    st = ws_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
+                          NULL);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st), aether_status_name(st));
         rc = cli_exit_status(st);

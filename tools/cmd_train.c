@@ -236,8 +236,15 @@ int cmd_train(int argc, char **argv)
         goto out;
     }
     memset(conf, 0, sizeof conf);
-    aether_train_evaluate(net, ds.recs, ds.n_recs, AETHER_SPLIT_VAL, o.tc.window, o.tc.stride,
-                          o.tc.pool, conf, NULL, &nw);
+    {
+        size_t need = 0;
+        void *ws = aether_train_example_ws_size(net, o.tc.window, &need) == AETHER_OK
+                       ? malloc(need)
+                       : NULL;
+        aether_train_evaluate(net, ds.recs, ds.n_recs, AETHER_SPLIT_VAL, o.tc.window, o.tc.stride,
+                              o.tc.pool, conf, NULL, &nw, ws, need);
+        free(ws);
+    }
     if (!o.quiet) {
         printf("kept epoch %zu of %zu; wrote %s (%zu bytes) in %.1fs\n", res.best_epoch,
                res.epochs_run, o.out, bytes, now_s() - pr.t0);

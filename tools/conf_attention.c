@@ -6,6 +6,7 @@
  * --reference selects what runs anyway.
  */
 #include "conformance.h"
+#include "ws_call.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ void conf_op_forward(const conf_case *c, conf_result *r)
     conf_qkv t;
     (void)c->reference;
     if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0) {
-        s = aether_attn_forward(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
+        s = ws_attn_forward(&cfg, &t.q, &t.k, &t.v, &t.out);
         if (s != AETHER_OK)
             conf_fail(r, "aether_attn_forward: %s", aether_strerror(s));
         else
@@ -76,14 +77,14 @@ void conf_op_forward_gqa(const conf_case *c, conf_result *r)
     conf_qkv t;
     (void)c->reference;
     if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0) {
-        s = aether_attn_forward_gqa(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
+        s = ws_attn_forward_gqa(&cfg, &t.q, &t.k, &t.v, &t.out);
         if (s != AETHER_OK) {
             conf_fail(r, "aether_attn_forward_gqa: %s", aether_strerror(s));
         } else {
             compare_out(&t, "out", r);
             /* The dispatcher must pick the same kernel for these shapes. */
             memset(t.out.data, 0, aether_tensor_size(&t.out) * sizeof(float));
-            s = aether_attn_forward_auto(&cfg, &t.q, &t.k, &t.v, &t.out, NULL, 0);
+            s = ws_attn_forward_auto(&cfg, &t.q, &t.k, &t.v, &t.out);
             if (s != AETHER_OK)
                 conf_fail(r, "aether_attn_forward_auto: %s", aether_strerror(s));
             else

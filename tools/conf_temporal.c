@@ -16,6 +16,7 @@
  * decode is always scalar, so the Welford steps stay exact.
  */
 #include "conformance.h"
+#include "ws_call.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ static int stream(const aether_head *h, const aether_tensor *q, const aether_ten
         aether_tensor_view(&k1, k->data + t * kw, kw, 1, k->heads, k->dim);
         aether_tensor_view(&v1, v->data + t * kw, kw, 1, v->heads, v->dim);
         aether_tensor_view(&o1, out->data + t * qw, qw, 1, q->heads, q->dim);
-        if ((s = aether_head_step(h, &q1, &k1, &v1, cache, &o1, NULL, 0)) != AETHER_OK)
+        if ((s = ws_head_step(h, &q1, &k1, &v1, cache, &o1)) != AETHER_OK)
             break;
     }
     aether_kvcache_destroy(cache);
@@ -125,7 +126,7 @@ static void temporal(const conf_case *c, conf_result *r, int with_steps)
         conf_fail(r, "out of memory");
         goto done;
     }
-    if ((s = aether_head_forward(&h, &q, &k, &v, &out, NULL, 0)) != AETHER_OK) {
+    if ((s = ws_head_forward(&h, &q, &k, &v, &out)) != AETHER_OK) {
         conf_fail(r, "forward: %s", aether_strerror(s));
         goto done;
     }

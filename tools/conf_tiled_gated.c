@@ -5,6 +5,7 @@
  * REFERENCE against `out` and FORWARD against `out_forward`.
  */
 #include "conformance.h"
+#include "ws_call.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -38,11 +39,11 @@ static void flash(const conf_case *c, conf_result *r, int gqa)
         for (o = 0; o < 2; ++o) {
             memset(t.out.data, 0, aether_tensor_size(&t.out) * sizeof(float));
             if (gqa)
-                s = aether_attn_forward_gqa_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
-                                                  orders[o], NULL, 0);
+                s = ws_attn_forward_gqa_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
+                                              orders[o]);
             else
-                s = aether_attn_forward_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
-                                              orders[o], NULL, 0);
+                s = ws_attn_forward_tiled(&cfg, &t.q, &t.k, &t.v, &t.out, (size_t)tile,
+                                          orders[o]);
             if (s != AETHER_OK) {
                 conf_fail(r, "tiled forward: %s", aether_strerror(s));
                 break;
@@ -93,8 +94,8 @@ void conf_op_forward_gated(const conf_case *c, conf_result *r)
     memset(&t, 0, sizeof t);
     if (conf_attn_config(c, &cfg, r) == 0 && conf_qkv_load(c, &t, r) == 0 &&
         load_mask(c, t.q.seq, &mask, r) == 0) {
-        s = aether_attn_forward_gated(&cfg, &t.q, &t.k, &t.v, (const uint8_t *)mask.data,
-                                      mask.count, &t.out, NULL, 0);
+        s = ws_attn_forward_gated(&cfg, &t.q, &t.k, &t.v, (const uint8_t *)mask.data, mask.count,
+                                  &t.out);
         if (s != AETHER_OK)
             conf_fail(r, "aether_attn_forward_gated: %s", aether_strerror(s));
         else
@@ -180,8 +181,8 @@ void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r)
         conf_fail(r, "out of memory");
         goto done;
     }
-    s = aether_attn_forward_gated_fastgrnn(&cfg, g, &t.q, &t.k, &t.v, top_k, &t.out, got_sal,
-                                           got_mask, NULL, 0);
+    s = ws_attn_forward_gated_fastgrnn(&cfg, g, &t.q, &t.k, &t.v, top_k, &t.out, got_sal,
+                                       got_mask);
     if (s != AETHER_OK) {
         conf_fail(r, "aether_attn_forward_gated_fastgrnn: %s", aether_strerror(s));
         goto done;

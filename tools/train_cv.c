@@ -75,8 +75,15 @@ static int cv_fold(train_opts *o, aether_dataset *ds, const size_t *fold, const 
         if (ds->recs[r].split != CV_HELD_OUT)
             continue;
         memset(one, 0, sizeof one);
-        st = aether_train_evaluate(net, &ds->recs[r], 1, CV_HELD_OUT, tc.window, tc.stride,
-                                   tc.pool, one, NULL, &nw);
+        size_t need = 0;
+        void *ws = NULL;
+        st = aether_train_example_ws_size(net, tc.window, &need);
+        if (st == AETHER_OK && !(ws = malloc(need)))
+            st = AETHER_ERR_NO_MEM;
+        if (st == AETHER_OK)
+            st = aether_train_evaluate(net, &ds->recs[r], 1, CV_HELD_OUT, tc.window, tc.stride,
+                                       tc.pool, one, NULL, &nw, ws, need);
+        free(ws);
         ok = one[ds->recs[r].label * C + ds->recs[r].label];
         printf("  fold %zu  %-44s %-12s %3zu/%-3zu windows right\n", f + 1, ds->recs[r].name,
                ds->labels[ds->recs[r].label], ok, nw);

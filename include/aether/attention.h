@@ -12,7 +12,7 @@
  *
  * Output tensors are caller-provided with Q's shape (AETHER_ERR_SHAPE_MISMATCH
  * otherwise). seq = 0 is a successful no-op. Workspace: pass a buffer of at
- * least the queried size, or ws = NULL to let the call malloc (and free) it.
+ * least the queried size; NULL is an error (the rule of aether/core.h).
  */
 #ifndef AETHER_ATTENTION_H
 #define AETHER_ATTENTION_H
@@ -28,7 +28,11 @@ extern "C" {
 /* Exact dense attention, two-pass softmax (docs/KERNELS.md section 4.3). MHA shapes, or GQA
  * shapes (q_heads a multiple of kv_heads; head h reads kv head h/group).
  * Validation order: q.dim 0 -> ZERO_HEAD_DIM; seq or dim mismatch ->
- * SHAPE_MISMATCH; k/v heads differ or GQA ratio -> SHAPE_MISMATCH/GQA_RATIO. */
+ * SHAPE_MISMATCH; k/v heads differ or GQA ratio -> SHAPE_MISMATCH/GQA_RATIO.
+ * The reference API's workspace-free form, and the one kernel entry point
+ * that allocates: the optimised kernels' scratch, per call (if that fails,
+ * the reference kernel, which needs none). aether_attn_dense_ws runs on
+ * caller memory. */
 AETHER_API aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
                                            const aether_tensor *v, int causal, aether_tensor *out);
 
@@ -37,11 +41,11 @@ AETHER_API aether_status aether_attn_dense(const aether_tensor *q, const aether_
 AETHER_API aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
                                                           size_t *bytes);
 
-/* aether_attn_dense on the caller's workspace (ws_len from
- * aether_attn_dense_workspace_size): no heap call. A workspace for fewer
- * threads runs fewer threads (same results); below one thread's share
- * AETHER_ERR_BUFFER_TOO_SMALL. ws NULL: allocated here, as aether_attn_dense
- * does (which falls back to the reference kernel if that fails). */
+/* aether_attn_dense on the caller's workspace: no heap call.
+ * ws: at least aether_attn_dense_workspace_size bytes; NULL is an error
+ * (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors. A
+ * workspace for fewer threads runs fewer threads (same results); below one
+ * thread's share AETHER_ERR_BUFFER_TOO_SMALL. */
 AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
                                               const aether_tensor *v, int causal, aether_tensor *out,
                                               void *ws, size_t ws_len);
@@ -49,8 +53,10 @@ AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aeth
 /* Workspace bytes for forward / forward_gqa / forward_auto at these shapes,
  * with the optimised kernels' scratch for aether_get_num_threads() threads
  * (query it after setting them; a workspace for fewer threads runs fewer,
- * with the same results). With it the forward makes no heap call; ws NULL
- * allocates that size once per call. */
+ * with the same results, down to one thread's share; the scalar reference
+ * kernel uses the reference layout alone). The forwards make no heap call. In each of them, ws: at least this many bytes; NULL is an
+ * error (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors;
+ * seq 0 needs none. */
 AETHER_API aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                             size_t q_heads, size_t kv_heads, size_t dim,
                                                             size_t *bytes);

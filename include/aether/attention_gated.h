@@ -17,7 +17,7 @@
  * position that is not already a candidate.
  *
  * Workspace: the reference forward's layout (landmark table, candidate lists,
- * one accumulator); ws = NULL mallocs. These kernels are scalar reference
+ * one accumulator); NULL is an error (aether/core.h). These kernels are scalar reference
  * code: the optimised paths of aether/dispatch.h do not apply to them.
  */
 #ifndef AETHER_ATTENTION_GATED_H
@@ -33,7 +33,9 @@
 extern "C" {
 #endif
 
-/* Workspace bytes for both gated forwards. */
+/* Workspace bytes for both gated forwards. In each, ws: at least this many
+ * bytes; NULL is an error (AETHER_ERR_NULL_ARG, aether/core.h), checked
+ * after the other arguments; seq 0 needs none. */
 AETHER_API aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                                   size_t q_heads, size_t kv_heads,
                                                                   size_t dim, size_t *bytes);
@@ -85,7 +87,9 @@ AETHER_API aether_status aether_kvcache_decode_gated_workspace_size(const aether
  * Errors, in order: NULL_ARG; NOT_INITIALIZED; BLOCK_MISMATCH; SEQ_NOT_ONE;
  * ZERO_HEAD_DIM; HEAD_DIM_MISMATCH; GQA_RATIO; SHAPE_MISMATCH (out);
  * MASK_LENGTH; UNSUPPORTED; NONFINITE (q); BUFFER_TOO_SMALL. An empty cache
- * gives zeros. ws = NULL mallocs.
+ * gives zeros (no workspace needed). ws: at least
+ * aether_kvcache_decode_gated_workspace_size bytes; NULL is an error
+ * (NULL_ARG, aether/core.h), checked after NONFINITE.
  */
 AETHER_API aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const aether_tensor *q1,
                                                      const aether_kvcache *cache, const uint8_t *keep,

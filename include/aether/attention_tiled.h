@@ -41,8 +41,8 @@
  * The softmax states dominate; a smaller tile shrinks them linearly.
  *
  * Validation: as aether_attn_forward (MHA) / aether_attn_forward_gqa (GQA),
- * plus INVALID_ARG for an unknown order. seq = 0 is a no-op. ws = NULL
- * mallocs the workspace for the call.
+ * plus INVALID_ARG for an unknown order, then the workspace (aether/core.h:
+ * NULL -> NULL_ARG, short -> BUFFER_TOO_SMALL). seq = 0 is a no-op.
  */
 #ifndef AETHER_ATTENTION_TILED_H
 #define AETHER_ATTENTION_TILED_H
@@ -63,7 +63,10 @@ typedef enum aether_tiled_order {
 AETHER_API size_t aether_attn_tiled_tile(const aether_attn_config *cfg, size_t tile);
 
 /* Workspace bytes for the tiled forwards (formula above). q_heads must be a
- * multiple of kv_heads (GQA_RATIO), dim > 0 (ZERO_HEAD_DIM). */
+ * multiple of kv_heads (GQA_RATIO), dim > 0 (ZERO_HEAD_DIM). In both
+ * forwards, ws: at least this many bytes; NULL is an error
+ * (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors; seq 0
+ * needs none. */
 AETHER_API aether_status aether_attn_forward_tiled_workspace_size(const aether_attn_config *cfg, size_t seq,
                                                                   size_t q_heads, size_t kv_heads,
                                                                   size_t dim, size_t tile,

@@ -127,6 +127,24 @@ AETHER_API aether_status aether_size_mul3(size_t a, size_t b, size_t c, size_t *
 /* ceil(a / b) with ceil_div(0, b) = 0; b must be > 0 (returns 0 otherwise). */
 AETHER_API size_t aether_ceil_div(size_t a, size_t b);
 
+/* ---------- workspaces ----------
+ * Below the *_create convenience constructors the library makes no heap call:
+ * a function that needs scratch takes (void *ws, size_t ws_len), and its
+ * *_workspace_size query reports the bytes for the same arguments, the
+ * optimised kernels' per-thread scratch included (for the thread count set
+ * when the query runs), as a compute plan reports its work size. The
+ * workspace is checked after every other argument, and a failed check
+ * writes nothing:
+ *   ws NULL                     -> AETHER_ERR_NULL_ARG
+ *   ws_len below the need       -> AETHER_ERR_BUFFER_TOO_SMALL
+ * One exception: a call that uses no workspace bytes accepts NULL with
+ * ws_len 0 - when its query reports 0 for these arguments, or when the
+ * arguments leave nothing to compute (an empty sequence, no values, a
+ * keep-all or keep-none budget), which returns before the workspace is
+ * looked at. Where a workspace for fewer threads is accepted the header
+ * says so; it runs fewer threads with the same results. A workspace never
+ * changes results. */
+
 /* ---------- arena over caller memory ----------
  * One layout function serves both the size query and the init: run it on a
  * measuring arena (base NULL) to learn the size, then on the real buffer.

@@ -22,8 +22,10 @@
  * Objects follow the library pattern: *_size() for the bytes, *_init() on
  * caller memory (the returned object lives inside that buffer, so the buffer
  * must outlive it and must not be moved), *_create() and *_destroy() as malloc
- * convenience. Functions that need scratch take (ws, ws_len): pass at least
- * the queried bytes, or ws = NULL to let the call malloc and free it.
+ * convenience. Functions that need scratch take (ws, ws_len) and make no heap
+ * call. ws: at least the *_workspace_size bytes for the same arguments; NULL
+ * is an error (AETHER_ERR_NULL_ARG), accepted only where the call uses no
+ * bytes (the rule of aether/core.h); checked after the other arguments.
  */
 #ifndef AETHER_GATE_H
 #define AETHER_GATE_H
@@ -135,7 +137,8 @@ AETHER_API aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, cons
                                                   float *salience);
 
 /* Scratch bytes of aether_fastgrnn_score_sequence / _score_kv (two hidden
- * states and one pooled row). */
+ * states and one pooled row). ws: at least this many bytes; NULL is an
+ * error (n 0 needs none). */
 AETHER_API aether_status aether_fastgrnn_workspace_size(const aether_fastgrnn *g, size_t *bytes);
 
 /* Salience of each of n tokens (x is n rows of input_dim floats), starting
@@ -157,7 +160,9 @@ AETHER_API aether_status aether_fastgrnn_score_kv(const aether_fastgrnn *g, cons
 /* Keep masks (mask[i] = 1 keep, 0 drop)                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Scratch bytes for keep_mask_top_k over n values with budget k. */
+/* Scratch bytes for keep_mask_top_k over n values with budget k. ws: at
+ * least this many; NULL is an error unless nothing is ranked (n 0, k 0,
+ * k >= n). */
 AETHER_API aether_status aether_keep_mask_top_k_workspace_size(size_t n, size_t k, size_t *bytes);
 
 /* Section 11.6 with the total order above: the k highest saliences, ties to
@@ -166,7 +171,8 @@ AETHER_API aether_status aether_keep_mask_top_k_workspace_size(size_t n, size_t 
 AETHER_API aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t *mask,
                                                 void *ws, size_t ws_len);
 
-/* Scratch bytes for keep_mask_quantile over n values. */
+/* Scratch bytes for keep_mask_quantile over n values. ws: at least this
+ * many; NULL is an error (n 0 needs none). */
 AETHER_API aether_status aether_keep_mask_quantile_workspace_size(size_t n, size_t *bytes);
 
 /* Section 11.5: q clamped to [0, 1] (NaN q is INVALID_ARG); threshold =
@@ -207,8 +213,9 @@ typedef struct aether_causal_params {
 } aether_causal_params;
 
 /* Causal mask over n saliences already computed: mask[j] as the streaming
- * state would decide it. Scratch: aether_keep_mask_causal_workspace_size.
- * Errors: NULL_ARG, INVALID_ARG (unknown rule, NaN threshold). */
+ * state would decide it. ws: at least aether_keep_mask_causal_workspace_size
+ * bytes; NULL is an error (n 0 needs none). Errors: NULL_ARG, INVALID_ARG (unknown rule, NaN threshold),
+ * then the workspace (NULL_ARG, BUFFER_TOO_SMALL). */
 AETHER_API aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p, size_t n,
                                                                 size_t *bytes);
 AETHER_API aether_status aether_keep_mask_causal(const aether_causal_params *p, const float *s, size_t n,
@@ -216,7 +223,8 @@ AETHER_API aether_status aether_keep_mask_causal(const aether_causal_params *p, 
 
 /* Window form: saliences of k (score_kv) then the causal rule. salience_out
  * may be NULL; otherwise it receives k->seq values. n_mask must equal k->seq
- * (MASK_LENGTH). */
+ * (MASK_LENGTH). ws: at least aether_causal_gate_window_workspace_size
+ * bytes; NULL is an error (seq 0 needs none). */
 AETHER_API aether_status aether_causal_gate_window_workspace_size(const aether_fastgrnn *g,
                                                                   const aether_causal_params *p,
                                                                   size_t seq, size_t *bytes);
@@ -256,7 +264,9 @@ AETHER_API aether_status aether_causal_gate_step(aether_causal_gate *cg, const f
 /* Gated attention with the FastGRNN gate (docs/KERNELS.md section 10.2)     */
 /* ------------------------------------------------------------------------ */
 
-/* Workspace for aether_attn_forward_gated_fastgrnn at these shapes. */
+/* Workspace for aether_attn_forward_gated_fastgrnn at these shapes. ws: at
+ * least this many bytes; NULL is an error (seq 0 needs none), checked after
+ * the other arguments. */
 AETHER_API aether_status aether_attn_forward_gated_fastgrnn_workspace_size(
                const aether_attn_config *cfg, const aether_fastgrnn *g, size_t seq, size_t q_heads,
                size_t kv_heads, size_t dim, size_t top_k, size_t *bytes);

@@ -95,7 +95,9 @@ typedef struct aether_head {
  * *head is unchanged. */
 AETHER_API aether_status aether_head_init(aether_head *head, const aether_head_config *cfg);
 
-/* Workspace bytes aether_head_forward needs at this sequence length. */
+/* Workspace bytes aether_head_forward needs at this sequence length: the
+ * backend kernel's query (aether_attn_dense_workspace_size or
+ * aether_attn_forward_workspace_size), per-thread scratch included. */
 AETHER_API aether_status aether_head_forward_workspace_size(const aether_head *head, size_t seq,
                                                             size_t *bytes);
 
@@ -105,9 +107,10 @@ AETHER_API aether_status aether_head_forward_workspace_size(const aether_head *h
  * q [seq, q_heads, head_dim], k/v [seq, kv_heads, head_dim],
  * out shaped like q. Unlike the reference the tensors are checked against
  * the config first (SHAPE_MISMATCH), then the kernel validates as usual.
- * ws may be NULL (the call allocates and frees); else ws_len must be at
- * least the queried size. Errors: NULL_ARG, NOT_INITIALIZED (head),
- * SHAPE_MISMATCH, the kernel's statuses. */
+ * ws: at least aether_head_forward_workspace_size bytes; NULL is an error
+ * (AETHER_ERR_NULL_ARG, the rule of aether/core.h). Errors: NULL_ARG,
+ * NOT_INITIALIZED (head), SHAPE_MISMATCH, the kernel's statuses (its
+ * workspace check included). */
 AETHER_API aether_status aether_head_forward(const aether_head *head, const aether_tensor *q,
                                              const aether_tensor *k, const aether_tensor *v,
                                              aether_tensor *out, void *ws, size_t ws_len);
@@ -140,8 +143,11 @@ AETHER_API aether_status aether_head_step_workspace_size(const aether_head *head
  *   KV_HEADS_MISMATCH / HEAD_DIM_MISMATCH / BLOCK_MISMATCH (cache vs
  *   config); NONFINITE (q1, k1 or v1); then the append's own statuses
  *   (CACHE_FULL when full without eviction) and the decode's.
- * ws as in forward (NULL allowed). The sparse step is bit-identical to the
- * corresponding row of aether_head_forward (causal, LM_SUM cache, no
+ * ws: at least aether_head_step_workspace_size bytes; NULL is an error
+ * (NULL_ARG) for a DENSE head and accepted for SPARSE_GQA, whose size is 0
+ * (aether/core.h); checked with the arguments, before the append. The
+ * sparse step is bit-identical to the corresponding row of
+ * aether_head_forward (causal, LM_SUM cache, no
  * eviction, reference kernels selected for the forward); the dense step too
  * (same two-pass order over slots 0..len-1). The step itself is always the
  * scalar reference arithmetic. */
@@ -150,9 +156,15 @@ AETHER_API aether_status aether_head_step(const aether_head *head, const aether_
                                           aether_kvcache *cache, aether_tensor *out, void *ws,
                                           size_t ws_len);
 
+/* Workspace bytes of aether_head_dense_decode: 2*kv_heads*head_dim +
+ * 2*q_heads floats, for either backend. */
+AETHER_API aether_status aether_head_dense_decode_workspace_size(const aether_head *head,
+                                                                 size_t *bytes);
+
 /* Dense decode alone: q1 over every token currently in the cache (the
  * newest token must already be appended), two-pass softmax in slot order.
- * Empty cache -> zeros. ws as in step. */
+ * Empty cache -> zeros. ws: at least aether_head_dense_decode_workspace_size
+ * bytes; NULL is an error (NULL_ARG). */
 AETHER_API aether_status aether_head_dense_decode(const aether_head *head, const aether_tensor *q1,
                                                   const aether_kvcache *cache, aether_tensor *out, void *ws,
                                                   size_t ws_len);

@@ -119,10 +119,11 @@ AETHER_API aether_status aether_model_forward_workspace_size_for(const aether_bl
                                                                  size_t n_frames, size_t *bytes);
 
 /* Window forward. frames: n_frames * input_dim floats (row-major [N, I]).
- * logits: n_classes floats; pooled (optional): input_dim floats. ws may be
- * NULL (allocated and freed by the call), else at least the queried size.
- * Errors: NULL_ARG, NOT_INITIALIZED, INVALID_ARG (n_frames 0 or unknown
- * pool), NONFINITE (a NaN/Inf frame value), BUFFER_TOO_SMALL, NO_MEM, and
+ * logits: n_classes floats; pooled (optional): input_dim floats. ws: at
+ * least aether_model_forward_workspace_size bytes; NULL is an error
+ * (AETHER_ERR_NULL_ARG, aether/core.h); no heap call. Errors: NULL_ARG,
+ * NOT_INITIALIZED, INVALID_ARG (n_frames 0 or unknown pool), NONFINITE (a
+ * NaN/Inf frame value), then the workspace (NULL_ARG, BUFFER_TOO_SMALL), and
  * the attention kernel's statuses. Outputs are written only on success. */
 AETHER_API aether_status aether_model_forward(const aether_model *model, const float *frames,
                                               size_t n_frames, aether_pool pool, float *logits,

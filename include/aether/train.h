@@ -97,9 +97,11 @@ AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *ne
  * model does). loss = -weight * log softmax(logits)[label], softmax computed
  * stably in double. grad (layout->v1_elems floats) is ACCUMULATED into.
  * logits (optional) receives n_classes floats, loss (optional) the loss.
- * ws may be NULL (malloc'd per call). Errors: NULL_ARG, INVALID_ARG
- * (n_frames 0, label >= n_classes, bad pool, weight < 0 or non-finite),
- * NONFINITE (frame values), BUFFER_TOO_SMALL, NO_MEM, the kernel's errors.
+ * ws: at least aether_train_example_ws_size(net, n_frames) bytes; NULL is
+ * an error (aether/core.h). Errors: NULL_ARG, INVALID_ARG (n_frames 0,
+ * label >= n_classes, bad pool, weight < 0 or non-finite), NONFINITE (frame
+ * values), then the workspace (NULL_ARG, BUFFER_TOO_SMALL), the kernel's
+ * errors.
  */
 AETHER_API aether_status aether_train_example(const aether_train_net *net, const float *frames,
                                               size_t n_frames, aether_pool pool, size_t label, float weight,
@@ -177,11 +179,15 @@ AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size
 
 /* Classify every evaluation window of the recordings whose split matches
  * (split -1: all) and add to conf (C x C, not cleared). loss_sum
- * (optional) receives the summed unweighted loss, n_windows the count. */
+ * (optional) receives the summed unweighted loss, n_windows the count.
+ * ws: at least aether_train_example_ws_size(net, window) bytes; NULL is an
+ * error (AETHER_ERR_NULL_ARG, the rule of aether/core.h), checked after the
+ * other arguments. */
 AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
                                                const aether_train_recording *recs, size_t n_recs,
-                                               int split, size_t window, size_t stride, aether_pool pool,
-                                               size_t *conf, double *loss_sum, size_t *n_windows);
+                                               int split, size_t window, size_t stride,
+                                               aether_pool pool, size_t *conf, double *loss_sum,
+                                               size_t *n_windows, void *ws, size_t ws_len);
 
 /* ------------------------------ training ------------------------------ */
 

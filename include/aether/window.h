@@ -98,9 +98,9 @@ AETHER_API aether_status aether_window_classify(aether_window *w, float *logits,
 AETHER_API aether_status aether_window_workspace_size(const aether_model *model,
                                                       const aether_window_params *p, size_t *bytes);
 
-/* aether_window_classify with the caller's workspace (ws_len at least the
- * size above; BUFFER_TOO_SMALL otherwise). Works for either kind of
- * window. */
+/* aether_window_classify with the caller's workspace. ws: at least
+ * aether_window_workspace_size bytes; NULL is an error (NULL_ARG, short
+ * BUFFER_TOO_SMALL: aether/core.h). Works for either kind of window. */
 AETHER_API aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len,
                                                    float *logits, float *pooled);
 

@@ -37,6 +37,23 @@ def check(status, detail=None):
         raise error_for(status, detail)
 
 
+class Workspace(object):
+    """A caller workspace for one call of the C API: `query(*args, &bytes)`
+    sizes it and a NumPy byte array holds it; .args is the (ws, ws_len) pair
+    to pass. The library makes no heap call and rejects a NULL workspace
+    (AETHER_ERR_NULL_ARG). When the query itself rejects the arguments,
+    .args is (None, 0) so that the call reports its own argument error,
+    which the library checks before the workspace."""
+
+    def __init__(self, query, *args):
+        n = ctypes.c_size_t(0)
+        if query(*(args + (ctypes.byref(n),))) != 0:
+            self.buf, self.args = None, (None, 0)
+            return
+        self.buf = np.empty(max(n.value, 1), np.uint8)
+        self.args = (self.buf.ctypes.data_as(ctypes.c_void_p), n.value)
+
+
 def shape_error(detail):
     """A Python-side shape problem, reported like the C library's."""
     return error_for(10, detail)

@@ -5,8 +5,8 @@ import ctypes
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, check, f32, fptr, mask_array, shape_error, size_array, \
-    tensor, u8ptr
+from aether._common import Handle, Workspace, check, f32, fptr, mask_array, shape_error, \
+    size_array, tensor, u8ptr
 from aether._lib import fn
 from aether.attention import Config, config as make_config
 
@@ -138,9 +138,11 @@ class KVCache(object):
         out = np.zeros(q3.shape, np.float32)
         tq, to = tensor(q3), tensor(out)
         with self._h.lock:
+            w = Workspace(fn.kvcache_decode_gated_workspace_size, self.config.ref, self._ptr(),
+                          q3.shape[1])
             check(fn.kvcache_decode_gated(self.config.ref, ctypes.byref(tq), self._ptr(),
                                           u8ptr(m) if m.size else None, m.size,
-                                          ctypes.byref(to), None, 0))
+                                          ctypes.byref(to), *w.args))
         return out.reshape(q.shape)
 
     def decode_batch(self, q, k, v):

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, check, error_for, f32, fptr
+from aether._common import Handle, Workspace, check, error_for, f32, fptr
 from aether._lib import fn
 
 _BACKENDS = {"dense": 0, "sparse_gqa": 1, "sparse": 1, "auto": 2}
@@ -243,9 +243,10 @@ class Model(object):
             raise error_for(2, "frames must hold at least one frame")
         logits = np.zeros(self.n_classes, np.float32)
         pooled = np.zeros(self.input_dim, np.float32)
-        check(fn.model_forward(self._h.get("Model"), fptr(x), x.shape[0],
-                               _pick(_POOL, pool, "pool"), fptr(logits), fptr(pooled),
-                               None, 0))
+        m = self._h.get("Model")
+        w = Workspace(fn.model_forward_workspace_size, m, x.shape[0])
+        check(fn.model_forward(m, fptr(x), x.shape[0], _pick(_POOL, pool, "pool"), fptr(logits),
+                               fptr(pooled), *w.args))
         return logits, pooled
 
     def classify(self, frames, pool="last"):

@@ -17,7 +17,7 @@ import ctypes
 import numpy as np
 
 from aether import _lib
-from aether._common import (as_tensor3, check, f32, fptr, mask_array, size_array,
+from aether._common import (Workspace, as_tensor3, check, f32, fptr, mask_array, size_array,
                             tensor, u8ptr)
 from aether._lib import fn
 
@@ -99,28 +99,35 @@ def config(config=None, **kwargs):
     return Config(**merged)
 
 
-def _run(cfn, q, k, v, cfg_kw, extra=()):
+def _forward_ws(cfg, tq, tk):
+    return Workspace(fn.attn_forward_workspace_size, cfg.ref, tq.seq, tq.heads, tk.heads, tq.dim)
+
+
+def _run(cfn, q, k, v, cfg_kw, extra=(), ws=_forward_ws):
+    """One call with a workspace from ws(cfg, tq, tk) (per call: the
+    functions are stateless)."""
     cfg = config(**cfg_kw)
     tq, tk, tv = as_tensor3(q, "q"), as_tensor3(k, "k"), as_tensor3(v, "v")
     out = np.zeros(q.shape, dtype=np.float32)
+    w = ws(cfg, tq, tk)
     check(cfn(cfg.ref, ctypes.byref(tq), ctypes.byref(tk), ctypes.byref(tv),
-              ctypes.byref(tensor(out)), *extra))
+              ctypes.byref(tensor(out)), *(tuple(extra) + w.args)))
     return out
 
 
 def forward(q, k, v, **cfg):
     """Sparse MHA prefill (aether_attn_forward); q, k, v share one shape."""
-    return _run(fn.attn_forward, q, k, v, cfg, (None, 0))
+    return _run(fn.attn_forward, q, k, v, cfg)
 
 
 def gqa(q, k, v, **cfg):
     """Sparse GQA/MQA prefill: query head h reads kv head h // (q_heads // kv_heads)."""
-    return _run(fn.attn_forward_gqa, q, k, v, cfg, (None, 0))
+    return _run(fn.attn_forward_gqa, q, k, v, cfg)
 
 
 def auto(q, k, v, **cfg):
     """forward when q and k have equal head counts, gqa otherwise."""
-    return _run(fn.attn_forward_auto, q, k, v, cfg, (None, 0))
+    return _run(fn.attn_forward_auto, q, k, v, cfg)
 
 
 _ORDERS = {"reference": 0, "forward": 1}
@@ -138,7 +145,10 @@ def tiled(q, k, v, tile=0, order="reference", **cfg):
     f32(q, "q", ndim=3)
     f32(k, "k", ndim=3)
     cfn = fn.attn_forward_tiled if q.shape[1] == k.shape[1] else fn.attn_forward_gqa_tiled
-    return _run(cfn, q, k, v, cfg, (tile, _ORDERS[order], None, 0))
+    def ws(c, tq, tk):
+        return Workspace(fn.attn_forward_tiled_workspace_size, c.ref, tq.seq, tq.heads, tk.heads,
+                         tq.dim, tile, _ORDERS[order])
+    return _run(cfn, q, k, v, cfg, (tile, _ORDERS[order]), ws)
 
 
 def dense(q, k, v, causal=True):
@@ -160,8 +170,10 @@ def gated(q, k, v, keep_mask, **cfg):
     cfg_obj = config(**cfg)
     tq, tk, tv = as_tensor3(q, "q"), as_tensor3(k, "k"), as_tensor3(v, "v")
     out = np.zeros(q.shape, dtype=np.float32)
+    w = Workspace(fn.attn_forward_gated_workspace_size, cfg_obj.ref, tq.seq, tq.heads, tk.heads,
+                  tq.dim)
     check(cfn(cfg_obj.ref, ctypes.byref(tq), ctypes.byref(tk), ctypes.byref(tv),
-              u8ptr(m) if m.size else None, m.size, ctypes.byref(tensor(out)), None, 0))
+              u8ptr(m) if m.size else None, m.size, ctypes.byref(tensor(out)), *w.args))
     return out
 
 
@@ -180,10 +192,13 @@ def gated_fastgrnn(q, k, v, gate, top_k, **cfg):
     sal = np.zeros(q.shape[0], dtype=np.float32)
     mask = np.zeros(q.shape[0], dtype=np.uint8)
     with gate._h.lock:
-        check(fn.attn_forward_gated_fastgrnn(cfg_obj.ref, gate._h.get("gate"), ctypes.byref(tq),
+        g = gate._h.get("gate")
+        w = Workspace(fn.attn_forward_gated_fastgrnn_workspace_size, cfg_obj.ref, g, tq.seq,
+                      tq.heads, tk.heads, tq.dim, top_k)
+        check(fn.attn_forward_gated_fastgrnn(cfg_obj.ref, g, ctypes.byref(tq),
                                              ctypes.byref(tk), ctypes.byref(tv), top_k,
                                              ctypes.byref(tensor(out)), fptr(sal),
-                                             u8ptr(mask), None, 0))
+                                             u8ptr(mask), *w.args))
     return out, sal, mask.astype(bool)
 
 

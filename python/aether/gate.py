@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, as_tensor3, check, f32, fptr, u8ptr
+from aether._common import Handle, Workspace, as_tensor3, check, f32, fptr, u8ptr
 from aether._lib import fn
 
 __all__ = ["FastGRNN", "CausalGate", "keep_mask_top_k", "keep_mask_quantile",
@@ -104,17 +104,21 @@ class FastGRNN(object):
         """Saliences of n rows x [n, input_dim], starting from h = 0."""
         x = f32(x, "x", shape=(None, self.input_dim))
         out = np.zeros(x.shape[0], np.float32)
-        check(fn.fastgrnn_score_sequence(self._h.get("gate"), fptr(x) if x.size else None,
+        g = self._h.get("gate")
+        w = Workspace(fn.fastgrnn_workspace_size, g)
+        check(fn.fastgrnn_score_sequence(g, fptr(x) if x.size else None,
                                          x.size, x.shape[0], fptr(out) if out.size else None,
-                                         out.size, None, 0))
+                                         out.size, *w.args))
         return out
 
     def score_kv(self, k):
         """score_kv: the gate over the head-mean of k [seq, heads, dim]."""
         t = as_tensor3(k, "k")
         out = np.zeros(k.shape[0], np.float32)
-        check(fn.fastgrnn_score_kv(self._h.get("gate"), ctypes.byref(t),
-                                   fptr(out) if out.size else None, out.size, None, 0))
+        g = self._h.get("gate")
+        w = Workspace(fn.fastgrnn_workspace_size, g)
+        check(fn.fastgrnn_score_kv(g, ctypes.byref(t),
+                                   fptr(out) if out.size else None, out.size, *w.args))
         return out
 
     def close(self):
@@ -129,8 +133,9 @@ def keep_mask_top_k(salience, k):
     """Bool mask of the k highest saliences (ties to the lower index, NaN lowest)."""
     s = _sal(salience)
     mask = np.zeros(s.size, np.uint8)
+    w = Workspace(fn.keep_mask_top_k_workspace_size, s.size, max(int(k), 0))
     check(fn.keep_mask_top_k(fptr(s) if s.size else None, s.size, int(k),
-                             u8ptr(mask) if s.size else None, None, 0))
+                             u8ptr(mask) if s.size else None, *w.args))
     return mask.astype(bool)
 
 
@@ -138,8 +143,9 @@ def keep_mask_quantile(salience, q):
     """Bool mask of saliences at or above the q-quantile."""
     s = _sal(salience)
     mask = np.zeros(s.size, np.uint8)
+    w = Workspace(fn.keep_mask_quantile_workspace_size, s.size)
     check(fn.keep_mask_quantile(fptr(s) if s.size else None, s.size, float(q),
-                                u8ptr(mask) if s.size else None, None, 0))
+                                u8ptr(mask) if s.size else None, *w.args))
     return mask.astype(bool)
 
 
@@ -160,8 +166,9 @@ def keep_mask_causal(salience, top_k=None, threshold=None):
     s = _sal(salience)
     p = _causal_params(top_k, threshold)
     mask = np.zeros(s.size, np.uint8)
+    w = Workspace(fn.keep_mask_causal_workspace_size, ctypes.byref(p), s.size)
     check(fn.keep_mask_causal(ctypes.byref(p), fptr(s) if s.size else None, s.size,
-                              u8ptr(mask) if s.size else None, None, 0))
+                              u8ptr(mask) if s.size else None, *w.args))
     return mask.astype(bool)
 
 

@@ -7,12 +7,15 @@
  * Workspace: the reference layout, then one block of driver scratch per
  * worker thread (aether_get_num_threads()); one size serves every kernel
  * mode. A caller workspace smaller than the threads' share runs fewer
- * workers (results do not depend on the count), never allocates. A NULL
- * workspace is allocated once here, at the entry, and freed before return.
+ * workers (results do not depend on the count; the scalar reference needs
+ * the reference layout only), never allocates; a NULL
+ * one is AETHER_ERR_NULL_ARG (aether/core.h). Only aether_attn_dense, the
+ * reference API's workspace-free form, allocates its scratch per call.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/workspace.h"
 #include "dispatch/kernels.h"
 #include "kernels/fast.h"
 #include "kernels/sparse_internal.h"
@@ -83,33 +86,23 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
     aether_arena a;
     aether_sparse_ws w;
     aether_status st;
-    void *heap = NULL, *scratch = NULL;
+    void *scratch = NULL;
     const aether_simd_ops *ops;
 
     if (seq == 0 || q->heads == 0)
         return AETHER_OK;
     ops = aether_simd_active_();
     threads = ops ? aether_get_num_threads() : 1;
-    if ((st = plan_bytes(cfg, seq, kvh, dim, 1, &need1, &each)) != AETHER_OK)
+    /* The optimised drivers need one worker's scratch at least; the
+     * reference kernel runs on the reference layout alone. */
+    if ((st = plan_bytes(cfg, seq, kvh, dim, ops ? 1 : 0, &need1, &each)) != AETHER_OK)
         return st;
-    if (!ws) {
-        size_t need;
-        if ((st = plan_bytes(cfg, seq, kvh, dim, threads, &need, &each)) != AETHER_OK)
-            return st;
-        heap = malloc(need);
-        if (!heap)
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need1) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
-    workers = workers_in(ws_len, need1, each, threads);
+    if ((st = aether_ws_check_(ws, ws_len, need1)) != AETHER_OK)
+        return st;
+    workers = ops ? workers_in(ws_len, need1, each, threads) : 0;
     aether_arena_init(&a, ws, ws_len);
-    if ((st = plan(&a, cfg, seq, kvh, dim, workers, &w, &scratch, &each)) != AETHER_OK) {
-        free(heap);
+    if ((st = plan(&a, cfg, seq, kvh, dim, workers, &w, &scratch, &each)) != AETHER_OK)
         return st;
-    }
     if (w.nb > 0) {
         aether_landmarks_prefill_(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
         aether_landmarks_prefill_(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
@@ -119,7 +112,6 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
                            scratch, each);
     else
         aether_sparse_prefill_ref_(cfg, q, k, v, out, &w);
-    free(heap);
     return AETHER_OK;
 }
 
@@ -235,49 +227,58 @@ aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, 
     return AETHER_OK;
 }
 
+/* Checked arguments, seq and heads > 0; ws holds at least `each` bytes or
+ * is NULL (then the reference kernel, which needs none, runs). */
+static void dense_run(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+                      int causal, aether_tensor *out, void *ws, size_t ws_len, size_t each)
+{
+    const aether_simd_ops *ops = aether_simd_active_();
+    if (ops && ws)
+        aether_fast_dense_(ops, q, k, v, causal, out,
+                           workers_in(ws_len, each, each, aether_get_num_threads()), ws, each);
+    else
+        aether_dense_ref_(q, k, v, causal, out);
+}
+
 aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
                                    const aether_tensor *v, int causal, aether_tensor *out,
                                    void *ws, size_t ws_len)
 {
-    const aether_simd_ops *ops;
     size_t each;
+    aether_status st = dense_check(q, k, v, out);
+    if (st != AETHER_OK)
+        return st;
+    if (dense_each(q->dim, &each) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    if ((st = aether_ws_check_(ws, ws_len, each)) != AETHER_OK)
+        return st;
+    if (q->seq == 0 || q->heads == 0)
+        return AETHER_OK;
+    dense_run(q, k, v, causal, out, ws, ws_len, each);
+    return AETHER_OK;
+}
+
+/* The workspace-free form of the reference API: the one attention entry
+ * point that allocates (the optimised kernels' scratch, per call). If that
+ * fails it runs the reference kernel, which needs none. */
+aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
+                                const aether_tensor *v, int causal, aether_tensor *out)
+{
+    size_t each, need = 0;
     void *heap = NULL;
     aether_status st = dense_check(q, k, v, out);
     if (st != AETHER_OK)
         return st;
     if (dense_each(q->dim, &each) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    if (ws && ws_len < each)
-        return AETHER_ERR_BUFFER_TOO_SMALL;
     if (q->seq == 0 || q->heads == 0)
         return AETHER_OK;
-    ops = aether_simd_active_();
-    if (ops) {
-        unsigned threads = aether_get_num_threads();
-        if (!ws) {
-            size_t need;
-            /* The optimised path's only failure (no memory for its
-             * scratch) falls back to the reference, which needs none. */
-            if (aether_size_mul(each, threads, &need) == AETHER_OK)
-                heap = malloc(need);
-            ws = heap;
-            ws_len = heap ? need : 0;
-        }
-        if (ws) {
-            aether_fast_dense_(ops, q, k, v, causal, out, workers_in(ws_len, each, each, threads),
-                              ws, each);
-            free(heap);
-            return AETHER_OK;
-        }
-    }
-    aether_dense_ref_(q, k, v, causal, out);
+    if (aether_simd_active_() &&
+        aether_size_mul(each, aether_get_num_threads(), &need) == AETHER_OK)
+        heap = malloc(need);
+    dense_run(q, k, v, causal, out, heap, heap ? need : 0, each);
+    free(heap);
     return AETHER_OK;
-}
-
-aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
-                                const aether_tensor *v, int causal, aether_tensor *out)
-{
-    return aether_attn_dense_ws(q, k, v, causal, out, NULL, 0);
 }
 
 void aether_sparse_query_fast_(const float *q, size_t dim, float scale, const aether_rows *tokens,

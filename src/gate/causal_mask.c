@@ -3,6 +3,7 @@
  * saliences 0..j, so a window forward with the mask and a streaming decode
  * that gates each key as it arrives (causal_gate.c) see the same candidates.
  */
+#include "core/workspace.h"
 #include "gate/gate_internal.h"
 
 #include <math.h>
@@ -123,7 +124,6 @@ aether_status aether_keep_mask_causal(const aether_causal_params *p, const float
 {
     aether_prefix_topk t;
     size_t need, i;
-    void *heap = NULL;
     aether_status st;
     if ((st = aether_keep_mask_causal_workspace_size(p, n, &need)) != AETHER_OK)
         return st;
@@ -131,14 +131,8 @@ aether_status aether_keep_mask_causal(const aether_causal_params *p, const float
         return AETHER_OK;
     if (!s || !mask)
         return AETHER_ERR_NULL_ARG;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     t.heap = heap_layout(p, n, ws, ws_len, &need, &st);
     t.k = heap_len(p, n);
     t.n = 0;
@@ -150,7 +144,6 @@ aether_status aether_keep_mask_causal(const aether_causal_params *p, const float
         for (i = 0; i < n; ++i)
             mask[i] = (uint8_t)aether_causal_decide_(p, &t, s[i]);
     }
-    free(heap);
     return AETHER_OK;
 }
 
@@ -197,7 +190,7 @@ aether_status aether_causal_gate_window(const aether_fastgrnn *g, const aether_c
 {
     aether_arena a;
     float *sal;
-    void *gws, *cws, *heap = NULL;
+    void *gws, *cws;
     size_t gl, cl, need;
     aether_status st;
     if ((st = aether_fastgrnn_check_(g)) != AETHER_OK ||
@@ -215,26 +208,17 @@ aether_status aether_causal_gate_window(const aether_fastgrnn *g, const aether_c
         return AETHER_ERR_NULL_ARG;
     if ((st = aether_causal_gate_window_workspace_size(g, p, k->seq, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     aether_arena_init(&a, ws, ws_len);
     if ((st = window_layout(&a, g, p, k->seq, &sal, &gws, &gl, &cws, &cl)) != AETHER_OK ||
         (st = aether_fastgrnn_score_kv(g, k, sal, k->seq, gws, gl)) != AETHER_OK ||
-        (st = aether_keep_mask_causal(p, sal, k->seq, mask, cws, cl)) != AETHER_OK) {
-        free(heap);
+        (st = aether_keep_mask_causal(p, sal, k->seq, mask, cws, cl)) != AETHER_OK)
         return st;
-    }
     if (salience_out) {
         size_t i;
         for (i = 0; i < k->seq; ++i)
             salience_out[i] = sal[i];
     }
-    free(heap);
     return AETHER_OK;
 }

@@ -2,6 +2,7 @@
  * Gated sparse prefill (docs/KERNELS.md section 10.1): the reference
  * forward loop with the token list filtered by a keep mask.
  */
+#include "core/workspace.h"
 #include "aether/attention_gated.h"
 
 #include <stdlib.h>
@@ -41,7 +42,6 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
     aether_arena a;
     aether_sparse_ws w;
     aether_status st = AETHER_OK;
-    void *heap = NULL;
     float scale;
 
     if (seq == 0 || qh == 0)
@@ -51,20 +51,11 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
     if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK)
         return st;
     need = a.used;
-    if (!ws) {
-        heap = malloc(need);
-        if (!heap)
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
-    aether_arena_init(&a, ws, ws_len);
-    if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK) {
-        free(heap);
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
-    }
+    aether_arena_init(&a, ws, ws_len);
+    if ((st = aether_sparse_ws_layout_(&a, cfg, seq, kvh, dim, &w)) != AETHER_OK)
+        return st;
     if (w.nb > 0) {
         aether_landmarks_prefill_(k->data, seq, kvh, dim, cfg->block_size, w.lm_k);
         aether_landmarks_prefill_(v->data, seq, kvh, dim, cfg->block_size, w.lm_v);
@@ -91,7 +82,6 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
                                 &blks, w.blk, n_blk, w.acc, out->data + (i * qh + h) * dim);
         }
     }
-    free(heap);
     return st;
 }
 

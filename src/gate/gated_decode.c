@@ -3,6 +3,7 @@
  * accessors only: the candidate lists of the newest position, the section
  * 10.1 token filter, then the reference online softmax per query head.
  */
+#include "core/workspace.h"
 #include "aether/attention_gated.h"
 
 #include <stdlib.h>
@@ -119,7 +120,6 @@ aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const a
     size_t len, qh, kvh, dim, group, i, n_tok = 0, n_blk = 0, a, h, need;
     aether_arena ar;
     gd_ws w;
-    void *heap = NULL;
     float scale;
     aether_status st = validate(cfg, q1, cache, keep, n_keep, out);
     if (st != AETHER_OK)
@@ -137,14 +137,8 @@ aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const a
 
     if ((st = measure(cfg, cache, qh, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     aether_arena_init(&ar, ws, ws_len);
     if ((st = gd_layout(&ar, cfg, aether_kvcache_capacity(cache), qh, kvh, dim, &w)) !=
         AETHER_OK)
@@ -177,6 +171,5 @@ aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const a
     for (h = 0; h < qh; ++h)
         aether_osm_end(&w.st[h], out->data + h * dim);
 done:
-    free(heap);
     return st;
 }

@@ -2,6 +2,7 @@
  * forward_gated_with_fastgrnn (docs/KERNELS.md section 10.2): saliences
  * of the keys, the reference top-k mask, then the gated forward.
  */
+#include "core/workspace.h"
 #include "gate/gate_internal.h"
 
 #include <stdlib.h>
@@ -60,7 +61,6 @@ aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
 {
     aether_arena a;
     gf_ws w;
-    void *heap = NULL;
     size_t need, seq, i;
     int gqa;
     aether_status st;
@@ -82,14 +82,8 @@ aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
     if ((st = gf_layout(&a, cfg, g, seq, q->heads, k->heads, q->dim, top_k, &w)) != AETHER_OK)
         return st;
     need = a.used;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     aether_arena_init(&a, ws, ws_len);
     if ((st = gf_layout(&a, cfg, g, seq, q->heads, k->heads, q->dim, top_k, &w)) != AETHER_OK ||
         (st = aether_fastgrnn_score_kv(g, k, w.sal, seq, w.gws, w.gws_len)) != AETHER_OK ||
@@ -108,6 +102,5 @@ aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
             mask_out[i] = w.mask[i];
     }
 done:
-    free(heap);
     return st;
 }

@@ -4,6 +4,7 @@
  * reference's comparator is inconsistent with NaN; this one is not, so the
  * selection is well defined for every input.
  */
+#include "core/workspace.h"
 #include "gate/gate_internal.h"
 
 #include <math.h>
@@ -91,7 +92,6 @@ aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t
 {
     size_t need, i, used = 0;
     size_t *h;
-    void *heap = NULL;
     aether_status st;
     if (n == 0)
         return AETHER_OK;
@@ -104,14 +104,8 @@ aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t
     }
     if ((st = aether_keep_mask_top_k_workspace_size(n, k, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     h = (size_t *)carve(ws, ws_len, k, sizeof(size_t), &need, &st);
     /* Later indices lose ties, so a newcomer displaces the weakest kept
      * position only if its salience is strictly higher. */
@@ -128,7 +122,6 @@ aether_status aether_keep_mask_top_k(const float *s, size_t n, size_t k, uint8_t
         mask[i] = 0;
     for (i = 0; i < k; ++i)
         mask[h[i]] = 1;
-    free(heap);
     return AETHER_OK;
 }
 
@@ -178,7 +171,6 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
 {
     size_t need, i, idx;
     float *sorted, threshold, fidx;
-    void *heap = NULL;
     aether_status st;
     if (isnan(q))
         return AETHER_ERR_INVALID_ARG;
@@ -188,14 +180,8 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
         return AETHER_ERR_NULL_ARG;
     if ((st = aether_keep_mask_quantile_workspace_size(n, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     sorted = (float *)carve(ws, ws_len, n, sizeof(float), &need, &st);
     for (i = 0; i < n; ++i)
         sorted[i] = s[i];
@@ -210,6 +196,5 @@ aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8
     threshold = sorted[idx < n - 1 ? idx : n - 1];
     for (i = 0; i < n; ++i)
         mask[i] = aether_salience_above_(threshold, s[i]) ? 0 : 1;
-    free(heap);
     return AETHER_OK;
 }

@@ -2,6 +2,7 @@
  * FastGRNN recurrence and saliences (docs/KERNELS.md sections 11.3-11.4),
  * in the reference's exact accumulation order.
  */
+#include "core/workspace.h"
 #include "gate/gate_internal.h"
 
 #include <math.h>
@@ -132,7 +133,6 @@ static aether_status run_scores(const aether_fastgrnn *g, const float *x, size_t
 {
     aether_arena a;
     float *h0, *h1, *px, *t;
-    void *heap = NULL;
     size_t need, i;
     aether_status st;
 
@@ -140,19 +140,11 @@ static aether_status run_scores(const aether_fastgrnn *g, const float *x, size_t
         return AETHER_OK;
     if ((st = aether_fastgrnn_workspace_size(g, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        if (!(heap = malloc(need)))
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
-    aether_arena_init(&a, ws, ws_len);
-    if ((st = ws_layout(&a, g, &h0, &h1, &px)) != AETHER_OK) {
-        free(heap);
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
-    }
+    aether_arena_init(&a, ws, ws_len);
+    if ((st = ws_layout(&a, g, &h0, &h1, &px)) != AETHER_OK)
+        return st;
     /* arena blocks are zero-filled: h0 is the initial state */
     for (i = 0; i < n; ++i) {
         const float *xi;
@@ -169,7 +161,6 @@ static aether_status run_scores(const aether_fastgrnn *g, const float *x, size_t
         h0 = h1;
         h1 = t;
     }
-    free(heap);
     return AETHER_OK;
 }
 

@@ -15,10 +15,9 @@ aether_status aether_head_forward_workspace_size(const aether_head *head, size_t
         return st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
-    if (head->backend == AETHER_HEAD_DENSE) {
-        *bytes = 0; /* two-pass dense attention needs no scratch */
-        return AETHER_OK;
-    }
+    if (head->backend == AETHER_HEAD_DENSE)
+        return aether_attn_dense_workspace_size(head->cfg.q_heads, head->cfg.kv_heads,
+                                                head->cfg.head_dim, bytes);
     return aether_attn_forward_workspace_size(&head->attn, seq, head->cfg.q_heads,
                                               head->cfg.kv_heads, head->cfg.head_dim, bytes);
 }
@@ -39,7 +38,7 @@ aether_status aether_head_forward(const aether_head *head, const aether_tensor *
         !shaped(v, q->seq, c->kv_heads, c->head_dim) || !aether_tensor_same_shape(out, q))
         return AETHER_ERR_SHAPE_MISMATCH;
     if (head->backend == AETHER_HEAD_DENSE)
-        return aether_attn_dense(q, k, v, head->cfg.causal, out);
+        return aether_attn_dense_ws(q, k, v, head->cfg.causal, out, ws, ws_len);
     if (c->q_heads == c->kv_heads)
         return aether_attn_forward(&head->attn, q, k, v, out, ws, ws_len);
     return aether_attn_forward_gqa(&head->attn, q, k, v, out, ws, ws_len);

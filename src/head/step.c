@@ -1,11 +1,11 @@
 /* Temporal head streaming: cache creation, the atomic step, and the dense
  * decode over every cached token. */
+#include "core/workspace.h"
 #include "head/head_internal.h"
 #include "head/head_step.h"
 #include "kvcache/kv_step.h"
 #include "kernels/osm.h"
 
-#include <stdlib.h>
 
 aether_status aether_head_cache_params(const aether_head *head, size_t capacity,
                                        aether_kvcache_params *out)
@@ -59,6 +59,16 @@ aether_status aether_head_step_workspace_size(const aether_head *head, size_t *b
         *bytes = 0;
         return AETHER_OK;
     }
+    return dense_ws_bytes(&head->cfg, bytes);
+}
+
+aether_status aether_head_dense_decode_workspace_size(const aether_head *head, size_t *bytes)
+{
+    aether_status st = aether_head_check_(head);
+    if (st != AETHER_OK)
+        return st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
     return dense_ws_bytes(&head->cfg, bytes);
 }
 
@@ -131,25 +141,17 @@ static void dense_decode(const aether_head *head, const float *q, const aether_k
     }
 }
 
-/* Resolve the dense scratch: the caller's, or a malloc'd block (*owned). */
+/* The dense scratch: the caller's workspace, checked (aether/core.h). */
 static aether_status dense_scratch(const aether_head *head, void *ws, size_t ws_len,
-                                   float **scratch, void **owned)
+                                   float **scratch)
 {
     size_t need;
     aether_status st = dense_ws_bytes(&head->cfg, &need);
-    *owned = NULL;
     if (st != AETHER_OK)
         return st;
-    if (ws) {
-        if (ws_len < need)
-            return AETHER_ERR_BUFFER_TOO_SMALL;
-        *scratch = (float *)ws;
-        return AETHER_OK;
-    }
-    *owned = malloc(need ? need : 1);
-    if (!*owned)
-        return AETHER_ERR_NO_MEM;
-    *scratch = (float *)*owned;
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
+    *scratch = (float *)ws;
     return AETHER_OK;
 }
 
@@ -158,7 +160,6 @@ aether_status aether_head_dense_decode(const aether_head *head, const aether_ten
                                        size_t ws_len)
 {
     float *scratch;
-    void *owned;
     aether_status st = aether_head_check_(head);
     if (st != AETHER_OK)
         return st;
@@ -168,10 +169,9 @@ aether_status aether_head_dense_decode(const aether_head *head, const aether_ten
         return st;
     if (!aether_head_all_finite_(q1->data, aether_tensor_size(q1)))
         return AETHER_ERR_NONFINITE;
-    if ((st = dense_scratch(head, ws, ws_len, &scratch, &owned)) != AETHER_OK)
+    if ((st = dense_scratch(head, ws, ws_len, &scratch)) != AETHER_OK)
         return st;
     dense_decode(head, q1->data, cache, out->data, scratch);
-    free(owned);
     return AETHER_OK;
 }
 
@@ -182,7 +182,6 @@ aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
 {
     const aether_head_config *c;
     float *scratch = NULL;
-    void *owned = NULL;
     aether_status st = aether_head_check_(head);
     if (st != AETHER_OK)
         return st;
@@ -206,7 +205,7 @@ aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
         !aether_head_all_finite_(v1->data, aether_tensor_size(v1)))
         return AETHER_ERR_NONFINITE;
     if (head->backend == AETHER_HEAD_DENSE &&
-        (st = dense_scratch(head, ws, ws_len, &scratch, &owned)) != AETHER_OK)
+        (st = dense_scratch(head, ws, ws_len, &scratch)) != AETHER_OK)
         return st;
     st = aether_kvcache_append(cache, k1, v1);
     if (st == AETHER_OK) {
@@ -215,7 +214,6 @@ aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
         else
             st = aether_kvcache_decode_step(&head->attn, q1, cache, out);
     }
-    free(owned);
     return st;
 }
 

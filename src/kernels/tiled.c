@@ -4,6 +4,7 @@
  * everything else is per query. Only the current tile's softmax states and a
  * handful of block means are ever held, so scratch does not grow with seq.
  */
+#include "core/workspace.h"
 #include "aether/attention_tiled.h"
 
 #include <limits.h>
@@ -315,7 +316,6 @@ static aether_status run_tiled(const aether_attn_config *cfg, const aether_tenso
     tiled_ws w;
     aether_arena a;
     aether_status st;
-    void *heap = NULL;
     size_t need, q0, b;
 
     if (q->seq == 0 || q->heads == 0)
@@ -340,20 +340,11 @@ static aether_status run_tiled(const aether_attn_config *cfg, const aether_tenso
 
     if ((st = measure(cfg, r.seq, r.group, r.dim, tile, &need)) != AETHER_OK)
         return st;
-    if (!ws) {
-        heap = malloc(need);
-        if (!heap)
-            return AETHER_ERR_NO_MEM;
-        ws = heap;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
-    aether_arena_init(&a, ws, ws_len);
-    if ((st = layout(&a, cfg, r.seq, r.group, r.dim, tile, &w)) != AETHER_OK) {
-        free(heap);
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
-    }
+    aether_arena_init(&a, ws, ws_len);
+    if ((st = layout(&a, cfg, r.seq, r.group, r.dim, tile, &w)) != AETHER_OK)
+        return st;
 
     for (r.hk = 0; r.hk < r.kvh; ++r.hk) {
         for (b = 0; b < w.blk_cap; ++b)
@@ -363,7 +354,6 @@ static aether_status run_tiled(const aether_attn_config *cfg, const aether_tenso
             run_tile(&r, q0, q1);
         }
     }
-    free(heap);
     return AETHER_OK;
 }
 

@@ -1,7 +1,7 @@
 /* Window forward over N frames (docs/MODEL.md section 2). */
+#include "core/workspace.h"
 #include "model/model_internal.h"
 
-#include <stdlib.h>
 
 typedef struct fwd_ws {
     float *h, *q, *k, *v, *a, *tmp, *pooled;
@@ -84,7 +84,6 @@ aether_status aether_model_forward(const aether_model *model, const float *frame
 {
     aether_arena ar;
     fwd_ws w;
-    void *owned = NULL;
     size_t in, need, t, j, total;
     aether_status st = aether_model_check_(model);
 
@@ -103,13 +102,8 @@ aether_status aether_model_forward(const aether_model *model, const float *frame
     st = aether_model_forward_workspace_size(model, n_frames, &need);
     if (st != AETHER_OK)
         return st;
-    if (!ws) {
-        owned = malloc(need);
-        if (!owned)
-            return AETHER_ERR_NO_MEM;
-        ws = owned;
-        ws_len = need;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     aether_arena_init(&ar, ws, ws_len);
     st = ws_layout(&ar, model, n_frames, &w);
     if (st != AETHER_OK)
@@ -138,6 +132,5 @@ aether_status aether_model_forward(const aether_model *model, const float *frame
         for (j = 0; j < in; ++j)
             pooled[j] = w.pooled[j];
 done:
-    free(owned);
     return st;
 }

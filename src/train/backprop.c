@@ -6,6 +6,7 @@
  * backward recomputes each query's softmax over the candidates the kernel
  * used (in double) and differentiates through it.
  */
+#include "core/workspace.h"
 #include "train/train_internal.h"
 
 #include <math.h>
@@ -331,7 +332,6 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
     size_t I, L, C, QW, KVW, n = n_frames, need, total, t, j, l;
     aether_arena ar;
     ex_ws w;
-    void *owned = NULL;
     aether_status st;
     double m, z, lse;
 
@@ -353,15 +353,8 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
     st = aether_train_example_ws_size(net, n, &need);
     if (st != AETHER_OK)
         return st;
-    if (!ws) {
-        owned = malloc(need);
-        if (!owned)
-            return AETHER_ERR_NO_MEM;
-        ws = owned;
-        ws_len = need;
-    } else if (ws_len < need) {
-        return AETHER_ERR_BUFFER_TOO_SMALL;
-    }
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     aether_arena_init(&ar, ws, ws_len);
     st = ws_layout(&ar, net, n, &w);
     if (st != AETHER_OK)
@@ -433,6 +426,5 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
         }
     }
 done:
-    free(owned);
     return st;
 }

@@ -1,4 +1,5 @@
 /* Time-based validation split, normalisation statistics and evaluation. */
+#include "core/workspace.h"
 #include "train/train_internal.h"
 
 #include <math.h>
@@ -114,13 +115,12 @@ size_t aether_train_eval_windows(size_t n_frames, size_t window, size_t stride)
 }
 
 aether_status aether_train_evaluate(const aether_train_net *net,
-                                    const aether_train_recording *recs, size_t n_recs,
-                                    int split, size_t window, size_t stride, aether_pool pool,
-                                    size_t *conf, double *loss_sum, size_t *n_windows)
+                                    const aether_train_recording *recs, size_t n_recs, int split,
+                                    size_t window, size_t stride, aether_pool pool, size_t *conf,
+                                    double *loss_sum, size_t *n_windows, void *ws, size_t ws_len)
 {
     size_t r, k, C, need = 0, count = 0;
     double lsum = 0.0;
-    void *ws;
     float logits[AETHER_TRAIN_MAX_CLASSES];
     aether_status st = AETHER_OK;
     if (!net || (!recs && n_recs) || !conf)
@@ -133,9 +133,8 @@ aether_status aether_train_evaluate(const aether_train_net *net,
     st = aether_train_example_ws_size(net, window, &need);
     if (st != AETHER_OK)
         return st;
-    ws = malloc(need);
-    if (!ws)
-        return AETHER_ERR_NO_MEM;
+    if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
+        return st;
     for (r = 0; r < n_recs && st == AETHER_OK; ++r) {
         const aether_train_recording *rc = &recs[r];
         size_t nw, dim = aether_train_net_header(net)->input_dim;
@@ -151,7 +150,7 @@ aether_status aether_train_evaluate(const aether_train_net *net,
             size_t c, best = 0;
             double l = 0.0;
             st = aether_train_example(net, rc->frames + off * dim, len, pool, rc->label, 1.0f,
-                                      NULL, logits, &l, ws, need);
+                                      NULL, logits, &l, ws, ws_len);
             if (st != AETHER_OK)
                 break;
             for (c = 1; c < C; ++c)
@@ -162,7 +161,6 @@ aether_status aether_train_evaluate(const aether_train_net *net,
             count++;
         }
     }
-    free(ws);
     if (st == AETHER_OK) {
         if (loss_sum)
             *loss_sum = lsum;

@@ -373,7 +373,7 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
             aether_metrics m;
             memset(conf, 0, sizeof conf);
             st = aether_train_evaluate(net, recs, n_recs, AETHER_SPLIT_VAL, c.window, c.stride,
-                                       c.pool, conf, &vl, &nw);
+                                       c.pool, conf, &vl, &nw, job.slot_ws, job.ws_len);
             if (st != AETHER_OK)
                 goto done;
             aether_metrics_compute(conf, C, &m);

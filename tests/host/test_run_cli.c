@@ -13,6 +13,7 @@
 #include "aether/packet.h"
 #include "aether/recording.h"
 #include "check.h"
+#include "test_ws.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -728,8 +729,7 @@ static void test_window_mode(void)
             continue;
         for (i = 0; i < count; ++i)
             memcpy(win + i * 16, ring + ((head + WIN - count + i) % WIN) * 16, sizeof x);
-        CHECK_STATUS(aether_model_forward(model, win, count, AETHER_POOL_MEAN, logits, NULL, NULL,
-                                          0),
+        CHECK_STATUS(ws_model_forward(model, win, count, AETHER_POOL_MEAN, logits, NULL),
                      AETHER_OK);
         /* the next decision line of the CLI */
         {

@@ -10,6 +10,7 @@
 #include "aether/train.h"
 #include "aether/dataset.h"
 #include "check.h"
+#include "test_ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,8 +101,8 @@ static double validation_f1(const char *name, size_t *n_windows)
         for (k = 0; k < nw; ++k) {
             float logits[AETHER_TRAIN_MAX_CLASSES];
             size_t n = rec->n_frames < window ? rec->n_frames : window, c, best = 0;
-            CHECK_STATUS(aether_model_forward(model, rec->frames + k * stride * ds.dim, n,
-                                              AETHER_POOL_MEAN, logits, NULL, NULL, 0),
+            CHECK_STATUS(ws_model_forward(model, rec->frames + k * stride * ds.dim, n,
+                                          AETHER_POOL_MEAN, logits, NULL),
                          AETHER_OK);
             for (c = 1; c < C; ++c)
                 if (logits[c] > logits[best])

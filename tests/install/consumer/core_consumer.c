@@ -8,6 +8,7 @@
 #include <aether/core.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int failures;
@@ -70,10 +71,19 @@ int main(void)
     {
         aether_attn_params p = aether_attn_params_default();
         aether_attn_config cfg;
+        size_t ws_len = 0;
+        void *ws;
         check(aether_attn_config_init(&cfg, &p) == AETHER_OK, "aether_attn_config_init");
+        check(aether_attn_forward_workspace_size(&cfg, 8, 1, 1, 4, &ws_len) == AETHER_OK,
+              "aether_attn_forward_workspace_size");
+        ws = malloc(ws_len ? ws_len : 1);
         memset(out, 0, sizeof out);
-        check(aether_attn_forward(&cfg, &tq, &tk, &tv, &to, NULL, 0) == AETHER_OK,
+        check(aether_attn_forward(&cfg, &tq, &tk, &tv, &to, NULL, 0) == AETHER_ERR_NULL_ARG,
+              "aether_attn_forward without a workspace");
+        check(ws != NULL &&
+                  aether_attn_forward(&cfg, &tq, &tk, &tv, &to, ws, ws_len) == AETHER_OK,
               "aether_attn_forward");
+        free(ws);
         check_output(out, "sparse");
     }
 
