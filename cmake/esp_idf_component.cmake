@@ -14,8 +14,11 @@ get_filename_component(AETHER_COMPONENT_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSO
 
 file(GLOB AETHER_COMPONENT_SRCS "${AETHER_COMPONENT_ROOT}/src/*/*.c")
 list(FILTER AETHER_COMPONENT_SRCS EXCLUDE REGEX "/src/host/")
-# SIMD kernels compile to empty tables on targets without the instruction
-# sets; keeping the glob whole keeps the dispatch table complete.
+# src/simd holds the per-ISA template sources, compiled once per ISA below
+# (aether_simd_add). No ISA targets the ESP32 cores: they compile to getters
+# returning NULL, which keeps the dispatch table complete.
+list(FILTER AETHER_COMPONENT_SRCS EXCLUDE REGEX "/src/simd/")
+include(${CMAKE_CURRENT_LIST_DIR}/aether_simd.cmake)
 
 # Requirements cannot depend on Kconfig (they are expanded before the
 # configuration exists), so esp-dsp is linked as a weak dependency below,
@@ -30,6 +33,7 @@ if(NOT CMAKE_BUILD_EARLY_EXPANSION)
   # FPU has madd.s) nor reassociated: results stay bit-identical with the
   # host and the goldens.
   target_compile_options(${COMPONENT_LIB} PRIVATE -ffp-contract=off -fno-fast-math)
+  aether_simd_add(${COMPONENT_LIB})
   if(CONFIG_AETHER_USE_ESP_DSP)
     idf_build_get_property(_aether_build_components BUILD_COMPONENTS)
     set(_aether_dsp "")

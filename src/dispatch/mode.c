@@ -5,9 +5,11 @@
  * atomics so concurrent callers never race.
  *
  * The table below is the only place that knows the ISA tables: one row
- * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in AUTO's order of
- * preference. Adding an ISA is its kernel file plus one row here (and its
- * feature bit in cpu.c's detection).
+ * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in
+ * AUTO's order of preference, with its getters declared above it. Adding
+ * an ISA is its primitives header src/simd/isa_<isa>.h, its entry in
+ * cmake/aether_simd.cmake, one row here (and its feature bit in cpu.c's
+ * detection).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,10 @@ typedef struct kernel_row {
     const aether_simd_ops *(*ops)(void); /* NULL: the scalar reference */
     const aether_simd_probes *(*probes)(void); /* the benchmark's probes */
 } kernel_row;
+
+AETHER_SIMD_GETTERS(avx512);
+AETHER_SIMD_GETTERS(avx2);
+AETHER_SIMD_GETTERS(neon);
 
 static const kernel_row k_rows[] = {
     {"avx512", AETHER_KERNELS_AVX512, AETHER_CPU_AVX512, aether_simd_avx512_,

@@ -9,10 +9,22 @@
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_landmarks.h"
 #include "kvcache/kv_slots.h"
-#include "kvcache/kv_step.h"
-
 
 /* ---------- storing ---------- */
+
+int aether_kv_rows_finite_(const float *x, size_t n)
+{
+    /* An all-ones exponent (NaN, infinity) carries into bit 31 when one is
+     * added to it: add, and, or only, which compilers vectorise. */
+    uint32_t bad = 0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (b & 0x7F800000u) + 0x00800000u;
+    }
+    return (bad & 0x80000000u) == 0;
+}
 
 aether_status aether_kv_check_rows_(const aether_kvcache *c, const float *k, const float *v)
 {

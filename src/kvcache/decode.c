@@ -1,21 +1,22 @@
 /*
- * Single-token decode over a KV cache (docs/KERNELS.md sections 14.3, 14.5): the
- * candidate lists of the newest position come from the pattern module into
- * scratch held by the cache; the softmax is the shared reference recurrence.
- * Nothing here allocates or touches more than the candidates' rows.
+ * Decode of one query over the cached rows (docs/KERNELS.md sections 14.3,
+ * 14.5): the candidate lists of the newest position come from the pattern
+ * module into scratch held by the cache, then the optimised kernels or the
+ * reference (the shared softmax recurrence) run over them. Nothing here
+ * allocates or touches more than the candidates' rows. Appending and
+ * decoding a token is step.c.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/osm.h"
-#include "kvcache/kv_append.h"
 #include "kvcache/kv_checks.h"
+#include "kvcache/kv_decode.h"
 #include "kvcache/kv_landmarks.h"
 #include "kvcache/kv_slots.h"
-#include "kvcache/kv_step.h"
 #include "pattern/pattern_fill.h"
 
-static aether_status check_cfg(const aether_attn_config *cfg, const aether_kvcache *c)
+aether_status aether_kv_check_cfg_(const aether_attn_config *cfg, const aether_kvcache *c)
 {
     aether_status st = aether_attn_config_check(cfg);
     if (st != AETHER_OK)
@@ -342,11 +343,10 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
                 aether_kv_tree_update_(c, c->tok_slot[j]);
 }
 
-/* One decode over a non-empty cache; all arguments already validated. The
- * cache's kernels were chosen at init; SCORED eviction needs every
+/* The cache's kernels were chosen at init; SCORED eviction needs every
  * candidate's weight, which only the reference decode computes. */
-static void decode_core(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                        aether_kvcache *c, const aether_kvcache *twin, float *out)
+void aether_kv_decode_(const aether_attn_config *cfg, const float *q, size_t q_heads,
+                       aether_kvcache *c, const aether_kvcache *twin, float *out)
 {
     size_t i, seq, n_tok, n_blk;
     const aether_simd_ops *ops = aether_kernel_sel_ops(&c->kern);
@@ -378,7 +378,7 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
     st = aether_kv_check_(cache);
     if (st != AETHER_OK)
         return st;
-    st = check_cfg(cfg, cache);
+    st = aether_kv_check_cfg_(cfg, cache);
     if (st != AETHER_OK)
         return st;
     if (q1->seq != 1)
@@ -399,97 +399,6 @@ aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const ae
         memset(out->data, 0, q1->heads * q1->dim * sizeof(float));
         return AETHER_OK;
     }
-    decode_core(cfg, q1->data, q1->heads, cache, NULL, out->data);
+    aether_kv_decode_(cfg, q1->data, q1->heads, cache, NULL, out->data);
     return AETHER_OK;
-}
-
-aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const aether_tensor *q,
-                                          const aether_tensor *k_new, const aether_tensor *v_new,
-                                          aether_kvcache *cache, aether_tensor *out)
-{
-    size_t n, t, qrow;
-    aether_status st;
-    if (!cfg || !q || !k_new || !v_new || !out)
-        return AETHER_ERR_NULL_ARG;
-    st = aether_kv_check_(cache);
-    if (st != AETHER_OK)
-        return st;
-    st = check_cfg(cfg, cache);
-    if (st != AETHER_OK)
-        return st;
-    n = q->seq;
-    if (k_new->seq != n || v_new->seq != n || !aether_tensor_same_shape(q, out))
-        return AETHER_ERR_SHAPE_MISMATCH;
-    if (n == 0)
-        return AETHER_OK;
-    if (q->dim == 0)
-        return AETHER_ERR_ZERO_HEAD_DIM;
-    if (q->dim != cache->head_dim || k_new->dim != cache->head_dim ||
-        v_new->dim != cache->head_dim)
-        return AETHER_ERR_HEAD_DIM_MISMATCH;
-    if (k_new->heads != cache->kv_heads || v_new->heads != cache->kv_heads)
-        return AETHER_ERR_KV_HEADS_MISMATCH;
-    if (q->heads == 0 || q->heads % cache->kv_heads != 0)
-        return AETHER_ERR_GQA_RATIO;
-    if (!q->data || !k_new->data || !v_new->data || !out->data)
-        return AETHER_ERR_NULL_ARG;
-    /* Tensors exist, so seq * heads * dim did not overflow. */
-    qrow = q->heads * q->dim;
-    if (!aether_kv_rows_finite_(q->data, n * qrow) ||
-        !aether_kv_rows_finite_(k_new->data, n * cache->row) ||
-        !aether_kv_rows_finite_(v_new->data, n * cache->row))
-        return AETHER_ERR_NONFINITE;
-    if (n > SIZE_MAX - cache->next_token)
-        return AETHER_ERR_OVERFLOW;
-    if (!aether_kv_logical_(cache) && n > cache->capacity - cache->len)
-        return AETHER_ERR_CACHE_FULL;
-    /* From here nothing can fail: the batch is atomic. */
-    for (t = 0; t < n; ++t) {
-        aether_kv_push_(cache, k_new->data + t * cache->row, v_new->data + t * cache->row);
-        decode_core(cfg, q->data + t * qrow, q->heads, cache, NULL, out->data + t * qrow);
-    }
-    return AETHER_OK;
-}
-
-int aether_kv_rows_finite_(const float *x, size_t n)
-{
-    /* An all-ones exponent (NaN, infinity) carries into bit 31 when one is
-     * added to it: add, and, or only, which compilers vectorise. */
-    uint32_t bad = 0;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        uint32_t b;
-        memcpy(&b, x + i, sizeof b);
-        bad |= (b & 0x7F800000u) + 0x00800000u;
-    }
-    return (bad & 0x80000000u) == 0;
-}
-
-/* The checks of aether_kvcache_append_rows after the finite rows, then
- * the append and the decode. */
-static aether_status step_rows(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                               const float *k, const float *v, aether_kvcache *c,
-                               const aether_kvcache *twin, float *out)
-{
-    if (c->next_token == SIZE_MAX)
-        return AETHER_ERR_OVERFLOW;
-    if (c->len >= c->capacity && !aether_kv_logical_(c))
-        return AETHER_ERR_CACHE_FULL;
-    aether_kv_push_(c, k, v);
-    decode_core(cfg, q, q_heads, c, twin, out);
-    return AETHER_OK;
-}
-
-aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
-                                   const float *k, const float *v, aether_kvcache *c, float *out)
-{
-    return step_rows(cfg, q, q_heads, k, v, c, NULL, out);
-}
-
-aether_status aether_kv_step_rows_twin_(const aether_attn_config *cfg, const float *q,
-                                        size_t q_heads, const float *k, const float *v,
-                                        aether_kvcache *c, const aether_kvcache *prev,
-                                        float *out)
-{
-    return step_rows(cfg, q, q_heads, k, v, c, prev, out);
 }

@@ -12,6 +12,9 @@ aether_status aether_kv_check_(const aether_kvcache *c);
 /* 1 when the cache uses logical (token id) positions. */
 int aether_kv_logical_(const aether_kvcache *c);
 
+/* 1 when all n floats are finite (exponent test on the bits: no calls). */
+int aether_kv_rows_finite_(const float *x, size_t n);
+
 /* Rows of a token must be finite and the id space not exhausted. */
 aether_status aether_kv_check_rows_(const aether_kvcache *c, const float *k, const float *v);
 

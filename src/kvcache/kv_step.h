@@ -1,15 +1,15 @@
 /*
- * Internal: the streaming hot path of the KV cache for callers that hold
- * their rows as plain arrays and validated shapes and configuration once
- * (the model session), so a frame pays no per-call tensor checks.
+ * Internal: the streaming hot path of the KV cache (step.c) for callers
+ * that hold their rows as plain arrays and validated shapes and
+ * configuration once (the model session), so a frame pays no per-call
+ * tensor checks.
  */
 #ifndef AETHER_KVCACHE_KV_STEP_H
 #define AETHER_KVCACHE_KV_STEP_H
 
 #include "aether/kvcache.h"
-
-/* 1 when all n floats are finite (exponent test on the bits: no calls). */
-int aether_kv_rows_finite_(const float *x, size_t n);
+/* aether_kv_rows_finite_, for the callers' own checks of q, k, v. */
+#include "kvcache/kv_checks.h"
 
 /* Append one token (k, v: kv_heads * head_dim floats each) and decode the
  * q_heads query rows q against the cache into out, as aether_head_step

@@ -1,9 +1,13 @@
 /*
  * Internal layout of aether_kvcache. Everything lives in the caller's
- * buffer, carved by one arena layout. The files of this folder share their
- * helpers per data structure: kv_checks.h (validation, a leaf), kv_slots.h
- * (slot map, eviction order), kv_landmarks.h (landmark ring), kv_append.h
- * (storing a token); kv_step.h is the streaming step for upper layers.
+ * buffer, carved by one arena layout. The files of this folder: cache.c
+ * (lifecycle), slots.c (slot storage), landmarks.c, append.c, decode.c
+ * (decode of a query over the rows), step.c (append + decode of one token),
+ * evict.c. They share their helpers per data structure: kv_checks.h
+ * (validation, a leaf), kv_slots.h (slot map, eviction order),
+ * kv_landmarks.h (landmark ring), kv_append.h (storing a token),
+ * kv_decode.h (the decode, for the step); kv_step.h is the streaming step
+ * for upper layers.
  */
 #ifndef AETHER_KVCACHE_INTERNAL_H
 #define AETHER_KVCACHE_INTERNAL_H

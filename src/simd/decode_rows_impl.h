@@ -1,12 +1,13 @@
 /*
  * The decode kernels that read K/V token rows, included twice by
- * decode_impl.h: once for f32 rows (AE_RF32 1) and once for IEEE binary16
+ * decode.c: once for f32 rows (AE_RF32 1) and once for IEEE binary16
  * rows (AE_RF32 0: F16 caches), with
  *   AE_RT       the row element type
  *   AE_RLD(p)   AE_VW row elements at p as a float vector
  *   AE_RSC(x)   one row element as a float
  *   AE_RROWS    the token rows type (aether_rows / aether_rows16)
- *   AE_RN(n)    the generated name
+ *   AE_RN(n)    the generated name (private to decode.c)
+ *   AE_RX(n)    the generated name of a kernel of the ops table
  * Landmark rows are f32 in both: the f16 variants read them through the
  * f32 functions. Binary16 widens exactly, so an f16 row gives the very
  * arithmetic of the f32 row holding the same values. No include guard;
@@ -173,7 +174,7 @@ static void AE_FN(dots_any)(const float *q, const float *qv, size_t nh, size_t d
 /* Decode of up to four query rows of one GQA group: scores of a batch of
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
-static void AE_RN(query_group)(const float *q, size_t nh, size_t dim, float scale,
+void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
                                const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
                                const aether_rows *blocks, const size_t *blk, size_t n_blk,
                                float *acc, float *out)
@@ -187,7 +188,7 @@ static void AE_RN(query_group)(const float *q, size_t nh, size_t dim, float scal
 #endif
 #if AE_RF32
     if (nh == 1) {
-        AE_FN(query)(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        AE_XFN(query)(q, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
         return;
     }
 #endif
@@ -357,7 +358,7 @@ static void AE_RN(accum_heads)(float *acc, size_t nh, size_t dim, const size_t *
  * scores of a batch for every row, per row the max / exp pass, then the
  * weighted sums. Rows of different kv heads share each candidate's cache
  * lines instead of striding over the rows once per head. */
-static void AE_RN(query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
+void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
                                float scale, const AE_RROWS *tokens, const size_t *tok,
                                size_t n_tok, const aether_rows *blocks, const size_t *blk,
                                size_t n_blk, float *out)
@@ -401,3 +402,4 @@ static void AE_RN(query_heads)(const float *q, size_t nh, size_t dim, const size
 #undef AE_RSC
 #undef AE_RROWS
 #undef AE_RN
+#undef AE_RX

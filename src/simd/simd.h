@@ -1,10 +1,12 @@
 /*
  * Internal: the optimised kernel paths behind aether/dispatch.h.
  *
- * Each instruction set provides one aether_simd_ops table, built from the
- * shared template tile_impl.h with that ISA's vector primitives. The tables
- * are only compiled where the compiler targets the ISA; a getter returns
- * NULL elsewhere, so callers never need #ifdefs.
+ * Each instruction set provides one aether_simd_ops table: its vector
+ * primitives (simd/isa_<isa>.h) and the template sources tile.c, decode.c,
+ * probe.c and ops.c, which CMake compiles once per ISA with -DAE_ISA=<isa>
+ * and the ISA's flags (cmake/aether_simd.cmake). The tables are only
+ * compiled where the compiler targets the ISA; a getter returns NULL
+ * elsewhere, so callers never need #ifdefs.
  *
  * The tile kernel computes attention for up to `rows` query rows that share
  * one K/V head: each row has a contiguous window [lo, hi] of key indices
@@ -111,10 +113,6 @@ typedef struct aether_simd_ops {
 /* Most query rows query_heads takes at once. */
 #define AETHER_QHEADS_MAX 8u
 
-const aether_simd_ops *aether_simd_avx2_(void);
-const aether_simd_ops *aether_simd_avx512_(void);
-const aether_simd_ops *aether_simd_neon_(void);
-
 /* Machine probes for the benchmark's bounds (aether bench), built with the
  * same vector primitives as the kernels but kept out of their tables (no
  * kernel uses them): fma_probe runs iters steps of 12 independent
@@ -128,9 +126,13 @@ typedef struct aether_simd_probes {
     float (*read_probe)(const float *p, size_t n);
 } aether_simd_probes;
 
-/* NULL where the ISA's table is (see the getters above). */
-const aether_simd_probes *aether_simd_probes_avx2_(void);
-const aether_simd_probes *aether_simd_probes_avx512_(void);
-const aether_simd_probes *aether_simd_probes_neon_(void);
+/* Declares the getters of ISA `isa` (defined by ops.c compiled with
+ * -DAE_ISA=isa): aether_simd_<isa>_ returns its ops table and
+ * aether_simd_probes_<isa>_ its probes, both NULL where this build does
+ * not target the ISA. src/dispatch/mode.c declares one pair per row of its
+ * table. */
+#define AETHER_SIMD_GETTERS(isa)                     \
+    const aether_simd_ops *aether_simd_##isa##_(void); \
+    const aether_simd_probes *aether_simd_probes_##isa##_(void)
 
 #endif /* AETHER_SIMD_SIMD_H */

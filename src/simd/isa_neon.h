@@ -1,13 +1,17 @@
 /*
- * AArch64 Advanced SIMD kernels (always available on AArch64; elsewhere this
- * file only provides a NULL getter).
+ * AArch64 Advanced SIMD vector primitives (always there on AArch64): CMake
+ * compiles the template sources with -DAE_ISA=neon, no flag needed.
+ * Elsewhere AE_ISA_ON is 0: the templates compile to getters returning
+ * NULL. The primitives the templates use are listed in simd/kern.h.
  */
-#include "simd/simd.h"
+#ifndef AETHER_SIMD_ISA_NEON_H
+#define AETHER_SIMD_ISA_NEON_H
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
+#define AE_ISA_ON 1
 #include <arm_neon.h>
 
-/* Same algorithm and bounds as the AVX-512 exp (kern_avx512.c). */
+/* Same algorithm and bounds as the AVX-512 exp (isa_avx512.h). */
 static inline float32x4_t ae_vexp(float32x4_t x)
 {
     const float32x4_t lo = vdupq_n_f32(-87.3365478515625f), hi = vdupq_n_f32(88.0f);
@@ -31,8 +35,6 @@ static inline float32x4_t ae_vexp(float32x4_t x)
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), under));
 }
 
-#define AE_ISA neon
-#define AE_OPS_NAME "neon"
 #define AE_VW 4u
 #define AE_V float32x4_t
 #define AE_LOADU(p) vld1q_f32(p)
@@ -61,25 +63,8 @@ static inline void ae_transpose4(float32x4_t *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose4(v)
 #define AE_WIDEN16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))
-#include "simd/tile_impl.h"
-
-const aether_simd_ops *aether_simd_neon_(void)
-{
-    return &ops_neon;
-}
-
-const aether_simd_probes *aether_simd_probes_neon_(void)
-{
-    return &probes_neon;
-}
 #else
-const aether_simd_ops *aether_simd_neon_(void)
-{
-    return NULL;
-}
-
-const aether_simd_probes *aether_simd_probes_neon_(void)
-{
-    return NULL;
-}
+#define AE_ISA_ON 0
 #endif
+
+#endif /* AETHER_SIMD_ISA_NEON_H */

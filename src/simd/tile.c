@@ -1,46 +1,16 @@
 /*
- * Shared body of the optimised kernels, included once per ISA after that
- * file defined its vector primitives:
- *   AE_ISA            suffix of the generated function names
- *   AE_VW             floats per vector;  AE_V  the vector type
- *   AE_LOADU/STOREU   unaligned load / store
- *   AE_SET1, AE_ZERO  broadcast, zero
- *   AE_FMA(a, b, c)   a * b + c (fused);  AE_ADD, AE_SUB, AE_MUL, AE_MAX
- *   ae_vexp(v)        vector exp (see the ISA file for its error bound)
- *   AE_PD             vectors of the head dimension per P.V register block
- *   AE_PREFETCH(p)    prefetch the cache line of p into L1
- *   AE_HSUM(v)        horizontal sum
- *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
- *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
- *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
- * No #include guard: meant to be included once per translation unit.
+ * Template source of the tile kernel (simd.h): compiled once per ISA with
+ * -DAE_ISA=<isa> and that ISA's flags (see simd/kern.h). Also the ops'
+ * exp and prefetch, which the tile's gathered fallback uses.
  */
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
-#include "aether/core.h"
+#include "simd/kern.h"
+#include "simd/kern_shared.h"
 
-#define AE_CAT2(a, b) a##_##b
-#define AE_CAT(a, b) AE_CAT2(a, b)
-#define AE_FN(n) AE_CAT(n, AE_ISA)
-
-#define AE_RV 2u              /* row vectors per tile */
-#define AE_R (AE_RV * AE_VW)  /* rows per tile */
-#define AE_MK 4u              /* keys per score register block */
-#define AE_PR 4u              /* rows per P.V register block */
-#define AE_KC AETHER_TILE_KC
-#define AE_BATCH 64u          /* gathered candidates scored at a time */
-#define AE_QB 256u            /* decode: candidates per softmax update */
-#define AE_UMAX 48u           /* largest shared landmark union (<= AE_KC) */
-#define AE_PFMAX 512u         /* far token rows prefetched per tile */
-#define AE_DC 32u             /* head-dimension columns per gathered key block */
-
-/* Initial running max: finite, so fully masked chunks give exp(-inf) = 0
- * instead of exp(-inf - -inf) = NaN. */
-#define AE_MINIT (-FLT_MAX)
-
-static void AE_FN(exp_array)(const float *x, float *y, size_t n)
+#if AE_ISA_ON
+void AE_XFN(exp_array)(const float *x, float *y, size_t n)
 {
     size_t i = 0, j;
     for (; i + AE_VW <= n; i += AE_VW)
@@ -55,75 +25,10 @@ static void AE_FN(exp_array)(const float *x, float *y, size_t n)
     }
 }
 
-/* acc[0..dim) = acc * c */
-static void AE_FN(scale_row)(float *acc, size_t dim, float c)
-{
-    AE_V cv = AE_SET1(c);
-    size_t d = 0;
-    for (; d + AE_VW <= dim; d += AE_VW)
-        AE_STOREU(acc + d, AE_MUL(AE_LOADU(acc + d), cv));
-    for (; d < dim; ++d)
-        acc[d] *= c;
-}
-
-/* acc[d0..dim) += sum over a < n of w[a * wstride] * row_a[d0..dim), with
- * row_a = base + (idx ? idx[a] : a) * stride. The accumulator stays in
- * registers across the rows (4 vectors at a time). */
-static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, size_t stride,
-                         const size_t *idx, size_t n, const float *w, size_t wstride)
-{
-    size_t d = d0, a;
-    for (; d + 4 * AE_VW <= dim; d += 4 * AE_VW) {
-        AE_V a0 = AE_LOADU(acc + d), a1 = AE_LOADU(acc + d + AE_VW);
-        AE_V a2 = AE_LOADU(acc + d + 2 * AE_VW), a3 = AE_LOADU(acc + d + 3 * AE_VW);
-        for (a = 0; a < n; ++a) {
-            const float *r = base + (idx ? idx[a] : a) * stride + d;
-            AE_V wv = AE_SET1(w[a * wstride]);
-            a0 = AE_FMA(wv, AE_LOADU(r), a0);
-            a1 = AE_FMA(wv, AE_LOADU(r + AE_VW), a1);
-            a2 = AE_FMA(wv, AE_LOADU(r + 2 * AE_VW), a2);
-            a3 = AE_FMA(wv, AE_LOADU(r + 3 * AE_VW), a3);
-        }
-        AE_STOREU(acc + d, a0);
-        AE_STOREU(acc + d + AE_VW, a1);
-        AE_STOREU(acc + d + 2 * AE_VW, a2);
-        AE_STOREU(acc + d + 3 * AE_VW, a3);
-    }
-    for (; d + AE_VW <= dim; d += AE_VW) {
-        AE_V a0 = AE_LOADU(acc + d);
-        for (a = 0; a < n; ++a)
-            a0 = AE_FMA(AE_SET1(w[a * wstride]),
-                        AE_LOADU(base + (idx ? idx[a] : a) * stride + d), a0);
-        AE_STOREU(acc + d, a0);
-    }
-    for (; d < dim; ++d) {
-        float x = acc[d];
-        for (a = 0; a < n; ++a)
-            x += w[a * wstride] * base[(idx ? idx[a] : a) * stride + d];
-        acc[d] = x;
-    }
-}
-
-/* Defined with the decode kernels (decode_rows_impl.h, f32 rows). */
-static void AE_FN(dots_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
-                              const float *kb, size_t stride, const size_t *idx, size_t n,
-                              float scale, float *s);
-
-/* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
- * (fused, reordered: not the reference's bits, within the contract): the
- * one-row case of the decode's dots_heads. The single-query path has no
- * rows to put in the lanes. */
-static void AE_FN(dots_fast)(const float *q, size_t dim, const aether_rows *rows,
-                             const size_t *idx, size_t n, float scale, float *s)
-{
-    static const size_t koff0 = 0;
-    AE_FN(dots_heads)(q, 1, dim, &koff0, rows->k, rows->stride, idx, n, scale, s);
-}
-
 /* Request every cache line of the batch's K and V rows up front: gathered
  * far candidates are cold, and the loads then overlap instead of each row
  * stalling its dot product or weighted sum in turn. */
-static void AE_FN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
+void AE_XFN(prefetch_rows)(const aether_rows *rows, const size_t *idx, size_t n, size_t dim)
 {
     size_t j, d;
     for (j = 0; j < n; ++j) {
@@ -145,8 +50,8 @@ static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aethe
     while (a < n) {
         float mx = *m, sum = 0.0f;
         c = n - a < AE_BATCH ? n - a : AE_BATCH;
-        AE_FN(prefetch_rows)(rows, idx + a, c, dim);
-        AE_FN(dots_fast)(q, dim, rows, idx + a, c, scale, s);
+        AE_XFN(prefetch_rows)(rows, idx + a, c, dim);
+        AE_XFN(dots_fast)(q, dim, rows, idx + a, c, scale, s);
         for (j = 0; j < c; ++j)
             mx = s[j] > mx ? s[j] : mx;
         if (mx > *m) {
@@ -157,175 +62,13 @@ static void AE_FN(row_list)(const float *q, size_t dim, float scale, const aethe
         }
         for (j = 0; j < c; ++j)
             s[j] -= mx;
-        AE_FN(exp_array)(s, s, c);
+        AE_XFN(exp_array)(s, s, c);
         for (j = 0; j < c; ++j)
             sum += s[j];
         AE_FN(accum)(acc, 0, dim, rows->v, rows->stride, idx + a, c, s, 1);
         *l += sum;
         a += c;
     }
-}
-
-static void AE_FN(finish_row)(const float *acc, size_t dim, float l, float *out)
-{
-    float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    size_t d;
-    if (l != l) /* NaN weights make the whole row NaN, as the reference */
-        inv = l;
-    for (d = 0; d < dim; ++d)
-        out[d] = acc[d] * inv;
-}
-
-/* max(init, x[0..n)) */
-static float AE_FN(max_array)(const float *x, size_t n, float init)
-{
-    AE_V mv = AE_SET1(init);
-    float t[AE_VW], mx;
-    size_t i = 0;
-    for (; i + AE_VW <= n; i += AE_VW)
-        mv = AE_MAX(mv, AE_LOADU(x + i));
-    AE_STOREU(t, mv);
-    mx = t[0];
-    for (i = 1; i < AE_VW; ++i)
-        mx = t[i] > mx ? t[i] : mx;
-    for (i = n - n % AE_VW; i < n; ++i)
-        mx = x[i] > mx ? x[i] : mx;
-    return mx;
-}
-
-/* x[i] = exp(x[i] - mx) in place; returns the sum (lane-split order). */
-static float AE_FN(exp_sub_sum)(float *x, size_t n, float mx)
-{
-    AE_V mv = AE_SET1(mx), sv = AE_ZERO();
-    float t[AE_VW], sum = 0.0f;
-    size_t i = 0, j;
-    for (; i + AE_VW <= n; i += AE_VW) {
-        AE_V e = ae_vexp(AE_SUB(AE_LOADU(x + i), mv));
-        AE_STOREU(x + i, e);
-        sv = AE_ADD(sv, e);
-    }
-    if (i < n) {
-        /* Padding lanes hold -inf: exp gives 0 and adds nothing. */
-        for (j = 0; j < AE_VW; ++j)
-            t[j] = i + j < n ? x[i + j] : -INFINITY;
-        AE_V e = ae_vexp(AE_SUB(AE_LOADU(t), mv));
-        sv = AE_ADD(sv, e);
-        AE_STOREU(t, e);
-        for (j = 0; i + j < n; ++j)
-            x[i + j] = t[j];
-    }
-    AE_STOREU(t, sv);
-    for (j = 0; j < AE_VW; ++j)
-        sum += t[j];
-    return sum;
-}
-
-/* acc[0..dim) += sum over a < n of w[a] * row_a (row_a = base + idx[a] *
- * stride) for the single-row decode: four candidates at a time into
- * separate partial sums, so the fused adds of long candidate lists overlap
- * instead of waiting on one chain per vector. */
-static void AE_FN(accum_dec)(float *acc, size_t dim, const float *base, size_t stride,
-                             const size_t *idx, size_t n, const float *w)
-{
-    size_t d = 0, a;
-    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
-        AE_V a0 = AE_LOADU(acc + d), a1 = AE_LOADU(acc + d + AE_VW);
-        AE_V b0 = AE_ZERO(), b1 = AE_ZERO(), c0 = AE_ZERO(), c1 = AE_ZERO();
-        AE_V e0 = AE_ZERO(), e1 = AE_ZERO();
-        for (a = 0; a + 4 <= n; a += 4) {
-            const float *r0 = base + idx[a] * stride + d, *r1 = base + idx[a + 1] * stride + d;
-            const float *r2 = base + idx[a + 2] * stride + d;
-            const float *r3 = base + idx[a + 3] * stride + d;
-            AE_V w0 = AE_SET1(w[a]), w1 = AE_SET1(w[a + 1]);
-            AE_V w2 = AE_SET1(w[a + 2]), w3 = AE_SET1(w[a + 3]);
-            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
-            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
-            b0 = AE_FMA(w1, AE_LOADU(r1), b0);
-            b1 = AE_FMA(w1, AE_LOADU(r1 + AE_VW), b1);
-            c0 = AE_FMA(w2, AE_LOADU(r2), c0);
-            c1 = AE_FMA(w2, AE_LOADU(r2 + AE_VW), c1);
-            e0 = AE_FMA(w3, AE_LOADU(r3), e0);
-            e1 = AE_FMA(w3, AE_LOADU(r3 + AE_VW), e1);
-        }
-        for (; a < n; ++a) {
-            const float *r0 = base + idx[a] * stride + d;
-            AE_V w0 = AE_SET1(w[a]);
-            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
-            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
-        }
-        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
-        AE_STOREU(acc + d + AE_VW, AE_ADD(AE_ADD(a1, b1), AE_ADD(c1, e1)));
-    }
-    for (; d + AE_VW <= dim; d += AE_VW) {
-        AE_V a0 = AE_LOADU(acc + d), b0 = AE_ZERO(), c0 = AE_ZERO(), e0 = AE_ZERO();
-        for (a = 0; a + 4 <= n; a += 4) {
-            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
-            b0 = AE_FMA(AE_SET1(w[a + 1]), AE_LOADU(base + idx[a + 1] * stride + d), b0);
-            c0 = AE_FMA(AE_SET1(w[a + 2]), AE_LOADU(base + idx[a + 2] * stride + d), c0);
-            e0 = AE_FMA(AE_SET1(w[a + 3]), AE_LOADU(base + idx[a + 3] * stride + d), e0);
-        }
-        for (; a < n; ++a)
-            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
-        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
-    }
-    if (d < dim)
-        AE_FN(accum)(acc, d, dim, base, stride, idx, n, w, 1);
-}
-
-/* A decode batch: up to AE_QB candidates of the list "tokens, then
- * landmark blocks", i.e. a token part and a block part. */
-typedef struct AE_FN(qbatch) {
-    size_t ta, tc, ba, bc;
-} AE_FN(qbatch);
-
-static AE_FN(qbatch) AE_FN(next_batch)(size_t a, size_t n_tok, size_t n_blk)
-{
-    AE_FN(qbatch) b;
-    size_t c = n_tok + n_blk - a < AE_QB ? n_tok + n_blk - a : AE_QB;
-    b.ta = a < n_tok ? a : n_tok;
-    b.tc = a < n_tok ? (n_tok - a < c ? n_tok - a : c) : 0;
-    b.bc = c - b.tc;
-    b.ba = a + b.tc - n_tok;
-    return b;
-}
-
-/* One query row over gathered candidates (decode): tokens and landmarks
- * are scored into one batch, then a single max / exp / weighted sum pass
- * (one online-softmax update per AE_QB candidates). acc may be out. */
-static void AE_FN(query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
-                         const size_t *tok, size_t n_tok, const aether_rows *blocks,
-                         const size_t *blk, size_t n_blk, float *acc, float *out)
-{
-    float s[AE_QB];
-    float m = AE_MINIT, l = 0.0f;
-    size_t a, c;
-    memset(acc, 0, dim * sizeof(float));
-    for (a = 0; a < n_tok + n_blk; a += c) {
-        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
-        float mx;
-        c = b.tc + b.bc;
-        if (b.tc)
-            AE_FN(dots_fast)(q, dim, tokens, tok + b.ta, b.tc, scale, s);
-        if (b.bc)
-            AE_FN(dots_fast)(q, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
-        mx = AE_FN(max_array)(s, c, m);
-        if (mx > m) {
-            /* Nothing accumulated yet: no rescale (and no expf of a huge
-             * negative argument, which takes libm's slow path). */
-            if (m != AE_MINIT) {
-                float al = expf(m - mx);
-                AE_FN(scale_row)(acc, dim, al);
-                l *= al;
-            }
-            m = mx;
-        }
-        l += AE_FN(exp_sub_sum)(s, c, mx);
-        if (b.tc)
-            AE_FN(accum_dec)(acc, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
-        if (b.bc)
-            AE_FN(accum_dec)(acc, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
-    }
-    AE_FN(finish_row)(acc, dim, l, out);
 }
 
 /* Far token rows lie far behind the window and miss the caches, and the
@@ -751,7 +494,7 @@ static void AE_FN(transpose_q)(const aether_tile *t, float *qt)
             qt[d * AE_R + r] = r < rows ? t->q[r][d] : 0.0f;
 }
 
-static void AE_FN(tile)(const aether_tile *t)
+void AE_XFN(tile)(const aether_tile *t)
 {
     const size_t dim = t->dim, rows = t->rows, stride = t->tokens.stride;
     float *qt = t->scratch;
@@ -829,4 +572,4 @@ static void AE_FN(tile)(const aether_tile *t)
         AE_FN(finish_row)(orow, dim, l[r], t->out[r]);
     }
 }
-#include "simd/decode_impl.h"
+#endif /* AE_ISA_ON */

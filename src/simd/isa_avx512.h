@@ -1,10 +1,14 @@
 /*
- * AVX-512F/DQ kernels (compiled with -mavx512f -mavx512dq -mfma on x86-64
- * only; elsewhere this file only provides a NULL getter).
+ * AVX-512F/DQ vector primitives: CMake compiles the template sources with
+ * -DAE_ISA=avx512 and -mavx512f -mavx512dq -mavx2 -mfma on x86-64.
+ * Elsewhere AE_ISA_ON is 0: the templates compile to getters returning
+ * NULL. The primitives the templates use are listed in simd/kern.h.
  */
-#include "simd/simd.h"
+#ifndef AETHER_SIMD_ISA_AVX512_H
+#define AETHER_SIMD_ISA_AVX512_H
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__AVX512F__) && defined(__AVX512DQ__)
+#define AE_ISA_ON 1
 #include <immintrin.h>
 
 /* exp(x): x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
@@ -55,7 +59,7 @@ static inline void ae_hsum4(__m512 a, __m512 b, __m512 c, __m512 d, float *out)
  * and one transpose-add turns the four keys' accumulators into the 16
  * (row, key) sums - instead of a horizontal sum per key. Handles n rounded
  * down to a multiple of 4 and returns that count; s[h * sstride + j]. */
-static size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t stride,
+static inline size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t stride,
                          const size_t *idx, size_t n, float scale, float *s, size_t sstride,
                          size_t nh)
 {
@@ -93,8 +97,6 @@ static size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t st
 #define AE_DOTS_G4(qv, dim, kb, stride, idx, n, scale, s, sstride, nh) \
     ae_dots_g4((qv), (dim), (kb), (stride), (idx), (n), (scale), (s), (sstride), (nh))
 
-#define AE_ISA avx512
-#define AE_OPS_NAME "avx512"
 #define AE_VW 16u
 #define AE_V __m512
 #define AE_LOADU(p) _mm512_loadu_ps(p)
@@ -141,25 +143,8 @@ static inline void ae_transpose16(__m512 *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose16(v)
 #define AE_WIDEN16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
-#include "simd/tile_impl.h"
-
-const aether_simd_ops *aether_simd_avx512_(void)
-{
-    return &ops_avx512;
-}
-
-const aether_simd_probes *aether_simd_probes_avx512_(void)
-{
-    return &probes_avx512;
-}
 #else
-const aether_simd_ops *aether_simd_avx512_(void)
-{
-    return NULL;
-}
-
-const aether_simd_probes *aether_simd_probes_avx512_(void)
-{
-    return NULL;
-}
+#define AE_ISA_ON 0
 #endif
+
+#endif /* AETHER_SIMD_ISA_AVX512_H */

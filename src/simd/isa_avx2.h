@@ -1,14 +1,18 @@
 /*
- * AVX2 + FMA (+ F16C) kernels (compiled with -mavx2 -mfma -mf16c on x86-64
- * only; elsewhere this file only provides a NULL getter).
+ * AVX2 + FMA (+ F16C) vector primitives: CMake compiles the template sources
+ * with -DAE_ISA=avx2 and -mavx2 -mfma -mf16c on x86-64.
+ * Elsewhere AE_ISA_ON is 0: the templates compile to getters returning
+ * NULL. The primitives the templates use are listed in simd/kern.h.
  */
-#include "simd/simd.h"
+#ifndef AETHER_SIMD_ISA_AVX2_H
+#define AETHER_SIMD_ISA_AVX2_H
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__AVX2__) && defined(__FMA__) && \
     defined(__F16C__)
+#define AE_ISA_ON 1
 #include <immintrin.h>
 
-/* Same algorithm and bounds as the AVX-512 exp (kern_avx512.c). */
+/* Same algorithm and bounds as the AVX-512 exp (isa_avx512.h). */
 static inline __m256 ae_vexp(__m256 x)
 {
     const __m256 lo = _mm256_set1_ps(-87.3365478515625f), hi = _mm256_set1_ps(88.0f);
@@ -47,8 +51,6 @@ static inline void ae_hsum4(__m256 a, __m256 b, __m256 c, __m256 d, float *out)
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
 }
 
-#define AE_ISA avx2
-#define AE_OPS_NAME "avx2"
 #define AE_VW 8u
 #define AE_V __m256
 #define AE_LOADU(p) _mm256_loadu_ps(p)
@@ -88,25 +90,8 @@ static inline void ae_transpose8(__m256 *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose8(v)
 #define AE_WIDEN16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
-#include "simd/tile_impl.h"
-
-const aether_simd_ops *aether_simd_avx2_(void)
-{
-    return &ops_avx2;
-}
-
-const aether_simd_probes *aether_simd_probes_avx2_(void)
-{
-    return &probes_avx2;
-}
 #else
-const aether_simd_ops *aether_simd_avx2_(void)
-{
-    return NULL;
-}
-
-const aether_simd_probes *aether_simd_probes_avx2_(void)
-{
-    return NULL;
-}
+#define AE_ISA_ON 0
 #endif
+
+#endif /* AETHER_SIMD_ISA_AVX2_H */

@@ -1,15 +1,18 @@
 /*
- * Machine probes for the benchmark's bounds (aether bench): the core's
- * multiply-add throughput and its read bandwidth, measured with the same
- * vector primitives as the kernels. No kernel calls them. Included by
- * decode_impl.h, once per ISA.
+ * Template source of the machine probes for the benchmark's bounds (aether
+ * bench): the core's multiply-add throughput and its read bandwidth,
+ * measured with the same vector primitives as the kernels. No kernel calls
+ * them. Compiled once per ISA with -DAE_ISA=<isa> and that ISA's flags
+ * (see simd/kern.h).
  */
+#include "simd/kern.h"
 
+#if AE_ISA_ON
 /* iters steps of 12 independent multiply-add chains (24 * AE_VW * iters
  * flops): enough chains to cover the FMA latency on every supported core.
  * The chains contract towards 0.1, so no value grows or goes subnormal;
  * the result depends on every chain, so none can be dropped. */
-static float AE_FN(fma_probe)(size_t iters, float x)
+float AE_XFN(fma_probe)(size_t iters, float x)
 {
     const AE_V m = AE_SET1(0.999999f), c = AE_SET1(1e-7f);
     AE_V a0 = AE_SET1(x), a1 = AE_SET1(x + 1.0f), a2 = AE_SET1(x + 2.0f);
@@ -37,7 +40,7 @@ static float AE_FN(fma_probe)(size_t iters, float x)
 }
 
 /* Sum of p[0..n), four vectors per step (streaming read of n floats). */
-static float AE_FN(read_probe)(const float *p, size_t n)
+float AE_XFN(read_probe)(const float *p, size_t n)
 {
     AE_V s0 = AE_ZERO(), s1 = AE_ZERO(), s2 = AE_ZERO(), s3 = AE_ZERO();
     float t;
@@ -53,3 +56,4 @@ static float AE_FN(read_probe)(const float *p, size_t n)
         t += p[i];
     return t;
 }
+#endif /* AE_ISA_ON */

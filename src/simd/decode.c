@@ -1,0 +1,363 @@
+/*
+ * Template source of the decode kernels (simd.h): one query row or a GQA
+ * group of rows over gathered candidates, the same over f16 token rows,
+ * the projection matvec and the f16 widening. Compiled once per ISA with
+ * -DAE_ISA=<isa> and that ISA's flags (see simd/kern.h).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "aether/core.h"
+#include "simd/kern.h"
+#include "simd/kern_shared.h"
+
+#if AE_ISA_ON
+/* max(init, x[0..n)) */
+static float AE_FN(max_array)(const float *x, size_t n, float init)
+{
+    AE_V mv = AE_SET1(init);
+    float t[AE_VW], mx;
+    size_t i = 0;
+    for (; i + AE_VW <= n; i += AE_VW)
+        mv = AE_MAX(mv, AE_LOADU(x + i));
+    AE_STOREU(t, mv);
+    mx = t[0];
+    for (i = 1; i < AE_VW; ++i)
+        mx = t[i] > mx ? t[i] : mx;
+    for (i = n - n % AE_VW; i < n; ++i)
+        mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* x[i] = exp(x[i] - mx) in place; returns the sum (lane-split order). */
+static float AE_FN(exp_sub_sum)(float *x, size_t n, float mx)
+{
+    AE_V mv = AE_SET1(mx), sv = AE_ZERO();
+    float t[AE_VW], sum = 0.0f;
+    size_t i = 0, j;
+    for (; i + AE_VW <= n; i += AE_VW) {
+        AE_V e = ae_vexp(AE_SUB(AE_LOADU(x + i), mv));
+        AE_STOREU(x + i, e);
+        sv = AE_ADD(sv, e);
+    }
+    if (i < n) {
+        /* Padding lanes hold -inf: exp gives 0 and adds nothing. */
+        for (j = 0; j < AE_VW; ++j)
+            t[j] = i + j < n ? x[i + j] : -INFINITY;
+        AE_V e = ae_vexp(AE_SUB(AE_LOADU(t), mv));
+        sv = AE_ADD(sv, e);
+        AE_STOREU(t, e);
+        for (j = 0; i + j < n; ++j)
+            x[i + j] = t[j];
+    }
+    AE_STOREU(t, sv);
+    for (j = 0; j < AE_VW; ++j)
+        sum += t[j];
+    return sum;
+}
+
+/* acc[0..dim) += sum over a < n of w[a] * row_a (row_a = base + idx[a] *
+ * stride) for the single-row decode: four candidates at a time into
+ * separate partial sums, so the fused adds of long candidate lists overlap
+ * instead of waiting on one chain per vector. */
+static void AE_FN(accum_dec)(float *acc, size_t dim, const float *base, size_t stride,
+                             const size_t *idx, size_t n, const float *w)
+{
+    size_t d = 0, a;
+    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d), a1 = AE_LOADU(acc + d + AE_VW);
+        AE_V b0 = AE_ZERO(), b1 = AE_ZERO(), c0 = AE_ZERO(), c1 = AE_ZERO();
+        AE_V e0 = AE_ZERO(), e1 = AE_ZERO();
+        for (a = 0; a + 4 <= n; a += 4) {
+            const float *r0 = base + idx[a] * stride + d, *r1 = base + idx[a + 1] * stride + d;
+            const float *r2 = base + idx[a + 2] * stride + d;
+            const float *r3 = base + idx[a + 3] * stride + d;
+            AE_V w0 = AE_SET1(w[a]), w1 = AE_SET1(w[a + 1]);
+            AE_V w2 = AE_SET1(w[a + 2]), w3 = AE_SET1(w[a + 3]);
+            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
+            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
+            b0 = AE_FMA(w1, AE_LOADU(r1), b0);
+            b1 = AE_FMA(w1, AE_LOADU(r1 + AE_VW), b1);
+            c0 = AE_FMA(w2, AE_LOADU(r2), c0);
+            c1 = AE_FMA(w2, AE_LOADU(r2 + AE_VW), c1);
+            e0 = AE_FMA(w3, AE_LOADU(r3), e0);
+            e1 = AE_FMA(w3, AE_LOADU(r3 + AE_VW), e1);
+        }
+        for (; a < n; ++a) {
+            const float *r0 = base + idx[a] * stride + d;
+            AE_V w0 = AE_SET1(w[a]);
+            a0 = AE_FMA(w0, AE_LOADU(r0), a0);
+            a1 = AE_FMA(w0, AE_LOADU(r0 + AE_VW), a1);
+        }
+        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
+        AE_STOREU(acc + d + AE_VW, AE_ADD(AE_ADD(a1, b1), AE_ADD(c1, e1)));
+    }
+    for (; d + AE_VW <= dim; d += AE_VW) {
+        AE_V a0 = AE_LOADU(acc + d), b0 = AE_ZERO(), c0 = AE_ZERO(), e0 = AE_ZERO();
+        for (a = 0; a + 4 <= n; a += 4) {
+            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
+            b0 = AE_FMA(AE_SET1(w[a + 1]), AE_LOADU(base + idx[a + 1] * stride + d), b0);
+            c0 = AE_FMA(AE_SET1(w[a + 2]), AE_LOADU(base + idx[a + 2] * stride + d), c0);
+            e0 = AE_FMA(AE_SET1(w[a + 3]), AE_LOADU(base + idx[a + 3] * stride + d), e0);
+        }
+        for (; a < n; ++a)
+            a0 = AE_FMA(AE_SET1(w[a]), AE_LOADU(base + idx[a] * stride + d), a0);
+        AE_STOREU(acc + d, AE_ADD(AE_ADD(a0, b0), AE_ADD(c0, e0)));
+    }
+    if (d < dim)
+        AE_FN(accum)(acc, d, dim, base, stride, idx, n, w, 1);
+}
+
+/* A decode batch: up to AE_QB candidates of the list "tokens, then
+ * landmark blocks", i.e. a token part and a block part. */
+typedef struct AE_FN(qbatch) {
+    size_t ta, tc, ba, bc;
+} AE_FN(qbatch);
+
+static AE_FN(qbatch) AE_FN(next_batch)(size_t a, size_t n_tok, size_t n_blk)
+{
+    AE_FN(qbatch) b;
+    size_t c = n_tok + n_blk - a < AE_QB ? n_tok + n_blk - a : AE_QB;
+    b.ta = a < n_tok ? a : n_tok;
+    b.tc = a < n_tok ? (n_tok - a < c ? n_tok - a : c) : 0;
+    b.bc = c - b.tc;
+    b.ba = a + b.tc - n_tok;
+    return b;
+}
+
+/* One query row over gathered candidates (decode): tokens and landmarks
+ * are scored into one batch, then a single max / exp / weighted sum pass
+ * (one online-softmax update per AE_QB candidates). acc may be out. */
+void AE_XFN(query)(const float *q, size_t dim, float scale, const aether_rows *tokens,
+                   const size_t *tok, size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                   size_t n_blk, float *acc, float *out)
+{
+    float s[AE_QB];
+    float m = AE_MINIT, l = 0.0f;
+    size_t a, c;
+    memset(acc, 0, dim * sizeof(float));
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        float mx;
+        c = b.tc + b.bc;
+        if (b.tc)
+            AE_XFN(dots_fast)(q, dim, tokens, tok + b.ta, b.tc, scale, s);
+        if (b.bc)
+            AE_XFN(dots_fast)(q, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+        mx = AE_FN(max_array)(s, c, m);
+        if (mx > m) {
+            /* Nothing accumulated yet: no rescale (and no expf of a huge
+             * negative argument, which takes libm's slow path). */
+            if (m != AE_MINIT) {
+                float al = expf(m - mx);
+                AE_FN(scale_row)(acc, dim, al);
+                l *= al;
+            }
+            m = mx;
+        }
+        l += AE_FN(exp_sub_sum)(s, c, mx);
+        if (b.tc)
+            AE_FN(accum_dec)(acc, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
+        if (b.bc)
+            AE_FN(accum_dec)(acc, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
+    }
+    AE_FN(finish_row)(acc, dim, l, out);
+}
+
+#ifdef AE_DOTS_G4
+#define AE_G4_DMAX 128u /* largest head dim of the packed 4 x 4 path */
+#endif
+
+/* Pads nh score rows s + h * AE_QB of c candidates to whole vectors with
+ * -inf (weight 0), so the max and exp passes have no tails. Called before
+ * the scores are computed: the vector loads of the padding come long after
+ * these scalar stores, which then cannot stall them. */
+static void AE_FN(pad_rows)(float *s, size_t nh, size_t c)
+{
+    size_t cv = (c + AE_VW - 1) / AE_VW * AE_VW, h, i;
+    for (h = 0; h < nh; ++h)
+        for (i = c; i < cv; ++i)
+            s[h * AE_QB + i] = -INFINITY;
+}
+
+/* max / sum of the AE_VW lanes of t, as a tree (short dependency chains). */
+static float AE_FN(lanes_max)(float *t)
+{
+    size_t w, i;
+    for (w = AE_VW / 2; w > 0; w /= 2)
+        for (i = 0; i < w; ++i)
+            t[i] = t[i + w] > t[i] ? t[i + w] : t[i];
+    return t[0];
+}
+
+static float AE_FN(lanes_sum)(float *t)
+{
+    size_t w, i;
+    for (w = AE_VW / 2; w > 0; w /= 2)
+        for (i = 0; i < w; ++i)
+            t[i] += t[i + w];
+    return t[0];
+}
+
+/* Online-softmax update of nh (<= AETHER_QHEADS_MAX) padded score rows
+ * s + h * AE_QB of c candidates: maxima and rescales of (l, acc rows) as in
+ * query, then the weights exp(s - m) in place. Phase by phase over all
+ * rows, so the rows' short reductions and exp chains overlap. */
+static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *l, float *acc,
+                                size_t dim)
+{
+    size_t cv = (c + AE_VW - 1) / AE_VW * AE_VW, h, i;
+    float t[AETHER_QHEADS_MAX][AE_VW];
+    for (h = 0; h < nh; ++h) {
+        const float *sh = s + h * AE_QB;
+        AE_V v = AE_SET1(m[h]);
+        for (i = 0; i < cv; i += AE_VW)
+            v = AE_MAX(v, AE_LOADU(sh + i));
+        AE_STOREU(t[h], v);
+    }
+    for (h = 0; h < nh; ++h) {
+        float mx = AE_FN(lanes_max)(t[h]);
+        if (mx > m[h]) {
+            if (m[h] != AE_MINIT) {
+                float al = expf(m[h] - mx);
+                AE_FN(scale_row)(acc + h * dim, dim, al);
+                l[h] *= al;
+            }
+            m[h] = mx;
+        }
+    }
+    for (h = 0; h < nh; ++h) {
+        float *sh = s + h * AE_QB;
+        AE_V mv = AE_SET1(m[h]), sv = AE_ZERO();
+        for (i = 0; i < cv; i += AE_VW) {
+            AE_V e = ae_vexp(AE_SUB(AE_LOADU(sh + i), mv));
+            AE_STOREU(sh + i, e);
+            sv = AE_ADD(sv, e);
+        }
+        AE_STOREU(t[h], sv);
+    }
+    for (h = 0; h < nh; ++h)
+        l[h] += AE_FN(lanes_sum)(t[h]);
+}
+
+#define AE_RF32 1
+#define AE_RT float
+#define AE_RLD(p) AE_LOADU(p)
+#define AE_RSC(x) (x)
+#define AE_RROWS aether_rows
+#define AE_RN(n) AE_FN(n)
+#define AE_RX(n) AE_XFN(n)
+#include "simd/decode_rows_impl.h"
+
+/* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
+ * (fused, reordered: not the reference's bits, within the contract): the
+ * one-row case of the decode's dots_heads. The single-query path has no
+ * rows to put in the lanes. */
+void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, const size_t *idx,
+                       size_t n, float scale, float *s)
+{
+    static const size_t koff0 = 0;
+    AE_FN(dots_heads)(q, 1, dim, &koff0, rows->k, rows->stride, idx, n, scale, s);
+}
+
+#define AE_RF32 0
+#define AE_RT uint16_t
+#define AE_RLD(p) AE_WIDEN16(p)
+#define AE_RSC(x) aether_f16_to_f32(x)
+#define AE_RROWS aether_rows16
+#define AE_RN(n) AE_CAT(AE_CAT2(n, h), AE_ISA)
+#define AE_RX(n) AE_XFN1(n##16, AE_ISA)
+#include "simd/decode_rows_impl.h"
+
+/* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
+void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)
+{
+    size_t i, j = 0;
+    for (; j + 8 * AE_VW <= cols; j += 8 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+            a4 = AE_FMA(xv, AE_LOADU(wr + 4 * AE_VW), a4);
+            a5 = AE_FMA(xv, AE_LOADU(wr + 5 * AE_VW), a5);
+            a6 = AE_FMA(xv, AE_LOADU(wr + 6 * AE_VW), a6);
+            a7 = AE_FMA(xv, AE_LOADU(wr + 7 * AE_VW), a7);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+        AE_STOREU(y + j + 4 * AE_VW, a4);
+        AE_STOREU(y + j + 5 * AE_VW, a5);
+        AE_STOREU(y + j + 6 * AE_VW, a6);
+        AE_STOREU(y + j + 7 * AE_VW, a7);
+    }
+    for (; j + 4 * AE_VW <= cols; j += 4 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+    }
+    /* Narrow blocks: eight partial sums over the rows, so the adds do not
+     * wait on one another (Wo has few columns and many rows). */
+    for (; j + AE_VW <= cols; j += AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
+        for (i = 0; i + 8 <= rows; i += 8) {
+            const float *wr = w + i * cols + j;
+            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(wr), a0);
+            a1 = AE_FMA(AE_SET1(x[i + 1]), AE_LOADU(wr + cols), a1);
+            a2 = AE_FMA(AE_SET1(x[i + 2]), AE_LOADU(wr + 2 * cols), a2);
+            a3 = AE_FMA(AE_SET1(x[i + 3]), AE_LOADU(wr + 3 * cols), a3);
+            a4 = AE_FMA(AE_SET1(x[i + 4]), AE_LOADU(wr + 4 * cols), a4);
+            a5 = AE_FMA(AE_SET1(x[i + 5]), AE_LOADU(wr + 5 * cols), a5);
+            a6 = AE_FMA(AE_SET1(x[i + 6]), AE_LOADU(wr + 6 * cols), a6);
+            a7 = AE_FMA(AE_SET1(x[i + 7]), AE_LOADU(wr + 7 * cols), a7);
+        }
+        for (; i < rows; ++i)
+            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(w + i * cols + j), a0);
+        a0 = AE_ADD(AE_ADD(a0, a1), AE_ADD(a2, a3));
+        a4 = AE_ADD(AE_ADD(a4, a5), AE_ADD(a6, a7));
+        AE_STOREU(y + j, AE_ADD(a0, a4));
+    }
+    for (; j < cols; ++j) {
+        float t = 0.0f;
+        for (i = 0; i < rows; ++i)
+            t += x[i] * w[i * cols + j];
+        y[j] = t;
+    }
+}
+
+/* Binary16 to float: the conversion is exact, so the hardware's result is
+ * the scalar one; the tail goes through the scalar routine itself. */
+void AE_XFN(widen_f16)(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 * AE_VW <= n; i += 4 * AE_VW) {
+        AE_V a = AE_WIDEN16(src + i), b = AE_WIDEN16(src + i + AE_VW);
+        AE_V c = AE_WIDEN16(src + i + 2 * AE_VW), d = AE_WIDEN16(src + i + 3 * AE_VW);
+        AE_STOREU(dst + i, a);
+        AE_STOREU(dst + i + AE_VW, b);
+        AE_STOREU(dst + i + 2 * AE_VW, c);
+        AE_STOREU(dst + i + 3 * AE_VW, d);
+    }
+    for (; i + AE_VW <= n; i += AE_VW)
+        AE_STOREU(dst + i, AE_WIDEN16(src + i));
+    for (; i < n; ++i)
+        dst[i] = aether_f16_to_f32(src[i]);
+}
+#endif /* AE_ISA_ON */
