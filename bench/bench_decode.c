@@ -84,8 +84,8 @@ static double recompute_last_row(const aether_attn_config *cfg, const bench_cfg 
         br.k = lm_k + kvh * b->dim;
         br.v = lm_v + kvh * b->dim;
         br.stride = stride;
-        aether_sparse_query_(q1 + h * b->dim, b->dim, scale, &tr, tok, n_tok, &br, blk, n_blk, acc,
-                            out + h * b->dim);
+        aether_sparse_query_(q1 + h * b->dim, b->dim, scale, &tr, tok, n_tok, &br, blk, n_blk,
+                             acc, out + h * b->dim);
     }
     g_sink = out[0];
     return now_s() - t0;
@@ -158,7 +158,7 @@ static int run(const bench_cfg *b, size_t max_t)
         step = times[REPS * STEPS / 2];
         for (i = 0; i < 3; ++i) {
             double rt = recompute_last_row(&cfg, b, q, k, v, T, lm_k, lm_v, tok, tok_cap, blk,
-                                          blk_cap, acc, out);
+                                           blk_cap, acc, out);
             if (rt < last)
                 last = rt;
         }

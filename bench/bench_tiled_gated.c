@@ -211,8 +211,8 @@ static void bench_gated(const aether_attn_config *cfg, int quick)
         c.top_k = 8;
         {
             size_t nf = 0;
-            if (!ok(aether_attn_forward_gated_fastgrnn_workspace_size(cfg, gate, seq, qh, kvh, dim,
-                                                                      8, &need),
+            if (!ok(aether_attn_forward_gated_fastgrnn_workspace_size(cfg, gate, seq, qh, kvh,
+                                                                      dim, 8, &need),
                     "ws") ||
                 !ok(aether_attn_forward_workspace_size(cfg, seq, qh, kvh, dim, &nf), "ws"))
                 return;

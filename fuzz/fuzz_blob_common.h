@@ -73,8 +73,8 @@ static void fuzz_model_run(const aether_blob_view *view, aether_model_weights mo
         FUZZ_VALID_STATUS(st);
         if (st == AETHER_OK) {
             for (i = 0; i < 6; ++i) {
-                st = aether_model_session_step(s, frames + (i % FUZZ_MAX_FRAMES) * in_dim,
-                                               logits, pooled);
+                st = aether_model_session_step(s, frames + (i % FUZZ_MAX_FRAMES) * in_dim, logits,
+                                               pooled);
                 FUZZ_VALID_STATUS(st);
             }
             FUZZ_ASSERT(aether_model_session_frames(s) <= 6);

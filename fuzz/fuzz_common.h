@@ -25,10 +25,10 @@ static inline void fuzz_fail_at(const char *file, int line, const char *what)
     abort();
 }
 
-#define FUZZ_ASSERT(cond)                                    \
-    do {                                                     \
-        if (!(cond))                                         \
-            fuzz_fail_at(__FILE__, __LINE__, #cond);         \
+#define FUZZ_ASSERT(cond)                            \
+    do {                                             \
+        if (!(cond))                                 \
+            fuzz_fail_at(__FILE__, __LINE__, #cond); \
     } while (0)
 
 /* Every status a call returns must be a defined code. */
@@ -62,13 +62,20 @@ static inline float fuzz_f32(fuzz_input *in)
 {
     uint8_t b = fuzz_u8(in);
     switch (b) {
-    case 0xFF: return aether_f32_from_bits(0x7FC00000u); /* NaN */
-    case 0xFE: return aether_f32_from_bits(0x7F800000u); /* +Inf */
-    case 0xFD: return aether_f32_from_bits(0xFF800000u); /* -Inf */
-    case 0xFC: return 3.0e38f;
-    case 0xFB: return -3.0e38f;
-    case 0xFA: return 1.0e-42f; /* subnormal */
-    default: return ((float)b - 125.0f) * 0.0625f;
+    case 0xFF:
+        return aether_f32_from_bits(0x7FC00000u); /* NaN */
+    case 0xFE:
+        return aether_f32_from_bits(0x7F800000u); /* +Inf */
+    case 0xFD:
+        return aether_f32_from_bits(0xFF800000u); /* -Inf */
+    case 0xFC:
+        return 3.0e38f;
+    case 0xFB:
+        return -3.0e38f;
+    case 0xFA:
+        return 1.0e-42f; /* subnormal */
+    default:
+        return ((float)b - 125.0f) * 0.0625f;
     }
 }
 

@@ -130,8 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!ctx_buf)
                 goto done;
             FUZZ_ASSERT(ruv_temporal_init_static_ex(ctx_buf, 16, blob, blob_len, arg_in,
-                                                    window_len, arg_cls, &cfg, &ctx) ==
-                        ESP_ERR_NO_MEM);
+                                                    window_len, arg_cls, &cfg,
+                                                    &ctx) == ESP_ERR_NO_MEM);
             FUZZ_ASSERT(ctx == sentinel);
             /* ctx_size counts worst-case alignment padding, so one byte less
              * may still fit a given buffer; either outcome is clean. */
@@ -145,7 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(e == ESP_OK);
         }
     } else {
-        esp_err_t e2 = ruv_temporal_init_ex(blob, blob_len, arg_in, window_len, arg_cls, &cfg, &ctx);
+        esp_err_t e2 = ruv_temporal_init_ex(blob, blob_len, arg_in, window_len, arg_cls, &cfg,
+                                            &ctx);
         FUZZ_VALID_ESP(e2);
         /* The size query validates exactly as init. */
         FUZZ_ASSERT(e2 == e);
@@ -202,7 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (e == ESP_ERR_INVALID_STATE && cfg.mode == RUV_TEMPORAL_MODE_STREAMING &&
                     info.frames_total > 0) {
                     float probe[MAX_CLS];
-                    broken_now = ruv_temporal_classify(ctx, probe, n_cls) == ESP_ERR_INVALID_STATE;
+                    broken_now = ruv_temporal_classify(ctx, probe, n_cls) ==
+                                 ESP_ERR_INVALID_STATE;
                 }
                 if (!known && !broken_now)
                     FUZZ_ASSERT(same_info(&info, &info2));
@@ -271,7 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_ASSERT(p.n_classes == n_cls && p.node_id == (uint8_t)op);
                 if (ruv_temporal_classify(ctx, logits, n_cls) == ESP_OK && small) {
                     size_t am = 0;
-                    FUZZ_ASSERT(aether_packet_argmax(logits, n_cls, &am, NULL, NULL) == AETHER_OK);
+                    FUZZ_ASSERT(aether_packet_argmax(logits, n_cls, &am, NULL, NULL) ==
+                                AETHER_OK);
                     FUZZ_ASSERT(am == p.argmax);
                 }
             } else {

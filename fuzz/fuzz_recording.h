@@ -61,7 +61,8 @@ static void fuzz_recording_run(const uint8_t *data, size_t size)
     FUZZ_ASSERT(stats->n_errors <= AETHER_CSI_KEEP_ERRORS);
     FUZZ_ASSERT(stats->n_errors <= stats->malformed);
     for (i = 0; i < stats->n_errors; ++i)
-        FUZZ_ASSERT(memchr(stats->errors[i].reason, '\0', sizeof stats->errors[i].reason) != NULL);
+        FUZZ_ASSERT(memchr(stats->errors[i].reason, '\0', sizeof stats->errors[i].reason) !=
+                    NULL);
     FUZZ_ASSERT(aether_recording_get_format(rec) < AETHER_REC_FORMAT_COUNT);
     aether_recording_close(rec);
 }

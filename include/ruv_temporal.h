@@ -263,40 +263,46 @@ AETHER_API ruv_temporal_config_t ruv_temporal_config_default(void);
  * context for window_len frames and allocate it in one block. WINDOW mode,
  * pooling LAST, weights copied (the blob may be freed after the call).
  * *out_ctx is written only on success. Codes: see the table above. */
-AETHER_API esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                                       uint32_t window_len, uint32_t n_classes,
-                                       ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len,
+                                       uint32_t input_dim, uint32_t window_len,
+                                       uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
 
 /* As ruv_temporal_init with a configuration (NULL = defaults). */
-AETHER_API esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                                          uint32_t window_len, uint32_t n_classes,
-                                          const ruv_temporal_config_t *cfg, ruv_temporal_ctx_t **out_ctx);
+AETHER_API esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len,
+                                          uint32_t input_dim, uint32_t window_len,
+                                          uint32_t n_classes, const ruv_temporal_config_t *cfg,
+                                          ruv_temporal_ctx_t **out_ctx);
 
 /* Bytes ruv_temporal_init_static needs for these arguments with the default
  * configuration (BORROW_IF_POSSIBLE weights: the count depends on whether
  * `weights` can be borrowed, i.e. on its alignment). 0 if any argument is
  * invalid (ruv_temporal_ctx_size_ex gives the reason). Allocates nothing. */
-AETHER_API size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                                        uint32_t window_len, uint32_t n_classes);
+AETHER_API size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len,
+                                        uint32_t input_dim, uint32_t window_len,
+                                        uint32_t n_classes);
 
 /* The same with a configuration (NULL = defaults); *out_bytes receives the
  * size. Validates exactly as init does and returns the same codes. */
 AETHER_API esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
-                                              uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
-                                              const ruv_temporal_config_t *cfg, size_t *out_bytes);
+                                              uint32_t input_dim, uint32_t window_len,
+                                              uint32_t n_classes,
+                                              const ruv_temporal_config_t *cfg,
+                                              size_t *out_bytes);
 
 /* Build the context inside buf[0, buf_len) with the default configuration;
  * no allocation, ever. buf_len below ruv_temporal_ctx_size -> ESP_ERR_NO_MEM.
  * The buffer must stay in place and untouched while the context is used;
  * with borrowed weights so must the blob. */
 AETHER_API esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
-                                              size_t weights_len, uint32_t input_dim, uint32_t window_len,
-                                              uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
+                                              size_t weights_len, uint32_t input_dim,
+                                              uint32_t window_len, uint32_t n_classes,
+                                              ruv_temporal_ctx_t **out_ctx);
 
 /* The same with a configuration (NULL = defaults). */
-AETHER_API esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
-                                                 size_t weights_len, uint32_t input_dim,
-                                                 uint32_t window_len, uint32_t n_classes,
+AETHER_API esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len,
+                                                 const uint8_t *weights, size_t weights_len,
+                                                 uint32_t input_dim, uint32_t window_len,
+                                                 uint32_t n_classes,
                                                  const ruv_temporal_config_t *cfg,
                                                  ruv_temporal_ctx_t **out_ctx);
 
@@ -319,7 +325,8 @@ AETHER_API esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *fra
  * window forward over the held frames, oldest first; STREAMING: the logits
  * of the latest push. ESP_ERR_INVALID_STATE when no frame was pushed since
  * init/reset. logits are written only on success. */
-AETHER_API esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits, uint32_t n_classes);
+AETHER_API esp_err_t ruv_temporal_classify(ruv_temporal_ctx_t *ctx, float *logits,
+                                           uint32_t n_classes);
 
 /* Forget every frame (empty ring / caches); the model stays. */
 AETHER_API esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
@@ -327,8 +334,9 @@ AETHER_API esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx);
 /* Classify, then encode the 40-byte 0xC5110007 packet (docs/FORMATS.md section 4:
  * n_classes, node_id, ts_us, seq, argmax, top logit, top1 - top2, CRC-32)
  * into out. Codes as classify; out is written only on success. */
-AETHER_API esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uint64_t ts_us,
-                                              uint32_t seq, uint8_t out[RUV_TEMPORAL_PACKET_LEN]);
+AETHER_API esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id,
+                                              uint64_t ts_us, uint32_t seq,
+                                              uint8_t out[RUV_TEMPORAL_PACKET_LEN]);
 
 /* What a context holds. */
 typedef struct ruv_temporal_info {
@@ -344,7 +352,8 @@ typedef struct ruv_temporal_info {
     size_t ctx_bytes;      /* the context's memory (= ctx_size for static) */
 } ruv_temporal_info_t;
 
-AETHER_API esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info_t *out);
+AETHER_API esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx,
+                                           ruv_temporal_info_t *out);
 
 /* Release a context. NULL is a no-op. A static context's memory belongs to
  * the caller: destroy only marks it dead. Double destroy is undefined for

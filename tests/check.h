@@ -35,12 +35,12 @@ static inline void check_note_missing(const char *path)
 /* First statement of a test function that needs a file outside the
  * repository: when path is missing the function is skipped and counted
  * (the program then exits 77, which CTest reports as skipped). */
-#define REQUIRE_PATH(path)                  \
-    do {                                    \
-        if (!check_path_exists(path)) {     \
-            check_note_missing(path);       \
-            return;                         \
-        }                                   \
+#define REQUIRE_PATH(path)              \
+    do {                                \
+        if (!check_path_exists(path)) { \
+            check_note_missing(path);   \
+            return;                     \
+        }                               \
     } while (0)
 
 #define CHECK(cond)                                                                  \
@@ -53,37 +53,37 @@ static inline void check_note_missing(const char *path)
         }                                                                            \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                \
-    do {                                                                    \
-        if (cond) {                                                         \
-            g_check_pass++;                                                 \
-        } else {                                                            \
-            g_check_fail++;                                                 \
+#define CHECK_MSG(cond, ...)                                                         \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            g_check_pass++;                                                          \
+        } else {                                                                     \
+            g_check_fail++;                                                          \
             fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
+            fprintf(stderr, __VA_ARGS__);                                            \
+            fputc('\n', stderr);                                                     \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                             \
-    do {                                                                               \
-        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                \
+#define CHECK_EQ_INT(a, b)                                                                   \
+    do {                                                                                     \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                      \
         CHECK_MSG(check_a_ == check_b_, "%s = %lld, %s = %lld", #a, check_a_, #b, check_b_); \
     } while (0)
 
-#define CHECK_STATUS(expr, expected)                                                   \
-    do {                                                                               \
-        int check_s_ = (int)(expr);                                                    \
+#define CHECK_STATUS(expr, expected)                                                           \
+    do {                                                                                       \
+        int check_s_ = (int)(expr);                                                            \
         CHECK_MSG(check_s_ == (int)(expected), "%s returned %d (%s), expected %d (%s)", #expr, \
                   check_s_, aether_status_name((aether_status)check_s_), (int)(expected),      \
-                  aether_status_name((aether_status)(expected)));                      \
+                  aether_status_name((aether_status)(expected)));                              \
     } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                          \
-    do {                                                                               \
-        double check_a_ = (double)(a), check_b_ = (double)(b);                         \
+#define CHECK_NEAR(a, b, tol)                                                              \
+    do {                                                                                   \
+        double check_a_ = (double)(a), check_b_ = (double)(b);                             \
         CHECK_MSG(fabs(check_a_ - check_b_) <= (tol), "%s = %.9g, %s = %.9g (tol %g)", #a, \
-                  check_a_, #b, check_b_, (double)(tol));                              \
+                  check_a_, #b, check_b_, (double)(tol));                                  \
     } while (0)
 
 /* Test functions that read the golden vectors or the recordings start with
@@ -97,8 +97,8 @@ static inline void check_note_missing(const char *path)
 
 typedef void (*check_test_fn)(void);
 
-static inline int check_run(const char *name, const check_test_fn *tests, const char *const *names,
-                            int n)
+static inline int check_run(const char *name, const check_test_fn *tests,
+                            const char *const *names, int n)
 {
     int i;
     for (i = 0; i < n; ++i) {
@@ -118,25 +118,25 @@ static inline int check_run(const char *name, const check_test_fn *tests, const 
 
 /* Usage: TEST_MAIN(test_a, test_b, ...) */
 #define CHECK_STR_(...) #__VA_ARGS__
-#define TEST_MAIN(...)                                                                  \
-    int main(void)                                                                      \
-    {                                                                                   \
-        static const check_test_fn tests_[] = {__VA_ARGS__};                            \
-        static char names_buf_[] = CHECK_STR_(__VA_ARGS__);                             \
-        const char *names_[sizeof tests_ / sizeof tests_[0]];                           \
-        int n_ = (int)(sizeof tests_ / sizeof tests_[0]), k_ = 0;                       \
-        char *p_ = names_buf_;                                                          \
-        while (k_ < n_) {                                                               \
-            names_[k_++] = p_;                                                          \
-            while (*p_ && *p_ != ',')                                                   \
-                p_++;                                                                   \
-            if (*p_) {                                                                  \
-                *p_++ = '\0';                                                           \
-                while (*p_ == ' ')                                                      \
-                    p_++;                                                               \
-            }                                                                           \
-        }                                                                               \
-        return check_run(__FILE__, tests_, names_, n_);                                 \
+#define TEST_MAIN(...)                                            \
+    int main(void)                                                \
+    {                                                             \
+        static const check_test_fn tests_[] = {__VA_ARGS__};      \
+        static char names_buf_[] = CHECK_STR_(__VA_ARGS__);       \
+        const char *names_[sizeof tests_ / sizeof tests_[0]];     \
+        int n_ = (int)(sizeof tests_ / sizeof tests_[0]), k_ = 0; \
+        char *p_ = names_buf_;                                    \
+        while (k_ < n_) {                                         \
+            names_[k_++] = p_;                                    \
+            while (*p_ && *p_ != ',')                             \
+                p_++;                                             \
+            if (*p_) {                                            \
+                *p_++ = '\0';                                     \
+                while (*p_ == ' ')                                \
+                    p_++;                                         \
+            }                                                     \
+        }                                                         \
+        return check_run(__FILE__, tests_, names_, n_);           \
     }
 
 #endif /* AETHER_TESTS_CHECK_H */

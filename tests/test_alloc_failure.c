@@ -241,7 +241,8 @@ static int setup(void)
         return 0;
     for (i = 0; i < 24; ++i)
         data[i] = (float)i * 0.5f;
-    if (aether_npy_encode(AETHER_DTYPE_F32, 3, shape, data, &g_fx.npy, &g_fx.npy_len) != AETHER_OK)
+    if (aether_npy_encode(AETHER_DTYPE_F32, 3, shape, data, &g_fx.npy, &g_fx.npy_len) !=
+        AETHER_OK)
         return 0;
     snprintf(g_fx.npy_path, sizeof g_fx.npy_path, "alloc_failure_%ld.npy", (long)sizeof(void *));
     f = fopen(g_fx.npy_path, "wb");
@@ -400,7 +401,8 @@ static int case_kvcache_create(void *ctx, int *half)
 static int case_model_create(void *ctx, int *half)
 {
     aether_model *m = NULL;
-    aether_status st = aether_model_create(&g_fx.view, NULL, (aether_model_weights)(*(int *)ctx), &m);
+    aether_status st = aether_model_create(&g_fx.view, NULL, (aether_model_weights)(*(int *)ctx),
+                                           &m);
     if (st != AETHER_OK) {
         *half = m != NULL;
         return st;
@@ -583,7 +585,8 @@ static int case_ruv_init(void *ctx, int *half)
         st = ruv_temporal_init(g_fx.blob, g_fx.blob_len, 16, 32, 4, &c);
     } else {
         cfg.mode = RUV_TEMPORAL_MODE_STREAMING;
-        cfg.weights = mode == 2 ? RUV_TEMPORAL_WEIGHTS_COPY : RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE;
+        cfg.weights = mode == 2 ? RUV_TEMPORAL_WEIGHTS_COPY
+                                : RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE;
         st = ruv_temporal_init_ex(g_fx.blob, g_fx.blob_len, 16, 32, 4, &cfg, &c);
     }
     if (st != ESP_OK) {
@@ -678,7 +681,8 @@ static void test_constructors(void)
     static int ruv_modes[3] = {0, 1, 2};
     static const char *const kv_names[4] = {"kvcache_create(none)", "kvcache_create(sliding)",
                                             "kvcache_create(scored)", "kvcache_create(h2o)"};
-    static const char *const ruv_names[3] = {"ruv_temporal_init", "ruv_temporal_init_ex(stream,borrow)",
+    static const char *const ruv_names[3] = {"ruv_temporal_init",
+                                             "ruv_temporal_init_ex(stream,borrow)",
                                              "ruv_temporal_init_ex(stream,copy)"};
     size_t i;
     int zero = 0;

@@ -110,8 +110,9 @@ static void run_golden(const golden *g)
     }
     CHECK_STATUS(st, AETHER_OK);
     CHECK(aether_tensor_same_shape(&out, &want));
-    CHECK_MSG(bit_diffs(out.data, want.data, aether_tensor_size(&want)) == 0, "%s: %zu of %zu differ",
-              g->name, bit_diffs(out.data, want.data, aether_tensor_size(&want)),
+    CHECK_MSG(bit_diffs(out.data, want.data, aether_tensor_size(&want)) == 0,
+              "%s: %zu of %zu differ", g->name,
+              bit_diffs(out.data, want.data, aether_tensor_size(&want)),
               aether_tensor_size(&want));
 done:
     aether_tensor_free(&q);
@@ -139,7 +140,15 @@ static void test_goldens(void)
         {"forward_gqa_c_w8_b4_g0_log_lm_q4kv2_s100", OP_GQA, 8, 4, {0, 0}, 1, 1, 1, 1, 0},
         {"forward_gqa_nc_w8_b4_g0_log_lm_q8kv2_s100", OP_GQA, 8, 4, {0, 0}, 1, 0, 1, 1, 0},
         {"forward_gqa_c_w3_b4_g0_log_lm_x4_q6kv3_s37", OP_GQA, 3, 4, {0, 0}, 1, 1, 1, 1, 0},
-        {"forward_gqa_c_aether_w32_b16_g0_log_lm_q4kv1_s257", OP_GQA, 32, 16, {0, 0}, 1, 1, 1, 1,
+        {"forward_gqa_c_aether_w32_b16_g0_log_lm_q4kv1_s257",
+         OP_GQA,
+         32,
+         16,
+         {0, 0},
+         1,
+         1,
+         1,
+         1,
          0},
         {"dense_c_s64", OP_DENSE, 0, 0, {0, 0}, 0, 1, 0, 0, 0},
         {"dense_nc_s64", OP_DENSE, 0, 0, {0, 0}, 0, 0, 0, 0, 0},
@@ -327,7 +336,8 @@ static void test_gqa_properties(void)
     float *qb = rnd_buf(n), *kb = rnd_buf(seq * kvh * dim), *vb = rnd_buf(seq * kvh * dim);
     float *ke = expand(kb, seq, kvh, group, dim), *ve = expand(vb, seq, kvh, group, dim);
     float *o1 = (float *)calloc(n, sizeof(float)), *o2 = (float *)calloc(n, sizeof(float));
-    aether_tensor q = view(qb, seq, qh, dim), k = view(kb, seq, kvh, dim), v = view(vb, seq, kvh, dim);
+    aether_tensor q = view(qb, seq, qh, dim), k = view(kb, seq, kvh, dim),
+                  v = view(vb, seq, kvh, dim);
     aether_tensor kx = view(ke, seq, qh, dim), vx = view(ve, seq, qh, dim);
     aether_tensor out1 = view(o1, seq, qh, dim), out2 = view(o2, seq, qh, dim);
 

@@ -70,7 +70,8 @@ static void roundtrip(uint8_t flags, size_t payload)
     CHECK_EQ_INT(v.header.weights_len, payload);
     CHECK(v.weights == buf + 24); /* zero-copy view */
     CHECK(memcmp(v.weights, w, payload) == 0);
-    CHECK_STATUS(aether_blob_serialize(&v.header, v.weights, again, payload + 28, &n2), AETHER_OK);
+    CHECK_STATUS(aether_blob_serialize(&v.header, v.weights, again, payload + 28, &n2),
+                 AETHER_OK);
     CHECK(n2 == n && memcmp(again, buf, n) == 0);
     free(w);
     free(buf);

@@ -135,7 +135,8 @@ static void check_truncations(const char *name)
         return;
     CHECK_STATUS(parse_checked(b, len, &v), AETHER_OK);
     for (cut = 0; cut < len; ++cut) {
-        unsigned char *t = (unsigned char *)malloc(cut ? cut : 1); /* exact size: ASan sees overreads */
+        /* exact size: ASan sees overreads */
+        unsigned char *t = (unsigned char *)malloc(cut ? cut : 1);
         aether_status want = cut < 28 ? AETHER_ERR_BLOB_TOO_SHORT : AETHER_ERR_BLOB_LENGTH;
         if (!t)
             break;
@@ -395,8 +396,8 @@ static void test_weights_len_boundaries(void)
     {
         unsigned char out[64];
         h.weights_len = (uint32_t)(len - 28);
-        CHECK_STATUS(aether_blob_serialize(&h, b + 24, out, sizeof out < len ? sizeof out : len - 1,
-                                           NULL),
+        CHECK_STATUS(aether_blob_serialize(&h, b + 24, out,
+                                           sizeof out < len ? sizeof out : len - 1, NULL),
                      AETHER_ERR_BUFFER_TOO_SMALL);
     }
     /* A header-only blob (weights_len 0) of a valid shape: parses, and
@@ -528,10 +529,14 @@ static void test_golden_malformed(void)
         const char *file;
         aether_status parse;
     } cases[] = {
-        {"bad_magic.bin", AETHER_ERR_BLOB_MAGIC},  {"bad_version.bin", AETHER_ERR_BLOB_VERSION},
-        {"size_mismatch.bin", AETHER_ERR_BLOB_LENGTH}, {"crc_corrupt.bin", AETHER_ERR_BLOB_CRC},
-        {"bad_gqa.bin", AETHER_ERR_BLOB_GQA},       {"n_classes_1.bin", AETHER_ERR_BLOB_DEGENERATE},
-        {"too_short.bin", AETHER_ERR_BLOB_TOO_SHORT}, {"flags_0x03.bin", AETHER_OK},
+        {"bad_magic.bin", AETHER_ERR_BLOB_MAGIC},
+        {"bad_version.bin", AETHER_ERR_BLOB_VERSION},
+        {"size_mismatch.bin", AETHER_ERR_BLOB_LENGTH},
+        {"crc_corrupt.bin", AETHER_ERR_BLOB_CRC},
+        {"bad_gqa.bin", AETHER_ERR_BLOB_GQA},
+        {"n_classes_1.bin", AETHER_ERR_BLOB_DEGENERATE},
+        {"too_short.bin", AETHER_ERR_BLOB_TOO_SHORT},
+        {"flags_0x03.bin", AETHER_OK},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) {

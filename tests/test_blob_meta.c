@@ -146,10 +146,10 @@ static void test_text_rules(void)
         {"a=\n", 1},
         {"A.b-c_9=x=y\n", 1},
         {"a=1\n\n", (size_t)-1}, /* an empty line is not key=value */
-        {"k=v", (size_t)-1},    /* no final newline */
-        {"=v\n", (size_t)-1},   /* empty key */
+        {"k=v", (size_t)-1},     /* no final newline */
+        {"=v\n", (size_t)-1},    /* empty key */
         {"k v=1\n", (size_t)-1},
-        {"kv\n", (size_t)-1},   /* no '=' */
+        {"kv\n", (size_t)-1}, /* no '=' */
         {"k=1\nk=2\n", (size_t)-1},
         {"k=1\nkk=2\nk=3\n", (size_t)-1},
         {"k=\t\n", (size_t)-1},
@@ -165,7 +165,8 @@ static void test_text_rules(void)
     size_t i, n;
     char big[AETHER_BLOB_META_MAX_TEXT + 8];
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        aether_status st = aether_blob_metadata_check_text(cases[i].text, strlen(cases[i].text), &n);
+        aether_status st = aether_blob_metadata_check_text(cases[i].text, strlen(cases[i].text),
+                                                           &n);
         if (cases[i].n == (size_t)-1) {
             CHECK_STATUS(st, AETHER_ERR_BLOB_EXTENSION);
         } else {
@@ -202,24 +203,24 @@ static void test_malformed_records(void)
                  AETHER_ERR_BLOB_EXTENSION);
     CHECK_STATUS(aether_blob_with_metadata(&v, k_text, L, t, mlen - 1, NULL),
                  AETHER_ERR_BUFFER_TOO_SMALL);
-#define TAMPER(stmt, expected)                                                               \
-    do {                                                                                     \
-        memcpy(t, m, mlen);                                                                  \
-        stmt;                                                                                \
-        fix_crc(t, mlen);                                                                    \
-        CHECK_STATUS(aether_blob_parse(t, mlen, &v), AETHER_OK);                             \
-        CHECK_STATUS(aether_blob_validate_model(&v, NULL), expected);                        \
+#define TAMPER(stmt, expected)                                        \
+    do {                                                              \
+        memcpy(t, m, mlen);                                           \
+        stmt;                                                         \
+        fix_crc(t, mlen);                                             \
+        CHECK_STATUS(aether_blob_parse(t, mlen, &v), AETHER_OK);      \
+        CHECK_STATUS(aether_blob_validate_model(&v, NULL), expected); \
     } while (0)
     TAMPER((void)0, AETHER_OK);
-    TAMPER(t[end - 1] = 'B', AETHER_ERR_BLOB_EXTENSION);                 /* tag */
+    TAMPER(t[end - 1] = 'B', AETHER_ERR_BLOB_EXTENSION);                     /* tag */
     TAMPER(aether_store_le32(t + end - 8, 4097), AETHER_ERR_BLOB_EXTENSION); /* too long */
     TAMPER(aether_store_le32(t + end - 8, (uint32_t)L - 4), AETHER_ERR_BLOB_LAYOUT);
     TAMPER(aether_store_le32(t + end - 8, (uint32_t)L + 4), AETHER_ERR_BLOB_LAYOUT);
     CHECK(L % 4 != 0); /* k_text needs padding: a non-zero pad byte is rejected */
     TAMPER(t[end - 9] = 1, AETHER_ERR_BLOB_EXTENSION);
     TAMPER(t[end - 8 - (4 - L % 4) % 4 - 1] = '\t', AETHER_ERR_BLOB_EXTENSION);
-    TAMPER(t[24 + 4] = 0xFF; t[24 + 5] = 0xFF; t[24 + 6] = 0xFF; t[24 + 7] = 0xFF,
-           AETHER_ERR_BLOB_NONFINITE);
+    TAMPER(t[24 + 4] = 0xFF; t[24 + 5] = 0xFF; t[24 + 6] = 0xFF;
+           t[24 + 7] = 0xFF, AETHER_ERR_BLOB_NONFINITE);
     /* without the flag the record is just extra payload */
     TAMPER(t[6] = (unsigned char)(t[6] & ~AETHER_BLOB_FLAG_METADATA), AETHER_ERR_BLOB_LAYOUT);
 #undef TAMPER
@@ -246,9 +247,9 @@ static void test_malformed_records(void)
 static void test_typed_keys(void)
 {
     static const char *const bad[] = {
-        "labels=a,b\n",            /* two names for three classes */
-        "labels=a,,c\n",           /* an empty name */
-        "labels=\n",               /* no name at all */
+        "labels=a,b\n",  /* two names for three classes */
+        "labels=a,,c\n", /* an empty name */
+        "labels=\n",     /* no name at all */
         "pool=max\n",
         "window_frames=0\n",
         "window_stride=0\n",

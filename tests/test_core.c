@@ -119,4 +119,5 @@ static void test_endian(void)
     CHECK(aether_load_lef32(b) == 2.0f);
 }
 
-TEST_MAIN(test_status_messages, test_sizes, test_arena, test_crc32, test_f16_specials, test_endian)
+TEST_MAIN(test_status_messages, test_sizes, test_arena, test_crc32, test_f16_specials,
+          test_endian)

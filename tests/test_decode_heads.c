@@ -28,7 +28,10 @@ static float frand(float scale)
     return scale * ((float)(next_u() >> 40) / (float)(1u << 24) * 2.0f - 1.0f);
 }
 
-static size_t urand(size_t n) { return (size_t)(next_u() % n); }
+static size_t urand(size_t n)
+{
+    return (size_t)(next_u() % n);
+}
 
 static const aether_kernel_mode k_fast[] = {AETHER_KERNELS_AVX2, AETHER_KERNELS_AVX512,
                                             AETHER_KERNELS_NEON};
@@ -106,7 +109,7 @@ static size_t run_trial(const aether_simd_ops *ops, const trial *t, double *wors
         hb.v = mv + off;
         hb.stride = row;
         aether_sparse_query_(q + h * t->dim, t->dim, sc, &hr, tok, t->n_tok, &hb, blk, t->n_blk,
-                            acc, ref);
+                             acc, ref);
         for (i = 0; i < t->dim; ++i) {
             double g = out[h * t->dim + i], r = ref[i], d = fabs(g - r);
             double s2 = (double)t->scale * (double)t->scale;

@@ -109,8 +109,8 @@ static void test_all_patterns(void)
             if ((h & 0x7C00u) == 0x7C00u && (h & 0x3FFu))
                 nans++;
             if (got != w && bad++ < 5)
-                fprintf(stderr, "f16_to_f32(0x%04lx) = 0x%08lx, want 0x%08lx\n",
-                        (unsigned long)h, (unsigned long)got, (unsigned long)w);
+                fprintf(stderr, "f16_to_f32(0x%04lx) = 0x%08lx, want 0x%08lx\n", (unsigned long)h,
+                        (unsigned long)got, (unsigned long)w);
         }
         CHECK_EQ_INT(bad, 0);
         CHECK_EQ_INT(nans, 2 * 1023);

@@ -124,9 +124,9 @@ static void run_case(aether_kernel_mode fast, const dshape *s, int sort, aether_
 
 static void test_decode_vs_reference(void)
 {
-    static const dshape shapes[] = {{1, 1, 1, 2, 2},   {3, 3, 7, 4, 4},   {4, 1, 32, 8, 4},
-                                    {8, 2, 33, 5, 3},  {6, 2, 17, 6, 4},  {5, 1, 64, 7, 8},
-                                    {8, 8, 64, 9, 4},  {12, 3, 40, 3, 2}, {2, 1, 65, 4, 5}};
+    static const dshape shapes[] = {{1, 1, 1, 2, 2},  {3, 3, 7, 4, 4},   {4, 1, 32, 8, 4},
+                                    {8, 2, 33, 5, 3}, {6, 2, 17, 6, 4},  {5, 1, 64, 7, 8},
+                                    {8, 8, 64, 9, 4}, {12, 3, 40, 3, 2}, {2, 1, 65, 4, 5}};
     static const aether_kv_evict evs[] = {AETHER_KV_EVICT_NONE, AETHER_KV_EVICT_SLIDING,
                                           AETHER_KV_EVICT_SCORED, AETHER_KV_EVICT_H2O_COMPAT};
     size_t p, si, e, ran = 0;
@@ -144,8 +144,8 @@ static void test_decode_vs_reference(void)
                 /* F16 storage: the kernels' binary16 twins (SCORED decodes
                  * on the reference; H2O_COMPAT needs f32). */
                 if (evs[e] != AETHER_KV_EVICT_H2O_COMPAT)
-                    run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40,
-                             scale, &worst);
+                    run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40, scale,
+                             &worst);
                 ++ran;
             }
     }
@@ -180,8 +180,8 @@ static void test_decode_long_lists(void)
                 ++ran;
             }
     }
-    printf("fast decode, long lists: %lu configurations, max abs diff %.3g\n",
-           (unsigned long)ran, worst);
+    printf("fast decode, long lists: %lu configurations, max abs diff %.3g\n", (unsigned long)ran,
+           worst);
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
@@ -194,9 +194,12 @@ static void twin_case(aether_kvcache_params p, const aether_attn_config *cfg, si
     aether_kvcache *a = NULL, *b = NULL, *own = NULL, *odd = NULL;
     size_t row = p.kv_heads * p.head_dim, t, i, diff = 0;
     float *k = malloc(row * sizeof(float)), *v = malloc(row * sizeof(float));
-    float *q = malloc(qh * p.head_dim * sizeof(float)), *q2 = malloc(qh * p.head_dim * sizeof(float));
-    float *oa = malloc(qh * p.head_dim * sizeof(float)), *ob = malloc(qh * p.head_dim * sizeof(float));
-    float *oo = malloc(qh * p.head_dim * sizeof(float)), *od = malloc(qh * p.head_dim * sizeof(float));
+    float *q = malloc(qh * p.head_dim * sizeof(float)),
+          *q2 = malloc(qh * p.head_dim * sizeof(float));
+    float *oa = malloc(qh * p.head_dim * sizeof(float)),
+          *ob = malloc(qh * p.head_dim * sizeof(float));
+    float *oo = malloc(qh * p.head_dim * sizeof(float)),
+          *od = malloc(qh * p.head_dim * sizeof(float));
     CHECK(k && v && q && q2 && oa && ob && oo && od);
     CHECK_STATUS(aether_kvcache_create(&p, &a), AETHER_OK);
     CHECK_STATUS(aether_kvcache_create(&p, &b), AETHER_OK);
@@ -378,7 +381,7 @@ static void test_sliding_slots_exact(void)
         rows.v = vs;
         rows.stride = DIM;
         aether_sparse_query_(q1.data, DIM, aether_attn_scale(DIM), &rows, tok, n, &rows, NULL, 0,
-                            acc, want);
+                             acc, want);
         if (memcmp(want, o1.data, sizeof want) != 0)
             ++bad;
     }
@@ -527,5 +530,5 @@ static void test_f16_takes_fast_path(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_f16_takes_fast_path, test_decode_vs_reference, test_decode_long_lists, test_twin_lists, test_reference_mode_exact, test_sliding_slots_exact,
-          test_model_step)
+TEST_MAIN(test_f16_takes_fast_path, test_decode_vs_reference, test_decode_long_lists,
+          test_twin_lists, test_reference_mode_exact, test_sliding_slots_exact, test_model_step)

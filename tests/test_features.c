@@ -896,6 +896,7 @@ static void test_norm_ema(void)
     CHECK_NEAR(var, 0.75 * (0.25 * 16.0), 1e-12); /* 3 */
 }
 
-TEST_MAIN(test_recipe_v2, test_recipe_v3, test_adr018_valid, test_adr018_malformed, test_constant_amplitude, test_known_groups,
-          test_phase_ramp, test_gain_doubled, test_nodes_and_state, test_dims,
-          test_errors_and_memory, test_norm_welford, test_norm_ema)
+TEST_MAIN(test_recipe_v2, test_recipe_v3, test_adr018_valid, test_adr018_malformed,
+          test_constant_amplitude, test_known_groups, test_phase_ramp, test_gain_doubled,
+          test_nodes_and_state, test_dims, test_errors_and_memory, test_norm_welford,
+          test_norm_ema)

@@ -51,7 +51,8 @@ static void test_init_vector(void)
     unsigned char *buf;
     CHECK_STATUS(aether_fastgrnn_size(4, 8, &bytes), AETHER_OK);
     buf = (unsigned char *)malloc(bytes + 3);
-    CHECK_STATUS(aether_fastgrnn_init(buf + 3, bytes - 1, 4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g),
+    CHECK_STATUS(aether_fastgrnn_init(buf + 3, bytes - 1, 4, 8, AETHER_FASTGRNN_SEED_REFERENCE,
+                                      &g),
                  AETHER_ERR_BUFFER_TOO_SMALL);
     CHECK(g == NULL);
     CHECK_STATUS(aether_fastgrnn_init(buf + 3, bytes, 4, 8, AETHER_FASTGRNN_SEED_REFERENCE, &g),
@@ -77,7 +78,7 @@ static void test_init_vector(void)
 
 static void test_salience_vector(void)
 {
-    static const float want[6] = {0.04931711f, 0.05898581f, 0.052921593f,
+    static const float want[6] = {0.04931711f,  0.05898581f,  0.052921593f,
                                   0.047916025f, 0.056698654f, 0.07849147f};
     aether_fastgrnn *g = NULL;
     float x[6 * 4], s[6], h[8], h2[8], sal;
@@ -265,11 +266,14 @@ static void test_fastgrnn_goldens(void)
         if (test_load_golden(fc->name, "q.npy", &q) || test_load_golden(fc->name, "k.npy", &k) ||
             test_load_golden(fc->name, "v.npy", &v) ||
             test_load_golden(fc->name, "out.npy", &want) ||
-            load_npy(fc->name, "salience.npy", &sal) || load_npy(fc->name, "keep_mask.npy", &mask))
+            load_npy(fc->name, "salience.npy", &sal) ||
+            load_npy(fc->name, "keep_mask.npy", &mask))
             continue;
-        CHECK_STATUS(aether_fastgrnn_create(k.dim, fc->hidden, AETHER_FASTGRNN_SEED_REFERENCE, &g),
+        CHECK_STATUS(aether_fastgrnn_create(k.dim, fc->hidden, AETHER_FASTGRNN_SEED_REFERENCE,
+                                            &g),
                      AETHER_OK);
-        CHECK_STATUS(aether_fastgrnn_params(g, &p[0], &p[1], &p[2], &p[3], NULL, NULL, NULL, NULL),
+        CHECK_STATUS(aether_fastgrnn_params(g, &p[0], &p[1], &p[2], &p[3], NULL, NULL, NULL,
+                                            NULL),
                      AETHER_OK);
         for (mi = 0; mi < 4; ++mi) {
             if (load_npy(fc->name, mats[mi], &mat))
@@ -535,7 +539,8 @@ static void test_causal_stream_matches_window(void)
  * keep bit as it arrives, decode with the gated decode step - and get, at
  * every position, exactly the row of the gated window forward that uses the
  * causal mask of the whole window. */
-static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads, aether_causal_rule rule)
+static void stream_case(int sort, int lm, size_t q_heads, size_t kv_heads,
+                        aether_causal_rule rule)
 {
     static const size_t globals[2] = {0, 3};
     uint64_t seed = 1234 + (uint64_t)(sort * 2 + lm);

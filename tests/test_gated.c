@@ -38,13 +38,14 @@ static void test_gated_goldens(void)
         aether_tensor q, k, v, want, got;
         aether_npy mask;
         char path[512];
-        test_make_config(&cfg, gc->window, gc->block, gc->globals, gc->n_globals,
-                         gc->causal, gc->log, gc->lm, gc->sort);
+        test_make_config(&cfg, gc->window, gc->block, gc->globals, gc->n_globals, gc->causal,
+                         gc->log, gc->lm, gc->sort);
         snprintf(path, sizeof path, "%s/%s/keep_mask.npy", AETHER_GOLDEN_DIR, gc->name);
         CHECK_STATUS(aether_npy_load(path, &mask), AETHER_OK);
         CHECK(mask.dtype == AETHER_DTYPE_U8);
         if (test_load_golden(gc->name, "q.npy", &q) || test_load_golden(gc->name, "k.npy", &k) ||
-            test_load_golden(gc->name, "v.npy", &v) || test_load_golden(gc->name, "out.npy", &want))
+            test_load_golden(gc->name, "v.npy", &v) ||
+            test_load_golden(gc->name, "out.npy", &want))
             continue;
         CHECK_STATUS(aether_tensor_zeros(&got, q.seq, q.heads, q.dim), AETHER_OK);
         CHECK_STATUS(ws_attn_forward_gated(&cfg, &q, &k, &v, (const uint8_t *)mask.data,

@@ -79,7 +79,8 @@ static double dloss(const dctx *c)
     (void)KVW;
     for (t = 0; t < n; ++t)
         for (j = 0; j < I_; ++j)
-            h[t * I_ + j] = (c->x[t * I_ + j] - c->w[L->norm_mean + j]) * c->w[L->norm_inv_std + j];
+            h[t * I_ + j] = (c->x[t * I_ + j] - c->w[L->norm_mean + j]) *
+                            c->w[L->norm_inv_std + j];
     for (l = 0; l < NL; ++l) {
         const double *wl = c->w + l * L->layer_elems;
         size_t nb = 0;
@@ -90,7 +91,8 @@ static double dloss(const dctx *c)
         }
         if (hd->backend != AETHER_HEAD_DENSE && cfg->use_landmarks) {
             for (b = 0; b * cfg->block_size < n; ++b) {
-                size_t s0 = b * cfg->block_size, s1 = s0 + cfg->block_size < n ? s0 + cfg->block_size : n;
+                size_t s0 = b * cfg->block_size,
+                       s1 = s0 + cfg->block_size < n ? s0 + cfg->block_size : n;
                 for (e = 0; e < KVW; ++e) {
                     double sk = 0.0, sv = 0.0;
                     for (t = s0; t < s1; ++t) {

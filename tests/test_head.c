@@ -113,11 +113,14 @@ static aether_status stream_lm(const aether_head *h, const aether_tensor *q,
         return st;
     for (t = 0; t < q->seq && st == AETHER_OK; ++t) {
         aether_tensor q1, k1, v1, o1;
-        aether_tensor_view(&q1, aether_tensor_row(q, t, 0), q->heads * q->dim, 1, q->heads, q->dim);
-        aether_tensor_view(&k1, aether_tensor_row(k, t, 0), k->heads * k->dim, 1, k->heads, k->dim);
-        aether_tensor_view(&v1, aether_tensor_row(v, t, 0), v->heads * v->dim, 1, v->heads, v->dim);
-        aether_tensor_view(&o1, aether_tensor_row(out_steps, t, 0), q->heads * q->dim, 1, q->heads,
+        aether_tensor_view(&q1, aether_tensor_row(q, t, 0), q->heads * q->dim, 1, q->heads,
                            q->dim);
+        aether_tensor_view(&k1, aether_tensor_row(k, t, 0), k->heads * k->dim, 1, k->heads,
+                           k->dim);
+        aether_tensor_view(&v1, aether_tensor_row(v, t, 0), v->heads * v->dim, 1, v->heads,
+                           v->dim);
+        aether_tensor_view(&o1, aether_tensor_row(out_steps, t, 0), q->heads * q->dim, 1,
+                           q->heads, q->dim);
         st = ws_head_step(h, &q1, &k1, &v1, cache, &o1);
     }
     aether_kvcache_destroy(cache);
@@ -611,7 +614,8 @@ static void golden_case(const char *cs, size_t window, size_t block, int with_st
     aether_tensor_zeros(&out, q.seq, q.heads, q.dim);
     CHECK_STATUS(ws_head_forward(&h, &q, &k, &v, &out), AETHER_OK);
     CHECK_MSG(memcmp(out.data, want.data, aether_tensor_size(&out) * sizeof(float)) == 0,
-              "%s forward max diff %g", cs, max_abs(out.data, want.data, aether_tensor_size(&out)));
+              "%s forward max diff %g", cs,
+              max_abs(out.data, want.data, aether_tensor_size(&out)));
     if (with_steps) {
         CHECK(load(cs, "out_steps", &want_steps));
         aether_tensor_zeros(&steps, q.seq, q.heads, q.dim);
@@ -622,7 +626,8 @@ static void golden_case(const char *cs, size_t window, size_t block, int with_st
         CHECK(memcmp(steps.data, out.data, aether_tensor_size(&out) * sizeof(float)) == 0);
         /* a cache in the reference's Welford mode reproduces its steps exactly */
         CHECK_STATUS(stream_lm(&h, &q, &k, &v, q.seq, AETHER_KV_LM_WELFORD, &steps), AETHER_OK);
-        CHECK(memcmp(steps.data, want_steps.data, aether_tensor_size(&steps) * sizeof(float)) == 0);
+        CHECK(memcmp(steps.data, want_steps.data, aether_tensor_size(&steps) * sizeof(float)) ==
+              0);
         aether_tensor_free(&steps);
         aether_tensor_free(&want_steps);
     }
@@ -651,7 +656,8 @@ static void fast_case(const char *cs, size_t window, size_t block)
     aether_head_config c;
     aether_head h;
     size_t i, n, bad = 0;
-    if (!load(cs, "q", &q) || !load(cs, "k", &k) || !load(cs, "v", &v) || !load(cs, "out", &want)) {
+    if (!load(cs, "q", &q) || !load(cs, "k", &k) || !load(cs, "v", &v) ||
+        !load(cs, "out", &want)) {
         CHECK_MSG(0, "%s: cannot load", cs);
         return;
     }

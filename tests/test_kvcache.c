@@ -114,12 +114,12 @@ static void stream_vs_forward(const rcfg *r, aether_kv_evict ev, size_t capacity
 
 static void test_stream_equals_forward(void)
 {
-    static const rcfg cases[] = {
-        {8, 4, 1, 0, 0, 1, 1, 0, 2, 2, 16, 200},   {4, 16, 2, 0, 3, 1, 1, 1, 3, 3, 8, 257},
-        {64, 64, 0, 0, 0, 0, 1, 0, 2, 2, 32, 150}, {2, 4, 2, 0, 3, 1, 0, 0, 1, 1, 12, 100},
-        {0, 16, 0, 0, 0, 0, 0, 0, 2, 2, 8, 64},    {32, 16, 1, 0, 0, 1, 1, 0, 4, 1, 32, 300},
-        {8, 4, 1, 0, 0, 1, 1, 1, 4, 2, 16, 120},   {16, 8, 2, 0, 5, 1, 1, 0, 8, 2, 8, 200},
-        {3, 4, 1, 0, 0, 1, 1, 0, 6, 3, 16, 97},    {5, 1, 1, 2, 0, 1, 1, 1, 2, 1, 4, 70}};
+    static const rcfg cases[] =
+        {{8, 4, 1, 0, 0, 1, 1, 0, 2, 2, 16, 200},   {4, 16, 2, 0, 3, 1, 1, 1, 3, 3, 8, 257},
+         {64, 64, 0, 0, 0, 0, 1, 0, 2, 2, 32, 150}, {2, 4, 2, 0, 3, 1, 0, 0, 1, 1, 12, 100},
+         {0, 16, 0, 0, 0, 0, 0, 0, 2, 2, 8, 64},    {32, 16, 1, 0, 0, 1, 1, 0, 4, 1, 32, 300},
+         {8, 4, 1, 0, 0, 1, 1, 1, 4, 2, 16, 120},   {16, 8, 2, 0, 5, 1, 1, 0, 8, 2, 8, 200},
+         {3, 4, 1, 0, 0, 1, 1, 0, 6, 3, 16, 97},    {5, 1, 1, 2, 0, 1, 1, 1, 2, 1, 4, 70}};
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         stream_vs_forward(&cases[i], AETHER_KV_EVICT_NONE, cases[i].seq);
@@ -277,8 +277,8 @@ static void check_errors_atomic(aether_kv_evict ev, aether_kv_storage stg)
         CHECK_STATUS(aether_kvcache_evict_and_append(kc, &bad, &v1, sc, 6, NULL, 0, 1, &slot),
                      AETHER_ERR_HEAD_DIM_MISMATCH);
     }
-    CHECK_MSG(memcmp(snap, mem, bytes) == 0, "policy %d storage %d: state changed by a failed call",
-              (int)ev, (int)stg);
+    CHECK_MSG(memcmp(snap, mem, bytes) == 0,
+              "policy %d storage %d: state changed by a failed call", (int)ev, (int)stg);
     CHECK_EQ_INT(aether_kvcache_bytes(kc), bytes);
     free(snap);
     free(mem);
@@ -675,7 +675,8 @@ static void test_f16_sort_and_rounding(void)
         CHECK_STATUS(aether_kvcache_append_rows(b, kv, kv), AETHER_OK);
         CHECK_STATUS(aether_kvcache_slot_rows(a, t, kr, NULL), AETHER_OK);
         for (x = 0; x < 8; ++x)
-            CHECK(aether_f32_bits(kr[x]) == aether_f32_bits(aether_f16_to_f32(aether_f32_to_f16(kv[x]))));
+            CHECK(aether_f32_bits(kr[x]) ==
+                  aether_f32_bits(aether_f16_to_f32(aether_f32_to_f16(kv[x]))));
         CHECK_STATUS(aether_kvcache_decode_step(&c0, &q1, a, &t0), AETHER_OK);
         CHECK_STATUS(aether_kvcache_decode_step(&c1, &q1, b, &t1), AETHER_OK);
         for (x = 0; x < 8; ++x) {
@@ -692,5 +693,4 @@ static void test_f16_sort_and_rounding(void)
 TEST_MAIN(test_stream_equals_forward, test_bounded_policies_keep_window,
           test_errors_leave_state_unchanged, test_params_and_lifecycle, test_h2o_spec_vectors,
           test_sliding_retention, test_scored_eviction, test_scored_tree_matches_scan,
-          test_batch_equals_loop,
-          test_f16_sort_and_rounding)
+          test_batch_equals_loop, test_f16_sort_and_rounding)

@@ -159,8 +159,8 @@ static double max_abs(const float *a, const float *b, size_t n)
 static aether_kvcache *make_cache(const gcase *c, aether_kv_storage st, aether_kv_landmarks lm,
                                   aether_kv_evict ev)
 {
-    aether_kvcache_params p =
-        aether_kvcache_params_default(&c->cfg, c->capacity, c->kv_heads, c->dim);
+    aether_kvcache_params p = aether_kvcache_params_default(&c->cfg, c->capacity, c->kv_heads,
+                                                            c->dim);
     aether_kvcache *kc = NULL;
     p.storage = st;
     p.landmarks = lm;
@@ -292,10 +292,12 @@ static void run_sum_vs_forward(const char *name)
     free(c.js);
 }
 
-static const char *const k_decode[] = {
-    "decode_gqa_c_w32_b16_g0_log_lm_q4kv1_s100", "decode_gqa_c_w8_b4_g0_log_lm_q4kv2_s64",
-    "decode_mha_c_w16_b8_g03_log_lm_sort_s300",  "decode_mha_c_w32_b16_g0_log_lm_s300",
-    "decode_mha_c_w8_b4_g0_log_lm_s16",          "decode_mha_nc_w8_b4_g0_log_lm_s16"};
+static const char *const k_decode[] = {"decode_gqa_c_w32_b16_g0_log_lm_q4kv1_s100",
+                                       "decode_gqa_c_w8_b4_g0_log_lm_q4kv2_s64",
+                                       "decode_mha_c_w16_b8_g03_log_lm_sort_s300",
+                                       "decode_mha_c_w32_b16_g0_log_lm_s300",
+                                       "decode_mha_c_w8_b4_g0_log_lm_s16",
+                                       "decode_mha_nc_w8_b4_g0_log_lm_s16"};
 
 static void test_decode_goldens(void)
 {
@@ -318,10 +320,10 @@ static void test_decode_sum_equals_forward(void)
 static void test_decode_f16_goldens(void)
 {
     REQUIRE_GOLDEN();
-    static const char *const names[] = {
-        "decode_f16_gqa_c_w32_b16_g0_log_lm_q4kv1_s100",
-        "decode_f16_mha_c_w16_b8_g03_log_lm_sort_s300",
-        "decode_f16_mha_c_w32_b16_g0_log_lm_s300", "decode_f16_mha_c_w8_b4_g0_log_lm_s16"};
+    static const char *const names[] = {"decode_f16_gqa_c_w32_b16_g0_log_lm_q4kv1_s100",
+                                        "decode_f16_mha_c_w16_b8_g03_log_lm_sort_s300",
+                                        "decode_f16_mha_c_w32_b16_g0_log_lm_s300",
+                                        "decode_f16_mha_c_w8_b4_g0_log_lm_s16"};
     size_t i;
     /* The reference never sorts in f16: compare with sorting forced off. */
     for (i = 0; i < 4; ++i)
@@ -353,12 +355,15 @@ static void run_batch_case(const char *name)
     CHECK_STATUS(aether_tensor_view(&vp, v.data, prefill * krow, prefill, c.kv_heads, c.dim),
                  AETHER_OK);
     CHECK_STATUS(aether_kvcache_append_all(kc, &kp, &vp), AETHER_OK);
-    CHECK_STATUS(aether_tensor_view(&qd, q.data + prefill * qrow, draft * qrow, draft,
-                                    c.q_heads, c.dim), AETHER_OK);
-    CHECK_STATUS(aether_tensor_view(&kd, k.data + prefill * krow, draft * krow, draft,
-                                    c.kv_heads, c.dim), AETHER_OK);
-    CHECK_STATUS(aether_tensor_view(&vd, v.data + prefill * krow, draft * krow, draft,
-                                    c.kv_heads, c.dim), AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&qd, q.data + prefill * qrow, draft * qrow, draft, c.q_heads,
+                                    c.dim),
+                 AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&kd, k.data + prefill * krow, draft * krow, draft, c.kv_heads,
+                                    c.dim),
+                 AETHER_OK);
+    CHECK_STATUS(aether_tensor_view(&vd, v.data + prefill * krow, draft * krow, draft, c.kv_heads,
+                                    c.dim),
+                 AETHER_OK);
     CHECK_STATUS(aether_tensor_zeros(&out, draft, c.q_heads, c.dim), AETHER_OK);
     CHECK_STATUS(aether_kvcache_decode_batch(&c.cfg, &qd, &kd, &vd, kc, &out), AETHER_OK);
     CHECK_MSG(bits_equal(out.data, want.data, draft * qrow), "%s out", name);
@@ -390,11 +395,13 @@ static void run_h2o_case(const char *name)
     int ok_ev = 1, ok_ids = 1, ok_keys = 1, ok_lm = 1, ok_out = 1;
     CHECK(load_case(&c, name, 0) == 0);
     CHECK(load_t(&c, "q", &q) == 0 && load_t(&c, "k", &k) == 0 && load_t(&c, "v", &v) == 0);
-    CHECK(load_npy(&c, "scores_steps", &scores) == 0 && load_npy(&c, "evicted_slot", &evicted) == 0 &&
-          load_npy(&c, "slot_token_ids_steps", &ids) == 0 && load_npy(&c, "len_steps", &lens) == 0 &&
-          load_npy(&c, "cache_keys_steps", &keys) == 0 &&
+    CHECK(load_npy(&c, "scores_steps", &scores) == 0 &&
+          load_npy(&c, "evicted_slot", &evicted) == 0 &&
+          load_npy(&c, "slot_token_ids_steps", &ids) == 0 &&
+          load_npy(&c, "len_steps", &lens) == 0 && load_npy(&c, "cache_keys_steps", &keys) == 0 &&
           load_npy(&c, "landmarks_keys_steps", &lmk) == 0 &&
-          load_npy(&c, "landmarks_values_steps", &lmv) == 0 && load_npy(&c, "out_steps", &outs) == 0);
+          load_npy(&c, "landmarks_values_steps", &lmv) == 0 &&
+          load_npy(&c, "out_steps", &outs) == 0);
     n_eg = json_list(c.js, "evict_globals", eg, AETHER_MAX_GLOBALS);
     ewin = (size_t)json_int(c.js, "evict_window", 0);
     kc = make_cache(&c, AETHER_KV_F32, AETHER_KV_LM_WELFORD, AETHER_KV_EVICT_H2O_COMPAT);

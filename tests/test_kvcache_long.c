@@ -112,7 +112,8 @@ static void stream(aether_kv_evict ev, aether_kv_storage st)
     CHECK(guard_ok);
     CHECK_EQ_INT(aether_kvcache_bytes(kc), bytes);
     CHECK_EQ_INT(heap1, heap0);
-    CHECK_EQ_INT(aether_kvcache_len(kc), ev == AETHER_KV_EVICT_NONE ? FRAMES % CAP ? FRAMES % CAP : CAP : CAP);
+    CHECK_EQ_INT(aether_kvcache_len(kc),
+                 ev == AETHER_KV_EVICT_NONE ? FRAMES % CAP ? FRAMES % CAP : CAP : CAP);
     if (ev == AETHER_KV_EVICT_NONE)
         CHECK_EQ_INT(resets, (FRAMES - 1) / CAP);
     else
@@ -140,10 +141,22 @@ static void test_long_none(void)
         g_frames = 20000u;
     stream(AETHER_KV_EVICT_NONE, AETHER_KV_F32);
 }
-static void test_long_sliding(void) { stream(AETHER_KV_EVICT_SLIDING, AETHER_KV_F32); }
-static void test_long_sliding_f16(void) { stream(AETHER_KV_EVICT_SLIDING, AETHER_KV_F16); }
-static void test_long_scored(void) { stream(AETHER_KV_EVICT_SCORED, AETHER_KV_F32); }
-static void test_long_h2o(void) { stream(AETHER_KV_EVICT_H2O_COMPAT, AETHER_KV_F32); }
+static void test_long_sliding(void)
+{
+    stream(AETHER_KV_EVICT_SLIDING, AETHER_KV_F32);
+}
+static void test_long_sliding_f16(void)
+{
+    stream(AETHER_KV_EVICT_SLIDING, AETHER_KV_F16);
+}
+static void test_long_scored(void)
+{
+    stream(AETHER_KV_EVICT_SCORED, AETHER_KV_F32);
+}
+static void test_long_h2o(void)
+{
+    stream(AETHER_KV_EVICT_H2O_COMPAT, AETHER_KV_F32);
+}
 
 TEST_MAIN(test_long_none, test_long_sliding, test_long_sliding_f16, test_long_scored,
           test_long_h2o)

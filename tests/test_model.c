@@ -93,7 +93,8 @@ static void ref_forward(const aether_blob_view *b, const aether_head_config *hc,
            kw = (size_t)hd->n_kv_heads * hd->head_dim, per = in * qw * 2 + 2 * in * kw;
     size_t total = hd->weights_len / aether_blob_elem_size(hd), l, t, j;
     float *w = (float *)malloc(total * sizeof(float));
-    float *h = (float *)malloc(n * in * sizeof(float)), *tmp = (float *)malloc(in * sizeof(float));
+    float *h = (float *)malloc(n * in * sizeof(float)),
+          *tmp = (float *)malloc(in * sizeof(float));
     float *pool_v = (float *)calloc(in, sizeof(float));
     aether_tensor q, k, v, a;
     aether_head head;
@@ -249,7 +250,8 @@ static void test_zero_attention_is_linear_classifier(void)
     CHECK_STATUS(ws_model_forward(m, x, 3, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
     {
         float inv = 1.0f / 3.0f;
-        float m0 = (((0.0f + 1.0f) + -3.0f) + 4.0f) * inv, m1 = (((0.0f + 2.0f) + 0.5f) + -1.0f) * inv;
+        float m0 = (((0.0f + 1.0f) + -3.0f) + 4.0f) * inv,
+              m1 = (((0.0f + 2.0f) + 0.5f) + -1.0f) * inv;
         CHECK(logits[0] == m0 * 1.0f + m1 * 10.0f);
         CHECK(logits[2] == m0 * 3.0f + m1 * 30.0f);
     }
@@ -264,9 +266,11 @@ static void test_zero_attention_is_linear_classifier(void)
  * streamed hidden states. */
 static void test_streaming_equals_window_forward(void)
 {
-    static const uint16_t shapes[5][6] = {
-        {16, 4, 1, 32, 2, 4}, {7, 2, 2, 5, 3, 3}, {9, 6, 3, 4, 1, 5}, {5, 3, 1, 8, 2, 2},
-        {12, 8, 2, 3, 2, 6}};
+    static const uint16_t shapes[5][6] = {{16, 4, 1, 32, 2, 4},
+                                          {7, 2, 2, 5, 3, 3},
+                                          {9, 6, 3, 4, 1, 5},
+                                          {5, 3, 1, 8, 2, 2},
+                                          {12, 8, 2, 3, 2, 6}};
     static const size_t win_blk[5][2] = {{32, 16}, {3, 4}, {0, 1}, {8, 4}, {5, 2}};
     size_t si, bi;
     for (si = 0; si < 5; ++si) {
@@ -282,8 +286,10 @@ static void test_streaming_equals_window_forward(void)
             aether_model *m = NULL;
             aether_model_session *s = NULL;
             aether_session_params sp = aether_model_session_params_default();
-            float *lg = (float *)malloc(nc * sizeof(float)), *lw = (float *)malloc(nc * sizeof(float));
-            float *hs = (float *)malloc(in * sizeof(float)), *hw = (float *)malloc(in * sizeof(float));
+            float *lg = (float *)malloc(nc * sizeof(float)),
+                  *lw = (float *)malloc(nc * sizeof(float));
+            float *hs = (float *)malloc(in * sizeof(float)),
+                  *hw = (float *)malloc(in * sizeof(float));
             float *sum = (float *)calloc(in, sizeof(float));
             int all_equal = 1;
             aether_model_default_head_config(&b.view, &hc);
@@ -444,7 +450,8 @@ static void test_memory_modes(void)
     buf = malloc(copy_len);
     CHECK_STATUS(aether_model_init(buf, copy_len / 2, &b.view, NULL, AETHER_MODEL_COPY, &m),
                  AETHER_ERR_BUFFER_TOO_SMALL);
-    CHECK_STATUS(aether_model_init(buf, copy_len, &b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    CHECK_STATUS(aether_model_init(buf, copy_len, &b.view, NULL, AETHER_MODEL_COPY, &m),
+                 AETHER_OK);
     CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_BORROW_IF_POSSIBLE, &mb),
                  AETHER_OK);
     CHECK_STATUS(aether_model_get_info(mb, &info), AETHER_OK);
@@ -456,7 +463,8 @@ static void test_memory_modes(void)
                      AETHER_OK);
         CHECK_EQ_INT(planned, ws_len);
         CHECK_STATUS(aether_model_session_size(m, NULL, &sess), AETHER_OK);
-        CHECK_STATUS(aether_model_session_size_for(&b.view, NULL, NULL, &sess_planned), AETHER_OK);
+        CHECK_STATUS(aether_model_session_size_for(&b.view, NULL, NULL, &sess_planned),
+                     AETHER_OK);
         CHECK_EQ_INT(sess_planned, sess);
     }
     ws = malloc(ws_len);
@@ -530,19 +538,23 @@ static void test_load_errors(void)
     CHECK(g != NULL);
     if (g) {
         CHECK_STATUS(aether_blob_parse(g, len, &gv), AETHER_OK);
-        CHECK_STATUS(aether_model_create(&gv, NULL, AETHER_MODEL_COPY, &m), AETHER_ERR_BLOB_LAYOUT);
+        CHECK_STATUS(aether_model_create(&gv, NULL, AETHER_MODEL_COPY, &m),
+                     AETHER_ERR_BLOB_LAYOUT);
         free(g);
     }
     CHECK(make_demo(&b, &p));
     aether_model_default_head_config(&b.view, &hc);
     hc.kv_heads = 2;
-    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes), AETHER_ERR_BLOB_SHAPE);
+    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes),
+                 AETHER_ERR_BLOB_SHAPE);
     hc.kv_heads = 1;
     hc.head_dim = 16;
-    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes), AETHER_ERR_BLOB_SHAPE);
+    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes),
+                 AETHER_ERR_BLOB_SHAPE);
     hc.head_dim = 32;
     hc.block_size = 0;
-    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes), AETHER_ERR_BLOCK_SIZE);
+    CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes),
+                 AETHER_ERR_BLOCK_SIZE);
     hc.block_size = 16;
     CHECK_STATUS(aether_model_create(&b.view, &hc, AETHER_MODEL_COPY, &m), AETHER_OK);
     memset(x, 0, sizeof x);
@@ -582,7 +594,8 @@ static void test_session_errors_and_eviction(void)
     sp.evict = AETHER_KV_EVICT_NONE;
     CHECK_STATUS(aether_model_session_size(m, &sp, &bytes), AETHER_OK);
     buf = malloc(bytes);
-    CHECK_STATUS(aether_model_session_init(buf, bytes / 2, m, &sp, &s), AETHER_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(aether_model_session_init(buf, bytes / 2, m, &sp, &s),
+                 AETHER_ERR_BUFFER_TOO_SMALL);
     CHECK_STATUS(aether_model_session_init(buf, bytes, m, &sp, &s), AETHER_OK);
     for (t = 0; t < 4; ++t)
         CHECK_STATUS(aether_model_session_step(s, x + t * 8, lg, NULL), AETHER_OK);

@@ -24,9 +24,9 @@
 #include "ruv_temporal.h"
 
 static int g_counting;
-static int g_fail;      /* make every allocation fail (failure injection) */
-static long g_allocs;   /* malloc / calloc / realloc while counting */
-static long g_frees;    /* free of a non-NULL pointer while counting */
+static int g_fail;    /* make every allocation fail (failure injection) */
+static long g_allocs; /* malloc / calloc / realloc while counting */
+static long g_frees;  /* free of a non-NULL pointer while counting */
 
 #if defined(AETHER_WRAP_MALLOC)
 void *__real_malloc(size_t n);

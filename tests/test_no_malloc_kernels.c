@@ -157,8 +157,8 @@ static void forward_and_dense(aether_kernel_mode mode)
     CHECK_STATUS(aether_attn_dense(&q, &k, &v, 1, &d1), AETHER_OK);
     n = stop();
     if (WRAPPED)
-        CHECK_MSG(n == (mode == AETHER_KERNELS_REFERENCE ? 0 : 1),
-                  "%s dense: %ld heap calls", name, n);
+        CHECK_MSG(n == (mode == AETHER_KERNELS_REFERENCE ? 0 : 1), "%s dense: %ld heap calls",
+                  name, n);
 
     /* Three threads on the caller's workspace: no heap call, same bits. */
     CHECK_STATUS(aether_set_num_threads(3), AETHER_OK);

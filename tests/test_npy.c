@@ -133,7 +133,8 @@ static void test_header_bytes(void)
     shape[0] = 3;
     CHECK_STATUS(aether_npy_encode(AETHER_DTYPE_U8, 1, shape, "abc", &b, &len), AETHER_OK);
     if (b) {
-        CHECK(memcmp(b + 10, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 57) == 0);
+        CHECK(memcmp(b + 10, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 57) ==
+              0);
         free(b);
     }
 }
@@ -327,38 +328,48 @@ static void test_header_dialects(void)
     /* Key order, quoting and whitespace are free; trailing commas optional. */
     CHECK_STATUS(parse_dict_status("{'shape': (2,), 'fortran_order': False, 'descr': '<f4'}", 8),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(2,)}", 8),
+    CHECK_STATUS(parse_dict_status("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(2,)}",
+                                   8),
                  AETHER_OK);
     CHECK_STATUS(parse_dict_status("  {\n 'descr' : '<f4' ,\t'fortran_order':False,"
                                    "'shape':( 2 , ) , }  ",
                                    8),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }", 8),
+    CHECK_STATUS(parse_dict_status("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }",
+                                   8),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2,), }", 8),
+    CHECK_STATUS(parse_dict_status("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2,), }",
+                                   8),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2L,), }", 8),
+    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2L,), }",
+                                   8),
                  AETHER_OK);
     /* 0-d holds one element; a zero dimension holds none. */
     CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", 0),
+    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }",
+                                   0),
                  AETHER_OK);
     /* Harmless one-byte spellings. */
-    CHECK_STATUS(parse_dict_status("{'descr': '<u1', 'fortran_order': False, 'shape': (2,), }", 2),
+    CHECK_STATUS(parse_dict_status("{'descr': '<u1', 'fortran_order': False, 'shape': (2,), }",
+                                   2),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '<i1', 'fortran_order': False, 'shape': (2,), }", 2),
+    CHECK_STATUS(parse_dict_status("{'descr': '<i1', 'fortran_order': False, 'shape': (2,), }",
+                                   2),
                  AETHER_OK);
-    CHECK_STATUS(parse_dict_status("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", 2),
+    CHECK_STATUS(parse_dict_status("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
+                                   2),
                  AETHER_OK);
 
     /* Format 2.0 and 3.0 (u32 header length). */
-    b = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 2, two_f32, 8, &len);
+    b = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 2, two_f32, 8,
+                 &len);
     CHECK_STATUS(aether_npy_parse(b, len, &a), AETHER_OK);
     CHECK(a.data && ((float *)a.data)[0] == 1.0f && ((float *)a.data)[1] == -2.0f);
     aether_npy_free(&a);
     free(b);
-    b = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 3, two_f32, 8, &len);
+    b = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 3, two_f32, 8,
+                 &len);
     CHECK_STATUS(aether_npy_parse(b, len, &a), AETHER_OK);
     CHECK(a.dtype == AETHER_DTYPE_F32 && a.count == 2);
     aether_npy_free(&a);
@@ -412,7 +423,8 @@ static void test_malformed_statuses(void)
     free(b);
 
     /* header syntax */
-    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'shape': (2,), }", 8), AETHER_ERR_NPY_HEADER);
+    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'shape': (2,), }", 8),
+                 AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False}", 8),
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
@@ -437,7 +449,8 @@ static void test_malformed_statuses(void)
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 8),
                  AETHER_ERR_NPY_HEADER);
-    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", 8),
+    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x",
+                                   8),
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}", 8),
                  AETHER_ERR_NPY_HEADER);
@@ -447,7 +460,8 @@ static void test_malformed_statuses(void)
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': false, 'shape': (2,)}", 8),
                  AETHER_ERR_NPY_HEADER);
-    CHECK_STATUS(parse_dict_status("{'descr': '\\x3cf4', 'fortran_order': False, 'shape': (2,)}", 8),
+    CHECK_STATUS(parse_dict_status("{'descr': '\\x3cf4', 'fortran_order': False, 'shape': (2,)}",
+                                   8),
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, "
                                    "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 2)}",
@@ -458,7 +472,8 @@ static void test_malformed_statuses(void)
                                    8),
                  AETHER_ERR_NPY_HEADER);
     CHECK_STATUS(parse_dict_status("", 8), AETHER_ERR_NPY_HEADER);
-    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\xe9",
+    CHECK_STATUS(parse_dict_status("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
+                                   "}\xe9",
                                    8),
                  AETHER_ERR_NPY_HEADER);
     b = make_npy(good, 1, data, 8, &len);
@@ -598,7 +613,8 @@ static void test_encode_errors(void)
     size_t shape[3] = {2, 2, 2}, big[2] = {SIZE_MAX / 2, 3}, len;
     unsigned char *b = NULL;
     float f[8] = {0};
-    CHECK_STATUS(aether_npy_encode(AETHER_DTYPE_F32, 3, shape, f, NULL, &len), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_npy_encode(AETHER_DTYPE_F32, 3, shape, f, NULL, &len),
+                 AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_npy_encode(AETHER_DTYPE_F32, 3, shape, f, &b, NULL), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_npy_encode((aether_dtype)42, 3, shape, f, &b, &len),
                  AETHER_ERR_INVALID_ARG);

@@ -35,7 +35,8 @@ static void expect_lists(const aether_attn_config *c, size_t i, size_t seq, cons
         ;
     CHECK_MSG(n == m, "query %zu: %zu tokens, expected %zu", i, n, m);
     for (a = 0; a < n && a < m; ++a)
-        CHECK_MSG(got[a] == (size_t)tok[a], "query %zu token %zu: %zu vs %d", i, a, got[a], tok[a]);
+        CHECK_MSG(got[a] == (size_t)tok[a], "query %zu token %zu: %zu vs %d", i, a, got[a],
+                  tok[a]);
     CHECK(n <= aether_pattern_max_tokens(c, seq));
 
     CHECK_STATUS(aether_pattern_blocks(c, i, seq, got, LIST_CAP, &n), AETHER_OK);
@@ -43,7 +44,8 @@ static void expect_lists(const aether_attn_config *c, size_t i, size_t seq, cons
         ;
     CHECK_MSG(n == m, "query %zu: %zu blocks, expected %zu", i, n, m);
     for (a = 0; a < n && a < m; ++a)
-        CHECK_MSG(got[a] == (size_t)blk[a], "query %zu block %zu: %zu vs %d", i, a, got[a], blk[a]);
+        CHECK_MSG(got[a] == (size_t)blk[a], "query %zu block %zu: %zu vs %d", i, a, got[a],
+                  blk[a]);
     CHECK(n <= aether_pattern_max_blocks(c, seq));
 }
 
@@ -305,11 +307,11 @@ static void test_edges(void)
 {
     static const size_t g0[1] = {0}, g03[2] = {0, 3};
     /* edges/edges.json plus the docs/KERNELS.md section 12 vectors. */
-    static const edge_row upstream[] = {
-        {0, 0},           {1, 1},           {2, 3},          {3, 6},
-        {8, 36},          {100, 5087},      {1000, 126570},  {8192, 1146498},
-        {16384, 2334274}, {512, 59778},     {1024, 129858},  {2048, 272130},
-        {4096, 560834},   {32768, 4742658}, {65536, 9625026}};
+    static const edge_row upstream[] = {{0, 0},         {1, 1},           {2, 3},
+                                        {3, 6},         {8, 36},          {100, 5087},
+                                        {1000, 126570}, {8192, 1146498},  {16384, 2334274},
+                                        {512, 59778},   {1024, 129858},   {2048, 272130},
+                                        {4096, 560834}, {32768, 4742658}, {65536, 9625026}};
     static const edge_row aether_def[] = {{0, 0},        {1, 1},         {2, 3},
                                           {3, 6},        {8, 36},        {100, 3102},
                                           {1000, 42362}, {8192, 400770}, {16384, 834930}};

@@ -139,11 +139,11 @@ static void test_golden_blob_errors(void)
 {
     REQUIRE_GOLDEN();
     static const golden_case cases[] = {
-        {"too_short.bin", ESP_ERR_INVALID_ARG},       {"bad_magic.bin", ESP_ERR_INVALID_ARG},
-        {"size_mismatch.bin", ESP_ERR_INVALID_ARG},   {"bad_version.bin", ESP_ERR_INVALID_VERSION},
-        {"crc_corrupt.bin", ESP_ERR_INVALID_CRC},     {"bad_gqa.bin", ESP_ERR_INVALID_SIZE},
-        {"n_classes_1.bin", ESP_ERR_INVALID_SIZE},    {"fp32_small.bin", ESP_ERR_INVALID_SIZE},
-        {"fp16_small.bin", ESP_ERR_INVALID_SIZE},     {"flags_0x03.bin", ESP_ERR_INVALID_SIZE},
+        {"too_short.bin", ESP_ERR_INVALID_ARG},     {"bad_magic.bin", ESP_ERR_INVALID_ARG},
+        {"size_mismatch.bin", ESP_ERR_INVALID_ARG}, {"bad_version.bin", ESP_ERR_INVALID_VERSION},
+        {"crc_corrupt.bin", ESP_ERR_INVALID_CRC},   {"bad_gqa.bin", ESP_ERR_INVALID_SIZE},
+        {"n_classes_1.bin", ESP_ERR_INVALID_SIZE},  {"fp32_small.bin", ESP_ERR_INVALID_SIZE},
+        {"fp16_small.bin", ESP_ERR_INVALID_SIZE},   {"flags_0x03.bin", ESP_ERR_INVALID_SIZE},
         {"init_random_blob.rvne", ESP_OK},
     };
     size_t i;
@@ -469,7 +469,8 @@ static void test_static_context(void)
         sctx = NULL;
         /* The size counts worst-case alignment padding, so any start
          * works with `bytes`; half of it never does. */
-        CHECK_EQ_INT(ruv_temporal_init_static_ex(mem + 1, bytes / 2, b, len, IN, W, NC, &c, &sctx),
+        CHECK_EQ_INT(ruv_temporal_init_static_ex(mem + 1, bytes / 2, b, len, IN, W, NC, &c,
+                                                 &sctx),
                      ESP_ERR_NO_MEM);
         CHECK_EQ_INT(ruv_temporal_init_static_ex(mem + 1, 0, b, len, IN, W, NC, &c, &sctx),
                      ESP_ERR_NO_MEM);

@@ -133,8 +133,8 @@ static void test_exp(void)
             double e = expf(x[i]), rel = fabs(y[i] - e) / e;
             worst = rel > worst ? rel : worst;
         }
-        printf("%s exp: max rel error %.3g over %lu points in [-87, 88]\n", k_fast_name[p],
-               worst, (unsigned long)n);
+        printf("%s exp: max rel error %.3g over %lu points in [-87, 88]\n", k_fast_name[p], worst,
+               (unsigned long)n);
         CHECK_MSG(worst < 3.6e-7, "%s exp rel err %g", k_fast_name[p], worst);
         /* Below the range (masked scores) gives exact zero; 0 gives 1. */
         x[0] = -INFINITY;
@@ -216,7 +216,8 @@ static void test_probes(void)
                 sum += buf[i + (1000 - n)];
             bad += ops->read_probe(buf + (1000 - n), n) != sum;
         }
-        CHECK_MSG(bad == 0, "%s read_probe: %lu lengths wrong", k_fast_name[p], (unsigned long)bad);
+        CHECK_MSG(bad == 0, "%s read_probe: %lu lengths wrong", k_fast_name[p],
+                  (unsigned long)bad);
         CHECK_NEAR(ops->fma_probe(0, 2.0f), (double)ops->lanes * (12.0 * 2.0 + 66.0), 1e-3);
         /* Chain k after 1000 steps: 0.1 + (2 + k - 0.1) * 0.999999^1000. */
         for (i = 0; i < 12; ++i)
@@ -250,7 +251,7 @@ static void make_cfg(aether_attn_config *cfg, size_t w, size_t b, int causal, in
 /* Sparse forward and dense over a grid, every fast path vs reference. */
 static void test_paths_vs_reference(void)
 {
-    static const shape shapes[] = {{1, 1, 1, 1},   {7, 2, 2, 3},   {100, 4, 1, 17},
+    static const shape shapes[] = {{1, 1, 1, 1},    {7, 2, 2, 3},    {100, 4, 1, 17},
                                    {257, 3, 3, 33}, {130, 8, 2, 64}, {65, 6, 2, 65},
                                    {300, 1, 1, 64}, {45, 40, 1, 8}};
     size_t si, p, variant;
@@ -280,11 +281,11 @@ static void test_paths_vs_reference(void)
                 memset(got.data, 0, aether_tensor_size(&got) * sizeof(float));
                 CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &got), AETHER_OK);
                 CHECK_MSG(within(&got, &ref, scale, (int)p),
-                          "%s sparse seq %lu q%lu kv%lu dim %lu variant %lu: [%lu] ref %g diff %g",
-                          k_fast_name[p],
-                          (unsigned long)s.seq, (unsigned long)s.qh, (unsigned long)s.kvh,
-                          (unsigned long)s.dim, (unsigned long)variant, (unsigned long)g_bad_i,
-                          g_bad_ref, g_bad_d);
+                          "%s sparse seq %lu q%lu kv%lu dim %lu variant %lu: [%lu] ref %g diff "
+                          "%g",
+                          k_fast_name[p], (unsigned long)s.seq, (unsigned long)s.qh,
+                          (unsigned long)s.kvh, (unsigned long)s.dim, (unsigned long)variant,
+                          (unsigned long)g_bad_i, g_bad_ref, g_bad_d);
             }
         }
         for (variant = 0; variant < 2; ++variant) {
@@ -494,5 +495,6 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_probes, test_paths_vs_reference, test_far_batched,
-          test_in_place, test_thread_determinism, test_workspace, test_query_fast)
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_probes,
+          test_paths_vs_reference, test_far_batched, test_in_place, test_thread_determinism,
+          test_workspace, test_query_fast)

@@ -149,13 +149,15 @@ static void soak_policy(ruv_temporal_cache_policy_t policy, const char *name)
     cfg.cache_policy = policy;
     cfg.attn_window = 8;
     cfg.attn_block = 8;
-    CHECK_EQ_INT(ruv_temporal_init_ex(blob, blob_len, IN_DIM, WINDOW_LEN, N_CLS, &cfg, &cs), ESP_OK);
+    CHECK_EQ_INT(ruv_temporal_init_ex(blob, blob_len, IN_DIM, WINDOW_LEN, N_CLS, &cfg, &cs),
+                 ESP_OK);
     CHECK_EQ_INT(ruv_temporal_init(blob, blob_len, IN_DIM, WINDOW_LEN, N_CLS, &cw), ESP_OK);
     ap.window = 8;
     ap.block_size = 8;
     aether_attn_config_init(&ac, &ap);
     kp = aether_kvcache_params_default(&ac, 64, 1, 4);
-    kp.evict = policy == RUV_TEMPORAL_CACHE_SCORED ? AETHER_KV_EVICT_SCORED : AETHER_KV_EVICT_SLIDING;
+    kp.evict = policy == RUV_TEMPORAL_CACHE_SCORED ? AETHER_KV_EVICT_SCORED
+                                                   : AETHER_KV_EVICT_SLIDING;
     CHECK_STATUS(aether_kvcache_create(&kp, &kc), AETHER_OK);
     if (!cs || !cw || !kc)
         goto done;
@@ -269,7 +271,8 @@ static void test_fail_policy_stays_full(void)
         return;
     cfg.mode = RUV_TEMPORAL_MODE_STREAMING;
     cfg.cache_policy = RUV_TEMPORAL_CACHE_FAIL;
-    CHECK_EQ_INT(ruv_temporal_init_ex(blob, blob_len, IN_DIM, WINDOW_LEN, N_CLS, &cfg, &c), ESP_OK);
+    CHECK_EQ_INT(ruv_temporal_init_ex(blob, blob_len, IN_DIM, WINDOW_LEN, N_CLS, &cfg, &c),
+                 ESP_OK);
     if (!c) {
         free(blob);
         return;

@@ -31,8 +31,17 @@ static const flash_case k_cases[] = {
     {"forward_flash_c_w8_b4_g0_log_lm_s1_t1", 8, 4, {0, 0}, 1, 1, 1, 1, 0, 1, 0},
     {"forward_flash_nc_w64_b64_gnone_lm_s257_t32", 64, 64, {0, 0}, 0, 0, 0, 1, 0, 32, 0},
     {"forward_flash_nc_w8_b4_g0_log_lm_s100_t0", 8, 4, {0, 0}, 1, 0, 1, 1, 0, 0, 0},
-    {"forward_gqa_flash_c_aether_w32_b16_g0_log_lm_q4kv1_s257_t0", 32, 16, {0, 0}, 1, 1, 1, 1, 0,
-     0, 1},
+    {"forward_gqa_flash_c_aether_w32_b16_g0_log_lm_q4kv1_s257_t0",
+     32,
+     16,
+     {0, 0},
+     1,
+     1,
+     1,
+     1,
+     0,
+     0,
+     1},
     {"forward_gqa_flash_c_w3_b4_g0_log_lm_x4_q6kv3_s37_t7", 3, 4, {0, 0}, 1, 1, 1, 1, 0, 7, 1},
     {"forward_gqa_flash_c_w8_b4_g0_log_lm_q4kv1_s100_t0", 8, 4, {0, 0}, 1, 1, 1, 1, 0, 0, 1},
     {"forward_gqa_flash_nc_w8_b4_g0_log_lm_q8kv2_s100_t4", 8, 4, {0, 0}, 1, 0, 1, 1, 0, 4, 1},
@@ -57,8 +66,8 @@ static void test_flash_goldens(void)
         aether_tensor q, k, v, want, want_fwd, got, ref;
         static const size_t tiles[] = {1, 2, 7, 64, 100000};
         size_t t;
-        test_make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals,
-                         fc->causal, fc->log, fc->lm, fc->sort);
+        test_make_config(&cfg, fc->window, fc->block, fc->globals, fc->n_globals, fc->causal,
+                         fc->log, fc->lm, fc->sort);
         if (test_load_golden(fc->name, "q.npy", &q) || test_load_golden(fc->name, "k.npy", &k) ||
             test_load_golden(fc->name, "v.npy", &v) ||
             test_load_golden(fc->name, "out.npy", &want) ||
@@ -77,8 +86,8 @@ static void test_flash_goldens(void)
                   fc->name);
         /* and the library's own forward agrees */
         CHECK_STATUS(ws_attn_forward_auto(&cfg, &q, &k, &v, &ref), AETHER_OK);
-        CHECK_MSG(test_count_bit_diffs(&got, &ref) == 0, "%s: FORWARD order != aether_attn_forward",
-                  fc->name);
+        CHECK_MSG(test_count_bit_diffs(&got, &ref) == 0,
+                  "%s: FORWARD order != aether_attn_forward", fc->name);
 
         /* The tile length never changes a bit. */
         for (t = 0; t < sizeof tiles / sizeof tiles[0]; ++t) {
@@ -254,11 +263,11 @@ static void test_workspace_exact(void)
                                                           AETHER_TILED_ORDER_FORWARD, &need),
                  AETHER_OK);
     ws = (unsigned char *)malloc(need + 1);
-    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, 0, AETHER_TILED_ORDER_FORWARD,
-                                               ws + 1, need - 1),
+    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, 0,
+                                               AETHER_TILED_ORDER_FORWARD, ws + 1, need - 1),
                  AETHER_ERR_BUFFER_TOO_SMALL);
-    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, 0, AETHER_TILED_ORDER_FORWARD,
-                                               ws + 1, need),
+    CHECK_STATUS(aether_attn_forward_gqa_tiled(&cfg, &q, &k, &v, &a, 0,
+                                               AETHER_TILED_ORDER_FORWARD, ws + 1, need),
                  AETHER_OK);
     CHECK_STATUS(ws_attn_forward_gqa(&cfg, &q, &k, &v, &b), AETHER_OK);
     CHECK(test_count_bit_diffs(&a, &b) == 0);

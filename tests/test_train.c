@@ -82,7 +82,8 @@ static void test_metrics(void)
     CHECK_NEAR(m.precision[0], 8.0 / 9.0, 1e-12);
     CHECK_NEAR(m.f1[2], 1.0, 1e-12);
     CHECK_NEAR(m.macro_f1,
-               (2 * 0.8 * (8.0 / 9) / (0.8 + 8.0 / 9) + 2 * 0.9 * (9.0 / 11) / (0.9 + 9.0 / 11) + 1) /
+               (2 * 0.8 * (8.0 / 9) / (0.8 + 8.0 / 9) + 2 * 0.9 * (9.0 / 11) / (0.9 + 9.0 / 11) +
+                1) /
                    3,
                1e-12);
     CHECK_STATUS(aether_metrics_compute(conf, 0, &m), AETHER_ERR_INVALID_ARG);
@@ -148,7 +149,8 @@ static void make_synthetic(aether_train_recording *r, float *store)
                 s ^= s << 17;
                 u = (double)((s * 2685821657736338717ull) >> 40) / 16777216.0 - 0.5;
                 f[t * SD + k] = (float)(u + (k == r[i].label ? 1.5 : 0.0) +
-                                        (k == 2 ? sin((double)t * (r[i].label ? 0.9 : 0.2)) : 0.0));
+                                        (k == 2 ? sin((double)t * (r[i].label ? 0.9 : 0.2))
+                                                : 0.0));
             }
     }
 }
@@ -381,4 +383,5 @@ static void test_shipped_models(void)
 }
 
 TEST_MAIN(test_adam_step, test_schedule, test_split_by_time, test_metrics, test_norm_stats,
-          test_logreg, test_train_deterministic, test_keep_last, test_fit_errors, test_shipped_models)
+          test_logreg, test_train_deterministic, test_keep_last, test_fit_errors,
+          test_shipped_models)

@@ -134,8 +134,8 @@ static inline void test_fill(aether_tensor *t, uint64_t *s, float scale)
 {
     size_t i, n = aether_tensor_size(t);
     for (i = 0; i < n; ++i)
-        t->data[i] =
-            ((float)(test_splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * scale;
+        t->data[i] = ((float)(test_splitmix(s) >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) *
+                     scale;
 }
 
 #endif

@@ -36,7 +36,8 @@ static const command k_commands[] = {
 static void usage(FILE *f)
 {
     size_t i;
-    fprintf(f, "usage: aether COMMAND [options]   (aether COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: aether COMMAND [options]   (aether COMMAND --help for "
+               "details)\n\ncommands:\n");
     for (i = 0; i < sizeof k_commands / sizeof k_commands[0]; ++i)
         fprintf(f, "  %-12s %s\n", k_commands[i].name, k_commands[i].summary);
 }
@@ -50,7 +51,9 @@ static void version_usage(FILE *f)
 
 int cmd_version(int argc, char **argv)
 {
-    static const struct option options[] = {{NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {NULL, 0, NULL, 0},
+    };
     cli_command c;
     int rc = 0, n;
     cli_command_init(&c, "version", options, version_usage, argc, argv);

@@ -313,7 +313,10 @@ unsigned char *cli_read_file(const char *path, size_t *len)
 int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
                         const char **path, int *json)
 {
-    static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
     cli_command c;
     char **pos;
     int opt, rc = CLI_EXIT_OK, n;
@@ -353,8 +356,7 @@ int cli_parse_size(const char *s, size_t *out)
     return 1;
 }
 
-int cli_split_labels(const char *text, char *buf, size_t cap, char **names, size_t max,
-                     size_t *n)
+int cli_split_labels(const char *text, char *buf, size_t cap, char **names, size_t max, size_t *n)
 {
     char *p;
     size_t len = strlen(text);

@@ -21,14 +21,14 @@
 struct option;
 
 typedef struct cli_command {
-    const char *name;            /* "classify": used in messages */
+    const char *name;             /* "classify": used in messages */
     const struct option *options; /* terminated by an all-zero entry */
     void (*usage)(FILE *f);
     int argc;
     char **argv;
     /* parser state */
     int started;
-    const char *optarg; /* the value of the option just returned */
+    const char *optarg;   /* the value of the option just returned */
     int first_positional; /* after CLI_DONE: argv[first_positional..argc-1] */
 } cli_command;
 

@@ -33,7 +33,7 @@
 #define AB_TOPK 50
 
 typedef struct {
-    float *x;   /* n * AB_DIM */
+    float *x; /* n * AB_DIM */
     size_t n, cap;
 } seq_buf;
 
@@ -55,8 +55,8 @@ static int seq_push(seq_buf *s, const float *row)
 /* Features of one recording, one stream per node, appended to `all` node by
  * node; windows never straddle two streams (they are cut per stream). The
  * status of opening the recording (errno set on AETHER_ERR_IO). */
-static aether_status load_streams(const char *path, seq_buf *all, size_t *starts, size_t *n_streams,
-                        size_t max_streams)
+static aether_status load_streams(const char *path, seq_buf *all, size_t *starts,
+                                  size_t *n_streams, size_t max_streams)
 {
     aether_recording *rec = NULL;
     aether_features *f = NULL;
@@ -106,7 +106,10 @@ static aether_status load_streams(const char *path, seq_buf *all, size_t *starts
     return AETHER_OK;
 }
 
-static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
+static double cpu_seconds(void)
+{
+    return (double)clock() / CLOCKS_PER_SEC;
+}
 
 static double l2(const float *a, const float *b, size_t n)
 {
@@ -205,7 +208,8 @@ static double time_forward(const aether_model *m, const float *x, size_t n, int 
         return -1;
     for (r = 0; r < reps; ++r) {
         double t0 = cpu_seconds(), dt;
-        if (aether_model_forward(m, x, n, AETHER_POOL_LAST, logits, NULL, ws, ws_len) != AETHER_OK) {
+        if (aether_model_forward(m, x, n, AETHER_POOL_LAST, logits, NULL, ws, ws_len) !=
+            AETHER_OK) {
             free(ws);
             return -1;
         }
@@ -219,17 +223,18 @@ static double time_forward(const aether_model *m, const float *x, size_t n, int 
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: aether ab [--data DIR] [--window N] [--stride N] [--max-windows N]\n"
-               "                 [--min-rho R] [--json]\n"
-               "  Dense vs sparse backend on one random-init model (A/B gate, docs/MODEL.md 9):\n"
-               "  top-50 neighbour Spearman rho, logit differences, latency at N=100/1000/8192.\n"
-               "  --data DIR        recordings (../shared/data): esp32-raw-2node.csi.jsonl,\n"
-               "                    amplitude-features.csi.jsonl and espectre/\n"
-               "  --window N        frames per window (100, at least 2)\n"
-               "  --stride N        frames between window starts (50, at least 1)\n"
-               "  --max-windows N   windows compared (400, more than %d)\n"
-               "  --min-rho R       exit 1 when the mean rho is below R (-1..1; off by default)\n"
-               "  --json            machine-readable output\n",
+    fprintf(f,
+            "usage: aether ab [--data DIR] [--window N] [--stride N] [--max-windows N]\n"
+            "                 [--min-rho R] [--json]\n"
+            "  Dense vs sparse backend on one random-init model (A/B gate, docs/MODEL.md 9):\n"
+            "  top-50 neighbour Spearman rho, logit differences, latency at N=100/1000/8192.\n"
+            "  --data DIR        recordings (../shared/data): esp32-raw-2node.csi.jsonl,\n"
+            "                    amplitude-features.csi.jsonl and espectre/\n"
+            "  --window N        frames per window (100, at least 2)\n"
+            "  --stride N        frames between window starts (50, at least 1)\n"
+            "  --max-windows N   windows compared (400, more than %d)\n"
+            "  --min-rho R       exit 1 when the mean rho is below R (-1..1; off by default)\n"
+            "  --json            machine-readable output\n",
             AB_TOPK);
     cli_print_exit_statuses(f);
 }
@@ -243,7 +248,8 @@ static const struct option k_options[] = {
     {"max-windows", required_argument, NULL, OPT_MAX_WINDOWS},
     {"min-rho", required_argument, NULL, OPT_MIN_RHO},
     {"json", no_argument, NULL, OPT_JSON},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_ab(int argc, char **argv)
 {
@@ -398,8 +404,9 @@ int cmd_ab(int argc, char **argv)
                nw, window, aether_kernel_name(), rho_mean, rho_min, overlap, max_diff,
                sum_diff / (4.0 * (double)nw));
         for (s = 0; s < 3; ++s)
-            printf("%s{\"n\":%zu,\"dense_ms\":%.4f,\"sparse_ms\":%.4f,\"ratio\":%.2f}", s ? "," : "",
-                   lat_n[s], t_d[s] * 1e3, t_s[s] * 1e3, t_s[s] > 0 ? t_d[s] / t_s[s] : 0.0);
+            printf("%s{\"n\":%zu,\"dense_ms\":%.4f,\"sparse_ms\":%.4f,\"ratio\":%.2f}",
+                   s ? "," : "", lat_n[s], t_d[s] * 1e3, t_s[s] * 1e3,
+                   t_s[s] > 0 ? t_d[s] / t_s[s] : 0.0);
         printf("]}\n");
     } else {
         printf("dense vs sparse on one random-init model (demo blob), kernels %s\n",
@@ -412,8 +419,8 @@ int cmd_ab(int argc, char **argv)
         printf("  |logit difference|: max %.3g, mean %.3g\n", max_diff,
                sum_diff / (4.0 * (double)nw));
         for (s = 0; s < 3; ++s)
-            printf("  window %5zu: dense %9.3f ms, sparse %8.3f ms, dense/sparse %.1fx\n", lat_n[s],
-                   t_d[s] * 1e3, t_s[s] * 1e3, t_s[s] > 0 ? t_d[s] / t_s[s] : 0.0);
+            printf("  window %5zu: dense %9.3f ms, sparse %8.3f ms, dense/sparse %.1fx\n",
+                   lat_n[s], t_d[s] * 1e3, t_s[s] * 1e3, t_s[s] > 0 ? t_d[s] / t_s[s] : 0.0);
     }
     rc = rho_mean >= min_rho ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     if (rc)

@@ -14,20 +14,19 @@
 
 static void attn_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: aether attn --op dense|forward|gqa|auto --q Q.npy --k K.npy --v V.npy\n"
-            "                   --out OUT.npy [options]\n"
-            "  Q is [seq, q_heads, dim] float32; K and V are [seq, kv_heads, dim].\n"
-            "  dense: exact two-pass attention (GQA shapes allowed)\n"
-            "  forward: sparse MHA; gqa: sparse GQA/MQA; auto: by head counts\n"
-            "options (sparse ops; defaults are the reference defaults):\n"
-            "  --window N        local window radius (128)\n"
-            "  --block N         landmark block size (64)\n"
-            "  --globals LIST    comma-separated global positions, \"\" for none (0)\n"
-            "  --causal | --no-causal   (causal)\n"
-            "  --no-log-stride   drop the power-of-two offsets\n"
-            "  --no-landmarks    drop the block-mean candidates\n"
-            "  --sort            visit candidates in ascending order\n");
+    fprintf(f, "usage: aether attn --op dense|forward|gqa|auto --q Q.npy --k K.npy --v V.npy\n"
+               "                   --out OUT.npy [options]\n"
+               "  Q is [seq, q_heads, dim] float32; K and V are [seq, kv_heads, dim].\n"
+               "  dense: exact two-pass attention (GQA shapes allowed)\n"
+               "  forward: sparse MHA; gqa: sparse GQA/MQA; auto: by head counts\n"
+               "options (sparse ops; defaults are the reference defaults):\n"
+               "  --window N        local window radius (128)\n"
+               "  --block N         landmark block size (64)\n"
+               "  --globals LIST    comma-separated global positions, \"\" for none (0)\n"
+               "  --causal | --no-causal   (causal)\n"
+               "  --no-log-stride   drop the power-of-two offsets\n"
+               "  --no-landmarks    drop the block-mean candidates\n"
+               "  --sort            visit candidates in ascending order\n");
     cli_print_exit_statuses(f);
 }
 
@@ -60,8 +59,19 @@ static double now_ms(void)
 }
 
 enum {
-    OPT_Q = 1, OPT_K, OPT_V, OPT_OUT, OPT_OP, OPT_WINDOW, OPT_BLOCK, OPT_GLOBALS, OPT_CAUSAL,
-    OPT_NO_CAUSAL, OPT_NO_LOG_STRIDE, OPT_NO_LANDMARKS, OPT_SORT
+    OPT_Q = 1,
+    OPT_K,
+    OPT_V,
+    OPT_OUT,
+    OPT_OP,
+    OPT_WINDOW,
+    OPT_BLOCK,
+    OPT_GLOBALS,
+    OPT_CAUSAL,
+    OPT_NO_CAUSAL,
+    OPT_NO_LOG_STRIDE,
+    OPT_NO_LANDMARKS,
+    OPT_SORT
 };
 
 static const struct option k_options[] = {
@@ -78,7 +88,8 @@ static const struct option k_options[] = {
     {"no-log-stride", no_argument, NULL, OPT_NO_LOG_STRIDE},
     {"no-landmarks", no_argument, NULL, OPT_NO_LANDMARKS},
     {"sort", no_argument, NULL, OPT_SORT},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_attn(int argc, char **argv)
 {
@@ -144,8 +155,8 @@ int cmd_attn(int argc, char **argv)
     if (!cli_positionals(&c, 0, 0, &n, &rc))
         return rc;
     p.globals = globals;
-    if (!op || (strcmp(op, "dense") && strcmp(op, "forward") && strcmp(op, "gqa") &&
-                strcmp(op, "auto")))
+    if (!op ||
+        (strcmp(op, "dense") && strcmp(op, "forward") && strcmp(op, "gqa") && strcmp(op, "auto")))
         return cli_usage_error(&c, "--op must be dense, forward, gqa or auto");
     for (j = 0; j < 4; ++j)
         if (!paths[j])

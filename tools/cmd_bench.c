@@ -277,10 +277,10 @@ static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, si
                 br.stride = kvh * dim;
                 if (fast)
                     aether_sparse_query_fast_(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br,
-                                             blk, n_blk, acc, o1.data + h * dim);
+                                              blk, n_blk, acc, o1.data + h * dim);
                 else
                     aether_sparse_query_(q1.data + h * dim, dim, scale, &tr, tok, n_tok, &br, blk,
-                                        n_blk, acc, o1.data + h * dim);
+                                         n_blk, acc, o1.data + h * dim);
             }
         }
         t[n] = (now_s() - t0) / 200.0;
@@ -368,10 +368,17 @@ static const wl k_table[] = {
 #define N_TABLE (sizeof k_table / sizeof k_table[0])
 
 /* The sections after the table, in the order they run. */
-enum { SEC_DECODE_8X64, SEC_DECODE_TEMPORAL, SEC_MODEL, SEC_CURVE_FORWARD, SEC_CURVE_STREAM,
-       SEC_BOUNDS, N_SECTIONS };
-static const char *const k_sections[N_SECTIONS] = {
-    "decode 8x64", "decode temporal", "model", "curve forward", "curve stream", "bounds"};
+enum {
+    SEC_DECODE_8X64,
+    SEC_DECODE_TEMPORAL,
+    SEC_MODEL,
+    SEC_CURVE_FORWARD,
+    SEC_CURVE_STREAM,
+    SEC_BOUNDS,
+    N_SECTIONS
+};
+static const char *const k_sections[N_SECTIONS] = {"decode 8x64",   "decode temporal", "model",
+                                                   "curve forward", "curve stream",    "bounds"};
 
 #define N_NAMES (N_TABLE + N_SECTIONS)
 #define MAX_ONLY 32
@@ -404,9 +411,10 @@ static int select_names(const char *const *only, size_t n_only, unsigned char *o
             if (err) {
                 char msg[128];
                 regerror(err, &re, msg, sizeof msg);
-                fprintf(stderr, "aether bench: --only '%s' is neither a row or section name nor a "
-                                "valid regular expression (%s)\n"
-                                "Try 'aether bench --list'.\n",
+                fprintf(stderr,
+                        "aether bench: --only '%s' is neither a row or section name nor a "
+                        "valid regular expression (%s)\n"
+                        "Try 'aether bench --list'.\n",
                         only[a], msg);
                 return CLI_EXIT_USAGE;
             }
@@ -420,8 +428,9 @@ static int select_names(const char *const *only, size_t n_only, unsigned char *o
             regfree(&re);
         }
         if (!hits) {
-            fprintf(stderr, "aether bench: --only '%s' matches no row or section name; the names "
-                            "are (aether bench --list):\n",
+            fprintf(stderr,
+                    "aether bench: --only '%s' matches no row or section name; the names "
+                    "are (aether bench --list):\n",
                     only[a]);
             for (i = 0; i < N_NAMES; ++i)
                 fprintf(stderr, "  %s\n", name_at(i));
@@ -478,8 +487,8 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
     printf("bounds (%s, one core): multiply-add peak %.1f GFLOP/s; reads: %lu KiB (half of L2) "
            "%.1f GB/s, %lu MiB (half of L3) %.1f GB/s, DRAM (%lu MiB) %.1f GB/s; a cold 4 KiB "
            "row %.2f us\n",
-           b.isa, b.fma_gflops, (unsigned long)(b.l2_bytes >> 11),
-           b.read_l2_gbs, (unsigned long)(b.llc_bytes >> 21), b.read_l3_gbs, (unsigned long)b.dram_mib,
+           b.isa, b.fma_gflops, (unsigned long)(b.l2_bytes >> 11), b.read_l2_gbs,
+           (unsigned long)(b.llc_bytes >> 21), b.read_l3_gbs, (unsigned long)b.dram_mib,
            b.read_dram_gbs, b.cold_row_s * 1e6);
     flops = edges_of(sp) * 4.0 * (double)sp->dim;
     floor_s = flops / (b.fma_gflops * 1e9);
@@ -487,7 +496,8 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
            floor_s * 1e3);
     if (sp_t > 0 && sp_r > 0)
         printf("; this run %.1f ms = %.0f%% of peak; 20x the reference (%.1f ms) needs %.0f%%",
-               sp_t * 1e3, floor_s / sp_t * 100.0, sp_r / 20.0 * 1e3, floor_s / (sp_r / 20.0) * 100.0);
+               sp_t * 1e3, floor_s / sp_t * 100.0, sp_r / 20.0 * 1e3,
+               floor_s / (sp_r / 20.0) * 100.0);
     printf("\n");
     n15 = decode_rows(15000, row, b.llc_bytes, &f15);
     dec_floor = (double)n15 * (double)row / (b.read_l2_gbs * 1e9);
@@ -496,21 +506,23 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
            (unsigned long)n15, (unsigned long)(row / 1024), dec_floor * 1e6);
     (void)decode_rows(262144, row, b.llc_bytes, &nfar);
     cold = (double)nfar * b.cold_row_s;
-    printf("  decode 8x64 T=262144: %lu candidate rows lie beyond the %lu MiB last-level cache -> "
+    printf("  decode 8x64 T=262144: %lu candidate rows lie beyond the %lu MiB last-level cache "
+           "-> "
            "+%.2f us of cold reads per step",
            (unsigned long)nfar, (unsigned long)(b.llc_bytes >> 20), cold * 1e6);
     if (dec_t1 > 0)
-        printf("; flatness >= %.2f over this run's T=1000 step (%.2f us)", (dec_t1 + cold) / dec_t1,
-               dec_t1 * 1e6);
+        printf("; flatness >= %.2f over this run's T=1000 step (%.2f us)",
+               (dec_t1 + cold) / dec_t1, dec_t1 * 1e6);
     printf("\n");
     if (fc)
         fprintf(fc, "bounds,%s,,%.6g,%.6g,%.6g,%.6g,%.6g\n", b.isa, b.fma_gflops, b.read_l2_gbs,
                 b.read_l3_gbs, b.read_dram_gbs, b.cold_row_s);
     if (fj)
-        fprintf(fj, "%s{\"section\":\"bounds\",\"isa\":\"%s\",\"fma_gflops\":%.6g,"
-                    "\"read_half_l2_gbs\":%.6g,\"read_half_l3_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
-                    "\"cold_row_s\":%.6g,\"sparse8192_floor_s\":%.6g,"
-                    "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu}",
+        fprintf(fj,
+                "%s{\"section\":\"bounds\",\"isa\":\"%s\",\"fma_gflops\":%.6g,"
+                "\"read_half_l2_gbs\":%.6g,\"read_half_l3_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
+                "\"cold_row_s\":%.6g,\"sparse8192_floor_s\":%.6g,"
+                "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu}",
                 jsep(first), b.isa, b.fma_gflops, b.read_l2_gbs, b.read_l3_gbs, b.read_dram_gbs,
                 b.cold_row_s, floor_s, dec_floor, (unsigned long)nfar);
 }
@@ -559,7 +571,8 @@ static void cpu_model(char *buf, size_t cap)
         char *colon = strchr(line, ':'), *v, *end;
         for (k = 0; colon && k < best; ++k) {
             size_t kl = strlen(keys[k]);
-            if (strncmp(line, keys[k], kl) != 0 || strspn(line + kl, " \t") != (size_t)(colon - line) - kl)
+            if (strncmp(line, keys[k], kl) != 0 ||
+                strspn(line + kl, " \t") != (size_t)(colon - line) - kl)
                 continue;
             for (v = colon + 1; *v == ' ' || *v == '\t'; ++v)
                 ;
@@ -671,14 +684,15 @@ static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, s
     old_pipe = signal(SIGPIPE, SIG_IGN); /* gnuplot may stop reading early */
     gp = fdopen(fd[1], "w");
     if (gp) {
-        fprintf(gp, "set encoding utf8\n"
-                    "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n"
-                    "  set terminal pngcairo size %d,560 font 'Sans,11' noenhanced\n"
-                    "} else {\n"
-                    "  set terminal png size %d,560 noenhanced\n"
-                    "}\n"
-                    "if (GPVAL_VERSION >= 5.4) { set micro }\n"
-                    "set output ",
+        fprintf(gp,
+                "set encoding utf8\n"
+                "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n"
+                "  set terminal pngcairo size %d,560 font 'Sans,11' noenhanced\n"
+                "} else {\n"
+                "  set terminal png size %d,560 noenhanced\n"
+                "}\n"
+                "if (GPVAL_VERSION >= 5.4) { set micro }\n"
+                "set output ",
                 panels == 2 ? 1200 : 820, panels == 2 ? 1200 : 820);
         gp_string(gp, png);
         fprintf(gp, "\n");
@@ -695,8 +709,8 @@ static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, s
         {
             char cap[320];
             snprintf(cap, sizeof cap, "aether %s on %s; kernels %s; %u thread%s (%s); medians%s",
-                     aether_version(), cpu, aether_kernel_name(), threads, threads == 1 ? "" : "s",
-                     g_wall ? "wall-clock time" : "thread CPU time",
+                     aether_version(), cpu, aether_kernel_name(), threads,
+                     threads == 1 ? "" : "s", g_wall ? "wall-clock time" : "thread CPU time",
                      quick ? " of a --quick run" : "");
             fprintf(gp, "set label 1 ");
             gp_string(gp, cap);
@@ -755,40 +769,45 @@ static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, s
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads N]\n"
-            "                    [--wall] [--only NAME|REGEX]... [--list]\n"
-            "  Times the attention workloads on the active kernels and on the scalar\n"
-            "  reference in the same run (medians), the streaming decode step over cache\n"
-            "  length T, the temporal model's session step, the two curves of the README\n"
-            "  picture and the machine's bounds. Timings are reported, never asserted.\n"
-            "  --quick          fewer repeats and sizes (about 15 s on a quiet core)\n"
-            "  --csv FILE       every result as CSV; --json FILE as JSON\n"
-            "  --png FILE       plot the curves: 'curve forward' (sparse vs dense forward\n"
-            "                   over N) and 'curve stream' (streaming step vs full recompute\n"
-            "                   over history T), whichever of them run. Needs gnuplot on\n"
-            "                   PATH: without it bench stops before running (exit 1), and\n"
-            "                   a gnuplot failure or an empty picture is exit 1; with --only\n"
-            "                   selecting neither curve it is a usage error (exit 2)\n"
-            "  --threads N      library threads, 1..256 (1); more than 1 implies --wall\n"
-            "  --wall           wall-clock time (default: the thread's CPU time)\n"
-            "  --only TEXT      run only the named rows and sections; may be repeated. A\n"
-            "                   TEXT equal to a name selects that name; any other TEXT is a\n"
-            "                   POSIX extended regular expression that must match a whole\n"
-            "                   name ('sparse.*', 'decode .*', 'curve .*'). A TEXT that\n"
-            "                   selects nothing is exit 2 with the list of names\n"
-            "  --list           print the names (those --only selects, if given) and exit\n");
+    fprintf(f, "usage: aether bench [--quick] [--csv FILE] [--json FILE] [--png FILE] [--threads "
+               "N]\n"
+               "                    [--wall] [--only NAME|REGEX]... [--list]\n"
+               "  Times the attention workloads on the active kernels and on the scalar\n"
+               "  reference in the same run (medians), the streaming decode step over cache\n"
+               "  length T, the temporal model's session step, the two curves of the README\n"
+               "  picture and the machine's bounds. Timings are reported, never asserted.\n"
+               "  --quick          fewer repeats and sizes (about 15 s on a quiet core)\n"
+               "  --csv FILE       every result as CSV; --json FILE as JSON\n"
+               "  --png FILE       plot the curves: 'curve forward' (sparse vs dense forward\n"
+               "                   over N) and 'curve stream' (streaming step vs full recompute\n"
+               "                   over history T), whichever of them run. Needs gnuplot on\n"
+               "                   PATH: without it bench stops before running (exit 1), and\n"
+               "                   a gnuplot failure or an empty picture is exit 1; with --only\n"
+               "                   selecting neither curve it is a usage error (exit 2)\n"
+               "  --threads N      library threads, 1..256 (1); more than 1 implies --wall\n"
+               "  --wall           wall-clock time (default: the thread's CPU time)\n"
+               "  --only TEXT      run only the named rows and sections; may be repeated. A\n"
+               "                   TEXT equal to a name selects that name; any other TEXT is a\n"
+               "                   POSIX extended regular expression that must match a whole\n"
+               "                   name ('sparse.*', 'decode .*', 'curve .*'). A TEXT that\n"
+               "                   selects nothing is exit 2 with the list of names\n"
+               "  --list           print the names (those --only selects, if given) and exit\n");
     cli_print_exit_statuses(f);
 }
 
 enum { OPT_QUICK = 1, OPT_CSV, OPT_JSON, OPT_PNG, OPT_THREADS, OPT_WALL, OPT_ONLY, OPT_LIST };
 
 static const struct option k_options[] = {
-    {"quick", no_argument, NULL, OPT_QUICK},     {"csv", required_argument, NULL, OPT_CSV},
-    {"json", required_argument, NULL, OPT_JSON}, {"png", required_argument, NULL, OPT_PNG},
+    {"quick", no_argument, NULL, OPT_QUICK},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"png", required_argument, NULL, OPT_PNG},
     {"threads", required_argument, NULL, OPT_THREADS},
-    {"wall", no_argument, NULL, OPT_WALL},       {"only", required_argument, NULL, OPT_ONLY},
-    {"list", no_argument, NULL, OPT_LIST},       {NULL, 0, NULL, 0}};
+    {"wall", no_argument, NULL, OPT_WALL},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"list", no_argument, NULL, OPT_LIST},
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_bench(int argc, char **argv)
 {
@@ -929,8 +948,9 @@ int cmd_bench(int argc, char **argv)
             fprintf(fc, "table,%s,%lu,%.9g,%.9g,%.0f,%.3f,%.3f\n", w->name, (unsigned long)w->seq,
                     tf, tr, e, e * 4.0 * (double)w->dim / tf * 1e-9, tr / tf);
         if (fj)
-            fprintf(fj, "%s{\"section\":\"table\",\"name\":\"%s\",\"seq\":%lu,\"fast_s\":%.9g,"
-                        "\"reference_s\":%.9g,\"edges\":%.0f,\"speedup\":%.3f}",
+            fprintf(fj,
+                    "%s{\"section\":\"table\",\"name\":\"%s\",\"seq\":%lu,\"fast_s\":%.9g,"
+                    "\"reference_s\":%.9g,\"edges\":%.0f,\"speedup\":%.3f}",
                     jsep(&first), w->name, (unsigned long)w->seq, tf, tr, e, tr / tf);
     }
     /* Streaming decode over T through the cache API: flatness of the step. */
@@ -966,10 +986,11 @@ int cmd_bench(int argc, char **argv)
                     fprintf(fc, "decode_%s,T,%lu,%.9g,%.9g,,,%.3f\n", cfgi ? "temporal" : "8x64",
                             (unsigned long)Ts[a], tf, tr, tr / tf);
                 if (fj)
-                    fprintf(fj, "%s{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
-                                "\"reference_s\":%.9g,\"kernel_s\":%.9g}",
-                            jsep(&first), cfgi ? "temporal" : "8x64",
-                            (unsigned long)Ts[a], tf, tr, tk);
+                    fprintf(fj,
+                            "%s{\"section\":\"decode_%s\",\"T\":%lu,\"fast_s\":%.9g,"
+                            "\"reference_s\":%.9g,\"kernel_s\":%.9g}",
+                            jsep(&first), cfgi ? "temporal" : "8x64", (unsigned long)Ts[a], tf,
+                            tr, tk);
             }
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
@@ -985,8 +1006,9 @@ int cmd_bench(int argc, char **argv)
                     fprintf(fc, "decode_%s_f16,T,15000,%.9g,%.9g,,,%.3f\n",
                             cfgi ? "temporal" : "8x64", hf, hr, hr / hf);
                 if (fj)
-                    fprintf(fj, "%s{\"section\":\"decode_%s_f16\",\"T\":15000,\"fast_s\":%.9g,"
-                                "\"reference_s\":%.9g}",
+                    fprintf(fj,
+                            "%s{\"section\":\"decode_%s_f16\",\"T\":15000,\"fast_s\":%.9g,"
+                            "\"reference_s\":%.9g}",
                             jsep(&first), cfgi ? "temporal" : "8x64", hf, hr);
             }
         }
@@ -1013,9 +1035,10 @@ int cmd_bench(int argc, char **argv)
         if (fc)
             fprintf(fc, "model,cache,1000,%.9g,%.9g,,,%.3f\n", ts, tsr, tsr / ts);
         if (fj)
-            fprintf(fj, "%s{\"section\":\"model\",\"step_s\":%.9g,\"reference_s\":%.9g,"
-                        "\"steady_step_s\":%.9g,\"steady_reference_s\":%.9g,"
-                        "\"tracks_per_core\":%.0f}",
+            fprintf(fj,
+                    "%s{\"section\":\"model\",\"step_s\":%.9g,\"reference_s\":%.9g,"
+                    "\"steady_step_s\":%.9g,\"steady_reference_s\":%.9g,"
+                    "\"tracks_per_core\":%.0f}",
                     jsep(&first), tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
     }
 
@@ -1042,8 +1065,9 @@ int cmd_bench(int argc, char **argv)
             if (fc)
                 fprintf(fc, "curve,N,%lu,%.9g,%.9g,,,\n", (unsigned long)Ns[a], ts, td);
             if (fj)
-                fprintf(fj, "%s{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
-                            "\"dense_s\":%.9g}",
+                fprintf(fj,
+                        "%s{\"section\":\"curve\",\"N\":%lu,\"sparse_s\":%.9g,"
+                        "\"dense_s\":%.9g}",
                         jsep(&first), (unsigned long)Ns[a], ts, td);
         }
     }
@@ -1066,8 +1090,9 @@ int cmd_bench(int argc, char **argv)
                 fprintf(fc, "curve_stream,T,%lu,%.9g,%.9g,,,\n", (unsigned long)Ts_stream[a],
                         tstep, tre);
             if (fj)
-                fprintf(fj, "%s{\"section\":\"curve_stream\",\"T\":%lu,\"step_s\":%.9g,"
-                            "\"recompute_s\":%.9g}",
+                fprintf(fj,
+                        "%s{\"section\":\"curve_stream\",\"T\":%lu,\"step_s\":%.9g,"
+                        "\"recompute_s\":%.9g}",
                         jsep(&first), (unsigned long)Ts_stream[a], tstep, tre);
         }
     }

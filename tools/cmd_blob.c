@@ -33,8 +33,15 @@ static void init_usage(FILE *f)
 }
 
 enum {
-    OPT_INPUT_NORM = 1, OPT_SEED, OPT_DTYPE, OPT_INPUT_DIM, OPT_Q_HEADS, OPT_KV_HEADS,
-    OPT_HEAD_DIM, OPT_LAYERS, OPT_CLASSES
+    OPT_INPUT_NORM = 1,
+    OPT_SEED,
+    OPT_DTYPE,
+    OPT_INPUT_DIM,
+    OPT_Q_HEADS,
+    OPT_KV_HEADS,
+    OPT_HEAD_DIM,
+    OPT_LAYERS,
+    OPT_CLASSES
 };
 
 static const struct option k_init_options[] = {
@@ -47,7 +54,8 @@ static const struct option k_init_options[] = {
     {"head-dim", required_argument, NULL, OPT_HEAD_DIM},
     {"layers", required_argument, NULL, OPT_LAYERS},
     {"classes", required_argument, NULL, OPT_CLASSES},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_init_blob(int argc, char **argv)
 {
@@ -149,12 +157,11 @@ int cmd_init_blob(int argc, char **argv)
 
 static void inspect_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: aether inspect BLOB [--json]\n"
-            "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
-            "  validity at the format level (the reference parser) and at the model level\n"
-            "  (exact layout, known extensions, finite weights).\n"
-            "  Exit status 0 when valid at both levels, 4 when rejected at either.\n");
+    fprintf(f, "usage: aether inspect BLOB [--json]\n"
+               "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
+               "  validity at the format level (the reference parser) and at the model level\n"
+               "  (exact layout, known extensions, finite weights).\n"
+               "  Exit status 0 when valid at both levels, 4 when rejected at either.\n");
     cli_print_exit_statuses(f);
 }
 
@@ -176,8 +183,9 @@ static void print_json(const report *r)
 {
     printf("{\"file\":");
     cli_json_string(r->path);
-    printf(",\"size\":%lu,\"format\":{\"ok\":%s,\"status\":\"%s\",\"message\":", (unsigned long)r->size,
-           r->format == AETHER_OK ? "true" : "false", aether_status_name(r->format));
+    printf(",\"size\":%lu,\"format\":{\"ok\":%s,\"status\":\"%s\",\"message\":",
+           (unsigned long)r->size, r->format == AETHER_OK ? "true" : "false",
+           aether_status_name(r->format));
     cli_json_string(aether_blob_reference_message(r->format));
     printf("}");
     if (r->peek == AETHER_OK) {
@@ -233,13 +241,13 @@ static void print_text(const report *r)
     printf("file        %s (%lu bytes)\n", r->path, (unsigned long)r->size);
     if (r->peek == AETHER_OK) {
         const aether_blob_header *h = &r->h;
-        printf("header      magic 0x%08lX%s, version %u, flags 0x%02X (%s payload), reserved %u\n",
+        printf("header      magic 0x%08lX%s, version %u, flags 0x%02X (%s payload), reserved "
+               "%u\n",
                (unsigned long)r->magic, r->magic == AETHER_BLOB_MAGIC ? "" : " (not RVNE)",
                h->version, h->flags, aether_blob_is_f16(h) ? "f16" : "f32", h->reserved);
         printf("shape       input_dim %u, q_heads %u, kv_heads %u, head_dim %u, layers %u, "
                "classes %u\n",
-               h->input_dim, h->n_q_heads, h->n_kv_heads, h->head_dim, h->n_layers,
-               h->n_classes);
+               h->input_dim, h->n_q_heads, h->n_kv_heads, h->head_dim, h->n_layers, h->n_classes);
         printf("payload     %lu bytes\n", (unsigned long)h->weights_len);
         printf("extensions  input_norm (bit 1): %s; metadata (bit 2): %s; unknown bits: 0x%02X\n",
                (h->flags & AETHER_BLOB_FLAG_INPUT_NORM) ? "yes" : "no",
@@ -259,8 +267,9 @@ static void print_text(const report *r)
         }
     }
     if (r->have_crc)
-        printf("crc         stored 0x%08lX, computed 0x%08lX (%s)\n", (unsigned long)r->crc_stored,
-               (unsigned long)r->crc_computed, r->crc_stored == r->crc_computed ? "ok" : "MISMATCH");
+        printf("crc         stored 0x%08lX, computed 0x%08lX (%s)\n",
+               (unsigned long)r->crc_stored, (unsigned long)r->crc_computed,
+               r->crc_stored == r->crc_computed ? "ok" : "MISMATCH");
     if (r->have_layout)
         printf("layout      per layer Wq %ux%lu, Wk %ux%lu, Wv %ux%lu, Wo %lux%u; Wc %ux%u%s;\n"
                "            %lu parameters (payload holds %lu elements)\n",

@@ -57,7 +57,8 @@ static const struct option k_options[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"recipe", required_argument, NULL, OPT_RECIPE},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 /* 0 to go on, else the exit status to return (-1 after --help/--version). */
 static int parse_args(int argc, char **argv, csi_args *a)
@@ -112,7 +113,7 @@ static int parse_args(int argc, char **argv, csi_args *a)
 typedef struct feat_run {
     aether_features *fx;
     aether_feature_norm *norm;
-    float *shown;       /* count x dim */
+    float *shown; /* count x dim */
     uint64_t *shown_rec;
     uint32_t *shown_node;
     double *shown_t;
@@ -227,8 +228,8 @@ static void print_text(const csi_args *a, const aether_recording *r, const feat_
                    (unsigned long long)e->record, (unsigned long long)e->offset, e->reason,
                    aether_status_name(e->status));
         else
-            printf("  member at byte %llu: %s [%s]\n", (unsigned long long)e->offset,
-                   e->reason, aether_status_name(e->status));
+            printf("  member at byte %llu: %s [%s]\n", (unsigned long long)e->offset, e->reason,
+                   aether_status_name(e->status));
     }
     if (frames)
         printf("duration:  %.3f s (%.6f .. %.6f%s)\n", st->t_last - st->t_first, st->t_first,
@@ -242,16 +243,14 @@ static void print_text(const csi_args *a, const aether_recording *r, const feat_
         return;
     printf("features:  %s, input_dim %zu (%zu groups), %llu vectors",
            aether_features_recipe_name(a->recipe), a->input_dim,
-           aether_features_groups(a->input_dim),
-           (unsigned long long)aether_norm_count(fr->norm));
+           aether_features_groups(a->input_dim), (unsigned long long)aether_norm_count(fr->norm));
     if (fr->failed)
         printf(", %llu frames refused (%s)", (unsigned long long)fr->failed,
                aether_status_name(fr->first_fail));
     printf("\n");
     for (i = 0; i < fr->n_shown; ++i) {
         printf("  %s %llu node %u t %.3f:", record_word(fmt),
-               (unsigned long long)fr->shown_rec[i], (unsigned)fr->shown_node[i],
-               fr->shown_t[i]);
+               (unsigned long long)fr->shown_rec[i], (unsigned)fr->shown_node[i], fr->shown_t[i]);
         for (j = 0; j < a->input_dim; ++j)
             printf(" %.4f", (double)fr->shown[i * a->input_dim + j]);
         printf("\n");

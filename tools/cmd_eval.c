@@ -22,14 +22,16 @@ static const struct option k_eval_options[] = {
     {"all", no_argument, NULL, TOPT_ALL},
     {"per-file", no_argument, NULL, TOPT_PER_FILE},
     {"json", no_argument, NULL, TOPT_JSON},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 static const struct option k_baseline_options[] = {
     TRAIN_COMMON_OPTIONS,
     {"probe-means", no_argument, NULL, TOPT_PROBE_MEANS},
     {"all", no_argument, NULL, TOPT_ALL},
     {"json", no_argument, NULL, TOPT_JSON},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 static void eval_usage(FILE *f)
 {

@@ -51,7 +51,8 @@ static const struct option k_options[] = {
     {"input-dim", required_argument, NULL, OPT_INPUT_DIM},
     {"node", required_argument, NULL, OPT_NODE},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 typedef struct feat_opts {
     const char *input, *out, *model;
@@ -284,8 +285,7 @@ int cmd_features(int argc, char **argv)
         shape[1] = o.input_dim;
         st = aether_npy_save(o.out, AETHER_DTYPE_F32, 2, shape, rows[node].v);
         if (st != AETHER_OK) {
-            fprintf(stderr, "aether features: cannot write %s: %s\n", o.out,
-                    aether_strerror(st));
+            fprintf(stderr, "aether features: cannot write %s: %s\n", o.out, aether_strerror(st));
             rc = st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_IO;
             goto done;
         }

@@ -38,11 +38,11 @@ typedef struct loaded {
     aether_head_config hc;
     aether_npy frames;
     size_t n_frames;
-    model_meta meta;       /* the blob's metadata: defaults under the options */
-    aether_pool pool;      /* --pool, else the metadata's, else last */
+    model_meta meta;  /* the blob's metadata: defaults under the options */
+    aether_pool pool; /* --pool, else the metadata's, else last */
     char *labels[256];
-    size_t n_labels;       /* 0 without labels metadata */
-    char labels_buf[sizeof ((model_meta *)0)->labels];
+    size_t n_labels; /* 0 without labels metadata */
+    char labels_buf[sizeof((model_meta *)0)->labels];
 } loaded;
 
 static void model_usage(FILE *f, int stream)
@@ -58,35 +58,49 @@ static void model_usage(FILE *f, int stream)
                    "  Runs the model over the whole window and prints the logits, the argmax\n"
                    "  and the top1 - top2 margin (docs/FORMATS.md 4.2). Uses the scalar\n"
                    "  reference kernels, whose logits `aether stream` reproduces bit for bit.\n");
-    fprintf(f, "  FRAMES.npy: float32 [N, input_dim] (or [input_dim] for one frame).\n"
-               "options:\n"
-               "  Defaults come from the blob's metadata when it has them (labels, pooling,\n"
-               "  backend, window, block); the options below override them.\n"
-               "  --backend sparse|dense|auto  attention backend (sparse)\n"
-               "  --dense-checkpoint   for auto: the weights come from a dense-MHA checkpoint\n"
-               "  --window N --block N          attention window radius / landmark block (32, 16)\n"
-               "  --json               machine-readable output\n"
-               "  --packet OUT         also write 0xC5110007 packet(s) to OUT\n"
-               "  --node N             packet node id (0)\n");
+    fprintf(f,
+            "  FRAMES.npy: float32 [N, input_dim] (or [input_dim] for one frame).\n"
+            "options:\n"
+            "  Defaults come from the blob's metadata when it has them (labels, pooling,\n"
+            "  backend, window, block); the options below override them.\n"
+            "  --backend sparse|dense|auto  attention backend (sparse)\n"
+            "  --dense-checkpoint   for auto: the weights come from a dense-MHA checkpoint\n"
+            "  --window N --block N          attention window radius / landmark block (32, 16)\n"
+            "  --json               machine-readable output\n"
+            "  --packet OUT         also write 0xC5110007 packet(s) to OUT\n"
+            "  --node N             packet node id (0)\n");
     if (stream)
         fprintf(f, "  --capacity N         frames per layer cache (4096)\n"
                    "  --evict sliding|none|scored   policy when a cache is full (sliding)\n"
                    "  --period-us P        packet timestamp step per frame (200000)\n");
     else
-        fprintf(f, "  --pool last|mean     pooling (the metadata's, else last)\n"
-                   "  --fast               allow optimised (SIMD) kernels: faster, logits within\n"
-                   "                       ~1e-6 of the reference instead of identical\n"
-                   "  --ts-us T            packet timestamp (0)\n");
+        fprintf(f,
+                "  --pool last|mean     pooling (the metadata's, else last)\n"
+                "  --fast               allow optimised (SIMD) kernels: faster, logits within\n"
+                "                       ~1e-6 of the reference instead of identical\n"
+                "  --ts-us T            packet timestamp (0)\n");
     cli_print_exit_statuses(f);
 }
 
 enum {
-    OPT_MODEL = 1, OPT_FRAMES, OPT_PACKET, OPT_BACKEND, OPT_DENSE_CHECKPOINT, OPT_WINDOW,
-    OPT_BLOCK, OPT_JSON, OPT_NODE, OPT_POOL, OPT_FAST, OPT_TS_US, OPT_CAPACITY, OPT_EVICT,
+    OPT_MODEL = 1,
+    OPT_FRAMES,
+    OPT_PACKET,
+    OPT_BACKEND,
+    OPT_DENSE_CHECKPOINT,
+    OPT_WINDOW,
+    OPT_BLOCK,
+    OPT_JSON,
+    OPT_NODE,
+    OPT_POOL,
+    OPT_FAST,
+    OPT_TS_US,
+    OPT_CAPACITY,
+    OPT_EVICT,
     OPT_PERIOD_US
 };
 
-#define COMMON_OPTIONS                                                                         \
+#define COMMON_OPTIONS                                                                        \
     {"model", required_argument, NULL, OPT_MODEL},                                            \
         {"frames", required_argument, NULL, OPT_FRAMES},                                      \
         {"packet", required_argument, NULL, OPT_PACKET},                                      \
@@ -94,21 +108,25 @@ enum {
         {"dense-checkpoint", no_argument, NULL, OPT_DENSE_CHECKPOINT},                        \
         {"window", required_argument, NULL, OPT_WINDOW},                                      \
         {"block", required_argument, NULL, OPT_BLOCK}, {"json", no_argument, NULL, OPT_JSON}, \
-        {"node", required_argument, NULL, OPT_NODE}
+    {                                                                                         \
+        "node", required_argument, NULL, OPT_NODE                                             \
+    }
 
 static const struct option k_classify_options[] = {
     COMMON_OPTIONS,
     {"pool", required_argument, NULL, OPT_POOL},
     {"fast", no_argument, NULL, OPT_FAST},
     {"ts-us", required_argument, NULL, OPT_TS_US},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 static const struct option k_stream_options[] = {
     COMMON_OPTIONS,
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"evict", required_argument, NULL, OPT_EVICT},
     {"period-us", required_argument, NULL, OPT_PERIOD_US},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 static void classify_usage(FILE *f)
 {
@@ -131,7 +149,9 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
     o->capacity = 4096;
     o->evict = AETHER_KV_EVICT_SLIDING;
     o->period_us = 200000;
-    cli_command_init(&c, stream ? "stream" : "classify", stream ? k_stream_options : k_classify_options, stream ? stream_usage : classify_usage, argc, argv);
+    cli_command_init(&c, stream ? "stream" : "classify",
+                     stream ? k_stream_options : k_classify_options,
+                     stream ? stream_usage : classify_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *val = c.optarg;
         switch (opt) {
@@ -248,7 +268,7 @@ static int load(const model_opts *o, loaded *l)
         return CLI_EXIT_MALFORMED;
     }
     aether_model_default_head_config(&l->blob, &l->hc);
-    l->hc.backend = o->have_backend ? o->backend
+    l->hc.backend = o->have_backend        ? o->backend
                     : l->meta.have_backend ? l->meta.backend
                                            : o->backend;
     l->hc.checkpoint_dense_mha = o->dense_checkpoint;
@@ -296,7 +316,8 @@ static int load(const model_opts *o, loaded *l)
     }
     if (!((l->frames.ndim == 2 && l->frames.shape[1] == l->info.input_dim) ||
           (l->frames.ndim == 1 && l->frames.shape[0] == l->info.input_dim))) {
-        fprintf(stderr, "aether: %s: expected float32 [N, %lu] frames (the model's input width)\n",
+        fprintf(stderr,
+                "aether: %s: expected float32 [N, %lu] frames (the model's input width)\n",
                 o->frames_path, (unsigned long)l->info.input_dim);
         return CLI_EXIT_MISFIT;
     }
@@ -412,7 +433,8 @@ int cmd_classify(int argc, char **argv)
     st = ws_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
                           NULL);
     if (st != AETHER_OK) {
-        fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st), aether_status_name(st));
+        fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st),
+                aether_status_name(st));
         rc = cli_exit_status(st);
         goto done;
     }
@@ -522,7 +544,8 @@ int cmd_stream(int argc, char **argv)
             print_float(top, 1);
             printf(",\"margin\":");
             print_float(margin, 1);
-            printf(",\"evicted\":%s,\"logits\":", aether_model_session_evicted(s) ? "true" : "false");
+            printf(",\"evicted\":%s,\"logits\":",
+                   aether_model_session_evicted(s) ? "true" : "false");
             print_logits(logits, l.info.n_classes, 1);
             printf("}\n");
         } else {
@@ -533,7 +556,8 @@ int cmd_stream(int argc, char **argv)
             putchar('\n');
         }
         if (pf)
-            rc = emit_packet(pf, logits, l.info.n_classes, &o, (uint64_t)(t * o.period_us), ++seq);
+            rc = emit_packet(pf, logits, l.info.n_classes, &o, (uint64_t)(t * o.period_us),
+                             ++seq);
     }
     if (rc == 0 && rejected)
         rc = CLI_EXIT_NONFINITE; /* only non-finite frames are skipped; anything else stops */

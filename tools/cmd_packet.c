@@ -11,13 +11,12 @@
 
 static void packet_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: aether packet FILE [--json]\n"
-            "  Decodes every 40-byte classification packet (magic 0xC5110007) in FILE,\n"
-            "  one line each (--json: one JSON object per line). A packet the decoder\n"
-            "  rejects is reported with its status and the rest are still decoded.\n"
-            "  Exit status 0 when all are valid, 4 for any invalid packet (or a trailing\n"
-            "  partial one).\n");
+    fprintf(f, "usage: aether packet FILE [--json]\n"
+               "  Decodes every 40-byte classification packet (magic 0xC5110007) in FILE,\n"
+               "  one line each (--json: one JSON object per line). A packet the decoder\n"
+               "  rejects is reported with its status and the rest are still decoded.\n"
+               "  Exit status 0 when all are valid, 4 for any invalid packet (or a trailing\n"
+               "  partial one).\n");
     cli_print_exit_statuses(f);
 }
 

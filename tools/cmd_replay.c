@@ -27,30 +27,29 @@
 
 static void replay_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: aether replay RECORDING --to HOST:PORT [--rate real|N|max] [--nodes K]\n"
-            "                     [--count N] [--loop] [--max-line BYTES]\n"
-            "  Sends the raw CSI frames of a recording (.csi.jsonl raw_csi lines, a file of\n"
-            "  ADR-018 frames, an ESPectre .npz; \"-\" reads standard input) as ADR-018 UDP\n"
-            "  datagrams, one frame a datagram, as the ESP32 nodes send them. Prints one\n"
-            "  summary line and exits at the end of the recording (or after --count).\n"
-            "  --to HOST:PORT   destination: 127.0.0.1:5005, [::1]:5005, localhost:5005\n"
-            "  --rate R         real: the recorded pace (frame timestamps; default);\n"
-            "                   N: N times faster (a number > 0, e.g. 10 or 0.5);\n"
-            "                   max: as fast as the sockets take them\n"
-            "  --nodes K        send every frame K times, as nodes 1..K (node ids replace\n"
-            "                   the recorded ones), each node from its own socket and source\n"
-            "                   port; K is 1..255. Without it: one socket, recorded node ids\n"
-            "  --count N        stop after N datagrams\n"
-            "  --loop           start the recording again at its end (until --count, or\n"
-            "                   Ctrl-C); not with standard input\n"
-            "  --max-line BYTES longest JSONL line accepted (default 1 MiB)\n"
-            "  Frames ADR-018 cannot carry (amplitude-only lines, more than 256\n"
-            "  subcarriers an antenna) are counted as skipped. Frames without an ADR-018\n"
-            "  header go out as 1 antenna, frequency, RSSI and noise floor 0, sequence\n"
-            "  numbers counting from 0 for each node id.\n"
-            "  Exit: 2 also for a bad destination, 3 for a send that fails, 5 when no frame\n"
-            "  of the recording can be sent (amplitude only).\n");
+    fprintf(f, "usage: aether replay RECORDING --to HOST:PORT [--rate real|N|max] [--nodes K]\n"
+               "                     [--count N] [--loop] [--max-line BYTES]\n"
+               "  Sends the raw CSI frames of a recording (.csi.jsonl raw_csi lines, a file of\n"
+               "  ADR-018 frames, an ESPectre .npz; \"-\" reads standard input) as ADR-018 UDP\n"
+               "  datagrams, one frame a datagram, as the ESP32 nodes send them. Prints one\n"
+               "  summary line and exits at the end of the recording (or after --count).\n"
+               "  --to HOST:PORT   destination: 127.0.0.1:5005, [::1]:5005, localhost:5005\n"
+               "  --rate R         real: the recorded pace (frame timestamps; default);\n"
+               "                   N: N times faster (a number > 0, e.g. 10 or 0.5);\n"
+               "                   max: as fast as the sockets take them\n"
+               "  --nodes K        send every frame K times, as nodes 1..K (node ids replace\n"
+               "                   the recorded ones), each node from its own socket and source\n"
+               "                   port; K is 1..255. Without it: one socket, recorded node ids\n"
+               "  --count N        stop after N datagrams\n"
+               "  --loop           start the recording again at its end (until --count, or\n"
+               "                   Ctrl-C); not with standard input\n"
+               "  --max-line BYTES longest JSONL line accepted (default 1 MiB)\n"
+               "  Frames ADR-018 cannot carry (amplitude-only lines, more than 256\n"
+               "  subcarriers an antenna) are counted as skipped. Frames without an ADR-018\n"
+               "  header go out as 1 antenna, frequency, RSSI and noise floor 0, sequence\n"
+               "  numbers counting from 0 for each node id.\n"
+               "  Exit: 2 also for a bad destination, 3 for a send that fails, 5 when no frame\n"
+               "  of the recording can be sent (amplitude only).\n");
     cli_print_exit_statuses(f);
 }
 
@@ -63,12 +62,13 @@ static const struct option k_options[] = {
     {"count", required_argument, NULL, OPT_COUNT},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 typedef struct replay_opts {
     const char *path, *to;
-    double rate;      /* 0 = max */
-    size_t nodes;     /* 0 = the recorded ids, one socket */
+    double rate;              /* 0 = max */
+    size_t nodes;             /* 0 = the recorded ids, one socket */
     unsigned long long count; /* 0 = no limit */
     int loop;
     size_t max_line;
@@ -194,8 +194,9 @@ static int parse_args(int argc, char **argv, replay_opts *o)
                 errno = 0;
                 r = strtod(c.optarg, &end);
                 if (errno || end == c.optarg || *end || !(r > 0.0) || r > MAX_RATE)
-                    return cli_usage_error(&c, "--rate is real, max or a number > 0 (at most "
-                                               "1e6 times the recorded pace), not '%s'",
+                    return cli_usage_error(&c,
+                                           "--rate is real, max or a number > 0 (at most "
+                                           "1e6 times the recorded pace), not '%s'",
                                            c.optarg);
                 o->rate = r;
             }

@@ -162,9 +162,26 @@ static int split_labels(run_opts *o)
 }
 
 enum {
-    OPT_JSON = 1, OPT_NO_PROGRESS, OPT_DENSE_CHECKPOINT, OPT_MODEL, OPT_INPUT, OPT_PACKETS,
-    OPT_LABELS, OPT_BACKEND, OPT_POOL, OPT_RECIPE, OPT_WINDOW_FRAMES, OPT_NODE, OPT_EVERY,
-    OPT_PERIOD, OPT_MAX_AGE, OPT_INPUT_DIM, OPT_WINDOW, OPT_BLOCK, OPT_CAPACITY, OPT_MAX_TRACKS,
+    OPT_JSON = 1,
+    OPT_NO_PROGRESS,
+    OPT_DENSE_CHECKPOINT,
+    OPT_MODEL,
+    OPT_INPUT,
+    OPT_PACKETS,
+    OPT_LABELS,
+    OPT_BACKEND,
+    OPT_POOL,
+    OPT_RECIPE,
+    OPT_WINDOW_FRAMES,
+    OPT_NODE,
+    OPT_EVERY,
+    OPT_PERIOD,
+    OPT_MAX_AGE,
+    OPT_INPUT_DIM,
+    OPT_WINDOW,
+    OPT_BLOCK,
+    OPT_CAPACITY,
+    OPT_MAX_TRACKS,
     OPT_MAX_LINE
 };
 
@@ -190,7 +207,8 @@ static const struct option k_options[] = {
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"max-tracks", required_argument, NULL, OPT_MAX_TRACKS},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 /* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, run_opts *o)
@@ -361,11 +379,12 @@ static int apply_metadata(run_opts *o, run_state *r)
         }
         r->labels_from = "metadata";
     }
-    r->window_mode = (o->have_pool ? o->pool
-                                   : mm->have_pool ? mm->pool : AETHER_POOL_LAST) ==
-                     AETHER_POOL_MEAN;
-    r->window_frames = o->window_frames ? o->window_frames
-                                        : mm->have_window_frames ? mm->window_frames : 0;
+    r->window_mode = (o->have_pool    ? o->pool
+                      : mm->have_pool ? mm->pool
+                                      : AETHER_POOL_LAST) == AETHER_POOL_MEAN;
+    r->window_frames = o->window_frames         ? o->window_frames
+                       : mm->have_window_frames ? mm->window_frames
+                                                : 0;
     if (r->window_mode && r->window_frames == 0) {
         fprintf(stderr, "aether run: pooling mean needs --window-frames N (the blob has no "
                         "window_frames metadata)\n");
@@ -426,7 +445,7 @@ static int load_model(run_opts *o, run_state *r)
         fprintf(stderr, "aether run: %s has %lu classes but %s names %lu\n", o->model_path,
                 (unsigned long)r->info.n_classes,
                 r->labels_from && !strcmp(r->labels_from, "metadata") ? "its labels metadata"
-                                                                       : "--labels",
+                                                                      : "--labels",
                 (unsigned long)o->n_labels);
         return RUN_MISFIT;
     }
@@ -750,7 +769,7 @@ static void summary_text(const run_opts *o, const run_state *r, double wall_s)
         printf("  model:      streaming session per node, pooling last");
     printf("; features %s; labels %s\n", aether_features_recipe_name(r->recipe),
            r->labels_from ? (strcmp(r->labels_from, "metadata") ? "from --labels"
-                                                                 : "from the blob's metadata")
+                                                                : "from the blob's metadata")
                           : "none");
     printf("  frames:     %llu (raw_iq %llu, amplitude %llu)", (unsigned long long)frames,
            (unsigned long long)rs->frames[AETHER_CSI_RAW_IQ],
@@ -818,7 +837,8 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     printf("{\"type\":\"summary\",\"input\":");
     cli_json_string(o->input_path);
     printf(",\"pool\":\"%s\",\"window_frames\":%lu,\"features\":\"%s\"",
-           r->window_mode ? "mean" : "last", (unsigned long)(r->window_mode ? r->window_frames : 0),
+           r->window_mode ? "mean" : "last",
+           (unsigned long)(r->window_mode ? r->window_frames : 0),
            aether_features_recipe_name(r->recipe));
     printf(",\"format\":\"%s\",\"records\":%llu,\"frames\":{\"raw_iq\":%llu,\"amplitude\":%llu},"
            "\"frames_by_node\":{",
@@ -835,7 +855,8 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     for (i = 0; i < AETHER_SKIP_COUNT; ++i)
         printf("%s\"%s\":%llu", i ? "," : "", aether_csi_skip_name((aether_csi_skip)i),
                (unsigned long long)rs->skipped[i]);
-    printf("},\"malformed\":%llu,\"filtered\":%llu,\"refused\":{\"features\":%llu,\"model\":%llu},"
+    printf("},\"malformed\":%llu,\"filtered\":%llu,\"refused\":{\"features\":%llu,\"model\":%llu}"
+           ","
            "\"decisions\":%llu,\"decisions_by_node\":{",
            (unsigned long long)rs->malformed, (unsigned long long)r->filtered,
            (unsigned long long)r->refused_features, (unsigned long long)r->refused_model,
@@ -850,8 +871,7 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     printf("},\"errors\":[");
     for (i = 0; i < rs->n_errors; ++i) {
         printf("%s{\"record\":%llu,\"offset\":%llu,\"status\":\"%s\",\"reason\":", i ? "," : "",
-               (unsigned long long)rs->errors[i].record,
-               (unsigned long long)rs->errors[i].offset,
+               (unsigned long long)rs->errors[i].record, (unsigned long long)rs->errors[i].offset,
                aether_status_name(rs->errors[i].status));
         cli_json_string(rs->errors[i].reason);
         putchar('}');
@@ -859,9 +879,8 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     printf("],\"tracks\":{\"active\":%lu,\"max\":%lu,\"created\":%llu,\"evicted_age\":%llu,"
            "\"evicted_count\":%llu,\"bytes\":%lu},\"packets\":%llu,"
            "\"us_per_frame\":%.3f,\"us_features\":%.3f,\"us_model\":%.3f,\"seconds\":%.3f}\n",
-           (unsigned long)ts.active, (unsigned long)ts.max_tracks,
-           (unsigned long long)ts.created, (unsigned long long)ts.evicted_age,
-           (unsigned long long)ts.evicted_count,
+           (unsigned long)ts.active, (unsigned long)ts.max_tracks, (unsigned long long)ts.created,
+           (unsigned long long)ts.evicted_age, (unsigned long long)ts.evicted_count,
            (unsigned long)(r->tracks ? aether_tracks_bytes(r->tracks) : 0),
            (unsigned long long)r->packets_written, (r->ns_features + r->ns_model) * per,
            r->ns_features * per, r->ns_model * per, wall_s);

@@ -42,7 +42,8 @@ static const struct option k_train_options[] = {
     {"cv", required_argument, NULL, TOPT_CV},
     {"cv-field", required_argument, NULL, TOPT_CV_FIELD},
     {"quiet", no_argument, NULL, TOPT_QUIET},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 static void train_usage(FILE *f)
 {
@@ -180,7 +181,8 @@ int cmd_train(int argc, char **argv)
     aether_train_result res;
     progress pr;
     unsigned char *blob = NULL;
-    size_t bytes = 0, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, r, nv = 0;
+    size_t bytes = 0, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, r,
+           nv = 0;
     aether_status st;
     int rc, err;
 

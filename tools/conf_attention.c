@@ -130,14 +130,14 @@ static uint64_t compare_lists(const aether_attn_config *cfg, size_t seq, const a
         }
         if (n != (size_t)(o[i + 1] - o[i])) {
             conf_fail(r, "%s of query %lu: %lu entries, want %ld", what, (unsigned long)i,
-                 (unsigned long)n, (long)(o[i + 1] - o[i]));
+                      (unsigned long)n, (long)(o[i + 1] - o[i]));
             break;
         }
         for (a = 0; a < n; ++a)
             if (f[o[i] + (int32_t)a] < 0 || buf[a] != (size_t)f[o[i] + (int32_t)a]) {
                 conf_fail(r, "%s of query %lu differs at position %lu: %lu, want %ld", what,
-                     (unsigned long)i, (unsigned long)a, (unsigned long)buf[a],
-                     (long)f[o[i] + (int32_t)a]);
+                          (unsigned long)i, (unsigned long)a, (unsigned long)buf[a],
+                          (long)f[o[i] + (int32_t)a]);
                 break;
             }
         if (r->verdict == CONF_FAIL)
@@ -150,7 +150,8 @@ static uint64_t compare_lists(const aether_attn_config *cfg, size_t seq, const a
 void conf_op_candidates(const conf_case *c, conf_result *r)
 {
     const cJSON *checks = cJSON_GetObjectItemCaseSensitive(c->json, "checks");
-    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(checks, "total_equals_estimate_sparse_edges");
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(checks,
+                                                        "total_equals_estimate_sparse_edges");
     aether_attn_config cfg;
     aether_npy tf, to, bf, bo;
     long seq = conf_int(c, "seq", -1);
@@ -174,10 +175,10 @@ void conf_op_candidates(const conf_case *c, conf_result *r)
         uint64_t est = aether_estimate_sparse_edges(&cfg, (size_t)seq);
         if (est != total)
             conf_fail(r, "estimate_sparse_edges %llu != list total %llu", (unsigned long long)est,
-                 (unsigned long long)total);
+                      (unsigned long long)total);
         else if (cJSON_IsNumber(tot) && (double)est != tot->valuedouble)
             conf_fail(r, "estimate_sparse_edges %llu, want %.0f", (unsigned long long)est,
-                 tot->valuedouble);
+                      tot->valuedouble);
     }
 done:
     aether_npy_free(&tf);
@@ -224,7 +225,7 @@ void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r)
             got = aether_estimate_sparse_edges(&cfg, (size_t)s->valuedouble);
             if ((double)got != e->valuedouble)
                 conf_fail(r, "seq %.0f: %llu edges, want %.0f", s->valuedouble,
-                     (unsigned long long)got, e->valuedouble);
+                          (unsigned long long)got, e->valuedouble);
             checked++;
         }
     }

@@ -51,8 +51,8 @@ static aether_attn_config config_with_block(size_t block)
     return cfg;
 }
 
-static aether_kvcache *cache_for(const aether_attn_config *cfg, size_t cap, size_t kvh, size_t dim,
-                                 aether_kv_evict evict)
+static aether_kvcache *cache_for(const aether_attn_config *cfg, size_t cap, size_t kvh,
+                                 size_t dim, aether_kv_evict evict)
 {
     aether_kvcache_params p = aether_kvcache_params_default(cfg, cap, kvh, dim);
     aether_kvcache *c = NULL;
@@ -62,7 +62,10 @@ static aether_kvcache *cache_for(const aether_attn_config *cfg, size_t cap, size
     return c;
 }
 
-static aether_head_config head_cfg(void) { return aether_head_config_default_aether(); }
+static aether_head_config head_cfg(void)
+{
+    return aether_head_config_default_aether();
+}
 
 /* Runs one reference call; returns the aether status and, for calls the
  * reference completes, checks the result in *ok_detail (1 = as expected). */

@@ -50,7 +50,8 @@ static int make_cache(const kv_case *t, const aether_attn_config *cfg, aether_kv
                       aether_kv_landmarks lm, aether_kv_evict ev, aether_kvcache **out,
                       conf_result *r)
 {
-    aether_kvcache_params p = aether_kvcache_params_default(cfg, t->capacity, t->kv_heads, t->dim);
+    aether_kvcache_params p = aether_kvcache_params_default(cfg, t->capacity, t->kv_heads,
+                                                            t->dim);
     aether_status s;
     p.storage = st;
     p.landmarks = lm;
@@ -158,7 +159,8 @@ static void run_decode(const conf_case *c, conf_result *r, aether_kv_storage st)
     if (st == AETHER_KV_F16) {
         aether_npy bits;
         memset(&bits, 0, sizeof bits);
-        if (conf_load(c, "k_f16_bits", &bits, r) == 0 && bits.count == t.seq * t.kv_heads * t.dim) {
+        if (conf_load(c, "k_f16_bits", &bits, r) == 0 &&
+            bits.count == t.seq * t.kv_heads * t.dim) {
             size_t row = t.kv_heads * t.dim, i, x, bad = 0;
             float *kr = (float *)malloc(row * sizeof(float));
             for (i = 0; kr && i < t.seq; ++i) {
@@ -309,8 +311,9 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
         aether_tensor o1 = row_of(&got_out, i);
         size_t len = aether_kvcache_len(kc), slot = 0, tok;
         int32_t want_ev = ((const int32_t *)ev.data)[i];
-        aether_status st = aether_kvcache_evict_and_append(
-            kc, &k1, &v1, (const float *)sc.data + i * cap, len, g, ng, win, &slot);
+        aether_status st = aether_kvcache_evict_and_append(kc, &k1, &v1,
+                                                           (const float *)sc.data + i * cap, len,
+                                                           g, ng, win, &slot);
         if (st == AETHER_OK)
             st = aether_kvcache_decode_step(&t.cfg, &q1, kc, &o1);
         if (st != AETHER_OK) {
@@ -333,7 +336,7 @@ void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r)
     }
     if (bad_ev || bad_ids || bad_len)
         conf_fail(r, "evicted_slot %lu, slot ids %lu, len %lu differ", (unsigned long)bad_ev,
-             (unsigned long)bad_ids, (unsigned long)bad_len);
+                  (unsigned long)bad_ids, (unsigned long)bad_len);
     conf_compare(gk, (const float *)keys.data, keys.count, 1, 0.0, "cache_keys_steps", r);
     conf_compare(gl, (const float *)lmk.data, lmk.count, 1, 0.0, "landmarks_keys_steps", r);
     conf_compare(glv, (const float *)lmv.data, lmv.count, 1, 0.0, "landmarks_values_steps", r);

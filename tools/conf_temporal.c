@@ -255,7 +255,8 @@ static void check_blob(const conf_case *c, const cJSON *b, conf_result *r)
             if (!hex_eq(cJSON_GetObjectItemCaseSensitive(b, "crc32_footer"), bv.crc))
                 conf_fail(r, "%s: CRC differs", file->valuestring);
             again = (unsigned char *)malloc(len);
-            if (!again || aether_blob_serialize(&bv.header, bv.weights, again, len, &n) != AETHER_OK ||
+            if (!again ||
+                aether_blob_serialize(&bv.header, bv.weights, again, len, &n) != AETHER_OK ||
                 n != len || memcmp(again, buf, len) != 0)
                 conf_fail(r, "%s: re-serialisation is not byte-identical", file->valuestring);
             free(again);
@@ -268,7 +269,8 @@ static void check_blob(const conf_case *c, const cJSON *b, conf_result *r)
         if (s == AETHER_OK)
             conf_fail(r, "%s: parsed although the reference rejects it", file->valuestring);
         else if (!cJSON_IsString(disp) || strcmp(disp->valuestring, text) != 0)
-            conf_fail(r, "%s: error \"%s\" differs from the reference's", file->valuestring, text);
+            conf_fail(r, "%s: error \"%s\" differs from the reference's", file->valuestring,
+                      text);
     }
     free(buf);
 }

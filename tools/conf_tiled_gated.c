@@ -164,7 +164,8 @@ void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r)
     memset(&sal, 0, sizeof sal);
     memset(&mask, 0, sizeof mask);
     if (gate_dims(c, &in, &hid, &top_k, r) || conf_attn_config(c, &cfg, r) ||
-        conf_qkv_load(c, &t, r) || load_mask(c, t.q.seq, &mask, r) || conf_load(c, "salience", &sal, r))
+        conf_qkv_load(c, &t, r) || load_mask(c, t.q.seq, &mask, r) ||
+        conf_load(c, "salience", &sal, r))
         goto done;
     if (sal.dtype != AETHER_DTYPE_F32 || sal.count != t.q.seq) {
         conf_fail(r, "salience: expected %lu f32 values", (unsigned long)t.q.seq);

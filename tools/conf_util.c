@@ -97,7 +97,8 @@ int conf_load_tensor(const conf_case *c, const char *key, aether_tensor *out, co
     s = aether_npy_load_tensor(path, out);
     if (s != AETHER_OK) {
         conf_fail(r, "%s: %s", key,
-             s == AETHER_ERR_SHAPE_MISMATCH ? "not a 3-D float32 array" : aether_strerror(s));
+                  s == AETHER_ERR_SHAPE_MISMATCH ? "not a 3-D float32 array"
+                                                 : aether_strerror(s));
         return -1;
     }
     shape[0] = out->seq;
@@ -157,7 +158,8 @@ int conf_attn_config(const conf_case *c, aether_attn_config *cfg, conf_result *r
         p.n_globals++;
     }
     p.globals = globals;
-    if (!json_flag(j, "causal", &p.causal, r) || !json_flag(j, "use_log_stride", &p.use_log_stride, r) ||
+    if (!json_flag(j, "causal", &p.causal, r) ||
+        !json_flag(j, "use_log_stride", &p.use_log_stride, r) ||
         !json_flag(j, "use_landmarks", &p.use_landmarks, r) ||
         !json_flag(j, "sort_candidates", &p.sort_candidates, r))
         return -1;

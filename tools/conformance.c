@@ -140,8 +140,8 @@ static void fail_line(runner *rn, const char *name, const char *op, const char *
 
 /* One case described by the JSON file json_path; fallback_name and op_hint
  * label the line when the file itself is unusable. */
-static void run_case(runner *rn, const char *dir, const char *json_path, const char *fallback_name,
-                     const char *op_hint)
+static void run_case(runner *rn, const char *dir, const char *json_path,
+                     const char *fallback_name, const char *op_hint)
 {
     char *text;
     cJSON *json;
@@ -235,8 +235,7 @@ static void run_index(runner *rn, const char *root, const char *index_path)
         cJSON_Delete(index);
         return;
     }
-    cJSON_ArrayForEach(item, cases)
-        n++;
+    cJSON_ArrayForEach(item, cases) n++;
     names = (const char **)malloc((n ? n : 1) * sizeof *names);
     if (!names) {
         fail_line(rn, base_name(root), "index", root, "out of memory");
@@ -244,9 +243,8 @@ static void run_index(runner *rn, const char *root, const char *index_path)
         return;
     }
     n = 0;
-    cJSON_ArrayForEach(item, cases)
-        if (item->string && item->string[0])
-            names[n++] = item->string;
+    cJSON_ArrayForEach(item, cases) if (item->string && item->string[0])
+        names[n++] = item->string;
     qsort(names, n, sizeof *names, cmp_str);
 
     for (i = 0; i < n; ++i) {
@@ -310,7 +308,8 @@ static void run_dir(runner *rn, const char *arg)
         goto done;
     }
     if (selected(rn, dir))
-        fail_line(rn, dir, "?", dir, "no such case directory (no readable case.json or index.json)");
+        fail_line(rn, dir, "?", dir,
+                  "no such case directory (no readable case.json or index.json)");
 done:
     free(path);
     free(dir);
@@ -338,7 +337,8 @@ static const struct option k_options[] = {
     {"reference", no_argument, NULL, OPT_REFERENCE},
     {"filter", required_argument, NULL, OPT_FILTER},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
-    {NULL, 0, NULL, 0}};
+    {NULL, 0, NULL, 0},
+};
 
 int cmd_conformance(int argc, char **argv)
 {
@@ -375,7 +375,7 @@ int cmd_conformance(int argc, char **argv)
     }
     printf("kernels: %s%s\n", aether_kernel_name(),
            strcmp(aether_kernel_name(), "reference") ? " (accuracy contract)"
-                                                      : " (bit-exact comparisons)");
+                                                     : " (bit-exact comparisons)");
     for (i = 0; i < ndirs; ++i)
         run_dir(&rn, dirs[i]);
     printf("%lu passed, %lu failed, %lu skipped\n", rn.passed, rn.failed, rn.skipped);

@@ -56,24 +56,25 @@ double conf_scale(const conf_case *c);
 double conf_tolerance(const conf_case *c);
 
 /* ---- op handlers: one prototype per line, registered in conf_registry.c ---- */
-void conf_op_f16_convert(const conf_case *c, conf_result *r); /* conf_basic.c */
-void conf_op_dense_attention(const conf_case *c, conf_result *r); /* conf_attention.c */
-void conf_op_forward(const conf_case *c, conf_result *r); /* conf_attention.c */
-void conf_op_forward_gqa(const conf_case *c, conf_result *r); /* conf_attention.c */
-void conf_op_candidates(const conf_case *c, conf_result *r); /* conf_attention.c */
-void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r); /* conf_attention.c */
-void conf_op_decode_step(const conf_case *c, conf_result *r); /* conf_kvcache.c */
-void conf_op_decode_step_f16(const conf_case *c, conf_result *r); /* conf_kvcache.c */
-void conf_op_decode_batch(const conf_case *c, conf_result *r); /* conf_kvcache.c */
+void conf_op_f16_convert(const conf_case *c, conf_result *r);              /* conf_basic.c */
+void conf_op_dense_attention(const conf_case *c, conf_result *r);          /* conf_attention.c */
+void conf_op_forward(const conf_case *c, conf_result *r);                  /* conf_attention.c */
+void conf_op_forward_gqa(const conf_case *c, conf_result *r);              /* conf_attention.c */
+void conf_op_candidates(const conf_case *c, conf_result *r);               /* conf_attention.c */
+void conf_op_estimate_sparse_edges(const conf_case *c, conf_result *r);    /* conf_attention.c */
+void conf_op_decode_step(const conf_case *c, conf_result *r);              /* conf_kvcache.c */
+void conf_op_decode_step_f16(const conf_case *c, conf_result *r);          /* conf_kvcache.c */
+void conf_op_decode_batch(const conf_case *c, conf_result *r);             /* conf_kvcache.c */
 void conf_op_kvcache_evict_and_append(const conf_case *c, conf_result *r); /* conf_kvcache.c */
-void conf_op_forward_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
+void conf_op_forward_flash(const conf_case *c, conf_result *r);     /* conf_tiled_gated.c */
 void conf_op_forward_gqa_flash(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
-void conf_op_forward_gated(const conf_case *c, conf_result *r); /* conf_tiled_gated.c */
-void conf_op_forward_gated_with_fastgrnn(const conf_case *c, conf_result *r); /* conf_tiled_gated */
+void conf_op_forward_gated(const conf_case *c, conf_result *r);     /* conf_tiled_gated.c */
+void conf_op_forward_gated_with_fastgrnn(const conf_case *c,
+                                         conf_result *r);                   /* conf_tiled_gated */
 void conf_op_temporal_forward_and_step(const conf_case *c, conf_result *r); /* conf_temporal.c */
-void conf_op_temporal_forward(const conf_case *c, conf_result *r); /* conf_temporal.c */
-void conf_op_rvne_weight_blob(const conf_case *c, conf_result *r); /* conf_temporal.c */
-void conf_op_errors(const conf_case *c, conf_result *r); /* conf_errors.c */
+void conf_op_temporal_forward(const conf_case *c, conf_result *r);          /* conf_temporal.c */
+void conf_op_rvne_weight_blob(const conf_case *c, conf_result *r);          /* conf_temporal.c */
+void conf_op_errors(const conf_case *c, conf_result *r);                    /* conf_errors.c */
 /* ---- end of op handlers ---- */
 
 #endif

@@ -283,7 +283,7 @@ int train_split_labels(train_opts *o)
         o->n_labels < 2)
         return -1;
     for (i = 0; i < o->n_labels; ++i)
-        if (strlen(o->labels[i]) >= sizeof ((aether_dataset *)0)->labels[0])
+        if (strlen(o->labels[i]) >= sizeof((aether_dataset *)0)->labels[0])
             return -1;
     return 0;
 }
@@ -316,7 +316,7 @@ int train_parse_options(cli_command *c, train_opts *o, int labels_required)
         return cli_usage_error(c,
                                "--labels takes 2..%u comma-separated names of 1..%u characters",
                                AETHER_TRAIN_MAX_CLASSES,
-                               (unsigned)sizeof ((aether_dataset *)0)->labels[0] - 1);
+                               (unsigned)sizeof((aether_dataset *)0)->labels[0] - 1);
     if (o->tc.window == 0 || o->tc.stride == 0 || o->tc.epochs == 0 || o->tc.batch == 0 ||
         o->tc.threads == 0 || o->tc.threads > 64 || o->tc.seed == 0 || o->val_frac >= 1.0)
         return cli_usage_error(c, "window, stride, epochs, batch, seed must be > 0, threads "
@@ -446,8 +446,9 @@ static int check_folders(const train_opts *o, const char *cmd)
             if (missing[c])
                 fprintf(stderr, "%s %s/", k++ ? "," : "", o->labels[c]);
         fprintf(stderr, " (%zu of the %zu label folders missing)\n", n_missing, o->n_labels);
-        fprintf(stderr, "  expected one subfolder per label, %.*s/<label>/, holding that label's "
-                        ".npz or .csi.jsonl recordings\n",
+        fprintf(stderr,
+                "  expected one subfolder per label, %.*s/<label>/, holding that label's "
+                ".npz or .csi.jsonl recordings\n",
                 shown, o->data);
         print_subfolders(stderr, o->data, shown);
         return CLI_EXIT_IO;
@@ -497,8 +498,9 @@ int train_require_training(const train_opts *o, const aether_dataset *ds, const 
     for (r = 0; r < ds->n_recs; ++r)
         if (ds->recs[r].split == AETHER_SPLIT_TRAIN && ds->recs[r].n_frames > 0)
             return CLI_EXIT_OK;
-    fprintf(stderr, "aether %s: %s: no training recordings (%zu recordings in the label folders, "
-                    "none in the training split with frames)\n",
+    fprintf(stderr,
+            "aether %s: %s: no training recordings (%zu recordings in the label folders, "
+            "none in the training split with frames)\n",
             cmd, o->data, ds->n_recs);
     return CLI_EXIT_MISFIT;
 }
@@ -596,9 +598,8 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
 
 aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds)
 {
-    aether_train_recording *v =
-        (aether_train_recording *)malloc((ds->n_recs ? ds->n_recs : 1) *
-                                         sizeof(aether_train_recording));
+    aether_train_recording *v = (aether_train_recording *)malloc((ds->n_recs ? ds->n_recs : 1) *
+                                                                 sizeof(aether_train_recording));
     size_t r;
     if (!v)
         return NULL;

@@ -42,31 +42,66 @@ typedef struct train_opts {
 /* Option values of the three commands (distinct, positive). */
 enum {
     /* every command */
-    TOPT_DATA = 1, TOPT_LABELS, TOPT_WINDOW, TOPT_STRIDE, TOPT_POOL, TOPT_INPUT_DIM,
-    TOPT_VAL_FRAC, TOPT_FEATURES, TOPT_BACKEND, TOPT_ATTN_WINDOW, TOPT_BLOCK, TOPT_RECIPE,
+    TOPT_DATA = 1,
+    TOPT_LABELS,
+    TOPT_WINDOW,
+    TOPT_STRIDE,
+    TOPT_POOL,
+    TOPT_INPUT_DIM,
+    TOPT_VAL_FRAC,
+    TOPT_FEATURES,
+    TOPT_BACKEND,
+    TOPT_ATTN_WINDOW,
+    TOPT_BLOCK,
+    TOPT_RECIPE,
     /* train */
-    TOPT_OUT, TOPT_EPOCHS, TOPT_LR, TOPT_SEED, TOPT_BATCH, TOPT_THREADS, TOPT_LAYERS, TOPT_HEADS,
-    TOPT_KV_HEADS, TOPT_HEAD_DIM, TOPT_WEIGHT_DECAY, TOPT_PATIENCE, TOPT_AUG_SCALE,
-    TOPT_AUG_NOISE, TOPT_AUG_OFFSET, TOPT_AUG_OFFSET_FEATURES, TOPT_NO_SHIFT,
-    TOPT_NO_CLASS_WEIGHTS, TOPT_TRIM_START, TOPT_KEEP_LAST, TOPT_CV, TOPT_CV_FIELD, TOPT_QUIET,
+    TOPT_OUT,
+    TOPT_EPOCHS,
+    TOPT_LR,
+    TOPT_SEED,
+    TOPT_BATCH,
+    TOPT_THREADS,
+    TOPT_LAYERS,
+    TOPT_HEADS,
+    TOPT_KV_HEADS,
+    TOPT_HEAD_DIM,
+    TOPT_WEIGHT_DECAY,
+    TOPT_PATIENCE,
+    TOPT_AUG_SCALE,
+    TOPT_AUG_NOISE,
+    TOPT_AUG_OFFSET,
+    TOPT_AUG_OFFSET_FEATURES,
+    TOPT_NO_SHIFT,
+    TOPT_NO_CLASS_WEIGHTS,
+    TOPT_TRIM_START,
+    TOPT_KEEP_LAST,
+    TOPT_CV,
+    TOPT_CV_FIELD,
+    TOPT_QUIET,
     /* eval and baseline */
-    TOPT_MODEL, TOPT_ALL, TOPT_PER_FILE, TOPT_JSON, TOPT_PROBE_MEANS
+    TOPT_MODEL,
+    TOPT_ALL,
+    TOPT_PER_FILE,
+    TOPT_JSON,
+    TOPT_PROBE_MEANS
 };
 
 /* The option-table entries every one of the three commands takes. */
-#define TRAIN_COMMON_OPTIONS                                                   \
-    {"data", required_argument, NULL, TOPT_DATA},                              \
-        {"labels", required_argument, NULL, TOPT_LABELS},                      \
-        {"window", required_argument, NULL, TOPT_WINDOW},                      \
-        {"stride", required_argument, NULL, TOPT_STRIDE},                      \
-        {"pool", required_argument, NULL, TOPT_POOL},                          \
-        {"input-dim", required_argument, NULL, TOPT_INPUT_DIM},                \
-        {"val-frac", required_argument, NULL, TOPT_VAL_FRAC},                  \
-        {"features", required_argument, NULL, TOPT_FEATURES},                  \
-        {"backend", required_argument, NULL, TOPT_BACKEND},                    \
-        {"attn-window", required_argument, NULL, TOPT_ATTN_WINDOW},            \
-        {"block", required_argument, NULL, TOPT_BLOCK},                        \
-        {"recipe", required_argument, NULL, TOPT_RECIPE}
+#define TRAIN_COMMON_OPTIONS                                        \
+    {"data", required_argument, NULL, TOPT_DATA},                   \
+        {"labels", required_argument, NULL, TOPT_LABELS},           \
+        {"window", required_argument, NULL, TOPT_WINDOW},           \
+        {"stride", required_argument, NULL, TOPT_STRIDE},           \
+        {"pool", required_argument, NULL, TOPT_POOL},               \
+        {"input-dim", required_argument, NULL, TOPT_INPUT_DIM},     \
+        {"val-frac", required_argument, NULL, TOPT_VAL_FRAC},       \
+        {"features", required_argument, NULL, TOPT_FEATURES},       \
+        {"backend", required_argument, NULL, TOPT_BACKEND},         \
+        {"attn-window", required_argument, NULL, TOPT_ATTN_WINDOW}, \
+        {"block", required_argument, NULL, TOPT_BLOCK},             \
+    {                                                               \
+        "recipe", required_argument, NULL, TOPT_RECIPE              \
+    }
 
 /* The options of the command c describes (the caller fills in name,
  * options table, usage, argc and argv): the defaults first (those of

@@ -34,12 +34,13 @@ extern "C" {
  * the reference kernel, which needs none). aether_attn_dense_ws runs on
  * caller memory. */
 AETHER_API aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
-                                           const aether_tensor *v, int causal, aether_tensor *out);
+                                           const aether_tensor *v, int causal,
+                                           aether_tensor *out);
 
 /* Workspace bytes of aether_attn_dense_ws: the optimised kernels' scratch
  * for aether_get_num_threads() threads (query it after setting them). */
-AETHER_API aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads, size_t dim,
-                                                          size_t *bytes);
+AETHER_API aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t kv_heads,
+                                                          size_t dim, size_t *bytes);
 
 /* aether_attn_dense on the caller's workspace: no heap call.
  * ws: at least aether_attn_dense_workspace_size bytes; NULL is an error
@@ -47,8 +48,8 @@ AETHER_API aether_status aether_attn_dense_workspace_size(size_t q_heads, size_t
  * workspace for fewer threads runs fewer threads (same results); below one
  * thread's share AETHER_ERR_BUFFER_TOO_SMALL. */
 AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aether_tensor *k,
-                                              const aether_tensor *v, int causal, aether_tensor *out,
-                                              void *ws, size_t ws_len);
+                                              const aether_tensor *v, int causal,
+                                              aether_tensor *out, void *ws, size_t ws_len);
 
 /* Workspace bytes for forward / forward_gqa / forward_auto at these shapes,
  * with the optimised kernels' scratch for aether_get_num_threads() threads
@@ -57,24 +58,28 @@ AETHER_API aether_status aether_attn_dense_ws(const aether_tensor *q, const aeth
  * kernel uses the reference layout alone). The forwards make no heap call. In each of them, ws: at least this many bytes; NULL is an
  * error (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors;
  * seq 0 needs none. */
-AETHER_API aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                            size_t q_heads, size_t kv_heads, size_t dim,
+AETHER_API aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg,
+                                                            size_t seq, size_t q_heads,
+                                                            size_t kv_heads, size_t dim,
                                                             size_t *bytes);
 
 /* Sparse MHA prefill (docs/KERNELS.md section 7): q, k, v identical shapes. */
-AETHER_API aether_status aether_attn_forward(const aether_attn_config *cfg, const aether_tensor *q,
-                                             const aether_tensor *k, const aether_tensor *v,
-                                             aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward(const aether_attn_config *cfg,
+                                             const aether_tensor *q, const aether_tensor *k,
+                                             const aether_tensor *v, aether_tensor *out, void *ws,
+                                             size_t ws_len);
 
 /* Sparse GQA/MQA prefill (docs/KERNELS.md section 8.2, its validation order). */
-AETHER_API aether_status aether_attn_forward_gqa(const aether_attn_config *cfg, const aether_tensor *q,
-                                                 const aether_tensor *k, const aether_tensor *v,
-                                                 aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa(const aether_attn_config *cfg,
+                                                 const aether_tensor *q, const aether_tensor *k,
+                                                 const aether_tensor *v, aether_tensor *out,
+                                                 void *ws, size_t ws_len);
 
 /* forward when q.heads == k.heads, forward_gqa otherwise (docs/KERNELS.md section 8.3). */
-AETHER_API aether_status aether_attn_forward_auto(const aether_attn_config *cfg, const aether_tensor *q,
-                                                  const aether_tensor *k, const aether_tensor *v,
-                                                  aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_auto(const aether_attn_config *cfg,
+                                                  const aether_tensor *q, const aether_tensor *k,
+                                                  const aether_tensor *v, aether_tensor *out,
+                                                  void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

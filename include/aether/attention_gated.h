@@ -36,9 +36,10 @@ extern "C" {
 /* Workspace bytes for both gated forwards. In each, ws: at least this many
  * bytes; NULL is an error (AETHER_ERR_NULL_ARG, aether/core.h), checked
  * after the other arguments; seq 0 needs none. */
-AETHER_API aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                                  size_t q_heads, size_t kv_heads,
-                                                                  size_t dim, size_t *bytes);
+AETHER_API aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config *cfg,
+                                                                  size_t seq, size_t q_heads,
+                                                                  size_t kv_heads, size_t dim,
+                                                                  size_t *bytes);
 
 /*
  * MHA gated prefill (reference forward_gated). keep_mask holds n_mask bytes,
@@ -47,8 +48,9 @@ AETHER_API aether_status aether_attn_forward_gated_workspace_size(const aether_a
  * q shape -> SHAPE_MISMATCH; n_mask != seq -> MASK_LENGTH; seq 0 -> OK, nothing
  * written. keep_mask may be NULL only when n_mask is 0.
  */
-AETHER_API aether_status aether_attn_forward_gated(const aether_attn_config *cfg, const aether_tensor *q,
-                                                   const aether_tensor *k, const aether_tensor *v,
+AETHER_API aether_status aether_attn_forward_gated(const aether_attn_config *cfg,
+                                                   const aether_tensor *q, const aether_tensor *k,
+                                                   const aether_tensor *v,
                                                    const uint8_t *keep_mask, size_t n_mask,
                                                    aether_tensor *out, void *ws, size_t ws_len);
 
@@ -59,10 +61,10 @@ AETHER_API aether_status aether_attn_forward_gated(const aether_attn_config *cfg
  * divisor -> GQA_RATIO; k/v heads differ -> KV_HEADS_MISMATCH; out shape),
  * then n_mask != seq -> MASK_LENGTH. With group 1 it equals the MHA form.
  */
-AETHER_API aether_status aether_attn_forward_gqa_gated(const aether_attn_config *cfg, const aether_tensor *q,
-                                                       const aether_tensor *k, const aether_tensor *v,
-                                                       const uint8_t *keep_mask, size_t n_mask,
-                                                       aether_tensor *out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa_gated(
+    const aether_attn_config *cfg, const aether_tensor *q, const aether_tensor *k,
+    const aether_tensor *v, const uint8_t *keep_mask, size_t n_mask, aether_tensor *out, void *ws,
+    size_t ws_len);
 
 /* ---------- gated streaming decode over a KV cache ---------- */
 
@@ -71,7 +73,8 @@ AETHER_API aether_status aether_attn_forward_gqa_gated(const aether_attn_config 
  * every step). */
 AETHER_API aether_status aether_kvcache_decode_gated_workspace_size(const aether_attn_config *cfg,
                                                                     const aether_kvcache *cache,
-                                                                    size_t q_heads, size_t *bytes);
+                                                                    size_t q_heads,
+                                                                    size_t *bytes);
 
 /*
  * aether_kvcache_decode_step with the docs/KERNELS.md section 10.1 filter: the newest
@@ -91,10 +94,11 @@ AETHER_API aether_status aether_kvcache_decode_gated_workspace_size(const aether
  * aether_kvcache_decode_gated_workspace_size bytes; NULL is an error
  * (NULL_ARG, aether/core.h), checked after NONFINITE.
  */
-AETHER_API aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const aether_tensor *q1,
-                                                     const aether_kvcache *cache, const uint8_t *keep,
-                                                     size_t n_keep, aether_tensor *out, void *ws,
-                                                     size_t ws_len);
+AETHER_API aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg,
+                                                     const aether_tensor *q1,
+                                                     const aether_kvcache *cache,
+                                                     const uint8_t *keep, size_t n_keep,
+                                                     aether_tensor *out, void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

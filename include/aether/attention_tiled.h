@@ -67,23 +67,25 @@ AETHER_API size_t aether_attn_tiled_tile(const aether_attn_config *cfg, size_t t
  * forwards, ws: at least this many bytes; NULL is an error
  * (AETHER_ERR_NULL_ARG, aether/core.h), checked after the tensors; seq 0
  * needs none. */
-AETHER_API aether_status aether_attn_forward_tiled_workspace_size(const aether_attn_config *cfg, size_t seq,
-                                                                  size_t q_heads, size_t kv_heads,
-                                                                  size_t dim, size_t tile,
-                                                                  aether_tiled_order order, size_t *bytes);
+AETHER_API aether_status aether_attn_forward_tiled_workspace_size(
+    const aether_attn_config *cfg, size_t seq, size_t q_heads, size_t kv_heads, size_t dim,
+    size_t tile, aether_tiled_order order, size_t *bytes);
 
 /* MHA tiled prefill: q, k, v identical shapes (validation of forward). */
-AETHER_API aether_status aether_attn_forward_tiled(const aether_attn_config *cfg, const aether_tensor *q,
-                                                   const aether_tensor *k, const aether_tensor *v,
-                                                   aether_tensor *out, size_t tile, aether_tiled_order order,
+AETHER_API aether_status aether_attn_forward_tiled(const aether_attn_config *cfg,
+                                                   const aether_tensor *q, const aether_tensor *k,
+                                                   const aether_tensor *v, aether_tensor *out,
+                                                   size_t tile, aether_tiled_order order,
                                                    void *ws, size_t ws_len);
 
 /* GQA/MQA tiled prefill (reference forward_gqa_flash): head h reads kv head
  * h / (q_heads / kv_heads); validation of forward_gqa. */
-AETHER_API aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg, const aether_tensor *q,
-                                                       const aether_tensor *k, const aether_tensor *v,
-                                                       aether_tensor *out, size_t tile,
-                                                       aether_tiled_order order, void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gqa_tiled(const aether_attn_config *cfg,
+                                                       const aether_tensor *q,
+                                                       const aether_tensor *k,
+                                                       const aether_tensor *v, aether_tensor *out,
+                                                       size_t tile, aether_tiled_order order,
+                                                       void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

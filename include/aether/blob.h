@@ -81,8 +81,8 @@ extern "C" {
 
 #define AETHER_BLOB_MAGIC 0x52564E45u
 #define AETHER_BLOB_VERSION 1u
-#define AETHER_BLOB_HEADER_LEN 24u   /* "header" + "body header" */
-#define AETHER_BLOB_OVERHEAD 28u     /* header + trailing CRC */
+#define AETHER_BLOB_HEADER_LEN 24u /* "header" + "body header" */
+#define AETHER_BLOB_OVERHEAD 28u   /* header + trailing CRC */
 
 #define AETHER_BLOB_FLAG_F16 0x01u
 #define AETHER_BLOB_FLAG_INPUT_NORM 0x02u
@@ -91,10 +91,10 @@ extern "C" {
 #define AETHER_BLOB_KNOWN_FLAGS \
     (AETHER_BLOB_FLAG_F16 | AETHER_BLOB_FLAG_INPUT_NORM | AETHER_BLOB_FLAG_METADATA)
 
-#define AETHER_BLOB_META_TAG 0x4154454Du   /* u32 LE of the bytes "META" */
-#define AETHER_BLOB_META_TRAILER 8u        /* u32 length + u32 tag */
-#define AETHER_BLOB_META_MAX_TEXT 4096u    /* longest metadata text, bytes */
-#define AETHER_BLOB_META_MAX_KEY 32u       /* longest key, bytes */
+#define AETHER_BLOB_META_TAG 0x4154454Du /* u32 LE of the bytes "META" */
+#define AETHER_BLOB_META_TRAILER 8u      /* u32 length + u32 tag */
+#define AETHER_BLOB_META_MAX_TEXT 4096u  /* longest metadata text, bytes */
+#define AETHER_BLOB_META_MAX_KEY 32u     /* longest key, bytes */
 
 /* Header fields as stored. `version` and `reserved` are informational:
  * the serializer always writes version 1 and reserved 0. `flags` is the raw
@@ -122,18 +122,18 @@ typedef struct aether_blob_view {
 /* Element counts and offsets of the model-level payload layout, in elements
  * from the start of the payload. */
 typedef struct aether_blob_layout {
-    size_t elem_size;    /* 2 (f16) or 4 (f32) */
-    size_t q_width;      /* n_q_heads * head_dim */
-    size_t kv_width;     /* n_kv_heads * head_dim */
-    size_t layer_elems;  /* elements per layer: I*Q + 2*I*KV + Q*I */
+    size_t elem_size;      /* 2 (f16) or 4 (f32) */
+    size_t q_width;        /* n_q_heads * head_dim */
+    size_t kv_width;       /* n_kv_heads * head_dim */
+    size_t layer_elems;    /* elements per layer: I*Q + 2*I*KV + Q*I */
     size_t wq, wk, wv, wo; /* offsets of layer 0's matrices; layer l adds l*layer_elems */
-    size_t classifier;   /* offset of Wc */
-    size_t v1_elems;     /* version-1 arrays: n_layers*layer_elems + I*n_classes */
-    size_t norm_mean;    /* offset of the input-normalisation mean (if flagged) */
-    size_t norm_inv_std; /* offset of inv_std (if flagged) */
-    size_t total_elems;  /* v1_elems + extension arrays */
-    size_t total_bytes;  /* total_elems * elem_size + meta_bytes = payload bytes */
-    size_t meta_bytes;   /* bit-2 record incl. padding and trailer; 0 without the
+    size_t classifier;     /* offset of Wc */
+    size_t v1_elems;       /* version-1 arrays: n_layers*layer_elems + I*n_classes */
+    size_t norm_mean;      /* offset of the input-normalisation mean (if flagged) */
+    size_t norm_inv_std;   /* offset of inv_std (if flagged) */
+    size_t total_elems;    /* v1_elems + extension arrays */
+    size_t total_bytes;    /* total_elems * elem_size + meta_bytes = payload bytes */
+    size_t meta_bytes;     /* bit-2 record incl. padding and trailer; 0 without the
                           * bit, and from aether_blob_layout_of (header only) */
 } aether_blob_layout;
 
@@ -144,7 +144,8 @@ AETHER_API size_t aether_blob_elem_size(const aether_blob_header *h);
 
 /* Read the 24 header bytes without validating anything (for diagnostics of a
  * blob that fails to parse). AETHER_ERR_BLOB_TOO_SHORT if len < 24. */
-AETHER_API aether_status aether_blob_peek_header(const void *buf, size_t len, aether_blob_header *out);
+AETHER_API aether_status aether_blob_peek_header(const void *buf, size_t len,
+                                                 aether_blob_header *out);
 
 /* Header semantics of docs/FORMATS.md section 1.1 (steps 6-8), in order: ZERO_DIM, GQA,
  * DEGENERATE. */
@@ -172,14 +173,15 @@ AETHER_API aether_status aether_blob_serialized_size(const aether_blob_header *h
  * (BLOB_ELEM_SIZE), weights non-NULL when weights_len > 0, cap large enough
  * (BUFFER_TOO_SMALL). Flags are written as given; version 1 and reserved 0
  * always. *written (optional) receives the byte count. */
-AETHER_API aether_status aether_blob_serialize(const aether_blob_header *h, const void *weights, void *out,
-                                               size_t cap, size_t *written);
+AETHER_API aether_status aether_blob_serialize(const aether_blob_header *h, const void *weights,
+                                               void *out, size_t cap, size_t *written);
 
 /* Layout of the model-level payload for header h (flag bits 0 and 1 used;
  * other bits ignored here; meta_bytes is 0 because the metadata record's
  * size is in the payload, not the header: aether_blob_validate_model fills
  * it). AETHER_ERR_OVERFLOW if a count overflows. */
-AETHER_API aether_status aether_blob_layout_of(const aether_blob_header *h, aether_blob_layout *out);
+AETHER_API aether_status aether_blob_layout_of(const aether_blob_header *h,
+                                               aether_blob_layout *out);
 
 /* Model-level validation of a parsed blob, in this order (after the header
  * semantics of aether_blob_check_header, which matter only for a view not
@@ -191,7 +193,8 @@ AETHER_API aether_status aether_blob_layout_of(const aether_blob_header *h, aeth
  * above give BLOB_LAYOUT / BLOB_EXTENSION),
  * BLOB_NONFINITE (a NaN or Inf element, extension arrays included).
  * `layout` (optional) receives the layout on success. */
-AETHER_API aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_layout *layout);
+AETHER_API aether_status aether_blob_validate_model(const aether_blob_view *v,
+                                                    aether_blob_layout *layout);
 
 /* Element `index` of the payload as f32 (f16 converted), without bounds
  * checks beyond index < weights_len / elem_size (returns NaN otherwise). */
@@ -199,7 +202,8 @@ AETHER_API float aether_blob_weight(const aether_blob_view *v, size_t index);
 
 /* Decode n payload elements starting at element `first` into dst (f16
  * converted exactly). AETHER_ERR_INVALID_ARG if the range leaves the payload. */
-AETHER_API aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size_t n, float *dst);
+AETHER_API aether_status aether_blob_read_f32(const aether_blob_view *v, size_t first, size_t n,
+                                              float *dst);
 
 /* Number of weights the model layout declares (= layout total_elems). */
 AETHER_API aether_status aether_blob_param_count(const aether_blob_header *h, size_t *count);
@@ -208,22 +212,24 @@ AETHER_API aether_status aether_blob_param_count(const aether_blob_header *h, si
 
 /* A validated metadata text, viewed in the blob's buffer (not NUL-ended). */
 typedef struct aether_blob_metadata {
-    int present;        /* 1 when flag bit 2 is set */
-    const char *text;   /* text_len bytes (NULL when absent or empty) */
+    int present;      /* 1 when flag bit 2 is set */
+    const char *text; /* text_len bytes (NULL when absent or empty) */
     size_t text_len;
-    size_t n_entries;   /* key=value lines */
+    size_t n_entries; /* key=value lines */
 } aether_blob_metadata;
 
 /* Check a metadata text by the bit-2 rules (UTF-8, no control characters,
  * key=value lines, key syntax, no duplicate key, length <=
  * AETHER_BLOB_META_MAX_TEXT). *n_entries (optional) receives the line count.
  * NULL_ARG (text NULL with len > 0), BLOB_EXTENSION when invalid. */
-AETHER_API aether_status aether_blob_metadata_check_text(const char *text, size_t len, size_t *n_entries);
+AETHER_API aether_status aether_blob_metadata_check_text(const char *text, size_t len,
+                                                         size_t *n_entries);
 
 /* The metadata of a model-level valid blob (aether_blob_validate_model runs
  * first and its status is returned on failure). Without flag bit 2:
  * AETHER_OK with present 0 and no entries. */
-AETHER_API aether_status aether_blob_metadata_get(const aether_blob_view *v, aether_blob_metadata *out);
+AETHER_API aether_status aether_blob_metadata_get(const aether_blob_view *v,
+                                                  aether_blob_metadata *out);
 
 /* Value of `key` (NUL-terminated) as a view: *value / *value_len, or
  * *value NULL and *value_len 0 when the key is absent (still AETHER_OK). */
@@ -238,16 +244,16 @@ AETHER_API aether_status aether_blob_metadata_copy(const aether_blob_metadata *m
 
 /* Entry `index` (text order): key and value views. INVALID_ARG past the end. */
 AETHER_API aether_status aether_blob_metadata_entry(const aether_blob_metadata *m, size_t index,
-                                                    const char **key, size_t *key_len, const char **value,
-                                                    size_t *value_len);
+                                                    const char **key, size_t *key_len,
+                                                    const char **value, size_t *value_len);
 
 /* Bytes of a metadata record for a text of text_len bytes: text, padding,
  * trailer. INVALID_ARG if text_len > AETHER_BLOB_META_MAX_TEXT. */
 AETHER_API aether_status aether_blob_metadata_record_size(size_t text_len, size_t *bytes);
 
 /* Bytes of the blob aether_blob_with_metadata writes for v and text_len. */
-AETHER_API aether_status aether_blob_with_metadata_size(const aether_blob_view *v, size_t text_len,
-                                                        size_t *bytes);
+AETHER_API aether_status aether_blob_with_metadata_size(const aether_blob_view *v,
+                                                        size_t text_len, size_t *bytes);
 
 /* Serialise the model-level valid blob v with flag bit 2 set and `text` as
  * its metadata record, replacing any record v already has: header, v's
@@ -256,7 +262,8 @@ AETHER_API aether_status aether_blob_with_metadata_size(const aether_blob_view *
  * BLOB_EXTENSION, BLOB_LAYOUT (payload would exceed a u32),
  * BUFFER_TOO_SMALL. *written (optional) receives the bytes. */
 AETHER_API aether_status aether_blob_with_metadata(const aether_blob_view *v, const char *text,
-                                                   size_t text_len, void *out, size_t cap, size_t *written);
+                                                   size_t text_len, void *out, size_t cap,
+                                                   size_t *written);
 
 /* ---------- the model metadata keys, typed ----------
  * The keys aether writes (`aether train`) and every front end reads (CLI,
@@ -282,12 +289,11 @@ typedef enum aether_meta_pool {
 } aether_meta_pool;
 
 typedef struct aether_blob_model_meta {
-    int present;               /* the blob has a metadata record */
-    size_t n_labels;           /* 0 without a labels key */
+    int present;                                /* the blob has a metadata record */
+    size_t n_labels;                            /* 0 without a labels key */
     char labels[AETHER_BLOB_META_MAX_TEXT + 1]; /* the names, each NUL-ended, back to back */
     aether_meta_pool pool;
-    int have_window_frames, have_window_stride, have_attn_window, have_attn_block,
-        have_input_dim;
+    int have_window_frames, have_window_stride, have_attn_window, have_attn_block, have_input_dim;
     size_t window_frames, window_stride, attn_window, attn_block, input_dim;
     char backend[AETHER_BLOB_META_NAME_MAX];  /* "" when absent */
     char features[AETHER_BLOB_META_NAME_MAX]; /* "" when absent */
@@ -315,9 +321,9 @@ AETHER_API const char *aether_blob_model_meta_label(const aether_blob_model_meta
  * seed AETHER_BLOB_DEMO_SEED, no extension - the golden
  * init_random_blob.rvne (41,244 bytes, CRC 0xDC807956). */
 typedef struct aether_blob_demo_params {
-    uint64_t seed;      /* xorshift64* state; 0 is rejected (fixed point) */
-    int f16;            /* 1: binary16 payload (values rounded to nearest even) */
-    int input_norm;     /* 1: set flag bit 1 and append mean / inv_std */
+    uint64_t seed;  /* xorshift64* state; 0 is rejected (fixed point) */
+    int f16;        /* 1: binary16 payload (values rounded to nearest even) */
+    int input_norm; /* 1: set flag bit 1 and append mean / inv_std */
     uint16_t input_dim;
     uint16_t n_q_heads;
     uint16_t n_kv_heads;
@@ -341,8 +347,8 @@ AETHER_API aether_status aether_blob_demo_size(const aether_blob_demo_params *p,
 /* Write the demo blob: version-1 arrays consecutively from the generator;
  * with input_norm the mean array continues the same stream and inv_std[i] =
  * 1 + 5*value (in [0.5, 1.5]). BUFFER_TOO_SMALL if cap is short. */
-AETHER_API aether_status aether_blob_demo_write(const aether_blob_demo_params *p, void *out, size_t cap,
-                                                size_t *written);
+AETHER_API aether_status aether_blob_demo_write(const aether_blob_demo_params *p, void *out,
+                                                size_t cap, size_t *written);
 
 #ifdef __cplusplus
 }

@@ -33,26 +33,26 @@ typedef enum aether_status {
     AETHER_OK = 0,
 
     /* generic argument / state errors */
-    AETHER_ERR_NULL_ARG = 1,        /* a required pointer was NULL */
-    AETHER_ERR_INVALID_ARG = 2,     /* an argument value is out of range */
-    AETHER_ERR_OVERFLOW = 3,        /* a size computation overflowed size_t */
-    AETHER_ERR_NO_MEM = 4,          /* malloc failed */
-    AETHER_ERR_BUFFER_TOO_SMALL = 5,/* caller-provided memory is too small */
-    AETHER_ERR_NOT_INITIALIZED = 6, /* object/config was not initialised */
-    AETHER_ERR_STATE = 7,           /* call not valid in the object's state */
-    AETHER_ERR_UNSUPPORTED = 8,     /* feature not available in this build */
-    AETHER_ERR_NONFINITE = 9,       /* NaN or Inf in an input that forbids it */
+    AETHER_ERR_NULL_ARG = 1,         /* a required pointer was NULL */
+    AETHER_ERR_INVALID_ARG = 2,      /* an argument value is out of range */
+    AETHER_ERR_OVERFLOW = 3,         /* a size computation overflowed size_t */
+    AETHER_ERR_NO_MEM = 4,           /* malloc failed */
+    AETHER_ERR_BUFFER_TOO_SMALL = 5, /* caller-provided memory is too small */
+    AETHER_ERR_NOT_INITIALIZED = 6,  /* object/config was not initialised */
+    AETHER_ERR_STATE = 7,            /* call not valid in the object's state */
+    AETHER_ERR_UNSUPPORTED = 8,      /* feature not available in this build */
+    AETHER_ERR_NONFINITE = 9,        /* NaN or Inf in an input that forbids it */
 
     /* shapes and attention configuration */
-    AETHER_ERR_SHAPE_MISMATCH = 10, /* q/k/v (or in/out) shapes inconsistent */
-    AETHER_ERR_ZERO_HEAD_DIM = 11,  /* head dimension must be > 0 */
-    AETHER_ERR_BLOCK_SIZE = 12,     /* block_size must be > 0 */
-    AETHER_ERR_GQA_RATIO = 13,      /* q_heads not divisible by kv_heads (or kv_heads 0) */
+    AETHER_ERR_SHAPE_MISMATCH = 10,    /* q/k/v (or in/out) shapes inconsistent */
+    AETHER_ERR_ZERO_HEAD_DIM = 11,     /* head dimension must be > 0 */
+    AETHER_ERR_BLOCK_SIZE = 12,        /* block_size must be > 0 */
+    AETHER_ERR_GQA_RATIO = 13,         /* q_heads not divisible by kv_heads (or kv_heads 0) */
     AETHER_ERR_HEAD_DIM_MISMATCH = 14, /* q/k/v head dims differ */
     AETHER_ERR_KV_HEADS_MISMATCH = 15, /* k and v head counts differ / cache heads */
-    AETHER_ERR_MASK_LENGTH = 16,    /* keep mask length != seq */
-    AETHER_ERR_INVALID_CONFIG = 17, /* other invalid configuration */
-    AETHER_ERR_TOO_MANY_GLOBALS = 18, /* more global tokens than AETHER_MAX_GLOBALS */
+    AETHER_ERR_MASK_LENGTH = 16,       /* keep mask length != seq */
+    AETHER_ERR_INVALID_CONFIG = 17,    /* other invalid configuration */
+    AETHER_ERR_TOO_MANY_GLOBALS = 18,  /* more global tokens than AETHER_MAX_GLOBALS */
 
     /* KV cache */
     AETHER_ERR_CACHE_FULL = 20,     /* cache capacity exceeded */
@@ -63,15 +63,15 @@ typedef enum aether_status {
     AETHER_ERR_SCORES_LENGTH = 25,  /* eviction scores length != cache length */
 
     /* .npy files */
-    AETHER_ERR_IO = 30,             /* file could not be opened/read/written */
-    AETHER_ERR_NPY_MAGIC = 31,      /* not a .npy file */
-    AETHER_ERR_NPY_VERSION = 32,    /* unsupported .npy format version */
-    AETHER_ERR_NPY_HEADER = 33,     /* malformed .npy header dictionary */
-    AETHER_ERR_NPY_DTYPE = 34,      /* unsupported dtype */
-    AETHER_ERR_NPY_FORTRAN = 35,    /* Fortran-order arrays are not supported */
-    AETHER_ERR_NPY_ENDIAN = 36,     /* big-endian data is not supported */
-    AETHER_ERR_NPY_TRUNCATED = 37,  /* data shorter than the header declares */
-    AETHER_ERR_NPY_SIZE = 38,       /* data longer than declared / size mismatch */
+    AETHER_ERR_IO = 30,            /* file could not be opened/read/written */
+    AETHER_ERR_NPY_MAGIC = 31,     /* not a .npy file */
+    AETHER_ERR_NPY_VERSION = 32,   /* unsupported .npy format version */
+    AETHER_ERR_NPY_HEADER = 33,    /* malformed .npy header dictionary */
+    AETHER_ERR_NPY_DTYPE = 34,     /* unsupported dtype */
+    AETHER_ERR_NPY_FORTRAN = 35,   /* Fortran-order arrays are not supported */
+    AETHER_ERR_NPY_ENDIAN = 36,    /* big-endian data is not supported */
+    AETHER_ERR_NPY_TRUNCATED = 37, /* data shorter than the header declares */
+    AETHER_ERR_NPY_SIZE = 38,      /* data longer than declared / size mismatch */
 
     /* RVNE weight blob: format level, in docs/FORMATS.md section 1.1 order */
     AETHER_ERR_BLOB_TOO_SHORT = 40,
@@ -99,12 +99,12 @@ typedef enum aether_status {
     AETHER_ERR_PACKET_ARGMAX = 65,
 
     /* recordings and CSI frames */
-    AETHER_ERR_PARSE = 70,          /* malformed record/line */
+    AETHER_ERR_PARSE = 70, /* malformed record/line */
     AETHER_ERR_FRAME_MAGIC = 71,
     AETHER_ERR_FRAME_LENGTH = 72,
-    AETHER_ERR_FORMAT = 73,         /* unrecognised file format */
-    AETHER_ERR_END = 74,            /* end of stream (not an error for loops) */
-    AETHER_ERR_ZIP = 75,            /* malformed zip/npz container */
+    AETHER_ERR_FORMAT = 73, /* unrecognised file format */
+    AETHER_ERR_END = 74,    /* end of stream (not an error for loops) */
+    AETHER_ERR_ZIP = 75,    /* malformed zip/npz container */
 
     /* sessions / tracks */
     AETHER_ERR_TRACK_NOT_FOUND = 80,
@@ -151,10 +151,10 @@ AETHER_API size_t aether_ceil_div(size_t a, size_t b);
  * alloc never fails silently: a failure is sticky in `status`, and alloc
  * returns NULL from then on. */
 typedef struct aether_arena {
-    unsigned char *base; /* NULL = measuring only */
-    size_t capacity;     /* bytes available at base (ignored when measuring) */
-    size_t used;         /* bytes consumed so far, including alignment padding */
-    aether_status status;/* AETHER_OK, AETHER_ERR_OVERFLOW or _BUFFER_TOO_SMALL */
+    unsigned char *base;  /* NULL = measuring only */
+    size_t capacity;      /* bytes available at base (ignored when measuring) */
+    size_t used;          /* bytes consumed so far, including alignment padding */
+    aether_status status; /* AETHER_OK, AETHER_ERR_OVERFLOW or _BUFFER_TOO_SMALL */
 } aether_arena;
 
 #define AETHER_ALIGN 64u /* default alignment for arrays (cache line / AVX-512) */

@@ -60,13 +60,13 @@ typedef enum aether_csi_kind {
  * reader storage valid until the next aether_recording_next() call.
  */
 typedef struct aether_csi_frame {
-    double timestamp;      /* seconds (Unix time when HAS_TIME; see flags) */
-    uint32_t node_id;      /* 0..255; 0 when the record names no node */
+    double timestamp; /* seconds (Unix time when HAS_TIME; see flags) */
+    uint32_t node_id; /* 0..255; 0 when the record names no node */
     aether_csi_kind kind;
-    size_t n_pairs;        /* pairs (RAW_IQ) or amplitudes (AMPLITUDE), 1..1024 */
-    const int8_t *iq;      /* RAW_IQ: 2*n_pairs bytes, pair k = (iq[2k] imag, iq[2k+1] real) */
-    const float *amp;      /* AMPLITUDE: n_pairs finite, non-negative values */
-    unsigned flags;        /* AETHER_CSI_* bits */
+    size_t n_pairs;   /* pairs (RAW_IQ) or amplitudes (AMPLITUDE), 1..1024 */
+    const int8_t *iq; /* RAW_IQ: 2*n_pairs bytes, pair k = (iq[2k] imag, iq[2k+1] real) */
+    const float *amp; /* AMPLITUDE: n_pairs finite, non-negative values */
+    unsigned flags;   /* AETHER_CSI_* bits */
     /* ADR-018 header fields, meaningful only with AETHER_CSI_HAS_HEADER. */
     uint8_t n_antennas;
     int8_t rssi;
@@ -87,7 +87,8 @@ AETHER_API const char *aether_csi_kind_name(aether_csi_kind kind);
  * length fields (AETHER_ERR_FRAME_LENGTH: len < 8, n_antennas outside 1..4,
  * n_subcarriers outside 1..256). Used to walk a stream of concatenated frames.
  */
-AETHER_API aether_status aether_adr018_frame_length(const void *buf, size_t len, size_t *frame_len);
+AETHER_API aether_status aether_adr018_frame_length(const void *buf, size_t len,
+                                                    size_t *frame_len);
 
 /*
  * Parse one complete ADR-018 frame of exactly `len` bytes (a datagram).
@@ -106,8 +107,8 @@ AETHER_API aether_status aether_adr018_parse(const void *buf, size_t len, aether
  * n_antennas with n_pairs / n_antennas in 1..256; node_id <= 255.
  * AETHER_ERR_BUFFER_TOO_SMALL if cap < the frame length (*out_len still set).
  */
-AETHER_API aether_status aether_adr018_encode(const aether_csi_frame *frame, void *buf, size_t cap,
-                                              size_t *out_len);
+AETHER_API aether_status aether_adr018_encode(const aether_csi_frame *frame, void *buf,
+                                              size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -23,11 +23,11 @@ extern "C" {
 typedef struct aether_dataset {
     aether_train_recording *recs;
     size_t n_recs;
-    size_t dim;          /* feature dim (features.h recipe) */
-    float **tones;       /* per recording: n_frames x AETHER_DATASET_TONES gain-normalised amplitudes */
+    size_t dim;    /* feature dim (features.h recipe) */
+    float **tones; /* per recording: n_frames x AETHER_DATASET_TONES gain-normalised amplitudes */
     size_t n_classes;
     char labels[AETHER_TRAIN_MAX_CLASSES][32];
-    unsigned recipe;     /* feature recipe used (AETHER_FEATURES_V1 / _V2 / _V3) */
+    unsigned recipe; /* feature recipe used (AETHER_FEATURES_V1 / _V2 / _V3) */
 } aether_dataset;
 
 #define AETHER_DATASET_TONES 52u
@@ -39,8 +39,8 @@ typedef struct aether_dataset {
  * 15 digits "YYYYMMDD_HHMMSS" of the file name, else the first frame's
  * timestamp. Errors: NULL_ARG, INVALID_ARG, IO (missing folder), the
  * readers' errors, NO_MEM. */
-AETHER_API aether_status aether_dataset_load(const char *dir, const char *const *labels, size_t n_labels,
-                                             size_t dim, aether_dataset *out);
+AETHER_API aether_status aether_dataset_load(const char *dir, const char *const *labels,
+                                             size_t n_labels, size_t dim, aether_dataset *out);
 /* The same with a feature recipe (AETHER_FEATURES_V1, _V2 or _V3; 0 = v1;
  * others INVALID_ARG). aether_dataset_load is this with recipe v1. */
 AETHER_API aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,

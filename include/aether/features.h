@@ -109,10 +109,10 @@
 extern "C" {
 #endif
 
-#define AETHER_FEATURES_TONES 52u      /* canonical tones of the 64-pair block */
-#define AETHER_FEATURES_FIXED 6u       /* scalar features before the groups */
-#define AETHER_FEATURES_MIN_DIM 8u     /* 6 + 2 x 1 group */
-#define AETHER_FEATURES_MAX_DIM 111u   /* 6 + 2 x 52 groups + reserved slot */
+#define AETHER_FEATURES_TONES 52u    /* canonical tones of the 64-pair block */
+#define AETHER_FEATURES_FIXED 6u     /* scalar features before the groups */
+#define AETHER_FEATURES_MIN_DIM 8u   /* 6 + 2 x 1 group */
+#define AETHER_FEATURES_MAX_DIM 111u /* 6 + 2 x 52 groups + reserved slot */
 #define AETHER_FEATURES_DEFAULT_DIM 16u
 #define AETHER_FEATURES_DEFAULT_NODES 8u
 
@@ -129,10 +129,10 @@ enum {
 /* Recipe selectors (aether_features_config.recipe); 0 means v1. */
 #define AETHER_FEATURES_V1 1u
 #define AETHER_FEATURES_V2 2u
-#define AETHER_FEATURES_V2_SLOTS 5u    /* variability slots of recipe v2 */
-#define AETHER_FEATURES_V2_FLOOR 1e-3  /* log floor of the v2 features */
+#define AETHER_FEATURES_V2_SLOTS 5u   /* variability slots of recipe v2 */
+#define AETHER_FEATURES_V2_FLOOR 1e-3 /* log floor of the v2 features */
 #define AETHER_FEATURES_V3 3u
-#define AETHER_FEATURES_V3_EPS 1e-6    /* variance floor of the v3 ratios */
+#define AETHER_FEATURES_V3_EPS 1e-6 /* variance floor of the v3 ratios */
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
@@ -159,10 +159,12 @@ typedef struct aether_features aether_features;
 /* Bytes needed by aether_features_init (AETHER_ERR_INVALID_ARG for a bad config). */
 AETHER_API aether_status aether_features_size(const aether_features_config *cfg, size_t *bytes);
 /* Build an extractor in buf (any alignment; len from aether_features_size). */
-AETHER_API aether_status aether_features_init(void *buf, size_t len, const aether_features_config *cfg,
+AETHER_API aether_status aether_features_init(void *buf, size_t len,
+                                              const aether_features_config *cfg,
                                               aether_features **out);
 /* malloc convenience; release with aether_features_destroy. */
-AETHER_API aether_status aether_features_create(const aether_features_config *cfg, aether_features **out);
+AETHER_API aether_status aether_features_create(const aether_features_config *cfg,
+                                                aether_features **out);
 AETHER_API void aether_features_destroy(aether_features *f);
 
 /* Recipe of this extractor, AETHER_FEATURES_V1, _V2 or _V3 (0 for NULL). */
@@ -182,8 +184,9 @@ AETHER_API aether_status aether_features_forget(aether_features *f, uint32_t nod
  * samples); AETHER_ERR_NONFINITE (NaN/Inf or negative amplitude);
  * AETHER_ERR_TRACKS_FULL (a new node_id and max_nodes already tracked).
  */
-AETHER_API aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
-                                                 float *out, size_t out_len);
+AETHER_API aether_status aether_features_compute(aether_features *f,
+                                                 const aether_csi_frame *frame, float *out,
+                                                 size_t out_len);
 
 /* ---------------- running normalisation ----------------
  * y = (x - mean) / sqrt(var + eps) per feature. WELFORD: exact running mean
@@ -198,16 +201,13 @@ AETHER_API aether_status aether_features_compute(aether_features *f, const aethe
  *   32 f64 mean[D]   32+8D f64 m2[D] (WELFORD: sum of squared deviations;
  *   EMA: variance)   32+16D u32 CRC-32 of bytes [0, 32+16D).
  */
-typedef enum aether_norm_mode {
-    AETHER_NORM_WELFORD = 0,
-    AETHER_NORM_EMA = 1
-} aether_norm_mode;
+typedef enum aether_norm_mode { AETHER_NORM_WELFORD = 0, AETHER_NORM_EMA = 1 } aether_norm_mode;
 
 typedef struct aether_norm_config {
-    size_t dim;            /* 1..4096 */
+    size_t dim; /* 1..4096 */
     aether_norm_mode mode;
-    float alpha;           /* EMA weight in (0, 1]; ignored by WELFORD */
-    float eps;             /* > 0, added to the variance */
+    float alpha; /* EMA weight in (0, 1]; ignored by WELFORD */
+    float eps;   /* > 0, added to the variance */
 } aether_norm_config;
 
 typedef struct aether_feature_norm aether_feature_norm; /* opaque */
@@ -220,7 +220,8 @@ AETHER_API aether_norm_config aether_norm_config_default(size_t dim);
 AETHER_API aether_status aether_norm_size(const aether_norm_config *cfg, size_t *bytes);
 AETHER_API aether_status aether_norm_init(void *buf, size_t len, const aether_norm_config *cfg,
                                           aether_feature_norm **out);
-AETHER_API aether_status aether_norm_create(const aether_norm_config *cfg, aether_feature_norm **out);
+AETHER_API aether_status aether_norm_create(const aether_norm_config *cfg,
+                                            aether_feature_norm **out);
 AETHER_API void aether_norm_destroy(aether_feature_norm *n);
 /* Forget all samples. */
 AETHER_API aether_status aether_norm_reset(aether_feature_norm *n);

@@ -73,12 +73,18 @@ typedef enum aether_fastgrnn_seeding {
 typedef struct aether_fastgrnn_weights {
     size_t input_dim;
     size_t hidden_dim;
-    const float *w_gate;   size_t w_gate_len;
-    const float *u_gate;   size_t u_gate_len;
-    const float *w_update; size_t w_update_len;
-    const float *u_update; size_t u_update_len;
-    const float *b_gate;   size_t b_gate_len;
-    const float *b_update; size_t b_update_len;
+    const float *w_gate;
+    size_t w_gate_len;
+    const float *u_gate;
+    size_t u_gate_len;
+    const float *w_update;
+    size_t w_update_len;
+    const float *u_update;
+    size_t u_update_len;
+    const float *b_gate;
+    size_t b_gate_len;
+    const float *b_update;
+    size_t b_update_len;
     float zeta;
     float nu;
 } aether_fastgrnn_weights;
@@ -90,8 +96,9 @@ AETHER_API aether_status aether_fastgrnn_size(size_t input_dim, size_t hidden_di
 /* Deterministic initialisation of docs/KERNELS.md section 11.2 on caller memory: weights
  * from the seed hash, biases 0, zeta 1, nu 0. Errors: NULL_ARG, INVALID_ARG
  * (dim 0 or unknown seeding), OVERFLOW, BUFFER_TOO_SMALL. */
-AETHER_API aether_status aether_fastgrnn_init(void *buf, size_t len, size_t input_dim, size_t hidden_dim,
-                                              aether_fastgrnn_seeding seeding, aether_fastgrnn **out);
+AETHER_API aether_status aether_fastgrnn_init(void *buf, size_t len, size_t input_dim,
+                                              size_t hidden_dim, aether_fastgrnn_seeding seeding,
+                                              aether_fastgrnn **out);
 
 /* Copy caller weights (reference from_weights). Lengths are checked in the
  * reference order W_g (in*hid), U_g (hid^2), W_u, U_u, b_g (hid), b_u (hid):
@@ -104,15 +111,16 @@ AETHER_API aether_status aether_fastgrnn_init_from_weights(void *buf, size_t len
 
 /* malloc convenience for the two initialisers; release with _destroy. */
 AETHER_API aether_status aether_fastgrnn_create(size_t input_dim, size_t hidden_dim,
-                                                aether_fastgrnn_seeding seeding, aether_fastgrnn **out);
+                                                aether_fastgrnn_seeding seeding,
+                                                aether_fastgrnn **out);
 AETHER_API aether_status aether_fastgrnn_create_from_weights(const aether_fastgrnn_weights *w,
                                                              aether_fastgrnn **out);
 /* Frees a gate made by a _create function (NULL is a no-op). Gates
  * initialised on caller memory need no release. */
 AETHER_API void aether_fastgrnn_destroy(aether_fastgrnn *g);
 
-AETHER_API size_t aether_fastgrnn_input_dim(const aether_fastgrnn *g);   /* 0 for NULL */
-AETHER_API size_t aether_fastgrnn_hidden_dim(const aether_fastgrnn *g);  /* 0 for NULL */
+AETHER_API size_t aether_fastgrnn_input_dim(const aether_fastgrnn *g);  /* 0 for NULL */
+AETHER_API size_t aether_fastgrnn_hidden_dim(const aether_fastgrnn *g); /* 0 for NULL */
 /* Read-only views of the parameters (row-major, see aether_fastgrnn_weights).
  * Any pointer argument may be NULL when that item is not wanted. */
 AETHER_API aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const float **w_gate,
@@ -127,14 +135,15 @@ AETHER_API aether_status aether_fastgrnn_params(const aether_fastgrnn *g, const 
  * one running f32 sum, left to right from 0: the W x terms, then the U h terms.
  * salience (may be NULL) receives the L2 norm of h_out, summed left to right.
  */
-AETHER_API aether_status aether_fastgrnn_step(const aether_fastgrnn *g, const float *x, size_t x_len,
-                                              const float *h, float *h_out, float *salience);
+AETHER_API aether_status aether_fastgrnn_step(const aether_fastgrnn *g, const float *x,
+                                              size_t x_len, const float *h, float *h_out,
+                                              float *salience);
 
 /* Salience of a hidden state h (hidden_dim floats, h_len checked): its L2
  * norm, squares summed left to right in f32, then sqrtf - the value
  * aether_fastgrnn_step reports for its new state. */
-AETHER_API aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h, size_t h_len,
-                                                  float *salience);
+AETHER_API aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h,
+                                                  size_t h_len, float *salience);
 
 /* Scratch bytes of aether_fastgrnn_score_sequence / _score_kv (two hidden
  * states and one pooled row). ws: at least this many bytes; NULL is an
@@ -145,16 +154,17 @@ AETHER_API aether_status aether_fastgrnn_workspace_size(const aether_fastgrnn *g
  * from h = 0; stateless across calls. x_len must equal n * input_dim. */
 AETHER_API aether_status aether_fastgrnn_score_sequence(const aether_fastgrnn *g, const float *x,
                                                         size_t x_len, size_t n, float *salience,
-                                                        size_t n_salience, void *ws, size_t ws_len);
+                                                        size_t n_salience, void *ws,
+                                                        size_t ws_len);
 
 /* score_kv (docs/KERNELS.md section 11.4): position i's input is the mean of k[i, :, :] over
  * heads, accumulated in head order from 0 with each term multiplied by the
  * float reciprocal of k->heads; then score_sequence. n_salience must equal
  * k->seq (SHAPE_MISMATCH); k->dim != input_dim is SHAPE_MISMATCH (the
  * reference aborts). */
-AETHER_API aether_status aether_fastgrnn_score_kv(const aether_fastgrnn *g, const aether_tensor *k,
-                                                  float *salience, size_t n_salience, void *ws,
-                                                  size_t ws_len);
+AETHER_API aether_status aether_fastgrnn_score_kv(const aether_fastgrnn *g,
+                                                  const aether_tensor *k, float *salience,
+                                                  size_t n_salience, void *ws, size_t ws_len);
 
 /* ------------------------------------------------------------------------ */
 /* Keep masks (mask[i] = 1 keep, 0 drop)                                     */
@@ -179,8 +189,8 @@ AETHER_API aether_status aether_keep_mask_quantile_workspace_size(size_t n, size
  * ascending-sorted s at index min((size_t)((float)n * q), n-1); keep
  * s[i] >= threshold in the total order (so a NaN threshold keeps all, and a
  * NaN value is kept only when the threshold is NaN). */
-AETHER_API aether_status aether_keep_mask_quantile(const float *s, size_t n, float q, uint8_t *mask,
-                                                   void *ws, size_t ws_len);
+AETHER_API aether_status aether_keep_mask_quantile(const float *s, size_t n, float q,
+                                                   uint8_t *mask, void *ws, size_t ws_len);
 
 /* ------------------------------------------------------------------------ */
 /* Causal gate (streaming, docs/KERNELS.md section 11.7)                     */
@@ -216,10 +226,11 @@ typedef struct aether_causal_params {
  * state would decide it. ws: at least aether_keep_mask_causal_workspace_size
  * bytes; NULL is an error (n 0 needs none). Errors: NULL_ARG, INVALID_ARG (unknown rule, NaN threshold),
  * then the workspace (NULL_ARG, BUFFER_TOO_SMALL). */
-AETHER_API aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p, size_t n,
-                                                                size_t *bytes);
-AETHER_API aether_status aether_keep_mask_causal(const aether_causal_params *p, const float *s, size_t n,
-                                                 uint8_t *mask, void *ws, size_t ws_len);
+AETHER_API aether_status aether_keep_mask_causal_workspace_size(const aether_causal_params *p,
+                                                                size_t n, size_t *bytes);
+AETHER_API aether_status aether_keep_mask_causal(const aether_causal_params *p, const float *s,
+                                                 size_t n, uint8_t *mask, void *ws,
+                                                 size_t ws_len);
 
 /* Window form: saliences of k (score_kv) then the causal rule. salience_out
  * may be NULL; otherwise it receives k->seq values. n_mask must equal k->seq
@@ -228,22 +239,26 @@ AETHER_API aether_status aether_keep_mask_causal(const aether_causal_params *p, 
 AETHER_API aether_status aether_causal_gate_window_workspace_size(const aether_fastgrnn *g,
                                                                   const aether_causal_params *p,
                                                                   size_t seq, size_t *bytes);
-AETHER_API aether_status aether_causal_gate_window(const aether_fastgrnn *g, const aether_causal_params *p,
-                                                   const aether_tensor *k, uint8_t *mask, size_t n_mask,
-                                                   float *salience_out, void *ws, size_t ws_len);
+AETHER_API aether_status aether_causal_gate_window(const aether_fastgrnn *g,
+                                                   const aether_causal_params *p,
+                                                   const aether_tensor *k, uint8_t *mask,
+                                                   size_t n_mask, float *salience_out, void *ws,
+                                                   size_t ws_len);
 
 /* Streaming state: hidden state, the rule's state and the position. Borrows
  * the gate, which must outlive it and stay unchanged. */
 typedef struct aether_causal_gate aether_causal_gate;
 
-AETHER_API aether_status aether_causal_gate_size(const aether_fastgrnn *g, const aether_causal_params *p,
-                                                 size_t kv_heads, size_t *bytes);
+AETHER_API aether_status aether_causal_gate_size(const aether_fastgrnn *g,
+                                                 const aether_causal_params *p, size_t kv_heads,
+                                                 size_t *bytes);
 /* kv_heads is the number of key rows pooled per step (>= 1). */
 AETHER_API aether_status aether_causal_gate_init(void *buf, size_t len, const aether_fastgrnn *g,
                                                  const aether_causal_params *p, size_t kv_heads,
                                                  aether_causal_gate **out);
-AETHER_API aether_status aether_causal_gate_create(const aether_fastgrnn *g, const aether_causal_params *p,
-                                                   size_t kv_heads, aether_causal_gate **out);
+AETHER_API aether_status aether_causal_gate_create(const aether_fastgrnn *g,
+                                                   const aether_causal_params *p, size_t kv_heads,
+                                                   aether_causal_gate **out);
 AETHER_API void aether_causal_gate_destroy(aether_causal_gate *cg);
 /* Back to position 0 with h = 0 and an empty history. */
 AETHER_API aether_status aether_causal_gate_reset(aether_causal_gate *cg);
@@ -257,8 +272,8 @@ AETHER_API size_t aether_causal_gate_position(const aether_causal_gate *cg);
  * decision for this position. salience may be NULL. On error the state is
  * unchanged.
  */
-AETHER_API aether_status aether_causal_gate_step(aether_causal_gate *cg, const float *k_row, size_t k_len,
-                                                 uint8_t *keep, float *salience);
+AETHER_API aether_status aether_causal_gate_step(aether_causal_gate *cg, const float *k_row,
+                                                 size_t k_len, uint8_t *keep, float *salience);
 
 /* ------------------------------------------------------------------------ */
 /* Gated attention with the FastGRNN gate (docs/KERNELS.md section 10.2)     */
@@ -268,8 +283,8 @@ AETHER_API aether_status aether_causal_gate_step(aether_causal_gate *cg, const f
  * least this many bytes; NULL is an error (seq 0 needs none), checked after
  * the other arguments. */
 AETHER_API aether_status aether_attn_forward_gated_fastgrnn_workspace_size(
-               const aether_attn_config *cfg, const aether_fastgrnn *g, size_t seq, size_t q_heads,
-               size_t kv_heads, size_t dim, size_t top_k, size_t *bytes);
+    const aether_attn_config *cfg, const aether_fastgrnn *g, size_t seq, size_t q_heads,
+    size_t kv_heads, size_t dim, size_t top_k, size_t *bytes);
 
 /*
  * salience = score_kv(k); mask = keep_mask_top_k(salience, top_k);
@@ -279,12 +294,10 @@ AETHER_API aether_status aether_attn_forward_gated_fastgrnn_workspace_size(
  * gate input_dim != k.dim gives SHAPE_MISMATCH (the reference aborts).
  * salience_out / mask_out (may be NULL) receive the seq intermediate values.
  */
-AETHER_API aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
-                                                            const aether_fastgrnn *g, const aether_tensor *q,
-                                                            const aether_tensor *k, const aether_tensor *v,
-                                                            size_t top_k, aether_tensor *out,
-                                                            float *salience_out, uint8_t *mask_out,
-                                                            void *ws, size_t ws_len);
+AETHER_API aether_status aether_attn_forward_gated_fastgrnn(
+    const aether_attn_config *cfg, const aether_fastgrnn *g, const aether_tensor *q,
+    const aether_tensor *k, const aether_tensor *v, size_t top_k, aether_tensor *out,
+    float *salience_out, uint8_t *mask_out, void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

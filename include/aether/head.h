@@ -66,7 +66,8 @@ AETHER_API aether_head_config aether_head_config_default_aether(void);
  *   4. (aether) unknown backend value -> AETHER_ERR_INVALID_ARG
  *      "unknown backend"
  * window is unchecked (0 is legal). NULL cfg -> AETHER_ERR_NULL_ARG. */
-AETHER_API aether_status aether_head_config_validate(const aether_head_config *cfg, const char **message);
+AETHER_API aether_status aether_head_config_validate(const aether_head_config *cfg,
+                                                     const char **message);
 
 /* Prefix of the reference's display text for config errors:
  * AETHER_HEAD_ERR_PREFIX + message. */
@@ -86,9 +87,9 @@ AETHER_API aether_status aether_head_backend_parse(const char *name, aether_head
 /* An initialised head. Read-only after init; safe to share between threads. */
 typedef struct aether_head {
     uint32_t magic_;
-    aether_head_config cfg;     /* as given */
+    aether_head_config cfg;      /* as given */
     aether_head_backend backend; /* resolved: DENSE or SPARSE_GQA */
-    aether_attn_config attn;    /* kernel pattern, docs/MODEL.md 4.3 */
+    aether_attn_config attn;     /* kernel pattern, docs/MODEL.md 4.3 */
 } aether_head;
 
 /* Validate cfg (as aether_head_config_validate) and build the head. On error
@@ -165,9 +166,10 @@ AETHER_API aether_status aether_head_dense_decode_workspace_size(const aether_he
  * newest token must already be appended), two-pass softmax in slot order.
  * Empty cache -> zeros. ws: at least aether_head_dense_decode_workspace_size
  * bytes; NULL is an error (NULL_ARG). */
-AETHER_API aether_status aether_head_dense_decode(const aether_head *head, const aether_tensor *q1,
-                                                  const aether_kvcache *cache, aether_tensor *out, void *ws,
-                                                  size_t ws_len);
+AETHER_API aether_status aether_head_dense_decode(const aether_head *head,
+                                                  const aether_tensor *q1,
+                                                  const aether_kvcache *cache, aether_tensor *out,
+                                                  void *ws, size_t ws_len);
 
 #ifdef __cplusplus
 }

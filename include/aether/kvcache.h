@@ -91,10 +91,7 @@ extern "C" {
 
 /* Storage type of the cached K/V rows. Inputs are always f32; F16 converts
  * with aether_f32_to_f16 (round to nearest even). */
-typedef enum aether_kv_storage {
-    AETHER_KV_F32 = 0,
-    AETHER_KV_F16 = 1
-} aether_kv_storage;
+typedef enum aether_kv_storage { AETHER_KV_F32 = 0, AETHER_KV_F16 = 1 } aether_kv_storage;
 
 /* How landmark means are accumulated (see the file comment). */
 typedef enum aether_kv_landmarks {
@@ -178,11 +175,13 @@ AETHER_API aether_status aether_kvcache_size(const aether_kvcache_params *p, siz
 
 /* Build an empty cache in buf[0..len). BUFFER_TOO_SMALL if len is below
  * aether_kvcache_size. The buffer must outlive the cache and not move. */
-AETHER_API aether_status aether_kvcache_init(void *buf, size_t len, const aether_kvcache_params *p,
+AETHER_API aether_status aether_kvcache_init(void *buf, size_t len,
+                                             const aether_kvcache_params *p,
                                              aether_kvcache **out);
 
 /* malloc convenience; destroy accepts NULL. Do not destroy an init'ed cache. */
-AETHER_API aether_status aether_kvcache_create(const aether_kvcache_params *p, aether_kvcache **out);
+AETHER_API aether_status aether_kvcache_create(const aether_kvcache_params *p,
+                                               aether_kvcache **out);
 AETHER_API void aether_kvcache_destroy(aether_kvcache *cache);
 
 /* ---------- appending ---------- */
@@ -196,7 +195,8 @@ AETHER_API aether_status aether_kvcache_append(aether_kvcache *cache, const aeth
                                                const aether_tensor *v1);
 
 /* Same with plain arrays of kv_heads * head_dim floats each. */
-AETHER_API aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k, const float *v);
+AETHER_API aether_status aether_kvcache_append_rows(aether_kvcache *cache, const float *k,
+                                                    const float *v);
 
 /* Prefill: append the n = k.seq tokens of k, v ([n, kv_heads, head_dim]).
  * All-or-nothing: CACHE_FULL when len + n > capacity (any policy: a prefill
@@ -212,7 +212,7 @@ AETHER_API aether_status aether_kvcache_reset(aether_kvcache *cache);
 /* ---------- queries (NULL cache gives 0) ---------- */
 AETHER_API size_t aether_kvcache_len(const aether_kvcache *cache);
 AETHER_API size_t aether_kvcache_capacity(const aether_kvcache *cache);
-AETHER_API int aether_kvcache_is_full(const aether_kvcache *cache); /* len >= capacity */
+AETHER_API int aether_kvcache_is_full(const aether_kvcache *cache);        /* len >= capacity */
 AETHER_API size_t aether_kvcache_tokens_seen(const aether_kvcache *cache); /* next token id */
 AETHER_API size_t aether_kvcache_kv_heads(const aether_kvcache *cache);
 AETHER_API size_t aether_kvcache_head_dim(const aether_kvcache *cache);
@@ -222,14 +222,16 @@ AETHER_API size_t aether_kvcache_block_size(const aether_kvcache *cache);
 AETHER_API size_t aether_kvcache_bytes(const aether_kvcache *cache);
 
 /* Original token id held by a slot (slot < len). */
-AETHER_API aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot, size_t *token);
+AETHER_API aether_status aether_kvcache_slot_token(const aether_kvcache *cache, size_t slot,
+                                                   size_t *token);
 /* Accumulated score of a slot (EVICT_SCORED; 0 for other policies). */
-AETHER_API aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot, float *score);
+AETHER_API aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot,
+                                                   float *score);
 /* Copy the K and V rows of a slot (kv_heads * head_dim floats each; f16
  * storage is widened). Either output may be NULL. slot < capacity: rows
  * beyond len hold whatever the storage holds (zero, or stale copies). */
-AETHER_API aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot, float *k_out,
-                                                  float *v_out);
+AETHER_API aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot,
+                                                  float *k_out, float *v_out);
 /* Number of landmark block rows the cache keeps (ring length). */
 AETHER_API size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache);
 /* Copy the landmark mean rows (kv_heads * head_dim floats each) of block
@@ -237,8 +239,8 @@ AETHER_API size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache);
  * tokens, or retired from the ring, gives zeros. LM_SUM divides the running
  * sums by the count (also for a partial block); LM_WELFORD copies the running
  * means. */
-AETHER_API aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block, float *k_out,
-                                                 float *v_out);
+AETHER_API aether_status aether_kvcache_landmark(const aether_kvcache *cache, size_t block,
+                                                 float *k_out, float *v_out);
 
 /* ---------- decoding ---------- */
 
@@ -257,7 +259,8 @@ AETHER_API aether_status aether_kvcache_landmark(const aether_kvcache *cache, si
  * for); SEQ_NOT_ONE; ZERO_HEAD_DIM; HEAD_DIM_MISMATCH (q dim != cache dim);
  * GQA_RATIO; SHAPE_MISMATCH (out); NONFINITE (q).
  * EVICT_SCORED: also accumulates the slot scores. */
-AETHER_API aether_status aether_kvcache_decode_step(const aether_attn_config *cfg, const aether_tensor *q1,
+AETHER_API aether_status aether_kvcache_decode_step(const aether_attn_config *cfg,
+                                                    const aether_tensor *q1,
                                                     aether_kvcache *cache, aether_tensor *out);
 
 /* Speculative drafts (docs/KERNELS.md 14.5): for t = 0..n-1 append (k_new[t], v_new[t]) then
@@ -266,8 +269,10 @@ AETHER_API aether_status aether_kvcache_decode_step(const aether_attn_config *cf
  * capacity for all n tokens under EVICT_NONE / H2O_COMPAT, and finiteness of
  * every row) is validated first; on error nothing changes. n = 0 is a no-op.
  * Equal bit for bit to the sequential loop. */
-AETHER_API aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const aether_tensor *q,
-                                                     const aether_tensor *k_new, const aether_tensor *v_new,
+AETHER_API aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg,
+                                                     const aether_tensor *q,
+                                                     const aether_tensor *k_new,
+                                                     const aether_tensor *v_new,
                                                      aether_kvcache *cache, aether_tensor *out);
 
 /* ---------- reference heavy-hitter eviction (EVICT_H2O_COMPAT only) ---------- */
@@ -283,11 +288,12 @@ AETHER_API aether_status aether_kvcache_decode_batch(const aether_attn_config *c
  * appended at the end. The caller must compact its own score array the same
  * way. Errors: STATE (policy is not H2O_COMPAT), NULL_ARG, the append errors
  * (checked before evicting), SCORES_LENGTH, CACHE_FULL (capacity 0). */
-AETHER_API aether_status aether_kvcache_evict_and_append(aether_kvcache *cache, const aether_tensor *k1,
-                                                         const aether_tensor *v1, const float *scores,
-                                                         size_t n_scores, const size_t *globals,
-                                                         size_t n_globals, size_t window,
-                                                         size_t *evicted_slot);
+AETHER_API aether_status aether_kvcache_evict_and_append(aether_kvcache *cache,
+                                                         const aether_tensor *k1,
+                                                         const aether_tensor *v1,
+                                                         const float *scores, size_t n_scores,
+                                                         const size_t *globals, size_t n_globals,
+                                                         size_t window, size_t *evicted_slot);
 
 #ifdef __cplusplus
 }

@@ -70,10 +70,10 @@ typedef struct aether_model aether_model;
 /* Shape and options of a loaded model. */
 typedef struct aether_model_info {
     size_t input_dim, n_q_heads, n_kv_heads, head_dim, n_layers, n_classes;
-    size_t n_params;       /* payload elements */
-    int f16_source;        /* payload was binary16 */
-    int input_norm;        /* flag bit 1 present */
-    int borrowed;          /* weights point into the blob buffer */
+    size_t n_params;             /* payload elements */
+    int f16_source;              /* payload was binary16 */
+    int input_norm;              /* flag bit 1 present */
+    int borrowed;                /* weights point into the blob buffer */
     aether_head_backend backend; /* resolved backend */
 } aether_model_info;
 
@@ -89,17 +89,19 @@ AETHER_API aether_status aether_model_default_head_config(const aether_blob_view
  * BLOB_NONFINITE); the head config's validation; BLOB_SHAPE (cfg heads /
  * head_dim differ from the blob's); INVALID_ARG (unknown mode);
  * UNSUPPORTED (BORROW impossible); OVERFLOW. */
-AETHER_API aether_status aether_model_size(const aether_blob_view *blob, const aether_head_config *cfg,
+AETHER_API aether_status aether_model_size(const aether_blob_view *blob,
+                                           const aether_head_config *cfg,
                                            aether_model_weights mode, size_t *bytes);
 
 /* Build the model in buf[0, len) (BUFFER_TOO_SMALL if short). The buffer
  * must not move while the model is used. */
 AETHER_API aether_status aether_model_init(void *buf, size_t len, const aether_blob_view *blob,
-                                           const aether_head_config *cfg, aether_model_weights mode,
-                                           aether_model **out);
+                                           const aether_head_config *cfg,
+                                           aether_model_weights mode, aether_model **out);
 
 /* malloc convenience; destroy accepts NULL (never destroy an init'ed model). */
-AETHER_API aether_status aether_model_create(const aether_blob_view *blob, const aether_head_config *cfg,
+AETHER_API aether_status aether_model_create(const aether_blob_view *blob,
+                                             const aether_head_config *cfg,
                                              aether_model_weights mode, aether_model **out);
 AETHER_API void aether_model_destroy(aether_model *model);
 
@@ -108,8 +110,8 @@ AETHER_API aether_status aether_model_get_info(const aether_model *model, aether
 AETHER_API const aether_head *aether_model_head(const aether_model *model);
 
 /* Workspace bytes for a forward over n_frames frames. */
-AETHER_API aether_status aether_model_forward_workspace_size(const aether_model *model, size_t n_frames,
-                                                             size_t *bytes);
+AETHER_API aether_status aether_model_forward_workspace_size(const aether_model *model,
+                                                             size_t n_frames, size_t *bytes);
 
 /* The same query before the model exists (to plan one memory block for
  * model + workspace + session): the result for a model built from (blob,
@@ -152,9 +154,11 @@ AETHER_API aether_status aether_model_session_size(const aether_model *model,
  * aether_model_forward_workspace_size_for). */
 AETHER_API aether_status aether_model_session_size_for(const aether_blob_view *blob,
                                                        const aether_head_config *cfg,
-                                                       const aether_session_params *p, size_t *bytes);
+                                                       const aether_session_params *p,
+                                                       size_t *bytes);
 /* Build a session in buf[0, len); the model must outlive it. */
-AETHER_API aether_status aether_model_session_init(void *buf, size_t len, const aether_model *model,
+AETHER_API aether_status aether_model_session_init(void *buf, size_t len,
+                                                   const aether_model *model,
                                                    const aether_session_params *p,
                                                    aether_model_session **out);
 AETHER_API aether_status aether_model_session_create(const aether_model *model,

@@ -53,7 +53,8 @@ AETHER_API void aether_npy_free(aether_npy *a);
 /* Serialise to a malloc'd buffer (format 1.0, or 2.0 when the header needs
  * it); *out_len receives its length. */
 AETHER_API aether_status aether_npy_encode(aether_dtype dtype, size_t ndim, const size_t *shape,
-                                           const void *data, unsigned char **out, size_t *out_len);
+                                           const void *data, unsigned char **out,
+                                           size_t *out_len);
 AETHER_API aether_status aether_npy_save(const char *path, aether_dtype dtype, size_t ndim,
                                          const size_t *shape, const void *data);
 

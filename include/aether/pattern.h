@@ -24,14 +24,14 @@ extern "C" {
 
 /* What a caller fills in. Use aether_attn_params_default() as a start. */
 typedef struct aether_attn_params {
-    size_t window;          /* local window radius W (default 128) */
-    size_t block_size;      /* landmark block length B, > 0 (default 64) */
-    const size_t *globals;  /* global token positions (default {0}) */
-    size_t n_globals;       /* <= AETHER_MAX_GLOBALS */
-    int causal;             /* default 1 */
-    int use_log_stride;     /* default 1 */
-    int use_landmarks;      /* default 1 */
-    int sort_candidates;    /* default 0: visit in push order */
+    size_t window;         /* local window radius W (default 128) */
+    size_t block_size;     /* landmark block length B, > 0 (default 64) */
+    const size_t *globals; /* global token positions (default {0}) */
+    size_t n_globals;      /* <= AETHER_MAX_GLOBALS */
+    int causal;            /* default 1 */
+    int use_log_stride;    /* default 1 */
+    int use_landmarks;     /* default 1 */
+    int sort_candidates;   /* default 0: visit in push order */
 } aether_attn_params;
 
 /* A validated, self-contained configuration (globals copied in). Treat as
@@ -54,7 +54,8 @@ AETHER_API aether_attn_params aether_attn_params_default(void);
 /* Validate and copy. Errors: NULL_ARG, BLOCK_SIZE (block_size 0),
  * TOO_MANY_GLOBALS, NULL_ARG (globals NULL with n_globals > 0).
  * Out-of-range or duplicate globals are legal (skipped / deduplicated). */
-AETHER_API aether_status aether_attn_config_init(aether_attn_config *cfg, const aether_attn_params *p);
+AETHER_API aether_status aether_attn_config_init(aether_attn_config *cfg,
+                                                 const aether_attn_params *p);
 
 /* AETHER_OK if cfg was produced by aether_attn_config_init, else
  * AETHER_ERR_NOT_INITIALIZED (or NULL_ARG). */
@@ -69,12 +70,14 @@ AETHER_API size_t aether_pattern_max_blocks(const aether_attn_config *cfg, size_
  * entries; AETHER_ERR_BUFFER_TOO_SMALL if cap is below the need.
  * No scratch memory: de-duplication uses the structure of the pattern, so
  * cost is O(W + G*(G + log seq)) and independent of seq otherwise. */
-AETHER_API aether_status aether_pattern_tokens(const aether_attn_config *cfg, size_t i, size_t seq,
-                                               size_t *out, size_t cap, size_t *n_out);
+AETHER_API aether_status aether_pattern_tokens(const aether_attn_config *cfg, size_t i,
+                                               size_t seq, size_t *out, size_t cap,
+                                               size_t *n_out);
 /* Landmark block candidates of query i in push order (empty when landmarks
  * are off). */
-AETHER_API aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, size_t seq,
-                                               size_t *out, size_t cap, size_t *n_out);
+AETHER_API aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i,
+                                               size_t seq, size_t *out, size_t cap,
+                                               size_t *n_out);
 
 /* Ascending in-place sort (for sort_candidates). */
 AETHER_API void aether_pattern_sort(size_t *idx, size_t n);

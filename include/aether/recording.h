@@ -32,14 +32,14 @@ typedef enum aether_recording_format {
 
 /* Why a record was skipped without being an error (counted per type). */
 typedef enum aether_csi_skip {
-    AETHER_SKIP_VITALS = 0,       /* 0xC5110002 */
-    AETHER_SKIP_FEATURE,          /* 0xC5110003 */
-    AETHER_SKIP_FUSED_VITALS,     /* 0xC5110004 */
-    AETHER_SKIP_COMPRESSED,       /* 0xC5110005 */
-    AETHER_SKIP_FEATURE_STATE,    /* 0xC5110006 */
-    AETHER_SKIP_CLASSIFICATION,   /* 0xC5110007 */
-    AETHER_SKIP_OTHER,            /* JSON object of no known kind / other magic */
-    AETHER_SKIP_BLANK,            /* empty or whitespace-only line */
+    AETHER_SKIP_VITALS = 0,     /* 0xC5110002 */
+    AETHER_SKIP_FEATURE,        /* 0xC5110003 */
+    AETHER_SKIP_FUSED_VITALS,   /* 0xC5110004 */
+    AETHER_SKIP_COMPRESSED,     /* 0xC5110005 */
+    AETHER_SKIP_FEATURE_STATE,  /* 0xC5110006 */
+    AETHER_SKIP_CLASSIFICATION, /* 0xC5110007 */
+    AETHER_SKIP_OTHER,          /* JSON object of no known kind / other magic */
+    AETHER_SKIP_BLANK,          /* empty or whitespace-only line */
     AETHER_SKIP_COUNT
 } aether_csi_skip;
 
@@ -48,31 +48,31 @@ AETHER_API const char *aether_csi_skip_name(aether_csi_skip skip);
 
 /* One malformed record. */
 typedef struct aether_csi_error {
-    uint64_t record;       /* 1-based line (JSONL) or record (ADR-018 stream); 0 = file level */
-    uint64_t offset;       /* byte offset of the record in the file */
-    aether_status status;  /* AETHER_ERR_PARSE, _FRAME_MAGIC, _FRAME_LENGTH, ... */
-    char reason[96];       /* short human explanation, NUL-terminated */
+    uint64_t record;      /* 1-based line (JSONL) or record (ADR-018 stream); 0 = file level */
+    uint64_t offset;      /* byte offset of the record in the file */
+    aether_status status; /* AETHER_ERR_PARSE, _FRAME_MAGIC, _FRAME_LENGTH, ... */
+    char reason[96];      /* short human explanation, NUL-terminated */
 } aether_csi_error;
 
-#define AETHER_CSI_KEEP_ERRORS 8u   /* first errors kept in the stats */
-#define AETHER_CSI_PAIR_BINS 8u     /* distinct pair counts tallied */
+#define AETHER_CSI_KEEP_ERRORS 8u /* first errors kept in the stats */
+#define AETHER_CSI_PAIR_BINS 8u   /* distinct pair counts tallied */
 
 /* Counters, updated as the stream is read; final once next() returns END. */
 typedef struct aether_recording_stats {
-    uint64_t records;                        /* lines / records / rows seen */
-    uint64_t frames[AETHER_CSI_KIND_COUNT];  /* frames yielded, per kind */
-    uint64_t frames_by_node[256];            /* frames yielded, per node_id */
+    uint64_t records;                       /* lines / records / rows seen */
+    uint64_t frames[AETHER_CSI_KIND_COUNT]; /* frames yielded, per kind */
+    uint64_t frames_by_node[256];           /* frames yielded, per node_id */
     struct {
         uint32_t n_pairs;
         uint64_t count;
-    } pairs[AETHER_CSI_PAIR_BINS];           /* frames per pair count (first 8 seen) */
-    uint64_t pairs_other;                    /* frames whose pair count did not fit */
-    uint64_t skipped[AETHER_SKIP_COUNT];     /* non-frame records, per type */
-    uint64_t malformed;                      /* malformed records (skipped) */
-    uint64_t too_long;                       /* of which: lines over max_line */
+    } pairs[AETHER_CSI_PAIR_BINS];                   /* frames per pair count (first 8 seen) */
+    uint64_t pairs_other;                            /* frames whose pair count did not fit */
+    uint64_t skipped[AETHER_SKIP_COUNT];             /* non-frame records, per type */
+    uint64_t malformed;                              /* malformed records (skipped) */
+    uint64_t too_long;                               /* of which: lines over max_line */
     aether_csi_error errors[AETHER_CSI_KEEP_ERRORS]; /* the first malformed ones */
-    size_t n_errors;                         /* entries used in errors[] */
-    double t_first, t_last;                  /* timestamps of first/last frame */
+    size_t n_errors;                                 /* entries used in errors[] */
+    double t_first, t_last;                          /* timestamps of first/last frame */
 } aether_recording_stats;
 
 /* Scalars of an ESPectre .npz (empty strings / 0 when absent). */
@@ -83,16 +83,16 @@ typedef struct aether_npz_info {
     char format_version[16];
     int64_t num_subcarriers;
     double duration_ms;
-    int gain_locked;   /* 1, 0, or -1 when absent */
-    size_t rows;       /* csi_data rows */
-    size_t row_bytes;  /* csi_data columns (2 per pair) */
+    int gain_locked;  /* 1, 0, or -1 when absent */
+    size_t rows;      /* csi_data rows */
+    size_t row_bytes; /* csi_data columns (2 per pair) */
 } aether_npz_info;
 
 /* Called for every malformed record (after it was counted). */
 typedef void (*aether_csi_error_fn)(void *user, const aether_csi_error *err);
 
 typedef struct aether_recording_options {
-    size_t max_line;            /* longest JSONL line accepted; 0 = 1 MiB */
+    size_t max_line;              /* longest JSONL line accepted; 0 = 1 MiB */
     aether_csi_error_fn on_error; /* may be NULL */
     void *user;
 } aether_recording_options;
@@ -118,7 +118,8 @@ typedef struct aether_recording aether_recording; /* opaque */
  * An .npz cannot be streamed (a zip is read from its end): on a stream it
  * fails with AETHER_ERR_IO and errno ESPIPE.
  */
-AETHER_API aether_status aether_recording_open(const char *path, const aether_recording_options *opt,
+AETHER_API aether_status aether_recording_open(const char *path,
+                                               const aether_recording_options *opt,
                                                aether_recording **out);
 /* Same, over a caller buffer that must outlive the recording (fuzzing). */
 AETHER_API aether_status aether_recording_open_memory(const void *buf, size_t len,

@@ -34,7 +34,8 @@ AETHER_API aether_status aether_tensor_view(aether_tensor *t, float *data, size_
                                             size_t seq, size_t heads, size_t dim);
 
 /* An owned zero-filled tensor (malloc). Free with aether_tensor_free. */
-AETHER_API aether_status aether_tensor_zeros(aether_tensor *t, size_t seq, size_t heads, size_t dim);
+AETHER_API aether_status aether_tensor_zeros(aether_tensor *t, size_t seq, size_t heads,
+                                             size_t dim);
 
 /* Release an owned tensor's buffer (no-op for views); leaves t empty. */
 AETHER_API void aether_tensor_free(aether_tensor *t);

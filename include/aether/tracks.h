@@ -61,8 +61,8 @@ typedef enum aether_tracks_full_policy {
 
 /* Table parameters (aether_tracks_params_default). */
 typedef struct aether_tracks_params {
-    size_t max_tracks;          /* active tracks at most, >= 1 (default 16) */
-    double max_age;             /* seconds; 0 = never evict by age (default 0) */
+    size_t max_tracks;              /* active tracks at most, >= 1 (default 16) */
+    double max_age;                 /* seconds; 0 = never evict by age (default 0) */
     aether_tracks_full_policy full; /* default AETHER_TRACKS_FULL_EVICT_LRU */
     aether_session_params session;  /* every track's session (model defaults) */
     /* window.frames 0 (default): one streaming session per track. > 0: one
@@ -86,10 +86,10 @@ typedef struct aether_tracks_stats {
 /* One track's state (aether_tracks_info). */
 typedef struct aether_track_info {
     uint64_t id;
-    size_t slot;         /* index of its memory slot, 0..max_tracks */
-    double first_seen;   /* timestamp of its first frame */
-    double last_seen;    /* largest timestamp of its frames */
-    uint64_t frames;     /* frames stepped since it was created */
+    size_t slot;       /* index of its memory slot, 0..max_tracks */
+    double first_seen; /* timestamp of its first frame */
+    double last_seen;  /* largest timestamp of its frames */
+    uint64_t frames;   /* frames stepped since it was created */
 } aether_track_info;
 
 typedef struct aether_tracks aether_tracks; /* opaque */
@@ -101,18 +101,20 @@ AETHER_API aether_tracks_params aether_tracks_params_default(void);
  * Errors: NULL_ARG; NOT_INITIALIZED (model); INVALID_ARG (max_tracks 0,
  * max_age negative or not finite, unknown policy, session capacity 0); the
  * session's parameter errors; OVERFLOW. */
-AETHER_API aether_status aether_tracks_size(const aether_model *model, const aether_tracks_params *params,
-                                            size_t *bytes);
+AETHER_API aether_status aether_tracks_size(const aether_model *model,
+                                            const aether_tracks_params *params, size_t *bytes);
 
 /* Build an empty table in buf[0, len) (any alignment; BUFFER_TOO_SMALL if
  * short). The model must outlive the table; the buffer must not move. The
  * whole buffer is written at init (so its pages are committed up front). */
 AETHER_API aether_status aether_tracks_init(void *buf, size_t len, const aether_model *model,
-                                            const aether_tracks_params *params, aether_tracks **out);
+                                            const aether_tracks_params *params,
+                                            aether_tracks **out);
 
 /* malloc convenience; release with aether_tracks_destroy, which erases
  * every track before freeing (accepts NULL; never destroy an init'ed one). */
-AETHER_API aether_status aether_tracks_create(const aether_model *model, const aether_tracks_params *params,
+AETHER_API aether_status aether_tracks_create(const aether_model *model,
+                                              const aether_tracks_params *params,
                                               aether_tracks **out);
 AETHER_API void aether_tracks_destroy(aether_tracks *t);
 
@@ -163,7 +165,8 @@ AETHER_API aether_status aether_tracks_forget_all(aether_tracks *t);
 AETHER_API int aether_tracks_contains(const aether_tracks *t, uint64_t id);
 
 /* State of track `id` (TRACK_NOT_FOUND if absent). */
-AETHER_API aether_status aether_tracks_info(const aether_tracks *t, uint64_t id, aether_track_info *out);
+AETHER_API aether_status aether_tracks_info(const aether_tracks *t, uint64_t id,
+                                            aether_track_info *out);
 
 /* The session of track `id`, read-only (for aether_model_session_frames /
  * _evicted); NULL if absent. Valid until the track leaves the table. */
@@ -172,10 +175,12 @@ AETHER_API const aether_model_session *aether_tracks_session(const aether_tracks
 /* Active track ids, in slot order, into ids[0, cap); *n receives the number
  * of active tracks (BUFFER_TOO_SMALL if cap < *n, ids then holds the first
  * cap). */
-AETHER_API aether_status aether_tracks_list(const aether_tracks *t, uint64_t *ids, size_t cap, size_t *n);
+AETHER_API aether_status aether_tracks_list(const aether_tracks *t, uint64_t *ids, size_t cap,
+                                            size_t *n);
 
 /* Statistics (active and max_tracks are current, the rest cumulative). */
-AETHER_API aether_status aether_tracks_get_stats(const aether_tracks *t, aether_tracks_stats *out);
+AETHER_API aether_status aether_tracks_get_stats(const aether_tracks *t,
+                                                 aether_tracks_stats *out);
 /* Zero created / evicted_* / forgotten / steps. */
 AETHER_API aether_status aether_tracks_reset_stats(aether_tracks *t);
 

@@ -54,11 +54,13 @@ typedef struct aether_train_net aether_train_net; /* opaque, malloc'd */
  * (head heads/dim differ from the shape), the head config's errors,
  * OVERFLOW, NO_MEM. */
 AETHER_API aether_status aether_train_net_create(const aether_train_shape *shape,
-                                                 const aether_head_config *head, aether_train_net **out);
+                                                 const aether_head_config *head,
+                                                 aether_train_net **out);
 /* Network holding a blob's weights (model-level valid blob; f16 converted).
  * head NULL as above. */
 AETHER_API aether_status aether_train_net_from_blob(const aether_blob_view *blob,
-                                                    const aether_head_config *head, aether_train_net **out);
+                                                    const aether_head_config *head,
+                                                    aether_train_net **out);
 AETHER_API void aether_train_net_destroy(aether_train_net *net);
 
 /* Seeded initialisation (xorshift64*, seed 0 rejected): Wq/Wk/Wv uniform
@@ -82,14 +84,14 @@ AETHER_API aether_status aether_train_net_set_norm(aether_train_net *net, const 
 
 /* Serialised f32 blob bytes, and the blob itself (BUFFER_TOO_SMALL). */
 AETHER_API aether_status aether_train_net_blob_size(const aether_train_net *net, size_t *bytes);
-AETHER_API aether_status aether_train_net_serialize(const aether_train_net *net, void *out, size_t cap,
-                                                    size_t *written);
+AETHER_API aether_status aether_train_net_serialize(const aether_train_net *net, void *out,
+                                                    size_t cap, size_t *written);
 
 /* ----------------------- one window: forward/backward ----------------------- */
 
 /* Workspace bytes of aether_train_example for windows of n_frames. */
-AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *net, size_t n_frames,
-                                                      size_t *bytes);
+AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *net,
+                                                      size_t n_frames, size_t *bytes);
 
 /*
  * Forward (and backward when grad != NULL) of one window of raw frames
@@ -104,9 +106,9 @@ AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *ne
  * errors.
  */
 AETHER_API aether_status aether_train_example(const aether_train_net *net, const float *frames,
-                                              size_t n_frames, aether_pool pool, size_t label, float weight,
-                                              float *grad, float *logits, double *loss, void *ws,
-                                              size_t ws_len);
+                                              size_t n_frames, aether_pool pool, size_t label,
+                                              float weight, float *grad, float *logits,
+                                              double *loss, void *ws, size_t ws_len);
 
 /* ------------------------------ optimiser ------------------------------ */
 
@@ -121,11 +123,13 @@ AETHER_API void aether_adam_free(aether_adam *a);
 /* One step on w[0..n): Adam with bias correction, then decoupled weight
  * decay w -= lr * wd * w (AdamW). */
 AETHER_API aether_status aether_adam_step(aether_adam *a, float *w, const float *grad, float lr,
-                                          float beta1, float beta2, float eps, float weight_decay);
+                                          float beta1, float beta2, float eps,
+                                          float weight_decay);
 
 /* Learning rate at `step` of `total`: linear warmup over `warmup` steps to
  * base, then cosine decay to base * min_frac at total. */
-AETHER_API float aether_lr_schedule(float base, size_t step, size_t warmup, size_t total, float min_frac);
+AETHER_API float aether_lr_schedule(float base, size_t step, size_t warmup, size_t total,
+                                    float min_frac);
 
 /* ------------------------------ data ------------------------------ */
 
@@ -152,8 +156,9 @@ AETHER_API aether_status aether_train_split_by_time(aether_train_recording *recs
  * over every frame of the TRAIN split (double sums in recording/frame
  * order). mask (optional, dim bytes): features with mask 0 get mean 0,
  * inv_std 0. */
-AETHER_API aether_status aether_train_norm_stats(const aether_train_recording *recs, size_t n_recs,
-                                                 size_t dim, const unsigned char *mask, float std_floor,
+AETHER_API aether_status aether_train_norm_stats(const aether_train_recording *recs,
+                                                 size_t n_recs, size_t dim,
+                                                 const unsigned char *mask, float std_floor,
                                                  float *mean, float *inv_std);
 
 /* ------------------------------ metrics ------------------------------ */
@@ -170,7 +175,8 @@ typedef struct aether_metrics {
 
 /* From a confusion matrix conf[true * C + predicted]. Classes with no true
  * and no predicted sample are left out of the macro average. */
-AETHER_API aether_status aether_metrics_compute(const size_t *conf, size_t n_classes, aether_metrics *out);
+AETHER_API aether_status aether_metrics_compute(const size_t *conf, size_t n_classes,
+                                                aether_metrics *out);
 
 /* Windows of one recording for evaluation: offsets 0, stride, ... while
  * offset + window <= n_frames (a recording shorter than window gives one
@@ -192,28 +198,28 @@ AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
 /* ------------------------------ training ------------------------------ */
 
 typedef struct aether_train_config {
-    size_t window;          /* frames per training window */
-    size_t stride;          /* frames between windows (epoch size, eval) */
+    size_t window; /* frames per training window */
+    size_t stride; /* frames between windows (epoch size, eval) */
     aether_pool pool;
     size_t epochs;
     size_t batch;
     float lr, min_lr_frac, warmup_frac, weight_decay, beta1, beta2, eps;
-    float grad_clip;        /* global L2 norm clip, 0 = off */
+    float grad_clip; /* global L2 norm clip, 0 = off */
     uint64_t seed;
-    size_t threads;         /* 1 = none */
-    size_t patience;        /* epochs without val improvement before stop; 0 = off */
-    int class_weighting;    /* 1: weight_c = n_windows / (C * n_windows_c) */
-    int aug_shift;          /* 1: random window offsets within the recording */
-    float aug_scale;        /* max |ln s| of a random amplitude scale s; 0 = off */
-    long energy_feature;    /* feature index holding ln(1 + P) (scaled by s^2), -1 none */
-    float aug_noise;        /* std of Gaussian noise added to normalised features */
-    float aug_offset;       /* std of a random per-window constant added to each
+    size_t threads;      /* 1 = none */
+    size_t patience;     /* epochs without val improvement before stop; 0 = off */
+    int class_weighting; /* 1: weight_c = n_windows / (C * n_windows_c) */
+    int aug_shift;       /* 1: random window offsets within the recording */
+    float aug_scale;     /* max |ln s| of a random amplitude scale s; 0 = off */
+    long energy_feature; /* feature index holding ln(1 + P) (scaled by s^2), -1 none */
+    float aug_noise;     /* std of Gaussian noise added to normalised features */
+    float aug_offset;    /* std of a random per-window constant added to each
                              * normalised feature (level invariance); 0 = off */
-    long const_feature;     /* feature held constant (bias input): no noise; -1 none */
+    long const_feature;  /* feature held constant (bias input): no noise; -1 none */
     const unsigned char *aug_offset_mask; /* input_dim bytes: 0 = no offset for that
                              * feature (variability features, whose level is
                              * the signal); NULL = every feature */
-    int keep_last;          /* 1: keep the last epoch's weights; validation is
+    int keep_last;                        /* 1: keep the last epoch's weights; validation is
                              * only reported, never used to choose (no early
                              * stopping), so its score is an unbiased estimate */
 } aether_train_config;
@@ -228,7 +234,7 @@ AETHER_API aether_train_config aether_train_config_default(void);
 typedef struct aether_train_epoch {
     size_t epoch, epochs, steps;
     double train_loss, train_acc, val_loss, val_acc, val_macro_f1;
-    int best;     /* this epoch improved the validation score */
+    int best; /* this epoch improved the validation score */
     double lr;
 } aether_train_epoch;
 
@@ -256,23 +262,26 @@ typedef struct aether_train_result {
  * Deterministic for a given config and data, whatever `threads`. On error
  * the weights are restored to their values at entry.
  */
-AETHER_API aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
-                                          size_t n_recs, const aether_train_config *cfg,
-                                          const aether_train_callbacks *cb, aether_train_result *out);
+AETHER_API aether_status aether_train_fit(aether_train_net *net,
+                                          const aether_train_recording *recs, size_t n_recs,
+                                          const aether_train_config *cfg,
+                                          const aether_train_callbacks *cb,
+                                          aether_train_result *out);
 
 /* ------------------- baseline: multinomial logistic regression ------------------- */
 
 typedef struct aether_logreg {
     size_t dim, n_classes;
-    float *w;      /* (dim + 1) x n_classes, last row the bias */
+    float *w;              /* (dim + 1) x n_classes, last row the bias */
     float *mean, *inv_std; /* standardisation fitted on the training rows */
 } aether_logreg;
 
 /* Fit on rows x (n x dim) with labels y: standardise, then full-batch
  * gradient descent with L2 (`l2`), `iters` iterations, class-weighted.
  * Deterministic. */
-AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y, size_t n,
-                                           size_t dim, size_t n_classes, float l2, size_t iters);
+AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y,
+                                           size_t n, size_t dim, size_t n_classes, float l2,
+                                           size_t iters);
 /* Predicted class of one row. */
 AETHER_API size_t aether_logreg_predict(const aether_logreg *m, const float *row);
 AETHER_API void aether_logreg_free(aether_logreg *m);

@@ -60,14 +60,15 @@ typedef struct aether_window aether_window; /* opaque */
 
 /* Bytes aether_window_init needs. Errors: NULL_ARG; NOT_INITIALIZED
  * (model); INVALID_ARG (frames 0, unknown pool); OVERFLOW. */
-AETHER_API aether_status aether_window_size(const aether_model *model, const aether_window_params *p,
-                                            size_t *bytes);
+AETHER_API aether_status aether_window_size(const aether_model *model,
+                                            const aether_window_params *p, size_t *bytes);
 
 /* The same before the model exists (to plan one memory block for model +
  * window): the result for a model built from (blob, cfg), cfg NULL for the
  * blob's default head config. Errors: NULL_ARG, INVALID_ARG, the model
  * size query's. */
-AETHER_API aether_status aether_window_size_for(const aether_blob_view *blob, const aether_head_config *cfg,
+AETHER_API aether_status aether_window_size_for(const aether_blob_view *blob,
+                                                const aether_head_config *cfg,
                                                 const aether_window_params *p, size_t *bytes);
 
 /* An empty window in buf[0, len) (any alignment; BUFFER_TOO_SMALL if
@@ -77,8 +78,8 @@ AETHER_API aether_status aether_window_init(void *buf, size_t len, const aether_
 
 /* malloc convenience; destroy zero-fills and frees (accepts NULL; never
  * destroy an init'ed window). */
-AETHER_API aether_status aether_window_create(const aether_model *model, const aether_window_params *p,
-                                              aether_window **out);
+AETHER_API aether_status aether_window_create(const aether_model *model,
+                                              const aether_window_params *p, aether_window **out);
 AETHER_API void aether_window_destroy(aether_window *w);
 
 /* Append one frame (input_dim floats); the oldest is dropped once W are
@@ -96,7 +97,8 @@ AETHER_API aether_status aether_window_classify(aether_window *w, float *logits,
 /* Bytes of the forward workspace for W frames, for a window with an
  * external workspace (the errors of aether_window_size). */
 AETHER_API aether_status aether_window_workspace_size(const aether_model *model,
-                                                      const aether_window_params *p, size_t *bytes);
+                                                      const aether_window_params *p,
+                                                      size_t *bytes);
 
 /* aether_window_classify with the caller's workspace. ws: at least
  * aether_window_workspace_size bytes; NULL is an error (NULL_ARG, short
@@ -112,7 +114,8 @@ AETHER_API size_t aether_window_held(const aether_window *w);
 AETHER_API uint64_t aether_window_pushed(const aether_window *w);
 
 /* The parameters the window was built with (NULL_ARG, NOT_INITIALIZED). */
-AETHER_API aether_status aether_window_get_params(const aether_window *w, aether_window_params *out);
+AETHER_API aether_status aether_window_get_params(const aether_window *w,
+                                                  aether_window_params *out);
 
 #ifdef __cplusplus
 }

@@ -130,8 +130,8 @@ aether_status aether_blob_validate_model(const aether_blob_view *v, aether_blob_
         size_t text_len;
         if (!v->weights)
             return AETHER_ERR_BLOB_LAYOUT; /* no room for the record's trailer */
-        st = aether_blob_meta_locate_(v->weights, v->header.weights_len, l.total_bytes,
-                                      &text_len, &l.meta_bytes);
+        st = aether_blob_meta_locate_(v->weights, v->header.weights_len, l.total_bytes, &text_len,
+                                      &l.meta_bytes);
         if (st != AETHER_OK)
             return st;
         l.total_bytes += l.meta_bytes; /* the record fits the u32 payload */

@@ -97,7 +97,8 @@ aether_status aether_blob_metadata_check_text(const char *text, size_t len, size
             size_t pend = prev;
             while (text[pend] != '\n')
                 pend++;
-            if (key_len_of(text + prev, pend - prev) == kl && !memcmp(text + prev, text + start, kl))
+            if (key_len_of(text + prev, pend - prev) == kl &&
+                !memcmp(text + prev, text + start, kl))
                 return AETHER_ERR_BLOB_EXTENSION;
             prev = pend + 1;
         }
@@ -220,8 +221,8 @@ aether_status aether_blob_metadata_find(const aether_blob_metadata *m, const cha
     return AETHER_OK;
 }
 
-aether_status aether_blob_metadata_copy(const aether_blob_metadata *m, const char *key,
-                                        char *buf, size_t cap, int *found)
+aether_status aether_blob_metadata_copy(const aether_blob_metadata *m, const char *key, char *buf,
+                                        size_t cap, int *found)
 {
     const char *v;
     size_t vl;

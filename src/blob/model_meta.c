@@ -83,11 +83,26 @@ static int read_entry(const char *key, size_t key_len, const char *val, size_t l
         if (!parse_count(val, len, &n) || (i < 2 && n == 0))
             return 0;
         switch (i) {
-        case 0: out->window_frames = n; out->have_window_frames = 1; break;
-        case 1: out->window_stride = n; out->have_window_stride = 1; break;
-        case 2: out->attn_window = n; out->have_attn_window = 1; break;
-        case 3: out->attn_block = n; out->have_attn_block = 1; break;
-        default: out->input_dim = n; out->have_input_dim = 1; break;
+        case 0:
+            out->window_frames = n;
+            out->have_window_frames = 1;
+            break;
+        case 1:
+            out->window_stride = n;
+            out->have_window_stride = 1;
+            break;
+        case 2:
+            out->attn_window = n;
+            out->have_attn_window = 1;
+            break;
+        case 3:
+            out->attn_block = n;
+            out->have_attn_block = 1;
+            break;
+        default:
+            out->input_dim = n;
+            out->have_input_dim = 1;
+            break;
         }
         return 1;
     }

@@ -82,15 +82,23 @@ aether_status aether_blob_parse(const void *buf, size_t len, aether_blob_view *o
 const char *aether_blob_reference_message(aether_status status)
 {
     switch (status) {
-    case AETHER_ERR_BLOB_TOO_SHORT: return "blob too short";
-    case AETHER_ERR_BLOB_MAGIC: return "bad magic";
-    case AETHER_ERR_BLOB_VERSION: return "unsupported blob version";
-    case AETHER_ERR_BLOB_LENGTH: return "blob length doesn't match weights_len in header";
-    case AETHER_ERR_BLOB_CRC: return "blob CRC mismatch";
-    case AETHER_ERR_BLOB_ZERO_DIM: return "header: zero-valued dimension(s)";
-    case AETHER_ERR_BLOB_GQA: return "header: n_q_heads must be divisible by n_kv_heads (GQA)";
+    case AETHER_ERR_BLOB_TOO_SHORT:
+        return "blob too short";
+    case AETHER_ERR_BLOB_MAGIC:
+        return "bad magic";
+    case AETHER_ERR_BLOB_VERSION:
+        return "unsupported blob version";
+    case AETHER_ERR_BLOB_LENGTH:
+        return "blob length doesn't match weights_len in header";
+    case AETHER_ERR_BLOB_CRC:
+        return "blob CRC mismatch";
+    case AETHER_ERR_BLOB_ZERO_DIM:
+        return "header: zero-valued dimension(s)";
+    case AETHER_ERR_BLOB_GQA:
+        return "header: n_q_heads must be divisible by n_kv_heads (GQA)";
     case AETHER_ERR_BLOB_DEGENERATE:
         return "header: n_layers must be \xE2\x89\xA5 1 and n_classes \xE2\x89\xA5 2";
-    default: return aether_strerror(status);
+    default:
+        return aether_strerror(status);
     }
 }

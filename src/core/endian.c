@@ -9,7 +9,8 @@ uint16_t aether_load_le16(const unsigned char *p)
 
 uint32_t aether_load_le32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
 }
 
 uint64_t aether_load_le64(const unsigned char *p)

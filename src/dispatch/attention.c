@@ -78,8 +78,8 @@ aether_status aether_attn_forward_workspace_size(const aether_attn_config *cfg, 
 
 /* Shapes are validated; k->heads > 0 and q->heads is a multiple of it. */
 static aether_status run_sparse(const aether_attn_config *cfg, const aether_tensor *q,
-                                const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
-                                void *ws, size_t ws_len)
+                                const aether_tensor *k, const aether_tensor *v,
+                                aether_tensor *out, void *ws, size_t ws_len)
 {
     size_t seq = q->seq, dim = q->dim, kvh = k->heads, need1, each;
     unsigned threads, workers;
@@ -109,7 +109,7 @@ static aether_status run_sparse(const aether_attn_config *cfg, const aether_tens
     }
     if (ops)
         aether_fast_sparse_(ops, cfg, q, k, v, out, w.lm_k, w.lm_v, w.tok_cap, w.blk_cap, workers,
-                           scratch, each);
+                            scratch, each);
     else
         aether_sparse_prefill_ref_(cfg, q, k, v, out, &w);
     return AETHER_OK;
@@ -282,8 +282,8 @@ aether_status aether_attn_dense(const aether_tensor *q, const aether_tensor *k,
 }
 
 void aether_sparse_query_fast_(const float *q, size_t dim, float scale, const aether_rows *tokens,
-                              const size_t *tok, size_t n_tok, const aether_rows *blocks,
-                              const size_t *blk, size_t n_blk, float *acc, float *out)
+                               const size_t *tok, size_t n_tok, const aether_rows *blocks,
+                               const size_t *blk, size_t n_blk, float *acc, float *out)
 {
     const aether_simd_ops *ops = aether_simd_active_();
     if (ops)

@@ -47,7 +47,7 @@ static inline const aether_simd_ops *aether_kernel_sel_ops(aether_kernel_sel *s)
 /* One query row, one head, as aether_sparse_query_, by the current mode's
  * kernel (the benchmark's and tests' single-query hook). */
 void aether_sparse_query_fast_(const float *q, size_t dim, float scale, const aether_rows *tokens,
-                              const size_t *tok, size_t n_tok, const aether_rows *blocks,
-                              const size_t *blk, size_t n_blk, float *acc, float *out);
+                               const size_t *tok, size_t n_tok, const aether_rows *blocks,
+                               const size_t *blk, size_t n_blk, float *acc, float *out);
 
 #endif /* AETHER_DISPATCH_KERNELS_H */

@@ -36,8 +36,8 @@
 typedef struct kernel_row {
     const char *name;
     aether_kernel_mode mode;
-    unsigned cpu_feature;                /* AETHER_CPU_* bit, 0: always there */
-    const aether_simd_ops *(*ops)(void); /* NULL: the scalar reference */
+    unsigned cpu_feature;                      /* AETHER_CPU_* bit, 0: always there */
+    const aether_simd_ops *(*ops)(void);       /* NULL: the scalar reference */
     const aether_simd_probes *(*probes)(void); /* the benchmark's probes */
 } kernel_row;
 

@@ -15,16 +15,16 @@ struct ruv_temporal_ctx {
     ruv_temporal_config_t cfg;
     uint32_t input_dim, window_len, n_classes;
     aether_model *model;
-    float *scratch_logits;  /* n_classes: make_packet's classify target */
+    float *scratch_logits; /* n_classes: make_packet's classify target */
     /* WINDOW */
-    aether_window *window;  /* the library's window classifier, in ctx memory */
+    aether_window *window; /* the library's window classifier, in ctx memory */
     /* STREAMING */
     aether_model_session *session;
-    float *last_logits;     /* n_classes: logits of the latest push */
-    int broken;             /* a failed step left the caches out of step */
+    float *last_logits; /* n_classes: logits of the latest push */
+    int broken;         /* a failed step left the caches out of step */
     uint64_t frames_total;
     size_t bytes;
-    void *owned;            /* malloc'd block, NULL for init_static */
+    void *owned; /* malloc'd block, NULL for init_static */
 };
 
 /* The esp_err_t a library status maps to (the table in ruv_temporal.h). */

@@ -55,18 +55,24 @@ static esp_err_t check_config(const ruv_temporal_config_t *c)
 static aether_model_weights weights_mode(ruv_temporal_weights_t w)
 {
     switch (w) {
-    case RUV_TEMPORAL_WEIGHTS_COPY: return AETHER_MODEL_COPY;
-    case RUV_TEMPORAL_WEIGHTS_BORROW: return AETHER_MODEL_BORROW;
-    default: return AETHER_MODEL_BORROW_IF_POSSIBLE;
+    case RUV_TEMPORAL_WEIGHTS_COPY:
+        return AETHER_MODEL_COPY;
+    case RUV_TEMPORAL_WEIGHTS_BORROW:
+        return AETHER_MODEL_BORROW;
+    default:
+        return AETHER_MODEL_BORROW_IF_POSSIBLE;
     }
 }
 
 static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
 {
     switch (c) {
-    case RUV_TEMPORAL_CACHE_SCORED: return AETHER_KV_EVICT_SCORED;
-    case RUV_TEMPORAL_CACHE_FAIL: return AETHER_KV_EVICT_NONE;
-    default: return AETHER_KV_EVICT_SLIDING;
+    case RUV_TEMPORAL_CACHE_SCORED:
+        return AETHER_KV_EVICT_SCORED;
+    case RUV_TEMPORAL_CACHE_FAIL:
+        return AETHER_KV_EVICT_NONE;
+    default:
+        return AETHER_KV_EVICT_SLIDING;
     }
 }
 
@@ -94,7 +100,7 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     if (p->cfg.attn_block != RUV_TEMPORAL_DEFAULT)
         p->head.block_size = p->cfg.attn_block;
     p->head.backend = p->cfg.backend == RUV_TEMPORAL_BACKEND_DENSE ? AETHER_HEAD_DENSE
-                                                                  : AETHER_HEAD_SPARSE_GQA;
+                                                                   : AETHER_HEAD_SPARSE_GQA;
     p->wmode = weights_mode(p->cfg.weights);
     /* Model-level validation (layout, finite weights, extension bits). */
     st = aether_model_size(&p->blob, &p->head, p->wmode, &p->model_bytes);
@@ -145,8 +151,8 @@ static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input
     return ar->status;
 }
 
-esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len,
-                                   uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
+                                   uint32_t window_len, uint32_t n_classes,
                                    const ruv_temporal_config_t *cfg, size_t *out_bytes)
 {
     edge_plan p;
@@ -217,9 +223,8 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
 }
 
 esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *weights,
-                                      size_t weights_len, uint32_t input_dim,
-                                      uint32_t window_len, uint32_t n_classes,
-                                      const ruv_temporal_config_t *cfg,
+                                      size_t weights_len, uint32_t input_dim, uint32_t window_len,
+                                      uint32_t n_classes, const ruv_temporal_config_t *cfg,
                                       ruv_temporal_ctx_t **out_ctx)
 {
     edge_plan p;

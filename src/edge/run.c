@@ -120,7 +120,8 @@ esp_err_t ruv_temporal_make_packet(ruv_temporal_ctx_t *ctx, uint8_t node_id, uin
     e = classify_into(ctx, ctx->scratch_logits);
     if (e != ESP_OK)
         return e;
-    st = aether_packet_from_logits(&pkt, ctx->scratch_logits, ctx->n_classes, node_id, ts_us, seq);
+    st = aether_packet_from_logits(&pkt, ctx->scratch_logits, ctx->n_classes, node_id, ts_us,
+                                   seq);
     if (st == AETHER_OK)
         st = aether_packet_encode(&pkt, out, RUV_TEMPORAL_PACKET_LEN);
     /* n_classes too large for the packet's u8 argmax / u16 count. */

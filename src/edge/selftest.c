@@ -27,6 +27,7 @@
 #endif
 
 /* Expected output bits, [seq][head][dim]. */
+/* clang-format off */
 static const uint32_t st_expected[ST_N] = {
     0xBF000000u, 0x3E800000u, 0x3F800000u, 0xBF000000u,
     0x3E800000u, 0x3F800000u, 0xBF000000u, 0x3E800000u,
@@ -45,6 +46,7 @@ static const uint32_t st_expected[ST_N] = {
     0x3DAC9BD2u, 0x3E7B8200u, 0x3ED7180Cu, 0x3DAC9BD2u,
     0x3E80E31Fu, 0x3EDFD796u, 0x3D7A2A4Au, 0x3E80E31Fu,
 };
+/* clang-format on */
 
 /* Inputs: small integers times powers of two, exact in binary32. */
 static void fill_inputs(float *q, float *k, float *v)

@@ -22,16 +22,16 @@ typedef struct node_state {
     unsigned char dphi_ok[N_TONES];
     unsigned char group_ok[N_TONES];
     /* recipe v2: per-tone exponential moving statistics (see features.h) */
-    uint64_t seen;         /* frames since the node's state began */
+    uint64_t seen;                          /* frames since the node's state began */
     float ema_m[N_TONES], ema_v[N_TONES];   /* gain-normalised amp, alpha 1/8 */
     float ema_lm[N_TONES], ema_lv[N_TONES]; /* the same, alpha 1/32 */
     float ph_m[N_TONES], ph_v[N_TONES];     /* phase differences, alpha 1/8 */
     double motion_ema;
     /* recipe v3 (ema_* above hold its warm-up-corrected EMS of n_k) */
-    uint32_t count[N_TONES];                /* samples since the tone's restart */
+    uint32_t count[N_TONES];                  /* samples since the tone's restart */
     float white_s[N_TONES], white_l[N_TONES]; /* EMA of delta^2 / 2, alpha 1/8, 1/32 */
-    double coh_p, coh_q;                    /* EMA of the adjacent-tone deviation sums */
-    uint64_t coh_n;                         /* frames in the coherence EMA */
+    double coh_p, coh_q;                      /* EMA of the adjacent-tone deviation sums */
+    uint64_t coh_n;                           /* frames in the coherence EMA */
 } node_state;
 
 struct aether_features {
@@ -99,10 +99,10 @@ static aether_status check_config(const aether_features_config *cfg)
 
 static aether_features *layout(aether_arena *a, const aether_features_config *cfg)
 {
-    aether_features *f =
-        (aether_features *)aether_arena_alloc(a, 1, sizeof(aether_features), AETHER_ALIGN);
-    node_state *nodes =
-        (node_state *)aether_arena_alloc(a, cfg->max_nodes, sizeof(node_state), AETHER_ALIGN);
+    aether_features *f = (aether_features *)aether_arena_alloc(a, 1, sizeof(aether_features),
+                                                               AETHER_ALIGN);
+    node_state *nodes = (node_state *)aether_arena_alloc(a, cfg->max_nodes, sizeof(node_state),
+                                                         AETHER_ALIGN);
     if (!f || !nodes)
         return NULL;
     f->dim = cfg->input_dim;
@@ -265,8 +265,7 @@ static size_t load_tones(const aether_csi_frame *fr, frame_work *w)
 }
 
 /* Mean and population std of v[i] where ok[i], two-pass; 0, 0 if none. */
-static void mean_std(const float *v, const unsigned char *ok, size_t n, double *mean,
-                     double *std)
+static void mean_std(const float *v, const unsigned char *ok, size_t n, double *mean, double *std)
 {
     size_t i, c = 0;
     double s = 0.0, q = 0.0, m;
@@ -361,8 +360,8 @@ static void compute(const aether_features *f, const aether_csi_frame *fr, const 
         w->group[g] = c ? (float)(acc / (double)c) : 0.0f;
         out[AETHER_FEATURES_FIXED + g] = w->group[g];
         if (prev && c && prev->group_ok[g])
-            out[AETHER_FEATURES_FIXED + G + g] =
-                (float)((double)w->group[g] - (double)prev->group[g]);
+            out[AETHER_FEATURES_FIXED + G + g] = (float)((double)w->group[g] -
+                                                         (double)prev->group[g]);
     }
 }
 
@@ -441,15 +440,14 @@ static void compute_v2(const aether_features *f, const frame_work *w, node_state
         int ph_first = first || !n->dphi_ok[p];
         if (w->ok[p]) {
             ema_step(&n->ema_m[p], &n->ema_v[p], (double)w->norm[p], 1.0 / 8.0, tone_first, 0);
-            ema_step(&n->ema_lm[p], &n->ema_lv[p], (double)w->norm[p], 1.0 / 32.0, tone_first,
-                     0);
+            ema_step(&n->ema_lm[p], &n->ema_lv[p], (double)w->norm[p], 1.0 / 32.0, tone_first, 0);
         }
         if (w->dphi_ok[p])
             ema_step(&n->ph_m[p], &n->ph_v[p], (double)w->dphi[p], 1.0 / 8.0, ph_first, 1);
     }
     n->motion_ema = first ? (double)out[AETHER_FEAT_MOTION]
-                          : n->motion_ema + (1.0 / 8.0) * ((double)out[AETHER_FEAT_MOTION] -
-                                                           n->motion_ema);
+                          : n->motion_ema +
+                                (1.0 / 8.0) * ((double)out[AETHER_FEAT_MOTION] - n->motion_ema);
     v2[0] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_v, w->ok));
     v2[1] = (float)log(AETHER_FEATURES_V2_FLOOR + pooled_std(n->ema_lv, w->ok));
     {

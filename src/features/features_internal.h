@@ -14,15 +14,15 @@ typedef void *(*aether_feat_layout_fn)(aether_arena *a, const void *cfg);
 
 /* Bytes the object needs. */
 aether_status aether_feat_layout_size_(aether_feat_layout_fn layout, const void *cfg,
-                                      size_t *bytes);
+                                       size_t *bytes);
 
 /* The object laid out on buf[0..len) in *obj. */
 aether_status aether_feat_layout_init_(aether_feat_layout_fn layout, void *buf, size_t len,
-                                      const void *cfg, void **obj);
+                                       const void *cfg, void **obj);
 
 /* The object laid out on a fresh malloc block: *obj the object, *block what
  * to free() (the caller records it as the object's owned memory). */
 aether_status aether_feat_layout_create_(aether_feat_layout_fn layout, const void *cfg,
-                                        void **obj, void **block);
+                                         void **obj, void **block);
 
 #endif

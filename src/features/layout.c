@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 aether_status aether_feat_layout_size_(aether_feat_layout_fn layout, const void *cfg,
-                                      size_t *bytes)
+                                       size_t *bytes)
 {
     aether_arena a;
     if (!bytes)
@@ -19,7 +19,7 @@ aether_status aether_feat_layout_size_(aether_feat_layout_fn layout, const void 
 }
 
 aether_status aether_feat_layout_init_(aether_feat_layout_fn layout, void *buf, size_t len,
-                                      const void *cfg, void **obj)
+                                       const void *cfg, void **obj)
 {
     aether_arena a;
     void *o;
@@ -34,7 +34,7 @@ aether_status aether_feat_layout_init_(aether_feat_layout_fn layout, void *buf, 
 }
 
 aether_status aether_feat_layout_create_(aether_feat_layout_fn layout, const void *cfg,
-                                        void **obj, void **block)
+                                         void **obj, void **block)
 {
     size_t bytes = 0;
     void *buf;

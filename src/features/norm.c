@@ -46,8 +46,8 @@ static aether_status check_config(const aether_norm_config *cfg)
 
 static aether_feature_norm *layout(aether_arena *a, const aether_norm_config *cfg)
 {
-    aether_feature_norm *n = (aether_feature_norm *)aether_arena_alloc(
-        a, 1, sizeof(aether_feature_norm), AETHER_ALIGN);
+    aether_feature_norm *n = (aether_feature_norm *)
+        aether_arena_alloc(a, 1, sizeof(aether_feature_norm), AETHER_ALIGN);
     double *mean = (double *)aether_arena_alloc(a, cfg->dim, sizeof(double), AETHER_ALIGN);
     double *m2 = (double *)aether_arena_alloc(a, cfg->dim, sizeof(double), AETHER_ALIGN);
     if (!n || !mean || !m2)
@@ -179,8 +179,7 @@ aether_status aether_norm_apply(const aether_feature_norm *n, const float *x, fl
     return AETHER_OK;
 }
 
-aether_status aether_norm_stats(const aether_feature_norm *n, size_t i, double *mean,
-                                double *var)
+aether_status aether_norm_stats(const aether_feature_norm *n, size_t i, double *mean, double *var)
 {
     if (!n || !mean || !var)
         return AETHER_ERR_NULL_ARG;

@@ -11,12 +11,12 @@
 
 struct aether_causal_gate {
     uint32_t magic;
-    void *heap;                 /* malloc'd block (create), else NULL */
+    void *heap; /* malloc'd block (create), else NULL */
     const aether_fastgrnn *g;
     aether_causal_params p;
     size_t kv_heads;
-    float *h, *h_next, *px;     /* hidden state, next state, pooled input */
-    aether_prefix_topk topk;    /* PREFIX_TOP_K state */
+    float *h, *h_next, *px;  /* hidden state, next state, pooled input */
+    aether_prefix_topk topk; /* PREFIX_TOP_K state */
     size_t pos;
 };
 

@@ -164,8 +164,8 @@ static aether_status window_layout(aether_arena *a, const aether_fastgrnn *g,
 }
 
 aether_status aether_causal_gate_window_workspace_size(const aether_fastgrnn *g,
-                                                       const aether_causal_params *p,
-                                                       size_t seq, size_t *bytes)
+                                                       const aether_causal_params *p, size_t seq,
+                                                       size_t *bytes)
 {
     aether_arena a;
     float *sal;

@@ -209,7 +209,8 @@ aether_status aether_fastgrnn_create(size_t input_dim, size_t hidden_dim,
         return st;
     if (!(buf = malloc(bytes)))
         return AETHER_ERR_NO_MEM;
-    if ((st = aether_fastgrnn_init(buf, bytes, input_dim, hidden_dim, seeding, out)) != AETHER_OK) {
+    if ((st = aether_fastgrnn_init(buf, bytes, input_dim, hidden_dim, seeding, out)) !=
+        AETHER_OK) {
         free(buf);
         return st;
     }

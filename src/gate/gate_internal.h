@@ -10,11 +10,11 @@
 
 struct aether_fastgrnn {
     uint32_t magic;
-    void *heap;        /* malloc'd block to free (create), NULL on caller memory */
+    void *heap; /* malloc'd block to free (create), NULL on caller memory */
     size_t in, hid;
-    float *w_g, *u_g;  /* [hid][in], [hid][hid] */
+    float *w_g, *u_g; /* [hid][in], [hid][hid] */
     float *w_u, *u_u;
-    float *b_g, *b_u;  /* [hid] */
+    float *b_g, *b_u; /* [hid] */
     float zeta, nu;
 };
 
@@ -24,7 +24,7 @@ aether_status aether_fastgrnn_check_(const aether_fastgrnn *g);
 /* The recurrence without argument checks (h_out distinct from h); returns
  * the salience of h_out. */
 float aether_fastgrnn_step_raw_(const aether_fastgrnn *g, const float *x, const float *h,
-                               float *h_out);
+                                float *h_out);
 
 /* Mean of `heads` rows of `dim` floats (row r at rows + r * dim) as score_kv
  * pools them: per component, ascending heads, each term times 1/heads. */

@@ -14,7 +14,7 @@
 /* The list may already be sorted: filtering and sorting commute, so this
  * equals "filter, then sort". */
 size_t aether_gated_filter_(const aether_attn_config *cfg, size_t i, size_t seq,
-                           const uint8_t *keep, size_t *tok, size_t n)
+                            const uint8_t *keep, size_t *tok, size_t n)
 {
     size_t lo = i >= cfg->window ? i - cfg->window : 0, hi, a, m = 0;
     if (cfg->causal)
@@ -65,7 +65,7 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;
         st = aether_sparse_candidates_(cfg, i, seq, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
-                                      &n_blk);
+                                       &n_blk);
         if (st != AETHER_OK)
             break; /* cannot happen: capacities are the pattern's bounds */
         n_tok = aether_gated_filter_(cfg, i, seq, keep, w.tok, n_tok);
@@ -79,7 +79,7 @@ static aether_status run_gated(const aether_attn_config *cfg, const aether_tenso
             blks.v = w.lm_v ? w.lm_v + hk * dim : NULL;
             blks.stride = kvh * dim;
             aether_sparse_query_(q->data + (i * qh + h) * dim, dim, scale, &toks, w.tok, n_tok,
-                                &blks, w.blk, n_blk, w.acc, out->data + (i * qh + h) * dim);
+                                 &blks, w.blk, n_blk, w.acc, out->data + (i * qh + h) * dim);
         }
     }
     return st;
@@ -115,8 +115,8 @@ aether_status aether_attn_forward_gated_workspace_size(const aether_attn_config 
 }
 
 aether_status aether_gated_validate_(const aether_attn_config *cfg, const aether_tensor *q,
-                                    const aether_tensor *k, const aether_tensor *v,
-                                    const aether_tensor *out, int gqa)
+                                     const aether_tensor *k, const aether_tensor *v,
+                                     const aether_tensor *out, int gqa)
 {
     aether_status st;
     if (!cfg || !q || !k || !v || !out)

@@ -140,13 +140,12 @@ aether_status aether_kvcache_decode_gated(const aether_attn_config *cfg, const a
     if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
     aether_arena_init(&ar, ws, ws_len);
-    if ((st = gd_layout(&ar, cfg, aether_kvcache_capacity(cache), qh, kvh, dim, &w)) !=
-        AETHER_OK)
+    if ((st = gd_layout(&ar, cfg, aether_kvcache_capacity(cache), qh, kvh, dim, &w)) != AETHER_OK)
         goto done;
 
     i = len - 1;
     if ((st = aether_sparse_candidates_(cfg, i, len, w.tok, w.tok_cap, &n_tok, w.blk, w.blk_cap,
-                                       &n_blk)) != AETHER_OK)
+                                        &n_blk)) != AETHER_OK)
         goto done;
     n_tok = aether_gated_filter_(cfg, i, len, keep, w.tok, n_tok);
     scale = aether_attn_scale(dim);

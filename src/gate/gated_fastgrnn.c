@@ -34,9 +34,11 @@ static aether_status gf_layout(aether_arena *a, const aether_attn_config *cfg,
     return a->status;
 }
 
-aether_status aether_attn_forward_gated_fastgrnn_workspace_size(
-    const aether_attn_config *cfg, const aether_fastgrnn *g, size_t seq, size_t q_heads,
-    size_t kv_heads, size_t dim, size_t top_k, size_t *bytes)
+aether_status aether_attn_forward_gated_fastgrnn_workspace_size(const aether_attn_config *cfg,
+                                                                const aether_fastgrnn *g,
+                                                                size_t seq, size_t q_heads,
+                                                                size_t kv_heads, size_t dim,
+                                                                size_t top_k, size_t *bytes)
 {
     aether_arena a;
     gf_ws w;
@@ -56,8 +58,8 @@ aether_status aether_attn_forward_gated_fastgrnn(const aether_attn_config *cfg,
                                                  const aether_fastgrnn *g, const aether_tensor *q,
                                                  const aether_tensor *k, const aether_tensor *v,
                                                  size_t top_k, aether_tensor *out,
-                                                 float *salience_out, uint8_t *mask_out,
-                                                 void *ws, size_t ws_len)
+                                                 float *salience_out, uint8_t *mask_out, void *ws,
+                                                 size_t ws_len)
 {
     aether_arena a;
     gf_ws w;

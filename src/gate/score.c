@@ -33,7 +33,7 @@ aether_status aether_fastgrnn_salience(const aether_fastgrnn *g, const float *h,
 }
 
 float aether_fastgrnn_step_raw_(const aether_fastgrnn *g, const float *x, const float *h,
-                               float *h_out)
+                                float *h_out)
 {
     size_t in = g->in, hid = g->hid, r, c;
     for (r = 0; r < hid; ++r) {

@@ -64,10 +64,14 @@ aether_head_backend aether_head_select_backend(const aether_head_config *cfg)
 const char *aether_head_backend_name(aether_head_backend b)
 {
     switch (b) {
-    case AETHER_HEAD_DENSE: return "dense";
-    case AETHER_HEAD_SPARSE_GQA: return "sparse_gqa";
-    case AETHER_HEAD_AUTO: return "auto";
-    default: return NULL;
+    case AETHER_HEAD_DENSE:
+        return "dense";
+    case AETHER_HEAD_SPARSE_GQA:
+        return "sparse_gqa";
+    case AETHER_HEAD_AUTO:
+        return "auto";
+    default:
+        return NULL;
     }
 }
 

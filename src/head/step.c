@@ -165,7 +165,8 @@ aether_status aether_head_dense_decode(const aether_head *head, const aether_ten
         return st;
     if (!q1 || !cache || !out || !q1->data || !out->data)
         return AETHER_ERR_NULL_ARG;
-    if ((st = check_q1(head, q1, out)) != AETHER_OK || (st = check_cache(head, cache)) != AETHER_OK)
+    if ((st = check_q1(head, q1, out)) != AETHER_OK ||
+        (st = check_cache(head, cache)) != AETHER_OK)
         return st;
     if (!aether_head_all_finite_(q1->data, aether_tensor_size(q1)))
         return AETHER_ERR_NONFINITE;
@@ -177,16 +178,14 @@ aether_status aether_head_dense_decode(const aether_head *head, const aether_ten
 
 aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
                                const aether_tensor *k1, const aether_tensor *v1,
-                               aether_kvcache *cache, aether_tensor *out, void *ws,
-                               size_t ws_len)
+                               aether_kvcache *cache, aether_tensor *out, void *ws, size_t ws_len)
 {
     const aether_head_config *c;
     float *scratch = NULL;
     aether_status st = aether_head_check_(head);
     if (st != AETHER_OK)
         return st;
-    if (!q1 || !k1 || !v1 || !cache || !out || !q1->data || !k1->data || !v1->data ||
-        !out->data)
+    if (!q1 || !k1 || !v1 || !cache || !out || !q1->data || !k1->data || !v1->data || !out->data)
         return AETHER_ERR_NULL_ARG;
     c = &head->cfg;
     /* Everything is validated before the append (the reference appended

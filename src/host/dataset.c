@@ -253,7 +253,8 @@ aether_status aether_dataset_load_recipe(const char *dir, const char *const *lab
             }
             ds.tones = nt;
             snprintf(fpath, sizeof fpath, "%s/%s", path, names[i]);
-            st = load_file(fpath, names[i], c, dim, recipe, &ds.recs[ds.n_recs], &ds.tones[ds.n_recs]);
+            st = load_file(fpath, names[i], c, dim, recipe, &ds.recs[ds.n_recs],
+                           &ds.tones[ds.n_recs]);
             if (st == AETHER_OK)
                 ds.n_recs++;
         }

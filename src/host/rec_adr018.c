@@ -77,7 +77,7 @@ aether_status aether_rec_adr018_next_(aether_recording *r, aether_csi_frame *f)
                 return at_end(r);
             if (got < 4) {
                 aether_rec_error_(r, ++r->stats.records, off, AETHER_ERR_FRAME_LENGTH,
-                                 "truncated record at end of stream");
+                                  "truncated record at end of stream");
                 return at_end(r);
             }
         }
@@ -85,18 +85,20 @@ aether_status aether_rec_adr018_next_(aether_recording *r, aether_csi_frame *f)
         magic = aether_load_le32(b);
         if (magic == AETHER_ADR018_MAGIC) {
             if (aether_rec_src_read_(&r->src, b + 4, 4) < 4) {
-                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 header");
+                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH,
+                                  "truncated ADR-018 header");
                 return at_end(r);
             }
             s = aether_adr018_frame_length(b, 8, &total);
             if (s != AETHER_OK) {
                 aether_rec_error_(r, rec, off, s,
-                                 "ADR-018 n_antennas not 1..4 or n_subcarriers not 1..256");
+                                  "ADR-018 n_antennas not 1..4 or n_subcarriers not 1..256");
                 resync(r);
                 continue;
             }
             if (aether_rec_src_read_(&r->src, b + 8, total - 8) < total - 8) {
-                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH, "truncated ADR-018 frame");
+                aether_rec_error_(r, rec, off, AETHER_ERR_FRAME_LENGTH,
+                                  "truncated ADR-018 frame");
                 return at_end(r);
             }
             s = aether_adr018_parse(b, total, f);

@@ -16,9 +16,9 @@
  * buffered head, so neither kind is ever rewound for it. */
 typedef struct rec_source {
     FILE *f;
-    int owns_file;  /* fclose at close (not for stdin) */
-    int fd;         /* stream: read(2) on it; -1 otherwise */
-    int seekable;   /* memory or a regular file */
+    int owns_file; /* fclose at close (not for stdin) */
+    int fd;        /* stream: read(2) on it; -1 otherwise */
+    int seekable;  /* memory or a regular file */
     const unsigned char *mem;
     uint64_t size; /* total bytes; UINT64_MAX for a stream */
     uint64_t pos;  /* offset of the next byte returned */
@@ -64,7 +64,7 @@ struct aether_recording {
     /* ADR-018 stream */
     unsigned char frame_buf[AETHER_ADR018_MAX_BYTES];
     uint64_t frames_out;
-    int have_magic;      /* magic of the next record already consumed */
+    int have_magic; /* magic of the next record already consumed */
     uint32_t pending_magic;
     /* NPZ */
     aether_npz_info info;
@@ -75,7 +75,7 @@ struct aether_recording {
 
 /* Count a malformed record, keep it if among the first, tell the callback. */
 void aether_rec_error_(aether_recording *r, uint64_t record, uint64_t offset,
-                      aether_status status, const char *reason);
+                       aether_status status, const char *reason);
 /* Account for a frame about to be yielded. */
 void aether_rec_count_frame_(aether_recording *r, const aether_csi_frame *f);
 

@@ -177,7 +177,8 @@ static line_result parse_amplitude(aether_recording *r, const cJSON *obj, const 
             return bad(o, "amplitude: node_id not an integer 0..255");
         has_node = 1;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         double v;
         if (n >= AETHER_CSI_MAX_PAIRS)
             return bad(o, "amplitude: more than 1024 subcarriers");

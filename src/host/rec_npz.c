@@ -294,9 +294,8 @@ static void load_scalar(aether_recording *r, const zip_dir *z, const zip_entry *
 
 static int is_scalar_member(const char *name)
 {
-    static const char *const k[] = {"label.npy",       "chip.npy",
-                                    "num_subcarriers.npy", "collected_at.npy",
-                                    "duration_ms.npy", "gain_locked.npy",
+    static const char *const k[] = {"label.npy",         "chip.npy",        "num_subcarriers.npy",
+                                    "collected_at.npy",  "duration_ms.npy", "gain_locked.npy",
                                     "format_version.npy"};
     size_t i;
     for (i = 0; i < sizeof k / sizeof k[0]; ++i)

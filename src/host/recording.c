@@ -11,9 +11,10 @@
 
 const char *aether_csi_skip_name(aether_csi_skip skip)
 {
-    static const char *const names[AETHER_SKIP_COUNT] = {
-        "vitals", "feature", "fused_vitals", "compressed",
-        "feature_state", "classification", "other", "blank"};
+    static const char *const names[AETHER_SKIP_COUNT] = {"vitals",        "feature",
+                                                         "fused_vitals",  "compressed",
+                                                         "feature_state", "classification",
+                                                         "other",         "blank"};
     return (unsigned)skip < AETHER_SKIP_COUNT ? names[skip] : "unknown";
 }
 
@@ -32,7 +33,7 @@ const char *aether_recording_format_name(aether_recording_format format)
 }
 
 void aether_rec_error_(aether_recording *r, uint64_t record, uint64_t offset,
-                      aether_status status, const char *reason)
+                       aether_status status, const char *reason)
 {
     aether_csi_error e;
     size_t n = strlen(reason);
@@ -89,7 +90,8 @@ static aether_status detect(const unsigned char *h, size_t n, int final,
     size_t i = 0;
     if (n < 4 && !final)
         return DETECT_MORE;
-    if (n >= 4 && h[0] == 'P' && h[1] == 'K' && ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6))) {
+    if (n >= 4 && h[0] == 'P' && h[1] == 'K' &&
+        ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6))) {
         *fmt = AETHER_REC_NPZ;
         return AETHER_OK;
     }

@@ -35,7 +35,7 @@ static void dense_row(const float *q, const float *k, const float *v, size_t str
 }
 
 void aether_dense_ref_(const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
-                      int causal, aether_tensor *out)
+                       int causal, aether_tensor *out)
 {
     size_t seq = q->seq, qh = q->heads, kvh = k->heads, dim = q->dim, group, h, i;
     float scale = aether_attn_scale(dim);
@@ -46,7 +46,7 @@ void aether_dense_ref_(const aether_tensor *q, const aether_tensor *k, const aet
         size_t hk = h / group;
         const float *kb = k->data + hk * dim, *vb = v->data + hk * dim;
         for (i = 0; i < seq; ++i)
-            dense_row(q->data + (i * qh + h) * dim, kb, vb, kvh * dim, dim,
-                      causal ? i : seq - 1, scale, out->data + (i * qh + h) * dim);
+            dense_row(q->data + (i * qh + h) * dim, kb, vb, kvh * dim, dim, causal ? i : seq - 1,
+                      scale, out->data + (i * qh + h) * dim);
     }
 }

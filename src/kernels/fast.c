@@ -14,7 +14,8 @@
 
 #define ALIGN_UP(x) (((x) + (AETHER_ALIGN - 1)) & ~(size_t)(AETHER_ALIGN - 1))
 
-aether_status aether_fast_scratch_bytes_(size_t tok_cap, size_t blk_cap, size_t dim, size_t *bytes)
+aether_status aether_fast_scratch_bytes_(size_t tok_cap, size_t blk_cap, size_t dim,
+                                         size_t *bytes)
 {
     size_t f = 0, lists = 0, per = 0, total = 0;
     if (aether_size_mul(dim, 2 * AETHER_TILE_RMAX, &f) != AETHER_OK ||
@@ -181,9 +182,9 @@ static void run(job *j, unsigned workers, unsigned char *scratch, size_t each)
 }
 
 void aether_fast_sparse_(const aether_simd_ops *ops, const aether_attn_config *cfg,
-                        const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
-                        aether_tensor *out, const float *lm_k, const float *lm_v, size_t tok_cap,
-                        size_t blk_cap, unsigned workers, void *scratch, size_t each)
+                         const aether_tensor *q, const aether_tensor *k, const aether_tensor *v,
+                         aether_tensor *out, const float *lm_k, const float *lm_v, size_t tok_cap,
+                         size_t blk_cap, unsigned workers, void *scratch, size_t each)
 {
     job j;
     memset(&j, 0, sizeof j);
@@ -205,9 +206,9 @@ void aether_fast_sparse_(const aether_simd_ops *ops, const aether_attn_config *c
     run(&j, workers, (unsigned char *)scratch, each);
 }
 
-void aether_fast_dense_(const aether_simd_ops *ops, const aether_tensor *q, const aether_tensor *k,
-                       const aether_tensor *v, int causal, aether_tensor *out, unsigned workers,
-                       void *scratch, size_t each)
+void aether_fast_dense_(const aether_simd_ops *ops, const aether_tensor *q,
+                        const aether_tensor *k, const aether_tensor *v, int causal,
+                        aether_tensor *out, unsigned workers, void *scratch, size_t each)
 {
     job j;
     memset(&j, 0, sizeof j);

@@ -13,8 +13,8 @@
 #include <string.h>
 
 void aether_sparse_query_(const float *q, size_t dim, float scale, const aether_rows *tokens,
-                         const size_t *tok, size_t n_tok, const aether_rows *blocks,
-                         const size_t *blk, size_t n_blk, float *acc, float *out)
+                          const size_t *tok, size_t n_tok, const aether_rows *blocks,
+                          const size_t *blk, size_t n_blk, float *acc, float *out)
 {
     aether_osm s;
     size_t a;
@@ -33,8 +33,8 @@ void aether_sparse_query_(const float *q, size_t dim, float scale, const aether_
 }
 
 aether_status aether_sparse_candidates_(const aether_attn_config *cfg, size_t i, size_t seq,
-                                       size_t *tok, size_t tok_cap, size_t *n_tok, size_t *blk,
-                                       size_t blk_cap, size_t *n_blk)
+                                        size_t *tok, size_t tok_cap, size_t *n_tok, size_t *blk,
+                                        size_t blk_cap, size_t *n_blk)
 {
     aether_status st = aether_pattern_tokens(cfg, i, seq, tok, tok_cap, n_tok);
     if (st != AETHER_OK)
@@ -50,7 +50,7 @@ aether_status aether_sparse_candidates_(const aether_attn_config *cfg, size_t i,
 }
 
 aether_status aether_sparse_ws_layout_(aether_arena *a, const aether_attn_config *cfg, size_t seq,
-                                      size_t kv_heads, size_t dim, aether_sparse_ws *w)
+                                       size_t kv_heads, size_t dim, aether_sparse_ws *w)
 {
     size_t lm = 0;
     memset(w, 0, sizeof *w);
@@ -96,7 +96,7 @@ int aether_attn_overlaps_(const aether_tensor *a, const aether_tensor *b)
  * out may share memory with q (row (i,h) of q is read before the same row
  * of out is written, and by nobody else) but never with k or v. */
 aether_status aether_attn_check_data_(const aether_tensor *q, const aether_tensor *k,
-                                     const aether_tensor *v, const aether_tensor *out)
+                                      const aether_tensor *v, const aether_tensor *out)
 {
     aether_status st;
     if ((st = aether_attn_check_tensor_(q)) != AETHER_OK ||
@@ -104,15 +104,15 @@ aether_status aether_attn_check_data_(const aether_tensor *q, const aether_tenso
         (st = aether_attn_check_tensor_(v)) != AETHER_OK ||
         (st = aether_attn_check_tensor_(out)) != AETHER_OK)
         return st;
-    if ((out->data != q->data && aether_attn_overlaps_(out, q)) || aether_attn_overlaps_(out, k) ||
-        aether_attn_overlaps_(out, v))
+    if ((out->data != q->data && aether_attn_overlaps_(out, q)) ||
+        aether_attn_overlaps_(out, k) || aether_attn_overlaps_(out, v))
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
 
 void aether_sparse_prefill_ref_(const aether_attn_config *cfg, const aether_tensor *q,
-                               const aether_tensor *k, const aether_tensor *v, aether_tensor *out,
-                               const aether_sparse_ws *w)
+                                const aether_tensor *k, const aether_tensor *v,
+                                aether_tensor *out, const aether_sparse_ws *w)
 {
     size_t seq = q->seq, dim = q->dim, qh = q->heads, kvh = k->heads;
     size_t group = qh / kvh, i, h;
@@ -120,7 +120,7 @@ void aether_sparse_prefill_ref_(const aether_attn_config *cfg, const aether_tens
     for (i = 0; i < seq; ++i) {
         size_t n_tok = 0, n_blk = 0;
         if (aether_sparse_candidates_(cfg, i, seq, w->tok, w->tok_cap, &n_tok, w->blk, w->blk_cap,
-                                     &n_blk) != AETHER_OK)
+                                      &n_blk) != AETHER_OK)
             return; /* cannot happen: capacities are the pattern's bounds */
         for (h = 0; h < qh; ++h) {
             size_t hk = h / group;
@@ -133,7 +133,7 @@ void aether_sparse_prefill_ref_(const aether_attn_config *cfg, const aether_tens
             blks.v = w->lm_v ? w->lm_v + hk * dim : NULL;
             blks.stride = kvh * dim;
             aether_sparse_query_(qrow, dim, scale, &toks, w->tok, n_tok, &blks, w->blk, n_blk,
-                                w->acc, out->data + (i * qh + h) * dim);
+                                 w->acc, out->data + (i * qh + h) * dim);
         }
     }
 }

@@ -3,7 +3,7 @@
 #include "kernels/sparse_internal.h"
 
 void aether_landmarks_prefill_(const float *x, size_t seq, size_t heads, size_t dim,
-                              size_t block_size, float *means)
+                               size_t block_size, float *means)
 {
     size_t row = heads * dim; /* floats per token */
     size_t b, start;

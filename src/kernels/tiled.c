@@ -18,14 +18,14 @@
 #define NO_BLOCK ((size_t)-1)
 
 typedef struct tiled_ws {
-    aether_osm *st;  /* [tile][group] softmax states */
-    float *acc;      /* [tile][group][dim] */
-    size_t *tok;     /* scattered token candidates of one query */
+    aether_osm *st; /* [tile][group] softmax states */
+    float *acc;     /* [tile][group][dim] */
+    size_t *tok;    /* scattered token candidates of one query */
     size_t tok_cap;
-    size_t *blk;     /* block candidates of one query */
+    size_t *blk; /* block candidates of one query */
     size_t blk_cap;
-    float *mk, *mv;  /* [blk_cap][dim] block-mean cache, slot = list index */
-    size_t *tag;     /* [blk_cap] block held by a slot, NO_BLOCK if none */
+    float *mk, *mv; /* [blk_cap][dim] block-mean cache, slot = list index */
+    size_t *tag;    /* [blk_cap] block held by a slot, NO_BLOCK if none */
     size_t tile;
 } tiled_ws;
 

@@ -142,10 +142,12 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
     {
         size_t *slot_token = (size_t *)aether_arena_alloc(a, p->capacity, sizeof(size_t),
                                                           AETHER_ALIGN);
-        float *score = (float *)aether_arena_alloc(
-            a, p->evict == AETHER_KV_EVICT_SCORED ? p->capacity : 0, sizeof(float), AETHER_ALIGN);
-        unsigned char *prot = (unsigned char *)aether_arena_alloc(
-            a, s->hash_slots ? p->capacity : 0, 1, AETHER_ALIGN);
+        float *score = (float *)
+            aether_arena_alloc(a, p->evict == AETHER_KV_EVICT_SCORED ? p->capacity : 0,
+                               sizeof(float), AETHER_ALIGN);
+        unsigned char *prot = (unsigned char *)aether_arena_alloc(a,
+                                                                  s->hash_slots ? p->capacity : 0,
+                                                                  1, AETHER_ALIGN);
         size_t *hash = (size_t *)aether_arena_alloc(a, s->hash_slots, sizeof(size_t),
                                                     AETHER_ALIGN);
         /* SCORED: tournament tree over power-of-two leaves >= capacity. */
@@ -360,17 +362,40 @@ aether_status aether_kvcache_reset(aether_kvcache *cache)
     return AETHER_OK;
 }
 
-#define KV_GET(field)                                                                         \
-    return aether_kv_check_(cache) == AETHER_OK ? cache->field : 0
+#define KV_GET(field) return aether_kv_check_(cache) == AETHER_OK ? cache->field : 0
 
-size_t aether_kvcache_len(const aether_kvcache *cache) { KV_GET(len); }
-size_t aether_kvcache_capacity(const aether_kvcache *cache) { KV_GET(capacity); }
-size_t aether_kvcache_tokens_seen(const aether_kvcache *cache) { KV_GET(next_token); }
-size_t aether_kvcache_kv_heads(const aether_kvcache *cache) { KV_GET(kv_heads); }
-size_t aether_kvcache_head_dim(const aether_kvcache *cache) { KV_GET(head_dim); }
-size_t aether_kvcache_block_size(const aether_kvcache *cache) { KV_GET(block_size); }
-size_t aether_kvcache_bytes(const aether_kvcache *cache) { KV_GET(bytes); }
-size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache) { KV_GET(nb_ring); }
+size_t aether_kvcache_len(const aether_kvcache *cache)
+{
+    KV_GET(len);
+}
+size_t aether_kvcache_capacity(const aether_kvcache *cache)
+{
+    KV_GET(capacity);
+}
+size_t aether_kvcache_tokens_seen(const aether_kvcache *cache)
+{
+    KV_GET(next_token);
+}
+size_t aether_kvcache_kv_heads(const aether_kvcache *cache)
+{
+    KV_GET(kv_heads);
+}
+size_t aether_kvcache_head_dim(const aether_kvcache *cache)
+{
+    KV_GET(head_dim);
+}
+size_t aether_kvcache_block_size(const aether_kvcache *cache)
+{
+    KV_GET(block_size);
+}
+size_t aether_kvcache_bytes(const aether_kvcache *cache)
+{
+    KV_GET(bytes);
+}
+size_t aether_kvcache_landmark_blocks(const aether_kvcache *cache)
+{
+    KV_GET(nb_ring);
+}
 
 int aether_kvcache_is_full(const aether_kvcache *cache)
 {

@@ -183,8 +183,8 @@ static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, 
                 ops->query_heads16(q + h0 * dim, nh, dim, koff, scale, &t16, c->tok_slot, n_tok,
                                    &br, c->blk, n_blk, out + h0 * dim);
             else
-                ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, c->tok_slot, n_tok,
-                                 &br, c->blk, n_blk, out + h0 * dim);
+                ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, c->tok_slot, n_tok, &br,
+                                 c->blk, n_blk, out + h0 * dim);
         }
         return;
     }
@@ -232,10 +232,9 @@ static int decode_fast(const aether_simd_ops *ops, aether_kvcache *c, const floa
  * deterministic policy, the same slots and landmarks). */
 static int twin_lists(const aether_kvcache *c, const aether_kvcache *prev)
 {
-    return prev && prev != c && prev->magic == AETHER_KVCACHE_MAGIC &&
-           prev->fast_token != 0 && prev->fast_token == prev->next_token &&
-           prev->next_token == c->next_token && prev->len == c->len &&
-           prev->cursor == c->cursor && prev->capacity == c->capacity &&
+    return prev && prev != c && prev->magic == AETHER_KVCACHE_MAGIC && prev->fast_token != 0 &&
+           prev->fast_token == prev->next_token && prev->next_token == c->next_token &&
+           prev->len == c->len && prev->cursor == c->cursor && prev->capacity == c->capacity &&
            prev->evict == c->evict && prev->block_size == c->block_size &&
            prev->nb_ring == c->nb_ring && prev->lm_mode == c->lm_mode &&
            prev->storage == c->storage && prev->tok_cap == c->tok_cap &&

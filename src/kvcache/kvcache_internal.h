@@ -19,11 +19,11 @@
 
 struct aether_kvcache {
     uint32_t magic;
-    size_t bytes;      /* size of the whole object, from the layout */
+    size_t bytes; /* size of the whole object, from the layout */
     size_t capacity;
     size_t kv_heads;
     size_t head_dim;
-    size_t row;        /* kv_heads * head_dim: floats per token */
+    size_t row; /* kv_heads * head_dim: floats per token */
     size_t block_size;
     aether_kv_storage storage;
     aether_kv_landmarks lm_mode;
@@ -38,14 +38,14 @@ struct aether_kvcache {
     /* Rows [capacity][row]: exactly one of the pairs is set. */
     float *k32, *v32;
     uint16_t *k16, *v16;
-    size_t *slot_token;           /* token id per slot */
-    float *score;                 /* SCORED: accumulated weight per slot */
+    size_t *slot_token; /* token id per slot */
+    float *score;       /* SCORED: accumulated weight per slot */
     /* SCORED: tournament tree; node i holds 1 + the weakest evictable slot
      * below it (0 = none), leaves at tree_base + slot. */
     size_t *tree;
     size_t tree_base;
-    unsigned char *slot_protected;/* SLIDING/SCORED: token id is protected */
-    size_t cursor;                /* SLIDING: next slot to consider replacing */
+    unsigned char *slot_protected; /* SLIDING/SCORED: token id is protected */
+    size_t cursor;                 /* SLIDING: next slot to consider replacing */
 
     /* Position -> slot (SLIDING/SCORED): open addressing, linear probing,
      * entries hold slot + 1 (0 = empty), hash_mask + 1 is a power of two. */
@@ -62,13 +62,13 @@ struct aether_kvcache {
     /* Decode scratch, sized at init for `seq_bound` positions. */
     size_t seq_bound;
     size_t tok_cap, blk_cap;
-    size_t *tok;       /* token candidate positions */
-    size_t *tok_slot;  /* resolved slots */
-    size_t *blk;       /* block candidates */
-    float *tok_score;  /* SCORED: each token candidate's score for one head */
-    float *acc;        /* head_dim */
-    float *kbuf;       /* head_dim: widened f16 key row */
-    float *lm_tmp;     /* 2 * row: means of a partial block (LM_SUM) */
+    size_t *tok;      /* token candidate positions */
+    size_t *tok_slot; /* resolved slots */
+    size_t *blk;      /* block candidates */
+    float *tok_score; /* SCORED: each token candidate's score for one head */
+    float *acc;       /* head_dim */
+    float *kbuf;      /* head_dim: widened f16 key row */
+    float *lm_tmp;    /* 2 * row: means of a partial block (LM_SUM) */
     /* The last optimised decode left tok_slot[0..fast_n_tok) and blk[0..
      * fast_n_blk) (ring entries) final for token count fast_token (0 = no
      * such lists): a twin cache with the same configuration and history

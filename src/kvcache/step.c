@@ -83,8 +83,7 @@ aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q
 
 aether_status aether_kv_step_rows_twin_(const aether_attn_config *cfg, const float *q,
                                         size_t q_heads, const float *k, const float *v,
-                                        aether_kvcache *c, const aether_kvcache *prev,
-                                        float *out)
+                                        aether_kvcache *c, const aether_kvcache *prev, float *out)
 {
     return step_rows(cfg, q, q_heads, k, v, c, prev, out);
 }

@@ -71,14 +71,19 @@ static aether_status make_plan(const aether_blob_view *blob, const aether_head_c
     if (st != AETHER_OK)
         return st;
     switch (mode) {
-    case AETHER_MODEL_COPY: p->borrow = 0; break;
+    case AETHER_MODEL_COPY:
+        p->borrow = 0;
+        break;
     case AETHER_MODEL_BORROW:
         if (!can_borrow(blob))
             return AETHER_ERR_UNSUPPORTED;
         p->borrow = 1;
         break;
-    case AETHER_MODEL_BORROW_IF_POSSIBLE: p->borrow = can_borrow(blob); break;
-    default: return AETHER_ERR_INVALID_ARG;
+    case AETHER_MODEL_BORROW_IF_POSSIBLE:
+        p->borrow = can_borrow(blob);
+        break;
+    default:
+        return AETHER_ERR_INVALID_ARG;
     }
     return AETHER_OK;
 }

@@ -13,7 +13,7 @@ struct aether_model {
     const float *w; /* layout.total_elems weights, borrowed or inside the buffer */
     int borrowed;
     int f16_source;
-    void *owned_;   /* malloc'd block (create), NULL for init */
+    void *owned_; /* malloc'd block (create), NULL for init */
 };
 
 #define AETHER_MODEL_MAGIC 0x4D4F444Cu /* "MODL" */

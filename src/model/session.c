@@ -108,8 +108,8 @@ static aether_status layout(aether_arena *ar, const aether_model *m, const sess_
     return ar->status;
 }
 
-aether_status aether_model_session_size(const aether_model *model,
-                                        const aether_session_params *p, size_t *bytes)
+aether_status aether_model_session_size(const aether_model *model, const aether_session_params *p,
+                                        size_t *bytes)
 {
     aether_session_params def = aether_model_session_params_default();
     aether_model_session *s;

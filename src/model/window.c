@@ -13,14 +13,14 @@ struct aether_window {
     const aether_model *model;
     aether_window_params p;
     size_t dim, n_classes;
-    float *ring;      /* W x dim, slot-major */
-    size_t next;      /* slot the next frame goes to */
-    size_t held;      /* frames held, <= W */
-    uint64_t pushed;  /* frames pushed since init / reset */
-    void *ws;         /* forward workspace for W frames */
+    float *ring;     /* W x dim, slot-major */
+    size_t next;     /* slot the next frame goes to */
+    size_t held;     /* frames held, <= W */
+    uint64_t pushed; /* frames pushed since init / reset */
+    void *ws;        /* forward workspace for W frames */
     size_t ws_len;
-    size_t bytes;     /* the whole block */
-    void *owned;      /* malloc'd block (create), NULL for init */
+    size_t bytes; /* the whole block */
+    void *owned;  /* malloc'd block (create), NULL for init */
 };
 
 aether_status aether_window_params_from_meta(const aether_blob_model_meta *meta,
@@ -257,8 +257,8 @@ aether_status aether_window_workspace_size(const aether_model *model,
     return aether_model_forward_workspace_size(model, p->frames, bytes);
 }
 
-aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len,
-                                        float *logits, float *pooled)
+aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len, float *logits,
+                                        float *pooled)
 {
     size_t need = 0;
     aether_status st;

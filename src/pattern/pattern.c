@@ -265,8 +265,8 @@ aether_status aether_pattern_blocks(const aether_attn_config *cfg, size_t i, siz
     return AETHER_OK;
 }
 
-void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
-                                 size_t *out, size_t cap, size_t *n_out)
+void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t seq, size_t *out,
+                                 size_t cap, size_t *n_out)
 {
     size_t ug[AETHER_MAX_GLOBALS], nug = unique_globals(cfg, ug);
     sink fill;
@@ -277,8 +277,8 @@ void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t
     *n_out = fill.n;
 }
 
-void aether_pattern_blocks_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
-                                 size_t *out, size_t cap, size_t *n_out)
+void aether_pattern_blocks_fill_(const aether_attn_config *cfg, size_t i, size_t seq, size_t *out,
+                                 size_t cap, size_t *n_out)
 {
     sink fill;
     fill.out = out;

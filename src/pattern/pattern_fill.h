@@ -11,11 +11,11 @@
 
 /* The list aether_pattern_tokens returns; *n_out its length, at most cap
  * entries written. */
-void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
-                                 size_t *out, size_t cap, size_t *n_out);
+void aether_pattern_tokens_fill_(const aether_attn_config *cfg, size_t i, size_t seq, size_t *out,
+                                 size_t cap, size_t *n_out);
 
 /* The list aether_pattern_blocks returns, likewise. */
-void aether_pattern_blocks_fill_(const aether_attn_config *cfg, size_t i, size_t seq,
-                                 size_t *out, size_t cap, size_t *n_out);
+void aether_pattern_blocks_fill_(const aether_attn_config *cfg, size_t i, size_t seq, size_t *out,
+                                 size_t cap, size_t *n_out);
 
 #endif /* AETHER_PATTERN_PATTERN_FILL_H */

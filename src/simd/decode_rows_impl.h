@@ -175,9 +175,9 @@ static void AE_FN(dots_any)(const float *q, const float *qv, size_t nh, size_t d
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
 void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
-                               const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
-                               const aether_rows *blocks, const size_t *blk, size_t n_blk,
-                               float *acc, float *out)
+                        const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
+                        const aether_rows *blocks, const size_t *blk, size_t n_blk, float *acc,
+                        float *out)
 {
     float s[4 * AE_QB];
     float m[4], l[4];
@@ -233,8 +233,8 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
         if (b.tc)
             AE_RN(accum_group)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
         if (b.bc)
-            AE_FN(accum_group)(acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc,
-                               s + b.tc);
+            AE_FN(accum_group)
+            (acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
     }
     for (h = 0; h < nh; ++h)
         AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
@@ -358,10 +358,9 @@ static void AE_RN(accum_heads)(float *acc, size_t nh, size_t dim, const size_t *
  * scores of a batch for every row, per row the max / exp pass, then the
  * weighted sums. Rows of different kv heads share each candidate's cache
  * lines instead of striding over the rows once per head. */
-void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
-                               float scale, const AE_RROWS *tokens, const size_t *tok,
-                               size_t n_tok, const aether_rows *blocks, const size_t *blk,
-                               size_t n_blk, float *out)
+void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
+                        const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
+                        const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out)
 {
     float s[AETHER_QHEADS_MAX * AE_QB];
     float m[AETHER_QHEADS_MAX], l[AETHER_QHEADS_MAX];
@@ -378,18 +377,18 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
         c = b.tc + b.bc;
         AE_FN(pad_rows)(s, nh, c);
         if (b.tc)
-            AE_RN(dots_heads)(q, nh, dim, koff, tokens->k, tokens->stride, tok + b.ta, b.tc,
-                              scale, s);
+            AE_RN(dots_heads)
+            (q, nh, dim, koff, tokens->k, tokens->stride, tok + b.ta, b.tc, scale, s);
         if (b.bc)
-            AE_FN(dots_heads)(q, nh, dim, koff, blocks->k, blocks->stride, blk + b.ba, b.bc,
-                              scale, s + b.tc);
+            AE_FN(dots_heads)
+            (q, nh, dim, koff, blocks->k, blocks->stride, blk + b.ba, b.bc, scale, s + b.tc);
         AE_FN(softmax_rows)(s, nh, c, m, l, out, dim);
         if (b.tc)
-            AE_RN(accum_heads)(out, nh, dim, koff, tokens->v, tokens->stride, tok + b.ta, b.tc,
-                               s);
+            AE_RN(accum_heads)
+            (out, nh, dim, koff, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
         if (b.bc)
-            AE_FN(accum_heads)(out, nh, dim, koff, blocks->v, blocks->stride, blk + b.ba, b.bc,
-                               s + b.tc);
+            AE_FN(accum_heads)
+            (out, nh, dim, koff, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
     }
     for (h = 0; h < nh; ++h)
         AE_FN(finish_row)(out + h * dim, dim, l[h], out + h * dim);

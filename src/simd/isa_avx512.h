@@ -60,8 +60,8 @@ static inline void ae_hsum4(__m512 a, __m512 b, __m512 c, __m512 d, float *out)
  * (row, key) sums - instead of a horizontal sum per key. Handles n rounded
  * down to a multiple of 4 and returns that count; s[h * sstride + j]. */
 static inline size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, size_t stride,
-                         const size_t *idx, size_t n, float scale, float *s, size_t sstride,
-                         size_t nh)
+                                const size_t *idx, size_t n, float scale, float *s,
+                                size_t sstride, size_t nh)
 {
     size_t j, k, nk = dim / 4;
     __m512 sc = _mm512_set1_ps(scale);

@@ -48,16 +48,16 @@
 #define AE_STR(x) AE_STR2(x)
 
 #if AE_ISA_ON
-#define AE_RV 2u              /* row vectors per tile */
-#define AE_R (AE_RV * AE_VW)  /* rows per tile */
-#define AE_MK 4u              /* keys per score register block */
-#define AE_PR 4u              /* rows per P.V register block */
+#define AE_RV 2u             /* row vectors per tile */
+#define AE_R (AE_RV * AE_VW) /* rows per tile */
+#define AE_MK 4u             /* keys per score register block */
+#define AE_PR 4u             /* rows per P.V register block */
 #define AE_KC AETHER_TILE_KC
-#define AE_BATCH 64u          /* gathered candidates scored at a time */
-#define AE_QB 256u            /* decode: candidates per softmax update */
-#define AE_UMAX 48u           /* largest shared landmark union (<= AE_KC) */
-#define AE_PFMAX 512u         /* far token rows prefetched per tile */
-#define AE_DC 32u             /* head-dimension columns per gathered key block */
+#define AE_BATCH 64u  /* gathered candidates scored at a time */
+#define AE_QB 256u    /* decode: candidates per softmax update */
+#define AE_UMAX 48u   /* largest shared landmark union (<= AE_KC) */
+#define AE_PFMAX 512u /* far token rows prefetched per tile */
+#define AE_DC 32u     /* head-dimension columns per gathered key block */
 
 /* tile.c: the tile kernel, and the ops' exp and prefetch. */
 void AE_XFN(tile)(const aether_tile *t);
@@ -80,12 +80,12 @@ void AE_XFN(query_heads)(const float *q, size_t nh, size_t dim, const size_t *ko
                          const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
 void AE_XFN(query_group16)(const float *q, size_t nh, size_t dim, float scale,
                            const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
+                           const aether_rows *blocks, const size_t *blk, size_t n_blk, float *acc,
+                           float *out);
+void AE_XFN(query_heads16)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
+                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                            const aether_rows *blocks, const size_t *blk, size_t n_blk,
-                           float *acc, float *out);
-void AE_XFN(query_heads16)(const float *q, size_t nh, size_t dim, const size_t *koff,
-                           float scale, const aether_rows16 *tokens, const size_t *tok,
-                           size_t n_tok, const aether_rows *blocks, const size_t *blk,
-                           size_t n_blk, float *out);
+                           float *out);
 void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
 void AE_XFN(widen_f16)(const uint16_t *src, float *dst, size_t n);
 

@@ -52,8 +52,8 @@ static void AE_FN(accum)(float *acc, size_t d0, size_t dim, const float *base, s
     for (; d + AE_VW <= dim; d += AE_VW) {
         AE_V a0 = AE_LOADU(acc + d);
         for (a = 0; a < n; ++a)
-            a0 = AE_FMA(AE_SET1(w[a * wstride]),
-                        AE_LOADU(base + (idx ? idx[a] : a) * stride + d), a0);
+            a0 = AE_FMA(AE_SET1(w[a * wstride]), AE_LOADU(base + (idx ? idx[a] : a) * stride + d),
+                        a0);
         AE_STOREU(acc + d, a0);
     }
     for (; d < dim; ++d) {

@@ -15,17 +15,26 @@ AE_GETTERS(AE_ISA);
 
 #if AE_ISA_ON
 static const aether_simd_ops AE_FN(ops) = {
-    AE_STR(AE_ISA),           AE_R,
-    AE_XFN(tile),             AE_XFN(query),
-    AE_XFN(exp_array),        AE_XFN(query_group),
-    AE_XFN(matvec),           AE_XFN(query_heads),
-    AE_XFN(prefetch_rows),    AE_XFN(widen_f16),
-    AE_XFN(query_group16),    AE_XFN(query_heads16),
+    AE_STR(AE_ISA),
+    AE_R,
+    AE_XFN(tile),
+    AE_XFN(query),
+    AE_XFN(exp_array),
+    AE_XFN(query_group),
+    AE_XFN(matvec),
+    AE_XFN(query_heads),
+    AE_XFN(prefetch_rows),
+    AE_XFN(widen_f16),
+    AE_XFN(query_group16),
+    AE_XFN(query_heads16),
     AE_VW,
 };
 
 static const aether_simd_probes AE_FN(probes) = {
-    AE_STR(AE_ISA), AE_VW, AE_XFN(fma_probe), AE_XFN(read_probe),
+    AE_STR(AE_ISA),
+    AE_VW,
+    AE_XFN(fma_probe),
+    AE_XFN(read_probe),
 };
 
 const aether_simd_ops *AE_GETTER(aether_simd_, AE_ISA)(void)

@@ -33,19 +33,19 @@
 #define AETHER_TILE_RMAX 32u
 
 typedef struct aether_tile {
-    size_t rows;               /* 1..ops->rows */
+    size_t rows; /* 1..ops->rows */
     size_t dim;
     float scale;
-    const float *const *q;     /* rows pointers to dim floats */
-    float *const *out;         /* rows pointers to dim floats */
-    const size_t *lo, *hi;     /* rows windows [lo, hi] (inclusive, lo <= hi) */
+    const float *const *q;        /* rows pointers to dim floats */
+    float *const *out;            /* rows pointers to dim floats */
+    const size_t *lo, *hi;        /* rows windows [lo, hi] (inclusive, lo <= hi) */
     const size_t *const *ext_tok; /* rows lists of extra token indices (or NULL) */
     const size_t *n_ext_tok;
     const size_t *const *ext_blk; /* rows lists of landmark block indices (or NULL) */
     const size_t *n_ext_blk;
-    aether_rows tokens;        /* token rows of this kv head */
-    aether_rows blocks;        /* landmark rows of this kv head (k NULL if none) */
-    float *scratch;            /* aether_tile_scratch_floats(dim) floats, 64-byte aligned */
+    aether_rows tokens; /* token rows of this kv head */
+    aether_rows blocks; /* landmark rows of this kv head (k NULL if none) */
+    float *scratch;     /* aether_tile_scratch_floats(dim) floats, 64-byte aligned */
 } aether_tile;
 
 /* Scratch floats any ISA's tile needs for this head dimension: Q^T,
@@ -103,8 +103,7 @@ typedef struct aether_simd_ops {
                           float *out);
     void (*query_heads16)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
-                          const aether_rows *blocks, const size_t *blk, size_t n_blk,
-                          float *out);
+                          const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
     size_t lanes; /* floats per vector */
 } aether_simd_ops;
 
@@ -131,7 +130,7 @@ typedef struct aether_simd_probes {
  * aether_simd_probes_<isa>_ its probes, both NULL where this build does
  * not target the ISA. src/dispatch/mode.c declares one pair per row of its
  * table. */
-#define AETHER_SIMD_GETTERS(isa)                     \
+#define AETHER_SIMD_GETTERS(isa)                       \
     const aether_simd_ops *aether_simd_##isa##_(void); \
     const aether_simd_probes *aether_simd_probes_##isa##_(void)
 

@@ -84,7 +84,7 @@ typedef struct AE_FN(pfq) {
 
 /* Rows sharing the previous row's list add nothing; `steps` calls of
  * pf_step follow. */
-static void AE_FN(pf_init)(AE_FN(pfq) *q, const aether_tile *t, size_t steps)
+static void AE_FN(pf_init)(AE_FN(pfq) * q, const aether_tile *t, size_t steps)
 {
     size_t r, a;
     q->n = q->i = q->d = q->per = 0;
@@ -101,7 +101,7 @@ static void AE_FN(pf_init)(AE_FN(pfq) *q, const aether_tile *t, size_t steps)
 }
 
 /* The next `per` lines of K and of V. */
-static void AE_FN(pf_step)(AE_FN(pfq) *q)
+static void AE_FN(pf_step)(AE_FN(pfq) * q)
 {
     size_t c;
     for (c = 0; c < q->per && q->i < q->n; ++c) {
@@ -144,7 +144,7 @@ static void AE_FN(scores_half)(const float *qt, const float *k0, const float *k1
  * key group outside one vector's range is scored for the other only (the
  * caller masks those entries anyway). pf (or NULL): prefetch steps. */
 static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const size_t *idx,
-                          size_t dim, size_t kc, float scale, float *st, AE_FN(pfq) *pf,
+                          size_t dim, size_t kc, float scale, float *st, AE_FN(pfq) * pf,
                           const size_t *jr)
 {
     AE_V sc = AE_SET1(scale);
@@ -162,8 +162,8 @@ static void AE_FN(scores)(const float *qt, const float *kb, size_t stride, const
             int u0 = j < jr[1] && j + AE_MK > jr[0], u1 = j < jr[3] && j + AE_MK > jr[2];
             if (!u0 || !u1) {
                 if (u0 || u1)
-                    AE_FN(scores_half)(qt, k0, k1, k2, k3, dim, u0 ? 0 : AE_VW, sc,
-                                       st + j * AE_R);
+                    AE_FN(scores_half)
+                    (qt, k0, k1, k2, k3, dim, u0 ? 0 : AE_VW, sc, st + j * AE_R);
                 continue;
             }
         }
@@ -206,13 +206,14 @@ static void AE_FN(pv_row)(const float *p, const float *vb, size_t stride, size_t
                           size_t j1, size_t d0, size_t dim, float *o)
 {
     if (j1 > j0)
-        AE_FN(accum)(o, d0, dim, vb + j0 * stride, stride, NULL, j1 - j0, p + j0 * AE_R + r, AE_R);
+        AE_FN(accum)
+        (o, d0, dim, vb + j0 * stride, stride, NULL, j1 - j0, p + j0 * AE_R + r, AE_R);
 }
 
 /* P.V of a chunk: AE_PR rows share each V load where their ranges overlap;
  * the rest (range edges, dim tail, leftover rows) goes row by row. */
 static void AE_FN(pv)(const float *p, const float *vb, size_t stride, size_t dim, size_t rows,
-                      const size_t *j0, const size_t *j1, float *o, AE_FN(pfq) *pf)
+                      const size_t *j0, const size_t *j1, float *o, AE_FN(pfq) * pf)
 {
     size_t dv = dim - dim % AE_VW, r0 = 0, r, d, j, pd;
     for (; r0 + AE_PR <= rows; r0 += AE_PR) {
@@ -461,8 +462,8 @@ static unsigned AE_FN(far)(const aether_tile *t, const float *qt, float *st, flo
     for (r = 0; r < rows; ++r) {
         size_t nt = E ? t->n_ext_tok[r] : 0, nb = nu ? t->n_ext_blk[r] : 0;
         if (nt)
-            AE_FN(accum)(o + r * dim, 0, dim, t->tokens.v, t->tokens.stride, t->ext_tok[r], nt,
-                         st + r, AE_R);
+            AE_FN(accum)
+            (o + r * dim, 0, dim, t->tokens.v, t->tokens.stride, t->ext_tok[r], nt, st + r, AE_R);
         if (!nb)
             continue;
         if (r == 0 || t->ext_blk[r] != t->ext_blk[r - 1])
@@ -545,8 +546,8 @@ void AE_XFN(tile)(const aether_tile *t)
                 v[1] = j1[r] > v[1] ? j1[r] : v[1];
             }
         }
-        AE_FN(scores)(qt, t->tokens.k + c0 * stride, stride, NULL, dim, kc, t->scale, st, &pf,
-                      jr);
+        AE_FN(scores)
+        (qt, t->tokens.k + c0 * stride, stride, NULL, dim, kc, t->scale, st, &pf, jr);
         /* Mask: keys outside a row's window get -inf and no P.V work. */
         for (r = 0; r < AE_R; ++r) {
             for (j = 0; j < j0[r]; ++j)
@@ -564,11 +565,13 @@ void AE_XFN(tile)(const aether_tile *t)
     for (r = 0; r < rows; ++r) {
         float *orow = o + r * dim;
         if (!(done & 1u) && t->n_ext_tok && t->n_ext_tok[r])
-            AE_FN(row_list)(t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r],
-                            &m[r], &l[r], orow);
+            AE_FN(row_list)
+            (t->q[r], dim, t->scale, &t->tokens, t->ext_tok[r], t->n_ext_tok[r], &m[r], &l[r],
+             orow);
         if (!(done & 2u) && t->n_ext_blk && t->n_ext_blk[r])
-            AE_FN(row_list)(t->q[r], dim, t->scale, &t->blocks, t->ext_blk[r], t->n_ext_blk[r],
-                            &m[r], &l[r], orow);
+            AE_FN(row_list)
+            (t->q[r], dim, t->scale, &t->blocks, t->ext_blk[r], t->n_ext_blk[r], &m[r], &l[r],
+             orow);
         AE_FN(finish_row)(orow, dim, l[r], t->out[r]);
     }
 }

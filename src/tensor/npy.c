@@ -71,13 +71,13 @@ typedef struct {
 
 /* Parsed header before semantic checks. */
 typedef struct {
-    const char *descr;   /* points into the header, not terminated */
+    const char *descr; /* points into the header, not terminated */
     size_t descr_len;
     int descr_is_string; /* 0: structured (list) descr */
     int fortran;
     size_t ndim;
     size_t shape[AETHER_NPY_MAX_DIMS];
-    int dim_overflow;    /* a single dimension does not fit size_t */
+    int dim_overflow; /* a single dimension does not fit size_t */
 } npy_header;
 
 static void skip_ws(cursor *c)

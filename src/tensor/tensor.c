@@ -10,8 +10,8 @@ aether_status aether_tensor_numel(size_t seq, size_t heads, size_t dim, size_t *
     return aether_size_mul3(seq, heads, dim, out);
 }
 
-aether_status aether_tensor_view(aether_tensor *t, float *data, size_t data_len,
-                                 size_t seq, size_t heads, size_t dim)
+aether_status aether_tensor_view(aether_tensor *t, float *data, size_t data_len, size_t seq,
+                                 size_t heads, size_t dim)
 {
     size_t n;
     if (!t)

@@ -95,8 +95,9 @@ static aether_status make_plan(const aether_model *model, const aether_tracks_pa
 static aether_status layout(aether_arena *ar, const tracks_plan *tp, aether_tracks **out)
 {
     aether_tracks *t = (aether_tracks *)aether_arena_alloc(ar, 1, sizeof *t, AETHER_ALIGN);
-    aether_track_slot_ *slots = (aether_track_slot_ *)aether_arena_alloc(
-        ar, tp->n_slots, sizeof *slots, AETHER_ALIGN);
+    aether_track_slot_ *slots = (aether_track_slot_ *)aether_arena_alloc(ar, tp->n_slots,
+                                                                         sizeof *slots,
+                                                                         AETHER_ALIGN);
     size_t mem_bytes;
     unsigned char *mem = NULL;
     void *ws;

@@ -10,7 +10,7 @@
  * aether_tracks_slot_is_clear checks. */
 typedef struct aether_track_slot_ {
     uint64_t id;
-    uint64_t lru;        /* table tick of the track's latest step */
+    uint64_t lru; /* table tick of the track's latest step */
     uint64_t frames;
     double first_seen, last_seen;
     aether_model_session *session; /* inside this slot's memory block (session mode) */
@@ -23,16 +23,16 @@ struct aether_tracks {
     const aether_model *model;
     aether_tracks_params params;
     size_t input_dim;
-    size_t n_slots;          /* max_tracks + 1: one spare for atomic creation */
-    size_t stride;           /* bytes per slot memory block (multiple of 64) */
+    size_t n_slots; /* max_tracks + 1: one spare for atomic creation */
+    size_t stride;  /* bytes per slot memory block (multiple of 64) */
     aether_track_slot_ *slots;
-    unsigned char *mem;      /* n_slots * stride bytes */
-    void *ws;                /* window mode: the shared forward workspace */
+    unsigned char *mem; /* n_slots * stride bytes */
+    void *ws;           /* window mode: the shared forward workspace */
     size_t ws_len;
-    size_t total_bytes;      /* the size query's answer */
+    size_t total_bytes; /* the size query's answer */
     size_t active;
     uint64_t tick;
-    double now;              /* newest timestamp seen (-inf before any) */
+    double now; /* newest timestamp seen (-inf before any) */
     aether_tracks_stats stats;
     void *owned_;
 };

@@ -33,8 +33,8 @@ void aether_adam_free(aether_adam *a)
     a->n = 0;
 }
 
-aether_status aether_adam_step(aether_adam *a, float *w, const float *grad, float lr,
-                               float beta1, float beta2, float eps, float weight_decay)
+aether_status aether_adam_step(aether_adam *a, float *w, const float *grad, float lr, float beta1,
+                               float beta2, float eps, float weight_decay)
 {
     double c1, c2;
     size_t i;
@@ -69,6 +69,6 @@ float aether_lr_schedule(float base, size_t step, size_t warmup, size_t total, f
     frac = (double)(step - warmup) / (double)(total - warmup);
     if (frac > 1.0)
         frac = 1.0;
-    return (float)((double)base * ((double)min_frac +
-                                   (1.0 - (double)min_frac) * 0.5 * (1.0 + cos(3.141592653589793 * frac))));
+    return (float)((double)base * ((double)min_frac + (1.0 - (double)min_frac) * 0.5 *
+                                                          (1.0 + cos(3.141592653589793 * frac))));
 }

@@ -17,7 +17,7 @@
 #include "kernels/sparse_internal.h"
 
 typedef struct ex_ws {
-    float *h;        /* (L + 1) x N x I: h_0 (normalised input) .. h_L */
+    float *h;             /* (L + 1) x N x I: h_0 (normalised input) .. h_L */
     float *q, *k, *v, *a; /* per layer: N x QW, N x KVW, N x KVW, N x QW */
     void *attn;
     size_t attn_len;
@@ -27,7 +27,7 @@ typedef struct ex_ws {
     float *tmp, *pooled, *dpooled, *logits;
     size_t *tok, *blk;
     size_t tok_cap, blk_cap;
-    double *p;       /* softmax weights of one query */
+    double *p; /* softmax weights of one query */
     size_t p_cap;
 } ex_ws;
 
@@ -185,8 +185,8 @@ static aether_status forward(const aether_train_net *net, const float *frames, s
 /* ---------------- backward helpers ---------------- */
 
 /* gW[i][j] += x[i] * dy[j]; dx[i] += sum_j W[i][j] dy[j] (dx may be NULL). */
-static void matvec_back(const float *x, size_t rows, const float *W, size_t cols,
-                        const float *dy, float *gW, float *dx)
+static void matvec_back(const float *x, size_t rows, const float *W, size_t cols, const float *dy,
+                        float *gW, float *dx)
 {
     size_t i, j;
     for (i = 0; i < rows; ++i) {
@@ -231,7 +231,8 @@ static void attn_query_back(const float *q, const float *dout, size_t d, float s
     if (n_c == 0)
         return;
     for (c = 0; c < n_c; ++c) {
-        const float *kc = c < n_tok ? r->k + tok[c] * r->stride : r->lk + blk[c - n_tok] * r->stride;
+        const float *kc = c < n_tok ? r->k + tok[c] * r->stride
+                                    : r->lk + blk[c - n_tok] * r->stride;
         p[c] = (double)scale * dot_d(q, kc, d);
         if (p[c] > m)
             m = p[c];
@@ -241,7 +242,8 @@ static void attn_query_back(const float *q, const float *dout, size_t d, float s
         z += p[c];
     }
     for (c = 0; c < n_c; ++c) {
-        const float *vc = c < n_tok ? r->v + tok[c] * r->stride : r->lv + blk[c - n_tok] * r->stride;
+        const float *vc = c < n_tok ? r->v + tok[c] * r->stride
+                                    : r->lv + blk[c - n_tok] * r->stride;
         p[c] /= z;
         dd += p[c] * dot_d(dout, vc, d);
     }
@@ -290,7 +292,7 @@ static aether_status attn_back(const aether_train_net *net, size_t n, size_t l, 
             n_tok = net->head.cfg.causal ? i + 1 : n;
         } else {
             st = aether_sparse_candidates_(cfg, i, n, w->tok, w->tok_cap, &n_tok, w->blk,
-                                          w->blk_cap, &n_blk);
+                                           w->blk_cap, &n_blk);
             if (st != AETHER_OK)
                 return st;
         }
@@ -306,8 +308,8 @@ static aether_status attn_back(const aether_train_net *net, size_t n, size_t l, 
             r.dlk = w->dlm_k + hk * d;
             r.dlv = w->dlm_v + hk * d;
             r.stride = KVW;
-            attn_query_back(ql + (i * qh + h) * d, w->da + (i * qh + h) * d, d, scale, &r,
-                            w->tok, n_tok, w->blk, n_blk, w->p, w->dq + (i * qh + h) * d);
+            attn_query_back(ql + (i * qh + h) * d, w->da + (i * qh + h) * d, d, scale, &r, w->tok,
+                            n_tok, w->blk, n_blk, w->p, w->dq + (i * qh + h) * d);
         }
     }
     /* a landmark is its block's mean: spread its gradient equally */
@@ -390,8 +392,8 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
             dl[j] = (float)((double)weight * (exp((double)w.logits[j] - lse) - (j == label)));
         for (j = 0; j < I; ++j)
             w.dpooled[j] = 0.0f;
-        matvec_back(w.pooled, I, W + net->layout.classifier, C, dl,
-                    grad + net->layout.classifier, w.dpooled);
+        matvec_back(w.pooled, I, W + net->layout.classifier, C, dl, grad + net->layout.classifier,
+                    w.dpooled);
         memset(w.dh, 0, n * I * sizeof(float));
         if (pool == AETHER_POOL_LAST) {
             for (j = 0; j < I; ++j)

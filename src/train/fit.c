@@ -66,13 +66,13 @@ typedef struct batch_job {
     const example *ex;
     size_t n_ex;
     const float *class_w;
-    float *slot_grad;  /* n_ex x n_params */
+    float *slot_grad;   /* n_ex x n_params */
     float *slot_frames; /* per worker: window x dim */
-    void *slot_ws;     /* per worker */
+    void *slot_ws;      /* per worker */
     size_t ws_len;
     size_t n_params, n_workers;
-    double *loss;      /* n_ex */
-    size_t *pred;      /* n_ex */
+    double *loss;          /* n_ex */
+    size_t *pred;          /* n_ex */
     aether_status *status; /* per worker */
 } batch_job;
 
@@ -265,8 +265,8 @@ aether_status aether_train_fit(aether_train_net *net, const aether_train_recordi
     job.loss = (double *)malloc(c.batch * sizeof(double));
     job.pred = (size_t *)malloc(c.batch * sizeof(size_t));
     job.status = (aether_status *)malloc(workers * sizeof(aether_status));
-    if (!ex || !best_w || !orig_w || !grad || !job.slot_grad || !job.slot_frames || !job.slot_ws ||
-        !job.loss || !job.pred || !job.status) {
+    if (!ex || !best_w || !orig_w || !grad || !job.slot_grad || !job.slot_frames ||
+        !job.slot_ws || !job.loss || !job.pred || !job.status) {
         st = AETHER_ERR_NO_MEM;
         goto done;
     }

@@ -73,7 +73,8 @@ static int make_inputs(void)
     {
         unsigned char *enc = NULL;
         size_t enc_len = 0;
-        ok &= aether_npy_encode(AETHER_DTYPE_F32, 2, shape, g_frames, &enc, &enc_len) == AETHER_OK;
+        ok &= aether_npy_encode(AETHER_DTYPE_F32, 2, shape, g_frames, &enc, &enc_len) ==
+              AETHER_OK;
         if (enc) {
             ok &= write_bytes("trunc.npy", enc, enc_len / 2);
             free(enc);
@@ -122,13 +123,13 @@ static int make_inputs(void)
     free(b);
     /* Recordings. */
     {
-        static const char line[] =
-            "{\"timestamp\":1772472969.092,\"subcarriers\":[0.0,3.0,4.1,8.0,10.2,13.1,15.1,16.0]}";
+        static const char line[] = "{\"timestamp\":1772472969.092,\"subcarriers\":[0.0,3.0,4.1,8."
+                                   "0,10.2,13.1,15.1,16.0]}";
         char buf[512];
         snprintf(buf, sizeof buf, "%s\n%.*s", line, (int)(sizeof line / 2), line);
         ok &= write_bytes("trunc.csi.jsonl", buf, strlen(buf));
-        snprintf(buf, sizeof buf, "%s\n{\"timestamp\": oops\n[1,2]\n{\"subcarriers\":[NaN,1]}\n%s\n",
-                 line, line);
+        snprintf(buf, sizeof buf,
+                 "%s\n{\"timestamp\": oops\n[1,2]\n{\"subcarriers\":[NaN,1]}\n%s\n", line, line);
         ok &= write_bytes("badlines.csi.jsonl", buf, strlen(buf));
         ok &= write_bytes("trunc.npz", "PK\x03\x04\x14\x00\x00\x00\x08\x00", 10);
         ok &= write_bytes("empty.csi.jsonl", "", 0);
@@ -328,12 +329,13 @@ static void test_inspect_bad_blobs(void)
 
 static void cleanup(void)
 {
-    static const char *const names[] = {
-        "good.npy",  "nan.npy",      "inf.npy",     "skip5.npy",  "wrongdim.npy",
-        "empty.npy", "trunc.npy",    "garbage.npy", "garbage.rvne", "garbage.bin",
-        "good.rvne", "trunc.rvne",   "crc.rvne",    "nanw.rvne",  "other.rvne",
-        "trunc.csi.jsonl", "badlines.csi.jsonl", "trunc.npz", "empty.csi.jsonl",
-        "stdout.txt", "stderr.txt"};
+    static const char *const names[] =
+        {"good.npy",           "nan.npy",     "inf.npy",         "skip5.npy",
+         "wrongdim.npy",       "empty.npy",   "trunc.npy",       "garbage.npy",
+         "garbage.rvne",       "garbage.bin", "good.rvne",       "trunc.rvne",
+         "crc.rvne",           "nanw.rvne",   "other.rvne",      "trunc.csi.jsonl",
+         "badlines.csi.jsonl", "trunc.npz",   "empty.csi.jsonl", "stdout.txt",
+         "stderr.txt"};
     size_t i;
     char p[512];
     for (i = 0; i < sizeof names / sizeof names[0]; ++i) {

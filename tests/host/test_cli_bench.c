@@ -119,7 +119,8 @@ static void test_opt_equals_value(void)
             rc = run(ref, &out, &err);
             CHECK_EQ_INT(rc, 0);
             CHECK(strstr(out, "kernels: reference (bit-exact comparisons)") != NULL);
-            CHECK(strstr(out, "\nforward_gqa_") != NULL && strstr(out, " passed, 0 failed") != NULL);
+            CHECK(strstr(out, "\nforward_gqa_") != NULL &&
+                  strstr(out, " passed, 0 failed") != NULL);
             free(out);
             free(err);
         } else {
@@ -283,8 +284,8 @@ static void test_png_without_gnuplot(void)
     CHECK_EQ_INT(rc, 1);
     CHECK_MSG(strstr(err, "--png needs gnuplot (Debian: gnuplot-nox)") != NULL, "stderr: %s",
               err);
-    CHECK(strstr(err, "not found") == NULL);       /* no shell's text */
-    CHECK(strstr(out, "kernels:") == NULL);        /* failed before running */
+    CHECK(strstr(err, "not found") == NULL); /* no shell's text */
+    CHECK(strstr(out, "kernels:") == NULL);  /* failed before running */
     CHECK(!file_size("pic.png", &size));
     free(out);
     free(err);
@@ -302,8 +303,9 @@ static void test_png_only_a_table_row(void)
                        NULL};
     const char *b[] = {"bench", "--png", "pic.png", "--only", "model", "--only", "bounds", NULL};
     long size;
-    expect(a, 2, "--png plots the sections 'curve forward' and 'curve stream', and --only "
-                 "selects neither");
+    expect(a, 2,
+           "--png plots the sections 'curve forward' and 'curve stream', and --only "
+           "selects neither");
     expect(b, 2, "selects neither");
     CHECK(!file_size("pic.png", &size));
 }
@@ -374,14 +376,14 @@ static void test_png_one_curve(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {
-        test_help_and_unknown_options, test_opt_equals_value, test_list,
-        test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
-        test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve};
-    static const char *const names[] = {
-        "test_help_and_unknown_options", "test_opt_equals_value", "test_list",
-        "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
-        "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve"};
+    static const check_test_fn tests[] =
+        {test_help_and_unknown_options, test_opt_equals_value,  test_list,
+         test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
+         test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve};
+    static const char *const names[] =
+        {"test_help_and_unknown_options", "test_opt_equals_value",  "test_list",
+         "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
+         "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve"};
     const char *tmp = getenv("TMPDIR");
     char p[600];
     int rc;

@@ -30,9 +30,10 @@
 #define GESTURE AETHER_SOURCE_DIR "/models/gesture.rvne"
 #define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
 
-static const char *const k_commands[] = {
-    "version", "conformance", "attn",     "bench",  "ab",     "csi",      "features", "init-blob",
-    "inspect", "packet",      "classify", "stream", "run",    "train",    "eval",     "baseline"};
+static const char *const k_commands[] = {"version", "conformance", "attn",     "bench",
+                                         "ab",      "csi",         "features", "init-blob",
+                                         "inspect", "packet",      "classify", "stream",
+                                         "run",     "train",       "eval",     "baseline"};
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
 /* Output of one run, kept for the checks after it. */
@@ -105,8 +106,8 @@ static void test_usage_errors(void)
         const char *a[] = {k_commands[i], "--no-such-option", NULL};
         int rc = run(a);
         CHECK_MSG(rc == 2, "aether %s --no-such-option: exit %d", k_commands[i], rc);
-        CHECK_MSG(has(g_err, "unknown option '--no-such-option'"),
-                  "aether %s: stderr '%.200s'", k_commands[i], g_err ? g_err : "");
+        CHECK_MSG(has(g_err, "unknown option '--no-such-option'"), "aether %s: stderr '%.200s'",
+                  k_commands[i], g_err ? g_err : "");
         CHECK_MSG(has(g_err, "--help"), "aether %s: no pointer to --help", k_commands[i]);
     }
     expect((const char *const[]){"classify", "extra", NULL}, 2, "unexpected argument 'extra'");
@@ -193,8 +194,8 @@ static void test_exit_table(void)
         CHECK_STATUS(aether_npy_save(p, AETHER_DTYPE_F32, 3, sq, z), AETHER_OK);
         path_of(p, sizeof p, "k.npy");
         CHECK_STATUS(aether_npy_save(p, AETHER_DTYPE_F32, 3, sk, z), AETHER_OK);
-        expect((const char *const[]){"attn", "--op=dense", "--q=q.npy", "--k=k.npy",
-                                     "--v=k.npy", "--out=o.npy", NULL},
+        expect((const char *const[]){"attn", "--op=dense", "--q=q.npy", "--k=k.npy", "--v=k.npy",
+                                     "--out=o.npy", NULL},
                5, "AETHER_ERR_");
     }
     /* a recording of malformed lines only: 4 */
@@ -234,11 +235,10 @@ static void test_metadata_defaults_and_features(void)
     aether_npy all;
     size_t shape[2];
     /* gesture.rvne: labels wave,circle_cw,no_gesture, pool mean, window 64 */
-    expect((const char *const[]){"features", EXCERPT, "--model=" GESTURE, "--out", "f.npy",
-                                 NULL},
+    expect((const char *const[]){"features", EXCERPT, "--model=" GESTURE, "--out", "f.npy", NULL},
            2, "choose one with --node N");
-    expect((const char *const[]){"features", EXCERPT, "--model", GESTURE, "--node", "1",
-                                 "--out", "f.npy", NULL},
+    expect((const char *const[]){"features", EXCERPT, "--model", GESTURE, "--node", "1", "--out",
+                                 "f.npy", NULL},
            0, "x 17 features (node 1, recipe csi-v1)");
     path_of(frames, sizeof frames, "f.npy");
     memset(&all, 0, sizeof all);
@@ -266,8 +266,8 @@ static void test_metadata_defaults_and_features(void)
               has(g_out, " label no_gesture "));
     }
     {
-        const char *a[] = {"classify", "--model", GESTURE, "--frames", "w64.npy", "--pool=last",
-                           "--json", NULL};
+        const char *a[] = {"classify", "--model",     GESTURE,  "--frames",
+                           "w64.npy",  "--pool=last", "--json", NULL};
         CHECK_EQ_INT(run(a), 0);
         CHECK(has(g_out, "\"pool\":\"last\"") && has(g_out, "\"label\":"));
     }
@@ -280,8 +280,8 @@ static void test_metadata_defaults_and_features(void)
      * (window mode, --every 64), both on the reference kernels */
     setenv("AETHER_KERNELS", "reference", 1);
     {
-        const char *a[] = {"run", "--model", GESTURE, "--input", EXCERPT, "--node=1",
-                           "--every=64", "--json", "--no-progress", NULL};
+        const char *a[] = {"run",      "--model",    GESTURE,  "--input",       EXCERPT,
+                           "--node=1", "--every=64", "--json", "--no-progress", NULL};
         CHECK_EQ_INT(run(a), 0);
         CHECK(array_after(g_out, "\"logits\":", run_logits, sizeof run_logits));
     }
@@ -304,13 +304,19 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_version_everywhere, test_help_everywhere,
-                                          test_usage_errors,       test_opt_equals_value,
-                                          test_exit_table,         test_path_messages,
+    static const check_test_fn tests[] = {test_version_everywhere,
+                                          test_help_everywhere,
+                                          test_usage_errors,
+                                          test_opt_equals_value,
+                                          test_exit_table,
+                                          test_path_messages,
                                           test_metadata_defaults_and_features};
-    static const char *const names[] = {"test_version_everywhere", "test_help_everywhere",
-                                        "test_usage_errors",       "test_opt_equals_value",
-                                        "test_exit_table",         "test_path_messages",
+    static const char *const names[] = {"test_version_everywhere",
+                                        "test_help_everywhere",
+                                        "test_usage_errors",
+                                        "test_opt_equals_value",
+                                        "test_exit_table",
+                                        "test_path_messages",
                                         "test_metadata_defaults_and_features"};
     const char *tmp = getenv("TMPDIR");
     int rc;

@@ -177,12 +177,13 @@ static void test_help_version_usage(void)
         expect(a, 2, "--labels takes 2..");
     }
     {
-        const char *a[] = {"train", "--data=data", "--labels=still,,moving", "--out=x.rvne", NULL};
+        const char *a[] = {"train", "--data=data", "--labels=still,,moving", "--out=x.rvne",
+                           NULL};
         expect(a, 2, "--labels takes 2..");
     }
     {
-        const char *a[] = {"train", "--data=data", "--labels=still,moving", "--out=x.rvne",
-                           "--lr=fast", NULL};
+        const char *a[] = {"train",        "--data=data", "--labels=still,moving",
+                           "--out=x.rvne", "--lr=fast",   NULL};
         expect(a, 2, "--lr needs a non-negative number");
     }
     {
@@ -190,8 +191,8 @@ static void test_help_version_usage(void)
         expect(a, 2, "--cv needs at least 2 folds");
     }
     {
-        const char *a[] = {"train", "--data=data", "--labels=still,moving", "--out=x.rvne",
-                           "--features=1-40", NULL};
+        const char *a[] = {"train",        "--data=data",     "--labels=still,moving",
+                           "--out=x.rvne", "--features=1-40", NULL};
         expect(a, 2, "bad --features list");
     }
     {
@@ -213,30 +214,81 @@ static void test_help_version_usage(void)
 static void test_train_eval_equals_form(void)
 {
     /* at most 30 arguments (cli_run.h) */
-    const char *eq[] = {"train", "--data=data", "--labels=still,moving", "--out=m_eq.rvne",
-                        "--input-dim=16", "--window=16", "--stride=8", "--epochs=3",
-                        "--seed=5", "--lr=0.01", "--pool=mean", "--kv-heads=2",
-                        "--features=0-12,15", "--trim-start=4", "--keep-last", "--quiet", NULL};
-    const char *sp[] = {"train", "data", "--labels", "still,moving", "--out", "m_sp.rvne",
-                        "--input-dim", "16", "--window", "16", "--stride", "8", "--epochs", "3",
-                        "--seed", "5", "--lr", "0.01", "--pool", "mean", "--kv-heads", "2",
-                        "--features", "0-12,15", "--trim-start", "4", "--keep-last", "--quiet",
+    const char *eq[] = {"train",
+                        "--data=data",
+                        "--labels=still,moving",
+                        "--out=m_eq.rvne",
+                        "--input-dim=16",
+                        "--window=16",
+                        "--stride=8",
+                        "--epochs=3",
+                        "--seed=5",
+                        "--lr=0.01",
+                        "--pool=mean",
+                        "--kv-heads=2",
+                        "--features=0-12,15",
+                        "--trim-start=4",
+                        "--keep-last",
+                        "--quiet",
                         NULL};
-    const char *other[] = {"train", "--data=data", "--labels=still,moving", "--out=m_s6.rvne",
-                           "--input-dim=16", "--window=16", "--stride=8", "--epochs=3",
-                           "--seed=6", "--lr=0.01", "--pool=mean", "--kv-heads=2",
-                           "--features=0-12,15", "--trim-start=4", "--keep-last", "--quiet",
+    const char *sp[] = {"train",
+                        "data",
+                        "--labels",
+                        "still,moving",
+                        "--out",
+                        "m_sp.rvne",
+                        "--input-dim",
+                        "16",
+                        "--window",
+                        "16",
+                        "--stride",
+                        "8",
+                        "--epochs",
+                        "3",
+                        "--seed",
+                        "5",
+                        "--lr",
+                        "0.01",
+                        "--pool",
+                        "mean",
+                        "--kv-heads",
+                        "2",
+                        "--features",
+                        "0-12,15",
+                        "--trim-start",
+                        "4",
+                        "--keep-last",
+                        "--quiet",
+                        NULL};
+    const char *other[] = {"train",
+                           "--data=data",
+                           "--labels=still,moving",
+                           "--out=m_s6.rvne",
+                           "--input-dim=16",
+                           "--window=16",
+                           "--stride=8",
+                           "--epochs=3",
+                           "--seed=6",
+                           "--lr=0.01",
+                           "--pool=mean",
+                           "--kv-heads=2",
+                           "--features=0-12,15",
+                           "--trim-start=4",
+                           "--keep-last",
+                           "--quiet",
                            NULL};
     const char *ev[] = {"eval", "--model=m_eq.rvne", "--data=data", "--all", "--json", NULL};
     const char *ev_val[] = {"eval", "--model=m_eq.rvne", "data", NULL};
-    const char *ev_win[] = {"eval", "--model=m_eq.rvne", "--data=data", "--all", "--json",
-                            "--window=32", "--stride=16", NULL};
+    const char *ev_win[] = {"eval",   "--model=m_eq.rvne", "--data=data", "--all",
+                            "--json", "--window=32",       "--stride=16", NULL};
     const char *ev_pf[] = {"eval", "--model=m_eq.rvne", "--data=data", "--per-file", "--all",
                            NULL};
-    const char *base[] = {"baseline", "--data=data", "--labels=still,moving", "--window=16",
-                          "--stride=8", "--all", "--json", NULL};
-    const char *probe[] = {"baseline", "data", "--labels=still,moving", "--window=16",
-                           "--stride=8", "--probe-means", NULL};
+    const char *base[] = {"baseline",    "--data=data", "--labels=still,moving",
+                          "--window=16", "--stride=8",  "--all",
+                          "--json",      NULL};
+    const char *probe[] = {"baseline",    "data",       "--labels=still,moving",
+                           "--window=16", "--stride=8", "--probe-means",
+                           NULL};
     const char *insp[] = {"inspect", "m_eq.rvne", NULL};
     size_t w16 = aether_train_eval_windows(N_FRAMES, 16, 8);
     size_t w32 = aether_train_eval_windows(N_FRAMES, 32, 16);
@@ -292,7 +344,8 @@ static void test_train_eval_equals_form(void)
     CHECK_EQ_INT(json_count(out, "windows"), 2 * N_PER_CLASS * w16);
     free(out);
     out = run_out(probe, 0);
-    CHECK(out && strstr(out, "mean-level probe on the time-based validation split: 2 recordings"));
+    CHECK(out &&
+          strstr(out, "mean-level probe on the time-based validation split: 2 recordings"));
     free(out);
 }
 
@@ -300,12 +353,14 @@ static void test_train_eval_equals_form(void)
  * 16 from its metadata) on a small synthetic folder of its labels. */
 static void test_eval_shipped_model(void)
 {
-    const char *a[] = {"eval", "--model=" AETHER_SOURCE_DIR "/models/gesture.rvne",
-                       "--data=gdata", "--all", "--json", NULL};
-    const char *text[] = {"eval", "--model", AETHER_SOURCE_DIR "/models/gesture.rvne", "gdata",
-                          "--all", NULL};
-    const char *misfit[] = {"eval", "--model", AETHER_SOURCE_DIR "/models/gesture.rvne",
-                            "--data", "data", "--labels", "still,moving", NULL};
+    const char *a[] = {"eval",         "--model=" AETHER_SOURCE_DIR "/models/gesture.rvne",
+                       "--data=gdata", "--all",
+                       "--json",       NULL};
+    const char *text[] = {"eval",  "--model", AETHER_SOURCE_DIR "/models/gesture.rvne",
+                          "gdata", "--all",   NULL};
+    const char *misfit[] = {"eval",         "--model", AETHER_SOURCE_DIR "/models/gesture.rvne",
+                            "--data",       "data",    "--labels",
+                            "still,moving", NULL};
     size_t w = aether_train_eval_windows(N_FRAMES, 64, 16);
     char *out = run_out(a, 0);
     CHECK_EQ_INT(json_count(out, "recordings"), 3 * N_PER_CLASS);
@@ -322,9 +377,10 @@ static void test_eval_shipped_model(void)
 
 static void test_cross_validation(void)
 {
-    const char *a[] = {"train", "--data=data", "--labels=still,moving", "--cv=2",
-                       "--input-dim=16", "--window=16", "--stride=8", "--epochs=2",
-                       "--batch=8", NULL};
+    const char *a[] = {"train",      "--data=data",    "--labels=still,moving",
+                       "--cv=2",     "--input-dim=16", "--window=16",
+                       "--stride=8", "--epochs=2",     "--batch=8",
+                       NULL};
     char *out = run_out(a, 0);
     CHECK_MSG(out && strstr(out, "cv 2 folds, seed 1: pooled accuracy"), "cv: %.300s",
               out ? out : "");
@@ -341,8 +397,9 @@ static void test_missing_folders(void)
     {
         const char *a[] = {"eval", "--model=m_eq.rvne", "--labels=still,jump", "data", NULL};
         expect(a, 3, "data: no folder for label jump/ (1 of the 2 label folders missing)");
-        expect(a, 3, "expected one subfolder per label, data/<label>/, holding that label's "
-                     ".npz or .csi.jsonl recordings\n  data has subfolders moving/, still/\n");
+        expect(a, 3,
+               "expected one subfolder per label, data/<label>/, holding that label's "
+               ".npz or .csi.jsonl recordings\n  data has subfolders moving/, still/\n");
     }
     {
         const char *a[] = {"eval", "--model=m_eq.rvne", "--labels=walk,jump", "--data=gdata",
@@ -434,9 +491,9 @@ int main(int argc, char **argv)
     static const check_test_fn tests[] = {test_help_version_usage, test_train_eval_equals_form,
                                           test_eval_shipped_model, test_cross_validation,
                                           test_missing_folders};
-    static const char *const names[] = {"test_help_version_usage",
-                                        "test_train_eval_equals_form", "test_eval_shipped_model",
-                                        "test_cross_validation", "test_missing_folders"};
+    static const char *const names[] = {"test_help_version_usage", "test_train_eval_equals_form",
+                                        "test_eval_shipped_model", "test_cross_validation",
+                                        "test_missing_folders"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;

@@ -144,7 +144,7 @@ static void test_array_report(void)
     float want[6] = {0.5f, -0.25f, 1.0f, 2.0f, 0.125f, -3.0f}, got[6];
     conf_result r;
     memcpy(got, want, sizeof got);
-    got[3] = 2.0f + 3e-6f;  /* bound 1e-6 + 4e-6: inside */
+    got[3] = 2.0f + 3e-6f;   /* bound 1e-6 + 4e-6: inside */
     got[4] = 0.125f + 5e-6f; /* bound 1.25e-6: outside */
     got[5] = -3.0f - 2e-5f;  /* bound 7e-6: outside */
     conf_set_contract(1.0);

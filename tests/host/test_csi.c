@@ -182,7 +182,8 @@ static long listed_packets(const cJSON *info, const char *label, const char *fil
 {
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(info, "files");
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(files, label), *e;
-    cJSON_ArrayForEach(e, list) {
+    cJSON_ArrayForEach(e, list)
+    {
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(e, "filename");
         const cJSON *np = cJSON_GetObjectItemCaseSensitive(e, "num_packets");
         if (cJSON_IsString(fn) && !strcmp(fn->valuestring, file) && cJSON_IsNumber(np))
@@ -194,8 +195,8 @@ static long listed_packets(const cJSON *info, const char *label, const char *fil
 static void test_espectre_npz(void)
 {
     REQUIRE_DATA();
-    static const char *const labels[] = {"wave", "circle_cw", "no_gesture",
-                                         "baseline", "movement", "test"};
+    static const char *const labels[] = {"wave",     "circle_cw", "no_gesture",
+                                         "baseline", "movement",  "test"};
     static const int expect_files[] = {21, 21, 42, 8, 8, 1};
     size_t li;
     uint64_t total_rows = 0, files = 0, listed = 0;
@@ -234,8 +235,8 @@ static void test_espectre_npz(void)
             CHECK_MSG(!strcmp(in->label, labels[li]), "%s: label '%s'", path, in->label);
             CHECK_EQ_INT(in->num_subcarriers, 64);
             CHECK_EQ_INT(in->row_bytes, 128);
-            CHECK(in->chip[0] != '\0' && strncmp(de->d_name + strlen(labels[li]) + 1,
-                                                 in->chip, strlen(in->chip)) == 0);
+            CHECK(in->chip[0] != '\0' &&
+                  strncmp(de->d_name + strlen(labels[li]) + 1, in->chip, strlen(in->chip)) == 0);
             CHECK(!strcmp(in->format_version, "1.0"));
             CHECK(in->gain_locked == 0 || in->gain_locked == 1);
             CHECK(in->duration_ms > 1000.0);
@@ -326,27 +327,27 @@ static void test_corrupted_jsonl(void)
     p = buf;
 #define EMIT(...) (p += sprintf(p, __VA_ARGS__))
     for (i = 0; i < 10; ++i)
-        EMIT("%s\n", lines[i]);                                    /* 1..10 */
-    EMIT("%.*s\n", (int)(strlen(lines[10]) / 2), lines[10]);       /* 11 truncated */
+        EMIT("%s\n", lines[i]);                              /* 1..10 */
+    EMIT("%.*s\n", (int)(strlen(lines[10]) / 2), lines[10]); /* 11 truncated */
     strcpy(tmp, lines[raw_idx]);
     *(strstr(tmp, "\"iq_hex\": \"") + 20) = 'z';
-    EMIT("%s\n", tmp);                                             /* 12 bad hex */
-    memcpy(p, "\x01\xff\x00garbage\x80\x7f\n", 13);                /* 13 garbage + NUL */
+    EMIT("%s\n", tmp);                              /* 12 bad hex */
+    memcpy(p, "\x01\xff\x00garbage\x80\x7f\n", 13); /* 13 garbage + NUL */
     p += 13;
-    EMIT("\n");                                                    /* 14 blank */
-    EMIT("%s\r\n", lines[11]);                                     /* 15 CRLF: good */
+    EMIT("\n");                /* 14 blank */
+    EMIT("%s\r\n", lines[11]); /* 15 CRLF: good */
     strcpy(tmp, lines[raw_idx]);
     {
         char *h = strstr(tmp, "\"iq_hex\": \"") + 11;
-        memmove(h, h + 1, strlen(h + 1) + 1);                      /* drop one digit */
+        memmove(h, h + 1, strlen(h + 1) + 1); /* drop one digit */
     }
-    EMIT("%s\n", tmp);                                             /* 16 odd length */
-    EMIT("{\"timestamp\": 1.0, \"pad\": \"");                      /* 17 too long */
+    EMIT("%s\n", tmp);                        /* 16 odd length */
+    EMIT("{\"timestamp\": 1.0, \"pad\": \""); /* 17 too long */
     for (i = 0; i < 10000; ++i)
         *p++ = 'a';
     EMIT("\"}\n");
-    EMIT("[1, 2, 3]\n");                                           /* 18 not an object */
-    EMIT("{\"timestamp\": 2.0, \"magic\": \"0xC5110009\"}\n");     /* 19 other: skipped */
+    EMIT("[1, 2, 3]\n");                                       /* 18 not an object */
+    EMIT("{\"timestamp\": 2.0, \"magic\": \"0xC5110009\"}\n"); /* 19 other: skipped */
     strcpy(tmp, lines[raw_idx]);
     {
         char *sc = strstr(tmp, "\"subcarriers\": 64");
@@ -354,10 +355,10 @@ static void test_corrupted_jsonl(void)
         if (sc)
             memcpy(sc, "\"subcarriers\": 65", 17);
     }
-    EMIT("%s\n", tmp);                                             /* 20 length mismatch */
+    EMIT("%s\n", tmp); /* 20 length mismatch */
     for (i = 12; i < 63; ++i)
-        EMIT("%s\n", lines[i]);                                    /* 21..71 */
-    EMIT("%s", lines[63]);                                         /* 72: no final newline */
+        EMIT("%s\n", lines[i]); /* 21..71 */
+    EMIT("%s", lines[63]);      /* 72: no final newline */
 #undef EMIT
     for (i = 0; i < 10; ++i)
         good += strstr(lines[i], "\"raw_csi\"") != NULL;
@@ -695,5 +696,5 @@ static void test_gain_jumps_real(void)
     }
 }
 
-TEST_MAIN(test_raw_two_node, test_amplitude_files, test_espectre_npz, test_gain_jumps_real, test_corrupted_jsonl,
-          test_adr018_stream, test_corrupted_npz, test_detection_and_args)
+TEST_MAIN(test_raw_two_node, test_amplitude_files, test_espectre_npz, test_gain_jumps_real,
+          test_corrupted_jsonl, test_adr018_stream, test_corrupted_npz, test_detection_and_args)

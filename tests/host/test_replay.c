@@ -201,7 +201,8 @@ static int bind_loopback(int family, unsigned *port)
         v6->sin6_addr = in6addr_loopback;
         len = sizeof *v6;
     }
-    if (bind(fd, (struct sockaddr *)&a, len) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    if (bind(fd, (struct sockaddr *)&a, len) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
         close(fd);
         return -1;
     }
@@ -250,7 +251,8 @@ static size_t run_and_receive(const char *const *args, int fd, size_t want, int 
         if (k > 0) {
             struct sockaddr_storage a;
             socklen_t al = sizeof a;
-            ssize_t got = recvfrom(fd, g_dg[n].b, sizeof g_dg[n].b, 0, (struct sockaddr *)&a, &al);
+            ssize_t got = recvfrom(fd, g_dg[n].b, sizeof g_dg[n].b, 0, (struct sockaddr *)&a,
+                                   &al);
             if (got < 0)
                 continue;
             g_dg[n].len = (size_t)got;
@@ -332,8 +334,9 @@ static void check_datagrams(size_t n, size_t nodes)
         const ref_frame *e = &g_ref[i / k];
         aether_csi_frame f;
         uint32_t want_node = nodes ? (uint32_t)(i % k + 1) : e->node;
-        if (aether_adr018_parse(g_dg[i].b, g_dg[i].len, &f) != AETHER_OK || f.node_id != want_node ||
-            f.n_pairs != e->n_pairs || f.n_antennas != 1 || memcmp(f.iq, e->iq, 2 * e->n_pairs) != 0) {
+        if (aether_adr018_parse(g_dg[i].b, g_dg[i].len, &f) != AETHER_OK ||
+            f.node_id != want_node || f.n_pairs != e->n_pairs || f.n_antennas != 1 ||
+            memcmp(f.iq, e->iq, 2 * e->n_pairs) != 0) {
             if (bad++ < 3)
                 fprintf(stderr, "datagram %lu: does not match frame %lu\n", (unsigned long)i,
                         (unsigned long)(i / k));
@@ -397,7 +400,8 @@ static void replay_to(int family, const char *host_fmt)
         printf("  %s: %lu datagrams received, %.3f s\n", to, (unsigned long)n, el);
     }
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--nodes", "3", NULL};
+        const char *args[] = {"replay", EXCERPT,   "--to", to,  "--rate",
+                              "max",    "--nodes", "3",    NULL};
         n = run_and_receive(args, fd, 3 * g_n_ref, &rc, &el);
         CHECK_EQ_INT(rc, CLI_EXIT_OK);
         check_datagrams(n, 3);
@@ -426,7 +430,8 @@ static void test_replay_count_and_rate(void)
         return;
     snprintf(to, sizeof to, "127.0.0.1:%u", port);
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--count", "7", NULL};
+        const char *args[] = {"replay", EXCERPT,   "--to", to,  "--rate",
+                              "max",    "--count", "7",    NULL};
         n = run_and_receive(args, fd, 7, &rc, &el);
         CHECK_EQ_INT(rc, CLI_EXIT_OK);
         CHECK_EQ_INT(n, 7);
@@ -434,7 +439,8 @@ static void test_replay_count_and_rate(void)
     {
         /* --loop bounded by --count: more datagrams than the file has */
         char cnt[32];
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--loop", "--count", cnt, NULL};
+        const char *args[] = {"replay", EXCERPT,  "--to",    to,  "--rate",
+                              "max",    "--loop", "--count", cnt, NULL};
         snprintf(cnt, sizeof cnt, "%lu", (unsigned long)(g_n_ref + 50));
         n = run_and_receive(args, fd, g_n_ref + 50, &rc, &el);
         CHECK_EQ_INT(rc, CLI_EXIT_OK);
@@ -447,7 +453,8 @@ static void test_replay_count_and_rate(void)
     }
     {
         /* 200 frames at 20x the recorded pace: at least about span / 20 */
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "20", "--count", "200", NULL};
+        const char *args[] = {"replay", EXCERPT,   "--to", to,  "--rate",
+                              "20",     "--count", "200",  NULL};
         span = g_ref[199].t - g_ref[0].t;
         want = span / 20.0;
         n = run_and_receive(args, fd, 200, &rc, &el);
@@ -509,7 +516,8 @@ static void test_replay_errors(void)
     }
     {
         /* amplitude-only: counted as skipped, nothing sent */
-        const char *a[] = {"replay", "amp.csi.jsonl", "--to", "127.0.0.1:9", "--rate", "max", NULL};
+        const char *a[] = {"replay", "amp.csi.jsonl", "--to", "127.0.0.1:9",
+                           "--rate", "max",           NULL};
         expect(a, CLI_EXIT_MISFIT, "2 frames skipped");
     }
 }
@@ -750,17 +758,18 @@ static void test_npz_stream_error_real(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_adr018_round_trip, test_replay_max,
+    static const check_test_fn tests[] = {test_adr018_round_trip,     test_replay_max,
                                           test_replay_count_and_rate, test_replay_errors,
-                                          test_stream_reader, test_run_streams,
-                                          test_npz_stream_error, test_npz_stream_error_real};
-    static const char *const names[] = {"test_adr018_round_trip", "test_replay_max",
-                                        "test_replay_count_and_rate", "test_replay_errors",
-                                        "test_stream_reader", "test_run_streams",
-                                        "test_npz_stream_error", "test_npz_stream_error_real"};
+                                          test_stream_reader,         test_run_streams,
+                                          test_npz_stream_error,      test_npz_stream_error_real};
+    static const char *const names[] =
+        {"test_adr018_round_trip", "test_replay_max",           "test_replay_count_and_rate",
+         "test_replay_errors",     "test_stream_reader",        "test_run_streams",
+         "test_npz_stream_error",  "test_npz_stream_error_real"};
     const char *tmp = getenv("TMPDIR");
-    static const char *const files[] = {"stdout.txt", "stderr.txt", "file.txt", "pipe.txt",
-                                        "fifo.txt", "npz.txt", "amp.csi.jsonl", "garbage.bin"};
+    static const char *const files[] = {"stdout.txt",    "stderr.txt", "file.txt",
+                                        "pipe.txt",      "fifo.txt",   "npz.txt",
+                                        "amp.csi.jsonl", "garbage.bin"};
     char p[512];
     size_t i;
     int rc;

@@ -39,9 +39,9 @@ static char g_blob[512];
 /* ---------------- running the CLI ---------------- */
 
 typedef struct run_out {
-    char *out;       /* stdout, NUL-terminated */
-    size_t err_len;  /* bytes written to stderr */
-    int status;      /* exit status, or -1 if it did not exit normally */
+    char *out;      /* stdout, NUL-terminated */
+    size_t err_len; /* bytes written to stderr */
+    int status;     /* exit status, or -1 if it did not exit normally */
 } run_out;
 
 static void run_free(run_out *r)
@@ -97,9 +97,9 @@ typedef struct parsed {
     cJSON *summary;
     size_t n_decisions;
     size_t by_node[256];
-    int bad_lines;      /* lines that are not one of the two objects */
-    int bad_decisions;  /* decisions whose fields disagree with each other */
-    double *ts;         /* absolute timestamps of the decisions, in order */
+    int bad_lines;     /* lines that are not one of the two objects */
+    int bad_decisions; /* decisions whose fields disagree with each other */
+    double *ts;        /* absolute timestamps of the decisions, in order */
     uint32_t *nodes;
     uint32_t *classes;
 } parsed;
@@ -185,8 +185,7 @@ static void parse_json_lines(const char *out, size_t n_classes, size_t every, pa
             if (!decision_ok(o, n_classes, every))
                 p->bad_decisions++;
             cJSON_Delete(o);
-        } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "summary") &&
-                   !p->summary) {
+        } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "summary") && !p->summary) {
             p->summary = o;
         } else {
             p->bad_lines++;
@@ -258,8 +257,7 @@ static void check_summary_counts(const cJSON *s, const counts *c)
     CHECK_EQ_INT(num2(s, "frames", "raw_iq") + num2(s, "frames", "amplitude"), c->frames);
     CHECK_EQ_INT(num(s, "malformed"), c->malformed);
     for (i = 0; i < AETHER_SKIP_COUNT; ++i)
-        CHECK_EQ_INT(num2(s, "skipped", aether_csi_skip_name((aether_csi_skip)i)),
-                     c->skipped[i]);
+        CHECK_EQ_INT(num2(s, "skipped", aether_csi_skip_name((aether_csi_skip)i)), c->skipped[i]);
     cJSON_ArrayForEach(x, byn)
     {
         unsigned n = (unsigned)atoi(x->string);
@@ -484,8 +482,8 @@ static void test_period(void)
     CHECK(path[0] != '\0');
     CHECK(count_file(path, 5.0, &c));
     CHECK_EQ_INT(c.frames, 6068);
-    snprintf(args, sizeof args,
-             "run --model '%s' --input '%s' --period 5 --json --capacity 512", g_blob, path);
+    snprintf(args, sizeof args, "run --model '%s' --input '%s' --period 5 --json --capacity 512",
+             g_blob, path);
     r = run(args);
     CHECK_EQ_INT(r.status, 0);
     parse_json_lines(r.out, 4, 0, &p);
@@ -499,8 +497,7 @@ static void test_period(void)
 
     /* Both raw-2node nodes by time. */
     CHECK(count_file(RAW2, 10.0, &c));
-    snprintf(args, sizeof args, "run --model '%s' --input '%s' --period 10 --json", g_blob,
-             RAW2);
+    snprintf(args, sizeof args, "run --model '%s' --input '%s' --period 10 --json", g_blob, RAW2);
     r = run(args);
     CHECK_EQ_INT(r.status, 0);
     parse_json_lines(r.out, 4, 0, &p);
@@ -706,7 +703,8 @@ static void test_window_mode(void)
              EXCERPT, EVERY);
     r = run(args);
     CHECK_EQ_INT(r.status, 0);
-    CHECK(r.out && strstr(r.out, "\"pool\":\"mean\",\"window_frames\":20,\"features\":\"csi-v2\""));
+    CHECK(r.out &&
+          strstr(r.out, "\"pool\":\"mean\",\"window_frames\":20,\"features\":\"csi-v2\""));
 
     blob = slurp(path, &len);
     CHECK(blob && aether_blob_parse(blob, len, &v) == AETHER_OK);
@@ -800,7 +798,8 @@ static void test_window_mode(void)
              g_blob, AMP_SHORT);
     r = run(args);
     CHECK_EQ_INT(r.status, 0);
-    CHECK(r.out && strstr(r.out, "\"pool\":\"mean\",\"window_frames\":8,\"features\":\"csi-v1\""));
+    CHECK(r.out &&
+          strstr(r.out, "\"pool\":\"mean\",\"window_frames\":8,\"features\":\"csi-v1\""));
     run_free(&r);
 }
 
@@ -952,15 +951,23 @@ static int locate_cli(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_raw_2node_every_100, test_node_filter_and_packets,
-                                          test_amplitude_files,     test_every_npz,
-                                          test_period,              test_corrupted_copy,
-                                          test_shipped_excerpt,     test_exit_statuses,
+    static const check_test_fn tests[] = {test_raw_2node_every_100,
+                                          test_node_filter_and_packets,
+                                          test_amplitude_files,
+                                          test_every_npz,
+                                          test_period,
+                                          test_corrupted_copy,
+                                          test_shipped_excerpt,
+                                          test_exit_statuses,
                                           test_window_mode};
-    static const char *const names[] = {"test_raw_2node_every_100", "test_node_filter_and_packets",
-                                        "test_amplitude_files",     "test_every_npz",
-                                        "test_period",              "test_corrupted_copy",
-                                        "test_shipped_excerpt",     "test_exit_statuses",
+    static const char *const names[] = {"test_raw_2node_every_100",
+                                        "test_node_filter_and_packets",
+                                        "test_amplitude_files",
+                                        "test_every_npz",
+                                        "test_period",
+                                        "test_corrupted_copy",
+                                        "test_shipped_excerpt",
+                                        "test_exit_statuses",
                                         "test_window_mode"};
     char cmd[8192];
     int rc, st;

@@ -128,8 +128,8 @@ static void test_motion_model(void)
     REQUIRE_PATH(ESPECTRE "/dataset_info.json");
     f1 = validation_f1("motion.rvne", &n);
     CHECK_EQ_INT(n, 48);
-    CHECK(f1 >= 0.97);  /* target */
-    CHECK(f1 > 0.681);  /* logistic-regression baseline on this split */
+    CHECK(f1 >= 0.97); /* target */
+    CHECK(f1 > 0.681); /* logistic-regression baseline on this split */
 }
 
 static void test_gesture_model(void)

@@ -36,15 +36,21 @@ static void check(int ok, const char *what)
 static const float Q[8] = {0.5f, -1.0f, 3.0f, 0.0f, 1.0f, 1.0f, 1.0f, 1.0f};
 static const float K[8] = {1.0f, 1.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 1.0f};
 static const float V[8] = {1.0f, 0.0f, 2.0f, 0.0f, 0.0f, 1.0f, 0.0f, 4.0f};
-static const double EXPECT[8] = {1.0, 0.0, 2.0, 0.0,
-                                 0.2689414213699951, 0.7310585786300049,
-                                 0.5378828427399902, 2.9242343145200196};
+static const double EXPECT[8] = {1.0,
+                                 0.0,
+                                 2.0,
+                                 0.0,
+                                 0.2689414213699951,
+                                 0.7310585786300049,
+                                 0.5378828427399902,
+                                 2.9242343145200196};
 
 static void check_output(const float *out, const char *what)
 {
     char msg[96];
     for (int i = 0; i < 8; i++) {
-        snprintf(msg, sizeof msg, "%s: out[%d] = %.9g, expected %.9g", what, i, out[i], EXPECT[i]);
+        snprintf(msg, sizeof msg, "%s: out[%d] = %.9g, expected %.9g", what, i, out[i],
+                 EXPECT[i]);
         double err = (double)out[i] - EXPECT[i];
         check(err <= 2e-6 && err >= -2e-6, msg);
     }
@@ -58,7 +64,8 @@ int main(void)
     memcpy(k, K, sizeof k);
     memcpy(v, V, sizeof v);
 
-    check(strcmp(aether_version(), AETHER_VERSION_STRING) == 0, "aether_version() matches the header");
+    check(strcmp(aether_version(), AETHER_VERSION_STRING) == 0,
+          "aether_version() matches the header");
     check(aether_tensor_view(&tq, q, 8, 2, 1, 4) == AETHER_OK, "view q");
     check(aether_tensor_view(&tk, k, 8, 2, 1, 4) == AETHER_OK, "view k");
     check(aether_tensor_view(&tv, v, 8, 2, 1, 4) == AETHER_OK, "view v");

@@ -50,7 +50,8 @@ int main(int argc, char **argv)
     }
     fclose(fp);
 
-    check(strcmp(aether_version(), AETHER_VERSION_STRING) == 0, "aether_version() matches the header");
+    check(strcmp(aether_version(), AETHER_VERSION_STRING) == 0,
+          "aether_version() matches the header");
     check(aether_recording_open(argv[1], NULL, &rec) == AETHER_OK, "aether_recording_open");
     if (!rec) {
         printf("host consumer: cannot open the recording\n");
