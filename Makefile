@@ -10,7 +10,6 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 DEMO_MODEL ?= models/gesture.rvne
-DEMO_LABELS ?= wave,circle_cw,no_gesture
 DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
 
 .PHONY: all build test check demo bench clean deps test-deps
@@ -36,7 +35,7 @@ check: build
 demo: deps
 	$(MAKE) --no-print-directory build
 	./$(BUILD)/aether inspect $(DEMO_MODEL)
-	./$(BUILD)/aether run --model $(DEMO_MODEL) --labels $(DEMO_LABELS) --input $(DEMO_INPUT) --every 50
+	./$(BUILD)/aether run --model $(DEMO_MODEL) --input $(DEMO_INPUT) --every 50
 
 bench: build
 	./$(BUILD)/aether bench --quick
