@@ -24,8 +24,13 @@ for t in $TESTS; do
     exe=$(find "$BUILD_DIR/tests" -maxdepth 2 -type f -name "$t" -perm -u+x | head -1)
     [ -n "$exe" ] || { echo "skip $t (not built)"; continue; }
     ran=$((ran + 1))
-    if $VG "$exe" >"$BUILD_DIR/vg_$t.txt" 2>&1; then
+    rc=0
+    $VG "$exe" >"$BUILD_DIR/vg_$t.txt" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ]; then
         echo "ok   $t ($(tail -1 "$BUILD_DIR/vg_$t.txt"))"
+    elif [ "$rc" -eq 77 ] && ! grep -q "ERROR SUMMARY: [1-9]\|definitely lost: [1-9]" "$BUILD_DIR/vg_$t.txt"; then
+        # 77: the program skipped the tests that need ../shared (tests/check.h)
+        echo "ok   $t, parts skipped ($(tail -1 "$BUILD_DIR/vg_$t.txt"))"
     else
         echo "FAIL $t (see $BUILD_DIR/vg_$t.txt)"
         tail -30 "$BUILD_DIR/vg_$t.txt"
