@@ -139,6 +139,7 @@ typedef struct serve_state {
     uint64_t received, used, ignored[6], malformed[MAL_COUNT], dropped[DROP_COUNT];
     uint64_t seq_gaps, seq_backwards, nodes_created, nodes_evicted, nodes_idle;
     double t_start;
+    double wall_now; /* Unix time of the batch being handled */
 } serve_state;
 
 static volatile sig_atomic_t g_stop, g_stats;
@@ -178,7 +179,8 @@ static void serve_usage(FILE *f)
             "  --count N        stop after N datagrams\n"
             "  --duration S     stop after S seconds\n"
             "  Output lines: {\"type\":\"listening\",...} once a socket, then \"decision\"\n"
-            "  lines, and \"stats\" lines (received = used + ignored + malformed + dropped).\n"
+            "  lines (timestamp: the Unix time the frame arrived), and \"stats\" lines\n"
+            "  (received = used + ignored + malformed + dropped).\n"
             "  SIGINT/SIGTERM stop it: a final stats line, exit 0.\n"
             "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
             "  that cannot be bound (in use, not available), 4 for a model that does not\n"
@@ -604,13 +606,21 @@ static void print_float(float x)
         printf("%.9g", (double)x);
 }
 
-static void emit_decision(serve_model *m, const serve_node *n, uint64_t frame)
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void emit_decision(serve_model *m, const serve_node *n, uint64_t frame, double wall)
 {
     size_t am = 0, i, nc = m->info.n_classes;
     float top = 0, margin = 0;
     aether_packet_argmax(m->logits, nc, &am, &top, &margin);
     m->decisions++;
-    printf("{\"type\":\"decision\",\"node\":%u,\"sender\":", (unsigned)n->node_id);
+    printf("{\"type\":\"decision\",\"timestamp\":%.6f,\"node\":%u,\"sender\":", wall,
+           (unsigned)n->node_id);
     cli_json_string(n->sender);
     printf(",\"model\":");
     cli_json_string(m->name);
@@ -674,7 +684,7 @@ static int step_model(serve_state *s, size_t k, size_t slot, aether_csi_frame *f
         return DROP_MODEL + 1;
     }
     if (due)
-        emit_decision(m, n, n->stepped[k]);
+        emit_decision(m, n, n->stepped[k], s->wall_now);
     return 0;
 }
 
@@ -821,6 +831,7 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
     if (k <= 0)
         return 0;
     now = now_s();
+    s->wall_now = wall_s();
     for (i = 0; i < (size_t)k; ++i)
         handle_datagram(s, s->bufs + i * BUF_BYTES, msgs[i].msg_len,
                         (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &from[i],
@@ -844,6 +855,7 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
         if (k < 0)
             break;
         now = now_s();
+        s->wall_now = wall_s();
         handle_datagram(s, s->bufs, (size_t)k, (mh.msg_flags & MSG_TRUNC) != 0, &from,
                         mh.msg_namelen, now);
         got++;
@@ -857,11 +869,13 @@ static int serve_loop(const serve_opts *o, serve_state *s)
     struct pollfd p[MAX_SOCKS];
     double next_stats = o->stats_every > 0.0 ? s->t_start + o->stats_every : 0.0;
     double end = o->duration > 0.0 ? s->t_start + o->duration : 0.0;
-    double next_idle = s->t_start + 1.0;
+    /* idle nodes are looked for a few times per --idle period, at most once a second */
+    double idle_step = o->idle > 0.0 && o->idle < 4.0 ? o->idle / 4.0 : 1.0;
+    double next_idle = s->t_start + idle_step;
     size_t i;
     while (!g_stop) {
         double now = now_s();
-        int timeout = 200, k;
+        int timeout = idle_step < 0.2 ? (int)(idle_step * 1000.0) + 1 : 200, k;
         if (o->count && s->received >= o->count)
             break;
         if (end > 0.0 && now >= end)
@@ -875,7 +889,7 @@ static int serve_loop(const serve_opts *o, serve_state *s)
         }
         if (now >= next_idle) {
             expire_idle(s, o->idle, now);
-            next_idle = now + 1.0;
+            next_idle = now + idle_step;
         }
         for (i = 0; i < s->n_socks; ++i) {
             p[i].fd = s->socks[i];

@@ -518,6 +518,12 @@ static void test_sigterm(void)
         if (got > 0)
             break;
     }
+    {
+        char *s = read_named("term.txt");
+        CHECK_MSG(s && strstr(s, "{\"type\":\"stats\",\"final\":false"),
+                  "no stats line on SIGUSR1");
+        free(s);
+    }
     kill(serve, SIGTERM);
     rc = wait_child(serve, 10.0);
     CHECK_EQ_INT(rc, 0);
@@ -593,6 +599,77 @@ static void test_same_id_two_senders(void)
     two_senders("1", 1, 5);
 }
 
+/* Wait (at most 10 s) until a stats line of g_dir/name counts n received. */
+static void wait_received(const char *name, long long n)
+{
+    double end = now_s() + 10.0;
+    while (now_s() < end) {
+        char *s = read_named(name);
+        const char *p;
+        long long got = 0;
+        for (p = s; p && (p = strstr(p, "{\"type\":\"stats\"")) != NULL; p++)
+            got = counter(p, "received");
+        free(s);
+        if (got >= n)
+            return;
+        nap_ms(20);
+    }
+}
+
+/* --idle 0.2: a node silent for longer is forgotten and comes back as a
+ * new node; --stats prints periodic lines. */
+static void test_idle_and_stats(void)
+{
+    const char *args[] = {"serve", "--udp",      "127.0.0.1:0", "--model", GESTURE, "--every",
+                          "1",     "--idle",     "0.2",         "--stats", "0.1",   "--count",
+                          "3",     "--duration", "20",          NULL};
+    pid_t serve = spawn(args, "idle.txt", "idle_err.txt");
+    unsigned port = wait_port("idle.txt", serve);
+    int fd = test_socket(NULL), sent = 0, n_stats = 0;
+    unsigned char buf[512];
+    size_t len;
+    char *out, *stats;
+    const char *p;
+    CHECK(port != 0 && fd >= 0);
+    if (port && fd >= 0) {
+        len = make_frame(buf, sizeof buf, 9, 0, 0);
+        sent += send_to(fd, port, buf, len);
+        len = make_frame(buf, sizeof buf, 9, 1, 0);
+        sent += send_to(fd, port, buf, len); /* same node */
+        wait_received("idle.txt", 2);
+        nap_ms(800);
+        len = make_frame(buf, sizeof buf, 9, 2, 0);
+        sent += send_to(fd, port, buf, len); /* after the idle time: a new node */
+    }
+    CHECK_EQ_INT(sent, 3);
+    CHECK_EQ_INT(wait_child(serve, CHILD_TIMEOUT_S), 0);
+    out = read_named("idle.txt");
+    stats = final_stats(out);
+    CHECK_MSG(stats != NULL, "no final stats line");
+    CHECK_EQ_INT((int)counter(stats, "idle"), 1);
+    CHECK_EQ_INT((int)counter(stats, "created"), 2);
+    CHECK_EQ_INT((int)counter(stats, "active"), 1);
+    CHECK_EQ_INT((int)counter(stats, "used"), 3);
+    /* the returning node starts over: its decision is at its frame 1 */
+    CHECK(out && strstr(out, "\"frame\":2,") && strstr(out, "\"seq_gaps\":0"));
+    {
+        size_t nd = 0;
+        char *k = decision_keys(out, "gesture", &nd);
+        CHECK_EQ_INT((int)nd, 3);
+        CHECK(k && !strncmp(k, "9|1|", 4) && strstr(k, "\n9|2|") && strstr(k, "\n9|1|"));
+        free(k);
+    }
+    for (p = out; p && (p = strstr(p, "\"final\":false")) != NULL; p++)
+        n_stats++;
+    CHECK_MSG(n_stats >= 3, "%d periodic stats lines in 0.8 s at --stats 0.1", n_stats);
+    printf("  --idle 0.2: node forgotten after 0.8 s of silence; %d periodic stats lines\n",
+           n_stats);
+    free(stats);
+    free(out);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -660,20 +737,12 @@ static void test_ipv6(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_replay_one_model,
-                                          test_replay_two_models,
-                                          test_malformed,
-                                          test_sigterm,
-                                          test_same_id_two_senders,
-                                          test_errors,
-                                          test_ipv6};
-    static const char *const names[] = {"test_replay_one_model",
-                                        "test_replay_two_models",
-                                        "test_malformed",
-                                        "test_sigterm",
-                                        "test_same_id_two_senders",
-                                        "test_errors",
-                                        "test_ipv6"};
+    static const check_test_fn tests[] =
+        {test_replay_one_model,    test_replay_two_models, test_malformed, test_sigterm,
+         test_same_id_two_senders, test_idle_and_stats,    test_errors,    test_ipv6};
+    static const char *const names[] =
+        {"test_replay_one_model",    "test_replay_two_models", "test_malformed", "test_sigterm",
+         "test_same_id_two_senders", "test_idle_and_stats",    "test_errors",    "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
                                         "serve.txt",       "serve_err.txt",
                                         "replay.txt",      "replay_err.txt",
@@ -682,7 +751,8 @@ int main(int argc, char **argv)
                                         "term.txt",        "term_err.txt",
                                         "term_replay.txt", "term_replay_err.txt",
                                         "two.txt",         "two_err.txt",
-                                        "junk.rvne",       "v6.txt",
+                                        "junk.rvne",       "idle.txt",
+                                        "idle_err.txt",    "v6.txt",
                                         "v6_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
