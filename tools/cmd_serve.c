@@ -122,7 +122,7 @@ typedef struct serve_opts {
     const char *models[MAX_MODELS];
     size_t n_models;
     size_t every; /* 0: the model's window_stride, else 50 */
-    size_t max_nodes;
+    size_t max_nodes, capacity;
     double idle, stats_every, duration;
     unsigned long long count; /* 0: no limit */
 } serve_opts;
@@ -161,7 +161,7 @@ static void serve_usage(FILE *f)
     fprintf(f,
             "usage: aether serve --udp HOST:PORT [--udp ...] --model M.rvne [--model ...]\n"
             "                    [--every N] [--max-nodes N] [--idle S] [--stats S]\n"
-            "                    [--count N] [--duration S]\n"
+            "                    [--count N] [--duration S] [--capacity N]\n"
             "  Receives ADR-018 CSI frames as UDP datagrams (ESP32 nodes, `aether replay`)\n"
             "  and prints, for every model, a decision per node every N frames as JSON\n"
             "  lines on standard output, the way `aether run --json` does (the model's\n"
@@ -178,9 +178,13 @@ static void serve_usage(FILE *f)
             "  --stats S        print a stats line every S seconds (SIGUSR1: at once)\n"
             "  --count N        stop after N datagrams\n"
             "  --duration S     stop after S seconds\n"
-            "  Output lines: {\"type\":\"listening\",...} once a socket, then \"decision\"\n"
-            "  lines (timestamp: the Unix time the frame arrived), and \"stats\" lines\n"
-            "  (received = used + ignored + malformed + dropped).\n"
+            "  --capacity N     frames per layer cache of a node's streaming session (4096;\n"
+            "                   the oldest slide out); memory is fixed at start: see the\n"
+            "                   \"model\" lines\n"
+            "  Output lines: {\"type\":\"model\",...} once a model, {\"type\":\"listening\",\n"
+            "  ...} once a socket, then \"decision\" lines (timestamp: the Unix time the\n"
+            "  frame arrived) and \"stats\" lines (received = used + ignored + malformed +\n"
+            "  dropped).\n"
             "  SIGINT/SIGTERM stop it: a final stats line, exit 0.\n"
             "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
             "  that cannot be bound (in use, not available), 4 for a model that does not\n"
@@ -197,7 +201,8 @@ enum {
     OPT_IDLE,
     OPT_STATS,
     OPT_COUNT,
-    OPT_DURATION
+    OPT_DURATION,
+    OPT_CAPACITY
 };
 
 static const struct option k_options[] = {
@@ -209,6 +214,7 @@ static const struct option k_options[] = {
     {"stats", required_argument, NULL, OPT_STATS},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
     {NULL, 0, NULL, 0},
 };
 
@@ -233,6 +239,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     int opt, rc = 0, npos;
     memset(o, 0, sizeof *o);
     o->max_nodes = MAX_NODES_CAP;
+    o->capacity = aether_model_session_params_default().capacity;
     o->idle = 60.0;
     cli_command_init(&c, "serve", k_options, serve_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
@@ -270,6 +277,10 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         case OPT_COUNT:
             if (!cli_parse_ull(v, 10, ~0ull, &o->count) || o->count == 0)
                 return cli_usage_error(&c, "--count needs a positive datagram count");
+            break;
+        case OPT_CAPACITY:
+            if (!cli_parse_size(v, &o->capacity) || o->capacity < 2 || o->capacity > 1u << 20)
+                return cli_usage_error(&c, "--capacity is 2..1048576 frames");
             break;
         case OPT_DURATION:
             if (!parse_seconds(v, &o->duration) || o->duration <= 0.0)
@@ -405,6 +416,29 @@ bad:
 
 /* ---------------- models ---------------- */
 
+/* What a model does here, once at start. */
+static void print_model_line(const serve_model *m)
+{
+    size_t i;
+    printf("{\"type\":\"model\",\"model\":");
+    cli_json_string(m->name);
+    printf(",\"path\":");
+    cli_json_string(m->path);
+    printf(",\"pool\":\"%s\",\"window_frames\":%lu,\"every\":%lu,\"features\":\"%s\","
+           "\"input_dim\":%lu,\"classes\":%lu,\"labels\":[",
+           m->window_mode ? "mean" : "last",
+           (unsigned long)(m->window_mode ? m->window_frames : 0), (unsigned long)m->every,
+           aether_features_recipe_name(m->recipe), (unsigned long)m->info.input_dim,
+           (unsigned long)m->info.n_classes);
+    for (i = 0; i < m->n_labels; ++i) {
+        if (i)
+            putchar(',');
+        cli_json_string(m->labels[i]);
+    }
+    printf("],\"track_bytes\":%lu}\n", (unsigned long)aether_tracks_bytes(m->tracks));
+    fflush(stdout);
+}
+
 static int load_model(const serve_opts *o, serve_model *m)
 {
     char err[256];
@@ -491,6 +525,7 @@ static int load_model(const serve_opts *o, serve_model *m)
     if (st == AETHER_OK) {
         tp.max_tracks = o->max_nodes;
         tp.max_age = 0.0; /* idle nodes are forgotten by the node table */
+        tp.session.capacity = o->capacity;
         if (m->window_mode) {
             tp.window.frames = m->window_frames;
             tp.window.pool = AETHER_POOL_MEAN;
@@ -502,6 +537,7 @@ static int load_model(const serve_opts *o, serve_model *m)
                 aether_strerror(st), aether_status_name(st));
         return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MISFIT;
     }
+    print_model_line(m);
     return 0;
 nomem:
     fprintf(stderr, "aether serve: out of memory\n");
@@ -943,9 +979,18 @@ int cmd_serve(int argc, char **argv)
         rc = CLI_EXIT_FAILED;
     }
     for (i = 0; rc == 0 && i < o.n_models; ++i) {
+        size_t j;
         s->models[i].path = o.models[i];
         s->n_models = i + 1;
         rc = load_model(&o, &s->models[i]);
+        for (j = 0; rc == 0 && j < i; ++j)
+            if (!strcmp(s->models[j].name, s->models[i].name)) {
+                fprintf(stderr,
+                        "aether serve: %s and %s have the same name in decisions (\"%s\"); "
+                        "give one a file of another name\n",
+                        s->models[j].path, s->models[i].path, s->models[i].name);
+                rc = CLI_EXIT_USAGE;
+            }
     }
     for (i = 0; rc == 0 && i < o.n_udp; ++i) {
         int fd = -1;

@@ -367,7 +367,10 @@ static void replay_case(const char *const *models, size_t n_models)
         const char *base = strrchr(models[i], '/') + 1;
         char name[64], *ref, *want, *got;
         size_t nw = 0, ng = 0;
+        char line[96];
         snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - 5), base);
+        snprintf(line, sizeof line, "{\"type\":\"model\",\"model\":\"%s\",", name);
+        CHECK_MSG(out && strstr(out, line), "no model line for %s", name);
         CHECK_EQ_INT(wait_child(spawn(rargs, "run.txt", "run_err.txt"), CHILD_TIMEOUT_S), 0);
         ref = read_named("run.txt");
         want = decision_keys(ref, NULL, &nw);
@@ -684,6 +687,10 @@ static void test_errors(void)
     const char *bad_port[] = {"serve", "--udp", "127.0.0.1:70000", "--model", GESTURE, NULL};
     const char *v6_bare[] = {"serve", "--udp", "::1:5005", "--model", GESTURE, NULL};
     const char *no_udp[] = {"serve", "--model", GESTURE, NULL};
+    const char *dup[] = {"serve", "--udp",   "127.0.0.1:0", "--model",
+                         GESTURE, "--model", GESTURE,       NULL};
+    const char *bad_cap[] = {"serve", "--udp",      "127.0.0.1:0", "--model",
+                             GESTURE, "--capacity", "1",           NULL};
     CHECK(fd >= 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     expect(in_use, 3, "cannot bind");
@@ -694,6 +701,8 @@ static void test_errors(void)
     expect(bad_port, 2, "HOST:PORT");
     expect(v6_bare, 2, "HOST:PORT");
     expect(no_udp, 2, "--udp");
+    expect(dup, 2, "same name");
+    expect(bad_cap, 2, "--capacity");
     if (fd >= 0)
         close(fd);
 }
