@@ -51,10 +51,14 @@
 #include "commands.h"
 #include "model_meta.h"
 
+/* recvmmsg batches where the system has it (Linux); one recvmsg a datagram
+ * elsewhere (or with -DSERVE_RECVMMSG=0). */
+#ifndef SERVE_RECVMMSG
 #if defined(__linux__) && defined(MSG_WAITFORONE)
 #define SERVE_RECVMMSG 1
 #else
 #define SERVE_RECVMMSG 0
+#endif
 #endif
 
 #define MAX_SOCKS 8u

@@ -673,6 +673,70 @@ static void test_idle_and_stats(void)
         close(fd);
 }
 
+/* replay --nodes 3: three nodes from three ports, each fed the same frames,
+ * give the same decisions (node state kept apart, nothing shared). */
+static void test_replay_three_nodes(void)
+{
+    unsigned long frames = count_frames(EXCERPT);
+    char count[32], to[64];
+    const char *args[] = {"serve", "--udp",   "127.0.0.1:0", "--model",    GESTURE, "--every",
+                          "50",    "--count", count,         "--duration", "25",    NULL};
+    pid_t serve, replay;
+    unsigned port;
+    char *out, *stats, *k;
+    size_t nd = 0;
+    snprintf(count, sizeof count, "%lu", 3 * frames);
+    serve = spawn(args, "three.txt", "three_err.txt");
+    port = wait_port("three.txt", serve);
+    CHECK(port != 0);
+    if (!port) {
+        wait_child(serve, 1.0);
+        return;
+    }
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    {
+        const char *rargs[] = {"replay", EXCERPT,   "--to", to,  "--rate",
+                               "max",    "--nodes", "3",    NULL};
+        replay = spawn(rargs, "replay.txt", "replay_err.txt");
+    }
+    CHECK_EQ_INT(wait_child(replay, CHILD_TIMEOUT_S), 0);
+    CHECK_EQ_INT(wait_child(serve, CHILD_TIMEOUT_S), 0);
+    out = read_named("three.txt");
+    stats = final_stats(out);
+    CHECK_EQ_INT((int)counter(stats, "used"), (int)(3 * frames));
+    CHECK_EQ_INT((int)counter(stats, "created"), 3);
+    CHECK_EQ_INT((int)counter(stats, "seq_gaps"), 0);
+    k = decision_keys(out, "gesture", &nd);
+    CHECK(nd > 0 && nd % 3 == 0);
+    if (k) {
+        /* per node: the rest of its lines, in order, are the same for 1, 2, 3 */
+        char *per[3];
+        size_t i, cap = strlen(k) + 1;
+        const char *line;
+        for (i = 0; i < 3; ++i)
+            per[i] = (char *)calloc(cap, 1);
+        for (line = k; *line;) {
+            const char *nl = strchr(line, '\n');
+            size_t n = nl ? (size_t)(nl - line + 1) : strlen(line);
+            unsigned node = (unsigned)strtoul(line, NULL, 10);
+            const char *rest = strchr(line, '|');
+            if (node >= 1 && node <= 3 && rest && per[node - 1])
+                strncat(per[node - 1], rest, n - (size_t)(rest - line));
+            line += n;
+        }
+        CHECK(per[0] && per[1] && per[2] && strlen(per[0]) > 0);
+        CHECK_MSG(per[0] && per[1] && per[2] && !strcmp(per[0], per[1]) &&
+                      !strcmp(per[0], per[2]),
+                  "three nodes fed the same frames decide differently");
+        for (i = 0; i < 3; ++i)
+            free(per[i]);
+    }
+    printf("  replay --nodes 3: %lu decisions, the same for each node\n", (unsigned long)nd);
+    free(k);
+    free(stats);
+    free(out);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -746,12 +810,24 @@ static void test_ipv6(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] =
-        {test_replay_one_model,    test_replay_two_models, test_malformed, test_sigterm,
-         test_same_id_two_senders, test_idle_and_stats,    test_errors,    test_ipv6};
-    static const char *const names[] =
-        {"test_replay_one_model",    "test_replay_two_models", "test_malformed", "test_sigterm",
-         "test_same_id_two_senders", "test_idle_and_stats",    "test_errors",    "test_ipv6"};
+    static const check_test_fn tests[] = {test_replay_one_model,
+                                          test_replay_two_models,
+                                          test_malformed,
+                                          test_sigterm,
+                                          test_same_id_two_senders,
+                                          test_idle_and_stats,
+                                          test_replay_three_nodes,
+                                          test_errors,
+                                          test_ipv6};
+    static const char *const names[] = {"test_replay_one_model",
+                                        "test_replay_two_models",
+                                        "test_malformed",
+                                        "test_sigterm",
+                                        "test_same_id_two_senders",
+                                        "test_idle_and_stats",
+                                        "test_replay_three_nodes",
+                                        "test_errors",
+                                        "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
                                         "serve.txt",       "serve_err.txt",
                                         "replay.txt",      "replay_err.txt",
@@ -761,7 +837,8 @@ int main(int argc, char **argv)
                                         "term_replay.txt", "term_replay_err.txt",
                                         "two.txt",         "two_err.txt",
                                         "junk.rvne",       "idle.txt",
-                                        "idle_err.txt",    "v6.txt",
+                                        "idle_err.txt",    "three.txt",
+                                        "three_err.txt",   "v6.txt",
                                         "v6_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
