@@ -191,8 +191,9 @@ static void serve_usage(FILE *f)
             "  dropped).\n"
             "  SIGINT/SIGTERM stop it: a final stats line, exit 0.\n"
             "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
-            "  that cannot be bound (in use, not available), 4 for a model that does not\n"
-            "  load, 5 for a model not made for CSI features.\n",
+            "  that cannot be bound (in use, not available) and for standard output that\n"
+            "  cannot be written (a closed pipe), 4 for a model that does not load, 5 for a\n"
+            "  model not made for CSI features.\n",
             MAX_SOCKS, MAX_MODELS);
     cli_print_exit_statuses(f);
 }
@@ -956,7 +957,11 @@ static int serve_loop(const serve_opts *o, serve_state *s)
                     break;
             }
         }
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            /* nobody reads the decisions any more (a closed pipe, a full disk) */
+            fprintf(stderr, "aether serve: cannot write standard output: %s\n", strerror(errno));
+            return CLI_EXIT_IO;
+        }
     }
     return CLI_EXIT_OK;
 }
@@ -970,6 +975,8 @@ int cmd_serve(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    /* a reader that goes away is a write error (exit 3), not a signal */
+    signal(SIGPIPE, SIG_IGN);
     s = (serve_state *)calloc(1, sizeof *s);
     if (!s) {
         fprintf(stderr, "aether serve: out of memory\n");
@@ -1010,10 +1017,10 @@ int cmd_serve(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sa.sa_handler = on_stats;
         sigaction(SIGUSR1, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
         s->t_start = now_s();
         rc = serve_loop(&o, s);
-        print_stats(s, 1);
+        if (rc == CLI_EXIT_OK)
+            print_stats(s, 1);
     }
     for (i = 0; i < s->n_socks; ++i)
         close(s->socks[i]);

@@ -737,6 +737,31 @@ static void test_replay_three_nodes(void)
     free(out);
 }
 
+/* Standard output a closed pipe: exit 3 with a message, not a hang. */
+static void test_stdout_closed(void)
+{
+    const char *argv[] = {g_cli,     "serve", "--udp",      "127.0.0.1:0", "--model", GESTURE,
+                          "--stats", "0.05",  "--duration", "20",          NULL};
+    int p[2], status = 0;
+    pid_t pid;
+    CHECK(pipe(p) == 0);
+    close(p[0]); /* nobody reads */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int fe = open("/dev/null", O_WRONLY);
+        signal(SIGPIPE, SIG_DFL);
+        dup2(p[1], 1);
+        if (fe >= 0)
+            dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    status = wait_child(pid, 10.0);
+    CHECK_EQ_INT(status, 3);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -817,6 +842,7 @@ int main(int argc, char **argv)
                                           test_same_id_two_senders,
                                           test_idle_and_stats,
                                           test_replay_three_nodes,
+                                          test_stdout_closed,
                                           test_errors,
                                           test_ipv6};
     static const char *const names[] = {"test_replay_one_model",
@@ -826,6 +852,7 @@ int main(int argc, char **argv)
                                         "test_same_id_two_senders",
                                         "test_idle_and_stats",
                                         "test_replay_three_nodes",
+                                        "test_stdout_closed",
                                         "test_errors",
                                         "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
