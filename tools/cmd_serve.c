@@ -392,6 +392,17 @@ static int open_udp(const char *spec, int *fd_out)
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
 #endif
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    {
+        int got = 0;
+        socklen_t gl = sizeof got;
+        /* Linux reports twice the payload bytes it grants */
+        if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 && got < (1 << 20))
+            fprintf(stderr,
+                    "aether serve: note: --udp %s: a receive buffer of %d bytes (the "
+                    "system's limit: net.core.rmem_max); a burst beyond it is lost before "
+                    "it can be counted\n",
+                    spec, got);
+    }
     if (res->ai_family == AF_INET6) {
         int one = 1;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
