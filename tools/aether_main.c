@@ -28,6 +28,7 @@ static const command k_commands[] = {
     {"stream", cmd_stream, "classify frame by frame through a streaming session"},
     {"run", cmd_run, "stream a CSI recording to per-node decisions (features -> model)"},
     {"replay", cmd_replay, "send a recording as ADR-018 UDP datagrams, as ESP32 nodes do"},
+    {"serve", cmd_serve, "receive ADR-018 frames over UDP, print live decisions per node"},
     {"train", cmd_train, "train a temporal model from labelled recordings"},
     {"eval", cmd_eval, "score a model on the time-based validation split"},
     {"baseline", cmd_baseline, "score a logistic-regression baseline on the same split"},

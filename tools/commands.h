@@ -29,6 +29,7 @@ int cmd_classify(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
