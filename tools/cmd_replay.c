@@ -179,7 +179,7 @@ static int parse_args(int argc, char **argv, replay_opts *o)
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         switch (opt) {
         case CLI_STOP:
-            return rc == 0 ? -1 : rc;
+            return rc; /* 0 after --help / --version: nothing to send */
         case OPT_TO:
             o->to = c.optarg;
             break;

@@ -30,10 +30,10 @@
 #define GESTURE AETHER_SOURCE_DIR "/models/gesture.rvne"
 #define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
 
-static const char *const k_commands[] = {"version", "conformance", "attn",     "bench",
-                                         "ab",      "csi",         "features", "init-blob",
-                                         "inspect", "packet",      "classify", "stream",
-                                         "run",     "train",       "eval",     "baseline"};
+static const char *const k_commands[] = {
+    "version", "conformance", "attn",     "bench",  "ab",  "csi",   "features", "init-blob",
+    "inspect", "packet",      "classify", "stream", "run", "train", "eval",     "baseline",
+    "replay",  "serve"};
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
 /* Output of one run, kept for the checks after it. */
