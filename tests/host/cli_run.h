@@ -7,11 +7,13 @@
 #define AETHER_TESTS_CLI_RUN_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef AETHER_CLI_PATH
@@ -102,6 +104,57 @@ static int run_cli(const char *const *args, char **out, char **err)
     if (!WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+/* ---- child processes that run side by side with the test (serve, replay):
+ * sleeping, a monotonic clock, waiting for a child with a time limit ---- */
+
+static inline void nap_ms(long ms)
+{
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Exit status of pid within timeout seconds (killed after): -1 when it was
+ * killed by a signal or timed out. */
+static inline int wait_child(pid_t pid, double timeout)
+{
+    double end = now_s() + timeout;
+    int status = 0;
+    if (pid <= 0)
+        return -1;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (w < 0)
+            return -1;
+        if (now_s() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "child %ld timed out\n", (long)pid);
+            return -1;
+        }
+        nap_ms(2);
+    }
+}
+
+/* The whole file g_dir/name, NUL-terminated (free() it), or NULL. */
+static inline char *read_named(const char *name)
+{
+    char p[512];
+    size_t len;
+    path_of(p, sizeof p, name);
+    return (char *)read_all(p, &len);
 }
 
 #ifdef CHECK_MSG

@@ -59,21 +59,6 @@
 
 /* ---------------- helpers ---------------- */
 
-static void nap_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The raw frames of a recording, read directly. */
 typedef struct ref_frame {
     uint32_t node;
@@ -146,36 +131,6 @@ static pid_t spawn_cli(const char *const *args, int in_fd, const char *out_name)
         execv(g_cli, (char *const *)argv);
         _exit(127);
     }
-}
-
-/* Wait for pid at most timeout seconds (then kill it): its exit status, or
- * -1 when it was killed or timed out. */
-static int wait_child(pid_t pid, double timeout)
-{
-    double end = now_s() + timeout;
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (w < 0)
-            return -1;
-        if (now_s() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fprintf(stderr, "child %ld timed out\n", (long)pid);
-            return -1;
-        }
-        nap_ms(2);
-    }
-}
-
-static char *read_named(const char *name)
-{
-    char p[512];
-    size_t len;
-    path_of(p, sizeof p, name);
-    return (char *)read_all(p, &len);
 }
 
 /* UDP socket bound to the loopback address of family, port chosen by the

@@ -47,21 +47,6 @@
 #define CHILD_TIMEOUT_S 30.0
 #define MAX_LINES 4096
 
-static void nap_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Spawn the CLI; stdout into g_dir/out_name, stderr into g_dir/err_name. */
 static pid_t spawn(const char *const *args, const char *out_name, const char *err_name)
 {
@@ -97,38 +82,6 @@ static pid_t spawn(const char *const *args, const char *out_name, const char *er
         execv(g_cli, (char *const *)argv);
         _exit(127);
     }
-}
-
-/* Exit status of pid within timeout seconds (killed after): -1 when it was
- * killed by a signal or timed out. */
-static int wait_child(pid_t pid, double timeout)
-{
-    double end = now_s() + timeout;
-    int status = 0;
-    if (pid <= 0)
-        return -1;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (w < 0)
-            return -1;
-        if (now_s() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fprintf(stderr, "child %ld timed out\n", (long)pid);
-            return -1;
-        }
-        nap_ms(2);
-    }
-}
-
-static char *read_named(const char *name)
-{
-    char p[512];
-    size_t len;
-    path_of(p, sizeof p, name);
-    return (char *)read_all(p, &len);
 }
 
 /* The port of serve's first "listening" line in g_dir/out_name (waits for
