@@ -21,6 +21,7 @@
 #include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "net_addr.h"
 
 #define MAX_NODES 255u
 #define MAX_RATE 1e6
@@ -112,58 +113,13 @@ static void wait_until(double t)
     }
 }
 
-/* "HOST:PORT" or "[V6]:PORT" -> address. 0 ok, else a usage error was
- * printed and its status is returned. */
+/* --to HOST:PORT -> o->dest. 0 ok, else a usage error was printed and its
+ * status is returned. */
 static int parse_dest(const cli_command *c, replay_opts *o)
 {
-    char host[256];
-    const char *port, *t = o->to;
-    size_t hl;
-    unsigned long long p;
-    struct addrinfo hints, *res = NULL;
-    int e;
-    if (t[0] == '[') {
-        const char *close = strchr(t, ']');
-        if (!close || close[1] != ':')
-            return cli_usage_error(c, "--to %s: write an IPv6 destination as [ADDRESS]:PORT", t);
-        hl = (size_t)(close - t - 1);
-        t++;
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(t, ':');
-        if (!colon)
-            return cli_usage_error(c, "--to %s: expected HOST:PORT (e.g. 127.0.0.1:5005)", t);
-        hl = (size_t)(colon - t);
-        if (memchr(t, ':', hl))
-            return cli_usage_error(c, "--to %s: write an IPv6 destination as [ADDRESS]:PORT", t);
-        port = colon + 1;
-    }
-    if (hl == 0 || hl >= sizeof host)
-        return cli_usage_error(c, "--to %s: the host is empty or too long", o->to);
-    memcpy(host, t, hl);
-    host[hl] = '\0';
-    if (!cli_parse_ull(port, 10, 65535, &p) || p == 0)
-        return cli_usage_error(c, "--to %s: the port must be 1..65535", o->to);
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    e = getaddrinfo(host, NULL, &hints, &res);
-    if (e != 0 || !res)
-        return cli_usage_error(c, "--to %s: cannot resolve %s (%s)", o->to, host,
-                               e ? gai_strerror(e) : "no address");
-    if ((size_t)res->ai_addrlen > sizeof o->dest) {
-        freeaddrinfo(res);
-        return cli_usage_error(c, "--to %s: unusable address", o->to);
-    }
-    memcpy(&o->dest, res->ai_addr, res->ai_addrlen);
-    o->dest_len = (socklen_t)res->ai_addrlen;
-    freeaddrinfo(res);
-    if (o->dest.ss_family == AF_INET)
-        ((struct sockaddr_in *)(void *)&o->dest)->sin_port = htons((uint16_t)p);
-    else if (o->dest.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)(void *)&o->dest)->sin6_port = htons((uint16_t)p);
-    else
-        return cli_usage_error(c, "--to %s: neither IPv4 nor IPv6", o->to);
+    char err[320];
+    if (net_addr_parse(o->to, 0, &o->dest, &o->dest_len, err, sizeof err) != NET_ADDR_OK)
+        return cli_usage_error(c, "--to %s", err);
     return 0;
 }
 

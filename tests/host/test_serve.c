@@ -740,8 +740,8 @@ static void test_errors(void)
     expect(bad_model, 4, "invalid blob");
     expect(no_model, 3, "missing.rvne");
     expect(bad_addr, 2, "HOST:PORT");
-    expect(bad_port, 2, "HOST:PORT");
-    expect(v6_bare, 2, "HOST:PORT");
+    expect(bad_port, 2, "the port must be 0..65535");
+    expect(v6_bare, 2, "[ADDRESS]:PORT");
     expect(no_udp, 2, "--udp");
     expect(dup, 2, "same name");
     expect(bad_cap, 2, "--capacity");

@@ -1,0 +1,535 @@
+/* The datagram-to-decision core of `aether serve` (serve_core.h). */
+#include "serve_core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aether/csi.h"
+#include "aether/packet.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "net_addr.h"
+
+const char *const serve_malformed_names[SERVE_MAL_COUNT] = {
+    "empty", "too_short", "bad_magic", "bad_header", "truncated", "too_long"};
+const char *const serve_drop_names[SERVE_DROP_COUNT] = {"features", "model"};
+const char *const serve_sibling_names[SERVE_SIBLINGS] = {
+    "vitals", "feature", "fused_vitals", "compressed", "feature_state", "classification"};
+
+int serve_core_init(serve_core *s, const serve_config *cfg, const serve_hooks *hooks, double now)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    if (hooks)
+        s->hooks = *hooks;
+    s->t_start = now;
+    s->nodes = (serve_node *)calloc(cfg->max_nodes, sizeof *s->nodes);
+    if (!s->nodes) {
+        fprintf(stderr, "aether serve: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
+    return 0;
+}
+
+static void free_model(serve_model *m)
+{
+    aether_tracks_destroy(m->tracks);
+    aether_features_destroy(m->fx);
+    aether_model_destroy(m->model);
+    free(m->blob_bytes);
+    free(m->logits);
+    memset(m, 0, sizeof *m);
+}
+
+void serve_core_free(serve_core *s)
+{
+    size_t i;
+    for (i = 0; i < s->n_models; ++i)
+        free_model(&s->models[i]);
+    free(s->nodes);
+    s->nodes = NULL;
+    s->n_models = 0;
+}
+
+/* ---------------- models ---------------- */
+
+/* The metadata's choices, the way `aether run` makes them without options. */
+static int apply_metadata(const serve_config *cfg, serve_model *m)
+{
+    char err[256];
+    memset(&m->meta, 0, sizeof m->meta);
+    if (aether_blob_validate_model(&m->blob, NULL) == AETHER_OK &&
+        model_meta_read(&m->blob, &m->meta, err, sizeof err) != 0) {
+        fprintf(stderr, "aether serve: %s: %s\n", m->path, err);
+        return CLI_EXIT_MALFORMED;
+    }
+    m->hc.backend = m->meta.have_backend ? m->meta.backend : AETHER_HEAD_SPARSE_GQA;
+    if (m->meta.have_attn_window)
+        m->hc.window = m->meta.attn_window;
+    if (m->meta.have_attn_block)
+        m->hc.block_size = m->meta.attn_block;
+    if (m->meta.have_labels &&
+        !cli_split_labels(m->meta.labels, m->labels_buf, sizeof m->labels_buf, m->labels,
+                          SERVE_MAX_LABELS, &m->n_labels)) {
+        fprintf(stderr, "aether serve: %s: the metadata labels are not a list of names\n",
+                m->path);
+        return CLI_EXIT_MALFORMED;
+    }
+    m->window_mode = m->meta.have_pool && m->meta.pool == AETHER_POOL_MEAN;
+    m->window_frames = m->meta.have_window_frames ? m->meta.window_frames : 0;
+    if (m->window_mode && m->window_frames == 0) {
+        fprintf(stderr, "aether serve: %s: pooling mean without window_frames metadata\n",
+                m->path);
+        return CLI_EXIT_MALFORMED;
+    }
+    m->recipe = m->meta.have_recipe ? m->meta.recipe : AETHER_FEATURES_V1;
+    m->every = cfg->every                                            ? cfg->every
+               : m->meta.have_window_stride && m->meta.window_stride ? m->meta.window_stride
+                                                                     : 50;
+    return 0;
+}
+
+/* Feature extractor and track table for cfg's node count. */
+static int make_sessions(const serve_config *cfg, serve_model *m)
+{
+    aether_features_config fc;
+    aether_tracks_params tp = aether_tracks_params_default();
+    aether_status st;
+    m->logits = (float *)malloc(m->info.n_classes * sizeof(float));
+    if (!m->logits) {
+        fprintf(stderr, "aether serve: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
+    fc.input_dim = m->info.input_dim;
+    fc.max_nodes = cfg->max_nodes;
+    fc.recipe = m->recipe;
+    st = aether_features_create(&fc, &m->fx);
+    if (st == AETHER_OK) {
+        tp.max_tracks = cfg->max_nodes;
+        tp.max_age = 0.0; /* idle nodes are forgotten by the node table */
+        tp.session.capacity = cfg->capacity;
+        if (m->window_mode) {
+            tp.window.frames = m->window_frames;
+            tp.window.pool = AETHER_POOL_MEAN;
+        }
+        st = aether_tracks_create(m->model, &tp, &m->tracks);
+    }
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether serve: %s: cannot set up the sessions: %s (%s)\n", m->path,
+                aether_strerror(st), aether_status_name(st));
+        return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MISFIT;
+    }
+    return 0;
+}
+
+int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size_t len)
+{
+    serve_model *m;
+    const char *base = strrchr(path, '/');
+    aether_status st;
+    size_t n, j;
+    int rc;
+    if (s->n_models == SERVE_MAX_MODELS) {
+        free(bytes);
+        fprintf(stderr, "aether serve: at most %u models\n", SERVE_MAX_MODELS);
+        return CLI_EXIT_USAGE;
+    }
+    m = &s->models[s->n_models++];
+    m->path = path;
+    m->blob_bytes = bytes;
+    base = base ? base + 1 : path;
+    snprintf(m->name, sizeof m->name, "%s", base);
+    n = strlen(m->name);
+    if (n > 5 && !strcmp(m->name + n - 5, ".rvne"))
+        m->name[n - 5] = '\0';
+    for (j = 0; j + 1 < s->n_models; ++j)
+        if (!strcmp(s->models[j].name, m->name)) {
+            fprintf(stderr,
+                    "aether serve: %s and %s have the same name in decisions (\"%s\"); give "
+                    "one a file of another name\n",
+                    s->models[j].path, path, m->name);
+            return CLI_EXIT_USAGE;
+        }
+    st = aether_blob_parse(bytes, len, &m->blob);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether serve: %s: invalid blob: %s (%s)\n", path,
+                aether_blob_reference_message(st), aether_status_name(st));
+        return CLI_EXIT_MALFORMED;
+    }
+    aether_model_default_head_config(&m->blob, &m->hc);
+    rc = apply_metadata(&s->cfg, m);
+    if (rc)
+        return rc;
+    st = aether_model_create(&m->blob, &m->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &m->model);
+    if (st != AETHER_OK) {
+        fprintf(stderr, "aether serve: %s: cannot load the model: %s (%s)\n", path,
+                aether_strerror(st), aether_status_name(st));
+        return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;
+    }
+    aether_model_get_info(m->model, &m->info);
+    if (aether_features_groups(m->info.input_dim) == 0) {
+        fprintf(stderr,
+                "aether serve: %s: the model takes %lu inputs per frame, but CSI feature "
+                "vectors have %u..%u values: this model was not made for CSI features\n",
+                path, (unsigned long)m->info.input_dim, AETHER_FEATURES_MIN_DIM,
+                AETHER_FEATURES_MAX_DIM);
+        return CLI_EXIT_MISFIT;
+    }
+    if (m->n_labels && m->n_labels != m->info.n_classes) {
+        fprintf(stderr, "aether serve: %s has %lu classes but its labels metadata names %lu\n",
+                path, (unsigned long)m->info.n_classes, (unsigned long)m->n_labels);
+        return CLI_EXIT_MISFIT;
+    }
+    return make_sessions(&s->cfg, m);
+}
+
+int serve_model_load(serve_core *s, const char *path)
+{
+    size_t len = 0;
+    unsigned char *bytes = cli_read_file(path, &len);
+    if (!bytes)
+        return cli_read_error(path, errno);
+    return serve_model_open(s, path, bytes, len);
+}
+
+void serve_model_json(const serve_model *m, textbuf *t)
+{
+    size_t i;
+    textbuf_printf(t, "{\"type\":\"model\",\"model\":");
+    textbuf_json_string(t, m->name);
+    textbuf_printf(t, ",\"path\":");
+    textbuf_json_string(t, m->path);
+    textbuf_printf(t,
+                   ",\"pool\":\"%s\",\"window_frames\":%lu,\"every\":%lu,\"features\":\"%s\","
+                   "\"input_dim\":%lu,\"classes\":%lu,\"labels\":[",
+                   m->window_mode ? "mean" : "last",
+                   (unsigned long)(m->window_mode ? m->window_frames : 0),
+                   (unsigned long)m->every, aether_features_recipe_name(m->recipe),
+                   (unsigned long)m->info.input_dim, (unsigned long)m->info.n_classes);
+    for (i = 0; i < m->n_labels; ++i) {
+        if (i)
+            textbuf_putc(t, ',');
+        textbuf_json_string(t, m->labels[i]);
+    }
+    textbuf_printf(t, "],\"track_bytes\":%lu}", (unsigned long)aether_tracks_bytes(m->tracks));
+}
+
+/* ---------------- nodes ---------------- */
+
+/* Erase a node: its feature state and its tracks in every model. */
+static void forget_node(serve_core *s, size_t slot, const char *why)
+{
+    size_t k;
+    if (s->hooks.node_removed)
+        s->hooks.node_removed(s->hooks.ctx, &s->nodes[slot], why);
+    for (k = 0; k < s->n_models; ++k) {
+        (void)aether_features_forget(s->models[k].fx, (uint32_t)slot);
+        (void)aether_tracks_forget(s->models[k].tracks, s->nodes[slot].track_id);
+    }
+    memset(&s->nodes[slot], 0, sizeof s->nodes[slot]);
+}
+
+void serve_expire_idle(serve_core *s, double now)
+{
+    size_t i;
+    if (s->cfg.idle <= 0.0)
+        return;
+    for (i = 0; i < s->cfg.max_nodes; ++i)
+        if (s->nodes[i].used && now - s->nodes[i].last_seen > s->cfg.idle) {
+            forget_node(s, i, "idle");
+            s->nodes_idle++;
+        }
+}
+
+size_t serve_active_nodes(const serve_core *s)
+{
+    size_t i, n = 0;
+    for (i = 0; i < s->cfg.max_nodes; ++i)
+        n += s->nodes[i].used != 0;
+    return n;
+}
+
+static void make_key(serve_node *n)
+{
+    char *c;
+    snprintf(n->key, sizeof n->key, "%u_%s", (unsigned)n->node_id, n->sender);
+    for (c = n->key; *c; ++c)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            *c = '_';
+}
+
+/* The slot of (node id, sender), created (replacing the least recently seen
+ * node when the table is full) if new. */
+static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
+                        socklen_t al, double now)
+{
+    size_t i, max = s->cfg.max_nodes, free_slot = max, oldest = max;
+    serve_node *n;
+    for (i = 0; i < max; ++i) {
+        n = &s->nodes[i];
+        if (!n->used) {
+            if (free_slot == max)
+                free_slot = i;
+            continue;
+        }
+        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al))
+            return i;
+        if (oldest == max || n->last_seen < s->nodes[oldest].last_seen)
+            oldest = i;
+    }
+    if (free_slot == max) {
+        forget_node(s, oldest, "evicted");
+        s->nodes_evicted++;
+        free_slot = oldest;
+    }
+    n = &s->nodes[free_slot];
+    n->used = 1;
+    n->node_id = id;
+    memcpy(&n->addr, a, al);
+    n->addr_len = al;
+    net_addr_format((const struct sockaddr *)a, n->sender, sizeof n->sender);
+    make_key(n);
+    n->track_id = ++s->next_track_id;
+    n->last_seen = now;
+    s->nodes_created++;
+    if (s->hooks.node_added)
+        s->hooks.node_added(s->hooks.ctx, n);
+    return free_slot;
+}
+
+/* ---------------- datagrams ---------------- */
+
+static void report_decision(serve_core *s, size_t k, const serve_node *n)
+{
+    serve_model *m = &s->models[k];
+    serve_decision d;
+    memset(&d, 0, sizeof d);
+    d.model_index = k;
+    d.model = m;
+    d.node = n;
+    d.frame = n->stepped[k];
+    d.logits = m->logits;
+    d.n_classes = m->info.n_classes;
+    d.timestamp = s->wall_now;
+    aether_packet_argmax(m->logits, d.n_classes, &d.cls, &d.top, &d.margin);
+    d.label = m->n_labels ? m->labels[d.cls] : NULL;
+    m->decisions++;
+    if (s->hooks.decision)
+        s->hooks.decision(s->hooks.ctx, &d);
+}
+
+/* Frame of a node through one model; 0, or a drop reason + 1. */
+static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f, double now)
+{
+    serve_model *m = &s->models[k];
+    serve_node *n = &s->nodes[slot];
+    float x[AETHER_FEATURES_MAX_DIM];
+    aether_status st;
+    int due = 0;
+    uint32_t real_id = f->node_id;
+    f->node_id = (uint32_t)slot; /* the extractor's key: the node table slot */
+    st = aether_features_compute(m->fx, f, x, m->info.input_dim);
+    f->node_id = real_id;
+    if (st != AETHER_OK)
+        return SERVE_DROP_FEATURES + 1;
+    if (m->window_mode) {
+        due = (n->stepped[k] + 1) % m->every == 0;
+        st = aether_tracks_step(m->tracks, n->track_id, now, x, due ? m->logits : NULL, NULL,
+                                NULL);
+        if (st == AETHER_OK)
+            n->stepped[k]++;
+    } else {
+        st = aether_tracks_step(m->tracks, n->track_id, now, x, m->logits, NULL, NULL);
+        if (st == AETHER_OK) {
+            n->stepped[k]++;
+            due = n->stepped[k] % m->every == 0;
+        }
+    }
+    if (st != AETHER_OK) {
+        /* never stall a node: a session that cannot go on starts over */
+        if (st != AETHER_ERR_NONFINITE) {
+            (void)aether_tracks_forget(m->tracks, n->track_id);
+            n->stepped[k] = 0;
+        }
+        return SERVE_DROP_MODEL + 1;
+    }
+    if (due)
+        report_decision(s, k, n);
+    return 0;
+}
+
+static int sibling_index(uint32_t magic)
+{
+    if (magic > AETHER_ADR018_MAGIC && magic <= AETHER_MAGIC_CLASSIFICATION)
+        return (int)(magic - AETHER_MAGIC_VITALS);
+    return -1;
+}
+
+/* The malformed reason of a datagram that is not one whole ADR-018 frame,
+ * -1 - sibling index for a sibling packet, or SERVE_MAL_COUNT for a frame
+ * (parsed into *f). */
+static int classify_datagram(const unsigned char *b, size_t len, int truncated,
+                             aether_csi_frame *f)
+{
+    uint32_t magic;
+    size_t flen = 0;
+    if (len == 0)
+        return SERVE_MAL_EMPTY;
+    if (len < 4)
+        return SERVE_MAL_TOO_SHORT;
+    magic = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    if (magic != AETHER_ADR018_MAGIC) {
+        int i = sibling_index(magic);
+        return i >= 0 ? -1 - i : SERVE_MAL_BAD_MAGIC;
+    }
+    if (truncated)
+        return SERVE_MAL_TOO_LONG;
+    if (len < AETHER_ADR018_HEADER_BYTES)
+        return SERVE_MAL_TOO_SHORT;
+    if (aether_adr018_frame_length(b, len, &flen) != AETHER_OK)
+        return SERVE_MAL_BAD_HEADER;
+    if (flen != len)
+        return len < flen ? SERVE_MAL_TRUNCATED : SERVE_MAL_TOO_LONG;
+    if (aether_adr018_parse(b, len, f) != AETHER_OK)
+        return SERVE_MAL_BAD_HEADER;
+    return SERVE_MAL_COUNT;
+}
+
+static void track_sequence(serve_core *s, serve_node *n, uint32_t seq)
+{
+    if (n->have_seq && seq != n->last_seq + 1u) {
+        uint32_t d = seq - n->last_seq;
+        if (d != 0 && d < 0x80000000u)
+            s->seq_gaps += d - 1u;
+        else
+            s->seq_backwards++;
+    }
+    n->last_seq = seq;
+    n->have_seq = 1;
+}
+
+void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
+                           const struct sockaddr_storage *from, socklen_t from_len, double now)
+{
+    aether_csi_frame f;
+    size_t slot, k;
+    int kind, drop = 0;
+    s->received++;
+    kind = classify_datagram(b, len, truncated, &f);
+    if (kind < 0) {
+        s->ignored[-1 - kind]++;
+        return;
+    }
+    if (kind < SERVE_MAL_COUNT) {
+        s->malformed[kind]++;
+        return;
+    }
+    f.timestamp = now;
+    slot = find_node(s, f.node_id, from, from_len, now);
+    track_sequence(s, &s->nodes[slot], f.sequence);
+    s->nodes[slot].last_seen = now;
+    for (k = 0; k < s->n_models; ++k) {
+        int d = step_model(s, k, slot, &f, now);
+        if (d && !drop)
+            drop = d;
+    }
+    if (drop)
+        s->dropped[drop - 1]++;
+    else
+        s->used++;
+}
+
+int serve_accounting_ok(const serve_core *s)
+{
+    uint64_t sum = s->used;
+    size_t i;
+    for (i = 0; i < SERVE_SIBLINGS; ++i)
+        sum += s->ignored[i];
+    for (i = 0; i < SERVE_MAL_COUNT; ++i)
+        sum += s->malformed[i];
+    for (i = 0; i < SERVE_DROP_COUNT; ++i)
+        sum += s->dropped[i];
+    return sum == s->received;
+}
+
+/* ---------------- JSON ---------------- */
+
+void serve_decision_json(const serve_decision *d, textbuf *t)
+{
+    size_t i;
+    textbuf_printf(t, "{\"type\":\"decision\",\"timestamp\":%.6f,\"node\":%u,\"sender\":",
+                   d->timestamp, (unsigned)d->node->node_id);
+    textbuf_json_string(t, d->node->sender);
+    textbuf_printf(t, ",\"model\":");
+    textbuf_json_string(t, d->model->name);
+    textbuf_printf(t, ",\"frame\":%llu,\"class\":%lu,", (unsigned long long)d->frame,
+                   (unsigned long)d->cls);
+    if (d->label) {
+        textbuf_printf(t, "\"label\":");
+        textbuf_json_string(t, d->label);
+        textbuf_putc(t, ',');
+    }
+    textbuf_printf(t, "\"margin\":");
+    textbuf_json_float(t, d->margin);
+    textbuf_printf(t, ",\"logits\":[");
+    for (i = 0; i < d->n_classes; ++i) {
+        if (i)
+            textbuf_putc(t, ',');
+        textbuf_json_float(t, d->logits[i]);
+    }
+    textbuf_printf(t, "]}");
+}
+
+static uint64_t sum_u64(const uint64_t *v, size_t n)
+{
+    uint64_t s = 0;
+    size_t i;
+    for (i = 0; i < n; ++i)
+        s += v[i];
+    return s;
+}
+
+static void counters_json(textbuf *t, const char *name, const char *const *names,
+                          const uint64_t *v, size_t n)
+{
+    size_t i;
+    textbuf_printf(t, ",\"%s\":{", name);
+    for (i = 0; i < n; ++i)
+        textbuf_printf(t, "%s\"%s\":%llu", i ? "," : "", names[i], (unsigned long long)v[i]);
+    textbuf_putc(t, '}');
+}
+
+void serve_stats_json(const serve_core *s, int final, double now, textbuf *t)
+{
+    size_t i;
+    textbuf_printf(t,
+                   "{\"type\":\"stats\",\"final\":%s,\"seconds\":%.3f,\"received\":%llu,"
+                   "\"used\":%llu,\"ignored\":%llu,\"malformed\":%llu,\"dropped\":%llu",
+                   final ? "true" : "false", now - s->t_start, (unsigned long long)s->received,
+                   (unsigned long long)s->used,
+                   (unsigned long long)sum_u64(s->ignored, SERVE_SIBLINGS),
+                   (unsigned long long)sum_u64(s->malformed, SERVE_MAL_COUNT),
+                   (unsigned long long)sum_u64(s->dropped, SERVE_DROP_COUNT));
+    counters_json(t, "ignored_by_magic", serve_sibling_names, s->ignored, SERVE_SIBLINGS);
+    counters_json(t, "malformed_by_reason", serve_malformed_names, s->malformed,
+                  SERVE_MAL_COUNT);
+    counters_json(t, "dropped_by_reason", serve_drop_names, s->dropped, SERVE_DROP_COUNT);
+    textbuf_printf(t,
+                   ",\"seq_gaps\":%llu,\"seq_backwards\":%llu,\"nodes\":{\"active\":%lu,"
+                   "\"max\":%lu,\"created\":%llu,\"evicted\":%llu,\"idle\":%llu},"
+                   "\"decisions\":{",
+                   (unsigned long long)s->seq_gaps, (unsigned long long)s->seq_backwards,
+                   (unsigned long)serve_active_nodes(s), (unsigned long)s->cfg.max_nodes,
+                   (unsigned long long)s->nodes_created, (unsigned long long)s->nodes_evicted,
+                   (unsigned long long)s->nodes_idle);
+    for (i = 0; i < s->n_models; ++i) {
+        if (i)
+            textbuf_putc(t, ',');
+        textbuf_json_string(t, s->models[i].name);
+        textbuf_printf(t, ":%llu", (unsigned long long)s->models[i].decisions);
+    }
+    textbuf_putc(t, '}');
+}

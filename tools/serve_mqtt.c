@@ -1,0 +1,603 @@
+/* MQTT output of `aether serve` (serve_mqtt.h). */
+#define _POSIX_C_SOURCE 200809L /* gethostname, poll */
+#include "serve_mqtt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+#if defined(AETHER_HAVE_MOSQUITTO)
+
+#include <mosquitto.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aether/core.h"
+#include "cli_util.h"
+
+enum { UNPUB_DISCONNECTED = 0, UNPUB_BACKLOG, UNPUB_ERROR, UNPUB_COUNT };
+static const char *const k_unpub_names[UNPUB_COUNT] = {"disconnected", "backlog", "error"};
+
+#define BACKOFF_FIRST 0.5
+#define BACKOFF_MAX 30.0
+
+struct serve_mqtt {
+    struct mosquitto *m;
+    serve_mqtt_opts o;
+    const serve_core *core;
+    char host[256];
+    int port;
+    char client_id[128];
+    char password[256];
+    char status_topic[256], stats_topic[256];
+    int connected, got_connack, connack_rc, announce;
+    double next_try, backoff;
+    uint64_t offered, published, acked, unpublished[UNPUB_COUNT];
+    uint64_t messages_sent, messages_failed, connects, disconnects;
+    unsigned char decision_mid[65536 / 8]; /* in-flight message ids that are decisions */
+    char topic[512];
+    char payload[4096];
+};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int serve_mqtt_available(void)
+{
+    return 1;
+}
+
+static void mid_set(serve_mqtt *q, int mid, int on)
+{
+    unsigned i = (unsigned)mid & 0xFFFFu;
+    if (on)
+        q->decision_mid[i >> 3] |= (unsigned char)(1u << (i & 7u));
+    else
+        q->decision_mid[i >> 3] &= (unsigned char)~(1u << (i & 7u));
+}
+
+static int mid_is_decision(const serve_mqtt *q, int mid)
+{
+    unsigned i = (unsigned)mid & 0xFFFFu;
+    return (q->decision_mid[i >> 3] >> (i & 7u)) & 1u;
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc)
+{
+    serve_mqtt *q = (serve_mqtt *)obj;
+    (void)m;
+    q->got_connack = 1;
+    q->connack_rc = rc;
+    if (rc == 0) {
+        q->connected = 1;
+        q->connects++;
+        q->backoff = BACKOFF_FIRST;
+        q->announce = 1; /* status, availability and discovery again: the broker may
+                            have restarted without its retained messages */
+    }
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc)
+{
+    serve_mqtt *q = (serve_mqtt *)obj;
+    (void)m;
+    (void)rc;
+    if (q->connected)
+        q->disconnects++;
+    q->connected = 0;
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid)
+{
+    serve_mqtt *q = (serve_mqtt *)obj;
+    (void)m;
+    if (mid_is_decision(q, mid)) {
+        mid_set(q, mid, 0);
+        q->acked++;
+    }
+}
+
+/* Lost connection: schedule the next attempt with back-off. */
+static void went_down(serve_mqtt *q, double now)
+{
+    if (q->connected)
+        q->disconnects++;
+    q->connected = 0;
+    if (q->next_try <= now) {
+        q->next_try = now + q->backoff;
+        q->backoff = q->backoff * 2.0 > BACKOFF_MAX ? BACKOFF_MAX : q->backoff * 2.0;
+    }
+}
+
+/* A message that is not a decision (status, availability, discovery, stats). */
+static void send_message(serve_mqtt *q, const char *topic, const char *payload, int qos,
+                         int retain)
+{
+    int rc;
+    if (!q->connected) {
+        q->messages_failed++;
+        return;
+    }
+    rc = mosquitto_publish(q->m, NULL, topic, (int)strlen(payload), payload, qos, retain != 0);
+    if (rc == MOSQ_ERR_SUCCESS)
+        q->messages_sent++;
+    else
+        q->messages_failed++;
+}
+
+/* Topic level from a name: characters outside [A-Za-z0-9_-] become '_'. */
+static void level(char *out, size_t cap, const char *name)
+{
+    size_t i;
+    for (i = 0; name[i] && i + 1 < cap; ++i) {
+        char c = name[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-';
+        out[i] = ok ? c : '_';
+    }
+    out[i] = '\0';
+}
+
+static void decision_topic(serve_mqtt *q, const serve_node *n, const serve_model *m)
+{
+    char mk[64];
+    level(mk, sizeof mk, m->name);
+    snprintf(q->topic, sizeof q->topic, "%s/%s/%s", q->o.base, n->key, mk);
+}
+
+static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_model *m,
+                              int clear)
+{
+    char mk[64], state[512];
+    textbuf t;
+    level(mk, sizeof mk, m->name);
+    snprintf(state, sizeof state, "%s/%s/%s", q->o.base, n->key, mk);
+    snprintf(q->topic, sizeof q->topic, "%s/sensor/aether_%s_%s/config", q->o.ha_prefix, n->key,
+             mk);
+    textbuf_init(&t, q->payload, sizeof q->payload);
+    if (!clear) {
+        textbuf_printf(&t, "{\"name\":");
+        textbuf_json_string(&t, m->name);
+        textbuf_printf(&t, ",\"unique_id\":\"aether_%s_%s\",\"state_topic\":", n->key, mk);
+        textbuf_json_string(&t, state);
+        textbuf_printf(&t, ",\"value_template\":\"{{ value_json.%s }}\","
+                           "\"json_attributes_topic\":",
+                       m->n_labels ? "label" : "class");
+        textbuf_json_string(&t, state);
+        textbuf_printf(&t, ",\"availability_mode\":\"all\",\"availability\":[{\"topic\":");
+        textbuf_json_string(&t, q->status_topic);
+        textbuf_printf(&t, "},{\"topic\":\"%s/%s/availability\"}],\"icon\":\"mdi:motion-sensor\","
+                           "\"device\":{\"identifiers\":[\"aether_%s\"],\"name\":",
+                       q->o.base, n->key, n->key);
+        {
+            char name[128];
+            snprintf(name, sizeof name, "CSI node %u (%s)", (unsigned)n->node_id, n->sender);
+            textbuf_json_string(&t, name);
+        }
+        textbuf_printf(&t, ",\"manufacturer\":\"aether\",\"model\":\"WiFi CSI sensing node\"},"
+                           "\"origin\":{\"name\":\"aether\",\"sw\":\"%s\"}}",
+                       aether_version());
+        if (t.overflow) {
+            q->messages_failed++;
+            return;
+        }
+    }
+    send_message(q, q->topic, q->payload, 1, 1);
+}
+
+static void publish_node(serve_mqtt *q, const serve_node *n, const char *state, int clear)
+{
+    char topic[512];
+    size_t k;
+    snprintf(topic, sizeof topic, "%s/%s/availability", q->o.base, n->key);
+    send_message(q, topic, clear ? "" : state, 1, 1);
+    if (q->o.ha_prefix)
+        for (k = 0; k < q->core->n_models; ++k)
+            if (clear || !strcmp(state, "online"))
+                publish_discovery(q, n, &q->core->models[k], clear);
+}
+
+static void announce_all(serve_mqtt *q)
+{
+    size_t i;
+    q->announce = 0;
+    send_message(q, q->status_topic, "online", 1, 1);
+    for (i = 0; i < q->core->cfg.max_nodes; ++i)
+        if (q->core->nodes[i].used)
+            publish_node(q, &q->core->nodes[i], "online", 0);
+}
+
+void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *json)
+{
+    int mid = 0, rc;
+    q->offered++;
+    if (!q->connected) {
+        q->unpublished[UNPUB_DISCONNECTED]++;
+        return;
+    }
+    if (q->published - q->acked >= q->o.max_pending) {
+        q->unpublished[UNPUB_BACKLOG]++;
+        return;
+    }
+    decision_topic(q, d->node, d->model);
+    rc = mosquitto_publish(q->m, &mid, q->topic, (int)strlen(json), json, q->o.qos, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        q->unpublished[rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST ? UNPUB_DISCONNECTED
+                                                                          : UNPUB_ERROR]++;
+        if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
+            went_down(q, mono_s());
+        return;
+    }
+    q->published++;
+    if (q->o.qos == 0)
+        q->acked++; /* nothing comes back for QoS 0: sent is all there is */
+    else
+        mid_set(q, mid, 1);
+}
+
+void serve_mqtt_node_added(serve_mqtt *q, const serve_core *core, const serve_node *n)
+{
+    (void)core;
+    publish_node(q, n, "online", 0);
+}
+
+void serve_mqtt_node_removed(serve_mqtt *q, const serve_core *core, const serve_node *n,
+                             const char *why)
+{
+    (void)core;
+    if (!strcmp(why, "evicted"))
+        publish_node(q, n, "", 1);
+    else
+        publish_node(q, n, "offline", 0);
+}
+
+void serve_mqtt_stats(serve_mqtt *q, const char *json)
+{
+    send_message(q, q->stats_topic, json, 0, 0);
+}
+
+int serve_mqtt_poll_fd(serve_mqtt *q, short *events)
+{
+    int fd = mosquitto_socket(q->m);
+    *events = 0;
+    if (fd < 0)
+        return -1;
+    *events = POLLIN;
+    if (mosquitto_want_write(q->m))
+        *events |= POLLOUT;
+    return fd;
+}
+
+void serve_mqtt_service(serve_mqtt *q, short revents, double now)
+{
+    int rc = MOSQ_ERR_SUCCESS;
+    if (mosquitto_socket(q->m) >= 0) {
+        if (revents & (POLLIN | POLLERR | POLLHUP))
+            rc = mosquitto_loop_read(q->m, 64);
+        if (rc == MOSQ_ERR_SUCCESS && ((revents & POLLOUT) || mosquitto_want_write(q->m)))
+            rc = mosquitto_loop_write(q->m, 64);
+        if (rc == MOSQ_ERR_SUCCESS)
+            rc = mosquitto_loop_misc(q->m);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            went_down(q, now);
+            /* make sure the socket is closed so that the next attempt starts over */
+            (void)mosquitto_disconnect(q->m);
+        }
+    } else if (q->connected) {
+        went_down(q, now);
+    }
+    if (q->announce && q->connected)
+        announce_all(q);
+    if (!q->connected && mosquitto_socket(q->m) < 0 && now >= q->next_try) {
+        q->next_try = now + q->backoff;
+        q->backoff = q->backoff * 2.0 > BACKOFF_MAX ? BACKOFF_MAX : q->backoff * 2.0;
+        (void)mosquitto_reconnect_async(q->m);
+    }
+}
+
+void serve_mqtt_stats_json(const serve_mqtt *q, textbuf *t)
+{
+    size_t i;
+    uint64_t unpub = 0;
+    for (i = 0; i < UNPUB_COUNT; ++i)
+        unpub += q->unpublished[i];
+    textbuf_printf(t,
+                   ",\"mqtt\":{\"connected\":%s,\"connects\":%llu,\"disconnects\":%llu,"
+                   "\"offered\":%llu,\"published\":%llu,\"acknowledged\":%llu,\"pending\":%llu,"
+                   "\"unpublished\":%llu,\"unpublished_by_reason\":{",
+                   q->connected ? "true" : "false", (unsigned long long)q->connects,
+                   (unsigned long long)q->disconnects, (unsigned long long)q->offered,
+                   (unsigned long long)q->published, (unsigned long long)q->acked,
+                   (unsigned long long)(q->published - q->acked), (unsigned long long)unpub);
+    for (i = 0; i < UNPUB_COUNT; ++i)
+        textbuf_printf(t, "%s\"%s\":%llu", i ? "," : "", k_unpub_names[i],
+                       (unsigned long long)q->unpublished[i]);
+    textbuf_printf(t, "},\"messages_sent\":%llu,\"messages_failed\":%llu}",
+                   (unsigned long long)q->messages_sent, (unsigned long long)q->messages_failed);
+}
+
+static int read_password(serve_mqtt *q)
+{
+    const char *env;
+    FILE *f;
+    size_t n;
+    if (!q->o.password_file) {
+        env = getenv("AETHER_MQTT_PASSWORD");
+        if (!env)
+            return 0;
+        snprintf(q->password, sizeof q->password, "%s", env);
+        return 1;
+    }
+    f = fopen(q->o.password_file, "r");
+    if (!f) {
+        fprintf(stderr, "aether serve: --mqtt-password-file %s: %s\n", q->o.password_file,
+                strerror(errno));
+        return -1;
+    }
+    if (!fgets(q->password, sizeof q->password, f))
+        q->password[0] = '\0';
+    fclose(f);
+    n = strlen(q->password);
+    while (n && (q->password[n - 1] == '\n' || q->password[n - 1] == '\r'))
+        q->password[--n] = '\0';
+    return 1;
+}
+
+static int parse_address(serve_mqtt *q)
+{
+    const char *a = q->o.address, *colon;
+    unsigned long long port = 1883;
+    size_t hl;
+    if (a[0] == '[') {
+        const char *close = strchr(a, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return 0;
+        hl = (size_t)(close - a - 1);
+        a++;
+        colon = close[1] ? close + 1 : NULL;
+    } else {
+        colon = strrchr(a, ':');
+        hl = colon ? (size_t)(colon - a) : strlen(a);
+        if (memchr(a, ':', hl))
+            return 0;
+    }
+    if (hl == 0 || hl >= sizeof q->host)
+        return 0;
+    memcpy(q->host, a, hl);
+    q->host[hl] = '\0';
+    if (colon && (!cli_parse_ull(colon + 1, 10, 65535, &port) || port == 0))
+        return 0;
+    q->port = (int)port;
+    return 1;
+}
+
+static int configure(serve_mqtt *q)
+{
+    const char *user = q->o.username ? q->o.username : getenv("AETHER_MQTT_USERNAME");
+    int have_pw = read_password(q), rc;
+    if (have_pw < 0)
+        return CLI_EXIT_IO;
+    if (user || have_pw) {
+        rc = mosquitto_username_pw_set(q->m, user ? user : "", have_pw ? q->password : NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+            goto bad;
+    }
+    if (q->o.cafile || q->o.capath || q->o.certfile) {
+        rc = mosquitto_tls_set(q->m, q->o.cafile, q->o.capath, q->o.certfile, q->o.keyfile, NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+            goto bad;
+        if (q->o.tls_version &&
+            (rc = mosquitto_tls_opts_set(q->m, 1, q->o.tls_version, NULL)) != MOSQ_ERR_SUCCESS)
+            goto bad;
+        if (q->o.tls_insecure && (rc = mosquitto_tls_insecure_set(q->m, true)) != MOSQ_ERR_SUCCESS)
+            goto bad;
+    }
+    rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
+    if (rc != MOSQ_ERR_SUCCESS)
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "aether serve: MQTT options: %s\n", mosquitto_strerror(rc));
+    return CLI_EXIT_USAGE;
+}
+
+/* Blocking connect, then wait for CONNACK. */
+static int first_connect(serve_mqtt *q)
+{
+    double end;
+    int rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s\n", q->o.address,
+                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        return CLI_EXIT_IO;
+    }
+    end = mono_s() + 10.0;
+    while (!q->got_connack && mono_s() < end) {
+        struct pollfd p;
+        p.fd = mosquitto_socket(q->m);
+        p.events = POLLIN | (mosquitto_want_write(q->m) ? POLLOUT : 0);
+        p.revents = 0;
+        if (p.fd < 0)
+            break;
+        if (poll(&p, 1, 100) < 0 && errno != EINTR)
+            break;
+        if ((p.revents & POLLOUT) && mosquitto_loop_write(q->m, 1) != MOSQ_ERR_SUCCESS)
+            break;
+        if ((p.revents & (POLLIN | POLLERR | POLLHUP)) &&
+            mosquitto_loop_read(q->m, 1) != MOSQ_ERR_SUCCESS)
+            break;
+    }
+    if (!q->got_connack) {
+        fprintf(stderr, "aether serve: --mqtt %s: no answer from the broker\n", q->o.address);
+        return CLI_EXIT_IO;
+    }
+    if (q->connack_rc != 0) {
+        fprintf(stderr, "aether serve: --mqtt %s: the broker refused the connection: %s\n",
+                q->o.address, mosquitto_connack_string(q->connack_rc));
+        return CLI_EXIT_IO;
+    }
+    announce_all(q);
+    return 0;
+}
+
+int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt **out)
+{
+    serve_mqtt *q;
+    int rc;
+    *out = NULL;
+    q = (serve_mqtt *)calloc(1, sizeof *q);
+    if (!q) {
+        fprintf(stderr, "aether serve: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
+    q->o = *o;
+    q->core = core;
+    q->backoff = BACKOFF_FIRST;
+    if (!parse_address(q)) {
+        fprintf(stderr, "aether serve: --mqtt %s: expected HOST[:PORT] or [IPV6][:PORT]\n",
+                o->address);
+        free(q);
+        return CLI_EXIT_USAGE;
+    }
+    if (o->client_id) {
+        snprintf(q->client_id, sizeof q->client_id, "%s", o->client_id);
+    } else {
+        char host[64] = "host";
+        (void)gethostname(host, sizeof host);
+        host[sizeof host - 1] = '\0';
+        snprintf(q->client_id, sizeof q->client_id, "aether-serve-%s", host);
+    }
+    snprintf(q->status_topic, sizeof q->status_topic, "%s/status", o->base);
+    snprintf(q->stats_topic, sizeof q->stats_topic, "%s/stats", o->base);
+    mosquitto_lib_init();
+    q->m = mosquitto_new(q->client_id, false, q);
+    if (!q->m) {
+        fprintf(stderr, "aether serve: cannot create the MQTT client: %s\n", strerror(errno));
+        mosquitto_lib_cleanup();
+        free(q);
+        return CLI_EXIT_FAILED;
+    }
+    mosquitto_connect_callback_set(q->m, on_connect);
+    mosquitto_disconnect_callback_set(q->m, on_disconnect);
+    mosquitto_publish_callback_set(q->m, on_publish);
+    rc = configure(q);
+    if (rc == 0)
+        rc = first_connect(q);
+    if (rc != 0) {
+        mosquitto_destroy(q->m);
+        mosquitto_lib_cleanup();
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+void serve_mqtt_close(serve_mqtt *q, double timeout)
+{
+    double end = mono_s() + timeout;
+    if (!q)
+        return;
+    if (q->connected)
+        send_message(q, q->status_topic, "offline", 1, 1);
+    while (q->connected && mono_s() < end &&
+           (q->published != q->acked || mosquitto_want_write(q->m))) {
+        struct pollfd p;
+        short ev;
+        p.fd = serve_mqtt_poll_fd(q, &ev);
+        p.events = ev;
+        p.revents = 0;
+        if (p.fd < 0 || (poll(&p, 1, 50) < 0 && errno != EINTR))
+            break;
+        serve_mqtt_service(q, p.revents, mono_s());
+    }
+    if (q->connected) {
+        mosquitto_disconnect(q->m);
+        (void)mosquitto_loop_write(q->m, 8);
+    }
+    mosquitto_destroy(q->m);
+    mosquitto_lib_cleanup();
+    free(q);
+}
+
+#else /* no libmosquitto */
+
+int serve_mqtt_available(void)
+{
+    return 0;
+}
+
+int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt **out)
+{
+    (void)o;
+    (void)core;
+    *out = NULL;
+    fprintf(stderr, "aether serve: --mqtt: this aether was built without MQTT (install "
+                    "libmosquitto-dev and build again)\n");
+    return CLI_EXIT_USAGE;
+}
+
+void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *json)
+{
+    (void)q;
+    (void)d;
+    (void)json;
+}
+
+void serve_mqtt_node_added(serve_mqtt *q, const serve_core *core, const serve_node *n)
+{
+    (void)q;
+    (void)core;
+    (void)n;
+}
+
+void serve_mqtt_node_removed(serve_mqtt *q, const serve_core *core, const serve_node *n,
+                             const char *why)
+{
+    (void)q;
+    (void)core;
+    (void)n;
+    (void)why;
+}
+
+void serve_mqtt_stats(serve_mqtt *q, const char *json)
+{
+    (void)q;
+    (void)json;
+}
+
+int serve_mqtt_poll_fd(serve_mqtt *q, short *events)
+{
+    (void)q;
+    *events = 0;
+    return -1;
+}
+
+void serve_mqtt_service(serve_mqtt *q, short revents, double now)
+{
+    (void)q;
+    (void)revents;
+    (void)now;
+}
+
+void serve_mqtt_stats_json(const serve_mqtt *q, textbuf *t)
+{
+    (void)q;
+    (void)t;
+}
+
+void serve_mqtt_close(serve_mqtt *q, double timeout)
+{
+    (void)q;
+    (void)timeout;
+}
+
+#endif
