@@ -98,66 +98,65 @@ static void on_stats(int sig)
 
 static void serve_usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: aether serve --udp HOST:PORT [--udp ...] --model M.rvne [--model ...]\n"
-        "                    [--every N] [--max-nodes N] [--idle S] [--stats S]\n"
-        "                    [--count N] [--duration S] [--capacity N] [--no-json]\n"
-        "                    [--packets-to [MODEL=]HOST:PORT ...]\n"
-        "                    [--mqtt HOST[:PORT] [MQTT options]]\n"
-        "  Receives ADR-018 CSI frames as UDP datagrams (ESP32 nodes, `aether replay`)\n"
-        "  and makes, for every model, a decision per node every N frames, the way\n"
-        "  `aether run --json` does (the model's pooling, window, recipe and labels come\n"
-        "  from its metadata). A node is a node id together with its sender's address\n"
-        "  and port. Decisions go to standard output as JSON lines, and to packets and\n"
-        "  MQTT as asked.\n"
-        "  --udp HOST:PORT  listen here (0.0.0.0:5005, 127.0.0.1:0, [::1]:5005); up to %u\n"
-        "  --model M.rvne   a model (up to %u); its name in decisions is the file name\n"
-        "                   without .rvne\n"
-        "  --every N        a decision every N frames of a node (default: the model's\n"
-        "                   window_stride metadata, else 50)\n"
-        "  --max-nodes N    nodes kept at once, 1..%u (64); a new node beyond replaces\n"
-        "                   the least recently seen\n"
-        "  --idle S         forget a node unseen for S seconds (60; 0: never)\n"
-        "  --stats S        a stats line every S seconds (SIGUSR1: at once)\n"
-        "  --count N        stop after N datagrams\n"
-        "  --duration S     stop after S seconds\n"
-        "  --capacity N     frames per layer cache of a node's streaming session (1024;\n"
-        "                   the oldest slide out); memory is fixed at start: see the\n"
-        "                   \"model\" lines\n"
-        "  --no-json        no decision lines on standard output\n"
-        "  --packets-to [MODEL=]HOST:PORT\n"
-        "                   a 0xC5110007 classification packet per decision (of MODEL\n"
-        "                   only, if named) to this UDP destination; up to %u\n"
-        "  --mqtt HOST[:PORT]  publish to this MQTT broker (port 1883); topics:\n"
-        "                   BASE/status (online/offline, retained, last will),\n"
-        "                   BASE/NODE/availability, BASE/NODE/MODEL (decisions),\n"
-        "                   BASE/stats, and Home Assistant discovery under\n"
-        "                   HA/sensor/aether_NODE_MODEL/config (README: MQTT)\n"
-        "  --mqtt-base T    topic base BASE (aether)\n"
-        "  --mqtt-id ID     client id (aether-serve-HOSTNAME)\n"
-        "  --mqtt-user U    user name (or $AETHER_MQTT_USERNAME)\n"
-        "  --mqtt-password-file F  password: the file's first line (or\n"
-        "                   $AETHER_MQTT_PASSWORD)\n"
-        "  --mqtt-qos Q     QoS of decisions, 0..2 (1)\n"
-        "  --mqtt-keepalive S  keepalive seconds, 5..3600 (30)\n"
-        "  --mqtt-max-pending N  unacknowledged decisions before new ones are counted\n"
-        "                   as unpublished (10000)\n"
-        "  --mqtt-cafile F, --mqtt-capath D, --mqtt-cert F, --mqtt-key F,\n"
-        "  --mqtt-tls-version V, --mqtt-insecure   TLS, passed to libmosquitto\n"
-        "  --ha-prefix P    Home Assistant discovery prefix HA (homeassistant)\n"
-        "  --no-ha          no Home Assistant discovery messages\n"
-        "  Output lines: {\"type\":\"model\",...} once a model, {\"type\":\"listening\",\n"
-        "  ...} once a socket, then \"decision\" lines (timestamp: the Unix time the\n"
-        "  frame arrived) and \"stats\" lines (received = used + ignored + malformed +\n"
-        "  dropped; MQTT: offered = published + unpublished).\n"
-        "  SIGINT/SIGTERM stop it: \"offline\" on MQTT, a final stats line, exit 0.\n"
-        "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
-        "  that cannot be bound (in use, not available), a broker that cannot be\n"
-        "  reached or refuses, a password file that cannot be read, and for standard\n"
-        "  output that cannot be written (a closed pipe), 4 for a model that does not\n"
-        "  load, 5 for a model not made for CSI features.\n",
-        MAX_SOCKS, SERVE_MAX_MODELS, SERVE_MAX_NODES, SERVE_MAX_PACKET_DESTS);
+    fprintf(f,
+            "usage: aether serve --udp HOST:PORT [--udp ...] --model M.rvne [--model ...]\n"
+            "                    [--every N] [--max-nodes N] [--idle S] [--stats S]\n"
+            "                    [--count N] [--duration S] [--capacity N] [--no-json]\n"
+            "                    [--packets-to [MODEL=]HOST:PORT ...]\n"
+            "                    [--mqtt HOST[:PORT] [MQTT options]]\n"
+            "  Receives ADR-018 CSI frames as UDP datagrams (ESP32 nodes, `aether replay`)\n"
+            "  and makes, for every model, a decision per node every N frames, the way\n"
+            "  `aether run --json` does (the model's pooling, window, recipe and labels come\n"
+            "  from its metadata). A node is a node id together with its sender's address\n"
+            "  and port. Decisions go to standard output as JSON lines, and to packets and\n"
+            "  MQTT as asked.\n"
+            "  --udp HOST:PORT  listen here (0.0.0.0:5005, 127.0.0.1:0, [::1]:5005); up to %u\n"
+            "  --model M.rvne   a model (up to %u); its name in decisions is the file name\n"
+            "                   without .rvne\n"
+            "  --every N        a decision every N frames of a node (default: the model's\n"
+            "                   window_stride metadata, else 50)\n"
+            "  --max-nodes N    nodes kept at once, 1..%u (64); a new node beyond replaces\n"
+            "                   the least recently seen\n"
+            "  --idle S         forget a node unseen for S seconds (60; 0: never)\n"
+            "  --stats S        a stats line every S seconds (SIGUSR1: at once)\n"
+            "  --count N        stop after N datagrams\n"
+            "  --duration S     stop after S seconds\n"
+            "  --capacity N     frames per layer cache of a node's streaming session (1024;\n"
+            "                   the oldest slide out); memory is fixed at start: see the\n"
+            "                   \"model\" lines\n"
+            "  --no-json        no decision lines on standard output\n"
+            "  --packets-to [MODEL=]HOST:PORT\n"
+            "                   a 0xC5110007 classification packet per decision (of MODEL\n"
+            "                   only, if named) to this UDP destination; up to %u\n"
+            "  --mqtt HOST[:PORT]  publish to this MQTT broker (port 1883); topics:\n"
+            "                   BASE/status (online/offline, retained, last will),\n"
+            "                   BASE/NODE/availability, BASE/NODE/MODEL (decisions),\n"
+            "                   BASE/stats, and Home Assistant discovery under\n"
+            "                   HA/sensor/aether_NODE_MODEL/config (README: MQTT)\n"
+            "  --mqtt-base T    topic base BASE (aether)\n"
+            "  --mqtt-id ID     client id (aether-serve-HOSTNAME)\n"
+            "  --mqtt-user U    user name (or $AETHER_MQTT_USERNAME)\n"
+            "  --mqtt-password-file F  password: the file's first line (or\n"
+            "                   $AETHER_MQTT_PASSWORD)\n"
+            "  --mqtt-qos Q     QoS of decisions, 0..2 (1)\n"
+            "  --mqtt-keepalive S  keepalive seconds, 5..3600 (30)\n"
+            "  --mqtt-max-pending N  unacknowledged decisions before new ones are counted\n"
+            "                   as unpublished (10000)\n"
+            "  --mqtt-cafile F, --mqtt-capath D, --mqtt-cert F, --mqtt-key F,\n"
+            "  --mqtt-tls-version V, --mqtt-insecure   TLS, passed to libmosquitto\n"
+            "  --ha-prefix P    Home Assistant discovery prefix HA (homeassistant)\n"
+            "  --no-ha          no Home Assistant discovery messages\n"
+            "  Output lines: {\"type\":\"model\",...} once a model, {\"type\":\"listening\",\n"
+            "  ...} once a socket, then \"decision\" lines (timestamp: the Unix time the\n"
+            "  frame arrived) and \"stats\" lines (received = used + ignored + malformed +\n"
+            "  dropped; MQTT: offered = published + unpublished).\n"
+            "  SIGINT/SIGTERM stop it: \"offline\" on MQTT, a final stats line, exit 0.\n"
+            "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
+            "  that cannot be bound (in use, not available), a broker that cannot be\n"
+            "  reached or refuses, a password file that cannot be read, and for standard\n"
+            "  output that cannot be written (a closed pipe), 4 for a model that does not\n"
+            "  load, 5 for a model not made for CSI features.\n",
+            MAX_SOCKS, SERVE_MAX_MODELS, SERVE_MAX_NODES, SERVE_MAX_PACKET_DESTS);
     cli_print_exit_statuses(f);
 }
 
@@ -732,10 +731,11 @@ int cmd_serve(int argc, char **argv)
         sa.sa_handler = on_stats;
         sigaction(SIGUSR1, &sa, NULL);
         rc = serve_loop(s);
+        serve_mqtt_drain(s->mqtt, 3.0);
         if (rc == CLI_EXIT_OK)
             emit_stats(s, 1);
     }
-    serve_mqtt_close(s->mqtt, 2.0);
+    serve_mqtt_close(s->mqtt, 1.0);
     serve_packets_close(s->packets);
     for (i = 0; i < s->n_socks; ++i)
         close(s->socks[i]);

@@ -8,8 +8,8 @@
 
 enum {
     NET_ADDR_OK = 0,
-    NET_ADDR_SYNTAX,  /* not HOST:PORT / [V6]:PORT, empty host, port out of range */
-    NET_ADDR_RESOLVE  /* the host does not resolve to an IPv4 or IPv6 address */
+    NET_ADDR_SYNTAX, /* not HOST:PORT / [V6]:PORT, empty host, port out of range */
+    NET_ADDR_RESOLVE /* the host does not resolve to an IPv4 or IPv6 address */
 };
 
 /* Parse and resolve spec into *out (the first address getaddrinfo gives).

@@ -12,11 +12,13 @@
 #include "commands.h"
 #include "net_addr.h"
 
-const char *const serve_malformed_names[SERVE_MAL_COUNT] = {
-    "empty", "too_short", "bad_magic", "bad_header", "truncated", "too_long"};
+const char *const serve_malformed_names[SERVE_MAL_COUNT] = {"empty",     "too_short",
+                                                            "bad_magic", "bad_header",
+                                                            "truncated", "too_long"};
 const char *const serve_drop_names[SERVE_DROP_COUNT] = {"features", "model"};
-const char *const serve_sibling_names[SERVE_SIBLINGS] = {
-    "vitals", "feature", "fused_vitals", "compressed", "feature_state", "classification"};
+const char *const serve_sibling_names[SERVE_SIBLINGS] = {"vitals",        "feature",
+                                                         "fused_vitals",  "compressed",
+                                                         "feature_state", "classification"};
 
 int serve_core_init(serve_core *s, const serve_config *cfg, const serve_hooks *hooks, double now)
 {
@@ -514,8 +516,7 @@ void serve_stats_json(const serve_core *s, int final, double now, textbuf *t)
                    (unsigned long long)sum_u64(s->malformed, SERVE_MAL_COUNT),
                    (unsigned long long)sum_u64(s->dropped, SERVE_DROP_COUNT));
     counters_json(t, "ignored_by_magic", serve_sibling_names, s->ignored, SERVE_SIBLINGS);
-    counters_json(t, "malformed_by_reason", serve_malformed_names, s->malformed,
-                  SERVE_MAL_COUNT);
+    counters_json(t, "malformed_by_reason", serve_malformed_names, s->malformed, SERVE_MAL_COUNT);
     counters_json(t, "dropped_by_reason", serve_drop_names, s->dropped, SERVE_DROP_COUNT);
     textbuf_printf(t,
                    ",\"seq_gaps\":%llu,\"seq_backwards\":%llu,\"nodes\":{\"active\":%lu,"

@@ -125,7 +125,7 @@ typedef struct serve_core {
     uint64_t received, used, ignored[SERVE_SIBLINGS], malformed[SERVE_MAL_COUNT],
         dropped[SERVE_DROP_COUNT];
     uint64_t seq_gaps, seq_backwards, nodes_created, nodes_evicted, nodes_idle;
-    double t_start; /* monotonic seconds at init */
+    double t_start;  /* monotonic seconds at init */
     double wall_now; /* Unix time of the batch being handled: decisions' timestamp */
 } serve_core;
 

@@ -38,6 +38,7 @@ struct serve_mqtt {
     double next_try, backoff;
     uint64_t offered, published, acked, unpublished[UNPUB_COUNT];
     uint64_t messages_sent, messages_failed, connects, disconnects;
+    uint64_t out_total, out_done; /* every message handed over / reported done by the client */
     unsigned char decision_mid[65536 / 8]; /* in-flight message ids that are decisions */
     char topic[512];
     char payload[4096];
@@ -99,6 +100,7 @@ static void on_publish(struct mosquitto *m, void *obj, int mid)
 {
     serve_mqtt *q = (serve_mqtt *)obj;
     (void)m;
+    q->out_done++;
     if (mid_is_decision(q, mid)) {
         mid_set(q, mid, 0);
         q->acked++;
@@ -127,9 +129,10 @@ static void send_message(serve_mqtt *q, const char *topic, const char *payload, 
         return;
     }
     rc = mosquitto_publish(q->m, NULL, topic, (int)strlen(payload), payload, qos, retain != 0);
-    if (rc == MOSQ_ERR_SUCCESS)
+    if (rc == MOSQ_ERR_SUCCESS) {
         q->messages_sent++;
-    else
+        q->out_total++;
+    } else
         q->messages_failed++;
 }
 
@@ -153,8 +156,7 @@ static void decision_topic(serve_mqtt *q, const serve_node *n, const serve_model
     snprintf(q->topic, sizeof q->topic, "%s/%s/%s", q->o.base, n->key, mk);
 }
 
-static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_model *m,
-                              int clear)
+static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_model *m, int clear)
 {
     char mk[64], state[512];
     textbuf t;
@@ -168,22 +170,25 @@ static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_mo
         textbuf_json_string(&t, m->name);
         textbuf_printf(&t, ",\"unique_id\":\"aether_%s_%s\",\"state_topic\":", n->key, mk);
         textbuf_json_string(&t, state);
-        textbuf_printf(&t, ",\"value_template\":\"{{ value_json.%s }}\","
-                           "\"json_attributes_topic\":",
+        textbuf_printf(&t,
+                       ",\"value_template\":\"{{ value_json.%s }}\","
+                       "\"json_attributes_topic\":",
                        m->n_labels ? "label" : "class");
         textbuf_json_string(&t, state);
         textbuf_printf(&t, ",\"availability_mode\":\"all\",\"availability\":[{\"topic\":");
         textbuf_json_string(&t, q->status_topic);
-        textbuf_printf(&t, "},{\"topic\":\"%s/%s/availability\"}],\"icon\":\"mdi:motion-sensor\","
-                           "\"device\":{\"identifiers\":[\"aether_%s\"],\"name\":",
+        textbuf_printf(&t,
+                       "},{\"topic\":\"%s/%s/availability\"}],\"icon\":\"mdi:motion-sensor\","
+                       "\"device\":{\"identifiers\":[\"aether_%s\"],\"name\":",
                        q->o.base, n->key, n->key);
         {
             char name[128];
             snprintf(name, sizeof name, "CSI node %u (%s)", (unsigned)n->node_id, n->sender);
             textbuf_json_string(&t, name);
         }
-        textbuf_printf(&t, ",\"manufacturer\":\"aether\",\"model\":\"WiFi CSI sensing node\"},"
-                           "\"origin\":{\"name\":\"aether\",\"sw\":\"%s\"}}",
+        textbuf_printf(&t,
+                       ",\"manufacturer\":\"aether\",\"model\":\"WiFi CSI sensing node\"},"
+                       "\"origin\":{\"name\":\"aether\",\"sw\":\"%s\"}}",
                        aether_version());
         if (t.overflow) {
             q->messages_failed++;
@@ -237,6 +242,7 @@ void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *jso
         return;
     }
     q->published++;
+    q->out_total++;
     if (q->o.qos == 0)
         q->acked++; /* nothing comes back for QoS 0: sent is all there is */
     else
@@ -397,7 +403,8 @@ static int configure(serve_mqtt *q)
         if (q->o.tls_version &&
             (rc = mosquitto_tls_opts_set(q->m, 1, q->o.tls_version, NULL)) != MOSQ_ERR_SUCCESS)
             goto bad;
-        if (q->o.tls_insecure && (rc = mosquitto_tls_insecure_set(q->m, true)) != MOSQ_ERR_SUCCESS)
+        if (q->o.tls_insecure &&
+            (rc = mosquitto_tls_insecure_set(q->m, true)) != MOSQ_ERR_SUCCESS)
             goto bad;
     }
     rc = mosquitto_will_set(q->m, q->status_topic, 7, "offline", 1, true);
@@ -488,6 +495,9 @@ int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt
     mosquitto_connect_callback_set(q->m, on_connect);
     mosquitto_disconnect_callback_set(q->m, on_disconnect);
     mosquitto_publish_callback_set(q->m, on_publish);
+    /* the default window of 20 unacknowledged messages would hold a burst of
+     * decisions (many nodes deciding in the same tick) in the client's queue */
+    mosquitto_max_inflight_messages_set(q->m, 1000);
     rc = configure(q);
     if (rc == 0)
         rc = first_connect(q);
@@ -501,25 +511,45 @@ int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt
     return 0;
 }
 
-void serve_mqtt_close(serve_mqtt *q, double timeout)
+/* Service the connection until cond(q) is false or timeout seconds passed. */
+static void service_while(serve_mqtt *q, double timeout, int (*cond)(const serve_mqtt *q))
 {
     double end = mono_s() + timeout;
-    if (!q)
-        return;
-    if (q->connected)
-        send_message(q, q->status_topic, "offline", 1, 1);
-    while (q->connected && mono_s() < end &&
-           (q->published != q->acked || mosquitto_want_write(q->m))) {
+    while (q->connected && mono_s() < end && cond(q)) {
         struct pollfd p;
         short ev;
         p.fd = serve_mqtt_poll_fd(q, &ev);
         p.events = ev;
         p.revents = 0;
-        if (p.fd < 0 || (poll(&p, 1, 50) < 0 && errno != EINTR))
+        if (p.fd < 0 || (poll(&p, 1, 20) < 0 && errno != EINTR))
             break;
         serve_mqtt_service(q, p.revents, mono_s());
     }
+}
+
+static int unacknowledged(const serve_mqtt *q)
+{
+    return q->out_total != q->out_done || mosquitto_want_write(q->m);
+}
+
+static int unwritten(const serve_mqtt *q)
+{
+    return mosquitto_want_write(q->m);
+}
+
+void serve_mqtt_drain(serve_mqtt *q, double timeout)
+{
+    if (q)
+        service_while(q, timeout, unacknowledged);
+}
+
+void serve_mqtt_close(serve_mqtt *q, double timeout)
+{
+    if (!q)
+        return;
     if (q->connected) {
+        send_message(q, q->status_topic, "offline", 1, 1);
+        service_while(q, timeout, unwritten);
         mosquitto_disconnect(q->m);
         (void)mosquitto_loop_write(q->m, 8);
     }
@@ -592,6 +622,12 @@ void serve_mqtt_stats_json(const serve_mqtt *q, textbuf *t)
 {
     (void)q;
     (void)t;
+}
+
+void serve_mqtt_drain(serve_mqtt *q, double timeout)
+{
+    (void)q;
+    (void)timeout;
 }
 
 void serve_mqtt_close(serve_mqtt *q, double timeout)

@@ -81,7 +81,11 @@ void serve_mqtt_service(serve_mqtt *q, short revents, double now);
 /* The counters as `,"mqtt":{...}`. */
 void serve_mqtt_stats_json(const serve_mqtt *q, textbuf *t);
 
-/* Publish "offline", wait up to timeout seconds for what is pending, disconnect. */
+/* Wait up to timeout seconds for the broker to acknowledge what is pending
+ * (before the final stats, so that they are final). */
+void serve_mqtt_drain(serve_mqtt *q, double timeout);
+
+/* Publish "offline", wait up to timeout seconds for it to be written, disconnect. */
 void serve_mqtt_close(serve_mqtt *q, double timeout);
 
 #endif

@@ -70,8 +70,8 @@ int serve_packets_open(const char *const *specs, size_t n, const serve_core *cor
         if (eq) {
             d->model = model_index(core, spec, (size_t)(eq - spec));
             if (d->model < 0) {
-                fprintf(stderr, "aether serve: --packets-to %s: no model of that name is loaded\n",
-                        spec);
+                fprintf(stderr,
+                        "aether serve: --packets-to %s: no model of that name is loaded\n", spec);
                 serve_packets_close(p);
                 return CLI_EXIT_USAGE;
             }

@@ -148,6 +148,46 @@ static inline int wait_child(pid_t pid, double timeout)
     }
 }
 
+/* Start prog (argv[0] = prog) with args (NULL-terminated) in g_dir: stdin
+ * from in_fd (or /dev/null when -1), stdout and stderr into files of g_dir
+ * (removed first, so that a previous run's output is never read as this
+ * one's). Returns the pid, -1 on failure. */
+static inline pid_t spawn_program(const char *prog, const char *const *args, int in_fd,
+                                  const char *out_name, const char *err_name)
+{
+    const char *argv[48];
+    char op[512], ep[512];
+    size_t n = 0;
+    pid_t pid;
+    argv[n++] = prog;
+    while (args[n - 1] && n < 47) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    path_of(op, sizeof op, out_name);
+    path_of(ep, sizeof ep, err_name);
+    remove(op);
+    remove(ep);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid != 0)
+        return pid;
+    {
+        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fi = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+        if (fo < 0 || fe < 0 || fi < 0 || chdir(g_dir) != 0)
+            _exit(126);
+        dup2(fi, 0);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(prog, (char *const *)argv);
+        _exit(127);
+    }
+}
+
 /* The whole file g_dir/name, NUL-terminated (free() it), or NULL. */
 static inline char *read_named(const char *name)
 {

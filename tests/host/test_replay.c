@@ -98,39 +98,10 @@ static int make_pipe(int p[2])
     return 0;
 }
 
-/* Spawn the CLI with args; stdin from in_fd (or /dev/null when -1); stdout
- * and stderr into files of g_dir. Returns the pid, -1 on failure. */
+/* The CLI with args; stdin from in_fd (or /dev/null when -1). */
 static pid_t spawn_cli(const char *const *args, int in_fd, const char *out_name)
 {
-    const char *argv[32];
-    char op[512], ep[512];
-    size_t n = 0;
-    pid_t pid;
-    argv[n++] = g_cli;
-    while (args[n - 1] && n < 31) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    path_of(op, sizeof op, out_name);
-    path_of(ep, sizeof ep, "stderr.txt");
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid != 0)
-        return pid;
-    {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fi = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
-        if (fo < 0 || fe < 0 || fi < 0 || chdir(g_dir) != 0)
-            _exit(126);
-        dup2(fi, 0);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(g_cli, (char *const *)argv);
-        _exit(127);
-    }
+    return spawn_program(g_cli, args, in_fd, out_name, "stderr.txt");
 }
 
 /* UDP socket bound to the loopback address of family, port chosen by the
