@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aether/blob.h"
 #include "aether/csi.h"
 #include "aether/recording.h"
 #include "check.h"
@@ -133,6 +134,44 @@ static void test_replay_two_models(void)
 {
     const char *const models[] = {GESTURE, MOTION};
     replay_case(models, 2);
+}
+
+/* The gesture model without its pooling metadata: pooling LAST, so serve and
+ * run step a streaming session per node (KV caches) instead of a window
+ * classifier. */
+static void test_replay_streaming_model(void)
+{
+    static const char meta[] = "labels=wave,circle_cw,no_gesture\nwindow_stride=16\n"
+                               "attn_window=32\nattn_block=16\nbackend=sparse_gqa\n"
+                               "features=csi-v1\ninput_dim=17\n";
+    char path[512];
+    const char *models[1];
+    size_t len = 0, need = 0, wrote = 0;
+    unsigned char *src = read_all(GESTURE, &len), *dst = NULL;
+    aether_blob_view v;
+    CHECK(src != NULL);
+    CHECK_EQ_INT(aether_blob_parse(src, len, &v), AETHER_OK);
+    CHECK_EQ_INT(aether_blob_with_metadata_size(&v, sizeof meta - 1, &need), AETHER_OK);
+    dst = (unsigned char *)malloc(need);
+    CHECK(dst != NULL);
+    if (!src || !dst) {
+        free(src);
+        free(dst);
+        return;
+    }
+    CHECK_EQ_INT(aether_blob_with_metadata(&v, meta, sizeof meta - 1, dst, need, &wrote),
+                 AETHER_OK);
+    CHECK(write_bytes("streaming.rvne", dst, wrote));
+    path_of(path, sizeof path, "streaming.rvne");
+    models[0] = path;
+    replay_case(models, 1);
+    {
+        char *out = read_named("serve.txt");
+        CHECK(out && strstr(out, "\"model\":\"streaming\",") && strstr(out, "\"pool\":\"last\""));
+        free(out);
+    }
+    free(src);
+    free(dst);
 }
 
 /* Malformed and sibling datagrams: counted by reason, the identity holds. */
@@ -571,6 +610,7 @@ int main(int argc, char **argv)
 {
     static const check_test_fn tests[] = {test_replay_one_model,
                                           test_replay_two_models,
+                                          test_replay_streaming_model,
                                           test_malformed,
                                           test_sigterm,
                                           test_same_id_two_senders,
@@ -581,6 +621,7 @@ int main(int argc, char **argv)
                                           test_ipv6};
     static const char *const names[] = {"test_replay_one_model",
                                         "test_replay_two_models",
+                                        "test_replay_streaming_model",
                                         "test_malformed",
                                         "test_sigterm",
                                         "test_same_id_two_senders",
@@ -600,7 +641,7 @@ int main(int argc, char **argv)
                                         "junk.rvne",       "idle.txt",
                                         "idle_err.txt",    "three.txt",
                                         "three_err.txt",   "v6.txt",
-                                        "v6_err.txt"};
+                                        "v6_err.txt",      "streaming.rvne"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
     size_t i;
