@@ -40,7 +40,7 @@ HEADERS = {
     "pattern.h": "pattern", "dispatch.h": "dispatch",
     "attention.h": "kernels", "attention_tiled.h": "kernels",
     "attention_gated.h": "gate", "gate.h": "gate",
-    "kvcache.h": "kvcache", "head.h": "head", "model.h": "model", "window.h": "model", "export.h": "core", "recording.h": "host", "dataset.h": "host",
+    "kvcache.h": "kvcache", "head.h": "head", "model.h": "model", "window.h": "model", "decision.h": "model", "export.h": "core", "recording.h": "host", "dataset.h": "host",
     "blob.h": "blob", "csi.h": "features", "features.h": "features",
     "packet.h": "packet", "tracks.h": "tracks", "train.h": "train",
 }

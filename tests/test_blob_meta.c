@@ -247,7 +247,6 @@ static void test_malformed_records(void)
 static void test_typed_keys(void)
 {
     static const char *const bad[] = {
-        "labels=a,b\n",  /* two names for three classes */
         "labels=a,,c\n", /* an empty name */
         "labels=\n",     /* no name at all */
         "pool=max\n",
@@ -269,6 +268,50 @@ static void test_typed_keys(void)
         CHECK_MSG(aether_blob_model_meta_read(&v, &m) == AETHER_ERR_BLOB_METADATA, "'%s'",
                   bad[i]);
         CHECK(m.n_labels == 0 && m.pool == AETHER_META_POOL_UNSET); /* zeroed on error */
+        free(o);
+    }
+    {
+        /* the calibration keys and the label count have statuses of their own */
+        static const struct {
+            const char *text;
+            aether_status want;
+        } own[] = {
+            {"labels=a,b\n", AETHER_ERR_BLOB_LABELS}, /* two names for three classes */
+            {"labels=a,b,c,d\n", AETHER_ERR_BLOB_LABELS},
+            {"temperature=0\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=-1\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=nan\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=inf\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=1e9\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"temperature=2,5\n", AETHER_ERR_BLOB_TEMPERATURE},
+            {"unknown_below=1.5\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"unknown_below=-0.1\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"unknown_below=NaN\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"unknown_below=.\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"unknown_below=0.5e\n", AETHER_ERR_BLOB_THRESHOLD},
+        };
+        for (i = 0; i < sizeof own / sizeof own[0] && b; ++i) {
+            unsigned char *o = with_meta(b, len, own[i].text, strlen(own[i].text), &n);
+            CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
+            CHECK_MSG(aether_blob_model_meta_read(&v, &m) == own[i].want, "'%s'", own[i].text);
+            CHECK(!m.have_temperature && !m.have_unknown_below && m.n_labels == 0);
+            free(o);
+        }
+    }
+    if (b) {
+        static const char calib[] = "temperature=12.5\nunknown_below=0.85\n";
+        static const char calib2[] = "temperature=2.5e-1\nunknown_below=1\n";
+        unsigned char *o = with_meta(b, len, calib, strlen(calib), &n);
+        CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
+        CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
+        CHECK(m.have_temperature && m.temperature == 12.5f);
+        CHECK(m.have_unknown_below && m.unknown_below == 0.85f);
+        free(o);
+        o = with_meta(b, len, calib2, strlen(calib2), &n);
+        CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
+        CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
+        CHECK(m.temperature == 0.25f && m.unknown_below == 1.0f);
         free(o);
     }
     if (b) {

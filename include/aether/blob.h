@@ -277,7 +277,13 @@ AETHER_API aether_status aether_blob_with_metadata(const aether_blob_view *v, co
  *   backend        attention backend name (aether/head.h parses it)
  *   features       feature recipe name (aether/features.h parses it)
  *   input_dim      must equal the header's input_dim
- * Other keys are ignored. Absent keys leave their have_* flag 0. */
+ *   temperature    calibration: probabilities are softmax(logits / T), T a
+ *                  decimal number in [1e-6, 1e6] (aether/decision.h)
+ *   unknown_below  abstention: a decision whose calibrated top probability
+ *                  is below this decimal number in [0, 1] is "unknown"
+ * Decimal numbers: [digits][.digits][e[+-]digits], at least one digit,
+ * read the same whatever the C locale. Other keys are ignored. Absent keys
+ * leave their have_* flag 0. */
 
 #define AETHER_BLOB_META_MAX_LABELS 256u /* class names at most */
 #define AETHER_BLOB_META_NAME_MAX 32u    /* backend / features value bytes + NUL */
@@ -297,15 +303,22 @@ typedef struct aether_blob_model_meta {
     size_t window_frames, window_stride, attn_window, attn_block, input_dim;
     char backend[AETHER_BLOB_META_NAME_MAX];  /* "" when absent */
     char features[AETHER_BLOB_META_NAME_MAX]; /* "" when absent */
+    int have_temperature, have_unknown_below;
+    float temperature;   /* > 0, finite */
+    float unknown_below; /* in [0, 1] */
 } aether_blob_model_meta;
 
 /* Read the known keys of a model-level valid blob into *out (zeroed
- * first). Errors: NULL_ARG; the validation status (aether_blob_metadata_get);
- * BLOB_METADATA when a known key's value is unusable: labels empty, with an
- * empty name, more than AETHER_BLOB_META_MAX_LABELS names or not one per
- * class; pool not last/mean; a count that is not a decimal integer below
- * 2^32 (window_frames and window_stride also > 0); a name longer than
- * AETHER_BLOB_META_NAME_MAX - 1; input_dim other than the header's. */
+ * first; zeroed again on error). Errors: NULL_ARG; the validation status
+ * (aether_blob_metadata_get); BLOB_LABELS when the labels are not one per
+ * class; BLOB_TEMPERATURE for a temperature that is not a decimal number
+ * in [1e-6, 1e6]; BLOB_THRESHOLD for an unknown_below that is not a decimal
+ * number in [0, 1]; BLOB_METADATA when another known key's value is
+ * unusable: labels empty, with an empty name or more than
+ * AETHER_BLOB_META_MAX_LABELS names; pool not last/mean; a count that is
+ * not a decimal integer below 2^32 (window_frames and window_stride also
+ * > 0); a name longer than AETHER_BLOB_META_NAME_MAX - 1; input_dim other
+ * than the header's. */
 AETHER_API aether_status aether_blob_model_meta_read(const aether_blob_view *v,
                                                      aether_blob_model_meta *out);
 

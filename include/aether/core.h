@@ -83,12 +83,15 @@ typedef enum aether_status {
     AETHER_ERR_BLOB_GQA = 46,
     AETHER_ERR_BLOB_DEGENERATE = 47,
     /* RVNE weight blob: model level */
-    AETHER_ERR_BLOB_ELEM_SIZE = 48, /* payload not a multiple of the element size */
-    AETHER_ERR_BLOB_LAYOUT = 49,    /* payload size does not match declared shapes */
-    AETHER_ERR_BLOB_NONFINITE = 50, /* NaN or Inf weight */
-    AETHER_ERR_BLOB_EXTENSION = 51, /* unknown or malformed extension */
-    AETHER_ERR_BLOB_SHAPE = 52,     /* blob shape disagrees with the caller's */
-    AETHER_ERR_BLOB_METADATA = 53,  /* a known metadata key with an unusable value */
+    AETHER_ERR_BLOB_ELEM_SIZE = 48,   /* payload not a multiple of the element size */
+    AETHER_ERR_BLOB_LAYOUT = 49,      /* payload size does not match declared shapes */
+    AETHER_ERR_BLOB_NONFINITE = 50,   /* NaN or Inf weight */
+    AETHER_ERR_BLOB_EXTENSION = 51,   /* unknown or malformed extension */
+    AETHER_ERR_BLOB_SHAPE = 52,       /* blob shape disagrees with the caller's */
+    AETHER_ERR_BLOB_METADATA = 53,    /* a known metadata key with an unusable value */
+    AETHER_ERR_BLOB_LABELS = 56,      /* metadata labels not one per class */
+    AETHER_ERR_BLOB_TEMPERATURE = 57, /* metadata temperature not in [1e-6, 1e6] */
+    AETHER_ERR_BLOB_THRESHOLD = 58,   /* metadata unknown_below not a number in [0, 1] */
 
     /* classification packet 0xC5110007 */
     AETHER_ERR_PACKET_SIZE = 60,

@@ -31,7 +31,7 @@ from aether._errors import __all__ as _error_names
 from aether._lib import fn as _fn
 from aether import attention, gate, packet  # noqa: E402
 from aether._kvcache import KVCache
-from aether._model import Blob, Model, Session, Window, softmax
+from aether._model import Blob, Model, Session, Window, decide, softmax
 from aether._recording import Features, FeatureNorm, Frame, Recording, features, read_recording
 
 __version__ = _lib.text(_fn.version())
@@ -98,7 +98,7 @@ def crc32(data):
 
 
 __all__ = ["__version__", "version", "lib_path", "attention", "gate", "packet", "KVCache",
-           "Blob", "Model", "Session", "Window", "softmax", "Frame", "Recording", "read_recording",
+           "Blob", "Model", "Session", "Window", "decide", "softmax", "Frame", "Recording", "read_recording",
            "Features", "FeatureNorm", "features", "set_kernel_mode", "get_kernel_mode",
            "kernel_name", "kernel_mode", "cpu_features", "set_num_threads",
            "get_num_threads", "crc32", "status_name", "strerror"] + list(_error_names)

@@ -38,7 +38,7 @@ class NpyError(AetherError, ValueError):
 
 
 class BlobError(AetherError, ValueError):
-    """RVNE weight blob rejected (40-53)."""
+    """RVNE weight blob rejected (40-58)."""
 
 
 class PacketError(AetherError, ValueError):
@@ -102,6 +102,9 @@ _TABLE = {
     51: ("BlobExtensionError", BlobError),
     52: ("BlobShapeError", BlobError),
     53: ("BlobMetadataError", BlobError),
+    56: ("BlobLabelsError", BlobError),
+    57: ("BlobTemperatureError", BlobError),
+    58: ("BlobThresholdError", BlobError),
     60: ("PacketSizeError", PacketError),
     61: ("PacketMagicError", PacketError),
     62: ("PacketVersionError", PacketError),

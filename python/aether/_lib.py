@@ -176,7 +176,18 @@ class BlobModelMeta(Structure):
                 ("have_input_dim", c_int),
                 ("window_frames", c_size_t), ("window_stride", c_size_t),
                 ("attn_window", c_size_t), ("attn_block", c_size_t), ("input_dim", c_size_t),
-                ("backend", c_char * META_NAME_MAX), ("features", c_char * META_NAME_MAX)]
+                ("backend", c_char * META_NAME_MAX), ("features", c_char * META_NAME_MAX),
+                ("have_temperature", c_int), ("have_unknown_below", c_int),
+                ("temperature", c_float), ("unknown_below", c_float)]
+
+
+class DecisionParams(Structure):
+    _fields_ = [("temperature", c_float), ("unknown_below", c_float)]
+
+
+class Decision(Structure):
+    _fields_ = [("top", c_size_t), ("probability", c_float), ("margin", c_float),
+                ("unknown", c_int)]
 
 
 class WindowParams(Structure):
@@ -368,6 +379,9 @@ _PROTOS = {
                                                vp, c_size_t]),
     # blob
     "aether_blob_parse": (S, [c_void_p, c_size_t, POINTER(BlobView)]),
+    "aether_blob_with_metadata_size": (S, [POINTER(BlobView), c_size_t, size_p]),
+    "aether_blob_with_metadata": (S, [POINTER(BlobView), c_char_p, c_size_t, c_void_p, c_size_t,
+                                      size_p]),
     "aether_blob_peek_header": (S, [c_void_p, c_size_t, POINTER(BlobHeader)]),
     "aether_blob_validate_model": (S, [POINTER(BlobView), POINTER(BlobLayout)]),
     "aether_blob_read_f32": (S, [POINTER(BlobView), c_size_t, c_size_t, float_p]),
@@ -405,6 +419,8 @@ _PROTOS = {
     "aether_model_session_evicted": (c_int, [vp]),
     # packet
     "aether_packet_argmax": (S, [float_p, c_size_t, size_p, float_p, float_p]),
+    "aether_decision_probabilities": (S, [float_p, c_size_t, c_float, float_p]),
+    "aether_decide": (S, [float_p, c_size_t, POINTER(DecisionParams), POINTER(Decision)]),
     "aether_packet_from_logits": (S, [POINTER(ClassPacket), float_p, c_size_t, c_uint8,
                                       c_uint64, c_uint32]),
     "aether_packet_encode": (S, [POINTER(ClassPacket), c_void_p, c_size_t]),

@@ -46,6 +46,20 @@ class Blob(object):
         self._buf = buf
         self._view = view
 
+    def with_metadata(self, text):
+        """A new Blob: these weights with `text` (key=value lines) as the
+        metadata record, replacing any (BlobExtensionError for a text that
+        breaks the record's rules)."""
+        raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        need = ctypes.c_size_t()
+        check(fn.blob_with_metadata_size(ctypes.byref(self._view), len(raw), ctypes.byref(need)))
+        out = np.zeros(need.value, np.uint8)
+        wrote = ctypes.c_size_t()
+        check(fn.blob_with_metadata(ctypes.byref(self._view), raw, len(raw),
+                                    out.ctypes.data_as(ctypes.c_void_p), out.size,
+                                    ctypes.byref(wrote)))
+        return Blob(out[:wrote.value].tobytes())
+
     @classmethod
     def load(cls, path):
         with open(os.fspath(path), "rb") as f:
@@ -107,9 +121,11 @@ class Blob(object):
         """The model metadata keys, typed (as every front end reads them):
         a dict with labels (list), pool, window_frames, window_stride,
         attn_window, attn_block, backend, features (the recipe) and
-        input_dim, each only when the blob has it. BlobMetadataError for a
-        key with an unusable value (labels not one per class, pool not
-        last/mean, ...)."""
+        input_dim, the calibration temperature and unknown_below, each only
+        when the blob has it. BlobLabelsError, BlobTemperatureError,
+        BlobThresholdError or BlobMetadataError for a key with an unusable
+        value (labels not one per class, temperature <= 0, a threshold
+        outside [0, 1], pool not last/mean, ...)."""
         m = _lib.BlobModelMeta()
         check(fn.blob_model_meta_read(ctypes.byref(self._view), ctypes.byref(m)))
         out = {}
@@ -126,6 +142,9 @@ class Blob(object):
             value = getattr(m, key)
             if value:
                 out[key] = value.decode("utf-8")
+        for key in ("temperature", "unknown_below"):
+            if getattr(m, "have_" + key):
+                out[key] = float(getattr(m, key))
         return out
 
     @property
@@ -183,6 +202,23 @@ class Blob(object):
                 "layers=%d, classes=%d)" % (len(self), "f16" if self.f16 else "f32",
                                             h["input_dim"], h["n_q_heads"], h["n_kv_heads"],
                                             h["head_dim"], h["n_layers"], h["n_classes"]))
+
+
+def decide(logits, temperature=1.0, unknown_below=0.0, labels=None):
+    """The decision for one vector of logits (aether/decision.h): a dict with
+    class (the argmax), probability (calibrated: softmax(logits / T)),
+    margin, unknown (probability below unknown_below) and, with labels,
+    label ("unknown" when unknown) and top_label."""
+    x = f32(np.ascontiguousarray(logits, dtype=np.float32), "logits", shape=(None,))
+    p = _lib.DecisionParams(float(temperature), float(unknown_below))
+    d = _lib.Decision()
+    check(fn.decide(fptr(x), x.shape[0], ctypes.byref(p), ctypes.byref(d)))
+    out = {"class": int(d.top), "probability": float(d.probability),
+           "margin": float(d.margin), "unknown": bool(d.unknown)}
+    if labels is not None:
+        out["top_label"] = labels[int(d.top)]
+        out["label"] = "unknown" if d.unknown else out["top_label"]
+    return out
 
 
 def softmax(logits, axis=-1):
@@ -254,7 +290,21 @@ class Model(object):
         return self.forward(frames, pool)[0]
 
     def predict_proba(self, frames, pool="last"):
-        return softmax(self.classify(frames, pool))
+        """Calibrated class probabilities: softmax(logits / T), T the blob's
+        temperature metadata (1 without it)."""
+        logits = self.classify(frames, pool)
+        probs = np.zeros(self.n_classes, np.float32)
+        check(fn.decision_probabilities(fptr(logits), self.n_classes,
+                                        float(self.blob.meta.get("temperature", 1.0)),
+                                        fptr(probs)))
+        return probs
+
+    def decide(self, logits):
+        """The decision for logits of this model under the blob's calibration
+        (temperature, unknown_below) and labels: see aether.decide."""
+        meta = self.blob.meta
+        return decide(logits, meta.get("temperature", 1.0), meta.get("unknown_below", 0.0),
+                      meta.get("labels"))
 
     def embed(self, frames, pool="mean"):
         """Pooled hidden state [input_dim] (an embedding of the window)."""

@@ -22,6 +22,44 @@ static int parse_count(const char *s, size_t len, size_t *out)
     return 1;
 }
 
+/* A decimal number [digits][.digits][e[+-]digits] with at least one
+ * mantissa digit, as a double; independent of the C locale (strtod would
+ * read "0,5" in some). 0 when the text is not one. */
+static int parse_decimal(const char *s, size_t len, double *out)
+{
+    double mant = 0.0, scale = 1.0;
+    size_t i = 0, digits = 0;
+    long ex = 0;
+    int neg_ex = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        mant = mant * 10.0 + (double)(s[i++] - '0');
+        digits++;
+    }
+    if (i < len && s[i] == '.') {
+        for (++i; i < len && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) {
+            scale /= 10.0;
+            mant += scale * (double)(s[i] - '0');
+        }
+    }
+    if (digits == 0 || digits > 40)
+        return 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        size_t e0;
+        if (++i < len && (s[i] == '+' || s[i] == '-'))
+            neg_ex = s[i++] == '-';
+        for (e0 = i; i < len && s[i] >= '0' && s[i] <= '9' && i - e0 < 4; ++i)
+            ex = ex * 10 + (s[i] - '0');
+        if (i == e0)
+            return 0;
+    }
+    if (i != len)
+        return 0;
+    while (ex-- > 0)
+        mant = neg_ex ? mant / 10.0 : mant * 10.0;
+    *out = mant;
+    return 1;
+}
+
 static int is(const char *s, size_t len, const char *word)
 {
     return strlen(word) == len && memcmp(s, word, len) == 0;
@@ -58,30 +96,48 @@ static int copy_name(const char *s, size_t len, char *dst)
     return 1;
 }
 
-/* One key: 1 if its value is usable (or the key is not one of ours). */
-static int read_entry(const char *key, size_t key_len, const char *val, size_t len,
-                      aether_blob_model_meta *out)
+/* One key: AETHER_OK if its value is usable (or the key is not one of
+ * ours), else the status naming what is wrong. */
+static aether_status read_entry(const char *key, size_t key_len, const char *val, size_t len,
+                                aether_blob_model_meta *out)
 {
     static const char *const counts[] = {"window_frames", "window_stride", "attn_window",
                                          "attn_block", "input_dim"};
+    const aether_status bad = AETHER_ERR_BLOB_METADATA;
     size_t i, n = 0;
+    double d = 0.0;
     if (is(key, key_len, "labels"))
-        return split_labels(val, len, out);
+        return split_labels(val, len, out) ? AETHER_OK : bad;
     if (is(key, key_len, "pool")) {
         out->pool = is(val, len, "last")   ? AETHER_META_POOL_LAST
                     : is(val, len, "mean") ? AETHER_META_POOL_MEAN
                                            : AETHER_META_POOL_UNSET;
-        return out->pool != AETHER_META_POOL_UNSET;
+        return out->pool != AETHER_META_POOL_UNSET ? AETHER_OK : bad;
     }
     if (is(key, key_len, "backend"))
-        return copy_name(val, len, out->backend);
+        return copy_name(val, len, out->backend) ? AETHER_OK : bad;
     if (is(key, key_len, "features"))
-        return copy_name(val, len, out->features);
+        return copy_name(val, len, out->features) ? AETHER_OK : bad;
+    if (is(key, key_len, "temperature")) {
+        /* as a float: finite, > 0 (a tiny value would overflow logits / T) */
+        if (!parse_decimal(val, len, &d) || !(d >= 1e-6) || !(d <= 1e6))
+            return AETHER_ERR_BLOB_TEMPERATURE;
+        out->temperature = (float)d;
+        out->have_temperature = 1;
+        return AETHER_OK;
+    }
+    if (is(key, key_len, "unknown_below")) {
+        if (!parse_decimal(val, len, &d) || !(d >= 0.0) || !(d <= 1.0))
+            return AETHER_ERR_BLOB_THRESHOLD;
+        out->unknown_below = (float)d;
+        out->have_unknown_below = 1;
+        return AETHER_OK;
+    }
     for (i = 0; i < sizeof counts / sizeof counts[0]; ++i) {
         if (!is(key, key_len, counts[i]))
             continue;
         if (!parse_count(val, len, &n) || (i < 2 && n == 0))
-            return 0;
+            return bad;
         switch (i) {
         case 0:
             out->window_frames = n;
@@ -104,9 +160,9 @@ static int read_entry(const char *key, size_t key_len, const char *val, size_t l
             out->have_input_dim = 1;
             break;
         }
-        return 1;
+        return AETHER_OK;
     }
-    return 1; /* not a key of ours */
+    return AETHER_OK; /* not a key of ours */
 }
 
 aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob_model_meta *out)
@@ -125,15 +181,21 @@ aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob
         const char *key, *val;
         size_t key_len, len;
         st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
-        if (st != AETHER_OK || !read_entry(key, key_len, val, len, out)) {
+        if (st == AETHER_OK)
+            st = read_entry(key, key_len, val, len, out);
+        if (st != AETHER_OK) {
             memset(out, 0, sizeof *out);
-            return st != AETHER_OK ? st : AETHER_ERR_BLOB_METADATA;
+            return st;
         }
     }
-    if ((out->n_labels && out->n_labels != v->header.n_classes) ||
-        (out->have_input_dim && out->input_dim != v->header.input_dim)) {
+    st = AETHER_OK;
+    if (out->n_labels && out->n_labels != v->header.n_classes)
+        st = AETHER_ERR_BLOB_LABELS;
+    else if (out->have_input_dim && out->input_dim != v->header.input_dim)
+        st = AETHER_ERR_BLOB_METADATA;
+    if (st != AETHER_OK) {
         memset(out, 0, sizeof *out);
-        return AETHER_ERR_BLOB_METADATA;
+        return st;
     }
     return AETHER_OK;
 }
