@@ -348,6 +348,7 @@ static int apply_metadata(run_opts *o, run_state *r)
     char err[256];
     model_meta *mm = &r->meta;
     memset(mm, 0, sizeof *mm);
+    mm->decision = aether_decision_params_default();
     /* An invalid blob is left to the model loader's diagnostics. */
     if (aether_blob_validate_model(&r->blob, NULL) == AETHER_OK &&
         model_meta_read(&r->blob, mm, err, sizeof err) != 0) {
@@ -601,9 +602,12 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
                          node_state *ns)
 {
     size_t am = 0, i, nc = r->info.n_classes;
-    float top = 0, margin = 0;
+    float margin = 0;
     double rel = f->timestamp - r->t0;
-    aether_packet_argmax(r->logits, nc, &am, &top, &margin);
+    aether_decision d = model_meta_decide(r->logits, nc, &r->meta.decision);
+    char fields[4200];
+    am = d.top;
+    margin = d.margin;
     /* stdout may share the terminal with the bar: lift the bar first, and
      * let the next draw put it back under the decision. */
     if (r->tty) {
@@ -623,6 +627,9 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
             cli_json_string(o->labels[am]);
             putchar(',');
         }
+        model_meta_decision_fields(&d, o->n_labels ? (const char *const *)o->labels : NULL,
+                                   fields, sizeof fields);
+        fputs(fields, stdout);
         printf("\"margin\":");
         print_number(margin, 1);
         printf(",\"logits\":[");
@@ -637,6 +644,7 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
                (unsigned long long)ns->stepped, (unsigned long)am);
         if (o->n_labels)
             printf(" %-12s", o->labels[am]);
+        printf("  p %.3f%s", (double)d.probability, d.unknown ? " unknown" : "");
         printf("  margin ");
         print_number(margin, 0);
         printf("  logits");

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "aether/features.h"
+#include "aether/packet.h"
+#include <math.h>
 
 int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap)
 {
@@ -12,9 +14,13 @@ int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_
     aether_status st = aether_blob_model_meta_read(v, &m);
     size_t i, len = 0;
     memset(out, 0, sizeof *out);
+    out->decision = aether_decision_params_default();
     if (st != AETHER_OK) {
         snprintf(err, err_cap, "%s: %s (%s)",
-                 st == AETHER_ERR_BLOB_METADATA ? "unusable metadata" : "invalid model",
+                 st == AETHER_ERR_BLOB_METADATA || st == AETHER_ERR_BLOB_LABELS ||
+                         st == AETHER_ERR_BLOB_TEMPERATURE || st == AETHER_ERR_BLOB_THRESHOLD
+                     ? "unusable metadata"
+                     : "invalid model",
                  aether_strerror(st), aether_status_name(st));
         return -1;
     }
@@ -45,6 +51,8 @@ int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_
     out->attn_block = m.attn_block;
     out->have_input_dim = m.have_input_dim;
     out->input_dim = m.input_dim;
+    out->have_calibration = m.have_temperature || m.have_unknown_below;
+    (void)aether_decision_params_from_meta(&m, &out->decision);
     if (m.backend[0]) {
         out->have_backend = aether_head_backend_parse(m.backend, &out->backend) == AETHER_OK;
         if (!out->have_backend) {
@@ -80,4 +88,47 @@ int model_meta_format(char *buf, size_t cap, size_t *len, const char *labels, ae
         return -1;
     *len = (size_t)n;
     return 0;
+}
+
+void model_meta_decision_fields(const aether_decision *d, const char *const *labels, char *out,
+                                size_t cap)
+{
+    char cls[24];
+    const char *name = cls;
+    snprintf(cls, sizeof cls, "%lu", (unsigned long)d->top);
+    if (d->unknown)
+        name = "unknown";
+    else if (labels)
+        name = labels[d->top];
+    /* label names come from validated metadata: UTF-8 without control
+     * characters; quotes and backslashes are escaped here */
+    {
+        size_t n = 0;
+        const char *c;
+        n += (size_t)snprintf(out + n, cap - n, "\"decision\":\"");
+        for (c = name; *c && n + 3 < cap; ++c) {
+            if (*c == '"' || *c == '\\')
+                out[n++] = '\\';
+            out[n++] = *c;
+        }
+        if (n < cap && aether_isfinite(d->probability))
+            snprintf(out + n, cap - n, "\",\"probability\":%.9g,\"unknown\":%s,",
+                     (double)d->probability, d->unknown ? "true" : "false");
+        else if (n < cap)
+            snprintf(out + n, cap - n, "\",\"probability\":null,\"unknown\":%s,",
+                     d->unknown ? "true" : "false");
+    }
+}
+
+aether_decision model_meta_decide(const float *logits, size_t n,
+                                  const aether_decision_params *params)
+{
+    aether_decision d;
+    if (aether_decide(logits, n, params, &d) != AETHER_OK) {
+        float top = 0.0f;
+        memset(&d, 0, sizeof d);
+        aether_packet_argmax(logits, n, &d.top, &top, &d.margin);
+        d.probability = NAN;
+    }
+    return d;
 }

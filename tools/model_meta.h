@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "aether/blob.h"
+#include "aether/decision.h"
 #include "aether/head.h"
 #include "aether/model.h"
 
@@ -21,12 +22,26 @@ typedef struct model_meta {
     size_t window_frames, window_stride, attn_window, attn_block, input_dim;
     aether_head_backend backend;
     unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
+    int have_calibration;            /* a temperature or unknown_below key */
+    aether_decision_params decision; /* the defaults without them */
 } model_meta;
 
 /* The known keys of a model-level valid blob (aether_blob_model_meta_read),
  * with the backend and recipe names resolved. Returns 0, or -1 with a
  * message in err. */
 int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap);
+
+/* The calibrated fields of a decision line, after its "label" (or
+ * "class"): `"decision":"<label, class index or unknown>","probability":P,
+ * "unknown":true|false,` into out (cap bytes; 96 + the label's length is
+ * enough). labels may be NULL. */
+void model_meta_decision_fields(const aether_decision *d, const char *const *labels, char *out,
+                                size_t cap);
+
+/* aether_decide under params, or (logits NaN/Inf) the argmax with probability
+ * NaN and not unknown. */
+aether_decision model_meta_decide(const float *logits, size_t n,
+                                  const aether_decision_params *params);
 
 /* Metadata text (key=value lines) for the given values into buf; 0, or -1
  * if it does not fit. labels NULL leaves the key out. */

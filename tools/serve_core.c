@@ -62,6 +62,7 @@ static int apply_metadata(const serve_config *cfg, serve_model *m)
 {
     char err[256];
     memset(&m->meta, 0, sizeof m->meta);
+    m->meta.decision = aether_decision_params_default();
     if (aether_blob_validate_model(&m->blob, NULL) == AETHER_OK &&
         model_meta_read(&m->blob, &m->meta, err, sizeof err) != 0) {
         fprintf(stderr, "aether serve: %s: %s\n", m->path, err);
@@ -318,6 +319,7 @@ static void report_decision(serve_core *s, size_t k, const serve_node *n)
     d.timestamp = s->wall_now;
     aether_packet_argmax(m->logits, d.n_classes, &d.cls, &d.top, &d.margin);
     d.label = m->n_labels ? m->labels[d.cls] : NULL;
+    d.calibrated = model_meta_decide(m->logits, d.n_classes, &m->meta.decision);
     m->decisions++;
     if (s->hooks.decision)
         s->hooks.decision(s->hooks.ctx, &d);
@@ -473,6 +475,13 @@ void serve_decision_json(const serve_decision *d, textbuf *t)
         textbuf_printf(t, "\"label\":");
         textbuf_json_string(t, d->label);
         textbuf_putc(t, ',');
+    }
+    {
+        char fields[4200];
+        model_meta_decision_fields(&d->calibrated,
+                                   d->label ? (const char *const *)d->model->labels : NULL,
+                                   fields, sizeof fields);
+        textbuf_printf(t, "%s", fields);
     }
     textbuf_printf(t, "\"margin\":");
     textbuf_json_float(t, d->margin);

@@ -101,6 +101,7 @@ typedef struct serve_decision {
     size_t cls;
     const char *label; /* NULL without labels metadata */
     float top, margin;
+    aether_decision calibrated; /* probability and unknown (aether/decision.h) */
     const float *logits;
     size_t n_classes;
     double timestamp; /* Unix time the frame arrived */

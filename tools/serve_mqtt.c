@@ -170,10 +170,8 @@ static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_mo
         textbuf_json_string(&t, m->name);
         textbuf_printf(&t, ",\"unique_id\":\"aether_%s_%s\",\"state_topic\":", n->key, mk);
         textbuf_json_string(&t, state);
-        textbuf_printf(&t,
-                       ",\"value_template\":\"{{ value_json.%s }}\","
-                       "\"json_attributes_topic\":",
-                       m->n_labels ? "label" : "class");
+        textbuf_printf(&t, ",\"value_template\":\"{{ value_json.decision }}\","
+                           "\"json_attributes_topic\":");
         textbuf_json_string(&t, state);
         textbuf_printf(&t, ",\"availability_mode\":\"all\",\"availability\":[{\"topic\":");
         textbuf_json_string(&t, q->status_topic);

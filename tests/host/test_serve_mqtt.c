@@ -377,7 +377,7 @@ static void test_mqtt_decisions(void)
                 CHECK(field(sub.msgs[k].payload, "availability", av, sizeof av));
                 CHECK(strstr(av, "\"site/a/status\"") != NULL);
                 CHECK(
-                    strstr(sub.msgs[k].payload, "\"value_template\":\"{{ value_json.label }}\""));
+                    strstr(sub.msgs[k].payload, "\"value_template\":\"{{ value_json.decision }}\""));
                 CHECK(strstr(sub.msgs[k].payload, "\"json_attributes_topic\":") != NULL);
                 /* decisions go to the state topic */
                 st[strlen(st) - 1] = '\0';
