@@ -290,18 +290,22 @@ static void test_typed_keys(void)
             {"unknown_below=NaN\n", AETHER_ERR_BLOB_THRESHOLD},
             {"unknown_below=.\n", AETHER_ERR_BLOB_THRESHOLD},
             {"unknown_below=0.5e\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"ood_above=-1\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"ood_above=2e7\n", AETHER_ERR_BLOB_THRESHOLD},
+            {"ood_above=x\n", AETHER_ERR_BLOB_THRESHOLD},
         };
         for (i = 0; i < sizeof own / sizeof own[0] && b; ++i) {
             unsigned char *o = with_meta(b, len, own[i].text, strlen(own[i].text), &n);
             CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
             CHECK_MSG(aether_blob_model_meta_read(&v, &m) == own[i].want, "'%s'", own[i].text);
-            CHECK(!m.have_temperature && !m.have_unknown_below && m.n_labels == 0);
+            CHECK(!m.have_temperature && !m.have_unknown_below && !m.have_ood_above &&
+                  m.n_labels == 0);
             free(o);
         }
     }
     if (b) {
         static const char calib[] = "temperature=12.5\nunknown_below=0.85\n";
-        static const char calib2[] = "temperature=2.5e-1\nunknown_below=1\n";
+        static const char calib2[] = "temperature=2.5e-1\nunknown_below=1\nood_above=2.08\n";
         unsigned char *o = with_meta(b, len, calib, strlen(calib), &n);
         CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
         CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
@@ -312,6 +316,7 @@ static void test_typed_keys(void)
         CHECK_STATUS(aether_blob_parse(o, n, &v), AETHER_OK);
         CHECK_STATUS(aether_blob_model_meta_read(&v, &m), AETHER_OK);
         CHECK(m.temperature == 0.25f && m.unknown_below == 1.0f);
+        CHECK(m.have_ood_above && m.ood_above == 2.08f);
         free(o);
     }
     if (b) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "commands.h"
 #include "model_meta.h"
 #include "train_common.h"
@@ -22,6 +23,9 @@ static const struct option k_eval_options[] = {
     {"all", no_argument, NULL, TOPT_ALL},
     {"per-file", no_argument, NULL, TOPT_PER_FILE},
     {"json", no_argument, NULL, TOPT_JSON},
+    {"calibrate", no_argument, NULL, TOPT_CALIBRATE},
+    {"target-accuracy", required_argument, NULL, TOPT_TARGET_ACCURACY},
+    {"out", required_argument, NULL, TOPT_OUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -40,8 +44,14 @@ static void eval_usage(FILE *f)
                "  --all                  score every recording, not only validation\n"
                "  --per-file             correct windows of each recording\n"
                "  --json                 machine-readable output\n"
+               "  --calibrate --out M.rvne  fit the temperature and the unknown threshold\n"
+               "                         on the scored windows and write the model with\n"
+               "                         them in its metadata (README: Calibrated decisions)\n"
+               "  --target-accuracy A    accuracy the threshold aims at (0.95), keeping\n"
+               "                         at least 80 %% of the windows decided\n"
                "  labels, pool, window, stride, attention config and feature recipe\n"
-               "  default to the blob's metadata; options given here win\n");
+               "  default to the blob's metadata; options given here win. The report ends\n"
+               "  with coverage and accuracy under the model's calibration.\n");
     train_usage_common(f);
 }
 
@@ -65,6 +75,8 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
     rc = train_parse_options(&c, o, labels_required);
     if (rc < 0 && !strcmp(name, "eval") && !o->model)
         return cli_usage_error(&c, "--model MODEL.rvne is required");
+    if (rc < 0 && !strcmp(name, "eval") && o->calibrate != (o->out != NULL))
+        return cli_usage_error(&c, "--calibrate and --out OUT.rvne go together");
     return rc;
 }
 
@@ -72,7 +84,8 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
 
 /* Defaults from the blob's metadata for what the command line left out;
  * 0, or an exit status after a message. */
-static int apply_metadata(train_opts *o, const aether_blob_view *v)
+static int apply_metadata(train_opts *o, const aether_blob_view *v,
+                          aether_decision_params *calibration)
 {
     model_meta mm;
     char err[256];
@@ -80,6 +93,7 @@ static int apply_metadata(train_opts *o, const aether_blob_view *v)
         fprintf(stderr, "aether eval: %s: %s\n", o->model, err);
         return CLI_EXIT_MALFORMED;
     }
+    *calibration = mm.decision;
     if (!o->labels_arg && mm.have_labels) {
         o->labels_arg = mm.labels;
         if (train_split_labels(o) != 0) {
@@ -108,6 +122,65 @@ static int apply_metadata(train_opts *o, const aether_blob_view *v)
     return CLI_EXIT_OK;
 }
 
+/* The blob v with temperature and unknown_below set in its metadata (other
+ * keys kept) written to path; 0 or an exit status after a message. */
+static int write_calibrated(const char *path, const aether_blob_view *v,
+                            const aether_decision_params *p)
+{
+    aether_blob_metadata m;
+    char text[AETHER_BLOB_META_MAX_TEXT + 1];
+    size_t len = 0, i, need = 0, wrote = 0;
+    unsigned char *out;
+    aether_status st = aether_blob_metadata_get(v, &m);
+    FILE *f;
+    for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
+        const char *key, *val;
+        size_t kl, vl;
+        st = aether_blob_metadata_entry(&m, i, &key, &kl, &val, &vl);
+        if (st != AETHER_OK || (kl == 11 && !memcmp(key, "temperature", 11)) ||
+            (kl == 13 && !memcmp(key, "unknown_below", 13)) ||
+            (kl == 9 && !memcmp(key, "ood_above", 9)))
+            continue;
+        if (len + kl + vl + 2 >= sizeof text) {
+            st = AETHER_ERR_BUFFER_TOO_SMALL;
+            break;
+        }
+        memcpy(text + len, key, kl);
+        text[len + kl] = '=';
+        memcpy(text + len + kl + 1, val, vl);
+        text[len + kl + 1 + vl] = '\n';
+        len += kl + vl + 2;
+    }
+    if (st == AETHER_OK) {
+        int n = snprintf(text + len, sizeof text - len,
+                         "temperature=%.4g\nunknown_below=%.2f\nood_above=%.4g\n",
+                         (double)p->temperature, (double)p->unknown_below, (double)p->ood_above);
+        if (n < 0 || (size_t)n >= sizeof text - len)
+            st = AETHER_ERR_BUFFER_TOO_SMALL;
+        else
+            len += (size_t)n;
+    }
+    if (st == AETHER_OK)
+        st = aether_blob_with_metadata_size(v, len, &need);
+    out = st == AETHER_OK ? (unsigned char *)malloc(need) : NULL;
+    if (out)
+        st = aether_blob_with_metadata(v, text, len, out, need, &wrote);
+    if (st != AETHER_OK || !out) {
+        fprintf(stderr, "aether eval --calibrate: cannot add the calibration: %s\n",
+                aether_strerror(out ? st : AETHER_ERR_NO_MEM));
+        free(out);
+        return out ? cli_exit_status(st) : CLI_EXIT_FAILED;
+    }
+    f = fopen(path, "wb");
+    if (!f || fwrite(out, 1, wrote, f) != wrote || fclose(f) != 0) {
+        fprintf(stderr, "aether eval --calibrate: cannot write %s: %s\n", path, strerror(errno));
+        free(out);
+        return CLI_EXIT_IO;
+    }
+    free(out);
+    return CLI_EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     train_opts o;
@@ -119,6 +192,8 @@ int cmd_eval(int argc, char **argv)
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
     void *ws = NULL;
     aether_status st;
+    aether_decision_params calibration = aether_decision_params_default();
+    calib_set cs;
     int rc;
 
     if ((rc = parse(argc, argv, "eval", k_eval_options, eval_usage, 0, &o)) >= 0)
@@ -127,7 +202,8 @@ int cmd_eval(int argc, char **argv)
     if (!blob)
         return cli_read_error(o.model, errno);
     st = aether_blob_parse(blob, len, &view);
-    if (st == AETHER_OK && (rc = apply_metadata(&o, &view)) != CLI_EXIT_OK) {
+    memset(&cs, 0, sizeof cs);
+    if (st == AETHER_OK && (rc = apply_metadata(&o, &view, &calibration)) != CLI_EXIT_OK) {
         free(blob);
         return rc;
     }
@@ -153,8 +229,17 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     memset(conf, 0, sizeof conf);
+    for (r = 0; r < ds.n_recs; ++r)
+        if (o.all || ds.recs[r].split == AETHER_SPLIT_VAL)
+            n_win += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
     st = aether_model_forward_workspace_size(model, o.tc.window, &need);
     ws = st == AETHER_OK ? malloc(need) : NULL;
+    if (ws && calib_set_init(&cs, C, n_win) != 0) {
+        free(ws);
+        ws = NULL;
+        st = AETHER_ERR_NO_MEM;
+    }
+    n_win = 0;
     if (!ws) {
         fprintf(stderr, "aether eval: workspace for a %zu-frame window: %s\n", o.tc.window,
                 aether_strerror(st == AETHER_OK ? AETHER_ERR_NO_MEM : st));
@@ -173,7 +258,7 @@ int cmd_eval(int argc, char **argv)
         if (o.per_file && !o.json)
             printf("%-44s %-12s", rec->name, ds.labels[rec->label]);
         for (k = 0; k < nw; ++k) {
-            float logits[AETHER_TRAIN_MAX_CLASSES];
+            float logits[AETHER_TRAIN_MAX_CLASSES], distance = -1.0f;
             size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
             st = aether_model_forward(model, rec->frames + k * o.tc.stride * o.input_dim, n,
                                       o.tc.pool, logits, NULL, ws, need);
@@ -186,6 +271,10 @@ int cmd_eval(int argc, char **argv)
                 if (logits[c] > logits[best])
                     best = c;
             conf[rec->label * C + best]++;
+            if (aether_model_input_distance(model, rec->frames + k * o.tc.stride * o.input_dim, n,
+                                            &distance) != AETHER_OK)
+                distance = -1.0f;
+            (void)calib_set_add(&cs, logits, rec->label, distance); /* NaN logits: left out */
             n_win++;
             right += best == rec->label;
             if (o.per_file && !o.json)
@@ -196,7 +285,16 @@ int cmd_eval(int argc, char **argv)
     }
     train_print_metrics(&o, &ds, "model", conf, n_rec, n_win);
     rc = CLI_EXIT_OK;
+    if (o.calibrate) {
+        calibration.temperature = calib_fit_temperature(&cs);
+        calibration.unknown_below = calib_pick_threshold(&cs, calibration.temperature,
+                                                         o.target_accuracy, 0.8);
+        calibration.ood_above = calib_fit_ood(&cs);
+        rc = write_calibrated(o.out, &view, &calibration);
+    }
+    calib_print_report(&cs, &calibration, o.json);
 out:
+    calib_set_free(&cs);
     free(ws);
     aether_dataset_free(&ds);
 out_model:

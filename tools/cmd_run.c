@@ -604,7 +604,14 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
     size_t am = 0, i, nc = r->info.n_classes;
     float margin = 0;
     double rel = f->timestamp - r->t0;
-    aether_decision d = model_meta_decide(r->logits, nc, &r->meta.decision);
+    /* a window model's decision knows how far its window lies from the
+     * training data; a streaming session's does not (-1) */
+    const aether_window *win = aether_tracks_window(r->tracks, f->node_id);
+    float distance = -1.0f;
+    aether_decision d;
+    if (!win || aether_window_input_distance(win, &distance) != AETHER_OK)
+        distance = -1.0f;
+    d = model_meta_decide(r->logits, nc, &r->meta.decision, distance);
     char fields[4200];
     am = d.top;
     margin = d.margin;
@@ -628,7 +635,7 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
             putchar(',');
         }
         model_meta_decision_fields(&d, o->n_labels ? (const char *const *)o->labels : NULL,
-                                   fields, sizeof fields);
+                                   distance, fields, sizeof fields);
         fputs(fields, stdout);
         printf("\"margin\":");
         print_number(margin, 1);
@@ -644,7 +651,10 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
                (unsigned long long)ns->stepped, (unsigned long)am);
         if (o->n_labels)
             printf(" %-12s", o->labels[am]);
-        printf("  p %.3f%s", (double)d.probability, d.unknown ? " unknown" : "");
+        printf("  p %.3f%s", (double)d.probability,
+               d.out_of_distribution ? " unknown (out of range)"
+               : d.unknown           ? " unknown"
+                                     : "");
         printf("  margin ");
         print_number(margin, 0);
         printf("  logits");

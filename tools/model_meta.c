@@ -6,6 +6,7 @@
 
 #include "aether/features.h"
 #include "aether/packet.h"
+#include "textbuf.h"
 #include <math.h>
 
 int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap)
@@ -90,9 +91,10 @@ int model_meta_format(char *buf, size_t cap, size_t *len, const char *labels, ae
     return 0;
 }
 
-void model_meta_decision_fields(const aether_decision *d, const char *const *labels, char *out,
-                                size_t cap)
+void model_meta_decision_fields(const aether_decision *d, const char *const *labels,
+                                float distance, char *out, size_t cap)
 {
+    textbuf t;
     char cls[24];
     const char *name = cls;
     snprintf(cls, sizeof cls, "%lu", (unsigned long)d->top);
@@ -100,31 +102,26 @@ void model_meta_decision_fields(const aether_decision *d, const char *const *lab
         name = "unknown";
     else if (labels)
         name = labels[d->top];
-    /* label names come from validated metadata: UTF-8 without control
-     * characters; quotes and backslashes are escaped here */
-    {
-        size_t n = 0;
-        const char *c;
-        n += (size_t)snprintf(out + n, cap - n, "\"decision\":\"");
-        for (c = name; *c && n + 3 < cap; ++c) {
-            if (*c == '"' || *c == '\\')
-                out[n++] = '\\';
-            out[n++] = *c;
-        }
-        if (n < cap && aether_isfinite(d->probability))
-            snprintf(out + n, cap - n, "\",\"probability\":%.9g,\"unknown\":%s,",
-                     (double)d->probability, d->unknown ? "true" : "false");
-        else if (n < cap)
-            snprintf(out + n, cap - n, "\",\"probability\":null,\"unknown\":%s,",
-                     d->unknown ? "true" : "false");
-    }
+    textbuf_init(&t, out, cap);
+    textbuf_printf(&t, "\"decision\":");
+    textbuf_json_string(&t, name);
+    textbuf_printf(&t, ",\"probability\":");
+    textbuf_json_float(&t, d->probability);
+    textbuf_printf(&t, ",\"unknown\":%s,\"distance\":", d->unknown ? "true" : "false");
+    if (distance >= 0.0f)
+        textbuf_json_float(&t, distance);
+    else
+        textbuf_printf(&t, "null");
+    textbuf_putc(&t, ',');
+    if (t.overflow && cap)
+        out[0] = '\0'; /* never half a field */
 }
 
 aether_decision model_meta_decide(const float *logits, size_t n,
-                                  const aether_decision_params *params)
+                                  const aether_decision_params *params, float distance)
 {
     aether_decision d;
-    if (aether_decide(logits, n, params, &d) != AETHER_OK) {
+    if (aether_decide(logits, n, params, distance, &d) != AETHER_OK) {
         float top = 0.0f;
         memset(&d, 0, sizeof d);
         aether_packet_argmax(logits, n, &d.top, &top, &d.margin);

@@ -21,7 +21,7 @@ typedef struct model_meta {
     aether_pool pool;
     size_t window_frames, window_stride, attn_window, attn_block, input_dim;
     aether_head_backend backend;
-    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 */
+    unsigned recipe;                 /* AETHER_FEATURES_V1 / _V2 */
     int have_calibration;            /* a temperature or unknown_below key */
     aether_decision_params decision; /* the defaults without them */
 } model_meta;
@@ -33,15 +33,17 @@ int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_
 
 /* The calibrated fields of a decision line, after its "label" (or
  * "class"): `"decision":"<label, class index or unknown>","probability":P,
- * "unknown":true|false,` into out (cap bytes; 96 + the label's length is
- * enough). labels may be NULL. */
-void model_meta_decision_fields(const aether_decision *d, const char *const *labels, char *out,
-                                size_t cap);
+ * "unknown":true|false,"distance":D,` (D null when negative: not known)
+ * into out (cap bytes; 128 + the label's length is enough). labels may be
+ * NULL. */
+void model_meta_decision_fields(const aether_decision *d, const char *const *labels,
+                                float distance, char *out, size_t cap);
 
-/* aether_decide under params, or (logits NaN/Inf) the argmax with probability
- * NaN and not unknown. */
+/* aether_decide under params (distance: the input distance, negative when
+ * not known), or (logits NaN/Inf) the argmax with probability NaN and not
+ * unknown. */
 aether_decision model_meta_decide(const float *logits, size_t n,
-                                  const aether_decision_params *params);
+                                  const aether_decision_params *params, float distance);
 
 /* Metadata text (key=value lines) for the given values into buf; 0, or -1
  * if it does not fit. labels NULL leaves the key out. */

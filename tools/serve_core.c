@@ -319,7 +319,12 @@ static void report_decision(serve_core *s, size_t k, const serve_node *n)
     d.timestamp = s->wall_now;
     aether_packet_argmax(m->logits, d.n_classes, &d.cls, &d.top, &d.margin);
     d.label = m->n_labels ? m->labels[d.cls] : NULL;
-    d.calibrated = model_meta_decide(m->logits, d.n_classes, &m->meta.decision);
+    {
+        const aether_window *w = aether_tracks_window(m->tracks, n->track_id);
+        if (!w || aether_window_input_distance(w, &d.distance) != AETHER_OK)
+            d.distance = -1.0f;
+    }
+    d.calibrated = model_meta_decide(m->logits, d.n_classes, &m->meta.decision, d.distance);
     m->decisions++;
     if (s->hooks.decision)
         s->hooks.decision(s->hooks.ctx, &d);
@@ -480,7 +485,7 @@ void serve_decision_json(const serve_decision *d, textbuf *t)
         char fields[4200];
         model_meta_decision_fields(&d->calibrated,
                                    d->label ? (const char *const *)d->model->labels : NULL,
-                                   fields, sizeof fields);
+                                   d->distance, fields, sizeof fields);
         textbuf_printf(t, "%s", fields);
     }
     textbuf_printf(t, "\"margin\":");

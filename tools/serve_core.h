@@ -102,6 +102,7 @@ typedef struct serve_decision {
     const char *label; /* NULL without labels metadata */
     float top, margin;
     aether_decision calibrated; /* probability and unknown (aether/decision.h) */
+    float distance;             /* the window's input distance; -1: not known */
     const float *logits;
     size_t n_classes;
     double timestamp; /* Unix time the frame arrived */

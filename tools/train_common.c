@@ -31,6 +31,7 @@ static void opts_init(train_opts *o)
     o->val_frac = 0.25;
     o->recipe = AETHER_FEATURES_V1;
     o->cv_field = -1;
+    o->target_accuracy = 0.95;
 }
 
 /* The long name of option opt in c's table, for messages. */
@@ -89,7 +90,12 @@ static int take_double(const cli_command *c, int opt, train_opts *o)
     double d;
     if (!parse_double(c->optarg, &d) || d < 0.0)
         return cli_usage_error(c, "--%s needs a non-negative number", option_name(c, opt));
+    if (opt == TOPT_TARGET_ACCURACY && !(d > 0.0 && d <= 1.0))
+        return cli_usage_error(c, "--target-accuracy is a number in (0, 1]");
     switch (opt) {
+    case TOPT_TARGET_ACCURACY:
+        o->target_accuracy = d;
+        break;
     case TOPT_LR:
         o->tc.lr = (float)d;
         break;
@@ -198,6 +204,9 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_PER_FILE:
         o->per_file = 1;
         return -1;
+    case TOPT_CALIBRATE:
+        o->calibrate = 1;
+        return -1;
     case TOPT_KEEP_LAST:
         o->tc.keep_last = 1;
         return -1;
@@ -251,6 +260,7 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_AUG_NOISE:
     case TOPT_AUG_OFFSET:
     case TOPT_VAL_FRAC:
+    case TOPT_TARGET_ACCURACY:
         return take_double(c, opt, o);
     case TOPT_WINDOW:
     case TOPT_STRIDE:

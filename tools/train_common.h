@@ -28,6 +28,8 @@ typedef struct train_opts {
     size_t input_dim, layers, heads, kv_heads, head_dim;
     double val_frac;
     int json, all, quiet, probe_means, have_window, have_stride, per_file;
+    int calibrate;          /* eval --calibrate: fit temperature and threshold, write --out */
+    double target_accuracy; /* eval --calibrate: accuracy the threshold aims at (0.95) */
     size_t cv_folds;   /* train --cv K: cross-validation inside the training split */
     long cv_field;     /* --cv-field N: folds by the N-th '_' field of the file name */
     size_t trim_start; /* --trim-start N: frames dropped from each training recording's start */
@@ -83,7 +85,9 @@ enum {
     TOPT_ALL,
     TOPT_PER_FILE,
     TOPT_JSON,
-    TOPT_PROBE_MEANS
+    TOPT_PROBE_MEANS,
+    TOPT_CALIBRATE,
+    TOPT_TARGET_ACCURACY
 };
 
 /* The option-table entries every one of the three commands takes. */

@@ -281,6 +281,9 @@ AETHER_API aether_status aether_blob_with_metadata(const aether_blob_view *v, co
  *                  decimal number in [1e-6, 1e6] (aether/decision.h)
  *   unknown_below  abstention: a decision whose calibrated top probability
  *                  is below this decimal number in [0, 1] is "unknown"
+ *   ood_above      abstention: a decision whose window's input distance
+ *                  (aether/decision.h) is above this decimal number >= 0
+ *                  is "unknown" (0: never)
  * Decimal numbers: [digits][.digits][e[+-]digits], at least one digit,
  * read the same whatever the C locale. Other keys are ignored. Absent keys
  * leave their have_* flag 0. */
@@ -303,9 +306,10 @@ typedef struct aether_blob_model_meta {
     size_t window_frames, window_stride, attn_window, attn_block, input_dim;
     char backend[AETHER_BLOB_META_NAME_MAX];  /* "" when absent */
     char features[AETHER_BLOB_META_NAME_MAX]; /* "" when absent */
-    int have_temperature, have_unknown_below;
-    float temperature;   /* > 0, finite */
+    int have_temperature, have_unknown_below, have_ood_above;
+    float temperature;   /* in [1e-6, 1e6] */
     float unknown_below; /* in [0, 1] */
+    float ood_above;     /* >= 0, finite */
 } aether_blob_model_meta;
 
 /* Read the known keys of a model-level valid blob into *out (zeroed
@@ -313,7 +317,8 @@ typedef struct aether_blob_model_meta {
  * (aether_blob_metadata_get); BLOB_LABELS when the labels are not one per
  * class; BLOB_TEMPERATURE for a temperature that is not a decimal number
  * in [1e-6, 1e6]; BLOB_THRESHOLD for an unknown_below that is not a decimal
- * number in [0, 1]; BLOB_METADATA when another known key's value is
+ * number in [0, 1] or an ood_above that is not a decimal number in
+ * [0, 1e6]; BLOB_METADATA when another known key's value is
  * unusable: labels empty, with an empty name or more than
  * AETHER_BLOB_META_MAX_LABELS names; pool not last/mean; a count that is
  * not a decimal integer below 2^32 (window_frames and window_stride also

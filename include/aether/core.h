@@ -91,7 +91,7 @@ typedef enum aether_status {
     AETHER_ERR_BLOB_METADATA = 53,    /* a known metadata key with an unusable value */
     AETHER_ERR_BLOB_LABELS = 56,      /* metadata labels not one per class */
     AETHER_ERR_BLOB_TEMPERATURE = 57, /* metadata temperature not in [1e-6, 1e6] */
-    AETHER_ERR_BLOB_THRESHOLD = 58,   /* metadata unknown_below not a number in [0, 1] */
+    AETHER_ERR_BLOB_THRESHOLD = 58,   /* metadata unknown_below / ood_above out of range */
 
     /* classification packet 0xC5110007 */
     AETHER_ERR_PACKET_SIZE = 60,

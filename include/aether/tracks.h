@@ -172,6 +172,11 @@ AETHER_API aether_status aether_tracks_info(const aether_tracks *t, uint64_t id,
  * _evicted); NULL if absent. Valid until the track leaves the table. */
 AETHER_API const aether_model_session *aether_tracks_session(const aether_tracks *t, uint64_t id);
 
+/* The window classifier of track `id` of a window-mode table, read-only
+ * (aether_window_input_distance, _held); NULL if absent or the table runs
+ * streaming sessions. Valid until the track leaves the table. */
+AETHER_API const aether_window *aether_tracks_window(const aether_tracks *t, uint64_t id);
+
 /* Active track ids, in slot order, into ids[0, cap); *n receives the number
  * of active tracks (BUFFER_TOO_SMALL if cap < *n, ids then holds the first
  * cap). */

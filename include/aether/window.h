@@ -106,6 +106,10 @@ AETHER_API aether_status aether_window_workspace_size(const aether_model *model,
 AETHER_API aether_status aether_window_classify_ws(aether_window *w, void *ws, size_t ws_len,
                                                    float *logits, float *pooled);
 
+/* The input distance (aether/decision.h) of the frames held. Errors:
+ * NULL_ARG, NOT_INITIALIZED, CACHE_EMPTY (no frame held). */
+AETHER_API aether_status aether_window_input_distance(const aether_window *w, float *distance);
+
 /* Drop every frame (zero-filled). */
 AETHER_API aether_status aether_window_reset(aether_window *w);
 

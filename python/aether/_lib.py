@@ -178,16 +178,17 @@ class BlobModelMeta(Structure):
                 ("attn_window", c_size_t), ("attn_block", c_size_t), ("input_dim", c_size_t),
                 ("backend", c_char * META_NAME_MAX), ("features", c_char * META_NAME_MAX),
                 ("have_temperature", c_int), ("have_unknown_below", c_int),
-                ("temperature", c_float), ("unknown_below", c_float)]
+                ("have_ood_above", c_int),
+                ("temperature", c_float), ("unknown_below", c_float), ("ood_above", c_float)]
 
 
 class DecisionParams(Structure):
-    _fields_ = [("temperature", c_float), ("unknown_below", c_float)]
+    _fields_ = [("temperature", c_float), ("unknown_below", c_float), ("ood_above", c_float)]
 
 
 class Decision(Structure):
     _fields_ = [("top", c_size_t), ("probability", c_float), ("margin", c_float),
-                ("unknown", c_int)]
+                ("unknown", c_int), ("out_of_distribution", c_int)]
 
 
 class WindowParams(Structure):
@@ -420,7 +421,9 @@ _PROTOS = {
     # packet
     "aether_packet_argmax": (S, [float_p, c_size_t, size_p, float_p, float_p]),
     "aether_decision_probabilities": (S, [float_p, c_size_t, c_float, float_p]),
-    "aether_decide": (S, [float_p, c_size_t, POINTER(DecisionParams), POINTER(Decision)]),
+    "aether_decide": (S, [float_p, c_size_t, POINTER(DecisionParams), c_float,
+                          POINTER(Decision)]),
+    "aether_model_input_distance": (S, [c_void_p, float_p, c_size_t, float_p]),
     "aether_packet_from_logits": (S, [POINTER(ClassPacket), float_p, c_size_t, c_uint8,
                                       c_uint64, c_uint32]),
     "aether_packet_encode": (S, [POINTER(ClassPacket), c_void_p, c_size_t]),

@@ -142,7 +142,7 @@ class Blob(object):
             value = getattr(m, key)
             if value:
                 out[key] = value.decode("utf-8")
-        for key in ("temperature", "unknown_below"):
+        for key in ("temperature", "unknown_below", "ood_above"):
             if getattr(m, "have_" + key):
                 out[key] = float(getattr(m, key))
         return out
@@ -204,17 +204,21 @@ class Blob(object):
                                             h["head_dim"], h["n_layers"], h["n_classes"]))
 
 
-def decide(logits, temperature=1.0, unknown_below=0.0, labels=None):
+def decide(logits, temperature=1.0, unknown_below=0.0, labels=None, ood_above=0.0,
+           distance=None):
     """The decision for one vector of logits (aether/decision.h): a dict with
     class (the argmax), probability (calibrated: softmax(logits / T)),
-    margin, unknown (probability below unknown_below) and, with labels,
-    label ("unknown" when unknown) and top_label."""
+    margin, unknown (probability below unknown_below, or the window's input
+    distance above ood_above), out_of_distribution and, with labels, label
+    ("unknown" when unknown) and top_label."""
     x = f32(np.ascontiguousarray(logits, dtype=np.float32), "logits", shape=(None,))
-    p = _lib.DecisionParams(float(temperature), float(unknown_below))
+    p = _lib.DecisionParams(float(temperature), float(unknown_below), float(ood_above))
     d = _lib.Decision()
-    check(fn.decide(fptr(x), x.shape[0], ctypes.byref(p), ctypes.byref(d)))
+    check(fn.decide(fptr(x), x.shape[0], ctypes.byref(p),
+                    -1.0 if distance is None else float(distance), ctypes.byref(d)))
     out = {"class": int(d.top), "probability": float(d.probability),
-           "margin": float(d.margin), "unknown": bool(d.unknown)}
+           "margin": float(d.margin), "unknown": bool(d.unknown),
+           "out_of_distribution": bool(d.out_of_distribution)}
     if labels is not None:
         out["top_label"] = labels[int(d.top)]
         out["label"] = "unknown" if d.unknown else out["top_label"]
@@ -299,12 +303,25 @@ class Model(object):
                                         fptr(probs)))
         return probs
 
-    def decide(self, logits):
+    def input_distance(self, frames):
+        """How far the window of frames [N, input_dim] lies from the training
+        data (aether/decision.h): RMS z-score of its mean frame."""
+        x = self._frames(frames)
+        if x.shape[0] == 0:
+            raise error_for(2, "frames must hold at least one frame")
+        out = ctypes.c_float()
+        check(fn.model_input_distance(self._h.get("Model"), fptr(x), x.shape[0],
+                                      ctypes.byref(out)))
+        return float(out.value)
+
+    def decide(self, logits, frames=None):
         """The decision for logits of this model under the blob's calibration
-        (temperature, unknown_below) and labels: see aether.decide."""
+        (temperature, unknown_below, ood_above with the input distance of
+        frames when given) and labels: see aether.decide."""
         meta = self.blob.meta
         return decide(logits, meta.get("temperature", 1.0), meta.get("unknown_below", 0.0),
-                      meta.get("labels"))
+                      meta.get("labels"), meta.get("ood_above", 0.0),
+                      None if frames is None else self.input_distance(frames))
 
     def embed(self, frames, pool="mean"):
         """Pooled hidden state [input_dim] (an embedding of the window)."""

@@ -61,8 +61,29 @@ def test_model_uses_the_calibration():
     assert d["unknown"] == (d["probability"] < 0.99)
 
 
+def test_out_of_range_input_is_unknown():
+    blob = _gesture_with("ood_above=2\n")
+    model = aether.Model(blob)
+    x = np.zeros((64, 17), np.float32)
+    d_near = model.input_distance(x)
+    w = blob.weights()
+    lay = blob.validate()
+    mean = w[lay["norm_mean"]:lay["norm_mean"] + 17]
+    inv = w[lay["norm_inv_std"]:lay["norm_inv_std"] + 17]
+    z = (0.0 - mean) * inv
+    assert d_near == pytest.approx(float(np.sqrt(np.mean(z[inv != 0] ** 2))), rel=1e-5)
+    near = np.tile(mean, (64, 1)).astype(np.float32)   # the training mean: distance 0
+    assert model.input_distance(near) == pytest.approx(0.0, abs=1e-6)
+    far = near + 10.0 / np.where(inv != 0, inv, 1.0)   # 10 standard deviations away
+    logits = model.classify(far, pool="mean")
+    d = model.decide(logits, frames=far)
+    assert d["unknown"] and d["out_of_distribution"] and d["label"] == "unknown"
+    assert not model.decide(model.classify(near, pool="mean"), frames=near)["out_of_distribution"]
+
+
 @pytest.mark.parametrize("text,error", [("temperature=0\n", "BlobTemperatureError"),
-                                        ("unknown_below=2\n", "BlobThresholdError")])
+                                        ("unknown_below=2\n", "BlobThresholdError"),
+                                        ("ood_above=-1\n", "BlobThresholdError")])
 def test_bad_calibration_is_rejected(text, error):
     blob = _gesture_with(text)
     with pytest.raises(getattr(aether, error)):

@@ -126,6 +126,13 @@ static aether_status read_entry(const char *key, size_t key_len, const char *val
         out->have_temperature = 1;
         return AETHER_OK;
     }
+    if (is(key, key_len, "ood_above")) {
+        if (!parse_decimal(val, len, &d) || !(d >= 0.0) || !(d <= 1e6))
+            return AETHER_ERR_BLOB_THRESHOLD;
+        out->ood_above = (float)d;
+        out->have_ood_above = 1;
+        return AETHER_OK;
+    }
     if (is(key, key_len, "unknown_below")) {
         if (!parse_decimal(val, len, &d) || !(d >= 0.0) || !(d <= 1.0))
             return AETHER_ERR_BLOB_THRESHOLD;

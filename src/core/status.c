@@ -79,7 +79,7 @@ static const status_entry k_status[] = {
     {AETHER_ERR_BLOB_TEMPERATURE, "AETHER_ERR_BLOB_TEMPERATURE",
      "the model metadata temperature is not a number in [1e-6, 1e6]"},
     {AETHER_ERR_BLOB_THRESHOLD, "AETHER_ERR_BLOB_THRESHOLD",
-     "the model metadata unknown_below is not a number in [0, 1]"},
+     "the model metadata unknown_below is not in [0, 1] or ood_above not in [0, 1e6]"},
     {AETHER_ERR_PACKET_SIZE, "AETHER_ERR_PACKET_SIZE", "classification packet is not 40 bytes"},
     {AETHER_ERR_PACKET_MAGIC, "AETHER_ERR_PACKET_MAGIC", "classification packet has a bad magic"},
     {AETHER_ERR_PACKET_VERSION, "AETHER_ERR_PACKET_VERSION",

@@ -10,6 +10,7 @@ aether_decision_params aether_decision_params_default(void)
     aether_decision_params p;
     p.temperature = 1.0f;
     p.unknown_below = 0.0f;
+    p.ood_above = 0.0f;
     return p;
 }
 
@@ -23,6 +24,8 @@ aether_status aether_decision_params_from_meta(const aether_blob_model_meta *m,
         out->temperature = m->temperature;
     if (m->have_unknown_below)
         out->unknown_below = m->unknown_below;
+    if (m->have_ood_above)
+        out->ood_above = m->ood_above;
     return AETHER_OK;
 }
 
@@ -58,7 +61,7 @@ aether_status aether_decision_probabilities(const float *logits, size_t n, float
 }
 
 aether_status aether_decide(const float *logits, size_t n, const aether_decision_params *p,
-                            aether_decision *out)
+                            float distance, aether_decision *out)
 {
     aether_decision_params d = p ? *p : aether_decision_params_default();
     aether_decision r;
@@ -68,7 +71,7 @@ aether_status aether_decide(const float *logits, size_t n, const aether_decision
     if (!logits || !out)
         return AETHER_ERR_NULL_ARG;
     if (n == 0 || !temperature_ok(d.temperature) || !(d.unknown_below >= 0.0f) ||
-        !(d.unknown_below <= 1.0f))
+        !(d.unknown_below <= 1.0f) || !(d.ood_above >= 0.0f))
         return AETHER_ERR_INVALID_ARG;
     for (i = 0; i < n; ++i)
         if (!aether_isfinite(logits[i]))
@@ -79,7 +82,8 @@ aether_status aether_decide(const float *logits, size_t n, const aether_decision
     for (i = 0; i < n; ++i)
         sum += exp(((double)logits[i] - mx) * inv_t);
     r.probability = (float)(1.0 / sum); /* the top term is exp(0) = 1 */
-    r.unknown = r.probability < d.unknown_below;
+    r.out_of_distribution = d.ood_above > 0.0f && distance > d.ood_above;
+    r.unknown = r.probability < d.unknown_below || r.out_of_distribution;
     *out = r;
     return AETHER_OK;
 }

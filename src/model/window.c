@@ -2,6 +2,7 @@
  * a window forward over them. Validates before it mutates; never
  * allocates after init. */
 #include "aether/window.h"
+#include "aether/decision.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -324,4 +325,17 @@ aether_status aether_window_get_params(const aether_window *w, aether_window_par
         return AETHER_ERR_NOT_INITIALIZED;
     *out = w->p;
     return AETHER_OK;
+}
+
+aether_status aether_window_input_distance(const aether_window *w, float *distance)
+{
+    if (!w || !distance)
+        return AETHER_ERR_NULL_ARG;
+    if (!live(w))
+        return AETHER_ERR_NOT_INITIALIZED;
+    if (w->held == 0)
+        return AETHER_ERR_CACHE_EMPTY;
+    /* the frames held are slots [0, held) of the ring (a full ring: all of
+     * them); their order does not matter for a mean */
+    return aether_model_input_distance(w->model, w->ring, w->held, distance);
 }

@@ -265,6 +265,15 @@ const aether_model_session *aether_tracks_session(const aether_tracks *t, uint64
     return i == AETHER_TRACKS_NONE ? NULL : t->slots[i].session;
 }
 
+const aether_window *aether_tracks_window(const aether_tracks *t, uint64_t id)
+{
+    size_t i;
+    if (aether_tracks_check_(t) != AETHER_OK)
+        return NULL;
+    i = aether_tracks_find_(t, id);
+    return i == AETHER_TRACKS_NONE ? NULL : t->slots[i].window;
+}
+
 aether_status aether_tracks_list(const aether_tracks *t, uint64_t *ids, size_t cap, size_t *n)
 {
     size_t i, k = 0;
