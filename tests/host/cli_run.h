@@ -24,12 +24,12 @@
 static const char *g_cli;
 static char g_dir[256];
 
-static void path_of(char *out, size_t cap, const char *name)
+static inline void path_of(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", g_dir, name);
 }
 
-static int write_bytes(const char *name, const void *data, size_t len)
+static inline int write_bytes(const char *name, const void *data, size_t len)
 {
     char p[512];
     FILE *f;
@@ -44,7 +44,7 @@ static int write_bytes(const char *name, const void *data, size_t len)
     return fclose(f) == 0;
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
+static inline unsigned char *read_all(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     unsigned char *b = NULL;
@@ -67,13 +67,15 @@ static unsigned char *read_all(const char *path, size_t *len)
 /* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
  * stderr go to files; returns the exit status, or -1 if killed by a signal
  * (or could not run). */
-static int run_cli(const char *const *args, char **out, char **err)
+static inline int run_cli(const char *const *args, char **out, char **err)
 {
     char op[512], ep[512];
     const char *argv[32];
     size_t n = 0, len;
     pid_t pid;
     int status = 0;
+    *out = NULL;
+    *err = NULL;
     argv[n++] = g_cli;
     while (args[n - 1] && n < 31) {
         argv[n] = args[n - 1];
@@ -200,7 +202,7 @@ static inline char *read_named(const char *name)
 #ifdef CHECK_MSG
 /* One case: expected status, and a phrase that must appear in stdout or
  * stderr. */
-static void expect(const char *const *args, int want, const char *phrase)
+static inline void expect(const char *const *args, int want, const char *phrase)
 {
     char *out = NULL, *err = NULL;
     int rc = run_cli(args, &out, &err);
