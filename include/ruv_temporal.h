@@ -81,7 +81,9 @@
  *   blob zero dimension, GQA ratio, n_layers 0 or     ESP_ERR_INVALID_SIZE 0x104
  *     n_classes < 2, payload not a multiple of the
  *     element size, payload != declared layout
- *   blob NaN/Inf weight                               ESP_ERR_INVALID_ARG 0x102
+ *   blob NaN/Inf weight, calibration metadata out     ESP_ERR_INVALID_ARG 0x102
+ *     of range (temperature, unknown_below,
+ *     ood_above: aether/decision.h)
  *   blob flag bit this library does not know          ESP_ERR_NOT_SUPPORTED 0x106
  *   input_dim / n_classes != the blob's (init),       ESP_ERR_INVALID_SIZE 0x104
  *     n_classes != the init value (classify)
@@ -354,6 +356,27 @@ typedef struct ruv_temporal_info {
 
 AETHER_API esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx,
                                            ruv_temporal_info_t *out);
+
+/* A decision a person can act on (aether/decision.h): the argmax, its
+ * calibrated probability (softmax(logits / T), T the blob's `temperature`
+ * metadata, 1 without it) and "unknown" when that probability is below
+ * the blob's `unknown_below` or, in WINDOW mode, the window's input distance
+ * is above its `ood_above` (the window lies far from the training data: a
+ * capture of another chip or room). Without those keys nothing is unknown. */
+typedef struct ruv_temporal_decision_t {
+    uint32_t class_id;       /* the argmax (also when unknown) */
+    float probability;       /* calibrated probability of class_id */
+    float margin;            /* logits[class_id] minus the runner-up */
+    float distance;          /* WINDOW: the input distance; STREAMING: -1 */
+    int unknown;             /* 1: do not act on class_id */
+    int out_of_distribution; /* 1: unknown because distance > ood_above */
+} ruv_temporal_decision_t;
+
+/* ruv_temporal_classify (the same errors; logits may be NULL when the
+ * caller does not need them, else n_classes floats) followed by the
+ * decision. No allocation; about 100 bytes of stack beyond classify's. */
+AETHER_API esp_err_t ruv_temporal_decide(ruv_temporal_ctx_t *ctx, float *logits,
+                                         uint32_t n_classes, ruv_temporal_decision_t *out);
 
 /* Release a context. NULL is a no-op. A static context's memory belongs to
  * the caller: destroy only marks it dead. Double destroy is undefined for

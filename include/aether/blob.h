@@ -327,6 +327,17 @@ typedef struct aether_blob_model_meta {
 AETHER_API aether_status aether_blob_model_meta_read(const aether_blob_view *v,
                                                      aether_blob_model_meta *out);
 
+/* Only the calibration keys (temperature, unknown_below, ood_above), for a
+ * reader that cannot spare aether_blob_model_meta's 4 KB (firmware init):
+ * the same checks and statuses for them, other keys not looked at. */
+typedef struct aether_blob_calibration {
+    int have_temperature, have_unknown_below, have_ood_above;
+    float temperature, unknown_below, ood_above;
+} aether_blob_calibration;
+
+AETHER_API aether_status aether_blob_model_calibration(const aether_blob_view *v,
+                                                       aether_blob_calibration *out);
+
 /* Label i (NUL-terminated), or NULL when i >= n_labels. */
 AETHER_API const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i);
 

@@ -63,6 +63,13 @@ AETHER_API aether_decision_params aether_decision_params_default(void);
 AETHER_API aether_status aether_decision_params_from_meta(const aether_blob_model_meta *m,
                                                           aether_decision_params *out);
 
+/* The same straight from a blob (aether_blob_model_calibration: only the
+ * three calibration keys are read, no 4 KB metadata struct). Errors:
+ * NULL_ARG, the blob's validation status, BLOB_TEMPERATURE,
+ * BLOB_THRESHOLD. */
+AETHER_API aether_status aether_decision_params_from_blob(const aether_blob_view *v,
+                                                          aether_decision_params *out);
+
 /* Calibrated probabilities of n logits into probs[n]. Errors: NULL_ARG;
  * INVALID_ARG (n 0, temperature not in [1e-6, 1e6]); NONFINITE (a logit is
  * NaN or Inf; probs untouched). */

@@ -96,28 +96,13 @@ static int copy_name(const char *s, size_t len, char *dst)
     return 1;
 }
 
-/* One key: AETHER_OK if its value is usable (or the key is not one of
- * ours), else the status naming what is wrong. */
-static aether_status read_entry(const char *key, size_t key_len, const char *val, size_t len,
-                                aether_blob_model_meta *out)
+/* One of the calibration keys (aether/decision.h): *mine = 1 when key is
+ * one of them, and the status of its value. */
+static aether_status read_calibration(const char *key, size_t key_len, const char *val,
+                                      size_t len, aether_blob_calibration *out, int *mine)
 {
-    static const char *const counts[] = {"window_frames", "window_stride", "attn_window",
-                                         "attn_block", "input_dim"};
-    const aether_status bad = AETHER_ERR_BLOB_METADATA;
-    size_t i, n = 0;
     double d = 0.0;
-    if (is(key, key_len, "labels"))
-        return split_labels(val, len, out) ? AETHER_OK : bad;
-    if (is(key, key_len, "pool")) {
-        out->pool = is(val, len, "last")   ? AETHER_META_POOL_LAST
-                    : is(val, len, "mean") ? AETHER_META_POOL_MEAN
-                                           : AETHER_META_POOL_UNSET;
-        return out->pool != AETHER_META_POOL_UNSET ? AETHER_OK : bad;
-    }
-    if (is(key, key_len, "backend"))
-        return copy_name(val, len, out->backend) ? AETHER_OK : bad;
-    if (is(key, key_len, "features"))
-        return copy_name(val, len, out->features) ? AETHER_OK : bad;
+    *mine = 1;
     if (is(key, key_len, "temperature")) {
         /* as a float: finite, > 0 (a tiny value would overflow logits / T) */
         if (!parse_decimal(val, len, &d) || !(d >= 1e-6) || !(d <= 1e6))
@@ -139,6 +124,51 @@ static aether_status read_entry(const char *key, size_t key_len, const char *val
         out->unknown_below = (float)d;
         out->have_unknown_below = 1;
         return AETHER_OK;
+    }
+    *mine = 0;
+    return AETHER_OK;
+}
+
+/* One key: AETHER_OK if its value is usable (or the key is not one of
+ * ours), else the status naming what is wrong. */
+static aether_status read_entry(const char *key, size_t key_len, const char *val, size_t len,
+                                aether_blob_model_meta *out)
+{
+    static const char *const counts[] = {"window_frames", "window_stride", "attn_window",
+                                         "attn_block", "input_dim"};
+    const aether_status bad = AETHER_ERR_BLOB_METADATA;
+    size_t i, n = 0;
+    aether_blob_calibration cal;
+    aether_status st;
+    int mine = 0;
+    if (is(key, key_len, "labels"))
+        return split_labels(val, len, out) ? AETHER_OK : bad;
+    if (is(key, key_len, "pool")) {
+        out->pool = is(val, len, "last")   ? AETHER_META_POOL_LAST
+                    : is(val, len, "mean") ? AETHER_META_POOL_MEAN
+                                           : AETHER_META_POOL_UNSET;
+        return out->pool != AETHER_META_POOL_UNSET ? AETHER_OK : bad;
+    }
+    if (is(key, key_len, "backend"))
+        return copy_name(val, len, out->backend) ? AETHER_OK : bad;
+    if (is(key, key_len, "features"))
+        return copy_name(val, len, out->features) ? AETHER_OK : bad;
+    memset(&cal, 0, sizeof cal);
+    st = read_calibration(key, key_len, val, len, &cal, &mine);
+    if (mine) {
+        if (cal.have_temperature) {
+            out->temperature = cal.temperature;
+            out->have_temperature = 1;
+        }
+        if (cal.have_unknown_below) {
+            out->unknown_below = cal.unknown_below;
+            out->have_unknown_below = 1;
+        }
+        if (cal.have_ood_above) {
+            out->ood_above = cal.ood_above;
+            out->have_ood_above = 1;
+        }
+        return st;
     }
     for (i = 0; i < sizeof counts / sizeof counts[0]; ++i) {
         if (!is(key, key_len, counts[i]))
@@ -215,4 +245,27 @@ const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t
     for (p = m->labels; i > 0; --i)
         p += strlen(p) + 1;
     return p;
+}
+
+aether_status aether_blob_model_calibration(const aether_blob_view *v,
+                                            aether_blob_calibration *out)
+{
+    aether_blob_metadata m;
+    aether_status st;
+    size_t i;
+    if (!v || !out)
+        return AETHER_ERR_NULL_ARG;
+    memset(out, 0, sizeof *out);
+    st = aether_blob_metadata_get(v, &m);
+    for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
+        const char *key, *val;
+        size_t key_len, len;
+        int mine = 0;
+        st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
+        if (st == AETHER_OK)
+            st = read_calibration(key, key_len, val, len, out, &mine);
+    }
+    if (st != AETHER_OK)
+        memset(out, 0, sizeof *out);
+    return st;
 }

@@ -5,6 +5,7 @@
 #include "ruv_temporal.h"
 
 #include "aether/blob.h"
+#include "aether/decision.h"
 #include "aether/model.h"
 #include "aether/window.h"
 
@@ -20,8 +21,9 @@ struct ruv_temporal_ctx {
     aether_window *window; /* the library's window classifier, in ctx memory */
     /* STREAMING */
     aether_model_session *session;
-    float *last_logits; /* n_classes: logits of the latest push */
-    int broken;         /* a failed step left the caches out of step */
+    float *last_logits;              /* n_classes: logits of the latest push */
+    int broken;                      /* a failed step left the caches out of step */
+    aether_decision_params decision; /* the blob's calibration */
     uint64_t frames_total;
     size_t bytes;
     void *owned; /* malloc'd block, NULL for init_static */

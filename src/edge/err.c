@@ -29,6 +29,8 @@ esp_err_t ruv_temporal_err_(aether_status st)
     case AETHER_ERR_BLOB_MAGIC:
     case AETHER_ERR_BLOB_LENGTH:
     case AETHER_ERR_BLOB_NONFINITE:
+    case AETHER_ERR_BLOB_TEMPERATURE:
+    case AETHER_ERR_BLOB_THRESHOLD:
     case AETHER_ERR_NULL_ARG:
     case AETHER_ERR_INVALID_ARG:
     case AETHER_ERR_NONFINITE:

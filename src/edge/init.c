@@ -34,6 +34,7 @@ typedef struct edge_plan {
     aether_window_params wp; /* WINDOW */
     size_t window_bytes;     /* WINDOW */
     size_t sess_bytes;       /* STREAMING */
+    aether_decision_params decision;
 } edge_plan;
 
 static esp_err_t check_config(const ruv_temporal_config_t *c)
@@ -104,6 +105,8 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     p->wmode = weights_mode(p->cfg.weights);
     /* Model-level validation (layout, finite weights, extension bits). */
     st = aether_model_size(&p->blob, &p->head, p->wmode, &p->model_bytes);
+    if (st == AETHER_OK)
+        st = aether_decision_params_from_blob(&p->blob, &p->decision);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
     p->window_bytes = 0;
@@ -214,6 +217,7 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
     c->scratch_logits = x.scratch_logits;
     c->last_logits = x.last_logits;
     c->broken = 0;
+    c->decision = p->decision;
     c->frames_total = 0;
     c->bytes = ar.used;
     c->owned = NULL;

@@ -29,6 +29,26 @@ aether_status aether_decision_params_from_meta(const aether_blob_model_meta *m,
     return AETHER_OK;
 }
 
+aether_status aether_decision_params_from_blob(const aether_blob_view *v,
+                                               aether_decision_params *out)
+{
+    aether_blob_calibration c;
+    aether_status st;
+    if (!v || !out)
+        return AETHER_ERR_NULL_ARG;
+    st = aether_blob_model_calibration(v, &c);
+    if (st != AETHER_OK)
+        return st;
+    *out = aether_decision_params_default();
+    if (c.have_temperature)
+        out->temperature = c.temperature;
+    if (c.have_unknown_below)
+        out->unknown_below = c.unknown_below;
+    if (c.have_ood_above)
+        out->ood_above = c.ood_above;
+    return AETHER_OK;
+}
+
 static int temperature_ok(float t)
 {
     return t >= 1e-6f && t <= 1e6f;
