@@ -10,6 +10,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 DEMO_MODEL ?= models/gesture.rvne
+DEMO_MODEL2 ?= models/motion.rvne
 DEMO_INPUT ?= data/esp32-raw-2node-excerpt.csi.jsonl
 
 .PHONY: all build test check demo bench clean deps test-deps
@@ -36,6 +37,7 @@ demo: deps
 	$(MAKE) --no-print-directory build
 	./$(BUILD)/aether inspect $(DEMO_MODEL)
 	./$(BUILD)/aether run --model $(DEMO_MODEL) --input $(DEMO_INPUT) --every 50
+	./$(BUILD)/aether run --model $(DEMO_MODEL2) --input $(DEMO_INPUT)
 
 bench: build
 	./$(BUILD)/aether bench --quick

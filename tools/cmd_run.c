@@ -95,6 +95,8 @@ typedef struct run_state {
     unsigned recipe;
     node_state nodes[N_NODES];
     uint64_t filtered, refused_features, refused_model, decisions, packets_written;
+    uint64_t by_class[MAX_LABELS]; /* decisions that were not unknown, by class */
+    uint64_t unknown, out_of_range; /* unknown decisions; of them out of range */
     aether_status first_refusal;
     double t0;
     int have_t0;
@@ -624,6 +626,12 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
     }
     ns->decisions++;
     r->decisions++;
+    if (d.unknown) {
+        r->unknown++;
+        r->out_of_range += d.out_of_distribution != 0;
+    } else if (d.top < MAX_LABELS) {
+        r->by_class[d.top]++;
+    }
     if (o->json) {
         printf("{\"type\":\"decision\",\"t\":%.6f,\"timestamp\":%.6f,\"node\":%u,\"frame\":%llu,"
                "\"record\":%llu,\"class\":%lu,",
@@ -647,14 +655,21 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
         }
         printf("]}\n");
     } else {
-        printf("%10.3f s  node %3u  frame %6llu  class %lu", rel, (unsigned)f->node_id,
-               (unsigned long long)ns->stepped, (unsigned long)am);
+        printf("%10.3f s  node %3u  frame %6llu  ", rel, (unsigned)f->node_id,
+               (unsigned long long)ns->stepped);
+        if (d.unknown)
+            printf("%-12s", "unknown");
+        else if (o->n_labels)
+            printf("%-12s", o->labels[am]);
+        else
+            printf("class %-6lu", (unsigned long)am);
+        printf("  p %.3f", (double)d.probability);
+        if (distance >= 0.0f)
+            printf("  distance %.2f%s", (double)distance,
+                   d.out_of_distribution ? " (out of range)" : "");
+        printf("  class %lu", (unsigned long)am);
         if (o->n_labels)
-            printf(" %-12s", o->labels[am]);
-        printf("  p %.3f%s", (double)d.probability,
-               d.out_of_distribution ? " unknown (out of range)"
-               : d.unknown           ? " unknown"
-                                     : "");
+            printf(" %s", o->labels[am]);
         printf("  margin ");
         print_number(margin, 0);
         printf("  logits");
@@ -767,6 +782,43 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
 
 /* ---------------- summary ---------------- */
 
+/* What the decisions say about the recording, in one line: every decision
+ * by what it decided, and a reading of it. */
+static void print_verdict(const run_opts *o, const run_state *r)
+{
+    size_t c, best = 0, nc = r->info.n_classes < MAX_LABELS ? r->info.n_classes : MAX_LABELS;
+    if (r->decisions == 0)
+        return;
+    printf("  decided:   ");
+    for (c = 0; c < nc; ++c) {
+        if (r->by_class[c] > r->by_class[best])
+            best = c;
+        if (!r->by_class[c])
+            continue;
+        if (o->n_labels)
+            printf(" %s %llu", o->labels[c], (unsigned long long)r->by_class[c]);
+        else
+            printf(" class %lu: %llu", (unsigned long)c, (unsigned long long)r->by_class[c]);
+    }
+    if (r->unknown)
+        printf(" unknown %llu (out of range %llu)", (unsigned long long)r->unknown,
+               (unsigned long long)r->out_of_range);
+    printf("\n  reading:    ");
+    if (2 * r->out_of_range > r->decisions)
+        printf("most windows lie outside the model's training data (%llu of %llu): not a "
+               "recording this model can judge\n",
+               (unsigned long long)r->out_of_range, (unsigned long long)r->decisions);
+    else if (2 * r->unknown > r->decisions)
+        printf("the model is unsure of most windows (%llu of %llu unknown)\n",
+               (unsigned long long)r->unknown, (unsigned long long)r->decisions);
+    else if (o->n_labels)
+        printf("mostly %s (%llu of %llu decisions)\n", o->labels[best],
+               (unsigned long long)r->by_class[best], (unsigned long long)r->decisions);
+    else
+        printf("mostly class %lu (%llu of %llu decisions)\n", (unsigned long)best,
+               (unsigned long long)r->by_class[best], (unsigned long long)r->decisions);
+}
+
 static void summary_text(const run_opts *o, const run_state *r, double wall_s)
 {
     const aether_recording_stats *rs = aether_recording_get_stats(r->rec);
@@ -821,6 +873,7 @@ static void summary_text(const run_opts *o, const run_state *r, double wall_s)
         printf(" (every %g s)\n", o->period);
     else
         printf(" (every %lu frames)\n", (unsigned long)o->every);
+    print_verdict(o, r);
     if (r->tracks)
         printf("  tracks:     %lu active of %lu, created %llu, evicted by age %llu, by count "
                "%llu (%lu bytes)\n",
@@ -875,10 +928,20 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
                (unsigned long long)rs->skipped[i]);
     printf("},\"malformed\":%llu,\"filtered\":%llu,\"refused\":{\"features\":%llu,\"model\":%llu}"
            ","
-           "\"decisions\":%llu,\"decisions_by_node\":{",
+           "\"decisions\":%llu,\"unknown\":%llu,\"out_of_range\":%llu,\"decided\":{",
            (unsigned long long)rs->malformed, (unsigned long long)r->filtered,
            (unsigned long long)r->refused_features, (unsigned long long)r->refused_model,
-           (unsigned long long)r->decisions);
+           (unsigned long long)r->decisions, (unsigned long long)r->unknown,
+           (unsigned long long)r->out_of_range);
+    for (i = 0; i < r->info.n_classes && i < MAX_LABELS; ++i) {
+        printf("%s", i ? "," : "");
+        if (o->n_labels)
+            cli_json_string(o->labels[i]);
+        else
+            printf("\"%lu\"", (unsigned long)i);
+        printf(":%llu", (unsigned long long)r->by_class[i]);
+    }
+    printf("},\"decisions_by_node\":{");
     first = 1;
     for (i = 0; i < N_NODES; ++i)
         if (r->nodes[i].decisions) {
