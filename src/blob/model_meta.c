@@ -96,33 +96,42 @@ static int copy_name(const char *s, size_t len, char *dst)
     return 1;
 }
 
-/* One of the calibration keys (aether/decision.h): *mine = 1 when key is
- * one of them, and the status of its value. */
+/* The calibration keys (aether/decision.h): name, range, the status of a
+ * value outside it. A temperature below 1e-6 would overflow logits / T. */
+static const struct calibration_key {
+    const char *name;
+    double lo, hi;
+    aether_status bad;
+} k_calibration[3] = {
+    {"temperature", 1e-6, 1e6, AETHER_ERR_BLOB_TEMPERATURE},
+    {"unknown_below", 0.0, 1.0, AETHER_ERR_BLOB_THRESHOLD},
+    {"ood_above", 0.0, 1e6, AETHER_ERR_BLOB_THRESHOLD},
+};
+
+/* One of the calibration keys: *mine = 1 when key is one of them, and the
+ * status of its value. */
 static aether_status read_calibration(const char *key, size_t key_len, const char *val,
                                       size_t len, aether_blob_calibration *out, int *mine)
 {
+    size_t i;
     double d = 0.0;
-    *mine = 1;
-    if (is(key, key_len, "temperature")) {
-        /* as a float: finite, > 0 (a tiny value would overflow logits / T) */
-        if (!parse_decimal(val, len, &d) || !(d >= 1e-6) || !(d <= 1e6))
-            return AETHER_ERR_BLOB_TEMPERATURE;
-        out->temperature = (float)d;
-        out->have_temperature = 1;
-        return AETHER_OK;
-    }
-    if (is(key, key_len, "ood_above")) {
-        if (!parse_decimal(val, len, &d) || !(d >= 0.0) || !(d <= 1e6))
-            return AETHER_ERR_BLOB_THRESHOLD;
-        out->ood_above = (float)d;
-        out->have_ood_above = 1;
-        return AETHER_OK;
-    }
-    if (is(key, key_len, "unknown_below")) {
-        if (!parse_decimal(val, len, &d) || !(d >= 0.0) || !(d <= 1.0))
-            return AETHER_ERR_BLOB_THRESHOLD;
-        out->unknown_below = (float)d;
-        out->have_unknown_below = 1;
+    for (i = 0; i < 3; ++i) {
+        float *value[3];
+        int *have[3];
+        if (!is(key, key_len, k_calibration[i].name))
+            continue;
+        *mine = 1;
+        if (!parse_decimal(val, len, &d) || !(d >= k_calibration[i].lo) ||
+            !(d <= k_calibration[i].hi))
+            return k_calibration[i].bad;
+        value[0] = &out->temperature;
+        value[1] = &out->unknown_below;
+        value[2] = &out->ood_above;
+        have[0] = &out->have_temperature;
+        have[1] = &out->have_unknown_below;
+        have[2] = &out->have_ood_above;
+        *value[i] = (float)d;
+        *have[i] = 1;
         return AETHER_OK;
     }
     *mine = 0;

@@ -281,6 +281,22 @@ static int replay_to(unsigned port, const char *rate, const char *extra1, const 
     return wait_child(spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt"), 60.0);
 }
 
+/* serve with args, fed the excerpt by replay at max rate until its --count;
+ * its standard output (free() it), NULL if it did not start. */
+static char *serve_replayed(const char *const *args)
+{
+    pid_t pid = spawn(args, "serve.txt", "serve_err.txt");
+    unsigned port = wait_port("serve.txt", pid);
+    CHECK(port > 0);
+    if (!port) {
+        wait_child(pid, 5.0);
+        return NULL;
+    }
+    CHECK_EQ_INT(replay_to(port, "max", NULL, NULL), 0);
+    CHECK_EQ_INT(wait_child(pid, 60.0), 0);
+    return read_named("serve.txt");
+}
+
 /* The lines of text starting with {"type":"decision" as they are. */
 static size_t decision_lines(const char *text, char **lines, size_t max)
 {
@@ -306,8 +322,6 @@ static void test_mqtt_decisions(void)
     unsigned long frames = count_frames(EXCERPT);
     char count[32], *out, *stats, *lines[512], *status;
     size_t n_lines, i, found = 0, n_cfg, n_avail;
-    unsigned port;
-    pid_t pid;
     REQUIRE_PATH(EXCERPT);
     CHECK(frames > 0);
     CHECK(broker_start(NULL));
@@ -318,13 +332,8 @@ static void test_mqtt_decisions(void)
                               GESTURE,      "--model",     MOTION,        "--count",
                               count,        "--mqtt",      broker_arg(),  "--mqtt-id",
                               "test-serve", "--mqtt-base", "site/a",      NULL};
-        pid = spawn(args, "serve.txt", "serve_err.txt");
+        out = serve_replayed(args);
     }
-    port = wait_port("serve.txt", pid);
-    CHECK(port > 0);
-    CHECK_EQ_INT(replay_to(port, "max", NULL, NULL), 0);
-    CHECK_EQ_INT(wait_child(pid, 60.0), 0);
-    out = read_named("serve.txt");
     stats = final_stats(out);
     n_lines = decision_lines(out, lines, 512);
     CHECK(n_lines > 0);
@@ -376,8 +385,8 @@ static void test_mqtt_decisions(void)
                 CHECK(field(sub.msgs[k].payload, "unique_id", uid, sizeof uid));
                 CHECK(field(sub.msgs[k].payload, "availability", av, sizeof av));
                 CHECK(strstr(av, "\"site/a/status\"") != NULL);
-                CHECK(
-                    strstr(sub.msgs[k].payload, "\"value_template\":\"{{ value_json.decision }}\""));
+                CHECK(strstr(sub.msgs[k].payload,
+                             "\"value_template\":\"{{ value_json.decision }}\""));
                 CHECK(strstr(sub.msgs[k].payload, "\"json_attributes_topic\":") != NULL);
                 /* decisions go to the state topic */
                 st[strlen(st) - 1] = '\0';
@@ -601,9 +610,8 @@ static void test_packets(void)
 {
     unsigned long frames = count_frames(EXCERPT);
     char count[32], dest[64], *out, *lines[512];
-    unsigned port, rport = 0;
+    unsigned rport = 0;
     int rfd;
-    pid_t pid;
     size_t n_lines, got = 0, i;
     uint32_t next_seq[256];
     unsigned char b[64];
@@ -617,13 +625,8 @@ static void test_packets(void)
         const char *args[] = {"serve", "--udp",        "127.0.0.1:0", "--model",
                               GESTURE, "--model",      MOTION,        "--count",
                               count,   "--packets-to", dest,          NULL};
-        pid = spawn(args, "serve.txt", "serve_err.txt");
+        out = serve_replayed(args);
     }
-    port = wait_port("serve.txt", pid);
-    CHECK(port > 0);
-    CHECK_EQ_INT(replay_to(port, "max", NULL, NULL), 0);
-    CHECK_EQ_INT(wait_child(pid, 60.0), 0);
-    out = read_named("serve.txt");
     n_lines = decision_lines(out, lines, 512);
     memset(next_seq, 0, sizeof next_seq);
     for (i = 0; i < n_lines; ++i) {
