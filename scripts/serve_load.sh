@@ -1,0 +1,100 @@
+#!/bin/sh
+# End-to-end load test of `aether serve` over loopback UDP: one serve process
+# with both shipped models (--no-json --stats 1) fed by `aether replay`
+# processes of up to 250 synthetic nodes each (every node its own source
+# port, so NODES nodes in all). Reports what was sent and received (drops:
+# datagrams the kernel dropped before serve read them, plus serve's own
+# "dropped"), serve's CPU time and frames/s per core, the decisions made and
+# the final stats line. Not part of `make test`: timings are reported, never
+# asserted.
+#
+# usage: scripts/serve_load.sh [NODES] [SECONDS] [RATE]
+#   NODES    synthetic nodes (default 1000)
+#   SECONDS  how long the senders send (default 10)
+#   RATE     replay --rate: a factor of the recording's pace (default 2.23:
+#            the shipped excerpt then gives about 100 frames/s per node) or max
+#   env: BUILD (default build), RECORDING (default
+#        data/esp32-raw-2node-excerpt.csi.jsonl), OUT (work directory, default
+#        a fresh mktemp -d)
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODES=${1:-1000}
+SECONDS_SEND=${2:-10}
+RATE=${3:-2.23}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+AETHER=$BUILD/aether
+RECORDING=${RECORDING:-$ROOT/data/esp32-raw-2node-excerpt.csi.jsonl}
+OUT=${OUT:-$(mktemp -d)}
+PER=250 # nodes per replay process (replay --nodes is 1..255)
+# Frames per node per second of the recording at --rate 1 (the excerpt: 44.8).
+PACE=${PACE:-44.8}
+
+[ -x "$AETHER" ] || { echo "serve_load: no $AETHER (make build first)" >&2; exit 2; }
+mkdir -p "$OUT"
+
+"$AETHER" serve --udp 127.0.0.1:0 --model "$ROOT/models/gesture.rvne" \
+    --model "$ROOT/models/motion.rvne" --no-json --stats 1 --idle 0 \
+    --max-nodes "$NODES" >"$OUT/serve.out" 2>"$OUT/serve.err" &
+SERVE=$!
+port=
+i=0
+while [ -z "$port" ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    port=$(grep -o '"udp":"127.0.0.1:[0-9]*' "$OUT/serve.out" 2>/dev/null | head -1 | sed 's/.*://')
+    i=$((i + 1))
+done
+[ -n "$port" ] || { echo "serve_load: serve did not start" >&2; cat "$OUT/serve.err" >&2; kill "$SERVE"; exit 1; }
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+t0=$(ticks "$SERVE")
+
+# Senders: datagrams per process = nodes x frames/s per node x seconds.
+left=$NODES
+k=0
+pids=
+while [ "$left" -gt 0 ]; do
+    n=$PER
+    [ "$left" -lt "$n" ] && n=$left
+    if [ "$RATE" = max ]; then
+        count=$(awk -v n="$n" -v s="$SECONDS_SEND" 'BEGIN{printf "%d", n * 100 * s}')
+    else
+        count=$(awk -v n="$n" -v s="$SECONDS_SEND" -v r="$RATE" -v p="$PACE" \
+            'BEGIN{printf "%d", n * r * p * s}')
+    fi
+    "$AETHER" replay "$RECORDING" --to "127.0.0.1:$port" --rate "$RATE" --nodes "$n" \
+        --loop --count "$count" >"$OUT/replay$k.out" 2>&1 &
+    pids="$pids $!"
+    left=$((left - n))
+    k=$((k + 1))
+done
+start=$(date +%s.%N)
+for p in $pids; do wait "$p" || echo "serve_load: a replay failed" >&2; done
+end=$(date +%s.%N)
+sleep 1 # serve drains its socket buffers
+t1=$(ticks "$SERVE")
+kill -INT "$SERVE"
+wait "$SERVE" || true
+
+sent=$(awk '/^replay:/{s += $2} END{print s + 0}' "$OUT"/replay*.out)
+final=$(grep '"final":true' "$OUT/serve.out" | tail -1)
+num() { printf '%s\n' "$final" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+received=$(num received)
+used=$(num used)
+dropped=$(num dropped)
+malformed=$(num malformed)
+g=$(printf '%s\n' "$final" | grep -o '"gesture":[0-9]*' | cut -d: -f2)
+m=$(printf '%s\n' "$final" | grep -o '"motion":[0-9]*' | cut -d: -f2)
+cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')
+wall=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b - a}')
+echo "serve_load: $NODES nodes, rate $RATE, $k replay processes, ${wall} s of sending"
+echo "  sent $sent datagrams ($(awk -v s="$sent" -v w="$wall" 'BEGIN{printf "%.0f", s / w}')/s offered)"
+echo "  serve received $received, used $used, dropped $dropped, malformed $malformed;" \
+    "lost before serve read them: $((sent - received))" \
+    "($(awk -v s="$sent" -v r="$received" 'BEGIN{printf "%.2f", s ? 100 * (s - r) / s : 0}')%)"
+echo "  serve CPU ${cpu} s: $(awk -v r="$received" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? r / c : 0)}') frames/s per core of serve's CPU;" \
+    "$(awk -v r="$received" -v w="$wall" 'BEGIN{printf "%.0f", r / w}') frames/s received"
+echo "  decisions: gesture $g, motion $m"
+grep -h "rcvbuf\|receive buffer" "$OUT/serve.err" 2>/dev/null | head -2 | sed 's/^/  serve: /'
+echo "  work directory: $OUT"
