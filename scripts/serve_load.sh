@@ -15,7 +15,8 @@
 #            the shipped excerpt then gives about 100 frames/s per node) or max
 #   env: BUILD (default build), RECORDING (default
 #        data/esp32-raw-2node-excerpt.csi.jsonl), OUT (work directory, default
-#        a fresh mktemp -d)
+#        a fresh mktemp -d), SERVE_NICE (run serve under `nice -n N`, e.g. -5
+#        as root, so that on a busy machine it gets its core before the senders)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODES=${1:-1000}
@@ -33,7 +34,7 @@ PACE=${PACE:-44.8}
 [ -x "$AETHER" ] || { echo "serve_load: no $AETHER (make build first)" >&2; exit 2; }
 mkdir -p "$OUT"
 
-"$AETHER" serve --udp 127.0.0.1:0 --model "$ROOT/models/gesture.rvne" \
+nice -n "${SERVE_NICE:-0}" "$AETHER" serve --udp 127.0.0.1:0 --model "$ROOT/models/gesture.rvne" \
     --model "$ROOT/models/motion.rvne" --no-json --stats 1 --idle 0 \
     --max-nodes "$NODES" >"$OUT/serve.out" 2>"$OUT/serve.err" &
 SERVE=$!
@@ -46,6 +47,7 @@ while [ -z "$port" ] && [ $i -lt 100 ]; do
 done
 [ -n "$port" ] || { echo "serve_load: serve did not start" >&2; cat "$OUT/serve.err" >&2; kill "$SERVE"; exit 1; }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 t0=$(ticks "$SERVE")
@@ -88,7 +90,8 @@ g=$(printf '%s\n' "$final" | grep -o '"gesture":[0-9]*' | cut -d: -f2)
 m=$(printf '%s\n' "$final" | grep -o '"motion":[0-9]*' | cut -d: -f2)
 cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')
 wall=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b - a}')
-echo "serve_load: $NODES nodes, rate $RATE, $k replay processes, ${wall} s of sending"
+echo "serve_load: $NODES nodes, rate $RATE, $k replay processes, ${wall} s of sending" \
+    "(load average before: $LOAD0)"
 echo "  sent $sent datagrams ($(awk -v s="$sent" -v w="$wall" 'BEGIN{printf "%.0f", s / w}')/s offered)"
 echo "  serve received $received, used $used, dropped $dropped, malformed $malformed;" \
     "lost before serve read them: $((sent - received))" \
