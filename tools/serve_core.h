@@ -44,7 +44,7 @@
 
 #define SERVE_MAX_MODELS 8u
 #define SERVE_MAX_LABELS 256u
-#define SERVE_MAX_NODES 65536u /* AETHER_FEATURES_MAX_NODES */
+#define SERVE_MAX_NODES AETHER_FEATURES_MAX_NODES /* 65536: the feature extractor's bound */
 
 /* Why a datagram was not used. */
 enum {
