@@ -16,7 +16,11 @@
 #   env: BUILD (default build), RECORDING (default
 #        data/esp32-raw-2node-excerpt.csi.jsonl), OUT (work directory, default
 #        a fresh mktemp -d), SERVE_NICE (run serve under `nice -n N`, e.g. -5
-#        as root, so that on a busy machine it gets its core before the senders)
+#        as root, so that on a busy machine it gets its core before the senders),
+#        LATENCY=1 (decision lines go to a python3 reader instead of --no-json:
+#        it reports decision latency p50/p99/max as the time it reads a line
+#        minus the line's timestamp, the Unix time serve read the frame's
+#        batch; time in the socket buffer before that is not included)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODES=${1:-1000}
@@ -34,9 +38,33 @@ PACE=${PACE:-44.8}
 [ -x "$AETHER" ] || { echo "serve_load: no $AETHER (make build first)" >&2; exit 2; }
 mkdir -p "$OUT"
 
-nice -n "${SERVE_NICE:-0}" "$AETHER" serve --udp 127.0.0.1:0 --model "$ROOT/models/gesture.rvne" \
-    --model "$ROOT/models/motion.rvne" --no-json --stats 1 --idle 0 \
-    --max-nodes "$NODES" >"$OUT/serve.out" 2>"$OUT/serve.err" &
+if [ "${LATENCY:-0}" = 1 ]; then
+    mkfifo "$OUT/decisions"
+    python3 -c '
+import json, sys, time
+lat, out = [], open(sys.argv[2], "w")
+for line in open(sys.argv[1]):
+    t = time.time()
+    if "\"decision\"" in line:
+        lat.append(t - json.loads(line)["timestamp"])
+    else:
+        out.write(line)
+        out.flush()
+lat.sort()
+n = len(lat)
+p = lambda q: lat[min(n - 1, max(0, int(q * n + 0.999999) - 1))] * 1e3 if n else 0
+print("  decision latency (line read - frame batch read by serve): %d decisions, "
+      "p50 %.2f ms, p99 %.2f ms, max %.2f ms" % (n, p(0.5), p(0.99), p(1.0)))
+' "$OUT/decisions" "$OUT/serve.out" >"$OUT/latency.txt" &
+    READER=$!
+    nice -n "${SERVE_NICE:-0}" "$AETHER" serve --udp 127.0.0.1:0 \
+        --model "$ROOT/models/gesture.rvne" --model "$ROOT/models/motion.rvne" --stats 1 \
+        --idle 0 --max-nodes "$NODES" >"$OUT/decisions" 2>"$OUT/serve.err" &
+else
+    nice -n "${SERVE_NICE:-0}" "$AETHER" serve --udp 127.0.0.1:0 \
+        --model "$ROOT/models/gesture.rvne" --model "$ROOT/models/motion.rvne" --no-json \
+        --stats 1 --idle 0 --max-nodes "$NODES" >"$OUT/serve.out" 2>"$OUT/serve.err" &
+fi
 SERVE=$!
 port=
 i=0
@@ -78,6 +106,7 @@ sleep 1 # serve drains its socket buffers
 t1=$(ticks "$SERVE")
 kill -INT "$SERVE"
 wait "$SERVE" || true
+[ -z "${READER:-}" ] || wait "$READER" || true
 
 sent=$(awk '/^replay:/{s += $2} END{print s + 0}' "$OUT"/replay*.out)
 final=$(grep '"final":true' "$OUT/serve.out" | tail -1)
@@ -99,5 +128,6 @@ echo "  serve received $received, used $used, dropped $dropped, malformed $malfo
 echo "  serve CPU ${cpu} s: $(awk -v r="$received" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? r / c : 0)}') frames/s per core of serve's CPU;" \
     "$(awk -v r="$received" -v w="$wall" 'BEGIN{printf "%.0f", r / w}') frames/s received"
 echo "  decisions: gesture $g, motion $m"
+[ ! -s "$OUT/latency.txt" ] || cat "$OUT/latency.txt"
 grep -h "rcvbuf\|receive buffer" "$OUT/serve.err" 2>/dev/null | head -2 | sed 's/^/  serve: /'
 echo "  work directory: $OUT"

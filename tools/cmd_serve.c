@@ -648,11 +648,13 @@ static int serve_loop(serve_state *s)
             unsigned batches = 0;
             if (!(p[i].revents & POLLIN))
                 continue;
-            /* at most 64 batches a turn: a socket that never empties must not
-             * keep the stats, --duration, idle expiry and MQTT from running */
+            /* at most 4 batches a turn: a socket that never empties must not
+             * keep the stats, --duration, idle expiry and MQTT from running,
+             * and decisions reach stdout (flushed each turn) within about
+             * 128 frames of work */
             for (;;) {
                 unsigned long long room = o->count ? o->count - s->core.received : ~0ull;
-                if (room == 0 || g_stop || ++batches > 64u ||
+                if (room == 0 || g_stop || ++batches > 4u ||
                     drain_socket(s, s->socks[i], room) < BATCH)
                     break;
             }
