@@ -261,6 +261,43 @@ def api_seeds():
         put("firmware_api", "prog%d.bin" % i, bytes(st) + bytes(4) + bytes(ops))
 
 
+# ------------------------------------------------------------ serve datagrams
+def serve_raw(data, sender=0):
+    """A raw datagram record of fuzz_serve: op 0, sender, u16 length, bytes."""
+    return bytes([0, sender]) + struct.pack("<H", len(data)) + data
+
+
+def serve_frame(magic_sel, node, ant, sub, adjust=2, fill=0x35, sender=0):
+    """A synthesised datagram record (op 3); adjust 2 = the exact length."""
+    return bytes([3, sender, magic_sel, node, ant, sub & 0xFF, sub >> 8, adjust, fill])
+
+
+def serve_seeds():
+    # byte 0: max_nodes 4, every 2, + gesture (0x20) / motion (0x40); byte 1: idle 5 s
+    head = bytes([0x03 | 0x08, 5])
+    both = bytes([0x03 | 0x08 | 0x60, 5])
+    frames = b"".join(serve_raw(adr018(node=n, seq=s), sender=n)
+                      for s in range(1, 9) for n in range(3))
+    put("serve", "frames_demo.bin", head + frames)
+    put("serve", "frames_both_models.bin", both + frames * 4)
+    put("serve", "synth_sizes.bin", head
+        + serve_frame(0, 1, 1, 64) + serve_frame(0, 2, 4, 256) + serve_frame(0, 3, 5, 16)
+        + serve_frame(0, 4, 1, 300) + serve_frame(0, 5, 1, 64, adjust=0)
+        + serve_frame(0, 6, 1, 64, adjust=4) + serve_frame(0, 7, 0, 64)
+        + serve_frame(1, 8, 2, 0))
+    put("serve", "siblings_magic.bin", head + b"".join(serve_frame(m, 1, 1, 6) for m in range(3, 8)))
+    put("serve", "nan_like.bin", head + b"".join(serve_frame(0, 9, 1, 64, fill=0x80) for _ in range(6)))
+    put("serve", "special.bin", head + bytes([5, 0, 0, 5, 1, 1, 5, 2, 2]))
+    put("serve", "flood.bin", bytes([0x00 | 0x08, 0]) + bytes([6, 0, 31, 0]) * 8
+        + bytes([6, 0x80, 31, 100]) * 4)
+    put("serve", "idle.bin", head + frames + bytes([7, 0, 60]) + frames + bytes([7, 0, 3]))
+    put("serve", "short_and_empty.bin", head + serve_raw(b"") + serve_raw(b"\x01\x00\x11")
+        + serve_raw(adr018()[:20]) + serve_raw(adr018()[:-3]) + serve_raw(adr018() + b"xyz")
+        + serve_raw(struct.pack("<I", 0xC5110006) + b"\0" * 40))
+    put("serve", "ipv6.bin", head + b"".join(serve_raw(adr018(node=1, seq=s), sender=0x80 | s)
+                                             for s in range(1, 12)))
+
+
 if __name__ == "__main__":
     blob_seeds()
     npy_seeds()
@@ -269,3 +306,4 @@ if __name__ == "__main__":
     jsonl_seeds()
     npz_seeds()
     api_seeds()
+    serve_seeds()

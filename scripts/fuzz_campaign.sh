@@ -20,7 +20,7 @@ CHUNK=${CHUNK:-300}
 if [ $# -gt 0 ]; then
     TARGETS="$*"
 else
-    TARGETS="blob blob_crc npy jsonl adr018 npz packet kvcache_api firmware_api"
+    TARGETS="blob blob_crc npy jsonl adr018 npz packet kvcache_api firmware_api serve"
 fi
 need=$((MIN * 60))
 mkdir -p "$FUZZ_OUT"

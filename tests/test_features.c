@@ -896,7 +896,100 @@ static void test_norm_ema(void)
     CHECK_NEAR(var, 0.75 * (0.25 * 16.0), 1e-12); /* 3 */
 }
 
+/* Many node ids through the hash index (more than the old bound of 256,
+ * ids chosen to share low bits and buckets): each node's features equal
+ * those of an extractor that saw only that node, interleaving or not;
+ * forget restarts one node without touching the others; a full table
+ * refuses a new id until one is forgotten. */
+static void test_many_nodes(void)
+{
+    enum { N = 600, ROUNDS = 3 };
+    static int8_t iq[N][128];
+    float v[16], w[16];
+    aether_features_config c = aether_features_config_default();
+    aether_features *fx = NULL, *solo = NULL;
+    aether_csi_frame f;
+    size_t bytes = 0, i, r, mismatches = 0;
+    uint32_t ids[N];
+    for (i = 0; i < N; ++i) /* multiples of 4096 and their neighbours collide in low bits */
+        ids[i] = (i % 3 == 0) ? (uint32_t)(i << 12) : (i % 3 == 1) ? (uint32_t)i
+                                                                 : 0xFFFFFFFFu - (uint32_t)i;
+    c.max_nodes = AETHER_FEATURES_MAX_NODES;
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_OK);
+    c.max_nodes = AETHER_FEATURES_MAX_NODES + 1;
+    CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
+    c.max_nodes = N;
+    CHECK_STATUS(aether_features_create(&c, &fx), AETHER_OK);
+    c.max_nodes = 1;
+    CHECK_STATUS(aether_features_create(&c, &solo), AETHER_OK);
+    if (!fx || !solo)
+        return;
+    /* interleaved: every node once per round, frames differing per node and round */
+    for (r = 0; r < ROUNDS; ++r)
+        for (i = 0; i < N; ++i) {
+            size_t k;
+            for (k = 0; k < 128; ++k)
+                iq[i][k] = (int8_t)lcg_int(-60, 60);
+            f = raw_frame(iq[i], 64, ids[i]);
+            CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+            /* the solo extractor replays this node's frames: it keeps only
+             * the previous one, so feed it the node's last frame of the
+             * previous round (kept in iq2) and then this one */
+            if (i == 7 || i == 300 || i == N - 1) {
+                static int8_t prev_iq[3][128];
+                size_t j = i == 7 ? 0 : i == 300 ? 1 : 2;
+                aether_csi_frame g = raw_frame(prev_iq[j], 64, 5);
+                CHECK_STATUS(aether_features_reset(solo), AETHER_OK);
+                if (r > 0)
+                    CHECK_STATUS(aether_features_compute(solo, &g, w, 16), AETHER_OK);
+                g = raw_frame(iq[i], 64, 5);
+                CHECK_STATUS(aether_features_compute(solo, &g, w, 16), AETHER_OK);
+                mismatches += memcmp(v, w, sizeof v) != 0;
+                memcpy(prev_iq[j], iq[i], 128);
+            }
+        }
+    CHECK_EQ_INT(mismatches, 0);
+    /* full: a new id is refused, every known one still accepted */
+    f = raw_frame(iq[0], 64, 0xABCDEu);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_ERR_TRACKS_FULL);
+    /* forget every other node (backward shifts in the index), then the
+     * rest still have their previous frame: motion against it is not 0 */
+    for (i = 0; i < N; i += 2)
+        CHECK_STATUS(aether_features_forget(fx, ids[i]), AETHER_OK);
+    CHECK_STATUS(aether_features_forget(fx, ids[0]), AETHER_ERR_TRACK_NOT_FOUND);
+    for (i = 1; i < N; i += 2) {
+        int8_t same[128];
+        memcpy(same, iq[i], 128);
+        f = raw_frame(same, 64, ids[i]);
+        CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+        /* the same frame as the node's previous one: no motion, a known node */
+        if (v[AETHER_FEAT_MOTION] != 0.0f)
+            mismatches++;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    /* a forgotten node starts over: its first frame has no motion feature,
+     * even against a different previous frame */
+    for (i = 0; i < N; i += 2) {
+        f = raw_frame(iq[(i + 1) % N], 64, ids[i]);
+        CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+        if (v[AETHER_FEAT_MOTION] != 0.0f)
+            mismatches++;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    f = raw_frame(iq[0], 64, 0xABCDEu);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_ERR_TRACKS_FULL);
+    CHECK_STATUS(aether_features_forget(fx, ids[5]), AETHER_OK);
+    CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    CHECK_STATUS(aether_features_reset(fx), AETHER_OK);
+    for (i = 0; i < N; ++i) {
+        f = raw_frame(iq[i], 64, 1000000u + (uint32_t)i);
+        CHECK_STATUS(aether_features_compute(fx, &f, v, 16), AETHER_OK);
+    }
+    aether_features_destroy(fx);
+    aether_features_destroy(solo);
+}
+
 TEST_MAIN(test_recipe_v2, test_recipe_v3, test_adr018_valid, test_adr018_malformed,
           test_constant_amplitude, test_known_groups, test_phase_ramp, test_gain_doubled,
           test_nodes_and_state, test_dims, test_errors_and_memory, test_norm_welford,
-          test_norm_ema)
+          test_norm_ema, test_many_nodes)

@@ -661,6 +661,175 @@ static void test_window_mode(void)
     table_close(&tb);
 }
 
+/* The index against a reference: random steps (timestamps mostly rising,
+ * sometimes late), forgets and expiries over 48 ids on tables of 5 tracks
+ * (16 buckets: ids share buckets, so probing and backward-shift deletion
+ * run all the time), with and without max_age; after every call the table
+ * holds exactly the reference's tracks with its frame counts and times,
+ * and every free slot is clear. */
+typedef struct ref_track {
+    int present;
+    uint64_t frames, lru;
+    double first, last;
+} ref_track;
+
+static uint64_t ref_id(size_t k)
+{
+    /* small ids, ids apart by 2^32, and ids near 2^64 */
+    return k % 3 == 0 ? (uint64_t)k : k % 3 == 1 ? ((uint64_t)k << 32) : ~(uint64_t)k;
+}
+
+static int ref_due(const ref_track *r, double now, double max_age)
+{
+    return r->present && max_age > 0.0 && now - r->last > max_age;
+}
+
+static void test_index_vs_reference(void)
+{
+    enum { IDS = 48, OPS = 3000 };
+    const double ages[2] = {0.0, 2.5};
+    size_t a;
+    for (a = 0; a < 2; ++a) {
+        const size_t max_tracks = 5;
+        aether_tracks_params p = params(max_tracks, ages[a]);
+        ref_track ref[IDS];
+        double rnow = -HUGE_VAL, ts = 0.0;
+        uint64_t tick = 0;
+        size_t op, k, bad = 0;
+        table tb;
+        memset(ref, 0, sizeof ref);
+        CHECK(table_open(&tb, &p));
+        if (!tb.t)
+            return;
+        for (op = 0; op < OPS; ++op) {
+            size_t id = (size_t)(frand() * 0.5f * IDS + 0.5f * IDS) % IDS, active = 0;
+            float what = frand();
+            aether_status st;
+            if (what < 0.7f) { /* step */
+                double now;
+                size_t due = 0;
+                ts += frand() < -0.8f ? -0.7 : 0.05 + 0.3 * (double)(frand() + 1.0f);
+                now = rnow > ts ? rnow : ts;
+                st = step(tb.t, ref_id(id), ts, NULL);
+                bad += st != AETHER_OK;
+                if (ref[id].present && !ref_due(&ref[id], now, ages[a])) {
+                    ref[id].frames++;
+                    ref[id].last = ref[id].last > ts ? ref[id].last : ts;
+                    ref[id].lru = ++tick;
+                    for (k = 0; k < IDS; ++k)
+                        if (ref_due(&ref[k], now, ages[a]))
+                            ref[k].present = 0;
+                } else {
+                    size_t victim = IDS;
+                    for (k = 0; k < IDS; ++k) {
+                        active += (size_t)ref[k].present;
+                        due += (size_t)ref_due(&ref[k], now, ages[a]);
+                    }
+                    if (active - due >= max_tracks)
+                        for (k = 0; k < IDS; ++k)
+                            if (ref[k].present && !ref_due(&ref[k], now, ages[a]) &&
+                                (victim == IDS || ref[k].lru < ref[victim].lru))
+                                victim = k;
+                    for (k = 0; k < IDS; ++k)
+                        if (ref_due(&ref[k], now, ages[a]))
+                            ref[k].present = 0;
+                    if (victim < IDS)
+                        ref[victim].present = 0;
+                    ref[id].present = 1;
+                    ref[id].frames = 1;
+                    ref[id].first = ref[id].last = ts;
+                    ref[id].lru = ++tick;
+                }
+                rnow = now;
+            } else if (what < 0.9f) { /* forget */
+                st = aether_tracks_forget(tb.t, ref_id(id));
+                bad += st != (ref[id].present ? AETHER_OK : AETHER_ERR_TRACK_NOT_FOUND);
+                ref[id].present = 0;
+            } else { /* expire a little later than the newest time */
+                double when = (rnow > ts ? rnow : ts) + 0.5;
+                size_t n = 0, want = 0;
+                CHECK_STATUS(aether_tracks_expire(tb.t, when, &n), AETHER_OK);
+                for (k = 0; k < IDS; ++k)
+                    if (ref_due(&ref[k], when, ages[a])) {
+                        ref[k].present = 0;
+                        want++;
+                    }
+                bad += n != want;
+                rnow = when;
+            }
+            active = 0;
+            for (k = 0; k < IDS; ++k) {
+                aether_track_info info;
+                int in = aether_tracks_contains(tb.t, ref_id(k));
+                active += (size_t)ref[k].present;
+                bad += in != ref[k].present;
+                if (in && ref[k].present) {
+                    bad += aether_tracks_info(tb.t, ref_id(k), &info) != AETHER_OK;
+                    bad += info.frames != ref[k].frames || info.first_seen != ref[k].first ||
+                           info.last_seen != ref[k].last || info.id != ref_id(k);
+                }
+            }
+            {
+                aether_tracks_stats st2;
+                size_t s, clear = 0;
+                CHECK_STATUS(aether_tracks_get_stats(tb.t, &st2), AETHER_OK);
+                bad += st2.active != active;
+                for (s = 0; s < aether_tracks_slot_count(tb.t); ++s)
+                    clear += (size_t)aether_tracks_slot_is_clear(tb.t, s);
+                bad += clear != aether_tracks_slot_count(tb.t) - active;
+            }
+            if (bad) {
+                printf("  max_age %g: first mismatch at op %lu\n", ages[a], (unsigned long)op);
+                break;
+            }
+        }
+        CHECK_EQ_INT(bad, 0);
+        CHECK(canary_intact(&tb));
+        table_close(&tb);
+    }
+}
+
+/* A large table: 1,000 ids (more than the feature extractor's old bound)
+ * all present at once, each found again by its next step (no creation), the
+ * next new id evicting exactly the least recently stepped one, and forget
+ * of every other id leaving the rest in place. */
+static void test_many_tracks(void)
+{
+    enum { N = 1000 };
+    aether_tracks_params p = params(N, 0.0);
+    aether_tracks_stats st;
+    size_t i, bad = 0;
+    int created = -1;
+    table tb;
+    p.session.capacity = 4;
+    CHECK(table_open(&tb, &p));
+    if (!tb.t)
+        return;
+    for (i = 0; i < N; ++i)
+        bad += step(tb.t, 0x5000000000ull + i * 4096u, (double)i, &created) != AETHER_OK ||
+               created != 1;
+    for (i = 0; i < N; ++i) /* again, in reverse: the oldest step is now id N-1's */
+        bad += step(tb.t, 0x5000000000ull + (N - 1 - i) * 4096u, (double)(N + i), &created) !=
+                   AETHER_OK ||
+               created != 0;
+    CHECK_EQ_INT(bad, 0);
+    CHECK_STATUS(step(tb.t, 7, 3.0 * N, &created), AETHER_OK);
+    CHECK(created == 1);
+    CHECK(!aether_tracks_contains(tb.t, 0x5000000000ull + (N - 1) * 4096u));
+    CHECK(aether_tracks_contains(tb.t, 0x5000000000ull));
+    for (i = 0; i + 1 < N; i += 2)
+        CHECK_STATUS(aether_tracks_forget(tb.t, 0x5000000000ull + i * 4096u), AETHER_OK);
+    for (i = 1; i + 1 < N; i += 2)
+        bad += !aether_tracks_contains(tb.t, 0x5000000000ull + i * 4096u);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_STATUS(aether_tracks_get_stats(tb.t, &st), AETHER_OK);
+    CHECK_EQ_INT(st.active, N / 2);
+    CHECK_EQ_INT(st.evicted_count, 1);
+    CHECK_EQ_INT(st.forgotten, N / 2);
+    CHECK(canary_intact(&tb));
+    table_close(&tb);
+}
+
 TEST_MAIN(test_window_mode, test_params_and_size, test_bit_exact_vs_standalone, test_evict_by_age,
           test_evict_by_count_lru, test_full_policy_fail, test_forget_erases, test_memory_bound,
-          test_errors_leave_state, test_teardown)
+          test_errors_leave_state, test_index_vs_reference, test_many_tracks, test_teardown)

@@ -42,6 +42,7 @@
 #include "aether/kvcache.h"
 #include "aether/model.h"
 #include "bench_bounds.h"
+#include "bench_serve.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "dispatch/kernels.h"
@@ -375,10 +376,12 @@ enum {
     SEC_CURVE_FORWARD,
     SEC_CURVE_STREAM,
     SEC_BOUNDS,
+    SEC_SERVE, /* opt-in: runs only when --only selects it */
     N_SECTIONS
 };
 static const char *const k_sections[N_SECTIONS] = {"decode 8x64",   "decode temporal", "model",
-                                                   "curve forward", "curve stream",    "bounds"};
+                                                   "curve forward", "curve stream",    "bounds",
+                                                   "serve"};
 
 #define N_NAMES (N_TABLE + N_SECTIONS)
 #define MAX_ONLY 32
@@ -397,6 +400,7 @@ static int select_names(const char *const *only, size_t n_only, unsigned char *o
 {
     size_t a, i;
     memset(on, n_only ? 0 : 1, N_NAMES);
+    on[N_TABLE + SEC_SERVE] = 0; /* a load test of its own: only when named */
     for (a = 0; a < n_only; ++a) {
         size_t hits = 0;
         for (i = 0; i < N_NAMES; ++i)
@@ -791,7 +795,14 @@ static void usage(FILE *f)
                "                   POSIX extended regular expression that must match a whole\n"
                "                   name ('sparse.*', 'decode .*', 'curve .*'). A TEXT that\n"
                "                   selects nothing is exit 2 with the list of names\n"
-               "  --list           print the names (those --only selects, if given) and exit\n");
+               "  --list           print the names (those --only selects, if given) and exit\n"
+               "  --only serve     (not part of the default run) the load benchmark of `aether\n"
+               "                   serve`: 1,000 nodes (100 with --quick) through serve's core\n"
+               "                   with models/gesture.rvne and models/motion.rvne (found next\n"
+               "                   to the build directory, under the current directory or in\n"
+               "                   $AETHER_MODELS_DIR); frames/s per core, time per frame by\n"
+               "                   stage, decision latency p50/p99. scripts/serve_load.sh runs\n"
+               "                   the same over loopback UDP with `aether replay`\n");
     cli_print_exit_statuses(f);
 }
 
@@ -1098,6 +1109,11 @@ int cmd_bench(int argc, char **argv)
     }
     if (on[N_TABLE + SEC_BOUNDS])
         print_bounds(quick, &k_table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
+    if (on[N_TABLE + SEC_SERVE]) {
+        int src = bench_serve_run(quick, fc, fj, &first);
+        if (src != 0 && rc == CLI_EXIT_OK)
+            rc = src;
+    }
     if (fj) {
         fprintf(fj, "\n]}\n");
         if (fclose(fj) != 0) {

@@ -644,11 +644,17 @@ static int serve_loop(serve_state *s)
             return CLI_EXIT_IO;
         }
         for (i = 0; i < s->n_socks && k > 0; ++i) {
+            unsigned batches = 0;
             if (!(p[i].revents & POLLIN))
                 continue;
+            /* at most 4 batches a turn: a socket that never empties must not
+             * keep the stats, --duration, idle expiry and MQTT from running,
+             * and decisions reach stdout (flushed each turn) within about
+             * 128 frames of work */
             for (;;) {
                 unsigned long long room = o->count ? o->count - s->core.received : ~0ull;
-                if (room == 0 || g_stop || drain_socket(s, s->socks[i], room) < BATCH)
+                if (room == 0 || g_stop || ++batches > 4u ||
+                    drain_socket(s, s->socks[i], room) < BATCH)
                     break;
             }
         }

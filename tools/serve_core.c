@@ -2,6 +2,7 @@
 #include "serve_core.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,30 @@ const char *const serve_sibling_names[SERVE_SIBLINGS] = {"vitals",        "featu
 
 int serve_core_init(serve_core *s, const serve_config *cfg, const serve_hooks *hooks, double now)
 {
+    size_t buckets, i;
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     if (hooks)
         s->hooks = *hooks;
     s->t_start = now;
+    buckets = 1;
+    while (buckets < 2 * cfg->max_nodes)
+        buckets *= 2;
     s->nodes = (serve_node *)calloc(cfg->max_nodes, sizeof *s->nodes);
-    if (!s->nodes) {
+    s->index = (uint32_t *)calloc(buckets, sizeof *s->index);
+    s->lru_prev = (uint32_t *)calloc(3 * cfg->max_nodes, sizeof *s->lru_prev);
+    if (!s->nodes || !s->index || !s->lru_prev) {
+        serve_core_free(s);
         fprintf(stderr, "aether serve: out of memory\n");
         return CLI_EXIT_FAILED;
     }
+    s->index_mask = buckets - 1;
+    s->lru_next = s->lru_prev + cfg->max_nodes;
+    s->free_slots = s->lru_prev + 2 * cfg->max_nodes;
+    s->lru_head = s->lru_tail = SERVE_NIL;
+    for (i = 0; i < cfg->max_nodes; ++i) /* popped from the top: slot 0 first */
+        s->free_slots[i] = (uint32_t)(cfg->max_nodes - 1 - i);
+    s->n_free = cfg->max_nodes;
     return 0;
 }
 
@@ -51,7 +66,11 @@ void serve_core_free(serve_core *s)
     for (i = 0; i < s->n_models; ++i)
         free_model(&s->models[i]);
     free(s->nodes);
+    free(s->index);
+    free(s->lru_prev);
     s->nodes = NULL;
+    s->index = NULL;
+    s->lru_prev = s->lru_next = s->free_slots = NULL;
     s->n_models = 0;
 }
 
@@ -221,6 +240,98 @@ void serve_model_json(const serve_model *m, textbuf *t)
 
 /* ---------------- nodes ---------------- */
 
+/* FNV-1a over the node id and the sender's family, port and address (the
+ * fields net_addr_equal compares), then a final mix. */
+static size_t node_hash(const serve_core *s, uint32_t id, const struct sockaddr_storage *a,
+                        socklen_t al)
+{
+    const unsigned char *p = NULL;
+    size_t n = 0, i;
+    uint64_t h = 0xCBF29CE484222325u;
+    unsigned char head[8];
+    head[0] = (unsigned char)id;
+    head[1] = (unsigned char)(id >> 8);
+    head[2] = (unsigned char)(id >> 16);
+    head[3] = (unsigned char)(id >> 24);
+    head[4] = (unsigned char)a->ss_family;
+    head[5] = (unsigned char)(a->ss_family >> 8);
+    head[6] = head[7] = 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+        memcpy(&head[6], &x->sin_port, 2);
+        p = (const unsigned char *)&x->sin_addr;
+        n = sizeof x->sin_addr;
+    } else if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+        memcpy(&head[6], &x->sin6_port, 2);
+        p = (const unsigned char *)&x->sin6_addr;
+        n = sizeof x->sin6_addr;
+    } else {
+        p = (const unsigned char *)a;
+        n = al <= sizeof *a ? (size_t)al : sizeof *a;
+    }
+    for (i = 0; i < sizeof head; ++i)
+        h = (h ^ head[i]) * 0x100000001B3u;
+    for (i = 0; i < n; ++i)
+        h = (h ^ p[i]) * 0x100000001B3u;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 32;
+    return (size_t)h & s->index_mask;
+}
+
+static size_t slot_hash(const serve_core *s, size_t slot)
+{
+    const serve_node *n = &s->nodes[slot];
+    return node_hash(s, n->node_id, &n->addr, n->addr_len);
+}
+
+static void lru_unlink(serve_core *s, uint32_t i)
+{
+    uint32_t p = s->lru_prev[i], n = s->lru_next[i];
+    if (p == SERVE_NIL)
+        s->lru_head = n;
+    else
+        s->lru_next[p] = n;
+    if (n == SERVE_NIL)
+        s->lru_tail = p;
+    else
+        s->lru_prev[n] = p;
+}
+
+static void lru_append(serve_core *s, uint32_t i)
+{
+    s->lru_prev[i] = s->lru_tail;
+    s->lru_next[i] = SERVE_NIL;
+    if (s->lru_tail == SERVE_NIL)
+        s->lru_head = i;
+    else
+        s->lru_next[s->lru_tail] = i;
+    s->lru_tail = i;
+}
+
+/* Take slot out of the index (backward-shift deletion: no tombstones). */
+static void index_remove(serve_core *s, size_t slot)
+{
+    size_t h = slot_hash(s, slot), j;
+    while (s->index[h] != (uint32_t)(slot + 1))
+        h = (h + 1) & s->index_mask;
+    j = h;
+    for (;;) {
+        size_t home;
+        j = (j + 1) & s->index_mask;
+        if (!s->index[j])
+            break;
+        home = slot_hash(s, s->index[j] - 1u);
+        /* entry j may fill the hole at h unless its home is cyclically in (h, j] */
+        if (h <= j ? (h < home && home <= j) : (h < home || home <= j))
+            continue;
+        s->index[h] = s->index[j];
+        h = j;
+    }
+    s->index[h] = 0;
+}
+
 /* Erase a node: its feature state and its tracks in every model. */
 static void forget_node(serve_core *s, size_t slot, const char *why)
 {
@@ -231,27 +342,27 @@ static void forget_node(serve_core *s, size_t slot, const char *why)
         (void)aether_features_forget(s->models[k].fx, (uint32_t)slot);
         (void)aether_tracks_forget(s->models[k].tracks, s->nodes[slot].track_id);
     }
+    index_remove(s, slot);
+    lru_unlink(s, (uint32_t)slot);
     memset(&s->nodes[slot], 0, sizeof s->nodes[slot]);
+    s->free_slots[s->n_free++] = (uint32_t)slot;
+    s->active--;
 }
 
 void serve_expire_idle(serve_core *s, double now)
 {
-    size_t i;
     if (s->cfg.idle <= 0.0)
         return;
-    for (i = 0; i < s->cfg.max_nodes; ++i)
-        if (s->nodes[i].used && now - s->nodes[i].last_seen > s->cfg.idle) {
-            forget_node(s, i, "idle");
-            s->nodes_idle++;
-        }
+    /* least recently seen first: stop at the first node still fresh */
+    while (s->lru_head != SERVE_NIL && now - s->nodes[s->lru_head].last_seen > s->cfg.idle) {
+        forget_node(s, s->lru_head, "idle");
+        s->nodes_idle++;
+    }
 }
 
 size_t serve_active_nodes(const serve_core *s)
 {
-    size_t i, n = 0;
-    for (i = 0; i < s->cfg.max_nodes; ++i)
-        n += s->nodes[i].used != 0;
-    return n;
+    return s->active;
 }
 
 static void make_key(serve_node *n)
@@ -265,30 +376,33 @@ static void make_key(serve_node *n)
 }
 
 /* The slot of (node id, sender), created (replacing the least recently seen
- * node when the table is full) if new. */
+ * node when the table is full) if new; either way now the most recently
+ * seen. */
 static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
                         socklen_t al, double now)
 {
-    size_t i, max = s->cfg.max_nodes, free_slot = max, oldest = max;
+    size_t h = node_hash(s, id, a, al), slot;
     serve_node *n;
-    for (i = 0; i < max; ++i) {
-        n = &s->nodes[i];
-        if (!n->used) {
-            if (free_slot == max)
-                free_slot = i;
-            continue;
+    for (;;) {
+        uint32_t v = s->index[h];
+        if (v == 0)
+            break;
+        n = &s->nodes[v - 1];
+        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al)) {
+            if (s->lru_tail != v - 1) {
+                lru_unlink(s, v - 1);
+                lru_append(s, v - 1);
+            }
+            return v - 1;
         }
-        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al))
-            return i;
-        if (oldest == max || n->last_seen < s->nodes[oldest].last_seen)
-            oldest = i;
+        h = (h + 1) & s->index_mask;
     }
-    if (free_slot == max) {
-        forget_node(s, oldest, "evicted");
+    if (s->n_free == 0) {
+        forget_node(s, s->lru_head, "evicted");
         s->nodes_evicted++;
-        free_slot = oldest;
     }
-    n = &s->nodes[free_slot];
+    slot = s->free_slots[--s->n_free];
+    n = &s->nodes[slot];
     n->used = 1;
     n->node_id = id;
     memcpy(&n->addr, a, al);
@@ -297,10 +411,17 @@ static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storag
     make_key(n);
     n->track_id = ++s->next_track_id;
     n->last_seen = now;
+    /* the probe above may have been cut short by the eviction's shifts */
+    h = node_hash(s, id, a, al);
+    while (s->index[h])
+        h = (h + 1) & s->index_mask;
+    s->index[h] = (uint32_t)(slot + 1);
+    lru_append(s, (uint32_t)slot);
+    s->active++;
     s->nodes_created++;
     if (s->hooks.node_added)
         s->hooks.node_added(s->hooks.ctx, n);
-    return free_slot;
+    return slot;
 }
 
 /* ---------------- datagrams ---------------- */

@@ -12,6 +12,15 @@
  * seconds is forgotten (its feature state and tracks erased), and a new node
  * arriving at a full table replaces the least recently seen one.
  *
+ * Cost: a datagram finds its node through a hash index over (node id,
+ * sender) and the node table keeps its nodes in a list from least to most
+ * recently seen, so finding, creating, evicting (the list's head) and
+ * forgetting a node are O(1) on average whatever max_nodes is; the feature
+ * extractors and track tables index their nodes the same way. A flood of
+ * new (spoofed) ids therefore costs O(1) per datagram plus the erasure of
+ * the evicted node's state. serve_expire_idle is O(nodes it forgets). The
+ * times given to the core must not decrease (a monotonic clock).
+ *
  * Accounting: every datagram handed to serve_handle_datagram is exactly one
  * of used, ignored (a sibling packet, by magic), malformed (by reason) or
  * dropped (by reason): serve_accounting_ok() checks it.
@@ -35,7 +44,7 @@
 
 #define SERVE_MAX_MODELS 8u
 #define SERVE_MAX_LABELS 256u
-#define SERVE_MAX_NODES 256u /* the feature extractor's node bound */
+#define SERVE_MAX_NODES AETHER_FEATURES_MAX_NODES /* 65536: the feature extractor's bound */
 
 /* Why a datagram was not used. */
 enum {
@@ -49,6 +58,7 @@ enum {
 };
 enum { SERVE_DROP_FEATURES = 0, SERVE_DROP_MODEL, SERVE_DROP_COUNT };
 #define SERVE_SIBLINGS 6 /* magics 0xC5110002..07 */
+#define SERVE_NIL 0xFFFFFFFFu
 
 typedef struct serve_config {
     size_t every;     /* 0: each model's window_stride metadata, else 50 */
@@ -123,6 +133,14 @@ typedef struct serve_core {
     serve_model models[SERVE_MAX_MODELS];
     size_t n_models;
     serve_node *nodes; /* cfg.max_nodes */
+    /* (node id, sender) -> slot: open addressing, linear probing,
+     * backward-shift deletion, slot + 1 per bucket (0 empty) */
+    uint32_t *index;
+    size_t index_mask;
+    /* used slots from least to most recently seen (SERVE_NIL ends) */
+    uint32_t *lru_prev, *lru_next, lru_head, lru_tail;
+    uint32_t *free_slots; /* stack of the unused slots, [0, n_free) */
+    size_t n_free, active;
     uint64_t next_track_id;
     uint64_t received, used, ignored[SERVE_SIBLINGS], malformed[SERVE_MAL_COUNT],
         dropped[SERVE_DROP_COUNT];

@@ -115,6 +115,7 @@ extern "C" {
 #define AETHER_FEATURES_MAX_DIM 111u /* 6 + 2 x 52 groups + reserved slot */
 #define AETHER_FEATURES_DEFAULT_DIM 16u
 #define AETHER_FEATURES_DEFAULT_NODES 8u
+#define AETHER_FEATURES_MAX_NODES 65536u /* max_nodes bound (it was 256) */
 
 /* Feature indices of the fixed part. */
 enum {
@@ -136,7 +137,7 @@ enum {
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
-    size_t max_nodes; /* distinct node_ids tracked at once, 1..256 */
+    size_t max_nodes; /* distinct node_ids tracked at once, 1..AETHER_FEATURES_MAX_NODES */
     unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3 */
 } aether_features_config;
 
@@ -153,7 +154,13 @@ AETHER_API const char *aether_features_recipe_name(unsigned recipe);
 /* Number of groups G for input_dim (0 if input_dim is out of range). */
 AETHER_API size_t aether_features_groups(size_t input_dim);
 
-/* Extractor with per-node previous-frame state; opaque, lives in caller memory. */
+/* Extractor with per-node previous-frame state; opaque, lives in caller memory.
+ * Memory: max_nodes node states (about 2.7 KiB each) and an index of
+ * 4 x (2 to 4) x max_nodes + 4 x max_nodes bytes, all fixed at init.
+ * Cost: a node_id is found through a hash index in O(1) on average (a
+ * frame of a new node_id, aether_features_forget and the lookup alike),
+ * so the per-frame cost does not grow with max_nodes; reset is
+ * O(max_nodes). */
 typedef struct aether_features aether_features;
 
 /* Bytes needed by aether_features_init (AETHER_ERR_INVALID_ARG for a bad config). */

@@ -19,8 +19,9 @@
  * and table entry) is overwritten with zeros, not merely unlinked: nothing
  * of the frames it saw remains in the table's buffer.
  *
- * Memory: everything lives in one block fixed at init - the table, and
- * max_tracks + 1 session slots laid out back to back (aether_tracks_size +
+ * Memory: everything lives in one block fixed at init - the table, its
+ * index (about 28 bytes per slot), and max_tracks + 1 session slots laid
+ * out back to back (aether_tracks_size +
  * aether_tracks_init on caller memory, or _create/_destroy with malloc).
  * Nothing is allocated afterwards. The spare slot is what makes a step that
  * creates a track atomic: the new session is built and stepped in a free
@@ -33,9 +34,17 @@
  * frames since the track was created; in window mode, those of a
  * standalone aether_window (same model and window parameters) fed them.
  *
- * Cost: finding a track scans the table, O(max_tracks) per step; creating
- * one initialises (zero-fills) a session, O(session bytes); erasing one is
- * O(session bytes). Threads: a table is used by one thread at a time; the
+ * Cost: a track is found through a hash index over its id (open
+ * addressing in the table's block, 2 to 4 buckets of 4 bytes per slot), the
+ * least recently stepped track is the head of a list kept in step order,
+ * and a free slot comes off a stack: a step of an existing track and the
+ * choice of an LRU victim are O(1) on average, whatever max_tracks is. With
+ * max_age > 0 the tracks are also kept in a binary heap by last-seen time,
+ * which adds O(log max_tracks) per step and makes eviction by age
+ * O(evicted x log max_tracks) rather than a scan. Creating a track
+ * initialises (zero-fills) a session, O(session bytes); erasing one is
+ * O(session bytes). aether_tracks_list, _forget_all and the slot
+ * inspection calls walk every slot. Threads: a table is used by one thread at a time; the
  * model may be shared with other tables and sessions.
  */
 #ifndef AETHER_TRACKS_H

@@ -35,11 +35,22 @@ typedef struct node_state {
 } node_state;
 
 struct aether_features {
-    size_t dim;
-    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 / _V3 */
-    size_t groups;
-    size_t max_nodes;
+    /* Kept within 64 bytes (sizes as uint32_t: every one is <= 2^17): a
+     * failed init on too short a buffer zero-fills only this header at its
+     * start, as it always has. */
+    uint32_t dim;
+    uint32_t recipe; /* AETHER_FEATURES_V1 / _V2 / _V3 */
+    uint32_t groups;
+    uint32_t max_nodes;
     node_state *nodes;
+    /* node_id -> node: open addressing with linear probing and
+     * backward-shift deletion, node index + 1 per bucket (0 empty),
+     * index_mask + 1 buckets (a power of two >= 2 max_nodes); the free
+     * nodes as a stack free_nodes[0, n_free). */
+    uint32_t *index;
+    uint32_t *free_nodes;
+    uint32_t index_mask;
+    uint32_t n_free;
     void *owned; /* malloc'd block when made by aether_features_create */
 };
 
@@ -92,24 +103,49 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V3)
+        cfg->max_nodes > AETHER_FEATURES_MAX_NODES || cfg->recipe > AETHER_FEATURES_V3)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
 
+static size_t index_buckets(size_t max_nodes)
+{
+    size_t n = 1;
+    while (n < 2 * max_nodes)
+        n *= 2;
+    return n;
+}
+
+static void index_clear(aether_features *f)
+{
+    size_t i;
+    memset(f->index, 0, (f->index_mask + 1) * sizeof *f->index);
+    for (i = 0; i < f->max_nodes; ++i) /* popped from the top: node 0 first */
+        f->free_nodes[i] = (uint32_t)(f->max_nodes - 1 - i);
+    f->n_free = f->max_nodes;
+}
+
 static aether_features *layout(aether_arena *a, const aether_features_config *cfg)
 {
+    size_t buckets = index_buckets(cfg->max_nodes);
     aether_features *f = (aether_features *)aether_arena_alloc(a, 1, sizeof(aether_features),
                                                                AETHER_ALIGN);
     node_state *nodes = (node_state *)aether_arena_alloc(a, cfg->max_nodes, sizeof(node_state),
                                                          AETHER_ALIGN);
-    if (!f || !nodes)
+    uint32_t *index = (uint32_t *)aether_arena_alloc(a, buckets, sizeof(uint32_t), AETHER_ALIGN);
+    uint32_t *free_nodes = (uint32_t *)aether_arena_alloc(a, cfg->max_nodes, sizeof(uint32_t),
+                                                          AETHER_ALIGN);
+    if (!f || !nodes || !index || !free_nodes)
         return NULL;
-    f->dim = cfg->input_dim;
+    f->dim = (uint32_t)cfg->input_dim;
     f->recipe = cfg->recipe == 0 ? AETHER_FEATURES_V1 : cfg->recipe;
-    f->groups = aether_features_groups(cfg->input_dim);
-    f->max_nodes = cfg->max_nodes;
+    f->groups = (uint32_t)aether_features_groups(cfg->input_dim);
+    f->max_nodes = (uint32_t)cfg->max_nodes;
     f->nodes = nodes;
+    f->index = index;
+    f->index_mask = (uint32_t)(buckets - 1);
+    f->free_nodes = free_nodes;
+    index_clear(f);
     f->owned = NULL;
     return f;
 }
@@ -201,16 +237,57 @@ aether_status aether_features_reset(aether_features *f)
     if (!f)
         return AETHER_ERR_NULL_ARG;
     memset(f->nodes, 0, f->max_nodes * sizeof(node_state));
+    index_clear(f);
     return AETHER_OK;
+}
+
+static size_t bucket_of(const aether_features *f, uint32_t node_id)
+{
+    /* multiplicative hashing: the top bits of id x 2^32 / golden ratio */
+    return (size_t)(((uint32_t)(node_id * 0x9E3779B1u) ^ (node_id >> 16)) & f->index_mask);
 }
 
 static node_state *find_node(aether_features *f, uint32_t node_id)
 {
-    size_t i;
-    for (i = 0; i < f->max_nodes; ++i)
-        if (f->nodes[i].used && f->nodes[i].node_id == node_id)
-            return &f->nodes[i];
-    return NULL;
+    size_t h = bucket_of(f, node_id);
+    for (;;) {
+        uint32_t v = f->index[h];
+        if (v == 0)
+            return NULL;
+        if (f->nodes[v - 1].node_id == node_id)
+            return &f->nodes[v - 1];
+        h = (h + 1) & f->index_mask;
+    }
+}
+
+static void index_insert(aether_features *f, size_t i)
+{
+    size_t h = bucket_of(f, f->nodes[i].node_id);
+    while (f->index[h])
+        h = (h + 1) & f->index_mask;
+    f->index[h] = (uint32_t)(i + 1);
+}
+
+/* Unlink node i (backward-shift deletion: no tombstones) and free it. */
+static void index_remove(aether_features *f, size_t i)
+{
+    size_t h = bucket_of(f, f->nodes[i].node_id), j;
+    while (f->index[h] != (uint32_t)(i + 1))
+        h = (h + 1) & f->index_mask;
+    j = h;
+    for (;;) {
+        size_t home;
+        j = (j + 1) & f->index_mask;
+        if (!f->index[j])
+            break;
+        home = bucket_of(f, f->nodes[f->index[j] - 1].node_id);
+        if (h <= j ? (h < home && home <= j) : (h < home || home <= j))
+            continue;
+        f->index[h] = f->index[j];
+        h = j;
+    }
+    f->index[h] = 0;
+    f->free_nodes[f->n_free++] = (uint32_t)i;
 }
 
 aether_status aether_features_forget(aether_features *f, uint32_t node_id)
@@ -221,6 +298,7 @@ aether_status aether_features_forget(aether_features *f, uint32_t node_id)
     n = find_node(f, node_id);
     if (!n)
         return AETHER_ERR_TRACK_NOT_FOUND;
+    index_remove(f, (size_t)(n - f->nodes));
     memset(n, 0, sizeof *n);
     return AETHER_OK;
 }
@@ -571,7 +649,6 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
     frame_work w;
     node_state *n;
     const node_state *prev;
-    size_t i;
     aether_status s;
     if (!f || !frame || !out)
         return AETHER_ERR_NULL_ARG;
@@ -582,11 +659,11 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         return s;
     n = find_node(f, frame->node_id);
     if (!n) {
-        for (i = 0; i < f->max_nodes && !n; ++i)
-            if (!f->nodes[i].used)
-                n = &f->nodes[i];
-        if (!n)
+        if (f->n_free == 0)
             return AETHER_ERR_TRACKS_FULL;
+        n = &f->nodes[f->free_nodes[--f->n_free]];
+        n->node_id = frame->node_id;
+        index_insert(f, (size_t)(n - f->nodes));
         prev = NULL;
     } else {
         /* A kind change makes the previous frame incomparable. */

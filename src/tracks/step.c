@@ -23,15 +23,15 @@ static int is_due(const aether_tracks *t, size_t i, double now)
     return s->in_use && t->params.max_age > 0.0 && now - s->last_seen > t->params.max_age;
 }
 
+/* The due tracks, oldest first off the age heap: O(1 + evicted log n). */
 static size_t expire_at(aether_tracks *t, double now)
 {
     size_t i, n = 0;
-    for (i = 0; i < t->n_slots; ++i)
-        if (is_due(t, i, now)) {
-            aether_tracks_wipe_(t, i);
-            t->active--;
-            ++n;
-        }
+    while ((i = aether_tracks_oldest_due_(t, now)) != AETHER_TRACKS_NONE) {
+        aether_tracks_release_(t, i);
+        t->active--;
+        ++n;
+    }
     t->stats.evicted_age += n;
     return n;
 }
@@ -66,21 +66,22 @@ static aether_status step_existing(aether_tracks *t, size_t i, double ts, double
     s->last_seen = later(s->last_seen, ts);
     s->frames++;
     s->lru = ++t->tick;
+    aether_tracks_touched_(t, i);
     t->now = now;
     t->stats.steps++;
     expire_at(t, now);
     return AETHER_OK;
 }
 
-/* Least recently stepped active track that is not due at `now`. */
+/* Least recently stepped active track that is not due at `now`: the head
+ * of the LRU list, past the due tracks (which the step erases anyway). */
 static size_t lru_victim(const aether_tracks *t, double now)
 {
-    size_t i, best = AETHER_TRACKS_NONE;
-    for (i = 0; i < t->n_slots; ++i)
-        if (t->slots[i].in_use && !is_due(t, i, now) &&
-            (best == AETHER_TRACKS_NONE || t->slots[i].lru < t->slots[best].lru))
-            best = i;
-    return best;
+    uint32_t i;
+    for (i = t->lru_head; i != AETHER_TRACKS_NIL; i = t->lru_next[i])
+        if (!is_due(t, i, now))
+            return i;
+    return AETHER_TRACKS_NONE;
 }
 
 /* Create track `id` in a free slot and step it; only after that succeeded
@@ -88,21 +89,16 @@ static size_t lru_victim(const aether_tracks *t, double now)
 static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double now,
                               const float *frame, float *logits, float *pooled)
 {
-    size_t i, due = 0, free_slot = AETHER_TRACKS_NONE, victim = AETHER_TRACKS_NONE;
+    size_t due = aether_tracks_count_due_(t, now), free_slot, victim = AETHER_TRACKS_NONE;
     aether_track_slot_ *slot, fresh;
     aether_status st;
-    for (i = 0; i < t->n_slots; ++i) {
-        if (is_due(t, i, now))
-            ++due;
-        if (!t->slots[i].in_use && free_slot == AETHER_TRACKS_NONE)
-            free_slot = i;
-    }
     if (t->active - due >= t->params.max_tracks) {
         if (t->params.full == AETHER_TRACKS_FULL_FAIL)
             return AETHER_ERR_TRACKS_FULL;
         victim = lru_victim(t, now);
     }
     /* active <= max_tracks < n_slots: the spare guarantees a free slot. */
+    free_slot = aether_tracks_free_take_(t);
     if (free_slot == AETHER_TRACKS_NONE)
         return AETHER_ERR_STATE;
     memset(&fresh, 0, sizeof fresh);
@@ -119,12 +115,13 @@ static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double n
         st = feed(t, &fresh, frame, logits, pooled);
     if (st != AETHER_OK) {
         aether_tracks_wipe_(t, free_slot);
+        aether_tracks_free_put_(t, free_slot);
         return st;
     }
     t->now = now;
     expire_at(t, now);
     if (victim != AETHER_TRACKS_NONE) {
-        aether_tracks_wipe_(t, victim);
+        aether_tracks_release_(t, victim);
         t->active--;
         t->stats.evicted_count++;
     }
@@ -137,6 +134,7 @@ static aether_status step_new(aether_tracks *t, uint64_t id, double ts, double n
     slot->session = fresh.session;
     slot->window = fresh.window;
     slot->in_use = 1;
+    aether_tracks_link_(t, free_slot);
     t->active++;
     t->stats.created++;
     t->stats.steps++;
@@ -199,7 +197,7 @@ aether_status aether_tracks_forget(aether_tracks *t, uint64_t id)
     i = aether_tracks_find_(t, id);
     if (i == AETHER_TRACKS_NONE)
         return AETHER_ERR_TRACK_NOT_FOUND;
-    aether_tracks_wipe_(t, i);
+    aether_tracks_release_(t, i);
     t->active--;
     t->stats.forgotten++;
     return AETHER_OK;
@@ -213,7 +211,7 @@ aether_status aether_tracks_forget_all(aether_tracks *t)
         return st;
     for (i = 0; i < t->n_slots; ++i)
         if (t->slots[i].in_use) {
-            aether_tracks_wipe_(t, i);
+            aether_tracks_release_(t, i);
             t->active--;
             t->stats.forgotten++;
         }

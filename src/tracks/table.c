@@ -27,15 +27,6 @@ aether_status aether_tracks_check_(const aether_tracks *t)
     return t->magic == AETHER_TRACKS_MAGIC ? AETHER_OK : AETHER_ERR_NOT_INITIALIZED;
 }
 
-size_t aether_tracks_find_(const aether_tracks *t, uint64_t id)
-{
-    size_t i;
-    for (i = 0; i < t->n_slots; ++i)
-        if (t->slots[i].in_use && t->slots[i].id == id)
-            return i;
-    return AETHER_TRACKS_NONE;
-}
-
 static aether_status check_params(const aether_tracks_params *p)
 {
     if (p->max_tracks == 0 || p->max_tracks == (size_t)-1)
@@ -53,7 +44,7 @@ static aether_status check_params(const aether_tracks_params *p)
 }
 
 typedef struct tracks_plan {
-    size_t n_slots, stride, ws_len;
+    size_t n_slots, stride, ws_len, n_buckets;
 } tracks_plan;
 
 /* The window parameters every track's window is built with. */
@@ -88,6 +79,12 @@ static aether_status make_plan(const aether_model *model, const aether_tracks_pa
         return AETHER_ERR_OVERFLOW;
     tp->stride -= tp->stride % AETHER_ALIGN;
     tp->n_slots = p->max_tracks + 1;
+    /* the index stores slot numbers in 32 bits */
+    if (tp->n_slots >= AETHER_TRACKS_NIL / 4)
+        return AETHER_ERR_OVERFLOW;
+    tp->n_buckets = 1;
+    while (tp->n_buckets < 2 * tp->n_slots)
+        tp->n_buckets *= 2;
     return AETHER_OK;
 }
 
@@ -100,16 +97,26 @@ static aether_status layout(aether_arena *ar, const tracks_plan *tp, aether_trac
                                                                          AETHER_ALIGN);
     size_t mem_bytes;
     unsigned char *mem = NULL;
+    uint32_t *index, *lists;
     void *ws;
     if (aether_size_mul(tp->n_slots, tp->stride, &mem_bytes) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
     mem = (unsigned char *)aether_arena_alloc(ar, mem_bytes, 1, AETHER_ALIGN);
     ws = tp->ws_len ? aether_arena_alloc(ar, tp->ws_len, 1, AETHER_ALIGN) : NULL;
+    index = (uint32_t *)aether_arena_alloc(ar, tp->n_buckets, sizeof *index, AETHER_ALIGN);
+    lists = (uint32_t *)aether_arena_alloc(ar, tp->n_slots, 5 * sizeof *lists, AETHER_ALIGN);
     if (t && ar->status == AETHER_OK) {
         t->slots = slots;
         t->mem = mem;
         t->ws = ws;
         t->ws_len = tp->ws_len;
+        t->index = index;
+        t->index_mask = tp->n_buckets - 1;
+        t->lru_prev = lists;
+        t->lru_next = lists + tp->n_slots;
+        t->free_slots = lists + 2 * tp->n_slots;
+        t->heap = lists + 3 * tp->n_slots;
+        t->heap_pos = lists + 4 * tp->n_slots;
     }
     *out = t;
     return ar->status;
@@ -175,6 +182,7 @@ aether_status aether_tracks_init(void *buf, size_t len, const aether_model *mode
     t->input_dim = info.input_dim;
     t->n_slots = tp.n_slots;
     t->stride = tp.stride;
+    aether_tracks_index_clear_(t);
     t->total_bytes = bytes;
     t->active = 0;
     t->tick = 0;
