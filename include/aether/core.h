@@ -89,6 +89,11 @@ typedef enum aether_status {
     AETHER_ERR_BLOB_EXTENSION = 51, /* unknown or malformed extension */
     AETHER_ERR_BLOB_SHAPE = 52,     /* blob shape disagrees with the caller's */
     AETHER_ERR_BLOB_METADATA = 53,  /* a known metadata key with an unusable value */
+    /* quantized (RVNQ) blobs, aether/quant.h */
+    AETHER_ERR_QBLOB_SCALE = 54,      /* a scale outside its representable range */
+    AETHER_ERR_QBLOB_ZERO_POINT = 55, /* a zero point other than the format allows */
+    AETHER_ERR_QBLOB_RANGE = 56,      /* an int8 value or padding byte out of range */
+    AETHER_ERR_QBLOB_SHAPE = 57,      /* shape beyond the int32 accumulator bounds */
 
     /* classification packet 0xC5110007 */
     AETHER_ERR_PACKET_SIZE = 60,

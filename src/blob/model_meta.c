@@ -1,6 +1,7 @@
 /* The model metadata keys, typed (aether/blob.h). Reads the validated
  * key=value text once, so every front end applies the same checks. */
 #include "aether/blob.h"
+#include "blob_internal.h"
 
 #include <string.h>
 
@@ -109,33 +110,41 @@ static int read_entry(const char *key, size_t key_len, const char *val, size_t l
     return 1; /* not a key of ours */
 }
 
+aether_status aether_blob_model_meta_parse_(const aether_blob_metadata *m, size_t n_classes,
+                                           size_t input_dim, aether_blob_model_meta *out)
+{
+    aether_status st;
+    size_t i;
+    memset(out, 0, sizeof *out);
+    out->present = m->present;
+    for (i = 0; i < m->n_entries; ++i) {
+        const char *key, *val;
+        size_t key_len, len;
+        st = aether_blob_metadata_entry(m, i, &key, &key_len, &val, &len);
+        if (st != AETHER_OK || !read_entry(key, key_len, val, len, out)) {
+            memset(out, 0, sizeof *out);
+            return st != AETHER_OK ? st : AETHER_ERR_BLOB_METADATA;
+        }
+    }
+    if ((out->n_labels && out->n_labels != n_classes) ||
+        (out->have_input_dim && out->input_dim != input_dim)) {
+        memset(out, 0, sizeof *out);
+        return AETHER_ERR_BLOB_METADATA;
+    }
+    return AETHER_OK;
+}
+
 aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob_model_meta *out)
 {
     aether_blob_metadata m;
     aether_status st;
-    size_t i;
     if (!v || !out)
         return AETHER_ERR_NULL_ARG;
     memset(out, 0, sizeof *out);
     st = aether_blob_metadata_get(v, &m);
     if (st != AETHER_OK)
         return st;
-    out->present = m.present;
-    for (i = 0; i < m.n_entries; ++i) {
-        const char *key, *val;
-        size_t key_len, len;
-        st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
-        if (st != AETHER_OK || !read_entry(key, key_len, val, len, out)) {
-            memset(out, 0, sizeof *out);
-            return st != AETHER_OK ? st : AETHER_ERR_BLOB_METADATA;
-        }
-    }
-    if ((out->n_labels && out->n_labels != v->header.n_classes) ||
-        (out->have_input_dim && out->input_dim != v->header.input_dim)) {
-        memset(out, 0, sizeof *out);
-        return AETHER_ERR_BLOB_METADATA;
-    }
-    return AETHER_OK;
+    return aether_blob_model_meta_parse_(&m, v->header.n_classes, v->header.input_dim, out);
 }
 
 const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i)

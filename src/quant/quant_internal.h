@@ -1,0 +1,147 @@
+/* Internal: the integer arithmetic of the quantized path (docs/MODEL.md
+ * section 10) and the model / session objects. Every helper is defined on
+ * magnitudes in unsigned arithmetic, so no result depends on how the C
+ * implementation shifts negative numbers, and nothing overflows. */
+#ifndef AETHER_QUANT_INTERNAL_H
+#define AETHER_QUANT_INTERNAL_H
+
+#include "aether/quant.h"
+
+#define AQ_SAT 2147483647                /* saturation bound: +-(2^31 - 1) */
+#define AQ_Z_LIM 536870912               /* scores (Q10 log2 units) clamp to +-2^29 */
+#define AQ_LOG2E_Q30 1549082005u         /* round(log2(e) * 2^30) */
+#define AQ_MODEL_MAGIC 0x514D444Cu       /* "QMDL" */
+#define AQ_SESSION_MAGIC 0x51534553u     /* "QSES" */
+
+/* One matrix record resolved: scales at s (4 bytes each), rows at w. */
+typedef struct aq_mat {
+    const unsigned char *s;
+    const int8_t *w;
+    size_t rows, cols; /* R inputs, C outputs */
+} aq_mat;
+
+struct aether_qmodel {
+    uint32_t magic;
+    aether_blob_header header;
+    aether_qblob_layout layout;
+    aether_head head;
+    const unsigned char *payload;
+    uint32_t score_mul; /* log2(e) / sqrt(head_dim), Q30 */
+    size_t max_width;   /* max(I, Q, KV, C) */
+};
+
+/* Magnitude of v as u32 (|INT32_MIN| = 2^31 is representable). */
+static inline uint32_t aq_mag(int32_t v)
+{
+    return v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+}
+
+/* Signed value of (neg ? -mag : mag), saturated to +-(2^31 - 1). */
+static inline int32_t aq_signed(uint64_t mag, int neg)
+{
+    int32_t r = mag > (uint64_t)AQ_SAT ? AQ_SAT : (int32_t)mag;
+    return neg ? -r : r;
+}
+
+/* v / 2^s rounded half away from zero (s in [0, 31]). */
+static inline int32_t aq_rshift(int32_t v, unsigned s)
+{
+    uint32_t m;
+    if (s == 0)
+        return v;
+    m = aq_mag(v);
+    m = (uint32_t)(((uint64_t)m + (1u << (s - 1))) >> s);
+    return v < 0 ? -(int32_t)m : (int32_t)m;
+}
+
+/* round(a * m * 2^-sh), half away from zero, saturated; sh may be negative
+ * (a left shift). */
+static inline int32_t aq_mulsh(int32_t a, uint32_t m, int sh)
+{
+    uint64_t p = (uint64_t)aq_mag(a) * (uint64_t)m;
+    if (p == 0)
+        return 0;
+    if (sh > 0) {
+        if (sh >= 64)
+            return 0;
+        p = (p >> sh) + ((p >> (sh - 1)) & 1u);
+    } else if (sh < 0) {
+        if (sh <= -32 || p > ((uint64_t)AQ_SAT >> (unsigned)(-sh)))
+            return a < 0 ? -AQ_SAT : AQ_SAT;
+        p <<= (unsigned)(-sh);
+    }
+    return aq_signed(p, a < 0);
+}
+
+/* a + b saturated. */
+static inline int32_t aq_add(int32_t a, int32_t b)
+{
+    int64_t s = (int64_t)a + (int64_t)b;
+    if (s > AQ_SAT)
+        return AQ_SAT;
+    if (s < -AQ_SAT)
+        return -AQ_SAT;
+    return (int32_t)s;
+}
+
+/* The smallest s >= 0 with round(max|v| / 2^s) <= lim. */
+unsigned aq_exponent_(const int32_t *v, size_t n, uint32_t lim);
+/* v[0, n) (Q16) to int16 mantissas m[i] = round(v[i] / 2^s); returns s. */
+unsigned aq_to_i16_(const int32_t *v, size_t n, int16_t *m);
+/* The same to int8 (|m| <= 127). */
+unsigned aq_to_i8_(const int32_t *v, size_t n, int8_t *m);
+
+/* 2^(-t / 1024) in Q15 for t >= 0 (0 from t >= 16 * 1024). */
+uint32_t aq_exp2neg_(uint32_t t);
+
+/* Scale record at p: m and sh (validated blobs only). */
+static inline uint32_t aq_scale_m(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+/* y[c] (Q16) = x . W for x given as int16 mantissas x16 (R values) at
+ * exponent s (value = x16 * 2^(s - 16)). */
+void aq_matvec16_(const aq_mat *w, const int16_t *x16, unsigned s, int32_t *y);
+
+/* Model accessors. */
+void aq_mat_of_(const aether_qmodel *m, size_t offset, size_t rows, size_t cols, aq_mat *out);
+void aq_layer_mats_(const aether_qmodel *m, size_t l, aq_mat *wq, aq_mat *wk, aq_mat *wv,
+                    aq_mat *wo);
+void aq_classifier_(const aether_qmodel *m, aq_mat *wc);
+/* h = norm(x) for one frame of Q16 inputs (or a copy without flag bit 1). */
+void aq_prepare_frame_(const aether_qmodel *m, const int32_t *x, int32_t *h);
+aether_status aq_check_model_(const aether_qmodel *m);
+
+/* A candidate: the K and V rows (all kv heads, [kvh][d]) and their
+ * exponents ([kvh]) of one token or landmark. */
+typedef struct aq_cand {
+    const int8_t *k, *v;
+    const uint8_t *ke, *ve;
+} aq_cand;
+
+/* One query (q: [Hq][d] int16 mantissas, qe: [Hq] exponents) over n
+ * candidates in list order; out: Hq*d Q16 values. z: n int32 scratch. */
+void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, const aq_cand *c,
+                size_t n, int32_t *z, int32_t *out);
+
+/* Landmark of one complete block: the B rows rows[t] (each [kvh][d] int8 with
+ * exponents e[t][kvh]) averaged per kv head into out ([kvh][d]) / oe.
+ * sum: d int32 scratch. B <= AQ_MAX_BLOCK. */
+void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
+                  const uint8_t *const *e, int32_t *sum, int8_t *out, uint8_t *oe);
+#define AQ_MAX_BLOCK 65536u
+
+/* The query of one frame's hidden state h (Q16, I values): q mantissas
+ * [Hq][d] and exponents [Hq]. x16: I int16 scratch, y: Q int32 scratch. */
+void aq_project_q_(const aether_qmodel *m, size_t l, const int32_t *h, int16_t *q, uint8_t *qe,
+                   int16_t *x16, int32_t *y);
+/* The K and V rows ([kvh][d] int8 + [kvh] exponents) of h. */
+void aq_project_kv_(const aether_qmodel *m, size_t l, const int32_t *h, int8_t *k, uint8_t *ke,
+                    int8_t *v, uint8_t *ve, int16_t *x16, int32_t *y);
+
+/* h += a . Wo_l (a: Q width, Q16, saturating adds). x16: Q int16, y: I int32. */
+void aq_residual_(const aether_qmodel *m, size_t l, const int32_t *a, int32_t *h, int16_t *x16,
+                  int32_t *y);
+
+#endif
