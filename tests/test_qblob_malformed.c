@@ -1,5 +1,5 @@
 /*
- * Malformed RVNQ blobs (aether/quant.h, docs/FORMATS.md section 5): every
+ * Malformed RVNQ blobs (aether/quant.h, docs/FORMATS.md section 9): every
  * truncation, every single-bit flip (CRC stale and recomputed), header
  * fields at their bounds, out-of-range scales and zero points, int8 values
  * and padding, shapes beyond the integer bounds. Each case gets its specific

@@ -1,5 +1,5 @@
 /* `aether quantize IN.rvne OUT.q8`: the RVNQ blob of the integer path
- * (aether/quant.h, docs/FORMATS.md section 5) from an RVNE blob. */
+ * (aether/quant.h, docs/FORMATS.md section 9) from an RVNE blob. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 static void quantize_usage(FILE *f)
 {
     fprintf(f, "usage: aether quantize IN.rvne OUT.q8\n"
-               "  Writes the quantized (RVNQ, docs/FORMATS.md 5) form of a model blob: int8\n"
+               "  Writes the quantized (RVNQ, docs/FORMATS.md 9) form of a model blob: int8\n"
                "  weights with one scale per output row, Q16 input normalisation, the\n"
                "  metadata copied unchanged. The same input gives the same bytes on every\n"
                "  host. `aether eval --model OUT.q8` scores it with the integer model.\n");

@@ -1,6 +1,6 @@
 /*
  * aether/quant.h - the integer inference path: the quantized RVNQ blob
- * (docs/FORMATS.md section 5) and the integer model that runs it, in window
+ * (docs/FORMATS.md section 9) and the integer model that runs it, in window
  * and streaming mode (docs/MODEL.md section 10). No floating-point arithmetic
  * and no libm in init, forward or step: the float entry points only move
  * IEEE-754 bit patterns in and out with integer operations.

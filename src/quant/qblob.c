@@ -1,5 +1,5 @@
-/* The RVNQ quantized blob: layout, strict parse, metadata (docs/FORMATS.md
- * section 5). */
+/* The RVNQ quantized blob: layout, strict parse, metadata
+ * (docs/FORMATS.md section 9). */
 #include <string.h>
 
 #include "blob/blob_internal.h"

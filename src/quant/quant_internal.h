@@ -1,5 +1,5 @@
-/* Internal: the integer arithmetic of the quantized path (docs/MODEL.md
- * section 10) and the model / session objects. Every helper is defined on
+/* Internal: the integer arithmetic of the quantized path
+ * (docs/MODEL.md section 10) and the model / session objects. Every helper is defined on
  * magnitudes in unsigned arithmetic, so no result depends on how the C
  * implementation shifts negative numbers, and nothing overflows. */
 #ifndef AETHER_QUANT_INTERNAL_H

@@ -1,4 +1,4 @@
-/* RVNE (f32 / f16) -> RVNQ (docs/FORMATS.md section 5.3). Host-side: this
+/* RVNE (f32 / f16) -> RVNQ (docs/FORMATS.md section 9.3). Host-side: this
  * file uses double arithmetic (exact scalings and one IEEE division per
  * weight), never the integer path's code. */
 #include <math.h>
