@@ -15,8 +15,8 @@ unsigned aq_exponent_(const int32_t *v, size_t n, uint32_t lim)
         if (a > mx)
             mx = a;
     }
-    /* round(mx / 2^s) = (mx + 2^(s-1)) >> s, computed in 64 bits. */
-    while (s < 31 && (s == 0 ? (uint64_t)mx : ((uint64_t)mx + (1u << (s - 1))) >> s) > lim)
+    /* round(mx / 2^s) = (mx + 2^(s-1)) >> s; mx <= 2^31: no wrap */
+    while (s < 31 && (s == 0 ? mx : (mx + (1u << (s - 1))) >> s) > lim)
         ++s;
     return s;
 }
@@ -40,100 +40,231 @@ unsigned aq_to_i8_(const int32_t *v, size_t n, int8_t *m)
 }
 
 /* round(32768 * 2^(-i/32)) and round(32768 * 2^(-i/1024)), i = 0..31. */
-static const uint16_t k_exp_hi[32] = {
+const uint16_t aq_exp_hi_[32] = {
     32768, 32066, 31379, 30706, 30048, 29405, 28774, 28158, 27554, 26964, 26386,
     25821, 25268, 24726, 24196, 23678, 23170, 22674, 22188, 21713, 21247, 20792,
     20347, 19911, 19484, 19066, 18658, 18258, 17867, 17484, 17109, 16743};
-static const uint16_t k_exp_lo[32] = {
+const uint16_t aq_exp_lo_[32] = {
     32768, 32746, 32724, 32702, 32679, 32657, 32635, 32613, 32591, 32569, 32547,
     32525, 32503, 32481, 32459, 32437, 32415, 32393, 32371, 32349, 32327, 32306,
     32284, 32262, 32240, 32218, 32196, 32175, 32153, 32131, 32109, 32088};
 
 uint32_t aq_exp2neg_(uint32_t t)
 {
-    uint32_t n = t >> 10, f = t & 1023u, w;
-    if (n >= 16)
-        return 0;
-    w = ((uint32_t)k_exp_hi[f >> 5] * k_exp_lo[f & 31u] + (1u << 14)) >> 15;
-    return n ? (w + (1u << (n - 1))) >> n : w;
+    return aq_exp2neg(t);
 }
 
 void aq_matvec16_(const aq_mat *w, const int16_t *x16, unsigned s, int32_t *y)
 {
-    size_t r, c, R = w->rows;
-    for (c = 0; c < w->cols; ++c) {
-        const int8_t *row = w->w + c * R;
+    const size_t R = w->rows, C = w->cols;
+    size_t c, r0, r;
+    /* Input-stationary: eight inputs at a time stay in registers while every
+     * output row's eight weights pass by; y holds the partial sums. |sum| <=
+     * R * 32767 * 127 < 2^31 for R <= 512 (the shape bound), and so is every
+     * partial sum. */
+    for (c = 0; c < C; ++c)
+        y[c] = 0;
+    for (r0 = 0; r0 + 8 <= R; r0 += 8) {
+        const int32_t x0 = x16[r0], x1 = x16[r0 + 1], x2 = x16[r0 + 2], x3 = x16[r0 + 3];
+        const int32_t x4 = x16[r0 + 4], x5 = x16[r0 + 5], x6 = x16[r0 + 6], x7 = x16[r0 + 7];
+        const int8_t *wc = w->w + r0;
+        for (c = 0; c < C; ++c, wc += R)
+            y[c] += x0 * wc[0] + x1 * wc[1] + x2 * wc[2] + x3 * wc[3] + x4 * wc[4] +
+                    x5 * wc[5] + x6 * wc[6] + x7 * wc[7];
+    }
+    if (r0 < R)
+        for (c = 0; c < C; ++c) {
+            const int8_t *wc = w->w + c * R;
+            int32_t a = y[c];
+            for (r = r0; r < R; ++r)
+                a += x16[r] * wc[r];
+            y[c] = a;
+        }
+    for (c = 0; c < C; ++c) {
         const unsigned char *sc = w->s + c * AETHER_QBLOB_SCALE_BYTES;
-        int32_t acc = 0;
-        /* |acc| <= R * 32767 * 127 < 2^31 for R <= 512 (the shape bound). */
-        for (r = 0; r < R; ++r)
-            acc += (int32_t)x16[r] * row[r];
-        y[c] = aq_mulsh(acc, aq_scale_m(sc), (int)sc[2] - (int)s);
+        y[c] = aq_mulsh(y[c], aq_scale_m(sc), (int)sc[2] - (int)s);
+    }
+}
+
+/* dot[hh] = sum_i q[i*g + hh] * k[i] for the g heads of one group (q
+ * interleaved). Every partial sum is bounded by the full one (< 2^31 for
+ * d <= 256), so the order of the terms does not matter. */
+static void group_dots(const int16_t *q, size_t g, size_t d, const int8_t *k, int32_t *dot)
+{
+    size_t i, hh;
+    if (g == 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (i = 0; i + 2 <= d; i += 2, q += 8) {
+            const int32_t k0 = k[i], k1 = k[i + 1];
+            a0 += q[0] * k0 + q[4] * k1;
+            a1 += q[1] * k0 + q[5] * k1;
+            a2 += q[2] * k0 + q[6] * k1;
+            a3 += q[3] * k0 + q[7] * k1;
+        }
+        if (i < d) {
+            const int32_t k0 = k[i];
+            a0 += q[0] * k0;
+            a1 += q[1] * k0;
+            a2 += q[2] * k0;
+            a3 += q[3] * k0;
+        }
+        dot[0] = a0;
+        dot[1] = a1;
+        dot[2] = a2;
+        dot[3] = a3;
+    } else if (g == 1) {
+        int32_t a0 = 0, a1 = 0;
+        for (i = 0; i + 4 <= d; i += 4) {
+            a0 += q[i] * k[i] + q[i + 2] * k[i + 2];
+            a1 += q[i + 1] * k[i + 1] + q[i + 3] * k[i + 3];
+        }
+        for (; i < d; ++i)
+            a0 += q[i] * k[i];
+        dot[0] = a0 + a1;
+    } else {
+        for (hh = 0; hh < g; ++hh)
+            dot[hh] = 0;
+        for (i = 0; i < d; ++i, q += g)
+            for (hh = 0; hh < g; ++hh)
+                dot[hh] += q[hh] * k[i];
+    }
+}
+
+/* out[hh*d + i] = sum_j p[j*g + hh] * v_j[i] (|sum| < 2^23: the p sum to
+ * about 2^15, |v| <= 127). */
+static void group_pv(const int32_t *p, const int8_t *const *vp, size_t n, size_t g, size_t d,
+                     int32_t *out)
+{
+    size_t i, j, hh;
+    if (g == 4) {
+        for (i = 0; i + 2 <= d; i += 2) {
+            int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0, a30 = 0, a31 = 0;
+            const int32_t *pj = p;
+            for (j = 0; j < n; ++j, pj += 4) {
+                const int32_t v0 = vp[j][i], v1 = vp[j][i + 1];
+                a00 += pj[0] * v0;
+                a01 += pj[0] * v1;
+                a10 += pj[1] * v0;
+                a11 += pj[1] * v1;
+                a20 += pj[2] * v0;
+                a21 += pj[2] * v1;
+                a30 += pj[3] * v0;
+                a31 += pj[3] * v1;
+            }
+            out[i] = a00;
+            out[i + 1] = a01;
+            out[d + i] = a10;
+            out[d + i + 1] = a11;
+            out[2 * d + i] = a20;
+            out[2 * d + i + 1] = a21;
+            out[3 * d + i] = a30;
+            out[3 * d + i + 1] = a31;
+        }
+        for (; i < d; ++i)
+            for (hh = 0; hh < 4; ++hh) {
+                int32_t a = 0;
+                for (j = 0; j < n; ++j)
+                    a += p[j * 4 + hh] * vp[j][i];
+                out[hh * d + i] = a;
+            }
+    } else if (g == 1) {
+        for (i = 0; i + 4 <= d; i += 4) {
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (j = 0; j < n; ++j) {
+                const int8_t *v = vp[j] + i;
+                const int32_t pj = p[j];
+                a0 += pj * v[0];
+                a1 += pj * v[1];
+                a2 += pj * v[2];
+                a3 += pj * v[3];
+            }
+            out[i] = a0;
+            out[i + 1] = a1;
+            out[i + 2] = a2;
+            out[i + 3] = a3;
+        }
+        for (; i < d; ++i) {
+            int32_t a = 0;
+            for (j = 0; j < n; ++j)
+                a += p[j] * vp[j][i];
+            out[i] = a;
+        }
+    } else {
+        for (hh = 0; hh < g; ++hh)
+            for (i = 0; i < d; ++i) {
+                int32_t a = 0;
+                for (j = 0; j < n; ++j)
+                    a += p[j * g + hh] * vp[j][i];
+                out[hh * d + i] = a;
+            }
     }
 }
 
 void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, const aq_cand *c,
-                size_t n, int32_t *z, int32_t *out)
+                size_t n, const aq_scratch *sc, int32_t *out)
 {
-    const size_t hq = m->header.n_q_heads, d = m->header.head_dim;
-    const size_t g = hq / m->header.n_kv_heads;
-    size_t h, j, i;
-    for (h = 0; h < hq; ++h) {
-        const size_t kv = h / g;
-        const int16_t *qh = q + h * d;
-        int32_t *oh = out + h * d, zmax = -AQ_Z_LIM;
-        uint32_t denom = 0, r;
+    const size_t hq = m->header.n_q_heads, kvh = m->header.n_kv_heads, d = m->header.head_dim;
+    const size_t g = hq / kvh;
+    int32_t *z = sc->z;
+    const int8_t **vp = sc->vp;
+    size_t kv, hh, j, i;
+    if (n == 0) {
+        for (i = 0; i < hq * d; ++i)
+            out[i] = 0;
+        return;
+    }
+    for (kv = 0; kv < kvh; ++kv) {
+        const int16_t *qg = q + kv * d * g;
+        const uint8_t *qeg = qe + kv * g;
+        int32_t *og = out + kv * g * d;
+        int32_t *zmax = sc->zmax;
+        uint32_t *denom = sc->denom, *r = sc->r;
         unsigned sref = 0;
-        if (n == 0) {
-            for (i = 0; i < d; ++i)
-                oh[i] = 0;
-            continue;
+        for (hh = 0; hh < g; ++hh) {
+            zmax[hh] = -AQ_Z_LIM;
+            denom[hh] = 0;
         }
         /* Scores in Q10 log2 units: dot * 2^(qe + ke - 32) * log2(e)/sqrt(d). */
         for (j = 0; j < n; ++j) {
-            const int8_t *kr = c[j].k + kv * d;
-            int32_t dot = 0, zj;
-            for (i = 0; i < d; ++i)
-                dot += (int32_t)qh[i] * kr[i];
-            zj = aq_mulsh(dot, m->score_mul, 52 - (int)qe[h] - (int)c[j].ke[kv]);
-            if (zj > AQ_Z_LIM)
-                zj = AQ_Z_LIM;
-            if (zj < -AQ_Z_LIM)
-                zj = -AQ_Z_LIM;
-            z[j] = zj;
-            if (zj > zmax)
-                zmax = zj;
-            if (c[j].ve[kv] > sref)
-                sref = c[j].ve[kv];
+            int32_t *zj = z + j * g;
+            const unsigned ke = c[j].ke[kv], ve = c[j].ve[kv];
+            group_dots(qg, g, d, c[j].k + kv * d, zj);
+            for (hh = 0; hh < g; ++hh) {
+                int32_t v = aq_mulsh(zj[hh], m->score_mul, 52 - (int)qeg[hh] - (int)ke);
+                v = v > AQ_Z_LIM ? AQ_Z_LIM : v < -AQ_Z_LIM ? -AQ_Z_LIM : v;
+                zj[hh] = v;
+                if (v > zmax[hh])
+                    zmax[hh] = v;
+            }
+            if (ve > sref)
+                sref = ve;
+            vp[j] = c[j].v + kv * d;
         }
         /* Weights 2^(z - zmax) in Q15 (the largest is 32768), normalised by
-         * one reciprocal: p = w * round(2^30 / sum) / 2^15. */
+         * one reciprocal per head: p = w * round(2^30 / sum) / 2^15. */
+        for (j = 0; j < n; ++j)
+            for (hh = 0; hh < g; ++hh) {
+                uint32_t w = aq_exp2neg((uint32_t)(zmax[hh] - z[j * g + hh]));
+                z[j * g + hh] = (int32_t)w;
+                denom[hh] += w; /* <= n * 32768: n < 65536 candidates */
+            }
+        for (hh = 0; hh < g; ++hh)
+            r[hh] = ((1u << 30) + denom[hh] / 2u) / denom[hh];
+        /* p aligned to the largest V exponent: p' = round(p / 2^(sref - ve)). */
         for (j = 0; j < n; ++j) {
-            uint32_t w = aq_exp2neg_((uint32_t)(zmax - z[j]));
-            z[j] = (int32_t)w;
-            denom += w; /* <= n * 32768: n < 65536 candidates */
+            const unsigned sh = sref - c[j].ve[kv];
+            for (hh = 0; hh < g; ++hh) {
+                uint32_t p = ((uint32_t)z[j * g + hh] * r[hh] + (1u << 14)) >> 15;
+                if (sh > 0) /* p <= 2^16: no wrap */
+                    p = sh > 31 ? 0u : (p + (1u << (sh - 1))) >> sh;
+                z[j * g + hh] = (int32_t)p;
+            }
         }
-        r = ((1u << 30) + denom / 2u) / denom;
-        for (i = 0; i < d; ++i)
-            oh[i] = 0;
-        for (j = 0; j < n; ++j) {
-            uint32_t p = ((uint32_t)z[j] * r + (1u << 14)) >> 15;
-            unsigned sh = sref - c[j].ve[kv];
-            const int8_t *vr = c[j].v + kv * d;
-            int32_t pj;
-            if (sh > 0)
-                p = sh > 31 ? 0u : (uint32_t)(((uint64_t)p + (1u << (sh - 1))) >> sh);
-            if (p == 0)
-                continue;
-            pj = (int32_t)p;
-            /* sum of p <= 2^15 + n, so |acc| < 2^23. */
-            for (i = 0; i < d; ++i)
-                oh[i] += pj * vr[i];
-        }
+        group_pv(z, vp, n, g, d, og);
         /* acc * 2^(sref - 31) is the value; Q16 is acc * 2^(sref - 15). */
-        for (i = 0; i < d; ++i)
-            oh[i] = sref >= 15 ? aq_mulsh(oh[i], 1u, 15 - (int)sref)
-                               : aq_rshift(oh[i], 15u - sref);
+        for (i = 0; i < g * d; ++i)
+            og[i] = sref >= 15 ? aq_mulsh(og[i], 1u, 15 - (int)sref)
+                               : aq_rshift(og[i], 15u - sref);
     }
 }
 
@@ -153,10 +284,13 @@ void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
         for (t = 0; t < B; ++t) {
             const int8_t *r = rows[t] + h * d;
             unsigned sh = smax - e[t][h];
-            for (i = 0; i < d; ++i) {
-                int32_t v = (int32_t)r[i] * 256;
-                sum[i] += sh > 31 ? 0 : aq_rshift(v, sh);
-            }
+            if (sh == 0) {
+                for (i = 0; i < d; ++i)
+                    sum[i] += (int32_t)r[i] * 256;
+            } else if (sh < 16) {
+                for (i = 0; i < d; ++i)
+                    sum[i] += aq_rshift((int32_t)r[i] * 256, sh);
+            } /* sh >= 16: |r| * 256 / 2^sh < 0.5, every term rounds to 0 */
         }
         /* Mean, rounded half away from zero, at exponent smax - 8. */
         for (i = 0; i < d; ++i) {
@@ -168,7 +302,7 @@ void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
         }
         /* int8 mantissas at exponent smax - 8 + u >= 0. */
         u = smax >= 8 ? 0u : 8u - smax;
-        while (u < 31 && (((uint64_t)mx + (u ? (1u << (u - 1)) : 0u)) >> u) > 127u)
+        while (u < 31 && ((mx + (u ? (1u << (u - 1)) : 0u)) >> u) > 127u) /* mx < 2^15 */
             ++u;
         for (i = 0; i < d; ++i)
             out[h * d + i] = (int8_t)aq_rshift(sum[i], u);

@@ -143,13 +143,20 @@ void aq_prepare_frame_(const aether_qmodel *m, const int32_t *x, int32_t *h)
 void aq_project_q_(const aether_qmodel *m, size_t l, const int32_t *h, int16_t *q, uint8_t *qe,
                    int16_t *x16, int32_t *y)
 {
-    size_t hh, I = m->header.input_dim, d = m->header.head_dim;
+    size_t hd, i, I = m->header.input_dim, d = m->header.head_dim;
+    size_t g = m->header.n_q_heads / m->header.n_kv_heads;
     aq_mat w;
     unsigned s = aq_to_i16_(h, I, x16);
     aq_mat_of_(m, l * m->layout.layer_bytes + m->layout.wq, I, m->layout.q_width, &w);
     aq_matvec16_(&w, x16, s, y);
-    for (hh = 0; hh < m->header.n_q_heads; ++hh)
-        qe[hh] = (uint8_t)aq_to_i16_(y + hh * d, d, q + hh * d);
+    /* head h = kv * g + hh goes to q[(kv * d + i) * g + hh] */
+    for (hd = 0; hd < m->header.n_q_heads; ++hd) {
+        const unsigned e = aq_exponent_(y + hd * d, d, 32767u);
+        int16_t *qh = q + (hd / g) * d * g + hd % g;
+        qe[hd] = (uint8_t)e;
+        for (i = 0; i < d; ++i)
+            qh[i * g] = (int16_t)aq_rshift(y[hd * d + i], e);
+    }
 }
 
 void aq_project_kv_(const aether_qmodel *m, size_t l, const int32_t *h, int8_t *k, uint8_t *ke,
@@ -180,10 +187,25 @@ void aq_residual_(const aether_qmodel *m, size_t l, const int32_t *a, int32_t *h
         h[j] = aq_add(h[j], y[j]);
 }
 
+aether_status aq_scratch_alloc_(aether_arena *ar, const aether_qmodel *m, size_t ncand,
+                               aq_scratch *sc)
+{
+    size_t g = m->header.n_q_heads / m->header.n_kv_heads, nz;
+    if (aether_size_mul(ncand + 1, g, &nz) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    sc->z = (int32_t *)aether_arena_alloc(ar, nz, sizeof(int32_t), AETHER_ALIGN);
+    sc->vp = (const int8_t **)aether_arena_alloc(ar, ncand + 1, sizeof(int8_t *), AETHER_ALIGN);
+    sc->zmax = (int32_t *)aether_arena_alloc(ar, g, sizeof(int32_t), AETHER_ALIGN);
+    sc->denom = (uint32_t *)aether_arena_alloc(ar, g, sizeof(uint32_t), AETHER_ALIGN);
+    sc->r = (uint32_t *)aether_arena_alloc(ar, g, sizeof(uint32_t), AETHER_ALIGN);
+    return AETHER_OK;
+}
+
 /* ---------- window forward ---------- */
 
 typedef struct qfwd_ws {
-    int32_t *h, *y, *a, *z, *pooled, *lsum;
+    int32_t *h, *y, *a, *pooled, *lsum;
+    aq_scratch sc;
     int16_t *x16, *q;
     uint8_t *qe, *ke, *ve, *lke, *lve;
     int8_t *k, *v, *lk, *lv;
@@ -217,7 +239,8 @@ static aether_status ws_layout(aether_arena *ar, const aether_qmodel *m, size_t 
     w->tok = (size_t *)aether_arena_alloc(ar, w->tok_cap + 1, sizeof(size_t), AETHER_ALIGN);
     w->blk = (size_t *)aether_arena_alloc(ar, w->blk_cap + 1, sizeof(size_t), AETHER_ALIGN);
     w->cand = (aq_cand *)aether_arena_alloc(ar, ncand + 1, sizeof(aq_cand), AETHER_ALIGN);
-    w->z = (int32_t *)aether_arena_alloc(ar, ncand + 1, sizeof(int32_t), AETHER_ALIGN);
+    if (aq_scratch_alloc_(ar, m, ncand, &w->sc) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
     w->lrows = (const int8_t **)aether_arena_alloc(ar, B, sizeof(int8_t *), AETHER_ALIGN);
     w->lexp = (const uint8_t **)aether_arena_alloc(ar, B, sizeof(uint8_t *), AETHER_ALIGN);
     w->lsum = (int32_t *)aether_arena_alloc(ar, d, sizeof(int32_t), AETHER_ALIGN);
@@ -347,7 +370,7 @@ static aether_status forward_impl(const aether_qmodel *m, const float *ff, const
         for (t = 0; t < n; ++t) {
             size_t nc = window_cands(m, &w, t);
             aq_project_q_(m, l, w.h + t * I, w.q, w.qe, w.x16, w.y);
-            aq_attend_(m, w.q, w.qe, w.cand, nc, w.z, w.a);
+            aq_attend_(m, w.q, w.qe, w.cand, nc, &w.sc, w.a);
             aq_residual_(m, l, w.a, w.h + t * I, w.x16, w.y);
         }
     }

@@ -49,28 +49,48 @@ static inline int32_t aq_rshift(int32_t v, unsigned s)
     uint32_t m;
     if (s == 0)
         return v;
-    m = aq_mag(v);
-    m = (uint32_t)(((uint64_t)m + (1u << (s - 1))) >> s);
+    m = aq_mag(v); /* <= 2^31, so m + 2^30 does not wrap */
+    m = (m + (1u << (s - 1))) >> s;
     return v < 0 ? -(int32_t)m : (int32_t)m;
 }
 
 /* round(a * m * 2^-sh), half away from zero, saturated; sh may be negative
- * (a left shift). */
+ * (a left shift). The 64-bit product is handled as two 32-bit halves (the
+ * same value as shifting it in 64 bits; cheaper on 32-bit cores). */
 static inline int32_t aq_mulsh(int32_t a, uint32_t m, int sh)
 {
-    uint64_t p = (uint64_t)aq_mag(a) * (uint64_t)m;
-    if (p == 0)
-        return 0;
+    const uint64_t p = (uint64_t)aq_mag(a) * (uint64_t)m;
+    const uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
+    uint32_t r, rb;
     if (sh > 0) {
-        if (sh >= 64)
+        if (sh < 32) {
+            if (hi >> sh)
+                return a < 0 ? -AQ_SAT : AQ_SAT; /* >= 2^32 */
+            r = (hi << (32 - sh)) | (lo >> sh);
+            rb = (lo >> (sh - 1)) & 1u;
+        } else if (sh < 64) {
+            const unsigned s2 = (unsigned)sh - 32u;
+            r = hi >> s2;
+            rb = s2 ? (hi >> (s2 - 1u)) & 1u : lo >> 31;
+        } else {
             return 0;
-        p = (p >> sh) + ((p >> (sh - 1)) & 1u);
-    } else if (sh < 0) {
-        if (sh <= -32 || p > ((uint64_t)AQ_SAT >> (unsigned)(-sh)))
+        }
+        r += rb;
+        if (r < rb) /* carried past 2^32 */
             return a < 0 ? -AQ_SAT : AQ_SAT;
-        p <<= (unsigned)(-sh);
+    } else {
+        if (hi)
+            return a < 0 ? -AQ_SAT : AQ_SAT;
+        r = lo;
+        if (sh < 0) {
+            if (r == 0)
+                return 0;
+            if (sh <= -32 || r > ((uint32_t)AQ_SAT >> (unsigned)(-sh)))
+                return a < 0 ? -AQ_SAT : AQ_SAT;
+            r <<= (unsigned)(-sh);
+        }
     }
-    return aq_signed(p, a < 0);
+    return aq_signed(r, a < 0);
 }
 
 /* a + b saturated. */
@@ -91,8 +111,20 @@ unsigned aq_to_i16_(const int32_t *v, size_t n, int16_t *m);
 /* The same to int8 (|m| <= 127). */
 unsigned aq_to_i8_(const int32_t *v, size_t n, int8_t *m);
 
+/* round(32768 * 2^(-i/32)) and round(32768 * 2^(-i/1024)), i = 0..31. */
+extern const uint16_t aq_exp_hi_[32];
+extern const uint16_t aq_exp_lo_[32];
+
 /* 2^(-t / 1024) in Q15 for t >= 0 (0 from t >= 16 * 1024). */
-uint32_t aq_exp2neg_(uint32_t t);
+static inline uint32_t aq_exp2neg(uint32_t t)
+{
+    uint32_t n = t >> 10, f = t & 1023u, w;
+    if (n >= 16)
+        return 0;
+    w = ((uint32_t)aq_exp_hi_[f >> 5] * aq_exp_lo_[f & 31u] + (1u << 14)) >> 15;
+    return n ? (w + (1u << (n - 1))) >> n : w;
+}
+uint32_t aq_exp2neg_(uint32_t t); /* the same, out of line (tests) */
 
 /* Scale record at p: m and sh (validated blobs only). */
 static inline uint32_t aq_scale_m(const unsigned char *p)
@@ -120,10 +152,23 @@ typedef struct aq_cand {
     const uint8_t *ke, *ve;
 } aq_cand;
 
-/* One query (q: [Hq][d] int16 mantissas, qe: [Hq] exponents) over n
- * candidates in list order; out: Hq*d Q16 values. z: n int32 scratch. */
+/* Scratch of aq_attend_ for n candidates and groups of g = Hq / Hkv heads:
+ * z holds n * g int32, vp n pointers, zmax / denom / r g values each. */
+typedef struct aq_scratch {
+    int32_t *z, *zmax;
+    uint32_t *denom, *r;
+    const int8_t **vp;
+} aq_scratch;
+
+/* Carve the scratch for ncand candidates from ar (OVERFLOW). */
+aether_status aq_scratch_alloc_(aether_arena *ar, const aether_qmodel *m, size_t ncand,
+                               aq_scratch *sc);
+
+/* One query over n candidates in list order. q: int16 mantissas laid out
+ * per kv head's group of g query heads, interleaved ([kvh][d][g]); qe: [Hq]
+ * exponents; out: Hq*d Q16 values ([Hq][d]). */
 void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, const aq_cand *c,
-                size_t n, int32_t *z, int32_t *out);
+                size_t n, const aq_scratch *sc, int32_t *out);
 
 /* Landmark of one complete block: the B rows rows[t] (each [kvh][d] int8 with
  * exponents e[t][kvh]) averaged per kv head into out ([kvh][d]) / oe.

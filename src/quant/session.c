@@ -14,7 +14,8 @@ struct aether_qsession {
     /* per layer l: k + l*cap*row, ke + l*cap*kvh, lk + l*lb*row, lke + l*lb*kvh */
     int8_t *k, *v, *lk, *lv;
     uint8_t *ke, *ve, *lke, *lve;
-    int32_t *h, *y, *a, *z, *lsum;
+    int32_t *h, *y, *a, *lsum;
+    aq_scratch sc;
     int16_t *x16, *q;
     uint8_t *qe;
     size_t *tok, *blk;
@@ -42,7 +43,8 @@ static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_
         s->tok_cap = cap;
         s->blk_cap = 0;
     } else {
-        size_t bound = evict == AETHER_KV_EVICT_SLIDING ? SIZE_MAX : cap;
+        /* SLIDING: positions are token ids, below 2^32 (step's OVERFLOW) */
+        size_t bound = evict == AETHER_KV_EVICT_SLIDING ? (size_t)0xFFFFFFFFu : cap;
         s->tok_cap = aether_pattern_max_tokens(&m->head.attn, bound);
         s->blk_cap = aether_pattern_max_blocks(&m->head.attn, bound);
     }
@@ -62,7 +64,8 @@ static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_
     s->h = (int32_t *)aether_arena_alloc(ar, hd->input_dim, sizeof(int32_t), AETHER_ALIGN);
     s->y = (int32_t *)aether_arena_alloc(ar, m->max_width, sizeof(int32_t), AETHER_ALIGN);
     s->a = (int32_t *)aether_arena_alloc(ar, m->layout.q_width, sizeof(int32_t), AETHER_ALIGN);
-    s->z = (int32_t *)aether_arena_alloc(ar, ncand + 1, sizeof(int32_t), AETHER_ALIGN);
+    if (aq_scratch_alloc_(ar, m, ncand, &s->sc) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
     s->lsum = (int32_t *)aether_arena_alloc(ar, d, sizeof(int32_t), AETHER_ALIGN);
     s->x16 = (int16_t *)aether_arena_alloc(ar, m->max_width, sizeof(int16_t), AETHER_ALIGN);
     s->q = (int16_t *)aether_arena_alloc(ar, m->layout.q_width, sizeof(int16_t), AETHER_ALIGN);
@@ -246,7 +249,7 @@ static aether_status step_impl(aether_qsession *s, const int32_t *x, int32_t *lo
             session_landmark(s, l, i / s->B);
         nc = session_cands(s, l, i);
         aq_project_q_(m, l, s->h, s->q, s->qe, s->x16, s->y);
-        aq_attend_(m, s->q, s->qe, s->cand, nc, s->z, s->a);
+        aq_attend_(m, s->q, s->qe, s->cand, nc, &s->sc, s->a);
         aq_residual_(m, l, s->a, s->h, s->x16, s->y);
     }
     if (i >= cap)
