@@ -175,6 +175,12 @@ AETHER_API const aether_head *aether_qmodel_head(const aether_qmodel *m);
 AETHER_API aether_status aether_qmodel_forward_workspace_size(const aether_qmodel *m,
                                                               size_t n_frames, size_t *bytes);
 
+/* The same before the model exists (to plan one memory block): the result
+ * for a model built from (v, cfg), with the errors of aether_qmodel_size. */
+AETHER_API aether_status aether_qmodel_forward_workspace_size_for(const aether_qblob_view *v,
+                                                                  const aether_head_config *cfg,
+                                                                  size_t n_frames, size_t *bytes);
+
 /* Window forward over frames_q16 (n_frames * input_dim Q16 values).
  * logits_q16: n_classes Q16 values; pooled_q16 (optional): input_dim. MEAN
  * pooling divides the Q16 sum by n_frames rounding half away from zero.
@@ -204,6 +210,11 @@ typedef struct aether_qsession aether_qsession;
  * OVERFLOW. */
 AETHER_API aether_status aether_qsession_size(const aether_qmodel *m, size_t capacity,
                                               aether_kv_evict evict, size_t *bytes);
+/* The same before the model exists (see
+ * aether_qmodel_forward_workspace_size_for). */
+AETHER_API aether_status aether_qsession_size_for(const aether_qblob_view *v,
+                                                  const aether_head_config *cfg, size_t capacity,
+                                                  aether_kv_evict evict, size_t *bytes);
 AETHER_API aether_status aether_qsession_init(void *buf, size_t len, const aether_qmodel *m,
                                               size_t capacity, aether_kv_evict evict,
                                               aether_qsession **out);

@@ -34,6 +34,8 @@ typedef struct edge_plan {
     aether_window_params wp; /* WINDOW */
     size_t window_bytes;     /* WINDOW */
     size_t sess_bytes;       /* STREAMING */
+    int quant;               /* an RVNQ blob: the integer path */
+    edge_qplan q;
 } edge_plan;
 
 static esp_err_t check_config(const ruv_temporal_config_t *c)
@@ -88,6 +90,10 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     p->cfg = cfg ? *cfg : ruv_temporal_config_default();
     if ((e = check_config(&p->cfg)) != ESP_OK)
         return e;
+    p->quant = aether_qblob_is(weights, weights_len);
+    if (p->quant)
+        return ruv_temporal_qplan_(weights, weights_len, input_dim, window_len, n_classes,
+                                   &p->cfg, &p->q);
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
@@ -131,6 +137,7 @@ typedef struct edge_parts {
     ruv_temporal_ctx_t *ctx;
     void *model_mem, *window_mem, *sess_mem;
     float *scratch_logits, *last_logits;
+    edge_qparts qx;
 } edge_parts;
 
 static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input_dim,
@@ -140,6 +147,13 @@ static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input
     (void)window_len;
     memset(x, 0, sizeof *x);
     x->ctx = (ruv_temporal_ctx_t *)aether_arena_alloc(ar, 1, sizeof *x->ctx, AETHER_ALIGN);
+    if (p->quant) {
+        x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+        if (p->cfg.mode == RUV_TEMPORAL_MODE_STREAMING)
+            x->last_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+        ruv_temporal_qlayout_(ar, &p->q, &p->cfg, &x->qx);
+        return ar->status;
+    }
     x->model_mem = aether_arena_alloc(ar, p->model_bytes, 1, AETHER_ALIGN);
     x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
     if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
@@ -184,8 +198,9 @@ size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_
 }
 
 /* Place and initialise a planned context in buf[0, len). */
-static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input_dim,
-                       uint32_t window_len, uint32_t n_classes, ruv_temporal_ctx_t **out)
+static esp_err_t build(void *buf, size_t len, const edge_plan *p, const uint8_t *weights,
+                       uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+                       ruv_temporal_ctx_t **out)
 {
     edge_parts x;
     aether_arena ar;
@@ -198,6 +213,16 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
         return ruv_temporal_err_(st);
     c = x.ctx;
     memset(c, 0, sizeof *c);
+    if (p->quant) {
+        esp_err_t e;
+        c->cfg = p->cfg;
+        c->input_dim = input_dim;
+        c->window_len = window_len;
+        c->n_classes = n_classes;
+        if ((e = ruv_temporal_qbuild_(c, &p->q, weights, &x.qx)) != ESP_OK)
+            return e;
+        goto done;
+    }
     st = aether_model_init(x.model_mem, p->model_bytes, &p->blob, &p->head, p->wmode, &c->model);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
@@ -207,6 +232,7 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
         st = aether_window_init(x.window_mem, p->window_bytes, c->model, &p->wp, &c->window);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
+done:
     c->cfg = p->cfg;
     c->input_dim = input_dim;
     c->window_len = window_len;
@@ -246,7 +272,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
         if (buf_len < need)
             return ESP_ERR_NO_MEM;
     }
-    return build(buf, buf_len, &p, input_dim, window_len, n_classes, out_ctx);
+    return build(buf, buf_len, &p, weights, input_dim, window_len, n_classes, out_ctx);
 }
 
 esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
@@ -280,7 +306,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
     buf = malloc(ar.used);
     if (!buf)
         return ESP_ERR_NO_MEM;
-    e = build(buf, ar.used, &p, input_dim, window_len, n_classes, out_ctx);
+    e = build(buf, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
     if (e != ESP_OK) {
         free(buf);
         return e;

@@ -69,19 +69,16 @@ aether_status aether_qmodel_size(const aether_qblob_view *v, const aether_head_c
     return AETHER_OK;
 }
 
-aether_status aether_qmodel_init(void *buf, size_t len, const aether_qblob_view *v,
-                                 const aether_head_config *cfg, aether_qmodel **out)
+/* The model for (v, cfg) in *mp (validated as aether_qmodel_size). */
+static aether_status fill_model(const aether_qblob_view *v, const aether_head_config *cfg,
+                                aether_qmodel *mp)
 {
     aether_qmodel m;
     aether_status st;
     size_t need, w;
     uint64_t r;
-    if (!buf || !out)
-        return AETHER_ERR_NULL_ARG;
     if ((st = aether_qmodel_size(v, cfg, &need)) != AETHER_OK)
         return st;
-    if (len < need)
-        return AETHER_ERR_BUFFER_TOO_SMALL;
     memset(&m, 0, sizeof m);
     if ((st = resolve_head(v, cfg, &m.head)) != AETHER_OK ||
         (st = aether_qblob_layout_of(&v->header, &m.layout)) != AETHER_OK)
@@ -100,9 +97,49 @@ aether_status aether_qmodel_init(void *buf, size_t len, const aether_qblob_view 
         w = v->header.n_classes;
     m.max_width = w;
     m.magic = AQ_MODEL_MAGIC;
+    *mp = m;
+    return AETHER_OK;
+}
+
+aether_status aether_qmodel_init(void *buf, size_t len, const aether_qblob_view *v,
+                                 const aether_head_config *cfg, aether_qmodel **out)
+{
+    aether_qmodel m;
+    aether_status st;
+    if (!buf || !out)
+        return AETHER_ERR_NULL_ARG;
+    if ((st = fill_model(v, cfg, &m)) != AETHER_OK)
+        return st;
+    if (len < sizeof m)
+        return AETHER_ERR_BUFFER_TOO_SMALL;
     memcpy(buf, &m, sizeof m);
     *out = (aether_qmodel *)buf;
     return AETHER_OK;
+}
+
+aether_status aether_qmodel_forward_workspace_size_for(const aether_qblob_view *v,
+                                                       const aether_head_config *cfg,
+                                                       size_t n_frames, size_t *bytes)
+{
+    aether_qmodel m;
+    aether_status st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    if ((st = fill_model(v, cfg, &m)) != AETHER_OK)
+        return st;
+    return aether_qmodel_forward_workspace_size(&m, n_frames, bytes);
+}
+
+aether_status aether_qsession_size_for(const aether_qblob_view *v, const aether_head_config *cfg,
+                                       size_t capacity, aether_kv_evict evict, size_t *bytes)
+{
+    aether_qmodel m;
+    aether_status st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    if ((st = fill_model(v, cfg, &m)) != AETHER_OK)
+        return st;
+    return aether_qsession_size(&m, capacity, evict, bytes);
 }
 
 const aether_blob_header *aether_qmodel_header(const aether_qmodel *m)
