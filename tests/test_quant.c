@@ -505,6 +505,16 @@ static void test_api_errors(void)
     CHECK_STATUS(aether_qsession_step_q16(NULL, f, l, NULL), AETHER_ERR_NULL_ARG);
     CHECK_STATUS(aether_qsession_reset(NULL), AETHER_ERR_NULL_ARG);
     CHECK_EQ_INT(aether_qsession_frames(NULL), 0);
+    /* the dense backend beyond 65,535 candidates: the softmax sum's bound */
+    cfg = aether_head_config_default_aether();
+    cfg.backend = AETHER_HEAD_DENSE;
+    CHECK_STATUS(aether_qsession_size_for(&x.qv, &cfg, 65535, AETHER_KV_EVICT_NONE, &n),
+                 AETHER_OK);
+    CHECK_STATUS(aether_qsession_size_for(&x.qv, &cfg, 65536, AETHER_KV_EVICT_NONE, &n),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_qmodel_forward_workspace_size_for(&x.qv, &cfg, 70000, &n),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_qmodel_forward_workspace_size_for(&x.qv, NULL, 70000, &n), AETHER_OK);
     CHECK(aether_qmodel_header(NULL) == NULL);
     CHECK(aether_qmodel_head(x.qm) != NULL);
     CHECK_EQ_INT(aether_qmodel_header(x.qm)->input_dim, 16);

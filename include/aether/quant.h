@@ -171,7 +171,9 @@ AETHER_API const aether_blob_header *aether_qmodel_header(const aether_qmodel *m
 /* The model's head (backend and pattern); NULL likewise. */
 AETHER_API const aether_head *aether_qmodel_head(const aether_qmodel *m);
 
-/* Workspace bytes of a window forward over n_frames frames (> 0). */
+/* Workspace bytes of a window forward over n_frames frames (> 0).
+ * INVALID_ARG when a query would have more than 65,535 candidates (the
+ * dense backend over more frames). */
 AETHER_API aether_status aether_qmodel_forward_workspace_size(const aether_qmodel *m,
                                                               size_t n_frames, size_t *bytes);
 
@@ -206,8 +208,8 @@ typedef struct aether_qsession aether_qsession;
  * evict: AETHER_KV_EVICT_NONE (CACHE_FULL when full) or
  * AETHER_KV_EVICT_SLIDING (token 0, the head's global, stays; the oldest other
  * frame goes). Errors: NULL_ARG, NOT_INITIALIZED, INVALID_ARG (capacity 0;
- * SLIDING with capacity <= block_size), UNSUPPORTED (another policy),
- * OVERFLOW. */
+ * SLIDING with capacity <= block_size; dense backend with capacity above
+ * 65,535), UNSUPPORTED (another policy), OVERFLOW. */
 AETHER_API aether_status aether_qsession_size(const aether_qmodel *m, size_t capacity,
                                               aether_kv_evict evict, size_t *bytes);
 /* The same before the model exists (see

@@ -264,6 +264,8 @@ static aether_status ws_layout(aether_arena *ar, const aether_qmodel *m, size_t 
     if (aether_size_mul(n, I, &nn) != AETHER_OK || aether_size_mul(n, kvh * d, &rows) != AETHER_OK ||
         aether_size_add(w->tok_cap, w->blk_cap, &ncand) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
+    if (ncand > AQ_MAX_CANDIDATES)
+        return AETHER_ERR_INVALID_ARG; /* the softmax sum would not fit */
     w->h = (int32_t *)aether_arena_alloc(ar, nn, sizeof(int32_t), AETHER_ALIGN);
     w->k = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);
     w->v = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);

@@ -176,6 +176,10 @@ void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, con
 void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
                   const uint8_t *const *e, int32_t *sum, int8_t *out, uint8_t *oe);
 #define AQ_MAX_BLOCK 65536u
+/* Candidates per query: the Q15 weights' sum (each <= 2^15) stays below
+ * 2^32. Only the dense backend can reach it (a window or a cache of more
+ * frames). */
+#define AQ_MAX_CANDIDATES 65535u
 
 /* The query of one frame's hidden state h (Q16, I values): q mantissas
  * [Hq][d] and exponents [Hq]. x16: I int16 scratch, y: Q int32 scratch. */

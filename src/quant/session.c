@@ -52,6 +52,8 @@ static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_
         aether_size_mul3(L, s->lb, s->row, &lrows) != AETHER_OK ||
         aether_size_add(s->tok_cap, s->blk_cap, &ncand) != AETHER_OK || ncand == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
+    if (ncand > AQ_MAX_CANDIDATES)
+        return AETHER_ERR_INVALID_ARG; /* the softmax sum would not fit */
     (void)aether_arena_alloc(ar, 1, sizeof *s, AETHER_ALIGN);
     s->k = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);
     s->v = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);
