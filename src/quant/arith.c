@@ -263,8 +263,7 @@ void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, con
         group_pv(z, vp, n, g, d, og);
         /* acc * 2^(sref - 31) is the value; Q16 is acc * 2^(sref - 15). */
         for (i = 0; i < g * d; ++i)
-            og[i] = sref >= 15 ? aq_mulsh(og[i], 1u, 15 - (int)sref)
-                               : aq_rshift(og[i], 15u - sref);
+            og[i] = sref >= 15 ? aq_lshift(og[i], sref - 15u) : aq_rshift(og[i], 15u - sref);
     }
 }
 

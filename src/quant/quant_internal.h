@@ -83,14 +83,29 @@ static inline int32_t aq_mulsh(int32_t a, uint32_t m, int sh)
             return a < 0 ? -AQ_SAT : AQ_SAT;
         r = lo;
         if (sh < 0) {
+            /* the left shift's amount in unsigned arithmetic (no signed
+             * negation: clang 14 with -fsanitize=signed-integer-overflow
+             * at -O2 mis-compiled `-sh` here) */
+            const unsigned ls = 0u - (unsigned)sh;
             if (r == 0)
                 return 0;
-            if (sh <= -32 || r > ((uint32_t)AQ_SAT >> (unsigned)(-sh)))
+            if (ls >= 32u || r > ((uint32_t)AQ_SAT >> ls))
                 return a < 0 ? -AQ_SAT : AQ_SAT;
-            r <<= (unsigned)(-sh);
+            r <<= ls;
         }
     }
     return aq_signed(r, a < 0);
+}
+
+/* v * 2^s saturated (s >= 0). */
+static inline int32_t aq_lshift(int32_t v, unsigned s)
+{
+    const uint32_t m = aq_mag(v);
+    if (m == 0)
+        return 0;
+    if (s >= 31 || m > ((uint32_t)AQ_SAT >> s))
+        return v < 0 ? -AQ_SAT : AQ_SAT;
+    return aq_signed((uint64_t)(m << s), v < 0);
 }
 
 /* a + b saturated. */
