@@ -118,6 +118,28 @@ static void test_classify_and_stream(void)
     }
 }
 
+static void test_inspect(void)
+{
+    char trunc[512];
+    size_t len = 0;
+    unsigned char *b = read_all(GESTURE_Q8, &len);
+    path_of(trunc, sizeof trunc, "trunc.q8");
+    {
+        const char *args[] = {"inspect", GESTURE_Q8, NULL};
+        expect(args, 0, "RVNQ quantized blob");
+    }
+    {
+        const char *args[] = {"inspect", "--json", GESTURE_Q8, NULL};
+        expect(args, 0, "\"valid\":true");
+    }
+    CHECK(b && write_bytes("trunc.q8", b, len / 2));
+    {
+        const char *args[] = {"inspect", trunc, NULL};
+        expect(args, 4, "AETHER_ERR_BLOB_LENGTH");
+    }
+    free(b);
+}
+
 static void test_eval_accepts_rvnq(void)
 {
     REQUIRE_PATH(AETHER_DATA_DIR "/espectre/dataset_info.json");
@@ -138,10 +160,10 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_quantize, test_classify_and_stream,
+    static const check_test_fn tests[] = {test_quantize, test_classify_and_stream, test_inspect,
                                           test_eval_accepts_rvnq};
     static const char *const names[] = {"test_quantize", "test_classify_and_stream",
-                                        "test_eval_accepts_rvnq"};
+                                        "test_inspect", "test_eval_accepts_rvnq"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
