@@ -497,8 +497,25 @@ static void test_api_errors(void)
     CHECK_STATUS(aether_qmodel_forward_q16(x.qm, f, 1, AETHER_POOL_LAST, l, NULL, buf, 8),
                  AETHER_ERR_BUFFER_TOO_SMALL);
     CHECK_STATUS(aether_qsession_size(x.qm, 0, AETHER_KV_EVICT_NONE, &n), AETHER_ERR_INVALID_ARG);
-    CHECK_STATUS(aether_qsession_size(x.qm, 16, AETHER_KV_EVICT_SLIDING, &n),
-                 AETHER_ERR_INVALID_ARG); /* capacity <= block 16 */
+    CHECK_STATUS(aether_qsession_size(x.qm, 1, AETHER_KV_EVICT_SLIDING, &n),
+                 AETHER_ERR_INVALID_ARG); /* token 0 stays: nothing left to slide */
+    /* a sliding cache smaller than a landmark block: the landmarks are summed
+     * as frames arrive, so blocks still complete */
+    {
+        size_t sb = 0, t;
+        void *mem;
+        aether_qsession *s = NULL;
+        CHECK_STATUS(aether_qsession_size(x.qm, 5, AETHER_KV_EVICT_SLIDING, &sb), AETHER_OK);
+        mem = malloc(sb);
+        CHECK_STATUS(aether_qsession_init(mem, sb, x.qm, 5, AETHER_KV_EVICT_SLIDING, &s),
+                     AETHER_OK);
+        for (t = 0; t < 50 && s; ++t) {
+            f[t % 16] = (int32_t)(t * 40000u);
+            CHECK_STATUS(aether_qsession_step_q16(s, f, l, NULL), AETHER_OK);
+        }
+        CHECK_EQ_INT(aether_qsession_evicted(s), 1);
+        free(mem);
+    }
     CHECK_STATUS(aether_qsession_size(x.qm, 64, AETHER_KV_EVICT_SCORED, &n),
                  AETHER_ERR_UNSUPPORTED);
     CHECK_STATUS(aether_qsession_size(x.qm, 64, (aether_kv_evict)99, &n), AETHER_ERR_INVALID_ARG);

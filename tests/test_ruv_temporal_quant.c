@@ -226,9 +226,19 @@ static void test_bad_blobs_and_options(void)
     }
     c.cache_policy = RUV_TEMPORAL_CACHE_SLIDING;
     ctx = NULL;
-    CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, 16, NC, &c, &ctx),
-                 ESP_ERR_INVALID_ARG); /* sliding needs window_len > block 16 */
+    CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, 1, NC, &c, &ctx),
+                 ESP_ERR_INVALID_ARG); /* sliding keeps token 0: window_len >= 2 */
     CHECK(ctx == NULL);
+    CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, 8, NC, &c, &ctx), ESP_OK); /* < block 16 */
+    if (ctx) {
+        float fr[IN] = {0};
+        size_t k;
+        for (k = 0; k < 40; ++k) {
+            fr[k % IN] = (float)k * 0.25f;
+            CHECK_EQ_INT(ruv_temporal_push(ctx, fr), ESP_OK);
+        }
+        ruv_temporal_destroy(ctx);
+    }
     free(t);
     free(q);
 }

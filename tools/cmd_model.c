@@ -569,8 +569,7 @@ int cmd_stream(int argc, char **argv)
                 aether_strerror(st), aether_status_name(st),
                 st == AETHER_ERR_INVALID_ARG
                     ? "; an evicting cache needs a capacity above its protected frames "
-                      "(sliding: the global frame; scored: also window + 1 recent frames; "
-                      "an integer (RVNQ) model: above the attention block)"
+                      "(sliding: the global frame; scored: also window + 1 recent frames)"
                 : st == AETHER_ERR_UNSUPPORTED ? "; an integer (RVNQ) model evicts sliding or none"
                                                : "");
         rc = st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;

@@ -208,7 +208,7 @@ typedef struct aether_qsession aether_qsession;
  * evict: AETHER_KV_EVICT_NONE (CACHE_FULL when full) or
  * AETHER_KV_EVICT_SLIDING (token 0, the head's global, stays; the oldest other
  * frame goes). Errors: NULL_ARG, NOT_INITIALIZED, INVALID_ARG (capacity 0;
- * SLIDING with capacity <= block_size; dense backend with capacity above
+ * SLIDING with capacity 1; dense backend with capacity above
  * 65,535), UNSUPPORTED (another policy), OVERFLOW. */
 AETHER_API aether_status aether_qsession_size(const aether_qmodel *m, size_t capacity,
                                               aether_kv_evict evict, size_t *bytes);

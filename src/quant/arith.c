@@ -267,44 +267,64 @@ void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, con
     }
 }
 
-void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
-                  const uint8_t *const *e, int32_t *sum, int8_t *out, uint8_t *oe)
+void aq_lm_add_(size_t kvh, size_t d, const int8_t *row, const uint8_t *re, int first,
+                int32_t *sum, uint8_t *se)
 {
-    size_t h, t, i;
+    size_t h, i;
     for (h = 0; h < kvh; ++h) {
-        unsigned smax = 0, u;
-        uint32_t mx = 0;
-        for (t = 0; t < B; ++t)
-            if (e[t][h] > smax)
-                smax = e[t][h];
-        for (i = 0; i < d; ++i)
-            sum[i] = 0;
-        /* Each row at exponent smax - 8: |term| <= 127 * 256, B terms. */
-        for (t = 0; t < B; ++t) {
-            const int8_t *r = rows[t] + h * d;
-            unsigned sh = smax - e[t][h];
-            if (sh == 0) {
-                for (i = 0; i < d; ++i)
-                    sum[i] += (int32_t)r[i] * 256;
-            } else if (sh < 16) {
-                for (i = 0; i < d; ++i)
-                    sum[i] += aq_rshift((int32_t)r[i] * 256, sh);
-            } /* sh >= 16: |r| * 256 / 2^sh < 0.5, every term rounds to 0 */
+        const int8_t *r = row + h * d;
+        int32_t *sh_sum = sum + h * d;
+        unsigned s = re[h], e, sh;
+        if (first) {
+            se[h] = (uint8_t)s;
+            for (i = 0; i < d; ++i)
+                sh_sum[i] = (int32_t)r[i] * 256;
+            continue;
         }
-        /* Mean, rounded half away from zero, at exponent smax - 8. */
+        e = se[h];
+        if (s > e) { /* the sum moves to the larger exponent */
+            const unsigned up = s - e;
+            for (i = 0; i < d; ++i)
+                sh_sum[i] = up > 31 ? 0 : aq_rshift(sh_sum[i], up);
+            se[h] = (uint8_t)s;
+            e = s;
+        }
+        sh = e - s;
+        if (sh == 0) {
+            for (i = 0; i < d; ++i)
+                sh_sum[i] += (int32_t)r[i] * 256;
+        } else if (sh < 16) {
+            for (i = 0; i < d; ++i)
+                sh_sum[i] += aq_rshift((int32_t)r[i] * 256, sh);
+        } /* sh >= 16: |r| * 256 / 2^sh < 0.5, every term rounds to 0 */
+    }
+}
+
+void aq_lm_finish_(size_t kvh, size_t d, size_t B, const int32_t *sum, const uint8_t *se,
+                   int8_t *out, uint8_t *oe)
+{
+    size_t h, i;
+    for (h = 0; h < kvh; ++h) {
+        const int32_t *hs = sum + h * d;
+        const unsigned smax = se[h];
+        uint32_t mx = 0;
+        unsigned u;
+        /* |sum| <= B * 127 * 256 < 2^31 (B <= 65536); the mean, rounded half
+         * away from zero, is at exponent smax - 8 */
         for (i = 0; i < d; ++i) {
-            uint32_t a = aq_mag(sum[i]);
-            a = (a + (uint32_t)B / 2u) / (uint32_t)B;
-            sum[i] = sum[i] < 0 ? -(int32_t)a : (int32_t)a;
+            uint32_t a = (aq_mag(hs[i]) + (uint32_t)B / 2u) / (uint32_t)B;
             if (a > mx)
                 mx = a;
         }
-        /* int8 mantissas at exponent smax - 8 + u >= 0. */
+        /* int8 mantissas at exponent smax - 8 + u >= 0 (mx < 2^15) */
         u = smax >= 8 ? 0u : 8u - smax;
-        while (u < 31 && ((mx + (u ? (1u << (u - 1)) : 0u)) >> u) > 127u) /* mx < 2^15 */
+        while (u < 31 && ((mx + (u ? (1u << (u - 1)) : 0u)) >> u) > 127u)
             ++u;
-        for (i = 0; i < d; ++i)
-            out[h * d + i] = (int8_t)aq_rshift(sum[i], u);
+        for (i = 0; i < d; ++i) {
+            uint32_t a = (aq_mag(hs[i]) + (uint32_t)B / 2u) / (uint32_t)B;
+            int32_t m = hs[i] < 0 ? -(int32_t)a : (int32_t)a;
+            out[h * d + i] = (int8_t)aq_rshift(m, u);
+        }
         oe[h] = (uint8_t)(smax + u - 8u);
     }
 }

@@ -242,14 +242,13 @@ aether_status aq_scratch_alloc_(aether_arena *ar, const aether_qmodel *m, size_t
 
 typedef struct qfwd_ws {
     int32_t *h, *y, *a, *pooled, *lsum;
+    uint8_t *lse;
     aq_scratch sc;
     int16_t *x16, *q;
     uint8_t *qe, *ke, *ve, *lke, *lve;
     int8_t *k, *v, *lk, *lv;
     size_t *tok, *blk;
     aq_cand *cand;
-    const int8_t **lrows;
-    const uint8_t **lexp;
     size_t tok_cap, blk_cap, nb;
 } qfwd_ws;
 
@@ -280,9 +279,8 @@ static aether_status ws_layout(aether_arena *ar, const aether_qmodel *m, size_t 
     w->cand = (aq_cand *)aether_arena_alloc(ar, ncand + 1, sizeof(aq_cand), AETHER_ALIGN);
     if (aq_scratch_alloc_(ar, m, ncand, &w->sc) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    w->lrows = (const int8_t **)aether_arena_alloc(ar, B, sizeof(int8_t *), AETHER_ALIGN);
-    w->lexp = (const uint8_t **)aether_arena_alloc(ar, B, sizeof(uint8_t *), AETHER_ALIGN);
-    w->lsum = (int32_t *)aether_arena_alloc(ar, d, sizeof(int32_t), AETHER_ALIGN);
+    w->lsum = (int32_t *)aether_arena_alloc(ar, kvh * d, sizeof(int32_t), AETHER_ALIGN);
+    w->lse = (uint8_t *)aether_arena_alloc(ar, kvh, 1, AETHER_ALIGN);
     w->y = (int32_t *)aether_arena_alloc(ar, m->max_width, sizeof(int32_t), AETHER_ALIGN);
     w->a = (int32_t *)aether_arena_alloc(ar, m->layout.q_width, sizeof(int32_t), AETHER_ALIGN);
     w->x16 = (int16_t *)aether_arena_alloc(ar, m->max_width, sizeof(int16_t), AETHER_ALIGN);
@@ -311,20 +309,19 @@ aether_status aether_qmodel_forward_workspace_size(const aether_qmodel *m, size_
     return st;
 }
 
-/* Landmark b of the rows k/v (one per frame), into slot b of lk/lv. */
+/* Landmark b of the rows k/v (one per frame), into slot b of lk/lv: the
+ * block's rows added in token order, as a session adds them. */
 static void window_landmark(const aether_qmodel *m, const qfwd_ws *w, size_t b)
 {
     size_t kvh = m->header.n_kv_heads, d = m->header.head_dim, B = m->head.cfg.block_size, t;
-    for (t = 0; t < B; ++t) {
-        w->lrows[t] = w->k + (b * B + t) * kvh * d;
-        w->lexp[t] = w->ke + (b * B + t) * kvh;
-    }
-    aq_landmark_(kvh, d, B, w->lrows, w->lexp, w->lsum, w->lk + b * kvh * d, w->lke + b * kvh);
-    for (t = 0; t < B; ++t) {
-        w->lrows[t] = w->v + (b * B + t) * kvh * d;
-        w->lexp[t] = w->ve + (b * B + t) * kvh;
-    }
-    aq_landmark_(kvh, d, B, w->lrows, w->lexp, w->lsum, w->lv + b * kvh * d, w->lve + b * kvh);
+    for (t = 0; t < B; ++t)
+        aq_lm_add_(kvh, d, w->k + (b * B + t) * kvh * d, w->ke + (b * B + t) * kvh, t == 0,
+                   w->lsum, w->lse);
+    aq_lm_finish_(kvh, d, B, w->lsum, w->lse, w->lk + b * kvh * d, w->lke + b * kvh);
+    for (t = 0; t < B; ++t)
+        aq_lm_add_(kvh, d, w->v + (b * B + t) * kvh * d, w->ve + (b * B + t) * kvh, t == 0,
+                   w->lsum, w->lse);
+    aq_lm_finish_(kvh, d, B, w->lsum, w->lse, w->lv + b * kvh * d, w->lve + b * kvh);
 }
 
 /* Candidates of query i (all frames 0..i present). */

@@ -185,11 +185,18 @@ aether_status aq_scratch_alloc_(aether_arena *ar, const aether_qmodel *m, size_t
 void aq_attend_(const aether_qmodel *m, const int16_t *q, const uint8_t *qe, const aq_cand *c,
                 size_t n, const aq_scratch *sc, int32_t *out);
 
-/* Landmark of one complete block: the B rows rows[t] (each [kvh][d] int8 with
- * exponents e[t][kvh]) averaged per kv head into out ([kvh][d]) / oe.
- * sum: d int32 scratch. B <= AQ_MAX_BLOCK. */
-void aq_landmark_(size_t kvh, size_t d, size_t B, const int8_t *const *rows,
-                  const uint8_t *const *e, int32_t *sum, int8_t *out, uint8_t *oe);
+/* Landmarks (docs/MODEL.md section 10.2): a block's K (or V) rows are
+ * summed in token order as they arrive. sum ([kvh][d] int32) is kept at
+ * exponent se[h] - 8, se[h] the largest row exponent so far: a row with a
+ * larger one first moves the sum there (rounded), then every row adds its
+ * mantissas * 256 rounded to that exponent. first: the block's first row.
+ * Window and stream call this in the same order, so they agree. */
+void aq_lm_add_(size_t kvh, size_t d, const int8_t *row, const uint8_t *re, int first,
+                int32_t *sum, uint8_t *se);
+/* The complete block's landmark row: the mean (sum / B, rounded) as int8
+ * mantissas ([kvh][d]) and exponents oe. B <= AQ_MAX_BLOCK. */
+void aq_lm_finish_(size_t kvh, size_t d, size_t B, const int32_t *sum, const uint8_t *se,
+                   int8_t *out, uint8_t *oe);
 #define AQ_MAX_BLOCK 65536u
 /* Candidates per query: the Q15 weights' sum (each <= 2^15) stays below
  * 2^32. Only the dense backend can reach it (a window or a cache of more

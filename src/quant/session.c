@@ -14,14 +14,16 @@ struct aether_qsession {
     /* per layer l: k + l*cap*row, ke + l*cap*kvh, lk + l*lb*row, lke + l*lb*kvh */
     int8_t *k, *v, *lk, *lv;
     uint8_t *ke, *ve, *lke, *lve;
-    int32_t *h, *y, *a, *lsum;
+    int32_t *h, *y, *a;
+    /* per layer: the current block's running K and V landmark sums
+     * ([kvh][d]) and exponents ([kvh]) */
+    int32_t *ksum, *vsum;
+    uint8_t *kse, *vse;
     aq_scratch sc;
     int16_t *x16, *q;
     uint8_t *qe;
     size_t *tok, *blk;
     aq_cand *cand;
-    const int8_t **lrows;
-    const uint8_t **lexp;
 };
 
 static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_t cap,
@@ -68,15 +70,16 @@ static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_
     s->a = (int32_t *)aether_arena_alloc(ar, m->layout.q_width, sizeof(int32_t), AETHER_ALIGN);
     if (aq_scratch_alloc_(ar, m, ncand, &s->sc) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    s->lsum = (int32_t *)aether_arena_alloc(ar, d, sizeof(int32_t), AETHER_ALIGN);
+    s->ksum = (int32_t *)aether_arena_alloc(ar, L * kvh * d, sizeof(int32_t), AETHER_ALIGN);
+    s->vsum = (int32_t *)aether_arena_alloc(ar, L * kvh * d, sizeof(int32_t), AETHER_ALIGN);
+    s->kse = (uint8_t *)aether_arena_alloc(ar, L, kvh, AETHER_ALIGN);
+    s->vse = (uint8_t *)aether_arena_alloc(ar, L, kvh, AETHER_ALIGN);
     s->x16 = (int16_t *)aether_arena_alloc(ar, m->max_width, sizeof(int16_t), AETHER_ALIGN);
     s->q = (int16_t *)aether_arena_alloc(ar, m->layout.q_width, sizeof(int16_t), AETHER_ALIGN);
     s->qe = (uint8_t *)aether_arena_alloc(ar, hd->n_q_heads, 1, AETHER_ALIGN);
     s->tok = (size_t *)aether_arena_alloc(ar, s->tok_cap + 1, sizeof(size_t), AETHER_ALIGN);
     s->blk = (size_t *)aether_arena_alloc(ar, s->blk_cap + 1, sizeof(size_t), AETHER_ALIGN);
     s->cand = (aq_cand *)aether_arena_alloc(ar, ncand + 1, sizeof(aq_cand), AETHER_ALIGN);
-    s->lrows = (const int8_t **)aether_arena_alloc(ar, s->B, sizeof(int8_t *), AETHER_ALIGN);
-    s->lexp = (const uint8_t **)aether_arena_alloc(ar, s->B, sizeof(uint8_t *), AETHER_ALIGN);
     return ar->status;
 }
 
@@ -90,9 +93,8 @@ static aether_status check_params(const aether_qmodel *m, size_t cap, aether_kv_
                                                                     : AETHER_ERR_INVALID_ARG;
     if (cap == 0)
         return AETHER_ERR_INVALID_ARG;
-    if (evict == AETHER_KV_EVICT_SLIDING &&
-        (cap < 2 || (m->head.backend != AETHER_HEAD_DENSE && cap <= m->head.cfg.block_size)))
-        return AETHER_ERR_INVALID_ARG;
+    if (evict == AETHER_KV_EVICT_SLIDING && cap < 2)
+        return AETHER_ERR_INVALID_ARG; /* token 0 stays: a ring of at least one */
     return AETHER_OK;
 }
 
@@ -209,24 +211,24 @@ static size_t session_cands(const aether_qsession *s, size_t l, size_t i)
     return n;
 }
 
-/* Landmark of block b (complete, all its rows in the ring) for layer l. */
-static void session_landmark(aether_qsession *s, size_t l, size_t b)
+/* Add the new token i's K/V rows (slot) to layer l's running landmark
+ * sums; when i completes its block, write the block's landmark. */
+static void session_landmark(aether_qsession *s, size_t l, size_t i, size_t slot)
 {
     const size_t row = s->row, kvh = s->kvh, cap = s->cap, B = s->B;
-    const size_t d = s->m->header.head_dim, sl = l * s->lb + b % s->lb;
-    size_t t;
-    for (t = 0; t < B; ++t) {
-        size_t slot = slot_of(s, b * B + t);
-        s->lrows[t] = s->k + (l * cap + slot) * row;
-        s->lexp[t] = s->ke + (l * cap + slot) * kvh;
+    const size_t d = s->m->header.head_dim;
+    int32_t *ks = s->ksum + l * row, *vs = s->vsum + l * row;
+    uint8_t *kse = s->kse + l * kvh, *vse = s->vse + l * kvh;
+    const int first = i % B == 0;
+    aq_lm_add_(kvh, d, s->k + (l * cap + slot) * row, s->ke + (l * cap + slot) * kvh, first, ks,
+               kse);
+    aq_lm_add_(kvh, d, s->v + (l * cap + slot) * row, s->ve + (l * cap + slot) * kvh, first, vs,
+               vse);
+    if ((i + 1) % B == 0) {
+        const size_t sl = l * s->lb + (i / B) % s->lb;
+        aq_lm_finish_(kvh, d, B, ks, kse, s->lk + sl * row, s->lke + sl * kvh);
+        aq_lm_finish_(kvh, d, B, vs, vse, s->lv + sl * row, s->lve + sl * kvh);
     }
-    aq_landmark_(kvh, d, B, s->lrows, s->lexp, s->lsum, s->lk + sl * row, s->lke + sl * kvh);
-    for (t = 0; t < B; ++t) {
-        size_t slot = slot_of(s, b * B + t);
-        s->lrows[t] = s->v + (l * cap + slot) * row;
-        s->lexp[t] = s->ve + (l * cap + slot) * kvh;
-    }
-    aq_landmark_(kvh, d, B, s->lrows, s->lexp, s->lsum, s->lv + sl * row, s->lve + sl * kvh);
 }
 
 static aether_status step_impl(aether_qsession *s, const int32_t *x, int32_t *logits,
@@ -247,8 +249,8 @@ static aether_status step_impl(aether_qsession *s, const int32_t *x, int32_t *lo
         aq_project_kv_(m, l, s->h, s->k + (l * cap + slot) * row, s->ke + (l * cap + slot) * kvh,
                        s->v + (l * cap + slot) * row, s->ve + (l * cap + slot) * kvh, s->x16,
                        s->y);
-        if (!s->dense && (i + 1) % s->B == 0)
-            session_landmark(s, l, i / s->B);
+        if (!s->dense)
+            session_landmark(s, l, i, slot);
         nc = session_cands(s, l, i);
         aq_project_q_(m, l, s->h, s->q, s->qe, s->x16, s->y);
         aq_attend_(m, s->q, s->qe, s->cand, nc, &s->sc, s->a);
