@@ -269,7 +269,10 @@ AETHER_API esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_le
                                        uint32_t input_dim, uint32_t window_len,
                                        uint32_t n_classes, ruv_temporal_ctx_t **out_ctx);
 
-/* As ruv_temporal_init with a configuration (NULL = defaults). */
+/* As ruv_temporal_init with a configuration (NULL = defaults).
+ * Every init also takes an RVNQ blob (aether/quant.h, `aether quantize`):
+ * the context then runs the integer model (no float arithmetic, int8 K/V
+ * caches) with the same calls and codes (docs/FORMATS.md section 3.2). */
 AETHER_API esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len,
                                           uint32_t input_dim, uint32_t window_len,
                                           uint32_t n_classes, const ruv_temporal_config_t *cfg,

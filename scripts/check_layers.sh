@@ -42,7 +42,7 @@ HEADERS = {
     "attention_gated.h": "gate", "gate.h": "gate",
     "kvcache.h": "kvcache", "head.h": "head", "model.h": "model", "window.h": "model", "decision.h": "model", "export.h": "core", "recording.h": "host", "dataset.h": "host",
     "blob.h": "blob", "csi.h": "features", "features.h": "features",
-    "packet.h": "packet", "tracks.h": "tracks", "train.h": "train",
+    "packet.h": "packet", "tracks.h": "tracks", "train.h": "train", "quant.h": "quant",
 }
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 folders = sorted(d for d in os.listdir(src) if os.path.isdir(os.path.join(src, d)))

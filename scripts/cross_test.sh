@@ -10,6 +10,10 @@
 # Build directory: build-cross-ARCH (override with AETHER_CROSS_BUILD_DIR).
 # Host-only readers and the CLI are not built (they need cJSON and zlib for
 # the target); the golden files are read from the host file system.
+# test_portable_digest's digest lines must come out as recorded on x86_64;
+# its `quant` line pins the integer path (docs/MODEL.md section 10: quantized
+# blobs, window and streaming Q16 logits), which must be the same bits on
+# every target, 32-bit and big-endian included.
 set -eu
 
 if [ $# -lt 1 ]; then

@@ -11,7 +11,8 @@
  * and only the canaries and results are checked.
  *
  * It also prints the working-set bytes of the default shape and the per-call
- * cost of push and classify (informational). */
+ * cost of push and classify (informational). Both modes run once with the
+ * f32 demo blob and once with its RVNQ form (the integer path). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "aether/blob.h"
 #include "aether/dispatch.h"
+#include "aether/quant.h"
 #include "check.h"
 #include "test_util.h"
 #include "ruv_temporal.h"
@@ -92,13 +94,33 @@ static void frame_at(float *f, long t)
     }
 }
 
+/* The demo blob, or its RVNQ form (the integer path, aether/quant.h). */
+static unsigned char *model_blob(int quant, size_t *len)
+{
+    unsigned char *f = test_demo_blob(len), *q;
+    aether_blob_view v;
+    size_t n = 0;
+    if (!f || !quant)
+        return f;
+    q = NULL;
+    if (aether_blob_parse(f, *len, &v) == AETHER_OK &&
+        aether_qblob_quantize_size(&v, &n) == AETHER_OK && (q = (unsigned char *)malloc(n)) &&
+        aether_qblob_quantize(&v, q, n, len) != AETHER_OK) {
+        free(q);
+        q = NULL;
+    }
+    free(f);
+    return q;
+}
+
 /* One mode: static init, then rounds of `per_push` pushes and `per_cls`
  * classifies until CALLS calls were made, all counted. Timing is taken per
  * batch (clock() is a system call under emulation). */
-static void run_mode(ruv_temporal_mode_t mode, long per_push, long per_cls, const char *name)
+static void run_mode_of(ruv_temporal_mode_t mode, long per_push, long per_cls, const char *name,
+                        int quant)
 {
     size_t len = 0, bytes = 0;
-    unsigned char *blob = test_demo_blob(&len), *mem;
+    unsigned char *blob = model_blob(quant, &len), *mem;
     ruv_temporal_config_t cfg = ruv_temporal_config_default();
     ruv_temporal_ctx_t *ctx = NULL;
     ruv_temporal_info_t info;
@@ -183,6 +205,11 @@ static void run_mode(ruv_temporal_mode_t mode, long per_push, long per_cls, cons
     free(blob);
 }
 
+static void run_mode(ruv_temporal_mode_t mode, long per_push, long per_cls, const char *name)
+{
+    run_mode_of(mode, per_push, per_cls, name, 0);
+}
+
 static void test_window_mode(void)
 {
     run_mode(RUV_TEMPORAL_MODE_WINDOW, 5000, 1, "window");
@@ -191,6 +218,17 @@ static void test_window_mode(void)
 static void test_streaming_mode(void)
 {
     run_mode(RUV_TEMPORAL_MODE_STREAMING, 1, 19, "streaming");
+}
+
+/* The same contract on the integer path (an RVNQ blob). */
+static void test_window_mode_quant(void)
+{
+    run_mode_of(RUV_TEMPORAL_MODE_WINDOW, 5000, 1, "window (int8)", 1);
+}
+
+static void test_streaming_mode_quant(void)
+{
+    run_mode_of(RUV_TEMPORAL_MODE_STREAMING, 1, 19, "streaming (int8)", 1);
 }
 
 /* Working-set bytes of the default shape for the report and the budget. */
@@ -243,4 +281,5 @@ static void test_alloc_failure(void)
     free(blob);
 }
 
-TEST_MAIN(test_window_mode, test_streaming_mode, test_working_set, test_alloc_failure)
+TEST_MAIN(test_window_mode, test_streaming_mode, test_window_mode_quant, test_streaming_mode_quant,
+          test_working_set, test_alloc_failure)

@@ -1,7 +1,9 @@
 /* Portability digest: CRC-32 over byte-level results that must not depend on
  * the host's word size or byte order - the serialized demo blob, an encoded
  * classification packet, reference attention outputs, model logits through
- * the firmware ABI, and binary16 conversions. The expected constants were
+ * the firmware ABI, and binary16 conversions; separately, the integer path
+ * (aether/quant.h): quantized blobs and Q16 logits of window forwards and
+ * streaming sessions, which must be identical on every target. The expected constants were
  * recorded on x86_64; scripts/cross_test.sh runs this on armhf (32-bit) and
  * s390x (big-endian), where they must come out identical. Every float enters
  * the digest as its bit pattern stored little-endian. The scalar reference
@@ -14,6 +16,7 @@
 #include "aether/blob.h"
 #include "aether/dispatch.h"
 #include "aether/packet.h"
+#include "aether/quant.h"
 #include "check.h"
 #include "test_util.h"
 #include "test_ws.h"
@@ -26,6 +29,7 @@
 #define EXPECT_LOGITS 0x01E5E9C9u
 #define EXPECT_F16 0xABA2B4B2u
 #define EXPECT_ALL 0x2675F4EDu
+#define EXPECT_QUANT 0x4F760670u /* the integer path; not part of EXPECT_ALL */
 
 static uint32_t g_all; /* running CRC over every part, in order */
 
@@ -204,10 +208,120 @@ static void test_f16(void)
     report("f16", crc, EXPECT_F16);
 }
 
+/* Q16 values as LE bytes (not part of g_all). */
+static uint32_t crc_i32(uint32_t crc, const int32_t *x, size_t n)
+{
+    unsigned char b[4];
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        aether_store_le32(b, (uint32_t)x[i]);
+        crc = aether_crc32_update(crc, b, 4);
+    }
+    return crc;
+}
+
+/* One quantized blob through the integer model: window forwards (LAST and
+ * MEAN, several lengths) and a sliding session past its evictions. */
+static uint32_t quant_run(uint32_t crc, const unsigned char *q, size_t qlen,
+                          const aether_head_config *cfg)
+{
+    enum { TOTAL = 40 };
+    aether_qblob_view v;
+    aether_qmodel *m = NULL;
+    aether_qsession *s = NULL;
+    size_t mn = 0, need = 0, sn = 0, I, C, t, i;
+    void *mb = NULL, *ws = NULL, *sb = NULL;
+    int32_t *fr = NULL, logits[8];
+    float ff[TOTAL];
+    CHECK_STATUS(aether_qblob_parse(q, qlen, &v), AETHER_OK);
+    CHECK_STATUS(aether_qmodel_size(&v, cfg, &mn), AETHER_OK);
+    mb = malloc(mn);
+    CHECK_STATUS(aether_qmodel_init(mb, mn, &v, cfg, &m), AETHER_OK);
+    if (!m)
+        goto out;
+    I = v.header.input_dim;
+    C = v.header.n_classes;
+    fr = (int32_t *)malloc(TOTAL * I * sizeof(int32_t));
+    for (t = 0; t < TOTAL * I && fr; t += TOTAL) {
+        fill(ff, TOTAL, (uint32_t)(11u + t));
+        for (i = 0; i < TOTAL && t + i < TOTAL * I; ++i)
+            CHECK_STATUS(aether_q16_from_f32(3.0f * ff[i], &fr[t + i]), AETHER_OK);
+    }
+    CHECK_STATUS(aether_qmodel_forward_workspace_size(m, TOTAL, &need), AETHER_OK);
+    ws = malloc(need);
+    CHECK_STATUS(aether_qsession_size(m, 20, AETHER_KV_EVICT_SLIDING, &sn), AETHER_OK);
+    sb = malloc(sn);
+    CHECK_STATUS(aether_qsession_init(sb, sn, m, 20, AETHER_KV_EVICT_SLIDING, &s), AETHER_OK);
+    if (!fr || !ws || !s || C > 8)
+        goto out;
+    for (t = 1; t <= TOTAL; t += 13) {
+        CHECK_STATUS(aether_qmodel_forward_q16(m, fr, t, AETHER_POOL_LAST, logits, NULL, ws, need),
+                     AETHER_OK);
+        crc = crc_i32(crc, logits, C);
+        CHECK_STATUS(aether_qmodel_forward_q16(m, fr, t, AETHER_POOL_MEAN, logits, NULL, ws, need),
+                     AETHER_OK);
+        crc = crc_i32(crc, logits, C);
+    }
+    for (t = 0; t < TOTAL; ++t) {
+        CHECK_STATUS(aether_qsession_step_q16(s, fr + t * I, logits, NULL), AETHER_OK);
+        crc = crc_i32(crc, logits, C);
+    }
+    CHECK_EQ_INT(aether_qsession_evicted(s), 1);
+out:
+    free(sb);
+    free(ws);
+    free(fr);
+    free(mb);
+    return crc;
+}
+
+static void test_quant(void)
+{
+    aether_blob_demo_params p = aether_blob_demo_default();
+    aether_head_config dense = aether_head_config_default_aether();
+    aether_blob_view v;
+    size_t len = 0, qlen = 0, n = 0, k;
+    unsigned char *b = NULL, *q = NULL;
+    uint32_t crc = 0;
+    dense.backend = AETHER_HEAD_DENSE;
+    for (k = 0; k < 2; ++k) {
+        p.input_norm = (int)k;
+        p.f16 = (int)k;
+        CHECK_STATUS(aether_blob_demo_size(&p, &len), AETHER_OK);
+        b = (unsigned char *)malloc(len);
+        CHECK_STATUS(aether_blob_demo_write(&p, b, len, NULL), AETHER_OK);
+        CHECK_STATUS(aether_blob_parse(b, len, &v), AETHER_OK);
+        CHECK_STATUS(aether_qblob_quantize_size(&v, &qlen), AETHER_OK);
+        q = (unsigned char *)malloc(qlen);
+        CHECK_STATUS(aether_qblob_quantize(&v, q, qlen, &n), AETHER_OK);
+        crc = aether_crc32_update(crc, q, n);
+        crc = quant_run(crc, q, n, NULL);
+        crc = quant_run(crc, q, n, &dense);
+        free(q);
+        free(b);
+    }
+    /* the shipped quantized gesture model */
+    {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/gesture.q8", AETHER_SOURCE_DIR);
+        q = test_read_file(path, &qlen);
+        CHECK_MSG(q != NULL, "%s missing", path);
+        if (q) {
+            crc = aether_crc32_update(crc, q, qlen);
+            crc = quant_run(crc, q, qlen, NULL);
+            free(q);
+        }
+    }
+    printf("digest %-7s 0x%08lX\n", "quant", (unsigned long)crc);
+    CHECK_MSG(crc == EXPECT_QUANT, "quant: 0x%08lX, expected 0x%08lX", (unsigned long)crc,
+              (unsigned long)EXPECT_QUANT);
+}
+
 static void test_total(void)
 {
     report("all", g_all, EXPECT_ALL);
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
 }
 
-TEST_MAIN(test_setup, test_blob, test_packet, test_attention, test_logits, test_f16, test_total)
+TEST_MAIN(test_setup, test_blob, test_packet, test_attention, test_logits, test_f16, test_quant,
+          test_total)

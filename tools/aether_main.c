@@ -22,6 +22,7 @@ static const command k_commands[] = {
     {"csi", cmd_csi, "summarise a CSI recording (--features: feature vectors)"},
     {"features", cmd_features, "write a recording's feature frames (.npy) for a model"},
     {"init-blob", cmd_init_blob, "write the deterministic demo weight blob"},
+    {"quantize", cmd_quantize, "write the int8 (RVNQ) form of a model blob"},
     {"inspect", cmd_inspect, "show and validate an RVNE weight blob"},
     {"packet", cmd_packet, "decode 0xC5110007 classification packets"},
     {"classify", cmd_classify, "classify a window of frames with a model blob"},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aether/blob.h"
+#include "aether/quant.h"
 #include "cli_util.h"
 #include "commands.h"
 
@@ -160,7 +161,8 @@ static void inspect_usage(FILE *f)
     fprintf(f, "usage: aether inspect BLOB [--json]\n"
                "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
                "  validity at the format level (the reference parser) and at the model level\n"
-               "  (exact layout, known extensions, finite weights).\n"
+               "  (exact layout, known extensions, finite weights). An RVNQ (quantized)\n"
+               "  blob gets its header, shapes and its one strict validation.\n"
                "  Exit status 0 when valid at both levels, 4 when rejected at either.\n");
     cli_print_exit_statuses(f);
 }
@@ -296,6 +298,51 @@ static void print_text(const report *r)
     }
 }
 
+/* An RVNQ blob (aether/quant.h): header, shapes, sizes and the one strict
+ * validation (docs/FORMATS.md section 9.2). 0 when valid, else 4. */
+static int inspect_rvnq(const char *path, const unsigned char *buf, size_t size, int json)
+{
+    aether_qblob_view v;
+    aether_blob_header h;
+    aether_blob_metadata md;
+    aether_status st = aether_qblob_parse(buf, size, &v);
+    int have_md = st == AETHER_OK && aether_qblob_metadata_get(&v, &md) == AETHER_OK;
+    (void)aether_blob_peek_header(buf, size, &h);
+    if (json) {
+        printf("{\"path\":");
+        cli_json_string(path);
+        printf(",\"size\":%lu,\"format\":\"rvnq\",\"version\":%u,\"flags\":%u,"
+               "\"input_dim\":%u,\"q_heads\":%u,\"kv_heads\":%u,\"head_dim\":%u,"
+               "\"layers\":%u,\"classes\":%u,\"payload\":%lu,\"valid\":%s,\"status\":\"%s\","
+               "\"metadata_entries\":%lu}\n",
+               (unsigned long)size, (unsigned)h.version, (unsigned)h.flags, (unsigned)h.input_dim,
+               (unsigned)h.n_q_heads, (unsigned)h.n_kv_heads, (unsigned)h.head_dim,
+               (unsigned)h.n_layers, (unsigned)h.n_classes, (unsigned long)h.weights_len,
+               st == AETHER_OK ? "true" : "false", aether_status_name(st),
+               (unsigned long)(have_md ? md.n_entries : 0));
+    } else {
+        printf("file        %s (%lu bytes)\n", path, (unsigned long)size);
+        printf("header      RVNQ quantized blob (docs/FORMATS.md 9), version %u, flags 0x%02X "
+               "(input_norm %s, metadata %s)\n",
+               (unsigned)h.version, (unsigned)h.flags,
+               h.flags & AETHER_BLOB_FLAG_INPUT_NORM ? "yes" : "no",
+               h.flags & AETHER_BLOB_FLAG_METADATA ? "yes" : "no");
+        printf("shape       input_dim %u, q_heads %u, kv_heads %u, head_dim %u, layers %u, "
+               "classes %u\n",
+               (unsigned)h.input_dim, (unsigned)h.n_q_heads, (unsigned)h.n_kv_heads,
+               (unsigned)h.head_dim, (unsigned)h.n_layers, (unsigned)h.n_classes);
+        printf("payload     %lu bytes: int8 weights, one scale per output row\n",
+               (unsigned long)h.weights_len);
+        if (have_md)
+            printf("metadata    %lu entries\n", (unsigned long)md.n_entries);
+        if (st == AETHER_OK)
+            printf("valid       yes (CRC 0x%08lX)\n", (unsigned long)v.crc);
+        else
+            printf("valid       NO: %s (%s)\n", aether_strerror(st), aether_status_name(st));
+    }
+    return st == AETHER_OK ? CLI_EXIT_OK : CLI_EXIT_MALFORMED;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
@@ -312,6 +359,11 @@ int cmd_inspect(int argc, char **argv)
     buf = cli_read_file(path, &r.size);
     if (!buf)
         return cli_read_error(path, errno);
+    if (aether_qblob_is(buf, r.size) && r.size >= AETHER_BLOB_HEADER_LEN) {
+        rc = inspect_rvnq(path, buf, r.size, json);
+        free(buf);
+        return rc;
+    }
     r.peek = aether_blob_peek_header(buf, r.size, &r.h);
     if (r.peek == AETHER_OK)
         r.magic = aether_load_le32(buf);

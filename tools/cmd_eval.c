@@ -40,7 +40,8 @@ static const struct option k_baseline_options[] = {
 static void eval_usage(FILE *f)
 {
     fprintf(f, "usage: aether eval --model MODEL.rvne [--data] DIR [--labels a,b,c] [options]\n"
-               "  --model MODEL.rvne     blob to score (required)\n"
+               "  --model MODEL.rvne     blob to score (required); an RVNQ blob\n"
+               "                         (aether quantize) runs the integer model\n"
                "  --all                  score every recording, not only validation\n"
                "  --per-file             correct windows of each recording\n"
                "  --json                 machine-readable output\n"
@@ -84,12 +85,13 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
 
 /* Defaults from the blob's metadata for what the command line left out;
  * 0, or an exit status after a message. */
-static int apply_metadata(train_opts *o, const aether_blob_view *v,
+static int apply_metadata(train_opts *o, const aether_blob_view *v, const aether_qblob_view *qv,
                           aether_decision_params *calibration)
 {
     model_meta mm;
     char err[256];
-    if (model_meta_read(v, &mm, err, sizeof err) != 0) {
+    if ((qv ? model_meta_read_q(qv, &mm, err, sizeof err)
+            : model_meta_read(v, &mm, err, sizeof err)) != 0) {
         fprintf(stderr, "aether eval: %s: %s\n", o->model, err);
         return CLI_EXIT_MALFORMED;
     }
@@ -186,7 +188,11 @@ int cmd_eval(int argc, char **argv)
     train_opts o;
     aether_dataset ds;
     aether_blob_view view;
+    aether_qblob_view qview;
     aether_model *model = NULL;
+    aether_qmodel *qmodel = NULL;
+    void *qbuf = NULL;
+    int quant;
     unsigned char *blob;
     size_t len = 0, r, k, C, n_rec = 0, n_win = 0, need = 0;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
@@ -201,9 +207,22 @@ int cmd_eval(int argc, char **argv)
     blob = cli_read_file(o.model, &len);
     if (!blob)
         return cli_read_error(o.model, errno);
-    st = aether_blob_parse(blob, len, &view);
+    /* An RVNQ blob (aether/quant.h) is scored through the integer model. */
     memset(&cs, 0, sizeof cs);
-    if (st == AETHER_OK && (rc = apply_metadata(&o, &view, &calibration)) != CLI_EXIT_OK) {
+    quant = aether_qblob_is(blob, len);
+    st = quant ? aether_qblob_parse(blob, len, &qview) : aether_blob_parse(blob, len, &view);
+    if (quant && st == AETHER_OK)
+        view.header = qview.header;
+    if (quant && o.calibrate) {
+        fprintf(stderr,
+                "aether eval --calibrate: %s is a quantized blob: calibrate the f32 model "
+                "before `aether quantize`, which keeps its metadata\n",
+                o.model);
+        free(blob);
+        return CLI_EXIT_USAGE;
+    }
+    if (st == AETHER_OK &&
+        (rc = apply_metadata(&o, &view, quant ? &qview : NULL, &calibration)) != CLI_EXIT_OK) {
         free(blob);
         return rc;
     }
@@ -211,10 +230,20 @@ int cmd_eval(int argc, char **argv)
         o.head.q_heads = view.header.n_q_heads;
         o.head.kv_heads = view.header.n_kv_heads;
         o.head.head_dim = view.header.head_dim;
-        st = aether_model_create(&view, &o.head, AETHER_MODEL_COPY, &model);
+        if (!quant) {
+            st = aether_model_create(&view, &o.head, AETHER_MODEL_COPY, &model);
+        } else {
+            size_t qn = 0;
+            st = aether_qmodel_size(&qview, &o.head, &qn);
+            if (st == AETHER_OK && !(qbuf = malloc(qn)))
+                st = AETHER_ERR_NO_MEM;
+            if (st == AETHER_OK)
+                st = aether_qmodel_init(qbuf, qn, &qview, &o.head, &qmodel);
+        }
     }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether eval: %s: %s\n", o.model, aether_strerror(st));
+        free(qbuf);
         free(blob);
         return cli_exit_status(st);
     }
@@ -232,7 +261,8 @@ int cmd_eval(int argc, char **argv)
     for (r = 0; r < ds.n_recs; ++r)
         if (o.all || ds.recs[r].split == AETHER_SPLIT_VAL)
             n_win += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
-    st = aether_model_forward_workspace_size(model, o.tc.window, &need);
+    st = quant ? aether_qmodel_forward_workspace_size(qmodel, o.tc.window, &need)
+               : aether_model_forward_workspace_size(model, o.tc.window, &need);
     ws = st == AETHER_OK ? malloc(need) : NULL;
     if (ws && calib_set_init(&cs, C, n_win) != 0) {
         free(ws);
@@ -260,8 +290,9 @@ int cmd_eval(int argc, char **argv)
         for (k = 0; k < nw; ++k) {
             float logits[AETHER_TRAIN_MAX_CLASSES], distance = -1.0f;
             size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
-            st = aether_model_forward(model, rec->frames + k * o.tc.stride * o.input_dim, n,
-                                      o.tc.pool, logits, NULL, ws, need);
+            const float *x = rec->frames + k * o.tc.stride * o.input_dim;
+            st = quant ? aether_qmodel_forward(qmodel, x, n, o.tc.pool, logits, ws, need)
+                       : aether_model_forward(model, x, n, o.tc.pool, logits, NULL, ws, need);
             if (st != AETHER_OK) {
                 fprintf(stderr, "aether eval: %s: %s\n", rec->name, aether_strerror(st));
                 rc = cli_exit_status(st);
@@ -299,6 +330,7 @@ out:
     aether_dataset_free(&ds);
 out_model:
     aether_model_destroy(model);
+    free(qbuf);
     free(blob);
     return rc;
 }

@@ -43,6 +43,11 @@ typedef struct loaded {
     char *labels[256];
     size_t n_labels; /* 0 without labels metadata */
     char labels_buf[sizeof((model_meta *)0)->labels];
+    /* an RVNQ blob: the integer model (aether/quant.h) */
+    int quant;
+    aether_qblob_view qblob;
+    aether_qmodel *qmodel;
+    void *qmodel_mem;
 } loaded;
 
 static void model_usage(FILE *f, int stream)
@@ -60,6 +65,8 @@ static void model_usage(FILE *f, int stream)
                    "  reference kernels, whose logits `aether stream` reproduces bit for bit.\n");
     fprintf(f,
             "  FRAMES.npy: float32 [N, input_dim] (or [input_dim] for one frame).\n"
+            "  BLOB: an RVNE blob, or an RVNQ blob (aether quantize) for the integer\n"
+            "  model (int8 weights and K/V caches; stream evicts sliding or none).\n"
             "options:\n"
             "  Defaults come from the blob's metadata when it has them (labels, pooling,\n"
             "  backend, window, block); the options below override them.\n"
@@ -239,6 +246,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
 
 static void unload(loaded *l)
 {
+    free(l->qmodel_mem);
     aether_model_destroy(l->model);
     aether_npy_free(&l->frames);
     free(l->blob_bytes);
@@ -255,14 +263,29 @@ static int load(const model_opts *o, loaded *l)
     l->blob_bytes = cli_read_file(o->model_path, &len);
     if (!l->blob_bytes)
         return cli_read_error(o->model_path, errno);
-    st = aether_blob_parse(l->blob_bytes, len, &l->blob);
+    l->quant = aether_qblob_is(l->blob_bytes, len);
+    if (l->quant) {
+        st = aether_qblob_parse(l->blob_bytes, len, &l->qblob);
+        if (st != AETHER_OK) {
+            fprintf(stderr, "aether: %s: invalid quantized blob: %s (%s)\n", o->model_path,
+                    aether_strerror(st), aether_status_name(st));
+            return CLI_EXIT_MALFORMED;
+        }
+        if (model_meta_read_q(&l->qblob, &l->meta, err, sizeof err) != 0) {
+            fprintf(stderr, "aether: %s: %s\n", o->model_path, err);
+            return CLI_EXIT_MALFORMED;
+        }
+        l->blob.header = l->qblob.header;
+    } else {
+        st = aether_blob_parse(l->blob_bytes, len, &l->blob);
+    }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether: %s: invalid blob: %s (%s)\n", o->model_path,
                 aether_blob_reference_message(st), aether_status_name(st));
         return CLI_EXIT_MALFORMED;
     }
     /* An invalid model is left to the model loader's diagnostics. */
-    if (aether_blob_validate_model(&l->blob, NULL) == AETHER_OK &&
+    if (!l->quant && aether_blob_validate_model(&l->blob, NULL) == AETHER_OK &&
         model_meta_read(&l->blob, &l->meta, err, sizeof err) != 0) {
         fprintf(stderr, "aether: %s: %s\n", o->model_path, err);
         return CLI_EXIT_MALFORMED;
@@ -282,8 +305,17 @@ static int load(const model_opts *o, loaded *l)
         l->hc.block_size = l->meta.attn_block;
     l->pool = o->have_pool ? o->pool : l->meta.have_pool ? l->meta.pool : AETHER_POOL_LAST;
     /* The blob buffer stays alive until unload, so f32 weights are used in
-     * place. */
-    st = aether_model_create(&l->blob, &l->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &l->model);
+     * place (an RVNQ blob's always are). */
+    if (l->quant) {
+        size_t qn = 0;
+        st = aether_qmodel_size(&l->qblob, &l->hc, &qn);
+        if (st == AETHER_OK && !(l->qmodel_mem = malloc(qn)))
+            st = AETHER_ERR_NO_MEM;
+        if (st == AETHER_OK)
+            st = aether_qmodel_init(l->qmodel_mem, qn, &l->qblob, &l->hc, &l->qmodel);
+    } else {
+        st = aether_model_create(&l->blob, &l->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &l->model);
+    }
     if (st != AETHER_OK) {
         const char *msg = NULL;
         if (aether_head_config_validate(&l->hc, &msg) != AETHER_OK && msg) {
@@ -294,7 +326,21 @@ static int load(const model_opts *o, loaded *l)
                 aether_strerror(st), aether_status_name(st));
         return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;
     }
-    aether_model_get_info(l->model, &l->info);
+    if (l->quant) {
+        const aether_blob_header *h = aether_qmodel_header(l->qmodel);
+        memset(&l->info, 0, sizeof l->info);
+        l->info.input_dim = h->input_dim;
+        l->info.n_q_heads = h->n_q_heads;
+        l->info.n_kv_heads = h->n_kv_heads;
+        l->info.head_dim = h->head_dim;
+        l->info.n_layers = h->n_layers;
+        l->info.n_classes = h->n_classes;
+        l->info.input_norm = (h->flags & AETHER_BLOB_FLAG_INPUT_NORM) != 0;
+        l->info.borrowed = 1;
+        l->info.backend = aether_qmodel_head(l->qmodel)->backend;
+    } else {
+        aether_model_get_info(l->model, &l->info);
+    }
     if (l->meta.have_labels &&
         (!cli_split_labels(l->meta.labels, l->labels_buf, sizeof l->labels_buf, l->labels,
                            sizeof l->labels / sizeof l->labels[0], &l->n_labels) ||
@@ -430,8 +476,20 @@ int cmd_classify(int argc, char **argv)
      * classify == stream (last frame) equality exact. */
     if (!o.fast)
         aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    st = ws_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
-                          NULL);
+    if (l.quant) {
+        size_t need = 0;
+        void *ws = NULL;
+        st = aether_qmodel_forward_workspace_size(l.qmodel, l.n_frames, &need);
+        if (st == AETHER_OK && !(ws = malloc(need)))
+            st = AETHER_ERR_NO_MEM;
+        if (st == AETHER_OK)
+            st = aether_qmodel_forward(l.qmodel, (const float *)l.frames.data, l.n_frames, l.pool,
+                                       logits, ws, need);
+        free(ws);
+    } else {
+        st = ws_model_forward(l.model, (const float *)l.frames.data, l.n_frames, l.pool, logits,
+                              NULL);
+    }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether classify: %s (%s)\n", aether_strerror(st),
                 aether_status_name(st));
@@ -479,6 +537,8 @@ int cmd_stream(int argc, char **argv)
     model_opts o;
     loaded l;
     aether_model_session *s = NULL;
+    aether_qsession *qs = NULL;
+    void *qs_mem = NULL;
     aether_session_params sp = aether_model_session_params_default();
     float *logits = NULL;
     const float *frames;
@@ -494,14 +554,24 @@ int cmd_stream(int argc, char **argv)
         goto done;
     sp.capacity = o.capacity;
     sp.evict = o.evict;
-    st = aether_model_session_create(l.model, &sp, &s);
+    if (l.quant) {
+        size_t qn = 0;
+        st = aether_qsession_size(l.qmodel, sp.capacity, sp.evict, &qn);
+        if (st == AETHER_OK && !(qs_mem = malloc(qn)))
+            st = AETHER_ERR_NO_MEM;
+        if (st == AETHER_OK)
+            st = aether_qsession_init(qs_mem, qn, l.qmodel, sp.capacity, sp.evict, &qs);
+    } else {
+        st = aether_model_session_create(l.model, &sp, &s);
+    }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether stream: cannot create the session: %s (%s)%s\n",
                 aether_strerror(st), aether_status_name(st),
                 st == AETHER_ERR_INVALID_ARG
                     ? "; an evicting cache needs a capacity above its protected frames "
                       "(sliding: the global frame; scored: also window + 1 recent frames)"
-                    : "");
+                : st == AETHER_ERR_UNSUPPORTED ? "; an integer (RVNQ) model evicts sliding or none"
+                                               : "");
         rc = st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_USAGE;
         goto done;
     }
@@ -515,7 +585,8 @@ int cmd_stream(int argc, char **argv)
     for (t = 0; t < l.n_frames && rc == 0; ++t) {
         size_t am = 0;
         float top = 0, margin = 0;
-        st = aether_model_session_step(s, frames + t * in, logits, NULL);
+        st = qs ? aether_qsession_step(qs, frames + t * in, logits)
+                : aether_model_session_step(s, frames + t * in, logits, NULL);
         if (st != AETHER_OK) {
             /* A rejected frame leaves the session as it was: keep going. */
             rejected++;
@@ -545,7 +616,9 @@ int cmd_stream(int argc, char **argv)
             printf(",\"margin\":");
             print_float(margin, 1);
             printf(",\"evicted\":%s,\"logits\":",
-                   aether_model_session_evicted(s) ? "true" : "false");
+                   (qs ? aether_qsession_evicted(qs) : aether_model_session_evicted(s))
+                       ? "true"
+                       : "false");
             print_logits(logits, l.info.n_classes, 1);
             printf("}\n");
         } else {
@@ -565,6 +638,7 @@ done:
     rc = close_packets(pf, &o, rc);
     free(logits);
     aether_model_session_destroy(s);
+    free(qs_mem);
     unload(&l);
     return rc;
 }

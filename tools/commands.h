@@ -24,6 +24,7 @@ int cmd_csi(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_init_blob(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_packet(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_stream(int argc, char **argv);

@@ -9,10 +9,9 @@
 #include "textbuf.h"
 #include <math.h>
 
-int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap)
+static int from_typed(aether_status st, const aether_blob_model_meta *mp, model_meta *out,
+                      char *err, size_t err_cap)
 {
-    aether_blob_model_meta m;
-    aether_status st = aether_blob_model_meta_read(v, &m);
     size_t i, len = 0;
     memset(out, 0, sizeof *out);
     out->decision = aether_decision_params_default();
@@ -25,9 +24,9 @@ int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_
                  aether_strerror(st), aether_status_name(st));
         return -1;
     }
-    out->present = m.present;
-    for (i = 0; i < m.n_labels; ++i) {
-        const char *name = aether_blob_model_meta_label(&m, i);
+    out->present = mp->present;
+    for (i = 0; i < mp->n_labels; ++i) {
+        const char *name = aether_blob_model_meta_label(mp, i);
         size_t n = strlen(name);
         if (len + n + 2 > sizeof out->labels) {
             snprintf(err, err_cap, "metadata labels longer than %lu bytes",
@@ -39,38 +38,52 @@ int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_
         memcpy(out->labels + len, name, n + 1);
         len += n;
     }
-    out->have_labels = m.n_labels > 0;
-    out->have_pool = m.pool != AETHER_META_POOL_UNSET;
-    out->pool = m.pool == AETHER_META_POOL_MEAN ? AETHER_POOL_MEAN : AETHER_POOL_LAST;
-    out->have_window_frames = m.have_window_frames;
-    out->window_frames = m.window_frames;
-    out->have_window_stride = m.have_window_stride;
-    out->window_stride = m.window_stride;
-    out->have_attn_window = m.have_attn_window;
-    out->attn_window = m.attn_window;
-    out->have_attn_block = m.have_attn_block;
-    out->attn_block = m.attn_block;
-    out->have_input_dim = m.have_input_dim;
-    out->input_dim = m.input_dim;
-    out->have_calibration = m.have_temperature || m.have_unknown_below;
-    (void)aether_decision_params_from_meta(&m, &out->decision);
-    if (m.backend[0]) {
-        out->have_backend = aether_head_backend_parse(m.backend, &out->backend) == AETHER_OK;
+    out->have_labels = mp->n_labels > 0;
+    out->have_pool = mp->pool != AETHER_META_POOL_UNSET;
+    out->pool = mp->pool == AETHER_META_POOL_MEAN ? AETHER_POOL_MEAN : AETHER_POOL_LAST;
+    out->have_window_frames = mp->have_window_frames;
+    out->window_frames = mp->window_frames;
+    out->have_window_stride = mp->have_window_stride;
+    out->window_stride = mp->window_stride;
+    out->have_attn_window = mp->have_attn_window;
+    out->attn_window = mp->attn_window;
+    out->have_attn_block = mp->have_attn_block;
+    out->attn_block = mp->attn_block;
+    out->have_input_dim = mp->have_input_dim;
+    out->input_dim = mp->input_dim;
+    out->have_calibration = mp->have_temperature || mp->have_unknown_below || mp->have_ood_above;
+    (void)aether_decision_params_from_meta(mp, &out->decision);
+    if (mp->backend[0]) {
+        out->have_backend = aether_head_backend_parse(mp->backend, &out->backend) == AETHER_OK;
         if (!out->have_backend) {
             snprintf(err, err_cap, "metadata backend `%s` is not one this version knows",
-                     m.backend);
+                     mp->backend);
             return -1;
         }
     }
-    if (m.features[0]) {
-        out->have_recipe = aether_features_recipe_parse(m.features, &out->recipe) == AETHER_OK;
+    if (mp->features[0]) {
+        out->have_recipe = aether_features_recipe_parse(mp->features, &out->recipe) == AETHER_OK;
         if (!out->have_recipe) {
             snprintf(err, err_cap, "metadata features `%s` is not a recipe this version knows",
-                     m.features);
+                     mp->features);
             return -1;
         }
     }
     return 0;
+}
+
+int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap)
+{
+    aether_blob_model_meta m;
+    aether_status st = aether_blob_model_meta_read(v, &m);
+    return from_typed(st, &m, out, err, err_cap);
+}
+
+int model_meta_read_q(const aether_qblob_view *v, model_meta *out, char *err, size_t err_cap)
+{
+    aether_blob_model_meta m;
+    aether_status st = aether_qblob_model_meta_read(v, &m);
+    return from_typed(st, &m, out, err, err_cap);
 }
 
 int model_meta_format(char *buf, size_t cap, size_t *len, const char *labels, aether_pool pool,

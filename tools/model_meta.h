@@ -12,6 +12,7 @@
 #include "aether/decision.h"
 #include "aether/head.h"
 #include "aether/model.h"
+#include "aether/quant.h"
 
 typedef struct model_meta {
     int present; /* the blob has a metadata record */
@@ -30,6 +31,8 @@ typedef struct model_meta {
  * with the backend and recipe names resolved. Returns 0, or -1 with a
  * message in err. */
 int model_meta_read(const aether_blob_view *v, model_meta *out, char *err, size_t err_cap);
+/* The same for a parsed RVNQ blob (aether_qblob_model_meta_read). */
+int model_meta_read_q(const aether_qblob_view *v, model_meta *out, char *err, size_t err_cap);
 
 /* The calibrated fields of a decision line, after its "label" (or
  * "class"): `"decision":"<label, class index or unknown>","probability":P,

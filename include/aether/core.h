@@ -83,15 +83,17 @@ typedef enum aether_status {
     AETHER_ERR_BLOB_GQA = 46,
     AETHER_ERR_BLOB_DEGENERATE = 47,
     /* RVNE weight blob: model level */
-    AETHER_ERR_BLOB_ELEM_SIZE = 48,   /* payload not a multiple of the element size */
-    AETHER_ERR_BLOB_LAYOUT = 49,      /* payload size does not match declared shapes */
-    AETHER_ERR_BLOB_NONFINITE = 50,   /* NaN or Inf weight */
-    AETHER_ERR_BLOB_EXTENSION = 51,   /* unknown or malformed extension */
-    AETHER_ERR_BLOB_SHAPE = 52,       /* blob shape disagrees with the caller's */
-    AETHER_ERR_BLOB_METADATA = 53,    /* a known metadata key with an unusable value */
-    AETHER_ERR_BLOB_LABELS = 56,      /* metadata labels not one per class */
-    AETHER_ERR_BLOB_TEMPERATURE = 57, /* metadata temperature not in [1e-6, 1e6] */
-    AETHER_ERR_BLOB_THRESHOLD = 58,   /* metadata unknown_below / ood_above out of range */
+    AETHER_ERR_BLOB_ELEM_SIZE = 48, /* payload not a multiple of the element size */
+    AETHER_ERR_BLOB_LAYOUT = 49,    /* payload size does not match declared shapes */
+    AETHER_ERR_BLOB_NONFINITE = 50, /* NaN or Inf weight */
+    AETHER_ERR_BLOB_EXTENSION = 51, /* unknown or malformed extension */
+    AETHER_ERR_BLOB_SHAPE = 52,     /* blob shape disagrees with the caller's */
+    AETHER_ERR_BLOB_METADATA = 53,  /* a known metadata key with an unusable value */
+    /* quantized (RVNQ) blobs, aether/quant.h */
+    AETHER_ERR_QBLOB_SCALE = 54,      /* a scale outside its representable range */
+    AETHER_ERR_QBLOB_ZERO_POINT = 55, /* a zero point other than the format allows */
+    AETHER_ERR_QBLOB_RANGE = 56,      /* an int8 value or padding byte out of range */
+    AETHER_ERR_QBLOB_SHAPE = 57,      /* shape beyond the int32 accumulator bounds */
 
     /* classification packet 0xC5110007 */
     AETHER_ERR_PACKET_SIZE = 60,
@@ -112,6 +114,11 @@ typedef enum aether_status {
     /* sessions / tracks */
     AETHER_ERR_TRACK_NOT_FOUND = 80,
     AETHER_ERR_TRACKS_FULL = 81,
+
+    /* model metadata (aether/blob.h typed keys, aether/decision.h) */
+    AETHER_ERR_BLOB_LABELS = 90,      /* metadata labels not one per class */
+    AETHER_ERR_BLOB_TEMPERATURE = 91, /* metadata temperature not in [1e-6, 1e6] */
+    AETHER_ERR_BLOB_THRESHOLD = 92,   /* metadata unknown_below / ood_above out of range */
 
     AETHER_STATUS_COUNT
 } aether_status;

@@ -38,7 +38,7 @@ class NpyError(AetherError, ValueError):
 
 
 class BlobError(AetherError, ValueError):
-    """RVNE weight blob rejected (40-58)."""
+    """RVNE (40-53, metadata 90-92) or RVNQ quantized (54-57) weight blob rejected."""
 
 
 class PacketError(AetherError, ValueError):
@@ -102,9 +102,13 @@ _TABLE = {
     51: ("BlobExtensionError", BlobError),
     52: ("BlobShapeError", BlobError),
     53: ("BlobMetadataError", BlobError),
-    56: ("BlobLabelsError", BlobError),
-    57: ("BlobTemperatureError", BlobError),
-    58: ("BlobThresholdError", BlobError),
+    54: ("QBlobScaleError", BlobError),
+    55: ("QBlobZeroPointError", BlobError),
+    56: ("QBlobRangeError", BlobError),
+    57: ("QBlobShapeError", BlobError),
+    90: ("BlobLabelsError", BlobError),
+    91: ("BlobTemperatureError", BlobError),
+    92: ("BlobThresholdError", BlobError),
     60: ("PacketSizeError", PacketError),
     61: ("PacketMagicError", PacketError),
     62: ("PacketVersionError", PacketError),

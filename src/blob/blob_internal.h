@@ -12,4 +12,10 @@ aether_status aether_blob_meta_locate_(const unsigned char *payload, size_t payl
                                        size_t arrays_bytes, size_t *text_len,
                                        size_t *record_bytes);
 
+/* The known keys of a checked metadata view into *out (zeroed first):
+ * aether_blob_model_meta_read's rules with the header's n_classes and
+ * input_dim. Also used for RVNQ blobs (aether/quant.h). */
+aether_status aether_blob_model_meta_parse_(const aether_blob_metadata *m, size_t n_classes,
+                                           size_t input_dim, aether_blob_model_meta *out);
+
 #endif

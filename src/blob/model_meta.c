@@ -1,6 +1,7 @@
 /* The model metadata keys, typed (aether/blob.h). Reads the validated
  * key=value text once, so every front end applies the same checks. */
 #include "aether/blob.h"
+#include "blob_internal.h"
 
 #include <string.h>
 
@@ -211,22 +212,17 @@ static aether_status read_entry(const char *key, size_t key_len, const char *val
     return AETHER_OK; /* not a key of ours */
 }
 
-aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob_model_meta *out)
+aether_status aether_blob_model_meta_parse_(const aether_blob_metadata *m, size_t n_classes,
+                                            size_t input_dim, aether_blob_model_meta *out)
 {
-    aether_blob_metadata m;
     aether_status st;
     size_t i;
-    if (!v || !out)
-        return AETHER_ERR_NULL_ARG;
     memset(out, 0, sizeof *out);
-    st = aether_blob_metadata_get(v, &m);
-    if (st != AETHER_OK)
-        return st;
-    out->present = m.present;
-    for (i = 0; i < m.n_entries; ++i) {
+    out->present = m->present;
+    for (i = 0; i < m->n_entries; ++i) {
         const char *key, *val;
         size_t key_len, len;
-        st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
+        st = aether_blob_metadata_entry(m, i, &key, &key_len, &val, &len);
         if (st == AETHER_OK)
             st = read_entry(key, key_len, val, len, out);
         if (st != AETHER_OK) {
@@ -235,15 +231,26 @@ aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob
         }
     }
     st = AETHER_OK;
-    if (out->n_labels && out->n_labels != v->header.n_classes)
+    if (out->n_labels && out->n_labels != n_classes)
         st = AETHER_ERR_BLOB_LABELS;
-    else if (out->have_input_dim && out->input_dim != v->header.input_dim)
+    else if (out->have_input_dim && out->input_dim != input_dim)
         st = AETHER_ERR_BLOB_METADATA;
-    if (st != AETHER_OK) {
+    if (st != AETHER_OK)
         memset(out, 0, sizeof *out);
+    return st;
+}
+
+aether_status aether_blob_model_meta_read(const aether_blob_view *v, aether_blob_model_meta *out)
+{
+    aether_blob_metadata m;
+    aether_status st;
+    if (!v || !out)
+        return AETHER_ERR_NULL_ARG;
+    memset(out, 0, sizeof *out);
+    st = aether_blob_metadata_get(v, &m);
+    if (st != AETHER_OK)
         return st;
-    }
-    return AETHER_OK;
+    return aether_blob_model_meta_parse_(&m, v->header.n_classes, v->header.input_dim, out);
 }
 
 const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t i)

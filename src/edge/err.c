@@ -21,6 +21,7 @@ esp_err_t ruv_temporal_err_(aether_status st)
     case AETHER_ERR_BLOB_ELEM_SIZE:
     case AETHER_ERR_BLOB_LAYOUT:
     case AETHER_ERR_BLOB_SHAPE:
+    case AETHER_ERR_QBLOB_SHAPE:
         return ESP_ERR_INVALID_SIZE;
     case AETHER_ERR_BLOB_EXTENSION:
     case AETHER_ERR_UNSUPPORTED:
@@ -31,6 +32,9 @@ esp_err_t ruv_temporal_err_(aether_status st)
     case AETHER_ERR_BLOB_NONFINITE:
     case AETHER_ERR_BLOB_TEMPERATURE:
     case AETHER_ERR_BLOB_THRESHOLD:
+    case AETHER_ERR_QBLOB_SCALE:
+    case AETHER_ERR_QBLOB_ZERO_POINT:
+    case AETHER_ERR_QBLOB_RANGE:
     case AETHER_ERR_NULL_ARG:
     case AETHER_ERR_INVALID_ARG:
     case AETHER_ERR_NONFINITE:

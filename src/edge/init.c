@@ -35,6 +35,8 @@ typedef struct edge_plan {
     size_t window_bytes;     /* WINDOW */
     size_t sess_bytes;       /* STREAMING */
     aether_decision_params decision;
+    int quant; /* an RVNQ blob: the integer path */
+    edge_qplan q;
 } edge_plan;
 
 static esp_err_t check_config(const ruv_temporal_config_t *c)
@@ -87,8 +89,13 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     if (!weights || weights_len == 0 || input_dim == 0 || window_len == 0 || n_classes == 0)
         return ESP_ERR_INVALID_ARG;
     p->cfg = cfg ? *cfg : ruv_temporal_config_default();
+    p->decision = aether_decision_params_default(); /* an RVNQ blob: no calibration */
     if ((e = check_config(&p->cfg)) != ESP_OK)
         return e;
+    p->quant = aether_qblob_is(weights, weights_len);
+    if (p->quant)
+        return ruv_temporal_qplan_(weights, weights_len, input_dim, window_len, n_classes,
+                                   &p->cfg, &p->q);
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
@@ -134,6 +141,7 @@ typedef struct edge_parts {
     ruv_temporal_ctx_t *ctx;
     void *model_mem, *window_mem, *sess_mem;
     float *scratch_logits, *last_logits;
+    edge_qparts qx;
 } edge_parts;
 
 static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input_dim,
@@ -143,6 +151,13 @@ static aether_status layout(aether_arena *ar, const edge_plan *p, uint32_t input
     (void)window_len;
     memset(x, 0, sizeof *x);
     x->ctx = (ruv_temporal_ctx_t *)aether_arena_alloc(ar, 1, sizeof *x->ctx, AETHER_ALIGN);
+    if (p->quant) {
+        x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+        if (p->cfg.mode == RUV_TEMPORAL_MODE_STREAMING)
+            x->last_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
+        ruv_temporal_qlayout_(ar, &p->q, &p->cfg, &x->qx);
+        return ar->status;
+    }
     x->model_mem = aether_arena_alloc(ar, p->model_bytes, 1, AETHER_ALIGN);
     x->scratch_logits = (float *)aether_arena_alloc(ar, n_classes, sizeof(float), 16);
     if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
@@ -187,8 +202,9 @@ size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_
 }
 
 /* Place and initialise a planned context in buf[0, len). */
-static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input_dim,
-                       uint32_t window_len, uint32_t n_classes, ruv_temporal_ctx_t **out)
+static esp_err_t build(void *buf, size_t len, const edge_plan *p, const uint8_t *weights,
+                       uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
+                       ruv_temporal_ctx_t **out)
 {
     edge_parts x;
     aether_arena ar;
@@ -201,6 +217,16 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
         return ruv_temporal_err_(st);
     c = x.ctx;
     memset(c, 0, sizeof *c);
+    if (p->quant) {
+        esp_err_t e;
+        c->cfg = p->cfg;
+        c->input_dim = input_dim;
+        c->window_len = window_len;
+        c->n_classes = n_classes;
+        if ((e = ruv_temporal_qbuild_(c, &p->q, weights, &x.qx)) != ESP_OK)
+            return e;
+        goto done;
+    }
     st = aether_model_init(x.model_mem, p->model_bytes, &p->blob, &p->head, p->wmode, &c->model);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
@@ -210,6 +236,7 @@ static esp_err_t build(void *buf, size_t len, const edge_plan *p, uint32_t input
         st = aether_window_init(x.window_mem, p->window_bytes, c->model, &p->wp, &c->window);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
+done:
     c->cfg = p->cfg;
     c->input_dim = input_dim;
     c->window_len = window_len;
@@ -250,7 +277,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
         if (buf_len < need)
             return ESP_ERR_NO_MEM;
     }
-    return build(buf, buf_len, &p, input_dim, window_len, n_classes, out_ctx);
+    return build(buf, buf_len, &p, weights, input_dim, window_len, n_classes, out_ctx);
 }
 
 esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
@@ -284,7 +311,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
     buf = malloc(ar.used);
     if (!buf)
         return ESP_ERR_NO_MEM;
-    e = build(buf, ar.used, &p, input_dim, window_len, n_classes, out_ctx);
+    e = build(buf, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
     if (e != ESP_OK) {
         free(buf);
         return e;

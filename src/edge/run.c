@@ -34,6 +34,12 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
         return ESP_ERR_INVALID_ARG;
     if (!frame_finite(frame, ctx->input_dim))
         return ESP_ERR_INVALID_ARG;
+    if (ctx->quant) {
+        esp_err_t e = ruv_temporal_qpush_(ctx, frame);
+        if (e == ESP_OK)
+            count_frame(ctx);
+        return e;
+    }
     if (ctx->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
         st = aether_window_push(ctx->window, frame);
         if (st != AETHER_OK)
@@ -67,6 +73,8 @@ esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame)
 static esp_err_t classify_into(ruv_temporal_ctx_t *ctx, float *logits)
 {
     aether_status st;
+    if (ctx->quant)
+        return ruv_temporal_qclassify_(ctx, logits);
     if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
         if (ctx->broken)
             return ESP_ERR_INVALID_STATE;
@@ -95,7 +103,9 @@ esp_err_t ruv_temporal_reset(ruv_temporal_ctx_t *ctx)
 {
     if (!live(ctx))
         return ESP_ERR_INVALID_ARG;
-    if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
+    if (ctx->quant) {
+        ruv_temporal_qreset_(ctx);
+    } else if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
         aether_status st = aether_model_session_reset(ctx->session);
         if (st != AETHER_OK)
             return ruv_temporal_err_(st);
@@ -133,8 +143,19 @@ esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info
     aether_model_info mi;
     if (!live(ctx) || !out)
         return ESP_ERR_INVALID_ARG;
-    if (aether_model_get_info(ctx->model, &mi) != AETHER_OK)
+    if (ctx->quant) {
+        const aether_blob_header *h = aether_qmodel_header(ctx->qmodel);
+        if (!h)
+            return ESP_FAIL;
+        memset(&mi, 0, sizeof mi);
+        mi.n_q_heads = h->n_q_heads;
+        mi.n_kv_heads = h->n_kv_heads;
+        mi.head_dim = h->head_dim;
+        mi.n_layers = h->n_layers;
+        mi.borrowed = !ctx->qcopied;
+    } else if (aether_model_get_info(ctx->model, &mi) != AETHER_OK) {
         return ESP_FAIL;
+    }
     memset(out, 0, sizeof *out);
     out->mode = ctx->cfg.mode;
     out->pooling = ctx->cfg.pooling;
@@ -150,9 +171,11 @@ esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx, ruv_temporal_info
     if (ctx->cfg.mode == RUV_TEMPORAL_MODE_STREAMING) {
         uint64_t held = ctx->frames_total < ctx->window_len ? ctx->frames_total : ctx->window_len;
         out->frames_held = (uint32_t)held;
-        out->evicted = aether_model_session_evicted(ctx->session);
+        out->evicted = ctx->quant ? aether_qsession_evicted(ctx->qsession)
+                                  : aether_model_session_evicted(ctx->session);
     } else {
-        out->frames_held = (uint32_t)aether_window_held(ctx->window);
+        out->frames_held =
+            ctx->quant ? ctx->qheld : (uint32_t)aether_window_held(ctx->window);
     }
     out->ctx_bytes = ctx->bytes;
     return ESP_OK;

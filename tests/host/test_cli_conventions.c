@@ -33,7 +33,7 @@
 static const char *const k_commands[] = {
     "version", "conformance", "attn",     "bench",  "ab",  "csi",   "features", "init-blob",
     "inspect", "packet",      "classify", "stream", "run", "train", "eval",     "baseline",
-    "replay",  "serve"};
+    "replay",  "serve",       "quantize"};
 #define N_COMMANDS (sizeof k_commands / sizeof k_commands[0])
 
 /* Output of one run, kept for the checks after it. */
