@@ -349,7 +349,8 @@ void train_usage_common(FILE *f)
                "  --features LIST        feature indices the model sees, e.g. 1-5,11-15\n"
                "                         (others are masked through the blob's normalisation)\n"
                "  --backend sparse|dense --attn-window N (32) --block N (16)\n"
-               "  --recipe csi-v1|csi-v2|csi-v3 (csi-v1)  feature recipe (aether/features.h)\n"
+               "  --recipe csi-v1|csi-v2|csi-v3|csi-v4 (csi-v1)  feature recipe "
+               "(features.h)\n"
                "  options take --opt VALUE or --opt=VALUE\n"
                "validation: per class, the last val-frac of the recordings in recording-time\n"
                "order (npz collected_at, else the file name's timestamp).\n");

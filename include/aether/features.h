@@ -94,6 +94,33 @@
  * A tone's statistics restart when it was missing in the previous frame,
  * and all of a node's with its first frame or a kind change. Slots
  * 6+G+5.. (G > 5) keep the v1 deltas.
+ *
+ * Recipe v4 ("csi-v4") is v1 with a gain-free energy slot [0]; every other
+ * slot is v1's. In v1 every slot but the energy already reads the
+ * per-packet gain-normalised n_k, so a gain change leaves them unchanged
+ * (an exact x2 step bit for bit: a_k, their mean and n_k scale exactly).
+ * The energy ln(1 + P) instead jumps by about ln 4 at every x2 step of
+ * the ESP32-C3 receiver gain (up to ~48 % of packets in some sessions) and
+ * follows slow gain drift, so a model reading it learns each session's
+ * step rate and level, not the activity. v4 keeps only the part of the
+ * power that is neither:
+ *   L = ln P (P as in step 3; a frame with P = 0 leaves L_c unchanged);
+ *   d = L - L_prev, L_prev the node's last frame with P > 0;
+ *   a gain step: |d - ln 4| <= T or |d + ln 4| <= T, T =
+ *     AETHER_FEATURES_V4_STEP_TOL (0.25, a power ratio within about
+ *     x0.78..x1.28 of an exact x4), then d -= +-ln 4;
+ *   L_c += d (L_c = 0 at the node's first frame, so the absolute level of
+ *     the session is gone);
+ *   m = moving mean of L_c with weight max(a, 1/(c+1)) for the c-th frame
+ *     since the node's restart (c = 0, 1, ...; exact running mean at the
+ *     start, like v3), a = AETHER_FEATURES_V4_ALPHA (1/64, ~0.6 s at
+ *     100 packets/s), updated with this frame;
+ *   [0] = L_c - m: how far the gain-corrected power stands from its recent
+ *     level (0 on a node's first frame). A real power change of about x4
+ *     between two consecutive packets is removed with the steps; such a
+ *     change within 10 ms is not a movement of a person.
+ * With exact x2 amplitude steps inserted anywhere, every v4 slot is
+ * unchanged up to the rounding of ln (tests/test_features.c: within 1e-5).
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -133,20 +160,24 @@ enum {
 #define AETHER_FEATURES_V2_FLOOR 1e-3 /* log floor of the v2 features */
 #define AETHER_FEATURES_V3 3u
 #define AETHER_FEATURES_V3_EPS 1e-6 /* variance floor of the v3 ratios */
+#define AETHER_FEATURES_V4 4u
+#define AETHER_FEATURES_V4_STEP_TOL 0.25      /* |d -+ ln 4| of a gain step */
+#define AETHER_FEATURES_V4_ALPHA (1.0 / 64.0) /* slow mean of the v4 level */
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
     size_t max_nodes; /* distinct node_ids tracked at once, 1..256 */
-    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3 */
+    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3, _V4 */
 } aether_features_config;
 
 /* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
  * AETHER_FEATURES_V1}. */
 AETHER_API aether_features_config aether_features_config_default(void);
 
-/* Recipe name <-> selector: "csi-v1", "csi-v2", "csi-v3" (names blob metadata
- * stores under `features`). parse: INVALID_ARG for other names, NULL_ARG.
- * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", NULL for unknown values. */
+/* Recipe name <-> selector: "csi-v1" .. "csi-v4" (names blob metadata stores
+ * under `features`). parse: INVALID_ARG for other names, NULL_ARG.
+ * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", "csi-v4", NULL for unknown
+ * values. */
 AETHER_API aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
 AETHER_API const char *aether_features_recipe_name(unsigned recipe);
 
@@ -167,7 +198,7 @@ AETHER_API aether_status aether_features_create(const aether_features_config *cf
                                                 aether_features **out);
 AETHER_API void aether_features_destroy(aether_features *f);
 
-/* Recipe of this extractor, AETHER_FEATURES_V1, _V2 or _V3 (0 for NULL). */
+/* Recipe of this extractor, AETHER_FEATURES_V1 .. _V4 (0 for NULL). */
 AETHER_API unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
 AETHER_API size_t aether_features_dim(const aether_features *f);

@@ -32,11 +32,17 @@ typedef struct node_state {
     float white_s[N_TONES], white_l[N_TONES]; /* EMA of delta^2 / 2, alpha 1/8, 1/32 */
     double coh_p, coh_q;                      /* EMA of the adjacent-tone deviation sums */
     uint64_t coh_n;                           /* frames in the coherence EMA */
+    /* recipe v4: gain-step-corrected log power (see features.h) */
+    double v4_lp;    /* ln P of the node's last frame with P > 0 */
+    int v4_lp_ok;    /* v4_lp is set */
+    double v4_lc;    /* corrected level L_c */
+    double v4_m;     /* slow mean of L_c */
+    uint32_t v4_cnt; /* samples in v4_m */
 } node_state;
 
 struct aether_features {
     size_t dim;
-    unsigned recipe; /* AETHER_FEATURES_V1 / _V2 / _V3 */
+    unsigned recipe; /* AETHER_FEATURES_V1 .. _V4 */
     size_t groups;
     size_t max_nodes;
     node_state *nodes;
@@ -54,6 +60,7 @@ typedef struct frame_work {
     float group[N_TONES];
     unsigned char group_ok[N_TONES];
     int any_dphi;
+    double power; /* mean a_k^2 over the available tones */
 } frame_work;
 
 /* Block index of canonical tone p: 1..26 then 38..63. */
@@ -92,7 +99,7 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V3)
+        cfg->max_nodes > 256 || cfg->recipe > AETHER_FEATURES_V4)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
@@ -172,6 +179,8 @@ aether_status aether_features_recipe_parse(const char *name, unsigned *recipe)
         *recipe = AETHER_FEATURES_V2;
     else if (!strcmp(name, "csi-v3"))
         *recipe = AETHER_FEATURES_V3;
+    else if (!strcmp(name, "csi-v4"))
+        *recipe = AETHER_FEATURES_V4;
     else
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
@@ -183,7 +192,9 @@ const char *aether_features_recipe_name(unsigned recipe)
         return "csi-v1";
     if (recipe == AETHER_FEATURES_V2)
         return "csi-v2";
-    return recipe == AETHER_FEATURES_V3 ? "csi-v3" : NULL;
+    if (recipe == AETHER_FEATURES_V3)
+        return "csi-v3";
+    return recipe == AETHER_FEATURES_V4 ? "csi-v4" : NULL;
 }
 
 unsigned aether_features_recipe(const aether_features *f)
@@ -307,6 +318,7 @@ static void compute(const aether_features *f, const aether_csi_frame *fr, const 
         power /= (double)n_avail;
         sum /= (double)n_avail;
     }
+    w->power = power;
     out[AETHER_FEAT_ENERGY] = (float)log(1.0 + power);
 
     for (p = 0; p < N_TONES; ++p)
@@ -565,6 +577,40 @@ static void compute_v3(const aether_features *f, const frame_work *w, node_state
         out[base + p] = v3[p];
 }
 
+/* Recipe v4: the energy slot becomes the deviation of the gain-corrected
+ * log power from its slow mean (features.h). A change of ln P by
+ * +-ln 4 (a x2 amplitude step) within AETHER_FEATURES_V4_STEP_TOL is
+ * taken as a gain step and removed; the slow mean removes drift. */
+static void compute_v4(const frame_work *w, node_state *n, const node_state *prev, float *out)
+{
+    const double ln4 = 1.38629436111989061883;
+    double a;
+    if (!prev) {
+        n->v4_lp_ok = 0;
+        n->v4_lc = 0.0;
+        n->v4_m = 0.0;
+        n->v4_cnt = 0;
+    }
+    if (w->power > 0.0) {
+        double lp = log(w->power);
+        if (n->v4_lp_ok) {
+            double d = lp - n->v4_lp;
+            if (fabs(d - ln4) <= AETHER_FEATURES_V4_STEP_TOL)
+                d -= ln4;
+            else if (fabs(d + ln4) <= AETHER_FEATURES_V4_STEP_TOL)
+                d += ln4;
+            n->v4_lc += d;
+        }
+        n->v4_lp = lp;
+        n->v4_lp_ok = 1;
+    }
+    a = v3_alpha(AETHER_FEATURES_V4_ALPHA, n->v4_cnt);
+    n->v4_m += a * (n->v4_lc - n->v4_m);
+    if (n->v4_cnt < UINT32_MAX)
+        n->v4_cnt++;
+    out[AETHER_FEAT_ENERGY] = (float)(n->v4_lc - n->v4_m);
+}
+
 aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
                                       float *out, size_t out_len)
 {
@@ -601,6 +647,8 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         n->seen++;
     } else if (f->recipe == AETHER_FEATURES_V3) {
         compute_v3(f, &w, n, prev, out);
+    } else if (f->recipe == AETHER_FEATURES_V4) {
+        compute_v4(&w, n, prev, out);
     }
     n->used = 1;
     n->node_id = frame->node_id;

@@ -116,8 +116,8 @@ size_t aether_train_eval_windows(size_t n_frames, size_t window, size_t stride)
 
 static aether_status evaluate(const aether_train_net *net, const aether_train_recording *recs,
                               size_t n_recs, int split, size_t window, size_t stride,
-                              aether_pool pool, size_t *conf, double *loss_sum,
-                              size_t *n_windows, void *ws, size_t ws_len)
+                              aether_pool pool, size_t *conf, double *loss_sum, size_t *n_windows,
+                              void *ws, size_t ws_len)
 {
     size_t r, k, C, need = 0, count = 0;
     double lsum = 0.0;

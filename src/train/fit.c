@@ -197,9 +197,9 @@ static int better(double f1, double loss, double best_f1, double best_loss)
     return fabs(f1 - best_f1) <= 1e-12 && loss < best_loss;
 }
 
-static aether_status fit(aether_train_net *net, const aether_train_recording *recs,
-                         size_t n_recs, const aether_train_config *cfg,
-                         const aether_train_callbacks *cb, aether_train_result *out)
+static aether_status fit(aether_train_net *net, const aether_train_recording *recs, size_t n_recs,
+                         const aether_train_config *cfg, const aether_train_callbacks *cb,
+                         aether_train_result *out)
 {
     aether_train_config c;
     aether_train_rng rng;
