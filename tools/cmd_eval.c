@@ -28,6 +28,7 @@ static const struct option k_eval_options[] = {
 static const struct option k_baseline_options[] = {
     TRAIN_COMMON_OPTIONS,
     {"probe-means", no_argument, NULL, TOPT_PROBE_MEANS},
+    {"cv", required_argument, NULL, TOPT_CV},
     {"all", no_argument, NULL, TOPT_ALL},
     {"json", no_argument, NULL, TOPT_JSON},
     {NULL, 0, NULL, 0},
@@ -38,7 +39,8 @@ static void eval_usage(FILE *f)
     fprintf(f, "usage: aether eval --model MODEL.rvne [--data] DIR [--labels a,b,c] [options]\n"
                "  --model MODEL.rvne     blob to score (required)\n"
                "  --all                  score every recording, not only validation\n"
-               "  --per-file             correct windows of each recording\n"
+               "  --per-file             each recording's windows and its whole-recording\n"
+               "                         decisions (majority vote, mean probability)\n"
                "  --json                 machine-readable output\n"
                "  labels, pool, window, stride, attention config and feature recipe\n"
                "  default to the blob's metadata; options given here win\n");
@@ -49,6 +51,9 @@ static void baseline_usage(FILE *f)
 {
     fprintf(f, "usage: aether baseline [--data] DIR --labels a,b,c [options]\n"
                "  --probe-means          only per-subcarrier mean levels (session probe)\n"
+               "  --cv K                 K-fold cross-validation by time blocks inside the\n"
+               "                         training split, the folds of `aether train --cv K`\n"
+               "                         (the validation split is never read)\n"
                "  --all                  score every recording, not only validation\n"
                "  --json                 machine-readable output\n");
     train_usage_common(f);
@@ -65,6 +70,8 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
     rc = train_parse_options(&c, o, labels_required);
     if (rc < 0 && !strcmp(name, "eval") && !o->model)
         return cli_usage_error(&c, "--model MODEL.rvne is required");
+    if (rc < 0 && o->cv_folds == 1)
+        return cli_usage_error(&c, "--cv needs at least 2 folds");
     return rc;
 }
 
@@ -108,6 +115,40 @@ static int apply_metadata(train_opts *o, const aether_blob_view *v)
     return CLI_EXIT_OK;
 }
 
+/* psum[c] += softmax(logits)[c], in double. */
+static void add_softmax(const float *logits, size_t C, double *psum)
+{
+    double mx = (double)logits[0], z = 0.0, e[AETHER_TRAIN_MAX_CLASSES];
+    size_t c;
+    for (c = 1; c < C; ++c)
+        if ((double)logits[c] > mx)
+            mx = (double)logits[c];
+    for (c = 0; c < C; ++c) {
+        e[c] = exp((double)logits[c] - mx);
+        z += e[c];
+    }
+    for (c = 0; c < C; ++c)
+        psum[c] += e[c] / z;
+}
+
+/* One decision per recording: the class most windows chose (a tie goes to
+ * the tied class with the larger summed probability, then the lower
+ * index), and the class of the largest mean probability (lower index on a
+ * tie). */
+static void recording_decisions(const size_t *votes, const double *psum, size_t C,
+                                size_t *by_vote, size_t *by_prob)
+{
+    size_t c, v = 0, p = 0;
+    for (c = 1; c < C; ++c) {
+        if (votes[c] > votes[v] || (votes[c] == votes[v] && psum[c] > psum[v]))
+            v = c;
+        if (psum[c] > psum[p])
+            p = c;
+    }
+    *by_vote = v;
+    *by_prob = p;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     train_opts o;
@@ -118,6 +159,7 @@ int cmd_eval(int argc, char **argv)
     size_t len = 0, r, k, C, n_rec = 0, n_win = 0, need = 0;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
     void *ws = NULL;
+    train_rec_metrics recm;
     aether_status st;
     int rc;
 
@@ -153,6 +195,7 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     memset(conf, 0, sizeof conf);
+    memset(&recm, 0, sizeof recm);
     st = aether_model_forward_workspace_size(model, o.tc.window, &need);
     ws = st == AETHER_OK ? malloc(need) : NULL;
     if (!ws) {
@@ -165,13 +208,16 @@ int cmd_eval(int argc, char **argv)
      * head's kernel exactly as inference runs them */
     for (r = 0; r < ds.n_recs; ++r) {
         const aether_train_recording *rec = &ds.recs[r];
-        size_t nw, right = 0;
+        size_t nw, right = 0, votes[AETHER_TRAIN_MAX_CLASSES], by_vote, by_prob;
+        double psum[AETHER_TRAIN_MAX_CLASSES];
         if (!o.all && rec->split != AETHER_SPLIT_VAL)
             continue;
         n_rec++;
         nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
         if (o.per_file && !o.json)
             printf("%-44s %-12s", rec->name, ds.labels[rec->label]);
+        memset(votes, 0, sizeof votes);
+        memset(psum, 0, sizeof psum);
         for (k = 0; k < nw; ++k) {
             float logits[AETHER_TRAIN_MAX_CLASSES];
             size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
@@ -188,13 +234,20 @@ int cmd_eval(int argc, char **argv)
             conf[rec->label * C + best]++;
             n_win++;
             right += best == rec->label;
+            votes[best]++;
+            add_softmax(logits, C, psum);
             if (o.per_file && !o.json)
                 printf(" %c", best == rec->label ? '.' : (char)('0' + best % 10));
         }
+        recording_decisions(votes, psum, C, &by_vote, &by_prob);
+        recm.vote[rec->label * C + by_vote]++;
+        recm.mean_prob[rec->label * C + by_prob]++;
+        recm.have_mean_prob = 1;
         if (o.per_file && !o.json)
-            printf("   %zu/%zu\n", right, nw);
+            printf("   %zu/%zu  vote %s  mean-p %s\n", right, nw, ds.labels[by_vote],
+                   ds.labels[by_prob]);
     }
-    train_print_metrics(&o, &ds, "model", conf, n_rec, n_win);
+    train_print_metrics(&o, &ds, "model", conf, n_rec, n_win, &recm);
     rc = CLI_EXIT_OK;
 out:
     free(ws);
@@ -266,16 +319,80 @@ static void summary(const float *tones, size_t n, int probe_means, float *out)
     }
 }
 
+/* Fit the regression on the windows of the recordings with bit 1 of use[r]
+ * and score those with bit 2: window confusion into conf, majority vote per
+ * recording into recm; counts added to *n_rec, *n_win. */
+static aether_status fit_and_score(const train_opts *o, const aether_dataset *ds, const int *use,
+                                   size_t *conf, train_rec_metrics *recm, size_t *n_rec,
+                                   size_t *n_win)
+{
+    aether_logreg lr;
+    float *x = NULL, row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
+    size_t *y = NULL, n = 0, cap = 0, r, k, D = summary_dim(o->probe_means), C = ds->n_classes;
+    aether_status st;
+    for (r = 0; r < ds->n_recs; ++r)
+        if (use[r] & 1)
+            cap += aether_train_eval_windows(ds->recs[r].n_frames, o->tc.window, o->tc.stride);
+    x = (float *)malloc((cap ? cap : 1) * D * sizeof(float));
+    y = (size_t *)malloc((cap ? cap : 1) * sizeof(size_t));
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return AETHER_ERR_NO_MEM;
+    }
+    for (r = 0; r < ds->n_recs; ++r) {
+        const aether_train_recording *rec = &ds->recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
+        if (!(use[r] & 1))
+            continue;
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o->tc.window ? rec->n_frames : o->tc.window;
+            summary(ds->tones[r] + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means,
+                    x + n * D);
+            y[n++] = rec->label;
+        }
+    }
+    st = aether_logreg_fit(&lr, x, y, n, D, C, 1e-3f, 500);
+    free(x);
+    free(y);
+    if (st != AETHER_OK)
+        return st;
+    for (r = 0; r < ds->n_recs; ++r) {
+        const aether_train_recording *rec = &ds->recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
+        size_t votes[AETHER_TRAIN_MAX_CLASSES], c, best = 0;
+        if (!(use[r] & 2))
+            continue;
+        (*n_rec)++;
+        memset(votes, 0, sizeof votes);
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o->tc.window ? rec->n_frames : o->tc.window, p;
+            summary(ds->tones[r] + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means,
+                    row);
+            p = aether_logreg_predict(&lr, row);
+            conf[rec->label * C + p]++;
+            votes[p]++;
+            (*n_win)++;
+        }
+        for (c = 1; c < C; ++c) /* a tie goes to the lower index */
+            if (votes[c] > votes[best])
+                best = c;
+        recm->vote[rec->label * C + best]++;
+    }
+    aether_logreg_free(&lr);
+    return AETHER_OK;
+}
+
 int cmd_baseline(int argc, char **argv)
 {
     train_opts o;
     aether_dataset ds;
-    aether_logreg lr;
-    float *x = NULL;
-    size_t *y = NULL, n = 0, cap = 0, r, k, D, C, n_rec = 0, n_win = 0;
+    size_t r, f, C, K, n_rec = 0, n_win = 0, *fold = NULL;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
-    float row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
-    aether_status st;
+    train_rec_metrics recm;
+    int *use = NULL;
+    const char *what;
+    aether_status st = AETHER_OK;
     int rc;
 
     if ((rc = parse(argc, argv, "baseline", k_baseline_options, baseline_usage, 1, &o)) >= 0)
@@ -286,58 +403,54 @@ int cmd_baseline(int argc, char **argv)
         aether_dataset_free(&ds);
         return rc;
     }
-    D = summary_dim(o.probe_means);
     C = ds.n_classes;
-    for (r = 0; r < ds.n_recs; ++r)
-        if (ds.recs[r].split == AETHER_SPLIT_TRAIN)
-            cap += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
-    x = (float *)malloc((cap ? cap : 1) * D * sizeof(float));
-    y = (size_t *)malloc((cap ? cap : 1) * sizeof(size_t));
-    if (!x || !y) {
-        fprintf(stderr, "aether baseline: %s\n", aether_strerror(AETHER_ERR_NO_MEM));
-        rc = CLI_EXIT_FAILED;
-        goto out;
-    }
-    for (r = 0; r < ds.n_recs; ++r) {
-        const aether_train_recording *rec = &ds.recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
-        if (rec->split != AETHER_SPLIT_TRAIN)
-            continue;
-        for (k = 0; k < nw; ++k) {
-            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
-            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
-                    x + n * D);
-            y[n++] = rec->label;
+    K = o.cv_folds;
+    what = o.probe_means ? "mean-level probe" : "baseline";
+    memset(conf, 0, sizeof conf);
+    memset(&recm, 0, sizeof recm);
+    use = (int *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(int));
+    fold = (size_t *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(size_t));
+    if (!use || !fold) {
+        st = AETHER_ERR_NO_MEM;
+    } else if (K == 0) {
+        for (r = 0; r < ds.n_recs; ++r)
+            use[r] = (ds.recs[r].split == AETHER_SPLIT_TRAIN ? 1 : 0) |
+                     (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
+        st = fit_and_score(&o, &ds, use, conf, &recm, &n_rec, &n_win);
+    } else {
+        train_cv_assign_folds(&ds, K, fold);
+        for (f = 0; f < K && st == AETHER_OK; ++f) {
+            size_t fconf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nr = 0, nw = 0, k;
+            train_rec_metrics frec;
+            aether_metrics m;
+            memset(fconf, 0, sizeof fconf);
+            memset(&frec, 0, sizeof frec);
+            for (r = 0; r < ds.n_recs; ++r)
+                use[r] = ds.recs[r].split != AETHER_SPLIT_TRAIN ? 0 : fold[r] == f ? 2 : 1;
+            st = fit_and_score(&o, &ds, use, fconf, &frec, &nr, &nw);
+            if (st != AETHER_OK)
+                break;
+            aether_metrics_compute(fconf, C, &m);
+            if (!o.json)
+                printf("fold %zu: %zu recordings, %zu windows, accuracy %.4f  macro-F1 %.4f\n",
+                       f + 1, nr, nw, m.accuracy, m.macro_f1);
+            for (k = 0; k < C * C; ++k) {
+                conf[k] += fconf[k];
+                recm.vote[k] += frec.vote[k];
+            }
+            n_rec += nr;
+            n_win += nw;
         }
     }
-    st = aether_logreg_fit(&lr, x, y, n, D, C, 1e-3f, 500);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether baseline: %s\n", aether_strerror(st));
         rc = cli_exit_status(st);
-        goto out;
+    } else {
+        train_print_metrics(&o, &ds, what, conf, n_rec, n_win, &recm);
+        rc = CLI_EXIT_OK;
     }
-    memset(conf, 0, sizeof conf);
-    for (r = 0; r < ds.n_recs; ++r) {
-        const aether_train_recording *rec = &ds.recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
-        if (!o.all && rec->split != AETHER_SPLIT_VAL)
-            continue;
-        n_rec++;
-        for (k = 0; k < nw; ++k) {
-            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
-            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
-                    row);
-            conf[rec->label * C + aether_logreg_predict(&lr, row)]++;
-            n_win++;
-        }
-    }
-    train_print_metrics(&o, &ds, o.probe_means ? "mean-level probe" : "baseline", conf, n_rec,
-                        n_win);
-    aether_logreg_free(&lr);
-    rc = CLI_EXIT_OK;
-out:
-    free(x);
-    free(y);
+    free(use);
+    free(fold);
     aether_dataset_free(&ds);
     return rc;
 }

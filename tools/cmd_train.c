@@ -251,7 +251,7 @@ int cmd_train(int argc, char **argv)
         printf("kept epoch %zu of %zu; wrote %s (%zu bytes) in %.1fs\n", res.best_epoch,
                res.epochs_run, o.out, bytes, now_s() - pr.t0);
         if (nv)
-            train_print_metrics(&o, &ds, "model", conf, nv, nw);
+            train_print_metrics(&o, &ds, "model", conf, nv, nw, NULL);
     }
     rc = CLI_EXIT_OK;
 out:

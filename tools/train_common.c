@@ -508,8 +508,41 @@ int train_require_training(const train_opts *o, const aether_dataset *ds, const 
 
 /* ---------- metrics ---------- */
 
+static void json_confusion(const size_t *conf, size_t C)
+{
+    size_t i, j;
+    printf("\"confusion\":[");
+    for (i = 0; i < C; ++i) {
+        printf("%s[", i ? "," : "");
+        for (j = 0; j < C; ++j)
+            printf("%s%zu", j ? "," : "", conf[i * C + j]);
+        printf("]");
+    }
+    printf("]");
+}
+
+/* One whole-recording block: JSON members, or two text lines. */
+static void print_rec_block(const train_opts *o, const char *key, const char *title,
+                            const size_t *conf, size_t C)
+{
+    aether_metrics m;
+    size_t i;
+    aether_metrics_compute(conf, C, &m);
+    if (o->json) {
+        printf(",\"%s\":{\"accuracy\":%.6f,\"macro_f1\":%.6f,", key, m.accuracy, m.macro_f1);
+        json_confusion(conf, C);
+        printf("}");
+        return;
+    }
+    printf("  %-26s accuracy %.4f   macro-F1 %.4f   confusion", title, m.accuracy, m.macro_f1);
+    for (i = 0; i < C * C; ++i)
+        printf("%s%zu", i % C ? " " : (i ? " | " : " "), conf[i]);
+    printf("\n");
+}
+
 void train_print_metrics(const train_opts *o, const aether_dataset *ds, const char *what,
-                         const size_t *conf, size_t n_rec, size_t n_win)
+                         const size_t *conf, size_t n_rec, size_t n_win,
+                         const train_rec_metrics *rec)
 {
     aether_metrics m;
     size_t C = ds->n_classes, i, j;
@@ -517,7 +550,11 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
     if (o->json) {
         printf("{\"what\":\"%s\",\"split\":\"%s\",\"recordings\":%zu,\"windows\":%zu,"
                "\"accuracy\":%.6f,\"macro_f1\":%.6f,\"labels\":[",
-               what, o->all ? "all" : "val", n_rec, n_win, m.accuracy, m.macro_f1);
+               what,
+               o->cv_folds ? "cv"
+               : o->all    ? "all"
+                           : "val",
+               n_rec, n_win, m.accuracy, m.macro_f1);
         for (i = 0; i < C; ++i)
             printf("%s\"%s\"", i ? "," : "", ds->labels[i]);
         printf("],\"recall\":{");
@@ -526,18 +563,23 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
         printf("},\"f1\":{");
         for (i = 0; i < C; ++i)
             printf("%s\"%s\":%.6f", i ? "," : "", ds->labels[i], m.f1[i]);
-        printf("},\"confusion\":[");
-        for (i = 0; i < C; ++i) {
-            printf("%s[", i ? "," : "");
-            for (j = 0; j < C; ++j)
-                printf("%s%zu", j ? "," : "", conf[i * C + j]);
-            printf("]");
+        printf("},");
+        json_confusion(conf, C);
+        if (rec) {
+            print_rec_block(o, "recording_vote", "", rec->vote, C);
+            if (rec->have_mean_prob)
+                print_rec_block(o, "recording_mean_prob", "", rec->mean_prob, C);
         }
-        printf("]}\n");
+        printf("}\n");
         return;
     }
-    printf("%s on %s: %zu recordings, %zu windows\n", what,
-           o->all ? "every recording" : "the time-based validation split", n_rec, n_win);
+    if (o->cv_folds)
+        printf("%s on %zu-fold time-block cross-validation (every training recording held out "
+               "once): %zu recordings, %zu windows\n",
+               what, o->cv_folds, n_rec, n_win);
+    else
+        printf("%s on %s: %zu recordings, %zu windows\n", what,
+               o->all ? "every recording" : "the time-based validation split", n_rec, n_win);
     printf("  accuracy %.4f   macro-F1 %.4f\n  recall:", m.accuracy, m.macro_f1);
     for (i = 0; i < C; ++i)
         printf("  %s %.3f", ds->labels[i], m.recall[i]);
@@ -550,6 +592,12 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
         for (j = 0; j < C; ++j)
             printf(" %12zu", conf[i * C + j]);
         printf("\n");
+    }
+    if (rec) {
+        printf("  whole recordings (%zu), one decision each (confusion rows: true):\n", n_rec);
+        print_rec_block(o, "", "majority vote of windows", rec->vote, C);
+        if (rec->have_mean_prob)
+            print_rec_block(o, "", "largest mean probability", rec->mean_prob, C);
     }
 }
 

@@ -133,10 +133,28 @@ int train_load_data(const train_opts *o, const char *cmd, aether_dataset *ds);
  * message (every label folder empty, or only validation recordings). */
 int train_require_training(const train_opts *o, const aether_dataset *ds, const char *cmd);
 
+/* Whole-recording decisions: C x C confusions over recordings (rows true),
+ * one decision per recording by majority vote of its windows and by the
+ * largest mean probability. */
+typedef struct train_rec_metrics {
+    size_t vote[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t mean_prob[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    int have_mean_prob; /* 0: the scorer gives classes only (vote alone) */
+} train_rec_metrics;
+
+/* Cross-validation folds of the TRAIN recordings (others get (size_t)-1):
+ * per class, in (time, name) order, rank i of n goes to fold i * K / n, so
+ * every fold is a contiguous block of time of every class. */
+void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold);
+
 /* Accuracy, macro-F1, recall per class and the confusion matrix (or one
- * JSON line with --json). what: "model", "baseline", ... */
+ * JSON line with --json; "split" is "val", "all" or, with o->cv_folds,
+ * "cv"). what: "model", "baseline", ... rec (optional):
+ * the whole-recording metrics too (JSON keys "recording_vote" and
+ * "recording_mean_prob", each with accuracy, macro_f1 and confusion). */
 void train_print_metrics(const train_opts *o, const aether_dataset *ds, const char *what,
-                         const size_t *conf, size_t n_rec, size_t n_win);
+                         const size_t *conf, size_t n_rec, size_t n_win,
+                         const train_rec_metrics *rec);
 
 /* A randomised network of the options' shape with the input normalisation
  * of the recordings' TRAIN split; sets tc->const_feature for odd dims. */

@@ -27,7 +27,7 @@ static int rec_earlier(const aether_train_recording *a, const aether_train_recor
 /* Fold of each TRAIN recording: per class, in (time, name) order, rank i of
  * n goes to fold i * K / n, so every fold is a contiguous block of time and
  * holds recordings of every class that has at least K. */
-static void assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
+void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
 {
     size_t r, q, c;
     for (r = 0; r < ds->n_recs; ++r) {
@@ -158,7 +158,7 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
     if (o->cv_field >= 0)
         K = assign_field_folds(ds, o->cv_field, fold);
     else
-        assign_folds(ds, K, fold);
+        train_cv_assign_folds(ds, K, fold);
     if (K < 2) {
         fprintf(stderr, "aether train --cv: the training split gives fewer than 2 folds\n");
         free(fold);
