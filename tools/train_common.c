@@ -635,6 +635,9 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
         inv[o->input_dim - 1] = 1.0f;
         tc->const_feature = (long)o->input_dim - 1;
     }
+    /* --aug-scale rescales the energy slot as ln(1 + s^2 P); csi-v4's slot
+     * [0] does not change with a constant gain, so nothing is rescaled */
+    tc->energy_feature = o->recipe == AETHER_FEATURES_V4 ? -1 : AETHER_FEAT_ENERGY;
     if (st == AETHER_OK)
         st = aether_train_net_set_norm(net, mean, inv);
     if (st != AETHER_OK) {
