@@ -216,6 +216,9 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_MODEL:
         o->model = v;
         return -1;
+    case TOPT_CV_SCORE_DATA:
+        o->cv_score_data = v;
+        return -1;
     case TOPT_LABELS:
         o->labels_arg = v;
         return -1;

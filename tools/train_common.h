@@ -28,8 +28,9 @@ typedef struct train_opts {
     size_t input_dim, layers, heads, kv_heads, head_dim;
     double val_frac;
     int json, all, quiet, probe_means, have_window, have_stride, per_file;
-    size_t cv_folds;   /* train --cv K: cross-validation inside the training split */
-    long cv_field;     /* --cv-field N: folds by the N-th '_' field of the file name */
+    size_t cv_folds;           /* train --cv K: cross-validation inside the training split */
+    long cv_field;             /* --cv-field N: folds by the N-th '_' field of the file name */
+    const char *cv_score_data; /* --cv-score-data DIR: held-out copies scored too */
     size_t trim_start; /* --trim-start N: frames dropped from each training recording's start */
     int have_pool, have_attn_window, have_block, have_backend, have_recipe;
     unsigned recipe; /* feature recipe, AETHER_FEATURES_V1 / _V2 / _V3 */
@@ -77,6 +78,7 @@ enum {
     TOPT_KEEP_LAST,
     TOPT_CV,
     TOPT_CV_FIELD,
+    TOPT_CV_SCORE_DATA,
     TOPT_QUIET,
     /* eval and baseline */
     TOPT_MODEL,
