@@ -541,6 +541,37 @@ static void test_cross_validation(void)
     CHECK(out && !strstr(out, "still_02_"));
     CHECK(out && strstr(out, "still_00_") && strstr(out, "moving_01_"));
     free(out);
+    {
+        /* --cv-score-data on the same folder scores every held-out recording
+         * the same way twice */
+        const char *b[] = {"train",
+                           "--data=data",
+                           "--labels=still,moving",
+                           "--cv=2",
+                           "--input-dim=16",
+                           "--window=16",
+                           "--stride=8",
+                           "--epochs=2",
+                           "--batch=8",
+                           "--cv-score-data=data",
+                           NULL};
+        const char *bad[] = {"train",        "--data=data",          "--labels=still,moving",
+                             "--out=x.rvne", "--cv-score-data=data", NULL};
+        const char *p, *q;
+        char acc[64];
+        out = run_out(b, 0);
+        p = out ? strstr(out, "pooled accuracy ") : NULL;
+        q = out ? strstr(out, "cv score-data data: pooled accuracy ") : NULL;
+        CHECK_MSG(p && q, "cv score-data: %.600s", out ? out : "");
+        if (p && q) {
+            snprintf(acc, sizeof acc, "%.6s", p + strlen("pooled accuracy "));
+            CHECK_MSG(!strncmp(q + strlen("cv score-data data: pooled accuracy "), acc, 6),
+                      "%.600s", out);
+        }
+        CHECK(out && strstr(out, "windows right   score-data "));
+        free(out);
+        expect(bad, 2, "--cv-score-data needs --cv K or --cv-field N");
+    }
 }
 
 static void test_missing_folders(void)
