@@ -95,32 +95,42 @@
  * and all of a node's with its first frame or a kind change. Slots
  * 6+G+5.. (G > 5) keep the v1 deltas.
  *
- * Recipe v4 ("csi-v4") is v1 with a gain-free energy slot [0]; every other
- * slot is v1's. In v1 every slot but the energy already reads the
- * per-packet gain-normalised n_k, so a gain change leaves them unchanged
- * (an exact x2 step bit for bit: a_k, their mean and n_k scale exactly).
- * The energy ln(1 + P) instead jumps by about ln 4 at every x2 step of
- * the ESP32-C3 receiver gain (up to ~48 % of packets in some sessions) and
- * follows slow gain drift, so a model reading it learns each session's
- * step rate and level, not the activity. v4 keeps only the part of the
- * power that is neither:
- *   L = ln P (P as in step 3; a frame with P = 0 leaves L_c unchanged);
- *   d = L - L_prev, L_prev the node's last frame with P > 0;
- *   a gain step: |d - ln 4| <= T or |d + ln 4| <= T, T =
- *     AETHER_FEATURES_V4_STEP_TOL (0.25, a power ratio within about
- *     x0.78..x1.28 of an exact x4), then d -= +-ln 4;
- *   L_c += d (L_c = 0 at the node's first frame, so the absolute level of
- *     the session is gone);
+ * Recipe v4 ("csi-v4") is v1 computed on gain-equalised packets, with a
+ * gain-free energy slot [0]. The ESP32-C3 receiver switches its gain by
+ * exactly x2 between packets (up to ~48 % of packets in some sessions).
+ * v1's per-packet normalisation n_k cancels the scale of a step, but not
+ * all of it: the energy ln(1 + P) jumps by about ln 4, and a packet at the
+ * lower level carries twice the relative quantisation noise of int8 I/Q,
+ * which the frame-to-frame slots ([2], [5], the group deltas) read as
+ * movement. A model reading v1 therefore learns each session's step rate
+ * and level, not the activity. v4 follows the gain per node:
+ *   P as in step 3 on the frame as received; L = ln P; d = L - L_prev,
+ *     L_prev of the node's last frame with P > 0 (a frame with P = 0
+ *     changes nothing below);
+ *   a gain step: |d - ln 4| <= T (up) or |d + ln 4| <= T (down), T =
+ *     AETHER_FEATURES_V4_STEP_TOL (0.45; in the C3 recordings consecutive
+ *     packets differ by |d| < 0.5 or 0.9 < |d| < 1.9, nothing between);
+ *     then d -= +-ln 4, and the gain level g (0 at the node's first frame)
+ *     moves by +-1 within 0..AETHER_FEATURES_V4_MAX_LEVEL (3); a step down
+ *     at g = 0 is a new lowest level (g stays 0);
+ *   L_c += d (L_c = 0 at the node's first frame: the session's absolute
+ *     level is gone);
+ *   raw frames with g > 0: every I/Q value of the first 64 pairs is
+ *     divided by 2^g, rounded half away from zero, before steps 2-7, so
+ *     each packet has the quantisation of the lowest level (amplitude
+ *     frames are used as given: the normalisation removes their scale);
+ *   slots [1..D) are v1's arithmetic on that frame;
  *   m = moving mean of L_c with weight max(a, 1/(c+1)) for the c-th frame
  *     since the node's restart (c = 0, 1, ...; exact running mean at the
- *     start, like v3), a = AETHER_FEATURES_V4_ALPHA (1/64, ~0.6 s at
- *     100 packets/s), updated with this frame;
+ *     start, like v3), a = AETHER_FEATURES_V4_ALPHA (1/64, ~0.6 s at 100
+ *     packets/s), updated with this frame;
  *   [0] = L_c - m: how far the gain-corrected power stands from its recent
- *     level (0 on a node's first frame). A real power change of about x4
- *     between two consecutive packets is removed with the steps; such a
- *     change within 10 ms is not a movement of a person.
- * With exact x2 amplitude steps inserted anywhere, every v4 slot is
- * unchanged up to the rounding of ln (tests/test_features.c: within 1e-5).
+ *     level (0 on a node's first frame).
+ * What it costs: a real power change of about x4 between two consecutive
+ * packets (10 ms) is taken for a step; high-gain packets lose one bit. With
+ * exact x2 steps inserted into a sequence (doubled I/Q), every v4 slot is
+ * unchanged (the energy slot up to the rounding of ln; tests/test_features.c
+ * checks 1e-5).
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -161,7 +171,8 @@ enum {
 #define AETHER_FEATURES_V3 3u
 #define AETHER_FEATURES_V3_EPS 1e-6 /* variance floor of the v3 ratios */
 #define AETHER_FEATURES_V4 4u
-#define AETHER_FEATURES_V4_STEP_TOL 0.25      /* |d -+ ln 4| of a gain step */
+#define AETHER_FEATURES_V4_STEP_TOL 0.45      /* |d -+ ln 4| of a gain step */
+#define AETHER_FEATURES_V4_MAX_LEVEL 3u       /* highest gain level g followed */
 #define AETHER_FEATURES_V4_ALPHA (1.0 / 64.0) /* slow mean of the v4 level */
 
 typedef struct aether_features_config {

@@ -38,6 +38,7 @@ typedef struct node_state {
     double v4_lc;    /* corrected level L_c */
     double v4_m;     /* slow mean of L_c */
     uint32_t v4_cnt; /* samples in v4_m */
+    unsigned v4_g;   /* gain level: x2 steps above the lowest level seen */
 } node_state;
 
 struct aether_features {
@@ -60,7 +61,6 @@ typedef struct frame_work {
     float group[N_TONES];
     unsigned char group_ok[N_TONES];
     int any_dphi;
-    double power; /* mean a_k^2 over the available tones */
 } frame_work;
 
 /* Block index of canonical tone p: 1..26 then 38..63. */
@@ -318,7 +318,6 @@ static void compute(const aether_features *f, const aether_csi_frame *fr, const 
         power /= (double)n_avail;
         sum /= (double)n_avail;
     }
-    w->power = power;
     out[AETHER_FEAT_ENERGY] = (float)log(1.0 + power);
 
     for (p = 0; p < N_TONES; ++p)
@@ -577,34 +576,84 @@ static void compute_v3(const aether_features *f, const frame_work *w, node_state
         out[base + p] = v3[p];
 }
 
-/* Recipe v4: the energy slot becomes the deviation of the gain-corrected
- * log power from its slow mean (features.h). A change of ln P by
- * +-ln 4 (a x2 amplitude step) within AETHER_FEATURES_V4_STEP_TOL is
- * taken as a gain step and removed; the slow mean removes drift. */
-static void compute_v4(const frame_work *w, node_state *n, const node_state *prev, float *out)
+/* Mean power of the canonical tones the frame has, in double (step 3). */
+static double frame_power(const aether_csi_frame *fr)
+{
+    size_t p, c = 0;
+    double s = 0.0;
+    for (p = 0; p < N_TONES; ++p) {
+        size_t k = tone_index(p);
+        if (k >= fr->n_pairs)
+            continue;
+        if (fr->kind == AETHER_CSI_RAW_IQ) {
+            double im = (double)fr->iq[2 * k], re = (double)fr->iq[2 * k + 1];
+            s += im * im + re * re;
+        } else {
+            s += (double)fr->amp[k] * (double)fr->amp[k];
+        }
+        c++;
+    }
+    return c ? s / (double)c : 0.0;
+}
+
+/* Recipe v4, before the frame's features: follow the receiver gain
+ * (features.h). A change of ln P by +-ln 4 (a x2 amplitude step) within
+ * AETHER_FEATURES_V4_STEP_TOL is a gain step: it moves the gain level g by
+ * one and is removed from the corrected level L_c. Returns g, the number of
+ * x2 steps this frame sits above the lowest level seen since the node's
+ * restart. */
+static unsigned v4_track_gain(const aether_csi_frame *fr, node_state *n, const node_state *prev)
 {
     const double ln4 = 1.38629436111989061883;
-    double a;
+    double power = frame_power(fr);
     if (!prev) {
         n->v4_lp_ok = 0;
         n->v4_lc = 0.0;
         n->v4_m = 0.0;
         n->v4_cnt = 0;
+        n->v4_g = 0;
     }
-    if (w->power > 0.0) {
-        double lp = log(w->power);
+    if (power > 0.0) {
+        double lp = log(power);
         if (n->v4_lp_ok) {
             double d = lp - n->v4_lp;
-            if (fabs(d - ln4) <= AETHER_FEATURES_V4_STEP_TOL)
+            if (fabs(d - ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
                 d -= ln4;
-            else if (fabs(d + ln4) <= AETHER_FEATURES_V4_STEP_TOL)
+                if (n->v4_g < AETHER_FEATURES_V4_MAX_LEVEL)
+                    n->v4_g++;
+            } else if (fabs(d + ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
                 d += ln4;
+                if (n->v4_g > 0)
+                    n->v4_g--; /* else a new lowest level: g stays 0 */
+            }
             n->v4_lc += d;
         }
         n->v4_lp = lp;
         n->v4_lp_ok = 1;
     }
-    a = v3_alpha(AETHER_FEATURES_V4_ALPHA, n->v4_cnt);
+    return n->v4_g;
+}
+
+/* A copy of a raw frame's first 64 pairs with every I/Q value divided by
+ * 2^g, rounded half away from zero: a packet g x2 steps above the lowest
+ * level gets that level's quantisation. */
+static aether_csi_frame v4_requantise(const aether_csi_frame *fr, unsigned g, int8_t *iq)
+{
+    aether_csi_frame c = *fr;
+    size_t i, n = 2 * (fr->n_pairs < 64 ? fr->n_pairs : 64);
+    const int div = 1 << g, half = div / 2;
+    for (i = 0; i < n; ++i) {
+        int v = fr->iq[i];
+        iq[i] = (int8_t)(v >= 0 ? (v + half) / div : -((-v + half) / div));
+    }
+    c.iq = iq;
+    return c;
+}
+
+/* Recipe v4's energy slot: L_c minus its slow mean (features.h). */
+static void compute_v4(node_state *n, float *out)
+{
+    double a = v3_alpha(AETHER_FEATURES_V4_ALPHA, n->v4_cnt);
     n->v4_m += a * (n->v4_lc - n->v4_m);
     if (n->v4_cnt < UINT32_MAX)
         n->v4_cnt++;
@@ -638,7 +687,19 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         /* A kind change makes the previous frame incomparable. */
         prev = n->kind == frame->kind ? n : NULL;
     }
-    compute(f, frame, prev, &w, out);
+    if (f->recipe == AETHER_FEATURES_V4) {
+        int8_t iq[128];
+        unsigned g = v4_track_gain(frame, n, prev);
+        if (g > 0 && frame->kind == AETHER_CSI_RAW_IQ) {
+            aether_csi_frame q = v4_requantise(frame, g, iq);
+            compute(f, &q, prev, &w, out);
+        } else {
+            compute(f, frame, prev, &w, out);
+        }
+        compute_v4(n, out);
+    } else {
+        compute(f, frame, prev, &w, out);
+    }
     if (f->recipe == AETHER_FEATURES_V2) {
         if (!prev)
             n->seen = 0;
@@ -647,8 +708,6 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         n->seen++;
     } else if (f->recipe == AETHER_FEATURES_V3) {
         compute_v3(f, &w, n, prev, out);
-    } else if (f->recipe == AETHER_FEATURES_V4) {
-        compute_v4(&w, n, prev, out);
     }
     n->used = 1;
     n->node_id = frame->node_id;
