@@ -29,6 +29,7 @@ static const struct option k_baseline_options[] = {
     TRAIN_COMMON_OPTIONS,
     {"probe-means", no_argument, NULL, TOPT_PROBE_MEANS},
     {"cv", required_argument, NULL, TOPT_CV},
+    {"cv-score-data", required_argument, NULL, TOPT_CV_SCORE_DATA},
     {"all", no_argument, NULL, TOPT_ALL},
     {"json", no_argument, NULL, TOPT_JSON},
     {NULL, 0, NULL, 0},
@@ -54,6 +55,8 @@ static void baseline_usage(FILE *f)
                "  --cv K                 K-fold cross-validation by time blocks inside the\n"
                "                         training split, the folds of `aether train --cv K`\n"
                "                         (the validation split is never read)\n"
+               "  --cv-score-data DIR    with --cv: score each held-out recording's namesake\n"
+               "                         in DIR instead (fitted on --data only)\n"
                "  --all                  score every recording, not only validation\n"
                "  --json                 machine-readable output\n");
     train_usage_common(f);
@@ -72,6 +75,8 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
         return cli_usage_error(&c, "--model MODEL.rvne is required");
     if (rc < 0 && o->cv_folds == 1)
         return cli_usage_error(&c, "--cv needs at least 2 folds");
+    if (rc < 0 && o->cv_score_data && o->cv_folds == 0)
+        return cli_usage_error(&c, "--cv-score-data needs --cv K");
     return rc;
 }
 
@@ -322,9 +327,9 @@ static void summary(const float *tones, size_t n, int probe_means, float *out)
 /* Fit the regression on the windows of the recordings with bit 1 of use[r]
  * and score those with bit 2: window confusion into conf, majority vote per
  * recording into recm; counts added to *n_rec, *n_win. */
-static aether_status fit_and_score(const train_opts *o, const aether_dataset *ds, const int *use,
-                                   size_t *conf, train_rec_metrics *recm, size_t *n_rec,
-                                   size_t *n_win)
+static aether_status fit_and_score(const train_opts *o, const aether_dataset *ds,
+                                   const aether_dataset *alt, const int *use, size_t *conf,
+                                   train_rec_metrics *recm, size_t *n_rec, size_t *n_win)
 {
     aether_logreg lr;
     float *x = NULL, row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
@@ -359,16 +364,25 @@ static aether_status fit_and_score(const train_opts *o, const aether_dataset *ds
         return st;
     for (r = 0; r < ds->n_recs; ++r) {
         const aether_train_recording *rec = &ds->recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
-        size_t votes[AETHER_TRAIN_MAX_CLASSES], c, best = 0;
+        const float *tones = ds->tones[r];
+        size_t nw, votes[AETHER_TRAIN_MAX_CLASSES], c, best = 0, q;
         if (!(use[r] & 2))
             continue;
+        if (alt) { /* score the namesake in --cv-score-data instead */
+            for (q = 0; q < alt->n_recs; ++q)
+                if (alt->recs[q].label == rec->label && !strcmp(alt->recs[q].name, rec->name))
+                    break;
+            if (q == alt->n_recs)
+                continue;
+            rec = &alt->recs[q];
+            tones = alt->tones[q];
+        }
+        nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
         (*n_rec)++;
         memset(votes, 0, sizeof votes);
         for (k = 0; k < nw; ++k) {
             size_t len = rec->n_frames < o->tc.window ? rec->n_frames : o->tc.window, p;
-            summary(ds->tones[r] + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means,
-                    row);
+            summary(tones + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means, row);
             p = aether_logreg_predict(&lr, row);
             conf[rec->label * C + p]++;
             votes[p]++;
@@ -391,6 +405,7 @@ int cmd_baseline(int argc, char **argv)
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
     train_rec_metrics recm;
     int *use = NULL;
+    aether_dataset alt_ds, *alt = NULL;
     const char *what;
     aether_status st = AETHER_OK;
     int rc;
@@ -410,13 +425,24 @@ int cmd_baseline(int argc, char **argv)
     memset(&recm, 0, sizeof recm);
     use = (int *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(int));
     fold = (size_t *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(size_t));
+    if (K && o.cv_score_data) {
+        train_opts ao = o;
+        ao.data = o.cv_score_data;
+        if ((rc = train_load_data(&ao, "baseline --cv-score-data", &alt_ds)) != CLI_EXIT_OK) {
+            free(use);
+            free(fold);
+            aether_dataset_free(&ds);
+            return rc;
+        }
+        alt = &alt_ds;
+    }
     if (!use || !fold) {
         st = AETHER_ERR_NO_MEM;
     } else if (K == 0) {
         for (r = 0; r < ds.n_recs; ++r)
             use[r] = (ds.recs[r].split == AETHER_SPLIT_TRAIN ? 1 : 0) |
                      (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
-        st = fit_and_score(&o, &ds, use, conf, &recm, &n_rec, &n_win);
+        st = fit_and_score(&o, &ds, NULL, use, conf, &recm, &n_rec, &n_win);
     } else {
         train_cv_assign_folds(&ds, K, fold);
         for (f = 0; f < K && st == AETHER_OK; ++f) {
@@ -427,7 +453,7 @@ int cmd_baseline(int argc, char **argv)
             memset(&frec, 0, sizeof frec);
             for (r = 0; r < ds.n_recs; ++r)
                 use[r] = ds.recs[r].split != AETHER_SPLIT_TRAIN ? 0 : fold[r] == f ? 2 : 1;
-            st = fit_and_score(&o, &ds, use, fconf, &frec, &nr, &nw);
+            st = fit_and_score(&o, &ds, alt, use, fconf, &frec, &nr, &nw);
             if (st != AETHER_OK)
                 break;
             aether_metrics_compute(fconf, C, &m);
@@ -451,6 +477,8 @@ int cmd_baseline(int argc, char **argv)
     }
     free(use);
     free(fold);
+    if (alt)
+        aether_dataset_free(alt);
     aether_dataset_free(&ds);
     return rc;
 }
