@@ -844,6 +844,14 @@ static void test_recipe_v4(void)
         CHECK_NEAR(a[0], log(2.25) * 10.0 / 11.0, 1e-6);
         CHECK_NEAR(b[0], 0.0, 1e-7);
 
+        /* two x2 steps at once (x16 power) up and back: still 0 */
+        for (t = 0; t < 3; ++t) {
+            for (i = 0; i < 56; ++i)
+                amp[i] = (float)((t == 1 ? 8.0 : 2.0) * (3.0 + (double)(i % 5)));
+            CHECK_STATUS(aether_features_compute(y, &fa, b, D), AETHER_OK);
+            CHECK_NEAR(b[0], 0.0, 1e-7);
+        }
+
         /* slow drift: amplitude gain exp(r t), r = 1e-3 a frame. v1's energy
          * rises by 2 r per frame; v4's slot settles at the lag of the slow
          * mean, 2 r (1 - a) / a, with a = 1/64 */

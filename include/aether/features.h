@@ -107,12 +107,13 @@
  *   P as in step 3 on the frame as received; L = ln P; d = L - L_prev,
  *     L_prev of the node's last frame with P > 0 (a frame with P = 0
  *     changes nothing below);
- *   a gain step: |d - ln 4| <= T (up) or |d + ln 4| <= T (down), T =
- *     AETHER_FEATURES_V4_STEP_TOL (0.45; in the C3 recordings consecutive
- *     packets differ by |d| < 0.5 or 0.9 < |d| < 1.9, nothing between);
- *     then d -= +-ln 4, and the gain level g (0 at the node's first frame)
- *     moves by +-1 within 0..AETHER_FEATURES_V4_MAX_LEVEL (3); a step down
- *     at g = 0 is a new lowest level (g stays 0);
+ *   gain steps: k = floor(d / ln 4 + 1/2); when k is +-1 or +-2 and
+ *     |d - k ln 4| <= T, T = AETHER_FEATURES_V4_STEP_TOL (0.45; in the C3
+ *     recordings consecutive packets differ by |d| < 0.5 or 0.9 < |d| <
+ *     1.9, nothing between), the packet is |k| x2 steps up (k > 0) or down:
+ *     d -= k ln 4, and the gain level g (0 at the node's first frame) moves
+ *     by one per step within 0..AETHER_FEATURES_V4_MAX_LEVEL (3); a step
+ *     down at g = 0 is a new lowest level (g stays 0);
  *   L_c += d (L_c = 0 at the node's first frame: the session's absolute
  *     level is gone);
  *   raw frames with g > 0: every I/Q value of the first 64 pairs is

@@ -616,15 +616,17 @@ static unsigned v4_track_gain(const aether_csi_frame *fr, node_state *n, const n
     if (power > 0.0) {
         double lp = log(power);
         if (n->v4_lp_ok) {
-            double d = lp - n->v4_lp;
-            if (fabs(d - ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
-                d -= ln4;
-                if (n->v4_g < AETHER_FEATURES_V4_MAX_LEVEL)
-                    n->v4_g++;
-            } else if (fabs(d + ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
-                d += ln4;
-                if (n->v4_g > 0)
-                    n->v4_g--; /* else a new lowest level: g stays 0 */
+            double d = lp - n->v4_lp, k = floor(d / ln4 + 0.5);
+            /* one or two x2 steps at once */
+            if (k != 0.0 && fabs(k) <= 2.0 && fabs(d - k * ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
+                int steps = (int)k;
+                d -= k * ln4;
+                for (; steps > 0; --steps)
+                    if (n->v4_g < AETHER_FEATURES_V4_MAX_LEVEL)
+                        n->v4_g++;
+                for (; steps < 0; ++steps)
+                    if (n->v4_g > 0)
+                        n->v4_g--; /* else a new lowest level: g stays 0 */
             }
             n->v4_lc += d;
         }
