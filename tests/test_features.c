@@ -476,13 +476,13 @@ static void test_recipe_v2(void)
     CHECK_EQ_INT(aether_features_recipe(x2), AETHER_FEATURES_V2);
     CHECK_STATUS(aether_features_recipe_parse("csi-v2", &r), AETHER_OK);
     CHECK_EQ_INT(r, AETHER_FEATURES_V2);
-    CHECK_STATUS(aether_features_recipe_parse("csi-v4", &r), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v9", &r), AETHER_ERR_INVALID_ARG);
     CHECK(!strcmp(aether_features_recipe_name(0), "csi-v1"));
-    CHECK(aether_features_recipe_name(4) == NULL);
+    CHECK(aether_features_recipe_name(9) == NULL);
     {
         aether_features_config c = aether_features_config_default();
         size_t bytes;
-        c.recipe = 4;
+        c.recipe = 9;
         CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_ERR_INVALID_ARG);
     }
 
@@ -724,6 +724,156 @@ static void test_recipe_v3(void)
     aether_features_destroy(x3);
 }
 
+static aether_features *make_recipe(size_t dim, unsigned recipe)
+{
+    aether_features_config c = aether_features_config_default();
+    aether_features *f = NULL;
+    c.input_dim = dim;
+    c.max_nodes = 4;
+    c.recipe = recipe;
+    CHECK_STATUS(aether_features_create(&c, &f), AETHER_OK);
+    return f;
+}
+
+/* Raw frame t of a smooth synthetic sequence (a fixed random channel whose
+ * tones swell and fade slowly, values within +-60 so that doubling fits
+ * int8), doubled when gain2. */
+static void v4_frame(int8_t *iq, const int8_t *base, size_t t, int gain2)
+{
+    size_t k;
+    for (k = 0; k < 64; ++k) {
+        double m = 1.0 + 0.15 * sin(0.05 * (double)t + 0.3 * (double)k);
+        int im = (int)lrint(base[2 * k] * m), re = (int)lrint(base[2 * k + 1] * m);
+        iq[2 * k] = (int8_t)(gain2 ? 2 * im : im);
+        iq[2 * k + 1] = (int8_t)(gain2 ? 2 * re : re);
+    }
+}
+
+static void test_recipe_v4(void)
+{
+    enum { N = 400, D = 17 };
+    int8_t base[128], iq[128];
+    float a[D], b[D], c1[D], amp[56];
+    aether_csi_frame fr = raw_frame(iq, 64, 3);
+    aether_features *clean = make_recipe(D, AETHER_FEATURES_V4);
+    aether_features *stepped = make_recipe(D, AETHER_FEATURES_V4);
+    aether_features *again = make_recipe(D, AETHER_FEATURES_V4);
+    aether_features *v1 = make_recipe(D, AETHER_FEATURES_V1);
+    aether_features *v1s = make_recipe(D, AETHER_FEATURES_V1);
+    aether_features_config bad = aether_features_config_default();
+    size_t t, i, n_steps = 0, n_high = 0;
+    double max_v1_gap = 0.0, max_v4_gap = 0.0;
+    unsigned r = 0;
+    int gain2 = 0;
+
+    CHECK_EQ_INT(aether_features_recipe(clean), AETHER_FEATURES_V4);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v4", &r), AETHER_OK);
+    CHECK_EQ_INT(r, AETHER_FEATURES_V4);
+    CHECK(!strcmp(aether_features_recipe_name(AETHER_FEATURES_V4), "csi-v4"));
+    CHECK(aether_features_recipe_name(AETHER_FEATURES_V4 + 1) == NULL);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v5", &r), AETHER_ERR_INVALID_ARG);
+    bad.recipe = AETHER_FEATURES_V4 + 1;
+    CHECK_STATUS(aether_features_size(&bad, &t), AETHER_ERR_INVALID_ARG);
+
+    for (i = 0; i < 128; ++i)
+        base[i] = (int8_t)(is_null_tone(i / 2) ? 0 : lcg_int(-50, 50));
+    /* x2 gain steps as the C3 recordings have them: runs of 1..9 packets
+     * at the other level, about 40 % of the packets */
+    for (t = 0; t < N; ++t) {
+        int next = (lcg_int(0, 99) < 25) ? !gain2 : gain2;
+        n_steps += next != gain2;
+        gain2 = next;
+        n_high += (size_t)gain2;
+        v4_frame(iq, base, t, 0);
+        CHECK_STATUS(aether_features_compute(clean, &fr, a, D), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(again, &fr, c1, D), AETHER_OK);
+        CHECK(!memcmp(a, c1, sizeof a)); /* deterministic */
+        {
+            float u[D], ub[D];
+            CHECK_STATUS(aether_features_compute(v1, &fr, u, D), AETHER_OK);
+            for (i = 1; i < D; ++i)
+                CHECK(u[i] == a[i]); /* every slot but the energy is v1's */
+            if (t == 0)
+                CHECK(a[0] == 0.0f); /* a node's first frame */
+            v4_frame(iq, base, t, gain2);
+            CHECK_STATUS(aether_features_compute(stepped, &fr, b, D), AETHER_OK);
+            CHECK_STATUS(aether_features_compute(v1s, &fr, ub, D), AETHER_OK);
+            if (fabs((double)ub[0] - (double)u[0]) > max_v1_gap) /* v1 sees the steps */
+                max_v1_gap = fabs((double)ub[0] - (double)u[0]);
+        }
+        for (i = 0; i < D; ++i) {
+            double g = fabs((double)a[i] - (double)b[i]);
+            if (g > max_v4_gap)
+                max_v4_gap = g;
+        }
+    }
+    CHECK(n_steps > N / 5 && n_high > N / 4 && n_high < 3 * N / 4);
+    CHECK(max_v4_gap <= 1e-5); /* v4: the same features with the steps */
+    CHECK(max_v1_gap > 1.3);   /* v1's energy moves by ~ln 4 */
+    CHECK(max_v4_gap < max_v1_gap);
+
+    /* a reset node starts again: the first frame's energy slot is 0 */
+    CHECK_STATUS(aether_features_reset(clean), AETHER_OK);
+    v4_frame(iq, base, 7, 1);
+    CHECK_STATUS(aether_features_compute(clean, &fr, a, D), AETHER_OK);
+    CHECK(a[0] == 0.0f);
+
+    /* known answers on amplitude frames: 10 frames at one level, then a real
+     * power change x2.25 (not a step): L_c = ln 2.25, the running mean of
+     * 11 samples ln 2.25 / 11, so the slot is ln 2.25 * 10 / 11; an exact x4
+     * power change (a x2 step) instead leaves the slot at 0 */
+    {
+        aether_features *x = make_recipe(D, AETHER_FEATURES_V4);
+        aether_features *y = make_recipe(D, AETHER_FEATURES_V4);
+        aether_csi_frame fa;
+        memset(&fa, 0, sizeof fa);
+        fa.kind = AETHER_CSI_AMPLITUDE;
+        fa.n_pairs = 56;
+        fa.amp = amp;
+        for (t = 0; t < 11; ++t) {
+            double s = t < 10 ? 1.0 : 1.5;
+            for (i = 0; i < 56; ++i)
+                amp[i] = (float)(s * (3.0 + (double)(i % 5)));
+            CHECK_STATUS(aether_features_compute(x, &fa, a, D), AETHER_OK);
+            for (i = 0; i < 56; ++i)
+                amp[i] = (float)((t < 10 ? 1.0 : 2.0) * (3.0 + (double)(i % 5)));
+            CHECK_STATUS(aether_features_compute(y, &fa, b, D), AETHER_OK);
+            if (t < 10)
+                CHECK_NEAR(a[0], 0.0, 1e-7);
+        }
+        CHECK_NEAR(a[0], log(2.25) * 10.0 / 11.0, 1e-6);
+        CHECK_NEAR(b[0], 0.0, 1e-7);
+
+        /* two x2 steps at once (x16 power) up and back: still 0 */
+        for (t = 0; t < 3; ++t) {
+            for (i = 0; i < 56; ++i)
+                amp[i] = (float)((t == 1 ? 8.0 : 2.0) * (3.0 + (double)(i % 5)));
+            CHECK_STATUS(aether_features_compute(y, &fa, b, D), AETHER_OK);
+            CHECK_NEAR(b[0], 0.0, 1e-7);
+        }
+
+        /* slow drift: amplitude gain exp(r t), r = 1e-3 a frame. v1's energy
+         * rises by 2 r per frame; v4's slot settles at the lag of the slow
+         * mean, 2 r (1 - a) / a, with a = 1/64 */
+        CHECK_STATUS(aether_features_reset(x), AETHER_OK);
+        for (t = 0; t < 2000; ++t) {
+            double s = exp(1e-3 * (double)t);
+            for (i = 0; i < 56; ++i)
+                amp[i] = (float)(s * (3.0 + (double)(i % 5)));
+            CHECK_STATUS(aether_features_compute(x, &fa, a, D), AETHER_OK);
+        }
+        CHECK_NEAR(a[0], 2e-3 * (1.0 - AETHER_FEATURES_V4_ALPHA) / AETHER_FEATURES_V4_ALPHA,
+                   1e-3);
+        aether_features_destroy(x);
+        aether_features_destroy(y);
+    }
+    aether_features_destroy(clean);
+    aether_features_destroy(stepped);
+    aether_features_destroy(again);
+    aether_features_destroy(v1);
+    aether_features_destroy(v1s);
+}
+
 static void test_errors_and_memory(void)
 {
     int8_t iq[128];
@@ -912,8 +1062,9 @@ static void test_many_nodes(void)
     size_t bytes = 0, i, r, mismatches = 0;
     uint32_t ids[N];
     for (i = 0; i < N; ++i) /* multiples of 4096 and their neighbours collide in low bits */
-        ids[i] = (i % 3 == 0) ? (uint32_t)(i << 12) : (i % 3 == 1) ? (uint32_t)i
-                                                                 : 0xFFFFFFFFu - (uint32_t)i;
+        ids[i] = (i % 3 == 0)   ? (uint32_t)(i << 12)
+                 : (i % 3 == 1) ? (uint32_t)i
+                                : 0xFFFFFFFFu - (uint32_t)i;
     c.max_nodes = AETHER_FEATURES_MAX_NODES;
     CHECK_STATUS(aether_features_size(&c, &bytes), AETHER_OK);
     c.max_nodes = AETHER_FEATURES_MAX_NODES + 1;
@@ -989,7 +1140,7 @@ static void test_many_nodes(void)
     aether_features_destroy(solo);
 }
 
-TEST_MAIN(test_recipe_v2, test_recipe_v3, test_adr018_valid, test_adr018_malformed,
-          test_constant_amplitude, test_known_groups, test_phase_ramp, test_gain_doubled,
-          test_nodes_and_state, test_dims, test_errors_and_memory, test_norm_welford,
-          test_norm_ema, test_many_nodes)
+TEST_MAIN(test_recipe_v2, test_recipe_v3, test_recipe_v4, test_adr018_valid,
+          test_adr018_malformed, test_constant_amplitude, test_known_groups, test_phase_ramp,
+          test_gain_doubled, test_nodes_and_state, test_dims, test_errors_and_memory,
+          test_norm_welford, test_norm_ema, test_many_nodes)

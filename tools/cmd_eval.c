@@ -16,6 +16,7 @@
 #include "model_meta.h"
 #include "train_common.h"
 #include "aether/dataset.h"
+#include "aether/dispatch.h"
 
 static const struct option k_eval_options[] = {
     TRAIN_COMMON_OPTIONS,
@@ -32,6 +33,8 @@ static const struct option k_eval_options[] = {
 static const struct option k_baseline_options[] = {
     TRAIN_COMMON_OPTIONS,
     {"probe-means", no_argument, NULL, TOPT_PROBE_MEANS},
+    {"cv", required_argument, NULL, TOPT_CV},
+    {"cv-score-data", required_argument, NULL, TOPT_CV_SCORE_DATA},
     {"all", no_argument, NULL, TOPT_ALL},
     {"json", no_argument, NULL, TOPT_JSON},
     {NULL, 0, NULL, 0},
@@ -43,7 +46,8 @@ static void eval_usage(FILE *f)
                "  --model MODEL.rvne     blob to score (required); an RVNQ blob\n"
                "                         (aether quantize) runs the integer model\n"
                "  --all                  score every recording, not only validation\n"
-               "  --per-file             correct windows of each recording\n"
+               "  --per-file             each recording's windows and its whole-recording\n"
+               "                         decisions (majority vote, mean probability)\n"
                "  --json                 machine-readable output\n"
                "  --calibrate --out M.rvne  fit the temperature and the unknown threshold\n"
                "                         on the scored windows and write the model with\n"
@@ -60,6 +64,11 @@ static void baseline_usage(FILE *f)
 {
     fprintf(f, "usage: aether baseline [--data] DIR --labels a,b,c [options]\n"
                "  --probe-means          only per-subcarrier mean levels (session probe)\n"
+               "  --cv K                 K-fold cross-validation by time blocks inside the\n"
+               "                         training split, the folds of `aether train --cv K`\n"
+               "                         (the validation split is never read)\n"
+               "  --cv-score-data DIR    with --cv: score each held-out recording's namesake\n"
+               "                         in DIR instead (fitted on --data only)\n"
                "  --all                  score every recording, not only validation\n"
                "  --json                 machine-readable output\n");
     train_usage_common(f);
@@ -78,6 +87,10 @@ static int parse(int argc, char **argv, const char *name, const struct option *t
         return cli_usage_error(&c, "--model MODEL.rvne is required");
     if (rc < 0 && !strcmp(name, "eval") && o->calibrate != (o->out != NULL))
         return cli_usage_error(&c, "--calibrate and --out OUT.rvne go together");
+    if (rc < 0 && o->cv_folds == 1)
+        return cli_usage_error(&c, "--cv needs at least 2 folds");
+    if (rc < 0 && o->cv_score_data && o->cv_folds == 0)
+        return cli_usage_error(&c, "--cv-score-data needs --cv K");
     return rc;
 }
 
@@ -183,6 +196,40 @@ static int write_calibrated(const char *path, const aether_blob_view *v,
     return CLI_EXIT_OK;
 }
 
+/* psum[c] += softmax(logits)[c], in double. */
+static void add_softmax(const float *logits, size_t C, double *psum)
+{
+    double mx = (double)logits[0], z = 0.0, e[AETHER_TRAIN_MAX_CLASSES];
+    size_t c;
+    for (c = 1; c < C; ++c)
+        if ((double)logits[c] > mx)
+            mx = (double)logits[c];
+    for (c = 0; c < C; ++c) {
+        e[c] = exp((double)logits[c] - mx);
+        z += e[c];
+    }
+    for (c = 0; c < C; ++c)
+        psum[c] += e[c] / z;
+}
+
+/* One decision per recording: the class most windows chose (a tie goes to
+ * the tied class with the larger summed probability, then the lower
+ * index), and the class of the largest mean probability (lower index on a
+ * tie). */
+static void recording_decisions(const size_t *votes, const double *psum, size_t C,
+                                size_t *by_vote, size_t *by_prob)
+{
+    size_t c, v = 0, p = 0;
+    for (c = 1; c < C; ++c) {
+        if (votes[c] > votes[v] || (votes[c] == votes[v] && psum[c] > psum[v]))
+            v = c;
+        if (psum[c] > psum[p])
+            p = c;
+    }
+    *by_vote = v;
+    *by_prob = p;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     train_opts o;
@@ -197,6 +244,7 @@ int cmd_eval(int argc, char **argv)
     size_t len = 0, r, k, C, n_rec = 0, n_win = 0, need = 0;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
     void *ws = NULL;
+    train_rec_metrics recm;
     aether_status st;
     aether_decision_params calibration = aether_decision_params_default();
     calib_set cs;
@@ -213,6 +261,11 @@ int cmd_eval(int argc, char **argv)
     st = quant ? aether_qblob_parse(blob, len, &qview) : aether_blob_parse(blob, len, &view);
     if (quant && st == AETHER_OK)
         view.header = qview.header;
+    /* the calibration goes into a shipped blob: computed with the scalar
+     * reference kernels, the definition, so that its bytes do not depend on
+     * the CPU (as training's) */
+    if (o.calibrate)
+        (void)aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
     if (quant && o.calibrate) {
         fprintf(stderr,
                 "aether eval --calibrate: %s is a quantized blob: calibrate the f32 model "
@@ -258,6 +311,7 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     memset(conf, 0, sizeof conf);
+    memset(&recm, 0, sizeof recm);
     for (r = 0; r < ds.n_recs; ++r)
         if (o.all || ds.recs[r].split == AETHER_SPLIT_VAL)
             n_win += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
@@ -280,13 +334,16 @@ int cmd_eval(int argc, char **argv)
      * head's kernel exactly as inference runs them */
     for (r = 0; r < ds.n_recs; ++r) {
         const aether_train_recording *rec = &ds.recs[r];
-        size_t nw, right = 0;
+        size_t nw, right = 0, votes[AETHER_TRAIN_MAX_CLASSES], by_vote, by_prob;
+        double psum[AETHER_TRAIN_MAX_CLASSES];
         if (!o.all && rec->split != AETHER_SPLIT_VAL)
             continue;
         n_rec++;
         nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
         if (o.per_file && !o.json)
             printf("%-44s %-12s", rec->name, ds.labels[rec->label]);
+        memset(votes, 0, sizeof votes);
+        memset(psum, 0, sizeof psum);
         for (k = 0; k < nw; ++k) {
             float logits[AETHER_TRAIN_MAX_CLASSES], distance = -1.0f;
             size_t n = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window, c, best = 0;
@@ -302,19 +359,25 @@ int cmd_eval(int argc, char **argv)
                 if (logits[c] > logits[best])
                     best = c;
             conf[rec->label * C + best]++;
-            if (aether_model_input_distance(model, rec->frames + k * o.tc.stride * o.input_dim, n,
-                                            &distance) != AETHER_OK)
+            if (aether_model_input_distance(model, x, n, &distance) != AETHER_OK)
                 distance = -1.0f;
             (void)calib_set_add(&cs, logits, rec->label, distance); /* NaN logits: left out */
             n_win++;
             right += best == rec->label;
+            votes[best]++;
+            add_softmax(logits, C, psum);
             if (o.per_file && !o.json)
                 printf(" %c", best == rec->label ? '.' : (char)('0' + best % 10));
         }
+        recording_decisions(votes, psum, C, &by_vote, &by_prob);
+        recm.vote[rec->label * C + by_vote]++;
+        recm.mean_prob[rec->label * C + by_prob]++;
+        recm.have_mean_prob = 1;
         if (o.per_file && !o.json)
-            printf("   %zu/%zu\n", right, nw);
+            printf("   %zu/%zu  vote %s  mean-p %s\n", right, nw, ds.labels[by_vote],
+                   ds.labels[by_prob]);
     }
-    train_print_metrics(&o, &ds, "model", conf, n_rec, n_win);
+    train_print_metrics(&o, &ds, "model", conf, n_rec, n_win, &recm);
     rc = CLI_EXIT_OK;
     if (o.calibrate) {
         calibration.temperature = calib_fit_temperature(&cs);
@@ -396,16 +459,90 @@ static void summary(const float *tones, size_t n, int probe_means, float *out)
     }
 }
 
+/* Fit the regression on the windows of the recordings with bit 1 of use[r]
+ * and score those with bit 2: window confusion into conf, majority vote per
+ * recording into recm; counts added to *n_rec, *n_win. */
+static aether_status fit_and_score(const train_opts *o, const aether_dataset *ds,
+                                   const aether_dataset *alt, const int *use, size_t *conf,
+                                   train_rec_metrics *recm, size_t *n_rec, size_t *n_win)
+{
+    aether_logreg lr;
+    float *x = NULL, row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
+    size_t *y = NULL, n = 0, cap = 0, r, k, D = summary_dim(o->probe_means), C = ds->n_classes;
+    aether_status st;
+    for (r = 0; r < ds->n_recs; ++r)
+        if (use[r] & 1)
+            cap += aether_train_eval_windows(ds->recs[r].n_frames, o->tc.window, o->tc.stride);
+    x = (float *)malloc((cap ? cap : 1) * D * sizeof(float));
+    y = (size_t *)malloc((cap ? cap : 1) * sizeof(size_t));
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return AETHER_ERR_NO_MEM;
+    }
+    for (r = 0; r < ds->n_recs; ++r) {
+        const aether_train_recording *rec = &ds->recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
+        if (!(use[r] & 1))
+            continue;
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o->tc.window ? rec->n_frames : o->tc.window;
+            summary(ds->tones[r] + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means,
+                    x + n * D);
+            y[n++] = rec->label;
+        }
+    }
+    st = aether_logreg_fit(&lr, x, y, n, D, C, 1e-3f, 500);
+    free(x);
+    free(y);
+    if (st != AETHER_OK)
+        return st;
+    for (r = 0; r < ds->n_recs; ++r) {
+        const aether_train_recording *rec = &ds->recs[r];
+        const float *tones = ds->tones[r];
+        size_t nw, votes[AETHER_TRAIN_MAX_CLASSES], c, best = 0, q;
+        if (!(use[r] & 2))
+            continue;
+        if (alt) { /* score the namesake in --cv-score-data instead */
+            for (q = 0; q < alt->n_recs; ++q)
+                if (alt->recs[q].label == rec->label && !strcmp(alt->recs[q].name, rec->name))
+                    break;
+            if (q == alt->n_recs)
+                continue;
+            rec = &alt->recs[q];
+            tones = alt->tones[q];
+        }
+        nw = aether_train_eval_windows(rec->n_frames, o->tc.window, o->tc.stride);
+        (*n_rec)++;
+        memset(votes, 0, sizeof votes);
+        for (k = 0; k < nw; ++k) {
+            size_t len = rec->n_frames < o->tc.window ? rec->n_frames : o->tc.window, p;
+            summary(tones + k * o->tc.stride * AETHER_DATASET_TONES, len, o->probe_means, row);
+            p = aether_logreg_predict(&lr, row);
+            conf[rec->label * C + p]++;
+            votes[p]++;
+            (*n_win)++;
+        }
+        for (c = 1; c < C; ++c) /* a tie goes to the lower index */
+            if (votes[c] > votes[best])
+                best = c;
+        recm->vote[rec->label * C + best]++;
+    }
+    aether_logreg_free(&lr);
+    return AETHER_OK;
+}
+
 int cmd_baseline(int argc, char **argv)
 {
     train_opts o;
     aether_dataset ds;
-    aether_logreg lr;
-    float *x = NULL;
-    size_t *y = NULL, n = 0, cap = 0, r, k, D, C, n_rec = 0, n_win = 0;
+    size_t r, f, C, K, n_rec = 0, n_win = 0, *fold = NULL;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
-    float row[AETHER_DATASET_TONES + 2 * BASE_GROUPS + 2];
-    aether_status st;
+    train_rec_metrics recm;
+    int *use = NULL;
+    aether_dataset alt_ds, *alt = NULL;
+    const char *what;
+    aether_status st = AETHER_OK;
     int rc;
 
     if ((rc = parse(argc, argv, "baseline", k_baseline_options, baseline_usage, 1, &o)) >= 0)
@@ -416,58 +553,67 @@ int cmd_baseline(int argc, char **argv)
         aether_dataset_free(&ds);
         return rc;
     }
-    D = summary_dim(o.probe_means);
     C = ds.n_classes;
-    for (r = 0; r < ds.n_recs; ++r)
-        if (ds.recs[r].split == AETHER_SPLIT_TRAIN)
-            cap += aether_train_eval_windows(ds.recs[r].n_frames, o.tc.window, o.tc.stride);
-    x = (float *)malloc((cap ? cap : 1) * D * sizeof(float));
-    y = (size_t *)malloc((cap ? cap : 1) * sizeof(size_t));
-    if (!x || !y) {
-        fprintf(stderr, "aether baseline: %s\n", aether_strerror(AETHER_ERR_NO_MEM));
-        rc = CLI_EXIT_FAILED;
-        goto out;
+    K = o.cv_folds;
+    what = o.probe_means ? "mean-level probe" : "baseline";
+    memset(conf, 0, sizeof conf);
+    memset(&recm, 0, sizeof recm);
+    use = (int *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(int));
+    fold = (size_t *)malloc((ds.n_recs ? ds.n_recs : 1) * sizeof(size_t));
+    if (K && o.cv_score_data) {
+        train_opts ao = o;
+        ao.data = o.cv_score_data;
+        if ((rc = train_load_data(&ao, "baseline --cv-score-data", &alt_ds)) != CLI_EXIT_OK) {
+            free(use);
+            free(fold);
+            aether_dataset_free(&ds);
+            return rc;
+        }
+        alt = &alt_ds;
     }
-    for (r = 0; r < ds.n_recs; ++r) {
-        const aether_train_recording *rec = &ds.recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
-        if (rec->split != AETHER_SPLIT_TRAIN)
-            continue;
-        for (k = 0; k < nw; ++k) {
-            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
-            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
-                    x + n * D);
-            y[n++] = rec->label;
+    if (!use || !fold) {
+        st = AETHER_ERR_NO_MEM;
+    } else if (K == 0) {
+        for (r = 0; r < ds.n_recs; ++r)
+            use[r] = (ds.recs[r].split == AETHER_SPLIT_TRAIN ? 1 : 0) |
+                     (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
+        st = fit_and_score(&o, &ds, NULL, use, conf, &recm, &n_rec, &n_win);
+    } else {
+        train_cv_assign_folds(&ds, K, fold);
+        for (f = 0; f < K && st == AETHER_OK; ++f) {
+            size_t fconf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nr = 0, nw = 0, k;
+            train_rec_metrics frec;
+            aether_metrics m;
+            memset(fconf, 0, sizeof fconf);
+            memset(&frec, 0, sizeof frec);
+            for (r = 0; r < ds.n_recs; ++r)
+                use[r] = ds.recs[r].split != AETHER_SPLIT_TRAIN ? 0 : fold[r] == f ? 2 : 1;
+            st = fit_and_score(&o, &ds, alt, use, fconf, &frec, &nr, &nw);
+            if (st != AETHER_OK)
+                break;
+            aether_metrics_compute(fconf, C, &m);
+            if (!o.json)
+                printf("fold %zu: %zu recordings, %zu windows, accuracy %.4f  macro-F1 %.4f\n",
+                       f + 1, nr, nw, m.accuracy, m.macro_f1);
+            for (k = 0; k < C * C; ++k) {
+                conf[k] += fconf[k];
+                recm.vote[k] += frec.vote[k];
+            }
+            n_rec += nr;
+            n_win += nw;
         }
     }
-    st = aether_logreg_fit(&lr, x, y, n, D, C, 1e-3f, 500);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether baseline: %s\n", aether_strerror(st));
         rc = cli_exit_status(st);
-        goto out;
+    } else {
+        train_print_metrics(&o, &ds, what, conf, n_rec, n_win, &recm);
+        rc = CLI_EXIT_OK;
     }
-    memset(conf, 0, sizeof conf);
-    for (r = 0; r < ds.n_recs; ++r) {
-        const aether_train_recording *rec = &ds.recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, o.tc.window, o.tc.stride);
-        if (!o.all && rec->split != AETHER_SPLIT_VAL)
-            continue;
-        n_rec++;
-        for (k = 0; k < nw; ++k) {
-            size_t len = rec->n_frames < o.tc.window ? rec->n_frames : o.tc.window;
-            summary(ds.tones[r] + k * o.tc.stride * AETHER_DATASET_TONES, len, o.probe_means,
-                    row);
-            conf[rec->label * C + aether_logreg_predict(&lr, row)]++;
-            n_win++;
-        }
-    }
-    train_print_metrics(&o, &ds, o.probe_means ? "mean-level probe" : "baseline", conf, n_rec,
-                        n_win);
-    aether_logreg_free(&lr);
-    rc = CLI_EXIT_OK;
-out:
-    free(x);
-    free(y);
+    free(use);
+    free(fold);
+    if (alt)
+        aether_dataset_free(alt);
     aether_dataset_free(&ds);
     return rc;
 }

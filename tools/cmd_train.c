@@ -41,6 +41,7 @@ static const struct option k_train_options[] = {
     {"keep-last", no_argument, NULL, TOPT_KEEP_LAST},
     {"cv", required_argument, NULL, TOPT_CV},
     {"cv-field", required_argument, NULL, TOPT_CV_FIELD},
+    {"cv-score-data", required_argument, NULL, TOPT_CV_SCORE_DATA},
     {"quiet", no_argument, NULL, TOPT_QUIET},
     {NULL, 0, NULL, 0},
 };
@@ -66,6 +67,9 @@ static void train_usage(FILE *f)
                "  --cv-field N           cross-validation folds by the N-th '_'-separated\n"
                "                         field of the file name instead (ESPectre: 1 = chip,\n"
                "                         i.e. leave one chip out)\n"
+               "  --cv-score-data DIR    with --cv: also score each held-out recording's\n"
+               "                         namesake in DIR (e.g. a copy with gain steps\n"
+               "                         inserted); models still train on --data only\n"
                "  --quiet\n"
                "  the blob records labels, pooling, window, stride, attention config,\n"
                "  feature recipe and input dim as metadata (flag bit 2)\n");
@@ -168,6 +172,8 @@ static int parse_train(int argc, char **argv, train_opts *o)
         return cli_usage_error(&c, "--out MODEL.rvne (or --cv K) is required");
     if (o->cv_folds == 1)
         return cli_usage_error(&c, "--cv needs at least 2 folds");
+    if (o->cv_score_data && o->cv_folds == 0)
+        return cli_usage_error(&c, "--cv-score-data needs --cv K or --cv-field N");
     return -1;
 }
 
@@ -251,7 +257,7 @@ int cmd_train(int argc, char **argv)
         printf("kept epoch %zu of %zu; wrote %s (%zu bytes) in %.1fs\n", res.best_epoch,
                res.epochs_run, o.out, bytes, now_s() - pr.t0);
         if (nv)
-            train_print_metrics(&o, &ds, "model", conf, nv, nw);
+            train_print_metrics(&o, &ds, "model", conf, nv, nw, NULL);
     }
     rc = CLI_EXIT_OK;
 out:

@@ -225,6 +225,9 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_MODEL:
         o->model = v;
         return -1;
+    case TOPT_CV_SCORE_DATA:
+        o->cv_score_data = v;
+        return -1;
     case TOPT_LABELS:
         o->labels_arg = v;
         return -1;
@@ -359,7 +362,8 @@ void train_usage_common(FILE *f)
                "  --features LIST        feature indices the model sees, e.g. 1-5,11-15\n"
                "                         (others are masked through the blob's normalisation)\n"
                "  --backend sparse|dense --attn-window N (32) --block N (16)\n"
-               "  --recipe csi-v1|csi-v2|csi-v3 (csi-v1)  feature recipe (aether/features.h)\n"
+               "  --recipe csi-v1|csi-v2|csi-v3|csi-v4 (csi-v1)  feature recipe "
+               "(features.h)\n"
                "  options take --opt VALUE or --opt=VALUE\n"
                "validation: per class, the last val-frac of the recordings in recording-time\n"
                "order (npz collected_at, else the file name's timestamp).\n");
@@ -517,8 +521,41 @@ int train_require_training(const train_opts *o, const aether_dataset *ds, const 
 
 /* ---------- metrics ---------- */
 
+static void json_confusion(const size_t *conf, size_t C)
+{
+    size_t i, j;
+    printf("\"confusion\":[");
+    for (i = 0; i < C; ++i) {
+        printf("%s[", i ? "," : "");
+        for (j = 0; j < C; ++j)
+            printf("%s%zu", j ? "," : "", conf[i * C + j]);
+        printf("]");
+    }
+    printf("]");
+}
+
+/* One whole-recording block: JSON members, or two text lines. */
+static void print_rec_block(const train_opts *o, const char *key, const char *title,
+                            const size_t *conf, size_t C)
+{
+    aether_metrics m;
+    size_t i;
+    aether_metrics_compute(conf, C, &m);
+    if (o->json) {
+        printf(",\"%s\":{\"accuracy\":%.6f,\"macro_f1\":%.6f,", key, m.accuracy, m.macro_f1);
+        json_confusion(conf, C);
+        printf("}");
+        return;
+    }
+    printf("  %-26s accuracy %.4f   macro-F1 %.4f   confusion", title, m.accuracy, m.macro_f1);
+    for (i = 0; i < C * C; ++i)
+        printf("%s%zu", i % C ? " " : (i ? " | " : " "), conf[i]);
+    printf("\n");
+}
+
 void train_print_metrics(const train_opts *o, const aether_dataset *ds, const char *what,
-                         const size_t *conf, size_t n_rec, size_t n_win)
+                         const size_t *conf, size_t n_rec, size_t n_win,
+                         const train_rec_metrics *rec)
 {
     aether_metrics m;
     size_t C = ds->n_classes, i, j;
@@ -526,7 +563,11 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
     if (o->json) {
         printf("{\"what\":\"%s\",\"split\":\"%s\",\"recordings\":%zu,\"windows\":%zu,"
                "\"accuracy\":%.6f,\"macro_f1\":%.6f,\"labels\":[",
-               what, o->all ? "all" : "val", n_rec, n_win, m.accuracy, m.macro_f1);
+               what,
+               o->cv_folds ? "cv"
+               : o->all    ? "all"
+                           : "val",
+               n_rec, n_win, m.accuracy, m.macro_f1);
         for (i = 0; i < C; ++i)
             printf("%s\"%s\"", i ? "," : "", ds->labels[i]);
         printf("],\"recall\":{");
@@ -535,18 +576,23 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
         printf("},\"f1\":{");
         for (i = 0; i < C; ++i)
             printf("%s\"%s\":%.6f", i ? "," : "", ds->labels[i], m.f1[i]);
-        printf("},\"confusion\":[");
-        for (i = 0; i < C; ++i) {
-            printf("%s[", i ? "," : "");
-            for (j = 0; j < C; ++j)
-                printf("%s%zu", j ? "," : "", conf[i * C + j]);
-            printf("]");
+        printf("},");
+        json_confusion(conf, C);
+        if (rec) {
+            print_rec_block(o, "recording_vote", "", rec->vote, C);
+            if (rec->have_mean_prob)
+                print_rec_block(o, "recording_mean_prob", "", rec->mean_prob, C);
         }
-        printf("]}\n");
+        printf("}\n");
         return;
     }
-    printf("%s on %s: %zu recordings, %zu windows\n", what,
-           o->all ? "every recording" : "the time-based validation split", n_rec, n_win);
+    if (o->cv_folds)
+        printf("%s on %zu-fold time-block cross-validation (every training recording held out "
+               "once): %zu recordings, %zu windows\n",
+               what, o->cv_folds, n_rec, n_win);
+    else
+        printf("%s on %s: %zu recordings, %zu windows\n", what,
+               o->all ? "every recording" : "the time-based validation split", n_rec, n_win);
     printf("  accuracy %.4f   macro-F1 %.4f\n  recall:", m.accuracy, m.macro_f1);
     for (i = 0; i < C; ++i)
         printf("  %s %.3f", ds->labels[i], m.recall[i]);
@@ -559,6 +605,12 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
         for (j = 0; j < C; ++j)
             printf(" %12zu", conf[i * C + j]);
         printf("\n");
+    }
+    if (rec) {
+        printf("  whole recordings (%zu), one decision each (confusion rows: true):\n", n_rec);
+        print_rec_block(o, "", "majority vote of windows", rec->vote, C);
+        if (rec->have_mean_prob)
+            print_rec_block(o, "", "largest mean probability", rec->mean_prob, C);
     }
 }
 
@@ -596,6 +648,9 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
         inv[o->input_dim - 1] = 1.0f;
         tc->const_feature = (long)o->input_dim - 1;
     }
+    /* --aug-scale rescales the energy slot as ln(1 + s^2 P); csi-v4's slot
+     * [0] does not change with a constant gain, so nothing is rescaled */
+    tc->energy_feature = o->recipe == AETHER_FEATURES_V4 ? -1 : AETHER_FEAT_ENERGY;
     if (st == AETHER_OK)
         st = aether_train_net_set_norm(net, mean, inv);
     if (st != AETHER_OK) {

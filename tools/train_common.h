@@ -28,10 +28,11 @@ typedef struct train_opts {
     size_t input_dim, layers, heads, kv_heads, head_dim;
     double val_frac;
     int json, all, quiet, probe_means, have_window, have_stride, per_file;
-    int calibrate;          /* eval --calibrate: fit temperature and threshold, write --out */
-    double target_accuracy; /* eval --calibrate: accuracy the threshold aims at (0.95) */
-    size_t cv_folds;   /* train --cv K: cross-validation inside the training split */
-    long cv_field;     /* --cv-field N: folds by the N-th '_' field of the file name */
+    int calibrate;             /* eval --calibrate: fit temperature and threshold, write --out */
+    double target_accuracy;    /* eval --calibrate: accuracy the threshold aims at (0.95) */
+    size_t cv_folds;           /* train --cv K: cross-validation inside the training split */
+    long cv_field;             /* --cv-field N: folds by the N-th '_' field of the file name */
+    const char *cv_score_data; /* --cv-score-data DIR: held-out copies scored too */
     size_t trim_start; /* --trim-start N: frames dropped from each training recording's start */
     int have_pool, have_attn_window, have_block, have_backend, have_recipe;
     unsigned recipe; /* feature recipe, AETHER_FEATURES_V1 / _V2 / _V3 */
@@ -79,6 +80,7 @@ enum {
     TOPT_KEEP_LAST,
     TOPT_CV,
     TOPT_CV_FIELD,
+    TOPT_CV_SCORE_DATA,
     TOPT_QUIET,
     /* eval and baseline */
     TOPT_MODEL,
@@ -137,10 +139,28 @@ int train_load_data(const train_opts *o, const char *cmd, aether_dataset *ds);
  * message (every label folder empty, or only validation recordings). */
 int train_require_training(const train_opts *o, const aether_dataset *ds, const char *cmd);
 
+/* Whole-recording decisions: C x C confusions over recordings (rows true),
+ * one decision per recording by majority vote of its windows and by the
+ * largest mean probability. */
+typedef struct train_rec_metrics {
+    size_t vote[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t mean_prob[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    int have_mean_prob; /* 0: the scorer gives classes only (vote alone) */
+} train_rec_metrics;
+
+/* Cross-validation folds of the TRAIN recordings (others get (size_t)-1):
+ * per class, in (time, name) order, rank i of n goes to fold i * K / n, so
+ * every fold is a contiguous block of time of every class. */
+void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold);
+
 /* Accuracy, macro-F1, recall per class and the confusion matrix (or one
- * JSON line with --json). what: "model", "baseline", ... */
+ * JSON line with --json; "split" is "val", "all" or, with o->cv_folds,
+ * "cv"). what: "model", "baseline", ... rec (optional):
+ * the whole-recording metrics too (JSON keys "recording_vote" and
+ * "recording_mean_prob", each with accuracy, macro_f1 and confusion). */
 void train_print_metrics(const train_opts *o, const aether_dataset *ds, const char *what,
-                         const size_t *conf, size_t n_rec, size_t n_win);
+                         const size_t *conf, size_t n_rec, size_t n_win,
+                         const train_rec_metrics *rec);
 
 /* A randomised network of the options' shape with the input normalisation
  * of the recordings' TRAIN split; sets tc->const_feature for odd dims. */

@@ -27,7 +27,7 @@ static int rec_earlier(const aether_train_recording *a, const aether_train_recor
 /* Fold of each TRAIN recording: per class, in (time, name) order, rank i of
  * n goes to fold i * K / n, so every fold is a contiguous block of time and
  * holds recordings of every class that has at least K. */
-static void assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
+void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
 {
     size_t r, q, c;
     for (r = 0; r < ds->n_recs; ++r) {
@@ -49,8 +49,44 @@ static void assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
 }
 
 /* Train on K-1 folds, score the held-out one; per recording and pooled. */
-static int cv_fold(train_opts *o, aether_dataset *ds, const size_t *fold, const int *orig,
-                   size_t f, size_t *conf_all, double *f1_out)
+/* The recording of alt named and labelled like rec, or NULL. */
+static aether_train_recording *namesake(aether_dataset *alt, const aether_train_recording *rec)
+{
+    size_t r;
+    for (r = 0; alt && r < alt->n_recs; ++r)
+        if (alt->recs[r].label == rec->label && !strcmp(alt->recs[r].name, rec->name))
+            return &alt->recs[r];
+    return NULL;
+}
+
+/* Correct and total windows of one held-out recording; its windows added to
+ * conf. */
+static aether_status score_one(aether_train_net *net, const aether_train_config *tc,
+                               aether_train_recording *rec, size_t C, size_t *conf, size_t *ok,
+                               size_t *nw)
+{
+    size_t one[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], need = 0, k;
+    int split = rec->split;
+    void *ws = NULL;
+    aether_status st = aether_train_example_ws_size(net, tc->window, &need);
+    memset(one, 0, sizeof one);
+    *nw = 0;
+    if (st == AETHER_OK && !(ws = malloc(need)))
+        st = AETHER_ERR_NO_MEM;
+    rec->split = CV_HELD_OUT;
+    if (st == AETHER_OK)
+        st = aether_train_evaluate(net, rec, 1, CV_HELD_OUT, tc->window, tc->stride, tc->pool,
+                                   one, NULL, nw, ws, need);
+    rec->split = split;
+    free(ws);
+    *ok = one[rec->label * C + rec->label];
+    for (k = 0; k < C * C; ++k)
+        conf[k] += one[k];
+    return st;
+}
+
+static int cv_fold(train_opts *o, aether_dataset *ds, aether_dataset *alt, const size_t *fold,
+                   const int *orig, size_t f, size_t *conf_all, size_t *conf_alt, double *f1_out)
 {
     aether_train_config tc = o->tc;
     aether_train_net *net = NULL;
@@ -71,24 +107,21 @@ static int cv_fold(train_opts *o, aether_dataset *ds, const size_t *fold, const 
     free(view);
     memset(conf, 0, sizeof conf);
     for (r = 0; r < ds->n_recs && st == AETHER_OK; ++r) {
-        size_t one[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, ok;
+        aether_train_recording *twin;
+        size_t nw = 0, ok = 0;
         if (ds->recs[r].split != CV_HELD_OUT)
             continue;
-        memset(one, 0, sizeof one);
-        size_t need = 0;
-        void *ws = NULL;
-        st = aether_train_example_ws_size(net, tc.window, &need);
-        if (st == AETHER_OK && !(ws = malloc(need)))
-            st = AETHER_ERR_NO_MEM;
-        if (st == AETHER_OK)
-            st = aether_train_evaluate(net, &ds->recs[r], 1, CV_HELD_OUT, tc.window, tc.stride,
-                                       tc.pool, one, NULL, &nw, ws, need);
-        free(ws);
-        ok = one[ds->recs[r].label * C + ds->recs[r].label];
-        printf("  fold %zu  %-44s %-12s %3zu/%-3zu windows right\n", f + 1, ds->recs[r].name,
+        st = score_one(net, &tc, &ds->recs[r], C, conf, &ok, &nw);
+        printf("  fold %zu  %-44s %-12s %3zu/%-3zu windows right", f + 1, ds->recs[r].name,
                ds->labels[ds->recs[r].label], ok, nw);
-        for (k = 0; k < C * C; ++k)
-            conf[k] += one[k];
+        twin = alt ? namesake(alt, &ds->recs[r]) : NULL;
+        if (st == AETHER_OK && twin) {
+            st = score_one(net, &tc, twin, C, conf_alt, &ok, &nw);
+            printf("   score-data %3zu/%-3zu", ok, nw);
+        } else if (alt) {
+            printf("   score-data: no namesake");
+        }
+        printf("\n");
     }
     aether_train_net_destroy(net);
     if (st != AETHER_OK) {
@@ -142,6 +175,8 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
 {
     size_t K = o->cv_folds, f, r, C = ds->n_classes;
     size_t conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    size_t conf_alt[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
+    aether_dataset alt_ds, *alt = NULL;
     size_t *fold = (size_t *)malloc((ds->n_recs ? ds->n_recs : 1) * sizeof(size_t));
     int *orig = (int *)malloc((ds->n_recs ? ds->n_recs : 1) * sizeof(int));
     double f1 = 0.0, sum = 0.0, lo = 1.0;
@@ -158,7 +193,7 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
     if (o->cv_field >= 0)
         K = assign_field_folds(ds, o->cv_field, fold);
     else
-        assign_folds(ds, K, fold);
+        train_cv_assign_folds(ds, K, fold);
     if (K < 2) {
         fprintf(stderr, "aether train --cv: the training split gives fewer than 2 folds\n");
         free(fold);
@@ -166,8 +201,19 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
         return CLI_EXIT_MISFIT;
     }
     memset(conf, 0, sizeof conf);
+    memset(conf_alt, 0, sizeof conf_alt);
+    if (o->cv_score_data) {
+        train_opts ao = *o;
+        ao.data = o->cv_score_data;
+        if ((rc = train_load_data(&ao, "train --cv-score-data", &alt_ds)) != CLI_EXIT_OK) {
+            free(fold);
+            free(orig);
+            return rc;
+        }
+        alt = &alt_ds;
+    }
     for (f = 0; f < K && rc == CLI_EXIT_OK; ++f) {
-        rc = cv_fold(o, ds, fold, orig, f, conf, &f1);
+        rc = cv_fold(o, ds, alt, fold, orig, f, conf, conf_alt, &f1);
         sum += f1;
         lo = f1 < lo ? f1 : lo;
     }
@@ -182,7 +228,18 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
         for (r = 0; r < C * C; ++r)
             printf("%s%zu", r % C ? " " : (r ? " | " : " "), conf[r]);
         printf("\n");
+        if (alt) {
+            aether_metrics_compute(conf_alt, C, &m);
+            printf("cv score-data %s: pooled accuracy %.4f  pooled macro-F1 %.4f\n  pooled "
+                   "confusion (rows: true):",
+                   o->cv_score_data, m.accuracy, m.macro_f1);
+            for (r = 0; r < C * C; ++r)
+                printf("%s%zu", r % C ? " " : (r ? " | " : " "), conf_alt[r]);
+            printf("\n");
+        }
     }
+    if (alt)
+        aether_dataset_free(alt);
     free(fold);
     free(orig);
     return rc;

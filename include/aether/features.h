@@ -94,6 +94,44 @@
  * A tone's statistics restart when it was missing in the previous frame,
  * and all of a node's with its first frame or a kind change. Slots
  * 6+G+5.. (G > 5) keep the v1 deltas.
+ *
+ * Recipe v4 ("csi-v4") is v1 computed on gain-equalised packets, with a
+ * gain-free energy slot [0]. The ESP32-C3 receiver switches its gain by
+ * exactly x2 between packets (up to ~48 % of packets in some sessions).
+ * v1's per-packet normalisation n_k cancels the scale of a step, but not
+ * all of it: the energy ln(1 + P) jumps by about ln 4, and a packet at the
+ * lower level carries twice the relative quantisation noise of int8 I/Q,
+ * which the frame-to-frame slots ([2], [5], the group deltas) read as
+ * movement. A model reading v1 therefore learns each session's step rate
+ * and level, not the activity. v4 follows the gain per node:
+ *   P as in step 3 on the frame as received; L = ln P; d = L - L_prev,
+ *     L_prev of the node's last frame with P > 0 (a frame with P = 0
+ *     changes nothing below);
+ *   gain steps: k = floor(d / ln 4 + 1/2); when k is +-1 or +-2 and
+ *     |d - k ln 4| <= T, T = AETHER_FEATURES_V4_STEP_TOL (0.45; in the C3
+ *     recordings consecutive packets differ by |d| < 0.5 or 0.9 < |d| <
+ *     1.9, nothing between), the packet is |k| x2 steps up (k > 0) or down:
+ *     d -= k ln 4, and the gain level g (0 at the node's first frame) moves
+ *     by one per step within 0..AETHER_FEATURES_V4_MAX_LEVEL (3); a step
+ *     down at g = 0 is a new lowest level (g stays 0);
+ *   L_c += d (L_c = 0 at the node's first frame: the session's absolute
+ *     level is gone);
+ *   raw frames with g > 0: every I/Q value of the first 64 pairs is
+ *     divided by 2^g, rounded half away from zero, before steps 2-7, so
+ *     each packet has the quantisation of the lowest level (amplitude
+ *     frames are used as given: the normalisation removes their scale);
+ *   slots [1..D) are v1's arithmetic on that frame;
+ *   m = moving mean of L_c with weight max(a, 1/(c+1)) for the c-th frame
+ *     since the node's restart (c = 0, 1, ...; exact running mean at the
+ *     start, like v3), a = AETHER_FEATURES_V4_ALPHA (1/64, ~0.6 s at 100
+ *     packets/s), updated with this frame;
+ *   [0] = L_c - m: how far the gain-corrected power stands from its recent
+ *     level (0 on a node's first frame).
+ * What it costs: a real power change of about x4 between two consecutive
+ * packets (10 ms) is taken for a step; high-gain packets lose one bit. With
+ * exact x2 steps inserted into a sequence (doubled I/Q), every v4 slot is
+ * unchanged (the energy slot up to the rounding of ln; tests/test_features.c
+ * checks 1e-5).
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -134,20 +172,25 @@ enum {
 #define AETHER_FEATURES_V2_FLOOR 1e-3 /* log floor of the v2 features */
 #define AETHER_FEATURES_V3 3u
 #define AETHER_FEATURES_V3_EPS 1e-6 /* variance floor of the v3 ratios */
+#define AETHER_FEATURES_V4 4u
+#define AETHER_FEATURES_V4_STEP_TOL 0.45      /* |d -+ ln 4| of a gain step */
+#define AETHER_FEATURES_V4_MAX_LEVEL 3u       /* highest gain level g followed */
+#define AETHER_FEATURES_V4_ALPHA (1.0 / 64.0) /* slow mean of the v4 level */
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
     size_t max_nodes; /* distinct node_ids tracked at once, 1..AETHER_FEATURES_MAX_NODES */
-    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3 */
+    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3, _V4 */
 } aether_features_config;
 
 /* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
  * AETHER_FEATURES_V1}. */
 AETHER_API aether_features_config aether_features_config_default(void);
 
-/* Recipe name <-> selector: "csi-v1", "csi-v2", "csi-v3" (names blob metadata
- * stores under `features`). parse: INVALID_ARG for other names, NULL_ARG.
- * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", NULL for unknown values. */
+/* Recipe name <-> selector: "csi-v1" .. "csi-v4" (names blob metadata stores
+ * under `features`). parse: INVALID_ARG for other names, NULL_ARG.
+ * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", "csi-v4", NULL for unknown
+ * values. */
 AETHER_API aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
 AETHER_API const char *aether_features_recipe_name(unsigned recipe);
 
@@ -174,7 +217,7 @@ AETHER_API aether_status aether_features_create(const aether_features_config *cf
                                                 aether_features **out);
 AETHER_API void aether_features_destroy(aether_features *f);
 
-/* Recipe of this extractor, AETHER_FEATURES_V1, _V2 or _V3 (0 for NULL). */
+/* Recipe of this extractor, AETHER_FEATURES_V1 .. _V4 (0 for NULL). */
 AETHER_API unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
 AETHER_API size_t aether_features_dim(const aether_features *f);

@@ -188,7 +188,8 @@ AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size
  * (optional) receives the summed unweighted loss, n_windows the count.
  * ws: at least aether_train_example_ws_size(net, window) bytes; NULL is an
  * error (AETHER_ERR_NULL_ARG, the rule of aether/core.h), checked after the
- * other arguments. */
+ * other arguments. Runs the scalar reference kernels, as aether_train_fit
+ * does. */
 AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
                                                const aether_train_recording *recs, size_t n_recs,
                                                int split, size_t window, size_t stride,
@@ -259,8 +260,13 @@ typedef struct aether_train_result {
  * cfg->keep_last, every epoch runs and the last one is kept. Recordings
  * whose split is neither TRAIN nor VAL are ignored (cross-validation folds
  * held out by the caller).
- * Deterministic for a given config and data, whatever `threads`. On error
- * the weights are restored to their values at entry.
+ * Deterministic for a given config and data, whatever `threads` and
+ * whatever the CPU: the optimised kernels round differently on each ISA,
+ * so this call (like aether_train_evaluate) runs the scalar reference
+ * kernels, switching the process kernel mode (aether/dispatch.h) to
+ * AETHER_KERNELS_REFERENCE for its duration and restoring it after; do not
+ * change the kernel mode from another thread meanwhile. On error the
+ * weights are restored to their values at entry.
  */
 AETHER_API aether_status aether_train_fit(aether_train_net *net,
                                           const aether_train_recording *recs, size_t n_recs,

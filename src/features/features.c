@@ -32,6 +32,13 @@ typedef struct node_state {
     float white_s[N_TONES], white_l[N_TONES]; /* EMA of delta^2 / 2, alpha 1/8, 1/32 */
     double coh_p, coh_q;                      /* EMA of the adjacent-tone deviation sums */
     uint64_t coh_n;                           /* frames in the coherence EMA */
+    /* recipe v4: gain-step-corrected log power (see features.h) */
+    double v4_lp;    /* ln P of the node's last frame with P > 0 */
+    int v4_lp_ok;    /* v4_lp is set */
+    double v4_lc;    /* corrected level L_c */
+    double v4_m;     /* slow mean of L_c */
+    uint32_t v4_cnt; /* samples in v4_m */
+    unsigned v4_g;   /* gain level: x2 steps above the lowest level seen */
 } node_state;
 
 struct aether_features {
@@ -39,7 +46,7 @@ struct aether_features {
      * failed init on too short a buffer zero-fills only this header at its
      * start, as it always has. */
     uint32_t dim;
-    uint32_t recipe; /* AETHER_FEATURES_V1 / _V2 / _V3 */
+    uint32_t recipe; /* AETHER_FEATURES_V1 .. _V4 */
     uint32_t groups;
     uint32_t max_nodes;
     node_state *nodes;
@@ -103,7 +110,7 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > AETHER_FEATURES_MAX_NODES || cfg->recipe > AETHER_FEATURES_V3)
+        cfg->max_nodes > AETHER_FEATURES_MAX_NODES || cfg->recipe > AETHER_FEATURES_V4)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
@@ -208,6 +215,8 @@ aether_status aether_features_recipe_parse(const char *name, unsigned *recipe)
         *recipe = AETHER_FEATURES_V2;
     else if (!strcmp(name, "csi-v3"))
         *recipe = AETHER_FEATURES_V3;
+    else if (!strcmp(name, "csi-v4"))
+        *recipe = AETHER_FEATURES_V4;
     else
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
@@ -219,7 +228,9 @@ const char *aether_features_recipe_name(unsigned recipe)
         return "csi-v1";
     if (recipe == AETHER_FEATURES_V2)
         return "csi-v2";
-    return recipe == AETHER_FEATURES_V3 ? "csi-v3" : NULL;
+    if (recipe == AETHER_FEATURES_V3)
+        return "csi-v3";
+    return recipe == AETHER_FEATURES_V4 ? "csi-v4" : NULL;
 }
 
 unsigned aether_features_recipe(const aether_features *f)
@@ -643,6 +654,92 @@ static void compute_v3(const aether_features *f, const frame_work *w, node_state
         out[base + p] = v3[p];
 }
 
+/* Mean power of the canonical tones the frame has, in double (step 3). */
+static double frame_power(const aether_csi_frame *fr)
+{
+    size_t p, c = 0;
+    double s = 0.0;
+    for (p = 0; p < N_TONES; ++p) {
+        size_t k = tone_index(p);
+        if (k >= fr->n_pairs)
+            continue;
+        if (fr->kind == AETHER_CSI_RAW_IQ) {
+            double im = (double)fr->iq[2 * k], re = (double)fr->iq[2 * k + 1];
+            s += im * im + re * re;
+        } else {
+            s += (double)fr->amp[k] * (double)fr->amp[k];
+        }
+        c++;
+    }
+    return c ? s / (double)c : 0.0;
+}
+
+/* Recipe v4, before the frame's features: follow the receiver gain
+ * (features.h). A change of ln P by +-ln 4 (a x2 amplitude step) within
+ * AETHER_FEATURES_V4_STEP_TOL is a gain step: it moves the gain level g by
+ * one and is removed from the corrected level L_c. Returns g, the number of
+ * x2 steps this frame sits above the lowest level seen since the node's
+ * restart. */
+static unsigned v4_track_gain(const aether_csi_frame *fr, node_state *n, const node_state *prev)
+{
+    const double ln4 = 1.38629436111989061883;
+    double power = frame_power(fr);
+    if (!prev) {
+        n->v4_lp_ok = 0;
+        n->v4_lc = 0.0;
+        n->v4_m = 0.0;
+        n->v4_cnt = 0;
+        n->v4_g = 0;
+    }
+    if (power > 0.0) {
+        double lp = log(power);
+        if (n->v4_lp_ok) {
+            double d = lp - n->v4_lp, k = floor(d / ln4 + 0.5);
+            /* one or two x2 steps at once */
+            if (k != 0.0 && fabs(k) <= 2.0 && fabs(d - k * ln4) <= AETHER_FEATURES_V4_STEP_TOL) {
+                int steps = (int)k;
+                d -= k * ln4;
+                for (; steps > 0; --steps)
+                    if (n->v4_g < AETHER_FEATURES_V4_MAX_LEVEL)
+                        n->v4_g++;
+                for (; steps < 0; ++steps)
+                    if (n->v4_g > 0)
+                        n->v4_g--; /* else a new lowest level: g stays 0 */
+            }
+            n->v4_lc += d;
+        }
+        n->v4_lp = lp;
+        n->v4_lp_ok = 1;
+    }
+    return n->v4_g;
+}
+
+/* A copy of a raw frame's first 64 pairs with every I/Q value divided by
+ * 2^g, rounded half away from zero: a packet g x2 steps above the lowest
+ * level gets that level's quantisation. */
+static aether_csi_frame v4_requantise(const aether_csi_frame *fr, unsigned g, int8_t *iq)
+{
+    aether_csi_frame c = *fr;
+    size_t i, n = 2 * (fr->n_pairs < 64 ? fr->n_pairs : 64);
+    const int div = 1 << g, half = div / 2;
+    for (i = 0; i < n; ++i) {
+        int v = fr->iq[i];
+        iq[i] = (int8_t)(v >= 0 ? (v + half) / div : -((-v + half) / div));
+    }
+    c.iq = iq;
+    return c;
+}
+
+/* Recipe v4's energy slot: L_c minus its slow mean (features.h). */
+static void compute_v4(node_state *n, float *out)
+{
+    double a = v3_alpha(AETHER_FEATURES_V4_ALPHA, n->v4_cnt);
+    n->v4_m += a * (n->v4_lc - n->v4_m);
+    if (n->v4_cnt < UINT32_MAX)
+        n->v4_cnt++;
+    out[AETHER_FEAT_ENERGY] = (float)(n->v4_lc - n->v4_m);
+}
+
 aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
                                       float *out, size_t out_len)
 {
@@ -669,7 +766,19 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         /* A kind change makes the previous frame incomparable. */
         prev = n->kind == frame->kind ? n : NULL;
     }
-    compute(f, frame, prev, &w, out);
+    if (f->recipe == AETHER_FEATURES_V4) {
+        int8_t iq[128];
+        unsigned g = v4_track_gain(frame, n, prev);
+        if (g > 0 && frame->kind == AETHER_CSI_RAW_IQ) {
+            aether_csi_frame q = v4_requantise(frame, g, iq);
+            compute(f, &q, prev, &w, out);
+        } else {
+            compute(f, frame, prev, &w, out);
+        }
+        compute_v4(n, out);
+    } else {
+        compute(f, frame, prev, &w, out);
+    }
     if (f->recipe == AETHER_FEATURES_V2) {
         if (!prev)
             n->seen = 0;

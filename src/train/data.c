@@ -114,10 +114,10 @@ size_t aether_train_eval_windows(size_t n_frames, size_t window, size_t stride)
     return (n_frames - window) / stride + 1;
 }
 
-aether_status aether_train_evaluate(const aether_train_net *net,
-                                    const aether_train_recording *recs, size_t n_recs, int split,
-                                    size_t window, size_t stride, aether_pool pool, size_t *conf,
-                                    double *loss_sum, size_t *n_windows, void *ws, size_t ws_len)
+static aether_status evaluate(const aether_train_net *net, const aether_train_recording *recs,
+                              size_t n_recs, int split, size_t window, size_t stride,
+                              aether_pool pool, size_t *conf, double *loss_sum, size_t *n_windows,
+                              void *ws, size_t ws_len)
 {
     size_t r, k, C, need = 0, count = 0;
     double lsum = 0.0;
@@ -167,5 +167,32 @@ aether_status aether_train_evaluate(const aether_train_net *net,
         if (n_windows)
             *n_windows = count;
     }
+    return st;
+}
+
+aether_kernel_mode aether_train_reference_begin_(void)
+{
+    aether_kernel_mode saved = aether_get_kernel_mode();
+    if (saved != AETHER_KERNELS_REFERENCE)
+        (void)aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+    return saved;
+}
+
+void aether_train_reference_end_(aether_kernel_mode saved)
+{
+    if (saved != AETHER_KERNELS_REFERENCE)
+        (void)aether_set_kernel_mode(saved);
+}
+
+/* Scored with the reference kernels, like aether_train_fit's epochs. */
+aether_status aether_train_evaluate(const aether_train_net *net,
+                                    const aether_train_recording *recs, size_t n_recs, int split,
+                                    size_t window, size_t stride, aether_pool pool, size_t *conf,
+                                    double *loss_sum, size_t *n_windows, void *ws, size_t ws_len)
+{
+    aether_kernel_mode saved = aether_train_reference_begin_();
+    aether_status st = evaluate(net, recs, n_recs, split, window, stride, pool, conf, loss_sum,
+                                n_windows, ws, ws_len);
+    aether_train_reference_end_(saved);
     return st;
 }

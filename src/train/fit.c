@@ -197,9 +197,9 @@ static int better(double f1, double loss, double best_f1, double best_loss)
     return fabs(f1 - best_f1) <= 1e-12 && loss < best_loss;
 }
 
-aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
-                               size_t n_recs, const aether_train_config *cfg,
-                               const aether_train_callbacks *cb, aether_train_result *out)
+static aether_status fit(aether_train_net *net, const aether_train_recording *recs, size_t n_recs,
+                         const aether_train_config *cfg, const aether_train_callbacks *cb,
+                         aether_train_result *out)
 {
     aether_train_config c;
     aether_train_rng rng;
@@ -418,5 +418,18 @@ done:
     free(job.loss);
     free(job.pred);
     free(job.status);
+    return st;
+}
+
+/* The weights must not depend on the CPU: the optimised kernels round
+ * differently on each ISA, so training always runs the scalar reference
+ * kernels (the definition of the arithmetic) and then restores the mode. */
+aether_status aether_train_fit(aether_train_net *net, const aether_train_recording *recs,
+                               size_t n_recs, const aether_train_config *cfg,
+                               const aether_train_callbacks *cb, aether_train_result *out)
+{
+    aether_kernel_mode saved = aether_train_reference_begin_();
+    aether_status st = fit(net, recs, n_recs, cfg, cb, out);
+    aether_train_reference_end_(saved);
     return st;
 }

@@ -2,6 +2,7 @@
 #ifndef AETHER_TRAIN_INTERNAL_H
 #define AETHER_TRAIN_INTERNAL_H
 
+#include "aether/dispatch.h"
 #include "aether/train.h"
 
 struct aether_train_net {
@@ -10,6 +11,12 @@ struct aether_train_net {
     aether_head head;
     float *w; /* layout.total_elems */
 };
+
+/* Switch the process to the scalar reference kernels for training (the
+ * optimised kernels round differently by ISA, and trained bytes must not
+ * depend on the machine); returns the mode to give back to _end_. */
+aether_kernel_mode aether_train_reference_begin_(void);
+void aether_train_reference_end_(aether_kernel_mode saved);
 
 /* xorshift64* stream: uniform floats in [0, 1) and standard normals. */
 typedef struct aether_train_rng {

@@ -4,7 +4,9 @@
  * (.csi.jsonl amplitude lines in DIR/<label>/): --opt=value gives the same
  * model as --opt value; --help, --version, unknown options, bad values; a
  * trained model and the shipped gesture model are scored (recording and
- * window counts, metrics printed); cross-validation runs; a missing data
+ * window counts, metrics printed); the whole-recording metrics of eval
+ * equal a recomputation through the library; the baseline's time-block
+ * cross-validation; cross-validation runs; a missing data
  * folder, missing label folders and a missing model are named with exit
  * status 3.
  *
@@ -20,10 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aether/blob.h"
+#include "aether/dataset.h"
+#include "aether/model.h"
 #include "aether/train.h"
 #include "check.h"
 
 #include "cli_run.h"
+#include "test_ws.h"
 
 #define N_TONES 64
 #define N_FRAMES 120 /* per synthetic recording */
@@ -375,6 +381,151 @@ static void test_eval_shipped_model(void)
     expect(misfit, 5, "the model has 3 classes, --labels gives 2");
 }
 
+/* Whole-recording decisions recomputed through the library: the model's
+ * windows (window, stride and pooling of its metadata: 16 / 8 / mean), a
+ * vote per recording (ties to the larger probability sum, then the lower
+ * index) and the largest mean softmax probability. Fills the two confusion
+ * matrices (2 x 2) and each recording's two decisions, in loader order. */
+static int expected_recordings(const char *model_rel, aether_dataset *ds, size_t *vote,
+                               size_t *prob, size_t *dec_vote, size_t *dec_prob)
+{
+    static const char *const labels[] = {"still", "moving"};
+    char mp[512], dp[512];
+    size_t len = 0, r, k, c;
+    unsigned char *blob;
+    aether_blob_view v;
+    aether_model *model = NULL;
+    path_of(mp, sizeof mp, model_rel);
+    path_of(dp, sizeof dp, "data");
+    blob = read_all(mp, &len);
+    if (!blob)
+        return 0;
+    CHECK_STATUS(aether_blob_parse(blob, len, &v), AETHER_OK);
+    CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
+    CHECK_STATUS(aether_dataset_load(dp, labels, 2, v.header.input_dim, ds), AETHER_OK);
+    memset(vote, 0, 4 * sizeof *vote);
+    memset(prob, 0, 4 * sizeof *prob);
+    for (r = 0; model && r < ds->n_recs && r < 16; ++r) {
+        const aether_train_recording *rec = &ds->recs[r];
+        size_t nw = aether_train_eval_windows(rec->n_frames, 16, 8), votes[2] = {0, 0}, bv, bp;
+        double ps[2] = {0.0, 0.0};
+        for (k = 0; k < nw; ++k) {
+            float lg[2];
+            double mx, z = 0.0, e[2];
+            CHECK_STATUS(ws_model_forward(model, rec->frames + k * 8 * ds->dim, 16,
+                                          AETHER_POOL_MEAN, lg, NULL),
+                         AETHER_OK);
+            votes[lg[1] > lg[0]]++;
+            mx = lg[1] > lg[0] ? (double)lg[1] : (double)lg[0];
+            for (c = 0; c < 2; ++c)
+                z += e[c] = exp((double)lg[c] - mx);
+            for (c = 0; c < 2; ++c)
+                ps[c] += e[c] / z;
+        }
+        bv = votes[1] > votes[0] || (votes[1] == votes[0] && ps[1] > ps[0]);
+        bp = ps[1] > ps[0];
+        vote[rec->label * 2 + bv]++;
+        prob[rec->label * 2 + bp]++;
+        dec_vote[r] = bv;
+        dec_prob[r] = bp;
+    }
+    aether_model_destroy(model);
+    free(blob);
+    return model != NULL;
+}
+
+/* `aether eval` prints the whole-recording metrics next to the window ones:
+ * the same decisions as the library recomputation, in JSON, in the text
+ * summary and per file. */
+static void test_eval_whole_recordings(void)
+{
+    static const char *const labels[] = {"still", "moving"};
+    const char *js[] = {"eval", "--model=m_eq.rvne", "--data=data", "--all", "--json", NULL};
+    const char *pf[] = {"eval", "--model=m_eq.rvne", "--data=data", "--all", "--per-file", NULL};
+    size_t vote[4], prob[4], dv[16], dp[16], r;
+    char want[160];
+    aether_dataset ds;
+    char *out;
+    memset(&ds, 0, sizeof ds);
+    if (!expected_recordings("m_eq.rvne", &ds, vote, prob, dv, dp))
+        return;
+    CHECK_EQ_INT(ds.n_recs, 2 * N_PER_CLASS);
+    CHECK_EQ_INT(vote[0] + vote[1] + vote[2] + vote[3], 2 * N_PER_CLASS);
+
+    out = run_out(js, 0);
+    snprintf(want, sizeof want, "\"recording_vote\":{\"accuracy\":%.6f,",
+             (double)(vote[0] + vote[3]) / (double)(2 * N_PER_CLASS));
+    CHECK_MSG(out && strstr(out, want), "want %s in %.600s", want, out ? out : "");
+    snprintf(want, sizeof want, "\"confusion\":[[%zu,%zu],[%zu,%zu]]},\"recording_mean_prob\"",
+             vote[0], vote[1], vote[2], vote[3]);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.600s", want, out ? out : "");
+    snprintf(want, sizeof want, "\"recording_mean_prob\":{\"accuracy\":%.6f,",
+             (double)(prob[0] + prob[3]) / (double)(2 * N_PER_CLASS));
+    CHECK_MSG(out && strstr(out, want), "want %s in %.600s", want, out ? out : "");
+    snprintf(want, sizeof want, "\"confusion\":[[%zu,%zu],[%zu,%zu]]}}", prob[0], prob[1],
+             prob[2], prob[3]);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.600s", want, out ? out : "");
+    free(out);
+
+    out = run_out(pf, 0);
+    CHECK(out && strstr(out, "whole recordings (6), one decision each"));
+    snprintf(want, sizeof want, "majority vote of windows   accuracy %.4f",
+             (double)(vote[0] + vote[3]) / (double)(2 * N_PER_CLASS));
+    CHECK_MSG(out && strstr(out, want), "want %s in %.600s", want, out ? out : "");
+    snprintf(want, sizeof want, "confusion %zu %zu | %zu %zu\n", prob[0], prob[1], prob[2],
+             prob[3]);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.900s", want, out ? out : "");
+    for (r = 0; r < ds.n_recs && r < 16; ++r) {
+        const char *line = out ? strstr(out, ds.recs[r].name) : NULL;
+        const char *eol = line ? strchr(line, '\n') : NULL;
+        char tail[96];
+        snprintf(tail, sizeof tail, "vote %s  mean-p %s", labels[dv[r]], labels[dp[r]]);
+        CHECK_MSG(line && eol && (size_t)(eol - line) > strlen(tail) &&
+                      !strncmp(eol - strlen(tail), tail, strlen(tail)),
+                  "%s: want \"%s\"", ds.recs[r].name, tail);
+    }
+    free(out);
+    aether_dataset_free(&ds);
+}
+
+/* `aether baseline --cv K`: the folds of `aether train --cv K` (every
+ * training recording held out once, the validation recordings never
+ * read), for the baseline and the level-only probe. */
+static void test_baseline_cv(void)
+{
+    const char *a[] = {"baseline",    "--data=data", "--labels=still,moving",
+                       "--window=16", "--stride=8",  "--cv=2",
+                       NULL};
+    const char *js[] = {"baseline",      "--data=data", "--labels=still,moving",
+                        "--window=16",   "--stride=8",  "--cv=2",
+                        "--probe-means", "--json",      NULL};
+    const char *one[] = {"baseline", "--data=data", "--labels=still,moving", "--cv=1", NULL};
+    size_t w16 = aether_train_eval_windows(N_FRAMES, 16, 8);
+    char want[160];
+    char *out = run_out(a, 0);
+    /* 2 of 3 recordings per class are training ones, one per fold */
+    snprintf(want, sizeof want, "fold 1: 2 recordings, %zu windows", 2 * w16);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.500s", want, out ? out : "");
+    snprintf(want, sizeof want, "fold 2: 2 recordings, %zu windows", 2 * w16);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.500s", want, out ? out : "");
+    snprintf(want, sizeof want,
+             "baseline on 2-fold time-block cross-validation (every training recording held "
+             "out once): 4 recordings, %zu windows",
+             4 * w16);
+    CHECK_MSG(out && strstr(out, want), "want %s in %.500s", want, out ? out : "");
+    CHECK(out && strstr(out, "majority vote of windows"));
+    CHECK(out && !strstr(out, "largest mean probability"));
+    free(out);
+    out = run_out(js, 0);
+    CHECK_MSG(out && strstr(out, "\"what\":\"mean-level probe\",\"split\":\"cv\""), "%.300s",
+              out ? out : "");
+    CHECK_EQ_INT(json_count(out, "recordings"), 4);
+    CHECK_EQ_INT(json_count(out, "windows"), 4 * w16);
+    CHECK(out && strstr(out, "\"recording_vote\":{"));
+    free(out);
+    expect(one, 2, "--cv needs at least 2 folds");
+}
+
 static void test_cross_validation(void)
 {
     const char *a[] = {"train",      "--data=data",    "--labels=still,moving",
@@ -390,6 +541,37 @@ static void test_cross_validation(void)
     CHECK(out && !strstr(out, "still_02_"));
     CHECK(out && strstr(out, "still_00_") && strstr(out, "moving_01_"));
     free(out);
+    {
+        /* --cv-score-data on the same folder scores every held-out recording
+         * the same way twice */
+        const char *b[] = {"train",
+                           "--data=data",
+                           "--labels=still,moving",
+                           "--cv=2",
+                           "--input-dim=16",
+                           "--window=16",
+                           "--stride=8",
+                           "--epochs=2",
+                           "--batch=8",
+                           "--cv-score-data=data",
+                           NULL};
+        const char *bad[] = {"train",        "--data=data",          "--labels=still,moving",
+                             "--out=x.rvne", "--cv-score-data=data", NULL};
+        const char *p, *q;
+        char acc[64];
+        out = run_out(b, 0);
+        p = out ? strstr(out, "pooled accuracy ") : NULL;
+        q = out ? strstr(out, "cv score-data data: pooled accuracy ") : NULL;
+        CHECK_MSG(p && q, "cv score-data: %.600s", out ? out : "");
+        if (p && q) {
+            snprintf(acc, sizeof acc, "%.6s", p + strlen("pooled accuracy "));
+            CHECK_MSG(!strncmp(q + strlen("cv score-data data: pooled accuracy "), acc, 6),
+                      "%.600s", out);
+        }
+        CHECK(out && strstr(out, "windows right   score-data "));
+        free(out);
+        expect(bad, 2, "--cv-score-data needs --cv K or --cv-field N");
+    }
 }
 
 static void test_missing_folders(void)
@@ -488,11 +670,16 @@ static void remove_tree(const char *path)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_help_version_usage, test_train_eval_equals_form,
-                                          test_eval_shipped_model, test_cross_validation,
+    static const check_test_fn tests[] = {test_help_version_usage,    test_train_eval_equals_form,
+                                          test_eval_whole_recordings, test_eval_shipped_model,
+                                          test_baseline_cv,           test_cross_validation,
                                           test_missing_folders};
-    static const char *const names[] = {"test_help_version_usage", "test_train_eval_equals_form",
-                                        "test_eval_shipped_model", "test_cross_validation",
+    static const char *const names[] = {"test_help_version_usage",
+                                        "test_train_eval_equals_form",
+                                        "test_eval_whole_recordings",
+                                        "test_eval_shipped_model",
+                                        "test_baseline_cv",
+                                        "test_cross_validation",
                                         "test_missing_folders"};
     const char *tmp = getenv("TMPDIR");
     int rc;
@@ -511,7 +698,7 @@ int main(int argc, char **argv)
         remove_tree(g_dir);
         return 1;
     }
-    rc = check_run(__FILE__, tests, names, 5);
+    rc = check_run(__FILE__, tests, names, 7);
     remove_tree(g_dir);
     return rc;
 }
