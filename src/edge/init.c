@@ -76,14 +76,16 @@ static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
     }
 }
 
-static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                           uint32_t window_len, uint32_t n_classes,
+/* *input_dim / *n_classes RUV_TEMPORAL_DEFAULT are replaced by the blob's
+ * values; any other value must equal them. */
+static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t *input_dim,
+                           uint32_t window_len, uint32_t *n_classes,
                            const ruv_temporal_config_t *cfg, edge_plan *p)
 {
     aether_status st;
     esp_err_t e;
 
-    if (!weights || weights_len == 0 || input_dim == 0 || window_len == 0 || n_classes == 0)
+    if (!weights || weights_len == 0 || *input_dim == 0 || window_len == 0 || *n_classes == 0)
         return ESP_ERR_INVALID_ARG;
     p->cfg = cfg ? *cfg : ruv_temporal_config_default();
     if ((e = check_config(&p->cfg)) != ESP_OK)
@@ -91,7 +93,11 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
-    if (p->blob.header.input_dim != input_dim || p->blob.header.n_classes != n_classes)
+    if (*input_dim == RUV_TEMPORAL_DEFAULT)
+        *input_dim = p->blob.header.input_dim;
+    if (*n_classes == RUV_TEMPORAL_DEFAULT)
+        *n_classes = p->blob.header.n_classes;
+    if (p->blob.header.input_dim != *input_dim || p->blob.header.n_classes != *n_classes)
         return ESP_ERR_INVALID_SIZE;
 
     aether_model_default_head_config(&p->blob, &p->head);
@@ -162,7 +168,7 @@ esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len, u
     esp_err_t e;
     if (!out_bytes)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     aether_arena_measure(&ar);
@@ -231,7 +237,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
     esp_err_t e;
     if (!buf || !out_ctx)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     /* The documented contract is against ruv_temporal_ctx_size: a buffer
@@ -270,7 +276,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
 
     if (!out_ctx)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     aether_arena_measure(&ar);
