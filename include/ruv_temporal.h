@@ -201,6 +201,13 @@ extern "C" {
 #define RUV_TEMPORAL_DEFAULT_INPUT_DIM 16
 #endif
 
+/* Logit contract across C libraries (see "Numerics" above): a logit
+ * vector l computed on any target with any conforming libm and the host
+ * reference r (`aether classify` / `aether stream`) satisfy, per element,
+ * |l_i - r_i| <= RUV_TEMPORAL_LOGIT_RTOL * max_j |r_j| + RUV_TEMPORAL_LOGIT_ATOL. */
+#define RUV_TEMPORAL_LOGIT_RTOL 1e-3f
+#define RUV_TEMPORAL_LOGIT_ATOL 1e-6f
+
 /* Length of the 0xC5110007 classification packet (docs/FORMATS.md section 4). */
 #define RUV_TEMPORAL_PACKET_LEN 40u
 
