@@ -166,7 +166,9 @@ float ruv_temporal_self_test_deviation_(const float *out)
     for (i = 0; i < ST_N; ++i) {
         float ref = aether_f32_from_bits(st_expected[i]);
         float d = out[i] > ref ? out[i] - ref : ref - out[i];
-        if (!(d <= m)) /* NaN propagates */
+        if (d != d) /* NaN */
+            return d;
+        if (d > m)
             m = d;
     }
     return m;
