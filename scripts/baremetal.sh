@@ -12,6 +12,9 @@
 #               bit-identical to the CLI's (checks the stage's own data)
 #
 #   scripts/baremetal.sh [target...]      (default: all of them)
+#   scripts/baremetal.sh --profile TARGET  instruction profile of the default
+#       model's streaming push: the library built with -finstrument-functions
+#       (tests/baremetal/profile.c), exclusive instructions per function
 #
 # The program runs the kernel self test, the shipped models (gesture,
 # motion) and the default-shape demo model through window and streaming
@@ -39,6 +42,12 @@ GOLDEN=${AETHER_GOLDEN_DIR:-$ROOT/../shared/golden}
 GOLDEN_BYTES=${AETHER_BM_GOLDEN_BYTES:-655360}
 RECORDING=data/esp32-raw-2node-excerpt.csi.jsonl
 ALL="host rv32imc rv32imafc cortex-m4f lx106"
+profile=0
+if [ "${1:-}" = --profile ]; then
+    [ $# -eq 2 ] || { echo "usage: $0 --profile rv32imc|rv32imafc|cortex-m4f" >&2; exit 2; }
+    profile=1
+    shift
+fi
 targets=${*:-$ALL}
 
 for t in $targets; do
@@ -125,6 +134,10 @@ build_target() {
     else
         set -- -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-$t.cmake"
     fi
+    if [ "$profile" = 1 ]; then
+        dir=$OUT/$t-profile
+        set -- "$@" -DAETHER_BM_PROFILE=ON
+    fi
     cmake -S . -B "$dir" "$@" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O2 \
         -DAETHER_BUILD_HOST=OFF -DAETHER_BUILD_TOOLS=OFF -DAETHER_BUILD_TESTS=OFF \
         -DAETHER_BUILD_SHARED=OFF -DAETHER_BUILD_BENCH=OFF -DAETHER_INSTALL=OFF \
@@ -136,6 +149,7 @@ build_target() {
 run_target() {
     t=$1
     elf=$OUT/$t/tests/baremetal/aether_bm
+    [ "$profile" = 1 ] && elf=$OUT/$t-profile/tests/baremetal/aether_bm
     case "$t" in
     rv32imc | rv32imafc)
         need qemu-system-riscv32
@@ -170,6 +184,42 @@ size_of() {
         $size "$OUT/$t/tests/baremetal/aether_bm" | awk 'NR == 2 { printf " elf_text=%s elf_data=%s elf_bss=%s", $1, $2, $3 }'
     fi
 }
+
+if [ "$profile" = 1 ]; then
+    t=$targets
+    case "$t" in
+    rv32*) nm=riscv64-unknown-elf-nm ;;
+    cortex-m4f) nm=arm-none-eabi-nm ;;
+    *) echo "baremetal: --profile runs on rv32imc, rv32imafc or cortex-m4f" >&2; exit 2 ;;
+    esac
+    build_target "$t"
+    run_target "$t" || true
+    pushes=$(grep '^BM PERF model=default variant=f32 mode=streaming' "$OUT/$t.log" |
+        sed 's/.* frames=\([0-9]*\).*/\1/')
+    echo "instructions per push by function (default model, streaming, mean of $pushes pushes; instrumented build):"
+    $nm "$OUT/$t-profile/tests/baremetal/aether_bm" >"$OUT/$t-profile.syms"
+    grep '^BM PROF' "$OUT/$t.log" | python3 -c '
+import sys
+syms = {}
+for line in open(sys.argv[2]):
+    f = line.split()
+    if len(f) == 3 and f[1] in "tTwW":
+        syms[int(f[0], 16) & ~1] = f[2]
+n = int(sys.argv[1]); count = {}; calls = {}
+for line in sys.stdin:
+    f = line.split()
+    a = int(f[2], 16) & ~1
+    name = syms.get(a, hex(a))
+    count[name] = count.get(name, 0) + int(f[3])
+    calls[name] = calls.get(name, 0) + int(f[4])
+total = sum(count.values())
+print("%10s %8s %6s  %s" % ("instr", "calls", "share", "function"))
+for name in sorted(count, key=count.get, reverse=True)[:25]:
+    print("%10.0f %8.1f %5.1f%%  %s" % (count[name] / n, calls[name] / n, 100.0 * count[name] / total, name))
+print("%10.0f per push in all (instrumented)" % (total / n))
+' "$pushes" "$OUT/$t-profile.syms"
+    exit 0
+fi
 
 for t in $targets; do
     start=$(date +%s)

@@ -28,6 +28,7 @@
 #include "aether/kvcache.h"
 #include "aether/npy.h"
 #include "bm_port.h"
+#include "bm_profile.h"
 #include "edge/edge_internal.h" /* the self test's parts: its deviation */
 #include "ruv_temporal.h"
 
@@ -300,6 +301,8 @@ static void run_model(const bm_model *m, const bm_variant *var, int streaming,
     int ok = 1;
     long first_diff = -1; /* first frame whose logits are not bit-identical */
     const char *mode = streaming ? "streaming" : "window";
+    /* the profile build profiles the default model's streaming pushes */
+    int profile = streaming && !strcmp(m->name, "default");
 
     memset(&err, 0, sizeof err);
     if (exp_len < 8) {
@@ -327,9 +330,12 @@ static void run_model(const bm_model *m, const bm_variant *var, int streaming,
         uint64_t c0, c1;
         int r;
         bm_stack_arm(&st);
+        if (profile)
+            bm_profile_start();
         c0 = bm_count();
         r = var->push(ctx, frame);
         c1 = bm_count();
+        bm_profile_stop();
         if (bm_stack_used(&st) > push_stack)
             push_stack = bm_stack_used(&st);
         if (!r) {
@@ -644,6 +650,7 @@ int main(void)
     }
     run_models();
     run_golden();
+    bm_profile_print();
     printf("BM RESULT %s (%d failures)\n", failures ? "FAIL" : "PASS", failures);
     return failures ? 1 : 0;
 }
