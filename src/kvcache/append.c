@@ -19,8 +19,11 @@ int aether_kv_rows_finite_(const float *x, size_t n)
     uint32_t bad = 0;
     size_t i;
     for (i = 0; i < n; ++i) {
+        /* Through a float load: memcpy from x + i (a void pointer to the
+         * compiler) becomes four byte loads on strict-alignment cores. */
+        const float f = x[i];
         uint32_t b;
-        memcpy(&b, x + i, sizeof b);
+        memcpy(&b, &f, sizeof b);
         bad |= (b & 0x7F800000u) + 0x00800000u;
     }
     return (bad & 0x80000000u) == 0;
