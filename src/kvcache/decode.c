@@ -299,6 +299,115 @@ static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size
     return resolve_logical(c, n_tok);
 }
 
+/* Four heads of one GQA group through one candidate row: the same scores
+ * and updates as four aether_dot_ref / aether_osm_push calls (each sum in
+ * its own order), with each K and V element loaded once for the four. */
+static void push4(aether_osm *s, const float *q, size_t dim, float scale, const float *k,
+                  const float *v)
+{
+    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, w0, w1, w2, w3;
+    const float *q0 = q, *q1 = q + dim, *q2 = q + 2 * dim, *q3 = q + 3 * dim;
+    float *a0 = s[0].acc, *a1 = s[1].acc, *a2 = s[2].acc, *a3 = s[3].acc;
+    size_t d = 0;
+    /* unrolled by four: every sum still adds its products with d ascending */
+    for (; d + 4 <= dim; d += 4) {
+        const float k0 = k[d], k1 = k[d + 1], k2 = k[d + 2], k3 = k[d + 3];
+        d0 += q0[d] * k0;
+        d0 += q0[d + 1] * k1;
+        d0 += q0[d + 2] * k2;
+        d0 += q0[d + 3] * k3;
+        d1 += q1[d] * k0;
+        d1 += q1[d + 1] * k1;
+        d1 += q1[d + 2] * k2;
+        d1 += q1[d + 3] * k3;
+        d2 += q2[d] * k0;
+        d2 += q2[d + 1] * k1;
+        d2 += q2[d + 2] * k2;
+        d2 += q2[d + 3] * k3;
+        d3 += q3[d] * k0;
+        d3 += q3[d + 1] * k1;
+        d3 += q3[d + 2] * k2;
+        d3 += q3[d + 3] * k3;
+    }
+    for (; d < dim; ++d) {
+        const float kd = k[d];
+        d0 += q0[d] * kd;
+        d1 += q1[d] * kd;
+        d2 += q2[d] * kd;
+        d3 += q3[d] * kd;
+    }
+    w0 = aether_osm_weight(&s[0], d0 * scale);
+    w1 = aether_osm_weight(&s[1], d1 * scale);
+    w2 = aether_osm_weight(&s[2], d2 * scale);
+    w3 = aether_osm_weight(&s[3], d3 * scale);
+    s[0].denom = s[0].denom + w0;
+    s[1].denom = s[1].denom + w1;
+    s[2].denom = s[2].denom + w2;
+    s[3].denom = s[3].denom + w3;
+    for (d = 0; d + 4 <= dim; d += 4) {
+        const float v0 = v[d], v1 = v[d + 1], v2 = v[d + 2], v3 = v[d + 3];
+        a0[d] = a0[d] + w0 * v0;
+        a0[d + 1] = a0[d + 1] + w0 * v1;
+        a0[d + 2] = a0[d + 2] + w0 * v2;
+        a0[d + 3] = a0[d + 3] + w0 * v3;
+        a1[d] = a1[d] + w1 * v0;
+        a1[d + 1] = a1[d + 1] + w1 * v1;
+        a1[d + 2] = a1[d + 2] + w1 * v2;
+        a1[d + 3] = a1[d + 3] + w1 * v3;
+        a2[d] = a2[d] + w2 * v0;
+        a2[d + 1] = a2[d + 1] + w2 * v1;
+        a2[d + 2] = a2[d + 2] + w2 * v2;
+        a2[d + 3] = a2[d + 3] + w2 * v3;
+        a3[d] = a3[d] + w3 * v0;
+        a3[d + 1] = a3[d + 1] + w3 * v1;
+        a3[d + 2] = a3[d + 2] + w3 * v2;
+        a3[d + 3] = a3[d + 3] + w3 * v3;
+    }
+    for (; d < dim; ++d) {
+        const float vd = v[d];
+        a0[d] = a0[d] + w0 * vd;
+        a1[d] = a1[d] + w1 * vd;
+        a2[d] = a2[d] + w2 * vd;
+        a3[d] = a3[d] + w3 * vd;
+    }
+}
+
+/* decode_ref for f32 caches without SCORED eviction whose GQA groups hold
+ * a multiple of four query heads: four heads at a time go through the
+ * candidates together, each with exactly the operations (and order) of
+ * the per-head loop, so the bits are the same; the accumulators are the
+ * output rows. 0 (nothing done) when that does not apply or out overlaps
+ * q. */
+static int decode_ref_grouped(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
+                              size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, i, j;
+    float scale = aether_attn_scale(dim);
+    uintptr_t qa = (uintptr_t)q, oa = (uintptr_t)out, len = q_heads * dim * sizeof(float);
+    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED || group % 4 != 0 ||
+        (qa < oa + len && oa < qa + len))
+        return 0;
+    for (h = 0; h < q_heads; h += 4) {
+        size_t kvo = (h / group) * dim;
+        aether_osm s[4];
+        for (i = 0; i < 4; ++i)
+            aether_osm_begin(&s[i], out + (h + i) * dim, dim);
+        for (j = 0; j < n_tok; ++j) {
+            size_t off = c->tok_slot[j] * c->row + kvo;
+            push4(s, q + h * dim, dim, scale, c->k32 + off, c->v32 + off);
+        }
+        for (j = 0; j < n_blk; ++j) {
+            const float *mk, *mv;
+            if (!aether_kv_landmark_rows_(c, c->blk[j], &mk, &mv))
+                continue; /* retired from the landmark ring */
+            push4(s, q + h * dim, dim, scale, mk + kvo, mv + kvo);
+        }
+        for (i = 0; i < 4; ++i)
+            aether_osm_end(&s[i], out + (h + i) * dim);
+    }
+    return 1;
+}
+
 /* The reference decode over final token slots and block ids; a SCORED
  * cache credits every token candidate with its weight. */
 static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
@@ -307,6 +416,8 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, j, h;
     float scale = aether_attn_scale(dim);
     int scored = c->evict == AETHER_KV_EVICT_SCORED;
+    if (decode_ref_grouped(q, q_heads, c, n_tok, n_blk, out))
+        return;
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
         size_t kvo = (h / group) * dim;
