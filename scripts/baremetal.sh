@@ -95,7 +95,7 @@ prepare() {
 }
 prepare gesture models/gesture.rvne "--model models/gesture.rvne" 144 64 mean 16
 prepare motion models/motion.rvne "--model models/motion.rvne" 320 256 mean 64
-prepare default "$DATA/default.rvne" "--recipe csi-v1 --input-dim 16" 80 64 last 16
+prepare default "$DATA/default.rvne" "--recipe csi-v1 --input-dim 16" 300 256 last 100
 
 # Golden temporal-head cases whose q/k/v/out(/out_steps) fit the budget.
 python3 - "$GOLDEN" "$GOLDEN_BYTES" "$DATA/golden.txt" <<'EOF'
