@@ -412,11 +412,42 @@ static void run_model(const bm_model *m, const bm_variant *var, int streaming,
            (unsigned long)cls_stack);
 }
 
+/* Context bytes of each model at a few window lengths, both modes. */
+static void report_memory(const bm_model *m)
+{
+    static const uint32_t lens[] = {64, 128, 256, RUV_TEMPORAL_DEFAULT};
+    size_t i;
+    int streaming;
+    for (streaming = 0; streaming <= 1; ++streaming)
+        for (i = 0; i < sizeof lens / sizeof lens[0]; ++i) {
+            ruv_temporal_config_t c = ruv_temporal_config_default();
+            size_t bytes = 0;
+            esp_err_t e;
+            c.mode = streaming ? RUV_TEMPORAL_MODE_STREAMING : RUV_TEMPORAL_MODE_WINDOW;
+            e = ruv_temporal_ctx_size_ex(m->blob, (size_t)(m->blob_end - m->blob),
+                                         RUV_TEMPORAL_DEFAULT, lens[i], RUV_TEMPORAL_DEFAULT, &c,
+                                         &bytes);
+            if (e != ESP_OK) {
+                printf("BM FAIL %s: ruv_temporal_ctx_size_ex -> 0x%x\n", m->name, (unsigned)e);
+                ++failures;
+                continue;
+            }
+            if (lens[i] == RUV_TEMPORAL_DEFAULT)
+                printf("BM MEM model=%s mode=%s window=default bytes=%lu\n", m->name,
+                       streaming ? "streaming" : "window", (unsigned long)bytes);
+            else
+                printf("BM MEM model=%s mode=%s window=%lu bytes=%lu\n", m->name,
+                       streaming ? "streaming" : "window", (unsigned long)lens[i],
+                       (unsigned long)bytes);
+        }
+}
+
 static void run_models(void)
 {
     size_t mi, vi;
     for (mi = 0; mi < BM_N_MODELS; ++mi) {
         const bm_model *m = &bm_models[mi];
+        report_memory(m);
         bm_params prm;
         aether_npy frames;
         char path[96];
