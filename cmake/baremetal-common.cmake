@@ -1,10 +1,13 @@
 # Shared part of the bare-metal toolchain files (cmake/toolchain-rv32imc.cmake,
-# -rv32imafc, -cortex-m4f, -lx106): a freestanding ELF target with picolibc
-# (Debian picolibc-<triplet>). The including file sets
+# -rv32imafc, -cortex-m4f, -cortex-m4f-newlib, -lx106): a freestanding ELF
+# target with picolibc (Debian picolibc-<triplet>) or newlib. The including file sets
 #   AETHER_BM_CC      the compiler
 #   AETHER_BM_FLAGS   its target flags
-#   AETHER_BM_SPECS   picolibc's specs file (default picolibc.specs, found
-#                     by the compiler)
+#   AETHER_BM_LIBC    picolibc (default) or newlib
+#   AETHER_BM_SPECS   the C library's specs file (default picolibc.specs, or
+#                     rdimon.specs for newlib)
+#   AETHER_BM_STARTUP, AETHER_BM_LDSCRIPT   newlib only: reset code and
+#                     linker script
 #   AETHER_BM_LINK    ON: link a program for a qemu-system machine with
 #                     semihosting; OFF: compile only
 #   AETHER_BM_FLASH / AETHER_BM_RAM   "origin size" of the machine's memories
@@ -14,12 +17,20 @@
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_C_COMPILER ${AETHER_BM_CC})
 if(NOT AETHER_BM_SPECS)
-  set(AETHER_BM_SPECS picolibc.specs)
+  if(AETHER_BM_LIBC STREQUAL "newlib")
+    set(AETHER_BM_SPECS rdimon.specs)
+  else()
+    set(AETHER_BM_SPECS picolibc.specs)
+  endif()
 endif()
 string(REPLACE ";" " " _aether_bm_flags "${AETHER_BM_FLAGS}")
 set(CMAKE_C_FLAGS_INIT "${_aether_bm_flags} --specs=${AETHER_BM_SPECS}")
 set(CMAKE_ASM_FLAGS_INIT "${_aether_bm_flags} --specs=${AETHER_BM_SPECS}")
-if(AETHER_BM_LINK)
+if(AETHER_BM_LINK AND AETHER_BM_LIBC STREQUAL "newlib")
+  # newlib: semihosting through rdimon; the start-up file and linker
+  # script come from the including file (AETHER_BM_STARTUP, AETHER_BM_LDSCRIPT)
+  set(CMAKE_EXE_LINKER_FLAGS_INIT "-T${AETHER_BM_LDSCRIPT}")
+elseif(AETHER_BM_LINK)
   string(REPLACE " " ";" _aether_bm_flash "${AETHER_BM_FLASH}")
   string(REPLACE " " ";" _aether_bm_ram "${AETHER_BM_RAM}")
   list(GET _aether_bm_flash 0 _f0)

@@ -7,6 +7,7 @@
 #   rv32imc     RV32IMC soft float, ilp32 (ESP32-C3 / C6 ISA)   qemu virt
 #   rv32imafc   RV32IMAFC, ilp32f                               qemu virt
 #   cortex-m4f  Cortex-M4F hard float                           qemu mps2-an386
+#   cortex-m4f-newlib  the same with newlib (ESP-IDF's C library)
 #   lx106       Xtensa LX106 (gcc-xtensa-lx106): compile and size only
 #   host        the same program built natively (glibc): its logits must be
 #               bit-identical to the CLI's (checks the stage's own data)
@@ -27,8 +28,8 @@
 # target).
 #
 # Needs: gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-arm-none-eabi
-# picolibc-arm-none-eabi gcc-xtensa-lx106 picolibc-xtensa-lx106-elf
-# qemu-system-misc qemu-system-arm python3, and the host build (BUILD, default
+# picolibc-arm-none-eabi libnewlib-arm-none-eabi gcc-xtensa-lx106
+# picolibc-xtensa-lx106-elf qemu-system-misc qemu-system-arm python3, and the host build (BUILD, default
 # build; built here if its CLI is missing).
 # env: BUILD, JOBS (2), AETHER_BM_DIR (build-baremetal), AETHER_BM_GOLDEN_BYTES.
 set -eu
@@ -41,7 +42,7 @@ OUT=${AETHER_BM_DIR:-build-baremetal}
 GOLDEN=${AETHER_GOLDEN_DIR:-$ROOT/../shared/golden}
 GOLDEN_BYTES=${AETHER_BM_GOLDEN_BYTES:-655360}
 RECORDING=data/esp32-raw-2node-excerpt.csi.jsonl
-ALL="host rv32imc rv32imafc cortex-m4f lx106"
+ALL="host rv32imc rv32imafc cortex-m4f cortex-m4f-newlib lx106"
 profile=0
 if [ "${1:-}" = --profile ]; then
     [ $# -eq 2 ] || { echo "usage: $0 --profile rv32imc|rv32imafc|cortex-m4f" >&2; exit 2; }
@@ -155,7 +156,7 @@ run_target() {
         need qemu-system-riscv32
         set -- qemu-system-riscv32 -machine virt -bios none -m 128M
         ;;
-    cortex-m4f)
+    cortex-m4f*)
         need qemu-system-arm
         set -- qemu-system-arm -machine mps2-an386
         ;;
@@ -173,7 +174,7 @@ size_of() {
     t=$1
     case "$t" in
     rv32*) size=riscv64-unknown-elf-size ;;
-    cortex-m4f) size=arm-none-eabi-size ;;
+    cortex-m4f*) size=arm-none-eabi-size ;;
     lx106) size=xtensa-lx106-elf-size ;;
     host) size=size ;;
     esac
@@ -226,7 +227,7 @@ for t in $targets; do
     ok=1
     case "$t" in
     rv32*) need riscv64-unknown-elf-gcc ;;
-    cortex-m4f) need arm-none-eabi-gcc ;;
+    cortex-m4f*) need arm-none-eabi-gcc ;;
     lx106) need xtensa-lx106-elf-gcc ;;
     esac
     if ! build_target "$t"; then
