@@ -65,9 +65,9 @@
  *     |l_i - r_i| <= RUV_TEMPORAL_LOGIT_RTOL * max_j |r_j| + RUV_TEMPORAL_LOGIT_ATOL
  * (1e-5 and 1e-6). This is an enforced bound, not a proof: scripts/
  * baremetal.sh checks it for every frame of the shipped models and the
- * default shape on RV32IMC, RV32IMAFC and Cortex-M4F (picolibc), where the
- * largest difference measured is 1.8e-7 * max_j |r_j| (1 to 32 ulp of the
- * element), about 55x inside it. A model whose logits cancel much more
+ * default shape on RV32IMC, RV32IMAFC and Cortex-M4F with picolibc and on
+ * Cortex-M4F with newlib, where the largest difference measured is
+ * 1.8e-7 * max_j |r_j| (1 to 32 ulp of the element), about 55x inside it. A model whose logits cancel much more
  * strongly than these could exceed it. The argmax agrees whenever the
  * host's top-two margin exceeds 2 * (RTOL * max |r| + ATOL).
  *
@@ -431,7 +431,8 @@ AETHER_API void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
  *   - it passes with any C library whose expf is within 4 ulp: the softmax
  *     weights of a correct kernel then move an output by less than 1.5e-5
  *     (the bound is derived in src/edge/selftest.c); glibc, picolibc and
- *     newlib are within 1 ulp (measured deviation on picolibc: 3e-8), and an
+ *     newlib are within 1 ulp (measured deviation with picolibc and with
+ *     newlib: 3e-8), and an
  *     optimised host path stays within 1e-6 + 2e-6 |ref|;
  *   - it fails for a kernel with a missing or wrong score scale, a wrong
  *     key, value or head index, a lost causal mask, a skipped global,
