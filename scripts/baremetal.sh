@@ -245,6 +245,12 @@ done
 
 echo "---- $OUT/results.txt"
 cat "$OUT/results.txt"
+# Information, not a check: which targets computed bit-identical logits
+# (a digest over every logit of a model and mode).
+echo "---- logit digests (targets with equal digests computed the same bits)"
+grep ' CMP model=' "$OUT/results.txt" | grep -v 'variant=head' |
+    sed 's/^\([^ ]*\) CMP model=\([^ ]*\) variant=\([^ ]*\) mode=\([^ ]*\) .* digest=\([^ ]*\).*/\2 \3 \4 \5 \1/' |
+    sort | awk '{ k = $1 " " $2 " " $3 " " $4; t[k] = t[k] " " $5 } END { for (k in t) print k ":" t[k] }' | sort
 if [ -n "$failed" ]; then
     echo "baremetal: FAILED:$failed"
     exit 1

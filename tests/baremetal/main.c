@@ -224,6 +224,7 @@ typedef struct bm_err {
     double max_abs, max_rel; /* |d| and |d| / max|ref| of its vector */
     uint32_t max_ulp;
     size_t n_diff, n; /* values not bit-identical, values compared */
+    uint32_t digest;  /* FNV-1a over the bits of every value computed */
 } bm_err;
 
 /* Compare one vector; 1 when within |d| <= rel * max|ref| + abs. */
@@ -250,6 +251,13 @@ static int compare_vec(const float *got, const float *ref, size_t n, float rel, 
             e->max_ulp = u;
         if (f32_bits(got[i]) != f32_bits(ref[i]))
             ++e->n_diff;
+        {
+            uint32_t b = f32_bits(got[i]), k;
+            if (e->n == 0)
+                e->digest = 2166136261u;
+            for (k = 0; k < 4; ++k)
+                e->digest = (e->digest ^ ((b >> (8 * k)) & 0xFFu)) * 16777619u;
+        }
         ++e->n;
     }
     return ok;
@@ -280,9 +288,10 @@ static void report_err(const char *model, const char *variant, const char *mode,
                        const bm_err *e, int ok)
 {
     printf("BM CMP model=%s variant=%s mode=%s values=%lu not_identical=%lu max_abs=%.3e "
-           "max_rel=%.3e max_ulp=%lu %s\n",
+           "max_rel=%.3e max_ulp=%lu digest=%08lx %s\n",
            model, variant, mode, (unsigned long)e->n, (unsigned long)e->n_diff, e->max_abs,
-           e->max_rel, (unsigned long)e->max_ulp, ok ? "ok" : "MISMATCH");
+           e->max_rel, (unsigned long)e->max_ulp, (unsigned long)e->digest,
+           ok ? "ok" : "MISMATCH");
 }
 
 /* One model through one variant in one mode. */
