@@ -73,7 +73,7 @@
  *
  * ---- Measured (scripts/baremetal.sh, 32-bit targets, gcc -O2) ----
  * Stack high-water (stack painting; calls below 0.3 KB are not resolved):
- *   push: STREAMING 0.8 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
+ *   push: STREAMING 0.8-1.1 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
  *   STREAMING <= 0.3 KB; ruv_temporal_kernel_self_test 2.5 KB (2.51-2.56 KB).
  * Context bytes (ruv_temporal_ctx_size, f32 cache, weights borrowed):
  *   model                          window 64   128     256
@@ -81,8 +81,8 @@
  *     2 layers                     STREAMING    49 KB   88 KB  165 KB
  *   shipped gesture / motion       WINDOW       70 KB  112 KB  198 KB
  *     (I17 q4 kv4 d8, 1 layer)     STREAMING    25 KB   44 KB   83 KB
- * Instructions per streaming push, default shape, window 256: 165k mean
- * over 300 frames (178k with full caches) on RV32IMAFC, 156k (169k) on
+ * Instructions per streaming push, default shape, window 256: 160k mean
+ * over 300 frames (173k with full caches) on RV32IMAFC, 146k (158k) on
  * Cortex-M4F, 6.1M (6.5M) in soft float on RV32IMC; the README has the
  * table per target.
  *
