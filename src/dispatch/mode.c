@@ -2,7 +2,8 @@
  * Kernel mode selection and the thread-count setting. The requested mode
  * starts as AETHER_KERNELS from the environment (read once, at first use)
  * and can be changed by aether_set_kernel_mode. State is held in C11
- * atomics so concurrent callers never race.
+ * atomics so concurrent callers never race (plain words on single-core
+ * targets without lock-free atomics: see below).
  *
  * The table below is the only place that knows the ISA tables: one row
  * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in
