@@ -124,7 +124,8 @@ static const bm_variant bm_variants[] = {
 static __attribute__((noinline)) uintptr_t bm_stack_here(void)
 {
     volatile uint32_t mark = 0;
-    return (uintptr_t)&mark;
+    volatile uintptr_t at = (uintptr_t)&mark; /* the address, not the object */
+    return at;
 }
 
 static __attribute__((noinline)) void bm_paint(uintptr_t lo, uintptr_t hi)
