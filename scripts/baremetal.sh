@@ -118,9 +118,12 @@ for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         os.path.join(root, name), t["q_heads"], t["kv_heads"], t["head_dim"], t["window"],
         t["block_size"], int(t["causal"]), int(t["backend"] == "Dense"), c["seq"],
         c.get("capacity", c["seq"]), int(steps)]))
-if not lines:
+if not os.path.isdir(root):
+    # as the unit tests do without ../shared: skipped, not failed
+    print(f"baremetal: golden cases skipped: {root} not found")
+elif not lines:
     sys.exit(f"baremetal: no golden temporal case under {root}")
-open(out, "w").write("\n".join(lines) + "\n")
+open(out, "w").write("".join(l + "\n" for l in lines))
 EOF
 
 # ---- targets
