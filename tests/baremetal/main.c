@@ -399,6 +399,14 @@ static void run_model(const bm_model *m, const bm_variant *var, int streaming,
             }
         }
     }
+#if defined(BM_EXPECT_IDENTICAL)
+    /* the host build: the same C library as the CLI, so the same bits */
+    if (ok && err.n_diff != 0) {
+        printf("BM FAIL %s %s: %lu logits differ from the host CLI's bits\n", m->name, mode,
+               (unsigned long)err.n_diff);
+        ok = 0;
+    }
+#endif
     if (ok && (streaming ? err.n != (size_t)n_ck * n_classes : ck != n_ck)) {
         printf("BM FAIL %s %s: compared %lu of the expected values\n", m->name, mode,
                (unsigned long)err.n);
