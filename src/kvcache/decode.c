@@ -521,6 +521,129 @@ static int decode_ref_grouped(const float *q, size_t q_heads, aether_kvcache *c,
     return 1;
 }
 
+/* The same two passes for one head at a time (f32 caches without SCORED
+ * eviction whose heads do not form groups of four): scores and weights per
+ * chunk, then the weighted value sums with eight elements of the head's
+ * accumulator in registers. The per-element operations and their order
+ * are aether_osm_push's, so the bits are the same. */
+typedef struct one_chunk {
+    const float *v[GRP_CHUNK];
+    float w[GRP_CHUNK], c[GRP_CHUNK];
+    unsigned char rescale[GRP_CHUNK];
+    size_t n;
+} one_chunk;
+
+static void one_flush(aether_osm *s, one_chunk *g)
+{
+    float *a = s->acc;
+    size_t d = 0, j, n = g->n, dim = s->dim;
+    for (; d + 8 <= dim; d += 8) {
+        float x0 = a[d], x1 = a[d + 1], x2 = a[d + 2], x3 = a[d + 3];
+        float x4 = a[d + 4], x5 = a[d + 5], x6 = a[d + 6], x7 = a[d + 7];
+        for (j = 0; j < n; ++j) {
+            const float *v = g->v[j] + d;
+            const float w = g->w[j];
+            if (g->rescale[j]) {
+                const float c = g->c[j];
+                x0 = x0 * c;
+                x1 = x1 * c;
+                x2 = x2 * c;
+                x3 = x3 * c;
+                x4 = x4 * c;
+                x5 = x5 * c;
+                x6 = x6 * c;
+                x7 = x7 * c;
+            }
+            x0 = x0 + w * v[0];
+            x1 = x1 + w * v[1];
+            x2 = x2 + w * v[2];
+            x3 = x3 + w * v[3];
+            x4 = x4 + w * v[4];
+            x5 = x5 + w * v[5];
+            x6 = x6 + w * v[6];
+            x7 = x7 + w * v[7];
+        }
+        a[d] = x0;
+        a[d + 1] = x1;
+        a[d + 2] = x2;
+        a[d + 3] = x3;
+        a[d + 4] = x4;
+        a[d + 5] = x5;
+        a[d + 6] = x6;
+        a[d + 7] = x7;
+    }
+    for (; d < dim; ++d) {
+        float x = a[d];
+        for (j = 0; j < n; ++j) {
+            if (g->rescale[j])
+                x = x * g->c[j];
+            x = x + g->w[j] * g->v[j][d];
+        }
+        a[d] = x;
+    }
+    g->n = 0;
+}
+
+static void one_candidate(aether_osm *s, const float *q, float scale, const float *k,
+                          const float *v, one_chunk *g)
+{
+    /* aether_osm_weight with the accumulator rescale deferred */
+    float score = aether_dot_ref(q, k, s->dim) * scale, z, w, c = 1.0f;
+    size_t n = g->n;
+    unsigned char rescale = 0;
+    if (score > s->m) {
+        if (!(s->m == -INFINITY && s->denom == 0.0f)) {
+            c = expf(s->m - score);
+            s->denom = s->denom * c;
+            rescale = 1;
+        }
+        s->m = score;
+    }
+    z = score - s->m;
+    w = z == 0.0f ? 1.0f : expf(z);
+    s->denom = s->denom + w;
+    g->v[n] = v;
+    g->w[n] = w;
+    g->c[n] = c;
+    g->rescale[n] = rescale;
+    g->n = n + 1;
+    if (g->n == GRP_CHUNK)
+        one_flush(s, g);
+}
+
+static int decode_ref_single(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
+                             size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, j;
+    float scale = aether_attn_scale(dim);
+    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED)
+        return 0;
+    for (h = 0; h < q_heads; ++h) {
+        const float *qr = q + h * dim;
+        size_t kvo = (h / group) * dim;
+        aether_osm s;
+        one_chunk g;
+        g.n = 0;
+        aether_osm_begin(&s, c->acc, dim);
+        for (j = 0; j < n_tok; ++j) {
+            size_t off = c->tok_slot[j] * c->row + kvo;
+            one_candidate(&s, qr, scale, c->k32 + off, c->v32 + off, &g);
+        }
+        for (j = 0; j < n_blk; ++j) {
+            const float *mk, *mv;
+            if (!aether_kv_landmark_rows_(c, c->blk[j], &mk, &mv))
+                continue; /* retired from the landmark ring */
+            one_candidate(&s, qr, scale, mk + kvo, mv + kvo, &g);
+            /* a partial block's mean lives in scratch the next call reuses */
+            if (mk == c->lm_tmp && g.n)
+                one_flush(&s, &g);
+        }
+        one_flush(&s, &g);
+        aether_osm_end(&s, out + h * dim);
+    }
+    return 1;
+}
+
 /* The reference decode over final token slots and block ids; a SCORED
  * cache credits every token candidate with its weight. */
 static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
@@ -529,7 +652,8 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, j, h;
     float scale = aether_attn_scale(dim);
     int scored = c->evict == AETHER_KV_EVICT_SCORED;
-    if (decode_ref_grouped(q, q_heads, c, n_tok, n_blk, out))
+    if (decode_ref_grouped(q, q_heads, c, n_tok, n_blk, out) ||
+        decode_ref_single(q, q_heads, c, n_tok, n_blk, out))
         return;
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
