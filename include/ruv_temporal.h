@@ -73,7 +73,7 @@
  *
  * ---- Measured (scripts/baremetal.sh, 32-bit targets, gcc -O2) ----
  * Stack high-water (stack painting; calls below 0.3 KB are not resolved):
- *   push: STREAMING 0.8-1.1 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
+ *   push: STREAMING 0.9-1.3 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
  *   STREAMING <= 0.3 KB; ruv_temporal_kernel_self_test 2.5 KB (2.51-2.56 KB).
  * Context bytes (ruv_temporal_ctx_size, f32 cache, weights borrowed):
  *   model                          window 64   128     256
