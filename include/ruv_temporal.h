@@ -13,13 +13,15 @@
  *     (aether_model_forward) over the frames in chronological order, oldest
  *     first - a partially filled ring gives only the frames pushed so far,
  *     never zero padding. Pooling LAST by default (MEAN via init_ex). The
- *     logits are bit-identical to `aether classify --model BLOB --frames F`
- *     over the same frames with the same head configuration (that command
- *     forces the scalar reference kernels, the only path on the firmware
- *     targets; on hosts with SIMD kernels select them with
- *     AETHER_KERNELS=reference or aether_set_kernel_mode, otherwise the
- *     optimised prefill agrees within ~1e-6). Costs: push O(input_dim),
- *     classify O(window_len) model work.
+ *     logits equal `aether classify --model BLOB --frames F` over the same
+ *     frames with the same head configuration (that command forces the
+ *     scalar reference kernels, the only path on the firmware targets; on
+ *     hosts with SIMD kernels select them with AETHER_KERNELS=reference or
+ *     aether_set_kernel_mode, otherwise the optimised prefill agrees within
+ *     ~1e-6): bit for bit where the C library's expf is the host's (glibc),
+ *     within the logit contract below with any other (picolibc, newlib -
+ *     ESP-IDF's). Costs: push O(input_dim), classify O(window_len) model
+ *     work.
  *   STREAMING (init_ex): push advances the model's streaming session (one
  *     KV cache per layer, aether_model_session_step) and keeps that frame's
  *     logits; classify copies them (O(1) in the window). Caches hold at most
@@ -30,6 +32,9 @@
  *     the scalar reference kernels - always the case on the firmware targets;
  *     hosts with an optimised prefill (aether/dispatch.h, AETHER_KERNELS=
  *     reference to force it) agree within its ~1e-6 accuracy contract.
+ *     Against `aether stream` (run with AETHER_KERNELS=reference) the same
+ *     holds as for WINDOW against `aether classify`: bit for bit with the
+ *     host's expf, within the logit contract with another.
  *     After the first eviction, positions are token ids since init/reset
  *     (globals and the local window keep their meaning, evicted frames are
  *     absent), so results differ from a window forward over the last
@@ -50,13 +55,44 @@
  *     alive and unmodified for the context's whole life.
  *     ruv_temporal_get_info() reports which one happened.
  *
+ * ---- Numerics across C libraries (the logit contract) ----
+ * The arithmetic is the scalar reference's, in its fixed order, on every
+ * target (no FMA contraction, no reassociation). What differs between
+ * targets is the C library's expf (softmax weights): glibc's and
+ * picolibc's (as newlib's, ESP-IDF's C library) disagree in the last bit at
+ * about 10 % of arguments. Contract, per logit vector l against the host
+ * reference r of the same frames:
+ *     |l_i - r_i| <= RUV_TEMPORAL_LOGIT_RTOL * max_j |r_j| + RUV_TEMPORAL_LOGIT_ATOL
+ * (1e-5 and 1e-6). This is an enforced bound, not a proof: scripts/
+ * baremetal.sh checks it for every frame of the shipped models and the
+ * default shape on RV32IMC, RV32IMAFC and Cortex-M4F with picolibc and on
+ * Cortex-M4F with newlib, where the largest difference measured is
+ * 1.8e-7 * max_j |r_j| (1 to 32 ulp of the element), about 55x inside it. A model whose logits cancel much more
+ * strongly than these could exceed it. The argmax agrees whenever the
+ * host's top-two margin exceeds 2 * (RTOL * max |r| + ATOL).
+ *
+ * ---- Measured (scripts/baremetal.sh, 32-bit targets, gcc -O2) ----
+ * Stack high-water (stack painting; calls below 0.3 KB are not resolved):
+ *   push: STREAMING 0.9-1.3 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
+ *   STREAMING <= 0.3 KB; ruv_temporal_kernel_self_test 2.5 KB (2.51-2.56 KB).
+ * Context bytes (ruv_temporal_ctx_size, f32 cache, weights borrowed):
+ *   model                          window 64   128     256
+ *   default shape I16 q4 kv1 d32,  WINDOW      125 KB  216 KB  398 KB
+ *     2 layers                     STREAMING    49 KB   88 KB  165 KB
+ *   shipped gesture / motion       WINDOW       70 KB  112 KB  198 KB
+ *     (I17 q4 kv4 d8, 1 layer)     STREAMING    25 KB   44 KB   83 KB
+ * Instructions per streaming push, default shape, window 256: 160k mean
+ * over 300 frames (173k with full caches) on RV32IMAFC, 146k (158k) on
+ * Cortex-M4F, 6.1M (6.5M) in soft float on RV32IMC; the README has the
+ * table per target.
+ *
  * ---- Threads ----
  * One context per task. A context is not thread-safe: one task owns it and
  * serialises every call; init/destroy must not race with push/classify.
  * The ABI keeps no globals and no static mutable state: all state is in the
  * context, so distinct contexts may be used concurrently from distinct
  * tasks, and ruv_temporal_kernel_self_test may run from any task at any time
- * (it uses about 2.5 KB of stack). The one process-wide setting underneath
+ * (it uses 2.5 KB of stack, measured). The one process-wide setting underneath
  * is the host kernel dispatch (aether/dispatch.h: an atomic mode, only
  * meaningful on hosts with SIMD paths; the firmware targets always run the
  * scalar reference).
@@ -85,7 +121,8 @@
  *     of range (temperature, unknown_below,
  *     ood_above: aether/decision.h)
  *   blob flag bit this library does not know          ESP_ERR_NOT_SUPPORTED 0x106
- *   input_dim / n_classes != the blob's (init),       ESP_ERR_INVALID_SIZE 0x104
+ *   input_dim / n_classes != the blob's (init; not    ESP_ERR_INVALID_SIZE 0x104
+ *     for RUV_TEMPORAL_DEFAULT, which takes them),
  *     n_classes != the init value (classify)
  *   STREAMING with MEAN pooling, BORROW impossible    ESP_ERR_NOT_SUPPORTED 0x106
  *   malloc failed, size overflow, init_static buffer  ESP_ERR_NO_MEM 0x101
@@ -186,28 +223,48 @@ typedef int esp_err_t;
 extern "C" {
 #endif
 
-/* Defaults (ESP-IDF: from Kconfig, see esp-idf/Kconfig). */
-#if defined(CONFIG_AETHER_TEMPORAL_WINDOW_LEN)
+/* Config fields and init arguments that take this value use the model's
+ * (the blob's) value. */
+#define RUV_TEMPORAL_DEFAULT 0xFFFFFFFFu
+
+/* window_len RUV_TEMPORAL_DEFAULT: the blob's metadata window_frames (the
+ * window the model was trained on: 64 for models/gesture.rvne, 256 for
+ * models/motion.rvne) when it is 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
+ * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. 128 frames keep a window-mode context
+ * of the default shape (I16 q4 kv1 d32, 2 layers) at 216 KB on a 32-bit
+ * target, half of a 400 KB SRAM chip (ESP32-C3); see "Measured" below. */
+#define RUV_TEMPORAL_FALLBACK_WINDOW_LEN 128u
+#define RUV_TEMPORAL_MAX_WINDOW_LEN 1024u
+
+/* Defaults for the init arguments (ESP-IDF: from Kconfig, see
+ * esp-idf/Kconfig; a Kconfig value 0 means "from the blob"). Without
+ * Kconfig every one is RUV_TEMPORAL_DEFAULT: any valid blob is accepted,
+ * shipped models included; ruv_temporal_get_info() then tells the counts
+ * (n_classes for classify, input_dim for push). */
+#if defined(CONFIG_AETHER_TEMPORAL_WINDOW_LEN) && CONFIG_AETHER_TEMPORAL_WINDOW_LEN > 0
 #define RUV_TEMPORAL_DEFAULT_WINDOW_LEN CONFIG_AETHER_TEMPORAL_WINDOW_LEN
 #else
-#define RUV_TEMPORAL_DEFAULT_WINDOW_LEN 256
+#define RUV_TEMPORAL_DEFAULT_WINDOW_LEN RUV_TEMPORAL_DEFAULT
 #endif
-#if defined(CONFIG_AETHER_TEMPORAL_N_CLASSES)
+#if defined(CONFIG_AETHER_TEMPORAL_N_CLASSES) && CONFIG_AETHER_TEMPORAL_N_CLASSES > 0
 #define RUV_TEMPORAL_DEFAULT_N_CLASSES CONFIG_AETHER_TEMPORAL_N_CLASSES
 #else
-#define RUV_TEMPORAL_DEFAULT_N_CLASSES 4
+#define RUV_TEMPORAL_DEFAULT_N_CLASSES RUV_TEMPORAL_DEFAULT
 #endif
-#if defined(CONFIG_AETHER_TEMPORAL_INPUT_DIM)
+#if defined(CONFIG_AETHER_TEMPORAL_INPUT_DIM) && CONFIG_AETHER_TEMPORAL_INPUT_DIM > 0
 #define RUV_TEMPORAL_DEFAULT_INPUT_DIM CONFIG_AETHER_TEMPORAL_INPUT_DIM
 #else
-#define RUV_TEMPORAL_DEFAULT_INPUT_DIM 16
+#define RUV_TEMPORAL_DEFAULT_INPUT_DIM RUV_TEMPORAL_DEFAULT
 #endif
+
+/* The logit contract across C libraries ("Numerics across C libraries"
+ * above): |l_i - r_i| <= RUV_TEMPORAL_LOGIT_RTOL * max_j |r_j| +
+ * RUV_TEMPORAL_LOGIT_ATOL against the host reference r. */
+#define RUV_TEMPORAL_LOGIT_RTOL 1e-5f
+#define RUV_TEMPORAL_LOGIT_ATOL 1e-6f
 
 /* Length of the 0xC5110007 classification packet (docs/FORMATS.md section 4). */
 #define RUV_TEMPORAL_PACKET_LEN 40u
-
-/* Config fields that take this value use the model's default. */
-#define RUV_TEMPORAL_DEFAULT 0xFFFFFFFFu
 
 /* Opaque context. */
 typedef struct ruv_temporal_ctx ruv_temporal_ctx_t;
@@ -264,6 +321,10 @@ AETHER_API ruv_temporal_config_t ruv_temporal_config_default(void);
  * and model level, check it declares input_dim and n_classes, size the
  * context for window_len frames and allocate it in one block. WINDOW mode,
  * pooling LAST, weights copied (the blob may be freed after the call).
+ * input_dim, window_len and n_classes may each be RUV_TEMPORAL_DEFAULT: the
+ * blob's input_dim and n_classes, its trained window (metadata
+ * window_frames) else RUV_TEMPORAL_FALLBACK_WINDOW_LEN; get_info tells the
+ * values used. The same holds for every init and size function below.
  * *out_ctx is written only on success. Codes: see the table above. */
 AETHER_API esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len,
                                        uint32_t input_dim, uint32_t window_len,
@@ -388,14 +449,25 @@ AETHER_API void ruv_temporal_destroy(ruv_temporal_ctx_t *ctx);
 
 /* Run a fixed sparse attention case (seq 8, 2 heads, dim 4, window 2,
  * block 2, globals {0}, causal, log-stride and landmarks on) through the
- * attention kernel the device runs and compare with the scalar reference's
- * outputs recorded in the library: bit patterns must be identical when the
- * reference path is active (always on the firmware targets), an optimised
- * host path must meet its accuracy contract (1e-6 + 2e-6 * |ref|). Also
- * checks the (possibly esp-dsp) dot product used on the target. ESP_OK, or
- * ESP_FAIL on any mismatch. Uses about 2.5 KB of stack; allocates only
- * if the kernel's workspace for this case exceeds 1 KB (it then mallocs and
- * frees it within the call). */
+ * attention kernel the device runs and compare its 64 outputs with the
+ * scalar reference's, recorded in the library, within 2^-14 (6.1e-5; the
+ * outputs lie in [-1, 1]). Also checks the (possibly esp-dsp) dot product
+ * used on the target against the reference (within 1e-6).
+ * Guarantees:
+ *   - it passes with any C library whose expf is within 4 ulp: the softmax
+ *     weights of a correct kernel then move an output by less than 1.5e-5
+ *     (the bound is derived in src/edge/selftest.c); glibc, picolibc and
+ *     newlib are within 1 ulp (measured deviation with picolibc and with
+ *     newlib: 3e-8), and an
+ *     optimised host path stays within 1e-6 + 2e-6 |ref|;
+ *   - it fails for a kernel with a missing or wrong score scale, a wrong
+ *     key, value or head index, a lost causal mask, a skipped global,
+ *     log-stride or landmark candidate, or a dot product or value sum that
+ *     stops an element early: each moves some output by 295x to 24,000x the
+ *     tolerance (tests/test_selftest.c injects each through the real kernel).
+ * ESP_OK, or ESP_FAIL on any mismatch. Uses 2.5 KB of stack (measured on
+ * RV32 and Cortex-M4F; on x86-64 and AArch64 hosts 32 KB more, the
+ * optimised kernels' scratch) and no heap. */
 AETHER_API esp_err_t ruv_temporal_kernel_self_test(void);
 
 #ifdef __cplusplus

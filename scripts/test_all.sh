@@ -9,6 +9,10 @@
 #   7. the unit suite cross-built for armhf (32-bit), s390x (big-endian) and
 #      aarch64 (the NEON kernels) and run under qemu-user, with a
 #      cross-architecture output digest
+#   8. bare metal: the portable library and a firmware-like program built
+#      with picolibc for RV32IMC, RV32IMAFC and Cortex-M4F and run under
+#      qemu-system (plus a compile-and-size check for Xtensa LX106):
+#      scripts/baremetal.sh
 # Stages whose tools are missing fail (CI installs them; see .ci/run), unless
 # AETHER_QUICK=1, which runs stage 1 only.
 # env: JOBS (default 2; also the fuzz targets run two at a time), FUZZ_SECONDS
@@ -61,6 +65,7 @@ if [ "${AETHER_QUICK:-0}" != "1" ]; then
     stage cross-armhf sh scripts/cross_test.sh armhf
     stage cross-s390x sh scripts/cross_test.sh s390x
     stage cross-aarch64 sh scripts/cross_test.sh aarch64
+    stage baremetal env JOBS="$JOBS" BUILD="$BUILD" sh scripts/baremetal.sh
 fi
 
 echo "stages: $passed passed, $failed failed${failures:+ (failed:$failures)}"

@@ -511,9 +511,15 @@ static void test_dense_step_matches_dense_forward(void)
 /* Sparse streaming == sparse forward, bit for bit, GQA and MHA, random data. */
 static void test_sparse_step_matches_forward_random(void)
 {
-    size_t cases[3][5] = {{4, 1, 32, 32, 16}, {6, 3, 8, 3, 4}, {2, 2, 16, 0, 1}};
+    /* q_heads, kv_heads, dim, window, block. GQA groups of 4 and 8 take the
+     * grouped decode (four heads at a time; dims not a multiple of four
+     * take its remainder loops), the others the one-head decode (dims
+     * below and above eight, with remainders). */
+    size_t cases[][5] = {{4, 1, 32, 32, 16}, {6, 3, 8, 3, 4},  {2, 2, 16, 0, 1},
+                         {8, 1, 16, 8, 4},   {8, 2, 12, 5, 4}, {4, 1, 10, 6, 4},
+                         {12, 3, 7, 4, 2},   {4, 4, 8, 32, 16}, {3, 3, 13, 5, 4}};
     size_t n;
-    for (n = 0; n < 3; ++n) {
+    for (n = 0; n < sizeof cases / sizeof cases[0]; ++n) {
         aether_head_config c = cfg_of(AETHER_HEAD_SPARSE_GQA, cases[n][0], cases[n][1],
                                       cases[n][2], cases[n][3], cases[n][4]);
         aether_head h;

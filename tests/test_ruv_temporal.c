@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aether/blob.h"
 #include "aether/dispatch.h"
 #include "aether/model.h"
 #include "aether/packet.h"
@@ -554,6 +555,113 @@ static void test_make_packet(void)
     free(b);
 }
 
+static unsigned char *read_model(const char *name, size_t *len)
+{
+    char path[1024];
+    FILE *f;
+    long n;
+    unsigned char *b = NULL;
+    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
+    f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        b = (unsigned char *)malloc((size_t)n);
+        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+            free(b);
+            b = NULL;
+        }
+        *len = (size_t)n;
+    }
+    fclose(f);
+    return b;
+}
+
+/* RUV_TEMPORAL_DEFAULT for input_dim / window_len / n_classes: the blob's
+ * values, its metadata window_frames, else the fallback window; the header
+ * defaults (no Kconfig) accept the shipped models. */
+static void test_defaults_from_blob(void)
+{
+    static const struct {
+        const char *file;
+        uint32_t input_dim, n_classes, window;
+    } shipped[] = {{"gesture.rvne", 17, 3, 64}, {"motion.rvne", 17, 2, 256}};
+    size_t i;
+    aether_blob_demo_params dp = aether_blob_demo_default();
+    size_t demo_len = 0;
+    unsigned char *demo;
+    CHECK(RUV_TEMPORAL_DEFAULT_INPUT_DIM == RUV_TEMPORAL_DEFAULT);
+    CHECK(RUV_TEMPORAL_DEFAULT_N_CLASSES == RUV_TEMPORAL_DEFAULT);
+    CHECK(RUV_TEMPORAL_DEFAULT_WINDOW_LEN == RUV_TEMPORAL_DEFAULT);
+    for (i = 0; i < sizeof shipped / sizeof shipped[0]; ++i) {
+        size_t len = 0;
+        unsigned char *b = read_model(shipped[i].file, &len);
+        ruv_temporal_ctx_t *ctx = NULL;
+        ruv_temporal_info_t info;
+        float frame[17] = {0}, logits[3];
+        int mode;
+        CHECK_MSG(b != NULL, "cannot read models/%s", shipped[i].file);
+        if (!b)
+            continue;
+        for (mode = 0; mode < 2; ++mode) {
+            ruv_temporal_config_t c = ruv_temporal_config_default();
+            c.mode = mode ? RUV_TEMPORAL_MODE_STREAMING : RUV_TEMPORAL_MODE_WINDOW;
+            CHECK_EQ_INT(ruv_temporal_init_ex(b, len, RUV_TEMPORAL_DEFAULT_INPUT_DIM,
+                                              RUV_TEMPORAL_DEFAULT_WINDOW_LEN,
+                                              RUV_TEMPORAL_DEFAULT_N_CLASSES, &c, &ctx),
+                         ESP_OK);
+            if (!ctx)
+                continue;
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_EQ_INT(info.input_dim, shipped[i].input_dim);
+            CHECK_EQ_INT(info.n_classes, shipped[i].n_classes);
+            CHECK_EQ_INT(info.window_len, shipped[i].window);
+            CHECK_EQ_INT(ruv_temporal_push(ctx, frame), ESP_OK);
+            CHECK_EQ_INT(ruv_temporal_classify(ctx, logits, info.n_classes), ESP_OK);
+            ruv_temporal_destroy(ctx);
+            ctx = NULL;
+        }
+        /* explicit values must still match the blob */
+        CHECK_EQ_INT(ruv_temporal_init(b, len, 16, 64, RUV_TEMPORAL_DEFAULT, &ctx),
+                     ESP_ERR_INVALID_SIZE);
+        CHECK_EQ_INT(ruv_temporal_init(b, len, RUV_TEMPORAL_DEFAULT, 64, 4, &ctx),
+                     ESP_ERR_INVALID_SIZE);
+        CHECK_EQ_INT(ruv_temporal_init(b, len, 0, 64, RUV_TEMPORAL_DEFAULT, &ctx),
+                     ESP_ERR_INVALID_ARG);
+        CHECK_EQ_INT(ruv_temporal_init(b, len, RUV_TEMPORAL_DEFAULT, 0, RUV_TEMPORAL_DEFAULT, &ctx),
+                     ESP_ERR_INVALID_ARG);
+        CHECK(ctx == NULL);
+        /* the size query resolves the same way */
+        CHECK(ruv_temporal_ctx_size(b, len, RUV_TEMPORAL_DEFAULT, RUV_TEMPORAL_DEFAULT,
+                                    RUV_TEMPORAL_DEFAULT) ==
+              ruv_temporal_ctx_size(b, len, shipped[i].input_dim, shipped[i].window,
+                                    shipped[i].n_classes));
+        free(b);
+    }
+    /* no metadata: the fallback window */
+    CHECK_STATUS(aether_blob_demo_size(&dp, &demo_len), AETHER_OK);
+    demo = (unsigned char *)malloc(demo_len);
+    CHECK(demo != NULL);
+    if (demo && aether_blob_demo_write(&dp, demo, demo_len, NULL) == AETHER_OK) {
+        ruv_temporal_ctx_t *ctx = NULL;
+        ruv_temporal_info_t info;
+        CHECK_EQ_INT(ruv_temporal_init(demo, demo_len, RUV_TEMPORAL_DEFAULT_INPUT_DIM,
+                                       RUV_TEMPORAL_DEFAULT_WINDOW_LEN,
+                                       RUV_TEMPORAL_DEFAULT_N_CLASSES, &ctx),
+                     ESP_OK);
+        if (ctx) {
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_EQ_INT(info.window_len, RUV_TEMPORAL_FALLBACK_WINDOW_LEN);
+            CHECK_EQ_INT(info.input_dim, 16);
+            CHECK_EQ_INT(info.n_classes, 4);
+            ruv_temporal_destroy(ctx);
+        }
+    } else {
+        CHECK_MSG(0, "demo blob not written");
+    }
+    free(demo);
+}
+
 static void test_self_test(void)
 {
     /* Bit-exact on the reference path, within contract on the host's
@@ -567,4 +675,5 @@ static void test_self_test(void)
 TEST_MAIN(test_esp_codes, test_null_and_zero_args, test_golden_blob_errors,
           test_model_level_errors, test_config_errors, test_classify_state_and_nan,
           test_ring_order_and_partial, test_window_options, test_streaming_equals_window,
-          test_streaming_fail_policy, test_static_context, test_make_packet, test_self_test)
+          test_streaming_fail_policy, test_static_context, test_make_packet, test_self_test,
+          test_defaults_from_blob)

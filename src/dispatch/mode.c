@@ -2,7 +2,8 @@
  * Kernel mode selection and the thread-count setting. The requested mode
  * starts as AETHER_KERNELS from the environment (read once, at first use)
  * and can be changed by aether_set_kernel_mode. State is held in C11
- * atomics so concurrent callers never race.
+ * atomics so concurrent callers never race (plain words on single-core
+ * targets without lock-free atomics: see below).
  *
  * The table below is the only place that knows the ISA tables: one row
  * per kernel path {name, mode, CPU feature, ops getter, probes getter}, in
@@ -16,8 +17,31 @@
 
 #include "dispatch/kernels.h"
 
+/*
+ * C11 atomics where the target has lock-free 32-bit ones. Elsewhere - no
+ * <stdatomic.h> (__STDC_NO_ATOMICS__), or ATOMIC_INT_LOCK_FREE != 2, as on
+ * RV32IMC (no A extension: the ESP32-C3), Cortex-M0 or the LX106, where the
+ * compiler would call libatomic's __atomic_*_4 and bare-metal C libraries
+ * have none - the three words below are plain volatile ints. That is safe
+ * on those targets:
+ *   - an aligned 32-bit load or store is one instruction, so no reader
+ *     (another task, an interrupt) ever sees a torn value;
+ *   - the only read-modify-writes are the first-use initialisation of
+ *     g_mode (a compare-and-swap here) and the increment of g_generation;
+ *     racing, they can lose one update. Those targets compile no SIMD table
+ *     (the ISA rows below hold getters returning NULL), so every mode that
+ *     can be stored - AUTO, or the reference, the only one aether_set_kernel_mode
+ *     accepts there - selects the same scalar kernels: a lost update changes
+ *     no kernel choice, and a stale generation only makes a cached choice be
+ *     made again.
+ */
 #if !defined(__STDC_NO_ATOMICS__)
 #include <stdatomic.h>
+#if ATOMIC_INT_LOCK_FREE == 2
+#define AE_HAVE_ATOMICS 1
+#endif
+#endif
+#if defined(AE_HAVE_ATOMICS)
 #define AE_ATOMIC_INT atomic_int
 #define AE_ATOMIC_UINT atomic_uint
 #define AE_LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -118,7 +142,7 @@ aether_kernel_mode aether_get_kernel_mode(void)
         const char *s = getenv("AETHER_KERNELS");
         if (!s || aether_kernel_mode_parse(s, &env) != AETHER_OK || support(env) != 1)
             env = AETHER_KERNELS_AUTO;
-#if !defined(__STDC_NO_ATOMICS__)
+#if defined(AE_HAVE_ATOMICS)
         {
             int expect = MODE_UNSET;
             /* Losing the race means aether_set_kernel_mode got there first. */

@@ -4,6 +4,7 @@
 
 #include "ruv_temporal.h"
 
+#include "aether/attention.h"
 #include "aether/blob.h"
 #include "aether/decision.h"
 #include "aether/model.h"
@@ -48,9 +49,22 @@ esp_err_t ruv_temporal_err_(aether_status st);
  * ESP-IDF. */
 float ruv_temporal_dot_(const float *a, const float *b, size_t n);
 
-/* The self test's case: fills out (8*2*4 floats) with the kernel output
- * (ESP_FAIL if the kernel or the dot product check fails). */
-esp_err_t ruv_temporal_self_test_run_(float *out);
+/* The kernel self test in parts (src/edge/selftest.c), so that
+ * tests/test_selftest.c can run the same case with injected defects.
+ * Arrays are [8 seq][2 heads][4 dim] floats (64). */
+/* The fixed inputs. */
+void ruv_temporal_self_test_inputs_(float *q, float *k, float *v);
+/* The case's attention parameters; globals1 (one element) holds the global
+ * token list the params point to. */
+aether_attn_params ruv_temporal_self_test_params_(size_t *globals1);
+/* The attention kernel the device runs on (q, k, v) with ap. */
+esp_err_t ruv_temporal_self_test_forward_(const aether_attn_params *ap, const float *q,
+                                          const float *k, const float *v, float *out);
+/* ESP_OK when every output is within the tolerance of the recorded one. */
+esp_err_t ruv_temporal_self_test_check_(const float *out);
+float ruv_temporal_self_test_tolerance_(void);
+/* max |out - recorded| (NaN if any output is NaN). */
+float ruv_temporal_self_test_deviation_(const float *out);
 
 /* ---------- the integer path (src/edge/quant.c) ---------- */
 

@@ -79,28 +79,71 @@ static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
     }
 }
 
-static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
-                           uint32_t window_len, uint32_t n_classes,
+/* The blob's metadata window_frames (the window it was trained on) when it
+ * has one in 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
+ * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. */
+static uint32_t blob_window_len(const aether_blob_view *v)
+{
+    aether_blob_metadata m;
+    const char *val = NULL;
+    size_t len = 0, i;
+    uint32_t n = 0;
+    if (aether_blob_metadata_get(v, &m) != AETHER_OK || !m.present ||
+        aether_blob_metadata_find(&m, "window_frames", &val, &len) != AETHER_OK || !val ||
+        len == 0 || len > 4)
+        return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+    for (i = 0; i < len; ++i) {
+        if (val[i] < '0' || val[i] > '9')
+            return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+        n = n * 10u + (uint32_t)(val[i] - '0');
+    }
+    return n >= 1 && n <= RUV_TEMPORAL_MAX_WINDOW_LEN ? n : RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+}
+
+/* *input_dim / *n_classes RUV_TEMPORAL_DEFAULT are replaced by the blob's
+ * values (any other value must equal them); *window_len RUV_TEMPORAL_DEFAULT
+ * by blob_window_len. */
+static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t *input_dim,
+                           uint32_t *window_len, uint32_t *n_classes,
                            const ruv_temporal_config_t *cfg, edge_plan *p)
 {
     aether_status st;
     esp_err_t e;
 
-    if (!weights || weights_len == 0 || input_dim == 0 || window_len == 0 || n_classes == 0)
+    if (!weights || weights_len == 0 || *input_dim == 0 || *window_len == 0 || *n_classes == 0)
         return ESP_ERR_INVALID_ARG;
     p->cfg = cfg ? *cfg : ruv_temporal_config_default();
     p->decision = aether_decision_params_default(); /* an RVNQ blob: no calibration */
     if ((e = check_config(&p->cfg)) != ESP_OK)
         return e;
     p->quant = aether_qblob_is(weights, weights_len);
-    if (p->quant)
-        return ruv_temporal_qplan_(weights, weights_len, input_dim, window_len, n_classes,
+    if (p->quant) {
+        /* RUV_TEMPORAL_DEFAULT from the RVNQ header; the window falls back
+         * to RUV_TEMPORAL_FALLBACK_WINDOW_LEN (a blob that does not parse is
+         * left to the integer plan's diagnostics) */
+        aether_qblob_view qv;
+        if (aether_qblob_parse(weights, weights_len, &qv) == AETHER_OK) {
+            if (*input_dim == RUV_TEMPORAL_DEFAULT)
+                *input_dim = qv.header.input_dim;
+            if (*n_classes == RUV_TEMPORAL_DEFAULT)
+                *n_classes = qv.header.n_classes;
+        }
+        if (*window_len == RUV_TEMPORAL_DEFAULT)
+            *window_len = RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+        return ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
                                    &p->cfg, &p->q);
+    }
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
         return ruv_temporal_err_(st);
-    if (p->blob.header.input_dim != input_dim || p->blob.header.n_classes != n_classes)
+    if (*input_dim == RUV_TEMPORAL_DEFAULT)
+        *input_dim = p->blob.header.input_dim;
+    if (*n_classes == RUV_TEMPORAL_DEFAULT)
+        *n_classes = p->blob.header.n_classes;
+    if (p->blob.header.input_dim != *input_dim || p->blob.header.n_classes != *n_classes)
         return ESP_ERR_INVALID_SIZE;
+    if (*window_len == RUV_TEMPORAL_DEFAULT)
+        *window_len = blob_window_len(&p->blob);
 
     aether_model_default_head_config(&p->blob, &p->head);
     if (p->cfg.attn_window != RUV_TEMPORAL_DEFAULT)
@@ -119,14 +162,14 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
     p->window_bytes = 0;
     p->sess_bytes = 0;
     if (p->cfg.mode == RUV_TEMPORAL_MODE_WINDOW) {
-        p->wp.frames = window_len;
+        p->wp.frames = *window_len;
         p->wp.pool = p->cfg.pooling == RUV_TEMPORAL_POOL_MEAN ? AETHER_POOL_MEAN
                                                               : AETHER_POOL_LAST;
         p->wp.external_workspace = 0;
         st = aether_window_size_for(&p->blob, &p->head, &p->wp, &p->window_bytes);
     } else {
         p->sp = aether_model_session_params_default();
-        p->sp.capacity = window_len;
+        p->sp.capacity = *window_len;
         p->sp.evict = evict_policy(p->cfg.cache_policy);
         p->sp.storage = p->cfg.cache_f16 ? AETHER_KV_F16 : AETHER_KV_F32;
         p->sp.landmarks = AETHER_KV_LM_SUM;
@@ -180,7 +223,7 @@ esp_err_t ruv_temporal_ctx_size_ex(const uint8_t *weights, size_t weights_len, u
     esp_err_t e;
     if (!out_bytes)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, &window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     aether_arena_measure(&ar);
@@ -262,7 +305,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
     esp_err_t e;
     if (!buf || !out_ctx)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, &window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     /* The documented contract is against ruv_temporal_ctx_size: a buffer
@@ -301,7 +344,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
 
     if (!out_ctx)
         return ESP_ERR_INVALID_ARG;
-    e = make_plan(weights, weights_len, input_dim, window_len, n_classes, cfg, &p);
+    e = make_plan(weights, weights_len, &input_dim, &window_len, &n_classes, cfg, &p);
     if (e != ESP_OK)
         return e;
     aether_arena_measure(&ar);

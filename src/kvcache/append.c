@@ -19,8 +19,11 @@ int aether_kv_rows_finite_(const float *x, size_t n)
     uint32_t bad = 0;
     size_t i;
     for (i = 0; i < n; ++i) {
+        /* Through a float load: memcpy from x + i (a void pointer to the
+         * compiler) becomes four byte loads on strict-alignment cores. */
+        const float f = x[i];
         uint32_t b;
-        memcpy(&b, x + i, sizeof b);
+        memcpy(&b, &f, sizeof b);
         bad |= (b & 0x7F800000u) + 0x00800000u;
     }
     return (bad & 0x80000000u) == 0;
@@ -41,8 +44,15 @@ void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k
         aether_f32_to_f16_array(k, c->k16 + off, c->row);
         aether_f32_to_f16_array(v, c->v16 + off, c->row);
     } else {
-        memcpy(c->k32 + off, k, c->row * sizeof(float));
-        memcpy(c->v32 + off, v, c->row * sizeof(float));
+        /* A float loop, not memcpy: small C libraries (picolibc, built for
+         * size) copy byte by byte, four times the instructions of a push's
+         * whole row copy. */
+        float *kd = c->k32 + off, *vd = c->v32 + off;
+        size_t i;
+        for (i = 0; i < c->row; ++i) {
+            kd[i] = k[i];
+            vd[i] = v[i];
+        }
     }
     c->slot_token[slot] = c->next_token;
     if (c->score)

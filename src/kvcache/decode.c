@@ -299,6 +299,351 @@ static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size
     return resolve_logical(c, n_tok);
 }
 
+/* decode_ref for f32 caches without SCORED eviction whose GQA groups hold
+ * a multiple of four query heads: four heads at a time go through the
+ * candidates together, each with exactly the operations, in the order, of
+ * the per-head loop (aether_osm_weight / aether_osm_push), so the bits are
+ * the same. Per chunk of up to GRP_CHUNK candidates, pass 1 computes the
+ * four scores from one load of each K element, each head's softmax weight
+ * and whether (and by what) its accumulator is rescaled first; pass 2
+ * replays those updates, acc = acc * c (when rescaled), acc = acc + w * v,
+ * candidate after candidate, on four elements of the four heads' output
+ * rows held in registers, each V element loaded once for the four. */
+#define GRP_CHUNK 8u
+
+typedef struct grp_chunk {
+    const float *v[GRP_CHUNK];
+    float w[GRP_CHUNK][4];
+    float c[GRP_CHUNK][4];
+    unsigned char rescale[GRP_CHUNK]; /* bit i: head i rescales first */
+    size_t n;
+} grp_chunk;
+
+/* The four scores of one candidate; aether_osm_weight's state changes
+ * (max, denominator) and its accumulator rescale recorded for pass 2. */
+static void grp_score(aether_osm *s, const float *q, size_t dim, float scale, const float *k,
+                      const float *v, grp_chunk *g)
+{
+    float dot[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const float *q0 = q, *q1 = q + dim, *q2 = q + 2 * dim, *q3 = q + 3 * dim;
+    size_t d = 0, n = g->n, h;
+    unsigned char rescale = 0;
+    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
+    /* unrolled by four: every sum still adds its products with d ascending */
+    for (; d + 4 <= dim; d += 4) {
+        const float k0 = k[d], k1 = k[d + 1], k2 = k[d + 2], k3 = k[d + 3];
+        d0 += q0[d] * k0;
+        d0 += q0[d + 1] * k1;
+        d0 += q0[d + 2] * k2;
+        d0 += q0[d + 3] * k3;
+        d1 += q1[d] * k0;
+        d1 += q1[d + 1] * k1;
+        d1 += q1[d + 2] * k2;
+        d1 += q1[d + 3] * k3;
+        d2 += q2[d] * k0;
+        d2 += q2[d + 1] * k1;
+        d2 += q2[d + 2] * k2;
+        d2 += q2[d + 3] * k3;
+        d3 += q3[d] * k0;
+        d3 += q3[d + 1] * k1;
+        d3 += q3[d + 2] * k2;
+        d3 += q3[d + 3] * k3;
+    }
+    for (; d < dim; ++d) {
+        const float kd = k[d];
+        d0 += q0[d] * kd;
+        d1 += q1[d] * kd;
+        d2 += q2[d] * kd;
+        d3 += q3[d] * kd;
+    }
+    dot[0] = d0;
+    dot[1] = d1;
+    dot[2] = d2;
+    dot[3] = d3;
+    for (h = 0; h < 4; ++h) {
+        /* aether_osm_weight with the accumulator rescale deferred */
+        aether_osm *st = &s[h];
+        float score = dot[h] * scale, z, w, c = 1.0f;
+        if (score > st->m) {
+            if (!(st->m == -INFINITY && st->denom == 0.0f)) {
+                c = expf(st->m - score);
+                st->denom = st->denom * c;
+                rescale |= (unsigned char)(1u << h);
+            }
+            st->m = score;
+        }
+        z = score - st->m;
+        w = z == 0.0f ? 1.0f : expf(z);
+        st->denom = st->denom + w; /* aether_osm_push */
+        g->w[n][h] = w;
+        g->c[n][h] = c;
+    }
+    g->rescale[n] = rescale;
+    g->v[n] = v;
+    g->n = n + 1;
+}
+
+/* One accumulator element of one head through the chunk. */
+#define GRP_UPDATE(x, j, h, vv)                 \
+    do {                                        \
+        if (g->rescale[j] & (1u << (h)))        \
+            (x) = (x) * g->c[j][h];             \
+        (x) = (x) + g->w[j][h] * (vv);          \
+    } while (0)
+
+static void grp_flush(aether_osm *s, size_t dim, grp_chunk *g)
+{
+    float *a0 = s[0].acc, *a1 = s[1].acc, *a2 = s[2].acc, *a3 = s[3].acc;
+    size_t d = 0, j, n = g->n;
+    for (; d + 4 <= dim; d += 4) {
+        float x00 = a0[d], x01 = a0[d + 1], x02 = a0[d + 2], x03 = a0[d + 3];
+        float x10 = a1[d], x11 = a1[d + 1], x12 = a1[d + 2], x13 = a1[d + 3];
+        float x20 = a2[d], x21 = a2[d + 1], x22 = a2[d + 2], x23 = a2[d + 3];
+        float x30 = a3[d], x31 = a3[d + 1], x32 = a3[d + 2], x33 = a3[d + 3];
+        for (j = 0; j < n; ++j) {
+            const float *v = g->v[j] + d;
+            const float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+            if (g->rescale[j]) {
+                GRP_UPDATE(x00, j, 0, v0);
+                GRP_UPDATE(x01, j, 0, v1);
+                GRP_UPDATE(x02, j, 0, v2);
+                GRP_UPDATE(x03, j, 0, v3);
+                GRP_UPDATE(x10, j, 1, v0);
+                GRP_UPDATE(x11, j, 1, v1);
+                GRP_UPDATE(x12, j, 1, v2);
+                GRP_UPDATE(x13, j, 1, v3);
+                GRP_UPDATE(x20, j, 2, v0);
+                GRP_UPDATE(x21, j, 2, v1);
+                GRP_UPDATE(x22, j, 2, v2);
+                GRP_UPDATE(x23, j, 2, v3);
+                GRP_UPDATE(x30, j, 3, v0);
+                GRP_UPDATE(x31, j, 3, v1);
+                GRP_UPDATE(x32, j, 3, v2);
+                GRP_UPDATE(x33, j, 3, v3);
+            } else {
+                const float w0 = g->w[j][0], w1 = g->w[j][1], w2 = g->w[j][2], w3 = g->w[j][3];
+                x00 = x00 + w0 * v0;
+                x01 = x01 + w0 * v1;
+                x02 = x02 + w0 * v2;
+                x03 = x03 + w0 * v3;
+                x10 = x10 + w1 * v0;
+                x11 = x11 + w1 * v1;
+                x12 = x12 + w1 * v2;
+                x13 = x13 + w1 * v3;
+                x20 = x20 + w2 * v0;
+                x21 = x21 + w2 * v1;
+                x22 = x22 + w2 * v2;
+                x23 = x23 + w2 * v3;
+                x30 = x30 + w3 * v0;
+                x31 = x31 + w3 * v1;
+                x32 = x32 + w3 * v2;
+                x33 = x33 + w3 * v3;
+            }
+        }
+        a0[d] = x00;
+        a0[d + 1] = x01;
+        a0[d + 2] = x02;
+        a0[d + 3] = x03;
+        a1[d] = x10;
+        a1[d + 1] = x11;
+        a1[d + 2] = x12;
+        a1[d + 3] = x13;
+        a2[d] = x20;
+        a2[d + 1] = x21;
+        a2[d + 2] = x22;
+        a2[d + 3] = x23;
+        a3[d] = x30;
+        a3[d + 1] = x31;
+        a3[d + 2] = x32;
+        a3[d + 3] = x33;
+    }
+    for (; d < dim; ++d) {
+        float x0 = a0[d], x1 = a1[d], x2 = a2[d], x3 = a3[d];
+        for (j = 0; j < n; ++j) {
+            const float v = g->v[j][d];
+            GRP_UPDATE(x0, j, 0, v);
+            GRP_UPDATE(x1, j, 1, v);
+            GRP_UPDATE(x2, j, 2, v);
+            GRP_UPDATE(x3, j, 3, v);
+        }
+        a0[d] = x0;
+        a1[d] = x1;
+        a2[d] = x2;
+        a3[d] = x3;
+    }
+    g->n = 0;
+}
+#undef GRP_UPDATE
+
+static void grp_candidate(aether_osm *s, const float *q, size_t dim, float scale, const float *k,
+                          const float *v, grp_chunk *g)
+{
+    grp_score(s, q, dim, scale, k, v, g);
+    if (g->n == GRP_CHUNK)
+        grp_flush(s, dim, g);
+}
+
+/* 0 (nothing done) when the grouped path does not apply or out overlaps q
+ * (the accumulators are the output rows). */
+static int decode_ref_grouped(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
+                              size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, i, j;
+    float scale = aether_attn_scale(dim);
+    uintptr_t qa = (uintptr_t)q, oa = (uintptr_t)out, len = q_heads * dim * sizeof(float);
+    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED || group % 4 != 0 ||
+        (qa < oa + len && oa < qa + len))
+        return 0;
+    for (h = 0; h < q_heads; h += 4) {
+        size_t kvo = (h / group) * dim;
+        aether_osm s[4];
+        grp_chunk g;
+        g.n = 0;
+        for (i = 0; i < 4; ++i)
+            aether_osm_begin(&s[i], out + (h + i) * dim, dim);
+        for (j = 0; j < n_tok; ++j) {
+            size_t off = c->tok_slot[j] * c->row + kvo;
+            grp_candidate(s, q + h * dim, dim, scale, c->k32 + off, c->v32 + off, &g);
+        }
+        for (j = 0; j < n_blk; ++j) {
+            const float *mk, *mv;
+            if (!aether_kv_landmark_rows_(c, c->blk[j], &mk, &mv))
+                continue; /* retired from the landmark ring */
+            grp_candidate(s, q + h * dim, dim, scale, mk + kvo, mv + kvo, &g);
+            /* a partial block's mean lives in scratch the next call reuses */
+            if (mk == c->lm_tmp && g.n)
+                grp_flush(s, dim, &g);
+        }
+        grp_flush(s, dim, &g);
+        for (i = 0; i < 4; ++i)
+            aether_osm_end(&s[i], out + (h + i) * dim);
+    }
+    return 1;
+}
+
+/* The same two passes for one head at a time (f32 caches without SCORED
+ * eviction whose heads do not form groups of four): scores and weights per
+ * chunk, then the weighted value sums with eight elements of the head's
+ * accumulator in registers. The per-element operations and their order
+ * are aether_osm_push's, so the bits are the same. */
+typedef struct one_chunk {
+    const float *v[GRP_CHUNK];
+    float w[GRP_CHUNK], c[GRP_CHUNK];
+    unsigned char rescale[GRP_CHUNK];
+    size_t n;
+} one_chunk;
+
+static void one_flush(aether_osm *s, one_chunk *g)
+{
+    float *a = s->acc;
+    size_t d = 0, j, n = g->n, dim = s->dim;
+    for (; d + 8 <= dim; d += 8) {
+        float x0 = a[d], x1 = a[d + 1], x2 = a[d + 2], x3 = a[d + 3];
+        float x4 = a[d + 4], x5 = a[d + 5], x6 = a[d + 6], x7 = a[d + 7];
+        for (j = 0; j < n; ++j) {
+            const float *v = g->v[j] + d;
+            const float w = g->w[j];
+            if (g->rescale[j]) {
+                const float c = g->c[j];
+                x0 = x0 * c;
+                x1 = x1 * c;
+                x2 = x2 * c;
+                x3 = x3 * c;
+                x4 = x4 * c;
+                x5 = x5 * c;
+                x6 = x6 * c;
+                x7 = x7 * c;
+            }
+            x0 = x0 + w * v[0];
+            x1 = x1 + w * v[1];
+            x2 = x2 + w * v[2];
+            x3 = x3 + w * v[3];
+            x4 = x4 + w * v[4];
+            x5 = x5 + w * v[5];
+            x6 = x6 + w * v[6];
+            x7 = x7 + w * v[7];
+        }
+        a[d] = x0;
+        a[d + 1] = x1;
+        a[d + 2] = x2;
+        a[d + 3] = x3;
+        a[d + 4] = x4;
+        a[d + 5] = x5;
+        a[d + 6] = x6;
+        a[d + 7] = x7;
+    }
+    for (; d < dim; ++d) {
+        float x = a[d];
+        for (j = 0; j < n; ++j) {
+            if (g->rescale[j])
+                x = x * g->c[j];
+            x = x + g->w[j] * g->v[j][d];
+        }
+        a[d] = x;
+    }
+    g->n = 0;
+}
+
+static void one_candidate(aether_osm *s, const float *q, float scale, const float *k,
+                          const float *v, one_chunk *g)
+{
+    /* aether_osm_weight with the accumulator rescale deferred */
+    float score = aether_dot_ref(q, k, s->dim) * scale, z, w, c = 1.0f;
+    size_t n = g->n;
+    unsigned char rescale = 0;
+    if (score > s->m) {
+        if (!(s->m == -INFINITY && s->denom == 0.0f)) {
+            c = expf(s->m - score);
+            s->denom = s->denom * c;
+            rescale = 1;
+        }
+        s->m = score;
+    }
+    z = score - s->m;
+    w = z == 0.0f ? 1.0f : expf(z);
+    s->denom = s->denom + w;
+    g->v[n] = v;
+    g->w[n] = w;
+    g->c[n] = c;
+    g->rescale[n] = rescale;
+    g->n = n + 1;
+    if (g->n == GRP_CHUNK)
+        one_flush(s, g);
+}
+
+static int decode_ref_single(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
+                             size_t n_blk, float *out)
+{
+    size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, j;
+    float scale = aether_attn_scale(dim);
+    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED)
+        return 0;
+    for (h = 0; h < q_heads; ++h) {
+        const float *qr = q + h * dim;
+        size_t kvo = (h / group) * dim;
+        aether_osm s;
+        one_chunk g;
+        g.n = 0;
+        aether_osm_begin(&s, c->acc, dim);
+        for (j = 0; j < n_tok; ++j) {
+            size_t off = c->tok_slot[j] * c->row + kvo;
+            one_candidate(&s, qr, scale, c->k32 + off, c->v32 + off, &g);
+        }
+        for (j = 0; j < n_blk; ++j) {
+            const float *mk, *mv;
+            if (!aether_kv_landmark_rows_(c, c->blk[j], &mk, &mv))
+                continue; /* retired from the landmark ring */
+            one_candidate(&s, qr, scale, mk + kvo, mv + kvo, &g);
+            /* a partial block's mean lives in scratch the next call reuses */
+            if (mk == c->lm_tmp && g.n)
+                one_flush(&s, &g);
+        }
+        one_flush(&s, &g);
+        aether_osm_end(&s, out + h * dim);
+    }
+    return 1;
+}
+
 /* The reference decode over final token slots and block ids; a SCORED
  * cache credits every token candidate with its weight. */
 static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t n_tok,
@@ -307,6 +652,9 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, j, h;
     float scale = aether_attn_scale(dim);
     int scored = c->evict == AETHER_KV_EVICT_SCORED;
+    if (decode_ref_grouped(q, q_heads, c, n_tok, n_blk, out) ||
+        decode_ref_single(q, q_heads, c, n_tok, n_blk, out))
+        return;
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
         size_t kvo = (h / group) * dim;
