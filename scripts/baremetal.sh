@@ -83,20 +83,23 @@ fi
 AETHER=$(cd "$BUILD" && pwd)/aether
 
 "$AETHER" init-blob "$DATA/default.rvne" >/dev/null
-# NAME MODEL FEATURE-OPTIONS FRAMES WINDOW POOL EVERY
+# the integer path: the demo blob quantized (the shipped models ship their .q8)
+"$AETHER" quantize "$DATA/default.rvne" "$DATA/default.q8" >/dev/null
+# NAME MODEL FEATURE-OPTIONS FRAMES WINDOW POOL EVERY QMODEL
 # gesture / motion: their metadata's window, pooling and stride; default:
 # the demo blob (I16 q4 kv1 d32, 2 layers) at the header's default window.
 prepare() {
-    name=$1 model=$2 fopts=$3 frames=$4 window=$5 pool=$6 every=$7
+    name=$1 model=$2 fopts=$3 frames=$4 window=$5 pool=$6 every=$7 qmodel=$8
     # shellcheck disable=SC2086
     "$AETHER" features "$RECORDING" --node 1 --out "$DATA/$name.all.npy" $fopts >/dev/null
     python3 tests/baremetal/expected.py "$AETHER" "$model" "$DATA/$name.all.npy" "$name" \
-        "$frames" "$window" "$pool" "$every" "$DATA"
+        "$frames" "$window" "$pool" "$every" "$DATA" "$qmodel"
     rm -f "$DATA/$name.all.npy"
 }
-prepare gesture models/gesture.rvne "--model models/gesture.rvne" 144 64 mean 16
-prepare motion models/motion.rvne "--model models/motion.rvne" 320 256 mean 64
-prepare default "$DATA/default.rvne" "--recipe csi-v1 --input-dim 16" 300 256 last 100
+prepare gesture models/gesture.rvne "--model models/gesture.rvne" 144 64 mean 16 models/gesture.q8
+prepare motion models/motion.rvne "--model models/motion.rvne" 320 256 mean 64 models/motion.q8
+prepare default "$DATA/default.rvne" "--recipe csi-v1 --input-dim 16" 300 256 last 100 \
+    "$DATA/default.q8"
 
 # Golden temporal-head cases whose q/k/v/out(/out_steps) fit the budget.
 python3 - "$GOLDEN" "$GOLDEN_BYTES" "$DATA/golden.txt" <<'EOF'

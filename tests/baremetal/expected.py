@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Host reference logits for the bare-metal program (scripts/baremetal.sh).
 
-usage: expected.py AETHER MODEL FEATURES.npy NAME N_FRAMES WINDOW POOL EVERY OUTDIR
+usage: expected.py AETHER MODEL FEATURES.npy NAME N_FRAMES WINDOW POOL EVERY OUTDIR [QMODEL]
 
 Writes, in OUTDIR:
   NAME.features.npy     the first N_FRAMES feature frames
@@ -14,6 +14,9 @@ Writes, in OUTDIR:
                         t = EVERY-1, 2*EVERY-1, ... and the last frame:
                         u32 count, u32 n_classes, then per checkpoint u32 t and
                         n_classes f32
+  NAME.q8.stream.bin / NAME.q8.window.bin   the same for QMODEL (the RVNQ
+                        blob `aether quantize` made of MODEL: the integer path),
+                        when given
 All little-endian. The CLI prints logits with 9 significant digits, which
 identifies a binary32 value exactly. Standard library only.
 """
@@ -62,11 +65,12 @@ def run_json(cmd):
 
 
 def main():
-    if len(sys.argv) != 10:
+    if len(sys.argv) not in (10, 11):
         sys.exit(__doc__)
     aether, model, feats, name = sys.argv[1:5]
     n_frames, window = int(sys.argv[5]), int(sys.argv[6])
     pool, every, outdir = sys.argv[7], int(sys.argv[8]), sys.argv[9]
+    qmodel = sys.argv[10] if len(sys.argv) == 11 else None
     (rows, dim), payload = read_npy(feats)
     if rows < n_frames:
         sys.exit(f"{feats}: {rows} frames, {n_frames} needed")
@@ -76,12 +80,20 @@ def main():
     with open(os.path.join(outdir, f"{name}.params"), "w") as f:
         f.write(f"{window} {1 if pool == 'mean' else 0} {n_frames}\n")
 
+    for variant, blob in (("f32", model), ("q8", qmodel)):
+        if blob:
+            write_variant(aether, blob, variant, name, frames_path, n_frames, window, pool,
+                          every, dim, row, payload, outdir)
+
+
+def write_variant(aether, model, variant, name, frames_path, n_frames, window, pool, every,
+                  dim, row, payload, outdir):
     stream = run_json([aether, "stream", "--model", model, "--frames", frames_path, "--json",
                        "--capacity", str(window), "--evict", "sliding"])
     if len(stream) != n_frames or not all(s.get("ok") for s in stream):
         sys.exit(f"aether stream: {len(stream)} results for {n_frames} frames")
     n_classes = len(stream[0]["logits"])
-    with open(os.path.join(outdir, f"{name}.f32.stream.bin"), "wb") as f:
+    with open(os.path.join(outdir, f"{name}.{variant}.stream.bin"), "wb") as f:
         f.write(struct.pack("<II", n_frames, n_classes))
         for s in stream:
             f.write(struct.pack(f"<{n_classes}f", *s["logits"]))
@@ -90,7 +102,7 @@ def main():
     if not checkpoints or checkpoints[-1] != n_frames - 1:
         checkpoints.append(n_frames - 1)
     slice_path = os.path.join(outdir, f"{name}.slice.npy")
-    with open(os.path.join(outdir, f"{name}.f32.window.bin"), "wb") as f:
+    with open(os.path.join(outdir, f"{name}.{variant}.window.bin"), "wb") as f:
         f.write(struct.pack("<II", len(checkpoints), n_classes))
         for t in checkpoints:
             first = max(0, t - window + 1)

@@ -37,16 +37,20 @@
 extern const unsigned char bm_blob_gesture[], bm_blob_gesture_end[];
 extern const unsigned char bm_blob_motion[], bm_blob_motion_end[];
 extern const unsigned char bm_blob_default[], bm_blob_default_end[];
+extern const unsigned char bm_qblob_gesture[], bm_qblob_gesture_end[];
+extern const unsigned char bm_qblob_motion[], bm_qblob_motion_end[];
+extern const unsigned char bm_qblob_default[], bm_qblob_default_end[];
 
 typedef struct bm_model {
     const char *name; /* file prefix of its test data */
     const unsigned char *blob, *blob_end;
+    const unsigned char *qblob, *qblob_end; /* the same model quantized (RVNQ) */
 } bm_model;
 
 static const bm_model bm_models[] = {
-    {"gesture", bm_blob_gesture, bm_blob_gesture_end},
-    {"motion", bm_blob_motion, bm_blob_motion_end},
-    {"default", bm_blob_default, bm_blob_default_end},
+    {"gesture", bm_blob_gesture, bm_blob_gesture_end, bm_qblob_gesture, bm_qblob_gesture_end},
+    {"motion", bm_blob_motion, bm_blob_motion_end, bm_qblob_motion, bm_qblob_motion_end},
+    {"default", bm_blob_default, bm_blob_default_end, bm_qblob_default, bm_qblob_default_end},
 };
 #define BM_N_MODELS (sizeof bm_models / sizeof bm_models[0])
 
@@ -67,8 +71,9 @@ typedef struct bm_variant {
     float rel, abs;
 } bm_variant;
 
-static int f32_open(const bm_model *m, int streaming, uint32_t window_len, int pool_mean,
-                    void **ctx, size_t *ctx_bytes)
+static int open_blob(const bm_model *m, const unsigned char *blob, size_t blob_len,
+                     int streaming, uint32_t window_len, int pool_mean, void **ctx,
+                     size_t *ctx_bytes)
 {
     ruv_temporal_config_t c = ruv_temporal_config_default();
     ruv_temporal_info_t info;
@@ -77,8 +82,8 @@ static int f32_open(const bm_model *m, int streaming, uint32_t window_len, int p
     c.mode = streaming ? RUV_TEMPORAL_MODE_STREAMING : RUV_TEMPORAL_MODE_WINDOW;
     c.pooling = pool_mean ? RUV_TEMPORAL_POOL_MEAN : RUV_TEMPORAL_POOL_LAST;
     /* input_dim / n_classes RUV_TEMPORAL_DEFAULT: taken from the blob */
-    e = ruv_temporal_init_ex(m->blob, (size_t)(m->blob_end - m->blob), RUV_TEMPORAL_DEFAULT,
-                             window_len, RUV_TEMPORAL_DEFAULT, &c, &t);
+    e = ruv_temporal_init_ex(blob, blob_len, RUV_TEMPORAL_DEFAULT, window_len,
+                             RUV_TEMPORAL_DEFAULT, &c, &t);
     if (e != ESP_OK) {
         printf("BM FAIL %s: ruv_temporal_init_ex -> 0x%x\n", m->name, (unsigned)e);
         return 0;
@@ -90,6 +95,21 @@ static int f32_open(const bm_model *m, int streaming, uint32_t window_len, int p
     *ctx_bytes = info.ctx_bytes;
     *ctx = t;
     return 1;
+}
+
+static int f32_open(const bm_model *m, int streaming, uint32_t window_len, int pool_mean,
+                    void **ctx, size_t *ctx_bytes)
+{
+    return open_blob(m, m->blob, (size_t)(m->blob_end - m->blob), streaming, window_len,
+                     pool_mean, ctx, ctx_bytes);
+}
+
+/* The integer path: the firmware ABI recognises the RVNQ blob */
+static int q8_open(const bm_model *m, int streaming, uint32_t window_len, int pool_mean,
+                   void **ctx, size_t *ctx_bytes)
+{
+    return open_blob(m, m->qblob, (size_t)(m->qblob_end - m->qblob), streaming, window_len,
+                     pool_mean, ctx, ctx_bytes);
 }
 
 static int f32_push(void *ctx, const float *frame)
@@ -112,6 +132,8 @@ static void f32_close(void *ctx)
 static const bm_variant bm_variants[] = {
     {"f32", f32_open, f32_push, f32_classify, f32_close, RUV_TEMPORAL_LOGIT_RTOL,
      RUV_TEMPORAL_LOGIT_ATOL},
+    /* integer arithmetic: the same bits as the host on every target */
+    {"q8", q8_open, f32_push, f32_classify, f32_close, 0.0f, 0.0f},
 };
 #define BM_N_VARIANTS (sizeof bm_variants / sizeof bm_variants[0])
 
