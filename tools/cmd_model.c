@@ -57,7 +57,10 @@ static void model_usage(FILE *f, int stream)
                    "  Feeds the frames one by one through a streaming session (one KV cache\n"
                    "  per layer) and prints each frame's argmax, margin and logits. While no\n"
                    "  frame has been evicted, frame t's logits equal `aether classify --pool\n"
-                   "  last` over frames 0..t bit for bit.\n");
+                   "  last` over frames 0..t: bit for bit with the scalar reference kernels\n"
+                   "  (AETHER_KERNELS=reference; classify always uses them) and with RVNQ\n"
+                   "  blobs, within the optimised kernels' contract (aether/dispatch.h)\n"
+                   "  otherwise.\n");
     else
         fprintf(f, "usage: aether classify --model BLOB --frames FRAMES.npy [options]\n"
                    "  Runs the model over the whole window and prints the logits, the argmax\n"
