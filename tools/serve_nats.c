@@ -1,0 +1,577 @@
+/* NATS of `aether serve`: see serve_nats.h. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "serve_nats.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+int serve_nats_token_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; ++n) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return n > 0 && n <= 64;
+}
+
+int serve_nats_parse_partitions(const char *spec, serve_nats_opts *o, char *err, size_t cap)
+{
+    const char *p = spec;
+    if (!p || !*p) {
+        snprintf(err, cap, "an empty list");
+        return 0;
+    }
+    for (;;) {
+        char *end;
+        unsigned long a, b;
+        if (*p < '0' || *p > '9')
+            goto bad;
+        errno = 0;
+        a = strtoul(p, &end, 10);
+        b = a;
+        if (*end == '-') {
+            p = end + 1;
+            if (*p < '0' || *p > '9')
+                goto bad;
+            b = strtoul(p, &end, 10);
+        }
+        if (errno || a > b || b >= SERVE_NATS_MAX_PARTITIONS) {
+            snprintf(err, cap, "partitions are 0..%u, ranges A-B with A <= B",
+                     SERVE_NATS_MAX_PARTITIONS - 1u);
+            return 0;
+        }
+        for (; a <= b; ++a)
+            if (!o->partitions[a]) {
+                o->partitions[a] = 1;
+                o->n_partitions++;
+            }
+        if (*end == '\0')
+            return 1;
+        if (*end != ',')
+            goto bad;
+        p = end + 1;
+    }
+bad:
+    snprintf(err, cap, "\"%s\" is not a list like 0-7,12", spec);
+    return 0;
+}
+
+#if defined(AETHER_HAVE_NATS)
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "aether/csi.h"
+#include "net_addr.h"
+
+#define RING 65536u /* queued messages of a worker */
+#define SENDER_HEADER "Aether-Sender"
+
+struct serve_nats {
+    serve_nats_opts o;
+    natsOptions *opts;
+    natsConnection *nc;
+    natsSubscription *subs[SERVE_NATS_MAX_PARTITIONS];
+    size_t n_subs;
+    /* the ring, filled by the library's delivery thread */
+    pthread_mutex_t lock;
+    natsMsg **ring;
+    size_t head, count;
+    uint64_t ring_dropped, disconnects, reconnects;
+    int pipe_r, pipe_w;
+    /* loop-thread counters */
+    uint64_t received, published, failed, unparsed, no_sender, bad_subject, decisions,
+        decisions_failed;
+    /* the message being handed to the core */
+    char cur_site[72], cur_node[104];
+    int have_cur;
+};
+
+int serve_nats_available(void)
+{
+    return 1;
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    serve_nats *q = (serve_nats *)closure;
+    (void)nc;
+    pthread_mutex_lock(&q->lock);
+    q->disconnects++;
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    serve_nats *q = (serve_nats *)closure;
+    (void)nc;
+    pthread_mutex_lock(&q->lock);
+    q->reconnects++;
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* The library's delivery thread: queue and wake the loop. */
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    serve_nats *q = (serve_nats *)closure;
+    int wake = 0;
+    (void)nc;
+    (void)sub;
+    pthread_mutex_lock(&q->lock);
+    if (q->count < RING) {
+        q->ring[(q->head + q->count) % RING] = m;
+        wake = q->count++ == 0;
+        m = NULL;
+    } else {
+        q->ring_dropped++;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (m)
+        natsMsg_Destroy(m);
+    if (wake) {
+        char c = 1;
+        ssize_t w = write(q->pipe_w, &c, 1);
+        (void)w; /* a full pipe already wakes the loop */
+    }
+}
+
+static int fail(serve_nats *q, const char *what, natsStatus s, int rc)
+{
+    fprintf(stderr, "aether serve: --nats %s: %s: %s\n", q->o.url, what, natsStatus_GetText(s));
+    serve_nats_close(q, 0.0);
+    return rc;
+}
+
+int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
+{
+    serve_nats *q;
+    natsStatus st;
+    size_t p;
+    int fds[2];
+    *out = NULL;
+    if (strncmp(o->url, "nats://", 7) != 0 || !o->url[7]) {
+        fprintf(stderr, "aether serve: --nats %s: a URL like nats://127.0.0.1:4222\n", o->url);
+        return CLI_EXIT_USAGE;
+    }
+    q = (serve_nats *)calloc(1, sizeof *q);
+    if (!q || !(q->ring = (natsMsg **)calloc(RING, sizeof *q->ring))) {
+        free(q);
+        fprintf(stderr, "aether serve: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
+    q->o = *o;
+    q->pipe_r = q->pipe_w = -1;
+    pthread_mutex_init(&q->lock, NULL);
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "aether serve: pipe: %s\n", strerror(errno));
+        serve_nats_close(q, 0.0);
+        return CLI_EXIT_IO;
+    }
+    q->pipe_r = fds[0];
+    q->pipe_w = fds[1];
+    fcntl(q->pipe_r, F_SETFL, fcntl(q->pipe_r, F_GETFL) | O_NONBLOCK);
+    fcntl(q->pipe_w, F_SETFL, fcntl(q->pipe_w, F_GETFL) | O_NONBLOCK);
+    fcntl(q->pipe_r, F_SETFD, FD_CLOEXEC);
+    fcntl(q->pipe_w, F_SETFD, FD_CLOEXEC);
+    if ((st = nats_Open(-1)) != NATS_OK)
+        return fail(q, "cannot start the client library", st, CLI_EXIT_FAILED);
+    if ((st = natsOptions_Create(&q->opts)) != NATS_OK ||
+        (st = natsOptions_SetURL(q->opts, o->url)) != NATS_OK ||
+        (st = natsOptions_SetTimeout(q->opts, 5000)) != NATS_OK ||
+        (st = natsOptions_SetMaxReconnect(q->opts, -1)) != NATS_OK ||
+        (st = natsOptions_SetReconnectWait(q->opts, 500)) != NATS_OK ||
+        (st = natsOptions_UseGlobalMessageDelivery(q->opts, true)) != NATS_OK ||
+        (st = natsOptions_SetDisconnectedCB(q->opts, on_disconnected, q)) != NATS_OK ||
+        (st = natsOptions_SetReconnectedCB(q->opts, on_reconnected, q)) != NATS_OK)
+        return fail(q, "options", st, CLI_EXIT_USAGE);
+    if ((st = natsConnection_Connect(&q->nc, q->opts)) != NATS_OK)
+        return fail(q, "cannot connect", st, CLI_EXIT_IO);
+    for (p = 0; !o->forward && p < SERVE_NATS_MAX_PARTITIONS; ++p) {
+        char subj[64];
+        if (!o->partitions[p])
+            continue;
+        snprintf(subj, sizeof subj, "aether.part.%u.*.*", (unsigned)p);
+        st = natsConnection_Subscribe(&q->subs[q->n_subs], q->nc, subj, on_msg, q);
+        if (st != NATS_OK)
+            return fail(q, "cannot subscribe", st, CLI_EXIT_IO);
+        /* the ring is the bound; the library's own is made larger than it */
+        natsSubscription_SetPendingLimits(q->subs[q->n_subs], 4 * (int)RING, 256 * 1024 * 1024);
+        q->n_subs++;
+    }
+    /* the server has the subscriptions once it answers a ping */
+    if ((st = natsConnection_FlushTimeout(q->nc, 5000)) != NATS_OK)
+        return fail(q, "no answer", st, CLI_EXIT_IO);
+    *out = q;
+    return 0;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; ++s)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            *s = '_';
+}
+
+void serve_nats_forward(serve_nats *q, const unsigned char *b, size_t len,
+                        const struct sockaddr_storage *from, socklen_t from_len)
+{
+    aether_csi_frame f;
+    char sender[64], node[96], subj[200];
+    natsMsg *m = NULL;
+    natsStatus st;
+    (void)from_len;
+    q->received++;
+    net_addr_format((const struct sockaddr *)from, sender, sizeof sender);
+    if (aether_adr018_parse(b, len, &f) == AETHER_OK) {
+        snprintf(node, sizeof node, "%u_%s", (unsigned)f.node_id, sender);
+    } else {
+        snprintf(node, sizeof node, "u_%s", sender);
+        q->unparsed++;
+    }
+    sanitize(node);
+    snprintf(subj, sizeof subj, "aether.csi.%s.%s", q->o.site, node);
+    st = natsMsg_Create(&m, subj, NULL, (const char *)b, (int)len);
+    if (st == NATS_OK)
+        st = natsMsgHeader_Set(m, SENDER_HEADER, sender);
+    if (st == NATS_OK)
+        st = natsConnection_PublishMsg(q->nc, m);
+    natsMsg_Destroy(m);
+    if (st == NATS_OK)
+        q->published++;
+    else
+        q->failed++;
+}
+
+int serve_nats_poll_fd(const serve_nats *q)
+{
+    return q && !q->o.forward ? q->pipe_r : -1;
+}
+
+/* "1.2.3.4:5" or "[v6]:5", numeric only. */
+static int parse_sender(const char *s, struct sockaddr_storage *a, socklen_t *al)
+{
+    char host[64];
+    const char *colon;
+    char *end;
+    unsigned long port;
+    size_t n;
+    memset(a, 0, sizeof *a);
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return 0;
+        n = (size_t)(close - s - 1);
+        colon = close + 1;
+        s++;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return 0;
+        n = (size_t)(colon - s);
+    }
+    if (n == 0 || n >= sizeof host)
+        return 0;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || colon[1] == '\0' || port > 65535)
+        return 0;
+    {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)a;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)a;
+        if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+            v4->sin_family = AF_INET;
+            v4->sin_port = htons((uint16_t)port);
+            *al = sizeof *v4;
+            return 1;
+        }
+        memset(a, 0, sizeof *a);
+        if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+            v6->sin6_family = AF_INET6;
+            v6->sin6_port = htons((uint16_t)port);
+            *al = sizeof *v6;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* aether.part.P.SITE.NODE -> cur_site, cur_node. */
+static int split_subject(serve_nats *q, const char *subj)
+{
+    const char *p = subj, *site, *node;
+    size_t ns, nn;
+    if (strncmp(p, "aether.part.", 12) != 0)
+        return 0;
+    p += 12;
+    p = strchr(p, '.');
+    if (!p)
+        return 0;
+    site = p + 1;
+    node = strchr(site, '.');
+    if (!node)
+        return 0;
+    ns = (size_t)(node - site);
+    node++;
+    nn = strlen(node);
+    if (ns == 0 || ns >= sizeof q->cur_site || nn == 0 || nn >= sizeof q->cur_node ||
+        strchr(node, '.'))
+        return 0;
+    memcpy(q->cur_site, site, ns);
+    q->cur_site[ns] = '\0';
+    memcpy(q->cur_node, node, nn + 1);
+    return 1;
+}
+
+size_t serve_nats_take(serve_nats *q, serve_core *core, size_t max, double mono_now,
+                       double wall_now)
+{
+    natsMsg *batch[256];
+    size_t n = 0, i;
+    char drain[256];
+    if (!q || q->o.forward)
+        return 0;
+    if (max > 256)
+        max = 256;
+    while (read(q->pipe_r, drain, sizeof drain) > 0) {
+    }
+    pthread_mutex_lock(&q->lock);
+    while (n < max && q->count) {
+        batch[n++] = q->ring[q->head];
+        q->head = (q->head + 1) % RING;
+        q->count--;
+    }
+    if (q->count) {
+        /* more to come: keep the loop awake */
+        char c = 1;
+        ssize_t w = write(q->pipe_w, &c, 1);
+        (void)w;
+    }
+    pthread_mutex_unlock(&q->lock);
+    core->wall_now = wall_now;
+    for (i = 0; i < n; ++i) {
+        natsMsg *m = batch[i];
+        const char *sender = NULL;
+        struct sockaddr_storage a;
+        socklen_t al = 0;
+        int len = natsMsg_GetDataLength(m);
+        q->received++;
+        q->have_cur = split_subject(q, natsMsg_GetSubject(m));
+        if (!q->have_cur)
+            q->bad_subject++;
+        if (natsMsgHeader_Get(m, SENDER_HEADER, &sender) != NATS_OK || !sender ||
+            !parse_sender(sender, &a, &al)) {
+            struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&a;
+            memset(&a, 0, sizeof a);
+            v6->sin6_family = AF_INET6;
+            al = sizeof *v6;
+            q->no_sender++;
+        }
+        serve_handle_datagram(core, (const unsigned char *)natsMsg_GetData(m),
+                              len > 0 ? (size_t)len : 0, 0, &a, al, mono_now);
+        q->have_cur = 0;
+        natsMsg_Destroy(m);
+    }
+    return n;
+}
+
+void serve_nats_decision(serve_nats *q, const serve_decision *d, const char *json)
+{
+    char subj[320];
+    natsStatus st;
+    if (!q || q->o.forward)
+        return;
+    snprintf(subj, sizeof subj, "aether.decision.%s.%s.%s", q->have_cur ? q->cur_site : "local",
+             q->have_cur ? q->cur_node : d->node->key, d->model->name);
+    sanitize(subj + strlen(subj) - strlen(d->model->name));
+    st = natsConnection_PublishString(q->nc, subj, json);
+    if (st == NATS_OK)
+        q->decisions++;
+    else
+        q->decisions_failed++;
+}
+
+uint64_t serve_nats_count(const serve_nats *q)
+{
+    return q ? q->received : 0;
+}
+
+void serve_nats_stats_json(const serve_nats *q, textbuf *t)
+{
+    uint64_t ring_dropped, disc, reco, lib_dropped = 0;
+    size_t i, queued;
+    if (!q)
+        return;
+    pthread_mutex_lock((pthread_mutex_t *)&q->lock);
+    ring_dropped = q->ring_dropped;
+    disc = q->disconnects;
+    reco = q->reconnects;
+    queued = q->count;
+    pthread_mutex_unlock((pthread_mutex_t *)&q->lock);
+    for (i = 0; i < q->n_subs; ++i) {
+        int64_t d = 0;
+        if (natsSubscription_GetDropped(q->subs[i], &d) == NATS_OK && d > 0)
+            lib_dropped += (uint64_t)d;
+    }
+    if (q->o.forward)
+        textbuf_printf(t,
+                       ",\"nats\":{\"mode\":\"gateway\",\"received\":%llu,\"published\":%llu,"
+                       "\"failed\":%llu,\"unparsed\":%llu",
+                       (unsigned long long)q->received, (unsigned long long)q->published,
+                       (unsigned long long)q->failed, (unsigned long long)q->unparsed);
+    else
+        textbuf_printf(t,
+                       ",\"nats\":{\"mode\":\"worker\",\"received\":%llu,\"queued\":%lu,"
+                       "\"dropped\":%llu,\"no_sender\":%llu,\"bad_subject\":%llu,"
+                       "\"decisions_published\":%llu,\"decisions_failed\":%llu",
+                       (unsigned long long)q->received, (unsigned long)queued,
+                       (unsigned long long)(ring_dropped + lib_dropped),
+                       (unsigned long long)q->no_sender, (unsigned long long)q->bad_subject,
+                       (unsigned long long)q->decisions, (unsigned long long)q->decisions_failed);
+    textbuf_printf(t, ",\"connected\":%s,\"disconnects\":%llu,\"reconnects\":%llu}",
+                   natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED ? "true" : "false",
+                   (unsigned long long)disc, (unsigned long long)reco);
+}
+
+void serve_nats_ready_json(const serve_nats *q, textbuf *t)
+{
+    size_t p;
+    int first = 1;
+    textbuf_printf(t, "{\"type\":\"nats\",\"mode\":\"%s\",\"url\":",
+                   q->o.forward ? "gateway" : "worker");
+    textbuf_json_string(t, q->o.url);
+    if (q->o.forward) {
+        /* the site is a checked token: nothing to escape */
+        textbuf_printf(t, ",\"publishes\":\"aether.csi.%s.*\"}", q->o.site);
+        return;
+    }
+    textbuf_printf(t, ",\"partitions\":[");
+    for (p = 0; p < SERVE_NATS_MAX_PARTITIONS; ++p)
+        if (q->o.partitions[p]) {
+            textbuf_printf(t, "%s%u", first ? "" : ",", (unsigned)p);
+            first = 0;
+        }
+    textbuf_printf(t, "]}");
+}
+
+void serve_nats_close(serve_nats *q, double timeout)
+{
+    size_t i;
+    if (!q)
+        return;
+    if (q->nc) {
+        if (timeout > 0.0)
+            natsConnection_FlushTimeout(q->nc, (int64_t)(timeout * 1000.0));
+        for (i = 0; i < q->n_subs; ++i)
+            natsSubscription_Unsubscribe(q->subs[i]);
+        natsConnection_Close(q->nc);
+    }
+    for (i = 0; i < q->n_subs; ++i)
+        natsSubscription_Destroy(q->subs[i]);
+    natsConnection_Destroy(q->nc);
+    natsOptions_Destroy(q->opts);
+    nats_CloseAndWait(2000);
+    while (q->count) {
+        natsMsg_Destroy(q->ring[q->head]);
+        q->head = (q->head + 1) % RING;
+        q->count--;
+    }
+    if (q->pipe_r >= 0)
+        close(q->pipe_r);
+    if (q->pipe_w >= 0)
+        close(q->pipe_w);
+    pthread_mutex_destroy(&q->lock);
+    free(q->ring);
+    free(q);
+}
+
+#else /* no libnats */
+
+int serve_nats_available(void)
+{
+    return 0;
+}
+
+int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
+{
+    (void)o;
+    *out = NULL;
+    fprintf(stderr, "aether serve: --nats: this aether was built without NATS (install "
+                    "libnats-dev and build again)\n");
+    return CLI_EXIT_USAGE;
+}
+
+void serve_nats_forward(serve_nats *q, const unsigned char *b, size_t len,
+                        const struct sockaddr_storage *from, socklen_t from_len)
+{
+    (void)q;
+    (void)b;
+    (void)len;
+    (void)from;
+    (void)from_len;
+}
+
+int serve_nats_poll_fd(const serve_nats *q)
+{
+    (void)q;
+    return -1;
+}
+
+size_t serve_nats_take(serve_nats *q, serve_core *core, size_t max, double mono_now,
+                       double wall_now)
+{
+    (void)q;
+    (void)core;
+    (void)max;
+    (void)mono_now;
+    (void)wall_now;
+    return 0;
+}
+
+void serve_nats_decision(serve_nats *q, const serve_decision *d, const char *json)
+{
+    (void)q;
+    (void)d;
+    (void)json;
+}
+
+uint64_t serve_nats_count(const serve_nats *q)
+{
+    (void)q;
+    return 0;
+}
+
+void serve_nats_stats_json(const serve_nats *q, textbuf *t)
+{
+    (void)q;
+    (void)t;
+}
+
+void serve_nats_ready_json(const serve_nats *q, textbuf *t)
+{
+    (void)q;
+    (void)t;
+}
+
+void serve_nats_close(serve_nats *q, double timeout)
+{
+    (void)q;
+    (void)timeout;
+}
+
+#endif
