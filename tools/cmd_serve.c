@@ -163,6 +163,11 @@ static void serve_usage(FILE *f)
             "                   subjects aether.part.N.*.*, the server's mapping of\n"
             "                   aether.csi.*.*; deploy/nats/), --udp optional; decisions\n"
             "                   also go to aether.decision.SITE.NODE.MODEL\n"
+            "  --lease S        worker: own partitions through leases of S seconds in the\n"
+            "                   JetStream key-value bucket aether_leases: claim LIST, renew\n"
+            "                   every S/3 s; {\"type\":\"lease\",...} lines say what moves\n"
+            "  --takeover       with --lease: also take over any partition whose lease\n"
+            "                   lapsed (a dead worker's), below --partition-count N (16)\n"
             "  Output lines: {\"type\":\"model\",...} once a model, {\"type\":\"listening\",\n"
             "  ...} once a socket, then \"decision\" lines (timestamp: the Unix time the\n"
             "  frame arrived) and \"stats\" lines (received = used + ignored + malformed +\n"
@@ -208,7 +213,10 @@ enum {
     OPT_NATS,
     OPT_FORWARD,
     OPT_SITE,
-    OPT_PARTITIONS
+    OPT_PARTITIONS,
+    OPT_LEASE,
+    OPT_TAKEOVER,
+    OPT_PARTITION_COUNT
 };
 
 static const struct option k_options[] = {
@@ -243,6 +251,9 @@ static const struct option k_options[] = {
     {"forward", no_argument, NULL, OPT_FORWARD},
     {"site", required_argument, NULL, OPT_SITE},
     {"partitions", required_argument, NULL, OPT_PARTITIONS},
+    {"lease", required_argument, NULL, OPT_LEASE},
+    {"takeover", no_argument, NULL, OPT_TAKEOVER},
+    {"partition-count", required_argument, NULL, OPT_PARTITION_COUNT},
     {NULL, 0, NULL, 0},
 };
 
@@ -345,7 +356,7 @@ static int parse_mqtt_opt(cli_command *c, int opt, const char *v, serve_mqtt_opt
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
     cli_command c;
-    int opt, rc = 0, npos, mqtt_set = 0, site_set = 0;
+    int opt, rc = 0, npos, mqtt_set = 0, site_set = 0, pcount_set = 0;
     memset(o, 0, sizeof *o);
     o->cfg.max_nodes = 64;
     o->cfg.capacity = 1024;
@@ -357,6 +368,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     o->mqtt.keepalive = 30;
     o->mqtt.max_pending = 10000;
     o->nats.site = "local";
+    o->nats.partition_count = 16;
     cli_command_init(&c, "serve", k_options, serve_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *v = c.optarg;
@@ -399,6 +411,21 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
                 return cli_usage_error(&c, "--site: 1..64 characters of A-Z a-z 0-9 _ -");
             o->nats.site = v;
             site_set = 1;
+            break;
+        case OPT_LEASE:
+            if (!parse_seconds(v, &o->nats.lease_ttl) || o->nats.lease_ttl < 0.3 ||
+                o->nats.lease_ttl > 3600.0)
+                return cli_usage_error(&c, "--lease is 0.3..3600 seconds");
+            break;
+        case OPT_TAKEOVER:
+            o->nats.takeover = 1;
+            break;
+        case OPT_PARTITION_COUNT:
+            if (!cli_parse_size(v, &o->nats.partition_count) || o->nats.partition_count == 0 ||
+                o->nats.partition_count > SERVE_NATS_MAX_PARTITIONS)
+                return cli_usage_error(&c, "--partition-count is 1..%u",
+                                       SERVE_NATS_MAX_PARTITIONS);
+            pcount_set = 1;
             break;
         case OPT_PARTITIONS: {
             char err[160];
@@ -448,6 +475,10 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         if (o->nats.forward == (o->nats.n_partitions > 0))
             return cli_usage_error(&c, "--nats needs either --forward (a gateway) or "
                                        "--partitions LIST (a worker)");
+        if ((o->nats.takeover || pcount_set) && o->nats.lease_ttl <= 0.0)
+            return cli_usage_error(&c, "--takeover and --partition-count need --lease S");
+        if (o->nats.lease_ttl > 0.0 && o->nats.forward)
+            return cli_usage_error(&c, "--lease is a worker's (--partitions)");
         if (site_set && !o->nats.forward)
             return cli_usage_error(&c, "--site is a gateway's (--forward)");
         if (o->nats.forward && (o->n_udp == 0 || o->n_models || o->n_packets_to ||
@@ -525,6 +556,17 @@ static void on_node_removed(void *ctx, const serve_node *n, const char *why)
     serve_state *s = (serve_state *)ctx;
     if (s->mqtt)
         serve_mqtt_node_removed(s->mqtt, &s->core, n, why);
+}
+
+static void on_lease(void *ctx, unsigned partition, const char *event)
+{
+    serve_state *s = (serve_state *)ctx;
+    textbuf_clear(&s->line);
+    textbuf_printf(&s->line,
+                   "{\"type\":\"lease\",\"timestamp\":%.6f,\"partition\":%u,\"event\":\"%s\"}",
+                   wall_s(), partition, event);
+    print_line(s);
+    fflush(stdout);
 }
 
 static void emit_stats(serve_state *s, int final)
@@ -764,6 +806,7 @@ static int serve_loop(serve_state *s)
         }
         if (s->mqtt)
             serve_mqtt_service(s->mqtt, mfd >= 0 ? p[mfd_slot].revents : 0, now_s());
+        serve_nats_service(s->nats, now_s());
         if (fflush(stdout) != 0 || ferror(stdout)) {
             /* nobody reads the decisions any more (a closed pipe, a full disk) */
             fprintf(stderr, "aether serve: cannot write standard output: %s\n", strerror(errno));
@@ -804,7 +847,10 @@ static int start(serve_state *s)
     if (rc == 0 && o->n_packets_to)
         rc = serve_packets_open(o->packets_to, o->n_packets_to, &s->core, &s->packets);
     if (rc == 0 && o->nats.url) {
-        rc = serve_nats_open(&o->nats, &s->nats);
+        serve_nats_opts no = o->nats;
+        no.lease_event = on_lease;
+        no.ctx = s;
+        rc = serve_nats_open(&no, &s->nats);
         if (rc == 0) {
             textbuf_clear(&s->line);
             serve_nats_ready_json(s->nats, &s->line);

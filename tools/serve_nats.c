@@ -70,6 +70,7 @@ bad:
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
@@ -79,13 +80,20 @@ bad:
 
 #define RING 65536u /* queued messages of a worker */
 #define SENDER_HEADER "Aether-Sender"
+#define LEASE_BUCKET "aether_leases"
 
 struct serve_nats {
     serve_nats_opts o;
     natsOptions *opts;
     natsConnection *nc;
-    natsSubscription *subs[SERVE_NATS_MAX_PARTITIONS];
-    size_t n_subs;
+    natsSubscription *subs[SERVE_NATS_MAX_PARTITIONS]; /* by partition */
+    /* leases */
+    jsCtx *js;
+    kvStore *kv;
+    char id[96];
+    uint64_t rev[SERVE_NATS_MAX_PARTITIONS]; /* owned: != 0 */
+    double t_open, next_tick;
+    uint64_t claimed, taken_over, renewed, renew_failed, lost, refused;
     /* the ring, filled by the library's delivery thread */
     pthread_mutex_t lock;
     natsMsg **ring;
@@ -148,6 +156,129 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *
     }
 }
 
+static natsStatus subscribe(serve_nats *q, unsigned p)
+{
+    char subj[64];
+    natsStatus st;
+    snprintf(subj, sizeof subj, "aether.part.%u.*.*", p);
+    st = natsConnection_Subscribe(&q->subs[p], q->nc, subj, on_msg, q);
+    if (st == NATS_OK)
+        /* the ring is the bound; the library's own is made larger than it */
+        natsSubscription_SetPendingLimits(q->subs[p], 4 * (int)RING, 256 * 1024 * 1024);
+    return st;
+}
+
+static void unsubscribe(serve_nats *q, unsigned p)
+{
+    if (!q->subs[p])
+        return;
+    natsSubscription_Unsubscribe(q->subs[p]);
+    natsSubscription_Destroy(q->subs[p]);
+    q->subs[p] = NULL;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static natsStatus open_leases(serve_nats *q)
+{
+    jsOptions jo;
+    kvConfig kc;
+    natsStatus st;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(q->id, sizeof q->id, "%s-%ld", host, (long)getpid());
+    jsOptions_Init(&jo);
+    jo.Wait = 500;
+    if ((st = natsConnection_JetStream(&q->js, q->nc, &jo)) != NATS_OK)
+        return st;
+    kvConfig_Init(&kc);
+    kc.Bucket = LEASE_BUCKET;
+    kc.History = 1;
+    kc.TTL = (int64_t)(q->o.lease_ttl * 1e9); /* nanoseconds */
+    kc.StorageType = js_MemoryStorage;
+    st = js_CreateKeyValue(&q->kv, q->js, &kc);
+    if (st != NATS_OK) {
+        /* there already, made by workers with another --lease: use it */
+        st = js_KeyValue(&q->kv, q->js, LEASE_BUCKET);
+        if (st == NATS_OK)
+            fprintf(stderr, "aether serve: note: the lease bucket " LEASE_BUCKET
+                            " exists with another configuration; its expiry applies\n");
+    }
+    return st;
+}
+
+static void lease_event(serve_nats *q, unsigned p, const char *event)
+{
+    if (q->o.lease_event)
+        q->o.lease_event(q->o.ctx, p, event);
+}
+
+void serve_nats_service(serve_nats *q, double now)
+{
+    unsigned p;
+    size_t count;
+    if (!q || !q->kv || now < q->next_tick)
+        return;
+    q->next_tick = now + q->o.lease_ttl / 3.0;
+    /* the server away: nothing can be renewed or claimed (what is owned
+     * stays subscribed, to be renewed on its return, or found lost) */
+    if (natsConnection_Status(q->nc) != NATS_CONN_STATUS_CONNECTED) {
+        q->renew_failed++;
+        return;
+    }
+    count = q->o.partition_count < SERVE_NATS_MAX_PARTITIONS ? q->o.partition_count
+                                                              : SERVE_NATS_MAX_PARTITIONS;
+    for (p = 0; p < SERVE_NATS_MAX_PARTITIONS; ++p) {
+        char key[32];
+        uint64_t rev = 0;
+        natsStatus st;
+        int mine = q->o.partitions[p] != 0;
+        snprintf(key, sizeof key, "partition.%u", p);
+        if (q->rev[p]) {
+            st = kvStore_UpdateString(&rev, q->kv, key, q->id, q->rev[p]);
+            if (st == NATS_OK) {
+                q->rev[p] = rev;
+                q->renewed++;
+            } else if (nats_GetLastError(NULL) &&
+                       strstr(nats_GetLastError(NULL), "wrong last sequence")) {
+                /* lapsed, and another worker has it now */
+                q->rev[p] = 0;
+                unsubscribe(q, p);
+                q->lost++;
+                lease_event(q, p, "lost");
+            } else {
+                q->renew_failed++; /* no answer: kept, tried again */
+            }
+            continue;
+        }
+        if (!mine && !(q->o.takeover && p < count && now >= q->t_open + q->o.lease_ttl))
+            continue;
+        st = kvStore_CreateString(&rev, q->kv, key, q->id);
+        if (st != NATS_OK) {
+            if (mine)
+                q->refused++;
+            continue;
+        }
+        if (subscribe(q, p) != NATS_OK) {
+            kvStore_Delete(q->kv, key);
+            continue;
+        }
+        q->rev[p] = rev;
+        if (mine) {
+            q->claimed++;
+            lease_event(q, p, "claimed");
+        } else {
+            q->taken_over++;
+            lease_event(q, p, "taken_over");
+        }
+    }
+}
+
 static int fail(serve_nats *q, const char *what, natsStatus s, int rc)
 {
     fprintf(stderr, "aether serve: --nats %s: %s: %s\n", q->o.url, what, natsStatus_GetText(s));
@@ -199,18 +330,16 @@ int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
         return fail(q, "options", st, CLI_EXIT_USAGE);
     if ((st = natsConnection_Connect(&q->nc, q->opts)) != NATS_OK)
         return fail(q, "cannot connect", st, CLI_EXIT_IO);
-    for (p = 0; !o->forward && p < SERVE_NATS_MAX_PARTITIONS; ++p) {
-        char subj[64];
-        if (!o->partitions[p])
-            continue;
-        snprintf(subj, sizeof subj, "aether.part.%u.*.*", (unsigned)p);
-        st = natsConnection_Subscribe(&q->subs[q->n_subs], q->nc, subj, on_msg, q);
-        if (st != NATS_OK)
-            return fail(q, "cannot subscribe", st, CLI_EXIT_IO);
-        /* the ring is the bound; the library's own is made larger than it */
-        natsSubscription_SetPendingLimits(q->subs[q->n_subs], 4 * (int)RING, 256 * 1024 * 1024);
-        q->n_subs++;
+    if (!o->forward && o->lease_ttl > 0.0) {
+        if ((st = open_leases(q)) != NATS_OK)
+            return fail(q, "the lease bucket " LEASE_BUCKET " (JetStream enabled?)", st,
+                        CLI_EXIT_IO);
+        q->t_open = mono();
+        serve_nats_service(q, q->t_open);
     }
+    for (p = 0; !o->forward && o->lease_ttl <= 0.0 && p < SERVE_NATS_MAX_PARTITIONS; ++p)
+        if (o->partitions[p] && (st = subscribe(q, (unsigned)p)) != NATS_OK)
+            return fail(q, "cannot subscribe", st, CLI_EXIT_IO);
     /* the server has the subscriptions once it answers a ping */
     if ((st = natsConnection_FlushTimeout(q->nc, 5000)) != NATS_OK)
         return fail(q, "no answer", st, CLI_EXIT_IO);
@@ -423,9 +552,9 @@ void serve_nats_stats_json(const serve_nats *q, textbuf *t)
     reco = q->reconnects;
     queued = q->count;
     pthread_mutex_unlock((pthread_mutex_t *)&q->lock);
-    for (i = 0; i < q->n_subs; ++i) {
+    for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
         int64_t d = 0;
-        if (natsSubscription_GetDropped(q->subs[i], &d) == NATS_OK && d > 0)
+        if (q->subs[i] && natsSubscription_GetDropped(q->subs[i], &d) == NATS_OK && d > 0)
             lib_dropped += (uint64_t)d;
     }
     if (q->o.forward)
@@ -443,6 +572,26 @@ void serve_nats_stats_json(const serve_nats *q, textbuf *t)
                        (unsigned long long)(ring_dropped + lib_dropped),
                        (unsigned long long)q->no_sender, (unsigned long long)q->bad_subject,
                        (unsigned long long)q->decisions, (unsigned long long)q->decisions_failed);
+    if (q->kv) {
+        size_t wanted = 0;
+        int first = 1;
+        textbuf_printf(t, ",\"leases\":{\"owned\":[");
+        for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
+            if (q->rev[i]) {
+                textbuf_printf(t, "%s%u", first ? "" : ",", (unsigned)i);
+                first = 0;
+            } else if (q->o.partitions[i]) {
+                wanted++;
+            }
+        }
+        textbuf_printf(t,
+                       "],\"wanted_not_owned\":%lu,\"claimed\":%llu,\"taken_over\":%llu,"
+                       "\"renewed\":%llu,\"renew_failed\":%llu,\"lost\":%llu,\"refused\":%llu}",
+                       (unsigned long)wanted, (unsigned long long)q->claimed,
+                       (unsigned long long)q->taken_over, (unsigned long long)q->renewed,
+                       (unsigned long long)q->renew_failed, (unsigned long long)q->lost,
+                       (unsigned long long)q->refused);
+    }
     textbuf_printf(t, ",\"connected\":%s,\"disconnects\":%llu,\"reconnects\":%llu}",
                    natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED ? "true" : "false",
                    (unsigned long long)disc, (unsigned long long)reco);
@@ -460,9 +609,13 @@ void serve_nats_ready_json(const serve_nats *q, textbuf *t)
         textbuf_printf(t, ",\"publishes\":\"aether.csi.%s.*\"}", q->o.site);
         return;
     }
-    textbuf_printf(t, ",\"partitions\":[");
+    if (q->kv)
+        textbuf_printf(t, ",\"lease_seconds\":%g,\"takeover\":%s,\"owned\":[", q->o.lease_ttl,
+                       q->o.takeover ? "true" : "false");
+    else
+        textbuf_printf(t, ",\"partitions\":[");
     for (p = 0; p < SERVE_NATS_MAX_PARTITIONS; ++p)
-        if (q->o.partitions[p]) {
+        if (q->kv ? q->rev[p] != 0 : q->o.partitions[p] != 0) {
             textbuf_printf(t, "%s%u", first ? "" : ",", (unsigned)p);
             first = 0;
         }
@@ -477,12 +630,21 @@ void serve_nats_close(serve_nats *q, double timeout)
     if (q->nc) {
         if (timeout > 0.0)
             natsConnection_FlushTimeout(q->nc, (int64_t)(timeout * 1000.0));
-        for (i = 0; i < q->n_subs; ++i)
-            natsSubscription_Unsubscribe(q->subs[i]);
+        for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
+            unsubscribe(q, (unsigned)i);
+            if (q->kv && q->rev[i]) {
+                /* let another worker have it now rather than after the expiry */
+                char key[32];
+                snprintf(key, sizeof key, "partition.%u", (unsigned)i);
+                kvStore_Delete(q->kv, key);
+                q->rev[i] = 0;
+                lease_event(q, (unsigned)i, "released");
+            }
+        }
         natsConnection_Close(q->nc);
     }
-    for (i = 0; i < q->n_subs; ++i)
-        natsSubscription_Destroy(q->subs[i]);
+    kvStore_Destroy(q->kv);
+    jsCtx_Destroy(q->js);
     natsConnection_Destroy(q->nc);
     natsOptions_Destroy(q->opts);
     nats_CloseAndWait(2000);
@@ -501,6 +663,12 @@ void serve_nats_close(serve_nats *q, double timeout)
 }
 
 #else /* no libnats */
+
+void serve_nats_service(serve_nats *q, double now)
+{
+    (void)q;
+    (void)now;
+}
 
 int serve_nats_available(void)
 {

@@ -25,6 +25,21 @@
  * whose read end is in the poll loop; serve_core is only ever called from
  * the loop's thread.
  *
+ * Leases (--lease S): a worker owns a partition while it holds the key
+ * partition.N of the JetStream key-value bucket aether_leases (memory
+ * storage, entries expire S seconds after their last write). It claims its
+ * --partitions at start (a create: refused while another worker holds the
+ * key), renews what it owns every S/3 seconds (an update conditional on its
+ * last revision: a refusal means another worker took the lapsed lease, and
+ * the partition is dropped), retries what it was refused, and with
+ * --takeover also claims any partition below --partition-count whose lease
+ * has lapsed (after S seconds of its own, so that every worker claims its own
+ * list first). Subscriptions follow what is owned. A worker that stops
+ * deletes its keys, so that they move at once; one that dies loses them
+ * within S seconds, and another takes them over within S + S/3. The
+ * key-value calls are requests to the server made from the loop (at most
+ * 0.5 s each when the server does not answer).
+ *
  * Delivery is core NATS: at most once. Messages published while the worker
  * is away, or beyond the server's or the ring's limits, are lost (counted by
  * the side that sees them: the gateway's failed, the worker's dropped).
@@ -48,6 +63,12 @@ typedef struct serve_nats_opts {
     /* worker: partitions[p] != 0 for each partition taken */
     unsigned char partitions[SERVE_NATS_MAX_PARTITIONS];
     size_t n_partitions;
+    double lease_ttl;       /* seconds; 0: no leases, the partitions are taken as given */
+    int takeover;           /* leases: claim lapsed partitions below partition_count too */
+    size_t partition_count; /* the server mapping's partition count (16) */
+    /* a lease event ("claimed", "taken_over", "lost", "released") */
+    void (*lease_event)(void *ctx, unsigned partition, const char *event);
+    void *ctx;
 } serve_nats_opts;
 
 typedef struct serve_nats serve_nats;
@@ -66,6 +87,9 @@ int serve_nats_token_ok(const char *s);
  * build or for a URL that does not parse, CLI_EXIT_IO for a server that
  * cannot be reached. */
 int serve_nats_open(const serve_nats_opts *o, serve_nats **out);
+
+/* Leases: renew and claim when due (called every loop turn). */
+void serve_nats_service(serve_nats *q, double now);
 
 /* Gateway: publish one datagram from `from`. */
 void serve_nats_forward(serve_nats *q, const unsigned char *b, size_t len,
