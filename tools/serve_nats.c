@@ -218,6 +218,18 @@ static void lease_event(serve_nats *q, unsigned p, const char *event)
         q->o.lease_event(q->o.ctx, p, event);
 }
 
+/* The revision of key when its value is this worker's id; else 0. */
+static uint64_t held_by_me(serve_nats *q, const char *key)
+{
+    kvEntry *e = NULL;
+    uint64_t rev = 0;
+    if (kvStore_Get(&e, q->kv, key) == NATS_OK && e && kvEntry_Operation(e) == kvOp_Put &&
+        kvEntry_ValueString(e) && !strcmp(kvEntry_ValueString(e), q->id))
+        rev = kvEntry_Revision(e);
+    kvEntry_Destroy(e);
+    return rev;
+}
+
 void serve_nats_service(serve_nats *q, double now)
 {
     unsigned p;
@@ -244,6 +256,11 @@ void serve_nats_service(serve_nats *q, double now)
             if (st == NATS_OK) {
                 q->rev[p] = rev;
                 q->renewed++;
+            } else if ((rev = held_by_me(q, key)) != 0) {
+                /* an earlier write reached the server after its answer was
+                 * given up on: still ours, at a newer revision */
+                q->rev[p] = rev;
+                q->renewed++;
             } else if (nats_GetLastError(NULL) &&
                        strstr(nats_GetLastError(NULL), "wrong last sequence")) {
                 /* lapsed, and another worker has it now */
@@ -259,6 +276,8 @@ void serve_nats_service(serve_nats *q, double now)
         if (!mine && !(q->o.takeover && p < count && now >= q->t_open + q->o.lease_ttl))
             continue;
         st = kvStore_CreateString(&rev, q->kv, key, q->id);
+        if (st != NATS_OK && (rev = held_by_me(q, key)) != 0)
+            st = NATS_OK; /* a create whose answer came too late */
         if (st != NATS_OK) {
             if (mine)
                 q->refused++;

@@ -19,12 +19,18 @@
  *   workers' go on, the gateway keeps publishing; published = the survivors'
  *   received + what the killed worker's partitions were sent (counted by the
  *   witness; what came after the kill is lost: core NATS is at most once).
+ * - Leases (--lease 1 --takeover): the three workers claim their lists; one
+ *   killed mid-stream, its partitions are taken over by the others within
+ *   the lease time and a bit (once each, by one worker), its nodes'
+ *   decisions resume there with cold sessions (the first decision after
+ *   `every` frames again), and nothing is counted twice.
  * - Usage errors and a server that cannot be reached.
  *
  * Every wait is bounded in time; every process started is killed.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <arpa/inet.h>
+#include <ftw.h>
 #include <dirent.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
@@ -56,6 +62,7 @@
 #define MAX_DECISIONS 20000
 
 static pid_t g_server = -1;
+static char g_store[300]; /* JetStream's directory */
 static unsigned g_server_port;
 static char g_url[64];
 
@@ -112,6 +119,14 @@ static int server_start(void)
     snprintf(text, sizeof text, "%slisten: 127.0.0.1:%u%s", conf, g_server_port,
              l + strlen("listen: 127.0.0.1:4222"));
     free(conf);
+    /* JetStream's directory: a private one */
+    l = strstr(text, "/var/lib/nats/aether");
+    if (l) {
+        char rest[4096];
+        snprintf(rest, sizeof rest, "%s", l + strlen("/var/lib/nats/aether"));
+        snprintf(g_store, sizeof g_store, "%s/js", g_dir);
+        snprintf(l, sizeof text - (size_t)(l - text), "%s%s", g_store, rest);
+    }
     if (!write_bytes("nats.conf", text, strlen(text)))
         return 0;
     path_of(path, sizeof path, "nats.conf");
@@ -279,15 +294,20 @@ static int wait_line(const char *name, const char *what, pid_t pid)
     return 0;
 }
 
-static int worker_start(worker *w, int i)
+static int worker_start_with(worker *w, int i, const char *lease)
 {
-    const char *args[] = {"serve", "--nats", g_url, "--partitions", w->parts, "--model", MOTION,
-                          NULL};
+    const char *args[] = {"serve",  "--nats",  g_url, "--partitions", w->parts, "--model",
+                          MOTION,   lease ? "--lease" : NULL, lease, "--takeover", NULL};
     mask_of(w);
     snprintf(w->out, sizeof w->out, "worker%d.txt", i);
     snprintf(w->err, sizeof w->err, "worker%d_err.txt", i);
     w->pid = spawn(args, w->out, w->err);
     return wait_line(w->out, "{\"type\":\"nats\",\"mode\":\"worker\"", w->pid);
+}
+
+static int worker_start(worker *w, int i)
+{
+    return worker_start_with(w, i, NULL);
 }
 
 /* The last stats line of g_dir/name (a copy), NULL if none. */
@@ -692,6 +712,197 @@ static void test_worker_killed(void)
     witness_stop(&g_w);
 }
 
+/* Lease lines of g_dir/name with this event: per partition, how many. */
+static size_t lease_events(const char *name, const char *event, int per_part[PARTS])
+{
+    char *s = read_named(name), *p, want[64];
+    size_t n = 0;
+    snprintf(want, sizeof want, "\"event\":\"%s\"", event);
+    for (p = s; p && (p = strstr(p, "{\"type\":\"lease\"")) != NULL; ++p) {
+        char line[256];
+        size_t len = strcspn(p, "\n");
+        long long part;
+        if (len >= sizeof line)
+            continue;
+        memcpy(line, p, len);
+        line[len] = '\0';
+        part = counter(line, "partition");
+        if (strstr(line, want) && part >= 0 && part < PARTS) {
+            per_part[part]++;
+            n++;
+        }
+    }
+    free(s);
+    return n;
+}
+
+static void test_leases(void)
+{
+    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+                    {"11-15", {0}, "", "", -1}};
+    char to[64], count_arg[32], nodes_arg[8];
+    unsigned port = 0;
+    pid_t gw, rp;
+    size_t i, k, victim = 0, owned[3] = {0, 0, 0}, moved_nodes = 0, cold = 0;
+    uint64_t victim_at_kill;
+    long long published, survivors = 0;
+    double t_kill, t_moved = 0.0;
+    char *gfinal;
+    int claimed[PARTS] = {0};
+    CHECK(witness_start(&g_w));
+    for (i = 0; i < 3; ++i)
+        CHECK_MSG(worker_start_with(&ws[i], (int)i + 6, "1"), "worker %zu did not start", i);
+    for (i = 0; i < 3; ++i)
+        lease_events(ws[i].out, "claimed", claimed);
+    for (i = 0; i < PARTS; ++i)
+        CHECK_MSG(claimed[i] == 1, "partition %zu claimed %d times", i, claimed[i]);
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
+    snprintf(count_arg, sizeof count_arg, "%d", NODES * 670 * 3); /* about 4.5 s */
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "10", "--nodes",
+                              nodes_arg, "--loop", "--count", count_arg, NULL};
+        rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
+    }
+    nap_ms(1200);
+    pthread_mutex_lock(&g_w.lock);
+    for (i = 0; i < g_w.n_keys; ++i)
+        for (k = 0; k < 3; ++k)
+            if (ws[k].mask[g_w.key_part[i]])
+                owned[k]++;
+    pthread_mutex_unlock(&g_w.lock);
+    for (i = 1; i < 3; ++i)
+        if (owned[i] > owned[victim])
+            victim = i;
+    kill(ws[victim].pid, SIGKILL);
+    wait_child(ws[victim].pid, 5.0);
+    ws[victim].pid = -1;
+    t_kill = now_s();
+    victim_at_kill = witness_parts(&g_w, ws[victim].mask);
+    /* its partitions move: each taken over once, by a survivor */
+    {
+        double end = t_kill + 6.0;
+        while (now_s() < end) {
+            int taken[PARTS] = {0}, all = 1;
+            for (i = 0; i < 3; ++i)
+                if (i != victim)
+                    lease_events(ws[i].out, "taken_over", taken);
+            for (i = 0; i < PARTS; ++i)
+                if ((ws[victim].mask[i] && taken[i] != 1) || (!ws[victim].mask[i] && taken[i]))
+                    all = 0;
+            if (all) {
+                t_moved = now_s();
+                break;
+            }
+            nap_ms(20);
+        }
+    }
+    CHECK_MSG(t_moved > 0.0, "the killed worker's partitions did not move within 6 s");
+    /* a lease of 1 s lapses within 1 s of the kill, a survivor looks every
+     * 1/3 s; the server's expiry and the polling add a little */
+    CHECK_MSG(t_moved - t_kill < 2.5, "moved after %.2f s", t_moved - t_kill);
+    CHECK_EQ_INT(wait_child(rp, 60.0), 0);
+    nap_ms(200);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK_EQ_INT(published, nats_counter(gfinal, "received"));
+    CHECK_EQ_INT(nats_counter(gfinal, "failed"), 0);
+    {
+        double end = now_s() + 10.0;
+        while (witness_parts(&g_w, NULL) < (uint64_t)published && now_s() < end)
+            nap_ms(20);
+    }
+    CHECK_EQ_INT(witness_parts(&g_w, NULL), published);
+    /* the survivors take everything but the victim's share before the hand-over */
+    /* until the survivors' counts stand still (10 s at most) */
+    {
+        long long prev = -1, cur = workers_settle(ws, 3, 0);
+        double end = now_s() + 10.0;
+        while (cur != prev && now_s() < end) {
+            nap_ms(250);
+            prev = cur;
+            cur = workers_settle(ws, 3, 0);
+        }
+    }
+    for (i = 0; i < 3; ++i) {
+        char *f, *out;
+        char nodes[NODES + 4][96];
+        size_t n_nodes = 0, j;
+        if (ws[i].pid <= 0)
+            continue;
+        f = stop_final(ws[i].pid, ws[i].out);
+        ws[i].pid = -1;
+        survivors += nats_counter(f, "received");
+        CHECK_EQ_INT(nats_counter(f, "dropped"), 0);
+        CHECK_MSG(f && strstr(f, "\"wanted_not_owned\":0,") && strstr(f, "\"lost\":0,"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK(nats_counter(f, "received") > (long long)witness_parts(&g_w, ws[i].mask) - 1);
+        out = read_named(ws[i].out);
+        decision_nodes(out, nodes, &n_nodes, NODES + 4);
+        /* the victim's nodes decided here start cold: their first decision
+         * here is at frame `every` (64 for motion) */
+        for (j = 0; out && j < n_nodes; ++j) {
+            char pat[128], *p;
+            const char *bar = strchr(nodes[j], '|');
+            long long first = -1;
+            if (!bar)
+                continue;
+            snprintf(pat, sizeof pat, "\"sender\":%s", bar + 1); /* quoted */
+            p = strstr(out, pat);
+            if (p) {
+                char *fr = strstr(p, "\"frame\":");
+                if (fr)
+                    first = strtoll(fr + 8, NULL, 10);
+            }
+            CHECK_EQ_INT(first, 64);
+            cold++;
+        }
+        free(out);
+        free(f);
+    }
+    CHECK(cold >= NODES - owned[victim]);
+    /* nothing counted twice: survivors + what the victim could have had <= published;
+     * and the survivors got some of the victim's partitions after the hand-over */
+    CHECK(survivors + (long long)victim_at_kill <= published);
+    {
+        uint64_t static_share = 0;
+        for (i = 0; i < 3; ++i)
+            if (i != victim)
+                static_share += witness_parts(&g_w, ws[i].mask);
+        CHECK(survivors > (long long)static_share);
+        moved_nodes = owned[victim];
+        printf("  leases of 1 s: killed worker %s (%zu nodes); its partitions moved after %.2f s; "
+               "published %lld, survivors received %lld (%llu of their own partitions, %llu "
+               "taken over), the victim's share before the kill %llu, lost in the hand-over "
+               "about %lld\n",
+               ws[victim].parts, moved_nodes, t_moved - t_kill, published, survivors,
+               (unsigned long long)static_share,
+               (unsigned long long)(survivors - (long long)static_share),
+               (unsigned long long)victim_at_kill,
+               published - survivors - (long long)victim_at_kill);
+    }
+    /* the victim's nodes decided again after the hand-over */
+    {
+        size_t after = 0;
+        pthread_mutex_lock(&g_w.lock);
+        for (i = 0; i < g_w.n_seen; ++i) {
+            int mine = 0;
+            if (g_w.seen[i].t < t_moved)
+                continue;
+            for (k = 0; k < g_w.n_keys; ++k)
+                if (!strcmp(g_w.keys[k], g_w.seen[i].node))
+                    mine = ws[victim].mask[g_w.key_part[k]];
+            after += mine != 0;
+        }
+        pthread_mutex_unlock(&g_w.lock);
+        CHECK_MSG(after > 0, "no decisions of the killed worker's nodes after the hand-over");
+    }
+    free(gfinal);
+    witness_stop(&g_w);
+}
+
 static void test_nats_errors(void)
 {
     char url[64];
@@ -739,10 +950,19 @@ static void test_nats_errors(void)
     }
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(path) == 0 ? 0 : 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_partitioned, test_worker_killed, test_nats_errors};
-    static const char *const names[] = {"test_partitioned", "test_worker_killed",
+    static const check_test_fn tests[] = {test_partitioned, test_worker_killed, test_leases,
+                                          test_nats_errors};
+    static const char *const names[] = {"test_partitioned", "test_worker_killed", "test_leases",
                                         "test_nats_errors"};
     const char *tmp = getenv("TMPDIR");
     int rc;
@@ -769,6 +989,8 @@ int main(int argc, char **argv)
     rc = check_run(__FILE__, tests, names, (int)(sizeof tests / sizeof tests[0]));
     server_stop();
     nats_CloseAndWait(2000);
+    if (g_store[0])
+        nftw(g_store, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     {
         DIR *d = opendir(g_dir);
         struct dirent *e;
