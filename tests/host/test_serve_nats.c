@@ -19,7 +19,8 @@
  *   workers' go on, the gateway keeps publishing; published = the survivors'
  *   received + what the killed worker's partitions were sent (counted by the
  *   witness; what came after the kill is lost: core NATS is at most once).
- * - Leases (--lease 1 --takeover): the three workers claim their lists; one
+ * - Leases (--lease 1 --takeover): the three workers claim their lists (a
+ *   fourth that wants a list they hold is refused, counted, owns nothing); one
  *   killed mid-stream, its partitions are taken over by the others within
  *   the lease time and a bit (once each, by one worker), its nodes'
  *   decisions resume there with cold sessions (the first decision after
@@ -756,6 +757,20 @@ static void test_leases(void)
         lease_events(ws[i].out, "claimed", claimed);
     for (i = 0; i < PARTS; ++i)
         CHECK_MSG(claimed[i] == 1, "partition %zu claimed %d times", i, claimed[i]);
+    /* a worker configured with partitions another holds: refused, counted, serving nothing */
+    {
+        const char *args[] = {"serve", "--nats", g_url, "--partitions", "0-5", "--model", MOTION,
+                              "--lease", "1", NULL};
+        pid_t extra = spawn(args, "extra.txt", "extra_err.txt");
+        char *f;
+        CHECK(wait_line("extra.txt", "\"owned\":[]}", extra));
+        nap_ms(500);
+        f = stop_final(extra, "extra.txt");
+        CHECK_MSG(f && strstr(f, "\"owned\":[],\"wanted_not_owned\":6,\"claimed\":0,"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK(nats_counter(f, "refused") >= 6);
+        free(f);
+    }
     gw = gateway_start(&port);
     CHECK(port > 0);
     snprintf(to, sizeof to, "127.0.0.1:%u", port);
