@@ -93,7 +93,7 @@ struct serve_nats {
     char id[96];
     uint64_t rev[SERVE_NATS_MAX_PARTITIONS]; /* owned: != 0 */
     double t_open, next_tick;
-    uint64_t claimed, taken_over, renewed, renew_failed, lost, refused;
+    uint64_t claimed, taken_over, renewed, renew_failed, lost, refused, bucket_remade;
     /* the ring, filled by the library's delivery thread */
     pthread_mutex_t lock;
     natsMsg **ring;
@@ -184,10 +184,11 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static natsStatus open_leases_bucket(serve_nats *q);
+
 static natsStatus open_leases(serve_nats *q)
 {
     jsOptions jo;
-    kvConfig kc;
     natsStatus st;
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
@@ -196,6 +197,14 @@ static natsStatus open_leases(serve_nats *q)
     jo.Wait = 500;
     if ((st = natsConnection_JetStream(&q->js, q->nc, &jo)) != NATS_OK)
         return st;
+    return open_leases_bucket(q);
+}
+
+/* Make the bucket (or find it there): q->kv. */
+static natsStatus open_leases_bucket(serve_nats *q)
+{
+    kvConfig kc;
+    natsStatus st;
     kvConfig_Init(&kc);
     kc.Bucket = LEASE_BUCKET;
     kc.History = 1;
@@ -230,10 +239,41 @@ static uint64_t held_by_me(serve_nats *q, const char *key)
     return rev;
 }
 
+/* A key-value write (create when last is 0, else update conditional on
+ * last); the bucket made again once when the server no longer has it (a
+ * restarted server: the bucket is in memory). */
+static natsStatus lease_write(serve_nats *q, const char *key, uint64_t last, uint64_t *rev,
+                              int *remade)
+{
+    natsStatus st;
+    for (;;) {
+        st = last ? kvStore_UpdateString(rev, q->kv, key, q->id, last)
+                  : kvStore_CreateString(rev, q->kv, key, q->id);
+        if (st != NATS_NO_RESPONDERS && st != NATS_NOT_FOUND)
+            return st;
+        if (*remade)
+            return st;
+        *remade = 1;
+        {
+            kvStore *old = q->kv;
+            q->kv = NULL;
+            if (open_leases_bucket(q) != NATS_OK) {
+                q->kv = old;
+                return st;
+            }
+            kvStore_Destroy(old);
+            q->bucket_remade++;
+        }
+        /* a bucket made again has none of the old keys: claim afresh */
+        last = 0;
+    }
+}
+
 void serve_nats_service(serve_nats *q, double now)
 {
     unsigned p;
     size_t count;
+    int remade = 0;
     if (!q || !q->kv || now < q->next_tick)
         return;
     q->next_tick = now + q->o.lease_ttl / 3.0;
@@ -252,30 +292,35 @@ void serve_nats_service(serve_nats *q, double now)
         int mine = q->o.partitions[p] != 0;
         snprintf(key, sizeof key, "partition.%u", p);
         if (q->rev[p]) {
-            st = kvStore_UpdateString(&rev, q->kv, key, q->id, q->rev[p]);
+            /* in a bucket made again this turn the key is new: create it */
+            st = lease_write(q, key, remade ? 0 : q->rev[p], &rev, &remade);
             if (st == NATS_OK) {
                 q->rev[p] = rev;
                 q->renewed++;
+            } else if (st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS || st == NATS_NOT_FOUND) {
+                /* no answer: kept, tried again next time; the rest waits too,
+                 * so that a slow server does not hold up the loop */
+                q->renew_failed++;
+                return;
             } else if ((rev = held_by_me(q, key)) != 0) {
                 /* an earlier write reached the server after its answer was
                  * given up on: still ours, at a newer revision */
                 q->rev[p] = rev;
                 q->renewed++;
-            } else if (nats_GetLastError(NULL) &&
-                       strstr(nats_GetLastError(NULL), "wrong last sequence")) {
+            } else {
                 /* lapsed, and another worker has it now */
                 q->rev[p] = 0;
                 unsubscribe(q, p);
                 q->lost++;
                 lease_event(q, p, "lost");
-            } else {
-                q->renew_failed++; /* no answer: kept, tried again */
             }
             continue;
         }
         if (!mine && !(q->o.takeover && p < count && now >= q->t_open + q->o.lease_ttl))
             continue;
-        st = kvStore_CreateString(&rev, q->kv, key, q->id);
+        st = lease_write(q, key, 0, &rev, &remade);
+        if (st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS || st == NATS_NOT_FOUND)
+            return; /* as above */
         if (st != NATS_OK && (rev = held_by_me(q, key)) != 0)
             st = NATS_OK; /* a create whose answer came too late */
         if (st != NATS_OK) {
@@ -605,11 +650,12 @@ void serve_nats_stats_json(const serve_nats *q, textbuf *t)
         }
         textbuf_printf(t,
                        "],\"wanted_not_owned\":%lu,\"claimed\":%llu,\"taken_over\":%llu,"
-                       "\"renewed\":%llu,\"renew_failed\":%llu,\"lost\":%llu,\"refused\":%llu}",
+                       "\"renewed\":%llu,\"renew_failed\":%llu,\"lost\":%llu,\"refused\":%llu,"
+                       "\"bucket_remade\":%llu}",
                        (unsigned long)wanted, (unsigned long long)q->claimed,
                        (unsigned long long)q->taken_over, (unsigned long long)q->renewed,
                        (unsigned long long)q->renew_failed, (unsigned long long)q->lost,
-                       (unsigned long long)q->refused);
+                       (unsigned long long)q->refused, (unsigned long long)q->bucket_remade);
     }
     textbuf_printf(t, ",\"connected\":%s,\"disconnects\":%llu,\"reconnects\":%llu}",
                    natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED ? "true" : "false",
@@ -644,6 +690,7 @@ void serve_nats_ready_json(const serve_nats *q, textbuf *t)
 void serve_nats_close(serve_nats *q, double timeout)
 {
     size_t i;
+    int release_ok = 1;
     if (!q)
         return;
     if (q->nc) {
@@ -651,14 +698,18 @@ void serve_nats_close(serve_nats *q, double timeout)
             natsConnection_FlushTimeout(q->nc, (int64_t)(timeout * 1000.0));
         for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
             unsubscribe(q, (unsigned)i);
-            if (q->kv && q->rev[i]) {
-                /* let another worker have it now rather than after the expiry */
+            if (q->kv && q->rev[i] && release_ok) {
+                /* let another worker have it now rather than after the
+                 * expiry (not when the server does not answer: then it
+                 * lapses) */
                 char key[32];
                 snprintf(key, sizeof key, "partition.%u", (unsigned)i);
-                kvStore_Delete(q->kv, key);
-                q->rev[i] = 0;
-                lease_event(q, (unsigned)i, "released");
+                release_ok = natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED &&
+                             kvStore_Delete(q->kv, key) == NATS_OK;
+                if (release_ok)
+                    lease_event(q, (unsigned)i, "released");
             }
+            q->rev[i] = 0;
         }
         natsConnection_Close(q->nc);
     }

@@ -25,6 +25,10 @@
  *   the lease time and a bit (once each, by one worker), its nodes'
  *   decisions resume there with cold sessions (the first decision after
  *   `every` frames again), and nothing is counted twice.
+ * - The server stopped and started again mid-stream: the gateway and the
+ *   workers reconnect, a lease worker makes the bucket again (the server
+ *   kept it in memory) and owns its list again, decisions resume, and
+ *   published >= the workers' received (what was lost is the difference).
  * - Usage errors and a server that cannot be reached.
  *
  * Every wait is bounded in time; every process started is killed.
@@ -115,7 +119,8 @@ static int server_start(void)
         free(conf);
         return 0;
     }
-    g_server_port = free_tcp_port();
+    if (!g_server_port)
+        g_server_port = free_tcp_port();
     *l = '\0';
     snprintf(text, sizeof text, "%slisten: 127.0.0.1:%u%s", conf, g_server_port,
              l + strlen("listen: 127.0.0.1:4222"));
@@ -295,10 +300,19 @@ static int wait_line(const char *name, const char *what, pid_t pid)
     return 0;
 }
 
-static int worker_start_with(worker *w, int i, const char *lease)
+static int worker_start_with(worker *w, int i, const char *lease, int takeover)
 {
-    const char *args[] = {"serve",  "--nats",  g_url, "--partitions", w->parts, "--model",
-                          MOTION,   lease ? "--lease" : NULL, lease, "--takeover", NULL};
+    const char *args[] = {"serve",
+                          "--nats",
+                          g_url,
+                          "--partitions",
+                          w->parts,
+                          "--model",
+                          MOTION,
+                          lease ? "--lease" : NULL,
+                          lease,
+                          takeover ? "--takeover" : NULL,
+                          NULL};
     mask_of(w);
     snprintf(w->out, sizeof w->out, "worker%d.txt", i);
     snprintf(w->err, sizeof w->err, "worker%d_err.txt", i);
@@ -308,7 +322,7 @@ static int worker_start_with(worker *w, int i, const char *lease)
 
 static int worker_start(worker *w, int i)
 {
-    return worker_start_with(w, i, NULL);
+    return worker_start_with(w, i, NULL, 0);
 }
 
 /* The last stats line of g_dir/name (a copy), NULL if none. */
@@ -752,7 +766,7 @@ static void test_leases(void)
     int claimed[PARTS] = {0};
     CHECK(witness_start(&g_w));
     for (i = 0; i < 3; ++i)
-        CHECK_MSG(worker_start_with(&ws[i], (int)i + 6, "1"), "worker %zu did not start", i);
+        CHECK_MSG(worker_start_with(&ws[i], (int)i + 6, "1", 1), "worker %zu did not start", i);
     for (i = 0; i < 3; ++i)
         lease_events(ws[i].out, "claimed", claimed);
     for (i = 0; i < PARTS; ++i)
@@ -918,6 +932,76 @@ static void test_leases(void)
     witness_stop(&g_w);
 }
 
+/* The decision count of the last stats line of g_dir/name ("decisions_published"). */
+static long long decisions_now(pid_t pid, const char *name)
+{
+    char *l;
+    long long n;
+    kill(pid, SIGUSR1);
+    nap_ms(200);
+    l = last_stats(name);
+    n = nats_counter(l, "decisions_published");
+    free(l);
+    return n;
+}
+
+static void test_server_restart(void)
+{
+    worker ws[2] = {{"0-7", {0}, "", "", -1}, {"8-15", {0}, "", "", -1}};
+    char to[64], count_arg[32];
+    unsigned port = 0;
+    pid_t gw, rp;
+    long long published, received = 0, before[2];
+    size_t i;
+    char *gfinal;
+    CHECK(worker_start_with(&ws[0], 10, "1", 0));
+    CHECK(worker_start(&ws[1], 11));
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(count_arg, sizeof count_arg, "%d", 4 * 670 * 3); /* about 4 s at 5x */
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "5", "--nodes", "4",
+                              "--loop", "--count", count_arg, NULL};
+        rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
+    }
+    nap_ms(1000);
+    server_stop();
+    nap_ms(800);
+    CHECK_MSG(server_start(), "the server did not start again on port %u", g_server_port);
+    nap_ms(1500); /* reconnection: every 0.5 s */
+    for (i = 0; i < 2; ++i)
+        before[i] = decisions_now(ws[i].pid, ws[i].out);
+    CHECK_EQ_INT(wait_child(rp, 60.0), 0);
+    nap_ms(300);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK(gfinal && strstr(gfinal, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"));
+    CHECK_EQ_INT(published, nats_counter(gfinal, "received"));
+    nap_ms(300);
+    for (i = 0; i < 2; ++i) {
+        char *f = stop_final(ws[i].pid, ws[i].out);
+        long long after = nats_counter(f, "decisions_published");
+        ws[i].pid = -1;
+        CHECK_MSG(f && strstr(f, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK_MSG(after > before[i], "worker %s: decisions %lld after the restart, %lld at it",
+                  ws[i].parts, after, before[i]);
+        received += nats_counter(f, "received");
+        if (i == 0)
+            CHECK_MSG(f && strstr(f, "\"owned\":[0,1,2,3,4,5,6,7],\"wanted_not_owned\":0,") &&
+                          strstr(f, "\"lost\":0,") && strstr(f, "\"bucket_remade\":1}"),
+                      "%s", f ? strstr(f, "\"nats\"") : "");
+        free(f);
+    }
+    CHECK(received > 0);
+    CHECK(received <= published);
+    printf("  server restarted mid-stream: gateway published %lld, workers received %lld (%lld "
+           "lost while it was away)\n",
+           published, received, published - received);
+    free(gfinal);
+}
+
 static void test_nats_errors(void)
 {
     char url[64];
@@ -976,9 +1060,9 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int main(int argc, char **argv)
 {
     static const check_test_fn tests[] = {test_partitioned, test_worker_killed, test_leases,
-                                          test_nats_errors};
+                                          test_server_restart, test_nats_errors};
     static const char *const names[] = {"test_partitioned", "test_worker_killed", "test_leases",
-                                        "test_nats_errors"};
+                                        "test_server_restart", "test_nats_errors"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
