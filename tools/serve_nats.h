@@ -38,7 +38,9 @@
  * deletes its keys, so that they move at once; one that dies loses them
  * within S seconds, and another takes them over within S + S/3. The
  * key-value calls are requests to the server made from the loop (at most
- * 0.5 s each when the server does not answer).
+ * 0.5 s each; a turn stops at the first one without an answer). A restarted
+ * server has lost the bucket (memory storage): it is made again and the
+ * worker claims its partitions afresh.
  *
  * Delivery is core NATS: at most once. Messages published while the worker
  * is away, or beyond the server's or the ring's limits, are lost (counted by
