@@ -380,9 +380,18 @@ static long long workers_settle(worker *ws, size_t n, long long want)
 /* SIGTERM, exit 0, the final stats line (a copy). */
 static char *stop_final(pid_t pid, const char *out)
 {
-    char *s, *f;
+    char *s, *f, err[64];
+    int rc;
     kill(pid, SIGTERM);
-    CHECK_EQ_INT(wait_child(pid, 15.0), 0);
+    rc = wait_child(pid, 15.0);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0) {
+        /* its standard error: g_dir/NAME_err.txt for NAME.txt */
+        snprintf(err, sizeof err, "%.*s_err.txt", (int)(strlen(out) - 4), out);
+        s = read_named(err);
+        fprintf(stderr, "%s: exit %d: %.2000s\n", out, rc, s ? s : "");
+        free(s);
+    }
     s = read_named(out);
     f = final_stats(s);
     free(s);
