@@ -839,8 +839,8 @@ static void test_leases(void)
     }
     CHECK_MSG(t_moved > 0.0, "the killed worker's partitions did not move within 6 s");
     /* a lease of 1 s lapses within 1 s of the kill, a survivor looks every
-     * 1/3 s; the server's expiry and the polling add a little */
-    CHECK_MSG(t_moved - t_kill < 2.5, "moved after %.2f s", t_moved - t_kill);
+     * 1/3 s; the server's expiry, the polling and a busy machine add some */
+    CHECK_MSG(t_moved - t_kill < 3.0, "moved after %.2f s", t_moved - t_kill);
     CHECK_EQ_INT(wait_child(rp, 60.0), 0);
     nap_ms(200);
     gfinal = stop_final(gw, "gateway.txt");
@@ -867,6 +867,8 @@ static void test_leases(void)
     for (i = 0; i < 3; ++i) {
         char *f, *out;
         char nodes[NODES + 4][96];
+        static char seen_by[3][NODES + 4][96];
+        static size_t n_seen_by[3];
         size_t n_nodes = 0, j;
         if (ws[i].pid <= 0)
             continue;
@@ -879,6 +881,16 @@ static void test_leases(void)
         CHECK(nats_counter(f, "received") > (long long)witness_parts(&g_w, ws[i].mask) - 1);
         out = read_named(ws[i].out);
         decision_nodes(out, nodes, &n_nodes, NODES + 4);
+        /* no node decided by two survivors */
+        for (j = 0; j < n_nodes; ++j) {
+            size_t a, b;
+            for (a = 0; a < i; ++a)
+                for (b = 0; b < n_seen_by[a]; ++b)
+                    CHECK_MSG(strcmp(nodes[j], seen_by[a][b]) != 0,
+                              "node %s decided by two workers", nodes[j]);
+            memcpy(seen_by[i][j], nodes[j], sizeof seen_by[i][j]);
+        }
+        n_seen_by[i] = n_nodes;
         /* the victim's nodes decided here start cold: their first decision
          * here is at frame `every` (64 for motion) */
         for (j = 0; out && j < n_nodes; ++j) {
