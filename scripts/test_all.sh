@@ -43,8 +43,8 @@ stage() {
 }
 
 native() {
-    # MQTT required here, so that serve's broker tests cannot drop out unseen
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DAETHER_MQTT=ON >/dev/null &&
+    # MQTT and NATS required here, so that serve's broker tests cannot drop out unseen
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DAETHER_MQTT=ON -DAETHER_NATS=ON >/dev/null &&
         cmake --build "$BUILD" -j "$JOBS" &&
         (cd "$BUILD" && ctest --output-on-failure -j "$JOBS")
 }

@@ -4,7 +4,9 @@
  * serve_core.h turns them into per-node decisions of every loaded model; this
  * file owns the options, the sockets, the poll(2) loop and the outputs: JSON
  * lines on standard output, 0xC5110007 packets (serve_packets.h) and MQTT
- * with Home Assistant discovery (serve_mqtt.h).
+ * with Home Assistant discovery (serve_mqtt.h). With NATS (serve_nats.h) it
+ * is either a gateway that forwards the datagrams to partitioned subjects,
+ * or a worker that takes its partitions' frames from there.
  *
  * One process, one thread, one loop. Memory is fixed at start: a pool of
  * receive buffers, a node table of --max-nodes entries, per model one
@@ -36,6 +38,7 @@
 #include "net_addr.h"
 #include "serve_core.h"
 #include "serve_mqtt.h"
+#include "serve_nats.h"
 #include "serve_packets.h"
 #include "textbuf.h"
 
@@ -63,6 +66,7 @@ typedef struct serve_opts {
     size_t n_packets_to;
     serve_config cfg;
     serve_mqtt_opts mqtt;
+    serve_nats_opts nats;
     int json; /* decision lines on standard output */
     double stats_every, duration;
     unsigned long long count; /* 0: no limit */
@@ -76,6 +80,7 @@ typedef struct serve_state {
     unsigned char *bufs; /* BATCH x BUF_BYTES */
     serve_packets *packets;
     serve_mqtt *mqtt;
+    serve_nats *nats;
     double mono_now;
     char *line_mem;
     textbuf line;
@@ -104,6 +109,9 @@ static void serve_usage(FILE *f)
             "                    [--count N] [--duration S] [--capacity N] [--no-json]\n"
             "                    [--packets-to [MODEL=]HOST:PORT ...]\n"
             "                    [--mqtt HOST[:PORT] [MQTT options]]\n"
+            "       aether serve --nats URL --partitions LIST [--lease S [--takeover]]\n"
+            "                    [--udp ...] --model M.rvne [...] [outputs as above]\n"
+            "       aether serve --udp HOST:PORT [--udp ...] --nats URL --forward [--site S]\n"
             "  Receives ADR-018 CSI frames as UDP datagrams (ESP32 nodes, `aether replay`)\n"
             "  and makes, for every model, a decision per node every N frames, the way\n"
             "  `aether run --json` does (the model's pooling, window, recipe and labels come\n"
@@ -146,10 +154,27 @@ static void serve_usage(FILE *f)
             "  --mqtt-tls-version V, --mqtt-insecure   TLS, passed to libmosquitto\n"
             "  --ha-prefix P    Home Assistant discovery prefix HA (homeassistant)\n"
             "  --no-ha          no Home Assistant discovery messages\n"
+            "  --nats URL       a NATS server (nats://HOST:PORT), as a gateway or a worker\n"
+            "                   (README: Beyond one machine):\n"
+            "  --forward        gateway: publish every datagram unchanged to\n"
+            "                   aether.csi.SITE.NODE (NODE: the node's key) instead of\n"
+            "                   deciding; no --model\n"
+            "  --site S         gateway: the SITE token ([A-Za-z0-9_-], local)\n"
+            "  --partitions LIST  worker: take the frames of these partitions (0-7,12;\n"
+            "                   subjects aether.part.N.*.*, the server's mapping of\n"
+            "                   aether.csi.*.*; deploy/nats/), --udp optional; decisions\n"
+            "                   also go to aether.decision.SITE.NODE.MODEL\n"
+            "  --lease S        worker: own partitions through leases of S seconds in the\n"
+            "                   JetStream key-value bucket aether_leases: claim LIST, renew\n"
+            "                   every S/3 s; {\"type\":\"lease\",...} lines say what moves\n"
+            "  --takeover       with --lease: also take over any partition whose lease\n"
+            "                   lapsed (a dead worker's), below --partition-count N (16)\n"
             "  Output lines: {\"type\":\"model\",...} once a model, {\"type\":\"listening\",\n"
             "  ...} once a socket, then \"decision\" lines (timestamp: the Unix time the\n"
             "  frame arrived) and \"stats\" lines (received = used + ignored + malformed +\n"
-            "  dropped; MQTT: offered = published + unpublished).\n"
+            "  dropped; MQTT: offered = published + unpublished; NATS: a \"nats\" object,\n"
+            "  a gateway's received = published + failed, a worker's received, dropped,\n"
+            "  leases).\n"
             "  SIGINT/SIGTERM stop it: \"offline\" on MQTT, a final stats line, exit 0.\n"
             "  Exit: 2 also for an address that does not parse or resolve, 3 for an address\n"
             "  that cannot be bound (in use, not available), a broker that cannot be\n"
@@ -187,7 +212,14 @@ enum {
     OPT_MQTT_TLS_VERSION,
     OPT_MQTT_INSECURE,
     OPT_HA_PREFIX,
-    OPT_NO_HA
+    OPT_NO_HA,
+    OPT_NATS,
+    OPT_FORWARD,
+    OPT_SITE,
+    OPT_PARTITIONS,
+    OPT_LEASE,
+    OPT_TAKEOVER,
+    OPT_PARTITION_COUNT
 };
 
 static const struct option k_options[] = {
@@ -218,6 +250,13 @@ static const struct option k_options[] = {
     {"mqtt-insecure", no_argument, NULL, OPT_MQTT_INSECURE},
     {"ha-prefix", required_argument, NULL, OPT_HA_PREFIX},
     {"no-ha", no_argument, NULL, OPT_NO_HA},
+    {"nats", required_argument, NULL, OPT_NATS},
+    {"forward", no_argument, NULL, OPT_FORWARD},
+    {"site", required_argument, NULL, OPT_SITE},
+    {"partitions", required_argument, NULL, OPT_PARTITIONS},
+    {"lease", required_argument, NULL, OPT_LEASE},
+    {"takeover", no_argument, NULL, OPT_TAKEOVER},
+    {"partition-count", required_argument, NULL, OPT_PARTITION_COUNT},
     {NULL, 0, NULL, 0},
 };
 
@@ -320,7 +359,7 @@ static int parse_mqtt_opt(cli_command *c, int opt, const char *v, serve_mqtt_opt
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
     cli_command c;
-    int opt, rc = 0, npos, mqtt_set = 0;
+    int opt, rc = 0, npos, mqtt_set = 0, site_set = 0, pcount_set = 0;
     memset(o, 0, sizeof *o);
     o->cfg.max_nodes = 64;
     o->cfg.capacity = 1024;
@@ -331,6 +370,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     o->mqtt.qos = 1;
     o->mqtt.keepalive = 30;
     o->mqtt.max_pending = 10000;
+    o->nats.site = "local";
+    o->nats.partition_count = 16;
     cli_command_init(&c, "serve", k_options, serve_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
         const char *v = c.optarg;
@@ -362,6 +403,39 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         case OPT_NO_JSON:
             o->json = 0;
             break;
+        case OPT_NATS:
+            o->nats.url = v;
+            break;
+        case OPT_FORWARD:
+            o->nats.forward = 1;
+            break;
+        case OPT_SITE:
+            if (!serve_nats_token_ok(v))
+                return cli_usage_error(&c, "--site: 1..64 characters of A-Z a-z 0-9 _ -");
+            o->nats.site = v;
+            site_set = 1;
+            break;
+        case OPT_LEASE:
+            if (!parse_seconds(v, &o->nats.lease_ttl) || o->nats.lease_ttl < 0.3 ||
+                o->nats.lease_ttl > 3600.0)
+                return cli_usage_error(&c, "--lease is 0.3..3600 seconds");
+            break;
+        case OPT_TAKEOVER:
+            o->nats.takeover = 1;
+            break;
+        case OPT_PARTITION_COUNT:
+            if (!cli_parse_size(v, &o->nats.partition_count) || o->nats.partition_count == 0 ||
+                o->nats.partition_count > SERVE_NATS_MAX_PARTITIONS)
+                return cli_usage_error(&c, "--partition-count is 1..%u",
+                                       SERVE_NATS_MAX_PARTITIONS);
+            pcount_set = 1;
+            break;
+        case OPT_PARTITIONS: {
+            char err[160];
+            if (!serve_nats_parse_partitions(v, &o->nats, err, sizeof err))
+                return cli_usage_error(&c, "--partitions: %s", err);
+            break;
+        }
         case OPT_EVERY:
             if (!cli_parse_size(v, &o->cfg.every) || o->cfg.every == 0)
                 return cli_usage_error(&c, "--every needs a positive frame count");
@@ -398,7 +472,25 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     }
     if (!cli_positionals(&c, 0, 0, &npos, &rc))
         return rc;
-    if (o->n_udp == 0 || o->n_models == 0)
+    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set) {
+        if (!o->nats.url)
+            return cli_usage_error(&c, "--forward, --site and --partitions need --nats URL");
+        if (o->nats.forward == (o->nats.n_partitions > 0))
+            return cli_usage_error(&c, "--nats needs either --forward (a gateway) or "
+                                       "--partitions LIST (a worker)");
+        if ((o->nats.takeover || pcount_set) && o->nats.lease_ttl <= 0.0)
+            return cli_usage_error(&c, "--takeover and --partition-count need --lease S");
+        if (o->nats.lease_ttl > 0.0 && o->nats.forward)
+            return cli_usage_error(&c, "--lease is a worker's (--partitions)");
+        if (site_set && !o->nats.forward)
+            return cli_usage_error(&c, "--site is a gateway's (--forward)");
+        if (o->nats.forward && (o->n_udp == 0 || o->n_models || o->n_packets_to ||
+                                mqtt_set || o->mqtt.address))
+            return cli_usage_error(&c, "--forward needs --udp and makes no decisions (no "
+                                       "--model, --packets-to or --mqtt)");
+        if (!o->nats.forward && o->n_models == 0)
+            return cli_usage_error(&c, "--model is required");
+    } else if (o->n_udp == 0 || o->n_models == 0)
         return cli_usage_error(&c, "--udp and --model are required");
     if (mqtt_set && !o->mqtt.address)
         return cli_usage_error(&c, "the --mqtt-* and --ha-* options need --mqtt HOST[:PORT]");
@@ -447,6 +539,12 @@ static void on_decision(void *ctx, const serve_decision *d)
         else
             serve_mqtt_decision(s->mqtt, d, s->line.p);
     }
+    if (s->nats) {
+        if (s->line.overflow)
+            s->lines_too_long++;
+        else
+            serve_nats_decision(s->nats, d, s->line.p);
+    }
 }
 
 static void on_node_added(void *ctx, const serve_node *n)
@@ -463,6 +561,17 @@ static void on_node_removed(void *ctx, const serve_node *n, const char *why)
         serve_mqtt_node_removed(s->mqtt, &s->core, n, why);
 }
 
+static void on_lease(void *ctx, unsigned partition, const char *event)
+{
+    serve_state *s = (serve_state *)ctx;
+    textbuf_clear(&s->line);
+    textbuf_printf(&s->line,
+                   "{\"type\":\"lease\",\"timestamp\":%.6f,\"partition\":%u,\"event\":\"%s\"}",
+                   wall_s(), partition, event);
+    print_line(s);
+    fflush(stdout);
+}
+
 static void emit_stats(serve_state *s, int final)
 {
     textbuf_clear(&s->line);
@@ -471,6 +580,8 @@ static void emit_stats(serve_state *s, int final)
         serve_packets_stats_json(s->packets, &s->line);
     if (s->mqtt)
         serve_mqtt_stats_json(s->mqtt, &s->line);
+    if (s->nats)
+        serve_nats_stats_json(s->nats, &s->line);
     textbuf_printf(&s->line, ",\"lines_too_long\":%llu}", (unsigned long long)s->lines_too_long);
     print_line(s);
     fflush(stdout);
@@ -537,6 +648,28 @@ static int open_udp(serve_state *s, const char *spec, int *fd_out)
     return 0;
 }
 
+/* Datagrams received: those of a gateway are forwarded (a truncated one as
+ * far as it was read), the others decided on here. */
+static int is_gateway(const serve_state *s)
+{
+    return s->o->nats.forward;
+}
+
+static void handle(serve_state *s, const unsigned char *b, size_t len, int truncated,
+                   const struct sockaddr_storage *from, socklen_t from_len)
+{
+    if (is_gateway(s))
+        serve_nats_forward(s->nats, b, len, from, from_len);
+    else
+        serve_handle_datagram(&s->core, b, len, truncated, from, from_len, s->mono_now);
+}
+
+/* Datagrams taken so far (for --count). */
+static uint64_t taken(const serve_state *s)
+{
+    return is_gateway(s) ? serve_nats_count(s->nats) : s->core.received;
+}
+
 /* Read what one socket has, at most `room` datagrams; returns how many. */
 static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
 {
@@ -562,9 +695,9 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
     s->mono_now = now_s();
     s->core.wall_now = wall_s();
     for (i = 0; i < (size_t)k; ++i)
-        serve_handle_datagram(&s->core, s->bufs + i * BUF_BYTES, msgs[i].msg_len,
-                              (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &from[i],
-                              msgs[i].msg_hdr.msg_namelen, s->mono_now);
+        handle(s, s->bufs + i * BUF_BYTES, msgs[i].msg_len,
+               (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &from[i],
+               msgs[i].msg_hdr.msg_namelen);
     got = (size_t)k;
 #else
     while (got < BATCH && got < room) {
@@ -584,8 +717,7 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
             break;
         s->mono_now = now_s();
         s->core.wall_now = wall_s();
-        serve_handle_datagram(&s->core, s->bufs, (size_t)k, (mh.msg_flags & MSG_TRUNC) != 0,
-                              &from, mh.msg_namelen, s->mono_now);
+        handle(s, s->bufs, (size_t)k, (mh.msg_flags & MSG_TRUNC) != 0, &from, mh.msg_namelen);
         got++;
     }
 #endif
@@ -597,19 +729,20 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
 static int serve_loop(serve_state *s)
 {
     const serve_opts *o = s->o;
-    struct pollfd p[MAX_SOCKS + 1];
+    struct pollfd p[MAX_SOCKS + 2];
     double start = s->core.t_start;
     double next_stats = o->stats_every > 0.0 ? start + o->stats_every : 0.0;
     double end = o->duration > 0.0 ? start + o->duration : 0.0;
     /* idle nodes are looked for a few times per --idle period, at most once a second */
     double idle_step = o->cfg.idle > 0.0 && o->cfg.idle < 4.0 ? o->cfg.idle / 4.0 : 1.0;
     double next_idle = start + idle_step;
-    size_t i, n_fds;
+    size_t i, n_fds, mfd_slot = 0;
     while (!g_stop) {
         double now = now_s();
         int timeout = idle_step < 0.2 ? (int)(idle_step * 1000.0) + 1 : 200, k, mfd = -1;
+        int nfd = serve_nats_poll_fd(s->nats), nslot = -1;
         short mev = 0;
-        if (o->count && s->core.received >= o->count)
+        if (o->count && taken(s) >= o->count)
             break;
         if (end > 0.0 && now >= end)
             break;
@@ -631,8 +764,16 @@ static int serve_loop(serve_state *s)
         }
         n_fds = s->n_socks;
         if (s->mqtt && (mfd = serve_mqtt_poll_fd(s->mqtt, &mev)) >= 0) {
+            mfd_slot = n_fds;
             p[n_fds].fd = mfd;
             p[n_fds].events = mev;
+            p[n_fds].revents = 0;
+            n_fds++;
+        }
+        if (nfd >= 0) {
+            nslot = (int)n_fds;
+            p[n_fds].fd = nfd;
+            p[n_fds].events = POLLIN;
             p[n_fds].revents = 0;
             n_fds++;
         }
@@ -652,14 +793,23 @@ static int serve_loop(serve_state *s)
              * and decisions reach stdout (flushed each turn) within about
              * 128 frames of work */
             for (;;) {
-                unsigned long long room = o->count ? o->count - s->core.received : ~0ull;
+                unsigned long long room = o->count ? o->count - taken(s) : ~0ull;
                 if (room == 0 || g_stop || ++batches > 4u ||
                     drain_socket(s, s->socks[i], room) < BATCH)
                     break;
             }
         }
+        if (nslot >= 0 && (p[nslot].revents & POLLIN)) {
+            /* at most 4 batches a turn, as for a socket; more left wakes the
+             * next turn at once */
+            unsigned long long room = o->count ? o->count - taken(s) : ~0ull;
+            size_t want = room < 4u * BATCH ? (size_t)room : 4u * BATCH;
+            if (want)
+                serve_nats_take(s->nats, &s->core, want, now_s(), wall_s());
+        }
         if (s->mqtt)
-            serve_mqtt_service(s->mqtt, mfd >= 0 ? p[n_fds - 1].revents : 0, now_s());
+            serve_mqtt_service(s->mqtt, mfd >= 0 ? p[mfd_slot].revents : 0, now_s());
+        serve_nats_service(s->nats, now_s());
         if (fflush(stdout) != 0 || ferror(stdout)) {
             /* nobody reads the decisions any more (a closed pipe, a full disk) */
             fprintf(stderr, "aether serve: cannot write standard output: %s\n", strerror(errno));
@@ -699,6 +849,18 @@ static int start(serve_state *s)
     }
     if (rc == 0 && o->n_packets_to)
         rc = serve_packets_open(o->packets_to, o->n_packets_to, &s->core, &s->packets);
+    if (rc == 0 && o->nats.url) {
+        serve_nats_opts no = o->nats;
+        no.lease_event = on_lease;
+        no.ctx = s;
+        rc = serve_nats_open(&no, &s->nats);
+        if (rc == 0) {
+            textbuf_clear(&s->line);
+            serve_nats_ready_json(s->nats, &s->line);
+            print_line(s);
+            fflush(stdout);
+        }
+    }
     for (i = 0; rc == 0 && i < o->n_udp; ++i) {
         int fd = -1;
         rc = open_udp(s, o->udp[i], &fd);
@@ -742,6 +904,7 @@ int cmd_serve(int argc, char **argv)
             emit_stats(s, 1);
     }
     serve_mqtt_close(s->mqtt, 1.0);
+    serve_nats_close(s->nats, 2.0);
     serve_packets_close(s->packets);
     for (i = 0; i < s->n_socks; ++i)
         close(s->socks[i]);

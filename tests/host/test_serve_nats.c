@@ -1,0 +1,1128 @@
+/*
+ * `aether serve` behind NATS with real processes on loopback: a nats-server
+ * started by this test with the shipped configuration (deploy/nats/: the
+ * mapping of aether.csi.*.* onto 16 partitions) on a free port, one gateway
+ * (serve --forward), three workers (serve --partitions) with disjoint
+ * partitions, `aether replay --nodes 12`, and a witness connection of the
+ * test that subscribes to every partition and decision subject.
+ *
+ * - Partitioned: each worker receives exactly the messages of its
+ *   partitions (its count equals the witness's for them), the gateway
+ *   publishes every datagram it receives, the workers' received add up to
+ *   what was published, every node's decisions come from exactly one worker,
+ *   each decision is published on aether.decision.SITE.NODE.MODEL, and the
+ *   workers' decisions together equal those of one single-host serve fed
+ *   the same frames. Messages on the partition subjects that are not frames
+ *   (published by the test) are counted malformed, and without the sender
+ *   header as no_sender.
+ * - A worker killed mid-stream: its nodes' decisions stop, the other
+ *   workers' go on, the gateway keeps publishing; published = the survivors'
+ *   received + what the killed worker's partitions were sent (counted by the
+ *   witness; what came after the kill is lost: core NATS is at most once).
+ * - Leases (--lease 1 --takeover): the three workers claim their lists (a
+ *   fourth that wants a list they hold is refused, counted, owns nothing); one
+ *   killed mid-stream, its partitions are taken over by the others within
+ *   the lease time and a bit (once each, by one worker), its nodes'
+ *   decisions resume there with cold sessions (the first decision after
+ *   `every` frames again), and nothing is counted twice.
+ * - The server stopped and started again mid-stream: the gateway and the
+ *   workers reconnect, a lease worker makes the bucket again (the server
+ *   kept it in memory) and owns its list again, decisions resume, and
+ *   published >= the workers' received (what was lost is the difference).
+ * - Usage errors and a server that cannot be reached.
+ *
+ * Every wait is bounded in time; every process started is killed.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <dirent.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+#include "cli_run.h"
+#include "serve_run.h"
+
+#define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
+#define MOTION AETHER_SOURCE_DIR "/models/motion.rvne"
+#define SHIPPED_CONF AETHER_SOURCE_DIR "/deploy/nats/nats-server.conf"
+#ifndef NATS_SERVER
+#define NATS_SERVER ""
+#endif
+#define PARTS 16
+#define NODES 12
+#define MAX_KEYS 64
+#define MAX_DECISIONS 20000
+
+static pid_t g_server = -1;
+static char g_store[300]; /* JetStream's directory */
+static unsigned g_server_port;
+static char g_url[64];
+
+/* ---------------- the server ---------------- */
+
+static unsigned free_tcp_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    unsigned port = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int tcp_accepts(unsigned port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* The shipped configuration with its listen line on a free port; 1 when the
+ * server accepts connections within 10 s. */
+static int server_start(void)
+{
+    size_t len;
+    char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[4096], path[512];
+    const char *args[] = {"-c", path, NULL};
+    double end;
+    if (!conf)
+        return 0;
+    l = strstr(conf, "listen: 127.0.0.1:4222");
+    if (!l || len + 16 > sizeof text) {
+        free(conf);
+        return 0;
+    }
+    if (!g_server_port)
+        g_server_port = free_tcp_port();
+    *l = '\0';
+    snprintf(text, sizeof text, "%slisten: 127.0.0.1:%u%s", conf, g_server_port,
+             l + strlen("listen: 127.0.0.1:4222"));
+    free(conf);
+    /* JetStream's directory: a private one */
+    l = strstr(text, "/var/lib/nats/aether");
+    if (l) {
+        char rest[4096];
+        snprintf(rest, sizeof rest, "%s", l + strlen("/var/lib/nats/aether"));
+        snprintf(g_store, sizeof g_store, "%s/js", g_dir);
+        snprintf(l, sizeof text - (size_t)(l - text), "%s%s", g_store, rest);
+    }
+    if (!write_bytes("nats.conf", text, strlen(text)))
+        return 0;
+    path_of(path, sizeof path, "nats.conf");
+    snprintf(g_url, sizeof g_url, "nats://127.0.0.1:%u", g_server_port);
+    g_server = spawn_program(NATS_SERVER, args, -1, "server.txt", "server_err.txt");
+    end = now_s() + 10.0;
+    while (now_s() < end) {
+        if (tcp_accepts(g_server_port))
+            return 1;
+        nap_ms(20);
+    }
+    return 0;
+}
+
+static void server_stop(void)
+{
+    if (g_server > 0) {
+        kill(g_server, SIGTERM);
+        wait_child(g_server, 10.0);
+    }
+    g_server = -1;
+}
+
+/* ---------------- the witness ---------------- */
+
+typedef struct decision_seen {
+    double t;
+    char node[104];
+} decision_seen;
+
+typedef struct witness {
+    natsConnection *nc;
+    natsSubscription *parts, *decisions;
+    pthread_mutex_t lock;
+    uint64_t part_count[PARTS];
+    char keys[MAX_KEYS][104]; /* node keys seen on partition subjects */
+    int key_part[MAX_KEYS];
+    size_t n_keys;
+    decision_seen *seen;
+    size_t n_seen;
+    int bad_subject;
+} witness;
+
+static witness g_w;
+
+static void on_part(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    witness *w = (witness *)closure;
+    const char *s = natsMsg_GetSubject(m);
+    unsigned p = 0;
+    char site[72], node[104];
+    (void)nc;
+    (void)sub;
+    pthread_mutex_lock(&w->lock);
+    if (sscanf(s, "aether.part.%u.%71[^.].%103s", &p, site, node) == 3 && p < PARTS) {
+        size_t i;
+        w->part_count[p]++;
+        for (i = 0; i < w->n_keys && strcmp(w->keys[i], node); ++i) {
+        }
+        if (i == w->n_keys && i < MAX_KEYS) {
+            snprintf(w->keys[i], sizeof w->keys[i], "%s", node);
+            w->key_part[i] = (int)p;
+            w->n_keys++;
+        } else if (i < w->n_keys && w->key_part[i] != (int)p) {
+            w->bad_subject++; /* a node in two partitions */
+        }
+    } else {
+        w->bad_subject++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    natsMsg_Destroy(m);
+}
+
+static void on_decision(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    witness *w = (witness *)closure;
+    const char *s = natsMsg_GetSubject(m);
+    char site[72], node[104], model[72];
+    (void)nc;
+    (void)sub;
+    pthread_mutex_lock(&w->lock);
+    if (sscanf(s, "aether.decision.%71[^.].%103[^.].%71s", site, node, model) == 3 &&
+        !strcmp(site, "s1") && !strcmp(model, "motion") && w->n_seen < MAX_DECISIONS &&
+        natsMsg_GetDataLength(m) > 0 &&
+        !strncmp(natsMsg_GetData(m), "{\"type\":\"decision\"", 18)) {
+        w->seen[w->n_seen].t = now_s();
+        snprintf(w->seen[w->n_seen].node, sizeof w->seen[w->n_seen].node, "%s", node);
+        w->n_seen++;
+    } else {
+        w->bad_subject++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    natsMsg_Destroy(m);
+}
+
+static int witness_start(witness *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    w->seen = (decision_seen *)calloc(MAX_DECISIONS, sizeof *w->seen);
+    return w->seen && natsConnection_ConnectTo(&w->nc, g_url) == NATS_OK &&
+           natsConnection_Subscribe(&w->parts, w->nc, "aether.part.>", on_part, w) == NATS_OK &&
+           natsSubscription_SetPendingLimits(w->parts, 1 << 20, 1 << 28) == NATS_OK &&
+           natsConnection_Subscribe(&w->decisions, w->nc, "aether.decision.>", on_decision, w) ==
+               NATS_OK &&
+           natsConnection_FlushTimeout(w->nc, 5000) == NATS_OK;
+}
+
+static void witness_stop(witness *w)
+{
+    if (w->nc)
+        natsConnection_Close(w->nc);
+    natsSubscription_Destroy(w->parts);
+    natsSubscription_Destroy(w->decisions);
+    natsConnection_Destroy(w->nc);
+    free(w->seen);
+    pthread_mutex_destroy(&w->lock);
+    memset(w, 0, sizeof *w);
+}
+
+static uint64_t witness_parts(witness *w, const char *mask)
+{
+    uint64_t n = 0;
+    size_t p;
+    pthread_mutex_lock(&w->lock);
+    for (p = 0; p < PARTS; ++p)
+        if (!mask || mask[p])
+            n += w->part_count[p];
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+/* ---------------- processes ---------------- */
+
+typedef struct worker {
+    const char *parts; /* "0-5" */
+    char mask[PARTS];
+    char out[32], err[32];
+    pid_t pid;
+} worker;
+
+static void mask_of(worker *w)
+{
+    unsigned a, b, p;
+    memset(w->mask, 0, sizeof w->mask);
+    if (sscanf(w->parts, "%u-%u", &a, &b) == 2)
+        for (p = a; p <= b && p < PARTS; ++p)
+            w->mask[p] = 1;
+}
+
+/* Wait (10 s at most) for a line containing what in g_dir/name. */
+static int wait_line(const char *name, const char *what, pid_t pid)
+{
+    double end = now_s() + 10.0;
+    while (now_s() < end) {
+        char *s = read_named(name);
+        int ok = s && strstr(s, what) != NULL, status;
+        free(s);
+        if (ok)
+            return 1;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return 0;
+        nap_ms(10);
+    }
+    return 0;
+}
+
+static int worker_start_with(worker *w, int i, const char *lease, int takeover)
+{
+    const char *args[] = {"serve",
+                          "--nats",
+                          g_url,
+                          "--partitions",
+                          w->parts,
+                          "--model",
+                          MOTION,
+                          lease ? "--lease" : NULL,
+                          lease,
+                          takeover ? "--takeover" : NULL,
+                          NULL};
+    mask_of(w);
+    snprintf(w->out, sizeof w->out, "worker%d.txt", i);
+    snprintf(w->err, sizeof w->err, "worker%d_err.txt", i);
+    w->pid = spawn(args, w->out, w->err);
+    return wait_line(w->out, "{\"type\":\"nats\",\"mode\":\"worker\"", w->pid);
+}
+
+static int worker_start(worker *w, int i)
+{
+    return worker_start_with(w, i, NULL, 0);
+}
+
+/* The last stats line of g_dir/name (a copy), NULL if none. */
+static char *last_stats(const char *name)
+{
+    char *s = read_named(name), *p, *last = NULL, *o = NULL;
+    size_t n;
+    for (p = s; p && (p = strstr(p, "{\"type\":\"stats\"")) != NULL; ++p)
+        last = p;
+    if (last) {
+        n = strcspn(last, "\n");
+        o = (char *)malloc(n + 1);
+        if (o) {
+            memcpy(o, last, n);
+            o[n] = '\0';
+        }
+    }
+    free(s);
+    return o;
+}
+
+/* A counter of the "nats" object of a stats line; -1 if absent. */
+static long long nats_counter(const char *line, const char *key)
+{
+    const char *n = line ? strstr(line, "\"nats\":") : NULL;
+    return n ? counter(n, key) : -1;
+}
+
+/* Ask the workers for stats until their received add up to want (10 s at
+ * most); the sum reached. */
+static long long workers_settle(worker *ws, size_t n, long long want)
+{
+    double end = now_s() + 10.0;
+    long long sum = -1;
+    while (now_s() < end) {
+        size_t i;
+        for (i = 0; i < n; ++i)
+            if (ws[i].pid > 0)
+                kill(ws[i].pid, SIGUSR1);
+        nap_ms(150);
+        sum = 0;
+        for (i = 0; i < n; ++i)
+            if (ws[i].pid > 0) {
+                char *l = last_stats(ws[i].out);
+                long long r = nats_counter(l, "received");
+                free(l);
+                sum += r > 0 ? r : 0;
+            }
+        if (sum >= want)
+            break;
+    }
+    return sum;
+}
+
+/* SIGTERM, exit 0, the final stats line (a copy). */
+static char *stop_final(pid_t pid, const char *out)
+{
+    char *s, *f, err[64];
+    int rc;
+    kill(pid, SIGTERM);
+    rc = wait_child(pid, 15.0);
+    CHECK_EQ_INT(rc, 0);
+    if (rc != 0) {
+        /* its standard error: g_dir/NAME_err.txt for NAME.txt */
+        snprintf(err, sizeof err, "%.*s_err.txt", (int)(strlen(out) - 4), out);
+        s = read_named(err);
+        fprintf(stderr, "%s: exit %d: %.2000s\n", out, rc, s ? s : "");
+        free(s);
+    }
+    s = read_named(out);
+    f = final_stats(s);
+    free(s);
+    CHECK_MSG(f != NULL, "%s: no final stats", out);
+    return f;
+}
+
+/* The "node" and "sender" of each decision line of text, "id|sender", one
+ * a line, into keys (distinct); returns the count of decision lines. */
+static size_t decision_nodes(const char *text, char keys[][96], size_t *n_keys, size_t cap)
+{
+    const char *line = text;
+    size_t count = 0;
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line), i;
+        char buf[4096], id[32], sender[64], k[96];
+        if (n < sizeof buf && !strncmp(line, "{\"type\":\"decision\"", 18)) {
+            memcpy(buf, line, n);
+            buf[n] = '\0';
+            if (field(buf, "node", id, sizeof id) && field(buf, "sender", sender, sizeof sender)) {
+                snprintf(k, sizeof k, "%s|%s", id, sender);
+                for (i = 0; i < *n_keys && strcmp(keys[i], k); ++i) {
+                }
+                if (i == *n_keys && i < cap)
+                    snprintf(keys[(*n_keys)++], 96, "%s", k);
+            }
+            count++;
+        }
+        line += n + (nl ? 1 : 0);
+    }
+    return count;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The lines of text sorted, joined (free() it). */
+static char *sorted_lines(char *text)
+{
+    size_t n = 0, i, len = text ? strlen(text) : 0, k = 0;
+    char **v, *p, *o;
+    for (i = 0; i < len; ++i)
+        n += text[i] == '\n';
+    v = (char **)calloc(n + 1, sizeof *v);
+    o = (char *)calloc(len + 1, 1);
+    if (!v || !o) {
+        free(v);
+        return o;
+    }
+    n = 0;
+    for (p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        v[n++] = p;
+        p = nl + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_str);
+    for (i = 0; i < n; ++i)
+        k += (size_t)snprintf(o + k, len + 1 - k, "%s\n", v[i]);
+    free(v);
+    return o;
+}
+
+static pid_t gateway_start(unsigned *port)
+{
+    const char *args[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
+                          "--site", "s1", NULL};
+    pid_t pid = spawn(args, "gateway.txt", "gateway_err.txt");
+    *port = wait_port("gateway.txt", pid);
+    return pid;
+}
+
+/* The datagram count of replay's summary line (g_dir/replay.txt); -1. */
+static long long replay_sent(void)
+{
+    char *s = read_named("replay.txt");
+    long long n = -1;
+    if (s && !strncmp(s, "replay: ", 8))
+        n = strtoll(s + 8, NULL, 10);
+    free(s);
+    return n;
+}
+
+/* ---------------- tests ---------------- */
+
+static void test_partitioned(void)
+{
+    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+                    {"11-15", {0}, "", "", -1}};
+    char nodes_of[3][NODES + 4][96];
+    size_t n_nodes[3] = {0, 0, 0}, i, j, total_decisions = 0;
+    char *finals[3], *gfinal, *joined, *single_keys, *workers_keys;
+    char to[64], nodes_arg[8], count_arg[32];
+    unsigned port = 0;
+    pid_t gw;
+    long long sent, published, sum;
+    size_t all_len = 0;
+    CHECK(witness_start(&g_w));
+    for (i = 0; i < 3; ++i)
+        CHECK_MSG(worker_start(&ws[i], (int)i), "worker %zu did not start", i);
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    /* three messages that are not frames, without the sender header, straight
+     * onto a gateway subject */
+    for (i = 0; i < 3; ++i)
+        CHECK(natsConnection_PublishString(g_w.nc, "aether.csi.s1.not_a_node", "hello") ==
+              NATS_OK);
+    CHECK(natsConnection_FlushTimeout(g_w.nc, 5000) == NATS_OK);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--nodes",
+                              nodes_arg, NULL};
+        CHECK_EQ_INT(wait_child(spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt"),
+                                60.0),
+                     0);
+    }
+    sent = replay_sent();
+    CHECK(sent > 1000);
+    nap_ms(200);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK_EQ_INT(nats_counter(gfinal, "received"), sent);
+    CHECK_EQ_INT(published, sent);
+    CHECK_EQ_INT(nats_counter(gfinal, "failed"), 0);
+    CHECK_EQ_INT(nats_counter(gfinal, "unparsed"), 0);
+    sum = workers_settle(ws, 3, published + 3);
+    CHECK_EQ_INT(sum, published + 3);
+    CHECK_EQ_INT(witness_parts(&g_w, NULL), (uint64_t)(published + 3));
+    for (i = 0; i < 3; ++i) {
+        char *out;
+        finals[i] = stop_final(ws[i].pid, ws[i].out);
+        ws[i].pid = -1;
+        /* exactly its partitions' messages */
+        CHECK_EQ_INT(nats_counter(finals[i], "received"), witness_parts(&g_w, ws[i].mask));
+        CHECK_EQ_INT(counter(finals[i], "received"), nats_counter(finals[i], "received"));
+        CHECK_EQ_INT(counter(finals[i], "used") + counter(finals[i], "malformed"),
+                     counter(finals[i], "received"));
+        CHECK_EQ_INT(nats_counter(finals[i], "dropped"), 0);
+        CHECK_EQ_INT(counter(finals[i], "malformed"), nats_counter(finals[i], "no_sender"));
+        out = read_named(ws[i].out);
+        j = decision_nodes(out, nodes_of[i], &n_nodes[i], NODES + 4);
+        CHECK_EQ_INT(nats_counter(finals[i], "decisions_published"), j);
+        total_decisions += j;
+        all_len += out ? strlen(out) : 0;
+        free(out);
+        printf("  worker %s: received %lld, malformed %lld, %zu nodes, %zu decisions\n",
+               ws[i].parts, nats_counter(finals[i], "received"), counter(finals[i], "malformed"),
+               n_nodes[i], j);
+    }
+    /* the three non-frames are malformed at exactly one worker */
+    CHECK_EQ_INT(counter(finals[0], "malformed") + counter(finals[1], "malformed") +
+                     counter(finals[2], "malformed"),
+                 3);
+    /* every node at exactly one worker */
+    CHECK_EQ_INT(n_nodes[0] + n_nodes[1] + n_nodes[2], NODES);
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < n_nodes[i]; ++j) {
+            size_t a, b;
+            for (a = 0; a < 3; ++a)
+                for (b = 0; a != i && b < n_nodes[a]; ++b)
+                    CHECK_MSG(strcmp(nodes_of[i][j], nodes_of[a][b]) != 0,
+                              "node %s at two workers", nodes_of[i][j]);
+        }
+    /* each decision on its subject, seen by the witness */
+    {
+        double end = now_s() + 5.0;
+        size_t seen = 0;
+        while (now_s() < end) {
+            pthread_mutex_lock(&g_w.lock);
+            seen = g_w.n_seen;
+            pthread_mutex_unlock(&g_w.lock);
+            if (seen >= total_decisions)
+                break;
+            nap_ms(20);
+        }
+        CHECK_EQ_INT(seen, total_decisions);
+        CHECK_EQ_INT(g_w.bad_subject, 0);
+        CHECK_EQ_INT(g_w.n_keys, NODES + 1); /* the 12 nodes and not_a_node */
+    }
+    CHECK(total_decisions >= NODES);
+    /* the same decisions as one serve fed the same frames */
+    joined = (char *)calloc(all_len + 1, 1);
+    for (i = 0; joined && i < 3; ++i) {
+        char *out = read_named(ws[i].out);
+        if (out)
+            strcat(joined, out);
+        free(out);
+    }
+    {
+        size_t c1 = 0, c2 = 0;
+        char *k = decision_keys(joined, "motion", &c1), *single;
+        const char *args[] = {"serve", "--udp", "127.0.0.1:0", "--model", MOTION, "--count",
+                              count_arg, NULL};
+        pid_t pid;
+        unsigned sport;
+        snprintf(count_arg, sizeof count_arg, "%lld", sent);
+        pid = spawn(args, "single.txt", "single_err.txt");
+        sport = wait_port("single.txt", pid);
+        CHECK(sport > 0);
+        snprintf(to, sizeof to, "127.0.0.1:%u", sport);
+        {
+            const char *rargs[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--nodes",
+                                   nodes_arg, NULL};
+            CHECK_EQ_INT(wait_child(spawn_program(g_cli, rargs, -1, "replay.txt",
+                                                  "replay_err.txt"),
+                                    60.0),
+                         0);
+        }
+        CHECK_EQ_INT(wait_child(pid, 30.0), 0);
+        single = read_named("single.txt");
+        single_keys = decision_keys(single, "motion", &c2);
+        CHECK_EQ_INT(c1, c2);
+        workers_keys = sorted_lines(k);
+        {
+            char *s2 = sorted_lines(single_keys);
+            CHECK_MSG(workers_keys && s2 && !strcmp(workers_keys, s2),
+                      "the workers' decisions differ from one serve's");
+            free(s2);
+        }
+        free(k);
+        free(single);
+        free(single_keys);
+        free(workers_keys);
+    }
+    free(joined);
+    for (i = 0; i < 3; ++i)
+        free(finals[i]);
+    free(gfinal);
+    witness_stop(&g_w);
+}
+
+static void test_worker_killed(void)
+{
+    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+                    {"11-15", {0}, "", "", -1}};
+    char to[64], count_arg[32], nodes_arg[8];
+    unsigned port = 0;
+    pid_t gw, rp;
+    size_t i, victim = 0, owned[3] = {0, 0, 0};
+    uint64_t at_kill_victim, after_victim, survivors_expected = 0;
+    long long published, survivors = 0;
+    double t_kill;
+    size_t dec_victim_after = 0, dec_others_after = 0;
+    char *gfinal;
+    CHECK(witness_start(&g_w));
+    for (i = 0; i < 3; ++i)
+        CHECK_MSG(worker_start(&ws[i], (int)i + 3), "worker %zu did not start", i);
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
+    /* about 3 s: the excerpt's 670 frames a node at 10x its pace, twice */
+    snprintf(count_arg, sizeof count_arg, "%d", NODES * 670 * 2);
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "10", "--nodes",
+                              nodes_arg, "--loop", "--count", count_arg, NULL};
+        rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
+    }
+    nap_ms(1200);
+    /* the victim: the worker that owns the most nodes */
+    pthread_mutex_lock(&g_w.lock);
+    for (i = 0; i < g_w.n_keys; ++i) {
+        size_t k;
+        for (k = 0; k < 3; ++k)
+            if (ws[k].mask[g_w.key_part[i]])
+                owned[k]++;
+    }
+    pthread_mutex_unlock(&g_w.lock);
+    for (i = 1; i < 3; ++i)
+        if (owned[i] > owned[victim])
+            victim = i;
+    CHECK(owned[victim] > 0);
+    kill(ws[victim].pid, SIGKILL);
+    wait_child(ws[victim].pid, 5.0);
+    ws[victim].pid = -1;
+    t_kill = now_s();
+    at_kill_victim = witness_parts(&g_w, ws[victim].mask);
+    CHECK_EQ_INT(wait_child(rp, 60.0), 0);
+    nap_ms(200);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK_EQ_INT(nats_counter(gfinal, "received"), replay_sent());
+    CHECK_EQ_INT(published, nats_counter(gfinal, "received"));
+    CHECK_EQ_INT(nats_counter(gfinal, "failed"), 0);
+    CHECK(gfinal && strstr(gfinal, "\"connected\":true,\"disconnects\":0") != NULL);
+    {
+        double end = now_s() + 10.0;
+        while (witness_parts(&g_w, NULL) < (uint64_t)published && now_s() < end)
+            nap_ms(20);
+    }
+    CHECK_EQ_INT(witness_parts(&g_w, NULL), published);
+    after_victim = witness_parts(&g_w, ws[victim].mask) - at_kill_victim;
+    CHECK_MSG(after_victim > 0, "the gateway kept publishing the victim's partitions");
+    for (i = 0; i < 3; ++i)
+        if ((int)i != (int)victim)
+            survivors_expected += witness_parts(&g_w, ws[i].mask);
+    CHECK_EQ_INT(workers_settle(ws, 3, (long long)survivors_expected), survivors_expected);
+    for (i = 0; i < 3; ++i) {
+        char *f;
+        if (ws[i].pid <= 0)
+            continue;
+        f = stop_final(ws[i].pid, ws[i].out);
+        ws[i].pid = -1;
+        CHECK_EQ_INT(nats_counter(f, "received"), witness_parts(&g_w, ws[i].mask));
+        CHECK_EQ_INT(nats_counter(f, "dropped"), 0);
+        survivors += nats_counter(f, "received");
+        free(f);
+    }
+    /* published = the survivors' received + the victim's partitions' messages */
+    CHECK_EQ_INT(published, survivors + (long long)witness_parts(&g_w, ws[victim].mask));
+    /* decisions: the victim's nodes stop (after what was in flight), the others go on */
+    pthread_mutex_lock(&g_w.lock);
+    for (i = 0; i < g_w.n_seen; ++i) {
+        size_t k;
+        int mine = 0;
+        if (g_w.seen[i].t < t_kill + 0.3)
+            continue;
+        for (k = 0; k < g_w.n_keys; ++k)
+            if (!strcmp(g_w.keys[k], g_w.seen[i].node))
+                mine = ws[victim].mask[g_w.key_part[k]];
+        if (mine)
+            dec_victim_after++;
+        else
+            dec_others_after++;
+    }
+    pthread_mutex_unlock(&g_w.lock);
+    CHECK_EQ_INT(dec_victim_after, 0);
+    CHECK(dec_others_after > 0);
+    printf("  killed worker %s (%zu nodes): published %lld, survivors received %lld, the "
+           "victim's partitions %llu of which %llu after the kill (lost); decisions after the "
+           "kill: %zu of the others, %zu of the victim's nodes\n",
+           ws[victim].parts, owned[victim], published, survivors,
+           (unsigned long long)witness_parts(&g_w, ws[victim].mask),
+           (unsigned long long)after_victim, dec_others_after, dec_victim_after);
+    free(gfinal);
+    witness_stop(&g_w);
+}
+
+/* Lease lines of g_dir/name with this event: per partition, how many. */
+static size_t lease_events(const char *name, const char *event, int per_part[PARTS])
+{
+    char *s = read_named(name), *p, want[64];
+    size_t n = 0;
+    snprintf(want, sizeof want, "\"event\":\"%s\"", event);
+    for (p = s; p && (p = strstr(p, "{\"type\":\"lease\"")) != NULL; ++p) {
+        char line[256];
+        size_t len = strcspn(p, "\n");
+        long long part;
+        if (len >= sizeof line)
+            continue;
+        memcpy(line, p, len);
+        line[len] = '\0';
+        part = counter(line, "partition");
+        if (strstr(line, want) && part >= 0 && part < PARTS) {
+            per_part[part]++;
+            n++;
+        }
+    }
+    free(s);
+    return n;
+}
+
+static void test_leases(void)
+{
+    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+                    {"11-15", {0}, "", "", -1}};
+    char to[64], count_arg[32], nodes_arg[8];
+    unsigned port = 0;
+    pid_t gw, rp;
+    size_t i, k, victim = 0, owned[3] = {0, 0, 0}, moved_nodes = 0, cold = 0;
+    uint64_t victim_at_kill;
+    long long published, survivors = 0;
+    double t_kill, t_moved = 0.0;
+    char *gfinal;
+    int claimed[PARTS] = {0};
+    CHECK(witness_start(&g_w));
+    for (i = 0; i < 3; ++i)
+        CHECK_MSG(worker_start_with(&ws[i], (int)i + 6, "1", 1), "worker %zu did not start", i);
+    for (i = 0; i < 3; ++i)
+        lease_events(ws[i].out, "claimed", claimed);
+    for (i = 0; i < PARTS; ++i)
+        CHECK_MSG(claimed[i] == 1, "partition %zu claimed %d times", i, claimed[i]);
+    /* a worker configured with partitions another holds: refused, counted, serving nothing */
+    {
+        const char *args[] = {"serve", "--nats", g_url, "--partitions", "0-5", "--model", MOTION,
+                              "--lease", "1", NULL};
+        pid_t extra = spawn(args, "extra.txt", "extra_err.txt");
+        char *f;
+        CHECK(wait_line("extra.txt", "\"owned\":[]}", extra));
+        nap_ms(500);
+        f = stop_final(extra, "extra.txt");
+        CHECK_MSG(f && strstr(f, "\"owned\":[],\"wanted_not_owned\":6,\"claimed\":0,"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK(nats_counter(f, "refused") >= 6);
+        free(f);
+    }
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
+    snprintf(count_arg, sizeof count_arg, "%d", NODES * 670 * 3); /* about 4.5 s */
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "10", "--nodes",
+                              nodes_arg, "--loop", "--count", count_arg, NULL};
+        rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
+    }
+    nap_ms(1200);
+    pthread_mutex_lock(&g_w.lock);
+    for (i = 0; i < g_w.n_keys; ++i)
+        for (k = 0; k < 3; ++k)
+            if (ws[k].mask[g_w.key_part[i]])
+                owned[k]++;
+    pthread_mutex_unlock(&g_w.lock);
+    for (i = 1; i < 3; ++i)
+        if (owned[i] > owned[victim])
+            victim = i;
+    kill(ws[victim].pid, SIGKILL);
+    wait_child(ws[victim].pid, 5.0);
+    ws[victim].pid = -1;
+    t_kill = now_s();
+    victim_at_kill = witness_parts(&g_w, ws[victim].mask);
+    /* its partitions move: each taken over once, by a survivor */
+    {
+        double end = t_kill + 6.0;
+        while (now_s() < end) {
+            int taken[PARTS] = {0}, all = 1;
+            for (i = 0; i < 3; ++i)
+                if (i != victim)
+                    lease_events(ws[i].out, "taken_over", taken);
+            for (i = 0; i < PARTS; ++i)
+                if ((ws[victim].mask[i] && taken[i] != 1) || (!ws[victim].mask[i] && taken[i]))
+                    all = 0;
+            if (all) {
+                t_moved = now_s();
+                break;
+            }
+            nap_ms(20);
+        }
+    }
+    CHECK_MSG(t_moved > 0.0, "the killed worker's partitions did not move within 6 s");
+    /* a lease of 1 s lapses within 1 s of the kill, a survivor looks every
+     * 1/3 s; the server's expiry, the polling and a busy machine add some */
+    CHECK_MSG(t_moved - t_kill < 3.0, "moved after %.2f s", t_moved - t_kill);
+    CHECK_EQ_INT(wait_child(rp, 60.0), 0);
+    nap_ms(200);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK_EQ_INT(published, nats_counter(gfinal, "received"));
+    CHECK_EQ_INT(nats_counter(gfinal, "failed"), 0);
+    {
+        double end = now_s() + 10.0;
+        while (witness_parts(&g_w, NULL) < (uint64_t)published && now_s() < end)
+            nap_ms(20);
+    }
+    CHECK_EQ_INT(witness_parts(&g_w, NULL), published);
+    /* the survivors take everything but the victim's share before the hand-over */
+    /* until the survivors' counts stand still (10 s at most) */
+    {
+        long long prev = -1, cur = workers_settle(ws, 3, 0);
+        double end = now_s() + 10.0;
+        while (cur != prev && now_s() < end) {
+            nap_ms(250);
+            prev = cur;
+            cur = workers_settle(ws, 3, 0);
+        }
+    }
+    for (i = 0; i < 3; ++i) {
+        char *f, *out;
+        char nodes[NODES + 4][96];
+        static char seen_by[3][NODES + 4][96];
+        static size_t n_seen_by[3];
+        size_t n_nodes = 0, j;
+        if (ws[i].pid <= 0)
+            continue;
+        f = stop_final(ws[i].pid, ws[i].out);
+        ws[i].pid = -1;
+        survivors += nats_counter(f, "received");
+        CHECK_EQ_INT(nats_counter(f, "dropped"), 0);
+        CHECK_MSG(f && strstr(f, "\"wanted_not_owned\":0,") && strstr(f, "\"lost\":0,"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK(nats_counter(f, "received") > (long long)witness_parts(&g_w, ws[i].mask) - 1);
+        out = read_named(ws[i].out);
+        decision_nodes(out, nodes, &n_nodes, NODES + 4);
+        /* no node decided by two survivors */
+        for (j = 0; j < n_nodes; ++j) {
+            size_t a, b;
+            for (a = 0; a < i; ++a)
+                for (b = 0; b < n_seen_by[a]; ++b)
+                    CHECK_MSG(strcmp(nodes[j], seen_by[a][b]) != 0,
+                              "node %s decided by two workers", nodes[j]);
+            memcpy(seen_by[i][j], nodes[j], sizeof seen_by[i][j]);
+        }
+        n_seen_by[i] = n_nodes;
+        /* the victim's nodes decided here start cold: their first decision
+         * here is at frame `every` (64 for motion) */
+        for (j = 0; out && j < n_nodes; ++j) {
+            char pat[128], *p;
+            const char *bar = strchr(nodes[j], '|');
+            long long first = -1;
+            if (!bar)
+                continue;
+            snprintf(pat, sizeof pat, "\"sender\":%s", bar + 1); /* quoted */
+            p = strstr(out, pat);
+            if (p) {
+                char *fr = strstr(p, "\"frame\":");
+                if (fr)
+                    first = strtoll(fr + 8, NULL, 10);
+            }
+            CHECK_EQ_INT(first, 64);
+            cold++;
+        }
+        free(out);
+        free(f);
+    }
+    CHECK(cold >= NODES - owned[victim]);
+    /* nothing counted twice: survivors + what the victim could have had <= published;
+     * and the survivors got some of the victim's partitions after the hand-over */
+    CHECK(survivors + (long long)victim_at_kill <= published);
+    {
+        uint64_t static_share = 0;
+        for (i = 0; i < 3; ++i)
+            if (i != victim)
+                static_share += witness_parts(&g_w, ws[i].mask);
+        CHECK(survivors > (long long)static_share);
+        moved_nodes = owned[victim];
+        printf("  leases of 1 s: killed worker %s (%zu nodes); its partitions moved after %.2f s; "
+               "published %lld, survivors received %lld (%llu of their own partitions, %llu "
+               "taken over), the victim's share before the kill %llu, lost in the hand-over "
+               "about %lld\n",
+               ws[victim].parts, moved_nodes, t_moved - t_kill, published, survivors,
+               (unsigned long long)static_share,
+               (unsigned long long)(survivors - (long long)static_share),
+               (unsigned long long)victim_at_kill,
+               published - survivors - (long long)victim_at_kill);
+    }
+    /* the victim's nodes decided again after the hand-over */
+    {
+        size_t after = 0;
+        pthread_mutex_lock(&g_w.lock);
+        for (i = 0; i < g_w.n_seen; ++i) {
+            int mine = 0;
+            if (g_w.seen[i].t < t_moved)
+                continue;
+            for (k = 0; k < g_w.n_keys; ++k)
+                if (!strcmp(g_w.keys[k], g_w.seen[i].node))
+                    mine = ws[victim].mask[g_w.key_part[k]];
+            after += mine != 0;
+        }
+        pthread_mutex_unlock(&g_w.lock);
+        CHECK_MSG(after > 0, "no decisions of the killed worker's nodes after the hand-over");
+    }
+    free(gfinal);
+    witness_stop(&g_w);
+}
+
+/* The decision count of the last stats line of g_dir/name ("decisions_published"). */
+static long long decisions_now(pid_t pid, const char *name)
+{
+    char *l;
+    long long n;
+    kill(pid, SIGUSR1);
+    nap_ms(200);
+    l = last_stats(name);
+    n = nats_counter(l, "decisions_published");
+    free(l);
+    return n;
+}
+
+static void test_server_restart(void)
+{
+    worker ws[2] = {{"0-7", {0}, "", "", -1}, {"8-15", {0}, "", "", -1}};
+    char to[64], count_arg[32];
+    unsigned port = 0;
+    pid_t gw, rp;
+    long long published, received = 0, before[2];
+    size_t i;
+    char *gfinal;
+    CHECK(worker_start_with(&ws[0], 10, "1", 0));
+    CHECK(worker_start(&ws[1], 11));
+    gw = gateway_start(&port);
+    CHECK(port > 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    snprintf(count_arg, sizeof count_arg, "%d", 4 * 670 * 3); /* about 4 s at 5x */
+    {
+        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "5", "--nodes", "4",
+                              "--loop", "--count", count_arg, NULL};
+        rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
+    }
+    nap_ms(1000);
+    server_stop();
+    nap_ms(800);
+    CHECK_MSG(server_start(), "the server did not start again on port %u", g_server_port);
+    nap_ms(1500); /* reconnection: every 0.5 s */
+    for (i = 0; i < 2; ++i)
+        before[i] = decisions_now(ws[i].pid, ws[i].out);
+    CHECK_EQ_INT(wait_child(rp, 60.0), 0);
+    nap_ms(300);
+    gfinal = stop_final(gw, "gateway.txt");
+    published = nats_counter(gfinal, "published");
+    CHECK(gfinal && strstr(gfinal, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"));
+    CHECK_EQ_INT(published, nats_counter(gfinal, "received"));
+    nap_ms(300);
+    for (i = 0; i < 2; ++i) {
+        char *f = stop_final(ws[i].pid, ws[i].out);
+        long long after = nats_counter(f, "decisions_published");
+        ws[i].pid = -1;
+        CHECK_MSG(f && strstr(f, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"),
+                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK_MSG(after > before[i], "worker %s: decisions %lld after the restart, %lld at it",
+                  ws[i].parts, after, before[i]);
+        received += nats_counter(f, "received");
+        if (i == 0)
+            CHECK_MSG(f && strstr(f, "\"owned\":[0,1,2,3,4,5,6,7],\"wanted_not_owned\":0,") &&
+                          strstr(f, "\"lost\":0,") && strstr(f, "\"bucket_remade\":1}"),
+                      "%s", f ? strstr(f, "\"nats\"") : "");
+        free(f);
+    }
+    CHECK(received > 0);
+    CHECK(received <= published);
+    printf("  server restarted mid-stream: gateway published %lld, workers received %lld (%lld "
+           "lost while it was away)\n",
+           published, received, published - received);
+    free(gfinal);
+}
+
+static void test_nats_errors(void)
+{
+    char url[64];
+    {
+        const char *a[] = {"serve", "--nats", g_url, "--model", MOTION, NULL};
+        expect(a, 2, "--forward");
+    }
+    {
+        const char *a[] = {"serve", "--nats", g_url, "--forward", NULL};
+        expect(a, 2, "--udp");
+    }
+    {
+        const char *a[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
+                           "--model", MOTION, NULL};
+        expect(a, 2, "no decisions");
+    }
+    {
+        const char *a[] = {"serve", "--nats", g_url, "--partitions", "3-1", "--model", MOTION,
+                           NULL};
+        expect(a, 2, "--partitions");
+    }
+    {
+        const char *a[] = {"serve", "--nats", g_url, "--partitions", "1,x", "--model", MOTION,
+                           NULL};
+        expect(a, 2, "--partitions");
+    }
+    {
+        const char *a[] = {"serve", "--partitions", "1", "--model", MOTION, NULL};
+        expect(a, 2, "--nats");
+    }
+    {
+        const char *a[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
+                           "--site", "a.b", NULL};
+        expect(a, 2, "--site");
+    }
+    {
+        const char *a[] = {"serve", "--nats", "127.0.0.1:4222", "--partitions", "1", "--model",
+                           MOTION, NULL};
+        expect(a, 2, "nats://");
+    }
+    snprintf(url, sizeof url, "nats://127.0.0.1:%u", free_tcp_port());
+    {
+        const char *a[] = {"serve", "--nats", url, "--partitions", "1", "--model", MOTION, NULL};
+        expect(a, 3, "cannot connect");
+    }
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(path) == 0 ? 0 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const check_test_fn tests[] = {test_partitioned, test_worker_killed, test_leases,
+                                          test_server_restart, test_nats_errors};
+    static const char *const names[] = {"test_partitioned", "test_worker_killed", "test_leases",
+                                        "test_server_restart", "test_nats_errors"};
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+    g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
+    if (!g_cli || !g_cli[0] || access(g_cli, X_OK) != 0) {
+        printf("test_serve_nats: no CLI (pass its path as argv[1])\n");
+        return 1;
+    }
+    if (!NATS_SERVER[0] || access(NATS_SERVER, X_OK) != 0) {
+        printf("test_serve_nats: no nats-server (Debian package nats-server); skipped\n");
+        return CHECK_SKIP_STATUS;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(g_dir, sizeof g_dir, "%s/aether_serve_nats_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (!server_start()) {
+        printf("test_serve_nats: nats-server did not start\n");
+        server_stop();
+        return 1;
+    }
+    rc = check_run(__FILE__, tests, names, (int)(sizeof tests / sizeof tests[0]));
+    server_stop();
+    nats_CloseAndWait(2000);
+    if (g_store[0])
+        nftw(g_store, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    {
+        DIR *d = opendir(g_dir);
+        struct dirent *e;
+        char p[512];
+        while (d && (e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.') {
+                path_of(p, sizeof p, e->d_name);
+                remove(p);
+            }
+        if (d)
+            closedir(d);
+        rmdir(g_dir);
+    }
+    return rc;
+}
