@@ -211,4 +211,38 @@ static inline size_t make_frame(unsigned char *out, size_t cap, unsigned node, u
 
 /* Serve on 127.0.0.1 with models, fed by replay of the excerpt; the decision
  * lines of each model equal those of `aether run --every 50 --json`. */
+/* A loopback TCP port nobody listens on now (for a broker or server the
+ * test starts). */
+static inline unsigned free_tcp_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    unsigned port = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* 1 when something accepts TCP connections on the loopback port. */
+static inline int tcp_accepts(unsigned port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 #endif
