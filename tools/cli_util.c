@@ -350,6 +350,20 @@ int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long
     return 1;
 }
 
+int cli_parse_seconds(const char *s, double max, double *out)
+{
+    char *end;
+    double v;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end || !(v >= 0.0) || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
 int cli_parse_size(const char *s, size_t *out)
 {
     unsigned long long v;

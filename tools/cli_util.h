@@ -104,6 +104,10 @@ int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long
 /* cli_parse_ull in decimal into a size_t. */
 int cli_parse_size(const char *s, size_t *out);
 
+/* A non-negative decimal number of seconds, at most max (strtod syntax, the
+ * whole string). 1 on success, else 0 and *out untouched. */
+int cli_parse_seconds(const char *s, double max, double *out);
+
 /* Comma-separated names ("wave,circle_cw,no_gesture") split in place into
  * buf (cap bytes): names[0..*n-1] point into buf. 1 on success; 0 when the
  * text does not fit, a name is empty or there are more than max. */

@@ -95,7 +95,7 @@ typedef struct run_state {
     unsigned recipe;
     node_state nodes[N_NODES];
     uint64_t filtered, refused_features, refused_model, decisions, packets_written;
-    uint64_t by_class[MAX_LABELS]; /* decisions that were not unknown, by class */
+    uint64_t by_class[MAX_LABELS];  /* decisions that were not unknown, by class */
     uint64_t unknown, out_of_range; /* unknown decisions; of them out of range */
     aether_status first_refusal;
     double t0;
@@ -141,20 +141,6 @@ static void run_usage(FILE *f)
             "  --max-line BYTES    longest JSONL line accepted (1 MiB)\n"
             "  --no-progress       no progress bar (it is only drawn on a terminal)\n");
     cli_print_exit_statuses(f);
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-    if (!s || !*s)
-        return 0;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || *end || !(v >= 0.0) || v > 1e12)
-        return 0;
-    *out = v;
-    return 1;
 }
 
 static int split_labels(run_opts *o)
@@ -288,11 +274,11 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             have_every = 1;
             break;
         case OPT_PERIOD:
-            if (!parse_seconds(v, &o->period) || o->period <= 0.0)
+            if (!cli_parse_seconds(v, 1e12, &o->period) || o->period <= 0.0)
                 return cli_usage_error(&c, "--period needs a positive number of seconds");
             break;
         case OPT_MAX_AGE:
-            if (!parse_seconds(v, &o->max_age))
+            if (!cli_parse_seconds(v, 1e12, &o->max_age))
                 return cli_usage_error(&c, "--max-age needs a non-negative number of seconds");
             break;
         case OPT_INPUT_DIM:

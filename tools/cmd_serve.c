@@ -260,20 +260,6 @@ static const struct option k_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v;
-    if (!s || !*s)
-        return 0;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || *end || !(v >= 0.0) || v > 1e9)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* A topic base or prefix: not empty, no wildcard, no leading or trailing '/'. */
 static int topic_ok(const char *t)
 {
@@ -416,7 +402,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
             site_set = 1;
             break;
         case OPT_LEASE:
-            if (!parse_seconds(v, &o->nats.lease_ttl) || o->nats.lease_ttl < 0.3 ||
+            if (!cli_parse_seconds(v, 1e9, &o->nats.lease_ttl) || o->nats.lease_ttl < 0.3 ||
                 o->nats.lease_ttl > 3600.0)
                 return cli_usage_error(&c, "--lease is 0.3..3600 seconds");
             break;
@@ -446,11 +432,11 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
                 return cli_usage_error(&c, "--max-nodes is 1..%u", SERVE_MAX_NODES);
             break;
         case OPT_IDLE:
-            if (!parse_seconds(v, &o->cfg.idle))
+            if (!cli_parse_seconds(v, 1e9, &o->cfg.idle))
                 return cli_usage_error(&c, "--idle needs a non-negative number of seconds");
             break;
         case OPT_STATS:
-            if (!parse_seconds(v, &o->stats_every) || o->stats_every <= 0.0)
+            if (!cli_parse_seconds(v, 1e9, &o->stats_every) || o->stats_every <= 0.0)
                 return cli_usage_error(&c, "--stats needs a positive number of seconds");
             break;
         case OPT_COUNT:
@@ -463,7 +449,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
                 return cli_usage_error(&c, "--capacity is 2..1048576 frames");
             break;
         case OPT_DURATION:
-            if (!parse_seconds(v, &o->duration) || o->duration <= 0.0)
+            if (!cli_parse_seconds(v, 1e9, &o->duration) || o->duration <= 0.0)
                 return cli_usage_error(&c, "--duration needs a positive number of seconds");
             break;
         default:
@@ -484,8 +470,8 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
             return cli_usage_error(&c, "--lease is a worker's (--partitions)");
         if (site_set && !o->nats.forward)
             return cli_usage_error(&c, "--site is a gateway's (--forward)");
-        if (o->nats.forward && (o->n_udp == 0 || o->n_models || o->n_packets_to ||
-                                mqtt_set || o->mqtt.address))
+        if (o->nats.forward &&
+            (o->n_udp == 0 || o->n_models || o->n_packets_to || mqtt_set || o->mqtt.address))
             return cli_usage_error(&c, "--forward needs --udp and makes no decisions (no "
                                        "--model, --packets-to or --mqtt)");
         if (!o->nats.forward && o->n_models == 0)
