@@ -245,4 +245,34 @@ static inline int tcp_accepts(unsigned port)
     return ok;
 }
 
+/* Start prog with args (its output into files of g_dir) and wait at most
+ * 10 s for it to accept TCP connections on the loopback port: its pid, or
+ * -1 (the child, if started, is then stopped). */
+static inline pid_t start_listener(const char *prog, const char *const *args,
+                                   const char *out_name, const char *err_name, unsigned port)
+{
+    pid_t pid = spawn_program(prog, args, -1, out_name, err_name);
+    double end = now_s() + 10.0;
+    while (pid > 0 && now_s() < end) {
+        if (tcp_accepts(port))
+            return pid;
+        nap_ms(20);
+    }
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        wait_child(pid, 10.0);
+    }
+    return -1;
+}
+
+/* SIGTERM to *pid (if running), reaped within 10 s (killed after); *pid = -1. */
+static inline void stop_child(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        wait_child(*pid, 10.0);
+    }
+    *pid = -1;
+}
+
 #endif

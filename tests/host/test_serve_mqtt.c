@@ -73,7 +73,6 @@ static int broker_start(const char *extra)
 {
     char conf[512], text[1024];
     const char *args[] = {"-c", conf, NULL};
-    double end;
     if (!g_broker_port)
         g_broker_port = free_tcp_port();
     /* run as root, mosquitto would switch to its own user, who cannot read
@@ -84,23 +83,14 @@ static int broker_start(const char *extra)
     if (!write_bytes("broker.conf", text, strlen(text)))
         return 0;
     path_of(conf, sizeof conf, "broker.conf");
-    g_broker = spawn_program(MOSQUITTO_BROKER, args, -1, "broker.txt", "broker_err.txt");
-    end = now_s() + 10.0;
-    while (now_s() < end) {
-        if (tcp_accepts(g_broker_port))
-            return 1;
-        nap_ms(20);
-    }
-    return 0;
+    g_broker = start_listener(MOSQUITTO_BROKER, args, "broker.txt", "broker_err.txt",
+                              g_broker_port);
+    return g_broker > 0;
 }
 
 static void broker_stop(void)
 {
-    if (g_broker > 0) {
-        kill(g_broker, SIGTERM);
-        wait_child(g_broker, 10.0);
-    }
-    g_broker = -1;
+    stop_child(&g_broker);
 }
 
 /* ---------------- the subscriber ---------------- */

@@ -80,7 +80,6 @@ static int server_start(void)
     size_t len;
     char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[4096], path[512];
     const char *args[] = {"-c", path, NULL};
-    double end;
     if (!conf)
         return 0;
     l = strstr(conf, "listen: 127.0.0.1:4222");
@@ -106,23 +105,13 @@ static int server_start(void)
         return 0;
     path_of(path, sizeof path, "nats.conf");
     snprintf(g_url, sizeof g_url, "nats://127.0.0.1:%u", g_server_port);
-    g_server = spawn_program(NATS_SERVER, args, -1, "server.txt", "server_err.txt");
-    end = now_s() + 10.0;
-    while (now_s() < end) {
-        if (tcp_accepts(g_server_port))
-            return 1;
-        nap_ms(20);
-    }
-    return 0;
+    g_server = start_listener(NATS_SERVER, args, "server.txt", "server_err.txt", g_server_port);
+    return g_server > 0;
 }
 
 static void server_stop(void)
 {
-    if (g_server > 0) {
-        kill(g_server, SIGTERM);
-        wait_child(g_server, 10.0);
-    }
-    g_server = -1;
+    stop_child(&g_server);
 }
 
 /* ---------------- the witness ---------------- */
@@ -271,16 +260,11 @@ static int wait_line(const char *name, const char *what, pid_t pid)
 
 static int worker_start_with(worker *w, int i, const char *lease, int takeover)
 {
-    const char *args[] = {"serve",
-                          "--nats",
-                          g_url,
-                          "--partitions",
-                          w->parts,
-                          "--model",
-                          MOTION,
-                          lease ? "--lease" : NULL,
-                          lease,
-                          takeover ? "--takeover" : NULL,
+    const char *args[] = {"serve",  "--nats",
+                          g_url,    "--partitions",
+                          w->parts, "--model",
+                          MOTION,   lease ? "--lease" : NULL,
+                          lease,    takeover ? "--takeover" : NULL,
                           NULL};
     mask_of(w);
     snprintf(w->out, sizeof w->out, "worker%d.txt", i);
@@ -381,7 +365,8 @@ static size_t decision_nodes(const char *text, char keys[][96], size_t *n_keys, 
         if (n < sizeof buf && !strncmp(line, "{\"type\":\"decision\"", 18)) {
             memcpy(buf, line, n);
             buf[n] = '\0';
-            if (field(buf, "node", id, sizeof id) && field(buf, "sender", sender, sizeof sender)) {
+            if (field(buf, "node", id, sizeof id) &&
+                field(buf, "sender", sender, sizeof sender)) {
                 snprintf(k, sizeof k, "%s|%s", id, sender);
                 for (i = 0; i < *n_keys && strcmp(keys[i], k); ++i) {
                 }
@@ -431,8 +416,8 @@ static char *sorted_lines(char *text)
 
 static pid_t gateway_start(unsigned *port)
 {
-    const char *args[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
-                          "--site", "s1", NULL};
+    const char *args[] = {"serve",     "--udp",  "127.0.0.1:0", "--nats", g_url,
+                          "--forward", "--site", "s1",          NULL};
     pid_t pid = spawn(args, "gateway.txt", "gateway_err.txt");
     *port = wait_port("gateway.txt", pid);
     return pid;
@@ -453,7 +438,8 @@ static long long replay_sent(void)
 
 static void test_partitioned(void)
 {
-    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+    worker ws[3] = {{"0-5", {0}, "", "", -1},
+                    {"6-10", {0}, "", "", -1},
                     {"11-15", {0}, "", "", -1}};
     char nodes_of[3][NODES + 4][96];
     size_t n_nodes[3] = {0, 0, 0}, i, j, total_decisions = 0;
@@ -477,8 +463,8 @@ static void test_partitioned(void)
     snprintf(to, sizeof to, "127.0.0.1:%u", port);
     snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--nodes",
-                              nodes_arg, NULL};
+        const char *args[] = {"replay", EXCERPT,   "--to",    to,  "--rate",
+                              "max",    "--nodes", nodes_arg, NULL};
         CHECK_EQ_INT(wait_child(spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt"),
                                 60.0),
                      0);
@@ -558,8 +544,8 @@ static void test_partitioned(void)
     {
         size_t c1 = 0, c2 = 0;
         char *k = decision_keys(joined, "motion", &c1), *single;
-        const char *args[] = {"serve", "--udp", "127.0.0.1:0", "--model", MOTION, "--count",
-                              count_arg, NULL};
+        const char *args[] = {"serve", "--udp",   "127.0.0.1:0", "--model",
+                              MOTION,  "--count", count_arg,     NULL};
         pid_t pid;
         unsigned sport;
         snprintf(count_arg, sizeof count_arg, "%lld", sent);
@@ -568,8 +554,8 @@ static void test_partitioned(void)
         CHECK(sport > 0);
         snprintf(to, sizeof to, "127.0.0.1:%u", sport);
         {
-            const char *rargs[] = {"replay", EXCERPT, "--to", to, "--rate", "max", "--nodes",
-                                   nodes_arg, NULL};
+            const char *rargs[] = {"replay", EXCERPT,   "--to",    to,  "--rate",
+                                   "max",    "--nodes", nodes_arg, NULL};
             CHECK_EQ_INT(wait_child(spawn_program(g_cli, rargs, -1, "replay.txt",
                                                   "replay_err.txt"),
                                     60.0),
@@ -600,7 +586,8 @@ static void test_partitioned(void)
 
 static void test_worker_killed(void)
 {
-    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+    worker ws[3] = {{"0-5", {0}, "", "", -1},
+                    {"6-10", {0}, "", "", -1},
                     {"11-15", {0}, "", "", -1}};
     char to[64], count_arg[32], nodes_arg[8];
     unsigned port = 0;
@@ -621,8 +608,8 @@ static void test_worker_killed(void)
     /* about 3 s: the excerpt's 670 frames a node at 10x its pace, twice */
     snprintf(count_arg, sizeof count_arg, "%d", NODES * 670 * 2);
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "10", "--nodes",
-                              nodes_arg, "--loop", "--count", count_arg, NULL};
+        const char *args[] = {"replay",  EXCERPT,   "--to",   to,        "--rate",  "10",
+                              "--nodes", nodes_arg, "--loop", "--count", count_arg, NULL};
         rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
     }
     nap_ms(1200);
@@ -731,7 +718,8 @@ static size_t lease_events(const char *name, const char *event, int per_part[PAR
 
 static void test_leases(void)
 {
-    worker ws[3] = {{"0-5", {0}, "", "", -1}, {"6-10", {0}, "", "", -1},
+    worker ws[3] = {{"0-5", {0}, "", "", -1},
+                    {"6-10", {0}, "", "", -1},
                     {"11-15", {0}, "", "", -1}};
     char to[64], count_arg[32], nodes_arg[8];
     unsigned port = 0;
@@ -751,15 +739,16 @@ static void test_leases(void)
         CHECK_MSG(claimed[i] == 1, "partition %zu claimed %d times", i, claimed[i]);
     /* a worker configured with partitions another holds: refused, counted, serving nothing */
     {
-        const char *args[] = {"serve", "--nats", g_url, "--partitions", "0-5", "--model", MOTION,
-                              "--lease", "1", NULL};
+        const char *args[] = {"serve", "--nats",  g_url,  "--partitions",
+                              "0-5",   "--model", MOTION, "--lease",
+                              "1",     NULL};
         pid_t extra = spawn(args, "extra.txt", "extra_err.txt");
         char *f;
         CHECK(wait_line("extra.txt", "\"owned\":[]}", extra));
         nap_ms(500);
         f = stop_final(extra, "extra.txt");
-        CHECK_MSG(f && strstr(f, "\"owned\":[],\"wanted_not_owned\":6,\"claimed\":0,"),
-                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK_MSG(f && strstr(f, "\"owned\":[],\"wanted_not_owned\":6,\"claimed\":0,"), "%s",
+                  f ? strstr(f, "\"nats\"") : "");
         CHECK(nats_counter(f, "refused") >= 6);
         free(f);
     }
@@ -769,8 +758,8 @@ static void test_leases(void)
     snprintf(nodes_arg, sizeof nodes_arg, "%d", NODES);
     snprintf(count_arg, sizeof count_arg, "%d", NODES * 670 * 3); /* about 4.5 s */
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "10", "--nodes",
-                              nodes_arg, "--loop", "--count", count_arg, NULL};
+        const char *args[] = {"replay",  EXCERPT,   "--to",   to,        "--rate",  "10",
+                              "--nodes", nodes_arg, "--loop", "--count", count_arg, NULL};
         rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
     }
     nap_ms(1200);
@@ -845,8 +834,8 @@ static void test_leases(void)
         ws[i].pid = -1;
         survivors += nats_counter(f, "received");
         CHECK_EQ_INT(nats_counter(f, "dropped"), 0);
-        CHECK_MSG(f && strstr(f, "\"wanted_not_owned\":0,") && strstr(f, "\"lost\":0,"),
-                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK_MSG(f && strstr(f, "\"wanted_not_owned\":0,") && strstr(f, "\"lost\":0,"), "%s",
+                  f ? strstr(f, "\"nats\"") : "");
         CHECK(nats_counter(f, "received") > (long long)witness_parts(&g_w, ws[i].mask) - 1);
         out = read_named(ws[i].out);
         decision_nodes(out, nodes, &n_nodes, NODES + 4);
@@ -892,7 +881,8 @@ static void test_leases(void)
                 static_share += witness_parts(&g_w, ws[i].mask);
         CHECK(survivors > (long long)static_share);
         moved_nodes = owned[victim];
-        printf("  leases of 1 s: killed worker %s (%zu nodes); its partitions moved after %.2f s; "
+        printf("  leases of 1 s: killed worker %s (%zu nodes); its partitions moved after %.2f "
+               "s; "
                "published %lld, survivors received %lld (%llu of their own partitions, %llu "
                "taken over), the victim's share before the kill %llu, lost in the hand-over "
                "about %lld\n",
@@ -951,8 +941,8 @@ static void test_server_restart(void)
     snprintf(to, sizeof to, "127.0.0.1:%u", port);
     snprintf(count_arg, sizeof count_arg, "%d", 4 * 670 * 3); /* about 4 s at 5x */
     {
-        const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "5", "--nodes", "4",
-                              "--loop", "--count", count_arg, NULL};
+        const char *args[] = {"replay",  EXCERPT, "--to",   to,        "--rate",  "5",
+                              "--nodes", "4",     "--loop", "--count", count_arg, NULL};
         rp = spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt");
     }
     nap_ms(1000);
@@ -973,8 +963,8 @@ static void test_server_restart(void)
         char *f = stop_final(ws[i].pid, ws[i].out);
         long long after = nats_counter(f, "decisions_published");
         ws[i].pid = -1;
-        CHECK_MSG(f && strstr(f, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"),
-                  "%s", f ? strstr(f, "\"nats\"") : "");
+        CHECK_MSG(f && strstr(f, "\"connected\":true,\"disconnects\":1,\"reconnects\":1"), "%s",
+                  f ? strstr(f, "\"nats\"") : "");
         CHECK_MSG(after > before[i], "worker %s: decisions %lld after the restart, %lld at it",
                   ws[i].parts, after, before[i]);
         received += nats_counter(f, "received");
@@ -1004,18 +994,18 @@ static void test_nats_errors(void)
         expect(a, 2, "--udp");
     }
     {
-        const char *a[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
-                           "--model", MOTION, NULL};
+        const char *a[] = {"serve",     "--udp",   "127.0.0.1:0", "--nats", g_url,
+                           "--forward", "--model", MOTION,        NULL};
         expect(a, 2, "no decisions");
     }
     {
-        const char *a[] = {"serve", "--nats", g_url, "--partitions", "3-1", "--model", MOTION,
-                           NULL};
+        const char *a[] = {"serve", "--nats",  g_url,  "--partitions",
+                           "3-1",   "--model", MOTION, NULL};
         expect(a, 2, "--partitions");
     }
     {
-        const char *a[] = {"serve", "--nats", g_url, "--partitions", "1,x", "--model", MOTION,
-                           NULL};
+        const char *a[] = {"serve", "--nats",  g_url,  "--partitions",
+                           "1,x",   "--model", MOTION, NULL};
         expect(a, 2, "--partitions");
     }
     {
@@ -1023,13 +1013,13 @@ static void test_nats_errors(void)
         expect(a, 2, "--nats");
     }
     {
-        const char *a[] = {"serve", "--udp", "127.0.0.1:0", "--nats", g_url, "--forward",
-                           "--site", "a.b", NULL};
+        const char *a[] = {"serve",     "--udp",  "127.0.0.1:0", "--nats", g_url,
+                           "--forward", "--site", "a.b",         NULL};
         expect(a, 2, "--site");
     }
     {
-        const char *a[] = {"serve", "--nats", "127.0.0.1:4222", "--partitions", "1", "--model",
-                           MOTION, NULL};
+        const char *a[] = {"serve", "--nats",  "127.0.0.1:4222", "--partitions",
+                           "1",     "--model", MOTION,           NULL};
         expect(a, 2, "nats://");
     }
     snprintf(url, sizeof url, "nats://127.0.0.1:%u", free_tcp_port());
