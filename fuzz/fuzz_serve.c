@@ -29,6 +29,7 @@
 #include "aether/blob.h"
 #include "aether/csi.h"
 #include "aether/packet.h"
+#include "cli_util.h"
 #include "fuzz_common.h"
 #include "serve_core.h"
 #include "textbuf.h"
@@ -83,26 +84,6 @@ static unsigned char *demo_blob(size_t *len)
     return b;
 }
 
-#ifdef AETHER_FUZZ_MODELS_DIR
-static unsigned char *read_model(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = (unsigned char *)malloc((size_t)n);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-            free(b);
-            b = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
-#endif
 
 static void sender(uint8_t sel, struct sockaddr_storage *a, socklen_t *al)
 {
@@ -205,12 +186,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(serve_model_open(&r->core, "demo.rvne", blob, len) == 0);
 #ifdef AETHER_FUZZ_MODELS_DIR
     if (b0 & 0x20) {
-        blob = read_model(AETHER_FUZZ_MODELS_DIR "/gesture.rvne", &len);
+        blob = cli_read_file(AETHER_FUZZ_MODELS_DIR "/gesture.rvne", &len);
         if (blob)
             FUZZ_ASSERT(serve_model_open(&r->core, "gesture.rvne", blob, len) == 0);
     }
     if (b0 & 0x40) {
-        blob = read_model(AETHER_FUZZ_MODELS_DIR "/motion.rvne", &len);
+        blob = cli_read_file(AETHER_FUZZ_MODELS_DIR "/motion.rvne", &len);
         if (blob)
             FUZZ_ASSERT(serve_model_open(&r->core, "motion.rvne", blob, len) == 0);
     }
