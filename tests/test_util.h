@@ -38,6 +38,17 @@ static inline unsigned char *test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* A shipped model of models/ by file name (a missing file is a failed CHECK). */
+static inline unsigned char *test_shipped_model(const char *name, size_t *len)
+{
+    char path[1024];
+    unsigned char *buf;
+    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
+    buf = test_read_file(path, len);
+    CHECK_MSG(buf != NULL, "%s missing", path);
+    return buf;
+}
+
 /* A golden blob of rvne/ by file name. */
 static inline unsigned char *test_golden_blob(const char *name, size_t *len)
 {

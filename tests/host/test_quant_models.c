@@ -10,6 +10,7 @@
 #include "aether/quant.h"
 #include "aether/train.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +18,10 @@
 
 #define ESPECTRE AETHER_DATA_DIR "/espectre"
 
-static unsigned char *read_model(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    unsigned char *buf = NULL;
-    long n;
-    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "%s missing", path);
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = (unsigned char *)malloc((size_t)n);
-        if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
-
 static void check_regenerates(const char *rvne, const char *q8)
 {
     size_t flen = 0, qlen = 0, need = 0, n = 0;
-    unsigned char *f = read_model(rvne, &flen), *q = read_model(q8, &qlen), *out;
+    unsigned char *f = test_shipped_model(rvne, &flen), *q = test_shipped_model(q8, &qlen), *out;
     aether_blob_view v;
     aether_qblob_view qv;
     if (!f || !q) {
@@ -74,7 +52,7 @@ static void test_regenerate(void)
 static void compare(const char *rvne, const char *q8, size_t want_windows)
 {
     size_t flen = 0, qlen = 0, mn = 0, fneed = 0, qneed = 0, r, k, C, nw_all = 0, differ = 0;
-    unsigned char *f = read_model(rvne, &flen), *q = read_model(q8, &qlen);
+    unsigned char *f = test_shipped_model(rvne, &flen), *q = test_shipped_model(q8, &qlen);
     aether_blob_view v;
     aether_qblob_view qv;
     aether_blob_model_meta *meta = (aether_blob_model_meta *)malloc(sizeof *meta);
@@ -149,8 +127,8 @@ static void compare(const char *rvne, const char *q8, size_t want_windows)
     printf("  %s: validation macro-F1 f32 %.4f, int8 %.4f; decisions differ on %zu of %zu "
            "windows (all recordings)\n",
            q8, mf.macro_f1, mq.macro_f1, differ, nw_all);
-    CHECK_MSG(fabs(mf.macro_f1 - mq.macro_f1) <= 0.01, "%s: f32 %.4f, int8 %.4f", q8,
-              mf.macro_f1, mq.macro_f1);
+    CHECK_MSG(fabs(mf.macro_f1 - mq.macro_f1) <= 0.01, "%s: f32 %.4f, int8 %.4f", q8, mf.macro_f1,
+              mq.macro_f1);
     aether_dataset_free(&ds);
 out:
     free(fws);

@@ -10,6 +10,7 @@
 #include "aether/train.h"
 #include "aether/dataset.h"
 #include "check.h"
+#include "test_util.h"
 #include "test_ws.h"
 
 #include <stdio.h>
@@ -18,29 +19,6 @@
 #include <sys/stat.h>
 
 #define ESPECTRE AETHER_DATA_DIR "/espectre"
-
-static unsigned char *read_blob(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    unsigned char *buf = NULL;
-    long n;
-    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "%s missing", path);
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = (unsigned char *)malloc((size_t)n);
-        if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
 
 static size_t meta_size(const aether_blob_metadata *md, const char *key)
 {
@@ -64,7 +42,7 @@ static double validation_f1(const char *name, size_t *n_windows)
     size_t len = 0, n_lab = 0, window, stride, r, k, C, conf[64];
     unsigned recipe = 0;
     int found = 0;
-    unsigned char *blob = read_blob(name, &len);
+    unsigned char *blob = test_shipped_model(name, &len);
     double f1 = 0.0;
     *n_windows = 0;
     if (!blob)
