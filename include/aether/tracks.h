@@ -20,8 +20,10 @@
  * of the frames it saw remains in the table's buffer.
  *
  * Memory: everything lives in one block fixed at init - the table, its
- * index (about 28 bytes per slot), and max_tracks + 1 session slots laid
- * out back to back (aether_tracks_size +
+ * index (about 28 bytes per slot), max_tracks + 1 session slots laid
+ * out back to back, and in session mode the scratch of
+ * aether_tracks_step_batch for min(max_tracks, 64) tracks (about 1.6 KB
+ * per track for the default model) (aether_tracks_size +
  * aether_tracks_init on caller memory, or _create/_destroy with malloc).
  * Nothing is allocated afterwards. The spare slot is what makes a step that
  * creates a track atomic: the new session is built and stepped in a free
