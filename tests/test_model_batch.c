@@ -175,11 +175,13 @@ static void test_equal_modes(void)
                     sp.capacity = 40; /* SLIDING: evicts after 40 frames */
                     CHECK(fixture_open(&f, &shapes[si],
                                        be ? AETHER_HEAD_SPARSE_GQA : AETHER_HEAD_DENSE, &sp, n));
-                    /* Different frame counts: session i starts i * 7 % 53
-                     * frames in (some already evicting), fed one by one in
-                     * both sets. */
+                    /* Different frame counts, and runs of equal ones (the
+                     * batch shares candidate lists between sessions in the
+                     * same state): sessions 0-3, 8-11, ... start 45 frames
+                     * in, the others i * 7 % 53 (some already evicting);
+                     * fed one by one in both sets. */
                     for (i = 0; i < n && ok; ++i) {
-                        size_t k, warm = i * 7 % 53;
+                        size_t k, warm = (i / 4) % 2 == 0 ? 45 : i * 7 % 53;
                         float x[64], lg[64];
                         for (k = 0; k < warm; ++k) {
                             fill(x, f.info.input_dim);

@@ -8,6 +8,7 @@
 #include "core/workspace.h"
 #include "dispatch/kernels.h"
 #include "head/head_step.h"
+#include "kvcache/kv_prefetch.h"
 
 #define SESSION_MAGIC 0x53455353u /* "SESS" */
 
@@ -484,15 +485,27 @@ aether_status aether_model_step_batch(const aether_model *model,
 
     for (l = 0; l < model->header.n_layers && na > 0; ++l) {
         size_t dead = 0;
+        const aether_kvcache *last = NULL;
         matmul(ops, H, na, in, aether_model_wq_(model, l), qw, Q);
         matmul(ops, H, na, in, aether_model_wk_(model, l), kvw, K);
         matmul(ops, H, na, in, aether_model_wv_(model, l), kvw, V);
         for (r = 0; r < na; ++r) {
             aether_model_session *s = sessions[act[r]];
+            /* The candidate lists depend only on the cache's state (length,
+             * ring cursor, policy), not on its rows: the layer below of the
+             * same session, or this layer of the session stepped before it
+             * when that one is in the same state, has resolved them already
+             * (the twin check decides; otherwise they are built). */
+            const aether_kvcache *twin = l > 0 ? s->caches[l - 1] : last;
             st = aether_head_step_rows_(&model->head, Q + r * qw, K + r * kvw, V + r * kvw,
-                                        s->caches[l], l > 0 ? s->caches[l - 1] : NULL,
-                                        A + r * qw, s->step_ws);
-            if (st != AETHER_OK) {
+                                        s->caches[l], twin, A + r * qw, s->step_ws);
+            if (st == AETHER_OK) {
+                last = s->caches[l];
+                /* The session two places on, in the same state, will read
+                 * the rows at these lists: start loading them. */
+                if (r + 2 < na)
+                    aether_kv_prefetch_as_(sessions[act[r + 2]]->caches[l], s->caches[l]);
+            } else {
                 /* As in run_layers: earlier layers took the frame. */
                 if (l > 0)
                     s->broken = 1;
