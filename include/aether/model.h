@@ -195,7 +195,13 @@ AETHER_API int aether_model_session_broken(const aether_model_session *s);
  * projections of all n frames (Wq, Wk, Wv, then Wo, and the classifier at
  * the end) run as one matrix product over the batch, so each weight is
  * loaded once for several sessions instead of once per session; the
- * attention step stays per session, against that session's caches.
+ * attention step stays per session, against that session's caches. Two
+ * more things are shared where the sessions' states allow it: a session
+ * whose first-layer cache is in the same state as the one stepped before
+ * it (same frame count and policy: the same slots and landmark entries)
+ * decodes from the candidate lists that one resolved, as the upper layers
+ * of a session always do; and those lists start the loads of the rows of
+ * the session two places further on.
  *
  * Results: bit for bit those of calling aether_model_session_step on the
  * sessions one after the other, in the kernel mode the sessions run (the
