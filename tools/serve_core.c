@@ -603,10 +603,15 @@ static void flush_pending(serve_core *s)
     size_t p, k;
     for (k = 0; k < s->n_models; ++k) {
         serve_model *m = &s->models[k];
-        if (m->n_pend && !m->window_mode)
-            (void)aether_tracks_step_batch(m->tracks, m->pend_ids, m->pend_ts, m->pend_frames,
-                                           m->n_pend, m->pend_logits, NULL, m->pend_status,
-                                           NULL);
+        if (m->n_pend && !m->window_mode) {
+            aether_status st = aether_tracks_step_batch(m->tracks, m->pend_ids, m->pend_ts,
+                                                        m->pend_frames, m->n_pend,
+                                                        m->pend_logits, NULL, m->pend_status,
+                                                        NULL);
+            size_t r;
+            for (r = 0; st != AETHER_OK && r < m->n_pend; ++r)
+                m->pend_status[r] = st; /* the call itself failed: nothing stepped */
+        }
     }
     for (p = 0; p < s->n_pend; ++p) {
         serve_node *n = &s->nodes[s->pend_slot[p]];

@@ -220,8 +220,8 @@ AETHER_API int aether_model_session_broken(const aether_model_session *s);
  * AETHER_OK and statuses[i] holds session i's result:
  *   NULL_ARG / NOT_INITIALIZED  sessions[i] is NULL / not a session;
  *   INVALID_ARG                 the session belongs to another model, or is
- *                               listed twice (its later entries fail, the
- *                               first one steps);
+ *                               listed twice (its first entry that passes
+ *                               these checks steps, its later ones fail);
  *   then the errors of aether_model_session_step: STATE (broken session),
  *   NONFINITE (NaN/Inf in its frame), CACHE_FULL (full non-evicting
  *   caches), and those of a layer's step (e.g. NONFINITE when a
