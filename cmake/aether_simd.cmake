@@ -1,4 +1,4 @@
-# The optimised kernels: the template sources src/simd/{tile,decode,probe,ops}.c
+# The optimised kernels: the template sources src/simd/{tile,decode,probe,ops,batch}.c
 # compiled once per ISA over that ISA's vector primitives (src/simd/isa_<isa>.h).
 #
 # aether_simd_add(target) adds to `target` one object library per ISA below,
@@ -19,7 +19,8 @@
 set(AETHER_SIMD_DIR ${CMAKE_CURRENT_LIST_DIR}/../src/simd)
 get_filename_component(AETHER_SIMD_DIR ${AETHER_SIMD_DIR} ABSOLUTE)
 set(AETHER_SIMD_TEMPLATES ${AETHER_SIMD_DIR}/tile.c ${AETHER_SIMD_DIR}/decode.c
-                          ${AETHER_SIMD_DIR}/probe.c ${AETHER_SIMD_DIR}/ops.c)
+                          ${AETHER_SIMD_DIR}/probe.c ${AETHER_SIMD_DIR}/ops.c
+                          ${AETHER_SIMD_DIR}/batch.c)
 set(AETHER_SIMD_ISAS "")
 
 # aether_simd_isa(name processor-regex [flags...])

@@ -1,7 +1,8 @@
 /* Hot paths never allocate: with the caller's workspace (sized by the
  * workspace queries after aether_set_num_threads), the sparse forward and
  * the dense attention make no heap call on any kernel path and any thread
- * count; a model session step makes none either. A NULL workspace costs
+ * count; a model session step makes none either, nor does a batched step
+ * of sessions or of a tracks table. A NULL workspace costs
  * exactly one allocation, at the public entry. Results are bit-identical
  * whatever the thread count and whether the workspace was the caller's.
  *
@@ -15,6 +16,7 @@
 #include "aether/attention.h"
 #include "aether/dispatch.h"
 #include "aether/model.h"
+#include "aether/tracks.h"
 #include "check.h"
 #include "test_util.h"
 #include "test_ws.h"
@@ -260,4 +262,74 @@ static void test_session_steps(void)
     free(blob);
 }
 
-TEST_MAIN(test_forward_dense, test_session_steps)
+/* The batched step of 8 sessions and a tracks table's batch entry: no
+ * heap call after init, in every mode. */
+static void test_batch_steps(void)
+{
+    size_t len = 0, i, f, k, ws_len = 0;
+    unsigned char *blob = test_demo_blob(&len);
+    aether_blob_view bv;
+    aether_model *m = NULL;
+    aether_model_info info;
+    float frames[8 * 64], logits[8 * 64], pooled[8 * 64];
+    aether_status st[8];
+    CHECK(blob != NULL);
+    if (!blob)
+        return;
+    CHECK_STATUS(aether_blob_parse(blob, len, &bv), AETHER_OK);
+    CHECK_STATUS(aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
+    CHECK_STATUS(aether_model_get_info(m, &info), AETHER_OK);
+    CHECK(info.input_dim <= 64 && info.n_classes <= 64);
+    CHECK_STATUS(aether_model_step_batch_workspace_size(m, 8, &ws_len), AETHER_OK);
+    for (i = 0; i < sizeof k_modes / sizeof k_modes[0] && m && info.input_dim <= 64; ++i) {
+        aether_session_params sp = aether_model_session_params_default();
+        aether_tracks_params tp = aether_tracks_params_default();
+        aether_model_session *s[8] = {NULL};
+        aether_tracks *t = NULL;
+        uint64_t ids[8];
+        double ts[8];
+        void *ws = malloc(ws_len);
+        long n;
+        int ok = ws != NULL;
+        if (aether_set_kernel_mode(k_modes[i]) != AETHER_OK) {
+            free(ws);
+            continue;
+        }
+        sp.capacity = 32; /* SLIDING: evicts during the run */
+        tp.session = sp;
+        tp.max_tracks = 6; /* 8 ids: creations and LRU evictions too */
+        for (k = 0; k < 8; ++k)
+            ok &= aether_model_session_create(m, &sp, &s[k]) == AETHER_OK;
+        ok &= aether_tracks_create(m, &tp, &t) == AETHER_OK;
+        CHECK(ok);
+        if (!ok)
+            break;
+        start();
+        for (f = 0; f < 100; ++f) {
+            for (k = 0; k < 8 * info.input_dim; ++k)
+                frames[k] = frand();
+            for (k = 0; k < 8; ++k) {
+                ids[k] = (f * 3 + k * 5) % 8;
+                ts[k] = 0.01 * (double)f;
+            }
+            CHECK_STATUS(aether_model_step_batch(m, s, 8, frames, logits, pooled, st, ws,
+                                                 ws_len),
+                         AETHER_OK);
+            CHECK(st[0] == AETHER_OK && st[7] == AETHER_OK);
+            CHECK_STATUS(aether_tracks_step_batch(t, ids, ts, frames, 8, logits, pooled, st,
+                                                  NULL),
+                         AETHER_OK);
+        }
+        n = stop();
+        CHECK_MSG(n == 0, "%s batch: %ld heap calls in 100 batches", aether_kernel_name(), n);
+        for (k = 0; k < 8; ++k)
+            aether_model_session_destroy(s[k]);
+        aether_tracks_destroy(t);
+        free(ws);
+    }
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    aether_model_destroy(m);
+    free(blob);
+}
+
+TEST_MAIN(test_forward_dense, test_session_steps, test_batch_steps)

@@ -7,7 +7,8 @@
  * repeated runs; the reference gets fewer repeats when slow), streaming
  * decode steps through the cache API (append + decode_step) over cache
  * length T with their flatness, the temporal model's session step (fast
- * and reference, tracks per core from the steady evicting state), the two
+ * and reference, tracks per core from the steady evicting state; then 256
+ * sessions stepped one by one against aether_model_step_batch, bench_batch.h), the two
  * curves of the README picture ("curve forward": sparse vs dense forward
  * over a window of N frames; "curve stream": per new frame, the streaming
  * step vs a full recompute over history T, each measured for its curve),
@@ -41,6 +42,7 @@
 #include "aether/dispatch.h"
 #include "aether/kvcache.h"
 #include "aether/model.h"
+#include "bench_batch.h"
 #include "bench_bounds.h"
 #include "bench_serve.h"
 #include "cli_util.h"
@@ -1051,6 +1053,8 @@ int cmd_bench(int argc, char **argv)
                     "\"steady_step_s\":%.9g,\"steady_reference_s\":%.9g,"
                     "\"tracks_per_core\":%.0f}",
                     jsep(&first), tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
+        /* Many sessions at one tick: one by one against the batched step. */
+        bench_batch_run(now_s, quick, fc, fj, &first);
     }
 
     /* The picture's curves, on the temporal attention shape (q4 kv1 x32, W32

@@ -680,10 +680,24 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
         return 0;
     s->mono_now = now_s();
     s->core.wall_now = wall_s();
-    for (i = 0; i < (size_t)k; ++i)
-        handle(s, s->bufs + i * BUF_BYTES, msgs[i].msg_len,
-               (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &from[i],
-               msgs[i].msg_hdr.msg_namelen);
+    if (is_gateway(s)) {
+        for (i = 0; i < (size_t)k; ++i)
+            handle(s, s->bufs + i * BUF_BYTES, msgs[i].msg_len,
+                   (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &from[i],
+                   msgs[i].msg_hdr.msg_namelen);
+    } else {
+        /* The read batch at once: the session models step its frames
+         * through the tracks table's batch entry. */
+        serve_datagram dg[BATCH];
+        for (i = 0; i < (size_t)k; ++i) {
+            dg[i].bytes = s->bufs + i * BUF_BYTES;
+            dg[i].len = msgs[i].msg_len;
+            dg[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+            dg[i].from = &from[i];
+            dg[i].from_len = msgs[i].msg_hdr.msg_namelen;
+        }
+        serve_handle_datagrams(&s->core, dg, (size_t)k, s->mono_now);
+    }
     got = (size_t)k;
 #else
     while (got < BATCH && got < room) {

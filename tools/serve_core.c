@@ -57,6 +57,8 @@ static void free_model(serve_model *m)
     aether_model_destroy(m->model);
     free(m->blob_bytes);
     free(m->logits);
+    free(m->pend_frames);
+    free(m->pend_logits);
     memset(m, 0, sizeof *m);
 }
 
@@ -120,7 +122,9 @@ static int make_sessions(const serve_config *cfg, serve_model *m)
     aether_tracks_params tp = aether_tracks_params_default();
     aether_status st;
     m->logits = (float *)malloc(m->info.n_classes * sizeof(float));
-    if (!m->logits) {
+    m->pend_frames = (float *)malloc(SERVE_BATCH_MAX * m->info.input_dim * sizeof(float));
+    m->pend_logits = (float *)malloc(SERVE_BATCH_MAX * m->info.n_classes * sizeof(float));
+    if (!m->logits || !m->pend_frames || !m->pend_logits) {
         fprintf(stderr, "aether serve: out of memory\n");
         return CLI_EXIT_FAILED;
     }
@@ -375,6 +379,24 @@ static void make_key(serve_node *n)
             *c = '_';
 }
 
+/* The slot of (node id, sender) if the table has it, else SERVE_NIL;
+ * changes nothing. */
+static uint32_t lookup_node(const serve_core *s, uint32_t id, const struct sockaddr_storage *a,
+                            socklen_t al)
+{
+    size_t h = node_hash(s, id, a, al);
+    for (;;) {
+        uint32_t v = s->index[h];
+        const serve_node *n;
+        if (v == 0)
+            return SERVE_NIL;
+        n = &s->nodes[v - 1];
+        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al))
+            return v - 1;
+        h = (h + 1) & s->index_mask;
+    }
+}
+
 /* The slot of (node id, sender), created (replacing the least recently seen
  * node when the table is full) if new; either way now the most recently
  * seen. */
@@ -570,6 +592,134 @@ void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, in
         s->dropped[drop - 1]++;
     else
         s->used++;
+}
+
+/* ---------------- datagrams in batches ---------------- */
+
+/* The waiting datagrams' tracks steps and what follows them, in arrival
+ * order: step_model's bookkeeping, decisions and accounting. */
+static void flush_pending(serve_core *s)
+{
+    size_t p, k;
+    for (k = 0; k < s->n_models; ++k) {
+        serve_model *m = &s->models[k];
+        if (m->n_pend && !m->window_mode) {
+            aether_status st = aether_tracks_step_batch(m->tracks, m->pend_ids, m->pend_ts,
+                                                        m->pend_frames, m->n_pend,
+                                                        m->pend_logits, NULL, m->pend_status,
+                                                        NULL);
+            size_t r;
+            for (r = 0; st != AETHER_OK && r < m->n_pend; ++r)
+                m->pend_status[r] = st; /* the call itself failed: nothing stepped */
+        }
+    }
+    for (p = 0; p < s->n_pend; ++p) {
+        serve_node *n = &s->nodes[s->pend_slot[p]];
+        int drop = 0;
+        for (k = 0; k < s->n_models; ++k) {
+            serve_model *m = &s->models[k];
+            int row = s->pend_row[p][k], due = 0, d = 0;
+            aether_status st;
+            if (row < 0) {
+                if (!drop)
+                    drop = SERVE_DROP_FEATURES + 1;
+                continue;
+            }
+            if (m->window_mode) {
+                due = (n->stepped[k] + 1) % m->every == 0;
+                st = aether_tracks_step(m->tracks, n->track_id, m->pend_ts[row],
+                                        m->pend_frames + (size_t)row * m->info.input_dim,
+                                        due ? m->logits : NULL, NULL, NULL);
+                if (st == AETHER_OK)
+                    n->stepped[k]++;
+            } else {
+                st = m->pend_status[row];
+                if (st == AETHER_OK) {
+                    memcpy(m->logits, m->pend_logits + (size_t)row * m->info.n_classes,
+                           m->info.n_classes * sizeof(float));
+                    n->stepped[k]++;
+                    due = n->stepped[k] % m->every == 0;
+                }
+            }
+            if (st != AETHER_OK) {
+                if (st != AETHER_ERR_NONFINITE) {
+                    (void)aether_tracks_forget(m->tracks, n->track_id);
+                    n->stepped[k] = 0;
+                }
+                d = SERVE_DROP_MODEL + 1;
+            } else if (due) {
+                report_decision(s, k, n);
+            }
+            if (d && !drop)
+                drop = d;
+        }
+        n->pending = 0;
+        if (drop)
+            s->dropped[drop - 1]++;
+        else
+            s->used++;
+    }
+    for (k = 0; k < s->n_models; ++k)
+        s->models[k].n_pend = 0;
+    s->n_pend = 0;
+}
+
+/* One datagram up to its tracks steps: what serve_handle_datagram does
+ * before step_model's tracks call, the features kept for the flush. */
+static void gather_datagram(serve_core *s, const serve_datagram *dg, double now)
+{
+    aether_csi_frame f;
+    size_t slot, k, p;
+    uint32_t known;
+    serve_node *n;
+    int kind;
+    s->received++;
+    kind = classify_datagram(dg->bytes, dg->len, dg->truncated, &f);
+    if (kind < 0) {
+        s->ignored[-1 - kind]++;
+        return;
+    }
+    if (kind < SERVE_MAL_COUNT) {
+        s->malformed[kind]++;
+        return;
+    }
+    /* A new node may evict another, and a node's second frame depends on
+     * how its first went: step what waits first. */
+    known = lookup_node(s, f.node_id, dg->from, dg->from_len);
+    if (known == SERVE_NIL || s->nodes[known].pending || s->n_pend == SERVE_BATCH_MAX)
+        flush_pending(s);
+    f.timestamp = now;
+    slot = find_node(s, f.node_id, dg->from, dg->from_len, now);
+    n = &s->nodes[slot];
+    track_sequence(s, n, f.sequence);
+    n->last_seen = now;
+    p = s->n_pend++;
+    s->pend_slot[p] = (uint32_t)slot;
+    n->pending = 1;
+    for (k = 0; k < s->n_models; ++k) {
+        serve_model *m = &s->models[k];
+        float *x = m->pend_frames + m->n_pend * m->info.input_dim;
+        uint32_t real_id = f.node_id;
+        aether_status st;
+        f.node_id = (uint32_t)slot; /* the extractor's key: the node table slot */
+        st = aether_features_compute(m->fx, &f, x, m->info.input_dim);
+        f.node_id = real_id;
+        if (st != AETHER_OK) {
+            s->pend_row[p][k] = -1;
+            continue;
+        }
+        m->pend_ids[m->n_pend] = n->track_id;
+        m->pend_ts[m->n_pend] = now;
+        s->pend_row[p][k] = (int)m->n_pend++;
+    }
+}
+
+void serve_handle_datagrams(serve_core *s, const serve_datagram *d, size_t n, double now)
+{
+    size_t i;
+    for (i = 0; i < n; ++i)
+        gather_datagram(s, &d[i], now);
+    flush_pending(s);
 }
 
 int serve_accounting_ok(const serve_core *s)

@@ -58,6 +58,8 @@ enum {
 };
 enum { SERVE_DROP_FEATURES = 0, SERVE_DROP_MODEL, SERVE_DROP_COUNT };
 #define SERVE_SIBLINGS 6 /* magics 0xC5110002..07 */
+/* Datagrams serve_handle_datagrams steps through one batched tracks call. */
+#define SERVE_BATCH_MAX 64u
 #define SERVE_NIL 0xFFFFFFFFu
 
 typedef struct serve_config {
@@ -86,6 +88,13 @@ typedef struct serve_model {
     size_t n_labels;
     char labels_buf[4096];
     uint64_t decisions;
+    /* serve_handle_datagrams: the features of the datagrams waiting for
+     * their tracks step (rows in arrival order) and that step's results. */
+    float *pend_frames, *pend_logits;
+    uint64_t pend_ids[SERVE_BATCH_MAX];
+    double pend_ts[SERVE_BATCH_MAX];
+    aether_status pend_status[SERVE_BATCH_MAX];
+    size_t n_pend;
 } serve_model;
 
 typedef struct serve_node {
@@ -101,6 +110,7 @@ typedef struct serve_node {
     uint32_t last_seq;
     int have_seq;
     uint64_t stepped[SERVE_MAX_MODELS];
+    int pending; /* a datagram of this node waits in serve_handle_datagrams */
 } serve_node;
 
 typedef struct serve_decision {
@@ -145,6 +155,12 @@ typedef struct serve_core {
     uint64_t received, used, ignored[SERVE_SIBLINGS], malformed[SERVE_MAL_COUNT],
         dropped[SERVE_DROP_COUNT];
     uint64_t seq_gaps, seq_backwards, nodes_created, nodes_evicted, nodes_idle;
+    /* serve_handle_datagrams: the datagrams waiting for their tracks step,
+     * their node slots and, per model, their feature row (-1: the features
+     * failed). */
+    size_t n_pend;
+    uint32_t pend_slot[SERVE_BATCH_MAX];
+    int pend_row[SERVE_BATCH_MAX][SERVE_MAX_MODELS];
     double t_start;  /* monotonic seconds at init */
     double wall_now; /* Unix time of the batch being handled: decisions' timestamp */
 } serve_core;
@@ -167,6 +183,25 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
  * the receive buffer was too small (the datagram is longer than any frame). */
 void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
                            const struct sockaddr_storage *from, socklen_t from_len, double now);
+
+/* One received datagram (serve_handle_datagrams). */
+typedef struct serve_datagram {
+    const unsigned char *bytes;
+    size_t len;
+    int truncated;
+    const struct sockaddr_storage *from;
+    socklen_t from_len;
+} serve_datagram;
+
+/* n datagrams received together, at monotonic time now: the same
+ * decisions, node events (in the same order), counters and state as n
+ * calls of serve_handle_datagram. The streaming-session models step the
+ * datagrams' frames through aether_tracks_step_batch, up to
+ * SERVE_BATCH_MAX at a time: the frames of known nodes are gathered until
+ * a datagram comes from a new node (whose creation may evict another) or
+ * from a node already waiting, which first steps those gathered. Window
+ * models step each frame in turn. */
+void serve_handle_datagrams(serve_core *s, const serve_datagram *d, size_t n, double now);
 
 /* Forget the nodes unseen for more than cfg.idle seconds. */
 void serve_expire_idle(serve_core *s, double now);

@@ -188,6 +188,71 @@ AETHER_API int aether_model_session_evicted(const aether_model_session *s);
  * until aether_model_session_reset. 0 otherwise (also for NULL). */
 AETHER_API int aether_model_session_broken(const aether_model_session *s);
 
+/* ---------- batched step ----------
+ *
+ * aether_model_step_batch feeds one frame to each of n sessions of one
+ * model at once: what a live service does at every tick. Per layer, the
+ * projections of all n frames (Wq, Wk, Wv, then Wo, and the classifier at
+ * the end) run as one matrix product over the batch, so each weight is
+ * loaded once for several sessions instead of once per session; the
+ * attention step stays per session, against that session's caches. Two
+ * more things are shared where the sessions' states allow it: a session
+ * whose first-layer cache is in the same state as the one stepped before
+ * it (same frame count and policy: the same slots and landmark entries)
+ * decodes from the candidate lists that one resolved, as the upper layers
+ * of a session always do; and those lists start the loads of the rows of
+ * the session two places further on.
+ *
+ * Results: bit for bit those of calling aether_model_session_step on the
+ * sessions one after the other, in the kernel mode the sessions run (the
+ * reference and every optimised path): each output element comes from the
+ * same operations in the same order as the one-session product of that
+ * path, only the loop around them differs. The sessions' state afterwards
+ * (caches, frame counts, eviction) is the same too.
+ *
+ * Errors of the call itself, checked before anything is read or written
+ * (nothing changes, statuses included): NOT_INITIALIZED / NULL_ARG (model);
+ * then, for n > 0 (n == 0 returns AETHER_OK at once): NULL_ARG (sessions,
+ * frames, logits or statuses NULL); OVERFLOW; the workspace (NULL_ARG,
+ * BUFFER_TOO_SMALL when ws_len is below
+ * aether_model_step_batch_workspace_size(model, n), i.e. n is larger than
+ * the batch the workspace was sized for). Otherwise the call returns
+ * AETHER_OK and statuses[i] holds session i's result:
+ *   NULL_ARG / NOT_INITIALIZED  sessions[i] is NULL / not a session;
+ *   INVALID_ARG                 the session belongs to another model, or is
+ *                               listed twice (its first entry that passes
+ *                               these checks steps, its later ones fail);
+ *   then the errors of aether_model_session_step: STATE (broken session),
+ *   NONFINITE (NaN/Inf in its frame), CACHE_FULL (full non-evicting
+ *   caches), and those of a layer's step (e.g. NONFINITE when a
+ *   projection overflowed; past the first layer the session is then
+ *   broken, exactly as in the one-session step).
+ * A session that fails is not stepped: its caches, frame count, logits and
+ * pooled rows stay as they were; the others step normally.
+ *
+ * Layout: frames is n rows of input_dim floats (row i for sessions[i]),
+ * logits n rows of n_classes floats, pooled (optional) n rows of input_dim
+ * floats.
+ *
+ * Memory: ws is caller scratch of at least
+ * aether_model_step_batch_workspace_size(model, n_max) bytes for any
+ * n <= n_max (any alignment; the result never depends on it). The call
+ * makes no heap call. Its size is linear in n_max: about
+ * 4 * (2 * input_dim + 2 * q_width + 2 * kv_width + n_classes) + 8 bytes
+ * per session, plus alignment.
+ *
+ * Threads: the call uses the sessions as a one-session step does (each
+ * session by one thread at a time); distinct calls on disjoint sessions
+ * of a shared model may run concurrently with their own workspaces.
+ */
+AETHER_API aether_status aether_model_step_batch_workspace_size(const aether_model *model,
+                                                                size_t n_max, size_t *bytes);
+AETHER_API aether_status aether_model_step_batch(const aether_model *model,
+                                                 aether_model_session *const *sessions,
+                                                 size_t n, const float *frames, float *logits,
+                                                 float *pooled, aether_status *statuses,
+                                                 void *ws, size_t ws_len);
+
 #ifdef __cplusplus
 }
 #endif

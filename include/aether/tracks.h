@@ -20,8 +20,10 @@
  * of the frames it saw remains in the table's buffer.
  *
  * Memory: everything lives in one block fixed at init - the table, its
- * index (about 28 bytes per slot), and max_tracks + 1 session slots laid
- * out back to back (aether_tracks_size +
+ * index (about 28 bytes per slot), max_tracks + 1 session slots laid
+ * out back to back, and in session mode the scratch of
+ * aether_tracks_step_batch for min(max_tracks, 64) tracks (about 1.6 KB
+ * per track for the default model) (aether_tracks_size +
  * aether_tracks_init on caller memory, or _create/_destroy with malloc).
  * Nothing is allocated afterwards. The spare slot is what makes a step that
  * creates a track atomic: the new session is built and stepped in a free
@@ -155,6 +157,34 @@ AETHER_API size_t aether_tracks_bytes(const aether_tracks *t);
 AETHER_API aether_status aether_tracks_step(aether_tracks *t, uint64_t id, double timestamp,
                                             const float *frame, float *logits, float *pooled,
                                             int *created_out);
+
+/*
+ * Feed n frames at once: entry j is track ids[j]'s frame frames[j] (rows of
+ * input_dim floats) observed at timestamps[j], with the same semantics,
+ * outputs and per-entry status as n calls of aether_tracks_step in entry
+ * order: creation, eviction by age and by count, the newest timestamp,
+ * the statistics, a track listed more than once (stepped once per entry,
+ * in order), every logits row logits[j] (n_classes floats), pooled row
+ * (optional, input_dim floats), created[j] (optional) and statuses[j]
+ * (n entries, required) end up as those calls would leave them; an entry
+ * that fails writes nothing of its own and does not stop the others.
+ * In session mode, runs of entries that step distinct existing tracks go
+ * through aether_model_step_batch (up to 64 tracks per batched call, the
+ * projections shared; the bits are the one-session step's); an entry that
+ * creates a track, or names a track again within a run, is stepped on its
+ * own between runs. Window tracks (window mode) are stepped one by one
+ * inside this call (logits may then be NULL: push only, as in
+ * aether_tracks_step). The scratch lives in the table (sized at init);
+ * nothing is allocated.
+ * Errors of the call itself, with nothing changed: NOT_INITIALIZED /
+ * NULL_ARG (t); for n > 0, NULL_ARG (ids, timestamps, frames or statuses
+ * NULL, or logits NULL in session mode). Otherwise AETHER_OK, and the
+ * entries' results are in statuses.
+ */
+AETHER_API aether_status aether_tracks_step_batch(aether_tracks *t, const uint64_t *ids,
+                                                  const double *timestamps, const float *frames,
+                                                  size_t n, float *logits, float *pooled,
+                                                  aether_status *statuses, int *created);
 
 /* Evict every track older than max_age at `now` (the newest timestamp seen
  * advances to now if later). *evicted (optional) receives the count. With

@@ -418,6 +418,9 @@ _PROTOS = {
     "aether_model_session_reset": (S, [vp]),
     "aether_model_session_frames": (c_size_t, [vp]),
     "aether_model_session_evicted": (c_int, [vp]),
+    "aether_model_step_batch_workspace_size": (S, [vp, c_size_t, size_p]),
+    "aether_model_step_batch": (S, [vp, POINTER(vp), c_size_t, float_p, float_p, float_p,
+                                    POINTER(c_int), vp, c_size_t]),
     # packet
     "aether_packet_argmax": (S, [float_p, c_size_t, size_p, float_p, float_p]),
     "aether_decision_probabilities": (S, [float_p, c_size_t, c_float, float_p]),

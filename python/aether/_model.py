@@ -451,6 +451,47 @@ class Session(object):
                       "frame %d" % t)
         return out
 
+    @staticmethod
+    def step_batch(sessions, frames, return_pooled=False):
+        """One frame for each of several sessions of the same Model at once
+        (aether_model_step_batch): frames [n, input_dim], row i for
+        sessions[i]. Returns (logits [n, n_classes], errors) - or (logits,
+        pooled, errors) with return_pooled - where errors[i] is None or the
+        AetherError of session i (a NaN frame, a full cache, a session of
+        another model or listed twice), whose row is then NaN and whose
+        state is unchanged; the other sessions step. Bit for bit the
+        logits of step() on each session in turn."""
+        sessions = list(sessions)
+        if not sessions:
+            raise ValueError("step_batch needs at least one session")
+        for s in sessions:
+            if not isinstance(s, Session):
+                raise TypeError("sessions must be aether.Session objects")
+        model = sessions[0].model
+        n = len(sessions)
+        x = f32(frames, "frames", shape=(n, model.input_dim))
+        logits = np.full((n, model.n_classes), np.nan, np.float32)
+        pooled = np.full((n, model.input_dim), np.nan, np.float32) if return_pooled else None
+        status = (ctypes.c_int * n)()
+        ptrs = (ctypes.c_void_p * n)()
+        mptr = model._h.get("Model")
+        ws = Workspace(fn.model_step_batch_workspace_size, mptr, n)
+        # Each distinct session locked once, in a fixed order.
+        held = sorted({id(s): s for s in sessions}.values(), key=id)
+        for s in held:
+            s._h.lock.acquire()
+        try:
+            for i, s in enumerate(sessions):
+                ptrs[i] = s._h.get("Session")
+            check(fn.model_step_batch(mptr, ptrs, n, fptr(x), fptr(logits), fptr(pooled),
+                                      status, *ws.args))
+        finally:
+            for s in reversed(held):
+                s._h.lock.release()
+        errors = [None if status[i] == 0 else error_for(status[i], "session %d" % i)
+                  for i in range(n)]
+        return (logits, pooled, errors) if return_pooled else (logits, errors)
+
     def reset(self):
         with self._h.lock:
             check(fn.model_session_reset(self._h.get("Session")))

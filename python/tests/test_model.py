@@ -145,6 +145,37 @@ def test_session_eviction_flag():
         s2.step(rng_f32(16, seed=3))
 
 
+def test_session_step_batch_equals_one_by_one():
+    m = aether.Model(aether.Blob.demo())
+    one = [m.stream(capacity=12) for _ in range(5)]
+    bat = [m.stream(capacity=12) for _ in range(5)]
+    for i in range(5):  # different frame counts, some evicting
+        w = rng_f32(3 * i + 1, 16, seed=10 + i)
+        one[i].run(w)
+        bat[i].run(w)
+    for t in range(20):
+        x = rng_f32(5, 16, seed=100 + t)
+        logits, pooled, errors = aether.Session.step_batch(bat, x, return_pooled=True)
+        assert errors == [None] * 5
+        for i in range(5):
+            lo, po = one[i].step(x[i], return_pooled=True)
+            assert bits_equal(lo, logits[i]) and bits_equal(po, pooled[i])
+    assert [s.frames for s in bat] == [s.frames for s in one]
+    # a NaN frame, a session of another model: their errors, the others step
+    other = aether.Model(aether.Blob.demo()).stream()
+    x = rng_f32(3, 16, seed=7)
+    x[1, 4] = np.nan
+    logits, errors = aether.Session.step_batch([bat[0], bat[1], other], x)
+    assert errors[0] is None
+    assert isinstance(errors[1], aether.NonFiniteError)
+    assert errors[2].name == "AETHER_ERR_INVALID_ARG"
+    assert np.isnan(logits[1]).all() and np.isnan(logits[2]).all()
+    assert bits_equal(one[0].step(x[0]), logits[0])
+    assert bat[1].frames == one[1].frames and other.frames == 0
+    with pytest.raises(ValueError):
+        aether.Session.step_batch(bat, rng_f32(4, 16))
+
+
 def test_nan_frames_rejected_session_unchanged():
     m = aether.Model(aether.Blob.demo())
     s = m.stream()

@@ -58,6 +58,67 @@ void aether_model_matvec_(const float *x, size_t rows, const float *w, size_t co
     }
 }
 
+void aether_model_matmul_(const float *x, size_t n, size_t rows, const float *w, size_t cols,
+                          float *y)
+{
+    /* Every y[b][j] is the sum of aether_model_matvec_: from 0, i
+     * ascending, one rounding per product and per add. Only the grouping
+     * of the independent sums differs (four columns of two rows at a
+     * time), which does not change any of them. */
+    size_t b, i, j = 0;
+    for (; j + 4 <= cols; j += 4) {
+        for (b = 0; b + 2 <= n; b += 2) {
+            const float *x0 = x + b * rows, *x1 = x0 + rows, *wc = w + j;
+            float *y0 = y + b * cols + j, *y1 = y0 + cols;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+            float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+            for (i = 0; i < rows; ++i, wc += cols) {
+                const float xi = x0[i], xk = x1[i];
+                s0 = s0 + xi * wc[0];
+                s1 = s1 + xi * wc[1];
+                s2 = s2 + xi * wc[2];
+                s3 = s3 + xi * wc[3];
+                t0 = t0 + xk * wc[0];
+                t1 = t1 + xk * wc[1];
+                t2 = t2 + xk * wc[2];
+                t3 = t3 + xk * wc[3];
+            }
+            y0[0] = s0;
+            y0[1] = s1;
+            y0[2] = s2;
+            y0[3] = s3;
+            y1[0] = t0;
+            y1[1] = t1;
+            y1[2] = t2;
+            y1[3] = t3;
+        }
+        for (; b < n; ++b) {
+            const float *x0 = x + b * rows, *wc = w + j;
+            float *y0 = y + b * cols + j;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+            for (i = 0; i < rows; ++i, wc += cols) {
+                const float xi = x0[i];
+                s0 = s0 + xi * wc[0];
+                s1 = s1 + xi * wc[1];
+                s2 = s2 + xi * wc[2];
+                s3 = s3 + xi * wc[3];
+            }
+            y0[0] = s0;
+            y0[1] = s1;
+            y0[2] = s2;
+            y0[3] = s3;
+        }
+    }
+    for (; j < cols; ++j)
+        for (b = 0; b < n; ++b) {
+            const float *x0 = x + b * rows, *wc = w + j;
+            float s = 0.0f;
+            for (i = 0; i < rows; ++i, wc += cols)
+                s = s + x0[i] * wc[0];
+            y[b * cols + j] = s;
+        }
+}
+
 void aether_model_prepare_frame_(const aether_model *m, const float *x, float *h)
 {
     size_t i, n = m->header.input_dim;

@@ -24,6 +24,12 @@ aether_status aether_model_check_(const aether_model *m);
  * x[i]*W[i][j] from 0 with i ascending (docs/MODEL.md section 2.2). */
 void aether_model_matvec_(const float *x, size_t rows, const float *w, size_t cols, float *y);
 
+/* y[b*cols..] = x[b*rows..] . W for b in [0, n): every element the same
+ * sum, in the same order, as aether_model_matvec_ of its row (the bits of
+ * n separate calls); each weight read serves two rows. */
+void aether_model_matmul_(const float *x, size_t n, size_t rows, const float *w, size_t cols,
+                          float *y);
+
 /* Frame preparation: copy (or normalise, flag bit 1) one frame into h. */
 void aether_model_prepare_frame_(const aether_model *m, const float *x, float *h);
 

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/workspace.h"
 #include "dispatch/kernels.h"
 #include "head/head_step.h"
+#include "kvcache/kv_prefetch.h"
 
 #define SESSION_MAGIC 0x53455353u /* "SESS" */
 
@@ -25,6 +27,7 @@ struct aether_model_session {
      * window forward bit for bit). The caches hold their own choice. */
     aether_kernel_sel kern;
     void *owned_;
+    int batched; /* 1 while aether_model_step_batch holds it (duplicates) */
 };
 
 aether_session_params aether_model_session_params_default(void)
@@ -321,4 +324,215 @@ int aether_model_session_evicted(const aether_model_session *s)
 int aether_model_session_broken(const aether_model_session *s)
 {
     return check(s) == AETHER_OK && s->broken;
+}
+
+/* ---------- batched step ---------- */
+
+/* Workspace of a batch of n: the rows of every per-frame vector (h, tmp,
+ * q, a, k, v, logits) for n sessions, and the index of each row's session. */
+typedef struct batch_plan {
+    size_t h, tmp, q, a, k, v, lg, act, total;
+} batch_plan;
+
+static int plan_add(size_t *off, size_t count, size_t elem, size_t *at)
+{
+    size_t bytes, o = (*off + AETHER_ALIGN - 1) / AETHER_ALIGN * AETHER_ALIGN;
+    if (o < *off || (elem && count > ((size_t)-1) / elem))
+        return 0;
+    bytes = count * elem;
+    if (o + bytes < o)
+        return 0;
+    *at = o;
+    *off = o + bytes;
+    return 1;
+}
+
+static aether_status batch_layout(const aether_model *m, size_t n, batch_plan *bp)
+{
+    size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
+    size_t nc = m->header.n_classes, off = 0;
+    if (!plan_add(&off, n, in * sizeof(float), &bp->h) ||
+        !plan_add(&off, n, in * sizeof(float), &bp->tmp) ||
+        !plan_add(&off, n, qw * sizeof(float), &bp->q) ||
+        !plan_add(&off, n, qw * sizeof(float), &bp->a) ||
+        !plan_add(&off, n, kvw * sizeof(float), &bp->k) ||
+        !plan_add(&off, n, kvw * sizeof(float), &bp->v) ||
+        !plan_add(&off, n, nc * sizeof(float), &bp->lg) ||
+        !plan_add(&off, n, sizeof(size_t), &bp->act))
+        return AETHER_ERR_OVERFLOW;
+    /* Slack to align a workspace given at any address. */
+    if (off + AETHER_ALIGN < off)
+        return AETHER_ERR_OVERFLOW;
+    bp->total = off + AETHER_ALIGN;
+    return AETHER_OK;
+}
+
+aether_status aether_model_step_batch_workspace_size(const aether_model *model, size_t n_max,
+                                                     size_t *bytes)
+{
+    batch_plan bp;
+    aether_status st = aether_model_check_(model);
+    if (st != AETHER_OK)
+        return st;
+    if (!bytes)
+        return AETHER_ERR_NULL_ARG;
+    st = batch_layout(model, n_max, &bp);
+    if (st == AETHER_OK)
+        *bytes = bp.total;
+    return st;
+}
+
+/* Y = X . W over n rows, by the ops' batched product or the reference's. */
+static void matmul(const aether_simd_ops *ops, const float *x, size_t n, size_t rows,
+                   const float *w, size_t cols, float *y)
+{
+    if (ops)
+        ops->matmul(x, n, rows, w, cols, y);
+    else
+        aether_model_matmul_(x, n, rows, w, cols, y);
+}
+
+/* Drop the rows whose act[] entry is (size_t)-1 from the row arrays that
+ * are still live after a layer's attention (h and a), keeping the order. */
+static size_t batch_compact(size_t *act, size_t na, float *h, size_t in, float *a, size_t qw)
+{
+    size_t r, w = 0;
+    for (r = 0; r < na; ++r) {
+        if (act[r] == (size_t)-1)
+            continue;
+        if (w != r) {
+            act[w] = act[r];
+            memmove(h + w * in, h + r * in, in * sizeof(float));
+            memmove(a + w * qw, a + r * qw, qw * sizeof(float));
+        }
+        ++w;
+    }
+    return w;
+}
+
+aether_status aether_model_step_batch(const aether_model *model,
+                                      aether_model_session *const *sessions, size_t n,
+                                      const float *frames, float *logits, float *pooled,
+                                      aether_status *statuses, void *ws, size_t ws_len)
+{
+    size_t in, qw, kvw, nc, i, r, na = 0, l, j;
+    const aether_simd_ops *ops = NULL;
+    unsigned char *base;
+    float *H, *T, *Q, *A, *K, *V, *LG;
+    size_t *act;
+    batch_plan bp;
+    aether_status st = aether_model_check_(model);
+    if (st != AETHER_OK)
+        return st;
+    if (n == 0)
+        return AETHER_OK;
+    if (!sessions || !frames || !logits || !statuses)
+        return AETHER_ERR_NULL_ARG;
+    if ((st = batch_layout(model, n, &bp)) != AETHER_OK)
+        return st;
+    if ((st = aether_ws_check_(ws, ws_len, bp.total)) != AETHER_OK)
+        return st;
+    in = model->header.input_dim;
+    qw = model->layout.q_width;
+    kvw = model->layout.kv_width;
+    nc = model->header.n_classes;
+    base = (unsigned char *)ws;
+    base += (AETHER_ALIGN - (size_t)((uintptr_t)base % AETHER_ALIGN)) % AETHER_ALIGN;
+    H = (float *)(base + bp.h);
+    T = (float *)(base + bp.tmp);
+    Q = (float *)(base + bp.q);
+    A = (float *)(base + bp.a);
+    K = (float *)(base + bp.k);
+    V = (float *)(base + bp.v);
+    LG = (float *)(base + bp.lg);
+    act = (size_t *)(base + bp.act);
+
+    /* Each session's own checks, in the order of aether_model_session_step;
+     * a session that fails one is left as it was. */
+    for (i = 0; i < n; ++i) {
+        aether_model_session *s = sessions[i];
+        const float *frame = frames + i * in;
+        st = check(s);
+        if (st == AETHER_OK && s->model != model)
+            st = AETHER_ERR_INVALID_ARG; /* another model's session */
+        else if (st == AETHER_OK && s->batched)
+            st = AETHER_ERR_INVALID_ARG; /* listed twice */
+        else if (st == AETHER_OK && s->broken)
+            st = AETHER_ERR_STATE;
+        else if (st == AETHER_OK && !aether_head_all_finite_(frame, in))
+            st = AETHER_ERR_NONFINITE;
+        else if (st == AETHER_OK &&
+                 (s->params.evict == AETHER_KV_EVICT_NONE ||
+                  s->params.evict == AETHER_KV_EVICT_H2O_COMPAT) &&
+                 aether_kvcache_is_full(s->caches[0]))
+            st = AETHER_ERR_CACHE_FULL;
+        statuses[i] = st;
+        if (st != AETHER_OK)
+            continue;
+        s->batched = 1;
+        /* Every session of one model makes the same kernel choice (the
+         * backend decides between the mode's ops and the reference): read
+         * it once, keeping each session's stored choice current. */
+        if (na == 0)
+            ops = aether_kernel_sel_ops(&s->kern);
+        else
+            (void)aether_kernel_sel_ops(&s->kern);
+        aether_model_prepare_frame_(model, frame, H + na * in);
+        act[na++] = i;
+    }
+    for (r = 0; r < na; ++r)
+        sessions[act[r]]->batched = 0;
+
+    for (l = 0; l < model->header.n_layers && na > 0; ++l) {
+        size_t dead = 0;
+        const aether_kvcache *last = NULL;
+        matmul(ops, H, na, in, aether_model_wq_(model, l), qw, Q);
+        matmul(ops, H, na, in, aether_model_wk_(model, l), kvw, K);
+        matmul(ops, H, na, in, aether_model_wv_(model, l), kvw, V);
+        for (r = 0; r < na; ++r) {
+            aether_model_session *s = sessions[act[r]];
+            /* The candidate lists depend only on the cache's state (length,
+             * ring cursor, policy), not on its rows: the layer below of the
+             * same session, or this layer of the session stepped before it
+             * when that one is in the same state, has resolved them already
+             * (the twin check decides; otherwise they are built). */
+            const aether_kvcache *twin = l > 0 ? s->caches[l - 1] : last;
+            st = aether_head_step_rows_(&model->head, Q + r * qw, K + r * kvw, V + r * kvw,
+                                        s->caches[l], twin, A + r * qw, s->step_ws);
+            if (st == AETHER_OK) {
+                last = s->caches[l];
+                /* The session two places on, in the same state, will read
+                 * the rows at these lists: start loading them. */
+                if (r + 2 < na)
+                    aether_kv_prefetch_as_(sessions[act[r + 2]]->caches[l], s->caches[l]);
+            } else {
+                /* As in run_layers: earlier layers took the frame. */
+                if (l > 0)
+                    s->broken = 1;
+                statuses[act[r]] = st;
+                act[r] = (size_t)-1;
+                ++dead;
+            }
+        }
+        if (dead)
+            na = batch_compact(act, na, H, in, A, qw);
+        if (na == 0)
+            break;
+        matmul(ops, A, na, qw, aether_model_wo_(model, l), in, T);
+        for (r = 0; r < na * in; ++r)
+            H[r] = H[r] + T[r];
+    }
+    if (na == 0)
+        return AETHER_OK;
+    matmul(ops, H, na, in, aether_model_wc_(model), nc, LG);
+    for (r = 0; r < na; ++r) {
+        i = act[r];
+        for (j = 0; j < nc; ++j)
+            logits[i * nc + j] = LG[r * nc + j];
+        if (pooled)
+            for (j = 0; j < in; ++j)
+                pooled[i * in + j] = H[r * in + j];
+        sessions[i]->frames++;
+    }
+    return AETHER_OK;
 }

@@ -87,6 +87,9 @@ void AE_XFN(query_heads16)(const float *q, size_t nh, size_t dim, const size_t *
                            const aether_rows *blocks, const size_t *blk, size_t n_blk,
                            float *out);
 void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
+
+/* batch.c: the batched projection of the ops table. */
+void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols, float *y);
 void AE_XFN(widen_f16)(const uint16_t *src, float *dst, size_t n);
 
 /* probe.c: the benchmark's machine probes. */

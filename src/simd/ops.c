@@ -28,6 +28,7 @@ static const aether_simd_ops AE_FN(ops) = {
     AE_XFN(query_group16),
     AE_XFN(query_heads16),
     AE_VW,
+    AE_XFN(matmul),
 };
 
 static const aether_simd_probes AE_FN(probes) = {

@@ -3,7 +3,7 @@
  *
  * Each instruction set provides one aether_simd_ops table: its vector
  * primitives (simd/isa_<isa>.h) and the template sources tile.c, decode.c,
- * probe.c and ops.c, which CMake compiles once per ISA with -DAE_ISA=<isa>
+ * probe.c, ops.c and batch.c, which CMake compiles once per ISA with -DAE_ISA=<isa>
  * and the ISA's flags (cmake/aether_simd.cmake). The tables are only
  * compiled where the compiler targets the ISA; a getter returns NULL
  * elsewhere, so callers never need #ifdefs.
@@ -105,6 +105,13 @@ typedef struct aether_simd_ops {
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                           const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
     size_t lanes; /* floats per vector */
+    /* y[b*cols..] = x[b*rows..] . W for b in [0, n) (x: n rows of `rows`
+     * floats, y: n rows of cols floats, no overlap): every element by the
+     * same operations, in the same order, as matvec on that row alone, so
+     * a batch of rows gives the bits of separate matvec calls; each vector
+     * of W loaded serves several rows. */
+    void (*matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols,
+                   float *y);
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */

@@ -217,3 +217,129 @@ aether_status aether_tracks_forget_all(aether_tracks *t)
         }
     return AETHER_OK;
 }
+
+/* ---------- many tracks at once ---------- */
+
+/* 1 when the n floats are all finite. */
+static int frame_finite(const float *x, size_t n)
+{
+    size_t k;
+    for (k = 0; k < n; ++k)
+        if (!aether_isfinite(x[k]))
+            return 0;
+    return 1;
+}
+
+/* Entries [from, *end) of a run that aether_tracks_step would hand to
+ * step_existing if every one of them stepped: each names an active,
+ * distinct track that is not due at the newest timestamp so far. Entries
+ * with a non-finite timestamp or frame fail on their own (status
+ * NONFINITE, nothing changes) and do not end the run. The run's tracks go
+ * into the gather buffers; returns their number. */
+static size_t gather_run(aether_tracks *t, const uint64_t *ids, const double *timestamps,
+                         const float *frames, size_t n, size_t from, size_t *end,
+                         aether_status *statuses)
+{
+    size_t j, k, m = 0, in = t->input_dim;
+    double now = t->now;
+    for (j = from; j < n && m < t->batch_cap; ++j) {
+        size_t i;
+        double nj;
+        if (!finite_double(timestamps[j]) || !frame_finite(frames + j * in, in)) {
+            statuses[j] = AETHER_ERR_NONFINITE;
+            continue;
+        }
+        nj = later(now, timestamps[j]);
+        i = aether_tracks_find_(t, ids[j]);
+        if (i == AETHER_TRACKS_NONE || is_due(t, i, nj))
+            break; /* a track to create: aether_tracks_step's own path */
+        for (k = 0; k < m && t->bsess[k] != t->slots[i].session; ++k)
+            ;
+        if (k < m)
+            break; /* the same track again: after this run */
+        t->bsess[m] = t->slots[i].session;
+        t->bentry[m] = j;
+        memcpy(t->bframes + m * in, frames + j * in, in * sizeof(float));
+        ++m;
+        now = nj;
+    }
+    *end = j;
+    return m;
+}
+
+aether_status aether_tracks_step_batch(aether_tracks *t, const uint64_t *ids,
+                                       const double *timestamps, const float *frames, size_t n,
+                                       float *logits, float *pooled, aether_status *statuses,
+                                       int *created)
+{
+    size_t in, nc, j = 0, end, m, r;
+    aether_status st = aether_tracks_check_(t);
+    if (st != AETHER_OK)
+        return st;
+    if (n == 0)
+        return AETHER_OK;
+    if (!ids || !timestamps || !frames || !statuses || (!logits && !t->params.window.frames))
+        return AETHER_ERR_NULL_ARG;
+    in = t->input_dim;
+    nc = t->n_classes;
+    if (t->params.window.frames) {
+        /* Window tracks: one by one (a window's push and classify). */
+        aether_model_info info;
+        st = aether_model_get_info(t->model, &info);
+        if (st != AETHER_OK)
+            return st;
+        for (j = 0; j < n; ++j)
+            statuses[j] = aether_tracks_step(t, ids[j], timestamps[j], frames + j * in,
+                                             logits ? logits + j * info.n_classes : NULL,
+                                             pooled ? pooled + j * in : NULL,
+                                             created ? &created[j] : NULL);
+        return AETHER_OK;
+    }
+    while (j < n) {
+        m = gather_run(t, ids, timestamps, frames, n, j, &end, statuses);
+        if (m == 0) {
+            if (end < n) {
+                /* Entry `end` creates (or re-creates) its track. */
+                statuses[end] = aether_tracks_step(t, ids[end], timestamps[end],
+                                                   frames + end * in, logits + end * nc,
+                                                   pooled ? pooled + end * in : NULL,
+                                                   created ? &created[end] : NULL);
+                ++end;
+            }
+            j = end;
+            continue;
+        }
+        st = aether_model_step_batch(t->model, t->bsess, m, t->bframes, t->blogits,
+                                     pooled ? t->bpooled : NULL, t->bstatus, t->bws, t->bws_len);
+        if (st != AETHER_OK)
+            return st; /* cannot happen: the scratch was sized for batch_cap */
+        /* The table's bookkeeping in entry order, as step_existing does it
+         * after each step. A failed step changes nothing, so the newest
+         * timestamp can only be lower than the run assumed, and a track the
+         * run found not due is still not due: the run stays the one the
+         * one-by-one calls would have stepped. */
+        for (r = 0; r < m; ++r) {
+            size_t e = t->bentry[r], i = aether_tracks_find_(t, ids[e]);
+            aether_track_slot_ *s;
+            double now = later(t->now, timestamps[e]);
+            statuses[e] = t->bstatus[r];
+            if (t->bstatus[r] != AETHER_OK || i == AETHER_TRACKS_NONE)
+                continue;
+            s = &t->slots[i];
+            memcpy(logits + e * nc, t->blogits + r * nc, nc * sizeof(float));
+            if (pooled)
+                memcpy(pooled + e * in, t->bpooled + r * in, in * sizeof(float));
+            if (created)
+                created[e] = 0;
+            s->last_seen = later(s->last_seen, timestamps[e]);
+            s->frames++;
+            s->lru = ++t->tick;
+            aether_tracks_touched_(t, i);
+            t->now = now;
+            t->stats.steps++;
+            expire_at(t, now);
+        }
+        j = end;
+    }
+    return AETHER_OK;
+}

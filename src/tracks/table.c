@@ -43,8 +43,12 @@ static aether_status check_params(const aether_tracks_params *p)
     return AETHER_OK;
 }
 
+/* Tracks aether_tracks_step_batch steps through one batched call at most. */
+#define TRACKS_BATCH_MAX 64u
+
 typedef struct tracks_plan {
     size_t n_slots, stride, ws_len, n_buckets;
+    size_t batch_cap, bws_len, input_dim, n_classes;
 } tracks_plan;
 
 /* The window parameters every track's window is built with. */
@@ -73,6 +77,21 @@ static aether_status make_plan(const aether_model *model, const aether_tracks_pa
     }
     if (st != AETHER_OK)
         return st;
+    /* The batch entry's scratch: a batch holds distinct active tracks. */
+    tp->batch_cap = 0;
+    tp->bws_len = 0;
+    if (!p->window.frames) {
+        aether_model_info info;
+        st = aether_model_get_info(model, &info);
+        if (st != AETHER_OK)
+            return st;
+        tp->batch_cap = p->max_tracks < TRACKS_BATCH_MAX ? p->max_tracks : TRACKS_BATCH_MAX;
+        tp->input_dim = info.input_dim;
+        tp->n_classes = info.n_classes;
+        st = aether_model_step_batch_workspace_size(model, tp->batch_cap, &tp->bws_len);
+        if (st != AETHER_OK)
+            return st;
+    }
     /* The session's own size already includes worst-case alignment padding,
      * so any 64-byte multiple at least that large holds it. */
     if (aether_size_add(session_bytes, AETHER_ALIGN - 1, &tp->stride) != AETHER_OK)
@@ -98,14 +117,42 @@ static aether_status layout(aether_arena *ar, const tracks_plan *tp, aether_trac
     size_t mem_bytes;
     unsigned char *mem = NULL;
     uint32_t *index, *lists;
-    void *ws;
+    void *ws, *bws = NULL;
+    aether_model_session **bsess = NULL;
+    float *bframes = NULL, *bpooled = NULL, *blogits = NULL;
+    size_t *bentry = NULL;
+    aether_status *bstatus = NULL;
     if (aether_size_mul(tp->n_slots, tp->stride, &mem_bytes) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
     mem = (unsigned char *)aether_arena_alloc(ar, mem_bytes, 1, AETHER_ALIGN);
     ws = tp->ws_len ? aether_arena_alloc(ar, tp->ws_len, 1, AETHER_ALIGN) : NULL;
     index = (uint32_t *)aether_arena_alloc(ar, tp->n_buckets, sizeof *index, AETHER_ALIGN);
     lists = (uint32_t *)aether_arena_alloc(ar, tp->n_slots, 5 * sizeof *lists, AETHER_ALIGN);
+    if (tp->batch_cap) {
+        size_t cap = tp->batch_cap;
+        bws = aether_arena_alloc(ar, tp->bws_len, 1, AETHER_ALIGN);
+        bsess = (aether_model_session **)aether_arena_alloc(ar, cap, sizeof *bsess,
+                                                            AETHER_ALIGN);
+        bframes = (float *)aether_arena_alloc(ar, cap, tp->input_dim * sizeof(float),
+                                              AETHER_ALIGN);
+        bpooled = (float *)aether_arena_alloc(ar, cap, tp->input_dim * sizeof(float),
+                                              AETHER_ALIGN);
+        blogits = (float *)aether_arena_alloc(ar, cap, tp->n_classes * sizeof(float),
+                                              AETHER_ALIGN);
+        bentry = (size_t *)aether_arena_alloc(ar, cap, sizeof *bentry, AETHER_ALIGN);
+        bstatus = (aether_status *)aether_arena_alloc(ar, cap, sizeof *bstatus, AETHER_ALIGN);
+    }
     if (t && ar->status == AETHER_OK) {
+        t->batch_cap = tp->batch_cap;
+        t->n_classes = tp->n_classes;
+        t->bws = bws;
+        t->bws_len = tp->bws_len;
+        t->bsess = bsess;
+        t->bframes = bframes;
+        t->bpooled = bpooled;
+        t->blogits = blogits;
+        t->bentry = bentry;
+        t->bstatus = bstatus;
         t->slots = slots;
         t->mem = mem;
         t->ws = ws;

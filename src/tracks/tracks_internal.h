@@ -46,6 +46,17 @@ struct aether_tracks {
     size_t heap_n;
     void *ws;           /* window mode: the shared forward workspace */
     size_t ws_len;
+    /* Session mode: aether_tracks_step_batch's scratch for up to batch_cap
+     * tracks stepped at once (0 in window mode): the batched step's
+     * workspace, and the gathered sessions, frames, logits, pooled rows,
+     * entry numbers and statuses. */
+    size_t batch_cap, n_classes;
+    void *bws;
+    size_t bws_len;
+    aether_model_session **bsess;
+    float *bframes, *blogits, *bpooled;
+    size_t *bentry;
+    aether_status *bstatus;
     size_t total_bytes; /* the size query's answer */
     size_t active;
     uint64_t tick;

@@ -1,0 +1,118 @@
+/*
+ * Template source of the batched projection (simd.h, ops->matmul):
+ * compiled once per ISA with -DAE_ISA=<isa> and that ISA's flags (see
+ * simd/kern.h).
+ *
+ * Y = X . W for n rows of X, each output element by exactly the sequence of
+ * operations matvec (decode.c) applies to that row alone, so a batch gives
+ * the bits of n separate products:
+ *   columns [0, jw), jw = cols rounded down to 4 vectors: one fused
+ *     multiply-add per row of W, rows ascending, from zero;
+ *   columns [jw, jn), jn = cols rounded down to 1 vector: eight partial
+ *     sums over the rows (row i into sum i % 8 while eight rows remain,
+ *     the rest into sum 0), added as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7));
+ *   columns [jn, cols): a scalar sum of products, rows ascending.
+ * In the first region the register block is several rows of X times two
+ * vectors of columns: each vector of W loaded once serves the whole block.
+ */
+#include "aether/core.h"
+#include "simd/kern.h"
+
+#if AE_ISA_ON
+#define AE_MMB 4u /* rows of X per register block */
+
+/* Rows b0..b0+nb (nb <= AE_MMB) over the column vectors [j, j + 2 * AE_VW):
+ * fused sums in row order. */
+static void AE_FN(mm_wide)(const float *x, size_t nb, size_t rows, const float *w, size_t cols,
+                           size_t j, float *y)
+{
+    size_t i;
+    if (nb == AE_MMB) {
+        const float *x0 = x, *x1 = x + rows, *x2 = x + 2 * rows, *x3 = x + 3 * rows;
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), b0 = AE_ZERO(), b1 = AE_ZERO();
+        AE_V c0 = AE_ZERO(), c1 = AE_ZERO(), d0 = AE_ZERO(), d1 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V w0 = AE_LOADU(wr), w1 = AE_LOADU(wr + AE_VW), xv;
+            xv = AE_SET1(x0[i]);
+            a0 = AE_FMA(xv, w0, a0);
+            a1 = AE_FMA(xv, w1, a1);
+            xv = AE_SET1(x1[i]);
+            b0 = AE_FMA(xv, w0, b0);
+            b1 = AE_FMA(xv, w1, b1);
+            xv = AE_SET1(x2[i]);
+            c0 = AE_FMA(xv, w0, c0);
+            c1 = AE_FMA(xv, w1, c1);
+            xv = AE_SET1(x3[i]);
+            d0 = AE_FMA(xv, w0, d0);
+            d1 = AE_FMA(xv, w1, d1);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + cols + j, b0);
+        AE_STOREU(y + cols + j + AE_VW, b1);
+        AE_STOREU(y + 2 * cols + j, c0);
+        AE_STOREU(y + 2 * cols + j + AE_VW, c1);
+        AE_STOREU(y + 3 * cols + j, d0);
+        AE_STOREU(y + 3 * cols + j + AE_VW, d1);
+        return;
+    }
+    for (; nb > 0; --nb, x += rows, y += cols) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+    }
+}
+
+/* One row of X over the column vector [j, j + AE_VW): eight partial sums. */
+static void AE_FN(mm_narrow)(const float *x, size_t rows, const float *w, size_t cols, size_t j,
+                             float *y)
+{
+    AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+    AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
+    size_t i;
+    for (i = 0; i + 8 <= rows; i += 8) {
+        const float *wr = w + i * cols + j;
+        a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(wr), a0);
+        a1 = AE_FMA(AE_SET1(x[i + 1]), AE_LOADU(wr + cols), a1);
+        a2 = AE_FMA(AE_SET1(x[i + 2]), AE_LOADU(wr + 2 * cols), a2);
+        a3 = AE_FMA(AE_SET1(x[i + 3]), AE_LOADU(wr + 3 * cols), a3);
+        a4 = AE_FMA(AE_SET1(x[i + 4]), AE_LOADU(wr + 4 * cols), a4);
+        a5 = AE_FMA(AE_SET1(x[i + 5]), AE_LOADU(wr + 5 * cols), a5);
+        a6 = AE_FMA(AE_SET1(x[i + 6]), AE_LOADU(wr + 6 * cols), a6);
+        a7 = AE_FMA(AE_SET1(x[i + 7]), AE_LOADU(wr + 7 * cols), a7);
+    }
+    for (; i < rows; ++i)
+        a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(w + i * cols + j), a0);
+    a0 = AE_ADD(AE_ADD(a0, a1), AE_ADD(a2, a3));
+    a4 = AE_ADD(AE_ADD(a4, a5), AE_ADD(a6, a7));
+    AE_STOREU(y + j, AE_ADD(a0, a4));
+}
+
+void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols, float *y)
+{
+    size_t jw = cols / (4 * AE_VW) * (4 * AE_VW), jn = cols / AE_VW * AE_VW, b, i, j;
+    for (j = 0; j < jw; j += 2 * AE_VW)
+        for (b = 0; b < n; b += AE_MMB)
+            AE_FN(mm_wide)(x + b * rows, n - b < AE_MMB ? n - b : AE_MMB, rows, w, cols, j,
+                           y + b * cols);
+    for (b = 0; b < n; ++b) {
+        const float *xb = x + b * rows;
+        float *yb = y + b * cols;
+        for (j = jw; j < jn; j += AE_VW)
+            AE_FN(mm_narrow)(xb, rows, w, cols, j, yb);
+        for (j = jn; j < cols; ++j) {
+            float t = 0.0f;
+            for (i = 0; i < rows; ++i)
+                t += xb[i] * w[i * cols + j];
+            yb[j] = t;
+        }
+    }
+}
+#endif /* AE_ISA_ON */
