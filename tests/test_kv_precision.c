@@ -202,6 +202,21 @@ static void test_ranges(void)
             v[2] = -0.5f;
         }
         CHECK_EQ_INT(aether_kvcache_len(c), 0);
+        /* the batch (drafts) path checks the same range, all rows first */
+        {
+            float qb[2 * 3] = {1.0f, 0.5f, -1.0f, 0.25f, 0.0f, 2.0f}, ob[2 * 3];
+            float kb[2 * 3] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, vb[2 * 3];
+            aether_tensor tq, tk, tv, to;
+            memcpy(vb, kb, sizeof vb);
+            kb[4] = aether_f32_from_bits(cases[i].bad_bits);
+            (void)aether_tensor_view(&tq, qb, 6, 2, 1, 3);
+            (void)aether_tensor_view(&tk, kb, 6, 2, 1, 3);
+            (void)aether_tensor_view(&tv, vb, 6, 2, 1, 3);
+            (void)aether_tensor_view(&to, ob, 6, 2, 1, 3);
+            CHECK_STATUS(aether_kvcache_decode_batch(&cfg, &tq, &tk, &tv, c, &to),
+                         AETHER_ERR_NONFINITE);
+            CHECK_EQ_INT(aether_kvcache_len(c), 0);
+        }
         k[1] = -aether_f32_from_bits(cases[i].ok_bits);
         CHECK_STATUS(aether_kvcache_append_rows(c, k, v), AETHER_OK);
         CHECK_STATUS(aether_kvcache_slot_rows(c, 0, got, NULL), AETHER_OK);
