@@ -25,12 +25,17 @@
 static void AE_RN(row_scales)(float *s, size_t nh, const size_t *eoff, const uint8_t *eb,
                               size_t es, const size_t *idx, size_t n)
 {
+    float sc[AE_QB];
     size_t h, j;
     for (h = 0; h < nh; ++h) {
         float *sh = s + h * AE_QB;
         const uint8_t *e = eb + eoff[h];
+        /* rows of the same kv head as the previous row: the same scales */
+        if (h == 0 || eoff[h] != eoff[h - 1])
+            for (j = 0; j < n; ++j)
+                sc[j] = aether_i8_scale(e[idx[j] * es]);
         for (j = 0; j < n; ++j)
-            sh[j] *= aether_i8_scale(e[idx[j] * es]);
+            sh[j] *= sc[j];
     }
 }
 #endif
