@@ -9,7 +9,7 @@
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_landmarks.h"
 #include "kvcache/kv_slots.h"
-#include "quant/quant_internal.h"
+#include "core/int8row.h"
 #include "simd/rows.h"
 
 /* ---------- storing ---------- */
@@ -90,8 +90,8 @@ static void to_bf16(const float *src, uint16_t *dst, size_t n)
 }
 
 /* One kv head's row as the integer path's int8 K/V row (docs/MODEL.md
- * 10.1): the Q16 values round(x * 65536) (half away from zero, as
- * aether_q16_from_f32; |x| < 32768 was checked), then aq_to_i8_'s
+ * 10.1, core/int8row.h): the Q16 values round(x * 65536) (half away from
+ * zero, as aether_q16_from_f32; |x| < 32768 was checked), then the
  * mantissas round(v / 2^s) with the smallest s >= 0 that fits +-127. */
 static uint8_t to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
 {
@@ -105,7 +105,7 @@ static uint8_t to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
         t += (r >= 0.5f) - (r <= -0.5f);
         q[i] = t;
     }
-    return (uint8_t)aq_to_i8_(q, n, m);
+    return (uint8_t)aether_q16_to_i8_(q, n, m);
 }
 
 void aether_kv_widen_at_(const aether_kvcache *c, int which, size_t off, size_t ei, float *dst)
