@@ -117,20 +117,16 @@ void aether_f16_to_f32_array(const uint16_t *src, float *dst, size_t n)
      * constant trip count, which compilers turn into vector code at -O2
      * (the reference decode widens every f16 row it reads). */
     for (; i + 8 <= n; i += 8) {
-        uint32_t r[8];
-        float sub[8];
-        for (j = 0; j < 8; ++j)
-            sub[j] = (float)(int32_t)(src[i + j] & 0x7FFF) * 5.9604644775390625e-8f;
-        memcpy(r, sub, sizeof r);
         for (j = 0; j < 8; ++j) {
             /* masks from the sign bit of differences: no branches */
             const uint32_t h = src[i + j], em = h & 0x7FFFu;
+            const float sub = (float)(int32_t)em * 5.9604644775390625e-8f;
             const uint32_t is_sub = 0u - ((em - 0x0400u) >> 31);
             const uint32_t is_inf = (0x7BFFu - em) >> 31, is_nan = (0x7C00u - em) >> 31;
             const uint32_t bits = ((em << 13) + 0x38000000u + is_inf * 0x38000000u) | (is_nan << 22);
-            r[j] = ((h & 0x8000u) << 16) | (r[j] & is_sub) | (bits & ~is_sub);
+            dst[i + j] = from_bits(((h & 0x8000u) << 16) | (bits_of(sub) & is_sub) |
+                                   (bits & ~is_sub));
         }
-        memcpy(dst + i, r, sizeof r);
     }
     for (; i < n; ++i)
         dst[i] = widen_f16(src[i]);
