@@ -154,11 +154,27 @@ static void test_stored_values(void)
 {
     /* f16's largest values, beyond the int8 rows' range */
     static const float big[] = {65504.0f, 65519.99f, -65519.99f, 40000.5f, 1.0f, -3e-6f};
-    static const float edge[] = {0.0f,         -0.0f,      1.0f,          -1.0f,
-                                 0.5f,         6.0e-8f,      3.0e-8f,    2.98023224e-8f, 1.0e-30f,
-                                 1.00390625f,  1.01171875f, 3.14159265f,  -2.71828183f,
-                                 32767.99f,    -32767.99f, 1.52587890625e-5f, 7.62939453125e-6f,
-                                 0.0019378662f, 127.5f,    -0.75f,        1e-3f};
+    static const float edge[] = {0.0f,
+                                 -0.0f,
+                                 1.0f,
+                                 -1.0f,
+                                 0.5f,
+                                 6.0e-8f,
+                                 3.0e-8f,
+                                 2.98023224e-8f,
+                                 1.0e-30f,
+                                 1.00390625f,
+                                 1.01171875f,
+                                 3.14159265f,
+                                 -2.71828183f,
+                                 32767.99f,
+                                 -32767.99f,
+                                 1.52587890625e-5f,
+                                 7.62939453125e-6f,
+                                 0.0019378662f,
+                                 127.5f,
+                                 -0.75f,
+                                 1e-3f};
     float x[72];
     size_t i, r;
     check_row(big, sizeof big / sizeof big[0], 0);
@@ -220,8 +236,8 @@ static void test_ranges(void)
         k[1] = -aether_f32_from_bits(cases[i].ok_bits);
         CHECK_STATUS(aether_kvcache_append_rows(c, k, v), AETHER_OK);
         CHECK_STATUS(aether_kvcache_slot_rows(c, 0, got, NULL), AETHER_OK);
-        CHECK_MSG(isfinite(got[1]) && got[1] < 0.0f, "%s: the largest accepted value stays finite",
-                  k_name[cases[i].st]);
+        CHECK_MSG(isfinite(got[1]) && got[1] < 0.0f,
+                  "%s: the largest accepted value stays finite", k_name[cases[i].st]);
         aether_kvcache_destroy(c);
     }
 }

@@ -66,8 +66,7 @@ typedef struct kv_shape {
     size_t qh, kvh, dim, window, block;
 } kv_shape;
 
-static const kv_shape k_shapes[2] = {{"8x64", 8, 8, 64, 128, 64},
-                                     {"temporal", 4, 1, 32, 32, 16}};
+static const kv_shape k_shapes[2] = {{"8x64", 8, 8, 64, 128, 64}, {"temporal", 4, 1, 32, 32, 16}};
 
 /* Steps of one timing: KV_REPS appends + decodes on cache c, mode m. */
 static double kv_time(aether_kvcache *c, const aether_attn_config *cfg, aether_tensor *q1,
@@ -127,8 +126,9 @@ int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
         double tf[KV_NST][KV_MAXR], tr[KV_NST][KV_MAXR], mf[KV_NST], mr[KV_NST];
         int r, ok = 1;
         for (s = 0; s < KV_NST && ok; ++s) {
-            aether_kvcache_params p = aether_kvcache_params_default(
-                &cfg, T + (size_t)(rounds + ref_rounds) * KV_REPS, sh->kvh, sh->dim);
+            aether_kvcache_params p =
+                aether_kvcache_params_default(&cfg, T + (size_t)(rounds + ref_rounds) * KV_REPS,
+                                              sh->kvh, sh->dim);
             aether_tensor k, v;
             p.storage = k_st[s];
             if (aether_kvcache_create(&p, &c[s]) != AETHER_OK) {

@@ -123,7 +123,8 @@ void aether_f16_to_f32_array(const uint16_t *src, float *dst, size_t n)
             const float sub = (float)(int32_t)em * 5.9604644775390625e-8f;
             const uint32_t is_sub = 0u - ((em - 0x0400u) >> 31);
             const uint32_t is_inf = (0x7BFFu - em) >> 31, is_nan = (0x7C00u - em) >> 31;
-            const uint32_t bits = ((em << 13) + 0x38000000u + is_inf * 0x38000000u) | (is_nan << 22);
+            const uint32_t bits = ((em << 13) + 0x38000000u + is_inf * 0x38000000u) |
+                                  (is_nan << 22);
             dst[i + j] = from_bits(((h & 0x8000u) << 16) | (bits_of(sub) & is_sub) |
                                    (bits & ~is_sub));
         }

@@ -91,9 +91,10 @@ static inline void ae_transpose8(__m256 *v)
 #define AE_TRANSPOSE(v) ae_transpose8(v)
 #define AE_WIDEN16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 /* bfloat16 widens by a 16-bit shift (exact); int8 mantissas convert exactly. */
-#define AE_WIDENBF(p)                                                                     \
-    _mm256_castsi256_ps(_mm256_slli_epi32(                                                \
-        _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))), 16))
+#define AE_WIDENBF(p)                                                               \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(    \
+                                              (const __m128i *)(const void *)(p))), \
+                                          16))
 #define AE_WIDENI8(p) \
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 /* AE_VW floats to binary16 at p, round to nearest even (F16C). */

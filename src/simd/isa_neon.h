@@ -72,8 +72,7 @@ static inline float32x4_t ae_widen_i8(const int8_t *p)
 {
     uint32_t w;
     memcpy(&w, p, sizeof w);
-    return vcvtq_f32_s32(
-        vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(w))))));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(w))))));
 }
 #define AE_WIDENI8(p) ae_widen_i8(p)
 /* AE_VW floats to binary16 at p (FPCR default: round to nearest even). */
