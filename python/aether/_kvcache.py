@@ -199,7 +199,7 @@ class KVCache(object):
         return out.value
 
     def slot_rows(self, slot):
-        """(k, v) rows of a slot as [kv_heads, head_dim] arrays (f16 widened)."""
+        """(k, v) rows of a slot as [kv_heads, head_dim] arrays (reduced storages widened)."""
         k = np.zeros((self.kv_heads, self.head_dim), np.float32)
         v = np.zeros_like(k)
         check(fn.kvcache_slot_rows(self._ptr(), self._slot(slot), fptr(k), fptr(v)))
