@@ -33,6 +33,7 @@ typedef struct prog_state {
     aether_attn_config cfg;
     size_t kvh, dim, cap;
     aether_kv_evict evict;
+    aether_kv_storage storage;
     int small; /* every K/V/q value since the last reset was small and finite */
 } prog_state;
 
@@ -42,6 +43,22 @@ static float gen_value(fuzz_input *in, int *small)
     if (!(x >= -8.0f && x <= 8.0f))
         *small = 0;
     return x;
+}
+
+/* 1 when every value is one the storage holds (aether_kv_storage: finite,
+ * and below 65520 for F16, 2^128 (1 - 2^-9) for BF16, 32768 for I8). */
+static int storable(const prog_state *ps, const float *x, size_t n)
+{
+    float lim = ps->storage == AETHER_KV_F16    ? 65520.0f
+                : ps->storage == AETHER_KV_BF16 ? aether_f32_from_bits(0x7F7F8000u)
+                                                : 32768.0f;
+    size_t i;
+    if (!fuzz_all_finite(x, n))
+        return 0;
+    for (i = 0; ps->storage != AETHER_KV_F32 && i < n; ++i)
+        if (!(x[i] < lim && x[i] > -lim))
+            return 0;
+    return 1;
 }
 
 static void fill(fuzz_input *in, float *x, size_t n, int *small)
@@ -100,7 +117,7 @@ static void op_append(prog_state *ps, fuzz_input *in, uint8_t mode)
                                          ps->evict == AETHER_KV_EVICT_SCORED)));
         ps->small = small;
     } else if (heads == ps->kvh && dim == ps->dim && seq == 1 && len0 < ps->cap &&
-               fuzz_all_finite(k, heads * dim) && fuzz_all_finite(v, heads * dim)) {
+               storable(ps, k, heads * dim) && storable(ps, v, heads * dim)) {
         FUZZ_ASSERT(0 && "a valid append below capacity failed");
     }
 }
@@ -277,13 +294,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ps.dim = 1 + ((b2 >> 2) & 7u);
     ps.cap = b3 & 15u;
     kp = aether_kvcache_params_default(&ps.cfg, ps.cap, ps.kvh, ps.dim);
-    kp.storage = (b1 >> 4) & 1u ? AETHER_KV_F16 : AETHER_KV_F32;
+    /* F32, F16, BF16, I8 */
+    kp.storage = (aether_kv_storage)(((b1 >> 4) & 1u) | ((b2 >> 6) & 2u));
     kp.landmarks = (b1 >> 5) & 1u ? AETHER_KV_LM_WELFORD : AETHER_KV_LM_SUM;
     kp.evict = (aether_kv_evict)((b1 >> 6) & 3u);
     kp.protect_recent = (b3 >> 4) & 3u;
     if (b2 & 0x40)
         kp.landmark_blocks = 1 + ((b3 >> 6) & 3u);
     ps.evict = kp.evict;
+    ps.storage = kp.storage;
 
     st = aether_kvcache_size(&kp, &ps.bytes);
     FUZZ_VALID_STATUS(st);

@@ -116,11 +116,12 @@ static void stream_near_wrap(aether_kv_storage storage, aether_kv_landmarks lm,
 
 static void test_kvcache_token_ids_near_wrap(void)
 {
-    static const aether_kv_storage st[] = {AETHER_KV_F32, AETHER_KV_F16};
+    static const aether_kv_storage st[] = {AETHER_KV_F32, AETHER_KV_F16, AETHER_KV_BF16,
+                                           AETHER_KV_I8};
     static const aether_kv_landmarks lm[] = {AETHER_KV_LM_SUM, AETHER_KV_LM_WELFORD};
     static const aether_kv_evict ev[] = {AETHER_KV_EVICT_SLIDING, AETHER_KV_EVICT_SCORED};
     size_t a, b, c;
-    for (a = 0; a < 2; ++a)
+    for (a = 0; a < 4; ++a)
         for (b = 0; b < 2; ++b)
             for (c = 0; c < 2; ++c)
                 stream_near_wrap(st[a], lm[b], ev[c]);

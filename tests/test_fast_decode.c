@@ -1,7 +1,7 @@
 /* The optimised KV cache decode and model session step against the
  * reference arithmetic: the same cache fed the same rows decodes within the
  * accuracy contract on every SIMD path this CPU runs (MHA and GQA groups,
- * odd head dims, sorted and unsorted candidates, both storages, both
+ * odd head dims, sorted and unsorted candidates, every storage, both
  * landmark modes, every eviction policy), and the streaming temporal model
  * stays within tolerance of its REFERENCE-mode twin. */
 #include <math.h>
@@ -143,9 +143,15 @@ static void test_decode_vs_reference(void)
                          &worst);
                 /* F16 storage: the kernels' binary16 twins (SCORED decodes
                  * on the reference; H2O_COMPAT needs f32). */
-                if (evs[e] != AETHER_KV_EVICT_H2O_COMPAT)
+                if (evs[e] != AETHER_KV_EVICT_H2O_COMPAT) {
                     run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_F16, lm, evs[e], 40, scale,
                              &worst);
+                    /* bfloat16 and int8 rows: their kernels' twins. */
+                    run_case(k_fast[p], &shapes[si], sort, AETHER_KV_BF16, lm, evs[e], 40, scale,
+                             &worst);
+                    run_case(k_fast[p], &shapes[si], !sort, AETHER_KV_I8, lm, evs[e], 40, scale,
+                             &worst);
+                }
                 ++ran;
             }
     }
@@ -177,6 +183,8 @@ static void test_decode_long_lists(void)
                          scale, &worst);
                 run_case(k_fast[p], &shapes[si], (int)(si % 2), AETHER_KV_F16, lm, evs[e], 300,
                          scale, &worst);
+                run_case(k_fast[p], &shapes[si], (int)(si % 2),
+                         si % 2 ? AETHER_KV_BF16 : AETHER_KV_I8, lm, evs[e], 300, scale, &worst);
                 ++ran;
             }
     }

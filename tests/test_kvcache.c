@@ -330,7 +330,14 @@ static void test_params_and_lifecycle(void)
     p.protect_recent = 98;
     CHECK_STATUS(aether_kvcache_size(&p, &bytes2), AETHER_OK);
     p.evict = AETHER_KV_EVICT_H2O_COMPAT;
+    /* The compat rebuild needs the unrounded rows: no reduced storage. */
     p.storage = AETHER_KV_F16;
+    CHECK_STATUS(aether_kvcache_size(&p, &bytes2), AETHER_ERR_UNSUPPORTED);
+    p.storage = AETHER_KV_BF16;
+    CHECK_STATUS(aether_kvcache_size(&p, &bytes2), AETHER_ERR_UNSUPPORTED);
+    p.storage = AETHER_KV_I8;
+    CHECK_STATUS(aether_kvcache_size(&p, &bytes2), AETHER_ERR_UNSUPPORTED);
+    p.storage = (aether_kv_storage)4;
     CHECK_STATUS(aether_kvcache_size(&p, &bytes2), AETHER_ERR_INVALID_ARG);
     p.storage = AETHER_KV_F32;
     p.evict = AETHER_KV_EVICT_NONE;

@@ -1,7 +1,9 @@
 /*
  * KV cache against the reference goldens: decode_*, decode_f16_*,
  * decode_batch_* and h2o_* cases, bit for bit (Welford landmark mode), plus
- * the LM_SUM claim that causal streaming reproduces forward() exactly.
+ * the LM_SUM claim that causal streaming reproduces forward() exactly, and
+ * the reduced storages (f16, bf16, int8) on the decode cases against the
+ * f32 cache within their accuracy bound.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "aether/kvcache.h"
 #include "aether/npy.h"
 #include "check.h"
+#include "kv_prec_bound.h"
 
 /* The goldens and the decode == forward claims are bit for bit: they hold
  * for the reference arithmetic, so every test here runs on it. */
@@ -332,6 +335,88 @@ static void test_decode_f16_goldens(void)
     run_decode_case(names[1], AETHER_KV_F16, AETHER_KV_LM_WELFORD, 0, 1e-6);
 }
 
+/* A reduced storage on a golden decode case: against the f32 cache fed the
+ * same rows, the reference within the storage's accuracy bound
+ * (kv_prec_bound.h), its optimised kernels within the dispatch contract of
+ * its reference. */
+static void run_precision_case(const char *name, aether_kv_storage st, double *worst_ratio,
+                               double *worst_err)
+{
+    gcase c;
+    aether_tensor q, k, v, o32, oref, ofast;
+    aether_kvcache *k32, *kp;
+    size_t t, i, n, bad = 0, bad_fast = 0;
+    double sq = 0.0, sk = 0.0, sv = 0.0, bound, s2;
+    CHECK_MSG(load_case(&c, name, 0) == 0, "%s", name);
+    CHECK(load_t(&c, "q", &q) == 0 && load_t(&c, "k", &k) == 0 && load_t(&c, "v", &v) == 0);
+    k32 = make_cache(&c, AETHER_KV_F32, AETHER_KV_LM_WELFORD, AETHER_KV_EVICT_NONE);
+    kp = make_cache(&c, st, AETHER_KV_LM_WELFORD, AETHER_KV_EVICT_NONE);
+    CHECK(k32 != NULL && kp != NULL);
+    if (!k32 || !kp)
+        return;
+    n = c.q_heads * c.dim;
+    for (i = 0; i < aether_tensor_size(&q); ++i)
+        sq = fmax(sq, fabs((double)q.data[i]));
+    for (i = 0; i < aether_tensor_size(&k); ++i) {
+        sk = fmax(sk, fabs((double)k.data[i]));
+        sv = fmax(sv, fabs((double)v.data[i]));
+    }
+    bound = kv_prec_bound(st, c.dim, sq, sk, sv);
+    s2 = fmax(sq, fmax(sk, sv)) * fmax(sq, fmax(sk, sv));
+    CHECK_STATUS(aether_tensor_zeros(&o32, 1, c.q_heads, c.dim), AETHER_OK);
+    CHECK_STATUS(aether_tensor_zeros(&oref, 1, c.q_heads, c.dim), AETHER_OK);
+    CHECK_STATUS(aether_tensor_zeros(&ofast, 1, c.q_heads, c.dim), AETHER_OK);
+    for (t = 0; t < c.seq; ++t) {
+        aether_tensor q1 = row_view(&q, t), k1 = row_view(&k, t), v1 = row_view(&v, t);
+        CHECK_STATUS(aether_kvcache_append(k32, &k1, &v1), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_append(kp, &k1, &v1), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_decode_step(&c.cfg, &q1, k32, &o32), AETHER_OK);
+        CHECK_STATUS(aether_kvcache_decode_step(&c.cfg, &q1, kp, &oref), AETHER_OK);
+        aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+        CHECK_STATUS(aether_kvcache_decode_step(&c.cfg, &q1, kp, &ofast), AETHER_OK);
+        aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
+        for (i = 0; i < n; ++i) {
+            double e = fabs((double)oref.data[i] - (double)o32.data[i]);
+            double ef = fabs((double)ofast.data[i] - (double)oref.data[i]);
+            *worst_ratio = fmax(*worst_ratio, e / bound);
+            *worst_err = fmax(*worst_err, e);
+            if (!(e <= bound))
+                ++bad;
+            if (!(ef <= 1e-6 * s2 + 2e-6 * fabs((double)oref.data[i])))
+                ++bad_fast;
+        }
+    }
+    CHECK_MSG(bad == 0, "%s storage %d: %lu elements beyond the bound %g", name, (int)st,
+              (unsigned long)bad, bound);
+    CHECK_MSG(bad_fast == 0, "%s storage %d: %lu fast elements off contract", name, (int)st,
+              (unsigned long)bad_fast);
+    aether_kvcache_destroy(k32);
+    aether_kvcache_destroy(kp);
+    aether_tensor_free(&q);
+    aether_tensor_free(&k);
+    aether_tensor_free(&v);
+    aether_tensor_free(&o32);
+    aether_tensor_free(&oref);
+    aether_tensor_free(&ofast);
+    free(c.js);
+}
+
+static void test_decode_precisions(void)
+{
+    REQUIRE_GOLDEN();
+    static const aether_kv_storage st[] = {AETHER_KV_F16, AETHER_KV_BF16, AETHER_KV_I8};
+    static const char *const names[] = {"f16", "bf16", "int8"};
+    size_t i, s;
+    for (s = 0; s < 3; ++s) {
+        double ratio = 0.0, err = 0.0;
+        for (i = 0; i < sizeof k_decode / sizeof k_decode[0]; ++i)
+            run_precision_case(k_decode[i], st[s], &ratio, &err);
+        printf("%s cache vs f32 cache on the %lu golden decode cases: max |err| %.3g, "
+               "max |err| / bound %.3g\n",
+               names[s], (unsigned long)(sizeof k_decode / sizeof k_decode[0]), err, ratio);
+    }
+}
+
 static void run_batch_case(const char *name)
 {
     gcase c;
@@ -483,4 +568,5 @@ static void test_h2o_goldens(void)
 }
 
 TEST_MAIN(test_pin_reference, test_decode_goldens, test_decode_sum_equals_forward,
-          test_decode_f16_goldens, test_decode_batch_goldens, test_h2o_goldens)
+          test_decode_f16_goldens, test_decode_precisions, test_decode_batch_goldens,
+          test_h2o_goldens)

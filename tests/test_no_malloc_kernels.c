@@ -233,13 +233,15 @@ static void test_session_steps(void)
         return;
     CHECK_STATUS(aether_blob_parse(blob, len, &bv), AETHER_OK);
     CHECK_STATUS(aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
-    for (i = 0; i < sizeof k_modes / sizeof k_modes[0] && m; ++i) {
+    /* every kernel mode with every cache storage */
+    for (i = 0; i < 4 * (sizeof k_modes / sizeof k_modes[0]) && m; ++i) {
         aether_session_params sp = aether_model_session_params_default();
         aether_model_session *s = NULL;
         aether_model_info info;
         long n;
-        if (aether_set_kernel_mode(k_modes[i]) != AETHER_OK)
+        if (aether_set_kernel_mode(k_modes[i / 4]) != AETHER_OK)
             continue;
+        sp.storage = (aether_kv_storage)(i % 4);
         sp.capacity = 64; /* SLIDING: evicts during the run */
         CHECK_STATUS(aether_model_get_info(m, &info), AETHER_OK);
         CHECK(info.input_dim <= 64 && info.n_classes <= 64);
@@ -254,7 +256,8 @@ static void test_session_steps(void)
             CHECK_STATUS(aether_model_session_step(s, frame, logits, NULL), AETHER_OK);
         }
         n = stop();
-        CHECK_MSG(n == 0, "%s session: %ld heap calls in 200 steps", aether_kernel_name(), n);
+        CHECK_MSG(n == 0, "%s session, storage %d: %ld heap calls in 200 steps",
+                  aether_kernel_name(), (int)sp.storage, n);
         aether_model_session_destroy(s);
     }
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);

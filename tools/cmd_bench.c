@@ -44,6 +44,7 @@
 #include "aether/model.h"
 #include "bench_batch.h"
 #include "bench_bounds.h"
+#include "bench_kv.h"
 #include "bench_serve.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -1007,23 +1008,8 @@ int cmd_bench(int argc, char **argv)
             }
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
-            /* Half-size rows: the same step over an f16 cache. */
-            {
-                double hf = time_decode(15000, qh, kvh, dim, win, blk, quick ? 5 : 11,
-                                        AETHER_KERNELS_AUTO, AETHER_KV_F16);
-                double hr = time_decode(15000, qh, kvh, dim, win, blk, 3,
-                                        AETHER_KERNELS_REFERENCE, AETHER_KV_F16);
-                printf("  f16 cache T=15000  fast %7.2f  reference %7.2f  (%.1fx)\n", hf * 1e6,
-                       hr * 1e6, hr / hf);
-                if (fc)
-                    fprintf(fc, "decode_%s_f16,T,15000,%.9g,%.9g,,,%.3f\n",
-                            cfgi ? "temporal" : "8x64", hf, hr, hr / hf);
-                if (fj)
-                    fprintf(fj,
-                            "%s{\"section\":\"decode_%s_f16\",\"T\":15000,\"fast_s\":%.9g,"
-                            "\"reference_s\":%.9g}",
-                            jsep(&first), cfgi ? "temporal" : "8x64", hf, hr);
-            }
+            /* The same step over caches of every precision (bench_kv.c). */
+            (void)bench_kv_run((int)cfgi, quick, g_wall, fc, fj, &first);
         }
     }
 

@@ -27,6 +27,7 @@ typedef struct model_opts {
     size_t window, block;
     size_t capacity;
     aether_kv_evict evict;
+    aether_kv_storage storage;
     unsigned long long node, ts_us, period_us;
 } model_opts;
 
@@ -82,6 +83,8 @@ static void model_usage(FILE *f, int stream)
     if (stream)
         fprintf(f, "  --capacity N         frames per layer cache (4096)\n"
                    "  --evict sliding|none|scored   policy when a cache is full (sliding)\n"
+                   "  --kv f32|f16|bf16|int8  K/V cache rows of a float model (f32; a\n"
+                   "                       quantized model's caches are int8 rows always)\n"
                    "  --period-us P        packet timestamp step per frame (200000)\n");
     else
         fprintf(f,
@@ -107,6 +110,7 @@ enum {
     OPT_TS_US,
     OPT_CAPACITY,
     OPT_EVICT,
+    OPT_KV,
     OPT_PERIOD_US
 };
 
@@ -134,6 +138,7 @@ static const struct option k_stream_options[] = {
     COMMON_OPTIONS,
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"evict", required_argument, NULL, OPT_EVICT},
+    {"kv", required_argument, NULL, OPT_KV},
     {"period-us", required_argument, NULL, OPT_PERIOD_US},
     {NULL, 0, NULL, 0},
 };
@@ -158,6 +163,7 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
     o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = 4096;
     o->evict = AETHER_KV_EVICT_SLIDING;
+    o->storage = AETHER_KV_F32;
     o->period_us = 200000;
     cli_command_init(&c, stream ? "stream" : "classify",
                      stream ? k_stream_options : k_classify_options,
@@ -208,6 +214,18 @@ static int parse_opts(int argc, char **argv, int stream, model_opts *o)
                 o->evict = AETHER_KV_EVICT_SCORED;
             else
                 return cli_usage_error(&c, "--evict is sliding, none or scored");
+            break;
+        case OPT_KV:
+            if (!strcmp(val, "f32"))
+                o->storage = AETHER_KV_F32;
+            else if (!strcmp(val, "f16"))
+                o->storage = AETHER_KV_F16;
+            else if (!strcmp(val, "bf16"))
+                o->storage = AETHER_KV_BF16;
+            else if (!strcmp(val, "int8"))
+                o->storage = AETHER_KV_I8;
+            else
+                return cli_usage_error(&c, "--kv is f32, f16, bf16 or int8");
             break;
         case OPT_WINDOW:
         case OPT_BLOCK:
@@ -557,6 +575,7 @@ int cmd_stream(int argc, char **argv)
         goto done;
     sp.capacity = o.capacity;
     sp.evict = o.evict;
+    sp.storage = o.storage;
     if (l.quant) {
         size_t qn = 0;
         st = aether_qsession_size(l.qmodel, sp.capacity, sp.evict, &qn);

@@ -3,7 +3,8 @@
  * the single-token decode step (docs/KERNELS.md sections 14-15).
  *
  * A cache holds up to `capacity` tokens of K and V rows ([kv_heads, head_dim]
- * per token) as binary32 or binary16, plus per-block landmark (block mean)
+ * per token) as binary32, binary16, bfloat16 or int8 (aether_kv_storage),
+ * plus per-block landmark (block mean)
  * rows, plus the scratch the decode step needs. Its size is fixed when it is
  * created: nothing is allocated afterwards, and appends and decode steps do
  * no work proportional to the number of cached tokens (only init, reset and
@@ -43,7 +44,7 @@
  * ---- Landmarks ----
  * Block b holds the mean of the K (and V) rows of positions
  * [b*B, (b+1)*B), B = block_size, fed with the unrounded f32 inputs (also for
- * f16 storage).
+ * reduced storages).
  *   LM_SUM (default): running sums in token order, divided by the count when
  *     the block completes (a complete block's means are cached, so a decode
  *     reads them in O(1)). This is exactly the prefill landmark of forward():
@@ -89,9 +90,50 @@
 extern "C" {
 #endif
 
-/* Storage type of the cached K/V rows. Inputs are always f32; F16 converts
- * with aether_f32_to_f16 (round to nearest even). */
-typedef enum aether_kv_storage { AETHER_KV_F32 = 0, AETHER_KV_F16 = 1 } aether_kv_storage;
+/* Storage type of the cached K/V rows. Inputs are always f32; the rows are
+ * rounded once, at append, and widened exactly when read. Landmark means
+ * are f32 for every storage (fed with the unrounded inputs).
+ *   F32  : 4 bytes per element, the inputs as given.
+ *   F16  : 2 bytes, IEEE binary16 by aether_f32_to_f16 (round to nearest
+ *          even; F16C / AVX-512 / NEON convert with the same bits).
+ *   BF16 : 2 bytes, bfloat16 (the high half of the binary32, round to
+ *          nearest even on the bits), widened by a 16-bit shift.
+ *   I8   : 1 byte plus one exponent byte per token and kv head: the
+ *          integer path's int8 K/V row (docs/MODEL.md 10.1): mantissas
+ *          m = round(round(x * 65536) / 2^s), both roundings half away
+ *          from zero, with the smallest s >= 0 that keeps every |m| <= 127;
+ *          the value is m * 2^(s - 16).
+ * Range: a K/V value a storage cannot hold is rejected by the appends with
+ * AETHER_ERR_NONFINITE like a NaN: F16 |x| >= 65520 (rounds to infinity),
+ * BF16 |x| >= 2^128 * (1 - 2^-9) (the same), I8 |x| >= 32768 (beyond the
+ * Q16 format).
+ * Bytes per cached token (aether_kvcache_size grows by capacity times
+ * this): 2 * kv_heads * head_dim * {4, 2, 2, 1} for F32, F16, BF16, I8,
+ * plus 2 * kv_heads exponent bytes for I8.
+ *
+ * Accuracy (the reference decode of a reduced cache against the reference
+ * decode of an F32 cache fed the same rows; inputs with |q| <= s_q,
+ * |k| <= s_k, |v| <= s_v; d = head_dim), per output element:
+ *   |out - out_f32| <= (eps * s_v + eta)
+ *                      + s_v * (exp(2 * sqrt(d) * s_q * (eps * s_k + eta)) - 1)
+ * where each stored element is within eps * s + eta of its input:
+ *   F16 : eps = 2^-11, eta = 2^-25    BF16 : eps = 2^-8, eta = 2^-133
+ *   I8  : eps = 1/127 (of the row's largest |x|), eta = 2^-16.
+ * (The first term is the value rows' rounding; the second bounds the
+ * change of the softmax weights by a score error of at most
+ * sqrt(d) * s_q * (eps * s_k + eta).) The optimised kernels of a reduced
+ * cache compute the same attention over the same widened values: against
+ * its reference they keep the contract of aether/dispatch.h.
+ * Supported with every landmark mode and every eviction policy except
+ * EVICT_H2O_COMPAT, which needs the unrounded rows: a reduced storage with
+ * it is AETHER_ERR_UNSUPPORTED. No AVX512-BF16 (VDPBF16PS) path: BF16 rows
+ * are widened and go through the f32 arithmetic on every ISA. */
+typedef enum aether_kv_storage {
+    AETHER_KV_F32 = 0,
+    AETHER_KV_F16 = 1,
+    AETHER_KV_BF16 = 2,
+    AETHER_KV_I8 = 3
+} aether_kv_storage;
 
 /* How landmark means are accumulated (see the file comment). */
 typedef enum aether_kv_landmarks {
@@ -169,8 +211,9 @@ AETHER_API aether_kvcache_params aether_kvcache_params_default(const aether_attn
 /* Bytes of caller memory aether_kvcache_init needs for these parameters.
  * Errors: NULL_ARG, NOT_INITIALIZED (attn), ZERO_HEAD_DIM, KV_HEADS_MISMATCH
  * (kv_heads 0), BLOCK_MISMATCH (block_size != attn->block_size),
- * INVALID_ARG (unknown enum, protect constraints), TOO_MANY_GLOBALS,
- * OVERFLOW (any size product). */
+ * INVALID_ARG (unknown enum, protect constraints), UNSUPPORTED (a reduced
+ * storage with EVICT_H2O_COMPAT), TOO_MANY_GLOBALS, OVERFLOW (any size
+ * product). */
 AETHER_API aether_status aether_kvcache_size(const aether_kvcache_params *p, size_t *bytes);
 
 /* Build an empty cache in buf[0..len). BUFFER_TOO_SMALL if len is below
@@ -188,7 +231,8 @@ AETHER_API void aether_kvcache_destroy(aether_kvcache *cache);
 
 /* Append one token: k1 and v1 are [1, kv_heads, head_dim] tensors.
  * Errors, in order: NULL_ARG; SEQ_NOT_ONE; KV_HEADS_MISMATCH (heads);
- * HEAD_DIM_MISMATCH (dim); NONFINITE; OVERFLOW (token id space exhausted);
+ * HEAD_DIM_MISMATCH (dim); NONFINITE (also a value beyond the storage's
+ * range, see aether_kv_storage); OVERFLOW (token id space exhausted);
  * CACHE_FULL (EVICT_NONE / EVICT_H2O_COMPAT when full). With SLIDING/SCORED a
  * full cache evicts one token first (see aether_kv_evict). */
 AETHER_API aether_status aether_kvcache_append(aether_kvcache *cache, const aether_tensor *k1,
@@ -227,8 +271,8 @@ AETHER_API aether_status aether_kvcache_slot_token(const aether_kvcache *cache, 
 /* Accumulated score of a slot (EVICT_SCORED; 0 for other policies). */
 AETHER_API aether_status aether_kvcache_slot_score(const aether_kvcache *cache, size_t slot,
                                                    float *score);
-/* Copy the K and V rows of a slot (kv_heads * head_dim floats each; f16
- * storage is widened). Either output may be NULL. slot < capacity: rows
+/* Copy the K and V rows of a slot (kv_heads * head_dim floats each; a
+ * reduced storage is widened: the values the decode uses). Either output may be NULL. slot < capacity: rows
  * beyond len hold whatever the storage holds (zero, or stale copies). */
 AETHER_API aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot,
                                                   float *k_out, float *v_out);
@@ -249,7 +293,7 @@ AETHER_API aether_status aether_kvcache_landmark(const aether_kvcache *cache, si
  * newest position and sees the candidates of docs/KERNELS.md section 5 for it,
  * then the landmark blocks. q1 is [1, q_heads, head_dim] with q_heads a
  * multiple of kv_heads (head h reads kv head h / (q_heads / kv_heads));
- * out is [1, q_heads, head_dim]. Honours sort_candidates for both storages.
+ * out is [1, q_heads, head_dim]. Honours sort_candidates for every storage.
  * An empty cache gives zeros (reference behaviour).
  * Causal: equals the last row of a forward over the cached prefix (bit for
  * bit in LM_SUM mode). Non-causal: the same prefix computation (no future

@@ -10,7 +10,7 @@ from aether._common import Handle, Workspace, check, f32, fptr, mask_array, shap
 from aether._lib import fn
 from aether.attention import Config, config as make_config
 
-_STORAGE = {"f32": 0, "f16": 1}
+_STORAGE = {"f32": 0, "f16": 1, "bf16": 2, "int8": 3}
 _LANDMARKS = {"sum": 0, "welford": 1}
 _POLICY = {"none": 0, "sliding": 1, "scored": 2, "h2o": 3, "h2o_compat": 3}
 
@@ -26,7 +26,8 @@ class KVCache(object):
 
     KVCache(capacity, kv_heads, head_dim, window=..., block_size=...,
             globals=(0,), causal=True, log_stride=True, landmarks=True,
-            sort=False, storage='f32'|'f16', policy='none'|'sliding'|'scored'|'h2o',
+            sort=False, storage='f32'|'f16'|'bf16'|'int8',
+            policy='none'|'sliding'|'scored'|'h2o',
             landmark_mode='sum'|'welford', protect_tokens=None,
             protect_recent=None, landmark_blocks=0, config=None)
 
@@ -198,7 +199,7 @@ class KVCache(object):
         return out.value
 
     def slot_rows(self, slot):
-        """(k, v) rows of a slot as [kv_heads, head_dim] arrays (f16 widened)."""
+        """(k, v) rows of a slot as [kv_heads, head_dim] arrays (reduced storages widened)."""
         k = np.zeros((self.kv_heads, self.head_dim), np.float32)
         v = np.zeros_like(k)
         check(fn.kvcache_slot_rows(self._ptr(), self._slot(slot), fptr(k), fptr(v)))

@@ -12,7 +12,7 @@ from aether._lib import fn
 _BACKENDS = {"dense": 0, "sparse_gqa": 1, "sparse": 1, "auto": 2}
 _WEIGHTS = {"copy": 0, "borrow": 1, "auto": 2}
 _POOL = {"last": 0, "mean": 1}
-_STORAGE = {"f32": 0, "f16": 1}
+_STORAGE = {"f32": 0, "f16": 1, "bf16": 2, "int8": 3}
 _EVICT = {"none": 0, "sliding": 1, "scored": 2}
 _LANDMARKS = {"sum": 0, "welford": 1}
 

@@ -43,6 +43,30 @@ def test_decode_f16_golden(name):
     assert bits_equal(k0, kb)
 
 
+@pytest.mark.parametrize("storage", ["f16", "bf16", "int8"])
+def test_reduced_storage_near_f32(storage):
+    # the accuracy contract of aether_kv_storage (include/aether/kvcache.h)
+    eps, eta = {"f16": (2.0 ** -11, 2.0 ** -25), "bf16": (2.0 ** -8, 2.0 ** -133),
+                "int8": (1.0 / 127, 2.0 ** -16)}[storage]
+    rng = np.random.default_rng(7)
+    d = 32
+    ref = aether.KVCache(200, 2, d, window=16, block_size=8)
+    red = aether.KVCache(200, 2, d, storage=storage, window=16, block_size=8)
+    worst = 0.0
+    for _ in range(150):
+        k = rng.uniform(-1, 1, (2, d)).astype(np.float32)
+        v = rng.uniform(-1, 1, (2, d)).astype(np.float32)
+        q = rng.uniform(-1, 1, (4, d)).astype(np.float32)
+        ref.append(k, v)
+        red.append(k, v)
+        worst = max(worst, float(np.max(np.abs(red.decode(q) - ref.decode(q)))))
+    bound = (eps + eta) + np.expm1(2.0 * np.sqrt(d) * (eps + eta))
+    assert 0.0 < worst <= bound
+    assert red.storage == storage
+    with pytest.raises(aether.AetherError):
+        aether.KVCache(10, 1, 4, storage=storage, policy="h2o")
+
+
 @pytest.mark.parametrize("name", _cases("decode_batch"))
 def test_decode_batch_golden(name):
     c = Case(name)

@@ -9,14 +9,17 @@
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_landmarks.h"
 #include "kvcache/kv_slots.h"
+#include "core/int8row.h"
+#include "simd/rows.h"
 
 /* ---------- storing ---------- */
 
-int aether_kv_rows_finite_(const float *x, size_t n)
+/* 1 when every |x[i]| (as bits, sign cleared) is below the bits `lim`. */
+static int rows_below(const float *x, size_t n, uint32_t lim)
 {
-    /* An all-ones exponent (NaN, infinity) carries into bit 31 when one is
-     * added to it: add, and, or only, which compilers vectorise. */
-    uint32_t bad = 0;
+    /* |x| >= lim carries into bit 31 when 2^31 - lim is added to its bits:
+     * add, and, or only, which compilers vectorise. */
+    uint32_t bad = 0, add = 0x80000000u - lim;
     size_t i;
     for (i = 0; i < n; ++i) {
         /* Through a float load: memcpy from x + i (a void pointer to the
@@ -24,25 +27,137 @@ int aether_kv_rows_finite_(const float *x, size_t n)
         const float f = x[i];
         uint32_t b;
         memcpy(&b, &f, sizeof b);
-        bad |= (b & 0x7F800000u) + 0x00800000u;
+        bad |= (b & 0x7FFFFFFFu) + add;
     }
     return (bad & 0x80000000u) == 0;
+}
+
+int aether_kv_rows_finite_(const float *x, size_t n)
+{
+    return rows_below(x, n, 0x7F800000u);
+}
+
+/* Bits of the smallest magnitude a storage cannot hold: F16 rounds 65520
+ * up to infinity, BF16 rounds (2 - 2^-8) * 2^127 up to infinity, I8 rows
+ * hold the integer path's Q16 range (|x| < 32768). */
+static uint32_t storage_limit(aether_kv_storage st)
+{
+    switch (st) {
+    case AETHER_KV_F16:
+        return 0x477FF000u;
+    case AETHER_KV_BF16:
+        return 0x7F7F8000u;
+    case AETHER_KV_I8:
+        return 0x47000000u;
+    default:
+        return 0x7F800000u;
+    }
 }
 
 aether_status aether_kv_check_rows_(const aether_kvcache *c, const float *k, const float *v)
 {
     /* A branch-free exponent test over both rows instead of a call per element. */
-    if (!aether_kv_rows_finite_(k, c->row) || !aether_kv_rows_finite_(v, c->row))
+    uint32_t lim = storage_limit(c->storage);
+    if (!rows_below(k, c->row, lim) || !rows_below(v, c->row, lim))
         return AETHER_ERR_NONFINITE;
     return AETHER_OK;
+}
+
+size_t aether_kv_storage_bytes_(aether_kv_storage st)
+{
+    switch (st) {
+    case AETHER_KV_F16:
+    case AETHER_KV_BF16:
+        return 2;
+    case AETHER_KV_I8:
+        return 1;
+    default:
+        return 4;
+    }
+}
+
+/* bfloat16 of a finite float below the BF16 limit: round to nearest even
+ * on the bits (no carry past the largest finite value). */
+static void to_bf16(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        const float f = src[i];
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        dst[i] = (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+    }
+}
+
+/* One kv head's row as the integer path's int8 K/V row (docs/MODEL.md
+ * 10.1, core/int8row.h): the Q16 values round(x * 65536) (half away from
+ * zero, as aether_q16_from_f32; |x| < 32768 was checked), then the
+ * mantissas round(v / 2^s) with the smallest s >= 0 that fits +-127. */
+static uint8_t to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        /* exact: a power-of-two scaling, then a truncation whose remainder
+         * is exact too */
+        const float a = x[i] * 65536.0f;
+        int32_t t = (int32_t)a;
+        const float r = a - (float)t;
+        t += (r >= 0.5f) - (r <= -0.5f);
+        q[i] = t;
+    }
+    return (uint8_t)aether_q16_to_i8_(q, n, m);
+}
+
+void aether_kv_widen_at_(const aether_kvcache *c, int which, size_t off, size_t ei, float *dst)
+{
+    size_t d, dim = c->head_dim;
+    if (c->storage == AETHER_KV_I8) {
+        const int8_t *m = (which ? c->v8 : c->k8) + off;
+        const float sc = aether_i8_scale((which ? c->ve : c->ke)[ei]);
+        for (d = 0; d < dim; ++d)
+            dst[d] = (float)m[d] * sc;
+    } else if (c->storage == AETHER_KV_BF16) {
+        const uint16_t *h = (which ? c->v16 : c->k16) + off;
+        for (d = 0; d < dim; ++d)
+            dst[d] = aether_bf16_widen(h[d]);
+    } else {
+        aether_f16_to_f32_array((which ? c->v16 : c->k16) + off, dst, dim);
+    }
+}
+
+void aether_kv_widen_(const aether_kvcache *c, int which, size_t slot, size_t h, float *dst)
+{
+    if (c->storage == AETHER_KV_F32) {
+        memcpy(dst, (which ? c->v32 : c->k32) + slot * c->row + h * c->head_dim,
+               c->head_dim * sizeof(float));
+        return;
+    }
+    aether_kv_widen_at_(c, which, slot * c->row + h * c->head_dim, slot * c->kv_heads + h, dst);
 }
 
 void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k, const float *v)
 {
     size_t off = slot * c->row;
     if (c->storage == AETHER_KV_F16) {
-        aether_f32_to_f16_array(k, c->k16 + off, c->row);
-        aether_f32_to_f16_array(v, c->v16 + off, c->row);
+        /* The hardware conversion where the kernels have one: the same bits
+         * for the finite values a cache holds. */
+        const aether_simd_ops *ops = aether_kernel_sel_ops(&c->kern);
+        if (ops) {
+            ops->narrow_f16(k, c->k16 + off, c->row);
+            ops->narrow_f16(v, c->v16 + off, c->row);
+        } else {
+            aether_f32_to_f16_array(k, c->k16 + off, c->row);
+            aether_f32_to_f16_array(v, c->v16 + off, c->row);
+        }
+    } else if (c->storage == AETHER_KV_BF16) {
+        to_bf16(k, c->k16 + off, c->row);
+        to_bf16(v, c->v16 + off, c->row);
+    } else if (c->storage == AETHER_KV_I8) {
+        size_t h, dim = c->head_dim, e = slot * c->kv_heads;
+        for (h = 0; h < c->kv_heads; ++h) {
+            c->ke[e + h] = to_i8(k + h * dim, dim, c->qbuf, c->k8 + off + h * dim);
+            c->ve[e + h] = to_i8(v + h * dim, dim, c->qbuf, c->v8 + off + h * dim);
+        }
     } else {
         /* A float loop, not memcpy: small C libraries (picolibc, built for
          * size) copy byte by byte, four times the instructions of a push's
@@ -60,7 +175,7 @@ void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k
     if (c->slot_protected)
         c->slot_protected[slot] = (unsigned char)aether_kv_is_protected_token_(c, c->next_token);
     c->next_token += 1;
-    /* Landmarks always see the caller's f32 rows, also for f16 storage. */
+    /* Landmarks always see the caller's f32 rows, whatever the storage. */
     aether_kv_landmark_add_(c, pos, k, v);
 }
 

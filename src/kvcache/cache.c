@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/bigmem.h"
+#include "kvcache/kv_append.h"
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_landmarks.h"
 #include "kvcache/kv_slots.h"
@@ -63,7 +64,7 @@ static aether_status check_params(const aether_kvcache_params *p, kv_shape *s)
         return AETHER_ERR_GQA_RATIO;
     if (p->block_size != 0 && p->block_size != p->attn->block_size)
         return AETHER_ERR_BLOCK_MISMATCH;
-    if ((unsigned)p->storage > (unsigned)AETHER_KV_F16 ||
+    if ((unsigned)p->storage > (unsigned)AETHER_KV_I8 ||
         (unsigned)p->landmarks > (unsigned)AETHER_KV_LM_WELFORD ||
         (unsigned)p->evict > (unsigned)AETHER_KV_EVICT_H2O_COMPAT)
         return AETHER_ERR_INVALID_ARG;
@@ -81,9 +82,10 @@ static aether_status check_params(const aether_kvcache_params *p, kv_shape *s)
         if (p->capacity <= need)
             return AETHER_ERR_INVALID_ARG;
     }
-    /* The compat rebuild needs the unrounded rows, which f16 does not keep. */
+    /* The compat rebuild needs the unrounded rows, which a reduced storage
+     * does not keep. */
     if (p->evict == AETHER_KV_EVICT_H2O_COMPAT && p->storage != AETHER_KV_F32)
-        return AETHER_ERR_INVALID_ARG;
+        return AETHER_ERR_UNSUPPORTED;
 
     b = p->attn->block_size;
     s->block_size = b;
@@ -125,20 +127,21 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
 {
     aether_kvcache *c = (aether_kvcache *)aether_arena_alloc(a, 1, sizeof(aether_kvcache),
                                                              AETHER_ALIGN);
-    size_t cells = 0, lm_cells = 0;
+    size_t cells = 0, lm_cells = 0, e_cells = 0;
+    size_t elem = aether_kv_storage_bytes_(p->storage);
+    int i8 = p->storage == AETHER_KV_I8, reduced = p->storage != AETHER_KV_F32;
     void *k, *v;
+    unsigned char *ke, *ve;
     if (aether_size_mul(p->capacity, s->row, &cells) != AETHER_OK ||
-        aether_size_mul(s->nb_ring, s->row, &lm_cells) != AETHER_OK) {
+        aether_size_mul(s->nb_ring, s->row, &lm_cells) != AETHER_OK ||
+        aether_size_mul(p->capacity, i8 ? p->kv_heads : 0, &e_cells) != AETHER_OK) {
         a->status = AETHER_ERR_OVERFLOW;
         return NULL;
     }
-    if (p->storage == AETHER_KV_F16) {
-        k = aether_arena_alloc(a, cells, sizeof(uint16_t), AETHER_ALIGN);
-        v = aether_arena_alloc(a, cells, sizeof(uint16_t), AETHER_ALIGN);
-    } else {
-        k = aether_arena_alloc(a, cells, sizeof(float), AETHER_ALIGN);
-        v = aether_arena_alloc(a, cells, sizeof(float), AETHER_ALIGN);
-    }
+    k = aether_arena_alloc(a, cells, elem, AETHER_ALIGN);
+    v = aether_arena_alloc(a, cells, elem, AETHER_ALIGN);
+    ke = (unsigned char *)aether_arena_alloc(a, e_cells, 1, AETHER_ALIGN);
+    ve = (unsigned char *)aether_arena_alloc(a, e_cells, 1, AETHER_ALIGN);
     {
         size_t *slot_token = (size_t *)aether_arena_alloc(a, p->capacity, sizeof(size_t),
                                                           AETHER_ALIGN);
@@ -167,6 +170,10 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         float *acc = (float *)aether_arena_alloc(a, p->head_dim, sizeof(float), AETHER_ALIGN);
         float *kbuf = (float *)aether_arena_alloc(a, p->head_dim, sizeof(float), AETHER_ALIGN);
         float *lm_tmp = (float *)aether_arena_alloc(a, s->row, 2 * sizeof(float), AETHER_ALIGN);
+        float *vbuf = (float *)aether_arena_alloc(a, reduced ? p->head_dim : 0,
+                                                  KV_VCHUNK * sizeof(float), AETHER_ALIGN);
+        int32_t *qbuf = (int32_t *)aether_arena_alloc(a, i8 ? p->head_dim : 0, sizeof(int32_t),
+                                                      AETHER_ALIGN);
         size_t i;
         if (!c || a->status != AETHER_OK)
             return NULL;
@@ -199,15 +206,24 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         c->len = 0;
         c->next_token = 0;
         c->fast_token = c->fast_n_tok = c->fast_n_blk = 0;
-        if (p->storage == AETHER_KV_F16) {
+        c->k32 = c->v32 = NULL;
+        c->k16 = c->v16 = NULL;
+        c->k8 = c->v8 = NULL;
+        c->ke = c->ve = NULL;
+        if (p->storage == AETHER_KV_F16 || p->storage == AETHER_KV_BF16) {
             c->k16 = (uint16_t *)k;
             c->v16 = (uint16_t *)v;
-            c->k32 = c->v32 = NULL;
+        } else if (i8) {
+            c->k8 = (int8_t *)k;
+            c->v8 = (int8_t *)v;
+            c->ke = (uint8_t *)ke;
+            c->ve = (uint8_t *)ve;
         } else {
             c->k32 = (float *)k;
             c->v32 = (float *)v;
-            c->k16 = c->v16 = NULL;
         }
+        c->vbuf = reduced ? vbuf : NULL;
+        c->qbuf = i8 ? qbuf : NULL;
         c->slot_token = slot_token;
         c->score = score;
         c->tree = tree;
@@ -438,16 +454,19 @@ aether_status aether_kvcache_slot_rows(const aether_kvcache *cache, size_t slot,
     if (slot >= cache->capacity)
         return AETHER_ERR_INVALID_ARG;
     off = slot * cache->row;
-    if (cache->storage == AETHER_KV_F16) {
-        if (k_out)
-            aether_f16_to_f32_array(cache->k16 + off, k_out, cache->row);
-        if (v_out)
-            aether_f16_to_f32_array(cache->v16 + off, v_out, cache->row);
-    } else {
+    if (cache->storage == AETHER_KV_F32) {
         if (k_out)
             memcpy(k_out, cache->k32 + off, cache->row * sizeof(float));
         if (v_out)
             memcpy(v_out, cache->v32 + off, cache->row * sizeof(float));
+    } else {
+        size_t h, dim = cache->head_dim;
+        for (h = 0; h < cache->kv_heads; ++h) {
+            if (k_out)
+                aether_kv_widen_(cache, 0, slot, h, k_out + h * dim);
+            if (v_out)
+                aether_kv_widen_(cache, 1, slot, h, v_out + h * dim);
+        }
     }
     return AETHER_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kernels/osm.h"
+#include "kvcache/kv_append.h"
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_decode.h"
 #include "kvcache/kv_landmarks.h"
@@ -139,10 +140,11 @@ static int block_entries(aether_kvcache *c, size_t *n_blk)
 #define COLD_FLOATS ((size_t)1 << 18)
 
 /* Token and landmark rows of the cache starting `off` elements into each
- * row (a kv head's slice, or 0 for whole rows); the token rows of an F16
- * cache go to *t16, of an F32 cache to *tr. */
+ * row (a kv head's slice, or 0 for whole rows; the kv head's exponent byte
+ * for I8); the token rows of an F16 / BF16 cache go to *t16, of an I8
+ * cache to *t8, of an F32 cache to *tr. */
 static void head_rows(const aether_kvcache *c, size_t off, aether_rows *tr, aether_rows16 *t16,
-                      aether_rows *br)
+                      aether_rows8 *t8, aether_rows *br)
 {
     tr->k = c->k32 ? c->k32 + off : NULL;
     tr->v = c->v32 ? c->v32 + off : NULL;
@@ -150,6 +152,12 @@ static void head_rows(const aether_kvcache *c, size_t off, aether_rows *tr, aeth
     t16->k = c->k16 ? c->k16 + off : NULL;
     t16->v = c->v16 ? c->v16 + off : NULL;
     t16->stride = c->row;
+    t8->k = c->k8 ? c->k8 + off : NULL;
+    t8->v = c->v8 ? c->v8 + off : NULL;
+    t8->ke = c->ke ? c->ke + off / c->head_dim : NULL;
+    t8->ve = c->ve ? c->ve + off / c->head_dim : NULL;
+    t8->stride = c->row;
+    t8->estride = c->kv_heads;
     br->k = c->lm_mean_k + off;
     br->v = c->lm_mean_v + off;
     br->stride = c->row;
@@ -169,44 +177,68 @@ static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, 
 {
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, hk, h0, nh;
     float scale = aether_attn_scale(dim);
-    int f16 = c->storage == AETHER_KV_F16;
+    aether_kv_storage st = c->storage;
     if (c->kv_heads > 1 && group < AETHER_QGROUP_MAX) {
         aether_rows tr, br;
         aether_rows16 t16;
+        aether_rows8 t8;
         size_t koff[AETHER_QHEADS_MAX], h;
-        head_rows(c, 0, &tr, &t16, &br);
+        head_rows(c, 0, &tr, &t16, &t8, &br);
         for (h0 = 0; h0 < q_heads; h0 += nh) {
+            const float *qh = q + h0 * dim;
+            float *oh = out + h0 * dim;
             nh = q_heads - h0 < AETHER_QHEADS_MAX ? q_heads - h0 : AETHER_QHEADS_MAX;
             for (h = 0; h < nh; ++h)
                 koff[h] = (h0 + h) / group * dim;
-            if (f16)
-                ops->query_heads16(q + h0 * dim, nh, dim, koff, scale, &t16, c->tok_slot, n_tok,
-                                   &br, c->blk, n_blk, out + h0 * dim);
+            if (st == AETHER_KV_F16)
+                ops->query_heads16(qh, nh, dim, koff, scale, &t16, c->tok_slot, n_tok, &br,
+                                   c->blk, n_blk, oh);
+            else if (st == AETHER_KV_BF16)
+                ops->query_heads_bf16(qh, nh, dim, koff, scale, &t16, c->tok_slot, n_tok, &br,
+                                      c->blk, n_blk, oh);
+            else if (st == AETHER_KV_I8)
+                ops->query_heads_i8(qh, nh, dim, koff, scale, &t8, c->tok_slot, n_tok, &br,
+                                    c->blk, n_blk, oh);
             else
-                ops->query_heads(q + h0 * dim, nh, dim, koff, scale, &tr, c->tok_slot, n_tok, &br,
-                                 c->blk, n_blk, out + h0 * dim);
+                ops->query_heads(qh, nh, dim, koff, scale, &tr, c->tok_slot, n_tok, &br, c->blk,
+                                 n_blk, oh);
         }
         return;
     }
     for (hk = 0; hk < c->kv_heads; ++hk) {
         aether_rows tr, br;
         aether_rows16 t16;
-        head_rows(c, hk * dim, &tr, &t16, &br);
+        aether_rows8 t8;
+        head_rows(c, hk * dim, &tr, &t16, &t8, &br);
         /* Rows of a cache past L2 are mostly cold: request them all first,
          * so their loads overlap instead of stalling one at a time. */
-        if (!f16 && c->len * c->row > COLD_FLOATS) {
-            ops->prefetch(&tr, c->tok_slot, n_tok, dim);
+        if (c->len * c->row * aether_kv_storage_bytes_(st) > COLD_FLOATS * sizeof(float)) {
+            size_t eb = aether_kv_storage_bytes_(st);
+            if (st == AETHER_KV_F32)
+                ops->prefetch(&tr, c->tok_slot, n_tok, dim);
+            else if (st == AETHER_KV_I8)
+                ops->prefetch_bytes(t8.k, t8.v, c->row, c->tok_slot, n_tok, dim);
+            else
+                ops->prefetch_bytes(t16.k, t16.v, c->row * eb, c->tok_slot, n_tok, dim * eb);
             ops->prefetch(&br, c->blk, n_blk, dim);
         }
         for (h0 = 0; h0 < group; h0 += nh) {
             size_t h = hk * group + h0;
+            const float *qh = q + h * dim;
+            float *oh = out + h * dim;
             nh = group - h0 < AETHER_QGROUP_MAX ? group - h0 : AETHER_QGROUP_MAX;
-            if (f16)
-                ops->query_group16(q + h * dim, nh, dim, scale, &t16, c->tok_slot, n_tok, &br,
-                                   c->blk, n_blk, out + h * dim, out + h * dim);
+            if (st == AETHER_KV_F16)
+                ops->query_group16(qh, nh, dim, scale, &t16, c->tok_slot, n_tok, &br, c->blk,
+                                   n_blk, oh, oh);
+            else if (st == AETHER_KV_BF16)
+                ops->query_group_bf16(qh, nh, dim, scale, &t16, c->tok_slot, n_tok, &br, c->blk,
+                                      n_blk, oh, oh);
+            else if (st == AETHER_KV_I8)
+                ops->query_group_i8(qh, nh, dim, scale, &t8, c->tok_slot, n_tok, &br, c->blk,
+                                    n_blk, oh, oh);
             else
-                ops->query_group(q + h * dim, nh, dim, scale, &tr, c->tok_slot, n_tok, &br,
-                                 c->blk, n_blk, out + h * dim, out + h * dim);
+                ops->query_group(qh, nh, dim, scale, &tr, c->tok_slot, n_tok, &br, c->blk, n_blk,
+                                 oh, oh);
         }
     }
 }
@@ -299,7 +331,26 @@ static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size
     return resolve_logical(c, n_tok);
 }
 
-/* decode_ref for f32 caches without SCORED eviction whose GQA groups hold
+/* K and V rows of kv head hk in slot `slot` for the reference decode: an
+ * F32 cache's own rows; a reduced storage's rows widened (exactly) into
+ * kbuf and into value row n of vbuf (n < KV_VCHUNK: the chunk entry the
+ * row will fill, so the rows of a chunk stay until it is flushed). */
+static void ref_rows(aether_kvcache *c, size_t slot, size_t hk, size_t n, const float **k,
+                     const float **v)
+{
+    size_t off = slot * c->row + hk * c->head_dim;
+    if (c->storage == AETHER_KV_F32) {
+        *k = c->k32 + off;
+        *v = c->v32 + off;
+        return;
+    }
+    aether_kv_widen_at_(c, 0, off, slot * c->kv_heads + hk, c->kbuf);
+    aether_kv_widen_at_(c, 1, off, slot * c->kv_heads + hk, c->vbuf + n * c->head_dim);
+    *k = c->kbuf;
+    *v = c->vbuf + n * c->head_dim;
+}
+
+/* decode_ref for caches without SCORED eviction whose GQA groups hold
  * a multiple of four query heads: four heads at a time go through the
  * candidates together, each with exactly the operations, in the order, of
  * the per-head loop (aether_osm_weight / aether_osm_push), so the bits are
@@ -310,6 +361,9 @@ static size_t token_slots(const aether_attn_config *cfg, aether_kvcache *c, size
  * candidate after candidate, on four elements of the four heads' output
  * rows held in registers, each V element loaded once for the four. */
 #define GRP_CHUNK 8u
+#if GRP_CHUNK != KV_VCHUNK
+#error "the widened value rows of a chunk live in KV_VCHUNK rows of vbuf"
+#endif
 
 typedef struct grp_chunk {
     const float *v[GRP_CHUNK];
@@ -491,8 +545,7 @@ static int decode_ref_grouped(const float *q, size_t q_heads, aether_kvcache *c,
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, i, j;
     float scale = aether_attn_scale(dim);
     uintptr_t qa = (uintptr_t)q, oa = (uintptr_t)out, len = q_heads * dim * sizeof(float);
-    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED || group % 4 != 0 ||
-        (qa < oa + len && oa < qa + len))
+    if (c->evict == AETHER_KV_EVICT_SCORED || group % 4 != 0 || (qa < oa + len && oa < qa + len))
         return 0;
     for (h = 0; h < q_heads; h += 4) {
         size_t kvo = (h / group) * dim;
@@ -502,8 +555,9 @@ static int decode_ref_grouped(const float *q, size_t q_heads, aether_kvcache *c,
         for (i = 0; i < 4; ++i)
             aether_osm_begin(&s[i], out + (h + i) * dim, dim);
         for (j = 0; j < n_tok; ++j) {
-            size_t off = c->tok_slot[j] * c->row + kvo;
-            grp_candidate(s, q + h * dim, dim, scale, c->k32 + off, c->v32 + off, &g);
+            const float *kr, *vr;
+            ref_rows(c, c->tok_slot[j], h / group, g.n, &kr, &vr);
+            grp_candidate(s, q + h * dim, dim, scale, kr, vr, &g);
         }
         for (j = 0; j < n_blk; ++j) {
             const float *mk, *mv;
@@ -616,7 +670,7 @@ static int decode_ref_single(const float *q, size_t q_heads, aether_kvcache *c, 
 {
     size_t dim = c->head_dim, group = q_heads / c->kv_heads, h, j;
     float scale = aether_attn_scale(dim);
-    if (c->storage != AETHER_KV_F32 || c->evict == AETHER_KV_EVICT_SCORED)
+    if (c->evict == AETHER_KV_EVICT_SCORED)
         return 0;
     for (h = 0; h < q_heads; ++h) {
         const float *qr = q + h * dim;
@@ -626,8 +680,9 @@ static int decode_ref_single(const float *q, size_t q_heads, aether_kvcache *c, 
         g.n = 0;
         aether_osm_begin(&s, c->acc, dim);
         for (j = 0; j < n_tok; ++j) {
-            size_t off = c->tok_slot[j] * c->row + kvo;
-            one_candidate(&s, qr, scale, c->k32 + off, c->v32 + off, &g);
+            const float *kr, *vr;
+            ref_rows(c, c->tok_slot[j], h / group, g.n, &kr, &vr);
+            one_candidate(&s, qr, scale, kr, vr, &g);
         }
         for (j = 0; j < n_blk; ++j) {
             const float *mk, *mv;
@@ -661,16 +716,11 @@ static void decode_ref(const float *q, size_t q_heads, aether_kvcache *c, size_t
         aether_osm s;
         aether_osm_begin(&s, c->acc, dim);
         for (j = 0; j < n_tok; ++j) {
-            size_t off = c->tok_slot[j] * c->row + kvo;
+            const float *kr, *vr;
             float sc;
-            if (c->storage == AETHER_KV_F16) {
-                aether_f16_to_f32_array(c->k16 + off, c->kbuf, dim);
-                sc = aether_dot_ref(qr, c->kbuf, dim) * scale;
-                aether_osm_push_f16(&s, sc, c->v16 + off);
-            } else {
-                sc = aether_dot_ref(qr, c->k32 + off, dim) * scale;
-                aether_osm_push(&s, sc, c->v32 + off);
-            }
+            ref_rows(c, c->tok_slot[j], h / group, 0, &kr, &vr);
+            sc = aether_dot_ref(qr, kr, dim) * scale;
+            aether_osm_push(&s, sc, vr);
             if (scored)
                 c->tok_score[j] = sc;
         }

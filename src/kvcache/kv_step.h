@@ -15,6 +15,7 @@
  * q_heads query rows q against the cache into out, as aether_head_step
  * does with a sparse head. cfg must be the configuration the cache was
  * built for; q_heads a multiple of kv_heads; q, k, v finite. Fails with
+ * AETHER_ERR_NONFINITE (k or v beyond a reduced storage's range),
  * AETHER_ERR_OVERFLOW / AETHER_ERR_CACHE_FULL before touching the cache. */
 aether_status aether_kv_step_rows_(const aether_attn_config *cfg, const float *q, size_t q_heads,
                                    const float *k, const float *v, aether_kvcache *c, float *out);

@@ -16,6 +16,8 @@
 #include "dispatch/kernels.h"
 
 #define AETHER_KVCACHE_MAGIC 0x4B564331u /* "KVC1" */
+/* Value rows the reference decode holds widened at once (its chunk). */
+#define KV_VCHUNK 8u
 
 struct aether_kvcache {
     uint32_t magic;
@@ -35,9 +37,13 @@ struct aether_kvcache {
     size_t len;
     size_t next_token; /* token id of the next append */
 
-    /* Rows [capacity][row]: exactly one of the pairs is set. */
+    /* Rows [capacity][row]: exactly one of the pairs is set (k16/v16 for
+     * F16 and BF16; k8/v8 for I8, with one exponent byte per token and kv
+     * head in ke/ve [capacity][kv_heads]). */
     float *k32, *v32;
     uint16_t *k16, *v16;
+    int8_t *k8, *v8;
+    uint8_t *ke, *ve;
     size_t *slot_token; /* token id per slot */
     float *score;       /* SCORED: accumulated weight per slot */
     /* SCORED: tournament tree; node i holds 1 + the weakest evictable slot
@@ -67,7 +73,11 @@ struct aether_kvcache {
     size_t *blk;      /* block candidates */
     float *tok_score; /* SCORED: each token candidate's score for one head */
     float *acc;       /* head_dim */
-    float *kbuf;      /* head_dim: widened f16 key row */
+    float *kbuf;      /* head_dim: widened key row (reduced storages) */
+    /* Reduced storages: widened value rows of the reference decode,
+     * KV_VCHUNK rows of head_dim; I8: Q16 scratch of head_dim int32. */
+    float *vbuf;
+    int32_t *qbuf;
     float *lm_tmp;    /* 2 * row: means of a partial block (LM_SUM) */
     /* The last optimised decode left tok_slot[0..fast_n_tok) and blk[0..
      * fast_n_blk) (ring entries) final for token count fast_token (0 = no

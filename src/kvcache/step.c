@@ -44,10 +44,13 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
         return AETHER_ERR_NULL_ARG;
     /* Tensors exist, so seq * heads * dim did not overflow. */
     qrow = q->heads * q->dim;
-    if (!aether_kv_rows_finite_(q->data, n * qrow) ||
-        !aether_kv_rows_finite_(k_new->data, n * cache->row) ||
-        !aether_kv_rows_finite_(v_new->data, n * cache->row))
+    if (!aether_kv_rows_finite_(q->data, n * qrow))
         return AETHER_ERR_NONFINITE;
+    /* K/V rows: finite and within the storage's range */
+    for (t = 0; t < n; ++t)
+        if (aether_kv_check_rows_(cache, k_new->data + t * cache->row,
+                                  v_new->data + t * cache->row) != AETHER_OK)
+            return AETHER_ERR_NONFINITE;
     if (n > SIZE_MAX - cache->next_token)
         return AETHER_ERR_OVERFLOW;
     if (!aether_kv_logical_(cache) && n > cache->capacity - cache->len)
@@ -60,12 +63,15 @@ aether_status aether_kvcache_decode_batch(const aether_attn_config *cfg, const a
     return AETHER_OK;
 }
 
-/* The checks of aether_kvcache_append_rows after the finite rows, then
- * the append and the decode. */
+/* The checks of aether_kvcache_append_rows after the finite rows (a
+ * reduced storage also checks its range), then the append and the
+ * decode. */
 static aether_status step_rows(const aether_attn_config *cfg, const float *q, size_t q_heads,
                                const float *k, const float *v, aether_kvcache *c,
                                const aether_kvcache *twin, float *out)
 {
+    if (c->storage != AETHER_KV_F32 && aether_kv_check_rows_(c, k, v) != AETHER_OK)
+        return AETHER_ERR_NONFINITE;
     if (c->next_token == SIZE_MAX)
         return AETHER_ERR_OVERFLOW;
     if (c->len >= c->capacity && !aether_kv_logical_(c))

@@ -3,22 +3,12 @@
  * over a candidate list and block landmarks. */
 #include <string.h>
 
+#include "core/int8row.h"
 #include "quant/quant_internal.h"
 
 unsigned aq_exponent_(const int32_t *v, size_t n, uint32_t lim)
 {
-    uint32_t mx = 0;
-    unsigned s = 0;
-    size_t i;
-    for (i = 0; i < n; ++i) {
-        uint32_t a = aq_mag(v[i]);
-        if (a > mx)
-            mx = a;
-    }
-    /* round(mx / 2^s) = (mx + 2^(s-1)) >> s; mx <= 2^31: no wrap */
-    while (s < 31 && (s == 0 ? mx : (mx + (1u << (s - 1))) >> s) > lim)
-        ++s;
-    return s;
+    return aether_q16_exponent_(v, n, lim);
 }
 
 unsigned aq_to_i16_(const int32_t *v, size_t n, int16_t *m)
@@ -30,13 +20,10 @@ unsigned aq_to_i16_(const int32_t *v, size_t n, int16_t *m)
     return s;
 }
 
+/* The int8 row format the I8 K/V cache storage shares (core/int8row.h). */
 unsigned aq_to_i8_(const int32_t *v, size_t n, int8_t *m)
 {
-    unsigned s = aq_exponent_(v, n, 127u);
-    size_t i;
-    for (i = 0; i < n; ++i)
-        m[i] = (int8_t)aq_rshift(v[i], s);
-    return s;
+    return aether_q16_to_i8_(v, n, m);
 }
 
 /* round(32768 * 2^(-i/32)) and round(32768 * 2^(-i/1024)), i = 0..31. */

@@ -241,6 +241,7 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 }
 
 #define AE_RF32 1
+#define AE_RI8 0
 #define AE_RT float
 #define AE_RLD(p) AE_LOADU(p)
 #define AE_RSC(x) (x)
@@ -261,12 +262,33 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 }
 
 #define AE_RF32 0
+#define AE_RI8 0
 #define AE_RT uint16_t
 #define AE_RLD(p) AE_WIDEN16(p)
 #define AE_RSC(x) aether_f16_to_f32(x)
 #define AE_RROWS aether_rows16
 #define AE_RN(n) AE_CAT(AE_CAT2(n, h), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##16, AE_ISA)
+#include "simd/decode_rows_impl.h"
+
+#define AE_RF32 0
+#define AE_RI8 0
+#define AE_RT uint16_t
+#define AE_RLD(p) AE_WIDENBF(p)
+#define AE_RSC(x) aether_bf16_widen(x)
+#define AE_RROWS aether_rows16
+#define AE_RN(n) AE_CAT(AE_CAT2(n, bf), AE_ISA)
+#define AE_RX(n) AE_XFN1(n##_bf16, AE_ISA)
+#include "simd/decode_rows_impl.h"
+
+#define AE_RF32 0
+#define AE_RI8 1
+#define AE_RT int8_t
+#define AE_RLD(p) AE_WIDENI8(p)
+#define AE_RSC(x) ((float)(x))
+#define AE_RROWS aether_rows8
+#define AE_RN(n) AE_CAT(AE_CAT2(n, q8), AE_ISA)
+#define AE_RX(n) AE_XFN1(n##_i8, AE_ISA)
 #include "simd/decode_rows_impl.h"
 
 /* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
@@ -359,5 +381,35 @@ void AE_XFN(widen_f16)(const uint16_t *src, float *dst, size_t n)
         AE_STOREU(dst + i, AE_WIDEN16(src + i));
     for (; i < n; ++i)
         dst[i] = aether_f16_to_f32(src[i]);
+}
+
+/* Start loading the first len bytes of the K and V rows idx[0..n) (row j
+ * at k + idx[j] * stride bytes; a hint, reads nothing): the reduced
+ * storages' twin of prefetch_rows. */
+void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const size_t *idx,
+                            size_t n, size_t len)
+{
+    const unsigned char *kb = (const unsigned char *)k, *vb = (const unsigned char *)v;
+    size_t j, d;
+    for (j = 0; j < n; ++j)
+        for (d = 0; d < len; d += 64) {
+            AE_PREFETCH(kb + idx[j] * stride + d);
+            AE_PREFETCH(vb + idx[j] * stride + d);
+        }
+}
+
+/* Float to binary16, round to nearest even: for finite inputs (all a
+ * cache stores) the hardware's result is aether_f32_to_f16's bits. */
+void AE_XFN(narrow_f16)(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 2 * AE_VW <= n; i += 2 * AE_VW) {
+        AE_NARROW16(dst + i, AE_LOADU(src + i));
+        AE_NARROW16(dst + i + AE_VW, AE_LOADU(src + i + AE_VW));
+    }
+    for (; i + AE_VW <= n; i += AE_VW)
+        AE_NARROW16(dst + i, AE_LOADU(src + i));
+    for (; i < n; ++i)
+        dst[i] = aether_f32_to_f16(src[i]);
 }
 #endif /* AE_ISA_ON */

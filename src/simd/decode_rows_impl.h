@@ -1,18 +1,44 @@
 /*
- * The decode kernels that read K/V token rows, included twice by
- * decode.c: once for f32 rows (AE_RF32 1) and once for IEEE binary16
- * rows (AE_RF32 0: F16 caches), with
+ * The decode kernels that read K/V token rows, included once per cache
+ * storage by decode.c: f32 rows (AE_RF32 1), IEEE binary16 and bfloat16
+ * rows (F16 / BF16 caches) and int8 rows with a power-of-two scale per row
+ * (AE_RI8 1: I8 caches), with
  *   AE_RT       the row element type
  *   AE_RLD(p)   AE_VW row elements at p as a float vector
  *   AE_RSC(x)   one row element as a float
- *   AE_RROWS    the token rows type (aether_rows / aether_rows16)
+ *   AE_RROWS    the token rows type (aether_rows / aether_rows16 /
+ *               aether_rows8)
  *   AE_RN(n)    the generated name (private to decode.c)
  *   AE_RX(n)    the generated name of a kernel of the ops table
- * Landmark rows are f32 in both: the f16 variants read them through the
- * f32 functions. Binary16 widens exactly, so an f16 row gives the very
- * arithmetic of the f32 row holding the same values. No include guard;
- * the parameters are undefined at the end.
+ * Landmark rows are f32 in all: the other variants read them through the
+ * f32 functions. Every stored element widens exactly, so a reduced row
+ * gives the arithmetic of the f32 row holding the same values. Int8 rows
+ * are read as their mantissas; the row's scale 2^(e - 16) multiplies each
+ * candidate's score (K) and softmax weight (V) instead of every element
+ * (exact: a power of two). No include guard; the parameters are undefined
+ * at the end.
  */
+
+#if AE_RI8
+/* s[h * AE_QB + j] *= the scale of row idx[j] of head h (exponent byte
+ * eb[idx[j] * es + eoff[h]]) for h < nh, j < n. */
+static void AE_RN(row_scales)(float *s, size_t nh, const size_t *eoff, const uint8_t *eb,
+                              size_t es, const size_t *idx, size_t n)
+{
+    float sc[AE_QB];
+    size_t h, j;
+    for (h = 0; h < nh; ++h) {
+        float *sh = s + h * AE_QB;
+        const uint8_t *e = eb + eoff[h];
+        /* rows of the same kv head as the previous row: the same scales */
+        if (h == 0 || eoff[h] != eoff[h - 1])
+            for (j = 0; j < n; ++j)
+                sc[j] = aether_i8_scale(e[idx[j] * es]);
+        for (j = 0; j < n; ++j)
+            sh[j] *= sc[j];
+    }
+}
+#endif
 
 /* s[h * AE_QB + j] = scale * dot(q_h, k_idx[j]) for nh <= 4 rows q_h =
  * q + h * dim: each K row is loaded once and feeds all rows. */
@@ -183,6 +209,9 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
     float m[4], l[4];
     const float *qv_arg = NULL;
     size_t a, c, h;
+#if AE_RI8
+    static const size_t eoff0[4] = {0, 0, 0, 0};
+#endif
 #ifdef AE_DOTS_G4
     float qv[4 * AE_G4_DMAX];
 #endif
@@ -227,9 +256,17 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
         if (b.tc)
             AE_RN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
 #endif
+#if AE_RI8
+        if (b.tc)
+            AE_RN(row_scales)(s, nh, eoff0, tokens->ke, tokens->estride, tok + b.ta, b.tc);
+#endif
         if (b.bc)
             AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
         AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
+#if AE_RI8
+        if (b.tc)
+            AE_RN(row_scales)(s, nh, eoff0, tokens->ve, tokens->estride, tok + b.ta, b.tc);
+#endif
         if (b.tc)
             AE_RN(accum_group)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
         if (b.bc)
@@ -365,6 +402,11 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
     float s[AETHER_QHEADS_MAX * AE_QB];
     float m[AETHER_QHEADS_MAX], l[AETHER_QHEADS_MAX];
     size_t a, c, h, nh4 = (nh + 3) / 4 * 4;
+#if AE_RI8
+    size_t eoff[AETHER_QHEADS_MAX];
+    for (h = 0; h < nh; ++h)
+        eoff[h] = koff[h] / dim; /* the kv head's exponent byte */
+#endif
     memset(out, 0, nh * dim * sizeof(float));
     for (h = nh; h < nh4; ++h)
         memset(s + h * AE_QB, 0, AE_QB * sizeof(float));
@@ -379,10 +421,18 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
         if (b.tc)
             AE_RN(dots_heads)
             (q, nh, dim, koff, tokens->k, tokens->stride, tok + b.ta, b.tc, scale, s);
+#if AE_RI8
+        if (b.tc)
+            AE_RN(row_scales)(s, nh, eoff, tokens->ke, tokens->estride, tok + b.ta, b.tc);
+#endif
         if (b.bc)
             AE_FN(dots_heads)
             (q, nh, dim, koff, blocks->k, blocks->stride, blk + b.ba, b.bc, scale, s + b.tc);
         AE_FN(softmax_rows)(s, nh, c, m, l, out, dim);
+#if AE_RI8
+        if (b.tc)
+            AE_RN(row_scales)(s, nh, eoff, tokens->ve, tokens->estride, tok + b.ta, b.tc);
+#endif
         if (b.tc)
             AE_RN(accum_heads)
             (out, nh, dim, koff, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
@@ -396,6 +446,7 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
 
 /* The parameters are per inclusion. */
 #undef AE_RF32
+#undef AE_RI8
 #undef AE_RT
 #undef AE_RLD
 #undef AE_RSC

@@ -90,6 +90,16 @@ static inline void ae_transpose8(__m256 *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose8(v)
 #define AE_WIDEN16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+/* bfloat16 widens by a 16-bit shift (exact); int8 mantissas convert exactly. */
+#define AE_WIDENBF(p)                                                               \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(    \
+                                              (const __m128i *)(const void *)(p))), \
+                                          16))
+#define AE_WIDENI8(p) \
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+/* AE_VW floats to binary16 at p, round to nearest even (F16C). */
+#define AE_NARROW16(p, x) \
+    _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT))
 #else
 #define AE_ISA_ON 0
 #endif

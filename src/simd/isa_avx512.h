@@ -143,6 +143,18 @@ static inline void ae_transpose16(__m512 *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose16(v)
 #define AE_WIDEN16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p)))
+/* bfloat16 widens by a 16-bit shift (exact); int8 mantissas convert exactly.
+ * No AVX512-BF16 dot products: plain loads feed the f32 arithmetic. */
+#define AE_WIDENBF(p)                                                               \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256( \
+                                              (const __m256i *)(const void *)(p))), \
+                                          16))
+#define AE_WIDENI8(p) \
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
+/* AE_VW floats to binary16 at p, round to nearest even. */
+#define AE_NARROW16(p, x)                       \
+    _mm256_storeu_si256((__m256i *)(void *)(p), \
+                        _mm512_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
 #else
 #define AE_ISA_ON 0
 #endif

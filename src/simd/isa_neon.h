@@ -10,6 +10,8 @@
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #define AE_ISA_ON 1
 #include <arm_neon.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Same algorithm and bounds as the AVX-512 exp (isa_avx512.h). */
 static inline float32x4_t ae_vexp(float32x4_t x)
@@ -63,6 +65,18 @@ static inline void ae_transpose4(float32x4_t *v)
 }
 #define AE_TRANSPOSE(v) ae_transpose4(v)
 #define AE_WIDEN16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))
+/* bfloat16 widens by a 16-bit shift (exact); int8 mantissas convert exactly
+ * (four bytes through a 32-bit copy: no alignment assumed). */
+#define AE_WIDENBF(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))
+static inline float32x4_t ae_widen_i8(const int8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(w))))));
+}
+#define AE_WIDENI8(p) ae_widen_i8(p)
+/* AE_VW floats to binary16 at p (FPCR default: round to nearest even). */
+#define AE_NARROW16(p, x) vst1_u16((p), vreinterpret_u16_f16(vcvt_f16_f32(x)))
 #else
 #define AE_ISA_ON 0
 #endif

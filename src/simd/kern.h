@@ -17,6 +17,9 @@
  *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
  *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
  *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
+ *   AE_WIDENBF(p)     AE_VW bfloat16 values at p (uint16_t *) widened to floats
+ *   AE_WIDENI8(p)     AE_VW int8 values at p (int8_t *) converted to floats
+ *   AE_NARROW16(p, v) store v as AE_VW binary16 values at p, nearest even
  *   AE_DOTS_G4(...)   optional: a 4 x 4 GQA score kernel (decode.c)
  * This header gives the generated names, the blocking constants, and the
  * functions one template source defines for another (and for ops.c's
@@ -86,6 +89,25 @@ void AE_XFN(query_heads16)(const float *q, size_t nh, size_t dim, const size_t *
                            const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                            const aether_rows *blocks, const size_t *blk, size_t n_blk,
                            float *out);
+void AE_XFN(query_group_bf16)(const float *q, size_t nh, size_t dim, float scale,
+                              const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
+                              const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                              float *acc, float *out);
+void AE_XFN(query_heads_bf16)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                              float scale, const aether_rows16 *tokens, const size_t *tok,
+                              size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                              size_t n_blk, float *out);
+void AE_XFN(query_group_i8)(const float *q, size_t nh, size_t dim, float scale,
+                            const aether_rows8 *tokens, const size_t *tok, size_t n_tok,
+                            const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                            float *acc, float *out);
+void AE_XFN(query_heads_i8)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                            float scale, const aether_rows8 *tokens, const size_t *tok,
+                            size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                            size_t n_blk, float *out);
+void AE_XFN(narrow_f16)(const float *src, uint16_t *dst, size_t n);
+void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const size_t *idx,
+                            size_t n, size_t len);
 void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
 
 /* batch.c: the batched projection of the ops table. */

@@ -27,6 +27,12 @@ static const aether_simd_ops AE_FN(ops) = {
     AE_XFN(widen_f16),
     AE_XFN(query_group16),
     AE_XFN(query_heads16),
+    AE_XFN(query_group_bf16),
+    AE_XFN(query_heads_bf16),
+    AE_XFN(query_group_i8),
+    AE_XFN(query_heads_i8),
+    AE_XFN(narrow_f16),
+    AE_XFN(prefetch_bytes),
     AE_VW,
     AE_XFN(matmul),
 };

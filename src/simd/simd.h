@@ -104,6 +104,32 @@ typedef struct aether_simd_ops {
     void (*query_heads16)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
                           const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
                           const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
+    /* The same over bfloat16 token rows (BF16 caches) and over int8 token
+     * rows with a power-of-two scale per row (I8 caches): the arithmetic
+     * of f32 rows holding the widened values (an int8 row's scale is
+     * applied to its score and its weight; exact). */
+    void (*query_group_bf16)(const float *q, size_t nh, size_t dim, float scale,
+                             const aether_rows16 *tokens, const size_t *tok, size_t n_tok,
+                             const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                             float *acc, float *out);
+    void (*query_heads_bf16)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                             float scale, const aether_rows16 *tokens, const size_t *tok,
+                             size_t n_tok, const aether_rows *blocks, const size_t *blk,
+                             size_t n_blk, float *out);
+    void (*query_group_i8)(const float *q, size_t nh, size_t dim, float scale,
+                           const aether_rows8 *tokens, const size_t *tok, size_t n_tok,
+                           const aether_rows *blocks, const size_t *blk, size_t n_blk, float *acc,
+                           float *out);
+    void (*query_heads_i8)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
+                           const aether_rows8 *tokens, const size_t *tok, size_t n_tok,
+                           const aether_rows *blocks, const size_t *blk, size_t n_blk, float *out);
+    /* dst[0..n) = src[0..n) rounded to binary16 (nearest even): for finite
+     * inputs bit for bit aether_f32_to_f16 (the F16 cache's appends). */
+    void (*narrow_f16)(const float *src, uint16_t *dst, size_t n);
+    /* prefetch for rows of any element size: the first len bytes of the K
+     * and V rows idx[0..n), row j at k / v + idx[j] * stride bytes. */
+    void (*prefetch_bytes)(const void *k, const void *v, size_t stride, const size_t *idx,
+                           size_t n, size_t len);
     size_t lanes; /* floats per vector */
     /* y[b*cols..] = x[b*rows..] . W for b in [0, n) (x: n rows of `rows`
      * floats, y: n rows of cols floats, no overlap): every element by the
