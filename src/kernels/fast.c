@@ -100,8 +100,8 @@ static void run_item(void *ctx, size_t item, unsigned worker)
                 (void)aether_pattern_blocks(j->cfg, i, j->seq, blk, j->blk_cap, &n_blk);
             /* The window-0 list is the query, the globals and the
              * log-stride keys; dropping what falls in the window leaves
-             * exactly the full list's tail after its window (docs/KERNELS.md
-             * section 5.1), without writing and dropping the window. */
+             * exactly the full list's tail after its window
+             * (docs/KERNELS.md section 5.1), never writing the window. */
             for (b = 0; b < n_tok; ++b)
                 if (tok[b] < wlo || tok[b] > whi)
                     tok[n_x++] = tok[b];
