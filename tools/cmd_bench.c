@@ -46,6 +46,7 @@
 #include "bench_bounds.h"
 #include "bench_kv.h"
 #include "bench_serve.h"
+#include "bench_sparse.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "dispatch/kernels.h"
@@ -379,12 +380,13 @@ enum {
     SEC_CURVE_FORWARD,
     SEC_CURVE_STREAM,
     SEC_BOUNDS,
-    SEC_SERVE, /* opt-in: runs only when --only selects it */
+    SEC_FORWARD_STAGES, /* opt-in: runs only when --only selects it */
+    SEC_SERVE,          /* opt-in, as forward stages */
     N_SECTIONS
 };
 static const char *const k_sections[N_SECTIONS] = {"decode 8x64",   "decode temporal", "model",
                                                    "curve forward", "curve stream",    "bounds",
-                                                   "serve"};
+                                                   "forward stages", "serve"};
 
 #define N_NAMES (N_TABLE + N_SECTIONS)
 #define MAX_ONLY 32
@@ -404,6 +406,7 @@ static int select_names(const char *const *only, size_t n_only, unsigned char *o
     size_t a, i;
     memset(on, n_only ? 0 : 1, N_NAMES);
     on[N_TABLE + SEC_SERVE] = 0; /* a load test of its own: only when named */
+    on[N_TABLE + SEC_FORWARD_STAGES] = 0;
     for (a = 0; a < n_only; ++a) {
         size_t hits = 0;
         for (i = 0; i < N_NAMES; ++i)
@@ -805,7 +808,11 @@ static void usage(FILE *f)
                "                   to the build directory, under the current directory or in\n"
                "                   $AETHER_MODELS_DIR); frames/s per core, time per frame by\n"
                "                   stage, decision latency p50/p99. scripts/serve_load.sh runs\n"
-               "                   the same over loopback UDP with `aether replay`\n");
+               "                   the same over loopback UDP with `aether replay`\n"
+               "  --only 'forward stages'  (not part of the default run) the sparse forward\n"
+               "                   8x64 W128 B64 seq 8192 stage by stage: the window alone,\n"
+               "                   then adding the far tokens, then the landmarks (interleaved\n"
+               "                   rounds), and the landmark means alone\n");
     cli_print_exit_statuses(f);
 }
 
@@ -1099,6 +1106,11 @@ int cmd_bench(int argc, char **argv)
     }
     if (on[N_TABLE + SEC_BOUNDS])
         print_bounds(quick, &k_table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
+    if (on[N_TABLE + SEC_FORWARD_STAGES] &&
+        bench_sparse_stages(quick, g_wall, fc, fj, jsep, &first) != 0) {
+        fprintf(stderr, "aether bench: forward stages: could not run (memory)\n");
+        rc = CLI_EXIT_FAILED;
+    }
     if (on[N_TABLE + SEC_SERVE]) {
         int src = bench_serve_run(quick, fc, fj, &first);
         if (src != 0 && rc == CLI_EXIT_OK)

@@ -37,7 +37,8 @@ aether_status aether_fast_scratch_bytes_(size_t tok_cap, size_t blk_cap, size_t 
 
 typedef struct job {
     const aether_simd_ops *ops;
-    const aether_attn_config *cfg; /* NULL: dense */
+    const aether_attn_config *cfg;  /* NULL: dense */
+    const aether_attn_config *cfg0; /* cfg with window 0 and no landmarks */
     int causal;
     const float *q, *k, *v, *lm_k, *lm_v;
     float *out;
@@ -94,10 +95,13 @@ static void run_item(void *ctx, size_t item, unsigned worker)
         window_of(j, i, &wlo, &whi);
         if (j->cfg) {
             /* Capacities are the pattern's bounds: these cannot fail. */
-            (void)aether_pattern_tokens(j->cfg, i, j->seq, tok, j->tok_cap, &n_tok);
+            (void)aether_pattern_tokens(j->cfg0, i, j->seq, tok, j->tok_cap, &n_tok);
             if (j->lm_k)
                 (void)aether_pattern_blocks(j->cfg, i, j->seq, blk, j->blk_cap, &n_blk);
-            /* Keep only the tokens outside the window: the tile covers it. */
+            /* The window-0 list is the query, the globals and the
+             * log-stride keys; dropping what falls in the window leaves
+             * exactly the full list's tail after its window
+             * (docs/KERNELS.md section 5.1), never writing the window. */
             for (b = 0; b < n_tok; ++b)
                 if (tok[b] < wlo || tok[b] > whi)
                     tok[n_x++] = tok[b];
@@ -187,9 +191,22 @@ void aether_fast_sparse_(const aether_simd_ops *ops, const aether_attn_config *c
                          size_t blk_cap, unsigned workers, void *scratch, size_t each)
 {
     job j;
+    aether_attn_config cfg0;
+    aether_attn_params p;
     memset(&j, 0, sizeof j);
+    p.window = 0;
+    p.block_size = cfg->block_size;
+    p.globals = cfg->globals;
+    p.n_globals = cfg->n_globals;
+    p.causal = cfg->causal;
+    p.use_log_stride = cfg->use_log_stride;
+    p.use_landmarks = 0;
+    p.sort_candidates = 0;
+    /* Valid whenever cfg is (a window of 0 is legal, nothing else changed). */
+    (void)aether_attn_config_init(&cfg0, &p);
     j.ops = ops;
     j.cfg = cfg;
+    j.cfg0 = &cfg0;
     j.causal = cfg->causal;
     j.q = q->data;
     j.k = k->data;

@@ -55,12 +55,12 @@
 #define AE_R (AE_RV * AE_VW) /* rows per tile */
 #define AE_MK 4u             /* keys per score register block */
 #define AE_PR 4u             /* rows per P.V register block */
-#define AE_KC AETHER_TILE_KC
+#define AE_KC AETHER_TILE_KC /* most keys per score chunk */
+#define AE_KCN 128u          /* keys per chunk while more than AE_KC remain */
 #define AE_BATCH 64u  /* gathered candidates scored at a time */
 #define AE_QB 256u    /* decode: candidates per softmax update */
 #define AE_UMAX 48u   /* largest shared landmark union (<= AE_KC) */
 #define AE_PFMAX 512u /* far token rows prefetched per tile */
-#define AE_DC 32u     /* head-dimension columns per gathered key block */
 
 /* tile.c: the tile kernel, and the ops' exp and prefetch. */
 void AE_XFN(tile)(const aether_tile *t);

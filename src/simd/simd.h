@@ -27,8 +27,9 @@
 #include "aether/core.h"
 #include "simd/rows.h"
 
-/* Keys per score chunk (bounds the score scratch). */
-#define AETHER_TILE_KC 128u
+/* Most keys per score chunk (bounds the score scratch): the tile takes
+ * chunks of 128 keys, and a rest of up to this many in one chunk. */
+#define AETHER_TILE_KC 160u
 /* Largest row count of any ISA's tile (AVX-512: 2 x 16 lanes). */
 #define AETHER_TILE_RMAX 32u
 

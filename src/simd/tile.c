@@ -349,60 +349,23 @@ static void AE_FN(blk_map)(const size_t *list, size_t n, const size_t *u, size_t
     }
 }
 
-/* acc[rv] lane r += q_r[d] * kr[r][d] for d in [d0, dim), in d order (kr[r]
- * NULL: no key, zeros). Whole AE_VW x AE_VW blocks of keys are transposed
- * in registers; the rest of the columns is copied transposed. */
-static void AE_FN(slot_dots)(const float *qt, const float *const *kr, size_t dim, AE_V *acc)
-{
-    float kt[AE_DC * AE_R];
-    AE_V b[AE_VW];
-    size_t r, d0 = 0, d, dc, rv;
-    for (; d0 + AE_VW <= dim; d0 += AE_VW)
-        for (rv = 0; rv < AE_RV; ++rv) {
-            const float *const *kp = kr + rv * AE_VW;
-            for (r = 0; r < AE_VW; ++r)
-                b[r] = kp[r] ? AE_LOADU(kp[r] + d0) : AE_ZERO();
-            AE_TRANSPOSE(b);
-            for (d = 0; d < AE_VW; ++d)
-                acc[rv] = AE_FMA(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW), b[d], acc[rv]);
-        }
-    for (; d0 < dim; d0 += dc) {
-        dc = dim - d0 < AE_DC ? dim - d0 : AE_DC;
-        for (r = 0; r < AE_R; ++r)
-            for (d = 0; d < dc; ++d)
-                kt[d * AE_R + r] = kr[r] ? kr[r][d0 + d] : 0.0f;
-        for (d = 0; d < dc; ++d)
-            for (rv = 0; rv < AE_RV; ++rv)
-                acc[rv] = AE_FMA(AE_LOADU(qt + (d0 + d) * AE_R + rv * AE_VW),
-                                 AE_LOADU(kt + d * AE_R + rv * AE_VW), acc[rv]);
-    }
-}
-
 /* Token slots: st[e*R + r] = score of row r's e-th extra token, -inf past
  * its list. Consecutive queries look back by the same strides from
- * different places, so the rows share no keys: each lane gathers its own
- * key, and runs its row's dot left to right, fused, as in the window. */
-static void AE_FN(far_tok_scores)(const aether_tile *t, const float *qt, size_t E, float *st)
+ * different places, so the rows share no keys: each row's gathered keys
+ * are scored against its own query row as in the decode (the head
+ * dimension in the lanes, several keys at a time; fused, reordered sums,
+ * within the contract), which costs a quarter of putting the rows in the
+ * lanes and transposing every gathered key block into them. */
+static void AE_FN(far_tok_scores)(const aether_tile *t, size_t E, float *st)
 {
-    const float *kr[AE_R];
-    const size_t rows = t->rows, dim = t->dim, stride = t->tokens.stride;
-    const AE_V sc = AE_SET1(t->scale);
-    size_t e, r, rv;
-    for (e = 0; e < E; ++e) {
-        AE_V acc[AE_RV];
-        for (r = 0; r < AE_R; ++r) {
-            kr[r] = NULL;
-            if (r < rows && e < t->n_ext_tok[r])
-                kr[r] = t->tokens.k + t->ext_tok[r][e] * stride;
-        }
-        for (rv = 0; rv < AE_RV; ++rv)
-            acc[rv] = AE_ZERO();
-        AE_FN(slot_dots)(qt, kr, dim, acc);
-        for (rv = 0; rv < AE_RV; ++rv)
-            AE_STOREU(st + e * AE_R + rv * AE_VW, AE_MUL(acc[rv], sc));
-        for (r = 0; r < AE_R; ++r)
-            if (!kr[r])
-                st[e * AE_R + r] = -INFINITY;
+    float s[AE_KC];
+    size_t e, r;
+    for (r = 0; r < AE_R; ++r) {
+        size_t n = r < t->rows ? t->n_ext_tok[r] : 0;
+        if (n)
+            AE_XFN(dots_fast)(t->q[r], t->dim, &t->tokens, t->ext_tok[r], n, t->scale, s);
+        for (e = 0; e < E; ++e)
+            st[e * AE_R + r] = e < n ? s[e] : -INFINITY;
     }
 }
 
@@ -455,7 +418,7 @@ static unsigned AE_FN(far)(const aether_tile *t, const float *qt, float *st, flo
         return done;
     sb = st + E * AE_R;
     if (E)
-        AE_FN(far_tok_scores)(t, qt, E, st);
+        AE_FN(far_tok_scores)(t, E, st);
     if (nu)
         AE_FN(far_blk_scores)(t, qt, u, nu, sb);
     AE_FN(chunk_stats)(st, E + nu, rows, dim, m, l, al, o, NULL);
@@ -521,10 +484,12 @@ void AE_XFN(tile)(const aether_tile *t)
     }
 
     /* One step per score key group and per P.V row group of each chunk. */
-    AE_FN(pf_init)(&pf, t, (H - L) / AE_MK + 1 + ((H - L) / AE_KC + 1) * (rows / AE_PR));
+    AE_FN(pf_init)(&pf, t, (H - L) / AE_MK + 1 + ((H - L) / AE_KCN + 1) * (rows / AE_PR));
     for (c0 = L; c0 <= H; c0 += kc) {
         size_t last;
-        kc = H - c0 + 1 < AE_KC ? H - c0 + 1 : AE_KC;
+        /* Chunks of AE_KCN keys; a rest of up to AE_KC keys goes in one
+         * (a tile of the default window spans W + rows keys: one chunk). */
+        kc = H - c0 + 1 <= AE_KC ? H - c0 + 1 : AE_KCN;
         last = c0 + kc - 1;
         /* Each row's keys in the chunk [j0, j1), and their span per row
          * vector (rows of consecutive queries: the two vectors' windows are
