@@ -11,6 +11,7 @@
  * the time differs.
  */
 #include "bench_batch.h"
+#include "bench_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,18 +23,6 @@
 
 #define BB_SESSIONS 256u
 #define BB_ROUNDS_MAX 9
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_of(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return t[n / 2];
-}
 
 /* Frame of session i at tick k: a slow wave per input, distinct per session. */
 static void make_frames(float *frames, size_t n, size_t in, size_t tick)
@@ -98,7 +87,7 @@ int bench_batch_run(double (*now)(void), int quick, FILE *fc, FILE *fj, int *fir
             t[w][r] = (now() - t0) / (double)BB_SESSIONS;
         }
     for (w = 0; w < 4; ++w)
-        med[w] = median_of(t[w], rounds);
+        med[w] = bench_median(t[w], rounds);
     printf("batched session step (same model, %u sessions, cache 1000 evicting, %d rounds "
            "interleaved), us per frame:\n",
            BB_SESSIONS, rounds);

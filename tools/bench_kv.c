@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_kv.h"
+#include "bench_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,27 +27,6 @@
 static const aether_kv_storage k_st[KV_NST] = {AETHER_KV_F32, AETHER_KV_F16, AETHER_KV_BF16,
                                                AETHER_KV_I8};
 static const char *const k_st_name[KV_NST] = {"f32", "f16", "bf16", "int8"};
-
-static double kv_now(int wall)
-{
-    struct timespec ts;
-    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double kv_median(double *t, int n)
-{
-    if (n <= 0)
-        return -1.0;
-    qsort(t, (size_t)n, sizeof *t, kv_cmp);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* Rows in [-1, 1) from a fixed xorshift (the same rows for every cache). */
 static void kv_fill(float *x, size_t n, unsigned long long *rng)
@@ -80,7 +60,7 @@ static double kv_time(aether_kvcache *c, const aether_attn_config *cfg, aether_t
     k1.heads = aether_kvcache_kv_heads(c);
     v1 = k1;
     aether_set_kernel_mode(m);
-    t0 = kv_now(wall);
+    t0 = bench_clock_s(wall);
     for (r = 0; r < KV_REPS; ++r) {
         size_t a = (*next)++ % (nrows - 1);
         k1.data = (float *)rows + a * row;
@@ -88,7 +68,7 @@ static double kv_time(aether_kvcache *c, const aether_attn_config *cfg, aether_t
         aether_kvcache_append(c, &k1, &v1);
         aether_kvcache_decode_step(cfg, q1, c, o1);
     }
-    t0 = kv_now(wall) - t0;
+    t0 = bench_clock_s(wall) - t0;
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
     return t0 / KV_REPS;
 }
@@ -163,8 +143,8 @@ int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
             continue;
         }
         for (s = 0; s < KV_NST; ++s) {
-            mf[s] = kv_median(tf[s], rounds);
-            mr[s] = kv_median(tr[s], ref_rounds);
+            mf[s] = bench_median(tf[s], rounds);
+            mr[s] = bench_median(tr[s], ref_rounds);
         }
         printf("  T=%-7lu", (unsigned long)T);
         for (s = 0; s < KV_NST; ++s)

@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_sparse.h"
+#include "bench_util.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -24,25 +25,6 @@
 #define DIM 64u
 #define N_CFG 3
 #define MAX_ROUNDS 31
-
-static double clock_s(int wall)
-{
-    struct timespec ts;
-    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double med(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static void fill_rand(aether_tensor *t, unsigned long long *s)
 {
@@ -109,20 +91,20 @@ int bench_sparse_stages(int quick, int wall, FILE *fc, FILE *fj, const char *(*s
     for (r = 0; r < rounds; ++r) {
         double t0;
         for (c = 0; c < N_CFG; ++c) {
-            t0 = clock_s(wall);
+            t0 = bench_clock_s(wall);
             if (aether_attn_forward_auto(&cfg[c], &q, &k, &v, &o, ws, ws_len) != AETHER_OK)
                 ok = 0;
-            t[c][r] = clock_s(wall) - t0;
+            t[c][r] = bench_clock_s(wall) - t0;
         }
-        t0 = clock_s(wall);
+        t0 = bench_clock_s(wall);
         aether_landmarks_prefill_(k.data, SEQ, HEADS, DIM, 64, lm);
         aether_landmarks_prefill_(v.data, SEQ, HEADS, DIM, 64, lm);
-        t[N_CFG][r] = clock_s(wall) - t0;
+        t[N_CFG][r] = bench_clock_s(wall) - t0;
     }
     if (!ok)
         goto done;
     for (c = 0; c <= N_CFG; ++c)
-        m[c] = med(t[c], rounds);
+        m[c] = bench_median(t[c], rounds);
     printf("sparse stages 8x64 W128 B64 seq %u (%s kernels, medians of %d interleaved rounds), "
            "ms:\n",
            SEQ, aether_kernel_name(), rounds);

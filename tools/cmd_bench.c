@@ -47,6 +47,7 @@
 #include "bench_kv.h"
 #include "bench_serve.h"
 #include "bench_sparse.h"
+#include "bench_util.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "dispatch/kernels.h"
@@ -58,21 +59,7 @@ static int g_wall;
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(g_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    return bench_clock_s(g_wall);
 }
 
 static unsigned long long g_rng = 0x9E3779B97F4A7C15ull;
@@ -146,7 +133,7 @@ static double time_wl(const wl *w, aether_kernel_mode mode, int reps, double bud
     aether_tensor_free(&v);
     aether_tensor_free(&o);
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
-    return median(t, n);
+    return bench_median(t, n);
 }
 
 static double edges_of(const wl *w)
@@ -220,7 +207,7 @@ static double time_decode(size_t T, size_t qh, size_t kvh, size_t dim, size_t wi
     aether_tensor_free(&v);
     aether_tensor_free(&q1);
     aether_tensor_free(&o1);
-    return median(t, n);
+    return bench_median(t, n);
 }
 
 /* Decode step at the kernel level: the step's candidate lists plus the
@@ -299,7 +286,7 @@ static double time_decode_kernel(size_t T, size_t qh, size_t kvh, size_t dim, si
     free(lmk);
     free(lmv);
     free(acc);
-    return median(t, n);
+    return bench_median(t, n);
 }
 
 /* Seconds per frame (median of 5 runs of 1000 frames) of the demo
@@ -340,7 +327,7 @@ static double time_model(size_t warm, size_t cap, aether_kernel_mode mode)
             }
             t[n] = (now_s() - t0) / 1000.0;
         }
-        r = median(t, 5);
+        r = bench_median(t, 5);
         aether_set_kernel_mode(AETHER_KERNELS_AUTO);
     }
     aether_model_session_destroy(s);
