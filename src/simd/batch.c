@@ -1,11 +1,11 @@
 /*
- * Template source of the batched projection (simd.h, ops->matmul):
- * compiled once per ISA with -DAE_ISA=<isa> and that ISA's flags (see
- * simd/kern.h).
+ * Template source of the projection products (simd.h, ops->matvec and
+ * ops->matmul): compiled once per ISA with -DAE_ISA=<isa> and that ISA's
+ * flags (see simd/kern.h).
  *
  * Y = X . W for n rows of X, each output element by exactly the sequence of
- * operations matvec (decode.c) applies to that row alone, so a batch gives
- * the bits of n separate products:
+ * operations matvec applies to that row alone, so a batch gives the bits of
+ * n separate products:
  *   columns [0, jw), jw = cols rounded down to 4 vectors: one fused
  *     multiply-add per row of W, rows ascending, from zero;
  *   columns [jw, jn), jn = cols rounded down to 1 vector: eight partial
@@ -95,9 +95,72 @@ static void AE_FN(mm_narrow)(const float *x, size_t rows, const float *w, size_t
     AE_STOREU(y + j, AE_ADD(a0, a4));
 }
 
+/* Columns [j0, cols): a scalar sum of products, rows ascending. */
+static void AE_FN(mm_tail)(const float *x, size_t rows, const float *w, size_t cols, size_t j0,
+                           float *y)
+{
+    size_t i, j;
+    for (j = j0; j < cols; ++j) {
+        float t = 0.0f;
+        for (i = 0; i < rows; ++i)
+            t += x[i] * w[i * cols + j];
+        y[j] = t;
+    }
+}
+
+/* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
+void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)
+{
+    size_t i, j = 0;
+    for (; j + 8 * AE_VW <= cols; j += 8 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+            a4 = AE_FMA(xv, AE_LOADU(wr + 4 * AE_VW), a4);
+            a5 = AE_FMA(xv, AE_LOADU(wr + 5 * AE_VW), a5);
+            a6 = AE_FMA(xv, AE_LOADU(wr + 6 * AE_VW), a6);
+            a7 = AE_FMA(xv, AE_LOADU(wr + 7 * AE_VW), a7);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+        AE_STOREU(y + j + 4 * AE_VW, a4);
+        AE_STOREU(y + j + 5 * AE_VW, a5);
+        AE_STOREU(y + j + 6 * AE_VW, a6);
+        AE_STOREU(y + j + 7 * AE_VW, a7);
+    }
+    for (; j + 4 * AE_VW <= cols; j += 4 * AE_VW) {
+        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
+        for (i = 0; i < rows; ++i) {
+            const float *wr = w + i * cols + j;
+            AE_V xv = AE_SET1(x[i]);
+            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
+            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
+            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
+            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
+        }
+        AE_STOREU(y + j, a0);
+        AE_STOREU(y + j + AE_VW, a1);
+        AE_STOREU(y + j + 2 * AE_VW, a2);
+        AE_STOREU(y + j + 3 * AE_VW, a3);
+    }
+    /* Narrow blocks: eight partial sums over the rows, so the adds do not
+     * wait on one another (Wo has few columns and many rows). */
+    for (; j + AE_VW <= cols; j += AE_VW)
+        AE_FN(mm_narrow)(x, rows, w, cols, j, y);
+    AE_FN(mm_tail)(x, rows, w, cols, j, y);
+}
+
 void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols, float *y)
 {
-    size_t jw = cols / (4 * AE_VW) * (4 * AE_VW), jn = cols / AE_VW * AE_VW, b, i, j;
+    size_t jw = cols / (4 * AE_VW) * (4 * AE_VW), jn = cols / AE_VW * AE_VW, b, j;
     for (j = 0; j < jw; j += 2 * AE_VW)
         for (b = 0; b < n; b += AE_MMB)
             AE_FN(mm_wide)(x + b * rows, n - b < AE_MMB ? n - b : AE_MMB, rows, w, cols, j,
@@ -107,12 +170,7 @@ void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_
         float *yb = y + b * cols;
         for (j = jw; j < jn; j += AE_VW)
             AE_FN(mm_narrow)(xb, rows, w, cols, j, yb);
-        for (j = jn; j < cols; ++j) {
-            float t = 0.0f;
-            for (i = 0; i < rows; ++i)
-                t += xb[i] * w[i * cols + j];
-            yb[j] = t;
-        }
+        AE_FN(mm_tail)(xb, rows, w, cols, jn, yb);
     }
 }
 #endif /* AE_ISA_ON */

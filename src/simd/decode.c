@@ -1,7 +1,7 @@
 /*
  * Template source of the decode kernels (simd.h): one query row or a GQA
  * group of rows over gathered candidates, the same over f16 token rows,
- * the projection matvec and the f16 widening. Compiled once per ISA with
+ * and the f16 widening. Compiled once per ISA with
  * -DAE_ISA=<isa> and that ISA's flags (see simd/kern.h).
  */
 #include <math.h>
@@ -290,79 +290,6 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RN(n) AE_CAT(AE_CAT2(n, q8), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##_i8, AE_ISA)
 #include "simd/decode_rows_impl.h"
-
-/* y = x . W, columns in the lanes, up to eight vectors of columns per pass. */
-void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y)
-{
-    size_t i, j = 0;
-    for (; j + 8 * AE_VW <= cols; j += 8 * AE_VW) {
-        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
-        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
-        for (i = 0; i < rows; ++i) {
-            const float *wr = w + i * cols + j;
-            AE_V xv = AE_SET1(x[i]);
-            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
-            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
-            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
-            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
-            a4 = AE_FMA(xv, AE_LOADU(wr + 4 * AE_VW), a4);
-            a5 = AE_FMA(xv, AE_LOADU(wr + 5 * AE_VW), a5);
-            a6 = AE_FMA(xv, AE_LOADU(wr + 6 * AE_VW), a6);
-            a7 = AE_FMA(xv, AE_LOADU(wr + 7 * AE_VW), a7);
-        }
-        AE_STOREU(y + j, a0);
-        AE_STOREU(y + j + AE_VW, a1);
-        AE_STOREU(y + j + 2 * AE_VW, a2);
-        AE_STOREU(y + j + 3 * AE_VW, a3);
-        AE_STOREU(y + j + 4 * AE_VW, a4);
-        AE_STOREU(y + j + 5 * AE_VW, a5);
-        AE_STOREU(y + j + 6 * AE_VW, a6);
-        AE_STOREU(y + j + 7 * AE_VW, a7);
-    }
-    for (; j + 4 * AE_VW <= cols; j += 4 * AE_VW) {
-        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
-        for (i = 0; i < rows; ++i) {
-            const float *wr = w + i * cols + j;
-            AE_V xv = AE_SET1(x[i]);
-            a0 = AE_FMA(xv, AE_LOADU(wr), a0);
-            a1 = AE_FMA(xv, AE_LOADU(wr + AE_VW), a1);
-            a2 = AE_FMA(xv, AE_LOADU(wr + 2 * AE_VW), a2);
-            a3 = AE_FMA(xv, AE_LOADU(wr + 3 * AE_VW), a3);
-        }
-        AE_STOREU(y + j, a0);
-        AE_STOREU(y + j + AE_VW, a1);
-        AE_STOREU(y + j + 2 * AE_VW, a2);
-        AE_STOREU(y + j + 3 * AE_VW, a3);
-    }
-    /* Narrow blocks: eight partial sums over the rows, so the adds do not
-     * wait on one another (Wo has few columns and many rows). */
-    for (; j + AE_VW <= cols; j += AE_VW) {
-        AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
-        AE_V a4 = AE_ZERO(), a5 = AE_ZERO(), a6 = AE_ZERO(), a7 = AE_ZERO();
-        for (i = 0; i + 8 <= rows; i += 8) {
-            const float *wr = w + i * cols + j;
-            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(wr), a0);
-            a1 = AE_FMA(AE_SET1(x[i + 1]), AE_LOADU(wr + cols), a1);
-            a2 = AE_FMA(AE_SET1(x[i + 2]), AE_LOADU(wr + 2 * cols), a2);
-            a3 = AE_FMA(AE_SET1(x[i + 3]), AE_LOADU(wr + 3 * cols), a3);
-            a4 = AE_FMA(AE_SET1(x[i + 4]), AE_LOADU(wr + 4 * cols), a4);
-            a5 = AE_FMA(AE_SET1(x[i + 5]), AE_LOADU(wr + 5 * cols), a5);
-            a6 = AE_FMA(AE_SET1(x[i + 6]), AE_LOADU(wr + 6 * cols), a6);
-            a7 = AE_FMA(AE_SET1(x[i + 7]), AE_LOADU(wr + 7 * cols), a7);
-        }
-        for (; i < rows; ++i)
-            a0 = AE_FMA(AE_SET1(x[i]), AE_LOADU(w + i * cols + j), a0);
-        a0 = AE_ADD(AE_ADD(a0, a1), AE_ADD(a2, a3));
-        a4 = AE_ADD(AE_ADD(a4, a5), AE_ADD(a6, a7));
-        AE_STOREU(y + j, AE_ADD(a0, a4));
-    }
-    for (; j < cols; ++j) {
-        float t = 0.0f;
-        for (i = 0; i < rows; ++i)
-            t += x[i] * w[i * cols + j];
-        y[j] = t;
-    }
-}
 
 /* Binary16 to float: the conversion is exact, so the hardware's result is
  * the scalar one; the tail goes through the scalar routine itself. */
