@@ -34,7 +34,8 @@ static void make_frames(float *frames, size_t n, size_t in, size_t tick)
                 0.5f * sinf(0.01f * (float)tick + 0.37f * (float)i + (float)j);
 }
 
-int bench_batch_run(double (*now)(void), int quick, FILE *fc, FILE *fj, int *first)
+int bench_batch_run(double (*now)(void), int quick, FILE *fc, FILE *fj, int *first,
+                    bench_batch_result *res)
 {
     static const size_t sizes[3] = {16, 64, 256};
     aether_blob_demo_params dp = aether_blob_demo_default();
@@ -49,6 +50,10 @@ int bench_batch_run(double (*now)(void), int quick, FILE *fc, FILE *fj, int *fir
     float *frames = NULL, *logits = NULL;
     void *blob = NULL, *ws = NULL;
     memset(s, 0, sizeof s);
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->sessions = BB_SESSIONS;
+    }
     sp.capacity = 1000;
     warm = sp.capacity + (quick ? 50 : 500);
     if (aether_blob_demo_size(&dp, &bytes) != AETHER_OK || !(blob = malloc(bytes)) ||
@@ -86,8 +91,13 @@ int bench_batch_run(double (*now)(void), int quick, FILE *fc, FILE *fj, int *fir
             }
             t[w][r] = (now() - t0) / (double)BB_SESSIONS;
         }
-    for (w = 0; w < 4; ++w)
+    for (w = 0; w < 4; ++w) {
         med[w] = bench_median(t[w], rounds);
+        if (res) {
+            res->batch[w] = w ? (unsigned long)sizes[w - 1] : 1ul;
+            res->step_s[w] = med[w];
+        }
+    }
     printf("batched session step (same model, %u sessions, cache 1000 evicting, %d rounds "
            "interleaved), us per frame:\n",
            BB_SESSIONS, rounds);

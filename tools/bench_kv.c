@@ -20,7 +20,7 @@
 #include "aether/kvcache.h"
 #include "aether/tensor.h"
 
-#define KV_NST 4
+#define KV_NST BENCH_KV_NST
 #define KV_REPS 100
 #define KV_MAXR 16
 
@@ -73,9 +73,10 @@ static double kv_time(aether_kvcache *c, const aether_attn_config *cfg, aether_t
     return t0 / KV_REPS;
 }
 
-int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
+int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first,
+                 bench_kv_result *res)
 {
-    static const size_t Ts[3] = {1000, 15000, 262144};
+    static const size_t Ts[BENCH_KV_NT] = {1000, 15000, 262144};
     const kv_shape *sh = &k_shapes[which ? 1 : 0];
     int rounds = quick ? 5 : 11, ref_rounds = quick ? 1 : 3;
     size_t row = sh->kvh * sh->dim, chunk = 4096, ti;
@@ -85,6 +86,13 @@ int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
     float *rows = malloc(chunk * row * sizeof(float));
     aether_tensor q1, o1;
     unsigned long long rng = 0x9E3779B97F4A7C15ull;
+    if (res) {
+        memset(res, 0, sizeof *res);
+        for (ti = 0; ti < BENCH_KV_NT; ++ti)
+            res->T[ti] = (unsigned long)Ts[ti];
+        for (ti = 0; ti < KV_NST; ++ti)
+            res->storage[ti] = k_st_name[ti];
+    }
     if (!rows)
         return 1;
     ap.window = sh->window;
@@ -100,7 +108,7 @@ int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
     }
     kv_fill(q1.data, sh->qh * sh->dim, &rng);
     printf("  cache precisions (same rows, interleaved rounds; x = time / f32's):\n");
-    for (ti = 0; ti < 3; ++ti) {
+    for (ti = 0; ti < BENCH_KV_NT; ++ti) {
         size_t T = Ts[ti], next[KV_NST], s, done;
         aether_kvcache *c[KV_NST] = {NULL, NULL, NULL, NULL};
         double tf[KV_NST][KV_MAXR], tr[KV_NST][KV_MAXR], mf[KV_NST], mr[KV_NST];
@@ -145,6 +153,10 @@ int bench_kv_run(int which, int quick, int wall, FILE *fc, FILE *fj, int *first)
         for (s = 0; s < KV_NST; ++s) {
             mf[s] = bench_median(tf[s], rounds);
             mr[s] = bench_median(tr[s], ref_rounds);
+            if (res) {
+                res->fast_s[ti][s] = mf[s];
+                res->reference_s[ti][s] = mr[s];
+            }
         }
         printf("  T=%-7lu", (unsigned long)T);
         for (s = 0; s < KV_NST; ++s)

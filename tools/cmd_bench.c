@@ -18,9 +18,11 @@
  * are not counted.
  *
  * Rows and sections have names (--list); --only selects by exact name or
- * by a POSIX extended regular expression matching a whole name. --png runs
- * gnuplot directly (no shell) and fails, before any timing, when it is not
- * on PATH.
+ * by a POSIX extended regular expression matching a whole name. --png
+ * draws, from this run's numbers, the panels of the sections that ran: the
+ * two curves, the 8x64 decode step by cache precision (bench_kv.h) and the
+ * batched step's tracks per core (bench_batch.h). It runs gnuplot directly
+ * (no shell) and fails, before any timing, when it is not on PATH.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -638,21 +640,94 @@ static void gp_block(FILE *f, const char *name, const curve_pt *p, size_t n)
     fprintf(f, "EOD\n");
 }
 
-/* The two curves as a PNG through gnuplot (run directly, no shell): left
- * the sparse vs dense forward over N, right the streaming step vs full
- * recompute over T (a panel without points is left out). Checks gnuplot's
- * exit status and that it wrote the file. */
+/* Whether the 8x64 cache precisions / the batched step have points. */
+static int kv_has_points(const bench_kv_result *kv)
+{
+    size_t t, s;
+    for (t = 0; kv && t < BENCH_KV_NT; ++t)
+        for (s = 0; s < BENCH_KV_NST; ++s)
+            if (kv->fast_s[t][s] > 0)
+                return 1;
+    return 0;
+}
+
+static int batch_has_points(const bench_batch_result *bb)
+{
+    size_t w;
+    for (w = 0; bb && w < BENCH_BATCH_NW; ++w)
+        if (bb->step_s[w] > 0)
+            return 1;
+    return 0;
+}
+
+/* $kv: T, then the fast step of each storage in seconds (NaN: not measured). */
+static void gp_kv_block(FILE *f, const bench_kv_result *kv)
+{
+    size_t t, s;
+    fprintf(f, "$kv << EOD\n");
+    for (t = 0; t < BENCH_KV_NT; ++t) {
+        fprintf(f, "%lu", kv->T[t]);
+        for (s = 0; s < BENCH_KV_NST; ++s) {
+            if (kv->fast_s[t][s] > 0)
+                fprintf(f, " %.9g", kv->fast_s[t][s]);
+            else
+                fprintf(f, " NaN");
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "EOD\n");
+}
+
+/* $batch: bar position, label, tracks per core at 100 frames/s, the
+ * speedup over one by one (0 when that was not measured), bar colour. */
+static void gp_batch_block(FILE *f, const bench_batch_result *bb)
+{
+    size_t w;
+    fprintf(f, "$batch << EOD\n");
+    for (w = 0; w < BENCH_BATCH_NW; ++w) {
+        if (bb->step_s[w] <= 0)
+            continue;
+        if (bb->batch[w] == 1)
+            fprintf(f, "%lu \"one by one\"", (unsigned long)w);
+        else
+            fprintf(f, "%lu \"batch %lu\"", (unsigned long)w, bb->batch[w]);
+        fprintf(f, " %.1f", 1.0 / (bb->step_s[w] * 100.0));
+        if (bb->step_s[0] > 0)
+            fprintf(f, " %.4f", bb->step_s[0] / bb->step_s[w]);
+        else
+            fprintf(f, " 0");
+        fprintf(f, " %d\n", bb->batch[w] == 1 ? 0x8c8c8c : 0x1f77b4);
+    }
+    fprintf(f, "EOD\n");
+}
+
+/* The picture as a PNG through gnuplot (run directly, no shell), up to four
+ * panels in reading order: the sparse vs dense forward over N, the
+ * streaming step vs full recompute over T, the 8x64 decode step over T by
+ * cache precision (kv, NULL: not run) and the batched session step as
+ * tracks per core by batch size (bb, NULL: not run). A panel without
+ * points is left out; one or two panels sit side by side, three or four in
+ * two rows. No panel at all is a failure (exit 1). Checks gnuplot's exit
+ * status and that it wrote the file. */
 static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, size_t n_fwd,
-                    const curve_pt *str, size_t n_str, unsigned threads, int quick)
+                    const curve_pt *str, size_t n_str, const bench_kv_result *kv,
+                    const bench_batch_result *bb, unsigned threads, int quick)
 {
     char cpu[160];
-    int fd[2], status = 0, panels = (n_fwd > 0) + (n_str > 0);
+    int has_kv = kv_has_points(kv), has_bb = batch_has_points(bb);
+    int fd[2], status = 0, panels = (n_fwd > 0) + (n_str > 0) + has_kv + has_bb;
+    int rows = panels > 2 ? 2 : 1, cols = panels > 1 ? 2 : 1;
+    int width = cols == 2 ? 1200 : 820, height = rows == 2 ? 1100 : 560;
     pid_t pid;
     FILE *gp;
     struct stat sb;
     void (*old_pipe)(int);
-    if (!panels)
-        return CLI_EXIT_OK;
+    if (!panels) {
+        /* the plotted sections ran but measured nothing (out of memory) */
+        fprintf(stderr, "aether bench: no measurements to plot; %s not written\n", png);
+        remove(png);
+        return CLI_EXIT_FAILED;
+    }
     cpu_model(cpu, sizeof cpu);
     remove(png); /* an old picture must not pass for this run's */
     if (pipe(fd) != 0) {
@@ -684,24 +759,35 @@ static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, s
         fprintf(gp,
                 "set encoding utf8\n"
                 "if (strstrt(GPVAL_TERMINALS, ' pngcairo ') > 0) {\n"
-                "  set terminal pngcairo size %d,560 font 'Sans,11' noenhanced\n"
+                "  set terminal pngcairo size %d,%d font 'Sans,11' noenhanced\n"
                 "} else {\n"
-                "  set terminal png size %d,560 noenhanced\n"
+                "  set terminal png size %d,%d noenhanced\n"
                 "}\n"
                 "if (GPVAL_VERSION >= 5.4) { set micro }\n"
                 "set output ",
-                panels == 2 ? 1200 : 820, panels == 2 ? 1200 : 820);
+                width, height, width, height);
         gp_string(gp, png);
         fprintf(gp, "\n");
         gp_block(gp, "fwd", fwd, n_fwd);
         gp_block(gp, "stream", str, n_str);
-        fprintf(gp, "set logscale xy\nset grid\nset key top left Left reverse samplen 3\n"
-                    "set format x '%%.0s%%c'\nset format y '%%.0s %%cs'\n"
+        if (has_kv)
+            gp_kv_block(gp, kv);
+        if (has_bb)
+            gp_batch_block(gp, bb);
+        fprintf(gp, "set grid\nset key top left Left reverse samplen 3\n"
                     "set style line 1 lw 2 pt 7 ps 1.2 lc rgb '#1f77b4'\n"
-                    "set style line 2 lw 2 pt 5 ps 1.2 lc rgb '#d62728'\n");
-        fprintf(gp, "set multiplot layout 1,%d margins %s,0.97,0.17,0.88 spacing 0.09 title ",
-                panels, panels == 2 ? "0.07" : "0.11");
-        gp_string(gp, "aether: sparse temporal attention (q4/kv1, dim 32, window 32, block 16)");
+                    "set style line 2 lw 2 pt 5 ps 1.2 lc rgb '#d62728'\n"
+                    "set style line 3 lw 2 pt 9 ps 1.3 lc rgb '#2ca02c'\n"
+                    "set style line 4 lw 2 pt 13 ps 1.3 lc rgb '#ff7f0e'\n"
+                    "set style line 5 lw 2 pt 6 ps 1.2 lc rgb '#404040' dt 2\n");
+        /* Margins in pixels: 95 below (axis label and caption), 95 above
+         * (title and two-line panel titles), 130 between rows. */
+        fprintf(gp,
+                "set multiplot layout %d,%d margins %s,0.97,%.4f,%.4f spacing 0.09,%.4f "
+                "title ",
+                rows, cols, cols == 2 ? "0.07" : "0.11", 95.0 / height, 1.0 - 95.0 / height,
+                130.0 / height);
+        gp_string(gp, "aether: sparse temporal attention");
         fprintf(gp, " font 'Sans,13'\n");
         {
             char cap[320];
@@ -711,25 +797,98 @@ static int plot_png(const char *gnuplot, const char *png, const curve_pt *fwd, s
                      quick ? " of a --quick run" : "");
             fprintf(gp, "set label 1 ");
             gp_string(gp, cap);
-            fprintf(gp, " at screen 0.5,0.035 center font 'Sans,10'\n");
+            fprintf(gp, " at screen 0.5,%.4f center font 'Sans,10'\n", 20.0 / height);
         }
+        /* Each panel sets its own scales, formats and ranges; the caption
+         * (label 1) is drawn with the first. */
         if (n_fwd) {
-            fprintf(gp, "set xrange [%g:%g]\nset yrange [*:%g]\n", fwd[0].x / 1.4,
-                    fwd[n_fwd - 1].x * 1.4, 20.0 * curve_max(fwd, n_fwd));
-            fprintf(gp, "set title 'sparse vs dense forward over a window of N frames'\n"
+            fprintf(gp,
+                    "set logscale xy\nset format x '%%.0s%%c'\nset format y '%%.0s %%cs'\n"
+                    "set xtics auto\nset key top left Left reverse samplen 3\n"
+                    "set xrange [%g:%g]\nset yrange [*:%g]\n",
+                    fwd[0].x / 1.4, fwd[n_fwd - 1].x * 1.4, 20.0 * curve_max(fwd, n_fwd));
+            fprintf(gp, "set title \"sparse vs dense forward over a window of N frames\\n"
+                        "(temporal shape: q4/kv1, dim 32, window 32, block 16)\"\n"
                         "set xlabel 'window N (frames)'\nset ylabel 'time per forward'\n"
                         "plot $fwd u 1:2 w lp ls 1 t 'sparse (local window, log-stride, "
                         "landmarks)', '' u 1:3 w lp ls 2 t 'dense causal'\n"
                         "unset label 1\n");
         }
         if (n_str) {
-            fprintf(gp, "set xrange [%g:%g]\nset yrange [*:%g]\n", str[0].x / 1.4,
-                    str[n_str - 1].x * 1.4, 20.0 * curve_max(str, n_str));
-            fprintf(gp, "set title 'per new frame: streaming step vs full recompute'\n"
+            fprintf(gp,
+                    "set logscale xy\nset format x '%%.0s%%c'\nset format y '%%.0s %%cs'\n"
+                    "set xtics auto\nset key top left Left reverse samplen 3\n"
+                    "set xrange [%g:%g]\nset yrange [*:%g]\n",
+                    str[0].x / 1.4, str[n_str - 1].x * 1.4, 20.0 * curve_max(str, n_str));
+            fprintf(gp, "set title \"per new frame: streaming step vs full recompute\\n"
+                        "(temporal shape: q4/kv1, dim 32, window 32, block 16)\"\n"
                         "set xlabel 'history T (frames)'\nset ylabel 'time per new frame'\n"
                         "plot $stream u 1:2 w lp ls 1 t 'streaming step (cache append + "
                         "decode step)', '' u 1:3 w lp ls 2 t 'full recompute (sparse forward "
-                        "over all T frames)'\n");
+                        "over all T frames)'\n"
+                        "unset label 1\n");
+        }
+        if (has_kv) {
+            double m = 0;
+            size_t t, s;
+            for (t = 0; t < BENCH_KV_NT; ++t)
+                for (s = 0; s < BENCH_KV_NST; ++s)
+                    if (kv->fast_s[t][s] > m)
+                        m = kv->fast_s[t][s];
+            /* Linear time from 0 (the ratios read directly), log T. */
+            fprintf(gp, "unset logscale\nset logscale x\nset format y '%%g µs'\nset xtics (");
+            /* a tic at each T: 1,000 and 15,000 read 1k and 15k, 262,144 256k */
+            for (t = 0; t < BENCH_KV_NT; ++t) {
+                unsigned long T = kv->T[t];
+                fprintf(gp, "%s", t ? ", " : "");
+                if (T % 1000 == 0)
+                    fprintf(gp, "'%luk' %lu", T / 1000, T);
+                else if (T % 1024 == 0)
+                    fprintf(gp, "'%luk' %lu", T / 1024, T);
+                else
+                    fprintf(gp, "'%lu' %lu", T, T);
+            }
+            fprintf(gp,
+                    ")\nset key top left Left reverse samplen 3 maxrows 2\n"
+                    "set xrange [%g:%g]\nset yrange [0:%g]\n",
+                    (double)kv->T[0] / 1.6, (double)kv->T[BENCH_KV_NT - 1] * 1.6, m * 1e6 * 1.45);
+            fprintf(gp, "set title \"decode step by K/V cache precision (fast kernels)\\n"
+                        "(8x64 shape: q8/kv8, dim 64, window 128, block 64)\"\n"
+                        "set xlabel 'cache length T (tokens)'\n"
+                        "set ylabel 'time per step (append + decode)'\n"
+                        "plot");
+            for (s = 0; s < BENCH_KV_NST; ++s) {
+                /* f32 (the baseline) dashed grey, then blue, green, orange */
+                static const int ls[BENCH_KV_NST] = {5, 1, 3, 4};
+                fprintf(gp, "%s $kv u 1:($%lu*1e6) w lp ls %d t ", s ? "," : "",
+                        (unsigned long)s + 2, ls[s]);
+                gp_string(gp, kv->storage[s]);
+            }
+            fprintf(gp, "\nunset label 1\n");
+        }
+        if (has_bb) {
+            double m = 0;
+            size_t w;
+            for (w = 0; w < BENCH_BATCH_NW; ++w)
+                if (bb->step_s[w] > 0 && 1.0 / (bb->step_s[w] * 100.0) > m)
+                    m = 1.0 / (bb->step_s[w] * 100.0);
+            fprintf(gp,
+                    "unset logscale\nset format x '%%g'\nset format y '%%.0f'\n"
+                    "set xtics auto\nset grid noxtics ytics\nunset key\n"
+                    "set style fill solid 0.85 noborder\nset boxwidth 0.6\n"
+                    "set xrange [-0.6:%d.6]\nset yrange [0:%g]\n",
+                    BENCH_BATCH_NW - 1, m * 1.3);
+            fprintf(gp,
+                    "set title \"batched session step: %u sessions, one frame each\\n"
+                    "(demo model: 2 layers, q4/kv1 x32, W32 B16; cache 1000, "
+                    "evicting)\"\n"
+                    "set xlabel 'sessions stepped together'\n"
+                    "set ylabel 'tracks per core at 100 frames/s'\n"
+                    "plot $batch u 1:3:5:xtic(2) w boxes lc rgb variable, '' u 1:3:"
+                    "($4 > 0 ? sprintf(\"%%.0f\\n%%.2fx\", $3, $4) : sprintf('%%.0f', $3)) "
+                    "w labels offset 0,1.6\n"
+                    "unset label 1\n",
+                    bb->sessions);
         }
         fprintf(gp, "unset multiplot\nset output\n");
         fclose(gp);
@@ -775,12 +934,15 @@ static void usage(FILE *f)
                "  picture and the machine's bounds. Timings are reported, never asserted.\n"
                "  --quick          fewer repeats and sizes (about 15 s on a quiet core)\n"
                "  --csv FILE       every result as CSV; --json FILE as JSON\n"
-               "  --png FILE       plot the curves: 'curve forward' (sparse vs dense forward\n"
-               "                   over N) and 'curve stream' (streaming step vs full recompute\n"
-               "                   over history T), whichever of them run. Needs gnuplot on\n"
-               "                   PATH: without it bench stops before running (exit 1), and\n"
-               "                   a gnuplot failure or an empty picture is exit 1; with --only\n"
-               "                   selecting neither curve it is a usage error (exit 2)\n"
+               "  --png FILE       plot, of the sections that run: 'curve forward' (sparse vs\n"
+               "                   dense forward over N), 'curve stream' (streaming step vs\n"
+               "                   full recompute over history T), 'decode 8x64' (the step\n"
+               "                   over T by cache precision: f32, f16, bf16, int8) and\n"
+               "                   'model' (the batched session step: tracks per core by batch\n"
+               "                   size). Needs gnuplot on PATH: without it bench stops before\n"
+               "                   running (exit 1), and a gnuplot failure or an empty picture\n"
+               "                   is exit 1; with --only selecting none of these four\n"
+               "                   sections it is a usage error (exit 2)\n"
                "  --threads N      library threads, 1..256 (1); more than 1 implies --wall\n"
                "  --wall           wall-clock time (default: the thread's CPU time)\n"
                "  --only TEXT      run only the named rows and sections; may be repeated. A\n"
@@ -832,6 +994,9 @@ int cmd_bench(int argc, char **argv)
     FILE *fc, *fj;
     double sparse_t[3] = {0, 0, 0}, sparse_r[3] = {0, 0, 0}, dec_t1 = 0;
     size_t sparse_seq[3] = {0, 0, 0}, si, n_fwd = 0, n_str = 0;
+    bench_kv_result kv8;   /* the 8x64 cache precisions, for the picture */
+    bench_batch_result bb; /* the batched step, for the picture */
+    int kv8_run = 0, bb_run = 0;
     curve_pt fwd[sizeof Ns / sizeof Ns[0]], str[sizeof Ts_stream / sizeof Ts_stream[0]];
 
     cli_command_init(&c, "bench", k_options, usage, argc, argv);
@@ -883,9 +1048,11 @@ int cmd_bench(int argc, char **argv)
     }
     /* Everything that can fail before the run fails before it. */
     if (png) {
-        if (!on[N_TABLE + SEC_CURVE_FORWARD] && !on[N_TABLE + SEC_CURVE_STREAM])
-            return cli_usage_error(&c, "--png plots the sections 'curve forward' and 'curve "
-                                       "stream', and --only selects neither");
+        if (!on[N_TABLE + SEC_CURVE_FORWARD] && !on[N_TABLE + SEC_CURVE_STREAM] &&
+            !on[N_TABLE + SEC_DECODE_8X64] && !on[N_TABLE + SEC_MODEL])
+            return cli_usage_error(&c, "--png plots the sections 'curve forward', 'curve "
+                                       "stream', 'decode 8x64' and 'model', and --only "
+                                       "selects none of them");
         if (!find_on_path("gnuplot", gnuplot, sizeof gnuplot)) {
             fprintf(stderr, "aether bench: --png needs gnuplot (Debian: gnuplot-nox), and there "
                             "is none on PATH; nothing was run\n");
@@ -1003,7 +1170,9 @@ int cmd_bench(int argc, char **argv)
             printf("  flatness step(T=%lu)/step(T=1000): fast %.3f, reference %.3f\n",
                    (unsigned long)Ts[n - 1], tl / t1, rl / r1);
             /* The same step over caches of every precision (bench_kv.c). */
-            (void)bench_kv_run((int)cfgi, quick, g_wall, fc, fj, &first);
+            (void)bench_kv_run((int)cfgi, quick, g_wall, fc, fj, &first, cfgi ? NULL : &kv8);
+            if (!cfgi)
+                kv8_run = 1;
         }
     }
 
@@ -1034,7 +1203,8 @@ int cmd_bench(int argc, char **argv)
                     "\"tracks_per_core\":%.0f}",
                     jsep(&first), tm, tmr, ts, tsr, ts > 0 ? 1.0 / (ts * 100.0) : 0.0);
         /* Many sessions at one tick: one by one against the batched step. */
-        bench_batch_run(now_s, quick, fc, fj, &first);
+        (void)bench_batch_run(now_s, quick, fc, fj, &first, &bb);
+        bb_run = 1;
     }
 
     /* The picture's curves, on the temporal attention shape (q4 kv1 x32, W32
@@ -1115,7 +1285,8 @@ int cmd_bench(int argc, char **argv)
         rc = CLI_EXIT_IO;
     }
     if (png) {
-        int prc = plot_png(gnuplot, png, fwd, n_fwd, str, n_str, threads, quick);
+        int prc = plot_png(gnuplot, png, fwd, n_fwd, str, n_str, kv8_run ? &kv8 : NULL,
+                           bb_run ? &bb : NULL, threads, quick);
         if (prc != CLI_EXIT_OK && rc == CLI_EXIT_OK)
             rc = prc;
     }

@@ -6,13 +6,18 @@
  * and a TEXT that selects nothing is exit 2 with the names; --list prints
  * the names without running anything; --png without gnuplot on PATH fails
  * before running with a clear message (exit 1), --png with --only selecting
- * no curve is exit 2, a gnuplot that fails or writes nothing is exit 1, and
- * --png with --only one curve plots that curve.
+ * none of the plotted sections (the two curves, 'decode 8x64', 'model') is
+ * exit 2, a gnuplot that fails or writes nothing is exit 1, --png with
+ * --only one curve plots that curve, and --png with --only 'decode 8x64'
+ * or --only model plots the cache precisions or the batched step alone,
+ * from the numbers the run printed (the script gnuplot reads is kept and
+ * its data compared with stdout).
  *
- * Only --list and single small rows or one quick curve run, so the test is
+ * Only --list and single small rows or quick sections run, so the test is
  * fast. The CLI path comes from argv[1] or AETHER_CLI_PATH.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,8 +279,13 @@ static void test_png_without_gnuplot(void)
     char dir[512], *out, *err;
     const char *a[] = {"bench", "--png", "pic.png", NULL};
     const char *b[] = {"bench", "--quick", "--png=pic.png", "--only", "curve forward", NULL};
+    /* the cache precisions and the batched step are plotted too: past the
+     * selection rule, to the gnuplot check */
+    const char *c[] = {"bench", "--quick", "--png", "pic.png", "--only", "decode 8x64", NULL};
+    const char *d[] = {"bench", "--quick", "--png", "pic.png", "--only", "model", NULL};
+    const char *const *cd[2] = {c, d};
     long size;
-    int rc;
+    int rc, k;
     if (!make_path_dir("nogp", NULL, dir, sizeof dir)) {
         CHECK_MSG(0, "cannot make %s", dir);
         return;
@@ -294,6 +304,14 @@ static void test_png_without_gnuplot(void)
     CHECK(strstr(err, "--png needs gnuplot") != NULL && out[0] == '\0');
     free(out);
     free(err);
+    for (k = 0; k < 2; ++k) {
+        rc = run_with_path(dir, cd[k], &out, &err);
+        CHECK_EQ_INT(rc, 1);
+        CHECK_MSG(strstr(err, "--png needs gnuplot") != NULL && out[0] == '\0', "stderr: %s",
+                  err);
+        free(out);
+        free(err);
+    }
     remove_path_dir(dir);
 }
 
@@ -301,12 +319,15 @@ static void test_png_only_a_table_row(void)
 {
     const char *a[] = {"bench", "--png", "pic.png", "--only", "temporal q4kv1x32 W32 seq 100",
                        NULL};
-    const char *b[] = {"bench", "--png", "pic.png", "--only", "model", "--only", "bounds", NULL};
+    const char *b[] = {"bench",  "--png",  "pic.png",         "--only",
+                       "bounds", "--only", "decode temporal", NULL};
+    const char *c[] = {"bench", "--png", "pic.png", "--only", "sparse.*|dense.*", NULL};
     long size;
     expect(a, 2,
-           "--png plots the sections 'curve forward' and 'curve stream', and --only "
-           "selects neither");
-    expect(b, 2, "selects neither");
+           "--png plots the sections 'curve forward', 'curve stream', 'decode 8x64' and "
+           "'model', and --only selects none of them");
+    expect(b, 2, "selects none of them");
+    expect(c, 2, "selects none of them");
     CHECK(!file_size("pic.png", &size));
 }
 
@@ -374,16 +395,211 @@ static void test_png_one_curve(void)
     free(err);
 }
 
+/* A PATH directory whose `gnuplot` keeps its script in dir/gp.txt and then
+ * runs the real gnuplot on it; 0 when there is no real gnuplot. */
+static int make_capture_dir(char *dir, size_t cap)
+{
+    char real[512] = "", body[1600];
+    FILE *p = popen("command -v gnuplot", "r");
+    size_t n;
+    if (!p)
+        return 0;
+    if (!fgets(real, sizeof real, p))
+        real[0] = '\0';
+    pclose(p);
+    n = strcspn(real, "\n");
+    real[n] = '\0';
+    if (real[0] != '/')
+        return 0;
+    snprintf(dir, cap, "%s/gp_capture", g_dir);
+    snprintf(body, sizeof body, "/bin/cat >'%s/gp.txt' && exec '%s' <'%s/gp.txt'", dir, real,
+             dir);
+    return make_path_dir("gp_capture", body, dir, cap);
+}
+
+/* The lines of data block $name in script s (a pointer into s, after the
+ * "$name << EOD" line), or NULL. */
+static const char *gp_block_of(const char *s, const char *name)
+{
+    char head[64];
+    const char *b;
+    snprintf(head, sizeof head, "$%s << EOD\n", name);
+    b = s ? strstr(s, head) : NULL;
+    return b ? b + strlen(head) : NULL;
+}
+
+/* The number after " name " on the line of stdout that begins with
+ * "  T=<T> " after the "cache precisions" heading; -1 when absent. */
+static double printed_kv(const char *out, unsigned long T, const char *name)
+{
+    char head[32], key[16], line[1024];
+    const char *p = out ? strstr(out, "cache precisions") : NULL, *k;
+    double v = -1.0;
+    size_t n;
+    if (!p)
+        return -1.0;
+    snprintf(head, sizeof head, "\n  T=%lu ", T);
+    if (!(p = strstr(p, head)))
+        return -1.0;
+    p += 1;
+    n = strcspn(p, "\n");
+    if (n >= sizeof line)
+        n = sizeof line - 1;
+    memcpy(line, p, n);
+    line[n] = '\0';
+    snprintf(key, sizeof key, " %s ", name);
+    if (!(k = strstr(line, key)) || sscanf(k + strlen(key), "%lf", &v) != 1)
+        return -1.0;
+    return v;
+}
+
+static int png_ok(const char *name)
+{
+    char p[600];
+    unsigned char magic[8] = {0};
+    long size = 0;
+    int ok;
+    FILE *f;
+    if (!file_size(name, &size) || size <= 1000)
+        return 0;
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    f = fopen(p, "rb");
+    ok = f && fread(magic, 1, 8, f) == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8);
+    if (f)
+        fclose(f);
+    return ok;
+}
+
+/* --only 'decode 8x64' with --png: the cache precisions' panel alone, its
+ * data the numbers the run printed (needs a real gnuplot). */
+static void test_png_cache_precisions(void)
+{
+    static const unsigned long Ts[3] = {1000, 15000, 262144};
+    static const char *const st[4] = {"f32", "f16", "bf16", "int8"};
+    char dir[512], gpp[600], *out, *err, *script = NULL;
+    const char *a[] = {"bench", "--quick", "--only", "decode 8x64", "--png", "pic.png", NULL};
+    const char *b;
+    size_t len, t, k;
+    int rc;
+    if (!make_capture_dir(dir, sizeof dir)) {
+        printf("  (no gnuplot on PATH: --png with the cache precisions not run)\n");
+        return;
+    }
+    rc = run_with_path(dir, a, &out, &err);
+    CHECK_MSG(rc == 0, "exit %d, stderr: %s", rc, err);
+    CHECK(strstr(out, "wrote pic.png") != NULL);
+    CHECK(strstr(out, "curve") == NULL && strstr(out, "batched") == NULL);
+    CHECK(png_ok("pic.png"));
+    snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
+    script = (char *)read_all(gpp, &len);
+    CHECK(script != NULL);
+    /* one panel: the curves and the batched step are left out */
+    CHECK(script && strstr(script, "layout 1,1 ") != NULL);
+    CHECK(script && strstr(script, "$batch") == NULL);
+    CHECK(script && strstr(script, "$fwd << EOD\nEOD\n") != NULL);
+    CHECK(script && strstr(script, "decode step by K/V cache precision") != NULL);
+    b = gp_block_of(script, "kv");
+    CHECK(b != NULL);
+    for (t = 0; b && t < 3; ++t) {
+        unsigned long T = 0;
+        double v[4] = {0, 0, 0, 0};
+        int used = 0;
+        CHECK(sscanf(b, "%lu %lf %lf %lf %lf%n", &T, &v[0], &v[1], &v[2], &v[3], &used) == 5);
+        CHECK_EQ_INT((long)T, (long)Ts[t]);
+        for (k = 0; k < 4; ++k) {
+            double pr = printed_kv(out, Ts[t], st[k]);
+            CHECK(v[k] > 0);
+            /* stdout shows microseconds with two decimals */
+            CHECK_MSG(pr > 0 && v[k] * 1e6 > pr - 0.0051 && v[k] * 1e6 < pr + 0.0051,
+                      "T=%lu %s: picture %.4f us, printed %.2f us", Ts[t], st[k], v[k] * 1e6, pr);
+        }
+        b = strchr(b, '\n');
+        b = b ? b + 1 : NULL;
+    }
+    CHECK(b && !strncmp(b, "EOD\n", 4));
+    free(script);
+    remove(gpp);
+    free(out);
+    free(err);
+    path_of(gpp, sizeof gpp, "pic.png");
+    remove(gpp);
+    remove_path_dir(dir);
+}
+
+/* --only model with --png: the batched step's panel alone, tracks per core
+ * as printed (needs a real gnuplot). */
+static void test_png_batched_step(void)
+{
+    static const char *const lab[4] = {"one by one", "batch 16", "batch 64", "batch 256"};
+    char dir[512], gpp[600], *out, *err, *script = NULL;
+    const char *a[] = {"bench", "--quick", "--only", "model", "--png", "pic.png", NULL};
+    const char *b;
+    double tracks0 = 0;
+    size_t len, w;
+    int rc;
+    if (!make_capture_dir(dir, sizeof dir)) {
+        printf("  (no gnuplot on PATH: --png with the batched step not run)\n");
+        return;
+    }
+    rc = run_with_path(dir, a, &out, &err);
+    CHECK_MSG(rc == 0, "exit %d, stderr: %s", rc, err);
+    CHECK(strstr(out, "wrote pic.png") != NULL);
+    CHECK(png_ok("pic.png"));
+    snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
+    script = (char *)read_all(gpp, &len);
+    CHECK(script != NULL);
+    CHECK(script && strstr(script, "layout 1,1 ") != NULL);
+    CHECK(script && strstr(script, "$kv") == NULL);
+    CHECK(script && strstr(script, "batched session step: 256 sessions") != NULL);
+    b = gp_block_of(script, "batch");
+    CHECK(b != NULL);
+    for (w = 0; b && w < 4; ++w) {
+        char label[32] = "", want[48];
+        const char *line;
+        int pos = -1, colour = 0;
+        double tracks = 0, speedup = 0, printed = -1;
+        CHECK(sscanf(b, "%d \"%31[^\"]\" %lf %lf %d", &pos, label, &tracks, &speedup, &colour) ==
+              5);
+        CHECK_EQ_INT(pos, (int)w);
+        CHECK_MSG(!strcmp(label, lab[w]), "label %s", label);
+        CHECK(tracks > 0);
+        if (w == 0)
+            tracks0 = tracks;
+        /* the speedup is the ratio of the steps, so of the tracks */
+        CHECK_MSG(tracks0 > 0 && fabs(speedup - tracks / tracks0) < 1e-3 * speedup + 1e-3,
+                  "speedup %.4f, tracks %.1f / %.1f", speedup, tracks, tracks0);
+        /* stdout: "  one by one   12.34  -> 8104 tracks", "  batch 16 ..." */
+        snprintf(want, sizeof want, "\n  %s ", lab[w]);
+        line = strstr(out, want);
+        line = line ? strstr(line, "-> ") : NULL;
+        CHECK(line && sscanf(line + 3, "%lf", &printed) == 1);
+        CHECK_MSG(fabs(printed - tracks) <= 0.51, "%s: picture %.1f, printed %.0f", lab[w],
+                  tracks, printed);
+        b = strchr(b, '\n');
+        b = b ? b + 1 : NULL;
+    }
+    CHECK(b && !strncmp(b, "EOD\n", 4));
+    free(script);
+    remove(gpp);
+    free(out);
+    free(err);
+    path_of(gpp, sizeof gpp, "pic.png");
+    remove(gpp);
+    remove_path_dir(dir);
+}
+
 int main(int argc, char **argv)
 {
     static const check_test_fn tests[] =
         {test_help_and_unknown_options, test_opt_equals_value,  test_list,
          test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
-         test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve};
+         test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve,
+         test_png_cache_precisions,     test_png_batched_step};
     static const char *const names[] =
         {"test_help_and_unknown_options", "test_opt_equals_value",  "test_list",
          "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
-         "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve"};
+         "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve",
+         "test_png_cache_precisions",     "test_png_batched_step"};
     const char *tmp = getenv("TMPDIR");
     char p[600];
     int rc;
