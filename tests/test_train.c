@@ -442,7 +442,7 @@ static void test_gain_steps(void)
 
 static void test_shipped_models(void)
 {
-    shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v1");
+    shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v4");
     shipped_model("motion.rvne", 2, "baseline,movement", "256", "csi-v3");
 }
 
