@@ -376,12 +376,76 @@ static void shipped_model(const char *name, size_t n_classes, const char *labels
     free(buf);
 }
 
+/* A synthetic recording of n packets of 64 pairs, every value even and
+ * within +-60, so one x2 step down (halving) is exact. */
+static void gs_recording(int8_t *iq, size_t n)
+{
+    size_t p, i;
+    for (p = 0; p < n; ++p)
+        for (i = 0; i < 128; ++i)
+            iq[p * 128 + i] = (int8_t)(2 * (int)((p * 7 + i * 13) % 61) - 60);
+}
+
+static void test_gain_steps(void)
+{
+    enum { N = 200, L = 128 };
+    static int8_t orig[N * L], a[N * L], b[N * L];
+    size_t p, i, halved = 0;
+    gs_recording(orig, N);
+    /* step-free at rate 0: untouched */
+    memcpy(a, orig, sizeof a);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, 0.0, 9), AETHER_OK);
+    CHECK(memcmp(a, orig, sizeof a) == 0);
+    /* steps inserted (packets 50..59 and 120 one level down): rate 0 brings
+     * every packet back to the upper level, exactly */
+    memcpy(a, orig, sizeof a);
+    for (p = 0; p < N; ++p)
+        if ((p >= 50 && p < 60) || p == 120)
+            for (i = 0; i < L; ++i)
+                a[p * L + i] = (int8_t)(a[p * L + i] / 2);
+    CHECK(memcmp(a, orig, sizeof a) != 0);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, 0.0, 9), AETHER_OK);
+    CHECK(memcmp(a, orig, sizeof a) == 0);
+    /* rate 0.4: each packet is the original or exactly its half; about 40 %
+     * halved; the same seed gives the same bytes, another seed others */
+    memcpy(a, orig, sizeof a);
+    memcpy(b, orig, sizeof b);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, 0.4, 3), AETHER_OK);
+    CHECK_STATUS(aether_train_gain_steps(b, N, 64, 0.4, 3), AETHER_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    for (p = 0; p < N; ++p) {
+        int same = memcmp(a + p * L, orig + p * L, L) == 0, half = 1;
+        for (i = 0; i < L; ++i)
+            half &= a[p * L + i] == orig[p * L + i] / 2;
+        CHECK_MSG(same || half, "packet %zu is neither kept nor halved", p);
+        halved += !same;
+    }
+    CHECK_MSG(halved > 55 && halved < 105, "halved %zu of 200 at rate 0.4", halved);
+    memcpy(b, orig, sizeof b);
+    CHECK_STATUS(aether_train_gain_steps(b, N, 64, 0.4, 4), AETHER_OK);
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    /* rate 1: every packet halved */
+    memcpy(a, orig, sizeof a);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, 1.0, 3), AETHER_OK);
+    for (i = 0; i < N * L; ++i)
+        if (a[i] != orig[i] / 2)
+            break;
+    CHECK_EQ_INT(i, N * L);
+    /* errors */
+    CHECK_STATUS(aether_train_gain_steps(NULL, 1, 64, 0.1, 1), AETHER_ERR_NULL_ARG);
+    CHECK_STATUS(aether_train_gain_steps(NULL, 0, 64, 0.1, 1), AETHER_OK);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 0, 0.1, 1), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, 1.5, 1), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, -0.1, 1), AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_train_gain_steps(a, N, 64, NAN, 1), AETHER_ERR_INVALID_ARG);
+}
+
 static void test_shipped_models(void)
 {
-    shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v1");
+    shipped_model("gesture.rvne", 3, "wave,circle_cw,no_gesture", "64", "csi-v4");
     shipped_model("motion.rvne", 2, "baseline,movement", "256", "csi-v3");
 }
 
 TEST_MAIN(test_adam_step, test_schedule, test_split_by_time, test_metrics, test_norm_stats,
           test_logreg, test_train_deterministic, test_keep_last, test_fit_errors,
-          test_shipped_models)
+          test_gain_steps, test_shipped_models)

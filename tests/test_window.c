@@ -206,7 +206,7 @@ static void test_params_from_meta(void)
         CHECK(!strcmp(aether_blob_model_meta_label(&m, 0), "wave"));
         CHECK(!strcmp(aether_blob_model_meta_label(&m, 2), "no_gesture"));
         CHECK(aether_blob_model_meta_label(&m, 3) == NULL);
-        CHECK(!strcmp(m.features, "csi-v1") && !strcmp(m.backend, "sparse_gqa"));
+        CHECK(!strcmp(m.features, "csi-v4") && !strcmp(m.backend, "sparse_gqa"));
         free(b);
     }
 }

@@ -39,6 +39,8 @@ static const struct option k_train_options[] = {
     {"no-class-weights", no_argument, NULL, TOPT_NO_CLASS_WEIGHTS},
     {"trim-start", required_argument, NULL, TOPT_TRIM_START},
     {"keep-last", no_argument, NULL, TOPT_KEEP_LAST},
+    {"augment-gain-steps", required_argument, NULL, TOPT_AUG_GAIN_STEPS},
+    {"augment-copies", required_argument, NULL, TOPT_AUG_COPIES},
     {"cv", required_argument, NULL, TOPT_CV},
     {"cv-field", required_argument, NULL, TOPT_CV_FIELD},
     {"cv-score-data", required_argument, NULL, TOPT_CV_SCORE_DATA},
@@ -58,6 +60,14 @@ static void train_usage(FILE *f)
                "  --trim-start N         fit without the first N frames of each training\n"
                "                         recording (receiver gain settling after the capture\n"
                "                         starts); scoring always uses whole recordings\n"
+               "  --augment-gain-steps P also train on copies of the training recordings in\n"
+               "                         which the ESP32-C3's exact x2 gain steps are inserted\n"
+               "                         into the raw packets (before the features): each\n"
+               "                         copy first brought to its upper gain level, then\n"
+               "                         every packet halved with probability q, q drawn per\n"
+               "                         copy uniform in [0, P]; deterministic from --seed,\n"
+               "                         the label and file name (0: off, the default)\n"
+               "  --augment-copies N     gain-step copies per training recording (1)\n"
                "  --keep-last            keep the last epoch (validation only reported,\n"
                "                         not used for early stopping)\n"
                "  --cv K                 instead of training a blob: K-fold cross-validation\n"
@@ -180,7 +190,7 @@ static int parse_train(int argc, char **argv, train_opts *o)
 int cmd_train(int argc, char **argv)
 {
     train_opts o;
-    aether_dataset ds;
+    aether_dataset ds, aug;
     aether_train_net *net = NULL;
     aether_train_recording *view = NULL;
     aether_train_callbacks cb;
@@ -188,7 +198,7 @@ int cmd_train(int argc, char **argv)
     progress pr;
     unsigned char *blob = NULL;
     size_t bytes = 0, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES], nw = 0, r,
-           nv = 0;
+           nv = 0, n_view = 0;
     aether_status st;
     int rc, err;
 
@@ -200,13 +210,15 @@ int cmd_train(int argc, char **argv)
         aether_dataset_free(&ds);
         return rc;
     }
+    memset(&aug, 0, sizeof aug);
     if (o.cv_folds) {
         rc = train_run_cv(&o, &ds);
         aether_dataset_free(&ds);
         return rc;
     }
-    view = train_fit_view(&o, &ds);
-    st = view ? train_make_net(&o, &ds, view, &o.tc, &net) : AETHER_ERR_NO_MEM;
+    view = train_fit_view(&o, &ds, &aug, &n_view, &st);
+    if (view)
+        st = train_make_net(&o, &ds, view, n_view, &o.tc, &net);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether train: %s\n", aether_strerror(st));
         rc = cli_exit_status(st);
@@ -224,7 +236,11 @@ int cmd_train(int argc, char **argv)
     cb.on_batch = on_batch;
     cb.on_epoch = on_epoch;
     cb.user = &pr;
-    st = aether_train_fit(net, view, ds.n_recs, &o.tc, &cb, &res);
+    if (!o.quiet && aug.n_recs)
+        printf("augmentation: %zu copies of the training recordings with x2 gain steps "
+               "(rate per copy uniform in [0, %g])\n",
+               aug.n_recs, o.aug_gain_steps);
+    st = aether_train_fit(net, view, n_view, &o.tc, &cb, &res);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether train: %s\n", aether_strerror(st));
         rc = cli_exit_status(st);
@@ -264,6 +280,7 @@ out:
     free(blob);
     free(view);
     aether_train_net_destroy(net);
+    aether_dataset_free(&aug);
     aether_dataset_free(&ds);
     return rc;
 }

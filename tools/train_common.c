@@ -32,6 +32,7 @@ static void opts_init(train_opts *o)
     o->recipe = AETHER_FEATURES_V1;
     o->cv_field = -1;
     o->target_accuracy = 0.95;
+    o->aug_copies = 1;
 }
 
 /* The long name of option opt in c's table, for messages. */
@@ -111,6 +112,11 @@ static int take_double(const cli_command *c, int opt, train_opts *o)
     case TOPT_AUG_OFFSET:
         o->tc.aug_offset = (float)d;
         break;
+    case TOPT_AUG_GAIN_STEPS:
+        if (d > 1.0)
+            return cli_usage_error(c, "--augment-gain-steps is a rate in [0, 1]");
+        o->aug_gain_steps = d;
+        break;
     default: /* TOPT_VAL_FRAC */
         o->val_frac = d;
         break;
@@ -152,6 +158,11 @@ static int take_size(const cli_command *c, int opt, train_opts *o)
         break;
     case TOPT_TRIM_START:
         o->trim_start = z;
+        break;
+    case TOPT_AUG_COPIES:
+        if (z > 64)
+            return cli_usage_error(c, "--augment-copies is 0..64");
+        o->aug_copies = z;
         break;
     case TOPT_CV_FIELD:
         o->cv_field = (long)(z < 16 ? z : 16);
@@ -262,6 +273,7 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_AUG_SCALE:
     case TOPT_AUG_NOISE:
     case TOPT_AUG_OFFSET:
+    case TOPT_AUG_GAIN_STEPS:
     case TOPT_VAL_FRAC:
     case TOPT_TARGET_ACCURACY:
         return take_double(c, opt, o);
@@ -274,6 +286,7 @@ static int take_option(const cli_command *c, int opt, train_opts *o)
     case TOPT_PATIENCE:
     case TOPT_CV:
     case TOPT_TRIM_START:
+    case TOPT_AUG_COPIES:
     case TOPT_CV_FIELD:
     case TOPT_LAYERS:
     case TOPT_HEADS:
@@ -617,8 +630,8 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
 /* ---------- network ---------- */
 
 aether_status train_make_net(train_opts *o, const aether_dataset *ds,
-                             const aether_train_recording *recs, aether_train_config *tc,
-                             aether_train_net **out)
+                             const aether_train_recording *recs, size_t n_recs,
+                             aether_train_config *tc, aether_train_net **out)
 {
     aether_train_shape sh;
     aether_train_net *net = NULL;
@@ -638,7 +651,7 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
     if (st == AETHER_OK)
         st = aether_train_net_randomize(net, tc->seed);
     if (st == AETHER_OK)
-        st = aether_train_norm_stats(recs, ds->n_recs, o->input_dim,
+        st = aether_train_norm_stats(recs, n_recs, o->input_dim,
                                      o->have_mask ? o->mask : NULL, 1e-3f, mean, inv);
     if (st == AETHER_OK && (o->input_dim & 1u)) {
         /* odd input dims end in the recipe's reserved slot, always 0: with
@@ -661,16 +674,32 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
     return AETHER_OK;
 }
 
-aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds)
+aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds,
+                                       aether_dataset *aug, size_t *n_view, aether_status *st)
 {
-    aether_train_recording *v = (aether_train_recording *)malloc((ds->n_recs ? ds->n_recs : 1) *
-                                                                 sizeof(aether_train_recording));
-    size_t r;
-    if (!v)
+    aether_train_recording *v;
+    size_t r, n;
+    memset(aug, 0, sizeof *aug);
+    *n_view = 0;
+    *st = AETHER_OK;
+    if (o->aug_gain_steps > 0.0 && o->aug_copies > 0) {
+        *st = aether_dataset_gain_step_copies(o->data, ds, o->aug_gain_steps, o->aug_copies,
+                                              o->tc.seed, aug);
+        if (*st != AETHER_OK)
+            return NULL;
+    }
+    n = ds->n_recs + aug->n_recs;
+    v = (aether_train_recording *)malloc((n ? n : 1) * sizeof(aether_train_recording));
+    if (!v) {
+        aether_dataset_free(aug);
+        *st = AETHER_ERR_NO_MEM;
         return NULL;
+    }
     if (ds->n_recs)
         memcpy(v, ds->recs, ds->n_recs * sizeof(aether_train_recording));
-    for (r = 0; r < ds->n_recs; ++r) {
+    if (aug->n_recs)
+        memcpy(v + ds->n_recs, aug->recs, aug->n_recs * sizeof(aether_train_recording));
+    for (r = 0; r < n; ++r) {
         size_t cut = o->trim_start;
         if (v[r].split != AETHER_SPLIT_TRAIN)
             continue;
@@ -679,5 +708,6 @@ aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset
         v[r].frames += cut * ds->dim;
         v[r].n_frames -= cut;
     }
+    *n_view = n;
     return v;
 }

@@ -34,6 +34,8 @@ typedef struct train_opts {
     long cv_field;             /* --cv-field N: folds by the N-th '_' field of the file name */
     const char *cv_score_data; /* --cv-score-data DIR: held-out copies scored too */
     size_t trim_start; /* --trim-start N: frames dropped from each training recording's start */
+    double aug_gain_steps; /* --augment-gain-steps P: copies with x2 gain steps, rate <= P */
+    size_t aug_copies;     /* --augment-copies N: gain-step copies per recording (1) */
     int have_pool, have_attn_window, have_block, have_backend, have_recipe;
     unsigned recipe; /* feature recipe, AETHER_FEATURES_V1 / _V2 / _V3 */
     unsigned char mask[AETHER_FEATURES_MAX_DIM];
@@ -81,6 +83,8 @@ enum {
     TOPT_CV,
     TOPT_CV_FIELD,
     TOPT_CV_SCORE_DATA,
+    TOPT_AUG_GAIN_STEPS,
+    TOPT_AUG_COPIES,
     TOPT_QUIET,
     /* eval and baseline */
     TOPT_MODEL,
@@ -163,15 +167,22 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
                          const train_rec_metrics *rec);
 
 /* A randomised network of the options' shape with the input normalisation
- * of the recordings' TRAIN split; sets tc->const_feature for odd dims. */
+ * of the TRAIN split of the n_recs recordings recs (the fit view); sets
+ * tc->const_feature for odd dims. */
 aether_status train_make_net(train_opts *o, const aether_dataset *ds,
-                             const aether_train_recording *recs, aether_train_config *tc,
-                             aether_train_net **out);
+                             const aether_train_recording *recs, size_t n_recs,
+                             aether_train_config *tc, aether_train_net **out);
 
-/* The recordings as the fit sees them: TRAIN ones without their first
- * --trim-start frames (at least one window is left). Same order and
- * splits; the frames are shared, not copied. NULL when out of memory. */
-aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds);
+/* The recordings as the fit sees them: ds's recordings, then (with
+ * --augment-gain-steps P > 0) the gain-step copies of its TRAIN recordings
+ * (aether_dataset_gain_step_copies from --data, --augment-copies per
+ * recording, seeded by --seed), which *aug receives (free with
+ * aether_dataset_free; zeroed without augmentation); TRAIN ones without
+ * their first --trim-start frames (at least one window is left). Same
+ * order and splits; the frames are shared, not copied. *n_view: the
+ * number of recordings. NULL with *st set on failure. */
+aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds,
+                                       aether_dataset *aug, size_t *n_view, aether_status *st);
 
 /* Cross-validation inside the training split (train --cv / --cv-field),
  * train_cv.c: prints every held-out recording and the pooled metrics. 0, or

@@ -91,6 +91,8 @@ static int cv_fold(train_opts *o, aether_dataset *ds, aether_dataset *alt, const
     aether_train_config tc = o->tc;
     aether_train_net *net = NULL;
     aether_train_recording *view;
+    aether_dataset aug;
+    size_t n_view = 0;
     aether_train_result res;
     aether_metrics m;
     size_t C = ds->n_classes, conf[AETHER_TRAIN_MAX_CLASSES * AETHER_TRAIN_MAX_CLASSES];
@@ -100,11 +102,13 @@ static int cv_fold(train_opts *o, aether_dataset *ds, aether_dataset *alt, const
         ds->recs[r].split = orig[r] != AETHER_SPLIT_TRAIN ? CV_SET_ASIDE
                             : fold[r] == f                ? CV_HELD_OUT
                                                           : AETHER_SPLIT_TRAIN;
-    view = train_fit_view(o, ds);
-    st = view ? train_make_net(o, ds, view, &tc, &net) : AETHER_ERR_NO_MEM;
+    view = train_fit_view(o, ds, &aug, &n_view, &st);
+    if (view)
+        st = train_make_net(o, ds, view, n_view, &tc, &net);
     if (st == AETHER_OK)
-        st = aether_train_fit(net, view, ds->n_recs, &tc, NULL, &res);
+        st = aether_train_fit(net, view, n_view, &tc, NULL, &res);
     free(view);
+    aether_dataset_free(&aug);
     memset(conf, 0, sizeof conf);
     for (r = 0; r < ds->n_recs && st == AETHER_OK; ++r) {
         aether_train_recording *twin;

@@ -10,6 +10,7 @@
 
 #include "aether/export.h"
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aether/core.h"
 #include "aether/train.h"
@@ -46,6 +47,22 @@ AETHER_API aether_status aether_dataset_load(const char *dir, const char *const 
 AETHER_API aether_status aether_dataset_load_recipe(const char *dir, const char *const *labels,
                                                     size_t n_labels, size_t dim, unsigned recipe,
                                                     aether_dataset *out);
+/* Training copies with x2 gain steps (`aether train --augment-gain-steps`):
+ * for every recording of ds in the TRAIN split, `copies` copies read again
+ * from dir/<label>/<name>, their raw packets passed through
+ * aether_train_gain_steps before the features are computed (ds's recipe and
+ * dim, a fresh extractor per copy). Each copy's step rate is drawn
+ * uniformly in [0, max_rate], and its packet draws are seeded, from seed,
+ * the label, the file name and the copy's number only, so a recording's
+ * copies are the same whatever else is in ds. Copies are TRAIN, with the
+ * label and time of their recording and its name + "+gainK" (K = 1..);
+ * recordings that are not raw I/Q packets of one size get none. *out (free
+ * with aether_dataset_free) holds only the copies. Errors: NULL_ARG,
+ * INVALID_ARG (max_rate outside [0, 1], copies > 64), the readers'
+ * errors, NO_MEM. */
+AETHER_API aether_status aether_dataset_gain_step_copies(const char *dir, const aether_dataset *ds,
+                                                         double max_rate, size_t copies,
+                                                         uint64_t seed, aether_dataset *out);
 AETHER_API void aether_dataset_free(aether_dataset *ds);
 
 #ifdef __cplusplus

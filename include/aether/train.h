@@ -146,6 +146,22 @@ typedef struct aether_train_recording {
     char name[128]; /* file name, for reports and tie-breaks */
 } aether_train_recording;
 
+/* Gain-step augmentation (`aether train --augment-gain-steps`), applied to a
+ * recording's raw packets before its features are computed. iq holds
+ * n_packets packets of 2 * n_pairs int8 values each (pair k = imag, real),
+ * rewritten in place. First every packet that sits one or more exact x2
+ * steps below the recording's upper gain level is doubled once per step
+ * (saturating to -128..127); the levels are followed through the steps of
+ * ln P, P the mean power of the canonical tones 1..26, 38..63 present, a
+ * step being |d - k ln 4| <= 0.45 for k = +-1 or +-2 (as recipe csi-v4
+ * finds them). Then each packet independently is halved (rounded half away
+ * from zero) with probability `rate`, drawn from a stream seeded by `seed`
+ * alone. A recording without steps is left unchanged at rate 0. Errors:
+ * NULL_ARG (iq NULL with packets), INVALID_ARG (n_pairs 0, rate outside
+ * [0, 1] or NaN). */
+AETHER_API aether_status aether_train_gain_steps(int8_t *iq, size_t n_packets, size_t n_pairs,
+                                                 double rate, uint64_t seed);
+
 /* Time-based split: per class, recordings sorted by (time, name); the last
  * round(val_fraction * n) of them (at least 1 when the class has >= 2, none
  * when it has 1) become validation. val_fraction in [0, 1). */

@@ -18,7 +18,7 @@ def test_meta_of_the_shipped_models():
     g = aether.Blob.load(GESTURE).meta
     assert g["labels"] == ["wave", "circle_cw", "no_gesture"]
     assert g["pool"] == "mean" and g["window_frames"] == 64 and g["window_stride"] == 16
-    assert g["features"] == "csi-v1" and g["backend"] == "sparse_gqa" and g["input_dim"] == 17
+    assert g["features"] == "csi-v4" and g["backend"] == "sparse_gqa" and g["input_dim"] == 17
     m = aether.Blob.load(MOTION).meta
     assert m["labels"] == ["baseline", "movement"]
     assert m["window_frames"] == 256 and m["features"] == "csi-v3"

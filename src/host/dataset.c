@@ -269,3 +269,182 @@ aether_status aether_dataset_load_recipe(const char *dir, const char *const *lab
     *out = ds;
     return AETHER_OK;
 }
+
+/* ---------- gain-step copies for training ---------- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Seed of copy k of a recording: from the seed, the label and the file
+ * name only, so a recording's copies do not depend on which other
+ * recordings are in the set (cross-validation folds, the shipped fit). */
+static uint64_t copy_seed(uint64_t seed, const char *label, const char *name, size_t k)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    const char *s;
+    for (s = label; *s; ++s)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    h = (h ^ '/') * 0x100000001B3ull;
+    for (s = name; *s; ++s)
+        h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+    return mix64(mix64(seed) ^ h) ^ mix64((uint64_t)k + 1u);
+}
+
+/* One gain-step copy of DIR/<label>/<name>: *added 0 when the recording is
+ * not raw I/Q packets of one size (no copy is made). */
+static aether_status load_copy(const char *path, const aether_train_recording *src, size_t dim,
+                               unsigned recipe, double rate, uint64_t pseed, size_t k,
+                               aether_train_recording *rec, float **tones_out, int *added)
+{
+    aether_recording *r = NULL;
+    aether_features *fx = NULL;
+    aether_features_config fc = aether_features_config_default();
+    aether_csi_frame f, *fr = NULL;
+    int8_t *iq = NULL;
+    float *frames = NULL, *tones = NULL;
+    size_t n = 0, cap = 0, pairs = 0, p, len, m = 0;
+    aether_status st;
+    *added = 0;
+    st = aether_recording_open(path, NULL, &r);
+    if (st != AETHER_OK)
+        return st;
+    while ((st = aether_recording_next(r, &f)) == AETHER_OK) {
+        if (f.kind != AETHER_CSI_RAW_IQ || (n > 0 && f.n_pairs != pairs) || f.n_pairs == 0) {
+            st = AETHER_ERR_END;
+            n = 0; /* not one packet size: no copy */
+            break;
+        }
+        pairs = f.n_pairs;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            aether_csi_frame *a = (aether_csi_frame *)realloc(fr, nc * sizeof *a);
+            int8_t *b;
+            if (!a) {
+                st = AETHER_ERR_NO_MEM;
+                break;
+            }
+            fr = a;
+            b = (int8_t *)realloc(iq, nc * 2 * pairs);
+            if (!b) {
+                st = AETHER_ERR_NO_MEM;
+                break;
+            }
+            iq = b;
+            cap = nc;
+        }
+        fr[n] = f;
+        memcpy(iq + n * 2 * pairs, f.iq, 2 * pairs);
+        n++;
+    }
+    aether_recording_close(r);
+    if (st == AETHER_ERR_END)
+        st = AETHER_OK;
+    if (st == AETHER_OK && n > 0)
+        st = aether_train_gain_steps(iq, n, pairs, rate, pseed);
+    if (st == AETHER_OK && n > 0) {
+        fc.input_dim = dim;
+        fc.recipe = recipe;
+        st = aether_features_create(&fc, &fx);
+    }
+    if (st == AETHER_OK && n > 0) {
+        frames = (float *)malloc(n * dim * sizeof(float));
+        tones = (float *)malloc(n * AETHER_DATASET_TONES * sizeof(float));
+        if (!frames || !tones)
+            st = AETHER_ERR_NO_MEM;
+    }
+    len = 2 * pairs;
+    for (p = 0; st == AETHER_OK && p < n; ++p) {
+        fr[p].iq = iq + p * len;
+        if (aether_features_compute(fx, &fr[p], frames + m * dim, dim) != AETHER_OK)
+            continue; /* skipped, as when the recording was loaded */
+        tone_amps(&fr[p], tones + m * AETHER_DATASET_TONES);
+        m++;
+    }
+    aether_features_destroy(fx);
+    free(fr);
+    free(iq);
+    if (st != AETHER_OK || n == 0) {
+        free(frames);
+        free(tones);
+        return st;
+    }
+    memset(rec, 0, sizeof *rec);
+    rec->frames = frames;
+    rec->n_frames = m;
+    rec->label = src->label;
+    rec->time = src->time;
+    rec->split = AETHER_SPLIT_TRAIN;
+    {
+        char tag[24];
+        size_t tl, nl = strlen(src->name);
+        snprintf(tag, sizeof tag, "+gain%u", (unsigned)(k + 1));
+        tl = strlen(tag);
+        if (nl + tl >= sizeof rec->name)
+            nl = sizeof rec->name - 1 - tl;
+        memcpy(rec->name, src->name, nl);
+        memcpy(rec->name + nl, tag, tl + 1);
+    }
+    *tones_out = tones;
+    *added = 1;
+    return AETHER_OK;
+}
+
+aether_status aether_dataset_gain_step_copies(const char *dir, const aether_dataset *ds,
+                                              double max_rate, size_t copies, uint64_t seed,
+                                              aether_dataset *out)
+{
+    aether_dataset o;
+    size_t r, k;
+    aether_status st = AETHER_OK;
+    if (!dir || !ds || !out)
+        return AETHER_ERR_NULL_ARG;
+    if (!(max_rate >= 0.0 && max_rate <= 1.0) || copies > 64)
+        return AETHER_ERR_INVALID_ARG;
+    memset(&o, 0, sizeof o);
+    o.dim = ds->dim;
+    o.recipe = ds->recipe;
+    o.n_classes = ds->n_classes;
+    memcpy(o.labels, ds->labels, sizeof o.labels);
+    for (r = 0; r < ds->n_recs && st == AETHER_OK; ++r) {
+        const aether_train_recording *src = &ds->recs[r];
+        char path[4096];
+        if (src->split != AETHER_SPLIT_TRAIN || src->label >= ds->n_classes)
+            continue;
+        snprintf(path, sizeof path, "%s/%s/%s", dir, ds->labels[src->label], src->name);
+        for (k = 0; k < copies && st == AETHER_OK; ++k) {
+            uint64_t s = copy_seed(seed, ds->labels[src->label], src->name, k);
+            /* the copy's step rate, uniform in [0, max_rate] */
+            double rate = max_rate * (double)(mix64(s) >> 11) * (1.0 / 9007199254740992.0);
+            aether_train_recording *nr;
+            float **nt;
+            int added = 0;
+            nr = (aether_train_recording *)realloc(o.recs, (o.n_recs + 1) * sizeof *nr);
+            if (!nr) {
+                st = AETHER_ERR_NO_MEM;
+                break;
+            }
+            o.recs = nr;
+            nt = (float **)realloc(o.tones, (o.n_recs + 1) * sizeof *nt);
+            if (!nt) {
+                st = AETHER_ERR_NO_MEM;
+                break;
+            }
+            o.tones = nt;
+            st = load_copy(path, src, ds->dim, ds->recipe, rate, mix64(s ^ 0x5851F42D4C957F2Dull),
+                           k, &o.recs[o.n_recs], &o.tones[o.n_recs], &added);
+            if (st == AETHER_OK && added)
+                o.n_recs++;
+        }
+    }
+    if (st != AETHER_OK) {
+        aether_dataset_free(&o);
+        return st;
+    }
+    *out = o;
+    return AETHER_OK;
+}

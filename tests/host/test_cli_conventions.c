@@ -239,7 +239,7 @@ static void test_metadata_defaults_and_features(void)
            2, "choose one with --node N");
     expect((const char *const[]){"features", EXCERPT, "--model", GESTURE, "--node", "1", "--out",
                                  "f.npy", NULL},
-           0, "x 17 features (node 1, recipe csi-v1)");
+           0, "x 17 features (node 1, recipe csi-v4)");
     path_of(frames, sizeof frames, "f.npy");
     memset(&all, 0, sizeof all);
     CHECK_STATUS(aether_npy_load(frames, &all), AETHER_OK);

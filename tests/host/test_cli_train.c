@@ -24,6 +24,7 @@
 
 #include "aether/blob.h"
 #include "aether/dataset.h"
+#include "aether/features.h"
 #include "aether/model.h"
 #include "aether/train.h"
 #include "check.h"
@@ -644,6 +645,104 @@ static void test_missing_folders(void)
     }
 }
 
+/* aether_dataset_gain_step_copies on the ESPectre gesture recordings: one
+ * copy per TRAIN recording and copy number, named and labelled after it;
+ * the same bytes on every call; a recording's copy does not depend on the
+ * other recordings; another seed gives other copies; amplitude recordings
+ * get none. Then --augment-gain-steps through the CLI. */
+static void test_gain_step_copies(void)
+{
+    static const char *const lab[] = {"wave", "circle_cw", "no_gesture"};
+    aether_dataset ds, a, b, one;
+    size_t r, n_train = 0, dim;
+    REQUIRE_PATH(AETHER_DATA_DIR "/espectre/dataset_info.json");
+    CHECK_STATUS(aether_dataset_load_recipe(AETHER_DATA_DIR "/espectre", lab, 3, 17,
+                                            AETHER_FEATURES_V1, &ds),
+                 AETHER_OK);
+    CHECK_STATUS(aether_train_split_by_time(ds.recs, ds.n_recs, 3, 0.25), AETHER_OK);
+    dim = ds.dim;
+    for (r = 0; r < ds.n_recs; ++r)
+        n_train += ds.recs[r].split == AETHER_SPLIT_TRAIN;
+    CHECK_STATUS(aether_dataset_gain_step_copies(AETHER_DATA_DIR "/espectre", &ds, 0.5, 2, 1, &a),
+                 AETHER_OK);
+    CHECK_EQ_INT(a.n_recs, 2 * n_train);
+    CHECK_EQ_INT(a.dim, dim);
+    CHECK_STATUS(aether_dataset_gain_step_copies(AETHER_DATA_DIR "/espectre", &ds, 0.5, 2, 1, &b),
+                 AETHER_OK);
+    CHECK_EQ_INT(b.n_recs, a.n_recs);
+    for (r = 0; r < a.n_recs && r < b.n_recs; ++r) {
+        const aether_train_recording *c = &a.recs[r];
+        CHECK(c->split == AETHER_SPLIT_TRAIN);
+        CHECK(c->n_frames == b.recs[r].n_frames &&
+              !memcmp(c->frames, b.recs[r].frames, c->n_frames * dim * sizeof(float)));
+        CHECK(strstr(c->name, r % 2 ? "+gain2" : "+gain1") != NULL);
+    }
+    /* the first copy of the first TRAIN recording, next to its source */
+    for (r = 0; r < ds.n_recs && ds.recs[r].split != AETHER_SPLIT_TRAIN; ++r)
+        ;
+    if (r < ds.n_recs && a.n_recs > 0) {
+        const aether_train_recording *src = &ds.recs[r];
+        size_t k;
+        CHECK(!strncmp(a.recs[0].name, src->name, strlen(src->name)));
+        CHECK_EQ_INT(a.recs[0].label, src->label);
+        CHECK(a.recs[0].time == src->time);
+        CHECK_EQ_INT(a.recs[0].n_frames, src->n_frames);
+        /* with only that recording in TRAIN: the same copies */
+        for (k = 0; k < ds.n_recs; ++k)
+            if (k != r && ds.recs[k].split == AETHER_SPLIT_TRAIN)
+                ds.recs[k].split = AETHER_SPLIT_VAL;
+        CHECK_STATUS(
+            aether_dataset_gain_step_copies(AETHER_DATA_DIR "/espectre", &ds, 0.5, 2, 1, &one),
+            AETHER_OK);
+        CHECK_EQ_INT(one.n_recs, 2);
+        if (one.n_recs == 2) {
+            CHECK(!memcmp(one.recs[0].frames, a.recs[0].frames,
+                          a.recs[0].n_frames * dim * sizeof(float)));
+            CHECK(!memcmp(one.recs[1].frames, a.recs[1].frames,
+                          a.recs[1].n_frames * dim * sizeof(float)));
+            /* the copy differs from the recording (steps removed / added) */
+            CHECK(memcmp(one.recs[0].frames, src->frames, src->n_frames * dim * sizeof(float)));
+        }
+        aether_dataset_free(&one);
+        CHECK_STATUS(
+            aether_dataset_gain_step_copies(AETHER_DATA_DIR "/espectre", &ds, 0.5, 1, 2, &one),
+            AETHER_OK);
+        CHECK_EQ_INT(one.n_recs, 1);
+        if (one.n_recs == 1)
+            CHECK(memcmp(one.recs[0].frames, a.recs[0].frames,
+                         a.recs[0].n_frames * dim * sizeof(float)));
+        aether_dataset_free(&one);
+    }
+    CHECK_STATUS(aether_dataset_gain_step_copies(AETHER_DATA_DIR "/espectre", &ds, 1.5, 1, 1, &one),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK_STATUS(aether_dataset_gain_step_copies(NULL, &ds, 0.5, 1, 1, &one),
+                 AETHER_ERR_NULL_ARG);
+    aether_dataset_free(&a);
+    aether_dataset_free(&b);
+    aether_dataset_free(&ds);
+    {
+        /* amplitude frames (the synthetic set): no copies, so the blob is the
+         * one trained without augmentation; a rate above 1 is refused */
+        const char *plain[] = {"train",          "--data=data",  "--labels=still,moving",
+                               "--input-dim=16", "--window=16",  "--stride=8",
+                               "--epochs=2",     "--batch=8",    "--out=aug0.rvne",
+                               "--quiet",        NULL};
+        const char *aug[] = {"train",          "--data=data",  "--labels=still,moving",
+                             "--input-dim=16", "--window=16",  "--stride=8",
+                             "--epochs=2",     "--batch=8",    "--out=aug1.rvne",
+                             "--quiet",        "--augment-gain-steps=0.5", NULL};
+        const char *bad[] = {"train", "--data=data", "--labels=still,moving", "--out=x.rvne",
+                             "--augment-gain-steps=1.5", NULL};
+        const char *badn[] = {"train", "--data=data", "--labels=still,moving", "--out=x.rvne",
+                              "--augment-copies=65", NULL};
+        free(run_out(plain, 0));
+        free(run_out(aug, 0));
+        CHECK(same_file("aug0.rvne", "aug1.rvne"));
+        expect(bad, 2, "--augment-gain-steps is a rate in [0, 1]");
+        expect(badn, 2, "--augment-copies is 0..64");
+    }
+}
+
 /* rm -r of the scratch directory (it holds only what this test wrote). */
 static void remove_tree(const char *path)
 {
@@ -673,14 +772,15 @@ int main(int argc, char **argv)
     static const check_test_fn tests[] = {test_help_version_usage,    test_train_eval_equals_form,
                                           test_eval_whole_recordings, test_eval_shipped_model,
                                           test_baseline_cv,           test_cross_validation,
-                                          test_missing_folders};
+                                          test_missing_folders,       test_gain_step_copies};
     static const char *const names[] = {"test_help_version_usage",
                                         "test_train_eval_equals_form",
                                         "test_eval_whole_recordings",
                                         "test_eval_shipped_model",
                                         "test_baseline_cv",
                                         "test_cross_validation",
-                                        "test_missing_folders"};
+                                        "test_missing_folders",
+                                        "test_gain_step_copies"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
@@ -698,7 +798,7 @@ int main(int argc, char **argv)
         remove_tree(g_dir);
         return 1;
     }
-    rc = check_run(__FILE__, tests, names, 7);
+    rc = check_run(__FILE__, tests, names, 8);
     remove_tree(g_dir);
     return rc;
 }
