@@ -473,6 +473,37 @@ static void report_decision(serve_core *s, size_t k, const serve_node *n)
         s->hooks.decision(s->hooks.ctx, &d);
 }
 
+/* A window model's frame: the classify runs only on the node's decision
+ * frames. Sets *due when this frame is one. */
+static aether_status window_step(serve_model *m, serve_node *n, size_t k, double ts,
+                                 const float *x, int *due)
+{
+    aether_status st;
+    *due = (n->stepped[k] + 1) % m->every == 0;
+    st = aether_tracks_step(m->tracks, n->track_id, ts, x, *due ? m->logits : NULL, NULL, NULL);
+    if (st == AETHER_OK)
+        n->stepped[k]++;
+    return st;
+}
+
+/* After model k stepped node n with status st: a decision when due, or the
+ * failure handled; 0, or a drop reason + 1. */
+static int after_step(serve_core *s, size_t k, serve_node *n, aether_status st, int due)
+{
+    serve_model *m = &s->models[k];
+    if (st != AETHER_OK) {
+        /* never stall a node: a session that cannot go on starts over */
+        if (st != AETHER_ERR_NONFINITE) {
+            (void)aether_tracks_forget(m->tracks, n->track_id);
+            n->stepped[k] = 0;
+        }
+        return SERVE_DROP_MODEL + 1;
+    }
+    if (due)
+        report_decision(s, k, n);
+    return 0;
+}
+
 /* Frame of a node through one model; 0, or a drop reason + 1. */
 static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f, double now)
 {
@@ -488,11 +519,7 @@ static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f,
     if (st != AETHER_OK)
         return SERVE_DROP_FEATURES + 1;
     if (m->window_mode) {
-        due = (n->stepped[k] + 1) % m->every == 0;
-        st = aether_tracks_step(m->tracks, n->track_id, now, x, due ? m->logits : NULL, NULL,
-                                NULL);
-        if (st == AETHER_OK)
-            n->stepped[k]++;
+        st = window_step(m, n, k, now, x, &due);
     } else {
         st = aether_tracks_step(m->tracks, n->track_id, now, x, m->logits, NULL, NULL);
         if (st == AETHER_OK) {
@@ -500,17 +527,7 @@ static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f,
             due = n->stepped[k] % m->every == 0;
         }
     }
-    if (st != AETHER_OK) {
-        /* never stall a node: a session that cannot go on starts over */
-        if (st != AETHER_ERR_NONFINITE) {
-            (void)aether_tracks_forget(m->tracks, n->track_id);
-            n->stepped[k] = 0;
-        }
-        return SERVE_DROP_MODEL + 1;
-    }
-    if (due)
-        report_decision(s, k, n);
-    return 0;
+    return after_step(s, k, n, st, due);
 }
 
 static int sibling_index(uint32_t magic)
@@ -618,7 +635,7 @@ static void flush_pending(serve_core *s)
         int drop = 0;
         for (k = 0; k < s->n_models; ++k) {
             serve_model *m = &s->models[k];
-            int row = s->pend_row[p][k], due = 0, d = 0;
+            int row = s->pend_row[p][k], due = 0, d;
             aether_status st;
             if (row < 0) {
                 if (!drop)
@@ -626,12 +643,8 @@ static void flush_pending(serve_core *s)
                 continue;
             }
             if (m->window_mode) {
-                due = (n->stepped[k] + 1) % m->every == 0;
-                st = aether_tracks_step(m->tracks, n->track_id, m->pend_ts[row],
-                                        m->pend_frames + (size_t)row * m->info.input_dim,
-                                        due ? m->logits : NULL, NULL, NULL);
-                if (st == AETHER_OK)
-                    n->stepped[k]++;
+                st = window_step(m, n, k, m->pend_ts[row],
+                                 m->pend_frames + (size_t)row * m->info.input_dim, &due);
             } else {
                 st = m->pend_status[row];
                 if (st == AETHER_OK) {
@@ -641,15 +654,7 @@ static void flush_pending(serve_core *s)
                     due = n->stepped[k] % m->every == 0;
                 }
             }
-            if (st != AETHER_OK) {
-                if (st != AETHER_ERR_NONFINITE) {
-                    (void)aether_tracks_forget(m->tracks, n->track_id);
-                    n->stepped[k] = 0;
-                }
-                d = SERVE_DROP_MODEL + 1;
-            } else if (due) {
-                report_decision(s, k, n);
-            }
+            d = after_step(s, k, n, st, due);
             if (d && !drop)
                 drop = d;
         }

@@ -55,14 +55,11 @@ static aether_status feed(aether_tracks *t, aether_track_slot_ *s, const float *
     return st;
 }
 
-/* Step an active track that is not due. */
-static aether_status step_existing(aether_tracks *t, size_t i, double ts, double now,
-                                   const float *frame, float *logits, float *pooled)
+/* The bookkeeping after an existing track i took a frame stamped ts: its
+ * times, count and LRU place, the table's clock, and the expiry at now. */
+static void stepped(aether_tracks *t, size_t i, double ts, double now)
 {
     aether_track_slot_ *s = &t->slots[i];
-    aether_status st = feed(t, s, frame, logits, pooled);
-    if (st != AETHER_OK)
-        return st;
     s->last_seen = later(s->last_seen, ts);
     s->frames++;
     s->lru = ++t->tick;
@@ -70,6 +67,16 @@ static aether_status step_existing(aether_tracks *t, size_t i, double ts, double
     t->now = now;
     t->stats.steps++;
     expire_at(t, now);
+}
+
+/* Step an active track that is not due. */
+static aether_status step_existing(aether_tracks *t, size_t i, double ts, double now,
+                                   const float *frame, float *logits, float *pooled)
+{
+    aether_status st = feed(t, &t->slots[i], frame, logits, pooled);
+    if (st != AETHER_OK)
+        return st;
+    stepped(t, i, ts, now);
     return AETHER_OK;
 }
 
@@ -320,24 +327,16 @@ aether_status aether_tracks_step_batch(aether_tracks *t, const uint64_t *ids,
          * one-by-one calls would have stepped. */
         for (r = 0; r < m; ++r) {
             size_t e = t->bentry[r], i = aether_tracks_find_(t, ids[e]);
-            aether_track_slot_ *s;
             double now = later(t->now, timestamps[e]);
             statuses[e] = t->bstatus[r];
             if (t->bstatus[r] != AETHER_OK || i == AETHER_TRACKS_NONE)
                 continue;
-            s = &t->slots[i];
             memcpy(logits + e * nc, t->blogits + r * nc, nc * sizeof(float));
             if (pooled)
                 memcpy(pooled + e * in, t->bpooled + r * in, in * sizeof(float));
             if (created)
                 created[e] = 0;
-            s->last_seen = later(s->last_seen, timestamps[e]);
-            s->frames++;
-            s->lru = ++t->tick;
-            aether_tracks_touched_(t, i);
-            t->now = now;
-            t->stats.steps++;
-            expire_at(t, now);
+            stepped(t, i, timestamps[e], now);
         }
         j = end;
     }

@@ -41,13 +41,35 @@ static int8_t half(int v)
     return (int8_t)(v >= 0 ? (v + 1) / 2 : -((-v + 1) / 2));
 }
 
+/* The gain level of a packet sequence, counted in x2 steps from the first
+ * packet: a jump of ln P by k * ln 4 (|k| <= 2, within GS_TOL) is k steps. */
+typedef struct gain_track {
+    double lp; /* ln P of the last packet with power */
+    long g;    /* level of the last packet */
+    int have_lp;
+} gain_track;
+
+static long gain_next(gain_track *t, double pw)
+{
+    if (pw > 0.0) {
+        double lv = log(pw);
+        if (t->have_lp) {
+            double d = lv - t->lp, k = floor(d / GS_LN4 + 0.5);
+            if (k != 0.0 && fabs(k) <= 2.0 && fabs(d - k * GS_LN4) <= GS_TOL)
+                t->g += (long)k;
+        }
+        t->lp = lv;
+        t->have_lp = 1;
+    }
+    return t->g;
+}
+
 aether_status aether_train_gain_steps(int8_t *iq, size_t n_packets, size_t n_pairs, double rate,
                                       uint64_t seed)
 {
     aether_train_rng rng;
-    double lp = 0.0;
-    long g = 0, top = 0;
-    int have_lp = 0;
+    gain_track gt = {0.0, 0, 0};
+    long g, top = 0;
     size_t p, i, len = 2 * n_pairs;
     if (!iq && n_packets > 0)
         return AETHER_ERR_NULL_ARG;
@@ -55,37 +77,17 @@ aether_status aether_train_gain_steps(int8_t *iq, size_t n_packets, size_t n_pai
         return AETHER_ERR_INVALID_ARG;
     /* pass 1: the upper gain level (levels counted in x2 steps) */
     for (p = 0; p < n_packets; ++p) {
-        double pw = packet_power(iq + p * len, n_pairs);
-        if (pw > 0.0) {
-            double lv = log(pw);
-            if (have_lp) {
-                double d = lv - lp, k = floor(d / GS_LN4 + 0.5);
-                if (k != 0.0 && fabs(k) <= 2.0 && fabs(d - k * GS_LN4) <= GS_TOL)
-                    g += (long)k;
-            }
-            lp = lv;
-            have_lp = 1;
-        }
+        g = gain_next(&gt, packet_power(iq + p * len, n_pairs));
         if (p == 0 || g > top)
             top = g;
     }
     /* pass 2: every packet to the upper level, then halved at `rate` */
-    g = 0;
-    have_lp = 0;
+    gt.g = 0;
+    gt.have_lp = 0;
     aether_train_rng_seed_(&rng, seed ^ 0x6A09E667F3BCC908ull);
     for (p = 0; p < n_packets; ++p) {
         int8_t *q = iq + p * len;
-        double pw = packet_power(q, n_pairs);
-        if (pw > 0.0) {
-            double lv = log(pw);
-            if (have_lp) {
-                double d = lv - lp, k = floor(d / GS_LN4 + 0.5);
-                if (k != 0.0 && fabs(k) <= 2.0 && fabs(d - k * GS_LN4) <= GS_TOL)
-                    g += (long)k;
-            }
-            lp = lv;
-            have_lp = 1;
-        }
+        g = gain_next(&gt, packet_power(q, n_pairs));
         if (g < top) {
             int shift = top - g > GS_MAX_SHIFT ? GS_MAX_SHIFT : (int)(top - g);
             for (i = 0; i < len; ++i)
