@@ -62,14 +62,17 @@ void aether_model_matmul_(const float *x, size_t n, size_t rows, const float *w,
                           float *y)
 {
     /* Every y[b][j] is the sum of aether_model_matvec_: from 0, i
-     * ascending, one rounding per product and per add. Only the grouping
-     * of the independent sums differs (four columns of two rows at a
-     * time), which does not change any of them. */
-    size_t b, i, j = 0;
-    for (; j + 4 <= cols; j += 4) {
-        for (b = 0; b + 2 <= n; b += 2) {
-            const float *x0 = x + b * rows, *x1 = x0 + rows, *wc = w + j;
-            float *y0 = y + b * cols + j, *y1 = y0 + cols;
+     * ascending, one rounding per product and per add. Rows go two at a
+     * time (four columns of both per pass over W, so each weight read
+     * serves two sums); only the grouping of the independent sums
+     * differs, which does not change any of them. A row left over goes
+     * through aether_model_matvec_ itself. */
+    size_t b, i, j;
+    for (b = 0; b + 2 <= n; b += 2) {
+        const float *x0 = x + b * rows, *x1 = x0 + rows;
+        float *y0 = y + b * cols, *y1 = y0 + cols;
+        for (j = 0; j + 4 <= cols; j += 4) {
+            const float *wc = w + j;
             float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
             float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
             for (i = 0; i < rows; ++i, wc += cols) {
@@ -83,40 +86,28 @@ void aether_model_matmul_(const float *x, size_t n, size_t rows, const float *w,
                 t2 = t2 + xk * wc[2];
                 t3 = t3 + xk * wc[3];
             }
-            y0[0] = s0;
-            y0[1] = s1;
-            y0[2] = s2;
-            y0[3] = s3;
-            y1[0] = t0;
-            y1[1] = t1;
-            y1[2] = t2;
-            y1[3] = t3;
+            y0[j] = s0;
+            y0[j + 1] = s1;
+            y0[j + 2] = s2;
+            y0[j + 3] = s3;
+            y1[j] = t0;
+            y1[j + 1] = t1;
+            y1[j + 2] = t2;
+            y1[j + 3] = t3;
         }
-        for (; b < n; ++b) {
-            const float *x0 = x + b * rows, *wc = w + j;
-            float *y0 = y + b * cols + j;
-            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (; j < cols; ++j) {
+            const float *wc = w + j;
+            float s = 0.0f, t = 0.0f;
             for (i = 0; i < rows; ++i, wc += cols) {
-                const float xi = x0[i];
-                s0 = s0 + xi * wc[0];
-                s1 = s1 + xi * wc[1];
-                s2 = s2 + xi * wc[2];
-                s3 = s3 + xi * wc[3];
+                s = s + x0[i] * wc[0];
+                t = t + x1[i] * wc[0];
             }
-            y0[0] = s0;
-            y0[1] = s1;
-            y0[2] = s2;
-            y0[3] = s3;
+            y0[j] = s;
+            y1[j] = t;
         }
     }
-    for (; j < cols; ++j)
-        for (b = 0; b < n; ++b) {
-            const float *x0 = x + b * rows, *wc = w + j;
-            float s = 0.0f;
-            for (i = 0; i < rows; ++i, wc += cols)
-                s = s + x0[i] * wc[0];
-            y[b * cols + j] = s;
-        }
+    if (b < n)
+        aether_model_matvec_(x + b * rows, rows, w, cols, y + b * cols);
 }
 
 void aether_model_prepare_frame_(const aether_model *m, const float *x, float *h)
