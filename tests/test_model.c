@@ -9,15 +9,10 @@
 #include "aether/dispatch.h"
 #include "aether/model.h"
 #include "check.h"
+#include "test_util.h"
 #include "test_ws.h"
 
 /* ---------- fixtures ---------- */
-
-typedef struct blob_buf {
-    unsigned char *bytes;
-    size_t len;
-    aether_blob_view view;
-} blob_buf;
 
 static int host_is_little_endian(void)
 {
@@ -25,18 +20,6 @@ static int host_is_little_endian(void)
     unsigned char b[2];
     memcpy(b, &one, 2);
     return b[0] == 1;
-}
-
-static int make_demo(blob_buf *b, const aether_blob_demo_params *p)
-{
-    size_t n = 0;
-    memset(b, 0, sizeof *b);
-    if (aether_blob_demo_size(p, &b->len) != AETHER_OK)
-        return 0;
-    b->bytes = (unsigned char *)malloc(b->len);
-    if (aether_blob_demo_write(p, b->bytes, b->len, &n) != AETHER_OK)
-        return 0;
-    return aether_blob_parse(b->bytes, n, &b->view) == AETHER_OK;
 }
 
 static aether_blob_demo_params shape(uint16_t in, uint16_t qh, uint16_t kvh, uint16_t d,
@@ -170,11 +153,11 @@ static void test_use_reference_kernels(void)
 static void test_forward_matches_rederivation(void)
 {
     static const aether_head_backend backends[2] = {AETHER_HEAD_SPARSE_GQA, AETHER_HEAD_DENSE};
-    blob_buf b;
+    test_demo_buf b;
     aether_blob_demo_params p = aether_blob_demo_default();
     size_t bi, pi;
     float *x = random_frames(70, 16, 1.0f);
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     for (bi = 0; bi < 2; ++bi) {
         aether_head_config hc;
         aether_model *m = NULL;
@@ -276,11 +259,11 @@ static void test_streaming_equals_window_forward(void)
     for (si = 0; si < 5; ++si) {
         aether_blob_demo_params p = shape(shapes[si][0], shapes[si][1], shapes[si][2],
                                           shapes[si][3], shapes[si][4], shapes[si][5], 1000 + si);
-        blob_buf b;
+        test_demo_buf b;
         size_t in = shapes[si][0], nc = shapes[si][5], n = 60, t, j;
         float *x = random_frames(n, in, 2.0f);
         p.input_norm = (si % 2) == 1;
-        CHECK(make_demo(&b, &p));
+        CHECK(test_demo_view(&b, &p));
         for (bi = 0; bi < 2; ++bi) {
             aether_head_config hc;
             aether_model *m = NULL;
@@ -338,7 +321,7 @@ static void test_streaming_equals_window_forward(void)
 static void test_f16_blob_matches_rounded_f32(void)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    blob_buf b16, b32;
+    test_demo_buf b16, b32;
     aether_blob_header h;
     aether_blob_layout l;
     unsigned char *rb, *payload;
@@ -348,9 +331,9 @@ static void test_f16_blob_matches_rounded_f32(void)
     float *x = random_frames(40, 16, 1.0f);
     float a[4], c[4], r[4];
     p.f16 = 1;
-    CHECK(make_demo(&b16, &p));
+    CHECK(test_demo_view(&b16, &p));
     p.f16 = 0;
-    CHECK(make_demo(&b32, &p));
+    CHECK(test_demo_view(&b32, &p));
     h = b16.view.header;
     h.flags = 0;
     aether_blob_layout_of(&h, &l);
@@ -393,7 +376,7 @@ static void test_f16_blob_matches_rounded_f32(void)
 static void test_input_normalisation(void)
 {
     aether_blob_demo_params p = shape(6, 2, 1, 4, 2, 3, 77);
-    blob_buf bn, bp;
+    test_demo_buf bn, bp;
     aether_blob_layout l;
     aether_model *mn = NULL, *mp = NULL;
     aether_model_info info;
@@ -401,9 +384,9 @@ static void test_input_normalisation(void)
     float a[3], c[3];
     size_t t, j;
     p.input_norm = 1;
-    CHECK(make_demo(&bn, &p));
+    CHECK(test_demo_view(&bn, &p));
     p.input_norm = 0;
-    CHECK(make_demo(&bp, &p)); /* same v1 arrays (same stream prefix) */
+    CHECK(test_demo_view(&bp, &p)); /* same v1 arrays (same stream prefix) */
     CHECK_STATUS(aether_blob_validate_model(&bn.view, &l), AETHER_OK);
     CHECK_STATUS(aether_model_create(&bn.view, NULL, AETHER_MODEL_COPY, &mn), AETHER_OK);
     CHECK_STATUS(aether_model_create(&bp.view, NULL, AETHER_MODEL_COPY, &mp), AETHER_OK);
@@ -429,7 +412,7 @@ static void test_input_normalisation(void)
 static void test_memory_modes(void)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    blob_buf b, b16;
+    test_demo_buf b, b16;
     size_t copy_len = 0, borrow_len = 0, ws_len = 0;
     void *buf, *ws;
     aether_model *m = NULL, *mb = NULL;
@@ -437,7 +420,7 @@ static void test_memory_modes(void)
     float *x = random_frames(10, 16, 1.0f), a[4], c[4], pooled[16];
     aether_blob_view shifted;
     unsigned char *odd;
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     CHECK_STATUS(aether_model_size(&b.view, NULL, AETHER_MODEL_COPY, &copy_len), AETHER_OK);
     if (host_is_little_endian()) {
         CHECK_STATUS(aether_model_size(&b.view, NULL, AETHER_MODEL_BORROW, &borrow_len),
@@ -490,7 +473,7 @@ static void test_memory_modes(void)
     CHECK_STATUS(ws_model_forward(mb, x, 10, AETHER_POOL_LAST, c, NULL), AETHER_OK);
     CHECK(same_bits(a, c, 4));
     p.f16 = 1;
-    CHECK(make_demo(&b16, &p));
+    CHECK(test_demo_view(&b16, &p));
     CHECK_STATUS(aether_model_size(&b16.view, NULL, AETHER_MODEL_BORROW, &borrow_len),
                  AETHER_ERR_UNSUPPORTED);
     CHECK_STATUS(aether_model_size(&b16.view, NULL, (aether_model_weights)9, &borrow_len),
@@ -528,7 +511,7 @@ static void test_load_errors(void)
 {
     REQUIRE_GOLDEN();
     aether_blob_demo_params p = aether_blob_demo_default();
-    blob_buf b;
+    test_demo_buf b;
     aether_head_config hc;
     aether_model *m = NULL;
     size_t len = 0, bytes;
@@ -542,7 +525,7 @@ static void test_load_errors(void)
                      AETHER_ERR_BLOB_LAYOUT);
         free(g);
     }
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     aether_model_default_head_config(&b.view, &hc);
     hc.kv_heads = 2;
     CHECK_STATUS(aether_model_size(&b.view, &hc, AETHER_MODEL_COPY, &bytes),
@@ -578,7 +561,7 @@ static void test_load_errors(void)
 static void test_session_errors_and_eviction(void)
 {
     aether_blob_demo_params p = shape(8, 2, 1, 4, 2, 3, 5);
-    blob_buf b;
+    test_demo_buf b;
     aether_model *m = NULL;
     aether_model_session *s = NULL, *s2 = NULL;
     aether_session_params sp = aether_model_session_params_default();
@@ -587,7 +570,7 @@ static void test_session_errors_and_eviction(void)
     void *buf;
     CHECK_EQ_INT(sp.capacity, 4096);
     CHECK_EQ_INT(sp.evict, AETHER_KV_EVICT_SLIDING);
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
     /* EVICT_NONE, capacity 4: the fifth frame is CACHE_FULL and changes nothing */
     sp.capacity = 4;
@@ -652,14 +635,14 @@ static void test_session_errors_and_eviction(void)
 static void test_default_kernels_streaming_close(void)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    blob_buf b;
+    test_demo_buf b;
     aether_model *m = NULL;
     aether_model_session *s = NULL;
     float *x = random_frames(80, 16, 1.0f), lg[4], lw[4];
     size_t t, i;
     double worst = 0;
     CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
     CHECK_STATUS(aether_model_session_create(m, NULL, &s), AETHER_OK);
     for (t = 0; t < 80; ++t) {
@@ -683,13 +666,13 @@ static void test_default_kernels_streaming_close(void)
 static void test_forward_workspace_required(void)
 {
     aether_blob_demo_params p = aether_blob_demo_default();
-    blob_buf b;
+    test_demo_buf b;
     aether_model *m = NULL;
     aether_model_info info;
     float x[8 * 64], lg[64], pooled[64], lg2[64];
     size_t i, need = 0;
     unsigned char *ws;
-    CHECK(make_demo(&b, &p));
+    CHECK(test_demo_view(&b, &p));
     CHECK_STATUS(aether_model_create(&b.view, NULL, AETHER_MODEL_COPY, &m), AETHER_OK);
     if (!m) {
         free(b.bytes);

@@ -17,24 +17,7 @@
 #include "aether/dispatch.h"
 #include "aether/model.h"
 #include "check.h"
-
-typedef struct blob_buf {
-    unsigned char *bytes;
-    size_t len;
-    aether_blob_view view;
-} blob_buf;
-
-static int make_demo(blob_buf *b, const aether_blob_demo_params *p)
-{
-    size_t n = 0;
-    memset(b, 0, sizeof *b);
-    if (aether_blob_demo_size(p, &b->len) != AETHER_OK)
-        return 0;
-    b->bytes = (unsigned char *)malloc(b->len);
-    if (!b->bytes || aether_blob_demo_write(p, b->bytes, b->len, &n) != AETHER_OK)
-        return 0;
-    return aether_blob_parse(b->bytes, n, &b->view) == AETHER_OK;
-}
+#include "test_util.h"
 
 static aether_blob_demo_params shape(uint16_t in, uint16_t qh, uint16_t kvh, uint16_t d,
                                      uint16_t classes, int norm, uint64_t seed)
@@ -70,7 +53,7 @@ static void fill(float *x, size_t n)
 #define NMAX 64
 
 typedef struct fixture {
-    blob_buf b;
+    test_demo_buf b;
     aether_model *m;
     aether_model_info info;
     aether_model_session *one[NMAX], *bat[NMAX];
@@ -84,7 +67,7 @@ static int fixture_open(fixture *f, const aether_blob_demo_params *p, aether_hea
     aether_head_config cfg;
     size_t i;
     memset(f, 0, sizeof *f);
-    if (!make_demo(&f->b, p) || aether_model_default_head_config(&f->b.view, &cfg) != AETHER_OK)
+    if (!test_demo_view(&f->b, p) || aether_model_default_head_config(&f->b.view, &cfg) != AETHER_OK)
         return 0;
     cfg.backend = be;
     if (aether_model_create(&f->b.view, &cfg, AETHER_MODEL_COPY, &f->m) != AETHER_OK ||
@@ -214,7 +197,7 @@ static void test_session_errors(void)
     aether_model_session *list[8], *other = NULL;
     aether_model *m2 = NULL;
     aether_status so[8], sb[8];
-    blob_buf b2;
+    test_demo_buf b2;
     fixture f;
     float frames[8 * 16], lg[8 * 4], lgo[4];
     size_t i, in = 16, k;
@@ -239,7 +222,7 @@ static void test_session_errors(void)
     CHECK(aether_model_session_frames(f.bat[5]) == 1);
 
     /* Another model's session, a session listed twice, a NULL entry. */
-    CHECK(make_demo(&b2, &p2));
+    CHECK(test_demo_view(&b2, &p2));
     CHECK(aether_model_create(&b2.view, NULL, AETHER_MODEL_COPY, &m2) == AETHER_OK);
     CHECK(aether_model_session_create(m2, &sp, &other) == AETHER_OK);
     list[0] = f.bat[0];

@@ -102,6 +102,22 @@ static inline unsigned char *test_demo_blob_of(const aether_blob_demo_params *p,
     return b;
 }
 
+/* A demo blob and its parsed view (free(bytes) when done; bytes may be
+ * NULL after a failure). */
+typedef struct test_demo_buf {
+    unsigned char *bytes;
+    size_t len;
+    aether_blob_view view;
+} test_demo_buf;
+
+/* The demo blob of parameters p, written and parsed into b; 1 on success. */
+static inline int test_demo_view(test_demo_buf *b, const aether_blob_demo_params *p)
+{
+    b->len = 0;
+    b->bytes = test_demo_blob_of(p, &b->len);
+    return b->bytes && aether_blob_parse(b->bytes, b->len, &b->view) == AETHER_OK;
+}
+
 /* A validated attention config from one row of a golden case table. */
 static inline void test_make_config(aether_attn_config *cfg, size_t window, size_t block,
                                     const size_t *globals, size_t n_globals, int causal, int log,
