@@ -257,6 +257,23 @@ static aether_status run_layers(aether_model_session *s, const aether_simd_ops *
     return AETHER_OK;
 }
 
+/* Whether valid session s can take this frame: not broken, a finite frame,
+ * room in a cache that never evicts on append. Policies that never evict
+ * fail up front, before any layer has taken the frame (all caches hold the
+ * same number of frames). Changes nothing. */
+static aether_status frame_check(const aether_model_session *s, const float *frame)
+{
+    if (s->broken)
+        return AETHER_ERR_STATE;
+    if (!aether_head_all_finite_(frame, s->model->header.input_dim))
+        return AETHER_ERR_NONFINITE;
+    if ((s->params.evict == AETHER_KV_EVICT_NONE ||
+         s->params.evict == AETHER_KV_EVICT_H2O_COMPAT) &&
+        aether_kvcache_is_full(s->caches[0]))
+        return AETHER_ERR_CACHE_FULL;
+    return AETHER_OK;
+}
+
 aether_status aether_model_session_step(aether_model_session *s, const float *frame,
                                         float *logits, float *pooled)
 {
@@ -268,18 +285,11 @@ aether_status aether_model_session_step(aether_model_session *s, const float *fr
         return st;
     if (!frame || !logits)
         return AETHER_ERR_NULL_ARG;
-    if (s->broken)
-        return AETHER_ERR_STATE;
+    st = frame_check(s, frame);
+    if (st != AETHER_OK)
+        return st;
     m = s->model;
     in = m->header.input_dim;
-    if (!aether_head_all_finite_(frame, in))
-        return AETHER_ERR_NONFINITE;
-    /* Policies that never evict on append fail up front, before any layer
-     * has taken the frame (all caches hold the same number of frames). */
-    if ((s->params.evict == AETHER_KV_EVICT_NONE ||
-         s->params.evict == AETHER_KV_EVICT_H2O_COMPAT) &&
-        aether_kvcache_is_full(s->caches[0]))
-        return AETHER_ERR_CACHE_FULL;
     aether_model_prepare_frame_(m, frame, s->h);
     ops = aether_kernel_sel_ops(&s->kern);
     st = run_layers(s, ops);
@@ -328,57 +338,48 @@ int aether_model_session_broken(const aether_model_session *s)
 
 /* ---------- batched step ---------- */
 
-/* Workspace of a batch of n: the rows of every per-frame vector (h, tmp,
- * q, a, k, v, logits) for n sessions, and the index of each row's session. */
-typedef struct batch_plan {
-    size_t h, tmp, q, a, k, v, lg, act, total;
-} batch_plan;
+/* The batch's workspace: the rows of every per-frame vector (h, tmp, q,
+ * a, k, v, logits) for n sessions, and the index of each row's session.
+ * One layout for measuring and placing, as for the session itself. */
+typedef struct batch_rows {
+    float *h, *tmp, *q, *a, *k, *v, *lg;
+    size_t *act;
+} batch_rows;
 
-static int plan_add(size_t *off, size_t count, size_t elem, size_t *at)
-{
-    size_t bytes, o = (*off + AETHER_ALIGN - 1) / AETHER_ALIGN * AETHER_ALIGN;
-    if (o < *off || (elem && count > ((size_t)-1) / elem))
-        return 0;
-    bytes = count * elem;
-    if (o + bytes < o)
-        return 0;
-    *at = o;
-    *off = o + bytes;
-    return 1;
-}
-
-static aether_status batch_layout(const aether_model *m, size_t n, batch_plan *bp)
+static aether_status batch_layout(aether_arena *ar, const aether_model *m, size_t n,
+                                  batch_rows *br)
 {
     size_t in = m->header.input_dim, qw = m->layout.q_width, kvw = m->layout.kv_width;
-    size_t nc = m->header.n_classes, off = 0;
-    if (!plan_add(&off, n, in * sizeof(float), &bp->h) ||
-        !plan_add(&off, n, in * sizeof(float), &bp->tmp) ||
-        !plan_add(&off, n, qw * sizeof(float), &bp->q) ||
-        !plan_add(&off, n, qw * sizeof(float), &bp->a) ||
-        !plan_add(&off, n, kvw * sizeof(float), &bp->k) ||
-        !plan_add(&off, n, kvw * sizeof(float), &bp->v) ||
-        !plan_add(&off, n, nc * sizeof(float), &bp->lg) ||
-        !plan_add(&off, n, sizeof(size_t), &bp->act))
+    size_t nc = m->header.n_classes, in_n, qw_n, kvw_n, nc_n;
+    if (aether_size_mul(n, in, &in_n) != AETHER_OK || aether_size_mul(n, qw, &qw_n) != AETHER_OK ||
+        aether_size_mul(n, kvw, &kvw_n) != AETHER_OK ||
+        aether_size_mul(n, nc, &nc_n) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
-    /* Slack to align a workspace given at any address. */
-    if (off + AETHER_ALIGN < off)
-        return AETHER_ERR_OVERFLOW;
-    bp->total = off + AETHER_ALIGN;
-    return AETHER_OK;
+    br->h = (float *)aether_arena_alloc(ar, in_n, sizeof(float), AETHER_ALIGN);
+    br->tmp = (float *)aether_arena_alloc(ar, in_n, sizeof(float), AETHER_ALIGN);
+    br->q = (float *)aether_arena_alloc(ar, qw_n, sizeof(float), AETHER_ALIGN);
+    br->a = (float *)aether_arena_alloc(ar, qw_n, sizeof(float), AETHER_ALIGN);
+    br->k = (float *)aether_arena_alloc(ar, kvw_n, sizeof(float), AETHER_ALIGN);
+    br->v = (float *)aether_arena_alloc(ar, kvw_n, sizeof(float), AETHER_ALIGN);
+    br->lg = (float *)aether_arena_alloc(ar, nc_n, sizeof(float), AETHER_ALIGN);
+    br->act = (size_t *)aether_arena_alloc(ar, n, sizeof(size_t), AETHER_ALIGN);
+    return ar->status;
 }
 
 aether_status aether_model_step_batch_workspace_size(const aether_model *model, size_t n_max,
                                                      size_t *bytes)
 {
-    batch_plan bp;
+    batch_rows br;
+    aether_arena ar;
     aether_status st = aether_model_check_(model);
     if (st != AETHER_OK)
         return st;
     if (!bytes)
         return AETHER_ERR_NULL_ARG;
-    st = batch_layout(model, n_max, &bp);
+    aether_arena_measure(&ar);
+    st = batch_layout(&ar, model, n_max, &br);
     if (st == AETHER_OK)
-        *bytes = bp.total;
+        *bytes = ar.used;
     return st;
 }
 
@@ -415,12 +416,11 @@ aether_status aether_model_step_batch(const aether_model *model,
                                       const float *frames, float *logits, float *pooled,
                                       aether_status *statuses, void *ws, size_t ws_len)
 {
-    size_t in, qw, kvw, nc, i, r, na = 0, l, j;
+    size_t in, qw, kvw, nc, i, r, na = 0, l, j, need;
     const aether_simd_ops *ops = NULL;
-    unsigned char *base;
     float *H, *T, *Q, *A, *K, *V, *LG;
     size_t *act;
-    batch_plan bp;
+    batch_rows br;
     aether_status st = aether_model_check_(model);
     if (st != AETHER_OK)
         return st;
@@ -428,24 +428,27 @@ aether_status aether_model_step_batch(const aether_model *model,
         return AETHER_OK;
     if (!sessions || !frames || !logits || !statuses)
         return AETHER_ERR_NULL_ARG;
-    if ((st = batch_layout(model, n, &bp)) != AETHER_OK)
+    if ((st = aether_model_step_batch_workspace_size(model, n, &need)) != AETHER_OK ||
+        (st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
-    if ((st = aether_ws_check_(ws, ws_len, bp.total)) != AETHER_OK)
-        return st;
+    {
+        aether_arena ar;
+        aether_arena_init(&ar, ws, ws_len);
+        if ((st = batch_layout(&ar, model, n, &br)) != AETHER_OK)
+            return st;
+    }
     in = model->header.input_dim;
     qw = model->layout.q_width;
     kvw = model->layout.kv_width;
     nc = model->header.n_classes;
-    base = (unsigned char *)ws;
-    base += (AETHER_ALIGN - (size_t)((uintptr_t)base % AETHER_ALIGN)) % AETHER_ALIGN;
-    H = (float *)(base + bp.h);
-    T = (float *)(base + bp.tmp);
-    Q = (float *)(base + bp.q);
-    A = (float *)(base + bp.a);
-    K = (float *)(base + bp.k);
-    V = (float *)(base + bp.v);
-    LG = (float *)(base + bp.lg);
-    act = (size_t *)(base + bp.act);
+    H = br.h;
+    T = br.tmp;
+    Q = br.q;
+    A = br.a;
+    K = br.k;
+    V = br.v;
+    LG = br.lg;
+    act = br.act;
 
     /* Each session's own checks, in the order of aether_model_session_step;
      * a session that fails one is left as it was. */
@@ -457,15 +460,8 @@ aether_status aether_model_step_batch(const aether_model *model,
             st = AETHER_ERR_INVALID_ARG; /* another model's session */
         else if (st == AETHER_OK && s->batched)
             st = AETHER_ERR_INVALID_ARG; /* listed twice */
-        else if (st == AETHER_OK && s->broken)
-            st = AETHER_ERR_STATE;
-        else if (st == AETHER_OK && !aether_head_all_finite_(frame, in))
-            st = AETHER_ERR_NONFINITE;
-        else if (st == AETHER_OK &&
-                 (s->params.evict == AETHER_KV_EVICT_NONE ||
-                  s->params.evict == AETHER_KV_EVICT_H2O_COMPAT) &&
-                 aether_kvcache_is_full(s->caches[0]))
-            st = AETHER_ERR_CACHE_FULL;
+        else if (st == AETHER_OK)
+            st = frame_check(s, frame);
         statuses[i] = st;
         if (st != AETHER_OK)
             continue;
