@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.pooling = (s3 >> 1) & 1u ? RUV_TEMPORAL_POOL_MEAN : RUV_TEMPORAL_POOL_LAST;
     cfg.backend = (s3 >> 2) & 1u ? RUV_TEMPORAL_BACKEND_DENSE : RUV_TEMPORAL_BACKEND_SPARSE;
     cfg.cache_policy = (ruv_temporal_cache_policy_t)(((s3 >> 3) & 3u) % 3u);
-    cfg.cache_f16 = (s3 >> 5) & 1u;
+    cfg.cache_storage = (int)(((s3 >> 5) & 1u) | ((s6 >> 1) & 2u)); /* F32..INT8 */
     cfg.weights = (ruv_temporal_weights_t)(((s3 >> 6) & 3u) % 3u);
     cfg.attn_window = (s4 & 0x80) ? RUV_TEMPORAL_DEFAULT : (uint32_t)(s4 & 7u);
     cfg.attn_block = (s5 & 0x80) ? RUV_TEMPORAL_DEFAULT : (uint32_t)(s5 & 7u);

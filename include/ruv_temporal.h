@@ -124,7 +124,8 @@
  *   input_dim / n_classes != the blob's (init; not    ESP_ERR_INVALID_SIZE 0x104
  *     for RUV_TEMPORAL_DEFAULT, which takes them),
  *     n_classes != the init value (classify)
- *   STREAMING with MEAN pooling, BORROW impossible    ESP_ERR_NOT_SUPPORTED 0x106
+ *   STREAMING with MEAN pooling, BORROW impossible,   ESP_ERR_NOT_SUPPORTED 0x106
+ *     an RVNQ blob with an F16 / BF16 cache or SCORED
  *   malloc failed, size overflow, init_static buffer  ESP_ERR_NO_MEM 0x101
  *     shorter than ruv_temporal_ctx_size
  *   classify/make_packet with no frame since          ESP_ERR_INVALID_STATE 0x103
@@ -288,6 +289,22 @@ typedef enum ruv_temporal_cache_policy {
     RUV_TEMPORAL_CACHE_FAIL = 2     /* push returns ESP_ERR_INVALID_STATE */
 } ruv_temporal_cache_policy_t;
 
+/* STREAMING: the K/V cache row storage (ruv_temporal_config_t.cache_storage).
+ * A reduced storage takes 1/2 (F16, BF16) or about 1/4 (INT8: int8 values
+ * and a power-of-two scale per token and kv head) of the f32 cache memory;
+ * the logits then differ slightly from WINDOW mode, within the accuracy
+ * contract of aether/kvcache.h, and are bit for bit those of a model
+ * session with the same storage. A frame a storage cannot hold (a value
+ * beyond its range) is refused by push as non-finite input. An RVNQ blob
+ * always stores int8 rows: it takes F32 (the default, meaning "the model's
+ * own") or INT8; F16 and BF16 are ESP_ERR_NOT_SUPPORTED. */
+typedef enum ruv_temporal_cache_storage {
+    RUV_TEMPORAL_CACHE_F32 = 0,  /* f32 rows (default) */
+    RUV_TEMPORAL_CACHE_F16 = 1,  /* IEEE binary16 rows */
+    RUV_TEMPORAL_CACHE_BF16 = 2, /* bfloat16 rows */
+    RUV_TEMPORAL_CACHE_INT8 = 3  /* int8 rows, a power-of-two scale per row */
+} ruv_temporal_cache_storage_t;
+
 typedef enum ruv_temporal_weights {
     RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE = 0, /* zero-copy when possible */
     RUV_TEMPORAL_WEIGHTS_COPY = 1,               /* decode into the context */
@@ -307,8 +324,14 @@ typedef struct ruv_temporal_config {
     uint32_t attn_window; /* local window radius; RUV_TEMPORAL_DEFAULT = 32 */
     uint32_t attn_block;  /* landmark block (> 0); RUV_TEMPORAL_DEFAULT = 16 */
     ruv_temporal_cache_policy_t cache_policy; /* STREAMING only */
-    int cache_f16; /* STREAMING: 1 stores K/V as binary16 (half the cache
-                      memory; logits then differ slightly from WINDOW) */
+    /* STREAMING: how the K/V caches store rows, a RUV_TEMPORAL_CACHE_*
+     * code. Two names for one int: cache_f16 is the original name, from
+     * when binary16 (1) was the only reduced storage; 0 and 1 keep their
+     * meaning. */
+    union {
+        int cache_storage;
+        int cache_f16;
+    };
     ruv_temporal_weights_t weights;
 } ruv_temporal_config_t;
 
@@ -377,7 +400,8 @@ AETHER_API esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len,
  * nothing. WINDOW: copies into the ring, overwriting the oldest frame once
  * window_len frames are held. STREAMING: runs the frame through every layer
  * (O(log window) attention per layer). If a finite frame still overflows to
- * NaN/Inf inside the model, push returns ESP_ERR_INVALID_ARG when no layer
+ * NaN/Inf inside the model (or beyond the range of a reduced cache storage),
+ * push returns ESP_ERR_INVALID_ARG when no layer
  * had taken it (nothing changed), or ESP_ERR_INVALID_STATE when an earlier
  * layer had (the context then refuses push/classify until ruv_temporal_reset).
  * A full cache under RUV_TEMPORAL_CACHE_FAIL gives ESP_ERR_INVALID_STATE and

@@ -250,7 +250,7 @@ static void test_working_set(void)
                    mode ? "streaming" : "window", w ? "copied" : "borrowed if possible",
                    (unsigned long)bytes);
             if (mode) {
-                cfg.cache_f16 = 1;
+                cfg.cache_storage = RUV_TEMPORAL_CACHE_F16;
                 CHECK_EQ_INT(ruv_temporal_ctx_size_ex(blob, len, IN, WINDOW, NC, &cfg, &bytes),
                              ESP_OK);
                 printf("working set, window %u, streaming mode, f16 cache, weights %s: %lu "

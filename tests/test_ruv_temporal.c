@@ -425,6 +425,112 @@ static void test_streaming_equals_window(void)
     free(b);
 }
 
+/* Every cache storage code: the context's logits are bit for bit those of
+ * a model session with the same storage, eviction policy and head, through
+ * eviction; a reduced storage needs less context memory; a value the
+ * storage cannot hold is refused like NaN and changes nothing; an unknown
+ * code is INVALID_ARG. */
+static void test_streaming_cache_storage(void)
+{
+    enum { W = 12, TOTAL = 30 };
+    static const aether_kv_storage lib[4] = {AETHER_KV_F32, AETHER_KV_F16, AETHER_KV_BF16,
+                                             AETHER_KV_I8};
+    size_t len = 0, t, bytes[4] = {0, 0, 0, 0};
+    unsigned char *b = test_demo_blob(&len);
+    float frames[TOTAL * IN], got[NC], want[NC], huge[IN];
+    int code, scored;
+    aether_blob_view v;
+    aether_head_config hc;
+    aether_model *m = NULL;
+    make_frames(frames, TOTAL * IN, 21u);
+    CHECK_STATUS(aether_blob_parse(b, len, &v), AETHER_OK);
+    aether_model_default_head_config(&v, &hc);
+    hc.window = 4;
+    hc.block_size = 4;
+    CHECK_STATUS(aether_model_create(&v, &hc, AETHER_MODEL_COPY, &m), AETHER_OK);
+    for (scored = 0; scored < 2 && m; ++scored)
+        for (code = RUV_TEMPORAL_CACHE_F32; code <= RUV_TEMPORAL_CACHE_INT8; ++code) {
+            ruv_temporal_config_t c = ruv_temporal_config_default();
+            ruv_temporal_ctx_t *ctx = NULL;
+            aether_session_params sp = aether_model_session_params_default();
+            aether_model_session *s = NULL;
+            size_t n_bytes = 0;
+            c.mode = RUV_TEMPORAL_MODE_STREAMING;
+            c.attn_window = 4;
+            c.attn_block = 4;
+            c.cache_storage = code;
+            c.cache_policy = scored ? RUV_TEMPORAL_CACHE_SCORED : RUV_TEMPORAL_CACHE_SLIDING;
+            sp.capacity = W;
+            sp.evict = scored ? AETHER_KV_EVICT_SCORED : AETHER_KV_EVICT_SLIDING;
+            sp.storage = lib[code];
+            sp.landmarks = AETHER_KV_LM_SUM;
+            CHECK_EQ_INT(ruv_temporal_ctx_size_ex(b, len, IN, W, NC, &c, &n_bytes), ESP_OK);
+            if (!scored)
+                bytes[code] = n_bytes;
+            CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_OK);
+            CHECK_STATUS(aether_model_session_create(m, &sp, &s), AETHER_OK);
+            if (!ctx || !s) {
+                ruv_temporal_destroy(ctx);
+                aether_model_session_destroy(s);
+                continue;
+            }
+            for (t = 0; t < TOTAL; ++t) {
+                CHECK_EQ_INT(ruv_temporal_push(ctx, frames + t * IN), ESP_OK);
+                CHECK_EQ_INT(ruv_temporal_classify(ctx, got, NC), ESP_OK);
+                CHECK_STATUS(aether_model_session_step(s, frames + t * IN, want, NULL),
+                             AETHER_OK);
+                CHECK_MSG(same_bits(got, want, NC), "code %d scored %d frame %u", code, scored,
+                          (unsigned)t);
+            }
+            /* A frame far beyond binary16's range once projected: the
+             * context does what the session does, refused with nothing
+             * changed, or taken by a layer and then refused by the next
+             * (the session is broken until a reset). */
+            for (t = 0; t < IN; ++t)
+                huge[t] = (t % 2 ? -1.0e30f : 1.0e30f);
+            {
+                esp_err_t e = ruv_temporal_push(ctx, huge);
+                aether_status st = aether_model_session_step(s, huge, want, NULL);
+                aether_status st2;
+                CHECK_STATUS(st, AETHER_ERR_NONFINITE);
+                st2 = aether_model_session_step(s, frames, want, NULL);
+                if (st2 == AETHER_OK) {
+                    CHECK_EQ_INT(e, ESP_ERR_INVALID_ARG);
+                    CHECK_EQ_INT(ruv_temporal_push(ctx, frames), ESP_OK);
+                    CHECK_EQ_INT(ruv_temporal_classify(ctx, got, NC), ESP_OK);
+                    CHECK(same_bits(got, want, NC));
+                } else {
+                    CHECK_STATUS(st2, AETHER_ERR_STATE);
+                    CHECK_EQ_INT(e, ESP_ERR_INVALID_STATE);
+                    CHECK_EQ_INT(ruv_temporal_push(ctx, frames), ESP_ERR_INVALID_STATE);
+                }
+                /* a reduced storage refuses it at the first layer */
+                if (code != RUV_TEMPORAL_CACHE_F32 && code != RUV_TEMPORAL_CACHE_BF16)
+                    CHECK_EQ_INT(e, ESP_ERR_INVALID_ARG);
+            }
+            aether_model_session_destroy(s);
+            ruv_temporal_destroy(ctx);
+        }
+    CHECK(bytes[RUV_TEMPORAL_CACHE_F16] < bytes[RUV_TEMPORAL_CACHE_F32]);
+    CHECK(bytes[RUV_TEMPORAL_CACHE_BF16] == bytes[RUV_TEMPORAL_CACHE_F16]);
+    CHECK(bytes[RUV_TEMPORAL_CACHE_INT8] < bytes[RUV_TEMPORAL_CACHE_F16]);
+    {
+        ruv_temporal_config_t c = ruv_temporal_config_default();
+        ruv_temporal_ctx_t *ctx = NULL;
+        c.mode = RUV_TEMPORAL_MODE_STREAMING;
+        c.cache_storage = RUV_TEMPORAL_CACHE_INT8 + 1;
+        CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
+        c.cache_storage = -1;
+        CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
+        /* the original field name is the same int */
+        c.cache_f16 = 1;
+        CHECK_EQ_INT(c.cache_storage, RUV_TEMPORAL_CACHE_F16);
+        CHECK(ctx == NULL);
+    }
+    aether_model_destroy(m);
+    free(b);
+}
+
 static void test_streaming_fail_policy(void)
 {
     enum { W = 6 };
@@ -675,5 +781,5 @@ static void test_self_test(void)
 TEST_MAIN(test_esp_codes, test_null_and_zero_args, test_golden_blob_errors,
           test_model_level_errors, test_config_errors, test_classify_state_and_nan,
           test_ring_order_and_partial, test_window_options, test_streaming_equals_window,
-          test_streaming_fail_policy, test_static_context, test_make_packet, test_self_test,
+          test_streaming_fail_policy, test_streaming_cache_storage, test_static_context, test_make_packet, test_self_test,
           test_defaults_from_blob)

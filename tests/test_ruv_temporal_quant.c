@@ -207,9 +207,19 @@ static void test_bad_blobs_and_options(void)
     CHECK_EQ_INT(ruv_temporal_init_ex(t, len, IN, W, NC, NULL, &ctx), ESP_ERR_INVALID_SIZE);
     CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN + 1, W, NC, NULL, &ctx), ESP_ERR_INVALID_SIZE);
     c.mode = RUV_TEMPORAL_MODE_STREAMING;
-    c.cache_f16 = 1;
+    c.cache_storage = RUV_TEMPORAL_CACHE_F16;
     CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, W, NC, &c, &ctx), ESP_ERR_NOT_SUPPORTED);
-    c.cache_f16 = 0;
+    c.cache_storage = RUV_TEMPORAL_CACHE_BF16;
+    CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, W, NC, &c, &ctx), ESP_ERR_NOT_SUPPORTED);
+    /* INT8 is what the integer model stores anyway: the same context as F32 */
+    c.cache_storage = RUV_TEMPORAL_CACHE_INT8;
+    {
+        size_t b8 = 0, b32 = 0;
+        CHECK_EQ_INT(ruv_temporal_ctx_size_ex(q, len, IN, W, NC, &c, &b8), ESP_OK);
+        c.cache_storage = RUV_TEMPORAL_CACHE_F32;
+        CHECK_EQ_INT(ruv_temporal_ctx_size_ex(q, len, IN, W, NC, &c, &b32), ESP_OK);
+        CHECK(b8 == b32 && b8 > 0);
+    }
     c.cache_policy = RUV_TEMPORAL_CACHE_SCORED;
     CHECK_EQ_INT(ruv_temporal_init_ex(q, len, IN, W, NC, &c, &ctx), ESP_ERR_NOT_SUPPORTED);
     c.cache_policy = RUV_TEMPORAL_CACHE_FAIL;

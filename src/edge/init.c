@@ -18,7 +18,7 @@ ruv_temporal_config_t ruv_temporal_config_default(void)
     c.attn_window = RUV_TEMPORAL_DEFAULT;
     c.attn_block = RUV_TEMPORAL_DEFAULT;
     c.cache_policy = RUV_TEMPORAL_CACHE_SLIDING;
-    c.cache_f16 = 0;
+    c.cache_storage = RUV_TEMPORAL_CACHE_F32;
     c.weights = RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE;
     return c;
 }
@@ -46,7 +46,7 @@ static esp_err_t check_config(const ruv_temporal_config_t *c)
         (unsigned)c->backend > RUV_TEMPORAL_BACKEND_DENSE ||
         (unsigned)c->cache_policy > RUV_TEMPORAL_CACHE_FAIL ||
         (unsigned)c->weights > RUV_TEMPORAL_WEIGHTS_BORROW ||
-        (c->cache_f16 != 0 && c->cache_f16 != 1) || c->attn_block == 0)
+        (unsigned)c->cache_storage > RUV_TEMPORAL_CACHE_INT8 || c->attn_block == 0)
         return ESP_ERR_INVALID_ARG;
     /* The session's logits are per frame; a window mean would need the
      * whole window's hidden states again, which streaming exists to avoid. */
@@ -64,6 +64,20 @@ static aether_model_weights weights_mode(ruv_temporal_weights_t w)
         return AETHER_MODEL_BORROW;
     default:
         return AETHER_MODEL_BORROW_IF_POSSIBLE;
+    }
+}
+
+static aether_kv_storage cache_storage(int code)
+{
+    switch (code) {
+    case RUV_TEMPORAL_CACHE_F16:
+        return AETHER_KV_F16;
+    case RUV_TEMPORAL_CACHE_BF16:
+        return AETHER_KV_BF16;
+    case RUV_TEMPORAL_CACHE_INT8:
+        return AETHER_KV_I8;
+    default:
+        return AETHER_KV_F32;
     }
 }
 
@@ -171,7 +185,7 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         p->sp = aether_model_session_params_default();
         p->sp.capacity = *window_len;
         p->sp.evict = evict_policy(p->cfg.cache_policy);
-        p->sp.storage = p->cfg.cache_f16 ? AETHER_KV_F16 : AETHER_KV_F32;
+        p->sp.storage = cache_storage(p->cfg.cache_storage);
         p->sp.landmarks = AETHER_KV_LM_SUM;
         st = aether_model_session_size_for(&p->blob, &p->head, &p->sp, &p->sess_bytes);
     }

@@ -19,8 +19,11 @@ esp_err_t ruv_temporal_qplan_(const uint8_t *weights, size_t weights_len, uint32
         return ruv_temporal_err_(st);
     if (q->blob.header.input_dim != input_dim || q->blob.header.n_classes != n_classes)
         return ESP_ERR_INVALID_SIZE;
-    /* int8 rows only: f16 storage and scored eviction are f32-path features */
-    if (cfg->cache_f16 || (cfg->mode == RUV_TEMPORAL_MODE_STREAMING &&
+    /* int8 rows only: f16 / bf16 storage and scored eviction are f32-path
+     * features */
+    if ((cfg->cache_storage != RUV_TEMPORAL_CACHE_F32 &&
+         cfg->cache_storage != RUV_TEMPORAL_CACHE_INT8) ||
+        (cfg->mode == RUV_TEMPORAL_MODE_STREAMING &&
                            cfg->cache_policy == RUV_TEMPORAL_CACHE_SCORED))
         return ESP_ERR_NOT_SUPPORTED;
     q->head = aether_head_config_default_aether();
