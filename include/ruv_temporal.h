@@ -12,7 +12,9 @@
  *     window_len frames (docs/FORMATS.md section 3.5). classify runs the window forward
  *     (aether_model_forward) over the frames in chronological order, oldest
  *     first - a partially filled ring gives only the frames pushed so far,
- *     never zero padding. Pooling LAST by default (MEAN via init_ex). The
+ *     never zero padding. Pooling by default as the model was trained: the
+ *     blob's metadata `pool` (MEAN for both shipped models), LAST without
+ *     one (RUV_TEMPORAL_POOL_FROM_MODEL; init_ex may force LAST or MEAN). The
  *     logits equal `aether classify --model BLOB --frames F` over the same
  *     frames with the same head configuration (that command forces the
  *     scalar reference kernels, the only path on the firmware targets; on
@@ -38,7 +40,8 @@
  *     After the first eviction, positions are token ids since init/reset
  *     (globals and the local window keep their meaning, evicted frames are
  *     absent), so results differ from a window forward over the last
- *     window_len frames. Pooling is LAST only.
+ *     window_len frames. Pooling is LAST only (FROM_MODEL means LAST here,
+ *     also for a blob trained with mean pooling: a per-frame decision).
  *
  * ---- Memory ----
  *   ruv_temporal_init / _init_ex: one malloc for the whole context at init;
@@ -276,8 +279,13 @@ typedef enum ruv_temporal_mode {
 } ruv_temporal_mode_t;
 
 typedef enum ruv_temporal_pooling {
-    RUV_TEMPORAL_POOL_LAST = 0, /* last frame's hidden state (default) */
-    RUV_TEMPORAL_POOL_MEAN = 1  /* mean over the window (WINDOW mode only) */
+    RUV_TEMPORAL_POOL_LAST = 0, /* last frame's hidden state */
+    RUV_TEMPORAL_POOL_MEAN = 1, /* mean over the window (WINDOW mode only) */
+    /* The default: the pooling the blob's metadata `pool` key records
+     * ("mean" or "last") in WINDOW mode, LAST without the key and always in
+     * STREAMING mode. A `pool` value other than those two is
+     * ESP_ERR_INVALID_ARG. get_info reports the pooling resolved. */
+    RUV_TEMPORAL_POOL_FROM_MODEL = 2
 } ruv_temporal_pooling_t;
 
 /* STREAMING: what a push does when the caches already hold window_len
@@ -335,15 +343,15 @@ typedef struct ruv_temporal_config {
     ruv_temporal_weights_t weights;
 } ruv_temporal_config_t;
 
-/* Defaults: WINDOW mode (STREAMING when Kconfig selects it), pooling LAST,
- * sparse backend, attention window 32 / block 16 (the model defaults), cache
- * SLIDING f32, weights BORROW_IF_POSSIBLE. */
+/* Defaults: WINDOW mode (STREAMING when Kconfig selects it), pooling
+ * FROM_MODEL, sparse backend, attention window 32 / block 16 (the model
+ * defaults), cache SLIDING f32, weights BORROW_IF_POSSIBLE. */
 AETHER_API ruv_temporal_config_t ruv_temporal_config_default(void);
 
 /* Parse and validate `weights` (an RVNE blob of weights_len bytes) at format
  * and model level, check it declares input_dim and n_classes, size the
  * context for window_len frames and allocate it in one block. WINDOW mode,
- * pooling LAST, weights copied (the blob may be freed after the call).
+ * pooling FROM_MODEL, weights copied (the blob may be freed after the call).
  * input_dim, window_len and n_classes may each be RUV_TEMPORAL_DEFAULT: the
  * blob's input_dim and n_classes, its trained window (metadata
  * window_frames) else RUV_TEMPORAL_FALLBACK_WINDOW_LEN; get_info tells the

@@ -220,7 +220,7 @@ static void test_config_errors(void)
     ruv_temporal_ctx_t *ctx = NULL;
     ruv_temporal_config_t c = ruv_temporal_config_default();
     CHECK_EQ_INT(c.mode, RUV_TEMPORAL_MODE_WINDOW);
-    CHECK_EQ_INT(c.pooling, RUV_TEMPORAL_POOL_LAST);
+    CHECK_EQ_INT(c.pooling, RUV_TEMPORAL_POOL_FROM_MODEL);
     c.attn_block = 0;
     CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, 64, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
     c = ruv_temporal_config_default();
@@ -686,6 +686,92 @@ static unsigned char *read_model(const char *name, size_t *len)
 /* RUV_TEMPORAL_DEFAULT for input_dim / window_len / n_classes: the blob's
  * values, its metadata window_frames, else the fallback window; the header
  * defaults (no Kconfig) accept the shipped models. */
+/* The demo blob with metadata `text`; NULL when it cannot be written. */
+static unsigned char *demo_with_meta(const char *text, size_t *len)
+{
+    size_t dlen = 0, cap = 0;
+    unsigned char *d = test_demo_blob(&dlen), *out = NULL;
+    aether_blob_view v;
+    if (d && aether_blob_parse(d, dlen, &v) == AETHER_OK &&
+        aether_blob_with_metadata_size(&v, strlen(text), &cap) == AETHER_OK &&
+        (out = (unsigned char *)malloc(cap)) != NULL &&
+        aether_blob_with_metadata(&v, text, strlen(text), out, cap, len) != AETHER_OK) {
+        free(out);
+        out = NULL;
+    }
+    free(d);
+    return out;
+}
+
+/* RUV_TEMPORAL_POOL_FROM_MODEL (the default) follows the blob's `pool`
+ * key in WINDOW mode: the same logits as the pooling forced; STREAMING is
+ * LAST; an unknown value is INVALID_ARG only when it is needed. */
+static void test_pooling_from_model(void)
+{
+    static const char *const texts[2] = {"pool=mean\n", "pool=last\n"};
+    enum { W = 8, TOTAL = 11 };
+    float frames[TOTAL * IN], got[NC], want[NC];
+    size_t k, t;
+    make_frames(frames, TOTAL * IN, 33u);
+    for (k = 0; k < 2; ++k) {
+        size_t len = 0;
+        unsigned char *b = demo_with_meta(texts[k], &len);
+        ruv_temporal_config_t c = ruv_temporal_config_default();
+        ruv_temporal_config_t f = ruv_temporal_config_default();
+        ruv_temporal_ctx_t *ctx = NULL, *forced = NULL;
+        ruv_temporal_info_t info;
+        CHECK_MSG(b != NULL, "demo blob with %s", texts[k]);
+        if (!b)
+            continue;
+        CHECK_EQ_INT(c.pooling, RUV_TEMPORAL_POOL_FROM_MODEL);
+        f.pooling = k == 0 ? RUV_TEMPORAL_POOL_MEAN : RUV_TEMPORAL_POOL_LAST;
+        CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_OK);
+        CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &f, &forced), ESP_OK);
+        if (ctx && forced) {
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_EQ_INT(info.pooling, f.pooling);
+            for (t = 0; t < TOTAL; ++t) {
+                CHECK_EQ_INT(ruv_temporal_push(ctx, frames + t * IN), ESP_OK);
+                CHECK_EQ_INT(ruv_temporal_push(forced, frames + t * IN), ESP_OK);
+            }
+            CHECK_EQ_INT(ruv_temporal_classify(ctx, got, NC), ESP_OK);
+            CHECK_EQ_INT(ruv_temporal_classify(forced, want, NC), ESP_OK);
+            CHECK(same_bits(got, want, NC));
+        }
+        ruv_temporal_destroy(ctx);
+        ruv_temporal_destroy(forced);
+        ctx = NULL;
+        c.mode = RUV_TEMPORAL_MODE_STREAMING;
+        CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_OK);
+        if (ctx) {
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_EQ_INT(info.pooling, RUV_TEMPORAL_POOL_LAST);
+            ruv_temporal_destroy(ctx);
+        }
+        free(b);
+    }
+    {
+        size_t len = 0, n = 0;
+        unsigned char *b = demo_with_meta("pool=max\n", &len);
+        ruv_temporal_config_t c = ruv_temporal_config_default();
+        ruv_temporal_ctx_t *ctx = NULL;
+        CHECK(b != NULL);
+        if (b) {
+            CHECK_EQ_INT(ruv_temporal_init(b, len, IN, W, NC, &ctx), ESP_ERR_INVALID_ARG);
+            CHECK_EQ_INT(ruv_temporal_ctx_size_ex(b, len, IN, W, NC, NULL, &n),
+                         ESP_ERR_INVALID_ARG);
+            CHECK(ctx == NULL);
+            c.pooling = RUV_TEMPORAL_POOL_LAST; /* not read when forced */
+            CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_OK);
+            ruv_temporal_destroy(ctx);
+            ctx = NULL;
+            c.pooling = (ruv_temporal_pooling_t)3;
+            CHECK_EQ_INT(ruv_temporal_init_ex(b, len, IN, W, NC, &c, &ctx), ESP_ERR_INVALID_ARG);
+        }
+        free(b);
+    }
+}
+
 static void test_defaults_from_blob(void)
 {
     static const struct {
@@ -722,8 +808,20 @@ static void test_defaults_from_blob(void)
             CHECK_EQ_INT(info.input_dim, shipped[i].input_dim);
             CHECK_EQ_INT(info.n_classes, shipped[i].n_classes);
             CHECK_EQ_INT(info.window_len, shipped[i].window);
+            /* both shipped models are mean-pooled window classifiers */
+            CHECK_EQ_INT(info.pooling, mode ? RUV_TEMPORAL_POOL_LAST : RUV_TEMPORAL_POOL_MEAN);
             CHECK_EQ_INT(ruv_temporal_push(ctx, frame), ESP_OK);
             CHECK_EQ_INT(ruv_temporal_classify(ctx, logits, info.n_classes), ESP_OK);
+            ruv_temporal_destroy(ctx);
+            ctx = NULL;
+        }
+        /* plain init: the model's pooling too */
+        CHECK_EQ_INT(ruv_temporal_init(b, len, RUV_TEMPORAL_DEFAULT, RUV_TEMPORAL_DEFAULT,
+                                       RUV_TEMPORAL_DEFAULT, &ctx),
+                     ESP_OK);
+        if (ctx) {
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_EQ_INT(info.pooling, RUV_TEMPORAL_POOL_MEAN);
             ruv_temporal_destroy(ctx);
             ctx = NULL;
         }
@@ -758,6 +856,7 @@ static void test_defaults_from_blob(void)
         if (ctx) {
             CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
             CHECK_EQ_INT(info.window_len, RUV_TEMPORAL_FALLBACK_WINDOW_LEN);
+            CHECK_EQ_INT(info.pooling, RUV_TEMPORAL_POOL_LAST); /* no pool key */
             CHECK_EQ_INT(info.input_dim, 16);
             CHECK_EQ_INT(info.n_classes, 4);
             ruv_temporal_destroy(ctx);
@@ -782,4 +881,4 @@ TEST_MAIN(test_esp_codes, test_null_and_zero_args, test_golden_blob_errors,
           test_model_level_errors, test_config_errors, test_classify_state_and_nan,
           test_ring_order_and_partial, test_window_options, test_streaming_equals_window,
           test_streaming_fail_policy, test_streaming_cache_storage, test_static_context, test_make_packet, test_self_test,
-          test_defaults_from_blob)
+          test_defaults_from_blob, test_pooling_from_model)

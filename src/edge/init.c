@@ -13,7 +13,7 @@ ruv_temporal_config_t ruv_temporal_config_default(void)
 #else
     c.mode = RUV_TEMPORAL_MODE_WINDOW;
 #endif
-    c.pooling = RUV_TEMPORAL_POOL_LAST;
+    c.pooling = RUV_TEMPORAL_POOL_FROM_MODEL;
     c.backend = RUV_TEMPORAL_BACKEND_SPARSE;
     c.attn_window = RUV_TEMPORAL_DEFAULT;
     c.attn_block = RUV_TEMPORAL_DEFAULT;
@@ -21,6 +21,27 @@ ruv_temporal_config_t ruv_temporal_config_default(void)
     c.cache_storage = RUV_TEMPORAL_CACHE_F32;
     c.weights = RUV_TEMPORAL_WEIGHTS_BORROW_IF_POSSIBLE;
     return c;
+}
+
+/* cfg->pooling FROM_MODEL resolved from the blob's metadata `pool` key
+ * (m: the record, present 0 without one): WINDOW mode takes "mean" or
+ * "last", LAST without the key; STREAMING is LAST. Read with the small
+ * metadata view (the 4 KB model-meta reader is too much stack here). */
+static esp_err_t resolve_pooling(ruv_temporal_config_t *cfg, const aether_blob_metadata *m)
+{
+    const char *val = NULL;
+    size_t len = 0;
+    if (cfg->pooling != RUV_TEMPORAL_POOL_FROM_MODEL)
+        return ESP_OK;
+    cfg->pooling = RUV_TEMPORAL_POOL_LAST;
+    if (cfg->mode == RUV_TEMPORAL_MODE_STREAMING || !m->present ||
+        aether_blob_metadata_find(m, "pool", &val, &len) != AETHER_OK || !val)
+        return ESP_OK;
+    if (len == 4 && memcmp(val, "mean", 4) == 0)
+        cfg->pooling = RUV_TEMPORAL_POOL_MEAN;
+    else if (len != 4 || memcmp(val, "last", 4) != 0)
+        return ESP_ERR_INVALID_ARG;
+    return ESP_OK;
 }
 
 /* Everything init needs to know before touching memory. */
@@ -42,7 +63,7 @@ typedef struct edge_plan {
 static esp_err_t check_config(const ruv_temporal_config_t *c)
 {
     if ((unsigned)c->mode > RUV_TEMPORAL_MODE_STREAMING ||
-        (unsigned)c->pooling > RUV_TEMPORAL_POOL_MEAN ||
+        (unsigned)c->pooling > RUV_TEMPORAL_POOL_FROM_MODEL ||
         (unsigned)c->backend > RUV_TEMPORAL_BACKEND_DENSE ||
         (unsigned)c->cache_policy > RUV_TEMPORAL_CACHE_FAIL ||
         (unsigned)c->weights > RUV_TEMPORAL_WEIGHTS_BORROW ||
@@ -50,7 +71,7 @@ static esp_err_t check_config(const ruv_temporal_config_t *c)
         return ESP_ERR_INVALID_ARG;
     /* The session's logits are per frame; a window mean would need the
      * whole window's hidden states again, which streaming exists to avoid. */
-    if (c->mode == RUV_TEMPORAL_MODE_STREAMING && c->pooling != RUV_TEMPORAL_POOL_LAST)
+    if (c->mode == RUV_TEMPORAL_MODE_STREAMING && c->pooling == RUV_TEMPORAL_POOL_MEAN)
         return ESP_ERR_NOT_SUPPORTED;
     return ESP_OK;
 }
@@ -136,12 +157,18 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
          * to RUV_TEMPORAL_FALLBACK_WINDOW_LEN (a blob that does not parse is
          * left to the integer plan's diagnostics) */
         aether_qblob_view qv;
+        aether_blob_metadata md;
         if (aether_qblob_parse(weights, weights_len, &qv) == AETHER_OK) {
             if (*input_dim == RUV_TEMPORAL_DEFAULT)
                 *input_dim = qv.header.input_dim;
             if (*n_classes == RUV_TEMPORAL_DEFAULT)
                 *n_classes = qv.header.n_classes;
+            if (aether_qblob_metadata_get(&qv, &md) == AETHER_OK &&
+                (e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
+                return e;
         }
+        if (p->cfg.pooling == RUV_TEMPORAL_POOL_FROM_MODEL) /* unparsed: refused below */
+            p->cfg.pooling = RUV_TEMPORAL_POOL_LAST;
         if (*window_len == RUV_TEMPORAL_DEFAULT)
             *window_len = RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
         return ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
@@ -158,6 +185,13 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         return ESP_ERR_INVALID_SIZE;
     if (*window_len == RUV_TEMPORAL_DEFAULT)
         *window_len = blob_window_len(&p->blob);
+    {
+        aether_blob_metadata md;
+        if (aether_blob_metadata_get(&p->blob, &md) != AETHER_OK)
+            md.present = 0;
+        if ((e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
+            return e;
+    }
 
     aether_model_default_head_config(&p->blob, &p->head);
     if (p->cfg.attn_window != RUV_TEMPORAL_DEFAULT)
@@ -384,7 +418,7 @@ esp_err_t ruv_temporal_init(const uint8_t *weights, size_t weights_len, uint32_t
      * init: copy the weights. */
     ruv_temporal_config_t c = ruv_temporal_config_default();
     c.mode = RUV_TEMPORAL_MODE_WINDOW;
-    c.pooling = RUV_TEMPORAL_POOL_LAST;
+    c.pooling = RUV_TEMPORAL_POOL_FROM_MODEL;
     c.weights = RUV_TEMPORAL_WEIGHTS_COPY;
     return ruv_temporal_init_ex(weights, weights_len, input_dim, window_len, n_classes, &c,
                                 out_ctx);

@@ -79,9 +79,9 @@ void app_main(void)
 
     /* Mode from Kconfig; every size from the blob (RUV_TEMPORAL_DEFAULT_*
      * mean "from the model" with the Kconfig values 0). */
+    /* The default pooling is the one the model was trained with (its
+     * metadata: mean for the shipped gesture model) in window mode. */
     cfg = ruv_temporal_config_default();
-    if (cfg.mode == RUV_TEMPORAL_MODE_WINDOW)
-        cfg.pooling = RUV_TEMPORAL_POOL_MEAN; /* the pooling the model was trained with */
     e = ruv_temporal_init_ex(gesture_rvne_start, blob_len, RUV_TEMPORAL_DEFAULT_INPUT_DIM,
                              RUV_TEMPORAL_DEFAULT_WINDOW_LEN, RUV_TEMPORAL_DEFAULT_N_CLASSES,
                              &cfg, &ctx);
