@@ -21,11 +21,12 @@ BUILD_PACKAGES="build-essential cmake libcjson-dev zlib1g-dev libmosquitto-dev l
 # valgrind, Python with NumPy and pytest, gnuplot for the bench plot, the
 # cross toolchains and qemu-user, pkg-config and file for the install test
 # (file: CPack's shlibs and ldconfig hooks in the .deb), the Python
-# packaging tools, the MQTT broker and its password tool and the NATS
+# packaging tools, the MQTT broker and its password tool, openssl (the
+# TLS tests make their certificates) and the NATS
 # server for serve's tests, and for the bare-metal stage the RISC-V, Arm
 # and Xtensa bare-metal compilers with picolibc (and newlib for Arm) and
 # qemu-system.
-TEST_PACKAGES="mosquitto nats-server clang libclang-rt-14-dev valgrind python3 python3-numpy python3-pytest
+TEST_PACKAGES="mosquitto nats-server openssl clang libclang-rt-14-dev valgrind python3 python3-numpy python3-pytest
   python3-venv python3-wheel python3-setuptools python3-pip gnuplot-nox pkg-config file
   qemu-user gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross

@@ -480,6 +480,15 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         return cli_usage_error(&c, "--udp and --model are required");
     if (mqtt_set && !o->mqtt.address)
         return cli_usage_error(&c, "the --mqtt-* and --ha-* options need --mqtt HOST[:PORT]");
+    /* TLS options that would otherwise be ignored or fail inside the
+     * library without naming what is missing */
+    if (!o->mqtt.cafile && !o->mqtt.capath &&
+        (o->mqtt.certfile || o->mqtt.keyfile || o->mqtt.tls_version || o->mqtt.tls_insecure))
+        return cli_usage_error(&c, "--mqtt-cert, --mqtt-key, --mqtt-tls-version and "
+                                   "--mqtt-insecure need --mqtt-cafile or --mqtt-capath (TLS)");
+    if (!o->mqtt.certfile != !o->mqtt.keyfile)
+        return cli_usage_error(&c, "--mqtt-cert and --mqtt-key go together (a client "
+                                   "certificate and its key)");
     return 0;
 }
 

@@ -395,6 +395,20 @@ static int configure(serve_mqtt *q)
             goto bad;
     }
     if (q->o.cafile || q->o.capath || q->o.certfile) {
+        /* the library answers "invalid arguments" for a file it cannot
+         * read: name the file instead */
+        const char *const files[3] = {q->o.cafile, q->o.certfile, q->o.keyfile};
+        static const char *const opts[3] = {"--mqtt-cafile", "--mqtt-cert", "--mqtt-key"};
+        size_t i;
+        for (i = 0; i < 3; ++i) {
+            FILE *f = files[i] ? fopen(files[i], "rb") : NULL;
+            if (files[i] && !f) {
+                fprintf(stderr, "aether serve: %s %s: %s\n", opts[i], files[i], strerror(errno));
+                return CLI_EXIT_IO;
+            }
+            if (f)
+                fclose(f);
+        }
         rc = mosquitto_tls_set(q->m, q->o.cafile, q->o.capath, q->o.certfile, q->o.keyfile, NULL);
         if (rc != MOSQ_ERR_SUCCESS)
             goto bad;
@@ -418,7 +432,7 @@ bad:
 static int first_connect(serve_mqtt *q)
 {
     double end;
-    int rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
+    int lrc = MOSQ_ERR_SUCCESS, rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s\n", q->o.address,
                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -434,11 +448,25 @@ static int first_connect(serve_mqtt *q)
             break;
         if (poll(&p, 1, 100) < 0 && errno != EINTR)
             break;
-        if ((p.revents & POLLOUT) && mosquitto_loop_write(q->m, 1) != MOSQ_ERR_SUCCESS)
+        if ((p.revents & POLLOUT) && (lrc = mosquitto_loop_write(q->m, 1)) != MOSQ_ERR_SUCCESS)
             break;
         if ((p.revents & (POLLIN | POLLERR | POLLHUP)) &&
-            mosquitto_loop_read(q->m, 1) != MOSQ_ERR_SUCCESS)
+            (lrc = mosquitto_loop_read(q->m, 1)) != MOSQ_ERR_SUCCESS)
             break;
+    }
+    if (!q->got_connack && lrc != MOSQ_ERR_SUCCESS) {
+        /* with TLS the handshake happens here: a certificate the CA does
+         * not vouch for, another host name, a client certificate the
+         * broker wants, or plain MQTT to a TLS listener (and back) */
+        int tls = q->o.cafile || q->o.capath;
+        fprintf(stderr,
+                "aether serve: --mqtt %s: the connection failed before the broker answered: "
+                "%s%s\n",
+                q->o.address, lrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(lrc),
+                tls ? " (TLS: is the broker's certificate signed by --mqtt-cafile and issued for "
+                      "this host, or does the broker want --mqtt-cert?)"
+                    : " (a TLS listener? then give --mqtt-cafile)");
+        return CLI_EXIT_IO;
     }
     if (!q->got_connack) {
         fprintf(stderr, "aether serve: --mqtt %s: no answer from the broker\n", q->o.address);

@@ -21,6 +21,13 @@
  *   password file -> served; a missing password file -> exit 3.
  * - An unreachable broker at start -> exit 3; MQTT options that do not
  *   parse -> exit 2.
+ * - TLS (certificates made by the test with the openssl command): decisions
+ *   published through the broker's TLS listener with --mqtt-cafile; no CA,
+ *   another CA, a certificate for another host -> exit 3 (--mqtt-insecure
+ *   then connects); a broker that requires client certificates refuses
+ *   serve without --mqtt-cert / --mqtt-key and accepts it with them; TLS
+ *   options without a CA, a certificate without its key -> exit 2; a CA
+ *   file that does not exist -> exit 3 naming it.
  * - --packets-to: one 40-byte 0xC5110007 packet per decision, decoded, with
  *   the class and top logit of the decision line and seq 1, 2, ... per node.
  *
@@ -59,6 +66,9 @@
 #endif
 #ifndef MOSQUITTO_PASSWD
 #define MOSQUITTO_PASSWD ""
+#endif
+#ifndef OPENSSL_CLI
+#define OPENSSL_CLI ""
 #endif
 #define MAX_MSGS 8192
 
@@ -564,6 +574,168 @@ static void test_mqtt_errors(void)
     }
 }
 
+/* ---------------- TLS ---------------- */
+
+/* openssl with args (paths under g_dir given by name through path_of by
+ * the caller); 1 on exit 0. */
+static int openssl_run(const char *const *args)
+{
+    return wait_child(spawn_program(OPENSSL_CLI, args, -1, "openssl.txt", "openssl_err.txt"),
+                      60.0) == 0;
+}
+
+/* A P-256 key NAME.key and certificate NAME.pem: self-signed CA when ca is
+ * NULL, else signed by CA ca (.pem/.key) with subjectAltName san. */
+static int make_cert(const char *name, const char *ca, const char *san)
+{
+    char key[512], pem[512], csr[512], ext[512], cap[512], cak[512], subj[128], line[160];
+    path_of(key, sizeof key, name);
+    strcat(key, ".key");
+    path_of(pem, sizeof pem, name);
+    strcat(pem, ".pem");
+    path_of(csr, sizeof csr, name);
+    strcat(csr, ".csr");
+    snprintf(subj, sizeof subj, "/CN=aether test %s", name);
+    if (!ca) {
+        const char *a[] = {"req",  "-x509", "-newkey", "ec",    "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                           "-out", pem,     "-days",   "2",     "-subj", subj, NULL};
+        return openssl_run(a);
+    }
+    {
+        const char *a[] = {"req",     "-new",  "-newkey", "ec",   "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                           "-out",    csr,     "-subj",   subj,   NULL};
+        if (!openssl_run(a))
+            return 0;
+    }
+    snprintf(line, sizeof line, "subjectAltName=%s\n", san);
+    if (!write_bytes("san.ext", line, strlen(line)))
+        return 0;
+    path_of(ext, sizeof ext, "san.ext");
+    path_of(cap, sizeof cap, ca);
+    strcat(cap, ".pem");
+    path_of(cak, sizeof cak, ca);
+    strcat(cak, ".key");
+    {
+        const char *a[] = {"x509", "-req",   "-in",     csr,   "-CA",      cap,  "-CAkey",
+                           cak,    "-set_serial", "7",  "-out", pem,     "-days", "2",
+                           "-extfile", ext, NULL};
+        return openssl_run(a);
+    }
+}
+
+static unsigned g_tls_port;
+static char g_tls_arg[32];
+
+/* The broker with its plain listener (the test's subscriber) and a TLS
+ * listener on g_tls_port presenting server cert `server`, requiring client
+ * certificates when require_client. */
+static int tls_broker_start(const char *server, int require_client)
+{
+    char conf[2048], ca[512], pem[512], key[512];
+    path_of(ca, sizeof ca, "ca.pem");
+    path_of(pem, sizeof pem, server);
+    strcat(pem, ".pem");
+    path_of(key, sizeof key, server);
+    strcat(key, ".key");
+    if (!g_tls_port)
+        g_tls_port = free_tcp_port();
+    snprintf(g_tls_arg, sizeof g_tls_arg, "127.0.0.1:%u", g_tls_port);
+    snprintf(conf, sizeof conf,
+             "allow_anonymous true\nlistener %u 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n"
+             "require_certificate %s",
+             g_tls_port, ca, pem, key, require_client ? "true" : "false");
+    if (!broker_start(conf))
+        return 0;
+    {
+        double end = now_s() + 10.0;
+        while (!tcp_accepts(g_tls_port) && now_s() < end)
+            nap_ms(20);
+    }
+    return tcp_accepts(g_tls_port);
+}
+
+/* serve for 0.3 s against the TLS listener with up to four extra args. */
+static void serve_tls(const char *e1, const char *e2, const char *e3, const char *e4, int want,
+                      const char *phrase)
+{
+    const char *a[] = {"serve",  "--udp",    "127.0.0.1:0", "--model", MOTION, "--duration",
+                       "0.3",    "--mqtt",   g_tls_arg,     e1,        e2,     e3,
+                       e4,       NULL};
+    expect(a, want, phrase);
+}
+
+static void test_mqtt_tls(void)
+{
+    char ca[512], other[512], client[512], ckey[512], missing[512], count[32];
+    unsigned long frames = count_frames(EXCERPT);
+    subscriber sub;
+    if (!OPENSSL_CLI[0] || access(OPENSSL_CLI, X_OK) != 0) {
+        check_note_missing("openssl");
+        return;
+    }
+    REQUIRE_PATH(EXCERPT);
+    CHECK(make_cert("ca", NULL, NULL));
+    CHECK(make_cert("other", NULL, NULL)); /* a CA that signed nothing here */
+    CHECK(make_cert("server", "ca", "IP:127.0.0.1"));
+    CHECK(make_cert("elsewhere", "ca", "DNS:elsewhere.invalid"));
+    CHECK(make_cert("client", "ca", "DNS:client.invalid"));
+    path_of(ca, sizeof ca, "ca.pem");
+    path_of(other, sizeof other, "other.pem");
+    path_of(client, sizeof client, "client.pem");
+    path_of(ckey, sizeof ckey, "client.key");
+    path_of(missing, sizeof missing, "no-such-ca.pem");
+
+    /* decisions through TLS reach a subscriber of the plain listener */
+    CHECK(tls_broker_start("server", 0));
+    CHECK(sub_start(&sub));
+    snprintf(count, sizeof count, "%lu", frames);
+    {
+        const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",       MOTION,
+                              "--count", count,    "--mqtt",      g_tls_arg,       "--mqtt-base",
+                              "tls",     "--mqtt-cafile", ca,     NULL};
+        char *out = serve_replayed(args), *lines[512];
+        size_t n_lines = decision_lines(out, lines, 512);
+        CHECK(n_lines > 0);
+        CHECK_EQ_INT((int)sub_wait(&sub, "tls/", "{\"type\":\"decision\"", n_lines, 10.0),
+                     (int)n_lines);
+        {
+            char *stats = final_stats(out);
+            CHECK(stats && strstr(stats, "\"connected\":true"));
+            CHECK_EQ_INT((int)counter(stats, "unpublished"), 0);
+            free(stats);
+        }
+        printf("  %lu decisions through TLS\n", (unsigned long)n_lines);
+        free(out);
+    }
+    sub_stop(&sub);
+    serve_tls(NULL, NULL, NULL, NULL, 3, "give --mqtt-cafile"); /* plain MQTT to TLS */
+    serve_tls("--mqtt-cafile", other, NULL, NULL, 3, "A TLS error occurred");
+    serve_tls("--mqtt-cafile", missing, NULL, NULL, 3, "no-such-ca.pem");
+    serve_tls("--mqtt-insecure", NULL, NULL, NULL, 2, "need --mqtt-cafile");
+    serve_tls("--mqtt-cafile", ca, "--mqtt-cert", client, 2, "--mqtt-key");
+    broker_stop();
+
+    /* a certificate for another host: refused unless --mqtt-insecure */
+    CHECK(tls_broker_start("elsewhere", 0));
+    serve_tls("--mqtt-cafile", ca, NULL, NULL, 3, "A TLS error occurred");
+    serve_tls("--mqtt-cafile", ca, "--mqtt-insecure", NULL, 0, "\"connected\":true");
+    broker_stop();
+
+    /* client certificates required */
+    CHECK(tls_broker_start("server", 1));
+    serve_tls("--mqtt-cafile", ca, NULL, NULL, 3, "before the broker answered");
+    {
+        const char *a[] = {"serve",       "--udp",  "127.0.0.1:0", "--model",    MOTION,
+                           "--duration",  "0.3",    "--mqtt",      g_tls_arg,    "--mqtt-cafile",
+                           ca,            "--mqtt-cert", client,   "--mqtt-key", ckey,
+                           NULL};
+        expect(a, 0, "\"connected\":true");
+    }
+    broker_stop();
+}
+
 static void test_packets(void)
 {
     unsigned long frames = count_frames(EXCERPT);
@@ -629,12 +801,12 @@ static void test_packets(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_mqtt_decisions,   test_broker_restart,
+    static const check_test_fn tests[] = {test_mqtt_decisions, test_broker_restart,
                                           test_retained_bounded, test_password,
-                                          test_mqtt_errors,      test_packets};
-    static const char *const names[] = {"test_mqtt_decisions",   "test_broker_restart",
+                                          test_mqtt_errors, test_packets, test_mqtt_tls};
+    static const char *const names[] = {"test_mqtt_decisions", "test_broker_restart",
                                         "test_retained_bounded", "test_password",
-                                        "test_mqtt_errors",      "test_packets"};
+                                        "test_mqtt_errors", "test_packets", "test_mqtt_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
