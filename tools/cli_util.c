@@ -263,6 +263,48 @@ int cli_read_error(const char *path, int err)
     return err == ENOMEM ? CLI_EXIT_FAILED : CLI_EXIT_IO;
 }
 
+int cli_read_secret(const char *opt, const char *path, const char *env, char *buf, size_t cap)
+{
+    const char *v;
+    FILE *f;
+    size_t n;
+    if (!path) {
+        v = env ? getenv(env) : NULL;
+        if (!v)
+            return 0;
+        snprintf(buf, cap, "%s", v);
+        return 1;
+    }
+    f = cli_open_read(path);
+    if (!f) {
+        fprintf(stderr, "aether serve: %s %s: %s\n", opt, path, cli_path_problem(path, errno));
+        return -1;
+    }
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = '\0';
+    fclose(f);
+    n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return 1;
+}
+
+int cli_files_readable(const char *const *opts, const char *const *paths, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        FILE *f = paths[i] ? cli_open_read(paths[i]) : NULL;
+        if (paths[i] && !f) {
+            fprintf(stderr, "aether serve: %s %s: %s\n", opts[i], paths[i],
+                    cli_path_problem(paths[i], errno));
+            return 0;
+        }
+        if (f)
+            fclose(f);
+    }
+    return 1;
+}
+
 FILE *cli_open_read(const char *path)
 {
     struct stat sb;

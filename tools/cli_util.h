@@ -89,6 +89,17 @@ FILE *cli_open_read(const char *path);
  * saying why (EISDIR for a directory, ENOMEM). */
 unsigned char *cli_read_file(const char *path, size_t *len);
 
+/* A secret for a network client: the first line of the file given by option
+ * opt (path, without its line end), else the environment variable env
+ * when set. 1 with buf filled, 0 when neither is given, -1 after
+ * "aether serve: OPT PATH: REASON" when the file cannot be read. */
+int cli_read_secret(const char *opt, const char *path, const char *env, char *buf, size_t cap);
+
+/* 1 when every non-NULL paths[i] can be opened for reading; else 0 after
+ * "aether serve: OPTS[i] PATH: REASON" for the first that cannot (a client
+ * library would only say "invalid argument"). */
+int cli_files_readable(const char *const *opts, const char *const *paths, size_t n);
+
 /* Arguments of a command that takes one FILE and --json: -1 when the
  * command should go on (*path set, *json 1 if --json was given), else the
  * exit status to return (0 after --help or --version, 2 after a usage

@@ -154,8 +154,14 @@ static void serve_usage(FILE *f)
             "  --mqtt-tls-version V, --mqtt-insecure   TLS, passed to libmosquitto\n"
             "  --ha-prefix P    Home Assistant discovery prefix HA (homeassistant)\n"
             "  --no-ha          no Home Assistant discovery messages\n"
-            "  --nats URL       a NATS server (nats://HOST:PORT), as a gateway or a worker\n"
-            "                   (README: Beyond one machine):\n"
+            "  --nats URL       a NATS server (nats://HOST:PORT, tls://HOST:PORT), as a\n"
+            "                   gateway or a worker (README: Beyond one machine):\n"
+            "  --nats-cafile F  TLS, verifying the server against the CA certificates in F\n"
+            "  --nats-cert F --nats-key F  TLS client certificate and its key\n"
+            "  --nats-insecure  TLS without verifying the server (testing only)\n"
+            "  --nats-user U, --nats-password-file F (first line)  user and password\n"
+            "                   ($AETHER_NATS_USERNAME, $AETHER_NATS_PASSWORD)\n"
+            "  --nats-token-file F  an authorisation token (first line; $AETHER_NATS_TOKEN)\n"
             "  --forward        gateway: publish every datagram unchanged to\n"
             "                   aether.csi.SITE.NODE (NODE: the node's key) instead of\n"
             "                   deciding; no --model\n"
@@ -219,7 +225,14 @@ enum {
     OPT_PARTITIONS,
     OPT_LEASE,
     OPT_TAKEOVER,
-    OPT_PARTITION_COUNT
+    OPT_PARTITION_COUNT,
+    OPT_NATS_CAFILE,
+    OPT_NATS_CERT,
+    OPT_NATS_KEY,
+    OPT_NATS_INSECURE,
+    OPT_NATS_USER,
+    OPT_NATS_PASSWORD_FILE,
+    OPT_NATS_TOKEN_FILE
 };
 
 static const struct option k_options[] = {
@@ -257,6 +270,13 @@ static const struct option k_options[] = {
     {"lease", required_argument, NULL, OPT_LEASE},
     {"takeover", no_argument, NULL, OPT_TAKEOVER},
     {"partition-count", required_argument, NULL, OPT_PARTITION_COUNT},
+    {"nats-cafile", required_argument, NULL, OPT_NATS_CAFILE},
+    {"nats-cert", required_argument, NULL, OPT_NATS_CERT},
+    {"nats-key", required_argument, NULL, OPT_NATS_KEY},
+    {"nats-insecure", no_argument, NULL, OPT_NATS_INSECURE},
+    {"nats-user", required_argument, NULL, OPT_NATS_USER},
+    {"nats-password-file", required_argument, NULL, OPT_NATS_PASSWORD_FILE},
+    {"nats-token-file", required_argument, NULL, OPT_NATS_TOKEN_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -345,7 +365,7 @@ static int parse_mqtt_opt(cli_command *c, int opt, const char *v, serve_mqtt_opt
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
     cli_command c;
-    int opt, rc = 0, npos, mqtt_set = 0, site_set = 0, pcount_set = 0;
+    int opt, rc = 0, npos, mqtt_set = 0, site_set = 0, pcount_set = 0, nats_set = 0;
     memset(o, 0, sizeof *o);
     o->cfg.max_nodes = 64;
     o->cfg.capacity = 1024;
@@ -391,6 +411,34 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
             break;
         case OPT_NATS:
             o->nats.url = v;
+            break;
+        case OPT_NATS_CAFILE:
+            o->nats.cafile = v;
+            nats_set = 1;
+            break;
+        case OPT_NATS_CERT:
+            o->nats.certfile = v;
+            nats_set = 1;
+            break;
+        case OPT_NATS_KEY:
+            o->nats.keyfile = v;
+            nats_set = 1;
+            break;
+        case OPT_NATS_INSECURE:
+            o->nats.insecure = 1;
+            nats_set = 1;
+            break;
+        case OPT_NATS_USER:
+            o->nats.user = v;
+            nats_set = 1;
+            break;
+        case OPT_NATS_PASSWORD_FILE:
+            o->nats.password_file = v;
+            nats_set = 1;
+            break;
+        case OPT_NATS_TOKEN_FILE:
+            o->nats.token_file = v;
+            nats_set = 1;
             break;
         case OPT_FORWARD:
             o->nats.forward = 1;
@@ -458,9 +506,19 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     }
     if (!cli_positionals(&c, 0, 0, &npos, &rc))
         return rc;
-    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set) {
+    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set || nats_set) {
         if (!o->nats.url)
-            return cli_usage_error(&c, "--forward, --site and --partitions need --nats URL");
+            return cli_usage_error(&c, "--forward, --site, --partitions and the --nats-* "
+                                       "options need --nats URL");
+        if (!o->nats.certfile != !o->nats.keyfile)
+            return cli_usage_error(&c, "--nats-cert and --nats-key go together (a client "
+                                       "certificate and its key)");
+        if (o->nats.user && o->nats.token_file)
+            return cli_usage_error(&c, "--nats-user and --nats-token-file: one way to "
+                                       "authenticate");
+        if (o->nats.password_file && !o->nats.user && !getenv("AETHER_NATS_USERNAME"))
+            return cli_usage_error(&c, "--nats-password-file needs --nats-user (or "
+                                       "$AETHER_NATS_USERNAME)");
         if (o->nats.forward == (o->nats.n_partitions > 0))
             return cli_usage_error(&c, "--nats needs either --forward (a gateway) or "
                                        "--partitions LIST (a worker)");

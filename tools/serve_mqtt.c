@@ -328,33 +328,6 @@ void serve_mqtt_stats_json(const serve_mqtt *q, textbuf *t)
                    (unsigned long long)q->messages_sent, (unsigned long long)q->messages_failed);
 }
 
-static int read_password(serve_mqtt *q)
-{
-    const char *env;
-    FILE *f;
-    size_t n;
-    if (!q->o.password_file) {
-        env = getenv("AETHER_MQTT_PASSWORD");
-        if (!env)
-            return 0;
-        snprintf(q->password, sizeof q->password, "%s", env);
-        return 1;
-    }
-    f = fopen(q->o.password_file, "r");
-    if (!f) {
-        fprintf(stderr, "aether serve: --mqtt-password-file %s: %s\n", q->o.password_file,
-                strerror(errno));
-        return -1;
-    }
-    if (!fgets(q->password, sizeof q->password, f))
-        q->password[0] = '\0';
-    fclose(f);
-    n = strlen(q->password);
-    while (n && (q->password[n - 1] == '\n' || q->password[n - 1] == '\r'))
-        q->password[--n] = '\0';
-    return 1;
-}
-
 static int parse_address(serve_mqtt *q)
 {
     const char *a = q->o.address, *colon;
@@ -386,7 +359,9 @@ static int parse_address(serve_mqtt *q)
 static int configure(serve_mqtt *q)
 {
     const char *user = q->o.username ? q->o.username : getenv("AETHER_MQTT_USERNAME");
-    int have_pw = read_password(q), rc;
+    int have_pw = cli_read_secret("--mqtt-password-file", q->o.password_file,
+                                  "AETHER_MQTT_PASSWORD", q->password, sizeof q->password),
+        rc;
     if (have_pw < 0)
         return CLI_EXIT_IO;
     if (user || have_pw) {
@@ -399,16 +374,8 @@ static int configure(serve_mqtt *q)
          * read: name the file instead */
         const char *const files[3] = {q->o.cafile, q->o.certfile, q->o.keyfile};
         static const char *const opts[3] = {"--mqtt-cafile", "--mqtt-cert", "--mqtt-key"};
-        size_t i;
-        for (i = 0; i < 3; ++i) {
-            FILE *f = files[i] ? fopen(files[i], "rb") : NULL;
-            if (files[i] && !f) {
-                fprintf(stderr, "aether serve: %s %s: %s\n", opts[i], files[i], strerror(errno));
-                return CLI_EXIT_IO;
-            }
-            if (f)
-                fclose(f);
-        }
+        if (!cli_files_readable(opts, files, 3))
+            return CLI_EXIT_IO;
         rc = mosquitto_tls_set(q->m, q->o.cafile, q->o.capath, q->o.certfile, q->o.keyfile, NULL);
         if (rc != MOSQ_ERR_SUCCESS)
             goto bad;

@@ -77,6 +77,7 @@ bad:
 
 #include "aether/csi.h"
 #include "net_addr.h"
+#include "cli_util.h"
 
 #define RING 65536u /* queued messages of a worker */
 #define SENDER_HEADER "Aether-Sender"
@@ -351,9 +352,65 @@ void serve_nats_service(serve_nats *q, double now)
 
 static int fail(serve_nats *q, const char *what, natsStatus s, int rc)
 {
-    fprintf(stderr, "aether serve: --nats %s: %s: %s\n", q->o.url, what, natsStatus_GetText(s));
+    /* the library's last error says more than the status (which TLS or
+     * authorisation failure) */
+    natsStatus last = NATS_OK;
+    const char *detail = nats_GetLastError(&last);
+    if (detail && detail[0] && last == s)
+        fprintf(stderr, "aether serve: --nats %s: %s: %s (%s)\n", q->o.url, what,
+                natsStatus_GetText(s), detail);
+    else
+        fprintf(stderr, "aether serve: --nats %s: %s: %s\n", q->o.url, what,
+                natsStatus_GetText(s));
     serve_nats_close(q, 0.0);
     return rc;
+}
+
+/* TLS and credentials on q->opts from q->o; 0 or an exit status after a
+ * message. */
+static int secure(serve_nats *q)
+{
+    static const char *const opts[3] = {"--nats-cafile", "--nats-cert", "--nats-key"};
+    const char *const files[3] = {q->o.cafile, q->o.certfile, q->o.keyfile};
+    const char *user = q->o.user ? q->o.user : getenv("AETHER_NATS_USERNAME");
+    char secret[512];
+    natsStatus st = NATS_OK;
+    int have;
+    if (!cli_files_readable(opts, files, 3))
+        return CLI_EXIT_IO;
+    if (q->o.cafile || q->o.certfile || q->o.insecure) {
+        if ((st = natsOptions_SetSecure(q->opts, true)) != NATS_OK ||
+            (q->o.cafile &&
+             (st = natsOptions_LoadCATrustedCertificates(q->opts, q->o.cafile)) != NATS_OK) ||
+            (q->o.certfile && (st = natsOptions_LoadCertificatesChain(q->opts, q->o.certfile,
+                                                                      q->o.keyfile)) != NATS_OK) ||
+            (q->o.insecure && (st = natsOptions_SkipServerVerification(q->opts, true)) != NATS_OK)) {
+            fprintf(stderr, "aether serve: --nats %s: TLS: %s (%s)\n", q->o.url,
+                    natsStatus_GetText(st), nats_GetLastError(NULL));
+            return st == NATS_ILLEGAL_STATE ? CLI_EXIT_USAGE : CLI_EXIT_IO;
+        }
+    }
+    if (user) {
+        have = cli_read_secret("--nats-password-file", q->o.password_file,
+                               "AETHER_NATS_PASSWORD", secret, sizeof secret);
+        if (have < 0)
+            return CLI_EXIT_IO;
+        st = natsOptions_SetUserInfo(q->opts, user, have ? secret : NULL);
+    } else {
+        have = cli_read_secret("--nats-token-file", q->o.token_file, "AETHER_NATS_TOKEN", secret,
+                               sizeof secret);
+        if (have < 0)
+            return CLI_EXIT_IO;
+        if (have)
+            st = natsOptions_SetToken(q->opts, secret);
+    }
+    memset(secret, 0, sizeof secret);
+    if (st != NATS_OK) {
+        fprintf(stderr, "aether serve: --nats %s: credentials: %s\n", q->o.url,
+                natsStatus_GetText(st));
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
 }
 
 int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
@@ -361,10 +418,13 @@ int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
     serve_nats *q;
     natsStatus st;
     size_t p;
-    int fds[2];
+    int fds[2], rc;
     *out = NULL;
-    if (strncmp(o->url, "nats://", 7) != 0 || !o->url[7]) {
-        fprintf(stderr, "aether serve: --nats %s: a URL like nats://127.0.0.1:4222\n", o->url);
+    if (!((strncmp(o->url, "nats://", 7) == 0 || strncmp(o->url, "tls://", 6) == 0) &&
+          o->url[strncmp(o->url, "tls://", 6) == 0 ? 6 : 7])) {
+        fprintf(stderr,
+                "aether serve: --nats %s: a URL like nats://127.0.0.1:4222 (tls:// for TLS)\n",
+                o->url);
         return CLI_EXIT_USAGE;
     }
     q = (serve_nats *)calloc(1, sizeof *q);
@@ -398,6 +458,10 @@ int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
         (st = natsOptions_SetDisconnectedCB(q->opts, on_disconnected, q)) != NATS_OK ||
         (st = natsOptions_SetReconnectedCB(q->opts, on_reconnected, q)) != NATS_OK)
         return fail(q, "options", st, CLI_EXIT_USAGE);
+    if ((rc = secure(q)) != 0) {
+        serve_nats_close(q, 0.0);
+        return rc;
+    }
     if ((st = natsConnection_Connect(&q->nc, q->opts)) != NATS_OK)
         return fail(q, "cannot connect", st, CLI_EXIT_IO);
     if (!o->forward && o->lease_ttl > 0.0) {

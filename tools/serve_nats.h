@@ -59,7 +59,14 @@
 #define SERVE_NATS_MAX_PARTITIONS 1024u
 
 typedef struct serve_nats_opts {
-    const char *url;  /* nats://HOST:PORT */
+    const char *url;  /* nats://HOST:PORT or tls://HOST:PORT */
+    /* TLS (any of them, or a tls:// URL, turns it on) */
+    const char *cafile, *certfile, *keyfile;
+    int insecure; /* no server verification */
+    /* authentication: user (NULL: $AETHER_NATS_USERNAME) and the first line
+     * of password_file (NULL: $AETHER_NATS_PASSWORD), or the first line of
+     * token_file (NULL: $AETHER_NATS_TOKEN) */
+    const char *user, *password_file, *token_file;
     const char *site; /* gateway: the SITE token */
     int forward;      /* gateway */
     /* worker: partitions[p] != 0 for each partition taken */

@@ -67,9 +67,6 @@
 #ifndef MOSQUITTO_PASSWD
 #define MOSQUITTO_PASSWD ""
 #endif
-#ifndef OPENSSL_CLI
-#define OPENSSL_CLI ""
-#endif
 #define MAX_MSGS 8192
 
 /* ---------------- the broker ---------------- */
@@ -576,55 +573,6 @@ static void test_mqtt_errors(void)
 
 /* ---------------- TLS ---------------- */
 
-/* openssl with args (paths under g_dir given by name through path_of by
- * the caller); 1 on exit 0. */
-static int openssl_run(const char *const *args)
-{
-    return wait_child(spawn_program(OPENSSL_CLI, args, -1, "openssl.txt", "openssl_err.txt"),
-                      60.0) == 0;
-}
-
-/* A P-256 key NAME.key and certificate NAME.pem: self-signed CA when ca is
- * NULL, else signed by CA ca (.pem/.key) with subjectAltName san. */
-static int make_cert(const char *name, const char *ca, const char *san)
-{
-    char key[512], pem[512], csr[512], ext[512], cap[512], cak[512], subj[128], line[160];
-    path_of(key, sizeof key, name);
-    strcat(key, ".key");
-    path_of(pem, sizeof pem, name);
-    strcat(pem, ".pem");
-    path_of(csr, sizeof csr, name);
-    strcat(csr, ".csr");
-    snprintf(subj, sizeof subj, "/CN=aether test %s", name);
-    if (!ca) {
-        const char *a[] = {"req",  "-x509", "-newkey", "ec",    "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                           "-out", pem,     "-days",   "2",     "-subj", subj, NULL};
-        return openssl_run(a);
-    }
-    {
-        const char *a[] = {"req",     "-new",  "-newkey", "ec",   "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-                           "-out",    csr,     "-subj",   subj,   NULL};
-        if (!openssl_run(a))
-            return 0;
-    }
-    snprintf(line, sizeof line, "subjectAltName=%s\n", san);
-    if (!write_bytes("san.ext", line, strlen(line)))
-        return 0;
-    path_of(ext, sizeof ext, "san.ext");
-    path_of(cap, sizeof cap, ca);
-    strcat(cap, ".pem");
-    path_of(cak, sizeof cak, ca);
-    strcat(cak, ".key");
-    {
-        const char *a[] = {"x509", "-req",   "-in",     csr,   "-CA",      cap,  "-CAkey",
-                           cak,    "-set_serial", "7",  "-out", pem,     "-days", "2",
-                           "-extfile", ext, NULL};
-        return openssl_run(a);
-    }
-}
-
 static unsigned g_tls_port;
 static char g_tls_arg[32];
 
@@ -671,7 +619,7 @@ static void test_mqtt_tls(void)
     char ca[512], other[512], client[512], ckey[512], missing[512], count[32];
     unsigned long frames = count_frames(EXCERPT);
     subscriber sub;
-    if (!OPENSSL_CLI[0] || access(OPENSSL_CLI, X_OK) != 0) {
+    if (!have_openssl()) {
         check_note_missing("openssl");
         return;
     }

@@ -30,6 +30,11 @@
  *   kept it in memory) and owns its list again, decisions resume, and
  *   published >= the workers' received (what was lost is the difference).
  * - Usage errors and a server that cannot be reached.
+ * - TLS and authorisation (certificates made by the test with openssl): a
+ *   gateway and a worker with --nats-cafile, --nats-user and
+ *   --nats-password-file carry the excerpt to decisions; no TLS, another
+ *   CA, a wrong password or none are refused with the reason; a server that
+ *   wants client certificates takes --nats-cert / --nats-key.
  *
  * Every wait is bounded in time; every process started is killed.
  */
@@ -73,12 +78,13 @@ static char g_url[64];
 
 /* ---------------- the server ---------------- */
 
-/* The shipped configuration with its listen line on a free port; 1 when the
- * server accepts connections within 10 s. */
-static int server_start(void)
+/* The shipped configuration with its listen line on a free port and the
+ * extra configuration text appended; 1 when the server accepts connections
+ * within 10 s. */
+static int server_start_with(const char *extra)
 {
     size_t len;
-    char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[4096], path[512];
+    char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[8192], path[512];
     const char *args[] = {"-c", path, NULL};
     if (!conf)
         return 0;
@@ -101,12 +107,21 @@ static int server_start(void)
         snprintf(g_store, sizeof g_store, "%s/js", g_dir);
         snprintf(l, sizeof text - (size_t)(l - text), "%s%s", g_store, rest);
     }
+    if (extra && strlen(text) + strlen(extra) + 2 < sizeof text) {
+        strcat(text, "\n");
+        strcat(text, extra);
+    }
     if (!write_bytes("nats.conf", text, strlen(text)))
         return 0;
     path_of(path, sizeof path, "nats.conf");
     snprintf(g_url, sizeof g_url, "nats://127.0.0.1:%u", g_server_port);
     g_server = start_listener(NATS_SERVER, args, "server.txt", "server_err.txt", g_server_port);
     return g_server > 0;
+}
+
+static int server_start(void)
+{
+    return server_start_with(NULL);
 }
 
 static void server_stop(void)
@@ -1041,6 +1056,161 @@ static void test_nats_errors(void)
     }
 }
 
+/* serve as a worker for 0.5 s against the TLS server with up to six extra
+ * args: exit want and phrase. */
+static void worker_tls(const char *const *extra, int want, const char *phrase)
+{
+    const char *a[16] = {"serve",    "--nats", g_url, "--partitions", "0-15",
+                         "--model",  MOTION,   "--duration", "0.5"};
+    size_t n = 9, i;
+    for (i = 0; extra[i] && n < 15; ++i)
+        a[n++] = extra[i];
+    a[n] = NULL;
+    expect(a, want, phrase);
+}
+
+/* TLS and authorisation: the shipped configuration plus a tls block (the
+ * test's certificates) and a user with a password. A gateway and a worker
+ * with --nats-cafile and the credentials carry the excerpt to decisions;
+ * no CA, another CA, a wrong password, no credentials are refused (exit 3,
+ * with the library's reason); a server that wants client certificates
+ * takes --nats-cert / --nats-key. */
+static void test_nats_tls(void)
+{
+    char ca[512], other[512], pem[512], key[512], client[512], ckey[512], pw[512], bad[512];
+    char conf[2048], to[64];
+    unsigned port = 0;
+    pid_t wpid, gw;
+    if (!have_openssl()) {
+        check_note_missing("openssl");
+        return;
+    }
+    REQUIRE_PATH(EXCERPT);
+    CHECK(make_cert("ca", NULL, NULL));
+    CHECK(make_cert("other", NULL, NULL));
+    CHECK(make_cert("server", "ca", "IP:127.0.0.1"));
+    CHECK(make_cert("client", "ca", "DNS:client.invalid"));
+    path_of(ca, sizeof ca, "ca.pem");
+    path_of(other, sizeof other, "other.pem");
+    path_of(pem, sizeof pem, "server.pem");
+    path_of(key, sizeof key, "server.key");
+    path_of(client, sizeof client, "client.pem");
+    path_of(ckey, sizeof ckey, "client.key");
+    CHECK(write_bytes("nats_pw.txt", "s3cret\n", 7));
+    CHECK(write_bytes("nats_bad.txt", "nope\n", 5));
+    path_of(pw, sizeof pw, "nats_pw.txt");
+    path_of(bad, sizeof bad, "nats_bad.txt");
+    server_stop();
+    snprintf(conf, sizeof conf,
+             "tls {\n  cert_file: \"%s\"\n  key_file: \"%s\"\n  ca_file: \"%s\"\n  timeout: 2\n}\n"
+             "authorization {\n  user: aether\n  password: s3cret\n}\n",
+             pem, key, ca);
+    CHECK(server_start_with(conf));
+
+    /* decisions through TLS with a user and password */
+    {
+        const char *wa[] = {"serve",         "--nats",      g_url, "--partitions",
+                            "0-15",          "--model",     MOTION, "--nats-cafile",
+                            ca,              "--nats-user", "aether", "--nats-password-file",
+                            pw,              NULL};
+        const char *ga[] = {"serve",         "--udp",       "127.0.0.1:0", "--nats",
+                            g_url,           "--forward",   "--site",      "s1",
+                            "--nats-cafile", ca,            "--nats-user", "aether",
+                            "--nats-password-file", pw,     NULL};
+        wpid = spawn(wa, "tls_worker.txt", "tls_worker_err.txt");
+        CHECK(wait_line("tls_worker.txt", "{\"type\":\"nats\",\"mode\":\"worker\"", wpid));
+        gw = spawn(ga, "tls_gateway.txt", "tls_gateway_err.txt");
+        port = wait_port("tls_gateway.txt", gw);
+        CHECK(port > 0);
+        snprintf(to, sizeof to, "127.0.0.1:%u", port);
+        {
+            const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max", NULL};
+            CHECK_EQ_INT(
+                wait_child(spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt"), 60.0),
+                0);
+        }
+        CHECK(replay_sent() > 0);
+        CHECK(wait_line("tls_worker.txt", "{\"type\":\"decision\"", wpid));
+        {
+            char *gf = stop_final(gw, "tls_gateway.txt");
+            char *wf = stop_final(wpid, "tls_worker.txt");
+            char *text = read_named("tls_worker.txt");
+            size_t n = 0;
+            const char *p;
+            for (p = text; p && (p = strstr(p, "{\"type\":\"decision\"")) != NULL; ++p)
+                n++;
+            CHECK(n > 0);
+            /* every datagram the gateway took went out over TLS (at the
+             * replay's maximum rate the kernel may drop some before it) */
+            CHECK(nats_counter(gf, "received") > replay_sent() / 2);
+            CHECK_EQ_INT(nats_counter(gf, "published"), nats_counter(gf, "received"));
+            CHECK(nats_counter(wf, "received") > 0 &&
+                  nats_counter(wf, "received") <= nats_counter(gf, "published"));
+            printf("  %lld datagrams sent, %lld forwarded, %lld received by the worker and %lu "
+                   "decisions made through TLS\n",
+                   replay_sent(), nats_counter(gf, "published"), nats_counter(wf, "received"),
+                   (unsigned long)n);
+            free(gf);
+            free(wf);
+            free(text);
+        }
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, "--nats-user", "aether", "--nats-password-file",
+                           pw, NULL};
+        worker_tls(e, 0, "\"type\":\"nats\"");
+    }
+    {
+        const char *e[] = {"--nats-user", "aether", "--nats-password-file", pw, NULL};
+        worker_tls(e, 3, "cannot connect"); /* no TLS to a server that demands it */
+    }
+    {
+        const char *e[] = {"--nats-cafile", other, "--nats-user", "aether",
+                           "--nats-password-file", pw, NULL};
+        worker_tls(e, 3, "SSL");
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, "--nats-user", "aether",
+                           "--nats-password-file", bad, NULL};
+        worker_tls(e, 3, "Authorization");
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, NULL};
+        worker_tls(e, 3, "Authorization");
+    }
+    {
+        const char *e[] = {"--nats-insecure", "--nats-user", "aether", "--nats-password-file",
+                           pw, NULL};
+        worker_tls(e, 0, "\"type\":\"nats\"");
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, "--nats-cert", client, NULL};
+        worker_tls(e, 2, "--nats-key");
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, "--nats-password-file", pw, NULL};
+        worker_tls(e, 2, "--nats-user");
+    }
+    server_stop();
+
+    /* client certificates required */
+    snprintf(conf, sizeof conf,
+             "tls {\n  cert_file: \"%s\"\n  key_file: \"%s\"\n  ca_file: \"%s\"\n  verify: true\n"
+             "  timeout: 2\n}\n",
+             pem, key, ca);
+    CHECK(server_start_with(conf));
+    {
+        const char *e[] = {"--nats-cafile", ca, NULL};
+        worker_tls(e, 3, "cannot connect");
+    }
+    {
+        const char *e[] = {"--nats-cafile", ca, "--nats-cert", client, "--nats-key", ckey, NULL};
+        worker_tls(e, 0, "\"type\":\"nats\"");
+    }
+    server_stop();
+    CHECK(server_start()); /* as the other tests expect it */
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st;
@@ -1051,10 +1221,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_partitioned, test_worker_killed, test_leases,
-                                          test_server_restart, test_nats_errors};
-    static const char *const names[] = {"test_partitioned", "test_worker_killed", "test_leases",
-                                        "test_server_restart", "test_nats_errors"};
+    static const check_test_fn tests[] = {test_partitioned,    test_worker_killed,
+                                          test_leases,         test_server_restart,
+                                          test_nats_errors,    test_nats_tls};
+    static const char *const names[] = {"test_partitioned",    "test_worker_killed",
+                                        "test_leases",         "test_server_restart",
+                                        "test_nats_errors",    "test_nats_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
