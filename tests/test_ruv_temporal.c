@@ -86,6 +86,21 @@ static int same_bits(const float *a, const float *b, size_t n)
     return 1;
 }
 
+/* Push frames[0, n) into both contexts; 1 when every push and classify
+ * succeeds and both give the same logit bits. */
+static int same_after_pushes(ruv_temporal_ctx_t *a, ruv_temporal_ctx_t *b, const float *frames,
+                             size_t n)
+{
+    float la[NC], lb[NC];
+    size_t t;
+    for (t = 0; t < n; ++t)
+        if (ruv_temporal_push(a, frames + t * IN) != ESP_OK ||
+            ruv_temporal_push(b, frames + t * IN) != ESP_OK)
+            return 0;
+    return ruv_temporal_classify(a, la, NC) == ESP_OK &&
+           ruv_temporal_classify(b, lb, NC) == ESP_OK && same_bits(la, lb, NC);
+}
+
 /* ---------- codes and arguments ---------- */
 
 static void test_esp_codes(void)
@@ -560,7 +575,7 @@ static void test_streaming_fail_policy(void)
 static void test_static_context(void)
 {
     enum { W = 32, TOTAL = 40 };
-    size_t len = 0, bytes, t;
+    size_t len = 0, bytes;
     unsigned char *b = test_demo_blob(&len), *mem;
     ruv_temporal_ctx_t *sctx = NULL, *hctx = NULL;
     ruv_temporal_info_t info;
@@ -592,13 +607,7 @@ static void test_static_context(void)
             CHECK_EQ_INT(info.n_q_heads, 4);
             CHECK_EQ_INT(info.n_kv_heads, 1);
             CHECK_EQ_INT(info.head_dim, 32);
-            for (t = 0; t < TOTAL; ++t) {
-                CHECK_EQ_INT(ruv_temporal_push(sctx, frames + t * IN), ESP_OK);
-                CHECK_EQ_INT(ruv_temporal_push(hctx, frames + t * IN), ESP_OK);
-            }
-            CHECK_EQ_INT(ruv_temporal_classify(sctx, got, NC), ESP_OK);
-            CHECK_EQ_INT(ruv_temporal_classify(hctx, want, NC), ESP_OK);
-            CHECK(same_bits(got, want, NC));
+            CHECK(same_after_pushes(sctx, hctx, frames, TOTAL));
             ruv_temporal_destroy(sctx); /* marks it dead, frees nothing */
             CHECK_EQ_INT(ruv_temporal_push(sctx, frames), ESP_ERR_INVALID_ARG);
         }
@@ -710,8 +719,8 @@ static void test_pooling_from_model(void)
 {
     static const char *const texts[2] = {"pool=mean\n", "pool=last\n"};
     enum { W = 8, TOTAL = 11 };
-    float frames[TOTAL * IN], got[NC], want[NC];
-    size_t k, t;
+    float frames[TOTAL * IN];
+    size_t k;
     make_frames(frames, TOTAL * IN, 33u);
     for (k = 0; k < 2; ++k) {
         size_t len = 0;
@@ -730,13 +739,7 @@ static void test_pooling_from_model(void)
         if (ctx && forced) {
             CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
             CHECK_EQ_INT(info.pooling, f.pooling);
-            for (t = 0; t < TOTAL; ++t) {
-                CHECK_EQ_INT(ruv_temporal_push(ctx, frames + t * IN), ESP_OK);
-                CHECK_EQ_INT(ruv_temporal_push(forced, frames + t * IN), ESP_OK);
-            }
-            CHECK_EQ_INT(ruv_temporal_classify(ctx, got, NC), ESP_OK);
-            CHECK_EQ_INT(ruv_temporal_classify(forced, want, NC), ESP_OK);
-            CHECK(same_bits(got, want, NC));
+            CHECK(same_after_pushes(ctx, forced, frames, TOTAL));
         }
         ruv_temporal_destroy(ctx);
         ruv_temporal_destroy(forced);
@@ -880,5 +883,6 @@ static void test_self_test(void)
 TEST_MAIN(test_esp_codes, test_null_and_zero_args, test_golden_blob_errors,
           test_model_level_errors, test_config_errors, test_classify_state_and_nan,
           test_ring_order_and_partial, test_window_options, test_streaming_equals_window,
-          test_streaming_fail_policy, test_streaming_cache_storage, test_static_context, test_make_packet, test_self_test,
+          test_streaming_fail_policy, test_streaming_cache_storage, test_static_context,
+          test_make_packet, test_self_test,
           test_defaults_from_blob, test_pooling_from_model)

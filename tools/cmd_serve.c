@@ -361,6 +361,25 @@ static int parse_mqtt_opt(cli_command *c, int opt, const char *v, serve_mqtt_opt
     return 1;
 }
 
+/* The NATS TLS and credential options; 0 when opt is not one of them. */
+static int parse_nats_secure_opt(int opt, const char *v, serve_nats_opts *n)
+{
+    const char **field = opt == OPT_NATS_CAFILE          ? &n->cafile
+                         : opt == OPT_NATS_CERT          ? &n->certfile
+                         : opt == OPT_NATS_KEY           ? &n->keyfile
+                         : opt == OPT_NATS_USER          ? &n->user
+                         : opt == OPT_NATS_PASSWORD_FILE ? &n->password_file
+                         : opt == OPT_NATS_TOKEN_FILE    ? &n->token_file
+                                                         : NULL;
+    if (field)
+        *field = v;
+    else if (opt == OPT_NATS_INSECURE)
+        n->insecure = 1;
+    else
+        return 0;
+    return 1;
+}
+
 /* 0 ok, -1 after --help / --version, else the exit status. */
 static int parse_opts(int argc, char **argv, serve_opts *o)
 {
@@ -383,6 +402,10 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         const char *v = c.optarg;
         if (opt == CLI_STOP)
             return rc == 0 ? -1 : rc;
+        if (parse_nats_secure_opt(opt, v, &o->nats)) {
+            nats_set = 1;
+            continue;
+        }
         if (parse_mqtt_opt(&c, opt, v, &o->mqtt, &rc)) {
             if (rc)
                 return rc;
@@ -412,34 +435,7 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
         case OPT_NATS:
             o->nats.url = v;
             break;
-        case OPT_NATS_CAFILE:
-            o->nats.cafile = v;
-            nats_set = 1;
-            break;
-        case OPT_NATS_CERT:
-            o->nats.certfile = v;
-            nats_set = 1;
-            break;
-        case OPT_NATS_KEY:
-            o->nats.keyfile = v;
-            nats_set = 1;
-            break;
-        case OPT_NATS_INSECURE:
-            o->nats.insecure = 1;
-            nats_set = 1;
-            break;
-        case OPT_NATS_USER:
-            o->nats.user = v;
-            nats_set = 1;
-            break;
-        case OPT_NATS_PASSWORD_FILE:
-            o->nats.password_file = v;
-            nats_set = 1;
-            break;
-        case OPT_NATS_TOKEN_FILE:
-            o->nats.token_file = v;
-            nats_set = 1;
-            break;
+
         case OPT_FORWARD:
             o->nats.forward = 1;
             break;

@@ -395,14 +395,28 @@ bad:
     return CLI_EXIT_USAGE;
 }
 
+/* What to check when the connection fails before the broker answers: with
+ * TLS the handshake may fail in connect or in the first reads (a
+ * certificate the CA does not vouch for, another host name, a client
+ * certificate the broker wants); without it, the port may be a TLS
+ * listener. */
+static const char *tls_hint(const serve_mqtt *q)
+{
+    return q->o.cafile || q->o.capath
+               ? " (TLS: is the broker's certificate signed by --mqtt-cafile and issued for "
+                 "this host, or does the broker want --mqtt-cert?)"
+               : " (a TLS listener? then give --mqtt-cafile)";
+}
+
 /* Blocking connect, then wait for CONNACK. */
 static int first_connect(serve_mqtt *q)
 {
     double end;
     int lrc = MOSQ_ERR_SUCCESS, rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
     if (rc != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s\n", q->o.address,
-                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s%s\n", q->o.address,
+                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
+                rc == MOSQ_ERR_ERRNO && errno == ECONNREFUSED ? "" : tls_hint(q));
         return CLI_EXIT_IO;
     }
     end = mono_s() + 10.0;
@@ -422,17 +436,11 @@ static int first_connect(serve_mqtt *q)
             break;
     }
     if (!q->got_connack && lrc != MOSQ_ERR_SUCCESS) {
-        /* with TLS the handshake happens here: a certificate the CA does
-         * not vouch for, another host name, a client certificate the
-         * broker wants, or plain MQTT to a TLS listener (and back) */
-        int tls = q->o.cafile || q->o.capath;
         fprintf(stderr,
                 "aether serve: --mqtt %s: the connection failed before the broker answered: "
                 "%s%s\n",
                 q->o.address, lrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(lrc),
-                tls ? " (TLS: is the broker's certificate signed by --mqtt-cafile and issued for "
-                      "this host, or does the broker want --mqtt-cert?)"
-                    : " (a TLS listener? then give --mqtt-cafile)");
+                tls_hint(q));
         return CLI_EXIT_IO;
     }
     if (!q->got_connack) {

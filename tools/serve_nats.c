@@ -384,7 +384,8 @@ static int secure(serve_nats *q)
              (st = natsOptions_LoadCATrustedCertificates(q->opts, q->o.cafile)) != NATS_OK) ||
             (q->o.certfile && (st = natsOptions_LoadCertificatesChain(q->opts, q->o.certfile,
                                                                       q->o.keyfile)) != NATS_OK) ||
-            (q->o.insecure && (st = natsOptions_SkipServerVerification(q->opts, true)) != NATS_OK)) {
+            (q->o.insecure &&
+             (st = natsOptions_SkipServerVerification(q->opts, true)) != NATS_OK)) {
             fprintf(stderr, "aether serve: --nats %s: TLS: %s (%s)\n", q->o.url,
                     natsStatus_GetText(st), nats_GetLastError(NULL));
             return st == NATS_ILLEGAL_STATE ? CLI_EXIT_USAGE : CLI_EXIT_IO;

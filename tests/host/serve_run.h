@@ -335,4 +335,24 @@ static inline int make_cert(const char *name, const char *ca, const char *san)
     }
 }
 
+/* The test certificates in g_dir (NAME.pem, NAME.key): CA "ca", another CA
+ * "other" that signs nothing, and signed by ca: "server" for 127.0.0.1,
+ * "elsewhere" for another host name, "client" (a client certificate). */
+typedef struct test_pki {
+    char ca[512], other[512], client[512], client_key[512];
+} test_pki;
+
+/* Make them; 1 when all exist, with the paths the clients need in *p. */
+static inline int make_test_pki(test_pki *p)
+{
+    path_of(p->ca, sizeof p->ca, "ca.pem");
+    path_of(p->other, sizeof p->other, "other.pem");
+    path_of(p->client, sizeof p->client, "client.pem");
+    path_of(p->client_key, sizeof p->client_key, "client.key");
+    return make_cert("ca", NULL, NULL) && make_cert("other", NULL, NULL) &&
+           make_cert("server", "ca", "IP:127.0.0.1") &&
+           make_cert("elsewhere", "ca", "DNS:elsewhere.invalid") &&
+           make_cert("client", "ca", "DNS:client.invalid");
+}
+
 #endif

@@ -616,7 +616,8 @@ static void serve_tls(const char *e1, const char *e2, const char *e3, const char
 
 static void test_mqtt_tls(void)
 {
-    char ca[512], other[512], client[512], ckey[512], missing[512], count[32];
+    char missing[512], count[32];
+    test_pki k;
     unsigned long frames = count_frames(EXCERPT);
     subscriber sub;
     if (!have_openssl()) {
@@ -624,15 +625,7 @@ static void test_mqtt_tls(void)
         return;
     }
     REQUIRE_PATH(EXCERPT);
-    CHECK(make_cert("ca", NULL, NULL));
-    CHECK(make_cert("other", NULL, NULL)); /* a CA that signed nothing here */
-    CHECK(make_cert("server", "ca", "IP:127.0.0.1"));
-    CHECK(make_cert("elsewhere", "ca", "DNS:elsewhere.invalid"));
-    CHECK(make_cert("client", "ca", "DNS:client.invalid"));
-    path_of(ca, sizeof ca, "ca.pem");
-    path_of(other, sizeof other, "other.pem");
-    path_of(client, sizeof client, "client.pem");
-    path_of(ckey, sizeof ckey, "client.key");
+    CHECK(make_test_pki(&k));
     path_of(missing, sizeof missing, "no-such-ca.pem");
 
     /* decisions through TLS reach a subscriber of the plain listener */
@@ -642,7 +635,7 @@ static void test_mqtt_tls(void)
     {
         const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",       MOTION,
                               "--count", count,    "--mqtt",      g_tls_arg,       "--mqtt-base",
-                              "tls",     "--mqtt-cafile", ca,     NULL};
+                              "tls",     "--mqtt-cafile", k.ca,     NULL};
         char *out = serve_replayed(args), *lines[512];
         size_t n_lines = decision_lines(out, lines, 512);
         CHECK(n_lines > 0);
@@ -659,25 +652,25 @@ static void test_mqtt_tls(void)
     }
     sub_stop(&sub);
     serve_tls(NULL, NULL, NULL, NULL, 3, "give --mqtt-cafile"); /* plain MQTT to TLS */
-    serve_tls("--mqtt-cafile", other, NULL, NULL, 3, "A TLS error occurred");
+    serve_tls("--mqtt-cafile", k.other, NULL, NULL, 3, "signed by --mqtt-cafile");
     serve_tls("--mqtt-cafile", missing, NULL, NULL, 3, "no-such-ca.pem");
     serve_tls("--mqtt-insecure", NULL, NULL, NULL, 2, "need --mqtt-cafile");
-    serve_tls("--mqtt-cafile", ca, "--mqtt-cert", client, 2, "--mqtt-key");
+    serve_tls("--mqtt-cafile", k.ca, "--mqtt-cert", k.client, 2, "--mqtt-key");
     broker_stop();
 
     /* a certificate for another host: refused unless --mqtt-insecure */
     CHECK(tls_broker_start("elsewhere", 0));
-    serve_tls("--mqtt-cafile", ca, NULL, NULL, 3, "A TLS error occurred");
-    serve_tls("--mqtt-cafile", ca, "--mqtt-insecure", NULL, 0, "\"connected\":true");
+    serve_tls("--mqtt-cafile", k.ca, NULL, NULL, 3, "issued for this host");
+    serve_tls("--mqtt-cafile", k.ca, "--mqtt-insecure", NULL, 0, "\"connected\":true");
     broker_stop();
 
     /* client certificates required */
     CHECK(tls_broker_start("server", 1));
-    serve_tls("--mqtt-cafile", ca, NULL, NULL, 3, "before the broker answered");
+    serve_tls("--mqtt-cafile", k.ca, NULL, NULL, 3, "want --mqtt-cert?");
     {
         const char *a[] = {"serve",       "--udp",  "127.0.0.1:0", "--model",    MOTION,
                            "--duration",  "0.3",    "--mqtt",      g_tls_arg,    "--mqtt-cafile",
-                           ca,            "--mqtt-cert", client,   "--mqtt-key", ckey,
+                           k.ca,            "--mqtt-cert", k.client,   "--mqtt-key", k.client_key,
                            NULL};
         expect(a, 0, "\"connected\":true");
     }

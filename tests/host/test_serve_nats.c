@@ -1077,7 +1077,8 @@ static void worker_tls(const char *const *extra, int want, const char *phrase)
  * takes --nats-cert / --nats-key. */
 static void test_nats_tls(void)
 {
-    char ca[512], other[512], pem[512], key[512], client[512], ckey[512], pw[512], bad[512];
+    char pem[512], key[512], pw[512], bad[512];
+    test_pki k;
     char conf[2048], to[64];
     unsigned port = 0;
     pid_t wpid, gw;
@@ -1086,16 +1087,9 @@ static void test_nats_tls(void)
         return;
     }
     REQUIRE_PATH(EXCERPT);
-    CHECK(make_cert("ca", NULL, NULL));
-    CHECK(make_cert("other", NULL, NULL));
-    CHECK(make_cert("server", "ca", "IP:127.0.0.1"));
-    CHECK(make_cert("client", "ca", "DNS:client.invalid"));
-    path_of(ca, sizeof ca, "ca.pem");
-    path_of(other, sizeof other, "other.pem");
+    CHECK(make_test_pki(&k));
     path_of(pem, sizeof pem, "server.pem");
     path_of(key, sizeof key, "server.key");
-    path_of(client, sizeof client, "client.pem");
-    path_of(ckey, sizeof ckey, "client.key");
     CHECK(write_bytes("nats_pw.txt", "s3cret\n", 7));
     CHECK(write_bytes("nats_bad.txt", "nope\n", 5));
     path_of(pw, sizeof pw, "nats_pw.txt");
@@ -1104,18 +1098,18 @@ static void test_nats_tls(void)
     snprintf(conf, sizeof conf,
              "tls {\n  cert_file: \"%s\"\n  key_file: \"%s\"\n  ca_file: \"%s\"\n  timeout: 2\n}\n"
              "authorization {\n  user: aether\n  password: s3cret\n}\n",
-             pem, key, ca);
+             pem, key, k.ca);
     CHECK(server_start_with(conf));
 
     /* decisions through TLS with a user and password */
     {
         const char *wa[] = {"serve",         "--nats",      g_url, "--partitions",
                             "0-15",          "--model",     MOTION, "--nats-cafile",
-                            ca,              "--nats-user", "aether", "--nats-password-file",
+                            k.ca,              "--nats-user", "aether", "--nats-password-file",
                             pw,              NULL};
         const char *ga[] = {"serve",         "--udp",       "127.0.0.1:0", "--nats",
                             g_url,           "--forward",   "--site",      "s1",
-                            "--nats-cafile", ca,            "--nats-user", "aether",
+                            "--nats-cafile", k.ca,            "--nats-user", "aether",
                             "--nats-password-file", pw,     NULL};
         wpid = spawn(wa, "tls_worker.txt", "tls_worker_err.txt");
         CHECK(wait_line("tls_worker.txt", "{\"type\":\"nats\",\"mode\":\"worker\"", wpid));
@@ -1156,7 +1150,7 @@ static void test_nats_tls(void)
         }
     }
     {
-        const char *e[] = {"--nats-cafile", ca, "--nats-user", "aether", "--nats-password-file",
+        const char *e[] = {"--nats-cafile", k.ca, "--nats-user", "aether", "--nats-password-file",
                            pw, NULL};
         worker_tls(e, 0, "\"type\":\"nats\"");
     }
@@ -1165,17 +1159,17 @@ static void test_nats_tls(void)
         worker_tls(e, 3, "cannot connect"); /* no TLS to a server that demands it */
     }
     {
-        const char *e[] = {"--nats-cafile", other, "--nats-user", "aether",
+        const char *e[] = {"--nats-cafile", k.other, "--nats-user", "aether",
                            "--nats-password-file", pw, NULL};
         worker_tls(e, 3, "SSL");
     }
     {
-        const char *e[] = {"--nats-cafile", ca, "--nats-user", "aether",
+        const char *e[] = {"--nats-cafile", k.ca, "--nats-user", "aether",
                            "--nats-password-file", bad, NULL};
         worker_tls(e, 3, "Authorization");
     }
     {
-        const char *e[] = {"--nats-cafile", ca, NULL};
+        const char *e[] = {"--nats-cafile", k.ca, NULL};
         worker_tls(e, 3, "Authorization");
     }
     {
@@ -1184,11 +1178,11 @@ static void test_nats_tls(void)
         worker_tls(e, 0, "\"type\":\"nats\"");
     }
     {
-        const char *e[] = {"--nats-cafile", ca, "--nats-cert", client, NULL};
+        const char *e[] = {"--nats-cafile", k.ca, "--nats-cert", k.client, NULL};
         worker_tls(e, 2, "--nats-key");
     }
     {
-        const char *e[] = {"--nats-cafile", ca, "--nats-password-file", pw, NULL};
+        const char *e[] = {"--nats-cafile", k.ca, "--nats-password-file", pw, NULL};
         worker_tls(e, 2, "--nats-user");
     }
     server_stop();
@@ -1197,14 +1191,15 @@ static void test_nats_tls(void)
     snprintf(conf, sizeof conf,
              "tls {\n  cert_file: \"%s\"\n  key_file: \"%s\"\n  ca_file: \"%s\"\n  verify: true\n"
              "  timeout: 2\n}\n",
-             pem, key, ca);
+             pem, key, k.ca);
     CHECK(server_start_with(conf));
     {
-        const char *e[] = {"--nats-cafile", ca, NULL};
+        const char *e[] = {"--nats-cafile", k.ca, NULL};
         worker_tls(e, 3, "cannot connect");
     }
     {
-        const char *e[] = {"--nats-cafile", ca, "--nats-cert", client, "--nats-key", ckey, NULL};
+        const char *e[] = {"--nats-cafile", k.ca,         "--nats-cert", k.client,
+                           "--nats-key",    k.client_key, NULL};
         worker_tls(e, 0, "\"type\":\"nats\"");
     }
     server_stop();
