@@ -17,6 +17,7 @@ Writes, in OUTDIR:
   NAME.q8.stream.bin / NAME.q8.window.bin   the same for QMODEL (the RVNQ
                         blob `aether quantize` made of MODEL: the integer path),
                         when given
+  NAME.i8.stream.bin    NAME.f32.stream.bin with `--kv int8` (int8 K/V caches)
 All little-endian. The CLI prints logits with 9 significant digits, which
 identifies a binary32 value exactly. Standard library only.
 """
@@ -84,12 +85,13 @@ def main():
         if blob:
             write_variant(aether, blob, variant, name, frames_path, n_frames, window, pool,
                           every, dim, row, payload, outdir)
+    write_stream(aether, model, "i8", ["--kv", "int8"], name, frames_path, n_frames, window,
+                 outdir)
 
 
-def write_variant(aether, model, variant, name, frames_path, n_frames, window, pool, every,
-                  dim, row, payload, outdir):
+def write_stream(aether, model, variant, extra, name, frames_path, n_frames, window, outdir):
     stream = run_json([aether, "stream", "--model", model, "--frames", frames_path, "--json",
-                       "--capacity", str(window), "--evict", "sliding"])
+                       "--capacity", str(window), "--evict", "sliding"] + extra)
     if len(stream) != n_frames or not all(s.get("ok") for s in stream):
         sys.exit(f"aether stream: {len(stream)} results for {n_frames} frames")
     n_classes = len(stream[0]["logits"])
@@ -97,6 +99,13 @@ def write_variant(aether, model, variant, name, frames_path, n_frames, window, p
         f.write(struct.pack("<II", n_frames, n_classes))
         for s in stream:
             f.write(struct.pack(f"<{n_classes}f", *s["logits"]))
+    return n_classes
+
+
+def write_variant(aether, model, variant, name, frames_path, n_frames, window, pool, every,
+                  dim, row, payload, outdir):
+    n_classes = write_stream(aether, model, variant, [], name, frames_path, n_frames, window,
+                             outdir)
 
     checkpoints = list(range(every - 1, n_frames, every))
     if not checkpoints or checkpoints[-1] != n_frames - 1:
