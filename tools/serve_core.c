@@ -403,21 +403,15 @@ static uint32_t lookup_node(const serve_core *s, uint32_t id, const struct socka
 static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
                         socklen_t al, double now)
 {
-    size_t h = node_hash(s, id, a, al), slot;
+    uint32_t known = lookup_node(s, id, a, al);
+    size_t h, slot;
     serve_node *n;
-    for (;;) {
-        uint32_t v = s->index[h];
-        if (v == 0)
-            break;
-        n = &s->nodes[v - 1];
-        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al)) {
-            if (s->lru_tail != v - 1) {
-                lru_unlink(s, v - 1);
-                lru_append(s, v - 1);
-            }
-            return v - 1;
+    if (known != SERVE_NIL) {
+        if (s->lru_tail != known) {
+            lru_unlink(s, known);
+            lru_append(s, known);
         }
-        h = (h + 1) & s->index_mask;
+        return known;
     }
     if (s->n_free == 0) {
         forget_node(s, s->lru_head, "evicted");
@@ -433,7 +427,7 @@ static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storag
     make_key(n);
     n->track_id = ++s->next_track_id;
     n->last_seen = now;
-    /* the probe above may have been cut short by the eviction's shifts */
+    /* its bucket: the first free one from its home, after the eviction's shifts */
     h = node_hash(s, id, a, al);
     while (s->index[h])
         h = (h + 1) & s->index_mask;
