@@ -397,22 +397,22 @@ static uint32_t lookup_node(const serve_core *s, uint32_t id, const struct socka
     }
 }
 
-/* The slot of (node id, sender), created (replacing the least recently seen
- * node when the table is full) if new; either way now the most recently
- * seen. */
-static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
-                        socklen_t al, double now)
+/* Slot now the most recently seen node. */
+static void touch_node(serve_core *s, uint32_t slot)
 {
-    uint32_t known = lookup_node(s, id, a, al);
+    if (s->lru_tail != slot) {
+        lru_unlink(s, slot);
+        lru_append(s, slot);
+    }
+}
+
+/* A new node (id, sender), replacing the least recently seen one when the
+ * table is full; its slot, the most recently seen. */
+static size_t add_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
+                       socklen_t al, double now)
+{
     size_t h, slot;
     serve_node *n;
-    if (known != SERVE_NIL) {
-        if (s->lru_tail != known) {
-            lru_unlink(s, known);
-            lru_append(s, known);
-        }
-        return known;
-    }
     if (s->n_free == 0) {
         forget_node(s, s->lru_head, "evicted");
         s->nodes_evicted++;
@@ -498,32 +498,6 @@ static int after_step(serve_core *s, size_t k, serve_node *n, aether_status st, 
     return 0;
 }
 
-/* Frame of a node through one model; 0, or a drop reason + 1. */
-static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f, double now)
-{
-    serve_model *m = &s->models[k];
-    serve_node *n = &s->nodes[slot];
-    float x[AETHER_FEATURES_MAX_DIM];
-    aether_status st;
-    int due = 0;
-    uint32_t real_id = f->node_id;
-    f->node_id = (uint32_t)slot; /* the extractor's key: the node table slot */
-    st = aether_features_compute(m->fx, f, x, m->info.input_dim);
-    f->node_id = real_id;
-    if (st != AETHER_OK)
-        return SERVE_DROP_FEATURES + 1;
-    if (m->window_mode) {
-        st = window_step(m, n, k, now, x, &due);
-    } else {
-        st = aether_tracks_step(m->tracks, n->track_id, now, x, m->logits, NULL, NULL);
-        if (st == AETHER_OK) {
-            n->stepped[k]++;
-            due = n->stepped[k] % m->every == 0;
-        }
-    }
-    return after_step(s, k, n, st, due);
-}
-
 static int sibling_index(uint32_t magic)
 {
     if (magic > AETHER_ADR018_MAGIC && magic <= AETHER_MAGIC_CLASSIFICATION)
@@ -574,41 +548,8 @@ static void track_sequence(serve_core *s, serve_node *n, uint32_t seq)
     n->have_seq = 1;
 }
 
-void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
-                           const struct sockaddr_storage *from, socklen_t from_len, double now)
-{
-    aether_csi_frame f;
-    size_t slot, k;
-    int kind, drop = 0;
-    s->received++;
-    kind = classify_datagram(b, len, truncated, &f);
-    if (kind < 0) {
-        s->ignored[-1 - kind]++;
-        return;
-    }
-    if (kind < SERVE_MAL_COUNT) {
-        s->malformed[kind]++;
-        return;
-    }
-    f.timestamp = now;
-    slot = find_node(s, f.node_id, from, from_len, now);
-    track_sequence(s, &s->nodes[slot], f.sequence);
-    s->nodes[slot].last_seen = now;
-    for (k = 0; k < s->n_models; ++k) {
-        int d = step_model(s, k, slot, &f, now);
-        if (d && !drop)
-            drop = d;
-    }
-    if (drop)
-        s->dropped[drop - 1]++;
-    else
-        s->used++;
-}
-
-/* ---------------- datagrams in batches ---------------- */
-
 /* The waiting datagrams' tracks steps and what follows them, in arrival
- * order: step_model's bookkeeping, decisions and accounting. */
+ * order: the nodes' frame counts, decisions and accounting. */
 static void flush_pending(serve_core *s)
 {
     size_t p, k;
@@ -663,8 +604,8 @@ static void flush_pending(serve_core *s)
     s->n_pend = 0;
 }
 
-/* One datagram up to its tracks steps: what serve_handle_datagram does
- * before step_model's tracks call, the features kept for the flush. */
+/* One datagram up to its tracks steps: counted, or its node found (or
+ * added) and its features kept for the flush. */
 static void gather_datagram(serve_core *s, const serve_datagram *dg, double now)
 {
     aether_csi_frame f;
@@ -688,7 +629,12 @@ static void gather_datagram(serve_core *s, const serve_datagram *dg, double now)
     if (known == SERVE_NIL || s->nodes[known].pending || s->n_pend == SERVE_BATCH_MAX)
         flush_pending(s);
     f.timestamp = now;
-    slot = find_node(s, f.node_id, dg->from, dg->from_len, now);
+    if (known != SERVE_NIL) { /* a flush changes no node */
+        touch_node(s, known);
+        slot = known;
+    } else {
+        slot = add_node(s, f.node_id, dg->from, dg->from_len, now);
+    }
     n = &s->nodes[slot];
     track_sequence(s, n, f.sequence);
     n->last_seen = now;
@@ -719,6 +665,18 @@ void serve_handle_datagrams(serve_core *s, const serve_datagram *d, size_t n, do
     for (i = 0; i < n; ++i)
         gather_datagram(s, &d[i], now);
     flush_pending(s);
+}
+
+void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
+                           const struct sockaddr_storage *from, socklen_t from_len, double now)
+{
+    serve_datagram d;
+    d.bytes = b;
+    d.len = len;
+    d.truncated = truncated;
+    d.from = from;
+    d.from_len = from_len;
+    serve_handle_datagrams(s, &d, 1, now);
 }
 
 int serve_accounting_ok(const serve_core *s)

@@ -1,12 +1,13 @@
 /*
- * serve_handle_datagrams (tools/serve_core.c) against serve_handle_datagram
- * called datagram by datagram on a twin core: the same decision lines (the
- * JSON with its logits), node events in the same order, counters and node
- * table, over read batches mixing known and new nodes (a full table that
- * evicts), a node's several frames in one batch, sibling and malformed
- * datagrams, and idle expiry between batches. Models: the demo blob
- * (streaming sessions, stepped through the tracks batch entry) and the
- * shipped gesture model (window tracks, one by one).
+ * serve_handle_datagrams (tools/serve_core.c) over read batches against
+ * serve_handle_datagram (a batch of one) called datagram by datagram on a
+ * twin core, which holds the batches' grouping to the ungrouped handling:
+ * the same decision lines (the JSON with its logits), node events in the
+ * same order, counters and node table, over read batches mixing known and
+ * new nodes (a full table that evicts), a node's several frames in one
+ * batch, sibling and malformed datagrams, and idle expiry between batches.
+ * Models: the demo blob (streaming sessions, stepped through the tracks
+ * batch entry) and the shipped gesture model (window tracks, one by one).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
