@@ -31,6 +31,7 @@
 #include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_load.h"
 #include "model_meta.h"
 
 /* Exit statuses: the table in tools/commands.h; RUN_MISFIT is a valid model
@@ -330,37 +331,39 @@ static double now_ns(void)
 }
 
 /* How the model is used: metadata defaults under the command line's
- * choices (labels, attention config, pooling, window, recipe). */
-static int apply_metadata(run_opts *o, run_state *r)
+ * choices (attention config, pooling, window, recipe: model_load_prepare),
+ * then the labels and the window length. */
+static int apply_metadata(run_opts *o, run_state *r, size_t len)
 {
-    char err[256];
-    model_meta *mm = &r->meta;
-    memset(mm, 0, sizeof *mm);
-    mm->decision = aether_decision_params_default();
-    /* An invalid blob is left to the model loader's diagnostics. */
-    if (aether_blob_validate_model(&r->blob, NULL) == AETHER_OK &&
-        model_meta_read(&r->blob, mm, err, sizeof err) != 0) {
-        fprintf(stderr, "aether run: %s: %s\n", o->model_path, err);
-        return RUN_INVALID;
-    }
-    if (o->have_backend)
-        r->hc.backend = o->backend;
-    else if (mm->have_backend)
-        r->hc.backend = mm->backend;
-    else
-        r->hc.backend = o->backend;
-    if (o->have_window)
-        r->hc.window = o->window;
-    else if (mm->have_attn_window)
-        r->hc.window = mm->attn_window;
-    if (o->have_block)
-        r->hc.block_size = o->block;
-    else if (mm->have_attn_block)
-        r->hc.block_size = mm->attn_block;
+    model_choices c;
+    model_loaded ld;
+    int rc;
+    memset(&c, 0, sizeof c);
+    c.have_backend = o->have_backend;
+    c.backend = o->backend;
+    c.have_window = o->have_window;
+    c.window = o->window;
+    c.have_block = o->have_block;
+    c.block = o->block;
+    c.have_pool = o->have_pool;
+    c.pool = o->pool;
+    c.window_frames = o->window_frames;
+    c.have_recipe = o->have_recipe;
+    c.recipe = o->recipe;
+    c.dense_checkpoint = o->dense_checkpoint;
+    rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &c, &ld);
+    if (rc != RUN_OK)
+        return rc;
+    r->blob = ld.blob;
+    r->meta = ld.meta;
+    r->hc = ld.hc;
+    r->window_mode = ld.window_mode;
+    r->window_frames = ld.window_frames;
+    r->recipe = ld.recipe;
     if (o->n_labels) {
         r->labels_from = "--labels"; /* the command line wins over metadata */
-    } else if (mm->have_labels) {
-        o->labels_arg = mm->labels;
+    } else if (r->meta.have_labels) {
+        o->labels_arg = r->meta.labels;
         if (!split_labels(o)) {
             fprintf(stderr, "aether run: %s: the metadata labels are not a list of names\n",
                     o->model_path);
@@ -368,18 +371,11 @@ static int apply_metadata(run_opts *o, run_state *r)
         }
         r->labels_from = "metadata";
     }
-    r->window_mode = (o->have_pool    ? o->pool
-                      : mm->have_pool ? mm->pool
-                                      : AETHER_POOL_LAST) == AETHER_POOL_MEAN;
-    r->window_frames = o->window_frames         ? o->window_frames
-                       : mm->have_window_frames ? mm->window_frames
-                                                : 0;
     if (r->window_mode && r->window_frames == 0) {
         fprintf(stderr, "aether run: pooling mean needs --window-frames N (the blob has no "
                         "window_frames metadata)\n");
         return RUN_USAGE;
     }
-    r->recipe = o->have_recipe ? o->recipe : mm->have_recipe ? mm->recipe : AETHER_FEATURES_V1;
     return RUN_OK;
 }
 
@@ -392,15 +388,7 @@ static int load_model(run_opts *o, run_state *r)
     r->blob_bytes = cli_read_file(o->model_path, &len);
     if (!r->blob_bytes)
         return cli_read_error(o->model_path, errno);
-    st = aether_blob_parse(r->blob_bytes, len, &r->blob);
-    if (st != AETHER_OK) {
-        fprintf(stderr, "aether run: %s: invalid blob: %s (%s)\n", o->model_path,
-                aether_blob_reference_message(st), aether_status_name(st));
-        return RUN_INVALID;
-    }
-    aether_model_default_head_config(&r->blob, &r->hc);
-    r->hc.checkpoint_dense_mha = o->dense_checkpoint;
-    rc = apply_metadata(o, r);
+    rc = apply_metadata(o, r, len);
     if (rc != RUN_OK)
         return rc;
     /* The blob buffer lives as long as the model: f32 weights used in place. */
@@ -415,14 +403,9 @@ static int load_model(run_opts *o, run_state *r)
         return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
     }
     aether_model_get_info(r->model, &r->info);
-    if (aether_features_groups(r->info.input_dim) == 0) {
-        fprintf(stderr,
-                "aether run: %s: the model takes %lu inputs per frame, but CSI feature vectors "
-                "have %u..%u values: this model was not made for CSI features\n",
-                o->model_path, (unsigned long)r->info.input_dim, AETHER_FEATURES_MIN_DIM,
-                AETHER_FEATURES_MAX_DIM);
-        return RUN_MISFIT;
-    }
+    rc = model_load_check_csi("run", o->model_path, &r->info);
+    if (rc != RUN_OK)
+        return rc;
     if (o->input_dim && o->input_dim != r->info.input_dim) {
         fprintf(stderr,
                 "aether run: %s: the model takes %lu inputs per frame but --input-dim is %lu "

@@ -11,6 +11,7 @@
 #include "aether/packet.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_load.h"
 #include "net_addr.h"
 
 const char *const serve_malformed_names[SERVE_MAL_COUNT] = {"empty",     "too_short",
@@ -78,22 +79,21 @@ void serve_core_free(serve_core *s)
 
 /* ---------------- models ---------------- */
 
-/* The metadata's choices, the way `aether run` makes them without options. */
-static int apply_metadata(const serve_config *cfg, serve_model *m)
+/* The metadata's choices, the way `aether run` makes them without options
+ * (model_load_prepare), then the labels, the window length and the
+ * decision period. */
+static int apply_metadata(const serve_config *cfg, serve_model *m, size_t len)
 {
-    char err[256];
-    memset(&m->meta, 0, sizeof m->meta);
-    m->meta.decision = aether_decision_params_default();
-    if (aether_blob_validate_model(&m->blob, NULL) == AETHER_OK &&
-        model_meta_read(&m->blob, &m->meta, err, sizeof err) != 0) {
-        fprintf(stderr, "aether serve: %s: %s\n", m->path, err);
-        return CLI_EXIT_MALFORMED;
-    }
-    m->hc.backend = m->meta.have_backend ? m->meta.backend : AETHER_HEAD_SPARSE_GQA;
-    if (m->meta.have_attn_window)
-        m->hc.window = m->meta.attn_window;
-    if (m->meta.have_attn_block)
-        m->hc.block_size = m->meta.attn_block;
+    model_loaded ld;
+    int rc = model_load_prepare("serve", m->path, m->blob_bytes, len, NULL, &ld);
+    if (rc)
+        return rc;
+    m->blob = ld.blob;
+    m->meta = ld.meta;
+    m->hc = ld.hc;
+    m->window_mode = ld.window_mode;
+    m->window_frames = ld.window_frames;
+    m->recipe = ld.recipe;
     if (m->meta.have_labels &&
         !cli_split_labels(m->meta.labels, m->labels_buf, sizeof m->labels_buf, m->labels,
                           SERVE_MAX_LABELS, &m->n_labels)) {
@@ -101,14 +101,11 @@ static int apply_metadata(const serve_config *cfg, serve_model *m)
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
-    m->window_mode = m->meta.have_pool && m->meta.pool == AETHER_POOL_MEAN;
-    m->window_frames = m->meta.have_window_frames ? m->meta.window_frames : 0;
     if (m->window_mode && m->window_frames == 0) {
         fprintf(stderr, "aether serve: %s: pooling mean without window_frames metadata\n",
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
-    m->recipe = m->meta.have_recipe ? m->meta.recipe : AETHER_FEATURES_V1;
     m->every = cfg->every                                            ? cfg->every
                : m->meta.have_window_stride && m->meta.window_stride ? m->meta.window_stride
                                                                      : 50;
@@ -178,14 +175,7 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
                     s->models[j].path, path, m->name);
             return CLI_EXIT_USAGE;
         }
-    st = aether_blob_parse(bytes, len, &m->blob);
-    if (st != AETHER_OK) {
-        fprintf(stderr, "aether serve: %s: invalid blob: %s (%s)\n", path,
-                aether_blob_reference_message(st), aether_status_name(st));
-        return CLI_EXIT_MALFORMED;
-    }
-    aether_model_default_head_config(&m->blob, &m->hc);
-    rc = apply_metadata(&s->cfg, m);
+    rc = apply_metadata(&s->cfg, m, len);
     if (rc)
         return rc;
     st = aether_model_create(&m->blob, &m->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &m->model);
@@ -195,14 +185,9 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
         return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;
     }
     aether_model_get_info(m->model, &m->info);
-    if (aether_features_groups(m->info.input_dim) == 0) {
-        fprintf(stderr,
-                "aether serve: %s: the model takes %lu inputs per frame, but CSI feature "
-                "vectors have %u..%u values: this model was not made for CSI features\n",
-                path, (unsigned long)m->info.input_dim, AETHER_FEATURES_MIN_DIM,
-                AETHER_FEATURES_MAX_DIM);
-        return CLI_EXIT_MISFIT;
-    }
+    rc = model_load_check_csi("serve", path, &m->info);
+    if (rc)
+        return rc;
     if (m->n_labels && m->n_labels != m->info.n_classes) {
         fprintf(stderr, "aether serve: %s has %lu classes but its labels metadata names %lu\n",
                 path, (unsigned long)m->info.n_classes, (unsigned long)m->n_labels);
