@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,8 +67,10 @@ static inline unsigned char *read_all(const char *path, size_t *len)
 
 /* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
  * stderr go to files; returns the exit status, or -1 if killed by a signal
- * (or could not run). */
-static inline int run_cli(const char *const *args, char **out, char **err)
+ * (or could not run). as_bytes > 0 limits the child's address space
+ * (RLIMIT_AS), so that its large allocations fail. */
+static inline int run_cli_limited(const char *const *args, size_t as_bytes, char **out,
+                                  char **err)
 {
     char op[512], ep[512];
     const char *argv[32];
@@ -94,6 +97,12 @@ static inline int run_cli(const char *const *args, char **out, char **err)
         int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fo < 0 || fe < 0 || chdir(g_dir) != 0)
             _exit(126);
+        if (as_bytes) {
+            struct rlimit rl;
+            rl.rlim_cur = rl.rlim_max = (rlim_t)as_bytes;
+            if (setrlimit(RLIMIT_AS, &rl) != 0)
+                _exit(126);
+        }
         dup2(fo, 1);
         dup2(fe, 2);
         execv(g_cli, (char *const *)argv);
@@ -106,6 +115,11 @@ static inline int run_cli(const char *const *args, char **out, char **err)
     if (!WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+static inline int run_cli(const char *const *args, char **out, char **err)
+{
+    return run_cli_limited(args, 0, out, err);
 }
 
 /* ---- child processes that run side by side with the test (serve, replay):
