@@ -7,8 +7,8 @@
 #include "aether/features.h"
 #include "commands.h"
 
-int model_load_prepare(const char *cmd, const char *path, const unsigned char *bytes,
-                       size_t len, const model_choices *c, model_loaded *out)
+int model_load_prepare(const char *cmd, const char *path, const unsigned char *bytes, size_t len,
+                       const model_choices *c, model_loaded *out)
 {
     static const model_choices none;
     model_meta *mm = &out->meta;
@@ -49,9 +49,7 @@ int model_load_prepare(const char *cmd, const char *path, const unsigned char *b
     out->window_frames = c->window_frames         ? c->window_frames
                          : mm->have_window_frames ? mm->window_frames
                                                   : 0;
-    out->recipe = c->have_recipe   ? c->recipe
-                  : mm->have_recipe ? mm->recipe
-                                    : AETHER_FEATURES_V1;
+    out->recipe = c->have_recipe ? c->recipe : mm->have_recipe ? mm->recipe : AETHER_FEATURES_V1;
     return 0;
 }
 

@@ -40,8 +40,8 @@ typedef struct model_loaded {
 /* Parse the blob bytes, read their metadata (a blob that is not a valid
  * model is left to the model's creation to explain) and make the choices
  * under c (NULL: none). 0, or the exit status after a message. */
-int model_load_prepare(const char *cmd, const char *path, const unsigned char *bytes,
-                       size_t len, const model_choices *c, model_loaded *out);
+int model_load_prepare(const char *cmd, const char *path, const unsigned char *bytes, size_t len,
+                       const model_choices *c, model_loaded *out);
 
 /* 0 when a model of this info takes CSI feature vectors, else the exit
  * status (CLI_EXIT_MISFIT) after a message. */

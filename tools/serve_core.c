@@ -393,8 +393,8 @@ static void touch_node(serve_core *s, uint32_t slot)
 
 /* A new node (id, sender), replacing the least recently seen one when the
  * table is full; its slot, the most recently seen. */
-static size_t add_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
-                       socklen_t al, double now)
+static size_t add_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a, socklen_t al,
+                       double now)
 {
     size_t h, slot;
     serve_node *n;
