@@ -56,13 +56,8 @@ typedef struct run_opts {
     double period; /* > 0: decide by time instead of frame count */
     int json, no_progress;
     size_t input_dim; /* 0 = the blob's */
-    aether_head_backend backend;
-    int have_backend, dense_checkpoint, have_window, have_block;
-    int have_pool, have_recipe;
-    aether_pool pool;
-    size_t window_frames; /* 0 = metadata's */
-    unsigned recipe;
-    size_t window, block, capacity, max_tracks;
+    model_choices mc; /* over the metadata's: backend, window, block, pool, recipe */
+    size_t capacity, max_tracks;
     double max_age;
     size_t max_line;
     char *labels[MAX_LABELS];
@@ -206,7 +201,6 @@ static int parse_opts(int argc, char **argv, run_opts *o)
     int opt, rc = 0, have_every = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
-    o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = aether_model_session_params_default().capacity;
     o->max_tracks = 8;
     cli_command_init(&c, "run", k_options, run_usage, argc, argv);
@@ -223,7 +217,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             o->no_progress = 1;
             break;
         case OPT_DENSE_CHECKPOINT:
-            o->dense_checkpoint = 1;
+            o->mc.dense_checkpoint = 1;
             break;
         case OPT_MODEL:
             o->model_path = v;
@@ -240,27 +234,27 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 return cli_usage_error(&c, "--labels is a comma-separated list of names");
             break;
         case OPT_BACKEND:
-            if (aether_head_backend_parse(v, &o->backend) != AETHER_OK)
+            if (aether_head_backend_parse(v, &o->mc.backend) != AETHER_OK)
                 return cli_usage_error(&c, "--backend is sparse, dense or auto");
-            o->have_backend = 1;
+            o->mc.have_backend = 1;
             break;
         case OPT_POOL:
             if (!strcmp(v, "last"))
-                o->pool = AETHER_POOL_LAST;
+                o->mc.pool = AETHER_POOL_LAST;
             else if (!strcmp(v, "mean"))
-                o->pool = AETHER_POOL_MEAN;
+                o->mc.pool = AETHER_POOL_MEAN;
             else
                 return cli_usage_error(&c, "--pool is last or mean");
-            o->have_pool = 1;
+            o->mc.have_pool = 1;
             break;
         case OPT_RECIPE:
-            if (cli_parse_recipe(&c, v, &o->recipe))
+            if (cli_parse_recipe(&c, v, &o->mc.recipe))
                 return CLI_EXIT_USAGE;
-            o->have_recipe = 1;
+            o->mc.have_recipe = 1;
             break;
         case OPT_WINDOW_FRAMES:
-            if (!cli_parse_size(v, &o->window_frames) || o->window_frames == 0 ||
-                o->window_frames > 65536)
+            if (!cli_parse_size(v, &o->mc.window_frames) || o->mc.window_frames == 0 ||
+                o->mc.window_frames > 65536)
                 return cli_usage_error(&c, "--window-frames is 1..65536");
             break;
         case OPT_NODE:
@@ -295,11 +289,11 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 return cli_usage_error(&c, "--%s needs a non-negative integer",
                                        cli_option_name(&c, opt));
             if (opt == OPT_WINDOW) {
-                o->window = n;
-                o->have_window = 1;
+                o->mc.window = n;
+                o->mc.have_window = 1;
             } else if (opt == OPT_BLOCK) {
-                o->block = n;
-                o->have_block = 1;
+                o->mc.block = n;
+                o->mc.have_block = 1;
             } else if (opt == OPT_CAPACITY) {
                 o->capacity = n;
             } else if (opt == OPT_MAX_TRACKS) {
@@ -335,23 +329,9 @@ static double now_ns(void)
  * then the labels and the window length. */
 static int apply_metadata(run_opts *o, run_state *r, size_t len)
 {
-    model_choices c;
     model_loaded ld;
     int rc;
-    memset(&c, 0, sizeof c);
-    c.have_backend = o->have_backend;
-    c.backend = o->backend;
-    c.have_window = o->have_window;
-    c.window = o->window;
-    c.have_block = o->have_block;
-    c.block = o->block;
-    c.have_pool = o->have_pool;
-    c.pool = o->pool;
-    c.window_frames = o->window_frames;
-    c.have_recipe = o->have_recipe;
-    c.recipe = o->recipe;
-    c.dense_checkpoint = o->dense_checkpoint;
-    rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &c, &ld);
+    rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &o->mc, &ld);
     if (rc != RUN_OK)
         return rc;
     r->blob = ld.blob;
