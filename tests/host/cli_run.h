@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
+
 #ifndef AETHER_CLI_PATH
 #define AETHER_CLI_PATH ""
 
@@ -43,26 +45,6 @@ static inline int write_bytes(const char *name, const void *data, size_t len)
         return 0;
     }
     return fclose(f) == 0;
-}
-
-static inline unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    *len = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)n + 1);
-    if (b) {
-        *len = fread(b, 1, (size_t)n, f);
-        b[*len] = 0;
-    }
-    fclose(f);
-    return b;
 }
 
 /* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
@@ -110,8 +92,8 @@ static inline int run_cli_limited(const char *const *args, size_t as_bytes, char
     }
     if (waitpid(pid, &status, 0) != pid)
         return -1;
-    *out = (char *)read_all(op, &len);
-    *err = (char *)read_all(ep, &len);
+    *out = (char *)test_read_file(op, &len);
+    *err = (char *)test_read_file(ep, &len);
     if (!WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
@@ -210,7 +192,7 @@ static inline char *read_named(const char *name)
     char p[512];
     size_t len;
     path_of(p, sizeof p, name);
-    return (char *)read_all(p, &len);
+    return (char *)test_read_file(p, &len);
 }
 
 #ifdef CHECK_MSG

@@ -553,7 +553,7 @@ static void test_png_cache_precisions(void)
     CHECK(strstr(out, "curve") == NULL && strstr(out, "batched") == NULL);
     CHECK(png_ok("pic.png"));
     snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
-    script = (char *)read_all(gpp, &len);
+    script = (char *)test_read_file(gpp, &len);
     CHECK(script != NULL);
     /* one panel: the curves and the batched step are left out */
     CHECK(script && strstr(script, "layout 1,1 ") != NULL);
@@ -608,7 +608,7 @@ static void test_png_batched_step(void)
     CHECK(strstr(out, "wrote pic.png") != NULL);
     CHECK(png_ok("pic.png"));
     snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
-    script = (char *)read_all(gpp, &len);
+    script = (char *)test_read_file(gpp, &len);
     CHECK(script != NULL);
     CHECK(script && strstr(script, "layout 1,1 ") != NULL);
     CHECK(script && strstr(script, "$kv") == NULL);

@@ -13,6 +13,7 @@
 #include "aether/packet.h"
 #include "aether/recording.h"
 #include "check.h"
+#include "test_util.h"
 #include "test_ws.h"
 
 #include <cjson/cJSON.h>
@@ -632,30 +633,11 @@ static void test_shipped_excerpt(void)
     run_free(&r);
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = (unsigned char *)malloc((size_t)n);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-            free(b);
-            b = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
-
 /* g_blob with a metadata record, written to path. */
 static int write_meta_blob(const char *path, const char *text)
 {
     size_t len = 0, need = 0;
-    unsigned char *b = slurp(g_blob, &len), *o = NULL;
+    unsigned char *b = test_read_file(g_blob, &len), *o = NULL;
     aether_blob_view v;
     FILE *f;
     int ok = 0;
@@ -706,7 +688,7 @@ static void test_window_mode(void)
     CHECK(r.out &&
           strstr(r.out, "\"pool\":\"mean\",\"window_frames\":20,\"features\":\"csi-v2\""));
 
-    blob = slurp(path, &len);
+    blob = test_read_file(path, &len);
     CHECK(blob && aether_blob_parse(blob, len, &v) == AETHER_OK);
     CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
     fc.max_nodes = 256;

@@ -78,7 +78,7 @@ static char g_url[64];
 static int server_start(void)
 {
     size_t len;
-    char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[4096], path[512];
+    char *conf = (char *)test_read_file(SHIPPED_CONF, &len), *l, text[4096], path[512];
     const char *args[] = {"-c", path, NULL};
     if (!conf)
         return 0;
