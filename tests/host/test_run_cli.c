@@ -327,8 +327,7 @@ static void test_node_filter_and_packets(void)
     char args[2048], pk[512];
     unsigned char *bytes = NULL;
     size_t i;
-    long len;
-    FILE *f;
+    size_t len = 0;
     run_out r;
     parsed p;
     snprintf(pk, sizeof pk, "%s/packets.bin", g_dir);
@@ -342,16 +341,10 @@ static void test_node_filter_and_packets(void)
     CHECK_EQ_INT(p.by_node[2], 26);
     CHECK_EQ_INT(num(p.summary, "filtered"), 2659);
     CHECK_EQ_INT(num(p.summary, "packets"), 26);
-    f = fopen(pk, "rb");
-    CHECK(f != NULL);
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        len = ftell(f);
-        fseek(f, 0, SEEK_SET);
+    bytes = test_read_file(pk, &len);
+    CHECK(bytes != NULL);
+    if (bytes) {
         CHECK_EQ_INT(len, 26 * AETHER_PACKET_LEN);
-        bytes = (unsigned char *)malloc((size_t)len + 1);
-        CHECK(bytes && fread(bytes, 1, (size_t)len, f) == (size_t)len);
-        fclose(f);
         for (i = 0; bytes && i < 26 && i < p.n_decisions; ++i) {
             aether_class_packet pkt;
             CHECK_STATUS(aether_packet_decode(bytes + i * AETHER_PACKET_LEN, AETHER_PACKET_LEN,
@@ -790,8 +783,7 @@ static void test_exit_statuses(void)
     REQUIRE_DATA();
     char args[4096], path[512];
     unsigned char *b;
-    FILE *f;
-    long len;
+    size_t len = 0;
     run_out r;
 
     /* 5: the blob is a model, but not one for these features */
@@ -840,25 +832,18 @@ static void test_exit_statuses(void)
 
     /* 4: a damaged blob (one payload byte flipped: CRC mismatch), a file
      * that is no recording */
-    f = fopen(g_blob, "rb");
-    CHECK(f != NULL);
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        len = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        b = (unsigned char *)malloc((size_t)len);
-        if (b && fread(b, 1, (size_t)len, f) == (size_t)len) {
-            FILE *g;
-            b[100] ^= 0x40;
-            snprintf(path, sizeof path, "%s/bad.rvne", g_dir);
-            g = fopen(path, "wb");
-            if (g) {
-                fwrite(b, 1, (size_t)len, g);
-                fclose(g);
-            }
+    b = test_read_file(g_blob, &len);
+    CHECK(b != NULL);
+    if (b) {
+        FILE *g;
+        b[100] ^= 0x40;
+        snprintf(path, sizeof path, "%s/bad.rvne", g_dir);
+        g = fopen(path, "wb");
+        if (g) {
+            fwrite(b, 1, len, g);
+            fclose(g);
         }
         free(b);
-        fclose(f);
     }
     snprintf(args, sizeof args, "run --model '%s' --input '%s'", path, AMP_SHORT);
     r = run(args);
