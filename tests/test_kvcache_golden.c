@@ -13,6 +13,7 @@
 #include "aether/npy.h"
 #include "check.h"
 #include "kv_prec_bound.h"
+#include "test_util.h"
 
 /* The goldens and the decode == forward claims are bit for bit: they hold
  * for the reference arithmetic, so every test here runs on it. */
@@ -22,27 +23,6 @@ static void test_pin_reference(void)
 }
 
 /* ---------- tiny case.json reader (the fields these cases use) ---------- */
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    long n;
-    char *s;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    s = (char *)malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 /* Pointer just past `"key":`, or NULL. */
 static const char *json_at(const char *js, const char *key)
@@ -100,11 +80,11 @@ typedef struct gcase {
 static int load_case(gcase *c, const char *name, int force_sort_off)
 {
     char path[600];
-    size_t globals[AETHER_MAX_GLOBALS];
+    size_t globals[AETHER_MAX_GLOBALS], len = 0;
     aether_attn_params p;
     snprintf(c->dir, sizeof c->dir, "%s/%s", AETHER_GOLDEN_DIR, name);
     snprintf(path, sizeof path, "%s/case.json", c->dir);
-    c->js = read_text(path);
+    c->js = (char *)test_read_file(path, &len); /* NUL-terminated */
     if (!c->js)
         return -1;
     p = aether_attn_params_default();

@@ -488,25 +488,6 @@ static void test_memory_modes(void)
     free(b16.bytes);
 }
 
-static unsigned char *read_golden(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    unsigned char *buf;
-    long n;
-    snprintf(path, sizeof path, "%s/rvne/%s", AETHER_GOLDEN_DIR, name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)malloc((size_t)n);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 static void test_load_errors(void)
 {
     REQUIRE_GOLDEN();
@@ -515,7 +496,7 @@ static void test_load_errors(void)
     aether_head_config hc;
     aether_model *m = NULL;
     size_t len = 0, bytes;
-    unsigned char *g = read_golden("fp32_small.bin", &len);
+    unsigned char *g = test_golden_blob("fp32_small.bin", &len);
     aether_blob_view gv;
     float x[16 * 2], lg[4];
     CHECK(g != NULL);

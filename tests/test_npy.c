@@ -2,39 +2,13 @@
  * status, truncation and mutation robustness. */
 #include "aether/npy.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* ---------- helpers ---------- */
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    if (!f)
-        return NULL;
-    do {
-        if (n == cap) {
-            unsigned char *nb;
-            cap = cap ? cap * 2 : 4096;
-            nb = (unsigned char *)realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got);
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 /* A .npy image with the given raw header dictionary text (padded like the
  * writer, version `major`) followed by data_len bytes of data. */
@@ -279,7 +253,7 @@ static void test_golden_reencode(void)
         size_t raw_len = 0, enc_len = 0;
         aether_npy a, b;
         snprintf(path, sizeof path, "%s/%s", AETHER_GOLDEN_DIR, files[i]);
-        raw = read_all(path, &raw_len);
+        raw = test_read_file(path, &raw_len);
         CHECK_MSG(raw != NULL, "%s", path);
         if (!raw)
             continue;

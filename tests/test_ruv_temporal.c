@@ -19,28 +19,6 @@
 
 /* ---------- fixtures ---------- */
 
-static unsigned char *read_golden(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    long n;
-    unsigned char *b = NULL;
-    snprintf(path, sizeof path, "%s/rvne/%s", AETHER_GOLDEN_DIR, name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = (unsigned char *)malloc((size_t)n + 1);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-            free(b);
-            b = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
-
 /* Deterministic finite frames in [-1, 1). */
 static void make_frames(float *dst, size_t n, uint32_t seed)
 {
@@ -165,7 +143,7 @@ static void test_golden_blob_errors(void)
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         size_t len = 0, bytes = 0;
-        unsigned char *b = read_golden(cases[i].file, &len);
+        unsigned char *b = test_golden_blob(cases[i].file, &len);
         ruv_temporal_ctx_t *ctx = NULL;
         esp_err_t e;
         CHECK_MSG(b != NULL, "%s", cases[i].file);
@@ -670,28 +648,6 @@ static void test_make_packet(void)
     free(b);
 }
 
-static unsigned char *read_model(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    long n;
-    unsigned char *b = NULL;
-    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = (unsigned char *)malloc((size_t)n);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-            free(b);
-            b = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
-
 /* RUV_TEMPORAL_DEFAULT for input_dim / window_len / n_classes: the blob's
  * values, its metadata window_frames, else the fallback window; the header
  * defaults (no Kconfig) accept the shipped models. */
@@ -790,7 +746,7 @@ static void test_defaults_from_blob(void)
     CHECK(RUV_TEMPORAL_DEFAULT_WINDOW_LEN == RUV_TEMPORAL_DEFAULT);
     for (i = 0; i < sizeof shipped / sizeof shipped[0]; ++i) {
         size_t len = 0;
-        unsigned char *b = read_model(shipped[i].file, &len);
+        unsigned char *b = test_shipped_model(shipped[i].file, &len);
         ruv_temporal_ctx_t *ctx = NULL;
         ruv_temporal_info_t info;
         float frame[17] = {0}, logits[3];

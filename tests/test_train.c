@@ -11,6 +11,7 @@
 #include "aether/model.h"
 #include "aether/train.h"
 #include "check.h"
+#include "test_util.h"
 #include "test_ws.h"
 
 static void test_adam_step(void)
@@ -316,28 +317,18 @@ static void shipped_model(const char *name, size_t n_classes, const char *labels
     aether_blob_metadata md;
     char val[256];
     int found = 0;
-    char path[1024];
-    FILE *f;
     unsigned char *buf;
-    long n;
+    size_t n = 0;
     aether_blob_view v;
     aether_model *model = NULL;
     aether_model_info info;
     float *frames, logits[8], s = 0.0f;
     size_t i, t, D;
-    snprintf(path, sizeof path, "%s/models/%s", AETHER_SOURCE_DIR, name);
-    f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "%s missing", path);
-    if (!f)
+    buf = test_shipped_model(name, &n); /* a missing file is a failed CHECK */
+    if (!buf)
         return;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)malloc((size_t)n);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
     CHECK(n < 64 * 1024); /* small blobs */
-    CHECK_STATUS(aether_blob_parse(buf, (size_t)n, &v), AETHER_OK);
+    CHECK_STATUS(aether_blob_parse(buf, n, &v), AETHER_OK);
     CHECK_STATUS(aether_blob_validate_model(&v, NULL), AETHER_OK);
     CHECK_EQ_INT(v.header.n_classes, n_classes);
     CHECK(v.header.flags & AETHER_BLOB_FLAG_INPUT_NORM);

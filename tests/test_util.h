@@ -17,24 +17,28 @@
 #include "aether/npy.h"
 #include "check.h"
 
-/* The whole file in a malloc'd buffer (at least 1 byte), or NULL. */
+/* The whole file in a malloc'd buffer with a NUL byte after its *len
+ * bytes (so text can be read as a string), or NULL (*len 0) when it cannot
+ * be opened or read. */
 static inline unsigned char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    unsigned char *buf;
+    unsigned char *buf = NULL;
     long n;
+    *len = 0;
     if (!f)
         return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = (unsigned char *)malloc((size_t)n + 1);
+        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = 0;
+            *len = (size_t)n;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
     }
     fclose(f);
-    *len = (size_t)n;
     return buf;
 }
 

@@ -31,6 +31,7 @@
 #include "aether/recording.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_load.h"
 #include "model_meta.h"
 
 /* Exit statuses: the table in tools/commands.h; RUN_MISFIT is a valid model
@@ -55,13 +56,8 @@ typedef struct run_opts {
     double period; /* > 0: decide by time instead of frame count */
     int json, no_progress;
     size_t input_dim; /* 0 = the blob's */
-    aether_head_backend backend;
-    int have_backend, dense_checkpoint, have_window, have_block;
-    int have_pool, have_recipe;
-    aether_pool pool;
-    size_t window_frames; /* 0 = metadata's */
-    unsigned recipe;
-    size_t window, block, capacity, max_tracks;
+    model_choices mc; /* over the metadata's: backend, window, block, pool, recipe */
+    size_t capacity, max_tracks;
     double max_age;
     size_t max_line;
     char *labels[MAX_LABELS];
@@ -205,7 +201,6 @@ static int parse_opts(int argc, char **argv, run_opts *o)
     int opt, rc = 0, have_every = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
-    o->backend = AETHER_HEAD_SPARSE_GQA;
     o->capacity = aether_model_session_params_default().capacity;
     o->max_tracks = 8;
     cli_command_init(&c, "run", k_options, run_usage, argc, argv);
@@ -222,7 +217,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
             o->no_progress = 1;
             break;
         case OPT_DENSE_CHECKPOINT:
-            o->dense_checkpoint = 1;
+            o->mc.dense_checkpoint = 1;
             break;
         case OPT_MODEL:
             o->model_path = v;
@@ -239,27 +234,27 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 return cli_usage_error(&c, "--labels is a comma-separated list of names");
             break;
         case OPT_BACKEND:
-            if (aether_head_backend_parse(v, &o->backend) != AETHER_OK)
+            if (aether_head_backend_parse(v, &o->mc.backend) != AETHER_OK)
                 return cli_usage_error(&c, "--backend is sparse, dense or auto");
-            o->have_backend = 1;
+            o->mc.have_backend = 1;
             break;
         case OPT_POOL:
             if (!strcmp(v, "last"))
-                o->pool = AETHER_POOL_LAST;
+                o->mc.pool = AETHER_POOL_LAST;
             else if (!strcmp(v, "mean"))
-                o->pool = AETHER_POOL_MEAN;
+                o->mc.pool = AETHER_POOL_MEAN;
             else
                 return cli_usage_error(&c, "--pool is last or mean");
-            o->have_pool = 1;
+            o->mc.have_pool = 1;
             break;
         case OPT_RECIPE:
-            if (cli_parse_recipe(&c, v, &o->recipe))
+            if (cli_parse_recipe(&c, v, &o->mc.recipe))
                 return CLI_EXIT_USAGE;
-            o->have_recipe = 1;
+            o->mc.have_recipe = 1;
             break;
         case OPT_WINDOW_FRAMES:
-            if (!cli_parse_size(v, &o->window_frames) || o->window_frames == 0 ||
-                o->window_frames > 65536)
+            if (!cli_parse_size(v, &o->mc.window_frames) || o->mc.window_frames == 0 ||
+                o->mc.window_frames > 65536)
                 return cli_usage_error(&c, "--window-frames is 1..65536");
             break;
         case OPT_NODE:
@@ -294,11 +289,11 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 return cli_usage_error(&c, "--%s needs a non-negative integer",
                                        cli_option_name(&c, opt));
             if (opt == OPT_WINDOW) {
-                o->window = n;
-                o->have_window = 1;
+                o->mc.window = n;
+                o->mc.have_window = 1;
             } else if (opt == OPT_BLOCK) {
-                o->block = n;
-                o->have_block = 1;
+                o->mc.block = n;
+                o->mc.have_block = 1;
             } else if (opt == OPT_CAPACITY) {
                 o->capacity = n;
             } else if (opt == OPT_MAX_TRACKS) {
@@ -330,37 +325,25 @@ static double now_ns(void)
 }
 
 /* How the model is used: metadata defaults under the command line's
- * choices (labels, attention config, pooling, window, recipe). */
-static int apply_metadata(run_opts *o, run_state *r)
+ * choices (attention config, pooling, window, recipe: model_load_prepare),
+ * then the labels and the window length. */
+static int apply_metadata(run_opts *o, run_state *r, size_t len)
 {
-    char err[256];
-    model_meta *mm = &r->meta;
-    memset(mm, 0, sizeof *mm);
-    mm->decision = aether_decision_params_default();
-    /* An invalid blob is left to the model loader's diagnostics. */
-    if (aether_blob_validate_model(&r->blob, NULL) == AETHER_OK &&
-        model_meta_read(&r->blob, mm, err, sizeof err) != 0) {
-        fprintf(stderr, "aether run: %s: %s\n", o->model_path, err);
-        return RUN_INVALID;
-    }
-    if (o->have_backend)
-        r->hc.backend = o->backend;
-    else if (mm->have_backend)
-        r->hc.backend = mm->backend;
-    else
-        r->hc.backend = o->backend;
-    if (o->have_window)
-        r->hc.window = o->window;
-    else if (mm->have_attn_window)
-        r->hc.window = mm->attn_window;
-    if (o->have_block)
-        r->hc.block_size = o->block;
-    else if (mm->have_attn_block)
-        r->hc.block_size = mm->attn_block;
+    model_loaded ld;
+    int rc;
+    rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &o->mc, &ld);
+    if (rc != RUN_OK)
+        return rc;
+    r->blob = ld.blob;
+    r->meta = ld.meta;
+    r->hc = ld.hc;
+    r->window_mode = ld.window_mode;
+    r->window_frames = ld.window_frames;
+    r->recipe = ld.recipe;
     if (o->n_labels) {
         r->labels_from = "--labels"; /* the command line wins over metadata */
-    } else if (mm->have_labels) {
-        o->labels_arg = mm->labels;
+    } else if (r->meta.have_labels) {
+        o->labels_arg = r->meta.labels;
         if (!split_labels(o)) {
             fprintf(stderr, "aether run: %s: the metadata labels are not a list of names\n",
                     o->model_path);
@@ -368,18 +351,11 @@ static int apply_metadata(run_opts *o, run_state *r)
         }
         r->labels_from = "metadata";
     }
-    r->window_mode = (o->have_pool    ? o->pool
-                      : mm->have_pool ? mm->pool
-                                      : AETHER_POOL_LAST) == AETHER_POOL_MEAN;
-    r->window_frames = o->window_frames         ? o->window_frames
-                       : mm->have_window_frames ? mm->window_frames
-                                                : 0;
     if (r->window_mode && r->window_frames == 0) {
         fprintf(stderr, "aether run: pooling mean needs --window-frames N (the blob has no "
                         "window_frames metadata)\n");
         return RUN_USAGE;
     }
-    r->recipe = o->have_recipe ? o->recipe : mm->have_recipe ? mm->recipe : AETHER_FEATURES_V1;
     return RUN_OK;
 }
 
@@ -392,15 +368,7 @@ static int load_model(run_opts *o, run_state *r)
     r->blob_bytes = cli_read_file(o->model_path, &len);
     if (!r->blob_bytes)
         return cli_read_error(o->model_path, errno);
-    st = aether_blob_parse(r->blob_bytes, len, &r->blob);
-    if (st != AETHER_OK) {
-        fprintf(stderr, "aether run: %s: invalid blob: %s (%s)\n", o->model_path,
-                aether_blob_reference_message(st), aether_status_name(st));
-        return RUN_INVALID;
-    }
-    aether_model_default_head_config(&r->blob, &r->hc);
-    r->hc.checkpoint_dense_mha = o->dense_checkpoint;
-    rc = apply_metadata(o, r);
+    rc = apply_metadata(o, r, len);
     if (rc != RUN_OK)
         return rc;
     /* The blob buffer lives as long as the model: f32 weights used in place. */
@@ -415,14 +383,9 @@ static int load_model(run_opts *o, run_state *r)
         return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
     }
     aether_model_get_info(r->model, &r->info);
-    if (aether_features_groups(r->info.input_dim) == 0) {
-        fprintf(stderr,
-                "aether run: %s: the model takes %lu inputs per frame, but CSI feature vectors "
-                "have %u..%u values: this model was not made for CSI features\n",
-                o->model_path, (unsigned long)r->info.input_dim, AETHER_FEATURES_MIN_DIM,
-                AETHER_FEATURES_MAX_DIM);
-        return RUN_MISFIT;
-    }
+    rc = model_load_check_csi("run", o->model_path, &r->info);
+    if (rc != RUN_OK)
+        return rc;
     if (o->input_dim && o->input_dim != r->info.input_dim) {
         fprintf(stderr,
                 "aether run: %s: the model takes %lu inputs per frame but --input-dim is %lu "

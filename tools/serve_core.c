@@ -11,6 +11,7 @@
 #include "aether/packet.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_load.h"
 #include "net_addr.h"
 
 const char *const serve_malformed_names[SERVE_MAL_COUNT] = {"empty",     "too_short",
@@ -78,22 +79,21 @@ void serve_core_free(serve_core *s)
 
 /* ---------------- models ---------------- */
 
-/* The metadata's choices, the way `aether run` makes them without options. */
-static int apply_metadata(const serve_config *cfg, serve_model *m)
+/* The metadata's choices, the way `aether run` makes them without options
+ * (model_load_prepare), then the labels, the window length and the
+ * decision period. */
+static int apply_metadata(const serve_config *cfg, serve_model *m, size_t len)
 {
-    char err[256];
-    memset(&m->meta, 0, sizeof m->meta);
-    m->meta.decision = aether_decision_params_default();
-    if (aether_blob_validate_model(&m->blob, NULL) == AETHER_OK &&
-        model_meta_read(&m->blob, &m->meta, err, sizeof err) != 0) {
-        fprintf(stderr, "aether serve: %s: %s\n", m->path, err);
-        return CLI_EXIT_MALFORMED;
-    }
-    m->hc.backend = m->meta.have_backend ? m->meta.backend : AETHER_HEAD_SPARSE_GQA;
-    if (m->meta.have_attn_window)
-        m->hc.window = m->meta.attn_window;
-    if (m->meta.have_attn_block)
-        m->hc.block_size = m->meta.attn_block;
+    model_loaded ld;
+    int rc = model_load_prepare("serve", m->path, m->blob_bytes, len, NULL, &ld);
+    if (rc)
+        return rc;
+    m->blob = ld.blob;
+    m->meta = ld.meta;
+    m->hc = ld.hc;
+    m->window_mode = ld.window_mode;
+    m->window_frames = ld.window_frames;
+    m->recipe = ld.recipe;
     if (m->meta.have_labels &&
         !cli_split_labels(m->meta.labels, m->labels_buf, sizeof m->labels_buf, m->labels,
                           SERVE_MAX_LABELS, &m->n_labels)) {
@@ -101,14 +101,11 @@ static int apply_metadata(const serve_config *cfg, serve_model *m)
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
-    m->window_mode = m->meta.have_pool && m->meta.pool == AETHER_POOL_MEAN;
-    m->window_frames = m->meta.have_window_frames ? m->meta.window_frames : 0;
     if (m->window_mode && m->window_frames == 0) {
         fprintf(stderr, "aether serve: %s: pooling mean without window_frames metadata\n",
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
-    m->recipe = m->meta.have_recipe ? m->meta.recipe : AETHER_FEATURES_V1;
     m->every = cfg->every                                            ? cfg->every
                : m->meta.have_window_stride && m->meta.window_stride ? m->meta.window_stride
                                                                      : 50;
@@ -178,14 +175,7 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
                     s->models[j].path, path, m->name);
             return CLI_EXIT_USAGE;
         }
-    st = aether_blob_parse(bytes, len, &m->blob);
-    if (st != AETHER_OK) {
-        fprintf(stderr, "aether serve: %s: invalid blob: %s (%s)\n", path,
-                aether_blob_reference_message(st), aether_status_name(st));
-        return CLI_EXIT_MALFORMED;
-    }
-    aether_model_default_head_config(&m->blob, &m->hc);
-    rc = apply_metadata(&s->cfg, m);
+    rc = apply_metadata(&s->cfg, m, len);
     if (rc)
         return rc;
     st = aether_model_create(&m->blob, &m->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &m->model);
@@ -195,14 +185,9 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
         return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;
     }
     aether_model_get_info(m->model, &m->info);
-    if (aether_features_groups(m->info.input_dim) == 0) {
-        fprintf(stderr,
-                "aether serve: %s: the model takes %lu inputs per frame, but CSI feature "
-                "vectors have %u..%u values: this model was not made for CSI features\n",
-                path, (unsigned long)m->info.input_dim, AETHER_FEATURES_MIN_DIM,
-                AETHER_FEATURES_MAX_DIM);
-        return CLI_EXIT_MISFIT;
-    }
+    rc = model_load_check_csi("serve", path, &m->info);
+    if (rc)
+        return rc;
     if (m->n_labels && m->n_labels != m->info.n_classes) {
         fprintf(stderr, "aether serve: %s has %lu classes but its labels metadata names %lu\n",
                 path, (unsigned long)m->info.n_classes, (unsigned long)m->n_labels);
@@ -397,28 +382,22 @@ static uint32_t lookup_node(const serve_core *s, uint32_t id, const struct socka
     }
 }
 
-/* The slot of (node id, sender), created (replacing the least recently seen
- * node when the table is full) if new; either way now the most recently
- * seen. */
-static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a,
-                        socklen_t al, double now)
+/* Slot now the most recently seen node. */
+static void touch_node(serve_core *s, uint32_t slot)
 {
-    size_t h = node_hash(s, id, a, al), slot;
-    serve_node *n;
-    for (;;) {
-        uint32_t v = s->index[h];
-        if (v == 0)
-            break;
-        n = &s->nodes[v - 1];
-        if (n->node_id == id && net_addr_equal(&n->addr, n->addr_len, a, al)) {
-            if (s->lru_tail != v - 1) {
-                lru_unlink(s, v - 1);
-                lru_append(s, v - 1);
-            }
-            return v - 1;
-        }
-        h = (h + 1) & s->index_mask;
+    if (s->lru_tail != slot) {
+        lru_unlink(s, slot);
+        lru_append(s, slot);
     }
+}
+
+/* A new node (id, sender), replacing the least recently seen one when the
+ * table is full; its slot, the most recently seen. */
+static size_t add_node(serve_core *s, uint32_t id, const struct sockaddr_storage *a, socklen_t al,
+                       double now)
+{
+    size_t h, slot;
+    serve_node *n;
     if (s->n_free == 0) {
         forget_node(s, s->lru_head, "evicted");
         s->nodes_evicted++;
@@ -433,7 +412,7 @@ static size_t find_node(serve_core *s, uint32_t id, const struct sockaddr_storag
     make_key(n);
     n->track_id = ++s->next_track_id;
     n->last_seen = now;
-    /* the probe above may have been cut short by the eviction's shifts */
+    /* its bucket: the first free one from its home, after the eviction's shifts */
     h = node_hash(s, id, a, al);
     while (s->index[h])
         h = (h + 1) & s->index_mask;
@@ -504,32 +483,6 @@ static int after_step(serve_core *s, size_t k, serve_node *n, aether_status st, 
     return 0;
 }
 
-/* Frame of a node through one model; 0, or a drop reason + 1. */
-static int step_model(serve_core *s, size_t k, size_t slot, aether_csi_frame *f, double now)
-{
-    serve_model *m = &s->models[k];
-    serve_node *n = &s->nodes[slot];
-    float x[AETHER_FEATURES_MAX_DIM];
-    aether_status st;
-    int due = 0;
-    uint32_t real_id = f->node_id;
-    f->node_id = (uint32_t)slot; /* the extractor's key: the node table slot */
-    st = aether_features_compute(m->fx, f, x, m->info.input_dim);
-    f->node_id = real_id;
-    if (st != AETHER_OK)
-        return SERVE_DROP_FEATURES + 1;
-    if (m->window_mode) {
-        st = window_step(m, n, k, now, x, &due);
-    } else {
-        st = aether_tracks_step(m->tracks, n->track_id, now, x, m->logits, NULL, NULL);
-        if (st == AETHER_OK) {
-            n->stepped[k]++;
-            due = n->stepped[k] % m->every == 0;
-        }
-    }
-    return after_step(s, k, n, st, due);
-}
-
 static int sibling_index(uint32_t magic)
 {
     if (magic > AETHER_ADR018_MAGIC && magic <= AETHER_MAGIC_CLASSIFICATION)
@@ -580,41 +533,8 @@ static void track_sequence(serve_core *s, serve_node *n, uint32_t seq)
     n->have_seq = 1;
 }
 
-void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
-                           const struct sockaddr_storage *from, socklen_t from_len, double now)
-{
-    aether_csi_frame f;
-    size_t slot, k;
-    int kind, drop = 0;
-    s->received++;
-    kind = classify_datagram(b, len, truncated, &f);
-    if (kind < 0) {
-        s->ignored[-1 - kind]++;
-        return;
-    }
-    if (kind < SERVE_MAL_COUNT) {
-        s->malformed[kind]++;
-        return;
-    }
-    f.timestamp = now;
-    slot = find_node(s, f.node_id, from, from_len, now);
-    track_sequence(s, &s->nodes[slot], f.sequence);
-    s->nodes[slot].last_seen = now;
-    for (k = 0; k < s->n_models; ++k) {
-        int d = step_model(s, k, slot, &f, now);
-        if (d && !drop)
-            drop = d;
-    }
-    if (drop)
-        s->dropped[drop - 1]++;
-    else
-        s->used++;
-}
-
-/* ---------------- datagrams in batches ---------------- */
-
 /* The waiting datagrams' tracks steps and what follows them, in arrival
- * order: step_model's bookkeeping, decisions and accounting. */
+ * order: the nodes' frame counts, decisions and accounting. */
 static void flush_pending(serve_core *s)
 {
     size_t p, k;
@@ -669,8 +589,8 @@ static void flush_pending(serve_core *s)
     s->n_pend = 0;
 }
 
-/* One datagram up to its tracks steps: what serve_handle_datagram does
- * before step_model's tracks call, the features kept for the flush. */
+/* One datagram up to its tracks steps: counted, or its node found (or
+ * added) and its features kept for the flush. */
 static void gather_datagram(serve_core *s, const serve_datagram *dg, double now)
 {
     aether_csi_frame f;
@@ -694,7 +614,12 @@ static void gather_datagram(serve_core *s, const serve_datagram *dg, double now)
     if (known == SERVE_NIL || s->nodes[known].pending || s->n_pend == SERVE_BATCH_MAX)
         flush_pending(s);
     f.timestamp = now;
-    slot = find_node(s, f.node_id, dg->from, dg->from_len, now);
+    if (known != SERVE_NIL) { /* a flush changes no node */
+        touch_node(s, known);
+        slot = known;
+    } else {
+        slot = add_node(s, f.node_id, dg->from, dg->from_len, now);
+    }
     n = &s->nodes[slot];
     track_sequence(s, n, f.sequence);
     n->last_seen = now;
@@ -725,6 +650,18 @@ void serve_handle_datagrams(serve_core *s, const serve_datagram *d, size_t n, do
     for (i = 0; i < n; ++i)
         gather_datagram(s, &d[i], now);
     flush_pending(s);
+}
+
+void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
+                           const struct sockaddr_storage *from, socklen_t from_len, double now)
+{
+    serve_datagram d;
+    d.bytes = b;
+    d.len = len;
+    d.truncated = truncated;
+    d.from = from;
+    d.from_len = from_len;
+    serve_handle_datagrams(s, &d, 1, now);
 }
 
 int serve_accounting_ok(const serve_core *s)

@@ -21,9 +21,9 @@
  * the evicted node's state. serve_expire_idle is O(nodes it forgets). The
  * times given to the core must not decrease (a monotonic clock).
  *
- * Accounting: every datagram handed to serve_handle_datagram is exactly one
- * of used, ignored (a sibling packet, by magic), malformed (by reason) or
- * dropped (by reason): serve_accounting_ok() checks it.
+ * Accounting: every datagram handed to the core is exactly one of used,
+ * ignored (a sibling packet, by magic), malformed (by reason) or dropped
+ * (by reason): serve_accounting_ok() checks it.
  *
  * Memory is fixed by serve_core_init and serve_model_open; handling a
  * datagram allocates nothing.
@@ -180,7 +180,8 @@ int serve_model_load(serve_core *s, const char *path);
 int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size_t len);
 
 /* One datagram of len bytes from `from`, at monotonic time now. truncated:
- * the receive buffer was too small (the datagram is longer than any frame). */
+ * the receive buffer was too small (the datagram is longer than any frame).
+ * serve_handle_datagrams with this one datagram. */
 void serve_handle_datagram(serve_core *s, const unsigned char *b, size_t len, int truncated,
                            const struct sockaddr_storage *from, socklen_t from_len, double now);
 

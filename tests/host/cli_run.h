@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "test_util.h"
 
 #ifndef AETHER_CLI_PATH
 #define AETHER_CLI_PATH ""
@@ -44,30 +47,12 @@ static inline int write_bytes(const char *name, const void *data, size_t len)
     return fclose(f) == 0;
 }
 
-static inline unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    *len = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc((size_t)n + 1);
-    if (b) {
-        *len = fread(b, 1, (size_t)n, f);
-        b[*len] = 0;
-    }
-    fclose(f);
-    return b;
-}
-
 /* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
  * stderr go to files; returns the exit status, or -1 if killed by a signal
- * (or could not run). */
-static inline int run_cli(const char *const *args, char **out, char **err)
+ * (or could not run). as_bytes > 0 limits the child's address space
+ * (RLIMIT_AS), so that its large allocations fail. */
+static inline int run_cli_limited(const char *const *args, size_t as_bytes, char **out,
+                                  char **err)
 {
     char op[512], ep[512];
     const char *argv[32];
@@ -94,6 +79,12 @@ static inline int run_cli(const char *const *args, char **out, char **err)
         int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fo < 0 || fe < 0 || chdir(g_dir) != 0)
             _exit(126);
+        if (as_bytes) {
+            struct rlimit rl;
+            rl.rlim_cur = rl.rlim_max = (rlim_t)as_bytes;
+            if (setrlimit(RLIMIT_AS, &rl) != 0)
+                _exit(126);
+        }
         dup2(fo, 1);
         dup2(fe, 2);
         execv(g_cli, (char *const *)argv);
@@ -101,11 +92,16 @@ static inline int run_cli(const char *const *args, char **out, char **err)
     }
     if (waitpid(pid, &status, 0) != pid)
         return -1;
-    *out = (char *)read_all(op, &len);
-    *err = (char *)read_all(ep, &len);
+    *out = (char *)test_read_file(op, &len);
+    *err = (char *)test_read_file(ep, &len);
     if (!WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+static inline int run_cli(const char *const *args, char **out, char **err)
+{
+    return run_cli_limited(args, 0, out, err);
 }
 
 /* ---- child processes that run side by side with the test (serve, replay):
@@ -196,7 +192,7 @@ static inline char *read_named(const char *name)
     char p[512];
     size_t len;
     path_of(p, sizeof p, name);
-    return (char *)read_all(p, &len);
+    return (char *)test_read_file(p, &len);
 }
 
 #ifdef CHECK_MSG

@@ -54,7 +54,7 @@ static void test_calibrate_and_abstain(void)
         free(out);
         free(err);
     }
-    bytes = read_all(out_path, &len);
+    bytes = test_read_file(out_path, &len);
     CHECK(bytes != NULL);
     if (!bytes)
         return;

@@ -11,7 +11,9 @@
  * --only one curve plots that curve, and --png with --only 'decode 8x64'
  * or --only model plots the cache precisions or the batched step alone,
  * from the numbers the run printed (the script gnuplot reads is kept and
- * its data compared with stdout).
+ * its data compared with stdout); when the plotted sections measured
+ * nothing (--only model in a small address space) --png is exit 1 with a
+ * message, without running gnuplot.
  *
  * Only --list and single small rows or quick sections run, so the test is
  * fast. The CLI path comes from argv[1] or AETHER_CLI_PATH.
@@ -28,15 +30,21 @@
 
 #include "cli_run.h"
 
-/* Runs args; the exit status, stdout and stderr (free them). */
-static int run(const char *const *args, char **out, char **err)
+/* Runs args (the address space limited to as_bytes, 0: not); the exit
+ * status, stdout and stderr (free them). */
+static int run_limited(const char *const *args, size_t as_bytes, char **out, char **err)
 {
-    int rc = run_cli(args, out, err);
+    int rc = run_cli_limited(args, as_bytes, out, err);
     if (!*out)
         *out = calloc(1, 1);
     if (!*err)
         *err = calloc(1, 1);
     return rc;
+}
+
+static int run(const char *const *args, char **out, char **err)
+{
+    return run_limited(args, 0, out, err);
 }
 
 static size_t count_lines(const char *s)
@@ -246,14 +254,16 @@ static void remove_path_dir(const char *dir)
     rmdir(dir);
 }
 
-/* Runs args with PATH=path_dir; exit status, stdout, stderr. */
-static int run_with_path(const char *path_dir, const char *const *args, char **out, char **err)
+/* Runs args with PATH=path_dir (and the address space limited to
+ * as_bytes, 0: not); exit status, stdout, stderr. */
+static int run_with_path_limited(const char *path_dir, size_t as_bytes, const char *const *args,
+                                 char **out, char **err)
 {
     const char *old = getenv("PATH");
     char *saved = old ? strdup(old) : NULL;
     int rc;
     setenv("PATH", path_dir, 1);
-    rc = run(args, out, err);
+    rc = run_limited(args, as_bytes, out, err);
     if (saved) {
         setenv("PATH", saved, 1);
         free(saved);
@@ -261,6 +271,11 @@ static int run_with_path(const char *path_dir, const char *const *args, char **o
         unsetenv("PATH");
     }
     return rc;
+}
+
+static int run_with_path(const char *path_dir, const char *const *args, char **out, char **err)
+{
+    return run_with_path_limited(path_dir, 0, args, out, err);
 }
 
 static int file_size(const char *name, long *size)
@@ -361,6 +376,53 @@ static void test_png_gnuplot_fails(void)
     rc = run_with_path(dir, a, &out, &err);
     CHECK_EQ_INT(rc, 1);
     CHECK_MSG(strstr(err, "gnuplot wrote no picture to pic.png") != NULL, "stderr: %s", err);
+    CHECK(!file_size("pic.png", &size));
+    free(out);
+    free(err);
+    remove_path_dir(dir);
+}
+
+/* An address-space limit cannot be combined with AddressSanitizer's shadow
+ * memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+/* --png when the plotted sections ran but measured nothing: --only model
+ * in a 48 MiB address space, where the model section's single session runs
+ * but the batched step's 256 sessions (over 100 MiB) cannot be made. Exit
+ * 1 with a message; gnuplot (a stand-in that writes the picture) is not
+ * run, and an old picture does not pass for this run's. */
+static void test_png_nothing_measured(void)
+{
+    char dir[512], *out, *err;
+    const char *a[] = {"bench", "--quick", "--only", "model", "--png", "pic.png", NULL};
+    long size;
+    int rc;
+    if (UNDER_ASAN) {
+        printf("  (AddressSanitizer build: no address-space limit, not run)\n");
+        return;
+    }
+    if (!make_path_dir("gp_writes", "/bin/cat >/dev/null\necho picture >pic.png", dir,
+                       sizeof dir) ||
+        !write_bytes("pic.png", "old picture", 11)) {
+        CHECK_MSG(0, "cannot make %s", dir);
+        return;
+    }
+    rc = run_with_path_limited(dir, (size_t)48 << 20, a, &out, &err);
+    CHECK_MSG(strstr(out, "batched session step: model or memory unavailable") != NULL,
+              "the batched step ran within the limit; stdout: %s", out);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_MSG(strstr(err, "aether bench: no measurements to plot; pic.png not written\n") != NULL,
+              "stderr: %s", err);
+    CHECK(strstr(out, "wrote pic.png") == NULL);
     CHECK(!file_size("pic.png", &size));
     free(out);
     free(err);
@@ -491,7 +553,7 @@ static void test_png_cache_precisions(void)
     CHECK(strstr(out, "curve") == NULL && strstr(out, "batched") == NULL);
     CHECK(png_ok("pic.png"));
     snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
-    script = (char *)read_all(gpp, &len);
+    script = (char *)test_read_file(gpp, &len);
     CHECK(script != NULL);
     /* one panel: the curves and the batched step are left out */
     CHECK(script && strstr(script, "layout 1,1 ") != NULL);
@@ -546,7 +608,7 @@ static void test_png_batched_step(void)
     CHECK(strstr(out, "wrote pic.png") != NULL);
     CHECK(png_ok("pic.png"));
     snprintf(gpp, sizeof gpp, "%s/gp.txt", dir);
-    script = (char *)read_all(gpp, &len);
+    script = (char *)test_read_file(gpp, &len);
     CHECK(script != NULL);
     CHECK(script && strstr(script, "layout 1,1 ") != NULL);
     CHECK(script && strstr(script, "$kv") == NULL);
@@ -594,12 +656,12 @@ int main(int argc, char **argv)
         {test_help_and_unknown_options, test_opt_equals_value,  test_list,
          test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
          test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve,
-         test_png_cache_precisions,     test_png_batched_step};
+         test_png_cache_precisions,     test_png_batched_step,  test_png_nothing_measured};
     static const char *const names[] =
         {"test_help_and_unknown_options", "test_opt_equals_value",  "test_list",
          "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
          "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve",
-         "test_png_cache_precisions",     "test_png_batched_step"};
+         "test_png_cache_precisions",     "test_png_batched_step",  "test_png_nothing_measured"};
     const char *tmp = getenv("TMPDIR");
     char p[600];
     int rc;

@@ -134,14 +134,14 @@ static void test_opt_equals_value(void)
            "wrote");
     path_of(pa, sizeof pa, "a.rvne");
     path_of(pb, sizeof pb, "b.rvne");
-    a = read_all(pa, &la);
-    b = read_all(pb, &lb);
+    a = test_read_file(pa, &la);
+    b = test_read_file(pb, &lb);
     CHECK(a && b && la == lb && la > 0 && !memcmp(a, b, la));
     /* and differs from the default seed, so the value was used */
     expect((const char *const[]){"init-blob", "--classes=3", "c.rvne", NULL}, 0, "wrote");
     free(b);
     path_of(pb, sizeof pb, "c.rvne");
-    b = read_all(pb, &lb);
+    b = test_read_file(pb, &lb);
     CHECK(b && lb == la && memcmp(a, b, la) != 0);
     free(a);
     free(b);

@@ -31,8 +31,8 @@ static void test_quantize(void)
         const char *args[] = {"quantize", GESTURE, out, NULL};
         expect(args, 0, "wrote");
     }
-    a = read_all(out, &a_len);
-    b = read_all(GESTURE_Q8, &b_len);
+    a = test_read_file(out, &a_len);
+    b = test_read_file(GESTURE_Q8, &b_len);
     CHECK_MSG(a && b && a_len == b_len && memcmp(a, b, a_len) == 0,
               "aether quantize models/gesture.rvne differs from models/gesture.q8");
     free(a);
@@ -122,7 +122,7 @@ static void test_inspect(void)
 {
     char trunc[512];
     size_t len = 0;
-    unsigned char *b = read_all(GESTURE_Q8, &len);
+    unsigned char *b = test_read_file(GESTURE_Q8, &len);
     path_of(trunc, sizeof trunc, "trunc.q8");
     {
         const char *args[] = {"inspect", GESTURE_Q8, NULL};

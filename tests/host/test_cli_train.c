@@ -119,8 +119,8 @@ static int same_file(const char *a, const char *b)
     int same;
     path_of(pa, sizeof pa, a);
     path_of(pb, sizeof pb, b);
-    x = read_all(pa, &la);
-    y = read_all(pb, &lb);
+    x = test_read_file(pa, &la);
+    y = test_read_file(pb, &lb);
     same = x && y && la > 0 && la == lb && memcmp(x, y, la) == 0;
     free(x);
     free(y);
@@ -398,7 +398,7 @@ static int expected_recordings(const char *model_rel, aether_dataset *ds, size_t
     aether_model *model = NULL;
     path_of(mp, sizeof mp, model_rel);
     path_of(dp, sizeof dp, "data");
-    blob = read_all(mp, &len);
+    blob = test_read_file(mp, &len);
     if (!blob)
         return 0;
     CHECK_STATUS(aether_blob_parse(blob, len, &v), AETHER_OK);

@@ -5,6 +5,7 @@
 #include "aether/features.h"
 #include "aether/recording.h"
 #include "check.h"
+#include "test_util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -14,28 +15,6 @@
 
 #define DATA AETHER_DATA_DIR "/"
 #define RAW2 DATA "esp32-raw-2node.csi.jsonl"
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long n;
-    *len = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = (unsigned char *)malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            *len = (size_t)n;
-            buf[n] = 0;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 static int write_all(const char *path, const void *buf, size_t len)
 {
@@ -201,7 +180,7 @@ static void test_espectre_npz(void)
     size_t li;
     uint64_t total_rows = 0, files = 0, listed = 0;
     size_t info_len = 0;
-    unsigned char *info_text = read_all(DATA "espectre/dataset_info.json", &info_len);
+    unsigned char *info_text = test_read_file(DATA "espectre/dataset_info.json", &info_len);
     cJSON *info = info_text ? cJSON_ParseWithLength((const char *)info_text, info_len) : NULL;
     CHECK(info != NULL);
     for (li = 0; li < sizeof labels / sizeof labels[0]; ++li) {
@@ -303,7 +282,7 @@ static void test_corrupted_jsonl(void)
     REQUIRE_DATA();
     const char *path = "/tmp/aether_test_csi_corrupt.csi.jsonl";
     size_t len = 0, n, i, good = 0, orig_vitals = 0, raw_idx = 0;
-    unsigned char *all = read_all(RAW2, &len);
+    unsigned char *all = test_read_file(RAW2, &len);
     char *lines[64];
     char *buf, *p, *tmp;
     aether_recording *r = NULL;
@@ -515,7 +494,7 @@ static void test_corrupted_npz(void)
     const char *src = DATA "espectre/no_gesture/no_gesture_c3_64sc_20260314_174306.npz";
     const char *path = "/tmp/aether_test_csi_trunc.npz";
     size_t len = 0, it, opened = 0, cut;
-    unsigned char *z = read_all(src, &len), *m;
+    unsigned char *z = test_read_file(src, &len), *m;
     aether_recording *r = NULL;
     aether_csi_frame f;
     uint32_t seed = 7u;

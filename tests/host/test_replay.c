@@ -508,7 +508,7 @@ static void stream_case(const unsigned char *bytes, size_t len, size_t frames, c
 static void test_stream_reader(void)
 {
     size_t len = 0, i, pos = 0, nl = 0, frames = 0;
-    unsigned char *all = read_all(EXCERPT, &len);
+    unsigned char *all = test_read_file(EXCERPT, &len);
     unsigned char *adr = (unsigned char *)malloc(40 * AETHER_ADR018_MAX_BYTES);
     aether_recording *r = NULL;
     aether_csi_frame f;
@@ -590,7 +590,7 @@ static void test_run_streams(void)
     char fifo[512];
     const char *fifo_args[] = {"run", "--model", MODEL, "--input", fifo, "--json", NULL};
     size_t len = 0;
-    unsigned char *all = read_all(EXCERPT, &len);
+    unsigned char *all = test_read_file(EXCERPT, &len);
     char *want, *got;
     int rc, p[2], fd = -1;
     pid_t pid;
@@ -675,7 +675,7 @@ static void test_npz_stream_error_real(void)
     size_t len = 0;
     unsigned char *b;
     REQUIRE_PATH(NPZ);
-    b = read_all(NPZ, &len);
+    b = test_read_file(NPZ, &len);
     CHECK(b != NULL);
     if (b)
         npz_on_stdin(b, len, "ESPectre .npz");

@@ -13,6 +13,7 @@
 #include "aether/packet.h"
 #include "aether/recording.h"
 #include "check.h"
+#include "test_util.h"
 #include "test_ws.h"
 
 #include <cjson/cJSON.h>
@@ -326,8 +327,7 @@ static void test_node_filter_and_packets(void)
     char args[2048], pk[512];
     unsigned char *bytes = NULL;
     size_t i;
-    long len;
-    FILE *f;
+    size_t len = 0;
     run_out r;
     parsed p;
     snprintf(pk, sizeof pk, "%s/packets.bin", g_dir);
@@ -341,16 +341,10 @@ static void test_node_filter_and_packets(void)
     CHECK_EQ_INT(p.by_node[2], 26);
     CHECK_EQ_INT(num(p.summary, "filtered"), 2659);
     CHECK_EQ_INT(num(p.summary, "packets"), 26);
-    f = fopen(pk, "rb");
-    CHECK(f != NULL);
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        len = ftell(f);
-        fseek(f, 0, SEEK_SET);
+    bytes = test_read_file(pk, &len);
+    CHECK(bytes != NULL);
+    if (bytes) {
         CHECK_EQ_INT(len, 26 * AETHER_PACKET_LEN);
-        bytes = (unsigned char *)malloc((size_t)len + 1);
-        CHECK(bytes && fread(bytes, 1, (size_t)len, f) == (size_t)len);
-        fclose(f);
         for (i = 0; bytes && i < 26 && i < p.n_decisions; ++i) {
             aether_class_packet pkt;
             CHECK_STATUS(aether_packet_decode(bytes + i * AETHER_PACKET_LEN, AETHER_PACKET_LEN,
@@ -632,30 +626,11 @@ static void test_shipped_excerpt(void)
     run_free(&r);
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *b = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = (unsigned char *)malloc((size_t)n);
-        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-            free(b);
-            b = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return b;
-}
-
 /* g_blob with a metadata record, written to path. */
 static int write_meta_blob(const char *path, const char *text)
 {
     size_t len = 0, need = 0;
-    unsigned char *b = slurp(g_blob, &len), *o = NULL;
+    unsigned char *b = test_read_file(g_blob, &len), *o = NULL;
     aether_blob_view v;
     FILE *f;
     int ok = 0;
@@ -706,7 +681,7 @@ static void test_window_mode(void)
     CHECK(r.out &&
           strstr(r.out, "\"pool\":\"mean\",\"window_frames\":20,\"features\":\"csi-v2\""));
 
-    blob = slurp(path, &len);
+    blob = test_read_file(path, &len);
     CHECK(blob && aether_blob_parse(blob, len, &v) == AETHER_OK);
     CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
     fc.max_nodes = 256;
@@ -808,8 +783,7 @@ static void test_exit_statuses(void)
     REQUIRE_DATA();
     char args[4096], path[512];
     unsigned char *b;
-    FILE *f;
-    long len;
+    size_t len = 0;
     run_out r;
 
     /* 5: the blob is a model, but not one for these features */
@@ -858,25 +832,18 @@ static void test_exit_statuses(void)
 
     /* 4: a damaged blob (one payload byte flipped: CRC mismatch), a file
      * that is no recording */
-    f = fopen(g_blob, "rb");
-    CHECK(f != NULL);
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        len = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        b = (unsigned char *)malloc((size_t)len);
-        if (b && fread(b, 1, (size_t)len, f) == (size_t)len) {
-            FILE *g;
-            b[100] ^= 0x40;
-            snprintf(path, sizeof path, "%s/bad.rvne", g_dir);
-            g = fopen(path, "wb");
-            if (g) {
-                fwrite(b, 1, (size_t)len, g);
-                fclose(g);
-            }
+    b = test_read_file(g_blob, &len);
+    CHECK(b != NULL);
+    if (b) {
+        FILE *g;
+        b[100] ^= 0x40;
+        snprintf(path, sizeof path, "%s/bad.rvne", g_dir);
+        g = fopen(path, "wb");
+        if (g) {
+            fwrite(b, 1, len, g);
+            fclose(g);
         }
         free(b);
-        fclose(f);
     }
     snprintf(args, sizeof args, "run --model '%s' --input '%s'", path, AMP_SHORT);
     r = run(args);

@@ -147,7 +147,7 @@ static void test_replay_streaming_model(void)
     char path[512];
     const char *models[1];
     size_t len = 0, need = 0, wrote = 0;
-    unsigned char *src = read_all(GESTURE, &len), *dst = NULL;
+    unsigned char *src = test_read_file(GESTURE, &len), *dst = NULL;
     aether_blob_view v;
     CHECK(src != NULL);
     CHECK_EQ_INT(aether_blob_parse(src, len, &v), AETHER_OK);

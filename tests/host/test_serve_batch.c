@@ -1,12 +1,13 @@
 /*
- * serve_handle_datagrams (tools/serve_core.c) against serve_handle_datagram
- * called datagram by datagram on a twin core: the same decision lines (the
- * JSON with its logits), node events in the same order, counters and node
- * table, over read batches mixing known and new nodes (a full table that
- * evicts), a node's several frames in one batch, sibling and malformed
- * datagrams, and idle expiry between batches. Models: the demo blob
- * (streaming sessions, stepped through the tracks batch entry) and the
- * shipped gesture model (window tracks, one by one).
+ * serve_handle_datagrams (tools/serve_core.c) over read batches against
+ * serve_handle_datagram (a batch of one) called datagram by datagram on a
+ * twin core, which holds the batches' grouping to the ungrouped handling:
+ * the same decision lines (the JSON with its logits), node events in the
+ * same order, counters and node table, over read batches mixing known and
+ * new nodes (a full table that evicts), a node's several frames in one
+ * batch, sibling and malformed datagrams, and idle expiry between batches.
+ * Models: the demo blob (streaming sessions, stepped through the tracks
+ * batch entry) and the shipped gesture model (window tracks, one by one).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -205,6 +206,89 @@ static void run(int with_gesture)
     free(lb.p);
 }
 
+/* The demo model's tracks again, with sessions that never evict and hold
+ * `capacity` frames: a node's step past that fails (CACHE_FULL), the
+ * failure after which serve starts the node's session over. */
+static int small_sessions(serve_core *s, size_t capacity)
+{
+    aether_tracks_params tp = aether_tracks_params_default();
+    serve_model *m = &s->models[0];
+    tp.max_tracks = s->cfg.max_nodes;
+    tp.max_age = 0.0;
+    tp.session.capacity = capacity;
+    tp.session.evict = AETHER_KV_EVICT_NONE;
+    aether_tracks_destroy(m->tracks);
+    m->tracks = NULL;
+    return aether_tracks_create(m->model, &tp, &m->tracks) == AETHER_OK;
+}
+
+/* A node that already waits in the batch is stepped before its next frame
+ * is gathered: how its step went decides what the next one does. Node 0's
+ * session holds 4 frames and every=3: frames 1-4 step (a decision at 3),
+ * frame 5 fails and starts the session over, frames 6-8 step in the new
+ * session (a decision at its frame 3). Node 1, known from the first batch,
+ * sends three frames between them, so that no new node steps what waits.
+ * Batched, the result must be the one-by-one result; frames 5-8 stepped
+ * together would fail 6-8 too (the full session is only dropped after the
+ * step). */
+static void test_waiting_node_steps_first(void)
+{
+    /* (node, sequence) in arrival order; batches [0, 5) and [5, 11) */
+    static const unsigned order[11][2] = {{0, 1}, {1, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5},
+                                          {1, 2}, {0, 6}, {0, 7}, {1, 3}, {0, 8}};
+    static unsigned char bufs[11][FRAME_BYTES];
+    struct sockaddr_storage from[2];
+    serve_datagram dg[11];
+    serve_core a, b;
+    logbuf la, lb;
+    size_t i, k, slot0 = SERVE_NIL;
+    la.p = (char *)calloc(LOG_BYTES, 1);
+    lb.p = (char *)calloc(LOG_BYTES, 1);
+    la.len = lb.len = 0;
+    CHECK(la.p && lb.p);
+    CHECK(open_core(&a, &la, 0) && open_core(&b, &lb, 0));
+    CHECK(small_sessions(&a, 4) && small_sessions(&b, 4));
+    for (k = 0; k < 2; ++k) {
+        struct sockaddr_in *x = (struct sockaddr_in *)(void *)&from[k];
+        memset(&from[k], 0, sizeof from[k]);
+        x->sin_family = AF_INET;
+        x->sin_addr.s_addr = htonl(0x7F000001u);
+        x->sin_port = htons((uint16_t)(40000u + k));
+    }
+    for (i = 0; i < 11; ++i) {
+        frame(bufs[i], order[i][0], order[i][1], 7);
+        dg[i].bytes = bufs[i];
+        dg[i].len = FRAME_BYTES;
+        dg[i].truncated = 0;
+        dg[i].from = &from[order[i][0]];
+        dg[i].from_len = (socklen_t)sizeof(struct sockaddr_in);
+        serve_handle_datagram(&a, dg[i].bytes, dg[i].len, 0, dg[i].from, dg[i].from_len, 1.0);
+    }
+    serve_handle_datagrams(&b, dg, 5, 1.0);
+    serve_handle_datagrams(&b, dg + 5, 6, 1.0);
+    for (i = 0; i < a.cfg.max_nodes; ++i)
+        if (a.nodes[i].used && a.nodes[i].node_id == 0)
+            slot0 = i;
+    CHECK(slot0 != SERVE_NIL);
+    if (slot0 != SERVE_NIL) {
+        CHECK_EQ_INT((int)a.nodes[slot0].stepped[0], 3);
+        CHECK_EQ_INT((int)b.nodes[slot0].stepped[0], 3);
+    }
+    CHECK_EQ_INT((int)a.dropped[SERVE_DROP_MODEL], 1);
+    CHECK_EQ_INT((int)b.dropped[SERVE_DROP_MODEL], 1);
+    CHECK_EQ_INT((int)a.used, 10);
+    CHECK_EQ_INT((int)b.used, 10);
+    CHECK_EQ_INT((int)a.models[0].decisions, 3);
+    CHECK_EQ_INT((int)b.models[0].decisions, 3);
+    CHECK(same_counters(&a, &b));
+    CHECK_MSG(la.len == lb.len && memcmp(la.p, lb.p, la.len) == 0,
+              "one by one:\n%s\nbatched:\n%s", la.p, lb.p);
+    serve_core_free(&a);
+    serve_core_free(&b);
+    free(la.p);
+    free(lb.p);
+}
+
 static void test_demo_sessions(void)
 {
     run(0);
@@ -215,4 +299,4 @@ static void test_with_window_model(void)
     run(1);
 }
 
-TEST_MAIN(test_demo_sessions, test_with_window_model)
+TEST_MAIN(test_demo_sessions, test_with_window_model, test_waiting_node_steps_first)

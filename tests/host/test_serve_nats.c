@@ -84,7 +84,7 @@ static char g_url[64];
 static int server_start_with(const char *extra)
 {
     size_t len;
-    char *conf = (char *)read_all(SHIPPED_CONF, &len), *l, text[8192], path[512];
+    char *conf = (char *)test_read_file(SHIPPED_CONF, &len), *l, text[8192], path[512];
     const char *args[] = {"-c", path, NULL};
     if (!conf)
         return 0;

@@ -8,8 +8,8 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/train.h"
-#include "aether/dataset.h"
 #include "check.h"
+#include "test_espectre.h"
 #include "test_util.h"
 #include "test_ws.h"
 
@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#define ESPECTRE AETHER_DATA_DIR "/espectre"
 
 static size_t meta_size(const aether_blob_metadata *md, const char *key)
 {
@@ -29,17 +27,33 @@ static size_t meta_size(const aether_blob_metadata *md, const char *key)
     return found ? (size_t)strtoul(val, NULL, 10) : 0;
 }
 
+/* The validation windows' confusion matrix, through the model API. */
+typedef struct scoring {
+    aether_model *model;
+    size_t n_classes, conf[64], n_windows;
+} scoring;
+
+static void score_window(void *ctx, const float *x, size_t n, size_t label, int val)
+{
+    scoring *sc = (scoring *)ctx;
+    float logits[AETHER_TRAIN_MAX_CLASSES];
+    if (!val)
+        return;
+    CHECK_STATUS(ws_model_forward(sc->model, x, n, AETHER_POOL_MEAN, logits, NULL), AETHER_OK);
+    sc->conf[label * sc->n_classes + test_argmax(logits, sc->n_classes)]++;
+    sc->n_windows++;
+}
+
 /* Macro-F1 of the blob on the validation windows, through the model API
  * with the window, stride, pooling, labels and recipe of its metadata. */
 static double validation_f1(const char *name, size_t *n_windows)
 {
     aether_blob_view v;
     aether_blob_metadata md;
-    aether_model *model = NULL;
-    aether_dataset ds;
     aether_metrics m;
+    scoring sc;
     char labels[256], recipe_name[32], *lab[AETHER_TRAIN_MAX_CLASSES], *p;
-    size_t len = 0, n_lab = 0, window, stride, r, k, C, conf[64];
+    size_t len = 0, n_lab = 0, window, stride;
     unsigned recipe = 0;
     int found = 0;
     unsigned char *blob = test_shipped_model(name, &len);
@@ -47,6 +61,7 @@ static double validation_f1(const char *name, size_t *n_windows)
     *n_windows = 0;
     if (!blob)
         return 0.0;
+    memset(&sc, 0, sizeof sc);
     CHECK_STATUS(aether_blob_parse(blob, len, &v), AETHER_OK);
     CHECK_STATUS(aether_blob_metadata_get(&v, &md), AETHER_OK);
     CHECK_STATUS(aether_blob_metadata_copy(&md, "labels", labels, sizeof labels, &found),
@@ -63,38 +78,18 @@ static double validation_f1(const char *name, size_t *n_windows)
         if (p)
             *p++ = '\0';
     }
-    C = v.header.n_classes;
-    CHECK_EQ_INT(n_lab, C);
-    CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &model), AETHER_OK);
-    CHECK_STATUS(aether_dataset_load_recipe(ESPECTRE, (const char *const *)lab, n_lab,
-                                            v.header.input_dim, recipe, &ds),
-                 AETHER_OK);
-    CHECK_STATUS(aether_train_split_by_time(ds.recs, ds.n_recs, C, 0.25), AETHER_OK);
-    memset(conf, 0, sizeof conf);
-    for (r = 0; r < ds.n_recs && model && C * C <= 64; ++r) {
-        const aether_train_recording *rec = &ds.recs[r];
-        size_t nw = aether_train_eval_windows(rec->n_frames, window, stride);
-        if (rec->split != AETHER_SPLIT_VAL)
-            continue;
-        for (k = 0; k < nw; ++k) {
-            float logits[AETHER_TRAIN_MAX_CLASSES];
-            size_t n = rec->n_frames < window ? rec->n_frames : window, c, best = 0;
-            CHECK_STATUS(ws_model_forward(model, rec->frames + k * stride * ds.dim, n,
-                                          AETHER_POOL_MEAN, logits, NULL),
-                         AETHER_OK);
-            for (c = 1; c < C; ++c)
-                if (logits[c] > logits[best])
-                    best = c;
-            conf[rec->label * C + best]++;
-            (*n_windows)++;
-        }
-    }
-    CHECK_STATUS(aether_metrics_compute(conf, C, &m), AETHER_OK);
+    sc.n_classes = v.header.n_classes;
+    CHECK_EQ_INT(n_lab, sc.n_classes);
+    CHECK_STATUS(aether_model_create(&v, NULL, AETHER_MODEL_COPY, &sc.model), AETHER_OK);
+    if (sc.model && sc.n_classes * sc.n_classes <= 64)
+        test_espectre_windows((const char *const *)lab, n_lab, v.header.input_dim, recipe,
+                              window, stride, score_window, &sc);
+    CHECK_STATUS(aether_metrics_compute(sc.conf, sc.n_classes, &m), AETHER_OK);
     f1 = m.macro_f1;
+    *n_windows = sc.n_windows;
     printf("  %s: %zu validation windows, accuracy %.4f, macro-F1 %.4f\n", name, *n_windows,
            m.accuracy, f1);
-    aether_dataset_free(&ds);
-    aether_model_destroy(model);
+    aether_model_destroy(sc.model);
     free(blob);
     return f1;
 }
@@ -103,7 +98,7 @@ static void test_motion_model(void)
 {
     size_t n = 0;
     double f1;
-    REQUIRE_PATH(ESPECTRE "/dataset_info.json");
+    REQUIRE_PATH(TEST_ESPECTRE "/dataset_info.json");
     f1 = validation_f1("motion.rvne", &n);
     CHECK_EQ_INT(n, 48);
     CHECK(f1 >= 0.97); /* target; models/README.md: 0.979 */
@@ -115,7 +110,7 @@ static void test_gesture_model(void)
 {
     size_t n = 0;
     double f1;
-    REQUIRE_PATH(ESPECTRE "/dataset_info.json");
+    REQUIRE_PATH(TEST_ESPECTRE "/dataset_info.json");
     f1 = validation_f1("gesture.rvne", &n);
     CHECK_EQ_INT(n, 357);
     CHECK(f1 >= 0.84); /* models/README.md: 0.844 */
