@@ -952,15 +952,18 @@ int cmd_serve(int argc, char **argv)
         return CLI_EXIT_FAILED;
     }
     s->o = &o;
+    /* before start: a stop asked while starting (after the "listening"
+     * line a supervisor may already send one) ends the loop at once with
+     * the final stats, instead of killing the process */
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_stats;
+    sigaction(SIGUSR1, &sa, NULL);
     rc = start(s);
     if (rc == 0) {
-        memset(&sa, 0, sizeof sa);
-        sigemptyset(&sa.sa_mask);
-        sa.sa_handler = on_stop;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sa.sa_handler = on_stats;
-        sigaction(SIGUSR1, &sa, NULL);
         rc = serve_loop(s);
         serve_mqtt_drain(s->mqtt, 3.0);
         if (rc == CLI_EXIT_OK)

@@ -105,6 +105,7 @@ struct serve_nats {
     pthread_mutex_t lock;
     natsMsg **ring;
     size_t head, count;
+    int closing; /* the close has emptied the ring: late messages are freed */
     uint64_t ring_dropped, disconnects, reconnects;
     int pipe_r, pipe_w;
     /* loop-thread counters */
@@ -146,7 +147,9 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *
     (void)nc;
     (void)sub;
     pthread_mutex_lock(&q->lock);
-    if (q->count < RING) {
+    if (q->closing) {
+        /* freed here, while the library is still open */
+    } else if (q->count < RING) {
         q->ring[(q->head + q->count) % RING] = m;
         wake = q->count++ == 0;
         m = NULL;
@@ -788,12 +791,18 @@ void serve_nats_close(serve_nats *q, double timeout)
     jsCtx_Destroy(q->js);
     natsConnection_Destroy(q->nc);
     natsOptions_Destroy(q->opts);
-    nats_CloseAndWait(2000);
+    /* Messages still queued (a worker stopped while busy: the final stats
+     * counted them as queued) go back to the library before it closes:
+     * freeing one after nats_CloseAndWait touches its torn-down state. */
+    pthread_mutex_lock(&q->lock);
+    q->closing = 1;
     while (q->count) {
         natsMsg_Destroy(q->ring[q->head]);
         q->head = (q->head + 1) % RING;
         q->count--;
     }
+    pthread_mutex_unlock(&q->lock);
+    nats_CloseAndWait(2000);
     if (q->pipe_r >= 0)
         close(q->pipe_r);
     if (q->pipe_w >= 0)

@@ -30,6 +30,8 @@
  *   kept it in memory) and owns its list again, decisions resume, and
  *   published >= the workers' received (what was lost is the difference).
  * - Usage errors and a server that cannot be reached.
+ * - A worker stopped while frames wait in its queue exits cleanly and
+ *   counts them as queued.
  * - TLS and authorisation (certificates made by the test with openssl): a
  *   gateway and a worker with --nats-cafile, --nats-user and
  *   --nats-password-file carry the excerpt to decisions; no TLS, another
@@ -1009,6 +1011,48 @@ static void test_server_restart(void)
     free(gfinal);
 }
 
+/* A worker stopped while frames still wait in its queue: exit 0 (it once
+ * crashed freeing them after the client library had closed), its final
+ * stats count them as queued, and received + queued + dropped never exceed
+ * what the gateway published. Three rounds, each stopping the worker as
+ * soon as the replay ends. */
+static void test_worker_stopped_busy(void)
+{
+    int round;
+    long long queued_seen = 0;
+    for (round = 0; round < 3; ++round) {
+        worker w = {"0-15", {0}, "", "", -1};
+        char to[64], *wf, *gf;
+        unsigned port = 0;
+        pid_t gw;
+        CHECK(worker_start(&w, 20 + round));
+        gw = gateway_start(&port);
+        CHECK(port > 0);
+        snprintf(to, sizeof to, "127.0.0.1:%u", port);
+        {
+            const char *args[] = {"replay", EXCERPT, "--to", to, "--rate", "max",
+                                  "--nodes", "12",   NULL};
+            CHECK_EQ_INT(
+                wait_child(spawn_program(g_cli, args, -1, "replay.txt", "replay_err.txt"), 60.0),
+                0);
+        }
+        wf = stop_final(w.pid, w.out); /* at once: its queue may be full */
+        gf = stop_final(gw, "gateway.txt");
+        CHECK(wf && gf);
+        if (wf && gf) {
+            long long rec = nats_counter(wf, "received"), q = nats_counter(wf, "queued");
+            long long dropped = nats_counter(wf, "dropped");
+            CHECK(rec >= 0 && q >= 0 && dropped >= 0);
+            CHECK(rec + q + dropped <= nats_counter(gf, "published"));
+            queued_seen += q;
+        }
+        free(wf);
+        free(gf);
+    }
+    printf("  workers stopped busy: %lld frames still queued at their stops in all\n",
+           queued_seen);
+}
+
 static void test_nats_errors(void)
 {
     char url[64];
@@ -1218,10 +1262,12 @@ int main(int argc, char **argv)
 {
     static const check_test_fn tests[] = {test_partitioned,    test_worker_killed,
                                           test_leases,         test_server_restart,
-                                          test_nats_errors,    test_nats_tls};
+                                          test_nats_errors,    test_worker_stopped_busy,
+                                          test_nats_tls};
     static const char *const names[] = {"test_partitioned",    "test_worker_killed",
                                         "test_leases",         "test_server_restart",
-                                        "test_nats_errors",    "test_nats_tls"};
+                                        "test_nats_errors",    "test_worker_stopped_busy",
+                                        "test_nats_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
