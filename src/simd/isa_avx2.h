@@ -37,6 +37,34 @@ static inline __m256 ae_vexp(__m256 x)
     return _mm256_andnot_ps(under, y);
 }
 
+/* ae_vexp for arguments x <= 0 (or -inf, NaN): the softmax weights
+ * exp(s - max). The same reduction and polynomial, so the same error
+ * bound; no upper clamp, and n = round(x * log2(e)) comes from one
+ * multiply-add into the mantissa of 1.5 * 2^23 + 127, whose low bits,
+ * shifted into the exponent field, are 2^n: three operations fewer. */
+static inline __m256 ae_vexp_neg(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.3365478515625f);
+    const __m256 magic = _mm256_set1_ps(12583039.0f); /* 1.5 * 2^23 + 127 */
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 xc = _mm256_max_ps(lo, x); /* NaN stays NaN */
+    __m256 t = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    __m256 p, y;
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)));
+    return _mm256_andnot_ps(under, y);
+}
+
 static inline float ae_hsum256(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

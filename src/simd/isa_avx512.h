@@ -97,6 +97,8 @@ static inline size_t ae_dots_g4(const float *qv, size_t dim, const float *kb, si
 #define AE_DOTS_G4(qv, dim, kb, stride, idx, n, scale, s, sstride, nh) \
     ae_dots_g4((qv), (dim), (kb), (stride), (idx), (n), (scale), (s), (sstride), (nh))
 
+/* Arguments x <= 0 (softmax weights): the general exp here. */
+#define ae_vexp_neg(x) ae_vexp(x)
 #define AE_VW 16u
 #define AE_V __m512
 #define AE_LOADU(p) _mm512_loadu_ps(p)

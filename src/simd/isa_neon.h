@@ -37,6 +37,8 @@ static inline float32x4_t ae_vexp(float32x4_t x)
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), under));
 }
 
+/* Arguments x <= 0 (softmax weights): the general exp here. */
+#define ae_vexp_neg(x) ae_vexp(x)
 #define AE_VW 4u
 #define AE_V float32x4_t
 #define AE_LOADU(p) vld1q_f32(p)

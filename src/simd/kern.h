@@ -11,6 +11,7 @@
  *   AE_SET1, AE_ZERO  broadcast, zero
  *   AE_FMA(a, b, c)   a * b + c (fused);  AE_ADD, AE_SUB, AE_MUL, AE_MAX
  *   ae_vexp(v)        vector exp (see the ISA header for its error bound)
+ *   ae_vexp_neg(v)    ae_vexp for v <= 0, -inf or NaN (softmax weights)
  *   AE_PD             vectors of the head dimension per P.V register block
  *   AE_PREFETCH(p)    prefetch the cache line of p into L1
  *   AE_HSUM(v)        horizontal sum

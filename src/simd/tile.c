@@ -293,11 +293,11 @@ static void AE_FN(chunk_stats)(float *st, size_t kc, size_t rows, size_t dim, fl
         jb = jr ? (jr[2 * rv + 1] > ja ? jr[2 * rv + 1] : ja) : kc;
         for (j = ja; j < jb; ++j)
             mx = AE_MAX(mx, AE_LOADU(st + j * AE_R + rv * AE_VW));
-        AE_STOREU(al + rv * AE_VW, ae_vexp(AE_SUB(mv, mx)));
+        AE_STOREU(al + rv * AE_VW, ae_vexp_neg(AE_SUB(mv, mx)));
         AE_STOREU(m + rv * AE_VW, mx);
         lv = AE_MUL(AE_LOADU(l + rv * AE_VW), AE_LOADU(al + rv * AE_VW));
         for (j = ja; j < jb; ++j) {
-            AE_V pj = ae_vexp(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
+            AE_V pj = ae_vexp_neg(AE_SUB(AE_LOADU(st + j * AE_R + rv * AE_VW), mx));
             AE_STOREU(st + j * AE_R + rv * AE_VW, pj);
             lv = AE_ADD(lv, pj);
         }
