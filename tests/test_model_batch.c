@@ -3,10 +3,11 @@
  * reference mode and in every optimised mode the machine runs, over model
  * shapes that reach every column region of the batched products (whole
  * vector blocks, narrow vectors, scalar tails), both backends, sessions at
- * different frame counts and evicting caches, batches of 1, 3 and 64; then
- * the per-session errors (NaN frame, full non-evicting cache, another
- * model's session, a session listed twice, NULL entries, a broken session)
- * and the call's own argument errors, which change nothing.
+ * different frame counts and evicting caches, batches of 1, 3 and 64, and
+ * caches of every reduced row storage; then the per-session errors (NaN
+ * frame, full non-evicting cache, another model's session, a session
+ * listed twice, NULL entries, a broken session) and the call's own
+ * argument errors, which change nothing.
  */
 #include <float.h>
 #include <stdint.h>
@@ -189,6 +190,46 @@ static void test_equal_modes(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
+/* Caches of every reduced row storage: the batch prefetches the next
+ * sessions' token rows in the cache's own storage, and gives the bits of
+ * the one-session step (default model, sparse backend, 64 sessions in runs
+ * of equal frame counts, evicting), in the mode this machine picks. */
+static void test_storages(void)
+{
+    static const aether_kv_storage stor[] = {AETHER_KV_F16, AETHER_KV_BF16, AETHER_KV_I8};
+    aether_blob_demo_params p = aether_blob_demo_default();
+    size_t s, i, round, n = NMAX;
+    for (s = 0; s < sizeof stor / sizeof stor[0]; ++s) {
+        aether_session_params sp = aether_model_session_params_default();
+        fixture f;
+        float frames[NMAX * 64];
+        aether_status so[NMAX], sb[NMAX];
+        int ok = 1;
+        sp.capacity = 40;
+        sp.storage = stor[s];
+        CHECK(fixture_open(&f, &p, AETHER_HEAD_SPARSE_GQA, &sp, n));
+        for (i = 0; i < n && ok; ++i) {
+            size_t k, warm = (i / 4) % 2 == 0 ? 45 : i * 7 % 53;
+            float x[64], lg[64];
+            for (k = 0; k < warm; ++k) {
+                fill(x, f.info.input_dim);
+                ok &= aether_model_session_step(f.one[i], x, lg, NULL) == AETHER_OK;
+                ok &= aether_model_session_step(f.bat[i], x, lg, NULL) == AETHER_OK;
+            }
+        }
+        CHECK(ok);
+        for (round = 0; round < 50 && ok; ++round) {
+            fill(frames, n * f.info.input_dim);
+            ok &= step_both(&f, n, frames, so, sb);
+            for (i = 0; i < n; ++i)
+                ok &= sb[i] == AETHER_OK;
+        }
+        CHECK_MSG(ok, "storage %d", (int)stor[s]);
+        CHECK(aether_model_session_evicted(f.bat[n - 1]) == 1);
+        fixture_close(&f);
+    }
+}
+
 /* Per-session failures leave that session alone and step the others. */
 static void test_session_errors(void)
 {
@@ -355,4 +396,4 @@ static void test_argument_errors(void)
     fixture_close(&f);
 }
 
-TEST_MAIN(test_equal_modes, test_session_errors, test_argument_errors)
+TEST_MAIN(test_equal_modes, test_storages, test_session_errors, test_argument_errors)

@@ -9,8 +9,8 @@
 #include "aether/kvcache.h"
 
 /* If `like` holds final candidate lists for its token count (its last
- * decode was the optimised one), c has the same layout and policy, stores
- * f32 rows and is one token behind `like` (its next append brings it to
+ * decode was the optimised one), c has the same layout, policy and row
+ * storage and is one token behind `like` (its next append brings it to
  * like's count: with the same history length and a deterministic policy,
  * the same slots and landmark entries), prefetch c's K/V rows and
  * landmark rows at those lists. A hint only: reads and writes nothing

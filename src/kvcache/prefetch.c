@@ -10,7 +10,7 @@ void aether_kv_prefetch_as_(aether_kvcache *c, const aether_kvcache *like)
     if (!c || !like || c == like || c->magic != AETHER_KVCACHE_MAGIC ||
         like->magic != AETHER_KVCACHE_MAGIC || like->fast_token == 0 ||
         like->fast_token != like->next_token || c->next_token + 1 != like->next_token ||
-        c->storage != AETHER_KV_F32 || like->storage != AETHER_KV_F32 ||
+        c->storage != like->storage ||
         c->capacity != like->capacity || c->row != like->row || c->evict != like->evict ||
         c->block_size != like->block_size || c->nb_ring != like->nb_ring ||
         c->tok_cap != like->tok_cap || c->blk_cap != like->blk_cap ||
@@ -26,6 +26,14 @@ void aether_kv_prefetch_as_(aether_kvcache *c, const aether_kvcache *like)
     br.k = c->lm_mean_k;
     br.v = c->lm_mean_v;
     br.stride = c->row;
-    ops->prefetch(&tr, like->tok_slot, like->fast_n_tok, c->row);
+    /* Token rows in the cache's storage (2 or 1 bytes an element for the
+     * reduced ones); landmark rows are f32 in all. */
+    if (c->storage == AETHER_KV_F32)
+        ops->prefetch(&tr, like->tok_slot, like->fast_n_tok, c->row);
+    else if (c->storage == AETHER_KV_I8)
+        ops->prefetch_bytes(c->k8, c->v8, c->row, like->tok_slot, like->fast_n_tok, c->row);
+    else
+        ops->prefetch_bytes(c->k16, c->v16, c->row * sizeof(uint16_t), like->tok_slot,
+                            like->fast_n_tok, c->row * sizeof(uint16_t));
     ops->prefetch(&br, like->blk, like->fast_n_blk, c->row);
 }

@@ -40,6 +40,41 @@ static void AE_RN(row_scales)(float *s, size_t nh, const size_t *eoff, const uin
 }
 #endif
 
+#ifdef AE_HSUMV
+/* dots_group's scores of the first n - n % AE_VW candidates when dim is
+ * whole vectors, AE_VW candidates at a time: per row, one sum per
+ * candidate (the same fused adds, d ascending), then their horizontal sums
+ * side by side in one vector (AE_HSUMV: AE_HSUM4's order), scaled and
+ * stored at once - the same bits, without a scalar store per score.
+ * Returns the candidates done. */
+static size_t AE_RN(dots_block)(const float *q, size_t nh, size_t dim, const AE_RROWS *rows,
+                                const size_t *idx, size_t n, float scale, float *s)
+{
+    const AE_V sc = AE_SET1(scale);
+    size_t j, d, h, c, nv = n - n % AE_VW;
+    if (dim % AE_VW != 0)
+        return 0;
+    for (j = 0; j < nv; j += AE_VW) {
+        const AE_RT *k[AE_VW];
+        for (c = 0; c < AE_VW; ++c)
+            k[c] = rows->k + idx[j + c] * rows->stride;
+        for (h = 0; h < nh; ++h) {
+            const float *qh = q + h * dim;
+            AE_V a[AE_VW];
+            for (c = 0; c < AE_VW; ++c)
+                a[c] = AE_ZERO();
+            for (d = 0; d < dim; d += AE_VW) {
+                AE_V x = AE_LOADU(qh + d);
+                for (c = 0; c < AE_VW; ++c)
+                    a[c] = AE_FMA(x, AE_RLD(k[c] + d), a[c]);
+            }
+            AE_STOREU(s + h * AE_QB + j, AE_MUL(AE_HSUMV(a), sc));
+        }
+    }
+    return nv;
+}
+#endif
+
 /* s[h * AE_QB + j] = scale * dot(q_h, k_idx[j]) for nh <= 4 rows q_h =
  * q + h * dim: each K row is loaded once and feeds all rows. */
 static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RROWS *rows,
@@ -47,8 +82,11 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
 {
     const float *q0 = q, *q1 = nh > 1 ? q + dim : q, *q2 = nh > 2 ? q + 2 * dim : q;
     const float *q3 = nh > 3 ? q + 3 * dim : q;
-    size_t j, d, h, dv = dim - dim % AE_VW;
-    for (j = 0; j < n; ++j) {
+    size_t j = 0, d, h, dv = dim - dim % AE_VW;
+#ifdef AE_HSUMV
+    j = AE_RN(dots_block)(q, nh, dim, rows, idx, n, scale, s);
+#endif
+    for (; j < n; ++j) {
         const AE_RT *k0 = rows->k + idx[j] * rows->stride;
         AE_V a0 = AE_ZERO(), a1 = AE_ZERO(), a2 = AE_ZERO(), a3 = AE_ZERO();
         float t[4];
@@ -74,6 +112,39 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
 /* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * row_a for the
  * nh <= 4 rows acc_h = acc + h * dim (rows past nh have zero weights and
  * are not stored): each V row is loaded once for all rows. */
+#ifdef AE_FEWREGS
+/* accum_group's vector part for one row r (weights w) over the elements
+ * [d, d + AE_NB * AE_VW), with the same two sets of sums (even candidates
+ * onto r, odd ones from zero, then added) and so the same bits: with four
+ * rows and both sets in registers at once, 16 vector registers spill. */
+#define AE_ACC_ROW(AE_NB)                                                     \
+    do {                                                                      \
+        AE_V cc[AE_NB], ee[AE_NB];                                            \
+        size_t b_;                                                            \
+        for (b_ = 0; b_ < AE_NB; ++b_) {                                      \
+            cc[b_] = AE_LOADU(r + d + b_ * AE_VW);                            \
+            ee[b_] = AE_ZERO();                                               \
+        }                                                                     \
+        for (a = 0; a + 2 <= n; a += 2) {                                     \
+            const AE_RT *vr = base + idx[a] * stride + d;                     \
+            const AE_RT *vs = base + idx[a + 1] * stride + d;                 \
+            AE_V x = AE_SET1(wr[a]), y = AE_SET1(wr[a + 1]);                  \
+            for (b_ = 0; b_ < AE_NB; ++b_) {                                  \
+                cc[b_] = AE_FMA(x, AE_RLD(vr + b_ * AE_VW), cc[b_]);          \
+                ee[b_] = AE_FMA(y, AE_RLD(vs + b_ * AE_VW), ee[b_]);          \
+            }                                                                 \
+        }                                                                     \
+        for (; a < n; ++a) {                                                  \
+            const AE_RT *vr = base + idx[a] * stride + d;                     \
+            AE_V x = AE_SET1(wr[a]);                                          \
+            for (b_ = 0; b_ < AE_NB; ++b_)                                    \
+                cc[b_] = AE_FMA(x, AE_RLD(vr + b_ * AE_VW), cc[b_]);          \
+        }                                                                     \
+        for (b_ = 0; b_ < AE_NB; ++b_)                                        \
+            AE_STOREU(r + d + b_ * AE_VW, AE_ADD(cc[b_], ee[b_]));            \
+    } while (0)
+#endif
+
 static void AE_RN(accum_group)(float *acc, size_t nh, size_t dim, const AE_RT *base,
                                size_t stride, const size_t *idx, size_t n, const float *w)
 {
@@ -81,6 +152,20 @@ static void AE_RN(accum_group)(float *acc, size_t nh, size_t dim, const AE_RT *b
     float *r0 = acc, *r1 = nh > 1 ? acc + dim : acc, *r2 = nh > 2 ? acc + 2 * dim : acc;
     float *r3 = nh > 3 ? acc + 3 * dim : acc;
     size_t d = 0, a;
+#ifdef AE_FEWREGS
+    {
+        size_t h, d2 = dim - dim % (2 * AE_VW);
+        for (h = 0; h < nh; ++h) {
+            float *r = acc + h * dim;
+            const float *wr = w + h * AE_QB;
+            for (d = 0; d + 4 * AE_VW <= d2; d += 4 * AE_VW)
+                AE_ACC_ROW(4);
+            for (; d < d2; d += 2 * AE_VW)
+                AE_ACC_ROW(2);
+        }
+        d = d2;
+    }
+#endif
     for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
         AE_V c00 = AE_LOADU(r0 + d), c01 = AE_LOADU(r0 + d + AE_VW);
         AE_V c10 = AE_LOADU(r1 + d), c11 = AE_LOADU(r1 + d + AE_VW);
@@ -197,6 +282,43 @@ static void AE_FN(dots_any)(const float *q, const float *qv, size_t nh, size_t d
 }
 #endif
 
+#if AE_RF32 && defined(AE_HSUMV)
+/* The scores of a whole batch of f32 rows kp[0..c) (tokens, then landmark
+ * blocks) for nh <= 4 rows, dim whole vectors: dots_block's sums and
+ * order (so the same bits), AE_VW candidates per vector store; the last
+ * vector's lanes past c are -inf, which is pad_rows' padding. One pass
+ * with aligned vector stores, which the softmax's vector loads read
+ * without waiting on scalar stores. */
+static void AE_FN(dots_rows)(const float *q, size_t nh, size_t dim, const float *const *kp,
+                             size_t c, float scale, float *s)
+{
+    const AE_V sc = AE_SET1(scale);
+    size_t j, d, h, u;
+    for (j = 0; j < c; j += AE_VW) {
+        const float *k[AE_VW];
+        size_t live = c - j < AE_VW ? c - j : AE_VW;
+        /* past c: the last row again, a real row whose lanes are dropped */
+        for (u = 0; u < AE_VW; ++u)
+            k[u] = kp[j + (u < live ? u : live - 1)];
+        for (h = 0; h < nh; ++h) {
+            const float *qh = q + h * dim;
+            AE_V a[AE_VW], r;
+            for (u = 0; u < AE_VW; ++u)
+                a[u] = AE_ZERO();
+            for (d = 0; d < dim; d += AE_VW) {
+                AE_V x = AE_LOADU(qh + d);
+                for (u = 0; u < AE_VW; ++u)
+                    a[u] = AE_FMA(x, AE_LOADU(k[u] + d), a[u]);
+            }
+            r = AE_MUL(AE_HSUMV(a), sc);
+            if (live < AE_VW)
+                r = AE_KEEPN(r, live);
+            AE_STOREU(s + h * AE_QB + j, r);
+        }
+    }
+}
+#endif
+
 /* Decode of up to four query rows of one GQA group: scores of a batch of
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
@@ -246,22 +368,35 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
     for (a = 0; a < n_tok + n_blk; a += c) {
         AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
         c = b.tc + b.bc;
-        AE_FN(pad_rows)(s, nh, c);
         /* Cold rows of a large cache are requested by the caller (ops
          * prefetch): a small one is in the inner caches already. */
+#if AE_RF32 && defined(AE_HSUMV)
+        if (dim % AE_VW == 0) {
+            const float *kp[AE_QB];
+            size_t u;
+            for (u = 0; u < b.tc; ++u)
+                kp[u] = tokens->k + tok[b.ta + u] * tokens->stride;
+            for (u = 0; u < b.bc; ++u)
+                kp[b.tc + u] = blocks->k + blk[b.ba + u] * blocks->stride;
+            AE_FN(dots_rows)(q, nh, dim, kp, c, scale, s);
+        } else
+#endif
+        {
+            AE_FN(pad_rows)(s, nh, c);
 #if AE_RF32
-        if (b.tc)
-            AE_FN(dots_any)(q, qv_arg, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+            if (b.tc)
+                AE_FN(dots_any)(q, qv_arg, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
 #else
-        if (b.tc)
-            AE_RN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
+            if (b.tc)
+                AE_RN(dots_group)(q, nh, dim, tokens, tok + b.ta, b.tc, scale, s);
 #endif
 #if AE_RI8
-        if (b.tc)
-            AE_RN(row_scales)(s, nh, eoff0, tokens->ke, tokens->estride, tok + b.ta, b.tc);
+            if (b.tc)
+                AE_RN(row_scales)(s, nh, eoff0, tokens->ke, tokens->estride, tok + b.ta, b.tc);
 #endif
-        if (b.bc)
-            AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+            if (b.bc)
+                AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
+        }
         AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
 #if AE_RI8
         if (b.tc)
@@ -443,6 +578,10 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
     for (h = 0; h < nh; ++h)
         AE_FN(finish_row)(out + h * dim, dim, l[h], out + h * dim);
 }
+
+#ifdef AE_FEWREGS
+#undef AE_ACC_ROW
+#endif
 
 /* The parameters are per inclusion. */
 #undef AE_RF32

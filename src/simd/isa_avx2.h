@@ -11,6 +11,7 @@
     defined(__F16C__)
 #define AE_ISA_ON 1
 #include <immintrin.h>
+#include <math.h>
 
 /* Same algorithm and bounds as the AVX-512 exp (isa_avx512.h). */
 static inline __m256 ae_vexp(__m256 x)
@@ -93,6 +94,27 @@ static inline void ae_hsum4(__m256 a, __m256 b, __m256 c, __m256 d, float *out)
 #define AE_PD 2u
 #define AE_HSUM(v) ae_hsum256(v)
 #define AE_HSUM4(a, b, c, d, o) ae_hsum4((a), (b), (c), (d), (o))
+/* The horizontal sums of v[0..8) as one vector (lane i: the sum of v[i]),
+ * each by ae_hsum4's tree: lane pairs, then pairs of pairs, then the low
+ * half plus the high half. */
+static inline __m256 ae_hsum8v(const __m256 *v)
+{
+    __m256 x = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    __m256 y = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
+}
+#define AE_HSUMV(v) ae_hsum8v(v)
+/* v with the lanes from n on (n <= 8) set to -inf. */
+static inline __m256 ae_keepn(__m256 v, size_t n)
+{
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 live = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
+    return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, live);
+}
+#define AE_KEEPN(v, n) ae_keepn((v), (n))
+/* Sixteen vector registers: the decode's V sums take one query row per
+ * register block (simd/decode_rows_impl.h). */
+#define AE_FEWREGS 1
 #define AE_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 /* In-place transpose of the 8 x 8 block v[0..8) (v[i] lane j becomes v[j]
  * lane i): pairs interleaved, groups of four per 128-bit half, halves

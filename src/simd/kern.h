@@ -16,6 +16,10 @@
  *   AE_PREFETCH(p)    prefetch the cache line of p into L1
  *   AE_HSUM(v)        horizontal sum
  *   AE_HSUM4(a, b, c, d, out)  out[0..3] = horizontal sums of a, b, c, d
+ *   AE_HSUMV(v)       optional: the horizontal sums of v[0..AE_VW) as one
+ *                     vector, each by AE_HSUM4's order (decode scores)
+ *   AE_KEEPN(v, n)    with AE_HSUMV: v with lanes n.. (n <= AE_VW) set to -inf
+ *   AE_FEWREGS        optional: 1 on ISAs with 16 vector registers
  *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
  *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
  *   AE_WIDENBF(p)     AE_VW bfloat16 values at p (uint16_t *) widened to floats
