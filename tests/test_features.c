@@ -770,10 +770,8 @@ static void test_recipe_v4(void)
     CHECK_STATUS(aether_features_recipe_parse("csi-v4", &r), AETHER_OK);
     CHECK_EQ_INT(r, AETHER_FEATURES_V4);
     CHECK(!strcmp(aether_features_recipe_name(AETHER_FEATURES_V4), "csi-v4"));
-    CHECK(aether_features_recipe_name(AETHER_FEATURES_V4 + 1) == NULL);
-    CHECK_STATUS(aether_features_recipe_parse("csi-v5", &r), AETHER_ERR_INVALID_ARG);
-    bad.recipe = AETHER_FEATURES_V4 + 1;
-    CHECK_STATUS(aether_features_size(&bad, &t), AETHER_ERR_INVALID_ARG);
+    bad.recipe = AETHER_FEATURES_V4;
+    CHECK_STATUS(aether_features_size(&bad, &t), AETHER_OK);
 
     for (i = 0; i < 128; ++i)
         base[i] = (int8_t)(is_null_tone(i / 2) ? 0 : lcg_int(-50, 50));
@@ -872,6 +870,159 @@ static void test_recipe_v4(void)
     aether_features_destroy(again);
     aether_features_destroy(v1);
     aether_features_destroy(v1s);
+}
+
+/* One raw frame of 64 pairs: imag 0, real = level for every data tone but
+ * canonical tone 0 (block index 1), which gets first; every value times
+ * gain (1 or 2). */
+static void v5_flat_frame(int8_t *iq, int first, int level, int gain)
+{
+    size_t k;
+    memset(iq, 0, 128);
+    for (k = 0; k < 64; ++k)
+        if (!is_null_tone(k))
+            iq[2 * k + 1] = (int8_t)(gain * (k == 1 ? first : level));
+}
+
+static void test_recipe_v5(void)
+{
+    enum { D = 111, G = 52, N = 400, D2 = 39, G2 = 16 };
+    int8_t iq[128], base[128];
+    float v4[D], v5[D], st[D], a5[D2], b5[D2], a4[D2];
+    double m[D], a;
+    aether_csi_frame fr = raw_frame(iq, 64, 2);
+    aether_features *x4 = make_recipe(D, AETHER_FEATURES_V4);
+    aether_features *x5 = make_recipe(D, AETHER_FEATURES_V5);
+    aether_features *y5 = make_recipe(D, AETHER_FEATURES_V5);
+    aether_features_config bad = aether_features_config_default();
+    /* the sequence: tone 0 at 10, 20, 10, 10, 30 with the others at 10;
+     * the stepped copy doubles frames 1 and 2 (a x2 step up, then back
+     * down after frame 2), from the lower level */
+    static const int first[5] = {10, 20, 10, 10, 30}, gain[5] = {1, 2, 2, 1, 1};
+    size_t t, j, p;
+    unsigned r = 0;
+    int gain2 = 0;
+
+    CHECK_STATUS(aether_features_recipe_parse("csi-v5", &r), AETHER_OK);
+    CHECK_EQ_INT(r, AETHER_FEATURES_V5);
+    CHECK(!strcmp(aether_features_recipe_name(AETHER_FEATURES_V5), "csi-v5"));
+    CHECK_EQ_INT(aether_features_recipe(x5), AETHER_FEATURES_V5);
+    CHECK(aether_features_recipe_name(AETHER_FEATURES_V5 + 1) == NULL);
+    CHECK_STATUS(aether_features_recipe_parse("csi-v6", &r), AETHER_ERR_INVALID_ARG);
+    bad.recipe = AETHER_FEATURES_V5 + 1;
+    CHECK_STATUS(aether_features_size(&bad, &t), AETHER_ERR_INVALID_ARG);
+
+    for (t = 0; t < 5; ++t) {
+        v5_flat_frame(iq, first[t], 10, 1);
+        CHECK_STATUS(aether_features_compute(x4, &fr, v4, D), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(x5, &fr, v5, D), AETHER_OK);
+        v5_flat_frame(iq, first[t], 10, gain[t]);
+        CHECK_STATUS(aether_features_compute(y5, &fr, st, D), AETHER_OK);
+        /* the x2 steps cancel: every slot as without them */
+        for (j = 0; j < D; ++j)
+            CHECK_NEAR(st[j], v5[j], 1e-6);
+        /* known answers: tone 0's normalised amplitude is
+         * 52 f / (f + 51 * 10), every other tone 520 / (f + 510) */
+        {
+            double n0 = 52.0 * first[t] / (first[t] + 510.0), n1 = 520.0 / (first[t] + 510.0);
+            CHECK_NEAR(v4[6], n0, 1e-6);
+            CHECK_NEAR(v4[7], n1, 1e-6);
+        }
+        /* the documented arithmetic on the v4 slots: level slots minus their
+         * moving mean (weight max(1/64, 1/(c+1))), the others as v4 */
+        a = 1.0 / ((double)t + 1.0);
+        if (a < AETHER_FEATURES_V5_ALPHA)
+            a = AETHER_FEATURES_V5_ALPHA;
+        for (j = 0; j < D; ++j) {
+            int level = j == 1 || j == 3 || j == 4 || (j >= 6 && j < 6 + G);
+            if (!level) {
+                CHECK(v5[j] == v4[j]);
+                continue;
+            }
+            m[j] = t == 0 ? (double)v4[j] : m[j] + a * ((double)v4[j] - m[j]);
+            CHECK_NEAR(v5[j], (double)v4[j] - m[j], 1e-6);
+        }
+        if (t == 0)
+            for (j = 0; j < D; ++j)
+                CHECK(v5[j] == 0.0f); /* a node's first frame: nothing moved */
+    }
+    /* closed form at frame 4: tone 0's slot against the plain mean of
+     * frames 0..4 (the weight is 1/(c+1) this early), its delta the change
+     * from frame 3 */
+    {
+        double n_a = 1.0, n_b = 1040.0 / 530.0, n_c = 52.0 * 30.0 / 540.0;
+        double mean5 = (n_a + n_b + n_a + n_a + n_c) / 5.0;
+        CHECK_NEAR(v5[6], n_c - mean5, 1e-6);
+        CHECK_NEAR(v5[6 + G], n_c - n_a, 1e-6);
+        CHECK_NEAR(v4[6], n_c, 1e-6);
+    }
+    CHECK(v5[D - 1] == 0.0f); /* the reserved slot */
+
+    /* frame 1 alone: half the change */
+    CHECK_STATUS(aether_features_reset(x5), AETHER_OK);
+    v5_flat_frame(iq, 10, 10, 1);
+    CHECK_STATUS(aether_features_compute(x5, &fr, v5, D), AETHER_OK);
+    v5_flat_frame(iq, 20, 10, 2); /* and a x2 step up with it */
+    CHECK_STATUS(aether_features_compute(x5, &fr, v5, D), AETHER_OK);
+    CHECK_NEAR(v5[6], (1040.0 / 530.0 - 1.0) / 2.0, 1e-6);
+    CHECK_NEAR(v5[7], (520.0 / 530.0 - 1.0) / 2.0, 1e-6);
+    CHECK_NEAR(v5[6 + G], 1040.0 / 530.0 - 1.0, 1e-6);
+    /* the step is removed from the energy slot; tone 0's own power change
+     * (mean power 5500 / 52 against 5200 / 52) is not: half of ln of it */
+    CHECK_NEAR(v5[0], log(5500.0 / 5200.0) / 2.0, 1e-6);
+
+    /* a standing channel: every level slot 0 after the first frame, where v4
+     * keeps the channel's shape */
+    CHECK_STATUS(aether_features_reset(x4), AETHER_OK);
+    CHECK_STATUS(aether_features_reset(x5), AETHER_OK);
+    for (p = 0; p < 128; ++p)
+        base[p] = (int8_t)(is_null_tone(p / 2) ? 0 : lcg_int(-50, 50));
+    for (t = 0; t < 20; ++t) {
+        fr.iq = base;
+        CHECK_STATUS(aether_features_compute(x4, &fr, v4, D), AETHER_OK);
+        CHECK_STATUS(aether_features_compute(x5, &fr, v5, D), AETHER_OK);
+    }
+    for (j = 0; j < D; ++j)
+        CHECK_NEAR(v5[j], 0.0, 1e-6);
+    CHECK(fabs((double)v4[1]) > 0.1 && fabs((double)v4[6] - 1.0) > 1e-3);
+    fr.iq = iq;
+
+    /* 16 groups over a moving channel with C3-like x2 steps (runs of
+     * packets at the other level): the same features with and without */
+    {
+        aether_features *c5 = make_recipe(D2, AETHER_FEATURES_V5);
+        aether_features *s5 = make_recipe(D2, AETHER_FEATURES_V5);
+        aether_features *c4 = make_recipe(D2, AETHER_FEATURES_V4);
+        double gap = 0.0, moved = 0.0;
+        size_t n_steps = 0;
+        for (t = 0; t < N; ++t) {
+            int next = (lcg_int(0, 99) < 25) ? !gain2 : gain2;
+            n_steps += next != gain2;
+            gain2 = next;
+            v4_frame(iq, base, t, 0);
+            CHECK_STATUS(aether_features_compute(c5, &fr, a5, D2), AETHER_OK);
+            CHECK_STATUS(aether_features_compute(c4, &fr, a4, D2), AETHER_OK);
+            v4_frame(iq, base, t, gain2);
+            CHECK_STATUS(aether_features_compute(s5, &fr, b5, D2), AETHER_OK);
+            for (j = 0; j < D2; ++j) {
+                if (fabs((double)a5[j] - (double)b5[j]) > gap)
+                    gap = fabs((double)a5[j] - (double)b5[j]);
+            }
+            if (t > 100 && fabs((double)a5[6]) > moved)
+                moved = fabs((double)a5[6]);
+            /* the group deltas are v4's */
+            CHECK(a4[6 + G2] == a5[6 + G2]);
+        }
+        CHECK(n_steps > N / 5);
+        CHECK(gap <= 1e-5);
+        CHECK(moved > 1e-3); /* the swelling tones do show */
+        aether_features_destroy(c5);
+        aether_features_destroy(s5);
+        aether_features_destroy(c4);
+    }
+    aether_features_destroy(x4);
+    aether_features_destroy(x5);
+    aether_features_destroy(y5);
 }
 
 static void test_errors_and_memory(void)
@@ -1140,7 +1291,7 @@ static void test_many_nodes(void)
     aether_features_destroy(solo);
 }
 
-TEST_MAIN(test_recipe_v2, test_recipe_v3, test_recipe_v4, test_adr018_valid,
+TEST_MAIN(test_recipe_v2, test_recipe_v3, test_recipe_v4, test_recipe_v5, test_adr018_valid,
           test_adr018_malformed, test_constant_amplitude, test_known_groups, test_phase_ramp,
           test_gain_doubled, test_nodes_and_state, test_dims, test_errors_and_memory,
           test_norm_welford, test_norm_ema, test_many_nodes)

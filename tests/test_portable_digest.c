@@ -29,7 +29,7 @@
 #define EXPECT_LOGITS 0x01E5E9C9u
 #define EXPECT_F16 0xABA2B4B2u
 #define EXPECT_ALL 0x2675F4EDu
-#define EXPECT_QUANT 0x732172F3u /* the integer path; not part of EXPECT_ALL */
+#define EXPECT_QUANT 0x657CDC26u /* the integer path; not part of EXPECT_ALL */
 
 static uint32_t g_all; /* running CRC over every part, in order */
 

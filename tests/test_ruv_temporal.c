@@ -736,7 +736,7 @@ static void test_defaults_from_blob(void)
     static const struct {
         const char *file;
         uint32_t input_dim, n_classes, window;
-    } shipped[] = {{"gesture.rvne", 17, 3, 64}, {"motion.rvne", 17, 2, 256}};
+    } shipped[] = {{"gesture.rvne", 39, 3, 64}, {"motion.rvne", 17, 2, 256}};
     size_t i;
     aether_blob_demo_params dp = aether_blob_demo_default();
     size_t demo_len = 0;
@@ -749,7 +749,7 @@ static void test_defaults_from_blob(void)
         unsigned char *b = test_shipped_model(shipped[i].file, &len);
         ruv_temporal_ctx_t *ctx = NULL;
         ruv_temporal_info_t info;
-        float frame[17] = {0}, logits[3];
+        float frame[39] = {0}, logits[3]; /* the widest shipped input */
         int mode;
         CHECK_MSG(b != NULL, "cannot read models/%s", shipped[i].file);
         if (!b)

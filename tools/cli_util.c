@@ -140,7 +140,7 @@ int cli_parse_recipe(const cli_command *c, const char *value, unsigned *recipe)
 {
     if (aether_features_recipe_parse(value, recipe) == AETHER_OK)
         return 0;
-    return cli_usage_error(c, "--recipe is csi-v1, csi-v2, csi-v3 or csi-v4");
+    return cli_usage_error(c, "--recipe is csi-v1, csi-v2, csi-v3, csi-v4 or csi-v5");
 }
 
 int cli_parse_input_dim(const cli_command *c, const char *value, size_t *dim)

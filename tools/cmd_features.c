@@ -30,7 +30,7 @@ static void features_usage(FILE *f)
             "  of `aether classify` and `aether stream`.\n"
             "  --model BLOB    take the recipe (metadata `features`, else csi-v1) and\n"
             "                  input_dim from the blob\n"
-            "  --recipe csi-v1|csi-v2|csi-v3|csi-v4  recipe (overrides the blob's)\n"
+            "  --recipe csi-v1|...|csi-v5  recipe (overrides the blob's)\n"
             "  --input-dim N   feature vector length, %u..%u (overrides the blob's; %u\n"
             "                  without a blob)\n"
             "  --node N        the node to export; required when the recording holds\n"

@@ -124,7 +124,7 @@ static void run_usage(FILE *f)
             "                      forward over each node's last N frames per decision\n"
             "                      (default: the blob's metadata, else last)\n"
             "  --window-frames N   N for --pool mean (default: the blob's metadata)\n"
-            "  --recipe csi-v1..csi-v4  feature recipe (default: the blob's, else csi-v1)\n"
+            "  --recipe csi-v1..csi-v5  feature recipe (default: the blob's, else csi-v1)\n"
             "  --input-dim D       feature dimension; must equal the blob's (default)\n"
             "  --backend sparse|dense|auto  attention backend (metadata, else sparse)\n"
             "  --dense-checkpoint  for auto: the weights come from a dense-MHA checkpoint\n"

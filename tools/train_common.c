@@ -375,7 +375,7 @@ void train_usage_common(FILE *f)
                "  --features LIST        feature indices the model sees, e.g. 1-5,11-15\n"
                "                         (others are masked through the blob's normalisation)\n"
                "  --backend sparse|dense --attn-window N (32) --block N (16)\n"
-               "  --recipe csi-v1|csi-v2|csi-v3|csi-v4 (csi-v1)  feature recipe "
+               "  --recipe csi-v1|...|csi-v5 (csi-v1)  feature recipe "
                "(features.h)\n"
                "  options take --opt VALUE or --opt=VALUE\n"
                "validation: per class, the last val-frac of the recordings in recording-time\n"
@@ -661,9 +661,12 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
         inv[o->input_dim - 1] = 1.0f;
         tc->const_feature = (long)o->input_dim - 1;
     }
-    /* --aug-scale rescales the energy slot as ln(1 + s^2 P); csi-v4's slot
-     * [0] does not change with a constant gain, so nothing is rescaled */
-    tc->energy_feature = o->recipe == AETHER_FEATURES_V4 ? -1 : AETHER_FEAT_ENERGY;
+    /* --aug-scale rescales the energy slot as ln(1 + s^2 P); the slot [0] of
+     * csi-v4 and csi-v5 does not change with a constant gain, so nothing is
+     * rescaled */
+    tc->energy_feature = o->recipe == AETHER_FEATURES_V4 || o->recipe == AETHER_FEATURES_V5
+                             ? -1
+                             : AETHER_FEAT_ENERGY;
     if (st == AETHER_OK)
         st = aether_train_net_set_norm(net, mean, inv);
     if (st != AETHER_OK) {

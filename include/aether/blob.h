@@ -46,7 +46,7 @@
  *            attn_window=N       attention window radius
  *            attn_block=N        landmark block size
  *            backend=sparse_gqa|dense  attention backend
- *            features=csi-v1|...|csi-v4  feature recipe (aether/features.h)
+ *            features=csi-v1|...|csi-v5  feature recipe (aether/features.h)
  *            input_dim=N         feature vector length (= header input_dim)
  *          A reader that finds a known key with a value it cannot use
  *          should refuse the model rather than guess.

@@ -132,6 +132,27 @@
  * exact x2 steps inserted into a sequence (doubled I/Q), every v4 slot is
  * unchanged (the energy slot up to the rounding of ln; tests/test_features.c
  * checks 1e-5).
+ *
+ * Recipe v5 ("csi-v5") is v4 with no static level left in any slot: only
+ * how the spectrum moves. v4's group means and its dispersion and phase
+ * slope describe the channel's standing shape (the room, the node's place,
+ * the session), which identifies a recording session rather than what
+ * happens in it. v5 follows the gain steps and requantises exactly as v4,
+ * computes every v4 slot x_j, then, per node, for the level slots
+ * j = [1] dispersion, [3] phase_mean, [4] phase_std and the G group means
+ * [6 .. 6+G):
+ *   m_j = moving mean of x_j with weight max(a, 1/(c+1)) for the c-th frame
+ *     since the node's restart (c = 0, 1, ...; the first frame sets
+ *     m_j = x_j), a = AETHER_FEATURES_V5_ALPHA (1/64), updated with this
+ *     frame (in double);
+ *   slot j = x_j - m_j (0 on a node's first frame).
+ * [0] is v4's (already the corrected level minus its slow mean); [2], [5]
+ * and the group deltas [6+G .. 6+2G) are v4's (frame-to-frame changes, no
+ * level). It is meant for many groups (D = 39: 16 groups of 3-4 tones;
+ * D = 111: one group per tone), whose slots then follow each part of the
+ * spectrum. A constant gain and exact x2 steps leave every slot as v4
+ * leaves it (unchanged up to the float rounding); a standing channel shape
+ * gives 0 after the first frame.
  */
 #ifndef AETHER_FEATURES_H
 #define AETHER_FEATURES_H
@@ -176,20 +197,22 @@ enum {
 #define AETHER_FEATURES_V4_STEP_TOL 0.45      /* |d -+ ln 4| of a gain step */
 #define AETHER_FEATURES_V4_MAX_LEVEL 3u       /* highest gain level g followed */
 #define AETHER_FEATURES_V4_ALPHA (1.0 / 64.0) /* slow mean of the v4 level */
+#define AETHER_FEATURES_V5 5u
+#define AETHER_FEATURES_V5_ALPHA (1.0 / 64.0) /* slow means of the v5 level slots */
 
 typedef struct aether_features_config {
     size_t input_dim; /* D, AETHER_FEATURES_MIN_DIM..AETHER_FEATURES_MAX_DIM */
     size_t max_nodes; /* distinct node_ids tracked at once, 1..AETHER_FEATURES_MAX_NODES */
-    unsigned recipe;  /* 0 or AETHER_FEATURES_V1, _V2, _V3, _V4 */
+    unsigned recipe;  /* 0 or AETHER_FEATURES_V1 .. _V5 */
 } aether_features_config;
 
 /* {AETHER_FEATURES_DEFAULT_DIM, AETHER_FEATURES_DEFAULT_NODES,
  * AETHER_FEATURES_V1}. */
 AETHER_API aether_features_config aether_features_config_default(void);
 
-/* Recipe name <-> selector: "csi-v1" .. "csi-v4" (names blob metadata stores
+/* Recipe name <-> selector: "csi-v1" .. "csi-v5" (names blob metadata stores
  * under `features`). parse: INVALID_ARG for other names, NULL_ARG.
- * name: "csi-v1" for 0 and 1, "csi-v2", "csi-v3", "csi-v4", NULL for unknown
+ * name: "csi-v1" for 0 and 1, "csi-v2" .. "csi-v5", NULL for unknown
  * values. */
 AETHER_API aether_status aether_features_recipe_parse(const char *name, unsigned *recipe);
 AETHER_API const char *aether_features_recipe_name(unsigned recipe);
@@ -198,7 +221,7 @@ AETHER_API const char *aether_features_recipe_name(unsigned recipe);
 AETHER_API size_t aether_features_groups(size_t input_dim);
 
 /* Extractor with per-node previous-frame state; opaque, lives in caller memory.
- * Memory: max_nodes node states (about 2.7 KiB each) and an index of
+ * Memory: max_nodes node states (about 3.2 KiB each) and an index of
  * 4 x (2 to 4) x max_nodes + 4 x max_nodes bytes, all fixed at init.
  * Cost: a node_id is found through a hash index in O(1) on average (a
  * frame of a new node_id, aether_features_forget and the lookup alike),
@@ -217,7 +240,7 @@ AETHER_API aether_status aether_features_create(const aether_features_config *cf
                                                 aether_features **out);
 AETHER_API void aether_features_destroy(aether_features *f);
 
-/* Recipe of this extractor, AETHER_FEATURES_V1 .. _V4 (0 for NULL). */
+/* Recipe of this extractor, AETHER_FEATURES_V1 .. _V5 (0 for NULL). */
 AETHER_API unsigned aether_features_recipe(const aether_features *f);
 /* D of this extractor (0 for NULL). */
 AETHER_API size_t aether_features_dim(const aether_features *f);

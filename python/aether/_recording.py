@@ -218,7 +218,7 @@ def read_recording(path, max_line=0):
 class Features(object):
     """CSI frame -> feature vector of input_dim floats (aether/features.h),
     with per-node previous-frame state. recipe: "csi-v1" (default),
-    "csi-v2", "csi-v3" or "csi-v4" - use the one a model was trained with (its
+    "csi-v2", "csi-v3", "csi-v4" or "csi-v5" - use the one a model was trained with (its
     metadata's "features" key; the shipped motion model reads csi-v3)."""
 
     def __init__(self, input_dim=16, max_nodes=8, recipe="csi-v1"):

@@ -52,7 +52,8 @@ def test_model_uses_the_calibration():
     blob = _gesture_with("temperature=8\nunknown_below=0.99\n")
     assert blob.meta["temperature"] == 8.0 and blob.meta["unknown_below"] == pytest.approx(0.99)
     model = aether.Model(blob)
-    x = np.random.RandomState(3).standard_normal((64, 17)).astype(np.float32)
+    D = blob.meta["input_dim"]
+    x = np.random.RandomState(3).standard_normal((64, D)).astype(np.float32)
     logits = model.classify(x, pool="mean")
     p = model.predict_proba(x, pool="mean")
     assert np.allclose(p, _reference(logits, 8.0), rtol=1e-5, atol=1e-7)
@@ -64,12 +65,13 @@ def test_model_uses_the_calibration():
 def test_out_of_range_input_is_unknown():
     blob = _gesture_with("ood_above=2\n")
     model = aether.Model(blob)
-    x = np.zeros((64, 17), np.float32)
+    D = blob.meta["input_dim"]
+    x = np.zeros((64, D), np.float32)
     d_near = model.input_distance(x)
     w = blob.weights()
     lay = blob.validate()
-    mean = w[lay["norm_mean"]:lay["norm_mean"] + 17]
-    inv = w[lay["norm_inv_std"]:lay["norm_inv_std"] + 17]
+    mean = w[lay["norm_mean"]:lay["norm_mean"] + D]
+    inv = w[lay["norm_inv_std"]:lay["norm_inv_std"] + D]
     z = (0.0 - mean) * inv
     assert d_near == pytest.approx(float(np.sqrt(np.mean(z[inv != 0] ** 2))), rel=1e-5)
     near = np.tile(mean, (64, 1)).astype(np.float32)   # the training mean: distance 0

@@ -18,7 +18,7 @@ def test_meta_of_the_shipped_models():
     g = aether.Blob.load(GESTURE).meta
     assert g["labels"] == ["wave", "circle_cw", "no_gesture"]
     assert g["pool"] == "mean" and g["window_frames"] == 64 and g["window_stride"] == 16
-    assert g["features"] == "csi-v4" and g["backend"] == "sparse_gqa" and g["input_dim"] == 17
+    assert g["features"] == "csi-v4" and g["backend"] == "sparse_gqa" and g["input_dim"] == 39
     m = aether.Blob.load(MOTION).meta
     assert m["labels"] == ["baseline", "movement"]
     assert m["window_frames"] == 256 and m["features"] == "csi-v3"
@@ -45,7 +45,8 @@ def test_meta_rejects_an_unusable_value():
 @pytest.mark.parametrize("pool", ["mean", "last"])
 def test_window_equals_the_window_forward(pool):
     model = aether.Model(GESTURE)
-    x = np.random.RandomState(7).standard_normal((150, 17)).astype(np.float32)
+    D = aether.Blob.load(GESTURE).meta["input_dim"]
+    x = np.random.RandomState(7).standard_normal((150, D)).astype(np.float32)
     w = model.window(frames=20, pool=pool)
     for t in range(x.shape[0]):
         w.push(x[t])
@@ -65,9 +66,10 @@ def test_window_defaults_from_metadata_and_errors():
     assert (w.frames, w.pool) == (64, "mean")
     with pytest.raises(aether.CacheEmptyError):
         w.classify()
-    w.push(np.ones(17, np.float32))
+    D = aether.Blob.load(GESTURE).meta["input_dim"]
+    w.push(np.ones(D, np.float32))
     before = w.classify()
-    bad = np.ones(17, np.float32)
+    bad = np.ones(D, np.float32)
     bad[3] = np.nan
     with pytest.raises(aether.NonFiniteError):
         w.push(bad)

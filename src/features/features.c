@@ -39,6 +39,9 @@ typedef struct node_state {
     double v4_m;     /* slow mean of L_c */
     uint32_t v4_cnt; /* samples in v4_m */
     unsigned v4_g;   /* gain level: x2 steps above the lowest level seen */
+    /* recipe v5: slow means of the level slots [1], [3], [4], [6, 6+G) */
+    double v5_m[AETHER_FEATURES_FIXED + N_TONES];
+    uint32_t v5_cnt; /* samples in v5_m */
 } node_state;
 
 struct aether_features {
@@ -110,7 +113,7 @@ static aether_status check_config(const aether_features_config *cfg)
     if (!cfg)
         return AETHER_ERR_NULL_ARG;
     if (aether_features_groups(cfg->input_dim) == 0 || cfg->max_nodes < 1 ||
-        cfg->max_nodes > AETHER_FEATURES_MAX_NODES || cfg->recipe > AETHER_FEATURES_V4)
+        cfg->max_nodes > AETHER_FEATURES_MAX_NODES || cfg->recipe > AETHER_FEATURES_V5)
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
 }
@@ -217,6 +220,8 @@ aether_status aether_features_recipe_parse(const char *name, unsigned *recipe)
         *recipe = AETHER_FEATURES_V3;
     else if (!strcmp(name, "csi-v4"))
         *recipe = AETHER_FEATURES_V4;
+    else if (!strcmp(name, "csi-v5"))
+        *recipe = AETHER_FEATURES_V5;
     else
         return AETHER_ERR_INVALID_ARG;
     return AETHER_OK;
@@ -230,7 +235,9 @@ const char *aether_features_recipe_name(unsigned recipe)
         return "csi-v2";
     if (recipe == AETHER_FEATURES_V3)
         return "csi-v3";
-    return recipe == AETHER_FEATURES_V4 ? "csi-v4" : NULL;
+    if (recipe == AETHER_FEATURES_V4)
+        return "csi-v4";
+    return recipe == AETHER_FEATURES_V5 ? "csi-v5" : NULL;
 }
 
 unsigned aether_features_recipe(const aether_features *f)
@@ -740,6 +747,31 @@ static void compute_v4(node_state *n, float *out)
     out[AETHER_FEAT_ENERGY] = (float)(n->v4_lc - n->v4_m);
 }
 
+/* Recipe v5: every level slot of the v4 vector minus its slow moving mean
+ * (features.h); restart is whether the node's statistics start again. */
+static void compute_v5(const aether_features *f, node_state *n, int restart, float *out)
+{
+    const size_t G = f->groups;
+    double a;
+    size_t j;
+    if (restart)
+        n->v5_cnt = 0;
+    a = v3_alpha(AETHER_FEATURES_V5_ALPHA, n->v5_cnt);
+    for (j = 1; j < AETHER_FEATURES_FIXED + G; ++j) {
+        double x;
+        if (j == AETHER_FEAT_MOTION || j == AETHER_FEAT_PHASE_MOTION)
+            continue;
+        x = (double)out[j];
+        if (n->v5_cnt == 0)
+            n->v5_m[j] = x;
+        else
+            n->v5_m[j] += a * (x - n->v5_m[j]);
+        out[j] = (float)(x - n->v5_m[j]);
+    }
+    if (n->v5_cnt < UINT32_MAX)
+        n->v5_cnt++;
+}
+
 aether_status aether_features_compute(aether_features *f, const aether_csi_frame *frame,
                                       float *out, size_t out_len)
 {
@@ -766,7 +798,7 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
         /* A kind change makes the previous frame incomparable. */
         prev = n->kind == frame->kind ? n : NULL;
     }
-    if (f->recipe == AETHER_FEATURES_V4) {
+    if (f->recipe == AETHER_FEATURES_V4 || f->recipe == AETHER_FEATURES_V5) {
         int8_t iq[128];
         unsigned g = v4_track_gain(frame, n, prev);
         if (g > 0 && frame->kind == AETHER_CSI_RAW_IQ) {
@@ -776,6 +808,8 @@ aether_status aether_features_compute(aether_features *f, const aether_csi_frame
             compute(f, frame, prev, &w, out);
         }
         compute_v4(n, out);
+        if (f->recipe == AETHER_FEATURES_V5)
+            compute_v5(f, n, prev == NULL, out);
     } else {
         compute(f, frame, prev, &w, out);
     }

@@ -193,7 +193,7 @@ aether_status aether_dataset_load_recipe(const char *dir, const char *const *lab
     if (!dir || !labels || !out)
         return AETHER_ERR_NULL_ARG;
     if (n_labels < 2 || n_labels > AETHER_TRAIN_MAX_CLASSES || aether_features_groups(dim) == 0 ||
-        recipe > AETHER_FEATURES_V4)
+        recipe > AETHER_FEATURES_V5)
         return AETHER_ERR_INVALID_ARG;
     memset(&ds, 0, sizeof ds);
     ds.dim = dim;

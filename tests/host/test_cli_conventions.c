@@ -239,20 +239,20 @@ static void test_metadata_defaults_and_features(void)
            2, "choose one with --node N");
     expect((const char *const[]){"features", EXCERPT, "--model", GESTURE, "--node", "1", "--out",
                                  "f.npy", NULL},
-           0, "x 17 features (node 1, recipe csi-v4)");
+           0, "x 39 features (node 1, recipe csi-v4)");
     path_of(frames, sizeof frames, "f.npy");
     memset(&all, 0, sizeof all);
     CHECK_STATUS(aether_npy_load(frames, &all), AETHER_OK);
     CHECK_EQ_INT(all.ndim, 2);
     CHECK(all.shape[0] >= 64);
-    CHECK_EQ_INT(all.shape[1], 17);
+    CHECK_EQ_INT(all.shape[1], 39);
     if (all.ndim != 2 || all.shape[0] < 64) {
         aether_npy_free(&all);
         return;
     }
     /* the first 64 frames: the window of node 1's first decision */
     shape[0] = 64;
-    shape[1] = 17;
+    shape[1] = 39;
     path_of(window, sizeof window, "w64.npy");
     CHECK_STATUS(aether_npy_save(window, AETHER_DTYPE_F32, 2, shape, all.data), AETHER_OK);
     aether_npy_free(&all);

@@ -356,7 +356,7 @@ static void test_train_eval_equals_form(void)
     free(out);
 }
 
-/* The shipped gesture model (3 classes, input dim 17, window 64 / stride
+/* The shipped gesture model (3 classes, input dim 39, window 64 / stride
  * 16 from its metadata) on a small synthetic folder of its labels. */
 static void test_eval_shipped_model(void)
 {

@@ -143,7 +143,7 @@ static void test_replay_streaming_model(void)
 {
     static const char meta[] = "labels=wave,circle_cw,no_gesture\nwindow_stride=16\n"
                                "attn_window=32\nattn_block=16\nbackend=sparse_gqa\n"
-                               "features=csi-v1\ninput_dim=17\n";
+                               "features=csi-v1\ninput_dim=39\n";
     char path[512];
     const char *models[1];
     size_t len = 0, need = 0, wrote = 0;

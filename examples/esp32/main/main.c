@@ -11,7 +11,7 @@
  *      AETHER_TEMPORAL_MODE_STREAMING) is the cheap per-frame path, pooling
  *      the last frame;
  *   3. 100 frames per second: one CSI frame -> aether_features_compute
- *      (recipe csi-v1, 17 features, what the model was trained on) ->
+ *      (recipe csi-v4, 39 features, what the model was trained on) ->
  *      ruv_temporal_push; every 16 frames (the model's decision stride)
  *      ruv_temporal_classify, a 0xC5110007 classification packet and a log
  *      line with the label, the CPU cycles of the last push and classify
@@ -45,7 +45,7 @@ static const char *const k_labels[] = {"wave", "circle_cw", "no_gesture"};
 
 #define N_PAIRS 64
 #define DECISION_STRIDE 16
-#define MAX_FEATURES 17
+#define MAX_FEATURES 39
 
 /* A deterministic stand-in for one CSI frame of 64 I/Q pairs. */
 static void synthetic_csi(uint32_t t, int8_t iq[2 * N_PAIRS])
@@ -103,7 +103,7 @@ void app_main(void)
 
     fc.input_dim = info.input_dim;
     fc.max_nodes = 1;
-    fc.recipe = AETHER_FEATURES_V1;
+    fc.recipe = AETHER_FEATURES_V4;
     if (aether_features_create(&fc, &feat) != AETHER_OK) {
         ESP_LOGE(TAG, "feature extractor: out of memory");
         ruv_temporal_destroy(ctx);
