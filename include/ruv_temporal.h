@@ -78,16 +78,21 @@
  * Stack high-water (stack painting; calls below 0.3 KB are not resolved):
  *   push: STREAMING 0.9-1.3 KB, WINDOW <= 0.3 KB; classify: WINDOW 1.0 KB,
  *   STREAMING <= 0.3 KB; ruv_temporal_kernel_self_test 2.5 KB (2.51-2.56 KB).
- * Context bytes (ruv_temporal_ctx_size, f32 cache, weights borrowed):
+ * Context bytes (ruv_temporal_ctx_size, f32 cache unless said, weights
+ * borrowed; KiB, RV32IMAFC):
  *   model                          window 64   128     256
- *   default shape I16 q4 kv1 d32,  WINDOW      125 KB  216 KB  398 KB
- *     2 layers                     STREAMING    49 KB   88 KB  165 KB
- *   shipped gesture / motion       WINDOW       70 KB  112 KB  198 KB
- *     (I17 q4 kv4 d8, 1 layer)     STREAMING    25 KB   44 KB   83 KB
- * Instructions per streaming push, default shape, window 256: 160k mean
- * over 300 frames (173k with full caches) on RV32IMAFC, 146k (158k) on
- * Cortex-M4F, 6.1M (6.5M) in soft float on RV32IMC; the README has the
- * table per target.
+ *   default shape I16 q4 kv1 d32,  WINDOW      126     215     393
+ *     2 layers                     STREAMING    49      86     162
+ *                                  int8 cache                   69
+ *   shipped gesture                WINDOW       83     136     241
+ *     (I39 q4 kv4 d8, 1 layer)     STREAMING    25      44      82
+ *   shipped motion                 WINDOW       72     114     197
+ *     (I17 q4 kv4 d8, 1 layer)     STREAMING    25      44      81
+ * Instructions per streaming push, default shape, window 256: 163k mean
+ * over 300 frames on RV32IMAFC, 148k on Cortex-M4F, 6.1M in soft float on
+ * RV32IMC; with an int8 cache (RUV_TEMPORAL_CACHE_INT8: the rows widened
+ * back at every read) 206k, 189k and 6.8M. The README has the table per
+ * target.
  *
  * ---- Threads ----
  * One context per task. A context is not thread-safe: one task owns it and
