@@ -10,6 +10,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* UNDER_ASAN: 1 in a build with AddressSanitizer (gcc or clang), whose
+ * shadow memory and quarantine change what memory limits and RSS mean. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 static int g_check_pass;
 static int g_check_fail;
 /* Test functions that could not run because external data is missing (the

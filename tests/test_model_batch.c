@@ -129,6 +129,35 @@ static int step_both(fixture *f, size_t n, const float *frames, aether_status *s
     return same;
 }
 
+/* Both sets of n sessions warmed one by one with the same frames to
+ * different frame counts, with runs of equal ones (the batch shares
+ * candidate lists between sessions in the same state): sessions 0-3, 8-11,
+ * ... to 45 frames, the others to i * 7 % 53 (some already evicting); then
+ * 50 rounds of step_both. 1 when every step succeeded and every round gave
+ * the same results. */
+static int warm_then_step_both(fixture *f, size_t n, float *frames, aether_status *so,
+                               aether_status *sb)
+{
+    size_t i, k, round;
+    int ok = 1;
+    for (i = 0; i < n && ok; ++i) {
+        size_t warm = (i / 4) % 2 == 0 ? 45 : i * 7 % 53;
+        float x[64], lg[64];
+        for (k = 0; k < warm; ++k) {
+            fill(x, f->info.input_dim);
+            ok &= aether_model_session_step(f->one[i], x, lg, NULL) == AETHER_OK;
+            ok &= aether_model_session_step(f->bat[i], x, lg, NULL) == AETHER_OK;
+        }
+    }
+    for (round = 0; round < 50 && ok; ++round) {
+        fill(frames, n * f->info.input_dim);
+        ok &= step_both(f, n, frames, so, sb);
+        for (i = 0; i < n; ++i)
+            ok &= sb[i] == AETHER_OK;
+    }
+    return ok;
+}
+
 /* The shapes: the default model (I 16, q4 kv1 x32, 4 classes), and odd
  * ones whose widths reach the narrow vector blocks and the scalar tails
  * of every path (q_width 72, kv_width 24, 11 and 37 classes, input 21 and
@@ -140,7 +169,7 @@ static void test_equal_modes(void)
                                                AETHER_KERNELS_NEON};
     static const size_t sizes[] = {1, 3, 64};
     aether_blob_demo_params shapes[3];
-    size_t mi, si, bi, be, i, round;
+    size_t mi, si, bi, be;
     shapes[0] = aether_blob_demo_default();
     shapes[1] = shape(21, 6, 2, 12, 11, 0, 991);
     shapes[2] = shape(13, 4, 4, 9, 37, 1, 4242);
@@ -159,27 +188,7 @@ static void test_equal_modes(void)
                     sp.capacity = 40; /* SLIDING: evicts after 40 frames */
                     CHECK(fixture_open(&f, &shapes[si],
                                        be ? AETHER_HEAD_SPARSE_GQA : AETHER_HEAD_DENSE, &sp, n));
-                    /* Different frame counts, and runs of equal ones (the
-                     * batch shares candidate lists between sessions in the
-                     * same state): sessions 0-3, 8-11, ... start 45 frames
-                     * in, the others i * 7 % 53 (some already evicting);
-                     * fed one by one in both sets. */
-                    for (i = 0; i < n && ok; ++i) {
-                        size_t k, warm = (i / 4) % 2 == 0 ? 45 : i * 7 % 53;
-                        float x[64], lg[64];
-                        for (k = 0; k < warm; ++k) {
-                            fill(x, f.info.input_dim);
-                            ok &= aether_model_session_step(f.one[i], x, lg, NULL) == AETHER_OK;
-                            ok &= aether_model_session_step(f.bat[i], x, lg, NULL) == AETHER_OK;
-                        }
-                    }
-                    CHECK(ok);
-                    for (round = 0; round < 50 && ok; ++round) {
-                        fill(frames, n * f.info.input_dim);
-                        ok &= step_both(&f, n, frames, so, sb);
-                        for (i = 0; i < n; ++i)
-                            ok &= sb[i] == AETHER_OK;
-                    }
+                    ok = warm_then_step_both(&f, n, frames, so, sb);
                     CHECK_MSG(ok, "mode %d shape %lu backend %lu batch %lu", (int)modes[mi],
                               (unsigned long)si, (unsigned long)be, (unsigned long)n);
                     if (n == 64)
@@ -198,7 +207,7 @@ static void test_storages(void)
 {
     static const aether_kv_storage stor[] = {AETHER_KV_F16, AETHER_KV_BF16, AETHER_KV_I8};
     aether_blob_demo_params p = aether_blob_demo_default();
-    size_t s, i, round, n = NMAX;
+    size_t s, n = NMAX;
     for (s = 0; s < sizeof stor / sizeof stor[0]; ++s) {
         aether_session_params sp = aether_model_session_params_default();
         fixture f;
@@ -208,22 +217,7 @@ static void test_storages(void)
         sp.capacity = 40;
         sp.storage = stor[s];
         CHECK(fixture_open(&f, &p, AETHER_HEAD_SPARSE_GQA, &sp, n));
-        for (i = 0; i < n && ok; ++i) {
-            size_t k, warm = (i / 4) % 2 == 0 ? 45 : i * 7 % 53;
-            float x[64], lg[64];
-            for (k = 0; k < warm; ++k) {
-                fill(x, f.info.input_dim);
-                ok &= aether_model_session_step(f.one[i], x, lg, NULL) == AETHER_OK;
-                ok &= aether_model_session_step(f.bat[i], x, lg, NULL) == AETHER_OK;
-            }
-        }
-        CHECK(ok);
-        for (round = 0; round < 50 && ok; ++round) {
-            fill(frames, n * f.info.input_dim);
-            ok &= step_both(&f, n, frames, so, sb);
-            for (i = 0; i < n; ++i)
-                ok &= sb[i] == AETHER_OK;
-        }
+        ok = warm_then_step_both(&f, n, frames, so, sb);
         CHECK_MSG(ok, "storage %d", (int)stor[s]);
         CHECK(aether_model_session_evicted(f.bat[n - 1]) == 1);
         fixture_close(&f);

@@ -70,17 +70,8 @@ void __wrap_free(void *p)
 static unsigned long g_frames = 2000000ul;
 
 /* AddressSanitizer's quarantine and shadow memory grow RSS on their own; the
- * allocation counter (zero while streaming) is the proof there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
+ * allocation counter (zero while streaming) is the proof there
+ * (UNDER_ASAN: check.h). */
 
 /* Resident set size in KiB (0 where unknown). */
 static long rss_kib(void)

@@ -383,17 +383,7 @@ static void test_png_gnuplot_fails(void)
 }
 
 /* An address-space limit cannot be combined with AddressSanitizer's shadow
- * memory. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
+ * memory (UNDER_ASAN: check.h). */
 
 /* --png when the plotted sections ran but measured nothing: --only model
  * in a 48 MiB address space, where the model section's single session runs
