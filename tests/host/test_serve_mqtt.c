@@ -648,6 +648,8 @@ static void test_mqtt_tls(void)
             free(stats);
         }
         printf("  %lu decisions through TLS\n", (unsigned long)n_lines);
+        while (n_lines)
+            free(lines[--n_lines]);
         free(out);
     }
     sub_stop(&sub);
