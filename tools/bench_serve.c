@@ -213,7 +213,7 @@ static void component_times(const serve_core *s, unsigned char *frames, size_t n
         aether_features_config c;
         c.input_dim = s->models[k].info.input_dim;
         c.max_nodes = n_nodes;
-        c.recipe = s->models[k].recipe;
+        c.recipe = s->models[k].ld.recipe;
         fx[k] = NULL;
         if (aether_features_create(&c, &fx[k]) != AETHER_OK)
             fx[k] = NULL;

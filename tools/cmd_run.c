@@ -75,20 +75,15 @@ typedef struct node_state {
 
 typedef struct run_state {
     unsigned char *blob_bytes;
-    aether_blob_view blob;
+    model_loaded ld; /* the blob (viewing blob_bytes), its metadata and choices */
     aether_model *model;
     aether_model_info info;
-    aether_head_config hc;
     aether_recording *rec;
     aether_features *fx;
     aether_tracks *tracks;
     FILE *packets;
     float *logits;
-    model_meta meta;
     const char *labels_from; /* "--labels", "metadata" or NULL */
-    int window_mode;         /* mean-pooled windows instead of sessions */
-    size_t window_frames;
-    unsigned recipe;
     node_state nodes[N_NODES];
     uint64_t filtered, refused_features, refused_model, decisions, packets_written;
     uint64_t by_class[MAX_LABELS];  /* decisions that were not unknown, by class */
@@ -329,21 +324,13 @@ static double now_ns(void)
  * then the labels and the window length. */
 static int apply_metadata(run_opts *o, run_state *r, size_t len)
 {
-    model_loaded ld;
-    int rc;
-    rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &o->mc, &ld);
+    int rc = model_load_prepare("run", o->model_path, r->blob_bytes, len, &o->mc, &r->ld);
     if (rc != RUN_OK)
         return rc;
-    r->blob = ld.blob;
-    r->meta = ld.meta;
-    r->hc = ld.hc;
-    r->window_mode = ld.window_mode;
-    r->window_frames = ld.window_frames;
-    r->recipe = ld.recipe;
     if (o->n_labels) {
         r->labels_from = "--labels"; /* the command line wins over metadata */
-    } else if (r->meta.have_labels) {
-        o->labels_arg = r->meta.labels;
+    } else if (r->ld.meta.have_labels) {
+        o->labels_arg = r->ld.meta.labels;
         if (!split_labels(o)) {
             fprintf(stderr, "aether run: %s: the metadata labels are not a list of names\n",
                     o->model_path);
@@ -351,7 +338,7 @@ static int apply_metadata(run_opts *o, run_state *r, size_t len)
         }
         r->labels_from = "metadata";
     }
-    if (r->window_mode && r->window_frames == 0) {
+    if (r->ld.window_mode && r->ld.window_frames == 0) {
         fprintf(stderr, "aether run: pooling mean needs --window-frames N (the blob has no "
                         "window_frames metadata)\n");
         return RUN_USAGE;
@@ -372,10 +359,10 @@ static int load_model(run_opts *o, run_state *r)
     if (rc != RUN_OK)
         return rc;
     /* The blob buffer lives as long as the model: f32 weights used in place. */
-    st = aether_model_create(&r->blob, &r->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
+    st = aether_model_create(&r->ld.blob, &r->ld.hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
     if (st != AETHER_OK) {
         const char *msg = NULL;
-        if (aether_head_config_validate(&r->hc, &msg) != AETHER_OK && msg)
+        if (aether_head_config_validate(&r->ld.hc, &msg) != AETHER_OK && msg)
             fprintf(stderr, "aether run: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
         else
             fprintf(stderr, "aether run: %s: cannot load the model: %s (%s)\n", o->model_path,
@@ -432,15 +419,15 @@ static int open_pipeline(const run_opts *o, run_state *r)
     }
     fc.input_dim = r->info.input_dim;
     fc.max_nodes = N_NODES; /* every node id fits: never TRACKS_FULL here */
-    fc.recipe = r->recipe;
+    fc.recipe = r->ld.recipe;
     st = aether_features_create(&fc, &r->fx);
     if (st == AETHER_OK) {
         /* one session per node, or one window classifier per node */
         tp.max_tracks = o->max_tracks;
         tp.max_age = o->max_age;
         tp.session.capacity = o->capacity;
-        if (r->window_mode) {
-            tp.window.frames = r->window_frames;
+        if (r->ld.window_mode) {
+            tp.window.frames = r->ld.window_frames;
             tp.window.pool = AETHER_POOL_MEAN;
         }
         st = aether_tracks_create(r->model, &tp, &r->tracks);
@@ -562,7 +549,7 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
     aether_decision d;
     if (!win || aether_window_input_distance(win, &distance) != AETHER_OK)
         distance = -1.0f;
-    d = model_meta_decide(r->logits, nc, &r->meta.decision, distance);
+    d = model_meta_decide(r->logits, nc, &r->ld.meta.decision, distance);
     char fields[4200];
     am = d.top;
     margin = d.margin;
@@ -691,7 +678,7 @@ static int process_frame(const run_opts *o, run_state *r, const aether_csi_frame
         ns->refused++;
         return RUN_OK;
     }
-    if (r->window_mode) {
+    if (r->ld.window_mode) {
         /* the frame joins the node's window; a forward only when a
          * decision is due (counted first, restored if the push fails) */
         node_state before = *ns;
@@ -781,12 +768,12 @@ static void summary_text(const run_opts *o, const run_state *r, double wall_s)
     printf("summary: %s (%s), %llu records\n", o->input_path,
            aether_recording_format_name(aether_recording_get_format(r->rec)),
            (unsigned long long)rs->records);
-    if (r->window_mode)
+    if (r->ld.window_mode)
         printf("  model:      window classifier, mean pooling over each node's last %lu frames",
-               (unsigned long)r->window_frames);
+               (unsigned long)r->ld.window_frames);
     else
         printf("  model:      streaming session per node, pooling last");
-    printf("; features %s; labels %s\n", aether_features_recipe_name(r->recipe),
+    printf("; features %s; labels %s\n", aether_features_recipe_name(r->ld.recipe),
            r->labels_from ? (strcmp(r->labels_from, "metadata") ? "from --labels"
                                                                 : "from the blob's metadata")
                           : "none");
@@ -857,9 +844,9 @@ static void summary_json(const run_opts *o, const run_state *r, double wall_s)
     printf("{\"type\":\"summary\",\"input\":");
     cli_json_string(o->input_path);
     printf(",\"pool\":\"%s\",\"window_frames\":%lu,\"features\":\"%s\"",
-           r->window_mode ? "mean" : "last",
-           (unsigned long)(r->window_mode ? r->window_frames : 0),
-           aether_features_recipe_name(r->recipe));
+           r->ld.window_mode ? "mean" : "last",
+           (unsigned long)(r->ld.window_mode ? r->ld.window_frames : 0),
+           aether_features_recipe_name(r->ld.recipe));
     printf(",\"format\":\"%s\",\"records\":%llu,\"frames\":{\"raw_iq\":%llu,\"amplitude\":%llu},"
            "\"frames_by_node\":{",
            aether_recording_format_name(aether_recording_get_format(r->rec)),

@@ -84,30 +84,23 @@ void serve_core_free(serve_core *s)
  * decision period. */
 static int apply_metadata(const serve_config *cfg, serve_model *m, size_t len)
 {
-    model_loaded ld;
-    int rc = model_load_prepare("serve", m->path, m->blob_bytes, len, NULL, &ld);
+    int rc = model_load_prepare("serve", m->path, m->blob_bytes, len, NULL, &m->ld);
     if (rc)
         return rc;
-    m->blob = ld.blob;
-    m->meta = ld.meta;
-    m->hc = ld.hc;
-    m->window_mode = ld.window_mode;
-    m->window_frames = ld.window_frames;
-    m->recipe = ld.recipe;
-    if (m->meta.have_labels &&
-        !cli_split_labels(m->meta.labels, m->labels_buf, sizeof m->labels_buf, m->labels,
+    if (m->ld.meta.have_labels &&
+        !cli_split_labels(m->ld.meta.labels, m->labels_buf, sizeof m->labels_buf, m->labels,
                           SERVE_MAX_LABELS, &m->n_labels)) {
         fprintf(stderr, "aether serve: %s: the metadata labels are not a list of names\n",
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
-    if (m->window_mode && m->window_frames == 0) {
+    if (m->ld.window_mode && m->ld.window_frames == 0) {
         fprintf(stderr, "aether serve: %s: pooling mean without window_frames metadata\n",
                 m->path);
         return CLI_EXIT_MALFORMED;
     }
     m->every = cfg->every                                            ? cfg->every
-               : m->meta.have_window_stride && m->meta.window_stride ? m->meta.window_stride
+               : m->ld.meta.have_window_stride && m->ld.meta.window_stride ? m->ld.meta.window_stride
                                                                      : 50;
     return 0;
 }
@@ -127,14 +120,14 @@ static int make_sessions(const serve_config *cfg, serve_model *m)
     }
     fc.input_dim = m->info.input_dim;
     fc.max_nodes = cfg->max_nodes;
-    fc.recipe = m->recipe;
+    fc.recipe = m->ld.recipe;
     st = aether_features_create(&fc, &m->fx);
     if (st == AETHER_OK) {
         tp.max_tracks = cfg->max_nodes;
         tp.max_age = 0.0; /* idle nodes are forgotten by the node table */
         tp.session.capacity = cfg->capacity;
-        if (m->window_mode) {
-            tp.window.frames = m->window_frames;
+        if (m->ld.window_mode) {
+            tp.window.frames = m->ld.window_frames;
             tp.window.pool = AETHER_POOL_MEAN;
         }
         st = aether_tracks_create(m->model, &tp, &m->tracks);
@@ -178,7 +171,7 @@ int serve_model_open(serve_core *s, const char *path, unsigned char *bytes, size
     rc = apply_metadata(&s->cfg, m, len);
     if (rc)
         return rc;
-    st = aether_model_create(&m->blob, &m->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &m->model);
+    st = aether_model_create(&m->ld.blob, &m->ld.hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &m->model);
     if (st != AETHER_OK) {
         fprintf(stderr, "aether serve: %s: cannot load the model: %s (%s)\n", path,
                 aether_strerror(st), aether_status_name(st));
@@ -215,9 +208,9 @@ void serve_model_json(const serve_model *m, textbuf *t)
     textbuf_printf(t,
                    ",\"pool\":\"%s\",\"window_frames\":%lu,\"every\":%lu,\"features\":\"%s\","
                    "\"input_dim\":%lu,\"classes\":%lu,\"labels\":[",
-                   m->window_mode ? "mean" : "last",
-                   (unsigned long)(m->window_mode ? m->window_frames : 0),
-                   (unsigned long)m->every, aether_features_recipe_name(m->recipe),
+                   m->ld.window_mode ? "mean" : "last",
+                   (unsigned long)(m->ld.window_mode ? m->ld.window_frames : 0),
+                   (unsigned long)m->every, aether_features_recipe_name(m->ld.recipe),
                    (unsigned long)m->info.input_dim, (unsigned long)m->info.n_classes);
     for (i = 0; i < m->n_labels; ++i) {
         if (i)
@@ -446,7 +439,7 @@ static void report_decision(serve_core *s, size_t k, const serve_node *n)
         if (!w || aether_window_input_distance(w, &d.distance) != AETHER_OK)
             d.distance = -1.0f;
     }
-    d.calibrated = model_meta_decide(m->logits, d.n_classes, &m->meta.decision, d.distance);
+    d.calibrated = model_meta_decide(m->logits, d.n_classes, &m->ld.meta.decision, d.distance);
     m->decisions++;
     if (s->hooks.decision)
         s->hooks.decision(s->hooks.ctx, &d);
@@ -540,7 +533,7 @@ static void flush_pending(serve_core *s)
     size_t p, k;
     for (k = 0; k < s->n_models; ++k) {
         serve_model *m = &s->models[k];
-        if (m->n_pend && !m->window_mode) {
+        if (m->n_pend && !m->ld.window_mode) {
             aether_status st = aether_tracks_step_batch(m->tracks, m->pend_ids, m->pend_ts,
                                                         m->pend_frames, m->n_pend,
                                                         m->pend_logits, NULL, m->pend_status,
@@ -562,7 +555,7 @@ static void flush_pending(serve_core *s)
                     drop = SERVE_DROP_FEATURES + 1;
                 continue;
             }
-            if (m->window_mode) {
+            if (m->ld.window_mode) {
                 st = window_step(m, n, k, m->pend_ts[row],
                                  m->pend_frames + (size_t)row * m->info.input_dim, &due);
             } else {

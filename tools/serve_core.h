@@ -39,7 +39,7 @@
 #include "aether/features.h"
 #include "aether/model.h"
 #include "aether/tracks.h"
-#include "model_meta.h"
+#include "model_load.h"
 #include "textbuf.h"
 
 #define SERVE_MAX_MODELS 8u
@@ -73,17 +73,13 @@ typedef struct serve_model {
     const char *path;
     char name[64]; /* the file name without .rvne */
     unsigned char *blob_bytes;
-    aether_blob_view blob;
+    model_loaded ld; /* the blob (viewing blob_bytes), its metadata and choices */
     aether_model *model;
     aether_model_info info;
-    aether_head_config hc;
-    model_meta meta;
     aether_features *fx;
     aether_tracks *tracks;
     float *logits;
-    int window_mode;
-    size_t window_frames, every;
-    unsigned recipe;
+    size_t every;
     char *labels[SERVE_MAX_LABELS];
     size_t n_labels;
     char labels_buf[4096];
