@@ -1,6 +1,7 @@
 /* Track table lifecycle (size query, init on caller memory, create/destroy)
  * and read-only queries. */
 #include "tracks/tracks_internal.h"
+#include "core/bigmem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -237,6 +238,7 @@ aether_status aether_tracks_init(void *buf, size_t len, const aether_model *mode
     memset(&t->stats, 0, sizeof t->stats);
     t->stats.max_tracks = params->max_tracks;
     t->owned_ = NULL;
+    t->block_ = buf;
     t->magic = AETHER_TRACKS_MAGIC;
     *out = t;
     return AETHER_OK;
@@ -246,36 +248,39 @@ aether_status aether_tracks_create(const aether_model *model, const aether_track
                                    aether_tracks **out)
 {
     size_t bytes;
-    void *buf;
+    void *buf, *base;
     aether_status st;
     if (!out)
         return AETHER_ERR_NULL_ARG;
     st = aether_tracks_size(model, params, &bytes);
     if (st != AETHER_OK)
         return st;
-    buf = malloc(bytes);
-    if (!buf)
+    /* A large table is stepped session after session, each in its own
+     * part of the block: huge pages spare the TLB a miss per session
+     * (init writes every byte, so no zeroing here). */
+    buf = aether_big_alloc_(bytes, 0, &base);
+    if (!buf) {
+        free(base);
         return AETHER_ERR_NO_MEM;
+    }
     st = aether_tracks_init(buf, bytes, model, params, out);
     if (st != AETHER_OK) {
-        free(buf);
+        free(base);
         return st;
     }
-    (*out)->owned_ = buf;
+    (*out)->owned_ = base;
     return AETHER_OK;
 }
 
 void aether_tracks_destroy(aether_tracks *t)
 {
-    void *buf;
-    size_t bytes;
+    void *base;
     if (aether_tracks_check_(t) != AETHER_OK || !t->owned_)
         return;
-    buf = t->owned_;
-    bytes = t->total_bytes;
+    base = t->owned_;
     /* Erase before handing the memory back: freed pages keep their bytes. */
-    memset(buf, 0, bytes);
-    free(buf);
+    memset(t->block_, 0, t->total_bytes);
+    free(base);
 }
 
 size_t aether_tracks_bytes(const aether_tracks *t)

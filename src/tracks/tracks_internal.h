@@ -62,7 +62,8 @@ struct aether_tracks {
     uint64_t tick;
     double now; /* newest timestamp seen (-inf before any) */
     aether_tracks_stats stats;
-    void *owned_;
+    void *block_; /* the caller's buffer (where total_bytes start) */
+    void *owned_; /* what create got from the heap (to free), else NULL */
 };
 
 #define AETHER_TRACKS_MAGIC 0x54524B53u /* "TRKS" */
