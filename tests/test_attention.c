@@ -7,6 +7,7 @@
 #include "check.h"
 #include "test_ws.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -465,6 +466,75 @@ static void test_saturated_window_is_dense(void)
     free(o2);
 }
 
+/* Landmark P.V of the fast tile: rows of consecutive queries with the same
+ * block list share each mean row's loads, in groups of up to four; block
+ * sizes that are not multiples of the tile's rows make groups of every
+ * size, and odd head dimensions take the tail path. Every fast path the
+ * CPU has against the reference, within the contract of aether/dispatch.h.
+ * An infinite value in one token's V row makes that block's mean infinite:
+ * rows whose list does not hold the block must stay finite, as in the
+ * reference (no row ever reads a block outside its own list). */
+static void test_landmark_groups(void)
+{
+    static const aether_kernel_mode fast[] = {AETHER_KERNELS_AVX2, AETHER_KERNELS_AVX512,
+                                              AETHER_KERNELS_NEON};
+    static const size_t blocks[] = {1, 2, 3, 5, 6, 7, 9, 13};
+    static const size_t dims[] = {8, 20, 64};
+    const size_t seq = 300, h = 2;
+    size_t bi, di, p, i, runs = 0;
+    for (bi = 0; bi < sizeof blocks / sizeof blocks[0]; ++bi)
+        for (di = 0; di < sizeof dims / sizeof dims[0]; ++di) {
+            size_t dim = dims[di], n = seq * h * dim;
+            float *qb = rnd_buf(n), *kb = rnd_buf(n), *vb = rnd_buf(n);
+            float *ref = (float *)calloc(n, sizeof(float)), *got = (float *)calloc(n, sizeof(float));
+            aether_tensor q = view(qb, seq, h, dim), k = view(kb, seq, h, dim);
+            aether_tensor v = view(vb, seq, h, dim);
+            aether_tensor o_ref = view(ref, seq, h, dim), o_got = view(got, seq, h, dim);
+            static const size_t g0[1] = {0};
+            aether_attn_config c = make_cfg(4, blocks[bi], g0, 1, 1, 1, 1, 0);
+            int inf = di == 1;
+            if (inf) /* token 40, head 1, component 3 */
+                vb[(40 * h + 1) * dim + 3] = INFINITY;
+            CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_REFERENCE), AETHER_OK);
+            CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &o_ref), AETHER_OK);
+            for (p = 0; p < sizeof fast / sizeof fast[0]; ++p) {
+                size_t finite_ref = 0;
+                if (aether_set_kernel_mode(fast[p]) != AETHER_OK)
+                    continue;
+                ++runs;
+                for (i = 0; i < n; ++i)
+                    got[i] = -1.0f;
+                CHECK_STATUS(ws_attn_forward(&c, &q, &k, &v, &o_got), AETHER_OK);
+                for (i = 0; i < n; ++i) {
+                    double d = fabs((double)got[i] - (double)ref[i]);
+                    CHECK_MSG(isfinite(ref[i]) == isfinite(got[i]),
+                              "block %lu dim %lu [%lu]: ref %g fast %g",
+                              (unsigned long)blocks[bi], (unsigned long)dim, (unsigned long)i,
+                              (double)ref[i], (double)got[i]);
+                    if (!isfinite(ref[i]))
+                        continue;
+                    ++finite_ref;
+                    CHECK_MSG(d <= 1e-6 + 2e-6 * fabs((double)ref[i]),
+                              "block %lu dim %lu [%lu]: ref %g fast %g",
+                              (unsigned long)blocks[bi], (unsigned long)dim, (unsigned long)i,
+                              (double)ref[i], (double)got[i]);
+                }
+                /* The infinite block reaches some rows, not all of them. */
+                CHECK(finite_ref > 0);
+                if (inf)
+                    CHECK(finite_ref < n);
+            }
+            free(qb);
+            free(kb);
+            free(vb);
+            free(ref);
+            free(got);
+        }
+    CHECK_STATUS(aether_set_kernel_mode(AETHER_KERNELS_AUTO), AETHER_OK);
+    if (runs == 0)
+        printf("landmark groups: no fast path on this CPU (reference only)\n");
+}
+
 TEST_MAIN(test_goldens, test_forward_errors, test_workspace_size, test_seq_zero,
           test_dense_errors, test_gqa_properties, test_gqa_group_one,
-          test_saturated_window_is_dense)
+          test_saturated_window_is_dense, test_landmark_groups)

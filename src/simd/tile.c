@@ -389,6 +389,39 @@ static void AE_FN(far_blk_scores)(const aether_tile *t, const float *qt, const s
     }
 }
 
+/* o_c[0..dim) += sum over a < n of w[a*AE_PR + c] * row_a[0..dim) for the
+ * nr (1..AE_PR) rows o_c = o + c*dim, row_a = base + idx[a] * stride: the
+ * rows share each row_a load. Per element the same fused steps in the same
+ * order as accum (bits equal to nr calls of it). */
+static void AE_FN(accum_rows)(float *o, size_t dim, size_t nr, const float *base, size_t stride,
+                              const size_t *idx, size_t n, const float *w)
+{
+    size_t d = 0, a, c, pd;
+    for (; d + AE_PD * AE_VW <= dim; d += AE_PD * AE_VW) {
+        AE_V acc[AE_PR][AE_PD];
+        for (c = 0; c < AE_PR; ++c)
+            for (pd = 0; pd < AE_PD; ++pd)
+                acc[c][pd] = c < nr ? AE_LOADU(o + c * dim + d + pd * AE_VW) : AE_ZERO();
+        for (a = 0; a < n; ++a) {
+            const float *vr = base + idx[a] * stride + d;
+            AE_V vv[AE_PD];
+            for (pd = 0; pd < AE_PD; ++pd)
+                vv[pd] = AE_LOADU(vr + pd * AE_VW);
+            for (c = 0; c < AE_PR; ++c) {
+                AE_V wv = AE_SET1(w[a * AE_PR + c]);
+                for (pd = 0; pd < AE_PD; ++pd)
+                    acc[c][pd] = AE_FMA(wv, vv[pd], acc[c][pd]);
+            }
+        }
+        for (c = 0; c < nr; ++c)
+            for (pd = 0; pd < AE_PD; ++pd)
+                AE_STOREU(o + c * dim + d + pd * AE_VW, acc[c][pd]);
+    }
+    if (d < dim)
+        for (c = 0; c < nr; ++c)
+            AE_FN(accum)(o + c * dim, d, dim, base, stride, idx, n, w + c, AE_PR);
+}
+
 /* Far candidates of every row (extra tokens, then the landmark union) in
  * one online-softmax update, then their P.V row by row over each row's own
  * lists. Returns the parts done: bit 0 tokens, bit 1 blocks; the caller
@@ -398,9 +431,9 @@ static unsigned AE_FN(far)(const aether_tile *t, const float *qt, float *st, flo
                            float *al, float *o)
 {
     const size_t rows = t->rows, dim = t->dim;
-    size_t u[AE_UMAX], pos[AE_UMAX], E = 0, nu = 0, r, a;
+    size_t u[AE_UMAX], pos[AE_UMAX], E = 0, nu = 0, r, a, c, k;
     unsigned char in[AE_UMAX];
-    float w[AE_UMAX], *sb;
+    float w[AE_UMAX * AE_PR], *sb;
     unsigned done = 0;
     if (t->n_ext_tok) {
         for (r = 0; r < rows; ++r)
@@ -422,18 +455,26 @@ static unsigned AE_FN(far)(const aether_tile *t, const float *qt, float *st, flo
     if (nu)
         AE_FN(far_blk_scores)(t, qt, u, nu, sb);
     AE_FN(chunk_stats)(st, E + nu, rows, dim, m, l, al, o, NULL);
-    for (r = 0; r < rows; ++r) {
-        size_t nt = E ? t->n_ext_tok[r] : 0, nb = nu ? t->n_ext_blk[r] : 0;
-        if (nt)
+    for (r = 0; E && r < rows; ++r)
+        if (t->n_ext_tok[r])
             AE_FN(accum)
-            (o + r * dim, 0, dim, t->tokens.v, t->tokens.stride, t->ext_tok[r], nt, st + r, AE_R);
+            (o + r * dim, 0, dim, t->tokens.v, t->tokens.stride, t->ext_tok[r], t->n_ext_tok[r],
+             st + r, AE_R);
+    /* Landmarks: up to AE_PR consecutive rows with the same list (the
+     * driver shares it between queries) share each mean row's loads. */
+    for (r = 0; nu && r < rows; r += k) {
+        const size_t *list = t->ext_blk[r];
+        size_t nb = t->n_ext_blk[r];
+        for (k = 1; k < AE_PR && r + k < rows && t->ext_blk[r + k] == list; ++k)
+            ;
         if (!nb)
             continue;
-        if (r == 0 || t->ext_blk[r] != t->ext_blk[r - 1])
-            AE_FN(blk_map)(t->ext_blk[r], nb, u, nu, pos, in);
+        if (r == 0 || list != t->ext_blk[r - 1])
+            AE_FN(blk_map)(list, nb, u, nu, pos, in);
         for (a = 0; a < nb; ++a)
-            w[a] = sb[pos[a] * AE_R + r];
-        AE_FN(accum)(o + r * dim, 0, dim, t->blocks.v, t->blocks.stride, t->ext_blk[r], nb, w, 1);
+            for (c = 0; c < AE_PR; ++c)
+                w[a * AE_PR + c] = c < k ? sb[pos[a] * AE_R + r + c] : 0.0f;
+        AE_FN(accum_rows)(o + r * dim, dim, k, t->blocks.v, t->blocks.stride, list, nb, w);
     }
     return done;
 }
