@@ -95,6 +95,7 @@ UDP=$(grep -o '"udp":"127.0.0.1:[0-9]*"' "$OUT/gateway.txt" | head -1 | cut -d: 
 ok=0
 failed=0
 queued=0
+idle=0
 t0=$(date +%s)
 r=1
 while [ $r -le "$ROUNDS" ]; do
@@ -121,6 +122,7 @@ while [ $r -le "$ROUNDS" ]; do
         ok=$((ok + 1))
         q=$(grep '"final":true' "$OUT/worker.txt" | grep -o '"queued":[0-9]*' | cut -d: -f2)
         queued=$((queued + ${q:-0}))
+        [ "${q:-0}" -gt 0 ] || idle=$((idle + 1))
     else
         failed=$((failed + 1))
         what="exit $st"
@@ -132,7 +134,7 @@ while [ $r -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 t1=$(date +%s)
-echo "nats_stop_soak: $ROUNDS stops, $ok clean, $failed failed ($queued frames still queued at the stops in all), $((t1 - t0)) s"
+echo "nats_stop_soak: $ROUNDS stops, $ok clean, $failed failed ($queued frames still queued at the stops in all; $idle clean stops with none queued), $((t1 - t0)) s"
 if [ $failed -eq 0 ] && [ "$KEEP" != 1 ] && [ -z "$OUT_GIVEN" ]; then
     cleanup
     SERVER=""
