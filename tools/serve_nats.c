@@ -94,6 +94,9 @@ struct serve_nats {
     natsOptions *opts;
     natsConnection *nc;
     natsSubscription *subs[SERVE_NATS_MAX_PARTITIONS]; /* by partition */
+    /* unsubscribed, destroyed after the close (see retire) */
+    natsSubscription **retired;
+    size_t n_retired, cap_retired;
     /* leases */
     jsCtx *js;
     kvStore *kv;
@@ -178,13 +181,41 @@ static natsStatus subscribe(serve_nats *q, unsigned p)
     return st;
 }
 
+/* A subscription is destroyed only once the connection's reading thread
+ * can no longer be inside a delivery to it. libnats before 3.6 (nats.c
+ * #637) looks the subscription up, lets go of the connection's lock, and
+ * only then locks the subscription, without holding a reference: destroyed
+ * in that gap (an unsubscribe while its partition streams), the reading
+ * thread writes into freed memory (a corrupted heap, or an abort in a mutex
+ * call, at a busy worker's stop). The reading thread handles the server's
+ * data in order, so once a flush after the unsubscribe has its answer that
+ * delivery is over; without one, the handle waits for the close, which ends
+ * that thread first. */
+static void retire(serve_nats *q, natsSubscription *sub)
+{
+    if (q->n_retired == q->cap_retired) {
+        size_t cap = q->cap_retired ? 2 * q->cap_retired : 16;
+        natsSubscription **r =
+            (natsSubscription **)realloc(q->retired, cap * sizeof *q->retired);
+        if (!r)
+            return; /* kept by no one: a leak, never a use after free */
+        q->retired = r;
+        q->cap_retired = cap;
+    }
+    q->retired[q->n_retired++] = sub;
+}
+
 static void unsubscribe(serve_nats *q, unsigned p)
 {
-    if (!q->subs[p])
+    natsSubscription *sub = q->subs[p];
+    if (!sub)
         return;
-    natsSubscription_Unsubscribe(q->subs[p]);
-    natsSubscription_Destroy(q->subs[p]);
     q->subs[p] = NULL;
+    natsSubscription_Unsubscribe(sub);
+    if (natsConnection_FlushTimeout(q->nc, 500) == NATS_OK)
+        natsSubscription_Destroy(sub);
+    else
+        retire(q, sub);
 }
 
 static double mono(void)
@@ -771,7 +802,13 @@ void serve_nats_close(serve_nats *q, double timeout)
         if (timeout > 0.0)
             natsConnection_FlushTimeout(q->nc, (int64_t)(timeout * 1000.0));
         for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
-            unsubscribe(q, (unsigned)i);
+            /* no more messages, but the handle lives until the close (see
+             * retire) */
+            if (q->subs[i]) {
+                natsSubscription_Unsubscribe(q->subs[i]);
+                retire(q, q->subs[i]);
+                q->subs[i] = NULL;
+            }
             if (q->kv && q->rev[i] && release_ok) {
                 /* let another worker have it now rather than after the
                  * expiry (not when the server does not answer: then it
@@ -785,17 +822,19 @@ void serve_nats_close(serve_nats *q, double timeout)
             }
             q->rev[i] = 0;
         }
+        /* returns once the reading thread has ended */
         natsConnection_Close(q->nc);
     }
+    for (i = 0; i < q->n_retired; ++i)
+        natsSubscription_Destroy(q->retired[i]);
+    free(q->retired);
     kvStore_Destroy(q->kv);
     jsCtx_Destroy(q->js);
     natsConnection_Destroy(q->nc);
     natsOptions_Destroy(q->opts);
     /* Messages still queued (a worker stopped while busy: the final stats
      * counted them as queued) go back to the library before it closes:
-     * freeing one after nats_CloseAndWait touches its torn-down state.
-     * Open: a worker stopped while busy still dies with a corrupted heap in
-     * about 1 of 40 stops (11 of 30 before this order); not yet located. */
+     * freeing one after nats_CloseAndWait touches its torn-down state. */
     pthread_mutex_lock(&q->lock);
     q->closing = 1;
     while (q->count) {
