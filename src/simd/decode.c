@@ -240,6 +240,19 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
         l[h] += AE_FN(lanes_sum)(t[h]);
 }
 
+#ifdef AE_HSUMV
+/* Reduced rows widened into an f32 scratch of this many floats, and the
+ * indices 0..AE_QB-1 of its rows (kernels reading a widened chunk). */
+#define AE_WSCR 2048u
+#define AE_I4(n) n, n + 1, n + 2, n + 3
+#define AE_I16(n) AE_I4(n), AE_I4(n + 4), AE_I4(n + 8), AE_I4(n + 12)
+#define AE_I64(n) AE_I16(n), AE_I16(n + 16), AE_I16(n + 32), AE_I16(n + 48)
+static const size_t AE_FN(iota)[AE_QB] = {AE_I64(0), AE_I64(64), AE_I64(128), AE_I64(192)};
+#undef AE_I64
+#undef AE_I16
+#undef AE_I4
+#endif
+
 #define AE_RF32 1
 #define AE_RI8 0
 #define AE_RT float

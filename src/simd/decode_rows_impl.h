@@ -319,6 +319,95 @@ static void AE_FN(dots_rows)(const float *q, size_t nh, size_t dim, const float 
 }
 #endif
 
+#if !AE_RF32 && defined(AE_HSUMV)
+/* dst[u * dim ..] = the stored row idx[u] (row at base + idx[u] * stride)
+ * widened, for u < n, dim whole vectors; an int8 row times its scale
+ * 2^(e - 16) (exponent byte eb[idx[u] * es]): exact, as the widening. */
+static void AE_RN(widen_rows)(float *dst, size_t dim, const AE_RT *base, size_t stride,
+                              const uint8_t *eb, size_t es, const size_t *idx, size_t n)
+{
+    size_t u, d;
+#if !AE_RI8
+    (void)eb;
+    (void)es;
+#endif
+    for (u = 0; u < n; ++u) {
+        const AE_RT *r = base + idx[u] * stride;
+        float *o = dst + u * dim;
+#if AE_RI8
+        const AE_V sc = AE_SET1(aether_i8_scale(eb[idx[u] * es]));
+        for (d = 0; d < dim; d += AE_VW)
+            AE_STOREU(o + d, AE_MUL(AE_RLD(r + d), sc));
+#else
+        for (d = 0; d < dim; d += AE_VW)
+            AE_STOREU(o + d, AE_RLD(r + d));
+#endif
+    }
+}
+
+/* query_group for dim whole vectors: each gathered token row is widened
+ * once into an f32 scratch (AE_WSCR floats, a chunk of rows at a time)
+ * and every query row of the group reads it there, through the f32
+ * kernels (dots_rows, accum_group): the widening is not repeated per
+ * query row. */
+static void AE_RN(group_wide)(const float *q, size_t nh, size_t dim, float scale,
+                              const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
+                              const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                              float *acc, float *out)
+{
+    float s[4 * AE_QB], wr[AE_WSCR];
+    float m[4], l[4];
+    const float *kp[AE_QB];
+    size_t a, c, h, j0, u, cw = AE_WSCR / dim / AE_VW * AE_VW;
+#if AE_RI8
+    const uint8_t *ke = tokens->ke, *ve = tokens->ve;
+#else
+    const uint8_t *ke = NULL, *ve = NULL;
+#endif
+#if AE_RI8
+    const size_t es = tokens->estride;
+#else
+    const size_t es = 0;
+#endif
+    if (cw > AE_QB)
+        cw = AE_QB;
+    memset(acc, 0, nh * dim * sizeof(float));
+    /* Rows past nh carry zero weights through accum_group. */
+    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        c = b.tc + b.bc;
+        for (u = 0; u < b.bc; ++u)
+            kp[b.tc + u] = blocks->k + blk[b.ba + u] * blocks->stride;
+        /* Chunks of cw candidates (whole vectors of scores but the last):
+         * the chunk's token rows widened, then its scores. */
+        for (j0 = 0; j0 < c; j0 += cw) {
+            size_t n = c - j0 < cw ? c - j0 : cw;
+            size_t nt = b.tc > j0 ? (b.tc - j0 < n ? b.tc - j0 : n) : 0;
+            AE_RN(widen_rows)(wr, dim, tokens->k, tokens->stride, ke, es, tok + b.ta + j0, nt);
+            for (u = 0; u < nt; ++u)
+                kp[j0 + u] = wr + u * dim;
+            AE_FN(dots_rows)(q, nh, dim, kp + j0, n, scale, s + j0);
+        }
+        AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
+        for (j0 = 0; j0 < b.tc; j0 += cw) {
+            size_t nt = b.tc - j0 < cw ? b.tc - j0 : cw;
+            AE_RN(widen_rows)(wr, dim, tokens->v, tokens->stride, ve, es, tok + b.ta + j0, nt);
+            AE_FN(accum_group)(acc, nh, dim, wr, dim, AE_FN(iota), nt, s + j0);
+        }
+        if (b.bc)
+            AE_FN(accum_group)
+            (acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
+    }
+    for (h = 0; h < nh; ++h)
+        AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
+}
+#endif
+
 /* Decode of up to four query rows of one GQA group: scores of a batch of
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
@@ -333,6 +422,12 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
     size_t a, c, h;
 #if AE_RI8
     static const size_t eoff0[4] = {0, 0, 0, 0};
+#endif
+#if !AE_RF32 && defined(AE_HSUMV)
+    if (dim % AE_VW == 0 && dim * AE_VW <= AE_WSCR) {
+        AE_RN(group_wide)(q, nh, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        return;
+    }
 #endif
 #ifdef AE_DOTS_G4
     float qv[4 * AE_G4_DMAX];
