@@ -261,6 +261,7 @@ static const size_t AE_FN(iota)[AE_QB] = {AE_I64(0), AE_I64(64), AE_I64(128), AE
 #define AE_RROWS aether_rows
 #define AE_RN(n) AE_FN(n)
 #define AE_RX(n) AE_XFN(n)
+#define AE_RWIDE 0
 #include "simd/decode_rows_impl.h"
 
 /* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
@@ -282,6 +283,7 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows16
 #define AE_RN(n) AE_CAT(AE_CAT2(n, h), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##16, AE_ISA)
+#define AE_RWIDE 0
 #include "simd/decode_rows_impl.h"
 
 #define AE_RF32 0
@@ -292,6 +294,7 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows16
 #define AE_RN(n) AE_CAT(AE_CAT2(n, bf), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##_bf16, AE_ISA)
+#define AE_RWIDE 1
 #include "simd/decode_rows_impl.h"
 
 #define AE_RF32 0
@@ -302,6 +305,7 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows8
 #define AE_RN(n) AE_CAT(AE_CAT2(n, q8), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##_i8, AE_ISA)
+#define AE_RWIDE 1
 #include "simd/decode_rows_impl.h"
 
 /* Binary16 to float: the conversion is exact, so the hardware's result is

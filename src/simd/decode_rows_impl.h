@@ -6,6 +6,10 @@
  *   AE_RT       the row element type
  *   AE_RLD(p)   AE_VW row elements at p as a float vector
  *   AE_RSC(x)   one row element as a float
+ *   AE_RWIDE    1: the GQA group decode widens each token row once into
+ *               an f32 scratch that all query rows read (where the widening
+ *               costs several operations: bf16, int8); 0: every query row
+ *               widens in its own loads (f32, f16: one conversion)
  *   AE_RROWS    the token rows type (aether_rows / aether_rows16 /
  *               aether_rows8)
  *   AE_RN(n)    the generated name (private to decode.c)
@@ -319,7 +323,7 @@ static void AE_FN(dots_rows)(const float *q, size_t nh, size_t dim, const float 
 }
 #endif
 
-#if !AE_RF32 && defined(AE_HSUMV)
+#if AE_RWIDE && defined(AE_HSUMV)
 /* dst[u * dim ..] = the stored row idx[u] (row at base + idx[u] * stride)
  * widened, for u < n, dim whole vectors; an int8 row times its scale
  * 2^(e - 16) (exponent byte eb[idx[u] * es]): exact, as the widening. */
@@ -423,7 +427,7 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
 #if AE_RI8
     static const size_t eoff0[4] = {0, 0, 0, 0};
 #endif
-#if !AE_RF32 && defined(AE_HSUMV)
+#if AE_RWIDE && defined(AE_HSUMV)
     if (dim % AE_VW == 0 && dim * AE_VW <= AE_WSCR) {
         AE_RN(group_wide)(q, nh, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
         return;
@@ -681,6 +685,7 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
 /* The parameters are per inclusion. */
 #undef AE_RF32
 #undef AE_RI8
+#undef AE_RWIDE
 #undef AE_RT
 #undef AE_RLD
 #undef AE_RSC
