@@ -398,12 +398,13 @@ static void run_history(const pshape *s, aether_kv_storage st, aether_kv_evict e
     free(ofast);
 }
 
-/* MQA groups whose widened token rows take several scratch chunks per
- * decode batch (a wide head dim), under the policies decoded by the
- * optimised kernels. */
+/* MQA groups of wide heads (the group decode's widened-row scratch at its
+ * largest), of groups under four rows and of a head dim of an odd number
+ * of vectors, under the policies decoded by the optimised kernels. */
 static void test_wide_heads(void)
 {
-    static const pshape shapes[] = {{4, 1, 128, 24, 8}, {3, 1, 256, 40, 8}};
+    static const pshape shapes[] = {
+        {4, 1, 128, 24, 8}, {3, 1, 256, 40, 8}, {2, 1, 40, 20, 8}, {4, 1, 24, 28, 4}};
     static const aether_kv_evict evs[] = {AETHER_KV_EVICT_NONE, AETHER_KV_EVICT_SLIDING};
     size_t si, e, sti;
     for (sti = 0; sti < 3; ++sti) {

@@ -241,16 +241,9 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 }
 
 #ifdef AE_HSUMV
-/* Reduced rows widened into an f32 scratch of this many floats, and the
- * indices 0..AE_QB-1 of its rows (kernels reading a widened chunk). */
+/* Floats of the scratch the reduced rows' group decode widens its last
+ * few token rows into. */
 #define AE_WSCR 2048u
-#define AE_I4(n) n, n + 1, n + 2, n + 3
-#define AE_I16(n) AE_I4(n), AE_I4(n + 4), AE_I4(n + 8), AE_I4(n + 12)
-#define AE_I64(n) AE_I16(n), AE_I16(n + 16), AE_I16(n + 32), AE_I16(n + 48)
-static const size_t AE_FN(iota)[AE_QB] = {AE_I64(0), AE_I64(64), AE_I64(128), AE_I64(192)};
-#undef AE_I64
-#undef AE_I16
-#undef AE_I4
 #endif
 
 #define AE_RF32 1
@@ -261,7 +254,6 @@ static const size_t AE_FN(iota)[AE_QB] = {AE_I64(0), AE_I64(64), AE_I64(128), AE
 #define AE_RROWS aether_rows
 #define AE_RN(n) AE_FN(n)
 #define AE_RX(n) AE_XFN(n)
-#define AE_RWIDE 0
 #include "simd/decode_rows_impl.h"
 
 /* s[j] = scale * dot(q, k_idx[j]) with the head dimension in the lanes
@@ -283,7 +275,6 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows16
 #define AE_RN(n) AE_CAT(AE_CAT2(n, h), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##16, AE_ISA)
-#define AE_RWIDE 0
 #include "simd/decode_rows_impl.h"
 
 #define AE_RF32 0
@@ -294,7 +285,6 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows16
 #define AE_RN(n) AE_CAT(AE_CAT2(n, bf), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##_bf16, AE_ISA)
-#define AE_RWIDE 1
 #include "simd/decode_rows_impl.h"
 
 #define AE_RF32 0
@@ -305,7 +295,6 @@ void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, cons
 #define AE_RROWS aether_rows8
 #define AE_RN(n) AE_CAT(AE_CAT2(n, q8), AE_ISA)
 #define AE_RX(n) AE_XFN1(n##_i8, AE_ISA)
-#define AE_RWIDE 1
 #include "simd/decode_rows_impl.h"
 
 /* Binary16 to float: the conversion is exact, so the hardware's result is
