@@ -144,6 +144,8 @@ static inline void ae_transpose8(__m256 *v)
                                           16))
 #define AE_WIDENI8(p) \
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+/* The I8 cache's row quantizer has an AVX2 form (decode.c). */
+#define AE_I8ROW 1
 /* AE_VW floats to binary16 at p, round to nearest even (F16C). */
 #define AE_NARROW16(p, x) \
     _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT))

@@ -26,6 +26,8 @@
  *   AE_WIDENI8(p)     AE_VW int8 values at p (int8_t *) converted to floats
  *   AE_NARROW16(p, v) store v as AE_VW binary16 values at p, nearest even
  *   AE_DOTS_G4(...)   optional: a 4 x 4 GQA score kernel (decode.c)
+ *   AE_I8ROW          optional: decode.c has the ISA's to_i8 (the I8
+ *                     cache's row quantizer; else the ops entry is NULL)
  * This header gives the generated names, the blocking constants, and the
  * functions one template source defines for another (and for ops.c's
  * tables).
@@ -114,6 +116,9 @@ void AE_XFN(narrow_f16)(const float *src, uint16_t *dst, size_t n);
 void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const size_t *idx,
                             size_t n, size_t len);
 void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
+#ifdef AE_I8ROW
+unsigned AE_XFN(to_i8)(const float *x, size_t n, int32_t *q, int8_t *m);
+#endif
 
 /* batch.c: the batched projection of the ops table. */
 void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols, float *y);
