@@ -319,7 +319,7 @@ static void AE_FN(dots_rows)(const float *q, size_t nh, size_t dim, const float 
 }
 #endif
 
-#if !AE_RF32 && defined(AE_HSUMV) && AE_VW == 8
+#if !AE_RF32 && defined(AE_HSUMV) && defined(AE_PAIRS4)
 /* dst[u * dim ..] = the stored row idx[u] (row at base + idx[u] * stride)
  * widened, for u < n, dim whole vectors; an int8 row times its scale
  * 2^(e - 16) (exponent byte eb[idx[u] * es]): exact, as the widening. */
@@ -350,7 +350,8 @@ static void AE_RN(widen_rows)(float *dst, size_t dim, const AE_RT *base, size_t 
  * candidates j and j + 4 of a group of eight widen once per element
  * vector and feed all four query rows (eight sums in registers); each
  * pair's sums come out side by side in one vector (AE_HSUMV), and four
- * such vectors transpose into one vector of eight scores per query row.
+ * such vectors transpose into one vector of eight scores per query row
+ * (AE_PAIRS4).
  * ks (int8: the rows' scales; else NULL) multiplies each score. */
 static void AE_RN(dots_reg8)(const float *const *qr, size_t nh, size_t dim,
                              const AE_RROWS *rows, const size_t *idx, size_t n8,
@@ -359,7 +360,7 @@ static void AE_RN(dots_reg8)(const float *const *qr, size_t nh, size_t dim,
     const AE_V sc = AE_SET1(scale);
     size_t j, d, p, h;
     for (j = 0; j < n8; j += 8) {
-        AE_V pv[4], lo0, lo1, hi0, hi1, r[4];
+        AE_V pv[4], r[4];
         for (p = 0; p < 4; ++p) {
             const AE_RT *ka = rows->k + idx[j + p] * rows->stride;
             const AE_RT *kb = rows->k + idx[j + p + 4] * rows->stride;
@@ -377,14 +378,7 @@ static void AE_RN(dots_reg8)(const float *const *qr, size_t nh, size_t dim,
             /* lanes: candidate j + p rows 0..3, candidate j + p + 4 rows 0..3 */
             pv[p] = AE_HSUMV(a);
         }
-        lo0 = _mm256_unpacklo_ps(pv[0], pv[1]);
-        hi0 = _mm256_unpackhi_ps(pv[0], pv[1]);
-        lo1 = _mm256_unpacklo_ps(pv[2], pv[3]);
-        hi1 = _mm256_unpackhi_ps(pv[2], pv[3]);
-        r[0] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(lo0), _mm256_castps_pd(lo1)));
-        r[1] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(lo0), _mm256_castps_pd(lo1)));
-        r[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(hi0), _mm256_castps_pd(hi1)));
-        r[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(hi0), _mm256_castps_pd(hi1)));
+        AE_PAIRS4(pv, r);
         {
             AE_V f = ks ? AE_MUL(AE_LOADU(ks + j), sc) : sc;
             for (h = 0; h < nh; ++h)
@@ -531,7 +525,7 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
 #if AE_RI8
     static const size_t eoff0[4] = {0, 0, 0, 0};
 #endif
-#if !AE_RF32 && defined(AE_HSUMV) && AE_VW == 8
+#if !AE_RF32 && defined(AE_HSUMV) && defined(AE_PAIRS4)
     if (dim % AE_VW == 0 && dim * AE_VW <= AE_WSCR) {
         AE_RN(group_reg)(q, nh, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
         return;

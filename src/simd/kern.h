@@ -19,6 +19,10 @@
  *   AE_HSUMV(v)       optional: the horizontal sums of v[0..AE_VW) as one
  *                     vector, each by AE_HSUM4's order (decode scores)
  *   AE_KEEPN(v, n)    with AE_HSUMV: v with lanes n.. (n <= AE_VW) set to -inf
+ *   AE_PAIRS4(pv, r)  optional, AE_VW 8: four vectors of two candidates' sums
+ *                     for four rows (lanes 0-3: candidate p, 4-7: p + 4)
+ *                     as four vectors of eight candidates, one per row (the
+ *                     reduced rows' group decode)
  *   AE_FEWREGS        optional: 1 on ISAs with 16 vector registers
  *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
  *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
