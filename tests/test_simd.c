@@ -15,6 +15,7 @@
 #include "dispatch/kernels.h"
 #include "kernels/sparse_internal.h"
 #include "kernels/osm.h"
+#include "core/int8row.h"
 
 static unsigned long long g_rng = 88172645463325252ull;
 
@@ -189,6 +190,71 @@ static void test_widen_f16(void)
                     bad += got[i] != -7.0f;
             }
         CHECK_MSG(bad == 0, "%s widen_f16 lengths: %lu bad", k_fast_name[p], (unsigned long)bad);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
+/* The scalar definition of an I8 cache row (the appends' quantizer when
+ * the kernels have none): Q16 values, halves away from zero, then
+ * aether_q16_to_i8_. */
+static unsigned i8_row_ref(const float *x, size_t n, int32_t *q, int8_t *m)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        const float a = x[i] * 65536.0f;
+        int32_t t = (int32_t)a;
+        const float r = a - (float)t;
+        t += (r >= 0.5f) - (r <= -0.5f);
+        q[i] = t;
+    }
+    return aether_q16_to_i8_(q, n, m);
+}
+
+/* The ISAs' I8 row quantizer against the scalar definition: rows of every
+ * scale (down to zero rows, up to the storage's limit), values on the
+ * rounding halves of both steps, and lengths off the vector width. */
+static void test_to_i8(void)
+{
+    static const float scales[] = {0.0f, 1e-6f, 3e-4f, 0.01f, 0.5f, 1.0f, 3.0f, 100.0f,
+                                   4096.0f, 32767.0f};
+    float x[300];
+    int32_t q1[300], q2[300];
+    int8_t m1[300], m2[300];
+    unsigned long long rng = 0x243F6A8885A308D3ull;
+    size_t p, si, n, i, bad = 0, rows = 0;
+    for (p = 0; p < 3; ++p) {
+        const aether_simd_ops *ops;
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        ops = aether_simd_active_();
+        if (!ops || !ops->to_i8)
+            continue;
+        for (si = 0; si < sizeof scales / sizeof scales[0]; ++si)
+            for (n = 1; n <= 300; n += n < 70 ? 1 : 23) {
+                unsigned s1, s2;
+                for (i = 0; i < n; ++i) {
+                    float r;
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    r = (float)(rng >> 40) / (float)(1u << 24) * 2.0f - 1.0f;
+                    x[i] = r * scales[si];
+                    /* every third value on a Q16 half, every fifth one on a
+                     * mantissa half of a small exponent */
+                    if (i % 3 == 1)
+                        x[i] = ((float)(int)(x[i] * 65536.0f) + 0.5f) / 65536.0f;
+                    if (i % 5 == 2)
+                        x[i] = (float)((int)(r * 300.0f) * 2 + 1) / 65536.0f;
+                    if (x[i] >= 32768.0f || x[i] <= -32768.0f)
+                        x[i] = 0.0f;
+                }
+                s1 = i8_row_ref(x, n, q1, m1);
+                s2 = ops->to_i8(x, n, q2, m2);
+                bad += s1 != s2 || memcmp(m1, m2, n) != 0 || memcmp(q1, q2, n * sizeof(int32_t));
+                ++rows;
+            }
+        CHECK_MSG(bad == 0, "%s to_i8: %lu of %lu rows differ from the scalar quantizer",
+                  k_fast_name[p], (unsigned long)bad, (unsigned long)rows);
     }
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
@@ -503,6 +569,6 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_probes,
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_to_i8, test_probes,
           test_paths_vs_reference, test_far_batched, test_in_place, test_thread_determinism,
           test_workspace, test_query_fast)

@@ -154,9 +154,19 @@ void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k
         to_bf16(v, c->v16 + off, c->row);
     } else if (c->storage == AETHER_KV_I8) {
         size_t h, dim = c->head_dim, e = slot * c->kv_heads;
-        for (h = 0; h < c->kv_heads; ++h) {
-            c->ke[e + h] = to_i8(k + h * dim, dim, c->qbuf, c->k8 + off + h * dim);
-            c->ve[e + h] = to_i8(v + h * dim, dim, c->qbuf, c->v8 + off + h * dim);
+        /* The ISA's quantizer where the kernels have one: the same bits. */
+        const aether_simd_ops *ops = aether_kernel_sel_ops(&c->kern);
+        if (ops && ops->to_i8) {
+            for (h = 0; h < c->kv_heads; ++h) {
+                int8_t *km = c->k8 + off + h * dim, *vm = c->v8 + off + h * dim;
+                c->ke[e + h] = (uint8_t)ops->to_i8(k + h * dim, dim, c->qbuf, km);
+                c->ve[e + h] = (uint8_t)ops->to_i8(v + h * dim, dim, c->qbuf, vm);
+            }
+        } else {
+            for (h = 0; h < c->kv_heads; ++h) {
+                c->ke[e + h] = to_i8(k + h * dim, dim, c->qbuf, c->k8 + off + h * dim);
+                c->ve[e + h] = to_i8(v + h * dim, dim, c->qbuf, c->v8 + off + h * dim);
+            }
         }
     } else {
         /* A float loop, not memcpy: small C libraries (picolibc, built for

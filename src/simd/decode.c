@@ -240,6 +240,12 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
         l[h] += AE_FN(lanes_sum)(t[h]);
 }
 
+#ifdef AE_HSUMV
+/* Floats of the scratch the reduced rows' group decode widens its last
+ * few token rows into. */
+#define AE_WSCR 2048u
+#endif
+
 #define AE_RF32 1
 #define AE_RI8 0
 #define AE_RT float
@@ -324,6 +330,78 @@ void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const s
             AE_PREFETCH(vb + idx[j] * stride + d);
         }
 }
+
+#ifdef AE_I8ROW
+#include "core/int8row.h"
+
+/* The I8 cache's row format from floats (|x| < 32768): the Q16 values
+ * round(x * 65536), halves away from zero, then the mantissas
+ * round(q / 2^s), halves away from zero, with the smallest s that fits
+ * +-127; returns s. Every step is exact integer or exact float work, so
+ * the bits are those of the scalar definition (append.c's to_i8 over
+ * aether_q16_to_i8_), which the tail and the exponent search reuse. */
+unsigned AE_XFN(to_i8)(const float *x, size_t n, int32_t *q, int8_t *m)
+{
+    const __m256 k65536 = _mm256_set1_ps(65536.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 mhalf = _mm256_set1_ps(-0.5f);
+    __m256i mx = _mm256_setzero_si256();
+    size_t i = 0, u, nv = n - n % 32;
+    unsigned s;
+    uint32_t t[8], big = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(x + i), k65536);
+        __m256i v = _mm256_cvttps_epi32(a);
+        __m256 r = _mm256_sub_ps(a, _mm256_cvtepi32_ps(v));
+        /* + (r >= 0.5) - (r <= -0.5): the compare masks are -1 */
+        v = _mm256_sub_epi32(v, _mm256_castps_si256(_mm256_cmp_ps(r, half, _CMP_GE_OQ)));
+        v = _mm256_add_epi32(v, _mm256_castps_si256(_mm256_cmp_ps(r, mhalf, _CMP_LE_OQ)));
+        _mm256_storeu_si256((__m256i *)(void *)(q + i), v);
+        mx = _mm256_max_epu32(mx, _mm256_abs_epi32(v));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)t, mx);
+    for (u = 0; u < 8; ++u)
+        big = t[u] > big ? t[u] : big;
+    for (; i < n; ++i) {
+        const float a = x[i] * 65536.0f;
+        int32_t v = (int32_t)a;
+        const float r = a - (float)v;
+        uint32_t g;
+        v += (r >= 0.5f) - (r <= -0.5f);
+        q[i] = v;
+        g = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+        big = g > big ? g : big;
+    }
+    /* the largest magnitude (< 2^31) decides s: aether_q16_exponent_'s search */
+    {
+        const int32_t probe = (int32_t)big;
+        s = aether_q16_exponent_(&probe, 1, 127u);
+    }
+    {
+        const __m256i rnd = _mm256_set1_epi32(s ? (int)(1u << (s - 1)) : 0);
+        const __m128i cnt = _mm_cvtsi32_si128((int)s);
+        const __m256i ord = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for (i = 0; i < nv; i += 32) {
+            __m256i w[4], p01, p23;
+            for (u = 0; u < 4; ++u) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + i + 8 * u));
+                __m256i a = _mm256_srl_epi32(_mm256_add_epi32(_mm256_abs_epi32(v), rnd), cnt);
+                w[u] = _mm256_sign_epi32(a, v);
+            }
+            p01 = _mm256_packs_epi32(w[0], w[1]);
+            p23 = _mm256_packs_epi32(w[2], w[3]);
+            _mm256_storeu_si256((__m256i *)(void *)(m + i),
+                                _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), ord));
+        }
+    }
+    for (i = nv; i < n; ++i) {
+        uint32_t a = q[i] < 0 ? 0u - (uint32_t)q[i] : (uint32_t)q[i];
+        if (s)
+            a = (a + (1u << (s - 1))) >> s;
+        m[i] = (int8_t)(q[i] < 0 ? -(int32_t)a : (int32_t)a);
+    }
+    return s;
+}
+#endif
 
 /* Float to binary16, round to nearest even: for finite inputs (all a
  * cache stores) the hardware's result is aether_f32_to_f16's bits. */

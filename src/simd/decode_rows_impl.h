@@ -319,6 +319,197 @@ static void AE_FN(dots_rows)(const float *q, size_t nh, size_t dim, const float 
 }
 #endif
 
+#if !AE_RF32 && defined(AE_HSUMV) && defined(AE_PAIRS4)
+/* dst[u * dim ..] = the stored row idx[u] (row at base + idx[u] * stride)
+ * widened, for u < n, dim whole vectors; an int8 row times its scale
+ * 2^(e - 16) (exponent byte eb[idx[u] * es]): exact, as the widening. */
+static void AE_RN(widen_rows)(float *dst, size_t dim, const AE_RT *base, size_t stride,
+                              const uint8_t *eb, size_t es, const size_t *idx, size_t n)
+{
+    size_t u, d;
+#if !AE_RI8
+    (void)eb;
+    (void)es;
+#endif
+    for (u = 0; u < n; ++u) {
+        const AE_RT *r = base + idx[u] * stride;
+        float *o = dst + u * dim;
+#if AE_RI8
+        const AE_V sc = AE_SET1(aether_i8_scale(eb[idx[u] * es]));
+        for (d = 0; d < dim; d += AE_VW)
+            AE_STOREU(o + d, AE_MUL(AE_RLD(r + d), sc));
+#else
+        for (d = 0; d < dim; d += AE_VW)
+            AE_STOREU(o + d, AE_RLD(r + d));
+#endif
+    }
+}
+
+/* Scores of the token rows idx[0..n8) (n8 a multiple of 8) for the four
+ * query rows qr[0..3] (rows past nh repeat row 0 and are not stored):
+ * candidates j and j + 4 of a group of eight widen once per element
+ * vector and feed all four query rows (eight sums in registers); each
+ * pair's sums come out side by side in one vector (AE_HSUMV), and four
+ * such vectors transpose into one vector of eight scores per query row
+ * (AE_PAIRS4).
+ * ks (int8: the rows' scales; else NULL) multiplies each score. */
+static void AE_RN(dots_reg8)(const float *const *qr, size_t nh, size_t dim,
+                             const AE_RROWS *rows, const size_t *idx, size_t n8,
+                             const float *ks, float scale, float *s)
+{
+    const AE_V sc = AE_SET1(scale);
+    size_t j, d, p, h;
+    for (j = 0; j < n8; j += 8) {
+        AE_V pv[4], r[4];
+        for (p = 0; p < 4; ++p) {
+            const AE_RT *ka = rows->k + idx[j + p] * rows->stride;
+            const AE_RT *kb = rows->k + idx[j + p + 4] * rows->stride;
+            AE_V a[8];
+            for (h = 0; h < 8; ++h)
+                a[h] = AE_ZERO();
+            for (d = 0; d < dim; d += AE_VW) {
+                AE_V xa = AE_RLD(ka + d), xb = AE_RLD(kb + d);
+                for (h = 0; h < 4; ++h) {
+                    AE_V qv = AE_LOADU(qr[h] + d);
+                    a[h] = AE_FMA(xa, qv, a[h]);
+                    a[4 + h] = AE_FMA(xb, qv, a[4 + h]);
+                }
+            }
+            /* lanes: candidate j + p rows 0..3, candidate j + p + 4 rows 0..3 */
+            pv[p] = AE_HSUMV(a);
+        }
+        AE_PAIRS4(pv, r);
+        {
+            AE_V f = ks ? AE_MUL(AE_LOADU(ks + j), sc) : sc;
+            for (h = 0; h < nh; ++h)
+                AE_STOREU(s + h * AE_QB + j, AE_MUL(r[h], f));
+        }
+    }
+}
+
+/* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * row_a for the four
+ * rows acc_h = acc + h * dim (stored for h < nh; the weights of rows past
+ * nh are zero): each V row widens once per element vector for all four
+ * rows, two vectors of all four rows' sums in registers at a time. */
+static void AE_RN(accum_reg)(float *acc, size_t nh, size_t dim, const AE_RT *base,
+                             size_t stride, const size_t *idx, size_t n, const float *w)
+{
+    float *ar[4];
+    size_t d = 0, a, h;
+    for (h = 0; h < 4; ++h)
+        ar[h] = acc + (h < nh ? h : 0) * dim;
+    for (; d + 2 * AE_VW <= dim; d += 2 * AE_VW) {
+        AE_V c[4][2];
+        for (h = 0; h < 4; ++h) {
+            c[h][0] = AE_LOADU(ar[h] + d);
+            c[h][1] = AE_LOADU(ar[h] + d + AE_VW);
+        }
+        for (a = 0; a < n; ++a) {
+            const AE_RT *r = base + idx[a] * stride + d;
+            AE_V v0 = AE_RLD(r), v1 = AE_RLD(r + AE_VW);
+            for (h = 0; h < 4; ++h) {
+                AE_V x = AE_SET1(w[h * AE_QB + a]);
+                c[h][0] = AE_FMA(x, v0, c[h][0]);
+                c[h][1] = AE_FMA(x, v1, c[h][1]);
+            }
+        }
+        for (h = nh; h-- > 0;) {
+            AE_STOREU(ar[h] + d, c[h][0]);
+            AE_STOREU(ar[h] + d + AE_VW, c[h][1]);
+        }
+    }
+    for (; d < dim; d += AE_VW) {
+        AE_V c[4];
+        for (h = 0; h < 4; ++h)
+            c[h] = AE_LOADU(ar[h] + d);
+        for (a = 0; a < n; ++a) {
+            AE_V v0 = AE_RLD(base + idx[a] * stride + d);
+            for (h = 0; h < 4; ++h)
+                c[h] = AE_FMA(AE_SET1(w[h * AE_QB + a]), v0, c[h]);
+        }
+        for (h = nh; h-- > 0;)
+            AE_STOREU(ar[h] + d, c[h]);
+    }
+}
+
+/* query_group for dim whole vectors without a scratch of widened rows:
+ * token scores eight at a time through dots_reg8, the last (n mod 8)
+ * token rows widened into a small scratch and scored with the landmark
+ * rows through dots_rows; the V rows through accum_reg. Int8 rows: the
+ * K scale multiplies the scores, the V scale the weights. */
+static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
+                             const AE_RROWS *tokens, const size_t *tok, size_t n_tok,
+                             const aether_rows *blocks, const size_t *blk, size_t n_blk,
+                             float *acc, float *out)
+{
+    float s[4 * AE_QB], wr[AE_WSCR];
+    float m[4], l[4];
+    const float *kp[AE_QB], *qr[4];
+    const float *ksp = NULL;
+    size_t a, c, h, u;
+#if AE_RI8
+    size_t j;
+    float ks[AE_QB], vs[AE_QB];
+    const uint8_t *ke = tokens->ke;
+    const size_t es = tokens->estride;
+#else
+    const uint8_t *ke = NULL;
+    const size_t es = 0;
+#endif
+    for (h = 0; h < 4; ++h)
+        qr[h] = q + (h < nh ? h : 0) * dim;
+    memset(acc, 0, nh * dim * sizeof(float));
+    /* Rows past nh carry zero weights through the value sums. */
+    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+    for (a = 0; a < n_tok + n_blk; a += c) {
+        AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
+        size_t n8 = b.tc - b.tc % 8, nt = b.tc - n8;
+        c = b.tc + b.bc;
+#if AE_RI8
+        for (j = 0; j < n8; ++j) {
+            size_t e = tok[b.ta + j] * es;
+            ks[j] = aether_i8_scale(tokens->ke[e]);
+            vs[j] = aether_i8_scale(tokens->ve[e]);
+        }
+        for (; j < b.tc; ++j)
+            vs[j] = aether_i8_scale(tokens->ve[tok[b.ta + j] * es]);
+        ksp = ks;
+#endif
+        if (n8)
+            AE_RN(dots_reg8)(qr, nh, dim, tokens, tok + b.ta, n8, ksp, scale, s);
+        if (c > n8) {
+            AE_RN(widen_rows)(wr, dim, tokens->k, tokens->stride, ke, es, tok + b.ta + n8, nt);
+            for (u = 0; u < nt; ++u)
+                kp[u] = wr + u * dim;
+            for (u = 0; u < b.bc; ++u)
+                kp[nt + u] = blocks->k + blk[b.ba + u] * blocks->stride;
+            AE_FN(dots_rows)(q, nh, dim, kp, c - n8, scale, s + n8);
+        }
+        AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
+#if AE_RI8
+        for (h = 0; h < nh; ++h) {
+            float *sh = s + h * AE_QB;
+            for (j = 0; j < n8; j += AE_VW)
+                AE_STOREU(sh + j, AE_MUL(AE_LOADU(sh + j), AE_LOADU(vs + j)));
+            for (; j < b.tc; ++j)
+                sh[j] *= vs[j];
+        }
+#endif
+        if (b.tc)
+            AE_RN(accum_reg)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
+        if (b.bc)
+            AE_FN(accum_group)
+            (acc, nh, dim, blocks->v, blocks->stride, blk + b.ba, b.bc, s + b.tc);
+    }
+    for (h = 0; h < nh; ++h)
+        AE_FN(finish_row)(acc + h * dim, dim, l[h], out + h * dim);
+}
+#endif
+
 /* Decode of up to four query rows of one GQA group: scores of a batch of
  * candidates for every row (shared K loads), per row the max / exp pass,
  * then the weighted sums of all rows at once (shared V loads). */
@@ -333,6 +524,12 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
     size_t a, c, h;
 #if AE_RI8
     static const size_t eoff0[4] = {0, 0, 0, 0};
+#endif
+#if !AE_RF32 && defined(AE_HSUMV) && defined(AE_PAIRS4)
+    if (dim % AE_VW == 0 && dim * AE_VW <= AE_WSCR) {
+        AE_RN(group_reg)(q, nh, dim, scale, tokens, tok, n_tok, blocks, blk, n_blk, acc, out);
+        return;
+    }
 #endif
 #ifdef AE_DOTS_G4
     float qv[4 * AE_G4_DMAX];

@@ -109,6 +109,22 @@ static inline __m256 ae_keepn(__m256 v, size_t n)
     return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, live);
 }
 #define AE_KEEPN(v, n) ae_keepn((v), (n))
+/* r[h] lane u = candidate u's sum for row h (u < 8, h < 4) from the four
+ * vectors pv[p] holding candidate p's sums for rows 0..3 in lanes 0..3
+ * and candidate p + 4's in lanes 4..7: interleaves of pairs, then of
+ * pairs of pairs. */
+static inline void ae_pairs4(const __m256 *pv, __m256 *r)
+{
+    __m256d lo0 = _mm256_castps_pd(_mm256_unpacklo_ps(pv[0], pv[1]));
+    __m256d hi0 = _mm256_castps_pd(_mm256_unpackhi_ps(pv[0], pv[1]));
+    __m256d lo1 = _mm256_castps_pd(_mm256_unpacklo_ps(pv[2], pv[3]));
+    __m256d hi1 = _mm256_castps_pd(_mm256_unpackhi_ps(pv[2], pv[3]));
+    r[0] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo0, lo1));
+    r[1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo0, lo1));
+    r[2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi0, hi1));
+    r[3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi0, hi1));
+}
+#define AE_PAIRS4(pv, r) ae_pairs4((pv), (r))
 /* Sixteen vector registers: the decode's V sums take one query row per
  * register block (simd/decode_rows_impl.h). */
 #define AE_FEWREGS 1
@@ -144,6 +160,8 @@ static inline void ae_transpose8(__m256 *v)
                                           16))
 #define AE_WIDENI8(p) \
     _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+/* The I8 cache's row quantizer has an AVX2 form (decode.c). */
+#define AE_I8ROW 1
 /* AE_VW floats to binary16 at p, round to nearest even (F16C). */
 #define AE_NARROW16(p, x) \
     _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT))

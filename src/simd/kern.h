@@ -19,6 +19,10 @@
  *   AE_HSUMV(v)       optional: the horizontal sums of v[0..AE_VW) as one
  *                     vector, each by AE_HSUM4's order (decode scores)
  *   AE_KEEPN(v, n)    with AE_HSUMV: v with lanes n.. (n <= AE_VW) set to -inf
+ *   AE_PAIRS4(pv, r)  optional, AE_VW 8: four vectors of two candidates' sums
+ *                     for four rows (lanes 0-3: candidate p, 4-7: p + 4)
+ *                     as four vectors of eight candidates, one per row (the
+ *                     reduced rows' group decode)
  *   AE_FEWREGS        optional: 1 on ISAs with 16 vector registers
  *   AE_TRANSPOSE(v)   transpose the AE_VW x AE_VW block of vectors v[0..AE_VW)
  *   AE_WIDEN16(p)     AE_VW binary16 values at p (uint16_t *) widened to floats
@@ -26,6 +30,8 @@
  *   AE_WIDENI8(p)     AE_VW int8 values at p (int8_t *) converted to floats
  *   AE_NARROW16(p, v) store v as AE_VW binary16 values at p, nearest even
  *   AE_DOTS_G4(...)   optional: a 4 x 4 GQA score kernel (decode.c)
+ *   AE_I8ROW          optional: decode.c has the ISA's to_i8 (the I8
+ *                     cache's row quantizer; else the ops entry is NULL)
  * This header gives the generated names, the blocking constants, and the
  * functions one template source defines for another (and for ops.c's
  * tables).
@@ -114,6 +120,9 @@ void AE_XFN(narrow_f16)(const float *src, uint16_t *dst, size_t n);
 void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const size_t *idx,
                             size_t n, size_t len);
 void AE_XFN(matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
+#ifdef AE_I8ROW
+unsigned AE_XFN(to_i8)(const float *x, size_t n, int32_t *q, int8_t *m);
+#endif
 
 /* batch.c: the batched projection of the ops table. */
 void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols, float *y);

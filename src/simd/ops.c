@@ -35,6 +35,11 @@ static const aether_simd_ops AE_FN(ops) = {
     AE_XFN(prefetch_bytes),
     AE_VW,
     AE_XFN(matmul),
+#ifdef AE_I8ROW
+    AE_XFN(to_i8),
+#else
+    NULL,
+#endif
 };
 
 static const aether_simd_probes AE_FN(probes) = {

@@ -139,6 +139,12 @@ typedef struct aether_simd_ops {
      * of W loaded serves several rows. */
     void (*matmul)(const float *x, size_t n, size_t rows, const float *w, size_t cols,
                    float *y);
+    /* Optional (NULL where the ISA has none): x[0..n) (|x| < 32768) as an
+     * I8 cache row, bit for bit the scalar quantizer of the I8 appends:
+     * q[i] = round(x[i] * 65536) (halves away from zero), m[i] = round(q[i]
+     * / 2^s) with the smallest s >= 0 fitting +-127 (core/int8row.h);
+     * returns s. */
+    unsigned (*to_i8)(const float *x, size_t n, int32_t *q, int8_t *m);
 } aether_simd_ops;
 
 /* Most query rows query_group takes at once. */
