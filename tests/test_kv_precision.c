@@ -310,8 +310,10 @@ static int same_slots(const aether_kvcache *a, const aether_kvcache *b)
  * (inputs of scale `scale`), decoded after every append: st's reference
  * against f32's reference within the storage's bound, st's optimised
  * kernels against st's reference within the dispatch contract. SCORED
- * caches evict by their own weights: compared while they hold the same
- * slots (counted when they part). */
+ * caches evict by their own weights: compared until they first part
+ * (counted from there). Not again when their slots match later: the rows
+ * each evicted went into different landmark sums, so the bound no longer
+ * applies (seen as errors of 1.7 times the bound for other random inputs). */
 static void run_history(const pshape *s, aether_kv_storage st, aether_kv_evict ev,
                         aether_kv_landmarks lm, size_t steps, float scale, pstats *ps)
 {
@@ -330,8 +332,8 @@ static void run_history(const pshape *s, aether_kv_storage st, aether_kv_evict e
     cp = make_cache(&cfg, st, cap, s->kvh, s->dim, lm, ev);
     if (!c32 || !cp || !q || !k || !v || !o32 || !oref || !ofast)
         return;
+    int diverged = 0;
     for (t = 0; t < steps; ++t) {
-        int diverged = ev == AETHER_KV_EVICT_SCORED && !same_slots(c32, cp);
         double bound, eps_fast;
         /* keys and values of changing scale along the history */
         float ks = scale * (t % 3 == 0 ? 0.25f : 1.0f);
@@ -346,6 +348,7 @@ static void run_history(const pshape *s, aether_kv_storage st, aether_kv_evict e
         sv = fmax(sv, max_abs_f(v, nkv));
         CHECK_STATUS(aether_kvcache_append_rows(c32, k, v), AETHER_OK);
         CHECK_STATUS(aether_kvcache_append_rows(cp, k, v), AETHER_OK);
+        diverged = diverged || (ev == AETHER_KV_EVICT_SCORED && !same_slots(c32, cp));
         (void)aether_tensor_view(&q1, q, nq, 1, s->qh, s->dim);
         aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
         (void)aether_tensor_view(&out, o32, nq, 1, s->qh, s->dim);

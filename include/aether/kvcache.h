@@ -123,7 +123,11 @@ extern "C" {
  * change of the softmax weights by a score error of at most
  * sqrt(d) * s_q * (eps * s_k + eta).) The optimised kernels of a reduced
  * cache compute the same attention over the same widened values: against
- * its reference they keep the contract of aether/dispatch.h.
+ * its reference they keep the contract of aether/dispatch.h. The bound
+ * holds while both caches have evicted the same tokens: under
+ * EVICT_SCORED each cache evicts by its own weights, and from the first
+ * eviction on which they differ (their slots, and then their landmark
+ * sums, hold other tokens) the two are different histories.
  * Supported with every landmark mode and every eviction policy except
  * EVICT_H2O_COMPAT, which needs the unrounded rows: a reduced storage with
  * it is AETHER_ERR_UNSUPPORTED. No AVX512-BF16 (VDPBF16PS) path: BF16 rows
