@@ -251,8 +251,8 @@ void AE_XFN(matmul)(const float *x, size_t n, size_t rows, const float *w, size_
     size_t jw = cols / (4 * AE_VW) * (4 * AE_VW), jn = cols / AE_VW * AE_VW, b, j;
     for (j = 0; j < jw; j += 2 * AE_VW)
         for (b = 0; b < n; b += AE_MMB)
-            AE_FN(mm_wide)(x + b * rows, n - b < AE_MMB ? n - b : AE_MMB, rows, w, cols, j,
-                           y + b * cols);
+            AE_FN(mm_wide)
+            (x + b * rows, n - b < AE_MMB ? n - b : AE_MMB, rows, w, cols, j, y + b * cols);
     for (b = 0; b < n; ++b) {
         const float *xb = x + b * rows;
         float *yb = y + b * cols;
