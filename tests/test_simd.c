@@ -259,6 +259,80 @@ static void test_to_i8(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
+/* The projection products' arithmetic, element by element (src/simd/batch.c):
+ * columns in whole blocks of four vectors, one fused chain per column from
+ * zero with the rows ascending; the other whole vectors, eight partial
+ * fused sums (row i into sum i % 8 while eight rows remain, the rest into
+ * sum 0) added as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)); the last
+ * columns, a product then a sum per row. matvec and every row of matmul
+ * give exactly these bits, on shapes reaching every region (and pairs of
+ * narrow vectors with and without a single one left). */
+static float mm_expect(const float *x, size_t rows, const float *w, size_t cols, size_t j,
+                       size_t vw)
+{
+    size_t jw = cols / (4 * vw) * (4 * vw), jn = cols / vw * vw, i, r8 = rows / 8 * 8, k;
+    if (j < jw) {
+        float t = 0.0f;
+        for (i = 0; i < rows; ++i)
+            t = fmaf(x[i], w[i * cols + j], t);
+        return t;
+    }
+    if (j < jn) {
+        float p[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        for (i = 0; i < r8; ++i)
+            p[i % 8] = fmaf(x[i], w[i * cols + j], p[i % 8]);
+        for (; i < rows; ++i)
+            p[0] = fmaf(x[i], w[i * cols + j], p[0]);
+        for (k = 0; k < 8; k += 2)
+            p[k] = p[k] + p[k + 1];
+        p[0] = p[0] + p[2];
+        p[4] = p[4] + p[6];
+        return p[0] + p[4];
+    }
+    {
+        float t = 0.0f;
+        for (i = 0; i < rows; ++i) {
+            const float prod = x[i] * w[i * cols + j];
+            t = t + prod;
+        }
+        return t;
+    }
+}
+
+static void test_projection_bits(void)
+{
+    static const size_t k_rows[] = {1, 7, 8, 16, 19, 128, 131};
+    static float x[3 * 131], w[131 * 80], y[3 * 80];
+    size_t p, ri, cols, i, j, b;
+    for (p = 0; p < 3; ++p) {
+        const aether_simd_ops *ops;
+        size_t bad = 0, vw;
+        if (aether_set_kernel_mode(k_fast[p]) != AETHER_OK)
+            continue;
+        ops = aether_simd_active_();
+        vw = ops->lanes;
+        for (ri = 0; ri < sizeof k_rows / sizeof k_rows[0]; ++ri) {
+            const size_t rows = k_rows[ri];
+            for (cols = 1; cols <= 80; cols += cols < 20 ? 1 : 7) {
+                for (i = 0; i < 3 * rows; ++i)
+                    x[i] = frand(1.0f);
+                for (i = 0; i < rows * cols; ++i)
+                    w[i] = frand(0.5f);
+                ops->matvec(x, rows, w, cols, y);
+                for (j = 0; j < cols; ++j)
+                    bad += y[j] != mm_expect(x, rows, w, cols, j, vw);
+                ops->matmul(x, 3, rows, w, cols, y);
+                for (b = 0; b < 3; ++b)
+                    for (j = 0; j < cols; ++j)
+                        bad += y[b * cols + j] != mm_expect(x + b * rows, rows, w, cols, j, vw);
+            }
+        }
+        CHECK_MSG(bad == 0, "%s projections: %lu elements off the documented order",
+                  k_fast_name[p], (unsigned long)bad);
+    }
+    aether_set_kernel_mode(AETHER_KERNELS_AUTO);
+}
+
 /* The benchmark's machine probes: the sum read_probe returns (integer
  * values, so every order gives the same float) over lengths off the
  * vector width, and fma_probe's chains (0 steps: the seeds x .. x + 11 in
@@ -569,6 +643,6 @@ static void test_query_fast(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_to_i8, test_probes,
-          test_paths_vs_reference, test_far_batched, test_in_place, test_thread_determinism,
-          test_workspace, test_query_fast)
+TEST_MAIN(test_env_var, test_dispatch_api, test_exp, test_widen_f16, test_to_i8,
+          test_projection_bits, test_probes, test_paths_vs_reference, test_far_batched,
+          test_in_place, test_thread_determinism, test_workspace, test_query_fast)
