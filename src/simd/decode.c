@@ -180,6 +180,23 @@ static void AE_FN(pad_rows)(float *s, size_t nh, size_t c)
             s[h * AE_QB + i] = -INFINITY;
 }
 
+/* The start of a group's online softmax: the nh value sums zeroed, the
+ * score rows nh..rows-1 zeroed (rows past nh carry zero weights through
+ * the value sums), each row's running max at its start value and its
+ * weight sum at 0. */
+static void AE_FN(group_start)(float *acc, size_t dim, float *s, size_t nh, size_t rows,
+                               float *m, float *l)
+{
+    size_t h;
+    memset(acc, 0, nh * dim * sizeof(float));
+    if (rows > nh)
+        memset(s + nh * AE_QB, 0, (rows - nh) * AE_QB * sizeof(float));
+    for (h = 0; h < nh; ++h) {
+        m[h] = AE_MINIT;
+        l[h] = 0.0f;
+    }
+}
+
 /* max / sum of the AE_VW lanes of t, as a tree (short dependency chains). */
 static float AE_FN(lanes_max)(float *t)
 {

@@ -458,13 +458,7 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
 #endif
     for (h = 0; h < 4; ++h)
         qr[h] = q + (h < nh ? h : 0) * dim;
-    memset(acc, 0, nh * dim * sizeof(float));
-    /* Rows past nh carry zero weights through the value sums. */
-    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
-    for (h = 0; h < nh; ++h) {
-        m[h] = AE_MINIT;
-        l[h] = 0.0f;
-    }
+    AE_FN(group_start)(acc, dim, s, nh, 4, m, l);
     for (a = 0; a < n_tok + n_blk; a += c) {
         AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
         size_t n8 = b.tc - b.tc % 8, nt = b.tc - n8;
@@ -555,13 +549,7 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
         qv_arg = qv;
     }
 #endif
-    memset(acc, 0, nh * dim * sizeof(float));
-    /* Rows past nh carry zero weights through accum_group. */
-    memset(s + nh * AE_QB, 0, (4 - nh) * AE_QB * sizeof(float));
-    for (h = 0; h < nh; ++h) {
-        m[h] = AE_MINIT;
-        l[h] = 0.0f;
-    }
+    AE_FN(group_start)(acc, dim, s, nh, 4, m, l);
     for (a = 0; a < n_tok + n_blk; a += c) {
         AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
         c = b.tc + b.bc;
@@ -739,13 +727,7 @@ void AE_RX(query_heads)(const float *q, size_t nh, size_t dim, const size_t *kof
     for (h = 0; h < nh; ++h)
         eoff[h] = koff[h] / dim; /* the kv head's exponent byte */
 #endif
-    memset(out, 0, nh * dim * sizeof(float));
-    for (h = nh; h < nh4; ++h)
-        memset(s + h * AE_QB, 0, AE_QB * sizeof(float));
-    for (h = 0; h < nh; ++h) {
-        m[h] = AE_MINIT;
-        l[h] = 0.0f;
-    }
+    AE_FN(group_start)(out, dim, s, nh, nh4, m, l);
     for (a = 0; a < n_tok + n_blk; a += c) {
         AE_FN(qbatch) b = AE_FN(next_batch)(a, n_tok, n_blk);
         c = b.tc + b.bc;
