@@ -10,6 +10,7 @@
 
 #include "aether/attention.h"
 #include "aether/dispatch.h"
+#include "aether/quant.h"
 #include "check.h"
 #include "test_ws.h"
 #include "dispatch/kernels.h"
@@ -194,19 +195,14 @@ static void test_widen_f16(void)
     aether_set_kernel_mode(AETHER_KERNELS_AUTO);
 }
 
-/* The scalar definition of an I8 cache row (the appends' quantizer when
- * the kernels have none): Q16 values, halves away from zero, then
- * aether_q16_to_i8_. */
+/* The definition of an I8 cache row: the integer path's Q16 values
+ * (aether_q16_from_f32, halves away from zero, computed on the bits, not
+ * as the appends compute them), then aether_q16_to_i8_. */
 static unsigned i8_row_ref(const float *x, size_t n, int32_t *q, int8_t *m)
 {
     size_t i;
-    for (i = 0; i < n; ++i) {
-        const float a = x[i] * 65536.0f;
-        int32_t t = (int32_t)a;
-        const float r = a - (float)t;
-        t += (r >= 0.5f) - (r <= -0.5f);
-        q[i] = t;
-    }
+    for (i = 0; i < n; ++i)
+        (void)aether_q16_from_f32(x[i], &q[i]); /* |x| < 32768: in range */
     return aether_q16_to_i8_(q, n, m);
 }
 
