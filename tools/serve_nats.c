@@ -843,7 +843,14 @@ void serve_nats_close(serve_nats *q, double timeout)
         q->count--;
     }
     pthread_mutex_unlock(&q->lock);
-    nats_CloseAndWait(2000);
+    if (nats_CloseAndWait(2000) != NATS_OK) {
+        /* A library thread may still be running a callback that takes
+         * q->lock and writes to the pipe: leave them to the process's
+         * exit rather than free them under it. */
+        fprintf(stderr, "aether serve: note: the NATS client's threads did not end within 2 s; "
+                        "its queue is left to the exit\n");
+        return;
+    }
     if (q->pipe_r >= 0)
         close(q->pipe_r);
     if (q->pipe_w >= 0)
