@@ -23,9 +23,8 @@ unsigned aether_q16_exponent_(const int32_t *v, size_t n, uint32_t lim)
     return s;
 }
 
-unsigned aether_q16_to_i8_(const int32_t *v, size_t n, int8_t *m)
+void aether_q16_mantissas_(const int32_t *v, size_t n, unsigned s, int8_t *m)
 {
-    unsigned s = aether_q16_exponent_(v, n, 127u);
     size_t i;
     for (i = 0; i < n; ++i) {
         /* v / 2^s rounded half away from zero (|v| <= 2^31: no wrap) */
@@ -34,5 +33,11 @@ unsigned aether_q16_to_i8_(const int32_t *v, size_t n, int8_t *m)
             a = (a + (1u << (s - 1))) >> s;
         m[i] = (int8_t)(v[i] < 0 ? -(int32_t)a : (int32_t)a);
     }
+}
+
+unsigned aether_q16_to_i8_(const int32_t *v, size_t n, int8_t *m)
+{
+    unsigned s = aether_q16_exponent_(v, n, 127u);
+    aether_q16_mantissas_(v, n, s, m);
     return s;
 }

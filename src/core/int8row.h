@@ -15,6 +15,10 @@
 /* The smallest s >= 0 with round(max |v| / 2^s) <= lim. */
 unsigned aether_q16_exponent_(const int32_t *v, size_t n, uint32_t lim);
 
+/* v[0, n) to int8 mantissas m with the exponent s given: round(v / 2^s),
+ * halves away from zero. */
+void aether_q16_mantissas_(const int32_t *v, size_t n, unsigned s, int8_t *m);
+
 /* v[0, n) to int8 mantissas m (the row format above); returns s. */
 unsigned aether_q16_to_i8_(const int32_t *v, size_t n, int8_t *m);
 

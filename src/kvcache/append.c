@@ -93,7 +93,7 @@ static void to_bf16(const float *src, uint16_t *dst, size_t n)
  * 10.1, core/int8row.h): the Q16 values round(x * 65536) (half away from
  * zero, as aether_q16_from_f32; |x| < 32768 was checked), then the
  * mantissas round(v / 2^s) with the smallest s >= 0 that fits +-127. */
-static uint8_t to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
+static unsigned to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
 {
     size_t i;
     for (i = 0; i < n; ++i) {
@@ -105,7 +105,7 @@ static uint8_t to_i8(const float *x, size_t n, int32_t *q, int8_t *m)
         t += (r >= 0.5f) - (r <= -0.5f);
         q[i] = t;
     }
-    return (uint8_t)aether_q16_to_i8_(q, n, m);
+    return aether_q16_to_i8_(q, n, m);
 }
 
 void aether_kv_widen_at_(const aether_kvcache *c, int which, size_t off, size_t ei, float *dst)
@@ -156,17 +156,11 @@ void aether_kv_store_(aether_kvcache *c, size_t slot, size_t pos, const float *k
         size_t h, dim = c->head_dim, e = slot * c->kv_heads;
         /* The ISA's quantizer where the kernels have one: the same bits. */
         const aether_simd_ops *ops = aether_kernel_sel_ops(&c->kern);
-        if (ops && ops->to_i8) {
-            for (h = 0; h < c->kv_heads; ++h) {
-                int8_t *km = c->k8 + off + h * dim, *vm = c->v8 + off + h * dim;
-                c->ke[e + h] = (uint8_t)ops->to_i8(k + h * dim, dim, c->qbuf, km);
-                c->ve[e + h] = (uint8_t)ops->to_i8(v + h * dim, dim, c->qbuf, vm);
-            }
-        } else {
-            for (h = 0; h < c->kv_heads; ++h) {
-                c->ke[e + h] = to_i8(k + h * dim, dim, c->qbuf, c->k8 + off + h * dim);
-                c->ve[e + h] = to_i8(v + h * dim, dim, c->qbuf, c->v8 + off + h * dim);
-            }
+        unsigned (*quant)(const float *, size_t, int32_t *, int8_t *) =
+            ops && ops->to_i8 ? ops->to_i8 : to_i8;
+        for (h = 0; h < c->kv_heads; ++h) {
+            c->ke[e + h] = (uint8_t)quant(k + h * dim, dim, c->qbuf, c->k8 + off + h * dim);
+            c->ve[e + h] = (uint8_t)quant(v + h * dim, dim, c->qbuf, c->v8 + off + h * dim);
         }
     } else {
         /* A float loop, not memcpy: small C libraries (picolibc, built for

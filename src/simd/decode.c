@@ -356,7 +356,8 @@ void AE_XFN(prefetch_bytes)(const void *k, const void *v, size_t stride, const s
  * round(q / 2^s), halves away from zero, with the smallest s that fits
  * +-127; returns s. Every step is exact integer or exact float work, so
  * the bits are those of the scalar definition (append.c's to_i8 over
- * aether_q16_to_i8_), which the tail and the exponent search reuse. */
+ * aether_q16_to_i8_), whose exponent search and mantissas the
+ * scalar parts reuse. */
 unsigned AE_XFN(to_i8)(const float *x, size_t n, int32_t *q, int8_t *m)
 {
     const __m256 k65536 = _mm256_set1_ps(65536.0f), half = _mm256_set1_ps(0.5f);
@@ -410,12 +411,7 @@ unsigned AE_XFN(to_i8)(const float *x, size_t n, int32_t *q, int8_t *m)
                                 _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), ord));
         }
     }
-    for (i = nv; i < n; ++i) {
-        uint32_t a = q[i] < 0 ? 0u - (uint32_t)q[i] : (uint32_t)q[i];
-        if (s)
-            a = (a + (1u << (s - 1))) >> s;
-        m[i] = (int8_t)(q[i] < 0 ? -(int32_t)a : (int32_t)a);
-    }
+    aether_q16_mantissas_(q + nv, n - nv, s, m + nv);
     return s;
 }
 #endif
