@@ -448,8 +448,9 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
     const float *ksp = NULL;
     size_t a, c, h, u;
 #if AE_RI8
+    static const size_t eoff0[4] = {0, 0, 0, 0};
     size_t j;
-    float ks[AE_QB], vs[AE_QB];
+    float ks[AE_QB];
     const uint8_t *ke = tokens->ke;
     const size_t es = tokens->estride;
 #else
@@ -464,13 +465,8 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
         size_t n8 = b.tc - b.tc % 8, nt = b.tc - n8;
         c = b.tc + b.bc;
 #if AE_RI8
-        for (j = 0; j < n8; ++j) {
-            size_t e = tok[b.ta + j] * es;
-            ks[j] = aether_i8_scale(tokens->ke[e]);
-            vs[j] = aether_i8_scale(tokens->ve[e]);
-        }
-        for (; j < b.tc; ++j)
-            vs[j] = aether_i8_scale(tokens->ve[tok[b.ta + j] * es]);
+        for (j = 0; j < n8; ++j)
+            ks[j] = aether_i8_scale(tokens->ke[tok[b.ta + j] * es]);
         ksp = ks;
 #endif
         if (n8)
@@ -485,13 +481,8 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
         }
         AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
 #if AE_RI8
-        for (h = 0; h < nh; ++h) {
-            float *sh = s + h * AE_QB;
-            for (j = 0; j < n8; j += AE_VW)
-                AE_STOREU(sh + j, AE_MUL(AE_LOADU(sh + j), AE_LOADU(vs + j)));
-            for (; j < b.tc; ++j)
-                sh[j] *= vs[j];
-        }
+        if (b.tc)
+            AE_RN(row_scales)(s, nh, eoff0, tokens->ve, es, tok + b.ta, b.tc);
 #endif
         if (b.tc)
             AE_RN(accum_reg)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
