@@ -804,11 +804,8 @@ void serve_nats_close(serve_nats *q, double timeout)
         for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i) {
             /* no more messages, but the handle lives until the close (see
              * retire) */
-            if (q->subs[i]) {
+            if (q->subs[i])
                 natsSubscription_Unsubscribe(q->subs[i]);
-                retire(q, q->subs[i]);
-                q->subs[i] = NULL;
-            }
             if (q->kv && q->rev[i] && release_ok) {
                 /* let another worker have it now rather than after the
                  * expiry (not when the server does not answer: then it
@@ -825,6 +822,11 @@ void serve_nats_close(serve_nats *q, double timeout)
         /* returns once the reading thread has ended */
         natsConnection_Close(q->nc);
     }
+    for (i = 0; i < SERVE_NATS_MAX_PARTITIONS; ++i)
+        if (q->subs[i]) {
+            natsSubscription_Destroy(q->subs[i]);
+            q->subs[i] = NULL;
+        }
     for (i = 0; i < q->n_retired; ++i)
         natsSubscription_Destroy(q->retired[i]);
     free(q->retired);
