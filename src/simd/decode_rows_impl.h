@@ -41,14 +41,17 @@ static void AE_RN(row_scales)(float *s, size_t nh, const size_t *eoff, const uin
 #endif
 
 #ifdef AE_HSUMV
-/* dots_group's scores of the first n - n % AE_VW candidates when dim is
- * whole vectors, AE_VW candidates at a time: per row, one sum per
- * candidate (the same fused adds, d ascending), then their horizontal sums
- * side by side in one vector (AE_HSUMV: AE_HSUM4's order), scaled and
- * stored at once - the same bits, without a scalar store per score.
+/* The scores s[h * AE_QB + j] = scale * dot(q_h, row_j + koff[h]) of the
+ * first n - n % AE_VW candidates when dim is whole vectors, AE_VW
+ * candidates at a time: per query row, one sum per candidate (the same
+ * fused adds, d ascending, as the four-candidate loops), then their
+ * horizontal sums side by side in one vector (AE_HSUMV: AE_HSUM4's order),
+ * scaled and stored at once - the same bits, without a scalar store per
+ * score, and AE_VW independent chains of multiply-adds instead of four.
  * Returns the candidates done. */
-static size_t AE_RN(dots_block)(const float *q, size_t nh, size_t dim, const AE_RROWS *rows,
-                                const size_t *idx, size_t n, float scale, float *s)
+static size_t AE_RN(dots_block)(const float *q, size_t nh, size_t dim, const size_t *koff,
+                                const AE_RT *kb, size_t stride, const size_t *idx, size_t n,
+                                float scale, float *s)
 {
     const AE_V sc = AE_SET1(scale);
     size_t j, d, h, c, nv = n - n % AE_VW;
@@ -57,16 +60,17 @@ static size_t AE_RN(dots_block)(const float *q, size_t nh, size_t dim, const AE_
     for (j = 0; j < nv; j += AE_VW) {
         const AE_RT *k[AE_VW];
         for (c = 0; c < AE_VW; ++c)
-            k[c] = rows->k + idx[j + c] * rows->stride;
+            k[c] = kb + idx[j + c] * stride;
         for (h = 0; h < nh; ++h) {
             const float *qh = q + h * dim;
+            const size_t o = koff[h];
             AE_V a[AE_VW];
             for (c = 0; c < AE_VW; ++c)
                 a[c] = AE_ZERO();
             for (d = 0; d < dim; d += AE_VW) {
                 AE_V x = AE_LOADU(qh + d);
                 for (c = 0; c < AE_VW; ++c)
-                    a[c] = AE_FMA(x, AE_RLD(k[c] + d), a[c]);
+                    a[c] = AE_FMA(x, AE_RLD(k[c] + o + d), a[c]);
             }
             AE_STOREU(s + h * AE_QB + j, AE_MUL(AE_HSUMV(a), sc));
         }
@@ -84,7 +88,10 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
     const float *q3 = nh > 3 ? q + 3 * dim : q;
     size_t j = 0, d, h, dv = dim - dim % AE_VW;
 #ifdef AE_HSUMV
-    j = AE_RN(dots_block)(q, nh, dim, rows, idx, n, scale, s);
+    {
+        static const size_t koff0[AETHER_QGROUP_MAX] = {0, 0, 0, 0};
+        j = AE_RN(dots_block)(q, nh, dim, koff0, rows->k, rows->stride, idx, n, scale, s);
+    }
 #endif
     for (; j < n; ++j) {
         const AE_RT *k0 = rows->k + idx[j] * rows->stride;
@@ -589,14 +596,17 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
 }
 
 /* s[h * AE_QB + j] = scale * dot(q_h, row_j + koff[h]) for nh query rows
- * over whole token rows (all kv heads side by side). Four candidates at a
- * time share each load of q_h (the load ports, not the multiply-adds, bound
- * this loop), and the heads walk the four rows front to back. */
+ * over whole token rows (all kv heads side by side). AE_VW (where the ISA
+ * has AE_HSUMV), then four candidates at a time share each load of q_h,
+ * and the heads walk the candidates' rows front to back. */
 static void AE_RN(dots_heads)(const float *q, size_t nh, size_t dim, const size_t *koff,
                               const AE_RT *kb, size_t stride, const size_t *idx, size_t n,
                               float scale, float *s)
 {
     size_t j = 0, d, h, dv = dim - dim % AE_VW;
+#ifdef AE_HSUMV
+    j = AE_RN(dots_block)(q, nh, dim, koff, kb, stride, idx, n, scale, s);
+#endif
     for (; j + 4 <= n; j += 4) {
         const AE_RT *r0 = kb + idx[j] * stride, *r1 = kb + idx[j + 1] * stride;
         const AE_RT *r2 = kb + idx[j + 2] * stride, *r3 = kb + idx[j + 3] * stride;
@@ -644,63 +654,64 @@ static void AE_RN(dots_heads)(const float *q, size_t nh, size_t dim, const size_
 }
 
 /* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * (row_a + koff[h])
- * for the nh <= 8 rows acc_h = acc + h * dim, four rows and AE_PD vectors
- * of the head dimension per register block: a block reads one stretch of
- * each V row. */
+ * for the nh query rows acc_h = acc + h * dim over whole token rows. One
+ * head at a time, up to AE_HV vectors of its row in registers, each
+ * candidate's head row read once per such block: sweeping all heads per
+ * block of elements instead read every candidate row's lines once per
+ * block, and a batch's rows of four heads (about 150 candidates x 4 x
+ * 2 lines) no longer fit L1, so each of those reads came from L2. Per
+ * element the candidates are added in ascending order onto acc_h, as
+ * before: the same bits. */
+#define AE_HV 8u
+#define AE_ACC_HEAD(AE_NB)                                                    \
+    do {                                                                      \
+        AE_V cc[AE_NB];                                                       \
+        size_t b_;                                                            \
+        for (b_ = 0; b_ < AE_NB; ++b_)                                        \
+            cc[b_] = AE_LOADU(r + d + b_ * AE_VW);                            \
+        for (a = 0; a < n; ++a) {                                             \
+            const AE_RT *vr = base + idx[a] * stride + d;                     \
+            AE_V x = AE_SET1(wr[a]);                                          \
+            for (b_ = 0; b_ < AE_NB; ++b_)                                    \
+                cc[b_] = AE_FMA(x, AE_RLD(vr + b_ * AE_VW), cc[b_]);          \
+        }                                                                     \
+        for (b_ = 0; b_ < AE_NB; ++b_)                                        \
+            AE_STOREU(r + d + b_ * AE_VW, cc[b_]);                            \
+    } while (0)
+
 static void AE_RN(accum_heads)(float *acc, size_t nh, size_t dim, const size_t *koff,
                                const AE_RT *vb, size_t stride, const size_t *idx, size_t n,
                                const float *w)
 {
-    size_t h0, d, a, r, pd;
-    for (h0 = 0; h0 < nh; h0 += 4) {
-        size_t hn = nh - h0 < 4 ? nh - h0 : 4, off[4];
-        const float *wr[4];
-        float *ar[4];
-        for (r = 0; r < 4; ++r) {
-            size_t h = h0 + (r < hn ? r : 0);
-            off[r] = koff[h];
-            wr[r] = w + (h0 + r) * AE_QB; /* rows past nh: zero weights */
-            ar[r] = acc + h * dim;
+    size_t h, d, a;
+    for (h = 0; h < nh; ++h) {
+        float *r = acc + h * dim;
+        const float *wr = w + h * AE_QB;
+        const AE_RT *base = vb + koff[h];
+        for (d = 0; d + AE_HV * AE_VW <= dim; d += AE_HV * AE_VW)
+            AE_ACC_HEAD(AE_HV);
+        if (d + 4 * AE_VW <= dim) {
+            AE_ACC_HEAD(4);
+            d += 4 * AE_VW;
         }
-        d = 0;
-        for (; d + AE_PD * AE_VW <= dim; d += AE_PD * AE_VW) {
-            AE_V c[4][AE_PD];
-            for (r = 0; r < 4; ++r)
-                for (pd = 0; pd < AE_PD; ++pd)
-                    c[r][pd] = AE_LOADU(ar[r] + d + pd * AE_VW);
-            for (a = 0; a < n; ++a) {
-                const AE_RT *vr = vb + idx[a] * stride + d;
-                for (r = 0; r < 4; ++r) {
-                    AE_V x = AE_SET1(wr[r][a]);
-                    for (pd = 0; pd < AE_PD; ++pd)
-                        c[r][pd] = AE_FMA(x, AE_RLD(vr + off[r] + pd * AE_VW), c[r][pd]);
-                }
-            }
-            for (r = hn; r-- > 0;)
-                for (pd = 0; pd < AE_PD; ++pd)
-                    AE_STOREU(ar[r] + d + pd * AE_VW, c[r][pd]);
+        if (d + 2 * AE_VW <= dim) {
+            AE_ACC_HEAD(2);
+            d += 2 * AE_VW;
         }
-        for (; d + AE_VW <= dim; d += AE_VW) {
-            AE_V c[4];
-            for (r = 0; r < 4; ++r)
-                c[r] = AE_LOADU(ar[r] + d);
-            for (a = 0; a < n; ++a) {
-                const AE_RT *vr = vb + idx[a] * stride + d;
-                for (r = 0; r < 4; ++r)
-                    c[r] = AE_FMA(AE_SET1(wr[r][a]), AE_RLD(vr + off[r]), c[r]);
-            }
-            for (r = hn; r-- > 0;)
-                AE_STOREU(ar[r] + d, c[r]);
+        if (d + AE_VW <= dim) {
+            AE_ACC_HEAD(1);
+            d += AE_VW;
         }
-        for (; d < dim; ++d)
-            for (r = 0; r < hn; ++r) {
-                float x = ar[r][d];
-                for (a = 0; a < n; ++a)
-                    x += wr[r][a] * AE_RSC(vb[idx[a] * stride + off[r] + d]);
-                ar[r][d] = x;
-            }
+        for (; d < dim; ++d) {
+            float x = r[d];
+            for (a = 0; a < n; ++a)
+                x += wr[a] * AE_RSC(base[idx[a] * stride + d]);
+            r[d] = x;
+        }
     }
 }
+#undef AE_ACC_HEAD
+#undef AE_HV
 
 /* Decode of up to AETHER_QHEADS_MAX query rows over whole token rows: the
  * scores of a batch for every row, per row the max / exp pass, then the
