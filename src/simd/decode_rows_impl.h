@@ -116,6 +116,16 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
     }
 }
 
+/* In the P.V macros below: cc[0..AE_NB) += wr[a] * the AE_NB vectors of
+ * candidate a's row from element d (base, stride, idx, a, d, b_ in scope). */
+#define AE_ROW_FMA(AE_NB)                                                     \
+    do {                                                                      \
+        const AE_RT *vr_ = base + idx[a] * stride + d;                        \
+        AE_V x_ = AE_SET1(wr[a]);                                             \
+        for (b_ = 0; b_ < AE_NB; ++b_)                                        \
+            cc[b_] = AE_FMA(x_, AE_RLD(vr_ + b_ * AE_VW), cc[b_]);            \
+    } while (0)
+
 /* acc_h[0..dim) += sum over a < n of w[h * AE_QB + a] * row_a for the
  * nh <= 4 rows acc_h = acc + h * dim (rows past nh have zero weights and
  * are not stored): each V row is loaded once for all rows. */
@@ -141,12 +151,8 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
                 ee[b_] = AE_FMA(y, AE_RLD(vs + b_ * AE_VW), ee[b_]);          \
             }                                                                 \
         }                                                                     \
-        for (; a < n; ++a) {                                                  \
-            const AE_RT *vr = base + idx[a] * stride + d;                     \
-            AE_V x = AE_SET1(wr[a]);                                          \
-            for (b_ = 0; b_ < AE_NB; ++b_)                                    \
-                cc[b_] = AE_FMA(x, AE_RLD(vr + b_ * AE_VW), cc[b_]);          \
-        }                                                                     \
+        for (; a < n; ++a)                                                    \
+            AE_ROW_FMA(AE_NB);                                                \
         for (b_ = 0; b_ < AE_NB; ++b_)                                        \
             AE_STOREU(r + d + b_ * AE_VW, AE_ADD(cc[b_], ee[b_]));            \
     } while (0)
@@ -669,12 +675,8 @@ static void AE_RN(dots_heads)(const float *q, size_t nh, size_t dim, const size_
         size_t b_;                                                            \
         for (b_ = 0; b_ < AE_NB; ++b_)                                        \
             cc[b_] = AE_LOADU(r + d + b_ * AE_VW);                            \
-        for (a = 0; a < n; ++a) {                                             \
-            const AE_RT *vr = base + idx[a] * stride + d;                     \
-            AE_V x = AE_SET1(wr[a]);                                          \
-            for (b_ = 0; b_ < AE_NB; ++b_)                                    \
-                cc[b_] = AE_FMA(x, AE_RLD(vr + b_ * AE_VW), cc[b_]);          \
-        }                                                                     \
+        for (a = 0; a < n; ++a)                                               \
+            AE_ROW_FMA(AE_NB);                                                \
         for (b_ = 0; b_ < AE_NB; ++b_)                                        \
             AE_STOREU(r + d + b_ * AE_VW, cc[b_]);                            \
     } while (0)
@@ -712,6 +714,7 @@ static void AE_RN(accum_heads)(float *acc, size_t nh, size_t dim, const size_t *
 }
 #undef AE_ACC_HEAD
 #undef AE_HV
+#undef AE_ROW_FMA
 
 /* Decode of up to AETHER_QHEADS_MAX query rows over whole token rows: the
  * scores of a batch for every row, per row the max / exp pass, then the
