@@ -166,12 +166,13 @@ static void head_rows(const aether_kvcache *c, size_t off, aether_rows *tr, aeth
 /* The optimised decode kernels (no per-candidate weights needed) over
  * final lists: tok_slot[0..n_tok) slots, blk[0..n_blk) ring entries; F16
  * caches through the kernels' binary16 twins. With several kv heads and
- * small groups, sets of query rows go through the kernel that sweeps each
- * candidate's whole token row once for all of them; otherwise every GQA
- * group goes through the multi-row kernel, which loads each gathered K/V
- * row once for all (up to four) rows of the group - with four rows that
- * reuse outweighs the whole-row sweep - accumulating in place in `out`,
- * which the kernel allows. */
+ * small groups, sets of query rows go through the kernel over whole token
+ * rows (every kv head's part at its offset: the scores of a few candidates
+ * for all rows at once, then P.V row by row); otherwise every GQA group
+ * goes through the multi-row kernel, which loads each gathered K/V row
+ * once for all (up to four) rows of the group - with four rows that reuse
+ * outweighs the whole-row kernel - accumulating in place in `out`, which
+ * the kernel allows. */
 static void decode_kernels(const aether_simd_ops *ops, const aether_kvcache *c, const float *q,
                            size_t q_heads, size_t n_tok, size_t n_blk, float *out)
 {

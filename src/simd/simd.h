@@ -82,8 +82,9 @@ typedef struct aether_simd_ops {
     void (*matvec)(const float *x, size_t rows, const float *w, size_t cols, float *y);
     /* nh (1..AETHER_QHEADS_MAX) query rows q[h*dim..] over the same
      * gathered candidates, row h reading the dim floats at offset koff[h]
-     * of each candidate's token / landmark row (its kv head): one sweep
-     * over each row serves every head. Per row, the contract of query;
+     * of each candidate's token / landmark row (its kv head): scores a few
+     * candidates at a time for every row, P.V one row at a time with its
+     * output block in registers. Per row, the contract of query;
      * out: nh rows of dim floats (also the accumulator). */
     void (*query_heads)(const float *q, size_t nh, size_t dim, const size_t *koff, float scale,
                         const aether_rows *tokens, const size_t *tok, size_t n_tok,
