@@ -1,7 +1,8 @@
 /*
  * Bounded caches (SLIDING / SCORED): where a logical position lives, and
  * which slot a full cache gives up. Slots are replaced in place, so no row
- * ever moves; a small open-addressing table maps token ids to slots.
+ * ever moves; a small table maps token ids to slots (SLIDING: a direct
+ * map, SCORED: open addressing).
  */
 #include <math.h>
 #include <string.h>
