@@ -5,6 +5,7 @@
  * landmark modes, every eviction policy), and the streaming temporal model
  * stays within tolerance of its REFERENCE-mode twin. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,23 +337,25 @@ static void test_reference_mode_exact(void)
 
 /* The slot resolution shortcuts of an evicting cache (in-order guesses
  * past protected slots, checked against the slot's token) find exactly the
- * tokens the position hash holds: a SLIDING cache's decode equals the
- * reference recurrence over rows looked up by scanning every slot. */
-static void test_sliding_slots_exact(void)
+ * tokens the position map holds: a SLIDING cache's decode equals the
+ * reference recurrence over rows looked up by scanning every slot. The
+ * protected ids g[0..ng) may repeat or arrive only after the cache first
+ * evicted; the cache is reset once at frame reset_at, after which the ids
+ * start again from 0. */
+static void sliding_slots_exact(const size_t *g, size_t ng, size_t reset_at)
 {
     enum { DIM = 8, CAP = 23 };
-    static const size_t g[] = {0, 5, 9};
     aether_attn_params ap = aether_attn_params_default();
     aether_attn_config cfg;
     aether_kvcache_params p;
     aether_kvcache *c = NULL;
     aether_tensor k1, v1, q1, o1;
-    size_t t, i, j, a, tok[256], n_tok = 0, s, id, bad = 0;
+    size_t t, i, j, a, tok[256], n_tok = 0, s, id, bad = 0, pos = 0;
     float kr[DIM], vr[DIM], ks[256 * DIM], vs[256 * DIM], acc[DIM], want[DIM];
     ap.window = 4;
     ap.block_size = 4;
     ap.globals = g;
-    ap.n_globals = 3;
+    ap.n_globals = ng;
     ap.use_landmarks = 0;
     aether_attn_config_init(&cfg, &ap);
     p = aether_kvcache_params_default(&cfg, CAP, 1, DIM);
@@ -363,9 +366,13 @@ static void test_sliding_slots_exact(void)
     aether_tensor_zeros(&q1, 1, 1, DIM);
     aether_tensor_zeros(&o1, 1, 1, DIM);
     aether_set_kernel_mode(AETHER_KERNELS_REFERENCE);
-    for (t = 0; t < 300 && c; ++t) {
+    for (t = 0; t < 300 && c; ++t, ++pos) {
         aether_rows rows;
         size_t n = 0;
+        if (t == reset_at) {
+            CHECK_STATUS(aether_kvcache_reset(c), AETHER_OK);
+            pos = 0;
+        }
         for (i = 0; i < DIM; ++i) {
             k1.data[i] = frand(1.0f);
             v1.data[i] = frand(1.0f);
@@ -373,7 +380,7 @@ static void test_sliding_slots_exact(void)
         }
         CHECK_STATUS(aether_kvcache_append(c, &k1, &v1), AETHER_OK);
         CHECK_STATUS(aether_kvcache_decode_step(&cfg, &q1, c, &o1), AETHER_OK);
-        CHECK_STATUS(aether_pattern_tokens(&cfg, t, t + 1, tok, 256, &n_tok), AETHER_OK);
+        CHECK_STATUS(aether_pattern_tokens(&cfg, pos, pos + 1, tok, 256, &n_tok), AETHER_OK);
         for (j = 0; j < n_tok; ++j)
             for (s = 0; s < aether_kvcache_len(c); ++s)
                 if (aether_kvcache_slot_token(c, s, &id) == AETHER_OK && id == tok[j]) {
@@ -401,6 +408,18 @@ static void test_sliding_slots_exact(void)
     aether_tensor_free(&v1);
     aether_tensor_free(&q1);
     aether_tensor_free(&o1);
+}
+
+static void test_sliding_slots_exact(void)
+{
+    static const size_t g[] = {0, 5, 9};
+    /* 5 twice; the others arrive after the first eviction (capacity 23);
+     * 46 and 130 share their entries of the position map (64 of them)
+     * with the later unprotected tokens 110 and 194 */
+    static const size_t late[] = {5, 40, 5, 41, 100, 46, 130};
+    sliding_slots_exact(g, 3, SIZE_MAX);
+    sliding_slots_exact(late, sizeof late / sizeof late[0], SIZE_MAX);
+    sliding_slots_exact(late, sizeof late / sizeof late[0], 170);
 }
 
 /* The demo model streamed on the reference and on the active fast path:

@@ -232,6 +232,7 @@ static aether_kvcache *layout(aether_arena *a, const aether_kvcache_params *p, c
         c->cursor = 0;
         c->hash = hash;
         c->hash_mask = s->hash_slots ? s->hash_slots - 1 : 0;
+        memset(c->protect_slot, 0, sizeof c->protect_slot);
         c->nb_ring = s->nb_ring;
         c->lm_tag = tag;
         c->lm_count = cnt;

@@ -53,10 +53,14 @@ struct aether_kvcache {
     unsigned char *slot_protected; /* SLIDING/SCORED: token id is protected */
     size_t cursor;                 /* SLIDING: next slot to consider replacing */
 
-    /* Position -> slot (SLIDING/SCORED): open addressing, linear probing,
-     * entries hold slot + 1 (0 = empty), hash_mask + 1 is a power of two. */
+    /* Position -> slot (SLIDING/SCORED), entries hold slot + 1 (0 =
+     * empty), hash_mask + 1 >= 2 * capacity is a power of two. SCORED:
+     * open addressing, linear probing. SLIDING: a direct map, token t in
+     * entry t & hash_mask, its protected tokens in protect_slot instead
+     * (slot + 1 per protect[] entry, 0 = not stored yet); see slots.c. */
     size_t *hash;
     size_t hash_mask;
+    size_t protect_slot[AETHER_MAX_GLOBALS];
 
     /* Landmark ring: block b lives in entry b % nb_ring when tag == b. */
     size_t nb_ring;

@@ -1,13 +1,74 @@
 /*
  * Bounded caches (SLIDING / SCORED): where a logical position lives, and
  * which slot a full cache gives up. Slots are replaced in place, so no row
- * ever moves; a small open-addressing table maps token ids to slots.
+ * ever moves; a small table maps token ids to slots (SLIDING: a direct
+ * map, SCORED: open addressing).
  */
 #include <math.h>
 #include <string.h>
 
 #include "kvcache/kv_checks.h"
 #include "kvcache/kv_slots.h"
+
+/* ---------- SLIDING: a direct map ----------
+ * Besides its protected tokens, a sliding cache holds only its newest
+ * tokens, whose ids lie within `capacity` of one another: with
+ * hash_mask + 1 >= 2 * capacity, entry t & hash_mask belongs to at most one
+ * of them. Protected tokens (any age) keep their slots in protect_slot.
+ * An append then touches one entry for the token it stores and one for the
+ * one it evicts, and consecutive tokens share cache lines: an open-
+ * addressing table hashes them apart, so each append missed the cache
+ * twice. */
+
+static int direct_map(const aether_kvcache *c)
+{
+    return c->evict == AETHER_KV_EVICT_SLIDING;
+}
+
+static int direct_lookup(const aether_kvcache *c, size_t pos, size_t *slot)
+{
+    size_t e = c->hash[pos & c->hash_mask], g;
+    if (e != 0 && c->slot_token[e - 1] == pos) {
+        *slot = e - 1;
+        return 1;
+    }
+    for (g = 0; g < c->n_protect; ++g)
+        if (c->protect[g] == pos && c->protect_slot[g] != 0) {
+            *slot = c->protect_slot[g] - 1;
+            return 1;
+        }
+    return 0;
+}
+
+/* The protected token's entries of protect_slot are set (slot + 1) or
+ * cleared (0) when they hold `was`. */
+static void protect_slots_set(aether_kvcache *c, size_t pos, size_t was, size_t to)
+{
+    size_t g;
+    for (g = 0; g < c->n_protect; ++g)
+        if (c->protect[g] == pos && c->protect_slot[g] == was)
+            c->protect_slot[g] = to;
+}
+
+static void direct_insert(aether_kvcache *c, size_t slot)
+{
+    size_t pos = c->slot_token[slot];
+    if (c->slot_protected[slot])
+        protect_slots_set(c, pos, 0, slot + 1);
+    else
+        c->hash[pos & c->hash_mask] = slot + 1;
+}
+
+static void direct_remove(aether_kvcache *c, size_t slot)
+{
+    size_t pos = c->slot_token[slot], *e = &c->hash[pos & c->hash_mask];
+    if (c->slot_protected[slot])
+        protect_slots_set(c, pos, slot + 1, 0);
+    else if (*e == slot + 1)
+        *e = 0;
+}
+
+/* ---------- SCORED: open addressing ---------- */
 
 static size_t home(const aether_kvcache *c, size_t pos)
 {
@@ -25,6 +86,8 @@ int aether_kv_lookup_(const aether_kvcache *c, size_t pos, size_t *slot)
         *slot = pos;
         return 1;
     }
+    if (direct_map(c))
+        return direct_lookup(c, pos, slot);
     for (i = home(c, pos);; i = (i + 1) & c->hash_mask) {
         e = c->hash[i];
         if (e == 0)
@@ -38,7 +101,12 @@ int aether_kv_lookup_(const aether_kvcache *c, size_t pos, size_t *slot)
 
 void aether_kv_hash_insert_(aether_kvcache *c, size_t slot)
 {
-    size_t i = home(c, c->slot_token[slot]);
+    size_t i;
+    if (direct_map(c)) {
+        direct_insert(c, slot);
+        return;
+    }
+    i = home(c, c->slot_token[slot]);
     while (c->hash[i] != 0)
         i = (i + 1) & c->hash_mask;
     c->hash[i] = slot + 1;
@@ -48,7 +116,12 @@ void aether_kv_hash_insert_(aether_kvcache *c, size_t slot)
  * tombstones, so the table never degrades over a long stream. */
 void aether_kv_hash_remove_(aether_kvcache *c, size_t slot)
 {
-    size_t i = home(c, c->slot_token[slot]), j, k;
+    size_t i, j, k;
+    if (direct_map(c)) {
+        direct_remove(c, slot);
+        return;
+    }
+    i = home(c, c->slot_token[slot]);
     while (c->hash[i] != slot + 1) {
         if (c->hash[i] == 0)
             return;
@@ -72,6 +145,7 @@ void aether_kv_hash_remove_(aether_kvcache *c, size_t slot)
 void aether_kv_hash_clear_(aether_kvcache *c)
 {
     memset(c->hash, 0, (c->hash_mask + 1) * sizeof(size_t));
+    memset(c->protect_slot, 0, sizeof c->protect_slot);
 }
 
 int aether_kv_is_protected_token_(const aether_kvcache *c, size_t t)
