@@ -263,6 +263,10 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 #define AE_WSCR 2048u
 #endif
 
+/* The row offsets (of K/V elements, and of int8 exponent bytes) of the
+ * query rows of one GQA group: all read the same kv head's part, at 0. */
+static const size_t ae_group_off0[AETHER_QGROUP_MAX] = {0, 0, 0, 0};
+
 #define AE_RF32 1
 #define AE_RI8 0
 #define AE_RT float
@@ -280,8 +284,7 @@ static void AE_FN(softmax_rows)(float *s, size_t nh, size_t c, float *m, float *
 void AE_XFN(dots_fast)(const float *q, size_t dim, const aether_rows *rows, const size_t *idx,
                        size_t n, float scale, float *s)
 {
-    static const size_t koff0 = 0;
-    AE_FN(dots_heads)(q, 1, dim, &koff0, rows->k, rows->stride, idx, n, scale, s);
+    AE_FN(dots_heads)(q, 1, dim, ae_group_off0, rows->k, rows->stride, idx, n, scale, s);
 }
 
 #define AE_RF32 0

@@ -88,10 +88,7 @@ static void AE_RN(dots_group)(const float *q, size_t nh, size_t dim, const AE_RR
     const float *q3 = nh > 3 ? q + 3 * dim : q;
     size_t j = 0, d, h, dv = dim - dim % AE_VW;
 #ifdef AE_HSUMV
-    {
-        static const size_t koff0[AETHER_QGROUP_MAX] = {0, 0, 0, 0};
-        j = AE_RN(dots_block)(q, nh, dim, koff0, rows->k, rows->stride, idx, n, scale, s);
-    }
+    j = AE_RN(dots_block)(q, nh, dim, ae_group_off0, rows->k, rows->stride, idx, n, scale, s);
 #endif
     for (; j < n; ++j) {
         const AE_RT *k0 = rows->k + idx[j] * rows->stride;
@@ -461,7 +458,6 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
     const float *ksp = NULL;
     size_t a, c, h, u;
 #if AE_RI8
-    static const size_t eoff0[4] = {0, 0, 0, 0};
     size_t j;
     float ks[AE_QB];
     const uint8_t *ke = tokens->ke;
@@ -495,7 +491,7 @@ static void AE_RN(group_reg)(const float *q, size_t nh, size_t dim, float scale,
         AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
 #if AE_RI8
         if (b.tc)
-            AE_RN(row_scales)(s, nh, eoff0, tokens->ve, es, tok + b.ta, b.tc);
+            AE_RN(row_scales)(s, nh, ae_group_off0, tokens->ve, es, tok + b.ta, b.tc);
 #endif
         if (b.tc)
             AE_RN(accum_reg)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
@@ -521,7 +517,6 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
     const float *qv_arg = NULL;
     size_t a, c, h;
 #if AE_RI8
-    static const size_t eoff0[4] = {0, 0, 0, 0};
 #endif
 #if !AE_RF32 && defined(AE_HSUMV) && defined(AE_PAIRS4)
     if (dim % AE_VW == 0 && dim * AE_VW <= AE_WSCR) {
@@ -581,7 +576,8 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
 #endif
 #if AE_RI8
             if (b.tc)
-                AE_RN(row_scales)(s, nh, eoff0, tokens->ke, tokens->estride, tok + b.ta, b.tc);
+                AE_RN(row_scales)
+                (s, nh, ae_group_off0, tokens->ke, tokens->estride, tok + b.ta, b.tc);
 #endif
             if (b.bc)
                 AE_FN(dots_any)(q, qv_arg, nh, dim, blocks, blk + b.ba, b.bc, scale, s + b.tc);
@@ -589,7 +585,7 @@ void AE_RX(query_group)(const float *q, size_t nh, size_t dim, float scale,
         AE_FN(softmax_rows)(s, nh, c, m, l, acc, dim);
 #if AE_RI8
         if (b.tc)
-            AE_RN(row_scales)(s, nh, eoff0, tokens->ve, tokens->estride, tok + b.ta, b.tc);
+            AE_RN(row_scales)(s, nh, ae_group_off0, tokens->ve, tokens->estride, tok + b.ta, b.tc);
 #endif
         if (b.tc)
             AE_RN(accum_group)(acc, nh, dim, tokens->v, tokens->stride, tok + b.ta, b.tc, s);
