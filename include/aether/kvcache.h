@@ -65,9 +65,10 @@
  * window + globals + log-stride + landmark blocks, i.e. O(W + G + log T)) ----
  *   append, any policy without eviction : O(kv_heads * dim)
  *   decode_step                         : O(q_heads * C * dim) arithmetic +
- *                                         O(C) candidate lists (SLIDING/SCORED
- *                                         add an O(1) expected hash lookup per
- *                                         token candidate; SCORED adds
+ *                                         O(C) candidate lists (SLIDING adds an
+ *                                         O(1) direct-map lookup per token
+ *                                         candidate, SCORED an O(1) expected
+ *                                         hash lookup; SCORED also adds
  *                                         O(C log T) to re-rank the credited
  *                                         slots in its tournament tree)
  *   EVICT_SLIDING eviction              : O(G + kv_heads * dim) (ring cursor)

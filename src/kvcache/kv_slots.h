@@ -1,5 +1,6 @@
 /*
- * Internal to src/kvcache: the slot map (position -> slot hash) and the
+ * Internal to src/kvcache: the slot map (position -> slot: a direct map by
+ * id for SLIDING, a hash for SCORED) and the
  * eviction order (SCORED tournament tree, SLIDING cursor) in slots.c.
  */
 #ifndef AETHER_KVCACHE_KV_SLOTS_H
