@@ -468,17 +468,65 @@ static size_t decode_rows(size_t T, size_t row_bytes, size_t back, size_t *far)
     return n_tok + n_blk;
 }
 
+/* Multiply-adds of one frame of the model rows' session (the demo blob,
+ * cache 1,000): per layer the four projections (Wq, Wk, Wv, Wo) and every
+ * query head's scores and weighted sum over the candidate lists of frame
+ * 1,000 (a sliding cache of 1,000 frames keeps lists of that length), then
+ * the classifier. *cands gets the list length; 0 when the model cannot be
+ * built. Softmax, lists and appends come on top. */
+static double model_step_fmas(size_t *cands)
+{
+    aether_blob_demo_params dp = aether_blob_demo_default();
+    aether_blob_view bv;
+    aether_model *m = NULL;
+    aether_model_info mi;
+    size_t bytes = 0, tok_cap, blk_cap, n_tok = 0, n_blk = 0, *tok = NULL, *blk = NULL;
+    size_t qw, kvw;
+    const aether_attn_config *attn;
+    void *blob = NULL;
+    double f = 0.0;
+    *cands = 0;
+    if (aether_blob_demo_size(&dp, &bytes) != AETHER_OK || !(blob = malloc(bytes)) ||
+        aether_blob_demo_write(&dp, blob, bytes, &bytes) != AETHER_OK ||
+        aether_blob_parse(blob, bytes, &bv) != AETHER_OK ||
+        aether_model_create(&bv, NULL, AETHER_MODEL_COPY, &m) != AETHER_OK ||
+        aether_model_get_info(m, &mi) != AETHER_OK)
+        goto done;
+    attn = &aether_model_head(m)->attn;
+    tok_cap = aether_pattern_max_tokens(attn, 1000);
+    blk_cap = aether_pattern_max_blocks(attn, 1000);
+    tok = malloc((tok_cap + 1) * sizeof *tok);
+    blk = malloc((blk_cap + 1) * sizeof *blk);
+    if (!tok || !blk ||
+        aether_sparse_candidates_(attn, 999, 1000, tok, tok_cap, &n_tok, blk, blk_cap, &n_blk) !=
+            AETHER_OK)
+        goto done;
+    *cands = n_tok + n_blk;
+    qw = mi.n_q_heads * mi.head_dim;
+    kvw = mi.n_kv_heads * mi.head_dim;
+    f = (double)mi.n_layers * ((double)mi.input_dim * (double)(2 * qw + 2 * kvw) +
+                               2.0 * (double)(mi.n_q_heads * *cands * mi.head_dim)) +
+        (double)(mi.input_dim * mi.n_classes);
+done:
+    free(tok);
+    free(blk);
+    aether_model_destroy(m);
+    free(blob);
+    return f;
+}
+
 /* The machine's measured limits and the floor they put under the targets
- * (sparse forward 20x, decode <= 5 us, flatness <= 1.25): sp is the sparse
- * seq 8,192 row, sp_t / sp_r its times in this run (0: not run), dec_t1
- * the 8x64 step at T = 1,000 (0: not run). */
+ * (sparse forward 20x, decode <= 5 us, flatness <= 1.25, 10,000 tracks per
+ * core): sp is the sparse seq 8,192 row, sp_t / sp_r its times in this run
+ * (0: not run), dec_t1 the 8x64 step at T = 1,000 and model_t the model's
+ * session step with its cache of 1,000 evicting (0: not run). */
 static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, double dec_t1,
-                         FILE *fc, FILE *fj, int *first)
+                         double model_t, FILE *fc, FILE *fj, int *first)
 {
     bench_bounds b;
     const size_t row = 2 * 8 * 64 * sizeof(float);
-    size_t n15, nfar, f15;
-    double flops, floor_s, dec_floor, cold;
+    size_t n15, nfar, f15, cands;
+    double flops, floor_s, dec_floor, cold, mfma, model_floor = 0.0;
     if (bench_bounds_measure(quick, &b) != 0) {
         printf("bounds: need the vector kernels and %d MiB\n", quick ? 256 : 1024);
         return;
@@ -513,6 +561,19 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
         printf("; flatness >= %.2f over this run's T=1000 step (%.2f us)",
                (dec_t1 + cold) / dec_t1, dec_t1 * 1e6);
     printf("\n");
+    mfma = model_step_fmas(&cands);
+    if (mfma > 0) {
+        model_floor = 2.0 * mfma / (b.fma_gflops * 1e9);
+        printf("  model session step (demo blob, cache 1000): %.0f multiply-adds a frame (%lu "
+               "candidates per query) -> >= %.2f us at that peak, <= %.0f tracks per core at "
+               "100 frames/s; 10000 tracks per core (1 us a frame) need %.0f%% of it",
+               mfma, (unsigned long)cands, model_floor * 1e6, 1.0 / (model_floor * 100.0),
+               model_floor / 1e-6 * 100.0);
+        if (model_t > 0)
+            printf("; this run %.2f us = %.0f%% of peak", model_t * 1e6,
+                   model_floor / model_t * 100.0);
+        printf("\n");
+    }
     if (fc)
         fprintf(fc, "bounds,%s,,%.6g,%.6g,%.6g,%.6g,%.6g\n", b.isa, b.fma_gflops, b.read_l2_gbs,
                 b.read_l3_gbs, b.read_dram_gbs, b.cold_row_s);
@@ -521,9 +582,10 @@ static void print_bounds(int quick, const wl *sp, double sp_t, double sp_r, doub
                 "%s{\"section\":\"bounds\",\"isa\":\"%s\",\"fma_gflops\":%.6g,"
                 "\"read_half_l2_gbs\":%.6g,\"read_half_l3_gbs\":%.6g,\"read_dram_gbs\":%.6g,"
                 "\"cold_row_s\":%.6g,\"sparse8192_floor_s\":%.6g,"
-                "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu}",
+                "\"decode15k_floor_s\":%.6g,\"decode256k_cold_rows\":%lu,"
+                "\"model_step_floor_s\":%.6g}",
                 jsep(first), b.isa, b.fma_gflops, b.read_l2_gbs, b.read_l3_gbs, b.read_dram_gbs,
-                b.cold_row_s, floor_s, dec_floor, (unsigned long)nfar);
+                b.cold_row_s, floor_s, dec_floor, (unsigned long)nfar, model_floor);
 }
 
 /* ---------- outputs ---------- */
@@ -992,7 +1054,7 @@ int cmd_bench(int argc, char **argv)
     unsigned threads = 1;
     unsigned long long v;
     FILE *fc, *fj;
-    double sparse_t[3] = {0, 0, 0}, sparse_r[3] = {0, 0, 0}, dec_t1 = 0;
+    double sparse_t[3] = {0, 0, 0}, sparse_r[3] = {0, 0, 0}, dec_t1 = 0, model_t = 0;
     size_t sparse_seq[3] = {0, 0, 0}, si, n_fwd = 0, n_str = 0;
     bench_kv_result kv8;   /* the 8x64 cache precisions, for the picture */
     bench_batch_result bb; /* the batched step, for the picture */
@@ -1182,6 +1244,7 @@ int cmd_bench(int argc, char **argv)
         double tmr = time_model(1000, 1000 + 6000, AETHER_KERNELS_REFERENCE);
         double ts = time_model(3000, 1000, AETHER_KERNELS_AUTO);
         double tsr = time_model(3000, 1000, AETHER_KERNELS_REFERENCE);
+        model_t = ts > 0 ? ts : 0;
         if (tm > 0 && tmr > 0 && ts > 0 && tsr > 0) {
             printf("temporal model session step (demo blob: 2 layers, I 16, q4 kv1 x32, W32, "
                    "B16), us per frame:\n");
@@ -1262,7 +1325,8 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (on[N_TABLE + SEC_BOUNDS])
-        print_bounds(quick, &k_table[2], sparse_t[2], sparse_r[2], dec_t1, fc, fj, &first);
+        print_bounds(quick, &k_table[2], sparse_t[2], sparse_r[2], dec_t1, model_t, fc, fj,
+                     &first);
     if (on[N_TABLE + SEC_FORWARD_STAGES] &&
         bench_sparse_stages(quick, g_wall, fc, fj, jsep, &first) != 0) {
         fprintf(stderr, "aether bench: forward stages: could not run (memory)\n");

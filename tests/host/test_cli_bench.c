@@ -13,7 +13,8 @@
  * from the numbers the run printed (the script gnuplot reads is kept and
  * its data compared with stdout); when the plotted sections measured
  * nothing (--only model in a small address space) --png is exit 1 with a
- * message, without running gnuplot.
+ * message, without running gnuplot. The bounds section counts the model
+ * step's multiply-adds and states their floor at the measured peak.
  *
  * Only --list and single small rows or quick sections run, so the test is
  * fast. The CLI path comes from argv[1] or AETHER_CLI_PATH.
@@ -640,18 +641,62 @@ static void test_png_batched_step(void)
     remove_path_dir(dir);
 }
 
+/* bounds: the model step's floor is counted from the demo model and its
+ * candidate lists (2 layers x (16 x (128 + 2 x 32) + 128 x 16 + 2 x 4 x 45
+ * x 32) + 16 x 4 = 33,344 multiply-adds a frame), and the JSON floor is
+ * those multiply-adds at the measured peak. */
+static void test_bounds_model_floor(void)
+{
+    char p[600], *out = NULL, *err = NULL, *json;
+    const char *a[] = {"bench", "--quick", "--only", "bounds", "--json", NULL, NULL};
+    const char *k;
+    double peak = 0, fl = 0;
+    int rc;
+    path_of(p, sizeof p, "bounds.json");
+    a[5] = p;
+    rc = run(a, &out, &err);
+    if (strstr(out, "bounds: need the vector kernels")) {
+        printf("  (no vector kernels: the bounds section does not measure)\n");
+        CHECK_EQ_INT(rc, 0);
+        free(out);
+        free(err);
+        remove(p);
+        return;
+    }
+    CHECK_MSG(rc == 0, "exit %d, stderr: %s", rc, err);
+    CHECK_MSG(strstr(out, "model session step (demo blob, cache 1000): 33344 multiply-adds a "
+                          "frame (45 candidates per query) -> >= ") != NULL,
+              "stdout: %s", out);
+    CHECK(strstr(out, "10000 tracks per core (1 us a frame) need ") != NULL);
+    json = read_named("bounds.json");
+    CHECK(json != NULL);
+    k = json ? strstr(json, "\"fma_gflops\":") : NULL;
+    CHECK(k && sscanf(k + strlen("\"fma_gflops\":"), "%lf", &peak) == 1);
+    k = json ? strstr(json, "\"model_step_floor_s\":") : NULL;
+    CHECK(k && sscanf(k + strlen("\"model_step_floor_s\":"), "%lf", &fl) == 1);
+    CHECK(peak > 0);
+    CHECK_MSG(peak > 0 && fabs(fl - 2.0 * 33344.0 / (peak * 1e9)) <= 1e-5 * fl,
+              "floor %g s at %g GFLOP/s", fl, peak);
+    free(json);
+    free(out);
+    free(err);
+    remove(p);
+}
+
 int main(int argc, char **argv)
 {
     static const check_test_fn tests[] =
         {test_help_and_unknown_options, test_opt_equals_value,  test_list,
          test_only_whole_names,         test_only_runs_one_row, test_png_without_gnuplot,
          test_png_only_a_table_row,     test_png_gnuplot_fails, test_png_one_curve,
-         test_png_cache_precisions,     test_png_batched_step,  test_png_nothing_measured};
+         test_png_cache_precisions,     test_png_batched_step,  test_png_nothing_measured,
+         test_bounds_model_floor};
     static const char *const names[] =
         {"test_help_and_unknown_options", "test_opt_equals_value",  "test_list",
          "test_only_whole_names",         "test_only_runs_one_row", "test_png_without_gnuplot",
          "test_png_only_a_table_row",     "test_png_gnuplot_fails", "test_png_one_curve",
-         "test_png_cache_precisions",     "test_png_batched_step",  "test_png_nothing_measured"};
+         "test_png_cache_precisions",     "test_png_batched_step",  "test_png_nothing_measured",
+         "test_bounds_model_floor"};
     const char *tmp = getenv("TMPDIR");
     char p[600];
     int rc;
