@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -811,10 +812,15 @@ static int serve_loop(serve_state *s)
             break;
         if (g_stats || (next_stats > 0.0 && now >= next_stats)) {
             g_stats = 0;
-            emit_stats(s, 0);
-            if (next_stats > 0.0)
-                while (next_stats <= now)
-                    next_stats += o->stats_every;
+            (void)emit_stats(s, 0); /* a write error: found at the end of the turn */
+            if (next_stats > 0.0 && next_stats <= now) {
+                /* the next point of the S-second grid after now, in one step:
+                 * a period below the clock's resolution here (--stats 1e-12)
+                 * would not move a sum, and a loop adding it would never end */
+                double next = next_stats + (floor((now - next_stats) / o->stats_every) + 1.0) *
+                                               o->stats_every;
+                next_stats = isfinite(next) && next > now ? next : now + o->stats_every;
+            }
         }
         if (now >= next_idle) {
             serve_expire_idle(&s->core, now);

@@ -535,6 +535,29 @@ static void test_stdout_closed(void)
     CHECK_EQ_INT(status, 3);
 }
 
+/* A --stats period below the monotonic clock's resolution at this uptime
+ * (1e-300 s added to the clock does not move it): serve still stops at
+ * --duration with a final stats line, instead of spinning in the loop that
+ * advances the next stats time. */
+static void test_stats_tiny_period(void)
+{
+    const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",    GESTURE,
+                          "--stats", "1e-300", "--duration",  "0.5",        NULL};
+    pid_t serve = spawn(args, "tiny.txt", "tiny_err.txt");
+    int rc = wait_child(serve, 10.0), n_stats = 0;
+    char *out = read_named("tiny.txt"), *stats = final_stats(out);
+    const char *p;
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(stats != NULL, "no final stats line with --stats 1e-300");
+    for (p = out; p && (p = strstr(p, "\"final\":false")) != NULL; p++)
+        n_stats++;
+    /* one per loop turn at least once the first turn is past */
+    CHECK_MSG(n_stats >= 1, "%d periodic stats lines with --stats 1e-300", n_stats);
+    printf("  --stats 1e-300 --duration 0.5: exit %d, %d periodic stats lines\n", rc, n_stats);
+    free(stats);
+    free(out);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -617,6 +640,7 @@ int main(int argc, char **argv)
                                           test_idle_and_stats,
                                           test_replay_three_nodes,
                                           test_stdout_closed,
+                                          test_stats_tiny_period,
                                           test_errors,
                                           test_ipv6};
     static const char *const names[] = {"test_replay_one_model",
@@ -628,6 +652,7 @@ int main(int argc, char **argv)
                                         "test_idle_and_stats",
                                         "test_replay_three_nodes",
                                         "test_stdout_closed",
+                                        "test_stats_tiny_period",
                                         "test_errors",
                                         "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
@@ -641,7 +666,8 @@ int main(int argc, char **argv)
                                         "junk.rvne",       "idle.txt",
                                         "idle_err.txt",    "three.txt",
                                         "three_err.txt",   "v6.txt",
-                                        "v6_err.txt",      "streaming.rvne"};
+                                        "v6_err.txt",      "streaming.rvne",
+                                        "tiny.txt",        "tiny_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
     size_t i;
