@@ -622,8 +622,10 @@ static void on_lease(void *ctx, unsigned partition, const char *event)
     fflush(stdout);
 }
 
-static void emit_stats(serve_state *s, int final)
+/* 0, or the errno of a standard output that could not be written. */
+static int emit_stats(serve_state *s, int final)
 {
+    int e = 0;
     textbuf_clear(&s->line);
     serve_stats_json(&s->core, final, now_s(), &s->line);
     if (s->packets)
@@ -634,9 +636,11 @@ static void emit_stats(serve_state *s, int final)
         serve_nats_stats_json(s->nats, &s->line);
     textbuf_printf(&s->line, ",\"lines_too_long\":%llu}", (unsigned long long)s->lines_too_long);
     print_line(s);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        e = errno ? errno : EIO;
     if (s->mqtt && !s->line.overflow)
         serve_mqtt_stats(s->mqtt, s->line.p);
+    return e;
 }
 
 /* ---------------- sockets ---------------- */
@@ -972,8 +976,15 @@ int cmd_serve(int argc, char **argv)
     if (rc == 0) {
         rc = serve_loop(s);
         serve_mqtt_drain(s->mqtt, 3.0);
-        if (rc == CLI_EXIT_OK)
-            emit_stats(s, 1);
+        if (rc == CLI_EXIT_OK) {
+            /* the last line may be the first that finds nobody reading:
+             * a reader gone after the last decision */
+            int e = emit_stats(s, 1);
+            if (e) {
+                fprintf(stderr, "aether serve: cannot write standard output: %s\n", strerror(e));
+                rc = CLI_EXIT_IO;
+            }
+        }
     }
     serve_mqtt_close(s->mqtt, 1.0);
     serve_nats_close(s->nats, 2.0);

@@ -15,6 +15,9 @@
  *   the second replace the first.
  * - Exit statuses: an address in use, a model that does not load, a missing
  *   model, an address that does not parse.
+ * - --stats 1e-300 (a period that does not move the clock) stops at
+ *   --duration; a reader of standard output gone before the final stats
+ *   line is exit 3 with a message.
  *
  * Every loop is bounded in count and in time. The CLI path comes from
  * argv[1] or AETHER_CLI_PATH (tests/CMakeLists.txt).
@@ -558,6 +561,59 @@ static void test_stats_tiny_period(void)
     free(out);
 }
 
+/* The reader of standard output gone after serve's first lines, and nothing
+ * more written until the final stats line at --duration: that line cannot
+ * be written, which is exit 3 with a message (not 0, as if it had been
+ * read). */
+static void test_stdout_gone_before_final_stats(void)
+{
+    const char *argv[] = {g_cli,        "serve", "--udp", "127.0.0.1:0", "--model",
+                          GESTURE,      "--duration", "1", NULL};
+    char ep[512], buf[4096], *err;
+    size_t got = 0;
+    int p[2], status;
+    double end;
+    pid_t pid;
+    CHECK(pipe(p) == 0);
+    path_of(ep, sizeof ep, "gone_err.txt");
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        close(p[0]);
+        dup2(p[1], 1);
+        if (fe >= 0)
+            dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    /* read up to the "listening" line (10 s at most), then stop reading */
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    for (end = now_s() + 10.0; now_s() < end && got + 1 < sizeof buf;) {
+        ssize_t k = read(p[0], buf + got, sizeof buf - 1 - got);
+        if (k > 0) {
+            got += (size_t)k;
+            buf[got] = '\0';
+            if (strstr(buf, "\"type\":\"listening\"") && strchr(strstr(buf, "listening"), '\n'))
+                break;
+        } else if (k == 0) {
+            break;
+        } else {
+            nap_ms(5);
+        }
+    }
+    buf[got] = '\0';
+    CHECK_MSG(strstr(buf, "\"type\":\"listening\"") != NULL, "no listening line");
+    close(p[0]);
+    status = wait_child(pid, 10.0);
+    CHECK_EQ_INT(status, 3);
+    err = read_named("gone_err.txt");
+    CHECK_MSG(err && strstr(err, "cannot write standard output"),
+              "no message for the lost final stats line (stderr: %.200s)", err ? err : "");
+    free(err);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -641,6 +697,7 @@ int main(int argc, char **argv)
                                           test_replay_three_nodes,
                                           test_stdout_closed,
                                           test_stats_tiny_period,
+                                          test_stdout_gone_before_final_stats,
                                           test_errors,
                                           test_ipv6};
     static const char *const names[] = {"test_replay_one_model",
@@ -653,6 +710,7 @@ int main(int argc, char **argv)
                                         "test_replay_three_nodes",
                                         "test_stdout_closed",
                                         "test_stats_tiny_period",
+                                        "test_stdout_gone_before_final_stats",
                                         "test_errors",
                                         "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
@@ -667,7 +725,8 @@ int main(int argc, char **argv)
                                         "idle_err.txt",    "three.txt",
                                         "three_err.txt",   "v6.txt",
                                         "v6_err.txt",      "streaming.rvne",
-                                        "tiny.txt",        "tiny_err.txt"};
+                                        "tiny.txt",        "tiny_err.txt",
+                                        "gone_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
     size_t i;
