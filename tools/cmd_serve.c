@@ -877,8 +877,12 @@ static int serve_loop(serve_state *s)
              * next turn at once */
             unsigned long long room = o->count ? o->count - taken(s) : ~0ull;
             size_t want = room < 4u * BATCH ? (size_t)room : 4u * BATCH;
-            if (want)
-                serve_nats_take(s->nats, &s->core, want, now_s(), wall_s());
+            if (want) {
+                /* the arrival time of these frames, as drain_socket sets it
+                 * for datagrams: the packets' ts_us is taken from it */
+                s->mono_now = now_s();
+                serve_nats_take(s->nats, &s->core, want, s->mono_now, wall_s());
+            }
         }
         if (s->mqtt)
             serve_mqtt_service(s->mqtt, mfd >= 0 ? p[mfd_slot].revents : 0, now_s());
