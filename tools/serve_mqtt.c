@@ -413,6 +413,13 @@ static int first_connect(serve_mqtt *q)
 {
     double end;
     int lrc = MOSQ_ERR_SUCCESS, rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
+    if (rc == MOSQ_ERR_EAI) {
+        /* a host name that does not resolve is an address that does not
+         * parse or resolve (exit 2, as for --udp and --packets-to), not a
+         * broker that cannot be reached, and nothing to do with TLS */
+        fprintf(stderr, "aether serve: --mqtt %s: cannot resolve %s\n", q->o.address, q->host);
+        return CLI_EXIT_USAGE;
+    }
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s%s\n", q->o.address,
                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),

@@ -62,8 +62,9 @@ int serve_mqtt_available(void);
 
 /* Connect (waiting up to 10 s for the broker's answer) and publish "online".
  * 0, or an exit status after a message: CLI_EXIT_USAGE for options that do
- * not parse, CLI_EXIT_IO for a password file that cannot be read or a broker
- * that cannot be reached or refuses. */
+ * not parse or a broker host name that does not resolve, CLI_EXIT_IO for a
+ * password file that cannot be read or a broker that cannot be reached or
+ * refuses. */
 int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt **out);
 
 void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *json);

@@ -20,7 +20,7 @@
  * - A password-protected broker: no credentials -> exit 3 "refused"; a
  *   password file -> served; a missing password file -> exit 3.
  * - An unreachable broker at start -> exit 3; MQTT options that do not
- *   parse -> exit 2.
+ *   parse, a broker host name that does not resolve -> exit 2.
  * - TLS (certificates made by the test with the openssl command): decisions
  *   published through the broker's TLS listener with --mqtt-cafile; no CA,
  *   another CA, a certificate for another host -> exit 3 (--mqtt-insecure
@@ -568,6 +568,20 @@ static void test_mqtt_errors(void)
         const char *a[] = {"serve", "--udp",  "127.0.0.1:0",     "--model",
                            MOTION,  "--mqtt", "127.0.0.1:99999", NULL};
         expect(a, 2, "HOST[:PORT]");
+    }
+    {
+        /* a host name that does not resolve (.invalid never does): exit 2
+         * naming it, as --udp and --packets-to do, without the TLS hint of a
+         * connection that fails */
+        const char *a[] = {"serve", "--udp",  "127.0.0.1:0",         "--model",
+                           MOTION,  "--mqtt", "nosuch.invalid:1883", NULL};
+        char *out = NULL, *err = NULL;
+        expect(a, 2, "cannot resolve nosuch.invalid");
+        run_cli(a, &out, &err);
+        CHECK_MSG(err && !strstr(err, "TLS"), "a TLS hint for a name that does not resolve: %s",
+                  err ? err : "");
+        free(out);
+        free(err);
     }
 }
 
