@@ -503,10 +503,12 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     }
     if (!cli_positionals(&c, 0, 0, &npos, &rc))
         return rc;
-    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set || nats_set) {
+    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set || nats_set ||
+        o->nats.lease_ttl > 0.0 || o->nats.takeover || pcount_set) {
         if (!o->nats.url)
-            return cli_usage_error(&c, "--forward, --site, --partitions and the --nats-* "
-                                       "options need --nats URL");
+            return cli_usage_error(&c, "--forward, --site, --partitions, --lease, --takeover, "
+                                       "--partition-count and the --nats-* options need --nats "
+                                       "URL");
         if (!o->nats.certfile != !o->nats.keyfile)
             return cli_usage_error(&c, "--nats-cert and --nats-key go together (a client "
                                        "certificate and its key)");

@@ -14,7 +14,8 @@
  * - The same node id from two source ports is two nodes; --max-nodes 1 makes
  *   the second replace the first.
  * - Exit statuses: an address in use, a model that does not load, a missing
- *   model, an address that does not parse.
+ *   model, an address that does not parse, the NATS lease options without
+ *   --nats.
  * - --stats 1e-300 (a period that does not move the clock) stops at
  *   --duration; a reader of standard output gone before the final stats
  *   line is exit 3 with a message.
@@ -632,6 +633,13 @@ static void test_errors(void)
                          GESTURE, "--model", GESTURE,       NULL};
     const char *bad_cap[] = {"serve", "--udp",      "127.0.0.1:0", "--model",
                              GESTURE, "--capacity", "1",           NULL};
+    /* the NATS worker's lease options without --nats: refused, not ignored */
+    const char *lease[] = {"serve",   "--udp",   "127.0.0.1:0", "--model", GESTURE,
+                           "--lease", "5",       "--count",     "1",       NULL};
+    const char *takeover[] = {"serve",      "--udp",   "127.0.0.1:0", "--model", GESTURE,
+                              "--takeover", "--count", "1",           NULL};
+    const char *pcount[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE,
+                            "--partition-count", "4", "--count", "1", NULL};
     CHECK(fd >= 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     expect(in_use, 3, "cannot bind");
@@ -644,6 +652,9 @@ static void test_errors(void)
     expect(no_udp, 2, "--udp");
     expect(dup, 2, "same name");
     expect(bad_cap, 2, "--capacity");
+    expect(lease, 2, "need --nats URL");
+    expect(takeover, 2, "need --nats URL");
+    expect(pcount, 2, "need --nats URL");
     if (fd >= 0)
         close(fd);
 }
