@@ -634,12 +634,15 @@ static void test_errors(void)
     const char *bad_cap[] = {"serve", "--udp",      "127.0.0.1:0", "--model",
                              GESTURE, "--capacity", "1",           NULL};
     /* the NATS worker's lease options without --nats: refused, not ignored */
-    const char *lease[] = {"serve",   "--udp",   "127.0.0.1:0", "--model", GESTURE,
-                           "--lease", "5",       "--count",     "1",       NULL};
-    const char *takeover[] = {"serve",      "--udp",   "127.0.0.1:0", "--model", GESTURE,
-                              "--takeover", "--count", "1",           NULL};
-    const char *pcount[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE,
-                            "--partition-count", "4", "--count", "1", NULL};
+    const char *lease[] = {"serve",   "--udp", "127.0.0.1:0", "--model",    GESTURE,
+                           "--lease", "5",     "--count",     "1",          "--duration",
+                           "1",       NULL};
+    const char *takeover[] = {"serve",      "--udp",   "127.0.0.1:0", "--model",    GESTURE,
+                              "--takeover", "--count", "1",           "--duration", "1",
+                              NULL};
+    const char *pcount[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",    GESTURE,
+                            "--partition-count", "4", "--count", "1", "--duration", "1",
+                            NULL};
     CHECK(fd >= 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     expect(in_use, 3, "cannot bind");
