@@ -29,7 +29,8 @@
  *   workers reconnect, a lease worker makes the bucket again (the server
  *   kept it in memory) and owns its list again, decisions resume, and
  *   published >= the workers' received (what was lost is the difference).
- * - Usage errors and a server that cannot be reached.
+ * - Usage errors, a server that cannot be reached, a server host name that
+ *   does not resolve.
  * - A worker stopped while frames wait in its queue exits cleanly and
  *   counts them as queued.
  * - A worker's --packets-to packets carry ts_us, the time since it started
@@ -1179,6 +1180,17 @@ static void test_nats_errors(void)
     {
         const char *a[] = {"serve", "--nats", url, "--partitions", "1", "--model", MOTION, NULL};
         expect(a, 3, "cannot connect");
+    }
+    {
+        /* a host name that does not resolve (.invalid never does): exit 2
+         * naming it, as for --udp, --packets-to and --mqtt; with user
+         * information in the URL too */
+        const char *a[] = {"serve",   "--nats", "nats://u:p@nosuch.invalid:4222",
+                           "--partitions", "1", "--model", MOTION, NULL};
+        const char *g[] = {"serve",     "--udp", "127.0.0.1:0", "--nats", "nats://nosuch.invalid",
+                           "--forward", NULL};
+        expect(a, 2, "cannot resolve nosuch.invalid");
+        expect(g, 2, "cannot resolve nosuch.invalid");
     }
 }
 
