@@ -22,7 +22,9 @@
  * A node evicted to make room for another (a full table: a flood of node
  * ids) also has its retained discovery and availability cleared, so the
  * broker's retained set stays bounded; a node forgotten for idleness keeps
- * its sensor, shown unavailable.
+ * its sensor, shown unavailable. A node announced and then removed while the
+ * broker is away has that clearing or "offline" sent at the next connection,
+ * before the nodes then in the table are announced again.
  *
  * Delivery: a decision is handed to the client only while connected; then
  * QoS 1 delivers it at least once (after a reconnection the client resends
