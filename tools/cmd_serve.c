@@ -796,6 +796,13 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
 
 /* ---------------- the loop ---------------- */
 
+/* Milliseconds from now until t, 1..cap: poll's timeout for a deadline. */
+static int ms_until(double now, double t, int cap)
+{
+    double ms = ceil((t - now) * 1000.0);
+    return ms < 1.0 ? 1 : ms < (double)cap ? (int)ms : cap;
+}
+
 static int serve_loop(serve_state *s)
 {
     const serve_opts *o = s->o;
@@ -852,6 +859,12 @@ static int serve_loop(serve_state *s)
             p[n_fds].revents = 0;
             n_fds++;
         }
+        /* woken for the next stats line and the end of --duration too, not
+         * only every 200 ms: --stats 0.05 is a line every 50 ms */
+        if (next_stats > 0.0)
+            timeout = ms_until(now, next_stats, timeout);
+        if (end > 0.0)
+            timeout = ms_until(now, end, timeout);
         k = poll(p, (nfds_t)n_fds, timeout);
         if (k < 0) {
             if (errno == EINTR)

@@ -17,7 +17,7 @@
  *   model, an address that does not parse, the NATS lease options without
  *   --nats.
  * - --stats 1e-300 (a period that does not move the clock) stops at
- *   --duration; a reader of standard output gone before the final stats
+ *   --duration; --stats 0.05 gives a line every 50 ms; a reader of standard output gone before the final stats
  *   line is exit 3 with a message.
  *
  * Every loop is bounded in count and in time. The CLI path comes from
@@ -562,6 +562,25 @@ static void test_stats_tiny_period(void)
     free(out);
 }
 
+/* --stats below the loop's 200 ms poll period: a line every S seconds all
+ * the same (0.05 s over 1 s: 19 or 20; at least 10 is asked, for a loaded
+ * machine; a loop woken only every 200 ms gives 4). */
+static void test_stats_short_period(void)
+{
+    const char *args[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE,
+                          "--stats", "0.05",  "--duration",  "1",       NULL};
+    pid_t serve = spawn(args, "short.txt", "short_err.txt");
+    int rc = wait_child(serve, 10.0), n_stats = 0;
+    char *out = read_named("short.txt");
+    const char *p;
+    CHECK_EQ_INT(rc, 0);
+    for (p = out; p && (p = strstr(p, "\"final\":false")) != NULL; p++)
+        n_stats++;
+    CHECK_MSG(n_stats >= 10, "%d periodic stats lines in 1 s at --stats 0.05", n_stats);
+    printf("  --stats 0.05 --duration 1: %d periodic stats lines\n", n_stats);
+    free(out);
+}
+
 /* The reader of standard output gone after serve's first lines, and nothing
  * more written until the final stats line at --duration: that line cannot
  * be written, which is exit 3 with a message (not 0, as if it had been
@@ -711,6 +730,7 @@ int main(int argc, char **argv)
                                           test_replay_three_nodes,
                                           test_stdout_closed,
                                           test_stats_tiny_period,
+                                          test_stats_short_period,
                                           test_stdout_gone_before_final_stats,
                                           test_errors,
                                           test_ipv6};
@@ -724,6 +744,7 @@ int main(int argc, char **argv)
                                         "test_replay_three_nodes",
                                         "test_stdout_closed",
                                         "test_stats_tiny_period",
+                                        "test_stats_short_period",
                                         "test_stdout_gone_before_final_stats",
                                         "test_errors",
                                         "test_ipv6"};
@@ -740,6 +761,7 @@ int main(int argc, char **argv)
                                         "three_err.txt",   "v6.txt",
                                         "v6_err.txt",      "streaming.rvne",
                                         "tiny.txt",        "tiny_err.txt",
+                                        "short.txt",       "short_err.txt",
                                         "gone_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
