@@ -830,8 +830,8 @@ static int serve_loop(serve_state *s)
                 /* the next point of the S-second grid after now, in one step:
                  * a period below the clock's resolution here (--stats 1e-12)
                  * would not move a sum, and a loop adding it would never end */
-                double next = next_stats + (floor((now - next_stats) / o->stats_every) + 1.0) *
-                                               o->stats_every;
+                double next = next_stats +
+                              (floor((now - next_stats) / o->stats_every) + 1.0) * o->stats_every;
                 next_stats = isfinite(next) && next > now ? next : now + o->stats_every;
             }
         }

@@ -17,8 +17,8 @@
  *   model, an address that does not parse, the NATS lease options without
  *   --nats.
  * - --stats 1e-300 (a period that does not move the clock) stops at
- *   --duration; --stats 0.05 gives a line every 50 ms; a reader of standard output gone before the final stats
- *   line is exit 3 with a message.
+ *   --duration; --stats 0.05 gives a line every 50 ms; a reader of standard
+ *   output gone before the final stats line is exit 3 with a message.
  *
  * Every loop is bounded in count and in time. The CLI path comes from
  * argv[1] or AETHER_CLI_PATH (tests/CMakeLists.txt).
@@ -545,8 +545,8 @@ static void test_stdout_closed(void)
  * advances the next stats time. */
 static void test_stats_tiny_period(void)
 {
-    const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",    GESTURE,
-                          "--stats", "1e-300", "--duration",  "0.5",        NULL};
+    const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model", GESTURE,
+                          "--stats", "1e-300", "--duration",  "0.5",     NULL};
     pid_t serve = spawn(args, "tiny.txt", "tiny_err.txt");
     int rc = wait_child(serve, 10.0), n_stats = 0;
     char *out = read_named("tiny.txt"), *stats = final_stats(out);
@@ -587,8 +587,8 @@ static void test_stats_short_period(void)
  * read). */
 static void test_stdout_gone_before_final_stats(void)
 {
-    const char *argv[] = {g_cli,        "serve", "--udp", "127.0.0.1:0", "--model",
-                          GESTURE,      "--duration", "1", NULL};
+    const char *argv[] = {g_cli,   "serve",      "--udp", "127.0.0.1:0", "--model",
+                          GESTURE, "--duration", "1",     NULL};
     char ep[512], buf[4096], *err;
     size_t got = 0;
     int p[2], status;
@@ -653,15 +653,14 @@ static void test_errors(void)
     const char *bad_cap[] = {"serve", "--udp",      "127.0.0.1:0", "--model",
                              GESTURE, "--capacity", "1",           NULL};
     /* the NATS worker's lease options without --nats: refused, not ignored */
-    const char *lease[] = {"serve",   "--udp", "127.0.0.1:0", "--model",    GESTURE,
-                           "--lease", "5",     "--count",     "1",          "--duration",
-                           "1",       NULL};
-    const char *takeover[] = {"serve",      "--udp",   "127.0.0.1:0", "--model",    GESTURE,
-                              "--takeover", "--count", "1",           "--duration", "1",
-                              NULL};
-    const char *pcount[] = {"serve",   "--udp",  "127.0.0.1:0", "--model",    GESTURE,
-                            "--partition-count", "4", "--count", "1", "--duration", "1",
-                            NULL};
+    const char *lease[] = {"serve", "--udp",   "127.0.0.1:0", "--model",    GESTURE, "--lease",
+                           "5",     "--count", "1",           "--duration", "1",     NULL};
+    const char *takeover[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE, "--takeover",
+                              "--count", "1",     "--duration",  "1",       NULL};
+    const char *pcount[] = {"serve",      "--udp",   "127.0.0.1:0",
+                            "--model",    GESTURE,   "--partition-count",
+                            "4",          "--count", "1",
+                            "--duration", "1",       NULL};
     CHECK(fd >= 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     expect(in_use, 3, "cannot bind");

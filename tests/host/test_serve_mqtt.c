@@ -547,15 +547,15 @@ static void test_removed_while_away(void)
     int a = test_socket(&pa), b = test_socket(&pb);
     unsigned char frame[512];
     size_t len;
-    snprintf(conf, sizeof conf, "allow_anonymous true\npersistence true\npersistence_location %s/",
-             g_dir);
+    snprintf(conf, sizeof conf,
+             "allow_anonymous true\npersistence true\npersistence_location %s/", g_dir);
     CHECK(a >= 0 && b >= 0);
     CHECK(broker_start(conf));
     {
-        const char *args[] = {"serve",     "--udp",         "127.0.0.1:0", "--model",
-                              MOTION,      "--max-nodes",   "1",           "--duration",
-                              "12",        "--stats",       "0.1",         "--mqtt",
-                              broker_arg(), "--mqtt-id",    "test-away",   NULL};
+        const char *args[] = {"serve",      "--udp",       "127.0.0.1:0", "--model",
+                              MOTION,       "--max-nodes", "1",           "--duration",
+                              "12",         "--stats",     "0.1",         "--mqtt",
+                              broker_arg(), "--mqtt-id",   "test-away",   NULL};
         pid = spawn(args, "serve.txt", "serve_err.txt");
     }
     port = wait_port("serve.txt", pid);
@@ -853,14 +853,14 @@ static void test_packets(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_mqtt_decisions, test_broker_restart,
+    static const check_test_fn tests[] = {test_mqtt_decisions,   test_broker_restart,
                                           test_retained_bounded, test_removed_while_away,
-                                          test_password,
-                                          test_mqtt_errors, test_packets, test_mqtt_tls};
-    static const char *const names[] = {"test_mqtt_decisions", "test_broker_restart",
+                                          test_password,         test_mqtt_errors,
+                                          test_packets,          test_mqtt_tls};
+    static const char *const names[] = {"test_mqtt_decisions",   "test_broker_restart",
                                         "test_retained_bounded", "test_removed_while_away",
-                                        "test_password",
-                                        "test_mqtt_errors", "test_packets", "test_mqtt_tls"};
+                                        "test_password",         "test_mqtt_errors",
+                                        "test_packets",          "test_mqtt_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;

@@ -1078,9 +1078,10 @@ static void test_worker_packet_times(void)
     CHECK(fd >= 0);
     snprintf(to, sizeof to, "127.0.0.1:%u", pport);
     {
-        const char *args[] = {"serve",  "--nats",  g_url, "--partitions", "0-15",
-                              "--model", MOTION,   "--every", "4",        "--no-json",
-                              "--packets-to", to,   NULL};
+        const char *args[] = {"serve", "--nats",    g_url,          "--partitions",
+                              "0-15",  "--model",   MOTION,         "--every",
+                              "4",     "--no-json", "--packets-to", to,
+                              NULL};
         snprintf(w.out, sizeof w.out, "pworker.txt");
         snprintf(w.err, sizeof w.err, "pworker_err.txt");
         w.pid = spawn(args, w.out, w.err);
@@ -1185,8 +1186,9 @@ static void test_nats_errors(void)
         /* a host name that does not resolve (.invalid never does): exit 2
          * naming it, as for --udp, --packets-to and --mqtt; with user
          * information in the URL too */
-        const char *a[] = {"serve",   "--nats", "nats://u:p@nosuch.invalid:4222",
-                           "--partitions", "1", "--model", MOTION, NULL};
+        const char *a[] = {"serve",        "--nats", "nats://u:p@nosuch.invalid:4222",
+                           "--partitions", "1",      "--model",
+                           MOTION,         NULL};
         const char *g[] = {"serve",     "--udp", "127.0.0.1:0", "--nats", "nats://nosuch.invalid",
                            "--forward", NULL};
         expect(a, 2, "cannot resolve nosuch.invalid");
@@ -1358,14 +1360,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_partitioned,    test_worker_killed,
-                                          test_leases,         test_server_restart,
-                                          test_nats_errors,    test_worker_stopped_busy,
-                                          test_worker_packet_times, test_nats_tls};
-    static const char *const names[] = {"test_partitioned",    "test_worker_killed",
-                                        "test_leases",         "test_server_restart",
-                                        "test_nats_errors",    "test_worker_stopped_busy",
-                                        "test_worker_packet_times", "test_nats_tls"};
+    static const check_test_fn tests[] =
+        {test_partitioned,         test_worker_killed, test_leases,
+         test_server_restart,      test_nats_errors,   test_worker_stopped_busy,
+         test_worker_packet_times, test_nats_tls};
+    static const char *const names[] =
+        {"test_partitioned",         "test_worker_killed", "test_leases",
+         "test_server_restart",      "test_nats_errors",   "test_worker_stopped_busy",
+         "test_worker_packet_times", "test_nats_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
