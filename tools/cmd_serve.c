@@ -991,6 +991,7 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_stats;
     sigaction(SIGUSR1, &sa, NULL);
+    o.mqtt.stop = &g_stop; /* a stop while waiting for the broker's first answer */
     rc = start(s);
     if (rc == 0) {
         rc = serve_loop(s);

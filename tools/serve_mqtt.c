@@ -458,7 +458,12 @@ static const char *tls_hint(const serve_mqtt *q)
                : " (a TLS listener? then give --mqtt-cafile)";
 }
 
-/* Blocking connect, then wait for CONNACK. */
+static int stopping(const serve_mqtt *q)
+{
+    return q->o.stop && *q->o.stop;
+}
+
+/* Blocking connect, then wait for CONNACK (0 without it when asked to stop). */
 static int first_connect(serve_mqtt *q)
 {
     double end;
@@ -477,7 +482,7 @@ static int first_connect(serve_mqtt *q)
         return CLI_EXIT_IO;
     }
     end = mono_s() + 10.0;
-    while (!q->got_connack && mono_s() < end) {
+    while (!q->got_connack && mono_s() < end && !stopping(q)) {
         struct pollfd p;
         p.fd = mosquitto_socket(q->m);
         p.events = POLLIN | (mosquitto_want_write(q->m) ? POLLOUT : 0);
@@ -492,6 +497,8 @@ static int first_connect(serve_mqtt *q)
             (lrc = mosquitto_loop_read(q->m, 1)) != MOSQ_ERR_SUCCESS)
             break;
     }
+    if (!q->got_connack && lrc == MOSQ_ERR_SUCCESS && stopping(q))
+        return 0; /* unconnected: the command stops before it publishes anything */
     if (!q->got_connack && lrc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr,
                 "aether serve: --mqtt %s: the connection failed before the broker answered: "

@@ -38,6 +38,7 @@
 #ifndef AETHER_TOOLS_SERVE_MQTT_H
 #define AETHER_TOOLS_SERVE_MQTT_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "serve_core.h"
@@ -55,6 +56,11 @@ typedef struct serve_mqtt_opts {
     size_t max_pending;        /* unacknowledged decisions before new ones are counted lost */
     const char *cafile, *capath, *certfile, *keyfile, *tls_version;
     int tls_insecure;
+    /* optional: becomes non-zero when the command is asked to stop (a
+     * signal); serve_mqtt_open then stops waiting for the broker's first
+     * answer and returns 0 unconnected, so that the command ends as a stop
+     * asked at any other time does */
+    const volatile sig_atomic_t *stop;
 } serve_mqtt_opts;
 
 typedef struct serve_mqtt serve_mqtt;
@@ -62,8 +68,8 @@ typedef struct serve_mqtt serve_mqtt;
 /* 1 when this build has MQTT (libmosquitto). */
 int serve_mqtt_available(void);
 
-/* Connect (waiting up to 10 s for the broker's answer) and publish "online".
- * 0, or an exit status after a message: CLI_EXIT_USAGE for options that do
+/* Connect (waiting up to 10 s for the broker's answer, or until *o->stop)
+ * and publish "online". 0, or an exit status after a message: CLI_EXIT_USAGE for options that do
  * not parse or a broker host name that does not resolve, CLI_EXIT_IO for a
  * password file that cannot be read or a broker that cannot be reached or
  * refuses. */

@@ -20,6 +20,8 @@
  *   retained messages over a restart) is cleared once serve reconnects.
  * - A password-protected broker: no credentials -> exit 3 "refused"; a
  *   password file -> served; a missing password file -> exit 3.
+ * - SIGTERM while serve waits for the broker's first answer: exit 0 at
+ *   once with a final stats line.
  * - An unreachable broker at start -> exit 3; MQTT options that do not
  *   parse, a broker host name that does not resolve -> exit 2.
  * - TLS (certificates made by the test with the openssl command): decisions
@@ -598,6 +600,51 @@ static void test_removed_while_away(void)
     close(b);
 }
 
+/* A stop (SIGTERM) while serve waits for a broker's first answer: a TCP
+ * listener of the test that never accepts, so that the connection is made
+ * and no CONNACK comes. serve ends at once like any stopped serve (exit 0,
+ * a final stats line with the broker not connected), not after the 10 s
+ * wait with exit 3. */
+static void test_stop_while_connecting(void)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+    char addr[32], *out, *stats;
+    unsigned port;
+    double t0, dt;
+    pid_t pid;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    {
+        const char *args[] = {"serve",  "--udp", "127.0.0.1:0", "--model", MOTION,
+                              "--mqtt", addr,    "--duration",  "30",      NULL};
+        pid = spawn(args, "serve.txt", "serve_err.txt");
+    }
+    port = wait_port("serve.txt", pid); /* the sockets are open before the broker */
+    CHECK(port > 0);
+    nap_ms(300);
+    t0 = now_s();
+    kill(pid, SIGTERM);
+    rc = wait_child(pid, 20.0);
+    dt = now_s() - t0;
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(dt < 5.0, "%.1f s from SIGTERM to the exit", dt);
+    out = read_named("serve.txt");
+    stats = final_stats(out);
+    CHECK_MSG(stats && strstr(stats, "\"mqtt\":{\"connected\":false"),
+              "no final stats line with the broker unconnected");
+    printf("  SIGTERM while waiting for the broker's answer: exit %d after %.2f s\n", rc, dt);
+    free(stats);
+    free(out);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* serve for 0.3 s as user "sensor" with a password file: exit want, phrase. */
 static void serve_with_password(const char *file, int want, const char *phrase)
 {
@@ -853,14 +900,24 @@ static void test_packets(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_mqtt_decisions,   test_broker_restart,
-                                          test_retained_bounded, test_removed_while_away,
-                                          test_password,         test_mqtt_errors,
-                                          test_packets,          test_mqtt_tls};
-    static const char *const names[] = {"test_mqtt_decisions",   "test_broker_restart",
-                                        "test_retained_bounded", "test_removed_while_away",
-                                        "test_password",         "test_mqtt_errors",
-                                        "test_packets",          "test_mqtt_tls"};
+    static const check_test_fn tests[] = {test_mqtt_decisions,
+                                          test_broker_restart,
+                                          test_retained_bounded,
+                                          test_removed_while_away,
+                                          test_stop_while_connecting,
+                                          test_password,
+                                          test_mqtt_errors,
+                                          test_packets,
+                                          test_mqtt_tls};
+    static const char *const names[] = {"test_mqtt_decisions",
+                                        "test_broker_restart",
+                                        "test_retained_bounded",
+                                        "test_removed_while_away",
+                                        "test_stop_while_connecting",
+                                        "test_password",
+                                        "test_mqtt_errors",
+                                        "test_packets",
+                                        "test_mqtt_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
