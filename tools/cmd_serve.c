@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -502,10 +503,12 @@ static int parse_opts(int argc, char **argv, serve_opts *o)
     }
     if (!cli_positionals(&c, 0, 0, &npos, &rc))
         return rc;
-    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set || nats_set) {
+    if (o->nats.url || o->nats.forward || o->nats.n_partitions || site_set || nats_set ||
+        o->nats.lease_ttl > 0.0 || o->nats.takeover || pcount_set) {
         if (!o->nats.url)
-            return cli_usage_error(&c, "--forward, --site, --partitions and the --nats-* "
-                                       "options need --nats URL");
+            return cli_usage_error(&c, "--forward, --site, --partitions, --lease, --takeover, "
+                                       "--partition-count and the --nats-* options need --nats "
+                                       "URL");
         if (!o->nats.certfile != !o->nats.keyfile)
             return cli_usage_error(&c, "--nats-cert and --nats-key go together (a client "
                                        "certificate and its key)");
@@ -621,8 +624,10 @@ static void on_lease(void *ctx, unsigned partition, const char *event)
     fflush(stdout);
 }
 
-static void emit_stats(serve_state *s, int final)
+/* 0, or the errno of a standard output that could not be written. */
+static int emit_stats(serve_state *s, int final)
 {
+    int e = 0;
     textbuf_clear(&s->line);
     serve_stats_json(&s->core, final, now_s(), &s->line);
     if (s->packets)
@@ -633,9 +638,11 @@ static void emit_stats(serve_state *s, int final)
         serve_nats_stats_json(s->nats, &s->line);
     textbuf_printf(&s->line, ",\"lines_too_long\":%llu}", (unsigned long long)s->lines_too_long);
     print_line(s);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        e = errno ? errno : EIO;
     if (s->mqtt && !s->line.overflow)
         serve_mqtt_stats(s->mqtt, s->line.p);
+    return e;
 }
 
 /* ---------------- sockets ---------------- */
@@ -789,6 +796,13 @@ static size_t drain_socket(serve_state *s, int fd, unsigned long long room)
 
 /* ---------------- the loop ---------------- */
 
+/* Milliseconds from now until t, 1..cap: poll's timeout for a deadline. */
+static int ms_until(double now, double t, int cap)
+{
+    double ms = ceil((t - now) * 1000.0);
+    return ms < 1.0 ? 1 : ms < (double)cap ? (int)ms : cap;
+}
+
 static int serve_loop(serve_state *s)
 {
     const serve_opts *o = s->o;
@@ -811,10 +825,15 @@ static int serve_loop(serve_state *s)
             break;
         if (g_stats || (next_stats > 0.0 && now >= next_stats)) {
             g_stats = 0;
-            emit_stats(s, 0);
-            if (next_stats > 0.0)
-                while (next_stats <= now)
-                    next_stats += o->stats_every;
+            (void)emit_stats(s, 0); /* a write error: found at the end of the turn */
+            if (next_stats > 0.0 && next_stats <= now) {
+                /* the next point of the S-second grid after now, in one step:
+                 * a period below the clock's resolution here (--stats 1e-12)
+                 * would not move a sum, and a loop adding it would never end */
+                double next = next_stats +
+                              (floor((now - next_stats) / o->stats_every) + 1.0) * o->stats_every;
+                next_stats = isfinite(next) && next > now ? next : now + o->stats_every;
+            }
         }
         if (now >= next_idle) {
             serve_expire_idle(&s->core, now);
@@ -840,6 +859,12 @@ static int serve_loop(serve_state *s)
             p[n_fds].revents = 0;
             n_fds++;
         }
+        /* woken for the next stats line and the end of --duration too, not
+         * only every 200 ms: --stats 0.05 is a line every 50 ms */
+        if (next_stats > 0.0)
+            timeout = ms_until(now, next_stats, timeout);
+        if (end > 0.0)
+            timeout = ms_until(now, end, timeout);
         k = poll(p, (nfds_t)n_fds, timeout);
         if (k < 0) {
             if (errno == EINTR)
@@ -867,8 +892,12 @@ static int serve_loop(serve_state *s)
              * next turn at once */
             unsigned long long room = o->count ? o->count - taken(s) : ~0ull;
             size_t want = room < 4u * BATCH ? (size_t)room : 4u * BATCH;
-            if (want)
-                serve_nats_take(s->nats, &s->core, want, now_s(), wall_s());
+            if (want) {
+                /* the arrival time of these frames, as drain_socket sets it
+                 * for datagrams: the packets' ts_us is taken from it */
+                s->mono_now = now_s();
+                serve_nats_take(s->nats, &s->core, want, s->mono_now, wall_s());
+            }
         }
         if (s->mqtt)
             serve_mqtt_service(s->mqtt, mfd >= 0 ? p[mfd_slot].revents : 0, now_s());
@@ -962,12 +991,20 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_stats;
     sigaction(SIGUSR1, &sa, NULL);
+    o.mqtt.stop = &g_stop; /* a stop while waiting for the broker's first answer */
     rc = start(s);
     if (rc == 0) {
         rc = serve_loop(s);
         serve_mqtt_drain(s->mqtt, 3.0);
-        if (rc == CLI_EXIT_OK)
-            emit_stats(s, 1);
+        if (rc == CLI_EXIT_OK) {
+            /* the last line may be the first that finds nobody reading:
+             * a reader gone after the last decision */
+            int e = emit_stats(s, 1);
+            if (e) {
+                fprintf(stderr, "aether serve: cannot write standard output: %s\n", strerror(e));
+                rc = CLI_EXIT_IO;
+            }
+        }
     }
     serve_mqtt_close(s->mqtt, 1.0);
     serve_nats_close(s->nats, 2.0);

@@ -40,6 +40,16 @@ struct serve_mqtt {
     uint64_t messages_sent, messages_failed, connects, disconnects;
     uint64_t out_total, out_done; /* every message handed over / reported done by the client */
     unsigned char decision_mid[65536 / 8]; /* in-flight message ids that are decisions */
+    /* Nodes removed while the broker was away, whose retained availability
+     * ("online") and discovery the broker may still hold: their keys, and
+     * whether each was evicted (cleared) or forgotten for idleness
+     * ("offline"), sent at the next connection before the nodes there are
+     * announced. announced[slot]: that node's "online" was handed to the
+     * client. At most one entry per announced node: max_nodes. */
+    unsigned char *announced;
+    char (*gone)[sizeof(((serve_node *)0)->key)];
+    unsigned char *gone_evicted;
+    size_t n_gone;
     char topic[512];
     char payload[4096];
 };
@@ -119,21 +129,24 @@ static void went_down(serve_mqtt *q, double now)
     }
 }
 
-/* A message that is not a decision (status, availability, discovery, stats). */
-static void send_message(serve_mqtt *q, const char *topic, const char *payload, int qos,
-                         int retain)
+/* A message that is not a decision (status, availability, discovery,
+ * stats); 1 when it was handed to the client. */
+static int send_message(serve_mqtt *q, const char *topic, const char *payload, int qos,
+                        int retain)
 {
     int rc;
     if (!q->connected) {
         q->messages_failed++;
-        return;
+        return 0;
     }
     rc = mosquitto_publish(q->m, NULL, topic, (int)strlen(payload), payload, qos, retain != 0);
     if (rc == MOSQ_ERR_SUCCESS) {
         q->messages_sent++;
         q->out_total++;
-    } else
-        q->messages_failed++;
+        return 1;
+    }
+    q->messages_failed++;
+    return 0;
 }
 
 /* Topic level from a name: characters outside [A-Za-z0-9_-] become '_'. */
@@ -196,16 +209,42 @@ static void publish_discovery(serve_mqtt *q, const serve_node *n, const serve_mo
     send_message(q, q->topic, q->payload, 1, 1);
 }
 
-static void publish_node(serve_mqtt *q, const serve_node *n, const char *state, int clear)
+/* 1 when the availability message was handed to the client. */
+static int publish_node(serve_mqtt *q, const serve_node *n, const char *state, int clear)
 {
     char topic[512];
     size_t k;
+    int sent;
     snprintf(topic, sizeof topic, "%s/%s/availability", q->o.base, n->key);
-    send_message(q, topic, clear ? "" : state, 1, 1);
+    sent = send_message(q, topic, clear ? "" : state, 1, 1);
     if (q->o.ha_prefix)
         for (k = 0; k < q->core->n_models; ++k)
             if (clear || !strcmp(state, "online"))
                 publish_discovery(q, n, &q->core->models[k], clear);
+    return sent;
+}
+
+static size_t slot_of(const serve_mqtt *q, const serve_node *n)
+{
+    return (size_t)(n - q->core->nodes);
+}
+
+/* The removals the broker missed, oldest first; those that could not be
+ * handed over stay for the next connection. */
+static void send_gone(serve_mqtt *q)
+{
+    size_t i, kept = 0;
+    serve_node n;
+    memset(&n, 0, sizeof n);
+    for (i = 0; i < q->n_gone; ++i) {
+        memcpy(n.key, q->gone[i], sizeof n.key);
+        if (!q->connected ||
+            !publish_node(q, &n, q->gone_evicted[i] ? "" : "offline", q->gone_evicted[i])) {
+            memmove(q->gone[kept], q->gone[i], sizeof q->gone[i]);
+            q->gone_evicted[kept++] = q->gone_evicted[i];
+        }
+    }
+    q->n_gone = kept;
 }
 
 static void announce_all(serve_mqtt *q)
@@ -213,9 +252,10 @@ static void announce_all(serve_mqtt *q)
     size_t i;
     q->announce = 0;
     send_message(q, q->status_topic, "online", 1, 1);
+    send_gone(q); /* before the nodes: a key that came back ends "online" */
     for (i = 0; i < q->core->cfg.max_nodes; ++i)
         if (q->core->nodes[i].used)
-            publish_node(q, &q->core->nodes[i], "online", 0);
+            q->announced[i] = (unsigned char)publish_node(q, &q->core->nodes[i], "online", 0);
 }
 
 void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *json)
@@ -250,17 +290,27 @@ void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *jso
 void serve_mqtt_node_added(serve_mqtt *q, const serve_core *core, const serve_node *n)
 {
     (void)core;
-    publish_node(q, n, "online", 0);
+    q->announced[slot_of(q, n)] = (unsigned char)publish_node(q, n, "online", 0);
 }
 
 void serve_mqtt_node_removed(serve_mqtt *q, const serve_core *core, const serve_node *n,
                              const char *why)
 {
+    size_t slot = slot_of(q, n);
+    int evicted = !strcmp(why, "evicted");
     (void)core;
-    if (!strcmp(why, "evicted"))
-        publish_node(q, n, "", 1);
-    else
-        publish_node(q, n, "offline", 0);
+    /* evicted: availability and discovery cleared; idle: "offline" */
+    if (!(q->connected && publish_node(q, n, evicted ? "" : "offline", evicted)) &&
+        q->announced[slot]) {
+        /* the broker still holds its "online": tell it at the next connection */
+        if (q->n_gone < q->core->cfg.max_nodes) {
+            memcpy(q->gone[q->n_gone], n->key, sizeof q->gone[0]);
+            q->gone_evicted[q->n_gone++] = (unsigned char)evicted;
+        } else {
+            q->messages_failed++;
+        }
+    }
+    q->announced[slot] = 0;
 }
 
 void serve_mqtt_stats(serve_mqtt *q, const char *json)
@@ -408,11 +458,23 @@ static const char *tls_hint(const serve_mqtt *q)
                : " (a TLS listener? then give --mqtt-cafile)";
 }
 
-/* Blocking connect, then wait for CONNACK. */
+static int stopping(const serve_mqtt *q)
+{
+    return q->o.stop && *q->o.stop;
+}
+
+/* Blocking connect, then wait for CONNACK (0 without it when asked to stop). */
 static int first_connect(serve_mqtt *q)
 {
     double end;
     int lrc = MOSQ_ERR_SUCCESS, rc = mosquitto_connect(q->m, q->host, q->port, q->o.keepalive);
+    if (rc == MOSQ_ERR_EAI) {
+        /* a host name that does not resolve is an address that does not
+         * parse or resolve (exit 2, as for --udp and --packets-to), not a
+         * broker that cannot be reached, and nothing to do with TLS */
+        fprintf(stderr, "aether serve: --mqtt %s: cannot resolve %s\n", q->o.address, q->host);
+        return CLI_EXIT_USAGE;
+    }
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "aether serve: --mqtt %s: cannot connect: %s%s\n", q->o.address,
                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
@@ -420,7 +482,7 @@ static int first_connect(serve_mqtt *q)
         return CLI_EXIT_IO;
     }
     end = mono_s() + 10.0;
-    while (!q->got_connack && mono_s() < end) {
+    while (!q->got_connack && mono_s() < end && !stopping(q)) {
         struct pollfd p;
         p.fd = mosquitto_socket(q->m);
         p.events = POLLIN | (mosquitto_want_write(q->m) ? POLLOUT : 0);
@@ -435,6 +497,8 @@ static int first_connect(serve_mqtt *q)
             (lrc = mosquitto_loop_read(q->m, 1)) != MOSQ_ERR_SUCCESS)
             break;
     }
+    if (!q->got_connack && lrc == MOSQ_ERR_SUCCESS && stopping(q))
+        return 0; /* unconnected: the command stops before it publishes anything */
     if (!q->got_connack && lrc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr,
                 "aether serve: --mqtt %s: the connection failed before the broker answered: "
@@ -456,6 +520,15 @@ static int first_connect(serve_mqtt *q)
     return 0;
 }
 
+/* q and its node tables. */
+static void free_tables(serve_mqtt *q)
+{
+    free(q->announced);
+    free(q->gone);
+    free(q->gone_evicted);
+    free(q);
+}
+
 int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt **out)
 {
     serve_mqtt *q;
@@ -475,6 +548,14 @@ int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt
         free(q);
         return CLI_EXIT_USAGE;
     }
+    q->announced = (unsigned char *)calloc(core->cfg.max_nodes, 1);
+    q->gone = (char(*)[sizeof q->gone[0]])calloc(core->cfg.max_nodes, sizeof q->gone[0]);
+    q->gone_evicted = (unsigned char *)calloc(core->cfg.max_nodes, 1);
+    if (!q->announced || !q->gone || !q->gone_evicted) {
+        free_tables(q);
+        fprintf(stderr, "aether serve: out of memory\n");
+        return CLI_EXIT_FAILED;
+    }
     if (o->client_id) {
         snprintf(q->client_id, sizeof q->client_id, "%s", o->client_id);
     } else {
@@ -490,7 +571,7 @@ int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt
     if (!q->m) {
         fprintf(stderr, "aether serve: cannot create the MQTT client: %s\n", strerror(errno));
         mosquitto_lib_cleanup();
-        free(q);
+        free_tables(q);
         return CLI_EXIT_FAILED;
     }
     mosquitto_connect_callback_set(q->m, on_connect);
@@ -505,7 +586,7 @@ int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt
     if (rc != 0) {
         mosquitto_destroy(q->m);
         mosquitto_lib_cleanup();
-        free(q);
+        free_tables(q);
         return rc;
     }
     *out = q;
@@ -556,7 +637,7 @@ void serve_mqtt_close(serve_mqtt *q, double timeout)
     }
     mosquitto_destroy(q->m);
     mosquitto_lib_cleanup();
-    free(q);
+    free_tables(q);
 }
 
 #else /* no libmosquitto */

@@ -22,7 +22,9 @@
  * A node evicted to make room for another (a full table: a flood of node
  * ids) also has its retained discovery and availability cleared, so the
  * broker's retained set stays bounded; a node forgotten for idleness keeps
- * its sensor, shown unavailable.
+ * its sensor, shown unavailable. A node announced and then removed while the
+ * broker is away has that clearing or "offline" sent at the next connection,
+ * before the nodes then in the table are announced again.
  *
  * Delivery: a decision is handed to the client only while connected; then
  * QoS 1 delivers it at least once (after a reconnection the client resends
@@ -36,6 +38,7 @@
 #ifndef AETHER_TOOLS_SERVE_MQTT_H
 #define AETHER_TOOLS_SERVE_MQTT_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "serve_core.h"
@@ -53,6 +56,11 @@ typedef struct serve_mqtt_opts {
     size_t max_pending;        /* unacknowledged decisions before new ones are counted lost */
     const char *cafile, *capath, *certfile, *keyfile, *tls_version;
     int tls_insecure;
+    /* optional: becomes non-zero when the command is asked to stop (a
+     * signal); serve_mqtt_open then stops waiting for the broker's first
+     * answer and returns 0 unconnected, so that the command ends as a stop
+     * asked at any other time does */
+    const volatile sig_atomic_t *stop;
 } serve_mqtt_opts;
 
 typedef struct serve_mqtt serve_mqtt;
@@ -60,10 +68,11 @@ typedef struct serve_mqtt serve_mqtt;
 /* 1 when this build has MQTT (libmosquitto). */
 int serve_mqtt_available(void);
 
-/* Connect (waiting up to 10 s for the broker's answer) and publish "online".
- * 0, or an exit status after a message: CLI_EXIT_USAGE for options that do
- * not parse, CLI_EXIT_IO for a password file that cannot be read or a broker
- * that cannot be reached or refuses. */
+/* Connect (waiting up to 10 s for the broker's answer, or until *o->stop)
+ * and publish "online". 0, or an exit status after a message: CLI_EXIT_USAGE for options that do
+ * not parse or a broker host name that does not resolve, CLI_EXIT_IO for a
+ * password file that cannot be read or a broker that cannot be reached or
+ * refuses. */
 int serve_mqtt_open(const serve_mqtt_opts *o, const serve_core *core, serve_mqtt **out);
 
 void serve_mqtt_decision(serve_mqtt *q, const serve_decision *d, const char *json);

@@ -68,6 +68,7 @@ bad:
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <time.h>
@@ -448,8 +449,56 @@ static int secure(serve_nats *q)
     return 0;
 }
 
+/* The URL list's hosts ("nats://[user[:pw]@]HOST[:PORT]", comma-separated):
+ * 1 when one of them resolves (or the list has none to look up), else 0
+ * with the last host tried in bad. An address that does not resolve is a
+ * usage error (exit 2, as for --udp and --packets-to), which the client
+ * library would only report as no server to connect to. */
+static int some_host_resolves(const char *urls, char *bad, size_t cap)
+{
+    const char *p = urls;
+    int tried = 0;
+    while (*p) {
+        const char *end = strchr(p, ','), *h, *at, *e;
+        size_t n = end ? (size_t)(end - p) : strlen(p), hl;
+        char host[256];
+        struct addrinfo hints, *res = NULL;
+        h = strstr(p, "://");
+        h = h && (size_t)(h - p) < n ? h + 3 : p;
+        e = p + n;
+        for (at = h; at < e && *at != '/'; ++at) /* the user information ends at its '@' */
+            if (*at == '@')
+                h = at + 1;
+        if (*h == '[') {
+            h++;
+            for (at = h; at < e && *at != ']'; ++at) {
+            }
+        } else {
+            for (at = h; at < e && *at != ':' && *at != '/'; ++at) {
+            }
+        }
+        hl = (size_t)(at - h);
+        if (hl > 0 && hl < sizeof host) {
+            memcpy(host, h, hl);
+            host[hl] = '\0';
+            memset(&hints, 0, sizeof hints);
+            hints.ai_family = AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            tried = 1;
+            if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+                freeaddrinfo(res);
+                return 1;
+            }
+            snprintf(bad, cap, "%s", host);
+        }
+        p = end ? end + 1 : p + n;
+    }
+    return !tried;
+}
+
 int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
 {
+    char bad[256];
     serve_nats *q;
     natsStatus st;
     size_t p;
@@ -460,6 +509,10 @@ int serve_nats_open(const serve_nats_opts *o, serve_nats **out)
         fprintf(stderr,
                 "aether serve: --nats %s: a URL like nats://127.0.0.1:4222 (tls:// for TLS)\n",
                 o->url);
+        return CLI_EXIT_USAGE;
+    }
+    if (!some_host_resolves(o->url, bad, sizeof bad)) {
+        fprintf(stderr, "aether serve: --nats %s: cannot resolve %s\n", o->url, bad);
         return CLI_EXIT_USAGE;
     }
     q = (serve_nats *)calloc(1, sizeof *q);

@@ -93,8 +93,8 @@ int serve_nats_token_ok(const char *s);
 
 /* Connect (waiting up to 5 s), subscribe (worker), and print nothing.
  * 0, or an exit status after a message: CLI_EXIT_USAGE without NATS in this
- * build or for a URL that does not parse, CLI_EXIT_IO for a server that
- * cannot be reached. */
+ * build, for a URL that does not parse or whose host names none resolves,
+ * CLI_EXIT_IO for a server that cannot be reached. */
 int serve_nats_open(const serve_nats_opts *o, serve_nats **out);
 
 /* Leases: renew and claim when due (called every loop turn). */

@@ -14,7 +14,11 @@
  * - The same node id from two source ports is two nodes; --max-nodes 1 makes
  *   the second replace the first.
  * - Exit statuses: an address in use, a model that does not load, a missing
- *   model, an address that does not parse.
+ *   model, an address that does not parse, the NATS lease options without
+ *   --nats.
+ * - --stats 1e-300 (a period that does not move the clock) stops at
+ *   --duration; --stats 0.05 gives a line every 50 ms; a reader of standard
+ *   output gone before the final stats line is exit 3 with a message.
  *
  * Every loop is bounded in count and in time. The CLI path comes from
  * argv[1] or AETHER_CLI_PATH (tests/CMakeLists.txt).
@@ -535,6 +539,101 @@ static void test_stdout_closed(void)
     CHECK_EQ_INT(status, 3);
 }
 
+/* A --stats period below the monotonic clock's resolution at this uptime
+ * (1e-300 s added to the clock does not move it): serve still stops at
+ * --duration with a final stats line, instead of spinning in the loop that
+ * advances the next stats time. */
+static void test_stats_tiny_period(void)
+{
+    const char *args[] = {"serve",   "--udp",  "127.0.0.1:0", "--model", GESTURE,
+                          "--stats", "1e-300", "--duration",  "0.5",     NULL};
+    pid_t serve = spawn(args, "tiny.txt", "tiny_err.txt");
+    int rc = wait_child(serve, 10.0), n_stats = 0;
+    char *out = read_named("tiny.txt"), *stats = final_stats(out);
+    const char *p;
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(stats != NULL, "no final stats line with --stats 1e-300");
+    for (p = out; p && (p = strstr(p, "\"final\":false")) != NULL; p++)
+        n_stats++;
+    /* one per loop turn at least once the first turn is past */
+    CHECK_MSG(n_stats >= 1, "%d periodic stats lines with --stats 1e-300", n_stats);
+    printf("  --stats 1e-300 --duration 0.5: exit %d, %d periodic stats lines\n", rc, n_stats);
+    free(stats);
+    free(out);
+}
+
+/* --stats below the loop's 200 ms poll period: a line every S seconds all
+ * the same (0.05 s over 1 s: 19 or 20; at least 10 is asked, for a loaded
+ * machine; a loop woken only every 200 ms gives 4). */
+static void test_stats_short_period(void)
+{
+    const char *args[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE,
+                          "--stats", "0.05",  "--duration",  "1",       NULL};
+    pid_t serve = spawn(args, "short.txt", "short_err.txt");
+    int rc = wait_child(serve, 10.0), n_stats = 0;
+    char *out = read_named("short.txt");
+    const char *p;
+    CHECK_EQ_INT(rc, 0);
+    for (p = out; p && (p = strstr(p, "\"final\":false")) != NULL; p++)
+        n_stats++;
+    CHECK_MSG(n_stats >= 10, "%d periodic stats lines in 1 s at --stats 0.05", n_stats);
+    printf("  --stats 0.05 --duration 1: %d periodic stats lines\n", n_stats);
+    free(out);
+}
+
+/* The reader of standard output gone after serve's first lines, and nothing
+ * more written until the final stats line at --duration: that line cannot
+ * be written, which is exit 3 with a message (not 0, as if it had been
+ * read). */
+static void test_stdout_gone_before_final_stats(void)
+{
+    const char *argv[] = {g_cli,   "serve",      "--udp", "127.0.0.1:0", "--model",
+                          GESTURE, "--duration", "1",     NULL};
+    char ep[512], buf[4096], *err;
+    size_t got = 0;
+    int p[2], status;
+    double end;
+    pid_t pid;
+    CHECK(pipe(p) == 0);
+    path_of(ep, sizeof ep, "gone_err.txt");
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        close(p[0]);
+        dup2(p[1], 1);
+        if (fe >= 0)
+            dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    /* read up to the "listening" line (10 s at most), then stop reading */
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    for (end = now_s() + 10.0; now_s() < end && got + 1 < sizeof buf;) {
+        ssize_t k = read(p[0], buf + got, sizeof buf - 1 - got);
+        if (k > 0) {
+            got += (size_t)k;
+            buf[got] = '\0';
+            if (strstr(buf, "\"type\":\"listening\"") && strchr(strstr(buf, "listening"), '\n'))
+                break;
+        } else if (k == 0) {
+            break;
+        } else {
+            nap_ms(5);
+        }
+    }
+    buf[got] = '\0';
+    CHECK_MSG(strstr(buf, "\"type\":\"listening\"") != NULL, "no listening line");
+    close(p[0]);
+    status = wait_child(pid, 10.0);
+    CHECK_EQ_INT(status, 3);
+    err = read_named("gone_err.txt");
+    CHECK_MSG(err && strstr(err, "cannot write standard output"),
+              "no message for the lost final stats line (stderr: %.200s)", err ? err : "");
+    free(err);
+}
+
 static void test_errors(void)
 {
     unsigned port = 0;
@@ -553,6 +652,15 @@ static void test_errors(void)
                          GESTURE, "--model", GESTURE,       NULL};
     const char *bad_cap[] = {"serve", "--udp",      "127.0.0.1:0", "--model",
                              GESTURE, "--capacity", "1",           NULL};
+    /* the NATS worker's lease options without --nats: refused, not ignored */
+    const char *lease[] = {"serve", "--udp",   "127.0.0.1:0", "--model",    GESTURE, "--lease",
+                           "5",     "--count", "1",           "--duration", "1",     NULL};
+    const char *takeover[] = {"serve",   "--udp", "127.0.0.1:0", "--model", GESTURE, "--takeover",
+                              "--count", "1",     "--duration",  "1",       NULL};
+    const char *pcount[] = {"serve",      "--udp",   "127.0.0.1:0",
+                            "--model",    GESTURE,   "--partition-count",
+                            "4",          "--count", "1",
+                            "--duration", "1",       NULL};
     CHECK(fd >= 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
     expect(in_use, 3, "cannot bind");
@@ -565,6 +673,9 @@ static void test_errors(void)
     expect(no_udp, 2, "--udp");
     expect(dup, 2, "same name");
     expect(bad_cap, 2, "--capacity");
+    expect(lease, 2, "need --nats URL");
+    expect(takeover, 2, "need --nats URL");
+    expect(pcount, 2, "need --nats URL");
     if (fd >= 0)
         close(fd);
 }
@@ -617,6 +728,9 @@ int main(int argc, char **argv)
                                           test_idle_and_stats,
                                           test_replay_three_nodes,
                                           test_stdout_closed,
+                                          test_stats_tiny_period,
+                                          test_stats_short_period,
+                                          test_stdout_gone_before_final_stats,
                                           test_errors,
                                           test_ipv6};
     static const char *const names[] = {"test_replay_one_model",
@@ -628,6 +742,9 @@ int main(int argc, char **argv)
                                         "test_idle_and_stats",
                                         "test_replay_three_nodes",
                                         "test_stdout_closed",
+                                        "test_stats_tiny_period",
+                                        "test_stats_short_period",
+                                        "test_stdout_gone_before_final_stats",
                                         "test_errors",
                                         "test_ipv6"};
     static const char *const files[] = {"stdout.txt",      "stderr.txt",
@@ -641,7 +758,10 @@ int main(int argc, char **argv)
                                         "junk.rvne",       "idle.txt",
                                         "idle_err.txt",    "three.txt",
                                         "three_err.txt",   "v6.txt",
-                                        "v6_err.txt",      "streaming.rvne"};
+                                        "v6_err.txt",      "streaming.rvne",
+                                        "tiny.txt",        "tiny_err.txt",
+                                        "short.txt",       "short_err.txt",
+                                        "gone_err.txt"};
     const char *tmp = getenv("TMPDIR");
     char p[512];
     size_t i;

@@ -16,11 +16,14 @@
  *   arrive again after the restart.
  * - A flood of node ids (--max-nodes 1, two senders taking turns) leaves
  *   the broker's retained discovery set bounded: evicted nodes' configs are
- *   cleared.
+ *   cleared. A node evicted while the broker is away (one that keeps its
+ *   retained messages over a restart) is cleared once serve reconnects.
  * - A password-protected broker: no credentials -> exit 3 "refused"; a
  *   password file -> served; a missing password file -> exit 3.
+ * - SIGTERM while serve waits for the broker's first answer: exit 0 at
+ *   once with a final stats line.
  * - An unreachable broker at start -> exit 3; MQTT options that do not
- *   parse -> exit 2.
+ *   parse, a broker host name that does not resolve -> exit 2.
  * - TLS (certificates made by the test with the openssl command): decisions
  *   published through the broker's TLS listener with --mqtt-cafile; no CA,
  *   another CA, a certificate for another host -> exit 3 (--mqtt-insecure
@@ -503,6 +506,145 @@ static void test_retained_bounded(void)
     broker_stop();
 }
 
+/* The last counter "key" of serve's stats lines in g_dir/serve.txt (the
+ * mqtt object's, for MQTT keys); -1 if none yet. */
+static long long last_counter(const char *key)
+{
+    char *s = read_named("serve.txt");
+    const char *p, *last = NULL;
+    long long v;
+    for (p = s; p && (p = strstr(p, "{\"type\":\"stats\"")) != NULL; ++p)
+        last = p;
+    v = last ? counter(last, key) : -1;
+    free(s);
+    return v;
+}
+
+/* Wait (10 s at most) until last_counter(key) >= want. */
+static int wait_counter(const char *key, long long want)
+{
+    double end = now_s() + 10.0;
+    while (now_s() < end) {
+        if (last_counter(key) >= want)
+            return 1;
+        nap_ms(20);
+    }
+    return 0;
+}
+
+/* Nodes removed while the broker is away: a broker that keeps its retained
+ * messages (persistence) and comes back must not go on announcing them.
+ * Node 5 from port A is announced (availability "online", discovery
+ * config); the broker stops; node 5 from port B evicts it (--max-nodes 1);
+ * the broker starts again with its saved retained set. Once serve has
+ * reconnected, a new subscriber sees B's availability and config and
+ * nothing of A's (its retained "online" and config were cleared on the
+ * reconnection). */
+static void test_removed_while_away(void)
+{
+    subscriber sub;
+    char conf[700], topic_a[160], topic_b[160], *av;
+    unsigned port, pa = 0, pb = 0;
+    pid_t pid;
+    int a = test_socket(&pa), b = test_socket(&pb);
+    unsigned char frame[512];
+    size_t len;
+    snprintf(conf, sizeof conf,
+             "allow_anonymous true\npersistence true\npersistence_location %s/", g_dir);
+    CHECK(a >= 0 && b >= 0);
+    CHECK(broker_start(conf));
+    {
+        const char *args[] = {"serve",      "--udp",       "127.0.0.1:0", "--model",
+                              MOTION,       "--max-nodes", "1",           "--duration",
+                              "12",         "--stats",     "0.1",         "--mqtt",
+                              broker_arg(), "--mqtt-id",   "test-away",   NULL};
+        pid = spawn(args, "serve.txt", "serve_err.txt");
+    }
+    port = wait_port("serve.txt", pid);
+    CHECK(port > 0);
+    len = make_frame(frame, sizeof frame, 5, 0, 0);
+    CHECK(send_to(a, port, frame, len));
+    /* status, A's availability and config: on the broker */
+    CHECK(wait_counter("messages_sent", 3));
+    CHECK(sub_start(&sub));
+    CHECK(sub_wait(&sub, "homeassistant/", NULL, 1, 5.0) == 1);
+    sub_stop(&sub);
+    broker_stop(); /* saves the retained set */
+    CHECK(wait_counter("disconnects", 1));
+    len = make_frame(frame, sizeof frame, 5, 1, 0);
+    CHECK(send_to(b, port, frame, len)); /* evicts A while the broker is away */
+    CHECK(wait_counter("evicted", 1));
+    CHECK(broker_start(conf));
+    CHECK(wait_counter("connects", 2));
+    nap_ms(500); /* what the reconnection sends */
+    CHECK(sub_start(&sub));
+    nap_ms(500);
+    snprintf(topic_a, sizeof topic_a, "aether/5_127_0_0_1_%u/", pa);
+    snprintf(topic_b, sizeof topic_b, "aether/5_127_0_0_1_%u/availability", pb);
+    CHECK_MSG(sub_count(&sub, topic_a, NULL) == 0,
+              "the node evicted while the broker was away is still retained (%lu messages)",
+              (unsigned long)sub_count(&sub, topic_a, NULL));
+    CHECK_EQ_INT((int)sub_count(&sub, "homeassistant/", NULL), 1);
+    av = sub_last(&sub, topic_b);
+    CHECK(av && !strcmp(av, "online"));
+    printf("  evicted while the broker was away: %lu retained message(s) of it after the "
+           "reconnection, %lu discovery config(s)\n",
+           (unsigned long)sub_count(&sub, topic_a, NULL),
+           (unsigned long)sub_count(&sub, "homeassistant/", NULL));
+    free(av);
+    sub_stop(&sub);
+    kill(pid, SIGTERM);
+    CHECK_EQ_INT(wait_child(pid, 20.0), 0);
+    broker_stop();
+    close(a);
+    close(b);
+}
+
+/* A stop (SIGTERM) while serve waits for a broker's first answer: a TCP
+ * listener of the test that never accepts, so that the connection is made
+ * and no CONNACK comes. serve ends at once like any stopped serve (exit 0,
+ * a final stats line with the broker not connected), not after the 10 s
+ * wait with exit 3. */
+static void test_stop_while_connecting(void)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+    char addr[32], *out, *stats;
+    unsigned port;
+    double t0, dt;
+    pid_t pid;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 4) == 0 &&
+          getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    {
+        const char *args[] = {"serve",  "--udp", "127.0.0.1:0", "--model", MOTION,
+                              "--mqtt", addr,    "--duration",  "30",      NULL};
+        pid = spawn(args, "serve.txt", "serve_err.txt");
+    }
+    port = wait_port("serve.txt", pid); /* the sockets are open before the broker */
+    CHECK(port > 0);
+    nap_ms(300);
+    t0 = now_s();
+    kill(pid, SIGTERM);
+    rc = wait_child(pid, 20.0);
+    dt = now_s() - t0;
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(dt < 5.0, "%.1f s from SIGTERM to the exit", dt);
+    out = read_named("serve.txt");
+    stats = final_stats(out);
+    CHECK_MSG(stats && strstr(stats, "\"mqtt\":{\"connected\":false"),
+              "no final stats line with the broker unconnected");
+    printf("  SIGTERM while waiting for the broker's answer: exit %d after %.2f s\n", rc, dt);
+    free(stats);
+    free(out);
+    if (fd >= 0)
+        close(fd);
+}
+
 /* serve for 0.3 s as user "sensor" with a password file: exit want, phrase. */
 static void serve_with_password(const char *file, int want, const char *phrase)
 {
@@ -568,6 +710,20 @@ static void test_mqtt_errors(void)
         const char *a[] = {"serve", "--udp",  "127.0.0.1:0",     "--model",
                            MOTION,  "--mqtt", "127.0.0.1:99999", NULL};
         expect(a, 2, "HOST[:PORT]");
+    }
+    {
+        /* a host name that does not resolve (.invalid never does): exit 2
+         * naming it, as --udp and --packets-to do, without the TLS hint of a
+         * connection that fails */
+        const char *a[] = {"serve", "--udp",  "127.0.0.1:0",         "--model",
+                           MOTION,  "--mqtt", "nosuch.invalid:1883", NULL};
+        char *out = NULL, *err = NULL;
+        expect(a, 2, "cannot resolve nosuch.invalid");
+        run_cli(a, &out, &err);
+        CHECK_MSG(err && !strstr(err, "TLS"), "a TLS hint for a name that does not resolve: %s",
+                  err ? err : "");
+        free(out);
+        free(err);
     }
 }
 
@@ -744,12 +900,24 @@ static void test_packets(void)
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_mqtt_decisions, test_broker_restart,
-                                          test_retained_bounded, test_password,
-                                          test_mqtt_errors, test_packets, test_mqtt_tls};
-    static const char *const names[] = {"test_mqtt_decisions", "test_broker_restart",
-                                        "test_retained_bounded", "test_password",
-                                        "test_mqtt_errors", "test_packets", "test_mqtt_tls"};
+    static const check_test_fn tests[] = {test_mqtt_decisions,
+                                          test_broker_restart,
+                                          test_retained_bounded,
+                                          test_removed_while_away,
+                                          test_stop_while_connecting,
+                                          test_password,
+                                          test_mqtt_errors,
+                                          test_packets,
+                                          test_mqtt_tls};
+    static const char *const names[] = {"test_mqtt_decisions",
+                                        "test_broker_restart",
+                                        "test_retained_bounded",
+                                        "test_removed_while_away",
+                                        "test_stop_while_connecting",
+                                        "test_password",
+                                        "test_mqtt_errors",
+                                        "test_packets",
+                                        "test_mqtt_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;

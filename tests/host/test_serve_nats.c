@@ -29,9 +29,12 @@
  *   workers reconnect, a lease worker makes the bucket again (the server
  *   kept it in memory) and owns its list again, decisions resume, and
  *   published >= the workers' received (what was lost is the difference).
- * - Usage errors and a server that cannot be reached.
+ * - Usage errors, a server that cannot be reached, a server host name that
+ *   does not resolve.
  * - A worker stopped while frames wait in its queue exits cleanly and
  *   counts them as queued.
+ * - A worker's --packets-to packets carry ts_us, the time since it started
+ *   at the frame's arrival.
  * - TLS and authorisation (certificates made by the test with openssl): a
  *   gateway and a worker with --nats-cafile, --nats-user and
  *   --nats-password-file carry the excerpt to decisions; no TLS, another
@@ -57,6 +60,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aether/packet.h"
 #include "check.h"
 
 #include "cli_run.h"
@@ -1056,6 +1060,83 @@ static void test_worker_stopped_busy(void)
            BUSY_ROUNDS, queued_seen);
 }
 
+/* A worker's 0xC5110007 packets (--packets-to): ts_us is the time since the
+ * worker started at the frame's arrival, as for a single-host serve's
+ * datagrams (it was 0 for every frame taken from NATS). Frames published by
+ * the test on a partition subject with the sender header; the worker waited
+ * for 0.3 s before, so ts_us >= 300,000, and it is at most the time since
+ * the worker was spawned. */
+static void test_worker_packet_times(void)
+{
+    worker w = {"0-15", {0}, "", "", -1};
+    unsigned pport = 0;
+    int fd = test_socket(&pport), n_pkt = 0, i;
+    char to[64], *wf;
+    natsConnection *nc = NULL;
+    double t_spawn = now_s(), end;
+    uint64_t last_ts = 0;
+    CHECK(fd >= 0);
+    snprintf(to, sizeof to, "127.0.0.1:%u", pport);
+    {
+        const char *args[] = {"serve", "--nats",    g_url,          "--partitions",
+                              "0-15",  "--model",   MOTION,         "--every",
+                              "4",     "--no-json", "--packets-to", to,
+                              NULL};
+        snprintf(w.out, sizeof w.out, "pworker.txt");
+        snprintf(w.err, sizeof w.err, "pworker_err.txt");
+        w.pid = spawn(args, w.out, w.err);
+    }
+    CHECK(wait_line(w.out, "{\"type\":\"nats\",\"mode\":\"worker\"", w.pid));
+    CHECK(natsConnection_ConnectTo(&nc, g_url) == NATS_OK);
+    nap_ms(300);
+    for (i = 0; nc && i < 12; ++i) {
+        unsigned char b[512];
+        size_t len = make_frame(b, sizeof b, 5, (uint32_t)i, 0);
+        natsMsg *m = NULL;
+        CHECK(len > 0);
+        CHECK(natsMsg_Create(&m, "aether.part.3.s1.5_127_0_0_1_40000", NULL, (const char *)b,
+                             (int)len) == NATS_OK &&
+              natsMsgHeader_Set(m, "Aether-Sender", "127.0.0.1:40000") == NATS_OK &&
+              natsConnection_PublishMsg(nc, m) == NATS_OK);
+        natsMsg_Destroy(m);
+    }
+    if (nc)
+        CHECK(natsConnection_FlushTimeout(nc, 5000) == NATS_OK);
+    /* decisions at frames 4, 8 and 12: three packets (5 s at most) */
+    for (end = now_s() + 5.0; fd >= 0 && n_pkt < 3 && now_s() < end;) {
+        unsigned char b[64];
+        aether_class_packet pk;
+        ssize_t k = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (k < 0) {
+            nap_ms(5);
+            continue;
+        }
+        CHECK_STATUS(aether_packet_decode(b, (size_t)k, &pk), AETHER_OK);
+        n_pkt++;
+        CHECK_EQ_INT(pk.node_id, 5);
+        CHECK_EQ_INT(pk.seq, n_pkt);
+        CHECK_MSG(pk.ts_us >= 300000, "packet %d: ts_us %llu, expected >= 300000", n_pkt,
+                  (unsigned long long)pk.ts_us);
+        CHECK_MSG((double)pk.ts_us <= (now_s() - t_spawn) * 1e6,
+                  "packet %d: ts_us %llu, later than the time since the worker started", n_pkt,
+                  (unsigned long long)pk.ts_us);
+        CHECK(pk.ts_us >= last_ts);
+        last_ts = pk.ts_us;
+    }
+    CHECK_EQ_INT(n_pkt, 3);
+    wf = stop_final(w.pid, w.out);
+    CHECK_EQ_INT((int)counter(wf, "used"), 12);
+    CHECK(wf && strstr(wf, "\"packets\":{\"sent\":3,"));
+    printf("  worker packets: %d, the last ts_us %llu\n", n_pkt, (unsigned long long)last_ts);
+    free(wf);
+    if (nc) {
+        natsConnection_Close(nc);
+        natsConnection_Destroy(nc);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 static void test_nats_errors(void)
 {
     char url[64];
@@ -1100,6 +1181,18 @@ static void test_nats_errors(void)
     {
         const char *a[] = {"serve", "--nats", url, "--partitions", "1", "--model", MOTION, NULL};
         expect(a, 3, "cannot connect");
+    }
+    {
+        /* a host name that does not resolve (.invalid never does): exit 2
+         * naming it, as for --udp, --packets-to and --mqtt; with user
+         * information in the URL too */
+        const char *a[] = {"serve",        "--nats", "nats://u:p@nosuch.invalid:4222",
+                           "--partitions", "1",      "--model",
+                           MOTION,         NULL};
+        const char *g[] = {"serve",     "--udp", "127.0.0.1:0", "--nats", "nats://nosuch.invalid",
+                           "--forward", NULL};
+        expect(a, 2, "cannot resolve nosuch.invalid");
+        expect(g, 2, "cannot resolve nosuch.invalid");
     }
 }
 
@@ -1267,14 +1360,14 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int main(int argc, char **argv)
 {
-    static const check_test_fn tests[] = {test_partitioned,    test_worker_killed,
-                                          test_leases,         test_server_restart,
-                                          test_nats_errors,    test_worker_stopped_busy,
-                                          test_nats_tls};
-    static const char *const names[] = {"test_partitioned",    "test_worker_killed",
-                                        "test_leases",         "test_server_restart",
-                                        "test_nats_errors",    "test_worker_stopped_busy",
-                                        "test_nats_tls"};
+    static const check_test_fn tests[] =
+        {test_partitioned,         test_worker_killed, test_leases,
+         test_server_restart,      test_nats_errors,   test_worker_stopped_busy,
+         test_worker_packet_times, test_nats_tls};
+    static const char *const names[] =
+        {"test_partitioned",         "test_worker_killed", "test_leases",
+         "test_server_restart",      "test_nats_errors",   "test_worker_stopped_busy",
+         "test_worker_packet_times", "test_nats_tls"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
