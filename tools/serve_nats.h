@@ -7,7 +7,9 @@
  * (serve_node.key: "<id>_<sender>" with every character outside
  * [A-Za-z0-9_-] as '_'); the sender's address travels in the message header
  * Aether-Sender ("127.0.0.1:40000"). A datagram that is not an ADR-018 frame
- * is published too, as node "u_<sender>" (a worker counts it malformed).
+ * is published too, as node "u_<sender>" (a worker counts it as serve
+ * does: ignored by magic for another packet of the ADR-018 family, else
+ * malformed by reason).
  * The gateway makes no decisions.
  *
  * Worker (--nats URL --partitions LIST): subscribes to
