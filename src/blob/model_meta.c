@@ -263,25 +263,35 @@ const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t
     return p;
 }
 
-aether_status aether_blob_model_calibration(const aether_blob_view *v,
-                                            aether_blob_calibration *out)
+aether_status aether_blob_metadata_calibration_(const aether_blob_metadata *m,
+                                               aether_blob_calibration *out)
 {
-    aether_blob_metadata m;
-    aether_status st;
+    aether_status st = AETHER_OK;
     size_t i;
-    if (!v || !out)
-        return AETHER_ERR_NULL_ARG;
     memset(out, 0, sizeof *out);
-    st = aether_blob_metadata_get(v, &m);
-    for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
+    for (i = 0; st == AETHER_OK && i < m->n_entries; ++i) {
         const char *key, *val;
         size_t key_len, len;
         int mine = 0;
-        st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
+        st = aether_blob_metadata_entry(m, i, &key, &key_len, &val, &len);
         if (st == AETHER_OK)
             st = read_calibration(key, key_len, val, len, out, &mine);
     }
     if (st != AETHER_OK)
         memset(out, 0, sizeof *out);
     return st;
+}
+
+aether_status aether_blob_model_calibration(const aether_blob_view *v,
+                                            aether_blob_calibration *out)
+{
+    aether_blob_metadata m;
+    aether_status st;
+    if (!v || !out)
+        return AETHER_ERR_NULL_ARG;
+    memset(out, 0, sizeof *out);
+    st = aether_blob_metadata_get(v, &m);
+    if (st != AETHER_OK)
+        return st;
+    return aether_blob_metadata_calibration_(&m, out);
 }

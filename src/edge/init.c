@@ -114,22 +114,24 @@ static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
     }
 }
 
-/* The blob's metadata window_frames (the window it was trained on) when it
- * has one in 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
- * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. */
-static uint32_t blob_window_len(const aether_blob_view *v)
+/* The metadata window_frames (the window the model was trained on; m: the
+ * record of an RVNE or RVNQ blob, present 0 without one) when it is a
+ * decimal count in 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
+ * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. Digits as the typed metadata reader
+ * takes them (aether/blob.h: up to 10, leading zeros allowed). */
+static uint32_t meta_window_len(const aether_blob_metadata *m)
 {
-    aether_blob_metadata m;
     const char *val = NULL;
     size_t len = 0, i;
     uint32_t n = 0;
-    if (aether_blob_metadata_get(v, &m) != AETHER_OK || !m.present ||
-        aether_blob_metadata_find(&m, "window_frames", &val, &len) != AETHER_OK || !val ||
-        len == 0 || len > 4)
+    if (!m->present || aether_blob_metadata_find(m, "window_frames", &val, &len) != AETHER_OK ||
+        !val || len == 0 || len > 10)
         return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
     for (i = 0; i < len; ++i) {
         if (val[i] < '0' || val[i] > '9')
             return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+        if (n > RUV_TEMPORAL_MAX_WINDOW_LEN)
+            continue; /* too large already: no need to grow */
         n = n * 10u + (uint32_t)(val[i] - '0');
     }
     return n >= 1 && n <= RUV_TEMPORAL_MAX_WINDOW_LEN ? n : RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
@@ -153,9 +155,9 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         return e;
     p->quant = aether_qblob_is(weights, weights_len);
     if (p->quant) {
-        /* RUV_TEMPORAL_DEFAULT from the RVNQ header; the window falls back
-         * to RUV_TEMPORAL_FALLBACK_WINDOW_LEN (a blob that does not parse is
-         * left to the integer plan's diagnostics) */
+        /* RUV_TEMPORAL_DEFAULT from the RVNQ header and metadata, as for an
+         * RVNE blob (a blob that does not parse is left to the integer
+         * plan's diagnostics) */
         aether_qblob_view qv;
         aether_blob_metadata md;
         if (aether_qblob_parse(weights, weights_len, &qv) == AETHER_OK) {
@@ -163,16 +165,22 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
                 *input_dim = qv.header.input_dim;
             if (*n_classes == RUV_TEMPORAL_DEFAULT)
                 *n_classes = qv.header.n_classes;
-            if (aether_qblob_metadata_get(&qv, &md) == AETHER_OK &&
-                (e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
+            if (aether_qblob_metadata_get(&qv, &md) != AETHER_OK)
+                md.present = 0;
+            if (*window_len == RUV_TEMPORAL_DEFAULT)
+                *window_len = meta_window_len(&md);
+            if ((e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
                 return e;
         }
         if (p->cfg.pooling == RUV_TEMPORAL_POOL_FROM_MODEL) /* unparsed: refused below */
             p->cfg.pooling = RUV_TEMPORAL_POOL_LAST;
         if (*window_len == RUV_TEMPORAL_DEFAULT)
             *window_len = RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
-        return ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
-                                   &p->cfg, &p->q);
+        e = ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
+                                &p->cfg, &p->q);
+        if (e == ESP_OK)
+            p->decision = p->q.decision;
+        return e;
     }
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
@@ -183,12 +191,12 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         *n_classes = p->blob.header.n_classes;
     if (p->blob.header.input_dim != *input_dim || p->blob.header.n_classes != *n_classes)
         return ESP_ERR_INVALID_SIZE;
-    if (*window_len == RUV_TEMPORAL_DEFAULT)
-        *window_len = blob_window_len(&p->blob);
     {
         aether_blob_metadata md;
         if (aether_blob_metadata_get(&p->blob, &md) != AETHER_OK)
             md.present = 0;
+        if (*window_len == RUV_TEMPORAL_DEFAULT)
+            *window_len = meta_window_len(&md);
         if ((e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
             return e;
     }
