@@ -3,7 +3,8 @@
  * RUV_TEMPORAL_DEFAULT takes the metadata window_frames, decide applies
  * the blob's temperature and unknown_below, and a calibration value out of
  * range is refused at init. `aether quantize` copies the metadata record,
- * so a .q8 must behave as the .rvne it came from. */
+ * so a .q8 must behave as the .rvne it came from. Also get_info's
+ * ctx_bytes for both kinds of blob. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,6 +237,61 @@ static void test_bad_calibration_refused(void)
     }
 }
 
-TEST_MAIN(test_default_window_from_metadata, test_default_window_digits,
+/* get_info's ctx_bytes is the context's memory: ruv_temporal_ctx_size for a
+ * static context at any buffer alignment and length, and the block a
+ * malloc'd context holds (the same count), for RVNE and RVNQ blobs in both
+ * modes. */
+static void test_info_ctx_bytes(void)
+{
+    static const char *text = "pool=mean\n";
+    unsigned char *f = NULL, *q = NULL, *mem = NULL;
+    size_t flen = 0, qlen = 0;
+    int k, mode, off;
+    if (blobs_with(text, &f, &flen, &q, &qlen) != 0) {
+        CHECK_MSG(0, "fixture");
+        goto out;
+    }
+    for (k = 0; k < 2; ++k)
+        for (mode = 0; mode < 2; ++mode) {
+            const unsigned char *b = k ? q : f;
+            const size_t blen = k ? qlen : flen;
+            ruv_temporal_config_t c = ruv_temporal_config_default();
+            ruv_temporal_ctx_t *ctx = NULL;
+            ruv_temporal_info_t info;
+            size_t bytes = 0;
+            c.mode = mode ? RUV_TEMPORAL_MODE_STREAMING : RUV_TEMPORAL_MODE_WINDOW;
+            CHECK_EQ_INT(ruv_temporal_ctx_size_ex(b, blen, IN, 16, NC, &c, &bytes), ESP_OK);
+            free(mem);
+            mem = (unsigned char *)malloc(bytes + 64);
+            if (!mem || bytes == 0) {
+                CHECK_MSG(0, "size");
+                continue;
+            }
+            for (off = 0; off < 3; ++off) {
+                size_t len = off == 2 ? bytes + 40 : bytes;
+                CHECK_EQ_INT(ruv_temporal_init_static_ex(mem + off, len, b, blen, IN, 16, NC, &c,
+                                                         &ctx),
+                             ESP_OK);
+                CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+                CHECK_MSG(info.ctx_bytes == bytes, "%s mode %d offset %d: %lu, ctx_size %lu",
+                          k ? "RVNQ" : "RVNE", mode, off, (unsigned long)info.ctx_bytes,
+                          (unsigned long)bytes);
+                ruv_temporal_destroy(ctx);
+                ctx = NULL;
+            }
+            CHECK_EQ_INT(ruv_temporal_init_ex(b, blen, IN, 16, NC, &c, &ctx), ESP_OK);
+            CHECK_EQ_INT(ruv_temporal_get_info(ctx, &info), ESP_OK);
+            CHECK_MSG(info.ctx_bytes == bytes, "%s mode %d malloc'd: %lu, ctx_size %lu",
+                      k ? "RVNQ" : "RVNE", mode, (unsigned long)info.ctx_bytes,
+                      (unsigned long)bytes);
+            ruv_temporal_destroy(ctx);
+        }
+out:
+    free(mem);
+    free(f);
+    free(q);
+}
+
+TEST_MAIN(test_default_window_from_metadata, test_default_window_digits, test_info_ctx_bytes,
           test_decide_uses_calibration,
           test_bad_calibration_refused)

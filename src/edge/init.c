@@ -300,10 +300,11 @@ size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_
     return bytes;
 }
 
-/* Place and initialise a planned context in buf[0, len). */
-static esp_err_t build(void *buf, size_t len, const edge_plan *p, const uint8_t *weights,
-                       uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
-                       ruv_temporal_ctx_t **out)
+/* Place and initialise a planned context in buf[0, len); ctx_bytes is the
+ * measured size (ruv_temporal_ctx_size_ex's), what get_info reports. */
+static esp_err_t build(void *buf, size_t len, size_t ctx_bytes, const edge_plan *p,
+                       const uint8_t *weights, uint32_t input_dim, uint32_t window_len,
+                       uint32_t n_classes, ruv_temporal_ctx_t **out)
 {
     edge_parts x;
     aether_arena ar;
@@ -345,7 +346,7 @@ done:
     c->broken = 0;
     c->decision = p->decision;
     c->frames_total = 0;
-    c->bytes = ar.used;
+    c->bytes = ctx_bytes;
     c->owned = NULL;
     c->magic = RUV_TEMPORAL_MAGIC;
     *out = c;
@@ -359,6 +360,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
 {
     edge_plan p;
     esp_err_t e;
+    size_t need = 0;
     if (!buf || !out_ctx)
         return ESP_ERR_INVALID_ARG;
     e = make_plan(weights, weights_len, &input_dim, &window_len, &n_classes, cfg, &p);
@@ -367,16 +369,13 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
     /* The documented contract is against ruv_temporal_ctx_size: a buffer
      * below it is refused even when this buffer's alignment would happen to
      * need less padding than the worst case the size counts. */
-    {
-        size_t need = 0;
-        e = ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, cfg,
-                                     &need);
-        if (e != ESP_OK)
-            return e;
-        if (buf_len < need)
-            return ESP_ERR_NO_MEM;
-    }
-    return build(buf, buf_len, &p, weights, input_dim, window_len, n_classes, out_ctx);
+    e = ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, cfg,
+                                 &need);
+    if (e != ESP_OK)
+        return e;
+    if (buf_len < need)
+        return ESP_ERR_NO_MEM;
+    return build(buf, buf_len, need, &p, weights, input_dim, window_len, n_classes, out_ctx);
 }
 
 esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
@@ -410,7 +409,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
     buf = malloc(ar.used);
     if (!buf)
         return ESP_ERR_NO_MEM;
-    e = build(buf, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
+    e = build(buf, ar.used, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
     if (e != ESP_OK) {
         free(buf);
         return e;
