@@ -25,7 +25,10 @@ static int parse_count(const char *s, size_t len, size_t *out)
 
 /* A decimal number [digits][.digits][e[+-]digits] with at least one
  * mantissa digit, as a double; independent of the C locale (strtod would
- * read "0,5" in some). 0 when the text is not one. */
+ * read "0,5" in some). Any number of digits: an exponent beyond
+ * DECIMAL_EXP_MAX (leading zeros aside) only drives the value to 0 or
+ * infinity, where it stops counting. 0 when the text is not one. */
+#define DECIMAL_EXP_MAX 1000L
 static int parse_decimal(const char *s, size_t len, double *out)
 {
     double mant = 0.0, scale = 1.0;
@@ -42,16 +45,19 @@ static int parse_decimal(const char *s, size_t len, double *out)
             mant += scale * (double)(s[i] - '0');
         }
     }
-    if (digits == 0 || digits > 40)
+    if (digits == 0)
         return 0;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         size_t e0;
         if (++i < len && (s[i] == '+' || s[i] == '-'))
             neg_ex = s[i++] == '-';
-        for (e0 = i; i < len && s[i] >= '0' && s[i] <= '9' && i - e0 < 4; ++i)
-            ex = ex * 10 + (s[i] - '0');
+        for (e0 = i; i < len && s[i] >= '0' && s[i] <= '9'; ++i)
+            if (ex < DECIMAL_EXP_MAX)
+                ex = ex * 10 + (s[i] - '0');
         if (i == e0)
             return 0;
+        if (ex > DECIMAL_EXP_MAX)
+            ex = DECIMAL_EXP_MAX;
     }
     if (i != len)
         return 0;
