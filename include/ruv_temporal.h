@@ -463,12 +463,16 @@ AETHER_API esp_err_t ruv_temporal_get_info(const ruv_temporal_ctx_t *ctx,
  * metadata, 1 without it) and "unknown" when that probability is below
  * the blob's `unknown_below` or, in WINDOW mode, the window's input distance
  * is above its `ood_above` (the window lies far from the training data: a
- * capture of another chip or room). Without those keys nothing is unknown. */
+ * capture of another chip or room). Without those keys nothing is unknown.
+ * An RVNQ blob carries the same keys (aether quantize copies them) and
+ * decides with them the same way, except ood_above: the integer path has no
+ * input distance, as in `aether eval` on a quantized blob. */
 typedef struct ruv_temporal_decision_t {
     uint32_t class_id;       /* the argmax (also when unknown) */
     float probability;       /* calibrated probability of class_id */
     float margin;            /* logits[class_id] minus the runner-up */
-    float distance;          /* WINDOW: the input distance; STREAMING: -1 */
+    float distance;          /* WINDOW: the input distance; STREAMING and an
+                                RVNQ blob (no input distance there): -1 */
     int unknown;             /* 1: do not act on class_id */
     int out_of_distribution; /* 1: unknown because distance > ood_above */
 } ruv_temporal_decision_t;

@@ -313,7 +313,9 @@ AETHER_API size_t aether_norm_state_bytes(size_t dim);
 /* Save into buf (AETHER_ERR_BUFFER_TOO_SMALL if cap is short; *out_len set). */
 AETHER_API aether_status aether_norm_save(const aether_feature_norm *n, void *buf, size_t cap,
                                           size_t *out_len);
-/* Load a saved state into n: AETHER_ERR_FORMAT (magic/version/mode),
+/* Load a saved state into n: AETHER_ERR_FORMAT (magic/version/mode, or
+ * statistics no samples give: count 0 with a non-zero mean or variance
+ * term, count 1 with a non-zero variance term),
  * AETHER_ERR_SHAPE_MISMATCH (D differs from n's), AETHER_ERR_INVALID_ARG
  * (len wrong, bad alpha/eps), AETHER_ERR_PARSE (CRC mismatch),
  * AETHER_ERR_NONFINITE. The state is unchanged on error. */

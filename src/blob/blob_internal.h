@@ -18,4 +18,11 @@ aether_status aether_blob_meta_locate_(const unsigned char *payload, size_t payl
 aether_status aether_blob_model_meta_parse_(const aether_blob_metadata *m, size_t n_classes,
                                            size_t input_dim, aether_blob_model_meta *out);
 
+/* The calibration keys (temperature, unknown_below, ood_above) of a
+ * checked metadata view, with aether_blob_model_calibration's checks and
+ * statuses (*out zeroed first, and again on error). Shared with the RVNQ
+ * readers, whose metadata record is the RVNE one. */
+aether_status aether_blob_metadata_calibration_(const aether_blob_metadata *m,
+                                               aether_blob_calibration *out);
+
 #endif

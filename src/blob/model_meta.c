@@ -25,7 +25,10 @@ static int parse_count(const char *s, size_t len, size_t *out)
 
 /* A decimal number [digits][.digits][e[+-]digits] with at least one
  * mantissa digit, as a double; independent of the C locale (strtod would
- * read "0,5" in some). 0 when the text is not one. */
+ * read "0,5" in some). Any number of digits: an exponent beyond
+ * DECIMAL_EXP_MAX (leading zeros aside) only drives the value to 0 or
+ * infinity, where it stops counting. 0 when the text is not one. */
+#define DECIMAL_EXP_MAX 1000L
 static int parse_decimal(const char *s, size_t len, double *out)
 {
     double mant = 0.0, scale = 1.0;
@@ -42,16 +45,19 @@ static int parse_decimal(const char *s, size_t len, double *out)
             mant += scale * (double)(s[i] - '0');
         }
     }
-    if (digits == 0 || digits > 40)
+    if (digits == 0)
         return 0;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         size_t e0;
         if (++i < len && (s[i] == '+' || s[i] == '-'))
             neg_ex = s[i++] == '-';
-        for (e0 = i; i < len && s[i] >= '0' && s[i] <= '9' && i - e0 < 4; ++i)
-            ex = ex * 10 + (s[i] - '0');
+        for (e0 = i; i < len && s[i] >= '0' && s[i] <= '9'; ++i)
+            if (ex < DECIMAL_EXP_MAX)
+                ex = ex * 10 + (s[i] - '0');
         if (i == e0)
             return 0;
+        if (ex > DECIMAL_EXP_MAX)
+            ex = DECIMAL_EXP_MAX;
     }
     if (i != len)
         return 0;
@@ -263,25 +269,35 @@ const char *aether_blob_model_meta_label(const aether_blob_model_meta *m, size_t
     return p;
 }
 
-aether_status aether_blob_model_calibration(const aether_blob_view *v,
-                                            aether_blob_calibration *out)
+aether_status aether_blob_metadata_calibration_(const aether_blob_metadata *m,
+                                               aether_blob_calibration *out)
 {
-    aether_blob_metadata m;
-    aether_status st;
+    aether_status st = AETHER_OK;
     size_t i;
-    if (!v || !out)
-        return AETHER_ERR_NULL_ARG;
     memset(out, 0, sizeof *out);
-    st = aether_blob_metadata_get(v, &m);
-    for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
+    for (i = 0; st == AETHER_OK && i < m->n_entries; ++i) {
         const char *key, *val;
         size_t key_len, len;
         int mine = 0;
-        st = aether_blob_metadata_entry(&m, i, &key, &key_len, &val, &len);
+        st = aether_blob_metadata_entry(m, i, &key, &key_len, &val, &len);
         if (st == AETHER_OK)
             st = read_calibration(key, key_len, val, len, out, &mine);
     }
     if (st != AETHER_OK)
         memset(out, 0, sizeof *out);
     return st;
+}
+
+aether_status aether_blob_model_calibration(const aether_blob_view *v,
+                                            aether_blob_calibration *out)
+{
+    aether_blob_metadata m;
+    aether_status st;
+    if (!v || !out)
+        return AETHER_ERR_NULL_ARG;
+    memset(out, 0, sizeof *out);
+    st = aether_blob_metadata_get(v, &m);
+    if (st != AETHER_OK)
+        return st;
+    return aether_blob_metadata_calibration_(&m, out);
 }

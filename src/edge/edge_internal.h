@@ -80,6 +80,7 @@ typedef struct edge_qplan {
     size_t ws_bytes;          /* WINDOW: forward workspace for window_len frames */
     aether_kv_evict evict;    /* STREAMING */
     size_t n_classes;
+    aether_decision_params decision; /* the blob's calibration metadata */
 } edge_qplan;
 
 /* Validate cfg for the integer path and size its parts. */

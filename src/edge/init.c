@@ -114,22 +114,24 @@ static aether_kv_evict evict_policy(ruv_temporal_cache_policy_t c)
     }
 }
 
-/* The blob's metadata window_frames (the window it was trained on) when it
- * has one in 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
- * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. */
-static uint32_t blob_window_len(const aether_blob_view *v)
+/* The metadata window_frames (the window the model was trained on; m: the
+ * record of an RVNE or RVNQ blob, present 0 without one) when it is a
+ * decimal count in 1..RUV_TEMPORAL_MAX_WINDOW_LEN, else
+ * RUV_TEMPORAL_FALLBACK_WINDOW_LEN. Digits as the typed metadata reader
+ * takes them (aether/blob.h: up to 10, leading zeros allowed). */
+static uint32_t meta_window_len(const aether_blob_metadata *m)
 {
-    aether_blob_metadata m;
     const char *val = NULL;
     size_t len = 0, i;
     uint32_t n = 0;
-    if (aether_blob_metadata_get(v, &m) != AETHER_OK || !m.present ||
-        aether_blob_metadata_find(&m, "window_frames", &val, &len) != AETHER_OK || !val ||
-        len == 0 || len > 4)
+    if (!m->present || aether_blob_metadata_find(m, "window_frames", &val, &len) != AETHER_OK ||
+        !val || len == 0 || len > 10)
         return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
     for (i = 0; i < len; ++i) {
         if (val[i] < '0' || val[i] > '9')
             return RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
+        if (n > RUV_TEMPORAL_MAX_WINDOW_LEN)
+            continue; /* too large already: no need to grow */
         n = n * 10u + (uint32_t)(val[i] - '0');
     }
     return n >= 1 && n <= RUV_TEMPORAL_MAX_WINDOW_LEN ? n : RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
@@ -153,9 +155,9 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         return e;
     p->quant = aether_qblob_is(weights, weights_len);
     if (p->quant) {
-        /* RUV_TEMPORAL_DEFAULT from the RVNQ header; the window falls back
-         * to RUV_TEMPORAL_FALLBACK_WINDOW_LEN (a blob that does not parse is
-         * left to the integer plan's diagnostics) */
+        /* RUV_TEMPORAL_DEFAULT from the RVNQ header and metadata, as for an
+         * RVNE blob (a blob that does not parse is left to the integer
+         * plan's diagnostics) */
         aether_qblob_view qv;
         aether_blob_metadata md;
         if (aether_qblob_parse(weights, weights_len, &qv) == AETHER_OK) {
@@ -163,16 +165,22 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
                 *input_dim = qv.header.input_dim;
             if (*n_classes == RUV_TEMPORAL_DEFAULT)
                 *n_classes = qv.header.n_classes;
-            if (aether_qblob_metadata_get(&qv, &md) == AETHER_OK &&
-                (e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
+            if (aether_qblob_metadata_get(&qv, &md) != AETHER_OK)
+                md.present = 0;
+            if (*window_len == RUV_TEMPORAL_DEFAULT)
+                *window_len = meta_window_len(&md);
+            if ((e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
                 return e;
         }
         if (p->cfg.pooling == RUV_TEMPORAL_POOL_FROM_MODEL) /* unparsed: refused below */
             p->cfg.pooling = RUV_TEMPORAL_POOL_LAST;
         if (*window_len == RUV_TEMPORAL_DEFAULT)
             *window_len = RUV_TEMPORAL_FALLBACK_WINDOW_LEN;
-        return ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
-                                   &p->cfg, &p->q);
+        e = ruv_temporal_qplan_(weights, weights_len, *input_dim, *window_len, *n_classes,
+                                &p->cfg, &p->q);
+        if (e == ESP_OK)
+            p->decision = p->q.decision;
+        return e;
     }
     st = aether_blob_parse(weights, weights_len, &p->blob);
     if (st != AETHER_OK)
@@ -183,12 +191,12 @@ static esp_err_t make_plan(const uint8_t *weights, size_t weights_len, uint32_t 
         *n_classes = p->blob.header.n_classes;
     if (p->blob.header.input_dim != *input_dim || p->blob.header.n_classes != *n_classes)
         return ESP_ERR_INVALID_SIZE;
-    if (*window_len == RUV_TEMPORAL_DEFAULT)
-        *window_len = blob_window_len(&p->blob);
     {
         aether_blob_metadata md;
         if (aether_blob_metadata_get(&p->blob, &md) != AETHER_OK)
             md.present = 0;
+        if (*window_len == RUV_TEMPORAL_DEFAULT)
+            *window_len = meta_window_len(&md);
         if ((e = resolve_pooling(&p->cfg, &md)) != ESP_OK)
             return e;
     }
@@ -292,10 +300,11 @@ size_t ruv_temporal_ctx_size(const uint8_t *weights, size_t weights_len, uint32_
     return bytes;
 }
 
-/* Place and initialise a planned context in buf[0, len). */
-static esp_err_t build(void *buf, size_t len, const edge_plan *p, const uint8_t *weights,
-                       uint32_t input_dim, uint32_t window_len, uint32_t n_classes,
-                       ruv_temporal_ctx_t **out)
+/* Place and initialise a planned context in buf[0, len); ctx_bytes is the
+ * measured size (ruv_temporal_ctx_size_ex's), what get_info reports. */
+static esp_err_t build(void *buf, size_t len, size_t ctx_bytes, const edge_plan *p,
+                       const uint8_t *weights, uint32_t input_dim, uint32_t window_len,
+                       uint32_t n_classes, ruv_temporal_ctx_t **out)
 {
     edge_parts x;
     aether_arena ar;
@@ -337,7 +346,7 @@ done:
     c->broken = 0;
     c->decision = p->decision;
     c->frames_total = 0;
-    c->bytes = ar.used;
+    c->bytes = ctx_bytes;
     c->owned = NULL;
     c->magic = RUV_TEMPORAL_MAGIC;
     *out = c;
@@ -351,6 +360,7 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
 {
     edge_plan p;
     esp_err_t e;
+    size_t need = 0;
     if (!buf || !out_ctx)
         return ESP_ERR_INVALID_ARG;
     e = make_plan(weights, weights_len, &input_dim, &window_len, &n_classes, cfg, &p);
@@ -359,16 +369,13 @@ esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len, const uint8_t *
     /* The documented contract is against ruv_temporal_ctx_size: a buffer
      * below it is refused even when this buffer's alignment would happen to
      * need less padding than the worst case the size counts. */
-    {
-        size_t need = 0;
-        e = ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, cfg,
-                                     &need);
-        if (e != ESP_OK)
-            return e;
-        if (buf_len < need)
-            return ESP_ERR_NO_MEM;
-    }
-    return build(buf, buf_len, &p, weights, input_dim, window_len, n_classes, out_ctx);
+    e = ruv_temporal_ctx_size_ex(weights, weights_len, input_dim, window_len, n_classes, cfg,
+                                 &need);
+    if (e != ESP_OK)
+        return e;
+    if (buf_len < need)
+        return ESP_ERR_NO_MEM;
+    return build(buf, buf_len, need, &p, weights, input_dim, window_len, n_classes, out_ctx);
 }
 
 esp_err_t ruv_temporal_init_static(void *buf, size_t buf_len, const uint8_t *weights,
@@ -402,7 +409,7 @@ esp_err_t ruv_temporal_init_ex(const uint8_t *weights, size_t weights_len, uint3
     buf = malloc(ar.used);
     if (!buf)
         return ESP_ERR_NO_MEM;
-    e = build(buf, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
+    e = build(buf, ar.used, ar.used, &p, weights, input_dim, window_len, n_classes, out_ctx);
     if (e != ESP_OK) {
         free(buf);
         return e;

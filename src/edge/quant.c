@@ -5,6 +5,8 @@
  * No float arithmetic: frames and logits cross as bit patterns. */
 #include "edge/edge_internal.h"
 
+#include "blob/blob_internal.h"
+
 #include <string.h>
 
 esp_err_t ruv_temporal_qplan_(const uint8_t *weights, size_t weights_len, uint32_t input_dim,
@@ -19,6 +21,24 @@ esp_err_t ruv_temporal_qplan_(const uint8_t *weights, size_t weights_len, uint32
         return ruv_temporal_err_(st);
     if (q->blob.header.input_dim != input_dim || q->blob.header.n_classes != n_classes)
         return ESP_ERR_INVALID_SIZE;
+    /* The calibration keys, checked as for an RVNE blob: the metadata
+     * record is the same (aether quantize copies it). */
+    {
+        aether_blob_metadata md;
+        aether_blob_calibration c;
+        q->decision = aether_decision_params_default();
+        st = aether_qblob_metadata_get(&q->blob, &md);
+        if (st == AETHER_OK)
+            st = aether_blob_metadata_calibration_(&md, &c);
+        if (st != AETHER_OK)
+            return ruv_temporal_err_(st);
+        if (c.have_temperature)
+            q->decision.temperature = c.temperature;
+        if (c.have_unknown_below)
+            q->decision.unknown_below = c.unknown_below;
+        if (c.have_ood_above)
+            q->decision.ood_above = c.ood_above;
+    }
     /* int8 rows only: f16 / bf16 storage and scored eviction are f32-path
      * features */
     if ((cfg->cache_storage != RUV_TEMPORAL_CACHE_F32 &&

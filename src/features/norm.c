@@ -250,6 +250,7 @@ aether_status aether_norm_load(aether_feature_norm *n, const void *buf, size_t l
     const unsigned char *p = (const unsigned char *)buf;
     aether_norm_config cfg;
     size_t i, d;
+    uint64_t count;
     double v;
     if (!n || !buf)
         return AETHER_ERR_NULL_ARG;
@@ -279,8 +280,15 @@ aether_status aether_norm_load(aether_feature_norm *n, const void *buf, size_t l
         if (!isfinite(v) || (i >= d && v < 0.0))
             return AETHER_ERR_NONFINITE;
     }
+    /* Statistics no sample sequence gives: before any sample everything is
+     * 0, and one sample leaves every variance term 0 (both modes). Taken
+     * as they are, they would skew every later update. */
+    count = aether_load_le64(p + 24);
+    for (i = 0; count <= 1 && i < 2u * d; ++i)
+        if ((count == 0 || i >= d) && load_f64(p + NORM_HEADER + 8u * i) != 0.0)
+            return AETHER_ERR_FORMAT;
     n->cfg = cfg;
-    n->count = aether_load_le64(p + 24);
+    n->count = count;
     for (i = 0; i < d; ++i) {
         n->mean[i] = load_f64(p + NORM_HEADER + 8u * i);
         n->m2[i] = load_f64(p + NORM_HEADER + 8u * (d + i));

@@ -56,16 +56,28 @@ static aether_status resolve_head(const aether_qblob_view *v, const aether_head_
     return aether_head_init(head, &c);
 }
 
+/* The model's place in caller memory of any alignment: one aligned block
+ * (measuring counts the worst-case padding). */
+static aether_qmodel *model_block(aether_arena *ar)
+{
+    return (aether_qmodel *)aether_arena_alloc(ar, 1, sizeof(aether_qmodel), AETHER_ALIGN);
+}
+
 aether_status aether_qmodel_size(const aether_qblob_view *v, const aether_head_config *cfg,
                                  size_t *bytes)
 {
     aether_head head;
+    aether_arena ar;
     aether_status st;
     if (!v || !bytes || !v->payload)
         return AETHER_ERR_NULL_ARG;
     if ((st = resolve_head(v, cfg, &head)) != AETHER_OK)
         return st;
-    *bytes = sizeof(aether_qmodel);
+    aether_arena_measure(&ar);
+    (void)model_block(&ar);
+    if (ar.status != AETHER_OK)
+        return ar.status;
+    *bytes = ar.used;
     return AETHER_OK;
 }
 
@@ -104,16 +116,22 @@ static aether_status fill_model(const aether_qblob_view *v, const aether_head_co
 aether_status aether_qmodel_init(void *buf, size_t len, const aether_qblob_view *v,
                                  const aether_head_config *cfg, aether_qmodel **out)
 {
-    aether_qmodel m;
+    aether_qmodel m, *p;
+    aether_arena ar;
     aether_status st;
+    size_t need;
     if (!buf || !out)
         return AETHER_ERR_NULL_ARG;
-    if ((st = fill_model(v, cfg, &m)) != AETHER_OK)
+    if ((st = fill_model(v, cfg, &m)) != AETHER_OK ||
+        (st = aether_qmodel_size(v, cfg, &need)) != AETHER_OK)
         return st;
-    if (len < sizeof m)
+    if (len < need)
         return AETHER_ERR_BUFFER_TOO_SMALL;
-    memcpy(buf, &m, sizeof m);
-    *out = (aether_qmodel *)buf;
+    aether_arena_init(&ar, buf, len);
+    if (!(p = model_block(&ar)))
+        return ar.status;
+    *p = m;
+    *out = p;
     return AETHER_OK;
 }
 

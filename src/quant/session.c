@@ -26,9 +26,12 @@ struct aether_qsession {
     aq_cand *cand;
 };
 
+/* *self (optional): where the session itself goes, the arena's first
+ * block (aligned whatever the buffer's alignment). */
 static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_t cap,
-                                 aether_kv_evict evict, aether_qsession *s)
+                                 aether_kv_evict evict, aether_qsession *s, aether_qsession **self)
 {
+    aether_qsession *where;
     const aether_blob_header *hd = &m->header;
     size_t L = hd->n_layers, kvh = hd->n_kv_heads, d = hd->head_dim, rows, lrows, ncand;
     memset(s, 0, sizeof *s);
@@ -56,7 +59,9 @@ static aether_status sess_layout(aether_arena *ar, const aether_qmodel *m, size_
         return AETHER_ERR_OVERFLOW;
     if (ncand > AQ_MAX_CANDIDATES)
         return AETHER_ERR_INVALID_ARG; /* the softmax sum would not fit */
-    (void)aether_arena_alloc(ar, 1, sizeof *s, AETHER_ALIGN);
+    where = (aether_qsession *)aether_arena_alloc(ar, 1, sizeof *s, AETHER_ALIGN);
+    if (self)
+        *self = where;
     s->k = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);
     s->v = (int8_t *)aether_arena_alloc(ar, rows, 1, AETHER_ALIGN);
     s->ke = (uint8_t *)aether_arena_alloc(ar, L * cap, kvh, AETHER_ALIGN);
@@ -109,7 +114,7 @@ aether_status aether_qsession_size(const aether_qmodel *m, size_t capacity, aeth
     if ((st = check_params(m, capacity, evict)) != AETHER_OK)
         return st;
     aether_arena_measure(&ar);
-    if ((st = sess_layout(&ar, m, capacity, evict, &s)) != AETHER_OK)
+    if ((st = sess_layout(&ar, m, capacity, evict, &s, NULL)) != AETHER_OK)
         return st;
     *bytes = ar.used;
     return AETHER_OK;
@@ -129,9 +134,8 @@ aether_status aether_qsession_init(void *buf, size_t len, const aether_qmodel *m
     if (len < need)
         return AETHER_ERR_BUFFER_TOO_SMALL;
     aether_arena_init(&ar, buf, len);
-    if ((st = sess_layout(&ar, m, capacity, evict, &s)) != AETHER_OK)
+    if ((st = sess_layout(&ar, m, capacity, evict, &s, &p)) != AETHER_OK)
         return st;
-    p = (aether_qsession *)buf; /* the arena's first block (aligned) */
     s.magic = AQ_SESSION_MAGIC;
     *p = s;
     *out = p;
