@@ -139,7 +139,8 @@
  *   classify/make_packet with no frame since          ESP_ERR_INVALID_STATE 0x103
  *     init/reset; push with cache policy FAIL and
  *     full caches or with token ids used up
- *     (SIZE_MAX - 1 frames); streaming context left
+ *     (SIZE_MAX - 1 frames; 2^32 - 1 on an RVNQ
+ *     blob); streaming context left
  *     inconsistent by an internal failure (reset it)
  *   kernel self test mismatch, internal failure       ESP_FAIL -1
  *
@@ -419,8 +420,9 @@ AETHER_API esp_err_t ruv_temporal_init_static_ex(void *buf, size_t buf_len,
  * layer had (the context then refuses push/classify until ruv_temporal_reset).
  * A full cache under RUV_TEMPORAL_CACHE_FAIL gives ESP_ERR_INVALID_STATE and
  * changes nothing, as does a STREAMING push once the caches' token ids are
- * used up (SIZE_MAX - 1 frames since init/reset: about 497 days at 100 Hz
- * where size_t is 32 bits; a reset starts over). frames_total saturates at
+ * used up (SIZE_MAX - 1 frames since init/reset, 2^32 - 1 on an RVNQ blob
+ * whatever size_t is: about 497 days at 100 Hz; a reset starts over).
+ * frames_total saturates at
  * UINT64_MAX. */
 AETHER_API esp_err_t ruv_temporal_push(ruv_temporal_ctx_t *ctx, const float *frame);
 
