@@ -382,7 +382,9 @@ int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long
 {
     char *end;
     unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
+    /* a digit first: strtoull itself skips blanks and takes a sign after
+     * them (" -1" would be ULLONG_MAX) */
+    if (!s || *s < '0' || *s > '9')
         return 0;
     errno = 0;
     v = strtoull(s, &end, base);

@@ -107,7 +107,8 @@ int cli_files_readable(const char *const *opts, const char *const *paths, size_t
 int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
                         const char **path, int *json);
 
-/* Strict unsigned parse: no sign, no trailing text, no overflow, at most max.
+/* Strict unsigned parse: a digit first (no blanks, no sign), no trailing text,
+ * no overflow, at most max.
  * base as for strtoull (0 also takes 0x... hex). 1 on success, else 0 and
  * *out untouched. */
 int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long long *out);
