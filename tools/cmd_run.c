@@ -130,7 +130,9 @@ static void run_usage(FILE *f)
             "                      replaced beyond (8)\n"
             "  --max-age S         restart a node's session after S seconds unseen (0: never)\n"
             "  --max-line BYTES    longest JSONL line accepted (1 MiB)\n"
-            "  --no-progress       no progress bar (it is only drawn on a terminal)\n");
+            "  --no-progress       no progress bar (it is only drawn on a terminal)\n"
+            "  A recording that holds no CSI frame at all (empty, or every record malformed\n"
+            "  or skipped) gets its summary and exits 4.\n");
     cli_print_exit_statuses(f);
 }
 
@@ -958,6 +960,19 @@ int cmd_run(int argc, char **argv)
             summary_json(&o, r, (now_ns() - t_start) / 1e9);
         else
             summary_text(&o, r, (now_ns() - t_start) / 1e9);
+        {
+            /* a recording without one CSI frame is malformed input (4), as
+             * in `aether csi` and `aether features` */
+            const aether_recording_stats *rs = aether_recording_get_stats(r->rec);
+            if (rc == RUN_OK &&
+                rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE] == 0) {
+                fprintf(stderr, "aether run: %s holds no CSI frame (%llu records, %llu "
+                                "malformed)\n",
+                        o.input_path, (unsigned long long)rs->records,
+                        (unsigned long long)rs->malformed);
+                rc = RUN_INVALID;
+            }
+        }
     }
     if (r->packets)
         fclose(r->packets);
