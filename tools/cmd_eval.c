@@ -13,6 +13,7 @@
 
 #include "calibrate.h"
 #include "commands.h"
+#include "model_load.h"
 #include "model_meta.h"
 #include "train_common.h"
 #include "aether/dataset.h"
@@ -295,10 +296,23 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (st != AETHER_OK) {
-        fprintf(stderr, "aether eval: %s: %s\n", o.model, aether_strerror(st));
+        model_meta mm;
+        char err[256];
+        rc = cli_exit_status(st);
+        /* an attention configuration that does not validate: 2 when the
+         * options made it so, 4 when the blob's metadata did */
+        if (rc == CLI_EXIT_USAGE &&
+            (quant ? model_meta_read_q(&qview, &mm, err, sizeof err)
+                   : model_meta_read(&view, &mm, err, sizeof err)) == 0)
+            rc = model_load_config_blame(&view, &mm);
+        fprintf(stderr, "aether eval: %s: %s%s\n", o.model,
+                rc == CLI_EXIT_MALFORMED && cli_exit_status(st) == CLI_EXIT_USAGE
+                    ? "its metadata's attention configuration: "
+                    : "",
+                aether_strerror(st));
         free(qbuf);
         free(blob);
-        return cli_exit_status(st);
+        return rc;
     }
     o.input_dim = view.header.input_dim;
     if ((rc = train_load_data(&o, "eval", &ds)) != CLI_EXIT_OK)

@@ -8,6 +8,7 @@
 #include "aether/quant.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_meta.h"
 
 static void quantize_usage(FILE *f)
 {
@@ -25,6 +26,8 @@ int cmd_quantize(int argc, char **argv)
 {
     aether_blob_view v;
     aether_qblob_view q;
+    model_meta mm;
+    char err[256];
     unsigned char *in, *out = NULL;
     size_t len = 0, need = 0, n = 0;
     aether_status st;
@@ -53,6 +56,14 @@ int cmd_quantize(int argc, char **argv)
     /* what was written must parse: the same checks a reader applies */
     if (st == AETHER_OK)
         st = aether_qblob_parse(out, n, &q);
+    /* and load: metadata the loaders refuse would be copied into a blob
+     * that none of them takes */
+    if (st == AETHER_OK && model_meta_read_q(&q, &mm, err, sizeof err) != 0) {
+        fprintf(stderr, "aether quantize: %s: %s\n", pos[0], err);
+        free(out);
+        free(in);
+        return CLI_EXIT_MALFORMED;
+    }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether quantize: %s: %s (%s)\n", pos[0], aether_strerror(st),
                 aether_status_name(st));

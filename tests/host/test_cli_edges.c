@@ -220,6 +220,116 @@ static void test_replay_slow_pace(void)
     free(out);
 }
 
+/* ---------------- blobs whose metadata the loaders refuse ---------------- */
+
+/* The shipped gesture model with this metadata text, into g_dir/name. */
+static int gesture_with_metadata(const char *name, const char *text)
+{
+    size_t len = 0, need = 0, wrote = 0;
+    unsigned char *bytes = test_read_file(GESTURE, &len), *out = NULL;
+    aether_blob_view v;
+    int ok = bytes && aether_blob_parse(bytes, len, &v) == AETHER_OK &&
+             aether_blob_with_metadata_size(&v, strlen(text), &need) == AETHER_OK &&
+             (out = (unsigned char *)malloc(need)) != NULL &&
+             aether_blob_with_metadata(&v, text, strlen(text), out, need, &wrote) ==
+                 AETHER_OK &&
+             write_bytes(name, out, wrote);
+    free(out);
+    free(bytes);
+    return ok;
+}
+
+#define GESTURE_META                                                                          \
+    "pool=mean\nwindow_frames=64\nwindow_stride=16\nattn_window=32\nbackend=sparse_gqa\n" \
+    "features=csi-v4\ninput_dim=39\n"
+
+static void test_metadata_refused_everywhere(void)
+{
+    CHECK(gesture_with_metadata("lab2.rvne", "labels=a,b\n" GESTURE_META "attn_block=16\n"));
+    CHECK(gesture_with_metadata("ab0.rvne", "labels=a,b,c\n" GESTURE_META "attn_block=0\n"));
+    CHECK(gesture_with_metadata("ok.rvne", "labels=a,b,c\n" GESTURE_META "attn_block=16\n"));
+    {
+        const char *a[] = {"features", EXCERPT, "--model", GESTURE, "--node", "1",
+                           "--out",    "g1.npy", NULL};
+        expect(a, 0, "wrote g1.npy");
+    }
+    /* two labels for three classes: every loader refuses it (4), and inspect
+     * called it a valid model (0) */
+    {
+        const char *a[] = {"classify", "--model", "lab2.rvne", "--frames", "g1.npy", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_LABELS");
+    }
+    {
+        const char *a[] = {"inspect", "lab2.rvne", NULL};
+        expect(a, 4, "model       INVALID");
+    }
+    {
+        const char *a[] = {"inspect", "--json", "lab2.rvne", NULL};
+        expect(a, 4, "\"status\":\"AETHER_ERR_BLOB_LABELS\"");
+    }
+    {
+        /* nor is it quantized into a blob that no loader takes */
+        const char *a[] = {"quantize", "lab2.rvne", "lab2.q8", NULL};
+        expect(a, 4, "AETHER_ERR_BLOB_LABELS");
+    }
+    CHECK(!file_exists("lab2.q8"));
+    /* attn_block=0 in the metadata: the blob is at fault (4), not the
+     * command line (2); an option that overrides it makes it usable */
+    {
+        const char *a[] = {"inspect", "ab0.rvne", NULL};
+        expect(a, 4, "model       INVALID");
+    }
+    {
+        const char *a[] = {"classify", "--model", "ab0.rvne", "--frames", "g1.npy", NULL};
+        expect(a, 4, "its metadata's attention configuration");
+    }
+    {
+        const char *a[] = {"stream", "--model", "ab0.rvne", "--frames", "g1.npy", NULL};
+        expect(a, 4, "its metadata's attention configuration");
+    }
+    {
+        const char *a[] = {"run", "--model", "ab0.rvne", "--input", EXCERPT, NULL};
+        expect(a, 4, "its metadata's attention configuration");
+    }
+    {
+        const char *a[] = {"eval", "--model", "ab0.rvne", "--data", ".", NULL};
+        expect(a, 4, "its metadata's attention configuration");
+    }
+    {
+        const char *a[] = {"classify", "--model",  "ab0.rvne", "--frames",
+                           "g1.npy",   "--block", "16",       NULL};
+        expect(a, 0, "argmax");
+    }
+    /* --block 0 on the command line is a usage error (2) in every command
+     * (run answered 4) */
+    {
+        const char *a[] = {"run", "--model", "ok.rvne", "--input", EXCERPT, "--block", "0",
+                           NULL};
+        expect(a, 2, "block_size");
+    }
+    {
+        const char *a[] = {"classify", "--model", "ok.rvne", "--frames", "g1.npy", "--block",
+                           "0",        NULL};
+        expect(a, 2, "block_size");
+    }
+    {
+        const char *a[] = {"eval", "--model", "ok.rvne", "--data", ".", "--block", "0", NULL};
+        expect(a, 2, "block_size");
+    }
+    {
+        const char *a[] = {"inspect", "ok.rvne", NULL};
+        expect(a, 0, "model       ok");
+    }
+    {
+        const char *a[] = {"quantize", "ok.rvne", "ok.q8", NULL};
+        expect(a, 0, "wrote ok.q8");
+    }
+    {
+        const char *a[] = {"inspect", "ok.q8", NULL};
+        expect(a, 0, "valid       yes");
+    }
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -233,11 +343,13 @@ int main(int argc, char **argv)
     static const check_test_fn tests[] = {test_numbers_with_blanks_and_signs,
                                           test_run_without_frames,
                                           test_replay_loop_nothing_to_send,
-                                          test_replay_slow_pace};
+                                          test_replay_slow_pace,
+                                          test_metadata_refused_everywhere};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
                                         "test_replay_loop_nothing_to_send",
-                                        "test_replay_slow_pace"};
+                                        "test_replay_slow_pace",
+                                        "test_metadata_refused_everywhere"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
