@@ -355,6 +355,28 @@ unsigned char *cli_read_file(const char *path, size_t *len)
     return buf;
 }
 
+int cli_write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    struct stat sb;
+    int ok, err;
+    if (!f)
+        return errno ? errno : EIO;
+    errno = 0;
+    ok = fwrite(buf, 1, len, f) == len;
+    err = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (ok)
+        return 0;
+    /* only a regular file: never a device such as /dev/full, or a FIFO */
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        remove(path);
+    return err ? err : EIO;
+}
+
 int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
                         const char **path, int *json)
 {

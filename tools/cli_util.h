@@ -89,6 +89,13 @@ FILE *cli_open_read(const char *path);
  * saying why (EISDIR for a directory, ENOMEM). */
 unsigned char *cli_read_file(const char *path, size_t *len);
 
+/* buf[0, len) written to path (created or truncated). 0 on success, else
+ * the errno of the failed open, write or close; when the write or the close
+ * fails, a regular file that was left half written is removed, so that no
+ * truncated output passes for a complete one (an open that fails leaves
+ * whatever was there). */
+int cli_write_file(const char *path, const void *buf, size_t len);
+
 /* A secret for a network client: the first line of the file given by option
  * opt (path, without its line end), else the environment variable env
  * when set. 1 with buf filled, 0 when neither is given, -1 after

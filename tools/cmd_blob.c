@@ -69,8 +69,7 @@ int cmd_init_blob(int argc, char **argv)
     aether_status st;
     cli_command c;
     char **pos;
-    FILE *f;
-    int ok, opt, rc = 0, npos;
+    int err, opt, rc = 0, npos;
 
     cli_command_init(&c, "init-blob", k_init_options, init_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
@@ -141,12 +140,8 @@ int cmd_init_blob(int argc, char **argv)
         free(buf);
         return CLI_EXIT_FAILED;
     }
-    f = fopen(out, "wb");
-    ok = f && fwrite(buf, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok) {
-        fprintf(stderr, "aether init-blob: cannot write %s\n", out);
+    if ((err = cli_write_file(out, buf, n)) != 0) {
+        fprintf(stderr, "aether init-blob: cannot write %s (%s)\n", out, strerror(err));
         free(buf);
         return CLI_EXIT_IO;
     }

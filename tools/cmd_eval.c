@@ -148,7 +148,7 @@ static int write_calibrated(const char *path, const aether_blob_view *v,
     size_t len = 0, i, need = 0, wrote = 0;
     unsigned char *out;
     aether_status st = aether_blob_metadata_get(v, &m);
-    FILE *f;
+    int err;
     for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
         const char *key, *val;
         size_t kl, vl;
@@ -187,9 +187,8 @@ static int write_calibrated(const char *path, const aether_blob_view *v,
         free(out);
         return out ? cli_exit_status(st) : CLI_EXIT_FAILED;
     }
-    f = fopen(path, "wb");
-    if (!f || fwrite(out, 1, wrote, f) != wrote || fclose(f) != 0) {
-        fprintf(stderr, "aether eval --calibrate: cannot write %s: %s\n", path, strerror(errno));
+    if ((err = cli_write_file(path, out, wrote)) != 0) {
+        fprintf(stderr, "aether eval --calibrate: cannot write %s: %s\n", path, strerror(err));
         free(out);
         return CLI_EXIT_IO;
     }

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aether/quant.h"
 #include "cli_util.h"
@@ -33,8 +34,7 @@ int cmd_quantize(int argc, char **argv)
     aether_status st;
     cli_command c;
     char **pos;
-    FILE *f;
-    int opt, rc = 0, npos, ok;
+    int opt, rc = 0, npos, werr;
 
     cli_command_init(&c, "quantize", k_quantize_options, quantize_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE)
@@ -71,16 +71,13 @@ int cmd_quantize(int argc, char **argv)
         free(in);
         return cli_exit_status(st);
     }
-    f = fopen(pos[1], "wb");
-    ok = f && fwrite(out, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        fprintf(stderr, "aether quantize: cannot write %s\n", pos[1]);
+    werr = cli_write_file(pos[1], out, n);
+    if (werr)
+        fprintf(stderr, "aether quantize: cannot write %s (%s)\n", pos[1], strerror(werr));
     else
         printf("wrote %s: %lu bytes (from %lu), CRC 0x%08lX\n", pos[1], (unsigned long)n,
                (unsigned long)len, (unsigned long)q.crc);
     free(out);
     free(in);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_IO;
+    return werr ? CLI_EXIT_IO : CLI_EXIT_OK;
 }

@@ -29,6 +29,7 @@
 
 #include "aether/blob.h"
 #include "aether/core.h"
+#include "aether/npy.h"
 #include "check.h"
 
 #include "cli_run.h"
@@ -330,6 +331,109 @@ static void test_metadata_refused_everywhere(void)
     }
 }
 
+/* ---------------- outputs that cannot be written whole ---------------- */
+
+/* The CLI with args (NULL-terminated) in g_dir, its files limited to
+ * fsize bytes (RLIMIT_FSIZE; SIGXFSZ ignored, so a write past the limit
+ * fails with EFBIG as on a full disk). Exit status, -1 on a signal. */
+static int run_cli_fsize(const char *const *args, rlim_t fsize, char **err)
+{
+    const char *argv[32];
+    char ep[512];
+    size_t n = 0, len;
+    pid_t pid;
+    int status = 0;
+    argv[n++] = g_cli;
+    while (args[n - 1] && n < 31) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    path_of(ep, sizeof ep, "fsize.err");
+    *err = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        struct rlimit rl;
+        int fo = open("/dev/null", O_WRONLY);
+        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        rl.rlim_cur = rl.rlim_max = fsize;
+        if (fo < 0 || fe < 0 || chdir(g_dir) != 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR ||
+            setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(126);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    *err = (char *)test_read_file(ep, &len);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void expect_no_partial(const char *const *args, rlim_t fsize, const char *out)
+{
+    char *err = NULL;
+    int rc = run_cli_fsize(args, fsize, &err);
+    CHECK_MSG(rc == 3, "%s %s: exit %d, expected 3 (stderr %.200s)", args[0], out, rc,
+              err ? err : "");
+    CHECK_MSG(err && strstr(err, out) && strstr(err, strerror(EFBIG)),
+              "%s: the message names neither the file nor the reason: %.200s", args[0],
+              err ? err : "");
+    CHECK_MSG(!file_exists(out), "%s left a truncated %s behind", args[0], out);
+    printf("  exit %d  %s -> %s (limit %lu bytes)\n", rc, args[0], out, (unsigned long)fsize);
+    free(err);
+}
+
+static void test_outputs_not_left_half_written(void)
+{
+    {
+        /* the demo blob is 41,244 bytes */
+        const char *a[] = {"init-blob", "big.rvne", NULL};
+        expect_no_partial(a, 16384, "big.rvne");
+    }
+    {
+        /* 6,220 bytes */
+        const char *a[] = {"quantize", GESTURE, "g.q8", NULL};
+        expect_no_partial(a, 4096, "g.q8");
+    }
+    {
+        /* 334 frames x 39 features: 52 KB */
+        const char *a[] = {"features", EXCERPT, "--model", GESTURE, "--node", "1",
+                           "--out",    "f.npy", NULL};
+        expect_no_partial(a, 16384, "f.npy");
+    }
+    {
+        static float x[64 * 4 * 32];
+        size_t shape[3] = {64, 4, 32}, i;
+        char p[512];
+        const char *a[] = {"attn", "--op",  "dense", "--q",   "q.npy", "--k",
+                           "q.npy", "--v",  "q.npy", "--out", "o.npy", NULL};
+        for (i = 0; i < sizeof x / sizeof x[0]; ++i)
+            x[i] = (float)((int)(i % 17u) - 8) * 0.125f;
+        path_of(p, sizeof p, "q.npy");
+        CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+        /* the output is 32 KB */
+        expect_no_partial(a, 16384, "o.npy");
+        {
+            /* with room it is written whole */
+            const char *b[] = {"attn", "--op", "dense", "--q",   "q.npy", "--k", "q.npy",
+                               "--v",  "q.npy", "--out", "o.npy", NULL};
+            expect(b, 0, "o.npy");
+        }
+        CHECK(file_exists("o.npy"));
+    }
+    {
+        /* an output that cannot even be opened: the reason is named */
+        const char *a[] = {"init-blob", "no/such/dir/x.rvne", NULL};
+        expect(a, 3, "No such file or directory");
+    }
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -344,12 +448,14 @@ int main(int argc, char **argv)
                                           test_run_without_frames,
                                           test_replay_loop_nothing_to_send,
                                           test_replay_slow_pace,
-                                          test_metadata_refused_everywhere};
+                                          test_metadata_refused_everywhere,
+                                          test_outputs_not_left_half_written};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
                                         "test_replay_loop_nothing_to_send",
                                         "test_replay_slow_pace",
-                                        "test_metadata_refused_everywhere"};
+                                        "test_metadata_refused_everywhere",
+                                        "test_outputs_not_left_half_written"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
