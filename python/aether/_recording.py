@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, as_array, check, f32, fptr, shape_error
+from aether._common import Handle, as_array, check, f32, fptr, shape_error, uint
 from aether._lib import fn
 
 KINDS = ("raw_iq", "amplitude")
@@ -137,7 +137,7 @@ class Recording(object):
     def __init__(self, path, max_line=0):
         self.path = os.fspath(path)
         self._opt = _lib.RecordingOptions()
-        self._opt.max_line = int(max_line)
+        self._opt.max_line = uint(max_line, "max_line")
         ptr = ctypes.c_void_p()
         check(fn.recording_open(os.fsencode(self.path), ctypes.byref(self._opt),
                                 ctypes.byref(ptr)), self.path)
@@ -226,7 +226,8 @@ class Features(object):
         if not isinstance(recipe, str):
             raise TypeError("recipe must be a string such as 'csi-v1'")
         check(fn.features_recipe_parse(recipe.encode(), ctypes.byref(code)))
-        cfg = _lib.FeaturesConfig(int(input_dim), int(max_nodes), code.value)
+        cfg = _lib.FeaturesConfig(uint(input_dim, "input_dim"), uint(max_nodes, "max_nodes"),
+                                  code.value)
         ptr = ctypes.c_void_p()
         check(fn.features_create(ctypes.byref(cfg), ctypes.byref(ptr)))
         self._h = Handle(ptr.value, fn.features_destroy)

@@ -18,7 +18,7 @@ import numpy as np
 
 from aether import _lib
 from aether._common import (Workspace, as_tensor3, check, f32, fptr, mask_array, size_array,
-                            tensor, u8ptr)
+                            tensor, u8ptr, uint)
 from aether._lib import fn
 
 __all__ = ["Config", "config", "forward", "gqa", "auto", "dense", "tiled", "gated",
@@ -43,6 +43,7 @@ class Config(object):
         window, block_size = int(window), int(block_size)
         if window < 0 or block_size < 0:
             raise ValueError("window and block_size must be non-negative")
+        window, block_size = uint(window, "window"), uint(block_size, "block_size")
         if globals is None:
             globals = ()
         if isinstance(globals, (int, np.integer)):

@@ -1,0 +1,66 @@
+"""Integer arguments that do not fit the C field they go to raise ValueError.
+
+ctypes stores an integer modulo 2**bits, so before these checks a negative or
+too large value reached the library as another, valid-looking number: a
+packet for node 300 was sent as node 44, Blob.demo(classes=65539) made a
+3-class blob, KVCache(2**64 + 5, ...) a cache of 5 rows.
+"""
+
+import numpy as np
+import pytest
+
+import aether
+from aether import packet
+
+SIZE_MAX = 2 ** (8 * np.dtype(np.uintp).itemsize) - 1
+
+
+def test_packet_fields_out_of_range():
+    logits = np.array([0.1, 0.7, 0.2], np.float32)
+    for kw in ({"node_id": 256}, {"node_id": 300}, {"node_id": -1}, {"seq": 2 ** 32},
+               {"ts_us": -1}, {"ts_us": 2 ** 64}):
+        with pytest.raises(ValueError):
+            packet.from_logits(logits, **kw)
+        with pytest.raises(ValueError):
+            packet.encode(logits, **kw)
+    p = packet.decode(packet.encode(logits, node_id=255, ts_us=2 ** 64 - 1, seq=2 ** 32 - 1))
+    assert (p.node_id, p.ts_us, p.seq, p.argmax) == (255, 2 ** 64 - 1, 2 ** 32 - 1, 1)
+
+
+def test_blob_header_fields_out_of_range():
+    for kw in ({"classes": 65536 + 3}, {"input_dim": -16}, {"head_dim": 65536 + 32},
+               {"seed": -1}, {"seed": 2 ** 64}):
+        with pytest.raises(ValueError):
+            aether.Blob.demo(**kw)
+    b = aether.Blob.demo(classes=3, seed=2 ** 64 - 1)
+    assert b.header["n_classes"] == 3
+    w = np.zeros(aether.Blob.demo().weights().size, np.float32)
+    with pytest.raises(ValueError):
+        aether.Blob.from_weights(w, 16 + 65536, 4, 1, 32, 2, 4)
+    with pytest.raises(ValueError):
+        aether.Blob.from_weights(w, 16, 4, 1, 32, 2, 4, flags=256)
+    assert aether.Blob.from_weights(w, 16, 4, 1, 32, 2, 4).header["input_dim"] == 16
+
+
+def test_sizes_out_of_range():
+    with pytest.raises(ValueError):
+        aether.KVCache(SIZE_MAX + 6, 1, 8)
+    with pytest.raises(ValueError):
+        aether.KVCache(-1, 1, 8)
+    with pytest.raises(ValueError):
+        aether.KVCache(16, 1, 8, protect_recent=-2)
+    assert aether.KVCache(6, 1, 8).capacity == 6
+    model = aether.Model(aether.Blob.demo())
+    with pytest.raises(ValueError):
+        model.stream(capacity=SIZE_MAX + 9)
+    with pytest.raises(ValueError):
+        model.window(frames=-1)
+    with pytest.raises(ValueError):
+        aether.Model(aether.Blob.demo(), block_size=SIZE_MAX + 17)
+    with pytest.raises(ValueError):
+        aether.attention.Config(window=SIZE_MAX + 9)
+    with pytest.raises(ValueError):
+        aether.attention.Config(globals=(SIZE_MAX + 1,))
+    with pytest.raises(ValueError):
+        aether.Features(input_dim=SIZE_MAX + 17)
+    assert model.window(frames=8).frames == 8
