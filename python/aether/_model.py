@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, Workspace, check, error_for, f32, fptr, uint
+from aether._common import Handle, Workspace, check, error_for, f32, fptr, shape_error, uint
 from aether._lib import fn
 
 _BACKENDS = {"dense": 0, "sparse_gqa": 1, "sparse": 1, "auto": 2}
@@ -215,6 +215,9 @@ def decide(logits, temperature=1.0, unknown_below=0.0, labels=None, ood_above=0.
     distance above ood_above), out_of_distribution and, with labels, label
     ("unknown" when unknown) and top_label."""
     x = f32(np.ascontiguousarray(logits, dtype=np.float32), "logits", shape=(None,))
+    if labels is not None and len(labels) != x.shape[0]:
+        raise shape_error("labels must name one class per logit: %d labels for %d logits"
+                          % (len(labels), x.shape[0]))
     p = _lib.DecisionParams(float(temperature), float(unknown_below), float(ood_above))
     d = _lib.Decision()
     check(fn.decide(fptr(x), x.shape[0], ctypes.byref(p),
@@ -322,6 +325,9 @@ class Model(object):
         (temperature, unknown_below, ood_above with the input distance of
         frames when given) and labels: see aether.decide."""
         meta = self.blob.meta
+        if np.shape(logits) != (self.n_classes,):
+            raise shape_error("logits must have shape [%d] (the model's classes), got %s"
+                              % (self.n_classes, list(np.shape(logits))))
         return decide(logits, meta.get("temperature", 1.0), meta.get("unknown_below", 0.0),
                       meta.get("labels"), meta.get("ood_above", 0.0),
                       None if frames is None else self.input_distance(frames))

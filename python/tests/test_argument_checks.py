@@ -1,9 +1,13 @@
-"""Integer arguments that do not fit the C field they go to raise ValueError.
+"""Arguments that do not fit what they describe raise, instead of being taken
+as something else.
+
+Integer arguments that do not fit the C field they go to raise ValueError.
 
 ctypes stores an integer modulo 2**bits, so before these checks a negative or
 too large value reached the library as another, valid-looking number: a
 packet for node 300 was sent as node 44, Blob.demo(classes=65539) made a
-3-class blob, KVCache(2**64 + 5, ...) a cache of 5 rows.
+3-class blob, KVCache(2**64 + 5, ...) a cache of 5 rows. Labels (and a
+model's logits) of another count than the classes raise ShapeMismatchError.
 """
 
 import numpy as np
@@ -64,3 +68,23 @@ def test_sizes_out_of_range():
     with pytest.raises(ValueError):
         aether.Features(input_dim=SIZE_MAX + 17)
     assert model.window(frames=8).frames == 8
+
+
+def test_decide_labels_and_logits_must_match_the_classes():
+    logits = np.array([0.2, 1.5, 0.1], np.float32)
+    # one label for three logits raised IndexError (or, with the argmax on
+    # the first, named the decision after a list that does not fit)
+    with pytest.raises(aether.ShapeMismatchError):
+        aether.decide(logits, labels=["a"])
+    with pytest.raises(aether.ShapeMismatchError):
+        aether.decide(np.array([2.0, 1.0, 0.0], np.float32), labels=["a", "b"])
+    with pytest.raises(aether.ShapeMismatchError):
+        aether.decide(logits, labels=["a", "b", "c", "d"])
+    d = aether.decide(logits, labels=["a", "b", "c"])
+    assert (d["class"], d["label"], d["top_label"]) == (1, "b", "b")
+    model = aether.Model(aether.Blob.demo(classes=3).with_metadata("labels=x,y,z\n"))
+    with pytest.raises(aether.ShapeMismatchError):
+        model.decide(np.array([1.0, 0.0, 0.0, 0.0, 5.0], np.float32))
+    with pytest.raises(aether.ShapeMismatchError):
+        model.decide(np.array([1.0, 0.0], np.float32))
+    assert model.decide(logits)["label"] == "y"
