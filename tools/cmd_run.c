@@ -195,7 +195,7 @@ static const struct option k_options[] = {
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
     cli_command c;
-    int opt, rc = 0, have_every = 0, npos;
+    int opt, rc = 0, have_every = 0, have_max_line = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
     o->capacity = aether_model_session_params_default().capacity;
@@ -297,6 +297,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 o->max_tracks = n;
             } else {
                 o->max_line = n;
+                have_max_line = 1;
             }
             break;
         default:
@@ -311,6 +312,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         return cli_usage_error(&c, "give --every or --period, not both");
     if (o->capacity == 0 || o->max_tracks == 0 || o->max_tracks > N_NODES)
         return cli_usage_error(&c, "--capacity must be > 0 and --max-tracks 1..%u", N_NODES);
+    if (have_max_line && o->max_line == 0) /* 0 would mean the default, as in no option */
+        return cli_usage_error(&c, "--max-line needs a positive integer");
     return 0;
 }
 

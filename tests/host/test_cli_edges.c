@@ -100,6 +100,17 @@ static void test_numbers_with_blanks_and_signs(void)
         const char *a[] = {"init-blob", "--classes", "3", "x.rvne", NULL};
         expect(a, 0, "wrote x.rvne");
     }
+    {
+        /* --max-line 0 is refused by run as by csi, features and replay (run
+         * took it as the default) */
+        const char *a[] = {"run", "--model", GESTURE, "--input", EXCERPT, "--max-line", "0",
+                           NULL};
+        expect(a, 2, "--max-line");
+    }
+    {
+        const char *a[] = {"csi", EXCERPT, "--max-line", "0", NULL};
+        expect(a, 2, "--max-line");
+    }
 }
 
 /* ---------------- run: a recording without one CSI frame ---------------- */
