@@ -591,6 +591,13 @@ int cmd_baseline(int argc, char **argv)
             use[r] = (ds.recs[r].split == AETHER_SPLIT_TRAIN ? 1 : 0) |
                      (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
         st = fit_and_score(&o, &ds, NULL, use, conf, &recm, &n_rec, &n_win);
+    } else if ((rc = train_cv_check_folds(&ds, K, "baseline --cv")) != CLI_EXIT_OK) {
+        free(use);
+        free(fold);
+        if (alt)
+            aether_dataset_free(alt);
+        aether_dataset_free(&ds);
+        return rc;
     } else {
         train_cv_assign_folds(&ds, K, fold);
         for (f = 0; f < K && st == AETHER_OK; ++f) {

@@ -445,6 +445,87 @@ static void test_outputs_not_left_half_written(void)
     }
 }
 
+/* ---------------- cross-validation folds ---------------- */
+
+/* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
+static int write_dataset(const char *dir, size_t n)
+{
+    static const char *const labels[2] = {"still", "moving"};
+    char p[512], name[128], *line;
+    size_t l, r, t, k;
+    int ok = 1;
+    line = (char *)malloc(4096);
+    if (!line)
+        return 0;
+    path_of(p, sizeof p, dir);
+    ok &= mkdir(p, 0755) == 0;
+    for (l = 0; l < 2 && ok; ++l) {
+        snprintf(name, sizeof name, "%s/%s", dir, labels[l]);
+        path_of(p, sizeof p, name);
+        ok &= mkdir(p, 0755) == 0;
+        for (r = 0; r < n && ok; ++r) {
+            FILE *f;
+            snprintf(name, sizeof name, "%s/%s/%s_c3_64sc_202601%02lu_1200%02lu.csi.jsonl", dir,
+                     labels[l], labels[l], (unsigned long)(r + 1), (unsigned long)r);
+            path_of(p, sizeof p, name);
+            f = fopen(p, "wb");
+            if (!f) {
+                ok = 0;
+                break;
+            }
+            for (t = 0; t < 48; ++t) {
+                size_t len = (size_t)snprintf(line, 4096, "{\"timestamp\":%lu.%02lu,\"subcarriers\":[",
+                                              (unsigned long)(1767225600 + r * 100 + t / 100),
+                                              (unsigned long)(t % 100));
+                for (k = 0; k < 64; ++k)
+                    len += (size_t)snprintf(line + len, 4096 - len, "%s%.2f", k ? "," : "",
+                                            10.0 + (double)((k * 7 + t * (l ? 5 : 0)) % 13));
+                snprintf(line + len, 4096 - len, "]}\n");
+                ok &= fputs(line, f) >= 0;
+            }
+            ok &= fclose(f) == 0;
+        }
+    }
+    free(line);
+    return ok;
+}
+
+static void test_cv_folds_that_would_be_empty(void)
+{
+    /* 4 recordings per class: 3 in the training split. --cv 4 or more left
+     * folds without a recording, each still trained (a K of 1,000 took 1,000
+     * trainings; 2^64 - 1 never ended) */
+    pid_t pid;
+    char *err;
+    const char *big[] = {"train",        "--data=cv",   "--labels=still,moving",
+                         "--window=8",   "--stride=4",  "--epochs=1",
+                         "--cv",         "18446744073709551615", NULL};
+    CHECK(write_dataset("cv", 4));
+    pid = spawn_program(g_cli, big, -1, "cv.out", "cv.err");
+    CHECK_EQ_INT(wait_child(pid, CHILD_TIMEOUT_S), 5);
+    err = read_named("cv.err");
+    CHECK_MSG(err && strstr(err, "folds would be empty"), "stderr: %.200s", err ? err : "");
+    free(err);
+    {
+        const char *a[] = {"train",      "--data=cv",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--epochs=1",
+                           "--cv=4",     NULL};
+        expect(a, 5, "the most any class has is 3");
+    }
+    {
+        const char *a[] = {"baseline",   "--data=cv",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--cv=4",
+                           NULL};
+        expect(a, 5, "folds would be empty");
+    }
+    {
+        const char *a[] = {"baseline",   "--data=cv",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--cv=3",
+                           NULL};
+        expect(a, 0, "fold 3:");
+    }
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -460,13 +541,15 @@ int main(int argc, char **argv)
                                           test_replay_loop_nothing_to_send,
                                           test_replay_slow_pace,
                                           test_metadata_refused_everywhere,
-                                          test_outputs_not_left_half_written};
+                                          test_outputs_not_left_half_written,
+                                          test_cv_folds_that_would_be_empty};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
                                         "test_replay_loop_nothing_to_send",
                                         "test_replay_slow_pace",
                                         "test_metadata_refused_everywhere",
-                                        "test_outputs_not_left_half_written"};
+                                        "test_outputs_not_left_half_written",
+                                        "test_cv_folds_that_would_be_empty"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
