@@ -662,9 +662,24 @@ static int decision_due(const run_opts *o, node_state *ns, double ts)
     }
     if (ts < ns->next_due)
         return 0;
-    /* One decision however long the gap; the schedule stays on its grid. */
-    while (ns->next_due <= ts)
-        ns->next_due += o->period;
+    /* One decision however long the gap; the schedule stays on its grid,
+     * step by step (the sums of the periods), a long gap crossed at once
+     * after 1024 steps. A period below the resolution of the timestamps
+     * (1.7e9 s: 2.4e-7 s) does not move next_due at all: the schedule goes
+     * just past ts, a decision every frame (the loop never ended). */
+    {
+        unsigned steps = 0;
+        while (ns->next_due <= ts) {
+            double next = ns->next_due + o->period;
+            if (++steps > 1024)
+                next = ns->next_due + (floor((ts - ns->next_due) / o->period) + 1.0) * o->period;
+            if (!(next > ns->next_due)) {
+                ns->next_due = nextafter(ts, HUGE_VAL);
+                break;
+            }
+            ns->next_due = next;
+        }
+    }
     return 1;
 }
 

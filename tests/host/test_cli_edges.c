@@ -139,6 +139,59 @@ static void test_run_without_frames(void)
     }
 }
 
+/* The first n lines of the excerpt with timestamps ts[0..n-1]. */
+static int excerpt_retimed(const char *name, const double *ts, size_t n)
+{
+    FILE *in = fopen(EXCERPT, "rb");
+    char p[512], line[8192];
+    FILE *out;
+    size_t i;
+    int ok = 1;
+    if (!in)
+        return 0;
+    path_of(p, sizeof p, name);
+    out = fopen(p, "wb");
+    if (!out) {
+        fclose(in);
+        return 0;
+    }
+    for (i = 0; i < n && ok; ++i) {
+        const char *rest;
+        ok = fgets(line, sizeof line, in) != NULL && (rest = strchr(line, ',')) != NULL &&
+             fprintf(out, "{\"timestamp\": %.6f%s", ts[i], rest) > 0;
+    }
+    fclose(in);
+    return fclose(out) == 0 && ok;
+}
+
+static void test_run_period_schedule(void)
+{
+    /* --period below the timestamps' resolution (1.7e9 s: 2.4e-7 s) never
+     * moved the schedule: the run hung at its second frame. Now every
+     * frame after a node's first is a decision. */
+    static const double gap[6] = {1.0, 1.0, 2.0, 2.0, 1e9, 1e9};
+    const char *a[] = {"run",      "--model", GESTURE, "--input", EXCERPT, "--period",
+                       "1e-9",     NULL};
+    const char *b[] = {"run",      "--model", GESTURE, "--input", "gap.csi.jsonl",
+                       "--period", "0.001",   NULL};
+    pid_t pid;
+    char *out;
+    pid = spawn_program(g_cli, a, -1, "period.out", "period.err");
+    CHECK_EQ_INT(wait_child(pid, CHILD_TIMEOUT_S), 0);
+    out = read_named("period.out");
+    CHECK_MSG(out && strstr(out, "decisions:  668; node 1: 333; node 2: 335"), "stdout: %.600s",
+              out ? out : "");
+    free(out);
+    /* a jump of 1e9 s at a period of 1 ms: 1e12 steps of the schedule */
+    CHECK(excerpt_retimed("gap.csi.jsonl", gap, 6));
+    pid = spawn_program(g_cli, b, -1, "period.out", "period.err");
+    CHECK_EQ_INT(wait_child(pid, CHILD_TIMEOUT_S), 0);
+    out = read_named("period.out");
+    CHECK_MSG(out && strstr(out, "decisions:  4; node 1: 2; node 2: 2"), "stdout: %.600s",
+              out ? out : "");
+    free(out);
+}
+
 /* ---------------- replay ---------------- */
 
 static void test_replay_loop_nothing_to_send(void)
@@ -538,6 +591,7 @@ int main(int argc, char **argv)
 {
     static const check_test_fn tests[] = {test_numbers_with_blanks_and_signs,
                                           test_run_without_frames,
+                                          test_run_period_schedule,
                                           test_replay_loop_nothing_to_send,
                                           test_replay_slow_pace,
                                           test_metadata_refused_everywhere,
@@ -545,6 +599,7 @@ int main(int argc, char **argv)
                                           test_cv_folds_that_would_be_empty};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
+                                        "test_run_period_schedule",
                                         "test_replay_loop_nothing_to_send",
                                         "test_replay_slow_pace",
                                         "test_metadata_refused_everywhere",
