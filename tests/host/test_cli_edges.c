@@ -501,9 +501,8 @@ static void test_outputs_not_left_half_written(void)
 /* ---------------- cross-validation folds ---------------- */
 
 /* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
-static int write_dataset(const char *dir, size_t n)
+static int write_dataset_labels(const char *dir, size_t n, const char *const labels[2])
 {
-    static const char *const labels[2] = {"still", "moving"};
     char p[512], name[128], *line;
     size_t l, r, t, k;
     int ok = 1;
@@ -543,6 +542,12 @@ static int write_dataset(const char *dir, size_t n)
     return ok;
 }
 
+static int write_dataset(const char *dir, size_t n)
+{
+    static const char *const labels[2] = {"still", "moving"};
+    return write_dataset_labels(dir, n, labels);
+}
+
 static void test_cv_folds_that_would_be_empty(void)
 {
     /* 4 recordings per class: 3 in the training split. --cv 4 or more left
@@ -579,6 +584,24 @@ static void test_cv_folds_that_would_be_empty(void)
     }
 }
 
+static void test_json_labels_escaped(void)
+{
+    /* labels are folder names: a quote or a backslash in one made eval's and
+     * baseline's --json output invalid JSON */
+    static const char *const labels[2] = {"qu\"ote", "back\\slash"};
+    const char *a[] = {"baseline", "--data=odd", "--labels=qu\"ote,back\\slash", "--window=8",
+                       "--stride=4", "--json", NULL};
+    char *out = NULL, *err = NULL;
+    CHECK(write_dataset_labels("odd", 4, labels));
+    CHECK_EQ_INT(run_cli(a, &out, &err), 0);
+    CHECK_MSG(out && strstr(out, "\"labels\":[\"qu\\\"ote\",\"back\\\\slash\"]") &&
+                  strstr(out, "\"recall\":{\"qu\\\"ote\":") &&
+                  strstr(out, "\"f1\":{\"qu\\\"ote\":"),
+              "stdout: %.400s (stderr %.200s)", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -596,7 +619,8 @@ int main(int argc, char **argv)
                                           test_replay_slow_pace,
                                           test_metadata_refused_everywhere,
                                           test_outputs_not_left_half_written,
-                                          test_cv_folds_that_would_be_empty};
+                                          test_cv_folds_that_would_be_empty,
+                                          test_json_labels_escaped};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
                                         "test_run_period_schedule",
@@ -604,7 +628,8 @@ int main(int argc, char **argv)
                                         "test_replay_slow_pace",
                                         "test_metadata_refused_everywhere",
                                         "test_outputs_not_left_half_written",
-                                        "test_cv_folds_that_would_be_empty"};
+                                        "test_cv_folds_that_would_be_empty",
+                                        "test_json_labels_escaped"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
