@@ -130,6 +130,15 @@ def uint(value, name, bits=SIZE_BITS):
     return v
 
 
+def sint(value, name, bits):
+    """int(value), checked to fit a signed C field of bits bits (see uint)."""
+    v = int(value)
+    if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+        raise ValueError("%s must be an integer in [%d, %d], got %d"
+                         % (name, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, v))
+    return v
+
+
 def size_array(values, name):
     vals = [int(v) for v in values]
     if any(v < 0 for v in vals):

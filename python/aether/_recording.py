@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, as_array, check, f32, fptr, shape_error, uint
+from aether._common import Handle, as_array, check, f32, fptr, shape_error, sint, uint
 from aether._lib import fn
 
 KINDS = ("raw_iq", "amplitude")
@@ -44,6 +44,16 @@ class Frame(object):
         self.timestamp, self.node_id, self.flags = float(timestamp), int(node_id), int(flags)
         self.n_antennas, self.rssi, self.noise_floor = int(n_antennas), int(rssi), int(noise_floor)
         self.freq_mhz, self.sequence, self.record = int(freq_mhz), int(sequence), int(record)
+        self._check_fields()
+
+    def _check_fields(self):
+        """Each header field fits its C field (ctypes would store it modulo
+        2**bits: rssi=-200 went out as 56, sequence=2**32+7 as 7)."""
+        for name, bits in (("node_id", 32), ("flags", 32), ("n_antennas", 8), ("freq_mhz", 32),
+                           ("sequence", 32), ("record", 64)):
+            uint(getattr(self, name), name, bits)
+        for name in ("rssi", "noise_floor"):
+            sint(getattr(self, name), name, 8)
 
     @classmethod
     def _from_c(cls, c):
@@ -84,6 +94,7 @@ class Frame(object):
 
     def _c(self):
         """A C frame pointing into this object's arrays (valid while self lives)."""
+        self._check_fields()  # the fields may have been set after construction
         c = _lib.CsiFrame()
         c.timestamp, c.node_id, c.flags = self.timestamp, self.node_id, self.flags
         c.n_antennas, c.rssi, c.noise_floor = self.n_antennas, self.rssi, self.noise_floor

@@ -88,3 +88,19 @@ def test_decide_labels_and_logits_must_match_the_classes():
     with pytest.raises(aether.ShapeMismatchError):
         model.decide(np.array([1.0, 0.0], np.float32))
     assert model.decide(logits)["label"] == "y"
+
+
+def test_frame_header_fields_out_of_range():
+    iq = np.ones((64, 2), np.int8)
+    for kw in ({"rssi": 300}, {"rssi": -200}, {"noise_floor": -129}, {"n_antennas": 257},
+               {"freq_mhz": 2437 + 2 ** 32}, {"sequence": 2 ** 32 + 7}, {"node_id": -1}):
+        with pytest.raises(ValueError):
+            aether.Frame(iq=iq, flags=8, **kw)
+    f = aether.Frame(iq=iq, flags=8, n_antennas=1, rssi=-40, noise_floor=-92, freq_mhz=2437,
+                     sequence=2 ** 32 - 1, node_id=3)
+    g = aether.Frame.from_adr018(f.to_adr018())
+    assert (g.rssi, g.noise_floor, g.freq_mhz, g.sequence, g.node_id) == \
+        (-40, -92, 2437, 2 ** 32 - 1, 3)
+    f.rssi = -200  # set after construction: still checked before C sees it
+    with pytest.raises(ValueError):
+        f.to_adr018()
