@@ -270,7 +270,7 @@ class Features(object):
 
     def forget(self, node_id):
         with self._h.lock:
-            check(fn.features_forget(self._h.get("Features"), int(node_id)))
+            check(fn.features_forget(self._h.get("Features"), uint(node_id, "node_id", 32)))
 
     def close(self):
         self._h.close()

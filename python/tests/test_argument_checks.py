@@ -104,3 +104,26 @@ def test_frame_header_fields_out_of_range():
     f.rssi = -200  # set after construction: still checked before C sees it
     with pytest.raises(ValueError):
         f.to_adr018()
+
+
+def test_counts_out_of_range():
+    from aether import attention, gate
+    s = np.array([0.5, 0.1, 0.9, 0.3], np.float32)
+    # k = -1 reached C as 2**64 - 1 and kept everything; 2**64 + 1 kept one
+    for k in (-1, 2 ** 64 + 1):
+        with pytest.raises(ValueError):
+            gate.keep_mask_top_k(s, k)
+        with pytest.raises(ValueError):
+            gate.keep_mask_causal(s, top_k=k)
+    assert gate.keep_mask_top_k(s, 1).tolist() == [False, False, True, False]
+    with pytest.raises(ValueError):
+        gate.FastGRNN(2 ** 64 + 4, 4)
+    # seq = -1 was 2**64 - 1 queries to count: it never returned
+    with pytest.raises(ValueError):
+        attention.estimate_sparse_edges(-1)
+    assert attention.estimate_sparse_edges(0) == 0
+    q = np.zeros((8, 2, 4), np.float32)
+    with pytest.raises(ValueError):
+        attention.tiled(q, q, q, tile=2 ** 64 + 2)
+    with pytest.raises(ValueError):
+        aether.Features().forget(2 ** 32 + 1)
