@@ -127,3 +127,12 @@ def test_counts_out_of_range():
         attention.tiled(q, q, q, tile=2 ** 64 + 2)
     with pytest.raises(ValueError):
         aether.Features().forget(2 ** 32 + 1)
+
+
+def test_num_threads_out_of_range():
+    before = aether.get_num_threads()
+    with pytest.raises(ValueError):
+        aether.set_num_threads(2 ** 32 + 2)  # was 2 threads
+    with pytest.raises(ValueError):
+        aether.set_num_threads(-1)
+    assert aether.get_num_threads() == before
