@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "aether/blob.h"
 #include "aether/core.h"
 
 /* ---------- options: one parser for every command ----------
@@ -84,9 +85,15 @@ int cli_read_error(const char *path, int err);
 /* fopen(path, "rb"), except that a directory fails with errno EISDIR. */
 FILE *cli_open_read(const char *path);
 
-/* The whole file at path in a malloc'd buffer (free() it), its length in
- * *len; NULL when it cannot be opened, read, or memory runs out, with errno
- * saying why (EISDIR for a directory, ENOMEM). */
+/* The largest blob file: header, a payload of 2^32 - 1 bytes, CRC. */
+#define CLI_READ_MAX ((unsigned long long)AETHER_BLOB_OVERHEAD + 0xFFFFFFFFull)
+
+/* A blob file (RVNE or RVNQ) at path in a malloc'd buffer (free() it), its
+ * length in *len; NULL when it cannot be opened, read, or memory runs out,
+ * with errno saying why (EISDIR for a directory, ENOMEM, EFBIG for a
+ * regular file longer than CLI_READ_MAX). A device, pipe or FIFO is read
+ * up to the length its header declares and one byte more (what the parser
+ * needs to accept or refuse it), so that /dev/zero is not read forever. */
 unsigned char *cli_read_file(const char *path, size_t *len);
 
 /* buf[0, len) written to path (created or truncated). 0 on success, else

@@ -602,6 +602,57 @@ static void test_json_labels_escaped(void)
     free(err);
 }
 
+/* ---------------- model files that never end ---------------- */
+
+static void test_endless_model_files(void)
+{
+    /* /dev/zero as a model was read until memory ran out (here: a 256 MiB
+     * address space, exit 1); now its header is read, then the length it
+     * declares and one byte more: bad magic (4) */
+    {
+        const char *a[] = {"inspect", "/dev/zero", NULL};
+        char *out = NULL, *err = NULL;
+        int rc = run_cli_limited(a, (size_t)256 << 20, &out, &err);
+        CHECK_MSG(rc == 4 && out && strstr(out, "AETHER_ERR_BLOB_MAGIC"),
+                  "inspect /dev/zero: exit %d, stdout %.200s, stderr %.200s", rc,
+                  out ? out : "", err ? err : "");
+        free(out);
+        free(err);
+    }
+    {
+        const char *a[] = {"classify", "--model", "/dev/zero", "--frames", "g1.npy", NULL};
+        char *out = NULL, *err = NULL;
+        int rc = run_cli_limited(a, (size_t)256 << 20, &out, &err);
+        CHECK_MSG(rc == 4 && err && strstr(err, "bad magic"), "classify: exit %d, stderr %.200s",
+                  rc, err ? err : "");
+        free(out);
+        free(err);
+    }
+    {
+        /* a regular file longer than any blob (sparse: no disk used) */
+        char p[512];
+        int fd;
+        path_of(p, sizeof p, "huge.rvne");
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0 && ftruncate(fd, (off_t)5 << 30) == 0) {
+            const char *a[] = {"inspect", "huge.rvne", NULL};
+            char *out = NULL, *err = NULL;
+            int rc;
+            close(fd);
+            rc = run_cli_limited(a, (size_t)256 << 20, &out, &err);
+            CHECK_MSG(rc == 3 && err && strstr(err, strerror(EFBIG)),
+                      "inspect of a 5 GiB file: exit %d, stderr %.200s", rc, err ? err : "");
+            free(out);
+            free(err);
+            remove(p);
+        } else {
+            if (fd >= 0)
+                close(fd);
+            printf("  no sparse 5 GiB file here: not tested\n");
+        }
+    }
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -620,7 +671,8 @@ int main(int argc, char **argv)
                                           test_metadata_refused_everywhere,
                                           test_outputs_not_left_half_written,
                                           test_cv_folds_that_would_be_empty,
-                                          test_json_labels_escaped};
+                                          test_json_labels_escaped,
+                                          test_endless_model_files};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
                                         "test_run_period_schedule",
@@ -629,7 +681,8 @@ int main(int argc, char **argv)
                                         "test_metadata_refused_everywhere",
                                         "test_outputs_not_left_half_written",
                                         "test_cv_folds_that_would_be_empty",
-                                        "test_json_labels_escaped"};
+                                        "test_json_labels_escaped",
+                                        "test_endless_model_files"};
     const char *tmp = getenv("TMPDIR");
     int rc;
     g_cli = argc > 1 ? argv[1] : AETHER_CLI_PATH;
