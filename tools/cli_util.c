@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aether/blob.h"
 #include "aether/core.h"
 #include "aether/features.h"
 #include "commands.h"
@@ -321,11 +322,30 @@ unsigned char *cli_read_file(const char *path, size_t *len)
 {
     FILE *f = cli_open_read(path);
     unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
+    size_t cap = 0, n = 0, limit = (size_t)-1;
+    int stream = 0;
+    struct stat sb;
     if (!f)
         return NULL;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if ((uint64_t)sb.st_size > CLI_READ_MAX) {
+            fclose(f);
+            errno = EFBIG;
+            return NULL;
+        }
+    } else {
+        stream = 1; /* a device, pipe or FIFO: /dev/zero never ends */
+    }
     for (;;) {
-        size_t got;
+        size_t got, want;
+        if (stream && limit == (size_t)-1 && n >= AETHER_BLOB_HEADER_LEN) {
+            /* the header's length and one byte more: a longer stream fails
+             * to parse (BLOB_LENGTH) as its whole would */
+            uint64_t whole = (uint64_t)AETHER_BLOB_OVERHEAD + aether_load_le32(buf + 20) + 1u;
+            limit = whole < (uint64_t)((size_t)-1) ? (size_t)whole : (size_t)-1 - 1;
+        }
+        if (n >= limit)
+            break;
         if (n == cap) {
             size_t ncap = cap ? 2 * cap : 65536;
             unsigned char *nb = ncap > cap ? (unsigned char *)realloc(buf, ncap) : NULL;
@@ -338,7 +358,12 @@ unsigned char *cli_read_file(const char *path, size_t *len)
             buf = nb;
             cap = ncap;
         }
-        got = fread(buf + n, 1, cap - n, f);
+        want = cap - n;
+        if (stream && n < AETHER_BLOB_HEADER_LEN && want > AETHER_BLOB_HEADER_LEN - n)
+            want = AETHER_BLOB_HEADER_LEN - n; /* the header first */
+        if (want > limit - n)
+            want = limit - n;
+        got = fread(buf + n, 1, want, f);
         n += got;
         if (got == 0)
             break;
@@ -353,6 +378,28 @@ unsigned char *cli_read_file(const char *path, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+}
+
+int cli_write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    struct stat sb;
+    int ok, err;
+    if (!f)
+        return errno ? errno : EIO;
+    errno = 0;
+    ok = fwrite(buf, 1, len, f) == len;
+    err = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (ok)
+        return 0;
+    /* only a regular file: never a device such as /dev/full, or a FIFO */
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        remove(path);
+    return err ? err : EIO;
 }
 
 int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
@@ -382,7 +429,9 @@ int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long
 {
     char *end;
     unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
+    /* a digit first: strtoull itself skips blanks and takes a sign after
+     * them (" -1" would be ULLONG_MAX) */
+    if (!s || *s < '0' || *s > '9')
         return 0;
     errno = 0;
     v = strtoull(s, &end, base);

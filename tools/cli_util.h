@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "aether/blob.h"
 #include "aether/core.h"
 
 /* ---------- options: one parser for every command ----------
@@ -84,10 +85,23 @@ int cli_read_error(const char *path, int err);
 /* fopen(path, "rb"), except that a directory fails with errno EISDIR. */
 FILE *cli_open_read(const char *path);
 
-/* The whole file at path in a malloc'd buffer (free() it), its length in
- * *len; NULL when it cannot be opened, read, or memory runs out, with errno
- * saying why (EISDIR for a directory, ENOMEM). */
+/* The largest blob file: header, a payload of 2^32 - 1 bytes, CRC. */
+#define CLI_READ_MAX ((unsigned long long)AETHER_BLOB_OVERHEAD + 0xFFFFFFFFull)
+
+/* A blob file (RVNE or RVNQ) at path in a malloc'd buffer (free() it), its
+ * length in *len; NULL when it cannot be opened, read, or memory runs out,
+ * with errno saying why (EISDIR for a directory, ENOMEM, EFBIG for a
+ * regular file longer than CLI_READ_MAX). A device, pipe or FIFO is read
+ * up to the length its header declares and one byte more (what the parser
+ * needs to accept or refuse it), so that /dev/zero is not read forever. */
 unsigned char *cli_read_file(const char *path, size_t *len);
+
+/* buf[0, len) written to path (created or truncated). 0 on success, else
+ * the errno of the failed open, write or close; when the write or the close
+ * fails, a regular file that was left half written is removed, so that no
+ * truncated output passes for a complete one (an open that fails leaves
+ * whatever was there). */
+int cli_write_file(const char *path, const void *buf, size_t len);
 
 /* A secret for a network client: the first line of the file given by option
  * opt (path, without its line end), else the environment variable env
@@ -107,7 +121,8 @@ int cli_files_readable(const char *const *opts, const char *const *paths, size_t
 int cli_parse_file_args(const char *name, int argc, char **argv, void (*usage)(FILE *f),
                         const char **path, int *json);
 
-/* Strict unsigned parse: no sign, no trailing text, no overflow, at most max.
+/* Strict unsigned parse: a digit first (no blanks, no sign), no trailing text,
+ * no overflow, at most max.
  * base as for strtoull (0 also takes 0x... hex). 1 on success, else 0 and
  * *out untouched. */
 int cli_parse_ull(const char *s, int base, unsigned long long max, unsigned long long *out);

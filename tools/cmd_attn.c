@@ -204,11 +204,28 @@ int cmd_attn(int argc, char **argv)
         rc = cli_exit_status(s);
         goto done;
     }
-    s = aether_npy_save_tensor(paths[3], &t[3]);
-    if (s != AETHER_OK) {
-        fprintf(stderr, "aether attn: %s: %s\n", paths[3], aether_strerror(s));
-        rc = CLI_EXIT_IO;
-        goto done;
+    {
+        /* encoded first, then written whole: a failed write leaves no
+         * truncated .npy behind (cli_write_file) */
+        size_t shape[3], len = 0;
+        unsigned char *npy = NULL;
+        int err;
+        shape[0] = t[3].seq;
+        shape[1] = t[3].heads;
+        shape[2] = t[3].dim;
+        s = aether_npy_encode(AETHER_DTYPE_F32, 3, shape, t[3].data, &npy, &len);
+        if (s != AETHER_OK) {
+            fprintf(stderr, "aether attn: %s: %s\n", paths[3], aether_strerror(s));
+            rc = cli_exit_status(s) == CLI_EXIT_FAILED ? CLI_EXIT_FAILED : CLI_EXIT_IO;
+            goto done;
+        }
+        err = cli_write_file(paths[3], npy, len);
+        free(npy);
+        if (err) {
+            fprintf(stderr, "aether attn: cannot write %s (%s)\n", paths[3], strerror(err));
+            rc = CLI_EXIT_IO;
+            goto done;
+        }
     }
 
     printf("attn %s: q [%lu,%lu,%lu] k [%lu,%lu,%lu] -> %s", op, (unsigned long)t[0].seq,

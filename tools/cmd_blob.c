@@ -10,6 +10,8 @@
 #include "aether/quant.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_load.h"
+#include "model_meta.h"
 
 /* ---------- init-blob ---------- */
 
@@ -67,8 +69,7 @@ int cmd_init_blob(int argc, char **argv)
     aether_status st;
     cli_command c;
     char **pos;
-    FILE *f;
-    int ok, opt, rc = 0, npos;
+    int err, opt, rc = 0, npos;
 
     cli_command_init(&c, "init-blob", k_init_options, init_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE) {
@@ -139,12 +140,8 @@ int cmd_init_blob(int argc, char **argv)
         free(buf);
         return CLI_EXIT_FAILED;
     }
-    f = fopen(out, "wb");
-    ok = f && fwrite(buf, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok) {
-        fprintf(stderr, "aether init-blob: cannot write %s\n", out);
+    if ((err = cli_write_file(out, buf, n)) != 0) {
+        fprintf(stderr, "aether init-blob: cannot write %s (%s)\n", out, strerror(err));
         free(buf);
         return CLI_EXIT_IO;
     }
@@ -161,8 +158,9 @@ static void inspect_usage(FILE *f)
     fprintf(f, "usage: aether inspect BLOB [--json]\n"
                "  Reports the header, shapes, parameter count, extension bits, CRC, and\n"
                "  validity at the format level (the reference parser) and at the model level\n"
-               "  (exact layout, known extensions, finite weights). An RVNQ (quantized)\n"
-               "  blob gets its header, shapes and its one strict validation.\n"
+               "  (exact layout, known extensions, finite weights, metadata values that the\n"
+               "  loaders accept). An RVNQ (quantized) blob gets its header, shapes, its one\n"
+               "  strict validation and the same metadata check.\n"
                "  Exit status 0 when valid at both levels, 4 when rejected at either.\n");
     cli_print_exit_statuses(f);
 }
@@ -298,6 +296,29 @@ static void print_text(const report *r)
     }
 }
 
+/* The metadata as every loader reads it (model_meta.h: the typed keys, a
+ * backend and a recipe this version knows): AETHER_OK, else the status
+ * that makes them refuse the blob (exit 4). */
+static aether_status meta_status(const aether_blob_view *v, const aether_qblob_view *q)
+{
+    model_meta mm;
+    aether_blob_model_meta tm;
+    aether_blob_view hv;
+    char err[256];
+    aether_status st;
+    if ((q ? model_meta_read_q(q, &mm, err, sizeof err) : model_meta_read(v, &mm, err, sizeof err)) ==
+        0) {
+        /* and an attention configuration (attn_window, attn_block) that
+         * validates */
+        memset(&hv, 0, sizeof hv);
+        hv.header = q ? q->header : v->header;
+        return model_load_config_blame(&hv, &mm) == CLI_EXIT_MALFORMED ? AETHER_ERR_BLOB_METADATA
+                                                                        : AETHER_OK;
+    }
+    st = q ? aether_qblob_model_meta_read(q, &tm) : aether_blob_model_meta_read(v, &tm);
+    return st != AETHER_OK ? st : AETHER_ERR_BLOB_METADATA;
+}
+
 /* An RVNQ blob (aether/quant.h): header, shapes, sizes and the one strict
  * validation (docs/FORMATS.md section 9.2). 0 when valid, else 4. */
 static int inspect_rvnq(const char *path, const unsigned char *buf, size_t size, int json)
@@ -308,6 +329,8 @@ static int inspect_rvnq(const char *path, const unsigned char *buf, size_t size,
     aether_status st = aether_qblob_parse(buf, size, &v);
     int have_md = st == AETHER_OK && aether_qblob_metadata_get(&v, &md) == AETHER_OK;
     (void)aether_blob_peek_header(buf, size, &h);
+    if (st == AETHER_OK)
+        st = meta_status(NULL, &v);
     if (json) {
         printf("{\"path\":");
         cli_json_string(path);
@@ -384,6 +407,8 @@ int cmd_inspect(int argc, char **argv)
         aether_blob_validate_model(&v, &l);
         r.meta_bytes = l.meta_bytes;
         aether_blob_metadata_get(&v, &r.meta);
+        /* a blob whose metadata the loaders refuse is no usable model */
+        r.model = meta_status(&v, NULL);
     }
     if (json)
         print_json(&r);

@@ -13,6 +13,7 @@
 
 #include "calibrate.h"
 #include "commands.h"
+#include "model_load.h"
 #include "model_meta.h"
 #include "train_common.h"
 #include "aether/dataset.h"
@@ -147,7 +148,7 @@ static int write_calibrated(const char *path, const aether_blob_view *v,
     size_t len = 0, i, need = 0, wrote = 0;
     unsigned char *out;
     aether_status st = aether_blob_metadata_get(v, &m);
-    FILE *f;
+    int err;
     for (i = 0; st == AETHER_OK && i < m.n_entries; ++i) {
         const char *key, *val;
         size_t kl, vl;
@@ -186,9 +187,8 @@ static int write_calibrated(const char *path, const aether_blob_view *v,
         free(out);
         return out ? cli_exit_status(st) : CLI_EXIT_FAILED;
     }
-    f = fopen(path, "wb");
-    if (!f || fwrite(out, 1, wrote, f) != wrote || fclose(f) != 0) {
-        fprintf(stderr, "aether eval --calibrate: cannot write %s: %s\n", path, strerror(errno));
+    if ((err = cli_write_file(path, out, wrote)) != 0) {
+        fprintf(stderr, "aether eval --calibrate: cannot write %s: %s\n", path, strerror(err));
         free(out);
         return CLI_EXIT_IO;
     }
@@ -295,10 +295,23 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (st != AETHER_OK) {
-        fprintf(stderr, "aether eval: %s: %s\n", o.model, aether_strerror(st));
+        model_meta mm;
+        char err[256];
+        rc = cli_exit_status(st);
+        /* an attention configuration that does not validate: 2 when the
+         * options made it so, 4 when the blob's metadata did */
+        if (rc == CLI_EXIT_USAGE &&
+            (quant ? model_meta_read_q(&qview, &mm, err, sizeof err)
+                   : model_meta_read(&view, &mm, err, sizeof err)) == 0)
+            rc = model_load_config_blame(&view, &mm);
+        fprintf(stderr, "aether eval: %s: %s%s\n", o.model,
+                rc == CLI_EXIT_MALFORMED && cli_exit_status(st) == CLI_EXIT_USAGE
+                    ? "its metadata's attention configuration: "
+                    : "",
+                aether_strerror(st));
         free(qbuf);
         free(blob);
-        return cli_exit_status(st);
+        return rc;
     }
     o.input_dim = view.header.input_dim;
     if ((rc = train_load_data(&o, "eval", &ds)) != CLI_EXIT_OK)
@@ -578,6 +591,13 @@ int cmd_baseline(int argc, char **argv)
             use[r] = (ds.recs[r].split == AETHER_SPLIT_TRAIN ? 1 : 0) |
                      (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
         st = fit_and_score(&o, &ds, NULL, use, conf, &recm, &n_rec, &n_win);
+    } else if ((rc = train_cv_check_folds(&ds, K, "baseline --cv")) != CLI_EXIT_OK) {
+        free(use);
+        free(fold);
+        if (alt)
+            aether_dataset_free(alt);
+        aether_dataset_free(&ds);
+        return rc;
     } else {
         train_cv_assign_folds(&ds, K, fold);
         for (f = 0; f < K && st == AETHER_OK; ++f) {

@@ -280,13 +280,25 @@ int cmd_features(int argc, char **argv)
         goto done;
     }
     {
-        size_t shape[2];
+        size_t shape[2], len = 0;
+        unsigned char *npy = NULL;
+        int err;
         shape[0] = rows[node].n;
         shape[1] = o.input_dim;
-        st = aether_npy_save(o.out, AETHER_DTYPE_F32, 2, shape, rows[node].v);
+        /* encoded first, then written whole: a failed write leaves no
+         * truncated .npy behind (cli_write_file) */
+        st = aether_npy_encode(AETHER_DTYPE_F32, 2, shape, rows[node].v, &npy, &len);
         if (st != AETHER_OK) {
-            fprintf(stderr, "aether features: cannot write %s: %s\n", o.out, aether_strerror(st));
+            fprintf(stderr, "aether features: cannot encode %s: %s\n", o.out,
+                    aether_strerror(st));
             rc = st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_IO;
+            goto done;
+        }
+        err = cli_write_file(o.out, npy, len);
+        free(npy);
+        if (err) {
+            fprintf(stderr, "aether features: cannot write %s (%s)\n", o.out, strerror(err));
+            rc = CLI_EXIT_IO;
             goto done;
         }
     }

@@ -13,6 +13,7 @@
 #include "cli_util.h"
 #include "ws_call.h"
 #include "commands.h"
+#include "model_load.h"
 #include "model_meta.h"
 
 typedef struct model_opts {
@@ -340,8 +341,14 @@ static int load(const model_opts *o, loaded *l)
     if (st != AETHER_OK) {
         const char *msg = NULL;
         if (aether_head_config_validate(&l->hc, &msg) != AETHER_OK && msg) {
-            fprintf(stderr, "aether: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
-            return CLI_EXIT_USAGE;
+            /* 2 when the options made it invalid, 4 when the blob did */
+            int rc = model_load_config_blame(&l->blob, &l->meta);
+            if (rc == CLI_EXIT_USAGE)
+                fprintf(stderr, "aether: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
+            else
+                fprintf(stderr, "aether: %s: its metadata's attention configuration: %s%s\n",
+                        o->model_path, AETHER_HEAD_ERR_PREFIX, msg);
+            return rc;
         }
         fprintf(stderr, "aether: %s: cannot load the model: %s (%s)\n", o->model_path,
                 aether_strerror(st), aether_status_name(st));

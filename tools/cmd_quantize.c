@@ -4,10 +4,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aether/quant.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "model_meta.h"
 
 static void quantize_usage(FILE *f)
 {
@@ -25,13 +27,14 @@ int cmd_quantize(int argc, char **argv)
 {
     aether_blob_view v;
     aether_qblob_view q;
+    model_meta mm;
+    char err[256];
     unsigned char *in, *out = NULL;
     size_t len = 0, need = 0, n = 0;
     aether_status st;
     cli_command c;
     char **pos;
-    FILE *f;
-    int opt, rc = 0, npos, ok;
+    int opt, rc = 0, npos, werr;
 
     cli_command_init(&c, "quantize", k_quantize_options, quantize_usage, argc, argv);
     while ((opt = cli_next_option(&c, &rc)) != CLI_DONE)
@@ -53,6 +56,14 @@ int cmd_quantize(int argc, char **argv)
     /* what was written must parse: the same checks a reader applies */
     if (st == AETHER_OK)
         st = aether_qblob_parse(out, n, &q);
+    /* and load: metadata the loaders refuse would be copied into a blob
+     * that none of them takes */
+    if (st == AETHER_OK && model_meta_read_q(&q, &mm, err, sizeof err) != 0) {
+        fprintf(stderr, "aether quantize: %s: %s\n", pos[0], err);
+        free(out);
+        free(in);
+        return CLI_EXIT_MALFORMED;
+    }
     if (st != AETHER_OK) {
         fprintf(stderr, "aether quantize: %s: %s (%s)\n", pos[0], aether_strerror(st),
                 aether_status_name(st));
@@ -60,16 +71,13 @@ int cmd_quantize(int argc, char **argv)
         free(in);
         return cli_exit_status(st);
     }
-    f = fopen(pos[1], "wb");
-    ok = f && fwrite(out, 1, n, f) == n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        fprintf(stderr, "aether quantize: cannot write %s\n", pos[1]);
+    werr = cli_write_file(pos[1], out, n);
+    if (werr)
+        fprintf(stderr, "aether quantize: cannot write %s (%s)\n", pos[1], strerror(werr));
     else
         printf("wrote %s: %lu bytes (from %lu), CRC 0x%08lX\n", pos[1], (unsigned long)n,
                (unsigned long)len, (unsigned long)q.crc);
     free(out);
     free(in);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_IO;
+    return werr ? CLI_EXIT_IO : CLI_EXIT_OK;
 }

@@ -49,8 +49,9 @@ static void replay_usage(FILE *f)
                "  subcarriers an antenna) are counted as skipped. Frames without an ADR-018\n"
                "  header go out as 1 antenna, frequency, RSSI and noise floor 0, sequence\n"
                "  numbers counting from 0 for each node id.\n"
-               "  Exit: 2 also for a bad destination, 3 for a send that fails, 5 when no frame\n"
-               "  of the recording can be sent (amplitude only).\n");
+               "  Exit: 2 also for a bad destination, 3 for a send that fails, 4 for a\n"
+               "  recording without one CSI frame, 5 when no frame of the recording can be\n"
+               "  sent (amplitude only; --loop then stops after one pass).\n");
     cli_print_exit_statuses(f);
 }
 
@@ -98,14 +99,18 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Sleep until the monotonic time t (or a signal). */
+/* Sleep until the monotonic time t (or a signal). t may lie beyond what
+ * time_t holds (a very slow --rate, a jump in the timestamps), or be +Inf:
+ * the sleep goes in steps of at most a second. */
 static void wait_until(double t)
 {
     for (;;) {
         double d = t - now_s();
         struct timespec ts;
-        if (d <= 0.0 || g_stop)
+        if (!(d > 0.0) || g_stop)
             return;
+        if (d > 1.0)
+            d = 1.0;
         ts.tv_sec = (time_t)d;
         ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
         if (nanosleep(&ts, NULL) != 0 && errno != EINTR)
@@ -329,7 +334,7 @@ static int replay_pass(replay_state *s, int *sent_any)
     aether_csi_frame f;
     aether_status st = AETHER_OK;
     const aether_recording_stats *rs;
-    unsigned long long before = s->n.sent, skipped0 = s->n.skipped;
+    unsigned long long before = s->n.sent;
     int rc = open_recording(s->o, &rec);
     size_t i;
     if (rc != CLI_EXIT_OK)
@@ -351,7 +356,9 @@ static int replay_pass(replay_state *s, int *sent_any)
         rc = cli_exit_status(st);
     }
     aether_recording_close(rec);
-    *sent_any = s->n.sent > before || s->n.skipped > skipped0;
+    /* a pass that only skipped frames would skip them all again: --loop
+     * stops (and the run exits 5 when nothing was ever sent) */
+    *sent_any = s->n.sent > before;
     return rc;
 }
 
@@ -413,6 +420,10 @@ int cmd_replay(int argc, char **argv)
                 "or too wide for ADR-018 (raw I/Q, at most 4 x 256 pairs)\n",
                 o.path, s->n.skipped);
         rc = CLI_EXIT_MISFIT;
+    } else if (rc == CLI_EXIT_OK && s->n.sent == 0 && s->n.skipped == 0 && !g_stop) {
+        fprintf(stderr, "aether replay: %s holds no CSI frame (%llu records, %llu malformed)\n",
+                o.path, s->n.records, s->n.malformed);
+        rc = CLI_EXIT_MALFORMED;
     }
     for (i = 0; i < n_socks; ++i)
         if (socks[i] >= 0)

@@ -130,7 +130,9 @@ static void run_usage(FILE *f)
             "                      replaced beyond (8)\n"
             "  --max-age S         restart a node's session after S seconds unseen (0: never)\n"
             "  --max-line BYTES    longest JSONL line accepted (1 MiB)\n"
-            "  --no-progress       no progress bar (it is only drawn on a terminal)\n");
+            "  --no-progress       no progress bar (it is only drawn on a terminal)\n"
+            "  A recording that holds no CSI frame at all (empty, or every record malformed\n"
+            "  or skipped) gets its summary and exits 4.\n");
     cli_print_exit_statuses(f);
 }
 
@@ -193,7 +195,7 @@ static const struct option k_options[] = {
 static int parse_opts(int argc, char **argv, run_opts *o)
 {
     cli_command c;
-    int opt, rc = 0, have_every = 0, npos;
+    int opt, rc = 0, have_every = 0, have_max_line = 0, npos;
     memset(o, 0, sizeof *o);
     o->every = 50;
     o->capacity = aether_model_session_params_default().capacity;
@@ -295,6 +297,7 @@ static int parse_opts(int argc, char **argv, run_opts *o)
                 o->max_tracks = n;
             } else {
                 o->max_line = n;
+                have_max_line = 1;
             }
             break;
         default:
@@ -309,6 +312,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         return cli_usage_error(&c, "give --every or --period, not both");
     if (o->capacity == 0 || o->max_tracks == 0 || o->max_tracks > N_NODES)
         return cli_usage_error(&c, "--capacity must be > 0 and --max-tracks 1..%u", N_NODES);
+    if (have_max_line && o->max_line == 0) /* 0 would mean the default, as in no option */
+        return cli_usage_error(&c, "--max-line needs a positive integer");
     return 0;
 }
 
@@ -362,11 +367,18 @@ static int load_model(run_opts *o, run_state *r)
     st = aether_model_create(&r->ld.blob, &r->ld.hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
     if (st != AETHER_OK) {
         const char *msg = NULL;
-        if (aether_head_config_validate(&r->ld.hc, &msg) != AETHER_OK && msg)
-            fprintf(stderr, "aether run: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
-        else
-            fprintf(stderr, "aether run: %s: cannot load the model: %s (%s)\n", o->model_path,
-                    aether_strerror(st), aether_status_name(st));
+        if (aether_head_config_validate(&r->ld.hc, &msg) != AETHER_OK && msg) {
+            /* 2 when the options made it invalid, 4 when the blob did */
+            rc = model_load_config_blame(&r->ld.blob, &r->ld.meta);
+            if (rc == RUN_USAGE)
+                fprintf(stderr, "aether run: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
+            else
+                fprintf(stderr, "aether run: %s: its metadata's attention configuration: %s%s\n",
+                        o->model_path, AETHER_HEAD_ERR_PREFIX, msg);
+            return rc;
+        }
+        fprintf(stderr, "aether run: %s: cannot load the model: %s (%s)\n", o->model_path,
+                aether_strerror(st), aether_status_name(st));
         return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;
     }
     aether_model_get_info(r->model, &r->info);
@@ -650,9 +662,24 @@ static int decision_due(const run_opts *o, node_state *ns, double ts)
     }
     if (ts < ns->next_due)
         return 0;
-    /* One decision however long the gap; the schedule stays on its grid. */
-    while (ns->next_due <= ts)
-        ns->next_due += o->period;
+    /* One decision however long the gap; the schedule stays on its grid,
+     * step by step (the sums of the periods), a long gap crossed at once
+     * after 1024 steps. A period below the resolution of the timestamps
+     * (1.7e9 s: 2.4e-7 s) does not move next_due at all: the schedule goes
+     * just past ts, a decision every frame (the loop never ended). */
+    {
+        unsigned steps = 0;
+        while (ns->next_due <= ts) {
+            double next = ns->next_due + o->period;
+            if (++steps > 1024)
+                next = ns->next_due + (floor((ts - ns->next_due) / o->period) + 1.0) * o->period;
+            if (!(next > ns->next_due)) {
+                ns->next_due = nextafter(ts, HUGE_VAL);
+                break;
+            }
+            ns->next_due = next;
+        }
+    }
     return 1;
 }
 
@@ -958,6 +985,19 @@ int cmd_run(int argc, char **argv)
             summary_json(&o, r, (now_ns() - t_start) / 1e9);
         else
             summary_text(&o, r, (now_ns() - t_start) / 1e9);
+        {
+            /* a recording without one CSI frame is malformed input (4), as
+             * in `aether csi` and `aether features` */
+            const aether_recording_stats *rs = aether_recording_get_stats(r->rec);
+            if (rc == RUN_OK &&
+                rs->frames[AETHER_CSI_RAW_IQ] + rs->frames[AETHER_CSI_AMPLITUDE] == 0) {
+                fprintf(stderr, "aether run: %s holds no CSI frame (%llu records, %llu "
+                                "malformed)\n",
+                        o.input_path, (unsigned long long)rs->records,
+                        (unsigned long long)rs->malformed);
+                rc = RUN_INVALID;
+            }
+        }
     }
     if (r->packets)
         fclose(r->packets);

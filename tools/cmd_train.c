@@ -126,23 +126,6 @@ static void on_epoch(void *user, const aether_train_epoch *e)
     fflush(stdout);
 }
 
-/* 0, or errno after a failed open, write or close. */
-static int write_file(const char *path, const void *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    int ok, err;
-    if (!f)
-        return errno ? errno : EIO;
-    errno = 0;
-    ok = fwrite(buf, 1, len, f) == len;
-    err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    return ok ? 0 : (err ? err : EIO);
-}
-
 /* Re-serialise *blob with the metadata record of these options (flag
  * bit 2): what run / eval need to use the model as it was trained. */
 static int add_metadata(const train_opts *o, unsigned char **blob, size_t *bytes)
@@ -254,7 +237,7 @@ int cmd_train(int argc, char **argv)
         rc = CLI_EXIT_FAILED;
         goto out;
     }
-    if ((err = write_file(o.out, blob, bytes)) != 0) {
+    if ((err = cli_write_file(o.out, blob, bytes)) != 0) {
         fprintf(stderr, "aether: %s: cannot write (%s)\n", o.out, strerror(err));
         rc = CLI_EXIT_IO;
         goto out;

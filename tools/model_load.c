@@ -53,6 +53,22 @@ int model_load_prepare(const char *cmd, const char *path, const unsigned char *b
     return 0;
 }
 
+int model_load_config_blame(const aether_blob_view *blob, const model_meta *mm)
+{
+    aether_head_config hc;
+    const char *msg = NULL;
+    if (aether_model_default_head_config(blob, &hc) != AETHER_OK)
+        return CLI_EXIT_MALFORMED;
+    if (mm->have_backend)
+        hc.backend = mm->backend;
+    if (mm->have_attn_window)
+        hc.window = mm->attn_window;
+    if (mm->have_attn_block)
+        hc.block_size = mm->attn_block;
+    return aether_head_config_validate(&hc, &msg) != AETHER_OK ? CLI_EXIT_MALFORMED
+                                                                : CLI_EXIT_USAGE;
+}
+
 int model_load_check_csi(const char *cmd, const char *path, const aether_model_info *info)
 {
     if (aether_features_groups(info->input_dim) != 0)

@@ -43,6 +43,12 @@ typedef struct model_loaded {
 int model_load_prepare(const char *cmd, const char *path, const unsigned char *bytes, size_t len,
                        const model_choices *c, model_loaded *out);
 
+/* An attention configuration that does not validate: CLI_EXIT_MALFORMED
+ * when the blob's own one (its defaults under its metadata's backend,
+ * attn_window and attn_block) does not, so the blob is at fault; else
+ * CLI_EXIT_USAGE: the command line's options made it invalid. */
+int model_load_config_blame(const aether_blob_view *blob, const model_meta *mm);
+
 /* 0 when a model of this info takes CSI feature vectors, else the exit
  * status (CLI_EXIT_MISFIT) after a message. */
 int model_load_check_csi(const char *cmd, const char *path, const aether_model_info *info);

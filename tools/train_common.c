@@ -581,14 +581,23 @@ void train_print_metrics(const train_opts *o, const aether_dataset *ds, const ch
                : o->all    ? "all"
                            : "val",
                n_rec, n_win, m.accuracy, m.macro_f1);
-        for (i = 0; i < C; ++i)
-            printf("%s\"%s\"", i ? "," : "", ds->labels[i]);
+        /* labels are folder names: quotes and backslashes escaped */
+        for (i = 0; i < C; ++i) {
+            printf("%s", i ? "," : "");
+            cli_json_string(ds->labels[i]);
+        }
         printf("],\"recall\":{");
-        for (i = 0; i < C; ++i)
-            printf("%s\"%s\":%.6f", i ? "," : "", ds->labels[i], m.recall[i]);
+        for (i = 0; i < C; ++i) {
+            printf("%s", i ? "," : "");
+            cli_json_string(ds->labels[i]);
+            printf(":%.6f", m.recall[i]);
+        }
         printf("},\"f1\":{");
-        for (i = 0; i < C; ++i)
-            printf("%s\"%s\":%.6f", i ? "," : "", ds->labels[i], m.f1[i]);
+        for (i = 0; i < C; ++i) {
+            printf("%s", i ? "," : "");
+            cli_json_string(ds->labels[i]);
+            printf(":%.6f", m.f1[i]);
+        }
         printf("},");
         json_confusion(conf, C);
         if (rec) {

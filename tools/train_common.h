@@ -157,6 +157,11 @@ typedef struct train_rec_metrics {
  * every fold is a contiguous block of time of every class. */
 void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold);
 
+/* 0 when K folds can each hold a recording: some class has at least K TRAIN
+ * recordings (that class spans every fold). Else CLI_EXIT_MISFIT after a
+ * message: the folds beyond would train and score on nothing, K times. */
+int train_cv_check_folds(const aether_dataset *ds, size_t K, const char *cmd);
+
 /* Accuracy, macro-F1, recall per class and the confusion matrix (or one
  * JSON line with --json; "split" is "val", "all" or, with o->cv_folds,
  * "cv"). what: "model", "baseline", ... rec (optional):

@@ -48,6 +48,24 @@ void train_cv_assign_folds(const aether_dataset *ds, size_t K, size_t *fold)
     }
 }
 
+int train_cv_check_folds(const aether_dataset *ds, size_t K, const char *cmd)
+{
+    size_t most = 0, c, r;
+    for (c = 0; c < ds->n_classes; ++c) {
+        size_t n = 0;
+        for (r = 0; r < ds->n_recs; ++r)
+            n += ds->recs[r].split == AETHER_SPLIT_TRAIN && ds->recs[r].label == c;
+        most = n > most ? n : most;
+    }
+    if (K <= most)
+        return 0;
+    fprintf(stderr,
+            "aether %s: --cv %zu needs at least %zu training recordings of one class (the "
+            "most any class has is %zu): folds would be empty\n",
+            cmd, K, K, most);
+    return CLI_EXIT_MISFIT;
+}
+
 /* Train on K-1 folds, score the held-out one; per recording and pooled. */
 /* The recording of alt named and labelled like rec, or NULL. */
 static aether_train_recording *namesake(aether_dataset *alt, const aether_train_recording *rec)
@@ -194,10 +212,15 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
     }
     for (r = 0; r < ds->n_recs; ++r)
         orig[r] = ds->recs[r].split;
-    if (o->cv_field >= 0)
+    if (o->cv_field >= 0) {
         K = assign_field_folds(ds, o->cv_field, fold);
-    else
+    } else if ((rc = train_cv_check_folds(ds, K, "train --cv")) != CLI_EXIT_OK) {
+        free(fold);
+        free(orig);
+        return rc;
+    } else {
         train_cv_assign_folds(ds, K, fold);
+    }
     if (K < 2) {
         fprintf(stderr, "aether train --cv: the training split gives fewer than 2 folds\n");
         free(fold);

@@ -25,7 +25,7 @@ keeps its attention Config.
 import contextlib as _contextlib
 
 from aether import _lib
-from aether._common import check as _check, status_name, strerror
+from aether._common import check as _check, status_name, strerror, uint as _uint
 from aether._errors import *  # noqa: F401,F403 - the exception classes
 from aether._errors import __all__ as _error_names
 from aether._lib import fn as _fn
@@ -84,7 +84,7 @@ def kernel_mode(mode):
 
 def set_num_threads(n):
     """Threads the prefill/dense kernels use (1..256; results do not depend on it)."""
-    _check(_fn.set_num_threads(int(n)))
+    _check(_fn.set_num_threads(_uint(n, "n", 32)))  # 2**32 + 2 was taken as 2
 
 
 def get_num_threads():

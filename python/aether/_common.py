@@ -116,10 +116,34 @@ def mask_array(mask, name="keep_mask"):
     return as_array(mask, np.uint8, name, ndim=1)
 
 
+SIZE_BITS = 8 * ctypes.sizeof(ctypes.c_size_t)
+
+
+def uint(value, name, bits=SIZE_BITS):
+    """int(value), checked to fit the unsigned C field or argument it goes to
+    (size_t unless bits says otherwise): ctypes stores an integer modulo
+    2**bits, so a negative or too large value would reach C as another,
+    valid-looking number (node_id=300 as 44, classes=65539 as 3)."""
+    v = int(value)
+    if not 0 <= v < (1 << bits):
+        raise ValueError("%s must be an integer in [0, %d], got %d" % (name, (1 << bits) - 1, v))
+    return v
+
+
+def sint(value, name, bits):
+    """int(value), checked to fit a signed C field of bits bits (see uint)."""
+    v = int(value)
+    if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
+        raise ValueError("%s must be an integer in [%d, %d], got %d"
+                         % (name, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, v))
+    return v
+
+
 def size_array(values, name):
     vals = [int(v) for v in values]
     if any(v < 0 for v in vals):
         raise ValueError("%s must be non-negative integers" % name)
+    vals = [uint(v, name) for v in vals]
     return (ctypes.c_size_t * max(len(vals), 1))(*vals), len(vals)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from aether import _lib
 from aether._common import Handle, Workspace, check, f32, fptr, mask_array, shape_error, \
-    size_array, tensor, u8ptr
+    size_array, tensor, u8ptr, uint
 from aether._lib import fn
 from aether.attention import Config, config as make_config
 
@@ -41,8 +41,8 @@ class KVCache(object):
                  landmark_mode="sum", protect_tokens=None, protect_recent=None,
                  landmark_blocks=0, config=None, **attn):
         self.config = make_config(config, **attn)
-        p = fn.kvcache_params_default(self.config.ref, int(capacity), int(kv_heads),
-                                      int(head_dim))
+        p = fn.kvcache_params_default(self.config.ref, uint(capacity, "capacity"),
+                                      uint(kv_heads, "kv_heads"), uint(head_dim, "head_dim"))
         p.storage = _pick(_STORAGE, storage, "storage")
         p.landmarks = _pick(_LANDMARKS, landmark_mode, "landmark_mode")
         p.evict = _pick(_POLICY, policy, "policy")
@@ -52,8 +52,8 @@ class KVCache(object):
             p.protect_tokens = ctypes.cast(self._protect, _lib.size_p) if n else None
             p.n_protect = n
         if protect_recent is not None:
-            p.protect_recent = int(protect_recent)
-        p.landmark_blocks = int(landmark_blocks)
+            p.protect_recent = uint(protect_recent, "protect_recent")
+        p.landmark_blocks = uint(landmark_blocks, "landmark_blocks")
         ptr = ctypes.c_void_p()
         check(fn.kvcache_create(ctypes.byref(p), ctypes.byref(ptr)))
         self._h = Handle(ptr.value, fn.kvcache_destroy, keep=(self.config,))
@@ -101,7 +101,7 @@ class KVCache(object):
         with self._h.lock:
             check(fn.kvcache_evict_and_append(self._ptr(), ctypes.byref(tk), ctypes.byref(tv),
                                               fptr(s) if s.size else None, s.size,
-                                              g if ng else None, ng, int(window),
+                                              g if ng else None, ng, uint(window, "window"),
                                               ctypes.byref(slot)))
         return None if slot.value == ctypes.c_size_t(-1).value else int(slot.value)
 

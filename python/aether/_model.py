@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, Workspace, check, error_for, f32, fptr
+from aether._common import Handle, Workspace, check, error_for, f32, fptr, shape_error, uint
 from aether._lib import fn
 
 _BACKENDS = {"dense": 0, "sparse_gqa": 1, "sparse": 1, "auto": 2}
@@ -72,10 +72,11 @@ class Blob(object):
         41,244-byte AETHER init_random_blob)."""
         p = fn.blob_demo_default()
         if seed is not None:
-            p.seed = int(seed)
+            p.seed = uint(seed, "seed", 64)
         p.f16, p.input_norm = int(bool(f16)), int(bool(input_norm))
-        p.input_dim, p.n_q_heads, p.n_kv_heads = int(input_dim), int(q_heads), int(kv_heads)
-        p.head_dim, p.n_layers, p.n_classes = int(head_dim), int(layers), int(classes)
+        p.input_dim, p.n_q_heads = uint(input_dim, "input_dim", 16), uint(q_heads, "q_heads", 16)
+        p.n_kv_heads, p.head_dim = uint(kv_heads, "kv_heads", 16), uint(head_dim, "head_dim", 16)
+        p.n_layers, p.n_classes = uint(layers, "layers", 16), uint(classes, "classes", 16)
         size = ctypes.c_size_t()
         check(fn.blob_demo_size(ctypes.byref(p), ctypes.byref(size)))
         out = ctypes.create_string_buffer(size.value)
@@ -88,7 +89,7 @@ class Blob(object):
                      f16=False, flags=0):
         """Serialise a flat float32 payload (layout of aether/blob.h) into a blob."""
         w = f32(weights, "weights", ndim=1)
-        flags = int(flags) | (1 if f16 else 0)
+        flags = uint(flags, "flags", 8) | (1 if f16 else 0)
         if f16:
             bits = np.zeros(w.size, np.uint16)
             fn.f32_to_f16_array(fptr(w), bits.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16)),
@@ -96,8 +97,10 @@ class Blob(object):
             payload = bits.astype("<u2").tobytes()
         else:
             payload = w.astype("<f4").tobytes()
-        h = _lib.BlobHeader(1, flags, 0, int(input_dim), int(q_heads), int(kv_heads),
-                            int(head_dim), int(layers), int(classes), len(payload))
+        h = _lib.BlobHeader(1, flags, 0, uint(input_dim, "input_dim", 16),
+                            uint(q_heads, "q_heads", 16), uint(kv_heads, "kv_heads", 16),
+                            uint(head_dim, "head_dim", 16), uint(layers, "layers", 16),
+                            uint(classes, "classes", 16), uint(len(payload), "payload bytes", 32))
         size = ctypes.c_size_t()
         check(fn.blob_serialized_size(ctypes.byref(h), ctypes.byref(size)))
         out = ctypes.create_string_buffer(size.value)
@@ -212,6 +215,9 @@ def decide(logits, temperature=1.0, unknown_below=0.0, labels=None, ood_above=0.
     distance above ood_above), out_of_distribution and, with labels, label
     ("unknown" when unknown) and top_label."""
     x = f32(np.ascontiguousarray(logits, dtype=np.float32), "logits", shape=(None,))
+    if labels is not None and len(labels) != x.shape[0]:
+        raise shape_error("labels must name one class per logit: %d labels for %d logits"
+                          % (len(labels), x.shape[0]))
     p = _lib.DecisionParams(float(temperature), float(unknown_below), float(ood_above))
     d = _lib.Decision()
     check(fn.decide(fptr(x), x.shape[0], ctypes.byref(p),
@@ -253,9 +259,9 @@ class Model(object):
         if backend is not None:
             cfg.backend = _pick(_BACKENDS, backend, "backend")
         if window is not None:
-            cfg.window = int(window)
+            cfg.window = uint(window, "window")
         if block_size is not None:
-            cfg.block_size = int(block_size)
+            cfg.block_size = uint(block_size, "block_size")
         if causal is not None:
             cfg.causal = int(bool(causal))
         self._cfg = cfg
@@ -319,6 +325,9 @@ class Model(object):
         (temperature, unknown_below, ood_above with the input distance of
         frames when given) and labels: see aether.decide."""
         meta = self.blob.meta
+        if np.shape(logits) != (self.n_classes,):
+            raise shape_error("logits must have shape [%d] (the model's classes), got %s"
+                              % (self.n_classes, list(np.shape(logits))))
         return decide(logits, meta.get("temperature", 1.0), meta.get("unknown_below", 0.0),
                       meta.get("labels"), meta.get("ood_above", 0.0),
                       None if frames is None else self.input_distance(frames))
@@ -366,7 +375,7 @@ class Window(object):
         if not isinstance(model, Model):
             raise TypeError("model must be an aether.Model")
         p = _lib.WindowParams()
-        p.frames = int(frames)
+        p.frames = uint(frames, "frames")
         p.pool = _pick(_POOL, pool, "pool")
         p.external_workspace = 0
         ptr = ctypes.c_void_p()
@@ -417,7 +426,7 @@ class Session(object):
         if not isinstance(model, Model):
             raise TypeError("model must be an aether.Model")
         p = fn.model_session_params_default()
-        p.capacity = int(capacity)
+        p.capacity = uint(capacity, "capacity")
         p.evict = _pick(_EVICT, evict, "evict")
         p.storage = _pick(_STORAGE, storage, "storage")
         p.landmarks = _pick(_LANDMARKS, landmarks, "landmarks")

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, as_array, check, f32, fptr, shape_error
+from aether._common import Handle, as_array, check, f32, fptr, shape_error, sint, uint
 from aether._lib import fn
 
 KINDS = ("raw_iq", "amplitude")
@@ -44,6 +44,16 @@ class Frame(object):
         self.timestamp, self.node_id, self.flags = float(timestamp), int(node_id), int(flags)
         self.n_antennas, self.rssi, self.noise_floor = int(n_antennas), int(rssi), int(noise_floor)
         self.freq_mhz, self.sequence, self.record = int(freq_mhz), int(sequence), int(record)
+        self._check_fields()
+
+    def _check_fields(self):
+        """Each header field fits its C field (ctypes would store it modulo
+        2**bits: rssi=-200 went out as 56, sequence=2**32+7 as 7)."""
+        for name, bits in (("node_id", 32), ("flags", 32), ("n_antennas", 8), ("freq_mhz", 32),
+                           ("sequence", 32), ("record", 64)):
+            uint(getattr(self, name), name, bits)
+        for name in ("rssi", "noise_floor"):
+            sint(getattr(self, name), name, 8)
 
     @classmethod
     def _from_c(cls, c):
@@ -84,6 +94,7 @@ class Frame(object):
 
     def _c(self):
         """A C frame pointing into this object's arrays (valid while self lives)."""
+        self._check_fields()  # the fields may have been set after construction
         c = _lib.CsiFrame()
         c.timestamp, c.node_id, c.flags = self.timestamp, self.node_id, self.flags
         c.n_antennas, c.rssi, c.noise_floor = self.n_antennas, self.rssi, self.noise_floor
@@ -137,7 +148,7 @@ class Recording(object):
     def __init__(self, path, max_line=0):
         self.path = os.fspath(path)
         self._opt = _lib.RecordingOptions()
-        self._opt.max_line = int(max_line)
+        self._opt.max_line = uint(max_line, "max_line")
         ptr = ctypes.c_void_p()
         check(fn.recording_open(os.fsencode(self.path), ctypes.byref(self._opt),
                                 ctypes.byref(ptr)), self.path)
@@ -226,7 +237,8 @@ class Features(object):
         if not isinstance(recipe, str):
             raise TypeError("recipe must be a string such as 'csi-v1'")
         check(fn.features_recipe_parse(recipe.encode(), ctypes.byref(code)))
-        cfg = _lib.FeaturesConfig(int(input_dim), int(max_nodes), code.value)
+        cfg = _lib.FeaturesConfig(uint(input_dim, "input_dim"), uint(max_nodes, "max_nodes"),
+                                  code.value)
         ptr = ctypes.c_void_p()
         check(fn.features_create(ctypes.byref(cfg), ctypes.byref(ptr)))
         self._h = Handle(ptr.value, fn.features_destroy)
@@ -258,7 +270,7 @@ class Features(object):
 
     def forget(self, node_id):
         with self._h.lock:
-            check(fn.features_forget(self._h.get("Features"), int(node_id)))
+            check(fn.features_forget(self._h.get("Features"), uint(node_id, "node_id", 32)))
 
     def close(self):
         self._h.close()

@@ -18,7 +18,7 @@ import numpy as np
 
 from aether import _lib
 from aether._common import (Workspace, as_tensor3, check, f32, fptr, mask_array, size_array,
-                            tensor, u8ptr)
+                            tensor, u8ptr, uint)
 from aether._lib import fn
 
 __all__ = ["Config", "config", "forward", "gqa", "auto", "dense", "tiled", "gated",
@@ -43,6 +43,7 @@ class Config(object):
         window, block_size = int(window), int(block_size)
         if window < 0 or block_size < 0:
             raise ValueError("window and block_size must be non-negative")
+        window, block_size = uint(window, "window"), uint(block_size, "block_size")
         if globals is None:
             globals = ()
         if isinstance(globals, (int, np.integer)):
@@ -142,6 +143,7 @@ def tiled(q, k, v, tile=0, order="reference", **cfg):
     tile = int(tile)
     if tile < 0:
         raise ValueError("tile must be >= 0 (0 = max(window, 1))")
+    tile = uint(tile, "tile")
     f32(q, "q", ndim=3)
     f32(k, "k", ndim=3)
     cfn = fn.attn_forward_tiled if q.shape[1] == k.shape[1] else fn.attn_forward_gqa_tiled
@@ -186,6 +188,7 @@ def gated_fastgrnn(q, k, v, gate, top_k, **cfg):
     top_k = int(top_k)
     if top_k < 0:
         raise ValueError("top_k must be >= 0")
+    top_k = uint(top_k, "top_k")
     cfg_obj = config(**cfg)
     tq, tk, tv = as_tensor3(q, "q"), as_tensor3(k, "k"), as_tensor3(v, "v")
     out = np.zeros(q.shape, dtype=np.float32)
@@ -222,4 +225,5 @@ def candidates(i, seq, **cfg):
 
 def estimate_sparse_edges(seq, **cfg):
     """Sum over queries of |tokens| + |blocks| for one head."""
-    return int(fn.estimate_sparse_edges(config(**cfg).ref, int(seq)))
+    # -1 reached C as 2**64 - 1 queries: a loop that never ended
+    return int(fn.estimate_sparse_edges(config(**cfg).ref, uint(seq, "seq")))

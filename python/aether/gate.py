@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 
 from aether import _lib
-from aether._common import Handle, Workspace, as_tensor3, check, f32, fptr, u8ptr
+from aether._common import Handle, Workspace, as_tensor3, check, f32, fptr, u8ptr, uint
 from aether._lib import fn
 
 __all__ = ["FastGRNN", "CausalGate", "keep_mask_top_k", "keep_mask_quantile",
@@ -28,7 +28,8 @@ class FastGRNN(object):
         if seeding not in _SEEDING:
             raise ValueError("seeding must be 'reference' or 'disjoint'")
         ptr = ctypes.c_void_p()
-        check(fn.fastgrnn_create(int(input_dim), int(hidden_dim), _SEEDING[seeding],
+        check(fn.fastgrnn_create(uint(input_dim, "input_dim"), uint(hidden_dim, "hidden_dim"),
+                                 _SEEDING[seeding],
                                  ctypes.byref(ptr)))
         self._h = Handle(ptr.value, fn.fastgrnn_destroy)
 
@@ -132,9 +133,10 @@ def _sal(s):
 def keep_mask_top_k(salience, k):
     """Bool mask of the k highest saliences (ties to the lower index, NaN lowest)."""
     s = _sal(salience)
+    k = uint(k, "k")  # -1 kept every element, 2**64 + 1 one
     mask = np.zeros(s.size, np.uint8)
-    w = Workspace(fn.keep_mask_top_k_workspace_size, s.size, max(int(k), 0))
-    check(fn.keep_mask_top_k(fptr(s) if s.size else None, s.size, int(k),
+    w = Workspace(fn.keep_mask_top_k_workspace_size, s.size, k)
+    check(fn.keep_mask_top_k(fptr(s) if s.size else None, s.size, k,
                              u8ptr(mask) if s.size else None, *w.args))
     return mask.astype(bool)
 
@@ -154,7 +156,7 @@ def _causal_params(top_k, threshold):
     if (top_k is None) == (threshold is None):
         raise ValueError("give exactly one of top_k or threshold")
     if top_k is not None:
-        p.rule, p.top_k, p.threshold = _RULES["top_k"], int(top_k), 0.0
+        p.rule, p.top_k, p.threshold = _RULES["top_k"], uint(top_k, "top_k"), 0.0
     else:
         p.rule, p.top_k, p.threshold = _RULES["threshold"], 0, float(threshold)
     return p
@@ -181,7 +183,7 @@ class CausalGate(object):
             raise TypeError("gate must be an aether.gate.FastGRNN")
         self._params = _causal_params(top_k, threshold)
         self.gate = gate
-        self.kv_heads = int(kv_heads)
+        self.kv_heads = uint(kv_heads, "kv_heads")
         ptr = ctypes.c_void_p()
         check(fn.causal_gate_create(gate._h.get("gate"), ctypes.byref(self._params),
                                     self.kv_heads, ctypes.byref(ptr)))

@@ -9,7 +9,7 @@ import ctypes
 import numpy as np
 
 from aether import _lib
-from aether._common import check, f32, fptr
+from aether._common import check, f32, fptr, uint
 from aether._lib import fn
 
 __all__ = ["Packet", "argmax", "from_logits", "encode", "decode", "PACKET_LEN", "MAGIC"]
@@ -72,8 +72,8 @@ def argmax(logits):
 def from_logits(logits, node_id=0, ts_us=0, seq=1):
     x = f32(logits, "logits", ndim=1)
     c = _lib.ClassPacket()
-    check(fn.packet_from_logits(ctypes.byref(c), fptr(x), x.size,
-                                int(node_id), int(ts_us), int(seq)))
+    check(fn.packet_from_logits(ctypes.byref(c), fptr(x), x.size, uint(node_id, "node_id", 8),
+                                uint(ts_us, "ts_us", 64), uint(seq, "seq", 32)))
     return Packet._from_c(c)
 
 
