@@ -339,17 +339,10 @@ static int load(const model_opts *o, loaded *l)
         st = aether_model_create(&l->blob, &l->hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &l->model);
     }
     if (st != AETHER_OK) {
-        const char *msg = NULL;
-        if (aether_head_config_validate(&l->hc, &msg) != AETHER_OK && msg) {
-            /* 2 when the options made it invalid, 4 when the blob did */
-            int rc = model_load_config_blame(&l->blob, &l->meta);
-            if (rc == CLI_EXIT_USAGE)
-                fprintf(stderr, "aether: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
-            else
-                fprintf(stderr, "aether: %s: its metadata's attention configuration: %s%s\n",
-                        o->model_path, AETHER_HEAD_ERR_PREFIX, msg);
+        /* 2 when the options made the attention invalid, 4 when the blob did */
+        int rc = model_load_config_error("aether", o->model_path, &l->blob, &l->meta, &l->hc);
+        if (rc != 0)
             return rc;
-        }
         fprintf(stderr, "aether: %s: cannot load the model: %s (%s)\n", o->model_path,
                 aether_strerror(st), aether_status_name(st));
         return st == AETHER_ERR_NO_MEM ? CLI_EXIT_FAILED : CLI_EXIT_MALFORMED;

@@ -366,17 +366,11 @@ static int load_model(run_opts *o, run_state *r)
     /* The blob buffer lives as long as the model: f32 weights used in place. */
     st = aether_model_create(&r->ld.blob, &r->ld.hc, AETHER_MODEL_BORROW_IF_POSSIBLE, &r->model);
     if (st != AETHER_OK) {
-        const char *msg = NULL;
-        if (aether_head_config_validate(&r->ld.hc, &msg) != AETHER_OK && msg) {
-            /* 2 when the options made it invalid, 4 when the blob did */
-            rc = model_load_config_blame(&r->ld.blob, &r->ld.meta);
-            if (rc == RUN_USAGE)
-                fprintf(stderr, "aether run: %s%s\n", AETHER_HEAD_ERR_PREFIX, msg);
-            else
-                fprintf(stderr, "aether run: %s: its metadata's attention configuration: %s%s\n",
-                        o->model_path, AETHER_HEAD_ERR_PREFIX, msg);
+        /* 2 when the options made the attention invalid, 4 when the blob did */
+        rc = model_load_config_error("aether run", o->model_path, &r->ld.blob, &r->ld.meta,
+                                     &r->ld.hc);
+        if (rc != 0)
             return rc;
-        }
         fprintf(stderr, "aether run: %s: cannot load the model: %s (%s)\n", o->model_path,
                 aether_strerror(st), aether_status_name(st));
         return st == AETHER_ERR_NO_MEM ? RUN_FAIL : RUN_INVALID;

@@ -69,6 +69,22 @@ int model_load_config_blame(const aether_blob_view *blob, const model_meta *mm)
                                                                 : CLI_EXIT_USAGE;
 }
 
+int model_load_config_error(const char *who, const char *path, const aether_blob_view *blob,
+                            const model_meta *mm, const aether_head_config *hc)
+{
+    const char *msg = NULL;
+    int rc;
+    if (aether_head_config_validate(hc, &msg) == AETHER_OK || !msg)
+        return 0;
+    rc = model_load_config_blame(blob, mm);
+    if (rc == CLI_EXIT_USAGE)
+        fprintf(stderr, "%s: %s%s\n", who, AETHER_HEAD_ERR_PREFIX, msg);
+    else
+        fprintf(stderr, "%s: %s: its metadata's attention configuration: %s%s\n", who, path,
+                AETHER_HEAD_ERR_PREFIX, msg);
+    return rc;
+}
+
 int model_load_check_csi(const char *cmd, const char *path, const aether_model_info *info)
 {
     if (aether_features_groups(info->input_dim) != 0)

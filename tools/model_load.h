@@ -49,6 +49,13 @@ int model_load_prepare(const char *cmd, const char *path, const unsigned char *b
  * CLI_EXIT_USAGE: the command line's options made it invalid. */
 int model_load_config_blame(const aether_blob_view *blob, const model_meta *mm);
 
+/* After a model's creation failed: when the head configuration hc does not
+ * validate, says so on stderr as `who: ...` (naming path and the blob's
+ * metadata when the blob is at fault, see model_load_config_blame) and
+ * returns that exit status; 0 when hc validates (the failure is another). */
+int model_load_config_error(const char *who, const char *path, const aether_blob_view *blob,
+                            const model_meta *mm, const aether_head_config *hc);
+
 /* 0 when a model of this info takes CSI feature vectors, else the exit
  * status (CLI_EXIT_MISFIT) after a message. */
 int model_load_check_csi(const char *cmd, const char *path, const aether_model_info *info);
