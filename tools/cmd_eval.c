@@ -556,7 +556,7 @@ int cmd_baseline(int argc, char **argv)
     aether_dataset alt_ds, *alt = NULL;
     const char *what;
     aether_status st = AETHER_OK;
-    int rc;
+    int rc, folds_ok = 1;
 
     if ((rc = parse(argc, argv, "baseline", k_baseline_options, baseline_usage, 1, &o)) >= 0)
         return rc;
@@ -592,12 +592,7 @@ int cmd_baseline(int argc, char **argv)
                      (o.all || ds.recs[r].split == AETHER_SPLIT_VAL ? 2 : 0);
         st = fit_and_score(&o, &ds, NULL, use, conf, &recm, &n_rec, &n_win);
     } else if ((rc = train_cv_check_folds(&ds, K, "baseline --cv")) != CLI_EXIT_OK) {
-        free(use);
-        free(fold);
-        if (alt)
-            aether_dataset_free(alt);
-        aether_dataset_free(&ds);
-        return rc;
+        folds_ok = 0; /* said why; rc is its status */
     } else {
         train_cv_assign_folds(&ds, K, fold);
         for (f = 0; f < K && st == AETHER_OK; ++f) {
@@ -623,7 +618,9 @@ int cmd_baseline(int argc, char **argv)
             n_win += nw;
         }
     }
-    if (st != AETHER_OK) {
+    if (!folds_ok) {
+        /* rc from train_cv_check_folds */
+    } else if (st != AETHER_OK) {
         fprintf(stderr, "aether baseline: %s\n", aether_strerror(st));
         rc = cli_exit_status(st);
     } else {
