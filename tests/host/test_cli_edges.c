@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -498,6 +499,59 @@ static void test_outputs_not_left_half_written(void)
     }
 }
 
+/* ---------------- NaN / Inf given to `aether attn` ---------------- */
+
+static void test_attn_nonfinite_input(void)
+{
+    /* NaN or Inf in q, k or v: exit 0 and a NaN output were written; the
+     * exit table says 6, with the array and the first bad index named and
+     * nothing written */
+    static float x[8 * 2 * 4];
+    static const char *const arrays[3] = {"q", "k", "v"};
+    size_t shape[3] = {8, 2, 4}, i;
+    char p[512];
+    int j;
+    for (i = 0; i < sizeof x / sizeof x[0]; ++i)
+        x[i] = (float)((int)(i % 7u) - 3) * 0.25f;
+    path_of(p, sizeof p, "good.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    x[37] = (float)NAN;
+    x[50] = (float)INFINITY;
+    path_of(p, sizeof p, "nan.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    x[37] = 0.5f;
+    path_of(p, sizeof p, "inf.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    for (j = 0; j < 3; ++j) {
+        const char *in[3] = {"good.npy", "good.npy", "good.npy"};
+        const char *bad = j == 1 ? "inf.npy" : "nan.npy";
+        char want[32];
+        char *out = NULL, *err = NULL;
+        int rc;
+        in[j] = bad;
+        {
+            const char *a[] = {"attn", "--op", j == 2 ? "forward" : "dense", "--q", in[0], "--k",
+                               in[1],  "--v",  in[2], "--out", "nf.npy", NULL};
+            path_of(p, sizeof p, "nf.npy");
+            remove(p);
+            rc = run_cli(a, &out, &err);
+        }
+        snprintf(want, sizeof want, "%s[%d]", arrays[j], j == 1 ? 50 : 37);
+        CHECK_MSG(rc == 6 && err && strstr(err, want) && strstr(err, bad),
+                  "attn with %s as %s: exit %d, stderr %.200s", bad, arrays[j], rc,
+                  err ? err : "");
+        CHECK_MSG(!file_exists("nf.npy"), "attn with %s as %s wrote an output", bad, arrays[j]);
+        free(out);
+        free(err);
+    }
+    {
+        const char *a[] = {"attn", "--op", "dense", "--q", "good.npy", "--k", "good.npy",
+                           "--v",  "good.npy", "--out", "nf.npy", NULL};
+        expect(a, 0, "nf.npy");
+        CHECK(file_exists("nf.npy"));
+    }
+}
+
 /* ---------------- cross-validation folds ---------------- */
 
 /* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
@@ -670,6 +724,7 @@ int main(int argc, char **argv)
                                           test_replay_slow_pace,
                                           test_metadata_refused_everywhere,
                                           test_outputs_not_left_half_written,
+                                          test_attn_nonfinite_input,
                                           test_cv_folds_that_would_be_empty,
                                           test_json_labels_escaped,
                                           test_endless_model_files};
@@ -680,6 +735,7 @@ int main(int argc, char **argv)
                                         "test_replay_slow_pace",
                                         "test_metadata_refused_everywhere",
                                         "test_outputs_not_left_half_written",
+                                        "test_attn_nonfinite_input",
                                         "test_cv_folds_that_would_be_empty",
                                         "test_json_labels_escaped",
                                         "test_endless_model_files"};
