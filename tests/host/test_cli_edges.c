@@ -36,6 +36,7 @@
 #include "cli_run.h"
 
 #define GESTURE AETHER_SOURCE_DIR "/models/gesture.rvne"
+#define MOTION AETHER_SOURCE_DIR "/models/motion.rvne"
 #define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
 #define CHILD_TIMEOUT_S 60.0
 
@@ -656,6 +657,50 @@ static void test_json_labels_escaped(void)
     free(err);
 }
 
+static size_t count_of(const char *s, const char *what)
+{
+    size_t n = 0, len = strlen(what);
+    for (; s && (s = strstr(s, what)) != NULL; s += len)
+        ++n;
+    return n;
+}
+
+static void test_json_long_labels_keep_decision(void)
+{
+    /* `aether run --json` built the calibrated fields in a 4,200-byte
+     * buffer: a label of 2,000 control characters (12,000 bytes escaped)
+     * cost every decision line its "decision" and "probability" (the
+     * motion model decides "baseline", class 0, on the excerpt) */
+    static char labels[2 * 2001];
+    size_t i, j, lines, with_decision, with_p;
+    char *out = NULL, *err = NULL;
+    int rc;
+    for (j = 0; j < 2; ++j) {
+        for (i = 0; i < 2000; ++i)
+            labels[j * 2001 + i] = (char)(1 + j);
+        labels[j * 2001 + 2000] = j < 1 ? ',' : '\0';
+    }
+    {
+        const char *a[] = {"run", "--model", MOTION, "--input", EXCERPT, "--json",
+                           "--labels", labels, NULL};
+        rc = run_cli(a, &out, &err);
+    }
+    lines = count_of(out, "{\"type\":\"decision\"");
+    with_decision = count_of(out, "\"decision\":\"\\u0001\\u0001") +
+                    count_of(out, "\"decision\":\"\\u0002\\u0002");
+    with_p = count_of(out, "\"probability\":");
+    CHECK_MSG(rc == 0 && lines > 0, "run --json: exit %d, %lu decision lines, stderr %.200s", rc,
+              (unsigned long)lines, err ? err : "");
+    CHECK_MSG(with_decision == lines && with_p == lines,
+              "%lu decision lines, %lu with their label as decision, %lu with a probability",
+              (unsigned long)lines, (unsigned long)with_decision, (unsigned long)with_p);
+    printf("  run --json, 2 labels of 2,000 control characters: %lu decision lines, %lu with "
+           "their decision, %lu with a probability\n",
+           (unsigned long)lines, (unsigned long)with_decision, (unsigned long)with_p);
+    free(out);
+    free(err);
+}
+
 /* ---------------- model files that never end ---------------- */
 
 static void test_endless_model_files(void)
@@ -727,6 +772,7 @@ int main(int argc, char **argv)
                                           test_attn_nonfinite_input,
                                           test_cv_folds_that_would_be_empty,
                                           test_json_labels_escaped,
+                                          test_json_long_labels_keep_decision,
                                           test_endless_model_files};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
@@ -738,6 +784,7 @@ int main(int argc, char **argv)
                                         "test_attn_nonfinite_input",
                                         "test_cv_folds_that_would_be_empty",
                                         "test_json_labels_escaped",
+                                        "test_json_long_labels_keep_decision",
                                         "test_endless_model_files"};
     const char *tmp = getenv("TMPDIR");
     int rc;
