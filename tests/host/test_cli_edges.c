@@ -639,6 +639,85 @@ static void test_cv_folds_that_would_be_empty(void)
     }
 }
 
+/* DIR/still and DIR/moving with n recordings each, named
+ * <label>_<f>_s<r % 2>_20260101_12MMSS.csi.jsonl: field 1 (f) is r for
+ * still and 100 + r for moving, 2n distinct values; field 2 has 2. */
+static int write_field_dataset(const char *dir, size_t n)
+{
+    static const char *const labels[2] = {"still", "moving"};
+    char p[512], name[160], line[1024];
+    size_t l, r, t, k;
+    int ok = 1;
+    path_of(p, sizeof p, dir);
+    ok &= mkdir(p, 0755) == 0;
+    for (l = 0; l < 2 && ok; ++l) {
+        snprintf(name, sizeof name, "%s/%s", dir, labels[l]);
+        path_of(p, sizeof p, name);
+        ok &= mkdir(p, 0755) == 0;
+        for (r = 0; r < n && ok; ++r) {
+            FILE *f;
+            snprintf(name, sizeof name, "%s/%s/%s_%lu_s%lu_20260101_12%02lu%02lu.csi.jsonl",
+                     dir, labels[l], labels[l], (unsigned long)(l * 100 + r), (unsigned long)(r % 2),
+                     (unsigned long)(r / 60), (unsigned long)(r % 60));
+            path_of(p, sizeof p, name);
+            f = fopen(p, "wb");
+            if (!f)
+                return 0;
+            for (t = 0; t < 12; ++t) {
+                size_t len = (size_t)snprintf(line, sizeof line,
+                                              "{\"timestamp\":%lu.%02lu,\"subcarriers\":[",
+                                              (unsigned long)(1767268800 + r * 10),
+                                              (unsigned long)(t * 5));
+                for (k = 0; k < 64; ++k)
+                    len += (size_t)snprintf(line + len, sizeof line - len, "%s%lu", k ? "," : "",
+                                            (unsigned long)(10 + (k * 7 + t * (l ? 5 : 0)) % 13));
+                snprintf(line + len, sizeof line - len, "]}\n");
+                ok &= fputs(line, f) >= 0;
+            }
+            ok &= fclose(f) == 0;
+        }
+    }
+    return ok;
+}
+
+static void test_cv_field_limits(void)
+{
+    /* --cv-field above 16 was taken as 16 without a word; a field with more
+     * than 64 distinct values in the training split had the rest folded
+     * into fold 1 (here 90 values: 64 folds trained, the last one holding
+     * 27 recordings of other values) */
+    CHECK(write_field_dataset("fd", 60));
+    {
+        const char *a[] = {"train", "--data=fd", "--labels=still,moving", "--window=8",
+                           "--stride=4", "--epochs=1", "--cv-field=17", NULL};
+        expect(a, 2, "--cv-field is 0..16");
+    }
+    {
+        const char *a[] = {"train", "--help", NULL};
+        expect(a, 0, "N is 0..16, at most 64");
+    }
+    {
+        pid_t pid;
+        char *err;
+        const char *a[] = {"train",      "--data=fd",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--epochs=1",
+                           "--cv-field=1", NULL};
+        pid = spawn_program(g_cli, a, -1, "fd.out", "fd.err");
+        CHECK_EQ_INT(wait_child(pid, CHILD_TIMEOUT_S), 5);
+        err = read_named("fd.err");
+        CHECK_MSG(err && strstr(err, "more than 64 distinct values of field 1"),
+                  "stderr: %.300s", err ? err : "");
+        free(err);
+    }
+    {
+        /* field 2 (s0, s1) makes 2 folds */
+        const char *a[] = {"train",      "--data=fd",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--epochs=1",
+                           "--cv-field=2", NULL};
+        expect(a, 0, "fold 2: s1");
+    }
+}
+
 static void test_json_labels_escaped(void)
 {
     /* labels are folder names: a quote or a backslash in one made eval's and
@@ -771,6 +850,7 @@ int main(int argc, char **argv)
                                           test_outputs_not_left_half_written,
                                           test_attn_nonfinite_input,
                                           test_cv_folds_that_would_be_empty,
+                                          test_cv_field_limits,
                                           test_json_labels_escaped,
                                           test_json_long_labels_keep_decision,
                                           test_endless_model_files};
@@ -783,6 +863,7 @@ int main(int argc, char **argv)
                                         "test_outputs_not_left_half_written",
                                         "test_attn_nonfinite_input",
                                         "test_cv_folds_that_would_be_empty",
+                                        "test_cv_field_limits",
                                         "test_json_labels_escaped",
                                         "test_json_long_labels_keep_decision",
                                         "test_endless_model_files"};
