@@ -553,6 +553,62 @@ static void test_attn_nonfinite_input(void)
     }
 }
 
+/* ---------------- recipes named by --help ---------------- */
+
+static void test_help_lists_every_recipe(void)
+{
+    /* `aether csi --help` listed the recipes up to csi-v4 while csi-v5 was
+     * accepted: every --help that lists recipes names the last one the
+     * parser takes (found by trying csi-v1, csi-v2, ...) */
+    static const char *const cmds[] = {"csi", "features", "run", "train", "eval", "baseline"};
+    char name[16], want[8];
+    int v, last = 0;
+    size_t i;
+    for (v = 1; v <= 9; ++v) {
+        const char *a[] = {"csi", EXCERPT, "--features", "--count", "1", "--recipe", name, NULL};
+        char *out = NULL, *err = NULL;
+        int rc;
+        snprintf(name, sizeof name, "csi-v%d", v);
+        rc = run_cli(a, &out, &err);
+        if (rc == 0)
+            last = v;
+        else
+            CHECK_MSG(rc == 2 && err && strstr(err, "--recipe is"), "csi --recipe %s: exit %d",
+                      name, rc);
+        free(out);
+        free(err);
+        if (rc != 0)
+            break;
+    }
+    CHECK(last >= 5);
+    snprintf(want, sizeof want, "-v%d", last);
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; ++i) {
+        const char *a[] = {cmds[i], "--help", NULL};
+        char *out = NULL, *err = NULL;
+        int rc = run_cli(a, &out, &err);
+        const char *line = out, *found = NULL;
+        /* the line of the --recipe option that names the recipes */
+        while (line && *line && !found) {
+            const char *eol = strchr(line, '\n');
+            size_t len = eol ? (size_t)(eol - line) : strlen(line);
+            char buf[256];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 255 ? len : 255), line);
+            if (strstr(buf, "--recipe") && strstr(buf, "csi-v1")) {
+                found = line;
+                CHECK_MSG(strstr(buf, want) != NULL, "%s --help does not list csi-v%d: %s",
+                          cmds[i], last, buf);
+            }
+            line = eol ? eol + 1 : NULL;
+        }
+        CHECK_MSG(rc == 0 && found, "%s --help: exit %d, no --recipe line naming recipes",
+                  cmds[i], rc);
+        free(out);
+        free(err);
+    }
+    printf("  recipes accepted: csi-v1..csi-v%d; %lu --help texts checked\n", last,
+           (unsigned long)(sizeof cmds / sizeof cmds[0]));
+}
+
 /* ---------------- cross-validation folds ---------------- */
 
 /* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
@@ -849,6 +905,7 @@ int main(int argc, char **argv)
                                           test_metadata_refused_everywhere,
                                           test_outputs_not_left_half_written,
                                           test_attn_nonfinite_input,
+                                          test_help_lists_every_recipe,
                                           test_cv_folds_that_would_be_empty,
                                           test_cv_field_limits,
                                           test_json_labels_escaped,
@@ -862,6 +919,7 @@ int main(int argc, char **argv)
                                         "test_metadata_refused_everywhere",
                                         "test_outputs_not_left_half_written",
                                         "test_attn_nonfinite_input",
+                                        "test_help_lists_every_recipe",
                                         "test_cv_folds_that_would_be_empty",
                                         "test_cv_field_limits",
                                         "test_json_labels_escaped",
