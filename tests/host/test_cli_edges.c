@@ -31,6 +31,7 @@
 #include "aether/blob.h"
 #include "aether/core.h"
 #include "aether/npy.h"
+#include "aether/packet.h"
 #include "check.h"
 
 #include "cli_run.h"
@@ -609,6 +610,64 @@ static void test_help_lists_every_recipe(void)
            (unsigned long)(sizeof cmds / sizeof cmds[0]));
 }
 
+/* ---------------- stream packet timestamps ---------------- */
+
+/* Packet i (0-based) of g_dir/name decoded into *p; 0 if absent or bad. */
+static int packet_at(const char *name, size_t i, aether_class_packet *p)
+{
+    char path[512];
+    size_t len = 0;
+    unsigned char *b;
+    int ok;
+    path_of(path, sizeof path, name);
+    b = (unsigned char *)test_read_file(path, &len);
+    ok = b && len >= (i + 1) * AETHER_PACKET_LEN &&
+         aether_packet_decode(b + i * AETHER_PACKET_LEN, AETHER_PACKET_LEN, p) == AETHER_OK;
+    free(b);
+    return ok;
+}
+
+static void test_stream_period_overflow(void)
+{
+    /* frame t's packet timestamp is t * --period-us: with P = 2^63 and 3
+     * frames the third packet's ts_us wrapped to 0 (exit 0); now a P whose
+     * product does not fit the u64 is exit 2 and no packet file is made */
+    static float fr[3 * 39];
+    size_t shape[2] = {3, 39}, i;
+    aether_class_packet pk;
+    char p[512];
+    for (i = 0; i < sizeof fr / sizeof fr[0]; ++i)
+        fr[i] = (float)((int)(i % 11u) - 5) * 0.1f;
+    path_of(p, sizeof p, "s3.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 2, shape, fr) == AETHER_OK);
+    {
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "wrap.pkt", "--period-us", "9223372036854775808", NULL};
+        expect(a, 2, "--period-us 9223372036854775808");
+        CHECK_MSG(!file_exists("wrap.pkt"), "a refused stream left wrap.pkt behind");
+    }
+    {
+        /* the largest P that fits: frame 2 at 2^64 - 2 */
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "max.pkt", "--period-us", "9223372036854775807", NULL};
+        expect(a, 0, "t 2 argmax");
+        CHECK(packet_at("max.pkt", 2, &pk));
+        CHECK(pk.ts_us == UINT64_MAX - 1u && pk.seq == 3u);
+        CHECK(packet_at("max.pkt", 1, &pk) && pk.ts_us == 9223372036854775807ull);
+    }
+    {
+        /* one frame: t = 0 whatever P */
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "one.pkt", "--period-us", "18446744073709551615", NULL};
+        shape[0] = 1;
+        path_of(p, sizeof p, "s1.npy");
+        CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 2, shape, fr) == AETHER_OK);
+        a[4] = "s1.npy";
+        expect(a, 0, "t 0 argmax");
+        CHECK(packet_at("one.pkt", 0, &pk) && pk.ts_us == 0u);
+    }
+}
+
 /* ---------------- cross-validation folds ---------------- */
 
 /* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
@@ -906,6 +965,7 @@ int main(int argc, char **argv)
                                           test_outputs_not_left_half_written,
                                           test_attn_nonfinite_input,
                                           test_help_lists_every_recipe,
+                                          test_stream_period_overflow,
                                           test_cv_folds_that_would_be_empty,
                                           test_cv_field_limits,
                                           test_json_labels_escaped,
@@ -920,6 +980,7 @@ int main(int argc, char **argv)
                                         "test_outputs_not_left_half_written",
                                         "test_attn_nonfinite_input",
                                         "test_help_lists_every_recipe",
+                                        "test_stream_period_overflow",
                                         "test_cv_folds_that_would_be_empty",
                                         "test_cv_field_limits",
                                         "test_json_labels_escaped",
