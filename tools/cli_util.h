@@ -53,7 +53,7 @@ char **cli_positionals(cli_command *c, int min, int max, int *n, int *rc);
 /* The long name (without "--") of the option whose val is val; "?" if none. */
 const char *cli_option_name(const cli_command *c, int val);
 
-/* Shared option values: a feature recipe name (csi-v1..v3) into *recipe, a
+/* Shared option values: a feature recipe name (csi-v1..v5) into *recipe, a
  * feature vector length (AETHER_FEATURES_MIN_DIM..MAX_DIM) into *dim. 0 on
  * success, else the usage error has been reported: return CLI_EXIT_USAGE. */
 int cli_parse_recipe(const cli_command *c, const char *value, unsigned *recipe);

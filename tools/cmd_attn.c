@@ -1,6 +1,7 @@
 /* `aether attn`: run one attention kernel over .npy tensors. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,20 @@ int cmd_attn(int argc, char **argv)
                                                    : aether_strerror(s));
             rc = cli_exit_status(s);
             goto done;
+        }
+        {
+            /* NaN or Inf in an input is refused (6) before any kernel runs:
+             * the kernels would only spread it into the output */
+            size_t i, numel = t[j].seq * t[j].heads * t[j].dim;
+            for (i = 0; i < numel; ++i)
+                if (!isfinite(t[j].data[i]))
+                    break;
+            if (i < numel) {
+                fprintf(stderr, "aether attn: %s: %s[%lu] is %s (NaN or Inf input)\n", paths[j],
+                        names[j] + 2, (unsigned long)i, isnan(t[j].data[i]) ? "NaN" : "Inf");
+                rc = CLI_EXIT_NONFINITE;
+                goto done;
+            }
         }
     }
     s = aether_tensor_zeros(&t[3], t[0].seq, t[0].heads, t[0].dim);

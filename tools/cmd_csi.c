@@ -35,7 +35,7 @@ static void csi_usage(FILE *f)
             "  malformed records (first few with line numbers and reasons), duration.\n"
             "  --features     also compute feature vectors: print the first K and the\n"
             "                 per-feature mean and std over the whole recording\n"
-            "  --recipe R     feature recipe: csi-v1 (default), csi-v2, -v3, -v4\n"
+            "  --recipe R     feature recipe: csi-v1 (default), csi-v2, -v3, -v4, -v5\n"
             "  --input-dim N  feature vector length (%u..%u, default %u)\n"
             "  --count K      feature vectors printed (default 5, at most %u; `aether\n"
             "                 features` writes all of them to a .npy)\n"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +87,8 @@ static void model_usage(FILE *f, int stream)
                    "  --evict sliding|none|scored   policy when a cache is full (sliding)\n"
                    "  --kv f32|f16|bf16|int8  K/V cache rows of a float model (f32; a\n"
                    "                       quantized model's caches are int8 rows always)\n"
-                   "  --period-us P        packet timestamp step per frame (200000)\n");
+                   "  --period-us P        packet timestamp step per frame (200000): frame\n"
+                   "                       t's ts_us is t x P, which must fit 64 bits (exit 2)\n");
     else
         fprintf(f,
                 "  --pool last|mean     pooling (the metadata's, else last)\n"
@@ -573,6 +575,19 @@ int cmd_stream(int argc, char **argv)
     rc = load(&o, &l);
     if (rc)
         goto done;
+    if (o.packet_path && l.n_frames > 1 &&
+        o.period_us > UINT64_MAX / (unsigned long long)(l.n_frames - 1)) {
+        /* frame t's packet timestamp is t * P, a u64: refused before any
+         * packet is written, rather than wrapping back to small values */
+        fprintf(stderr,
+                "aether stream: --period-us %llu: the timestamp of frame %lu (P x %lu) does not "
+                "fit the packet's u64 ts_us; at most %llu for %lu frames\n",
+                o.period_us, (unsigned long)(l.n_frames - 1), (unsigned long)(l.n_frames - 1),
+                (unsigned long long)(UINT64_MAX / (unsigned long long)(l.n_frames - 1)),
+                (unsigned long)l.n_frames);
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
     sp.capacity = o.capacity;
     sp.evict = o.evict;
     sp.storage = o.storage;

@@ -62,7 +62,7 @@ typedef struct run_opts {
     size_t max_line;
     char *labels[MAX_LABELS];
     size_t n_labels;
-    char labels_buf[4096];
+    char labels_buf[AETHER_BLOB_META_MAX_TEXT]; /* fits MODEL_META_FIELDS_CAP escaped */
 } run_opts;
 
 /* Decision schedule and counters of one node. */
@@ -556,7 +556,7 @@ static int emit_decision(const run_opts *o, run_state *r, const aether_csi_frame
     if (!win || aether_window_input_distance(win, &distance) != AETHER_OK)
         distance = -1.0f;
     d = model_meta_decide(r->logits, nc, &r->ld.meta.decision, distance);
-    char fields[4200];
+    char fields[MODEL_META_FIELDS_CAP];
     am = d.top;
     margin = d.margin;
     /* stdout may share the terminal with the bar: lift the bar first, and

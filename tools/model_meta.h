@@ -41,6 +41,10 @@ int model_meta_read_q(const aether_qblob_view *v, model_meta *out, char *err, si
  * NULL. */
 void model_meta_decision_fields(const aether_decision *d, const char *const *labels,
                                 float distance, char *out, size_t cap);
+/* A cap for model_meta_decision_fields that holds any label of up to
+ * AETHER_BLOB_META_MAX_TEXT bytes (the most a blob's metadata or a 4 KB
+ * --labels list can give) escaped: at most 6 bytes (\u00XX) per byte. */
+#define MODEL_META_FIELDS_CAP (128u + 6u * AETHER_BLOB_META_MAX_TEXT)
 
 /* aether_decide under params (distance: the input distance, negative when
  * not known), or (logits NaN/Inf) the argmax with probability NaN and not

@@ -688,7 +688,7 @@ void serve_decision_json(const serve_decision *d, textbuf *t)
         textbuf_putc(t, ',');
     }
     {
-        char fields[4200];
+        char fields[MODEL_META_FIELDS_CAP];
         model_meta_decision_fields(&d->calibrated,
                                    d->label ? (const char *const *)d->model->labels : NULL,
                                    d->distance, fields, sizeof fields);

@@ -165,7 +165,9 @@ static int take_size(const cli_command *c, int opt, train_opts *o)
         o->aug_copies = z;
         break;
     case TOPT_CV_FIELD:
-        o->cv_field = (long)(z < 16 ? z : 16);
+        if (z > TRAIN_CV_MAX_FIELD)
+            return cli_usage_error(c, "--cv-field is 0..%d", TRAIN_CV_MAX_FIELD);
+        o->cv_field = (long)z;
         break;
     case TOPT_LAYERS:
         o->layers = z;

@@ -189,6 +189,12 @@ aether_status train_make_net(train_opts *o, const aether_dataset *ds,
 aether_train_recording *train_fit_view(const train_opts *o, const aether_dataset *ds,
                                        aether_dataset *aug, size_t *n_view, aether_status *st);
 
+/* --cv-field N: N is 0..TRAIN_CV_MAX_FIELD; the training split may hold at
+ * most TRAIN_CV_MAX_FIELD_FOLDS distinct values of the field (one fold
+ * each; more is exit 5). */
+#define TRAIN_CV_MAX_FIELD 16
+#define TRAIN_CV_MAX_FIELD_FOLDS 64
+
 /* Cross-validation inside the training split (train --cv / --cv-field),
  * train_cv.c: prints every held-out recording and the pooled metrics. 0, or
  * the exit status after a message. */

@@ -172,10 +172,11 @@ static void name_field(const char *name, long field, char *buf, size_t cap)
 }
 
 /* Folds by a name field: fold = index of the field's value among the
- * distinct values in recording order. Returns the number of folds. */
+ * distinct values in recording order. Returns the number of folds, or
+ * (size_t)-1 (reported) when there are more than TRAIN_CV_MAX_FIELD_FOLDS. */
 static size_t assign_field_folds(const aether_dataset *ds, long field, size_t *fold)
 {
-    char keys[64][32], key[32];
+    char keys[TRAIN_CV_MAX_FIELD_FOLDS][32], key[32];
     size_t r, k, n = 0;
     for (r = 0; r < ds->n_recs; ++r) {
         fold[r] = (size_t)-1;
@@ -184,9 +185,19 @@ static size_t assign_field_folds(const aether_dataset *ds, long field, size_t *f
         name_field(ds->recs[r].name, field, key, sizeof key);
         for (k = 0; k < n && strcmp(keys[k], key); ++k)
             ;
-        if (k == n && n < 64)
+        if (k == n) {
+            if (n == TRAIN_CV_MAX_FIELD_FOLDS) {
+                fprintf(stderr,
+                        "aether train --cv-field %ld: the training split has more than %d "
+                        "distinct values of field %ld (at most %d folds); %s is the first "
+                        "one over\n",
+                        field, TRAIN_CV_MAX_FIELD_FOLDS, field, TRAIN_CV_MAX_FIELD_FOLDS,
+                        ds->recs[r].name);
+                return (size_t)-1;
+            }
             strcpy(keys[n++], key);
-        fold[r] = k < n ? k : 0;
+        }
+        fold[r] = k;
     }
     for (k = 0; k < n; ++k)
         printf("fold %zu: %s\n", k + 1, keys[k]);
@@ -214,6 +225,11 @@ int train_run_cv(train_opts *o, aether_dataset *ds)
         orig[r] = ds->recs[r].split;
     if (o->cv_field >= 0) {
         K = assign_field_folds(ds, o->cv_field, fold);
+        if (K == (size_t)-1) {
+            free(fold);
+            free(orig);
+            return CLI_EXIT_MISFIT;
+        }
     } else if ((rc = train_cv_check_folds(ds, K, "train --cv")) != CLI_EXIT_OK) {
         free(fold);
         free(orig);

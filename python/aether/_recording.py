@@ -143,7 +143,8 @@ class Frame(object):
 
 class Recording(object):
     """A recording being read: iterate for Frame objects; `stats` at any
-    time (final once iteration ends). Use as a context manager, or close()."""
+    time (final once iteration ends). Use as a context manager, or close();
+    iterating, `stats` or `format` after close() raise ValueError."""
 
     def __init__(self, path, max_line=0):
         self.path = os.fspath(path)
@@ -165,9 +166,8 @@ class Recording(object):
 
     def __next__(self):
         with self._h.lock:
-            if self._h.closed or not self._h.ptr:
-                raise StopIteration
-            st = fn.recording_next(self._h.ptr, ctypes.byref(self._frame))
+            ptr = self._h.get("Recording")  # closed: ValueError, as everywhere
+            st = fn.recording_next(ptr, ctypes.byref(self._frame))
             if st == _AETHER_ERR_END:
                 raise StopIteration
             check(st, self.path)

@@ -136,3 +136,24 @@ def test_num_threads_out_of_range():
     with pytest.raises(ValueError):
         aether.set_num_threads(-1)
     assert aether.get_num_threads() == before
+
+
+def test_recording_used_after_close_raises():
+    """Iterating a closed Recording ended quietly, as if the file were read
+    to its end; it raises ValueError ("... is closed") like every other
+    object used after close(), also in the middle of an iteration."""
+    from conftest import data_path
+    rec = aether.read_recording(data_path("amplitude-features.csi.jsonl"))
+    it = iter(rec)
+    first = next(it)
+    assert first.kind == "amplitude" and first.n_pairs == 56
+    rec.close()
+    for use in (lambda: next(it), lambda: list(rec), lambda: rec.stats, lambda: rec.format):
+        with pytest.raises(ValueError, match="Recording is closed"):
+            use()
+    rec.close()  # idempotent
+    with aether.read_recording(data_path("amplitude-features.csi.jsonl")) as r2:
+        n = sum(1 for _ in r2)
+    assert n == 253
+    with pytest.raises(ValueError, match="closed"):
+        next(iter(r2))

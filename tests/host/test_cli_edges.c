@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +31,13 @@
 #include "aether/blob.h"
 #include "aether/core.h"
 #include "aether/npy.h"
+#include "aether/packet.h"
 #include "check.h"
 
 #include "cli_run.h"
 
 #define GESTURE AETHER_SOURCE_DIR "/models/gesture.rvne"
+#define MOTION AETHER_SOURCE_DIR "/models/motion.rvne"
 #define EXCERPT AETHER_SOURCE_DIR "/data/esp32-raw-2node-excerpt.csi.jsonl"
 #define CHILD_TIMEOUT_S 60.0
 
@@ -498,6 +501,173 @@ static void test_outputs_not_left_half_written(void)
     }
 }
 
+/* ---------------- NaN / Inf given to `aether attn` ---------------- */
+
+static void test_attn_nonfinite_input(void)
+{
+    /* NaN or Inf in q, k or v: exit 0 and a NaN output were written; the
+     * exit table says 6, with the array and the first bad index named and
+     * nothing written */
+    static float x[8 * 2 * 4];
+    static const char *const arrays[3] = {"q", "k", "v"};
+    size_t shape[3] = {8, 2, 4}, i;
+    char p[512];
+    int j;
+    for (i = 0; i < sizeof x / sizeof x[0]; ++i)
+        x[i] = (float)((int)(i % 7u) - 3) * 0.25f;
+    path_of(p, sizeof p, "good.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    x[37] = (float)NAN;
+    x[50] = (float)INFINITY;
+    path_of(p, sizeof p, "nan.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    x[37] = 0.5f;
+    path_of(p, sizeof p, "inf.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 3, shape, x) == AETHER_OK);
+    for (j = 0; j < 3; ++j) {
+        const char *in[3] = {"good.npy", "good.npy", "good.npy"};
+        const char *bad = j == 1 ? "inf.npy" : "nan.npy";
+        char want[32];
+        char *out = NULL, *err = NULL;
+        int rc;
+        in[j] = bad;
+        {
+            const char *a[] = {"attn", "--op", j == 2 ? "forward" : "dense", "--q", in[0], "--k",
+                               in[1],  "--v",  in[2], "--out", "nf.npy", NULL};
+            path_of(p, sizeof p, "nf.npy");
+            remove(p);
+            rc = run_cli(a, &out, &err);
+        }
+        snprintf(want, sizeof want, "%s[%d]", arrays[j], j == 1 ? 50 : 37);
+        CHECK_MSG(rc == 6 && err && strstr(err, want) && strstr(err, bad),
+                  "attn with %s as %s: exit %d, stderr %.200s", bad, arrays[j], rc,
+                  err ? err : "");
+        CHECK_MSG(!file_exists("nf.npy"), "attn with %s as %s wrote an output", bad, arrays[j]);
+        free(out);
+        free(err);
+    }
+    {
+        const char *a[] = {"attn", "--op", "dense", "--q", "good.npy", "--k", "good.npy",
+                           "--v",  "good.npy", "--out", "nf.npy", NULL};
+        expect(a, 0, "nf.npy");
+        CHECK(file_exists("nf.npy"));
+    }
+}
+
+/* ---------------- recipes named by --help ---------------- */
+
+static void test_help_lists_every_recipe(void)
+{
+    /* `aether csi --help` listed the recipes up to csi-v4 while csi-v5 was
+     * accepted: every --help that lists recipes names the last one the
+     * parser takes (found by trying csi-v1, csi-v2, ...) */
+    static const char *const cmds[] = {"csi", "features", "run", "train", "eval", "baseline"};
+    char name[16], want[8];
+    int v, last = 0;
+    size_t i;
+    for (v = 1; v <= 9; ++v) {
+        const char *a[] = {"csi", EXCERPT, "--features", "--count", "1", "--recipe", name, NULL};
+        char *out = NULL, *err = NULL;
+        int rc;
+        snprintf(name, sizeof name, "csi-v%d", v);
+        rc = run_cli(a, &out, &err);
+        if (rc == 0)
+            last = v;
+        else
+            CHECK_MSG(rc == 2 && err && strstr(err, "--recipe is"), "csi --recipe %s: exit %d",
+                      name, rc);
+        free(out);
+        free(err);
+        if (rc != 0)
+            break;
+    }
+    CHECK(last >= 5);
+    snprintf(want, sizeof want, "-v%d", last);
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; ++i) {
+        const char *a[] = {cmds[i], "--help", NULL};
+        char *out = NULL, *err = NULL;
+        int rc = run_cli(a, &out, &err);
+        const char *line = out, *found = NULL;
+        /* the line of the --recipe option that names the recipes */
+        while (line && *line && !found) {
+            const char *eol = strchr(line, '\n');
+            size_t len = eol ? (size_t)(eol - line) : strlen(line);
+            char buf[256];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 255 ? len : 255), line);
+            if (strstr(buf, "--recipe") && strstr(buf, "csi-v1")) {
+                found = line;
+                CHECK_MSG(strstr(buf, want) != NULL, "%s --help does not list csi-v%d: %s",
+                          cmds[i], last, buf);
+            }
+            line = eol ? eol + 1 : NULL;
+        }
+        CHECK_MSG(rc == 0 && found, "%s --help: exit %d, no --recipe line naming recipes",
+                  cmds[i], rc);
+        free(out);
+        free(err);
+    }
+    printf("  recipes accepted: csi-v1..csi-v%d; %lu --help texts checked\n", last,
+           (unsigned long)(sizeof cmds / sizeof cmds[0]));
+}
+
+/* ---------------- stream packet timestamps ---------------- */
+
+/* Packet i (0-based) of g_dir/name decoded into *p; 0 if absent or bad. */
+static int packet_at(const char *name, size_t i, aether_class_packet *p)
+{
+    char path[512];
+    size_t len = 0;
+    unsigned char *b;
+    int ok;
+    path_of(path, sizeof path, name);
+    b = (unsigned char *)test_read_file(path, &len);
+    ok = b && len >= (i + 1) * AETHER_PACKET_LEN &&
+         aether_packet_decode(b + i * AETHER_PACKET_LEN, AETHER_PACKET_LEN, p) == AETHER_OK;
+    free(b);
+    return ok;
+}
+
+static void test_stream_period_overflow(void)
+{
+    /* frame t's packet timestamp is t * --period-us: with P = 2^63 and 3
+     * frames the third packet's ts_us wrapped to 0 (exit 0); now a P whose
+     * product does not fit the u64 is exit 2 and no packet file is made */
+    static float fr[3 * 39];
+    size_t shape[2] = {3, 39}, i;
+    aether_class_packet pk;
+    char p[512];
+    for (i = 0; i < sizeof fr / sizeof fr[0]; ++i)
+        fr[i] = (float)((int)(i % 11u) - 5) * 0.1f;
+    path_of(p, sizeof p, "s3.npy");
+    CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 2, shape, fr) == AETHER_OK);
+    {
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "wrap.pkt", "--period-us", "9223372036854775808", NULL};
+        expect(a, 2, "--period-us 9223372036854775808");
+        CHECK_MSG(!file_exists("wrap.pkt"), "a refused stream left wrap.pkt behind");
+    }
+    {
+        /* the largest P that fits: frame 2 at 2^64 - 2 */
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "max.pkt", "--period-us", "9223372036854775807", NULL};
+        expect(a, 0, "t 2 argmax");
+        CHECK(packet_at("max.pkt", 2, &pk));
+        CHECK(pk.ts_us == UINT64_MAX - 1u && pk.seq == 3u);
+        CHECK(packet_at("max.pkt", 1, &pk) && pk.ts_us == 9223372036854775807ull);
+    }
+    {
+        /* one frame: t = 0 whatever P */
+        const char *a[] = {"stream", "--model", GESTURE, "--frames", "s3.npy", "--packet",
+                           "one.pkt", "--period-us", "18446744073709551615", NULL};
+        shape[0] = 1;
+        path_of(p, sizeof p, "s1.npy");
+        CHECK(aether_npy_save(p, AETHER_DTYPE_F32, 2, shape, fr) == AETHER_OK);
+        a[4] = "s1.npy";
+        expect(a, 0, "t 0 argmax");
+        CHECK(packet_at("one.pkt", 0, &pk) && pk.ts_us == 0u);
+    }
+}
+
 /* ---------------- cross-validation folds ---------------- */
 
 /* DIR/<label>/ with n recordings of 64-tone amplitude lines per label. */
@@ -584,6 +754,85 @@ static void test_cv_folds_that_would_be_empty(void)
     }
 }
 
+/* DIR/still and DIR/moving with n recordings each, named
+ * <label>_<f>_s<r % 2>_20260101_12MMSS.csi.jsonl: field 1 (f) is r for
+ * still and 100 + r for moving, 2n distinct values; field 2 has 2. */
+static int write_field_dataset(const char *dir, size_t n)
+{
+    static const char *const labels[2] = {"still", "moving"};
+    char p[512], name[160], line[1024];
+    size_t l, r, t, k;
+    int ok = 1;
+    path_of(p, sizeof p, dir);
+    ok &= mkdir(p, 0755) == 0;
+    for (l = 0; l < 2 && ok; ++l) {
+        snprintf(name, sizeof name, "%s/%s", dir, labels[l]);
+        path_of(p, sizeof p, name);
+        ok &= mkdir(p, 0755) == 0;
+        for (r = 0; r < n && ok; ++r) {
+            FILE *f;
+            snprintf(name, sizeof name, "%s/%s/%s_%lu_s%lu_20260101_12%02lu%02lu.csi.jsonl",
+                     dir, labels[l], labels[l], (unsigned long)(l * 100 + r), (unsigned long)(r % 2),
+                     (unsigned long)(r / 60), (unsigned long)(r % 60));
+            path_of(p, sizeof p, name);
+            f = fopen(p, "wb");
+            if (!f)
+                return 0;
+            for (t = 0; t < 12; ++t) {
+                size_t len = (size_t)snprintf(line, sizeof line,
+                                              "{\"timestamp\":%lu.%02lu,\"subcarriers\":[",
+                                              (unsigned long)(1767268800 + r * 10),
+                                              (unsigned long)(t * 5));
+                for (k = 0; k < 64; ++k)
+                    len += (size_t)snprintf(line + len, sizeof line - len, "%s%lu", k ? "," : "",
+                                            (unsigned long)(10 + (k * 7 + t * (l ? 5 : 0)) % 13));
+                snprintf(line + len, sizeof line - len, "]}\n");
+                ok &= fputs(line, f) >= 0;
+            }
+            ok &= fclose(f) == 0;
+        }
+    }
+    return ok;
+}
+
+static void test_cv_field_limits(void)
+{
+    /* --cv-field above 16 was taken as 16 without a word; a field with more
+     * than 64 distinct values in the training split had the rest folded
+     * into fold 1 (here 90 values: 64 folds trained, the last one holding
+     * 27 recordings of other values) */
+    CHECK(write_field_dataset("fd", 60));
+    {
+        const char *a[] = {"train", "--data=fd", "--labels=still,moving", "--window=8",
+                           "--stride=4", "--epochs=1", "--cv-field=17", NULL};
+        expect(a, 2, "--cv-field is 0..16");
+    }
+    {
+        const char *a[] = {"train", "--help", NULL};
+        expect(a, 0, "N is 0..16, at most 64");
+    }
+    {
+        pid_t pid;
+        char *err;
+        const char *a[] = {"train",      "--data=fd",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--epochs=1",
+                           "--cv-field=1", NULL};
+        pid = spawn_program(g_cli, a, -1, "fd.out", "fd.err");
+        CHECK_EQ_INT(wait_child(pid, CHILD_TIMEOUT_S), 5);
+        err = read_named("fd.err");
+        CHECK_MSG(err && strstr(err, "more than 64 distinct values of field 1"),
+                  "stderr: %.300s", err ? err : "");
+        free(err);
+    }
+    {
+        /* field 2 (s0, s1) makes 2 folds */
+        const char *a[] = {"train",      "--data=fd",  "--labels=still,moving",
+                           "--window=8", "--stride=4", "--epochs=1",
+                           "--cv-field=2", NULL};
+        expect(a, 0, "fold 2: s1");
+    }
+}
+
 static void test_json_labels_escaped(void)
 {
     /* labels are folder names: a quote or a backslash in one made eval's and
@@ -598,6 +847,50 @@ static void test_json_labels_escaped(void)
                   strstr(out, "\"recall\":{\"qu\\\"ote\":") &&
                   strstr(out, "\"f1\":{\"qu\\\"ote\":"),
               "stdout: %.400s (stderr %.200s)", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+}
+
+static size_t count_of(const char *s, const char *what)
+{
+    size_t n = 0, len = strlen(what);
+    for (; s && (s = strstr(s, what)) != NULL; s += len)
+        ++n;
+    return n;
+}
+
+static void test_json_long_labels_keep_decision(void)
+{
+    /* `aether run --json` built the calibrated fields in a 4,200-byte
+     * buffer: a label of 2,000 control characters (12,000 bytes escaped)
+     * cost every decision line its "decision" and "probability" (the
+     * motion model decides "baseline", class 0, on the excerpt) */
+    static char labels[2 * 2001];
+    size_t i, j, lines, with_decision, with_p;
+    char *out = NULL, *err = NULL;
+    int rc;
+    for (j = 0; j < 2; ++j) {
+        for (i = 0; i < 2000; ++i)
+            labels[j * 2001 + i] = (char)(1 + j);
+        labels[j * 2001 + 2000] = j < 1 ? ',' : '\0';
+    }
+    {
+        const char *a[] = {"run", "--model", MOTION, "--input", EXCERPT, "--json",
+                           "--labels", labels, NULL};
+        rc = run_cli(a, &out, &err);
+    }
+    lines = count_of(out, "{\"type\":\"decision\"");
+    with_decision = count_of(out, "\"decision\":\"\\u0001\\u0001") +
+                    count_of(out, "\"decision\":\"\\u0002\\u0002");
+    with_p = count_of(out, "\"probability\":");
+    CHECK_MSG(rc == 0 && lines > 0, "run --json: exit %d, %lu decision lines, stderr %.200s", rc,
+              (unsigned long)lines, err ? err : "");
+    CHECK_MSG(with_decision == lines && with_p == lines,
+              "%lu decision lines, %lu with their label as decision, %lu with a probability",
+              (unsigned long)lines, (unsigned long)with_decision, (unsigned long)with_p);
+    printf("  run --json, 2 labels of 2,000 control characters: %lu decision lines, %lu with "
+           "their decision, %lu with a probability\n",
+           (unsigned long)lines, (unsigned long)with_decision, (unsigned long)with_p);
     free(out);
     free(err);
 }
@@ -670,8 +963,13 @@ int main(int argc, char **argv)
                                           test_replay_slow_pace,
                                           test_metadata_refused_everywhere,
                                           test_outputs_not_left_half_written,
+                                          test_attn_nonfinite_input,
+                                          test_help_lists_every_recipe,
+                                          test_stream_period_overflow,
                                           test_cv_folds_that_would_be_empty,
+                                          test_cv_field_limits,
                                           test_json_labels_escaped,
+                                          test_json_long_labels_keep_decision,
                                           test_endless_model_files};
     static const char *const names[] = {"test_numbers_with_blanks_and_signs",
                                         "test_run_without_frames",
@@ -680,8 +978,13 @@ int main(int argc, char **argv)
                                         "test_replay_slow_pace",
                                         "test_metadata_refused_everywhere",
                                         "test_outputs_not_left_half_written",
+                                        "test_attn_nonfinite_input",
+                                        "test_help_lists_every_recipe",
+                                        "test_stream_period_overflow",
                                         "test_cv_folds_that_would_be_empty",
+                                        "test_cv_field_limits",
                                         "test_json_labels_escaped",
+                                        "test_json_long_labels_keep_decision",
                                         "test_endless_model_files"};
     const char *tmp = getenv("TMPDIR");
     int rc;
