@@ -171,7 +171,9 @@ AETHER_API aether_status aether_train_split_by_time(aether_train_recording *recs
 /* Per-feature training statistics: mean and inv_std = 1/max(std, floor)
  * over every frame of the TRAIN split (double sums in recording/frame
  * order). mask (optional, dim bytes): features with mask 0 get mean 0,
- * inv_std 0. */
+ * inv_std 0. Errors: NULL_ARG, INVALID_ARG (dim 0, std_floor not > 0),
+ * NONFINITE (a NaN/Inf value in a TRAIN frame: mean and inv_std are left
+ * as they were), NO_MEM. */
 AETHER_API aether_status aether_train_norm_stats(const aether_train_recording *recs,
                                                  size_t n_recs, size_t dim,
                                                  const unsigned char *mask, float std_floor,
@@ -300,7 +302,10 @@ typedef struct aether_logreg {
 
 /* Fit on rows x (n x dim) with labels y: standardise, then full-batch
  * gradient descent with L2 (`l2`), `iters` iterations, class-weighted.
- * Deterministic. */
+ * Deterministic. Errors (m untouched): NULL_ARG; INVALID_ARG (n or dim 0,
+ * n_classes outside 2..AETHER_TRAIN_MAX_CLASSES, l2 negative, NaN or
+ * infinite, a label >= n_classes); OVERFLOW; NONFINITE (a NaN/Inf in x);
+ * NO_MEM. */
 AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y,
                                            size_t n, size_t dim, size_t n_classes, float l2,
                                            size_t iters);

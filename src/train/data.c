@@ -73,8 +73,17 @@ aether_status aether_train_norm_stats(const aether_train_recording *recs, size_t
         if (recs[r].split != AETHER_SPLIT_TRAIN)
             continue;
         for (t = 0; t < recs[r].n_frames; ++t)
-            for (j = 0; j < dim; ++j)
-                s[j] += recs[r].frames[t * dim + j];
+            for (j = 0; j < dim; ++j) {
+                float x = recs[r].frames[t * dim + j];
+                /* A NaN or Inf would make the feature's mean and inv_std
+                 * NaN: rejected, mean and inv_std left as they were. */
+                if (!isfinite(x)) {
+                    free(s);
+                    free(s2);
+                    return AETHER_ERR_NONFINITE;
+                }
+                s[j] += x;
+            }
         cnt += (double)recs[r].n_frames;
     }
     for (j = 0; j < dim; ++j)
