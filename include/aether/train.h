@@ -284,7 +284,11 @@ typedef struct aether_train_result {
  * kernels, switching the process kernel mode (aether/dispatch.h) to
  * AETHER_KERNELS_REFERENCE for its duration and restoring it after; do not
  * change the kernel mode from another thread meanwhile. On error the
- * weights are restored to their values at entry.
+ * weights are restored to their values at entry. A batch larger than the
+ * number of training windows is one full batch per epoch. Config values
+ * out of range are INVALID_ARG before anything runs (among them lr not
+ * finite and > 0, warmup_frac outside [0, 1]); sizes beyond size_t are
+ * OVERFLOW.
  */
 AETHER_API aether_status aether_train_fit(aether_train_net *net,
                                           const aether_train_recording *recs, size_t n_recs,
