@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aether/train.h"
@@ -103,4 +104,49 @@ static void test_logreg_nonfinite(void)
     aether_logreg_free(&ref);
 }
 
-TEST_MAIN(test_norm_stats_nonfinite, test_logreg_nonfinite)
+/* A network of more classes than the backward pass holds: with grad the
+ * call is INVALID_ARG and writes neither logits nor loss nor grad; without
+ * grad (forward only) it runs. */
+static void test_example_many_classes(void)
+{
+    aether_train_shape sh = {3, 2, 1, 4, 1, AETHER_TRAIN_MAX_CLASSES + 8, 0};
+    aether_head_config hc = aether_head_config_default_aether();
+    aether_train_net *net = NULL;
+    float frames[4 * 3], logits[AETHER_TRAIN_MAX_CLASSES + 8], *grad;
+    size_t i, need = 0, n;
+    double loss = -5.0;
+    void *ws;
+    hc.q_heads = 2;
+    hc.kv_heads = 1;
+    hc.head_dim = 4;
+    CHECK_STATUS(aether_train_net_create(&sh, &hc, &net), AETHER_OK);
+    if (!net)
+        return;
+    CHECK_STATUS(aether_train_net_randomize(net, 5), AETHER_OK);
+    n = aether_train_net_layout(net)->v1_elems;
+    grad = (float *)calloc(n, sizeof(float));
+    CHECK_STATUS(aether_train_example_ws_size(net, 4, &need), AETHER_OK);
+    ws = malloc(need);
+    CHECK(grad && ws);
+    for (i = 0; i < 12; ++i)
+        frames[i] = 0.1f * (float)i - 0.5f;
+    for (i = 0; i < sh.n_classes; ++i)
+        logits[i] = -7.0f;
+    CHECK_STATUS(aether_train_example(net, frames, 4, AETHER_POOL_LAST, 1, 1.0f, grad, logits,
+                                      &loss, ws, need),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK(loss == -5.0);
+    for (i = 0; i < sh.n_classes; ++i)
+        CHECK(logits[i] == -7.0f);
+    for (i = 0; i < n; ++i)
+        CHECK(grad[i] == 0.0f);
+    CHECK_STATUS(aether_train_example(net, frames, 4, AETHER_POOL_LAST, 1, 1.0f, NULL, logits,
+                                      &loss, ws, need),
+                 AETHER_OK);
+    CHECK(loss > 0.0 && logits[0] != -7.0f);
+    free(grad);
+    free(ws);
+    aether_train_net_destroy(net);
+}
+
+TEST_MAIN(test_norm_stats_nonfinite, test_logreg_nonfinite, test_example_many_classes)

@@ -101,9 +101,10 @@ AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *ne
  * logits (optional) receives n_classes floats, loss (optional) the loss.
  * ws: at least aether_train_example_ws_size(net, n_frames) bytes; NULL is
  * an error (aether/core.h). Errors: NULL_ARG, INVALID_ARG (n_frames 0,
- * label >= n_classes, bad pool, weight < 0 or non-finite), NONFINITE (frame
- * values), then the workspace (NULL_ARG, BUFFER_TOO_SMALL), the kernel's
- * errors.
+ * label >= n_classes, bad pool, weight < 0 or non-finite, grad with more
+ * than AETHER_TRAIN_MAX_CLASSES classes), NONFINITE (frame values), then
+ * the workspace (NULL_ARG, BUFFER_TOO_SMALL), the kernel's errors; logits
+ * and loss are written only when the call succeeds.
  */
 AETHER_API aether_status aether_train_example(const aether_train_net *net, const float *frames,
                                               size_t n_frames, aether_pool pool, size_t label,
