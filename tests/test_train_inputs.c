@@ -149,4 +149,70 @@ static void test_example_many_classes(void)
     aether_train_net_destroy(net);
 }
 
-TEST_MAIN(test_norm_stats_nonfinite, test_logreg_nonfinite, test_example_many_classes)
+/* aether_train_evaluate over VAL recordings of which a later one is bad:
+ * the error comes before any window is counted. */
+static void test_evaluate_bad_recording(void)
+{
+    enum { F = 20, DIM = 3 };
+    aether_train_shape sh = {DIM, 2, 1, 4, 1, 2, 0};
+    aether_head_config hc = aether_head_config_default_aether();
+    aether_train_net *net = NULL;
+    aether_train_recording r[3];
+    static float fr[3][F * DIM];
+    size_t conf[4] = {0}, ref[4] = {0}, i, need = 0, nw = 99, nw_ref = 0;
+    double loss = -1.0, loss_ref = 0.0;
+    void *ws;
+    hc.q_heads = 2;
+    hc.kv_heads = 1;
+    hc.head_dim = 4;
+    CHECK_STATUS(aether_train_net_create(&sh, &hc, &net), AETHER_OK);
+    if (!net)
+        return;
+    CHECK_STATUS(aether_train_net_randomize(net, 9), AETHER_OK);
+    CHECK_STATUS(aether_train_example_ws_size(net, 8, &need), AETHER_OK);
+    ws = malloc(need);
+    CHECK(ws != NULL);
+    memset(r, 0, sizeof r);
+    for (i = 0; i < 3; ++i) {
+        size_t t;
+        for (t = 0; t < F * DIM; ++t)
+            fr[i][t] = (float)sin((double)(t * 3 + i * 17));
+        r[i].frames = fr[i];
+        r[i].n_frames = F;
+        r[i].label = i % 2;
+        r[i].split = AETHER_SPLIT_VAL;
+    }
+    /* windows of 8 frames, stride 8: offsets 0 and 8; frames 16..19 unread */
+    CHECK_STATUS(aether_train_evaluate(net, r, 3, AETHER_SPLIT_VAL, 8, 8, AETHER_POOL_LAST, ref,
+                                       &loss_ref, &nw_ref, ws, need),
+                 AETHER_OK);
+    CHECK_EQ_INT(nw_ref, 6);
+    CHECK_EQ_INT(ref[0] + ref[1] + ref[2] + ref[3], 6);
+
+    r[2].label = 2;
+    CHECK_STATUS(aether_train_evaluate(net, r, 3, AETHER_SPLIT_VAL, 8, 8, AETHER_POOL_LAST, conf,
+                                       &loss, &nw, ws, need),
+                 AETHER_ERR_INVALID_ARG);
+    CHECK(conf[0] == 0 && conf[1] == 0 && conf[2] == 0 && conf[3] == 0);
+    CHECK(loss == -1.0 && nw == 99);
+    r[2].label = 0;
+    fr[2][15 * DIM + 1] = NAN; /* in the second window */
+    CHECK_STATUS(aether_train_evaluate(net, r, 3, AETHER_SPLIT_VAL, 8, 8, AETHER_POOL_LAST, conf,
+                                       &loss, &nw, ws, need),
+                 AETHER_ERR_NONFINITE);
+    CHECK(conf[0] == 0 && conf[1] == 0 && conf[2] == 0 && conf[3] == 0);
+    CHECK(loss == -1.0 && nw == 99);
+    /* A NaN no window reads changes nothing: the counts of the clean run. */
+    fr[2][15 * DIM + 1] = (float)sin((double)((15 * DIM + 1) * 3 + 2 * 17));
+    fr[2][17 * DIM] = NAN;
+    CHECK_STATUS(aether_train_evaluate(net, r, 3, AETHER_SPLIT_VAL, 8, 8, AETHER_POOL_LAST, conf,
+                                       &loss, &nw, ws, need),
+                 AETHER_OK);
+    CHECK(memcmp(conf, ref, sizeof conf) == 0);
+    CHECK(loss == loss_ref && nw == nw_ref);
+    free(ws);
+    aether_train_net_destroy(net);
+}
+
+TEST_MAIN(test_norm_stats_nonfinite, test_logreg_nonfinite, test_example_many_classes,
+          test_evaluate_bad_recording)

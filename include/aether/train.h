@@ -208,7 +208,10 @@ AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size
  * ws: at least aether_train_example_ws_size(net, window) bytes; NULL is an
  * error (AETHER_ERR_NULL_ARG, the rule of aether/core.h), checked after the
  * other arguments. Runs the scalar reference kernels, as aether_train_fit
- * does. */
+ * does. Every recording to be scored is checked before the first window
+ * (INVALID_ARG: label >= n_classes; NULL_ARG: frames NULL; NONFINITE: a
+ * NaN/Inf in the frames its windows read), so on those errors conf,
+ * loss_sum and n_windows are unchanged. */
 AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
                                                const aether_train_recording *recs, size_t n_recs,
                                                int split, size_t window, size_t stride,

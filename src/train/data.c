@@ -144,15 +144,31 @@ static aether_status evaluate(const aether_train_net *net, const aether_train_re
         return st;
     if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
+    /* Every recording that will be scored is checked first, so a bad one
+     * does not leave conf counting the windows of those before it. */
+    for (r = 0; r < n_recs; ++r) {
+        const aether_train_recording *rc = &recs[r];
+        size_t nw, dim = aether_train_net_header(net)->input_dim, used, i;
+        if (split >= 0 && rc->split != split)
+            continue;
+        if (rc->label >= C)
+            return AETHER_ERR_INVALID_ARG;
+        nw = aether_train_eval_windows(rc->n_frames, window, stride);
+        if (nw == 0)
+            continue;
+        if (!rc->frames)
+            return AETHER_ERR_NULL_ARG;
+        /* the frames the windows read: up to the end of the last one */
+        used = rc->n_frames < window ? rc->n_frames : (nw - 1) * stride + window;
+        for (i = 0; i < used * dim; ++i)
+            if (!aether_isfinite(rc->frames[i]))
+                return AETHER_ERR_NONFINITE;
+    }
     for (r = 0; r < n_recs && st == AETHER_OK; ++r) {
         const aether_train_recording *rc = &recs[r];
         size_t nw, dim = aether_train_net_header(net)->input_dim;
         if (split >= 0 && rc->split != split)
             continue;
-        if (rc->label >= C) {
-            st = AETHER_ERR_INVALID_ARG;
-            break;
-        }
         nw = aether_train_eval_windows(rc->n_frames, window, stride);
         for (k = 0; k < nw; ++k) {
             size_t off = k * stride, len = rc->n_frames < window ? rc->n_frames : window;
