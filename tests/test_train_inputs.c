@@ -214,5 +214,31 @@ static void test_evaluate_bad_recording(void)
     aether_train_net_destroy(net);
 }
 
+/* aether_train_split_by_time: the latest recording of a class becomes
+ * validation; a NaN time, which has no place in that order (the earliest
+ * recording went to validation for times {2, NaN, 1}), is refused with the
+ * splits unchanged. */
+static void test_split_nan_time(void)
+{
+    aether_train_recording r[3];
+    const double times[3] = {2.0, NAN, 1.0};
+    size_t i;
+    memset(r, 0, sizeof r);
+    for (i = 0; i < 3; ++i) {
+        r[i].label = 0;
+        r[i].time = times[i];
+        r[i].split = 7;
+        r[i].name[0] = (char)('a' + i);
+    }
+    CHECK_STATUS(aether_train_split_by_time(r, 3, 1, 0.34), AETHER_ERR_INVALID_ARG);
+    for (i = 0; i < 3; ++i)
+        CHECK_EQ_INT(r[i].split, 7);
+    r[1].time = 1.5;
+    CHECK_STATUS(aether_train_split_by_time(r, 3, 1, 0.34), AETHER_OK);
+    CHECK_EQ_INT(r[0].split, AETHER_SPLIT_VAL);
+    CHECK_EQ_INT(r[1].split, AETHER_SPLIT_TRAIN);
+    CHECK_EQ_INT(r[2].split, AETHER_SPLIT_TRAIN);
+}
+
 TEST_MAIN(test_norm_stats_nonfinite, test_logreg_nonfinite, test_example_many_classes,
-          test_evaluate_bad_recording)
+          test_evaluate_bad_recording, test_split_nan_time)

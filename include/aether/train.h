@@ -165,7 +165,9 @@ AETHER_API aether_status aether_train_gain_steps(int8_t *iq, size_t n_packets, s
 
 /* Time-based split: per class, recordings sorted by (time, name); the last
  * round(val_fraction * n) of them (at least 1 when the class has >= 2, none
- * when it has 1) become validation. val_fraction in [0, 1). */
+ * when it has 1) become validation. val_fraction in [0, 1). Errors (recs
+ * unchanged): NULL_ARG; INVALID_ARG (val_fraction outside [0, 1), a label
+ * >= n_classes, a NaN time); NO_MEM. */
 AETHER_API aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_recs,
                                                     size_t n_classes, double val_fraction);
 

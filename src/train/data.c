@@ -21,8 +21,10 @@ aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_
         return AETHER_ERR_NULL_ARG;
     if (!(val_fraction >= 0.0 && val_fraction < 1.0))
         return AETHER_ERR_INVALID_ARG;
+    /* A NaN time has no place in the order: (time, name) would stop being
+     * a total order and the split would depend on the input order. */
     for (i = 0; i < n_recs; ++i)
-        if (recs[i].label >= n_classes)
+        if (recs[i].label >= n_classes || isnan(recs[i].time))
             return AETHER_ERR_INVALID_ARG;
     idx = (size_t *)malloc((n_recs ? n_recs : 1) * sizeof(size_t));
     if (!idx)
