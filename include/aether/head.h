@@ -142,7 +142,9 @@ AETHER_API aether_status aether_head_step_workspace_size(const aether_head *head
  *   NULL_ARG; NOT_INITIALIZED; SEQ_NOT_ONE (any seq != 1, the reference's
  *   AETHER_HEAD_MSG_SEQ); SHAPE_MISMATCH (heads/dims vs the config, out);
  *   KV_HEADS_MISMATCH / HEAD_DIM_MISMATCH / BLOCK_MISMATCH (cache vs
- *   config); NONFINITE (q1, k1 or v1); then the append's own statuses
+ *   config); INVALID_CONFIG (SPARSE_GQA: a cache created for a pattern
+ *   needing fewer candidates than the head's, see aether_kvcache_params);
+ *   NONFINITE (q1, k1 or v1); then the append's own statuses
  *   (CACHE_FULL when full without eviction) and the decode's.
  * ws: at least aether_head_step_workspace_size bytes; NULL is an error
  * (NULL_ARG) for a DENSE head and accepted for SPARSE_GQA, whose size is 0

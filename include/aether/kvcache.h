@@ -214,7 +214,7 @@ AETHER_API aether_kvcache_params aether_kvcache_params_default(const aether_attn
                                                                size_t head_dim);
 
 /* Bytes of caller memory aether_kvcache_init needs for these parameters.
- * Errors: NULL_ARG, NOT_INITIALIZED (attn), ZERO_HEAD_DIM, KV_HEADS_MISMATCH
+ * Errors: NULL_ARG, NOT_INITIALIZED (attn), ZERO_HEAD_DIM, GQA_RATIO
  * (kv_heads 0), BLOCK_MISMATCH (block_size != attn->block_size),
  * INVALID_ARG (unknown enum, protect constraints), UNSUPPORTED (a reduced
  * storage with EVICT_H2O_COMPAT), TOO_MANY_GLOBALS, OVERFLOW (any size

@@ -101,9 +101,10 @@ AETHER_API aether_status aether_train_example_ws_size(const aether_train_net *ne
  * logits (optional) receives n_classes floats, loss (optional) the loss.
  * ws: at least aether_train_example_ws_size(net, n_frames) bytes; NULL is
  * an error (aether/core.h). Errors: NULL_ARG, INVALID_ARG (n_frames 0,
- * label >= n_classes, bad pool, weight < 0 or non-finite), NONFINITE (frame
- * values), then the workspace (NULL_ARG, BUFFER_TOO_SMALL), the kernel's
- * errors.
+ * label >= n_classes, bad pool, weight < 0 or non-finite, grad with more
+ * than AETHER_TRAIN_MAX_CLASSES classes), NONFINITE (frame values), then
+ * the workspace (NULL_ARG, BUFFER_TOO_SMALL), the kernel's errors; logits
+ * and loss are written only when the call succeeds.
  */
 AETHER_API aether_status aether_train_example(const aether_train_net *net, const float *frames,
                                               size_t n_frames, aether_pool pool, size_t label,
@@ -164,14 +165,18 @@ AETHER_API aether_status aether_train_gain_steps(int8_t *iq, size_t n_packets, s
 
 /* Time-based split: per class, recordings sorted by (time, name); the last
  * round(val_fraction * n) of them (at least 1 when the class has >= 2, none
- * when it has 1) become validation. val_fraction in [0, 1). */
+ * when it has 1) become validation. val_fraction in [0, 1). Errors (recs
+ * unchanged): NULL_ARG; INVALID_ARG (val_fraction outside [0, 1), a label
+ * >= n_classes, a NaN time); NO_MEM. */
 AETHER_API aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_recs,
                                                     size_t n_classes, double val_fraction);
 
 /* Per-feature training statistics: mean and inv_std = 1/max(std, floor)
  * over every frame of the TRAIN split (double sums in recording/frame
  * order). mask (optional, dim bytes): features with mask 0 get mean 0,
- * inv_std 0. */
+ * inv_std 0. Errors: NULL_ARG, INVALID_ARG (dim 0, std_floor not > 0),
+ * NONFINITE (a NaN/Inf value in a TRAIN frame: mean and inv_std are left
+ * as they were), NO_MEM. */
 AETHER_API aether_status aether_train_norm_stats(const aether_train_recording *recs,
                                                  size_t n_recs, size_t dim,
                                                  const unsigned char *mask, float std_floor,
@@ -205,7 +210,10 @@ AETHER_API size_t aether_train_eval_windows(size_t n_frames, size_t window, size
  * ws: at least aether_train_example_ws_size(net, window) bytes; NULL is an
  * error (AETHER_ERR_NULL_ARG, the rule of aether/core.h), checked after the
  * other arguments. Runs the scalar reference kernels, as aether_train_fit
- * does. */
+ * does. Every recording to be scored is checked before the first window
+ * (INVALID_ARG: label >= n_classes; NULL_ARG: frames NULL; NONFINITE: a
+ * NaN/Inf in the frames its windows read), so on those errors conf,
+ * loss_sum and n_windows are unchanged. */
 AETHER_API aether_status aether_train_evaluate(const aether_train_net *net,
                                                const aether_train_recording *recs, size_t n_recs,
                                                int split, size_t window, size_t stride,
@@ -282,7 +290,11 @@ typedef struct aether_train_result {
  * kernels, switching the process kernel mode (aether/dispatch.h) to
  * AETHER_KERNELS_REFERENCE for its duration and restoring it after; do not
  * change the kernel mode from another thread meanwhile. On error the
- * weights are restored to their values at entry.
+ * weights are restored to their values at entry. A batch larger than the
+ * number of training windows is one full batch per epoch. Config values
+ * out of range are INVALID_ARG before anything runs (among them lr not
+ * finite and > 0, warmup_frac outside [0, 1]); sizes beyond size_t are
+ * OVERFLOW.
  */
 AETHER_API aether_status aether_train_fit(aether_train_net *net,
                                           const aether_train_recording *recs, size_t n_recs,
@@ -300,7 +312,10 @@ typedef struct aether_logreg {
 
 /* Fit on rows x (n x dim) with labels y: standardise, then full-batch
  * gradient descent with L2 (`l2`), `iters` iterations, class-weighted.
- * Deterministic. */
+ * Deterministic. Errors (m untouched): NULL_ARG; INVALID_ARG (n or dim 0,
+ * n_classes outside 2..AETHER_TRAIN_MAX_CLASSES, l2 negative, NaN or
+ * infinite, a label >= n_classes); OVERFLOW; NONFINITE (a NaN/Inf in x);
+ * NO_MEM. */
 AETHER_API aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *y,
                                            size_t n, size_t dim, size_t n_classes, float l2,
                                            size_t iters);

@@ -3,6 +3,7 @@
 #include "core/workspace.h"
 #include "head/head_internal.h"
 #include "head/head_step.h"
+#include "kvcache/kv_decode.h"
 #include "kvcache/kv_step.h"
 #include "kernels/osm.h"
 
@@ -198,6 +199,12 @@ aether_status aether_head_step(const aether_head *head, const aether_tensor *q1,
         v1->dim != c->head_dim)
         return AETHER_ERR_SHAPE_MISMATCH;
     if ((st = check_cache(head, cache)) != AETHER_OK)
+        return st;
+    /* The sparse decode also needs the candidate scratch the cache was
+     * sized for (a cache made for a narrower pattern): checked here, not
+     * after the append, so the token is not left behind. */
+    if (head->backend != AETHER_HEAD_DENSE &&
+        (st = aether_kv_check_cfg_(&head->attn, cache)) != AETHER_OK)
         return st;
     if (!aether_head_all_finite_(q1->data, aether_tensor_size(q1)) ||
         !aether_head_all_finite_(k1->data, aether_tensor_size(k1)) ||

@@ -1,6 +1,7 @@
 /*
  * Internal to src/kvcache: decode of the newest position over the cached
- * rows (decode.c), for the step (step.c).
+ * rows (decode.c), for the step (step.c); the head step (src/head/step.c)
+ * checks its configuration against a cache with aether_kv_check_cfg_.
  */
 #ifndef AETHER_KVCACHE_KV_DECODE_H
 #define AETHER_KVCACHE_KV_DECODE_H

@@ -344,8 +344,10 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
     C = net->header.n_classes;
     QW = net->layout.q_width;
     KVW = net->layout.kv_width;
+    /* The backward pass holds the class gradient on the stack: more classes
+     * are refused here, before logits or loss are written. */
     if (n == 0 || label >= C || (pool != AETHER_POOL_LAST && pool != AETHER_POOL_MEAN) ||
-        !aether_isfinite(weight) || weight < 0.0f)
+        !aether_isfinite(weight) || weight < 0.0f || (grad && C > AETHER_TRAIN_MAX_CLASSES))
         return AETHER_ERR_INVALID_ARG;
     if (aether_size_mul(n, I, &total) != AETHER_OK)
         return AETHER_ERR_OVERFLOW;
@@ -384,10 +386,6 @@ aether_status aether_train_example(const aether_train_net *net, const float *fra
     {
         const float *W = net->w;
         float dl[AETHER_TRAIN_MAX_CLASSES];
-        if (C > AETHER_TRAIN_MAX_CLASSES) {
-            st = AETHER_ERR_INVALID_ARG;
-            goto done;
-        }
         for (j = 0; j < C; ++j)
             dl[j] = (float)((double)weight * (exp((double)w.logits[j] - lse) - (j == label)));
         for (j = 0; j < I; ++j)

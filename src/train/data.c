@@ -21,8 +21,10 @@ aether_status aether_train_split_by_time(aether_train_recording *recs, size_t n_
         return AETHER_ERR_NULL_ARG;
     if (!(val_fraction >= 0.0 && val_fraction < 1.0))
         return AETHER_ERR_INVALID_ARG;
+    /* A NaN time has no place in the order: (time, name) would stop being
+     * a total order and the split would depend on the input order. */
     for (i = 0; i < n_recs; ++i)
-        if (recs[i].label >= n_classes)
+        if (recs[i].label >= n_classes || isnan(recs[i].time))
             return AETHER_ERR_INVALID_ARG;
     idx = (size_t *)malloc((n_recs ? n_recs : 1) * sizeof(size_t));
     if (!idx)
@@ -73,8 +75,17 @@ aether_status aether_train_norm_stats(const aether_train_recording *recs, size_t
         if (recs[r].split != AETHER_SPLIT_TRAIN)
             continue;
         for (t = 0; t < recs[r].n_frames; ++t)
-            for (j = 0; j < dim; ++j)
-                s[j] += recs[r].frames[t * dim + j];
+            for (j = 0; j < dim; ++j) {
+                float x = recs[r].frames[t * dim + j];
+                /* A NaN or Inf would make the feature's mean and inv_std
+                 * NaN: rejected, mean and inv_std left as they were. */
+                if (!isfinite(x)) {
+                    free(s);
+                    free(s2);
+                    return AETHER_ERR_NONFINITE;
+                }
+                s[j] += x;
+            }
         cnt += (double)recs[r].n_frames;
     }
     for (j = 0; j < dim; ++j)
@@ -135,15 +146,31 @@ static aether_status evaluate(const aether_train_net *net, const aether_train_re
         return st;
     if ((st = aether_ws_check_(ws, ws_len, need)) != AETHER_OK)
         return st;
+    /* Every recording that will be scored is checked first, so a bad one
+     * does not leave conf counting the windows of those before it. */
+    for (r = 0; r < n_recs; ++r) {
+        const aether_train_recording *rc = &recs[r];
+        size_t nw, dim = aether_train_net_header(net)->input_dim, used, i;
+        if (split >= 0 && rc->split != split)
+            continue;
+        if (rc->label >= C)
+            return AETHER_ERR_INVALID_ARG;
+        nw = aether_train_eval_windows(rc->n_frames, window, stride);
+        if (nw == 0)
+            continue;
+        if (!rc->frames)
+            return AETHER_ERR_NULL_ARG;
+        /* the frames the windows read: up to the end of the last one */
+        used = rc->n_frames < window ? rc->n_frames : (nw - 1) * stride + window;
+        for (i = 0; i < used * dim; ++i)
+            if (!aether_isfinite(rc->frames[i]))
+                return AETHER_ERR_NONFINITE;
+    }
     for (r = 0; r < n_recs && st == AETHER_OK; ++r) {
         const aether_train_recording *rc = &recs[r];
         size_t nw, dim = aether_train_net_header(net)->input_dim;
         if (split >= 0 && rc->split != split)
             continue;
-        if (rc->label >= C) {
-            st = AETHER_ERR_INVALID_ARG;
-            break;
-        }
         nw = aether_train_eval_windows(rc->n_frames, window, stride);
         for (k = 0; k < nw; ++k) {
             size_t off = k * stride, len = rc->n_frames < window ? rc->n_frames : window;

@@ -208,7 +208,8 @@ static aether_status fit(aether_train_net *net, const aether_train_recording *re
     example *ex = NULL;
     float *best_w = NULL, *orig_w = NULL, *grad = NULL, class_w[AETHER_TRAIN_MAX_CLASSES];
     size_t n_ex = 0, cap_ex = 0, r, k, C, P, dim, epoch, step = 0, total_steps, warmup;
-    size_t n_train = 0, n_val = 0, since_best = 0, workers;
+    size_t n_train = 0, n_val = 0, since_best = 0, workers, slots;
+    size_t b_ex, b_w, b_grad, b_frames, b_ws, b_loss;
     int saved = 0;
     size_t cls_count[AETHER_TRAIN_MAX_CLASSES];
     double best_f1 = -1.0, best_loss = INFINITY;
@@ -224,6 +225,7 @@ static aether_status fit(aether_train_net *net, const aether_train_recording *re
     if (C < 2 || C > AETHER_TRAIN_MAX_CLASSES || c.window == 0 || c.stride == 0 ||
         c.epochs == 0 || c.batch == 0 || c.seed == 0 || c.threads == 0 || c.threads > 64 ||
         (c.pool != AETHER_POOL_LAST && c.pool != AETHER_POOL_MEAN) || !(c.lr > 0.0f) ||
+        isinf(c.lr) || !(c.warmup_frac >= 0.0f && c.warmup_frac <= 1.0f) ||
         !(c.aug_scale >= 0.0f) || !(c.aug_noise >= 0.0f) || !(c.aug_offset >= 0.0f))
         return AETHER_ERR_INVALID_ARG;
     memset(cls_count, 0, sizeof cls_count);
@@ -247,23 +249,40 @@ static aether_status fit(aether_train_net *net, const aether_train_recording *re
         class_w[k] = (c.class_weighting && cls_count[k] > 0)
                          ? (float)((double)cap_ex / ((double)C * (double)cls_count[k]))
                          : 1.0f;
-    workers = c.threads < c.batch ? c.threads : c.batch;
+    /* A batch never holds more examples than an epoch has: the per-example
+     * slots are sized by that, so a batch larger than the data (a full
+     * batch) needs no more memory than the data. */
+    slots = c.batch < cap_ex ? c.batch : cap_ex;
+    workers = c.threads < slots ? c.threads : slots;
 
     memset(&job, 0, sizeof job);
     memset(&adam, 0, sizeof adam);
     st = aether_train_example_ws_size(net, c.window, &job.ws_len);
     if (st != AETHER_OK)
         return st;
+    if (job.ws_len > SIZE_MAX - 63u)
+        return AETHER_ERR_OVERFLOW;
     job.ws_len = (job.ws_len + 63u) & ~(size_t)63u;
-    ex = (example *)malloc(cap_ex * sizeof(example));
-    best_w = (float *)malloc(P * sizeof(float));
-    orig_w = (float *)malloc(P * sizeof(float));
-    grad = (float *)malloc(P * sizeof(float));
-    job.slot_grad = (float *)malloc(c.batch * P * sizeof(float));
-    job.slot_frames = (float *)malloc(workers * c.window * dim * sizeof(float));
-    job.slot_ws = malloc(workers * job.ws_len);
-    job.loss = (double *)malloc(c.batch * sizeof(double));
-    job.pred = (size_t *)malloc(c.batch * sizeof(size_t));
+    /* Every block's size, and the step count, checked before anything is
+     * allocated. */
+    if (aether_size_mul(cap_ex, sizeof(example), &b_ex) != AETHER_OK ||
+        aether_size_mul(P, sizeof(float), &b_w) != AETHER_OK ||
+        aether_size_mul3(slots, P, sizeof(float), &b_grad) != AETHER_OK ||
+        aether_size_mul3(workers, c.window, dim, &b_frames) != AETHER_OK ||
+        aether_size_mul(b_frames, sizeof(float), &b_frames) != AETHER_OK ||
+        aether_size_mul(workers, job.ws_len, &b_ws) != AETHER_OK ||
+        aether_size_mul(slots, sizeof(double), &b_loss) != AETHER_OK ||
+        aether_size_mul(c.epochs, aether_ceil_div(cap_ex, c.batch), &total_steps) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
+    ex = (example *)malloc(b_ex);
+    best_w = (float *)malloc(b_w);
+    orig_w = (float *)malloc(b_w);
+    grad = (float *)malloc(b_w);
+    job.slot_grad = (float *)malloc(b_grad);
+    job.slot_frames = (float *)malloc(b_frames);
+    job.slot_ws = malloc(b_ws);
+    job.loss = (double *)malloc(b_loss);
+    job.pred = (size_t *)malloc(slots * sizeof(size_t));
     job.status = (aether_status *)malloc(workers * sizeof(aether_status));
     if (!ex || !best_w || !orig_w || !grad || !job.slot_grad || !job.slot_frames ||
         !job.slot_ws || !job.loss || !job.pred || !job.status) {
@@ -284,7 +303,6 @@ static aether_status fit(aether_train_net *net, const aether_train_recording *re
     job.n_workers = workers;
 
     aether_train_rng_seed_(&rng, c.seed ^ 0xA5A5A5A5DEADBEEFull);
-    total_steps = c.epochs * ((cap_ex + c.batch - 1) / c.batch);
     warmup = (size_t)((double)c.warmup_frac * (double)total_steps);
     memset(&res, 0, sizeof res);
 
@@ -320,7 +338,7 @@ static aether_status fit(aether_train_net *net, const aether_train_recording *re
             ex[k - 1] = ex[j];
             ex[j] = t;
         }
-        n_batches = (n_ex + c.batch - 1) / c.batch;
+        n_batches = aether_ceil_div(n_ex, c.batch);
         for (b = 0; b < n_batches; ++b) {
             size_t first = b * c.batch, cnt = n_ex - first < c.batch ? n_ex - first : c.batch;
             double norm = 0.0, bw = 0.0;

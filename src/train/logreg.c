@@ -47,18 +47,29 @@ aether_status aether_logreg_fit(aether_logreg *m, const float *x, const size_t *
 {
     double cw[AETHER_TRAIN_MAX_CLASSES] = {0}, s[AETHER_TRAIN_MAX_CLASSES];
     double *g, *vel;
-    size_t i, j, c, it, nw;
+    size_t i, j, c, it, nw, nx;
     if (!m || !x || !y)
         return AETHER_ERR_NULL_ARG;
     if (n == 0 || dim == 0 || n_classes < 2 || n_classes > AETHER_TRAIN_MAX_CLASSES)
         return AETHER_ERR_INVALID_ARG;
+    /* A NaN or infinite l2 would make every weight NaN, a negative one
+     * drives them away without bound. */
+    if (!(l2 >= 0.0f) || isinf(l2))
+        return AETHER_ERR_INVALID_ARG;
+    if (aether_size_mul(n, dim, &nx) != AETHER_OK || aether_size_add(dim, 1, &nw) != AETHER_OK ||
+        aether_size_mul(nw, n_classes, &nw) != AETHER_OK)
+        return AETHER_ERR_OVERFLOW;
     for (i = 0; i < n; ++i) {
         if (y[i] >= n_classes)
             return AETHER_ERR_INVALID_ARG;
         cw[y[i]] += 1.0;
     }
+    /* One NaN or Inf row value makes its column's mean NaN, and with it
+     * every weight: rejected before m is touched. */
+    for (i = 0; i < nx; ++i)
+        if (!isfinite(x[i]))
+            return AETHER_ERR_NONFINITE;
     memset(m, 0, sizeof *m);
-    nw = (dim + 1) * n_classes;
     m->dim = dim;
     m->n_classes = n_classes;
     m->w = (float *)calloc(nw, sizeof(float));
