@@ -47,19 +47,23 @@ static inline int write_bytes(const char *name, const void *data, size_t len)
     return fclose(f) == 0;
 }
 
-/* Run the CLI with args (NULL-terminated, not counting argv[0]); stdout and
- * stderr go to files; returns the exit status, or -1 if killed by a signal
- * (or could not run). as_bytes > 0 limits the child's address space
- * (RLIMIT_AS), so that its large allocations fail. */
-static inline int run_cli_limited(const char *const *args, size_t as_bytes, char **out,
-                                  char **err)
+/* Run the CLI with args (NULL-terminated, not counting argv[0]) in g_dir;
+ * stdout to a file read back into *out (out NULL: to /dev/null), stderr
+ * into *err; returns the exit status, or -1 if killed by a signal (or could
+ * not run). limit > 0 sets the child's `resource` to it: RLIMIT_AS, so that
+ * its large allocations fail; RLIMIT_FSIZE with SIGXFSZ ignored, so that a
+ * write past the limit fails with EFBIG as on a full disk (/dev/null is not
+ * a regular file: stdout is not limited then). */
+static inline int run_cli_rlimit(const char *const *args, int resource, rlim_t limit,
+                                 char **out, char **err)
 {
     char op[512], ep[512];
     const char *argv[32];
     size_t n = 0, len;
     pid_t pid;
     int status = 0;
-    *out = NULL;
+    if (out)
+        *out = NULL;
     *err = NULL;
     argv[n++] = g_cli;
     while (args[n - 1] && n < 31) {
@@ -75,14 +79,15 @@ static inline int run_cli_limited(const char *const *args, size_t as_bytes, char
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        int fo = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fo = out ? open(op, O_WRONLY | O_CREAT | O_TRUNC, 0644) : open("/dev/null", O_WRONLY);
         int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fo < 0 || fe < 0 || chdir(g_dir) != 0)
             _exit(126);
-        if (as_bytes) {
+        if (limit) {
             struct rlimit rl;
-            rl.rlim_cur = rl.rlim_max = (rlim_t)as_bytes;
-            if (setrlimit(RLIMIT_AS, &rl) != 0)
+            rl.rlim_cur = rl.rlim_max = limit;
+            if ((resource == RLIMIT_FSIZE && signal(SIGXFSZ, SIG_IGN) == SIG_ERR) ||
+                setrlimit(resource, &rl) != 0)
                 _exit(126);
         }
         dup2(fo, 1);
@@ -92,11 +97,19 @@ static inline int run_cli_limited(const char *const *args, size_t as_bytes, char
     }
     if (waitpid(pid, &status, 0) != pid)
         return -1;
-    *out = (char *)test_read_file(op, &len);
+    if (out)
+        *out = (char *)test_read_file(op, &len);
     *err = (char *)test_read_file(ep, &len);
     if (!WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+/* run_cli_rlimit with as_bytes > 0 limiting the address space (RLIMIT_AS). */
+static inline int run_cli_limited(const char *const *args, size_t as_bytes, char **out,
+                                  char **err)
+{
+    return run_cli_rlimit(args, RLIMIT_AS, (rlim_t)as_bytes, out, err);
 }
 
 static inline int run_cli(const char *const *args, char **out, char **err)

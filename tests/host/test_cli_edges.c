@@ -400,52 +400,10 @@ static void test_metadata_refused_everywhere(void)
 
 /* ---------------- outputs that cannot be written whole ---------------- */
 
-/* The CLI with args (NULL-terminated) in g_dir, its files limited to
- * fsize bytes (RLIMIT_FSIZE; SIGXFSZ ignored, so a write past the limit
- * fails with EFBIG as on a full disk). Exit status, -1 on a signal. */
-static int run_cli_fsize(const char *const *args, rlim_t fsize, char **err)
-{
-    const char *argv[32];
-    char ep[512];
-    size_t n = 0, len;
-    pid_t pid;
-    int status = 0;
-    argv[n++] = g_cli;
-    while (args[n - 1] && n < 31) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    path_of(ep, sizeof ep, "fsize.err");
-    *err = NULL;
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        struct rlimit rl;
-        int fo = open("/dev/null", O_WRONLY);
-        int fe = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        rl.rlim_cur = rl.rlim_max = fsize;
-        if (fo < 0 || fe < 0 || chdir(g_dir) != 0 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR ||
-            setrlimit(RLIMIT_FSIZE, &rl) != 0)
-            _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(g_cli, (char *const *)argv);
-        _exit(127);
-    }
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    *err = (char *)test_read_file(ep, &len);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void expect_no_partial(const char *const *args, rlim_t fsize, const char *out)
 {
     char *err = NULL;
-    int rc = run_cli_fsize(args, fsize, &err);
+    int rc = run_cli_rlimit(args, RLIMIT_FSIZE, fsize, NULL, &err);
     CHECK_MSG(rc == 3, "%s %s: exit %d, expected 3 (stderr %.200s)", args[0], out, rc,
               err ? err : "");
     CHECK_MSG(err && strstr(err, out) && strstr(err, strerror(EFBIG)),
