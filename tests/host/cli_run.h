@@ -54,8 +54,8 @@ static inline int write_bytes(const char *name, const void *data, size_t len)
  * its large allocations fail; RLIMIT_FSIZE with SIGXFSZ ignored, so that a
  * write past the limit fails with EFBIG as on a full disk (/dev/null is not
  * a regular file: stdout is not limited then). */
-static inline int run_cli_rlimit(const char *const *args, int resource, rlim_t limit,
-                                 char **out, char **err)
+static inline int run_cli_rlimit(const char *const *args, int resource, rlim_t limit, char **out,
+                                 char **err)
 {
     char op[512], ep[512];
     const char *argv[32];

@@ -54,25 +54,10 @@ static int file_exists(const char *name)
 }
 
 /* The first n lines of the shipped excerpt into g_dir/name. */
+static int excerpt_retimed(const char *name, const double *ts, size_t n);
 static int excerpt_lines(const char *name, size_t n)
 {
-    FILE *in = fopen(EXCERPT, "rb");
-    char p[512], line[8192];
-    FILE *out;
-    size_t i;
-    int ok = 1;
-    if (!in)
-        return 0;
-    path_of(p, sizeof p, name);
-    out = fopen(p, "wb");
-    if (!out) {
-        fclose(in);
-        return 0;
-    }
-    for (i = 0; i < n && ok; ++i)
-        ok = fgets(line, sizeof line, in) != NULL && fputs(line, out) >= 0;
-    fclose(in);
-    return fclose(out) == 0 && ok;
+    return excerpt_retimed(name, NULL, n);
 }
 
 /* ---------------- numbers ---------------- */
@@ -142,7 +127,8 @@ static void test_run_without_frames(void)
     }
 }
 
-/* The first n lines of the excerpt with timestamps ts[0..n-1]. */
+/* The first n lines of the excerpt into g_dir/name, with timestamps
+ * ts[0..n-1] (ts NULL: as they are). */
 static int excerpt_retimed(const char *name, const double *ts, size_t n)
 {
     FILE *in = fopen(EXCERPT, "rb");
@@ -160,8 +146,11 @@ static int excerpt_retimed(const char *name, const double *ts, size_t n)
     }
     for (i = 0; i < n && ok; ++i) {
         const char *rest;
-        ok = fgets(line, sizeof line, in) != NULL && (rest = strchr(line, ',')) != NULL &&
-             fprintf(out, "{\"timestamp\": %.6f%s", ts[i], rest) > 0;
+        if (!ts)
+            ok = fgets(line, sizeof line, in) != NULL && fputs(line, out) >= 0;
+        else
+            ok = fgets(line, sizeof line, in) != NULL && (rest = strchr(line, ',')) != NULL &&
+                 fprintf(out, "{\"timestamp\": %.6f%s", ts[i], rest) > 0;
     }
     fclose(in);
     return fclose(out) == 0 && ok;
